@@ -1,0 +1,84 @@
+// Lint = style checks + the import rules from docs/architecture.md, enforced
+// per folder. Each message says what IS allowed, so a failing build teaches
+// the rule instead of just refusing.
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'dgram', 'http', 'https', 'crypto', 'child_process', 'stream', 'events', 'url', 'util', 'tls', 'zlib', 'buffer', 'worker_threads'];
+const otherPackages = (...names) => names.map((name) => ({ group: [`@lightsout/${name}`, `@lightsout/${name}/*`], message: `@lightsout/${name} is another application: share code through @lightsout/shared instead.` }));
+const escapeRelative = (message) => ({ group: ['../../*', '!../../src/*'], message });
+
+const restrict = (files, patterns, paths = []) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { paths, patterns }] },
+});
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', '**/build/**', '**/dist/**', '**/out/**', '.tools/**', '**/test-results/**', '**/playwright-report/**', 'desktop/src/renderer/public/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'no-console': 'off',
+      eqeqeq: ['error', 'always'],
+    },
+  },
+  // shared: pure. No Node, no DOM, no Electron, no other package.
+  restrict(['shared/**/*.ts'], [
+    { group: nodeBuiltins, message: 'shared/ is pure: no Node APIs. Move I/O into relay/, agent/ or cli/ and pass data in.' },
+    { group: ['electron', 'ws', 'fastify', 'react', 'react-dom'], message: 'shared/ is pure: only typebox and other shared/ files may be imported.' },
+    ...otherPackages('relay', 'agent', 'cli', 'bmcsim', 'desktop'),
+  ]),
+  // applications: shared + node; never each other, never desktop
+  restrict(['relay/**/*.ts'], [...otherPackages('agent', 'cli', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'relay/ is a server: shared/ and node:* only.' }]),
+  restrict(['cli/**/*.ts'], [...otherPackages('agent', 'relay', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
+  restrict(['agent/**/*.ts'], [...otherPackages('relay', 'cli', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'agent/ is a daemon: shared/ and node:* only.' }]),
+  // bmcsim may reuse the agent's pure IPMI wire codecs, nothing else of the agent
+  restrict(['bmcsim/**/*.ts'], [
+    ...otherPackages('relay', 'cli', 'desktop'),
+    { group: ['@lightsout/agent', '@lightsout/agent/*', '!@lightsout/agent/ipmi-wire'], message: 'bmcsim/ may import only @lightsout/agent/ipmi-wire (pure codecs) from the agent.' },
+  ]),
+  // inside the agent: protocol drivers are independent of each other
+  restrict(['agent/src/ipmi/**/*.ts'], [{ group: ['**/redfish/*', '**/rfb/*'], message: 'agent/src/ipmi must not import redfish/ or rfb/: move what they share up to agent/src/ or into shared/.' }, ...otherPackages('relay', 'cli', 'bmcsim', 'desktop')]),
+  restrict(['agent/src/redfish/**/*.ts'], [{ group: ['**/ipmi/*', '**/rfb/*'], message: 'agent/src/redfish must not import ipmi/ or rfb/: move what they share up to agent/src/ or into shared/.' }, ...otherPackages('relay', 'cli', 'bmcsim', 'desktop')]),
+  restrict(['agent/src/rfb/**/*.ts'], [{ group: ['**/ipmi/*', '**/redfish/*'], message: 'agent/src/rfb must not import ipmi/ or redfish/: move what they share up to agent/src/ or into shared/.' }, ...otherPackages('relay', 'cli', 'bmcsim', 'desktop')]),
+  // desktop: one rule per runtime
+  {
+    files: ['desktop/src/renderer/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: nodeBuiltins, message: 'The renderer runs sandboxed in a browser: no Node APIs. Ask main through the preload API (desktop/src/preload) or use a browser API.' },
+          { group: ['electron', 'electron/*'], message: 'The renderer never sees electron: use window.lightsout (the preload API) through the platform adapter.' },
+          { group: ['**/main/*', '**/preload/*'], message: 'The renderer may import shared/ and browser libraries only; talk to main through the preload API.' },
+          ...otherPackages('relay', 'agent', 'cli', 'bmcsim'),
+        ],
+      }],
+    },
+  },
+  {
+    files: ['desktop/src/preload/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', importNames: ['app', 'BrowserWindow', 'shell', 'dialog', 'safeStorage', 'ipcMain', 'net', 'session'], message: 'The preload may use contextBridge and ipcRenderer only.' }],
+        patterns: [
+          { group: nodeBuiltins, message: 'The preload is sandboxed: contextBridge and ipcRenderer only, plus shared/ types.' },
+          { group: ['**/main/*', '**/renderer/*'], message: 'The preload exposes an allow-list API; it imports only the IPC channel enum and shared/ types.', allowTypeImports: true },
+          ...otherPackages('relay', 'agent', 'cli', 'bmcsim'),
+        ],
+      }],
+    },
+  },
+  restrict(['desktop/src/main/**/*.ts'], [{ group: ['**/renderer/*'], message: 'Main may import shared/, node:* and electron; the renderer is a separate bundle.' }, ...otherPackages('relay', 'agent', 'cli', 'bmcsim')]),
+  // e2e: black box
+  restrict(['e2e-playwright/**/*.ts'], [
+    { group: ['@lightsout/*', '../relay/*', '../agent/*', '../desktop/*', '../../*'], message: 'e2e tests are black-box: talk to the apps over HTTP/WebSocket and the browser, never import their code.' },
+  ]),
+  // tests may use non-null assertions and any where a fixture demands it
+  { files: ['**/*.test.ts', '**/*.test.tsx'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
+);

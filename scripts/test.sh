@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one command that runs every test: installs what is missing (Node 22,
+# npm dependencies, the Debian packages of the BMC lab), then lint, typecheck,
+# unit + integration tests (vitest, against real peers), and the browser e2e
+# suite (Playwright in Debian's Chromium).
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh unit       one stage: deps | lint | typecheck | unit | e2e
+source "$(dirname "$0")/env.sh"
+cd "$LIGHTSOUT_ROOT"
+stages=("${@:-all}")
+want() { [ "${stages[0]}" = all ] || [[ " ${stages[*]} " == *" $1 "* ]]; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "dependencies"
+bash scripts/ensure-packages.sh
+ensure_deps
+export PATH="$LIGHTSOUT_ROOT/node_modules/.bin:$PATH"
+
+if want lint; then step "lint (eslint, import rules)"; eslint --max-warnings 0 .; fi
+if want typecheck; then step "typecheck (tsc -b, project references)"; tsc -b; fi
+if want unit; then step "unit + integration (vitest)"; vitest run; fi
+if want e2e; then
+  step "e2e (playwright, Debian chromium)"
+  if [ -f e2e-playwright/playwright.config.ts ]; then
+    (cd e2e-playwright && playwright test)
+  else
+    echo "no e2e suite yet"
+  fi
+fi
+step "all requested stages passed"

@@ -1,0 +1,3 @@
+export * from './messages.js';
+export * from './codec.js';
+export * from './operations.js';

@@ -1,0 +1,112 @@
+import Type, { type Static } from 'typebox';
+import { ServerRegistration, PowerState } from '../schemas/server.js';
+
+/**
+ * Relay ⇄ agent control channel: one persistent WebSocket per agent, opened
+ * by the agent (outbound only), JSON text frames. Every frame carries the
+ * protocol version `v`; a peer that sees a different major version closes
+ * with PROTOCOL_VERSION. Binary frames are not used on this channel.
+ *
+ * Lifecycle:
+ *   agent                                relay
+ *   ── WS upgrade, Authorization: Bearer <agent JWT, EdDSA> ──▶
+ *   ◀────────────────────────── welcome {agentId, heartbeatIntervalMs, …}
+ *   hello {agentVersion, capabilities} ─▶
+ *   inventory {servers} ───────────────▶   (full replace, after every connect)
+ *   ◀────────────────────────── inventory-ack {accepted, rejected}
+ *   heartbeat {seq} ───────────────────▶   every heartbeatIntervalMs
+ *   ◀────────────────────────── heartbeat-ack {seq}
+ *   state {serverId, power, reachable} ▶   on change and after inventory
+ *   ◀────────────────────────── request {id, op, params}
+ *   response {id, ok, result|error} ───▶
+ */
+export const CONTROL_PROTOCOL_VERSION = 1;
+/** A control frame larger than this is refused (FRAME_TOO_LARGE) and the connection closed. */
+export const CONTROL_MAX_FRAME_BYTES = 1024 * 1024;
+/** WebSocket close codes used on the control channel (4000–4999: application). */
+export const ControlCloseCode = {
+  PROTOCOL_VERSION: 4000,
+  MALFORMED_MESSAGE: 4001,
+  FRAME_TOO_LARGE: 4002,
+  AGENT_REVOKED: 4003,
+  HEARTBEAT_TIMEOUT: 4004,
+  REPLACED: 4005,
+} as const;
+
+const V = Type.Literal(CONTROL_PROTOCOL_VERSION);
+const ErrorPayload = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  hint: Type.Optional(Type.String()),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+// ── relay → agent ────────────────────────────────────────────────────────
+export const WelcomeMessage = Type.Object({
+  v: V,
+  type: Type.Literal('welcome'),
+  agentId: Type.String(),
+  region: Type.String(),
+  datacenter: Type.String(),
+  heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
+  maxFrameBytes: Type.Integer({ minimum: 1024 }),
+});
+export const InventoryAckMessage = Type.Object({
+  v: V,
+  type: Type.Literal('inventory-ack'),
+  accepted: Type.Array(Type.String()),
+  rejected: Type.Array(Type.Object({ serverId: Type.String(), error: ErrorPayload })),
+});
+export const HeartbeatAckMessage = Type.Object({ v: V, type: Type.Literal('heartbeat-ack'), seq: Type.Integer({ minimum: 0 }) });
+export const RequestMessage = Type.Object({
+  v: V,
+  type: Type.Literal('request'),
+  id: Type.String({ minLength: 1, maxLength: 64 }),
+  op: Type.String({ minLength: 1, maxLength: 64 }),
+  params: Type.Record(Type.String(), Type.Unknown()),
+  /** Milliseconds the relay will wait; the agent should give up no later. */
+  timeoutMs: Type.Integer({ minimum: 1 }),
+});
+export const ErrorMessage = Type.Object({ v: V, type: Type.Literal('error'), error: ErrorPayload });
+
+// ── agent → relay ────────────────────────────────────────────────────────
+export const HelloMessage = Type.Object({
+  v: V,
+  type: Type.Literal('hello'),
+  agentVersion: Type.String({ maxLength: 64 }),
+  capabilities: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 }),
+});
+export const InventoryMessage = Type.Object({
+  v: V,
+  type: Type.Literal('inventory'),
+  servers: Type.Array(ServerRegistration, { maxItems: 10_000 }),
+});
+export const HeartbeatMessage = Type.Object({ v: V, type: Type.Literal('heartbeat'), seq: Type.Integer({ minimum: 0 }) });
+export const StateMessage = Type.Object({
+  v: V,
+  type: Type.Literal('state'),
+  serverId: Type.String(),
+  power: PowerState,
+  /** Whether the agent could talk to the BMC at its last attempt. */
+  reachable: Type.Boolean(),
+});
+export const ResponseMessage = Type.Union([
+  Type.Object({ v: V, type: Type.Literal('response'), id: Type.String(), ok: Type.Literal(true), result: Type.Unknown() }),
+  Type.Object({ v: V, type: Type.Literal('response'), id: Type.String(), ok: Type.Literal(false), error: ErrorPayload }),
+]);
+
+export const RelayToAgent = Type.Union([WelcomeMessage, InventoryAckMessage, HeartbeatAckMessage, RequestMessage, ErrorMessage]);
+export const AgentToRelay = Type.Union([HelloMessage, InventoryMessage, HeartbeatMessage, StateMessage, ResponseMessage, ErrorMessage]);
+
+export type WelcomeMessage = Static<typeof WelcomeMessage>;
+export type InventoryAckMessage = Static<typeof InventoryAckMessage>;
+export type HeartbeatAckMessage = Static<typeof HeartbeatAckMessage>;
+export type RequestMessage = Static<typeof RequestMessage>;
+export type ErrorMessage = Static<typeof ErrorMessage>;
+export type HelloMessage = Static<typeof HelloMessage>;
+export type InventoryMessage = Static<typeof InventoryMessage>;
+export type HeartbeatMessage = Static<typeof HeartbeatMessage>;
+export type StateMessage = Static<typeof StateMessage>;
+export type ResponseMessage = Static<typeof ResponseMessage>;
+export type RelayToAgent = Static<typeof RelayToAgent>;
+export type AgentToRelay = Static<typeof AgentToRelay>;

@@ -1,0 +1,20 @@
+import type { BootOverride, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
+
+/**
+ * The operations a relay may ask an agent to perform (control `request.op`),
+ * with their params and results. The agent dispatches on `op`; an op it does
+ * not know is answered with BMC_UNSUPPORTED, never silently ignored.
+ */
+export interface ControlOperations {
+  'power.get': { params: { serverId: string }; result: PowerResult };
+  'power.set': { params: { serverId: string; action: PowerAction }; result: PowerResult };
+  'boot.get': { params: { serverId: string }; result: BootOverride };
+  'boot.set': { params: { serverId: string } & BootOverride; result: BootOverride };
+  'sensors.list': { params: { serverId: string }; result: SensorList };
+  'sel.list': { params: { serverId: string }; result: SelList };
+  'sel.clear': { params: { serverId: string }; result: Record<string, never> };
+}
+
+export type ControlOperation = keyof ControlOperations;
+export type OperationParams<Op extends ControlOperation> = ControlOperations[Op]['params'];
+export type OperationResult<Op extends ControlOperation> = ControlOperations[Op]['result'];

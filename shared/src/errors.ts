@@ -1,0 +1,100 @@
+/**
+ * Stable error codes. Every error that crosses a process boundary (HTTP body,
+ * control message, CLI exit) carries one of these, never just a message.
+ * Codes are part of the public API: add new ones, never rename or reuse.
+ */
+export const ERROR_CODES = {
+  // request / input
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  // identity
+  UNAUTHENTICATED: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_INVALID: 401,
+  TOKEN_AUDIENCE: 401,
+  STEP_UP_REQUIRED: 401,
+  FORBIDDEN: 403,
+  JOIN_TOKEN_INVALID: 401,
+  JOIN_TOKEN_USED: 401,
+  JOIN_TOKEN_EXPIRED: 401,
+  AGENT_REVOKED: 403,
+  AGENT_KEY_UNKNOWN: 401,
+  DATACENTER_MISMATCH: 403,
+  // agents / BMCs
+  AGENT_OFFLINE: 503,
+  AGENT_TIMEOUT: 504,
+  BMC_UNREACHABLE: 502,
+  BMC_AUTH_FAILED: 502,
+  BMC_PROTOCOL_ERROR: 502,
+  BMC_TIMEOUT: 504,
+  BMC_UNSUPPORTED: 501,
+  BMC_BUSY: 409,
+  // protocol plane
+  PROTOCOL_VERSION: 400,
+  MALFORMED_MESSAGE: 400,
+  FRAME_TOO_LARGE: 413,
+  // config / internal
+  CONFIG_INVALID: 500,
+  INTERNAL: 500,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CODES[code];
+}
+
+/** The JSON body of every error response and every failed control reply. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  /** One line telling a human what to do about it (shown by the CLI). */
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+export class LightsoutError extends Error {
+  override readonly name = 'LightsoutError';
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  get httpStatus(): number {
+    return httpStatusOf(this.code);
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { code: this.code, message: this.message };
+    if (this.hint !== undefined) body.hint = this.hint;
+    if (this.details !== undefined) body.details = this.details;
+    return body;
+  }
+
+  static fromBody(body: unknown): LightsoutError {
+    if (typeof body === 'object' && body !== null) {
+      const { code, message, hint, details } = body as Partial<ErrorBody>;
+      if (isErrorCode(code)) {
+        return new LightsoutError(code, typeof message === 'string' ? message : code, {
+          ...(typeof hint === 'string' ? { hint } : {}),
+          ...(typeof details === 'object' && details !== null ? { details } : {}),
+        });
+      }
+    }
+    return new LightsoutError('INTERNAL', 'peer sent an error without a known code', { details: { body } });
+  }
+}

@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './ids.js';
+export * from './control/index.js';
+export * from './schemas/index.js';

@@ -1,0 +1,70 @@
+import Type, { type Static } from 'typebox';
+import { AgentStatus, Slug } from './server.js';
+
+/** An Ed25519 public key as a JWK (RFC 8037 §2). */
+export const Ed25519PublicJwk = Type.Object(
+  {
+    kty: Type.Literal('OKP'),
+    crv: Type.Literal('Ed25519'),
+    x: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  },
+  { additionalProperties: true },
+);
+export type Ed25519PublicJwk = Static<typeof Ed25519PublicJwk>;
+
+/** `POST /v1/agents/join-tokens` (provider admin). */
+export const JoinTokenCreate = Type.Object(
+  {
+    region: Slug,
+    datacenter: Slug,
+    /** Lifetime in seconds; short by default because the token is a bearer secret. */
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
+  },
+  { additionalProperties: false },
+);
+export type JoinTokenCreate = Static<typeof JoinTokenCreate>;
+
+export const JoinTokenCreated = Type.Object({
+  token: Type.String(),
+  region: Slug,
+  datacenter: Slug,
+  expiresAt: Type.String(),
+});
+export type JoinTokenCreated = Static<typeof JoinTokenCreated>;
+
+/** `POST /v1/agents/enroll`: the agent trades a join token for an identity bound to its key. */
+export const AgentEnroll = Type.Object(
+  {
+    joinToken: Type.String({ minLength: 16, maxLength: 512 }),
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    publicKey: Ed25519PublicJwk,
+  },
+  { additionalProperties: false },
+);
+export type AgentEnroll = Static<typeof AgentEnroll>;
+
+export const AgentEnrolled = Type.Object({
+  agentId: Type.String(),
+  region: Slug,
+  datacenter: Slug,
+  /** The `aud` the agent must put in its control-connection JWTs. */
+  audience: Type.String(),
+});
+export type AgentEnrolled = Static<typeof AgentEnrolled>;
+
+export const AgentView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  region: Slug,
+  datacenter: Slug,
+  status: AgentStatus,
+  version: Type.Union([Type.String(), Type.Null()]),
+  servers: Type.Integer(),
+  connectedAt: Type.Union([Type.String(), Type.Null()]),
+  lastSeenAt: Type.Union([Type.String(), Type.Null()]),
+  revoked: Type.Boolean(),
+});
+export type AgentView = Static<typeof AgentView>;
+
+export const AgentList = Type.Object({ agents: Type.Array(AgentView) });
+export type AgentList = Static<typeof AgentList>;

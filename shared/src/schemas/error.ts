@@ -1,0 +1,9 @@
+import Type from 'typebox';
+import { ERROR_CODES } from '../errors.js';
+
+export const ErrorBodySchema = Type.Object({
+  code: Type.Union(Object.keys(ERROR_CODES).map((code) => Type.Literal(code))),
+  message: Type.String(),
+  hint: Type.Optional(Type.String()),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});

@@ -1,0 +1,5 @@
+export * from './server.js';
+export * from './agent.js';
+export * from './identity.js';
+export * from './error.js';
+export * from './operations.js';

@@ -1,0 +1,67 @@
+import Type, { type Static } from 'typebox';
+import { PowerState } from './server.js';
+
+/** `POST /v1/servers/{id}/power` and control op `power.set`. */
+export const PowerAction = Type.Union([
+  Type.Literal('on'),
+  Type.Literal('off'),
+  Type.Literal('cycle'),
+  Type.Literal('reset'),
+  Type.Literal('soft'),
+]);
+export type PowerAction = Static<typeof PowerAction>;
+
+export const PowerRequest = Type.Object({ action: Type.Union([PowerAction, Type.Literal('status')]) }, { additionalProperties: false });
+export type PowerRequest = Static<typeof PowerRequest>;
+
+export const PowerResult = Type.Object({ power: PowerState });
+export type PowerResult = Static<typeof PowerResult>;
+
+export const BootDevice = Type.Union([
+  Type.Literal('none'),
+  Type.Literal('pxe'),
+  Type.Literal('disk'),
+  Type.Literal('cd'),
+  Type.Literal('bios'),
+]);
+export type BootDevice = Static<typeof BootDevice>;
+
+/** `POST /v1/servers/{id}/boot`, control op `boot.set`; also the result of `boot.get`. */
+export const BootOverride = Type.Object(
+  {
+    device: BootDevice,
+    persistent: Type.Boolean({ default: false }),
+    uefi: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+export type BootOverride = Static<typeof BootOverride>;
+
+export const Sensor = Type.Object({
+  name: Type.String(),
+  /** temperature, fan, voltage, current, power, other */
+  type: Type.String(),
+  value: Type.Union([Type.Number(), Type.Null()]),
+  unit: Type.String(),
+  /** ok, warning (non-critical), critical, non-recoverable, unknown */
+  status: Type.String(),
+});
+export type Sensor = Static<typeof Sensor>;
+
+export const SensorList = Type.Object({ sensors: Type.Array(Sensor) });
+export type SensorList = Static<typeof SensorList>;
+
+export const SelEntry = Type.Object({
+  id: Type.Integer(),
+  /** ISO-8601, or null when the BMC's clock was not set (pre-init timestamp). */
+  time: Type.Union([Type.String(), Type.Null()]),
+  sensor: Type.String(),
+  event: Type.String(),
+  direction: Type.Union([Type.Literal('asserted'), Type.Literal('deasserted')]),
+  /** The raw 16-byte record as hex, for tools that decode more than we do. */
+  raw: Type.String(),
+});
+export type SelEntry = Static<typeof SelEntry>;
+
+export const SelList = Type.Object({ entries: Type.Array(SelEntry) });
+export type SelList = Static<typeof SelList>;

@@ -1,0 +1,79 @@
+import Type, { type Static } from 'typebox';
+import { SLUG_PATTERN } from '../ids.js';
+
+export const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 1, maxLength: 63 });
+
+/** What a BMC speaks, and where. Addresses travel upstream; credentials never do. */
+export const BmcEndpoints = Type.Object(
+  {
+    /** IPMI over LAN: `host` or `host:port` (UDP, default 623). */
+    ipmi: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    /** Redfish service root base, e.g. `https://10.0.0.5` (DSP0266 §6). */
+    redfish: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    /** Graphical console: `vnc://host:port`, `host:5900`, or `ws(s)://…/kvm/0`. */
+    vnc: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    /** Serial console over WebSocket, OpenBMC `/console0` style. */
+    serial: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  },
+  { additionalProperties: false },
+);
+export type BmcEndpoints = Static<typeof BmcEndpoints>;
+
+export const Capability = Type.Union([
+  Type.Literal('power'),
+  Type.Literal('boot'),
+  Type.Literal('sensors'),
+  Type.Literal('sel'),
+  Type.Literal('sol'),
+  Type.Literal('serial'),
+  Type.Literal('vnc'),
+  Type.Literal('media'),
+]);
+export type Capability = Static<typeof Capability>;
+
+export const Labels = Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 255 }), {
+  maxProperties: 64,
+});
+
+/** One BMC as an agent registers it (control message `inventory`). */
+export const ServerRegistration = Type.Object(
+  {
+    id: Slug,
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    tenant: Slug,
+    rack: Slug,
+    labels: Type.Optional(Labels),
+    endpoints: BmcEndpoints,
+    capabilities: Type.Array(Capability, { maxItems: 16 }),
+  },
+  { additionalProperties: false },
+);
+export type ServerRegistration = Static<typeof ServerRegistration>;
+
+export const PowerState = Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('unknown')]);
+export type PowerState = Static<typeof PowerState>;
+
+export const AgentStatus = Type.Union([Type.Literal('online'), Type.Literal('offline')]);
+export type AgentStatus = Static<typeof AgentStatus>;
+
+/** A server as the REST API shows it (`GET /v1/servers`). */
+export const ServerView = Type.Object({
+  id: Slug,
+  name: Type.String(),
+  tenant: Slug,
+  region: Slug,
+  datacenter: Slug,
+  rack: Slug,
+  labels: Labels,
+  endpoints: BmcEndpoints,
+  capabilities: Type.Array(Capability),
+  agentId: Type.String(),
+  agent: AgentStatus,
+  power: PowerState,
+  /** ISO-8601 time of the last state report from the agent, if any. */
+  stateAt: Type.Union([Type.String(), Type.Null()]),
+});
+export type ServerView = Static<typeof ServerView>;
+
+export const ServerList = Type.Object({ servers: Type.Array(ServerView) });
+export type ServerList = Static<typeof ServerList>;

@@ -1,0 +1,25 @@
+import type { BootOverride, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
+
+/**
+ * What the agent needs from a BMC protocol. One implementation per protocol
+ * (ipmi/, redfish/), chosen per server by its configured endpoints. Every
+ * method rejects with a LightsoutError carrying a BMC_* code.
+ */
+export interface BmcDriver {
+  readonly protocol: 'ipmi' | 'redfish';
+  powerGet(): Promise<PowerResult>;
+  powerSet(action: PowerAction): Promise<PowerResult>;
+  bootGet(): Promise<BootOverride>;
+  bootSet(override: BootOverride): Promise<BootOverride>;
+  sensors(): Promise<SensorList>;
+  sel(): Promise<SelList>;
+  selClear(): Promise<void>;
+  /** Releases sockets, sessions and timers. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Resolved credentials: read from env or file by the agent, never logged, never sent upstream. */
+export interface BmcCredentials {
+  username: string;
+  password: string;
+}

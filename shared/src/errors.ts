@@ -33,6 +33,11 @@ export const ERROR_CODES = {
   BMC_TIMEOUT: 504,
   BMC_UNSUPPORTED: 501,
   BMC_BUSY: 409,
+  /** A BMC's TLS certificate differs from the one pinned or trusted on first use. */
+  BMC_CERT_MISMATCH: 502,
+  // virtual media
+  QUOTA_EXCEEDED: 413,
+  CHECKSUM_MISMATCH: 422,
   // protocol plane
   PROTOCOL_VERSION: 400,
   MALFORMED_MESSAGE: 400,

@@ -1,0 +1,74 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from './app.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'lightsout-app-'));
+const silent = { write: () => true };
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  app = await buildApp({ config: { dataDir: join(directory, 'data'), webRoot: join(directory, 'no-web'), logLevel: 'silent' }, logDestination: silent });
+});
+afterAll(async () => {
+  await app.close();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe('relay app skeleton', () => {
+  it('answers /healthz and /readyz once the store is migrated', async () => {
+    expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
+    const ready = await app.inject('/readyz');
+    expect(ready.statusCode).toBe(200);
+  });
+
+  it('exposes Prometheus metrics including the request histogram', async () => {
+    await app.inject('/healthz');
+    const metrics = await app.inject('/metrics');
+    expect(metrics.headers['content-type']).toContain('text/plain');
+    expect(metrics.body).toContain('lightsout_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/healthz",status_code="200"}');
+    expect(metrics.body).toContain('lightsout_agents_connected 0');
+  });
+
+  it('serves the OpenAPI document', async () => {
+    const document = (await app.inject('/docs/json')).json();
+    expect(document.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.paths)).toContain('/healthz');
+  });
+
+  it('answers unknown routes with a NOT_FOUND error body', async () => {
+    const response = await app.inject('/v1/nothing-here');
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('says the web console is not built when there is no index.html', async () => {
+    const response = await app.inject('/');
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain('web console is not built');
+  });
+});
+
+describe('web console', () => {
+  it('serves the built console with an SPA fallback, never for API paths', async () => {
+    const webRoot = join(directory, 'web');
+    mkdirSync(join(webRoot, 'assets'), { recursive: true });
+    writeFileSync(join(webRoot, 'index.html'), '<!doctype html><title>console</title>');
+    writeFileSync(join(webRoot, 'assets', 'app.js'), 'console.log(1)');
+    const webApp = await buildApp({ config: { dataDir: join(directory, 'data-web'), webRoot, logLevel: 'silent' }, logDestination: silent });
+    try {
+      expect((await webApp.inject('/')).body).toContain('<title>console</title>');
+      expect((await webApp.inject('/assets/app.js')).body).toBe('console.log(1)');
+      const deepLink = await webApp.inject('/servers/web-01');
+      expect(deepLink.statusCode).toBe(200);
+      expect(deepLink.body).toContain('<title>console</title>');
+      const api = await webApp.inject('/v1/unknown');
+      expect(api.statusCode).toBe(404);
+      expect(api.json()).toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      await webApp.close();
+    }
+  });
+});

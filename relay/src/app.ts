@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import websocket from '@fastify/websocket';
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import { CONTROL_MAX_FRAME_BYTES } from '@lightsout/shared';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { resolveConfig } from './config/load.js';
+import type { RelayConfig } from './config/schema.js';
+import { createLogger } from './logging.js';
+import configPlugin from './plugins/config.js';
+import docsPlugin from './plugins/docs.js';
+import errorsPlugin from './plugins/errors.js';
+import formBodyPlugin from './plugins/form-body.js';
+import healthPlugin from './plugins/health.js';
+import metricsPlugin from './plugins/metrics.js';
+import storePlugin from './plugins/store.js';
+import webPlugin from './plugins/web.js';
+
+export interface BuildAppOptions {
+  /** A resolved config (from loadConfig) or raw input that is validated like the YAML file. */
+  config: RelayConfig | Record<string, unknown>;
+  /** Where log lines go (default stdout); tests pass a stream to capture or silence them. */
+  logDestination?: DestinationStream;
+  /** Print the seeded demo credentials (server.ts does; tests don't). */
+  printSeededCredentials?: (text: string) => void;
+}
+
+function isResolved(config: BuildAppOptions['config']): config is RelayConfig {
+  return typeof (config as RelayConfig).agentAudience === 'string';
+}
+
+/** A correlation id from the caller when it is sane, else a fresh one. */
+function requestId(header: string | string[] | undefined): string {
+  return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : randomUUID();
+}
+
+/** Build the relay without listening: tests use inject()/injectWS(); server.ts calls listen(). */
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const config = isResolved(options.config) ? options.config : resolveConfig(options.config);
+  const app = Fastify({
+    loggerInstance: createLogger(config.logLevel, options.logDestination) as FastifyBaseLogger,
+    genReqId: (request) => requestId(request.headers['x-request-id']),
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+  }).setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  await app.register(configPlugin, { config });
+  await app.register(errorsPlugin);
+  await app.register(metricsPlugin);
+  await app.register(storePlugin);
+  await app.register(docsPlugin);
+  await app.register(formBodyPlugin);
+  // Above the control-frame cap on purpose: a frame between the two is refused by our
+  // decoder with FRAME_TOO_LARGE (an error message, then close 4002); only far larger
+  // frames hit ws's own limit (close 1009).
+  await app.register(websocket, { options: { maxPayload: 4 * Math.max(config.agents.maxFrameBytes, CONTROL_MAX_FRAME_BYTES) } });
+  await app.register(healthPlugin);
+  await app.register(webPlugin);
+  void options.printSeededCredentials;
+  return app;
+}

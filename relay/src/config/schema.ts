@@ -1,0 +1,105 @@
+import Type, { type Static } from 'typebox';
+
+/**
+ * The relay's configuration, as a YAML file plus environment overrides
+ * (see load.ts). Every key has a default that runs the embedded single-node
+ * setup on loopback, so an empty file is a valid configuration.
+ */
+const Listen = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+    /** 0 picks a free port (tests). */
+    port: Type.Integer({ minimum: 0, maximum: 65_535, default: 8080 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Store = Type.Object(
+  {
+    driver: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
+    /** SQLite file; relative paths are resolved against dataDir. */
+    sqliteFile: Type.String({ minLength: 1, default: 'relay.sqlite' }),
+    /** PostgreSQL connection string, e.g. postgres://user@127.0.0.1:5432/lightsout. */
+    postgresUrl: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const ClaimsMapping = Type.Object(
+  {
+    tenant: Type.String({ minLength: 1, default: 'tenant' }),
+    role: Type.String({ minLength: 1, default: 'role' }),
+    username: Type.String({ minLength: 1, default: 'preferred_username' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const ExternalIssuer = Type.Object(
+  {
+    /** The issuer's `iss`; its discovery document is fetched from `${issuer}/.well-known/openid-configuration` unless discoveryUrl is set. */
+    issuer: Type.String({ minLength: 1 }),
+    discoveryUrl: Type.Optional(Type.String({ minLength: 1 })),
+    clientId: Type.String({ minLength: 1, default: 'lightsout-web' }),
+    cliClientId: Type.String({ minLength: 1, default: 'lightsout-cli' }),
+    claims: ClaimsMapping,
+  },
+  { additionalProperties: false },
+);
+
+const Identity = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')], { default: 'embedded' }),
+    /** `aud` of API access tokens; default `${publicUrl}/v1`. */
+    audience: Type.Optional(Type.String({ minLength: 1 })),
+    accessTokenTtlSeconds: Type.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
+    refreshTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 14 * 86_400 }),
+    /** Seed the provider and demo tenants with an admin and an operator on first start (embedded mode only). */
+    seedDemo: Type.Boolean({ default: true }),
+    external: Type.Optional(ExternalIssuer),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Agents = Type.Object(
+  {
+    heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
+    /** An agent is offline after this many intervals without a heartbeat. */
+    missedHeartbeats: Type.Integer({ minimum: 2, maximum: 100, default: 3 }),
+    joinTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 600 }),
+    maxFrameBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 1024 * 1024 }),
+    requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const RelayConfigSchema = Type.Object(
+  {
+    listen: Listen,
+    /** The URL clients and agents reach the relay at; default `http://${listen.host}:${listen.port}`. */
+    publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/]+$' })),
+    dataDir: Type.String({ minLength: 1, default: './.data/relay' }),
+    /** Built web console (index.html); default desktop/out/web of this checkout. */
+    webRoot: Type.Optional(Type.String({ minLength: 1 })),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+      { default: 'info' },
+    ),
+    store: Store,
+    identity: Identity,
+    agents: Agents,
+  },
+  { additionalProperties: false },
+);
+
+/** The configuration exactly as validated (optional keys still optional). */
+export type RelayConfigInput = Static<typeof RelayConfigSchema>;
+
+/** The configuration with every derived value filled in; what the plugins read. */
+export interface RelayConfig extends RelayConfigInput {
+  publicUrl: string;
+  dataDir: string;
+  webRoot: string;
+  identity: RelayConfigInput['identity'] & { audience: string; issuer: string };
+  /** `aud` of agent control-connection JWTs. */
+  agentAudience: string;
+}

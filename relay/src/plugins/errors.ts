@@ -1,0 +1,37 @@
+import { type ErrorBody, LightsoutError, isErrorCode } from '@lightsout/shared';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+/** Map anything thrown by a route to the ErrorBody JSON with a stable code. */
+export function toErrorBody(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof LightsoutError) return { status: error.httpStatus, body: error.toBody() };
+  const fastifyError = error as Partial<FastifyError> & { validation?: unknown[]; validationContext?: string };
+  if (fastifyError.validation !== undefined) {
+    return {
+      status: 400,
+      body: { code: 'VALIDATION_FAILED', message: fastifyError.message ?? 'request failed validation', hint: 'check the request against the API schema at /docs' },
+    };
+  }
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } };
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    const code = fastifyError.statusCode === 404 ? 'NOT_FOUND' : fastifyError.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fastifyError.statusCode === 429 ? 'RATE_LIMITED' : 'BAD_REQUEST';
+    return { status: fastifyError.statusCode, body: { code, message: fastifyError.message ?? code } };
+  }
+  if (isErrorCode(fastifyError.code)) return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };
+  return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };
+}
+
+async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toErrorBody(error);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: body.code }, 'request refused');
+    return reply.status(status).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body: ErrorBody = { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` };
+    return reply.status(404).send(body);
+  });
+}
+
+export default fp(errorsPlugin, { name: 'lightsout-errors' });

@@ -1,0 +1,21 @@
+import { Type } from 'typebox';
+import type { FastifyInstance } from 'fastify';
+import { LightsoutError } from '@lightsout/shared';
+import { pingStore } from '../store/open.js';
+
+const Health = Type.Object({ status: Type.Literal('ok') });
+
+/** `/healthz`: the process answers. `/readyz`: it can also reach its store. */
+export default async function healthPlugin(app: FastifyInstance): Promise<void> {
+  app.get('/healthz', { schema: { tags: ['health'], response: { 200: Health } } }, async () => ({ status: 'ok' as const }));
+  app.get('/readyz', { schema: { tags: ['health'] } }, async (request, reply) => {
+    try {
+      await pingStore(app.store);
+    } catch (cause) {
+      request.log.error({ err: cause }, 'store unreachable');
+      // 503, not 500: a load balancer should route around us, nothing is broken in the request.
+      return reply.status(503).send(new LightsoutError('INTERNAL', 'store unreachable').toBody());
+    }
+    return { status: 'ok' as const };
+  });
+}

@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { type Store, openStore } from '../store/open.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: Store;
+  }
+}
+
+async function storePlugin(app: FastifyInstance): Promise<void> {
+  const store = await openStore(app.config);
+  app.decorate('store', store);
+  app.addHook('onClose', async () => {
+    await store.destroy();
+  });
+}
+
+export default fp(storePlugin, { name: 'lightsout-store', dependencies: ['lightsout-config'] });

@@ -1,0 +1,38 @@
+import { parseArgs } from 'node:util';
+import { LightsoutError } from '@lightsout/shared';
+import { buildApp } from './app.js';
+import { loadConfig } from './config/load.js';
+
+/** `lightsout-relay [--config relay.yaml]`: load config, build, listen, stop cleanly on signals. */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log('usage: lightsout-relay [--config relay.yaml]\nEnvironment: LIGHTSOUT_RELAY_CONFIG, LIGHTSOUT_RELAY__<SECTION>__<KEY> (see relay/README.md)');
+    return;
+  }
+  const config = loadConfig(values.config === undefined ? {} : { file: values.config });
+  const app = await buildApp({ config, printSeededCredentials: (text) => process.stdout.write(text) });
+  const shutdown = (signal: string) => {
+    app.log.info({ signal }, 'stopping');
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  app.log.info({ publicUrl: config.publicUrl, issuer: config.identity.issuer }, 'relay ready');
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof LightsoutError) {
+    console.error(`lightsout-relay: ${error.code}: ${error.message}${error.hint === undefined ? '' : `\n  hint: ${error.hint}`}`);
+  } else {
+    console.error('lightsout-relay: failed to start:', error);
+  }
+  process.exit(1);
+});

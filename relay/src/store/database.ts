@@ -1,0 +1,113 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table shapes as Kysely sees them. Portable column types only (text,
+ * integer, bigint) so the same migration runs on SQLite and PostgreSQL:
+ * booleans are 0/1 integers, JSON is text, times are epoch milliseconds.
+ */
+export interface TenantTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface UserTable {
+  id: string;
+  tenant_id: string;
+  username: string;
+  /** `scrypt$N$r$p$salt$hash` (base64url parts); see identity/passwords.ts. */
+  password_hash: string;
+  role: string;
+  disabled: number;
+  created_at: number;
+}
+
+export interface AgentTable {
+  id: string;
+  name: string;
+  region: string;
+  datacenter: string;
+  public_jwk: string;
+  revoked: number;
+  version: string | null;
+  connected_at: number | null;
+  last_seen_at: number | null;
+  created_at: number;
+}
+
+export interface JoinTokenTable {
+  /** SHA-256 of the token, hex. The token itself is never stored. */
+  token_hash: string;
+  region: string;
+  datacenter: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by_agent: string | null;
+}
+
+export interface ServerTable {
+  id: string;
+  name: string;
+  tenant_id: string;
+  region: string;
+  datacenter: string;
+  rack: string;
+  labels: string;
+  endpoints: string;
+  capabilities: string;
+  agent_id: string;
+  power: string;
+  reachable: number | null;
+  state_at: number | null;
+  updated_at: number;
+}
+
+export interface RegionTable {
+  id: string;
+  created_at: number;
+}
+
+export interface DatacenterTable {
+  id: string;
+  region: string;
+  created_at: number;
+}
+
+export interface AuditTable {
+  seq: Generated<number>;
+  time: number;
+  subject: string | null;
+  tenant_id: string | null;
+  action: string;
+  target: string | null;
+  outcome: string;
+  source_ip: string | null;
+  correlation_id: string | null;
+  details: string | null;
+}
+
+/** oidc-provider's storage (sessions, grants, device codes, refresh tokens …), one row per model instance. */
+export interface OidcPayloadTable {
+  id: string;
+  kind: string;
+  payload: string;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+export interface Database {
+  tenants: TenantTable;
+  users: UserTable;
+  agents: AgentTable;
+  join_tokens: JoinTokenTable;
+  servers: ServerTable;
+  regions: RegionTable;
+  datacenters: DatacenterTable;
+  audit: AuditTable;
+  oidc_payloads: OidcPayloadTable;
+}

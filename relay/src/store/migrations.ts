@@ -1,0 +1,129 @@
+import type { Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+
+export type StoreDriver = 'sqlite' | 'postgres';
+
+/**
+ * The one migration set, in code so it ships with the relay and runs the
+ * same on SQLite and PostgreSQL. Append new migrations; never edit one that
+ * has been released.
+ */
+const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
+  '0001-foundation': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tenants')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('name', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('tenant_id', 'text', (column) => column.notNull().references('tenants.id'))
+        .addColumn('username', 'text', (column) => column.notNull().unique())
+        .addColumn('password_hash', 'text', (column) => column.notNull())
+        .addColumn('role', 'text', (column) => column.notNull())
+        .addColumn('disabled', 'integer', (column) => column.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable('regions')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable('datacenters')
+        .addColumn('id', 'text', (column) => column.notNull())
+        .addColumn('region', 'text', (column) => column.notNull().references('regions.id'))
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addPrimaryKeyConstraint('datacenters_pk', ['region', 'id'])
+        .execute();
+      await db.schema
+        .createTable('agents')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('name', 'text', (column) => column.notNull())
+        .addColumn('region', 'text', (column) => column.notNull())
+        .addColumn('datacenter', 'text', (column) => column.notNull())
+        .addColumn('public_jwk', 'text', (column) => column.notNull())
+        .addColumn('revoked', 'integer', (column) => column.notNull().defaultTo(0))
+        .addColumn('version', 'text')
+        .addColumn('connected_at', 'bigint')
+        .addColumn('last_seen_at', 'bigint')
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable('join_tokens')
+        .addColumn('token_hash', 'text', (column) => column.primaryKey())
+        .addColumn('region', 'text', (column) => column.notNull())
+        .addColumn('datacenter', 'text', (column) => column.notNull())
+        .addColumn('created_by', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .addColumn('used_at', 'bigint')
+        .addColumn('used_by_agent', 'text')
+        .execute();
+      await db.schema
+        .createTable('servers')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('name', 'text', (column) => column.notNull())
+        .addColumn('tenant_id', 'text', (column) => column.notNull().references('tenants.id'))
+        .addColumn('region', 'text', (column) => column.notNull())
+        .addColumn('datacenter', 'text', (column) => column.notNull())
+        .addColumn('rack', 'text', (column) => column.notNull())
+        .addColumn('labels', 'text', (column) => column.notNull())
+        .addColumn('endpoints', 'text', (column) => column.notNull())
+        .addColumn('capabilities', 'text', (column) => column.notNull())
+        .addColumn('agent_id', 'text', (column) => column.notNull().references('agents.id'))
+        .addColumn('power', 'text', (column) => column.notNull())
+        .addColumn('reachable', 'integer')
+        .addColumn('state_at', 'bigint')
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('servers_tenant').on('servers').column('tenant_id').execute();
+      await db.schema.createIndex('servers_agent').on('servers').column('agent_id').execute();
+      await db.schema
+        .createTable('audit')
+        // The only dialect-specific column: an auto-incrementing sequence number.
+        .addColumn('seq', driver === 'postgres' ? 'serial' : 'integer', (column) => (driver === 'postgres' ? column.primaryKey() : column.primaryKey().autoIncrement()))
+        .addColumn('time', 'bigint', (column) => column.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('tenant_id', 'text')
+        .addColumn('action', 'text', (column) => column.notNull())
+        .addColumn('target', 'text')
+        .addColumn('outcome', 'text', (column) => column.notNull())
+        .addColumn('source_ip', 'text')
+        .addColumn('correlation_id', 'text')
+        .addColumn('details', 'text')
+        .execute();
+      await db.schema
+        .createTable('oidc_payloads')
+        .addColumn('id', 'text', (column) => column.notNull())
+        .addColumn('kind', 'text', (column) => column.notNull())
+        .addColumn('payload', 'text', (column) => column.notNull())
+        .addColumn('grant_id', 'text')
+        .addColumn('user_code', 'text')
+        .addColumn('uid', 'text')
+        .addColumn('expires_at', 'bigint')
+        .addColumn('consumed_at', 'bigint')
+        .addPrimaryKeyConstraint('oidc_payloads_pk', ['kind', 'id'])
+        .execute();
+      await db.schema.createIndex('oidc_payloads_grant').on('oidc_payloads').column('grant_id').execute();
+      await db.schema.createIndex('oidc_payloads_user_code').on('oidc_payloads').column('user_code').execute();
+      await db.schema.createIndex('oidc_payloads_uid').on('oidc_payloads').column('uid').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['oidc_payloads', 'audit', 'servers', 'join_tokens', 'agents', 'datacenters', 'regions', 'users', 'tenants']) {
+        await db.schema.dropTable(table).ifExists().execute();
+      }
+    },
+  },
+});
+
+export function migrationProvider(driver: StoreDriver): MigrationProvider {
+  return {
+    async getMigrations() {
+      return migrationsFor(driver);
+    },
+  };
+}

@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './ids.js';
 export * from './control/index.js';
 export * from './schemas/index.js';
+export * from './streams/index.js';

@@ -1,4 +1,5 @@
 import type { BootOverride, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
+import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
 
 /**
  * The operations a relay may ask an agent to perform (control `request.op`),
@@ -13,6 +14,9 @@ export interface ControlOperations {
   'sensors.list': { params: { serverId: string }; result: SensorList };
   'sel.list': { params: { serverId: string }; result: SelList };
   'sel.clear': { params: { serverId: string }; result: Record<string, never> };
+  /** Stream plane (docs/streams.md): dial back a data connection for a console session leg. */
+  'stream.open': { params: StreamOpenParams; result: StreamOpenResult };
+  'stream.close': { params: StreamCloseParams; result: Record<string, never> };
 }
 
 export type ControlOperation = keyof ControlOperations;

@@ -1,0 +1,234 @@
+import { LightsoutError } from '../errors.js';
+import { StreamEndpoint } from './endpoint.js';
+import { decodeServerStreamMessage, encodeStreamMessage, type ClientStreamMessage, type StatusMessage } from './messages.js';
+import { STREAM_BEARER_PROTOCOL_PREFIX, STREAM_SUBPROTOCOL, StreamLimits, StreamTiming, isFinalCloseCode } from './session.js';
+
+/** The WebSocket as the client sees it: `ws` in Node, the browser's WebSocket in the renderer (wrapped). */
+export interface StreamSocket {
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+export interface StreamSocketEvents {
+  open(): void;
+  message(data: string | Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+export type StreamSocketFactory = (url: string, protocols: string[], events: StreamSocketEvents) => StreamSocket;
+/** Runs `callback` after `ms`; returns a cancel function. Injected because shared/ has no timer globals. */
+export type SetTimer = (callback: () => void, ms: number) => () => void;
+
+export type StreamClientState = 'connecting' | 'resuming' | 'streaming' | 'reconnecting' | 'closed';
+
+export interface StreamClientOptions {
+  streamUrl: string;
+  token: string;
+  socket: StreamSocketFactory;
+  setTimer: SetTimer;
+  onData(bytes: Uint8Array): void;
+  onStatus?(status: StatusMessage): void;
+  onState?(state: StreamClientState, detail?: string): void;
+  /** The session is over: `final` when the far end ended it, false when resuming gave up. */
+  onClose?(code: number, reason: string): void;
+  /** The send window reopened after `write` returned false. */
+  onDrain?(): void;
+  /** How long to keep trying to resume after a drop (default: the agent's grace period). */
+  resumeForMs?: number;
+  windowBytes?: number;
+  random?: () => number;
+}
+
+/**
+ * The client end of a console session: connects, resumes after any drop
+ * within the grace period (client blip, agent leg drop, relay restart), and
+ * never loses or repeats a byte. State machine:
+ *
+ *   connecting ─open→ resuming ─peer resume→ streaming
+ *        ▲                 │ close (not final)        │ close (not final)
+ *        └── timer ── reconnecting ◀──────────────────┘
+ *   any ─ final close / give up / close() → closed   (the one fail path: finish())
+ */
+export class StreamClient {
+  private readonly endpoint: StreamEndpoint;
+  private readonly options: StreamClientOptions;
+  private socket: StreamSocket | undefined;
+  private currentState: StreamClientState = 'connecting';
+  private token: string;
+  private droppedAt = 0;
+  private attempt = 0;
+  private cancelTimer: (() => void) | undefined;
+  private cancelAckTimer: (() => void) | undefined;
+  private blocked = false;
+
+  constructor(options: StreamClientOptions) {
+    this.options = options;
+    this.token = options.token;
+    this.endpoint = new StreamEndpoint(options.windowBytes === undefined ? {} : { windowBytes: options.windowBytes });
+    this.open();
+  }
+
+  get state(): StreamClientState {
+    return this.currentState;
+  }
+  get bytesReceived(): number {
+    return this.endpoint.received;
+  }
+  get bytesSent(): number {
+    return this.endpoint.sent;
+  }
+
+  /**
+   * Queue bytes for the BMC. They are kept until acknowledged, so bytes written
+   * while reconnecting go out after the resume. Returns false when the window
+   * is full: stop writing until onDrain.
+   */
+  write(bytes: Uint8Array): boolean {
+    if (this.currentState === 'closed') throw new LightsoutError('CONFLICT', 'the console session is closed');
+    for (let at = 0; at < bytes.length; at += StreamLimits.sendChunkBytes) {
+      const chunk = bytes.subarray(at, Math.min(bytes.length, at + StreamLimits.sendChunkBytes));
+      this.endpoint.recordSent(chunk);
+      if (this.currentState === 'streaming') this.socket?.send(chunk);
+    }
+    if (!this.endpoint.canSend) this.blocked = true;
+    return this.endpoint.canSend;
+  }
+
+  control(message: Exclude<ClientStreamMessage, { type: 'resume' | 'ack' }>): void {
+    if (this.currentState === 'streaming') this.socket?.send(encodeStreamMessage(message));
+  }
+
+  close(): void {
+    this.finish(1000, 'closed by user');
+  }
+
+  private setState(state: StreamClientState, detail?: string): void {
+    this.currentState = state;
+    this.options.onState?.(state, detail);
+  }
+
+  private open(): void {
+    this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
+    const protocols = [STREAM_SUBPROTOCOL, `${STREAM_BEARER_PROTOCOL_PREFIX}${this.token}`];
+    let opened = false;
+    const socket = this.options.socket(this.options.streamUrl, protocols, {
+      open: () => {
+        if (this.socket !== socket) return;
+        opened = true;
+        this.setState('resuming');
+        socket.send(encodeStreamMessage({ type: 'resume', offset: this.endpoint.startLeg() }));
+      },
+      message: (data) => {
+        if (this.socket === socket) this.onMessage(data);
+      },
+      close: (code, reason) => {
+        if (this.socket !== socket) return;
+        this.socket = undefined;
+        this.cancelAckTimer?.();
+        this.cancelAckTimer = undefined;
+        if (this.currentState === 'closed') return;
+        if (isFinalCloseCode(code) && opened) return this.finish(code, reason);
+        // 401/403 before the upgrade arrive as a failed open: final too, unless it was a network error.
+        if (!opened && (code === 4401 || code === 4403 || code === 4404)) return this.finish(code, reason);
+        this.scheduleReconnect(code, reason);
+      },
+    });
+    this.socket = socket;
+  }
+
+  private scheduleReconnect(code: number, reason: string): void {
+    if (this.droppedAt === 0) this.droppedAt = Date.now();
+    const limit = this.options.resumeForMs ?? StreamTiming.graceMs;
+    if (Date.now() - this.droppedAt > limit) return this.finish(code, `could not resume within ${limit} ms: ${reason}`);
+    this.attempt += 1;
+    const base = Math.min(2000, 100 * 2 ** Math.min(this.attempt - 1, 5));
+    const delay = base / 2 + (this.options.random ?? Math.random)() * (base / 2);
+    this.setState('reconnecting', reason || `code ${code}`);
+    this.cancelTimer = this.options.setTimer(() => {
+      this.cancelTimer = undefined;
+      if (this.currentState !== 'closed') this.open();
+    }, delay);
+  }
+
+  private onMessage(data: string | Uint8Array): void {
+    if (typeof data !== 'string') {
+      if (this.currentState !== 'streaming') return this.fail('MALFORMED_MESSAGE', 'data before resume');
+      const ackNow = this.endpoint.recordReceived(data.length);
+      this.options.onData(data);
+      if (ackNow) this.sendAck();
+      else this.armAckTimer();
+      return;
+    }
+    let message;
+    try {
+      message = decodeServerStreamMessage(data);
+    } catch (error) {
+      return this.fail('MALFORMED_MESSAGE', error instanceof Error ? error.message : 'bad control message');
+    }
+    switch (message.type) {
+      case 'resume': {
+        let replay: Uint8Array[];
+        try {
+          replay = this.endpoint.onPeerResume(message.offset);
+        } catch (error) {
+          return this.finish(4410, error instanceof Error ? error.message : 'cannot resume');
+        }
+        for (const chunk of replay) this.socket?.send(chunk);
+        this.droppedAt = 0;
+        this.attempt = 0;
+        this.setState('streaming');
+        this.releaseIfDrained();
+        return;
+      }
+      case 'ack':
+        this.endpoint.onPeerAck(message.offset);
+        this.releaseIfDrained();
+        return;
+      case 'token':
+        this.token = message.token;
+        return;
+      case 'status':
+        this.options.onStatus?.(message);
+        return;
+      case 'error':
+        // The close frame that follows decides whether to resume.
+        return;
+    }
+  }
+
+  private releaseIfDrained(): void {
+    if (this.blocked && this.endpoint.canSend) {
+      this.blocked = false;
+      this.options.onDrain?.();
+    }
+  }
+
+  private sendAck(): void {
+    this.cancelAckTimer?.();
+    this.cancelAckTimer = undefined;
+    this.socket?.send(encodeStreamMessage({ type: 'ack', offset: this.endpoint.takeAck() }));
+  }
+
+  private armAckTimer(): void {
+    if (this.cancelAckTimer) return;
+    this.cancelAckTimer = this.options.setTimer(() => {
+      this.cancelAckTimer = undefined;
+      if (this.currentState === 'streaming' && this.endpoint.ackPending) this.sendAck();
+    }, StreamLimits.ackIdleMs);
+  }
+
+  private fail(code: string, message: string): void {
+    this.finish(4001, `${code}: ${message}`);
+  }
+
+  private finish(code: number, reason: string): void {
+    if (this.currentState === 'closed') return;
+    this.cancelTimer?.();
+    this.cancelAckTimer?.();
+    this.cancelTimer = undefined;
+    this.cancelAckTimer = undefined;
+    const socket = this.socket;
+    this.socket = undefined;
+    this.setState('closed', reason);
+    socket?.close(code === 4001 ? 4001 : 1000, reason.slice(0, 120));
+    this.options.onClose?.(code, reason);
+  }
+}

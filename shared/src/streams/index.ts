@@ -1,0 +1,5 @@
+export * from './session.js';
+export * from './messages.js';
+export * from './replay-buffer.js';
+export * from './endpoint.js';
+export * from './client.js';

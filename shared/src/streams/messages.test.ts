@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { LightsoutError } from '../errors.js';
+import { decodeAgentStreamMessage, decodeClientStreamMessage, decodeServerStreamMessage, encodeStreamMessage } from './messages.js';
+
+function codeOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof LightsoutError) return error.code;
+    throw error;
+  }
+  return 'no error';
+}
+
+describe('stream control messages', () => {
+  it('round-trips what a client may send', () => {
+    for (const message of [
+      { type: 'resume', offset: 0 },
+      { type: 'ack', offset: 123_456_789 },
+      { type: 'resize', cols: 80, rows: 24 },
+      { type: 'break' },
+      { type: 'take-over' },
+    ] as const) {
+      expect(decodeClientStreamMessage(encodeStreamMessage(message))).toEqual(message);
+    }
+  });
+
+  it('refuses a client sending agent-only or relay-only messages', () => {
+    const status = { type: 'status', mode: 'control', controller: 'a', members: [] };
+    expect(decodeAgentStreamMessage(JSON.stringify(status))).toEqual(status);
+    expect(codeOf(() => decodeClientStreamMessage(JSON.stringify(status)))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeClientStreamMessage('{"type":"token","token":"x","expiresAt":1}'))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeAgentStreamMessage('{"type":"token","token":"x","expiresAt":1}'))).toBe('MALFORMED_MESSAGE');
+    expect(decodeServerStreamMessage('{"type":"token","token":"x","expiresAt":1}').type).toBe('token');
+  });
+
+  it('refuses garbage: negative or fractional offsets, extra fields, non-JSON, oversize', () => {
+    for (const frame of ['{"type":"ack","offset":-1}', '{"type":"ack","offset":1.5}', '{"type":"break","x":1}', 'nope', '[]', 'null', '{"type":"resize","cols":0,"rows":1}']) {
+      expect(codeOf(() => decodeClientStreamMessage(frame)), frame).toBe('MALFORMED_MESSAGE');
+    }
+    expect(codeOf(() => decodeClientStreamMessage(`{"type":"break","pad":"${'x'.repeat(5000)}"}`))).toBe('FRAME_TOO_LARGE');
+  });
+
+  it('never throws anything but a LightsoutError on arbitrary input', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json()), (frame) => {
+        for (const decode of [decodeClientStreamMessage, decodeAgentStreamMessage, decodeServerStreamMessage]) {
+          try {
+            decode(frame);
+          } catch (error) {
+            expect(error).toBeInstanceOf(LightsoutError);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { LightsoutError } from '../errors.js';
+import { ReplayBuffer } from './replay-buffer.js';
+import { StreamEndpoint } from './endpoint.js';
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+describe('ReplayBuffer', () => {
+  it('replays exactly the bytes after any acknowledged offset (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 50 }), { maxLength: 30 }), fc.nat(), fc.nat(), (chunks, ackSeed, resumeSeed) => {
+        const buffer = new ReplayBuffer();
+        for (const chunk of chunks) buffer.push(chunk);
+        const all = concat(chunks);
+        const ack = all.length === 0 ? 0 : ackSeed % (all.length + 1);
+        buffer.acknowledge(ack);
+        expect(buffer.size).toBe(all.length - ack);
+        const resumeAt = ack + (all.length - ack === 0 ? 0 : resumeSeed % (all.length - ack + 1));
+        expect(concat(buffer.from(resumeAt))).toEqual(all.subarray(resumeAt));
+        expect(buffer.startOffset).toBe(resumeAt);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses to resume from bytes it no longer holds, or an ack beyond what was sent', () => {
+    const buffer = new ReplayBuffer();
+    buffer.push(new Uint8Array(10));
+    buffer.acknowledge(6);
+    expect(() => buffer.from(5)).toThrow(LightsoutError);
+    expect(() => buffer.from(11)).toThrow(LightsoutError);
+    expect(() => buffer.acknowledge(11)).toThrow(LightsoutError);
+    buffer.acknowledge(3); // late ack: ignored
+    expect(buffer.size).toBe(4);
+  });
+});
+
+describe('StreamEndpoint', () => {
+  it('closes the window at windowBytes unacknowledged and reopens on ack', () => {
+    const endpoint = new StreamEndpoint({ windowBytes: 100, ackEveryBytes: 40 });
+    endpoint.recordSent(new Uint8Array(60));
+    expect(endpoint.canSend).toBe(true);
+    endpoint.recordSent(new Uint8Array(40));
+    expect(endpoint.canSend).toBe(false);
+    expect(endpoint.onPeerAck(50)).toBe(true);
+    expect(endpoint.unacknowledged).toBe(50);
+  });
+
+  it('says when an ack is due and what offset it carries', () => {
+    const endpoint = new StreamEndpoint({ ackEveryBytes: 40 });
+    expect(endpoint.recordReceived(30)).toBe(false);
+    expect(endpoint.ackPending).toBe(true);
+    expect(endpoint.recordReceived(10)).toBe(true);
+    expect(endpoint.takeAck()).toBe(40);
+    expect(endpoint.ackPending).toBe(false);
+  });
+
+  it('refuses a peer that claims more bytes than were sent', () => {
+    const endpoint = new StreamEndpoint();
+    endpoint.recordSent(new Uint8Array(5));
+    expect(() => endpoint.onPeerResume(6)).toThrow(LightsoutError);
+  });
+});

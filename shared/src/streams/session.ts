@@ -1,0 +1,161 @@
+import Type, { type Static } from 'typebox';
+import { Slug } from '../schemas/server.js';
+
+/**
+ * Console sessions (the stream plane). A client asks the relay for a session
+ * on one server; the relay answers with a short-lived token and a URL; the
+ * client opens a WebSocket there; the relay asks the server's agent to dial
+ * back a WebSocket of its own for that session and splices the two. See
+ * docs/streams.md for the whole sequence.
+ */
+export const StreamKind = Type.Union([Type.Literal('sol'), Type.Literal('serial'), Type.Literal('vnc')]);
+export type StreamKind = Static<typeof StreamKind>;
+
+/** `control` may type; `view` only watches and may ask for control (`take-over`). */
+export const StreamMode = Type.Union([Type.Literal('control'), Type.Literal('view')]);
+export type StreamMode = Static<typeof StreamMode>;
+
+/** The WebSocket subprotocol of a data connection. The token travels as a second offered protocol `bearer.<jwt>`. */
+export const STREAM_SUBPROTOCOL = 'lightsout.stream.v1';
+export const STREAM_BEARER_PROTOCOL_PREFIX = 'bearer.';
+
+/** Session ids are random and unguessable: 22 base64url characters = 132 bits. */
+export const SESSION_ID_PATTERN = '^[A-Za-z0-9_-]{22}$';
+export const SessionId = Type.String({ pattern: SESSION_ID_PATTERN });
+
+/** `POST /v1/servers/{id}/sessions` */
+export const SessionCreate = Type.Object(
+  {
+    kind: StreamKind,
+    mode: Type.Optional(StreamMode),
+  },
+  { additionalProperties: false },
+);
+export type SessionCreate = Static<typeof SessionCreate>;
+
+export const SessionCreated = Type.Object({
+  sessionId: SessionId,
+  /** `ws(s)://relay/v1/streams/{sessionId}`; the token goes in `Sec-WebSocket-Protocol` or `?token=`. */
+  streamUrl: Type.String(),
+  token: Type.String(),
+  /** ISO-8601: connect before this or ask again. */
+  expiresAt: Type.String(),
+  serverId: Slug,
+  kind: StreamKind,
+  mode: StreamMode,
+});
+export type SessionCreated = Static<typeof SessionCreated>;
+
+/**
+ * Claims of a stream token (JWT, EdDSA, signed by the relay's stream key,
+ * RFC 7519 §4). `use` separates the single-use token handed out by the REST
+ * call (`connect`) from the token the gateway pushes down a live connection
+ * for reconnecting (`resume`).
+ */
+export const StreamTokenClaims = Type.Object({
+  iss: Type.String(),
+  aud: Type.String(),
+  sub: Type.String(),
+  exp: Type.Integer(),
+  iat: Type.Integer(),
+  jti: Type.String({ minLength: 8, maxLength: 64 }),
+  use: Type.Union([Type.Literal('connect'), Type.Literal('resume')]),
+  sid: SessionId,
+  srv: Slug,
+  ten: Slug,
+  knd: StreamKind,
+  mod: StreamMode,
+  /** The agent the session is assigned to. */
+  agt: Type.String({ minLength: 1, maxLength: 128 }),
+  /** Display name of the user, shown to the other members of a shared console. */
+  usr: Type.String({ maxLength: 255 }),
+});
+export type StreamTokenClaims = Static<typeof StreamTokenClaims>;
+
+export const StreamTiming = {
+  /** A connect token is good for this long (the brief: ≤ 60 s to connect). */
+  connectTokenTtlSeconds: 60,
+  /** A resume token pushed down a live connection is good for this long; refreshed at half-life. */
+  resumeTokenTtlSeconds: 300,
+  /** The agent keeps a detached session (and its BMC side) this long. */
+  graceMs: 30_000,
+  /** The relay waits this long for the agent to dial back. */
+  dialBackTimeoutMs: 10_000,
+} as const;
+
+export const StreamLimits = {
+  /** Largest binary frame anyone sends; the relay refuses larger ones (1009). */
+  maxDataFrameBytes: 256 * 1024,
+  /** Senders cut payload into frames of at most this. */
+  sendChunkBytes: 64 * 1024,
+  /** Largest text (control) frame. */
+  maxControlFrameBytes: 4096,
+  /** Unacknowledged bytes a sender may have in flight per direction (credit window). */
+  windowBytes: 4 * 1024 * 1024,
+  /** The receiver acknowledges after this many new bytes (and on an idle timer). */
+  ackEveryBytes: 256 * 1024,
+  ackIdleMs: 200,
+  /** Relay: pause reading one side while the other side has more than this queued. */
+  relayHighWaterBytes: 512 * 1024,
+  relayLowWaterBytes: 128 * 1024,
+} as const;
+
+/**
+ * WebSocket close codes on data connections (RFC 6455 §7.4.2, 4000–4999 are
+ * ours). `final` codes end the session: a client must not try to resume.
+ */
+export const StreamCloseCode = {
+  /** The leg ended but the session lives on: reconnect and resume. */
+  RESUME: 4000,
+  MALFORMED_MESSAGE: 4001,
+  UNAUTHENTICATED: 4401,
+  FORBIDDEN: 4403,
+  /** No such session at the agent (grace period over, or never existed). */
+  NOT_FOUND: 4404,
+  /** Another connection of the same session took over this one. */
+  REPLACED: 4409,
+  /** The session ended for good (user left, BMC closed, overflowed while detached). */
+  ENDED: 4410,
+  AGENT_OFFLINE: 4503,
+  BMC_UNREACHABLE: 4502,
+  /** Too large a message (RFC 6455 §7.4.1 1009). */
+  FRAME_TOO_LARGE: 1009,
+} as const;
+
+const finalCloseCodes = new Set<number>([
+  StreamCloseCode.MALFORMED_MESSAGE,
+  StreamCloseCode.UNAUTHENTICATED,
+  StreamCloseCode.FORBIDDEN,
+  StreamCloseCode.NOT_FOUND,
+  StreamCloseCode.REPLACED,
+  StreamCloseCode.ENDED,
+  StreamCloseCode.FRAME_TOO_LARGE,
+  1000,
+]);
+
+/** Whether a client should give up (true) or reconnect and resume (false) after a close with this code. */
+export function isFinalCloseCode(code: number): boolean {
+  return finalCloseCodes.has(code);
+}
+
+/** Control ops the relay sends the agent for the stream plane (additive to ControlOperations). */
+export interface StreamOpenParams {
+  sessionId: string;
+  /** One id per data connection (leg); the agent dials back with it. */
+  legId: string;
+  serverId: string;
+  tenant: string;
+  kind: StreamKind;
+  mode: StreamMode;
+  /** Subject and display name of the user. */
+  subject: string;
+  user: string;
+  /** true when the client resumes: the agent must already hold the session. */
+  resume: boolean;
+  /** Path (and query) the agent dials back on its relay URL. */
+  dialPath: string;
+}
+export type StreamOpenResult = Record<string, never>;
+export interface StreamCloseParams {
+  sessionId: string;
+}

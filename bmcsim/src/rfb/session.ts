@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import { LightsoutError } from '@lightsout/shared';
+import type { Host } from '../host/host.js';
+import { GLYPH_HEIGHT } from '../host/font.js';
+import { SCREEN_ROWS } from '../host/text-screen.js';
+import { keysymToBytes, KeyboardState } from './keys.js';
+import {
+  type ClientMessage,
+  encodeFramebufferUpdateHeader,
+  encodeProtocolVersion,
+  encodeRectangleHeader,
+  encodeSecurityResult,
+  encodeServerInit,
+  ENCODING_RAW,
+  NATIVE_PIXEL_FORMAT,
+  parseClientMessage,
+  parseProtocolVersion,
+  type PixelFormat,
+  type RfbVersion,
+  SECURITY_NONE,
+  SECURITY_VNC_AUTH,
+} from './messages.js';
+import { encodePalette, FRAMEBUFFER_HEIGHT, FRAMEBUFFER_WIDTH, renderRectangle } from './render.js';
+import { vncAuthMatches } from './vnc-auth.js';
+
+/** Byte pipe under one RFB session: a TCP socket or a WebSocket (/kvm/0). */
+export interface RfbTransport {
+  write(bytes: Uint8Array): void;
+  close(): void;
+}
+
+export interface RfbSessionOptions {
+  host: Host;
+  /** undefined = security type None. */
+  password: string | undefined;
+  desktopName: string;
+}
+
+/**
+ * One RFB server session (RFC 6143 §7), as a state machine:
+ *
+ *   version → security (3.7/3.8 only) → challenge (VNC auth) → client-init → normal → closed
+ *
+ * Any protocol error goes through `fail()`, which closes the transport and
+ * releases the host listeners. Updates are sent only when the client asked
+ * (FramebufferUpdateRequest); an incremental request waits for the screen to
+ * change rather than polling.
+ */
+type State = 'version' | 'security' | 'challenge' | 'client-init' | 'normal' | 'closed';
+
+const MAX_BUFFERED = 1 << 20;
+
+export class RfbServerSession {
+  private state: State = 'version';
+  private buffer = new Uint8Array(0);
+  private version: RfbVersion = '3.8';
+  private challenge = new Uint8Array(0);
+  private format: PixelFormat = NATIVE_PIXEL_FORMAT;
+  private palette = encodePalette(NATIVE_PIXEL_FORMAT);
+  private readonly sentRowVersions = new Uint32Array(SCREEN_ROWS);
+  private pending: { x: number; y: number; width: number; height: number } | undefined;
+  private flushQueued = false;
+  private readonly keyboard = new KeyboardState();
+  private readonly onScreenChange = () => this.queueFlush();
+
+  constructor(
+    private readonly transport: RfbTransport,
+    private readonly options: RfbSessionOptions,
+  ) {
+    transport.write(encodeProtocolVersion());
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Bytes from the client, in whatever chunks the transport delivered. */
+  receive(chunk: Uint8Array): void {
+    if (this.state === 'closed') return;
+    if (this.buffer.length + chunk.length > MAX_BUFFERED) return this.fail('client sent more than 1 MiB without a complete message');
+    const joined = new Uint8Array(this.buffer.length + chunk.length);
+    joined.set(this.buffer);
+    joined.set(chunk, this.buffer.length);
+    this.buffer = joined;
+    try {
+      // Bounded by the buffer: every step consumes bytes or returns.
+      while (!this.closed && this.step()) {
+        /* keep parsing */
+      }
+    } catch (error) {
+      this.fail(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** Transport went away: release everything. */
+  dispose(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.options.host.off('serial', this.onScreenChange);
+    this.options.host.off('power', this.onScreenChange);
+  }
+
+  private fail(reason: string): void {
+    if (this.state === 'closed') return;
+    this.dispose();
+    this.transport.close();
+    void reason; // The peer learns nothing more than the closed connection; the reason is for debugging.
+  }
+
+  private consume(length: number): Uint8Array {
+    const bytes = this.buffer.subarray(0, length);
+    this.buffer = this.buffer.subarray(length);
+    return bytes;
+  }
+
+  /** Handles one message if complete; returns false when more bytes are needed. */
+  private step(): boolean {
+    switch (this.state) {
+      case 'version': {
+        const parsed = parseProtocolVersion(this.buffer);
+        if (parsed.kind === 'need-more') return false;
+        this.consume(12);
+        this.version = parsed.version;
+        const type = this.options.password === undefined ? SECURITY_NONE : SECURITY_VNC_AUTH;
+        if (this.version === '3.3') {
+          // RFC 6143 §A.1: 3.3 servers choose the type and send it as a u32.
+          const bytes = new Uint8Array(4);
+          new DataView(bytes.buffer).setUint32(0, type);
+          this.transport.write(bytes);
+          this.afterSecurityChoice(type);
+        } else {
+          this.transport.write(Uint8Array.of(1, type));
+          this.state = 'security';
+        }
+        return true;
+      }
+      case 'security': {
+        if (this.buffer.length < 1) return false;
+        const chosen = this.consume(1)[0]!;
+        const offered = this.options.password === undefined ? SECURITY_NONE : SECURITY_VNC_AUTH;
+        if (chosen !== offered) {
+          if (this.version === '3.8') this.transport.write(encodeSecurityResult(false, `security type ${chosen} was not offered`));
+          this.fail(`client chose security type ${chosen}`);
+          return false;
+        }
+        this.afterSecurityChoice(chosen);
+        return true;
+      }
+      case 'challenge': {
+        if (this.buffer.length < 16) return false;
+        const response = this.consume(16);
+        if (!vncAuthMatches(this.options.password ?? '', this.challenge, response)) {
+          this.transport.write(encodeSecurityResult(false, this.version === '3.8' ? 'Authentication failed' : undefined));
+          this.fail('VNC authentication failed');
+          return false;
+        }
+        this.transport.write(encodeSecurityResult(true));
+        this.state = 'client-init';
+        return true;
+      }
+      case 'client-init': {
+        if (this.buffer.length < 1) return false;
+        this.consume(1); // shared flag: every session here shares the one screen
+        this.transport.write(encodeServerInit(FRAMEBUFFER_WIDTH, FRAMEBUFFER_HEIGHT, NATIVE_PIXEL_FORMAT, this.options.desktopName));
+        this.state = 'normal';
+        this.options.host.on('serial', this.onScreenChange);
+        this.options.host.on('power', this.onScreenChange);
+        return true;
+      }
+      case 'normal': {
+        const parsed = parseClientMessage(this.buffer);
+        if (parsed.kind === 'need-more') return false;
+        this.consume(parsed.length);
+        this.handle(parsed.message);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  private afterSecurityChoice(type: number): void {
+    if (type === SECURITY_VNC_AUTH) {
+      this.challenge = new Uint8Array(randomBytes(16));
+      this.transport.write(this.challenge);
+      this.state = 'challenge';
+      return;
+    }
+    // RFC 6143 §7.1.3: 3.8 sends SecurityResult even for None; 3.3 and 3.7 do not.
+    if (this.version === '3.8') this.transport.write(encodeSecurityResult(true));
+    this.state = 'client-init';
+  }
+
+  private handle(message: ClientMessage): void {
+    switch (message.kind) {
+      case 'set-pixel-format':
+        if (!message.format.trueColour) throw new LightsoutError('BMC_UNSUPPORTED', 'colour-map pixel formats are not supported');
+        this.format = message.format;
+        this.palette = encodePalette(message.format);
+        this.sentRowVersions.fill(0); // everything must be resent in the new format
+        return;
+      case 'set-encodings':
+        return; // Raw is always allowed (RFC 6143 §7.7.1), and it is all this server sends.
+      case 'update-request':
+        if (!message.incremental) this.sentRowVersions.fill(0);
+        this.pending = { x: message.x, y: message.y, width: message.width, height: message.height };
+        this.flush();
+        return;
+      case 'key': {
+        const bytes = keysymToBytes(this.keyboard, message.keysym, message.down);
+        if (bytes) this.options.host.type(bytes);
+        return;
+      }
+      default:
+        return; // pointer and clipboard have nothing to act on in a text console
+    }
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued || this.pending === undefined) return;
+    this.flushQueued = true;
+    // Coalesce a burst of serial output into one update.
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  /** Sends every changed text row inside the pending request, if any changed. */
+  private flush(): void {
+    const request = this.pending;
+    if (this.state !== 'normal' || request === undefined) return;
+    const left = Math.min(request.x, FRAMEBUFFER_WIDTH);
+    const top = Math.min(request.y, FRAMEBUFFER_HEIGHT);
+    const right = Math.min(request.x + request.width, FRAMEBUFFER_WIDTH);
+    const bottom = Math.min(request.y + request.height, FRAMEBUFFER_HEIGHT);
+    if (right <= left || bottom <= top) {
+      this.pending = undefined;
+      this.transport.write(encodeFramebufferUpdateHeader(0));
+      return;
+    }
+    const versions = this.options.host.screen.rowVersions;
+    const rectangles: Array<[number, number]> = []; // [top pixel, bottom pixel)
+    for (let row = Math.floor(top / GLYPH_HEIGHT); row * GLYPH_HEIGHT < bottom; row++) {
+      if (versions[row] === this.sentRowVersions[row]) continue;
+      this.sentRowVersions[row] = versions[row]!;
+      const rowTop = Math.max(top, row * GLYPH_HEIGHT);
+      const rowBottom = Math.min(bottom, (row + 1) * GLYPH_HEIGHT);
+      const last = rectangles.at(-1);
+      if (last && last[1] === rowTop) last[1] = rowBottom;
+      else rectangles.push([rowTop, rowBottom]);
+    }
+    if (rectangles.length === 0) return; // wait for the screen to change
+    this.pending = undefined;
+    this.transport.write(encodeFramebufferUpdateHeader(rectangles.length));
+    for (const [rectangleTop, rectangleBottom] of rectangles) {
+      const height = rectangleBottom - rectangleTop;
+      this.transport.write(encodeRectangleHeader(left, rectangleTop, right - left, height, ENCODING_RAW));
+      this.transport.write(renderRectangle(this.options.host.screen, this.palette, left, rectangleTop, right - left, height));
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Host } from '../host/host.js';
+import { RfbServerSession } from '../rfb/session.js';
+
+/**
+ * The BMC's web port: Redfish requests plus the OpenBMC-style WebSockets
+ * `/console0` (raw host serial bytes) and `/kvm/0` (raw RFB). One server per
+ * BMC, HTTPS with a self-signed certificate or plain HTTP.
+ */
+export interface WebServerOptions {
+  host: Host;
+  tls: { key: string; cert: string } | undefined;
+  /** Checks Basic / X-Auth-Token on WebSocket upgrades; false → 401. */
+  authorizeUpgrade(request: IncomingMessage): boolean;
+  handleRequest(request: IncomingMessage, response: ServerResponse): void;
+  vncPassword: string | undefined;
+  desktopName: string;
+}
+
+const MAX_CONSOLE_SESSIONS = 32; // bmcweb's limit for /console0
+const MAX_KVM_SESSIONS = 4; // bmcweb's limit for /kvm/0
+
+export class BmcWebServer {
+  private readonly server: Server;
+  private readonly webSockets = new WebSocketServer({
+    noServer: true,
+    maxPayload: 1 << 20,
+    // bmcweb answers with the client's protocol; noVNC asks for "binary".
+    handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false),
+  });
+  private readonly consoleClients = new Set<WebSocket>();
+  private readonly kvmClients = new Set<WebSocket>();
+
+  constructor(private readonly options: WebServerOptions) {
+    const handler = (request: IncomingMessage, response: ServerResponse) => options.handleRequest(request, response);
+    this.server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createHttpServer(handler);
+    this.server.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  }
+
+  async close(): Promise<void> {
+    for (const client of [...this.consoleClients, ...this.kvmClients]) client.terminate();
+    this.webSockets.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = new URL(request.url ?? '/', 'http://bmc').pathname;
+    const reject = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (path !== '/console0' && path !== '/kvm/0') return reject('404 Not Found');
+    if (!this.options.authorizeUpgrade(request)) return reject('401 Unauthorized');
+    const clients = path === '/console0' ? this.consoleClients : this.kvmClients;
+    if (clients.size >= (path === '/console0' ? MAX_CONSOLE_SESSIONS : MAX_KVM_SESSIONS)) return reject('503 Service Unavailable');
+    this.webSockets.handleUpgrade(request, socket, head, (webSocket) => {
+      clients.add(webSocket);
+      webSocket.on('close', () => clients.delete(webSocket));
+      webSocket.on('error', () => webSocket.terminate());
+      if (path === '/console0') this.attachConsole(webSocket);
+      else this.attachKvm(webSocket);
+    });
+  }
+
+  /** bmcweb obmc_console: host serial out as binary frames; any inbound frame is typed raw. */
+  private attachConsole(webSocket: WebSocket): void {
+    const host = this.options.host;
+    const onSerial = (bytes: Uint8Array) => webSocket.send(bytes, { binary: true });
+    host.on('serial', onSerial);
+    webSocket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => host.type(toBytes(data)));
+    webSocket.on('close', () => host.off('serial', onSerial));
+  }
+
+  /** bmcweb /kvm/0: the WebSocket carries the raw RFB stream, chunked arbitrarily. */
+  private attachKvm(webSocket: WebSocket): void {
+    const session = new RfbServerSession(
+      { write: (bytes) => webSocket.send(bytes, { binary: true }), close: () => webSocket.close() },
+      { host: this.options.host, password: this.options.vncPassword, desktopName: this.options.desktopName },
+    );
+    webSocket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => session.receive(toBytes(data)));
+    webSocket.on('close', () => session.dispose());
+  }
+}
+
+function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}

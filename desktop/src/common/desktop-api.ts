@@ -1,0 +1,67 @@
+/**
+ * The typed surface the preload exposes as `window.lightsout`. Shared by the
+ * preload (implements it over IPC), main (handles the same shapes) and the
+ * renderer's desktop platform adapter (calls it). Pure types and values that
+ * cross IPC: structured-cloneable, no functions except the API methods.
+ */
+export interface AuthState {
+  relayUrl: string | null;
+  /** Present once logged in. */
+  username: string | null;
+  /** Seconds since epoch at which the current access token expires. */
+  expiresAt: number | null;
+}
+
+export interface PopOutRequest {
+  /** Query string the new window's renderer reads to know what to show. */
+  query: string;
+  title: string;
+}
+
+export interface TerminalSpawnRequest {
+  cols: number;
+  rows: number;
+}
+
+export interface TerminalData {
+  terminalId: number;
+  data: string;
+}
+
+export interface TerminalExit {
+  terminalId: number;
+  exitCode: number;
+}
+
+export interface LocalFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface DesktopApi {
+  readonly platform: string;
+  auth: {
+    configure(relayUrl: string): Promise<AuthState>;
+    login(): Promise<AuthState>;
+    logout(): Promise<AuthState>;
+    /** A valid access token (refreshed by main when close to expiry), or null when logged out. */
+    accessToken(): Promise<string | null>;
+    /** Re-authenticates with a forced login prompt (`prompt=login`, fresh `auth_time`). */
+    stepUp(): Promise<AuthState>;
+    onChanged(listener: (state: AuthState) => void): () => void;
+  };
+  windows: { popOut(request: PopOutRequest): Promise<void> };
+  notify(title: string, body: string): Promise<void>;
+  files: {
+    save(suggestedName: string, bytes: Uint8Array): Promise<string | null>;
+    read(path: string): Promise<LocalFile>;
+  };
+  terminal: {
+    spawn(request: TerminalSpawnRequest): Promise<number>;
+    write(terminalId: number, data: string): Promise<void>;
+    resize(terminalId: number, cols: number, rows: number): Promise<void>;
+    kill(terminalId: number): Promise<void>;
+    onData(listener: (event: TerminalData) => void): () => void;
+    onExit(listener: (event: TerminalExit) => void): () => void;
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * Every IPC channel between the renderer (through the preload) and main, in
+ * one place, grouped by who answers. Main registers a handler per channel and
+ * the preload exposes a function per channel; nothing else crosses.
+ */
+export enum MainChannel {
+  // auth: tokens live in main, the renderer only ever asks for a fresh access token
+  AuthConfigure = 'main:auth:configure',
+  AuthLogin = 'main:auth:login',
+  AuthLogout = 'main:auth:logout',
+  AuthAccessToken = 'main:auth:access-token',
+  AuthStepUp = 'main:auth:step-up',
+  // windows and the OS
+  WindowPopOut = 'main:window:pop-out',
+  Notify = 'main:notify',
+  SaveFile = 'main:file:save',
+  ReadLocalFile = 'main:file:read',
+  // local terminal (node-pty in main)
+  TerminalSpawn = 'main:terminal:spawn',
+  TerminalWrite = 'main:terminal:write',
+  TerminalResize = 'main:terminal:resize',
+  TerminalKill = 'main:terminal:kill',
+}
+
+/** Events main sends to a renderer. */
+export enum RendererChannel {
+  TerminalData = 'renderer:terminal:data',
+  TerminalExit = 'renderer:terminal:exit',
+  AuthChanged = 'renderer:auth:changed',
+}

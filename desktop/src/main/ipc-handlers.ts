@@ -1,0 +1,108 @@
+import { type ErrorBody, LightsoutError } from '@lightsout/shared';
+import type { AuthState, LocalFile, PopOutRequest, TerminalSpawnRequest } from '../common/desktop-api.js';
+import { MainChannel } from '../common/ipc-channels.js';
+
+/** The slice of Electron's ipcMain / IpcMainInvokeEvent used here, so tests run without Electron. */
+export interface InvokeEvent {
+  senderFrame: { url: string } | null;
+  sender: { id: number };
+}
+export interface IpcMainLike {
+  handle(channel: string, listener: (event: InvokeEvent, ...args: unknown[]) => unknown): void;
+  removeHandler(channel: string): void;
+}
+
+export interface MainServices {
+  auth: {
+    configure(relayUrl: string): Promise<AuthState>;
+    login(): Promise<AuthState>;
+    logout(): Promise<AuthState>;
+    accessToken(): Promise<string | null>;
+    stepUp(): Promise<AuthState>;
+  };
+  popOut(request: PopOutRequest): Promise<void>;
+  notify(title: string, body: string): void;
+  saveFile(suggestedName: string, bytes: Uint8Array): Promise<string | null>;
+  readLocalFile(path: string): Promise<LocalFile>;
+  terminals: {
+    spawn(senderId: number, request: TerminalSpawnRequest): number;
+    write(terminalId: number, data: string): void;
+    resize(terminalId: number, cols: number, rows: number): void;
+    kill(terminalId: number): void;
+  };
+  /** Is this URL one of our own renderer pages? */
+  isAppUrl(url: string): boolean;
+}
+
+const text = (value: unknown, name: string, max = 4096): string => {
+  if (typeof value !== 'string' || value.length > max) throw new LightsoutError('VALIDATION_FAILED', `${name} must be a string of at most ${max} characters`);
+  return value;
+};
+const integer = (value: unknown, name: string): number => {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new LightsoutError('VALIDATION_FAILED', `${name} must be an integer`);
+  return value;
+};
+const record = (value: unknown, name: string): Record<string, unknown> => {
+  if (typeof value !== 'object' || value === null) throw new LightsoutError('VALIDATION_FAILED', `${name} must be an object`);
+  return value as Record<string, unknown>;
+};
+
+/**
+ * Every handler main offers, one per channel. Each checks that the call comes
+ * from our own page (a frame that navigated elsewhere gets nothing) and
+ * validates its arguments; errors cross back as `{code, message}` bodies so
+ * the renderer sees the same error codes as from the relay.
+ */
+export function ipcHandlers(services: MainServices): Record<MainChannel, (event: InvokeEvent, ...args: unknown[]) => Promise<unknown>> {
+  return {
+    [MainChannel.AuthConfigure]: async (_event, relayUrl) => services.auth.configure(text(relayUrl, 'relayUrl', 2048)),
+    [MainChannel.AuthLogin]: async () => services.auth.login(),
+    [MainChannel.AuthLogout]: async () => services.auth.logout(),
+    [MainChannel.AuthAccessToken]: async () => services.auth.accessToken(),
+    [MainChannel.AuthStepUp]: async () => services.auth.stepUp(),
+    [MainChannel.WindowPopOut]: async (_event, request) => {
+      const fields = record(request, 'request');
+      return services.popOut({ query: text(fields.query, 'query', 8192), title: text(fields.title, 'title', 256) });
+    },
+    [MainChannel.Notify]: async (_event, title, body) => services.notify(text(title, 'title', 256), text(body, 'body', 2048)),
+    [MainChannel.SaveFile]: async (_event, name, bytes) => {
+      if (!(bytes instanceof Uint8Array)) throw new LightsoutError('VALIDATION_FAILED', 'bytes must be a Uint8Array');
+      return services.saveFile(text(name, 'name', 255), bytes);
+    },
+    [MainChannel.ReadLocalFile]: async (_event, path) => services.readLocalFile(text(path, 'path')),
+    [MainChannel.TerminalSpawn]: async (event, request) => {
+      const fields = record(request, 'request');
+      return services.terminals.spawn(event.sender.id, { cols: integer(fields.cols, 'cols'), rows: integer(fields.rows, 'rows') });
+    },
+    [MainChannel.TerminalWrite]: async (_event, terminalId, data) => services.terminals.write(integer(terminalId, 'terminalId'), text(data, 'data', 1 << 20)),
+    [MainChannel.TerminalResize]: async (_event, terminalId, cols, rows) =>
+      services.terminals.resize(integer(terminalId, 'terminalId'), integer(cols, 'cols'), integer(rows, 'rows')),
+    [MainChannel.TerminalKill]: async (_event, terminalId) => services.terminals.kill(integer(terminalId, 'terminalId')),
+  };
+}
+
+/** Serialises any thrown value as an ErrorBody-shaped Error that survives ipcRenderer.invoke. */
+function toTransportError(error: unknown): Error {
+  const body: ErrorBody =
+    error instanceof LightsoutError ? error.toBody() : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+  // invoke() only carries the message across: encode the body in it, the renderer decodes it.
+  return new Error(JSON.stringify(body));
+}
+
+export function registerIpcHandlers(ipc: IpcMainLike, services: MainServices): () => void {
+  const handlers = ipcHandlers(services);
+  for (const [channel, handler] of Object.entries(handlers)) {
+    ipc.handle(channel, async (event, ...args) => {
+      const origin = event.senderFrame?.url ?? '';
+      if (!services.isAppUrl(origin)) throw toTransportError(new LightsoutError('FORBIDDEN', `IPC from a foreign page refused`));
+      try {
+        return await handler(event, ...args);
+      } catch (error) {
+        throw toTransportError(error);
+      }
+    });
+  }
+  return () => {
+    for (const channel of Object.keys(handlers)) ipc.removeHandler(channel);
+  };
+}

@@ -1,0 +1,73 @@
+import type { ServerView } from '@lightsout/shared';
+import { describe, expect, it } from 'vitest';
+import { buildRows, compileFilter, searchText, serversUnder, sortServers } from './server-tree.js';
+
+function server(id: string, overrides: Partial<ServerView> = {}): ServerView {
+  return {
+    id, name: id, tenant: 'acme', region: 'eu-west', datacenter: 'ams1', rack: 'r01',
+    labels: {}, endpoints: { ipmi: `10.0.0.${id.length}:623` }, capabilities: ['power'],
+    agentId: 'agent-1', agent: 'online', power: 'on', stateAt: null, ...overrides,
+  };
+}
+
+const fleet = [
+  server('web-2', { rack: 'r02', power: 'off' }),
+  server('web-10', { rack: 'r02' }),
+  server('db-1', { labels: { role: 'database' }, endpoints: { redfish: 'https://10.9.8.7' } }),
+  server('edge-1', { tenant: 'blue', region: 'us-east', datacenter: 'nyc1', rack: 'a1', agent: 'offline' }),
+];
+
+describe('server tree rows', () => {
+  it('groups tenant → region → datacenter → rack with natural name order and counts', () => {
+    const rows = buildRows(sortServers(fleet), '', new Set());
+    expect(rows.map((row) => (row.kind === 'group' ? `${'  '.repeat(row.depth)}${row.label} (${row.total}/${row.poweredOn}/${row.agentsOffline})` : `${'  '.repeat(row.depth)}${row.server.id}`))).toEqual([
+      'acme (3/2/0)', '  eu-west (3/2/0)', '    ams1 (3/2/0)', '      r01 (1/1/0)', '        db-1', '      r02 (2/1/0)', '        web-2', '        web-10',
+      'blue (1/1/1)', '  us-east (1/1/1)', '    nyc1 (1/1/1)', '      a1 (1/1/1)', '        edge-1',
+    ]);
+  });
+
+  it('hides everything under a collapsed group but keeps its siblings', () => {
+    const rows = buildRows(sortServers(fleet), '', new Set(['acme/eu-west/ams1/r01', 'blue']));
+    expect(rows.map((row) => row.key)).toEqual([
+      'acme', 'acme/eu-west', 'acme/eu-west/ams1', 'acme/eu-west/ams1/r01', 'acme/eu-west/ams1/r02', 'server:web-2', 'server:web-10', 'blue',
+    ]);
+    expect(rows.find((row) => row.key === 'blue')).toMatchObject({ collapsed: true, total: 1 });
+  });
+
+  it('filters by name, label, BMC address and state; a filter shows matches even in collapsed groups', () => {
+    const sorted = sortServers(fleet);
+    const ids = (query: string) => buildRows(sorted, query, new Set(['acme'])).flatMap((row) => (row.kind === 'server' ? [row.server.id] : []));
+    expect(ids('web')).toEqual(['web-2', 'web-10']);
+    expect(ids('role=database')).toEqual(['db-1']);
+    expect(ids('10.9.8.7')).toEqual(['db-1']);
+    expect(ids('power:off')).toEqual(['web-2']);
+    expect(ids('agent:offline')).toEqual(['edge-1']);
+    expect(ids('WEB power:on')).toEqual(['web-10']);
+    expect(ids('nothing-like-this')).toEqual([]);
+    expect(buildRows(sorted, 'web', new Set(['acme'])).filter((row) => row.kind === 'group').map((row) => row.key)).toEqual([
+      'acme', 'acme/eu-west', 'acme/eu-west/ams1', 'acme/eu-west/ams1/r02',
+    ]);
+  });
+
+  it('matches the host of an endpoint URL and label values', () => {
+    expect(searchText(fleet[2]!)).toContain('10.9.8.7');
+    expect(compileFilter('database')(fleet[2]!, searchText(fleet[2]!))).toBe(true);
+  });
+
+  it('selects every server under a group key, not a sibling with a common prefix', () => {
+    const sorted = sortServers([...fleet, server('x', { rack: 'r010' })]);
+    expect(serversUnder(sorted, 'acme/eu-west/ams1/r01').map((entry) => entry.id)).toEqual(['db-1']);
+  });
+
+  it('builds 10,000 servers in a few tens of milliseconds', () => {
+    const many = Array.from({ length: 10_000 }, (_, index) =>
+      server(`node-${index}`, { region: `region-${index % 3}`, datacenter: `dc-${index % 7}`, rack: `rack-${index % 97}` }));
+    const sorted = sortServers(many);
+    const started = performance.now();
+    const rows = buildRows(sorted, '', new Set());
+    const filtered = buildRows(sorted, 'node-99', new Set());
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(rows.filter((row) => row.kind === 'server')).toHaveLength(10_000);
+    expect(filtered.filter((row) => row.kind === 'server').length).toBe(111); // node-99, node-990..999, node-9900..9999
+  });
+});

@@ -1,0 +1,122 @@
+import type { ServerView } from '@lightsout/shared';
+
+/**
+ * The server tree as rows for a virtualized list: tenant → region →
+ * datacenter → rack → server, flattened in display order. Pure, so the
+ * 10,000-server case is a unit test, and rebuilt only when the server list,
+ * the filter or the collapsed set changes.
+ */
+export type GroupLevel = 'tenant' | 'region' | 'datacenter' | 'rack';
+export const GROUP_LEVELS: readonly GroupLevel[] = ['tenant', 'region', 'datacenter', 'rack'];
+
+export interface GroupRow {
+  kind: 'group';
+  /** Path key, e.g. `acme/eu-west/ams1/r12`: stable across updates. */
+  key: string;
+  level: GroupLevel;
+  label: string;
+  depth: number;
+  total: number;
+  poweredOn: number;
+  agentsOffline: number;
+  collapsed: boolean;
+}
+
+export interface ServerRow {
+  kind: 'server';
+  key: string;
+  depth: number;
+  server: ServerView;
+}
+
+export type TreeRow = GroupRow | ServerRow;
+
+function hostOf(endpoint: string): string {
+  // `vnc://10.0.0.5:5900`, `https://10.0.0.5`, `10.0.0.5:623`: match on the host part too.
+  const withoutScheme = endpoint.replace(/^[a-z+]+:\/\//i, '');
+  return withoutScheme.split(/[/:]/, 1)[0] ?? withoutScheme;
+}
+
+/** Lower-cased text a filter token may match for one server. */
+export function searchText(server: ServerView): string {
+  const parts = [server.id, server.name, server.tenant, server.region, server.datacenter, server.rack];
+  for (const [key, value] of Object.entries(server.labels)) parts.push(`${key}=${value}`, value);
+  for (const endpoint of Object.values(server.endpoints)) {
+    if (typeof endpoint === 'string') parts.push(endpoint, hostOf(endpoint));
+  }
+  return parts.join('\n').toLowerCase();
+}
+
+/**
+ * Every whitespace-separated token must match. `power:on|off|unknown` and
+ * `agent:online|offline` match the state; anything else is a substring of
+ * the name, id, labels (`k=v`), location or BMC addresses.
+ */
+export function compileFilter(query: string): (server: ServerView, text: string) => boolean {
+  const tokens = query.toLowerCase().split(/\s+/).filter(Boolean).slice(0, 16);
+  if (tokens.length === 0) return () => true;
+  const tests = tokens.map((token): ((server: ServerView, text: string) => boolean) => {
+    const [prefix, value] = token.split(':', 2);
+    if (value !== undefined && prefix === 'power') return (server) => server.power === value;
+    if (value !== undefined && prefix === 'agent') return (server) => server.agent === value;
+    return (_server, text) => text.includes(token);
+  });
+  return (server, text) => tests.every((test) => test(server, text));
+}
+
+const groupValue = (server: ServerView, level: GroupLevel): string => server[level];
+
+function compareServers(left: ServerView, right: ServerView): number {
+  for (const level of GROUP_LEVELS) {
+    const order = groupValue(left, level).localeCompare(groupValue(right, level));
+    if (order !== 0) return order;
+  }
+  return left.name.localeCompare(right.name, undefined, { numeric: true }) || left.id.localeCompare(right.id);
+}
+
+/** Sort once per server-list change; `buildRows` walks the sorted list. */
+export function sortServers(servers: readonly ServerView[]): { server: ServerView; text: string }[] {
+  return [...servers].sort(compareServers).map((server) => ({ server, text: searchText(server) }));
+}
+
+export function buildRows(sorted: readonly { server: ServerView; text: string }[], query: string, collapsed: ReadonlySet<string>): TreeRow[] {
+  const matches = compileFilter(query);
+  const filtering = query.trim().length > 0;
+  const rows: TreeRow[] = [];
+  // Open groups on the current path; a new value at a level closes it and all deeper ones.
+  const open: (GroupRow | null)[] = [null, null, null, null];
+  const hiddenBelow = { depth: Number.POSITIVE_INFINITY };
+
+  for (const { server, text } of sorted) {
+    if (!matches(server, text)) continue;
+    let path = '';
+    for (let depth = 0; depth < GROUP_LEVELS.length; depth++) {
+      const level = GROUP_LEVELS[depth]!;
+      path = depth === 0 ? groupValue(server, level) : `${path}/${groupValue(server, level)}`;
+      let group = open[depth];
+      if (!group || group.key !== path) {
+        for (let deeper = depth; deeper < open.length; deeper++) open[deeper] = null;
+        if (hiddenBelow.depth >= depth) hiddenBelow.depth = Number.POSITIVE_INFINITY;
+        group = { kind: 'group', key: path, level, label: groupValue(server, level), depth, total: 0, poweredOn: 0, agentsOffline: 0, collapsed: !filtering && collapsed.has(path) };
+        open[depth] = group;
+        if (hiddenBelow.depth > depth) rows.push(group);
+        if (group.collapsed && hiddenBelow.depth > depth) hiddenBelow.depth = depth;
+      }
+      group.total++;
+      if (server.power === 'on') group.poweredOn++;
+      if (server.agent === 'offline') group.agentsOffline++;
+    }
+    if (hiddenBelow.depth === Number.POSITIVE_INFINITY) rows.push({ kind: 'server', key: `server:${server.id}`, depth: GROUP_LEVELS.length, server });
+  }
+  return rows;
+}
+
+/** Servers under a group key (for "select all in rack"). */
+export function serversUnder(sorted: readonly { server: ServerView }[], groupKey: string): ServerView[] {
+  return sorted
+    .map(({ server }) => server)
+    .filter((server) => {
+      const path = GROUP_LEVELS.map((level) => server[level]).join('/');
+      return path === groupKey || path.startsWith(`${groupKey}/`);
+    });
+}

@@ -1,0 +1,112 @@
+import type { Logger } from 'pino';
+import { CONTROL_PROTOCOL_VERSION, type InventoryMessage, type LightsoutError } from '@lightsout/shared';
+import type { AgentConfig } from './config/types.js';
+import { ControlConnection } from './control/connection.js';
+import { createDispatcher, type OperationHandlers } from './control/dispatcher.js';
+import { DriverRegistry, type DriverFactories } from './drivers/registry.js';
+import { signAgentJwt } from './identity/jwt.js';
+import type { AgentKeyPair } from './identity/keys.js';
+import type { AgentIdentity } from './identity/state.js';
+import { registrationOf } from './inventory.js';
+import { StatePoller } from './state-poller.js';
+
+/** What an extension (the stream plane, …) gets to work with. */
+export interface AgentContext {
+  config: AgentConfig;
+  identity: AgentIdentity;
+  registry: DriverRegistry;
+  logger: Logger;
+  /** A fresh agent JWT (EdDSA, 60 s) for `audience`, by default the control audience: for dial-back connections. */
+  signJwt: (audience?: string) => Promise<string>;
+}
+
+/**
+ * A part of the agent beyond the BMC drivers, e.g. the stream plane: it
+ * answers some control ops and is stopped with the agent.
+ */
+export interface AgentExtension {
+  handlers: OperationHandlers;
+  stop(): Promise<void>;
+}
+export type AgentExtensionFactory = (context: AgentContext) => AgentExtension;
+
+/** The agent's running parts, wired together; `stop()` disposes every one. */
+export interface RunningAgent {
+  readonly connection: ControlConnection;
+  readonly registry: DriverRegistry;
+  readonly poller: StatePoller;
+  /** Resolves with the error that made the agent give up (revoked, key unknown); never on a clean stop. */
+  readonly fatal: Promise<LightsoutError>;
+  stop(): Promise<void>;
+}
+
+/** `https://relay` → `wss://relay/v1/agent/connect` */
+export function controlUrlOf(relay: string): string {
+  const url = new URL('/v1/agent/connect', `${relay}/`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.toString();
+}
+
+export function startAgent(options: {
+  config: AgentConfig;
+  identity: AgentIdentity;
+  keyPair: AgentKeyPair;
+  factories: DriverFactories;
+  extensions?: readonly AgentExtensionFactory[];
+  logger: Logger;
+}): RunningAgent {
+  const { config, identity, keyPair, factories, logger } = options;
+  const registry = new DriverRegistry(config.servers, factories, logger);
+  const signJwt = (audience = identity.audience) => signAgentJwt(keyPair.privateKey, { agentId: identity.agentId, audience });
+  const context: AgentContext = { config, identity, registry, logger, signJwt };
+  const extensions = (options.extensions ?? []).map((create) => create(context));
+  const handlers: OperationHandlers = Object.assign({}, ...extensions.map((extension) => extension.handlers)) as OperationHandlers;
+  const inventory: InventoryMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: config.servers.map(registrationOf) };
+  const capabilities = [...new Set(inventory.servers.flatMap((server) => server.capabilities))];
+
+  const connection = new ControlConnection({
+    url: controlUrlOf(config.relay),
+    token: () => signJwt(),
+    backoff: { baseMs: config.control.backoffBaseMs, capMs: config.control.backoffCapMs },
+    stableAfterMs: config.control.stableAfterMs,
+    logger,
+    capabilities,
+    inventory: () => inventory,
+    onRequest: createDispatcher({
+      registry,
+      maxTimeoutMs: config.control.requestTimeoutMs,
+      handlers,
+      onError: (request, error) => logger.info({ op: request.op, serverId: request.params['serverId'], err: error }, 'request failed'),
+    }),
+  });
+  const poller = new StatePoller({
+    registry,
+    serverIds: config.servers.map((server) => server.id),
+    intervalMs: config.poll.intervalMs,
+    concurrency: config.poll.concurrency,
+    timeoutMs: config.control.requestTimeoutMs,
+    send: (message) => connection.send(message),
+    logger,
+  });
+  connection.on('registered', () => poller.resend());
+  const fatal = new Promise<LightsoutError>((resolve) => connection.once('fatal', resolve));
+
+  connection.start();
+  poller.start();
+  logger.info({ agentId: identity.agentId, servers: inventory.servers.length, relay: config.relay }, 'agent started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    connection,
+    registry,
+    poller,
+    fatal,
+    stop: () =>
+      (stopping ??= (async () => {
+        await poller.stop();
+        await connection.stop();
+        await Promise.allSettled(extensions.map((extension) => extension.stop()));
+        await registry.close();
+      })()),
+  };
+}

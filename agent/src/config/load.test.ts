@@ -1,0 +1,125 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LightsoutError } from '@lightsout/shared';
+import { keyOf, loadConfig, resolveConfig } from './load.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'lightsout-agent-config-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+const valid = () => ({
+  relay: 'http://127.0.0.1:8080/',
+  name: 'fra1-agent',
+  stateDir: 'state',
+  credentials: [
+    { id: 'lab', username: 'admin', passwordEnv: 'LAB_PASSWORD' },
+    { id: 'vault', username: 'root', passwordFile: 'secret.txt' },
+  ],
+  servers: [
+    { id: 'web-01', name: 'web-01.fra1', tenant: 'demo', rack: 'r12', ipmi: { host: '10.0.0.5', credentials: 'lab' } },
+    { id: 'web-02', name: 'web-02.fra1', tenant: 'demo', rack: 'r12', redfish: { url: 'https://10.0.0.6/', credentials: 'vault' }, vnc: { url: 'vnc://10.0.0.6:5900' } },
+  ],
+});
+
+writeFileSync(join(directory, 'secret.txt'), 's3cret-from-file\n');
+const env = { LAB_PASSWORD: 'pw-from-env' };
+
+function failure(document: unknown, environment: NodeJS.ProcessEnv = env): LightsoutError {
+  try {
+    resolveConfig(document, { source: 'agent.yaml', base: directory, env: environment });
+  } catch (error) {
+    if (error instanceof LightsoutError) return error;
+    throw error;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('agent config', () => {
+  it('resolves defaults, credentials from env and file, and absolute paths', () => {
+    const config = resolveConfig(valid(), { source: 'agent.yaml', base: directory, env });
+    expect(config.relay).toBe('http://127.0.0.1:8080');
+    expect(config.stateDir).toBe(join(directory, 'state'));
+    expect(config.control).toEqual({ backoffBaseMs: 500, backoffCapMs: 30_000, stableAfterMs: 10_000, requestTimeoutMs: 30_000 });
+    expect(config.servers[0]!.ipmi).toEqual({
+      host: '10.0.0.5',
+      port: 623,
+      credentials: { username: 'admin', password: 'pw-from-env' },
+      cipherSuite: 'auto',
+      privilege: 'administrator',
+      quirks: [],
+    });
+    expect(config.servers[1]!.redfish).toEqual({ url: 'https://10.0.0.6', credentials: { username: 'root', password: 's3cret-from-file' }, tls: { insecure: false } });
+    expect(config.joinToken).toBeUndefined();
+  });
+
+  it('takes the join token from the environment when the file has none', () => {
+    const config = resolveConfig(valid(), { source: 'agent.yaml', base: directory, env: { ...env, LIGHTSOUT_JOIN_TOKEN: ' jt_abcdefghijklmnop \n' } });
+    expect(config.joinToken).toBe('jt_abcdefghijklmnop');
+  });
+
+  it('names the missing key', () => {
+    const document = valid() as Record<string, unknown>;
+    delete document['relay'];
+    const error = failure(document);
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toBe('agent.yaml: relay is required');
+  });
+
+  it('names a nested key with an invalid value', () => {
+    const document = valid();
+    (document.servers[0]!.ipmi as Record<string, unknown>)['port'] = 70_000;
+    expect(failure(document).message).toBe('agent.yaml: servers[0].ipmi.port must be <= 65535');
+  });
+
+  it('names an unknown (misspelt) key', () => {
+    const document = valid();
+    (document.servers[1] as Record<string, unknown>)['redfsh'] = {};
+    expect(failure(document).message).toBe('agent.yaml: servers[1].redfsh is not a known key');
+  });
+
+  it('refuses server ids that are not slugs', () => {
+    const document = valid();
+    document.servers[0]!.id = 'Web/01';
+    expect(failure(document).message).toMatch(/^agent\.yaml: servers\[0\]\.id has an invalid format/);
+  });
+
+  it('refuses a credentials reference to an unset variable without printing any secret', () => {
+    const error = failure(valid(), {});
+    expect(error.message).toBe('agent.yaml: credentials[0].passwordEnv names LAB_PASSWORD, which is not set in the environment');
+    expect(error.hint).toBe('export LAB_PASSWORD before starting the agent');
+  });
+
+  it('refuses an entry with both or neither password source', () => {
+    const document = valid();
+    (document.credentials[0] as Record<string, unknown>)['passwordFile'] = 'secret.txt';
+    expect(failure(document).message).toBe('agent.yaml: credentials[0] needs exactly one of passwordEnv or passwordFile');
+  });
+
+  it('refuses an endpoint naming unknown credentials, and duplicate server ids', () => {
+    const unknownCredentials = valid();
+    unknownCredentials.servers[0]!.ipmi!.credentials = 'nope';
+    expect(failure(unknownCredentials).message).toBe('agent.yaml: servers[0].ipmi.credentials names nope, which is not under credentials');
+    const duplicate = valid();
+    duplicate.servers[1]!.id = 'web-01';
+    expect(failure(duplicate).message).toBe('agent.yaml: servers[1].id repeats the server id web-01');
+  });
+
+  it('reports YAML syntax errors and unreadable files as CONFIG_INVALID', () => {
+    const broken = join(directory, 'broken.yaml');
+    writeFileSync(broken, 'relay: [unclosed\n');
+    expect(() => loadConfig(broken, env)).toThrow(/not valid YAML/);
+    expect(() => loadConfig(join(directory, 'absent.yaml'), env)).toThrow(/cannot read the agent config/);
+  });
+
+  it('loads a YAML file end to end', () => {
+    const path = join(directory, 'agent.yaml');
+    writeFileSync(path, ['relay: http://127.0.0.1:1', 'name: a', 'stateDir: /var/lib/lightsout-agent', 'servers: []', ''].join('\n'));
+    expect(loadConfig(path, env).stateDir).toBe('/var/lib/lightsout-agent');
+  });
+
+  it('turns JSON pointers into the keys an operator reads', () => {
+    expect(keyOf('/servers/3/ipmi/port')).toBe('servers[3].ipmi.port');
+    expect(keyOf('')).toBe('');
+  });
+});

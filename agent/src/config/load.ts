@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Value } from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { LightsoutError } from '@lightsout/shared';
+import type { BmcCredentials } from '../drivers/types.js';
+import { AgentConfigFile, type ServerConfig } from './schema.js';
+import type { AgentConfig, ServerEntry } from './types.js';
+
+export const JOIN_TOKEN_ENV = 'LIGHTSOUT_JOIN_TOKEN';
+
+const IPMI_DEFAULT_PORT = 623;
+
+function invalid(source: string, key: string, problem: string, hint?: string): LightsoutError {
+  return new LightsoutError('CONFIG_INVALID', `${source}: ${key || '(top level)'} ${problem}`, {
+    hint: hint ?? 'fix the key in the agent config file; agent/README.md lists every key',
+    details: { key },
+  });
+}
+
+/** `/servers/0/ipmi` → `servers[0].ipmi`: the way an operator reads YAML. */
+export function keyOf(pointer: string): string {
+  return pointer
+    .split('/')
+    .filter((part) => part !== '')
+    .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .reduce((key, part) => (/^\d+$/.test(part) ? `${key}[${part}]` : key === '' ? part : `${key}.${part}`), '');
+}
+
+function join(parent: string, child: string): string {
+  return parent === '' ? child : `${parent}.${child}`;
+}
+
+/** Turns the first schema violation into one sentence naming the key. */
+function schemaError(source: string, value: unknown): LightsoutError | undefined {
+  const errors = [...Value.Errors(AgentConfigFile, value)];
+  if (errors.length === 0) return undefined;
+  // The most specific error is the deepest one; among equals the first.
+  const error = errors.reduce((best, candidate) => (candidate.instancePath.length > best.instancePath.length ? candidate : best));
+  const key = keyOf(error.instancePath);
+  const params = error.params as Record<string, unknown>;
+  if (error.keyword === 'required' && Array.isArray(params['requiredProperties'])) {
+    const missing = (params['requiredProperties'] as string[]).map((name) => join(key, name));
+    return invalid(source, missing.join(', '), missing.length === 1 ? 'is required' : 'are required');
+  }
+  if (error.keyword === 'boolean' || error.keyword === 'additionalProperties') {
+    const extra = Array.isArray(params['additionalProperties']) ? join(key, String(params['additionalProperties'][0])) : key;
+    return invalid(source, extra, 'is not a known key', 'remove it or check its spelling; agent/README.md lists every key');
+  }
+  if (error.keyword === 'pattern') return invalid(source, key, `has an invalid format (${error.message})`);
+  return invalid(source, key, error.message);
+}
+
+function readSecretFile(source: string, key: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    throw invalid(source, key, `names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+function resolveCredentials(source: string, file: AgentConfigFile, base: string, env: NodeJS.ProcessEnv): Map<string, BmcCredentials> {
+  const credentials = new Map<string, BmcCredentials>();
+  for (const [index, entry] of (file.credentials ?? []).entries()) {
+    const key = `credentials[${index}]`;
+    if (credentials.has(entry.id)) throw invalid(source, `${key}.id`, `repeats the id ${entry.id}`);
+    if ((entry.passwordEnv === undefined) === (entry.passwordFile === undefined)) {
+      throw invalid(source, key, 'needs exactly one of passwordEnv or passwordFile');
+    }
+    let password: string;
+    if (entry.passwordEnv !== undefined) {
+      const value = env[entry.passwordEnv];
+      if (value === undefined) throw invalid(source, `${key}.passwordEnv`, `names ${entry.passwordEnv}, which is not set in the environment`, `export ${entry.passwordEnv} before starting the agent`);
+      password = value;
+    } else {
+      password = readSecretFile(source, `${key}.passwordFile`, resolve(base, entry.passwordFile!));
+    }
+    credentials.set(entry.id, { username: entry.username, password });
+  }
+  return credentials;
+}
+
+function resolveServer(source: string, server: ServerConfig, index: number, credentials: Map<string, BmcCredentials>): ServerEntry {
+  const key = `servers[${index}]`;
+  const lookup = (endpoint: string, id: string): BmcCredentials => {
+    const found = credentials.get(id);
+    if (found === undefined) throw invalid(source, `${key}.${endpoint}.credentials`, `names ${id}, which is not under credentials`);
+    return found;
+  };
+  const entry: ServerEntry = { id: server.id, name: server.name, tenant: server.tenant, rack: server.rack, labels: server.labels ?? {} };
+  if (server.ipmi) {
+    entry.ipmi = {
+      host: server.ipmi.host,
+      port: server.ipmi.port ?? IPMI_DEFAULT_PORT,
+      credentials: lookup('ipmi', server.ipmi.credentials),
+      cipherSuite: server.ipmi.cipherSuite ?? 'auto',
+      privilege: server.ipmi.privilege ?? 'administrator',
+      quirks: server.ipmi.quirks ?? [],
+    };
+  }
+  if (server.redfish) {
+    const tls: { insecure: boolean; caFile?: string } = { insecure: server.redfish.tls?.insecure ?? false };
+    if (server.redfish.tls?.caFile !== undefined) tls.caFile = server.redfish.tls.caFile;
+    entry.redfish = { url: server.redfish.url.replace(/\/+$/, ''), credentials: lookup('redfish', server.redfish.credentials), tls };
+  }
+  if (server.vnc) {
+    entry.vnc = { url: server.vnc.url };
+    if (server.vnc.credentials !== undefined) entry.vnc.credentials = lookup('vnc', server.vnc.credentials);
+  }
+  if (server.serial) {
+    entry.serial = { url: server.serial.url };
+    if (server.serial.credentials !== undefined) entry.serial.credentials = lookup('serial', server.serial.credentials);
+  }
+  return entry;
+}
+
+/** Validates and resolves a parsed config document. `base` resolves relative paths. */
+export function resolveConfig(document: unknown, options: { source: string; base: string; env: NodeJS.ProcessEnv }): AgentConfig {
+  const { source, base, env } = options;
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw invalid(source, '', 'must be a YAML mapping (relay, name, stateDir, servers …)');
+  }
+  const failure = schemaError(source, document);
+  if (failure) throw failure;
+  const file = document as AgentConfigFile;
+  const seen = new Set<string>();
+  for (const [index, server] of file.servers.entries()) {
+    if (seen.has(server.id)) throw invalid(source, `servers[${index}].id`, `repeats the server id ${server.id}`);
+    seen.add(server.id);
+  }
+  const credentials = resolveCredentials(source, file, base, env);
+  const servers = file.servers.map((server, index) => resolveServer(source, server, index, credentials));
+  if (file.joinToken !== undefined && file.joinTokenFile !== undefined) {
+    throw invalid(source, 'joinTokenFile', 'cannot be set together with joinToken');
+  }
+  const joinToken = file.joinToken ?? (file.joinTokenFile !== undefined ? readSecretFile(source, 'joinTokenFile', resolve(base, file.joinTokenFile)).trim() : env[JOIN_TOKEN_ENV]?.trim() || undefined);
+  const control = file.control ?? {};
+  const backoffBaseMs = control.backoffBaseMs ?? 500;
+  const backoffCapMs = control.backoffCapMs ?? 30_000;
+  if (backoffCapMs < backoffBaseMs) throw invalid(source, 'control.backoffCapMs', `must be at least control.backoffBaseMs (${backoffBaseMs})`);
+  return {
+    relay: file.relay.replace(/\/+$/, ''),
+    name: file.name,
+    stateDir: isAbsolute(file.stateDir) ? file.stateDir : resolve(base, file.stateDir),
+    joinToken,
+    logLevel: file.log?.level ?? 'info',
+    control: {
+      backoffBaseMs,
+      backoffCapMs,
+      stableAfterMs: control.stableAfterMs ?? 10_000,
+      requestTimeoutMs: control.requestTimeoutMs ?? 30_000,
+    },
+    poll: { intervalMs: file.poll?.intervalMs ?? 30_000, concurrency: file.poll?.concurrency ?? 16 },
+    servers,
+  };
+}
+
+/** Reads, parses, validates and resolves the YAML file at `path`. Throws CONFIG_INVALID. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const absolute = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    throw new LightsoutError('CONFIG_INVALID', `cannot read the agent config ${absolute} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+      hint: 'pass the path of an existing file with --config',
+    });
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new LightsoutError('CONFIG_INVALID', `${absolute}: not valid YAML: ${(error as Error).message.split('\n')[0]}`, { hint: 'fix the YAML syntax at the line shown' });
+  }
+  return resolveConfig(document, { source: absolute, base: dirname(absolute), env });
+}

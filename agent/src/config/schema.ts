@@ -1,0 +1,126 @@
+import Type, { type Static } from 'typebox';
+import { SLUG_PATTERN } from '@lightsout/shared';
+
+/**
+ * The agent's YAML configuration file. Credentials are named by reference
+ * (an environment variable or a file) so the file itself can be committed to
+ * configuration management without secrets in it.
+ */
+const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 1, maxLength: 63 });
+
+/** Exactly one of passwordEnv / passwordFile; checked in load.ts so the error names the entry. */
+export const CredentialsReference = Type.Object(
+  {
+    id: Slug,
+    username: Type.String({ minLength: 1, maxLength: 64 }),
+    passwordEnv: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 255 })),
+    passwordFile: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type CredentialsReference = Static<typeof CredentialsReference>;
+
+export const IpmiPrivilege = Type.Union([Type.Literal('user'), Type.Literal('operator'), Type.Literal('administrator')]);
+export type IpmiPrivilege = Static<typeof IpmiPrivilege>;
+
+export const IpmiEndpointConfig = Type.Object(
+  {
+    host: Type.String({ minLength: 1, maxLength: 253 }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535 })),
+    /** The `id` of an entry under `credentials`. */
+    credentials: Slug,
+    cipherSuite: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal(3), Type.Literal(17)])),
+    privilege: Type.Optional(IpmiPrivilege),
+    /** Names from the IPMI driver's quirk table (docs/ipmi.md). */
+    quirks: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RedfishEndpointConfig = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
+    credentials: Slug,
+    tls: Type.Optional(
+      Type.Object(
+        {
+          /** Skip certificate verification (BMCs often ship self-signed certificates). */
+          insecure: Type.Optional(Type.Boolean()),
+          /** Path to a PEM CA bundle to trust for this BMC. */
+          caFile: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const VncEndpointConfig = Type.Object(
+  { url: Type.String({ minLength: 1, maxLength: 2048 }), credentials: Type.Optional(Slug) },
+  { additionalProperties: false },
+);
+
+export const SerialEndpointConfig = Type.Object(
+  { url: Type.String({ pattern: '^wss?://', maxLength: 2048 }), credentials: Type.Optional(Slug) },
+  { additionalProperties: false },
+);
+
+export const ServerConfig = Type.Object(
+  {
+    id: Slug,
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    tenant: Slug,
+    rack: Slug,
+    labels: Type.Optional(Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 255 }), { maxProperties: 64 })),
+    ipmi: Type.Optional(IpmiEndpointConfig),
+    redfish: Type.Optional(RedfishEndpointConfig),
+    vnc: Type.Optional(VncEndpointConfig),
+    serial: Type.Optional(SerialEndpointConfig),
+  },
+  { additionalProperties: false },
+);
+
+export const AgentConfigFile = Type.Object(
+  {
+    /** Base URL of the relay, e.g. `https://relay.example.net`. */
+    relay: Type.String({ pattern: '^https?://', maxLength: 2048 }),
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    /** Holds the agent's private key and identity (created 0700). */
+    stateDir: Type.String({ minLength: 1 }),
+    joinToken: Type.Optional(Type.String({ minLength: 16, maxLength: 512 })),
+    joinTokenFile: Type.Optional(Type.String({ minLength: 1 })),
+    log: Type.Optional(
+      Type.Object(
+        { level: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((level) => Type.Literal(level)))) },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Tuning; the defaults suit production. */
+    control: Type.Optional(
+      Type.Object(
+        {
+          backoffBaseMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 60_000 })),
+          backoffCapMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600_000 })),
+          stableAfterMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+          requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    poll: Type.Optional(
+      Type.Object(
+        {
+          intervalMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    credentials: Type.Optional(Type.Array(CredentialsReference, { maxItems: 10_000 })),
+    servers: Type.Array(ServerConfig, { maxItems: 10_000 }),
+  },
+  { additionalProperties: false },
+);
+export type AgentConfigFile = Static<typeof AgentConfigFile>;
+export type ServerConfig = Static<typeof ServerConfig>;

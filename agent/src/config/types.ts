@@ -1,0 +1,65 @@
+import type { IpmiPrivilege } from './schema.js';
+import type { BmcCredentials } from '../drivers/types.js';
+
+/**
+ * The configuration after loading: defaults applied, credentials read from
+ * their env var or file, paths made absolute. Drivers receive their endpoint
+ * from here; nothing in this shape is ever sent upstream or logged whole.
+ */
+export interface IpmiEndpoint {
+  host: string;
+  port: number;
+  credentials: BmcCredentials;
+  cipherSuite: 'auto' | 3 | 17;
+  privilege: IpmiPrivilege;
+  quirks: string[];
+}
+
+export interface RedfishEndpoint {
+  url: string;
+  credentials: BmcCredentials;
+  tls: { insecure: boolean; caFile?: string };
+}
+
+export interface VncEndpoint {
+  url: string;
+  credentials?: BmcCredentials;
+}
+
+export interface SerialEndpoint {
+  url: string;
+  credentials?: BmcCredentials;
+}
+
+export interface ServerEntry {
+  id: string;
+  name: string;
+  tenant: string;
+  rack: string;
+  labels: Record<string, string>;
+  ipmi?: IpmiEndpoint;
+  redfish?: RedfishEndpoint;
+  vnc?: VncEndpoint;
+  serial?: SerialEndpoint;
+}
+
+export interface AgentConfig {
+  /** Base URL without a trailing slash. */
+  relay: string;
+  name: string;
+  /** Absolute path. */
+  stateDir: string;
+  /** Only needed until the agent has enrolled. */
+  joinToken: string | undefined;
+  logLevel: string;
+  control: {
+    backoffBaseMs: number;
+    backoffCapMs: number;
+    /** A connection open this long resets the backoff. */
+    stableAfterMs: number;
+    /** Upper bound for one driver call, also when the relay allows longer. */
+    requestTimeoutMs: number;
+  };
+  poll: { intervalMs: number; concurrency: number };
+  servers: ServerEntry[];
+}

@@ -1,0 +1,219 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import pino from 'pino';
+import { CONTROL_PROTOCOL_VERSION, ControlCloseCode, decodeAgentMessage, encodeControl, type AgentToRelay, type RelayToAgent } from '@lightsout/shared';
+import { ControlConnection, type ConnectionState } from './connection.js';
+
+/**
+ * A minimal relay: real WebSocket server on a free loopback port that greets
+ * each connection and records what the agent sends. Behaviour per test is
+ * switched by flags so each scenario is a few lines.
+ */
+class TestRelay {
+  readonly server: WebSocketServer;
+  readonly tokens: string[] = [];
+  readonly received: AgentToRelay[][] = [];
+  readonly sockets: WebSocket[] = [];
+  ackHeartbeats = true;
+  heartbeatIntervalMs = 100;
+  refuseWith: { status: number; code: string } | undefined;
+  readonly #waiters: Array<() => void> = [];
+
+  private constructor(server: WebSocketServer) {
+    this.server = server;
+    server.on('connection', (socket, request) => {
+      this.tokens.push(request.headers.authorization ?? '');
+      const messages: AgentToRelay[] = [];
+      this.received.push(messages);
+      this.sockets.push(socket);
+      socket.on('message', (data) => {
+        const message = decodeAgentMessage(data.toString());
+        messages.push(message);
+        if (message.type === 'heartbeat' && this.ackHeartbeats) this.send(socket, { v: 1, type: 'heartbeat-ack', seq: message.seq });
+        this.#notify();
+      });
+      this.send(socket, { v: 1, type: 'welcome', agentId: 'agent-1', region: 'eu', datacenter: 'fra1', heartbeatIntervalMs: this.heartbeatIntervalMs, maxFrameBytes: 1 << 20 });
+      this.#notify();
+    });
+  }
+
+  static async start(): Promise<TestRelay> {
+    const server = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      verifyClient: (_info, callback) => {
+        const refusal = relay.refuseWith;
+        if (refusal) callback(false, refusal.status, refusal.code, { 'content-type': 'application/json' });
+        else callback(true);
+      },
+    });
+    const relay: TestRelay = new TestRelay(server);
+    await once(server, 'listening');
+    return relay;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1/agent/connect`;
+  }
+
+  send(socket: WebSocket, message: RelayToAgent): void {
+    socket.send(encodeControl(message));
+  }
+
+  /** Resolves when `condition` holds, re-checked on every relay event; bounded. */
+  async until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  #notify(): void {
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.server.clients) socket.terminate();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const logger = pino({ level: 'silent' });
+let tokenCounter = 0;
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(overrides: Partial<ConstructorParameters<typeof ControlConnection>[0]> = {}) {
+  const relay = await TestRelay.start();
+  cleanups.push(() => relay.close());
+  const connection = new ControlConnection({
+    url: relay.url,
+    token: async () => `token-${++tokenCounter}`,
+    backoff: { baseMs: 10, capMs: 50 },
+    stableAfterMs: 60_000,
+    logger,
+    capabilities: ['power'],
+    inventory: () => ({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: [] }),
+    onRequest: async (request) => ({ ok: true, result: { echo: request.params } }),
+    ...overrides,
+  });
+  cleanups.push(() => connection.stop());
+  const states: ConnectionState[] = [];
+  connection.on('state', (state) => states.push(state));
+  return { relay, connection, states };
+}
+
+const types = (messages: AgentToRelay[] | undefined) => (messages ?? []).map((message) => message.type);
+
+describe('ControlConnection against a real WebSocket server', () => {
+  it('sends hello then the inventory after the welcome, then heartbeats', async () => {
+    const { relay, connection } = await setup();
+    connection.start();
+    await relay.until(() => types(relay.received[0]).filter((type) => type === 'heartbeat').length >= 2, 'two heartbeats');
+    expect(types(relay.received[0]).slice(0, 2)).toEqual(['hello', 'inventory']);
+    expect(relay.tokens[0]).toMatch(/^Bearer token-\d+$/);
+    expect(connection.state).toBe('open');
+  });
+
+  it('reconnects with a fresh token and re-sends hello + inventory after the relay drops it', async () => {
+    const { relay, connection } = await setup();
+    connection.start();
+    await relay.until(() => types(relay.received[0]).includes('inventory'), 'first inventory');
+    relay.sockets[0]!.terminate();
+    await relay.until(() => types(relay.received[1]).includes('inventory'), 'inventory after reconnect');
+    expect(types(relay.received[1]).slice(0, 2)).toEqual(['hello', 'inventory']);
+    expect(relay.tokens[1]).not.toBe(relay.tokens[0]);
+  });
+
+  it('terminates a relay that stops acknowledging heartbeats and reconnects', async () => {
+    const { relay, connection } = await setup();
+    relay.ackHeartbeats = false;
+    connection.start();
+    const disconnected = once(connection, 'disconnected');
+    await relay.until(() => relay.received.length >= 2, 'a second connection');
+    await disconnected;
+    // Exactly MISSED_HEARTBEATS unanswered heartbeats went out before the agent gave up.
+    expect(types(relay.received[0]).filter((type) => type === 'heartbeat')).toHaveLength(3);
+  });
+
+  it('keeps retrying while the relay is down, and connects when it is back', async () => {
+    const { relay, connection, states } = await setup();
+    relay.refuseWith = { status: 503, code: 'unavailable' };
+    connection.start();
+    await relay.until(() => states.filter((state) => state === 'waiting').length >= 3, 'three failed attempts');
+    relay.refuseWith = undefined;
+    await relay.until(() => connection.state === 'open', 'open');
+    expect(relay.received).toHaveLength(1);
+  });
+
+  it('grows the backoff while failing and resets it after a stable connection', async () => {
+    const { relay, connection } = await setup({ stableAfterMs: 0, random: () => 0.999 });
+    const scheduled: Array<{ attempt: number; delayMs: number }> = [];
+    connection.on('reconnect-scheduled', (entry) => scheduled.push(entry));
+    relay.refuseWith = { status: 503, code: 'unavailable' };
+    connection.start();
+    await relay.until(() => scheduled.length >= 4, 'four failed attempts');
+    relay.refuseWith = undefined;
+    await relay.until(() => connection.state === 'open', 'open');
+    // base 10, cap 50, random just below 1: ceilings 10, 20, 40, 50, …
+    expect(scheduled.slice(0, 4)).toEqual([
+      { attempt: 0, delayMs: 9 },
+      { attempt: 1, delayMs: 19 },
+      { attempt: 2, delayMs: 39 },
+      { attempt: 3, delayMs: 49 },
+    ]);
+    const afterStable = scheduled.length;
+    relay.sockets[0]!.terminate();
+    await relay.until(() => scheduled.length > afterStable, 'a retry after the drop');
+    expect(scheduled[afterStable]).toEqual({ attempt: 0, delayMs: 9 });
+  });
+
+  it('answers a request on the socket it came from', async () => {
+    const { relay, connection } = await setup();
+    connection.start();
+    await relay.until(() => types(relay.received[0]).includes('inventory'), 'inventory');
+    relay.send(relay.sockets[0]!, { v: 1, type: 'request', id: 'r1', op: 'power.get', params: { serverId: 'web-01' }, timeoutMs: 1000 });
+    await relay.until(() => types(relay.received[0]).includes('response'), 'response');
+    expect(relay.received[0]!.find((message) => message.type === 'response')).toEqual({
+      v: 1,
+      type: 'response',
+      id: 'r1',
+      ok: true,
+      result: { echo: { serverId: 'web-01' } },
+    });
+  });
+
+  it('stops for good when the relay closes with AGENT_REVOKED', async () => {
+    const { relay, connection } = await setup();
+    connection.start();
+    await relay.until(() => types(relay.received[0]).includes('inventory'), 'inventory');
+    const fatal = once(connection, 'fatal');
+    relay.sockets[0]!.close(ControlCloseCode.AGENT_REVOKED, 'revoked by admin');
+    const [error] = (await fatal) as [{ code: string }];
+    expect(error.code).toBe('AGENT_REVOKED');
+    expect(connection.state).toBe('stopped');
+  });
+
+  it('stop() closes the socket and never reconnects', async () => {
+    const { relay, connection } = await setup();
+    connection.start();
+    await relay.until(() => connection.state === 'open', 'open');
+    const closed = once(relay.sockets[0]!, 'close');
+    await connection.stop();
+    await closed;
+    expect(connection.state).toBe('stopped');
+    expect(relay.server.clients.size).toBe(0);
+    expect(relay.received).toHaveLength(1);
+  });
+});

@@ -1,0 +1,335 @@
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import {
+  CONTROL_MAX_FRAME_BYTES,
+  CONTROL_PROTOCOL_VERSION,
+  ControlCloseCode,
+  decodeRelayMessage,
+  encodeControl,
+  LightsoutError,
+  type AgentToRelay,
+  type ErrorBody,
+  type InventoryAckMessage,
+  type RelayToAgent,
+  type RequestMessage,
+  type WelcomeMessage,
+} from '@lightsout/shared';
+import type { Logger } from 'pino';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+
+/**
+ * The agent's one persistent, outbound control connection.
+ *
+ *   idle ──start──▶ connecting ──welcome──▶ open
+ *                      │  ▲                  │
+ *          close/error │  │ timer            │ close / heartbeat timeout
+ *                      ▼  │                  ▼
+ *                     waiting ◀──────────────┘
+ *   any ──stop──▶ stopped          any ──fatal (revoked, unknown key)──▶ stopped
+ *
+ * Every attempt signs a fresh JWT. After every welcome the agent re-sends its
+ * hello and full inventory: the relay keeps no agent state it cannot rebuild.
+ * A relay that stops answering heartbeats is presumed dead after
+ * MISSED_HEARTBEATS intervals and the socket is terminated, not waited on.
+ */
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped';
+
+export const MISSED_HEARTBEATS = 3;
+/** Time from TCP connect to `welcome`; a relay that accepts but never greets is as dead as one that refuses. */
+const WELCOME_TIMEOUT_MS = 15_000;
+const AGENT_VERSION = '0.1.0';
+
+/** Refusals after which reconnecting cannot help: an operator must act. */
+const FATAL_CODES = new Set(['AGENT_REVOKED', 'AGENT_KEY_UNKNOWN']);
+
+export type ResponseOutcome = { ok: true; result: unknown } | { ok: false; error: ErrorBody };
+
+export interface ControlConnectionOptions {
+  /** `ws(s)://relay/v1/agent/connect` */
+  url: string;
+  /** Signs a fresh bearer JWT; called once per connection attempt. */
+  token: () => Promise<string>;
+  backoff: BackoffPolicy;
+  /** An open connection that lasted this long resets the backoff to attempt 0. */
+  stableAfterMs: number;
+  logger: Logger;
+  capabilities: string[];
+  /** The full inventory, sent after every welcome. */
+  inventory: () => AgentToRelay & { type: 'inventory' };
+  onRequest: (request: RequestMessage) => Promise<ResponseOutcome>;
+  random?: () => number;
+  now?: () => number;
+}
+
+export interface ControlConnectionEvents {
+  state: [ConnectionState];
+  welcome: [WelcomeMessage];
+  'inventory-ack': [InventoryAckMessage];
+  /** Emitted once the hello and inventory are written after a welcome. */
+  registered: [WelcomeMessage];
+  disconnected: [{ code: number; reason: string }];
+  /** `attempt` counts failures since the last stable connection (0 = first retry). */
+  'reconnect-scheduled': [{ attempt: number; delayMs: number }];
+  fatal: [LightsoutError];
+}
+
+export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
+  #state: ConnectionState = 'idle';
+  #socket: WebSocket | undefined;
+  #attempt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #welcomeTimer: NodeJS.Timeout | undefined;
+  #heartbeatSeq = 0;
+  #lastAckedSeq = 0;
+  #openedAt = 0;
+  #welcome: WelcomeMessage | undefined;
+  readonly #options: ControlConnectionOptions;
+  readonly #random: () => number;
+  readonly #now: () => number;
+
+  constructor(options: ControlConnectionOptions) {
+    super();
+    this.#options = options;
+    this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The relay's last welcome while open, else undefined. */
+  get welcome(): WelcomeMessage | undefined {
+    return this.#state === 'open' ? this.#welcome : undefined;
+  }
+
+  start(): void {
+    if (this.#state !== 'idle') return;
+    this.#connect();
+  }
+
+  /** Sends when open; returns false (and drops the message) otherwise. */
+  send(message: AgentToRelay): boolean {
+    if (this.#state !== 'open' || this.#socket?.readyState !== WebSocket.OPEN) return false;
+    this.#socket.send(encodeControl(message));
+    return true;
+  }
+
+  /** Closes the socket and every timer; no reconnect afterwards. Resolves when the socket is gone. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#setState('stopped');
+    this.#clearTimers();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket === undefined || socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => socket.terminate(), 2000);
+      socket.once('close', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+      else socket.close(1001, 'agent shutting down');
+    });
+  }
+
+  #setState(state: ConnectionState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.emit('state', state);
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#reconnectTimer);
+    clearInterval(this.#heartbeatTimer);
+    clearTimeout(this.#welcomeTimer);
+    this.#reconnectTimer = undefined;
+    this.#heartbeatTimer = undefined;
+    this.#welcomeTimer = undefined;
+  }
+
+  #connect(): void {
+    this.#setState('connecting');
+    this.#options
+      .token()
+      .then((token) => {
+        if (this.#state !== 'connecting') return;
+        this.#open(token);
+      })
+      .catch((error: unknown) => {
+        this.#options.logger.error({ err: error }, 'cannot sign the control-connection token');
+        this.#scheduleReconnect();
+      });
+  }
+
+  #open(token: string): void {
+    const { logger } = this.#options;
+    const socket = new WebSocket(this.#options.url, {
+      headers: { authorization: `Bearer ${token}` },
+      maxPayload: CONTROL_MAX_FRAME_BYTES,
+      handshakeTimeout: WELCOME_TIMEOUT_MS,
+      perMessageDeflate: false,
+    });
+    this.#socket = socket;
+    this.#welcomeTimer = setTimeout(() => {
+      logger.warn('relay sent no welcome in time; reconnecting');
+      socket.terminate();
+    }, WELCOME_TIMEOUT_MS);
+
+    socket.on('unexpected-response', (_request, response) => {
+      // The relay refused the upgrade (401/403 with an ErrorBody): read why.
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= 64 * 1024) chunks.push(chunk);
+      });
+      response.on('end', () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          body = undefined;
+        }
+        const refusal = LightsoutError.fromBody(body);
+        if (FATAL_CODES.has(refusal.code)) {
+          this.#fatal(refusal);
+        } else {
+          logger.warn({ status: response.statusCode, code: refusal.code }, `relay refused the control connection: ${refusal.message}`);
+        }
+        socket.terminate();
+      });
+      response.on('error', () => socket.terminate());
+    });
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) {
+        this.#protocolError(new LightsoutError('MALFORMED_MESSAGE', 'binary frame on the control channel'), ControlCloseCode.MALFORMED_MESSAGE);
+        return;
+      }
+      let message: RelayToAgent;
+      try {
+        message = decodeRelayMessage(data.toString(), CONTROL_MAX_FRAME_BYTES);
+      } catch (error) {
+        const refusal = error instanceof LightsoutError ? error : new LightsoutError('MALFORMED_MESSAGE', String(error));
+        this.#protocolError(refusal, refusal.code === 'PROTOCOL_VERSION' ? ControlCloseCode.PROTOCOL_VERSION : ControlCloseCode.MALFORMED_MESSAGE);
+        return;
+      }
+      this.#handle(socket, message);
+    });
+    socket.on('error', (error) => {
+      logger.debug({ err: error }, 'control socket error');
+    });
+    socket.on('close', (code, reasonBuffer) => {
+      const reason = reasonBuffer.toString();
+      if (this.#socket === socket) this.#socket = undefined;
+      clearInterval(this.#heartbeatTimer);
+      clearTimeout(this.#welcomeTimer);
+      const wasOpen = this.#state === 'open';
+      if (wasOpen) logger.info({ code, reason }, 'control connection closed');
+      this.emit('disconnected', { code, reason });
+      if (code === ControlCloseCode.AGENT_REVOKED) {
+        this.#fatal(new LightsoutError('AGENT_REVOKED', `the relay revoked this agent${reason ? `: ${reason}` : ''}`));
+        return;
+      }
+      if (this.#state === 'stopped') return;
+      if (wasOpen && this.#now() - this.#openedAt >= this.#options.stableAfterMs) this.#attempt = 0;
+      this.#scheduleReconnect();
+    });
+  }
+
+  #handle(socket: WebSocket, message: RelayToAgent): void {
+    switch (message.type) {
+      case 'welcome':
+        this.#onWelcome(socket, message);
+        return;
+      case 'heartbeat-ack':
+        this.#lastAckedSeq = Math.max(this.#lastAckedSeq, message.seq);
+        return;
+      case 'inventory-ack':
+        if (message.rejected.length > 0) {
+          this.#options.logger.warn({ rejected: message.rejected }, `relay rejected ${message.rejected.length} server(s)`);
+        }
+        this.emit('inventory-ack', message);
+        return;
+      case 'request':
+        this.#onRequest(socket, message);
+        return;
+      case 'error':
+        this.#options.logger.warn({ code: message.error.code }, `relay reported: ${message.error.message}`);
+        if (FATAL_CODES.has(message.error.code)) this.#fatal(LightsoutError.fromBody(message.error));
+        return;
+    }
+  }
+
+  #onWelcome(socket: WebSocket, welcome: WelcomeMessage): void {
+    clearTimeout(this.#welcomeTimer);
+    this.#welcome = welcome;
+    this.#openedAt = this.#now();
+    this.#heartbeatSeq = 0;
+    this.#lastAckedSeq = 0;
+    this.#setState('open');
+    this.#options.logger.info({ agentId: welcome.agentId, heartbeatIntervalMs: welcome.heartbeatIntervalMs }, 'control connection open');
+    this.emit('welcome', welcome);
+    this.send({ v: CONTROL_PROTOCOL_VERSION, type: 'hello', agentVersion: AGENT_VERSION, capabilities: this.#options.capabilities });
+    this.send(this.#options.inventory());
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = setInterval(() => this.#beat(socket), welcome.heartbeatIntervalMs);
+    this.emit('registered', welcome);
+  }
+
+  #beat(socket: WebSocket): void {
+    if (this.#heartbeatSeq - this.#lastAckedSeq >= MISSED_HEARTBEATS) {
+      this.#options.logger.warn({ missed: this.#heartbeatSeq - this.#lastAckedSeq }, 'relay stopped answering heartbeats; reconnecting');
+      clearInterval(this.#heartbeatTimer);
+      socket.terminate();
+      return;
+    }
+    this.#heartbeatSeq += 1;
+    this.send({ v: CONTROL_PROTOCOL_VERSION, type: 'heartbeat', seq: this.#heartbeatSeq });
+  }
+
+  #onRequest(socket: WebSocket, request: RequestMessage): void {
+    this.#options
+      .onRequest(request)
+      .catch((error: unknown): ResponseOutcome => ({ ok: false, error: { code: 'INTERNAL', message: (error as Error).message ?? String(error) } }))
+      .then((outcome) => {
+        // The relay fails requests of a dropped connection itself; an answer on a new socket would be stray.
+        if (this.#socket !== socket || this.#state !== 'open') return;
+        this.send(
+          outcome.ok
+            ? { v: CONTROL_PROTOCOL_VERSION, type: 'response', id: request.id, ok: true, result: outcome.result }
+            : { v: CONTROL_PROTOCOL_VERSION, type: 'response', id: request.id, ok: false, error: outcome.error },
+        );
+      });
+  }
+
+  #protocolError(error: LightsoutError, closeCode: number): void {
+    this.#options.logger.warn({ code: error.code }, `relay sent an invalid control frame: ${error.message}`);
+    this.#socket?.close(closeCode, error.code);
+  }
+
+  #fatal(error: LightsoutError): void {
+    if (this.#state === 'stopped') return;
+    this.#options.logger.error({ code: error.code }, error.message);
+    this.#setState('stopped');
+    this.#clearTimers();
+    this.#socket?.terminate();
+    this.emit('fatal', error);
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#state === 'stopped') return;
+    const delay = backoffDelay(this.#attempt, this.#random(), this.#options.backoff);
+    this.emit('reconnect-scheduled', { attempt: this.#attempt, delayMs: delay });
+    this.#attempt += 1;
+    this.#setState('waiting');
+    this.#options.logger.debug({ attempt: this.#attempt, delay }, 'reconnecting after backoff');
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.#connect();
+    }, delay);
+  }
+}

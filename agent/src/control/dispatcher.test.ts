@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { LightsoutError, type BootOverride, type PowerAction, type RequestMessage, type SensorList } from '@lightsout/shared';
+import type { ServerEntry } from '../config/types.js';
+import { DriverRegistry } from '../drivers/registry.js';
+import type { BmcDriver } from '../drivers/types.js';
+import { createDispatcher } from './dispatcher.js';
+
+/** An in-memory BMC: the dispatcher's contract is routing, validation and error shape, not protocol. */
+class MemoryDriver implements BmcDriver {
+  readonly protocol = 'ipmi' as const;
+  power: 'on' | 'off' = 'off';
+  boot: BootOverride = { device: 'none', persistent: false, uefi: false };
+  hang = false;
+  closed = 0;
+  async powerGet() {
+    if (this.hang) return new Promise<never>(() => undefined);
+    return { power: this.power };
+  }
+  async powerSet(action: PowerAction) {
+    if (action === 'soft') throw new LightsoutError('BMC_UNREACHABLE', 'no answer from 10.0.0.5:623');
+    this.power = action === 'off' ? 'off' : 'on';
+    return { power: this.power };
+  }
+  async bootGet() {
+    return this.boot;
+  }
+  async bootSet(override: BootOverride) {
+    this.boot = override;
+    return override;
+  }
+  async sensors(): Promise<SensorList> {
+    throw new Error('driver bug with internal detail');
+  }
+  async sel() {
+    return { entries: [] };
+  }
+  async selClear() {}
+  async close() {
+    this.closed += 1;
+  }
+}
+
+const credentials = { username: 'admin', password: 'secret' };
+const servers: ServerEntry[] = [
+  { id: 'web-01', name: 'web-01', tenant: 'demo', rack: 'r1', labels: {}, ipmi: { host: '127.0.0.1', port: 623, credentials, cipherSuite: 'auto', privilege: 'administrator', quirks: [] } },
+  { id: 'vnc-only', name: 'vnc-only', tenant: 'demo', rack: 'r1', labels: {}, vnc: { url: 'vnc://127.0.0.1:5900' } },
+];
+
+function setup() {
+  const driver = new MemoryDriver();
+  const built: string[] = [];
+  const registry = new DriverRegistry(servers, { ipmi: (endpoint, context) => (built.push(`${context.serverId}@${endpoint.host}:${endpoint.port}`), driver) }, pino({ level: 'silent' }));
+  const dispatch = createDispatcher({ registry, maxTimeoutMs: 1000, handlers: { 'stream.close': async (params) => ({ closed: params['sessionId'] }) } });
+  const request = (op: string, params: Record<string, unknown>, timeoutMs = 1000): RequestMessage => ({ v: 1, type: 'request', id: 'r1', op, params, timeoutMs });
+  return { driver, built, registry, dispatch, request };
+}
+
+describe('request dispatcher', () => {
+  it('routes power and boot ops to the server driver, built once from its endpoint', async () => {
+    const { dispatch, request, built } = setup();
+    expect(await dispatch(request('power.set', { serverId: 'web-01', action: 'on' }))).toEqual({ ok: true, result: { power: 'on' } });
+    expect(await dispatch(request('power.get', { serverId: 'web-01' }))).toEqual({ ok: true, result: { power: 'on' } });
+    expect(await dispatch(request('boot.set', { serverId: 'web-01', device: 'pxe', uefi: true }))).toEqual({ ok: true, result: { device: 'pxe', persistent: false, uefi: true } });
+    expect(await dispatch(request('sel.clear', { serverId: 'web-01' }))).toEqual({ ok: true, result: {} });
+    expect(built).toEqual(['web-01@127.0.0.1:623']);
+  });
+
+  it('returns driver errors as {code, message} and hides unexpected ones behind INTERNAL', async () => {
+    const { dispatch, request } = setup();
+    expect(await dispatch(request('power.set', { serverId: 'web-01', action: 'soft' }))).toEqual({ ok: false, error: { code: 'BMC_UNREACHABLE', message: 'no answer from 10.0.0.5:623' } });
+    expect(await dispatch(request('sensors.list', { serverId: 'web-01' }))).toEqual({ ok: false, error: { code: 'INTERNAL', message: 'the agent failed to run the operation' } });
+  });
+
+  it('refuses unknown ops, unknown servers, bad params and servers without a driver with distinct codes', async () => {
+    const { dispatch, request } = setup();
+    const codeOf = async (message: RequestMessage) => {
+      const outcome = await dispatch(message);
+      return outcome.ok ? 'ok' : outcome.error.code;
+    };
+    expect(await codeOf(request('power.explode', { serverId: 'web-01' }))).toBe('BMC_UNSUPPORTED');
+    expect(await codeOf(request('__proto__', { serverId: 'web-01' }))).toBe('BMC_UNSUPPORTED');
+    expect(await codeOf(request('power.get', { serverId: 'nope' }))).toBe('NOT_FOUND');
+    expect(await codeOf(request('power.set', { serverId: 'web-01', action: 'explode' }))).toBe('BAD_REQUEST');
+    expect(await codeOf(request('power.get', {}))).toBe('BAD_REQUEST');
+    expect(await codeOf(request('power.get', { serverId: 'vnc-only' }))).toBe('BMC_UNSUPPORTED');
+  });
+
+  it('gives up with BMC_TIMEOUT at the request deadline', async () => {
+    const { dispatch, request, driver } = setup();
+    driver.hang = true;
+    const started = Date.now();
+    expect(await dispatch(request('power.get', { serverId: 'web-01' }, 50))).toMatchObject({ ok: false, error: { code: 'BMC_TIMEOUT' } });
+    expect(Date.now() - started).toBeLessThan(900);
+  });
+
+  it('hands non-driver ops to registered handlers', async () => {
+    const { dispatch, request } = setup();
+    expect(await dispatch(request('stream.close', { sessionId: 'abc' }))).toEqual({ ok: true, result: { closed: 'abc' } });
+  });
+
+  it('closes every built driver once on registry close', async () => {
+    const { dispatch, request, registry, driver } = setup();
+    await dispatch(request('power.get', { serverId: 'web-01' }));
+    await registry.close();
+    expect(driver.closed).toBe(1);
+    expect(registry.driverFor('web-01')).toBeUndefined();
+  });
+});

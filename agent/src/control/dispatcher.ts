@@ -1,0 +1,98 @@
+import Type, { type TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import { BootOverride, LightsoutError, PowerAction, type ControlOperation, type ErrorBody, type RequestMessage } from '@lightsout/shared';
+import type { BmcDriver } from '../drivers/types.js';
+import type { DriverRegistry } from '../drivers/registry.js';
+import type { ResponseOutcome } from './connection.js';
+
+const ServerParams = Type.Object({ serverId: Type.String({ minLength: 1, maxLength: 63 }) });
+
+/**
+ * One entry per BMC control operation: its params schema and the driver call.
+ * Other ops (the stream plane's `stream.*`) come from OperationHandlers given
+ * to the dispatcher; an op found in neither is answered with BMC_UNSUPPORTED,
+ * never ignored.
+ */
+const DRIVER_OPERATIONS: Partial<Record<ControlOperation, { params: TSchema; run: (driver: BmcDriver, params: Record<string, unknown>) => Promise<unknown> }>> = {
+  'power.get': { params: ServerParams, run: (driver) => driver.powerGet() },
+  'power.set': {
+    params: Type.Object({ serverId: Type.String(), action: PowerAction }),
+    run: (driver, params) => driver.powerSet(params['action'] as PowerAction),
+  },
+  'boot.get': { params: ServerParams, run: (driver) => driver.bootGet() },
+  'boot.set': {
+    params: Type.Object({ serverId: Type.String(), device: BootOverride.properties.device, persistent: Type.Optional(Type.Boolean()), uefi: Type.Optional(Type.Boolean()) }),
+    run: (driver, params) =>
+      driver.bootSet({ device: params['device'] as BootOverride['device'], persistent: params['persistent'] === true, uefi: params['uefi'] === true }),
+  },
+  'sensors.list': { params: ServerParams, run: (driver) => driver.sensors() },
+  'sel.list': { params: ServerParams, run: (driver) => driver.sel() },
+  'sel.clear': { params: ServerParams, run: (driver) => driver.selClear().then(() => ({})) },
+};
+
+/** A non-driver control op: validates its own params, rejects with a LightsoutError. */
+export type OperationHandler = (params: Record<string, unknown>, request: RequestMessage) => Promise<unknown>;
+export type OperationHandlers = Partial<Record<ControlOperation, OperationHandler>>;
+
+export function errorBodyOf(error: unknown): ErrorBody {
+  if (error instanceof LightsoutError) return error.toBody();
+  // A driver bug must not leak stack traces or internals upstream; the log keeps the detail.
+  return { code: 'INTERNAL', message: 'the agent failed to run the operation' };
+}
+
+/** Rejects with BMC_TIMEOUT after `timeoutMs`; the timer never outlives the call. */
+export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new LightsoutError('BMC_TIMEOUT', `${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface DispatcherOptions {
+  registry: DriverRegistry;
+  /** Ceiling for one driver call, whatever the relay allows. */
+  maxTimeoutMs: number;
+  /** Ops answered by something other than a BMC driver (e.g. stream.open). */
+  handlers?: OperationHandlers;
+  onError?: (request: RequestMessage, error: unknown) => void;
+}
+
+/** Turns control `request`s into driver calls; every failure becomes {code, message}. */
+export function createDispatcher(options: DispatcherOptions): (request: RequestMessage) => Promise<ResponseOutcome> {
+  const { registry, maxTimeoutMs } = options;
+  return async (request) => {
+    try {
+      const handler = Object.hasOwn(options.handlers ?? {}, request.op) ? options.handlers![request.op as ControlOperation] : undefined;
+      if (handler !== undefined) {
+        return { ok: true, result: await withTimeout(handler(request.params, request), Math.min(request.timeoutMs, maxTimeoutMs), request.op) };
+      }
+      const operation = Object.hasOwn(DRIVER_OPERATIONS, request.op) ? DRIVER_OPERATIONS[request.op as ControlOperation] : undefined;
+      if (operation === undefined) {
+        throw new LightsoutError('BMC_UNSUPPORTED', `this agent does not implement the operation ${request.op}`, { hint: 'upgrade the agent' });
+      }
+      if (!Value.Check(operation.params, request.params)) {
+        const first = [...Value.Errors(operation.params, request.params)][0];
+        throw new LightsoutError('BAD_REQUEST', `invalid params for ${request.op}: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`);
+      }
+      const serverId = request.params['serverId'] as string;
+      if (!registry.hasServer(serverId)) throw new LightsoutError('NOT_FOUND', `this agent has no server ${serverId}`);
+      const driver = registry.driverFor(serverId);
+      if (driver === undefined) {
+        throw new LightsoutError('BMC_UNSUPPORTED', `no driver on this agent can reach ${serverId}`, {
+          hint: 'configure an ipmi or redfish endpoint for the server, or upgrade the agent to one with that driver',
+        });
+      }
+      const timeoutMs = Math.min(request.timeoutMs, maxTimeoutMs);
+      const result = await withTimeout(operation.run(driver, request.params), timeoutMs, `${request.op} on ${serverId}`);
+      return { ok: true, result };
+    } catch (error) {
+      options.onError?.(request, error);
+      return { ok: false, error: errorBodyOf(error) };
+    }
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * What the one-action media flow needs from a BMC driver beyond BmcDriver.
+ * Only drivers of protocols with virtual media (Redfish) implement it; the
+ * flow checks with `hasVirtualMedia` and says clearly when a BMC has none.
+ */
+export interface VirtualMediaSlotState {
+  slotPath: string;
+  inserted: boolean;
+  image: string | null;
+  connectedVia: string | null;
+}
+
+export interface VirtualMediaDriver {
+  /** Attaches the image at `imageUrl` as a read-only CD; resolves once the BMC reports it inserted. */
+  mediaInsert(imageUrl: string): Promise<{ quirks: string[]; slot: VirtualMediaSlotState }>;
+  mediaEject(): Promise<void>;
+  mediaGet(): Promise<VirtualMediaSlotState>;
+  /** The BMC's address as it will connect to the agent's media server, when known (signing by source address). */
+  readonly bmcHost: string;
+}
+
+export function hasVirtualMedia(driver: object): driver is VirtualMediaDriver {
+  return typeof (driver as Partial<VirtualMediaDriver>).mediaInsert === 'function';
+}

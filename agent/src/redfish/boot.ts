@@ -1,0 +1,81 @@
+import { type BootDevice, type BootOverride, LightsoutError } from '@lightsout/shared';
+import type { RedfishClient } from './client.js';
+import { type JsonObject, linkAt, objectAt, stringAt, stringsAt } from './json.js';
+
+/**
+ * Boot source override (ComputerSystem.Boot, DSP2046): target, Once /
+ * Continuous / Disabled, UEFI / Legacy. Written with PATCH + If-Match so a
+ * concurrent change on the BMC is not overwritten blindly (DSP0266 §13.2.8).
+ */
+const TARGETS_OF: Record<BootDevice, readonly string[]> = {
+  none: ['None'],
+  pxe: ['Pxe'],
+  disk: ['Hdd'],
+  // Supermicro X11/X12 boot virtual media only as UsbCd (protocol notes §4)
+  cd: ['Cd', 'UsbCd'],
+  bios: ['BiosSetup'],
+};
+
+const DEVICE_OF: Record<string, BootDevice> = {
+  None: 'none',
+  Pxe: 'pxe',
+  Hdd: 'disk',
+  Cd: 'cd',
+  UsbCd: 'cd',
+  BiosSetup: 'bios',
+};
+
+export function bootOverrideOf(system: JsonObject): BootOverride {
+  const boot = objectAt(system, 'Boot');
+  const enabled = stringAt(boot, 'BootSourceOverrideEnabled');
+  const target = stringAt(boot, 'BootSourceOverrideTarget') ?? 'None';
+  return {
+    device: enabled === 'Disabled' ? 'none' : (DEVICE_OF[target] ?? 'none'),
+    persistent: enabled === 'Continuous',
+    uefi: stringAt(boot, 'BootSourceOverrideMode') === 'UEFI',
+  };
+}
+
+/** The BMC's name for a device: the first candidate it allows (all of them allowed when it does not say). */
+export function chooseBootTarget(device: BootDevice, allowable: readonly string[] | undefined): string {
+  const candidates = TARGETS_OF[device];
+  if (!allowable) return candidates[0]!;
+  const chosen = candidates.find((target) => allowable.includes(target));
+  if (!chosen) throw new LightsoutError('BMC_UNSUPPORTED', `the BMC cannot boot from "${device}"`, { details: { allowable } });
+  return chosen;
+}
+
+export function bootPatchOf(system: JsonObject, override: BootOverride): JsonObject {
+  const boot = objectAt(system, 'Boot');
+  const allowable = stringsAt(boot, 'BootSourceOverrideTarget@Redfish.AllowableValues');
+  const patch: JsonObject = {
+    BootSourceOverrideTarget: chooseBootTarget(override.device, allowable),
+    BootSourceOverrideEnabled: override.device === 'none' ? 'Disabled' : override.persistent ? 'Continuous' : 'Once',
+  };
+  // only BMCs that report a mode accept one; older ones reject the unknown property
+  if (boot && 'BootSourceOverrideMode' in boot && override.device !== 'none') patch.BootSourceOverrideMode = override.uefi ? 'UEFI' : 'Legacy';
+  return { Boot: patch };
+}
+
+export async function setBootOverride(client: RedfishClient, systemPath: string, override: BootOverride): Promise<BootOverride> {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    const { body: system, etag } = await client.get(systemPath);
+    const patch = bootPatchOf(system, override);
+    // properties behind @Redfish.Settings are written to the settings object (DSP0266 §9.9)
+    const settingsPath = linkAt(objectAt(system, '@Redfish.Settings'), 'SettingsObject');
+    try {
+      await client.request('PATCH', systemPath, { body: patch, ...(etag ? { ifMatch: etag } : {}) });
+    } catch (error) {
+      const status = error instanceof LightsoutError ? error.details?.status : undefined;
+      if (status === 412 && attempt === 0) continue; // changed under us: re-read and try again once
+      if (status === 405 && settingsPath) {
+        const settings = await client.get(settingsPath);
+        await client.request('PATCH', settingsPath, { body: patch, ...(settings.etag ? { ifMatch: settings.etag } : {}) });
+      } else {
+        throw error;
+      }
+    }
+    return bootOverrideOf((await client.get(systemPath)).body);
+  }
+  throw new LightsoutError('BMC_BUSY', 'the boot settings kept changing while being written');
+}

@@ -1,0 +1,295 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
+import { fetch } from 'undici';
+import { LightsoutError } from '@lightsout/shared';
+import type { BmcCredentials } from '../drivers/types.js';
+import { type JsonObject, linkAt, objectAt, parseJsonObject, redfishErrorSummary } from './json.js';
+
+/**
+ * HTTP client for one BMC's Redfish service (DSP0266). Owns the login state:
+ *
+ *   anonymous ──login()──▶ logging-in ──201 + X-Auth-Token──▶ session
+ *                               │ no SessionService / no token ──▶ basic
+ *   session ──401 on a request──▶ anonymous (re-login once, retry once)
+ *   any ──close()──▶ closed (DELETE the session; later calls fail)
+ *
+ * `X-Requested-With` is never sent: bmcweb answers such requests with a
+ * cookie session instead of a token (protocol notes §4).
+ */
+export const SERVICE_ROOT = '/redfish/v1/'; // DSP0266 §6.2: the one fixed URI
+
+export interface RedfishClientOptions {
+  /** Scheme, host and port of the BMC, e.g. `https://10.0.0.5`. */
+  baseUrl: string;
+  credentials: BmcCredentials;
+  dispatcher: Dispatcher;
+  /** Per request, headers to the end of the body. */
+  timeoutMs?: number;
+  /** Extra attempts for idempotent requests after a network error, timeout or 502/503/504. */
+  retries?: number;
+  maxBodyBytes?: number;
+  /** `basic` skips SessionService (some BMCs throttle session creation). */
+  auth?: 'session' | 'basic';
+}
+
+export interface RedfishResponse {
+  status: number;
+  body: JsonObject | undefined;
+  /** ETag header, else `@odata.etag` from the body (DSP0266 §13.2.8). */
+  etag: string | undefined;
+  location: string | undefined;
+}
+
+export interface RequestOptions {
+  body?: JsonObject;
+  ifMatch?: string;
+}
+
+type AuthState =
+  | { kind: 'anonymous' }
+  | { kind: 'logging-in'; done: Promise<void> }
+  | { kind: 'session'; token: string; location: string | undefined }
+  | { kind: 'basic' }
+  | { kind: 'closed' };
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
+const RETRYABLE_STATUS = new Set([502, 503, 504]);
+
+export class RedfishClient {
+  private readonly options: Required<Omit<RedfishClientOptions, 'auth'>> & { auth: 'session' | 'basic' };
+  private state: AuthState = { kind: 'anonymous' };
+  private serviceRootCache: JsonObject | undefined;
+  /** How many times a session was re-established after a 401 (diagnostics, tests). */
+  relogins = 0;
+
+  constructor(options: RedfishClientOptions) {
+    this.options = { timeoutMs: 15_000, retries: 2, maxBodyBytes: 4 * 1024 * 1024, auth: 'session', ...options };
+    this.options.baseUrl = this.options.baseUrl.replace(/\/+$/, '');
+  }
+
+  get authMode(): AuthState['kind'] {
+    return this.state.kind;
+  }
+
+  /** The service root; readable without credentials (DSP0266 §13.3.1), cached. */
+  async serviceRoot(): Promise<JsonObject> {
+    if (!this.serviceRootCache) {
+      const response = await this.send('GET', SERVICE_ROOT, {}, undefined);
+      this.serviceRootCache = this.expectBody(response, 'GET', SERVICE_ROOT);
+    }
+    return this.serviceRootCache;
+  }
+
+  async get(path: string): Promise<RedfishResponse & { body: JsonObject }> {
+    const response = await this.request('GET', path);
+    return { ...response, body: this.expectBody(response, 'GET', path) };
+  }
+
+  async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: RequestOptions = {}): Promise<RedfishResponse> {
+    await this.ensureLoggedIn();
+    let response = await this.send(method, path, options, this.authorization());
+    if (response.status === 401 && this.state.kind === 'session') {
+      // the BMC dropped our session (timeout, BMC reboot, session limit): log in again, once
+      this.state = { kind: 'anonymous' };
+      this.relogins += 1;
+      await this.ensureLoggedIn();
+      response = await this.send(method, path, options, this.authorization());
+    }
+    if (response.status >= 400) throw this.httpError(method, path, response);
+    return response;
+  }
+
+  /** Logs out (DELETE on the session's Location). Idempotent. */
+  async close(): Promise<void> {
+    const previous = this.state;
+    this.state = { kind: 'closed' };
+    if (previous.kind !== 'session' || !previous.location) return;
+    const response = await this.send('DELETE', previous.location, {}, { 'X-Auth-Token': previous.token }).catch((error: unknown) => error);
+    if (response instanceof Error) throw new LightsoutError(codeOf(response), 'could not log out of the BMC session', { cause: response });
+  }
+
+  private authorization(): Record<string, string> {
+    const { state } = this;
+    if (state.kind === 'session') return { 'X-Auth-Token': state.token };
+    const { username, password } = this.options.credentials;
+    return { Authorization: `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}` };
+  }
+
+  private async ensureLoggedIn(): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const { state } = this;
+      if (state.kind === 'closed') throw new LightsoutError('INTERNAL', 'Redfish client used after close');
+      if (state.kind === 'session' || state.kind === 'basic') return;
+      if (state.kind === 'logging-in') {
+        await state.done;
+        continue;
+      }
+      const done = this.login().catch((error: unknown) => {
+        if (this.state.kind === 'logging-in') this.state = { kind: 'anonymous' };
+        throw error;
+      });
+      this.state = { kind: 'logging-in', done };
+      await done;
+    }
+  }
+
+  private async login(): Promise<void> {
+    if (this.options.auth === 'basic') {
+      this.state = { kind: 'basic' };
+      return;
+    }
+    const root = await this.serviceRoot();
+    const sessionsPath = linkAt(objectAt(root, 'Links'), 'Sessions');
+    if (!sessionsPath) {
+      this.state = { kind: 'basic' }; // no SessionService advertised: Basic is what is left (sushy does the same)
+      return;
+    }
+    const { username, password } = this.options.credentials;
+    const response = await this.send('POST', sessionsPath, { body: { UserName: username, Password: password } }, undefined);
+    if (response.status === 401 || response.status === 403) {
+      throw new LightsoutError('BMC_AUTH_FAILED', 'the BMC refused the credentials', { hint: 'Check the credentials configured for this server on the agent.' });
+    }
+    const token = response.token;
+    if (response.status >= 400 || !token) {
+      // SessionService missing or broken (404/405/501, or 2xx without a token): fall back to Basic
+      this.state = { kind: 'basic' };
+      return;
+    }
+    if (this.state.kind === 'closed') return;
+    this.state = { kind: 'session', token, location: response.location };
+  }
+
+  private expectBody(response: RedfishResponse, method: string, path: string): JsonObject {
+    if (!response.body) throw new LightsoutError('BMC_PROTOCOL_ERROR', `BMC sent no JSON body for ${method} ${path}`, { details: { status: response.status } });
+    return response.body;
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    auth: Record<string, string> | undefined,
+  ): Promise<RedfishResponse & { token: string | undefined }> {
+    const attempts = IDEMPOTENT.has(method) ? this.options.retries + 1 : 1;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < attempts; attempt += 1) {
+      if (attempt > 0) await delay(150 * 2 ** (attempt - 1));
+      try {
+        const response = await this.sendOnce(method, path, options, auth);
+        if (RETRYABLE_STATUS.has(response.status) && attempt + 1 < attempts) {
+          lastError = this.httpError(method, path, response);
+          continue;
+        }
+        return response;
+      } catch (error) {
+        lastError = error;
+        // a certificate mismatch or a malformed body will not fix itself
+        if (error instanceof LightsoutError && error.code !== 'BMC_TIMEOUT' && error.code !== 'BMC_UNREACHABLE') throw error;
+      }
+    }
+    throw lastError;
+  }
+
+  private async sendOnce(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    auth: Record<string, string> | undefined,
+  ): Promise<RedfishResponse & { token: string | undefined }> {
+    if (!path.startsWith('/')) throw new LightsoutError('BMC_PROTOCOL_ERROR', `BMC linked to ${JSON.stringify(path.slice(0, 80))}, which is not a path on this service`);
+    const headers: Record<string, string> = { Accept: 'application/json', 'OData-Version': '4.0', ...auth };
+    if (options.body) headers['Content-Type'] = 'application/json';
+    if (options.ifMatch) headers['If-Match'] = options.ifMatch;
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    let response;
+    try {
+      response = await fetch(`${this.options.baseUrl}${path}`, {
+        method,
+        headers,
+        ...(options.body ? { body: JSON.stringify(options.body) } : {}),
+        dispatcher: this.options.dispatcher,
+        signal,
+        redirect: 'manual',
+      });
+    } catch (error) {
+      throw transportError(error, method, path);
+    }
+    let text: string;
+    try {
+      text = await readCapped(response.body, this.options.maxBodyBytes, method, path);
+    } catch (error) {
+      throw error instanceof LightsoutError ? error : transportError(error, method, path);
+    }
+    const contentType = response.headers.get('content-type') ?? '';
+    const looksJson = text.length > 0 && (contentType.includes('json') || /^\s*[{[]/.test(text));
+    const body = looksJson ? parseJsonObject(text, `${method} ${path}`) : undefined;
+    const etagHeader = response.headers.get('etag') ?? undefined;
+    const etagBody = typeof body?.['@odata.etag'] === 'string' ? (body['@odata.etag'] as string) : undefined;
+    const location = response.headers.get('location') ?? undefined;
+    return {
+      status: response.status,
+      body,
+      etag: etagHeader ?? etagBody,
+      location: location ? pathOf(location, this.options.baseUrl) : undefined,
+      token: response.headers.get('x-auth-token') ?? undefined,
+    };
+  }
+
+  private httpError(method: string, path: string, response: RedfishResponse): LightsoutError {
+    const { messageIds, messages } = redfishErrorSummary(response.body);
+    const status = response.status;
+    const code =
+      status === 401 || status === 403 ? 'BMC_AUTH_FAILED' : status === 404 || status === 405 || status === 501 ? 'BMC_UNSUPPORTED' : status === 409 || status === 503 ? 'BMC_BUSY' : 'BMC_PROTOCOL_ERROR';
+    const summary = messages[0] ?? `HTTP ${status}`;
+    return new LightsoutError(code, `BMC answered ${method} ${path} with ${status}: ${summary}`, {
+      details: { status, method, path, messageIds, messages },
+    });
+  }
+}
+
+/** Location may be absolute (`https://bmc/redfish/v1/…`) or a path; keep the path. */
+function pathOf(location: string, baseUrl: string): string | undefined {
+  try {
+    const url = new URL(location, `${baseUrl}/`);
+    return url.pathname + url.search;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number, method: string, path: string): Promise<string> {
+  if (!body) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) {
+      await body.cancel().catch(() => undefined);
+      throw new LightsoutError('BMC_PROTOCOL_ERROR', `BMC response to ${method} ${path} exceeds ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function transportError(error: unknown, method: string, path: string): LightsoutError {
+  // undici wraps connector errors (our certificate check among them) in TypeError('fetch failed', { cause })
+  for (let cause: unknown = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
+    if (cause instanceof LightsoutError) return cause;
+  }
+  return new LightsoutError(codeOf(error), `${method} ${path}: ${describe(error)}`, { cause: error });
+}
+
+function codeOf(error: unknown): 'BMC_TIMEOUT' | 'BMC_UNREACHABLE' {
+  for (let cause: unknown = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
+    const name = (cause as { name?: string }).name;
+    const code = (cause as { code?: string }).code;
+    if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'BMC_TIMEOUT';
+  }
+  return 'BMC_UNREACHABLE';
+}
+
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}

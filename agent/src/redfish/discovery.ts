@@ -1,0 +1,89 @@
+import { LightsoutError } from '@lightsout/shared';
+import type { RedfishClient } from './client.js';
+import { type JsonObject, arrayAt, linkAt, memberLinks, objectAt, odataId, stringsAt } from './json.js';
+
+/**
+ * Where things live on this BMC, found by following links from the service
+ * root (DSP0266 §6): paths differ per vendor and firmware (OpenBMC
+ * `/Systems/system`, iDRAC `/Systems/System.Embedded.1`, iLO `/Systems/1`),
+ * and VirtualMedia hangs under Managers on some and under Systems on others
+ * (protocol notes §4). Nothing here is hard-coded except the service root.
+ */
+export interface RedfishTopology {
+  systemPath: string;
+  managerPaths: string[];
+  chassisPaths: string[];
+  /** VirtualMedia slots that accept a CD/DVD image, best first. */
+  virtualMediaPaths: string[];
+}
+
+/** A BMC with more than this many systems/managers/slots is treated as a chassis manager we do not drive. */
+const MAX_LINKED = 16;
+
+export async function discoverTopology(client: RedfishClient, systemId?: string): Promise<RedfishTopology> {
+  const root = await client.serviceRoot();
+  const systemsPath = linkAt(root, 'Systems');
+  if (!systemsPath) throw new LightsoutError('BMC_UNSUPPORTED', 'the Redfish service root links no Systems collection');
+  const systems = memberLinks((await client.get(systemsPath)).body);
+  if (systems.length === 0) throw new LightsoutError('BMC_PROTOCOL_ERROR', 'the Redfish Systems collection is empty');
+  const systemPath = systemId ? systems.find((path) => lastSegment(path) === systemId) : systems[0];
+  if (!systemPath) {
+    throw new LightsoutError('NOT_FOUND', `the BMC has no system ${systemId}`, { details: { systems: systems.slice(0, MAX_LINKED) } });
+  }
+  const system = (await client.get(systemPath)).body;
+  const links = objectAt(system, 'Links');
+
+  let managerPaths = linkList(links, 'ManagedBy');
+  if (managerPaths.length === 0) {
+    const managersPath = linkAt(root, 'Managers');
+    managerPaths = managersPath ? memberLinks((await client.get(managersPath)).body).slice(0, MAX_LINKED) : [];
+  }
+  let chassisPaths = linkList(links, 'Chassis');
+  if (chassisPaths.length === 0) {
+    const chassisCollection = linkAt(root, 'Chassis');
+    chassisPaths = chassisCollection ? memberLinks((await client.get(chassisCollection)).body).slice(0, MAX_LINKED) : [];
+  }
+
+  const virtualMediaPaths = await discoverVirtualMedia(client, system, managerPaths);
+  return { systemPath, managerPaths, chassisPaths, virtualMediaPaths };
+}
+
+/** Collects VirtualMedia slots under the system first (newer iDRAC, DMTF mockups), then under each manager. */
+async function discoverVirtualMedia(client: RedfishClient, system: JsonObject, managerPaths: string[]): Promise<string[]> {
+  const collections: string[] = [];
+  const underSystem = linkAt(system, 'VirtualMedia');
+  if (underSystem) collections.push(underSystem);
+  for (const managerPath of managerPaths) {
+    const manager = (await client.get(managerPath)).body;
+    const underManager = linkAt(manager, 'VirtualMedia');
+    if (underManager) collections.push(underManager);
+  }
+  const ranked: { path: string; rank: number }[] = [];
+  for (const collectionPath of collections) {
+    const slots = memberLinks((await client.get(collectionPath)).body).slice(0, MAX_LINKED);
+    for (const slotPath of slots) {
+      const slot = (await client.get(slotPath)).body;
+      const rank = cdRank(slot);
+      if (rank > 0) ranked.push({ path: slotPath, rank });
+    }
+  }
+  return ranked.sort((a, b) => b.rank - a.rank).map((entry) => entry.path);
+}
+
+/** 2 = declares CD/DVD, 1 = declares nothing (try it last), 0 = floppy/USB stick only. */
+function cdRank(slot: JsonObject): number {
+  const types = stringsAt(slot, 'MediaTypes');
+  if (!types || types.length === 0) return 1;
+  return types.some((type) => type === 'CD' || type === 'DVD') ? 2 : 0;
+}
+
+function linkList(links: JsonObject | undefined, key: string): string[] {
+  return arrayAt(links, key)
+    .map(odataId)
+    .filter((path): path is string => path !== undefined)
+    .slice(0, MAX_LINKED);
+}
+
+function lastSegment(path: string): string {
+  return path.replace(/\/+$/, '').split('/').pop() ?? '';
+}

@@ -1,0 +1,145 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LightsoutError } from '@lightsout/shared';
+import { type RedfishDriver, createRedfishDriver } from './index.js';
+import { FixtureBmc, type FixtureOptions } from './test-support/fixture-bmc.js';
+
+const credentials = { username: 'admin', password: 'secret' };
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(options: FixtureOptions = {}, driverOptions: Partial<Parameters<typeof createRedfishDriver>[0]> = {}): Promise<{ bmc: FixtureBmc; driver: RedfishDriver }> {
+  const bmc = new FixtureBmc(options);
+  await bmc.start();
+  cleanups.push(() => bmc.stop());
+  const driver = createRedfishDriver({ serverId: 'web-01', url: bmc.url, credentials, retries: 0, insertSettleMs: 2000, ...driverOptions });
+  cleanups.push(() => driver.close());
+  return { bmc, driver };
+}
+
+describe('Redfish driver against a DMTF-shaped service', () => {
+  it('logs in with a session, never sends X-Requested-With, logs out on close', async () => {
+    const { bmc, driver } = await setup();
+    await driver.powerGet();
+    const sessionPosts = bmc.requestsTo('POST', '/SessionService/Sessions');
+    expect(sessionPosts).toHaveLength(1);
+    expect(bmc.requests.every((entry) => entry.headers['x-requested-with'] === undefined)).toBe(true);
+    const authenticated = bmc.requests.filter((entry) => entry.path !== '/redfish/v1/' && entry.method === 'GET');
+    expect(authenticated.every((entry) => typeof entry.headers['x-auth-token'] === 'string' && entry.headers.authorization === undefined)).toBe(true);
+    await driver.close();
+    expect(bmc.deletedSessions).toEqual(['/redfish/v1/SessionService/Sessions/1']);
+    expect(bmc.tokens.size).toBe(0);
+  });
+
+  it('logs in again once when the BMC drops the session mid-way (401)', async () => {
+    const { bmc, driver } = await setup();
+    expect(await driver.powerGet()).toEqual({ power: 'off' });
+    bmc.expireSessions();
+    expect(await driver.powerSet('on')).toEqual({ power: 'on' });
+    expect(bmc.requestsTo('POST', '/SessionService/Sessions')).toHaveLength(2);
+    expect(bmc.requestsTo('POST', 'ComputerSystem.Reset')).toHaveLength(1);
+  });
+
+  it('refuses wrong credentials with BMC_AUTH_FAILED', async () => {
+    const { driver } = await setup({}, { credentials: { username: 'admin', password: 'wrong' } });
+    await expect(driver.powerGet()).rejects.toMatchObject({ code: 'BMC_AUTH_FAILED' });
+  });
+
+  it('falls back to Basic auth when there is no SessionService', async () => {
+    const { bmc, driver } = await setup({ sessionService: false });
+    expect(await driver.powerGet()).toEqual({ power: 'off' });
+    const last = bmc.requests.at(-1)!;
+    expect(last.headers.authorization).toBe(`Basic ${Buffer.from('admin:secret').toString('base64')}`);
+    expect(bmc.requestsTo('POST', '/SessionService')).toHaveLength(0);
+  });
+
+  it.each([
+    ['ActionInfo', false],
+    ['inline AllowableValues', true],
+  ])('chooses the closest allowable ResetType (%s)', async (_label, inlineResetValues) => {
+    const { bmc, driver } = await setup({ inlineResetValues, resetValues: ['On', 'GracefulShutdown', 'GracefulRestart'] });
+    await driver.powerSet('off');
+    await driver.powerSet('reset');
+    const resetTypes = bmc.requestsTo('POST', 'ComputerSystem.Reset').map((entry) => entry.body?.ResetType);
+    expect(resetTypes).toEqual(['GracefulShutdown', 'GracefulRestart']);
+    await expect(driver.powerSet('cycle')).resolves.toBeDefined(); // GracefulRestart is the closest to a cycle here
+    expect(bmc.requestsTo('POST', 'ComputerSystem.Reset').at(-1)!.body?.ResetType).toBe('GracefulRestart');
+  });
+
+  it('sets boot-once to CD with If-Match, and to UsbCd where Cd is not allowed', async () => {
+    const { bmc, driver } = await setup();
+    expect(await driver.bootSet({ device: 'cd', persistent: false, uefi: true })).toEqual({ device: 'cd', persistent: false, uefi: true });
+    const patch = bmc.requestsTo('PATCH', '/Systems/').at(-1)!;
+    expect(patch.headers['if-match']).toMatch(/^W\/"\d+"$/);
+    expect(patch.body).toEqual({ Boot: { BootSourceOverrideTarget: 'Cd', BootSourceOverrideEnabled: 'Once', BootSourceOverrideMode: 'UEFI' } });
+
+    const supermicro = await setup({ bootTargets: ['None', 'Pxe', 'Hdd', 'UsbCd', 'BiosSetup'] });
+    await supermicro.driver.bootSet({ device: 'cd', persistent: true, uefi: false });
+    expect(supermicro.bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toEqual({
+      Boot: { BootSourceOverrideTarget: 'UsbCd', BootSourceOverrideEnabled: 'Continuous', BootSourceOverrideMode: 'Legacy' },
+    });
+    expect(await supermicro.driver.bootGet()).toEqual({ device: 'cd', persistent: true, uefi: false });
+  });
+
+  it('reads sensors from Thermal/Power and from the Sensors collection', async () => {
+    const { driver } = await setup();
+    expect((await driver.sensors()).sensors).toEqual([
+      { name: 'CPU1 Temp', type: 'temperature', value: 41, unit: 'Cel', status: 'ok' },
+      { name: 'Fan 1', type: 'fan', value: 4200, unit: 'RPM', status: 'warning' },
+      { name: '12V', type: 'voltage', value: 12.1, unit: 'V', status: 'ok' },
+      { name: 'System Power', type: 'power', value: 230, unit: 'W', status: 'unknown' },
+    ]);
+    const modern = await setup({ sensors: 'sensors-collection' });
+    expect((await modern.driver.sensors()).sensors).toEqual([{ name: 'Inlet Temp', type: 'temperature', value: 22.5, unit: 'Cel', status: 'ok' }]);
+  });
+
+  it('lists and clears the event log', async () => {
+    const { driver } = await setup();
+    expect((await driver.sel()).entries).toEqual([
+      { id: 1, time: '2026-11-20T10:00:00Z', sensor: 'Temperature', event: 'CPU1 temperature high', direction: 'asserted', raw: '' },
+      { id: 2, time: null, sensor: 'Temperature', event: 'CPU1 temperature normal', direction: 'deasserted', raw: '' },
+    ]);
+    await driver.selClear();
+    expect((await driver.sel()).entries).toEqual([]);
+  });
+
+  it.each(['managers', 'systems'] as const)('finds the CD slot under %s and inserts/ejects', async (virtualMediaUnder) => {
+    const { bmc, driver } = await setup({ virtualMediaUnder });
+    const { slot, quirks } = await driver.mediaInsert('http://10.0.0.9:8080/media/abc.iso');
+    expect(quirks).toEqual([]);
+    expect(slot).toMatchObject({ inserted: true, image: 'http://10.0.0.9:8080/media/abc.iso', connectedVia: 'URI' });
+    expect(slot.slotPath).toMatch(virtualMediaUnder === 'systems' ? /\/Systems\/.*\/VirtualMedia\/CD1$/ : /\/Managers\/.*\/VirtualMedia\/CD1$/);
+    expect(bmc.requestsTo('POST', 'InsertMedia')[0]!.body).toEqual({ Image: 'http://10.0.0.9:8080/media/abc.iso', Inserted: true, WriteProtected: true });
+    await driver.mediaEject();
+    expect(await driver.mediaGet()).toMatchObject({ inserted: false, image: null });
+  });
+
+  it('turns malformed JSON from the BMC into BMC_PROTOCOL_ERROR and keeps working', async () => {
+    const { bmc, driver } = await setup();
+    bmc.malformed.add('/redfish/v1/Systems');
+    const failure = await driver.powerGet().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LightsoutError);
+    expect(failure).toMatchObject({ code: 'BMC_PROTOCOL_ERROR' });
+    bmc.malformed.clear();
+    expect(await driver.powerGet()).toEqual({ power: 'off' });
+  });
+
+  it('reports an unreachable BMC as BMC_UNREACHABLE', async () => {
+    const { bmc, driver } = await setup();
+    await bmc.stop();
+    await expect(driver.powerGet()).rejects.toMatchObject({ code: 'BMC_UNREACHABLE' });
+  });
+});
+
+describe('trust directory', () => {
+  it('needs no trust directory for plain http', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'redfish-trust-'));
+    cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
+    const { driver } = await setup({}, { trustDirectory: directory });
+    expect(await driver.powerGet()).toEqual({ power: 'off' });
+  });
+});

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
+import { Agent, buildConnector } from 'undici';
+import { LightsoutError } from '@lightsout/shared';
+import { type CertificateTrustStore, normalizeFingerprint } from './trust-store.js';
+
+/**
+ * How the agent decides to trust a BMC's HTTPS endpoint. Exactly one policy
+ * per BMC; the default for https is trust on first use. The check runs in
+ * the connector, before any request (and so any credential) is sent.
+ */
+export type TlsPolicy =
+  | { kind: 'ca'; caPem: string }
+  | { kind: 'pinned'; fingerprint256: string }
+  | { kind: 'trust-on-first-use'; store: CertificateTrustStore; serverId: string }
+  | { kind: 'insecure' };
+
+export interface TlsSettings {
+  /** PEM CA bundle: the chain must verify against it (and the host name match). */
+  caFile?: string;
+  /** SHA-256 of the BMC's certificate (hex, colons allowed). */
+  fingerprint256?: string;
+  /** Explicitly accept any certificate. Logged as a warning on every connect. */
+  insecure?: boolean;
+}
+
+export function tlsPolicyOf(settings: TlsSettings | undefined, store: CertificateTrustStore | undefined, serverId: string): TlsPolicy {
+  if (settings?.caFile) return { kind: 'ca', caPem: readFileSync(settings.caFile, 'utf8') };
+  if (settings?.fingerprint256) return { kind: 'pinned', fingerprint256: normalizeFingerprint(settings.fingerprint256) };
+  if (settings?.insecure) return { kind: 'insecure' };
+  if (!store) throw new LightsoutError('CONFIG_INVALID', `server ${serverId}: https needs a CA file, a pinned fingerprint or a state directory for trust on first use`);
+  return { kind: 'trust-on-first-use', store, serverId };
+}
+
+export interface DispatcherOptions {
+  policy: TlsPolicy;
+  connectTimeoutMs: number;
+  onInsecure?: (peer: string) => void;
+  onRecorded?: (fingerprint: string) => void;
+}
+
+/** An undici dispatcher whose every TLS connection is checked against the policy. */
+export function createBmcDispatcher(options: DispatcherOptions): Agent {
+  const { policy } = options;
+  const connect = buildConnector({
+    timeout: options.connectTimeoutMs,
+    // a resumed TLS session carries no peer certificate to check: always do a full handshake
+    maxCachedSessions: 0,
+    rejectUnauthorized: policy.kind === 'ca',
+    ...(policy.kind === 'ca' ? { ca: policy.caPem } : {}),
+  });
+  return new Agent({
+    connections: 4,
+    connect: (connectOptions, callback) => {
+      connect(connectOptions, (error, socket) => {
+        if (error || !socket) return callback(error ?? new Error('no socket'), null);
+        if (connectOptions.protocol !== 'https:') return callback(null, socket);
+        const verdict = verifyPeer(socket as TLSSocket, options);
+        if (verdict) {
+          socket.destroy();
+          return callback(verdict, null);
+        }
+        callback(null, socket);
+      });
+    },
+  });
+}
+
+function verifyPeer(socket: TLSSocket, options: DispatcherOptions): LightsoutError | undefined {
+  const { policy } = options;
+  if (policy.kind === 'ca') return undefined; // verified by OpenSSL against the CA, host name included
+  const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+  if (policy.kind === 'insecure') {
+    options.onInsecure?.(peer);
+    return undefined;
+  }
+  const certificate = socket.getPeerCertificate();
+  if (!certificate?.raw) return new LightsoutError('BMC_PROTOCOL_ERROR', `BMC ${peer} presented no certificate`);
+  const fingerprint = createHash('sha256').update(certificate.raw).digest('hex');
+  if (policy.kind === 'pinned') {
+    return fingerprint === policy.fingerprint256 ? undefined : mismatch(peer, policy.fingerprint256, fingerprint);
+  }
+  const verdict = policy.store.check(policy.serverId, fingerprint);
+  if (verdict === 'recorded') options.onRecorded?.(fingerprint);
+  if (verdict === 'mismatch') return mismatch(peer, policy.store.read(policy.serverId) ?? '', fingerprint, policy.store.fileOf(policy.serverId));
+  return undefined;
+}
+
+function mismatch(peer: string, expected: string, actual: string, trustFile?: string): LightsoutError {
+  return new LightsoutError('BMC_CERT_MISMATCH', `BMC ${peer} presented a certificate that differs from the trusted one`, {
+    hint: trustFile
+      ? `If the BMC was re-keyed on purpose, verify the new fingerprint out of band and delete ${trustFile}.`
+      : 'If the BMC was re-keyed on purpose, update the pinned fingerprint in the agent configuration.',
+    details: { expected, actual },
+  });
+}

@@ -1,0 +1,114 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { LightsoutError } from '@lightsout/shared';
+import type { RedfishClient } from './client.js';
+import { type JsonObject, actionTarget, booleanAt, stringAt } from './json.js';
+import { INSERT_LADDER, type VirtualMediaQuirkName, buildInsertAttempt } from './quirks/index.js';
+
+/**
+ * VirtualMedia InsertMedia / EjectMedia (DSP2046 VirtualMedia v1.3+) with the
+ * vendor fallbacks of the quirk table. A refused body (400/415/422) climbs the
+ * ladder; anything else (auth, unreachable, 5xx) is the real answer.
+ */
+export interface VirtualMediaState {
+  slotPath: string;
+  inserted: boolean;
+  image: string | null;
+  /** DSP2046 ConnectedVia: URI, Applet, Oem, NotConnected. */
+  connectedVia: string | null;
+}
+
+export interface InsertOptions {
+  /** Quirks known to be needed (configured, or learned from an earlier insert); tried first. */
+  quirks?: readonly VirtualMediaQuirkName[];
+  /** How long to wait for the slot to report Inserted after the BMC accepted the request. */
+  settleMs?: number;
+}
+
+const BODY_REFUSED = new Set([400, 415, 422]);
+const INSERT_ACTION = '#VirtualMedia.InsertMedia';
+const EJECT_ACTION = '#VirtualMedia.EjectMedia';
+
+export function slotStateOf(slotPath: string, slot: JsonObject): VirtualMediaState {
+  const image = stringAt(slot, 'Image') ?? null;
+  return {
+    slotPath,
+    inserted: booleanAt(slot, 'Inserted') ?? (image !== null && image !== ''),
+    image: image === '' ? null : image,
+    connectedVia: stringAt(slot, 'ConnectedVia') ?? null,
+  };
+}
+
+export async function readSlot(client: RedfishClient, slotPath: string): Promise<VirtualMediaState> {
+  return slotStateOf(slotPath, (await client.get(slotPath)).body);
+}
+
+/** Inserts `imageUrl`; returns the quirks that made the BMC accept it. */
+export async function insertMedia(client: RedfishClient, slotPath: string, imageUrl: string, options: InsertOptions = {}): Promise<VirtualMediaQuirkName[]> {
+  let { body: slot } = await client.get(slotPath);
+  if (slotStateOf(slotPath, slot).inserted) {
+    await ejectMedia(client, slotPath); // BMCs refuse a second InsertMedia while one image is attached
+    slot = (await client.get(slotPath)).body;
+  }
+  const target = actionTarget(slot, INSERT_ACTION);
+  let used: VirtualMediaQuirkName[];
+  if (!target) {
+    used = ['patch-without-action'];
+    const attempt = buildInsertAttempt(imageUrl, used);
+    const { etag } = await client.get(slotPath);
+    await client.request('PATCH', slotPath, { body: attempt.body, ...(etag ? { ifMatch: etag } : {}) });
+  } else {
+    used = await postWithLadder(client, target, imageUrl, options.quirks ?? []);
+  }
+  await waitInserted(client, slotPath, imageUrl, options.settleMs ?? 10_000);
+  return used;
+}
+
+async function postWithLadder(client: RedfishClient, target: string, imageUrl: string, known: readonly VirtualMediaQuirkName[]): Promise<VirtualMediaQuirkName[]> {
+  const ladder = [known.filter((name) => name !== 'patch-without-action'), ...INSERT_LADDER];
+  const tried = new Set<string>();
+  let lastRefusal: LightsoutError | undefined;
+  for (const quirks of ladder) {
+    const key = [...quirks].sort().join(',');
+    if (tried.has(key)) continue;
+    tried.add(key);
+    const attempt = buildInsertAttempt(imageUrl, quirks);
+    try {
+      await client.request('POST', target, { body: attempt.body });
+      return [...quirks];
+    } catch (error) {
+      const status = error instanceof LightsoutError ? error.details?.status : undefined;
+      if (typeof status !== 'number' || !BODY_REFUSED.has(status)) throw error;
+      lastRefusal = error as LightsoutError;
+    }
+  }
+  throw new LightsoutError('BMC_PROTOCOL_ERROR', 'the BMC refused every known form of InsertMedia', {
+    cause: lastRefusal,
+    details: { tried: [...tried], last: lastRefusal?.details },
+    hint: 'Capture the BMC answer (details.last) and add a quirk for this firmware.',
+  });
+}
+
+/** Bounded poll: a BMC may fetch the start of the image before it reports the medium inserted. */
+async function waitInserted(client: RedfishClient, slotPath: string, imageUrl: string, settleMs: number): Promise<void> {
+  const deadline = Date.now() + settleMs;
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const state = await readSlot(client, slotPath);
+    if (state.inserted) return;
+    if (Date.now() >= deadline) break;
+    await delay(Math.min(250 * (attempt + 1), 1000));
+  }
+  throw new LightsoutError('BMC_PROTOCOL_ERROR', 'the BMC accepted InsertMedia but does not report the image inserted', {
+    details: { slotPath, imageUrl },
+    hint: 'The BMC may be unable to reach the agent media URL over the out-of-band network.',
+  });
+}
+
+export async function ejectMedia(client: RedfishClient, slotPath: string): Promise<void> {
+  const { body: slot, etag } = await client.get(slotPath);
+  const target = actionTarget(slot, EJECT_ACTION);
+  if (target) {
+    await client.request('POST', target, { body: {} });
+  } else {
+    await client.request('PATCH', slotPath, { body: { Image: null, Inserted: false }, ...(etag ? { ifMatch: etag } : {}) });
+  }
+}

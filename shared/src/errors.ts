@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   DATACENTER_MISMATCH: 403,
   // agents / BMCs
   AGENT_OFFLINE: 503,
+  /** A client (CLI, agent) could not reach the relay at all; never sent by the relay itself. */
+  RELAY_UNREACHABLE: 503,
   AGENT_TIMEOUT: 504,
   BMC_UNREACHABLE: 502,
   BMC_AUTH_FAILED: 502,

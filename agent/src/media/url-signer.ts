@@ -1,0 +1,71 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import { SHA256_PATTERN } from './cache.js';
+
+/**
+ * Signed media URLs. A BMC fetches its image over plain HTTP(S) without our
+ * credentials, so the URL itself is the capability: it names one image, one
+ * BMC (by the source address it will connect from, when the BMC is configured
+ * by IP) and an expiry, under an HMAC-SHA256 with the agent's secret key.
+ *
+ *   /media/{expires}/{client}/{signature}/{sha256}.iso
+ *
+ * The signature is in the path, not the query: several BMCs refuse image URLs
+ * that do not end in `.iso` or that carry a query string.
+ */
+export interface SignedUrlClaims {
+  sha256: string;
+  /** Unix seconds. */
+  expires: number;
+  /** The BMC's IP address, or `any` when it is known only by name. */
+  client: string;
+}
+
+export type Verdict = { ok: true; claims: SignedUrlClaims } | { ok: false; status: 403 | 404; reason: string };
+
+const PATH_PATTERN = /^\/media\/(\d{1,12})\/([0-9a-f.:]{1,45}|any)\/([A-Za-z0-9_-]{43})\/([0-9a-f]{64})\.iso$/;
+
+export class MediaUrlSigner {
+  private readonly key: Uint8Array;
+
+  constructor(key: Uint8Array) {
+    if (key.byteLength < 32) throw new Error('media URL key must be at least 32 bytes');
+    this.key = key;
+  }
+
+  pathFor(claims: SignedUrlClaims): string {
+    return `/media/${claims.expires}/${claims.client}/${this.sign(claims)}/${claims.sha256}.iso`;
+  }
+
+  /** Checks a request path from `remoteAddress` at `now` (ms). */
+  verify(path: string, remoteAddress: string | undefined, now: number): Verdict {
+    const match = PATH_PATTERN.exec(path);
+    if (!match) return { ok: false, status: 404, reason: 'not a media URL' };
+    const claims: SignedUrlClaims = { expires: Number(match[1]), client: match[2]!, sha256: match[4]! };
+    if (!SHA256_PATTERN.test(claims.sha256)) return { ok: false, status: 404, reason: 'not a media URL' };
+    const expected = Buffer.from(this.sign(claims));
+    const given = Buffer.from(match[3]!);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, status: 403, reason: 'bad signature' };
+    if (claims.expires * 1000 <= now) return { ok: false, status: 403, reason: 'expired' };
+    if (claims.client !== 'any' && normalizeAddress(remoteAddress) !== normalizeAddress(claims.client)) {
+      return { ok: false, status: 403, reason: `issued to ${claims.client}, requested from ${remoteAddress ?? '?'}` };
+    }
+    return { ok: true, claims };
+  }
+
+  private sign(claims: SignedUrlClaims): string {
+    return createHmac('sha256', this.key).update(`lightsout-media-v1\n${claims.sha256}\n${claims.expires}\n${claims.client}`).digest('base64url');
+  }
+}
+
+/** The client part of the URL: an IP when the BMC host is one, else `any` (name-based BMCs cannot be bound by source). */
+export function clientFor(bmcHost: string): string {
+  return isIP(bmcHost) ? normalizeAddress(bmcHost) : 'any';
+}
+
+/** IPv4-mapped IPv6 (`::ffff:10.0.0.5`, how a dual-stack socket reports IPv4 peers) compares equal to plain IPv4. */
+export function normalizeAddress(address: string | undefined): string {
+  if (!address) return '';
+  const lower = address.toLowerCase();
+  return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
+}

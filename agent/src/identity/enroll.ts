@@ -28,7 +28,7 @@ export async function enroll(relay: string, request: AgentEnroll): Promise<Agent
       signal: AbortSignal.timeout(ENROLL_TIMEOUT_MS),
     });
   } catch (error) {
-    throw new LightsoutError('AGENT_OFFLINE', `cannot reach the relay at ${relay} to enroll: ${(error as Error).message}`, {
+    throw new LightsoutError('RELAY_UNREACHABLE', `cannot reach the relay at ${relay} to enroll: ${(error as Error).message}`, {
       hint: 'check the relay URL in the agent config and that the relay is running',
       cause: error,
     });

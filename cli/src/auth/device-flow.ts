@@ -1,0 +1,140 @@
+import { LightsoutError, type ClientConfig } from '@lightsout/shared';
+import { errorOf, postForm, readJson, send } from '../http.js';
+
+/**
+ * OAuth 2.0 Device Authorization Grant (RFC 8628) against the relay's OP.
+ * The access token is requested for the relay API with a resource indicator
+ * (RFC 8707), so it is a JWT the relay verifies by signature.
+ */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+export interface IssuerMetadata {
+  issuer: string;
+  tokenEndpoint: string;
+  deviceAuthorizationEndpoint: string;
+}
+
+export interface DeviceAuthorization {
+  deviceCode: string;
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete: string | undefined;
+  expiresIn: number;
+  /** Seconds between polls (RFC 8628 §3.2, default 5). */
+  interval: number;
+}
+
+export interface TokenSet {
+  accessToken: string;
+  refreshToken: string | undefined;
+  /** Seconds since epoch. */
+  expiresAt: number;
+}
+
+export async function fetchClientConfig(relay: string): Promise<ClientConfig> {
+  const response = await send(`${relay}/v1/client-config`, { headers: { accept: 'application/json' } });
+  if (!response.ok) throw await errorOf(response);
+  const body = (await readJson(response)) as Partial<ClientConfig> | undefined;
+  if (typeof body?.issuer !== 'string' || typeof body.cliClientId !== 'string' || typeof body.audience !== 'string') {
+    throw new LightsoutError('INTERNAL', `${relay}/v1/client-config did not describe a login`, { hint: 'is this URL a Lightsout relay?' });
+  }
+  return body as ClientConfig;
+}
+
+/** OpenID Connect Discovery 1.0 §4. */
+export async function discover(issuer: string): Promise<IssuerMetadata> {
+  const response = await send(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } });
+  if (!response.ok) throw new LightsoutError('INTERNAL', `cannot read the OpenID configuration of ${issuer} (${response.status})`);
+  const body = (await readJson(response)) as Record<string, unknown> | undefined;
+  const tokenEndpoint = body?.['token_endpoint'];
+  const deviceAuthorizationEndpoint = body?.['device_authorization_endpoint'];
+  if (typeof tokenEndpoint !== 'string' || typeof deviceAuthorizationEndpoint !== 'string') {
+    throw new LightsoutError('INTERNAL', `the issuer ${issuer} does not offer the device authorization grant`, { hint: 'the CLI logs in with RFC 8628; enable it at the identity provider' });
+  }
+  return { issuer, tokenEndpoint, deviceAuthorizationEndpoint };
+}
+
+function oauthError(body: Record<string, unknown>, fallback: string): LightsoutError {
+  const code = typeof body['error'] === 'string' ? body['error'] : 'unknown_error';
+  const description = typeof body['error_description'] === 'string' ? `: ${body['error_description']}` : '';
+  return new LightsoutError(code === 'invalid_grant' ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED', `${fallback} (${code}${description})`, {
+    hint: 'run `lightsout login` again',
+  });
+}
+
+function tokenSetOf(body: Record<string, unknown>, nowSeconds: number): TokenSet {
+  if (typeof body['access_token'] !== 'string') throw new LightsoutError('INTERNAL', 'token response without an access_token');
+  const expiresIn = typeof body['expires_in'] === 'number' ? body['expires_in'] : 300;
+  return {
+    accessToken: body['access_token'],
+    refreshToken: typeof body['refresh_token'] === 'string' ? body['refresh_token'] : undefined,
+    expiresAt: nowSeconds + expiresIn,
+  };
+}
+
+/** RFC 8628 §3.1–3.2 */
+export async function startDeviceAuthorization(metadata: IssuerMetadata, client: { clientId: string; scopes: string; audience: string }): Promise<DeviceAuthorization> {
+  const { status, body } = await postForm(metadata.deviceAuthorizationEndpoint, { client_id: client.clientId, scope: client.scopes, resource: client.audience });
+  if (status !== 200) throw oauthError(body, 'the identity provider refused to start a device login');
+  const { device_code: deviceCode, user_code: userCode, verification_uri: verificationUri } = body;
+  if (typeof deviceCode !== 'string' || typeof userCode !== 'string' || typeof verificationUri !== 'string') {
+    throw new LightsoutError('INTERNAL', 'device authorization response is missing device_code, user_code or verification_uri');
+  }
+  return {
+    deviceCode,
+    userCode,
+    verificationUri,
+    verificationUriComplete: typeof body['verification_uri_complete'] === 'string' ? body['verification_uri_complete'] : undefined,
+    expiresIn: typeof body['expires_in'] === 'number' ? body['expires_in'] : 600,
+    interval: typeof body['interval'] === 'number' && body['interval'] > 0 ? body['interval'] : 5,
+  };
+}
+
+/**
+ * Polls the token endpoint until the user approves, denies or the code
+ * expires (RFC 8628 §3.4–3.5): `authorization_pending` keeps the pace,
+ * `slow_down` adds 5 s. The loop is bounded by the code's lifetime.
+ */
+export async function pollDeviceToken(
+  metadata: IssuerMetadata,
+  client: { clientId: string; audience: string },
+  authorization: DeviceAuthorization,
+  wait: (milliseconds: number) => Promise<void> = (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds)),
+): Promise<TokenSet> {
+  const deadline = Date.now() + authorization.expiresIn * 1000;
+  let intervalSeconds = authorization.interval;
+  while (Date.now() < deadline) {
+    await wait(intervalSeconds * 1000);
+    const { status, body } = await postForm(metadata.tokenEndpoint, {
+      grant_type: DEVICE_CODE_GRANT,
+      device_code: authorization.deviceCode,
+      client_id: client.clientId,
+      resource: client.audience,
+    });
+    if (status === 200) return tokenSetOf(body, Math.floor(Date.now() / 1000));
+    const error = body['error'];
+    if (error === 'authorization_pending') continue;
+    if (error === 'slow_down') {
+      intervalSeconds += 5;
+      continue;
+    }
+    if (error === 'access_denied') throw new LightsoutError('UNAUTHENTICATED', 'the login was denied in the browser', { hint: 'run `lightsout login` again and approve the request' });
+    if (error === 'expired_token') break;
+    throw oauthError(body, 'the identity provider refused the device login');
+  }
+  throw new LightsoutError('TOKEN_EXPIRED', 'the login code expired before it was approved', { hint: 'run `lightsout login` again and approve within the time shown' });
+}
+
+/** RFC 6749 §6, with the API resource again so the new access token is for the relay. */
+export async function refreshTokens(session: { tokenEndpoint: string; clientId: string; audience: string; refreshToken: string }): Promise<TokenSet> {
+  const { status, body } = await postForm(session.tokenEndpoint, {
+    grant_type: 'refresh_token',
+    refresh_token: session.refreshToken,
+    client_id: session.clientId,
+    resource: session.audience,
+  });
+  if (status !== 200) throw oauthError(body, 'the login session could not be renewed');
+  const tokens = tokenSetOf(body, Math.floor(Date.now() / 1000));
+  // Rotation is optional (RFC 6749 §6): keep the old refresh token when no new one came.
+  return { ...tokens, refreshToken: tokens.refreshToken ?? session.refreshToken };
+}

@@ -1,0 +1,79 @@
+import { LightsoutError } from '@lightsout/shared';
+import { readCredentials, writeCredentials, type StoredSession } from '../config-store.js';
+import { refreshTokens } from './device-flow.js';
+
+/** Renew this many seconds before expiry so a token does not die in flight. */
+const EXPIRY_MARGIN_SECONDS = 30;
+
+export function normaliseRelay(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new LightsoutError('BAD_REQUEST', `${url} is not a URL`, { hint: 'pass the relay as http(s)://host[:port]' });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new LightsoutError('BAD_REQUEST', `${url} is not an http(s) URL`, { hint: 'pass the relay as http(s)://host[:port]' });
+  }
+  return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+}
+
+/** --relay, then LIGHTSOUT_RELAY, then the relay of the last login. */
+export async function resolveRelay(flag: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
+  const named = flag ?? env['LIGHTSOUT_RELAY'];
+  if (named) return normaliseRelay(named);
+  const stored = await readCredentials(env);
+  if (stored.current) return stored.current;
+  throw new LightsoutError('BAD_REQUEST', 'no relay given', { hint: 'pass --relay https://relay.example, set LIGHTSOUT_RELAY, or log in once with `lightsout login --relay URL`' });
+}
+
+/** Supplies the bearer token for API calls and renews it when asked. */
+export interface TokenSource {
+  token(): Promise<string>;
+  /** After a 401: renew if possible; false when there is nothing to renew with. */
+  renew(): Promise<boolean>;
+}
+
+/** `LIGHTSOUT_TOKEN`: for scripts and CI, bypasses the stored login entirely. */
+export function staticTokenSource(token: string): TokenSource {
+  return { token: async () => token, renew: async () => false };
+}
+
+export function storedTokenSource(relay: string, env: NodeJS.ProcessEnv): TokenSource {
+  let session: StoredSession | undefined;
+  const load = async (): Promise<StoredSession> => {
+    if (session) return session;
+    const file = await readCredentials(env);
+    session = file.sessions[relay];
+    if (!session) throw new LightsoutError('UNAUTHENTICATED', `not logged in to ${relay}`, { hint: `run \`lightsout login --relay ${relay}\`` });
+    return session;
+  };
+  const renew = async (): Promise<boolean> => {
+    const current = await load();
+    if (!current.refreshToken) return false;
+    const tokens = await refreshTokens({ tokenEndpoint: current.tokenEndpoint, clientId: current.clientId, audience: current.audience, refreshToken: current.refreshToken });
+    session = { ...current, accessToken: tokens.accessToken, expiresAt: tokens.expiresAt };
+    if (tokens.refreshToken !== undefined) session.refreshToken = tokens.refreshToken;
+    const file = await readCredentials(env);
+    file.sessions[relay] = session;
+    await writeCredentials(env, file);
+    return true;
+  };
+  return {
+    async token() {
+      const current = await load();
+      if (current.expiresAt - EXPIRY_MARGIN_SECONDS <= Date.now() / 1000) {
+        if (!(await renew())) {
+          throw new LightsoutError('TOKEN_EXPIRED', `the login to ${relay} has expired`, { hint: `run \`lightsout login --relay ${relay}\`` });
+        }
+      }
+      return session!.accessToken;
+    },
+    renew,
+  };
+}
+
+export function tokenSourceFor(relay: string, env: NodeJS.ProcessEnv): TokenSource {
+  const token = env['LIGHTSOUT_TOKEN'];
+  return token ? staticTokenSource(token) : storedTokenSource(relay, env);
+}

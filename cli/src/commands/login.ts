@@ -1,0 +1,55 @@
+import type { WhoAmI } from '@lightsout/shared';
+import { RelayApi } from '../api.js';
+import { discover, fetchClientConfig, pollDeviceToken, startDeviceAuthorization } from '../auth/device-flow.js';
+import { resolveRelay, staticTokenSource } from '../auth/session.js';
+import { readCredentials, removeCredentials, writeCredentials, type StoredSession } from '../config-store.js';
+import type { CommandContext } from './context.js';
+
+/** `lightsout login`: the device authorization grant, then the tokens stored 0600. */
+export async function login(context: CommandContext): Promise<void> {
+  const { output, env } = context;
+  const relay = await resolveRelay(context.relayFlag, env);
+  const client = await fetchClientConfig(relay);
+  const metadata = await discover(client.issuer);
+  const authorization = await startDeviceAuthorization(metadata, { clientId: client.cliClientId, scopes: client.scopes, audience: client.audience });
+  output.err(`To log in to ${relay}, open\n\n  ${authorization.verificationUriComplete ?? authorization.verificationUri}\n\nand confirm the code  ${authorization.userCode}\n\nWaiting for approval (expires in ${Math.round(authorization.expiresIn / 60)} min) …\n`);
+  const tokens = await pollDeviceToken(metadata, { clientId: client.cliClientId, audience: client.audience }, authorization);
+  const me = await new RelayApi(relay, staticTokenSource(tokens.accessToken)).get<WhoAmI>('/v1/me');
+  const session: StoredSession = {
+    relay,
+    issuer: client.issuer,
+    clientId: client.cliClientId,
+    audience: client.audience,
+    tokenEndpoint: metadata.tokenEndpoint,
+    accessToken: tokens.accessToken,
+    expiresAt: tokens.expiresAt,
+    username: me.username,
+  };
+  if (tokens.refreshToken !== undefined) session.refreshToken = tokens.refreshToken;
+  const file = await readCredentials(env);
+  file.sessions[relay] = session;
+  file.current = relay;
+  await writeCredentials(env, file);
+  output.err(`Logged in to ${relay} as ${me.username} (tenant ${me.tenant}, role ${me.role}).\n`);
+}
+
+/** `lightsout logout`: forgets the stored login for the relay (all of them with --all). */
+export async function logout(context: CommandContext, options: { all?: boolean }): Promise<void> {
+  const { env, output } = context;
+  const file = await readCredentials(env);
+  if (options.all) {
+    await removeCredentials(env);
+    output.err('Logged out of every relay.\n');
+    return;
+  }
+  const relay = await resolveRelay(context.relayFlag, env);
+  if (!(relay in file.sessions)) {
+    output.err(`Not logged in to ${relay}.\n`);
+    return;
+  }
+  delete file.sessions[relay];
+  if (file.current === relay) delete file.current;
+  if (Object.keys(file.sessions).length === 0) await removeCredentials(env);
+  else await writeCredentials(env, file);
+  output.err(`Logged out of ${relay}.\n`);
+}

@@ -1,0 +1,40 @@
+import type { ErrorCode } from '@lightsout/shared';
+
+/** The CLI's exit codes (cli/README.md): stable, so scripts can branch on them. */
+export const ExitCode = {
+  OK: 0,
+  /** Any other failure, including API errors without a more specific class. */
+  ERROR: 1,
+  /** Wrong command line, or the relay refused the input as invalid. */
+  USAGE: 2,
+  /** Not logged in, session expired, or not allowed. */
+  AUTH: 3,
+  NOT_FOUND: 4,
+  /** The agent or the BMC behind it could not do it right now. */
+  UNAVAILABLE: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+const BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
+  BAD_REQUEST: ExitCode.USAGE,
+  VALIDATION_FAILED: ExitCode.USAGE,
+  UNAUTHENTICATED: ExitCode.AUTH,
+  TOKEN_EXPIRED: ExitCode.AUTH,
+  TOKEN_INVALID: ExitCode.AUTH,
+  TOKEN_AUDIENCE: ExitCode.AUTH,
+  STEP_UP_REQUIRED: ExitCode.AUTH,
+  FORBIDDEN: ExitCode.AUTH,
+  NOT_FOUND: ExitCode.NOT_FOUND,
+  AGENT_OFFLINE: ExitCode.UNAVAILABLE,
+  AGENT_TIMEOUT: ExitCode.UNAVAILABLE,
+  BMC_UNREACHABLE: ExitCode.UNAVAILABLE,
+  BMC_AUTH_FAILED: ExitCode.UNAVAILABLE,
+  BMC_PROTOCOL_ERROR: ExitCode.UNAVAILABLE,
+  BMC_TIMEOUT: ExitCode.UNAVAILABLE,
+  BMC_UNSUPPORTED: ExitCode.UNAVAILABLE,
+  BMC_BUSY: ExitCode.UNAVAILABLE,
+};
+
+export function exitCodeOf(code: ErrorCode): ExitCode {
+  return BY_CODE[code] ?? ExitCode.ERROR;
+}

@@ -1,0 +1,3 @@
+export { run, reportError } from './main.js';
+export { ExitCode, exitCodeOf } from './exit-codes.js';
+export { table } from './output.js';

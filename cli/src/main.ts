@@ -1,0 +1,93 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { LightsoutError } from '@lightsout/shared';
+import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
+import type { CommandContext } from './commands/context.js';
+import { agentsList, agentsTokenCreate, serversList, whoami } from './commands/inventory.js';
+import { login, logout } from './commands/login.js';
+import { exitCodeOf, ExitCode } from './exit-codes.js';
+import { processOutput, type Output } from './output.js';
+
+function positiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive whole number of seconds');
+  return parsed;
+}
+
+function buildProgram(context: CommandContext): Command {
+  const program = new Command('lightsout')
+    .description('Command-line client for a Lightsout relay: log in, list servers and agents, control BMCs.')
+    .option('--relay <url>', 'relay URL (default: $LIGHTSOUT_RELAY, then the relay of the last login)')
+    .exitOverride()
+    .configureOutput({ writeOut: context.output.out, writeErr: context.output.err })
+    .showHelpAfterError('(run with --help for usage)')
+    .hook('preAction', (command) => {
+      context.relayFlag = command.optsWithGlobals<{ relay?: string }>().relay;
+    });
+
+  program.command('login').description('log in with the device authorization grant (opens nothing: prints a URL and a code)').action(() => login(context));
+  program.command('logout').description('forget the stored login').option('--all', 'forget the logins to every relay').action((options: { all?: boolean }) => logout(context, options));
+  program.command('whoami').description('show who the stored login is').option('--json', 'print JSON').action((options: { json?: boolean }) => whoami(context, options));
+
+  const servers = program.command('servers').description('servers (BMCs) registered by agents');
+  servers.command('list').description('list the servers you can see').option('--json', 'print JSON ({"servers": […]})').action((options: { json?: boolean }) => serversList(context, options));
+
+  const agents = program.command('agents').description('agents (one per datacenter)');
+  agents.command('list').description('list agents and whether they are connected').option('--json', 'print JSON ({"agents": […]})').action((options: { json?: boolean }) => agentsList(context, options));
+  const token = agents.command('token').description('join tokens for enrolling new agents');
+  token
+    .command('create')
+    .description('create a one-time join token (provider admin)')
+    .requiredOption('--region <region>', 'region slug, e.g. eu-central')
+    .requiredOption('--datacenter <datacenter>', 'datacenter slug, e.g. fra1')
+    .option('--ttl <seconds>', 'lifetime in seconds (60–86400; relay default otherwise)', positiveInteger)
+    .option('--json', 'print JSON')
+    .action((options: { region: string; datacenter: string; ttl?: number; json?: boolean }) => agentsTokenCreate(context, options));
+
+  program
+    .command('power')
+    .description('read or change the power state of a server')
+    .addArgument(new Command().createArgument('<action>', 'what to do').choices(POWER_ACTIONS))
+    .argument('<server>', 'server id')
+    .option('--json', 'print JSON')
+    .action((action: string, server: string, options: { json?: boolean }) => power(context, action, server, options));
+  program
+    .command('boot')
+    .description('set (or show, with `status`) the boot device override')
+    .addArgument(new Command().createArgument('<device>', 'boot device').choices(BOOT_DEVICES))
+    .argument('<server>', 'server id')
+    .option('--persistent', 'keep the override for every boot, not only the next one')
+    .option('--uefi', 'boot in UEFI mode')
+    .addOption(new Option('--json', 'print JSON'))
+    .action((device: string, server: string, options: { persistent?: boolean; uefi?: boolean; json?: boolean }) => boot(context, device, server, options));
+  program.command('sensors').description('read the sensors of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sensors(context, server, options));
+  program.command('sel').description('read the system event log of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sel(context, server, options));
+  return program;
+}
+
+/** Prints `error CODE: message` and `hint: …` on stderr; returns the documented exit code. */
+export function reportError(error: unknown, output: Output): number {
+  if (error instanceof LightsoutError) {
+    output.err(`error ${error.code}: ${error.message}\n`);
+    if (error.hint) output.err(`hint: ${error.hint}\n`);
+    return exitCodeOf(error.code);
+  }
+  output.err(`error INTERNAL: ${(error as Error)?.message ?? String(error)}\n`);
+  return ExitCode.ERROR;
+}
+
+/** Runs one command line; never throws, never calls process.exit (tests run it in-process). */
+export async function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; output?: Output } = {}): Promise<number> {
+  const output = options.output ?? processOutput;
+  const context: CommandContext = { env: options.env ?? process.env, output, relayFlag: undefined };
+  const program = buildProgram(context);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return ExitCode.OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed its message (or the help) through configureOutput.
+      return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    }
+    return reportError(error, output);
+  }
+}

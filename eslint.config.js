@@ -7,6 +7,7 @@ import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'dgram', 'http', 'https', 'crypto', 'child_process', 'stream', 'events', 'url', 'util', 'tls', 'zlib', 'buffer', 'worker_threads'];
 const otherPackages = (...names) => names.map((name) => ({ group: [`@lightsout/${name}`, `@lightsout/${name}/*`], message: `@lightsout/${name} is another application: share code through @lightsout/shared instead.` }));
+const relayTestingOnly = { regex: '^@lightsout/relay(?!/testing$)(/.*)?$', message: 'Tests may import @lightsout/relay/testing (startRelay, login helpers) and nothing else of the relay.' };
 const escapeRelative = (message) => ({ group: ['../../*', '!../../src/*'], message });
 
 const restrict = (files, patterns, paths = []) => ({
@@ -37,6 +38,11 @@ export default tseslint.config(
   restrict(['relay/**/*.ts'], [...otherPackages('agent', 'cli', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'relay/ is a server: shared/ and node:* only.' }]),
   restrict(['cli/**/*.ts'], [...otherPackages('agent', 'relay', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
   restrict(['agent/**/*.ts'], [...otherPackages('relay', 'cli', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'agent/ is a daemon: shared/ and node:* only.' }]),
+  // Integration tests in cli/ and agent/ may run a real relay through its test
+  // helper (@lightsout/relay/testing), and nothing else of the relay. Placed
+  // before the agent driver rules so those still apply to driver tests.
+  restrict(['cli/**/*.test.ts'], [...otherPackages('agent', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
+  restrict(['agent/**/*.test.ts'], [...otherPackages('cli', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'agent/ is a daemon: shared/ and node:* only.' }]),
   // bmcsim may reuse the agent's pure IPMI wire codecs, nothing else of the agent
   restrict(['bmcsim/**/*.ts'], [
     ...otherPackages('relay', 'cli', 'desktop'),

@@ -12,6 +12,8 @@ import docsPlugin from './plugins/docs.js';
 import errorsPlugin from './plugins/errors.js';
 import formBodyPlugin from './plugins/form-body.js';
 import healthPlugin from './plugins/health.js';
+import auditPlugin from './plugins/audit.js';
+import identityPlugin from './plugins/identity.js';
 import metricsPlugin from './plugins/metrics.js';
 import storePlugin from './plugins/store.js';
 import webPlugin from './plugins/web.js';
@@ -23,6 +25,8 @@ export interface BuildAppOptions {
   logDestination?: DestinationStream;
   /** Print the seeded demo credentials (server.ts does; tests don't). */
   printSeededCredentials?: (text: string) => void;
+  /** Password for both seeded users; default the LIGHTSOUT_DEMO_PASSWORD environment variable, else random. */
+  demoPassword?: string;
 }
 
 function isResolved(config: BuildAppOptions['config']): config is RelayConfig {
@@ -54,8 +58,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // decoder with FRAME_TOO_LARGE (an error message, then close 4002); only far larger
   // frames hit ws's own limit (close 1009).
   await app.register(websocket, { options: { maxPayload: 4 * Math.max(config.agents.maxFrameBytes, CONTROL_MAX_FRAME_BYTES) } });
+  await app.register(auditPlugin);
+  await app.register(identityPlugin, { printSeededCredentials: options.printSeededCredentials, demoPassword: options.demoPassword ?? process.env['LIGHTSOUT_DEMO_PASSWORD'] });
   await app.register(healthPlugin);
   await app.register(webPlugin);
-  void options.printSeededCredentials;
   return app;
 }

@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import type { Role } from '@lightsout/shared';
+import type { Store } from '../store/open.js';
+import { hashPassword, randomPassword, verifyPassword } from './passwords.js';
+
+export interface Account {
+  id: string;
+  tenant: string;
+  username: string;
+  role: Role;
+}
+
+const ROLES = new Set<string>(['viewer', 'operator', 'tenant-admin', 'provider-admin']);
+
+function toAccount(row: { id: string; tenant_id: string; username: string; role: string }): Account | undefined {
+  if (!ROLES.has(row.role)) return undefined;
+  return { id: row.id, tenant: row.tenant_id, username: row.username, role: row.role as Role };
+}
+
+export async function findAccountById(store: Store, id: string): Promise<Account | undefined> {
+  const row = await store.selectFrom('users').select(['id', 'tenant_id', 'username', 'role']).where('id', '=', id).where('disabled', '=', 0).executeTakeFirst();
+  return row === undefined ? undefined : toAccount(row);
+}
+
+// A real hash of a random password: an unknown username costs the same scrypt
+// time as a wrong password, so timing does not reveal which usernames exist.
+let decoyHash: Promise<string> | undefined;
+
+/** The account for these credentials, or undefined (wrong password, unknown or disabled user). */
+export async function authenticate(store: Store, username: string, password: string): Promise<Account | undefined> {
+  const row = await store.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  if (row === undefined) {
+    decoyHash ??= hashPassword(randomPassword());
+    await verifyPassword(password, await decoyHash);
+    return undefined;
+  }
+  const valid = await verifyPassword(password, row.password_hash);
+  if (!valid || row.disabled !== 0) return undefined;
+  return toAccount(row);
+}
+
+export async function ensureTenant(store: Store, id: string, name: string): Promise<void> {
+  await store.insertInto('tenants').values({ id, name, created_at: Date.now() }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
+}
+
+export async function createUser(store: Store, user: { tenant: string; username: string; password: string; role: Role }): Promise<Account> {
+  const id = randomUUID();
+  await store
+    .insertInto('users')
+    .values({ id, tenant_id: user.tenant, username: user.username, password_hash: await hashPassword(user.password), role: user.role, disabled: 0, created_at: Date.now() })
+    .execute();
+  return { id, tenant: user.tenant, username: user.username, role: user.role };
+}
+
+export interface SeededCredentials {
+  admin: { username: string; password: string; tenant: string };
+  operator: { username: string; password: string; tenant: string };
+}
+
+/**
+ * First start of the embedded default: tenant `provider` with `admin`
+ * (provider-admin) and tenant `demo` with `operator`. Returns the passwords
+ * once, or undefined when users already exist. LIGHTSOUT_DEMO_PASSWORD makes
+ * them deterministic for the demo script and tests.
+ */
+export async function seedDemo(store: Store, fixedPassword: string | undefined): Promise<SeededCredentials | undefined> {
+  const existing = await store.selectFrom('users').select('id').limit(1).executeTakeFirst();
+  if (existing !== undefined) return undefined;
+  await ensureTenant(store, 'provider', 'Provider');
+  await ensureTenant(store, 'demo', 'Demo tenant');
+  const adminPassword = fixedPassword ?? randomPassword();
+  const operatorPassword = fixedPassword ?? randomPassword();
+  await createUser(store, { tenant: 'provider', username: 'admin', password: adminPassword, role: 'provider-admin' });
+  await createUser(store, { tenant: 'demo', username: 'operator', password: operatorPassword, role: 'operator' });
+  return {
+    admin: { username: 'admin', password: adminPassword, tenant: 'provider' },
+    operator: { username: 'operator', password: operatorPassword, tenant: 'demo' },
+  };
+}

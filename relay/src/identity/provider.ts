@@ -1,0 +1,156 @@
+import type { FastifyBaseLogger } from 'fastify';
+import Provider, { errors as oidcErrors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { RelayConfig } from '../config/schema.js';
+import type { Store } from '../store/open.js';
+import { findAccountById } from './accounts.js';
+import type { ProviderSecrets } from './keys.js';
+import { kyselyAdapterFactory } from './oidc-adapter.js';
+import { deviceConfirmPage, deviceInputPage, logoutPage, messagePage } from './pages.js';
+
+export const WEB_CLIENT_ID = 'lightsout-web';
+export const CLI_CLIENT_ID = 'lightsout-cli';
+export const CLIENT_SCOPES = 'openid profile offline_access';
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** The one resource-server scope; access tokens for the API carry it. */
+export const API_SCOPE = 'lightsout';
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * The web console's client: public, authorization code + PKCE. Loopback
+ * redirects (RFC 8252 §7.3) for the desktop app need application_type
+ * native, which OIDC only allows with https or loopback redirect URIs.
+ */
+function webClient(publicUrl: string): Record<string, unknown> {
+  const url = new URL(publicUrl);
+  const nativeAllowed = url.protocol === 'https:' || LOOPBACK_HOSTS.has(url.hostname);
+  return {
+    client_id: WEB_CLIENT_ID,
+    client_name: 'Lightsout console',
+    token_endpoint_auth_method: 'none',
+    application_type: nativeAllowed ? 'native' : 'web',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: nativeAllowed ? [`${publicUrl}/`, 'http://127.0.0.1/callback'] : [`${publicUrl}/`],
+    post_logout_redirect_uris: [`${publicUrl}/`],
+  };
+}
+
+function cliClient(): Record<string, unknown> {
+  return {
+    client_id: CLI_CLIENT_ID,
+    client_name: 'Lightsout CLI',
+    token_endpoint_auth_method: 'none',
+    application_type: 'native',
+    grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
+    response_types: [],
+    redirect_uris: [],
+  };
+}
+
+function deviceError(error: unknown): string | undefined {
+  if (error === undefined || error === null) return undefined;
+  const named = error as { name?: string; userCode?: string };
+  if (named.userCode !== undefined || named.name === 'NoCodeError') return 'That code is not valid or has expired. Check it and try again.';
+  if (named.name === 'AbortedError') return 'The sign-in request was cancelled.';
+  return 'Something went wrong. Start again from the CLI.';
+}
+
+export function createProvider(options: { config: RelayConfig; store: Store; secrets: ProviderSecrets; log: FastifyBaseLogger }): Provider {
+  const { config, store, secrets, log } = options;
+  const audience = config.identity.audience;
+  const provider = new Provider(config.identity.issuer, {
+    adapter: kyselyAdapterFactory(store),
+    clients: [webClient(config.publicUrl), cliClient()],
+    jwks: secrets.jwks,
+    cookies: { keys: secrets.cookieKeys },
+    claims: { openid: ['sub'], profile: ['preferred_username', 'tenant', 'role'] },
+    async findAccount(_context: KoaContextWithOIDC, subject: string) {
+      const account = await findAccountById(store, subject);
+      if (account === undefined) return undefined;
+      return {
+        accountId: account.id,
+        async claims() {
+          return { sub: account.id, preferred_username: account.username, tenant: account.tenant, role: account.role };
+        },
+      };
+    },
+    interactions: { url: (_context: KoaContextWithOIDC, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    pkce: { required: () => true },
+    ttl: {
+      AccessToken: config.identity.accessTokenTtlSeconds,
+      AuthorizationCode: 60,
+      DeviceCode: 600,
+      IdToken: 3600,
+      Interaction: 1800,
+      Grant: config.identity.refreshTokenTtlSeconds,
+      Session: config.identity.refreshTokenTtlSeconds,
+      RefreshToken: config.identity.refreshTokenTtlSeconds,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        async userCodeInputSource(context: KoaContextWithOIDC, form: string, _out: unknown, error: unknown) {
+          context.type = 'html';
+          context.body = deviceInputPage(form, deviceError(error));
+        },
+        async userCodeConfirmSource(context: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _deviceInfo: unknown, userCode: string) {
+          context.type = 'html';
+          context.body = deviceConfirmPage(form, client.clientName ?? client.clientId, userCode);
+        },
+        async successSource(context: KoaContextWithOIDC) {
+          context.type = 'html';
+          context.body = messagePage('Signed in', 'Your device is signed in. You can close this page and return to the terminal.');
+        },
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(context: KoaContextWithOIDC, form: string) {
+          context.type = 'html';
+          context.body = logoutPage(form, context.host);
+        },
+        async postLogoutSuccessSource(context: KoaContextWithOIDC) {
+          context.type = 'html';
+          context.body = messagePage('Signed out', 'You are signed out of Lightsout.');
+        },
+      },
+      // RFC 8707: API access tokens are JWTs whose aud is the relay's API, never opaque.
+      resourceIndicators: {
+        enabled: true,
+        async defaultResource() {
+          return audience;
+        },
+        async useGrantedResource() {
+          return true;
+        },
+        async getResourceServerInfo(_context: KoaContextWithOIDC, resourceIndicator: string) {
+          if (resourceIndicator !== audience) throw new oidcErrors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+          return {
+            scope: API_SCOPE,
+            audience,
+            accessTokenTTL: config.identity.accessTokenTtlSeconds,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'EdDSA' } },
+          };
+        },
+      },
+    },
+    clientBasedCORS(_context: KoaContextWithOIDC, origin: string, client: { redirectUris?: string[] }) {
+      return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
+    },
+    async renderError(context: KoaContextWithOIDC, out: Record<string, string>) {
+      context.type = 'html';
+      context.body = messagePage('Sign-in failed', `${out['error'] ?? 'error'}: ${out['error_description'] ?? ''}`);
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'EdDSA', 'ES256'],
+    },
+  });
+  provider.proxy = false;
+  provider.on('server_error', (_context: unknown, error: unknown) => log.error({ err: error }, 'oidc provider error'));
+  return provider;
+}

@@ -1,0 +1,149 @@
+import { ClientConfig, ErrorBodySchema, LightsoutError, type Role, WhoAmI } from '@lightsout/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { seedDemo } from '../identity/accounts.js';
+import { registerInteractionRoutes } from '../identity/interactions.js';
+import { loadOrCreateProviderSecrets, publicJwks } from '../identity/keys.js';
+import { pruneExpiredOidcPayloads } from '../identity/oidc-adapter.js';
+import { principalFor } from '../identity/principal.js';
+import { CLI_CLIENT_ID, CLIENT_SCOPES, WEB_CLIENT_ID, createProvider } from '../identity/provider.js';
+import { type Principal, type TokenVerifier, createTokenVerifier, roleAtLeast } from '../identity/verifier.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    identity: {
+      verifier: TokenVerifier;
+      /** Verify a bearer token and map it to a principal; throws LightsoutError. */
+      principalFromToken(token: string): Promise<Principal>;
+    };
+    /** preHandler: 401 unless the request carries a valid access token. */
+    authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    /** preHandler factory: authenticate, then 403 unless the role is at least `minimum`. */
+    requireRole(minimum: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export interface IdentityPluginOptions {
+  /** Receives the seeded credentials text once (server.ts prints it). */
+  printSeededCredentials?: ((text: string) => void) | undefined;
+  /** Fixed password for the seeded users (LIGHTSOUT_DEMO_PASSWORD). */
+  demoPassword?: string | undefined;
+}
+
+export function bearerToken(header: string | undefined): string {
+  if (header === undefined) throw new LightsoutError('UNAUTHENTICATED', 'no access token', { hint: 'log in first (lightsout login)' });
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,8192})$/i.exec(header);
+  if (match === null) throw new LightsoutError('TOKEN_INVALID', 'Authorization header is not "Bearer <token>"');
+  return match[1]!;
+}
+
+async function externalJwksUrl(issuer: string, discoveryUrl: string | undefined): Promise<URL> {
+  const url = discoveryUrl ?? `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  let document: { issuer?: unknown; jwks_uri?: unknown };
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    document = (await response.json()) as typeof document;
+  } catch (cause) {
+    throw new LightsoutError('CONFIG_INVALID', `cannot fetch the external issuer's discovery document ${url}`, { cause, details: { key: 'identity.external.discoveryUrl' } });
+  }
+  if (document.issuer !== issuer || typeof document.jwks_uri !== 'string') {
+    throw new LightsoutError('CONFIG_INVALID', `discovery document ${url} does not describe issuer ${issuer}`, { details: { key: 'identity.external.issuer' } });
+  }
+  return new URL(document.jwks_uri);
+}
+
+function seededText(credentials: NonNullable<Awaited<ReturnType<typeof seedDemo>>>, publicUrl: string): string {
+  return [
+    '',
+    '  Lightsout relay: first start, demo accounts created (shown once):',
+    `    ${credentials.admin.username.padEnd(9)} ${credentials.admin.password}   provider-admin, tenant ${credentials.admin.tenant}`,
+    `    ${credentials.operator.username.padEnd(9)} ${credentials.operator.password}   operator, tenant ${credentials.operator.tenant}`,
+    `  Sign in at ${publicUrl}/ or with: lightsout login --relay ${publicUrl}`,
+    '',
+    '',
+  ].join('\n');
+}
+
+async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptions): Promise<void> {
+  const { config } = app;
+  let verifier: TokenVerifier;
+  let clientIds = { web: WEB_CLIENT_ID, cli: CLI_CLIENT_ID };
+
+  if (config.identity.mode === 'embedded') {
+    const secrets = await loadOrCreateProviderSecrets(config.dataDir);
+    const provider = createProvider({ config, store: app.store, secrets, log: app.log });
+    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, jwks: publicJwks(secrets) });
+    await pruneExpiredOidcPayloads(app.store);
+    const prune = setInterval(() => void pruneExpiredOidcPayloads(app.store).catch((error: unknown) => app.log.warn({ err: error }, 'oidc prune failed')), 10 * 60_000);
+    prune.unref();
+    app.addHook('onClose', async () => clearInterval(prune));
+
+    const callback = provider.callback();
+    // oidc-provider reads its own request bodies, so this scope leaves the stream unread.
+    await app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
+      scope.all('/oidc/*', { schema: { hide: true } }, (request, reply) => {
+        reply.hijack();
+        const raw = request.raw as typeof request.raw & { originalUrl?: string };
+        raw.originalUrl = raw.url;
+        raw.url = raw.url!.slice('/oidc'.length) || '/';
+        callback(raw, reply.raw);
+      });
+    });
+    registerInteractionRoutes(app, provider);
+
+    if (config.identity.seedDemo) {
+      const seeded = await seedDemo(app.store, options.demoPassword);
+      if (seeded !== undefined) options.printSeededCredentials?.(seededText(seeded, config.publicUrl));
+    }
+  } else {
+    const external = config.identity.external!;
+    verifier = createTokenVerifier({ issuer: external.issuer, audience: config.identity.audience, jwks: await externalJwksUrl(external.issuer, external.discoveryUrl) });
+    clientIds = { web: external.clientId, cli: external.cliClientId };
+  }
+
+  const identity = {
+    verifier,
+    async principalFromToken(token: string) {
+      return principalFor(await verifier.verify(token), config, app.store);
+    },
+  };
+  app.decorate('identity', identity);
+  app.decorateRequest('principal', null);
+
+  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    try {
+      request.principal = await identity.principalFromToken(bearerToken(request.headers.authorization));
+    } catch (error) {
+      reply.header('www-authenticate', `Bearer realm="lightsout", error="invalid_token"`);
+      throw error;
+    }
+  }
+  app.decorate('authenticate', authenticate);
+  app.decorate('requireRole', (minimum: Role) => async (request: FastifyRequest, reply: FastifyReply) => {
+    await authenticate(request, reply);
+    if (!roleAtLeast(request.principal!.role, minimum)) {
+      throw new LightsoutError('FORBIDDEN', `this needs the ${minimum} role or higher`, { hint: 'ask a tenant or provider administrator for access' });
+    }
+  });
+
+  const errors = { 401: ErrorBodySchema, 403: ErrorBodySchema };
+  app.get('/v1/me', { preHandler: authenticate, schema: { tags: ['identity'], security: [{ bearer: [] }], response: { 200: WhoAmI, ...errors } } }, async (request) => {
+    const principal = request.principal!;
+    return { subject: principal.subject, username: principal.username, tenant: principal.tenant, role: principal.role, issuer: principal.issuer, expiresAt: principal.expiresAt };
+  });
+  app.get('/v1/client-config', { schema: { tags: ['identity'], response: { 200: ClientConfig } } }, async () => ({
+    issuer: config.identity.issuer,
+    clientId: clientIds.web,
+    cliClientId: clientIds.cli,
+    scopes: CLIENT_SCOPES,
+    audience: config.identity.audience,
+  }));
+}
+
+export default fp(identityPlugin, { name: 'lightsout-identity', dependencies: ['lightsout-store', 'lightsout-audit'] });

@@ -1,0 +1,8 @@
+/**
+ * `@lightsout/relay/testing`: helpers for tests in other packages (CLI, agent
+ * integration tests) to run a real relay and log in through its real OP.
+ * Test files only; the relay itself never imports this.
+ */
+export { startRelay, TEST_PASSWORD, type RunningRelay, type StartRelayOptions } from './relay.js';
+export { loginWithDeviceFlow, loginWithPassword, approveDeviceCode, refreshTokens, fetchClientConfig, type TokenSet } from './login.js';
+export { TestBrowser, parseForm, type HtmlForm } from './browser.js';

@@ -15,7 +15,7 @@ describe('inventory registration', () => {
       rack: 'r12',
       labels: { role: 'web' },
       ipmi: { host: 'fe80::1', port: 6230, credentials, cipherSuite: 17, privilege: 'operator', quirks: [] },
-      redfish: { url: 'https://root:hunter2@10.0.0.5', credentials, tls: { insecure: true } },
+      redfish: { url: 'https://root:hunter2@10.0.0.5', credentials, tls: { insecure: true }, quirks: [] },
       vnc: { url: 'vnc://10.0.0.5:5900', credentials },
     };
     const registration = registrationOf(server);

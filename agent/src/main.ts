@@ -3,6 +3,7 @@ import { LightsoutError } from '@lightsout/shared';
 import { startAgent } from './agent.js';
 import { loadConfig } from './config/load.js';
 import { builtinDriverFactories } from './drivers/builtin.js';
+import { builtinExtensions } from './extensions.js';
 import { ensureIdentity } from './identity/enroll.js';
 import { loadOrCreateKeyPair } from './identity/keys.js';
 import { ensureStateDir } from './identity/state.js';
@@ -53,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     const { identity, enrolled } = await ensureIdentity({ relay: config.relay, name: config.name, stateDir: config.stateDir, joinToken: config.joinToken, keyPair });
     if (enrolled) logger.info({ agentId: identity.agentId, region: identity.region, datacenter: identity.datacenter }, 'enrolled with the relay');
 
-    const agent = startAgent({ config, identity, keyPair, factories: builtinDriverFactories(), logger });
+    const agent = startAgent({ config, identity, keyPair, factories: builtinDriverFactories({ stateDir: config.stateDir, logger }), extensions: builtinExtensions(), logger });
     const signalled = new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -49,7 +49,7 @@ describe('agent config', () => {
       privilege: 'administrator',
       quirks: [],
     });
-    expect(config.servers[1]!.redfish).toEqual({ url: 'https://10.0.0.6', credentials: { username: 'root', password: 's3cret-from-file' }, tls: { insecure: false } });
+    expect(config.servers[1]!.redfish).toEqual({ url: 'https://10.0.0.6', credentials: { username: 'root', password: 's3cret-from-file' }, tls: { insecure: false }, quirks: [] });
     expect(config.joinToken).toBeUndefined();
   });
 

@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { LightsoutError } from '@lightsout/shared';
 import type { BmcCredentials } from '../drivers/types.js';
 import { AgentConfigFile, type ServerConfig } from './schema.js';
-import type { AgentConfig, ServerEntry } from './types.js';
+import type { AgentConfig, RedfishEndpoint, ServerEntry } from './types.js';
 
 export const JOIN_TOKEN_ENV = 'LIGHTSOUT_JOIN_TOKEN';
 
@@ -80,7 +80,7 @@ function resolveCredentials(source: string, file: AgentConfigFile, base: string,
   return credentials;
 }
 
-function resolveServer(source: string, server: ServerConfig, index: number, credentials: Map<string, BmcCredentials>): ServerEntry {
+function resolveServer(source: string, server: ServerConfig, index: number, credentials: Map<string, BmcCredentials>, base: string): ServerEntry {
   const key = `servers[${index}]`;
   const lookup = (endpoint: string, id: string): BmcCredentials => {
     const found = credentials.get(id);
@@ -99,9 +99,11 @@ function resolveServer(source: string, server: ServerConfig, index: number, cred
     };
   }
   if (server.redfish) {
-    const tls: { insecure: boolean; caFile?: string } = { insecure: server.redfish.tls?.insecure ?? false };
-    if (server.redfish.tls?.caFile !== undefined) tls.caFile = server.redfish.tls.caFile;
-    entry.redfish = { url: server.redfish.url.replace(/\/+$/, ''), credentials: lookup('redfish', server.redfish.credentials), tls };
+    const tls: RedfishEndpoint['tls'] = { insecure: server.redfish.tls?.insecure ?? false };
+    if (server.redfish.tls?.caFile !== undefined) tls.caFile = resolve(base, server.redfish.tls.caFile);
+    if (server.redfish.tls?.fingerprint256 !== undefined) tls.fingerprint256 = server.redfish.tls.fingerprint256;
+    entry.redfish = { url: server.redfish.url.replace(/\/+$/, ''), credentials: lookup('redfish', server.redfish.credentials), tls, quirks: server.redfish.quirks ?? [] };
+    if (server.redfish.systemId !== undefined) entry.redfish.systemId = server.redfish.systemId;
   }
   if (server.vnc) {
     entry.vnc = { url: server.vnc.url };
@@ -129,7 +131,7 @@ export function resolveConfig(document: unknown, options: { source: string; base
     seen.add(server.id);
   }
   const credentials = resolveCredentials(source, file, base, env);
-  const servers = file.servers.map((server, index) => resolveServer(source, server, index, credentials));
+  const servers = file.servers.map((server, index) => resolveServer(source, server, index, credentials, base));
   if (file.joinToken !== undefined && file.joinTokenFile !== undefined) {
     throw invalid(source, 'joinTokenFile', 'cannot be set together with joinToken');
   }

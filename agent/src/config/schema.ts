@@ -41,6 +41,10 @@ export const RedfishEndpointConfig = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
     credentials: Slug,
+    /** The ComputerSystem Id when the BMC manages several. */
+    systemId: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    /** Names from the Redfish driver's quirk table (docs/redfish.md). */
+    quirks: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
     tls: Type.Optional(
       Type.Object(
         {
@@ -48,6 +52,8 @@ export const RedfishEndpointConfig = Type.Object(
           insecure: Type.Optional(Type.Boolean()),
           /** Path to a PEM CA bundle to trust for this BMC. */
           caFile: Type.Optional(Type.String({ minLength: 1 })),
+          /** SHA-256 fingerprint of the BMC's certificate (hex, colons allowed): pin it. */
+          fingerprint256: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f:]{64,95}$' })),
         },
         { additionalProperties: false },
       ),

@@ -18,7 +18,10 @@ export interface IpmiEndpoint {
 export interface RedfishEndpoint {
   url: string;
   credentials: BmcCredentials;
-  tls: { insecure: boolean; caFile?: string };
+  /** No CA file, no pin and not insecure = trust on first use, recorded under the state dir. */
+  tls: { insecure: boolean; caFile?: string; fingerprint256?: string };
+  systemId?: string;
+  quirks: string[];
 }
 
 export interface VncEndpoint {

@@ -1,10 +1,30 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { createRedfishDriver } from '../redfish/index.js';
 import type { DriverFactories } from './registry.js';
 
+/** Redfish trust-on-first-use certificate records live here, under the agent's state dir. */
+export const REDFISH_TRUST_DIRECTORY = 'redfish-trust';
+
 /**
- * The drivers this build of the agent ships. A protocol appears here once its
- * driver lands (agent/src/ipmi, agent/src/redfish); until then servers that
- * only have that endpoint answer BMC_UNSUPPORTED and are not polled.
+ * The drivers this build of the agent ships, keyed by protocol. A protocol
+ * appears here once its driver lands (agent/src/ipmi is still in progress);
+ * servers that only have an endpoint without a factory answer
+ * BMC_UNSUPPORTED and are not polled.
  */
-export function builtinDriverFactories(): DriverFactories {
-  return {};
+export function builtinDriverFactories(options: { stateDir: string; logger: Logger }): DriverFactories {
+  return {
+    redfish: (endpoint, context) =>
+      createRedfishDriver({
+        serverId: context.serverId,
+        url: endpoint.url,
+        credentials: endpoint.credentials,
+        tls: endpoint.tls,
+        trustDirectory: join(options.stateDir, REDFISH_TRUST_DIRECTORY),
+        quirks: endpoint.quirks,
+        ...(endpoint.systemId !== undefined ? { systemId: endpoint.systemId } : {}),
+        onInsecure: (peer) => context.logger.warn({ peer }, 'TLS verification is off for this BMC (tls.insecure)'),
+        onCertificateRecorded: (fingerprint) => context.logger.info({ fingerprint }, 'recorded the BMC certificate on first use'),
+      }),
+  };
 }

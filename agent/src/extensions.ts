@@ -1,0 +1,10 @@
+import type { AgentExtensionFactory } from './agent.js';
+
+/**
+ * Parts of the agent beyond the BMC drivers that answer their own control
+ * ops (the stream plane's `stream.open` / `stream.close`, …). Each is built
+ * with the AgentContext at start and stopped with the agent.
+ */
+export function builtinExtensions(): AgentExtensionFactory[] {
+  return [];
+}

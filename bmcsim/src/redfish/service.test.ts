@@ -1,0 +1,103 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { waitFor } from '../../test/wait.js';
+import { Bmc } from '../bmc/bmc.js';
+import { bmcConfig, type BmcFaults } from '../bmc/config.js';
+
+// Behaviour the third-party clients do not exercise: ETag preconditions,
+// vendor refusals, session expiry, PATCH-only media and /console0.
+
+let imageServer: Server;
+let imageUrl: string;
+const bmcs: Bmc[] = [];
+
+beforeAll(async () => {
+  imageServer = createServer((_request, response) => response.writeHead(200).end(Buffer.alloc(4096, 1)));
+  await new Promise<void>((resolve) => imageServer.listen(0, '127.0.0.1', resolve));
+  const address = imageServer.address();
+  imageUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/boot.img`;
+});
+afterAll(() => new Promise<void>((resolve) => imageServer.close(() => resolve())));
+afterEach(async () => {
+  for (const bmc of bmcs.splice(0)) await bmc.stop();
+});
+
+/** Redfish documents are deep JSON; tests read them through this loose shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Document = Record<string, any>;
+const json = async (response: Response) => (await response.json()) as Document;
+
+async function start(faults: Partial<BmcFaults> = {}) {
+  const bmc = new Bmc(bmcConfig('unit-01', { faults, startPowered: false, timings: { postMs: 5, bootMs: 5 } }));
+  bmcs.push(bmc);
+  const { redfishUrl } = await bmc.start({ address: '127.0.0.1', ipmiPort: 0, webPort: 0, vncPort: 0, tls: undefined });
+  const basic = { authorization: `Basic ${Buffer.from('admin:adminpass').toString('base64')}` };
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = basic) =>
+    fetch(redfishUrl + path, { method, headers: { ...headers, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { bmc, redfishUrl, call, basic };
+}
+
+describe('Redfish service', () => {
+  it('rejects a PATCH whose If-Match is stale with 412', async () => {
+    const { bmc, call, basic } = await start();
+    const first = await call('GET', '/redfish/v1/Systems/system');
+    const etag = first.headers.get('etag')!;
+    expect((await json(first)).Boot.BootSourceOverrideEnabled).toBe('Disabled');
+    expect((await call('PATCH', '/redfish/v1/Systems/system', { Boot: { BootSourceOverrideTarget: 'Pxe', BootSourceOverrideEnabled: 'Once' } }, { ...basic, 'if-match': etag })).status).toBe(204);
+    const stale = await call('PATCH', '/redfish/v1/Systems/system', { Boot: { BootSourceOverrideTarget: 'Hdd' } }, { ...basic, 'if-match': etag });
+    expect(stale.status).toBe(412);
+    expect((await json(stale)).error.code).toMatch(/PreconditionFailed/);
+    expect(bmc.host.bootOverride.device).toBe('pxe');
+  });
+
+  it('Supermicro flavour refuses Inserted/WriteProtected and Cd does not boot virtual media', async () => {
+    const { call } = await start({ redfishFlavour: 'supermicro' });
+    const refused = await call('POST', '/redfish/v1/Managers/1/VirtualMedia/CD1/Actions/VirtualMedia.InsertMedia', { Image: imageUrl, Inserted: true });
+    expect(refused.status).toBe(400);
+    const system = await json(await call('GET', '/redfish/v1/Systems/1'));
+    expect(system.Boot['BootSourceOverrideTarget@Redfish.AllowableValues']).toContain('UsbCd');
+  });
+
+  it('expires sessions mid-use when sessionExpiryMs is set (401), and logs out with DELETE', async () => {
+    const { bmc, call, redfishUrl } = await start({ sessionExpiryMs: 1 });
+    const login = await fetch(`${redfishUrl}/redfish/v1/SessionService/Sessions`, { method: 'POST', body: JSON.stringify({ UserName: 'admin', Password: 'adminpass' }) });
+    expect(login.status).toBe(201);
+    const token = login.headers.get('x-auth-token')!;
+    expect(login.headers.get('location')).toMatch(/^\/redfish\/v1\/SessionService\/Sessions\/\w+/);
+    const started = bmc.clock.now();
+    await waitFor(() => bmc.clock.now() - started > 2, (wake) => { const timer = setInterval(wake, 1); return () => clearInterval(timer); }, 1000, 'expiry');
+    expect((await call('GET', '/redfish/v1/Systems/system', undefined, { 'x-auth-token': token })).status).toBe(401);
+    const wrong = await fetch(`${redfishUrl}/redfish/v1/SessionService/Sessions`, { method: 'POST', body: JSON.stringify({ UserName: 'admin', Password: 'x' }) });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('mounts by PATCH when there is no InsertMedia action', async () => {
+    const { bmc, call } = await start({ virtualMediaPatchOnly: true });
+    const media = await json(await call('GET', '/redfish/v1/Managers/bmc/VirtualMedia/CD1'));
+    expect(media.Actions).toBeUndefined();
+    expect((await call('POST', '/redfish/v1/Managers/bmc/VirtualMedia/CD1/Actions/VirtualMedia.InsertMedia', { Image: imageUrl })).status).toBe(404);
+    expect((await call('PATCH', '/redfish/v1/Managers/bmc/VirtualMedia/CD1', { Image: imageUrl, Inserted: true })).status).toBe(204);
+    expect(bmc.host.virtualMedia).toMatchObject({ name: 'boot.img', bytes: 4096 });
+    expect((await call('PATCH', '/redfish/v1/Managers/bmc/VirtualMedia/CD1', { Image: null })).status).toBe(204);
+    expect(bmc.host.virtualMedia).toBeUndefined();
+  });
+
+  it('streams the host serial console over /console0 both ways', async () => {
+    const { redfishUrl, basic, call } = await start();
+    const webSocket = new WebSocket(`${redfishUrl.replace('http', 'ws')}/console0`, { headers: basic });
+    let received = '';
+    webSocket.on('message', (data: Buffer) => (received += data.toString('latin1')));
+    await new Promise((resolve) => webSocket.once('open', resolve));
+    expect((await call('POST', '/redfish/v1/Systems/system/Actions/ComputerSystem.Reset', { ResetType: 'On' })).status).toBe(204);
+    const wake = (callback: () => void) => (webSocket.on('message', callback), () => webSocket.off('message', callback));
+    await waitFor(() => received.endsWith('unit-01 login: '), wake, 5000, 'login prompt');
+    webSocket.send(Buffer.from('root\r'));
+    await waitFor(() => received.endsWith('root@unit-01:~# '), wake, 5000, 'shell prompt');
+    webSocket.close();
+    const entries = await json(await call('GET', '/redfish/v1/Managers/bmc/LogServices/SEL/Entries'));
+    expect(entries.Members.map((entry: Document) => entry.Message)).toEqual(['Host power on']);
+    const thermal = await json(await call('GET', '/redfish/v1/Chassis/chassis/Thermal'));
+    expect(thermal.Temperatures[0].ReadingCelsius).toBeGreaterThan(40);
+  });
+});

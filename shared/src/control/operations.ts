@@ -1,4 +1,5 @@
 import type { BootOverride, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
+import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, MediaMountParams, MediaMountResult, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
 
 /**
@@ -17,6 +18,12 @@ export interface ControlOperations {
   /** Stream plane (docs/streams.md): dial back a data connection for a console session leg. */
   'stream.open': { params: StreamOpenParams; result: StreamOpenResult };
   'stream.close': { params: StreamCloseParams; result: Record<string, never> };
+  /** Virtual media (docs/virtual-media.md): pull an image from the relay into the agent's cache. */
+  'media.fetch': { params: MediaFetchParams; result: MediaFetchResult };
+  'media.status': { params: MediaStatusParams; result: MediaStatusResult };
+  /** Mount a cached image on the server's BMC; with `boot`, set boot-once to CD and reset or power on. */
+  'media.mount': { params: MediaMountParams; result: MediaMountResult };
+  'media.eject': { params: MediaEjectParams; result: Record<string, never> };
 }
 
 export type ControlOperation = keyof ControlOperations;

@@ -3,3 +3,4 @@ export * from './agent.js';
 export * from './identity.js';
 export * from './error.js';
 export * from './operations.js';
+export * from './media.js';

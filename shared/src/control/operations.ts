@@ -1,5 +1,5 @@
 import type { BootOverride, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
-import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, MediaMountParams, MediaMountResult, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
+import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
 
 /**
@@ -21,8 +21,8 @@ export interface ControlOperations {
   /** Virtual media (docs/virtual-media.md): pull an image from the relay into the agent's cache. */
   'media.fetch': { params: MediaFetchParams; result: MediaFetchResult };
   'media.status': { params: MediaStatusParams; result: MediaStatusResult };
-  /** Mount a cached image on the server's BMC; with `boot`, set boot-once to CD and reset or power on. */
-  'media.mount': { params: MediaMountParams; result: MediaMountResult };
+  /** Start mounting a cached image on the server's BMC; with `boot`, then boot-once to CD and reset or power on. Poll media.status. */
+  'media.mount': { params: MediaMountParams; result: AgentMediaJob };
   'media.eject': { params: MediaEjectParams; result: Record<string, never> };
 }
 

@@ -98,6 +98,17 @@ export interface AgentMediaMount {
   autoEjectAt: string | null;
 }
 
+/** The agent's mount job for one server: BMC work runs in the background, the relay polls `media.status`. */
+export interface AgentMediaJob {
+  step: 'mounting' | 'setting-boot' | 'resetting' | 'booting' | 'mounted' | 'failed';
+  failedStep: 'mounting' | 'setting-boot' | 'resetting' | null;
+  error: { code: string; message: string; hint?: string } | null;
+  /** Quirks the BMC needed for InsertMedia (diagnostics). */
+  quirks: string[];
+  /** The power action after boot-once: `reset` (was on), `on` (was off), null without boot. */
+  powerAction: 'reset' | 'on' | null;
+}
+
 export interface MediaStatusParams {
   serverId: string;
   sha256?: string;
@@ -105,6 +116,7 @@ export interface MediaStatusParams {
 export interface MediaStatusResult {
   transfer: AgentMediaTransfer | null;
   mount: AgentMediaMount | null;
+  job: AgentMediaJob | null;
 }
 
 export interface MediaMountParams {
@@ -113,13 +125,6 @@ export interface MediaMountParams {
   filename: string;
   mountedBy: string;
   boot: boolean;
-}
-export interface MediaMountResult {
-  mount: AgentMediaMount;
-  /** Quirks the BMC needed for InsertMedia (diagnostics). */
-  quirks: string[];
-  /** The power action taken after setting boot-once: `reset` (was on), `on` (was off), or null without boot. */
-  powerAction: 'reset' | 'on' | null;
 }
 
 export interface MediaEjectParams {

@@ -142,6 +142,12 @@ export interface XvncOptions extends VncServerOptions {
    * Xvnc's own default, which offers VeNCrypt (19) before VncAuth (2).
    */
   securityTypes?: string;
+  /**
+   * Default true. The warm-up client speaks None and VncAuth only, so a
+   * server restricted to e.g. VeNCrypt must skip it (Xvnc has no black first
+   * frame; it listens before it reports its display).
+   */
+  warmUp?: boolean;
 }
 
 /** TigerVNC Xvnc: X server and RFB server in one process. */
@@ -189,7 +195,7 @@ export async function startXvnc(options: XvncOptions = {}): Promise<VncPeer> {
     });
     await setRootColour(display, rootColour);
     // Xvnc has no black first frame, but warming up also proves it serves the colour.
-    await warmUp(port, rootColour, passwordFile);
+    if (options.warmUp ?? true) await warmUp(port, rootColour, passwordFile);
     return { kind: 'xvnc', host: '127.0.0.1', port, url: `vnc://127.0.0.1:${port}`, display, password: options.password, rootColour, width, height, stop: () => cleanUp(cleanup) };
   } catch (error) {
     await cleanUp(cleanup);

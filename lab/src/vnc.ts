@@ -3,3 +3,4 @@
 export { startX11vnc, startXvnc, VNC_ROOT_COLOUR, type VncPeer, type VncServerOptions, type X11vncOptions, type XvncOptions } from './vnc-servers.js';
 export { startWebsockify, type WebsockifyPeer } from './vnc-websockify.js';
 export { reserveDisplay, type DisplayReservation } from './vnc-display.js';
+export { freeTcpPort } from './ports.js';

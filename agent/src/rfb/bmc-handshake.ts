@@ -11,6 +11,8 @@ export interface BmcHandshakeResult {
   /** The version both sides now speak. */
   version: RfbVersion;
   securityType: { type: number; name: string };
+  /** What the BMC offered, in its order (the 3.3 form offers exactly one). */
+  offeredSecurityTypes: number[];
   /**
    * The SecurityResult bytes to hand to a 3.8 client: the BMC's own when it
    * sent one, else a synthesised OK (3.3/3.7 servers send none after None).
@@ -50,6 +52,7 @@ type State =
 export class BmcHandshake {
   private state: State = { name: 'awaitVersion' };
   private pending: Uint8Array = new Uint8Array(0);
+  private offered: number[] = [];
 
   constructor(private readonly credentials: SecurityCredentials) {}
 
@@ -95,10 +98,12 @@ export class BmcHandshake {
       case 'awaitSecurityOffer': {
         const offer = this.take(state.version === '3.3' ? decodeSecurityType33(this.pending) : decodeSecurityTypes(this.pending));
         if (!offer) return { kind: 'needMore' };
+        if (offer.kind === 'types') this.offered = offer.types;
         const security = this.choose(offer, state.version);
+        // start() first: it may refuse (no password) before we commit to the type.
+        const exchange = security.start(this.credentials);
         // 3.7+: the client names its choice; 3.3: the server already decided.
         if (state.version !== '3.3') send.push(Uint8Array.of(security.type));
-        const exchange = security.start(this.credentials);
         if (exchange.opening) send.push(exchange.opening);
         this.state = { name: 'exchange', serverVersion: state.serverVersion, version: state.version, security, exchange };
         return { kind: 'progress' };
@@ -149,7 +154,7 @@ export class BmcHandshake {
 
   private finish(serverVersion: ProtocolVersion, version: RfbVersion, security: SecurityType, securityResult: Uint8Array): BmcHandshakeResult {
     this.state = { name: 'done' };
-    return { serverVersion, version, securityType: { type: security.type, name: security.name }, securityResult };
+    return { serverVersion, version, securityType: { type: security.type, name: security.name }, offeredSecurityTypes: this.offered, securityResult };
   }
 
   /** Returns the value and drops its bytes, or undefined when more bytes are needed. */

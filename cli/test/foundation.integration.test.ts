@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freeTcpPort } from '@lightsout/lab';
+import type { ServerList, ServerView } from '@lightsout/shared';
+import { approveDeviceLogin } from './support/browser.js';
+import { eventually, TrackedProcess, REPO_ROOT } from './support/processes.js';
+import { cli, startAgentProcess, startRelayProcess } from './support/stack.js';
+
+/**
+ * Issue 2, "done means": real relay process, real agent process, real CLI
+ * process, real embedded OIDC device flow. Nothing here is simulated; the
+ * only test code is the "browser" that clicks through the OP's pages as the
+ * user would.
+ */
+const HEARTBEAT_MS = 250;
+/** The relay marks an agent offline after 3 missed heartbeats; allow CLI start-up on top. */
+const OFFLINE_DEADLINE_MS = HEARTBEAT_MS * 3 + 10_000;
+const PASSWORD = 'foundation-test-password';
+
+const root = mkdtempSync(join(tmpdir(), 'lightsout-foundation-'));
+const relayData = join(root, 'relay-data');
+const cliEnv = { LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config') };
+const started: TrackedProcess[] = [];
+let port = 0;
+let relayUrl = '';
+let relay: TrackedProcess | undefined;
+
+function track<T extends TrackedProcess>(process: T): T {
+  started.push(process);
+  return process;
+}
+
+async function servers(): Promise<ServerView[]> {
+  const result = await cli(['servers', 'list', '--json'], cliEnv);
+  if (result.code !== 0) throw new Error(`servers list exited ${result.code}: ${result.stderr}`);
+  return (JSON.parse(result.stdout) as ServerList).servers;
+}
+
+async function waitForAgent(state: 'online' | 'offline', timeoutMs: number): Promise<ServerView[]> {
+  return eventually(`both servers ${state}`, timeoutMs, async () => {
+    const list = (await servers()).filter((server) => server.id === 'fnd-web-01' || server.id === 'fnd-db-01');
+    return list.length === 2 && list.every((server) => server.agent === state) ? list : undefined;
+  });
+}
+
+function writeAgentConfig(name: string, stateDir: string): string {
+  const file = join(root, `${name}.yaml`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      relay: relayUrl,
+      name,
+      stateDir,
+      log: { level: 'warn' },
+      control: { backoffBaseMs: 50, backoffCapMs: 1000, stableAfterMs: 5000, requestTimeoutMs: 5000 },
+      credentials: [{ id: 'lab', username: 'admin', passwordEnv: 'FOUNDATION_BMC_PASSWORD' }],
+      servers: [
+        { id: 'fnd-web-01', name: 'web-01.fra1', tenant: 'demo', rack: 'r12', labels: { role: 'web' }, ipmi: { host: '127.0.0.1', port: 9, credentials: 'lab' }, vnc: { url: 'vnc://127.0.0.1:5999' } },
+        { id: 'fnd-db-01', name: 'db-01.fra1', tenant: 'demo', rack: 'r14', serial: { url: 'ws://127.0.0.1:9/console0' } },
+      ],
+    }),
+  );
+  return file;
+}
+
+const agentEnv = { FOUNDATION_BMC_PASSWORD: 'bmc-secret-never-logged' };
+
+beforeAll(async () => {
+  port = await freeTcpPort();
+  relayUrl = `http://127.0.0.1:${port}`;
+  relay = track(await startRelayProcess({ port, dataDir: relayData, heartbeatIntervalMs: HEARTBEAT_MS, password: PASSWORD, configDir: root }));
+}, 60_000);
+
+afterAll(async () => {
+  for (const process of started.reverse()) await process.kill('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('foundation: relay + agent + CLI end to end', () => {
+  let joinToken = '';
+
+  it('logs in through the device flow as the user would', async () => {
+    const login = track(new TrackedProcess('lightsout login', process.execPath, [join(REPO_ROOT, 'cli/bin/lightsout.js'), 'login', '--relay', relayUrl], { ...process.env, ...cliEnv }));
+    const [, verificationUrl] = (await login.waitForOutput(/open\s+(https?:\/\/\S+)/, 20_000)) as [string, string];
+    await login.waitForOutput(/confirm the code\s+(\S+)/, 1000);
+    await approveDeviceLogin(verificationUrl, 'admin', PASSWORD);
+    expect((await login.exited).code).toBe(0);
+    expect(login.stderr).toMatch(/Logged in to .* as admin \(tenant provider, role provider-admin\)/);
+    const whoami = await cli(['whoami', '--json'], cliEnv);
+    expect(JSON.parse(whoami.stdout)).toMatchObject({ username: 'admin', role: 'provider-admin' });
+  }, 60_000);
+
+  it('creates a join token as admin', async () => {
+    const created = await cli(['agents', 'token', 'create', '--region', 'eu-central', '--datacenter', 'fra1', '--json'], cliEnv);
+    expect(created.code, created.stderr).toBe(0);
+    const body = JSON.parse(created.stdout) as { token: string; region: string; datacenter: string };
+    expect(body).toMatchObject({ region: 'eu-central', datacenter: 'fra1' });
+    joinToken = body.token;
+  }, 30_000);
+
+  it('enrolls a real agent, whose servers appear online with addresses only', async () => {
+    const agent = track(startAgentProcess(writeAgentConfig('fra1-agent', join(root, 'agent-state')), { ...agentEnv, LIGHTSOUT_JOIN_TOKEN: joinToken }));
+    const list = await waitForAgent('online', 30_000);
+    const web = list.find((server) => server.id === 'fnd-web-01')!;
+    expect(web).toMatchObject({ name: 'web-01.fra1', tenant: 'demo', region: 'eu-central', datacenter: 'fra1', rack: 'r12', labels: { role: 'web' } });
+    expect(web.endpoints).toEqual({ ipmi: '127.0.0.1:9', vnc: 'vnc://127.0.0.1:5999' });
+    expect(JSON.stringify(list)).not.toContain('bmc-secret-never-logged');
+    expect(agent.stdout + agent.stderr).not.toContain('bmc-secret-never-logged');
+    const agents = await cli(['agents', 'list', '--json'], cliEnv);
+    expect((JSON.parse(agents.stdout) as { agents: Array<{ name: string; status: string }> }).agents).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'fra1-agent', status: 'online' })]),
+    );
+    const table = await cli(['servers', 'list'], cliEnv);
+    expect(table.stdout).toMatch(/^ID\s+NAME\s+TENANT\s+REGION\s+DC\s+RACK\s+POWER\s+AGENT\n/);
+    expect(table.stdout).toMatch(/fnd-web-01\s+web-01\.fra1\s+demo\s+eu-central\s+fra1\s+r12\s+\S+\s+online/);
+  }, 60_000);
+
+  it('shows the servers offline within the heartbeat window after kill -9 of the agent, and online after its restart', async () => {
+    const agent = started.find((process) => process.name === 'agent' && process.running)!;
+    const killedAt = Date.now();
+    await agent.kill('SIGKILL');
+    await waitForAgent('offline', OFFLINE_DEADLINE_MS);
+    expect(Date.now() - killedAt).toBeLessThan(OFFLINE_DEADLINE_MS);
+    // Restart: the stored identity is used, no join token needed any more.
+    track(startAgentProcess(writeAgentConfig('fra1-agent', join(root, 'agent-state')), agentEnv));
+    await waitForAgent('online', 30_000);
+  }, 60_000);
+
+  it('re-registers without operator action when the relay process restarts on the same data dir', async () => {
+    await relay!.kill('SIGKILL');
+    relay = track(await startRelayProcess({ port, dataDir: relayData, heartbeatIntervalMs: HEARTBEAT_MS, password: PASSWORD, configDir: root }));
+    await waitForAgent('online', 30_000);
+  }, 90_000);
+
+  it('renews an expired login with the refresh token', async () => {
+    const file = join(cliEnv.LIGHTSOUT_CONFIG_DIR, 'credentials.json');
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { sessions: Record<string, { accessToken: string; expiresAt: number }> };
+    const before = stored.sessions[relayUrl]!.accessToken;
+    stored.sessions[relayUrl]!.expiresAt = 0;
+    writeFileSync(file, JSON.stringify(stored));
+    expect((await servers()).length).toBeGreaterThanOrEqual(2);
+    const after = JSON.parse(readFileSync(file, 'utf8')) as typeof stored;
+    expect(after.sessions[relayUrl]!.accessToken).not.toBe(before);
+    expect(after.sessions[relayUrl]!.expiresAt).toBeGreaterThan(Date.now() / 1000);
+  }, 30_000);
+
+  it('refuses a used join token: the agent exits non-zero saying JOIN_TOKEN_USED', async () => {
+    const second = track(startAgentProcess(writeAgentConfig('second-agent', join(root, 'second-state')), { ...agentEnv, LIGHTSOUT_JOIN_TOKEN: joinToken }));
+    const { code } = await second.exited;
+    expect(code).toBe(3);
+    expect(second.stderr).toMatch(/^error JOIN_TOKEN_USED: enrollment refused: .*\nhint: .*lightsout agents token create/m);
+  }, 30_000);
+});

@@ -4,7 +4,7 @@ import { LightsoutError, type BootOverride, type PowerAction, type RequestMessag
 import type { ServerEntry } from '../config/types.js';
 import { DriverRegistry } from '../drivers/registry.js';
 import type { BmcDriver } from '../drivers/types.js';
-import { createDispatcher } from './dispatcher.js';
+import { createDispatcher, effectiveTimeoutMs } from './dispatcher.js';
 
 /** An in-memory BMC: the dispatcher's contract is routing, validation and error shape, not protocol. */
 class MemoryDriver implements BmcDriver {
@@ -92,6 +92,13 @@ describe('request dispatcher', () => {
     const started = Date.now();
     expect(await dispatch(request('power.get', { serverId: 'web-01' }, 50))).toMatchObject({ ok: false, error: { code: 'BMC_TIMEOUT' } });
     expect(Date.now() - started).toBeLessThan(900);
+  });
+
+  it('answers before the relay gives up: 10 % margin, at most 1 s, never above the agent ceiling', () => {
+    expect(effectiveTimeoutMs(15_000, 30_000)).toBe(14_000);
+    expect(effectiveTimeoutMs(500, 30_000)).toBe(450);
+    expect(effectiveTimeoutMs(15_000, 5000)).toBe(5000);
+    expect(effectiveTimeoutMs(1, 5000)).toBe(1);
   });
 
   it('hands non-driver ops to registered handlers', async () => {

@@ -62,6 +62,15 @@ export interface DispatcherOptions {
   onError?: (request: RequestMessage, error: unknown) => void;
 }
 
+/**
+ * The agent gives up a little before the relay does, so the caller gets the
+ * BMC's error (BMC_TIMEOUT) instead of the relay's AGENT_TIMEOUT.
+ */
+export function effectiveTimeoutMs(requestTimeoutMs: number, maxTimeoutMs: number): number {
+  const margin = Math.min(1000, Math.floor(requestTimeoutMs / 10));
+  return Math.max(1, Math.min(maxTimeoutMs, requestTimeoutMs - margin));
+}
+
 /** Turns control `request`s into driver calls; every failure becomes {code, message}. */
 export function createDispatcher(options: DispatcherOptions): (request: RequestMessage) => Promise<ResponseOutcome> {
   const { registry, maxTimeoutMs } = options;
@@ -69,7 +78,7 @@ export function createDispatcher(options: DispatcherOptions): (request: RequestM
     try {
       const handler = Object.hasOwn(options.handlers ?? {}, request.op) ? options.handlers![request.op as ControlOperation] : undefined;
       if (handler !== undefined) {
-        return { ok: true, result: await withTimeout(handler(request.params, request), Math.min(request.timeoutMs, maxTimeoutMs), request.op) };
+        return { ok: true, result: await withTimeout(handler(request.params, request), effectiveTimeoutMs(request.timeoutMs, maxTimeoutMs), request.op) };
       }
       const operation = Object.hasOwn(DRIVER_OPERATIONS, request.op) ? DRIVER_OPERATIONS[request.op as ControlOperation] : undefined;
       if (operation === undefined) {
@@ -87,7 +96,7 @@ export function createDispatcher(options: DispatcherOptions): (request: RequestM
           hint: 'configure an ipmi or redfish endpoint for the server, or upgrade the agent to one with that driver',
         });
       }
-      const timeoutMs = Math.min(request.timeoutMs, maxTimeoutMs);
+      const timeoutMs = effectiveTimeoutMs(request.timeoutMs, maxTimeoutMs);
       const result = await withTimeout(operation.run(driver, request.params), timeoutMs, `${request.op} on ${serverId}`);
       return { ok: true, result };
     } catch (error) {

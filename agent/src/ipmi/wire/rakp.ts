@@ -97,9 +97,11 @@ export function encodeOpenSessionResponse(response: OpenSessionResponse): Uint8A
 }
 
 export function decodeOpenSessionResponse(payload: Uint8Array): OpenSessionResponse {
-  checkLength(payload, 8, 'Open Session Response');
+  // Some BMCs (ipmi_sim) answer an error with only | tag | status |.
+  checkLength(payload, 2, 'Open Session Response');
   const status = payload[1]!;
-  const base = { tag: payload[0]!, status, privilege: payload[2]! & 0x0f, consoleSessionId: readU32(payload, 4) };
+  const shortError = status !== 0 && payload.length < 8;
+  const base = { tag: payload[0]!, status, privilege: shortError ? 0 : payload[2]! & 0x0f, consoleSessionId: shortError ? 0 : readU32(payload, 4) };
   if (status !== 0) return { ...base, bmcSessionId: 0, authentication: -1, integrity: -1, confidentiality: -1 };
   checkLength(payload, 36, 'Open Session Response');
   return {
@@ -169,10 +171,10 @@ export function encodeRakp2(message: Rakp2): Uint8Array {
 }
 
 export function decodeRakp2(payload: Uint8Array): Rakp2 {
-  checkLength(payload, 8, 'RAKP 2');
+  checkLength(payload, 2, 'RAKP 2');
   const status = payload[1]!;
   const empty = new Uint8Array();
-  if (status !== 0) return { tag: payload[0]!, status, consoleSessionId: readU32(payload, 4), bmcRandom: empty, bmcGuid: empty, authCode: empty };
+  if (status !== 0) return { tag: payload[0]!, status, consoleSessionId: payload.length >= 8 ? readU32(payload, 4) : 0, bmcRandom: empty, bmcGuid: empty, authCode: empty };
   checkLength(payload, 40, 'RAKP 2');
   if (payload.length > 40 + 32) throw wireError('TOO_LONG', 'RAKP 2 auth code longer than 32 bytes');
   return { tag: payload[0]!, status, consoleSessionId: readU32(payload, 4), bmcRandom: payload.slice(8, 24), bmcGuid: payload.slice(24, 40), authCode: payload.slice(40) };
@@ -192,8 +194,10 @@ export function encodeRakp3Or4(message: Rakp3Or4): Uint8Array {
 }
 
 export function decodeRakp3Or4(payload: Uint8Array): Rakp3Or4 {
-  checkLength(payload, 8, 'RAKP 3/4');
+  checkLength(payload, 2, 'RAKP 3/4');
   if (payload.length > 8 + 32) throw wireError('TOO_LONG', 'RAKP 3/4 auth code longer than 32 bytes');
+  if (payload[1] !== 0 && payload.length < 8) return { tag: payload[0]!, status: payload[1]!, sessionId: 0, authCode: new Uint8Array() };
+  requireLength(payload, 8, 'RAKP 3/4');
   return { tag: payload[0]!, status: payload[1]!, sessionId: readU32(payload, 4), authCode: payload.slice(8) };
 }
 

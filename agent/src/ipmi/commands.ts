@@ -1,0 +1,157 @@
+import type { BootOverride, PowerAction, PowerState, SelEntry, Sensor } from '@lightsout/shared';
+import {
+  BOOT_PARAMETER, FIRST_RECORD, LAST_RECORD, chassisControlRequest, clearSelRequest, convertReading, decodeBootFlags, decodeBootOptionResponse, decodeChassisStatus,
+  decodeClearSel, decodeDeviceId, decodeGetSdr, decodeGetSelEntry, decodeReservation, decodeSdrHeader, decodeSdrRecord, decodeSelInfo, decodeSelRecord, decodeSensorReading,
+  encodeBootFlags, getBootOptionRequest, getChassisStatusRequest, getDeviceIdRequest, getSdrRequest, getSelEntryRequest, getSelInfoRequest, getSensorReadingRequest,
+  reserveSdrRepositoryRequest, reserveSelRequest, sensorKind, setBootOptionRequest, thresholdStatus, COMPLETION, SDR_HEADER_LENGTH,
+  type ChassisControl, type DeviceId, type SdrRecord, type CommandRequest,
+} from './wire/index.js';
+import { completionCodeOfError } from './session/core.js';
+
+/** What the commands need from a session: one request/response at a time. */
+export interface IpmiRequester {
+  request(command: CommandRequest): Promise<Uint8Array>;
+}
+
+export async function deviceId(session: IpmiRequester): Promise<DeviceId> {
+  return decodeDeviceId(await session.request(getDeviceIdRequest()));
+}
+
+export async function powerState(session: IpmiRequester): Promise<PowerState> {
+  return decodeChassisStatus(await session.request(getChassisStatusRequest())).powerOn ? 'on' : 'off';
+}
+
+const CONTROL_OF: Record<PowerAction, ChassisControl> = { on: 'on', off: 'off', cycle: 'cycle', reset: 'reset', soft: 'soft' };
+
+export async function chassisControl(session: IpmiRequester, action: PowerAction): Promise<void> {
+  await session.request(chassisControlRequest(CONTROL_OF[action]));
+}
+
+/** Boot flags (parameter 5), §28.13. A flag the BMC marks invalid reads as "no override". */
+export async function bootOverride(session: IpmiRequester): Promise<BootOverride> {
+  const response = decodeBootOptionResponse(await session.request(getBootOptionRequest(BOOT_PARAMETER.bootFlags)));
+  const flags = decodeBootFlags(response.data);
+  if (!flags.valid) return { device: 'none', persistent: false, uefi: false };
+  const device = flags.device === 'pxe' || flags.device === 'disk' || flags.device === 'cd' || flags.device === 'bios' ? flags.device : flags.device === 'disk-safe' ? 'disk' : 'none';
+  return { device, persistent: flags.persistent, uefi: flags.efi };
+}
+
+/**
+ * Sets the boot override the way §28.12 recommends: set-in-progress, clear the
+ * BIOS acknowledge bits, write boot flags, commit. BMCs that refuse the
+ * set-in-progress parameter (many do) are tolerated.
+ */
+export async function setBootOverride(session: IpmiRequester, override: BootOverride): Promise<void> {
+  const tolerant = async (command: CommandRequest) => {
+    try {
+      await session.request(command);
+    } catch (error) {
+      const completionCode = completionCodeOfError(error);
+      if (completionCode === undefined || completionCode === COMPLETION.invalidCommand) throw error;
+    }
+  };
+  await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(1)));
+  await tolerant(setBootOptionRequest(BOOT_PARAMETER.bootInfoAcknowledge, Uint8Array.of(0x01, 0x01)));
+  const none = override.device === 'none';
+  await session.request(setBootOptionRequest(BOOT_PARAMETER.bootFlags, encodeBootFlags({ valid: !none, persistent: override.persistent, efi: override.uefi, device: override.device })));
+  await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(0)));
+}
+
+/** Reads every SDR record (§33.12), in pieces when the BMC cannot return a whole record at once. */
+export async function sdrRecords(session: IpmiRequester, maxRecords = 1024): Promise<SdrRecord[]> {
+  const records: SdrRecord[] = [];
+  let reservation = decodeReservation(await session.request(reserveSdrRepositoryRequest()));
+  let recordId = FIRST_RECORD;
+  for (let count = 0; count < maxRecords && recordId !== LAST_RECORD; count++) {
+    let header;
+    let next: number;
+    try {
+      ({ nextRecordId: next, bytes: header } = decodeGetSdr(await session.request(getSdrRequest(reservation, recordId, 0, SDR_HEADER_LENGTH))));
+    } catch (error) {
+      if (completionCodeOfError(error) !== COMPLETION.reservationCancelled) throw error;
+      reservation = decodeReservation(await session.request(reserveSdrRepositoryRequest()));
+      count--;
+      continue;
+    }
+    const { length } = decodeSdrHeader(header);
+    const body: Uint8Array[] = [header.subarray(0, SDR_HEADER_LENGTH)];
+    // 16-byte pieces: small enough for every BMC's message buffer (ipmitool uses the same default).
+    for (let offset = 0; offset < length; offset += 16) {
+      const piece = Math.min(16, length - offset);
+      const { bytes } = decodeGetSdr(await session.request(getSdrRequest(reservation, recordId, SDR_HEADER_LENGTH + offset, piece)));
+      body.push(bytes.subarray(0, piece));
+    }
+    records.push(decodeSdrRecord(concat(body)));
+    if (next === recordId) break;
+    recordId = next;
+  }
+  return records;
+}
+
+/** Threshold and discrete sensors with readings, converted for full records (§35.14, §36.3). */
+export async function sensorList(session: IpmiRequester): Promise<Sensor[]> {
+  const sensors: Sensor[] = [];
+  for (const record of await sdrRecords(session)) {
+    if (record.kind !== 'full' && record.kind !== 'compact') continue;
+    let reading;
+    try {
+      reading = decodeSensorReading(await session.request(getSensorReadingRequest(record.sensorNumber)));
+    } catch (error) {
+      if (completionCodeOfError(error) === undefined) throw error;
+      sensors.push({ name: record.name, type: sensorKind(record.sensorType, record.unit), value: null, unit: record.unit, status: 'unknown' });
+      continue;
+    }
+    const threshold = record.eventReadingType === 0x01;
+    const value = record.kind === 'full' && threshold && !reading.unavailable ? convertReading(reading.raw, record.conversion) : null;
+    sensors.push({
+      name: record.name,
+      type: sensorKind(record.sensorType, record.unit),
+      value,
+      unit: record.kind === 'full' && threshold ? record.unit : 'discrete',
+      status: reading.unavailable ? 'unknown' : threshold ? thresholdStatus(reading.state) : 'ok',
+    });
+  }
+  return sensors;
+}
+
+/** Every SEL entry (§31.5), oldest first, with the SDR sensor name when one matches. */
+export async function selEntries(session: IpmiRequester, names?: ReadonlyMap<number, string>, maxEntries = 4096): Promise<SelEntry[]> {
+  const info = decodeSelInfo(await session.request(getSelInfoRequest()));
+  if (info.entries === 0) return [];
+  const entries: SelEntry[] = [];
+  let recordId = FIRST_RECORD;
+  for (let count = 0; count < maxEntries && recordId !== LAST_RECORD; count++) {
+    const { nextRecordId, record } = decodeGetSelEntry(await session.request(getSelEntryRequest(0, recordId)));
+    const decoded = decodeSelRecord(record);
+    const sensorName = names?.get(decoded.sensorNumber);
+    entries.push({ id: decoded.id, time: decoded.time, sensor: sensorName ?? `${decoded.sensor} #${decoded.sensorNumber}`, event: decoded.event, direction: decoded.direction, raw: decoded.raw });
+    if (nextRecordId === recordId) break;
+    recordId = nextRecordId;
+  }
+  return entries;
+}
+
+/** Clears the SEL (§31.9): reserve, initiate, then poll erasure status a bounded number of times. */
+export async function clearSel(session: IpmiRequester): Promise<void> {
+  const reservation = decodeReservation(await session.request(reserveSelRequest()));
+  if (decodeClearSel(await session.request(clearSelRequest(reservation, true))).completed) return;
+  for (let poll = 0; poll < 20; poll++) {
+    if (decodeClearSel(await session.request(clearSelRequest(reservation, false))).completed) return;
+  }
+}
+
+export function sensorNames(records: readonly SdrRecord[]): Map<number, string> {
+  const names = new Map<number, string>();
+  for (const record of records) if (record.kind === 'full' || record.kind === 'compact' || record.kind === 'event-only') names.set(record.sensorNumber, record.name);
+  return names;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

@@ -1,0 +1,292 @@
+import { LightsoutError } from '@lightsout/shared';
+import {
+  PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
+  decodeRakp2, decodeRakp3Or4, decodeRmcpPlus, encodeOpenSessionRequest, encodeRakp1, encodeRakp3Or4, encodeRmcpPlus, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
+  sessionIntegrityKey, setSessionPrivilegeRequest, wireReasonOf, type ChannelAuthCapabilities, type CipherSuite, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
+} from '../wire/index.js';
+import type { DatagramTransport } from '../transport.js';
+import { quirkEnabled, type QuirkSettings } from '../quirks.js';
+import { SessionCore, type SessionLogger, type SessionTiming } from './core.js';
+import { HandshakeWaiter } from './handshake-wait.js';
+import { getAuthCapabilities } from './auth-caps.js';
+import type { SuiteCache } from './suite-cache.js';
+
+export interface RmcpPlusOptions {
+  target: string;
+  username: string;
+  password: string;
+  privilege: number;
+  suitePreference: readonly number[];
+  quirks: QuirkSettings | undefined;
+  kg: Uint8Array | undefined;
+  crypto: IpmiCrypto;
+  timing: SessionTiming;
+  suiteCache: SuiteCache;
+  logger: SessionLogger | undefined;
+}
+
+/** Open Session statuses that mean "not this suite, try another" (§13.24). */
+const SUITE_REJECTED: ReadonlySet<number> = new Set([
+  RMCP_PLUS_STATUS.noCipherSuiteMatch,
+  RMCP_PLUS_STATUS.invalidAuthenticationAlgorithm,
+  RMCP_PLUS_STATUS.invalidIntegrityAlgorithm,
+  RMCP_PLUS_STATUS.invalidConfidentialityAlgorithm,
+]);
+
+class SuiteRejected extends Error {}
+class RoleRetry extends Error {}
+
+/**
+ * An IPMI v2.0 RMCP+ session (IPMI v2.0 §13.14–§13.24), as an explicit state
+ * machine: idle → auth-caps → open-session → rakp1-2 → rakp3-4 → set-privilege
+ * → active → closing → closed; any step can go to failed (the one fail path).
+ * A timeout in any handshake step restarts the whole handshake.
+ */
+export class RmcpPlusSession extends SessionCore {
+  suite: CipherSuite | undefined;
+  consoleSessionId = 0;
+  bmcSessionId = 0;
+  private security: RmcpPlusSecurity | undefined;
+  private outboundSequence = 0;
+  private replayWindow = new ReplayWindow(8);
+  private readonly waiter = new HandshakeWaiter();
+  private tag = 0;
+  private solReceiver: ((payload: Uint8Array) => void) | undefined;
+
+  constructor(transport: DatagramTransport, private readonly options: RmcpPlusOptions) {
+    super(transport, options.timing, options.logger);
+    transport.onDatagram((datagram) => this.receive(datagram));
+  }
+
+  /** Runs the handshake. Rejects with BMC_UNSUPPORTED when the BMC has no IPMI v2.0 (caller falls back to v1.5). */
+  async open(capabilities?: ChannelAuthCapabilities): Promise<void> {
+    let flipRole = false;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.options.timing.handshakeAttempts; attempt++) {
+      try {
+        this.state = 'auth-caps';
+        const caps = capabilities ?? (await getAuthCapabilities(this.transport, this.waiter, this.options.privilege, this.stepTimeout(attempt), 1));
+        if (!caps.ipmi20) throw new LightsoutError('BMC_UNSUPPORTED', 'BMC does not offer IPMI v2.0 (RMCP+)', { details: { reason: 'NO_IPMI20' } });
+        await this.negotiate(attempt, flipRole);
+        this.state = 'set-privilege';
+        await this.send(setSessionPrivilegeRequest(this.options.privilege), this.options.timing.requestRetries);
+        this.state = 'active';
+        return;
+      } catch (error) {
+        lastError = error;
+        if (error instanceof RoleRetry) {
+          flipRole = true;
+          continue;
+        }
+        if (!(error instanceof LightsoutError) || error.code !== 'BMC_TIMEOUT') break;
+        this.options.logger?.debug({ attempt, step: this.state }, 'ipmi handshake timed out; restarting it');
+      }
+    }
+    const failure = lastError instanceof LightsoutError ? lastError : new LightsoutError('BMC_PROTOCOL_ERROR', 'RMCP+ handshake failed', { cause: lastError });
+    this.fail(failure);
+    throw failure;
+  }
+
+  /** Sends a SOL (or other non-IPMI) payload inside the session; every send gets a new session sequence. */
+  sendPayload(payloadType: number, payload: Uint8Array): void {
+    if (this.state !== 'active') throw this.failure ?? new LightsoutError('BMC_PROTOCOL_ERROR', `IPMI session is ${this.state}`);
+    this.transport.send(encodeRmcpPlus({ payloadType, sessionId: this.bmcSessionId, sequence: this.nextOutboundSequence(), payload }, this.security));
+  }
+
+  onSolPayload(receiver: ((payload: Uint8Array) => void) | undefined): void {
+    this.solReceiver = receiver;
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'active') {
+      if (this.state !== 'failed' && this.state !== 'closed') {
+        this.state = 'closed';
+        this.waiter.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'session closed'));
+        this.dispose(undefined);
+      }
+      return;
+    }
+    this.state = 'closing';
+    try {
+      await this.send(closeSessionRequest(this.bmcSessionId), 1);
+    } catch {
+      // Best effort: the BMC times the session out anyway.
+    }
+    this.state = 'closed';
+    this.dispose(undefined);
+  }
+
+  protected frameIpmi(message: Uint8Array): Uint8Array {
+    return encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.ipmi, sessionId: this.bmcSessionId, sequence: this.nextOutboundSequence(), payload: message }, this.security);
+  }
+
+  private stepTimeout(attempt: number): number {
+    return this.options.timing.handshakeTimeoutMs * (attempt + 1);
+  }
+
+  private async negotiate(attempt: number, flipRole: boolean): Promise<void> {
+    const { options } = this;
+    const suites = options.suiteCache.order(options.target, options.suitePreference);
+    for (const suiteId of suites) {
+      const suite = cipherSuiteById(suiteId);
+      if (suite === undefined) throw new LightsoutError('CONFIG_INVALID', `cipher suite ${suiteId} is not implemented`);
+      try {
+        await this.handshake(suite, attempt, flipRole);
+        options.suiteCache.set(options.target, suite.id);
+        return;
+      } catch (error) {
+        if (error instanceof SuiteRejected) continue;
+        throw error;
+      }
+    }
+    throw new LightsoutError('BMC_UNSUPPORTED', `BMC accepts none of cipher suites ${suites.join(', ')}`);
+  }
+
+  private async handshake(suite: CipherSuite, attempt: number, flipRole: boolean): Promise<void> {
+    const { options } = this;
+    const timeout = this.stepTimeout(attempt);
+    this.security = undefined;
+    this.outboundSequence = 0;
+    this.replayWindow = new ReplayWindow(8);
+    this.consoleSessionId = randomSessionId(options.crypto);
+    const openSessionPrivilege = quirkEnabled(options.quirks, 'openSessionPrivilege');
+
+    this.state = 'open-session';
+    const openTag = this.nextTag();
+    const openReply = this.waiter.wait((datagram) => this.handshakePayload(datagram, PAYLOAD_TYPE.openSessionResponse, openTag, decodeOpenSessionResponse), timeout, 'Open Session');
+    this.sendPreSession(PAYLOAD_TYPE.openSessionRequest, encodeOpenSessionRequest({
+      tag: openTag,
+      // 0 = "the highest the user may have" (ipmitool); some BMCs hash this instead of the RAKP 1 role (quirk).
+      privilege: openSessionPrivilege ? options.privilege : 0,
+      consoleSessionId: this.consoleSessionId,
+      authentication: suite.authentication.id,
+      integrity: suite.integrity.id,
+      confidentiality: suite.confidentiality.id,
+    }));
+    const open = await openReply;
+    if (open.status !== 0) {
+      if (SUITE_REJECTED.has(open.status)) throw new SuiteRejected();
+      throw rakpFailure('Open Session', open.status);
+    }
+    if (open.consoleSessionId !== this.consoleSessionId) throw new LightsoutError('BMC_PROTOCOL_ERROR', 'Open Session response for another session');
+    if (open.authentication !== suite.authentication.id || open.integrity !== suite.integrity.id || open.confidentiality !== suite.confidentiality.id) {
+      throw new LightsoutError('BMC_PROTOCOL_ERROR', 'BMC changed the cipher suite algorithms in Open Session');
+    }
+    this.bmcSessionId = open.bmcSessionId;
+
+    this.state = 'rakp1-2';
+    const nameOnly = quirkEnabled(options.quirks, 'nameOnlyLookup') !== flipRole;
+    const role = options.privilege | (nameOnly ? 0x10 : 0);
+    const consoleRandom = options.crypto.randomBytes(16);
+    const rakp1Tag = this.nextTag();
+    const rakp2Reply = this.waiter.wait((datagram) => this.handshakePayload(datagram, PAYLOAD_TYPE.rakp2, rakp1Tag, decodeRakp2), timeout, 'RAKP 1');
+    this.sendPreSession(PAYLOAD_TYPE.rakp1, encodeRakp1({ tag: rakp1Tag, bmcSessionId: this.bmcSessionId, consoleRandom, role, username: options.username, padUsername: quirkEnabled(options.quirks, 'usernamePadding') }));
+    const rakp2 = await rakp2Reply;
+    if (rakp2.status !== 0) throw rakpFailure('RAKP 2', rakp2.status);
+    if (rakp2.consoleSessionId !== this.consoleSessionId) throw new LightsoutError('BMC_PROTOCOL_ERROR', 'RAKP 2 for another session');
+    const context: RakpContext = {
+      suite,
+      crypto: options.crypto,
+      consoleSessionId: this.consoleSessionId,
+      bmcSessionId: this.bmcSessionId,
+      consoleRandom,
+      bmcRandom: rakp2.bmcRandom,
+      bmcGuid: rakp2.bmcGuid,
+      role: quirkEnabled(options.quirks, 'clearNameOnlyInHash') ? role & ~0x10 : role,
+      username: options.username,
+      password: options.password,
+      ...(options.kg === undefined ? {} : { kg: options.kg }),
+    };
+    if (!bytesEqual(rakp2AuthCode(context), rakp2.authCode)) {
+      this.state = 'rakp3-4';
+      // Tell the BMC we refused it (status 0x0F), so it frees the session slot.
+      this.sendPreSession(PAYLOAD_TYPE.rakp3, encodeRakp3Or4({ tag: this.nextTag(), status: RMCP_PLUS_STATUS.invalidIntegrityCheckValue, sessionId: this.bmcSessionId, authCode: new Uint8Array() }));
+      if (openSessionPrivilege && !flipRole) throw new RoleRetry();
+      throw new LightsoutError('BMC_AUTH_FAILED', 'BMC rejected the credentials (RAKP 2 HMAC mismatch: wrong password?)', { details: { reason: 'RAKP_HMAC_MISMATCH' } });
+    }
+
+    this.state = 'rakp3-4';
+    const rakp3Tag = this.nextTag();
+    const rakp4Reply = this.waiter.wait((datagram) => this.handshakePayload(datagram, PAYLOAD_TYPE.rakp4, rakp3Tag, decodeRakp3Or4), timeout, 'RAKP 3');
+    this.sendPreSession(PAYLOAD_TYPE.rakp3, encodeRakp3Or4({ tag: rakp3Tag, status: 0, sessionId: this.bmcSessionId, authCode: rakp3AuthCode(context) }));
+    const rakp4 = await rakp4Reply;
+    if (rakp4.status !== 0) throw rakpFailure('RAKP 4', rakp4.status);
+    const sik = sessionIntegrityKey(context);
+    if (!bytesEqual(rakp4Icv(context, sik), rakp4.authCode)) throw new LightsoutError('BMC_AUTH_FAILED', 'RAKP 4 integrity check value mismatch', { details: { reason: 'RAKP_HMAC_MISMATCH' } });
+    const { k1, k2 } = additionalKeys(context, sik);
+    this.suite = suite;
+    this.security = suite.integrity.hash === null && !suite.confidentiality.aes ? undefined : { crypto: options.crypto, integrity: suite.integrity, confidentiality: suite.confidentiality, k1, k2 };
+  }
+
+  private handshakePayload<T extends { tag: number }>(datagram: Uint8Array, payloadType: number, tag: number, decode: (payload: Uint8Array) => T): T | undefined {
+    if (classifyDatagram(datagram) !== 'rmcp+') return undefined;
+    const packet = decodeRmcpPlus(datagram);
+    if (packet.payloadType !== payloadType) return undefined;
+    const message = decode(packet.payload);
+    return message.tag === tag ? message : undefined;
+  }
+
+  private sendPreSession(payloadType: number, payload: Uint8Array): void {
+    this.transport.send(encodeRmcpPlus({ payloadType, sessionId: 0, sequence: 0, payload }));
+  }
+
+  private receive(datagram: Uint8Array): void {
+    try {
+      if (this.state !== 'active' && this.state !== 'set-privilege' && this.state !== 'closing') {
+        this.waiter.offer(datagram);
+        return;
+      }
+      if (classifyDatagram(datagram) !== 'rmcp+') return;
+      const packet = decodeRmcpPlus(datagram, this.security);
+      if (packet.sessionId !== this.consoleSessionId) {
+        this.refused.wrongSession++;
+        return;
+      }
+      if (this.security !== undefined && this.security.integrity.hash !== null && !packet.authenticated) {
+        this.refused.integrity++;
+        return;
+      }
+      if (!this.replayWindow.accept(packet.sequence)) {
+        this.refused.replayed++;
+        return;
+      }
+      if (packet.payloadType === PAYLOAD_TYPE.ipmi) this.deliverIpmi(packet.payload);
+      else if (packet.payloadType === PAYLOAD_TYPE.sol) this.solReceiver?.(packet.payload);
+    } catch (error) {
+      if (wireReasonOf(error) === 'BAD_INTEGRITY') this.refused.integrity++;
+      else this.refused.malformed++;
+    }
+  }
+
+  private nextOutboundSequence(): number {
+    this.outboundSequence = (this.outboundSequence + 1) >>> 0;
+    if (this.outboundSequence === 0) this.outboundSequence = 1;
+    return this.outboundSequence;
+  }
+
+  private nextTag(): number {
+    this.tag = (this.tag + 1) & 0xff;
+    return this.tag;
+  }
+
+  protected override onRequestTimeout(): void {
+    // During set-privilege the handshake loop owns the retry (it restarts the whole handshake).
+    if (this.state !== 'set-privilege') super.onRequestTimeout();
+  }
+
+  override fail(error: LightsoutError): void {
+    this.waiter.cancel(error);
+    super.fail(error);
+  }
+}
+
+function randomSessionId(crypto: IpmiCrypto): number {
+  const bytes = crypto.randomBytes(4);
+  const value = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
+  return value === 0 ? 1 : value;
+}
+
+function rakpFailure(step: string, status: number): LightsoutError {
+  const auth = status === RMCP_PLUS_STATUS.unauthorizedName || status === RMCP_PLUS_STATUS.invalidIntegrityCheckValue || status === RMCP_PLUS_STATUS.unauthorizedRole || status === RMCP_PLUS_STATUS.invalidRole;
+  return new LightsoutError(auth ? 'BMC_AUTH_FAILED' : 'BMC_PROTOCOL_ERROR', `${step} refused by the BMC with RMCP+ status 0x${status.toString(16)}`, { details: { rmcpPlusStatus: status, reason: 'RAKP_STATUS' } });
+}

@@ -1,0 +1,173 @@
+import { LightsoutError } from '@lightsout/shared';
+import {
+  AUTH_TYPE, ReplayWindow, activateSessionRequest, authTypeNumber, classifyDatagram, closeSessionRequest, decodeActivateSession, decodeIpmiMessage,
+  decodeSessionChallenge, decodeV15, encodeIpmiMessage, encodeV15, getSessionChallengeRequest, requestMessage, setSessionPrivilegeRequest, v15AuthCode,
+  verifyV15AuthCode, completionCodeOf, type ChannelAuthCapabilities, type CommandRequest, type IpmiCrypto, type V15AuthType,
+} from '../wire/index.js';
+import type { DatagramTransport } from '../transport.js';
+import { SessionCore, completionError, type SessionLogger, type SessionTiming } from './core.js';
+import { HandshakeWaiter } from './handshake-wait.js';
+import { getAuthCapabilities } from './auth-caps.js';
+
+export interface V15Options {
+  username: string;
+  password: string;
+  privilege: number;
+  crypto: IpmiCrypto;
+  timing: SessionTiming;
+  logger: SessionLogger | undefined;
+}
+
+/**
+ * An IPMI v1.5 LAN session (IPMI v2.0 §22.16–§22.19), the fallback for BMCs
+ * without RMCP+: idle → auth-caps → challenge → activate → set-privilege →
+ * active → closing → closed, or failed. MD5 is preferred over straight
+ * password; "none" is never chosen.
+ */
+export class V15Session extends SessionCore {
+  authType: V15AuthType = 'md5';
+  sessionId = 0;
+  private outboundSequence = 0;
+  private perMessageAuth = true;
+  private readonly replayWindow = new ReplayWindow(8);
+  private readonly waiter = new HandshakeWaiter();
+
+  constructor(transport: DatagramTransport, private readonly options: V15Options) {
+    super(transport, options.timing, options.logger);
+    transport.onDatagram((datagram) => this.receive(datagram));
+  }
+
+  async open(capabilities?: ChannelAuthCapabilities): Promise<void> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.options.timing.handshakeAttempts; attempt++) {
+      const timeout = this.options.timing.handshakeTimeoutMs * (attempt + 1);
+      try {
+        this.state = 'auth-caps';
+        const caps = capabilities ?? (await getAuthCapabilities(this.transport, this.waiter, this.options.privilege, timeout, 1));
+        if (caps.authTypes.md5) this.authType = 'md5';
+        else if (caps.authTypes.straight) this.authType = 'straight';
+        else throw new LightsoutError('BMC_UNSUPPORTED', 'BMC offers neither MD5 nor straight-password IPMI v1.5 authentication');
+        this.perMessageAuth = !caps.perMessageAuthDisabled;
+        await this.activate(timeout);
+        this.state = 'set-privilege';
+        await this.send(setSessionPrivilegeRequest(this.options.privilege), this.options.timing.requestRetries);
+        this.state = 'active';
+        return;
+      } catch (error) {
+        lastError = error;
+        if (!(error instanceof LightsoutError) || error.code !== 'BMC_TIMEOUT') break;
+      }
+    }
+    let failure = lastError instanceof LightsoutError ? lastError : new LightsoutError('BMC_PROTOCOL_ERROR', 'IPMI v1.5 session failed', { cause: lastError });
+    // BMCs drop an Activate Session whose AuthCode does not verify instead of answering: silence there means a wrong password.
+    if (failure.code === 'BMC_TIMEOUT' && this.state === 'activate') {
+      failure = new LightsoutError('BMC_AUTH_FAILED', 'BMC did not answer Activate Session (wrong password?)', { cause: failure, hint: 'check the IPMI password; v1.5 BMCs silently drop badly signed requests' });
+    }
+    this.fail(failure);
+    throw failure;
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'active') {
+      if (this.state !== 'failed' && this.state !== 'closed') {
+        this.state = 'closed';
+        this.waiter.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'session closed'));
+        this.dispose(undefined);
+      }
+      return;
+    }
+    this.state = 'closing';
+    try {
+      await this.send(closeSessionRequest(this.sessionId), 1);
+    } catch {
+      // Best effort.
+    }
+    this.state = 'closed';
+    this.dispose(undefined);
+  }
+
+  protected frameIpmi(message: Uint8Array): Uint8Array {
+    this.outboundSequence = (this.outboundSequence + 1) >>> 0 || 1;
+    const authType = this.perMessageAuth ? this.authType : 'none';
+    return encodeV15({
+      authType: authType === 'none' ? AUTH_TYPE.none : authTypeNumber(authType),
+      sequence: this.outboundSequence,
+      sessionId: this.sessionId,
+      authCode: v15AuthCode(this.options.crypto, authType, this.options.password, this.sessionId, this.outboundSequence, message),
+      message,
+    });
+  }
+
+  protected override onRequestTimeout(): void {
+    if (this.state !== 'set-privilege') super.onRequestTimeout();
+  }
+
+  private async activate(timeout: number): Promise<void> {
+    const authType = authTypeNumber(this.authType);
+    this.state = 'challenge';
+    const challengeResponse = await this.preSession(getSessionChallengeRequest(authType, this.options.username), 0, 0, 'none', timeout, 2);
+    const { temporarySessionId, challenge } = decodeSessionChallenge(challengeResponse);
+    this.state = 'activate';
+    const initialOutbound = randomNonZero(this.options.crypto);
+    const activation = decodeActivateSession(await this.preSession(activateSessionRequest(authType, this.options.privilege, challenge, initialOutbound), temporarySessionId, 0, this.authType, timeout, 3));
+    this.sessionId = activation.sessionId;
+    // The BMC names the first sequence number it expects from us; frameIpmi increments before use.
+    this.outboundSequence = (activation.initialInboundSequence - 1) >>> 0;
+  }
+
+  /** One request/response outside the activated session (challenge, activate): v1.5 framing with the given auth. */
+  private async preSession(command: CommandRequest, sessionId: number, sequence: number, authType: V15AuthType, timeout: number, rqSeq: number): Promise<Uint8Array> {
+    const message = encodeIpmiMessage(requestMessage(command.netFn, command.command, rqSeq, command.data));
+    const reply = this.waiter.wait((datagram) => {
+      if (classifyDatagram(datagram) !== 'ipmi-v1.5') return undefined;
+      const response = decodeIpmiMessage(decodeV15(datagram).message);
+      if (response.command !== command.command || response.sequence !== rqSeq) return undefined;
+      return { completionCode: completionCodeOf(response), data: response.data.subarray(1) };
+    }, timeout, `v1.5 cmd 0x${command.command.toString(16)}`);
+    this.transport.send(encodeV15({ authType: authType === 'none' ? 0 : authTypeNumber(authType), sequence, sessionId, authCode: v15AuthCode(this.options.crypto, authType, this.options.password, sessionId, sequence, message), message }));
+    const { completionCode, data } = await reply;
+    if (completionCode === 0) return data;
+    if (completionCode === 0x81 || completionCode === 0x82 || completionCode === 0x86) {
+      throw new LightsoutError('BMC_AUTH_FAILED', `BMC refused the v1.5 login (completion code 0x${completionCode.toString(16)})`, { details: { completionCode } });
+    }
+    throw completionError(command, completionCode);
+  }
+
+  private receive(datagram: Uint8Array): void {
+    try {
+      if (this.state !== 'active' && this.state !== 'set-privilege' && this.state !== 'closing') {
+        this.waiter.offer(datagram);
+        return;
+      }
+      if (classifyDatagram(datagram) !== 'ipmi-v1.5') return;
+      const packet = decodeV15(datagram);
+      if (packet.sessionId !== this.sessionId) {
+        this.refused.wrongSession++;
+        return;
+      }
+      if (packet.authType !== AUTH_TYPE.none) verifyV15AuthCode(this.options.crypto, this.authType, this.options.password, packet);
+      else if (this.perMessageAuth) {
+        this.refused.integrity++;
+        return;
+      }
+      if (packet.sequence !== 0 && !this.replayWindow.accept(packet.sequence)) {
+        this.refused.replayed++;
+        return;
+      }
+      decodeIpmiMessage(packet.message);
+      this.deliverIpmi(packet.message);
+    } catch {
+      this.refused.malformed++;
+    }
+  }
+
+  override fail(error: LightsoutError): void {
+    this.waiter.cancel(error);
+    super.fail(error);
+  }
+}
+
+function randomNonZero(crypto: IpmiCrypto): number {
+  const bytes = crypto.randomBytes(4);
+  return ((bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0) || 1;
+}

@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 import type { DesktopApi } from '../common/desktop-api.js';
 
 declare global {

@@ -1,8 +1,7 @@
+import './styles.css';
 import { createRoot } from 'react-dom/client';
-
-function App() {
-  return <h1>Lightsout</h1>;
-}
+import { App } from './App.js';
+import { createPlatform } from './platform/index.js';
 
 const root = document.getElementById('root');
-if (root) createRoot(root).render(<App />);
+if (root) createRoot(root).render(<App platform={createPlatform()} />);

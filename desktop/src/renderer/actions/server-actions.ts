@@ -1,0 +1,37 @@
+import type { BootDevice, Capability, PowerAction, ServerView } from '@lightsout/shared';
+
+/** Power actions as the menus show them; `destructive` ones ask for confirmation first. */
+export const POWER_ACTIONS: readonly { action: PowerAction; label: string; destructive: boolean; describe: string }[] = [
+  { action: 'on', label: 'Power on', destructive: false, describe: 'power on' },
+  { action: 'soft', label: 'Soft shutdown (ACPI)', destructive: true, describe: 'ask the OS to shut down' },
+  { action: 'off', label: 'Power off', destructive: true, describe: 'cut power immediately (unsaved data is lost)' },
+  { action: 'cycle', label: 'Power cycle', destructive: true, describe: 'power off, then on again' },
+  { action: 'reset', label: 'Hard reset', destructive: true, describe: 'reset without shutting down the OS' },
+];
+
+export const BOOT_DEVICES: readonly { device: BootDevice; label: string }[] = [
+  { device: 'pxe', label: 'Network (PXE)' },
+  { device: 'disk', label: 'Disk' },
+  { device: 'cd', label: 'CD / virtual media' },
+  { device: 'bios', label: 'BIOS setup' },
+  { device: 'none', label: 'No override' },
+];
+
+export function powerActionInfo(action: PowerAction) {
+  return POWER_ACTIONS.find((entry) => entry.action === action)!;
+}
+
+/** What a set of servers can do: an action is offered when at least one server supports it. */
+export function capabilitiesOf(servers: readonly ServerView[]): Set<Capability> {
+  const capabilities = new Set<Capability>();
+  for (const server of servers) for (const capability of server.capabilities) capabilities.add(capability);
+  return capabilities;
+}
+
+/** The console kind opened by double-click: text first (cheap, searchable), graphics when that is all there is. */
+export function defaultConsoleKind(server: ServerView): 'sol' | 'serial' | 'vnc' | null {
+  if (server.capabilities.includes('sol')) return 'sol';
+  if (server.capabilities.includes('serial')) return 'serial';
+  if (server.capabilities.includes('vnc')) return 'vnc';
+  return null;
+}

@@ -1,0 +1,111 @@
+import {
+  type BootOverride,
+  LightsoutError,
+  type PowerAction,
+  type PowerResult,
+  type SelList,
+  type SensorList,
+  type ServerList,
+  type SessionCreated,
+  type StreamKind,
+  type StreamMode,
+  type WhoAmI,
+} from '@lightsout/shared';
+
+export interface RelayClientOptions {
+  baseUrl: string;
+  accessToken(): Promise<string | null>;
+  /** Called when the relay answers STEP_UP_REQUIRED; true → retry the request once. */
+  stepUp(): Promise<boolean>;
+  /** Called when the relay says the token is no good at all (log in again). */
+  unauthenticated(): void;
+}
+
+/**
+ * The relay's REST API as typed calls. Every failure is a LightsoutError with
+ * the relay's stable code (a network failure is BMC_UNREACHABLE-free: it is
+ * INTERNAL with the browser's message, since the browser hides the reason).
+ */
+export class RelayClient {
+  readonly #options: RelayClientOptions;
+
+  constructor(options: RelayClientOptions) {
+    this.#options = options;
+  }
+
+  get baseUrl(): string {
+    return this.#options.baseUrl;
+  }
+
+  async request<T>(method: 'GET' | 'POST' | 'DELETE' | 'PATCH', path: string, body?: unknown, retried = false): Promise<T> {
+    const token = await this.#options.accessToken();
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(`${this.#options.baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    } catch (error) {
+      throw new LightsoutError('INTERNAL', `cannot reach the relay: ${error instanceof Error ? error.message : String(error)}`, { hint: 'Check the network and the relay URL.' });
+    }
+    if (response.status === 204) return undefined as T;
+    const payload: unknown = await response.json().catch(() => null);
+    if (response.ok) return payload as T;
+    const error = LightsoutError.fromBody(payload ?? { code: response.status === 404 ? 'NOT_FOUND' : 'INTERNAL', message: `HTTP ${response.status}` });
+    if (error.code === 'STEP_UP_REQUIRED' && !retried) {
+      if (await this.#options.stepUp()) return this.request<T>(method, path, body, true);
+    } else if (error.code === 'UNAUTHENTICATED' || error.code === 'TOKEN_EXPIRED' || error.code === 'TOKEN_INVALID') {
+      this.#options.unauthenticated();
+    }
+    throw error;
+  }
+
+  me(): Promise<WhoAmI> {
+    return this.request('GET', '/v1/me');
+  }
+  async servers(): Promise<ServerList['servers']> {
+    const list = await this.request<ServerList | ServerList['servers']>('GET', '/v1/servers');
+    return Array.isArray(list) ? list : list.servers;
+  }
+  power(serverId: string, action: PowerAction): Promise<PowerResult> {
+    return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/power`, { action });
+  }
+  boot(serverId: string): Promise<BootOverride> {
+    return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/boot`);
+  }
+  setBoot(serverId: string, override: BootOverride): Promise<BootOverride> {
+    return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/boot`, override);
+  }
+  sensors(serverId: string): Promise<SensorList> {
+    return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sensors`);
+  }
+  sel(serverId: string): Promise<SelList> {
+    return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sel`);
+  }
+  createSession(serverId: string, kind: StreamKind, mode: StreamMode): Promise<SessionCreated> {
+    return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/sessions`, { kind, mode });
+  }
+}
+
+/** Runs `task` for every id with at most `concurrency` in flight; one result per id, in order. */
+export async function forEachServer<T>(
+  serverIds: readonly string[],
+  concurrency: number,
+  task: (serverId: string) => Promise<T>,
+): Promise<{ serverId: string; ok: boolean; value?: T; error?: LightsoutError }[]> {
+  const results: { serverId: string; ok: boolean; value?: T; error?: LightsoutError }[] = serverIds.map((serverId) => ({ serverId, ok: false }));
+  let next = 0;
+  const worker = async () => {
+    while (next < serverIds.length) {
+      const index = next++;
+      const serverId = serverIds[index]!;
+      try {
+        results[index] = { serverId, ok: true, value: await task(serverId) };
+      } catch (error) {
+        results[index] = { serverId, ok: false, error: error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', String(error)) };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, serverIds.length) }, worker));
+  return results;
+}

@@ -1,0 +1,101 @@
+import type { ServerView } from '@lightsout/shared';
+import type { RelayClient } from './relay-client.js';
+
+/**
+ * Live server state, isolated here so the rest of the app only sees
+ * "the current list". Prefers a push feed (`GET /v1/events` WebSocket: one
+ * `servers` snapshot, then `server` upserts and `server-removed`), and falls
+ * back to polling `GET /v1/servers` while the relay has no such endpoint or
+ * the socket is down.
+ */
+export type FeedMode = 'connecting' | 'live' | 'polling' | 'error';
+
+export interface ServerFeedOptions {
+  client: RelayClient;
+  accessToken(): Promise<string | null>;
+  onServers(servers: ServerView[]): void;
+  onMode(mode: FeedMode, detail?: string): void;
+  pollMs?: number;
+}
+
+type EventMessage =
+  | { type: 'servers'; servers: ServerView[] }
+  | { type: 'server'; server: ServerView }
+  | { type: 'server-removed'; id: string };
+
+export function startServerFeed(options: ServerFeedOptions): () => void {
+  const pollMs = options.pollMs ?? 3000;
+  let stopped = false;
+  let pollTimer: ReturnType<typeof setTimeout> | undefined;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let socket: WebSocket | undefined;
+  let byId = new Map<string, ServerView>();
+  let eventsAvailable = true;
+
+  const publish = () => options.onServers([...byId.values()]);
+
+  const poll = async () => {
+    pollTimer = undefined;
+    if (stopped) return;
+    try {
+      const servers = await options.client.servers();
+      if (stopped) return;
+      byId = new Map(servers.map((server) => [server.id, server]));
+      publish();
+      if (!socket) options.onMode('polling');
+    } catch (error) {
+      if (!stopped) options.onMode('error', error instanceof Error ? error.message : String(error));
+    }
+    if (!stopped && !socket) pollTimer = setTimeout(() => void poll(), pollMs);
+  };
+
+  const connectEvents = async () => {
+    retryTimer = undefined;
+    if (stopped || !eventsAvailable) return;
+    const token = await options.accessToken();
+    if (stopped || !token) return;
+    const url = new URL('/v1/events', options.client.baseUrl);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    let opened = false;
+    const events = new WebSocket(url, ['lightsout.events.v1', `bearer.${token}`]);
+    events.onopen = () => {
+      opened = true;
+      socket = events;
+      if (pollTimer) clearTimeout(pollTimer);
+      pollTimer = undefined;
+      options.onMode('live');
+    };
+    events.onmessage = (event) => {
+      if (typeof event.data !== 'string') return;
+      let message: EventMessage;
+      try {
+        message = JSON.parse(event.data) as EventMessage;
+      } catch {
+        return;
+      }
+      if (message.type === 'servers') byId = new Map(message.servers.map((server) => [server.id, server]));
+      else if (message.type === 'server') byId.set(message.server.id, message.server);
+      else if (message.type === 'server-removed') byId.delete(message.id);
+      else return;
+      publish();
+    };
+    events.onclose = () => {
+      if (socket === events) socket = undefined;
+      if (stopped) return;
+      // Never opened: the relay has no event feed (yet); stay on polling for good.
+      if (!opened) eventsAvailable = false;
+      else retryTimer = setTimeout(() => void connectEvents(), 2000);
+      if (!pollTimer) void poll();
+    };
+  };
+
+  options.onMode('connecting');
+  void poll();
+  void connectEvents();
+  return () => {
+    stopped = true;
+    if (pollTimer) clearTimeout(pollTimer);
+    if (retryTimer) clearTimeout(retryTimer);
+    socket?.close(1000);
+  };
+}

@@ -1,0 +1,26 @@
+import type { PowerAction, ServerView } from '@lightsout/shared';
+import { createContext, useContext } from 'react';
+import type { RelayClient } from './api/relay-client.js';
+import type { Platform } from './platform/index.js';
+
+/** What any component may ask of the app: data, and the user-visible operations. */
+export interface AppServices {
+  platform: Platform;
+  client: RelayClient;
+  servers: ReadonlyMap<string, ServerView>;
+  openConsole(server: ServerView, kind: 'sol' | 'serial' | 'vnc'): void;
+  openView(server: ServerView, kind: 'sensors' | 'sel'): void;
+  requestPower(serverIds: readonly string[], action: PowerAction): void;
+  requestBoot(serverIds: readonly string[]): void;
+  uploadMedia(serverId: string, file: File): void;
+  showServerMenu(serverIds: readonly string[], x: number, y: number): void;
+  toast(message: string, kind?: 'info' | 'error'): void;
+}
+
+export const AppContext = createContext<AppServices | null>(null);
+
+export function useApp(): AppServices {
+  const services = useContext(AppContext);
+  if (!services) throw new Error('useApp outside <AppContext.Provider>');
+  return services;
+}

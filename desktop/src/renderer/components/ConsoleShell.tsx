@@ -1,0 +1,270 @@
+import type { BootDevice, PowerAction, ServerView } from '@lightsout/shared';
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
+import { capabilitiesOf, POWER_ACTIONS } from '../actions/server-actions.js';
+import { forEachServer, type RelayClient } from '../api/relay-client.js';
+import { type FeedMode, startServerFeed } from '../api/server-feed.js';
+import { AppContext, type AppServices } from '../app-context.js';
+import { MediaUploads } from '../media/media-uploads.js';
+import { UploadsPanel } from '../media/UploadsPanel.js';
+import type { Platform } from '../platform/index.js';
+import { matchShortcut, SHORTCUTS } from '../state/shortcuts.js';
+import { activeTab, persistableWorkspace, reduceWorkspace, restoreWorkspace, type Tab, type Workspace as WorkspaceState } from '../state/workspace.js';
+import { type ActionResult, BootDialog, ConfirmPowerDialog, MountDialog, ResultsDialog } from './ActionDialogs.js';
+import { Dialog } from './Dialog.js';
+import { Logo } from './LoginScreen.js';
+import { Menu, type MenuEntry } from './Menu.js';
+import { ServerTree } from './ServerTree.js';
+import { Workspace } from './Workspace.js';
+
+const LAYOUT_KEY = 'lightsout.workspace.v1';
+const BULK_CONCURRENCY = 8;
+
+type Modal =
+  | { kind: 'confirm-power'; serverIds: string[]; action: PowerAction }
+  | { kind: 'boot'; serverIds: string[] }
+  | { kind: 'results'; title: string; results: ActionResult[]; pending: number }
+  | { kind: 'mount'; serverId: string; file: File }
+  | { kind: 'help' };
+
+let toastSerial = 0;
+
+/** The logged-in console: tree on the left, tabs and panes on the right, dialogs on top. */
+export function ConsoleShell({ platform, client, username, onLogout, popOut }: { platform: Platform; client: RelayClient; username: string; onLogout(): void; popOut: Tab | null }) {
+  const [servers, setServers] = useState<ServerView[]>([]);
+  const [feedMode, setFeedMode] = useState<{ mode: FeedMode; detail?: string }>({ mode: 'connecting' });
+  const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
+  const [menu, setMenu] = useState<{ serverIds: string[]; x: number; y: number } | null>(null);
+  const [modal, setModal] = useState<Modal | null>(null);
+  const [toasts, setToasts] = useState<{ id: number; message: string; kind: 'info' | 'error' }[]>([]);
+  const [workspace, dispatch] = useReducer(reduceWorkspace, undefined, (): WorkspaceState =>
+    popOut ? reduceWorkspace(restoreWorkspace(null), { type: 'open', tab: popOut }) : restoreWorkspace(localStorage.getItem(LAYOUT_KEY)),
+  );
+  const searchRef = useRef<HTMLInputElement>(null);
+  const uploads = useMemo(() => new MediaUploads(client, () => platform.auth.accessToken()), [client, platform]);
+  const serverMap = useMemo(() => new Map(servers.map((server) => [server.id, server])), [servers]);
+
+  useEffect(
+    () => startServerFeed({ client, accessToken: () => platform.auth.accessToken(), onServers: setServers, onMode: (mode, detail) => setFeedMode(detail === undefined ? { mode } : { mode, detail }) }),
+    [client, platform],
+  );
+  useEffect(() => {
+    if (!popOut) localStorage.setItem(LAYOUT_KEY, persistableWorkspace(workspace));
+  }, [workspace, popOut]);
+
+  const toast = useCallback((message: string, kind: 'info' | 'error' = 'info') => {
+    const id = ++toastSerial;
+    setToasts((current) => [...current.slice(-4), { id, message, kind }]);
+    setTimeout(() => setToasts((current) => current.filter((entry) => entry.id !== id)), kind === 'error' ? 8000 : 4000);
+  }, []);
+
+  const runBulk = useCallback(
+    async (title: string, serverIds: readonly string[], task: (serverId: string) => Promise<string>) => {
+      if (serverIds.length === 1) {
+        const [result] = await forEachServer(serverIds, 1, task);
+        if (result!.ok) toast(`${serverIds[0]}: ${result!.value}`);
+        else toast(`${serverIds[0]}: ${result!.error?.code} — ${result!.error?.message}`, 'error');
+        return;
+      }
+      setModal({ kind: 'results', title, results: [], pending: serverIds.length });
+      const results = await forEachServer(serverIds, BULK_CONCURRENCY, task);
+      const rows: ActionResult[] = results.map((result) => ({
+        serverId: result.serverId,
+        ok: result.ok,
+        detail: result.ok ? String(result.value) : result.error?.message ?? 'failed',
+        ...(result.error ? { error: result.error } : {}),
+      }));
+      setModal((current) => (current?.kind === 'results' ? { ...current, results: rows, pending: 0 } : current));
+      const failed = rows.filter((row) => !row.ok).length;
+      platform.notify(title, failed === 0 ? `${rows.length} servers done` : `${failed} of ${rows.length} failed`);
+    },
+    [platform, toast],
+  );
+
+  const power = useCallback(
+    (serverIds: readonly string[], action: PowerAction) =>
+      void runBulk(`${POWER_ACTIONS.find((entry) => entry.action === action)?.label}`, serverIds, async (serverId) => {
+        const result = await client.power(serverId, action);
+        return `power ${result.power}`;
+      }),
+    [client, runBulk],
+  );
+
+  const boot = useCallback(
+    (serverIds: readonly string[], device: BootDevice, persistent: boolean, uefi: boolean) =>
+      void runBulk('Set boot device', serverIds, async (serverId) => {
+        const result = await client.setBoot(serverId, { device, persistent, uefi });
+        return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}`;
+      }),
+    [client, runBulk],
+  );
+
+  const openTab = useCallback((tab: Tab) => dispatch({ type: 'open', tab }), []);
+
+  const services: AppServices = useMemo(
+    () => ({
+      platform,
+      client,
+      servers: serverMap,
+      openConsole: (server, kind) => openTab({ id: `${kind}:${server.id}`, kind, serverId: server.id, title: server.name }),
+      openView: (server, kind) => openTab({ id: `${kind}:${server.id}`, kind, serverId: server.id, title: server.name }),
+      requestPower: (serverIds, action) => {
+        if (POWER_ACTIONS.find((entry) => entry.action === action)?.destructive) setModal({ kind: 'confirm-power', serverIds: [...serverIds], action });
+        else power(serverIds, action);
+      },
+      requestBoot: (serverIds) => setModal({ kind: 'boot', serverIds: [...serverIds] }),
+      uploadMedia: (serverId, file) => setModal({ kind: 'mount', serverId, file }),
+      showServerMenu: (serverIds, x, y) => setMenu({ serverIds: [...serverIds], x, y }),
+      toast,
+    }),
+    [platform, client, serverMap, openTab, power, toast],
+  );
+
+  const popOutTab = useCallback((tab: Tab) => platform.popOut(`popout=${encodeURIComponent(JSON.stringify(tab))}`, tab.title), [platform]);
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const shortcut = matchShortcut(event);
+      if (!shortcut) return;
+      event.preventDefault();
+      event.stopPropagation();
+      switch (shortcut.command) {
+        case 'search': return searchRef.current?.focus();
+        case 'next-tab': return dispatch({ type: 'cycle', step: 1 });
+        case 'previous-tab': return dispatch({ type: 'cycle', step: -1 });
+        case 'close-tab': {
+          const tab = activeTab(workspace);
+          return tab ? dispatch({ type: 'close', tabId: tab.id }) : undefined;
+        }
+        case 'split': return dispatch({ type: 'split', mode: shortcut.mode });
+        case 'local-terminal':
+          if (platform.localTerminal) openTab({ id: `local:${Date.now()}`, kind: 'local', title: 'Local shell' });
+          return;
+        case 'pop-out': {
+          const tab = activeTab(workspace);
+          return tab ? popOutTab(tab) : undefined;
+        }
+        case 'help': return setModal({ kind: 'help' });
+      }
+    };
+    // Capture phase: consoles (xterm, noVNC) would otherwise swallow the keys.
+    window.addEventListener('keydown', onKey, true);
+    return () => window.removeEventListener('keydown', onKey, true);
+  }, [workspace, platform, openTab, popOutTab]);
+
+  const menuEntries = (serverIds: string[]): MenuEntry[] => {
+    const targets = serverIds.map((id) => serverMap.get(id)).filter((server): server is ServerView => server !== undefined);
+    const capabilities = capabilitiesOf(targets);
+    const single = targets.length === 1 ? targets[0]! : null;
+    const entries: MenuEntry[] = [{ kind: 'heading', label: single ? single.name : `${targets.length} servers` }];
+    if (single) {
+      entries.push(
+        { kind: 'item', label: 'Open SOL console', disabled: !capabilities.has('sol'), onSelect: () => services.openConsole(single, 'sol'), testId: 'menu-open-sol' },
+        { kind: 'item', label: 'Open serial console', disabled: !capabilities.has('serial'), onSelect: () => services.openConsole(single, 'serial'), testId: 'menu-open-serial' },
+        { kind: 'item', label: 'Open graphical console (VNC)', disabled: !capabilities.has('vnc'), onSelect: () => services.openConsole(single, 'vnc'), testId: 'menu-open-vnc' },
+        { kind: 'separator' },
+      );
+    }
+    for (const entry of POWER_ACTIONS) {
+      entries.push({ kind: 'item', label: entry.destructive ? `${entry.label}…` : entry.label, danger: entry.destructive, disabled: !capabilities.has('power'), onSelect: () => services.requestPower(serverIds, entry.action), testId: `menu-power-${entry.action}` });
+    }
+    entries.push({ kind: 'separator' }, { kind: 'item', label: 'Boot device…', disabled: !capabilities.has('boot'), onSelect: () => services.requestBoot(serverIds), testId: 'menu-boot' });
+    if (single) {
+      entries.push(
+        { kind: 'item', label: 'Sensors', disabled: !capabilities.has('sensors'), onSelect: () => services.openView(single, 'sensors'), testId: 'menu-sensors' },
+        { kind: 'item', label: 'System event log', disabled: !capabilities.has('sel'), onSelect: () => services.openView(single, 'sel'), testId: 'menu-sel' },
+      );
+    }
+    return entries;
+  };
+
+  const modalServers = (ids: readonly string[]) => ids.map((id) => serverMap.get(id)).filter((server): server is ServerView => server !== undefined);
+
+  if (popOut) {
+    return (
+      <AppContext.Provider value={services}>
+        <div style={{ height: '100%', display: 'flex', flexDirection: 'column' }}>
+          <Workspace workspace={workspace} dispatch={dispatch} onPopOut={() => {}} />
+        </div>
+      </AppContext.Provider>
+    );
+  }
+
+  return (
+    <AppContext.Provider value={services}>
+      <div className="app">
+        <header className="topbar">
+          <span className="brand"><Logo /> Lightsout</span>
+          <span className="user" style={{ fontSize: 12 }}>{new URL(client.baseUrl).host}</span>
+          <span className="spacer" />
+          {platform.localTerminal ? <button onClick={() => openTab({ id: `local:${Date.now()}`, kind: 'local', title: 'Local shell' })}>Local terminal</button> : null}
+          <button onClick={() => setModal({ kind: 'help' })} title="Keyboard shortcuts">?</button>
+          <span className="user" data-testid="username">{username}</span>
+          <button onClick={onLogout}>Sign out</button>
+        </header>
+        <div className="main">
+          <ServerTree servers={servers} selected={selected} onSelectionChange={setSelected} searchRef={searchRef} />
+          <Workspace workspace={workspace} dispatch={dispatch} onPopOut={popOutTab} />
+        </div>
+        <footer className="statusbar">
+          <span data-testid="feed-mode" data-mode={feedMode.mode} title={feedMode.detail}>
+            {feedMode.mode === 'live' ? '● live updates' : feedMode.mode === 'polling' ? '● updating every few seconds' : feedMode.mode === 'error' ? `● relay unreachable: ${feedMode.detail ?? ''}` : '● connecting…'}
+          </span>
+          <span>{servers.length.toLocaleString()} servers</span>
+          <span>{servers.filter((server) => server.agent === 'offline').length} behind offline agents</span>
+          <span>{workspace.tabs.length} tabs</span>
+        </footer>
+      </div>
+      {menu ? <Menu label="Server actions" x={menu.x} y={menu.y} entries={menuEntries(menu.serverIds)} onClose={() => setMenu(null)} /> : null}
+      {modal?.kind === 'confirm-power' ? (
+        <ConfirmPowerDialog
+          servers={modalServers(modal.serverIds)}
+          action={modal.action}
+          onCancel={() => setModal(null)}
+          onConfirm={() => {
+            setModal(null);
+            power(modal.serverIds, modal.action);
+          }}
+        />
+      ) : null}
+      {modal?.kind === 'boot' ? (
+        <BootDialog
+          servers={modalServers(modal.serverIds)}
+          onCancel={() => setModal(null)}
+          onConfirm={(device, persistent, uefi) => {
+            setModal(null);
+            boot(modal.serverIds, device, persistent, uefi);
+          }}
+        />
+      ) : null}
+      {modal?.kind === 'results' ? <ResultsDialog title={modal.title} results={modal.results} pending={modal.pending} onClose={() => setModal(null)} /> : null}
+      {modal?.kind === 'mount' && serverMap.get(modal.serverId) ? (
+        <MountDialog
+          server={serverMap.get(modal.serverId)!}
+          file={modal.file}
+          onCancel={() => setModal(null)}
+          onConfirm={(withBoot) => {
+            setModal(null);
+            uploads.start(modal.serverId, modal.file, withBoot);
+          }}
+        />
+      ) : null}
+      {modal?.kind === 'help' ? (
+        <Dialog title="Keyboard shortcuts" onCancel={() => setModal(null)} actions={<button className="primary" onClick={() => setModal(null)}>Close</button>}>
+          <table className="data">
+            <tbody>
+              {SHORTCUTS.map((shortcut) => (
+                <tr key={shortcut.keys}><td><kbd>{shortcut.keys}</kbd></td><td>{shortcut.description}</td></tr>
+              ))}
+              <tr><td><kbd>Ctrl+Shift+C</kbd> / <kbd>Ctrl+Shift+V</kbd></td><td>Copy / paste in a text console</td></tr>
+              <tr><td><kbd>↑ ↓ ← →</kbd>, <kbd>Enter</kbd>, <kbd>Shift+F10</kbd></td><td>Move in the tree, open a console, actions menu</td></tr>
+            </tbody>
+          </table>
+        </Dialog>
+      ) : null}
+      <UploadsPanel uploads={uploads} />
+      <div className="toast-area" aria-live="polite">
+        {toasts.map((entry) => <div key={entry.id} className={`toast${entry.kind === 'error' ? ' error' : ''}`} data-testid="toast">{entry.message}</div>)}
+      </div>
+    </AppContext.Provider>
+  );
+}

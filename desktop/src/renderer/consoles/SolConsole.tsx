@@ -1,0 +1,122 @@
+import '@xterm/xterm/css/xterm.css';
+import type { ServerView } from '@lightsout/shared';
+import { FitAddon } from '@xterm/addon-fit';
+import { SearchAddon } from '@xterm/addon-search';
+import { WebLinksAddon } from '@xterm/addon-web-links';
+import { Terminal } from '@xterm/xterm';
+import { useEffect, useRef, useState } from 'react';
+import { useApp } from '../app-context.js';
+import { ConsoleOverlay } from './ConsoleOverlay.js';
+import { terminalOptions } from './terminal-theme.js';
+import { stateLabel, useConsoleStream } from './use-console-stream.js';
+
+const encoder = new TextEncoder();
+
+/**
+ * SOL or BMC serial console in xterm.js over a resumable stream. Bytes from
+ * the BMC are written to the terminal untouched (xterm decodes UTF-8);
+ * keystrokes go out as UTF-8. The terminal lives as long as the tab, so
+ * scrollback survives hiding the tab and reconnects.
+ */
+export function SolConsole({ server, kind, visible }: { server: ServerView; kind: 'sol' | 'serial'; visible: boolean }) {
+  const app = useApp();
+  const surface = useRef<HTMLDivElement>(null);
+  const terminal = useRef<Terminal | null>(null);
+  const fit = useRef<FitAddon | null>(null);
+  const search = useRef<SearchAddon | null>(null);
+  const [query, setQuery] = useState('');
+  const { stream, state, status } = useConsoleStream(server.id, kind, (bytes) => terminal.current?.write(bytes));
+
+  useEffect(() => {
+    const element = surface.current;
+    if (!element) return;
+    const created = new Terminal(terminalOptions);
+    const fitAddon = new FitAddon();
+    const searchAddon = new SearchAddon();
+    created.loadAddon(fitAddon);
+    created.loadAddon(searchAddon);
+    created.loadAddon(new WebLinksAddon((_event, uri) => window.open(uri, '_blank', 'noopener')));
+    created.open(element);
+    created.attachCustomKeyEventHandler((event) => {
+      // Ctrl+Shift+C / Ctrl+Shift+V: copy and paste, as in terminal emulators (Ctrl+C goes to the server).
+      if (event.type !== 'keydown' || !event.ctrlKey || !event.shiftKey) return true;
+      if (event.code === 'KeyC') {
+        void navigator.clipboard.writeText(created.getSelection());
+        return false;
+      }
+      if (event.code === 'KeyV') {
+        void navigator.clipboard.readText().then((text) => created.paste(text));
+        return false;
+      }
+      return true;
+    });
+    const input = created.onData((data) => stream.current?.write(encoder.encode(data)));
+    const binary = created.onBinary((data) => stream.current?.write(Uint8Array.from(data, (character) => character.charCodeAt(0))));
+    const resized = created.onResize(({ cols, rows }) => stream.current?.resize(cols, rows));
+    terminal.current = created;
+    fit.current = fitAddon;
+    search.current = searchAddon;
+    const observer = new ResizeObserver(() => {
+      if (element.offsetWidth > 0 && element.offsetHeight > 0) fitAddon.fit();
+    });
+    observer.observe(element);
+    return () => {
+      observer.disconnect();
+      input.dispose();
+      binary.dispose();
+      resized.dispose();
+      created.dispose();
+      terminal.current = null;
+    };
+  }, [stream]);
+
+  useEffect(() => {
+    if (visible) terminal.current?.focus();
+  }, [visible]);
+
+  const members = status?.members.filter((member) => member.attached) ?? [];
+  return (
+    <>
+      <div className="console-toolbar">
+        <span className="server">{server.name}</span>
+        <span className="state" data-testid="console-state" data-state={state.state}>
+          {kind.toUpperCase()} · {stateLabel(state.state)}
+        </span>
+        {members.length > 1 ? <span className="members" title={members.map((member) => `${member.user} (${member.mode})`).join(', ')}>{members.length} watching</span> : null}
+        {status?.mode === 'view' ? <button onClick={() => stream.current?.takeOver()}>Take control</button> : null}
+        <span className="spacer" />
+        <input
+          type="search"
+          placeholder="Find in output"
+          aria-label="Find in console output"
+          value={query}
+          onChange={(event) => {
+            setQuery(event.target.value);
+            search.current?.findNext(event.target.value, { incremental: true });
+          }}
+          onKeyDown={(event) => {
+            if (event.key !== 'Enter') return;
+            if (event.shiftKey) search.current?.findPrevious(query);
+            else search.current?.findNext(query);
+          }}
+        />
+        <button title="Send a serial break" onClick={() => stream.current?.sendBreak()}>Break</button>
+        <button title="Clear the screen (output is kept on the server side)" onClick={() => terminal.current?.clear()}>Clear</button>
+      </div>
+      <div
+        className="console-surface"
+        data-testid="sol-console"
+        data-server-id={server.id}
+        onDragOver={(event) => event.dataTransfer.types.includes('Files') && event.preventDefault()}
+        onDrop={(event) => {
+          event.preventDefault();
+          const file = event.dataTransfer.files[0];
+          if (file) app.uploadMedia(server.id, file);
+        }}
+      >
+        <div ref={surface} style={{ position: 'absolute', inset: 0 }} />
+        <ConsoleOverlay state={state.state} detail={state.detail} onRestart={() => void stream.current?.restart()} />
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,141 @@
+import type { ServerView } from '@lightsout/shared';
+import RFB from '@novnc/novnc';
+import { useEffect, useRef, useState } from 'react';
+import { useApp } from '../app-context.js';
+import { StreamChannel } from '../streams/novnc-channel.js';
+import { ConsoleOverlay } from './ConsoleOverlay.js';
+import { functionKey, keysymsOf } from './keysyms.js';
+import { stateLabel, useConsoleStream } from './use-console-stream.js';
+
+/** Paste at most this many keystrokes per second: BMC keyboards drop keys when flooded. */
+const PASTE_KEYS_PER_SECOND = 40;
+
+/**
+ * Graphical console: noVNC's RFB over a resumable stream (the agent already
+ * did the BMC's VNC authentication and offers None). A drop underneath is
+ * invisible to noVNC; a new session gets a new RFB.
+ */
+export function VncConsole({ server, visible }: { server: ServerView; visible: boolean }) {
+  const app = useApp();
+  const screen = useRef<HTMLDivElement>(null);
+  const rfb = useRef<RFB | null>(null);
+  const channel = useRef<StreamChannel | null>(null);
+  const cancelPaste = useRef<(() => void) | null>(null);
+  const [generation, setGeneration] = useState(0);
+  const [scale, setScale] = useState(true);
+  const [viewOnly, setViewOnly] = useState(false);
+  const [desktopName, setDesktopName] = useState<string | null>(null);
+  const [pasting, setPasting] = useState(false);
+  const { stream, state, status } = useConsoleStream(server.id, 'vnc', (bytes) => channel.current?.deliver(bytes));
+
+  // One RFB per session generation, attached to a channel the stream feeds.
+  useEffect(() => {
+    const element = screen.current;
+    const current = stream.current;
+    if (!element || !current) return;
+    const created = new StreamChannel();
+    created.attach(current);
+    channel.current = created;
+    const client = new RFB(element, created, { shared: true });
+    client.scaleViewport = true;
+    client.background = '#0d1014';
+    client.addEventListener('desktopname', (event) => setDesktopName((event as CustomEvent<{ name: string }>).detail.name));
+    rfb.current = client;
+    return () => {
+      cancelPaste.current?.();
+      try {
+        client.disconnect();
+      } catch {
+        // already disconnected
+      }
+      rfb.current = null;
+      channel.current = null;
+    };
+  }, [stream, generation]);
+
+  useEffect(() => {
+    if (state.state === 'streaming') channel.current?.opened();
+    if (state.state === 'closed' || state.state === 'failed') channel.current?.closed(1000, state.detail ?? state.state);
+  }, [state]);
+
+  useEffect(() => {
+    if (rfb.current) rfb.current.scaleViewport = scale;
+  }, [scale, generation]);
+  useEffect(() => {
+    if (rfb.current) rfb.current.viewOnly = viewOnly || status?.mode === 'view';
+  }, [viewOnly, status, generation]);
+  useEffect(() => {
+    if (visible) rfb.current?.focus();
+  }, [visible]);
+
+  const pasteAsKeys = async () => {
+    const text = await navigator.clipboard.readText().catch(() => '');
+    const keysyms = keysymsOf(text);
+    if (keysyms.length === 0 || !rfb.current) return;
+    setPasting(true);
+    let index = 0;
+    const timer = setInterval(() => {
+      const keysym = keysyms[index++];
+      if (keysym === undefined || !rfb.current) {
+        stop();
+        return;
+      }
+      rfb.current.sendKey(keysym, null);
+    }, 1000 / PASTE_KEYS_PER_SECOND);
+    const stop = () => {
+      clearInterval(timer);
+      cancelPaste.current = null;
+      setPasting(false);
+    };
+    cancelPaste.current = stop;
+  };
+
+  const screenshot = () =>
+    rfb.current?.toBlob((blob) => {
+      if (blob) void app.platform.saveFile(`${server.id}-${new Date().toISOString().replace(/[:.]/g, '-')}.png`, blob);
+    }, 'image/png');
+
+  const restart = () => {
+    void stream.current?.restart().then(() => setGeneration((value) => value + 1));
+  };
+
+  return (
+    <>
+      <div className="console-toolbar">
+        <span className="server">{server.name}</span>
+        <span className="state" data-testid="console-state" data-state={state.state}>
+          VNC · {stateLabel(state.state)}
+          {desktopName ? ` · ${desktopName}` : ''}
+        </span>
+        <span className="spacer" />
+        <button onClick={() => rfb.current?.sendCtrlAltDel()} disabled={viewOnly}>Ctrl-Alt-Del</button>
+        <select aria-label="Send function key" value="" disabled={viewOnly} onChange={(event) => rfb.current?.sendKey(functionKey(Number(event.target.value)), null)}>
+          <option value="">F-key…</option>
+          {Array.from({ length: 12 }, (_, index) => (
+            <option key={index} value={index + 1}>F{index + 1}</option>
+          ))}
+        </select>
+        {pasting ? <button onClick={() => cancelPaste.current?.()}>Stop typing</button> : <button onClick={() => void pasteAsKeys()} disabled={viewOnly} title="Type the clipboard into the console">Paste as keys</button>}
+        <button className={scale ? 'active' : ''} onClick={() => setScale(!scale)} title="Scale to fit the pane">{scale ? 'Fit' : '1:1'}</button>
+        <label style={{ display: 'flex', gap: 4, alignItems: 'center' }}>
+          <input type="checkbox" checked={viewOnly} onChange={(event) => setViewOnly(event.target.checked)} /> View only
+        </label>
+        <button onClick={screenshot} title="Save a PNG of the screen">Screenshot</button>
+      </div>
+      <div
+        className="console-surface vnc-surface"
+        data-testid="vnc-console"
+        data-server-id={server.id}
+        onDragOver={(event) => event.dataTransfer.types.includes('Files') && event.preventDefault()}
+        onDrop={(event) => {
+          event.preventDefault();
+          const file = event.dataTransfer.files[0];
+          if (file) app.uploadMedia(server.id, file);
+        }}
+      >
+        <div ref={screen} style={{ position: 'absolute', inset: 0 }} />
+        <ConsoleOverlay state={state.state} detail={state.detail} onRestart={restart} />
+      </div>
+    </>
+  );
+}

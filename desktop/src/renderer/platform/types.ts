@@ -1,0 +1,46 @@
+/**
+ * What differs between the web console and the desktop app, behind one
+ * interface (the VS Code habit: a service interface, one implementation per
+ * environment). Components only ever see `Platform`.
+ */
+export interface AuthUser {
+  username: string;
+}
+
+export interface PlatformAuth {
+  /** Finishes a login in progress (web: the redirect back carries ?code=) and restores a saved session. */
+  start(): Promise<AuthUser | null>;
+  /** Interactive login. The web console leaves the page (redirect); the desktop resolves when done. */
+  login(): Promise<AuthUser | null>;
+  logout(): Promise<void>;
+  /** A valid access token for the relay API, or null when logged out. Refreshes silently when needed. */
+  accessToken(): Promise<string | null>;
+  /** Re-authenticate because the relay answered STEP_UP_REQUIRED; true when the retry may proceed now. */
+  stepUp(): Promise<boolean>;
+}
+
+export interface LocalTerminalApi {
+  spawn(cols: number, rows: number): Promise<number>;
+  write(terminalId: number, data: string): void;
+  resize(terminalId: number, cols: number, rows: number): void;
+  kill(terminalId: number): void;
+  onData(terminalId: number, listener: (data: string) => void): () => void;
+  onExit(terminalId: number, listener: (exitCode: number) => void): () => void;
+}
+
+export interface Platform {
+  readonly kind: 'web' | 'desktop';
+  /** Origin of the relay; the web console is served by it, the desktop asks the user once. */
+  relayUrl(): string | null;
+  /** Desktop only: point the app at a relay. */
+  setRelayUrl(url: string): Promise<void>;
+  readonly auth: PlatformAuth;
+  notify(title: string, body: string): void;
+  /** Opens a tab in a window of its own (second monitor). */
+  popOut(query: string, title: string): void;
+  saveFile(name: string, blob: Blob): Promise<void>;
+  /** Local shells: desktop only. */
+  readonly localTerminal: LocalTerminalApi | null;
+  /** Read a file by path (keys, scripts): desktop only; ISOs are dropped instead. */
+  readonly readLocalFile: ((path: string) => Promise<File>) | null;
+}

@@ -1,0 +1,126 @@
+import type { ClientConfig } from '@lightsout/shared';
+import { UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
+import type { AuthUser, Platform, PlatformAuth } from './types.js';
+
+const RETURN_KEY = 'lightsout.login.return';
+
+function userOf(user: User | null): AuthUser | null {
+  if (!user || user.expired) return null;
+  const profile = user.profile as { preferred_username?: string; name?: string; sub: string };
+  return { username: profile.preferred_username ?? profile.name ?? profile.sub };
+}
+
+/**
+ * Browser login with oidc-client-ts: authorization code + PKCE against the
+ * relay's OpenID Provider, redirecting back to `/`. Tokens stay in
+ * sessionStorage (gone with the tab); the refresh token renews them silently.
+ */
+class WebAuth implements PlatformAuth {
+  #manager: UserManager | null = null;
+
+  async #userManager(): Promise<UserManager> {
+    if (this.#manager) return this.#manager;
+    const response = await fetch('/v1/client-config', { headers: { accept: 'application/json' } });
+    if (!response.ok) throw new Error(`the relay did not give its login configuration (HTTP ${response.status})`);
+    const config = (await response.json()) as ClientConfig;
+    const origin = window.location.origin;
+    this.#manager = new UserManager({
+      authority: config.issuer,
+      client_id: config.clientId,
+      redirect_uri: `${origin}/`,
+      post_logout_redirect_uri: `${origin}/`,
+      scope: config.scopes,
+      response_type: 'code',
+      response_mode: 'query',
+      resource: config.audience,
+      extraTokenParams: { resource: config.audience },
+      loadUserInfo: false,
+      automaticSilentRenew: true,
+      userStore: new WebStorageStateStore({ store: window.sessionStorage }),
+    });
+    return this.#manager;
+  }
+
+  async start(): Promise<AuthUser | null> {
+    const manager = await this.#userManager();
+    const params = new URLSearchParams(window.location.search);
+    if (params.has('state') && (params.has('code') || params.has('error'))) {
+      const user = await manager.signinRedirectCallback();
+      // Drop ?code=&state= from the address bar and history; go back where the login started.
+      const back = sessionStorage.getItem(RETURN_KEY) ?? '/';
+      sessionStorage.removeItem(RETURN_KEY);
+      window.history.replaceState(null, '', back);
+      return userOf(user);
+    }
+    const user = await manager.getUser();
+    if (user && user.expired && user.refresh_token) {
+      try {
+        return userOf(await manager.signinSilent());
+      } catch {
+        await manager.removeUser();
+        return null;
+      }
+    }
+    return userOf(user);
+  }
+
+  async login(): Promise<AuthUser | null> {
+    const manager = await this.#userManager();
+    sessionStorage.setItem(RETURN_KEY, window.location.pathname + window.location.search);
+    await manager.signinRedirect();
+    return null; // the page is leaving
+  }
+
+  async logout(): Promise<void> {
+    const manager = await this.#userManager();
+    await manager.removeUser();
+  }
+
+  async accessToken(): Promise<string | null> {
+    const manager = await this.#userManager();
+    const user = await manager.getUser();
+    if (!user) return null;
+    if ((user.expires_in ?? 0) > 30) return user.access_token;
+    if (!user.refresh_token) return null;
+    try {
+      return (await manager.signinSilent())?.access_token ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  async stepUp(): Promise<boolean> {
+    const manager = await this.#userManager();
+    sessionStorage.setItem(RETURN_KEY, window.location.pathname + window.location.search);
+    await manager.signinRedirect({ prompt: 'login', max_age: 0 });
+    return false;
+  }
+}
+
+export function createWebPlatform(): Platform {
+  return {
+    kind: 'web',
+    relayUrl: () => window.location.origin,
+    setRelayUrl: async () => {},
+    auth: new WebAuth(),
+    notify: (title, body) => {
+      if (!('Notification' in window)) return;
+      if (Notification.permission === 'granted') new Notification(title, { body });
+      else if (Notification.permission === 'default') void Notification.requestPermission();
+    },
+    popOut: (query, title) => {
+      const popup = window.open(`/?${query}`, `lightsout-${title}`, 'popup,width=1024,height=768');
+      popup?.focus();
+    },
+    saveFile: async (name, blob) => {
+      const url = URL.createObjectURL(blob);
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = name;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    },
+    localTerminal: null,
+    readLocalFile: null,
+  };
+}

@@ -1,0 +1,90 @@
+import { type StatusMessage, StreamClient, type StreamClientState, type StreamKind, type StreamMode } from '@lightsout/shared';
+import type { RelayClient } from '../api/relay-client.js';
+import { browserStreamSocket, browserTimer } from './browser-socket.js';
+
+export type ConsoleState = StreamClientState | 'requesting' | 'failed';
+
+export interface ConsoleStreamOptions {
+  client: RelayClient;
+  serverId: string;
+  kind: StreamKind;
+  mode: StreamMode;
+  onData(bytes: Uint8Array): void;
+  onState(state: ConsoleState, detail?: string): void;
+  onStatus?(status: StatusMessage): void;
+}
+
+/**
+ * One console session as a component sees it: ask the relay for a session,
+ * then let the shared StreamClient connect, resume after drops (no byte lost
+ * or repeated) and report its state. `restart` asks for a brand-new session
+ * once the old one is over for good.
+ */
+export class ConsoleStream {
+  readonly #options: ConsoleStreamOptions;
+  #stream: StreamClient | null = null;
+  #disposed = false;
+  #generation = 0;
+
+  constructor(options: ConsoleStreamOptions) {
+    this.#options = options;
+    void this.restart();
+  }
+
+  get state(): StreamClientState | null {
+    return this.#stream?.state ?? null;
+  }
+
+  async restart(): Promise<void> {
+    this.#stream?.close();
+    this.#stream = null;
+    const generation = ++this.#generation;
+    this.#options.onState('requesting');
+    let session;
+    try {
+      session = await this.#options.client.createSession(this.#options.serverId, this.#options.kind, this.#options.mode);
+    } catch (error) {
+      if (generation === this.#generation && !this.#disposed) this.#options.onState('failed', error instanceof Error ? error.message : String(error));
+      return;
+    }
+    if (generation !== this.#generation || this.#disposed) return;
+    const streamUrl = new URL(session.streamUrl, this.#options.client.baseUrl);
+    if (streamUrl.protocol === 'http:') streamUrl.protocol = 'ws:';
+    if (streamUrl.protocol === 'https:') streamUrl.protocol = 'wss:';
+    this.#stream = new StreamClient({
+      streamUrl: streamUrl.href,
+      token: session.token,
+      socket: browserStreamSocket,
+      setTimer: browserTimer,
+      onData: (bytes) => this.#options.onData(bytes),
+      onState: (state, detail) => {
+        if (generation === this.#generation) this.#options.onState(state, detail);
+      },
+      ...(this.#options.onStatus ? { onStatus: this.#options.onStatus } : {}),
+    });
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (!this.#stream || this.#stream.state === 'closed') return false;
+    return this.#stream.write(bytes);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.#stream?.control({ type: 'resize', cols, rows });
+  }
+
+  sendBreak(): void {
+    this.#stream?.control({ type: 'break' });
+  }
+
+  takeOver(): void {
+    this.#stream?.control({ type: 'take-over' });
+  }
+
+  dispose(): void {
+    this.#disposed = true;
+    this.#generation++;
+    this.#stream?.close();
+    this.#stream = null;
+  }
+}

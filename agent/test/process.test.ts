@@ -1,0 +1,84 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer } from 'ws';
+import { importJWK, jwtVerify } from 'jose';
+import { decodeAgentMessage, encodeControl, type AgentToRelay } from '@lightsout/shared';
+import { loadOrCreateKeyPair } from '../src/identity/keys.js';
+import { ensureStateDir, writeIdentity } from '../src/identity/state.js';
+
+/**
+ * The agent as a process: bin → tsx → main. Exercises argv, config errors,
+ * start-up with a stored identity and a clean stop on SIGTERM.
+ */
+const bin = fileURLToPath(new URL('../bin/lightsout-agent.js', import.meta.url));
+const directory = mkdtempSync(join(tmpdir(), 'lightsout-agent-process-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+function startAgent(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout.resume();
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  void exited.then(() => clearTimeout(timer));
+  return { child, exited, stderr: () => stderr };
+}
+
+describe('lightsout-agent process', () => {
+  it('exits 2 naming the bad key when the config is invalid', async () => {
+    const config = join(directory, 'bad.yaml');
+    writeFileSync(config, 'relay: ftp://nowhere\nname: a\nstateDir: s\nservers: []\n');
+    const agent = startAgent(['--config', config]);
+    expect(await agent.exited).toBe(2);
+    expect(agent.stderr()).toMatch(/^error CONFIG_INVALID: .*bad\.yaml: relay has an invalid format/);
+  }, 30_000);
+
+  it('exits 2 with usage when --config is missing', async () => {
+    const agent = startAgent([]);
+    expect(await agent.exited).toBe(2);
+    expect(agent.stderr()).toMatch(/usage: lightsout-agent --config/);
+  }, 30_000);
+
+  it('connects with its stored identity, registers, and stops cleanly on SIGTERM', async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(server, 'listening');
+    const relay = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const stateDir = join(directory, 'state');
+    await ensureStateDir(stateDir);
+    const { keyPair } = await loadOrCreateKeyPair(stateDir);
+    await writeIdentity(stateDir, { agentId: 'agt_process', region: 'eu', datacenter: 'fra1', audience: 'test-aud', relay });
+    const config = join(directory, 'agent.yaml');
+    writeFileSync(config, JSON.stringify({ relay, name: 'p', stateDir, log: { level: 'silent' }, servers: [{ id: 'web-01', name: 'web-01', tenant: 'demo', rack: 'r1', vnc: { url: 'vnc://127.0.0.1:5900' } }] }));
+
+    const received: AgentToRelay[] = [];
+    const connected = new Promise<{ token: string; closed: Promise<unknown> }>((resolve) => {
+      server.once('connection', (socket, request) => {
+        socket.on('message', (data) => {
+          received.push(decodeAgentMessage(data.toString()));
+          if (received.some((message) => message.type === 'inventory')) resolve({ token: (request.headers.authorization ?? '').slice(7), closed: once(socket, 'close') });
+        });
+        socket.send(encodeControl({ v: 1, type: 'welcome', agentId: 'agt_process', region: 'eu', datacenter: 'fra1', heartbeatIntervalMs: 10_000, maxFrameBytes: 1 << 20 }));
+      });
+    });
+    const agent = startAgent(['--config', config]);
+    try {
+      const { token, closed } = await connected;
+      const { payload } = await jwtVerify(token, await importJWK(keyPair.publicJwk, 'EdDSA'), { audience: 'test-aud', issuer: 'agt_process' });
+      expect(payload.sub).toBe('agt_process');
+      expect(received.map((message) => message.type)).toEqual(['hello', 'inventory']);
+      agent.child.kill('SIGTERM');
+      expect(await agent.exited).toBe(0);
+      await closed;
+    } finally {
+      agent.child.kill('SIGKILL');
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 30_000);
+});

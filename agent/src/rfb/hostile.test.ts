@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { type AddressInfo } from 'node:net';
 import { LightsoutError } from '@lightsout/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { openRfbProxy } from './proxy.js';
 import { vncAuthResponse } from './security/vnc-auth.js';
 import { type Script, type ScriptedServer, startScriptedServer } from './testing/scripted-server.js';
@@ -164,7 +164,7 @@ describe('hostile BMC handshakes give typed errors', () => {
 });
 
 describe('hostile or odd WebSocket endpoints', () => {
-  async function wsServer(options: ConstructorParameters<typeof WebSocketServer>[0], onConnection: (socket: import('ws').WebSocket) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  async function wsServer(options: ConstructorParameters<typeof WebSocketServer>[0], onConnection: (socket: WebSocket) => void): Promise<{ url: string; close: () => Promise<void> }> {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0, ...options });
     server.on('connection', onConnection);
     await once(server, 'listening');

@@ -75,6 +75,10 @@ export class StreamClient {
   get bytesSent(): number {
     return this.endpoint.sent;
   }
+  /** Whether `write` would be accepted within the window now. */
+  get canWrite(): boolean {
+    return this.endpoint.canSend;
+  }
 
   /**
    * Queue bytes for the BMC. They are kept until acknowledged, so bytes written

@@ -1,0 +1,143 @@
+import { type StatusMessage, type StreamMember } from '@lightsout/shared';
+import type { ConsolePort } from './ports/types.js';
+
+/** What the group needs from a member session. */
+export interface GroupMember {
+  readonly user: string;
+  readonly requestedMode: 'control' | 'view';
+  readonly attached: boolean;
+  /** Whether this member can take more bytes now (its send window is open). */
+  readonly canTake: boolean;
+  deliver(bytes: Uint8Array): void;
+  sendStatus(status: StatusMessage): void;
+  /** The group ended this member (BMC gone, or it overflowed while detached). */
+  end(code: number, reason: string): void;
+  /** Stop / restart reading the member's input (the BMC side is buffering). */
+  holdInput(hold: boolean): void;
+}
+
+/**
+ * One BMC console and the sessions watching it. SOL and serial have one
+ * group per (server, kind): a second user joins the same console, read-only
+ * or asking for control; the members see who is there through status
+ * messages. VNC has one group per session (each client needs its own RFB
+ * conversation).
+ *
+ * Flow control: the port is paused while any member that matters is out of
+ * window. A detached member that overflows while others are attached is
+ * ended instead, so one vanished client cannot stall a shared console.
+ */
+export class ConsoleGroup {
+  private readonly members = new Set<GroupMember>();
+  private controller: GroupMember | undefined;
+  private paused = false;
+  private ended = false;
+
+  constructor(
+    readonly key: string,
+    private readonly port: ConsolePort,
+    private readonly onEmpty: () => void,
+  ) {}
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  join(member: GroupMember): void {
+    this.members.add(member);
+    if (member.requestedMode === 'control' && this.controller === undefined) this.controller = member;
+    this.broadcast('joined', member.user);
+  }
+
+  leave(member: GroupMember): void {
+    if (!this.members.delete(member)) return;
+    if (this.controller === member) this.controller = undefined;
+    if (this.members.size === 0) return this.close();
+    this.broadcast('left', member.user);
+    this.reviewFlow();
+  }
+
+  modeOf(member: GroupMember): 'control' | 'view' {
+    return this.controller === member ? 'control' : 'view';
+  }
+
+  /** Input from a member: only the controller's reaches the BMC. */
+  input(member: GroupMember, bytes: Uint8Array): void {
+    if (this.controller !== member || this.ended) return;
+    if (!this.port.write(bytes)) member.holdInput(true);
+  }
+
+  onPortDrain(): void {
+    for (const member of this.members) member.holdInput(false);
+  }
+
+  sendBreak(member: GroupMember): void {
+    if (this.controller === member) this.port.sendBreak();
+  }
+
+  /** A member asks for control: granted at once; the previous holder is told by status. */
+  takeOver(member: GroupMember): void {
+    if (member.requestedMode !== 'control' || this.controller === member) return this.broadcast();
+    this.controller = member;
+    this.broadcast('took-over', member.user);
+  }
+
+  /** BMC output: to every member, in order. */
+  output(bytes: Uint8Array): void {
+    for (const member of this.members) member.deliver(bytes);
+    this.reviewFlow();
+  }
+
+  /** A member attached, detached, or its window changed. */
+  reviewFlow(): void {
+    if (this.ended) return;
+    const anyAttached = [...this.members].some((member) => member.attached);
+    let blocked = false;
+    for (const member of [...this.members]) {
+      if (member.canTake) continue;
+      if (!member.attached && anyAttached) {
+        member.end(4410, 'fell too far behind while disconnected');
+        continue;
+      }
+      blocked = true;
+    }
+    if (blocked && !this.paused) {
+      this.paused = true;
+      this.port.pause();
+    } else if (!blocked && this.paused) {
+      this.paused = false;
+      this.port.resume();
+    }
+  }
+
+  broadcast(event?: StatusMessage['event'], user?: string): void {
+    const members: StreamMember[] = [...this.members].slice(0, 64).map((member) => ({ user: member.user, mode: this.modeOf(member), attached: member.attached }));
+    for (const member of this.members) {
+      member.sendStatus({
+        type: 'status',
+        mode: this.modeOf(member),
+        controller: this.controller?.user ?? null,
+        members,
+        ...(event === undefined ? {} : { event }),
+        ...(user === undefined ? {} : { user: user.slice(0, 255) }),
+      });
+    }
+  }
+
+  /** The BMC side closed: every member's session ends. */
+  portClosed(reason: string): void {
+    if (this.ended) return;
+    this.broadcast('bmc-closed');
+    this.ended = true;
+    for (const member of [...this.members]) member.end(4410, reason);
+    this.members.clear();
+    this.onEmpty();
+  }
+
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.port.close();
+    this.onEmpty();
+  }
+}

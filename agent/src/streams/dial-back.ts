@@ -1,0 +1,44 @@
+import { LightsoutError, StreamLimits } from '@lightsout/shared';
+import WebSocket from 'ws';
+
+/** `http://relay:8080` + `/v1/agent/streams/…` → `ws://relay:8080/v1/agent/streams/…` */
+export function dialUrlOf(relay: string, dialPath: string): string {
+  if (!dialPath.startsWith('/v1/agent/streams/')) throw new LightsoutError('BAD_REQUEST', 'dial-back path outside /v1/agent/streams/');
+  const url = new URL(dialPath, `${relay}/`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.toString();
+}
+
+/**
+ * Open the dedicated data connection for one leg of a session, outbound like
+ * the control connection and authenticated the same way (a fresh agent JWT),
+ * so no stream shares a socket with another and a busy VNC stream cannot
+ * stall a keystroke elsewhere.
+ */
+export function dialBack(url: string, token: string, timeoutMs = 10_000): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, {
+      headers: { Authorization: `Bearer ${token}` },
+      perMessageDeflate: false,
+      handshakeTimeout: timeoutMs,
+      maxPayload: StreamLimits.maxDataFrameBytes + 1024,
+    });
+    let failure: LightsoutError | undefined;
+    socket.on('unexpected-response', (_request, response) => {
+      const status = response.statusCode ?? 0;
+      const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 404 ? 'NOT_FOUND' : 'AGENT_TIMEOUT';
+      failure = new LightsoutError(code, `relay refused the stream dial-back (HTTP ${status})`);
+      response.resume();
+      socket.terminate();
+    });
+    const onError = (error: Error) => {
+      failure ??= new LightsoutError('AGENT_TIMEOUT', `stream dial-back failed: ${error.message}`);
+    };
+    socket.on('error', onError);
+    socket.once('open', () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+    socket.once('close', () => reject(failure ?? new LightsoutError('AGENT_TIMEOUT', 'stream dial-back closed before it opened')));
+  });
+}

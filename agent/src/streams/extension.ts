@@ -1,0 +1,146 @@
+import { LightsoutError, StreamKind, StreamMode, StreamTiming, type StreamOpenParams } from '@lightsout/shared';
+import Type from 'typebox';
+import { Value } from 'typebox/value';
+import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../agent.js';
+import type { ServerEntry } from '../config/types.js';
+import { ConsoleGroup } from './console-group.js';
+import { dialBack, dialUrlOf } from './dial-back.js';
+import { defaultPortOpener } from './ports/open.js';
+import type { ConsolePortOpener } from './ports/types.js';
+import { StreamSession } from './session.js';
+
+const StreamOpenSchema = Type.Object({
+  sessionId: Type.String({ minLength: 16, maxLength: 64 }),
+  legId: Type.String({ minLength: 8, maxLength: 64 }),
+  serverId: Type.String({ minLength: 1, maxLength: 63 }),
+  tenant: Type.String({ minLength: 1, maxLength: 63 }),
+  kind: StreamKind,
+  mode: StreamMode,
+  subject: Type.String({ maxLength: 255 }),
+  user: Type.String({ maxLength: 255 }),
+  resume: Type.Boolean(),
+  dialPath: Type.String({ maxLength: 512 }),
+});
+const StreamCloseSchema = Type.Object({ sessionId: Type.String({ maxLength: 64 }) });
+
+export interface StreamsExtensionOptions {
+  openPort?: ConsolePortOpener;
+  graceMs?: number;
+  windowBytes?: number;
+}
+
+/** The agent's stream plane, the `stream.open` / `stream.close` control ops (docs/streams.md). */
+export class AgentStreams implements AgentExtension {
+  private readonly sessions = new Map<string, StreamSession>();
+  private readonly groups = new Map<string, Promise<ConsoleGroup>>();
+  private readonly openPort: ConsolePortOpener;
+  private readonly graceMs: number;
+  readonly handlers: AgentExtension['handlers'];
+
+  constructor(
+    private readonly context: AgentContext,
+    private readonly options: StreamsExtensionOptions = {},
+  ) {
+    this.openPort = options.openPort ?? defaultPortOpener;
+    this.graceMs = options.graceMs ?? StreamTiming.graceMs;
+    this.handlers = {
+      'stream.open': (params) => this.open(params),
+      'stream.close': async (params) => {
+        if (!Value.Check(StreamCloseSchema, params)) throw new LightsoutError('BAD_REQUEST', 'invalid params for stream.close');
+        this.sessions.get(params.sessionId)?.end(4410, 'closed by the relay');
+        return {};
+      },
+    };
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private async open(raw: Record<string, unknown>): Promise<Record<string, never>> {
+    if (!Value.Check(StreamOpenSchema, raw)) throw new LightsoutError('BAD_REQUEST', 'invalid params for stream.open');
+    const params = raw as unknown as StreamOpenParams;
+    const server = this.context.config.servers.find((entry) => entry.id === params.serverId);
+    if (!server) throw new LightsoutError('NOT_FOUND', `this agent has no server ${params.serverId}`);
+    // The relay checked the tenant when it issued the token; the agent holds the truth about its servers.
+    if (server.tenant !== params.tenant) throw new LightsoutError('FORBIDDEN', `server ${params.serverId} is not in tenant ${params.tenant}`);
+
+    let session = this.sessions.get(params.sessionId);
+    if (session) {
+      const { info } = session;
+      if (info.serverId !== params.serverId || info.kind !== params.kind || info.tenant !== params.tenant || info.subject !== params.subject) {
+        throw new LightsoutError('FORBIDDEN', 'this session belongs to someone else');
+      }
+    } else {
+      if (params.resume) throw new LightsoutError('NOT_FOUND', 'the session is over (grace period expired or closed)', { hint: 'open a new session' });
+      session = await this.createSession(server, params);
+    }
+    const socket = await dialBack(dialUrlOf(this.context.config.relay, params.dialPath), await this.context.signJwt());
+    session.attach(socket);
+    return {};
+  }
+
+  private async createSession(server: ServerEntry, params: StreamOpenParams): Promise<StreamSession> {
+    const session = new StreamSession(
+      { sessionId: params.sessionId, serverId: server.id, tenant: params.tenant, kind: params.kind, mode: params.mode, subject: params.subject, user: params.user },
+      {
+        graceMs: this.graceMs,
+        logger: this.context.logger,
+        ...(this.options.windowBytes === undefined ? {} : { windowBytes: this.options.windowBytes }),
+        onEnd: (ended) => {
+          if (this.sessions.get(ended.info.sessionId) === ended) this.sessions.delete(ended.info.sessionId);
+        },
+      },
+    );
+    this.sessions.set(params.sessionId, session);
+    try {
+      const group = await this.groupFor(server, params);
+      if (session.isEnded) return session;
+      session.group = group;
+      group.join(session);
+    } catch (error) {
+      session.end(4410, 'could not open the BMC side');
+      throw error;
+    }
+    this.context.logger.info({ sessionId: params.sessionId, serverId: server.id, kind: params.kind, user: params.user }, 'console session opened');
+    return session;
+  }
+
+  /** SOL and serial consoles are shared per server; VNC gets its own BMC connection per session. */
+  private groupFor(server: ServerEntry, params: StreamOpenParams): Promise<ConsoleGroup> {
+    const key = params.kind === 'vnc' ? `${server.id}/vnc/${params.sessionId}` : `${server.id}/${params.kind}`;
+    const existing = this.groups.get(key);
+    if (existing) return existing;
+    let group: ConsoleGroup | undefined;
+    const opening = this.openPort(server, params.kind, {
+      data: (bytes) => group?.output(bytes),
+      drain: () => group?.onPortDrain(),
+      close: (reason) => group?.portClosed(reason),
+    }).then((port) => {
+      group = new ConsoleGroup(key, port, () => {
+        if (this.groups.get(key) === opening) this.groups.delete(key);
+      });
+      return group;
+    });
+    this.groups.set(key, opening);
+    opening.catch(() => {
+      if (this.groups.get(key) === opening) this.groups.delete(key);
+    });
+    return opening;
+  }
+
+  /** Sever every data connection (they resume); used when the relay link is known to be broken, and by tests. */
+  severLegs(): void {
+    for (const session of this.sessions.values()) session.severLeg();
+  }
+
+  async stop(): Promise<void> {
+    for (const session of [...this.sessions.values()]) session.end(1001, 'agent stopping');
+    await Promise.allSettled([...this.groups.values()].map(async (group) => (await group).close()));
+    this.groups.clear();
+  }
+}
+
+export function createStreamsExtension(options: StreamsExtensionOptions = {}): AgentExtensionFactory {
+  return (context: AgentContext) => new AgentStreams(context, options);
+}

@@ -1,0 +1,55 @@
+import { connect, type Socket } from 'node:net';
+import { LightsoutError } from '@lightsout/shared';
+import type { ConsolePort, ConsolePortEvents } from './types.js';
+
+/** `tcp://host:port` or `host:port` → [host, port]. */
+export function tcpTargetOf(url: string, defaultPort: number): { host: string; port: number } {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `tcp://${url}`;
+  const parsed = new URL(withScheme);
+  const port = parsed.port === '' ? defaultPort : Number(parsed.port);
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host === '' || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new LightsoutError('BAD_REQUEST', `not a host:port endpoint: ${url}`);
+  }
+  return { host, port };
+}
+
+/**
+ * A raw TCP byte port: serial console servers (`tcp://host:port`, as ser2net
+ * or a terminal server offers) and the bench's TCP sink. Resolves once
+ * connected; a refused or silent endpoint is BMC_UNREACHABLE.
+ */
+export function openTcpPort(target: { host: string; port: number }, events: ConsolePortEvents, timeoutMs = 10_000): Promise<ConsolePort> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect({ host: target.host, port: target.port, noDelay: true });
+    let open = false;
+    let closed = false;
+    const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      open = true;
+      resolve(port);
+    });
+    socket.on('data', (chunk: Buffer) => events.data(chunk));
+    socket.on('drain', () => events.drain());
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      clearTimeout(timer);
+      if (!open) return reject(new LightsoutError('BMC_UNREACHABLE', `cannot connect to ${target.host}:${target.port}`));
+      if (!closed) {
+        closed = true;
+        events.close('the console endpoint closed the connection');
+      }
+    });
+    const port: ConsolePort = {
+      write: (bytes) => socket.write(bytes),
+      // Raw TCP has no break signal; telnet (RFC 854 IAC BRK) would, but these endpoints are raw.
+      sendBreak: () => {},
+      pause: () => socket.pause(),
+      resume: () => socket.resume(),
+      close: () => {
+        socket.destroy();
+      },
+    };
+  });
+}

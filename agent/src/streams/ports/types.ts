@@ -1,0 +1,29 @@
+import type { StreamKind } from '@lightsout/shared';
+import type { ServerEntry } from '../../config/types.js';
+
+/**
+ * The BMC side of a console: a duplex byte port. One implementation per
+ * transport (serial over WebSocket, serial over TCP, SOL through the IPMI
+ * hub, VNC through the RFB proxy), chosen by kind and endpoint URL.
+ */
+export interface ConsolePort {
+  /** Bytes toward the BMC; false when the port is buffering: wait for `drain`. */
+  write(bytes: Uint8Array): boolean;
+  /** Serial break (SOL: the SOL break bit; serial: not every transport has one). */
+  sendBreak(): void;
+  /** Stop / restart reading from the BMC (backpressure from the slowest attached client). */
+  pause(): void;
+  resume(): void;
+  /** Idempotent; `events.close` follows once. */
+  close(): void;
+}
+
+export interface ConsolePortEvents {
+  data(bytes: Uint8Array): void;
+  drain(): void;
+  /** The BMC side is gone for good (error or closed by the BMC). */
+  close(reason: string): void;
+}
+
+/** Opens the BMC side; rejects with a LightsoutError (BMC_UNREACHABLE, BMC_AUTH_FAILED, BMC_UNSUPPORTED…). */
+export type ConsolePortOpener = (server: ServerEntry, kind: StreamKind, events: ConsolePortEvents) => Promise<ConsolePort>;

@@ -1,0 +1,230 @@
+import {
+  LightsoutError,
+  StreamCloseCode,
+  StreamEndpoint,
+  StreamLimits,
+  decodeClientStreamMessage,
+  encodeStreamMessage,
+  type StatusMessage,
+  type StreamKind,
+  type StreamMode,
+} from '@lightsout/shared';
+import type { Logger } from 'pino';
+import WebSocket, { type RawData } from 'ws';
+import type { ConsoleGroup, GroupMember } from './console-group.js';
+
+export interface SessionInfo {
+  sessionId: string;
+  serverId: string;
+  tenant: string;
+  kind: StreamKind;
+  mode: StreamMode;
+  subject: string;
+  user: string;
+}
+
+function asBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/**
+ * The agent's end of one console session. It outlives its data connections
+ * (legs): when a leg drops it waits `graceMs` for the client to resume
+ * through a new one, holding the bytes the client has not acknowledged
+ * (StreamEndpoint) while the BMC side stays open.
+ *
+ *   attached ─leg closes (not 1000)→ detached ─new leg→ attached
+ *   attached/detached ─ leg closes 1000 / grace over / BMC gone / overflow → ended   (end(): the one exit)
+ */
+export class StreamSession implements GroupMember {
+  private readonly endpoint: StreamEndpoint;
+  private leg: WebSocket | undefined;
+  private streaming = false;
+  private state: 'attached' | 'detached' | 'ended' = 'detached';
+  private graceTimer: NodeJS.Timeout | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
+  group: ConsoleGroup | undefined;
+
+  constructor(
+    readonly info: SessionInfo,
+    private readonly options: { graceMs: number; logger: Logger; onEnd(session: StreamSession): void; windowBytes?: number },
+  ) {
+    this.endpoint = new StreamEndpoint(options.windowBytes === undefined ? {} : { windowBytes: options.windowBytes });
+    this.startGrace();
+  }
+
+  get user(): string {
+    return this.info.user;
+  }
+  get requestedMode(): StreamMode {
+    return this.info.mode;
+  }
+  get attached(): boolean {
+    return this.state === 'attached';
+  }
+  get canTake(): boolean {
+    return this.endpoint.canSend;
+  }
+  get isEnded(): boolean {
+    return this.state === 'ended';
+  }
+
+  /** A new leg (data connection) for this session; replaces any previous one. */
+  attach(socket: WebSocket): void {
+    if (this.state === 'ended') {
+      socket.close(StreamCloseCode.ENDED, 'session ended');
+      return;
+    }
+    const previous = this.leg;
+    this.leg = socket;
+    this.streaming = false;
+    this.state = 'attached';
+    this.clearGrace();
+    if (previous) previous.close(StreamCloseCode.REPLACED, 'replaced by a newer connection');
+    socket.on('message', (data, isBinary) => {
+      if (this.leg === socket) this.onLegMessage(asBuffer(data), isBinary);
+    });
+    socket.once('close', (code) => {
+      if (this.leg !== socket) return;
+      if (code === 1000) this.end(1000, 'client left');
+      else this.detach();
+    });
+    socket.on('error', (error) => this.options.logger.debug({ err: error, sessionId: this.info.sessionId }, 'stream leg error'));
+    socket.send(encodeStreamMessage({ type: 'resume', offset: this.endpoint.startLeg() }));
+  }
+
+  private onLegMessage(bytes: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      if (!this.streaming) return this.dropLeg(StreamCloseCode.MALFORMED_MESSAGE, 'data before resume');
+      const ackNow = this.endpoint.recordReceived(bytes.length);
+      this.group?.input(this, bytes);
+      if (ackNow) this.sendAck();
+      else this.armAck();
+      return;
+    }
+    let message;
+    try {
+      message = decodeClientStreamMessage(bytes.toString('utf8'));
+    } catch (error) {
+      return this.dropLeg(StreamCloseCode.MALFORMED_MESSAGE, error instanceof LightsoutError ? error.message : 'bad message');
+    }
+    switch (message.type) {
+      case 'resume': {
+        let replay: Uint8Array[];
+        try {
+          replay = this.endpoint.onPeerResume(message.offset);
+        } catch (error) {
+          return this.end(StreamCloseCode.ENDED, error instanceof Error ? error.message : 'cannot resume');
+        }
+        for (const chunk of replay) this.leg?.send(chunk);
+        this.streaming = true;
+        this.group?.reviewFlow();
+        this.group?.broadcast('attached', this.info.user);
+        return;
+      }
+      case 'ack':
+        try {
+          if (this.endpoint.onPeerAck(message.offset)) this.group?.reviewFlow();
+        } catch {
+          this.dropLeg(StreamCloseCode.MALFORMED_MESSAGE, 'ack beyond what was sent');
+        }
+        return;
+      case 'break':
+        this.group?.sendBreak(this);
+        return;
+      case 'take-over':
+        this.group?.takeOver(this);
+        return;
+      case 'resize':
+        // Serial has no window size to pass on; VNC resizes through RFB itself.
+        return;
+    }
+  }
+
+  /** BMC output for this member. */
+  deliver(bytes: Uint8Array): void {
+    if (this.state === 'ended') return;
+    this.endpoint.recordSent(bytes);
+    if (this.streaming && this.leg?.readyState === WebSocket.OPEN) this.leg.send(bytes);
+  }
+
+  sendStatus(status: StatusMessage): void {
+    if (this.streaming && this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodeStreamMessage(status));
+  }
+
+  holdInput(hold: boolean): void {
+    if (hold) this.leg?.pause();
+    else this.leg?.resume();
+  }
+
+  private sendAck(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodeStreamMessage({ type: 'ack', offset: this.endpoint.takeAck() }));
+  }
+
+  private armAck(): void {
+    if (this.ackTimer) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      if (this.endpoint.ackPending) this.sendAck();
+    }, StreamLimits.ackIdleMs);
+  }
+
+  /** Cut the data connection abruptly (a network failure as the client sees it); the session waits for a resume. */
+  severLeg(): void {
+    const leg = this.leg;
+    if (!leg) return;
+    this.detach();
+    leg.terminate();
+  }
+
+  /** The leg misbehaved: close it, keep the session for a proper resume. */
+  private dropLeg(code: number, reason: string): void {
+    const leg = this.leg;
+    leg?.send(encodeStreamMessage({ type: 'error', code: 'MALFORMED_MESSAGE', message: reason.slice(0, 500) }));
+    leg?.close(code, reason.slice(0, 100));
+    this.detach();
+  }
+
+  private detach(): void {
+    if (this.state === 'ended') return;
+    this.leg = undefined;
+    this.streaming = false;
+    this.state = 'detached';
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.startGrace();
+    this.group?.reviewFlow();
+    this.group?.broadcast();
+  }
+
+  private startGrace(): void {
+    this.clearGrace();
+    this.graceTimer = setTimeout(() => this.end(StreamCloseCode.ENDED, 'grace period over'), this.options.graceMs);
+  }
+
+  private clearGrace(): void {
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+  }
+
+  end(code: number, reason: string): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.clearGrace();
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    const leg = this.leg;
+    this.leg = undefined;
+    if (leg && leg.readyState === WebSocket.OPEN) {
+      leg.send(encodeStreamMessage({ type: 'error', code: 'CONFLICT', message: `session ended: ${reason}`.slice(0, 500) }));
+      leg.close(code === 1000 ? 1000 : StreamCloseCode.ENDED, reason.slice(0, 100));
+    } else leg?.terminate();
+    this.group?.leave(this);
+    this.group = undefined;
+    this.options.logger.info({ sessionId: this.info.sessionId, serverId: this.info.serverId, reason }, 'console session ended');
+    this.options.onEnd(this);
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * An in-process stream chain for tests and benchmarks: the real relay streams
+ * plugin (Fastify, listening on loopback) and the real agent stream plane,
+ * with real WebSockets between client, relay and agent. Only the relay's
+ * identity/inventory/agents plugins are stood in for: callers and servers come
+ * from tables, and `stream.open` reaches the agent by a direct call instead of
+ * the control WebSocket (whose own tests live with it). Agent JWTs are real
+ * EdDSA tokens verified with jose.
+ */
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import websocket from '@fastify/websocket';
+import { LightsoutError, type Role, type SessionCreated, StreamClient, type StreamClientOptions, type StreamKind, type StreamMode } from '@lightsout/shared';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { SignJWT, importJWK, jwtVerify, type JWK } from 'jose';
+import pino from 'pino';
+import WebSocket from 'ws';
+import type { AgentContext } from '../../agent/src/agent.js';
+import type { AgentConfig, ServerEntry } from '../../agent/src/config/types.js';
+import { AgentStreams, type StreamsExtensionOptions } from '../../agent/src/streams/extension.js';
+import type { DriverRegistry } from '../../agent/src/drivers/registry.js';
+import configPlugin from '../../relay/src/plugins/config.js';
+import streamsPlugin, { type StreamDependencies } from '../../relay/src/plugins/streams/index.js';
+import { nodeSocketFactory, setTimer } from './stream-socket.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface ChainUser {
+  subject: string;
+  username: string;
+  tenant: string;
+  role: Role;
+}
+
+export interface ChainAgent {
+  agentId: string;
+  streams: AgentStreams;
+  /** Sign an agent JWT as this agent. */
+  signJwt(): Promise<string>;
+}
+
+export interface StreamChain {
+  relayUrl: string;
+  relay: FastifyInstance;
+  agents: Map<string, ChainAgent>;
+  dataDir: string;
+  createSession(userToken: string, serverId: string, kind: StreamKind, mode?: StreamMode): Promise<SessionCreated>;
+  connect(session: SessionCreated, handlers: Partial<StreamClientOptions> & Pick<StreamClientOptions, 'onData'>): StreamClient;
+  /** Stop the relay (as a crash would, or cleanly) and start a new one on the same port and data dir. */
+  restartRelay(): Promise<void>;
+  stopRelay(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ChainOptions {
+  users: Record<string, ChainUser>;
+  /** agentId → its servers */
+  agents: Record<string, ServerEntry[]>;
+  agentOptions?: StreamsExtensionOptions;
+  logLevel?: string;
+}
+
+export async function startStreamChain(options: ChainOptions): Promise<StreamChain> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'lightsout-streams-'));
+  const port = await freePort();
+  const relayUrl = `http://127.0.0.1:${port}`;
+  const logger = pino({ level: options.logLevel ?? 'silent' });
+  const agentAudience = `${relayUrl}/v1/agent`;
+  const agents = new Map<string, ChainAgent>();
+  const publicKeys = new Map<string, JWK>();
+
+  for (const [agentId, servers] of Object.entries(options.agents)) {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const jwk = privateKey.export({ format: 'jwk' }) as JWK;
+    publicKeys.set(agentId, { kty: jwk.kty, crv: jwk.crv, x: jwk.x } as JWK);
+    const key = await importJWK(jwk, 'EdDSA');
+    const signJwt = () =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'EdDSA', kid: agentId })
+        .setIssuer(agentId)
+        .setSubject(agentId)
+        .setAudience(agentAudience)
+        .setIssuedAt()
+        .setExpirationTime('60s')
+        .setJti(randomUUID())
+        .sign(key);
+    const config = { relay: relayUrl, name: agentId, servers } as unknown as AgentConfig;
+    const context: AgentContext = {
+      config,
+      identity: { agentId, region: 'r1', datacenter: 'dc1', audience: agentAudience, relay: relayUrl },
+      registry: undefined as unknown as DriverRegistry,
+      logger,
+      signJwt,
+    };
+    agents.set(agentId, { agentId, streams: new AgentStreams(context, options.agentOptions ?? {}), signJwt });
+  }
+
+  const serverIndex = new Map<string, { id: string; tenant: string; agentId: string; capabilities: string[] }>();
+  for (const [agentId, servers] of Object.entries(options.agents)) {
+    for (const server of servers) {
+      const capabilities = [...(server.serial ? ['serial'] : []), ...(server.vnc ? ['vnc'] : []), ...(server.ipmi ? ['sol'] : [])];
+      serverIndex.set(server.id, { id: server.id, tenant: server.tenant, agentId, capabilities });
+    }
+  }
+
+  const usedAgentJtis = new Set<string>();
+  const dependencies: StreamDependencies = {
+    async authenticate(request) {
+      const header = request.headers.authorization ?? '';
+      const user = options.users[header.replace(/^Bearer /, '')];
+      if (!user) throw new LightsoutError('UNAUTHENTICATED', 'unknown test user');
+      return user;
+    },
+    async findServer(serverId) {
+      return serverIndex.get(serverId);
+    },
+    async requestAgent(agentId, op, params) {
+      const agent = agents.get(agentId);
+      if (!agent) throw new LightsoutError('AGENT_OFFLINE', `agent ${agentId} is not connected`);
+      const handler = agent.streams.handlers[op];
+      if (!handler) throw new LightsoutError('BMC_UNSUPPORTED', op);
+      return (await handler(params as unknown as Record<string, unknown>, undefined as never)) as never;
+    },
+    async verifyAgentToken(token) {
+      const [header] = token.split('.');
+      const kid = JSON.parse(Buffer.from(header ?? '', 'base64url').toString('utf8') || '{}').kid as string | undefined;
+      const jwk = kid === undefined ? undefined : publicKeys.get(kid);
+      if (!jwk || kid === undefined) throw new LightsoutError('AGENT_KEY_UNKNOWN', 'unknown agent');
+      try {
+        const { payload } = await jwtVerify(token, await importJWK(jwk, 'EdDSA'), { algorithms: ['EdDSA'], audience: agentAudience, issuer: kid, subject: kid });
+        if (typeof payload.jti !== 'string' || usedAgentJtis.has(payload.jti)) throw new Error('replayed');
+        usedAgentJtis.add(payload.jti);
+      } catch {
+        throw new LightsoutError('TOKEN_INVALID', 'agent token is not valid');
+      }
+      return kid;
+    },
+  };
+
+  async function startRelay(): Promise<FastifyInstance> {
+    const app = Fastify({ loggerInstance: logger as FastifyBaseLogger }) as unknown as FastifyInstance;
+    await app.register(configPlugin, { config: { dataDir, publicUrl: relayUrl } as never });
+    await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
+    await app.register(streamsPlugin, { dependencies });
+    await app.listen({ host: '127.0.0.1', port });
+    return app;
+  }
+
+  let relay = await startRelay();
+  const clients = new Set<StreamClient>();
+  const chain: StreamChain = {
+    relayUrl,
+    get relay() {
+      return relay;
+    },
+    agents,
+    dataDir,
+    async createSession(userToken, serverId, kind, mode) {
+      const response = await fetch(`${relayUrl}/v1/servers/${serverId}/sessions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(mode === undefined ? { kind } : { kind, mode }),
+      });
+      const body = (await response.json()) as SessionCreated & { code?: string; message?: string };
+      if (response.status !== 201) throw new LightsoutError((body.code ?? 'INTERNAL') as never, body.message ?? `HTTP ${response.status}`);
+      return body;
+    },
+    connect(session, handlers) {
+      const client = new StreamClient({
+        streamUrl: session.streamUrl,
+        token: session.token,
+        socket: nodeSocketFactory(),
+        setTimer,
+        ...handlers,
+        onClose: (code, reason) => {
+          clients.delete(client);
+          handlers.onClose?.(code, reason);
+        },
+      });
+      clients.add(client);
+      return client;
+    },
+    async restartRelay() {
+      await chain.stopRelay();
+      relay = await startRelay();
+    },
+    async stopRelay() {
+      // Abrupt, like kill -9 as far as peers can tell: sockets are destroyed, no close frames.
+      for (const socket of relay.websocketServer.clients) socket.terminate();
+      await relay.close();
+    },
+    async close() {
+      for (const client of clients) client.close();
+      for (const agent of agents.values()) await agent.streams.stop();
+      await relay.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return chain;
+}
+
+export { WebSocket };

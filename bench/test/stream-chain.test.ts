@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import type { StatusMessage, StreamClient } from '@lightsout/shared';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seededBytes, sha256, startEchoServer, startSourceSinkServer } from '../lib/bmc-peers.js';
+import { type StreamChain, startStreamChain } from '../lib/stream-chain.js';
+
+const MIB = 1024 * 1024;
+/** Bytes per direction; CI default 8 MiB, `LIGHTSOUT_STREAM_TEST_MIB=100` on demand. */
+const TOTAL = Number(process.env['LIGHTSOUT_STREAM_TEST_MIB'] ?? 8) * MIB;
+
+/** Resolves when `check` holds, polling on a short interval; rejects after `timeoutMs`. */
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const users = {
+  alice: { subject: 'u-alice', username: 'alice', tenant: 'acme', role: 'operator' as const },
+  bob: { subject: 'u-bob', username: 'bob', tenant: 'acme', role: 'operator' as const },
+  vera: { subject: 'u-vera', username: 'vera', tenant: 'acme', role: 'viewer' as const },
+  eve: { subject: 'u-eve', username: 'eve', tenant: 'evil', role: 'tenant-admin' as const },
+};
+
+function server(id: string, tenant: string, serialUrl: string) {
+  return { id, name: id, tenant, rack: 'r1', labels: {}, serial: { url: serialUrl } };
+}
+
+describe('stream chain: client → relay → agent → TCP console', () => {
+  let echo: Awaited<ReturnType<typeof startEchoServer>>;
+  let chain: StreamChain;
+  const open: StreamClient[] = [];
+
+  beforeAll(async () => {
+    echo = await startEchoServer();
+    chain = await startStreamChain({
+      users,
+      agents: { 'agent-a': [server('web-01', 'acme', `tcp://127.0.0.1:${echo.port}`)], 'agent-b': [server('evil-01', 'evil', `tcp://127.0.0.1:${echo.port}`)] },
+    });
+  });
+  afterEach(() => {
+    for (const client of open.splice(0)) if (client.state !== 'closed') client.close();
+  });
+  afterAll(async () => {
+    await chain?.close();
+    await echo?.close();
+  });
+
+  function collect(session: Awaited<ReturnType<StreamChain['createSession']>>) {
+    const received: Buffer[] = [];
+    let bytes = 0;
+    const statuses: StatusMessage[] = [];
+    const closed: { code?: number; reason?: string } = {};
+    const client = chain.connect(session, {
+      onData: (chunk) => {
+        received.push(Buffer.from(chunk));
+        bytes += chunk.length;
+      },
+      onStatus: (status) => statuses.push(status),
+      onClose: (code, reason) => Object.assign(closed, { code, reason }),
+    });
+    open.push(client);
+    return { client, received, statuses, closed, bytes: () => bytes };
+  }
+
+  /** Write `data` respecting the send window (the CLI does the same with stdin). */
+  async function writeAll(client: StreamClient, data: Buffer): Promise<void> {
+    const chunk = 256 * 1024;
+    for (let at = 0; at < data.length; at += chunk) {
+      const more = client.write(data.subarray(at, at + chunk));
+      if (!more) await until(() => client.canWrite, 30_000, 'send window');
+    }
+  }
+
+  it('echoes bytes exactly, in order', async () => {
+    const session = await chain.createSession('alice', 'web-01', 'serial');
+    expect(session.streamUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/streams\//);
+    const peer = collect(session);
+    await until(() => peer.client.state === 'streaming', 5000, 'streaming');
+    peer.client.write(Buffer.from('hello\r\n'));
+    await until(() => peer.bytes() >= 7, 5000, 'echo');
+    expect(Buffer.concat(peer.received).toString()).toBe('hello\r\n');
+    expect(peer.statuses.at(-1)).toMatchObject({ type: 'status', mode: 'control', controller: 'alice' });
+  });
+
+  it(`carries ${TOTAL / MIB} MiB of random bytes through the echo byte-exact`, async () => {
+    const data = seededBytes(TOTAL, 7);
+    const session = await chain.createSession('alice', 'web-01', 'serial');
+    const peer = collect(session);
+    await until(() => peer.client.state === 'streaming', 5000, 'streaming');
+    await writeAll(peer.client, data);
+    await until(() => peer.bytes() >= TOTAL, 120_000, 'all bytes back');
+    expect(peer.bytes()).toBe(TOTAL);
+    expect(sha256(Buffer.concat(peer.received))).toBe(sha256(data));
+  });
+
+  it('resumes without loss or duplication across a relay restart and an agent leg drop, both directions', async () => {
+    const sourceSink = await startSourceSinkServer(TOTAL);
+    const resumeChain = await startStreamChain({ users, agents: { 'agent-a': [server('web-02', 'acme', `tcp://127.0.0.1:${sourceSink.port}`)] } });
+    try {
+      const session = await resumeChain.createSession('alice', 'web-02', 'serial');
+      const received = createHash('sha256');
+      let receivedBytes = 0;
+      const states: string[] = [];
+      const client = resumeChain.connect(session, {
+        onData: (chunk) => {
+          received.update(chunk);
+          receivedBytes += chunk.length;
+        },
+        onState: (state) => states.push(state),
+      });
+      await until(() => client.state === 'streaming', 5000, 'streaming');
+      const upstream = seededBytes(TOTAL, 11);
+      let restarted = false;
+      let severed = false;
+      const chunk = 256 * 1024;
+      for (let at = 0; at < upstream.length; at += chunk) {
+        client.write(upstream.subarray(at, at + chunk));
+        if (!restarted && at >= TOTAL / 3) {
+          restarted = true;
+          await resumeChain.restartRelay();
+        }
+        if (!severed && at >= (2 * TOTAL) / 3) {
+          severed = true;
+          await until(() => client.state === 'streaming', 20_000, 'resumed after restart');
+          resumeChain.agents.get('agent-a')!.streams.severLegs();
+        }
+        await until(() => client.canWrite, 30_000, 'send window');
+      }
+      const sent = await sourceSink.sent;
+      await until(() => receivedBytes >= TOTAL && sourceSink.received().bytes >= TOTAL, 120_000, 'both directions complete');
+      expect(receivedBytes).toBe(TOTAL);
+      expect(received.digest('hex')).toBe(sent.sha256);
+      expect(sourceSink.received()).toEqual({ bytes: TOTAL, sha256: sha256(upstream) });
+      expect(states.filter((state) => state === 'reconnecting').length).toBeGreaterThanOrEqual(2);
+      client.close();
+    } finally {
+      await resumeChain.close();
+      await sourceSink.close();
+    }
+  });
+});

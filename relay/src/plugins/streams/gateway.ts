@@ -1,0 +1,148 @@
+import { type ErrorCode, LightsoutError, StreamCloseCode, StreamTiming, type StreamTokenClaims, encodeStreamMessage, type StreamOpenParams } from '@lightsout/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { StreamDependencies } from './dependencies.js';
+import type { PendingLegs } from './legs.js';
+import { type HeldMessages, type Splice, closeQuietly, hold, sendQuietly, splice } from './splice.js';
+import type { StreamTokens } from './tokens.js';
+
+/** Which close code tells the client what to do about an error (resume or give up). */
+export function closeCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case 'AGENT_OFFLINE':
+    case 'AGENT_TIMEOUT':
+      return StreamCloseCode.AGENT_OFFLINE;
+    case 'NOT_FOUND':
+      return StreamCloseCode.NOT_FOUND;
+    case 'FORBIDDEN':
+    case 'DATACENTER_MISMATCH':
+      return StreamCloseCode.FORBIDDEN;
+    case 'CONFLICT':
+      return StreamCloseCode.ENDED;
+    case 'BMC_UNREACHABLE':
+    case 'BMC_AUTH_FAILED':
+    case 'BMC_PROTOCOL_ERROR':
+    case 'BMC_TIMEOUT':
+    case 'BMC_UNSUPPORTED':
+    case 'BMC_BUSY':
+      return StreamCloseCode.BMC_UNREACHABLE;
+    default:
+      return 1011;
+  }
+}
+
+export interface GatewayHooks {
+  /** A leg is spliced; returns a function called with each downstream chunk (recording), or nothing. */
+  onSpliced?(claims: StreamTokenClaims): ((bytes: Buffer) => void) | undefined;
+  onLegEnd?(claims: StreamTokenClaims): void;
+}
+
+/**
+ * The gateway half of the stream plane: turns an authenticated client
+ * WebSocket into a spliced leg by asking the session's agent to dial back.
+ * Holds no session state beyond the live legs, so a restarted relay serves a
+ * resuming client as if nothing happened.
+ */
+export class StreamGateway {
+  private readonly live = new Set<Splice>();
+
+  constructor(
+    private readonly tokens: StreamTokens,
+    private readonly legs: PendingLegs,
+    private readonly dependencies: StreamDependencies,
+    private readonly log: FastifyBaseLogger,
+    private readonly hooks: GatewayHooks = {},
+  ) {}
+
+  get liveLegs(): number {
+    return this.live.size;
+  }
+
+  async attachClient(client: WebSocket, claims: StreamTokenClaims): Promise<void> {
+    // Nothing the client sends is read until the agent's side is there to take it.
+    client.pause();
+    const earlyClient = hold(client);
+    const pending = this.legs.expect(claims.agt, claims.sid, StreamTiming.dialBackTimeoutMs);
+    let clientGone = false;
+    const onEarlyClose = () => {
+      clientGone = true;
+      pending.cancel();
+    };
+    client.once('close', onEarlyClose);
+    const params: StreamOpenParams = {
+      sessionId: claims.sid,
+      legId: pending.legId,
+      serverId: claims.srv,
+      tenant: claims.ten,
+      kind: claims.knd,
+      mode: claims.mod,
+      subject: claims.sub,
+      user: claims.usr,
+      resume: claims.use === 'resume',
+      dialPath: `/v1/agent/streams/${claims.sid}?leg=${pending.legId}`,
+    };
+    let agent: WebSocket;
+    let earlyAgent: HeldMessages;
+    try {
+      [, { socket: agent, early: earlyAgent }] = await Promise.all([
+        this.dependencies.requestAgent(claims.agt, 'stream.open', params, StreamTiming.dialBackTimeoutMs),
+        pending.socket,
+      ]);
+    } catch (error) {
+      pending.cancel();
+      client.off('close', onEarlyClose);
+      const failure = error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', 'could not open the stream');
+      if (!(error instanceof LightsoutError)) this.log.error({ err: error, sessionId: claims.sid }, 'stream open failed');
+      sendQuietly(client, encodeStreamMessage({ type: 'error', code: failure.code, message: failure.message.slice(0, 500) }));
+      closeQuietly(client, closeCodeFor(failure.code), failure.code);
+      return;
+    }
+    client.off('close', onEarlyClose);
+    if (clientGone || client.readyState !== client.OPEN) {
+      closeQuietly(agent, StreamCloseCode.RESUME, 'client left');
+      return;
+    }
+    this.spliceLeg(client, agent, claims, { client: earlyClient, agent: earlyAgent });
+  }
+
+  private spliceLeg(client: WebSocket, agent: WebSocket, claims: StreamTokenClaims, early: { client: HeldMessages; agent: HeldMessages }): void {
+    const timers: { refresh?: NodeJS.Timeout; ended: boolean } = { ended: false };
+    const onDownstream = this.hooks.onSpliced?.(claims);
+    const leg = splice(
+      client,
+      agent,
+      {
+        ...(onDownstream ? { onDownstream } : {}),
+        onEnd: (code, reason) => {
+          timers.ended = true;
+          this.live.delete(leg);
+          clearInterval(timers.refresh);
+          this.hooks.onLegEnd?.(claims);
+          this.log.debug({ sessionId: claims.sid, code, reason }, 'stream leg ended');
+        },
+      },
+      early,
+    );
+    if (timers.ended) return;
+    this.live.add(leg);
+    // The connect token was single-use: the client reconnects with resume tokens pushed down the live leg.
+    const pushToken = () => {
+      this.tokens
+        .issue(
+          { sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, mode: claims.mod, agentId: claims.agt, subject: claims.sub, user: claims.usr },
+          'resume',
+        )
+        .then(({ token, expiresAt }) => leg.sendToClient(encodeStreamMessage({ type: 'token', token, expiresAt })))
+        .catch((error: unknown) => this.log.error({ err: error }, 'could not issue a resume token'));
+    };
+    pushToken();
+    timers.refresh = setInterval(pushToken, (StreamTiming.resumeTokenTtlSeconds * 1000) / 2);
+    timers.refresh.unref();
+    client.resume();
+  }
+
+  closeAll(): void {
+    for (const leg of this.live) leg.close(1001, 'relay stopping');
+    this.legs.clear();
+  }
+}

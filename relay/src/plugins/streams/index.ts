@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import {
+  LightsoutError,
+  STREAM_BEARER_PROTOCOL_PREFIX,
+  SessionCreate,
+  SessionCreated,
+  type StreamKind,
+  type StreamMode,
+  type StreamTokenClaims,
+  ErrorBodySchema,
+} from '@lightsout/shared';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import Type from 'typebox';
+import type { StreamDependencies } from './dependencies.js';
+import { StreamGateway, type GatewayHooks } from './gateway.js';
+import { PendingLegs } from './legs.js';
+import { closeQuietly } from './splice.js';
+import { StreamTokens } from './tokens.js';
+
+export type { StreamCaller, StreamDependencies, StreamServer } from './dependencies.js';
+
+export interface StreamsPluginOptions {
+  dependencies: StreamDependencies;
+  hooks?: GatewayHooks;
+  /** `aud` of stream tokens; default `${publicUrl}/v1/streams`. */
+  audience?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    streams: { tokens: StreamTokens; gateway: StreamGateway; legs: PendingLegs };
+  }
+}
+
+const capabilityOf: Record<StreamKind, string> = { sol: 'sol', serial: 'serial', vnc: 'vnc' };
+
+/** The token from `Sec-WebSocket-Protocol: lightsout.stream.v1, bearer.<jwt>` (browsers cannot set headers) or `?token=`. */
+export function streamTokenOf(request: FastifyRequest): string {
+  const offered = request.headers['sec-websocket-protocol'];
+  if (typeof offered === 'string') {
+    for (const protocol of offered.split(',')) {
+      const trimmed = protocol.trim();
+      if (trimmed.startsWith(STREAM_BEARER_PROTOCOL_PREFIX)) return trimmed.slice(STREAM_BEARER_PROTOCOL_PREFIX.length);
+    }
+  }
+  const query = request.query as Record<string, unknown>;
+  if (typeof query['token'] === 'string') return query['token'];
+  throw new LightsoutError('UNAUTHENTICATED', 'stream token missing', { hint: 'create a session with POST /v1/servers/{id}/sessions' });
+}
+
+function bearerOf(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw new LightsoutError('UNAUTHENTICATED', 'agent token missing');
+  return header.slice('Bearer '.length);
+}
+
+const SessionParams = Type.Object({ sessionId: Type.String({ maxLength: 64 }) });
+
+/**
+ * The stream plane's relay side (docs/streams.md): session creation, the
+ * gateway's client and agent WebSocket endpoints, and the JWKS a separate
+ * gateway would verify tokens with.
+ */
+async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions): Promise<void> {
+  const { dependencies } = options;
+  const tokens = await StreamTokens.load({
+    dataDir: app.config.dataDir,
+    issuer: app.config.publicUrl,
+    audience: options.audience ?? `${app.config.publicUrl}/v1/streams`,
+  });
+  const legs = new PendingLegs();
+  const gateway = new StreamGateway(tokens, legs, dependencies, app.log, options.hooks);
+  app.decorate('streams', { tokens, gateway, legs });
+  const claimsOf = new WeakMap<FastifyRequest, StreamTokenClaims>();
+  const agentOf = new WeakMap<FastifyRequest, string>();
+
+  app.post<{ Params: { id: string }; Body: SessionCreate }>(
+    '/v1/servers/:id/sessions',
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'Open a console session (SOL, serial or VNC) on a server',
+        params: Type.Object({ id: Type.String({ maxLength: 63 }) }),
+        body: SessionCreate,
+        response: { 201: SessionCreated, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const caller = await dependencies.authenticate(request);
+      const server = await dependencies.findServer(request.params.id);
+      // Another tenant's server is answered exactly like a missing one.
+      if (!server || server.tenant !== caller.tenant) throw new LightsoutError('NOT_FOUND', `no server ${request.params.id}`);
+      const { kind } = request.body;
+      if (!server.capabilities.includes(capabilityOf[kind])) {
+        throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no ${kind} console`, { hint: 'add the endpoint to the agent configuration' });
+      }
+      const mode: StreamMode = request.body.mode ?? (caller.role === 'viewer' ? 'view' : 'control');
+      if (mode === 'control' && caller.role === 'viewer') throw new LightsoutError('FORBIDDEN', 'viewers may only watch consoles', { hint: 'open the session with mode "view"' });
+      const sessionId = randomBytes(16).toString('base64url');
+      const { token, expiresAt } = await tokens.issue(
+        { sessionId, serverId: server.id, tenant: server.tenant, kind, mode, agentId: server.agentId, subject: caller.subject, user: caller.username },
+        'connect',
+      );
+      const created: SessionCreated = {
+        sessionId,
+        streamUrl: `${app.config.publicUrl.replace(/^http/, 'ws')}/v1/streams/${sessionId}`,
+        token,
+        expiresAt: new Date(expiresAt * 1000).toISOString(),
+        serverId: server.id,
+        kind,
+        mode,
+      };
+      request.log.info({ sessionId, serverId: server.id, kind, mode, user: caller.username }, 'console session created');
+      return reply.code(201).send(created);
+    },
+  );
+
+  app.get('/v1/gateway/jwks.json', { schema: { tags: ['streams'], summary: 'Public keys stream tokens are signed with' } }, async () => tokens.jwks);
+
+  app.get<{ Params: { sessionId: string } }>(
+    '/v1/streams/:sessionId',
+    {
+      websocket: true,
+      schema: { params: SessionParams },
+      preValidation: async (request) => {
+        claimsOf.set(request, await tokens.verify(streamTokenOf(request), request.params.sessionId));
+      },
+    },
+    (socket, request) => {
+      const claims = claimsOf.get(request);
+      if (!claims) return closeQuietly(socket, 4401, 'unauthenticated');
+      void gateway.attachClient(socket, claims);
+    },
+  );
+
+  app.get<{ Params: { sessionId: string }; Querystring: { leg: string } }>(
+    '/v1/agent/streams/:sessionId',
+    {
+      websocket: true,
+      schema: { params: SessionParams, querystring: Type.Object({ leg: Type.String({ maxLength: 64 }) }) },
+      preValidation: async (request) => {
+        const agentId = await dependencies.verifyAgentToken(bearerOf(request));
+        legs.authorize(request.query.leg, agentId, request.params.sessionId);
+        agentOf.set(request, agentId);
+      },
+    },
+    (socket, request) => {
+      const agentId = agentOf.get(request);
+      if (agentId === undefined || !legs.deliver(request.query.leg, agentId, socket)) closeQuietly(socket, 4404, 'no such leg');
+    },
+  );
+
+  app.addHook('preClose', async () => gateway.closeAll());
+}
+
+export default fp(streamsPlugin, { name: 'lightsout-streams', dependencies: ['lightsout-config'] });

@@ -1,0 +1,185 @@
+import { LightsoutError, StreamCloseCode, StreamLimits, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
+import type { RawData, WebSocket } from 'ws';
+
+export interface SpliceOptions {
+  highWaterBytes?: number;
+  lowWaterBytes?: number;
+  maxDataFrameBytes?: number;
+  /** Downstream payload as it passes (recording); must not hold on to slow work. */
+  onDownstream?(bytes: Buffer): void;
+  onUpstreamControl?(text: string): void;
+  onAgentControl?(text: string): void;
+  /** Both sides are closed; `code` is what the client was told. */
+  onEnd?(code: number, reason: string): void;
+}
+
+export interface Splice {
+  /** Send a relay message to the client (the resume token). */
+  sendToClient(text: string): void;
+  close(code: number, reason: string): void;
+  readonly pendingToClient: number;
+  readonly pendingToAgent: number;
+}
+
+/** Messages that arrived before the splice took over (a paused ws still emits what it already parsed). */
+export interface HeldMessages {
+  take(): [RawData, boolean][];
+}
+
+/** Queue a socket's messages until the splice starts; more than `maxMessages` early messages is a protocol violation. */
+export function hold(socket: WebSocket, maxMessages = 16): HeldMessages {
+  const queue: [RawData, boolean][] = [];
+  const listener = (data: RawData, isBinary: boolean) => {
+    if (queue.length >= maxMessages) return socket.terminate();
+    queue.push([data, isBinary]);
+  };
+  socket.on('message', listener);
+  return {
+    take() {
+      socket.off('message', listener);
+      return queue.splice(0);
+    },
+  };
+}
+
+function asBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/**
+ * Join a client data connection and an agent data connection. Binary frames
+ * pass through untouched; text frames are checked against the allowed
+ * control messages of their direction (a client cannot impersonate the
+ * agent or the relay) and passed on as the same text.
+ *
+ * Backpressure: per direction, count bytes handed to the target socket but not
+ * yet written to the kernel (the `send` callback). Above the high-water mark
+ * stop reading the source socket (`pause`, so TCP pushes back on the sender);
+ * below the low-water mark read again. Memory per stream is bounded by the
+ * two high-water marks plus one frame each way.
+ */
+export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptions = {}, early: { client?: HeldMessages; agent?: HeldMessages } = {}): Splice {
+  const high = options.highWaterBytes ?? StreamLimits.relayHighWaterBytes;
+  const low = options.lowWaterBytes ?? StreamLimits.relayLowWaterBytes;
+  const maxFrame = options.maxDataFrameBytes ?? StreamLimits.maxDataFrameBytes;
+  let pendingToClient = 0;
+  let pendingToAgent = 0;
+  let ended = false;
+
+  const end = (code: number, reason: string, agentCode = code): void => {
+    if (ended) return;
+    ended = true;
+    client.off('message', fromClient);
+    agent.off('message', fromAgent);
+    closeQuietly(client, code, reason);
+    closeQuietly(agent, agentCode, reason);
+    options.onEnd?.(code, reason);
+  };
+
+  const toAgentDone = (length: number) => (error?: Error) => {
+    pendingToAgent -= length;
+    if (error) return end(StreamCloseCode.RESUME, 'agent connection failed');
+    if (pendingToAgent <= low && client.isPaused && !ended) client.resume();
+  };
+  const toClientDone = (length: number) => (error?: Error) => {
+    pendingToClient -= length;
+    if (error) return end(StreamCloseCode.RESUME, 'client connection failed');
+    if (pendingToClient <= low && agent.isPaused && !ended) agent.resume();
+  };
+
+  function fromClient(data: RawData, isBinary: boolean): void {
+    if (ended) return;
+    const bytes = asBuffer(data);
+    if (isBinary) {
+      if (bytes.length > maxFrame) return end(StreamCloseCode.FRAME_TOO_LARGE, `data frame over ${maxFrame} bytes`, StreamCloseCode.RESUME);
+      pendingToAgent += bytes.length;
+      agent.send(bytes, { binary: true }, toAgentDone(bytes.length));
+      if (pendingToAgent > high) client.pause();
+      return;
+    }
+    const text = bytes.toString('utf8');
+    try {
+      decodeClientStreamMessage(text);
+    } catch (error) {
+      const message = error instanceof LightsoutError ? error.message : 'bad control message';
+      sendQuietly(client, encodeStreamMessage({ type: 'error', code: error instanceof LightsoutError ? error.code : 'MALFORMED_MESSAGE', message }));
+      // The agent keeps the session for a proper client to resume; this connection is done.
+      return end(StreamCloseCode.MALFORMED_MESSAGE, message.slice(0, 120), StreamCloseCode.RESUME);
+    }
+    options.onUpstreamControl?.(text);
+    pendingToAgent += text.length;
+    agent.send(text, { binary: false }, toAgentDone(text.length));
+  }
+
+  function fromAgent(data: RawData, isBinary: boolean): void {
+    if (ended) return;
+    const bytes = asBuffer(data);
+    if (isBinary) {
+      if (bytes.length > maxFrame) return end(StreamCloseCode.RESUME, 'agent sent an oversize frame');
+      options.onDownstream?.(bytes);
+      pendingToClient += bytes.length;
+      client.send(bytes, { binary: true }, toClientDone(bytes.length));
+      if (pendingToClient > high) agent.pause();
+      return;
+    }
+    const text = bytes.toString('utf8');
+    try {
+      decodeAgentStreamMessage(text);
+    } catch {
+      return end(StreamCloseCode.RESUME, 'agent sent a bad control message');
+    }
+    options.onAgentControl?.(text);
+    pendingToClient += text.length;
+    client.send(text, { binary: false }, toClientDone(text.length));
+  }
+
+  for (const [data, isBinary] of early.agent?.take() ?? []) fromAgent(data, isBinary);
+  for (const [data, isBinary] of early.client?.take() ?? []) fromClient(data, isBinary);
+  client.on('message', fromClient);
+  agent.on('message', fromAgent);
+  // Both were paused until now (the gateway resumes the client once the token is out).
+  if (pendingToClient <= high) agent.resume();
+  // A leg that drops is not the end of the session: the client resumes through a new leg.
+  // Only a normal close (1000: the user left) ends it at the agent too.
+  client.once('close', (code) => end(StreamCloseCode.RESUME, `client left (${code})`, code === 1000 ? 1000 : StreamCloseCode.RESUME));
+  agent.once('close', (code, reason) => {
+    const final = code === StreamCloseCode.ENDED || code === StreamCloseCode.NOT_FOUND || code === StreamCloseCode.FORBIDDEN || code === StreamCloseCode.REPLACED;
+    end(final ? code : StreamCloseCode.RESUME, final ? reason.toString('utf8') : 'agent connection dropped');
+  });
+  client.on('error', () => end(StreamCloseCode.RESUME, 'client connection failed'));
+  agent.on('error', () => end(StreamCloseCode.RESUME, 'agent connection failed'));
+
+  return {
+    sendToClient(text: string) {
+      if (!ended) sendQuietly(client, text);
+    },
+    close: end,
+    get pendingToClient() {
+      return pendingToClient;
+    },
+    get pendingToAgent() {
+      return pendingToAgent;
+    },
+  };
+}
+
+export function sendQuietly(socket: WebSocket, text: string): void {
+  if (socket.readyState === socket.OPEN) socket.send(text);
+}
+
+export function closeQuietly(socket: WebSocket, code: number, reason: string): void {
+  if (socket.readyState === socket.CLOSED) return;
+  if (socket.readyState === socket.CONNECTING) return socket.terminate();
+  if (socket.readyState === socket.CLOSING) return;
+  try {
+    socket.close(code, Buffer.byteLength(reason) > 120 ? reason.slice(0, 40) : reason);
+  } catch {
+    socket.terminate();
+  }
+  // A peer that never answers the close handshake must not hold the socket (and its buffers).
+  const timer = setTimeout(() => socket.terminate(), 5000);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}

@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type JWK, type KeyObject, SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, errors as joseErrors } from 'jose';
+import { LightsoutError, StreamTiming, StreamTokenClaims, type StreamKind, type StreamMode } from '@lightsout/shared';
+import { Compile } from 'typebox/compile';
+
+const KEY_FILE = 'stream-signing-key.json';
+const claimsValidator = Compile(StreamTokenClaims);
+
+export interface StreamGrant {
+  sessionId: string;
+  serverId: string;
+  tenant: string;
+  kind: StreamKind;
+  mode: StreamMode;
+  agentId: string;
+  subject: string;
+  user: string;
+}
+
+/**
+ * Stream tokens: EdDSA JWTs (RFC 8037) signed by the relay's own stream key,
+ * kept in dataDir (0600) so a restarted relay accepts the tokens it issued
+ * before — that is what lets a client resume after a relay kill -9. A gateway
+ * verifies them by signature alone (the JWKS is public); the one piece of
+ * state is the replay cache of single-use connect tokens, in memory, bounded
+ * by the token lifetime.
+ */
+export class StreamTokens {
+  private readonly usedConnectTokens = new Map<string, number>();
+
+  private constructor(
+    private readonly privateKey: KeyObject | Uint8Array,
+    private readonly publicKey: KeyObject | Uint8Array,
+    private readonly publicJwk: JWK,
+    readonly issuer: string,
+    readonly audience: string,
+    private readonly now: () => number,
+  ) {}
+
+  static async load(options: { dataDir: string; issuer: string; audience: string; now?: () => number }): Promise<StreamTokens> {
+    const path = join(options.dataDir, KEY_FILE);
+    let privateJwk: JWK;
+    if (existsSync(path)) {
+      privateJwk = JSON.parse(readFileSync(path, 'utf8')) as JWK;
+    } else {
+      const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
+      privateJwk = { ...(await exportJWK(privateKey)), alg: 'EdDSA', use: 'sig', kid: `stream-${randomBytes(6).toString('base64url')}` };
+      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+      try {
+        writeFileSync(path, JSON.stringify(privateJwk), { mode: 0o600, flag: 'wx' });
+      } catch (error) {
+        // Another process created it first: use theirs, so both accept each other's tokens.
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        privateJwk = JSON.parse(readFileSync(path, 'utf8')) as JWK;
+      }
+    }
+    const { kty, crv, x, kid } = privateJwk;
+    const publicJwk: JWK = { kty, crv, x, kid, alg: 'EdDSA', use: 'sig' } as JWK;
+    const key = await importJWK(privateJwk, 'EdDSA');
+    const publicKey = await importJWK(publicJwk, 'EdDSA');
+    return new StreamTokens(key, publicKey, publicJwk, options.issuer, options.audience, options.now ?? (() => Date.now()));
+  }
+
+  /** For gateways that verify by signature alone. */
+  get jwks(): { keys: JWK[] } {
+    return { keys: [this.publicJwk] };
+  }
+
+  async issue(grant: StreamGrant, use: 'connect' | 'resume'): Promise<{ token: string; expiresAt: number }> {
+    const issuedAt = Math.floor(this.now() / 1000);
+    const ttl = use === 'connect' ? StreamTiming.connectTokenTtlSeconds : StreamTiming.resumeTokenTtlSeconds;
+    const expiresAt = issuedAt + ttl;
+    const token = await new SignJWT({
+      use,
+      sid: grant.sessionId,
+      srv: grant.serverId,
+      ten: grant.tenant,
+      knd: grant.kind,
+      mod: grant.mode,
+      agt: grant.agentId,
+      usr: grant.user,
+    })
+      .setProtectedHeader({ alg: 'EdDSA', kid: this.publicJwk.kid ?? 'stream', typ: 'lightsout-stream+jwt' })
+      .setIssuer(this.issuer)
+      .setAudience(this.audience)
+      .setSubject(grant.subject)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt)
+      .setJti(randomBytes(12).toString('base64url'))
+      .sign(this.privateKey);
+    return { token, expiresAt };
+  }
+
+  /**
+   * Check signature, algorithm, issuer, audience, expiry, claim shapes and the
+   * session id; burn a connect token's jti so it cannot be replayed.
+   */
+  async verify(token: string, sessionId: string): Promise<StreamTokenClaims> {
+    if (token.length > 4096) throw new LightsoutError('TOKEN_INVALID', 'stream token too long');
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, this.publicKey, {
+        algorithms: ['EdDSA'],
+        issuer: this.issuer,
+        audience: this.audience,
+        typ: 'lightsout-stream+jwt',
+        currentDate: new Date(this.now()),
+        clockTolerance: 5,
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw new LightsoutError('TOKEN_EXPIRED', 'stream token expired', { hint: 'create a new session' });
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
+        throw new LightsoutError('TOKEN_AUDIENCE', 'stream token is for another gateway');
+      }
+      throw new LightsoutError('TOKEN_INVALID', 'stream token is not valid');
+    }
+    if (!claimsValidator.Check(payload)) throw new LightsoutError('TOKEN_INVALID', 'stream token claims are malformed');
+    const claims = payload as StreamTokenClaims;
+    if (claims.sid !== sessionId) throw new LightsoutError('FORBIDDEN', 'stream token is for another session');
+    if (claims.use === 'connect') this.burn(claims.jti, claims.exp);
+    return claims;
+  }
+
+  private burn(jti: string, expiresAt: number): void {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    // Bounded: entries leave once their token could no longer be accepted anyway.
+    if (this.usedConnectTokens.size > 1000) {
+      for (const [id, expiry] of this.usedConnectTokens) if (expiry + 10 < nowSeconds) this.usedConnectTokens.delete(id);
+    }
+    if (this.usedConnectTokens.has(jti)) throw new LightsoutError('TOKEN_INVALID', 'stream connect token was already used', { hint: 'create a new session' });
+    this.usedConnectTokens.set(jti, expiresAt);
+  }
+}

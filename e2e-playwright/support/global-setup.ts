@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { FullConfig } from '@playwright/test';
+import { startFleet } from './fleet.js';
+import { freePort, type Started, startProcess, waitFor } from './processes.js';
+
+const repo = resolve(import.meta.dirname, '../..');
+const desktop = join(repo, 'desktop');
+export const DEMO_PASSWORD = 'e2e-demo-password-1';
+
+function newestMtime(path: string): number {
+  const info = statSync(path);
+  if (!info.isDirectory()) return info.mtimeMs;
+  let newest = info.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+/** The relay serves desktop/out/web: build it when missing or older than its sources. */
+function ensureWebConsole(): void {
+  const built = join(desktop, 'out/web/index.html');
+  const sources = Math.max(newestMtime(join(desktop, 'src/renderer')), newestMtime(join(desktop, 'src/common')), newestMtime(join(desktop, 'vite.web.config.ts')), newestMtime(join(desktop, 'vite')), newestMtime(join(repo, 'shared/src')));
+  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
+  console.log('[e2e] building the web console (desktop/out/web is missing or stale)');
+  const result = spawnSync('npm', ['run', 'build:web', '-w', '@lightsout/desktop'], { cwd: repo, stdio: 'inherit', env: process.env });
+  if (result.status !== 0) throw new Error('npm run build:web failed');
+}
+
+/**
+ * Starts the real stack once for the whole run: relay (embedded OP, seeded
+ * demo users with a known password), then the simulated BMC fleet and an
+ * agent enrolled with a join token. Tests read where things are from the
+ * environment; the returned function stops exactly what was started.
+ */
+export default async function globalSetup(_config: FullConfig): Promise<() => Promise<void>> {
+  ensureWebConsole();
+  const logs = join(import.meta.dirname, '../test-results/logs');
+  mkdirSync(logs, { recursive: true });
+  const dataDir = mkdtempSync(join(tmpdir(), 'lightsout-e2e-'));
+  const started: Started[] = [];
+  const teardown = async () => {
+    for (const process of started.reverse()) await process.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    const port = await freePort();
+    const relayUrl = `http://127.0.0.1:${port}`;
+    const relay = startProcess('relay', process.execPath, [join(repo, 'relay/bin/lightsout-relay.js')], {
+      cwd: repo,
+      logFile: join(logs, 'relay.log'),
+      env: {
+        ...process.env,
+        LIGHTSOUT_DEMO_PASSWORD: DEMO_PASSWORD,
+        LIGHTSOUT_RELAY__LISTEN__PORT: String(port),
+        LIGHTSOUT_RELAY__DATA_DIR: join(dataDir, 'relay'),
+        LIGHTSOUT_RELAY__WEB_ROOT: join(desktop, 'out/web'),
+        LIGHTSOUT_RELAY__AGENTS__HEARTBEAT_INTERVAL_MS: '1000',
+      },
+    });
+    started.push(relay);
+    await waitFor('the relay to answer /readyz', async () => ((await fetch(`${relayUrl}/readyz`).catch(() => null))?.ok ? true : undefined), { timeoutMs: 30_000, process: relay });
+    process.env.LIGHTSOUT_E2E_RELAY_URL = relayUrl;
+    process.env.LIGHTSOUT_E2E_PASSWORD = DEMO_PASSWORD;
+
+    const fleet = await startFleet({ repo, relayUrl, dataDir, logs, password: DEMO_PASSWORD });
+    started.push(...fleet.processes);
+    process.env.LIGHTSOUT_E2E_FLEET = fleet.unavailable ?? 'ready';
+    if (fleet.unavailable) console.log(`[e2e] fleet not started: ${fleet.unavailable}`);
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  return teardown;
+}

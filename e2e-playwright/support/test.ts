@@ -1,0 +1,53 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test as base, expect, type Page } from '@playwright/test';
+
+export { expect };
+
+export interface Stack {
+  relayUrl: string;
+  password: string;
+  /** 'ready', or why the simulated fleet is not running. */
+  fleet: string;
+}
+
+const screens = join(import.meta.dirname, '../test-results/screens');
+
+/** Saves a named full-page screenshot under test-results/screens (kept as artifacts, looked at by people). */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(screens, { recursive: true });
+  await page.screenshot({ path: join(screens, `${name}.png`) });
+}
+
+/** Logs in through the embedded OP's login page, as a person would. */
+export async function logIn(page: Page, stack: Stack, username: 'operator' | 'admin' = 'operator'): Promise<void> {
+  await page.goto(stack.relayUrl);
+  await page.getByTestId('login-button').click();
+  await page.waitForURL((url) => url.pathname.startsWith('/oidc') || url.pathname.startsWith('/interaction'));
+  await page.locator('input[name="username"], input[name="login"]').first().fill(username);
+  await page.locator('input[name="password"]').fill(stack.password);
+  await page.locator('button[type="submit"], input[type="submit"]').first().click();
+  // A consent step, when the OP shows one.
+  const consent = page.locator('button[type="submit"]:has-text("Continue"), button[type="submit"]:has-text("Allow")');
+  await Promise.race([
+    page.getByTestId('username').waitFor(),
+    consent.first().waitFor().then(() => consent.first().click()),
+  ]);
+  await expect(page.getByTestId('username')).toHaveText(username);
+}
+
+export const test = base.extend<{ stack: Stack; fleet: Stack }>({
+  // Playwright requires the fixtures argument to be an object pattern, even when empty.
+  // eslint-disable-next-line no-empty-pattern
+  stack: async ({}, use) => {
+    const relayUrl = process.env.LIGHTSOUT_E2E_RELAY_URL;
+    const password = process.env.LIGHTSOUT_E2E_PASSWORD;
+    if (!relayUrl || !password) throw new Error('global setup did not start the stack');
+    await use({ relayUrl, password, fleet: process.env.LIGHTSOUT_E2E_FLEET ?? 'unknown' });
+  },
+  /** The stack, for tests that need servers: skipped with the reason when the fleet is not there. */
+  fleet: async ({ stack }, use, testInfo) => {
+    if (stack.fleet !== 'ready') testInfo.skip(true, `needs the simulated fleet: ${stack.fleet}`);
+    await use(stack);
+  },
+});

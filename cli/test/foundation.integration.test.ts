@@ -128,6 +128,21 @@ describe('foundation: relay + agent + CLI end to end', () => {
     await waitForAgent('online', 30_000);
   }, 60_000);
 
+  it('marks a frozen agent offline by missed heartbeats (socket still open), and it comes back by itself', async () => {
+    const agent = started.find((process) => process.name === 'agent' && process.running)!;
+    const frozenAt = Date.now();
+    agent.child.kill('SIGSTOP');
+    try {
+      await waitForAgent('offline', OFFLINE_DEADLINE_MS);
+      // TCP is still up: only the relay's heartbeat supervision (3 × 250 ms) can have noticed.
+      expect(Date.now() - frozenAt).toBeGreaterThanOrEqual(HEARTBEAT_MS * 2);
+    } finally {
+      agent.child.kill('SIGCONT');
+    }
+    // The relay closed the connection with HEARTBEAT_TIMEOUT; the thawed agent reconnects on its own.
+    await waitForAgent('online', 30_000);
+  }, 60_000);
+
   it('re-registers without operator action when the relay process restarts on the same data dir', async () => {
     await relay!.kill('SIGKILL');
     relay = track(await startRelayProcess({ port, dataDir: relayData, heartbeatIntervalMs: HEARTBEAT_MS, password: PASSWORD, configDir: root }));

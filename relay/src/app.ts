@@ -14,6 +14,8 @@ import formBodyPlugin from './plugins/form-body.js';
 import healthPlugin from './plugins/health.js';
 import auditPlugin from './plugins/audit.js';
 import identityPlugin from './plugins/identity.js';
+import agentsPlugin from './plugins/agents.js';
+import inventoryPlugin from './plugins/inventory.js';
 import metricsPlugin from './plugins/metrics.js';
 import storePlugin from './plugins/store.js';
 import webPlugin from './plugins/web.js';
@@ -60,6 +62,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(websocket, { options: { maxPayload: 4 * Math.max(config.agents.maxFrameBytes, CONTROL_MAX_FRAME_BYTES) } });
   await app.register(auditPlugin);
   await app.register(identityPlugin, { printSeededCredentials: options.printSeededCredentials, demoPassword: options.demoPassword ?? process.env['LIGHTSOUT_DEMO_PASSWORD'] });
+  await app.register(agentsPlugin);
+  await app.register(inventoryPlugin);
   await app.register(healthPlugin);
   await app.register(webPlugin);
   return app;

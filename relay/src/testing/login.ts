@@ -146,3 +146,15 @@ export async function refreshTokens(relayUrl: string, refreshToken: string, clie
   if (!response.ok) throw new Error(`refresh failed: ${String(body['error'])} ${String(body['error_description'])}`);
   return tokenSet(body);
 }
+
+/** Log in as a provider admin and create a join token (what `lightsout agents token create` does). */
+export async function createJoinTokenAs(relayUrl: string, accessToken: string, placement: { region: string; datacenter: string; ttlSeconds?: number }): Promise<{ token: string; region: string; datacenter: string; expiresAt: string }> {
+  const response = await fetch(`${relayUrl}/v1/agents/join-tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+    body: JSON.stringify(placement),
+  });
+  const body = (await response.json()) as { token: string; region: string; datacenter: string; expiresAt: string };
+  if (response.status !== 201) throw LightsoutError.fromBody(body);
+  return body;
+}

@@ -1,0 +1,82 @@
+import { LightsoutError } from '@lightsout/shared';
+import { type JWK, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from 'jose';
+import type { Store } from '../store/open.js';
+
+/** Longest lifetime an agent's connect JWT may claim (exp − iat), seconds. */
+export const AGENT_TOKEN_MAX_LIFETIME_SECONDS = 60;
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+export interface AuthenticatedAgent {
+  id: string;
+  name: string;
+  region: string;
+  datacenter: string;
+}
+
+/**
+ * Remembers the jti of every agent token until it expires, so a captured
+ * token cannot be replayed within its (short) lifetime. Bounded: a token
+ * lives ≤ 60 s, and the map is pruned on every check.
+ */
+export class ReplayCache {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly maxEntries = 100_000) {}
+
+  /** True the first time (agentId, jti) is seen before `expiresAtMs`, false for a replay. */
+  remember(agentId: string, jti: string, expiresAtMs: number, now = Date.now()): boolean {
+    for (const [key, expiry] of this.seen) {
+      if (expiry > now) break; // insertion order ≈ expiry order; stop at the first live one
+      this.seen.delete(key);
+    }
+    const key = `${agentId}\u0000${jti}`;
+    if (this.seen.has(key)) return false;
+    if (this.seen.size >= this.maxEntries) throw new LightsoutError('RATE_LIMITED', 'too many agent connection attempts');
+    this.seen.set(key, expiresAtMs + CLOCK_TOLERANCE_SECONDS * 1000);
+    return true;
+  }
+}
+
+/**
+ * Verify an agent's control-connection JWT: header {alg: EdDSA, kid: agentId},
+ * iss = sub = agentId, aud = the relay's agent audience, exp − iat ≤ 60 s,
+ * a jti never seen before. Signed by the key the agent enrolled with.
+ */
+export async function authenticateAgent(store: Store, replays: ReplayCache, token: string, audience: string): Promise<AuthenticatedAgent> {
+  let kid: unknown;
+  try {
+    const header = decodeProtectedHeader(token);
+    if (header.alg !== 'EdDSA') throw new LightsoutError('TOKEN_INVALID', 'agent tokens must be signed with EdDSA');
+    kid = header.kid;
+  } catch (error) {
+    if (error instanceof LightsoutError) throw error;
+    throw new LightsoutError('TOKEN_INVALID', 'agent token is not a JWS');
+  }
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > 64) throw new LightsoutError('TOKEN_INVALID', 'agent token has no kid (the agent id)');
+  const agent = await store.selectFrom('agents').selectAll().where('id', '=', kid).executeTakeFirst();
+  if (agent === undefined) throw new LightsoutError('AGENT_KEY_UNKNOWN', 'no agent is enrolled with this key id', { hint: 'enroll the agent again with a new join token' });
+  if (agent.revoked !== 0) throw new LightsoutError('AGENT_REVOKED', 'this agent was revoked', { hint: 'enroll it again with a new join token if it is trusted' });
+  let payload;
+  try {
+    const key = await importJWK(JSON.parse(agent.public_jwk) as JWK, 'EdDSA');
+    ({ payload } = await jwtVerify(token, key, {
+      algorithms: ['EdDSA'],
+      issuer: agent.id,
+      subject: agent.id,
+      audience,
+      requiredClaims: ['exp', 'iat', 'jti'],
+      maxTokenAge: AGENT_TOKEN_MAX_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    }));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw new LightsoutError('TOKEN_EXPIRED', 'agent token expired', { hint: 'check the agent host clock (NTP)' });
+    if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') throw new LightsoutError('TOKEN_AUDIENCE', 'agent token is for another relay');
+    throw new LightsoutError('TOKEN_INVALID', 'agent token rejected');
+  }
+  if (payload.exp! - payload.iat! > AGENT_TOKEN_MAX_LIFETIME_SECONDS) {
+    throw new LightsoutError('TOKEN_INVALID', `agent token lifetime exceeds ${AGENT_TOKEN_MAX_LIFETIME_SECONDS} s`);
+  }
+  if (typeof payload.jti !== 'string' || payload.jti.length > 128 || !replays.remember(agent.id, payload.jti, payload.exp! * 1000)) {
+    throw new LightsoutError('TOKEN_INVALID', 'agent token was already used (replay)');
+  }
+  return { id: agent.id, name: agent.name, region: agent.region, datacenter: agent.datacenter };
+}

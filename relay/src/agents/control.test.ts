@@ -1,0 +1,221 @@
+import { ControlCloseCode, type ServerRegistration } from '@lightsout/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type RunningRelay,
+  type TestAgentIdentity,
+  TestControlClient,
+  agentConnectToken,
+  createJoinTokenAs,
+  enrollTestAgent,
+  isRefusal,
+  loginWithDeviceFlow,
+  startRelay,
+  waitFor,
+} from '../testing/index.js';
+
+const MAX_FRAME = 4096;
+let relay: RunningRelay;
+let adminToken: string;
+let operatorToken: string;
+const open: TestControlClient[] = [];
+
+beforeAll(async () => {
+  relay = await startRelay({ config: { agents: { maxFrameBytes: MAX_FRAME } } });
+  adminToken = (await loginWithDeviceFlow(relay.url, 'admin', relay.credentials.admin.password)).accessToken;
+  operatorToken = (await loginWithDeviceFlow(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
+});
+afterAll(async () => {
+  await Promise.all(open.map((client) => client.close()));
+  await relay.close();
+});
+
+async function enroll(datacenter = 'fra1'): Promise<TestAgentIdentity> {
+  const { token } = await createJoinTokenAs(relay.url, adminToken, { region: 'eu', datacenter });
+  return enrollTestAgent(relay.url, token, `agent-${datacenter}`);
+}
+
+async function connect(identity: TestAgentIdentity): Promise<TestControlClient> {
+  const client = await TestControlClient.connect(relay.url, await agentConnectToken(identity));
+  if (isRefusal(client)) throw new Error(`refused: ${client.body.code}`);
+  open.push(client);
+  await client.next('welcome');
+  return client;
+}
+
+function server(id: string, overrides: Partial<ServerRegistration> = {}): ServerRegistration {
+  return { id, name: `${id}.example`, tenant: 'demo', rack: 'r1', endpoints: { ipmi: '127.0.0.1:623' }, capabilities: ['power', 'sol'], ...overrides };
+}
+
+async function api(path: string, token: string, init: { method?: string; body?: unknown } = {}) {
+  const response = await fetch(`${relay.url}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Bearer ${token}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as Record<string, unknown> & { code?: string } };
+}
+
+/** A second agent that keeps answering heartbeats proves one broken peer does not disturb others. */
+async function stillServes(client: TestControlClient, seq: number): Promise<void> {
+  client.send({ v: 1, type: 'heartbeat', seq });
+  expect(await client.next('heartbeat-ack')).toEqual({ v: 1, type: 'heartbeat-ack', seq });
+}
+
+describe('control protocol: hostile frames', () => {
+  const cases: Array<[string, string | Buffer, string, number]> = [
+    ['not JSON', '{"v":1,', 'MALFORMED_MESSAGE', ControlCloseCode.MALFORMED_MESSAGE],
+    ['unknown type', '{"v":1,"type":"launch-missiles"}', 'MALFORMED_MESSAGE', ControlCloseCode.MALFORMED_MESSAGE],
+    ['binary frame', Buffer.from([1, 2, 3]), 'MALFORMED_MESSAGE', ControlCloseCode.MALFORMED_MESSAGE],
+    ['oversize frame', JSON.stringify({ v: 1, type: 'heartbeat', seq: 1, pad: 'x'.repeat(MAX_FRAME * 2) }), 'FRAME_TOO_LARGE', ControlCloseCode.FRAME_TOO_LARGE],
+    ['wrong version', '{"v":2,"type":"heartbeat","seq":1}', 'PROTOCOL_VERSION', ControlCloseCode.PROTOCOL_VERSION],
+  ];
+  for (const [name, frame, code, closeCode] of cases) {
+    it(`${name} → error ${code}, close ${closeCode}, the other agent keeps working`, async () => {
+      const bystander = await connect(await enroll('ams1'));
+      const offender = await connect(await enroll('fra1'));
+      offender.sendRaw(frame);
+      expect((await offender.next('error')).error.code).toBe(code);
+      expect((await offender.closed).code).toBe(closeCode);
+      await stillServes(bystander, 7);
+      await bystander.close();
+    });
+  }
+});
+
+describe('control protocol: session', () => {
+  it('acks heartbeats with their sequence number', async () => {
+    const client = await connect(await enroll());
+    await stillServes(client, 0);
+    await stillServes(client, 41);
+    await client.close();
+  });
+
+  it('records the agent version from hello', async () => {
+    const identity = await enroll();
+    const client = await connect(identity);
+    client.send({ v: 1, type: 'hello', agentVersion: '0.1.0-test', capabilities: ['ipmi'] });
+    await stillServes(client, 1); // messages are handled in order: hello is stored by now
+    const agents = (await api('/v1/agents', adminToken)).body['agents'] as Array<{ id: string; version: string; status: string }>;
+    expect(agents.find((agent) => agent.id === identity.agentId)).toMatchObject({ version: '0.1.0-test', status: 'online' });
+    await client.close();
+  });
+
+  it('replaces an older connection of the same agent (close 4005)', async () => {
+    const identity = await enroll();
+    const first = await connect(identity);
+    const second = await connect(identity);
+    expect((await first.closed).code).toBe(ControlCloseCode.REPLACED);
+    await stillServes(second, 3);
+    await second.close();
+  });
+});
+
+describe('inventory rules', () => {
+  it('places servers in the agent\'s own datacenter and refuses foreign ids and unknown tenants', async () => {
+    const fra = await enroll('fra1');
+    const ams = await enroll('ams1');
+    const fraClient = await connect(fra);
+    const amsClient = await connect(ams);
+    fraClient.send({ v: 1, type: 'inventory', servers: [server('web-01'), server('web-02', { tenant: 'provider' })] });
+    expect(await fraClient.next('inventory-ack')).toEqual({ v: 1, type: 'inventory-ack', accepted: ['web-01', 'web-02'], rejected: [] });
+
+    amsClient.send({ v: 1, type: 'inventory', servers: [server('web-01'), server('db-01', { tenant: 'nobody' }), server('db-02'), server('db-02')] });
+    const ack = await amsClient.next('inventory-ack');
+    expect(ack.accepted).toEqual(['db-02']);
+    expect(ack.rejected.map((entry) => [entry.serverId, entry.error.code])).toEqual([
+      ['web-01', 'CONFLICT'],
+      ['db-01', 'NOT_FOUND'],
+      ['db-02', 'CONFLICT'],
+    ]);
+
+    const web01 = await api('/v1/servers/web-01', adminToken);
+    expect(web01.body).toMatchObject({ id: 'web-01', tenant: 'demo', region: 'eu', datacenter: 'fra1', agentId: fra.agentId, agent: 'online', power: 'unknown' });
+    expect((await api('/v1/servers/db-02', adminToken)).body).toMatchObject({ datacenter: 'ams1', agentId: ams.agentId });
+
+    // full replace: web-02 disappears when the next inventory omits it
+    fraClient.send({ v: 1, type: 'inventory', servers: [server('web-01')] });
+    expect((await fraClient.next('inventory-ack')).accepted).toEqual(['web-01']);
+    expect((await api('/v1/servers/web-02', adminToken)).status).toBe(404);
+
+    // state updates only for servers the agent owns
+    fraClient.send({ v: 1, type: 'state', serverId: 'web-01', power: 'on', reachable: true });
+    fraClient.send({ v: 1, type: 'state', serverId: 'db-02', power: 'on', reachable: true });
+    await stillServes(fraClient, 9);
+    expect((await api('/v1/servers/web-01', adminToken)).body).toMatchObject({ power: 'on' });
+    expect((await api('/v1/servers/db-02', adminToken)).body).toMatchObject({ power: 'unknown' });
+
+    await fraClient.close();
+    const offline = await waitFor(async () => {
+      const view = (await api('/v1/servers/web-01', adminToken)).body;
+      return view['agent'] === 'offline' && view;
+    }, { what: 'web-01 offline after its agent disconnected' });
+    expect(offline).toMatchObject({ agent: 'offline', power: 'on' });
+    await amsClient.close();
+  });
+
+  it('scopes servers by tenant: another tenant\'s server is NOT_FOUND, never FORBIDDEN', async () => {
+    const identity = await enroll('par1');
+    const client = await connect(identity);
+    client.send({ v: 1, type: 'inventory', servers: [server('demo-box'), server('provider-box', { tenant: 'provider' })] });
+    await client.next('inventory-ack');
+
+    const operatorView = (await api('/v1/servers', operatorToken)).body['servers'] as Array<{ id: string; tenant: string }>;
+    expect(operatorView.map((entry) => entry.id)).toContain('demo-box');
+    expect(operatorView.every((entry) => entry.tenant === 'demo')).toBe(true);
+    const adminView = (await api('/v1/servers', adminToken)).body['servers'] as Array<{ id: string }>;
+    expect(adminView.map((entry) => entry.id)).toEqual(expect.arrayContaining(['demo-box', 'provider-box']));
+
+    const foreign = await api('/v1/servers/provider-box', operatorToken);
+    const missing = await api('/v1/servers/no-such-box', operatorToken);
+    expect(foreign).toEqual({ status: 404, body: { code: 'NOT_FOUND', message: 'no server provider-box' } });
+    expect(missing.status).toBe(404);
+    for (const path of ['/power', '/boot', '/sensors', '/sel']) {
+      const response = path === '/power' ? await api(`/v1/servers/provider-box${path}`, operatorToken, { method: 'POST', body: { action: 'status' } }) : await api(`/v1/servers/provider-box${path}`, operatorToken);
+      expect(response.status, path).toBe(404);
+    }
+    await client.close();
+  });
+});
+
+describe('operations forwarded to the agent', () => {
+  it('resolves with the agent\'s result, rejects with its error code, AGENT_TIMEOUT and AGENT_OFFLINE', async () => {
+    const identity = await enroll('lon1');
+    const client = await connect(identity);
+    client.send({ v: 1, type: 'inventory', servers: [server('ops-01')] });
+    await client.next('inventory-ack');
+
+    const power = api('/v1/servers/ops-01/power', operatorToken, { method: 'POST', body: { action: 'cycle' } });
+    const request = await client.next('request');
+    expect(request).toMatchObject({ op: 'power.set', params: { serverId: 'ops-01', action: 'cycle' } });
+    client.send({ v: 1, type: 'response', id: request.id, ok: true, result: { power: 'on' } });
+    expect(await power).toEqual({ status: 200, body: { power: 'on' } });
+
+    const sensors = api('/v1/servers/ops-01/sensors', operatorToken);
+    const sensorRequest = await client.next('request');
+    client.send({ v: 1, type: 'response', id: sensorRequest.id, ok: false, error: { code: 'BMC_UNREACHABLE', message: 'no answer from 127.0.0.1:623' } });
+    expect(await sensors).toMatchObject({ status: 502, body: { code: 'BMC_UNREACHABLE' } });
+
+    await expect(relay.app.agents.request(identity.agentId, 'sel.list', { serverId: 'ops-01' }, 150)).rejects.toMatchObject({ code: 'AGENT_TIMEOUT' });
+    await client.next('request'); // the one that timed out
+
+    const audit = await relay.app.store.selectFrom('audit').selectAll().where('action', '=', 'power.cycle').execute();
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ outcome: 'success', tenant_id: 'demo', target: 'server:ops-01' });
+
+    await client.close();
+    await waitFor(() => !relay.app.agents.isOnline(identity.agentId), { what: 'agent offline' });
+    expect(await api('/v1/servers/ops-01/power', operatorToken, { method: 'POST', body: { action: 'status' } })).toMatchObject({ status: 503, body: { code: 'AGENT_OFFLINE' } });
+  });
+
+  it('lets viewers ask for status but not act: power actions need operator', async () => {
+    await relay.app.store.updateTable('users').set({ role: 'viewer' }).where('username', '=', 'operator').execute();
+    try {
+      expect(await api('/v1/servers/ops-01/power', operatorToken, { method: 'POST', body: { action: 'off' } })).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
+      expect(await api('/v1/servers/ops-01/sel', operatorToken, { method: 'DELETE' })).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
+      expect(await api('/v1/servers/ops-01/power', operatorToken, { method: 'POST', body: { action: 'status' } })).toMatchObject({ status: 503, body: { code: 'AGENT_OFFLINE' } });
+    } finally {
+      await relay.app.store.updateTable('users').set({ role: 'operator' }).where('username', '=', 'operator').execute();
+    }
+  });
+});

@@ -1,0 +1,107 @@
+import { CONTROL_PROTOCOL_VERSION, ControlCloseCode, type ControlOperation, LightsoutError, type OperationParams, type OperationResult } from '@lightsout/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { RelayConfig } from '../config/schema.js';
+import { applyInventory, applyState } from '../inventory/apply.js';
+import type { RelayMetrics } from '../plugins/metrics.js';
+import type { Store } from '../store/open.js';
+import type { AuthenticatedAgent } from './agent-auth.js';
+import { type ConnectionHooks, ControlConnection } from './connection.js';
+
+/** last_seen_at is written at most this often per agent: heartbeats are frequent, the column is informational. */
+const LAST_SEEN_WRITE_INTERVAL_MS = 30_000;
+
+/**
+ * The live control connections, one per agent, and the service other
+ * plugins use to reach agents (`app.agents`). Holds no state the relay
+ * cannot rebuild: after a restart agents reconnect and re-register.
+ */
+export class AgentHub {
+  private readonly connections = new Map<string, ControlConnection>();
+  private readonly lastSeenWritten = new Map<string, number>();
+  private readonly hooks: ConnectionHooks;
+
+  constructor(
+    private readonly store: Store,
+    private readonly config: RelayConfig,
+    private readonly metrics: RelayMetrics,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.hooks = {
+      onHello: async (connection, message) => {
+        await this.store.updateTable('agents').set({ version: message.agentVersion }).where('id', '=', connection.agent.id).execute();
+      },
+      onInventory: async (connection, message) => {
+        const { accepted, rejected } = await applyInventory(this.store, connection.agent, message.servers);
+        if (rejected.length > 0) this.log.warn({ agentId: connection.agent.id, rejected: rejected.map((entry) => `${entry.serverId}:${entry.error.code}`) }, 'inventory entries rejected');
+        connection.send({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted, rejected });
+      },
+      onState: async (connection, message) => {
+        if (!(await applyState(this.store, connection.agent.id, message))) {
+          this.log.warn({ agentId: connection.agent.id, serverId: message.serverId }, 'state for a server this agent does not own ignored');
+        }
+      },
+      onHeartbeat: (connection) => {
+        const last = this.lastSeenWritten.get(connection.agent.id) ?? 0;
+        if (connection.lastSeenAt - last >= LAST_SEEN_WRITE_INTERVAL_MS) {
+          this.lastSeenWritten.set(connection.agent.id, connection.lastSeenAt);
+          void this.touch(connection.agent.id, { last_seen_at: connection.lastSeenAt });
+        }
+      },
+      onClosed: (connection, code, reason) => {
+        if (this.connections.get(connection.agent.id) === connection) {
+          this.connections.delete(connection.agent.id);
+          this.lastSeenWritten.delete(connection.agent.id);
+          this.metrics.connectedAgents.set(this.connections.size);
+          void this.touch(connection.agent.id, { last_seen_at: connection.lastSeenAt });
+        }
+        this.log.info({ agentId: connection.agent.id, code, reason }, 'agent disconnected');
+      },
+      countMessage: (direction, type) => this.metrics.controlMessages.inc({ direction, type }),
+    };
+  }
+
+  private async touch(agentId: string, values: { last_seen_at?: number; connected_at?: number }): Promise<void> {
+    try {
+      await this.store.updateTable('agents').set(values).where('id', '=', agentId).execute();
+    } catch (error) {
+      this.log.warn({ err: error, agentId }, 'could not record agent presence');
+    }
+  }
+
+  /** A newly authenticated socket; replaces (closes with REPLACED) the agent's previous connection. */
+  attach(agent: AuthenticatedAgent, socket: WebSocket): ControlConnection {
+    const previous = this.connections.get(agent.id);
+    const connection = new ControlConnection(
+      agent,
+      socket,
+      { heartbeatIntervalMs: this.config.agents.heartbeatIntervalMs, missedHeartbeats: this.config.agents.missedHeartbeats, maxFrameBytes: this.config.agents.maxFrameBytes, log: this.log },
+      this.hooks,
+    );
+    this.connections.set(agent.id, connection);
+    previous?.close(ControlCloseCode.REPLACED, 'replaced by a newer connection');
+    this.metrics.connectedAgents.set(this.connections.size);
+    void this.touch(agent.id, { connected_at: connection.connectedAt, last_seen_at: connection.connectedAt });
+    this.log.info({ agentId: agent.id, region: agent.region, datacenter: agent.datacenter }, 'agent connected');
+    return connection;
+  }
+
+  isOnline(agentId: string): boolean {
+    return this.connections.get(agentId)?.isOpen === true;
+  }
+
+  /** Send `error` AGENT_REVOKED and close 4003, if connected. */
+  revoke(agentId: string): void {
+    this.connections.get(agentId)?.fail(new LightsoutError('AGENT_REVOKED', 'this agent was revoked by an administrator'));
+  }
+
+  request<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs = this.config.agents.requestTimeoutMs): Promise<OperationResult<Op>> {
+    const connection = this.connections.get(agentId);
+    if (connection === undefined || !connection.isOpen) return Promise.reject(new LightsoutError('AGENT_OFFLINE', 'the agent for this server is offline', { hint: 'check the agent process and its connection to the relay' }));
+    return connection.request(op, params as Record<string, unknown>, timeoutMs) as Promise<OperationResult<Op>>;
+  }
+
+  closeAll(): void {
+    for (const connection of [...this.connections.values()]) connection.close(1001, 'relay shutting down');
+  }
+}

@@ -1,0 +1,86 @@
+import type { InventoryAckMessage, PowerState, ServerRegistration } from '@lightsout/shared';
+import type { Store } from '../store/open.js';
+
+type Rejection = InventoryAckMessage['rejected'][number];
+
+export interface AgentPlacement {
+  id: string;
+  region: string;
+  datacenter: string;
+}
+
+/**
+ * Apply an agent's full inventory: its servers become exactly the accepted
+ * ones. Region and datacenter come from the agent's enrollment, never from
+ * the message, so an agent can only place servers in its own datacenter.
+ * Refused per server: an id another agent owns (CONFLICT), a duplicate id in
+ * the message (CONFLICT), an unknown tenant (NOT_FOUND).
+ */
+export async function applyInventory(store: Store, agent: AgentPlacement, servers: ServerRegistration[]): Promise<{ accepted: string[]; rejected: Rejection[] }> {
+  return store.transaction().execute(async (transaction) => {
+    const accepted: ServerRegistration[] = [];
+    const rejected: Rejection[] = [];
+    const ids = [...new Set(servers.map((server) => server.id))];
+    const tenants = [...new Set(servers.map((server) => server.tenant))];
+    const owners = new Map<string, string>();
+    for (let offset = 0; offset < ids.length; offset += 500) {
+      const rows = await transaction.selectFrom('servers').select(['id', 'agent_id']).where('id', 'in', ids.slice(offset, offset + 500)).execute();
+      for (const row of rows) owners.set(row.id, row.agent_id);
+    }
+    const knownTenants = new Set<string>();
+    if (tenants.length > 0) {
+      for (const row of await transaction.selectFrom('tenants').select('id').where('id', 'in', tenants).execute()) knownTenants.add(row.id);
+    }
+    const seen = new Set<string>();
+    for (const server of servers) {
+      const owner = owners.get(server.id);
+      if (seen.has(server.id)) {
+        rejected.push({ serverId: server.id, error: { code: 'CONFLICT', message: `server id ${server.id} appears twice in the inventory` } });
+      } else if (owner !== undefined && owner !== agent.id) {
+        rejected.push({ serverId: server.id, error: { code: 'CONFLICT', message: `server id ${server.id} is registered by another agent`, hint: 'server ids are unique across the provider; rename it in the agent config' } });
+      } else if (!knownTenants.has(server.tenant)) {
+        rejected.push({ serverId: server.id, error: { code: 'NOT_FOUND', message: `tenant ${server.tenant} does not exist`, hint: 'a provider admin must create the tenant first' } });
+      } else {
+        accepted.push(server);
+      }
+      seen.add(server.id);
+    }
+    const now = Date.now();
+    const acceptedIds = accepted.map((server) => server.id);
+    let removal = transaction.deleteFrom('servers').where('agent_id', '=', agent.id);
+    if (acceptedIds.length > 0) removal = removal.where('id', 'not in', acceptedIds);
+    await removal.execute();
+    for (const server of accepted) {
+      const values = {
+        name: server.name,
+        tenant_id: server.tenant,
+        region: agent.region,
+        datacenter: agent.datacenter,
+        rack: server.rack,
+        labels: JSON.stringify(server.labels ?? {}),
+        endpoints: JSON.stringify(server.endpoints),
+        capabilities: JSON.stringify(server.capabilities),
+        agent_id: agent.id,
+        updated_at: now,
+      };
+      // Power state survives a re-registration (reconnect); it is the agent's to update.
+      await transaction
+        .insertInto('servers')
+        .values({ id: server.id, ...values, power: 'unknown', reachable: null, state_at: null })
+        .onConflict((conflict) => conflict.column('id').doUpdateSet(values).where('servers.agent_id', '=', agent.id))
+        .execute();
+    }
+    return { accepted: acceptedIds, rejected };
+  });
+}
+
+/** A `state` message: only for a server this agent owns; returns false otherwise. */
+export async function applyState(store: Store, agentId: string, state: { serverId: string; power: PowerState; reachable: boolean }): Promise<boolean> {
+  const result = await store
+    .updateTable('servers')
+    .set({ power: state.power, reachable: state.reachable ? 1 : 0, state_at: Date.now() })
+    .where('id', '=', state.serverId)
+    .where('agent_id', '=', agentId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

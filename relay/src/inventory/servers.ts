@@ -1,0 +1,50 @@
+import { LightsoutError, type ServerView } from '@lightsout/shared';
+import type { Principal } from '../identity/verifier.js';
+import type { Store } from '../store/open.js';
+import type { ServerTable } from '../store/database.js';
+
+type ServerRow = Omit<ServerTable, 'updated_at' | 'reachable'>;
+
+const COLUMNS = ['id', 'name', 'tenant_id', 'region', 'datacenter', 'rack', 'labels', 'endpoints', 'capabilities', 'agent_id', 'power', 'state_at'] as const;
+
+export function toServerView(row: ServerRow, isOnline: (agentId: string) => boolean): ServerView {
+  return {
+    id: row.id,
+    name: row.name,
+    tenant: row.tenant_id,
+    region: row.region,
+    datacenter: row.datacenter,
+    rack: row.rack,
+    labels: JSON.parse(row.labels) as ServerView['labels'],
+    endpoints: JSON.parse(row.endpoints) as ServerView['endpoints'],
+    capabilities: JSON.parse(row.capabilities) as ServerView['capabilities'],
+    agentId: row.agent_id,
+    agent: isOnline(row.agent_id) ? 'online' : 'offline',
+    power: row.power === 'on' || row.power === 'off' ? row.power : 'unknown',
+    stateAt: row.state_at === null ? null : new Date(row.state_at).toISOString(),
+  };
+}
+
+/** Who may see which servers: provider admins every tenant's, everyone else only their own tenant's. */
+function seesAllTenants(principal: Principal): boolean {
+  return principal.role === 'provider-admin';
+}
+
+export async function listServers(store: Store, principal: Principal): Promise<ServerRow[]> {
+  let query = store.selectFrom('servers').select(COLUMNS).orderBy('tenant_id').orderBy('region').orderBy('datacenter').orderBy('rack').orderBy('id');
+  if (!seesAllTenants(principal)) query = query.where('tenant_id', '=', principal.tenant);
+  return query.execute();
+}
+
+/**
+ * One server the principal may see. Another tenant's server is NOT_FOUND,
+ * exactly like a server that does not exist: the answer must not reveal
+ * that the id is taken.
+ */
+export async function findServer(store: Store, principal: Principal, id: string): Promise<ServerRow> {
+  let query = store.selectFrom('servers').select(COLUMNS).where('id', '=', id);
+  if (!seesAllTenants(principal)) query = query.where('tenant_id', '=', principal.tenant);
+  const row = await query.executeTakeFirst();
+  if (row === undefined) throw new LightsoutError('NOT_FOUND', `no server ${id}`);
+  return row;
+}

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { AgentEnroll, AgentEnrolled, AgentList, AgentView, ErrorBodySchema, JoinTokenCreate, JoinTokenCreated, LightsoutError } from '@lightsout/shared';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { importJWK } from 'jose';
+import Type from 'typebox';
+import { type AuthenticatedAgent, ReplayCache, authenticateAgent } from '../agents/agent-auth.js';
+import { AgentHub } from '../agents/hub.js';
+import { consumeJoinToken, createJoinToken } from '../agents/join-tokens.js';
+import { listAgentViews } from '../agents/views.js';
+import { bearerToken } from './identity.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Live agent connections; `app.agents.request(agentId, op, params, timeoutMs)` for other plugins. */
+    agents: AgentHub;
+  }
+  interface FastifyRequest {
+    controlAgent: AuthenticatedAgent | null;
+  }
+}
+
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema };
+
+async function agentsPlugin(app: FastifyInstance): Promise<void> {
+  const hub = new AgentHub(app.store, app.config, app.metrics, app.log);
+  const replays = new ReplayCache();
+  app.decorate('agents', hub);
+  app.decorateRequest('controlAgent', null);
+  app.addHook('preClose', async () => hub.closeAll());
+
+  app.post(
+    '/v1/agents/join-tokens',
+    { preHandler: app.requireRole('provider-admin'), schema: { tags: ['agents'], security: [{ bearer: [] }], body: JoinTokenCreate, response: { 201: JoinTokenCreated, ...errors } } },
+    async (request, reply) => {
+      const body = request.body as JoinTokenCreate;
+      const principal = request.principal!;
+      const now = Date.now();
+      await app.store.insertInto('regions').values({ id: body.region, created_at: now }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
+      await app.store.insertInto('datacenters').values({ id: body.datacenter, region: body.region, created_at: now }).onConflict((conflict) => conflict.columns(['region', 'id']).doNothing()).execute();
+      const { token, expiresAt } = await createJoinToken(app.store, { region: body.region, datacenter: body.datacenter, ttlSeconds: body.ttlSeconds ?? app.config.agents.joinTokenTtlSeconds, createdBy: principal.subject });
+      await app.audit.fromRequest(request, { action: 'join-token.create', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `datacenter:${body.region}/${body.datacenter}`, details: { expiresAt: expiresAt.toISOString() } });
+      return reply.status(201).send({ token, region: body.region, datacenter: body.datacenter, expiresAt: expiresAt.toISOString() });
+    },
+  );
+
+  app.post('/v1/agents/enroll', { schema: { tags: ['agents'], body: AgentEnroll, response: { 201: AgentEnrolled, ...errors } } }, async (request, reply) => {
+    const body = request.body as AgentEnroll;
+    try {
+      await importJWK({ kty: 'OKP', crv: 'Ed25519', x: body.publicKey.x }, 'EdDSA');
+    } catch {
+      throw new LightsoutError('VALIDATION_FAILED', 'publicKey is not a usable Ed25519 public key');
+    }
+    const agentId = randomUUID();
+    let placement: { region: string; datacenter: string };
+    try {
+      placement = await app.store.transaction().execute(async (transaction) => {
+        const consumed = await consumeJoinToken(transaction, body.joinToken, agentId);
+        await transaction
+          .insertInto('agents')
+          .values({ id: agentId, name: body.name, region: consumed.region, datacenter: consumed.datacenter, public_jwk: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: body.publicKey.x }), revoked: 0, version: null, connected_at: null, last_seen_at: null, created_at: Date.now() })
+          .execute();
+        return consumed;
+      });
+    } catch (error) {
+      await app.audit.fromRequest(request, { action: 'agent.enroll', outcome: 'failure', target: `agent-name:${body.name}`, details: { code: error instanceof LightsoutError ? error.code : 'INTERNAL' } });
+      throw error;
+    }
+    await app.audit.fromRequest(request, { action: 'agent.enroll', outcome: 'success', subject: agentId, target: `agent:${agentId}`, details: { name: body.name, region: placement.region, datacenter: placement.datacenter } });
+    return reply.status(201).send({ agentId, region: placement.region, datacenter: placement.datacenter, audience: app.config.agentAudience });
+  });
+
+  app.get('/v1/agents', { preHandler: app.requireRole('provider-admin'), schema: { tags: ['agents'], security: [{ bearer: [] }], response: { 200: AgentList, ...errors } } }, async () => ({
+    agents: await listAgentViews(app.store, (agentId) => hub.isOnline(agentId)),
+  }));
+
+  app.post(
+    '/v1/agents/:id/revoke',
+    { preHandler: app.requireRole('provider-admin'), schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: AgentView, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const principal = request.principal!;
+      const result = await app.store.updateTable('agents').set({ revoked: 1 }).where('id', '=', id).executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) throw new LightsoutError('NOT_FOUND', `no agent ${id}`);
+      hub.revoke(id);
+      await app.audit.fromRequest(request, { action: 'agent.revoke', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `agent:${id}` });
+      const [view] = await listAgentViews(app.store, (agentId) => hub.isOnline(agentId), id);
+      return view!;
+    },
+  );
+
+  // The control channel. Authentication happens before the upgrade, so a
+  // refused agent gets a plain HTTP error with the ErrorBody JSON.
+  app.get(
+    '/v1/agent/connect',
+    {
+      websocket: true,
+      schema: { tags: ['agents'], hide: true },
+      preValidation: async (request: FastifyRequest) => {
+        request.controlAgent = await authenticateAgent(app.store, replays, bearerToken(request.headers.authorization), app.config.agentAudience);
+      },
+    },
+    (socket, request) => {
+      hub.attach(request.controlAgent!, socket);
+    },
+  );
+}
+
+export default fp(agentsPlugin, { name: 'lightsout-agents', dependencies: ['lightsout-store', 'lightsout-identity', 'lightsout-metrics', 'lightsout-audit'] });

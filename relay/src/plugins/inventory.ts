@@ -1,0 +1,92 @@
+import {
+  BootOverride,
+  ErrorBodySchema,
+  PowerRequest,
+  PowerResult,
+  SelList,
+  SensorList,
+  ServerList,
+  ServerView,
+  Slug,
+  LightsoutError,
+  type Role,
+} from '@lightsout/shared';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import { roleAtLeast } from '../identity/verifier.js';
+import { findServer, listServers, toServerView } from '../inventory/servers.js';
+
+const ServerParams = Type.Object({ id: Slug });
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 502: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
+const secured = { tags: ['servers'], security: [{ bearer: [] }] };
+
+/** The inventory API: servers as agents registered them, tenant-scoped, and BMC operations forwarded to the owning agent. */
+export default async function inventoryPlugin(app: FastifyInstance): Promise<void> {
+  const isOnline = (agentId: string) => app.agents.isOnline(agentId);
+
+  function requireRoleOf(request: FastifyRequest, minimum: Role): void {
+    if (!roleAtLeast(request.principal!.role, minimum)) throw new LightsoutError('FORBIDDEN', `this needs the ${minimum} role or higher`, { hint: 'ask a tenant admin for the operator role' });
+  }
+
+  /** Forward an operation and audit it (success or the error code), unless it only reads. */
+  async function forward<T>(request: FastifyRequest, serverId: string, action: string | undefined, run: (agentId: string) => Promise<T>): Promise<T> {
+    const principal = request.principal!;
+    const server = await findServer(app.store, principal, serverId);
+    try {
+      const result = await run(server.agent_id);
+      if (action !== undefined) await app.audit.fromRequest(request, { action, outcome: 'success', subject: principal.subject, tenant: server.tenant_id, target: `server:${server.id}` });
+      return result;
+    } catch (error) {
+      if (action !== undefined) await app.audit.fromRequest(request, { action, outcome: 'failure', subject: principal.subject, tenant: server.tenant_id, target: `server:${server.id}`, details: { code: error instanceof LightsoutError ? error.code : 'INTERNAL' } });
+      throw error;
+    }
+  }
+
+  app.get('/v1/servers', { preHandler: app.authenticate, schema: { ...secured, response: { 200: ServerList, ...errors } } }, async (request) => ({
+    servers: (await listServers(app.store, request.principal!)).map((row) => toServerView(row, isOnline)),
+  }));
+
+  app.get('/v1/servers/:id', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, response: { 200: ServerView, ...errors } } }, async (request) => {
+    const { id } = request.params as { id: string };
+    return toServerView(await findServer(app.store, request.principal!, id), isOnline);
+  });
+
+  app.post('/v1/servers/:id/power', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, body: PowerRequest, response: { 200: PowerResult, ...errors } } }, async (request) => {
+    const { id } = request.params as { id: string };
+    const { action } = request.body as PowerRequest;
+    if (action === 'status') return forward(request, id, undefined, (agentId) => app.agents.request(agentId, 'power.get', { serverId: id }));
+    requireRoleOf(request, 'operator');
+    const result = await forward(request, id, `power.${action}`, (agentId) => app.agents.request(agentId, 'power.set', { serverId: id, action }));
+    await app.store.updateTable('servers').set({ power: result.power, state_at: Date.now() }).where('id', '=', id).execute();
+    return result;
+  });
+
+  app.get('/v1/servers/:id/boot', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, response: { 200: BootOverride, ...errors } } }, async (request) => {
+    const { id } = request.params as { id: string };
+    return forward(request, id, undefined, (agentId) => app.agents.request(agentId, 'boot.get', { serverId: id }));
+  });
+
+  app.post('/v1/servers/:id/boot', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, body: BootOverride, response: { 200: BootOverride, ...errors } } }, async (request) => {
+    const { id } = request.params as { id: string };
+    requireRoleOf(request, 'operator');
+    const body = request.body as BootOverride;
+    return forward(request, id, 'boot.set', (agentId) => app.agents.request(agentId, 'boot.set', { serverId: id, device: body.device, persistent: body.persistent ?? false, uefi: body.uefi ?? false }));
+  });
+
+  app.get('/v1/servers/:id/sensors', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, response: { 200: SensorList, ...errors } } }, async (request) => {
+    const { id } = request.params as { id: string };
+    return forward(request, id, undefined, (agentId) => app.agents.request(agentId, 'sensors.list', { serverId: id }));
+  });
+
+  app.get('/v1/servers/:id/sel', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, response: { 200: SelList, ...errors } } }, async (request) => {
+    const { id } = request.params as { id: string };
+    return forward(request, id, undefined, (agentId) => app.agents.request(agentId, 'sel.list', { serverId: id }));
+  });
+
+  app.delete('/v1/servers/:id/sel', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, response: { 204: Type.Null(), ...errors } } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    requireRoleOf(request, 'operator');
+    await forward(request, id, 'sel.clear', (agentId) => app.agents.request(agentId, 'sel.clear', { serverId: id }));
+    return reply.status(204).send();
+  });
+}

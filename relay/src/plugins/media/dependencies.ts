@@ -1,0 +1,38 @@
+import type { BmcEndpoints, ControlOperation, OperationParams, OperationResult, Role } from '@lightsout/shared';
+import type { FastifyRequest } from 'fastify';
+
+/** The caller of a REST route, as the identity plugin resolves it. */
+export interface MediaCaller {
+  subject: string;
+  username: string;
+  tenant: string;
+  role: Role;
+}
+
+/** A server as the inventory knows it: enough to decide who may mount media on it and through which agent. */
+export interface MediaServerInfo {
+  id: string;
+  tenant: string;
+  agentId: string;
+  capabilities: string[];
+  endpoints: BmcEndpoints;
+}
+
+/**
+ * What the media plugin needs from the rest of the relay, wired from the
+ * identity, inventory and agents plugins in app.ts; tests pass their own.
+ */
+export interface MediaDependencies {
+  /** Resolve the caller; throws LightsoutError UNAUTHENTICATED. */
+  authenticate(request: FastifyRequest): Promise<MediaCaller>;
+  findServer(serverId: string): Promise<MediaServerInfo | undefined>;
+  requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>>;
+  /** Verify an agent's bearer JWT as the control endpoint does; returns its agent id. */
+  verifyAgentToken(token: string): Promise<string>;
+}
+
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, 'tenant-admin': 2, 'provider-admin': 3 };
+
+export function roleAtLeast(role: Role, minimum: Role): boolean {
+  return RANK[role] >= RANK[minimum];
+}

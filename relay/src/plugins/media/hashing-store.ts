@@ -1,0 +1,76 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { Transform, type Readable, pipeline } from 'node:stream';
+import { join } from 'node:path';
+import { FileStore } from '@tus/file-store';
+import { LightsoutError, UPLOAD_ID_PATTERN } from '@lightsout/shared';
+
+const UPLOAD_ID = new RegExp(UPLOAD_ID_PATTERN);
+
+/**
+ * tus FileStore that hashes every byte on its way to disk, so an upload is
+ * SHA-256-verified the moment its last chunk lands, without reading a large
+ * image twice. The running hash lives in memory; after a relay restart (or a
+ * write that failed half-way) it is rebuilt once from the bytes on disk.
+ */
+interface RunningHash {
+  hash: Hash;
+  offset: number;
+}
+
+export class HashingFileStore extends FileStore {
+  private readonly running = new Map<string, RunningHash>();
+
+  override async write(readable: IncomingMessage | Readable, id: string, offset: number): Promise<number> {
+    let state = this.running.get(id);
+    if (state?.offset !== offset) state = await this.rehash(id, offset);
+    // while a write is in flight the state is unusable; it is put back only when the disk agrees
+    this.running.delete(id);
+    const { hash } = state;
+    let hashed = offset;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        hashed += chunk.byteLength;
+        callback(null, chunk);
+      },
+    });
+    const metered = pipeline(readable, meter, () => undefined);
+    const written = await super.write(metered, id, offset);
+    if (written === hashed) this.running.set(id, { hash, offset: written });
+    return written;
+  }
+
+  /** SHA-256 (hex) of the first `size` bytes of the upload. */
+  async digest(id: string, size: number): Promise<string> {
+    let state = this.running.get(id);
+    if (state?.offset !== size) state = await this.rehash(id, size);
+    return state.hash.copy().digest('hex');
+  }
+
+  override async remove(id: string): Promise<void> {
+    this.running.delete(id);
+    await super.remove(id);
+  }
+
+  forget(id: string): void {
+    this.running.delete(id);
+  }
+
+  private async rehash(id: string, length: number): Promise<RunningHash> {
+    const hash = createHash('sha256');
+    if (length > 0) {
+      for await (const chunk of createReadStream(this.pathOf(id), { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
+    }
+    const state = { hash, offset: length };
+    this.running.set(id, state);
+    return state;
+  }
+
+  /** Where the bytes of an upload are. Ids are ours (random hex), never a client's file name. */
+  pathOf(id: string): string {
+    if (!UPLOAD_ID.test(id)) throw new LightsoutError('NOT_FOUND', 'no such upload');
+    return join(this.directory, id);
+  }
+}

@@ -1,0 +1,175 @@
+import { createReadStream } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import {
+  ErrorBodySchema,
+  LightsoutError,
+  MEDIA_UPLOADS_PATH,
+  MediaMountRequest,
+  MediaState,
+  type Role,
+  UPLOAD_ID_PATTERN,
+} from '@lightsout/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import { type MediaCaller, type MediaDependencies, type MediaServerInfo, roleAtLeast } from './dependencies.js';
+import { HashingFileStore } from './hashing-store.js';
+import { MediaJobs } from './jobs.js';
+import { type UploadCaller, createUploadServer, findUpload, listUploads } from './uploads.js';
+
+export type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
+
+/**
+ * Virtual media on the relay (docs/virtual-media.md): the tus upload
+ * endpoint, the one-action mount/eject/status routes per server, and the
+ * route agents pull image bytes from. Encapsulated (not fastify-plugin): the
+ * raw-body content type parser must not leak to other routes.
+ */
+export interface MediaPluginOptions {
+  dependencies: MediaDependencies;
+  /** Where uploads are stored; default `${dataDir}/media`. */
+  directory?: string;
+  maxUploadBytes?: number;
+  tenantQuotaBytes?: number;
+  /** Incomplete uploads older than this are deleted. */
+  incompleteTtlMs?: number;
+  pollIntervalMs?: number;
+  stallTimeoutMs?: number;
+  mountTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    media: { jobs: MediaJobs; store: HashingFileStore };
+  }
+}
+
+const ServerParams = Type.Object({ id: Type.String({ maxLength: 63 }) });
+const UploadParams = Type.Object({ uploadId: Type.String({ pattern: UPLOAD_ID_PATTERN }) });
+const MediaImageView = Type.Object({
+  uploadId: Type.String(),
+  filename: Type.String(),
+  sha256: Type.String(),
+  size: Type.Integer(),
+  uploadedBy: Type.String(),
+  createdAt: Type.Union([Type.String(), Type.Null()]),
+});
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 501: ErrorBodySchema, 503: ErrorBodySchema };
+
+export default async function mediaPlugin(app: FastifyInstance, options: MediaPluginOptions): Promise<void> {
+  const { dependencies } = options;
+  const directory = options.directory ?? join(app.config.dataDir, 'media');
+  const store = new HashingFileStore({ directory, expirationPeriodInMilliseconds: options.incompleteTtlMs ?? 24 * 3600_000 });
+  const jobs = new MediaJobs({
+    dependencies,
+    log: app.log,
+    pollIntervalMs: options.pollIntervalMs ?? 500,
+    stallTimeoutMs: options.stallTimeoutMs ?? 120_000,
+    mountTimeoutMs: options.mountTimeoutMs ?? 15 * 60_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+  });
+  app.decorate('media', { jobs, store });
+  app.addHook('onClose', async () => jobs.stop());
+
+  const callers = new WeakMap<IncomingMessage, UploadCaller>();
+  const tus = createUploadServer({
+    store,
+    maxUploadBytes: options.maxUploadBytes ?? 16 * 1024 ** 3,
+    tenantQuotaBytes: options.tenantQuotaBytes ?? 64 * 1024 ** 3,
+    callerOf: (request) => callers.get(request),
+    onVerified: (record) => app.log.info({ uploadId: record.id, tenant: record.tenant, size: record.size, sha256: record.sha256 }, 'media upload verified'),
+  });
+
+  async function caller(request: FastifyRequest, minimum: Role): Promise<MediaCaller> {
+    const resolved = await dependencies.authenticate(request);
+    if (!roleAtLeast(resolved.role, minimum)) {
+      throw new LightsoutError('FORBIDDEN', `this needs the ${minimum} role or higher`, { hint: 'ask a tenant or provider administrator for access' });
+    }
+    return resolved;
+  }
+
+  /** The server, if the caller's tenant owns it (another tenant's server does not exist for them). */
+  async function serverFor(serverId: string, who: MediaCaller): Promise<MediaServerInfo> {
+    const server = await dependencies.findServer(serverId);
+    if (!server || (server.tenant !== who.tenant && who.role !== 'provider-admin')) throw new LightsoutError('NOT_FOUND', `no server ${serverId}`);
+    if (!server.endpoints.redfish || !server.capabilities.includes('media')) {
+      throw new LightsoutError('BMC_UNSUPPORTED', `virtual media needs Redfish on the BMC of ${serverId}, which is reachable over ${server.endpoints.ipmi ? 'IPMI' : 'other protocols'} only`, {
+        hint: 'configure a redfish endpoint for this server on its agent; IPMI has no virtual media',
+      });
+    }
+    return server;
+  }
+
+  // ── tus uploads ─────────────────────────────────────────────────────────
+  // tus bodies are raw bytes streamed to disk by @tus/server: never parsed or buffered here.
+  app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
+  const tusHandler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const who = await caller(request, request.method === 'HEAD' || request.method === 'GET' ? 'viewer' : 'operator');
+    callers.set(request.raw, { subject: who.subject, username: who.username, tenant: who.tenant });
+    reply.hijack();
+    await tus.handle(request.raw, reply.raw);
+  };
+  for (const path of [MEDIA_UPLOADS_PATH, `${MEDIA_UPLOADS_PATH}/*`]) {
+    app.route({ method: ['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS'], url: path, schema: { hide: true }, handler: tusHandler });
+  }
+
+  app.get('/v1/media/images', { schema: { tags: ['media'], response: { 200: Type.Object({ images: Type.Array(MediaImageView) }), ...errors } } }, async (request) => {
+    const who = await caller(request, 'viewer');
+    const images = (await listUploads(store))
+      .filter((record) => record.tenant === who.tenant && record.verified)
+      .map((record) => ({ uploadId: record.id, filename: record.filename, sha256: record.sha256, size: record.size, uploadedBy: record.username, createdAt: record.createdAt }));
+    return { images };
+  });
+
+  // ── the one action ──────────────────────────────────────────────────────
+  app.post<{ Params: { id: string }; Body: MediaMountRequest }>(
+    '/v1/servers/:id/media',
+    { schema: { tags: ['media'], params: ServerParams, body: MediaMountRequest, response: { 202: MediaState, ...errors } } },
+    async (request, reply) => {
+      const who = await caller(request, 'operator');
+      const server = await serverFor(request.params.id, who);
+      const { uploadId, sha256, boot } = request.body;
+      if ((uploadId === undefined) === (sha256 === undefined)) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId and sha256');
+      const record = uploadId
+        ? await findUpload(store, uploadId)
+        : (await listUploads(store)).find((candidate) => candidate.tenant === who.tenant && candidate.verified && candidate.sha256 === sha256);
+      if (!record || record.tenant !== who.tenant) throw new LightsoutError('NOT_FOUND', 'no such upload');
+      if (!record.verified) throw new LightsoutError('CONFLICT', 'the upload is not complete', { hint: 'resume the upload first (lightsout media mount resumes it)' });
+      const state = jobs.start(server, who, record, boot === true);
+      request.log.info({ serverId: server.id, uploadId: record.id, sha256: record.sha256, boot: boot === true, by: who.username }, 'virtual media mount started');
+      return reply.status(202).send(state);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/v1/servers/:id/media', { schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
+    const who = await caller(request, 'viewer');
+    return jobs.status(await serverFor(request.params.id, who));
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/servers/:id/media', { schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
+    const who = await caller(request, 'operator');
+    const server = await serverFor(request.params.id, who);
+    request.log.info({ serverId: server.id, by: who.username }, 'virtual media eject');
+    return jobs.eject(server);
+  });
+
+  // ── agent pull (dial-back data connection) ──────────────────────────────
+  app.get<{ Params: { uploadId: string } }>('/v1/agent/media/:uploadId', { schema: { hide: true, params: UploadParams } }, async (request, reply) => {
+    const header = request.headers.authorization;
+    if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw new LightsoutError('UNAUTHENTICATED', 'agent token missing');
+    const agentId = await dependencies.verifyAgentToken(header.slice('Bearer '.length));
+    const grant = jobs.grants.get(request.params.uploadId);
+    if (!grant || grant.agentId !== agentId || grant.expiresAt < Date.now()) throw new LightsoutError('FORBIDDEN', 'this agent has no transfer of that image in progress');
+    const { record } = grant;
+    const size = record.size;
+    const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+    const start = range ? Number(range[1]) : 0;
+    if (start > size) return reply.status(416).header('content-range', `bytes */${size}`).send();
+    reply.header('content-type', 'application/octet-stream').header('content-length', size - start).header('x-content-sha256', record.sha256);
+    if (range) reply.status(206).header('content-range', `bytes ${start}-${size - 1}/${size}`);
+    if (size - start === 0) return reply.send('');
+    // streamed from disk; the socket's backpressure paces the reads
+    return reply.send(createReadStream(store.pathOf(record.id), { start, end: size - 1, highWaterMark: 256 * 1024 }));
+  });
+}

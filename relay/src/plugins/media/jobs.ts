@@ -1,0 +1,257 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { type AgentMediaJob, LightsoutError, type MediaState, type MediaStatusResult, type MediaStep } from '@lightsout/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
+import type { UploadRecord } from './uploads.js';
+
+/**
+ * The relay's side of the one action, per server:
+ *
+ *   idle ─mount─▶ transferring ─cached─▶ mounting ─▶ setting-boot ─▶ resetting ─▶ booting
+ *                      │                  │               │              │
+ *                      └──────────────────┴───────────────┴──────────────┴──▶ failed (failedStep)
+ *   without boot: mounting ─▶ mounted;   eject: any settled state ─▶ idle
+ *
+ * The bytes travel on the agent's own data connection (a dial-back GET to
+ * /v1/agent/media/{uploadId}, granted here for the duration of the transfer);
+ * the BMC work runs in an agent-side job that this loop polls.
+ */
+export interface PullGrant {
+  agentId: string;
+  record: UploadRecord;
+  expiresAt: number;
+}
+
+export interface MediaJobsOptions {
+  dependencies: MediaDependencies;
+  log: FastifyBaseLogger;
+  pollIntervalMs: number;
+  /** A transfer that makes no progress for this long fails. */
+  stallTimeoutMs: number;
+  /** A BMC job (mount + boot + reset) that takes longer fails. */
+  mountTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+const ACTIVE: readonly MediaStep[] = ['transferring', 'mounting', 'setting-boot', 'resetting', 'ejecting'];
+
+export class MediaJobs {
+  readonly grants = new Map<string, PullGrant>();
+  private readonly states = new Map<string, MediaState>();
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly options: MediaJobsOptions) {}
+
+  isActive(serverId: string): boolean {
+    const state = this.states.get(serverId);
+    return state !== undefined && ACTIVE.includes(state.step);
+  }
+
+  /** The state as the relay knows it; completed by asking the agent when nothing runs here. */
+  async status(server: MediaServerInfo): Promise<MediaState> {
+    const local = this.states.get(server.id);
+    if (local && (ACTIVE.includes(local.step) || local.step === 'failed')) return local;
+    let agent: MediaStatusResult;
+    try {
+      agent = await this.options.dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id }, this.options.requestTimeoutMs);
+    } catch (error) {
+      if (local) return local;
+      throw error;
+    }
+    return this.update(server.id, fromAgent(server.id, agent, local));
+  }
+
+  start(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, boot: boolean): MediaState {
+    if (this.stopped) throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
+    if (this.isActive(server.id)) {
+      throw new LightsoutError('CONFLICT', `a media operation is already running on ${server.id}`, { hint: 'wait for it (lightsout media status) or eject first' });
+    }
+    const state = this.update(server.id, {
+      ...emptyState(server.id),
+      step: 'transferring',
+      message: `sending ${record.filename} to the agent`,
+      image: { sha256: record.sha256, filename: record.filename, size: record.size },
+      mountedBy: caller.username,
+      progress: { bytes: 0, total: record.size },
+    });
+    const run = this.run(server, caller, record, boot).finally(() => this.running.delete(run));
+    this.running.add(run);
+    return state;
+  }
+
+  async eject(server: MediaServerInfo): Promise<MediaState> {
+    if (this.isActive(server.id) && this.states.get(server.id)?.step !== 'ejecting') {
+      throw new LightsoutError('CONFLICT', `a media operation is running on ${server.id}; eject when it has finished`);
+    }
+    const previous = this.states.get(server.id);
+    this.update(server.id, { ...(previous ?? emptyState(server.id)), step: 'ejecting', message: 'ejecting' });
+    try {
+      await this.options.dependencies.requestAgent(server.agentId, 'media.eject', { serverId: server.id }, this.options.requestTimeoutMs);
+    } catch (error) {
+      this.update(server.id, { ...(previous ?? emptyState(server.id)), step: 'failed', failedStep: 'ejecting', message: 'eject failed', error: errorOf(error) });
+      throw error;
+    }
+    return this.update(server.id, { ...emptyState(server.id), message: 'no virtual media' });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled([...this.running]);
+  }
+
+  private update(serverId: string, state: Omit<MediaState, 'revision'> & { revision?: number }): MediaState {
+    const revision = (this.states.get(serverId)?.revision ?? 0) + 1;
+    const next: MediaState = { ...state, revision } as MediaState;
+    this.states.set(serverId, next);
+    return next;
+  }
+
+  private patch(serverId: string, changes: Partial<MediaState>): MediaState {
+    return this.update(serverId, { ...this.states.get(serverId)!, ...changes });
+  }
+
+  private async run(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, boot: boolean): Promise<void> {
+    const { dependencies, requestTimeoutMs } = this.options;
+    let step: MediaStep = 'transferring';
+    try {
+      await this.transfer(server, record);
+      step = 'mounting';
+      this.patch(server.id, { step, message: `mounting ${record.filename} on the BMC`, progress: { bytes: record.size, total: record.size } });
+      const started = await dependencies.requestAgent(
+        server.agentId,
+        'media.mount',
+        { serverId: server.id, sha256: record.sha256, filename: record.filename, mountedBy: caller.username, boot },
+        requestTimeoutMs,
+      );
+      const job = await this.followJob(server, started);
+      if (job.step === 'failed') {
+        step = job.failedStep ?? 'mounting';
+        throw new LightsoutError((job.error?.code as never) ?? 'INTERNAL', job.error?.message ?? 'the agent could not mount the image', job.error?.hint ? { hint: job.error.hint } : {});
+      }
+      const status = await dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id }, requestTimeoutMs);
+      this.update(server.id, fromAgent(server.id, status, this.states.get(server.id)));
+    } catch (error) {
+      const current = this.states.get(server.id);
+      const failedStep = current && ACTIVE.includes(current.step) ? current.step : step;
+      this.options.log.info({ serverId: server.id, step: failedStep, err: error }, 'virtual media failed');
+      this.patch(server.id, { step: 'failed', failedStep, message: `failed while ${describeStep(failedStep)}`, error: errorOf(error) });
+    } finally {
+      this.grants.delete(record.id);
+    }
+  }
+
+  private async transfer(server: MediaServerInfo, record: UploadRecord): Promise<void> {
+    const { dependencies, requestTimeoutMs, pollIntervalMs, stallTimeoutMs } = this.options;
+    this.grants.set(record.id, { agentId: server.agentId, record, expiresAt: Date.now() + 24 * 3600_000 });
+    const fetched = await dependencies.requestAgent(
+      server.agentId,
+      'media.fetch',
+      { serverId: server.id, sha256: record.sha256, size: record.size, pullPath: `/v1/agent/media/${record.id}` },
+      requestTimeoutMs,
+    );
+    if (fetched.cached) return;
+    let lastBytes = -1;
+    let lastProgressAt = Date.now();
+    // bounded: ends on cached/failed, on a stall, or when the relay stops
+    for (let polls = 0; !this.stopped && polls < 10_000_000; polls += 1) {
+      await delay(pollIntervalMs);
+      const status = await dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id, sha256: record.sha256 }, requestTimeoutMs);
+      const transfer = status.transfer;
+      if (!transfer || transfer.state === 'absent') throw new LightsoutError('AGENT_OFFLINE', 'the agent lost the transfer (restarted?)', { hint: 'mount again; the upload is kept' });
+      if (transfer.state === 'failed') throw new LightsoutError((transfer.error?.code as never) ?? 'INTERNAL', transfer.error?.message ?? 'transfer to the agent failed');
+      this.patch(server.id, { progress: { bytes: transfer.bytes, total: record.size } });
+      if (transfer.state === 'cached') return;
+      if (transfer.bytes !== lastBytes) {
+        lastBytes = transfer.bytes;
+        lastProgressAt = Date.now();
+      } else if (Date.now() - lastProgressAt > stallTimeoutMs) {
+        throw new LightsoutError('AGENT_TIMEOUT', `no progress sending the image to the agent for ${Math.round(stallTimeoutMs / 1000)} s`);
+      }
+    }
+    throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
+  }
+
+  private async followJob(server: MediaServerInfo, first: AgentMediaJob): Promise<AgentMediaJob> {
+    const { dependencies, requestTimeoutMs, pollIntervalMs, mountTimeoutMs } = this.options;
+    const deadline = Date.now() + mountTimeoutMs;
+    let job = first;
+    for (let polls = 0; polls < 100_000; polls += 1) {
+      this.patch(server.id, { step: job.step, message: describeJob(job) });
+      if (job.step === 'booting' || job.step === 'mounted' || job.step === 'failed') return job;
+      if (Date.now() > deadline || this.stopped) break;
+      await delay(pollIntervalMs);
+      const status = await dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id }, requestTimeoutMs);
+      if (!status.job) throw new LightsoutError('AGENT_OFFLINE', 'the agent lost the mount job (restarted?)');
+      job = status.job;
+    }
+    throw new LightsoutError('BMC_TIMEOUT', `the BMC did not finish within ${Math.round(mountTimeoutMs / 1000)} s`);
+  }
+}
+
+function emptyState(serverId: string): MediaState {
+  return { serverId, step: 'idle', message: 'no virtual media', image: null, mountedAt: null, mountedBy: null, autoEjectAt: null, progress: null, failedStep: null, error: null, revision: 0 };
+}
+
+function fromAgent(serverId: string, status: MediaStatusResult, local: MediaState | undefined): MediaState {
+  const { mount, job } = status;
+  if (!mount) {
+    if (job?.step === 'failed') {
+      return { ...(local ?? emptyState(serverId)), step: 'failed', failedStep: job.failedStep, message: describeJob(job), error: job.error };
+    }
+    return { ...emptyState(serverId), revision: local?.revision ?? 0 };
+  }
+  const size = local?.image?.sha256 === mount.sha256 ? local.image.size : 0;
+  return {
+    serverId,
+    step: job && job.step !== 'failed' ? job.step : 'mounted',
+    message: job ? describeJob(job) : `${mount.filename} is mounted`,
+    image: { sha256: mount.sha256, filename: mount.filename, size },
+    mountedAt: mount.mountedAt,
+    mountedBy: mount.mountedBy,
+    autoEjectAt: mount.autoEjectAt,
+    progress: null,
+    failedStep: null,
+    error: null,
+    revision: local?.revision ?? 0,
+  };
+}
+
+function describeJob(job: AgentMediaJob): string {
+  switch (job.step) {
+    case 'mounting':
+      return 'mounting the image on the BMC';
+    case 'setting-boot':
+      return 'setting boot-once to virtual CD';
+    case 'resetting':
+      return job.powerAction === 'on' ? 'powering on' : 'resetting the server';
+    case 'booting':
+      return 'booting from virtual media';
+    case 'mounted':
+      return 'image mounted';
+    case 'failed':
+      return `failed while ${describeStep(job.failedStep ?? 'mounting')}${job.error ? `: ${job.error.message}` : ''}`;
+  }
+}
+
+function describeStep(step: MediaStep): string {
+  switch (step) {
+    case 'transferring':
+      return 'sending the image to the agent';
+    case 'mounting':
+      return 'mounting the image on the BMC';
+    case 'setting-boot':
+      return 'setting boot-once to CD';
+    case 'resetting':
+      return 'resetting the server';
+    case 'ejecting':
+      return 'ejecting';
+    default:
+      return step;
+  }
+}
+
+function errorOf(error: unknown): MediaState['error'] {
+  if (error instanceof LightsoutError) return { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  return { code: 'INTERNAL', message: 'internal error' };
+}

@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Server as TusServer } from '@tus/server';
+import type { Upload } from '@tus/utils';
+import { type ErrorBody, LightsoutError, MEDIA_UPLOADS_PATH, SHA256_HEX_PATTERN, UPLOAD_ID_PATTERN } from '@lightsout/shared';
+import type { HashingFileStore } from './hashing-store.js';
+
+/**
+ * The tus 1.0 upload endpoint (`/v1/media/uploads`): authenticated callers
+ * upload an ISO in resumable chunks; the relay enforces the size limit and the
+ * tenant's disk quota before anything is created, hashes while storing and
+ * refuses (and deletes) an upload whose bytes do not match the SHA-256 the
+ * client announced in Upload-Metadata.
+ */
+export interface UploadCaller {
+  subject: string;
+  username: string;
+  tenant: string;
+}
+
+export interface UploadRecord {
+  id: string;
+  tenant: string;
+  subject: string;
+  username: string;
+  filename: string;
+  sha256: string;
+  size: number;
+  offset: number;
+  /** Complete and hashed to the announced SHA-256. */
+  verified: boolean;
+  createdAt: string | null;
+}
+
+/** Metadata keys only the relay may set; a client sending them has them dropped. */
+const SERVER_KEYS = ['tenant', 'subject', 'username', 'verified'];
+const SHA256 = new RegExp(SHA256_HEX_PATTERN);
+const UPLOAD_ID = new RegExp(UPLOAD_ID_PATTERN);
+
+export interface UploadServerOptions {
+  store: HashingFileStore;
+  maxUploadBytes: number;
+  tenantQuotaBytes: number;
+  /** The caller the route authenticated for this raw request (set before tus sees it). */
+  callerOf: (request: IncomingMessage) => UploadCaller | undefined;
+  onVerified?: (record: UploadRecord) => void;
+}
+
+export function createUploadServer(options: UploadServerOptions): TusServer {
+  const { store } = options;
+  const callerOf = (request: unknown): UploadCaller => {
+    const raw = (request as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+    const caller = raw ? options.callerOf(raw) : undefined;
+    if (!caller) throw tusError(new LightsoutError('UNAUTHENTICATED', 'upload without an authenticated caller'));
+    return caller;
+  };
+  return new TusServer({
+    path: MEDIA_UPLOADS_PATH,
+    datastore: store,
+    maxSize: options.maxUploadBytes,
+    relativeLocation: true,
+    disableTerminationForFinishedUploads: false,
+    namingFunction: () => randomBytes(16).toString('hex'),
+    // the id comes from the URL; anything but our own id format is not an upload (no traversal)
+    getFileIdFromRequest: (_request, lastPath) => (lastPath && UPLOAD_ID.test(lastPath) ? lastPath : undefined),
+    async onUploadCreate(request, upload) {
+      const caller = callerOf(request);
+      const metadata = Object.fromEntries(Object.entries(upload.metadata ?? {}).filter(([key]) => !SERVER_KEYS.includes(key)));
+      const sha256 = metadata.sha256?.toLowerCase();
+      if (!sha256 || !SHA256.test(sha256)) {
+        throw tusError(new LightsoutError('VALIDATION_FAILED', 'Upload-Metadata must carry sha256 (64 hex digits) of the whole file', { hint: 'the CLI computes it before uploading' }));
+      }
+      if (upload.size === undefined) throw tusError(new LightsoutError('VALIDATION_FAILED', 'Upload-Length is required (deferred length is not accepted)'));
+      const used = await tenantUsage(store, caller.tenant);
+      if (used + upload.size > options.tenantQuotaBytes) {
+        throw tusError(
+          new LightsoutError('QUOTA_EXCEEDED', `upload of ${upload.size} bytes would exceed the tenant's media quota (${used} of ${options.tenantQuotaBytes} bytes used)`, {
+            hint: 'delete old uploads (lightsout media status shows them) or ask the provider for a larger quota',
+            details: { used, quota: options.tenantQuotaBytes, size: upload.size },
+          }),
+        );
+      }
+      return {
+        metadata: {
+          ...metadata,
+          filename: displayName(metadata.filename ?? ''),
+          sha256,
+          tenant: caller.tenant,
+          subject: caller.subject,
+          username: caller.username,
+        },
+      };
+    },
+    async onIncomingRequest(request, uploadId) {
+      const caller = callerOf(request);
+      if (request.method === 'POST' || request.method === 'OPTIONS') return;
+      // another tenant's upload does not exist, as far as this caller can tell
+      const upload = await store.getUpload(uploadId).catch(() => undefined);
+      if (upload && upload.metadata?.tenant !== caller.tenant) throw tusError(new LightsoutError('NOT_FOUND', 'no such upload'));
+    },
+    async onUploadFinish(_request, upload) {
+      const expected = upload.metadata?.sha256 ?? '';
+      const actual = await store.digest(upload.id, upload.size ?? upload.offset);
+      if (actual !== expected) {
+        await store.remove(upload.id).catch(() => undefined);
+        throw tusError(
+          new LightsoutError('CHECKSUM_MISMATCH', 'the uploaded bytes do not match the announced SHA-256; the upload was deleted', { details: { expected, actual } }),
+          460, // tus checksum extension: 460 Checksum Mismatch
+        );
+      }
+      const stored = await store.configstore.get(upload.id);
+      if (stored) {
+        stored.metadata = { ...stored.metadata, verified: 'true' };
+        await store.configstore.set(upload.id, stored);
+      }
+      store.forget(upload.id);
+      upload.metadata = { ...upload.metadata, verified: 'true' };
+      options.onVerified?.(recordOf(upload));
+      return {};
+    },
+    onResponseError(_request, error) {
+      if (error instanceof LightsoutError) return { status_code: error.httpStatus, body: JSON.stringify(error.toBody()) };
+      return undefined;
+    },
+  });
+}
+
+/** A thrown tus error: status + JSON ErrorBody, so the CLI shows our code and hint. */
+function tusError(error: LightsoutError, status = error.httpStatus): { status_code: number; body: string } {
+  const body: ErrorBody = error.toBody();
+  return { status_code: status, body: JSON.stringify(body) };
+}
+
+/** What the UI shows for a file name: the last path segment, printable, bounded. Never used as a path. */
+export function displayName(name: string): string {
+  const base = name.split(/[\\/]/).filter((part) => part !== '' && part !== '.' && part !== '..').at(-1) ?? '';
+  // eslint-disable-next-line no-control-regex
+  const printable = base.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
+  return printable || 'image.iso';
+}
+
+export function recordOf(upload: Upload): UploadRecord {
+  const metadata = upload.metadata ?? {};
+  return {
+    id: upload.id,
+    tenant: metadata.tenant ?? '',
+    subject: metadata.subject ?? '',
+    username: metadata.username ?? '',
+    filename: metadata.filename ?? 'image.iso',
+    sha256: metadata.sha256 ?? '',
+    size: upload.size ?? 0,
+    offset: upload.offset,
+    verified: metadata.verified === 'true' && upload.size !== undefined && upload.offset === upload.size,
+    createdAt: upload.creation_date ?? null,
+  };
+}
+
+export async function listUploads(store: HashingFileStore): Promise<UploadRecord[]> {
+  const ids = (await store.configstore.list?.()) ?? [];
+  const records: UploadRecord[] = [];
+  for (const id of ids) {
+    if (!UPLOAD_ID.test(id)) continue;
+    const upload = await store.getUpload(id).catch(() => undefined);
+    if (upload) records.push(recordOf(upload));
+  }
+  return records;
+}
+
+/** Bytes a tenant holds or has reserved (declared sizes of unfinished uploads count in full). */
+export async function tenantUsage(store: HashingFileStore, tenant: string): Promise<number> {
+  return (await listUploads(store)).filter((record) => record.tenant === tenant).reduce((total, record) => total + record.size, 0);
+}
+
+export async function findUpload(store: HashingFileStore, id: string): Promise<UploadRecord | undefined> {
+  if (!UPLOAD_ID.test(id)) return undefined;
+  const upload = await store.getUpload(id).catch(() => undefined);
+  return upload ? recordOf(upload) : undefined;
+}

@@ -64,6 +64,12 @@ export function startAgent(options: {
   const inventory: InventoryMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: config.servers.map(registrationOf) };
   const capabilities = [...new Set(inventory.servers.flatMap((server) => server.capabilities))];
 
+  const dispatch = createDispatcher({
+    registry,
+    maxTimeoutMs: config.control.requestTimeoutMs,
+    handlers,
+    onError: (request, error) => logger.info({ op: request.op, serverId: request.params['serverId'], err: error }, 'request failed'),
+  });
   const connection = new ControlConnection({
     url: controlUrlOf(config.relay),
     token: () => signJwt(),
@@ -72,12 +78,15 @@ export function startAgent(options: {
     logger,
     capabilities,
     inventory: () => inventory,
-    onRequest: createDispatcher({
-      registry,
-      maxTimeoutMs: config.control.requestTimeoutMs,
-      handlers,
-      onError: (request, error) => logger.info({ op: request.op, serverId: request.params['serverId'], err: error }, 'request failed'),
-    }),
+    onRequest: async (request) => {
+      const outcome = await dispatch(request);
+      // A power answer is a fresh observation: report it now instead of at the next poll.
+      if (outcome.ok && (request.op === 'power.get' || request.op === 'power.set')) {
+        const power = (outcome.result as { power?: unknown }).power;
+        if (power === 'on' || power === 'off') poller.observe(request.params['serverId'] as string, power);
+      }
+      return outcome;
+    },
   });
   const poller = new StatePoller({
     registry,

@@ -81,6 +81,11 @@ describe('StatePoller', () => {
     connected = true;
     poller.resend();
     expect(summary().slice(2).sort()).toEqual(['a:on:true', 'b:unknown:false']);
+
+    // An answer to a power request is reported at once, and only when it changes something.
+    poller.observe('a', 'off');
+    poller.observe('a', 'off');
+    expect(summary().slice(4)).toEqual(['a:off:true']);
     await poller.stop();
   });
 });

@@ -66,6 +66,18 @@ export class StatePoller {
     return this.#running;
   }
 
+  /**
+   * Records a power state learnt outside the poll (the answer to a power
+   * request), so the relay hears about a change at once, not a poll later.
+   */
+  observe(serverId: string, power: PowerState): void {
+    const previous = this.#known.get(serverId);
+    if (previous?.power === power && previous.reachable) return;
+    this.#known.set(serverId, { power, reachable: true });
+    this.#unsent.add(serverId);
+    this.#flush();
+  }
+
   /** Sends every known state (after a reconnect). */
   resend(): void {
     for (const serverId of this.#known.keys()) this.#unsent.add(serverId);

@@ -4,3 +4,4 @@ export { startX11vnc, startXvnc, VNC_ROOT_COLOUR, type VncPeer, type VncServerOp
 export { startWebsockify, type WebsockifyPeer } from './vnc-websockify.js';
 export { reserveDisplay, type DisplayReservation } from './vnc-display.js';
 export { freeTcpPort } from './ports.js';
+export { startPeers, stopPeers } from './vnc-group.js';

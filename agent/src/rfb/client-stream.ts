@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import { LightsoutError } from '@lightsout/shared';
 import { ClientHandshake } from './client-handshake.js';
+import { type RfbVersion } from './version.js';
 
 /** Bytes buffered per direction before backpressure applies. */
 const HIGH_WATER_MARK = 64 * 1024;
@@ -18,6 +19,7 @@ const HIGH_WATER_MARK = 64 * 1024;
  */
 export class RfbClientStream extends Duplex {
   private phase: 'handshake' | 'splice' = 'handshake';
+  private negotiated: RfbVersion | undefined;
   private readonly handshake: ClientHandshake;
 
   constructor(private readonly bmc: Duplex, securityResult: Uint8Array) {
@@ -39,6 +41,11 @@ export class RfbClientStream extends Duplex {
   /** Which client handshake phase we are in; 'splice' means bytes pass untouched. */
   get state(): 'handshake' | 'splice' {
     return this.phase;
+  }
+
+  /** The RFB version the client chose, once its handshake is over (e.g. '3.3' for vncsnapshot). */
+  get clientVersion(): RfbVersion | undefined {
+    return this.negotiated;
   }
 
   private readonly onBmcData = (chunk: Buffer): void => {
@@ -71,6 +78,7 @@ export class RfbClientStream extends Duplex {
       return;
     }
     this.phase = 'splice';
+    this.negotiated = step.done.clientVersion;
     this.bmc.resume();
     if (step.done.leftover.length > 0) this.writeToBmc(Buffer.from(step.done.leftover), callback);
     else callback();

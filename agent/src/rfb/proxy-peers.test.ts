@@ -1,28 +1,28 @@
-import { startX11vnc, startXvnc, type VncPeer } from '@lightsout/lab/vnc';
+import { startPeers, startX11vnc, startXvnc, stopPeers, type VncPeer } from '@lightsout/lab/vnc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRfbProxy } from './proxy.js';
 import { viewFirstFrame } from './testing/rfb-test-client.js';
 
 // More real peers: TigerVNC Xvnc (VeNCrypt offered before VncAuth, and a
 // VeNCrypt-only one), and x11vnc advertising the older 3.3 and 3.7 protocols.
+let peers: { xvncDefault: VncPeer; xvncVencryptOnly: VncPeer; x11vnc33: VncPeer; x11vnc37Locked: VncPeer } | undefined;
 let xvncDefault: VncPeer;
 let xvncVencryptOnly: VncPeer;
 let x11vnc33: VncPeer;
 let x11vnc37Locked: VncPeer;
 
 beforeAll(async () => {
-  [xvncDefault, xvncVencryptOnly, x11vnc33, x11vnc37Locked] = await Promise.all([
+  peers = await startPeers({
     // A password file and no -SecurityTypes: Xvnc's default list, VeNCrypt first.
-    startXvnc({ password: 'vncpass' }),
-    startXvnc({ password: 'vncpass', securityTypes: 'VeNCrypt,TLSVnc', warmUp: false }),
-    startX11vnc({ rfbVersion: '3.3' }),
-    startX11vnc({ rfbVersion: '3.7', password: 'vncpass' }),
-  ]);
+    xvncDefault: () => startXvnc({ password: 'vncpass' }),
+    xvncVencryptOnly: () => startXvnc({ password: 'vncpass', securityTypes: 'VeNCrypt,TLSVnc', warmUp: false }),
+    x11vnc33: () => startX11vnc({ rfbVersion: '3.3' }),
+    x11vnc37Locked: () => startX11vnc({ rfbVersion: '3.7', password: 'vncpass' }),
+  });
+  ({ xvncDefault, xvncVencryptOnly, x11vnc33, x11vnc37Locked } = peers);
 });
 
-afterAll(async () => {
-  await Promise.all([xvncDefault?.stop(), xvncVencryptOnly?.stop(), x11vnc33?.stop(), x11vnc37Locked?.stop()]);
-});
+afterAll(() => stopPeers(peers));
 
 async function expectRootColour(url: string, password: string | undefined, peer: VncPeer): Promise<void> {
   const proxy = await openRfbProxy({ url, password });

@@ -1,24 +1,28 @@
 import { LightsoutError } from '@lightsout/shared';
-import { freeTcpPort, startWebsockify, startX11vnc, type VncPeer, type WebsockifyPeer } from '@lightsout/lab/vnc';
+import { freeTcpPort, startPeers, startWebsockify, startX11vnc, stopPeers, type VncPeer, type WebsockifyPeer } from '@lightsout/lab/vnc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRfbProxy } from './proxy.js';
 import { viewFirstFrame } from './testing/rfb-test-client.js';
 
 // Real peers: Xvfb + x11vnc (libvncserver, as in OpenBMC's obmc-ikvm) with
 // and without a password, and websockify in front of each.
+let servers: { open: VncPeer; locked: VncPeer } | undefined;
+let bridges: { openWs: WebsockifyPeer; lockedWs: WebsockifyPeer } | undefined;
 let open: VncPeer;
 let locked: VncPeer;
 let openWs: WebsockifyPeer;
 let lockedWs: WebsockifyPeer;
 
 beforeAll(async () => {
-  [open, locked] = await Promise.all([startX11vnc(), startX11vnc({ password: 'vncpass' })]);
-  [openWs, lockedWs] = await Promise.all([startWebsockify(open), startWebsockify(locked)]);
+  servers = await startPeers({ open: () => startX11vnc(), locked: () => startX11vnc({ password: 'vncpass' }) });
+  ({ open, locked } = servers);
+  bridges = await startPeers({ openWs: () => startWebsockify(open), lockedWs: () => startWebsockify(locked) });
+  ({ openWs, lockedWs } = bridges);
 });
 
 afterAll(async () => {
-  await Promise.all([openWs?.stop(), lockedWs?.stop()]);
-  await Promise.all([open?.stop(), locked?.stop()]);
+  await stopPeers(bridges);
+  await stopPeers(servers);
 });
 
 async function expectRootColourThrough(url: string, password: string | undefined, peer: VncPeer): Promise<void> {

@@ -3,6 +3,7 @@ import { LightsoutError } from '@lightsout/shared';
 import { BmcHandshake, type BmcHandshakeResult } from './bmc-handshake.js';
 import { RfbClientStream } from './client-stream.js';
 import { type BmcVncEndpoint, connectBmc, parseBmcVncUrl, type WebSocketOptions } from './transport.js';
+import { type RfbVersion } from './version.js';
 
 export interface RfbProxyOptions {
   /** vnc://host:port, host:port, ws://… or wss://… */
@@ -25,6 +26,8 @@ export interface RfbProxy {
    * 'error' (a LightsoutError) if the BMC connection fails mid-session.
    */
   readonly client: Duplex;
+  /** The version the user's client negotiated, once its handshake is done. */
+  readonly clientVersion: RfbVersion | undefined;
   readonly endpoint: BmcVncEndpoint;
   /** What was negotiated with the BMC. */
   readonly bmc: BmcHandshakeResult;
@@ -60,7 +63,16 @@ export async function openRfbProxy(options: RfbProxyOptions): Promise<RfbProxy> 
     };
     options.signal?.addEventListener('abort', close, { once: true });
     void closed.then(() => options.signal?.removeEventListener('abort', close));
-    return { client, endpoint, bmc: result, closed, close };
+    return {
+      client,
+      get clientVersion() {
+        return client.clientVersion;
+      },
+      endpoint,
+      bmc: result,
+      closed,
+      close,
+    };
   } finally {
     clearTimeout(timer);
   }

@@ -186,11 +186,8 @@ export class LabHostUart implements HostUart {
       this.events.emit('reset');
     } else if (verb === 'soft') {
       if (this.options.shell) this.solSocket?.write('\r\n[lab-host] ACPI power button: shutting down\r\n');
-    } else if (verb === 'off' && this.hostSocket === socket) {
-      this.hostSocket = undefined;
-      this.hostPid = undefined;
-      this.setPower('off');
     }
+    // 'off' is only announced; power is off when the process is gone and its socket closes.
   }
 
   private setPower(state: 'on' | 'off'): void {

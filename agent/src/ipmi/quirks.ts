@@ -36,3 +36,10 @@ export function quirkEnabled(settings: QuirkSettings | undefined, name: QuirkNam
 export function isQuirkName(name: string): name is QuirkName {
   return Object.hasOwn(QUIRKS, name);
 }
+
+/** FreeIPMI workaround flag names accepted as aliases in configuration. */
+export const QUIRK_ALIASES: Record<string, QuirkName> = {
+  opensesspriv: 'openSessionPrivilege',
+  'name-only-lookup': 'nameOnlyLookup',
+  'username-padding': 'usernamePadding',
+};

@@ -1,0 +1,172 @@
+import { LightsoutError, type BootOverride, type PowerAction, type PowerResult, type SelList, type SensorList } from '@lightsout/shared';
+import type { BmcCredentials, BmcDriver } from '../drivers/types.js';
+import type { PrivilegeName } from './wire/index.js';
+import { bootOverride, chassisControl, clearSel, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
+import { isQuirkName, QUIRK_ALIASES, type QuirkSettings } from './quirks.js';
+import { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';
+import type { SessionLogger, SessionTiming } from './session/core.js';
+import { defaultSessionPool, type SessionPool } from './pool.js';
+import { setBootOverride } from './commands.js';
+import { SolHub, type SolHubOptions } from './sol/sol-hub.js';
+
+export interface IpmiDriverOptions {
+  host: string;
+  port?: number;
+  credentials: BmcCredentials;
+  cipherSuite?: 'auto' | number;
+  privilege?: 'user' | 'operator' | 'administrator';
+  /** Quirk names from the table in quirks.ts (`name` enables, `!name` disables; FreeIPMI names accepted). */
+  quirks?: readonly string[];
+  protocol?: IpmiSessionOptions['protocol'];
+  logger?: SessionLogger;
+  pool?: SessionPool;
+  timing?: Partial<SessionTiming>;
+  /** Close the command session after this long without use (BMCs time sessions out at ~60 s). */
+  idleCloseMs?: number;
+  sol?: Omit<SolHubOptions, 'openSession'>;
+}
+
+export function parseQuirks(names: readonly string[] = []): QuirkSettings {
+  const settings: QuirkSettings = {};
+  for (const raw of names) {
+    const enabled = !raw.startsWith('!');
+    const bare = enabled ? raw : raw.slice(1);
+    const name = QUIRK_ALIASES[bare] ?? bare;
+    if (!isQuirkName(name)) throw new LightsoutError('CONFIG_INVALID', `unknown IPMI quirk "${raw}"`, { hint: 'see the quirk table in docs/ipmi.md' });
+    settings[name] = enabled;
+  }
+  return settings;
+}
+
+/**
+ * The IPMI BmcDriver: one lazily opened command session per BMC (reopened
+ * after failures, closed when idle), bounded across BMCs by the pool, plus the
+ * SOL hub that owns the BMC's single SOL payload.
+ */
+export class IpmiDriver implements BmcDriver {
+  readonly protocol = 'ipmi' as const;
+  private session: Promise<IpmiSession> | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  private readonly sessionOptions: IpmiSessionOptions;
+  private solHub: SolHub | undefined;
+
+  constructor(private readonly options: IpmiDriverOptions) {
+    const suites = options.cipherSuite === undefined || options.cipherSuite === 'auto' ? undefined : [options.cipherSuite];
+    this.sessionOptions = {
+      host: options.host,
+      port: options.port ?? 623,
+      username: options.credentials.username,
+      password: options.credentials.password,
+      privilege: (options.privilege ?? 'administrator') as PrivilegeName,
+      quirks: parseQuirks(options.quirks),
+      ...(suites ? { cipherSuites: suites } : {}),
+      ...(options.protocol ? { protocol: options.protocol } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.timing ? { timing: options.timing } : {}),
+    };
+  }
+
+  /** Options to open further sessions to the same BMC (the SOL hub opens its own). */
+  get connection(): IpmiSessionOptions {
+    return this.sessionOptions;
+  }
+
+  async powerGet(): Promise<PowerResult> {
+    return { power: await this.withSession(powerState, true) };
+  }
+
+  async powerSet(action: PowerAction): Promise<PowerResult> {
+    await this.withSession((session) => chassisControl(session, action), false);
+    // The chassis answers before it acts; report what it says now, callers poll for the final state.
+    return { power: await this.withSession(powerState, true) };
+  }
+
+  bootGet(): Promise<BootOverride> {
+    return this.withSession(bootOverride, true);
+  }
+
+  async bootSet(override: BootOverride): Promise<BootOverride> {
+    await this.withSession((session) => setBootOverride(session, override), true);
+    return this.withSession(bootOverride, true);
+  }
+
+  async sensors(): Promise<SensorList> {
+    return { sensors: await this.withSession(sensorList, true) };
+  }
+
+  async sel(): Promise<SelList> {
+    return {
+      entries: await this.withSession(async (session) => selEntries(session, sensorNames(await sdrRecords(session))), true),
+    };
+  }
+
+  async selClear(): Promise<void> {
+    await this.withSession(clearSel, true);
+  }
+
+  /** The BMC's SOL hub (one SOL payload, many viewers). */
+  sol(): SolHub {
+    if (this.closed) throw new LightsoutError('BMC_UNREACHABLE', 'driver closed');
+    this.solHub ??= new SolHub({ ...this.options.sol, openSession: () => openIpmiSession({ ...this.sessionOptions, protocol: 'lanplus' }) });
+    return this.solHub;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    await Promise.all([this.dropSession(), this.solHub?.close()]);
+  }
+
+  private async withSession<T>(operation: (session: IpmiRequester) => Promise<T>, retryable: boolean): Promise<T> {
+    if (this.closed) throw new LightsoutError('BMC_UNREACHABLE', 'driver closed');
+    return (this.options.pool ?? defaultSessionPool).run(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const session = await this.currentSession();
+        try {
+          const result = await operation(session);
+          this.armIdleClose();
+          return result;
+        } catch (error) {
+          const sessionDied = session.state === 'failed';
+          if (sessionDied) await this.dropSession();
+          // A dead session (BMC rebooted, session timed out) is reopened once, for operations safe to repeat.
+          if (!sessionDied || !retryable || attempt > 0) throw error;
+        }
+      }
+    });
+  }
+
+  private currentSession(): Promise<IpmiSession> {
+    if (this.session === undefined) {
+      const opening = openIpmiSession(this.sessionOptions);
+      this.session = opening;
+      opening.catch(() => {
+        if (this.session === opening) this.session = undefined;
+      });
+    }
+    return this.session;
+  }
+
+  private armIdleClose(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.dropSession(), this.options.idleCloseMs ?? 20_000);
+    this.idleTimer.unref();
+  }
+
+  private async dropSession(): Promise<void> {
+    const current = this.session;
+    this.session = undefined;
+    if (current === undefined) return;
+    try {
+      await (await current).close();
+    } catch {
+      // It never opened; nothing to release.
+    }
+  }
+}
+
+export function createIpmiDriver(options: IpmiDriverOptions): IpmiDriver {
+  return new IpmiDriver(options);
+}

@@ -1,0 +1,12 @@
+/**
+ * The agent's IPMI driver: RMCP+ / v1.5 sessions, chassis/boot/SDR/SEL
+ * commands, and the SOL hub. Wire codecs live in ./wire (also exported as
+ * @lightsout/agent/ipmi-wire). Design notes: docs/ipmi.md.
+ */
+export { IpmiDriver, createIpmiDriver, parseQuirks, type IpmiDriverOptions } from './driver.js';
+export { QUIRKS, QUIRK_ALIASES, quirkEnabled, type QuirkName, type QuirkSettings } from './quirks.js';
+export { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';
+export { SessionPool, defaultSessionPool } from './pool.js';
+export { SolHub, type SolHubEvent, type SolHubOptions, type SolAttachOptions, type SolViewer, type SolViewerListeners } from './sol/sol-hub.js';
+export { SolSession, type SolEndReason, type SolTiming } from './sol/sol-session.js';
+export * as ipmiCommands from './commands.js';

@@ -1,0 +1,183 @@
+import { LightsoutError } from '@lightsout/shared';
+import type { IpmiSession } from '../session/connect.js';
+import { RmcpPlusSession } from '../session/rmcp-plus-session.js';
+import { RingBuffer } from './ring-buffer.js';
+import { SolSession, type SolEndReason, type SolTiming } from './sol-session.js';
+
+export type SolHubEvent =
+  | { type: 'active' }
+  | { type: 'control'; holder: string | undefined; previous: string | undefined }
+  | { type: 'taken-over'; by: string }
+  | { type: 'status'; status: 'break-detected' | 'overrun' }
+  | { type: 'ended'; reason: SolEndReason; detail: string };
+
+export interface SolHubOptions {
+  openSession: () => Promise<IpmiSession>;
+  /** Output kept for late viewers; default 256 KiB. */
+  ringBytes?: number;
+  /** Keep SOL open while nobody watches (boot messages are never missed). */
+  alwaysOn?: boolean;
+  /** Activate Payload auxiliary byte (quirk activatePayloadAux → 0x08). */
+  auxiliary?: number;
+  timing?: Partial<SolTiming>;
+}
+
+export interface SolAttachOptions {
+  mode: 'control' | 'view';
+  /** Privileged: if another session holds the BMC's SOL, deactivate it and take it. */
+  takeover?: boolean;
+}
+
+/** One viewer's handle. Output and events go to the listeners given to `attach`. */
+export interface SolViewer {
+  readonly id: string;
+  /** Buffered output from before this viewer attached (up to the ring size). */
+  readonly replay: Uint8Array;
+  /** Keyboard input; ignored (returns false) unless this viewer holds control. */
+  write(bytes: Uint8Array): boolean;
+  sendBreak(): boolean;
+  /** Take the keyboard from whoever has it; everyone is told. */
+  takeControl(): void;
+  readonly hasControl: boolean;
+  detach(): void;
+}
+
+export interface SolViewerListeners {
+  onData(bytes: Uint8Array): void;
+  onEvent?(event: SolHubEvent): void;
+}
+
+interface Attached {
+  id: string;
+  listeners: SolViewerListeners;
+}
+
+/**
+ * The single SOL payload of one BMC, fanned out to any number of viewers: one
+ * holds the keyboard, the others read; a ring buffer replays recent output to
+ * whoever attaches later. SOL opens with the first viewer (or at start in
+ * always-on mode) and closes with the last one.
+ */
+export class SolHub {
+  private readonly viewers = new Map<string, Attached>();
+  private controller: string | undefined;
+  private readonly ring: RingBuffer;
+  private sol: SolSession | undefined;
+  private opening: Promise<SolSession> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: SolHubOptions) {
+    this.ring = new RingBuffer(options.ringBytes ?? 256 * 1024);
+  }
+
+  get active(): boolean {
+    return this.sol !== undefined;
+  }
+
+  /** Always-on mode: open SOL now, with nobody attached. */
+  async start(): Promise<void> {
+    await this.ensureOpen(false);
+  }
+
+  async attach(viewerId: string, options: SolAttachOptions, listeners: SolViewerListeners): Promise<SolViewer> {
+    if (this.closed) throw new LightsoutError('BMC_UNREACHABLE', 'SOL hub closed');
+    if (this.viewers.has(viewerId)) throw new LightsoutError('CONFLICT', `viewer ${viewerId} is already attached`);
+    await this.ensureOpen(options.takeover ?? false, viewerId);
+    const replay = this.ring.snapshot();
+    this.viewers.set(viewerId, { id: viewerId, listeners });
+    if (options.mode === 'control' && this.controller === undefined) this.setController(viewerId);
+    const holds = () => this.controller === viewerId;
+    return {
+      id: viewerId,
+      replay,
+      write: (bytes) => {
+        if (!holds() || this.sol === undefined) return false;
+        this.sol.write(bytes);
+        return true;
+      },
+      sendBreak: () => {
+        if (!holds() || this.sol === undefined) return false;
+        this.sol.sendBreak();
+        return true;
+      },
+      takeControl: () => {
+        if (this.viewers.has(viewerId)) this.setController(viewerId);
+      },
+      get hasControl() {
+        return holds();
+      },
+      detach: () => this.detach(viewerId),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.shutdown('closed', 'hub closed');
+  }
+
+  private detach(viewerId: string): void {
+    if (!this.viewers.delete(viewerId)) return;
+    if (this.controller === viewerId) this.setController(undefined);
+    if (this.viewers.size === 0 && !this.options.alwaysOn) void this.shutdown('closed', 'last viewer left');
+  }
+
+  private setController(holder: string | undefined): void {
+    const previous = this.controller;
+    if (previous === holder) return;
+    this.controller = holder;
+    this.broadcast({ type: 'control', holder, previous });
+  }
+
+  private async ensureOpen(takeover: boolean, viewerId?: string): Promise<SolSession> {
+    if (this.sol !== undefined) return this.sol;
+    this.opening ??= this.open(takeover).finally(() => {
+      this.opening = undefined;
+    });
+    const sol = await this.opening;
+    if (takeover && viewerId !== undefined) this.broadcast({ type: 'taken-over', by: viewerId });
+    return sol;
+  }
+
+  private async open(takeover: boolean): Promise<SolSession> {
+    const session = await this.options.openSession();
+    if (!(session instanceof RmcpPlusSession)) {
+      await session.close();
+      throw new LightsoutError('BMC_UNSUPPORTED', 'SOL needs IPMI v2.0 (RMCP+); this BMC only speaks v1.5');
+    }
+    try {
+      const sol = await SolSession.activate(session, {
+        data: (bytes) => {
+          this.ring.push(bytes);
+          for (const viewer of this.viewers.values()) viewer.listeners.onData(bytes);
+        },
+        status: (status) => this.broadcast({ type: 'status', status }),
+        end: (reason, detail) => {
+          if (this.sol === sol) this.sol = undefined;
+          void session.close();
+          this.broadcast({ type: 'ended', reason, detail });
+        },
+      }, { takeover, ...(this.options.auxiliary === undefined ? {} : { auxiliary: this.options.auxiliary }), ...(this.options.timing ? { timing: this.options.timing } : {}) });
+      this.sol = sol;
+      this.broadcast({ type: 'active' });
+      return sol;
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+  }
+
+  private async shutdown(reason: SolEndReason, detail: string): Promise<void> {
+    const opening = this.opening;
+    if (opening !== undefined) await opening.catch(() => undefined);
+    const sol = this.sol;
+    this.sol = undefined;
+    if (sol === undefined) return;
+    await sol.close();
+    await sol.session.close();
+    if (reason !== 'closed') this.broadcast({ type: 'ended', reason, detail });
+  }
+
+  private broadcast(event: SolHubEvent): void {
+    for (const viewer of this.viewers.values()) viewer.listeners.onEvent?.(event);
+  }
+}

@@ -1,0 +1,247 @@
+import { LightsoutError } from '@lightsout/shared';
+import {
+  ACTIVATE_PAYLOAD_COMPLETION, PAYLOAD_TYPE, SOL_OPERATION, SOL_STATUS, activatePayloadRequest, deactivatePayloadRequest, decodePayloadActivation,
+  decodePayloadInstanceInfo, decodeSolPacket, encodeSolPacket, getPayloadInstanceInfoRequest, nextSolSequence, type SolPacket,
+} from '../wire/index.js';
+import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
+
+export type SolEndReason = 'closed' | 'deactivated-by-bmc' | 'stolen' | 'session-lost' | 'retransmits-exhausted';
+
+export interface SolSessionEvents {
+  data(bytes: Uint8Array): void;
+  /** The SOL payload ended; `closed` is our own close. */
+  end(reason: SolEndReason, detail: string): void;
+  /** BMC status bits worth showing: break detected, transmit overrun (BMC dropped bytes). */
+  status?(status: 'break-detected' | 'overrun'): void;
+}
+
+export interface SolTiming {
+  /** Retransmit timeout: base × (retransmits/2 + 1), as FreeIPMI does. */
+  retransmitBaseMs: number;
+  maxRetransmits: number;
+  /** Keepalive and theft check (Get Payload Instance Info) interval. */
+  keepaliveMs: number;
+  /** Delay before retrying after "character transfer unavailable". */
+  holdRetryMs: number;
+}
+
+export const DEFAULT_SOL_TIMING: SolTiming = { retransmitBaseMs: 500, maxRetransmits: 16, keepaliveMs: 15_000, holdRetryMs: 100 };
+
+interface Outstanding {
+  sequence: number;
+  data: Uint8Array;
+  control: number;
+  retransmits: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * One activated SOL payload (IPMI v2.0 §15, §24) on an RMCP+ session:
+ * at most one unacknowledged data packet per direction, partial ACKs resent
+ * under the next sequence number, retransmits with a fresh session sequence
+ * (the session does that for every send), a BMC retransmit that carries
+ * appended bytes delivers only the new bytes, breaks wait until earlier
+ * bytes are ACKed, and a keepalive that also notices another session
+ * stealing the payload.
+ */
+export class SolSession {
+  private readonly pendingInput: Array<{ data: Uint8Array; control: number }> = [];
+  private outstanding: Outstanding | undefined;
+  private outboundSequence = 0;
+  private lastInbound: { sequence: number; length: number } | undefined;
+  private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  private holdTimer: ReturnType<typeof setTimeout> | undefined;
+  private ended = false;
+  private maxData = 255;
+  /** Bytes given to the BMC and acknowledged, and bytes delivered from it. */
+  readonly counters = { sent: 0, received: 0, retransmits: 0, duplicates: 0 };
+
+  private constructor(
+    readonly session: RmcpPlusSession,
+    private readonly events: SolSessionEvents,
+    private readonly timing: SolTiming,
+  ) {}
+
+  /**
+   * Activates SOL instance 1. "Already active" (cc 0x80) rejects with BMC_BUSY
+   * naming the owner session, unless `takeover` is set: then the payload is
+   * deactivated and activated again for us.
+   */
+  static async activate(session: RmcpPlusSession, events: SolSessionEvents, options: { takeover?: boolean; auxiliary?: number; timing?: Partial<SolTiming> } = {}): Promise<SolSession> {
+    const sol = new SolSession(session, events, { ...DEFAULT_SOL_TIMING, ...options.timing });
+    // 0xC0: encrypt + authenticate SOL like the session itself; some BMCs need another value (quirk activatePayloadAux).
+    let auxiliary = options.auxiliary ?? 0xc0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { completionCode, data } = await session.requestWithCode(activatePayloadRequest(PAYLOAD_TYPE.sol, 1, auxiliary));
+      if (completionCode === 0) {
+        const activation = decodePayloadActivation(data);
+        // Inbound size counts the 4-byte SOL header (§24.1); never trust a size outside 5..259.
+        sol.maxData = Math.max(1, Math.min(255, activation.inboundSize - 4));
+        sol.start();
+        return sol;
+      }
+      if (completionCode === ACTIVATE_PAYLOAD_COMPLETION.cannotEncrypt && auxiliary & 0x80) {
+        auxiliary &= ~0x80;
+        continue;
+      }
+      if (completionCode === ACTIVATE_PAYLOAD_COMPLETION.alreadyActive) {
+        const owner = await SolSession.owner(session);
+        if (!options.takeover) throw new LightsoutError('BMC_BUSY', `SOL is already active on another session (BMC session 0x${owner.toString(16)})`, { details: { ownerSessionId: owner }, hint: 'take it over (privileged) or wait for the other session to end' });
+        await session.requestWithCode(deactivatePayloadRequest(PAYLOAD_TYPE.sol, 1));
+        continue;
+      }
+      throw new LightsoutError(completionCode === ACTIVATE_PAYLOAD_COMPLETION.disabled ? 'BMC_UNSUPPORTED' : 'BMC_PROTOCOL_ERROR', `Activate Payload (SOL) failed with completion code 0x${completionCode.toString(16)}`, { details: { completionCode } });
+    }
+    throw new LightsoutError('BMC_BUSY', 'could not take over the SOL payload');
+  }
+
+  /** The BMC session ID that owns SOL instance 1 (0 = inactive), §24.5. */
+  static async owner(session: RmcpPlusSession): Promise<number> {
+    return decodePayloadInstanceInfo(await session.request(getPayloadInstanceInfoRequest(PAYLOAD_TYPE.sol, 1))).ownerSessionId;
+  }
+
+  /** Queues bytes for the host's UART; they go out one packet at a time, in order. */
+  write(bytes: Uint8Array): void {
+    if (this.ended || bytes.length === 0) return;
+    for (let offset = 0; offset < bytes.length; offset += this.maxData) this.pendingInput.push({ data: bytes.slice(offset, offset + this.maxData), control: 0 });
+    this.pump();
+  }
+
+  /** A serial break, sent only after every earlier byte is acknowledged (it queues behind them). */
+  sendBreak(): void {
+    if (this.ended) return;
+    this.pendingInput.push({ data: new Uint8Array(), control: SOL_OPERATION.generateBreak });
+    this.pump();
+  }
+
+  /** Bytes accepted by write() and not yet acknowledged by the BMC. */
+  get backlog(): number {
+    return this.pendingInput.reduce((sum, item) => sum + item.data.length, 0) + (this.outstanding?.data.length ?? 0);
+  }
+
+  async close(): Promise<void> {
+    if (this.ended) return;
+    this.finish('closed', 'closed by the agent');
+    try {
+      await this.session.requestWithCode(deactivatePayloadRequest(PAYLOAD_TYPE.sol, 1));
+    } catch {
+      // The session may already be gone; the BMC times the payload out then.
+    }
+  }
+
+  private start(): void {
+    this.session.onSolPayload((payload) => this.receive(payload));
+    this.session.onClose((error) => this.finish('session-lost', error?.message ?? 'IPMI session closed'));
+    this.keepaliveTimer = setInterval(() => void this.keepalive(), this.timing.keepaliveMs);
+    this.keepaliveTimer.unref();
+  }
+
+  private async keepalive(): Promise<void> {
+    try {
+      const owner = await SolSession.owner(this.session);
+      if (!this.ended && owner !== this.session.bmcSessionId) this.finish('stolen', owner === 0 ? 'SOL payload was deactivated' : `SOL taken over by BMC session 0x${owner.toString(16)}`);
+    } catch (error) {
+      if (!this.ended) this.finish('session-lost', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private receive(payload: Uint8Array): void {
+    if (this.ended) return;
+    let packet: SolPacket;
+    try {
+      packet = decodeSolPacket(payload);
+    } catch {
+      return;
+    }
+    if (packet.ackSequence !== 0 && this.outstanding?.sequence === packet.ackSequence) this.acknowledged(packet);
+    if (packet.sequence !== 0) {
+      this.deliver(packet);
+      this.send({ sequence: 0, ackSequence: packet.sequence, acceptedCount: packet.data.length, control: 0, data: new Uint8Array() });
+    }
+    if (packet.control & SOL_STATUS.breakDetected) this.events.status?.('break-detected');
+    if (packet.control & SOL_STATUS.transmitOverrun) this.events.status?.('overrun');
+    if (packet.control & SOL_STATUS.deactivating) this.finish('deactivated-by-bmc', 'the BMC is deactivating SOL');
+  }
+
+  private deliver(packet: SolPacket): void {
+    const last = this.lastInbound;
+    if (last !== undefined && last.sequence === packet.sequence) {
+      // A retransmit; it may carry bytes appended since the first send (§15.9): deliver only those.
+      this.counters.duplicates++;
+      if (packet.data.length > last.length) {
+        const fresh = packet.data.subarray(last.length);
+        last.length = packet.data.length;
+        this.counters.received += fresh.length;
+        this.events.data(fresh);
+      }
+      return;
+    }
+    this.lastInbound = { sequence: packet.sequence, length: packet.data.length };
+    if (packet.data.length === 0) return;
+    this.counters.received += packet.data.length;
+    this.events.data(packet.data);
+  }
+
+  private acknowledged(packet: SolPacket): void {
+    const outstanding = this.outstanding!;
+    clearTimeout(outstanding.timer);
+    this.outstanding = undefined;
+    const nacked = (packet.control & SOL_STATUS.nack) !== 0;
+    const accepted = Math.min(packet.acceptedCount, outstanding.data.length);
+    this.counters.sent += accepted;
+    // Partial ACK or NACK: what was not accepted goes first again, under the next sequence number.
+    if (accepted < outstanding.data.length || (nacked && accepted === 0 && outstanding.control !== 0)) {
+      this.pendingInput.unshift({ data: outstanding.data.slice(accepted), control: accepted === 0 ? outstanding.control : 0 });
+    }
+    if (nacked) {
+      // NACK, usually with "character transfer unavailable": hold, then try again.
+      clearTimeout(this.holdTimer);
+      this.holdTimer = setTimeout(() => this.pump(), this.timing.holdRetryMs);
+      return;
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.ended || this.outstanding !== undefined || this.pendingInput.length === 0) return;
+    const next = this.pendingInput.shift()!;
+    // An empty non-break leftover (NACK of nothing) is dropped.
+    if (next.data.length === 0 && next.control === 0) return this.pump();
+    this.outboundSequence = nextSolSequence(this.outboundSequence);
+    this.outstanding = { sequence: this.outboundSequence, data: next.data, control: next.control, retransmits: 0, timer: undefined };
+    this.transmit();
+  }
+
+  private transmit(): void {
+    const outstanding = this.outstanding;
+    if (outstanding === undefined || this.ended) return;
+    this.send({ sequence: outstanding.sequence, ackSequence: 0, acceptedCount: 0, control: outstanding.control, data: outstanding.data });
+    outstanding.timer = setTimeout(() => {
+      if (outstanding.retransmits >= this.timing.maxRetransmits) {
+        this.finish('retransmits-exhausted', `no SOL acknowledgement after ${outstanding.retransmits} retransmits`);
+        return;
+      }
+      outstanding.retransmits++;
+      this.counters.retransmits++;
+      this.transmit();
+    }, this.timing.retransmitBaseMs * (Math.floor(outstanding.retransmits / 2) + 1));
+  }
+
+  private send(packet: SolPacket): void {
+    try {
+      this.session.sendPayload(PAYLOAD_TYPE.sol, encodeSolPacket(packet));
+    } catch (error) {
+      this.finish('session-lost', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private finish(reason: SolEndReason, detail: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.keepaliveTimer);
+    clearTimeout(this.holdTimer);
+    clearTimeout(this.outstanding?.timer);
+    this.session.onSolPayload(undefined);
+    this.events.end(reason, detail);
+  }
+}

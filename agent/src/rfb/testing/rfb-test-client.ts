@@ -10,13 +10,15 @@ import { type Decoded, readU32 } from '../wire.js';
  * the proxy. Not used by the agent itself.
  */
 export class ByteReader {
-  private buffered: Uint8Array = new Uint8Array(0);
+  private chunks: Buffer[] = [];
+  private length = 0;
   private waiter: (() => void) | undefined;
   private ended: Error | undefined;
 
   constructor(stream: Duplex) {
     stream.on('data', (chunk: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.chunks.push(chunk);
+      this.length += chunk.length;
       this.waiter?.();
     });
     const finish = (error?: Error): void => {
@@ -28,23 +30,43 @@ export class ByteReader {
     stream.once('close', () => finish());
   }
 
+  /** Joins the buffered chunks once (joining on every chunk would be quadratic for big reads). */
+  private buffered(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
+  private consume(count: number): void {
+    const rest = this.buffered().subarray(count);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.length = rest.length;
+  }
+
+  private async more(): Promise<void> {
+    if (this.ended) throw this.ended;
+    await new Promise<void>((resolve) => (this.waiter = resolve));
+    this.waiter = undefined;
+  }
+
   /** Waits for one decodable message and removes it from the buffer. */
   async decode<T>(decoder: (bytes: Uint8Array) => Decoded<T>): Promise<T> {
     // Bounded by the stream: every wake-up adds bytes or ends the stream.
     for (;;) {
-      const result = decoder(this.buffered);
+      const result = decoder(this.buffered());
       if (result.kind === 'value') {
-        this.buffered = this.buffered.subarray(result.length);
+        this.consume(result.length);
         return result.value;
       }
-      if (this.ended) throw this.ended;
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-      this.waiter = undefined;
+      while (this.length < result.needed) await this.more();
+      if (result.needed <= 0) await this.more();
     }
   }
 
-  read(length: number): Promise<Uint8Array> {
-    return this.decode((bytes) => (bytes.length >= length ? { kind: 'value', value: bytes.slice(0, length), length } : { kind: 'needMore', needed: length }));
+  async read(length: number): Promise<Uint8Array> {
+    while (this.length < length) await this.more();
+    const bytes = this.buffered().subarray(0, length);
+    this.consume(length);
+    return bytes;
   }
 }
 

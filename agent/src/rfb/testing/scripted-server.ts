@@ -7,7 +7,7 @@ import { type AddressInfo } from 'node:net';
  */
 export interface ScriptedServer {
   readonly url: string;
-  /** Bytes each connection sent us, in connection order. */
+  /** Bytes each connection sent while its script ran, in connection order. */
   readonly received: Buffer[][];
   close(): Promise<void>;
 }
@@ -25,11 +25,12 @@ export async function startScriptedServer(script: Script): Promise<ScriptedServe
     received.push(chunks);
     let buffered = Buffer.alloc(0);
     let wake: (() => void) | undefined;
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       buffered = Buffer.concat([buffered, chunk]);
       wake?.();
-    });
+    };
+    socket.on('data', onData);
     socket.once('close', () => wake?.());
     const next = async (length: number): Promise<Buffer> => {
       while (buffered.length < length) {
@@ -40,7 +41,11 @@ export async function startScriptedServer(script: Script): Promise<ScriptedServe
       buffered = buffered.subarray(length);
       return out;
     };
-    void Promise.resolve(script(socket, next)).catch(() => socket.destroy());
+    // Once the script is done the socket belongs to whoever it was handed to.
+    void Promise.resolve(script(socket, next)).then(
+      () => socket.off('data', onData),
+      () => socket.destroy(),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

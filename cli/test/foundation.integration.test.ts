@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
 import type { ServerList, ServerView } from '@lightsout/shared';
-import { approveDeviceLogin } from './support/browser.js';
-import { eventually, TrackedProcess, REPO_ROOT } from './support/processes.js';
-import { cli, startAgentProcess, startRelayProcess } from './support/stack.js';
+import { eventually, type TrackedProcess } from './support/processes.js';
+import { cli, loginThroughDeviceFlow, startAgentProcess, startRelayProcess } from './support/stack.js';
 
 /**
  * Issue 2, "done means": real relay process, real agent process, real CLI
@@ -82,11 +81,9 @@ describe('foundation: relay + agent + CLI end to end', () => {
   let joinToken = '';
 
   it('logs in through the device flow as the user would', async () => {
-    const login = track(new TrackedProcess('lightsout login', process.execPath, [join(REPO_ROOT, 'cli/bin/lightsout.js'), 'login', '--relay', relayUrl], { ...process.env, ...cliEnv }));
-    const [, verificationUrl] = (await login.waitForOutput(/open\s+(https?:\/\/\S+)/, 20_000)) as [string, string];
-    await login.waitForOutput(/confirm the code\s+(\S+)/, 1000);
-    await approveDeviceLogin(verificationUrl, 'admin', PASSWORD);
+    const login = track(await loginThroughDeviceFlow(relayUrl, cliEnv, 'admin', PASSWORD));
     expect((await login.exited).code).toBe(0);
+    expect(login.stderr).toMatch(/To log in to .*, open\n\n {2}http\S+\n\nand confirm the code {2}\S+/);
     expect(login.stderr).toMatch(/Logged in to .* as admin \(tenant provider, role provider-admin\)/);
     const whoami = await cli(['whoami', '--json'], cliEnv);
     expect(JSON.parse(whoami.stdout)).toMatchObject({ username: 'admin', role: 'provider-admin' });

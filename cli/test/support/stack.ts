@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { approveDeviceLogin } from './browser.js';
 import { eventually, runToCompletion, TrackedProcess, REPO_ROOT } from './processes.js';
 
 /** The real relay as a child process: a restart is a new process on the same port and data dir. */
@@ -39,4 +40,17 @@ export function startAgentProcess(configFile: string, env: NodeJS.ProcessEnv = {
 /** The real CLI, as a user runs it. */
 export function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return runToCompletion(process.execPath, [join(REPO_ROOT, 'cli/bin/lightsout.js'), ...args], { ...process.env, LIGHTSOUT_TOKEN: '', LIGHTSOUT_RELAY: '', ...env });
+}
+
+/** `lightsout login` as a child process, approved in the "browser" as `username`. */
+export async function loginThroughDeviceFlow(relayUrl: string, cliEnv: NodeJS.ProcessEnv, username: string, password: string): Promise<TrackedProcess> {
+  const login = new TrackedProcess('lightsout login', process.execPath, [join(REPO_ROOT, 'cli/bin/lightsout.js'), 'login', '--relay', relayUrl], { ...process.env, ...cliEnv });
+  try {
+    const [, verificationUrl] = (await login.waitForOutput(/open\s+(https?:\/\/\S+)/, 20_000)) as [string, string];
+    await approveDeviceLogin(verificationUrl, username, password);
+    await login.exited;
+  } finally {
+    await login.kill('SIGKILL');
+  }
+  return login;
 }

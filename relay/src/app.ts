@@ -16,6 +16,8 @@ import auditPlugin from './plugins/audit.js';
 import identityPlugin from './plugins/identity.js';
 import agentsPlugin from './plugins/agents.js';
 import inventoryPlugin from './plugins/inventory.js';
+import mediaPlugin from './plugins/media/index.js';
+import { mediaDependenciesOf } from './plugins/media/wiring.js';
 import metricsPlugin from './plugins/metrics.js';
 import storePlugin from './plugins/store.js';
 import webPlugin from './plugins/web.js';
@@ -64,6 +66,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(identityPlugin, { printSeededCredentials: options.printSeededCredentials, demoPassword: options.demoPassword ?? process.env['LIGHTSOUT_DEMO_PASSWORD'] });
   await app.register(agentsPlugin);
   await app.register(inventoryPlugin);
+  await app.register(mediaPlugin, { dependencies: mediaDependenciesOf(app) });
   await app.register(healthPlugin);
   await app.register(webPlugin);
   return app;

@@ -10,6 +10,7 @@ export interface WebsockifyPeer {
   readonly port: number;
   /** `ws://127.0.0.1:<port>/` — RFB in binary messages, subprotocol "binary" when asked. */
   readonly url: string;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -51,7 +52,7 @@ export async function startWebsockify(target: { host: string; port: number }): P
     const peer = spawnPeer('websockify', 'websockify', [`127.0.0.1:${port}`, `${target.host}:${target.port}`]);
     try {
       await waitUntilListening(peer, port);
-      return { port, url: `ws://127.0.0.1:${port}/`, stop: () => peer.stop() };
+      return { port, url: `ws://127.0.0.1:${port}/`, pid: peer.pid, stop: () => peer.stop() };
     } catch (error) {
       lastError = error;
       await peer.stop();

@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { startWebsockify, startX11vnc, startXvnc, VNC_ROOT_COLOUR } from './vnc.js';
+
+/** Reads the first 12 bytes a server sends (its RFB ProtocolVersion). */
+function banner(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (text.length >= 12) {
+        socket.destroy();
+        resolve(text.slice(0, 12));
+      }
+    });
+    socket.once('error', reject);
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('VNC lab peers', () => {
+  it('x11vnc starts on a free port with its own display and stops without leftovers', async () => {
+    const peer = await startX11vnc({ rfbVersion: '3.7' });
+    expect(peer).toMatchObject({ kind: 'x11vnc', host: '127.0.0.1', rootColour: VNC_ROOT_COLOUR, url: `vnc://127.0.0.1:${peer.port}` });
+    expect(await banner(peer.port)).toBe('RFB 003.007\n');
+    expect(existsSync(`/tmp/.X11-unix/X${peer.display}`)).toBe(true);
+    expect(peer.pids).toHaveLength(2);
+    await peer.stop();
+    for (const pid of peer.pids) expect(alive(pid)).toBe(false);
+    expect(existsSync(`/tmp/.X11-unix/X${peer.display}`)).toBe(false);
+    expect(existsSync(`/tmp/.X${peer.display}-lock`)).toBe(false);
+    await expect(banner(peer.port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await peer.stop(); // idempotent
+  });
+
+  it('Xvnc and websockify start, and websockify stops with its process gone', async () => {
+    const xvnc = await startXvnc();
+    const bridge = await startWebsockify(xvnc);
+    try {
+      expect(await banner(xvnc.port)).toBe('RFB 003.008\n');
+      expect(bridge.url).toBe(`ws://127.0.0.1:${bridge.port}/`);
+    } finally {
+      await bridge.stop();
+      await xvnc.stop();
+    }
+    await expect(banner(bridge.port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(existsSync(`/tmp/.X${xvnc.display}-lock`)).toBe(false);
+    for (const pid of [...xvnc.pids, bridge.pid]) expect(alive(pid)).toBe(false);
+  });
+});

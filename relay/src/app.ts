@@ -58,6 +58,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(storePlugin);
   await app.register(docsPlugin);
   await app.register(formBodyPlugin);
+  // Runs before @fastify/websocket's own preClose (which closes sockets without a
+  // code): agents learn the relay is going away (1001) and reconnect to the next one.
+  app.addHook('preClose', async () => {
+    if (app.hasDecorator('agents')) app.agents.closeAll();
+  });
   // Above the control-frame cap on purpose: a frame between the two is refused by our
   // decoder with FRAME_TOO_LARGE (an error message, then close 4002); only far larger
   // frames hit ws's own limit (close 1009).

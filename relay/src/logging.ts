@@ -25,7 +25,7 @@ export const REDACT_PATHS = [
 ];
 
 /** Query parameters whose values are secrets (OAuth codes, tokens). */
-const SECRET_QUERY_PARAMETERS = new Set(['code', 'token', 'access_token', 'refresh_token', 'id_token', 'id_token_hint', 'device_code', 'code_verifier', 'state', 'logout_hint']);
+const SECRET_QUERY_PARAMETERS = new Set(['code', 'user_code', 'token', 'access_token', 'refresh_token', 'id_token', 'id_token_hint', 'device_code', 'code_verifier', 'state', 'logout_hint']);
 
 export function redactUrl(url: string): string {
   const questionMark = url.indexOf('?');

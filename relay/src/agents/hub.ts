@@ -5,7 +5,7 @@ import type { RelayConfig } from '../config/schema.js';
 import { applyInventory, applyState } from '../inventory/apply.js';
 import type { RelayMetrics } from '../plugins/metrics.js';
 import type { Store } from '../store/open.js';
-import type { AuthenticatedAgent } from './agent-auth.js';
+import { type AuthenticatedAgent, ReplayCache, authenticateAgent } from './agent-auth.js';
 import { type ConnectionHooks, ControlConnection } from './connection.js';
 
 /** last_seen_at is written at most this often per agent: heartbeats are frequent, the column is informational. */
@@ -20,6 +20,7 @@ export class AgentHub {
   private readonly connections = new Map<string, ControlConnection>();
   private readonly lastSeenWritten = new Map<string, number>();
   private readonly hooks: ConnectionHooks;
+  private readonly replays = new ReplayCache();
 
   constructor(
     private readonly store: Store,
@@ -67,6 +68,14 @@ export class AgentHub {
     } catch (error) {
       this.log.warn({ err: error, agentId }, 'could not record agent presence');
     }
+  }
+
+  /**
+   * Verify an agent's bearer JWT (control connection, and any other agent
+   * endpoint such as the stream plane's dial-back): one replay cache for all.
+   */
+  authenticate(token: string): Promise<AuthenticatedAgent> {
+    return authenticateAgent(this.store, this.replays, token, this.config.agentAudience);
   }
 
   /** A newly authenticated socket; replaces (closes with REPLACED) the agent's previous connection. */

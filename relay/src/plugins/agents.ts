@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { importJWK } from 'jose';
 import Type from 'typebox';
-import { type AuthenticatedAgent, ReplayCache, authenticateAgent } from '../agents/agent-auth.js';
+import type { AuthenticatedAgent } from '../agents/agent-auth.js';
 import { AgentHub } from '../agents/hub.js';
 import { consumeJoinToken, createJoinToken } from '../agents/join-tokens.js';
 import { listAgentViews } from '../agents/views.js';
@@ -24,10 +24,8 @@ const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchem
 
 async function agentsPlugin(app: FastifyInstance): Promise<void> {
   const hub = new AgentHub(app.store, app.config, app.metrics, app.log);
-  const replays = new ReplayCache();
   app.decorate('agents', hub);
   app.decorateRequest('controlAgent', null);
-  app.addHook('preClose', async () => hub.closeAll());
 
   app.post(
     '/v1/agents/join-tokens',
@@ -97,7 +95,7 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
       websocket: true,
       schema: { tags: ['agents'], hide: true },
       preValidation: async (request: FastifyRequest) => {
-        request.controlAgent = await authenticateAgent(app.store, replays, bearerToken(request.headers.authorization), app.config.agentAudience);
+        request.controlAgent = await hub.authenticate(bearerToken(request.headers.authorization));
       },
     },
     (socket, request) => {

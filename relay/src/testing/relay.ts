@@ -32,6 +32,8 @@ export interface StartRelayOptions {
   config?: Record<string, unknown>;
   /** Seeded users' password; default TEST_PASSWORD. */
   demoPassword?: string;
+  /** Receives the "demo accounts created" text on first start (what the relay prints to stdout). */
+  onSeededCredentials?: (text: string) => void;
   /** Log lines go here; default discarded. */
   logDestination?: DestinationStream;
 }
@@ -54,7 +56,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Runni
   });
   let running: FastifyInstance;
   try {
-    running = await buildApp({ config, demoPassword: password, logDestination: options.logDestination ?? { write: () => true } });
+    running = await buildApp({ config, demoPassword: password, logDestination: options.logDestination ?? { write: () => true }, ...(options.onSeededCredentials === undefined ? {} : { printSeededCredentials: options.onSeededCredentials }) });
   } catch (error) {
     if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
     throw error;

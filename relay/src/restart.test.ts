@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freeTcpPort } from '@lightsout/lab';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  TestControlClient,
+  agentConnectToken,
+  createJoinTokenAs,
+  enrollTestAgent,
+  isRefusal,
+  loginWithDeviceFlow,
+  loginWithPassword,
+  refreshTokens,
+  startRelay,
+  waitFor,
+} from './testing/index.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'lightsout-restart-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+describe('relay restart', () => {
+  it('seeds once, keeps tokens and agents valid across a restart; the agent re-registers', async () => {
+    const dataDir = join(directory, 'data');
+    const port = await freeTcpPort();
+    const printed: string[] = [];
+    const first = await startRelay({ dataDir, port, onSeededCredentials: (text) => printed.push(text) });
+    let second: Awaited<ReturnType<typeof startRelay>> | undefined;
+    try {
+      expect(printed).toHaveLength(1);
+      expect(printed[0]).toContain('admin');
+      expect(printed[0]).toContain(first.credentials.admin.password);
+      expect(statSync(join(dataDir, 'oidc-secrets.json')).mode & 0o777).toBe(0o600);
+
+      const operator = await loginWithDeviceFlow(first.url, 'operator', first.credentials.operator.password);
+      const admin = await loginWithPassword(first.url, 'admin', first.credentials.admin.password);
+      const { token } = await createJoinTokenAs(first.url, admin.accessToken, { region: 'eu', datacenter: 'fra1' });
+      const identity = await enrollTestAgent(first.url, token);
+      const before = await TestControlClient.connect(first.url, await agentConnectToken(identity));
+      if (isRefusal(before)) throw new Error(before.body.code);
+      await before.next('welcome');
+      before.send({ v: 1, type: 'inventory', servers: [{ id: 'web-01', name: 'web-01', tenant: 'demo', rack: 'r1', endpoints: {}, capabilities: ['power'] }] });
+      await before.next('inventory-ack');
+
+      await first.close();
+      expect((await before.closed).code).toBe(1001);
+
+      second = await startRelay({ dataDir, port, onSeededCredentials: (text) => printed.push(text) });
+      expect(printed).toHaveLength(1); // not seeded again
+      const me = await fetch(`${second.url}/v1/me`, { headers: { authorization: `Bearer ${operator.accessToken}` } });
+      expect(me.status).toBe(200);
+      const refreshed = await refreshTokens(second.url, operator.refreshToken!, 'lightsout-cli');
+      expect((await fetch(`${second.url}/v1/me`, { headers: { authorization: `Bearer ${refreshed.accessToken}` } })).status).toBe(200);
+
+      const servers = async () => (await (await fetch(`${second!.url}/v1/servers`, { headers: { authorization: `Bearer ${operator.accessToken}` } })).json()) as { servers: Array<{ id: string; agent: string }> };
+      expect((await servers()).servers).toEqual([expect.objectContaining({ id: 'web-01', agent: 'offline' })]);
+
+      const after = await TestControlClient.connect(second.url, await agentConnectToken(identity));
+      if (isRefusal(after)) throw new Error(after.body.code);
+      await after.next('welcome');
+      after.send({ v: 1, type: 'inventory', servers: [{ id: 'web-01', name: 'web-01', tenant: 'demo', rack: 'r1', endpoints: {}, capabilities: ['power'] }] });
+      expect((await after.next('inventory-ack')).accepted).toEqual(['web-01']);
+      await waitFor(async () => (await servers()).servers[0]?.agent === 'online', { what: 'web-01 online again' });
+      await after.close();
+    } finally {
+      await second?.close();
+      await first.close().catch(() => undefined);
+    }
+  });
+});

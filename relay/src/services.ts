@@ -1,0 +1,48 @@
+import type { BmcEndpoints, Capability, ControlOperation, OperationParams, OperationResult, Role } from '@lightsout/shared';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { bearerToken } from './plugins/identity.js';
+
+export interface RelayCaller {
+  subject: string;
+  username: string;
+  tenant: string;
+  role: Role;
+}
+
+export interface RelayServerInfo {
+  id: string;
+  tenant: string;
+  agentId: string;
+  capabilities: Capability[];
+  endpoints: BmcEndpoints;
+}
+
+/**
+ * The relay's services as plain functions, for plugins that take their
+ * dependencies explicitly (streams, media) instead of reaching into
+ * decorators. Structurally matches their *Dependencies interfaces:
+ *   await app.register(streamsPlugin, { dependencies: relayDependencies(app) });
+ */
+export function relayDependencies(app: FastifyInstance) {
+  return {
+    /** The caller of a REST route; throws UNAUTHENTICATED / TOKEN_* like every API route. */
+    async authenticate(request: FastifyRequest): Promise<RelayCaller> {
+      const principal = await app.identity.principalFromToken(bearerToken(request.headers.authorization));
+      request.principal = principal;
+      return { subject: principal.subject, username: principal.username, tenant: principal.tenant, role: principal.role };
+    },
+    /** Any server regardless of tenant: the caller must apply tenant scoping (another tenant's server is NOT_FOUND). */
+    async findServer(serverId: string): Promise<RelayServerInfo | undefined> {
+      const row = await app.store.selectFrom('servers').select(['id', 'tenant_id', 'agent_id', 'capabilities', 'endpoints']).where('id', '=', serverId).executeTakeFirst();
+      if (row === undefined) return undefined;
+      return { id: row.id, tenant: row.tenant_id, agentId: row.agent_id, capabilities: JSON.parse(row.capabilities) as Capability[], endpoints: JSON.parse(row.endpoints) as BmcEndpoints };
+    },
+    requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>> {
+      return app.agents.request(agentId, op, params, timeoutMs);
+    },
+    /** An agent's bearer JWT, verified exactly as the control endpoint does (same replay cache); its agent id. */
+    async verifyAgentToken(token: string): Promise<string> {
+      return (await app.agents.authenticate(token)).id;
+    },
+  };
+}

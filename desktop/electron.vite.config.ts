@@ -11,7 +11,8 @@ const here = import.meta.dirname;
 export default defineConfig({
   main: {
     build: {
-      externalizeDeps: true,
+      // Node modules stay external, except our own TypeScript workspace package, which Electron cannot load as source.
+      externalizeDeps: { exclude: ['@lightsout/shared'] },
       outDir: resolve(here, 'out/main'),
       rollupOptions: { input: { index: resolve(here, 'src/main/index.ts') } },
     },

@@ -8,6 +8,7 @@ import { MediaUploads } from '../media/media-uploads.js';
 import { UploadsPanel } from '../media/UploadsPanel.js';
 import type { Platform } from '../platform/index.js';
 import { matchShortcut, SHORTCUTS } from '../state/shortcuts.js';
+import { mergeServers } from '../state/server-tree.js';
 import { activeTab, persistableWorkspace, reduceWorkspace, restoreWorkspace, type Tab, type Workspace as WorkspaceState } from '../state/workspace.js';
 import { type ActionResult, BootDialog, ConfirmPowerDialog, MountDialog, ResultsDialog } from './ActionDialogs.js';
 import { Dialog } from './Dialog.js';
@@ -30,7 +31,7 @@ let toastSerial = 0;
 
 /** The logged-in console: tree on the left, tabs and panes on the right, dialogs on top. */
 export function ConsoleShell({ platform, client, username, onLogout, popOut }: { platform: Platform; client: RelayClient; username: string; onLogout(): void; popOut: Tab | null }) {
-  const [servers, setServers] = useState<ServerView[]>([]);
+  const [servers, setServers] = useState<readonly ServerView[]>([]);
   const [feedMode, setFeedMode] = useState<{ mode: FeedMode; detail?: string }>({ mode: 'connecting' });
   const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
   const [menu, setMenu] = useState<{ serverIds: string[]; x: number; y: number } | null>(null);
@@ -44,7 +45,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
   const serverMap = useMemo(() => new Map(servers.map((server) => [server.id, server])), [servers]);
 
   useEffect(
-    () => startServerFeed({ client, accessToken: () => platform.auth.accessToken(), onServers: setServers, onMode: (mode, detail) => setFeedMode(detail === undefined ? { mode } : { mode, detail }) }),
+    () => startServerFeed({ client, accessToken: () => platform.auth.accessToken(), onServers: (next) => setServers((previous) => mergeServers(previous, next)), onMode: (mode, detail) => setFeedMode(detail === undefined ? { mode } : { mode, detail }) }),
     [client, platform],
   );
   useEffect(() => {

@@ -1,10 +1,7 @@
 import type { ServerView } from '@lightsout/shared';
-import { memo, useState } from 'react';
+import { lazy, memo, Suspense, useState } from 'react';
 import { useApp } from '../app-context.js';
 import { SelView, SensorsView } from '../consoles/DataViews.js';
-import { LocalTerminalConsole } from '../consoles/LocalTerminalConsole.js';
-import { SolConsole } from '../consoles/SolConsole.js';
-import { VncConsole } from '../consoles/VncConsole.js';
 import type { SplitMode, Tab, Workspace as WorkspaceState, WorkspaceAction } from '../state/workspace.js';
 
 const SPLITS: { mode: SplitMode; label: string; glyph: string; keys: string }[] = [
@@ -128,7 +125,20 @@ function EmptyPane() {
   );
 }
 
-const TabBody = memo(function TabBody({ tab, server, visible }: { tab: Tab; server: ServerView | undefined; visible: boolean }) {
+// Console code (xterm.js, noVNC) loads with the first console tab, not before the tree.
+const SolConsole = lazy(() => import('../consoles/SolConsole.js').then((module) => ({ default: module.SolConsole })));
+const VncConsole = lazy(() => import('../consoles/VncConsole.js').then((module) => ({ default: module.VncConsole })));
+const LocalTerminalConsole = lazy(() => import('../consoles/LocalTerminalConsole.js').then((module) => ({ default: module.LocalTerminalConsole })));
+
+const TabBody = memo(function TabBody(props: { tab: Tab; server: ServerView | undefined; visible: boolean }) {
+  return (
+    <Suspense fallback={<div className="pane-empty">Loading…</div>}>
+      <TabContent {...props} />
+    </Suspense>
+  );
+});
+
+function TabContent({ tab, server, visible }: { tab: Tab; server: ServerView | undefined; visible: boolean }) {
   if (tab.kind === 'local') return <LocalTerminalConsole visible={visible} />;
   if (!server) return <div className="pane-empty">{tab.serverId} is not in your inventory (any more).</div>;
   switch (tab.kind) {
@@ -144,4 +154,4 @@ const TabBody = memo(function TabBody({ tab, server, visible }: { tab: Tab; serv
     case 'recordings':
       return <div className="pane-empty">Recordings are listed here once the relay records sessions.</div>;
   }
-});
+}

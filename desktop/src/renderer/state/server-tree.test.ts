@@ -1,6 +1,6 @@
 import type { ServerView } from '@lightsout/shared';
 import { describe, expect, it } from 'vitest';
-import { buildRows, compileFilter, searchText, serversUnder, sortServers } from './server-tree.js';
+import { buildRows, compileFilter, mergeServers, searchText, serversUnder, sortServers } from './server-tree.js';
 
 function server(id: string, overrides: Partial<ServerView> = {}): ServerView {
   return {
@@ -69,5 +69,16 @@ describe('server tree rows', () => {
     expect(performance.now() - started).toBeLessThan(500);
     expect(rows.filter((row) => row.kind === 'server')).toHaveLength(10_000);
     expect(filtered.filter((row) => row.kind === 'server').length).toBe(111); // node-99, node-990..999, node-9900..9999
+  });
+
+  it('keeps the previous list when a poll brings no change, and unchanged servers by identity', () => {
+    const copy = fleet.map((entry) => ({ ...entry, labels: { ...entry.labels }, endpoints: { ...entry.endpoints } }));
+    expect(mergeServers(fleet, copy)).toBe(fleet);
+    const changed = copy.map((entry) => (entry.id === 'web-2' ? { ...entry, power: 'on' as const } : entry));
+    const merged = mergeServers(fleet, changed);
+    expect(merged).not.toBe(fleet);
+    expect(merged[1]).toBe(fleet[1]);
+    expect(merged[0]).toMatchObject({ id: 'web-2', power: 'on' });
+    expect(mergeServers(fleet, copy.slice(1))).toHaveLength(3);
   });
 });

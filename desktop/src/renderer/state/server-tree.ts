@@ -66,12 +66,16 @@ export function compileFilter(query: string): (server: ServerView, text: string)
 
 const groupValue = (server: ServerView, level: GroupLevel): string => server[level];
 
+// One collator for every comparison: String#localeCompare builds one per call,
+// which makes sorting 10,000 servers take a noticeable fraction of a second.
+const collator = new Intl.Collator(undefined, { numeric: true });
+
 function compareServers(left: ServerView, right: ServerView): number {
   for (const level of GROUP_LEVELS) {
-    const order = groupValue(left, level).localeCompare(groupValue(right, level));
+    const order = collator.compare(groupValue(left, level), groupValue(right, level));
     if (order !== 0) return order;
   }
-  return left.name.localeCompare(right.name, undefined, { numeric: true }) || left.id.localeCompare(right.id);
+  return collator.compare(left.name, right.name) || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0);
 }
 
 /** Sort once per server-list change; `buildRows` walks the sorted list. */
@@ -119,4 +123,33 @@ export function serversUnder(sorted: readonly { server: ServerView }[], groupKey
       const path = GROUP_LEVELS.map((level) => server[level]).join('/');
       return path === groupKey || path.startsWith(`${groupKey}/`);
     });
+}
+
+function sameServer(left: ServerView, right: ServerView): boolean {
+  return (
+    left.power === right.power && left.agent === right.agent && left.stateAt === right.stateAt && left.name === right.name &&
+    left.tenant === right.tenant && left.region === right.region && left.datacenter === right.datacenter && left.rack === right.rack &&
+    left.agentId === right.agentId && JSON.stringify(left.labels) === JSON.stringify(right.labels) &&
+    JSON.stringify(left.endpoints) === JSON.stringify(right.endpoints) && left.capabilities.join() === right.capabilities.join()
+  );
+}
+
+/**
+ * A fresh server list with unchanged servers kept as the previous objects,
+ * and the previous array itself when nothing changed: a poll that brings no
+ * news then costs no re-sort and no re-render.
+ */
+export function mergeServers(previous: readonly ServerView[], next: readonly ServerView[]): readonly ServerView[] {
+  const byId = new Map(previous.map((server) => [server.id, server]));
+  let changed = previous.length !== next.length;
+  const merged = next.map((server, index) => {
+    const old = byId.get(server.id);
+    if (old && sameServer(old, server)) {
+      if (previous[index] !== old) changed = true;
+      return old;
+    }
+    changed = true;
+    return server;
+  });
+  return changed ? merged : previous;
 }

@@ -1,6 +1,9 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freeTcpPort } from './ports.js';
-import { type PeerProcess, spawnPeer } from './vnc-process.js';
+import { type PeerProcess, runToCompletion, spawnPeer } from './vnc-process.js';
 
 const START_TIMEOUT_MS = 20_000;
 const PORT_ATTEMPTS = 3;
@@ -8,9 +11,11 @@ const PORT_ATTEMPTS = 3;
 /** websockify (WebSocket → TCP), the standard bridge BMC web consoles use. */
 export interface WebsockifyPeer {
   readonly port: number;
-  /** `ws://127.0.0.1:<port>/` — RFB in binary messages, subprotocol "binary" when asked. */
+  /** `ws://127.0.0.1:<port>/` (or wss://) — RFB in binary messages, subprotocol "binary" when asked. */
   readonly url: string;
   readonly pid: number;
+  /** PEM of the self-signed certificate when started with `tls`. */
+  readonly certificate: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -45,18 +50,46 @@ async function waitUntilListening(peer: PeerProcess, port: number): Promise<void
   throw new Error(`websockify not listening on ${port} after ${START_TIMEOUT_MS} ms: ${peer.output().trim()}`);
 }
 
-export async function startWebsockify(target: { host: string; port: number }): Promise<WebsockifyPeer> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-    const port = await freeTcpPort();
-    const peer = spawnPeer('websockify', 'websockify', [`127.0.0.1:${port}`, `${target.host}:${target.port}`]);
-    try {
-      await waitUntilListening(peer, port);
-      return { port, url: `ws://127.0.0.1:${port}/`, pid: peer.pid, stop: () => peer.stop() };
-    } catch (error) {
-      lastError = error;
-      await peer.stop();
+export interface WebsockifyOptions {
+  /**
+   * Serve wss:// only, with a fresh self-signed certificate for 127.0.0.1
+   * (as a BMC would); its PEM is returned as `certificate` to pin as a CA.
+   */
+  tls?: boolean;
+}
+
+/** A self-signed certificate for IP 127.0.0.1, made with openssl in `directory`. */
+async function selfSignedCertificate(directory: string): Promise<{ certFile: string; keyFile: string; pem: string }> {
+  const certFile = join(directory, 'cert.pem');
+  const keyFile = join(directory, 'key.pem');
+  await runToCompletion('openssl req', 'openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', keyFile, '-out', certFile]);
+  return { certFile, keyFile, pem: await readFile(certFile, 'utf8') };
+}
+
+export async function startWebsockify(target: { host: string; port: number }, options: WebsockifyOptions = {}): Promise<WebsockifyPeer> {
+  const directory = await mkdtemp(join(tmpdir(), 'lightsout-websockify-'));
+  try {
+    const tls = options.tls ? await selfSignedCertificate(directory) : undefined;
+    const tlsArgs = tls ? ['--cert', tls.certFile, '--key', tls.keyFile, '--ssl-only'] : [];
+    let lastError: unknown;
+    for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+      const port = await freeTcpPort();
+      const peer = spawnPeer('websockify', 'websockify', [...tlsArgs, `127.0.0.1:${port}`, `${target.host}:${target.port}`]);
+      try {
+        await waitUntilListening(peer, port);
+        const stop = async (): Promise<void> => {
+          await peer.stop();
+          await rm(directory, { recursive: true, force: true });
+        };
+        return { port, url: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/`, pid: peer.pid, certificate: tls?.pem, stop };
+      } catch (error) {
+        lastError = error;
+        await peer.stop();
+      }
     }
+    throw lastError;
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    throw error;
   }
-  throw lastError;
 }

@@ -2,22 +2,28 @@ import { LightsoutError } from '@lightsout/shared';
 import { freeTcpPort, startPeers, startWebsockify, startX11vnc, stopPeers, type VncPeer, type WebsockifyPeer } from '@lightsout/lab/vnc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRfbProxy } from './proxy.js';
+import { type WebSocketOptions } from './transport.js';
 import { viewFirstFrame } from './testing/rfb-test-client.js';
 
 // Real peers: Xvfb + x11vnc (libvncserver, as in OpenBMC's obmc-ikvm) with
 // and without a password, and websockify in front of each.
 let servers: { open: VncPeer; locked: VncPeer } | undefined;
-let bridges: { openWs: WebsockifyPeer; lockedWs: WebsockifyPeer } | undefined;
+let bridges: { openWs: WebsockifyPeer; lockedWs: WebsockifyPeer; lockedWss: WebsockifyPeer } | undefined;
 let open: VncPeer;
 let locked: VncPeer;
 let openWs: WebsockifyPeer;
 let lockedWs: WebsockifyPeer;
+let lockedWss: WebsockifyPeer;
 
 beforeAll(async () => {
   servers = await startPeers({ open: () => startX11vnc(), locked: () => startX11vnc({ password: 'vncpass' }) });
   ({ open, locked } = servers);
-  bridges = await startPeers({ openWs: () => startWebsockify(open), lockedWs: () => startWebsockify(locked) });
-  ({ openWs, lockedWs } = bridges);
+  bridges = await startPeers({
+    openWs: () => startWebsockify(open),
+    lockedWs: () => startWebsockify(locked),
+    lockedWss: () => startWebsockify(locked, { tls: true }),
+  });
+  ({ openWs, lockedWs, lockedWss } = bridges);
 });
 
 afterAll(async () => {
@@ -25,8 +31,8 @@ afterAll(async () => {
   await stopPeers(servers);
 });
 
-async function expectRootColourThrough(url: string, password: string | undefined, peer: VncPeer): Promise<void> {
-  const proxy = await openRfbProxy({ url, password });
+async function expectRootColourThrough(url: string, password: string | undefined, peer: VncPeer, webSocket?: WebSocketOptions): Promise<void> {
+  const proxy = await openRfbProxy({ url, password, webSocket });
   try {
     const view = await viewFirstFrame(proxy.client);
     // The client only ever sees RFB 3.8 with None, whatever the BMC asked for.
@@ -108,5 +114,10 @@ describe('RFB proxy against websockify → x11vnc (RFB over WebSocket)', () => {
 
   it('a wrong password through ws:// fails the same way', async () => {
     await expect(openRfbProxy({ url: lockedWs.url, password: 'nope' })).rejects.toMatchObject({ code: 'BMC_AUTH_FAILED', details: { reason: 'password check failed!' } });
+  });
+
+  it('wss:// with a self-signed certificate: refused by default, works when pinned with ca', async () => {
+    await expect(openRfbProxy({ url: lockedWss.url, password: 'vncpass' })).rejects.toMatchObject({ code: 'BMC_UNREACHABLE', message: expect.stringMatching(/self[- ]signed/i) });
+    await expectRootColourThrough(lockedWss.url, 'vncpass', locked, { ca: lockedWss.certificate! });
   });
 });

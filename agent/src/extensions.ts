@@ -1,4 +1,5 @@
 import type { AgentExtensionFactory } from './agent.js';
+import { createMediaExtension, mediaSettingsFromEnv } from './media/extension.js';
 
 /**
  * Parts of the agent beyond the BMC drivers that answer their own control
@@ -6,5 +7,5 @@ import type { AgentExtensionFactory } from './agent.js';
  * with the AgentContext at start and stopped with the agent.
  */
 export function builtinExtensions(): AgentExtensionFactory[] {
-  return [];
+  return [createMediaExtension(mediaSettingsFromEnv())];
 }

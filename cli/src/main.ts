@@ -4,6 +4,7 @@ import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './comman
 import type { CommandContext } from './commands/context.js';
 import { agentsList, agentsTokenCreate, serversList, whoami } from './commands/inventory.js';
 import { login, logout } from './commands/login.js';
+import { mediaEject, mediaMount, mediaStatus } from './commands/media.js';
 import { exitCodeOf, ExitCode } from './exit-codes.js';
 import { processOutput, type Output } from './output.js';
 
@@ -61,6 +62,18 @@ function buildProgram(context: CommandContext): Command {
     .action((device: string, server: string, options: { persistent?: boolean; uefi?: boolean; json?: boolean }) => boot(context, device, server, options));
   program.command('sensors').description('read the sensors of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sensors(context, server, options));
   program.command('sel').description('read the system event log of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sel(context, server, options));
+  const media = program.command('media').description('virtual media: boot a server from an ISO (needs Redfish on the BMC)');
+  media
+    .command('mount')
+    .description('upload an ISO (resumable) and mount it; with --boot also boot-once from it and reset the server')
+    .argument('<server>', 'server id')
+    .argument('<file>', 'ISO image')
+    .option('--boot', 'set boot-once to the virtual CD and reset (or power on) the server')
+    .option('--no-wait', 'return once the relay accepted the mount instead of following it')
+    .option('--json', 'print the final state as JSON')
+    .action((server: string, file: string, options: { boot?: boolean; wait?: boolean; json?: boolean }) => mediaMount(context, server, file, options));
+  media.command('eject').description('eject the virtual media of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaEject(context, server, options));
+  media.command('status').description('which image is mounted on a server, since when, by whom').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaStatus(context, server, options));
   return program;
 }
 

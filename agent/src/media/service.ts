@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { fetch } from 'undici';
+import {
+  type AgentMediaJob,
+  type AgentMediaMount,
+  type AgentMediaTransfer,
+  LightsoutError,
+  type MediaFetchParams,
+  type MediaFetchResult,
+  type MediaMountParams,
+  type MediaStatusResult,
+} from '@lightsout/shared';
+import type { BmcDriver } from '../drivers/types.js';
+import { MediaCache, assertSha256 } from './cache.js';
+import { type MediaAccess, MediaServer } from './media-server.js';
+import { type VirtualMediaDriver, hasVirtualMedia } from './types.js';
+import { MediaUrlSigner, clientFor } from './url-signer.js';
+
+/**
+ * The agent's part of the one action. Per image: pull from the relay over a
+ * dial-back HTTP connection into the cache (streamed, SHA-256 verified). Per
+ * server: a mount job that runs in the background while the relay polls —
+ *
+ *   mounting ─▶ (boot) setting-boot ─▶ resetting ─▶ booting
+ *           └─▶ (no boot) mounted;     any step ─▶ failed (failedStep, error)
+ *
+ * and the mount itself (which image, since when, by whom, auto-eject time).
+ */
+export interface MediaServiceOptions {
+  cacheDirectory: string;
+  cacheBytes: number;
+  /** File holding the HMAC key of media URLs (created 0600), so URLs survive an agent restart. */
+  keyFile: string;
+  listenHost: string;
+  listenPort: number;
+  publicBaseUrl?: string;
+  tls?: { key: string; cert: string };
+  /** How long a media URL stays valid: BMCs read the CD for the whole install. */
+  urlTtlSeconds: number;
+  /** Eject automatically this long after mounting (0 = never). */
+  autoEjectSeconds: number;
+}
+
+export interface MediaServiceContext {
+  relay: string;
+  logger: Logger;
+  signJwt: () => Promise<string>;
+  /** The Redfish virtual media driver of a server; undefined when it has no Redfish endpoint. */
+  mediaDriverFor: (serverId: string) => (BmcDriver & VirtualMediaDriver) | undefined;
+  hasServer: (serverId: string) => boolean;
+}
+
+interface MountRecord extends AgentMediaMount {
+  release: () => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class MediaService {
+  readonly cache: MediaCache;
+  readonly server: MediaServer;
+  private readonly transfers = new Map<string, AgentMediaTransfer>();
+  private readonly mounts = new Map<string, MountRecord>();
+  private readonly jobs = new Map<string, AgentMediaJob>();
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly aborts = new Set<AbortController>();
+
+  constructor(
+    private readonly options: MediaServiceOptions,
+    private readonly context: MediaServiceContext,
+  ) {
+    this.cache = new MediaCache({ directory: options.cacheDirectory, maxBytes: options.cacheBytes });
+    this.server = new MediaServer({
+      cache: this.cache,
+      signer: new MediaUrlSigner(loadOrCreateKey(options.keyFile)),
+      host: options.listenHost,
+      port: options.listenPort,
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.publicBaseUrl ? { publicBaseUrl: options.publicBaseUrl } : {}),
+      onAccess: (access) => logAccess(context.logger, access),
+    });
+  }
+
+  async start(): Promise<string> {
+    await this.cache.open();
+    const url = await this.server.start();
+    this.context.logger.info({ url, cacheBytes: this.options.cacheBytes }, 'media server listening');
+    return url;
+  }
+
+  async stop(): Promise<void> {
+    for (const controller of this.aborts) controller.abort();
+    for (const mount of this.mounts.values()) clearTimeout(mount.timer);
+    await Promise.allSettled([...this.running]);
+    await this.server.stop();
+  }
+
+  // ── media.fetch ─────────────────────────────────────────────────────────
+  fetch(params: MediaFetchParams): MediaFetchResult {
+    assertSha256(params.sha256);
+    this.assertServer(params.serverId);
+    if (!params.pullPath.startsWith('/v1/agent/media/')) throw new LightsoutError('BAD_REQUEST', 'pullPath must be a relay media path');
+    if (this.cache.has(params.sha256)) return { cached: true };
+    if (this.transfers.get(params.sha256)?.state === 'fetching') return { cached: false };
+    const transfer: AgentMediaTransfer = { sha256: params.sha256, state: 'fetching', bytes: 0, size: params.size };
+    this.transfers.set(params.sha256, transfer);
+    this.track(
+      this.pull(params, transfer).then(
+        () => {
+          transfer.state = 'cached';
+          transfer.bytes = params.size;
+        },
+        (error: unknown) => {
+          transfer.state = 'failed';
+          transfer.error = errorOf(error);
+          this.context.logger.warn({ sha256: params.sha256, err: error }, 'image transfer from the relay failed');
+        },
+      ),
+    );
+    return { cached: false };
+  }
+
+  /** GET the image from the relay (agent JWT) and stream it into the cache: backpressure end to end. */
+  private async pull(params: MediaFetchParams, transfer: AgentMediaTransfer): Promise<void> {
+    const controller = new AbortController();
+    this.aborts.add(controller);
+    try {
+      const response = await fetch(new URL(params.pullPath, `${this.context.relay}/`), {
+        headers: { Authorization: `Bearer ${await this.context.signJwt()}` },
+        signal: controller.signal,
+      });
+      if (!response.ok || !response.body) {
+        const body = await response.text().catch(() => '');
+        throw new LightsoutError('AGENT_OFFLINE', `relay refused the image transfer: HTTP ${response.status}`, { details: { body: body.slice(0, 300) } });
+      }
+      await this.cache.ingest(params.sha256, params.size, Readable.fromWeb(response.body as never), (bytes) => {
+        transfer.bytes = bytes;
+      });
+    } finally {
+      this.aborts.delete(controller);
+    }
+  }
+
+  // ── media.status ────────────────────────────────────────────────────────
+  status(serverId: string, sha256?: string): MediaStatusResult {
+    this.assertServer(serverId);
+    let transfer: AgentMediaTransfer | null = null;
+    if (sha256) {
+      const size = this.cache.sizeOf(sha256);
+      transfer = size !== undefined ? { sha256, state: 'cached', bytes: size, size } : (this.transfers.get(sha256) ?? { sha256, state: 'absent', bytes: 0, size: 0 });
+    }
+    const mount = this.mounts.get(serverId);
+    return { transfer, mount: mount ? publicMount(mount) : null, job: this.jobs.get(serverId) ?? null };
+  }
+
+  // ── media.mount ─────────────────────────────────────────────────────────
+  mount(params: MediaMountParams): AgentMediaJob {
+    assertSha256(params.sha256);
+    this.assertServer(params.serverId);
+    const driver = this.context.mediaDriverFor(params.serverId);
+    if (!driver) {
+      throw new LightsoutError('BMC_UNSUPPORTED', `virtual media needs Redfish on the BMC of ${params.serverId}`, { hint: 'configure a redfish endpoint for this server; IPMI has no virtual media' });
+    }
+    if (!this.cache.has(params.sha256)) throw new LightsoutError('NOT_FOUND', 'the image is not in the agent cache', { hint: 'the relay sends it first (media.fetch)' });
+    const current = this.jobs.get(params.serverId);
+    if (current && !['booting', 'mounted', 'failed'].includes(current.step)) throw new LightsoutError('CONFLICT', `a mount is already running on ${params.serverId}`);
+    const job: AgentMediaJob = { step: 'mounting', failedStep: null, error: null, quirks: [], powerAction: null };
+    this.jobs.set(params.serverId, job);
+    this.track(this.runMount(params, driver, job));
+    return { ...job };
+  }
+
+  private async runMount(params: MediaMountParams, driver: BmcDriver & VirtualMediaDriver, job: AgentMediaJob): Promise<void> {
+    const { serverId, sha256 } = params;
+    try {
+      await this.ejectQuietly(serverId);
+      const release = this.cache.pin(sha256);
+      const url = this.server.urlFor(sha256, clientFor(driver.bmcHost), this.options.urlTtlSeconds);
+      let inserted;
+      try {
+        inserted = await driver.mediaInsert(url);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      job.quirks = inserted.quirks;
+      const now = Date.now();
+      const autoEjectAt = this.options.autoEjectSeconds > 0 ? new Date(now + this.options.autoEjectSeconds * 1000).toISOString() : null;
+      const record: MountRecord = { sha256, filename: params.filename, mountedAt: new Date(now).toISOString(), mountedBy: params.mountedBy, autoEjectAt, release, timer: undefined };
+      if (autoEjectAt) {
+        record.timer = setTimeout(() => this.track(this.autoEject(serverId, record)), this.options.autoEjectSeconds * 1000);
+        record.timer.unref();
+      }
+      this.mounts.set(serverId, record);
+      this.context.logger.info({ serverId, sha256, filename: params.filename, by: params.mountedBy, quirks: inserted.quirks }, 'virtual media mounted');
+      if (!params.boot) {
+        job.step = 'mounted';
+        return;
+      }
+      job.step = 'setting-boot';
+      const { uefi } = await driver.bootGet();
+      await driver.bootSet({ device: 'cd', persistent: false, uefi });
+      job.step = 'resetting';
+      const { power } = await driver.powerGet();
+      job.powerAction = power === 'on' ? 'reset' : 'on';
+      await driver.powerSet(job.powerAction);
+      job.step = 'booting';
+      this.context.logger.info({ serverId, powerAction: job.powerAction }, 'booting from virtual media');
+    } catch (error) {
+      job.failedStep = job.step === 'setting-boot' || job.step === 'resetting' ? job.step : 'mounting';
+      job.step = 'failed';
+      job.error = errorOf(error);
+      this.context.logger.warn({ serverId, step: job.failedStep, err: error }, 'virtual media mount failed');
+    }
+  }
+
+  // ── media.eject ─────────────────────────────────────────────────────────
+  async eject(serverId: string): Promise<void> {
+    this.assertServer(serverId);
+    const driver = this.context.mediaDriverFor(serverId);
+    if (!driver) throw new LightsoutError('BMC_UNSUPPORTED', `virtual media needs Redfish on the BMC of ${serverId}`);
+    await driver.mediaEject();
+    this.forget(serverId);
+    this.context.logger.info({ serverId }, 'virtual media ejected');
+  }
+
+  private async autoEject(serverId: string, record: MountRecord): Promise<void> {
+    if (this.mounts.get(serverId) !== record) return;
+    try {
+      await this.eject(serverId);
+      this.context.logger.info({ serverId, sha256: record.sha256 }, 'virtual media ejected automatically');
+    } catch (error) {
+      this.context.logger.warn({ serverId, err: error }, 'automatic eject failed');
+    }
+  }
+
+  private async ejectQuietly(serverId: string): Promise<void> {
+    if (!this.mounts.has(serverId)) return;
+    await this.eject(serverId);
+  }
+
+  private forget(serverId: string): void {
+    const record = this.mounts.get(serverId);
+    if (record) {
+      clearTimeout(record.timer);
+      record.release();
+    }
+    this.mounts.delete(serverId);
+    this.jobs.delete(serverId);
+  }
+
+  private assertServer(serverId: string): void {
+    if (!this.context.hasServer(serverId)) throw new LightsoutError('NOT_FOUND', `this agent has no server ${serverId}`);
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked = work.finally(() => this.running.delete(tracked));
+    this.running.add(tracked);
+  }
+}
+
+function publicMount(record: MountRecord): AgentMediaMount {
+  return { sha256: record.sha256, filename: record.filename, mountedAt: record.mountedAt, mountedBy: record.mountedBy, autoEjectAt: record.autoEjectAt };
+}
+
+function errorOf(error: unknown): { code: string; message: string; hint?: string } {
+  if (error instanceof LightsoutError) return { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : 'internal error' };
+}
+
+function logAccess(logger: Logger, access: MediaAccess): void {
+  const level = access.status >= 400 ? 'warn' : 'info';
+  logger[level]({ media: access }, 'media access');
+}
+
+function loadOrCreateKey(file: string): Uint8Array {
+  try {
+    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
+    if (key.length >= 32) return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const key = randomBytes(32);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${key.toString('base64url')}\n`, { mode: 0o600 });
+  return key;
+}
+
+export function isVirtualMediaDriver(driver: BmcDriver | undefined): driver is BmcDriver & VirtualMediaDriver {
+  return driver !== undefined && hasVirtualMedia(driver);
+}

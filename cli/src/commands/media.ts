@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import * as tus from 'tus-js-client';
+import { Upload, type UrlStorage } from 'tus-js-client';
+import { LightsoutError, MEDIA_UPLOADS_PATH, type ErrorCode, type MediaState, isErrorCode } from '@lightsout/shared';
+import { serverPath } from '../api.js';
+import { resolveRelay, tokenSourceFor, type TokenSource } from '../auth/session.js';
+import { configDir } from '../config-store.js';
+import { errorOf, readJson, send } from '../http.js';
+import { json } from '../output.js';
+import type { CommandContext } from './context.js';
+
+/**
+ * `lightsout media mount|eject|status`: the one action from a terminal.
+ * mount = hash the file, upload it with tus (resumable: an interrupted run
+ * continues where it stopped, the URL is remembered under the config dir),
+ * ask the relay to mount it, then follow the state with a progress bar until
+ * the server boots from it or a step fails.
+ */
+interface MediaImageView {
+  uploadId: string;
+  filename: string;
+  sha256: string;
+  size: number;
+  uploadedBy: string;
+  createdAt: string | null;
+}
+
+const POLL_INTERVAL_MS = 400;
+// The Node build exports FileUrlStorage; the package's types only declare the browser surface.
+const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (path: string) => UrlStorage };
+const CHUNK_BYTES = 16 * 1024 * 1024;
+
+async function client(context: CommandContext): Promise<{ relay: string; tokens: TokenSource; call: <T>(method: string, path: string, body?: unknown) => Promise<T> }> {
+  const relay = await resolveRelay(context.relayFlag, context.env);
+  const tokens = tokenSourceFor(relay, context.env);
+  const call = async <T>(method: string, path: string, body?: unknown, renewed = false): Promise<T> => {
+    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${await tokens.token()}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await send(`${relay}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    if (response.status === 401 && !renewed && (await tokens.renew())) return call<T>(method, path, body, true);
+    if (!response.ok) throw await errorOf(response);
+    return (await readJson(response)) as T;
+  };
+  return { relay, tokens, call };
+}
+
+export async function mediaMount(context: CommandContext, serverId: string, file: string, options: { boot?: boolean; json?: boolean; wait?: boolean }): Promise<void> {
+  const { relay, tokens, call } = await client(context);
+  const info = await stat(file).catch(() => {
+    throw new LightsoutError('BAD_REQUEST', `cannot read ${file}`);
+  });
+  if (!info.isFile()) throw new LightsoutError('BAD_REQUEST', `${file} is not a file`);
+  const progress = new ProgressBar(context);
+
+  const sha256 = await hashFile(file, info.size, (bytes) => progress.show('hashing', bytes, info.size));
+  progress.done();
+  const { images } = await call<{ images: MediaImageView[] }>('GET', '/v1/media/images');
+  let uploadId = images.find((image) => image.sha256 === sha256)?.uploadId;
+  if (uploadId) {
+    context.output.err(`${basename(file)} is already on the relay (sha256 ${sha256.slice(0, 12)}…), not uploading again\n`);
+  } else {
+    uploadId = await upload(context, relay, tokens, file, info.size, sha256, (sent) => progress.show('upload', sent, info.size));
+    progress.done();
+  }
+
+  let state = await call<MediaState>('POST', serverPath(serverId, 'media'), { uploadId, boot: options.boot === true });
+  if (options.wait !== false) state = await follow(context, serverId, state, call, progress);
+  if (options.json) context.output.out(json(state));
+  else context.output.out(`${serverId}: ${state.message}\n`);
+}
+
+export async function mediaEject(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
+  const { call } = await client(context);
+  const state = await call<MediaState>('DELETE', serverPath(serverId, 'media'));
+  context.output.out(options.json ? json(state) : `${serverId}: ejected\n`);
+}
+
+export async function mediaStatus(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
+  const { call } = await client(context);
+  const state = await call<MediaState>('GET', serverPath(serverId, 'media'));
+  if (options.json) {
+    context.output.out(json(state));
+    return;
+  }
+  const lines = [`${serverId}: ${state.message} (${state.step})`];
+  if (state.image) lines.push(`image:      ${state.image.filename}  sha256 ${state.image.sha256}`);
+  if (state.mountedAt) lines.push(`mounted:    ${state.mountedAt} by ${state.mountedBy ?? '?'}`);
+  if (state.autoEjectAt) lines.push(`auto-eject: ${state.autoEjectAt}`);
+  if (state.error) lines.push(`error:      ${state.error.code}: ${state.error.message}`);
+  context.output.out(`${lines.join('\n')}\n`);
+}
+
+/** Polls the relay's state until the action settles; a failed step becomes the error it carries. */
+async function follow(
+  context: CommandContext,
+  serverId: string,
+  first: MediaState,
+  call: <T>(method: string, path: string) => Promise<T>,
+  progress: ProgressBar,
+): Promise<MediaState> {
+  let state = first;
+  let lastMessage = '';
+  // bounded by the relay's own timeouts (stall and mount), which turn a hung step into `failed`
+  for (let polls = 0; polls < 1_000_000; polls += 1) {
+    if (state.step === 'transferring' && state.progress) {
+      progress.show('to agent', state.progress.bytes, state.progress.total);
+    } else {
+      progress.done();
+      if (state.message !== lastMessage) {
+        context.output.err(`${serverId}: ${state.message}\n`);
+        lastMessage = state.message;
+      }
+    }
+    if (state.step === 'failed') {
+      const code: ErrorCode = isErrorCode(state.error?.code) ? state.error.code : 'INTERNAL';
+      throw new LightsoutError(code, `${state.message}`, { ...(state.error?.hint ? { hint: state.error.hint } : {}), details: { failedStep: state.failedStep } });
+    }
+    if (state.step === 'booting' || state.step === 'mounted' || state.step === 'idle') return state;
+    await delay(POLL_INTERVAL_MS);
+    state = await call<MediaState>('GET', serverPath(serverId, 'media'));
+  }
+  return state;
+}
+
+async function hashFile(file: string, size: number, onProgress: (bytes: number) => void): Promise<string> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).byteLength;
+    onProgress(bytes);
+  }
+  if (bytes !== size) throw new LightsoutError('BAD_REQUEST', `${file} changed while it was read`);
+  return hash.digest('hex');
+}
+
+/** tus upload with retries and resumption across runs; resolves with the upload id. */
+function upload(context: CommandContext, relay: string, tokens: TokenSource, file: string, size: number, sha256: string, onProgress: (sent: number) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const uploader = new Upload(createReadStream(file), {
+      endpoint: `${relay}${MEDIA_UPLOADS_PATH}`,
+      uploadSize: size,
+      chunkSize: CHUNK_BYTES,
+      metadata: { filename: basename(file), sha256 },
+      retryDelays: [0, 1000, 3000, 5000, 10_000, 20_000],
+      urlStorage: new FileUrlStorage(join(configDir(context.env), 'uploads.json')),
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      onBeforeRequest: async (request) => {
+        request.setHeader('Authorization', `Bearer ${await tokens.token()}`);
+      },
+      onShouldRetry: (error) => {
+        const status = error.originalResponse?.getStatus() ?? 0;
+        // the relay refused for a reason a retry will not fix (quota, checksum, auth, size)
+        return status === 0 || status >= 500 || status === 409 || status === 423;
+      },
+      onProgress: (sent) => onProgress(sent),
+      onError: (error) => reject(uploadError(error)),
+      onSuccess: () => {
+        const id = uploader.url?.split('/').pop();
+        if (!id) reject(new LightsoutError('INTERNAL', 'the relay gave no upload URL'));
+        else resolve(id);
+      },
+    });
+    uploader
+      .findPreviousUploads()
+      .then((previous) => {
+        const last = previous.at(-1);
+        if (last) {
+          context.output.err(`resuming the upload of ${basename(file)} started ${last.creationTime}\n`);
+          uploader.resumeFromPreviousUpload(last);
+        }
+        uploader.start();
+      })
+      .catch((error: unknown) => reject(error));
+  });
+}
+
+/** A tus failure as the relay's coded error when it sent one. */
+function uploadError(error: Error & { originalResponse?: { getStatus(): number; getBody(): string } | null }): LightsoutError {
+  const response = error.originalResponse;
+  if (response) {
+    try {
+      const parsed = LightsoutError.fromBody(JSON.parse(response.getBody()));
+      if (parsed.code !== 'INTERNAL') return parsed;
+    } catch {
+      // not JSON: fall through
+    }
+    return new LightsoutError('INTERNAL', `upload refused: HTTP ${response.getStatus()} ${response.getBody().slice(0, 200)}`);
+  }
+  return new LightsoutError('RELAY_UNREACHABLE', `upload failed: ${error.message}`, { hint: 'run the same command again: the upload resumes where it stopped' });
+}
+
+/** One line on stderr, redrawn in place on a terminal, printed every 10% otherwise. */
+class ProgressBar {
+  private readonly tty: boolean;
+  private active = false;
+  private lastTenth = -1;
+  private label = '';
+  private startedAt = 0;
+
+  constructor(private readonly context: CommandContext) {
+    this.tty = process.stderr.isTTY === true && context.env['LIGHTSOUT_PROGRESS'] !== 'lines';
+  }
+
+  show(label: string, done: number, total: number): void {
+    if (label !== this.label) {
+      this.done();
+      this.label = label;
+      this.startedAt = Date.now();
+      this.lastTenth = -1;
+    }
+    this.active = true;
+    const fraction = total > 0 ? Math.min(1, done / total) : 1;
+    const seconds = Math.max(0.001, (Date.now() - this.startedAt) / 1000);
+    const rate = done / seconds / 1e6;
+    const width = 30;
+    const filled = Math.round(fraction * width);
+    const line = `${label.padEnd(9)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatBytes(done)}/${formatBytes(total)}  ${rate.toFixed(1)} MB/s`;
+    if (this.tty) {
+      this.context.output.err(`\r${line}`);
+    } else {
+      const tenth = Math.floor(fraction * 10);
+      if (tenth !== this.lastTenth) {
+        this.lastTenth = tenth;
+        this.context.output.err(`${line}\n`);
+      }
+    }
+  }
+
+  done(): void {
+    if (this.active && this.tty) this.context.output.err('\n');
+    this.active = false;
+    this.label = '';
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(0)} KiB`;
+  return `${bytes} B`;
+}

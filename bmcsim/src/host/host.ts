@@ -169,6 +169,15 @@ export class Host extends EventEmitter<HostEvents> {
     if (output.length > 0) this.emitSerial(output);
   }
 
+  /**
+   * Bytes the host's UART sends regardless of the shell (a kernel message, a
+   * test pattern), like the lab's FIFO into the fake host's console.
+   */
+  writeConsole(bytes: Uint8Array): void {
+    if (this.state === 'off' || bytes.length === 0) return;
+    this.emitSerial(bytes);
+  }
+
   /** Stops the power sequence timer; the host stays in its current state. */
   dispose(): void {
     this.timer?.cancel();

@@ -1,0 +1,26 @@
+import { Bmc } from '../src/bmc/bmc.js';
+import { bmcConfig, type BmcFaults } from '../src/bmc/config.js';
+import type { Host, HostPowerState } from '../src/host/host.js';
+import { IpmiLanServer } from '../src/ipmi/lan-server.js';
+import { freeLowUdpPort } from './ports.js';
+import { waitFor } from './wait.js';
+
+/** One simulated BMC with IPMI on a free low UDP port, for third-party IPMI clients. */
+export async function startIpmiBmc(faults: Partial<BmcFaults> = {}, startPowered = true): Promise<{ bmc: Bmc; port: number }> {
+  const bmc = new Bmc(bmcConfig('sim-01', { faults, startPowered, timings: { postMs: 20, bootMs: 20, shutdownMs: 100, cycleMs: 50 } }));
+  // Bounded retry: another test may grab the probed port between probe and bind.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const port = await freeLowUdpPort();
+      const endpoints = await bmc.start({ address: '127.0.0.1', ipmiPort: port, webPort: 0, vncPort: 0, tls: undefined }, (owner) => new IpmiLanServer(owner));
+      if (startPowered) await waitForState(bmc.host, 'running');
+      return { bmc, port: endpoints.ipmiPort };
+    } catch (error) {
+      if (attempt >= 5) throw error;
+    }
+  }
+}
+
+export function waitForState(host: Host, state: HostPowerState, timeoutMs = 5000): Promise<void> {
+  return waitFor(() => host.powerState === state, (wake) => (host.on('power', wake), () => host.off('power', wake)), timeoutMs, `host ${state}`);
+}

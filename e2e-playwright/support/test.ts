@@ -4,11 +4,21 @@ import { test as base, expect, type Page } from '@playwright/test';
 
 export { expect };
 
+export interface FleetServer {
+  id: string;
+  name: string;
+  /** Which consoles and features the simulated BMC offers. */
+  sol: boolean;
+  vnc: boolean;
+  media: boolean;
+}
+
 export interface Stack {
   relayUrl: string;
   password: string;
   /** 'ready', or why the simulated fleet is not running. */
   fleet: string;
+  servers: FleetServer[];
 }
 
 const screens = join(import.meta.dirname, '../test-results/screens');
@@ -43,7 +53,8 @@ export const test = base.extend<{ stack: Stack; fleet: Stack }>({
     const relayUrl = process.env.LIGHTSOUT_E2E_RELAY_URL;
     const password = process.env.LIGHTSOUT_E2E_PASSWORD;
     if (!relayUrl || !password) throw new Error('global setup did not start the stack');
-    await use({ relayUrl, password, fleet: process.env.LIGHTSOUT_E2E_FLEET ?? 'unknown' });
+    const servers = JSON.parse(process.env.LIGHTSOUT_E2E_SERVERS ?? '[]') as FleetServer[];
+    await use({ relayUrl, password, fleet: process.env.LIGHTSOUT_E2E_FLEET ?? 'unknown', servers });
   },
   /** The stack, for tests that need servers: skipped with the reason when the fleet is not there. */
   fleet: async ({ stack }, use, testInfo) => {
@@ -51,3 +62,23 @@ export const test = base.extend<{ stack: Stack; fleet: Stack }>({
     await use(stack);
   },
 });
+
+/** Filters the tree to one server and returns its row. */
+export async function findServer(page: Page, name: string) {
+  await page.getByLabel('Filter servers').fill(name);
+  const row = page.locator(`[data-testid="server-row"][data-server-id]`, { hasText: name }).first();
+  await expect(row).toBeVisible();
+  return row;
+}
+
+/** Opens the actions menu of a server row and picks an item by test id. */
+export async function serverAction(page: Page, name: string, item: string): Promise<void> {
+  const row = await findServer(page, name);
+  await row.click({ button: 'right' });
+  await page.getByTestId(item).click();
+}
+
+/** The text an xterm.js console shows (DOM renderer rows), for echo checks. */
+export function consoleText(page: Page, serverId: string) {
+  return page.locator(`[data-testid="sol-console"][data-server-id="${serverId}"] .xterm-rows`);
+}

@@ -1,0 +1,39 @@
+import { consoleText, expect, findServer, logIn, serverAction, shot, test } from '../support/test.js';
+
+test('finds a server by search, shows power and agent badges, power-cycles it from the menu', async ({ page, fleet }) => {
+  const server = fleet.servers.find((entry) => entry.sol) ?? fleet.servers[0]!;
+  await logIn(page, fleet);
+  const row = await findServer(page, server.name);
+  await expect(row.getByTestId('agent-badge')).toHaveAttribute('data-agent', 'online');
+  await expect(row.getByTestId('power-badge')).toHaveAttribute('data-power', /on|off/);
+  await shot(page, '03-tree-search');
+
+  if (server.sol) {
+    // Watch the boot log live while cycling.
+    await serverAction(page, server.name, 'menu-open-sol');
+    await expect(page.getByTestId('console-state')).toHaveAttribute('data-state', 'streaming');
+  }
+  await serverAction(page, server.name, 'menu-power-cycle');
+  await expect(page.getByTestId('confirm-dialog')).toBeVisible();
+  await shot(page, '04-power-cycle-confirm');
+  await page.getByTestId('confirm-button').click();
+  await expect(page.getByTestId('toast').filter({ hasText: server.id })).toContainText('power');
+  if (server.sol) await expect(consoleText(page, server.id)).toContainText(/boot|BIOS|POST|login/i, { timeout: 30_000 });
+  await shot(page, '05-power-cycled');
+});
+
+test('bulk power on a multi-selection reports a result per server', async ({ page, fleet }) => {
+  test.skip(fleet.servers.length < 2, 'needs two simulated servers');
+  await logIn(page, fleet);
+  await page.getByLabel('Filter servers').fill('');
+  const rows = page.getByTestId('server-row');
+  await rows.nth(0).click();
+  await rows.nth(1).click({ modifiers: ['Control'] });
+  await expect(page.getByTestId('selection-bar')).toContainText('2 selected');
+  await page.getByTestId('selection-bar').getByRole('button', { name: /Actions/ }).click();
+  await page.getByTestId('menu-power-on').click();
+  const results = page.getByTestId('results-dialog');
+  await expect(results.getByTestId('result-row')).toHaveCount(2);
+  await expect(results.locator('[data-testid="result-row"][data-ok="true"]')).toHaveCount(2);
+  await shot(page, '06-bulk-results');
+});

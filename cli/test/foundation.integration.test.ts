@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
@@ -163,5 +163,24 @@ describe('foundation: relay + agent + CLI end to end', () => {
     const { code } = await second.exited;
     expect(code).toBe(3);
     expect(second.stderr).toMatch(/^error JOIN_TOKEN_USED: enrollment refused: .*\nhint: .*lightsout agents token create/m);
+  }, 30_000);
+
+  it('logs out: the stored login is gone and its refresh token is revoked at the OP', async () => {
+    const file = join(cliEnv.LIGHTSOUT_CONFIG_DIR, 'credentials.json');
+    const { sessions } = JSON.parse(readFileSync(file, 'utf8')) as { sessions: Record<string, { refreshToken: string; tokenEndpoint: string; clientId: string; audience: string }> };
+    const session = sessions[relayUrl]!;
+    const logout = await cli(['logout'], cliEnv);
+    expect(logout.code).toBe(0);
+    expect(logout.stderr).toBe(`Logged out of ${relayUrl}.\n`);
+    expect(existsSync(file)).toBe(false);
+    const refresh = await fetch(session.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: session.refreshToken, client_id: session.clientId, resource: session.audience }).toString(),
+    });
+    expect(refresh.status).toBe(400);
+    expect(((await refresh.json()) as { error: string }).error).toBe('invalid_grant');
+    const after = await cli(['servers', 'list', '--relay', relayUrl], cliEnv);
+    expect(after.code).toBe(3);
   }, 30_000);
 });

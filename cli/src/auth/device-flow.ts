@@ -12,6 +12,7 @@ export interface IssuerMetadata {
   issuer: string;
   tokenEndpoint: string;
   deviceAuthorizationEndpoint: string;
+  revocationEndpoint: string | undefined;
 }
 
 export interface DeviceAuthorization {
@@ -51,7 +52,8 @@ export async function discover(issuer: string): Promise<IssuerMetadata> {
   if (typeof tokenEndpoint !== 'string' || typeof deviceAuthorizationEndpoint !== 'string') {
     throw new LightsoutError('INTERNAL', `the issuer ${issuer} does not offer the device authorization grant`, { hint: 'the CLI logs in with RFC 8628; enable it at the identity provider' });
   }
-  return { issuer, tokenEndpoint, deviceAuthorizationEndpoint };
+  const revocationEndpoint = typeof body?.['revocation_endpoint'] === 'string' ? body['revocation_endpoint'] : undefined;
+  return { issuer, tokenEndpoint, deviceAuthorizationEndpoint, revocationEndpoint };
 }
 
 function oauthError(body: Record<string, unknown>, fallback: string): LightsoutError {
@@ -137,4 +139,10 @@ export async function refreshTokens(session: { tokenEndpoint: string; clientId: 
   const tokens = tokenSetOf(body, Math.floor(Date.now() / 1000));
   // Rotation is optional (RFC 6749 §6): keep the old refresh token when no new one came.
   return { ...tokens, refreshToken: tokens.refreshToken ?? session.refreshToken };
+}
+
+/** RFC 7009: ask the OP to forget a refresh token. True when the OP confirmed. */
+export async function revokeToken(revocationEndpoint: string, clientId: string, token: string): Promise<boolean> {
+  const { status } = await postForm(revocationEndpoint, { token, token_type_hint: 'refresh_token', client_id: clientId });
+  return status === 200;
 }

@@ -1,6 +1,6 @@
 import type { WhoAmI } from '@lightsout/shared';
 import { RelayApi } from '../api.js';
-import { discover, fetchClientConfig, pollDeviceToken, startDeviceAuthorization } from '../auth/device-flow.js';
+import { discover, fetchClientConfig, pollDeviceToken, revokeToken, startDeviceAuthorization } from '../auth/device-flow.js';
 import { resolveRelay, staticTokenSource } from '../auth/session.js';
 import { readCredentials, removeCredentials, writeCredentials, type StoredSession } from '../config-store.js';
 import type { CommandContext } from './context.js';
@@ -38,18 +38,36 @@ export async function logout(context: CommandContext, options: { all?: boolean }
   const { env, output } = context;
   const file = await readCredentials(env);
   if (options.all) {
+    for (const session of Object.values(file.sessions)) await revoke(session, output);
     await removeCredentials(env);
     output.err('Logged out of every relay.\n');
     return;
   }
   const relay = await resolveRelay(context.relayFlag, env);
-  if (!(relay in file.sessions)) {
+  const session = file.sessions[relay];
+  if (session === undefined) {
     output.err(`Not logged in to ${relay}.\n`);
     return;
   }
+  await revoke(session, output);
   delete file.sessions[relay];
   if (file.current === relay) delete file.current;
   if (Object.keys(file.sessions).length === 0) await removeCredentials(env);
   else await writeCredentials(env, file);
   output.err(`Logged out of ${relay}.\n`);
+}
+
+/**
+ * Best effort: a relay that is down must not stop anyone from deleting the
+ * local copy, so a failed revocation is reported, never fatal.
+ */
+async function revoke(session: StoredSession, output: CommandContext['output']): Promise<void> {
+  if (session.refreshToken === undefined) return;
+  try {
+    const metadata = await discover(session.issuer);
+    if (metadata.revocationEndpoint !== undefined && (await revokeToken(metadata.revocationEndpoint, session.clientId, session.refreshToken))) return;
+    output.err(`note: ${session.issuer} did not confirm revoking the refresh token; it expires on its own.\n`);
+  } catch {
+    output.err(`note: could not reach ${session.issuer} to revoke the refresh token; it expires on its own.\n`);
+  }
 }

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { createLogger } from './logger.js';
+
+describe('agent logger', () => {
+  it('redacts passwords, credentials, tokens and authorization headers wherever they sit', () => {
+    let output = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        output += chunk.toString();
+        callback();
+      },
+    });
+    const logger = createLogger('info', sink);
+    logger.info({ password: 'p1', server: { ipmi: { credentials: { username: 'admin', password: 'p2' } } } }, 'config');
+    logger.info({ joinToken: 'jt-secret', request: { headers: { authorization: 'Bearer jwt-secret' } }, token: 't-secret' }, 'connect');
+    logger.info({ credentials: { username: 'u', password: 'p3' }, vnc: { credentials: 'ref' } }, 'endpoint');
+    for (const secret of ['p1', 'p2', 'p3', 'jt-secret', 'jwt-secret', 't-secret']) expect(output).not.toContain(secret);
+    expect(output.match(/\[redacted\]/g)?.length).toBeGreaterThanOrEqual(6);
+  });
+});

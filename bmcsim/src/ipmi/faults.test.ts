@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Bmc } from '../bmc/bmc.js';
+import { startIpmiBmc } from '../../test/ipmi-bmc.js';
+import { run } from '../../test/run.js';
+
+// Each fault knob, seen through a real client.
+
+const started: Bmc[] = [];
+afterEach(async () => {
+  for (const bmc of started.splice(0)) await bmc.stop();
+});
+
+async function bmcWithPort(...args: Parameters<typeof startIpmiBmc>) {
+  const result = await startIpmiBmc(...args);
+  started.push(result.bmc);
+  return result;
+}
+
+const ipmitool = (port: number, ...args: string[]) => run('ipmitool', ['-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'adminpass', '-N', '1', '-R', '1', ...args]);
+
+describe('IPMI fault knobs', () => {
+  it('noSuite17: suite 17 is refused, suite 3 works', async () => {
+    const { port } = await bmcWithPort({ noSuite17: true });
+    const seventeen = await ipmitool(port, '-I', 'lanplus', '-C', '17', 'chassis', 'power', 'status');
+    expect(seventeen.code).not.toBe(0);
+    expect(seventeen.stderr).toMatch(/authentication algorithm|no matching cipher suite|Unable to establish/i);
+    expect((await ipmitool(port, '-I', 'lanplus', '-C', '3', 'chassis', 'power', 'status')).stdout).toBe('Chassis Power is on\n');
+  });
+
+  it('v15Only: lanplus fails, lan (v1.5) works', async () => {
+    const { port } = await bmcWithPort({ v15Only: true });
+    expect((await ipmitool(port, '-I', 'lanplus', '-C', '3', 'chassis', 'power', 'status')).code).not.toBe(0);
+    expect((await ipmitool(port, '-I', 'lan', '-A', 'MD5', 'chassis', 'power', 'status')).stdout).toBe('Chassis Power is on\n');
+  });
+
+  it.each([2, 4] as const)('dropRakpReply %i: the handshake never completes', async (step) => {
+    const { bmc, port } = await bmcWithPort({ dropRakpReply: step });
+    const result = await ipmitool(port, '-I', 'lanplus', '-C', '17', 'chassis', 'power', 'off');
+    expect(result.code).not.toBe(0);
+    expect(bmc.host.poweredOn).toBe(true);
+  });
+
+  it('udpLatencyMs delays every answer; udpLossPercent 100 silences the BMC', async () => {
+    const { port: slowPort } = await bmcWithPort({ udpLatencyMs: 150 });
+    const started = performance.now();
+    expect((await ipmitool(slowPort, '-I', 'lanplus', '-C', '3', 'chassis', 'power', 'status')).stdout).toBe('Chassis Power is on\n');
+    // Auth caps, Open Session, RAKP 2, RAKP 4, Set Privilege, Get Chassis Status, Close: ≥ 6 answers.
+    expect(performance.now() - started).toBeGreaterThan(6 * 150);
+    const { port: deadPort } = await bmcWithPort({ udpLossPercent: 100 });
+    expect((await ipmitool(deadPort, '-I', 'lanplus', '-C', '3', 'chassis', 'power', 'status')).code).not.toBe(0);
+  });
+});

@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Bmc } from '../bmc/bmc.js';
+import { startIpmiBmc, waitForState } from '../../test/ipmi-bmc.js';
+import { PtyClient } from '../../test/pty.js';
+import { run } from '../../test/run.js';
+
+// FreeIPMI (Debian freeipmi-tools) against the simulated BMC: ipmipower for
+// power, ipmiconsole for SOL. No workaround flags (-W) are needed.
+
+const started: Bmc[] = [];
+const clients: PtyClient[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.kill();
+  for (const bmc of started.splice(0)) await bmc.stop();
+});
+
+async function bmcWithPort(...args: Parameters<typeof startIpmiBmc>) {
+  const result = await startIpmiBmc(...args);
+  started.push(result.bmc);
+  return result;
+}
+
+const ipmipower = (port: number, ...args: string[]) => run('ipmipower', ['-h', `127.0.0.1:${port}`, '-u', 'admin', '-p', 'adminpass', '--session-timeout=5000', '--retransmission-timeout=500', ...args]);
+
+describe('ipmipower', () => {
+  it.each([
+    ['LAN_2_0', '3'],
+    ['LAN_2_0', '17'],
+    ['LAN', undefined],
+  ])('reports and switches power over %s (suite %s)', async (driver, suite) => {
+    const { bmc, port } = await bmcWithPort();
+    const options = ['-D', driver, ...(suite ? ['-I', suite] : [])];
+    expect((await ipmipower(port, ...options, '--stat')).stdout).toBe('127.0.0.1: on\n');
+    expect((await ipmipower(port, ...options, '--off')).stdout).toBe('127.0.0.1: ok\n');
+    expect(bmc.host.powerState).toBe('off');
+    expect((await ipmipower(port, ...options, '--stat')).stdout).toBe('127.0.0.1: off\n');
+    expect((await ipmipower(port, ...options, '--on')).stdout).toBe('127.0.0.1: ok\n');
+    expect(bmc.host.poweredOn).toBe(true);
+  });
+});
+
+describe('ipmiconsole', () => {
+  it.each(['3', '17'])('carries SOL both ways with cipher suite %s', async (suite) => {
+    const { bmc, port } = await bmcWithPort();
+    const client = new PtyClient('ipmiconsole', ['-h', `127.0.0.1:${port}`, '-u', 'admin', '-p', 'adminpass', '-I', suite]);
+    clients.push(client);
+    await client.waitFor((text) => text.includes('[SOL established]'), 10_000, 'SOL established');
+    client.write('\r');
+    await client.waitFor((text) => text.endsWith('sim-01 login: '), 10_000, 'login prompt');
+    const mark = client.text.length;
+    client.write('root\recho freeipmi\r');
+    await client.waitFor((text) => text.endsWith('freeipmi\r\nroot@sim-01:~# '), 10_000, 'echo');
+    expect(client.text.slice(mark)).toBe("root\r\nWelcome to sim-01 (bmcsim simulated host). Type 'help'.\r\nroot@sim-01:~# echo freeipmi\r\nfreeipmi\r\nroot@sim-01:~# ");
+    // A power cycle's boot log reaches the open SOL session.
+    bmc.host.reset();
+    await waitForState(bmc.host, 'running');
+    await client.waitFor((text) => text.includes('Booting from disk\r\n'), 10_000, 'boot log');
+    client.write('&.');
+    expect(await client.exited()).toBe(0);
+  });
+
+  it('steals SOL from another session (the "held by another session" fault), which ipmitool refuses', async () => {
+    const { port } = await bmcWithPort({ solHeldByOtherSession: true });
+    const refused = await run('script', ['-qfec', `ipmitool -I lanplus -H 127.0.0.1 -p ${port} -U admin -P adminpass -C 17 sol activate`, '/dev/null'], { timeoutMs: 15_000 });
+    expect(refused.stdout + refused.stderr).toMatch(/SOL payload already active on another session/);
+    const client = new PtyClient('ipmiconsole', ['-h', `127.0.0.1:${port}`, '-u', 'admin', '-p', 'adminpass', '-I', '17']);
+    clients.push(client);
+    await client.waitFor((text) => text.includes('[SOL established]'), 10_000, 'SOL established after stealing');
+    client.write('&.');
+    expect(await client.exited()).toBe(0);
+  });
+});

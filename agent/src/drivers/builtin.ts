@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { createIpmiDriver } from '../ipmi/index.js';
 import { createRedfishDriver } from '../redfish/index.js';
 import type { DriverFactories } from './registry.js';
 
@@ -7,13 +8,23 @@ import type { DriverFactories } from './registry.js';
 export const REDFISH_TRUST_DIRECTORY = 'redfish-trust';
 
 /**
- * The drivers this build of the agent ships, keyed by protocol. A protocol
- * appears here once its driver lands (agent/src/ipmi is still in progress);
- * servers that only have an endpoint without a factory answer
- * BMC_UNSUPPORTED and are not polled.
+ * The drivers this build of the agent ships, keyed by protocol. Servers that
+ * only have endpoints without a factory (vnc, serial) answer BMC_UNSUPPORTED
+ * to BMC operations and are not polled.
  */
 export function builtinDriverFactories(options: { stateDir: string; logger: Logger }): DriverFactories {
   return {
+    // IPMI sessions across all BMCs share the driver's default bounded pool.
+    ipmi: (endpoint, context) =>
+      createIpmiDriver({
+        host: endpoint.host,
+        port: endpoint.port,
+        credentials: endpoint.credentials,
+        cipherSuite: endpoint.cipherSuite,
+        privilege: endpoint.privilege,
+        quirks: endpoint.quirks,
+        logger: context.logger,
+      }),
     redfish: (endpoint, context) =>
       createRedfishDriver({
         serverId: context.serverId,

@@ -35,7 +35,8 @@ describe('relay app skeleton', () => {
   it('serves the OpenAPI document', async () => {
     const document = (await app.inject('/docs/json')).json();
     expect(document.openapi).toMatch(/^3\./);
-    expect(Object.keys(document.paths)).toContain('/healthz');
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/healthz', '/v1/servers', '/v1/servers/{id}/power', '/v1/agents/enroll', '/v1/me', '/v1/client-config']));
+    expect(document.paths['/v1/agents/enroll'].post.requestBody.content['application/json'].schema.required).toEqual(expect.arrayContaining(['joinToken', 'publicKey']));
   });
 
   it('answers unknown routes with a NOT_FOUND error body', async () => {

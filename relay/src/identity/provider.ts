@@ -75,6 +75,14 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
         },
       };
     },
+    // Tenant, role and username ride in API access tokens too, so another relay
+    // (a regional gateway) can trust this OP as an external issuer with the
+    // default claims mapping. This relay itself still reads them from its store.
+    async extraTokenClaims(_context: KoaContextWithOIDC, token: { kind: string; accountId?: string }) {
+      if (token.kind !== 'AccessToken' || token.accountId === undefined) return undefined;
+      const account = await findAccountById(store, token.accountId);
+      return account === undefined ? undefined : { tenant: account.tenant, role: account.role, preferred_username: account.username };
+    },
     interactions: { url: (_context: KoaContextWithOIDC, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
     ttl: {

@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FullConfig } from '@playwright/test';
@@ -41,28 +43,53 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   const dataDir = mkdtempSync(join(tmpdir(), 'lightsout-e2e-'));
   const started: Started[] = [];
   const teardown = async () => {
+    if (control) await new Promise((resolveClose) => control!.close(resolveClose));
     for (const process of started.reverse()) await process.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
 
+  let control: Server | null = null;
   try {
     const port = await freePort();
     const relayUrl = `http://127.0.0.1:${port}`;
-    const relay = startProcess('relay', process.execPath, [join(repo, 'relay/bin/lightsout-relay.js')], {
-      cwd: repo,
-      logFile: join(logs, 'relay.log'),
-      env: {
-        ...process.env,
-        LIGHTSOUT_DEMO_PASSWORD: DEMO_PASSWORD,
-        LIGHTSOUT_RELAY__LISTEN__PORT: String(port),
-        LIGHTSOUT_RELAY__DATA_DIR: join(dataDir, 'relay'),
-        LIGHTSOUT_RELAY__WEB_ROOT: join(desktop, 'out/web'),
-        LIGHTSOUT_RELAY__AGENTS__HEARTBEAT_INTERVAL_MS: '1000',
-      },
-    });
-    started.push(relay);
-    await waitFor('the relay to answer /readyz', async () => ((await fetch(`${relayUrl}/readyz`).catch(() => null))?.ok ? true : undefined), { timeoutMs: 30_000, process: relay });
+    let restarts = 0;
+    const startRelay = async () => {
+      const relay = startProcess('relay', process.execPath, [join(repo, 'relay/bin/lightsout-relay.js')], {
+        cwd: repo,
+        logFile: join(logs, restarts === 0 ? 'relay.log' : `relay-${restarts}.log`),
+        env: {
+          ...process.env,
+          LIGHTSOUT_DEMO_PASSWORD: DEMO_PASSWORD,
+          LIGHTSOUT_RELAY__LISTEN__PORT: String(port),
+          LIGHTSOUT_RELAY__DATA_DIR: join(dataDir, 'relay'),
+          LIGHTSOUT_RELAY__WEB_ROOT: join(desktop, 'out/web'),
+          LIGHTSOUT_RELAY__AGENTS__HEARTBEAT_INTERVAL_MS: '1000',
+        },
+      });
+      started.push(relay);
+      await waitFor('the relay to answer /readyz', async () => ((await fetch(`${relayUrl}/readyz`).catch(() => null))?.ok ? true : undefined), { timeoutMs: 30_000, process: relay });
+      return relay;
+    };
+    let relay = await startRelay();
     process.env.LIGHTSOUT_E2E_RELAY_URL = relayUrl;
+
+    // Stack control for tests that break things on purpose (the test process cannot own these children).
+    control = createServer((request, response) => {
+      if (request.method === 'POST' && request.url === '/relay/kill-and-restart') {
+        void (async () => {
+          relay.child.kill('SIGKILL');
+          await relay.exited;
+          started.splice(started.indexOf(relay), 1);
+          restarts += 1;
+          relay = await startRelay();
+          response.writeHead(204).end();
+        })().catch((error: unknown) => response.writeHead(500).end(String(error)));
+        return;
+      }
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolveListen) => control!.listen(0, '127.0.0.1', resolveListen));
+    process.env.LIGHTSOUT_E2E_CONTROL_URL = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
     process.env.LIGHTSOUT_E2E_PASSWORD = DEMO_PASSWORD;
 
     const fleet = await startFleet({ repo, relayUrl, dataDir, logs, password: DEMO_PASSWORD });

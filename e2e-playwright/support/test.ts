@@ -82,3 +82,11 @@ export async function serverAction(page: Page, name: string, item: string): Prom
 export function consoleText(page: Page, serverId: string) {
   return page.locator(`[data-testid="sol-console"][data-server-id="${serverId}"] .xterm-rows`);
 }
+
+/** Kills the relay with SIGKILL and starts it again on the same port and data (global setup does it). */
+export async function killAndRestartRelay(): Promise<void> {
+  const controlUrl = process.env.LIGHTSOUT_E2E_CONTROL_URL;
+  if (!controlUrl) throw new Error('no stack control URL');
+  const response = await fetch(`${controlUrl}/relay/kill-and-restart`, { method: 'POST' });
+  if (response.status !== 204) throw new Error(`relay restart failed: ${await response.text()}`);
+}

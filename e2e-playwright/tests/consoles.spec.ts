@@ -1,4 +1,4 @@
-import { consoleText, expect, logIn, serverAction, shot, test } from '../support/test.js';
+import { consoleText, expect, killAndRestartRelay, logIn, serverAction, shot, test } from '../support/test.js';
 
 test('SOL tab: type and see the echo', async ({ page, fleet }) => {
   const server = fleet.servers.find((entry) => entry.sol);
@@ -57,4 +57,27 @@ test('split: two consoles side by side', async ({ page, fleet }) => {
   await page.reload();
   await expect(page.getByTestId('panes')).toHaveAttribute('data-split', 'horizontal');
   await expect(page.getByTestId('tab')).toHaveCount(2);
+});
+
+test('kill -9 the relay: the SOL console shows reconnecting, then resumes without losing output', async ({ page, fleet }) => {
+  const server = fleet.servers.find((entry) => entry.sol);
+  test.skip(!server, 'no simulated server with SOL');
+  await logIn(page, fleet);
+  await serverAction(page, server!.name, 'menu-open-sol');
+  const state = page.getByTestId('console-state');
+  await expect(state).toHaveAttribute('data-state', 'streaming');
+  const before = `before-${Date.now().toString(36)}`;
+  await page.locator(`[data-testid="sol-console"][data-server-id="${server!.id}"] .xterm`).click();
+  await page.keyboard.type(`echo ${before}\n`);
+  await expect(consoleText(page, server!.id)).toContainText(before);
+
+  await killAndRestartRelay();
+  // While the relay was down the client kept trying; it is back streaming within the grace period.
+  await expect(state).toHaveAttribute('data-state', 'streaming', { timeout: 30_000 });
+  await shot(page, '12-resumed-after-relay-kill');
+  const after = `after-${Date.now().toString(36)}`;
+  await page.locator(`[data-testid="sol-console"][data-server-id="${server!.id}"] .xterm`).click();
+  await page.keyboard.type(`echo ${after}\n`);
+  await expect(consoleText(page, server!.id)).toContainText(after);
+  await expect(consoleText(page, server!.id)).toContainText(before);
 });

@@ -40,8 +40,10 @@ describe('stream chain: client → relay → agent → TCP console', () => {
       agents: { 'agent-a': [server('web-01', 'acme', `tcp://127.0.0.1:${echo.port}`)], 'agent-b': [server('evil-01', 'evil', `tcp://127.0.0.1:${echo.port}`)] },
     });
   });
-  afterEach(() => {
+  // Consoles are shared per server: the next test must not find the last one's session still holding control.
+  afterEach(async () => {
     for (const client of open.splice(0)) if (client.state !== 'closed') client.close();
+    await until(() => [...chain.agents.values()].every((agent) => agent.streams.sessionCount === 0), 5000, 'sessions to end');
   });
   afterAll(async () => {
     await chain?.close();

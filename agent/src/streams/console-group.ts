@@ -12,7 +12,7 @@ export interface GroupMember {
   sendStatus(status: StatusMessage): void;
   /** The group ended this member (BMC gone, or it overflowed while detached). */
   end(code: number, reason: string): void;
-  /** Stop / restart reading the member's input (the BMC side is buffering). */
+  /** Stop / restart acknowledging the member's input (the BMC side is buffering), which closes its send window. */
   holdInput(hold: boolean): void;
 }
 
@@ -51,8 +51,9 @@ export class ConsoleGroup {
 
   leave(member: GroupMember): void {
     if (!this.members.delete(member)) return;
-    if (this.controller === member) this.controller = undefined;
     if (this.members.size === 0) return this.close();
+    // Control passes to the longest-present member who asked for it, so a console is never left without a typist by accident.
+    if (this.controller === member) this.controller = [...this.members].find((candidate) => candidate.requestedMode === 'control');
     this.broadcast('left', member.user);
     this.reviewFlow();
   }

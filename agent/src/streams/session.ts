@@ -42,6 +42,8 @@ export class StreamSession implements GroupMember {
   private readonly endpoint: StreamEndpoint;
   private leg: WebSocket | undefined;
   private streaming = false;
+  /** The BMC side is backed up: withhold acks so the client's window closes (the leg keeps being read, acks and all). */
+  private inputHeld = false;
   private state: 'attached' | 'detached' | 'ended' = 'detached';
   private graceTimer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -155,13 +157,15 @@ export class StreamSession implements GroupMember {
   }
 
   holdInput(hold: boolean): void {
-    if (hold) this.leg?.pause();
-    else this.leg?.resume();
+    const wasHeld = this.inputHeld;
+    this.inputHeld = hold;
+    if (wasHeld && !hold && this.endpoint.ackPending) this.sendAck();
   }
 
   private sendAck(): void {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
+    if (this.inputHeld) return;
     if (this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodeStreamMessage({ type: 'ack', offset: this.endpoint.takeAck() }));
   }
 

@@ -6,6 +6,7 @@ import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal } from '@xterm/xterm';
 import { useEffect, useRef, useState } from 'react';
 import { useApp } from '../app-context.js';
+import { solBroadcast } from '../state/broadcast.js';
 import { ConsoleOverlay } from './ConsoleOverlay.js';
 import { terminalOptions } from './terminal-theme.js';
 import { stateLabel, useConsoleStream } from './use-console-stream.js';
@@ -25,6 +26,11 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
   const fit = useRef<FitAddon | null>(null);
   const search = useRef<SearchAddon | null>(null);
   const [query, setQuery] = useState('');
+  const [broadcast, setBroadcast] = useState(false);
+  const [broadcastSize, setBroadcastSize] = useState(solBroadcast.size);
+  const broadcasting = useRef(false);
+  broadcasting.current = broadcast;
+  const memberId = `${kind}:${server.id}`;
   const { stream, state, status } = useConsoleStream(server.id, kind, (bytes) => terminal.current?.write(bytes));
 
   useEffect(() => {
@@ -50,7 +56,11 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
       }
       return true;
     });
-    const input = created.onData((data) => stream.current?.write(encoder.encode(data)));
+    const input = created.onData((data) => {
+      const bytes = encoder.encode(data);
+      stream.current?.write(bytes);
+      if (broadcasting.current) solBroadcast.send(memberId, bytes);
+    });
     const binary = created.onBinary((data) => stream.current?.write(Uint8Array.from(data, (character) => character.charCodeAt(0))));
     const resized = created.onResize(({ cols, rows }) => stream.current?.resize(cols, rows));
     terminal.current = created;
@@ -68,7 +78,10 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
       created.dispose();
       terminal.current = null;
     };
-  }, [stream]);
+  }, [stream, memberId]);
+
+  useEffect(() => solBroadcast.onSize(setBroadcastSize), []);
+  useEffect(() => (broadcast ? solBroadcast.join(memberId, (bytes) => stream.current?.write(bytes)) : undefined), [broadcast, memberId, stream]);
 
   useEffect(() => {
     if (visible) terminal.current?.focus();
@@ -100,6 +113,9 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
             else search.current?.findNext(query);
           }}
         />
+        <label title="Type into every console that has broadcast on" style={{ display: 'flex', gap: 4, alignItems: 'center', color: broadcast ? 'var(--warn)' : undefined }}>
+          <input type="checkbox" checked={broadcast} onChange={(event) => setBroadcast(event.target.checked)} /> Broadcast{broadcast && broadcastSize > 1 ? ` (${broadcastSize})` : ''}
+        </label>
         <button title="Send a serial break" onClick={() => stream.current?.sendBreak()}>Break</button>
         <button title="Clear the screen (output is kept on the server side)" onClick={() => terminal.current?.clear()}>Clear</button>
       </div>

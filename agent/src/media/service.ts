@@ -201,8 +201,7 @@ export class MediaService {
         return;
       }
       job.step = 'setting-boot';
-      const { uefi } = await driver.bootGet();
-      await driver.bootSet({ device: 'cd', persistent: false, uefi });
+      await driver.mediaBootOnce();
       job.step = 'resetting';
       const { power } = await driver.powerGet();
       job.powerAction = power === 'on' ? 'reset' : 'on';

@@ -13,6 +13,8 @@ export interface VirtualMediaSlotState {
 export interface VirtualMediaDriver {
   /** Attaches the image at `imageUrl` as a read-only CD; resolves once the BMC reports it inserted. */
   mediaInsert(imageUrl: string): Promise<{ quirks: string[]; slot: VirtualMediaSlotState }>;
+  /** Boot-once from the virtual CD, whatever this BMC calls it; keeps the current UEFI/Legacy mode. */
+  mediaBootOnce(): Promise<{ device: string; persistent: boolean; uefi: boolean }>;
   mediaEject(): Promise<void>;
   mediaGet(): Promise<VirtualMediaSlotState>;
   /** The BMC's address as it will connect to the agent's media server, when known (signing by source address). */

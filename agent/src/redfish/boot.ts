@@ -36,20 +36,27 @@ export function bootOverrideOf(system: JsonObject): BootOverride {
   };
 }
 
+/**
+ * Booting the *virtual* CD: where a BMC offers UsbCd at all it is the virtual
+ * drive (Supermicro X11/X12 list both, and "Cd" is the physical SATA drive
+ * there); iDRAC, iLO, XCC and OpenBMC offer no UsbCd and boot virtual media as Cd.
+ */
+const VIRTUAL_CD_TARGETS: readonly string[] = ['UsbCd', 'Cd'];
+
 /** The BMC's name for a device: the first candidate it allows (all of them allowed when it does not say). */
-export function chooseBootTarget(device: BootDevice, allowable: readonly string[] | undefined): string {
-  const candidates = TARGETS_OF[device];
+export function chooseBootTarget(device: BootDevice, allowable: readonly string[] | undefined, virtualMedia = false): string {
+  const candidates = device === 'cd' && virtualMedia && allowable ? VIRTUAL_CD_TARGETS : TARGETS_OF[device];
   if (!allowable) return candidates[0]!;
   const chosen = candidates.find((target) => allowable.includes(target));
   if (!chosen) throw new LightsoutError('BMC_UNSUPPORTED', `the BMC cannot boot from "${device}"`, { details: { allowable } });
   return chosen;
 }
 
-export function bootPatchOf(system: JsonObject, override: BootOverride): JsonObject {
+export function bootPatchOf(system: JsonObject, override: BootOverride, virtualMedia = false): JsonObject {
   const boot = objectAt(system, 'Boot');
   const allowable = stringsAt(boot, 'BootSourceOverrideTarget@Redfish.AllowableValues');
   const patch: JsonObject = {
-    BootSourceOverrideTarget: chooseBootTarget(override.device, allowable),
+    BootSourceOverrideTarget: chooseBootTarget(override.device, allowable, virtualMedia),
     BootSourceOverrideEnabled: override.device === 'none' ? 'Disabled' : override.persistent ? 'Continuous' : 'Once',
   };
   // only BMCs that report a mode accept one; older ones reject the unknown property
@@ -57,10 +64,10 @@ export function bootPatchOf(system: JsonObject, override: BootOverride): JsonObj
   return { Boot: patch };
 }
 
-export async function setBootOverride(client: RedfishClient, systemPath: string, override: BootOverride): Promise<BootOverride> {
+export async function setBootOverride(client: RedfishClient, systemPath: string, override: BootOverride, virtualMedia = false): Promise<BootOverride> {
   for (let attempt = 0; attempt < 2; attempt += 1) {
     const { body: system, etag } = await client.get(systemPath);
-    const patch = bootPatchOf(system, override);
+    const patch = bootPatchOf(system, override, virtualMedia);
     // properties behind @Redfish.Settings are written to the settings object (DSP0266 §9.9)
     const settingsPath = linkAt(objectAt(system, '@Redfish.Settings'), 'SettingsObject');
     try {

@@ -85,6 +85,17 @@ describe('Redfish driver against a DMTF-shaped service', () => {
     expect(await supermicro.driver.bootGet()).toEqual({ device: 'cd', persistent: true, uefi: false });
   });
 
+  it('boots the virtual CD as UsbCd where the BMC lists it (Supermicro: Cd is the physical drive)', async () => {
+    const both = await setup({ bootTargets: ['None', 'Pxe', 'Hdd', 'Cd', 'UsbCd'] });
+    await both.driver.mediaBootOnce();
+    expect(both.bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toEqual({ Boot: { BootSourceOverrideTarget: 'UsbCd', BootSourceOverrideEnabled: 'Once', BootSourceOverrideMode: 'UEFI' } });
+    await both.driver.bootSet({ device: 'cd', persistent: false, uefi: true }); // a plain "boot cd" means the physical drive
+    expect(both.bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toMatchObject({ Boot: { BootSourceOverrideTarget: 'Cd' } });
+    const cdOnly = await setup();
+    await cdOnly.driver.mediaBootOnce();
+    expect(cdOnly.bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toMatchObject({ Boot: { BootSourceOverrideTarget: 'Cd', BootSourceOverrideEnabled: 'Once' } });
+  });
+
   it('reads sensors from Thermal/Power and from the Sensors collection', async () => {
     const { driver } = await setup();
     expect((await driver.sensors()).sensors).toEqual([

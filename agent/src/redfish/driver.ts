@@ -93,6 +93,14 @@ export class RedfishDriver implements BmcDriver, VirtualMediaDriver {
     });
   }
 
+  /** Boot-once from the virtual CD (UsbCd where the BMC has it, else Cd), keeping the BMC's boot mode. */
+  async mediaBootOnce(): Promise<BootOverride> {
+    return this.withTopology(async ({ systemPath }) => {
+      const { uefi } = bootOverrideOf((await this.client.get(systemPath)).body);
+      return setBootOverride(this.client, systemPath, { device: 'cd', persistent: false, uefi }, true);
+    });
+  }
+
   async mediaEject(): Promise<void> {
     return this.withTopology((topology) => ejectMedia(this.client, slotOf(topology)));
   }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 
 /** Display numbers we try; high enough to stay clear of a developer's :0/:1 and the lab's :51. */
 const FIRST_DISPLAY = 200;
@@ -40,8 +40,9 @@ export async function reserveDisplay(): Promise<DisplayReservation> {
     try {
       handle = await open(lockPath(display), 'wx', 0o444);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      await removeIfStale(display);
+      continue;
     }
     await handle.writeFile(lockContent(process.pid));
     await handle.close();
@@ -54,6 +55,33 @@ export async function reserveDisplay(): Promise<DisplayReservation> {
     return makeReservation(display);
   }
   throw new Error(`no free X display number after ${ATTEMPTS} attempts in :${FIRST_DISPLAY}–:${FIRST_DISPLAY + DISPLAY_COUNT - 1}`);
+}
+
+const STALE_AFTER_MS = 60_000;
+
+/**
+ * A lock whose pid is gone is stale (an X server that was killed, or a
+ * test process killed between reserving and starting). Like X itself, we
+ * remove it — but only when it is also old, so a lock another process has
+ * just replaced is never taken for the stale one it replaced. The number is
+ * not used in this attempt either way; a later reservation may take it.
+ */
+async function removeIfStale(display: number): Promise<void> {
+  try {
+    const [content, info] = await Promise.all([readFile(lockPath(display), 'utf8'), stat(lockPath(display))]);
+    const pid = Number(content.trim());
+    if (!Number.isInteger(pid) || pid <= 0 || Date.now() - info.mtimeMs < STALE_AFTER_MS) return;
+    try {
+      process.kill(pid, 0);
+      return; // alive (or not ours to signal): in use
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') return;
+    }
+    if (!existsSync(`/tmp/.X11-unix/X${display}`)) await unlink(lockPath(display));
+  } catch (error) {
+    // Vanished or unreadable meanwhile: someone else is handling it.
+    if (!['ENOENT', 'EACCES', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+  }
 }
 
 function makeReservation(display: number): DisplayReservation {

@@ -1,4 +1,8 @@
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const DEBIAN_PYTHON = '/usr/bin/python3';
+const EXEC_WITH_PARENT = fileURLToPath(new URL('../assets/vnc/exec-with-parent.py', import.meta.url));
 
 /** The last bytes a peer printed, kept for error messages (bounded). */
 const OUTPUT_LIMIT = 16 * 1024;
@@ -18,10 +22,12 @@ export interface PeerProcess {
 /**
  * Spawns one peer process and tracks exactly that pid. Peers are test
  * fixtures: they never outlive the test that started them (callers stop
- * them in afterAll/finally), and nothing here kills by name.
+ * them in afterAll/finally; if the test process is killed, the kernel sends
+ * them SIGTERM), and nothing here kills by name.
  */
 export function spawnPeer(name: string, command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {}): PeerProcess {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'] });
+  // Through the exec shim: the peer gets SIGTERM if this process dies without stopping it.
+  const child = spawn(DEBIAN_PYTHON, [EXEC_WITH_PARENT, String(process.pid), command, ...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const collect = (chunk: Buffer): void => {
     tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);

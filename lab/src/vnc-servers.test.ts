@@ -1,5 +1,10 @@
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { startWebsockify, startX11vnc, startXvnc, VNC_ROOT_COLOUR } from './vnc.js';
 
@@ -19,10 +24,11 @@ function banner(port: number): Promise<string> {
   });
 }
 
+/** Running, and not a zombie (an orphan's entry lingers where PID 1 does not reap). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }
@@ -56,5 +62,23 @@ describe('VNC lab peers', () => {
     await expect(banner(bridge.port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     expect(existsSync(`/tmp/.X${xvnc.display}-lock`)).toBe(false);
     for (const pid of [...xvnc.pids, bridge.pid]) expect(alive(pid)).toBe(false);
+  });
+
+  it('peers die with the process that started them, even on SIGKILL', async () => {
+    const fixture = fileURLToPath(new URL('./vnc-orphan.fixture.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const { pids, display } = JSON.parse(line) as { pids: number[]; display: number };
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(alive(pid)).toBe(true);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    // Condition wait: the kernel's parent-death SIGTERM reaches both peers.
+    const deadline = Date.now() + 10_000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    expect(existsSync(`/tmp/.X11-unix/X${display}`)).toBe(false);
+    // Its lock stays behind (nobody ran release); reserveDisplay cleans it once it is old.
+    await rm(`/tmp/.X${display}-lock`, { force: true });
   });
 });

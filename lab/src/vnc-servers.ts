@@ -70,6 +70,31 @@ async function setRootColour(display: number, colour: string): Promise<void> {
   await runToCompletion('xsetroot', 'xsetroot', ['-solid', colour], { env: { ...process.env, DISPLAY: `:${display}` } });
 }
 
+/**
+ * Reserves a display, starts an X server on it and waits until it is ready.
+ * A server that dies first (another X server took the number despite the
+ * lock) is retried on a fresh number, a bounded number of times.
+ */
+async function withFreshDisplay(cleanup: Cleanup, start: (reservation: DisplayReservation) => PeerProcess): Promise<number> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+    const reservation = await reserveDisplay();
+    const server = start(reservation);
+    try {
+      await reservation.adopt(server.pid);
+      await waitForDisplayFd(server);
+      cleanup.reservation = reservation;
+      cleanup.processes.push(server);
+      return reservation.display;
+    } catch (error) {
+      lastError = error;
+      await server.stop();
+      await reservation.release();
+    }
+  }
+  throw lastError;
+}
+
 /** Asks frames until pixel (1,1) shows the root colour (x11vnc's first frame is black). */
 async function warmUp(port: number, colour: string, passwordFile: string | undefined): Promise<void> {
   const args = [WARMUP_SCRIPT, '--port', String(port), '--colour', colour.replace('#', ''), '--timeout', String(START_TIMEOUT_MS / 1000)];
@@ -104,13 +129,10 @@ export async function startX11vnc(options: X11vncOptions = {}): Promise<VncPeer>
   const rootColour = options.rootColour ?? VNC_ROOT_COLOUR;
   const cleanup: Cleanup = { processes: [], reservation: undefined, directory: await mkdtemp(join(tmpdir(), 'lightsout-x11vnc-')) };
   try {
-    cleanup.reservation = await reserveDisplay();
-    const display = cleanup.reservation.display;
-    // -noreset: the root colour must survive xsetroot disconnecting (the last client).
-    const xvfb = spawnPeer('Xvfb', 'Xvfb', [`:${display}`, '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-noreset', '-displayfd', '3'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-    cleanup.processes.push(xvfb);
-    await cleanup.reservation.adopt(xvfb.pid);
-    await waitForDisplayFd(xvfb);
+    const display = await withFreshDisplay(cleanup, (reservation) =>
+      // -noreset: the root colour must survive xsetroot disconnecting (the last client).
+      spawnPeer('Xvfb', 'Xvfb', [`:${reservation.display}`, '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-noreset', '-displayfd', '3'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] }),
+    );
     await setRootColour(display, rootColour);
 
     let passwordFile: string | undefined;
@@ -174,25 +196,15 @@ export async function startXvnc(options: XvncOptions = {}): Promise<VncPeer> {
 
     let display = -1;
     const port = await onFreePort(async (candidate) => {
-      const reservation = await reserveDisplay();
-      cleanup.reservation = reservation;
-      const xvnc = spawnPeer(
-        'Xvnc',
-        'Xvnc',
-        [`:${reservation.display}`, '-rfbport', String(candidate), '-localhost', '-interface', '127.0.0.1', '-nolisten', 'tcp', '-noreset', '-geometry', `${width}x${height}`, '-depth', '24', '-displayfd', '3', ...securityArgs],
-        { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
+      // Xvnc opens its RFB listener during start-up, before it reports the display.
+      display = await withFreshDisplay(cleanup, (reservation) =>
+        spawnPeer(
+          'Xvnc',
+          'Xvnc',
+          [`:${reservation.display}`, '-rfbport', String(candidate), '-localhost', '-interface', '127.0.0.1', '-nolisten', 'tcp', '-noreset', '-geometry', `${width}x${height}`, '-depth', '24', '-displayfd', '3', ...securityArgs],
+          { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
+        ),
       );
-      cleanup.processes.push(xvnc);
-      try {
-        await reservation.adopt(xvnc.pid);
-        // Xvnc opens its RFB listener during start-up, before it reports the display.
-        await waitForDisplayFd(xvnc);
-      } catch (error) {
-        await xvnc.stop();
-        await reservation.release();
-        throw error;
-      }
-      display = reservation.display;
       return candidate;
     });
     await setRootColour(display, rootColour);

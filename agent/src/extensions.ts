@@ -1,5 +1,6 @@
 import type { AgentExtensionFactory } from './agent.js';
 import { createMediaExtension, mediaSettingsFromEnv } from './media/extension.js';
+import { createStreamsExtension } from './streams/extension.js';
 
 /**
  * Parts of the agent beyond the BMC drivers that answer their own control
@@ -7,5 +8,5 @@ import { createMediaExtension, mediaSettingsFromEnv } from './media/extension.js
  * with the AgentContext at start and stopped with the agent.
  */
 export function builtinExtensions(): AgentExtensionFactory[] {
-  return [createMediaExtension(mediaSettingsFromEnv())];
+  return [createMediaExtension(mediaSettingsFromEnv()), createStreamsExtension()];
 }

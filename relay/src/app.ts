@@ -20,6 +20,8 @@ import mediaPlugin from './plugins/media/index.js';
 import { mediaDependenciesOf } from './plugins/media/wiring.js';
 import metricsPlugin from './plugins/metrics.js';
 import storePlugin from './plugins/store.js';
+import streamsPlugin from './plugins/streams/index.js';
+import { relayDependencies } from './services.js';
 import webPlugin from './plugins/web.js';
 
 export interface BuildAppOptions {
@@ -72,6 +74,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(agentsPlugin);
   await app.register(inventoryPlugin);
   await app.register(mediaPlugin, { dependencies: mediaDependenciesOf(app) });
+  await app.register(streamsPlugin, { dependencies: relayDependencies(app) });
   await app.register(healthPlugin);
   await app.register(webPlugin);
   return app;

@@ -89,8 +89,8 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     async (request, reply) => {
       const caller = await dependencies.authenticate(request);
       const server = await dependencies.findServer(request.params.id);
-      // Another tenant's server is answered exactly like a missing one.
-      if (!server || server.tenant !== caller.tenant) throw new LightsoutError('NOT_FOUND', `no server ${request.params.id}`);
+      // Another tenant's server is answered exactly like a missing one; provider admins see every tenant (as in the inventory).
+      if (!server || (server.tenant !== caller.tenant && caller.role !== 'provider-admin')) throw new LightsoutError('NOT_FOUND', `no server ${request.params.id}`);
       const { kind } = request.body;
       if (!server.capabilities.includes(capabilityOf[kind])) {
         throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no ${kind} console`, { hint: 'add the endpoint to the agent configuration' });

@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { LightsoutError } from '@lightsout/shared';
 import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
 import type { CommandContext } from './commands/context.js';
-import { agentsList, agentsTokenCreate, serversList, whoami } from './commands/inventory.js';
+import { agentsList, agentsRevoke, agentsTokenCreate, serversList, whoami } from './commands/inventory.js';
 import { login, logout } from './commands/login.js';
 import { mediaEject, mediaMount, mediaStatus } from './commands/media.js';
 import { exitCodeOf, ExitCode } from './exit-codes.js';
@@ -34,6 +34,12 @@ function buildProgram(context: CommandContext): Command {
 
   const agents = program.command('agents').description('agents (one per datacenter)');
   agents.command('list').description('list agents and whether they are connected').option('--json', 'print JSON ({"agents": […]})').action((options: { json?: boolean }) => agentsList(context, options));
+  agents
+    .command('revoke')
+    .description('revoke an agent (provider admin): disconnects it and refuses its key from now on')
+    .argument('<agent>', 'agent id (see `agents list`)')
+    .option('--json', 'print JSON')
+    .action((agent: string, options: { json?: boolean }) => agentsRevoke(context, agent, options));
   const token = agents.command('token').description('join tokens for enrolling new agents');
   token
     .command('create')

@@ -165,6 +165,21 @@ describe('foundation: relay + agent + CLI end to end', () => {
     expect(second.stderr).toMatch(/^error JOIN_TOKEN_USED: enrollment refused: .*\nhint: .*lightsout agents token create/m);
   }, 30_000);
 
+  it('revokes an agent: it is disconnected, exits 3 with AGENT_REVOKED, and its key is refused from then on', async () => {
+    const agent = started.find((process) => process.name === 'agent' && process.running)!;
+    const { agents } = JSON.parse((await cli(['agents', 'list', '--json'], cliEnv)).stdout) as { agents: Array<{ id: string; name: string; revoked: boolean }> };
+    const enrolled = agents.find((entry) => entry.name === 'fra1-agent' && !entry.revoked)!;
+    const revoke = await cli(['agents', 'revoke', enrolled.id, '--json'], cliEnv);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    expect(JSON.parse(revoke.stdout)).toMatchObject({ id: enrolled.id, revoked: true });
+    expect((await agent.exited).code).toBe(3);
+    expect(agent.stderr).toMatch(/^error AGENT_REVOKED: /m);
+    await waitForAgent('offline', OFFLINE_DEADLINE_MS);
+    const again = track(startAgentProcess(writeAgentConfig('fra1-agent', join(root, 'agent-state')), agentEnv));
+    expect((await again.exited).code).toBe(3);
+    expect(again.stderr).toMatch(/^error AGENT_REVOKED: /m);
+  }, 60_000);
+
   it('logs out: the stored login is gone and its refresh token is revoked at the OP', async () => {
     const file = join(cliEnv.LIGHTSOUT_CONFIG_DIR, 'credentials.json');
     const { sessions } = JSON.parse(readFileSync(file, 'utf8')) as { sessions: Record<string, { refreshToken: string; tokenEndpoint: string; clientId: string; audience: string }> };

@@ -1,4 +1,4 @@
-import type { AgentList, JoinTokenCreate, JoinTokenCreated, ServerList, WhoAmI } from '@lightsout/shared';
+import type { AgentList, AgentView, JoinTokenCreate, JoinTokenCreated, ServerList, WhoAmI } from '@lightsout/shared';
 import { json, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
@@ -52,4 +52,14 @@ export async function agentsTokenCreate(context: CommandContext, options: { regi
   // The token alone on stdout, so `TOKEN=$(lightsout agents token create …)` works; the rest is for humans.
   context.output.out(`${created.token}\n`);
   context.output.err(`join token for ${created.region}/${created.datacenter}, single use, expires ${created.expiresAt}\nstart the agent with LIGHTSOUT_JOIN_TOKEN set to it (or joinToken/joinTokenFile in its config)\n`);
+}
+
+/** `agents revoke ID`: the agent is disconnected at once and can never connect with its key again. */
+export async function agentsRevoke(context: CommandContext, agentId: string, options: { json?: boolean }): Promise<void> {
+  const agent = await (await apiFor(context)).post<AgentView>(`/v1/agents/${encodeURIComponent(agentId)}/revoke`, {});
+  if (options.json) {
+    context.output.out(json(agent));
+    return;
+  }
+  context.output.out(`revoked agent ${agent.id} (${agent.name}, ${agent.region}/${agent.datacenter}); it needs a new join token to come back\n`);
 }

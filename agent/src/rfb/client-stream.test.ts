@@ -40,6 +40,11 @@ async function proxyToScriptedBmc(): Promise<{ proxy: RfbProxy; bmcSocket: Socke
   return { proxy, bmcSocket: await socketReady, client };
 }
 
+/** Resolves once the scripted BMC's socket has closed (at once if it already has). */
+const socketClosed = async (socket: Socket): Promise<void> => {
+  if (!socket.closed) await once(socket, 'close');
+};
+
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 describe('RFB proxy splice phase', () => {
@@ -120,16 +125,59 @@ describe('RFB proxy splice phase', () => {
   it('closing the proxy closes the BMC connection', async () => {
     const { proxy, bmcSocket } = await proxyToScriptedBmc();
     proxy.close();
-    await once(bmcSocket, 'close');
+    await socketClosed(bmcSocket);
     expect(await proxy.closed).toBeUndefined();
   });
 
-  it('aborting the signal closes an open proxy, and aborts an opening one', async () => {
+  it('a client that is not speaking RFB closes the session with PROTOCOL_VERSION and hangs up on the BMC', async () => {
+    let handOver!: (socket: Socket) => void;
+    const socketReady = new Promise<Socket>((resolve) => (handOver = resolve));
+    const server = await startScriptedServer(async (socket, next) => {
+      socket.write('RFB 003.008\n');
+      await next(12);
+      socket.write(Buffer.of(1, 1));
+      await next(1);
+      socket.write(Buffer.alloc(4));
+      handOver(socket);
+    });
+    servers.push(server);
+    const proxy = await openRfbProxy({ url: server.url });
+    const bmcSocket = await socketReady;
+    const errors: unknown[] = [];
+    proxy.client.on('error', (error) => errors.push(error));
+    proxy.client.resume();
+    proxy.client.write('GET / HTTP/1.1\r\n\r\n');
+    expect(await proxy.closed).toMatchObject({ code: 'PROTOCOL_VERSION' });
+    expect(errors).toHaveLength(1);
+    await socketClosed(bmcSocket);
+  });
+
+  it('aborting the signal aborts an opening proxy with the signal reason', async () => {
     const server = await startScriptedServer(() => undefined); // never greets
     servers.push(server);
     const controller = new AbortController();
     const opening = openRfbProxy({ url: server.url, signal: controller.signal });
     controller.abort(new Error('user went away'));
     await expect(opening).rejects.toThrow('user went away');
+  });
+
+  it('aborting the signal closes an open proxy and its BMC connection', async () => {
+    let handOver!: (socket: Socket) => void;
+    const socketReady = new Promise<Socket>((resolve) => (handOver = resolve));
+    const server = await startScriptedServer(async (socket, next) => {
+      socket.write('RFB 003.008\n');
+      await next(12);
+      socket.write(Buffer.of(1, 1));
+      await next(1);
+      socket.write(Buffer.alloc(4));
+      handOver(socket);
+    });
+    servers.push(server);
+    const controller = new AbortController();
+    const proxy = await openRfbProxy({ url: server.url, signal: controller.signal });
+    const bmcSocket = await socketReady;
+    controller.abort();
+    expect(await proxy.closed).toBeUndefined();
+    await socketClosed(bmcSocket);
   });
 });

@@ -18,7 +18,7 @@ export function kyselyAdapterFactory(store: Store): new (kind: string) => Adapte
         grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
         user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
         uid: typeof payload.uid === 'string' ? payload.uid : null,
-        expires_at: expiresIn > 0 ? Date.now() + expiresIn * 1000 : null,
+        expires_at: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : null,
       };
       await store
         .insertInto('oidc_payloads')

@@ -9,7 +9,7 @@ declare module 'fastify' {
 }
 
 async function storePlugin(app: FastifyInstance): Promise<void> {
-  const store = await openStore(app.config);
+  const store = await openStore(app.config, (error) => app.log.warn({ err: error }, 'database connection lost'));
   app.decorate('store', store);
   app.addHook('onClose', async () => {
     await store.destroy();

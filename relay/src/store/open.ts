@@ -12,12 +12,15 @@ import { migrationProvider } from './migrations.js';
 export type Store = Kysely<Database>;
 
 /** Open the configured database and bring its schema up to date. */
-export async function openStore(config: Pick<RelayConfig, 'store' | 'dataDir'>): Promise<Store> {
+export async function openStore(config: Pick<RelayConfig, 'store' | 'dataDir'>, onConnectionError: (error: Error) => void = () => undefined): Promise<Store> {
   let db: Store;
   if (config.store.driver === 'postgres') {
     // int8 (bigint) columns hold epoch milliseconds: well inside 2^53.
     pg.types.setTypeParser(20, (value) => Number(value));
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: config.store.postgresUrl, max: 10 }) }) });
+    const pool = new pg.Pool({ connectionString: config.store.postgresUrl, max: 10 });
+    // An idle client losing its server emits 'error' on the pool; unhandled, that would end the process.
+    pool.on('error', onConnectionError);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const file = isAbsolute(config.store.sqliteFile) ? config.store.sqliteFile : join(config.dataDir, config.store.sqliteFile);

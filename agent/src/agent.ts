@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CONTROL_PROTOCOL_VERSION, type InventoryMessage, type LightsoutError } from '@lightsout/shared';
+import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, encodeControl, LightsoutError, type InventoryMessage } from '@lightsout/shared';
 import type { AgentConfig } from './config/types.js';
 import { ControlConnection } from './control/connection.js';
 import { createDispatcher, type OperationHandlers } from './control/dispatcher.js';
@@ -63,6 +63,13 @@ export function startAgent(options: {
   const handlers: OperationHandlers = Object.assign({}, ...extensions.map((extension) => extension.handlers)) as OperationHandlers;
   const inventory: InventoryMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: config.servers.map(registrationOf) };
   const capabilities = [...new Set(inventory.servers.flatMap((server) => server.capabilities))];
+  // The inventory travels as one control frame; a relay refuses larger frames and the agent would reconnect forever.
+  const inventoryBytes = Buffer.byteLength(encodeControl(inventory));
+  if (inventoryBytes > CONTROL_MAX_FRAME_BYTES) {
+    throw new LightsoutError('CONFIG_INVALID', `the inventory of ${inventory.servers.length} servers is ${inventoryBytes} bytes, above the control frame limit of ${CONTROL_MAX_FRAME_BYTES}`, {
+      hint: 'split the servers over several agents, or shorten names and labels',
+    });
+  }
 
   const dispatch = createDispatcher({
     registry,

@@ -1,0 +1,113 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { importJWK, type JWK } from 'jose';
+import pino from 'pino';
+import { decodeAgentMessage, encodeControl, LightsoutError, type AgentToRelay, type BootOverride } from '@lightsout/shared';
+import { controlUrlOf, startAgent, type RunningAgent } from './agent.js';
+import type { AgentConfig, ServerEntry } from './config/types.js';
+import type { BmcDriver } from './drivers/types.js';
+
+const credentials = { username: 'u', password: 'p' };
+const server = (id: string): ServerEntry => ({ id, name: id, tenant: 'demo', rack: 'r1', labels: {}, ipmi: { host: '127.0.0.1', port: 623, credentials, cipherSuite: 'auto', privilege: 'administrator', quirks: [] } });
+
+function config(relay: string, servers: ServerEntry[]): AgentConfig {
+  return {
+    relay,
+    name: 'test',
+    stateDir: '/nonexistent',
+    joinToken: undefined,
+    logLevel: 'silent',
+    control: { backoffBaseMs: 10, backoffCapMs: 50, stableAfterMs: 60_000, requestTimeoutMs: 2000 },
+    poll: { intervalMs: 3_600_000, concurrency: 2 },
+    servers,
+  };
+}
+
+async function keyPair() {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as JWK & { x: string };
+  const privateKey = await importJWK(jwk, 'EdDSA');
+  return { privateKey: privateKey as Exclude<typeof privateKey, Uint8Array>, publicJwk: { kty: 'OKP' as const, crv: 'Ed25519' as const, x: jwk.x } };
+}
+
+function powerDriver(): BmcDriver {
+  let power: 'on' | 'off' = 'on';
+  const no = async (): Promise<never> => {
+    throw new LightsoutError('BMC_UNSUPPORTED', 'not here');
+  };
+  return {
+    protocol: 'ipmi',
+    powerGet: async () => ({ power }),
+    powerSet: async (action) => ((power = action === 'off' ? 'off' : 'on'), { power }),
+    bootGet: no as () => Promise<BootOverride>,
+    bootSet: no,
+    sensors: no,
+    sel: no,
+    selClear: no,
+    close: async () => undefined,
+  };
+}
+
+const running: RunningAgent[] = [];
+const servers: WebSocketServer[] = [];
+afterEach(async () => {
+  for (const agent of running.splice(0)) await agent.stop();
+  for (const wss of servers.splice(0)) await new Promise<void>((resolve) => wss.close(() => resolve()));
+});
+
+describe('startAgent', () => {
+  it('builds the control URL from the relay URL', () => {
+    expect(controlUrlOf('https://relay.example.net')).toBe('wss://relay.example.net/v1/agent/connect');
+    expect(controlUrlOf('http://127.0.0.1:8080')).toBe('ws://127.0.0.1:8080/v1/agent/connect');
+  });
+
+  it('refuses an inventory that cannot fit in one control frame', async () => {
+    const many = Array.from({ length: 5000 }, (_, index) => ({ ...server(`s-${index}`), name: 'x'.repeat(200) }));
+    expect(() => startAgent({ config: config('http://127.0.0.1:9', many), identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' }, keyPair: { privateKey: undefined as never, publicJwk: undefined as never }, factories: {}, logger: pino({ level: 'silent' }) })).toThrow(
+      /above the control frame limit/,
+    );
+  });
+
+  it('registers, answers requests through the drivers and reports power changes as state at once', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    servers.push(wss);
+    await once(wss, 'listening');
+    const received: AgentToRelay[] = [];
+    const socketReady = new Promise<WebSocket>((resolve) => {
+      wss.on('connection', (socket) => {
+        socket.on('message', (data) => received.push(decodeAgentMessage(data.toString())));
+        socket.send(encodeControl({ v: 1, type: 'welcome', agentId: 'a', region: 'r', datacenter: 'd', heartbeatIntervalMs: 10_000, maxFrameBytes: 1 << 20 }));
+        resolve(socket);
+      });
+    });
+    const relay = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+    const agent = startAgent({
+      config: config(relay, [server('web-01')]),
+      identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay },
+      keyPair: await keyPair(),
+      factories: { ipmi: () => powerDriver() },
+      logger: pino({ level: 'silent' }),
+    });
+    running.push(agent);
+    const socket = await socketReady;
+    // Bounded wait on what the agent has sent so far.
+    const waitFor = async (predicate: () => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!predicate()) {
+        if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(received.map((message) => message.type))}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    await waitFor(() => received.some((message) => message.type === 'state'));
+    expect(received.slice(0, 2).map((message) => message.type)).toEqual(['hello', 'inventory']);
+    expect(received.find((message) => message.type === 'state')).toEqual({ v: 1, type: 'state', serverId: 'web-01', power: 'on', reachable: true });
+
+    socket.send(encodeControl({ v: 1, type: 'request', id: 'r1', op: 'power.set', params: { serverId: 'web-01', action: 'off' }, timeoutMs: 1000 }));
+    await waitFor(() => received.some((message) => message.type === 'response'));
+    expect(received.find((message) => message.type === 'response')).toEqual({ v: 1, type: 'response', id: 'r1', ok: true, result: { power: 'off' } });
+    await waitFor(() => received.filter((message) => message.type === 'state').length === 2);
+    expect(received.filter((message) => message.type === 'state')[1]).toMatchObject({ serverId: 'web-01', power: 'off' });
+  });
+});

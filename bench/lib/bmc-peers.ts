@@ -97,3 +97,58 @@ export function seededBytes(length: number, seed = 0x9e3779b9): Buffer {
 export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
+
+/**
+ * An OpenBMC-style serial console WebSocket (`/console0`: binary frames of raw
+ * host serial bytes both ways) that sends `sendBytes` of random data and
+ * hashes what it receives. Honours backpressure through `bufferedAmount`.
+ */
+export async function startSerialWebSocketSourceSink(sendBytes: number): Promise<{
+  url: string;
+  sent: Promise<{ sha256: string }>;
+  received(): { bytes: number; sha256: string };
+  close(): Promise<void>;
+}> {
+  const { WebSocketServer } = await import('ws');
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/console0' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const hash = createHash('sha256');
+  let receivedBytes = 0;
+  let resolveSent: (value: { sha256: string }) => void = () => {};
+  const sent = new Promise<{ sha256: string }>((resolve) => (resolveSent = resolve));
+  let connections = 0;
+  server.on('connection', (socket) => {
+    socket.on('message', (data: Buffer) => {
+      receivedBytes += data.length;
+      hash.update(data);
+    });
+    socket.on('error', () => {});
+    // Only the first console connection is the data source (as a host UART has one output).
+    if (connections++ > 0) return;
+    const sendHash = createHash('sha256');
+    let remaining = sendBytes;
+    const pump = () => {
+      while (remaining > 0 && socket.readyState === socket.OPEN) {
+        if (socket.bufferedAmount > 1024 * 1024) return void setTimeout(pump, 2);
+        const chunk = randomBytes(Math.min(16 * 1024, remaining));
+        remaining -= chunk.length;
+        sendHash.update(chunk);
+        socket.send(chunk);
+      }
+      if (remaining === 0) resolveSent({ sha256: sendHash.digest('hex') });
+    };
+    pump();
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `ws://127.0.0.1:${port}/console0`,
+    sent,
+    received: () => ({ bytes: receivedBytes, sha256: hash.copy().digest('hex') }),
+    close: () =>
+      new Promise<void>((done) => {
+        for (const client of server.clients) client.terminate();
+        server.close(() => done());
+      }),
+  };
+}

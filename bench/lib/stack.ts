@@ -1,0 +1,123 @@
+/**
+ * The real stack as processes: a relay (relay/bin/lightsout-relay.js) and an
+ * agent (agent/bin/lightsout-agent.js), each a child we own and stop. Used by
+ * the stream end-to-end tests (kill -9 of the relay) and benchmarks.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createJoinTokenAs, loginWithPassword } from '../../relay/src/testing/login.js';
+import { freePort } from './stream-chain.js';
+
+const relayBin = fileURLToPath(new URL('../../relay/bin/lightsout-relay.js', import.meta.url));
+const agentBin = fileURLToPath(new URL('../../agent/bin/lightsout-agent.js', import.meta.url));
+export const STACK_PASSWORD = 'lightsout-stack-password';
+
+export interface StackServer {
+  id: string;
+  serial?: { url: string };
+  vnc?: { url: string };
+}
+
+export interface Stack {
+  relayUrl: string;
+  operatorToken: string;
+  adminToken: string;
+  /** SIGKILL the relay process (no cleanup at all) and wait for it to be gone. */
+  killRelay(): Promise<void>;
+  startRelay(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // Bounded by the deadline.
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function own(child: ChildProcess, owned: Set<ChildProcess>, log: string[]): ChildProcess {
+  owned.add(child);
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
+  child.once('exit', () => owned.delete(child));
+  return child;
+}
+
+export async function startStack(servers: StackServer[], options: { agentEnv?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
+  const directory = mkdtempSync(join(tmpdir(), 'lightsout-stack-'));
+  const port = await freePort();
+  const relayUrl = `http://127.0.0.1:${port}`;
+  const owned = new Set<ChildProcess>();
+  const log: string[] = [];
+  const relayConfig = join(directory, 'relay.json');
+  writeFileSync(
+    relayConfig,
+    JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(directory, 'relay-data'), webRoot: join(directory, 'no-web'), logLevel: 'warn', agents: { heartbeatIntervalMs: 500 } }),
+  );
+  let relay: ChildProcess | undefined;
+
+  async function startRelay(): Promise<void> {
+    relay = own(spawn(process.execPath, [relayBin, '--config', relayConfig], { env: { ...process.env, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+    await waitFor(async () => (await fetch(`${relayUrl}/readyz`)).status === 200, 30_000, 'the relay to be ready');
+  }
+
+  const stack: Stack = {
+    relayUrl,
+    operatorToken: '',
+    adminToken: '',
+    async killRelay() {
+      if (!relay || relay.exitCode !== null) return;
+      const exited = once(relay, 'exit');
+      relay.kill('SIGKILL');
+      await exited;
+    },
+    startRelay,
+    async close() {
+      for (const child of owned) child.kill('SIGTERM');
+      await Promise.all([...owned].map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    await startRelay();
+    stack.adminToken = (await loginWithPassword(relayUrl, 'admin', STACK_PASSWORD)).accessToken;
+    stack.operatorToken = (await loginWithPassword(relayUrl, 'operator', STACK_PASSWORD)).accessToken;
+    const join_ = await createJoinTokenAs(relayUrl, stack.adminToken, { region: 'eu', datacenter: 'fra1' });
+    const stateDir = join(directory, 'agent-state');
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const agentConfig = join(directory, 'agent.json');
+    writeFileSync(
+      agentConfig,
+      JSON.stringify({
+        relay: relayUrl,
+        name: 'stack-agent',
+        stateDir,
+        joinToken: join_.token,
+        log: { level: 'warn' },
+        control: { backoffBaseMs: 100, backoffCapMs: 1000 },
+        servers: servers.map((server) => ({ name: server.id, tenant: 'demo', rack: 'r1', ...server })),
+      }),
+    );
+    own(spawn(process.execPath, [agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+    await waitFor(
+      async () => {
+        const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${stack.operatorToken}` } });
+        const body = (await response.json()) as { servers: { id: string; agent: string }[] };
+        return servers.every((server) => body.servers.some((view) => view.id === server.id && view.agent === 'online'));
+      },
+      30_000,
+      'the agent to register its servers',
+    );
+  } catch (error) {
+    await stack.close();
+    throw new Error(`stack failed to start: ${(error as Error).message}\n${log.join('').slice(-4000)}`);
+  }
+  return stack;
+}

@@ -117,7 +117,7 @@ export async function startStack(servers: StackServer[], options: { agentEnv?: N
     );
   } catch (error) {
     await stack.close();
-    throw new Error(`stack failed to start: ${(error as Error).message}\n${log.join('').slice(-4000)}`);
+    throw new Error(`stack failed to start: ${(error as Error).message}\n${log.join('').slice(-4000)}`, { cause: error });
   }
   return stack;
 }

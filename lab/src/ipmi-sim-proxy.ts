@@ -8,6 +8,8 @@ export interface UdpProxyOptions {
   loss?: number;
   /** Fraction (0..1) of datagrams held back and sent after the next one (reordering). */
   reorder?: number;
+  /** Longest a reordered datagram waits for one to overtake it; default 15 ms. */
+  holdMs?: number;
   /** Seed of the deterministic loss/reorder generator, so a failing run can be replayed. */
   seed?: number;
   /** Keep every datagram that passes, in order, for golden-vector capture. */
@@ -48,7 +50,7 @@ export async function startUdpProxy(options: UdpProxyOptions): Promise<UdpProxy>
   };
   const recorded: RecordedDatagram[] = [];
   const stats = { forwarded: 0, dropped: 0, reordered: 0 };
-  const held = new Map<Socket, { bytes: Buffer; port: number; address: string; direction: RecordedDatagram['direction'] }>();
+  const held = new Map<Socket, { bytes: Buffer; port: number; address: string; direction: RecordedDatagram['direction']; timer: ReturnType<typeof setTimeout> }>();
 
   const forward = (via: Socket, bytes: Buffer, port: number, address: string, direction: RecordedDatagram['direction']) => {
     if (random() < (options.loss ?? 0)) {
@@ -63,11 +65,19 @@ export async function startUdpProxy(options: UdpProxyOptions): Promise<UdpProxy>
     const waiting = held.get(via);
     if (waiting === undefined && random() < (options.reorder ?? 0)) {
       stats.reordered++;
-      held.set(via, { bytes, port, address, direction });
+      // Held until the next datagram in the same direction overtakes it, or briefly: a stop-and-wait
+      // peer (SOL) may send nothing more until this one arrives.
+      const timer = setTimeout(() => {
+        if (held.get(via)?.timer !== timer) return;
+        held.delete(via);
+        send({ bytes, port, address, direction });
+      }, options.holdMs ?? 15);
+      held.set(via, { bytes, port, address, direction, timer });
       return;
     }
     send({ bytes, port, address, direction });
     if (waiting !== undefined) {
+      clearTimeout(waiting.timer);
       held.delete(via);
       send(waiting);
     }
@@ -87,6 +97,10 @@ export async function startUdpProxy(options: UdpProxyOptions): Promise<UdpProxy>
     port: clientFacing.address().port,
     recorded,
     stats,
-    close: () => Promise.all([clientFacing, bmcFacing].map((socket) => new Promise<void>((resolve) => socket.close(() => resolve())))).then(() => undefined),
+    close: () => {
+      for (const entry of held.values()) clearTimeout(entry.timer);
+      held.clear();
+      return Promise.all([clientFacing, bmcFacing].map((socket) => new Promise<void>((resolve) => socket.close(() => resolve())))).then(() => undefined);
+    },
   };
 }

@@ -24,6 +24,8 @@ export interface HostUart {
   waitForPower(state: 'on' | 'off', timeoutMs?: number): Promise<void>;
   /** Drops received bytes (between test phases). */
   clearReceived(): void;
+  /** Turns the echoing shell on or off at run time. */
+  setShell(on: boolean): void;
 }
 
 export interface HostUartOptions {
@@ -46,7 +48,7 @@ export class LabHostUart implements HostUart {
   hostPid: number | undefined;
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly options: HostUartOptions) {
+  constructor(private options: HostUartOptions) {
     this.events.setMaxListeners(100);
     this.uartServer = createServer((socket) => this.acceptSol(socket));
     this.controlServer = createServer((socket) => this.acceptHost(socket));
@@ -67,6 +69,10 @@ export class LabHostUart implements HostUart {
       this.chunks.push(new Uint8Array(whole.buffer, whole.byteOffset, whole.length));
     }
     return this.chunks[0] ?? new Uint8Array();
+  }
+
+  setShell(on: boolean): void {
+    this.options = { ...this.options, shell: on };
   }
 
   clearReceived(): void {

@@ -17,7 +17,15 @@
  *    read are plausible (owner pointer, descriptor, ranges); if anything
  *    looks wrong the fix switches itself off and logs why.
  *
- * 3. System boot options (Chassis 0x08 / 0x09). Without an external
+ * 3. SOL resend counter (same layout guard as 2). ipmi_sim resets its "sends
+ *    of this packet" counter only when output starts from an empty buffer,
+ *    not when an ACK moves it on to the next packet. During a long burst the
+ *    counter keeps growing, and after the fifth lost packet of the burst
+ *    ipmi_sim throws its whole output buffer (up to 16 KiB) away. We wrap the
+ *    SOL payload handler and clear the counter whenever an ACK advances the
+ *    packet sequence, which is what the counter means.
+ *
+ * 4. System boot options (Chassis 0x08 / 0x09). Without an external
  *    chassis_control program ipmi_sim answers 0xCC to both, and even with
  *    one it keeps only the device and drops the valid, persistent and EFI
  *    bits. We keep parameters 0, 4 and 5 as the bytes the client wrote and
@@ -28,6 +36,7 @@
 #include <string.h>
 #include <OpenIPMI/serv.h>
 #include <OpenIPMI/mcserv.h>
+#include <OpenIPMI/lanserv.h>
 
 enum {
     NETFN_APP = 0x06,
@@ -137,7 +146,11 @@ extern void *is_mc_get_sol(lmc_data_t *mc);
 
 /* Field offsets in OpenIPMI 2.0.33 lanserv (x86_64): ipmi_sol_t and its soldata_t. */
 static const size_t SOL_ACTIVE = 80, SOL_DATA = 120;
-static const size_t DATA_FD = 0, DATA_SYS = 8, DATA_LAST_ACKED = 16856, DATA_LAST_ACKED_LENGTH = 16860, DATA_CURRENT_SEQ = 16864;
+static const size_t DATA_FD = 0, DATA_SYS = 8, DATA_LAST_ACKED = 16856, DATA_LAST_ACKED_LENGTH = 16860, DATA_CURRENT_SEQ = 16864, DATA_NUM_SENDS = 16880;
+
+/* lanserv's payload dispatch table (exported by libIPMIlanserv). */
+extern ipmi_payload_handler_cb payload_handlers[64];
+static ipmi_payload_handler_cb stock_sol_payload;
 
 static cmd_handler_f stock_activate_payload;
 static int sequence_fix_off;
@@ -179,12 +192,51 @@ forget_last_acked_packet(lmc_data_t *mc)
     memcpy(data + DATA_LAST_ACKED_LENGTH, &zero, sizeof zero);
 }
 
+/* The live soldata of `mc` when its layout looks like the one we measured, else NULL. */
+static unsigned char *
+checked_sol_data(lmc_data_t *mc)
+{
+    unsigned char *sol = is_mc_get_sol(mc), *data = NULL;
+    sys_data_t *owner = NULL;
+    int current;
+
+    if (sequence_fix_off || sol == NULL)
+        return NULL;
+    memcpy(&data, sol + SOL_DATA, sizeof data);
+    if (data == NULL)
+        return NULL;
+    memcpy(&owner, data + DATA_SYS, sizeof owner);
+    current = read_int(data, DATA_CURRENT_SEQ);
+    if (owner != plugin_sys || current < 1 || current > 15)
+        return NULL;
+    return data;
+}
+
+static void
+sol_payload(lanserv_data_t *lan, msg_t *msg)
+{
+    lmc_data_t *mc = lan->channel.get_associated_mc(&lan->channel, msg->sid, PAYLOAD_SOL);
+    unsigned char *data = mc != NULL ? checked_sol_data(mc) : NULL;
+    int before = data != NULL ? read_int(data, DATA_CURRENT_SEQ) : 0;
+    const unsigned int zero = 0;
+
+    stock_sol_payload(lan, msg);
+    if (data != NULL && read_int(data, DATA_CURRENT_SEQ) != before)
+        memcpy(data + DATA_NUM_SENDS, &zero, sizeof zero);
+}
+
 static void
 activate_payload(lmc_data_t *mc, msg_t *msg, unsigned char *rdata, unsigned int *rdata_len, void *cb_data)
 {
     stock_activate_payload(mc, msg, rdata, rdata_len, cb_data);
-    if (*rdata_len >= 1 && rdata[0] == 0 && msg->len >= 2 && (msg->data[0] & 0x3f) == PAYLOAD_SOL && (msg->data[1] & 0x0f) == 1)
+    if (*rdata_len >= 1 && rdata[0] == 0 && msg->len >= 2 && (msg->data[0] & 0x3f) == PAYLOAD_SOL && (msg->data[1] & 0x0f) == 1) {
         forget_last_acked_packet(mc);
+        /* SOL registers its payload handler after plug-ins load, so wrap it at first activation. */
+        if (stock_sol_payload == NULL && payload_handlers[PAYLOAD_SOL] != NULL && payload_handlers[PAYLOAD_SOL] != sol_payload) {
+            stock_sol_payload = payload_handlers[PAYLOAD_SOL];
+            payload_handlers[PAYLOAD_SOL] = sol_payload;
+        }
+    }
 }
 #endif
 

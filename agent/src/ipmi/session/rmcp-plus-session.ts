@@ -97,22 +97,26 @@ export class RmcpPlusSession extends SessionCore {
     this.solReceiver = receiver;
   }
 
-  async close(): Promise<void> {
-    if (this.state !== 'active') {
-      if (this.state !== 'failed' && this.state !== 'closed') {
-        this.state = 'closed';
-        this.waiter.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'session closed'));
-        this.dispose(undefined);
+  private closing: Promise<void> | undefined;
+
+  /** Close Session (§22.19) when active, then release the socket. Concurrent calls share one close. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    if (this.state === 'active') {
+      this.state = 'closing';
+      try {
+        await this.send(closeSessionRequest(this.bmcSessionId), 2);
+      } catch {
+        // Best effort: the BMC times the session out anyway.
       }
-      return;
     }
-    this.state = 'closing';
-    try {
-      await this.send(closeSessionRequest(this.bmcSessionId), 1);
-    } catch {
-      // Best effort: the BMC times the session out anyway.
-    }
+    if (this.state === 'failed' || this.state === 'closed') return;
     this.state = 'closed';
+        this.waiter.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'session closed'));
     this.dispose(undefined);
   }
 
@@ -248,6 +252,10 @@ export class RmcpPlusSession extends SessionCore {
       }
       if (!this.replayWindow.accept(packet.sequence)) {
         this.refused.replayed++;
+        // A BMC may retransmit a SOL packet with its old session sequence (seen with ipmi_sim under loss).
+        // Dropping it would leave it unacknowledged forever; SOL has its own sequence numbers and delivers
+        // a repeat at most once, so only the acknowledgement is repeated.
+        if (packet.payloadType === PAYLOAD_TYPE.sol) this.solReceiver?.(packet.payload);
         return;
       }
       if (packet.payloadType === PAYLOAD_TYPE.ipmi) this.deliverIpmi(packet.payload);

@@ -67,22 +67,26 @@ export class V15Session extends SessionCore {
     throw failure;
   }
 
-  async close(): Promise<void> {
-    if (this.state !== 'active') {
-      if (this.state !== 'failed' && this.state !== 'closed') {
-        this.state = 'closed';
-        this.waiter.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'session closed'));
-        this.dispose(undefined);
+  private closing: Promise<void> | undefined;
+
+  /** Close Session (§22.19) when active, then release the socket. Concurrent calls share one close. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    if (this.state === 'active') {
+      this.state = 'closing';
+      try {
+        await this.send(closeSessionRequest(this.sessionId), 2);
+      } catch {
+        // Best effort: the BMC times the session out anyway.
       }
-      return;
     }
-    this.state = 'closing';
-    try {
-      await this.send(closeSessionRequest(this.sessionId), 1);
-    } catch {
-      // Best effort.
-    }
+    if (this.state === 'failed' || this.state === 'closed') return;
     this.state = 'closed';
+        this.waiter.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'session closed'));
     this.dispose(undefined);
   }
 

@@ -7,7 +7,6 @@ import { SolSession, type SolEndReason, type SolTiming } from './sol-session.js'
 export type SolHubEvent =
   | { type: 'active' }
   | { type: 'control'; holder: string | undefined; previous: string | undefined }
-  | { type: 'taken-over'; by: string }
   | { type: 'status'; status: 'break-detected' | 'overrun' }
   | { type: 'ended'; reason: SolEndReason; detail: string };
 
@@ -31,6 +30,8 @@ export interface SolAttachOptions {
 /** One viewer's handle. Output and events go to the listeners given to `attach`. */
 export interface SolViewer {
   readonly id: string;
+  /** This attach deactivated another session's SOL (privileged takeover); that session's viewers are told by their hub. */
+  readonly tookOver: boolean;
   /** Buffered output from before this viewer attached (up to the ring size). */
   readonly replay: Uint8Array;
   /** Keyboard input; ignored (returns false) unless this viewer holds control. */
@@ -65,6 +66,7 @@ export class SolHub {
   private sol: SolSession | undefined;
   private opening: Promise<SolSession> | undefined;
   private closed = false;
+  private announcedTakeover = false;
 
   constructor(private readonly options: SolHubOptions) {
     this.ring = new RingBuffer(options.ringBytes ?? 256 * 1024);
@@ -82,13 +84,16 @@ export class SolHub {
   async attach(viewerId: string, options: SolAttachOptions, listeners: SolViewerListeners): Promise<SolViewer> {
     if (this.closed) throw new LightsoutError('BMC_UNREACHABLE', 'SOL hub closed');
     if (this.viewers.has(viewerId)) throw new LightsoutError('CONFLICT', `viewer ${viewerId} is already attached`);
-    await this.ensureOpen(options.takeover ?? false, viewerId);
+    const sol = await this.ensureOpen(options.takeover ?? false);
+    const tookOver = sol.tookOver && !this.announcedTakeover;
+    this.announcedTakeover ||= sol.tookOver;
     const replay = this.ring.snapshot();
     this.viewers.set(viewerId, { id: viewerId, listeners });
     if (options.mode === 'control' && this.controller === undefined) this.setController(viewerId);
     const holds = () => this.controller === viewerId;
     return {
       id: viewerId,
+      tookOver,
       replay,
       write: (bytes) => {
         if (!holds() || this.sol === undefined) return false;
@@ -128,14 +133,12 @@ export class SolHub {
     this.broadcast({ type: 'control', holder, previous });
   }
 
-  private async ensureOpen(takeover: boolean, viewerId?: string): Promise<SolSession> {
+  private async ensureOpen(takeover: boolean): Promise<SolSession> {
     if (this.sol !== undefined) return this.sol;
     this.opening ??= this.open(takeover).finally(() => {
       this.opening = undefined;
     });
-    const sol = await this.opening;
-    if (takeover && viewerId !== undefined) this.broadcast({ type: 'taken-over', by: viewerId });
-    return sol;
+    return this.opening;
   }
 
   private async open(takeover: boolean): Promise<SolSession> {
@@ -153,8 +156,11 @@ export class SolHub {
         status: (status) => this.broadcast({ type: 'status', status }),
         end: (reason, detail) => {
           if (this.sol === sol) this.sol = undefined;
-          void session.close();
-          this.broadcast({ type: 'ended', reason, detail });
+          // Our own close deactivates first and closes the session after; anything else ends here.
+          if (reason !== 'closed') {
+            void session.close();
+            this.broadcast({ type: 'ended', reason, detail });
+          }
         },
       }, { takeover, ...(this.options.auxiliary === undefined ? {} : { auxiliary: this.options.auxiliary }), ...(this.options.timing ? { timing: this.options.timing } : {}) });
       this.sol = sol;

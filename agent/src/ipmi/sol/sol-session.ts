@@ -53,6 +53,8 @@ export class SolSession {
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private ended = false;
   private maxData = 255;
+  /** True when activation had to deactivate another session's SOL first. */
+  tookOver = false;
   /** Bytes given to the BMC and acknowledged, and bytes delivered from it. */
   readonly counters = { sent: 0, received: 0, retransmits: 0, duplicates: 0 };
 
@@ -88,6 +90,7 @@ export class SolSession {
         const owner = await SolSession.owner(session);
         if (!options.takeover) throw new LightsoutError('BMC_BUSY', `SOL is already active on another session (BMC session 0x${owner.toString(16)})`, { details: { ownerSessionId: owner }, hint: 'take it over (privileged) or wait for the other session to end' });
         await session.requestWithCode(deactivatePayloadRequest(PAYLOAD_TYPE.sol, 1));
+        sol.tookOver = true;
         continue;
       }
       throw new LightsoutError(completionCode === ACTIVATE_PAYLOAD_COMPLETION.disabled ? 'BMC_UNSUPPORTED' : 'BMC_PROTOCOL_ERROR', `Activate Payload (SOL) failed with completion code 0x${completionCode.toString(16)}`, { details: { completionCode } });
@@ -119,14 +122,16 @@ export class SolSession {
     return this.pendingInput.reduce((sum, item) => sum + item.data.length, 0) + (this.outstanding?.data.length ?? 0);
   }
 
+  /** Deactivates the payload (so the next activation finds it free), then ends. The session stays open. */
   async close(): Promise<void> {
     if (this.ended) return;
-    this.finish('closed', 'closed by the agent');
+    this.stopTimers();
     try {
       await this.session.requestWithCode(deactivatePayloadRequest(PAYLOAD_TYPE.sol, 1));
     } catch {
       // The session may already be gone; the BMC times the payload out then.
     }
+    this.finish('closed', 'closed by the agent');
   }
 
   private start(): void {
@@ -235,12 +240,16 @@ export class SolSession {
     }
   }
 
-  private finish(reason: SolEndReason, detail: string): void {
-    if (this.ended) return;
-    this.ended = true;
+  private stopTimers(): void {
     clearInterval(this.keepaliveTimer);
     clearTimeout(this.holdTimer);
     clearTimeout(this.outstanding?.timer);
+  }
+
+  private finish(reason: SolEndReason, detail: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopTimers();
     this.session.onSolPayload(undefined);
     this.events.end(reason, detail);
   }

@@ -4,5 +4,5 @@
 import { startX11vnc } from './vnc.js';
 
 const peer = await startX11vnc();
-process.stdout.write(`${JSON.stringify({ pids: peer.pids, display: peer.display })}\n`);
+process.stdout.write(`${JSON.stringify({ pids: peer.pids, display: peer.display, directory: peer.directory })}\n`);
 setInterval(() => undefined, 60_000);

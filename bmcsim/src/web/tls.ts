@@ -3,7 +3,6 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSecureContext, type SecureContext } from 'node:tls';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -11,7 +10,6 @@ const run = promisify(execFile);
 export interface TlsMaterial {
   key: string;
   cert: string;
-  secureContext: SecureContext;
   /** SHA-256 of the certificate, colon-separated hex, for pinning in the agent config. */
   fingerprint256: string;
 }
@@ -32,7 +30,7 @@ export async function selfSignedCertificate(commonName: string, addresses: reado
     await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '825', '-subj', `/O=bmcsim/CN=${commonName}`, '-addext', `subjectAltName=${sans}`], { timeout: 20_000 });
     const key = await readFile(keyFile, 'utf8');
     const cert = await readFile(certFile, 'utf8');
-    return { key, cert, secureContext: createSecureContext({ key, cert }), fingerprint256: new X509Certificate(cert).fingerprint256 };
+    return { key, cert, fingerprint256: new X509Certificate(cert).fingerprint256 };
   } finally {
     await rm(directory, { recursive: true, force: true });
   }

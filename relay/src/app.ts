@@ -16,6 +16,7 @@ import auditPlugin from './plugins/audit.js';
 import identityPlugin from './plugins/identity.js';
 import agentsPlugin from './plugins/agents.js';
 import inventoryPlugin from './plugins/inventory.js';
+import eventsPlugin from './plugins/events.js';
 import mediaPlugin from './plugins/media/index.js';
 import { mediaDependenciesOf } from './plugins/media/wiring.js';
 import metricsPlugin from './plugins/metrics.js';
@@ -68,11 +69,18 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Above the control-frame cap on purpose: a frame between the two is refused by our
   // decoder with FRAME_TOO_LARGE (an error message, then close 4002); only far larger
   // frames hit ws's own limit (close 1009).
-  await app.register(websocket, { options: { maxPayload: 4 * Math.max(config.agents.maxFrameBytes, CONTROL_MAX_FRAME_BYTES) } });
+  await app.register(websocket, {
+    options: {
+      maxPayload: 4 * Math.max(config.agents.maxFrameBytes, CONTROL_MAX_FRAME_BYTES),
+      // Browsers pass the access token as a `bearer.<jwt>` subprotocol; never echo that one back.
+      handleProtocols: (protocols: Set<string>) => [...protocols].find((protocol) => !protocol.startsWith('bearer.')) ?? false,
+    },
+  });
   await app.register(auditPlugin);
   await app.register(identityPlugin, { printSeededCredentials: options.printSeededCredentials, demoPassword: options.demoPassword ?? process.env['LIGHTSOUT_DEMO_PASSWORD'] });
   await app.register(agentsPlugin);
   await app.register(inventoryPlugin);
+  await app.register(eventsPlugin);
   await app.register(mediaPlugin, { dependencies: mediaDependenciesOf(app) });
   await app.register(streamsPlugin, { dependencies: relayDependencies(app) });
   await app.register(healthPlugin);

@@ -8,6 +8,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers["sec-websocket-protocol"]',
   'res.headers["set-cookie"]',
   'headers.authorization',
   'password',

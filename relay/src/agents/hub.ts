@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { RelayConfig } from '../config/schema.js';
 import { applyInventory, applyState } from '../inventory/apply.js';
+import type { ServerEvents } from '../inventory/events.js';
 import type { RelayMetrics } from '../plugins/metrics.js';
 import type { Store } from '../store/open.js';
 import { type AuthenticatedAgent, ReplayCache, authenticateAgent } from './agent-auth.js';
@@ -27,18 +28,23 @@ export class AgentHub {
     private readonly config: RelayConfig,
     private readonly metrics: RelayMetrics,
     private readonly log: FastifyBaseLogger,
+    private readonly events: ServerEvents,
   ) {
     this.hooks = {
       onHello: async (connection, message) => {
         await this.store.updateTable('agents').set({ version: message.agentVersion }).where('id', '=', connection.agent.id).execute();
       },
       onInventory: async (connection, message) => {
-        const { accepted, rejected } = await applyInventory(this.store, connection.agent, message.servers);
+        const { accepted, rejected, removed } = await applyInventory(this.store, connection.agent, message.servers);
+        this.events.serversChanged(accepted);
+        this.events.serversRemoved(removed);
         if (rejected.length > 0) this.log.warn({ agentId: connection.agent.id, rejected: rejected.map((entry) => `${entry.serverId}:${entry.error.code}`) }, 'inventory entries rejected');
         connection.send({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted, rejected });
       },
       onState: async (connection, message) => {
-        if (!(await applyState(this.store, connection.agent.id, message))) {
+        if (await applyState(this.store, connection.agent.id, message)) {
+          this.events.serversChanged([message.serverId]);
+        } else {
           this.log.warn({ agentId: connection.agent.id, serverId: message.serverId }, 'state for a server this agent does not own ignored');
         }
       },
@@ -55,6 +61,7 @@ export class AgentHub {
           this.lastSeenWritten.delete(connection.agent.id);
           this.metrics.connectedAgents.set(this.connections.size);
           void this.touch(connection.agent.id, { last_seen_at: connection.lastSeenAt });
+          void this.announceAgentServers(connection.agent.id);
         }
         this.log.info({ agentId: connection.agent.id, code, reason }, 'agent disconnected');
       },
@@ -78,6 +85,17 @@ export class AgentHub {
     return authenticateAgent(this.store, this.replays, token, this.config.agentAudience);
   }
 
+  /** The agent went online or offline: every server it owns changed its `agent` field. */
+  private async announceAgentServers(agentId: string): Promise<void> {
+    if (this.events.subscriberCount === 0) return;
+    try {
+      const rows = await this.store.selectFrom('servers').select('id').where('agent_id', '=', agentId).execute();
+      this.events.serversChanged(rows.map((row) => row.id));
+    } catch (error) {
+      this.log.warn({ err: error, agentId }, 'could not announce agent state change');
+    }
+  }
+
   /** A newly authenticated socket; replaces (closes with REPLACED) the agent's previous connection. */
   attach(agent: AuthenticatedAgent, socket: WebSocket): ControlConnection {
     const previous = this.connections.get(agent.id);
@@ -91,6 +109,7 @@ export class AgentHub {
     previous?.close(ControlCloseCode.REPLACED, 'replaced by a newer connection');
     this.metrics.connectedAgents.set(this.connections.size);
     void this.touch(agent.id, { connected_at: connection.connectedAt, last_seen_at: connection.connectedAt });
+    void this.announceAgentServers(agent.id);
     this.log.info({ agentId: agent.id, region: agent.region, datacenter: agent.datacenter }, 'agent connected');
     return connection;
   }

@@ -16,7 +16,7 @@ export interface AgentPlacement {
  * Refused per server: an id another agent owns (CONFLICT), a duplicate id in
  * the message (CONFLICT), an unknown tenant (NOT_FOUND).
  */
-export async function applyInventory(store: Store, agent: AgentPlacement, servers: ServerRegistration[]): Promise<{ accepted: string[]; rejected: Rejection[] }> {
+export async function applyInventory(store: Store, agent: AgentPlacement, servers: ServerRegistration[]): Promise<{ accepted: string[]; rejected: Rejection[]; removed: Array<{ id: string; tenant: string }> }> {
   return store.transaction().execute(async (transaction) => {
     const accepted: ServerRegistration[] = [];
     const rejected: Rejection[] = [];
@@ -47,9 +47,12 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
     }
     const now = Date.now();
     const acceptedIds = accepted.map((server) => server.id);
-    let removal = transaction.deleteFrom('servers').where('agent_id', '=', agent.id);
-    if (acceptedIds.length > 0) removal = removal.where('id', 'not in', acceptedIds);
-    await removal.execute();
+    let gone = transaction.selectFrom('servers').select(['id', 'tenant_id']).where('agent_id', '=', agent.id);
+    if (acceptedIds.length > 0) gone = gone.where('id', 'not in', acceptedIds);
+    const removed = (await gone.execute()).map((row) => ({ id: row.id, tenant: row.tenant_id }));
+    if (removed.length > 0) {
+      await transaction.deleteFrom('servers').where('agent_id', '=', agent.id).where('id', 'in', removed.map((entry) => entry.id)).execute();
+    }
     for (const server of accepted) {
       const values = {
         name: server.name,
@@ -70,7 +73,7 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
         .onConflict((conflict) => conflict.column('id').doUpdateSet(values).where('servers.agent_id', '=', agent.id))
         .execute();
     }
-    return { accepted: acceptedIds, rejected };
+    return { accepted: acceptedIds, rejected, removed };
   });
 }
 

@@ -30,10 +30,17 @@ function seesAllTenants(principal: Principal): boolean {
   return principal.role === 'provider-admin';
 }
 
-export async function listServers(store: Store, principal: Principal): Promise<ServerRow[]> {
+export async function listServers(store: Store, principal: Principal, onlyIds?: readonly string[]): Promise<ServerRow[]> {
+  if (onlyIds !== undefined && onlyIds.length === 0) return [];
   let query = store.selectFrom('servers').select(COLUMNS).orderBy('tenant_id').orderBy('region').orderBy('datacenter').orderBy('rack').orderBy('id');
   if (!seesAllTenants(principal)) query = query.where('tenant_id', '=', principal.tenant);
+  if (onlyIds !== undefined) query = query.where('id', 'in', onlyIds);
   return query.execute();
+}
+
+/** Whether the principal could see a server of this tenant (for removal notices). */
+export function canSeeTenant(principal: Principal, tenant: string): boolean {
+  return seesAllTenants(principal) || principal.tenant === tenant;
 }
 
 /**

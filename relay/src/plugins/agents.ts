@@ -8,10 +8,13 @@ import type { AuthenticatedAgent } from '../agents/agent-auth.js';
 import { AgentHub } from '../agents/hub.js';
 import { consumeJoinToken, createJoinToken } from '../agents/join-tokens.js';
 import { listAgentViews } from '../agents/views.js';
+import { ServerEvents } from '../inventory/events.js';
 import { bearerToken } from './identity.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** Server changed / removed notifications (the /v1/events feed listens). */
+    serverEvents: ServerEvents;
     /** Live agent connections; `app.agents.request(agentId, op, params, timeoutMs)` for other plugins. */
     agents: AgentHub;
   }
@@ -23,7 +26,8 @@ declare module 'fastify' {
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema };
 
 async function agentsPlugin(app: FastifyInstance): Promise<void> {
-  const hub = new AgentHub(app.store, app.config, app.metrics, app.log);
+  app.decorate('serverEvents', new ServerEvents());
+  const hub = new AgentHub(app.store, app.config, app.metrics, app.log, app.serverEvents);
   app.decorate('agents', hub);
   app.decorateRequest('controlAgent', null);
 

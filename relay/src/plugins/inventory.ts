@@ -58,6 +58,7 @@ export default async function inventoryPlugin(app: FastifyInstance): Promise<voi
     requireRoleOf(request, 'operator');
     const result = await forward(request, id, `power.${action}`, (agentId) => app.agents.request(agentId, 'power.set', { serverId: id, action }));
     await app.store.updateTable('servers').set({ power: result.power, state_at: Date.now() }).where('id', '=', id).execute();
+    app.serverEvents.serversChanged([id]);
     return result;
   });
 

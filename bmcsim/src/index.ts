@@ -10,3 +10,4 @@ export { bmcConfig, DEFAULT_FAULTS, DEMO_USERS, type BmcConfig, type BmcFaults, 
 export { Host, type BootDevice, type HostPowerState, type HostTimings } from './host/host.js';
 export { ManualClock, systemClock, type Clock } from './host/clock.js';
 export { IpmiLanServer } from './ipmi/lan-server.js';
+export { selfSignedCertificate, type TlsMaterial } from './web/tls.js';

@@ -4,3 +4,4 @@ export * from './ipmi-sim.js';
 export * from './ipmi-sim-config.js';
 export * from './ipmi-sim-uart.js';
 export * from './ipmi-sim-proxy.js';
+export * from './postgres.js';

@@ -44,7 +44,7 @@ describe('SDR records (§43) and conversion (§36.3)', () => {
 describe('SEL records (§32) with event text (§42)', () => {
   it('decodes a threshold event, a sensor-specific one and OEM records', () => {
     expect(decodeSelRecord(fromHex('01000242050000200004010101577270'))).toMatchObject({ id: 1, time: null, sensorType: 1, sensorNumber: 1, event: 'Upper Non-critical going high', direction: 'asserted', sensor: 'temperature' });
-    expect(decodeSelRecord(fromHex('020002809c55692000040901ef000000'))).toMatchObject({ event: 'Power off/down', direction: 'deasserted', time: '2026-01-01T00:00:00.000Z' });
+    expect(decodeSelRecord(fromHex('02000200b955692000040901ef000000'))).toMatchObject({ event: 'Power off/down', direction: 'deasserted', time: '2026-01-01T00:00:00.000Z' });
     expect(decodeSelRecord(fromHex('0300e0000102030405060708090a0b0c'))).toMatchObject({ event: 'OEM record', time: null });
     fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => decodesOrRefuses(decodeSelRecord, bytes)));
   });

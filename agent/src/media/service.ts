@@ -219,10 +219,23 @@ export class MediaService {
   // ── media.eject ─────────────────────────────────────────────────────────
   async eject(serverId: string): Promise<void> {
     this.assertServer(serverId);
+    const job = this.jobs.get(serverId);
+    if (job && !['booting', 'mounted', 'failed'].includes(job.step)) throw new LightsoutError('CONFLICT', `a mount is running on ${serverId}; eject when it has finished`);
+    await this.ejectMount(serverId);
+    this.jobs.delete(serverId);
+  }
+
+  /** Ejects at the BMC and forgets the mount record; the job (if any) is the caller's business. */
+  private async ejectMount(serverId: string): Promise<void> {
     const driver = this.context.mediaDriverFor(serverId);
     if (!driver) throw new LightsoutError('BMC_UNSUPPORTED', `virtual media needs Redfish on the BMC of ${serverId}`);
     await driver.mediaEject();
-    this.forget(serverId);
+    const record = this.mounts.get(serverId);
+    if (record) {
+      clearTimeout(record.timer);
+      record.release();
+    }
+    this.mounts.delete(serverId);
     this.context.logger.info({ serverId }, 'virtual media ejected');
   }
 
@@ -238,17 +251,7 @@ export class MediaService {
 
   private async ejectQuietly(serverId: string): Promise<void> {
     if (!this.mounts.has(serverId)) return;
-    await this.eject(serverId);
-  }
-
-  private forget(serverId: string): void {
-    const record = this.mounts.get(serverId);
-    if (record) {
-      clearTimeout(record.timer);
-      record.release();
-    }
-    this.mounts.delete(serverId);
-    this.jobs.delete(serverId);
+    await this.ejectMount(serverId);
   }
 
   private assertServer(serverId: string): void {

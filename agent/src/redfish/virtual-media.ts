@@ -103,8 +103,10 @@ async function waitInserted(client: RedfishClient, slotPath: string, imageUrl: s
   });
 }
 
+/** Idempotent: a slot with nothing inserted is left alone (BMCs answer 400 to EjectMedia on an empty slot). */
 export async function ejectMedia(client: RedfishClient, slotPath: string): Promise<void> {
   const { body: slot, etag } = await client.get(slotPath);
+  if (!slotStateOf(slotPath, slot).inserted) return;
   const target = actionTarget(slot, EJECT_ACTION);
   if (target) {
     await client.request('POST', target, { body: {} });

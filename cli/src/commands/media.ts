@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as tus from 'tus-js-client';
@@ -54,6 +54,8 @@ export async function mediaMount(context: CommandContext, serverId: string, file
     throw new LightsoutError('BAD_REQUEST', `cannot read ${file}`);
   });
   if (!info.isFile()) throw new LightsoutError('BAD_REQUEST', `${file} is not a file`);
+  // refuse early (unknown server, IPMI-only BMC, no permission) instead of after uploading gigabytes
+  await call<MediaState>('GET', serverPath(serverId, 'media'));
   const progress = new ProgressBar(context);
 
   const sha256 = await hashFile(file, info.size, (bytes) => progress.show('hashing', bytes, info.size));
@@ -63,6 +65,7 @@ export async function mediaMount(context: CommandContext, serverId: string, file
   if (uploadId) {
     context.output.err(`${basename(file)} is already on the relay (sha256 ${sha256.slice(0, 12)}…), not uploading again\n`);
   } else {
+    await mkdir(configDir(context.env), { recursive: true, mode: 0o700 });
     uploadId = await upload(context, relay, tokens, file, info.size, sha256, (sent) => progress.show('upload', sent, info.size));
     progress.done();
   }

@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freeTcpPort } from '@lightsout/lab';
+import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
+import type { ServerList } from '@lightsout/shared';
+import { Bmc } from '../../bmcsim/src/bmc/bmc.js';
+import { type BmcFaults, bmcConfig } from '../../bmcsim/src/bmc/config.js';
+import { ChildProcessHandle, REPO_ROOT, eventually, runToCompletion } from './processes.js';
+
+/**
+ * The whole virtual media path on loopback, each part as a user runs it: the
+ * relay and the agent as child processes (so their memory is their own), the
+ * simulated BMC in this process (its host's serial console is what tests
+ * read), and the real `lightsout` CLI as a child per command.
+ */
+export const PASSWORD = 'media-stack-password';
+
+export interface MediaStack {
+  root: string;
+  relayUrl: string;
+  relay: ChildProcessHandle;
+  agent: ChildProcessHandle;
+  bmc: Bmc;
+  /** Everything the simulated host printed on its serial console. */
+  serial(): string;
+  operatorToken: string;
+  cli(args: string[], timeoutMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+export interface MediaStackOptions {
+  faults?: Partial<BmcFaults>;
+  /** Largest image the BMC reads (bmcsim default 8 GiB). */
+  mediaMaxBytes?: number;
+  agentEnv?: NodeJS.ProcessEnv;
+  relayConfig?: Record<string, unknown>;
+}
+
+export async function startMediaStack(options: MediaStackOptions = {}): Promise<MediaStack> {
+  const root = mkdtempSync(join(tmpdir(), 'lightsout-media-'));
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const part of started.reverse()) await part.stop().catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    const bmc = new Bmc(bmcConfig('vm-01', { timings: { postMs: 20, bootMs: 20, shutdownMs: 50, cycleMs: 20 }, faults: options.faults ?? {}, ...(options.mediaMaxBytes ? { mediaMaxBytes: options.mediaMaxBytes } : {}) }));
+    let serial = '';
+    bmc.host.on('serial', (bytes: Uint8Array) => {
+      serial = (serial + Buffer.from(bytes).toString('latin1')).slice(-100_000);
+    });
+    const endpoints = await bmc.start({ address: '127.0.0.1', ipmiPort: 0, webPort: 0, vncPort: 0, tls: undefined });
+    started.push({ stop: () => bmc.stop() });
+
+    const port = await freeTcpPort();
+    const relayUrl = `http://127.0.0.1:${port}`;
+    const relayConfigFile = join(root, 'relay.yaml');
+    writeFileSync(
+      relayConfigFile,
+      JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(root, 'relay-data'), webRoot: join(root, 'no-web'), logLevel: 'warn', agents: { heartbeatIntervalMs: 1000 }, ...options.relayConfig }),
+    );
+    const relay = new ChildProcessHandle('relay', process.execPath, [join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
+    started.push({ stop: () => relay.kill('SIGKILL') });
+    await eventually('the relay to be ready', 60_000, async () => {
+      if (!relay.running) throw new Error(`relay exited: ${relay.stderr}`);
+      const response = await fetch(`${relayUrl}/readyz`);
+      await response.body?.cancel();
+      return response.ok ? true : undefined;
+    });
+
+    const admin = await loginWithPassword(relayUrl, 'admin', PASSWORD);
+    const operator = await loginWithPassword(relayUrl, 'operator', PASSWORD);
+    const { token: joinToken } = await createJoinTokenAs(relayUrl, admin.accessToken, { region: 'lab', datacenter: 'dc1' });
+    const agentConfig = join(root, 'agent.yaml');
+    writeFileSync(
+      agentConfig,
+      JSON.stringify({
+        relay: relayUrl,
+        name: 'media-agent',
+        stateDir: join(root, 'agent-state'),
+        log: { level: 'warn' },
+        poll: { intervalMs: 5000, concurrency: 2 },
+        credentials: [{ id: 'bmc', username: 'admin', passwordEnv: 'BMC_PASSWORD' }],
+        servers: [
+          { id: 'vm-01', name: 'bmcsim Redfish', tenant: 'demo', rack: 'r1', redfish: { url: endpoints.redfishUrl, credentials: 'bmc' } },
+          { id: 'ipmi-only', name: 'IPMI only', tenant: 'demo', rack: 'r1', ipmi: { host: '127.0.0.1', port: endpoints.ipmiPort || 9, credentials: 'bmc' } },
+        ],
+      }),
+    );
+    const agent = new ChildProcessHandle('agent', process.execPath, [join(REPO_ROOT, 'agent/bin/lightsout-agent.js'), '--config', agentConfig], {
+      ...process.env,
+      BMC_PASSWORD: 'adminpass',
+      LIGHTSOUT_JOIN_TOKEN: joinToken,
+      LIGHTSOUT_MEDIA_LISTEN: '127.0.0.1:0',
+      ...options.agentEnv,
+    });
+    started.push({ stop: () => agent.kill('SIGKILL') });
+    await eventually('vm-01 online', 60_000, async () => {
+      if (!agent.running) throw new Error(`agent exited: ${agent.stderr}`);
+      const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${operator.accessToken}` } });
+      const list = (await response.json()) as ServerList;
+      return list.servers?.find((server) => server.id === 'vm-01' && server.agent === 'online');
+    });
+
+    const cliEnv = { ...process.env, LIGHTSOUT_TOKEN: operator.accessToken, LIGHTSOUT_RELAY: relayUrl, LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config'), LIGHTSOUT_PROGRESS: 'lines' };
+    return {
+      root,
+      relayUrl,
+      relay,
+      agent,
+      bmc,
+      serial: () => serial,
+      operatorToken: operator.accessToken,
+      cli: (args, timeoutMs) => runToCompletion(process.execPath, [join(REPO_ROOT, 'cli/bin/lightsout.js'), ...args], cliEnv, timeoutMs),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

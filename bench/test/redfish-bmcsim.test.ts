@@ -1,0 +1,223 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MediaCache } from '../../agent/src/media/cache.js';
+import { type MediaAccess, MediaServer } from '../../agent/src/media/media-server.js';
+import { MediaUrlSigner } from '../../agent/src/media/url-signer.js';
+import { type RedfishDriver, createRedfishDriver } from '../../agent/src/redfish/index.js';
+import { Bmc } from '../../bmcsim/src/bmc/bmc.js';
+import { type BmcFaults, bmcConfig } from '../../bmcsim/src/bmc/config.js';
+import { type TlsMaterial, selfSignedCertificate } from '../../bmcsim/src/web/tls.js';
+
+/**
+ * The agent's Redfish driver and media server against the simulated BMC
+ * (bmcsim's Redfish service, which really downloads the image it is given),
+ * with python3-sushy and redfishtool from Debian as cross-checks on the same
+ * BMC. The simulated host's serial console is the ground truth for "boots
+ * from the virtual CD".
+ */
+let root: string;
+let tls: TlsMaterial;
+let otherTls: TlsMaterial;
+let cache: MediaCache;
+let caFile: string;
+let media: MediaServer;
+const accesses: MediaAccess[] = [];
+const image = randomBytes(512 * 1024);
+image.write('CD001', 0x8001, 'latin1');
+const sha256 = createHash('sha256').update(image).digest('hex');
+const bmcs: Bmc[] = [];
+const drivers: RedfishDriver[] = [];
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'redfish-bmcsim-'));
+  [tls, otherTls] = await Promise.all([selfSignedCertificate('bmc-a', ['127.0.0.1']), selfSignedCertificate('bmc-b', ['127.0.0.1'])]);
+  caFile = join(root, 'bmc-a.pem');
+  writeFileSync(caFile, tls.cert);
+  cache = new MediaCache({ directory: join(root, 'cache'), maxBytes: 1 << 26 });
+  await cache.open();
+  await cache.ingest(sha256, image.length, Readable.from([image]));
+  media = new MediaServer({ cache, signer: new MediaUrlSigner(randomBytes(32)), host: '127.0.0.1', onAccess: (access) => accesses.push(access) });
+  await media.start();
+}, 60_000);
+afterAll(async () => {
+  await media.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+afterEach(async () => {
+  // a driver whose BMC a test stopped cannot log out: that failure is the point of close() rejecting, not of these tests
+  for (const driver of drivers.splice(0)) await driver.close().catch(() => undefined);
+  for (const bmc of bmcs.splice(0)) await bmc.stop();
+});
+
+async function startBmc(faults: Partial<BmcFaults> = {}, material: TlsMaterial = tls) {
+  const bmc = new Bmc(bmcConfig('rf-01', { timings: { postMs: 20, bootMs: 20, shutdownMs: 50, cycleMs: 20 }, faults }));
+  bmcs.push(bmc);
+  let serial = '';
+  bmc.host.on('serial', (bytes: Uint8Array) => (serial += Buffer.from(bytes).toString('latin1')));
+  const endpoints = await bmc.start({ address: '127.0.0.1', ipmiPort: 0, webPort: 0, vncPort: 0, tls: material });
+  return { bmc, url: endpoints.redfishUrl, serial: () => serial };
+}
+
+function driverFor(url: string, trust = 'trust') {
+  const driver = createRedfishDriver({ serverId: 'rf-01', url, credentials: { username: 'admin', password: 'adminpass' }, trustDirectory: join(root, trust), retries: 0, insertSettleMs: 5000 });
+  drivers.push(driver);
+  return driver;
+}
+
+/** Resolves once the host's serial output contains `text` (event-driven, bounded). */
+function serialShows(bmc: Bmc, serial: () => string, text: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!serial().includes(text)) return;
+      cleanup();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`serial never showed ${JSON.stringify(text)}:\n${serial()}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      bmc.host.off('serial', check);
+    };
+    bmc.host.on('serial', check);
+    check();
+  });
+}
+
+async function basic(url: string, method: string, path: string): Promise<Response> {
+  const { request } = await import('undici');
+  const { Agent } = await import('undici');
+  const response = await request(`${url}${path}`, {
+    method: method as 'GET',
+    headers: { authorization: `Basic ${Buffer.from('admin:adminpass').toString('base64')}` },
+    dispatcher: new Agent({ connect: { rejectUnauthorized: false } }),
+  });
+  const text = await response.body.text();
+  return new Response(text || null, { status: response.statusCode });
+}
+
+describe('Redfish driver → bmcsim: mount our signed media URL, boot once from CD', () => {
+  it.each([
+    ['OpenBMC layout (VirtualMedia under Managers)', {}, []],
+    ['DMTF layout (VirtualMedia under Systems)', { virtualMediaLocation: 'systems' as const }, []],
+    ['Supermicro (refuses Inserted/WriteProtected, boots UsbCd)', { redfishFlavour: 'supermicro' as const }, ['omit-inserted']],
+    ['Lenovo-style (no InsertMedia action: PATCH)', { virtualMediaPatchOnly: true }, ['patch-without-action']],
+  ])('%s', async (_label, faults, expectedQuirks) => {
+    const { bmc, url, serial } = await startBmc(faults);
+    const driver = driverFor(url);
+    const imageUrl = media.urlFor(sha256, '127.0.0.1', 600);
+    const before = accesses.length;
+    const { quirks, slot } = await driver.mediaInsert(imageUrl);
+    expect(quirks).toEqual(expectedQuirks);
+    expect(slot).toMatchObject({ inserted: true, image: imageUrl });
+    // the BMC fetched every byte from the agent's media server
+    expect(bmc.host.virtualMedia).toMatchObject({ bytes: image.length });
+    expect(accesses.slice(before).some((access) => access.status === 200 && access.bytes === image.length && access.remoteAddress === '127.0.0.1')).toBe(true);
+    await driver.mediaBootOnce();
+    expect(bmc.host.bootOverride).toMatchObject({ device: 'cd', persistent: false });
+    await driver.powerSet((await driver.powerGet()).power === 'on' ? 'reset' : 'on');
+    await serialShows(bmc, serial, `Booting from virtual CD: ${sha256}.iso`);
+    await driver.mediaEject();
+    expect(bmc.host.virtualMedia).toBeUndefined();
+  });
+
+  it('logs in again when the BMC drops the session mid-way (401)', async () => {
+    const { url } = await startBmc();
+    const driver = driverFor(url);
+    expect((await driver.powerGet()).power).toBeDefined();
+    const sessions = (await (await basic(url, 'GET', '/redfish/v1/SessionService/Sessions')).json()) as { Members: { '@odata.id': string }[] };
+    expect(sessions.Members).toHaveLength(1);
+    for (const member of sessions.Members) expect((await basic(url, 'DELETE', member['@odata.id'])).status).toBeLessThan(300);
+    expect((await driver.bootGet()).device).toBeDefined(); // 401 → re-login → retried
+    const after = (await (await basic(url, 'GET', '/redfish/v1/SessionService/Sessions')).json()) as { Members: { '@odata.id': string }[] };
+    expect(after.Members).toHaveLength(1);
+    expect(after.Members[0]!['@odata.id']).not.toBe(sessions.Members[0]!['@odata.id']);
+    await driver.close();
+    const closed = (await (await basic(url, 'GET', '/redfish/v1/SessionService/Sessions')).json()) as { Members: unknown[] };
+    expect(closed.Members).toHaveLength(0); // logged out on close
+  });
+
+  it('refuses a BMC whose certificate changed since first use', async () => {
+    const first = await startBmc();
+    expect(await driverFor(first.url, 'trust-change').powerGet()).toBeDefined();
+    await first.bmc.stop();
+    const rekeyed = await startBmc({}, otherTls);
+    await expect(driverFor(rekeyed.url, 'trust-change').powerGet()).rejects.toMatchObject({ code: 'BMC_CERT_MISMATCH' });
+  });
+
+  it('a media URL signed for another BMC is refused (403) and the mount fails with a clear error', async () => {
+    const { bmc, url } = await startBmc();
+    const driver = driverFor(url);
+    const foreign = media.urlFor(sha256, '127.0.0.2', 600);
+    const before = accesses.length;
+    await expect(driver.mediaInsert(foreign)).rejects.toMatchObject({ code: 'BMC_PROTOCOL_ERROR' });
+    expect(bmc.host.virtualMedia).toBeUndefined();
+    expect(accesses.slice(before).every((access) => access.status === 403)).toBe(true);
+    expect(accesses.length).toBeGreaterThan(before);
+  });
+});
+
+describe('cross-check with Debian clients', () => {
+  function python(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      // requests lets REQUESTS_CA_BUNDLE override verify=, so trust the BMC's own certificate (pinning, as an operator would)
+      const child = spawn('/usr/bin/python3', ['-c', script, ...args], { env: { ...process.env, REQUESTS_CA_BUNDLE: caFile, CURL_CA_BUNDLE: caFile, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  it('python3-sushy inserts the agent media URL into the BMC, which fetches it; sushy reads back what our driver set', async () => {
+    const { bmc, url } = await startBmc({}, tls);
+    const imageUrl = media.urlFor(sha256, '127.0.0.1', 600);
+    const script = String.raw`
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import sushy
+url, image = sys.argv[1], sys.argv[2]
+root = sushy.Sushy(url + "/redfish/v1", verify=sys.argv[-1], auth=sushy.auth.SessionAuth(username="admin", password="adminpass"))
+manager = root.get_manager(root.get_manager_collection().members_identities[0])
+collection = manager.virtual_media
+vm = collection.get_member(collection.members_identities[0])
+vm.insert_media(image, inserted=True, write_protected=True)
+vm.refresh()
+print(json.dumps({"image": vm.image, "inserted": vm.inserted}))
+`;
+    const inserted = await python(script, [url, imageUrl, caFile]);
+    expect(inserted.code, inserted.stderr).toBe(0);
+    expect(JSON.parse(inserted.stdout.trim().split('\n').at(-1)!)).toEqual({ image: imageUrl, inserted: true });
+    expect(bmc.host.virtualMedia).toMatchObject({ bytes: image.length });
+
+    const driver = driverFor(url);
+    await driver.bootSet({ device: 'cd', persistent: true, uefi: true });
+    const readBack = await python(
+      String.raw`
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import sushy
+root = sushy.Sushy(sys.argv[1] + "/redfish/v1", verify=sys.argv[-1], auth=sushy.auth.SessionAuth(username="admin", password="adminpass"))
+system = root.get_system(root.get_system_collection().members_identities[0])
+print(json.dumps({"target": str(system.boot.target), "enabled": str(system.boot.enabled), "mode": str(system.boot.mode)}))
+`,
+      [url, caFile],
+    );
+    expect(readBack.code, readBack.stderr).toBe(0);
+    const boot = JSON.parse(readBack.stdout.trim().split('\n').at(-1)!) as Record<string, string>;
+    expect(boot.target).toMatch(/cd/i);
+    expect(boot.enabled).toMatch(/continuous/i);
+    expect(boot.mode).toMatch(/uefi/i);
+  });
+});

@@ -11,6 +11,9 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   app = await buildApp({ config: { dataDir: join(directory, 'data'), webRoot: join(directory, 'no-web'), logLevel: 'silent' }, logDestination: silent });
+  app.get('/test/boom', async () => {
+    throw new Error('database password is hunter2');
+  });
 });
 afterAll(async () => {
   await app.close();
@@ -43,6 +46,19 @@ describe('relay app skeleton', () => {
     const response = await app.inject('/v1/nothing-here');
     expect(response.statusCode).toBe(404);
     expect(response.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('answers an unexpected failure with INTERNAL and no internals', async () => {
+    const response = await app.inject('/test/boom');
+    expect(response.statusCode).toBe(500);
+    expect(response.json()).toEqual({ code: 'INTERNAL', message: 'internal error' });
+    expect(response.body).not.toContain('hunter2');
+  });
+
+  it('answers schema violations with VALIDATION_FAILED', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/agents/enroll', payload: { joinToken: 'short' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 
   it('says the web console is not built when there is no index.html', async () => {

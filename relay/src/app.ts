@@ -52,7 +52,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     loggerInstance: createLogger(config.logLevel, options.logDestination) as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
     bodyLimit: 1024 * 1024,
-    trustProxy: false,
+    trustProxy: config.trustProxy,
   }).setValidatorCompiler(TypeBoxValidatorCompiler);
 
   await app.register(configPlugin, { config });

@@ -101,6 +101,17 @@ describe('control protocol: session', () => {
     await client.close();
   });
 
+  it('counts connected agents and control messages in /metrics', async () => {
+    const client = await connect(await enroll());
+    await stillServes(client, 5);
+    const metrics = (await relay.app.inject('/metrics')).body;
+    const connected = Number(/^lightsout_agents_connected (\d+)$/m.exec(metrics)?.[1]);
+    expect(connected).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/^lightsout_control_messages_total\{direction="in",type="heartbeat"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^lightsout_control_messages_total\{direction="out",type="welcome"\} [1-9]\d*$/m);
+    await client.close();
+  });
+
   it('replaces an older connection of the same agent (close 4005)', async () => {
     const identity = await enroll();
     const first = await connect(identity);

@@ -78,6 +78,8 @@ export const RelayConfigSchema = Type.Object(
     /** The URL clients and agents reach the relay at; default `http://${listen.host}:${listen.port}`. */
     publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/]+$' })),
     dataDir: Type.String({ minLength: 1, default: './.data/relay' }),
+    /** Behind a TLS-terminating reverse proxy: trust X-Forwarded-For/-Proto/-Host (client IPs, https URLs, secure cookies). */
+    trustProxy: Type.Boolean({ default: false }),
     /** Built web console (index.html); default desktop/out/web of this checkout. */
     webRoot: Type.Optional(Type.String({ minLength: 1 })),
     logLevel: Type.Union(

@@ -158,7 +158,7 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
       idTokenSigningAlgValues: ['RS256', 'EdDSA', 'ES256'],
     },
   });
-  provider.proxy = false;
+  provider.proxy = config.trustProxy;
   provider.on('server_error', (_context: unknown, error: unknown) => log.error({ err: error }, 'oidc provider error'));
   return provider;
 }

@@ -21,7 +21,8 @@ import WebSocket from 'ws';
 import type { AgentContext } from '../../agent/src/agent.js';
 import type { AgentConfig, ServerEntry } from '../../agent/src/config/types.js';
 import { AgentStreams, type StreamsExtensionOptions } from '../../agent/src/streams/extension.js';
-import type { DriverRegistry } from '../../agent/src/drivers/registry.js';
+import { builtinDriverFactories } from '../../agent/src/drivers/builtin.js';
+import { DriverRegistry } from '../../agent/src/drivers/registry.js';
 import configPlugin from '../../relay/src/plugins/config.js';
 import streamsPlugin, { type StreamDependencies } from '../../relay/src/plugins/streams/index.js';
 import { nodeSocketFactory, setTimer } from './stream-socket.js';
@@ -47,6 +48,7 @@ export interface ChainUser {
 export interface ChainAgent {
   agentId: string;
   streams: AgentStreams;
+  registry: DriverRegistry;
   /** Sign an agent JWT as this agent. */
   signJwt(): Promise<string>;
 }
@@ -100,11 +102,11 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
     const context: AgentContext = {
       config,
       identity: { agentId, region: 'r1', datacenter: 'dc1', audience: agentAudience, relay: relayUrl },
-      registry: undefined as unknown as DriverRegistry,
+      registry: new DriverRegistry(servers, builtinDriverFactories({ stateDir: dataDir, logger }), logger),
       logger,
       signJwt,
     };
-    agents.set(agentId, { agentId, streams: new AgentStreams(context, options.agentOptions ?? {}), signJwt });
+    agents.set(agentId, { agentId, streams: new AgentStreams(context, options.agentOptions ?? {}), registry: context.registry, signJwt });
   }
 
   const serverIndex = new Map<string, { id: string; tenant: string; agentId: string; capabilities: string[] }>();
@@ -203,7 +205,10 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
     },
     async close() {
       for (const client of clients) client.close();
-      for (const agent of agents.values()) await agent.streams.stop();
+      for (const agent of agents.values()) {
+        await agent.streams.stop();
+        await agent.registry.close();
+      }
       await relay.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

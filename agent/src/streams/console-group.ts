@@ -8,6 +8,8 @@ export interface GroupMember {
   readonly attached: boolean;
   /** Whether this member can take more bytes now (its send window is open). */
   readonly canTake: boolean;
+  /** Far beyond its window (a port that cannot pause, like SOL, kept sending): it must go. */
+  readonly overflowed: boolean;
   deliver(bytes: Uint8Array): void;
   sendStatus(status: StatusMessage): void;
   /** The group ended this member (BMC gone, or it overflowed while detached). */
@@ -85,7 +87,10 @@ export class ConsoleGroup {
 
   /** BMC output: to every member, in order. */
   output(bytes: Uint8Array): void {
-    for (const member of this.members) member.deliver(bytes);
+    for (const member of [...this.members]) {
+      member.deliver(bytes);
+      if (member.overflowed) member.end(4410, 'fell too far behind the console output');
+    }
     this.reviewFlow();
   }
 

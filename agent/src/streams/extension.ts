@@ -5,7 +5,7 @@ import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../age
 import type { ServerEntry } from '../config/types.js';
 import { ConsoleGroup } from './console-group.js';
 import { dialBack, dialUrlOf } from './dial-back.js';
-import { defaultPortOpener } from './ports/open.js';
+import { createPortOpener } from './ports/open.js';
 import type { ConsolePortOpener } from './ports/types.js';
 import { StreamSession } from './session.js';
 
@@ -41,7 +41,7 @@ export class AgentStreams implements AgentExtension {
     private readonly context: AgentContext,
     private readonly options: StreamsExtensionOptions = {},
   ) {
-    this.openPort = options.openPort ?? defaultPortOpener;
+    this.openPort = options.openPort ?? createPortOpener(context.registry);
     this.graceMs = options.graceMs ?? StreamTiming.graceMs;
     this.handlers = {
       'stream.open': (params) => this.open(params),

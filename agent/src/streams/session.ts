@@ -40,6 +40,7 @@ function asBuffer(data: RawData): Buffer {
  */
 export class StreamSession implements GroupMember {
   private readonly endpoint: StreamEndpoint;
+  private readonly windowBytes: number;
   private leg: WebSocket | undefined;
   private streaming = false;
   /** The BMC side is backed up: withhold acks so the client's window closes (the leg keeps being read, acks and all). */
@@ -53,7 +54,8 @@ export class StreamSession implements GroupMember {
     readonly info: SessionInfo,
     private readonly options: { graceMs: number; logger: Logger; onEnd(session: StreamSession): void; windowBytes?: number },
   ) {
-    this.endpoint = new StreamEndpoint(options.windowBytes === undefined ? {} : { windowBytes: options.windowBytes });
+    this.windowBytes = options.windowBytes ?? StreamLimits.windowBytes;
+    this.endpoint = new StreamEndpoint({ windowBytes: this.windowBytes });
     this.startGrace();
   }
 
@@ -68,6 +70,9 @@ export class StreamSession implements GroupMember {
   }
   get canTake(): boolean {
     return this.endpoint.canSend;
+  }
+  get overflowed(): boolean {
+    return this.endpoint.unacknowledged > 2 * this.windowBytes;
   }
   get isEnded(): boolean {
     return this.state === 'ended';

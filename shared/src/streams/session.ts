@@ -130,6 +130,8 @@ const finalCloseCodes = new Set<number>([
   StreamCloseCode.REPLACED,
   StreamCloseCode.ENDED,
   StreamCloseCode.FRAME_TOO_LARGE,
+  // The BMC side could not be opened (unreachable, wrong credentials): retrying within seconds will not help.
+  StreamCloseCode.BMC_UNREACHABLE,
   1000,
 ]);
 

@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import type { SolHub } from '../../ipmi/index.js';
+import type { ConsolePort, ConsolePortEvents } from './types.js';
+
+/**
+ * SOL as a console port: one viewer of the BMC's SOL hub (agent/src/ipmi,
+ * docs/ipmi.md) per console group. The group decides which of its members
+ * types, so this viewer always asks for control. SOL cannot be paused (the
+ * BMC keeps sending; the hub fans out to other viewers too): a member that
+ * falls too far behind is dropped by the group instead.
+ */
+export async function openSolPort(hub: SolHub, events: ConsolePortEvents): Promise<ConsolePort> {
+  let closed = false;
+  const finish = (reason: string) => {
+    if (closed) return;
+    closed = true;
+    events.close(reason);
+  };
+  const viewer = await hub.attach(`streams-${randomBytes(6).toString('base64url')}`, { mode: 'control' }, {
+    onData: (bytes) => {
+      if (!closed) events.data(bytes);
+    },
+    onEvent: (event) => {
+      if (event.type === 'ended') finish(`SOL ended: ${event.reason}${event.detail ? ` (${event.detail})` : ''}`);
+    },
+  });
+  // Recent output from before anyone attached (the boot banner, the login prompt).
+  if (viewer.replay.length > 0) queueMicrotask(() => !closed && events.data(viewer.replay));
+  return {
+    write: (bytes) => {
+      // Another user of the hub may hold the keyboard; take it back for the console group.
+      if (!viewer.hasControl) viewer.takeControl();
+      viewer.write(bytes);
+      return true;
+    },
+    sendBreak: () => void viewer.sendBreak(),
+    pause: () => undefined,
+    resume: () => undefined,
+    close: () => {
+      viewer.detach();
+      finish('closed');
+    },
+  };
+}

@@ -6,8 +6,8 @@ import { freeLowUdpPort } from './ports.js';
 import { waitFor } from './wait.js';
 
 /** One simulated BMC with IPMI on a free low UDP port, for third-party IPMI clients. */
-export async function startIpmiBmc(faults: Partial<BmcFaults> = {}, startPowered = true): Promise<{ bmc: Bmc; port: number }> {
-  const bmc = new Bmc(bmcConfig('sim-01', { faults, startPowered, timings: { postMs: 20, bootMs: 20, shutdownMs: 100, cycleMs: 50 } }));
+export async function startIpmiBmc(faults: Partial<BmcFaults> = {}, startPowered = true, sessionTimeoutSeconds = 60): Promise<{ bmc: Bmc; port: number }> {
+  const bmc = new Bmc(bmcConfig('sim-01', { faults, startPowered, sessionTimeoutSeconds, timings: { postMs: 20, bootMs: 20, shutdownMs: 100, cycleMs: 50 } }));
   // Bounded retry: another test may grab the probed port between probe and bind.
   for (let attempt = 0; ; attempt++) {
     try {

@@ -3,6 +3,7 @@ import type { Bmc } from '../bmc/bmc.js';
 import { startIpmiBmc, waitForState } from '../../test/ipmi-bmc.js';
 import { PtyClient } from '../../test/pty.js';
 import { run } from '../../test/run.js';
+import { waitFor } from '../../test/wait.js';
 
 // The real ipmitool (Debian) against the simulated BMC. ipmi_sim has no
 // suite 17, so this is where suite 17 gets its third-party check.
@@ -90,6 +91,23 @@ describe.each([3, 17])('ipmitool -I lanplus -C %i', (suite) => {
     expect(client.text.slice(before)).toBe(pattern);
     client.write('\r~.');
     expect(await client.exited()).toBe(0);
+  });
+});
+
+describe('session timeout', () => {
+  it('a killed SOL client holds the payload (0x80) until its session times out', async () => {
+    const { bmc, port } = await bmcWithPort({}, true, 1);
+    const first = new PtyClient('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'adminpass', '-C', '17', 'sol', 'activate']);
+    clients.push(first);
+    await first.waitFor((text) => text.includes('SOL Session operational'), 10_000, 'first SOL');
+    first.kill(); // SIGKILL: no Deactivate Payload, no Close Session
+    const second = await run('script', ['-qfec', `ipmitool -I lanplus -H 127.0.0.1 -p ${port} -U admin -P adminpass -C 17 sol activate`, '/dev/null'], { timeoutMs: 15_000 });
+    expect(second.stdout + second.stderr).toMatch(/SOL payload already active on another session/);
+    // The orphaned session idles out after 1 s; the sweep then frees SOL.
+    await waitFor(() => (bmc.host.listenerCount('serial') === 0), (wake) => { const timer = setInterval(wake, 50); return () => clearInterval(timer); }, 5000, 'session timeout');
+    const third = new PtyClient('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'adminpass', '-C', '17', 'sol', 'activate']);
+    clients.push(third);
+    await third.waitFor((text) => text.includes('SOL Session operational'), 10_000, 'SOL after timeout');
   });
 });
 

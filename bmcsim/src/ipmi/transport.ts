@@ -20,6 +20,8 @@ export class UdpTransport {
   constructor(
     private readonly faults: BmcFaults,
     onDatagram: (datagram: Uint8Array, remote: Remote) => void,
+    /** Injectable so tests can choose which datagrams are lost or held back. */
+    private readonly random: () => number = Math.random,
   ) {
     this.socket = createSocket('udp4');
     this.socket.on('message', (message: Buffer, info: RemoteInfo) => {
@@ -45,7 +47,7 @@ export class UdpTransport {
   send(datagram: Uint8Array, remote: Remote): void {
     if (this.closed || this.lose()) return;
     let delay = this.faults.udpLatencyMs;
-    if (this.faults.udpReorderPercent > 0 && Math.random() * 100 < this.faults.udpReorderPercent) delay += 20 + this.faults.udpLatencyMs;
+    if (this.faults.udpReorderPercent > 0 && this.random() * 100 < this.faults.udpReorderPercent) delay += 20 + this.faults.udpLatencyMs;
     if (delay <= 0) {
       this.socket.send(datagram, remote.port, remote.address);
       return;
@@ -67,6 +69,6 @@ export class UdpTransport {
   }
 
   private lose(): boolean {
-    return this.faults.udpLossPercent > 0 && Math.random() * 100 < this.faults.udpLossPercent;
+    return this.faults.udpLossPercent > 0 && this.random() * 100 < this.faults.udpLossPercent;
   }
 }

@@ -61,6 +61,12 @@ describe('relay app skeleton', () => {
     expect(response.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 
+  it('answers unparseable JSON with BAD_REQUEST and a status that agrees with the code', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/agents/enroll', headers: { 'content-type': 'application/json' }, payload: '{"joinToken":' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
   it('says the web console is not built when there is no index.html', async () => {
     const response = await app.inject('/');
     expect(response.statusCode).toBe(200);

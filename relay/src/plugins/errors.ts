@@ -1,6 +1,8 @@
-import { type ErrorBody, LightsoutError, isErrorCode } from '@lightsout/shared';
+import { type ErrorBody, type ErrorCode, LightsoutError, httpStatusOf } from '@lightsout/shared';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+
+const CLIENT_ERROR_CODES: Record<number, ErrorCode> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 429: 'RATE_LIMITED' };
 
 /** Map anything thrown by a route to the ErrorBody JSON with a stable code. */
 export function toErrorBody(error: unknown): { status: number; body: ErrorBody } {
@@ -14,10 +16,11 @@ export function toErrorBody(error: unknown): { status: number; body: ErrorBody }
   }
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } };
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    const code = fastifyError.statusCode === 404 ? 'NOT_FOUND' : fastifyError.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fastifyError.statusCode === 429 ? 'RATE_LIMITED' : 'BAD_REQUEST';
-    return { status: fastifyError.statusCode, body: { code, message: fastifyError.message ?? code } };
+    // Fastify's own client errors (bad JSON, wrong content type …): status always agrees with the code.
+    const code: ErrorCode = CLIENT_ERROR_CODES[fastifyError.statusCode] ?? 'BAD_REQUEST';
+    return { status: httpStatusOf(code), body: { code, message: fastifyError.message ?? code } };
   }
-  if (isErrorCode(fastifyError.code)) return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };
+  // Anything else is a bug: the details go to the log, never to the caller.
   return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };
 }
 

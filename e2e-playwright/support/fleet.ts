@@ -1,15 +1,96 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Started } from './processes.js';
+import { adminAccessToken } from './admin-token.js';
+import { type Started, startProcess, waitFor } from './processes.js';
 
 export interface Fleet {
   processes: Started[];
   /** Why no fleet was started (a piece of the stack is not there yet), or null when it runs. */
   unavailable: string | null;
+  servers: { id: string; name: string; sol: boolean; serial: boolean; vnc: boolean; media: boolean }[];
 }
 
-/** Simulated BMCs + an enrolled agent. Filled in as bmcsim and the agent land. */
+const FLEET_SIZE = 4;
+const REGION = 'e2e';
+const DATACENTER = 'lab1';
+
+interface ServerViewLike {
+  id: string;
+  name: string;
+  agent: string;
+  capabilities: string[];
+}
+
+/**
+ * Simulated BMCs (bmcsim, its own bin) and one agent enrolled with a join
+ * token that an admin creates through the API, as an operator would.
+ */
 export async function startFleet(options: { repo: string; relayUrl: string; dataDir: string; logs: string; password: string }): Promise<Fleet> {
-  if (!existsSync(join(options.repo, 'bmcsim/bin/bmcsim.js'))) return { processes: [], unavailable: 'bmcsim/bin/bmcsim.js does not exist yet' };
-  return { processes: [], unavailable: 'fleet start not written yet' };
+  // LIGHTSOUT_E2E_BMCSIM_BIN: run another bmcsim build with the same flags (debugging the harness).
+  const bmcsimBin = process.env.LIGHTSOUT_E2E_BMCSIM_BIN ?? join(options.repo, 'bmcsim/bin/bmcsim.js');
+  if (!existsSync(bmcsimBin)) return { processes: [], unavailable: `${bmcsimBin} does not exist yet`, servers: [] };
+  const processes: Started[] = [];
+  try {
+    const agentConfigPath = join(options.dataDir, 'agent.yaml');
+    const bmcsim = startProcess('bmcsim', process.execPath, [bmcsimBin, '--count', String(FLEET_SIZE), '--address', '127.0.0.1', '--relay', options.relayUrl, '--agent-config', agentConfigPath, '--agent-state', join(options.dataDir, 'agent-state')], {
+      cwd: options.repo,
+      logFile: join(options.logs, 'bmcsim.log'),
+      env: { ...process.env },
+    });
+    processes.push(bmcsim);
+    await waitFor('bmcsim to write the agent config', async () => (existsSync(agentConfigPath) && readFileSync(agentConfigPath, 'utf8').includes('servers:') ? true : undefined), { timeoutMs: 30_000, process: bmcsim });
+
+    const admin = await adminAccessToken(options.relayUrl, options.password);
+    const created = await fetch(`${options.relayUrl}/v1/agents/join-tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ region: REGION, datacenter: DATACENTER }),
+    });
+    if (created.status !== 201) throw new Error(`join token: HTTP ${created.status} ${await created.text()}`);
+    const { token } = (await created.json()) as { token: string };
+    const joinTokenFile = join(options.dataDir, 'join-token');
+    writeFileSync(joinTokenFile, token, { mode: 0o600 });
+    const config = readFileSync(agentConfigPath, 'utf8').replace(/^relay:.*$/m, `relay: ${options.relayUrl}`);
+    writeFileSync(agentConfigPath, `${config}\njoinTokenFile: ${joinTokenFile}\n`);
+
+    const agent = startProcess('agent', process.execPath, [join(options.repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfigPath], {
+      cwd: options.repo,
+      logFile: join(options.logs, 'agent.log'),
+      env: { ...process.env, ...environmentFrom(options.logs) },
+    });
+    processes.push(agent);
+    const servers = await waitFor(
+      `${FLEET_SIZE} servers online`,
+      async () => {
+        const response = await fetch(`${options.relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${admin}` } });
+        if (!response.ok) return undefined;
+        const list = ((await response.json()) as { servers: ServerViewLike[] }).servers;
+        return list.length >= FLEET_SIZE && list.every((server) => server.agent === 'online') ? list : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, process: agent },
+    );
+    return {
+      processes,
+      unavailable: null,
+      servers: servers.map((server) => ({
+        id: server.id,
+        name: server.name,
+        sol: server.capabilities.includes('sol'),
+        serial: server.capabilities.includes('serial'),
+        vnc: server.capabilities.includes('vnc'),
+        media: server.capabilities.includes('media'),
+      })),
+    };
+  } catch (error) {
+    for (const started of processes.reverse()) await started.stop();
+    throw error;
+  }
+}
+
+/** bmcsim prints the environment the agent needs (credential variables) into its log as KEY=value lines. */
+function environmentFrom(logs: string): Record<string, string> {
+  const environment: Record<string, string> = {};
+  const log = existsSync(join(logs, 'bmcsim.log')) ? readFileSync(join(logs, 'bmcsim.log'), 'utf8') : '';
+  for (const match of log.matchAll(/^(BMCSIM_[A-Z_]+)=(\S+)$/gm)) environment[match[1]!] = match[2]!;
+  return environment;
 }

@@ -9,6 +9,7 @@ export interface FleetServer {
   name: string;
   /** Which consoles and features the simulated BMC offers. */
   sol: boolean;
+  serial: boolean;
   vnc: boolean;
   media: boolean;
 }
@@ -76,6 +77,26 @@ export async function serverAction(page: Page, name: string, item: string): Prom
   const row = await findServer(page, name);
   await row.click({ button: 'right' });
   await page.getByTestId(item).click();
+}
+
+/** Opens a text console (serial or SOL) from the actions menu and waits until it streams. */
+export async function openTextConsole(page: Page, server: FleetServer, kind: 'serial' | 'sol'): Promise<void> {
+  await serverAction(page, server.name, kind === 'serial' ? 'menu-open-serial' : 'menu-open-sol');
+  await expect(page.locator(`[data-testid="sol-console"][data-server-id="${server.id}"]`)).toBeVisible();
+  const state = page.locator(`[data-testid="pane"]:has([data-testid="sol-console"][data-server-id="${server.id}"]) [data-testid="console-state"]`);
+  await expect(state).toHaveAttribute('data-state', 'streaming');
+  // Someone else (an earlier test's session, still in its grace period) may hold control: take it, as a user would.
+  await expect(state).toHaveAttribute('data-mode', /^(control|view)$/);
+  if ((await state.getAttribute('data-mode')) === 'view') {
+    await page.locator(`[data-testid="pane"]:has([data-testid="sol-console"][data-server-id="${server.id}"]) [data-testid="take-control"]`).click();
+    await expect(state).toHaveAttribute('data-mode', 'control');
+  }
+}
+
+/** Types a line into a server's text console. */
+export async function typeLine(page: Page, serverId: string, line: string): Promise<void> {
+  await page.locator(`[data-testid="sol-console"][data-server-id="${serverId}"] .xterm`).click();
+  await page.keyboard.type(`${line}\n`);
 }
 
 /** The text an xterm.js console shows (DOM renderer rows), for echo checks. */

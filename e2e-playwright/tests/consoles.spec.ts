@@ -1,17 +1,19 @@
-import { consoleText, expect, killAndRestartRelay, logIn, serverAction, shot, test } from '../support/test.js';
+import { consoleText, expect, killAndRestartRelay, logIn, openTextConsole, serverAction, shot, test, typeLine } from '../support/test.js';
 
-test('SOL tab: type and see the echo', async ({ page, fleet }) => {
-  const server = fleet.servers.find((entry) => entry.sol);
-  test.skip(!server, 'no simulated server with SOL');
-  await logIn(page, fleet);
-  await serverAction(page, server!.name, 'menu-open-sol');
-  await expect(page.getByTestId('console-state')).toHaveAttribute('data-state', 'streaming');
-  const marker = `lightsout-${Date.now().toString(36)}`;
-  await page.locator(`[data-testid="sol-console"][data-server-id="${server!.id}"] .xterm`).click();
-  await page.keyboard.type(`echo ${marker}\n`);
-  await expect(consoleText(page, server!.id)).toContainText(marker);
-  await shot(page, '07-sol-echo');
-});
+for (const kind of ['serial', 'sol'] as const) {
+  test(`${kind.toUpperCase()} tab: type and see the echo`, async ({ page, fleet }) => {
+    const server = fleet.servers.find((entry) => entry[kind]);
+    test.skip(!server, `no simulated server with ${kind}`);
+    await logIn(page, fleet);
+    await openTextConsole(page, server!, kind);
+    const marker = `lightsout-${Date.now().toString(36)}`;
+    await typeLine(page, server!.id, `echo ${marker}`);
+    // The command line echoed back, then its output on a line of its own.
+    await expect(consoleText(page, server!.id)).toContainText(`echo ${marker}`);
+    await expect.poll(async () => ((await consoleText(page, server!.id).textContent()) ?? '').split(marker).length - 1).toBeGreaterThanOrEqual(2);
+    await shot(page, `07-${kind}-echo`);
+  });
+}
 
 test('VNC tab: the simulated screen arrives (pixel check)', async ({ page, fleet }) => {
   const server = fleet.servers.find((entry) => entry.vnc);
@@ -39,11 +41,11 @@ test('VNC tab: the simulated screen arrives (pixel check)', async ({ page, fleet
 });
 
 test('split: two consoles side by side', async ({ page, fleet }) => {
-  const sol = fleet.servers.find((entry) => entry.sol);
+  const sol = fleet.servers.find((entry) => entry.serial);
   const vnc = fleet.servers.find((entry) => entry.vnc && entry !== sol) ?? fleet.servers.find((entry) => entry.vnc);
-  test.skip(!sol || !vnc, 'needs a SOL and a VNC server');
+  test.skip(!sol || !vnc, 'needs a serial and a VNC server');
   await logIn(page, fleet);
-  await serverAction(page, sol!.name, 'menu-open-sol');
+  await openTextConsole(page, sol!, 'serial');
   await serverAction(page, vnc!.name, 'menu-open-vnc');
   await page.getByRole('button', { name: 'Side by side' }).click();
   await expect(page.getByTestId('panes')).toHaveAttribute('data-split', 'horizontal');
@@ -51,7 +53,7 @@ test('split: two consoles side by side', async ({ page, fleet }) => {
   await expect(page.locator('[data-testid="pane"][data-pane="1"]')).toBeVisible();
   await expect(page.locator(`[data-testid="sol-console"][data-server-id="${sol!.id}"]`)).toBeVisible();
   await expect(page.locator(`[data-testid="vnc-console"][data-server-id="${vnc!.id}"]`)).toBeVisible();
-  await expect(page.getByTestId('console-state').first()).toHaveAttribute('data-state', 'streaming');
+  await expect(page.getByTestId('console-state').filter({ hasText: 'VNC' })).toHaveAttribute('data-state', 'streaming');
   await shot(page, '09-split');
   // The layout comes back after a reload (persisted).
   await page.reload();
@@ -59,16 +61,14 @@ test('split: two consoles side by side', async ({ page, fleet }) => {
   await expect(page.getByTestId('tab')).toHaveCount(2);
 });
 
-test('kill -9 the relay: the SOL console shows reconnecting, then resumes without losing output', async ({ page, fleet }) => {
-  const server = fleet.servers.find((entry) => entry.sol);
-  test.skip(!server, 'no simulated server with SOL');
+test('kill -9 the relay: the console shows reconnecting, then resumes without losing output', async ({ page, fleet }) => {
+  const server = fleet.servers.find((entry) => entry.serial);
+  test.skip(!server, 'no simulated server with a serial console');
   await logIn(page, fleet);
-  await serverAction(page, server!.name, 'menu-open-sol');
+  await openTextConsole(page, server!, 'serial');
   const state = page.getByTestId('console-state');
-  await expect(state).toHaveAttribute('data-state', 'streaming');
   const before = `before-${Date.now().toString(36)}`;
-  await page.locator(`[data-testid="sol-console"][data-server-id="${server!.id}"] .xterm`).click();
-  await page.keyboard.type(`echo ${before}\n`);
+  await typeLine(page, server!.id, `echo ${before}`);
   await expect(consoleText(page, server!.id)).toContainText(before);
 
   await killAndRestartRelay();
@@ -76,8 +76,7 @@ test('kill -9 the relay: the SOL console shows reconnecting, then resumes withou
   await expect(state).toHaveAttribute('data-state', 'streaming', { timeout: 30_000 });
   await shot(page, '12-resumed-after-relay-kill');
   const after = `after-${Date.now().toString(36)}`;
-  await page.locator(`[data-testid="sol-console"][data-server-id="${server!.id}"] .xterm`).click();
-  await page.keyboard.type(`echo ${after}\n`);
+  await typeLine(page, server!.id, `echo ${after}`);
   await expect(consoleText(page, server!.id)).toContainText(after);
   await expect(consoleText(page, server!.id)).toContainText(before);
 });

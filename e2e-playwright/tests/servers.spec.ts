@@ -1,24 +1,21 @@
-import { consoleText, expect, findServer, logIn, serverAction, shot, test } from '../support/test.js';
+import { consoleText, expect, findServer, logIn, openTextConsole, serverAction, shot, test } from '../support/test.js';
 
 test('finds a server by search, shows power and agent badges, power-cycles it from the menu', async ({ page, fleet }) => {
-  const server = fleet.servers.find((entry) => entry.sol) ?? fleet.servers[0]!;
+  const server = fleet.servers.find((entry) => entry.serial) ?? fleet.servers[0]!;
   await logIn(page, fleet);
   const row = await findServer(page, server.name);
   await expect(row.getByTestId('agent-badge')).toHaveAttribute('data-agent', 'online');
   await expect(row.getByTestId('power-badge')).toHaveAttribute('data-power', /on|off/);
   await shot(page, '03-tree-search');
 
-  if (server.sol) {
-    // Watch the boot log live while cycling.
-    await serverAction(page, server.name, 'menu-open-sol');
-    await expect(page.getByTestId('console-state')).toHaveAttribute('data-state', 'streaming');
-  }
+  // Watch the boot log live while cycling.
+  if (server.serial) await openTextConsole(page, server, 'serial');
   await serverAction(page, server.name, 'menu-power-cycle');
   await expect(page.getByTestId('confirm-dialog')).toBeVisible();
   await shot(page, '04-power-cycle-confirm');
   await page.getByTestId('confirm-button').click();
   await expect(page.getByTestId('toast').filter({ hasText: server.id })).toContainText('power');
-  if (server.sol) await expect(consoleText(page, server.id)).toContainText(/boot|BIOS|POST|login/i, { timeout: 30_000 });
+  if (server.serial) await expect(consoleText(page, server.id)).toContainText(/boot|BIOS|POST|login/i, { timeout: 30_000 });
   await shot(page, '05-power-cycled');
 });
 

@@ -92,11 +92,12 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
     <>
       <div className="console-toolbar">
         <span className="server">{server.name}</span>
-        <span className="state" data-testid="console-state" data-state={state.state}>
+        <span className="state" data-testid="console-state" data-state={state.state} data-mode={status?.mode ?? 'unknown'}>
           {kind.toUpperCase()} · {stateLabel(state.state)}
+          {status?.mode === 'view' ? ` · view only${status.controller ? ` (${status.controller} has control)` : ''}` : ''}
         </span>
         {members.length > 1 ? <span className="members" title={members.map((member) => `${member.user} (${member.mode})`).join(', ')}>{members.length} watching</span> : null}
-        {status?.mode === 'view' ? <button onClick={() => stream.current?.takeOver()}>Take control</button> : null}
+        {status?.mode === 'view' ? <button onClick={() => stream.current?.takeOver()} data-testid="take-control">Take control</button> : null}
         <span className="spacer" />
         <input
           type="search"

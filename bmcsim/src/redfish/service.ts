@@ -48,7 +48,7 @@ export class RedfishService {
     };
   }
 
-  /** For WebSocket upgrades: Basic or X-Auth-Token, as bmcweb accepts without CSRF. */
+  /** Basic, X-Auth-Token, `Authorization: Token …` or the SESSION cookie (browsers), as bmcweb accepts them. */
   authorize(request: IncomingMessage): BmcUser | undefined {
     const token = header(request, 'x-auth-token');
     if (token) return this.sessions.authenticate(token)?.user;
@@ -59,6 +59,9 @@ export class RedfishService {
       if (colon > 0) return checkPassword(this.options.config.users, decoded.slice(0, colon), decoded.slice(colon + 1));
     }
     if (authorization?.startsWith('Token ')) return this.sessions.authenticate(authorization.slice(6))?.user;
+    // Browsers cannot set headers on a WebSocket: bmcweb accepts its session cookie instead.
+    const cookie = /(?:^|;\s*)SESSION=([0-9a-f]+)/.exec(header(request, 'cookie') ?? '');
+    if (cookie) return this.sessions.authenticate(cookie[1]!)?.user;
     return undefined;
   }
 

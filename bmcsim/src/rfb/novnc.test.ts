@@ -63,12 +63,11 @@ describe('noVNC in Chromium over /kvm/0', () => {
         return Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data);
       });
     const expected = renderRectangle(bmc.host.screen, encodePalette(NATIVE_PIXEL_FORMAT), 0, 0, FRAMEBUFFER_WIDTH, FRAMEBUFFER_HEIGHT);
-    let canvas: number[] = [];
     await page.waitForFunction(() => {
       const element = document.querySelector('canvas');
       return element !== null && element.width === 640 && element.getContext('2d')!.getImageData(4, 4, 1, 1).data[2]! > 100; // blue banner drawn
     }, undefined, { timeout: 15_000 });
-    canvas = await readCanvas();
+    const canvas = await readCanvas();
     expect(canvas.length).toBe(FRAMEBUFFER_WIDTH * FRAMEBUFFER_HEIGHT * 4);
     let worst = 0;
     for (let row = 0; row < 25; row++) {

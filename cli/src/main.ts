@@ -8,6 +8,8 @@ import { mediaEject, mediaMount, mediaStatus } from './commands/media.js';
 import { exitCodeOf, ExitCode } from './exit-codes.js';
 import { processOutput, type Output } from './output.js';
 
+export const CLI_VERSION = '0.1.0';
+
 function positiveInteger(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive whole number of seconds');
@@ -17,6 +19,7 @@ function positiveInteger(value: string): number {
 function buildProgram(context: CommandContext): Command {
   const program = new Command('lightsout')
     .description('Command-line client for a Lightsout relay: log in, list servers and agents, control BMCs.')
+    .version(CLI_VERSION, '-V, --version')
     .option('--relay <url>', 'relay URL (default: $LIGHTSOUT_RELAY, then the relay of the last login)')
     .exitOverride()
     .configureOutput({ writeOut: context.output.out, writeErr: context.output.err })

@@ -179,6 +179,28 @@ describe('ControlConnection against a real WebSocket server', () => {
     expect(scheduled[afterStable]).toEqual({ attempt: 0, delayMs: 9 });
   });
 
+  it('closes on a malformed relay frame with 4001 and reconnects', async () => {
+    const { relay, connection } = await setup();
+    connection.start();
+    await relay.until(() => types(relay.received[0]).includes('inventory'), 'inventory');
+    const closed = once(relay.sockets[0]!, 'close');
+    relay.sockets[0]!.send('{"v":1,"type":"request","id":"x"}');
+    const [code] = (await closed) as [number];
+    expect(code).toBe(ControlCloseCode.MALFORMED_MESSAGE);
+    await relay.until(() => types(relay.received[1]).includes('inventory'), 'inventory after reconnect');
+  });
+
+  it('drops a connection whose relay sends a frame above the 1 MiB cap, and reconnects', async () => {
+    const { relay, connection } = await setup();
+    connection.start();
+    await relay.until(() => types(relay.received[0]).includes('inventory'), 'inventory');
+    const closed = once(relay.sockets[0]!, 'close');
+    relay.sockets[0]!.send('x'.repeat(1024 * 1024 + 1));
+    const [code] = (await closed) as [number];
+    expect(code).toBe(1009);
+    await relay.until(() => types(relay.received[1]).includes('inventory'), 'inventory after reconnect');
+  });
+
   it('answers a request on the socket it came from', async () => {
     const { relay, connection } = await setup();
     connection.start();

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +38,7 @@ describe('agent identity', () => {
     const stateDir = join(directory, 'keys');
     await ensureStateDir(stateDir);
     const first = await loadOrCreateKeyPair(stateDir);
+    chmodSync(join(stateDir, KEY_FILE), 0o644);
     const second = await loadOrCreateKeyPair(stateDir);
     expect(first.created).toBe(true);
     expect(second.created).toBe(false);

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importJWK, type CryptoKey, type JWK } from 'jose';
 import { LightsoutError, type Ed25519PublicJwk } from '@lightsout/shared';
@@ -31,6 +32,8 @@ export async function loadOrCreateKeyPair(stateDir: string): Promise<{ keyPair: 
     if (!isPrivateEd25519Jwk(stored)) {
       throw new LightsoutError('CONFIG_INVALID', `${path} is not an Ed25519 private key`, { hint: 'delete the state directory and enroll again with a new join token' });
     }
+    // Restores 0600 if a restore from backup or a careless chmod widened it.
+    await chmod(path, 0o600);
     return { keyPair: await fromJwk(stored), created: false };
   }
   const { privateKey } = generateKeyPairSync('ed25519');

@@ -24,6 +24,7 @@ import { AgentStreams, type StreamsExtensionOptions } from '../../agent/src/stre
 import { builtinDriverFactories } from '../../agent/src/drivers/builtin.js';
 import { DriverRegistry } from '../../agent/src/drivers/registry.js';
 import configPlugin from '../../relay/src/plugins/config.js';
+import errorsPlugin from '../../relay/src/plugins/errors.js';
 import streamsPlugin, { type StreamDependencies } from '../../relay/src/plugins/streams/index.js';
 import { nodeSocketFactory, setTimer } from './stream-socket.js';
 
@@ -136,8 +137,12 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
       return (await handler(params as unknown as Record<string, unknown>, undefined as never)) as never;
     },
     async verifyAgentToken(token) {
-      const [header] = token.split('.');
-      const kid = JSON.parse(Buffer.from(header ?? '', 'base64url').toString('utf8') || '{}').kid as string | undefined;
+      let kid: string | undefined;
+      try {
+        kid = (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { kid?: string }).kid;
+      } catch {
+        throw new LightsoutError('TOKEN_INVALID', 'agent token is not a JWS');
+      }
       const jwk = kid === undefined ? undefined : publicKeys.get(kid);
       if (!jwk || kid === undefined) throw new LightsoutError('AGENT_KEY_UNKNOWN', 'unknown agent');
       try {
@@ -154,6 +159,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
   async function startRelay(): Promise<FastifyInstance> {
     const app = Fastify({ loggerInstance: logger as FastifyBaseLogger }) as unknown as FastifyInstance;
     await app.register(configPlugin, { config: { dataDir, publicUrl: relayUrl } as never });
+    await app.register(errorsPlugin);
     await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
     await app.register(streamsPlugin, { dependencies });
     await app.listen({ host: '127.0.0.1', port });

@@ -57,6 +57,10 @@ export class AgentStreams implements AgentExtension {
     return this.sessions.size;
   }
 
+  hasSession(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
   private async open(raw: Record<string, unknown>): Promise<Record<string, never>> {
     if (!Value.Check(StreamOpenSchema, raw)) throw new LightsoutError('BAD_REQUEST', 'invalid params for stream.open');
     const params = raw as unknown as StreamOpenParams;

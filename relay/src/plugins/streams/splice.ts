@@ -173,6 +173,8 @@ export function closeQuietly(socket: WebSocket, code: number, reason: string): v
   if (socket.readyState === socket.CLOSED) return;
   if (socket.readyState === socket.CONNECTING) return socket.terminate();
   if (socket.readyState === socket.CLOSING) return;
+  // A paused socket would never read the peer's close frame: the handshake would hang until the timer.
+  if (socket.isPaused) socket.resume();
   try {
     socket.close(code, Buffer.byteLength(reason) > 120 ? reason.slice(0, 40) : reason);
   } catch {

@@ -56,6 +56,11 @@ export async function ensureIdentity(options: {
 }): Promise<{ identity: AgentIdentity; enrolled: boolean }> {
   const stored = await readIdentity(options.stateDir);
   if (stored !== undefined && stored.relay === options.relay) return { identity: stored, enrolled: false };
+  if (options.joinToken === undefined && stored !== undefined) {
+    throw new LightsoutError('JOIN_TOKEN_INVALID', `this agent enrolled with ${stored.relay}, but its config names ${options.relay}`, {
+      hint: 'put the original relay URL back, or enroll with the new relay using a join token from it',
+    });
+  }
   if (options.joinToken === undefined) {
     throw new LightsoutError('JOIN_TOKEN_INVALID', 'this agent has not enrolled yet and no join token is configured', {
       hint: 'create one with `lightsout agents token create --region R --datacenter D`, then set joinToken, joinTokenFile or LIGHTSOUT_JOIN_TOKEN',

@@ -79,6 +79,7 @@ describe('agent identity', () => {
       expect(second).toEqual({ enrolled: false, identity: first.identity });
       expect(relay.requests).toEqual([{ joinToken: 'jt_0123456789abcdef', name: 'fra1-agent', publicKey: keyPair.publicJwk }]);
       expect(statSync(join(stateDir, IDENTITY_FILE)).mode & 0o777).toBe(0o600);
+      await expect(ensureIdentity({ ...options, relay: 'http://127.0.0.1:1', joinToken: undefined })).rejects.toThrow(`this agent enrolled with ${relay.url}, but its config names http://127.0.0.1:1`);
     } finally {
       relay.server.close();
     }

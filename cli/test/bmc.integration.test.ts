@@ -51,7 +51,7 @@ beforeAll(async () => {
     const list = await json<ServerList>(['servers', 'list']);
     return list.servers.find((server) => server.id === 'sim-01' && server.agent === 'online');
   });
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const process of processes.reverse()) await process.kill('SIGKILL');
@@ -62,7 +62,7 @@ afterAll(async () => {
 describe('CLI → relay → agent → ipmi_sim', () => {
   it('reads and changes power, and the polled state reaches `servers list`', async () => {
     expect(await json<PowerResult>(['power', 'status', 'sim-01'])).toEqual({ power: 'on' });
-    expect(await json<PowerResult>(['power', 'off', 'sim-01'])).toMatchObject({});
+    expect(await json<PowerResult>(['power', 'off', 'sim-01'])).toHaveProperty('power');
     await eventually('power off observed', 30_000, async () => ((await json<PowerResult>(['power', 'status', 'sim-01'])).power === 'off' ? true : undefined));
     await eventually('servers list shows power off', 15_000, async () => {
       const list = await json<ServerList>(['servers', 'list']);

@@ -21,7 +21,7 @@ export async function startRelayProcess(options: { port: number; dataDir: string
     ...process.env,
     LIGHTSOUT_DEMO_PASSWORD: options.password,
   });
-  await eventually('the relay to be ready', 30_000, async () => {
+  await eventually('the relay to be ready', 60_000, async () => {
     if (!relay.running) throw new Error(`relay exited: ${relay.stderr}`);
     const response = await fetch(`http://127.0.0.1:${options.port}/readyz`);
     await response.body?.cancel();

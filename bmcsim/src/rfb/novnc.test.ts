@@ -54,19 +54,14 @@ describe('noVNC in Chromium over /kvm/0', () => {
     await context.addCookies([{ name: 'SESSION', value: token, domain: '127.0.0.1', path: '/' }]);
     const page = await context.newPage();
     await page.goto(`http://127.0.0.1:${pagesPort}/vnc_lite.html?host=127.0.0.1&port=${webPort}&path=kvm/0`);
-    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Connected'), undefined, { timeout: 15_000 });
+    // Page-side code is passed as strings: bmcsim compiles without the DOM lib.
+    await page.waitForFunction("document.getElementById('status')?.textContent?.startsWith('Connected')", undefined, { timeout: 15_000 });
     expect(await page.textContent('#status')).toContain('novnc-01');
     // The canvas must match our own rendering of the same cells, row band by row band.
-    const readCanvas = () =>
-      page.evaluate(() => {
-        const canvas = document.querySelector('canvas')!;
-        return Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data);
-      });
+    const readCanvas = () => page.evaluate<number[]>("(() => { const c = document.querySelector('canvas'); return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); })()");
     const expected = renderRectangle(bmc.host.screen, encodePalette(NATIVE_PIXEL_FORMAT), 0, 0, FRAMEBUFFER_WIDTH, FRAMEBUFFER_HEIGHT);
-    await page.waitForFunction(() => {
-      const element = document.querySelector('canvas');
-      return element !== null && element.width === 640 && element.getContext('2d')!.getImageData(4, 4, 1, 1).data[2]! > 100; // blue banner drawn
-    }, undefined, { timeout: 15_000 });
+    // Wait until the blue BIOS banner is drawn at (4, 4).
+    await page.waitForFunction("(() => { const c = document.querySelector('canvas'); return c !== null && c.width === 640 && c.getContext('2d').getImageData(4, 4, 1, 1).data[2] > 100; })()", undefined, { timeout: 15_000 });
     const canvas = await readCanvas();
     expect(canvas.length).toBe(FRAMEBUFFER_WIDTH * FRAMEBUFFER_HEIGHT * 4);
     let worst = 0;

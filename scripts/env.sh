@@ -33,24 +33,31 @@ ensure_node() {
   export npm_config_nodedir="$pkg"
 }
 
-# npm ci when node_modules is missing or older than the lock file.
+# Install npm dependencies when they are missing or the lock file changed:
+# `npm ci` on a fresh clone (exactly the lock), `npm install` over an existing
+# node_modules (npm ci would delete it first, under any process using it).
 ensure_deps() {
   cd "$LIGHTSOUT_ROOT"
   local stamp=node_modules/.lightsout-installed
-  if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
-    # The Electron binary is downloaded from outside the npm registry at
-    # install time. Skip it unless asked (ELECTRON_SKIP_BINARY_DOWNLOAD=0):
-    # tests run the renderer in Chromium, and `npm run electron:fetch -w
-    # desktop` fetches the binary later on a machine that can reach it.
-    if [ "${ELECTRON_SKIP_BINARY_DOWNLOAD:-1}" != 0 ]; then
-      export ELECTRON_SKIP_BINARY_DOWNLOAD=1
-    else
-      unset ELECTRON_SKIP_BINARY_DOWNLOAD
-    fi
-    echo "lightsout: installing npm dependencies" >&2
-    npm ci --no-audit --no-fund >&2
-    touch "$stamp"
+  if [ -f "$stamp" ] && [ ! package-lock.json -nt "$stamp" ]; then
+    return 0
   fi
+  # The Electron binary is downloaded from outside the npm registry at
+  # install time. Skip it unless asked (ELECTRON_SKIP_BINARY_DOWNLOAD=0):
+  # tests run the renderer in Chromium, and `npm run electron:fetch -w
+  # @lightsout/desktop` fetches the binary later where it is reachable.
+  if [ "${ELECTRON_SKIP_BINARY_DOWNLOAD:-1}" != 0 ]; then
+    export ELECTRON_SKIP_BINARY_DOWNLOAD=1
+  else
+    unset ELECTRON_SKIP_BINARY_DOWNLOAD
+  fi
+  echo "lightsout: installing npm dependencies" >&2
+  if [ -d node_modules ]; then
+    npm install --no-audit --no-fund >&2
+  else
+    npm ci --no-audit --no-fund >&2
+  fi
+  touch "$stamp"
 }
 
 ensure_node

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The one command that runs the main job: installs what is missing (Node 22,
+# npm dependencies), builds the web console if needed, then starts relay +
+# simulated BMCs + agent on loopback and prints the URL and demo credentials.
+#   scripts/demo.sh [--count N] [--port P] [--data-dir DIR] [--fresh]
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+ensure_deps
+cd "$LIGHTSOUT_ROOT"
+web=desktop/out/web/index.html
+if [ ! -f "$web" ] || [ -n "$(find desktop/src shared/src desktop/vite desktop/vite.web.config.ts -newer "$web" -print -quit 2>/dev/null)" ]; then
+  echo "lightsout: building the web console" >&2
+  npm run --silent build:web -w @lightsout/desktop >&2
+fi
+exec node --import tsx scripts/demo.ts "$@"

@@ -32,13 +32,15 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
   const processes: Started[] = [];
   try {
     const agentConfigPath = join(options.dataDir, 'agent.yaml');
-    const bmcsim = startProcess('bmcsim', process.execPath, [bmcsimBin, '--count', String(FLEET_SIZE), '--address', '127.0.0.1', '--relay', options.relayUrl, '--agent-config', agentConfigPath, '--agent-state', join(options.dataDir, 'agent-state')], {
+    // --http: the agent's WebSocket serial client does not yet trust bmcsim's self-signed certificate
+    // (the Redfish driver pins it; the serial port opener does not), so the fleet speaks plain HTTP on loopback.
+    const bmcsim = startProcess('bmcsim', process.execPath, [bmcsimBin, '--count', String(FLEET_SIZE), '--address', '127.0.0.1', '--http', '--relay', options.relayUrl, '--agent-config', agentConfigPath], {
       cwd: options.repo,
       logFile: join(options.logs, 'bmcsim.log'),
       env: { ...process.env },
     });
     processes.push(bmcsim);
-    await waitFor('bmcsim to write the agent config', async () => (existsSync(agentConfigPath) && readFileSync(agentConfigPath, 'utf8').includes('servers:') ? true : undefined), { timeoutMs: 30_000, process: bmcsim });
+    await waitFor('bmcsim to start its BMCs', async () => (/bmcsim: \d+ BMCs up/.test(bmcsim.output()) ? true : undefined), { timeoutMs: 60_000, process: bmcsim });
 
     const admin = await adminAccessToken(options.relayUrl, options.password);
     const created = await fetch(`${options.relayUrl}/v1/agents/join-tokens`, {
@@ -50,13 +52,16 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
     const { token } = (await created.json()) as { token: string };
     const joinTokenFile = join(options.dataDir, 'join-token');
     writeFileSync(joinTokenFile, token, { mode: 0o600 });
-    const config = readFileSync(agentConfigPath, 'utf8').replace(/^relay:.*$/m, `relay: ${options.relayUrl}`);
+    const config = readFileSync(agentConfigPath, 'utf8')
+      .replace(/^relay:.*$/m, `relay: ${options.relayUrl}`)
+      .replace(/^stateDir:.*$/m, `stateDir: ${join(options.dataDir, 'agent-state')}`)
+      .replace(/^name:.*$/m, 'name: e2e-agent');
     writeFileSync(agentConfigPath, `${config}\njoinTokenFile: ${joinTokenFile}\n`);
 
     const agent = startProcess('agent', process.execPath, [join(options.repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfigPath], {
       cwd: options.repo,
       logFile: join(options.logs, 'agent.log'),
-      env: { ...process.env, ...environmentFrom(options.logs) },
+      env: { ...process.env, ...environmentFrom(bmcsim.output()) },
     });
     processes.push(agent);
     const servers = await waitFor(
@@ -87,10 +92,9 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
   }
 }
 
-/** bmcsim prints the environment the agent needs (credential variables) into its log as KEY=value lines. */
-function environmentFrom(logs: string): Record<string, string> {
+/** bmcsim prints the environment the agent needs for its credential references: "run the agent with BMCSIM_X=… BMCSIM_Y=…". */
+function environmentFrom(output: string): Record<string, string> {
   const environment: Record<string, string> = {};
-  const log = existsSync(join(logs, 'bmcsim.log')) ? readFileSync(join(logs, 'bmcsim.log'), 'utf8') : '';
-  for (const match of log.matchAll(/^(BMCSIM_[A-Z_]+)=(\S+)$/gm)) environment[match[1]!] = match[2]!;
+  for (const match of output.matchAll(/\b(BMCSIM_[A-Z_]+)=(\S+)/g)) environment[match[1]!] = match[2]!;
   return environment;
 }

@@ -15,6 +15,9 @@ export class StreamChannel {
   onclose: ((event: CloseEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
   #stream: ConsoleStream | null = null;
+  /** Bytes that arrived before noVNC saw `open` (the server speaks first in RFB: ProtocolVersion). */
+  #early: Uint8Array[] = [];
+  #earlyBytes = 0;
 
   attach(stream: ConsoleStream): void {
     this.#stream = stream;
@@ -25,9 +28,20 @@ export class StreamChannel {
     if (this.readyState !== WebSocket.CONNECTING) return;
     this.readyState = WebSocket.OPEN;
     this.onopen?.(new Event('open'));
+    const early = this.#early;
+    this.#early = [];
+    this.#earlyBytes = 0;
+    for (const bytes of early) this.deliver(bytes);
   }
 
   deliver(bytes: Uint8Array): void {
+    if (this.readyState === WebSocket.CONNECTING) {
+      // Bounded: a handshake is a few hundred bytes; anything beyond 4 MiB before open is a broken peer.
+      if (this.#earlyBytes + bytes.length > 4 * 1024 * 1024) return this.closed(1009, 'too much data before the console opened');
+      this.#early.push(bytes.slice());
+      this.#earlyBytes += bytes.length;
+      return;
+    }
     if (this.readyState !== WebSocket.OPEN) return;
     // noVNC wants an ArrayBuffer of exactly these bytes.
     const exact = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { fetch } from 'undici';
+import { request } from 'undici';
 import {
   type AgentMediaJob,
   type AgentMediaMount,
@@ -128,15 +127,17 @@ export class MediaService {
     const controller = new AbortController();
     this.aborts.add(controller);
     try {
-      const response = await fetch(new URL(params.pullPath, `${this.context.relay}/`), {
-        headers: { Authorization: `Bearer ${await this.context.signJwt()}` },
+      // undici's stream API (not fetch): Node streams all the way, no WHATWG stream hop per chunk
+      const response = await request(new URL(params.pullPath, `${this.context.relay}/`), {
+        headers: { authorization: `Bearer ${await this.context.signJwt()}` },
         signal: controller.signal,
+        highWaterMark: 1024 * 1024,
       });
-      if (!response.ok || !response.body) {
-        const body = await response.text().catch(() => '');
-        throw new LightsoutError('AGENT_OFFLINE', `relay refused the image transfer: HTTP ${response.status}`, { details: { body: body.slice(0, 300) } });
+      if (response.statusCode !== 200) {
+        const body = await response.body.text().catch(() => '');
+        throw new LightsoutError('AGENT_OFFLINE', `relay refused the image transfer: HTTP ${response.statusCode}`, { details: { body: body.slice(0, 300) } });
       }
-      await this.cache.ingest(params.sha256, params.size, Readable.fromWeb(response.body as never), (bytes) => {
+      await this.cache.ingest(params.sha256, params.size, response.body, (bytes) => {
         transfer.bytes = bytes;
       });
     } finally {

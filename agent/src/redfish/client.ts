@@ -43,6 +43,8 @@ export interface RedfishResponse {
 export interface RequestOptions {
   body?: JsonObject;
   ifMatch?: string;
+  /** Overrides the client's timeout for this request (InsertMedia: some BMCs read the image before answering). */
+  timeoutMs?: number;
 }
 
 type AuthState =
@@ -200,7 +202,7 @@ export class RedfishClient {
     const headers: Record<string, string> = { Accept: 'application/json', 'OData-Version': '4.0', ...auth };
     if (options.body) headers['Content-Type'] = 'application/json';
     if (options.ifMatch) headers['If-Match'] = options.ifMatch;
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const signal = AbortSignal.timeout(options.timeoutMs ?? this.options.timeoutMs);
     let response;
     try {
       response = await fetch(`${this.options.baseUrl}${path}`, {

@@ -25,6 +25,8 @@ export interface InsertOptions {
 }
 
 const BODY_REFUSED = new Set([400, 415, 422]);
+/** Some BMCs (and bmcsim) fetch the whole image before answering InsertMedia: give it time. */
+const INSERT_TIMEOUT_MS = 15 * 60_000;
 const INSERT_ACTION = '#VirtualMedia.InsertMedia';
 const EJECT_ACTION = '#VirtualMedia.EjectMedia';
 
@@ -55,7 +57,7 @@ export async function insertMedia(client: RedfishClient, slotPath: string, image
     used = ['patch-without-action'];
     const attempt = buildInsertAttempt(imageUrl, used);
     const { etag } = await client.get(slotPath);
-    await client.request('PATCH', slotPath, { body: attempt.body, ...(etag ? { ifMatch: etag } : {}) });
+    await client.request('PATCH', slotPath, { body: attempt.body, timeoutMs: INSERT_TIMEOUT_MS, ...(etag ? { ifMatch: etag } : {}) });
   } else {
     used = await postWithLadder(client, target, imageUrl, options.quirks ?? []);
   }
@@ -73,7 +75,7 @@ async function postWithLadder(client: RedfishClient, target: string, imageUrl: s
     tried.add(key);
     const attempt = buildInsertAttempt(imageUrl, quirks);
     try {
-      await client.request('POST', target, { body: attempt.body });
+      await client.request('POST', target, { body: attempt.body, timeoutMs: INSERT_TIMEOUT_MS });
       return [...quirks];
     } catch (error) {
       const status = error instanceof LightsoutError ? error.details?.status : undefined;

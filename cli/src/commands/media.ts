@@ -29,10 +29,10 @@ interface MediaImageView {
   createdAt: string | null;
 }
 
-const POLL_INTERVAL_MS = 400;
+const POLL_INTERVAL_MS = 250;
 // The Node build exports FileUrlStorage; the package's types only declare the browser surface.
 const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (path: string) => UrlStorage };
-const CHUNK_BYTES = 16 * 1024 * 1024;
+const CHUNK_BYTES = 64 * 1024 * 1024;
 
 async function client(context: CommandContext): Promise<{ relay: string; tokens: TokenSource; call: <T>(method: string, path: string, body?: unknown) => Promise<T> }> {
   const relay = await resolveRelay(context.relayFlag, context.env);
@@ -230,7 +230,7 @@ class ProgressBar {
       const tenth = Math.floor(fraction * 10);
       if (tenth !== this.lastTenth) {
         this.lastTenth = tenth;
-        this.context.output.err(`${line}\n`);
+        this.context.output.err(`${line}  (${seconds.toFixed(1)} s)\n`);
       }
     }
   }

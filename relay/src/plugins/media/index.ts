@@ -64,7 +64,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   const jobs = new MediaJobs({
     dependencies,
     log: app.log,
-    pollIntervalMs: options.pollIntervalMs ?? 500,
+    pollIntervalMs: options.pollIntervalMs ?? 250,
     stallTimeoutMs: options.stallTimeoutMs ?? 120_000,
     mountTimeoutMs: options.mountTimeoutMs ?? 15 * 60_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
@@ -170,6 +170,6 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     if (range) reply.status(206).header('content-range', `bytes ${start}-${size - 1}/${size}`);
     if (size - start === 0) return reply.send('');
     // streamed from disk; the socket's backpressure paces the reads
-    return reply.send(createReadStream(store.pathOf(record.id), { start, end: size - 1, highWaterMark: 256 * 1024 }));
+    return reply.send(createReadStream(store.pathOf(record.id), { start, end: size - 1, highWaterMark: 1024 * 1024 }));
   });
 }

@@ -1,0 +1,126 @@
+/**
+ * iso-upload: one ISO from a client through the relay and the agent until the
+ * BMC side has fetched all of it (the one action's data path: CLI hash + tus
+ * upload → relay disk → agent pull over its data connection → agent cache →
+ * signed HTTP → the simulated BMC's InsertMedia download), against a direct
+ * `curl -T` upload of the same file to a local HTTP sink, in the same run.
+ * Also the peak RSS growth of the relay and agent processes (VmHWM − RSS at
+ * idle): the file must never be held whole in memory.
+ *
+ *   npm run bench -- iso-upload [--size-mib 1024]
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type MediaState } from '@lightsout/shared';
+import { printResult, printTable } from './lib/report.js';
+import { startMediaStack } from './lib/media-stack.js';
+
+const run = promisify(execFile);
+
+function argument(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+
+const sizeMib = argument('size-mib', 1024);
+const size = Math.round(sizeMib * 1024 * 1024);
+
+/** Writes `size` pseudo-random bytes (an ISO 9660 signature where BMCs look) without holding them in memory. */
+async function writeImage(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  const block = randomBytes(4 * 1024 * 1024);
+  for (let offset = 0; offset < size; offset += block.length) {
+    const chunk = block.subarray(0, Math.min(block.length, size - offset));
+    if (offset === 0 && chunk.length > 0x8006) chunk.write('CD001', 0x8001, 'latin1');
+    hash.update(chunk);
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    block[0] = (block[0]! + 1) & 0xff; // every block differs a little, so nothing deduplicates below us
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  return hash.digest('hex');
+}
+
+/** Direct baseline: curl PUTs the file to an HTTP sink that counts and discards. */
+async function curlBaseline(file: string): Promise<number> {
+  let received = 0;
+  const sink = createServer((request, response) => {
+    request.on('data', (chunk: Buffer) => (received += chunk.length));
+    request.on('end', () => response.writeHead(204).end());
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const { port } = sink.address() as AddressInfo;
+  try {
+    const started = process.hrtime.bigint();
+    await run('curl', ['-s', '-f', '-T', file, '-H', 'Expect:', `http://127.0.0.1:${port}/sink`], { maxBuffer: 1024 * 1024 });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (received !== size) throw new Error(`sink received ${received} of ${size} bytes`);
+    return size / 1e6 / seconds;
+  } finally {
+    sink.closeAllConnections();
+    await new Promise<void>((resolve) => sink.close(() => resolve()));
+  }
+}
+
+async function main(): Promise<void> {
+  const stack = await startMediaStack({ agentEnv: { LIGHTSOUT_MEDIA_CACHE_BYTES: String(4 * size + 1024 ** 3) }, relayConfig: {} });
+  try {
+    const file = join(stack.root, 'bench.iso');
+    const sha256 = await writeImage(file);
+    const curlMbps = await curlBaseline(file);
+
+    const idleRelay = stack.relay.memory();
+    const idleAgent = stack.agent.memory();
+    const started = process.hrtime.bigint();
+    const result = await stack.cli(['media', 'mount', 'vm-01', file], 30 * 60_000);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (result.code !== 0) throw new Error(`lightsout media mount failed: ${result.stderr}`);
+    if (process.env['BENCH_VERBOSE']) console.error(result.stderr);
+    const fetched = stack.bmc.host.virtualMedia?.bytes ?? 0;
+    if (fetched !== size) throw new Error(`the BMC fetched ${fetched} of ${size} bytes`);
+    const state = JSON.parse((await stack.cli(['media', 'status', 'vm-01', '--json'])).stdout) as MediaState;
+    if (state.image?.sha256 !== sha256) throw new Error('mounted image has a different SHA-256');
+    const relay = stack.relay.memory();
+    const agent = stack.agent.memory();
+    const oursMbps = size / 1e6 / seconds;
+    const relayGrowth = relay.peakRssMib - idleRelay.rssMib;
+    const agentGrowth = agent.peakRssMib - idleAgent.rssMib;
+
+    printTable(`iso-upload: ${sizeMib} MiB image, loopback, ${new Date().toISOString()}`, ['path', 'seconds', 'MB/s', 'ratio'], [
+      ['lightsout: CLI hash + tus → relay → agent → BMC fetched all', seconds, oursMbps, oursMbps / curlMbps],
+      ['curl -T to a local HTTP sink (direct)', size / 1e6 / curlMbps, curlMbps, 1],
+    ]);
+    printTable('process memory (MiB)', ['process', 'RSS idle', 'peak RSS', 'growth'], [
+      ['relay', idleRelay.rssMib, relay.peakRssMib, relayGrowth],
+      ['agent', idleAgent.rssMib, agent.peakRssMib, agentGrowth],
+    ]);
+    printResult({
+      bench: 'iso-upload',
+      metric: 'throughput client → BMC fetched all',
+      unit: 'MB/s',
+      better: 'higher',
+      ours: Number(oursMbps.toFixed(1)),
+      baselines: { curl: Number(curlMbps.toFixed(1)) },
+      params: {
+        size_mib: sizeMib,
+        seconds: Number(seconds.toFixed(2)),
+        ratio_to_curl: Number((oursMbps / curlMbps).toFixed(3)),
+        relay_rss_growth_mib: Number(relayGrowth.toFixed(1)),
+        agent_rss_growth_mib: Number(agentGrowth.toFixed(1)),
+        relay_peak_rss_mib: Number(relay.peakRssMib.toFixed(1)),
+        agent_peak_rss_mib: Number(agent.peakRssMib.toFixed(1)),
+      },
+    });
+  } finally {
+    await stack.stop();
+  }
+}
+
+await main();

@@ -25,6 +25,17 @@ describe('IPMI fault knobs', () => {
     expect(seventeen.code).not.toBe(0);
     expect(seventeen.stderr).toMatch(/authentication algorithm|no matching cipher suite|Unable to establish/i);
     expect((await ipmitool(port, '-I', 'lanplus', '-C', '3', 'chassis', 'power', 'status')).stdout).toBe('Chassis Power is on\n');
+    // Get Channel Cipher Suites lists what is really offered.
+    const ciphers = await ipmitool(port, '-I', 'lanplus', '-C', '3', 'channel', 'getciphers', 'ipmi');
+    expect(ciphers.stdout).toMatch(/^3\s+N\/A\s+hmac_sha1\s+hmac_sha1_96\s+aes_cbc_128\s*$/m);
+    expect(ciphers.stdout).not.toMatch(/^17\s/m);
+  });
+
+  it('lists suites 1, 2, 3 and 17 by default', async () => {
+    const { port } = await bmcWithPort();
+    const ciphers = await ipmitool(port, '-I', 'lanplus', '-C', '17', 'channel', 'getciphers', 'ipmi');
+    expect(ciphers.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0])).toEqual(['1', '2', '3', '17']);
+    expect(ciphers.stdout).toMatch(/^17\s+N\/A\s+hmac_sha256\s+sha256_128\s+aes_cbc_128\s*$/m);
   });
 
   it('v15Only: lanplus fails, lan (v1.5) works', async () => {

@@ -138,6 +138,12 @@ export class IpmiLanServer implements BmcService {
     }
   }
 
+  /** Discovery commands answer the same inside a session (`ipmitool channel getciphers`). */
+  private discovery(request: IpmiMessage): { completionCode: number; data?: Uint8Array } | undefined {
+    const discoveryCommand = request.netFn === NET_FN.app && (request.command === APP_COMMAND.getChannelAuthCapabilities || request.command === APP_COMMAND.getChannelCipherSuites);
+    return discoveryCommand ? this.preSession(request) : undefined;
+  }
+
   // ---- IPMI v1.5 ------------------------------------------------------------
 
   private receiveV15(datagram: Uint8Array, remote: Remote): void {
@@ -162,7 +168,7 @@ export class IpmiLanServer implements BmcService {
     verifyV15AuthCode(nodeCrypto, session.authType, session.user.password, packet);
     if (!session.replay.accept(packet.sequence)) return;
     session.lastActivity = this.bmc.clock.now();
-    const result = handleCommand(this.context, session, request.netFn, request.command, request.data);
+    const result = this.discovery(request) ?? handleCommand(this.context, session, request.netFn, request.command, request.data);
     this.sendV15(session, packet.sessionId, responseMessage(request, result.completionCode, result.data));
   }
 
@@ -238,7 +244,7 @@ export class IpmiLanServer implements BmcService {
     if (packet.payloadType !== PAYLOAD_TYPE.ipmi) return;
     const request = decodeIpmiMessage(packet.payload);
     const closing = request.netFn === NET_FN.app && request.command === APP_COMMAND.closeSession;
-    const result = handleCommand(this.context, session, request.netFn, request.command, request.data);
+    const result = this.discovery(request) ?? handleCommand(this.context, session, request.netFn, request.command, request.data);
     // Close Session answers under the old keys even when it closed this very session.
     this.sendRmcpPlus(session, PAYLOAD_TYPE.ipmi, encodeIpmiMessage(responseMessage(request, result.completionCode, result.data)));
     if (closing && !this.table.sessions.has(session.sessionId)) this.sol.releaseIfOwner(session.sessionId);

@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { waitFor } from '../../test/wait.js';
 import { Bmc } from '../bmc/bmc.js';
 import { bmcConfig, type BmcFaults } from '../bmc/config.js';
+import { selfSignedCertificate } from '../web/tls.js';
 
 // Behaviour the third-party clients do not exercise: ETag preconditions,
 // vendor refusals, session expiry, PATCH-only media and /console0.
@@ -81,6 +83,32 @@ describe('Redfish service', () => {
     expect(bmc.host.virtualMedia).toMatchObject({ name: 'boot.img', bytes: 4096 });
     expect((await call('PATCH', '/redfish/v1/Managers/bmc/VirtualMedia/CD1', { Image: null })).status).toBe(204);
     expect(bmc.host.virtualMedia).toBeUndefined();
+  });
+
+  it('downloads HTTPS images from self-signed servers only when mediaAllowSelfSigned', async () => {
+    const tls = await selfSignedCertificate('media', ['127.0.0.1']);
+    const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (_request, response) => response.writeHead(200).end(Buffer.alloc(2048, 7)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/secure.iso`;
+    try {
+      const { bmc, call } = await start();
+      expect((await call('POST', '/redfish/v1/Managers/bmc/VirtualMedia/CD1/Actions/VirtualMedia.InsertMedia', { Image: url })).status).toBe(204);
+      expect(bmc.host.virtualMedia).toMatchObject({ name: 'secure.iso', bytes: 2048 });
+      const strict = new Bmc(bmcConfig('strict-01', { mediaAllowSelfSigned: false, startPowered: false }));
+      bmcs.push(strict);
+      const { redfishUrl } = await strict.start({ address: '127.0.0.1', ipmiPort: 0, webPort: 0, vncPort: 0, tls: undefined });
+      const refused = await fetch(`${redfishUrl}/redfish/v1/Managers/bmc/VirtualMedia/CD1/Actions/VirtualMedia.InsertMedia`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from('admin:adminpass').toString('base64')}` },
+        body: JSON.stringify({ Image: url }),
+      });
+      expect(refused.status).toBe(400);
+      expect((await json(refused)).error.code).toMatch(/CouldNotEstablishConnection/);
+      expect(strict.host.virtualMedia).toBeUndefined();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('streams the host serial console over /console0 both ways', async () => {

@@ -2,7 +2,7 @@ import { LightsoutError, type BootOverride, type PowerAction, type PowerResult, 
 import type { BmcCredentials, BmcDriver } from '../drivers/types.js';
 import type { PrivilegeName } from './wire/index.js';
 import { bootOverride, chassisControl, clearSel, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
-import { isQuirkName, QUIRK_ALIASES, type QuirkSettings } from './quirks.js';
+import { isQuirkName, QUIRK_ALIASES, quirkEnabled, type QuirkSettings } from './quirks.js';
 import { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';
 import type { SessionLogger, SessionTiming } from './session/core.js';
 import { defaultSessionPool, type SessionPool } from './pool.js';
@@ -108,7 +108,8 @@ export class IpmiDriver implements BmcDriver {
   /** The BMC's SOL hub (one SOL payload, many viewers). */
   sol(): SolHub {
     if (this.closed) throw new LightsoutError('BMC_UNREACHABLE', 'driver closed');
-    this.solHub ??= new SolHub({ ...this.options.sol, openSession: () => openIpmiSession({ ...this.sessionOptions, protocol: 'lanplus' }) });
+    const auxiliary = quirkEnabled(this.sessionOptions.quirks, 'activatePayloadAux') ? 0x08 : undefined;
+    this.solHub ??= new SolHub({ ...(auxiliary === undefined ? {} : { auxiliary }), ...this.options.sol, openSession: () => openIpmiSession({ ...this.sessionOptions, protocol: 'lanplus' }) });
     return this.solHub;
   }
 

@@ -6,6 +6,7 @@
 export { IpmiDriver, createIpmiDriver, parseQuirks, type IpmiDriverOptions } from './driver.js';
 export { QUIRKS, QUIRK_ALIASES, quirkEnabled, type QuirkName, type QuirkSettings } from './quirks.js';
 export { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';
+export { SuiteCache, defaultSuiteCache } from './session/suite-cache.js';
 export { SessionPool, defaultSessionPool } from './pool.js';
 export { SolHub, type SolHubEvent, type SolHubOptions, type SolAttachOptions, type SolViewer, type SolViewerListeners } from './sol/sol-hub.js';
 export { SolSession, type SolEndReason, type SolTiming } from './sol/sol-session.js';

@@ -28,7 +28,12 @@ export async function openUdpTransport(host: string, port: number): Promise<Data
   });
   return {
     send(datagram) {
-      if (!closed) socket.send(datagram);
+      if (closed) return;
+      try {
+        socket.send(datagram);
+      } catch (error) {
+        throw new LightsoutError('BMC_UNREACHABLE', `cannot send to ${host}:${port}`, { cause: error });
+      }
     },
     onDatagram(next) {
       receiver = next;

@@ -5,7 +5,7 @@ export class HandshakeWaiter {
   private current: { accept: (datagram: Uint8Array) => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void; timer: ReturnType<typeof setTimeout> } | undefined;
 
   wait<T>(accept: (datagram: Uint8Array) => T | undefined, timeoutMs: number, step: string): Promise<T> {
-    this.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'superseded'));
+    if (this.current !== undefined) this.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'superseded'));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.current = undefined;

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SOL_OPERATION, SOL_STATUS, type SolPacket } from '../wire/index.js';
+import { openIpmiSession } from '../session/connect.js';
+import { RmcpPlusSession } from '../session/rmcp-plus-session.js';
+import { SuiteCache } from '../session/suite-cache.js';
+import { startScriptedBmc, type ScriptedBmc } from '../testing/scripted-bmc.js';
+import { SolSession, type SolEndReason } from './sol-session.js';
+
+// SOL behaviours ipmi_sim never shows (it neither sends partial ACKs nor
+// appends on retransmit), driven by the scripted BMC over real UDP.
+const credentials = { username: 'admin', password: 'adminpass' };
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+async function solAgainst(onSol: (packet: SolPacket, send: (packet: SolPacket) => void) => void) {
+  const peer: ScriptedBmc = await startScriptedBmc({ ...credentials, onSol });
+  cleanup.push(() => peer.close());
+  const session = await openIpmiSession({ host: '127.0.0.1', port: peer.port, ...credentials, suiteCache: new SuiteCache(), cipherSuites: [17] });
+  cleanup.push(() => session.close());
+  const received: Uint8Array[] = [];
+  const ended: Array<{ reason: SolEndReason; detail: string }> = [];
+  const events = { data: (bytes: Uint8Array) => received.push(bytes.slice()), end: (reason: SolEndReason, detail: string) => ended.push({ reason, detail }), status: () => undefined };
+  const sol = await SolSession.activate(session as RmcpPlusSession, events, { timing: { retransmitBaseMs: 50, holdRetryMs: 20 } });
+  cleanup.push(() => sol.close());
+  return { sol, received, ended, output: () => Buffer.concat(received) };
+}
+
+const until = async (condition: () => boolean, what: string) => {
+  await expect.poll(condition, { timeout: 5000, interval: 10 }).toBe(true);
+  void what;
+};
+
+describe('SolSession against a scripted BMC (suite 17)', () => {
+  it('resends the unaccepted remainder after partial ACKs, in order, under new sequence numbers', async () => {
+    const atBmc: number[] = [];
+    const sequences: number[] = [];
+    const { sol } = await solAgainst((packet, send) => {
+      if (packet.sequence === 0) return;
+      sequences.push(packet.sequence);
+      const accepted = Math.max(1, packet.data.length >> 1); // take half of every packet
+      atBmc.push(...packet.data.subarray(0, accepted));
+      send({ sequence: 0, ackSequence: packet.sequence, acceptedCount: accepted, control: 0, data: new Uint8Array() });
+    });
+    const input = randomBytes(200);
+    sol.write(input);
+    await until(() => atBmc.length === input.length, 'all bytes accepted');
+    expect(Buffer.from(atBmc).equals(input)).toBe(true);
+    for (let index = 1; index < sequences.length; index++) expect(sequences[index]).not.toBe(sequences[index - 1]);
+    expect(sol.counters.sent).toBe(input.length);
+  });
+
+  it('delivers only the appended bytes of a BMC retransmit, and ACKs the whole packet', async () => {
+    const acks: SolPacket[] = [];
+    let firstAckSeen = false;
+    const bytes = (text: string) => Buffer.from(text);
+    const { sol, output } = await solAgainst((packet, send) => {
+      if (packet.sequence !== 0) {
+        // The console spoke: ACK it, then start sending output.
+        send({ sequence: 1, ackSequence: packet.sequence, acceptedCount: packet.data.length, control: 0, data: bytes('abc') });
+        return;
+      }
+      acks.push(packet);
+      if (packet.ackSequence === 1 && !firstAckSeen) {
+        firstAckSeen = true;
+        // Pretend that ACK was lost: retransmit packet 1 with bytes appended since.
+        send({ sequence: 1, ackSequence: 0, acceptedCount: 0, control: 0, data: bytes('abcdef') });
+      } else if (packet.ackSequence === 1) {
+        send({ sequence: 2, ackSequence: 0, acceptedCount: 0, control: 0, data: bytes('g') });
+      }
+    });
+    sol.write(bytes('x'));
+    await until(() => output().length >= 7, 'output arrived');
+    expect(output().toString()).toBe('abcdefg');
+    expect(acks.filter((ack) => ack.ackSequence === 1).map((ack) => ack.acceptedCount)).toEqual([3, 6]);
+  });
+
+  it('holds after a NACK with "transfer unavailable", retries, and sends a break only after earlier bytes are ACKed', async () => {
+    const atBmc: number[] = [];
+    let nacks = 0;
+    const order: string[] = [];
+    const { sol } = await solAgainst((packet, send) => {
+      if (packet.sequence === 0) return;
+      if (packet.control & SOL_OPERATION.generateBreak) {
+        order.push('break');
+      } else if (nacks < 2) {
+        nacks++;
+        send({ sequence: 0, ackSequence: packet.sequence, acceptedCount: 0, control: SOL_STATUS.nack | SOL_STATUS.transferUnavailable, data: new Uint8Array() });
+        return;
+      } else {
+        atBmc.push(...packet.data);
+        order.push('data');
+      }
+      send({ sequence: 0, ackSequence: packet.sequence, acceptedCount: packet.data.length, control: 0, data: new Uint8Array() });
+    });
+    sol.write(Buffer.from('reboot\r'));
+    sol.sendBreak();
+    await until(() => order.includes('break'), 'break arrived');
+    expect(Buffer.from(atBmc).toString()).toBe('reboot\r');
+    expect(nacks).toBe(2);
+    expect(order).toEqual(['data', 'break']);
+  });
+});

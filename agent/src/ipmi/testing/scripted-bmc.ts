@@ -1,0 +1,147 @@
+import { createSocket, type RemoteInfo } from 'node:dgram';
+import {
+  PAYLOAD_TYPE, additionalKeys, bytesEqual, cipherSuiteByAlgorithms, classifyDatagram, decodeIpmiMessage, decodeOpenSessionRequest, decodeRakp1, decodeRakp3Or4,
+  decodeRmcpPlus, decodeSolPacket, decodeV15, encodeChannelAuthCapabilities, encodeChassisStatus, encodeIpmiMessage, encodeOpenSessionResponse, encodePayloadActivation,
+  encodeRakp2, encodeRakp3Or4, encodeRmcpPlus, encodeSolPacket, encodeV15, nodeCrypto, rakp2AuthCode, rakp3AuthCode, rakp4Icv, responseMessage, sessionIntegrityKey,
+  type CipherSuite, type IpmiMessage, type RakpContext, type RmcpPlusSecurity, type SolPacket,
+} from '../wire/index.js';
+
+/**
+ * A small scripted RMCP+ BMC built from our own wire codecs in the BMC role,
+ * for behaviour no real peer here produces: the vendor quirks of quirks.ts
+ * and SOL partial ACKs / appended retransmits / NACKs. ipmi_sim and bmcsim
+ * remain the peers for everything else.
+ */
+export interface ScriptedBmcOptions {
+  username: string;
+  password: string;
+  suites?: number[];
+  /** Hash the RAKP role without bit 4 (Intel 82571). */
+  hashRoleWithoutNameOnly?: boolean;
+  /** Refuse RAKP 1 unless the username field is 16 bytes (Intel 82571). */
+  requirePaddedUsername?: boolean;
+  /** Hash the Open Session privilege instead of the RAKP 1 role (FreeIPMI "opensesspriv" BMCs). */
+  hashOpenSessionPrivilege?: boolean;
+  /** Activate Payload succeeds only with this aux byte (else 0x83). */
+  requireAux?: number;
+  /** Called for every SOL packet from the console; `send` answers with a SOL packet. */
+  onSol?: (packet: SolPacket, send: (packet: SolPacket) => void) => void;
+}
+
+export interface ScriptedBmc {
+  port: number;
+  close(): Promise<void>;
+}
+
+interface Session {
+  suite: CipherSuite;
+  consoleSessionId: number;
+  bmcSessionId: number;
+  openPrivilege: number;
+  context?: RakpContext;
+  security?: RmcpPlusSecurity;
+  sequence: number;
+}
+
+export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<ScriptedBmc> {
+  const socket = createSocket('udp4');
+  const guid = new TextEncoder().encode('SCRIPTED-BMC-001');
+  const sessions = new Map<number, Session>();
+  let nextSessionId = 0x5000;
+  const suites = options.suites ?? [3, 17];
+
+  const reply = (remote: RemoteInfo, datagram: Uint8Array) => socket.send(datagram, remote.port, remote.address);
+  const sendPayload = (remote: RemoteInfo, session: Session, payloadType: number, payload: Uint8Array) => {
+    session.sequence++;
+    reply(remote, encodeRmcpPlus({ payloadType, sessionId: session.consoleSessionId, sequence: session.sequence, payload }, session.security));
+  };
+  const hashedRole = (session: Session, role: number) => {
+    if (options.hashOpenSessionPrivilege) return (role & 0x10) | session.openPrivilege;
+    return options.hashRoleWithoutNameOnly ? role & ~0x10 : role;
+  };
+
+  const handleIpmi = (remote: RemoteInfo, session: Session, request: IpmiMessage) => {
+    const answer = (completionCode: number, data: Uint8Array = new Uint8Array()) =>
+      sendPayload(remote, session, PAYLOAD_TYPE.ipmi, encodeIpmiMessage(responseMessage(request, completionCode, data)));
+    const key = (request.netFn << 8) | request.command;
+    if (key === 0x063b) answer(0, Uint8Array.of(request.data[0]! & 0x0f));
+    else if (key === 0x0001) answer(0, encodeChassisStatus({ powerOn: true }));
+    else if (key === 0x063c) {
+      answer(0);
+      sessions.delete(session.bmcSessionId);
+    } else if (key === 0x0648) {
+      if (options.requireAux !== undefined && request.data[2] !== options.requireAux) answer(0x83);
+      else answer(0, encodePayloadActivation({ inboundSize: 36, outboundSize: 36, port: 623, vlan: 0xffff }));
+    } else if (key === 0x0649) answer(0);
+    else if (key === 0x064b) answer(0, Uint8Array.of(session.bmcSessionId & 0xff, (session.bmcSessionId >> 8) & 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+    else answer(0xc1);
+  };
+
+  socket.on('message', (buffer, remote) => {
+    const datagram = new Uint8Array(buffer);
+    try {
+      if (classifyDatagram(datagram) === 'ipmi-v1.5') {
+        const request = decodeIpmiMessage(decodeV15(datagram).message);
+        if (request.command !== 0x38) return;
+        const caps = encodeChannelAuthCapabilities({ channel: 1, authTypes: { none: false, md2: false, md5: true, straight: false, oem: false }, kgSet: false, perMessageAuthDisabled: false, userLevelAuthDisabled: false, nonNullUsers: true, nullUsers: false, anonymousLogin: false, ipmi20: true, ipmi15: true }, true);
+        reply(remote, encodeV15({ authType: 0, sequence: 0, sessionId: 0, authCode: undefined, message: encodeIpmiMessage(responseMessage(request, 0, caps)) }));
+        return;
+      }
+      const sessionId = new DataView(datagram.buffer, datagram.byteOffset).getUint32(6, true);
+      const session = sessions.get(sessionId);
+      const packet = decodeRmcpPlus(datagram, session?.security);
+      switch (packet.payloadType) {
+        case PAYLOAD_TYPE.openSessionRequest: {
+          const request = decodeOpenSessionRequest(packet.payload);
+          const suite = cipherSuiteByAlgorithms(request.authentication, request.integrity, request.confidentiality);
+          if (suite === undefined || !suites.includes(suite.id)) {
+            reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.openSessionResponse, sessionId: 0, sequence: 0, payload: Uint8Array.of(request.tag, 0x11) }));
+            return;
+          }
+          const created: Session = { suite, consoleSessionId: request.consoleSessionId, bmcSessionId: nextSessionId++, openPrivilege: request.privilege, sequence: 0 };
+          sessions.set(created.bmcSessionId, created);
+          reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.openSessionResponse, sessionId: 0, sequence: 0, payload: encodeOpenSessionResponse({ ...request, status: 0, privilege: 4, bmcSessionId: created.bmcSessionId }) }));
+          return;
+        }
+        case PAYLOAD_TYPE.rakp1: {
+          const rakp1 = decodeRakp1(packet.payload);
+          const target = sessions.get(rakp1.bmcSessionId);
+          if (target === undefined) return;
+          const bad = rakp1.username !== options.username || (options.requirePaddedUsername && !rakp1.padUsername);
+          if (bad) {
+            reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.rakp2, sessionId: 0, sequence: 0, payload: encodeRakp2({ tag: rakp1.tag, status: 0x0d, consoleSessionId: target.consoleSessionId, bmcRandom: new Uint8Array(), bmcGuid: new Uint8Array(), authCode: new Uint8Array() }) }));
+            return;
+          }
+          target.context = { suite: target.suite, crypto: nodeCrypto, consoleSessionId: target.consoleSessionId, bmcSessionId: target.bmcSessionId, consoleRandom: rakp1.consoleRandom, bmcRandom: nodeCrypto.randomBytes(16), bmcGuid: guid, role: hashedRole(target, rakp1.role), username: rakp1.username, password: options.password };
+          reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.rakp2, sessionId: 0, sequence: 0, payload: encodeRakp2({ tag: rakp1.tag, status: 0, consoleSessionId: target.consoleSessionId, bmcRandom: target.context.bmcRandom, bmcGuid: guid, authCode: rakp2AuthCode(target.context) }) }));
+          return;
+        }
+        case PAYLOAD_TYPE.rakp3: {
+          const rakp3 = decodeRakp3Or4(packet.payload);
+          const target = sessions.get(rakp3.sessionId);
+          if (target?.context === undefined) return;
+          const ok = rakp3.status === 0 && bytesEqual(rakp3AuthCode(target.context), rakp3.authCode);
+          const sik = sessionIntegrityKey(target.context);
+          if (ok) {
+            const { k1, k2 } = additionalKeys(target.context, sik);
+            target.security = { crypto: nodeCrypto, integrity: target.suite.integrity, confidentiality: target.suite.confidentiality, k1, k2 };
+          } else {
+            sessions.delete(target.bmcSessionId);
+          }
+          reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.rakp4, sessionId: 0, sequence: 0, payload: encodeRakp3Or4({ tag: rakp3.tag, status: ok ? 0 : 0x0f, sessionId: target.consoleSessionId, authCode: ok ? rakp4Icv(target.context, sik) : new Uint8Array() }) }));
+          return;
+        }
+        case PAYLOAD_TYPE.ipmi:
+          if (session?.security !== undefined) handleIpmi(remote, session, decodeIpmiMessage(packet.payload));
+          return;
+        case PAYLOAD_TYPE.sol:
+          if (session?.security !== undefined) options.onSol?.(decodeSolPacket(packet.payload), (answer) => sendPayload(remote, session, PAYLOAD_TYPE.sol, encodeSolPacket(answer)));
+          return;
+      }
+    } catch {
+      // A scripted peer ignores what it cannot parse, like a BMC.
+    }
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  return { port: socket.address().port, close: () => new Promise((resolve) => socket.close(() => resolve())) };
+}

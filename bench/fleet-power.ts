@@ -1,0 +1,114 @@
+/**
+ * fleet-power: chassis power status of N simulated BMCs (bmcsim, default
+ * 1,000, each on its own 127.x address, RMCP+ suite 17), wall time for all:
+ *   ours     IPMI sessions from one process with bounded concurrency
+ *            (open session → Get Chassis Status → Close Session per BMC);
+ *   ipmipower  FreeIPMI's parallel power tool against the same N targets;
+ *   ipmitool   sequential for 50 BMCs, extrapolated to N (labelled as such).
+ *   npm run bench -- fleet-power [--count 1000] [--concurrency 64]
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { addressOf } from '@lightsout/bmcsim';
+import { ipmiCommands, openIpmiSession, SuiteCache } from '@lightsout/agent/ipmi';
+import { printResult, printTable } from './lib/report.js';
+
+const run = promisify(execFile);
+const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '64' } } });
+const count = Number(values.count);
+const concurrency = Number(values.concurrency);
+const baseAddress = '127.70.0.1';
+const port = process.getuid?.() === 0 ? 623 : 20623; // bmcsim's per-address default ports
+const bmcsimBin = fileURLToPath(new URL('../bmcsim/bin/bmcsim.js', import.meta.url));
+const hosts = Array.from({ length: count }, (_, index) => addressOf(baseAddress, index));
+
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`bmcsim did not start: ${output.slice(-500)}`)), timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (pattern.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`bmcsim exited ${code}: ${output.slice(-500)}`)));
+  });
+}
+
+async function ours(): Promise<{ seconds: number; on: number; failed: number; cpuSeconds: number }> {
+  const cpuBefore = process.cpuUsage();
+  const suiteCache = new SuiteCache();
+  let next = 0;
+  let on = 0;
+  let failed = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < hosts.length) {
+      const host = hosts[next++]!;
+      try {
+        const session = await openIpmiSession({ host, port, username: 'admin', password: 'adminpass', suiteCache, timing: { handshakeTimeoutMs: 2000 } });
+        try {
+          if ((await ipmiCommands.powerState(session)) === 'on') on++;
+        } finally {
+          await session.close();
+        }
+      } catch {
+        failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, hosts.length) }, worker));
+  const cpu = process.cpuUsage(cpuBefore);
+  return { seconds: (performance.now() - started) / 1000, on, failed, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+async function ipmipower(): Promise<{ seconds: number; on: number }> {
+  const started = performance.now();
+  const { stdout } = await run('ipmipower', ['-h', hosts.map((host) => `${host}:${port}`).join(','), '-u', 'admin', '-p', 'adminpass', '-D', 'LAN_2_0', '-I', '17', '--stat', '-F', String(Math.min(concurrency, 512))], { maxBuffer: 16 * 1024 * 1024 });
+  return { seconds: (performance.now() - started) / 1000, on: stdout.split('\n').filter((line) => line.endsWith(': on')).length };
+}
+
+async function ipmitoolSequential(sample: number): Promise<{ seconds: number; on: number }> {
+  const started = performance.now();
+  let on = 0;
+  for (const host of hosts.slice(0, sample)) {
+    const { stdout } = await run('ipmitool', ['-I', 'lanplus', '-H', host, '-p', String(port), '-U', 'admin', '-P', 'adminpass', '-C', '17', 'chassis', 'power', 'status']);
+    if (stdout.includes('is on')) on++;
+  }
+  return { seconds: (performance.now() - started) / 1000, on };
+}
+
+const fleet = spawn(process.execPath, [bmcsimBin, '--count', String(count), '--base-address', baseAddress, '--http', '--quiet', '--agent-config', '/dev/null'], { stdio: ['ignore', 'pipe', 'inherit'] });
+try {
+  await waitForLine(fleet, /BMCs up in \d+ ms/, 300_000);
+  const oursResult = await ours();
+  const ipmipowerResult = await ipmipower();
+  const sample = Math.min(50, count);
+  const ipmitoolResult = await ipmitoolSequential(sample);
+  const ipmitoolExtrapolated = (ipmitoolResult.seconds / sample) * count;
+  console.log(`ours: ${oursResult.cpuSeconds.toFixed(2)} s of CPU in this process for ${count} sessions`);
+  printTable(`chassis power status of ${count} bmcsim BMCs (suite 17), wall time`, ['client', 'seconds', 'BMCs reporting on', 'failed'], [
+    [`lightsout (concurrency ${concurrency})`, oursResult.seconds, oursResult.on, oursResult.failed],
+    [`ipmipower -F ${Math.min(concurrency, 512)}`, ipmipowerResult.seconds, ipmipowerResult.on, count - ipmipowerResult.on],
+    [`ipmitool sequential, ${sample} measured → ×${count / sample} (extrapolated)`, ipmitoolExtrapolated, `${ipmitoolResult.on}/${sample}`, '-'],
+  ]);
+  printResult({
+    bench: 'fleet-power',
+    metric: 'wall time for chassis status of all BMCs',
+    unit: 's',
+    better: 'lower',
+    ours: Math.round(oursResult.seconds * 1000) / 1000,
+    baselines: { ipmipower: Math.round(ipmipowerResult.seconds * 1000) / 1000, ipmitool_sequential_extrapolated: Math.round(ipmitoolExtrapolated * 100) / 100 },
+    params: { bmcs: count, concurrency, cipherSuite: 17, oursFailed: oursResult.failed, oursCpuSeconds: Math.round(oursResult.cpuSeconds * 100) / 100, ipmitoolSample: sample },
+  });
+} finally {
+  if (fleet.exitCode === null && fleet.signalCode === null) {
+    const exited = new Promise((resolve) => fleet.once('exit', resolve));
+    fleet.kill('SIGTERM');
+    await exited;
+  }
+}

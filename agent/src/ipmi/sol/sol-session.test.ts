@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SOL_OPERATION, SOL_STATUS, type SolPacket } from '../wire/index.js';
 import { openIpmiSession } from '../session/connect.js';
-import { RmcpPlusSession } from '../session/rmcp-plus-session.js';
+import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import { SuiteCache } from '../session/suite-cache.js';
 import { startScriptedBmc, type ScriptedBmc } from '../testing/scripted-bmc.js';
 import { SolSession, type SolEndReason } from './sol-session.js';

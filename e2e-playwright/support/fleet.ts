@@ -10,7 +10,8 @@ export interface Fleet {
   servers: { id: string; name: string; sol: boolean; serial: boolean; vnc: boolean; media: boolean }[];
 }
 
-const FLEET_SIZE = 4;
+// Eight: the 16-console test opens a SOL and a VNC console on each.
+const FLEET_SIZE = 8;
 const REGION = 'e2e';
 const DATACENTER = 'lab1';
 

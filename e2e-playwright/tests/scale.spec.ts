@@ -26,6 +26,7 @@ function fleet(count: number) {
 }
 
 test('10,000 servers: cold start to usable tree, smooth scroll, fast filter', async ({ page, stack }) => {
+  await page.emulateMedia({ colorScheme: 'light' });
   await logIn(page, stack);
   const body = JSON.stringify({ servers: fleet(SERVER_COUNT) });
   await page.route('**/v1/servers', (route) => route.fulfill({ status: 200, contentType: 'application/json', body }));

@@ -74,6 +74,8 @@ export class Host extends EventEmitter<HostEvents> {
 
   constructor(options: HostOptions) {
     super();
+    // SOL, up to 32 /console0 and 4 /kvm/0 sessions, and RFB clients all listen to one host.
+    this.setMaxListeners(64);
     this.hostname = options.hostname;
     this.clock = options.clock ?? systemClock;
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };

@@ -37,6 +37,12 @@ describe.each([3, 17])('ipmitool -I lanplus -C %i', (suite) => {
     expect((await lanplus(port, suite, 'chassis', 'power', 'cycle')).stdout).toContain('Cycle');
     await waitForState(bmc.host, 'running');
     expect(bmc.host.bootCount).toBe(bootsBefore + 1);
+    expect((await lanplus(port, suite, 'chassis', 'power', 'reset')).stdout).toContain('Reset');
+    expect(bmc.host.bootCount).toBe(bootsBefore + 2);
+    await waitForState(bmc.host, 'running');
+    expect((await lanplus(port, suite, 'chassis', 'power', 'soft')).stdout).toContain('Soft');
+    expect(bmc.host.powerState).toBe('shutting-down');
+    await waitForState(bmc.host, 'off');
   });
 
   it('sets the boot device and lists SDRs and the SEL', async () => {

@@ -8,7 +8,6 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'dgram', 'http', 'https', 'crypto', 'child_process', 'stream', 'events', 'url', 'util', 'tls', 'zlib', 'buffer', 'worker_threads'];
 const otherPackages = (...names) => names.map((name) => ({ group: [`@lightsout/${name}`, `@lightsout/${name}/*`], message: `@lightsout/${name} is another application: share code through @lightsout/shared instead.` }));
 const relayTestingOnly = { regex: '^@lightsout/relay(?!/testing$)(/.*)?$', message: 'Tests may import @lightsout/relay/testing (startRelay, login helpers) and nothing else of the relay.' };
-const escapeRelative = (message) => ({ group: ['../../*', '!../../src/*'], message });
 
 const restrict = (files, patterns, paths = []) => ({
   files,

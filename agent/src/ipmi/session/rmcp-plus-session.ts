@@ -65,8 +65,11 @@ export class RmcpPlusSession extends SessionCore {
     for (let attempt = 0; attempt < this.options.timing.handshakeAttempts; attempt++) {
       try {
         this.state = 'auth-caps';
-        const caps = capabilities ?? (await getAuthCapabilities(this.transport, this.waiter, this.options.privilege, this.stepTimeout(attempt), 1));
-        if (!caps.ipmi20) throw new LightsoutError('BMC_UNSUPPORTED', 'BMC does not offer IPMI v2.0 (RMCP+)', { details: { reason: 'NO_IPMI20' } });
+        // A BMC with a cached suite is known to speak RMCP+: skip the capabilities round trip.
+        if (this.options.suiteCache.get(this.options.target) === undefined || attempt > 0) {
+          const caps = capabilities ?? (await getAuthCapabilities(this.transport, this.waiter, this.options.privilege, this.stepTimeout(attempt), 1));
+          if (!caps.ipmi20) throw new LightsoutError('BMC_UNSUPPORTED', 'BMC does not offer IPMI v2.0 (RMCP+)', { details: { reason: 'NO_IPMI20' } });
+        }
         await this.negotiate(attempt, flipRole);
         this.state = 'set-privilege';
         await this.send(setSessionPrivilegeRequest(this.options.privilege), this.options.timing.requestRetries);

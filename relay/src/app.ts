@@ -24,6 +24,10 @@ import storePlugin from './plugins/store.js';
 import streamsPlugin from './plugins/streams/index.js';
 import { relayDependencies } from './services.js';
 import webPlugin from './plugins/web.js';
+import accessPlugin from './plugins/access.js';
+import tenancyPlugin from './plugins/tenancy.js';
+import apiTokensPlugin from './plugins/api-tokens.js';
+import auditRoutesPlugin from './plugins/audit-routes.js';
 
 export interface BuildAppOptions {
   /** A resolved config (from loadConfig) or raw input that is validated like the YAML file. */
@@ -57,6 +61,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   await app.register(configPlugin, { config });
   await app.register(errorsPlugin);
+  // Before every route plugin: it records the route table and guards /v1/servers/:id… (issue 7).
+  await app.register(accessPlugin);
   await app.register(metricsPlugin);
   await app.register(storePlugin);
   await app.register(docsPlugin);
@@ -80,6 +86,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(identityPlugin, { printSeededCredentials: options.printSeededCredentials, demoPassword: options.demoPassword ?? process.env['LIGHTSOUT_DEMO_PASSWORD'] });
   await app.register(agentsPlugin);
   await app.register(inventoryPlugin);
+  await app.register(tenancyPlugin);
+  await app.register(apiTokensPlugin);
+  await app.register(auditRoutesPlugin);
   await app.register(eventsPlugin);
   await app.register(mediaPlugin, { dependencies: mediaDependenciesOf(app) });
   await app.register(streamsPlugin, { dependencies: relayDependencies(app) });

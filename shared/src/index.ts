@@ -3,3 +3,4 @@ export * from './ids.js';
 export * from './control/index.js';
 export * from './schemas/index.js';
 export * from './streams/index.js';
+export * from './audit/chain.js';

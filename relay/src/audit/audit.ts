@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Store } from '../store/open.js';
+import { appendChained } from './chain.js';
 
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
@@ -24,31 +25,35 @@ export interface AuditLog {
 }
 
 /**
- * Append-only security event log (table `audit`). First cut: one row per
- * event with an increasing sequence number; hash chaining comes later and
- * only adds columns. A failed append is logged, never swallowed silently, but
- * it does not fail the user's request.
+ * Append-only security event log (table `audit`), hash-chained (chain.ts):
+ * each row carries the SHA-256 of the previous row's canonical form, so an
+ * edit, insertion or deletion is detectable (`lightsout audit verify`).
+ * Appends are serialised in this process (a queue) and across relays on
+ * PostgreSQL (an advisory lock inside the transaction). A failed append is
+ * logged, never swallowed silently, but it does not fail the user's request.
  */
-export function createAuditLog(store: Store, log: FastifyBaseLogger): AuditLog {
-  async function append(event: AuditEvent): Promise<void> {
-    try {
-      await store
-        .insertInto('audit')
-        .values({
+export function createAuditLog(store: Store, log: FastifyBaseLogger, options: { driver?: 'sqlite' | 'postgres' } = {}): AuditLog {
+  let queue: Promise<void> = Promise.resolve();
+  function append(event: AuditEvent): Promise<void> {
+    const appended = queue.then(async () => {
+      try {
+        await appendChained(store, options.driver ?? 'sqlite', {
           time: Date.now(),
           subject: event.subject ?? null,
-          tenant_id: event.tenant ?? null,
+          tenant: event.tenant ?? null,
           action: event.action,
           target: event.target ?? null,
           outcome: event.outcome,
-          source_ip: event.sourceIp ?? null,
-          correlation_id: event.correlationId ?? null,
-          details: event.details === undefined ? null : JSON.stringify(event.details),
-        })
-        .execute();
-    } catch (error) {
-      log.error({ err: error, action: event.action }, 'audit append failed');
-    }
+          sourceIp: event.sourceIp ?? null,
+          correlationId: event.correlationId ?? null,
+          details: event.details ?? null,
+        });
+      } catch (error) {
+        log.error({ err: error, action: event.action }, 'audit append failed');
+      }
+    });
+    queue = appended;
+    return appended;
   }
   return {
     append,

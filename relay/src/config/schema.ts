@@ -55,6 +55,8 @@ const Identity = Type.Object(
     refreshTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 14 * 86_400 }),
     /** Seed the provider and demo tenants with an admin and an operator on first start (embedded mode only). */
     seedDemo: Type.Boolean({ default: true }),
+    /** Destructive actions (power off/cycle/reset, media mount, console takeover) need a sign-in at most this old (RFC 9470 max_age). */
+    stepUpMaxAgeSeconds: Type.Integer({ minimum: 30, maximum: 86_400, default: 600 }),
     external: Type.Optional(ExternalIssuer),
   },
   { additionalProperties: false, default: {} },

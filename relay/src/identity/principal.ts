@@ -17,6 +17,16 @@ function roleFromClaim(value: unknown): Role | undefined {
   return ROLES.find((role) => values.includes(role));
 }
 
+/** auth_time and amr from the token, when it carries them. */
+function authenticationOf(claims: Record<string, unknown>): Pick<Principal, 'authTime' | 'amr'> {
+  const authTime = claims['auth_time'];
+  const amr = claims['amr'];
+  return {
+    ...(typeof authTime === 'number' && Number.isFinite(authTime) ? { authTime } : {}),
+    ...(Array.isArray(amr) && amr.every((method) => typeof method === 'string') ? { amr: amr as string[] } : {}),
+  };
+}
+
 const unknownUser = () => new LightsoutError('UNAUTHENTICATED', 'the token\'s subject is not an active Lightsout user', { hint: 'ask an administrator to enable your account, then log in again' });
 
 /**
@@ -29,7 +39,7 @@ export async function principalFor(token: VerifiedToken, config: RelayConfig, st
   if (config.identity.mode === 'embedded') {
     const account = await findAccountById(store, token.subject);
     if (account === undefined) throw unknownUser();
-    return { subject: account.id, username: account.username, tenant: account.tenant, role: account.role, issuer: token.issuer, expiresAt: token.expiresAt };
+    return { subject: account.id, username: account.username, tenant: account.tenant, role: account.role, issuer: token.issuer, expiresAt: token.expiresAt, kind: 'user', ...authenticationOf(token.claims as Record<string, unknown>) };
   }
   const mapping = config.identity.external!.claims;
   const claims = token.claims as Record<string, unknown>;
@@ -41,5 +51,5 @@ export async function principalFor(token: VerifiedToken, config: RelayConfig, st
   }
   const known = await store.selectFrom('tenants').select('id').where('id', '=', tenant).executeTakeFirst();
   if (known === undefined) throw new LightsoutError('FORBIDDEN', 'the token\'s tenant is not known to this relay');
-  return { subject: token.subject, username: typeof username === 'string' ? username : token.subject, tenant, role, issuer: token.issuer, expiresAt: token.expiresAt };
+  return { subject: token.subject, username: typeof username === 'string' ? username : token.subject, tenant, role, issuer: token.issuer, expiresAt: token.expiresAt, kind: 'user', ...authenticationOf(claims) };
 }

@@ -78,10 +78,21 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
     // Tenant, role and username ride in API access tokens too, so another relay
     // (a regional gateway) can trust this OP as an external issuer with the
     // default claims mapping. This relay itself still reads them from its store.
-    async extraTokenClaims(_context: KoaContextWithOIDC, token: { kind: string; accountId?: string }) {
+    async extraTokenClaims(context: KoaContextWithOIDC, token: { kind: string; accountId?: string }) {
       if (token.kind !== 'AccessToken' || token.accountId === undefined) return undefined;
       const account = await findAccountById(store, token.accountId);
-      return account === undefined ? undefined : { tenant: account.tenant, role: account.role, preferred_username: account.username };
+      if (account === undefined) return undefined;
+      // auth_time and amr of the login behind this token (the code, device code or refresh
+      // token being redeemed): the API's step-up check (RFC 9470) reads them.
+      const entities = (context.oidc['entities'] ?? {}) as Record<string, { authTime?: unknown; amr?: unknown } | undefined>;
+      const origin = entities['AuthorizationCode'] ?? entities['DeviceCode'] ?? entities['RefreshToken'];
+      return {
+        tenant: account.tenant,
+        role: account.role,
+        preferred_username: account.username,
+        ...(typeof origin?.authTime === 'number' ? { auth_time: origin.authTime } : {}),
+        ...(Array.isArray(origin?.amr) ? { amr: origin.amr } : {}),
+      };
     },
     interactions: { url: (_context: KoaContextWithOIDC, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },

@@ -59,6 +59,12 @@ export interface Principal {
   role: Role;
   issuer: string;
   expiresAt: number;
+  /** When the user last authenticated (OIDC `auth_time`, epoch seconds); step-up reads it. */
+  authTime?: number;
+  /** How they authenticated (RFC 8176 `amr`: pwd, otp …). */
+  amr?: string[];
+  /** A person (default) or a tenant's service account (API token). */
+  kind?: 'user' | 'service-account';
 }
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, 'tenant-admin': 2, 'provider-admin': 3 };

@@ -9,7 +9,7 @@ declare module 'fastify' {
 }
 
 async function auditPlugin(app: FastifyInstance): Promise<void> {
-  app.decorate('audit', createAuditLog(app.store, app.log));
+  app.decorate('audit', createAuditLog(app.store, app.log, { driver: app.config.store.driver }));
 }
 
 export default fp(auditPlugin, { name: 'lightsout-audit', dependencies: ['lightsout-store'] });

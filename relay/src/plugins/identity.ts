@@ -1,6 +1,7 @@
 import { ClientConfig, ErrorBodySchema, LightsoutError, type Role, WhoAmI } from '@lightsout/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { apiTokenPrincipal, isApiToken } from '../access/api-tokens.js';
 import { seedDemo } from '../identity/accounts.js';
 import { registerInteractionRoutes } from '../identity/interactions.js';
 import { loadOrCreateProviderSecrets, publicJwks } from '../identity/keys.js';
@@ -110,6 +111,8 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
   const identity = {
     verifier,
     async principalFromToken(token: string) {
+      // Service-account API tokens (lso_…) are ours, not the issuer's: looked up by hash.
+      if (isApiToken(token)) return apiTokenPrincipal(app.store, token);
       return principalFor(await verifier.verify(token), config, app.store);
     },
   };

@@ -9,6 +9,8 @@ export interface TenantTable {
   id: string;
   name: string;
   created_at: number;
+  /** 1: destructive actions need a second factor (migration 0002). */
+  require_mfa: Generated<number>;
 }
 
 export interface UserTable {
@@ -20,6 +22,8 @@ export interface UserTable {
   role: string;
   disabled: number;
   created_at: number;
+  /** RFC 6238 shared secret, base32; null = no second factor (migration 0002). */
+  totp_secret: Generated<string | null>;
 }
 
 export interface AgentTable {
@@ -86,6 +90,36 @@ export interface AuditTable {
   source_ip: string | null;
   correlation_id: string | null;
   details: string | null;
+  /** SHA-256 (hex) of the previous record's canonical form; the chain (migration 0002, audit/chain.ts). */
+  prev_hash: string | null;
+  /** SHA-256 (hex) of this record's canonical form, which includes prev_hash. */
+  hash: string | null;
+}
+
+/** A grant narrows a user's reach inside their tenant to a server group (access/scope.ts). */
+export interface GrantTable {
+  id: string;
+  tenant_id: string;
+  /** The user id (token `sub`) the grant applies to. */
+  subject: string;
+  /** JSON GrantSelector: {kind: rack|label|servers, …}. */
+  selector: string;
+  created_by: string;
+  created_at: number;
+}
+
+/** A tenant's service account credential: `lso_…` bearer token, stored only as its SHA-256. */
+export interface ApiTokenTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  role: string;
+  token_hash: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
 }
 
 /** oidc-provider's storage (sessions, grants, device codes, refresh tokens …), one row per model instance. */
@@ -110,4 +144,6 @@ export interface Database {
   datacenters: DatacenterTable;
   audit: AuditTable;
   oidc_payloads: OidcPayloadTable;
+  grants: GrantTable;
+  api_tokens: ApiTokenTable;
 }

@@ -118,6 +118,46 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       }
     },
   },
+  '0002-identity': {
+    // Issue 7: MFA, the audit hash chain, grants and service-account tokens. Portable types only.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tenants').addColumn('require_mfa', 'integer', (column) => column.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('users').addColumn('totp_secret', 'text').execute();
+      await db.schema.alterTable('audit').addColumn('prev_hash', 'text').execute();
+      await db.schema.alterTable('audit').addColumn('hash', 'text').execute();
+      await db.schema
+        .createTable('grants')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('tenant_id', 'text', (column) => column.notNull().references('tenants.id'))
+        .addColumn('subject', 'text', (column) => column.notNull())
+        .addColumn('selector', 'text', (column) => column.notNull())
+        .addColumn('created_by', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('grants_subject').on('grants').columns(['tenant_id', 'subject']).execute();
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('tenant_id', 'text', (column) => column.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (column) => column.notNull())
+        .addColumn('role', 'text', (column) => column.notNull())
+        .addColumn('token_hash', 'text', (column) => column.notNull().unique())
+        .addColumn('created_by', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('last_used_at', 'bigint')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('api_tokens').ifExists().execute();
+      await db.schema.dropTable('grants').ifExists().execute();
+      await db.schema.alterTable('audit').dropColumn('hash').execute();
+      await db.schema.alterTable('audit').dropColumn('prev_hash').execute();
+      await db.schema.alterTable('users').dropColumn('totp_secret').execute();
+      await db.schema.alterTable('tenants').dropColumn('require_mfa').execute();
+    },
+  },
 });
 
 export function migrationProvider(driver: StoreDriver): MigrationProvider {

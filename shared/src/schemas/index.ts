@@ -4,3 +4,4 @@ export * from './identity.js';
 export * from './error.js';
 export * from './operations.js';
 export * from './media.js';
+export * from './access.js';

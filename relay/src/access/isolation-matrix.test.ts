@@ -1,0 +1,294 @@
+import { type PostgresPeer, postgresInstalled, startPostgres } from '@lightsout/lab';
+import type { Role } from '@lightsout/shared';
+import type { TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { RouteRecord } from '../plugins/access.js';
+import { type RunningRelay, startRelay } from '../testing/index.js';
+import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, type IdentityName, type IsolationWorld, buildIsolationWorld } from './isolation.fixture.js';
+
+/**
+ * The isolation matrix: EVERY route of the relay (from its own route table,
+ * so a route added tomorrow is walked too) × every hostile identity. Asserts
+ * the exact status and that no datum of the victim tenant appears in any
+ * answer. Runs on SQLite and on a real PostgreSQL.
+ */
+
+/** Public by design; walked anyway (every identity) for the leak check, status not asserted. */
+const PUBLIC_ROUTES: Array<[RegExp, string]> = [
+  [/^\/healthz$|^\/readyz$/, 'liveness / readiness probes: no data'],
+  [/^\/metrics$/, 'Prometheus process metrics: counters by route pattern, no tenant data'],
+  [/^\/v1\/client-config$/, 'what a client needs before it can log in (issuer, client ids)'],
+  [/^\/v1\/gateway\/jwks\.json$/, 'public keys that verify stream tokens'],
+  [/^\/oidc\//, 'the embedded OpenID Provider: its own protocol authenticates (login.test.ts, token-refusals.test.ts)'],
+  [/^\/interaction\//, 'the OP login form'],
+  [/^\/docs/, 'OpenAPI document and UI'],
+  [/^\/$|^\/\*$/, 'the web console (static files)'],
+  [/^\/v1\/agents\/enroll$/, 'authenticated by the one-time join token in the body (agents/enrollment.test.ts)'],
+];
+
+/** Authenticated by a credential that is not a user's (agent JWT, stream token): every identity here must get 401. */
+const OTHER_CREDENTIAL_ROUTES: Array<[RegExp, string]> = [
+  [/^\/v1\/agent\//, 'agent Ed25519 JWT'],
+  [/^\/v1\/streams\/:sessionId$/, 'single-use stream token from POST /v1/servers/:id/sessions'],
+];
+
+type ForeignRole = Exclude<Role, 'provider-admin'>;
+const ROLE_OF: Record<(typeof FOREIGN_IDENTITIES)[number], ForeignRole> = {
+  'bravo-viewer': 'viewer',
+  'bravo-operator': 'operator',
+  'bravo-tenant-admin': 'tenant-admin',
+  'bravo-service-account': 'tenant-admin',
+};
+type Outcome = number | 'open';
+const byRole = (viewer: Outcome, operator: Outcome, admin: Outcome) => (role: ForeignRole): Outcome => ({ viewer, operator, 'tenant-admin': admin })[role];
+const all = (status: Outcome) => () => status;
+
+/**
+ * What another tenant's users get, per route. Requests aim at tenant alpha
+ * (its server, user, grant, token ids; `tenant: alpha` in bodies and queries).
+ * A route missing here is still walked with the default rule below.
+ */
+const FOREIGN_EXPECTED: Record<string, (role: ForeignRole) => Outcome> = {
+  'GET /v1/me': all(200),
+  'GET /v1/servers': all(200),
+  'GET /v1/events': all('open'),
+  'POST /v1/agents/join-tokens': all(403),
+  'GET /v1/agents': all(403),
+  'POST /v1/agents/:id/revoke': all(403),
+  'GET /v1/users': all(403),
+  'POST /v1/users': all(403),
+  'PATCH /v1/users/:userId': byRole(403, 403, 404),
+  'GET /v1/grants': all(403),
+  'POST /v1/grants': byRole(403, 403, 404),
+  'DELETE /v1/grants/:grantId': byRole(403, 403, 404),
+  'GET /v1/tenants': all(403),
+  'POST /v1/tenants': all(403),
+  'GET /v1/tokens': all(403),
+  'POST /v1/tokens': all(403),
+  'POST /v1/tokens/:tokenId/revoke': byRole(403, 403, 404),
+  'GET /v1/audit': byRole(403, 403, 200),
+  'GET /v1/audit/export': byRole(403, 403, 200),
+  'GET /v1/media/images': all(200),
+  // tus: creating needs operator; an upload of another tenant (or none) is 404.
+  'POST /v1/media/uploads': byRole(403, 400, 400),
+  'HEAD /v1/media/uploads/*': all(404),
+  // tus answers a PATCH without Upload-Offset with 403 before it looks the upload up.
+  'PATCH /v1/media/uploads/*': all(403),
+  'POST /v1/media/uploads/*': byRole(403, 400, 400),
+  'DELETE /v1/media/uploads/*': byRole(403, 404, 404),
+  'OPTIONS /v1/media/uploads': byRole(403, 204, 204),
+  'OPTIONS /v1/media/uploads/*': byRole(403, 204, 204),
+  'HEAD /v1/media/uploads': all(404),
+  'PATCH /v1/media/uploads': byRole(403, 404, 404),
+  'DELETE /v1/media/uploads': byRole(403, 404, 404),
+};
+/** Every `/v1/servers/:id…` route: another tenant's server does not exist (the access guard). */
+const SERVER_ROUTE = /^\/v1\/servers\/:id(\/|$)/;
+
+interface Case {
+  route: RouteRecord;
+  method: string;
+  identity: IdentityName;
+}
+
+function classify(url: string): { kind: 'public' | 'credential'; reason: string } | { kind: 'user' } {
+  for (const [pattern, reason] of PUBLIC_ROUTES) if (pattern.test(url)) return { kind: 'public', reason };
+  for (const [pattern, reason] of OTHER_CREDENTIAL_ROUTES) if (pattern.test(url)) return { kind: 'credential', reason };
+  return { kind: 'user' };
+}
+
+function pathFor(url: string, world: IsolationWorld): string {
+  const values: Record<string, string> = {
+    id: url.startsWith('/v1/agents/') ? world.alpha.agentId : world.alpha.serverId,
+    userId: world.alpha.revokedUserId,
+    grantId: world.alpha.grantId,
+    tokenId: world.alpha.tokenId,
+    uploadId: world.alpha.uploadId,
+    sessionId: 'c2Vzc2lvbi1vZi1hbHBoYQ',
+    uid: 'interaction-of-alpha',
+  };
+  return url.replace(/:([A-Za-z]+)/g, (_match, name: string) => values[name] ?? 'x').replace(/\*$/, world.alpha.uploadId);
+}
+
+/** A valid body aimed at tenant alpha, so validation passes and the access decision is what answers. */
+function bodyFor(method: string, url: string, schema: RouteRecord['schema'], world: IsolationWorld): unknown {
+  const known: Record<string, unknown> = {
+    'POST /v1/users': { username: 'intruder', password: 'intruder-password-1', role: 'viewer', tenant: 'alpha' },
+    'PATCH /v1/users/:userId': { disabled: false },
+    'POST /v1/grants': { userId: world.alpha.revokedUserId, selector: { kind: 'servers', ids: [world.alpha.serverId] } },
+    'POST /v1/tenants': { id: 'intruder', name: 'Intruder' },
+    'POST /v1/tokens': { name: 'intruder', role: 'viewer', tenant: 'alpha' },
+    'POST /v1/servers/:id/power': { action: 'off' },
+    'POST /v1/servers/:id/sessions': { kind: 'sol', mode: 'control' },
+    'POST /v1/servers/:id/media': { uploadId: world.alpha.uploadId },
+    'POST /v1/agents/join-tokens': { region: 'eu', datacenter: 'fra1' },
+  };
+  const key = `${method} ${url}`;
+  if (key in known) return known[key];
+  const bodySchema = (schema as { body?: TSchema } | undefined)?.body;
+  if (bodySchema === undefined || method === 'GET' || method === 'HEAD') return undefined;
+  let created: unknown;
+  try {
+    created = Value.Create(bodySchema);
+  } catch {
+    return {}; // a schema typebox cannot invent a value for: the default rule allows 400 for such routes
+  }
+  if (typeof created === 'object' && created !== null && 'tenant' in created) (created as Record<string, unknown>)['tenant'] = 'alpha';
+  return created;
+}
+
+function queryFor(schema: RouteRecord['schema']): string {
+  const properties = ((schema as { querystring?: { properties?: Record<string, unknown> } } | undefined)?.querystring?.properties ?? {}) as Record<string, unknown>;
+  const query = new URLSearchParams();
+  if ('tenant' in properties) query.set('tenant', 'alpha');
+  if ('leg' in properties) query.set('leg', 'leg-of-alpha');
+  const text = query.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+interface Answer {
+  status: Outcome;
+  body: string;
+}
+
+async function httpCase(relay: RunningRelay, method: string, path: string, body: unknown, authorization: string | undefined): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (authorization !== undefined) headers['authorization'] = authorization;
+  if (path.startsWith('/v1/media/uploads')) headers['tus-resumable'] = '1.0.0';
+  const response = await relay.app.inject({ method: method as 'GET', url: path, headers, ...(body === undefined ? {} : { payload: body as object }) });
+  return { status: response.statusCode, body: response.body };
+}
+
+/** A real WebSocket handshake: either refused (status + body) or open (first message or close, bounded). */
+function websocketCase(relay: RunningRelay, path: string, authorization: string | undefined): Promise<Answer> {
+  const token = authorization?.slice('Bearer '.length);
+  const protocols = ['lightsout.events.v1', 'lightsout.stream.v1', ...(token === undefined ? [] : [`bearer.${token}`])];
+  const socket = new WebSocket(`${relay.url.replace(/^http/, 'ws')}${path}`, protocols, { headers: authorization === undefined ? {} : { authorization } });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`no answer on ${path} within 5 s`));
+    }, 5000);
+    const finish = (answer: Answer) => {
+      clearTimeout(timer);
+      socket.removeAllListeners();
+      socket.on('error', () => undefined);
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.terminate();
+      resolve(answer);
+    };
+    socket.once('unexpected-response', (_request, response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => finish({ status: response.statusCode ?? 0, body: text }));
+      response.on('error', () => finish({ status: response.statusCode ?? 0, body: text }));
+    });
+    socket.once('message', (data) => finish({ status: 'open', body: data.toString() }));
+    socket.once('close', (code, reason) => finish({ status: 'open', body: `closed ${code} ${reason.toString()}` }));
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+function leaks(world: IsolationWorld, request: string, answer: string): string[] {
+  return world.alpha.secrets.filter((secret) => answer.includes(secret) && !request.includes(secret));
+}
+
+let postgres: PostgresPeer | undefined;
+beforeAll(async () => {
+  if (postgresInstalled()) postgres = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+const dialects: Array<[string, () => Promise<Record<string, unknown>>]> = [
+  ['sqlite', async () => ({})],
+  [
+    'postgres',
+    async () => {
+      if (postgres === undefined) throw new Error('PostgreSQL is not installed here (apt-get install postgresql); the matrix must run on it');
+      return { store: { driver: 'postgres', postgresUrl: await postgres.createDatabase('isolation_matrix') } };
+    },
+  ],
+];
+
+describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
+  let relay: RunningRelay;
+  let world: IsolationWorld;
+  beforeAll(async () => {
+    relay = await startRelay({ config: await storeConfig() });
+    world = await buildIsolationWorld(relay);
+  }, 120_000);
+  afterAll(async () => {
+    await relay?.close();
+  });
+
+  it('walks every route × identity: exact status, no foreign data', async () => {
+    const table = relay.app.routeTable;
+    const getUrls = new Set(table.filter((route) => route.methods.includes('GET')).map((route) => route.url));
+    const cases: Case[] = [];
+    for (const route of table) {
+      for (const method of route.methods) {
+        // Fastify's automatic HEAD twin of a GET answers the same way without a body.
+        if (method === 'HEAD' && getUrls.has(route.url) && !route.url.startsWith('/v1/media/uploads')) continue;
+        for (const identity of [...BROKEN_IDENTITIES, ...FOREIGN_IDENTITIES]) cases.push({ route, method, identity });
+      }
+    }
+    const failures: string[] = [];
+    const defaulted = new Set<string>();
+    const publicRoutes = new Map<string, string>();
+    const counts = { total: 0, public: 0, routeMethods: new Set<string>() };
+    for (const { route, method, identity } of cases) {
+      const key = `${method} ${route.url}`;
+      const path = `${pathFor(route.url, world)}${queryFor(route.schema)}`;
+      const body = bodyFor(method, route.url, route.schema, world);
+      const authorization = world.identities.get(identity);
+      const answer = route.websocket ? await websocketCase(relay, path, authorization) : await httpCase(relay, method, path, body, authorization);
+      counts.total += 1;
+      counts.routeMethods.add(key);
+      const leaked = leaks(world, `${path} ${JSON.stringify(body ?? null)}`, answer.body);
+      if (leaked.length > 0) failures.push(`LEAK ${key} as ${identity}: ${answer.status} contains ${leaked.join(', ')}`);
+      const kind = classify(route.url);
+      if (kind.kind === 'public') {
+        publicRoutes.set(route.url, kind.reason);
+        counts.public += 1;
+        continue;
+      }
+      let expected: Outcome | Outcome[];
+      if (kind.kind === 'credential' || (BROKEN_IDENTITIES as readonly string[]).includes(identity)) {
+        expected = 401;
+      } else {
+        const role = ROLE_OF[identity as (typeof FOREIGN_IDENTITIES)[number]];
+        const rule = FOREIGN_EXPECTED[key];
+        if (rule !== undefined) expected = rule(role);
+        else if (SERVER_ROUTE.test(route.url)) expected = 404;
+        else {
+          // A route nobody listed yet: it must refuse (or, for a plain read, answer without foreign data).
+          defaulted.add(key);
+          expected = method === 'GET' ? [200, 403, 404] : [400, 403, 404];
+        }
+      }
+      const allowed = Array.isArray(expected) ? expected : [expected];
+      if (!allowed.includes(answer.status)) failures.push(`STATUS ${key} as ${identity}: got ${answer.status}, expected ${allowed.join(' or ')} — ${answer.body.slice(0, 160)}`);
+    }
+    console.log(
+      `isolation matrix (${dialect}): ${counts.total} cases = ${counts.routeMethods.size} route methods (${table.length} routes) × ${BROKEN_IDENTITIES.length + FOREIGN_IDENTITIES.length} identities; ` +
+        `${counts.public} public-route cases (leak check only: ${[...publicRoutes.keys()].join(' ')}); ` +
+        `${defaulted.size} routes on the default rule${defaulted.size > 0 ? ` (${[...defaulted].join(', ')})` : ''}; ${failures.length} failures`,
+    );
+    expect(failures).toEqual([]);
+    expect(counts.total).toBeGreaterThan(300);
+  }, 300_000);
+
+  it('the victim tenant itself sees its data through the same routes (so a leak would be detected)', async () => {
+    for (const path of ['/v1/servers', `/v1/servers/${world.alpha.serverId}`, '/v1/audit', '/v1/tokens', '/v1/grants', '/v1/users']) {
+      const answer = await httpCase(relay, 'GET', path, undefined, world.alphaAdminAuthorization);
+      expect(answer.status, path).toBe(200);
+      expect(leaks(world, '', answer.body).length, path).toBeGreaterThan(0);
+    }
+  });
+});

@@ -1,0 +1,138 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type JWK, SignJWT, decodeJwt, importJWK } from 'jose';
+import { createUser, ensureTenant } from '../identity/accounts.js';
+import type { ProviderSecrets } from '../identity/keys.js';
+import { type RunningRelay, loginWithPassword } from '../testing/index.js';
+import { createApiToken } from './api-tokens.js';
+
+/**
+ * Test-only: two tenants on one relay. `alpha` is the victim: every piece of
+ * its data carries its own random marker, so a response that contains one
+ * (without the request having named it) is a leak. The attackers are
+ * tenant `bravo`'s users and a set of broken credentials forged from
+ * alpha's own admin token — if any broken credential were accepted, alpha's
+ * data would come back and the leak check fires too.
+ */
+export interface IsolationWorld {
+  alpha: {
+    serverId: string;
+    agentId: string;
+    adminUserId: string;
+    revokedUserId: string;
+    grantId: string;
+    tokenId: string;
+    uploadId: string;
+    /** Every alpha value a foreign caller must never see. */
+    secrets: string[];
+  };
+  /** Alpha's own valid admin credential: what the victim sees (proves the markers are detectable). */
+  alphaAdminAuthorization: string;
+  /** Identity name → Authorization header value (undefined = anonymous). */
+  identities: Map<IdentityName, string | undefined>;
+}
+
+export const BROKEN_IDENTITIES = ['anonymous', 'expired-token', 'wrong-audience', 'alg-none', 'hs256-public-key', 'tampered-signature', 'revoked-user', 'revoked-service-account'] as const;
+export const FOREIGN_IDENTITIES = ['bravo-viewer', 'bravo-operator', 'bravo-tenant-admin', 'bravo-service-account'] as const;
+export type IdentityName = (typeof BROKEN_IDENTITIES)[number] | (typeof FOREIGN_IDENTITIES)[number];
+
+const PASSWORD = 'isolation-matrix-password';
+const marker = (label: string) => `${label}-${randomBytes(6).toString('hex')}`;
+const base64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+
+export async function buildIsolationWorld(relay: RunningRelay): Promise<IsolationWorld> {
+  const { store } = relay.app;
+  const tenantName = marker('alpha-tenant-name');
+  await ensureTenant(store, 'alpha', tenantName);
+  await ensureTenant(store, 'bravo', 'Bravo');
+  const agentId = marker('agent');
+  const now = Date.now();
+  const agent = (id: string) => ({ id, name: id, region: 'eu', datacenter: 'fra1', public_jwk: '{}', revoked: 0, version: null, connected_at: null, last_seen_at: null, created_at: now });
+  await store.insertInto('agents').values([agent(agentId), agent('bravo-agent')]).execute();
+  const serverId = marker('srv-alpha');
+  const serverName = marker('alpha-box');
+  const rack = marker('alpha-rack');
+  const labelValue = marker('alpha-label');
+  const bmcHost = `${marker('alpha-bmc')}.example`;
+  const server = (id: string, tenant: string, name: string, serverRack: string, labels: Record<string, string>, host: string, owner = agentId) => ({
+    id,
+    name,
+    tenant_id: tenant,
+    region: 'eu',
+    datacenter: 'fra1',
+    rack: serverRack,
+    labels: JSON.stringify(labels),
+    endpoints: JSON.stringify({ ipmi: `${host}:623`, redfish: `https://${host}` }),
+    capabilities: JSON.stringify(['power', 'boot', 'sensors', 'sel', 'sol', 'vnc', 'media']),
+    agent_id: owner,
+    power: 'on',
+    reachable: 1,
+    state_at: now,
+    updated_at: now,
+  });
+  await store.insertInto('servers').values([server(serverId, 'alpha', serverName, rack, { owner: labelValue }, bmcHost), server('bravo-web-1', 'bravo', 'bravo web 1', 'b1', {}, 'bravo-bmc.example', 'bravo-agent')]).execute();
+
+  const adminName = marker('alpha-admin');
+  const revokedName = marker('alpha-leaver');
+  const alphaAdmin = await createUser(store, { tenant: 'alpha', username: adminName, password: PASSWORD, role: 'tenant-admin' });
+  const alphaRevoked = await createUser(store, { tenant: 'alpha', username: revokedName, password: PASSWORD, role: 'operator' });
+  const grantId = marker('grant');
+  await store.insertInto('grants').values({ id: grantId, tenant_id: 'alpha', subject: alphaRevoked.id, selector: JSON.stringify({ kind: 'rack', rack }), created_by: alphaAdmin.id, created_at: now }).execute();
+  const tokenName = marker('alpha-automation');
+  const alphaToken = await createApiToken(store, { tenant: 'alpha', name: tokenName, role: 'operator', ttlSeconds: 3600, createdBy: alphaAdmin.id });
+  const revokedToken = await createApiToken(store, { tenant: 'alpha', name: marker('alpha-old-automation'), role: 'tenant-admin', ttlSeconds: 3600, createdBy: alphaAdmin.id });
+  await store.updateTable('api_tokens').set({ revoked_at: now }).where('id', '=', revokedToken.row.id).execute();
+  const auditTarget = marker('alpha-audit');
+  await relay.app.audit.append({ action: 'power.off', outcome: 'success', subject: alphaAdmin.id, tenant: 'alpha', target: `server:${serverId}`, details: { note: auditTarget } });
+  const uploadId = randomBytes(16).toString('hex');
+
+  const bravo = new Map<string, string>();
+  for (const role of ['viewer', 'operator', 'tenant-admin'] as const) {
+    const username = `bravo-${role}`;
+    await createUser(store, { tenant: 'bravo', username, password: PASSWORD, role });
+    bravo.set(role, (await loginWithPassword(relay.url, username, PASSWORD)).accessToken);
+  }
+  const bravoToken = await createApiToken(store, { tenant: 'bravo', name: 'bravo-automation', role: 'tenant-admin', ttlSeconds: 3600, createdBy: 'test' });
+
+  // Alpha's own admin token is real; every broken credential below is derived from it.
+  const adminToken = (await loginWithPassword(relay.url, adminName, PASSWORD)).accessToken;
+  const revokedUserToken = (await loginWithPassword(relay.url, revokedName, PASSWORD)).accessToken;
+  await store.updateTable('users').set({ disabled: 1 }).where('id', '=', alphaRevoked.id).execute();
+
+  const secrets = JSON.parse(readFileSync(join(relay.dataDir, 'oidc-secrets.json'), 'utf8')) as ProviderSecrets;
+  const edKey = secrets.jwks.keys.find((key) => key.alg === 'EdDSA')! as JWK;
+  const claims = decodeJwt(adminToken);
+  const resign = async (changes: { exp?: number; aud?: string }) =>
+    new SignJWT({ ...claims, ...changes }).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! }).sign(await importJWK(edKey, 'EdDSA'));
+  const [header, payload, signature] = adminToken.split('.') as [string, string, string];
+  const hmacInput = `${base64url({ alg: 'HS256', typ: 'JWT', kid: edKey.kid })}.${payload}`;
+  const identities = new Map<IdentityName, string | undefined>([
+    ['anonymous', undefined],
+    ['expired-token', `Bearer ${await resign({ exp: Math.floor(Date.now() / 1000) - 120 })}`],
+    ['wrong-audience', `Bearer ${await resign({ aud: `${relay.url}/agent` })}`],
+    ['alg-none', `Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${payload}.`],
+    ['hs256-public-key', `Bearer ${hmacInput}.${createHmac('sha256', Buffer.from(edKey.x!, 'base64url')).update(hmacInput).digest('base64url')}`],
+    ['tampered-signature', `Bearer ${header}.${payload}.${signature.slice(0, 10)}${signature[10] === 'A' ? 'B' : 'A'}${signature.slice(11)}`],
+    ['revoked-user', `Bearer ${revokedUserToken}`],
+    ['revoked-service-account', `Bearer ${revokedToken.token}`],
+    ['bravo-viewer', `Bearer ${bravo.get('viewer')}`],
+    ['bravo-operator', `Bearer ${bravo.get('operator')}`],
+    ['bravo-tenant-admin', `Bearer ${bravo.get('tenant-admin')}`],
+    ['bravo-service-account', `Bearer ${bravoToken.token}`],
+  ]);
+  return {
+    alpha: {
+      serverId,
+      agentId,
+      adminUserId: alphaAdmin.id,
+      revokedUserId: alphaRevoked.id,
+      grantId,
+      tokenId: alphaToken.row.id,
+      uploadId,
+      secrets: [serverId, serverName, rack, labelValue, bmcHost, adminName, revokedName, alphaAdmin.id, alphaRevoked.id, grantId, tokenName, alphaToken.row.id, revokedToken.row.id, auditTarget, agentId, tenantName],
+    },
+    alphaAdminAuthorization: `Bearer ${adminToken}`,
+    identities,
+  };
+}

@@ -1,0 +1,74 @@
+import type { Role } from '@lightsout/shared';
+
+/**
+ * The one place that says which role may do what. Every authorisation
+ * decision in the relay is a lookup here (`can(role, permission)`), so a
+ * reviewer reads one table instead of grepping for role comparisons.
+ *
+ * Tenant scope is separate and always applies on top: a role acts on its own
+ * tenant's servers (narrowed further by grants, see scope.ts); only
+ * provider-admin crosses tenants.
+ */
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'tenant-admin', 'provider-admin'];
+
+const VIEWER_UP: readonly Role[] = ['viewer', 'operator', 'tenant-admin', 'provider-admin'];
+const OPERATOR_UP: readonly Role[] = ['operator', 'tenant-admin', 'provider-admin'];
+const TENANT_ADMIN_UP: readonly Role[] = ['tenant-admin', 'provider-admin'];
+const PROVIDER_ADMIN: readonly Role[] = ['provider-admin'];
+
+interface PermissionRule {
+  roles: readonly Role[];
+  /** Destructive: needs a recent authentication (and MFA when the tenant requires it), RFC 9470. */
+  stepUp?: true;
+  /** Crosses tenants: only the provider tenant's staff hold it. */
+  crossTenant?: true;
+}
+
+export const PERMISSIONS = {
+  'servers.read': { roles: VIEWER_UP },
+  'power.read': { roles: VIEWER_UP },
+  'sensors.read': { roles: VIEWER_UP },
+  'console.view': { roles: VIEWER_UP },
+  'media.read': { roles: VIEWER_UP },
+  'power.on': { roles: OPERATOR_UP },
+  /** off, cycle, reset: a running machine loses its state. */
+  'power.destructive': { roles: OPERATOR_UP, stepUp: true },
+  'boot.set': { roles: OPERATOR_UP },
+  'sel.clear': { roles: OPERATOR_UP },
+  'console.control': { roles: OPERATOR_UP },
+  'console.takeover': { roles: OPERATOR_UP, stepUp: true },
+  'media.mount': { roles: OPERATOR_UP, stepUp: true },
+  'media.eject': { roles: OPERATOR_UP },
+  'users.manage': { roles: TENANT_ADMIN_UP },
+  'grants.manage': { roles: TENANT_ADMIN_UP },
+  'tokens.manage': { roles: TENANT_ADMIN_UP },
+  'audit.read': { roles: TENANT_ADMIN_UP },
+  'recordings.read': { roles: TENANT_ADMIN_UP },
+  'tenants.manage': { roles: PROVIDER_ADMIN, crossTenant: true },
+  'agents.manage': { roles: PROVIDER_ADMIN, crossTenant: true },
+  'servers.assign': { roles: PROVIDER_ADMIN, crossTenant: true },
+  'audit.read-all': { roles: PROVIDER_ADMIN, crossTenant: true },
+} as const satisfies Record<string, PermissionRule>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export function can(role: Role, permission: Permission): boolean {
+  return (PERMISSIONS[permission].roles as readonly Role[]).includes(role);
+}
+
+export function needsStepUp(permission: Permission): boolean {
+  return (PERMISSIONS[permission] as PermissionRule).stepUp === true;
+}
+
+/** Roles a principal of `role` may hand out (to users, grants, tokens): never above its own. */
+export function assignableRoles(role: Role): Role[] {
+  const rank = ROLES.indexOf(role);
+  return ROLES.filter((candidate, index) => index <= rank && (candidate !== 'provider-admin' || role === 'provider-admin'));
+}
+
+/** The permission a power action needs. */
+export function powerPermission(action: string): Permission {
+  if (action === 'status') return 'power.read';
+  if (action === 'on') return 'power.on';
+  return 'power.destructive';
+}

@@ -254,6 +254,8 @@ export function chassis(context: DocumentContext): unknown {
     Status: { State: 'Enabled', Health: 'OK' },
     Thermal: { '@odata.id': `${paths.chassis}/Thermal` },
     Power: { '@odata.id': `${paths.chassis}/Power` },
+    // bmcweb also offers the newer Sensors collection (Chassis v1.9+); the other flavours only Thermal/Power.
+    ...(context.config.faults.redfishFlavour === 'openbmc' ? { Sensors: { '@odata.id': `${paths.chassis}/Sensors` } } : {}),
     Links: { ComputerSystems: [{ '@odata.id': paths.system }], ManagedBy: [{ '@odata.id': paths.manager }] },
   };
 }
@@ -314,5 +316,39 @@ export function power(context: DocumentContext): unknown {
       LowerThresholdCritical: sensor.lowerCritical,
       Status: { State: 'Enabled', Health: 'OK' },
     })),
+  };
+}
+
+const READING_TYPE: Record<string, { type: string; units: string }> = {
+  temperature: { type: 'Temperature', units: 'Cel' },
+  fan: { type: 'Rotational', units: 'RPM' },
+  voltage: { type: 'Voltage', units: 'V' },
+};
+
+/** Sensor IDs as bmcweb names them: `<type>_<name>`, lower case, spaces as underscores. */
+export function sensorId(sensor: (typeof SENSORS)[number]): string {
+  return `${sensor.kind}_${sensor.name.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`;
+}
+
+export function sensorCollection(context: DocumentContext): unknown {
+  return collection(`${context.paths.chassis}/Sensors`, 'SensorCollection.SensorCollection', 'Sensors', SENSORS.map((sensor) => `${context.paths.chassis}/Sensors/${sensorId(sensor)}`));
+}
+
+// Sensor, DSP2046 Sensor v1.x: Reading, ReadingType, ReadingUnits, Thresholds.
+export function sensor(context: DocumentContext, id: string): unknown {
+  const definition = SENSORS.find((candidate) => sensorId(candidate) === id);
+  if (!definition) return undefined;
+  const value = sensorReading(definition, context.now(), context.host.poweredOn, context.config.seed);
+  const available = context.host.poweredOn || definition.nominalOff !== 0;
+  return {
+    '@odata.id': `${context.paths.chassis}/Sensors/${id}`,
+    '@odata.type': '#Sensor.v1_2_0.Sensor',
+    Id: id,
+    Name: definition.name,
+    Reading: available ? Math.round(value * 100) / 100 : null,
+    ReadingType: READING_TYPE[definition.kind]!.type,
+    ReadingUnits: READING_TYPE[definition.kind]!.units,
+    Status: { State: available ? 'Enabled' : 'StandbyOffline', Health: 'OK' },
+    Thresholds: { UpperCritical: { Reading: definition.upperCritical }, LowerCritical: { Reading: definition.lowerCritical } },
   };
 }

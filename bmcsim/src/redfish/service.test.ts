@@ -127,5 +127,10 @@ describe('Redfish service', () => {
     expect(entries.Members.map((entry: Document) => entry.Message)).toEqual(['Host power on']);
     const thermal = await json(await call('GET', '/redfish/v1/Chassis/chassis/Thermal'));
     expect(thermal.Temperatures[0].ReadingCelsius).toBeGreaterThan(40);
+    const sensors = await json(await call('GET', '/redfish/v1/Chassis/chassis/Sensors'));
+    expect(sensors.Members.map((member: Document) => member['@odata.id'])).toContain('/redfish/v1/Chassis/chassis/Sensors/fan_fan1');
+    const fan = await json(await call('GET', '/redfish/v1/Chassis/chassis/Sensors/fan_fan1'));
+    expect(fan).toMatchObject({ ReadingType: 'Rotational', ReadingUnits: 'RPM' });
+    expect(fan.Reading).toBeGreaterThan(4000);
   });
 });

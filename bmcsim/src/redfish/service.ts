@@ -145,6 +145,9 @@ export class RedfishService {
         return get(documents.thermal(this.context));
       case `GET ${paths.chassis}/Power`:
         return get(documents.power(this.context));
+      case `GET ${paths.chassis}/Sensors`:
+        if (this.options.config.faults.redfishFlavour === 'openbmc') return get(documents.sensorCollection(this.context));
+        break;
     }
     const sessionMatch = /^\/redfish\/v1\/SessionService\/Sessions\/([^/]+)$/.exec(path);
     if (sessionMatch) {
@@ -155,6 +158,11 @@ export class RedfishService {
         return send(response, 204);
       }
       if (method === 'GET') return get(documents.session(session.id, session.user.name));
+    }
+    const sensorMatch = new RegExp(`^${escapeRegExp(paths.chassis)}/Sensors/([\\w.-]+)$`).exec(path);
+    if (method === 'GET' && sensorMatch && this.options.config.faults.redfishFlavour === 'openbmc') {
+      const document = documents.sensor(this.context, sensorMatch[1]!);
+      if (document) return get(document);
     }
     const entryMatch = new RegExp(`^${escapeRegExp(paths.sel)}/Entries/(\\d+)$`).exec(path);
     if (method === 'GET' && entryMatch) {

@@ -152,3 +152,29 @@ export async function startSerialWebSocketSourceSink(sendBytes: number): Promise
       }),
   };
 }
+
+/** A `/console0`-style serial WebSocket whose "host" echoes every byte (a shell with echo on). */
+export async function startSerialWebSocketEcho(): Promise<{ url: string; received(): Buffer; close(): Promise<void> }> {
+  const { WebSocketServer } = await import('ws');
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/console0' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const received: Buffer[] = [];
+  server.on('connection', (socket) => {
+    socket.on('error', () => {});
+    socket.on('message', (data: Buffer) => {
+      received.push(Buffer.from(data));
+      for (const client of server.clients) client.send(data);
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `ws://127.0.0.1:${port}/console0`,
+    received: () => Buffer.concat(received),
+    close: () =>
+      new Promise<void>((done) => {
+        for (const client of server.clients) client.terminate();
+        server.close(() => done());
+      }),
+  };
+}

@@ -64,7 +64,7 @@ export async function startStack(servers: StackServer[], options: { agentEnv?: N
 
   async function startRelay(): Promise<void> {
     relay = own(spawn(process.execPath, [relayBin, '--config', relayConfig], { env: { ...process.env, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
-    await waitFor(async () => (await fetch(`${relayUrl}/readyz`)).status === 200, 30_000, 'the relay to be ready');
+    await waitFor(async () => (await fetch(`${relayUrl}/readyz`)).status === 200, 90_000, 'the relay to be ready');
   }
 
   const stack: Stack = {
@@ -112,7 +112,7 @@ export async function startStack(servers: StackServer[], options: { agentEnv?: N
         const body = (await response.json()) as { servers: { id: string; agent: string }[] };
         return servers.every((server) => body.servers.some((view) => view.id === server.id && view.agent === 'online'));
       },
-      30_000,
+      90_000,
       'the agent to register its servers',
     );
   } catch (error) {

@@ -1,10 +1,12 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LightsoutError } from '@lightsout/shared';
 import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
+import { consoleCommand, vncCommand } from './commands/console.js';
 import type { CommandContext } from './commands/context.js';
 import { agentsList, agentsRevoke, agentsTokenCreate, serversList, whoami } from './commands/inventory.js';
 import { login, logout } from './commands/login.js';
 import { mediaEject, mediaMount, mediaStatus } from './commands/media.js';
+import { registerSecurityCommands } from './commands/security-commands.js';
 import { exitCodeOf, ExitCode } from './exit-codes.js';
 import { processOutput, type Output } from './output.js';
 
@@ -71,6 +73,22 @@ function buildProgram(context: CommandContext): Command {
     .action((device: string, server: string, options: { persistent?: boolean; uefi?: boolean; json?: boolean }) => boot(context, device, server, options));
   program.command('sensors').description('read the sensors of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sensors(context, server, options));
   program.command('sel').description('read the system event log of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sel(context, server, options));
+  program
+    .command('console')
+    .description('attach the SOL or serial console of a server to this terminal (~. leave, ~B break, ~? help); resumes after a network drop')
+    .argument('<server>', 'server id')
+    .option('--sol', 'use SOL even if a serial console exists')
+    .option('--serial', 'use the serial console (WebSocket/TCP) instead of SOL')
+    .option('--view', 'read-only: watch without typing (ask for control with a new session)')
+    .action((server: string, options: { sol?: boolean; serial?: boolean; view?: boolean }) =>
+      consoleCommand(context, server, { ...(options.serial ? { kind: 'serial' as const } : options.sol ? { kind: 'sol' as const } : {}), ...(options.view ? { view: true } : {}) }),
+    );
+  program
+    .command('vnc')
+    .description("print the web console URL of a server's graphical (VNC) console")
+    .argument('<server>', 'server id')
+    .option('--open', 'also open it in the default browser')
+    .action((server: string, options: { open?: boolean }) => vncCommand(context, server, options));
   const media = program.command('media').description('virtual media: boot a server from an ISO (needs Redfish on the BMC)');
   media
     .command('mount')
@@ -83,6 +101,7 @@ function buildProgram(context: CommandContext): Command {
     .action((server: string, file: string, options: { boot?: boolean; wait?: boolean; json?: boolean }) => mediaMount(context, server, file, options));
   media.command('eject').description('eject the virtual media of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaEject(context, server, options));
   media.command('status').description('which image is mounted on a server, since when, by whom').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaStatus(context, server, options));
+  registerSecurityCommands(program, context);
   return program;
 }
 

@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
+import { type Stack, startStack } from '../lib/stack.js';
+
+/**
+ * `lightsout console` and `lightsout vnc` as a user runs them: the CLI process
+ * against relay and agent processes; the console's host echoes what is typed.
+ * Input is piped (no TTY), so raw mode is skipped but the escapes work the same.
+ */
+const cliBin = fileURLToPath(new URL('../../cli/bin/lightsout.js', import.meta.url));
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('lightsout console / vnc', () => {
+  let echo: Awaited<ReturnType<typeof startSerialWebSocketEcho>>;
+  let stack: Stack;
+  const children = new Set<ChildProcess>();
+
+  beforeAll(async () => {
+    echo = await startSerialWebSocketEcho();
+    stack = await startStack([{ id: 'web-01', serial: { url: echo.url }, vnc: { url: 'vnc://127.0.0.1:5999' } }]);
+  }, 90_000);
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await stack?.close();
+    await echo?.close();
+  });
+
+  function cli(args: string[]) {
+    const child = spawn(process.execPath, [cliBin, ...args], {
+      env: { ...process.env, LIGHTSOUT_RELAY: stack.relayUrl, LIGHTSOUT_TOKEN: stack.operatorToken, LIGHTSOUT_CONFIG_DIR: '/nonexistent-lightsout-config' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = once(child, 'exit').then(([code]) => {
+      children.delete(child);
+      return code as number | null;
+    });
+    return { child, exited, stdout: () => stdout, stderr: () => stderr };
+  }
+
+  it('types through to the console, resumes after the relay is killed, and leaves with ~.', async () => {
+    const session = cli(['console', 'web-01']);
+    await until(() => session.stderr().includes('~. to leave'), 20_000, 'the console banner');
+    session.child.stdin!.write('hello\r');
+    await until(() => session.stdout().includes('hello\r'), 20_000, 'the echo');
+    await stack.killRelay();
+    await until(() => session.stderr().includes('resuming'), 10_000, 'the CLI to notice');
+    session.child.stdin!.write('typed while the relay was down\r');
+    await stack.startRelay();
+    await until(() => session.stderr().includes('resumed'), 30_000, 'the CLI to resume');
+    await until(() => session.stdout().includes('typed while the relay was down\r'), 20_000, 'the echo after resume');
+    session.child.stdin!.write('~.');
+    expect(await session.exited).toBe(0);
+    // Exactly once each: nothing lost, nothing repeated across the restart.
+    expect(session.stdout()).toBe('hello\rtyped while the relay was down\r');
+    expect(echo.received().toString()).toBe('hello\rtyped while the relay was down\r');
+  }, 90_000);
+
+  it('prints the web console URL of the graphical console', async () => {
+    const run = cli(['vnc', 'web-01']);
+    expect(await run.exited).toBe(0);
+    const url = new URL(run.stdout().trim());
+    expect(url.origin).toBe(stack.relayUrl);
+    expect(JSON.parse(url.searchParams.get('popout')!)).toMatchObject({ kind: 'vnc', serverId: 'web-01' });
+  }, 30_000);
+
+  it('fails with the stable code for a server that does not exist', async () => {
+    const run = cli(['console', 'nope-01']);
+    expect(await run.exited).not.toBe(0);
+    expect(run.stderr()).toMatch(/^error NOT_FOUND/m);
+  }, 30_000);
+});

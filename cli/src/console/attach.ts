@@ -1,0 +1,130 @@
+import { type ErrorCode, LightsoutError, type SessionCreated, type StatusMessage, StreamClient, type StreamSocketFactory } from '@lightsout/shared';
+import { ESCAPE_HELP, EscapeScanner } from './escape.js';
+import { nodeSetTimer, nodeStreamSocket } from './ws-socket.js';
+
+/** The local terminal as the console needs it; process.stdin/stdout by default, streams in tests. */
+export interface ConsoleTerminal {
+  input: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
+  output: NodeJS.WritableStream & { columns?: number; rows?: number; on?(event: 'resize', listener: () => void): unknown; off?(event: 'resize', listener: () => void): unknown };
+  /** Where the console's own messages go (never mixed into the BMC's bytes on stdout). */
+  notice(text: string): void;
+}
+
+export interface ConsoleOutcome {
+  /** How it ended: the user left (`~.`), the session ended at the far end, or resuming gave up. */
+  reason: 'left' | 'ended' | 'lost';
+  code: number;
+  detail: string;
+}
+
+function describeStatus(status: StatusMessage): string | undefined {
+  const who = status.user ?? 'someone';
+  switch (status.event) {
+    case 'joined':
+      return `${who} joined (${status.members.length} on this console)`;
+    case 'left':
+      return `${who} left`;
+    case 'took-over':
+      return `${who} took control${status.mode === 'view' ? ': you are now read-only (~? for help)' : ''}`;
+    case 'bmc-closed':
+      return 'the BMC closed the console';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Attach a console session to the terminal: raw mode, the `~` escapes,
+ * window size, and automatic resume after a network drop (StreamClient).
+ * Resolves when the session is over; the terminal is restored whatever happens.
+ */
+export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal, options: { socket?: StreamSocketFactory } = {}): Promise<ConsoleOutcome> {
+  return new Promise((resolve) => {
+    const scanner = new EscapeScanner();
+    const { input, output } = terminal;
+    const raw = input.isTTY === true && typeof input.setRawMode === 'function';
+    if (raw) input.setRawMode!(true);
+    let leaving = false;
+    let lastMode: string | undefined;
+    let announcedLoss = false;
+
+    const client = new StreamClient({
+      streamUrl: session.streamUrl,
+      token: session.token,
+      socket: options.socket ?? nodeStreamSocket(),
+      setTimer: nodeSetTimer,
+      onData: (bytes) => {
+        output.write(bytes);
+      },
+      onStatus: (status) => {
+        const line = describeStatus(status);
+        if (line) terminal.notice(`\r\n[lightsout: ${line}]\r\n`);
+        if (lastMode !== undefined && lastMode !== status.mode && status.event !== 'took-over') terminal.notice(`\r\n[lightsout: you now have ${status.mode === 'control' ? 'control' : 'a read-only view'}]\r\n`);
+        lastMode = status.mode;
+      },
+      onState: (state, detail) => {
+        // Once per outage, however many attempts it takes.
+        if (state === 'reconnecting' && !announcedLoss) {
+          announcedLoss = true;
+          terminal.notice(`\r\n[lightsout: connection lost (${detail ?? 'network'}), resuming…]\r\n`);
+        }
+        if (state === 'streaming' && announcedLoss) {
+          announcedLoss = false;
+          terminal.notice('\r\n[lightsout: resumed]\r\n');
+        }
+        if (state === 'streaming') sendSize();
+      },
+      onDrain: () => input.resume(),
+      onClose: (code, reason) => {
+        cleanUp();
+        if (leaving) resolve({ reason: 'left', code, detail: reason });
+        else if (code === 4410 || code === 1000) resolve({ reason: 'ended', code, detail: reason });
+        else resolve({ reason: 'lost', code, detail: reason });
+      },
+    });
+
+    const sendSize = () => {
+      if (output.columns && output.rows) client.control({ type: 'resize', cols: output.columns, rows: output.rows });
+    };
+    const onInput = (chunk: Buffer | string) => {
+      const { forward, actions } = scanner.scan(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      if (forward.length > 0 && !client.write(forward)) input.pause();
+      for (const action of actions) {
+        if (action === 'help') terminal.notice(`\r\n${ESCAPE_HELP}`);
+        if (action === 'break') client.control({ type: 'break' });
+        if (action === 'leave') {
+          leaving = true;
+          terminal.notice('\r\n[lightsout: leaving the console]\r\n');
+          client.close();
+          return;
+        }
+      }
+    };
+    // Piped input that ends (a script) leaves the console once everything was sent.
+    const onEnd = () => {
+      leaving = true;
+      client.close();
+    };
+    input.on('data', onInput);
+    input.on('end', onEnd);
+    output.on?.('resize', sendSize);
+    input.resume();
+
+    function cleanUp() {
+      input.off('data', onInput);
+      input.off('end', onEnd);
+      output.off?.('resize', sendSize);
+      input.pause();
+      if (raw) input.setRawMode!(false);
+    }
+  });
+}
+
+export function outcomeError(outcome: ConsoleOutcome): LightsoutError | undefined {
+  if (outcome.reason === 'left') return undefined;
+  if (outcome.reason === 'ended' && outcome.code === 1000) return undefined;
+  const code: ErrorCode = outcome.code === 4401 ? 'UNAUTHENTICATED' : outcome.code === 4403 ? 'FORBIDDEN' : outcome.code === 4404 ? 'NOT_FOUND' : outcome.code === 4502 ? 'BMC_UNREACHABLE' : outcome.reason === 'lost' ? 'RELAY_UNREACHABLE' : 'CONFLICT';
+  return new LightsoutError(code, `console session ${outcome.reason === 'lost' ? 'lost' : 'ended'}: ${outcome.detail || `code ${outcome.code}`}`, {
+    hint: outcome.reason === 'lost' ? 'check the network and open the console again' : 'open the console again',
+  });
+}

@@ -62,15 +62,33 @@ export async function mediaMount(context: CommandContext, serverId: string, file
   progress.done();
   const { images } = await call<{ images: MediaImageView[] }>('GET', '/v1/media/images');
   let uploadId = images.find((image) => image.sha256 === sha256)?.uploadId;
+  const body = (id: string) => ({ uploadId: id, boot: options.boot === true });
+  /** Asks for the mount; a job already running for this image (an interrupted earlier run) is followed instead. */
+  const startMount = async (id: string): Promise<MediaState> => {
+    try {
+      return await call<MediaState>('POST', serverPath(serverId, 'media'), body(id));
+    } catch (error) {
+      if (!(error instanceof LightsoutError) || error.code !== 'CONFLICT') throw error;
+      const current = await call<MediaState>('GET', serverPath(serverId, 'media'));
+      if (current.image?.sha256 !== sha256) throw error;
+      return current;
+    }
+  };
+  let mounting: Promise<MediaState> | undefined;
   if (uploadId) {
     context.output.err(`${basename(file)} is already on the relay (sha256 ${sha256.slice(0, 12)}…), not uploading again\n`);
   } else {
     await mkdir(configDir(context.env), { recursive: true, mode: 0o700 });
-    uploadId = await upload(context, relay, tokens, file, info.size, sha256, (sent) => progress.show('upload', sent, info.size));
+    // Mount as soon as the relay has an upload id: the agent pulls the image while it is still
+    // being uploaded (cut-through); the relay mounts only once the upload is complete and verified.
+    uploadId = await upload(context, relay, tokens, file, info.size, sha256, (sent) => progress.show('upload', sent, info.size), (id) => {
+      mounting ??= startMount(id);
+      mounting.catch(() => undefined); // awaited below; an early failure must not go unhandled meanwhile
+    });
     progress.done();
   }
 
-  let state = await call<MediaState>('POST', serverPath(serverId, 'media'), { uploadId, boot: options.boot === true });
+  let state = await (mounting ?? startMount(uploadId));
   if (options.wait !== false) state = await follow(context, serverId, state, call, progress);
   if (options.json) context.output.out(json(state));
   else context.output.out(`${serverId}: ${state.message}\n`);
@@ -142,7 +160,16 @@ async function hashFile(file: string, size: number, onProgress: (bytes: number) 
 }
 
 /** tus upload with retries and resumption across runs; resolves with the upload id. */
-function upload(context: CommandContext, relay: string, tokens: TokenSource, file: string, size: number, sha256: string, onProgress: (sent: number) => void): Promise<string> {
+function upload(
+  context: CommandContext,
+  relay: string,
+  tokens: TokenSource,
+  file: string,
+  size: number,
+  sha256: string,
+  onProgress: (sent: number) => void,
+  onUploadId: (id: string) => void,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const uploader = new Upload(createReadStream(file), {
       endpoint: `${relay}${MEDIA_UPLOADS_PATH}`,
@@ -162,6 +189,10 @@ function upload(context: CommandContext, relay: string, tokens: TokenSource, fil
         return status === 0 || status >= 500 || status === 409 || status === 423;
       },
       onProgress: (sent) => onProgress(sent),
+      onUploadUrlAvailable: () => {
+        const id = uploader.url?.split('/').pop();
+        if (id) onUploadId(id);
+      },
       onError: (error) => reject(uploadError(error)),
       onSuccess: () => {
         const id = uploader.url?.split('/').pop();

@@ -14,6 +14,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { type MediaCaller, type MediaDependencies, type MediaServerInfo, roleAtLeast } from './dependencies.js';
 import { HashingFileStore } from './hashing-store.js';
+import { readGrowingFile } from './growing-file.js';
 import { MediaJobs } from './jobs.js';
 import { type UploadCaller, createUploadServer, findUpload, listUploads } from './uploads.js';
 
@@ -68,6 +69,10 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     stallTimeoutMs: options.stallTimeoutMs ?? 120_000,
     mountTimeoutMs: options.mountTimeoutMs ?? 15 * 60_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+    uploadState: async (uploadId) => {
+      const record = await findUpload(store, uploadId);
+      return record ? { verified: record.verified, offset: record.offset } : undefined;
+    },
   });
   app.decorate('media', { jobs, store });
   app.addHook('onClose', async () => jobs.stop());
@@ -135,7 +140,8 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
         ? await findUpload(store, uploadId)
         : (await listUploads(store)).find((candidate) => candidate.tenant === who.tenant && candidate.verified && candidate.sha256 === sha256);
       if (!record || record.tenant !== who.tenant) throw new LightsoutError('NOT_FOUND', 'no such upload');
-      if (!record.verified) throw new LightsoutError('CONFLICT', 'the upload is not complete', { hint: 'resume the upload first (lightsout media mount resumes it)' });
+      // An upload still arriving may be mounted: the agent pulls it as it grows (cut-through) and
+      // the mount itself waits until the agent holds every byte with the right SHA-256.
       const state = jobs.start(server, who, record, boot === true);
       request.log.info({ serverId: server.id, uploadId: record.id, sha256: record.sha256, boot: boot === true, by: who.username }, 'virtual media mount started');
       return reply.status(202).send(state);
@@ -169,7 +175,11 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     reply.header('content-type', 'application/octet-stream').header('content-length', size - start).header('x-content-sha256', record.sha256);
     if (range) reply.status(206).header('content-range', `bytes ${start}-${size - 1}/${size}`);
     if (size - start === 0) return reply.send('');
-    // streamed from disk; the socket's backpressure paces the reads
-    return reply.send(createReadStream(store.pathOf(record.id), { start, end: size - 1, highWaterMark: 1024 * 1024 }));
+    const path = store.pathOf(record.id);
+    const current = await findUpload(store, record.id);
+    if (!current) throw new LightsoutError('NOT_FOUND', 'the upload is gone');
+    // streamed from disk (while it may still be arriving); the socket's backpressure paces the reads
+    if (current.verified) return reply.send(createReadStream(path, { start, end: size - 1, highWaterMark: 1024 * 1024 }));
+    return reply.send(readGrowingFile({ path, start, size, stallTimeoutMs: options.stallTimeoutMs ?? 120_000 }));
   });
 }

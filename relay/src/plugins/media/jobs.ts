@@ -31,6 +31,8 @@ export interface MediaJobsOptions {
   /** A BMC job (mount + boot + reset) that takes longer fails. */
   mountTimeoutMs: number;
   requestTimeoutMs: number;
+  /** The upload as stored now: mounting waits until the caller's own bytes are complete and verified. */
+  uploadState: (uploadId: string) => Promise<{ verified: boolean; offset: number } | undefined>;
 }
 
 const ACTIVE: readonly MediaStep[] = ['transferring', 'mounting', 'setting-boot', 'resetting', 'ejecting'];
@@ -116,6 +118,9 @@ export class MediaJobs {
     let step: MediaStep = 'transferring';
     try {
       await this.transfer(server, record);
+      // the agent may have had the image already (another tenant, an earlier upload): only the
+      // caller's own verified upload proves they hold these bytes, so wait for it to finish
+      await this.uploadVerified(server.id, record);
       step = 'mounting';
       this.patch(server.id, { step, message: `mounting ${record.filename} on the BMC`, progress: { bytes: record.size, total: record.size } });
       const started = await dependencies.requestAgent(
@@ -168,6 +173,26 @@ export class MediaJobs {
       } else if (Date.now() - lastProgressAt > stallTimeoutMs) {
         throw new LightsoutError('AGENT_TIMEOUT', `no progress sending the image to the agent for ${Math.round(stallTimeoutMs / 1000)} s`);
       }
+    }
+    throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
+  }
+
+  private async uploadVerified(serverId: string, record: UploadRecord): Promise<void> {
+    const { pollIntervalMs, stallTimeoutMs, uploadState } = this.options;
+    let lastOffset = -1;
+    let lastProgressAt = Date.now();
+    for (let polls = 0; !this.stopped && polls < 10_000_000; polls += 1) {
+      const state = await uploadState(record.id);
+      if (!state) throw new LightsoutError('CHECKSUM_MISMATCH', 'the upload was refused or deleted before it completed');
+      if (state.verified) return;
+      this.patch(serverId, { message: 'waiting for the upload to finish', progress: { bytes: state.offset, total: record.size } });
+      if (state.offset !== lastOffset) {
+        lastOffset = state.offset;
+        lastProgressAt = Date.now();
+      } else if (Date.now() - lastProgressAt > stallTimeoutMs) {
+        throw new LightsoutError('AGENT_TIMEOUT', `the upload made no progress for ${Math.round(stallTimeoutMs / 1000)} s`, { hint: 'run the same lightsout media mount again: the upload resumes' });
+      }
+      await delay(pollIntervalMs);
     }
     throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
   }

@@ -150,7 +150,7 @@ export function ServerTree({ servers, selected, onSelectionChange, searchRef }: 
       {rows.length === 0 ? (
         <div className="tree-empty">{servers.length === 0 ? 'No servers yet. Agents register theirs when they connect.' : 'No server matches the filter.'}</div>
       ) : (
-        <VirtualList className="tree-list" rows={rows} rowHeight={ROW_HEIGHT} rowKey={(row) => row.key} renderRow={renderRow} scrollToIndex={cursor} onKeyDown={keyDown} />
+        <VirtualList className="tree-list" rows={rows} rowHeight={ROW_HEIGHT} rowKey={(row) => row.key} renderRow={renderRow} scrollToIndex={cursor} onKeyDown={keyDown} resetKey={query} />
       )}
       <div className="selection-bar" data-testid="selection-bar">
         <span className="count">
@@ -218,11 +218,10 @@ function ServerLine({ row, style, selected, focused, dropTarget, onContextMenu, 
       onContextMenu={onContextMenu}
       {...handlers}
     >
-      <span className={`dot power-${server.power}`} />
       <span className="name" title={server.id}>{server.name}</span>
       <PowerBadge power={server.power} />
       <AgentBadge agent={server.agent} />
-      {labels ? <span className="label-chip">{labels}</span> : null}
+      {labels ? <span className="label-chip" title={labels}>{labels}</span> : <span className="fill" />}
       <button className="more icon" aria-label={`Actions for ${server.name}`} data-testid="server-actions" onClick={onContextMenu}>⋯</button>
     </div>
   );

@@ -16,6 +16,8 @@ export interface VirtualListProps<Row> {
   className?: string;
   overscan?: number;
   onKeyDown?: (event: React.KeyboardEvent<HTMLDivElement>) => void;
+  /** Scrolls back to the top whenever this changes (e.g. the filter text). */
+  resetKey?: string;
 }
 
 export function visibleRange(scrollTop: number, viewportHeight: number, rowHeight: number, count: number, overscan: number): { first: number; last: number } {
@@ -24,7 +26,7 @@ export function visibleRange(scrollTop: number, viewportHeight: number, rowHeigh
   return { first, last };
 }
 
-export function VirtualList<Row>({ rows, rowHeight, rowKey, renderRow, scrollToIndex, className, overscan = 8, onKeyDown }: VirtualListProps<Row>) {
+export function VirtualList<Row>({ rows, rowHeight, rowKey, renderRow, scrollToIndex, className, overscan = 8, onKeyDown, resetKey }: VirtualListProps<Row>) {
   const container = useRef<HTMLDivElement>(null);
   const [viewport, setViewport] = useState({ scrollTop: 0, height: 600 });
 
@@ -41,6 +43,13 @@ export function VirtualList<Row>({ rows, rowHeight, rowKey, renderRow, scrollToI
     measure();
     return () => observer.disconnect();
   }, [measure]);
+
+  useEffect(() => {
+    const element = container.current;
+    if (!element) return;
+    element.scrollTop = 0;
+    setViewport({ scrollTop: 0, height: element.clientHeight });
+  }, [resetKey]);
 
   useEffect(() => {
     const element = container.current;

@@ -68,7 +68,8 @@ export const VncEndpointConfig = Type.Object(
 );
 
 export const SerialEndpointConfig = Type.Object(
-  { url: Type.String({ pattern: '^wss?://', maxLength: 2048 }), credentials: Type.Optional(Slug) },
+  // ws(s):// = OpenBMC-style /console0; tcp:// = a raw serial console server (ser2net, terminal servers).
+  { url: Type.String({ pattern: '^(wss?|tcp)://', maxLength: 2048 }), credentials: Type.Optional(Slug) },
   { additionalProperties: false },
 );
 

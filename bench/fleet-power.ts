@@ -5,7 +5,7 @@
  *            (open session → Get Chassis Status → Close Session per BMC);
  *   ipmipower  FreeIPMI's parallel power tool against the same N targets;
  *   ipmitool   sequential for 50 BMCs, extrapolated to N (labelled as such).
- *   npm run bench -- fleet-power [--count 1000] [--concurrency 64]
+ *   npm run bench -- fleet-power [--count 1000] [--concurrency 128]
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -16,7 +16,7 @@ import { ipmiCommands, openIpmiSession, SuiteCache } from '@lightsout/agent/ipmi
 import { printResult, printTable } from './lib/report.js';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '64' } } });
+const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '128' } } });
 const count = Number(values.count);
 const concurrency = Number(values.concurrency);
 const baseAddress = '127.70.0.1';
@@ -50,7 +50,8 @@ async function ours(): Promise<{ seconds: number; on: number; failed: number; cp
     while (next < hosts.length) {
       const host = hosts[next++]!;
       try {
-        const session = await openIpmiSession({ host, port, username: 'admin', password: 'adminpass', suiteCache, timing: { handshakeTimeoutMs: 2000 } });
+        // A status poll needs only USER privilege (least privilege, and no Set Session Privilege round trip).
+        const session = await openIpmiSession({ host, port, username: 'admin', password: 'adminpass', privilege: 'user', suiteCache, timing: { handshakeTimeoutMs: 2000 } });
         try {
           if ((await ipmiCommands.powerState(session)) === 'on') on++;
         } finally {

@@ -1,6 +1,6 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
-  PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
+  PRIVILEGE, PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
   decodeRakp2, decodeRakp3Or4, decodeRmcpPlus, encodeOpenSessionRequest, encodeRakp1, encodeRakp3Or4, encodeRmcpPlus, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sessionIntegrityKey, setSessionPrivilegeRequest, wireReasonOf, type ChannelAuthCapabilities, type CipherSuite, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
 } from '../wire/index.js';
@@ -72,7 +72,8 @@ export class RmcpPlusSession extends SessionCore {
         }
         await this.negotiate(attempt, flipRole);
         this.state = 'set-privilege';
-        await this.send(setSessionPrivilegeRequest(this.options.privilege), this.options.timing.requestRetries);
+        // Sessions start at USER (§22.18); only a higher level needs the extra round trip.
+        if (this.options.privilege > PRIVILEGE.user) await this.send(setSessionPrivilegeRequest(this.options.privilege), this.options.timing.requestRetries);
         this.state = 'active';
         return;
       } catch (error) {

@@ -1,6 +1,6 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
-  AUTH_TYPE, ReplayWindow, activateSessionRequest, authTypeNumber, classifyDatagram, closeSessionRequest, decodeActivateSession, decodeIpmiMessage,
+  PRIVILEGE, AUTH_TYPE, ReplayWindow, activateSessionRequest, authTypeNumber, classifyDatagram, closeSessionRequest, decodeActivateSession, decodeIpmiMessage,
   decodeSessionChallenge, decodeV15, encodeIpmiMessage, encodeV15, getSessionChallengeRequest, requestMessage, setSessionPrivilegeRequest, v15AuthCode,
   verifyV15AuthCode, completionCodeOf, type ChannelAuthCapabilities, type CommandRequest, type IpmiCrypto, type V15AuthType,
 } from '../wire/index.js';
@@ -50,7 +50,8 @@ export class V15Session extends SessionCore {
         this.perMessageAuth = !caps.perMessageAuthDisabled;
         await this.activate(timeout);
         this.state = 'set-privilege';
-        await this.send(setSessionPrivilegeRequest(this.options.privilege), this.options.timing.requestRetries);
+        // Sessions start at USER (§22.18); only a higher level needs the extra round trip.
+        if (this.options.privilege > PRIVILEGE.user) await this.send(setSessionPrivilegeRequest(this.options.privilege), this.options.timing.requestRetries);
         this.state = 'active';
         return;
       } catch (error) {

@@ -1,6 +1,7 @@
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { parse } from 'yaml';
 import { run } from '../test/run.js';
 import { stringifyAgentConfig } from './agent-config.js';
@@ -49,6 +50,16 @@ describe('startFleet', () => {
     });
     expect(system.status).toBe(200);
     expect(JSON.parse(system.body)).toMatchObject({ Id: 'system', PowerState: 'On' });
+    // /kvm/0 over wss on the same TLS front: the RFB banner arrives.
+    const kvmBanner = await new Promise<string>((resolve, reject) => {
+      const webSocket = new WebSocket(first!.kvmWsUrl, ['binary'], { ca: fleet!.tls!.cert, headers: { authorization: `Basic ${Buffer.from('admin:adminpass').toString('base64')}` } });
+      webSocket.once('message', (data: Buffer) => {
+        webSocket.close();
+        resolve(data.toString('latin1'));
+      });
+      webSocket.once('error', reject);
+    });
+    expect(kvmBanner).toBe('RFB 003.008\n');
     const yaml = parse(stringifyAgentConfig(fleet.agentConfig)) as { servers: Array<Record<string, Record<string, unknown>>>; credentials: Array<Record<string, string>> };
     expect(yaml.servers).toHaveLength(3);
     expect(yaml.servers[0]!.ipmi).toEqual({ host: '127.77.0.1', port: first!.ipmi.port, credentials: 'bmcsim-admin', cipherSuite: 'auto', privilege: 'administrator' });

@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { type SecureContext, TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Host } from '../host/host.js';
 import { RfbServerSession } from '../rfb/session.js';
@@ -9,11 +10,16 @@ import { RfbServerSession } from '../rfb/session.js';
  * The BMC's web port: Redfish requests plus the OpenBMC-style WebSockets
  * `/console0` (raw host serial bytes) and `/kvm/0` (raw RFB). One server per
  * BMC, HTTPS with a self-signed certificate or plain HTTP.
+ *
+ * HTTPS is a plain TCP listener that wraps each connection in a TLSSocket
+ * with the fleet's one SecureContext and hands it to the HTTP server: an
+ * https.Server per BMC would build its own context (~15 ms and tens of kB each,
+ * which is most of the cost of 1,000 BMCs).
  */
 export interface WebServerOptions {
   host: Host;
-  /** The fleet's self-signed key and certificate (clients reach BMCs by IP, so no SNI). */
-  tls: { key: string; cert: string } | undefined;
+  /** The fleet's TLS context (self-signed; clients reach BMCs by IP, so no SNI). */
+  tls: { secureContext: SecureContext } | undefined;
   /** Checks Basic / X-Auth-Token on WebSocket upgrades; false → 401. */
   authorizeUpgrade(request: IncomingMessage): boolean;
   handleRequest(request: IncomingMessage, response: ServerResponse): void;
@@ -26,6 +32,9 @@ const MAX_KVM_SESSIONS = 4; // bmcweb's limit for /kvm/0
 
 export class BmcWebServer {
   private readonly server: Server;
+  /** The TCP front for HTTPS; undefined for plain HTTP, where `server` listens itself. */
+  private readonly tlsListener: NetServer | undefined;
+  private readonly rawSockets = new Set<Socket>();
   private readonly webSockets = new WebSocketServer({
     noServer: true,
     maxPayload: 1 << 20,
@@ -37,19 +46,30 @@ export class BmcWebServer {
 
   constructor(private readonly options: WebServerOptions) {
     const handler = (request: IncomingMessage, response: ServerResponse) => options.handleRequest(request, response);
-    this.server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createHttpServer(handler);
+    this.server = createHttpServer(handler);
     this.server.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
+    const tls = options.tls;
+    this.tlsListener = tls
+      ? createNetServer((socket) => {
+          this.rawSockets.add(socket);
+          socket.once('close', () => this.rawSockets.delete(socket));
+          const secure = new TLSSocket(socket, { isServer: true, secureContext: tls.secureContext });
+          secure.on('error', () => secure.destroy());
+          this.server.emit('connection', secure);
+        })
+      : undefined;
   }
 
   async listen(port: number, host: string): Promise<number> {
+    const listener = this.tlsListener ?? this.server;
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
+      listener.once('error', reject);
+      listener.listen(port, host, () => {
+        listener.off('error', reject);
         resolve();
       });
     });
-    const address = this.server.address();
+    const address = listener.address();
     return typeof address === 'object' && address ? address.port : port;
   }
 
@@ -57,7 +77,10 @@ export class BmcWebServer {
     for (const client of [...this.consoleClients, ...this.kvmClients]) client.terminate();
     this.webSockets.close();
     this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.rawSockets) socket.destroy();
+    const listener = this.tlsListener ?? this.server;
+    // Resolves also when the server never listened (close then reports ERR_SERVER_NOT_RUNNING).
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {

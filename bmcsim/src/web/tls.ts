@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -10,6 +11,8 @@ const run = promisify(execFile);
 export interface TlsMaterial {
   key: string;
   cert: string;
+  /** One context for every BMC's HTTPS port (see web/server.ts). */
+  secureContext: SecureContext;
   /** SHA-256 of the certificate, colon-separated hex, for pinning in the agent config. */
   fingerprint256: string;
 }
@@ -30,7 +33,7 @@ export async function selfSignedCertificate(commonName: string, addresses: reado
     await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '825', '-subj', `/O=bmcsim/CN=${commonName}`, '-addext', `subjectAltName=${sans}`], { timeout: 20_000 });
     const key = await readFile(keyFile, 'utf8');
     const cert = await readFile(certFile, 'utf8');
-    return { key, cert, fingerprint256: new X509Certificate(cert).fingerprint256 };
+    return { key, cert, secureContext: createSecureContext({ key, cert }), fingerprint256: new X509Certificate(cert).fingerprint256 };
   } finally {
     await rm(directory, { recursive: true, force: true });
   }

@@ -24,6 +24,8 @@ export interface ScriptedBmcOptions {
   hashOpenSessionPrivilege?: boolean;
   /** Activate Payload succeeds only with this aux byte (else 0x83). */
   requireAux?: number;
+  /** Surround every IPMI response with hostile copies: a replay, one for another session, one with a bad AuthCode, garbage. */
+  noise?: boolean;
   /** Called for every SOL packet from the console; `send` answers with a SOL packet. */
   onSol?: (packet: SolPacket, send: (packet: SolPacket) => void) => void;
 }
@@ -61,8 +63,19 @@ export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<Scr
   };
 
   const handleIpmi = (remote: RemoteInfo, session: Session, request: IpmiMessage) => {
-    const answer = (completionCode: number, data: Uint8Array = new Uint8Array()) =>
-      sendPayload(remote, session, PAYLOAD_TYPE.ipmi, encodeIpmiMessage(responseMessage(request, completionCode, data)));
+    const answer = (completionCode: number, data: Uint8Array = new Uint8Array()) => {
+      const payload = encodeIpmiMessage(responseMessage(request, completionCode, data));
+      if (!options.noise) return sendPayload(remote, session, PAYLOAD_TYPE.ipmi, payload);
+      session.sequence++;
+      const genuine = encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.ipmi, sessionId: session.consoleSessionId, sequence: session.sequence, payload }, session.security);
+      const forged = genuine.slice();
+      forged[forged.length - 1]! ^= 0xff;
+      reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.ipmi, sessionId: session.consoleSessionId + 1, sequence: session.sequence + 1000, payload }, session.security));
+      reply(remote, forged);
+      reply(remote, Uint8Array.of(6, 0, 0xff, 7, 6, 0xc0, 1, 2, 3));
+      reply(remote, genuine);
+      reply(remote, genuine);
+    };
     const key = (request.netFn << 8) | request.command;
     if (key === 0x063b) answer(0, Uint8Array.of(request.data[0]! & 0x0f));
     else if (key === 0x0001) answer(0, encodeChassisStatus({ powerOn: true }));

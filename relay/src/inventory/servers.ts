@@ -1,4 +1,5 @@
 import { LightsoutError, type ServerView } from '@lightsout/shared';
+import { visibleServers } from '../access/scope.js';
 import type { Principal } from '../identity/verifier.js';
 import type { Store } from '../store/open.js';
 import type { ServerTable } from '../store/database.js';
@@ -35,7 +36,8 @@ export async function listServers(store: Store, principal: Principal, onlyIds?: 
   let query = store.selectFrom('servers').select(COLUMNS).orderBy('tenant_id').orderBy('region').orderBy('datacenter').orderBy('rack').orderBy('id');
   if (!seesAllTenants(principal)) query = query.where('tenant_id', '=', principal.tenant);
   if (onlyIds !== undefined) query = query.where('id', 'in', onlyIds);
-  return query.execute();
+  // Grants narrow a user to a server group inside the tenant (access/scope.ts).
+  return visibleServers(store, principal, await query.execute());
 }
 
 /** Whether the principal could see a server of this tenant (for removal notices). */

@@ -28,7 +28,7 @@ export default async function auditRoutesPlugin(app: FastifyInstance): Promise<v
     const principal = requirePermission(request, 'audit.read');
     const tenant = can(principal.role, 'audit.read-all') ? undefined : principal.tenant;
     await app.audit.fromRequest(request, { action: 'audit.export', outcome: 'success', subject: principal.subject, tenant: principal.tenant, details: { scope: tenant ?? 'all' } });
-    reply.header('content-type', 'application/x-ndjson; charset=utf-8').header('content-disposition', 'attachment; filename="lightsout-audit.jsonl"');
+    reply.header('x-lightsout-audit-scope', tenant === undefined ? 'all' : `tenant:${tenant}`).header('content-type', 'application/x-ndjson; charset=utf-8').header('content-disposition', 'attachment; filename="lightsout-audit.jsonl"');
     // Paged from the store as the client reads: memory stays flat however long the log is.
     async function* lines(): AsyncGenerator<string> {
       let after: number | undefined;

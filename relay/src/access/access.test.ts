@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type JWK, SignJWT, decodeJwt, importJWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProviderSecrets } from '../identity/keys.js';
+import { type RunningRelay, loginWithPassword, startRelay } from '../testing/index.js';
+import { hashApiToken } from './api-tokens.js';
+
+let relay: RunningRelay;
+let admin: string;
+let operator: string;
+let operatorClaims: Record<string, unknown>;
+let edKey: JWK;
+
+async function call(method: string, url: string, authorization: string | undefined, payload?: object) {
+  const response = await relay.app.inject({ method: method as 'GET', url, headers: authorization === undefined ? {} : { authorization: authorization.startsWith('Bearer ') ? authorization : `Bearer ${authorization}` }, ...(payload === undefined ? {} : { payload }) });
+  return { status: response.statusCode, body: (response.body === '' ? {} : response.json()) as Record<string, unknown> & { code?: string }, headers: response.headers, text: response.body };
+}
+
+/** The operator's real token re-signed with the OP key and a chosen auth_time/amr (what an older login looks like). */
+async function operatorTokenAuthenticatedAt(authTime: number | undefined, amr: string[] = ['pwd']): Promise<string> {
+  const claims: Record<string, unknown> = { ...operatorClaims, amr, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 300 };
+  if (authTime === undefined) delete claims['auth_time'];
+  else claims['auth_time'] = authTime;
+  return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! }).sign(await importJWK(edKey, 'EdDSA'));
+}
+
+beforeAll(async () => {
+  relay = await startRelay();
+  admin = (await loginWithPassword(relay.url, 'admin', relay.credentials.admin.password)).accessToken;
+  operator = (await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
+  operatorClaims = decodeJwt(operator) as Record<string, unknown>;
+  edKey = (JSON.parse(readFileSync(join(relay.dataDir, 'oidc-secrets.json'), 'utf8')) as ProviderSecrets).jwks.keys.find((key) => key.alg === 'EdDSA')!;
+  const now = Date.now();
+  await relay.app.store.insertInto('agents').values({ id: 'agent-1', name: 'agent-1', region: 'eu', datacenter: 'fra1', public_jwk: '{}', revoked: 0, version: null, connected_at: null, last_seen_at: null, created_at: now }).execute();
+  const server = (id: string, rack: string, labels: Record<string, string>) => ({ id, name: id, tenant_id: 'demo', region: 'eu', datacenter: 'fra1', rack, labels: JSON.stringify(labels), endpoints: '{}', capabilities: '["power"]', agent_id: 'agent-1', power: 'on', reachable: 1, state_at: now, updated_at: now });
+  await relay.app.store.insertInto('servers').values([server('web-1', 'r1', { role: 'web' }), server('db-1', 'r2', { role: 'db' }), server('db-2', 'r2', {})]).execute();
+}, 60_000);
+afterAll(async () => {
+  await relay.close();
+});
+
+describe('step-up (RFC 9470) on destructive actions', () => {
+  it('a sign-in older than max_age gets STEP_UP_REQUIRED with the standard challenge; non-destructive actions pass', async () => {
+    const stale = await operatorTokenAuthenticatedAt(Math.floor(Date.now() / 1000) - 3600);
+    for (const action of ['off', 'cycle', 'reset']) {
+      const refused = await call('POST', '/v1/servers/web-1/power', stale, { action });
+      expect(refused.status).toBe(401);
+      expect(refused.body.code).toBe('STEP_UP_REQUIRED');
+      expect(refused.headers['www-authenticate']).toBe('Bearer realm="lightsout", error="insufficient_user_authentication", error_description="a recent authentication is required", max_age=600');
+    }
+    // Power on is not destructive: it passes step-up and reaches the (offline) agent.
+    expect((await call('POST', '/v1/servers/web-1/power', stale, { action: 'on' })).body.code).toBe('AGENT_OFFLINE');
+    // A token without auth_time at all is treated as stale.
+    expect((await call('POST', '/v1/servers/web-1/power', await operatorTokenAuthenticatedAt(undefined), { action: 'off' })).body.code).toBe('STEP_UP_REQUIRED');
+    const audit = await relay.app.store.selectFrom('audit').select(['action', 'outcome']).where('action', '=', 'step-up.power.destructive').execute();
+    expect(audit.length).toBeGreaterThanOrEqual(3);
+    expect(audit.every((row) => row.outcome === 'denied')).toBe(true);
+  });
+
+  it('a fresh sign-in (real login: auth_time and amr in the access token) passes', async () => {
+    expect(decodeJwt(operator)).toMatchObject({ amr: ['pwd'], auth_time: expect.any(Number) });
+    expect((await call('POST', '/v1/servers/web-1/power', operator, { action: 'off' })).body.code).toBe('AGENT_OFFLINE');
+  });
+
+  it('a tenant that requires MFA refuses a password-only sign-in and accepts one with otp', async () => {
+    await relay.app.store.updateTable('tenants').set({ require_mfa: 1 }).where('id', '=', 'demo').execute();
+    try {
+      const refused = await call('POST', '/v1/servers/web-1/power', operator, { action: 'reset' });
+      expect(refused.body.code).toBe('STEP_UP_REQUIRED');
+      expect(refused.headers['www-authenticate']).toContain('acr_values="mfa"');
+      const withOtp = await operatorTokenAuthenticatedAt(Math.floor(Date.now() / 1000), ['pwd', 'otp']);
+      expect((await call('POST', '/v1/servers/web-1/power', withOtp, { action: 'reset' })).body.code).toBe('AGENT_OFFLINE');
+    } finally {
+      await relay.app.store.updateTable('tenants').set({ require_mfa: 0 }).where('id', '=', 'demo').execute();
+    }
+  });
+});
+
+describe('grants narrow a user to a server group', () => {
+  it('a rack grant shows only that rack in lists and answers NOT_FOUND for the rest', async () => {
+    const users = await call('GET', '/v1/users?tenant=demo', admin);
+    const operatorId = (users.body['users'] as Array<{ id: string; username: string }>).find((user) => user.username === 'operator')!.id;
+    expect((await call('GET', '/v1/servers', operator)).body['servers']).toHaveLength(3);
+    const grant = await call('POST', '/v1/grants', admin, { userId: operatorId, selector: { kind: 'rack', rack: 'r2' } });
+    expect(grant.status).toBe(201);
+    try {
+      expect((await call('GET', '/v1/servers', operator)).body['servers']).toEqual([expect.objectContaining({ id: 'db-1' }), expect.objectContaining({ id: 'db-2' })]);
+      expect((await call('GET', '/v1/servers/web-1', operator)).body.code).toBe('NOT_FOUND');
+      expect((await call('GET', '/v1/servers/db-1', operator)).status).toBe(200);
+      // Grants add up: a label grant brings web-1 back.
+      const label = await call('POST', '/v1/grants', admin, { userId: operatorId, selector: { kind: 'label', key: 'role', value: 'web' } });
+      expect((await call('GET', '/v1/servers', operator)).body['servers']).toHaveLength(3);
+      expect((await call('DELETE', `/v1/grants/${String(label.body['id'])}`, admin)).status).toBe(204);
+      expect((await call('GET', '/v1/servers/web-1', operator)).body.code).toBe('NOT_FOUND');
+    } finally {
+      await call('DELETE', `/v1/grants/${String(grant.body['id'])}`, admin);
+    }
+    expect((await call('GET', '/v1/servers', operator)).body['servers']).toHaveLength(3);
+  });
+});
+
+describe('service-account API tokens', () => {
+  it('are shown once, stored only as SHA-256, act with their role in their tenant, and stop working when revoked', async () => {
+    const created = await call('POST', '/v1/tokens', admin, { name: 'ci-reboots', role: 'operator', tenant: 'demo', ttlSeconds: 3600 });
+    expect(created.status).toBe(201);
+    const token = String(created.body['token']);
+    expect(token).toMatch(/^lso_[A-Za-z0-9_-]{43}$/);
+    const stored = await relay.app.store.selectFrom('api_tokens').selectAll().where('id', '=', String(created.body['id'])).executeTakeFirstOrThrow();
+    expect(stored.token_hash).toBe(hashApiToken(token));
+    expect(JSON.stringify(stored)).not.toContain(token.slice(4));
+    const listed = await call('GET', '/v1/tokens?tenant=demo', admin);
+    expect(listed.text).not.toContain(token.slice(4));
+
+    const me = await call('GET', '/v1/me', token);
+    expect(me.body).toMatchObject({ tenant: 'demo', role: 'operator', username: 'token:ci-reboots', issuer: 'lightsout-api-token' });
+    expect((await call('GET', '/v1/servers', token)).body['servers']).toHaveLength(3);
+    // Its role is the whole decision: no interactive step-up for a machine (docs/security.md).
+    expect((await call('POST', '/v1/servers/web-1/power', token, { action: 'off' })).body.code).toBe('AGENT_OFFLINE');
+    expect((await call('GET', '/v1/users', token)).status).toBe(403);
+    expect((await call('POST', '/v1/tokens', token, { name: 'more', role: 'viewer' })).status).toBe(403);
+
+    const revoked = await call('POST', `/v1/tokens/${String(created.body['id'])}/revoke`, admin);
+    expect(revoked.status).toBe(200);
+    expect(await call('GET', '/v1/me', token)).toMatchObject({ status: 401, body: { code: 'TOKEN_INVALID' } });
+    const actions = (await relay.app.store.selectFrom('audit').select('action').where('target', '=', `token:${String(created.body['id'])}`).execute()).map((row) => row.action);
+    expect(actions).toEqual(['token.create', 'token.revoke']);
+  });
+
+  it('expire, and cannot be minted above the creator\'s role or in another tenant by a tenant admin', async () => {
+    const created = await call('POST', '/v1/tokens', admin, { name: 'short', role: 'viewer', tenant: 'demo', ttlSeconds: 60 });
+    await relay.app.store.updateTable('api_tokens').set({ expires_at: Date.now() - 1 }).where('id', '=', String(created.body['id'])).execute();
+    expect(await call('GET', '/v1/me', String(created.body['token']))).toMatchObject({ status: 401, body: { code: 'TOKEN_EXPIRED' } });
+    expect((await call('POST', '/v1/tokens', admin, { name: 'cross', role: 'provider-admin', tenant: 'demo' })).status).toBe(403);
+    const tenantAdminToken = String((await call('POST', '/v1/tokens', admin, { name: 'demo-admin', role: 'tenant-admin', tenant: 'demo' })).body['token']);
+    expect((await call('POST', '/v1/tokens', tenantAdminToken, { name: 'x', role: 'viewer' })).status).toBe(403); // tokens cannot mint tokens
+    expect((await call('GET', '/v1/tokens?tenant=provider', tenantAdminToken)).status).toBe(403);
+    expect((await call('GET', '/v1/audit', tenantAdminToken)).body['records']).toEqual(expect.arrayContaining([expect.objectContaining({ tenant: 'demo' })]));
+    expect(((await call('GET', '/v1/audit', tenantAdminToken)).body['records'] as Array<{ tenant: string }>).every((record) => record.tenant === 'demo')).toBe(true);
+  });
+});
+
+describe('users', () => {
+  it('a tenant admin creates users in their tenant only, never above their role; disabling one revokes it at once', async () => {
+    const tenantAdmin = await call('POST', '/v1/users', admin, { username: 'demo-admin', password: 'demo-admin-password', role: 'tenant-admin', tenant: 'demo' });
+    expect(tenantAdmin.status).toBe(201);
+    const tenantAdminToken = (await loginWithPassword(relay.url, 'demo-admin', 'demo-admin-password')).accessToken;
+    expect((await call('POST', '/v1/users', tenantAdminToken, { username: 'escalate', password: 'escalate-password', role: 'provider-admin' })).status).toBe(403);
+    expect((await call('POST', '/v1/users', tenantAdminToken, { username: 'elsewhere', password: 'elsewhere-password', role: 'viewer', tenant: 'provider' })).status).toBe(403);
+    const viewer = await call('POST', '/v1/users', tenantAdminToken, { username: 'demo-viewer', password: 'demo-viewer-password', role: 'viewer' });
+    expect(viewer.body).toMatchObject({ tenant: 'demo', role: 'viewer', mfa: false });
+    const viewerToken = (await loginWithPassword(relay.url, 'demo-viewer', 'demo-viewer-password')).accessToken;
+    expect((await call('GET', '/v1/me', viewerToken)).status).toBe(200);
+    const heard: string[] = [];
+    const unsubscribe = relay.app.revocations.subscribe((revocation) => heard.push(revocation.subject));
+    try {
+      expect((await call('PATCH', `/v1/users/${String(viewer.body['id'])}`, tenantAdminToken, { disabled: true })).status).toBe(200);
+    } finally {
+      unsubscribe();
+    }
+    expect(heard).toEqual([viewer.body['id']]);
+    expect(await call('GET', '/v1/me', viewerToken)).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
+  });
+});

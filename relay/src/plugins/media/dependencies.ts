@@ -29,6 +29,8 @@ export interface MediaDependencies {
   requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>>;
   /** Verify an agent's bearer JWT as the control endpoint does; returns its agent id. */
   verifyAgentToken(token: string): Promise<string>;
+  /** Append to the audit log (who mounted what where); tests may leave it out. */
+  audit?(request: FastifyRequest, event: { action: string; outcome: 'success' | 'failure' | 'denied'; subject: string; tenant: string; target: string; details?: Record<string, unknown> }): Promise<void>;
 }
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, 'tenant-admin': 2, 'provider-admin': 3 };

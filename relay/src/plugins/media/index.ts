@@ -143,6 +143,14 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
       // An upload still arriving may be mounted: the agent pulls it as it grows (cut-through) and
       // the mount itself waits until the agent holds every byte with the right SHA-256.
       const state = jobs.start(server, who, record, boot === true);
+      await dependencies.audit?.(request, {
+        action: 'media.mount',
+        outcome: 'success',
+        subject: who.subject,
+        tenant: who.tenant,
+        target: `server:${server.id}`,
+        details: { sha256: record.sha256, filename: record.filename, size: record.size, boot: boot === true },
+      });
       request.log.info({ serverId: server.id, uploadId: record.id, sha256: record.sha256, boot: boot === true, by: who.username }, 'virtual media mount started');
       return reply.status(202).send(state);
     },
@@ -157,7 +165,9 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     const who = await caller(request, 'operator');
     const server = await serverFor(request.params.id, who);
     request.log.info({ serverId: server.id, by: who.username }, 'virtual media eject');
-    return jobs.eject(server);
+    const state = await jobs.eject(server);
+    await dependencies.audit?.(request, { action: 'media.eject', outcome: 'success', subject: who.subject, tenant: who.tenant, target: `server:${server.id}` });
+    return state;
   });
 
   // ── agent pull (dial-back data connection) ──────────────────────────────

@@ -29,5 +29,6 @@ export function mediaDependenciesOf(app: FastifyInstance): MediaDependencies {
     async verifyAgentToken(token) {
       return (await app.agents.authenticate(token)).id;
     },
+    audit: (request, event) => app.audit.fromRequest(request, event),
   };
 }

@@ -45,6 +45,8 @@ export interface GatewayHooks {
  */
 export class StreamGateway {
   private readonly live = new Set<Splice>();
+  /** Who holds each live leg (token `sub`), so a revocation can end theirs. */
+  private readonly holders = new Map<Splice, string>();
 
   constructor(
     private readonly tokens: StreamTokens,
@@ -116,6 +118,7 @@ export class StreamGateway {
         onEnd: (code, reason) => {
           timers.ended = true;
           this.live.delete(leg);
+          this.holders.delete(leg);
           clearInterval(timers.refresh);
           this.hooks.onLegEnd?.(claims);
           this.log.debug({ sessionId: claims.sid, code, reason }, 'stream leg ended');
@@ -125,6 +128,7 @@ export class StreamGateway {
     );
     if (timers.ended) return;
     this.live.add(leg);
+    this.holders.set(leg, claims.sub);
     // The connect token was single-use: the client reconnects with resume tokens pushed down the live leg.
     const pushToken = () => {
       this.tokens
@@ -139,6 +143,17 @@ export class StreamGateway {
     timers.refresh = setInterval(pushToken, (StreamTiming.resumeTokenTtlSeconds * 1000) / 2);
     timers.refresh.unref();
     client.resume();
+  }
+
+  /** A user or service account was revoked (issue 7): end every live leg they hold, now. */
+  closeSubject(subject: string, reason: string): number {
+    let closed = 0;
+    for (const [leg, holder] of this.holders) {
+      if (holder !== subject) continue;
+      leg.close(StreamCloseCode.FORBIDDEN, reason);
+      closed += 1;
+    }
+    return closed;
   }
 
   closeAll(): void {

@@ -124,7 +124,10 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       websocket: true,
       schema: { params: SessionParams },
       preValidation: async (request) => {
-        claimsOf.set(request, await tokens.verify(streamTokenOf(request), request.params.sessionId));
+        const claims = await tokens.verify(streamTokenOf(request), request.params.sessionId);
+        // A resume token issued before its holder was revoked must not bring the session back (issue 7).
+        if (app.hasDecorator('revocations') && app.revocations.revokedSince(claims.sub, claims.iat * 1000)) throw new LightsoutError('FORBIDDEN', 'access was revoked');
+        claimsOf.set(request, claims);
       },
     },
     (socket, request) => {
@@ -152,6 +155,14 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   );
 
   app.addHook('preClose', async () => gateway.closeAll());
+  // Issue 7: revoking a user or service account ends their live console legs within the same tick.
+  if (app.hasDecorator('revocations')) {
+    const unsubscribe = app.revocations.subscribe(({ subject, reason }) => {
+      const closed = gateway.closeSubject(subject, 'access revoked');
+      if (closed > 0) app.log.info({ subject, reason, closed }, 'revocation ended live console legs');
+    });
+    app.addHook('onClose', async () => unsubscribe());
+  }
 }
 
 export default fp(streamsPlugin, { name: 'lightsout-streams', dependencies: ['lightsout-config'] });

@@ -111,3 +111,23 @@ export async function killAndRestartRelay(): Promise<void> {
   const response = await fetch(`${controlUrl}/relay/kill-and-restart`, { method: 'POST' });
   if (response.status !== 204) throw new Error(`relay restart failed: ${await response.text()}`);
 }
+
+/** Waits until a VNC tab's framebuffer shows more than one colour: a real screen, not the blank canvas. */
+export async function expectVncScreen(page: Page, serverId: string): Promise<void> {
+  const canvas = page.locator(`[data-testid="vnc-console"][data-server-id="${serverId}"] canvas`);
+  await expect(canvas).toBeVisible();
+  await expect
+    .poll(
+      () =>
+        canvas.evaluate((element: HTMLCanvasElement) => {
+          const context = element.getContext('2d');
+          if (!context || element.width === 0) return 0;
+          const pixels = context.getImageData(0, 0, element.width, element.height).data;
+          const colours = new Set<number>();
+          for (let index = 0; index < pixels.length && colours.size < 64; index += 4 * 97) colours.add((pixels[index]! << 16) | (pixels[index + 1]! << 8) | pixels[index + 2]!);
+          return colours.size;
+        }),
+      { timeout: 30_000 },
+    )
+    .toBeGreaterThan(1);
+}

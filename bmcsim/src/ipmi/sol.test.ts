@@ -39,6 +39,7 @@ describe('SolPayload', () => {
     expect(sol.activate({ sessionId: 8, send: () => undefined })).toBe(false);
     expect(sol.ownerSessionId).toBe(7);
     expect(sol.deactivate()).toBe(true);
+    expect(sent.at(-1)).toMatchObject({ control: 0x10 }); // "SOL deactivating" to the old owner
     expect(sol.deactivate()).toBe(false);
   });
 

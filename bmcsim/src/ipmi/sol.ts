@@ -1,5 +1,5 @@
 // eslint-disable-next-line no-restricted-imports -- ipmi-wire IS the allowed export; the config's negated pattern cannot re-include a path under an excluded '@lightsout/agent' (gitignore rule), reported to the lead.
-import { decodeSolPacket, encodeSolPacket, nextSolSequence, SOL_OPERATION } from '@lightsout/agent/ipmi-wire';
+import { decodeSolPacket, encodeSolPacket, nextSolSequence, SOL_OPERATION, SOL_STATUS } from '@lightsout/agent/ipmi-wire';
 import type { Host } from '../host/host.js';
 
 /**
@@ -81,6 +81,11 @@ export class SolPayload {
   /** Deactivate Payload from any session (FreeIPMI "steals" this way), or the owner closing. */
   deactivate(): boolean {
     if (!this.holder) return false;
+    if (this.holder.kind === 'session') {
+      // Tell the owner, as BMCs do when another session takes SOL over (§15.9 status bit 4, "SOL deactivating").
+      this.outboundSequence = nextSolSequence(this.outboundSequence);
+      this.send({ sequence: this.outboundSequence, ackSequence: 0, acceptedCount: 0, control: SOL_STATUS.deactivating, data: new Uint8Array() });
+    }
     this.release();
     return true;
   }

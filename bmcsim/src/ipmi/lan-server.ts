@@ -243,11 +243,10 @@ export class IpmiLanServer implements BmcService {
     }
     if (packet.payloadType !== PAYLOAD_TYPE.ipmi) return;
     const request = decodeIpmiMessage(packet.payload);
-    const closing = request.netFn === NET_FN.app && request.command === APP_COMMAND.closeSession;
     const result = this.discovery(request) ?? handleCommand(this.context, session, request.netFn, request.command, request.data);
-    // Close Session answers under the old keys even when it closed this very session.
+    // Close Session answers under the old keys even when it closed this very session
+    // (the table already released SOL if this session owned it).
     this.sendRmcpPlus(session, PAYLOAD_TYPE.ipmi, encodeIpmiMessage(responseMessage(request, result.completionCode, result.data)));
-    if (closing && !this.table.sessions.has(session.sessionId)) this.sol.releaseIfOwner(session.sessionId);
   }
 
   private sendRmcpPlus(session: RmcpPlusSession, payloadType: number, payload: Uint8Array): void {

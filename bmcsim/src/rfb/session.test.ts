@@ -74,5 +74,6 @@ describe('RfbServerSession', () => {
     session.receive(Uint8Array.of(1, 1));
     session.receive(Uint8Array.of(99));
     expect(isClosed()).toBe(true);
+    expect(session.failure).toMatch(/unknown RFB client message type 99/);
   });
 });

@@ -62,6 +62,7 @@ export class RfbServerSession {
   private flushQueued = false;
   private readonly keyboard = new KeyboardState();
   private readonly onScreenChange = () => this.queueFlush();
+  private failureReason: string | undefined;
 
   constructor(
     private readonly transport: RfbTransport,
@@ -100,11 +101,16 @@ export class RfbServerSession {
     this.options.host.off('power', this.onScreenChange);
   }
 
+  /** Why the session failed, for logs and tests; the peer only sees the connection close. */
+  get failure(): string | undefined {
+    return this.failureReason;
+  }
+
   private fail(reason: string): void {
     if (this.state === 'closed') return;
+    this.failureReason = reason;
     this.dispose();
     this.transport.close();
-    void reason; // The peer learns nothing more than the closed connection; the reason is for debugging.
   }
 
   private consume(length: number): Uint8Array {

@@ -88,6 +88,13 @@ export class SolSession {
       }
       if (completionCode === ACTIVATE_PAYLOAD_COMPLETION.alreadyActive) {
         const owner = await SolSession.owner(session);
+        if (owner === session.bmcSessionId) {
+          // Our own activation: its answer was lost and the retransmit found SOL active. The sizes are
+          // unknown, so input goes in small packets (partial ACKs would cover a smaller BMC buffer anyway).
+          sol.maxData = 28;
+          sol.start();
+          return sol;
+        }
         if (!options.takeover) throw new LightsoutError('BMC_BUSY', `SOL is already active on another session (BMC session 0x${owner.toString(16)})`, { details: { ownerSessionId: owner }, hint: 'take it over (privileged) or wait for the other session to end' });
         await session.requestWithCode(deactivatePayloadRequest(PAYLOAD_TYPE.sol, 1));
         sol.tookOver = true;

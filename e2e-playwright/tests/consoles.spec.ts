@@ -66,3 +66,24 @@ test('kill -9 the relay: the console shows reconnecting, then resumes without lo
   await expect(consoleText(page, server!.id)).toContainText(after);
   await expect(consoleText(page, server!.id)).toContainText(before);
 });
+
+test('pop-out: a console tab opens in a window of its own and streams there', async ({ page, fleet }) => {
+  const server = fleet.servers.find((entry) => entry.serial);
+  test.skip(!server, 'no simulated server with a serial console');
+  await logIn(page, fleet);
+  await openTextConsole(page, server!, 'serial');
+  const [popup] = await Promise.all([page.waitForEvent('popup'), page.locator(`[data-testid="tab"][data-tab-id="serial:${server!.id}"]`).dblclick()]);
+  await expect(popup.locator(`[data-testid="sol-console"][data-server-id="${server!.id}"]`)).toBeVisible();
+  // The pop-out shares the login (session storage is copied to windows the page opens), has its own
+  // session, and takes control from the one the main window closed; the tab left the main window.
+  await expect(popup.getByTestId('console-state')).toHaveAttribute('data-state', 'streaming');
+  await expect(popup.getByTestId('console-state')).toHaveAttribute('data-mode', 'control');
+  await expect(popup.getByTestId('server-tree')).toHaveCount(0);
+  await expect(page.getByTestId('tab')).toHaveCount(0);
+  const marker = `popped-${Date.now().toString(36)}`;
+  await popup.locator('.xterm').click();
+  await popup.keyboard.type(`echo ${marker}\n`);
+  await expect(popup.locator('.xterm-rows')).toContainText(marker);
+  await shot(popup, '17-pop-out');
+  await popup.close();
+});

@@ -8,6 +8,8 @@ export interface AppServices {
   platform: Platform;
   client: RelayClient;
   servers: ReadonlyMap<string, ServerView>;
+  /** This window shows one popped-out tab: its consoles take control from the window they left. */
+  poppedOut: boolean;
   openConsole(server: ServerView, kind: 'sol' | 'serial' | 'vnc'): void;
   openView(server: ServerView, kind: 'sensors' | 'sel'): void;
   requestPower(serverIds: readonly string[], action: PowerAction): void;

@@ -106,6 +106,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       platform,
       client,
       servers: serverMap,
+      poppedOut: popOut !== null,
       openConsole: (server, kind) => openTab({ id: `${kind}:${server.id}`, kind, serverId: server.id, title: server.name }),
       openView: (server, kind) => openTab({ id: `${kind}:${server.id}`, kind, serverId: server.id, title: server.name }),
       requestPower: (serverIds, action) => {
@@ -117,10 +118,17 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       showServerMenu: (serverIds, x, y) => setMenu({ serverIds: [...serverIds], x, y }),
       toast,
     }),
-    [platform, client, serverMap, openTab, power, toast],
+    [platform, client, serverMap, openTab, power, toast, popOut],
   );
 
-  const popOutTab = useCallback((tab: Tab) => platform.popOut(`popout=${encodeURIComponent(JSON.stringify(tab))}`, tab.title), [platform]);
+  // The tab moves to the new window (a second monitor): it leaves this one.
+  const popOutTab = useCallback(
+    (tab: Tab) => {
+      platform.popOut(`popout=${encodeURIComponent(JSON.stringify(tab))}`, tab.title);
+      dispatch({ type: 'close', tabId: tab.id });
+    },
+    [platform],
+  );
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {

@@ -32,6 +32,15 @@ export function useConsoleStream(serverId: string, kind: StreamKind, onData: (by
     };
   }, [app.client, serverId, kind]);
 
+  // A popped-out console continues the one the main window just closed: take control once,
+  // instead of watching our own detached session hold it through its grace period.
+  const tookOver = useRef(false);
+  useEffect(() => {
+    if (!app.poppedOut || tookOver.current || status?.mode !== 'view') return;
+    tookOver.current = true;
+    stream.current?.takeOver();
+  }, [app.poppedOut, status]);
+
   return { stream, state, status };
 }
 

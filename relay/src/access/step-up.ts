@@ -46,7 +46,7 @@ export async function requireStepUp(app: FastifyInstance, request: FastifyReques
   reply.header('www-authenticate', stepUpChallenge(policy));
   await app.audit.fromRequest(request, { action: `step-up.${permission}`, outcome: 'denied', subject: principal.subject, tenant: principal.tenant, details: { reason: shortfall } });
   throw new LightsoutError('STEP_UP_REQUIRED', `this action needs a recent sign-in: ${shortfall}`, {
-    hint: 'lightsout login --max-age, then retry (the CLI does this by itself)',
+    hint: 'sign in again (lightsout login; the web console asks by itself), then retry',
     details: { maxAge: policy.maxAgeSeconds, mfa: policy.mfa, permission },
   });
 }

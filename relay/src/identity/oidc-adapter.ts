@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Store } from '../store/open.js';
 
@@ -6,15 +7,28 @@ import type { Store } from '../store/open.js';
  * so sessions, device codes, grants and refresh tokens survive a restart and
  * work the same on SQLite and PostgreSQL. One row per (model kind, id).
  */
+/**
+ * Opaque bearer values (refresh tokens, codes) are the row ids: stored as
+ * their SHA-256, never as they are, so reading the database does not yield a
+ * usable token (issue 7, secrets-scan.test.ts). Models found only by id also
+ * have their `jti` (the same value) dropped from the stored payload and put
+ * back from the id presented on find.
+ */
+const storedId = (id: string) => createHash('sha256').update(id, 'utf8').digest('base64url');
+const FOUND_BY_ID_ONLY = new Set(['RefreshToken', 'AuthorizationCode', 'AccessToken', 'ClientCredentials', 'BackchannelAuthenticationRequest']);
+
 export function kyselyAdapterFactory(store: Store): new (kind: string) => Adapter {
   return class KyselyOidcAdapter implements Adapter {
     constructor(private readonly kind: string) {}
 
-    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    async upsert(presentedId: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      const id = storedId(presentedId);
+      const stored: AdapterPayload = { ...payload };
+      if (FOUND_BY_ID_ONLY.has(this.kind) && stored['jti'] === presentedId) delete stored['jti'];
       const row = {
         kind: this.kind,
         id,
-        payload: JSON.stringify(payload),
+        payload: JSON.stringify(stored),
         grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
         user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
         uid: typeof payload.uid === 'string' ? payload.uid : null,
@@ -27,7 +41,8 @@ export function kyselyAdapterFactory(store: Store): new (kind: string) => Adapte
         .execute();
     }
 
-    private async findWhere(column: 'id' | 'user_code' | 'uid', value: string): Promise<AdapterPayload | undefined> {
+    private async findWhere(column: 'id' | 'user_code' | 'uid', presented: string): Promise<AdapterPayload | undefined> {
+      const value = column === 'id' ? storedId(presented) : presented;
       const row = await store.selectFrom('oidc_payloads').selectAll().where('kind', '=', this.kind).where(column, '=', value).executeTakeFirst();
       if (row === undefined) return undefined;
       if (row.expires_at !== null && row.expires_at <= Date.now()) {
@@ -35,6 +50,7 @@ export function kyselyAdapterFactory(store: Store): new (kind: string) => Adapte
         return undefined;
       }
       const payload = JSON.parse(row.payload) as AdapterPayload;
+      if (column === 'id' && FOUND_BY_ID_ONLY.has(this.kind) && payload['jti'] === undefined) payload['jti'] = presented;
       return row.consumed_at === null ? payload : { ...payload, consumed: Math.floor(row.consumed_at / 1000) };
     }
 
@@ -51,11 +67,11 @@ export function kyselyAdapterFactory(store: Store): new (kind: string) => Adapte
     }
 
     async consume(id: string): Promise<void> {
-      await store.updateTable('oidc_payloads').set({ consumed_at: Date.now() }).where('kind', '=', this.kind).where('id', '=', id).execute();
+      await store.updateTable('oidc_payloads').set({ consumed_at: Date.now() }).where('kind', '=', this.kind).where('id', '=', storedId(id)).execute();
     }
 
     async destroy(id: string): Promise<void> {
-      await store.deleteFrom('oidc_payloads').where('kind', '=', this.kind).where('id', '=', id).execute();
+      await store.deleteFrom('oidc_payloads').where('kind', '=', this.kind).where('id', '=', storedId(id)).execute();
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

@@ -29,6 +29,16 @@ const QUIET_MS = 5000; // "done" = no new byte for this long (the lossy link's r
 const fleet = await startFleet({ count: 1, address: '127.0.0.1', ports: { ipmi: 0, web: 0, vnc: 0 }, tls: false, startPowered: true, faults: { udpLossPercent: Number(values.loss), udpReorderPercent: Number(values.loss) } });
 const target = fleet.bmcs[0]!;
 const writeHost = (bytes: Uint8Array) => target.bmc.host.writeConsole(bytes);
+// Keyboard direction: what reaches the host's console input, recorded by wrapping Host.type (bench-only).
+let typedAtHost = '';
+const typeListeners = new Set<() => void>();
+const hostType = target.bmc.host.type.bind(target.bmc.host);
+target.bmc.host.type = (bytes: Uint8Array) => {
+  typedAtHost += Buffer.from(bytes).toString('latin1');
+  for (const listener of typeListeners) listener();
+  hostType(bytes);
+};
+const INPUT = text.subarray(0, Math.min(1024, size)).toString('latin1');
 
 /** Resolves when `count()` reaches `target` or stops growing for QUIET_MS. */
 function settle(count: () => number, target: number, subscribe: (listener: () => void) => void): Promise<void> {
@@ -42,18 +52,24 @@ function settle(count: () => number, target: number, subscribe: (listener: () =>
   });
 }
 
-async function ours(): Promise<{ received: number; exact: boolean; seconds: number }> {
+async function ours(): Promise<{ received: number; exact: boolean; seconds: number; typed: number }> {
   const hub = new SolHub({ openSession: () => openIpmiSession({ host: target.ipmi.host, port: target.ipmi.port, username: 'admin', password: 'adminpass', protocol: 'lanplus', cipherSuites: [3], timing: { handshakeAttempts: 10 } }) });
   const chunks: Uint8Array[] = [];
   const listeners = new Set<() => void>();
   try {
-    await hub.attach('bench', { mode: 'control' }, { onData: (bytes) => { chunks.push(bytes.slice()); for (const listener of listeners) listener(); } });
+    const viewer = await hub.attach('bench', { mode: 'control' }, { onData: (bytes) => { chunks.push(bytes.slice()); for (const listener of listeners) listener(); } });
     const started = performance.now();
     const done = settle(() => payloadOf(Buffer.concat(chunks).toString('latin1')).length, size, (listener) => listeners.add(listener));
     writeHost(text);
     await done;
     const payload = payloadOf(Buffer.concat(chunks).toString('latin1'));
-    return { received: payload.length, exact: payload === text.toString('latin1'), seconds: (performance.now() - started) / 1000 };
+    const seconds = (performance.now() - started) / 1000;
+    typedAtHost = '';
+    const typed = settle(() => payloadOf(typedAtHost).length, INPUT.length, (listener) => typeListeners.add(listener));
+    viewer.write(Buffer.from(INPUT, 'latin1'));
+    await typed;
+    typeListeners.clear();
+    return { received: payload.length, exact: payload === text.toString('latin1'), seconds, typed: payloadOf(typedAtHost).length };
   } finally {
     await hub.close();
   }
@@ -71,7 +87,7 @@ async function freeSol(): Promise<boolean> {
   }
 }
 
-async function ipmitool(): Promise<{ received: number; seconds: number; failure?: string }> {
+async function ipmitool(): Promise<{ received: number; seconds: number; typed: number; failure?: string }> {
   const command = `ipmitool -I lanplus -H ${target.ipmi.host} -p ${target.ipmi.port} -U admin -P adminpass -C 3 sol activate`;
   const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -102,13 +118,20 @@ async function ipmitool(): Promise<{ received: number; seconds: number; failure?
       });
     });
     // ipmitool gives up on some losses (e.g. a lost Activate Payload answer): it then shows no host output at all.
-    if (!operational) return { received: 0, seconds: 0, failure: output.trim().split('\n').slice(-2).join(' / ') };
+    if (!operational) return { received: 0, seconds: 0, typed: 0, failure: output.trim().split('\n').slice(-2).join(' / ') };
     listeners.clear();
     const started = performance.now();
     const done = settle(payloadCount, size, (listener) => listeners.add(listener));
     writeHost(text);
     await done;
-    return { received: payloadCount(), seconds: (performance.now() - started) / 1000 };
+    const received = payloadCount();
+    const seconds = (performance.now() - started) / 1000;
+    typedAtHost = '';
+    const typed = settle(() => payloadOf(typedAtHost).length, INPUT.length, (listener) => typeListeners.add(listener));
+    child.stdin.write(INPUT);
+    await typed;
+    typeListeners.clear();
+    return { received, seconds, typed: payloadOf(typedAtHost).length };
   } finally {
     child.stdin.write('\r~.');
     const timer = setTimeout(() => child.kill('SIGTERM'), 3000);
@@ -120,7 +143,7 @@ async function ipmitool(): Promise<{ received: number; seconds: number; failure?
 try {
   const oursResult = await ours();
   // A user retries a console that does not come up: up to three ipmitool attempts, the first that runs counts.
-  let ipmitoolResult: Awaited<ReturnType<typeof ipmitool>> = { received: 0, seconds: 0, failure: 'not run' };
+  let ipmitoolResult: Awaited<ReturnType<typeof ipmitool>> = { received: 0, seconds: 0, typed: 0, failure: 'not run' };
   const failures: string[] = [];
   for (let attempt = 0; attempt < 3; attempt++) {
     if (await freeSol()) console.log('an earlier session still held SOL; deactivated it before ipmitool');
@@ -128,12 +151,13 @@ try {
     if (ipmitoolResult.failure === undefined) break;
     failures.push(ipmitoolResult.failure);
   }
-  printTable(`SOL host output through ${values.loss}% loss + ${values.loss}% reordering (bmcsim fault injection), ${size} bytes sent`, ['client', 'bytes received', 'bytes lost', 'byte-exact', 'seconds'], [
-    ['lightsout SolHub', oursResult.received, size - oursResult.received, oursResult.exact ? 'yes' : 'no', oursResult.seconds],
-    ['ipmitool sol activate', ipmitoolResult.received, size - ipmitoolResult.received, '-', ipmitoolResult.seconds],
+  printTable(`SOL through ${values.loss}% loss + ${values.loss}% reordering (bmcsim fault injection): ${size} bytes of host output, ${INPUT.length} typed bytes`, ['client', 'output received', 'output lost', 'output byte-exact', 'output seconds', 'typed bytes at host', 'typed lost'], [
+    ['lightsout SolHub', oursResult.received, size - oursResult.received, oursResult.exact ? 'yes' : 'no', oursResult.seconds, oursResult.typed, INPUT.length - oursResult.typed],
+    ['ipmitool sol activate', ipmitoolResult.received, size - ipmitoolResult.received, '-', ipmitoolResult.seconds, ipmitoolResult.typed, INPUT.length - ipmitoolResult.typed],
   ]);
   for (const failure of failures) console.log(`ipmitool attempt failed: ${failure}`);
-  printResult({ bench: 'sol-loss', metric: 'bytes lost', unit: 'bytes', better: 'lower', ours: size - oursResult.received, baselines: { ipmitool: size - ipmitoolResult.received }, params: { loss: Number(values.loss), reorder: Number(values.loss), bytes: size, oursExact: oursResult.exact, quietMs: QUIET_MS, ipmitoolFailedAttempts: failures.length } });
+  const lost = (result: { received: number; typed: number }) => size - result.received + INPUT.length - result.typed;
+  printResult({ bench: 'sol-loss', metric: 'bytes lost (output + typed)', unit: 'bytes', better: 'lower', ours: lost(oursResult), baselines: { ipmitool: lost(ipmitoolResult) }, params: { loss: Number(values.loss), reorder: Number(values.loss), bytes: size, typedBytes: INPUT.length, oursTypedLost: INPUT.length - oursResult.typed, ipmitoolTypedLost: INPUT.length - ipmitoolResult.typed, oursExact: oursResult.exact, quietMs: QUIET_MS, ipmitoolFailedAttempts: failures.length } });
 } finally {
   await fleet.stop();
 }

@@ -30,6 +30,8 @@ export interface IpmiSimLab {
   admin: IpmiSimUser;
   uart: HostUart;
   runDir: string;
+  /** The ipmi_sim process (its host process is `uart.hostPid`). */
+  pid: number;
   /** True when the SOL sequence part of the plug-in is active (OpenIPMI 2.0.33). */
   pluginLoaded: boolean;
   /** The ipmi_sim log so far (for failure messages). */
@@ -86,6 +88,7 @@ export async function startIpmiSim(options: IpmiSimOptions = {}): Promise<IpmiSi
       admin: IPMI_SIM_USERS[0]!,
       uart,
       runDir,
+      pid: child.pid!,
       pluginLoaded: pluginPath?.sequenceFix === true,
       log: () => readLog(runDir),
       stop: async () => {

@@ -29,6 +29,8 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
   let pollTimer: ReturnType<typeof setTimeout> | undefined;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let socket: WebSocket | undefined;
+  /** The feed socket being opened, so stopping also cancels a connect in progress. */
+  let connecting: WebSocket | undefined;
   let byId = new Map<string, ServerView>();
   let eventsAvailable = true;
 
@@ -58,8 +60,10 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     let opened = false;
     const events = new WebSocket(url, ['lightsout.events.v1', `bearer.${token}`]);
+    connecting = events;
     events.onopen = () => {
       opened = true;
+      connecting = undefined;
       socket = events;
       if (pollTimer) clearTimeout(pollTimer);
       pollTimer = undefined;
@@ -81,6 +85,7 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
     };
     events.onclose = () => {
       if (socket === events) socket = undefined;
+      if (connecting === events) connecting = undefined;
       if (stopped) return;
       // Never opened: the relay has no event feed (yet); stay on polling for good.
       if (!opened) eventsAvailable = false;
@@ -97,5 +102,6 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
     if (pollTimer) clearTimeout(pollTimer);
     if (retryTimer) clearTimeout(retryTimer);
     socket?.close(1000);
+    connecting?.close(1000);
   };
 }

@@ -1,0 +1,92 @@
+import type { ServerView } from '@lightsout/shared';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { RelayClient } from './relay-client.js';
+import { type FeedMode, startServerFeed } from './server-feed.js';
+
+const server = (id: string, power: ServerView['power'] = 'on'): ServerView => ({
+  id, name: id, tenant: 't', region: 'r', datacenter: 'd', rack: 'k', labels: {}, endpoints: {}, capabilities: [], agentId: 'a', agent: 'online', power, stateAt: null,
+});
+
+// The browser's WebSocket, replaced: the test drives open/message/close.
+class FakeSocket {
+  static instances: FakeSocket[] = [];
+  onopen: (() => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: (() => void) | null = null;
+  closed = false;
+  constructor(readonly url: URL, readonly protocols: string[]) {
+    FakeSocket.instances.push(this);
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+const flush = async () => {
+  for (let index = 0; index < 5; index++) await Promise.resolve();
+};
+
+describe('server feed', () => {
+  let polls: number;
+  let answer: ServerView[];
+  const client = { baseUrl: 'https://relay.example', servers: async () => (polls++, answer) } as unknown as RelayClient;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.stubGlobal('WebSocket', FakeSocket);
+    FakeSocket.instances = [];
+    polls = 0;
+    answer = [server('a')];
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it('polls every few seconds when the relay has no event feed', async () => {
+    const modes: FeedMode[] = [];
+    const lists: string[][] = [];
+    const stop = startServerFeed({ client, accessToken: async () => 'jwt', onServers: (list) => lists.push(list.map((entry) => entry.id)), onMode: (mode) => modes.push(mode), pollMs: 1000 });
+    await flush();
+    const socket = FakeSocket.instances[0]!;
+    expect(socket.url.href).toBe('wss://relay.example/v1/events');
+    expect(socket.protocols).toEqual(['lightsout.events.v1', 'bearer.jwt']);
+    socket.onclose!(); // refused before opening: no feed on this relay
+    await vi.advanceTimersByTimeAsync(1000);
+    answer = [server('a'), server('b')];
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(polls).toBeGreaterThanOrEqual(3);
+    expect(lists.at(-1)).toEqual(['a', 'b']);
+    expect(modes).toContain('polling');
+    expect(FakeSocket.instances).toHaveLength(1); // does not retry a feed that never opened
+    stop();
+    const before = polls;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(polls).toBe(before);
+  });
+
+  it('goes live on the event feed: snapshot, upserts and removals, and stops polling', async () => {
+    const modes: FeedMode[] = [];
+    let latest: ServerView[] = [];
+    const stop = startServerFeed({ client, accessToken: async () => 'jwt', onServers: (list) => (latest = list), onMode: (mode) => modes.push(mode), pollMs: 1000 });
+    await flush();
+    const socket = FakeSocket.instances[0]!;
+    socket.onopen!();
+    expect(modes.at(-1)).toBe('live');
+    socket.onmessage!({ data: JSON.stringify({ type: 'servers', servers: [server('a'), server('b')] }) });
+    socket.onmessage!({ data: JSON.stringify({ type: 'server', server: server('b', 'off') }) });
+    socket.onmessage!({ data: JSON.stringify({ type: 'server-removed', id: 'a' }) });
+    socket.onmessage!({ data: 'not json' });
+    expect(latest.map((entry) => [entry.id, entry.power])).toEqual([['b', 'off']]);
+    const pollsWhileLive = polls;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(polls).toBe(pollsWhileLive);
+    // A drop after it was open: back to polling at once, and the feed is retried.
+    socket.onclose!();
+    await vi.advanceTimersByTimeAsync(2500);
+    expect(polls).toBeGreaterThan(pollsWhileLive);
+    expect(FakeSocket.instances).toHaveLength(2);
+    stop();
+    expect(FakeSocket.instances[1]!.closed).toBe(true);
+  });
+});

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freeTcpPort } from '@lightsout/lab';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode } from '../src/exit-codes.js';
+import { run } from '../src/main.js';
+import type { TrackedProcess } from './support/processes.js';
+import { loginThroughDeviceFlow, startRelayProcess } from './support/stack.js';
+
+/** `lightsout tokens …` and `lightsout audit export|verify` against a real relay process, logged in through the device flow. */
+const PASSWORD = 'cli-security-test-password';
+let relay: TrackedProcess;
+let directory: string;
+let adminEnv: NodeJS.ProcessEnv;
+
+async function cli(argv: string[], env: NodeJS.ProcessEnv) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(argv, { env, output: { out: (text) => (stdout += text), err: (text) => (stderr += text) } });
+  return { code, stdout, stderr };
+}
+
+beforeAll(async () => {
+  directory = mkdtempSync(join(tmpdir(), 'lightsout-cli-security-'));
+  const port = await freeTcpPort();
+  relay = await startRelayProcess({ port, dataDir: join(directory, 'relay'), heartbeatIntervalMs: 1000, password: PASSWORD, configDir: directory });
+  const url = `http://127.0.0.1:${port}`;
+  adminEnv = { LIGHTSOUT_CONFIG_DIR: join(directory, 'config'), LIGHTSOUT_RELAY: url };
+  await loginThroughDeviceFlow(url, adminEnv, 'admin', PASSWORD);
+}, 90_000);
+afterAll(async () => {
+  await relay?.kill('SIGTERM');
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe('lightsout tokens and audit', () => {
+  it('creates a service-account token shown once, lists it without the secret, and the token works as LIGHTSOUT_TOKEN until revoked', async () => {
+    const created = await cli(['tokens', 'create', 'ci-reboots', '--role', 'tenant-admin', '--tenant', 'demo'], adminEnv);
+    expect(created.code).toBe(ExitCode.OK);
+    const token = created.stdout.trim();
+    expect(token).toMatch(/^lso_/);
+    const listed = await cli(['tokens', 'list', '--tenant', 'demo', '--json'], adminEnv);
+    expect(listed.stdout).not.toContain(token.slice(4));
+    const id = (JSON.parse(listed.stdout) as { tokens: Array<{ id: string; name: string }> }).tokens.find((entry) => entry.name === 'ci-reboots')!.id;
+    const tokenEnv = { ...adminEnv, LIGHTSOUT_TOKEN: token };
+    expect((await cli(['whoami', '--json'], tokenEnv)).stdout).toContain('"tenant": "demo"');
+    expect((await cli(['users', 'list'], tokenEnv)).stdout).toContain('operator');
+    expect((await cli(['tokens', 'revoke', id], adminEnv)).code).toBe(ExitCode.OK);
+    const refused = await cli(['whoami'], tokenEnv);
+    expect(refused.code).toBe(ExitCode.AUTH);
+    expect(refused.stderr).toContain('TOKEN_INVALID');
+  });
+
+  it('verifies the live chain and an export, and fails on an edited or shortened export', async () => {
+    const live = await cli(['audit', 'verify'], adminEnv);
+    expect(live.code).toBe(ExitCode.OK);
+    expect(live.stdout).toMatch(/^audit chain ok: \d+ records/);
+    const exported = await cli(['audit', 'export'], adminEnv);
+    const file = join(directory, 'audit.jsonl');
+    writeFileSync(file, exported.stdout);
+    expect((await cli(['audit', 'verify', '--file', file], adminEnv)).code).toBe(ExitCode.OK);
+
+    const lines = exported.stdout.trim().split('\n');
+    const edited = JSON.parse(lines[1]!) as { outcome: string };
+    edited.outcome = edited.outcome === 'success' ? 'failure' : 'success';
+    writeFileSync(file, [lines[0], JSON.stringify(edited), ...lines.slice(2)].join('\n'));
+    const tampered = await cli(['audit', 'verify', '--file', file], adminEnv);
+    expect(tampered.code).toBe(ExitCode.ERROR);
+    expect(tampered.stderr).toContain('CHECKSUM_MISMATCH');
+    writeFileSync(file, [lines[0], ...lines.slice(2)].join('\n'));
+    expect((await cli(['audit', 'verify', '--file', file], adminEnv)).stderr).toMatch(/broken at record 3/);
+  });
+});

@@ -20,7 +20,8 @@ const image = randomBytes(6 * 1024 * 1024 + 123);
 image.write('CD001', 0x8001, 'latin1');
 
 beforeAll(async () => {
-  stack = await startMediaStack();
+  // the simulated BMC reads at most 8 MiB: the last test mounts a larger image to see a step fail
+  stack = await startMediaStack({ mediaMaxBytes: 8 * 1024 * 1024 });
   isoFile = join(stack.root, 'rescue.iso');
   writeFileSync(isoFile, image);
   sha256 = createHash('sha256').update(image).digest('hex');
@@ -59,6 +60,17 @@ describe('lightsout media mount --boot → relay → agent → simulated BMC', (
     const state = JSON.parse((await stack.cli(['media', 'status', 'vm-01', '--json'])).stdout) as MediaState;
     expect(state).toMatchObject({ step: 'idle', image: null });
   }, 60_000);
+
+  it('names the step that failed and the BMC\'s reason when the BMC cannot read the image', async () => {
+    const big = join(stack.root, 'too-big.iso');
+    writeFileSync(big, randomBytes(10 * 1024 * 1024));
+    const result = await stack.cli(['media', 'mount', 'vm-01', big, '--boot'], 120_000);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toMatch(/^error BMC_PROTOCOL_ERROR: failed while mounting the image on the BMC: .*larger than 8388608 bytes/m);
+    const state = JSON.parse((await stack.cli(['media', 'status', 'vm-01', '--json'])).stdout) as MediaState;
+    expect(state).toMatchObject({ step: 'failed', failedStep: 'mounting', error: { code: 'BMC_PROTOCOL_ERROR' } });
+    expect(stack.serial()).not.toContain('too-big');
+  }, 150_000);
 
   it('says clearly that virtual media needs Redfish on an IPMI-only server', async () => {
     const result = await stack.cli(['media', 'mount', 'ipmi-only', isoFile, '--boot'], 60_000);

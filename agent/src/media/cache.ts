@@ -99,7 +99,8 @@ export class MediaCache {
   }
 
   openRead(sha256: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {});
+    // large reads: BMCs fetch hundreds of MiB sequentially
+    return createReadStream(this.pathOf(sha256), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   /**

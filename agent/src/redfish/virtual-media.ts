@@ -25,6 +25,13 @@ export interface InsertOptions {
 }
 
 const BODY_REFUSED = new Set([400, 415, 422]);
+/**
+ * Redfish Base registry messages that say the request body was the problem
+ * (DSP8011 Base: ActionParameter*, Property*, MalformedJSON, …). A refusal
+ * naming something else (the BMC could not fetch the image, a resource is in
+ * use) will not be fixed by another body: it is reported as it is.
+ */
+const BODY_MESSAGE = /ActionParameter|Property|MalformedJSON|UnrecognizedRequestBody|QueryNotSupported/;
 /** Some BMCs (and bmcsim) fetch the whole image before answering InsertMedia: give it time. */
 const INSERT_TIMEOUT_MS = 15 * 60_000;
 const INSERT_ACTION = '#VirtualMedia.InsertMedia';
@@ -80,10 +87,12 @@ async function postWithLadder(client: RedfishClient, target: string, imageUrl: s
     } catch (error) {
       const status = error instanceof LightsoutError ? error.details?.status : undefined;
       if (typeof status !== 'number' || !BODY_REFUSED.has(status)) throw error;
+      const messageIds = ((error as LightsoutError).details?.messageIds as string[] | undefined) ?? [];
+      if (messageIds.length > 0 && !messageIds.some((id) => BODY_MESSAGE.test(id))) throw error;
       lastRefusal = error as LightsoutError;
     }
   }
-  throw new LightsoutError('BMC_PROTOCOL_ERROR', 'the BMC refused every known form of InsertMedia', {
+  throw new LightsoutError('BMC_PROTOCOL_ERROR', `the BMC refused every known form of InsertMedia (last: ${lastRefusal?.message ?? 'no answer'})`, {
     cause: lastRefusal,
     details: { tried: [...tried], last: lastRefusal?.details },
     hint: 'Capture the BMC answer (details.last) and add a quirk for this firmware.',

@@ -138,7 +138,7 @@ async function follow(
     }
     if (state.step === 'failed') {
       const code: ErrorCode = isErrorCode(state.error?.code) ? state.error.code : 'INTERNAL';
-      throw new LightsoutError(code, `${state.message}`, { ...(state.error?.hint ? { hint: state.error.hint } : {}), details: { failedStep: state.failedStep } });
+      throw new LightsoutError(code, state.error ? `${state.message}: ${state.error.message}` : state.message, { ...(state.error?.hint ? { hint: state.error.hint } : {}), details: { failedStep: state.failedStep } });
     }
     if (state.step === 'booting' || state.step === 'mounted' || state.step === 'idle') return state;
     await delay(POLL_INTERVAL_MS);

@@ -26,6 +26,8 @@ export interface Stack {
   relayUrl: string;
   operatorToken: string;
   adminToken: string;
+  /** The relay process id (for RSS measurements). */
+  relayPid(): number | undefined;
   /** SIGKILL the relay process (no cleanup at all) and wait for it to be gone. */
   killRelay(): Promise<void>;
   startRelay(): Promise<void>;
@@ -49,7 +51,7 @@ function own(child: ChildProcess, owned: Set<ChildProcess>, log: string[]): Chil
   return child;
 }
 
-export async function startStack(servers: StackServer[], options: { agentEnv?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
+export async function startStack(servers: StackServer[], options: { agentEnv?: NodeJS.ProcessEnv; relayLogLevel?: string } = {}): Promise<Stack> {
   const directory = mkdtempSync(join(tmpdir(), 'lightsout-stack-'));
   const port = await freePort();
   const relayUrl = `http://127.0.0.1:${port}`;
@@ -58,7 +60,7 @@ export async function startStack(servers: StackServer[], options: { agentEnv?: N
   const relayConfig = join(directory, 'relay.json');
   writeFileSync(
     relayConfig,
-    JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(directory, 'relay-data'), webRoot: join(directory, 'no-web'), logLevel: 'warn', agents: { heartbeatIntervalMs: 500 } }),
+    JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(directory, 'relay-data'), webRoot: join(directory, 'no-web'), logLevel: options.relayLogLevel ?? 'warn', agents: { heartbeatIntervalMs: 500 } }),
   );
   let relay: ChildProcess | undefined;
 
@@ -71,6 +73,7 @@ export async function startStack(servers: StackServer[], options: { agentEnv?: N
     relayUrl,
     operatorToken: '',
     adminToken: '',
+    relayPid: () => relay?.pid,
     async killRelay() {
       if (!relay || relay.exitCode !== null) return;
       const exited = once(relay, 'exit');

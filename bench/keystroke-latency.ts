@@ -1,0 +1,119 @@
+/**
+ * keystroke-latency: 1-byte echo round trip through client → relay → agent →
+ * TCP echo and back, while `idle` streams sit open and `busy` streams push
+ * bulk data through the same relay; against the same echo over direct TCP.
+ *   npm run bench -- keystroke-latency [--idle 1000] [--busy 50] [--samples 500]
+ */
+import { once } from 'node:events';
+import { connect as tcpConnect } from 'node:net';
+import type { StreamClient } from '@lightsout/shared';
+import { startEchoServer } from './lib/bmc-peers.js';
+import { type BenchResult, percentile, printResult, printTable } from './lib/report.js';
+import { connect, createSession, flag, startCountingSink } from './lib/stream-bench.js';
+import { startStack } from './lib/stack.js';
+
+const idle = flag('idle', 1000);
+const busy = flag('busy', 50);
+const samples = flag('samples', 500);
+
+const echo = await startEchoServer();
+const sink = await startCountingSink();
+const busyServers = Array.from({ length: busy }, (_, index) => ({ id: `busy-${String(index).padStart(3, '0')}`, serial: { url: `tcp://127.0.0.1:${sink.port}` } }));
+const stack = await startStack([
+  { id: 'echo-01', serial: { url: `tcp://127.0.0.1:${echo.port}` } },
+  // Idle streams share one quiet console (a sink that never answers).
+  { id: 'idle-01', serial: { url: `tcp://127.0.0.1:${sink.port}` } },
+  ...busyServers,
+]);
+
+const clients: StreamClient[] = [];
+let stopBusy = false;
+const measure = async (roundTrip: () => Promise<number>) => {
+  const times: number[] = [];
+  for (let index = 0; index < samples; index++) times.push(await roundTrip());
+  return times;
+};
+
+try {
+  // Idle streams, opened a few at a time.
+  for (let opened = 0; opened < idle; ) {
+    const batch = Math.min(50, idle - opened);
+    const sessions = await Promise.all(Array.from({ length: batch }, () => createSession(stack, 'idle-01')));
+    clients.push(...(await Promise.all(sessions.map((session) => connect(session, { onData: () => {} }, 120_000)))));
+    opened += batch;
+  }
+  // Busy streams: each pushes 64 KiB chunks as fast as its window allows, until the probe is done.
+  const chunk = Buffer.alloc(64 * 1024, 0x42);
+  for (const server of busyServers) {
+    const client = await connect(await createSession(stack, server.id), { onData: () => {} });
+    clients.push(client);
+    void (async () => {
+      while (!stopBusy && client.state !== 'closed') {
+        if (!client.write(chunk)) while (!client.canWrite && !stopBusy) await new Promise((resolve) => setTimeout(resolve, 1));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+  }
+
+  // The probe: one byte out, wait for it to come back.
+  let pending: ((value: number) => void) | undefined;
+  let started = 0n;
+  const probe = await connect(await createSession(stack, 'echo-01'), {
+    onData: () => {
+      const done = pending;
+      pending = undefined;
+      done?.(Number(process.hrtime.bigint() - started) / 1e6);
+    },
+  });
+  clients.push(probe);
+  const probeKey = Buffer.from('k');
+  const ours = await measure(
+    () =>
+      new Promise<number>((resolve) => {
+        pending = resolve;
+        started = process.hrtime.bigint();
+        probe.write(probeKey);
+      }),
+  );
+  stopBusy = true;
+
+  const socket = tcpConnect({ host: '127.0.0.1', port: echo.port, noDelay: true });
+  await once(socket, 'connect');
+  let directPending: ((value: number) => void) | undefined;
+  let directStarted = 0n;
+  socket.on('data', () => {
+    const done = directPending;
+    directPending = undefined;
+    done?.(Number(process.hrtime.bigint() - directStarted) / 1e6);
+  });
+  const direct = await measure(
+    () =>
+      new Promise<number>((resolve) => {
+        directPending = resolve;
+        directStarted = process.hrtime.bigint();
+        socket.write(probeKey);
+      }),
+  );
+  socket.destroy();
+
+  printTable(`keystroke-latency: ${samples} one-byte echoes; ${idle} idle + ${busy} busy streams open on the relay (ms)`, ['path', 'p50', 'p99', 'max'], [
+    ['client → relay → agent → echo (ours)', percentile(ours, 50), percentile(ours, 99), Math.max(...ours)],
+    ['direct TCP echo', percentile(direct, 50), percentile(direct, 99), Math.max(...direct)],
+  ]);
+  const result: BenchResult = {
+    bench: 'keystroke-latency',
+    metric: 'p99 one-byte echo round trip through the full chain',
+    unit: 'ms',
+    better: 'lower',
+    ours: Number(percentile(ours, 99).toFixed(2)),
+    baselines: { direct: Number(percentile(direct, 99).toFixed(2)) },
+    params: { idle, busy, samples, p50: Number(percentile(ours, 50).toFixed(2)), directP50: Number(percentile(direct, 50).toFixed(2)) },
+  };
+  printResult(result);
+} finally {
+  stopBusy = true;
+  for (const client of clients) if (client.state !== 'closed') client.close();
+  await stack.close();
+  await echo.close();
+  await sink.close();
+}

@@ -1,0 +1,104 @@
+/** Helpers shared by the stream-plane benchmarks. */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { type SessionCreated, StreamClient, type StreamClientOptions } from '@lightsout/shared';
+import type { Stack } from './stack.js';
+import { nodeSocketFactory, setTimer } from './stream-socket.js';
+
+export function flag(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index === -1) return fallback;
+  const value = Number(process.argv[index + 1]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number`);
+  return value;
+}
+
+export async function createSession(stack: Stack, serverId: string, kind = 'serial'): Promise<SessionCreated> {
+  const response = await fetch(`${stack.relayUrl}/v1/servers/${serverId}/sessions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.operatorToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ kind }),
+  });
+  if (response.status !== 201) throw new Error(`session on ${serverId}: HTTP ${response.status} ${await response.text()}`);
+  return (await response.json()) as SessionCreated;
+}
+
+/** Connect and resolve once streaming (or reject on close / timeout). */
+export function connect(session: SessionCreated, handlers: Partial<StreamClientOptions> & Pick<StreamClientOptions, 'onData'>, timeoutMs = 30_000): Promise<StreamClient> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('stream did not start in time')), timeoutMs);
+    const client: StreamClient = new StreamClient({
+      streamUrl: session.streamUrl,
+      token: session.token,
+      socket: nodeSocketFactory(),
+      setTimer,
+      ...handlers,
+      onState: (state, detail) => {
+        handlers.onState?.(state, detail);
+        if (state === 'streaming') {
+          clearTimeout(timer);
+          resolve(client);
+        }
+      },
+      onClose: (code, reason) => {
+        handlers.onClose?.(code, reason);
+        clearTimeout(timer);
+        reject(new Error(`closed ${code} ${reason}`));
+      },
+    });
+  });
+}
+
+/** A TCP sink that counts bytes; `waitFor(n)` resolves once n bytes arrived since the last reset. */
+export async function startCountingSink(): Promise<{ port: number; reset(): void; waitFor(bytes: number): Promise<void>; close(): Promise<void> }> {
+  let count = 0;
+  let waiter: { bytes: number; resolve: () => void } | undefined;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('data', (chunk: Buffer) => {
+      count += chunk.length;
+      if (waiter && count >= waiter.bytes) {
+        const done = waiter;
+        waiter = undefined;
+        done.resolve();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (server.address() as { port: number }).port,
+    reset: () => (count = 0),
+    waitFor: (bytes) => (count >= bytes ? Promise.resolve() : new Promise((resolve) => (waiter = { bytes, resolve }))),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Resident set size of a process in KiB (Linux /proc). */
+export function rssKiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for ${pid}`);
+  return Number(match[1]);
+}
+
+/** Write `total` bytes through a client, honouring its send window. */
+export async function pump(client: StreamClient, total: number, chunk: Buffer): Promise<void> {
+  let sent = 0;
+  while (sent < total) {
+    const length = Math.min(chunk.length, total - sent);
+    if (!client.write(chunk.subarray(0, length))) await new Promise<void>((resolve) => waitForDrain(client, resolve));
+    sent += length;
+  }
+}
+
+function waitForDrain(client: StreamClient, resolve: () => void): void {
+  // Polls the window: cheap next to the bytes moved, and needs no per-client hook.
+  const check = () => (client.canWrite ? resolve() : setTimeout(check, 1));
+  check();
+}

@@ -180,6 +180,33 @@ describe('cross-check with Debian clients', () => {
     });
   }
 
+  it('redfishtool reads back the mount and the boot override our driver made', async () => {
+    const { url } = await startBmc({}, tls);
+    const driver = driverFor(url);
+    const imageUrl = media.urlFor(sha256, '127.0.0.1', 600);
+    const { slot } = await driver.mediaInsert(imageUrl);
+    await driver.mediaBootOnce();
+    const tool = (...args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn('redfishtool', ['-r', new URL(url).host, '-S', 'Always', '-A', 'Session', '-u', 'admin', '-p', 'adminpass', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
+      });
+    const vm = await tool('raw', 'GET', slot.slotPath);
+    expect(vm.code, vm.stderr).toBe(0);
+    expect(JSON.parse(vm.stdout)).toMatchObject({ Image: imageUrl, Inserted: true });
+    const system = await tool('Systems', '-1');
+    expect(system.code, system.stderr).toBe(0);
+    expect(JSON.parse(system.stdout)).toMatchObject({ Boot: { BootSourceOverrideTarget: 'Cd', BootSourceOverrideEnabled: 'Once' } });
+  });
+
   it('python3-sushy inserts the agent media URL into the BMC, which fetches it; sushy reads back what our driver set', async () => {
     const { bmc, url } = await startBmc({}, tls);
     const imageUrl = media.urlFor(sha256, '127.0.0.1', 600);

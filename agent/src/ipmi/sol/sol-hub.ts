@@ -67,6 +67,8 @@ export class SolHub {
   private opening: Promise<SolSession> | undefined;
   private closed = false;
   private announcedTakeover = false;
+  private reopenTimer: ReturnType<typeof setTimeout> | undefined;
+  private reopenAttempts = 0;
 
   constructor(private readonly options: SolHubOptions) {
     this.ring = new RingBuffer(options.ringBytes ?? 256 * 1024);
@@ -74,6 +76,11 @@ export class SolHub {
 
   get active(): boolean {
     return this.sol !== undefined;
+  }
+
+  /** Bytes in the replay buffer (what a viewer attaching now would get first). */
+  get buffered(): number {
+    return this.ring.size;
   }
 
   /** Always-on mode: open SOL now, with nobody attached. */
@@ -117,7 +124,25 @@ export class SolHub {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.reopenTimer);
     await this.shutdown('closed', 'hub closed');
+  }
+
+  private scheduleReopen(): void {
+    if (this.closed || this.reopenTimer !== undefined) return;
+    const delay = Math.min(30_000, 1000 * 2 ** this.reopenAttempts);
+    this.reopenAttempts++;
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      if (this.closed || this.sol !== undefined) return;
+      this.ensureOpen(false).then(
+        () => {
+          this.reopenAttempts = 0;
+        },
+        () => this.scheduleReopen(),
+      );
+    }, delay);
+    this.reopenTimer.unref();
   }
 
   private detach(viewerId: string): void {
@@ -160,6 +185,8 @@ export class SolHub {
           if (reason !== 'closed') {
             void session.close();
             this.broadcast({ type: 'ended', reason, detail });
+            // Always-on keeps SOL open across session loss (not across a takeover: that would fight the other user).
+            if (this.options.alwaysOn && reason !== 'stolen') this.scheduleReopen();
           }
         },
       }, { takeover, ...(this.options.auxiliary === undefined ? {} : { auxiliary: this.options.auxiliary }), ...(this.options.timing ? { timing: this.options.timing } : {}) });

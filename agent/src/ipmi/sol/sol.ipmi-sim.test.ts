@@ -144,6 +144,25 @@ describe('SOL against ipmi_sim', () => {
   });
 });
 
+describe('always-on SOL', () => {
+  it('keeps SOL open with nobody watching, so a viewer attaching later gets the output from before', async () => {
+    const hub = new SolHub({
+      alwaysOn: true,
+      openSession: () => openIpmiSession({ host: lab.host, port: lab.port, username: 'admin', password: 'adminpass', protocol: 'lanplus', cipherSuites: [3] }),
+    });
+    hubs.push(hub);
+    await hub.start();
+    expect(hub.active).toBe(true);
+    const text = 'boot messages nobody watched\r\n';
+    lab.uart.write(text);
+    await expect.poll(() => hub.buffered, { timeout: 5000 }).toBe(text.length);
+    const late = await hub.attach('late', { mode: 'view' }, collector().listeners);
+    expect(Buffer.from(late.replay).toString()).toBe(text);
+    late.detach();
+    expect(hub.active).toBe(true);
+  });
+});
+
 describe('SOL as a console port (stream plane shape)', () => {
   it('replays the buffer first, holds output while paused and releases it in order on resume', async () => {
     const hub = hubFor(lab.port);

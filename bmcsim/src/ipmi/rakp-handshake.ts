@@ -1,4 +1,3 @@
-// eslint-disable-next-line no-restricted-imports -- ipmi-wire IS the allowed export; see lan-server.ts.
 import {
   additionalKeys,
   bytesEqual,

@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-// eslint-disable-next-line no-restricted-imports -- ipmi-wire is the allowed export (see sol.ts)
 import { decodeSolPacket, encodeSolPacket, type SolPacket } from '@lightsout/agent/ipmi-wire';
 import { ManualClock } from '../host/clock.js';
 import { Host } from '../host/host.js';

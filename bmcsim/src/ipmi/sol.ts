@@ -1,4 +1,3 @@
-// eslint-disable-next-line no-restricted-imports -- ipmi-wire IS the allowed export; the config's negated pattern cannot re-include a path under an excluded '@lightsout/agent' (gitignore rule), reported to the lead.
 import { decodeSolPacket, encodeSolPacket, nextSolSequence, SOL_OPERATION, SOL_STATUS } from '@lightsout/agent/ipmi-wire';
 import type { Host } from '../host/host.js';
 

@@ -1,4 +1,4 @@
-import { consoleText, expect, findServer, logIn, openTextConsole, shot, test } from '../support/test.js';
+import { consoleText, expect, findServer, logIn, openTextConsole, serverAction, shot, test } from '../support/test.js';
 
 test('drop an ISO on a server: upload reaches 100%, then it mounts and the server boots from the virtual CD', async ({ page, fleet }) => {
   const server = [...fleet.servers].reverse().find((entry) => entry.media && entry.serial);
@@ -28,4 +28,8 @@ test('drop an ISO on a server: upload reaches 100%, then it mounts and the serve
   await expect(upload).toHaveAttribute('data-phase', 'done', { timeout: 60_000 });
   await expect(consoleText(page, server!.id)).toContainText(/virtual (CD|media)|CD-ROM|from CD/i, { timeout: 60_000 });
   await shot(page, '15-media-booted-from-cd');
+
+  // Eject from the actions menu; the relay answers with the new media state.
+  await serverAction(page, server!.name, 'menu-eject');
+  await expect(page.locator('[data-testid="toast"]:not(.error)').filter({ hasText: `${server!.id}:` })).toBeVisible();
 });

@@ -1,4 +1,4 @@
-import type { BootDevice, PowerAction, ServerView } from '@lightsout/shared';
+import type { BootDevice, MediaState, PowerAction, ServerView } from '@lightsout/shared';
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { capabilitiesOf, POWER_ACTIONS } from '../actions/server-actions.js';
 import { forEachServer, type RelayClient } from '../api/relay-client.js';
@@ -177,6 +177,18 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       entries.push({ kind: 'item', label: entry.destructive ? `${entry.label}…` : entry.label, danger: entry.destructive, disabled: !capabilities.has('power'), onSelect: () => services.requestPower(serverIds, entry.action), testId: `menu-power-${entry.action}` });
     }
     entries.push({ kind: 'separator' }, { kind: 'item', label: 'Boot device…', disabled: !capabilities.has('boot'), onSelect: () => services.requestBoot(serverIds), testId: 'menu-boot' });
+    entries.push({
+      kind: 'item',
+      label: 'Eject virtual media',
+      hint: 'drop an ISO to mount',
+      disabled: !capabilities.has('media'),
+      testId: 'menu-eject',
+      onSelect: () =>
+        void runBulk('Eject virtual media', serverIds, async (serverId) => {
+          const state = await client.request<MediaState>('DELETE', `/v1/servers/${encodeURIComponent(serverId)}/media`);
+          return state.message;
+        }),
+    });
     if (single) {
       entries.push(
         { kind: 'item', label: 'Sensors', disabled: !capabilities.has('sensors'), onSelect: () => services.openView(single, 'sensors'), testId: 'menu-sensors' },

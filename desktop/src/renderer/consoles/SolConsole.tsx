@@ -2,6 +2,7 @@ import '@xterm/xterm/css/xterm.css';
 import type { ServerView } from '@lightsout/shared';
 import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
+import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal } from '@xterm/xterm';
 import { useEffect, useRef, useState } from 'react';
@@ -42,6 +43,9 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
     created.loadAddon(fitAddon);
     created.loadAddon(searchAddon);
     created.loadAddon(new WebLinksAddon((_event, uri) => window.open(uri, '_blank', 'noopener')));
+    // Unicode 11 widths: CJK and emoji in BMC/OS output take the columns the server expects.
+    created.loadAddon(new Unicode11Addon());
+    created.unicode.activeVersion = '11';
     created.open(element);
     created.attachCustomKeyEventHandler((event) => {
       // Ctrl+Shift+C / Ctrl+Shift+V: copy and paste, as in terminal emulators (Ctrl+C goes to the server).

@@ -7,6 +7,7 @@ export { IpmiDriver, createIpmiDriver, parseQuirks, type IpmiDriverOptions } fro
 export { QUIRKS, QUIRK_ALIASES, quirkEnabled, type QuirkName, type QuirkSettings } from './quirks.js';
 export { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';
 export { SuiteCache, defaultSuiteCache } from './session/suite-cache.js';
+export { discoverBmc, type BmcDiscovery } from './session/discover.js';
 export type { RmcpPlusSession as RmcpPlusSessionView } from './session/rmcp-plus-session.js';
 export type { V15Session as V15SessionView } from './session/v15-session.js';
 export { SessionPool, defaultSessionPool } from './pool.js';

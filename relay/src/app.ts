@@ -28,6 +28,7 @@ import accessPlugin from './plugins/access.js';
 import tenancyPlugin from './plugins/tenancy.js';
 import apiTokensPlugin from './plugins/api-tokens.js';
 import auditRoutesPlugin from './plugins/audit-routes.js';
+import mfaPlugin from './plugins/mfa.js';
 
 export interface BuildAppOptions {
   /** A resolved config (from loadConfig) or raw input that is validated like the YAML file. */
@@ -89,6 +90,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(tenancyPlugin);
   await app.register(apiTokensPlugin);
   await app.register(auditRoutesPlugin);
+  await app.register(mfaPlugin);
   await app.register(eventsPlugin);
   await app.register(mediaPlugin, { dependencies: mediaDependenciesOf(app) });
   await app.register(streamsPlugin, { dependencies: relayDependencies(app) });

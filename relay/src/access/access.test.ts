@@ -4,6 +4,7 @@ import { type JWK, SignJWT, decodeJwt, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderSecrets } from '../identity/keys.js';
 import { type RunningRelay, loginWithPassword, startRelay } from '../testing/index.js';
+import { base32Decode, totp } from '../identity/totp.js';
 import { hashApiToken } from './api-tokens.js';
 
 let relay: RunningRelay;
@@ -160,5 +161,34 @@ describe('users', () => {
     }
     expect(heard).toEqual([viewer.body['id']]);
     expect(await call('GET', '/v1/me', viewerToken)).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
+  });
+});
+
+describe('TOTP second factor', () => {
+  it('enrolls with a confirmed code, then login needs the code, amr says otp, and an MFA tenant accepts it for step-up', async () => {
+    const started = await call('POST', '/v1/me/totp', operator);
+    expect(started.status).toBe(201);
+    expect(String(started.body['otpauthUri'])).toMatch(/^otpauth:\/\/totp\/Lightsout:operator\?secret=[A-Z2-7]{32}&/);
+    const secret = base32Decode(String(started.body['secret']));
+    const now = () => Math.floor(Date.now() / 1000);
+    expect((await call('POST', '/v1/me/totp/confirm', operator, { code: totp(secret, now() + 300) })).status).toBe(400);
+    expect((await call('POST', '/v1/me/totp/confirm', operator, { code: totp(secret, now()) })).status).toBe(200);
+    await expect(loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(loginWithPassword(relay.url, 'operator', relay.credentials.operator.password, { otp: totp(secret, now() + 300) })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    const withOtp = (await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password, { otp: totp(secret, now()) })).accessToken;
+    expect(decodeJwt(withOtp)['amr']).toEqual(['pwd', 'otp', 'mfa']);
+    await relay.app.store.updateTable('tenants').set({ require_mfa: 1 }).where('id', '=', 'demo').execute();
+    try {
+      expect((await call('POST', '/v1/servers/web-1/power', withOtp, { action: 'off' })).body.code).toBe('AGENT_OFFLINE');
+      expect((await call('POST', '/v1/servers/web-1/power', operator, { action: 'off' })).body.code).toBe('STEP_UP_REQUIRED');
+    } finally {
+      await relay.app.store.updateTable('tenants').set({ require_mfa: 0 }).where('id', '=', 'demo').execute();
+    }
+    // Removing the factor needs a sign-in with it: the password-only token is refused, the otp one works.
+    expect((await call('DELETE', '/v1/me/totp', operator)).body.code).toBe('STEP_UP_REQUIRED');
+    expect((await call('DELETE', '/v1/me/totp', withOtp)).status).toBe(204);
+    expect((await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken).toBeTruthy();
+    const actions = (await relay.app.store.selectFrom('audit').select(['action', 'outcome']).where('action', 'like', 'mfa.%').execute()).map((row) => `${row.action}:${row.outcome}`);
+    expect(actions).toEqual(['mfa.enroll-start:success', 'mfa.enroll:failure', 'mfa.enroll:success', 'mfa.remove:success']);
   });
 });

@@ -50,7 +50,10 @@ const all = (status: Outcome) => () => status;
  * (its server, user, grant, token ids; `tenant: alpha` in bodies and queries).
  * A route missing here is still walked with the default rule below.
  */
-const FOREIGN_EXPECTED: Record<string, (role: ForeignRole) => Outcome> = {
+/** People act on their own account; a service account has no second factor to manage. */
+const personOnly = (status: Outcome) => (_role: ForeignRole, identity: string): Outcome => (identity === 'bravo-service-account' ? 403 : status);
+
+const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: string) => Outcome> = {
   'GET /v1/me': all(200),
   'GET /v1/servers': all(200),
   'GET /v1/events': all('open'),
@@ -71,6 +74,10 @@ const FOREIGN_EXPECTED: Record<string, (role: ForeignRole) => Outcome> = {
   'GET /v1/audit': byRole(403, 403, 200),
   'GET /v1/audit/export': byRole(403, 403, 200),
   'GET /v1/media/images': all(200),
+  // Their own second factor (walked in this order): enrollment starts, a wrong code is refused, removal works.
+  'POST /v1/me/totp': personOnly(201),
+  'POST /v1/me/totp/confirm': personOnly(400),
+  'DELETE /v1/me/totp': personOnly(204),
   // tus: creating needs operator; an upload of another tenant (or none) is 404.
   'POST /v1/media/uploads': byRole(403, 400, 400),
   'HEAD /v1/media/uploads/*': all(404),
@@ -124,6 +131,7 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'POST /v1/servers/:id/sessions': { kind: 'sol', mode: 'control' },
     'POST /v1/servers/:id/media': { uploadId: world.alpha.uploadId },
     'POST /v1/agents/join-tokens': { region: 'eu', datacenter: 'fra1' },
+    'POST /v1/me/totp/confirm': { code: '000000' },
   };
   const key = `${method} ${url}`;
   if (key in known) return known[key];
@@ -264,7 +272,7 @@ describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
       } else {
         const role = ROLE_OF[identity as (typeof FOREIGN_IDENTITIES)[number]];
         const rule = FOREIGN_EXPECTED[key];
-        if (rule !== undefined) expected = rule(role);
+        if (rule !== undefined) expected = rule(role, identity);
         else if (SERVER_ROUTE.test(route.url)) expected = 404;
         else {
           // A route nobody listed yet: it must refuse (or, for a plain read, answer without foreign data).

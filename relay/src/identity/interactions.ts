@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { InteractionDetails } from 'oidc-provider';
 import { authenticate } from './accounts.js';
+import { verifyTotp } from './totp.js';
 import { loginPage, messagePage } from './pages.js';
 
 const FIRST_PARTY_NAMES: Record<string, string> = { 'lightsout-web': 'the Lightsout console', 'lightsout-cli': 'the Lightsout CLI' };
@@ -56,13 +57,30 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     return reply.status(400).type('text/html; charset=utf-8').send(messagePage('Sign-in failed', `Unsupported step ${interaction.prompt.name}.`));
   });
 
-  app.post<{ Params: { uid: string }; Body: { username?: string; password?: string } }>('/interaction/:uid/login', { schema: { hide: true } }, async (request, reply) => {
+  app.post<{ Params: { uid: string }; Body: { username?: string; password?: string; otp?: string } }>('/interaction/:uid/login', { schema: { hide: true } }, async (request, reply) => {
     const interaction = await details(request, reply);
     if (interaction === undefined) return reply;
     noStore(reply);
     const username = typeof request.body?.username === 'string' ? request.body.username.trim().slice(0, 255) : '';
     const password = typeof request.body?.password === 'string' ? request.body.password.slice(0, 1024) : '';
+    const otp = typeof request.body?.otp === 'string' ? request.body.otp.trim().slice(0, 16) : '';
     const account = username === '' || password === '' ? undefined : await authenticate(app.store, username, password);
+    // Second factor (RFC 6238): an account with an active TOTP secret needs a valid code in the same form.
+    let secondFactor = false;
+    if (account !== undefined) {
+      const mfa = await app.store.selectFrom('users').select('totp_secret').where('id', '=', account.id).executeTakeFirst();
+      const secret = mfa?.totp_secret ?? null;
+      if (secret !== null && !secret.startsWith('pending:')) {
+        if (!verifyTotp(secret, otp)) {
+          await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', subject: account.id, tenant: account.tenant, target: `user:${username}`, details: { client: interaction.params.client_id, reason: otp === '' ? 'otp-missing' : 'otp-wrong' } });
+          return reply
+            .status(401)
+            .type('text/html; charset=utf-8')
+            .send(loginPage({ action: `/interaction/${interaction.uid}/login`, abortAction: `/interaction/${interaction.uid}/abort`, clientName: clientName(interaction), username, error: otp === '' ? 'Enter the one-time code from your authenticator app.' : 'Wrong one-time code.' }));
+        }
+        secondFactor = true;
+      }
+    }
     if (account === undefined) {
       await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', target: `user:${username}`, details: { client: interaction.params.client_id } });
       return reply
@@ -70,8 +88,9 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
         .type('text/html; charset=utf-8')
         .send(loginPage({ action: `/interaction/${interaction.uid}/login`, abortAction: `/interaction/${interaction.uid}/abort`, clientName: clientName(interaction), username, error: 'Wrong username or password.' }));
     }
-    await app.audit.fromRequest(request, { action: 'login', outcome: 'success', subject: account.id, tenant: account.tenant, target: `user:${account.username}`, details: { client: interaction.params.client_id } });
-    const returnTo = await provider.interactionResult(request.raw, reply.raw, { login: { accountId: account.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    const amr = secondFactor ? ['pwd', 'otp', 'mfa'] : ['pwd'];
+    await app.audit.fromRequest(request, { action: 'login', outcome: 'success', subject: account.id, tenant: account.tenant, target: `user:${account.username}`, details: { client: interaction.params.client_id, amr } });
+    const returnTo = await provider.interactionResult(request.raw, reply.raw, { login: { accountId: account.id, amr, ...(secondFactor ? { acr: 'mfa' } : {}) } }, { mergeWithLastSubmission: false });
     return reply.redirect(returnTo, 303);
   });
 

@@ -38,6 +38,8 @@ ${options.error === undefined ? '' : `<p class="error" role="alert">${escapeHtml
   <input id="username" name="username" type="text" required autofocus autocomplete="username" value="${escapeHtml(options.username ?? '')}">
   <label for="password">Password</label>
   <input id="password" name="password" type="password" required autocomplete="current-password">
+  <label for="otp">One-time code <small>(if your account has a second factor)</small></label>
+  <input id="otp" name="otp" type="text" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code">
   <button type="submit">Sign in</button>
 </form>
 <form method="post" action="${escapeHtml(options.abortAction)}"><button class="secondary" type="submit">Cancel</button></form>`,

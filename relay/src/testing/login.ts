@@ -39,9 +39,9 @@ function tokenSet(body: Record<string, unknown>): TokenSet {
 }
 
 /** Sign in on the login page the browser is at (following redirects until done or `stop`). */
-async function signIn(browser: TestBrowser, page: { url: string; html: string }, username: string, password: string, stop?: (location: string) => boolean) {
+async function signIn(browser: TestBrowser, page: { url: string; html: string }, username: string, password: string, stop?: (location: string) => boolean, otp?: string) {
   const form = parseForm(page.html, page.url, { actionIncludes: '/login' });
-  const result = await browser.navigate(form.action, { form: { username, password }, ...(stop === undefined ? {} : { stop }) });
+  const result = await browser.navigate(form.action, { form: { username, password, ...(otp === undefined ? {} : { otp }) }, ...(stop === undefined ? {} : { stop }) });
   if (result.response.status === 401) throw new LightsoutError('UNAUTHENTICATED', `login refused for ${username}`);
   return result;
 }
@@ -92,7 +92,7 @@ export async function loginWithDeviceFlow(relayUrl: string, username: string, pa
 }
 
 /** The web console's flow: authorization code + PKCE (RFC 7636) through the login form. */
-export async function loginWithPassword(relayUrl: string, username: string, password: string, options: { redirectUri?: string } = {}): Promise<TokenSet> {
+export async function loginWithPassword(relayUrl: string, username: string, password: string, options: { redirectUri?: string; otp?: string } = {}): Promise<TokenSet> {
   const client = await fetchClientConfig(relayUrl);
   const endpoints = await discover(client.issuer);
   const redirectUri = options.redirectUri ?? `${relayUrl}/`;
@@ -117,7 +117,7 @@ export async function loginWithPassword(relayUrl: string, username: string, pass
     return target.origin === callbackTarget.origin && target.pathname === callbackTarget.pathname;
   };
   const login = await browser.navigate(authorize.href, { stop: isCallback });
-  const done = await signIn(browser, login, username, password, isCallback);
+  const done = await signIn(browser, login, username, password, isCallback, options.otp);
   const callback = new URL(done.url);
   if (!isCallback(done.url)) throw new Error(`login did not return to ${redirectUri}: ${done.html.slice(0, 300)}`);
   if (callback.searchParams.get('state') !== state) throw new Error('state mismatch on the callback');

@@ -5,6 +5,7 @@
  *            (open session → Get Chassis Status → Close Session per BMC);
  *   ipmipower  FreeIPMI's parallel power tool against the same N targets;
  *   ipmitool   sequential for 50 BMCs, extrapolated to N (labelled as such).
+ * After one untimed pass, ours and ipmipower run twice each, alternating; best of two.
  *   npm run bench -- fleet-power [--count 1000] [--concurrency 128]
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -86,8 +87,16 @@ async function ipmitoolSequential(sample: number): Promise<{ seconds: number; on
 const fleet = spawn(process.execPath, [bmcsimBin, '--count', String(count), '--base-address', baseAddress, '--http', '--quiet', '--agent-config', '/dev/null'], { stdio: ['ignore', 'pipe', 'inherit'] });
 try {
   await waitForLine(fleet, /BMCs up in \d+ ms/, 300_000);
-  const oursResult = await ours();
-  const ipmipowerResult = await ipmipower();
+  // Each client twice, alternating, after one untimed pass: the simulator's own warm-up (JIT, first
+  // session on each BMC) must not count against whoever happens to go first. Best of two each.
+  await ours();
+  const ipmipowerRuns = [await ipmipower()];
+  const oursRuns = [await ours()];
+  ipmipowerRuns.push(await ipmipower());
+  oursRuns.push(await ours());
+  const oursResult = oursRuns.reduce((best, result) => (result.seconds < best.seconds ? result : best));
+  const ipmipowerResult = ipmipowerRuns.reduce((best, result) => (result.seconds < best.seconds ? result : best));
+  console.log(`ours: ${oursRuns.map((result) => result.seconds.toFixed(2)).join(', ')} s; ipmipower: ${ipmipowerRuns.map((result) => result.seconds.toFixed(2)).join(', ')} s`);
   const sample = Math.min(50, count);
   const ipmitoolResult = await ipmitoolSequential(sample);
   const ipmitoolExtrapolated = (ipmitoolResult.seconds / sample) * count;

@@ -92,6 +92,7 @@ export class StreamGateway {
       ]);
     } catch (error) {
       pending.cancel();
+      this.tokens.release(claims);
       client.off('close', onEarlyClose);
       const failure = error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', 'could not open the stream');
       if (!(error instanceof LightsoutError)) this.log.error({ err: error, sessionId: claims.sid }, 'stream open failed');
@@ -101,6 +102,7 @@ export class StreamGateway {
     }
     client.off('close', onEarlyClose);
     if (clientGone || client.readyState !== client.OPEN) {
+      this.tokens.release(claims);
       closeQuietly(agent, StreamCloseCode.RESUME, 'client left');
       return;
     }

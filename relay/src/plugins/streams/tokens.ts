@@ -123,6 +123,15 @@ export class StreamTokens {
     return claims;
   }
 
+  /**
+   * A connect attempt failed before the session was spliced (agent offline,
+   * dial-back timeout): let the same token retry, or a client that never got
+   * a resume token would be locked out of its own session.
+   */
+  release(claims: StreamTokenClaims): void {
+    if (claims.use === 'connect') this.usedConnectTokens.delete(claims.jti);
+  }
+
   private burn(jti: string, expiresAt: number): void {
     const nowSeconds = Math.floor(this.now() / 1000);
     // Bounded: entries leave once their token could no longer be accepted anyway.

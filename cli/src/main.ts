@@ -30,7 +30,15 @@ function buildProgram(context: CommandContext): Command {
       context.relayFlag = command.optsWithGlobals<{ relay?: string }>().relay;
     });
 
-  program.command('login').description('log in with the device authorization grant (opens nothing: prints a URL and a code)').action(() => login(context));
+  program
+    .command('login')
+    .description('log in with the device authorization grant (opens nothing: prints a URL and a code)')
+    .option('--max-age <seconds>', 'sign in again even with a live session older than this (0 = always; what a step-up does)', (value: string) => {
+      const parsed = Number(value);
+      if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be a whole number of seconds');
+      return parsed;
+    })
+    .action((options: { maxAge?: number }) => login(context, options.maxAge === undefined ? {} : { maxAge: options.maxAge }));
   program.command('logout').description('forget the stored login').option('--all', 'forget the logins to every relay').action((options: { all?: boolean }) => logout(context, options));
   program.command('whoami').description('show who the stored login is').option('--json', 'print JSON').action((options: { json?: boolean }) => whoami(context, options));
 

@@ -75,8 +75,9 @@ function tokenSetOf(body: Record<string, unknown>, nowSeconds: number): TokenSet
 }
 
 /** RFC 8628 §3.1–3.2 */
-export async function startDeviceAuthorization(metadata: IssuerMetadata, client: { clientId: string; scopes: string; audience: string }): Promise<DeviceAuthorization> {
-  const { status, body } = await postForm(metadata.deviceAuthorizationEndpoint, { client_id: client.clientId, scope: client.scopes, resource: client.audience });
+export async function startDeviceAuthorization(metadata: IssuerMetadata, client: { clientId: string; scopes: string; audience: string; maxAge?: number }): Promise<DeviceAuthorization> {
+  // max_age (OIDC Core §3.1.2.1): a step-up asks the OP for a fresh sign-in, not the existing session.
+  const { status, body } = await postForm(metadata.deviceAuthorizationEndpoint, { client_id: client.clientId, scope: client.scopes, resource: client.audience, ...(client.maxAge === undefined ? {} : { max_age: String(client.maxAge) }) });
   if (status !== 200) throw oauthError(body, 'the identity provider refused to start a device login');
   const { device_code: deviceCode, user_code: userCode, verification_uri: verificationUri } = body;
   if (typeof deviceCode !== 'string' || typeof userCode !== 'string' || typeof verificationUri !== 'string') {

@@ -11,5 +11,14 @@ export interface CommandContext {
 
 export async function apiFor(context: CommandContext): Promise<RelayApi> {
   const relay = await resolveRelay(context.relayFlag, context.env);
-  return new RelayApi(relay, tokenSourceFor(relay, context.env));
+  // Step-up (issue 7): a destructive action after an old sign-in signs the user in again and retries once.
+  const stepUp = context.env['LIGHTSOUT_TOKEN']
+    ? undefined
+    : async (challenge: { message: string }) => {
+        context.output.err(`${challenge.message}\nSigning in again for this action …\n`);
+        const { login } = await import('./login.js');
+        await login(context, { maxAge: 0 });
+        return tokenSourceFor(relay, context.env);
+      };
+  return new RelayApi(relay, tokenSourceFor(relay, context.env), stepUp);
 }

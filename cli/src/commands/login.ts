@@ -6,12 +6,12 @@ import { readCredentials, removeCredentials, writeCredentials, type StoredSessio
 import type { CommandContext } from './context.js';
 
 /** `lightsout login`: the device authorization grant, then the tokens stored 0600. */
-export async function login(context: CommandContext): Promise<void> {
+export async function login(context: CommandContext, options: { maxAge?: number } = {}): Promise<void> {
   const { output, env } = context;
   const relay = await resolveRelay(context.relayFlag, env);
   const client = await fetchClientConfig(relay);
   const metadata = await discover(client.issuer);
-  const authorization = await startDeviceAuthorization(metadata, { clientId: client.cliClientId, scopes: client.scopes, audience: client.audience });
+  const authorization = await startDeviceAuthorization(metadata, { clientId: client.cliClientId, scopes: client.scopes, audience: client.audience, ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge }) });
   output.err(`To log in to ${relay}, open\n\n  ${authorization.verificationUriComplete ?? authorization.verificationUri}\n\nand confirm the code  ${authorization.userCode}\n\nWaiting for approval (expires in ${Math.round(authorization.expiresIn / 60)} min) …\n`);
   const tokens = await pollDeviceToken(metadata, { clientId: client.cliClientId, audience: client.audience }, authorization);
   const me = await new RelayApi(relay, staticTokenSource(tokens.accessToken)).get<WhoAmI>('/v1/me');

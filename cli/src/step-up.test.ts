@@ -1,0 +1,59 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { RelayApi } from './api.js';
+import { staticTokenSource } from './auth/session.js';
+
+/** A relay stand-in over real HTTP: power off answers STEP_UP_REQUIRED (RFC 9470) unless the token is the fresh one. */
+async function relayRequiringStepUp() {
+  const seen: string[] = [];
+  const server = createServer((request, response) => {
+    const authorization = request.headers.authorization ?? '';
+    seen.push(authorization);
+    if (authorization !== 'Bearer fresh-token') {
+      response
+        .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="insufficient_user_authentication", max_age=600' })
+        .end(JSON.stringify({ code: 'STEP_UP_REQUIRED', message: 'this action needs a recent sign-in', details: { maxAge: 600 } }));
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ power: 'off' }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+describe('step-up in the CLI', () => {
+  it('signs in again once on STEP_UP_REQUIRED and retries with the fresh token', async () => {
+    const relay = await relayRequiringStepUp();
+    try {
+      const challenges: string[] = [];
+      const api = new RelayApi(relay.url, staticTokenSource('stale-token'), async (challenge) => {
+        challenges.push(challenge.code);
+        return staticTokenSource('fresh-token');
+      });
+      expect(await api.post('/v1/servers/web-1/power', { action: 'off' })).toEqual({ power: 'off' });
+      expect(challenges).toEqual(['STEP_UP_REQUIRED']);
+      expect(relay.seen).toEqual(['Bearer stale-token', 'Bearer fresh-token']);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('gives up with STEP_UP_REQUIRED when it cannot sign in again (LIGHTSOUT_TOKEN) or the fresh sign-in is still not enough', async () => {
+    const relay = await relayRequiringStepUp();
+    try {
+      await expect(new RelayApi(relay.url, staticTokenSource('stale-token')).post('/v1/servers/web-1/power', { action: 'off' })).rejects.toMatchObject({ code: 'STEP_UP_REQUIRED' });
+      let calls = 0;
+      const stubborn = new RelayApi(relay.url, staticTokenSource('stale-token'), async () => {
+        calls += 1;
+        return staticTokenSource('still-stale');
+      });
+      await expect(stubborn.post('/v1/servers/web-1/power', { action: 'off' })).rejects.toMatchObject({ code: 'STEP_UP_REQUIRED' });
+      expect(calls).toBe(1);
+    } finally {
+      await relay.close();
+    }
+  });
+});

@@ -87,6 +87,32 @@ describe('stream chain: client → relay → agent → TCP console', () => {
     expect(peer.statuses.at(-1)).toMatchObject({ type: 'status', mode: 'control', controller: 'alice' });
   });
 
+  it('shares a console: the holder sees who joined, a viewer cannot type, take-over moves control', async () => {
+    const alice = collect(await chain.createSession('alice', 'web-01', 'serial'));
+    await until(() => alice.client.state === 'streaming', 5000, 'alice streaming');
+    const bob = collect(await chain.createSession('bob', 'web-01', 'serial'));
+    await until(() => bob.client.state === 'streaming', 5000, 'bob streaming');
+    await until(() => alice.statuses.some((status) => status.event === 'joined' && status.user === 'bob'), 5000, 'alice to see bob join');
+    expect(bob.statuses.at(-1)).toMatchObject({ mode: 'view', controller: 'alice' });
+    // Bob types while watching: dropped. Alice types: both see the echo.
+    bob.client.write(Buffer.from('ignored'));
+    alice.client.write(Buffer.from('from-alice'));
+    await until(() => bob.bytes() >= 10 && alice.bytes() >= 10, 5000, 'echo to both');
+    expect(Buffer.concat(bob.received).toString()).toBe('from-alice');
+    // Bob asks for control; alice is told and becomes a viewer.
+    bob.client.control({ type: 'take-over' });
+    await until(() => alice.statuses.some((status) => status.event === 'took-over' && status.user === 'bob'), 5000, 'take-over status');
+    expect(alice.statuses.at(-1)).toMatchObject({ mode: 'view', controller: 'bob' });
+    alice.client.write(Buffer.from('dropped'));
+    bob.client.write(Buffer.from('from-bob'));
+    await until(() => alice.bytes() >= 18, 5000, 'echo of bob');
+    expect(Buffer.concat(alice.received).toString()).toBe('from-alicefrom-bob');
+    // A viewer session (role viewer) joins read-only.
+    const vera = collect(await chain.createSession('vera', 'web-01', 'serial'));
+    await until(() => vera.client.state === 'streaming' && vera.statuses.length > 0, 5000, 'vera streaming');
+    expect(vera.statuses.at(-1)).toMatchObject({ mode: 'view', controller: 'bob' });
+  });
+
   it(`carries ${TOTAL / MIB} MiB of random bytes through the echo byte-exact`, async () => {
     const data = seededBytes(TOTAL, 7);
     const session = await chain.createSession('alice', 'web-01', 'serial');

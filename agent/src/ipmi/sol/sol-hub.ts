@@ -122,10 +122,15 @@ export class SolHub {
     };
   }
 
+  /** Ends SOL for everyone (driver closing); attached viewers get `ended` with reason `closed`. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reopenTimer);
     await this.shutdown('closed', 'hub closed');
+    this.broadcast({ type: 'ended', reason: 'closed', detail: 'SOL hub closed' });
+    this.viewers.clear();
+    this.controller = undefined;
   }
 
   private scheduleReopen(): void {

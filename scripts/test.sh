@@ -20,13 +20,22 @@ export PATH="$LIGHTSOUT_ROOT/node_modules/.bin:$PATH"
 
 if want lint; then step "lint (eslint, import rules)"; eslint --max-warnings 0 .; fi
 if want typecheck; then step "typecheck (tsc -b, project references)"; tsc -b; fi
-if want unit; then step "unit + integration (vitest)"; vitest run; fi
+mkdir -p build
+counts=()
+if want unit; then
+  step "unit + integration (vitest)"
+  vitest run --reporter=default --reporter=json --outputFile.json=build/vitest-report.json
+  counts+=(build/vitest-report.json)
+fi
 if want e2e; then
   step "e2e (playwright, Debian chromium)"
   if [ -f e2e-playwright/playwright.config.ts ]; then
-    (cd e2e-playwright && playwright test)
+    (cd e2e-playwright && PLAYWRIGHT_JSON_OUTPUT_NAME="$LIGHTSOUT_ROOT/build/playwright-report.json" playwright test --reporter=list,json)
+    counts+=(build/playwright-report.json)
   else
     echo "no e2e suite yet"
   fi
 fi
 step "all requested stages passed"
+# One plain closing line over both runners: "N passed, N failed, N skipped".
+[ ${#counts[@]} -eq 0 ] || node scripts/test-summary.mjs "${counts[@]}"

@@ -46,8 +46,8 @@ export interface DesktopApi {
     logout(): Promise<AuthState>;
     /** A valid access token (refreshed by main when close to expiry), or null when logged out. */
     accessToken(): Promise<string | null>;
-    /** Re-authenticates with a forced login prompt (`prompt=login`, fresh `auth_time`). */
-    stepUp(): Promise<AuthState>;
+    /** Re-authenticates with a forced login prompt (`prompt=login`, fresh `auth_time`); `mfa` asks for a second factor. */
+    stepUp(mfa: boolean): Promise<AuthState>;
     onChanged(listener: (state: AuthState) => void): () => void;
   };
   windows: { popOut(request: PopOutRequest): Promise<void> };

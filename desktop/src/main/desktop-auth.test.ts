@@ -144,6 +144,9 @@ describe('DesktopAuth (loopback login, refresh)', () => {
     await auth.stepUp();
     expect(provider.authorizeRequests[0]!.searchParams.get('prompt')).toBe('login');
     expect(provider.authorizeRequests[0]!.searchParams.get('max_age')).toBe('0');
+    expect(provider.authorizeRequests[0]!.searchParams.has('acr_values')).toBe(false);
+    await auth.stepUp(true);
+    expect(provider.authorizeRequests[1]!.searchParams.get('acr_values')).toBe('mfa');
   });
 
   it('refuses plaintext http to a non-loopback relay', async () => {

@@ -82,8 +82,8 @@ export class DesktopAuth {
     return { client: this.#client, config: this.#config, relayUrl: this.#relayUrl };
   }
 
-  /** Interactive login; `prompt: 'login'` forces re-authentication (step-up). */
-  async login(prompt?: 'login'): Promise<AuthState> {
+  /** Interactive login; `prompt: 'login'` forces re-authentication (step-up), `mfa` asks for a second factor (acr_values). */
+  async login(prompt?: 'login', mfa = false): Promise<AuthState> {
     const { client, config, relayUrl } = this.#require();
     const redirect = await startLoopbackRedirect({ timeoutMs: this.#options.loginTimeoutMs ?? 5 * 60_000 });
     try {
@@ -92,6 +92,7 @@ export class DesktopAuth {
         resource: config.audience,
         extraTokenParams: { resource: config.audience },
         ...(prompt ? { prompt, max_age: 0 } : {}),
+        ...(mfa ? { acr_values: 'mfa' } : {}),
       });
       await this.#options.openBrowser(request.url);
       const callback = await redirect.callback;
@@ -109,8 +110,8 @@ export class DesktopAuth {
     }
   }
 
-  async stepUp(): Promise<AuthState> {
-    return this.login('login');
+  async stepUp(mfa = false): Promise<AuthState> {
+    return this.login('login', mfa);
   }
 
   async logout(): Promise<AuthState> {

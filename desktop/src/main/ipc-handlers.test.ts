@@ -32,7 +32,8 @@ function services(log: unknown[]): MainServices {
       login: async () => loggedIn,
       logout: async () => ({ ...loggedIn, username: null }),
       accessToken: async () => 'token-1',
-      stepUp: async () => {
+      stepUp: async (mfa) => {
+        if (mfa) return loggedIn;
         throw new LightsoutError('UNAUTHENTICATED', 'login cancelled');
       },
     },
@@ -84,7 +85,8 @@ describe('IPC handlers', () => {
     expect(JSON.parse((bad as Error).message)).toMatchObject({ code: 'VALIDATION_FAILED' });
     const notBytes = await invoke(MainChannel.SaveFile, appUrl, 'a.png', 'not bytes').catch((caught: Error) => caught);
     expect(JSON.parse((notBytes as Error).message)).toMatchObject({ code: 'VALIDATION_FAILED' });
-    const stepUp = await invoke(MainChannel.AuthStepUp, appUrl).catch((caught: Error) => caught);
+    expect(await invoke(MainChannel.AuthStepUp, appUrl, true)).toEqual(loggedIn);
+    const stepUp = await invoke(MainChannel.AuthStepUp, appUrl, 'not a boolean').catch((caught: Error) => caught);
     expect(JSON.parse((stepUp as Error).message)).toEqual({ code: 'UNAUTHENTICATED', message: 'login cancelled' });
   });
 });

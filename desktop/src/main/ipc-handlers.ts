@@ -18,7 +18,7 @@ export interface MainServices {
     login(): Promise<AuthState>;
     logout(): Promise<AuthState>;
     accessToken(): Promise<string | null>;
-    stepUp(): Promise<AuthState>;
+    stepUp(mfa: boolean): Promise<AuthState>;
   };
   popOut(request: PopOutRequest): Promise<void>;
   notify(title: string, body: string): void;
@@ -59,7 +59,7 @@ export function ipcHandlers(services: MainServices): Record<MainChannel, (event:
     [MainChannel.AuthLogin]: async () => services.auth.login(),
     [MainChannel.AuthLogout]: async () => services.auth.logout(),
     [MainChannel.AuthAccessToken]: async () => services.auth.accessToken(),
-    [MainChannel.AuthStepUp]: async () => services.auth.stepUp(),
+    [MainChannel.AuthStepUp]: async (_event, mfa) => services.auth.stepUp(mfa === true),
     [MainChannel.WindowPopOut]: async (_event, request) => {
       const fields = record(request, 'request');
       return services.popOut({ query: text(fields.query, 'query', 8192), title: text(fields.title, 'title', 256) });

@@ -40,7 +40,7 @@ describe('preload API', () => {
     await api.auth.login();
     await api.auth.logout();
     expect(await api.auth.accessToken()).toBe(`result of ${MainChannel.AuthAccessToken}`);
-    await api.auth.stepUp();
+    await api.auth.stepUp(true);
     await api.windows.popOut({ query: 'popout=x', title: 'x' });
     await api.notify('title', 'body');
     await api.files.save('a.png', new Uint8Array([1, 2]));
@@ -52,6 +52,7 @@ describe('preload API', () => {
     expect(invoked.map((call) => call.channel).sort()).toEqual(Object.values(MainChannel).sort());
     expect(invoked.find((call) => call.channel === MainChannel.TerminalWrite)?.args).toEqual([1, 'ls\n']);
     expect(invoked.find((call) => call.channel === MainChannel.AuthConfigure)?.args).toEqual(['https://relay.example']);
+    expect(invoked.find((call) => call.channel === MainChannel.AuthStepUp)?.args).toEqual([true]);
   });
 
   it('delivers events without the IPC event object and unsubscribes', () => {

@@ -18,7 +18,7 @@ export const desktopApi: DesktopApi = {
     login: () => ipcRenderer.invoke(MainChannel.AuthLogin),
     logout: () => ipcRenderer.invoke(MainChannel.AuthLogout),
     accessToken: () => ipcRenderer.invoke(MainChannel.AuthAccessToken),
-    stepUp: () => ipcRenderer.invoke(MainChannel.AuthStepUp),
+    stepUp: (mfa) => ipcRenderer.invoke(MainChannel.AuthStepUp, mfa),
     onChanged: (listener) => subscribe<AuthState>(RendererChannel.AuthChanged, listener),
   },
   windows: { popOut: (request) => ipcRenderer.invoke(MainChannel.WindowPopOut, request) },

@@ -1,5 +1,7 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import type { LightsoutError } from '@lightsout/shared';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { RelayClient } from './api/relay-client.js';
+import { Dialog } from './components/Dialog.js';
 import { ConsoleShell } from './components/ConsoleShell.js';
 import { LoginScreen } from './components/LoginScreen.js';
 import type { Platform } from './platform/index.js';
@@ -22,6 +24,25 @@ function popOutTab(): Tab | null {
 export function App({ platform }: { platform: Platform }) {
   const [session, setSession] = useState<Session>({ phase: 'starting' });
   const popOut = useMemo(popOutTab, []);
+  // The step-up prompt: one at a time; concurrent requests that need it share the answer.
+  const [stepUpPrompt, setStepUpPrompt] = useState<{ reason: string; mfa: boolean } | null>(null);
+  const stepUpAnswer = useRef<Promise<boolean> | null>(null);
+  const resolveStepUp = useRef<((proceed: boolean) => void) | null>(null);
+
+  const stepUp = useCallback(
+    (error: LightsoutError) => {
+      stepUpAnswer.current ??= new Promise<boolean>((resolve) => {
+        resolveStepUp.current = resolve;
+        setStepUpPrompt({ reason: error.message, mfa: error.details?.['mfa'] === true });
+      }).finally(() => {
+        stepUpAnswer.current = null;
+        resolveStepUp.current = null;
+        setStepUpPrompt(null);
+      });
+      return stepUpAnswer.current;
+    },
+    [],
+  );
 
   useEffect(() => {
     platform.auth.start().then(
@@ -37,11 +58,11 @@ export function App({ platform }: { platform: Platform }) {
         ? new RelayClient({
             baseUrl: relayUrl,
             accessToken: () => platform.auth.accessToken(),
-            stepUp: () => platform.auth.stepUp(),
+            stepUp,
             unauthenticated: () => setSession({ phase: 'logged-out', error: 'Your session ended. Sign in again.' }),
           })
         : null,
-    [relayUrl, platform],
+    [relayUrl, platform, stepUp],
   );
 
   const login = useCallback(async () => {
@@ -55,5 +76,41 @@ export function App({ platform }: { platform: Platform }) {
 
   if (session.phase === 'starting') return <div className="login"><p style={{ color: 'var(--text-muted)' }}>Starting…</p></div>;
   if (session.phase === 'logged-out' || !client) return <LoginScreen platform={platform} error={session.phase === 'logged-out' ? session.error : null} onLogin={login} />;
-  return <ConsoleShell platform={platform} client={client} username={session.username} onLogout={logout} popOut={popOut} />;
+  return (
+    <>
+      <ConsoleShell platform={platform} client={client} username={session.username} onLogout={logout} popOut={popOut} />
+      {stepUpPrompt ? (
+        <Dialog
+          title="Sign in again to continue"
+          testId="step-up-dialog"
+          onCancel={() => resolveStepUp.current?.(false)}
+          actions={
+            <>
+              <button onClick={() => resolveStepUp.current?.(false)}>Cancel</button>
+              <button
+                className="primary"
+                data-testid="step-up-button"
+                onClick={() => {
+                  const resolve = resolveStepUp.current;
+                  platform.auth.stepUp({ mfa: stepUpPrompt.mfa }).then(
+                    (proceed) => resolve?.(proceed),
+                    () => resolve?.(false),
+                  );
+                }}
+              >
+                Sign in{stepUpPrompt.mfa ? ' with second factor' : ''}
+              </button>
+            </>
+          }
+        >
+          <p>{stepUpPrompt.reason}.</p>
+          <p>
+            {platform.kind === 'web'
+              ? 'This page goes to the sign-in page and comes back; your tabs and layout are kept. Repeat the action afterwards.'
+              : 'Sign-in continues in your browser; the action is retried when you are back.'}
+          </p>
+        </Dialog>
+      ) : null}
+    </>
+  );
 }

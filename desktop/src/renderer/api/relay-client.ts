@@ -15,8 +15,8 @@ import {
 export interface RelayClientOptions {
   baseUrl: string;
   accessToken(): Promise<string | null>;
-  /** Called when the relay answers STEP_UP_REQUIRED; true → retry the request once. */
-  stepUp(): Promise<boolean>;
+  /** Called when the relay answers STEP_UP_REQUIRED (the error says why, e.g. details.mfa); true → retry the request once. */
+  stepUp(error: LightsoutError): Promise<boolean>;
   /** Called when the relay says the token is no good at all (log in again). */
   unauthenticated(): void;
 }
@@ -53,7 +53,7 @@ export class RelayClient {
     if (response.ok) return payload as T;
     const error = LightsoutError.fromBody(payload ?? { code: response.status === 404 ? 'NOT_FOUND' : 'INTERNAL', message: `HTTP ${response.status}` });
     if (error.code === 'STEP_UP_REQUIRED' && !retried) {
-      if (await this.#options.stepUp()) return this.request<T>(method, path, body, true);
+      if (await this.#options.stepUp(error)) return this.request<T>(method, path, body, true);
     } else if (error.code === 'UNAUTHENTICATED' || error.code === 'TOKEN_EXPIRED' || error.code === 'TOKEN_INVALID') {
       this.#options.unauthenticated();
     }

@@ -43,8 +43,8 @@ class DesktopAuth implements PlatformAuth {
   accessToken(): Promise<string | null> {
     return call(this.#api.auth.accessToken());
   }
-  async stepUp(): Promise<boolean> {
-    const state = await call(this.#api.auth.stepUp());
+  async stepUp(request: { mfa: boolean }): Promise<boolean> {
+    const state = await call(this.#api.auth.stepUp(request.mfa));
     return state.username !== null;
   }
 }

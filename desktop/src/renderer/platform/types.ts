@@ -15,8 +15,11 @@ export interface PlatformAuth {
   logout(): Promise<void>;
   /** A valid access token for the relay API, or null when logged out. Refreshes silently when needed. */
   accessToken(): Promise<string | null>;
-  /** Re-authenticate because the relay answered STEP_UP_REQUIRED; true when the retry may proceed now. */
-  stepUp(): Promise<boolean>;
+  /**
+   * Re-authenticate because the relay answered STEP_UP_REQUIRED (`mfa`: with a second factor);
+   * true when the retry may proceed now (desktop), false when the page leaves for the login (web).
+   */
+  stepUp(request: { mfa: boolean }): Promise<boolean>;
 }
 
 export interface LocalTerminalApi {

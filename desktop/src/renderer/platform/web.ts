@@ -89,10 +89,10 @@ class WebAuth implements PlatformAuth {
     }
   }
 
-  async stepUp(): Promise<boolean> {
+  async stepUp(request: { mfa: boolean }): Promise<boolean> {
     const manager = await this.#userManager();
     sessionStorage.setItem(RETURN_KEY, window.location.pathname + window.location.search);
-    await manager.signinRedirect({ prompt: 'login', max_age: 0 });
+    await manager.signinRedirect({ prompt: 'login', max_age: 0, ...(request.mfa ? { acr_values: 'mfa' } : {}) });
     return false;
   }
 }

@@ -57,9 +57,19 @@ test('kill -9 the relay: the console shows reconnecting, then resumes without lo
   await typeLine(page, server!.id, `echo ${before}`);
   await expect(consoleText(page, server!.id)).toContainText(before);
 
+  // Record every state the console goes through, in the page (the drop can be shorter than a poll).
+  await page.evaluate((serverId) => {
+    const element = document.querySelector(`[data-testid="pane"]:has([data-testid="sol-console"][data-server-id="${serverId}"]) [data-testid="console-state"]`)!;
+    const seen: string[] = [];
+    (window as unknown as { consoleStates: string[] }).consoleStates = seen;
+    new MutationObserver(() => seen.push(element.getAttribute('data-state') ?? '')).observe(element, { attributes: true, attributeFilter: ['data-state'] });
+  }, server!.id);
   await killAndRestartRelay();
   // While the relay was down the client kept trying; it is back streaming within the grace period.
   await expect(state).toHaveAttribute('data-state', 'streaming', { timeout: 30_000 });
+  const states = await page.evaluate(() => (window as unknown as { consoleStates: string[] }).consoleStates);
+  expect(states).toContain('reconnecting');
+  expect(states.at(-1)).toBe('streaming');
   await shot(page, '12-resumed-after-relay-kill');
   const after = `after-${Date.now().toString(36)}`;
   await typeLine(page, server!.id, `echo ${after}`);

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type JWK, type KeyObject, SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, errors as joseErrors } from 'jose';
+import { type JWK, SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { LightsoutError, StreamTiming, StreamTokenClaims, type StreamKind, type StreamMode } from '@lightsout/shared';
 import { Compile } from 'typebox/compile';
+import { SigningKeyRing } from '../../access/signing-keys.js';
 
+/** Before key rotation: one private JWK; imported as the first key of the ring. */
 const KEY_FILE = 'stream-signing-key.json';
+const KEYS_FILE = 'stream-signing-keys.json';
 const claimsValidator = Compile(StreamTokenClaims);
 
 export interface StreamGrant {
@@ -31,41 +32,35 @@ export class StreamTokens {
   private readonly usedConnectTokens = new Map<string, number>();
 
   private constructor(
-    private readonly privateKey: KeyObject | Uint8Array,
-    private readonly publicKey: KeyObject | Uint8Array,
-    private readonly publicJwk: JWK,
+    /** Rotating EdDSA keys (issue 7): the newest signs, retired ones verify through an overlap window. */
+    private readonly keys: SigningKeyRing,
     readonly issuer: string,
     readonly audience: string,
     private readonly now: () => number,
   ) {}
 
-  static async load(options: { dataDir: string; issuer: string; audience: string; now?: () => number }): Promise<StreamTokens> {
-    const path = join(options.dataDir, KEY_FILE);
-    let privateJwk: JWK;
-    if (existsSync(path)) {
-      privateJwk = JSON.parse(readFileSync(path, 'utf8')) as JWK;
-    } else {
-      const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
-      privateJwk = { ...(await exportJWK(privateKey)), alg: 'EdDSA', use: 'sig', kid: `stream-${randomBytes(6).toString('base64url')}` };
-      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-      try {
-        writeFileSync(path, JSON.stringify(privateJwk), { mode: 0o600, flag: 'wx' });
-      } catch (error) {
-        // Another process created it first: use theirs, so both accept each other's tokens.
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        privateJwk = JSON.parse(readFileSync(path, 'utf8')) as JWK;
-      }
-    }
-    const { kty, crv, x, kid } = privateJwk;
-    const publicJwk: JWK = { kty, crv, x, kid, alg: 'EdDSA', use: 'sig' } as JWK;
-    const key = await importJWK(privateJwk, 'EdDSA');
-    const publicKey = await importJWK(publicJwk, 'EdDSA');
-    return new StreamTokens(key, publicKey, publicJwk, options.issuer, options.audience, options.now ?? (() => Date.now()));
+  static async load(options: { dataDir: string; issuer: string; audience: string; now?: () => number; rotateAfterSeconds?: number; overlapSeconds?: number }): Promise<StreamTokens> {
+    const now = options.now ?? (() => Date.now());
+    const keys = await SigningKeyRing.load({
+      dataDir: options.dataDir,
+      file: KEYS_FILE,
+      legacyFile: KEY_FILE,
+      rotateAfterSeconds: options.rotateAfterSeconds ?? 7 * 86_400,
+      // Longer than any stream token lives, and than a gateway caches the JWKS.
+      overlapSeconds: options.overlapSeconds ?? 3600,
+      now,
+    });
+    return new StreamTokens(keys, options.issuer, options.audience, now);
   }
 
-  /** For gateways that verify by signature alone. */
+  /** For gateways that verify by signature alone: the current key and those still in their overlap window. */
   get jwks(): { keys: JWK[] } {
-    return { keys: [this.publicJwk] };
+    return this.keys.publicJwks();
+  }
+
+  /** Sign with a new key from now on; tokens signed with the old one verify until the overlap window ends. */
+  rotateKey(): Promise<void> {
+    return this.keys.rotate();
   }
 
   async issue(grant: StreamGrant, use: 'connect' | 'resume'): Promise<{ token: string; expiresAt: number }> {
@@ -82,14 +77,14 @@ export class StreamTokens {
       agt: grant.agentId,
       usr: grant.user,
     })
-      .setProtectedHeader({ alg: 'EdDSA', kid: this.publicJwk.kid ?? 'stream', typ: 'lightsout-stream+jwt' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.current.kid, typ: 'lightsout-stream+jwt' })
       .setIssuer(this.issuer)
       .setAudience(this.audience)
       .setSubject(grant.subject)
       .setIssuedAt(issuedAt)
       .setExpirationTime(expiresAt)
       .setJti(randomBytes(12).toString('base64url'))
-      .sign(this.privateKey);
+      .sign(this.keys.current.privateKey);
     return { token, expiresAt };
   }
 
@@ -101,7 +96,7 @@ export class StreamTokens {
     if (token.length > 4096) throw new LightsoutError('TOKEN_INVALID', 'stream token too long');
     let payload: unknown;
     try {
-      ({ payload } = await jwtVerify(token, this.publicKey, {
+      ({ payload } = await jwtVerify(token, (header) => this.keys.verificationKey(header.kid), {
         algorithms: ['EdDSA'],
         issuer: this.issuer,
         audience: this.audience,

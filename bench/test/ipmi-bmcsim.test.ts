@@ -22,7 +22,7 @@ const driverFor = (index: number) => {
 };
 
 beforeAll(async () => {
-  const faults = [{}, { noSuite17: true }, { v15Only: true }, { solHeldByOtherSession: true }];
+  const faults = [{}, { noSuite17: true }, { v15Only: true }, { solHeldByOtherSession: true }, { dropRakpReply: 2 as const }, { dropRakpReply: 4 as const }, { udpLossPercent: 20 }];
   fleet = await startFleet({ count: faults.length, address: '127.0.0.1', ports: { ipmi: 0, web: 0, vnc: 0 }, tls: false, faultsFor: (index) => faults[index], timings: { postMs: 10, bootMs: 10, shutdownMs: 50, cycleMs: 50 } });
 });
 afterAll(async () => {
@@ -73,6 +73,26 @@ describe('IpmiDriver against bmcsim', () => {
     const output = randomBytes(64 * 1024);
     byIndex(0).bmc.host.writeConsole(output);
     await expect.poll(() => Buffer.concat(chunks).includes(output), { timeout: 15_000 }).toBe(true);
+  });
+
+  it('restarts the whole handshake on a timeout, a bounded number of times, then fails with the step named', async () => {
+    for (const [index, step] of [[4, 'RAKP 1'], [5, 'RAKP 3']] as const) {
+      const { host, port } = byIndex(index).ipmi;
+      let restarts = 0;
+      const logger = { debug: (_fields: Record<string, unknown>, message: string) => void (message.includes('restarting') && restarts++) };
+      const failure = await openIpmiSession({ host, port, ...credentials, suiteCache: new SuiteCache(), logger, timing: { handshakeTimeoutMs: 100, handshakeAttempts: 3 } }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(LightsoutError);
+      expect((failure as LightsoutError).code).toBe('BMC_TIMEOUT');
+      expect((failure as LightsoutError).details).toMatchObject({ step });
+      expect(restarts).toBe(3);
+    }
+  });
+
+  it('keeps answering through 20% datagram loss (retransmits and handshake restarts)', async () => {
+    const { host, port } = byIndex(6).ipmi;
+    const driver = createIpmiDriver({ host, port, credentials, timing: { handshakeTimeoutMs: 200, handshakeAttempts: 10, requestTimeoutMs: 100, requestRetries: 8 } });
+    drivers.push(driver);
+    for (let round = 0; round < 10; round++) expect(await driver.powerGet()).toEqual({ power: 'on' });
   });
 
   it('reports SOL held by another session as BMC_BUSY, and takes it over when asked', async () => {

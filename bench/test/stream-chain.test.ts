@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { StatusMessage, StreamClient } from '@lightsout/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seededBytes, sha256, startEchoServer, startSourceSinkServer } from '../lib/bmc-peers.js';
@@ -163,6 +165,21 @@ describe('stream chain: client → relay → agent → TCP console', () => {
       expect(received.digest('hex')).toBe(sent.sha256);
       expect(sourceSink.received()).toEqual({ bytes: TOTAL, sha256: sha256(upstream) });
       expect(states.filter((state) => state === 'reconnecting').length).toBeGreaterThanOrEqual(2);
+      // The recording holds every byte the BMC sent exactly once, although legs overlapped after each resume.
+      const recorded = join(resumeChain.dataDir, 'recordings', `${session.sessionId}.bytes`);
+      await until(() => existsSync(recorded) && statSync(recorded).size >= TOTAL, 30_000, 'the recording to be written');
+      expect(sha256(readFileSync(recorded))).toBe(sent.sha256);
+      const listed = (await (await fetch(`${resumeChain.relayUrl}/v1/recordings`, { headers: { authorization: 'Bearer alice' } })).json()) as { recordings: { id: string }[] };
+      expect(listed.recordings.map((recording) => recording.id)).toContain(session.sessionId);
+      const cast = await fetch(`${resumeChain.relayUrl}/v1/recordings/${session.sessionId}`, { headers: { authorization: 'Bearer alice' } });
+      expect(cast.headers.get('content-type')).toContain('application/x-asciicast');
+      const [header, firstEvent] = (await cast.text()).split('\n');
+      expect(JSON.parse(header!)).toMatchObject({ version: 2, width: 80, height: 24 });
+      expect(JSON.parse(firstEvent!)).toMatchObject([expect.any(Number), 'o', expect.any(String)]);
+      // Another tenant neither sees nor downloads it.
+      expect((await fetch(`${resumeChain.relayUrl}/v1/recordings/${session.sessionId}`, { headers: { authorization: 'Bearer eve' } })).status).toBe(404);
+      const theirs = (await (await fetch(`${resumeChain.relayUrl}/v1/recordings`, { headers: { authorization: 'Bearer eve' } })).json()) as { recordings: unknown[] };
+      expect(theirs.recordings).toEqual([]);
       client.close();
     } finally {
       await resumeChain.close();

@@ -31,10 +31,16 @@ export function closeCodeFor(code: ErrorCode): number {
   }
 }
 
+/** What an observer (the recorder) sees of one leg. */
+export interface LegHooks {
+  downstream?(bytes: Buffer): void;
+  upstreamControl?(text: string): void;
+  end?(): void;
+}
+
 export interface GatewayHooks {
-  /** A leg is spliced; returns a function called with each downstream chunk (recording), or nothing. */
-  onSpliced?(claims: StreamTokenClaims): ((bytes: Buffer) => void) | undefined;
-  onLegEnd?(claims: StreamTokenClaims): void;
+  /** A leg is spliced; returns what to call as its bytes pass, or nothing. */
+  onSpliced?(claims: StreamTokenClaims): LegHooks | undefined;
 }
 
 /**
@@ -111,18 +117,19 @@ export class StreamGateway {
 
   private spliceLeg(client: WebSocket, agent: WebSocket, claims: StreamTokenClaims, early: { client: HeldMessages; agent: HeldMessages }): void {
     const timers: { refresh?: NodeJS.Timeout; ended: boolean } = { ended: false };
-    const onDownstream = this.hooks.onSpliced?.(claims);
+    const observer = this.hooks.onSpliced?.(claims);
     const leg = splice(
       client,
       agent,
       {
-        ...(onDownstream ? { onDownstream } : {}),
+        ...(observer?.downstream ? { onDownstream: observer.downstream } : {}),
+        ...(observer?.upstreamControl ? { onUpstreamControl: observer.upstreamControl } : {}),
         onEnd: (code, reason) => {
           timers.ended = true;
           this.live.delete(leg);
           this.holders.delete(leg);
           clearInterval(timers.refresh);
-          this.hooks.onLegEnd?.(claims);
+          observer?.end?.();
           this.log.debug({ sessionId: claims.sid, code, reason }, 'stream leg ended');
         },
       },

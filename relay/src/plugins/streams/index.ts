@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import {
   LightsoutError,
   STREAM_BEARER_PROTOCOL_PREFIX,
@@ -17,12 +18,18 @@ import { StreamGateway, type GatewayHooks } from './gateway.js';
 import { PendingLegs } from './legs.js';
 import { closeQuietly } from './splice.js';
 import { StreamTokens } from './tokens.js';
+import { toAsciicast, toRfbCapture } from './recordings/formats.js';
+import { type RecordingPolicy, StreamRecorder, loadRecordingPolicy } from './recordings/recorder.js';
+import { FileRecordingStorage, type RecordingMeta, type RecordingStorage } from './recordings/storage.js';
 
 export type { StreamCaller, StreamDependencies, StreamServer } from './dependencies.js';
 
 export interface StreamsPluginOptions {
   dependencies: StreamDependencies;
   hooks?: GatewayHooks;
+  /** Where console recordings go; default files under dataDir/recordings. */
+  recordings?: RecordingStorage;
+  recordingPolicy?: RecordingPolicy;
   /** `aud` of stream tokens; default `${publicUrl}/v1/streams`. */
   audience?: string;
 }
@@ -70,7 +77,9 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     audience: options.audience ?? `${app.config.publicUrl}/v1/streams`,
   });
   const legs = new PendingLegs();
-  const gateway = new StreamGateway(tokens, legs, dependencies, app.log, options.hooks);
+  const recordings = options.recordings ?? new FileRecordingStorage(join(app.config.dataDir, 'recordings'));
+  const recorder = new StreamRecorder(recordings, options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir));
+  const gateway = new StreamGateway(tokens, legs, dependencies, app.log, options.hooks ?? { onSpliced: (claims) => recorder.hooksFor(claims) });
   app.decorate('streams', { tokens, gateway, legs });
   const claimsOf = new WeakMap<FastifyRequest, StreamTokenClaims>();
   const agentOf = new WeakMap<FastifyRequest, string>();
@@ -113,6 +122,25 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       };
       request.log.info({ sessionId, serverId: server.id, kind, mode, user: caller.username }, 'console session created');
       return reply.code(201).send(created);
+    },
+  );
+
+  // Recordings: another tenant's recording is NOT_FOUND, like a missing one; provider admins see all.
+  const visible = (meta: RecordingMeta | undefined, caller: { tenant: string; role: string }) => meta !== undefined && (meta.tenant === caller.tenant || caller.role === 'provider-admin');
+  app.get('/v1/recordings', { schema: { tags: ['streams'], summary: 'Console recordings of your tenant' } }, async (request) => {
+    const caller = await dependencies.authenticate(request);
+    return { recordings: recordings.list().filter((meta) => visible(meta, caller)) };
+  });
+  app.get<{ Params: { id: string } }>(
+    '/v1/recordings/:id',
+    { schema: { tags: ['streams'], summary: 'Download a recording: asciicast v2 (SOL, serial) or RFB capture (VNC)', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
+    async (request, reply) => {
+      const caller = await dependencies.authenticate(request);
+      const meta = recordings.get(request.params.id);
+      const data = visible(meta, caller) ? recordings.read(request.params.id) : undefined;
+      if (!meta || !data) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
+      if (meta.kind === 'vnc') return reply.type('application/octet-stream').send(toRfbCapture(meta, data.bytes, data.times));
+      return reply.type('application/x-asciicast').send(toAsciicast(meta, data.bytes, data.times));
     },
   );
 

@@ -1,0 +1,65 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type StreamKind, type StreamTokenClaims, decodeClientStreamMessage } from '@lightsout/shared';
+import type { LegHooks } from '../gateway.js';
+import type { RecordingStorage, RecordingWriter } from './storage.js';
+
+export type RecordingPolicy = (tenant: string, kind: StreamKind) => boolean;
+
+/**
+ * Per-tenant recording policy from `dataDir/recording-policy.json`:
+ * `{"*": {"sol": true, "serial": true, "vnc": false}, "acme": {"vnc": true}}`.
+ * Without the file: text consoles are recorded, VNC is not.
+ */
+export function loadRecordingPolicy(dataDir: string): RecordingPolicy {
+  const path = join(dataDir, 'recording-policy.json');
+  const rules = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, Partial<Record<StreamKind, boolean>>>) : {};
+  const fallback: Record<StreamKind, boolean> = { sol: true, serial: true, vnc: false, ...rules['*'] };
+  return (tenant, kind) => rules[tenant]?.[kind] ?? fallback[kind];
+}
+
+/**
+ * Records what the BMC sent in each session, exactly once although legs
+ * overlap after a resume: a leg's downstream bytes start at the offset the
+ * client put in its `resume`, and only bytes past what is already stored are
+ * appended. The stored byte count survives a relay restart (file length).
+ */
+export class StreamRecorder {
+  private readonly writers = new Map<string, { writer: RecordingWriter; legs: number }>();
+
+  constructor(
+    private readonly storage: RecordingStorage,
+    private readonly policy: RecordingPolicy,
+  ) {}
+
+  hooksFor(claims: StreamTokenClaims): LegHooks | undefined {
+    if (!this.policy(claims.ten, claims.knd)) return undefined;
+    let entry = this.writers.get(claims.sid);
+    if (!entry) {
+      const writer = this.storage.writer({ id: claims.sid, sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, user: claims.usr, startedAt: Date.now() });
+      entry = { writer, legs: 0 };
+      this.writers.set(claims.sid, entry);
+    }
+    entry.legs += 1;
+    const { writer } = entry;
+    let position: number | undefined;
+    return {
+      upstreamControl: (text) => {
+        const message = decodeClientStreamMessage(text);
+        if (message.type === 'resume') position = message.offset;
+      },
+      downstream: (bytes) => {
+        if (position === undefined) return;
+        const end = position + bytes.length;
+        if (end > writer.size) writer.append(bytes.subarray(Math.max(0, writer.size - position)), Date.now());
+        position = end;
+      },
+      end: () => {
+        const current = this.writers.get(claims.sid);
+        if (!current || --current.legs > 0) return;
+        current.writer.close();
+        this.writers.delete(claims.sid);
+      },
+    };
+  }
+}

@@ -27,7 +27,7 @@ export function testAuthenticate(header: string | undefined): { subject: string;
   return { tenant: match[1]!, role: match[2] as Role, username: match[3]!, subject: `sub-${match[3]}` };
 }
 
-export async function startMediaApp(options: Partial<MediaPluginOptions> & { dependencies?: Partial<MediaDependencies> } = {}): Promise<MediaTestApp> {
+export async function startMediaApp(options: Omit<Partial<MediaPluginOptions>, 'dependencies'> & { dependencies?: Partial<MediaDependencies> } = {}): Promise<MediaTestApp> {
   const directory = mkdtempSync(join(tmpdir(), 'relay-media-'));
   const dependencies: MediaDependencies = {
     authenticate: async (request) => testAuthenticate(request.headers.authorization),

@@ -29,6 +29,11 @@ export class RelayApi {
     return this.#request<T>('POST', path, body);
   }
 
+  /** Any other method (PATCH, DELETE); a 204 answers undefined. */
+  request<T>(method: 'PATCH' | 'DELETE' | 'PUT', path: string, body: unknown): Promise<T> {
+    return this.#request<T>(method, path, body);
+  }
+
   async #request<T>(method: string, path: string, body: unknown, renewed = false, steppedUp = false): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${await this.#tokens.token()}` };
     if (body !== undefined) headers['content-type'] = 'application/json';

@@ -71,4 +71,23 @@ describe('lightsout tokens and audit', () => {
     writeFileSync(file, [lines[0], ...lines.slice(2)].join('\n'));
     expect((await cli(['audit', 'verify', '--file', file], adminEnv)).stderr).toMatch(/broken at record 3/);
   });
+
+  it('creates a user (password from the environment), narrows them with grants, and disables them', async () => {
+    const noPassword = await cli(['users', 'create', 'night-shift', '--role', 'viewer', '--tenant', 'demo'], adminEnv);
+    expect(noPassword.code).toBe(ExitCode.USAGE);
+    const created = await cli(['users', 'create', 'night-shift', '--role', 'viewer', '--tenant', 'demo', '--json'], { ...adminEnv, LIGHTSOUT_NEW_PASSWORD: 'night-shift-password' });
+    expect(created.code).toBe(ExitCode.OK);
+    const user = JSON.parse(created.stdout) as { id: string; tenant: string; role: string };
+    expect(user).toMatchObject({ tenant: 'demo', role: 'viewer' });
+    expect((await cli(['grants', 'create', user.id, '--rack', 'r7'], adminEnv)).code).toBe(ExitCode.OK);
+    const label = await cli(['grants', 'create', user.id, '--label', 'role=web', '--json'], adminEnv);
+    const listed = await cli(['grants', 'list', '--tenant', 'demo'], adminEnv);
+    expect(listed.stdout).toContain('rack r7');
+    expect(listed.stdout).toContain('label role=web');
+    expect((await cli(['grants', 'delete', (JSON.parse(label.stdout) as { id: string }).id], adminEnv)).code).toBe(ExitCode.OK);
+    expect((await cli(['grants', 'list', '--tenant', 'demo'], adminEnv)).stdout).not.toContain('label role=web');
+    expect((await cli(['grants', 'create', user.id, '--rack', 'r1', '--servers', 'a'], adminEnv)).code).toBe(ExitCode.USAGE);
+    const disabled = await cli(['users', 'disable', user.id], adminEnv);
+    expect(disabled.stdout).toBe('night-shift is disabled\n');
+  });
 });

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CommandContext } from './context.js';
-import { auditExport, auditVerify, tokensCreate, tokensList, tokensRevoke, usersList } from './security.js';
+import { auditExport, auditVerify, grantsCreate, grantsDelete, grantsList, tokensCreate, tokensList, tokensRevoke, usersCreate, usersList, usersSetDisabled } from './security.js';
 
 const ROLES = ['viewer', 'operator', 'tenant-admin', 'provider-admin'];
 
@@ -37,4 +37,27 @@ export function registerSecurityCommands(program: Command, context: CommandConte
 
   const users = program.command('users').description('users of your tenant (tenant admins)');
   users.command('list').description('list users').option('--tenant <tenant>', 'provider admins: another tenant').option('--json', 'print JSON').action((options: { tenant?: string; json?: boolean }) => usersList(context, options));
+  users
+    .command('create')
+    .description('create a user; the password comes from LIGHTSOUT_NEW_PASSWORD (never the command line)')
+    .argument('<username>', 'login name')
+    .requiredOption('--role <role>', `role (${ROLES.join(', ')}; never above your own)`)
+    .option('--tenant <tenant>', 'provider admins: the tenant')
+    .option('--json', 'print JSON')
+    .action((username: string, options: { role: string; tenant?: string; json?: boolean }) => usersCreate(context, username, options));
+  users.command('disable').description('disable a user: refused at once, live consoles end').argument('<id>', 'user id (see `users list`)').option('--json', 'print JSON').action((id: string, options: { json?: boolean }) => usersSetDisabled(context, id, true, options));
+  users.command('enable').description('enable a disabled user').argument('<id>', 'user id').option('--json', 'print JSON').action((id: string, options: { json?: boolean }) => usersSetDisabled(context, id, false, options));
+
+  const grants = program.command('grants').description('narrow a user to a server group inside the tenant (tenant admins); a user without grants sees the whole tenant');
+  grants.command('list').description('list grants').option('--tenant <tenant>', 'provider admins: another tenant').option('--json', 'print JSON').action((options: { tenant?: string; json?: boolean }) => grantsList(context, options));
+  grants
+    .command('create')
+    .description('grant a user a rack, a label or a list of servers (grants add up)')
+    .argument('<user-id>', 'user id (see `users list`)')
+    .option('--rack <rack>', 'every server in this rack')
+    .option('--label <key=value>', 'every server with this label')
+    .option('--servers <ids>', 'comma-separated server ids')
+    .option('--json', 'print JSON')
+    .action((userId: string, options: { rack?: string; label?: string; servers?: string; json?: boolean }) => grantsCreate(context, userId, options));
+  grants.command('delete').description('delete a grant').argument('<id>', 'grant id').action((id: string) => grantsDelete(context, id));
 }

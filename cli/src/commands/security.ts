@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type ApiTokenCreated, type ApiTokenList, type ApiTokenView, type AuditChainVerdict, type AuditRecord, LightsoutError, type UserList, auditCanonicalForm, verifyAuditChain } from '@lightsout/shared';
+import { type ApiTokenCreated, type ApiTokenList, type ApiTokenView, type AuditChainVerdict, type AuditRecord, type GrantList, type GrantSelector, type GrantView, LightsoutError, type UserList, type UserView, auditCanonicalForm, verifyAuditChain } from '@lightsout/shared';
 import { resolveRelay, tokenSourceFor } from '../auth/session.js';
 import { errorOf, send } from '../http.js';
 import { json, table } from '../output.js';
@@ -86,4 +86,47 @@ export async function tokensRevoke(context: CommandContext, tokenId: string, opt
 export async function usersList(context: CommandContext, options: { tenant?: string; json?: boolean }): Promise<void> {
   const list = await (await apiFor(context)).get<UserList>(`/v1/users${options.tenant === undefined ? '' : `?tenant=${encodeURIComponent(options.tenant)}`}`);
   context.output.out(options.json ? json(list) : table(['ID', 'USERNAME', 'TENANT', 'ROLE', 'MFA', 'DISABLED'], list.users.map((user) => [user.id, user.username, user.tenant, user.role, user.mfa ? 'yes' : 'no', user.disabled ? 'yes' : 'no'])));
+}
+
+/** `users create NAME --role R` reads the password from LIGHTSOUT_NEW_PASSWORD (never from argv, where `ps` would show it). */
+export async function usersCreate(context: CommandContext, username: string, options: { role: string; tenant?: string; json?: boolean }): Promise<void> {
+  const password = context.env['LIGHTSOUT_NEW_PASSWORD'];
+  if (password === undefined || password.length < 12) throw new LightsoutError('BAD_REQUEST', 'set LIGHTSOUT_NEW_PASSWORD to the new user\'s password (12 characters or more)');
+  const user = await (await apiFor(context)).post<UserView>('/v1/users', { username, password, role: options.role, ...(options.tenant === undefined ? {} : { tenant: options.tenant }) });
+  context.output.out(options.json ? json(user) : `created ${user.username} (${user.role}, tenant ${user.tenant}) id ${user.id}\n`);
+}
+
+/** `users disable ID`: refused from the next request on; live consoles end at once. */
+export async function usersSetDisabled(context: CommandContext, userId: string, disabled: boolean, options: { json?: boolean }): Promise<void> {
+  const user = await (await apiFor(context)).request<UserView>('PATCH', `/v1/users/${encodeURIComponent(userId)}`, { disabled });
+  context.output.out(options.json ? json(user) : `${user.username} is ${user.disabled ? 'disabled' : 'enabled'}\n`);
+}
+
+function selectorText(selector: GrantSelector): string {
+  return selector.kind === 'rack' ? `rack ${selector.rack}` : selector.kind === 'label' ? `label ${selector.key}=${selector.value}` : `servers ${selector.ids.join(',')}`;
+}
+
+export async function grantsList(context: CommandContext, options: { tenant?: string; json?: boolean }): Promise<void> {
+  const list = await (await apiFor(context)).get<GrantList>(`/v1/grants${options.tenant === undefined ? '' : `?tenant=${encodeURIComponent(options.tenant)}`}`);
+  context.output.out(options.json ? json(list) : table(['ID', 'USER', 'SCOPE', 'CREATED'], list.grants.map((grant) => [grant.id, grant.userId, selectorText(grant.selector), grant.createdAt])));
+}
+
+/** `grants create USER --rack R | --label k=v | --servers a,b`: narrows the user to that group (grants add up). */
+export async function grantsCreate(context: CommandContext, userId: string, options: { rack?: string; label?: string; servers?: string; json?: boolean }): Promise<void> {
+  const given = [options.rack, options.label, options.servers].filter((value) => value !== undefined);
+  if (given.length !== 1) throw new LightsoutError('BAD_REQUEST', 'give exactly one of --rack, --label key=value, --servers a,b');
+  let selector: GrantSelector;
+  if (options.rack !== undefined) selector = { kind: 'rack', rack: options.rack };
+  else if (options.label !== undefined) {
+    const [key, ...rest] = options.label.split('=');
+    if (!key || rest.length === 0) throw new LightsoutError('BAD_REQUEST', '--label must be key=value');
+    selector = { kind: 'label', key, value: rest.join('=') };
+  } else selector = { kind: 'servers', ids: options.servers!.split(',').map((id) => id.trim()).filter(Boolean) };
+  const grant = await (await apiFor(context)).post<GrantView>('/v1/grants', { userId, selector });
+  context.output.out(options.json ? json(grant) : `grant ${grant.id}: ${grant.userId} → ${selectorText(grant.selector)}\n`);
+}
+
+export async function grantsDelete(context: CommandContext, grantId: string): Promise<void> {
+  await (await apiFor(context)).request<unknown>('DELETE', `/v1/grants/${encodeURIComponent(grantId)}`, undefined);
+  context.output.out(`deleted grant ${grantId}\n`);
 }

@@ -1,13 +1,13 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
-  PRIVILEGE, PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
+  PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
   decodeRakp2, decodeRakp3Or4, decodeRmcpPlus, encodeOpenSessionRequest, encodeRakp1, encodeRakp3Or4, encodeRmcpPlus, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
-  sessionIntegrityKey, setSessionPrivilegeRequest, wireReasonOf, type ChannelAuthCapabilities, type CipherSuite, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
+  sessionIntegrityKey, wireReasonOf, type ChannelAuthCapabilities, type CipherSuite, type CommandRequest, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
 } from '../wire/index.js';
 import type { DatagramTransport } from '../transport.js';
 import { quirkEnabled, type QuirkSettings } from '../quirks.js';
-import { SessionCore, type SessionLogger, type SessionTiming } from './core.js';
-import { HandshakeWaiter } from './handshake-wait.js';
+import type { SessionLogger, SessionTiming } from './core.js';
+import { HandshakingSession, randomNonZero32 } from './handshaking-session.js';
 import { getAuthCapabilities } from './auth-caps.js';
 import type { SuiteCache } from './suite-cache.js';
 
@@ -42,20 +42,18 @@ class RoleRetry extends Error {}
  * → active → closing → closed; any step can go to failed (the one fail path).
  * A timeout in any handshake step restarts the whole handshake.
  */
-export class RmcpPlusSession extends SessionCore {
+export class RmcpPlusSession extends HandshakingSession {
   suite: CipherSuite | undefined;
   consoleSessionId = 0;
   bmcSessionId = 0;
   private security: RmcpPlusSecurity | undefined;
   private outboundSequence = 0;
   private replayWindow = new ReplayWindow(8);
-  private readonly waiter = new HandshakeWaiter();
   private tag = 0;
   private solReceiver: ((payload: Uint8Array) => void) | undefined;
 
   constructor(transport: DatagramTransport, private readonly options: RmcpPlusOptions) {
     super(transport, options.timing, options.logger);
-    transport.onDatagram((datagram) => this.receive(datagram));
   }
 
   /** Runs the handshake. Rejects with BMC_UNSUPPORTED when the BMC has no IPMI v2.0 (caller falls back to v1.5). */
@@ -71,10 +69,7 @@ export class RmcpPlusSession extends SessionCore {
           if (!caps.ipmi20) throw new LightsoutError('BMC_UNSUPPORTED', 'BMC does not offer IPMI v2.0 (RMCP+)', { details: { reason: 'NO_IPMI20' } });
         }
         await this.negotiate(attempt, flipRole);
-        this.state = 'set-privilege';
-        // Sessions start at USER (§22.18); only a higher level needs the extra round trip.
-        if (this.options.privilege > PRIVILEGE.user) await this.send(setSessionPrivilegeRequest(this.options.privilege), this.options.timing.requestRetries);
-        this.state = 'active';
+        await this.raisePrivilege(this.options.privilege);
         return;
       } catch (error) {
         lastError = error;
@@ -101,27 +96,8 @@ export class RmcpPlusSession extends SessionCore {
     this.solReceiver = receiver;
   }
 
-  private closing: Promise<void> | undefined;
-
-  /** Close Session (§22.19) when active, then release the socket. Concurrent calls share one close. */
-  close(): Promise<void> {
-    this.closing ??= this.closeOnce();
-    return this.closing;
-  }
-
-  private async closeOnce(): Promise<void> {
-    if (this.state === 'active') {
-      this.state = 'closing';
-      try {
-        await this.send(closeSessionRequest(this.bmcSessionId), 2);
-      } catch {
-        // Best effort: the BMC times the session out anyway.
-      }
-    }
-    if (this.state === 'failed' || this.state === 'closed') return;
-    this.state = 'closed';
-        this.waiter.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'session closed'));
-    this.dispose(undefined);
+  protected closeRequest(): CommandRequest {
+    return closeSessionRequest(this.bmcSessionId);
   }
 
   protected frameIpmi(message: Uint8Array): Uint8Array {
@@ -156,7 +132,7 @@ export class RmcpPlusSession extends SessionCore {
     this.security = undefined;
     this.outboundSequence = 0;
     this.replayWindow = new ReplayWindow(8);
-    this.consoleSessionId = randomSessionId(options.crypto);
+    this.consoleSessionId = randomNonZero32(options.crypto);
     const openSessionPrivilege = quirkEnabled(options.quirks, 'openSessionPrivilege');
 
     this.state = 'open-session';
@@ -238,12 +214,8 @@ export class RmcpPlusSession extends SessionCore {
     this.transport.send(encodeRmcpPlus({ payloadType, sessionId: 0, sequence: 0, payload }));
   }
 
-  private receive(datagram: Uint8Array): void {
+  protected receiveInSession(datagram: Uint8Array): void {
     try {
-      if (this.state !== 'active' && this.state !== 'set-privilege' && this.state !== 'closing') {
-        this.waiter.offer(datagram);
-        return;
-      }
       if (classifyDatagram(datagram) !== 'rmcp+') return;
       const packet = decodeRmcpPlus(datagram, this.security);
       if (packet.sessionId !== this.consoleSessionId) {
@@ -280,22 +252,6 @@ export class RmcpPlusSession extends SessionCore {
     this.tag = (this.tag + 1) & 0xff;
     return this.tag;
   }
-
-  protected override onRequestTimeout(): void {
-    // During set-privilege the handshake loop owns the retry (it restarts the whole handshake).
-    if (this.state !== 'set-privilege') super.onRequestTimeout();
-  }
-
-  override fail(error: LightsoutError): void {
-    this.waiter.cancel(error);
-    super.fail(error);
-  }
-}
-
-function randomSessionId(crypto: IpmiCrypto): number {
-  const bytes = crypto.randomBytes(4);
-  const value = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
-  return value === 0 ? 1 : value;
 }
 
 function rakpFailure(step: string, status: number): LightsoutError {

@@ -1,12 +1,12 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
-  PRIVILEGE, AUTH_TYPE, ReplayWindow, activateSessionRequest, authTypeNumber, classifyDatagram, closeSessionRequest, decodeActivateSession, decodeIpmiMessage,
-  decodeSessionChallenge, decodeV15, encodeIpmiMessage, encodeV15, getSessionChallengeRequest, requestMessage, setSessionPrivilegeRequest, v15AuthCode,
+  AUTH_TYPE, ReplayWindow, activateSessionRequest, authTypeNumber, classifyDatagram, closeSessionRequest, decodeActivateSession, decodeIpmiMessage,
+  decodeSessionChallenge, decodeV15, encodeIpmiMessage, encodeV15, getSessionChallengeRequest, requestMessage, v15AuthCode,
   verifyV15AuthCode, completionCodeOf, type ChannelAuthCapabilities, type CommandRequest, type IpmiCrypto, type V15AuthType,
 } from '../wire/index.js';
 import type { DatagramTransport } from '../transport.js';
-import { SessionCore, completionError, type SessionLogger, type SessionTiming } from './core.js';
-import { HandshakeWaiter } from './handshake-wait.js';
+import { completionError, type SessionLogger, type SessionTiming } from './core.js';
+import { HandshakingSession, randomNonZero32 } from './handshaking-session.js';
 import { getAuthCapabilities } from './auth-caps.js';
 
 export interface V15Options {
@@ -24,17 +24,15 @@ export interface V15Options {
  * active → closing → closed, or failed. MD5 is preferred over straight
  * password; "none" is never chosen.
  */
-export class V15Session extends SessionCore {
+export class V15Session extends HandshakingSession {
   authType: V15AuthType = 'md5';
   sessionId = 0;
   private outboundSequence = 0;
   private perMessageAuth = true;
   private readonly replayWindow = new ReplayWindow(8);
-  private readonly waiter = new HandshakeWaiter();
 
   constructor(transport: DatagramTransport, private readonly options: V15Options) {
     super(transport, options.timing, options.logger);
-    transport.onDatagram((datagram) => this.receive(datagram));
   }
 
   async open(capabilities?: ChannelAuthCapabilities): Promise<void> {
@@ -49,10 +47,7 @@ export class V15Session extends SessionCore {
         else throw new LightsoutError('BMC_UNSUPPORTED', 'BMC offers neither MD5 nor straight-password IPMI v1.5 authentication');
         this.perMessageAuth = !caps.perMessageAuthDisabled;
         await this.activate(timeout);
-        this.state = 'set-privilege';
-        // Sessions start at USER (§22.18); only a higher level needs the extra round trip.
-        if (this.options.privilege > PRIVILEGE.user) await this.send(setSessionPrivilegeRequest(this.options.privilege), this.options.timing.requestRetries);
-        this.state = 'active';
+        await this.raisePrivilege(this.options.privilege);
         return;
       } catch (error) {
         lastError = error;
@@ -68,27 +63,8 @@ export class V15Session extends SessionCore {
     throw failure;
   }
 
-  private closing: Promise<void> | undefined;
-
-  /** Close Session (§22.19) when active, then release the socket. Concurrent calls share one close. */
-  close(): Promise<void> {
-    this.closing ??= this.closeOnce();
-    return this.closing;
-  }
-
-  private async closeOnce(): Promise<void> {
-    if (this.state === 'active') {
-      this.state = 'closing';
-      try {
-        await this.send(closeSessionRequest(this.sessionId), 2);
-      } catch {
-        // Best effort: the BMC times the session out anyway.
-      }
-    }
-    if (this.state === 'failed' || this.state === 'closed') return;
-    this.state = 'closed';
-        this.waiter.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'session closed'));
-    this.dispose(undefined);
+  protected closeRequest(): CommandRequest {
+    return closeSessionRequest(this.sessionId);
   }
 
   protected frameIpmi(message: Uint8Array): Uint8Array {
@@ -103,17 +79,13 @@ export class V15Session extends SessionCore {
     });
   }
 
-  protected override onRequestTimeout(): void {
-    if (this.state !== 'set-privilege') super.onRequestTimeout();
-  }
-
   private async activate(timeout: number): Promise<void> {
     const authType = authTypeNumber(this.authType);
     this.state = 'challenge';
     const challengeResponse = await this.preSession(getSessionChallengeRequest(authType, this.options.username), 0, 0, 'none', timeout, 2);
     const { temporarySessionId, challenge } = decodeSessionChallenge(challengeResponse);
     this.state = 'activate';
-    const initialOutbound = randomNonZero(this.options.crypto);
+    const initialOutbound = randomNonZero32(this.options.crypto);
     const activation = decodeActivateSession(await this.preSession(activateSessionRequest(authType, this.options.privilege, challenge, initialOutbound), temporarySessionId, 0, this.authType, timeout, 3));
     this.sessionId = activation.sessionId;
     // The BMC names the first sequence number it expects from us; frameIpmi increments before use.
@@ -138,12 +110,8 @@ export class V15Session extends SessionCore {
     throw completionError(command, completionCode);
   }
 
-  private receive(datagram: Uint8Array): void {
+  protected receiveInSession(datagram: Uint8Array): void {
     try {
-      if (this.state !== 'active' && this.state !== 'set-privilege' && this.state !== 'closing') {
-        this.waiter.offer(datagram);
-        return;
-      }
       if (classifyDatagram(datagram) !== 'ipmi-v1.5') return;
       const packet = decodeV15(datagram);
       if (packet.sessionId !== this.sessionId) {
@@ -165,14 +133,4 @@ export class V15Session extends SessionCore {
       this.refused.malformed++;
     }
   }
-
-  override fail(error: LightsoutError): void {
-    this.waiter.cancel(error);
-    super.fail(error);
-  }
-}
-
-function randomNonZero(crypto: IpmiCrypto): number {
-  const bytes = crypto.randomBytes(4);
-  return ((bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0) || 1;
 }

@@ -86,6 +86,16 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     onVerified: (record) => app.log.info({ uploadId: record.id, tenant: record.tenant, size: record.size, sha256: record.sha256 }, 'media upload verified'),
   });
 
+  // unfinished uploads past their expiry free their quota (tus expiration extension)
+  const sweeper = setInterval(() => {
+    tus.cleanUpExpiredUploads().then(
+      (removed) => removed > 0 && app.log.info({ removed }, 'expired media uploads removed'),
+      (error: unknown) => app.log.warn({ err: error }, 'could not remove expired media uploads'),
+    );
+  }, 15 * 60_000);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
+
   async function caller(request: FastifyRequest, minimum: Role): Promise<MediaCaller> {
     const resolved = await dependencies.authenticate(request);
     if (!roleAtLeast(resolved.role, minimum)) {

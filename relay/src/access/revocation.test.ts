@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { SessionCreated } from '@lightsout/shared';
+import { SignJWT, decodeJwt, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -12,6 +15,7 @@ import {
   loginWithPassword,
   startRelay,
 } from '../testing/index.js';
+import type { ProviderSecrets } from '../identity/keys.js';
 
 /**
  * Revoking a user or a service account ends their live console sessions at
@@ -131,5 +135,23 @@ describe('revocation ends live console sessions', () => {
     expect(staying.client.readyState).toBe(WebSocket.OPEN);
     staying.client.close();
     await staying.closed;
+  });
+});
+
+describe('step-up before taking over a live console', () => {
+  it('joining someone else\'s live console with control needs a recent sign-in; watching does not', async () => {
+    const holder = await openConsole(admin);
+    const operator = (await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
+    const edKey = (JSON.parse(readFileSync(join(relay.dataDir, 'oidc-secrets.json'), 'utf8')) as ProviderSecrets).jwks.keys.find((key) => key.alg === 'EdDSA')!;
+    const stale = await new SignJWT({ ...decodeJwt(operator), auth_time: Math.floor(Date.now() / 1000) - 3600 }).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! }).sign(await importJWK(edKey, 'EdDSA'));
+    const post = (token: string, mode: 'control' | 'view') => fetch(`${relay.url}/v1/servers/rev-1/sessions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'sol', mode }) });
+    const refused = await post(stale, 'control');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('insufficient_user_authentication');
+    expect(((await refused.json()) as { code: string }).code).toBe('STEP_UP_REQUIRED');
+    expect((await post(stale, 'view')).status).toBe(201);
+    expect((await post(operator, 'control')).status).toBe(201);
+    holder.client.close();
+    await holder.closed;
   });
 });

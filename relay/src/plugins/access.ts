@@ -57,6 +57,10 @@ async function accessPlugin(app: FastifyInstance): Promise<void> {
       await requireStepUp(app, request, reply, powerPermission(typeof action === 'string' ? action : 'off'));
     } else if (request.method === 'POST' && route === '/v1/servers/:id/media') {
       await requireStepUp(app, request, reply, 'media.mount');
+    } else if (request.method === 'POST' && route === '/v1/servers/:id/sessions') {
+      // Joining someone's live console with control rights is what lets you take it over.
+      const mode = (request.body as { mode?: unknown } | undefined)?.mode ?? (principal.role === 'viewer' ? 'view' : 'control');
+      if (mode === 'control' && app.hasDecorator('streams') && app.streams.gateway.othersLiveOn(id, principal.subject)) await requireStepUp(app, request, reply, 'console.takeover');
     }
   };
 

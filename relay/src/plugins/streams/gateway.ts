@@ -51,8 +51,8 @@ export interface GatewayHooks {
  */
 export class StreamGateway {
   private readonly live = new Set<Splice>();
-  /** Who holds each live leg (token `sub`), so a revocation can end theirs. */
-  private readonly holders = new Map<Splice, string>();
+  /** Who holds each live leg (token `sub`) on which server: a revocation ends theirs; step-up asks who is there. */
+  private readonly holders = new Map<Splice, { subject: string; serverId: string }>();
 
   constructor(
     private readonly tokens: StreamTokens,
@@ -137,7 +137,7 @@ export class StreamGateway {
     );
     if (timers.ended) return;
     this.live.add(leg);
-    this.holders.set(leg, claims.sub);
+    this.holders.set(leg, { subject: claims.sub, serverId: claims.srv });
     // The connect token was single-use: the client reconnects with resume tokens pushed down the live leg.
     const pushToken = () => {
       this.tokens
@@ -158,11 +158,17 @@ export class StreamGateway {
   closeSubject(subject: string, reason: string): number {
     let closed = 0;
     for (const [leg, holder] of this.holders) {
-      if (holder !== subject) continue;
+      if (holder.subject !== subject) continue;
       leg.close(StreamCloseCode.FORBIDDEN, reason);
       closed += 1;
     }
     return closed;
+  }
+
+  /** Whether someone other than `subject` has a live console leg on this server (joining with control could take it over). */
+  othersLiveOn(serverId: string, subject: string): boolean {
+    for (const holder of this.holders.values()) if (holder.serverId === serverId && holder.subject !== subject) return true;
+    return false;
   }
 
   closeAll(): void {

@@ -6,9 +6,8 @@ import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal } from '@xterm/xterm';
 import { useEffect, useRef, useState } from 'react';
-import { useApp } from '../app-context.js';
 import { solBroadcast } from '../state/broadcast.js';
-import { ConsoleOverlay } from './ConsoleOverlay.js';
+import { ConsoleSurface } from './ConsoleSurface.js';
 import { terminalOptions } from './terminal-theme.js';
 import { stateLabel, useConsoleStream } from './use-console-stream.js';
 
@@ -21,7 +20,6 @@ const encoder = new TextEncoder();
  * scrollback survives hiding the tab and reconnects.
  */
 export function SolConsole({ server, kind, visible }: { server: ServerView; kind: 'sol' | 'serial'; visible: boolean }) {
-  const app = useApp();
   const surface = useRef<HTMLDivElement>(null);
   const terminal = useRef<Terminal | null>(null);
   const fit = useRef<FitAddon | null>(null);
@@ -124,20 +122,7 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
         <button title="Send a serial break" onClick={() => stream.current?.sendBreak()}>Break</button>
         <button title="Clear the screen (output is kept on the server side)" onClick={() => terminal.current?.clear()}>Clear</button>
       </div>
-      <div
-        className="console-surface"
-        data-testid="sol-console"
-        data-server-id={server.id}
-        onDragOver={(event) => event.dataTransfer.types.includes('Files') && event.preventDefault()}
-        onDrop={(event) => {
-          event.preventDefault();
-          const file = event.dataTransfer.files[0];
-          if (file) app.uploadMedia(server.id, file);
-        }}
-      >
-        <div ref={surface} style={{ position: 'absolute', inset: 0 }} />
-        <ConsoleOverlay state={state.state} detail={state.detail} onRestart={() => void stream.current?.restart()} />
-      </div>
+      <ConsoleSurface className="console-surface" testId="sol-console" serverId={server.id} host={surface} state={state.state} detail={state.detail} onRestart={() => void stream.current?.restart()} />
     </>
   );
 }

@@ -3,7 +3,7 @@ import RFB from '@novnc/novnc';
 import { useEffect, useRef, useState } from 'react';
 import { useApp } from '../app-context.js';
 import { StreamChannel } from '../streams/novnc-channel.js';
-import { ConsoleOverlay } from './ConsoleOverlay.js';
+import { ConsoleSurface } from './ConsoleSurface.js';
 import { functionKey, keysymsOf } from './keysyms.js';
 import { stateLabel, useConsoleStream } from './use-console-stream.js';
 
@@ -122,20 +122,7 @@ export function VncConsole({ server, visible }: { server: ServerView; visible: b
         </label>
         <button onClick={screenshot} title="Save a PNG of the screen">Screenshot</button>
       </div>
-      <div
-        className="console-surface vnc-surface"
-        data-testid="vnc-console"
-        data-server-id={server.id}
-        onDragOver={(event) => event.dataTransfer.types.includes('Files') && event.preventDefault()}
-        onDrop={(event) => {
-          event.preventDefault();
-          const file = event.dataTransfer.files[0];
-          if (file) app.uploadMedia(server.id, file);
-        }}
-      >
-        <div ref={screen} style={{ position: 'absolute', inset: 0 }} />
-        <ConsoleOverlay state={state.state} detail={state.detail} onRestart={restart} />
-      </div>
+      <ConsoleSurface className="console-surface vnc-surface" testId="vnc-console" serverId={server.id} host={screen} state={state.state} detail={state.detail} onRestart={restart} />
     </>
   );
 }

@@ -50,6 +50,9 @@ describe('step-up (RFC 9470) on destructive actions', () => {
       expect(refused.body.code).toBe('STEP_UP_REQUIRED');
       expect(refused.headers['www-authenticate']).toBe('Bearer realm="lightsout", error="insufficient_user_authentication", error_description="a recent authentication is required", max_age=600');
     }
+    // Media mount is destructive too; refused and audited by the access plugin.
+    expect((await call('POST', '/v1/servers/web-1/media', stale, { uploadId: '0'.repeat(32) })).body.code).toBe('STEP_UP_REQUIRED');
+    expect(await relay.app.store.selectFrom('audit').select(['action', 'outcome', 'target']).where('action', '=', 'media.mount').execute()).toEqual([{ action: 'media.mount', outcome: 'denied', target: 'server:web-1' }]);
     // Power on is not destructive: it passes step-up and reaches the (offline) agent.
     expect((await call('POST', '/v1/servers/web-1/power', stale, { action: 'on' })).body.code).toBe('AGENT_OFFLINE');
     // A token without auth_time at all is treated as stale.

@@ -153,5 +153,11 @@ describe('step-up before taking over a live console', () => {
     expect((await post(operator, 'control')).status).toBe(201);
     holder.client.close();
     await holder.closed;
+    // Audited from outside the streams plugin: the first open, then joins of a live console (refused and accepted).
+    const operatorId = decodeJwt(operator).sub!;
+    const audit = await relay.app.store.selectFrom('audit').select(['action', 'outcome', 'details']).where('subject', '=', operatorId).where('action', 'like', 'session.%').orderBy('seq').execute();
+    expect(audit.map((row) => `${row.action}:${row.outcome}:${(JSON.parse(row.details!) as { mode: string }).mode}`)).toEqual(
+      expect.arrayContaining(['session.join:denied:control', 'session.join:success:view', 'session.join:success:control']),
+    );
   });
 });

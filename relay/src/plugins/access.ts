@@ -29,6 +29,17 @@ declare module 'fastify' {
 const SERVER_ROUTE = /^\/v1\/servers\/:id(\/|$)/;
 
 /**
+ * Server actions audited here, from the outside, for route plugins that do
+ * not audit themselves (consoles, virtual media): `METHOD route` → action.
+ * The outcome comes from the answer's status.
+ */
+const AUDITED_SERVER_ACTIONS: Record<string, string> = {
+  'POST /v1/servers/:id/sessions': 'session.open',
+  'POST /v1/servers/:id/media': 'media.mount',
+  'DELETE /v1/servers/:id/media': 'media.eject',
+};
+
+/**
  * Cross-cutting access control, registered before every route plugin:
  *  - records the route table;
  *  - on every `/v1/servers/:id…` route, a guard that resolves the caller
@@ -42,6 +53,9 @@ async function accessPlugin(app: FastifyInstance): Promise<void> {
   const routes: RouteRecord[] = [];
   app.decorate('routeTable', routes);
   app.decorate('revocations', new Revocations());
+
+  /** Requests that passed the guard and join a console someone else has live. */
+  const joiningLive = new WeakSet<FastifyRequest>();
 
   const serverGuard: preHandlerHookHandler = async function serverGuard(request: FastifyRequest, reply) {
     const principal = request.principal ?? (await app.identity.principalFromToken(bearerTokenOf(request)).catch((error: unknown) => {
@@ -60,9 +74,27 @@ async function accessPlugin(app: FastifyInstance): Promise<void> {
     } else if (request.method === 'POST' && route === '/v1/servers/:id/sessions') {
       // Joining someone's live console with control rights is what lets you take it over.
       const mode = (request.body as { mode?: unknown } | undefined)?.mode ?? (principal.role === 'viewer' ? 'view' : 'control');
-      if (mode === 'control' && app.hasDecorator('streams') && app.streams.gateway.othersLiveOn(id, principal.subject)) await requireStepUp(app, request, reply, 'console.takeover');
+      const othersLive = app.hasDecorator('streams') && app.streams.gateway.othersLiveOn(id, principal.subject);
+      if (othersLive) joiningLive.add(request);
+      if (mode === 'control' && othersLive) await requireStepUp(app, request, reply, 'console.takeover');
     }
   };
+
+  app.addHook('onResponse', async (request, reply) => {
+    const action = AUDITED_SERVER_ACTIONS[`${request.method} ${request.routeOptions.url ?? ''}`];
+    if (action === undefined || request.principal === null) return;
+    const status = reply.statusCode;
+    const { id } = request.params as { id?: string };
+    const body = (request.body ?? {}) as { kind?: unknown; mode?: unknown; uploadId?: unknown; sha256?: unknown; boot?: unknown };
+    await app.audit.fromRequest(request, {
+      action: action === 'session.open' && joiningLive.has(request) ? 'session.join' : action,
+      outcome: status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure',
+      subject: request.principal.subject,
+      tenant: request.principal.tenant,
+      target: `server:${String(id)}`,
+      details: { status, ...(action === 'session.open' ? { kind: body.kind ?? null, mode: body.mode ?? null } : {}), ...(action === 'media.mount' ? { uploadId: body.uploadId ?? null, sha256: body.sha256 ?? null, boot: body.boot === true } : {}) },
+    });
+  });
 
   app.addHook('onRoute', (options) => {
     const methods = (Array.isArray(options.method) ? options.method : [options.method]).map(String);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderSecrets } from '../identity/keys.js';
 import { type RunningRelay, loginWithPassword, startRelay } from '../testing/index.js';
 import { base32Decode, totp } from '../identity/totp.js';
+import { applyInventory } from '../inventory/apply.js';
 import { hashApiToken } from './api-tokens.js';
 
 let relay: RunningRelay;
@@ -193,5 +194,20 @@ describe('TOTP second factor', () => {
     expect((await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken).toBeTruthy();
     const actions = (await relay.app.store.selectFrom('audit').select(['action', 'outcome']).where('action', 'like', 'mfa.%').execute()).map((row) => `${row.action}:${row.outcome}`);
     expect(actions).toEqual(['mfa.enroll-start:success', 'mfa.enroll:failure', 'mfa.enroll:success', 'mfa.remove:success']);
+  });
+});
+
+describe('provider admins assign servers to tenants', () => {
+  it('moves a server to another tenant; the agent\'s next inventory cannot move it back; only provider admins may', async () => {
+    await relay.app.store.insertInto('tenants').values({ id: 'acme', name: 'Acme', created_at: Date.now() }).execute();
+    expect((await call('PUT', '/v1/servers/db-2/tenant', operator, { tenant: 'acme' })).status).toBe(403);
+    expect((await call('PUT', '/v1/servers/db-2/tenant', admin, { tenant: 'nope' })).body.code).toBe('NOT_FOUND');
+    expect((await call('PUT', '/v1/servers/db-2/tenant', admin, { tenant: 'acme' })).body).toEqual({ id: 'db-2', tenant: 'acme' });
+    expect((await call('GET', '/v1/servers/db-2', operator)).body.code).toBe('NOT_FOUND');
+    const registration = (id: string, rack: string) => ({ id, name: id, tenant: 'demo', rack, endpoints: {}, capabilities: ['power' as const] });
+    await applyInventory(relay.app.store, { id: 'agent-1', region: 'eu', datacenter: 'fra1' }, [registration('web-1', 'r1'), registration('db-1', 'r2'), registration('db-2', 'r2')]);
+    const tenants = await relay.app.store.selectFrom('servers').select(['id', 'tenant_id']).orderBy('id').execute();
+    expect(tenants).toEqual([{ id: 'db-1', tenant_id: 'demo' }, { id: 'db-2', tenant_id: 'acme' }, { id: 'web-1', tenant_id: 'demo' }]);
+    expect(await relay.app.store.selectFrom('audit').select(['action', 'target']).where('action', '=', 'server.assign').execute()).toEqual([{ action: 'server.assign', target: 'server:db-2' }]);
   });
 });

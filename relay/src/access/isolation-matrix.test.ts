@@ -132,6 +132,8 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'POST /v1/servers/:id/media': { uploadId: world.alpha.uploadId },
     'POST /v1/agents/join-tokens': { region: 'eu', datacenter: 'fra1' },
     'POST /v1/me/totp/confirm': { code: '000000' },
+    // The attack: move alpha's server into bravo.
+    'PUT /v1/servers/:id/tenant': { tenant: 'bravo' },
   };
   const key = `${method} ${url}`;
   if (key in known) return known[key];

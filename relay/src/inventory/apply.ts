@@ -21,6 +21,12 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
     const accepted: ServerRegistration[] = [];
     const rejected: Rejection[] = [];
     const ids = [...new Set(servers.map((server) => server.id))];
+    // A provider admin's assignment (PUT /v1/servers/:id/tenant, issue 7) wins over the tenant the agent reports.
+    const assigned = new Map<string, string>();
+    for (let offset = 0; offset < ids.length; offset += 500) {
+      for (const row of await transaction.selectFrom('server_assignments').select(['server_id', 'tenant_id']).where('server_id', 'in', ids.slice(offset, offset + 500)).execute()) assigned.set(row.server_id, row.tenant_id);
+    }
+    if (assigned.size > 0) servers = servers.map((server) => (assigned.has(server.id) ? { ...server, tenant: assigned.get(server.id)! } : server));
     const tenants = [...new Set(servers.map((server) => server.tenant))];
     const owners = new Map<string, string>();
     for (let offset = 0; offset < ids.length; offset += 500) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   ErrorBodySchema,
+  Slug,
   GrantCreate,
   GrantList,
   GrantView,
@@ -111,6 +112,26 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     await app.store.deleteFrom('grants').where('id', '=', grantId).execute();
     await app.audit.fromRequest(request, { action: 'grant.delete', outcome: 'success', subject: principal.subject, tenant: row!.tenant_id, target: `grant:${grantId}` });
     return reply.status(204).send();
+  });
+
+  app.put('/v1/servers/:id/tenant', { preHandler: app.authenticate, schema: { ...secured('tenants'), params: Type.Object({ id: Type.String({ maxLength: 63 }) }), body: Type.Object({ tenant: Slug }, { additionalProperties: false }), response: { 200: Type.Object({ id: Type.String(), tenant: Slug }), ...errors } } }, async (request) => {
+    const principal = requirePermission(request, 'servers.assign');
+    const { id } = request.params as { id: string };
+    const { tenant } = request.body as { tenant: string };
+    const server = await app.store.selectFrom('servers').select(['id', 'tenant_id']).where('id', '=', id).executeTakeFirst();
+    if (server === undefined) throw new LightsoutError('NOT_FOUND', `no server ${id}`);
+    if ((await app.store.selectFrom('tenants').select('id').where('id', '=', tenant).executeTakeFirst()) === undefined) throw new LightsoutError('NOT_FOUND', `no tenant ${tenant}`);
+    const now = Date.now();
+    await app.store.transaction().execute(async (transaction) => {
+      await transaction.insertInto('server_assignments').values({ server_id: id, tenant_id: tenant, assigned_by: principal.subject, assigned_at: now }).onConflict((conflict) => conflict.column('server_id').doUpdateSet({ tenant_id: tenant, assigned_by: principal.subject, assigned_at: now })).execute();
+      await transaction.updateTable('servers').set({ tenant_id: tenant, updated_at: now }).where('id', '=', id).execute();
+    });
+    await app.audit.fromRequest(request, { action: 'server.assign', outcome: 'success', subject: principal.subject, tenant, target: `server:${id}`, details: { from: server.tenant_id, to: tenant } });
+    // The feed coalesces per id, so one notice: the old tenant's watchers must lose the server
+    // (the new tenant's see it on their next snapshot).
+    if (server.tenant_id !== tenant) app.serverEvents.serversRemoved([{ id, tenant: server.tenant_id }]);
+    else app.serverEvents.serversChanged([id]);
+    return { id, tenant };
   });
 
   app.get('/v1/tenants', { preHandler: app.authenticate, schema: { ...secured('tenants'), response: { 200: TenantList, ...errors } } }, async (request) => {

@@ -146,4 +146,13 @@ export interface Database {
   oidc_payloads: OidcPayloadTable;
   grants: GrantTable;
   api_tokens: ApiTokenTable;
+  server_assignments: ServerAssignmentTable;
+}
+
+/** A provider admin placed this server in a tenant: overrides what its agent reports (migration 0003). */
+export interface ServerAssignmentTable {
+  server_id: string;
+  tenant_id: string;
+  assigned_by: string;
+  assigned_at: number;
 }

@@ -158,6 +158,20 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.alterTable('tenants').dropColumn('require_mfa').execute();
     },
   },
+  '0003-server-assignments': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('server_assignments')
+        .addColumn('server_id', 'text', (column) => column.primaryKey())
+        .addColumn('tenant_id', 'text', (column) => column.notNull().references('tenants.id'))
+        .addColumn('assigned_by', 'text', (column) => column.notNull())
+        .addColumn('assigned_at', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('server_assignments').ifExists().execute();
+    },
+  },
 });
 
 export function migrationProvider(driver: StoreDriver): MigrationProvider {

@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freeTcpPort } from './ports.js';
+import { spawnTied } from './processes.js';
 
 /**
  * A throwaway PostgreSQL server (Debian `postgresql`) for tests: a fresh
@@ -25,8 +25,6 @@ export interface PostgresPeer {
   stop(): Promise<void>;
 }
 
-const DEBIAN_PYTHON = '/usr/bin/python3';
-const EXEC_WITH_PARENT = fileURLToPath(new URL('../assets/vnc/exec-with-parent.py', import.meta.url));
 const READY_LINE = 'database system is ready to accept connections';
 const OUTPUT_LIMIT = 16 * 1024;
 
@@ -75,9 +73,9 @@ export async function startPostgres(options: { readyTimeoutMs?: number } = {}): 
   }
   const port = await freeTcpPort();
   // The exec shim: if the test process dies without stopping us, the kernel sends SIGTERM.
-  const server: ChildProcess = spawn(
-    DEBIAN_PYTHON,
-    [EXEC_WITH_PARENT, String(process.pid), join(bin, 'postgres'), '-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', directory, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+  const server: ChildProcess = spawnTied(
+    join(bin, 'postgres'),
+    ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', directory, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: environment, ...identity },
   );
   let output = '';

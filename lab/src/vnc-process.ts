@@ -1,8 +1,5 @@
-import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const DEBIAN_PYTHON = '/usr/bin/python3';
-const EXEC_WITH_PARENT = fileURLToPath(new URL('../assets/vnc/exec-with-parent.py', import.meta.url));
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { spawnTied } from './processes.js';
 
 /** The last bytes a peer printed, kept for error messages (bounded). */
 const OUTPUT_LIMIT = 16 * 1024;
@@ -27,7 +24,7 @@ export interface PeerProcess {
  */
 export function spawnPeer(name: string, command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {}): PeerProcess {
   // Through the exec shim: the peer gets SIGTERM if this process dies without stopping it.
-  const child = spawn(DEBIAN_PYTHON, [EXEC_WITH_PARENT, String(process.pid), command, ...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTied(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const collect = (chunk: Buffer): void => {
     tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);

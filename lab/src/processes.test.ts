@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { spawnTied } from './processes.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntilGone(pid: number, timeoutMs: number): Promise<void> {
+  // Condition wait, bounded: the kernel's parent-death SIGTERM is asynchronous.
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describe('spawnTied', () => {
+  it('runs the command itself under the pid it reports, with its exit code and output', async () => {
+    const child = spawnTied('/bin/sh', ['-c', 'echo "pid $$"; exit 7'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(7);
+    // The shim execs in place: the shell's own $$ is the pid spawn() returned.
+    expect(output).toBe(`pid ${child.pid}\n`);
+  });
+
+  it('a tied child dies when the process that started it is SIGKILLed', async () => {
+    const fixture = fileURLToPath(new URL('./processes.fixture.ts', import.meta.url));
+    const parent = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(createInterface({ input: parent.stdout! }), 'line')) as [string];
+    const { pid } = JSON.parse(line) as { pid: number };
+    expect(alive(pid)).toBe(true);
+    parent.kill('SIGKILL');
+    await once(parent, 'exit');
+    await waitUntilGone(pid, 10_000);
+    const survived = alive(pid);
+    if (survived) process.kill(pid, 'SIGKILL');
+    expect(survived).toBe(false);
+  });
+});

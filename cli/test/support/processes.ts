@@ -1,13 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { spawnTied } from '@lightsout/lab/processes';
 
 /** The repository root, from cli/test/support. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
  * A child process this test started, with its output kept so a test can wait
- * for a line instead of sleeping. stop() kills exactly this process.
+ * for a line instead of sleeping. stop() kills exactly this process. It is
+ * spawned tied to the test process: if the test worker is killed, the kernel
+ * sends the child SIGTERM instead of leaving it running with ppid 1.
  */
 export class TrackedProcess {
   readonly child: ChildProcess;
@@ -19,7 +22,7 @@ export class TrackedProcess {
 
   constructor(name: string, command: string, args: string[], env: NodeJS.ProcessEnv) {
     this.name = name;
-    this.child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawnTied(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout += chunk;
       this.#notify();

@@ -1,6 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The repo's PR_SET_PDEATHSIG exec shim, run by path (this suite is black-box
+ * and imports no @lightsout/* package): the kernel sends SIGTERM to a process
+ * we started when the runner that started it dies, so a killed test run
+ * leaves no relay/agent/bmcsim behind with ppid 1. The shim execs in place,
+ * so the pid we hold and signal is the command's own.
+ */
+const EXEC_WITH_PARENT = fileURLToPath(new URL('../../lab/assets/exec-with-parent.py', import.meta.url));
+const DEBIAN_PYTHON = '/usr/bin/python3';
 
 /** A free TCP port on loopback (bind 0, read it back, release). */
 export function freePort(): Promise<number> {
@@ -24,10 +35,10 @@ export interface Started {
   stop(): Promise<void>;
 }
 
-/** Starts a process, logging to `logFile`; `stop` sends SIGTERM, then SIGKILL after a bounded wait. */
+/** Starts a process tied to this one (see EXEC_WITH_PARENT), logging to `logFile`; `stop` sends SIGTERM, then SIGKILL after a bounded wait. */
 export function startProcess(name: string, command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string }): Started {
   const log = createWriteStream(options.logFile);
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(DEBIAN_PYTHON, [EXEC_WITH_PARENT, String(process.pid), command, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {
     log.write(chunk);

@@ -43,8 +43,16 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   }
 }
 
+/** Children must not outlive the test or benchmark process, even when it dies without cleaning up. */
+const everyChild = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of everyChild) child.kill('SIGKILL');
+});
+
 function own(child: ChildProcess, owned: Set<ChildProcess>, log: string[]): ChildProcess {
   owned.add(child);
+  everyChild.add(child);
+  child.once('exit', () => everyChild.delete(child));
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
   child.once('exit', () => owned.delete(child));

@@ -1,8 +1,10 @@
+import { afterEach } from 'vitest';
 import { Bmc } from '../src/bmc/bmc.js';
 import { bmcConfig, type BmcFaults } from '../src/bmc/config.js';
 import type { Host, HostPowerState } from '../src/host/host.js';
 import { IpmiLanServer } from '../src/ipmi/lan-server.js';
 import { freeLowUdpPort } from './ports.js';
+import type { PtyClient } from './pty.js';
 import { waitFor } from './wait.js';
 
 /** One simulated BMC with IPMI on a free low UDP port, for third-party IPMI clients. */
@@ -19,6 +21,27 @@ export async function startIpmiBmc(faults: Partial<BmcFaults> = {}, startPowered
       if (attempt >= 5) throw error;
     }
   }
+}
+
+/**
+ * Per-test ownership for a test file: `bmcWithPort` starts a BMC like
+ * startIpmiBmc, and after each test every BMC it started is stopped and every
+ * client pushed to `clients` is killed (clients first: they talk to the BMCs).
+ * Call once at the top of a test file.
+ */
+export function ipmiBmcFixtures(): { bmcWithPort: typeof startIpmiBmc; clients: PtyClient[] } {
+  const started: Bmc[] = [];
+  const clients: PtyClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.kill();
+    for (const bmc of started.splice(0)) await bmc.stop();
+  });
+  const bmcWithPort: typeof startIpmiBmc = async (...args) => {
+    const result = await startIpmiBmc(...args);
+    started.push(result.bmc);
+    return result;
+  };
+  return { bmcWithPort, clients };
 }
 
 export function waitForState(host: Host, state: HostPowerState, timeoutMs = 5000): Promise<void> {

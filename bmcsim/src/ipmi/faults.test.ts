@@ -1,20 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Bmc } from '../bmc/bmc.js';
-import { startIpmiBmc } from '../../test/ipmi-bmc.js';
+import { describe, expect, it } from 'vitest';
+import { ipmiBmcFixtures } from '../../test/ipmi-bmc.js';
 import { run } from '../../test/run.js';
 
 // Each fault knob, seen through a real client.
 
-const started: Bmc[] = [];
-afterEach(async () => {
-  for (const bmc of started.splice(0)) await bmc.stop();
-});
-
-async function bmcWithPort(...args: Parameters<typeof startIpmiBmc>) {
-  const result = await startIpmiBmc(...args);
-  started.push(result.bmc);
-  return result;
-}
+const { bmcWithPort } = ipmiBmcFixtures();
 
 const ipmitool = (port: number, ...args: string[]) => run('ipmitool', ['-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'adminpass', '-N', '1', '-R', '1', ...args]);
 

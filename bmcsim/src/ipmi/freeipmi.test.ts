@@ -1,24 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Bmc } from '../bmc/bmc.js';
-import { startIpmiBmc, waitForState } from '../../test/ipmi-bmc.js';
+import { describe, expect, it } from 'vitest';
+import { ipmiBmcFixtures, waitForState } from '../../test/ipmi-bmc.js';
 import { PtyClient } from '../../test/pty.js';
 import { run } from '../../test/run.js';
 
 // FreeIPMI (Debian freeipmi-tools) against the simulated BMC: ipmipower for
 // power, ipmiconsole for SOL. No workaround flags (-W) are needed.
 
-const started: Bmc[] = [];
-const clients: PtyClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.kill();
-  for (const bmc of started.splice(0)) await bmc.stop();
-});
-
-async function bmcWithPort(...args: Parameters<typeof startIpmiBmc>) {
-  const result = await startIpmiBmc(...args);
-  started.push(result.bmc);
-  return result;
-}
+const { bmcWithPort, clients } = ipmiBmcFixtures();
 
 const ipmipower = (port: number, ...args: string[]) => run('ipmipower', ['-h', `127.0.0.1:${port}`, '-u', 'admin', '-p', 'adminpass', '--session-timeout=5000', '--retransmission-timeout=500', ...args]);
 

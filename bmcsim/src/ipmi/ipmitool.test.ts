@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Bmc } from '../bmc/bmc.js';
-import { startIpmiBmc, waitForState } from '../../test/ipmi-bmc.js';
+import { describe, expect, it } from 'vitest';
+import { ipmiBmcFixtures, waitForState } from '../../test/ipmi-bmc.js';
 import { PtyClient } from '../../test/pty.js';
 import { run } from '../../test/run.js';
 import { waitFor } from '../../test/wait.js';
@@ -8,18 +7,7 @@ import { waitFor } from '../../test/wait.js';
 // The real ipmitool (Debian) against the simulated BMC. ipmi_sim has no
 // suite 17, so this is where suite 17 gets its third-party check.
 
-const started: Bmc[] = [];
-const clients: PtyClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.kill();
-  for (const bmc of started.splice(0)) await bmc.stop();
-});
-
-async function bmcWithPort(...args: Parameters<typeof startIpmiBmc>) {
-  const result = await startIpmiBmc(...args);
-  started.push(result.bmc);
-  return result;
-}
+const { bmcWithPort, clients } = ipmiBmcFixtures();
 
 const lanplus = (port: number, suite: number, ...command: string[]) => run('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'adminpass', '-C', String(suite), '-N', '1', '-R', '2', ...command]);
 

@@ -17,7 +17,8 @@ afterEach(async () => {
   servers = [];
 });
 
-async function proxyToScriptedBmc(): Promise<{ proxy: RfbProxy; bmcSocket: Socket; client: ByteReader }> {
+/** A scripted BMC that completes a 3.8/None handshake; `socketReady` resolves with its side of the connection once it has. */
+async function scriptedNoneBmc(): Promise<{ server: ScriptedServer; socketReady: Promise<Socket> }> {
   let handOver!: (socket: Socket) => void;
   const socketReady = new Promise<Socket>((resolve) => (handOver = resolve));
   const server = await startScriptedServer(async (socket, next) => {
@@ -29,6 +30,11 @@ async function proxyToScriptedBmc(): Promise<{ proxy: RfbProxy; bmcSocket: Socke
     handOver(socket);
   });
   servers.push(server);
+  return { server, socketReady };
+}
+
+async function proxyToScriptedBmc(): Promise<{ proxy: RfbProxy; bmcSocket: Socket; client: ByteReader }> {
+  const { server, socketReady } = await scriptedNoneBmc();
   const proxy = await openRfbProxy({ url: server.url });
   const client = new ByteReader(proxy.client);
   // Client handshake: version, [1, None], choice, OK.
@@ -130,17 +136,7 @@ describe('RFB proxy splice phase', () => {
   });
 
   it('a client that is not speaking RFB closes the session with PROTOCOL_VERSION and hangs up on the BMC', async () => {
-    let handOver!: (socket: Socket) => void;
-    const socketReady = new Promise<Socket>((resolve) => (handOver = resolve));
-    const server = await startScriptedServer(async (socket, next) => {
-      socket.write('RFB 003.008\n');
-      await next(12);
-      socket.write(Buffer.of(1, 1));
-      await next(1);
-      socket.write(Buffer.alloc(4));
-      handOver(socket);
-    });
-    servers.push(server);
+    const { server, socketReady } = await scriptedNoneBmc();
     const proxy = await openRfbProxy({ url: server.url });
     const bmcSocket = await socketReady;
     const errors: unknown[] = [];
@@ -162,17 +158,7 @@ describe('RFB proxy splice phase', () => {
   });
 
   it('aborting the signal closes an open proxy and its BMC connection', async () => {
-    let handOver!: (socket: Socket) => void;
-    const socketReady = new Promise<Socket>((resolve) => (handOver = resolve));
-    const server = await startScriptedServer(async (socket, next) => {
-      socket.write('RFB 003.008\n');
-      await next(12);
-      socket.write(Buffer.of(1, 1));
-      await next(1);
-      socket.write(Buffer.alloc(4));
-      handOver(socket);
-    });
-    servers.push(server);
+    const { server, socketReady } = await scriptedNoneBmc();
     const controller = new AbortController();
     const proxy = await openRfbProxy({ url: server.url, signal: controller.signal });
     const bmcSocket = await socketReady;

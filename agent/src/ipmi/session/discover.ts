@@ -1,11 +1,12 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
-  cipherSuiteBlock, classifyDatagram, completionCodeOf, decodeAsf, decodeCipherSuiteRecords, decodeIpmiMessage, decodeV15, encodeAsf, encodeIpmiMessage, encodeV15,
-  getChannelCipherSuitesRequest, requestMessage, PRIVILEGE, type ChannelAuthCapabilities, type CipherSuiteRecord,
+  cipherSuiteBlock, classifyDatagram, decodeAsf, decodeCipherSuiteRecords, encodeAsf,
+  getChannelCipherSuitesRequest, PRIVILEGE, type ChannelAuthCapabilities, type CipherSuiteRecord,
 } from '../wire/index.js';
 import { openUdpTransport, type DatagramTransport } from '../transport.js';
 import { getAuthCapabilities } from './auth-caps.js';
 import { HandshakeWaiter } from './handshake-wait.js';
+import { preSessionRequest } from './pre-session.js';
 
 export interface BmcDiscovery {
   /** ASF presence pong received with the IPMI bit (DMTF ASF 2.0 §3.2.4); false when no pong came. */
@@ -44,14 +45,7 @@ async function listCipherSuites(transport: DatagramTransport, waiter: HandshakeW
   for (let index = 0; index < 64; index++) {
     const request = getChannelCipherSuitesRequest(index);
     const sequence = (index + 2) & 0x3f;
-    const reply = waiter.wait((datagram) => {
-      if (classifyDatagram(datagram) !== 'ipmi-v1.5') return undefined;
-      const response = decodeIpmiMessage(decodeV15(datagram).message);
-      if (response.command !== request.command || response.sequence !== sequence) return undefined;
-      return { completionCode: completionCodeOf(response), data: response.data.subarray(1) };
-    }, timeoutMs, 'Get Channel Cipher Suites');
-    transport.send(encodeV15({ authType: 0, sequence: 0, sessionId: 0, authCode: undefined, message: encodeIpmiMessage(requestMessage(request.netFn, request.command, sequence, request.data)) }));
-    const { completionCode, data } = await reply;
+    const { completionCode, data } = await preSessionRequest(transport, waiter, request, sequence, timeoutMs, 'Get Channel Cipher Suites');
     if (completionCode !== 0) return [];
     const block = cipherSuiteBlock(data);
     blocks.push(block);

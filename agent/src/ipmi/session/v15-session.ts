@@ -1,12 +1,13 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
   AUTH_TYPE, ReplayWindow, activateSessionRequest, authTypeNumber, classifyDatagram, closeSessionRequest, decodeActivateSession, decodeIpmiMessage,
-  decodeSessionChallenge, decodeV15, encodeIpmiMessage, encodeV15, getSessionChallengeRequest, requestMessage, v15AuthCode,
-  verifyV15AuthCode, completionCodeOf, type ChannelAuthCapabilities, type CommandRequest, type IpmiCrypto, type V15AuthType,
+  decodeSessionChallenge, decodeV15, encodeV15, getSessionChallengeRequest, v15AuthCode,
+  verifyV15AuthCode, type ChannelAuthCapabilities, type CommandRequest, type IpmiCrypto, type V15AuthType,
 } from '../wire/index.js';
 import type { DatagramTransport } from '../transport.js';
 import { completionError, type SessionLogger, type SessionTiming } from './core.js';
 import { HandshakingSession, randomNonZero32 } from './handshaking-session.js';
+import { preSessionRequest } from './pre-session.js';
 import { getAuthCapabilities } from './auth-caps.js';
 
 export interface V15Options {
@@ -94,15 +95,8 @@ export class V15Session extends HandshakingSession {
 
   /** One request/response outside the activated session (challenge, activate): v1.5 framing with the given auth. */
   private async preSession(command: CommandRequest, sessionId: number, sequence: number, authType: V15AuthType, timeout: number, rqSeq: number): Promise<Uint8Array> {
-    const message = encodeIpmiMessage(requestMessage(command.netFn, command.command, rqSeq, command.data));
-    const reply = this.waiter.wait((datagram) => {
-      if (classifyDatagram(datagram) !== 'ipmi-v1.5') return undefined;
-      const response = decodeIpmiMessage(decodeV15(datagram).message);
-      if (response.command !== command.command || response.sequence !== rqSeq) return undefined;
-      return { completionCode: completionCodeOf(response), data: response.data.subarray(1) };
-    }, timeout, `v1.5 cmd 0x${command.command.toString(16)}`);
-    this.transport.send(encodeV15({ authType: authType === 'none' ? 0 : authTypeNumber(authType), sequence, sessionId, authCode: v15AuthCode(this.options.crypto, authType, this.options.password, sessionId, sequence, message), message }));
-    const { completionCode, data } = await reply;
+    const { completionCode, data } = await preSessionRequest(this.transport, this.waiter, command, rqSeq, timeout, `v1.5 cmd 0x${command.command.toString(16)}`, (message) =>
+      encodeV15({ authType: authType === 'none' ? 0 : authTypeNumber(authType), sequence, sessionId, authCode: v15AuthCode(this.options.crypto, authType, this.options.password, sessionId, sequence, message), message }));
     if (completionCode === 0) return data;
     if (completionCode === 0x81 || completionCode === 0x82 || completionCode === 0x86) {
       throw new LightsoutError('BMC_AUTH_FAILED', `BMC refused the v1.5 login (completion code 0x${completionCode.toString(16)})`, { details: { completionCode } });

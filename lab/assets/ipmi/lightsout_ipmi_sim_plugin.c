@@ -89,6 +89,29 @@ enum { NETFN_CHASSIS = 0x00, CMD_SET_BOOT_OPTIONS = 0x08, CMD_GET_BOOT_OPTIONS =
 static const unsigned int boot_parameter_length[8] = { 1, 0, 0, 0, 2, 5, 0, 0 };
 static unsigned char boot_parameters[8][5];
 
+/*
+ * The checks Set and Get System Boot Options share (IPMI v2.0 §28.12–§28.13):
+ * the request has at least `min_length` bytes and selects a parameter we
+ * store. Returns that parameter's stored length, or 0 after writing the
+ * one-byte error response (request length invalid / parameter not supported).
+ */
+static unsigned int
+boot_parameter_of(msg_t *msg, unsigned int min_length, unsigned int *parameter, unsigned char *rdata, unsigned int *rdata_len)
+{
+    unsigned int length;
+
+    *rdata_len = 1;
+    if (msg->len < min_length) {
+        rdata[0] = CC_REQUEST_LENGTH_INVALID;
+        return 0;
+    }
+    *parameter = msg->data[0] & 0x7f;
+    length = *parameter < 8 ? boot_parameter_length[*parameter] : 0;
+    if (length == 0)
+        rdata[0] = CC_PARAMETER_NOT_SUPPORTED;
+    return length;
+}
+
 static void
 set_boot_options(lmc_data_t *mc, msg_t *msg, unsigned char *rdata, unsigned int *rdata_len, void *cb_data)
 {
@@ -96,17 +119,9 @@ set_boot_options(lmc_data_t *mc, msg_t *msg, unsigned char *rdata, unsigned int 
 
     (void) mc;
     (void) cb_data;
-    *rdata_len = 1;
-    if (msg->len < 1) {
-        rdata[0] = CC_REQUEST_LENGTH_INVALID;
+    length = boot_parameter_of(msg, 1, &parameter, rdata, rdata_len);
+    if (length == 0)
         return;
-    }
-    parameter = msg->data[0] & 0x7f;
-    length = parameter < 8 ? boot_parameter_length[parameter] : 0;
-    if (length == 0) {
-        rdata[0] = CC_PARAMETER_NOT_SUPPORTED;
-        return;
-    }
     if (msg->len < 1 + length) {
         rdata[0] = CC_REQUEST_LENGTH_INVALID;
         return;
@@ -122,17 +137,9 @@ get_boot_options(lmc_data_t *mc, msg_t *msg, unsigned char *rdata, unsigned int 
 
     (void) mc;
     (void) cb_data;
-    *rdata_len = 1;
-    if (msg->len < 3) {
-        rdata[0] = CC_REQUEST_LENGTH_INVALID;
+    length = boot_parameter_of(msg, 3, &parameter, rdata, rdata_len);
+    if (length == 0)
         return;
-    }
-    parameter = msg->data[0] & 0x7f;
-    length = parameter < 8 ? boot_parameter_length[parameter] : 0;
-    if (length == 0) {
-        rdata[0] = CC_PARAMETER_NOT_SUPPORTED;
-        return;
-    }
     rdata[0] = 0;
     rdata[1] = 0x01;          /* parameter version */
     rdata[2] = parameter;     /* bit 7 clear: parameter valid/unlocked */

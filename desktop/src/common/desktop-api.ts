@@ -38,16 +38,20 @@ export interface LocalFile {
   bytes: Uint8Array;
 }
 
+/** What main's auth answers over IPC; the renderer sees the same calls plus change events. */
+export interface AuthCalls {
+  configure(relayUrl: string): Promise<AuthState>;
+  login(): Promise<AuthState>;
+  logout(): Promise<AuthState>;
+  /** A valid access token (refreshed by main when close to expiry), or null when logged out. */
+  accessToken(): Promise<string | null>;
+  /** Re-authenticates with a forced login prompt (`prompt=login`, fresh `auth_time`); `mfa` asks for a second factor. */
+  stepUp(mfa: boolean): Promise<AuthState>;
+}
+
 export interface DesktopApi {
   readonly platform: string;
-  auth: {
-    configure(relayUrl: string): Promise<AuthState>;
-    login(): Promise<AuthState>;
-    logout(): Promise<AuthState>;
-    /** A valid access token (refreshed by main when close to expiry), or null when logged out. */
-    accessToken(): Promise<string | null>;
-    /** Re-authenticates with a forced login prompt (`prompt=login`, fresh `auth_time`); `mfa` asks for a second factor. */
-    stepUp(mfa: boolean): Promise<AuthState>;
+  auth: AuthCalls & {
     onChanged(listener: (state: AuthState) => void): () => void;
   };
   windows: { popOut(request: PopOutRequest): Promise<void> };

@@ -1,5 +1,5 @@
 import { type ErrorBody, LightsoutError } from '@lightsout/shared';
-import type { AuthState, LocalFile, PopOutRequest, TerminalSpawnRequest } from '../common/desktop-api.js';
+import type { AuthCalls, LocalFile, PopOutRequest, TerminalSpawnRequest } from '../common/desktop-api.js';
 import { MainChannel } from '../common/ipc-channels.js';
 
 /** The slice of Electron's ipcMain / IpcMainInvokeEvent used here, so tests run without Electron. */
@@ -13,13 +13,7 @@ export interface IpcMainLike {
 }
 
 export interface MainServices {
-  auth: {
-    configure(relayUrl: string): Promise<AuthState>;
-    login(): Promise<AuthState>;
-    logout(): Promise<AuthState>;
-    accessToken(): Promise<string | null>;
-    stepUp(mfa: boolean): Promise<AuthState>;
-  };
+  auth: AuthCalls;
   popOut(request: PopOutRequest): Promise<void>;
   notify(title: string, body: string): void;
   saveFile(suggestedName: string, bytes: Uint8Array): Promise<string | null>;

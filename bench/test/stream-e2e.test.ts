@@ -14,10 +14,10 @@ import { nodeSocketFactory, setTimer } from '../lib/stream-socket.js';
 const MIB = 1024 * 1024;
 const TOTAL = Number(process.env['LIGHTSOUT_STREAM_TEST_MIB'] ?? 8) * MIB;
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(check: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
@@ -77,7 +77,11 @@ describe('stream plane end to end (relay and agent processes)', () => {
       expect(closed).toBeUndefined();
     }
     const sent = await console0.sent;
-    await until(() => (receivedBytes >= TOTAL && console0.received().bytes >= TOTAL) || closed !== undefined, 60_000, 'both directions complete');
+    await until(
+      () => (receivedBytes >= TOTAL && console0.received().bytes >= TOTAL) || closed !== undefined,
+      60_000,
+      () => `both directions complete (client got ${receivedBytes}, console got ${console0.received().bytes} of ${TOTAL}; client ${client.state}; states ${states.join(',')})`,
+    );
     expect(closed).toBeUndefined();
     expect(receivedBytes).toBe(TOTAL);
     expect(received.digest('hex')).toBe(sent.sha256);

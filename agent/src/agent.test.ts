@@ -22,6 +22,7 @@ function config(relay: string, servers: ServerEntry[]): AgentConfig {
     logLevel: 'silent',
     control: { backoffBaseMs: 10, backoffCapMs: 50, stableAfterMs: 60_000, requestTimeoutMs: 2000 },
     poll: { intervalMs: 3_600_000, concurrency: 2 },
+    media: {},
     servers,
   };
 }

@@ -1,5 +1,5 @@
 import type { AgentExtensionFactory } from './agent.js';
-import { createMediaExtension, mediaSettingsFromEnv } from './media/extension.js';
+import { createMediaExtension } from './media/extension.js';
 import { createStreamsExtension } from './streams/extension.js';
 
 /**
@@ -8,5 +8,5 @@ import { createStreamsExtension } from './streams/extension.js';
  * with the AgentContext at start and stopped with the agent.
  */
 export function builtinExtensions(): AgentExtensionFactory[] {
-  return [createMediaExtension(mediaSettingsFromEnv()), createStreamsExtension()];
+  return [createMediaExtension(), createStreamsExtension()];
 }

@@ -153,6 +153,7 @@ export function resolveConfig(document: unknown, options: { source: string; base
       requestTimeoutMs: control.requestTimeoutMs ?? 30_000,
     },
     poll: { intervalMs: file.poll?.intervalMs ?? 30_000, concurrency: file.poll?.concurrency ?? 16 },
+    media: file.media ?? {},
     servers,
   };
 }

@@ -124,6 +124,22 @@ export const AgentConfigFile = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Virtual media: the image cache and the server BMCs fetch images from (docs/virtual-media.md). */
+    media: Type.Optional(
+      Type.Object(
+        {
+          /** host:port on the out-of-band network, reachable by the BMCs. */
+          listen: Type.Optional(Type.String({ pattern: '^\\[?[^\\]]+\\]?:\\d{1,5}$', maxLength: 300 })),
+          /** Base URL the BMCs use when NAT sits between them and `listen`. */
+          publicUrl: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
+          cacheBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+          urlTtlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 7 * 86_400 })),
+          /** 0 = never eject automatically. */
+          autoEjectSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     credentials: Type.Optional(Type.Array(CredentialsReference, { maxItems: 10_000 })),
     servers: Type.Array(ServerConfig, { maxItems: 10_000 }),
   },

@@ -64,5 +64,7 @@ export interface AgentConfig {
     requestTimeoutMs: number;
   };
   poll: { intervalMs: number; concurrency: number };
+  /** As written in the file; the media extension applies defaults and LIGHTSOUT_MEDIA_* overrides. */
+  media: { listen?: string; publicUrl?: string; cacheBytes?: number; urlTtlSeconds?: number; autoEjectSeconds?: number };
   servers: ServerEntry[];
 }

@@ -3,6 +3,7 @@ import Type, { type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { LightsoutError, SHA256_HEX_PATTERN } from '@lightsout/shared';
 import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../agent.js';
+import type { AgentConfig } from '../config/types.js';
 import type { OperationHandler } from '../control/dispatcher.js';
 import { createRedfishDriver } from '../redfish/index.js';
 import { type MediaServiceOptions, MediaService, isVirtualMediaDriver } from './service.js';
@@ -12,35 +13,36 @@ import type { BmcDriver } from '../drivers/types.js';
 /**
  * Virtual media as an agent extension: the media cache and server start with
  * the agent and answer the `media.*` control ops. Settings come from the
- * environment until the agent config file has a `media:` section:
+ * agent config's `media:` section; each can be overridden by the environment
+ * (handy in containers):
  *
- *   LIGHTSOUT_MEDIA_LISTEN        host:port on the out-of-band network (default 127.0.0.1:0)
- *   LIGHTSOUT_MEDIA_PUBLIC_URL    base URL BMCs use, when NAT sits between (default from LISTEN)
- *   LIGHTSOUT_MEDIA_CACHE_BYTES   cache size cap (default 32 GiB)
- *   LIGHTSOUT_MEDIA_URL_TTL_SECONDS   signed URL lifetime (default 12 h)
- *   LIGHTSOUT_MEDIA_AUTO_EJECT_SECONDS eject after this long (default 6 h, 0 = never)
+ *   media.listen            LIGHTSOUT_MEDIA_LISTEN             host:port on the out-of-band network (default 127.0.0.1:0)
+ *   media.publicUrl         LIGHTSOUT_MEDIA_PUBLIC_URL         base URL BMCs use, when NAT sits between (default from listen)
+ *   media.cacheBytes        LIGHTSOUT_MEDIA_CACHE_BYTES        cache size cap (default 32 GiB)
+ *   media.urlTtlSeconds     LIGHTSOUT_MEDIA_URL_TTL_SECONDS    signed URL lifetime (default 12 h)
+ *   media.autoEjectSeconds  LIGHTSOUT_MEDIA_AUTO_EJECT_SECONDS eject after this long (default 6 h, 0 = never)
  */
 export type MediaSettings = Omit<MediaServiceOptions, 'cacheDirectory' | 'keyFile'> & { cacheDirectory?: string; keyFile?: string };
 
-export function mediaSettingsFromEnv(environment: NodeJS.ProcessEnv = process.env): MediaSettings {
-  const listen = environment['LIGHTSOUT_MEDIA_LISTEN'] ?? '127.0.0.1:0';
+export function mediaSettingsFrom(file: AgentConfig['media'], environment: NodeJS.ProcessEnv = process.env): MediaSettings {
+  const listen = environment['LIGHTSOUT_MEDIA_LISTEN'] ?? file.listen ?? '127.0.0.1:0';
   const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(listen);
-  if (!match) throw new LightsoutError('CONFIG_INVALID', `LIGHTSOUT_MEDIA_LISTEN must be host:port, not ${listen}`);
-  const number = (name: string, fallback: number) => {
+  if (!match) throw new LightsoutError('CONFIG_INVALID', `media.listen (or LIGHTSOUT_MEDIA_LISTEN) must be host:port, not ${listen}`);
+  const number = (name: string, fromFile: number | undefined, fallback: number) => {
     const text = environment[name];
-    if (text === undefined || text === '') return fallback;
+    if (text === undefined || text === '') return fromFile ?? fallback;
     const value = Number(text);
     if (!Number.isSafeInteger(value) || value < 0) throw new LightsoutError('CONFIG_INVALID', `${name} must be a non-negative integer`);
     return value;
   };
-  const publicBaseUrl = environment['LIGHTSOUT_MEDIA_PUBLIC_URL'];
+  const publicBaseUrl = environment['LIGHTSOUT_MEDIA_PUBLIC_URL'] ?? file.publicUrl;
   return {
     listenHost: match[1]!,
     listenPort: Number(match[2]),
     ...(publicBaseUrl ? { publicBaseUrl } : {}),
-    cacheBytes: number('LIGHTSOUT_MEDIA_CACHE_BYTES', 32 * 1024 ** 3),
-    urlTtlSeconds: number('LIGHTSOUT_MEDIA_URL_TTL_SECONDS', 12 * 3600),
-    autoEjectSeconds: number('LIGHTSOUT_MEDIA_AUTO_EJECT_SECONDS', 6 * 3600),
+    cacheBytes: number('LIGHTSOUT_MEDIA_CACHE_BYTES', file.cacheBytes, 32 * 1024 ** 3),
+    urlTtlSeconds: number('LIGHTSOUT_MEDIA_URL_TTL_SECONDS', file.urlTtlSeconds, 12 * 3600),
+    autoEjectSeconds: number('LIGHTSOUT_MEDIA_AUTO_EJECT_SECONDS', file.autoEjectSeconds, 6 * 3600),
   };
 }
 
@@ -61,9 +63,11 @@ function checked<T>(schema: TSchema, op: string, run: (params: T) => unknown): O
   };
 }
 
-export function createMediaExtension(settings: MediaSettings): AgentExtensionFactory {
+/** `settings` replaces the config file and environment (tests); by default both are read at start. */
+export function createMediaExtension(settingsOverride?: MediaSettings): AgentExtensionFactory {
   return (context: AgentContext): AgentExtension => {
     const { config, registry, logger } = context;
+    const settings = settingsOverride ?? mediaSettingsFrom(config.media);
     const servers = new Map(config.servers.map((server) => [server.id, server]));
     const ownDrivers = new Map<string, BmcDriver & VirtualMediaDriver>();
     // The registry asks IPMI first when a server has both; virtual media needs the Redfish driver.
@@ -105,7 +109,7 @@ export function createMediaExtension(settings: MediaSettings): AgentExtensionFac
       try {
         await started;
       } catch (error) {
-        throw new LightsoutError('BMC_UNSUPPORTED', 'the agent media server is not running', { cause: error, hint: 'check LIGHTSOUT_MEDIA_LISTEN on the agent' });
+        throw new LightsoutError('BMC_UNSUPPORTED', 'the agent media server is not running', { cause: error, hint: 'check media.listen in the agent config' });
       }
     };
     return {

@@ -88,7 +88,7 @@ export class MediaService {
     const url = await this.server.start();
     this.context.logger.info({ url, cacheBytes: this.options.cacheBytes }, 'media server listening');
     if (!this.options.publicBaseUrl && /^(127\.|localhost$|::1$)/.test(this.options.listenHost)) {
-      this.context.logger.warn({ url }, 'the media server listens on loopback: BMCs cannot fetch images from it; set LIGHTSOUT_MEDIA_LISTEN to the agent address on the out-of-band network');
+      this.context.logger.warn({ url }, 'the media server listens on loopback: BMCs cannot fetch images from it; set media.listen in the agent config to the agent address on the out-of-band network');
     }
     return url;
   }

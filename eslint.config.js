@@ -5,7 +5,9 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'dgram', 'http', 'https', 'crypto', 'child_process', 'stream', 'events', 'url', 'util', 'tls', 'zlib', 'buffer', 'worker_threads'];
+// Node built-ins by their exact specifier: a gitignore-style group would also
+// match a folder of ours that happens to be called `stream` or `events`.
+const nodeBuiltinsRegex = '^(node:.*|(fs|path|os|net|dgram|http|https|crypto|child_process|stream|events|url|util|tls|zlib|buffer|worker_threads)(/.*)?)$';
 const otherPackages = (...names) => names.map((name) => ({ group: [`@lightsout/${name}`, `@lightsout/${name}/*`], message: `@lightsout/${name} is another application: share code through @lightsout/shared instead.` }));
 const relayTestingOnly = { regex: '^@lightsout/relay(?!/testing$)(/.*)?$', message: 'Tests may import @lightsout/relay/testing (startRelay, login helpers) and nothing else of the relay.' };
 
@@ -29,7 +31,7 @@ export default tseslint.config(
   },
   // shared: pure. No Node, no DOM, no Electron, no other package.
   restrict(['shared/**/*.ts'], [
-    { group: nodeBuiltins, message: 'shared/ is pure: no Node APIs. Move I/O into relay/, agent/ or cli/ and pass data in.' },
+    { regex: nodeBuiltinsRegex, message: 'shared/ is pure: no Node APIs. Move I/O into relay/, agent/ or cli/ and pass data in.' },
     { group: ['electron', 'ws', 'fastify', 'react', 'react-dom'], message: 'shared/ is pure: only typebox and other shared/ files may be imported.' },
     ...otherPackages('relay', 'agent', 'cli', 'bmcsim', 'desktop'),
   ]),
@@ -58,7 +60,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [
-          { group: nodeBuiltins, message: 'The renderer runs sandboxed in a browser: no Node APIs. Ask main through the preload API (desktop/src/preload) or use a browser API.' },
+          { regex: nodeBuiltinsRegex, message: 'The renderer runs sandboxed in a browser: no Node APIs. Ask main through the preload API (desktop/src/preload) or use a browser API.' },
           { group: ['electron', 'electron/*'], message: 'The renderer never sees electron: use window.lightsout (the preload API) through the platform adapter.' },
           { group: ['**/main/*', '**/preload/*'], message: 'The renderer may import shared/ and browser libraries only; talk to main through the preload API.' },
           ...otherPackages('relay', 'agent', 'cli', 'bmcsim'),
@@ -72,7 +74,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         paths: [{ name: 'electron', importNames: ['app', 'BrowserWindow', 'shell', 'dialog', 'safeStorage', 'ipcMain', 'net', 'session'], message: 'The preload may use contextBridge and ipcRenderer only.' }],
         patterns: [
-          { group: nodeBuiltins, message: 'The preload is sandboxed: contextBridge and ipcRenderer only, plus shared/ types.' },
+          { regex: nodeBuiltinsRegex, message: 'The preload is sandboxed: contextBridge and ipcRenderer only, plus shared/ types.' },
           { group: ['**/main/*', '**/renderer/*'], message: 'The preload exposes an allow-list API; it imports only the IPC channel enum and shared/ types.', allowTypeImports: true },
           ...otherPackages('relay', 'agent', 'cli', 'bmcsim'),
         ],

@@ -115,6 +115,20 @@ describe('stream chain: client → relay → agent → TCP console', () => {
     expect(vera.statuses.at(-1)).toMatchObject({ mode: 'view', controller: 'bob' });
   });
 
+  it('gives a viewer who joins later the earlier console output exactly once, then live output', async () => {
+    const alice = collect(await chain.createSession('alice', 'web-01', 'serial'));
+    await until(() => alice.client.state === 'streaming', 5000, 'alice streaming');
+    alice.client.write(Buffer.from('before-bob\r\n'));
+    await until(() => alice.bytes() >= 12, 5000, 'echo to alice');
+    const bob = collect(await chain.createSession('bob', 'web-01', 'serial'));
+    await until(() => bob.bytes() >= 12, 5000, 'the scrollback to reach bob');
+    expect(Buffer.concat(bob.received).toString()).toBe('before-bob\r\n');
+    alice.client.write(Buffer.from('after'));
+    await until(() => bob.bytes() >= 17 && alice.bytes() >= 17, 5000, 'live echo to both');
+    expect(Buffer.concat(bob.received).toString()).toBe('before-bob\r\nafter');
+    expect(Buffer.concat(alice.received).toString()).toBe('before-bob\r\nafter');
+  });
+
   it(`carries ${TOTAL / MIB} MiB of random bytes through the echo byte-exact`, async () => {
     const data = seededBytes(TOTAL, 7);
     const session = await chain.createSession('alice', 'web-01', 'serial');

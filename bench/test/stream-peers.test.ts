@@ -63,6 +63,31 @@ describe('SOL through the chain to ipmi_sim', () => {
     expect(Buffer.concat(received)).toEqual(downstream);
     client.close();
   }, 90_000);
+
+  it("gives a second viewer the SOL hub's earlier output exactly once, then live output", async () => {
+    const watch = (session: Awaited<ReturnType<StreamChain['createSession']>>) => {
+      const received: Buffer[] = [];
+      const client = chain.connect(session, { onData: (chunk) => void received.push(Buffer.from(chunk)) });
+      return { client, all: () => Buffer.concat(received) };
+    };
+    const first = watch(await chain.createSession('operator', 'sol-01', 'sol'));
+    await until(() => first.client.state === 'streaming', 20_000, 'first streaming');
+    await lab.uart.waitForSolConnection(10_000);
+    const earlier = Buffer.from(`earlier-${randomBytes(8).toString('hex')}\r\n`);
+    lab.uart.write(earlier);
+    await until(() => first.all().includes(earlier), 30_000, 'earlier output to the first viewer');
+    const second = watch(await chain.createSession('operator', 'sol-01', 'sol'));
+    await until(() => second.all().length >= first.all().length, 20_000, 'the scrollback to reach the second viewer');
+    // Exactly what the first viewer has (the hub's replay plus what followed), the marker once.
+    expect(second.all()).toEqual(first.all());
+    expect(second.all().toString('latin1').split(earlier.toString('latin1')).length - 1).toBe(1);
+    const later = Buffer.from('later-output\r\n');
+    lab.uart.write(later);
+    await until(() => second.all().includes(later) && first.all().includes(later), 30_000, 'live output to both');
+    expect(second.all()).toEqual(first.all());
+    first.client.close();
+    second.client.close();
+  }, 90_000);
 });
 
 describe('VNC through the chain', () => {

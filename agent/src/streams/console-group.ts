@@ -1,5 +1,9 @@
 import { type StatusMessage, type StreamMember } from '@lightsout/shared';
 import type { ConsolePort } from './ports/types.js';
+import { Scrollback } from './scrollback.js';
+
+/** How much earlier output a late viewer of a SOL/serial console gets (as much as the IPMI SOL hub's ring buffer). */
+export const consoleScrollbackBytes = 256 * 1024;
 
 /** What the group needs from a member session. */
 export interface GroupMember {
@@ -28,24 +32,37 @@ export interface GroupMember {
  * Flow control: the port is paused while any member that matters is out of
  * window. A detached member that overflows while others are attached is
  * ended instead, so one vanished client cannot stall a shared console.
+ *
+ * Scrollback: the group keeps the last `scrollbackBytes` of output (seeded
+ * with the port's own replay, e.g. the SOL hub's ring buffer) and hands it
+ * to each member as its first bytes when it joins, so a viewer who arrives
+ * late sees the screen as it was — exactly once, since joining and output
+ * both run synchronously on the event loop. VNC groups keep none (an RFB
+ * byte stream cannot be replayed to a new client).
  */
 export class ConsoleGroup {
   private readonly members = new Set<GroupMember>();
   private controller: GroupMember | undefined;
   private paused = false;
   private ended = false;
+  private readonly scrollback: Scrollback;
 
   constructor(
     readonly key: string,
     private readonly port: ConsolePort,
     private readonly onEmpty: () => void,
-  ) {}
+    options: { scrollbackBytes?: number } = {},
+  ) {
+    this.scrollback = new Scrollback(options.scrollbackBytes ?? 0);
+    if (port.replay) this.scrollback.append(port.replay);
+  }
 
   get size(): number {
     return this.members.size;
   }
 
   join(member: GroupMember): void {
+    if (this.scrollback.size > 0) member.deliver(this.scrollback.snapshot());
     this.members.add(member);
     if (member.requestedMode === 'control' && this.controller === undefined) this.controller = member;
     this.broadcast('joined', member.user);
@@ -87,6 +104,7 @@ export class ConsoleGroup {
 
   /** BMC output: to every member, in order. */
   output(bytes: Uint8Array): void {
+    this.scrollback.append(bytes);
     for (const member of [...this.members]) {
       member.deliver(bytes);
       if (member.overflowed) member.end(4410, 'fell too far behind the console output');

@@ -3,7 +3,7 @@ import Type from 'typebox';
 import { Value } from 'typebox/value';
 import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../agent.js';
 import type { ServerEntry } from '../config/types.js';
-import { ConsoleGroup } from './console-group.js';
+import { ConsoleGroup, consoleScrollbackBytes } from './console-group.js';
 import { dialBack, dialUrlOf } from './dial-back.js';
 import { createPortOpener } from './ports/open.js';
 import type { ConsolePortOpener } from './ports/types.js';
@@ -121,9 +121,14 @@ export class AgentStreams implements AgentExtension {
       drain: () => group?.onPortDrain(),
       close: (reason) => group?.portClosed(reason),
     }).then((port) => {
-      group = new ConsoleGroup(key, port, () => {
-        if (this.groups.get(key) === opening) this.groups.delete(key);
-      });
+      group = new ConsoleGroup(
+        key,
+        port,
+        () => {
+          if (this.groups.get(key) === opening) this.groups.delete(key);
+        },
+        { scrollbackBytes: params.kind === 'vnc' ? 0 : consoleScrollbackBytes },
+      );
       return group;
     });
     this.groups.set(key, opening);

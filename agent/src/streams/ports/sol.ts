@@ -24,9 +24,10 @@ export async function openSolPort(hub: SolHub, events: ConsolePortEvents): Promi
       if (event.type === 'ended') finish(`SOL ended: ${event.reason}${event.detail ? ` (${event.detail})` : ''}`);
     },
   });
-  // Recent output from before anyone attached (the boot banner, the login prompt).
-  if (viewer.replay.length > 0) queueMicrotask(() => !closed && events.data(viewer.replay));
   return {
+    // Recent output from before anyone attached (the boot banner, the login prompt): the group seeds its scrollback with it.
+    // It used to be sent through events.data on a microtask, which ran before the group existed, so every viewer lost it.
+    replay: viewer.replay,
     write: (bytes) => {
       // Another user of the hub may hold the keyboard; take it back for the console group.
       if (!viewer.hasControl) viewer.takeControl();

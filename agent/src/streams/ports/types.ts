@@ -7,6 +7,12 @@ import type { ServerEntry } from '../../config/types.js';
  * hub, VNC through the RFB proxy), chosen by kind and endpoint URL.
  */
 export interface ConsolePort {
+  /**
+   * Output from before this port was opened that a new viewer should see
+   * first (the SOL hub's ring buffer: boot banner, login prompt). Delivered
+   * through the console group's scrollback, never through `events.data`.
+   */
+  readonly replay?: Uint8Array;
   /** Bytes toward the BMC; false when the port is buffering: wait for `drain`. */
   write(bytes: Uint8Array): boolean;
   /** Serial break (SOL: the SOL break bit; serial: not every transport has one). */

@@ -1,0 +1,77 @@
+import type { StatusMessage } from '@lightsout/shared';
+import { describe, expect, it } from 'vitest';
+import { ConsoleGroup, type GroupMember } from './console-group.js';
+import type { ConsolePort } from './ports/types.js';
+
+/** A member that records what the group hands it (the group's contract, not a stand-in for a peer). */
+function member(user: string, requestedMode: 'control' | 'view' = 'view') {
+  const received: Uint8Array[] = [];
+  const statuses: StatusMessage[] = [];
+  const value: GroupMember & { received: Uint8Array[]; statuses: StatusMessage[]; text(): string } = {
+    user,
+    requestedMode,
+    attached: true,
+    canTake: true,
+    overflowed: false,
+    received,
+    statuses,
+    deliver: (bytes) => received.push(bytes),
+    sendStatus: (status) => statuses.push(status),
+    end: () => undefined,
+    holdInput: () => undefined,
+    text: () => Buffer.concat(received).toString(),
+  };
+  return value;
+}
+
+function port(replay?: string): ConsolePort {
+  return {
+    ...(replay === undefined ? {} : { replay: Buffer.from(replay) }),
+    write: () => true,
+    sendBreak: () => undefined,
+    pause: () => undefined,
+    resume: () => undefined,
+    close: () => undefined,
+  };
+}
+
+describe('ConsoleGroup scrollback', () => {
+  it("gives the first member the port's replay (the SOL hub's ring buffer) before live output", () => {
+    const group = new ConsoleGroup('s/sol', port('boot banner\r\n'), () => undefined, { scrollbackBytes: 1024 });
+    const first = member('alice', 'control');
+    group.join(first);
+    group.output(Buffer.from('login: '));
+    expect(first.text()).toBe('boot banner\r\nlogin: ');
+  });
+
+  it('gives a late member the earlier output exactly once, then live output', () => {
+    const group = new ConsoleGroup('s/serial', port(), () => undefined, { scrollbackBytes: 1024 });
+    const alice = member('alice', 'control');
+    group.join(alice);
+    group.output(Buffer.from('earlier-1 '));
+    group.output(Buffer.from('earlier-2 '));
+    const bob = member('bob');
+    group.join(bob);
+    expect(bob.text()).toBe('earlier-1 earlier-2 ');
+    group.output(Buffer.from('later'));
+    expect(bob.text()).toBe('earlier-1 earlier-2 later');
+    expect(alice.text()).toBe(bob.text());
+  });
+
+  it('bounds what a late member gets to the scrollback size', () => {
+    const group = new ConsoleGroup('s/serial', port('0123456789'), () => undefined, { scrollbackBytes: 8 });
+    group.output(Buffer.from('abcd'));
+    const late = member('carol');
+    group.join(late);
+    expect(late.text()).toBe('6789abcd');
+  });
+
+  it('keeps no scrollback when asked for none (VNC)', () => {
+    const group = new ConsoleGroup('s/vnc/x', port(), () => undefined);
+    group.join(member('alice', 'control'));
+    group.output(Buffer.from('RFB 003.008\n'));
+    const late = member('bob');
+    group.join(late);
+    expect(late.received).toEqual([]);
+  });
+});

@@ -12,6 +12,18 @@ import {
   type WhoAmI,
 } from '@lightsout/shared';
 
+/** One console recording as `GET /v1/recordings` lists it (relay/src/plugins/streams/recordings/storage.ts). */
+export interface RecordingMeta {
+  id: string;
+  sessionId: string;
+  serverId: string;
+  tenant: string;
+  kind: StreamKind;
+  user: string;
+  /** ms since epoch */
+  startedAt: number;
+}
+
 export interface RelayClientOptions {
   baseUrl: string;
   accessToken(): Promise<string | null>;
@@ -84,6 +96,16 @@ export class RelayClient {
   }
   createSession(serverId: string, kind: StreamKind, mode: StreamMode): Promise<SessionCreated> {
     return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/sessions`, { kind, mode });
+  }
+  async recordings(): Promise<RecordingMeta[]> {
+    return (await this.request<{ recordings: RecordingMeta[] }>('GET', '/v1/recordings')).recordings;
+  }
+  /** A recording's file (asciicast v2 text or RFB capture), as bytes: playback and download both need the bearer token. */
+  async recordingFile(id: string): Promise<Uint8Array> {
+    const token = await this.#options.accessToken();
+    const response = await fetch(`${this.#options.baseUrl}/v1/recordings/${encodeURIComponent(id)}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    if (!response.ok) throw LightsoutError.fromBody((await response.json().catch(() => null)) ?? { code: response.status === 404 ? 'NOT_FOUND' : 'INTERNAL', message: `HTTP ${response.status}` });
+    return new Uint8Array(await response.arrayBuffer());
   }
 }
 

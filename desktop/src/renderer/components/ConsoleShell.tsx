@@ -193,6 +193,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       entries.push(
         { kind: 'item', label: 'Sensors', disabled: !capabilities.has('sensors'), onSelect: () => services.openView(single, 'sensors'), testId: 'menu-sensors' },
         { kind: 'item', label: 'System event log', disabled: !capabilities.has('sel'), onSelect: () => services.openView(single, 'sel'), testId: 'menu-sel' },
+        { kind: 'item', label: 'Recordings', onSelect: () => services.openView(single, 'recordings'), testId: 'menu-recordings' },
       );
     }
     return entries;

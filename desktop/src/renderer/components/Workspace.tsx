@@ -128,6 +128,7 @@ function EmptyPane() {
 // Console code (xterm.js, noVNC) loads with the first console tab, not before the tree.
 const SolConsole = lazy(() => import('../consoles/SolConsole.js').then((module) => ({ default: module.SolConsole })));
 const VncConsole = lazy(() => import('../consoles/VncConsole.js').then((module) => ({ default: module.VncConsole })));
+const RecordingsView = lazy(() => import('../recordings/RecordingsView.js').then((module) => ({ default: module.RecordingsView })));
 const LocalTerminalConsole = lazy(() => import('../consoles/LocalTerminalConsole.js').then((module) => ({ default: module.LocalTerminalConsole })));
 
 const TabBody = memo(function TabBody(props: { tab: Tab; server: ServerView | undefined; visible: boolean }) {
@@ -152,6 +153,6 @@ function TabContent({ tab, server, visible }: { tab: Tab; server: ServerView | u
     case 'sel':
       return <SelView server={server} />;
     case 'recordings':
-      return <div className="pane-empty">Recordings are listed here once the relay records sessions.</div>;
+      return <RecordingsView server={server} />;
   }
 }

@@ -1,0 +1,35 @@
+import { consoleText, expect, logIn, openTextConsole, serverAction, shot, test, typeLine } from '../support/test.js';
+
+test('SOL: a late viewer gets the earlier output; the session is recorded and plays back with seek', async ({ page, fleet }) => {
+  const server = fleet.servers.find((entry) => entry.sol);
+  test.skip(!server, 'no simulated server with SOL');
+  await logIn(page, fleet);
+  await openTextConsole(page, server!, 'sol');
+  const marker = `recorded-${Date.now().toString(36)}`;
+  await typeLine(page, server!.id, `echo ${marker}`);
+  await expect.poll(async () => ((await consoleText(page, server!.id).textContent()) ?? '').split(marker).length - 1).toBeGreaterThanOrEqual(2);
+
+  // The tenant's policy records SOL (the default): the live session's recording is listed first for the server and plays in xterm.js.
+  await serverAction(page, server!.name, 'menu-recordings');
+  const rows = page.getByTestId('recording-row');
+  await expect(rows.first()).toBeVisible();
+  await expect(rows.first()).toHaveAttribute('data-kind', 'sol');
+  await rows.first().getByTestId('recording-play').click();
+  const screen = page.locator('[data-testid="recording-screen"] .xterm-rows');
+  await expect(screen).toContainText(`echo ${marker}`, { timeout: 30_000 });
+  await expect(page.getByTestId('recording-toggle')).toHaveText('Play', { timeout: 30_000 });
+  // Seek to the start: the screen is re-rendered from nothing; back to the end: all of it again.
+  const seek = page.getByTestId('recording-seek');
+  await seek.fill('0');
+  await expect(screen).not.toContainText(marker);
+  const end = await seek.getAttribute('max');
+  await seek.fill(end!);
+  await expect(screen).toContainText(`echo ${marker}`);
+  await expect(page.getByTestId('recording-time')).toContainText('/');
+  await shot(page, '18-recording-playback');
+
+  // A pop-out is a new viewer of the same console: it starts with the output from before it joined (the scrollback).
+  const [popup] = await Promise.all([page.waitForEvent('popup'), page.locator(`[data-testid="tab"][data-tab-id="sol:${server!.id}"]`).dblclick()]);
+  await expect(popup.locator('.xterm-rows')).toContainText(`echo ${marker}`);
+  await popup.close();
+});

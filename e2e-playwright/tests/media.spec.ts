@@ -28,8 +28,13 @@ test('drop an ISO on a server: upload reaches 100%, then it mounts and the serve
   await expect(upload).toHaveAttribute('data-phase', 'done', { timeout: 60_000 });
   await expect(consoleText(page, server!.id)).toContainText(/virtual (CD|media)|CD-ROM|from CD/i, { timeout: 60_000 });
   await shot(page, '15-media-booted-from-cd');
+  // The tree's badges, pushed over /v1/events: the mounted image and the open console.
+  await expect(row.getByTestId('media-badge')).toHaveAttribute('data-filename', 'e2e-install.iso');
+  await expect(row.getByTestId('sessions-badge')).toBeVisible();
+  await shot(page, '15b-tree-badges');
 
   // Eject from the actions menu; the relay answers with the new media state.
   await serverAction(page, server!.name, 'menu-eject');
   await expect(page.locator('[data-testid="toast"]:not(.error)').filter({ hasText: `${server!.id}:` })).toBeVisible();
+  await expect(row.getByTestId('media-badge')).toHaveCount(0);
 });

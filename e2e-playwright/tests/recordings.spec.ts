@@ -5,6 +5,8 @@ test('SOL: a late viewer gets the earlier output; the session is recorded and pl
   test.skip(!server, 'no simulated server with SOL');
   await logIn(page, fleet);
   await openTextConsole(page, server!, 'sol');
+  // The tree shows the live console on the server's row (pushed over /v1/events).
+  await expect(page.locator(`[data-testid="server-row"][data-server-id="${server!.id}"] [data-testid="sessions-badge"]`)).toBeVisible();
   const marker = `recorded-${Date.now().toString(36)}`;
   await typeLine(page, server!.id, `echo ${marker}`);
   await expect.poll(async () => ((await consoleText(page, server!.id).textContent()) ?? '').split(marker).length - 1).toBeGreaterThanOrEqual(2);

@@ -3,13 +3,15 @@ import { visibleServers } from '../access/scope.js';
 import type { Principal } from '../identity/verifier.js';
 import type { Store } from '../store/open.js';
 import type { ServerTable } from '../store/database.js';
+import type { ServerActivity } from './activity.js';
 
 type ServerRow = Omit<ServerTable, 'updated_at' | 'reachable'>;
 
 const COLUMNS = ['id', 'name', 'tenant_id', 'region', 'datacenter', 'rack', 'labels', 'endpoints', 'capabilities', 'agent_id', 'power', 'state_at'] as const;
 
-export function toServerView(row: ServerRow, isOnline: (agentId: string) => boolean): ServerView {
+export function toServerView(row: ServerRow, isOnline: (agentId: string) => boolean, activity?: ServerActivity): ServerView {
   return {
+    ...(activity ? activity.of(row.id) : {}),
     id: row.id,
     name: row.name,
     tenant: row.tenant_id,

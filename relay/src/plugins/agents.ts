@@ -8,6 +8,7 @@ import type { AuthenticatedAgent } from '../agents/agent-auth.js';
 import { AgentHub } from '../agents/hub.js';
 import { consumeJoinToken, createJoinToken } from '../agents/join-tokens.js';
 import { listAgentViews } from '../agents/views.js';
+import { ServerActivity } from '../inventory/activity.js';
 import { ServerEvents } from '../inventory/events.js';
 import { bearerToken } from './identity.js';
 
@@ -15,6 +16,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Server changed / removed notifications (the /v1/events feed listens). */
     serverEvents: ServerEvents;
+    /** Live sessions and mounted media per server (the tree's badges); the streams and media plugins report into it. */
+    serverActivity: ServerActivity;
     /** Live agent connections; `app.agents.request(agentId, op, params, timeoutMs)` for other plugins. */
     agents: AgentHub;
   }
@@ -27,6 +30,7 @@ const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchem
 
 async function agentsPlugin(app: FastifyInstance): Promise<void> {
   app.decorate('serverEvents', new ServerEvents());
+  app.decorate('serverActivity', new ServerActivity(app.serverEvents));
   const hub = new AgentHub(app.store, app.config, app.metrics, app.log, app.serverEvents);
   app.decorate('agents', hub);
   app.decorateRequest('controlAgent', null);

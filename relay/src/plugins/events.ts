@@ -61,11 +61,11 @@ export default async function eventsPlugin(app: FastifyInstance): Promise<void> 
       // Subscribe before the snapshot so no change falls between them; the queue keeps the order.
       const unsubscribe = app.serverEvents.subscribe((change) =>
         enqueue(async () => {
-          for (const row of await listServers(app.store, principal, [...change.changed])) send({ type: 'server', server: toServerView(row, isOnline) });
+          for (const row of await listServers(app.store, principal, [...change.changed])) send({ type: 'server', server: toServerView(row, isOnline, app.serverActivity) });
           for (const [id, tenant] of change.removed) if (canSeeTenant(principal, tenant)) send({ type: 'server-removed', id });
         }),
       );
-      enqueue(async () => send({ type: 'servers', servers: (await listServers(app.store, principal)).map((row) => toServerView(row, isOnline)) }));
+      enqueue(async () => send({ type: 'servers', servers: (await listServers(app.store, principal)).map((row) => toServerView(row, isOnline, app.serverActivity)) }));
       const expiry = setTimeout(() => socket.close(1008, 'access token expired'), Math.min(2 ** 31 - 1, Math.max(0, principal.expiresAt * 1000 - Date.now())));
       expiry.unref();
       socket.on('message', () => socket.close(1008, new LightsoutError('BAD_REQUEST', 'the event feed is one-way').message));

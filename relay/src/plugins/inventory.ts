@@ -43,12 +43,12 @@ export default async function inventoryPlugin(app: FastifyInstance): Promise<voi
   }
 
   app.get('/v1/servers', { preHandler: app.authenticate, schema: { ...secured, response: { 200: ServerList, ...errors } } }, async (request) => ({
-    servers: (await listServers(app.store, request.principal!)).map((row) => toServerView(row, isOnline)),
+    servers: (await listServers(app.store, request.principal!)).map((row) => toServerView(row, isOnline, app.serverActivity)),
   }));
 
   app.get('/v1/servers/:id', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, response: { 200: ServerView, ...errors } } }, async (request) => {
     const { id } = request.params as { id: string };
-    return toServerView(await findServer(app.store, request.principal!, id), isOnline);
+    return toServerView(await findServer(app.store, request.principal!, id), isOnline, app.serverActivity);
   });
 
   app.post('/v1/servers/:id/power', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, body: PowerRequest, response: { 200: PowerResult, ...errors } } }, async (request) => {

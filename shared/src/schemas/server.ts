@@ -56,6 +56,16 @@ export type PowerState = Static<typeof PowerState>;
 export const AgentStatus = Type.Union([Type.Literal('online'), Type.Literal('offline')]);
 export type AgentStatus = Static<typeof AgentStatus>;
 
+/** The virtual media image mounted on a server, as the tree's badge shows it. */
+export const ServerMediaBadge = Type.Object({
+  filename: Type.String({ maxLength: 255 }),
+  /** ISO-8601 time of the mount, when known. */
+  since: Type.Union([Type.String(), Type.Null()]),
+  /** Who mounted it, when known. */
+  by: Type.Union([Type.String(), Type.Null()]),
+});
+export type ServerMediaBadge = Static<typeof ServerMediaBadge>;
+
 /** A server as the REST API shows it (`GET /v1/servers`). */
 export const ServerView = Type.Object({
   id: Slug,
@@ -72,6 +82,10 @@ export const ServerView = Type.Object({
   power: PowerState,
   /** ISO-8601 time of the last state report from the agent, if any. */
   stateAt: Type.Union([Type.String(), Type.Null()]),
+  /** Live console connections to this server through the relay (optional: older relays do not send it). */
+  sessions: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The mounted virtual media image, or null (optional: older relays do not send it). */
+  media: Type.Optional(Type.Union([ServerMediaBadge, Type.Null()])),
 });
 export type ServerView = Static<typeof ServerView>;
 

@@ -3,7 +3,7 @@ import { memo, useCallback, useMemo, useState } from 'react';
 import { defaultConsoleKind } from '../actions/server-actions.js';
 import { useApp } from '../app-context.js';
 import { buildRows, type GroupRow, type ServerRow, serversUnder, sortServers, type TreeRow } from '../state/server-tree.js';
-import { AgentBadge, PowerBadge } from './Badges.js';
+import { AgentBadge, MediaBadge, PowerBadge, SessionsBadge } from './Badges.js';
 import { VirtualList } from './VirtualList.js';
 
 const ROW_HEIGHT = 24;
@@ -221,6 +221,8 @@ function ServerLine({ row, style, selected, focused, dropTarget, onContextMenu, 
       <span className="name" title={server.id}>{server.name}</span>
       <PowerBadge power={server.power} />
       <AgentBadge agent={server.agent} />
+      <SessionsBadge sessions={server.sessions} />
+      <MediaBadge media={server.media} />
       {labels ? <span className="label-chip" title={labels}>{labels}</span> : <span className="fill" />}
       <button className="more icon" aria-label={`Actions for ${server.name}`} data-testid="server-actions" onClick={onContextMenu}>⋯</button>
     </div>

@@ -81,4 +81,18 @@ describe('server tree rows', () => {
     expect(merged[0]).toMatchObject({ id: 'web-2', power: 'on' });
     expect(mergeServers(fleet, copy.slice(1))).toHaveLength(3);
   });
+
+  it('takes a change of the live-session count or the mounted media as news (the tree badges)', () => {
+    const withBadges = fleet.map((entry) => ({ ...entry, sessions: 0, media: null }));
+    // Absent (an older relay) and zero / null are the same.
+    expect(mergeServers(fleet, withBadges)).toBe(fleet);
+    const watched = withBadges.map((entry, index) => (index === 0 ? { ...entry, sessions: 2 } : entry));
+    expect(mergeServers(fleet, watched)[0]).toMatchObject({ sessions: 2 });
+    const media = { filename: 'debian.iso', since: null, by: 'alice' };
+    const mounted = watched.map((entry, index) => (index === 0 ? { ...entry, media } : entry));
+    const merged = mergeServers(watched, mounted);
+    expect(merged).not.toBe(watched);
+    expect(merged[0]).toMatchObject({ media });
+    expect(mergeServers(mounted, mounted.map((entry) => ({ ...entry, media: entry.media ? { ...entry.media } : null })))).toBe(mounted);
+  });
 });

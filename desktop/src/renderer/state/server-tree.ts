@@ -130,7 +130,8 @@ function sameServer(left: ServerView, right: ServerView): boolean {
     left.power === right.power && left.agent === right.agent && left.stateAt === right.stateAt && left.name === right.name &&
     left.tenant === right.tenant && left.region === right.region && left.datacenter === right.datacenter && left.rack === right.rack &&
     left.agentId === right.agentId && JSON.stringify(left.labels) === JSON.stringify(right.labels) &&
-    JSON.stringify(left.endpoints) === JSON.stringify(right.endpoints) && left.capabilities.join() === right.capabilities.join()
+    JSON.stringify(left.endpoints) === JSON.stringify(right.endpoints) && left.capabilities.join() === right.capabilities.join() &&
+    (left.sessions ?? 0) === (right.sessions ?? 0) && JSON.stringify(left.media ?? null) === JSON.stringify(right.media ?? null)
   );
 }
 

@@ -62,9 +62,17 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   const { dependencies } = options;
   const directory = options.directory ?? join(app.config.dataDir, 'media');
   const store = new HashingFileStore({ directory, expirationPeriodInMilliseconds: options.incompleteTtlMs ?? 24 * 3600_000 });
+  const activity = app.hasDecorator('serverActivity') ? app.serverActivity : undefined;
   const jobs = new MediaJobs({
     dependencies,
     log: app.log,
+    // The tree's badge: an image counts as mounted once the agent reports the mount, until the eject has finished.
+    ...(activity
+      ? {
+          onState: (state: MediaState) =>
+            activity.setMedia(state.serverId, state.image && state.mountedAt !== null ? { filename: state.image.filename, since: state.mountedAt, by: state.mountedBy } : null),
+        }
+      : {}),
     pollIntervalMs: options.pollIntervalMs ?? 250,
     stallTimeoutMs: options.stallTimeoutMs ?? 120_000,
     mountTimeoutMs: options.mountTimeoutMs ?? 15 * 60_000,

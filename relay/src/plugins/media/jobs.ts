@@ -24,6 +24,8 @@ export interface PullGrant {
 
 export interface MediaJobsOptions {
   dependencies: MediaDependencies;
+  /** Every new state of a server's media (the tree's mounted-media badge listens). */
+  onState?(state: MediaState): void;
   log: FastifyBaseLogger;
   pollIntervalMs: number;
   /** A transfer that makes no progress for this long fails. */
@@ -106,6 +108,7 @@ export class MediaJobs {
     const revision = (this.states.get(serverId)?.revision ?? 0) + 1;
     const next: MediaState = { ...state, revision } as MediaState;
     this.states.set(serverId, next);
+    this.options.onState?.(next);
     return next;
   }
 

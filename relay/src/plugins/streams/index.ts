@@ -79,7 +79,23 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   const legs = new PendingLegs();
   const recordings = options.recordings ?? new FileRecordingStorage(join(app.config.dataDir, 'recordings'));
   const recorder = new StreamRecorder(recordings, options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir));
-  const gateway = new StreamGateway(tokens, legs, dependencies, app.log, options.hooks ?? { onSpliced: (claims) => recorder.hooksFor(claims) });
+  // The tree's "active sessions" badge counts live legs per server (app.serverActivity, when the relay has the inventory).
+  const activity = app.hasDecorator('serverActivity') ? app.serverActivity : undefined;
+  const onSpliced = options.hooks?.onSpliced ?? ((claims: StreamTokenClaims) => recorder.hooksFor(claims));
+  const gateway = new StreamGateway(tokens, legs, dependencies, app.log, {
+    onSpliced: (claims) => {
+      const observer = onSpliced(claims);
+      if (!activity) return observer;
+      activity.sessionStarted(claims.srv);
+      return {
+        ...observer,
+        end: () => {
+          observer?.end?.();
+          activity.sessionEnded(claims.srv);
+        },
+      };
+    },
+  });
   app.decorate('streams', { tokens, gateway, legs });
   const claimsOf = new WeakMap<FastifyRequest, StreamTokenClaims>();
   const agentOf = new WeakMap<FastifyRequest, string>();

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -47,6 +47,10 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     for (const process of started.reverse()) await process.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
+
+  // The tenant recording policy (relay/src/plugins/streams/recordings/recorder.ts): VNC too, so the recordings view can replay it.
+  mkdirSync(join(dataDir, 'relay'), { recursive: true });
+  writeFileSync(join(dataDir, 'relay', 'recording-policy.json'), JSON.stringify({ '*': { sol: true, serial: true, vnc: true } }));
 
   let control: Server | null = null;
   try {

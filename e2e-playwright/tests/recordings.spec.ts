@@ -1,4 +1,5 @@
-import { consoleText, expect, logIn, openTextConsole, serverAction, shot, test, typeLine } from '../support/test.js';
+import type { Page } from '@playwright/test';
+import { consoleText, expect, expectVncScreen, logIn, openTextConsole, serverAction, shot, test, typeLine } from '../support/test.js';
 
 test('SOL: a late viewer gets the earlier output; the session is recorded and plays back with seek', async ({ page, fleet }) => {
   const server = fleet.servers.find((entry) => entry.sol);
@@ -34,4 +35,37 @@ test('SOL: a late viewer gets the earlier output; the session is recorded and pl
   const [popup] = await Promise.all([page.waitForEvent('popup'), page.locator(`[data-testid="tab"][data-tab-id="sol:${server!.id}"]`).dblclick()]);
   await expect(popup.locator('.xterm-rows')).toContainText(`echo ${marker}`);
   await popup.close();
+});
+
+/** Distinct colours sampled from a canvas: more than one means a real screen, not the blank canvas. */
+async function colours(page: Page, selector: string): Promise<number> {
+  return page.locator(selector).evaluate((element: HTMLCanvasElement) => {
+    const context = element.getContext('2d');
+    if (!context || element.width === 0) return 0;
+    const pixels = context.getImageData(0, 0, element.width, element.height).data;
+    const seen = new Set<number>();
+    for (let index = 0; index < pixels.length && seen.size < 64; index += 4 * 97) seen.add((pixels[index]! << 16) | (pixels[index + 1]! << 8) | pixels[index + 2]!);
+    return seen.size;
+  });
+}
+
+test('VNC: the session is recorded (RFB capture) and replays in noVNC, also after seeking back', async ({ page, fleet }) => {
+  const server = fleet.servers.find((entry) => entry.vnc);
+  test.skip(!server, 'no simulated server with VNC');
+  await logIn(page, fleet);
+  await serverAction(page, server!.name, 'menu-open-vnc');
+  await expectVncScreen(page, server!.id);
+  await serverAction(page, server!.name, 'menu-recordings');
+  const row = page.locator('[data-testid="recording-row"][data-kind="vnc"]').first();
+  await expect(row).toBeVisible();
+  await row.getByTestId('recording-play').click();
+  const canvas = '[data-testid="recording-screen"] canvas';
+  await expect(page.locator(canvas)).toBeVisible();
+  await expect.poll(() => colours(page, canvas), { timeout: 30_000 }).toBeGreaterThan(1);
+  // Seeking back restarts the RFB and fast-forwards: the screen comes back at the end.
+  const seek = page.getByTestId('recording-seek');
+  await seek.fill('0');
+  await seek.fill((await seek.getAttribute('max'))!);
+  await expect.poll(() => colours(page, canvas), { timeout: 30_000 }).toBeGreaterThan(1);
+  await shot(page, '19-recording-vnc-playback');
 });

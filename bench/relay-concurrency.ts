@@ -2,7 +2,10 @@
  * relay-concurrency: open N concurrent console streams on one relay process
  * (relay and agent are real processes) and report the relay's RSS growth per
  * stream and how many failed to open.
- *   npm run bench -- relay-concurrency [--streams 9000] [--batch 100]
+ *   npm run bench -- relay-concurrency [--streams 9000] [--servers 100] [--batch 100]
+ * Streams are spread round-robin over --servers consoles: a console tells
+ * every viewer who joins, so 9,000 viewers of ONE console would measure an
+ * O(n²) status fan-out no real NOC produces, not the per-stream cost.
  * Each stream holds two sockets at the relay (client + agent leg); with this
  * machine's hard limit of 20,000 descriptors per process, about 9,900 is the
  * ceiling for one relay process.
@@ -14,17 +17,19 @@ import { startStack } from './lib/stack.js';
 
 const streams = flag('streams', 9000);
 const batch = flag('batch', 100);
+const serverCount = Math.max(1, Math.min(flag('servers', 100), streams));
 
 const sink = await startCountingSink();
-// All sessions share one quiet console (one BMC connection at the agent).
-const stack = await startStack([{ id: 'quiet-01', serial: { url: `tcp://127.0.0.1:${sink.port}` } }]);
+// Quiet consoles (one BMC connection each at the agent), all to one TCP sink.
+const serverIds = Array.from({ length: serverCount }, (_, index) => `quiet-${String(index + 1).padStart(4, '0')}`);
+const stack = await startStack(serverIds.map((id) => ({ id, serial: { url: `tcp://127.0.0.1:${sink.port}` } })));
 const clients: StreamClient[] = [];
 let failures = 0;
 const failureReasons = new Map<string, number>();
 try {
   const pid = stack.relayPid()!;
   // Warm up code paths (JIT, first-session allocations) before the baseline.
-  const warm = await connect(await createSession(stack, 'quiet-01'), { onData: () => {} });
+  const warm = await connect(await createSession(stack, serverIds[0]!), { onData: () => {} });
   warm.close();
   await new Promise((resolve) => setTimeout(resolve, 500));
   const before = rssKiB(pid);
@@ -32,7 +37,7 @@ try {
   for (let opened = 0; opened < streams; ) {
     const size = Math.min(batch, streams - opened);
     const results = await Promise.allSettled(
-      Array.from({ length: size }, async () => connect(await createSession(stack, 'quiet-01'), { onData: () => {} }, 120_000)),
+      Array.from({ length: size }, async (_, index) => connect(await createSession(stack, serverIds[(opened + index) % serverCount]!), { onData: () => {} }, 120_000)),
     );
     for (const result of results) {
       if (result.status === 'fulfilled') clients.push(result.value);
@@ -64,7 +69,7 @@ try {
     better: 'lower',
     ours: Number(perStream.toFixed(1)),
     baselines: {},
-    params: { streams, open: clients.length, failures, rssBeforeKiB: before, rssAfterKiB: after, openSeconds: Number(openSeconds.toFixed(1)) },
+    params: { streams, servers: serverCount, open: clients.length, failures, rssBeforeKiB: before, rssAfterKiB: after, openSeconds: Number(openSeconds.toFixed(1)) },
   };
   printResult(result);
 } finally {

@@ -45,6 +45,8 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 
 /** Children must not outlive the test or benchmark process, even when it dies without cleaning up. */
 const everyChild = new Set<ChildProcess>();
+/** Children we are stopping on purpose: their exit is not news. */
+const stopping = new WeakSet<ChildProcess>();
 process.once('exit', () => {
   for (const child of everyChild) child.kill('SIGKILL');
 });
@@ -52,7 +54,14 @@ process.once('exit', () => {
 function own(child: ChildProcess, owned: Set<ChildProcess>, log: string[]): ChildProcess {
   owned.add(child);
   everyChild.add(child);
-  child.once('exit', () => everyChild.delete(child));
+  child.once('exit', (code, signal) => {
+    everyChild.delete(child);
+    // A relay or agent dying under load is a finding: say so with its last words,
+    // instead of letting the caller fail later on a vanished pid.
+    if (owned.has(child) && !stopping.has(child)) {
+      process.stderr.write(`stack: ${child.spawnargs.slice(1, 2).join(' ')} exited unexpectedly (${signal ?? `code ${code}`}); last output:\n${log.join('').slice(-4000)}\n`);
+    }
+  });
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
   child.once('exit', () => owned.delete(child));
@@ -85,12 +94,16 @@ export async function startStack(servers: StackServer[], options: { agentEnv?: N
     async killRelay() {
       if (!relay || relay.exitCode !== null) return;
       const exited = once(relay, 'exit');
+      stopping.add(relay);
       relay.kill('SIGKILL');
       await exited;
     },
     startRelay,
     async close() {
-      for (const child of owned) child.kill('SIGTERM');
+      for (const child of owned) {
+        stopping.add(child);
+        child.kill('SIGTERM');
+      }
       await Promise.all([...owned].map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
       rmSync(directory, { recursive: true, force: true });
     },

@@ -78,7 +78,9 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   });
   const legs = new PendingLegs();
   const recordings = options.recordings ?? new FileRecordingStorage(join(app.config.dataDir, 'recordings'));
-  const recorder = new StreamRecorder(recordings, options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir));
+  const recorder = new StreamRecorder(recordings, options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir), (error, sessionId) =>
+    app.log.warn({ err: error, sessionId }, 'recording failed: the session goes on unrecorded'),
+  );
   // The tree's "active sessions" badge counts live legs per server (app.serverActivity, when the relay has the inventory).
   const activity = app.hasDecorator('serverActivity') ? app.serverActivity : undefined;
   const onSpliced = options.hooks?.onSpliced ?? ((claims: StreamTokenClaims) => recorder.hooksFor(claims));

@@ -24,19 +24,32 @@ export function loadRecordingPolicy(dataDir: string): RecordingPolicy {
  * client put in its `resume`, and only bytes past what is already stored are
  * appended. The stored byte count survives a relay restart (file length).
  */
+/** A recording that cannot be opened or written never takes the session (or the relay) down with it. */
+export type RecordingFailureReport = (error: unknown, sessionId: string) => void;
+
 export class StreamRecorder {
   private readonly writers = new Map<string, { writer: RecordingWriter; legs: number }>();
 
   constructor(
     private readonly storage: RecordingStorage,
     private readonly policy: RecordingPolicy,
+    private readonly reportFailure: RecordingFailureReport = () => undefined,
   ) {}
 
   hooksFor(claims: StreamTokenClaims): LegHooks | undefined {
     if (!this.policy(claims.ten, claims.knd)) return undefined;
     let entry = this.writers.get(claims.sid);
     if (!entry) {
-      const writer = this.storage.writer({ id: claims.sid, sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, user: claims.usr, startedAt: Date.now() });
+      let writer: RecordingWriter;
+      try {
+        writer = this.storage.writer(
+          { id: claims.sid, sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, user: claims.usr, startedAt: Date.now() },
+          (error) => this.reportFailure(error, claims.sid),
+        );
+      } catch (error) {
+        this.reportFailure(error, claims.sid);
+        return undefined;
+      }
       entry = { writer, legs: 0 };
       this.writers.set(claims.sid, entry);
     }

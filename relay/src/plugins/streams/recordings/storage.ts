@@ -28,7 +28,11 @@ export interface RecordingWriter {
  * download (asciicast v2, RFB capture) are rendered from these on request.
  */
 export interface RecordingStorage {
-  writer(meta: RecordingMeta): RecordingWriter;
+  /**
+   * Opens (or continues) a recording. May throw (EMFILE, ENOSPC, …); a
+   * failure while writing later is reported through `onError`, once.
+   */
+  writer(meta: RecordingMeta, onError?: (error: Error) => void): RecordingWriter;
   list(): RecordingMeta[];
   get(id: string): RecordingMeta | undefined;
   read(id: string): { bytes: Buffer; times: [offset: number, timeMs: number][] } | undefined;
@@ -41,20 +45,29 @@ export class FileRecordingStorage implements RecordingStorage {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
   }
 
-  writer(meta: RecordingMeta): RecordingWriter {
+  writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined): RecordingWriter {
     if (!ID.test(meta.id)) throw new Error('bad recording id');
     const base = join(this.directory, meta.id);
     if (!existsSync(`${base}.json`)) writeFileSync(`${base}.json`, JSON.stringify(meta), { mode: 0o600 });
     let size = existsSync(`${base}.bytes`) ? statSync(`${base}.bytes`).size : 0;
     const bytes: WriteStream = createWriteStream(`${base}.bytes`, { flags: 'a', mode: 0o600 });
     const times: WriteStream = createWriteStream(`${base}.times`, { flags: 'a', mode: 0o600 });
-    bytes.on('error', () => undefined);
-    times.on('error', () => undefined);
+    // A write stream that fails (disk full, descriptor limit at open) emits
+    // 'error' asynchronously: report it once, never crash the relay for it.
+    let failed = false;
+    const fail = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      onError(error);
+    };
+    bytes.on('error', fail);
+    times.on('error', fail);
     return {
       get size() {
         return size;
       },
       append(chunk, timeMs) {
+        if (failed) return;
         times.write(`${size} ${timeMs}\n`);
         bytes.write(chunk);
         size += chunk.length;

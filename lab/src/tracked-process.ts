@@ -1,0 +1,122 @@
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { spawnTied } from './processes.js';
+
+/** The repository root, from lab/src. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Output kept per stream: enough for any wait, bounded for chatty children. */
+const OUTPUT_LIMIT = 200_000;
+
+/**
+ * A child process this test started, with its output kept so a test can wait
+ * for a line instead of sleeping. stop() kills exactly this process. It is
+ * spawned tied to the test process: if the test worker is killed, the kernel
+ * sends the child SIGTERM instead of leaving it running with ppid 1.
+ */
+export class TrackedProcess {
+  readonly child: ChildProcess;
+  readonly name: string;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(name: string, command: string, args: string[], env: NodeJS.ProcessEnv) {
+    this.name = name;
+    this.child = spawnTied(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout = (this.stdout + chunk).slice(-OUTPUT_LIMIT);
+      this.#notify();
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-OUTPUT_LIMIT);
+      this.#notify();
+    });
+    this.exited = once(this.child, 'exit').then(([code, signal]) => {
+      this.#notify();
+      return { code: code as number | null, signal: signal as NodeJS.Signals | null };
+    });
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  #notify(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  /** Resolves with the first match of `pattern` in stdout+stderr; rejects at the deadline or if the process exits first. */
+  async waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const match = (this.stdout + this.stderr).match(pattern);
+        if (match) {
+          finish();
+          resolve(match);
+        } else if (!this.running) {
+          finish();
+          reject(new Error(`${this.name} exited before printing ${pattern}:\n${this.stdout}\n${this.stderr}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`${this.name} did not print ${pattern} within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.#listeners.delete(check);
+      };
+      this.#listeners.add(check);
+      check();
+    });
+  }
+
+  /** Current and peak resident memory of the process (Linux /proc), for benchmarks. */
+  memory(): { rssMib: number; peakRssMib: number } {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 'NaN') / 1024;
+    return { rssMib: field('VmRSS'), peakRssMib: field('VmHWM') };
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.running) this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+/** Runs a command to completion (bounded) and returns its exit code and output. */
+export async function runToCompletion(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const process = new TrackedProcess(args.join(' '), command, args, env);
+  const timer = setTimeout(() => process.child.kill('SIGKILL'), timeoutMs);
+  try {
+    const { code } = await process.exited;
+    return { code, stdout: process.stdout, stderr: process.stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Re-evaluates `probe` until it returns a value (not undefined) or the
+ * deadline passes. Each probe is itself a real request, so the pace is set by
+ * the probe, with a short pause between probes to leave the CPUs to the
+ * processes under test.
+ */
+export async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (let attempt = 0; attempt < 10_000; attempt += 1) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}

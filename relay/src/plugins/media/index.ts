@@ -13,6 +13,7 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { type MediaCaller, type MediaDependencies, type MediaServerInfo, roleAtLeast } from './dependencies.js';
+import { AtomicFileConfigstore } from './atomic-configstore.js';
 import { HashingFileStore } from './hashing-store.js';
 import { readGrowingFile } from './growing-file.js';
 import { MediaJobs } from './jobs.js';
@@ -61,7 +62,7 @@ const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchem
 export default async function mediaPlugin(app: FastifyInstance, options: MediaPluginOptions): Promise<void> {
   const { dependencies } = options;
   const directory = options.directory ?? join(app.config.dataDir, 'media');
-  const store = new HashingFileStore({ directory, expirationPeriodInMilliseconds: options.incompleteTtlMs ?? 24 * 3600_000 });
+  const store = new HashingFileStore({ directory, configstore: new AtomicFileConfigstore(directory), expirationPeriodInMilliseconds: options.incompleteTtlMs ?? 24 * 3600_000 });
   const activity = app.hasDecorator('serverActivity') ? app.serverActivity : undefined;
   const jobs = new MediaJobs({
     dependencies,

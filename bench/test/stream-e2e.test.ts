@@ -50,7 +50,7 @@ describe('stream plane end to end (relay and agent processes)', () => {
   // agent holds while its window is closed is not released when the client's
   // ack reopens it after the resume. Retried so CI stays green while the bug is
   // open; every attempt still asserts byte-exactness. Remove the retry with the fix.
-  it(`moves ${TOTAL / MIB} MiB each way byte-exact across a kill -9 of the relay`, async () => {
+  it(`moves ${TOTAL / MIB} MiB each way byte-exact across a kill -9 of the relay`, { timeout: 120_000, retry: 2 }, async () => {
     const created = await createSession(stack, stack.operatorToken, 'web-01', { kind: 'serial' });
     expect(created.status).toBe(201);
     const received = createHash('sha256');
@@ -94,5 +94,5 @@ describe('stream plane end to end (relay and agent processes)', () => {
     expect(console0.received()).toEqual({ bytes: TOTAL, sha256: sha256(upstream) });
     expect(states).toContain('reconnecting');
     client.close();
-  }, { timeout: 120_000, retry: 2 });
+  });
 });

@@ -44,13 +44,7 @@ describe('stream plane end to end (relay and agent processes)', () => {
     await console0?.close();
   });
 
-  // KNOWN BUG (issue 5, open): about one loaded run in four, the downstream
-  // direction stalls after the relay restart exactly one 16 KiB chunk short of
-  // the end (client "streaming", BMC side complete) — most likely a chunk the
-  // agent holds while its window is closed is not released when the client's
-  // ack reopens it after the resume. Retried so CI stays green while the bug is
-  // open; every attempt still asserts byte-exactness. Remove the retry with the fix.
-  it(`moves ${TOTAL / MIB} MiB each way byte-exact across a kill -9 of the relay`, { timeout: 120_000, retry: 2 }, async () => {
+  it(`moves ${TOTAL / MIB} MiB each way byte-exact across a kill -9 of the relay`, { timeout: 120_000 }, async () => {
     const created = await createSession(stack, stack.operatorToken, 'web-01', { kind: 'serial' });
     expect(created.status).toBe(201);
     const received = createHash('sha256');

@@ -60,6 +60,7 @@ describe('ConsoleGroup scrollback', () => {
 
   it('bounds what a late member gets to the scrollback size', () => {
     const group = new ConsoleGroup('s/serial', port('0123456789'), () => undefined, { scrollbackBytes: 8 });
+    group.join(member('alice', 'control'));
     group.output(Buffer.from('abcd'));
     const late = member('carol');
     group.join(late);
@@ -75,3 +76,40 @@ describe('ConsoleGroup scrollback', () => {
     expect(late.received).toEqual([]);
   });
 });
+
+describe('ConsoleGroup before its first member', () => {
+  function countingPort() {
+    const calls: string[] = [];
+    const value: ConsolePort & { calls: string[] } = { ...port(), calls, pause: () => void calls.push('pause'), resume: () => void calls.push('resume') };
+    return value;
+  }
+
+  it('holds the port paused until the session it was opened for joins', () => {
+    const bmc = countingPort();
+    const group = new ConsoleGroup('s/serial', bmc, () => undefined, { scrollbackBytes: 1024 });
+    expect(bmc.calls).toEqual(['pause']);
+    group.join(member('alice', 'control'));
+    expect(bmc.calls).toEqual(['pause', 'resume']);
+  });
+
+  it('gives the first member all output from before it joined, even past the scrollback size and with none (VNC)', () => {
+    for (const scrollbackBytes of [0, 4]) {
+      const group = new ConsoleGroup('s/vnc/x', port('replay:'), () => undefined, { scrollbackBytes });
+      group.output(Buffer.from('RFB 003.008\n'));
+      const first = member('alice', 'control');
+      group.join(first);
+      group.output(Buffer.from('live'));
+      expect(first.text()).toBe('replay:RFB 003.008\nlive');
+    }
+  });
+
+  it('ends a member that joins a console whose BMC side already closed', () => {
+    const group = new ConsoleGroup('s/serial', port(), () => undefined, { scrollbackBytes: 1024 });
+    group.portClosed('the BMC closed the serial console');
+    const ended: string[] = [];
+    group.join({ ...member('alice', 'control'), end: (_code, reason) => void ended.push(reason) });
+    expect(ended).toEqual(['the BMC closed the console']);
+    expect(group.size).toBe(0);
+  });
+});
+

@@ -39,6 +39,13 @@ export interface GroupMember {
  * late sees the screen as it was — exactly once, since joining and output
  * both run synchronously on the event loop. VNC groups keep none (an RFB
  * byte stream cannot be replayed to a new client).
+ *
+ * The port was opened for one session, which joins a few event-loop turns
+ * later: until it does, the port is paused and what it already read is
+ * held (`backlog`, bounded by one socket read) and handed to that first
+ * member in full — the bytes a BMC sends together with its handshake
+ * reply (a WebSocket 101 and the first frames in one TCP segment) are the
+ * beginning of the stream, not scrollback to trim.
  */
 export class ConsoleGroup {
   private readonly members = new Set<GroupMember>();
@@ -46,6 +53,8 @@ export class ConsoleGroup {
   private paused = false;
   private ended = false;
   private readonly scrollback: Scrollback;
+  /** Output before the first member joined: all of it goes to that member. Undefined once it has. */
+  private backlog: Uint8Array[] | undefined = [];
 
   constructor(
     readonly key: string,
@@ -54,7 +63,13 @@ export class ConsoleGroup {
     options: { scrollbackBytes?: number } = {},
   ) {
     this.scrollback = new Scrollback(options.scrollbackBytes ?? 0);
-    if (port.replay) this.scrollback.append(port.replay);
+    if (port.replay) {
+      this.scrollback.append(port.replay);
+      this.backlog!.push(port.replay);
+    }
+    // Nobody to hand output to yet: read no further than what is already in hand.
+    this.paused = true;
+    port.pause();
   }
 
   get size(): number {
@@ -62,10 +77,15 @@ export class ConsoleGroup {
   }
 
   join(member: GroupMember): void {
-    if (this.scrollback.size > 0) member.deliver(this.scrollback.snapshot());
+    if (this.ended) return member.end(4410, 'the BMC closed the console');
+    if (this.backlog) {
+      for (const bytes of this.backlog) member.deliver(bytes);
+      this.backlog = undefined;
+    } else if (this.scrollback.size > 0) member.deliver(this.scrollback.snapshot());
     this.members.add(member);
     if (member.requestedMode === 'control' && this.controller === undefined) this.controller = member;
     this.broadcast('joined', member.user);
+    this.reviewFlow();
   }
 
   leave(member: GroupMember): void {
@@ -105,6 +125,7 @@ export class ConsoleGroup {
   /** BMC output: to every member, in order. */
   output(bytes: Uint8Array): void {
     this.scrollback.append(bytes);
+    if (this.backlog) return void this.backlog.push(bytes);
     for (const member of [...this.members]) {
       member.deliver(bytes);
       if (member.overflowed) member.end(4410, 'fell too far behind the console output');

@@ -116,10 +116,14 @@ export class AgentStreams implements AgentExtension {
     const existing = this.groups.get(key);
     if (existing) return existing;
     let group: ConsoleGroup | undefined;
+    // A port may deliver data (even close) before its promise settles into a group: a BMC's first
+    // frames often share a TCP segment with its handshake reply. Kept in order and replayed.
+    const early: Uint8Array[] = [];
+    let closedEarly: string | undefined;
     const opening = this.openPort(server, params.kind, {
-      data: (bytes) => group?.output(bytes),
+      data: (bytes) => (group ? group.output(bytes) : void early.push(bytes)),
       drain: () => group?.onPortDrain(),
-      close: (reason) => group?.portClosed(reason),
+      close: (reason) => (group ? group.portClosed(reason) : (closedEarly ??= reason)),
     }).then((port) => {
       group = new ConsoleGroup(
         key,
@@ -129,6 +133,8 @@ export class AgentStreams implements AgentExtension {
         },
         { scrollbackBytes: params.kind === 'vnc' ? 0 : consoleScrollbackBytes },
       );
+      for (const bytes of early.splice(0)) group.output(bytes);
+      if (closedEarly !== undefined) group.portClosed(closedEarly);
       return group;
     });
     this.groups.set(key, opening);

@@ -23,11 +23,7 @@ export class HashingFileStore extends FileStore {
   private readonly running = new Map<string, RunningHash>();
 
   override async write(readable: IncomingMessage | Readable, id: string, offset: number): Promise<number> {
-    let state = this.running.get(id);
-    if (state?.offset !== offset) state = await this.rehash(id, offset);
-    // while a write is in flight the state is unusable; it is put back only when the disk agrees
-    this.running.delete(id);
-    const { hash } = state;
+    const hash = await this.takeHash(id, offset);
     let hashed = offset;
     const meter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
@@ -38,8 +34,25 @@ export class HashingFileStore extends FileStore {
     });
     const metered = pipeline(readable, meter, () => undefined);
     const written = await super.write(metered, id, offset);
-    if (written === hashed) this.running.set(id, { hash, offset: written });
+    if (written === hashed) this.returnHash(id, hash, written);
     return written;
+  }
+
+  /**
+   * The running hash of bytes [0, offset), for a writer that appends from
+   * `offset`. While the write is in flight the state is unusable, so it is
+   * held by the writer; give it back with returnHash once the disk agrees.
+   */
+  async takeHash(id: string, offset: number): Promise<Hash> {
+    let state = this.running.get(id);
+    if (state?.offset !== offset) state = await this.rehash(id, offset);
+    this.running.delete(id);
+    return state.hash;
+  }
+
+  /** A writer is done: `hash` covers exactly bytes [0, offset) as they are on disk. */
+  returnHash(id: string, hash: Hash, offset: number): void {
+    this.running.set(id, { hash, offset });
   }
 
   /** SHA-256 (hex) of the first `size` bytes of the upload. */

@@ -10,6 +10,7 @@ import {
   type Role,
   UPLOAD_ID_PATTERN,
 } from '@lightsout/shared';
+import { MemoryLocker } from '@tus/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { type MediaCaller, type MediaDependencies, type MediaServerInfo, roleAtLeast } from './dependencies.js';
@@ -17,7 +18,8 @@ import { AtomicFileConfigstore } from './atomic-configstore.js';
 import { HashingFileStore } from './hashing-store.js';
 import { readGrowingFile } from './growing-file.js';
 import { MediaJobs } from './jobs.js';
-import { type UploadCaller, createUploadServer, findUpload, listUploads } from './uploads.js';
+import { handlePatch } from './patch.js';
+import { type UploadCaller, type UploadRecord, createUploadServer, findUpload, listUploads, uploadIdOf } from './uploads.js';
 
 export type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
 
@@ -87,12 +89,15 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   app.addHook('onClose', async () => jobs.stop());
 
   const callers = new WeakMap<IncomingMessage, UploadCaller>();
+  const locker = new MemoryLocker();
+  const onVerified = (record: UploadRecord) => app.log.info({ uploadId: record.id, tenant: record.tenant, size: record.size, sha256: record.sha256 }, 'media upload verified');
   const tus = createUploadServer({
     store,
+    locker,
     maxUploadBytes: options.maxUploadBytes ?? 16 * 1024 ** 3,
     tenantQuotaBytes: options.tenantQuotaBytes ?? 64 * 1024 ** 3,
     callerOf: (request) => callers.get(request),
-    onVerified: (record) => app.log.info({ uploadId: record.id, tenant: record.tenant, size: record.size, sha256: record.sha256 }, 'media upload verified'),
+    onVerified,
   });
 
   // unfinished uploads past their expiry free their quota (tus expiration extension)
@@ -126,12 +131,15 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   }
 
   // ── tus uploads ─────────────────────────────────────────────────────────
-  // tus bodies are raw bytes streamed to disk by @tus/server: never parsed or buffered here.
+  // tus bodies are raw bytes streamed to disk (patch.ts): never parsed or buffered here.
   app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
   const tusHandler = async (request: FastifyRequest, reply: FastifyReply) => {
     const who = await caller(request, request.method === 'HEAD' || request.method === 'GET' ? 'viewer' : 'operator');
-    callers.set(request.raw, { subject: who.subject, username: who.username, tenant: who.tenant });
+    const uploadCaller = { subject: who.subject, username: who.username, tenant: who.tenant };
     reply.hijack();
+    // the bytes of an upload take our Node-stream path; the rest of tus is @tus/server's
+    if (request.method === 'PATCH') return handlePatch({ store, locker, onVerified }, request.raw, reply.raw, uploadIdOf(request.raw.url ?? ''), uploadCaller);
+    callers.set(request.raw, uploadCaller);
     await tus.handle(request.raw, reply.raw);
   };
   for (const path of [MEDIA_UPLOADS_PATH, `${MEDIA_UPLOADS_PATH}/*`]) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Server as TusServer } from '@tus/server';
+import { type Locker, Server as TusServer } from '@tus/server';
 import type { Upload } from '@tus/utils';
 import { type ErrorBody, LightsoutError, MEDIA_UPLOADS_PATH, SHA256_HEX_PATTERN, UPLOAD_ID_PATTERN } from '@lightsout/shared';
 import type { HashingFileStore } from './hashing-store.js';
@@ -39,6 +39,8 @@ const UPLOAD_ID = new RegExp(UPLOAD_ID_PATTERN);
 
 export interface UploadServerOptions {
   store: HashingFileStore;
+  /** Shared with our own PATCH (patch.ts), so requests for one upload exclude each other. */
+  locker: Locker;
   maxUploadBytes: number;
   tenantQuotaBytes: number;
   /** The caller the route authenticated for this raw request (set before tus sees it). */
@@ -57,12 +59,13 @@ export function createUploadServer(options: UploadServerOptions): TusServer {
   return new TusServer({
     path: MEDIA_UPLOADS_PATH,
     datastore: store,
+    locker: options.locker,
     maxSize: options.maxUploadBytes,
     relativeLocation: true,
     disableTerminationForFinishedUploads: false,
     namingFunction: () => randomBytes(16).toString('hex'),
     // the id comes from the URL; anything but our own id format is not an upload (no traversal)
-    getFileIdFromRequest: (_request, lastPath) => (lastPath && UPLOAD_ID.test(lastPath) ? lastPath : undefined),
+    getFileIdFromRequest: (_request, lastPath) => uploadIdOf(lastPath ?? ''),
     async onUploadCreate(request, upload) {
       const caller = callerOf(request);
       const metadata = Object.fromEntries(Object.entries(upload.metadata ?? {}).filter(([key]) => !SERVER_KEYS.includes(key)));
@@ -99,23 +102,11 @@ export function createUploadServer(options: UploadServerOptions): TusServer {
       if (upload && upload.metadata?.tenant !== caller.tenant) throw tusError(new LightsoutError('NOT_FOUND', 'no such upload'));
     },
     async onUploadFinish(_request, upload) {
-      const expected = upload.metadata?.sha256 ?? '';
-      const actual = await store.digest(upload.id, upload.size ?? upload.offset);
-      if (actual !== expected) {
-        await store.remove(upload.id).catch(() => undefined);
-        throw tusError(
-          new LightsoutError('CHECKSUM_MISMATCH', 'the uploaded bytes do not match the announced SHA-256; the upload was deleted', { details: { expected, actual } }),
-          460, // tus checksum extension: 460 Checksum Mismatch
-        );
+      try {
+        await finishUpload(store, upload, options.onVerified);
+      } catch (error) {
+        throw error instanceof LightsoutError ? tusError(error, finishStatus(error)) : error;
       }
-      const stored = await store.configstore.get(upload.id);
-      if (stored) {
-        stored.metadata = { ...stored.metadata, verified: 'true' };
-        await store.configstore.set(upload.id, stored);
-      }
-      store.forget(upload.id);
-      upload.metadata = { ...upload.metadata, verified: 'true' };
-      options.onVerified?.(recordOf(upload));
       return {};
     },
     onResponseError(_request, error) {
@@ -125,10 +116,43 @@ export function createUploadServer(options: UploadServerOptions): TusServer {
   });
 }
 
+/**
+ * The last byte of an upload has landed: verify the SHA-256 the client
+ * announced (refusing and deleting the upload on a mismatch) and mark it
+ * verified. Shared by @tus/server's PATCH and our own (patch.ts).
+ */
+export async function finishUpload(store: HashingFileStore, upload: Upload, onVerified?: (record: UploadRecord) => void): Promise<void> {
+  const expected = upload.metadata?.sha256 ?? '';
+  const actual = await store.digest(upload.id, upload.size ?? upload.offset);
+  if (actual !== expected) {
+    await store.remove(upload.id).catch(() => undefined);
+    throw new LightsoutError('CHECKSUM_MISMATCH', 'the uploaded bytes do not match the announced SHA-256; the upload was deleted', { details: { expected, actual } });
+  }
+  const stored = await store.configstore.get(upload.id);
+  if (stored) {
+    stored.metadata = { ...stored.metadata, verified: 'true' };
+    await store.configstore.set(upload.id, stored);
+  }
+  store.forget(upload.id);
+  upload.metadata = { ...upload.metadata, verified: 'true' };
+  onVerified?.(recordOf(upload));
+}
+
+/** tus checksum extension: 460 Checksum Mismatch; anything else keeps its own status. */
+export function finishStatus(error: LightsoutError): number {
+  return error.code === 'CHECKSUM_MISMATCH' ? 460 : error.httpStatus;
+}
+
 /** A thrown tus error: status + JSON ErrorBody, so the CLI shows our code and hint. */
-function tusError(error: LightsoutError, status = error.httpStatus): { status_code: number; body: string } {
+export function tusError(error: LightsoutError, status = error.httpStatus): { status_code: number; body: string } {
   const body: ErrorBody = error.toBody();
   return { status_code: status, body: JSON.stringify(body) };
+}
+
+/** The upload id at the end of a tus URL; anything but our own id format is not an upload (no traversal). */
+export function uploadIdOf(url: string): string | undefined {
+  const last = url.split('?')[0]!.split('/').at(-1);
+  return last && UPLOAD_ID.test(last) ? last : undefined;
 }
 
 /** What the UI shows for a file name: the last path segment, printable, bounded. Never used as a path. */

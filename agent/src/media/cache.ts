@@ -14,6 +14,8 @@ import { LightsoutError } from '@lightsout/shared';
  * hashed on the way, and appear under their name only when the hash matches.
  */
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
+/** Lets the file stream gather many network reads into one writev while a write is in flight. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
 
 export interface MediaCacheOptions {
   directory: string;
@@ -130,6 +132,7 @@ export class MediaCache {
     const hash = createHash('sha256');
     let received = 0;
     const meter = new Transform({
+      highWaterMark: WRITE_BUFFER_BYTES,
       transform(chunk: Buffer, _encoding, callback) {
         received += chunk.byteLength;
         if (received > size) return callback(new LightsoutError('VALIDATION_FAILED', `image is longer than the announced ${size} bytes`));
@@ -139,7 +142,7 @@ export class MediaCache {
       },
     });
     try {
-      await pipeline(source, meter, createWriteStream(temporary, { mode: 0o600 }));
+      await pipeline(source, meter, createWriteStream(temporary, { mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES }));
       if (received !== size) throw new LightsoutError('VALIDATION_FAILED', `image ended after ${received} of ${size} bytes`);
       const actual = hash.digest('hex');
       if (actual !== sha256) throw new LightsoutError('CHECKSUM_MISMATCH', 'image bytes do not match their SHA-256', { details: { expected: sha256, actual } });

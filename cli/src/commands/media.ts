@@ -33,6 +33,8 @@ const POLL_INTERVAL_MS = 250;
 // The Node build exports FileUrlStorage; the package's types only declare the browser surface.
 const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (path: string) => UrlStorage };
 const CHUNK_BYTES = 64 * 1024 * 1024;
+/** File reads per tus chunk: tus-js-client's own Node file source reads 64 KiB at a time. */
+const READ_BUFFER_BYTES = 1024 * 1024;
 
 async function client(context: CommandContext): Promise<{ relay: string; tokens: TokenSource; call: <T>(method: string, path: string, body?: unknown) => Promise<T> }> {
   const relay = await resolveRelay(context.relayFlag, context.env);
@@ -159,6 +161,28 @@ async function hashFile(file: string, size: number, onProgress: (bytes: number) 
   return hash.digest('hex');
 }
 
+/**
+ * tus-js-client's Node file source, with 1 MiB reads instead of 64 KiB: a
+ * sixteenth of the read syscalls, stream hops and socket writes per byte
+ * uploaded. The input stays the fs.ReadStream, so the resume fingerprint
+ * (path, size, mtime) is unchanged.
+ */
+export const tusFileReader = {
+  async openFile(input: ReturnType<typeof createReadStream>) {
+    const path = String(input.path);
+    const { size } = await stat(path);
+    return {
+      size,
+      slice: async (start: number, end: number) => {
+        const last = Math.min(end, size);
+        const value = Object.assign(createReadStream(path, { start, end: last - 1, highWaterMark: READ_BUFFER_BYTES }), { size: last - start });
+        return { value, done: last >= size };
+      },
+      close: () => input.destroy(),
+    };
+  },
+};
+
 /** tus upload with retries and resumption across runs; resolves with the upload id. */
 function upload(
   context: CommandContext,
@@ -175,6 +199,7 @@ function upload(
       endpoint: `${relay}${MEDIA_UPLOADS_PATH}`,
       uploadSize: size,
       chunkSize: CHUNK_BYTES,
+      fileReader: tusFileReader,
       metadata: { filename: basename(file), sha256 },
       retryDelays: [0, 1000, 3000, 5000, 10_000, 20_000],
       urlStorage: new FileUrlStorage(join(configDir(context.env), 'uploads.json')),

@@ -29,7 +29,8 @@ interface MediaImageView {
   createdAt: string | null;
 }
 
-const POLL_INTERVAL_MS = 250;
+/** Following a mount: each poll is one small GET; a short interval is latency off the end of every mount. */
+const POLL_INTERVAL_MS = 100;
 // The Node build exports FileUrlStorage; the package's types only declare the browser surface.
 const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (path: string) => UrlStorage };
 const CHUNK_BYTES = 64 * 1024 * 1024;

@@ -76,7 +76,8 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
             activity.setMedia(state.serverId, state.image && state.mountedAt !== null ? { filename: state.image.filename, since: state.mountedAt, by: state.mountedBy } : null),
         }
       : {}),
-    pollIntervalMs: options.pollIntervalMs ?? 250,
+    // each step's end is seen by polling the agent: a short interval is latency off every mount (a status call is one small control message)
+    pollIntervalMs: options.pollIntervalMs ?? 100,
     stallTimeoutMs: options.stallTimeoutMs ?? 120_000,
     mountTimeoutMs: options.mountTimeoutMs ?? 15 * 60_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 15_000,

@@ -28,7 +28,7 @@ export interface PatchContext {
 
 const CONTENT_TYPE = 'application/offset+octet-stream';
 /** Large enough that the file stream writes several socket reads per syscall (writev) while one is in flight. */
-const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+const WRITE_BUFFER_BYTES = 1024 * 1024;
 
 /** A refusal with the tus status it is sent with (tus statuses differ from our codes' defaults in places). */
 class PatchRefused extends Error {

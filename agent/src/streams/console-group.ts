@@ -1,4 +1,4 @@
-import { type StatusMessage, type StreamMember } from '@lightsout/shared';
+import { ReadGate, type StatusMessage, type StreamMember, StreamLimits } from '@lightsout/shared';
 import type { ConsolePort } from './ports/types.js';
 import { Scrollback } from './scrollback.js';
 
@@ -30,7 +30,8 @@ export interface GroupMember {
  * conversation).
  *
  * Flow control: the port is paused while any member that matters is out of
- * window. A detached member that overflows while others are attached is
+ * window, and reads at most one quantum per event-loop turn (ReadGate) so a
+ * busy console takes turns with the others on this agent. A detached member that overflows while others are attached is
  * ended instead, so one vanished client cannot stall a shared console.
  *
  * Scrollback: the group keeps the last `scrollbackBytes` of output (seeded
@@ -50,7 +51,7 @@ export interface GroupMember {
 export class ConsoleGroup {
   private readonly members = new Set<GroupMember>();
   private controller: GroupMember | undefined;
-  private paused = false;
+  private readonly gate: ReadGate;
   private ended = false;
   private readonly scrollback: Scrollback;
   /** Output before the first member joined: all of it goes to that member. Undefined once it has. */
@@ -68,8 +69,8 @@ export class ConsoleGroup {
       this.backlog!.push(port.replay);
     }
     // Nobody to hand output to yet: read no further than what is already in hand.
-    this.paused = true;
     port.pause();
+    this.gate = new ReadGate(port, { quantumBytes: StreamLimits.readQuantumBytes, afterTurn: setImmediate }, { paused: true });
   }
 
   get size(): number {
@@ -124,6 +125,7 @@ export class ConsoleGroup {
 
   /** BMC output: to every member, in order. */
   output(bytes: Uint8Array): void {
+    this.gate.consumed(bytes.length);
     this.scrollback.append(bytes);
     if (this.backlog) return void this.backlog.push(bytes);
     for (const member of [...this.members]) {
@@ -146,13 +148,8 @@ export class ConsoleGroup {
       }
       blocked = true;
     }
-    if (blocked && !this.paused) {
-      this.paused = true;
-      this.port.pause();
-    } else if (!blocked && this.paused) {
-      this.paused = false;
-      this.port.resume();
-    }
+    // Before the first member joins, output goes to the backlog: keep to what is in hand.
+    this.gate.set('backpressure', blocked || this.backlog !== undefined);
   }
 
   broadcast(event?: StatusMessage['event'], user?: string): void {
@@ -174,6 +171,7 @@ export class ConsoleGroup {
     if (this.ended) return;
     this.broadcast('bmc-closed');
     this.ended = true;
+    this.gate.stop();
     for (const member of [...this.members]) member.end(4410, reason);
     this.members.clear();
     this.onEmpty();
@@ -182,6 +180,7 @@ export class ConsoleGroup {
   close(): void {
     if (this.ended) return;
     this.ended = true;
+    this.gate.stop();
     this.port.close();
     this.onEmpty();
   }

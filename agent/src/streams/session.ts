@@ -1,5 +1,6 @@
 import {
   LightsoutError,
+  ReadGate,
   StreamCloseCode,
   StreamEndpoint,
   StreamLimits,
@@ -42,6 +43,8 @@ export class StreamSession implements GroupMember {
   private readonly endpoint: StreamEndpoint;
   private readonly windowBytes: number;
   private leg: WebSocket | undefined;
+  /** Reads the leg a quantum per event-loop turn, so one bulk upload does not hold up the other sessions. */
+  private legGate: ReadGate | undefined;
   private streaming = false;
   /** The BMC side is backed up: withhold acks so the client's window closes (the leg keeps being read, acks and all). */
   private inputHeld = false;
@@ -85,6 +88,8 @@ export class StreamSession implements GroupMember {
       return;
     }
     const previous = this.leg;
+    this.legGate?.stop();
+    this.legGate = new ReadGate(socket, { quantumBytes: StreamLimits.readQuantumBytes, afterTurn: setImmediate });
     this.leg = socket;
     this.streaming = false;
     this.state = 'attached';
@@ -105,6 +110,7 @@ export class StreamSession implements GroupMember {
   private onLegMessage(bytes: Buffer, isBinary: boolean): void {
     if (isBinary) {
       if (!this.streaming) return this.dropLeg(StreamCloseCode.MALFORMED_MESSAGE, 'data before resume');
+      this.legGate?.consumed(bytes.length);
       const ackNow = this.endpoint.recordReceived(bytes.length);
       this.group?.input(this, bytes);
       if (ackNow) this.sendAck();
@@ -200,6 +206,8 @@ export class StreamSession implements GroupMember {
 
   private detach(): void {
     if (this.state === 'ended') return;
+    this.legGate?.stop();
+    this.legGate = undefined;
     this.leg = undefined;
     this.streaming = false;
     this.state = 'detached';
@@ -227,6 +235,8 @@ export class StreamSession implements GroupMember {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     const leg = this.leg;
     this.leg = undefined;
+    this.legGate?.stop();
+    this.legGate = undefined;
     if (leg && leg.readyState === WebSocket.OPEN) {
       leg.send(encodeStreamMessage({ type: 'error', code: 'CONFLICT', message: `session ended: ${reason}`.slice(0, 500) }));
       leg.close(code === 1000 ? 1000 : StreamCloseCode.ENDED, reason.slice(0, 100));

@@ -3,3 +3,4 @@ export * from './messages.js';
 export * from './replay-buffer.js';
 export * from './endpoint.js';
 export * from './client.js';
+export * from './read-gate.js';

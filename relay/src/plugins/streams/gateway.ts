@@ -151,7 +151,6 @@ export class StreamGateway {
     pushToken();
     timers.refresh = setInterval(pushToken, (StreamTiming.resumeTokenTtlSeconds * 1000) / 2);
     timers.refresh.unref();
-    client.resume();
   }
 
   /** A user or service account was revoked (issue 7): end every live leg they hold, now. */

@@ -1,10 +1,12 @@
-import { LightsoutError, StreamCloseCode, StreamLimits, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
+import { LightsoutError, ReadGate, StreamCloseCode, StreamLimits, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
 import type { RawData, WebSocket } from 'ws';
 
 export interface SpliceOptions {
   highWaterBytes?: number;
   lowWaterBytes?: number;
   maxDataFrameBytes?: number;
+  /** Bytes one side may deliver per event-loop turn before the other legs are read (ReadGate). */
+  readQuantumBytes?: number;
   /** Downstream payload as it passes (recording); must not hold on to slow work. */
   onDownstream?(bytes: Buffer): void;
   onUpstreamControl?(text: string): void;
@@ -59,6 +61,14 @@ function asBuffer(data: RawData): Buffer {
  * stop reading the source socket (`pause`, so TCP pushes back on the sender);
  * below the low-water mark read again. Memory per stream is bounded by the
  * two high-water marks plus one frame each way.
+ *
+ * Fairness: each side reads at most `readQuantumBytes` per event-loop turn
+ * (ReadGate), so bulk legs take turns with each other and a keystroke on a
+ * quiet leg waits for at most one quantum per busy leg, not for whatever the
+ * kernel had buffered on every one of them.
+ *
+ * Both sockets arrive paused (nothing is read before the splice can take
+ * it); the splice starts reading them.
  */
 export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptions = {}, early: { client?: HeldMessages; agent?: HeldMessages } = {}): Splice {
   const high = options.highWaterBytes ?? StreamLimits.relayHighWaterBytes;
@@ -67,10 +77,15 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   let pendingToClient = 0;
   let pendingToAgent = 0;
   let ended = false;
+  const gateOptions = { quantumBytes: options.readQuantumBytes ?? StreamLimits.readQuantumBytes, afterTurn: setImmediate };
+  const clientGate = new ReadGate(client, gateOptions, { paused: true });
+  const agentGate = new ReadGate(agent, gateOptions, { paused: true });
 
   const end = (code: number, reason: string, agentCode = code): void => {
     if (ended) return;
     ended = true;
+    clientGate.stop();
+    agentGate.stop();
     client.off('message', fromClient);
     agent.off('message', fromAgent);
     closeQuietly(client, code, reason);
@@ -81,12 +96,12 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   const toAgentDone = (length: number) => (error?: Error) => {
     pendingToAgent -= length;
     if (error) return end(StreamCloseCode.RESUME, 'agent connection failed');
-    if (pendingToAgent <= low && client.isPaused && !ended) client.resume();
+    if (pendingToAgent <= low) clientGate.set('backpressure', false);
   };
   const toClientDone = (length: number) => (error?: Error) => {
     pendingToClient -= length;
     if (error) return end(StreamCloseCode.RESUME, 'client connection failed');
-    if (pendingToClient <= low && agent.isPaused && !ended) agent.resume();
+    if (pendingToClient <= low) agentGate.set('backpressure', false);
   };
 
   function fromClient(data: RawData, isBinary: boolean): void {
@@ -96,7 +111,8 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
       if (bytes.length > maxFrame) return end(StreamCloseCode.FRAME_TOO_LARGE, `data frame over ${maxFrame} bytes`, StreamCloseCode.RESUME);
       pendingToAgent += bytes.length;
       agent.send(bytes, { binary: true }, toAgentDone(bytes.length));
-      if (pendingToAgent > high) client.pause();
+      if (pendingToAgent > high) clientGate.set('backpressure', true);
+      clientGate.consumed(bytes.length);
       return;
     }
     const text = bytes.toString('utf8');
@@ -121,7 +137,8 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
       options.onDownstream?.(bytes);
       pendingToClient += bytes.length;
       client.send(bytes, { binary: true }, toClientDone(bytes.length));
-      if (pendingToClient > high) agent.pause();
+      if (pendingToClient > high) agentGate.set('backpressure', true);
+      agentGate.consumed(bytes.length);
       return;
     }
     const text = bytes.toString('utf8');
@@ -139,8 +156,9 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   for (const [data, isBinary] of early.client?.take() ?? []) fromClient(data, isBinary);
   client.on('message', fromClient);
   agent.on('message', fromAgent);
-  // Both were paused until now (the gateway resumes the client once the token is out).
-  if (pendingToClient <= high) agent.resume();
+  // Both were paused until now: read them (unless the early messages already backed a side up).
+  agentGate.set('backpressure', pendingToClient > high);
+  clientGate.set('backpressure', pendingToAgent > high);
   // A leg that drops is not the end of the session: the client resumes through a new leg.
   // Only a normal close (1000: the user left) ends it at the agent too.
   client.once('close', (code) => end(StreamCloseCode.RESUME, `client left (${code})`, code === 1000 ? 1000 : StreamCloseCode.RESUME));

@@ -2,6 +2,8 @@
  * keystroke-latency: 1-byte echo round trip through client → relay → agent →
  * TCP echo and back, while `idle` streams sit open and `busy` streams push
  * bulk data through the same relay; against the same echo over direct TCP.
+ * The busy streams' clients and their sink run in a separate, low-priority
+ * process (lib/bulk-load.ts): other users' machines, not this one's.
  *   npm run bench -- keystroke-latency [--idle 1000] [--busy 50] [--samples 500]
  */
 import { once } from 'node:events';
@@ -9,6 +11,7 @@ import { connect as tcpConnect } from 'node:net';
 import type { StreamClient } from '@lightsout/shared';
 import { startEchoServer } from './lib/bmc-peers.js';
 import { type BenchResult, percentile, printResult, printTable } from './lib/report.js';
+import { startBulkLoad } from './lib/bulk-load.js';
 import { connect, createSession, flag, startCountingSink } from './lib/stream-bench.js';
 import { startStack } from './lib/stack.js';
 
@@ -18,7 +21,8 @@ const samples = flag('samples', 500);
 
 const echo = await startEchoServer();
 const sink = await startCountingSink();
-const busyServers = Array.from({ length: busy }, (_, index) => ({ id: `busy-${String(index).padStart(3, '0')}`, serial: { url: `tcp://127.0.0.1:${sink.port}` } }));
+const load = await startBulkLoad();
+const busyServers = Array.from({ length: busy }, (_, index) => ({ id: `busy-${String(index).padStart(3, '0')}`, serial: { url: `tcp://127.0.0.1:${load.sinkPort}` } }));
 const stack = await startStack([
   { id: 'echo-01', serial: { url: `tcp://127.0.0.1:${echo.port}` } },
   // Idle streams share one quiet console (a sink that never answers).
@@ -27,7 +31,6 @@ const stack = await startStack([
 ]);
 
 const clients: StreamClient[] = [];
-let stopBusy = false;
 const measure = async (roundTrip: () => Promise<number>) => {
   const times: number[] = [];
   for (let index = 0; index < samples; index++) times.push(await roundTrip());
@@ -43,17 +46,7 @@ try {
     opened += batch;
   }
   // Busy streams: each pushes 64 KiB chunks as fast as its window allows, until the probe is done.
-  const chunk = Buffer.alloc(64 * 1024, 0x42);
-  for (const server of busyServers) {
-    const client = await connect(await createSession(stack, server.id), { onData: () => {} });
-    clients.push(client);
-    void (async () => {
-      while (!stopBusy && client.state !== 'closed') {
-        if (!client.write(chunk)) while (!client.canWrite && !stopBusy) await new Promise((resolve) => setTimeout(resolve, 1));
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    })();
-  }
+  await load.start(stack.relayUrl, stack.operatorToken, busyServers.map((server) => server.id));
 
   // The probe: one byte out, wait for it to come back.
   let pending: ((value: number) => void) | undefined;
@@ -75,7 +68,7 @@ try {
         probe.write(probeKey);
       }),
   );
-  stopBusy = true;
+  await load.stop();
 
   const socket = tcpConnect({ host: '127.0.0.1', port: echo.port, noDelay: true });
   await once(socket, 'connect');
@@ -111,7 +104,7 @@ try {
   };
   printResult(result);
 } finally {
-  stopBusy = true;
+  await load.stop();
   for (const client of clients) if (client.state !== 'closed') client.close();
   await stack.close();
   await echo.close();

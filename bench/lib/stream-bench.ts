@@ -9,11 +9,11 @@ export function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   if (index === -1) return fallback;
   const value = Number(process.argv[index + 1]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number`);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} needs a number ≥ 0`);
   return value;
 }
 
-export async function createSession(stack: Stack, serverId: string, kind = 'serial'): Promise<SessionCreated> {
+export async function createSession(stack: Pick<Stack, 'relayUrl' | 'operatorToken'>, serverId: string, kind = 'serial'): Promise<SessionCreated> {
   const response = await fetch(`${stack.relayUrl}/v1/servers/${serverId}/sessions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${stack.operatorToken}`, 'content-type': 'application/json' },

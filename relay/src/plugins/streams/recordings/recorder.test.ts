@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,5 +50,42 @@ describe('StreamRecorder failures', () => {
     expect(reports).toHaveLength(1);
     expect(() => hooks.downstream?.(Buffer.from([4, 5]))).not.toThrow();
     hooks.end?.();
+  });
+});
+
+describe('FileRecordingStorage', () => {
+  async function until(check: () => boolean): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  const openDescriptors = () => readdirSync('/proc/self/fd').length;
+
+  it('stores the bytes and their time index exactly, and holds no descriptor between writes', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'lightsout-recorder-'));
+    directories.push(directory);
+    const storage = new FileRecordingStorage(join(directory, 'recordings'));
+    const ids = Array.from({ length: 50 }, (_, index) => `rec${String(index).padStart(19, '0')}`);
+    // Warm up: the first asynchronous file operations set up libuv's own descriptors (io_uring, thread pool).
+    const warm = storage.writer({ id: 'warmupAAAAAAAAAAAAAAAA', sessionId: 'w', serverId: 'web-01', tenant: 'demo', kind: 'serial', user: 'operator', startedAt: 1 });
+    warm.append(Buffer.from('x'), 1);
+    await until(() => storage.read('warmupAAAAAAAAAAAAAAAA')?.times.length === 1);
+    const before = openDescriptors();
+    const writers = ids.map((id) => storage.writer({ id, sessionId: id, serverId: 'web-01', tenant: 'demo', kind: 'serial', user: 'operator', startedAt: 1 }));
+    for (const writer of writers) {
+      writer.append(Buffer.from('abc'), 1000);
+      writer.append(Buffer.from('defg'), 1005);
+    }
+    await until(() => ids.every((id) => storage.read(id)?.bytes.length === 7 && storage.read(id)?.times.length === 2));
+    // 50 open recordings, none of them holding a file once their appends are done (they held 100).
+    await until(() => openDescriptors() <= before);
+    writers[0]!.append(Buffer.from('h'), 1010);
+    writers[0]!.close();
+    await until(() => storage.read(ids[0]!)?.times.length === 3);
+    expect(storage.read(ids[0]!)).toEqual({ bytes: Buffer.from('abcdefgh'), times: [[0, 1000], [3, 1005], [7, 1010]] });
+    // A relay restart continues the recording at its length.
+    expect(storage.writer({ id: ids[0]!, sessionId: ids[0]!, serverId: 'web-01', tenant: 'demo', kind: 'serial', user: 'operator', startedAt: 1 }).size).toBe(8);
   });
 });

@@ -1,4 +1,5 @@
-import { type WriteStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StreamKind } from '@lightsout/shared';
 
@@ -29,7 +30,7 @@ export interface RecordingWriter {
  */
 export interface RecordingStorage {
   /**
-   * Opens (or continues) a recording. May throw (EMFILE, ENOSPC, …); a
+   * Opens (or continues) a recording. May throw (ENOSPC, EACCES, …); a
    * failure while writing later is reported through `onError`, once.
    */
   writer(meta: RecordingMeta, onError?: (error: Error) => void): RecordingWriter;
@@ -39,6 +40,8 @@ export interface RecordingStorage {
 }
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
+/** A recording whose disk cannot keep up is dropped (reported) rather than buffered without bound. */
+const maxPendingBytes = 16 * 1024 * 1024;
 
 export class FileRecordingStorage implements RecordingStorage {
   constructor(private readonly directory: string) {
@@ -50,31 +53,69 @@ export class FileRecordingStorage implements RecordingStorage {
     const base = join(this.directory, meta.id);
     if (!existsSync(`${base}.json`)) writeFileSync(`${base}.json`, JSON.stringify(meta), { mode: 0o600 });
     let size = existsSync(`${base}.bytes`) ? statSync(`${base}.bytes`).size : 0;
-    const bytes: WriteStream = createWriteStream(`${base}.bytes`, { flags: 'a', mode: 0o600 });
-    const times: WriteStream = createWriteStream(`${base}.times`, { flags: 'a', mode: 0o600 });
-    // A write stream that fails (disk full, descriptor limit at open) emits
-    // 'error' asynchronously: report it once, never crash the relay for it.
+    // No descriptor is held between writes: what arrives in one event-loop turn is appended
+    // (open, write, close) after it, one append in flight per recording. Two open files per
+    // recorded stream would cost as many descriptors as the stream's two sockets, and the
+    // relay's descriptor limit is what bounds its streams (docs/streams.md).
+    let pendingBytes: Uint8Array[] = [];
+    let pendingLength = 0;
+    let pendingTimes = '';
+    let scheduled = false;
+    let flushing = false;
+    // A failed append (disk full, a directory in the way) is reported once; the session goes on unrecorded.
     let failed = false;
     const fail = (error: Error) => {
       if (failed) return;
       failed = true;
+      pendingBytes = [];
+      pendingTimes = '';
       onError(error);
     };
-    bytes.on('error', fail);
-    times.on('error', fail);
+    const flush = (): void => {
+      if (flushing || failed || pendingLength === 0) return;
+      flushing = true;
+      const bytes = Buffer.concat(pendingBytes, pendingLength);
+      const times = pendingTimes;
+      pendingBytes = [];
+      pendingLength = 0;
+      pendingTimes = '';
+      // Bytes before their index lines: a crash in between leaves lines past the bytes, which read() drops.
+      appendFile(`${base}.bytes`, bytes, { mode: 0o600 })
+        .then(() => appendFile(`${base}.times`, times, { mode: 0o600 }))
+        .then(
+          () => {
+            flushing = false;
+            flush();
+          },
+          (error: unknown) => {
+            flushing = false;
+            fail(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
+    };
+    const schedule = () => {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        flush();
+      });
+    };
     return {
       get size() {
         return size;
       },
       append(chunk, timeMs) {
-        if (failed) return;
-        times.write(`${size} ${timeMs}\n`);
-        bytes.write(chunk);
+        if (failed || chunk.length === 0) return;
+        if (pendingLength + chunk.length > maxPendingBytes) return fail(new Error(`recording ${meta.id} fell ${maxPendingBytes} bytes behind the disk`));
+        pendingTimes += `${size} ${timeMs}\n`;
+        pendingBytes.push(chunk);
+        pendingLength += chunk.length;
         size += chunk.length;
+        schedule();
       },
       close() {
-        bytes.end();
-        times.end();
+        schedule();
       },
     };
   }

@@ -2,7 +2,7 @@
  * relay-concurrency: open N concurrent console streams on one relay process
  * (relay and agent are real processes) and report the relay's RSS growth per
  * stream and how many failed to open.
- *   npm run bench -- relay-concurrency [--streams 9000] [--servers 100] [--batch 100]
+ *   npm run bench -- relay-concurrency [--streams 9900] [--servers 100] [--batch 100]
  * Streams are spread round-robin over --servers consoles: a console tells
  * every viewer who joins, so 9,000 viewers of ONE console would measure an
  * O(n²) status fan-out no real NOC produces, not the per-stream cost.
@@ -15,7 +15,7 @@ import { type BenchResult, printResult, printTable } from './lib/report.js';
 import { connect, createSession, flag, rssKiB, startCountingSink } from './lib/stream-bench.js';
 import { startStack } from './lib/stack.js';
 
-const streams = flag('streams', 9000);
+const streams = flag('streams', 9900);
 const batch = flag('batch', 100);
 const serverCount = Math.max(1, Math.min(flag('servers', 100), streams));
 

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { runToCompletion } from '../lib/processes.js';
+
+/**
+ * Every stream-plane and media benchmark, run small through `bench/run.ts`
+ * exactly as `npm run bench -- NAME` does: it must finish, and its last line
+ * must be the JSON result the docs describe (docs/benchmarks.md), with
+ * nothing failed. Figures are not asserted here: benchmarks measure, tests
+ * check behaviour; this keeps the benchmarks runnable.
+ */
+interface BenchResult {
+  bench: string;
+  metric: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  ours: number;
+  baselines: Record<string, number>;
+  params: Record<string, unknown>;
+}
+
+async function runBench(name: string, args: string[]): Promise<BenchResult> {
+  const { code, stdout, stderr } = await runToCompletion(process.execPath, ['--import', 'tsx', 'bench/run.ts', name, ...args], process.env, 240_000);
+  expect(code, `${name} exited with ${code}: ${stderr.slice(-2000)}`).toBe(0);
+  const lines = stdout.trim().split('\n');
+  const result = JSON.parse(lines.at(-1)!) as BenchResult;
+  expect(result).toMatchObject({ bench: name, better: expect.stringMatching(/^(higher|lower)$/) });
+  expect(result.ours).toBeGreaterThan(0);
+  return result;
+}
+
+describe('benchmarks run and print their JSON result (reduced size)', { timeout: 300_000 }, () => {
+  it('relay-throughput', async () => {
+    const result = await runBench('relay-throughput', ['--mib', '16', '--runs', '1']);
+    expect(result.unit).toBe('MB/s');
+    expect(Object.keys(result.baselines).sort()).toEqual(['direct-tcp', 'websockify']);
+  });
+
+  it('keystroke-latency', async () => {
+    const result = await runBench('keystroke-latency', ['--idle', '20', '--busy', '3', '--samples', '30']);
+    expect(result.unit).toBe('ms');
+    expect(result.baselines['direct']).toBeGreaterThan(0);
+    expect(result.params).toMatchObject({ idle: 20, busy: 3 });
+  });
+
+  it('relay-concurrency', async () => {
+    const result = await runBench('relay-concurrency', ['--streams', '200', '--servers', '10', '--batch', '50']);
+    expect(result.unit).toBe('KiB');
+    expect(result.params).toMatchObject({ streams: 200, open: 200, failures: 0 });
+  });
+
+  it('iso-upload', async () => {
+    const result = await runBench('iso-upload', ['--size-mib', '32']);
+    expect(result.unit).toBe('MB/s');
+    expect(result.baselines['curl']).toBeGreaterThan(0);
+    expect(result.params).toHaveProperty('relay_rss_growth_mib');
+    expect(result.params).toHaveProperty('agent_rss_growth_mib');
+  });
+});

@@ -106,7 +106,7 @@ async function main(): Promise<void> {
 
   say(`starting ${options.count} simulated BMCs`);
   const agentConfig = join(dataDir, 'agent.yaml');
-  const bmcsim = start('bmcsim', [join(repo, 'bmcsim/bin/bmcsim.js'), '--count', options.count, '--address', '127.0.0.1', '--http', '--relay', relayUrl, '--agent-config', agentConfig]);
+  const bmcsim = start('bmcsim', [join(repo, 'bmcsim/bin/bmcsim.js'), '--count', options.count, '--address', '127.0.0.1', '--relay', relayUrl, '--agent-config', agentConfig]);
   await waitFor('bmcsim to start its BMCs', () => (/bmcsim: \d+ BMCs up/.test(bmcsim.output()) ? true : undefined));
   const bmcEnvironment: Record<string, string> = {};
   for (const match of bmcsim.output().matchAll(/\b(BMCSIM_[A-Z_]+)=(\S+)/g)) bmcEnvironment[match[1]!] = match[2]!;

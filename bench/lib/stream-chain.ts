@@ -99,7 +99,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
         .setExpirationTime('60s')
         .setJti(randomUUID())
         .sign(key);
-    const config = { relay: relayUrl, name: agentId, servers } as unknown as AgentConfig;
+    const config = { relay: relayUrl, name: agentId, servers, stateDir: join(dataDir, `agent-${agentId}`) } as unknown as AgentConfig;
     const context: AgentContext = {
       config,
       identity: { agentId, region: 'r1', datacenter: 'dc1', audience: agentAudience, relay: relayUrl },

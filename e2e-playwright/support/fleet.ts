@@ -33,9 +33,9 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
   const processes: Started[] = [];
   try {
     const agentConfigPath = join(options.dataDir, 'agent.yaml');
-    // --http: the agent's WebSocket serial client does not yet trust bmcsim's self-signed certificate
-    // (the Redfish driver pins it; the serial port opener does not), so the fleet speaks plain HTTP on loopback.
-    const bmcsim = startProcess('bmcsim', process.execPath, [bmcsimBin, '--count', String(FLEET_SIZE), '--address', '127.0.0.1', '--http', '--relay', options.relayUrl, '--agent-config', agentConfigPath], {
+    // HTTPS with bmcsim's self-signed certificate, as a factory BMC ships: the agent config pins its
+    // fingerprint (redfish.tls), which the Redfish driver and the console WebSockets (wss://) both check.
+    const bmcsim = startProcess('bmcsim', process.execPath, [bmcsimBin, '--count', String(FLEET_SIZE), '--address', '127.0.0.1', '--relay', options.relayUrl, '--agent-config', agentConfigPath], {
       cwd: options.repo,
       logFile: join(options.logs, 'bmcsim.log'),
       env: { ...process.env },

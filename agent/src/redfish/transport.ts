@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
+import type { RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
 import { LightsoutError } from '@lightsout/shared';
 import { type CertificateTrustStore, normalizeFingerprint } from './trust-store.js';
@@ -65,6 +68,47 @@ export function createBmcDispatcher(options: DispatcherOptions): Agent {
       });
     },
   });
+}
+
+/**
+ * The same check for Node's https/WebSocket clients (the BMC's serial console
+ * WebSocket, `wss://…/console0`): the agent hands the HTTP client a socket
+ * only after the peer's certificate passed the policy, so the upgrade request
+ * (and the Basic credentials in it) never reaches a BMC that fails it.
+ */
+export function createBmcHttpsAgent(options: DispatcherOptions): HttpsAgent {
+  return new BmcHttpsAgent(options);
+}
+
+class BmcHttpsAgent extends HttpsAgent {
+  constructor(private readonly trust: DispatcherOptions) {
+    // a resumed TLS session carries no peer certificate to check: always do a full handshake
+    super({ maxCachedSessions: 0, keepAlive: false } satisfies HttpsAgentOptions);
+  }
+
+  // Node's http Agent waits for the callback when createConnection returns nothing (_http_agent.js createSocket).
+  override createConnection(connectOptions: RequestOptions, callback?: (error: Error | null, socket: Duplex) => void): Duplex | undefined {
+    const { policy } = this.trust;
+    // The https Agent hands its TLS options (host, port, servername, ALPN) through here.
+    const socket = tlsConnect({
+      ...(connectOptions as ConnectionOptions),
+      rejectUnauthorized: policy.kind === 'ca',
+      ...(policy.kind === 'ca' ? { ca: policy.caPem } : {}),
+      timeout: this.trust.connectTimeoutMs,
+    });
+    const fail = (error: Error) => {
+      socket.destroy();
+      callback?.(error, socket);
+    };
+    socket.once('error', fail);
+    socket.once('secureConnect', () => {
+      socket.off('error', fail);
+      const verdict = verifyPeer(socket, this.trust);
+      if (verdict) return fail(verdict);
+      callback?.(null, socket);
+    });
+    return undefined;
+  }
 }
 
 function verifyPeer(socket: TLSSocket, options: DispatcherOptions): LightsoutError | undefined {

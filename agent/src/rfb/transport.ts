@@ -1,3 +1,4 @@
+import type { Agent as HttpAgent } from 'node:http';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { type Duplex } from 'node:stream';
 import { LightsoutError } from '@lightsout/shared';
@@ -20,6 +21,8 @@ export interface WebSocketOptions {
   /** TLS for wss://: BMCs often have self-signed certificates; pin them with `ca` rather than turning checks off. */
   ca?: string | Buffer;
   rejectUnauthorized?: boolean;
+  /** Opens the TLS connections itself: the agent's trust policy for this BMC (pinned, CA or trust on first use). */
+  agent?: HttpAgent;
 }
 
 const DEFAULT_VNC_PORT = 5900;
@@ -97,6 +100,7 @@ function connectWebSocket(endpoint: BmcVncEndpoint, signal: AbortSignal, options
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(endpoint.url, protocols, {
       headers: options.headers,
+      ...(options.agent ? { agent: options.agent } : {}),
       ca: options.ca,
       rejectUnauthorized: options.rejectUnauthorized ?? true,
       perMessageDeflate: false,

@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import { LightsoutError, StreamKind, StreamMode, StreamTiming, type StreamOpenParams } from '@lightsout/shared';
 import Type from 'typebox';
 import { Value } from 'typebox/value';
 import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../agent.js';
 import type { ServerEntry } from '../config/types.js';
+import { REDFISH_TRUST_DIRECTORY } from '../drivers/builtin.js';
 import { ConsoleGroup, consoleScrollbackBytes } from './console-group.js';
 import { dialBack, dialUrlOf } from './dial-back.js';
 import { createPortOpener } from './ports/open.js';
@@ -41,7 +43,7 @@ export class AgentStreams implements AgentExtension {
     private readonly context: AgentContext,
     private readonly options: StreamsExtensionOptions = {},
   ) {
-    this.openPort = options.openPort ?? createPortOpener(context.registry);
+    this.openPort = options.openPort ?? createPortOpener(context.registry, join(context.config.stateDir, REDFISH_TRUST_DIRECTORY));
     this.graceMs = options.graceMs ?? StreamTiming.graceMs;
     this.handlers = {
       'stream.open': (params) => this.open(params),

@@ -1,6 +1,9 @@
 import { LightsoutError, type StreamKind } from '@lightsout/shared';
 import type { ServerEntry } from '../../config/types.js';
+import type { Agent as HttpAgent } from 'node:http';
 import type { DriverRegistry } from '../../drivers/registry.js';
+import { createBmcHttpsAgent, tlsPolicyOf } from '../../redfish/transport.js';
+import { CertificateTrustStore } from '../../redfish/trust-store.js';
 import { IpmiDriver } from '../../ipmi/index.js';
 import { openRfbPort } from '../../rfb/console-port.js';
 import { openSerialWebSocketPort } from './serial-ws.js';
@@ -8,14 +11,32 @@ import { openSolPort } from './sol.js';
 import { openTcpPort, tcpTargetOf } from './tcp.js';
 import type { ConsolePort, ConsolePortEvents, ConsolePortOpener } from './types.js';
 
+/**
+ * TLS toward a BMC's console WebSocket (`wss://`) follows the same trust as
+ * its Redfish service: the server's `redfish.tls` settings (CA file, pinned
+ * fingerprint, or explicitly insecure), else trust on first use recorded
+ * under the agent's state directory for that server — the same record, as
+ * bmcweb serves Redfish and `/console0` with one certificate.
+ */
+function bmcTlsAgentFor(server: ServerEntry, trustDirectory: string | undefined, url: string): HttpAgent | undefined {
+  if (!/^wss:\/\//i.test(url)) return undefined;
+  const tls = server.redfish?.tls;
+  const settings = tls ? { insecure: tls.insecure, ...(tls.caFile ? { caFile: tls.caFile } : {}), ...(tls.fingerprint256 ? { fingerprint256: tls.fingerprint256 } : {}) } : undefined;
+  const store = trustDirectory ? new CertificateTrustStore(trustDirectory) : undefined;
+  return createBmcHttpsAgent({ policy: tlsPolicyOf(settings, store, server.id), connectTimeoutMs: 10_000 });
+}
+
 /** Pick the BMC-side transport from the kind and the endpoint's URL scheme. */
-export function createPortOpener(registry: DriverRegistry | undefined): ConsolePortOpener {
+export function createPortOpener(registry: DriverRegistry | undefined, trustDirectory?: string): ConsolePortOpener {
   return async (server: ServerEntry, kind: StreamKind, events: ConsolePortEvents): Promise<ConsolePort> => {
     switch (kind) {
       case 'serial': {
         if (!server.serial) throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no serial console endpoint`);
         const { url, credentials } = server.serial;
-        if (/^wss?:\/\//i.test(url)) return openSerialWebSocketPort(url, credentials, events);
+        if (/^wss?:\/\//i.test(url)) {
+          const agent = bmcTlsAgentFor(server, trustDirectory, url);
+          return openSerialWebSocketPort(url, credentials, events, agent ? { agent } : {});
+        }
         // Serial console servers (ser2net, terminal servers) speak raw TCP.
         if (/^tcp:\/\//i.test(url)) return openTcpPort(tcpTargetOf(url, 23), events);
         throw new LightsoutError('BMC_UNSUPPORTED', `serial console URL scheme not supported: ${url.split(':')[0]}`, { hint: 'use ws://, wss:// or tcp://' });
@@ -28,7 +49,11 @@ export function createPortOpener(registry: DriverRegistry | undefined): ConsoleP
       case 'vnc': {
         if (!server.vnc) throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no VNC endpoint`);
         // The agent terminates the BMC's RFB security; the client is offered None (agent/src/rfb/README.md).
-        return openRfbPort({ url: server.vnc.url, ...(server.vnc.credentials ? { password: server.vnc.credentials.password } : {}) }, events);
+        const agent = bmcTlsAgentFor(server, trustDirectory, server.vnc.url);
+        return openRfbPort(
+          { url: server.vnc.url, ...(server.vnc.credentials ? { password: server.vnc.credentials.password } : {}), ...(agent ? { webSocket: { agent } } : {}) },
+          events,
+        );
       }
     }
   };

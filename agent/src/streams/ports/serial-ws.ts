@@ -1,3 +1,4 @@
+import type { Agent as HttpAgent } from 'node:http';
 import { LightsoutError } from '@lightsout/shared';
 import WebSocket from 'ws';
 import type { BmcCredentials } from '../../drivers/types.js';
@@ -13,7 +14,7 @@ export function openSerialWebSocketPort(
   url: string,
   credentials: BmcCredentials | undefined,
   events: ConsolePortEvents,
-  options: { insecureTls?: boolean; timeoutMs?: number } = {},
+  options: { insecureTls?: boolean; timeoutMs?: number; /** wss://: opens the TLS connection under the agent's trust policy for this BMC. */ agent?: HttpAgent } = {},
 ): Promise<ConsolePort> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
@@ -24,6 +25,7 @@ export function openSerialWebSocketPort(
       handshakeTimeout: options.timeoutMs ?? 10_000,
       maxPayload: 1024 * 1024,
       rejectUnauthorized: options.insecureTls !== true,
+      ...(options.agent ? { agent: options.agent } : {}),
     });
     let open = false;
     let closed = false;
@@ -46,7 +48,8 @@ export function openSerialWebSocketPort(
       events.data(isBinary ? data : Buffer.from(data));
     });
     socket.on('error', (error) => {
-      failure ??= new LightsoutError('BMC_UNREACHABLE', `serial console ${new URL(url).host}: ${error.message}`);
+      // A refused certificate (BMC_CERT_MISMATCH) keeps its own code.
+      failure ??= error instanceof LightsoutError ? error : new LightsoutError('BMC_UNREACHABLE', `serial console ${new URL(url).host}: ${error.message}`);
     });
     socket.once('close', () => {
       if (!open) return reject(failure ?? new LightsoutError('BMC_UNREACHABLE', `cannot open the serial console at ${new URL(url).host}`));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runToCompletion } from '../lib/processes.js';
+import type { BenchResult } from '../lib/report.js';
 
 /**
  * Every stream-plane and media benchmark, run small through `bench/run.ts`
@@ -8,16 +9,6 @@ import { runToCompletion } from '../lib/processes.js';
  * nothing failed. Figures are not asserted here: benchmarks measure, tests
  * check behaviour; this keeps the benchmarks runnable.
  */
-interface BenchResult {
-  bench: string;
-  metric: string;
-  unit: string;
-  better: 'higher' | 'lower';
-  ours: number;
-  baselines: Record<string, number>;
-  params: Record<string, unknown>;
-}
-
 async function runBench(name: string, args: string[]): Promise<BenchResult> {
   const { code, stdout, stderr } = await runToCompletion(process.execPath, ['--import', 'tsx', 'bench/run.ts', name, ...args], process.env, 240_000);
   expect(code, `${name} exited with ${code}: ${stderr.slice(-2000)}`).toBe(0);

@@ -1,27 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedfishDriver } from './index.js';
+import { type TestCertificate, selfSignedBmcCertificates } from './test-support/certificates.js';
 import { FixtureBmc } from './test-support/fixture-bmc.js';
 
 /** Two different self-signed BMC certificates, made by openssl for 127.0.0.1. */
 let directory: string;
-const certificates: { key: string; cert: string; fingerprint: string; certFile: string }[] = [];
+const certificates: TestCertificate[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(() => {
   directory = mkdtempSync(join(tmpdir(), 'redfish-tls-'));
-  for (const name of ['first', 'second']) {
-    const keyFile = join(directory, `${name}.key`);
-    const certFile = join(directory, `${name}.pem`);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=bmc-${name}`, '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const cert = readFileSync(certFile, 'utf8');
-    const fingerprint = createHash('sha256').update(new X509Certificate(cert).raw).digest('hex');
-    certificates.push({ key: readFileSync(keyFile, 'utf8'), cert, fingerprint, certFile });
-  }
+  certificates.push(...selfSignedBmcCertificates(directory, ['first', 'second']));
 });
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 afterEach(async () => {

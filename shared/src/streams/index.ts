@@ -4,3 +4,4 @@ export * from './replay-buffer.js';
 export * from './endpoint.js';
 export * from './client.js';
 export * from './read-gate.js';
+export * from './recording.js';

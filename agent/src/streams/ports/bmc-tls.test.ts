@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -7,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { ServerEntry } from '../../config/types.js';
+import { type TestCertificate, selfSignedBmcCertificates } from '../../redfish/test-support/certificates.js';
 import { createPortOpener } from './open.js';
 
 /**
@@ -17,18 +16,12 @@ import { createPortOpener } from './open.js';
  * its Basic credentials is sent.
  */
 let directory: string;
-const certificates: { key: string; cert: string; fingerprint: string }[] = [];
+const certificates: TestCertificate[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(() => {
   directory = mkdtempSync(join(tmpdir(), 'console-tls-'));
-  for (const name of ['first', 'second']) {
-    const keyFile = join(directory, `${name}.key`);
-    const certFile = join(directory, `${name}.pem`);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=bmc-${name}`, '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const cert = readFileSync(certFile, 'utf8');
-    certificates.push({ key: readFileSync(keyFile, 'utf8'), cert, fingerprint: createHash('sha256').update(new X509Certificate(cert).raw).digest('hex') });
-  }
+  certificates.push(...selfSignedBmcCertificates(directory, ['first', 'second']));
 });
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 afterEach(async () => {

@@ -11,18 +11,9 @@ import {
   type StreamMode,
   type WhoAmI,
 } from '@lightsout/shared';
+import type { RecordingList, RecordingMeta } from '@lightsout/shared';
 
-/** One console recording as `GET /v1/recordings` lists it (relay/src/plugins/streams/recordings/storage.ts). */
-export interface RecordingMeta {
-  id: string;
-  sessionId: string;
-  serverId: string;
-  tenant: string;
-  kind: StreamKind;
-  user: string;
-  /** ms since epoch */
-  startedAt: number;
-}
+export type { RecordingMeta };
 
 export interface RelayClientOptions {
   baseUrl: string;
@@ -98,7 +89,7 @@ export class RelayClient {
     return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/sessions`, { kind, mode });
   }
   async recordings(): Promise<RecordingMeta[]> {
-    return (await this.request<{ recordings: RecordingMeta[] }>('GET', '/v1/recordings')).recordings;
+    return (await this.request<RecordingList>('GET', '/v1/recordings')).recordings;
   }
   /** A recording's file (asciicast v2 text or RFB capture), as bytes: playback and download both need the bearer token. */
   async recordingFile(id: string): Promise<Uint8Array> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
+  RecordingList,
   LightsoutError,
   STREAM_BEARER_PROTOCOL_PREFIX,
   SessionCreate,
@@ -145,7 +146,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
 
   // Recordings: another tenant's recording is NOT_FOUND, like a missing one; provider admins see all.
   const visible = (meta: RecordingMeta | undefined, caller: { tenant: string; role: string }) => meta !== undefined && (meta.tenant === caller.tenant || caller.role === 'provider-admin');
-  app.get('/v1/recordings', { schema: { tags: ['streams'], summary: 'Console recordings of your tenant' } }, async (request) => {
+  app.get('/v1/recordings', { schema: { tags: ['streams'], summary: 'Console recordings of your tenant', response: { 200: RecordingList } } }, async (request) => {
     const caller = await dependencies.authenticate(request);
     return { recordings: recordings.list().filter((meta) => visible(meta, caller)) };
   });

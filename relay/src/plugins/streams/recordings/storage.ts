@@ -1,18 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StreamKind } from '@lightsout/shared';
+import type { RecordingMeta } from '@lightsout/shared';
 
-export interface RecordingMeta {
-  id: string;
-  sessionId: string;
-  serverId: string;
-  tenant: string;
-  kind: StreamKind;
-  user: string;
-  /** ms since epoch */
-  startedAt: number;
-}
+export type { RecordingMeta };
 
 /** Appends one session's downstream bytes; `size` = bytes accepted so far (= the stream offset recorded up to). */
 export interface RecordingWriter {

@@ -1,0 +1,24 @@
+import Type, { type Static } from 'typebox';
+import { Slug } from '../schemas/server.js';
+import { SessionId, StreamKind } from './session.js';
+
+/**
+ * One console recording as `GET /v1/recordings` lists it (the relay stores
+ * one per recorded session; the id is the session id).
+ */
+export const RecordingMeta = Type.Object({
+  id: SessionId,
+  sessionId: SessionId,
+  serverId: Slug,
+  tenant: Slug,
+  kind: StreamKind,
+  /** Display name of the user who opened the session. */
+  user: Type.String({ maxLength: 255 }),
+  /** ms since epoch */
+  startedAt: Type.Integer({ minimum: 0 }),
+});
+export type RecordingMeta = Static<typeof RecordingMeta>;
+
+/** `GET /v1/recordings` */
+export const RecordingList = Type.Object({ recordings: Type.Array(RecordingMeta) });
+export type RecordingList = Static<typeof RecordingList>;

@@ -1,7 +1,8 @@
 /**
  * keystroke-latency: 1-byte echo round trip through client → relay → agent →
  * TCP echo and back, while `idle` streams sit open and `busy` streams push
- * bulk data through the same relay; against the same echo over direct TCP.
+ * bulk data through the same relay; against the same echo over direct TCP,
+ * sampled alternately under the same load.
  * The busy streams' clients and their sink run in a separate, low-priority
  * process (lib/bulk-load.ts): other users' machines, not this one's.
  *   npm run bench -- keystroke-latency [--idle 1000] [--busy 50] [--samples 500]
@@ -31,11 +32,23 @@ const stack = await startStack([
 ]);
 
 const clients: StreamClient[] = [];
-const measure = async (roundTrip: () => Promise<number>) => {
-  const times: number[] = [];
-  for (let index = 0; index < samples; index++) times.push(await roundTrip());
-  return times;
-};
+
+/** One echo path: a byte goes out, the round trip ends when any data comes back. */
+interface Probe {
+  send(bytes: Buffer): void;
+  pending?: { started: bigint; resolve(ms: number): void };
+}
+const probeKey = Buffer.from('k');
+const roundTrip = (probe: Probe) =>
+  new Promise<number>((resolve) => {
+    probe.pending = { started: process.hrtime.bigint(), resolve };
+    probe.send(probeKey);
+  });
+function probeDone(probe: Probe): void {
+  const pending = probe.pending;
+  probe.pending = undefined;
+  pending?.resolve(Number(process.hrtime.bigint() - pending.started) / 1e6);
+}
 
 try {
   // Idle streams, opened a few at a time.
@@ -48,50 +61,30 @@ try {
   // Busy streams: each pushes 64 KiB chunks as fast as its window allows, until the probe is done.
   await load.start(stack.relayUrl, stack.operatorToken, busyServers.map((server) => server.id));
 
-  // The probe: one byte out, wait for it to come back.
-  let pending: ((value: number) => void) | undefined;
-  let started = 0n;
-  const probe = await connect(await createSession(stack, 'echo-01'), {
-    onData: () => {
-      const done = pending;
-      pending = undefined;
-      done?.(Number(process.hrtime.bigint() - started) / 1e6);
-    },
-  });
-  clients.push(probe);
-  const probeKey = Buffer.from('k');
-  const ours = await measure(
-    () =>
-      new Promise<number>((resolve) => {
-        pending = resolve;
-        started = process.hrtime.bigint();
-        probe.write(probeKey);
-      }),
-  );
-  await load.stop();
-
+  // Two probes, one byte out and wait for it to come back: through the chain,
+  // and straight to the same echo over TCP. Their samples alternate, so both
+  // see the same load (on two shared cores the OS's own wake-up delay under
+  // load is several milliseconds at p99, and it would be unfair to charge
+  // that to one side only).
+  const chain = await connect(await createSession(stack, 'echo-01'), { onData: () => probeDone(chainProbe) });
+  clients.push(chain);
   const socket = tcpConnect({ host: '127.0.0.1', port: echo.port, noDelay: true });
   await once(socket, 'connect');
-  let directPending: ((value: number) => void) | undefined;
-  let directStarted = 0n;
-  socket.on('data', () => {
-    const done = directPending;
-    directPending = undefined;
-    done?.(Number(process.hrtime.bigint() - directStarted) / 1e6);
-  });
-  const direct = await measure(
-    () =>
-      new Promise<number>((resolve) => {
-        directPending = resolve;
-        directStarted = process.hrtime.bigint();
-        socket.write(probeKey);
-      }),
-  );
+  socket.on('data', () => probeDone(directProbe));
+  const chainProbe: Probe = { send: (bytes) => chain.write(bytes) };
+  const directProbe: Probe = { send: (bytes) => void socket.write(bytes) };
+  const ours: number[] = [];
+  const direct: number[] = [];
+  for (let index = 0; index < samples; index++) {
+    ours.push(await roundTrip(chainProbe));
+    direct.push(await roundTrip(directProbe));
+  }
+  await load.stop();
   socket.destroy();
 
   printTable(`keystroke-latency: ${samples} one-byte echoes; ${idle} idle + ${busy} busy streams open on the relay (ms)`, ['path', 'p50', 'p99', 'max'], [
     ['client → relay → agent → echo (ours)', percentile(ours, 50), percentile(ours, 99), Math.max(...ours)],
-    ['direct TCP echo', percentile(direct, 50), percentile(direct, 99), Math.max(...direct)],
+    ['direct TCP echo (same load)', percentile(direct, 50), percentile(direct, 99), Math.max(...direct)],
   ]);
   const result: BenchResult = {
     bench: 'keystroke-latency',

@@ -1,6 +1,7 @@
-import { ReadGate, type StatusMessage, type StreamMember, StreamLimits } from '@lightsout/shared';
+import { type ReadGate, type StatusMessage, type StreamMember } from '@lightsout/shared';
 import type { ConsolePort } from './ports/types.js';
 import { Scrollback } from './scrollback.js';
+import { agentTurns } from './turns.js';
 
 /** How much earlier output a late viewer of a SOL/serial console gets (as much as the IPMI SOL hub's ring buffer). */
 export const consoleScrollbackBytes = 256 * 1024;
@@ -70,7 +71,7 @@ export class ConsoleGroup {
     }
     // Nobody to hand output to yet: read no further than what is already in hand.
     port.pause();
-    this.gate = new ReadGate(port, { quantumBytes: StreamLimits.readQuantumBytes, afterTurn: setImmediate }, { paused: true });
+    this.gate = agentTurns.gate(port, { paused: true });
   }
 
   get size(): number {

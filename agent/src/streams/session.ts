@@ -1,6 +1,6 @@
 import {
   LightsoutError,
-  ReadGate,
+  type ReadGate,
   StreamCloseCode,
   StreamEndpoint,
   StreamLimits,
@@ -13,6 +13,7 @@ import {
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
 import type { ConsoleGroup, GroupMember } from './console-group.js';
+import { agentTurns } from './turns.js';
 
 export interface SessionInfo {
   sessionId: string;
@@ -89,7 +90,7 @@ export class StreamSession implements GroupMember {
     }
     const previous = this.leg;
     this.legGate?.stop();
-    this.legGate = new ReadGate(socket, { quantumBytes: StreamLimits.readQuantumBytes, afterTurn: setImmediate });
+    this.legGate = agentTurns.gate(socket);
     this.leg = socket;
     this.streaming = false;
     this.state = 'attached';

@@ -102,9 +102,18 @@ export const StreamLimits = {
   ackIdleMs: 200,
   /**
    * Bytes one data connection may deliver per event-loop turn before the
-   * process reads the others (ReadGate): four 64 KiB socket reads.
+   * process reads the others (TurnScheduler): two 64 KiB socket reads.
    */
-  readQuantumBytes: 256 * 1024,
+  readQuantumBytes: 128 * 1024,
+  /**
+   * Bytes a process reads per event-loop turn over all its data connections
+   * before the heavy ones wait (TurnScheduler). Relaying 512 KiB is well
+   * under a millisecond of CPU, so a keystroke waits at most about that long
+   * in each process it crosses.
+   */
+  turnBytes: 512 * 1024,
+  /** A connection that delivered less than this in a turn is interactive and never waits for the turn budget. */
+  lightBytes: 16 * 1024,
   /** Relay: pause reading one side while the other side has more than this queued. */
   relayHighWaterBytes: 512 * 1024,
   relayLowWaterBytes: 128 * 1024,

@@ -1,12 +1,12 @@
-import { LightsoutError, ReadGate, StreamCloseCode, StreamLimits, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
+import { LightsoutError, StreamCloseCode, StreamLimits, type TurnScheduler, createStreamTurns, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
 import type { RawData, WebSocket } from 'ws';
 
 export interface SpliceOptions {
   highWaterBytes?: number;
   lowWaterBytes?: number;
   maxDataFrameBytes?: number;
-  /** Bytes one side may deliver per event-loop turn before the other legs are read (ReadGate). */
-  readQuantumBytes?: number;
+  /** Who reads when (default: the process's scheduler, shared by every splice). */
+  turns?: TurnScheduler;
   /** Downstream payload as it passes (recording); must not hold on to slow work. */
   onDownstream?(bytes: Buffer): void;
   onUpstreamControl?(text: string): void;
@@ -22,6 +22,9 @@ export interface Splice {
   readonly pendingToClient: number;
   readonly pendingToAgent: number;
 }
+
+/** The relay process's read scheduler: every splice's two sides take their turns in it. */
+export const relayTurns = createStreamTurns(setImmediate);
 
 /** Messages that arrived before the splice took over (a paused ws still emits what it already parsed). */
 export interface HeldMessages {
@@ -62,10 +65,11 @@ function asBuffer(data: RawData): Buffer {
  * below the low-water mark read again. Memory per stream is bounded by the
  * two high-water marks plus one frame each way.
  *
- * Fairness: each side reads at most `readQuantumBytes` per event-loop turn
- * (ReadGate), so bulk legs take turns with each other and a keystroke on a
- * quiet leg waits for at most one quantum per busy leg, not for whatever the
- * kernel had buffered on every one of them.
+ * Fairness: every side of every splice in the process is read under one
+ * TurnScheduler: a side reads at most a quantum per event-loop turn and the
+ * process a bounded amount over all sides, so bulk legs take turns with each
+ * other and a keystroke on a quiet leg waits for about one bounded turn, not
+ * for whatever the kernel had buffered on every busy leg.
  *
  * Both sockets arrive paused (nothing is read before the splice can take
  * it); the splice starts reading them.
@@ -77,9 +81,9 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   let pendingToClient = 0;
   let pendingToAgent = 0;
   let ended = false;
-  const gateOptions = { quantumBytes: options.readQuantumBytes ?? StreamLimits.readQuantumBytes, afterTurn: setImmediate };
-  const clientGate = new ReadGate(client, gateOptions, { paused: true });
-  const agentGate = new ReadGate(agent, gateOptions, { paused: true });
+  const turns = options.turns ?? relayTurns;
+  const clientGate = turns.gate(client, { paused: true });
+  const agentGate = turns.gate(agent, { paused: true });
 
   const end = (code: number, reason: string, agentCode = code): void => {
     if (ended) return;

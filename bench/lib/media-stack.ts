@@ -61,7 +61,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(root, 'relay-data'), webRoot: join(root, 'no-web'), logLevel: 'warn', agents: { heartbeatIntervalMs: 1000 }, ...options.relayConfig }),
     );
     const relay = new ChildProcessHandle('relay', process.execPath, [join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
-    started.push({ stop: () => relay.kill('SIGKILL') });
+    started.push({ stop: () => relay.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
     await eventually('the relay to be ready', 60_000, async () => {
       if (!relay.running) throw new Error(`relay exited: ${relay.stderr}`);
       const response = await fetch(`${relayUrl}/readyz`);
@@ -95,7 +95,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       LIGHTSOUT_MEDIA_LISTEN: '127.0.0.1:0',
       ...options.agentEnv,
     });
-    started.push({ stop: () => agent.kill('SIGKILL') });
+    started.push({ stop: () => agent.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
     await eventually('vm-01 online', 60_000, async () => {
       if (!agent.running) throw new Error(`agent exited: ${agent.stderr}`);
       const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${operator.accessToken}` } });

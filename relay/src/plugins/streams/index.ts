@@ -20,7 +20,9 @@ import { PendingLegs } from './legs.js';
 import { closeQuietly } from './splice.js';
 import { StreamTokens } from './tokens.js';
 import { toAsciicast, toRfbCapture } from './recordings/formats.js';
-import { type RecordingPolicy, StreamRecorder, loadRecordingPolicy } from './recordings/recorder.js';
+import { type RecordingPolicy, loadRecordingPolicy } from './recordings/policy.js';
+import { StreamRecorder } from './recordings/recorder.js';
+import { sweepExpiredRecordings } from './recordings/retention.js';
 import { FileRecordingStorage, type RecordingMeta, type RecordingStorage } from './recordings/storage.js';
 
 export type { StreamCaller, StreamDependencies, StreamServer } from './dependencies.js';
@@ -31,6 +33,8 @@ export interface StreamsPluginOptions {
   /** Where console recordings go; default files under dataDir/recordings. */
   recordings?: RecordingStorage;
   recordingPolicy?: RecordingPolicy;
+  /** How often recordings past their retention are deleted (default hourly). */
+  retentionSweepMs?: number;
   /** `aud` of stream tokens; default `${publicUrl}/v1/streams`. */
   audience?: string;
 }
@@ -79,9 +83,34 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   });
   const legs = new PendingLegs();
   const recordings = options.recordings ?? new FileRecordingStorage(join(app.config.dataDir, 'recordings'));
-  const recorder = new StreamRecorder(recordings, options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir), (error, sessionId) =>
+  const policy = options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir);
+  const recorder = new StreamRecorder(recordings, policy.records, (error, sessionId) =>
     app.log.warn({ err: error, sessionId }, 'recording failed: the session goes on unrecorded'),
   );
+  // Retention: at start, then hourly (a day-granular policy needs no finer clock).
+  const sweepRecordings = (): void => {
+    let expired: ReturnType<typeof sweepExpiredRecordings>;
+    try {
+      expired = sweepExpiredRecordings(recordings, policy.retentionDays, (id) => recorder.isRecording(id), Date.now());
+    } catch (error) {
+      return app.log.warn({ err: error }, 'recording retention sweep failed; retrying at the next one');
+    }
+    for (const { meta, lastWrittenAt } of expired) {
+      app.log.info({ recording: meta.id, tenant: meta.tenant, serverId: meta.serverId }, 'recording past its retention deleted');
+      if (app.hasDecorator('audit')) {
+        void app.audit.append({
+          action: 'recording.expire',
+          outcome: 'success',
+          tenant: meta.tenant,
+          target: `recording:${meta.id}`,
+          details: { serverId: meta.serverId, kind: meta.kind, lastWrittenAt: new Date(lastWrittenAt).toISOString() },
+        });
+      }
+    }
+  };
+  const retentionTimer = setInterval(sweepRecordings, options.retentionSweepMs ?? 3_600_000).unref();
+  app.addHook('onReady', async () => sweepRecordings());
+  app.addHook('onClose', async () => clearInterval(retentionTimer));
   // The tree's "active sessions" badge counts live legs per server (app.serverActivity, when the relay has the inventory).
   const activity = app.hasDecorator('serverActivity') ? app.serverActivity : undefined;
   const onSpliced = options.hooks?.onSpliced ?? ((claims: StreamTokenClaims) => recorder.hooksFor(claims));

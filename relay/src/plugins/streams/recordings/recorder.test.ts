@@ -22,6 +22,8 @@ describe('StreamRecorder failures', () => {
       list: () => [],
       get: () => undefined,
       read: () => undefined,
+      lastWrittenAt: () => undefined,
+      remove: () => undefined,
     };
     const recorder = new StreamRecorder(storage, () => true, (error, sessionId) => reports.push([error, sessionId]));
     expect(recorder.hooksFor(claims)).toBeUndefined();

@@ -1,22 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type StreamKind, type StreamTokenClaims, decodeClientStreamMessage } from '@lightsout/shared';
 import type { LegHooks } from '../gateway.js';
 import type { RecordingStorage, RecordingWriter } from './storage.js';
 
-export type RecordingPolicy = (tenant: string, kind: StreamKind) => boolean;
-
-/**
- * Per-tenant recording policy from `dataDir/recording-policy.json`:
- * `{"*": {"sol": true, "serial": true, "vnc": false}, "acme": {"vnc": true}}`.
- * Without the file: text consoles are recorded, VNC is not.
- */
-export function loadRecordingPolicy(dataDir: string): RecordingPolicy {
-  const path = join(dataDir, 'recording-policy.json');
-  const rules = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, Partial<Record<StreamKind, boolean>>>) : {};
-  const fallback: Record<StreamKind, boolean> = { sol: true, serial: true, vnc: false, ...rules['*'] };
-  return (tenant, kind) => rules[tenant]?.[kind] ?? fallback[kind];
-}
+/** Whether a tenant's consoles of a kind are recorded (RecordingPolicy.records). */
+export type RecordDecision = (tenant: string, kind: StreamKind) => boolean;
 
 /**
  * Records what the BMC sent in each session, exactly once although legs
@@ -32,9 +19,14 @@ export class StreamRecorder {
 
   constructor(
     private readonly storage: RecordingStorage,
-    private readonly policy: RecordingPolicy,
+    private readonly policy: RecordDecision,
     private readonly reportFailure: RecordingFailureReport = () => undefined,
   ) {}
+
+  /** A recording still being written (some leg of its session is live): retention must leave it alone. */
+  isRecording(sessionId: string): boolean {
+    return this.writers.has(sessionId);
+  }
 
   hooksFor(claims: StreamTokenClaims): LegHooks | undefined {
     if (!this.policy(claims.ten, claims.knd)) return undefined;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordingMeta } from '@lightsout/shared';
@@ -28,6 +28,10 @@ export interface RecordingStorage {
   list(): RecordingMeta[];
   get(id: string): RecordingMeta | undefined;
   read(id: string): { bytes: Buffer; times: [offset: number, timeMs: number][] } | undefined;
+  /** When the recording last grew (ms since epoch): what retention counts from. */
+  lastWrittenAt(id: string): number | undefined;
+  /** Deletes a recording whole (not one that is being written: the caller checks). */
+  remove(id: string): void;
 }
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -136,5 +140,18 @@ export class FileRecordingStorage implements RecordingStorage {
       // A crash can leave index lines for bytes that never reached the disk.
       .filter(([offset]) => offset < bytes.length);
     return { bytes, times };
+  }
+
+  lastWrittenAt(id: string): number | undefined {
+    if (!this.get(id)) return undefined;
+    const base = join(this.directory, id);
+    return Math.max(...['.json', '.bytes', '.times'].map((suffix) => (existsSync(base + suffix) ? statSync(base + suffix).mtimeMs : 0)));
+  }
+
+  remove(id: string): void {
+    if (!ID.test(id)) return;
+    const base = join(this.directory, id);
+    // Meta last: a crash midway leaves a listed recording with less data, never data without its owner's tenant.
+    for (const suffix of ['.bytes', '.times', '.json']) rmSync(base + suffix, { force: true });
   }
 }

@@ -1,0 +1,78 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LightsoutError, type StreamKind } from '@lightsout/shared';
+import Type, { type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+
+/** One tenant's rules (or the defaults, under "*"); what a rule leaves out falls back to "*", then to the built-in default. */
+const TenantRules = Type.Object(
+  {
+    sol: Type.Optional(Type.Boolean()),
+    serial: Type.Optional(Type.Boolean()),
+    vnc: Type.Optional(Type.Boolean()),
+    /** Recordings older than this (since they last grew) are deleted; null = kept until deleted by hand (also against a "*" retention). */
+    retentionDays: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 36_500 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+const PolicyFile = Type.Record(Type.String(), TenantRules);
+type PolicyFile = Static<typeof PolicyFile>;
+const policyFile = Compile(PolicyFile);
+/** "*" or a tenant slug (shared Slug). */
+const POLICY_KEY = /^(\*|[a-z0-9][a-z0-9-]{0,62})$/;
+
+export const RECORDING_POLICY_FILE = 'recording-policy.json';
+
+/** Whether a tenant's consoles of a kind are recorded, and how long its recordings are kept. */
+export interface RecordingPolicy {
+  records(tenant: string, kind: StreamKind): boolean;
+  /** Days a tenant's recordings are kept, or undefined: kept until deleted. */
+  retentionDays(tenant: string): number | undefined;
+}
+
+/** Without a policy file: text consoles are recorded, VNC is not, nothing expires. */
+const builtIn: Required<Pick<Static<typeof TenantRules>, StreamKind>> = { sol: true, serial: true, vnc: false };
+
+export function recordingPolicy(rules: PolicyFile): RecordingPolicy {
+  const fallback = rules['*'] ?? {};
+  return {
+    records: (tenant, kind) => rules[tenant]?.[kind] ?? fallback[kind] ?? builtIn[kind],
+    retentionDays: (tenant) => {
+      const own = rules[tenant];
+      const days = own !== undefined && 'retentionDays' in own ? own.retentionDays : fallback.retentionDays;
+      return days ?? undefined;
+    },
+  };
+}
+
+/**
+ * Per-tenant recording policy from `dataDir/recording-policy.json`:
+ * `{"*": {"sol": true, "serial": true, "vnc": false, "retentionDays": 90}, "acme": {"vnc": true, "retentionDays": 30}}`.
+ * A file that is not valid JSON or does not match the schema stops the relay
+ * at start (CONFIG_INVALID, naming the key): a typo must not silently record
+ * what a tenant asked not to, or delete what it asked to keep.
+ */
+export function loadRecordingPolicy(dataDir: string): RecordingPolicy {
+  const path = join(dataDir, RECORDING_POLICY_FILE);
+  if (!existsSync(path)) return recordingPolicy({});
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new LightsoutError('CONFIG_INVALID', `recording policy ${path} is not valid JSON: ${(cause as Error).message}`, { cause, details: { key: '(file)' } });
+  }
+  const invalid = (key: string, problem: string) =>
+    new LightsoutError('CONFIG_INVALID', `recording policy ${path}: "${key}" ${problem}`, {
+      hint: 'keys are "*" or tenant slugs; values {sol, serial, vnc: boolean, retentionDays: 1–36500 or null}',
+      details: { key },
+    });
+  if (!policyFile.Check(parsed)) {
+    const [first] = policyFile.Errors(parsed);
+    const key = first?.instancePath ? first.instancePath.slice(1).replaceAll('/', '.') : '(root)';
+    // additionalProperties: false reports a stray key as "schema is false".
+    throw invalid(key, first?.keyword === 'additionalProperties' || first?.message === 'schema is false' ? 'is not a known setting' : (first?.message ?? 'is invalid'));
+  }
+  const stray = Object.keys(parsed).find((key) => !POLICY_KEY.test(key));
+  if (stray !== undefined) throw invalid(stray, 'is neither "*" nor a tenant slug');
+  return recordingPolicy(parsed);
+}

@@ -1,0 +1,101 @@
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LightsoutError } from '@lightsout/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RECORDING_POLICY_FILE, loadRecordingPolicy, recordingPolicy } from './policy.js';
+import { sweepExpiredRecordings } from './retention.js';
+import { FileRecordingStorage } from './storage.js';
+
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 10, 22, 12);
+const directories: string[] = [];
+afterEach(() => {
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+function scratch(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'lightsout-retention-'));
+  directories.push(directory);
+  return directory;
+}
+
+/** A finished recording of `tenant` whose files were last written `ageDays` before NOW. */
+async function recorded(storage: FileRecordingStorage, directory: string, id: string, tenant: string, ageDays: number): Promise<void> {
+  const writer = storage.writer({ id, sessionId: id, serverId: 'web-01', tenant, kind: 'sol', user: 'alice', startedAt: NOW - ageDays * DAY - 60_000 });
+  writer.append(Buffer.from(`output of ${id}`), 1);
+  writer.close();
+  await expect.poll(() => storage.read(id)?.bytes.length).toBe(`output of ${id}`.length);
+  const at = new Date(NOW - ageDays * DAY);
+  for (const suffix of ['.json', '.bytes', '.times']) utimesSync(join(directory, id + suffix), at, at);
+}
+const id = (n: number) => `rec${String(n).padStart(19, '0')}`;
+
+describe('recording retention', () => {
+  it('deletes what is past its tenant retention, keeps the rest, a live recording and tenants without retention', async () => {
+    const directory = scratch();
+    const storage = new FileRecordingStorage(directory);
+    await recorded(storage, directory, id(1), 'alpha', 31); // past alpha's 30 days
+    await recorded(storage, directory, id(2), 'alpha', 29);
+    await recorded(storage, directory, id(3), 'bravo', 31); // bravo: the default 90 days
+    await recorded(storage, directory, id(4), 'bravo', 91);
+    await recorded(storage, directory, id(5), 'alpha', 400); // old, but its session is still live
+    await recorded(storage, directory, id(6), 'charlie', 4000); // charlie keeps everything
+    const policy = recordingPolicy({ '*': { retentionDays: 90 }, alpha: { retentionDays: 30 }, charlie: { retentionDays: null } });
+    const live = new Set([id(5)]);
+
+    const expired = sweepExpiredRecordings(storage, policy.retentionDays, (recording) => live.has(recording), NOW);
+
+    expect(expired.map((entry) => entry.meta.id).sort()).toEqual([id(1), id(4)]);
+    expect(expired.find((entry) => entry.meta.id === id(1))?.lastWrittenAt).toBe(NOW - 31 * DAY);
+    expect(storage.list().map((meta) => meta.id).sort()).toEqual([id(2), id(3), id(5), id(6)]);
+    for (const suffix of ['.json', '.bytes', '.times']) expect(existsSync(join(directory, id(1) + suffix))).toBe(false);
+    // A second sweep finds nothing more.
+    expect(sweepExpiredRecordings(storage, policy.retentionDays, (recording) => live.has(recording), NOW)).toEqual([]);
+  });
+
+  it('counts from when a recording last grew, not from when its session started', async () => {
+    const directory = scratch();
+    const storage = new FileRecordingStorage(directory);
+    await recorded(storage, directory, id(7), 'alpha', 2);
+    // The session started 100 days ago and ran until two days ago.
+    expect(storage.get(id(7))!.startedAt).toBeLessThan(NOW - DAY);
+    expect(sweepExpiredRecordings(storage, () => 30, () => false, NOW)).toEqual([]);
+    expect(sweepExpiredRecordings(storage, () => 1, () => false, NOW).map((entry) => entry.meta.id)).toEqual([id(7)]);
+  });
+});
+
+describe('recording policy file', () => {
+  const write = (text: string) => {
+    const directory = scratch();
+    writeFileSync(join(directory, RECORDING_POLICY_FILE), text);
+    return directory;
+  };
+
+  it('falls back per key: tenant rule, then "*", then the built-in (text consoles yes, VNC no, keep forever)', () => {
+    const none = loadRecordingPolicy(scratch());
+    expect([none.records('alpha', 'sol'), none.records('alpha', 'serial'), none.records('alpha', 'vnc'), none.retentionDays('alpha')]).toEqual([true, true, false, undefined]);
+    const policy = loadRecordingPolicy(write(JSON.stringify({ '*': { vnc: true, retentionDays: 90 }, alpha: { sol: false, retentionDays: 7 }, charlie: { retentionDays: null } })));
+    expect([policy.records('alpha', 'sol'), policy.records('alpha', 'vnc'), policy.records('bravo', 'sol'), policy.records('bravo', 'vnc')]).toEqual([false, true, true, true]);
+    expect([policy.retentionDays('alpha'), policy.retentionDays('bravo'), policy.retentionDays('charlie')]).toEqual([7, 90, undefined]);
+  });
+
+  it.each([
+    ['not JSON', '{"*": {', '(file)', /not valid JSON/],
+    ['a misspelt kind', JSON.stringify({ '*': { vcn: true } }), '*.vcn', /"\*\.vcn" is not a known setting/],
+    ['a retention of zero days', JSON.stringify({ alpha: { retentionDays: 0 } }), 'alpha.retentionDays', /"alpha\.retentionDays"/],
+    ['a retention as text', JSON.stringify({ alpha: { retentionDays: '30' } }), 'alpha.retentionDays', /"alpha\.retentionDays"/],
+    ['a key that is no tenant slug', JSON.stringify({ '../etc': { sol: true } }), '../etc', /"\.\.\/etc" is neither/],
+  ])('refuses %s with CONFIG_INVALID naming the key', (_name, text, key, message) => {
+    const directory = write(text);
+    let caught: unknown;
+    try {
+      loadRecordingPolicy(directory);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(LightsoutError);
+    expect((caught as LightsoutError).code).toBe('CONFIG_INVALID');
+    expect((caught as LightsoutError).message).toMatch(message);
+    expect((caught as LightsoutError).details).toMatchObject({ key });
+  });
+});

@@ -1,0 +1,33 @@
+import type { RecordingMeta, RecordingStorage } from './storage.js';
+
+const DAY_MS = 86_400_000;
+
+export interface ExpiredRecording {
+  meta: RecordingMeta;
+  lastWrittenAt: number;
+}
+
+/**
+ * Deletes every recording past its tenant's retention (counted from when it
+ * last grew, so a session that ran for a week is kept a full period after it
+ * ended). A recording still being written is never touched, and a tenant
+ * without a retention keeps everything. Returns what was deleted, for the
+ * log and the audit trail.
+ */
+export function sweepExpiredRecordings(
+  storage: RecordingStorage,
+  retentionDays: (tenant: string) => number | undefined,
+  isRecording: (id: string) => boolean,
+  now: number,
+): ExpiredRecording[] {
+  const expired: ExpiredRecording[] = [];
+  for (const meta of storage.list()) {
+    const days = retentionDays(meta.tenant);
+    if (days === undefined || isRecording(meta.id)) continue;
+    const lastWrittenAt = storage.lastWrittenAt(meta.id) ?? meta.startedAt;
+    if (now - lastWrittenAt < days * DAY_MS) continue;
+    storage.remove(meta.id);
+    expired.push({ meta, lastWrittenAt });
+  }
+  return expired;
+}

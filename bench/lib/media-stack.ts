@@ -20,7 +20,9 @@ export interface MediaStack {
   root: string;
   relayUrl: string;
   relay: ChildProcessHandle;
-  agent: ChildProcessHandle;
+  readonly agent: ChildProcessHandle;
+  /** kill -9 the agent, wait until the relay sees it gone, run `whileDown`, start it again with the same state directory. */
+  restartAgent(whileDown?: () => void): Promise<void>;
   bmc: Bmc;
   /** Everything the simulated host printed on its serial console. */
   serial(): string;
@@ -88,27 +90,43 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
         ],
       }),
     );
-    const agent = new ChildProcessHandle('agent', process.execPath, [join(REPO_ROOT, 'agent/bin/lightsout-agent.js'), '--config', agentConfig], {
+    const agentEnv = {
       ...process.env,
       BMC_PASSWORD: 'adminpass',
       LIGHTSOUT_JOIN_TOKEN: joinToken,
       LIGHTSOUT_MEDIA_LISTEN: '127.0.0.1:0',
       ...options.agentEnv,
-    });
-    started.push({ stop: () => agent.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
-    await eventually('vm-01 online', 60_000, async () => {
-      if (!agent.running) throw new Error(`agent exited: ${agent.stderr}`);
-      const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${operator.accessToken}` } });
-      const list = (await response.json()) as ServerList;
-      return list.servers?.find((server) => server.id === 'vm-01' && server.agent === 'online');
-    });
-
+    };
+    const startAgent = async () => {
+      const handle = new ChildProcessHandle('agent', process.execPath, [join(REPO_ROOT, 'agent/bin/lightsout-agent.js'), '--config', agentConfig], agentEnv);
+      started.push({ stop: () => handle.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
+      await eventually('vm-01 online', 60_000, async () => {
+        if (!handle.running) throw new Error(`agent exited: ${handle.stderr}`);
+        const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${operator.accessToken}` } });
+        const list = (await response.json()) as ServerList;
+        return list.servers?.find((server) => server.id === 'vm-01' && server.agent === 'online');
+      });
+      return handle;
+    };
+    let agent = await startAgent();
     const cliEnv = { ...process.env, LIGHTSOUT_TOKEN: operator.accessToken, LIGHTSOUT_RELAY: relayUrl, LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config'), LIGHTSOUT_PROGRESS: 'lines' };
     return {
       root,
       relayUrl,
       relay,
-      agent,
+      get agent() {
+        return agent;
+      },
+      async restartAgent(whileDown) {
+        await agent.kill('SIGKILL');
+        await eventually('vm-01 offline', 60_000, async () => {
+          const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${operator.accessToken}` } });
+          const list = (await response.json()) as ServerList;
+          return list.servers?.find((server) => server.id === 'vm-01' && server.agent !== 'online');
+        });
+        whileDown?.();
+        agent = await startAgent();
+      },
       bmc,
       serial: () => serial,
       operatorToken: operator.accessToken,

@@ -16,6 +16,7 @@ import {
 import type { BmcDriver } from '../drivers/types.js';
 import { MediaCache, assertSha256 } from './cache.js';
 import { type MediaAccess, MediaServer } from './media-server.js';
+import { type MountStore, fileMountStore } from './mount-store.js';
 import { type VirtualMediaDriver, hasVirtualMedia } from './types.js';
 import { MediaUrlSigner, clientFor } from './url-signer.js';
 
@@ -42,6 +43,8 @@ export interface MediaServiceOptions {
   urlTtlSeconds: number;
   /** Eject automatically this long after mounting (0 = never). */
   autoEjectSeconds: number;
+  /** Where the mounts are kept across agent restarts (mount-store.ts). */
+  mountsFile: string;
 }
 
 export interface MediaServiceContext {
@@ -66,6 +69,7 @@ export class MediaService {
   private readonly jobs = new Map<string, AgentMediaJob>();
   private readonly running = new Set<Promise<unknown>>();
   private readonly aborts = new Set<AbortController>();
+  private readonly mountStore: MountStore;
 
   constructor(
     private readonly options: MediaServiceOptions,
@@ -81,10 +85,14 @@ export class MediaService {
       ...(options.publicBaseUrl ? { publicBaseUrl: options.publicBaseUrl } : {}),
       onAccess: (access) => logAccess(context.logger, access),
     });
+    this.mountStore = fileMountStore(options.mountsFile, (reason) =>
+      context.logger.warn({ file: options.mountsFile, reason }, 'the saved mounts cannot be read; starting with none (images the BMCs still have inserted are not shown)'),
+    );
   }
 
   async start(): Promise<string> {
     await this.cache.open();
+    this.restoreMounts();
     const url = await this.server.start();
     this.context.logger.info({ url, cacheBytes: this.options.cacheBytes }, 'media server listening');
     if (!this.options.publicBaseUrl && /^(127\.|localhost$|::1$)/.test(this.options.listenHost)) {
@@ -194,11 +202,9 @@ export class MediaService {
       const now = Date.now();
       const autoEjectAt = this.options.autoEjectSeconds > 0 ? new Date(now + this.options.autoEjectSeconds * 1000).toISOString() : null;
       const record: MountRecord = { sha256, filename: params.filename, mountedAt: new Date(now).toISOString(), mountedBy: params.mountedBy, autoEjectAt, release, timer: undefined };
-      if (autoEjectAt) {
-        record.timer = setTimeout(() => this.track(this.autoEject(serverId, record)), this.options.autoEjectSeconds * 1000);
-        record.timer.unref();
-      }
+      this.armAutoEject(serverId, record, now);
       this.mounts.set(serverId, record);
+      this.saveMounts();
       this.context.logger.info({ serverId, sha256, filename: params.filename, by: params.mountedBy, quirks: inserted.quirks }, 'virtual media mounted');
       if (!params.boot) {
         job.step = 'mounted';
@@ -240,7 +246,50 @@ export class MediaService {
       record.release();
     }
     this.mounts.delete(serverId);
+    this.saveMounts();
     this.context.logger.info({ serverId }, 'virtual media ejected');
+  }
+
+  /** The eject timer runs to the record's own deadline: after a restart, what is left of it (at once if it passed meanwhile). */
+  private armAutoEject(serverId: string, record: MountRecord, now: number): void {
+    if (!record.autoEjectAt) return;
+    const delay = Math.max(0, Date.parse(record.autoEjectAt) - now);
+    // setTimeout takes at most 2^31-1 ms (24.8 days); a longer deadline is re-armed when that runs out.
+    record.timer = setTimeout(() => (Date.parse(record.autoEjectAt!) <= Date.now() ? this.track(this.autoEject(serverId, record)) : this.armAutoEject(serverId, record, Date.now())), Math.min(delay, 2 ** 31 - 1));
+    record.timer.unref();
+  }
+
+  private saveMounts(): void {
+    try {
+      this.mountStore.save(this.mounts);
+    } catch (error) {
+      // The mount itself happened; only its memory across a restart is at risk.
+      this.context.logger.warn({ file: this.options.mountsFile, err: error }, 'could not save the mounts; an agent restart will forget them');
+    }
+  }
+
+  /**
+   * Mounts saved by the previous run: kept (the BMC still has them
+   * inserted, and their media URLs stay valid: the signing key is in the
+   * state directory too), their images pinned in the cache again and their
+   * automatic ejects re-armed. A server no longer in the configuration is
+   * dropped.
+   */
+  private restoreMounts(): void {
+    const now = Date.now();
+    for (const [serverId, saved] of this.mountStore.load()) {
+      if (!this.context.hasServer(serverId)) {
+        this.context.logger.warn({ serverId, sha256: saved.sha256 }, 'a saved mount is for a server this agent no longer has; dropped');
+        continue;
+      }
+      const cached = this.cache.has(saved.sha256);
+      if (!cached) this.context.logger.warn({ serverId, sha256: saved.sha256 }, 'a saved mount\'s image is no longer in the cache: the BMC cannot read it; eject it');
+      const record: MountRecord = { ...saved, release: cached ? this.cache.pin(saved.sha256) : () => undefined, timer: undefined };
+      this.armAutoEject(serverId, record, now);
+      this.mounts.set(serverId, record);
+      this.context.logger.info({ serverId, sha256: saved.sha256, mountedBy: saved.mountedBy, autoEjectAt: saved.autoEjectAt }, 'virtual media mount restored');
+    }
+    this.saveMounts();
   }
 
   private async autoEject(serverId: string, record: MountRecord): Promise<void> {

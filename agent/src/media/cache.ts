@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { type Hash, createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { LightsoutError } from '@lightsout/shared';
 
 /**
@@ -110,18 +111,25 @@ export class MediaCache {
    * CHECKSUM_MISMATCH (nothing kept) when the bytes hash differently, and with
    * PAYLOAD_TOO_LARGE when it can never fit. Concurrent ingests of the same
    * image share one write.
+   *
+   * `source` may be a function that opens the image from a byte offset (an
+   * HTTP Range request): then a transfer cut midway (a connection reset, a
+   * body that ends early) continues from what reached the disk, up to
+   * `resume.attempts` times — a 4 GiB ISO crossing a WAN does not start over
+   * at 90 %. Wrong bytes (a hash mismatch, a body longer than announced)
+   * are never retried.
    */
-  async ingest(sha256: string, size: number, source: Readable | AsyncIterable<Uint8Array>, onProgress?: (bytes: number) => void): Promise<void> {
+  async ingest(sha256: string, size: number, source: ImageSource, onProgress?: (bytes: number) => void, resume: ResumePolicy = DEFAULT_RESUME): Promise<void> {
     assertSha256(sha256);
     if (this.entries.has(sha256)) return;
     const running = this.writing.get(sha256);
     if (running) return running;
-    const write = this.write(sha256, size, source, onProgress).finally(() => this.writing.delete(sha256));
+    const write = this.write(sha256, size, source, onProgress, resume).finally(() => this.writing.delete(sha256));
     this.writing.set(sha256, write);
     return write;
   }
 
-  private async write(sha256: string, size: number, source: Readable | AsyncIterable<Uint8Array>, onProgress?: (bytes: number) => void): Promise<void> {
+  private async write(sha256: string, size: number, source: ImageSource, onProgress: ((bytes: number) => void) | undefined, resume: ResumePolicy): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new LightsoutError('VALIDATION_FAILED', 'image size must be a non-negative integer');
     if (size > this.maxBytes) {
       throw new LightsoutError('PAYLOAD_TOO_LARGE', `image of ${size} bytes exceeds the agent media cache of ${this.maxBytes} bytes`);
@@ -129,23 +137,29 @@ export class MediaCache {
     await this.makeRoom(size);
     this.reservedBytes += size;
     const temporary = join(this.directory, `${sha256}.partial-${randomBytes(6).toString('hex')}`);
-    const hash = createHash('sha256');
-    let received = 0;
-    const meter = new Transform({
-      highWaterMark: WRITE_BUFFER_BYTES,
-      transform(chunk: Buffer, _encoding, callback) {
-        received += chunk.byteLength;
-        if (received > size) return callback(new LightsoutError('VALIDATION_FAILED', `image is longer than the announced ${size} bytes`));
-        hash.update(chunk);
-        onProgress?.(received);
-        callback(null, chunk);
-      },
-    });
+    const open = typeof source === 'function' ? source : undefined;
     try {
-      await pipeline(source, meter, createWriteStream(temporary, { mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES }));
-      if (received !== size) throw new LightsoutError('VALIDATION_FAILED', `image ended after ${received} of ${size} bytes`);
-      const actual = hash.digest('hex');
-      if (actual !== sha256) throw new LightsoutError('CHECKSUM_MISMATCH', 'image bytes do not match their SHA-256', { details: { expected: sha256, actual } });
+      let offset = 0;
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const hash = await hashPrefix(temporary, offset);
+          await pipeline(
+            open ? await open(offset) : (source as Readable | AsyncIterable<Uint8Array>),
+            meter(hash, offset, size, onProgress),
+            createWriteStream(temporary, { mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES, ...(offset > 0 ? { flags: 'r+', start: offset } : {}) }),
+          );
+          const received = (await stat(temporary)).size;
+          if (received !== size) throw new LightsoutError('VALIDATION_FAILED', `image ended after ${received} of ${size} bytes`, { details: { cut: true } });
+          const actual = hash.digest('hex');
+          if (actual !== sha256) throw new LightsoutError('CHECKSUM_MISMATCH', 'image bytes do not match their SHA-256', { details: { expected: sha256, actual } });
+          break;
+        } catch (error) {
+          if (!open || attempt >= resume.attempts || !isCut(error)) throw error;
+          // Continue from what is on disk, re-hashed from there (bytes hashed in flight may not have been written).
+          offset = Math.min(size, await stat(temporary).then((info) => info.size, () => 0));
+          await resume.wait(attempt);
+        }
+      }
       await rename(temporary, this.pathOf(sha256));
       this.entries.set(sha256, { size, lastUsed: Date.now() });
     } catch (error) {
@@ -170,6 +184,52 @@ export class MediaCache {
       });
     }
   }
+}
+
+/** The image's bytes: a stream, or a function opening them from a byte offset (resumable). */
+export type ImageSource = Readable | AsyncIterable<Uint8Array> | ((offset: number) => Promise<Readable | AsyncIterable<Uint8Array>>);
+
+export interface ResumePolicy {
+  /** Tries in all, the first included. */
+  attempts: number;
+  /** Waits before try `attempt + 1`. */
+  wait(attempt: number): Promise<void>;
+}
+
+/** Six tries over about 30 s (1, 2, 4, 8, 15 s apart): rides out a relay restart or a WAN blip, gives up on an outage. */
+const DEFAULT_RESUME: ResumePolicy = { attempts: 6, wait: (attempt) => delay(Math.min(15_000, 1000 * 2 ** (attempt - 1))) };
+
+/** Counts, bounds and hashes the bytes on their way to the file. */
+function meter(hash: Hash, offset: number, size: number, onProgress: ((bytes: number) => void) | undefined): Transform {
+  let received = offset;
+  return new Transform({
+    highWaterMark: WRITE_BUFFER_BYTES,
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.byteLength;
+      if (received > size) return callback(new LightsoutError('VALIDATION_FAILED', `image is longer than the announced ${size} bytes`));
+      hash.update(chunk);
+      onProgress?.(received);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** A SHA-256 over the first `length` bytes of `path` (what an earlier try left), ready for the rest. */
+async function hashPrefix(path: string, length: number): Promise<Hash> {
+  const hash = createHash('sha256');
+  if (length === 0) return hash;
+  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: WRITE_BUFFER_BYTES })) hash.update(chunk as Buffer);
+  return hash;
+}
+
+/**
+ * A transfer that broke, as opposed to one that delivered wrong bytes: the
+ * connection failed (a transport error, not one of ours) or the body ended
+ * early. Refusals (HTTP 4xx from the relay) are LightsoutErrors: not retried.
+ */
+function isCut(error: unknown): boolean {
+  if (!(error instanceof LightsoutError)) return true;
+  return error.code === 'VALIDATION_FAILED' && (error.details as { cut?: boolean } | undefined)?.cut === true;
 }
 
 export function assertSha256(sha256: string): void {

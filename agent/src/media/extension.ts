@@ -22,7 +22,7 @@ import type { BmcDriver } from '../drivers/types.js';
  *   media.urlTtlSeconds     LIGHTSOUT_MEDIA_URL_TTL_SECONDS    signed URL lifetime (default 12 h)
  *   media.autoEjectSeconds  LIGHTSOUT_MEDIA_AUTO_EJECT_SECONDS eject after this long (default 6 h, 0 = never)
  */
-export type MediaSettings = Omit<MediaServiceOptions, 'cacheDirectory' | 'keyFile' | 'mountsFile'> & { cacheDirectory?: string; keyFile?: string };
+export type MediaSettings = Omit<MediaServiceOptions, 'cacheDirectory' | 'keyFile' | 'mountsFile' | 'resume'> & { cacheDirectory?: string; keyFile?: string };
 
 export function mediaSettingsFrom(file: AgentConfig['media'], environment: NodeJS.ProcessEnv = process.env): MediaSettings {
   const listen = environment['LIGHTSOUT_MEDIA_LISTEN'] ?? file.listen ?? '127.0.0.1:0';

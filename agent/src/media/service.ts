@@ -14,7 +14,7 @@ import {
   type MediaStatusResult,
 } from '@lightsout/shared';
 import type { BmcDriver } from '../drivers/types.js';
-import { MediaCache, assertSha256 } from './cache.js';
+import { MediaCache, type ResumePolicy, assertSha256 } from './cache.js';
 import { type MediaAccess, MediaServer } from './media-server.js';
 import { type MountStore, fileMountStore } from './mount-store.js';
 import { type VirtualMediaDriver, hasVirtualMedia } from './types.js';
@@ -45,6 +45,8 @@ export interface MediaServiceOptions {
   autoEjectSeconds: number;
   /** Where the mounts are kept across agent restarts (mount-store.ts). */
   mountsFile: string;
+  /** How a cut relay → agent transfer is resumed (default: MediaCache's). */
+  resume?: ResumePolicy;
 }
 
 export interface MediaServiceContext {
@@ -133,24 +135,35 @@ export class MediaService {
     return { cached: false };
   }
 
-  /** GET the image from the relay (agent JWT) and stream it into the cache: backpressure end to end. */
+  /**
+   * GET the image from the relay (agent JWT) and stream it into the cache:
+   * backpressure end to end. A cut transfer resumes where the disk ends with
+   * `Range: bytes=N-` (the cache's resume policy); each try signs a fresh
+   * JWT, since a try may start long after the first one's token expired.
+   */
   private async pull(params: MediaFetchParams, transfer: AgentMediaTransfer): Promise<void> {
     const controller = new AbortController();
     this.aborts.add(controller);
-    try {
+    const open = async (offset: number) => {
+      if (controller.signal.aborted) throw new LightsoutError('AGENT_OFFLINE', 'the agent is stopping');
       // undici's stream API (not fetch): Node streams all the way, no WHATWG stream hop per chunk
       const response = await request(new URL(params.pullPath, `${this.context.relay}/`), {
-        headers: { authorization: `Bearer ${await this.context.signJwt()}` },
+        headers: { authorization: `Bearer ${await this.context.signJwt()}`, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) },
         signal: controller.signal,
         highWaterMark: 1024 * 1024,
       });
-      if (response.statusCode !== 200) {
+      const expected = offset > 0 ? 206 : 200;
+      if (response.statusCode !== expected) {
         const body = await response.body.text().catch(() => '');
-        throw new LightsoutError('AGENT_OFFLINE', `relay refused the image transfer: HTTP ${response.statusCode}`, { details: { body: body.slice(0, 300) } });
+        throw new LightsoutError('AGENT_OFFLINE', `relay refused the image transfer${offset > 0 ? ` from byte ${offset}` : ''}: HTTP ${response.statusCode}`, { details: { body: body.slice(0, 300) } });
       }
-      await this.cache.ingest(params.sha256, params.size, response.body, (bytes) => {
+      if (offset > 0) this.context.logger.info({ sha256: params.sha256, offset }, 'image transfer resumed');
+      return response.body;
+    };
+    try {
+      await this.cache.ingest(params.sha256, params.size, open, (bytes) => {
         transfer.bytes = bytes;
-      });
+      }, this.options.resume);
     } finally {
       this.aborts.delete(controller);
     }

@@ -1,0 +1,110 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LightsoutError } from '@lightsout/shared';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MediaCache, type ResumePolicy } from './cache.js';
+
+/**
+ * A cut relay → agent transfer continues from what reached the disk, over a
+ * real HTTP connection (node:http serving Range like the relay's pull route,
+ * undici on the agent side as in MediaService.pull).
+ */
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const bytes = randomBytes(3 * 1024 * 1024 + 17);
+const sha256 = createHash('sha256').update(bytes).digest('hex');
+const noWait: ResumePolicy = { attempts: 6, wait: async () => undefined };
+
+async function cacheOf(): Promise<MediaCache> {
+  const directory = mkdtempSync(join(tmpdir(), 'media-resume-'));
+  cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
+  const cache = new MediaCache({ directory, maxBytes: 64 << 20 });
+  await cache.open();
+  return cache;
+}
+
+/** Serves `body` with `Range: bytes=N-`; the first `cuts` requests are cut (socket destroyed) after `cutAfter` bytes of body. */
+async function relayLike(body: Buffer, options: { cuts: number; cutAfter: number; status?: (index: number) => number | undefined }) {
+  const ranges: (string | null)[] = [];
+  let sentBytes = 0;
+  const server: Server = createServer((req, res) => {
+    const index = ranges.push(req.headers.range ?? null) - 1;
+    const forced = options.status?.(index);
+    if (forced) return res.writeHead(forced).end('refused');
+    const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+    res.writeHead(start > 0 ? 206 : 200, { 'content-length': body.length - start, ...(start > 0 ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+    const rest = body.subarray(start);
+    if (index < options.cuts) {
+      sentBytes += options.cutAfter;
+      res.write(rest.subarray(0, options.cutAfter), () => res.socket?.destroy());
+      return;
+    }
+    sentBytes += rest.length;
+    res.end(rest);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/agent/media/u1`;
+  const open = async (offset: number) => {
+    const response = await request(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {} });
+    if (response.statusCode !== (offset > 0 ? 206 : 200)) {
+      await response.body.dump();
+      throw new LightsoutError('AGENT_OFFLINE', `relay refused the image transfer: HTTP ${response.statusCode}`);
+    }
+    return response.body;
+  };
+  return { open, ranges, sent: () => sentBytes };
+}
+
+describe('MediaCache resumable ingest', () => {
+  it('continues a transfer cut twice from where the disk ends, and verifies the whole image', async () => {
+    const cache = await cacheOf();
+    const relay = await relayLike(bytes, { cuts: 2, cutAfter: 1024 * 1024 });
+    const progress: number[] = [];
+    await cache.ingest(sha256, bytes.length, relay.open, (received) => progress.push(received), noWait);
+
+    expect(createHash('sha256').update(readFileSync(cache.pathOf(sha256))).digest('hex')).toBe(sha256);
+    expect(relay.ranges).toHaveLength(3);
+    expect(relay.ranges[0]).toBeNull();
+    // Each try starts past the previous one's start, at most where that one was cut: nothing is fetched twice but an unflushed tail.
+    const starts = relay.ranges.map((range) => Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1] ?? 0));
+    expect(starts[1]).toBeGreaterThan(0);
+    expect(starts[1]).toBeLessThanOrEqual(1024 * 1024);
+    expect(starts[2]).toBeGreaterThan(starts[1]!);
+    expect(starts[2]).toBeLessThanOrEqual(starts[1]! + 1024 * 1024);
+    expect(relay.sent()).toBeLessThan(bytes.length + 2 * 1024 * 1024);
+    expect(progress.at(-1)).toBe(bytes.length);
+    expect(readdirSync(join(cache.pathOf(sha256), '..')).filter((name) => name.includes('.partial-'))).toEqual([]);
+  });
+
+  it('gives up after its attempts, keeping nothing', async () => {
+    const cache = await cacheOf();
+    const relay = await relayLike(bytes, { cuts: 10, cutAfter: 256 * 1024 });
+    await expect(cache.ingest(sha256, bytes.length, relay.open, undefined, { attempts: 3, wait: async () => undefined })).rejects.toBeDefined();
+    expect(relay.ranges).toHaveLength(3);
+    expect(cache.has(sha256)).toBe(false);
+    expect(readdirSync(join(cache.pathOf(sha256), '..'))).toEqual([]);
+  });
+
+  it('does not retry a refusal (the relay withdrew the grant) or wrong bytes', async () => {
+    const cache = await cacheOf();
+    const refusing = await relayLike(bytes, { cuts: 1, cutAfter: 512 * 1024, status: (index) => (index === 1 ? 403 : undefined) });
+    await expect(cache.ingest(sha256, bytes.length, refusing.open, undefined, noWait)).rejects.toMatchObject({ code: 'AGENT_OFFLINE' });
+    expect(refusing.ranges).toHaveLength(2);
+
+    const corrupted = Buffer.from(bytes);
+    corrupted[100] ^= 0xff;
+    const lying = await relayLike(corrupted, { cuts: 0, cutAfter: 0 });
+    await expect(cache.ingest(sha256, bytes.length, lying.open, undefined, noWait)).rejects.toMatchObject({ code: 'CHECKSUM_MISMATCH' });
+    expect(lying.ranges).toHaveLength(1);
+    expect(cache.has(sha256)).toBe(false);
+  });
+});

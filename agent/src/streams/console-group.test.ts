@@ -1,5 +1,5 @@
 import type { StatusMessage } from '@lightsout/shared';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConsoleGroup, type GroupMember } from './console-group.js';
 import type { ConsolePort } from './ports/types.js';
 
@@ -113,3 +113,62 @@ describe('ConsoleGroup before its first member', () => {
   });
 });
 
+
+describe('ConsoleGroup status fan-out', () => {
+  it('past statusFanout members, viewers get one picture per window; the controller and mode changes hear at once', () => {
+    vi.useFakeTimers();
+    try {
+      const group = new ConsoleGroup('s/serial', port(), () => undefined, { statusFanout: 3, statusCoalesceMs: 250 });
+      const alice = member('alice', 'control');
+      const bob = member('bob');
+      group.join(alice);
+      group.join(bob);
+      group.join(member('carol'));
+      expect(bob.statuses.map((status) => status.user)).toEqual(['bob', 'carol']);
+
+      const late = Array.from({ length: 10 }, (_, index) => member(`viewer-${index}`));
+      for (const viewer of late) group.join(viewer);
+      // The controller saw every join as it happened; each newcomer got its own picture; bob got nothing yet.
+      expect(alice.statuses.filter((status) => status.event === 'joined').map((status) => status.user)).toEqual(['alice', 'bob', 'carol', ...late.map((viewer) => viewer.user)]);
+      expect(late.every((viewer) => viewer.statuses.length >= 1 && viewer.statuses[0]!.user === viewer.user)).toBe(true);
+      expect(bob.statuses).toHaveLength(2);
+
+      vi.advanceTimersByTime(250);
+      // One picture for the eleven changes bob missed: no single event to name, everyone listed.
+      expect(bob.statuses).toHaveLength(3);
+      expect(bob.statuses[2]).toMatchObject({ mode: 'view', controller: 'alice' });
+      expect(bob.statuses[2]!.event).toBeUndefined();
+      expect(bob.statuses[2]!.members).toHaveLength(13);
+      // A newcomer already heard of its own join: only the joins after it, once.
+      expect(late[9]!.statuses).toHaveLength(1);
+
+      // One change missed: the picture names it.
+      const erin = member('erin', 'control');
+      group.join(erin);
+      vi.advanceTimersByTime(250);
+      expect(bob.statuses.at(-1)).toMatchObject({ event: 'joined', user: 'erin' });
+
+      // A take-over changes two members' modes: both hear at once, the rest in the next window.
+      const bobBefore = bob.statuses.length;
+      group.takeOver(erin);
+      expect(erin.statuses.at(-1)).toMatchObject({ mode: 'control', event: 'took-over', user: 'erin' });
+      expect(alice.statuses.at(-1)).toMatchObject({ mode: 'view', controller: 'erin', event: 'took-over' });
+      expect(bob.statuses).toHaveLength(bobBefore);
+      vi.advanceTimersByTime(250);
+      expect(bob.statuses.at(-1)).toMatchObject({ controller: 'erin', event: 'took-over', user: 'erin' });
+
+      // The BMC closing is told to everyone at once.
+      group.portClosed('gone');
+      expect(bob.statuses.at(-1)).toMatchObject({ event: 'bmc-closed' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('small groups hear every change at once', () => {
+    const group = new ConsoleGroup('s/serial', port(), () => undefined);
+    const watchers = Array.from({ length: 16 }, (_, index) => member(`user-${index}`));
+    for (const watcher of watchers) group.join(watcher);
+    expect(watchers[0]!.statuses.map((status) => status.user)).toEqual(watchers.map((watcher) => watcher.user));
+  });
+});

@@ -57,14 +57,25 @@ export class ConsoleGroup {
   private readonly scrollback: Scrollback;
   /** Output before the first member joined: all of it goes to that member. Undefined once it has. */
   private backlog: Uint8Array[] | undefined = [];
+  private readonly statusFanout: number;
+  private readonly statusCoalesceMs: number;
+  /** Status changes counted; what each member heard last, and the mode it was told. */
+  private statusSeq = 0;
+  private readonly heard = new WeakMap<GroupMember, number>();
+  private readonly sentMode = new WeakMap<GroupMember, 'control' | 'view'>();
+  /** Changes not yet told to every member (large groups). */
+  private pendingStatus: { seq: number; event: StatusMessage['event'] | undefined; user: string | undefined }[] = [];
+  private statusTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly key: string,
     private readonly port: ConsolePort,
     private readonly onEmpty: () => void,
-    options: { scrollbackBytes?: number } = {},
+    options: { scrollbackBytes?: number; statusFanout?: number; statusCoalesceMs?: number } = {},
   ) {
     this.scrollback = new Scrollback(options.scrollbackBytes ?? 0);
+    this.statusFanout = options.statusFanout ?? 16;
+    this.statusCoalesceMs = options.statusCoalesceMs ?? 250;
     if (port.replay) {
       this.scrollback.append(port.replay);
       this.backlog!.push(port.replay);
@@ -153,18 +164,58 @@ export class ConsoleGroup {
     this.gate.set('backpressure', blocked || this.backlog !== undefined);
   }
 
+  /**
+   * Tells the members who is on the console and what just happened. A
+   * change reaches every member, so n viewers joining one by one cost n²
+   * messages: past `statusFanout` members, viewers get the latest picture
+   * once per `statusCoalesceMs` instead (with the event when it was the only
+   * one they missed). The controller — who must see who joined — and any
+   * member whose own mode just changed still hear at once, and so does
+   * everyone when the BMC closes.
+   */
   broadcast(event?: StatusMessage['event'], user?: string): void {
-    const members: StreamMember[] = [...this.members].slice(0, 64).map((member) => ({ user: member.user, mode: this.modeOf(member), attached: member.attached }));
-    for (const member of this.members) {
-      member.sendStatus({
-        type: 'status',
-        mode: this.modeOf(member),
-        controller: this.controller?.user ?? null,
-        members,
-        ...(event === undefined ? {} : { event }),
-        ...(user === undefined ? {} : { user: user.slice(0, 255) }),
-      });
+    this.statusSeq += 1;
+    const picture = this.picture();
+    const coalesce = this.members.size > this.statusFanout && event !== 'bmc-closed';
+    if (coalesce) {
+      this.pendingStatus.push({ seq: this.statusSeq, event, user });
+      this.statusTimer ??= setTimeout(this.flushStatus, this.statusCoalesceMs);
     }
+    for (const member of this.members) {
+      if (coalesce && member !== this.controller && this.sentMode.get(member) === this.modeOf(member)) continue;
+      this.sendStatus(member, picture, event, user);
+    }
+  }
+
+  private readonly flushStatus = (): void => {
+    this.statusTimer = undefined;
+    const pending = this.pendingStatus.splice(0);
+    if (this.ended || pending.length === 0) return;
+    const picture = this.picture();
+    for (const member of this.members) {
+      const missed = pending.filter((change) => change.seq > (this.heard.get(member) ?? 0));
+      if (missed.length === 0) continue;
+      const only = missed.length === 1 ? missed[0] : undefined;
+      this.sendStatus(member, picture, only?.event, only?.user);
+    }
+  };
+
+  private picture(): StreamMember[] {
+    return [...this.members].slice(0, 64).map((member) => ({ user: member.user, mode: this.modeOf(member), attached: member.attached }));
+  }
+
+  private sendStatus(member: GroupMember, members: StreamMember[], event?: StatusMessage['event'], user?: string): void {
+    const mode = this.modeOf(member);
+    member.sendStatus({
+      type: 'status',
+      mode,
+      controller: this.controller?.user ?? null,
+      members,
+      ...(event === undefined ? {} : { event }),
+      ...(user === undefined ? {} : { user: user.slice(0, 255) }),
+    });
+    this.heard.set(member, this.statusSeq);
+    this.sentMode.set(member, mode);
   }
 
   /** The BMC side closed: every member's session ends. */
@@ -172,6 +223,7 @@ export class ConsoleGroup {
     if (this.ended) return;
     this.broadcast('bmc-closed');
     this.ended = true;
+    clearTimeout(this.statusTimer);
     this.gate.stop();
     for (const member of [...this.members]) member.end(4410, reason);
     this.members.clear();
@@ -181,6 +233,7 @@ export class ConsoleGroup {
   close(): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.statusTimer);
     this.gate.stop();
     this.port.close();
     this.onEmpty();

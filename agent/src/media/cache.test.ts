@@ -1,19 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scratchDirectories } from '@lightsout/lab/scratch';
 import { MediaCache } from './cache.js';
 
-const directories: string[] = [];
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
+const scratch = scratchDirectories('media-cache-');
+afterEach(scratch.removeAll);
 
 async function cacheOf(maxBytes: number): Promise<MediaCache> {
-  const directory = mkdtempSync(join(tmpdir(), 'media-cache-'));
-  directories.push(directory);
+  const directory = scratch.make();
   const cache = new MediaCache({ directory, maxBytes });
   await cache.open();
   return cache;

@@ -1,24 +1,17 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentMediaMount } from '@lightsout/shared';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scratchDirectories } from '@lightsout/lab/scratch';
 import { fileMountStore } from './mount-store.js';
 
-const directories: string[] = [];
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
-function scratch(): string {
-  const directory = mkdtempSync(join(tmpdir(), 'lightsout-mounts-'));
-  directories.push(directory);
-  return directory;
-}
+const scratch = scratchDirectories('lightsout-mounts-');
+afterEach(scratch.removeAll);
 const mount: AgentMediaMount = { sha256: 'a'.repeat(64), filename: 'debian.iso', mountedAt: '2026-11-22T08:00:00.000Z', mountedBy: 'alice', autoEjectAt: '2026-11-22T14:00:00.000Z' };
 
 describe('fileMountStore', () => {
   it('keeps mounts across a save and a load (0600, no temporary file left), and starts empty without a file', () => {
-    const file = join(scratch(), 'media-mounts.json');
+    const file = join(scratch.make(), 'media-mounts.json');
     const store = fileMountStore(file, () => expect.unreachable());
     expect(store.load()).toEqual(new Map());
     // Extra fields of a live record (its pin release, its timer) are not written.
@@ -34,7 +27,7 @@ describe('fileMountStore', () => {
     ['a future version', JSON.stringify({ version: 2, mounts: {} }), /version/],
     ['a bad image hash', JSON.stringify({ version: 1, mounts: { 'web-01': { ...mount, sha256: '../../etc/passwd' } } }), /sha256/],
   ])('reports a file with %s and starts with no mounts', (_name, text, reason) => {
-    const file = join(scratch(), 'media-mounts.json');
+    const file = join(scratch.make(), 'media-mounts.json');
     writeFileSync(file, text);
     const reasons: string[] = [];
     expect(fileMountStore(file, (why) => reasons.push(why)).load()).toEqual(new Map());

@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scratchDirectories } from '@lightsout/lab/scratch';
 import { tusFileReader } from './media.js';
 
-const directories: string[] = [];
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
+const scratch = scratchDirectories('cli-media-');
+afterEach(scratch.removeAll);
 
 async function bytesOf(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -18,8 +16,7 @@ async function bytesOf(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 describe('the tus file source of the CLI', () => {
   it('slices the file into exactly the requested byte ranges, with sizes tus-js-client sends as Content-Length', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'cli-media-'));
-    directories.push(directory);
+    const directory = scratch.make();
     const file = join(directory, 'image.iso');
     const image = randomBytes(3 * 1024 * 1024 + 123);
     writeFileSync(file, image);

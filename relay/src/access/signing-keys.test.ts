@@ -1,17 +1,14 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scratchDirectories } from '@lightsout/lab/scratch';
 import { StreamTokens } from '../plugins/streams/tokens.js';
 
-const directories: string[] = [];
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
+const scratch = scratchDirectories('lightsout-keys-');
+afterEach(scratch.removeAll);
 function dataDir(): string {
-  const directory = mkdtempSync(join(tmpdir(), 'lightsout-keys-'));
-  directories.push(directory);
+  const directory = scratch.make();
   return directory;
 }
 

@@ -1,18 +1,14 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scratchDirectories } from '@lightsout/lab/scratch';
 import { AtomicFileConfigstore } from './atomic-configstore.js';
 
-const directories: string[] = [];
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
+const scratch = scratchDirectories('lightsout-configstore-');
+afterEach(scratch.removeAll);
 
 describe('AtomicFileConfigstore', () => {
   it('a reader racing many writes always sees a whole record, never "no such upload"', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'lightsout-configstore-'));
-    directories.push(directory);
+    const directory = scratch.make();
     const store = new AtomicFileConfigstore(directory);
     const record = (offset: number) => ({ id: 'upload-1', size: 1_000_000, offset, metadata: { filename: 'rescue.iso', padding: 'x'.repeat(20_000) }, creation_date: new Date(0).toISOString() });
     await store.set('upload-1', record(0) as never);
@@ -35,8 +31,7 @@ describe('AtomicFileConfigstore', () => {
   });
 
   it('refuses a key that resolves outside its directory', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'lightsout-configstore-'));
-    directories.push(directory);
+    const directory = scratch.make();
     await expect(new AtomicFileConfigstore(directory).set('../escape', {} as never)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

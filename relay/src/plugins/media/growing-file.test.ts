@@ -1,18 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scratchDirectories } from '@lightsout/lab/scratch';
 import { readGrowingFile } from './growing-file.js';
 
-const directories: string[] = [];
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
+const scratch = scratchDirectories('growing-');
+afterEach(scratch.removeAll);
 
 function fileWith(bytes: Buffer): string {
-  const directory = mkdtempSync(join(tmpdir(), 'growing-'));
-  directories.push(directory);
+  const directory = scratch.make();
   const path = join(directory, 'upload');
   writeFileSync(path, bytes);
   return path;

@@ -1,16 +1,14 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeStreamMessage, type StreamTokenClaims } from '@lightsout/shared';
+import { scratchDirectories } from '@lightsout/lab/scratch';
 import { StreamRecorder } from './recorder.js';
 import { FileRecordingStorage, type RecordingStorage } from './storage.js';
 
 const claims = { sid: 'AAAAAAAAAAAAAAAAAAAAAA', srv: 'web-01', ten: 'demo', knd: 'sol', usr: 'operator' } as StreamTokenClaims;
-const directories: string[] = [];
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
+const scratch = scratchDirectories('lightsout-recorder-');
+afterEach(scratch.removeAll);
 
 describe('StreamRecorder failures', () => {
   it('a recording that cannot be opened (EMFILE) is reported and the session goes on unrecorded', () => {
@@ -33,8 +31,7 @@ describe('StreamRecorder failures', () => {
   });
 
   it('a write that fails later is reported once and further bytes are dropped, not thrown', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'lightsout-recorder-'));
-    directories.push(directory);
+    const directory = scratch.make();
     const storage = new FileRecordingStorage(join(directory, 'recordings'));
     const reports: unknown[] = [];
     const recorder = new StreamRecorder(storage, () => true, (error) => reports.push(error));
@@ -66,8 +63,7 @@ describe('FileRecordingStorage', () => {
   const openDescriptors = () => readdirSync('/proc/self/fd').length;
 
   it('stores the bytes and their time index exactly, and holds no descriptor between writes', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'lightsout-recorder-'));
-    directories.push(directory);
+    const directory = scratch.make();
     const storage = new FileRecordingStorage(join(directory, 'recordings'));
     const ids = Array.from({ length: 50 }, (_, index) => `rec${String(index).padStart(19, '0')}`);
     // Warm up: the first asynchronous file operations set up libuv's own descriptors (io_uring, thread pool).

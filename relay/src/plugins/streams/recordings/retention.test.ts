@@ -1,23 +1,16 @@
-import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LightsoutError } from '@lightsout/shared';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scratchDirectories } from '@lightsout/lab/scratch';
 import { RECORDING_POLICY_FILE, loadRecordingPolicy, recordingPolicy } from './policy.js';
 import { sweepExpiredRecordings } from './retention.js';
 import { FileRecordingStorage } from './storage.js';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 22, 12);
-const directories: string[] = [];
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
-function scratch(): string {
-  const directory = mkdtempSync(join(tmpdir(), 'lightsout-retention-'));
-  directories.push(directory);
-  return directory;
-}
+const scratch = scratchDirectories('lightsout-retention-');
+afterEach(scratch.removeAll);
 
 /** A finished recording of `tenant` whose files were last written `ageDays` before NOW. */
 async function recorded(storage: FileRecordingStorage, directory: string, id: string, tenant: string, ageDays: number): Promise<void> {
@@ -32,7 +25,7 @@ const id = (n: number) => `rec${String(n).padStart(19, '0')}`;
 
 describe('recording retention', () => {
   it('deletes what is past its tenant retention, keeps the rest, a live recording and tenants without retention', async () => {
-    const directory = scratch();
+    const directory = scratch.make();
     const storage = new FileRecordingStorage(directory);
     await recorded(storage, directory, id(1), 'alpha', 31); // past alpha's 30 days
     await recorded(storage, directory, id(2), 'alpha', 29);
@@ -54,7 +47,7 @@ describe('recording retention', () => {
   });
 
   it('counts from when a recording last grew, not from when its session started', async () => {
-    const directory = scratch();
+    const directory = scratch.make();
     const storage = new FileRecordingStorage(directory);
     await recorded(storage, directory, id(7), 'alpha', 2);
     // The session started 100 days ago and ran until two days ago.
@@ -66,13 +59,13 @@ describe('recording retention', () => {
 
 describe('recording policy file', () => {
   const write = (text: string) => {
-    const directory = scratch();
+    const directory = scratch.make();
     writeFileSync(join(directory, RECORDING_POLICY_FILE), text);
     return directory;
   };
 
   it('falls back per key: tenant rule, then "*", then the built-in (text consoles yes, VNC no, keep forever)', () => {
-    const none = loadRecordingPolicy(scratch());
+    const none = loadRecordingPolicy(scratch.make());
     expect([none.records('alpha', 'sol'), none.records('alpha', 'serial'), none.records('alpha', 'vnc'), none.retentionDays('alpha')]).toEqual([true, true, false, undefined]);
     const policy = loadRecordingPolicy(write(JSON.stringify({ '*': { vnc: true, retentionDays: 90 }, alpha: { sol: false, retentionDays: 7 }, charlie: { retentionDays: null } })));
     expect([policy.records('alpha', 'sol'), policy.records('alpha', 'vnc'), policy.records('bravo', 'sol'), policy.records('bravo', 'vnc')]).toEqual([false, true, true, true]);

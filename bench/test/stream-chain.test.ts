@@ -5,19 +5,11 @@ import type { StatusMessage, StreamClient } from '@lightsout/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seededBytes, sha256, startEchoServer, startSourceSinkServer } from '../lib/bmc-peers.js';
 import { type StreamChain, startStreamChain } from '../lib/stream-chain.js';
+import { until } from '../lib/processes.js';
 
 const MIB = 1024 * 1024;
 /** Bytes per direction; CI default 8 MiB, `LIGHTSOUT_STREAM_TEST_MIB=100` on demand. */
 const TOTAL = Number(process.env['LIGHTSOUT_STREAM_TEST_MIB'] ?? 8) * MIB;
-
-/** Resolves when `check` holds, polling on a short interval; rejects after `timeoutMs`. */
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const users = {
   alice: { subject: 'u-alice', username: 'alice', tenant: 'acme', role: 'operator' as const },

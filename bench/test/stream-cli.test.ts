@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
 import { type Stack, startStack } from '../lib/stack.js';
+import { until } from '../lib/processes.js';
 
 /**
  * `lightsout console` and `lightsout vnc` as a user runs them: the CLI process
@@ -11,14 +12,6 @@ import { type Stack, startStack } from '../lib/stack.js';
  * Input is piped (no TTY), so raw mode is skipped but the escapes work the same.
  */
 const cliBin = fileURLToPath(new URL('../../cli/bin/lightsout.js', import.meta.url));
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('lightsout console / vnc', () => {
   let echo: Awaited<ReturnType<typeof startSerialWebSocketEcho>>;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededBytes, sha256, startSerialWebSocketSourceSink } from '../lib/bmc-peers.js';
 import { type Stack, startStack } from '../lib/stack.js';
 import { nodeSocketFactory, setTimer } from '../lib/stream-socket.js';
+import { until } from '../lib/processes.js';
 
 /**
  * The stream plane as processes: relay and agent are real children (tsx),
@@ -13,14 +14,6 @@ import { nodeSocketFactory, setTimer } from '../lib/stream-socket.js';
  */
 const MIB = 1024 * 1024;
 const TOTAL = Number(process.env['LIGHTSOUT_STREAM_TEST_MIB'] ?? 8) * MIB;
-
-async function until(check: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 async function createSession(stack: Stack, token: string, serverId: string, body: Record<string, unknown>): Promise<{ status: number; body: SessionCreated & { code?: string } }> {
   const response = await fetch(`${stack.relayUrl}/v1/servers/${serverId}/sessions`, {

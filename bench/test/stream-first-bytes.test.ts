@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Server, type Socket, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StreamChain, startStreamChain } from '../lib/stream-chain.js';
+import { until } from '../lib/processes.js';
 
 /**
  * A serial-console WebSocket BMC that sends its first output in the same TCP
@@ -48,14 +49,6 @@ async function startEagerConsole(): Promise<{ url: string; close(): Promise<void
         server.close(() => resolve());
       }),
   };
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('console output that arrives with the BMC handshake', () => {

@@ -5,20 +5,13 @@ import { viewFirstFrame } from '../../agent/src/rfb/testing/rfb-test-client.js';
 import { type IpmiSimLab, type VncPeer, type WebsockifyPeer, startIpmiSim, startWebsockify, startX11vnc } from '../../lab/src/index.js';
 import { type StreamChain, startStreamChain } from '../lib/stream-chain.js';
 import { openSessionDuplex } from '../lib/stream-duplex.js';
+import { until } from '../lib/processes.js';
 
 /**
  * The stream plane against real third-party BMC peers: OpenIPMI's ipmi_sim
  * (SOL), x11vnc (RFB over TCP, None and VNC auth) and websockify in front of
  * x11vnc (RFB over WebSocket). Client → relay → agent → peer, real sockets.
  */
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 const users = { operator: { subject: 'u-op', username: 'operator', tenant: 'demo', role: 'operator' as const } };
 
 describe('SOL through the chain to ipmi_sim', () => {

@@ -7,20 +7,13 @@ import WebSocket from 'ws';
 import { StreamTokens } from '../../relay/src/plugins/streams/tokens.js';
 import { startSourceSinkServer, startEchoServer } from '../lib/bmc-peers.js';
 import { type StreamChain, startStreamChain } from '../lib/stream-chain.js';
+import { until } from '../lib/processes.js';
 
 /**
  * Who may open, join, resume and dial back, and what hostile input does:
  * every refusal is checked at the wire (HTTP status before the upgrade, or
  * the close code), against the real relay plugin and agent stream plane.
  */
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 const users = {
   alice: { subject: 'u-alice', username: 'alice', tenant: 'acme', role: 'operator' as const },
   vera: { subject: 'u-vera', username: 'vera', tenant: 'acme', role: 'viewer' as const },

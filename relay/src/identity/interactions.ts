@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { InteractionDetails } from 'oidc-provider';
 import { authenticate } from './accounts.js';
+import { LoginThrottle } from './login-throttle.js';
 import { verifyTotp } from './totp.js';
 import { loginPage, messagePage } from './pages.js';
 
@@ -28,7 +29,7 @@ async function grantConsent(provider: Provider, details: InteractionDetails): Pr
 }
 
 /** The login and consent steps of the embedded OP (`/interaction/:uid`), rendered by the relay. */
-export function registerInteractionRoutes(app: FastifyInstance, provider: Provider): void {
+export function registerInteractionRoutes(app: FastifyInstance, provider: Provider, throttle = new LoginThrottle()): void {
   async function details(request: FastifyRequest, reply: FastifyReply): Promise<InteractionDetails | undefined> {
     try {
       return await provider.interactionDetails(request.raw, reply.raw);
@@ -64,6 +65,17 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     const username = typeof request.body?.username === 'string' ? request.body.username.trim().slice(0, 255) : '';
     const password = typeof request.body?.password === 'string' ? request.body.password.slice(0, 1024) : '';
     const otp = typeof request.body?.otp === 'string' ? request.body.otp.trim().slice(0, 16) : '';
+    const formAgain = (error: string) => loginPage({ action: `/interaction/${interaction.uid}/login`, abortAction: `/interaction/${interaction.uid}/abort`, clientName: clientName(interaction), username, error });
+    // Guessing is slowed before any password is checked (login-throttle.ts).
+    const verdict = throttle.check(username, request.ip);
+    if (!verdict.allowed) {
+      await app.audit.fromRequest(request, { action: 'login', outcome: 'denied', target: `user:${username}`, details: { client: interaction.params.client_id, reason: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds } });
+      return reply
+        .status(429)
+        .header('retry-after', String(verdict.retryAfterSeconds))
+        .type('text/html; charset=utf-8')
+        .send(formAgain(`Too many failed sign-ins. Try again in ${verdict.retryAfterSeconds} s.`));
+    }
     const account = username === '' || password === '' ? undefined : await authenticate(app.store, username, password);
     // Second factor (RFC 6238): an account with an active TOTP secret needs a valid code in the same form.
     let secondFactor = false;
@@ -72,22 +84,22 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
       const secret = mfa?.totp_secret ?? null;
       if (secret !== null && !secret.startsWith('pending:')) {
         if (!verifyTotp(secret, otp)) {
+          throttle.failed(username, request.ip);
           await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', subject: account.id, tenant: account.tenant, target: `user:${username}`, details: { client: interaction.params.client_id, reason: otp === '' ? 'otp-missing' : 'otp-wrong' } });
           return reply
             .status(401)
             .type('text/html; charset=utf-8')
-            .send(loginPage({ action: `/interaction/${interaction.uid}/login`, abortAction: `/interaction/${interaction.uid}/abort`, clientName: clientName(interaction), username, error: otp === '' ? 'Enter the one-time code from your authenticator app.' : 'Wrong one-time code.' }));
+            .send(formAgain(otp === '' ? 'Enter the one-time code from your authenticator app.' : 'Wrong one-time code.'));
         }
         secondFactor = true;
       }
     }
     if (account === undefined) {
+      throttle.failed(username, request.ip);
       await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', target: `user:${username}`, details: { client: interaction.params.client_id } });
-      return reply
-        .status(401)
-        .type('text/html; charset=utf-8')
-        .send(loginPage({ action: `/interaction/${interaction.uid}/login`, abortAction: `/interaction/${interaction.uid}/abort`, clientName: clientName(interaction), username, error: 'Wrong username or password.' }));
+      return reply.status(401).type('text/html; charset=utf-8').send(formAgain('Wrong username or password.'));
     }
+    throttle.succeeded(username, request.ip);
     const amr = secondFactor ? ['pwd', 'otp', 'mfa'] : ['pwd'];
     await app.audit.fromRequest(request, { action: 'login', outcome: 'success', subject: account.id, tenant: account.tenant, target: `user:${account.username}`, details: { client: interaction.params.client_id, amr } });
     const returnTo = await provider.interactionResult(request.raw, reply.raw, { login: { accountId: account.id, amr, ...(secondFactor ? { acr: 'mfa' } : {}) } }, { mergeWithLastSubmission: false });

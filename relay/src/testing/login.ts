@@ -43,6 +43,9 @@ async function signIn(browser: TestBrowser, page: { url: string; html: string },
   const form = parseForm(page.html, page.url, { actionIncludes: '/login' });
   const result = await browser.navigate(form.action, { form: { username, password, ...(otp === undefined ? {} : { otp }) }, ...(stop === undefined ? {} : { stop }) });
   if (result.response.status === 401) throw new LightsoutError('UNAUTHENTICATED', `login refused for ${username}`);
+  if (result.response.status === 429) {
+    throw new LightsoutError('RATE_LIMITED', `too many failed sign-ins for ${username}`, { details: { retryAfterSeconds: Number(result.response.headers.get('retry-after')) } });
+  }
   return result;
 }
 

@@ -107,4 +107,17 @@ describe('MediaCache resumable ingest', () => {
     expect(lying.ranges).toHaveLength(1);
     expect(cache.has(sha256)).toBe(false);
   });
+
+  it('does not retry when its own disk fails (the cache directory vanished): that would fail again', async () => {
+    const cache = await cacheOf();
+    const relay = await relayLike(bytes, { cuts: 0, cutAfter: 0 });
+    let opened = 0;
+    const open = async (offset: number) => {
+      opened += 1;
+      rmSync(cache.directory, { recursive: true, force: true });
+      return relay.open(offset);
+    };
+    await expect(cache.ingest(sha256, bytes.length, open, undefined, noWait)).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open' });
+    expect(opened).toBe(1);
+  });
 });

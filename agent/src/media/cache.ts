@@ -223,14 +223,18 @@ async function hashPrefix(path: string, length: number): Promise<Hash> {
 }
 
 /**
- * A transfer that broke, as opposed to one that delivered wrong bytes: the
- * connection failed (a transport error, not one of ours) or the body ended
- * early. Refusals (HTTP 4xx from the relay) are LightsoutErrors: not retried.
+ * A transfer that broke, as opposed to one that delivered wrong bytes or
+ * one this disk cannot take: the connection failed (a transport error, not
+ * one of ours) or the body ended early. Refusals (HTTP 4xx from the relay)
+ * are LightsoutErrors, and the cache file's own errors (ENOSPC, EIO, a
+ * vanished directory) would fail the same way again: neither is retried.
  */
 function isCut(error: unknown): boolean {
-  if (!(error instanceof LightsoutError)) return true;
-  return error.code === 'VALIDATION_FAILED' && (error.details as { cut?: boolean } | undefined)?.cut === true;
+  if (error instanceof LightsoutError) return error.code === 'VALIDATION_FAILED' && (error.details as { cut?: boolean } | undefined)?.cut === true;
+  const syscall = (error as NodeJS.ErrnoException | undefined)?.syscall;
+  return !(syscall !== undefined && FILE_SYSCALLS.has(syscall));
 }
+const FILE_SYSCALLS = new Set(['open', 'write', 'writev', 'close', 'fsync', 'stat', 'fstat', 'rename']);
 
 export function assertSha256(sha256: string): void {
   if (!SHA256_PATTERN.test(sha256)) throw new LightsoutError('VALIDATION_FAILED', 'an image is named by its SHA-256 in lower-case hex');

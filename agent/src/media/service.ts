@@ -266,9 +266,13 @@ export class MediaService {
   /** The eject timer runs to the record's own deadline: after a restart, what is left of it (at once if it passed meanwhile). */
   private armAutoEject(serverId: string, record: MountRecord, now: number): void {
     if (!record.autoEjectAt) return;
-    const delay = Math.max(0, Date.parse(record.autoEjectAt) - now);
-    // setTimeout takes at most 2^31-1 ms (24.8 days); a longer deadline is re-armed when that runs out.
-    record.timer = setTimeout(() => (Date.parse(record.autoEjectAt!) <= Date.now() ? this.track(this.autoEject(serverId, record)) : this.armAutoEject(serverId, record, Date.now())), Math.min(delay, 2 ** 31 - 1));
+    const deadline = Date.parse(record.autoEjectAt);
+    // setTimeout waits at most 2^31-1 ms (24.8 days): a later deadline is re-armed when that runs out.
+    const wait = Math.min(Math.max(0, deadline - now), 2 ** 31 - 1);
+    record.timer = setTimeout(() => {
+      if (Date.now() < deadline) return this.armAutoEject(serverId, record, Date.now());
+      this.track(this.autoEject(serverId, record));
+    }, wait);
     record.timer.unref();
   }
 

@@ -1,8 +1,9 @@
-import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LightsoutError } from '@lightsout/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDirectories } from '@lightsout/lab/scratch';
+import { buildApp } from '../../../app.js';
 import { RECORDING_POLICY_FILE, loadRecordingPolicy, recordingPolicy } from './policy.js';
 import { sweepExpiredRecordings } from './retention.js';
 import { FileRecordingStorage } from './storage.js';
@@ -12,13 +13,13 @@ const NOW = Date.UTC(2026, 10, 22, 12);
 const scratch = scratchDirectories('lightsout-retention-');
 afterEach(scratch.removeAll);
 
-/** A finished recording of `tenant` whose files were last written `ageDays` before NOW. */
-async function recorded(storage: FileRecordingStorage, directory: string, id: string, tenant: string, ageDays: number): Promise<void> {
-  const writer = storage.writer({ id, sessionId: id, serverId: 'web-01', tenant, kind: 'sol', user: 'alice', startedAt: NOW - ageDays * DAY - 60_000 });
+/** A finished recording of `tenant` whose files were last written `ageDays` before `now`. */
+async function recorded(storage: FileRecordingStorage, directory: string, id: string, tenant: string, ageDays: number, now = NOW): Promise<void> {
+  const writer = storage.writer({ id, sessionId: id, serverId: 'web-01', tenant, kind: 'sol', user: 'alice', startedAt: now - ageDays * DAY - 60_000 });
   writer.append(Buffer.from(`output of ${id}`), 1);
   writer.close();
   await expect.poll(() => storage.read(id)?.bytes.length).toBe(`output of ${id}`.length);
-  const at = new Date(NOW - ageDays * DAY);
+  const at = new Date(now - ageDays * DAY);
   for (const suffix of ['.json', '.bytes', '.times']) utimesSync(join(directory, id + suffix), at, at);
 }
 const id = (n: number) => `rec${String(n).padStart(19, '0')}`;
@@ -90,5 +91,37 @@ describe('recording policy file', () => {
     expect((caught as LightsoutError).code).toBe('CONFIG_INVALID');
     expect((caught as LightsoutError).message).toMatch(message);
     expect((caught as LightsoutError).details).toMatchObject({ key });
+  });
+});
+
+describe('a relay with a recording policy', () => {
+  const relayOver = (dataDir: string) => buildApp({ config: { dataDir, webRoot: join(dataDir, 'no-web'), logLevel: 'silent' }, logDestination: { write: () => true } });
+
+  it('deletes recordings past the retention when it starts, and audits each deletion', async () => {
+    const dataDir = scratch.make();
+    writeFileSync(join(dataDir, RECORDING_POLICY_FILE), JSON.stringify({ '*': { retentionDays: 30 } }));
+    const recordings = join(dataDir, 'recordings');
+    const storage = new FileRecordingStorage(recordings);
+    await recorded(storage, recordings, 'old0000000000000000000', 'demo', 45, Date.now());
+    await recorded(storage, recordings, 'new0000000000000000000', 'demo', 3, Date.now());
+
+    const app = await relayOver(dataDir);
+    try {
+      await app.ready();
+      expect(existsSync(join(recordings, 'old0000000000000000000.bytes'))).toBe(false);
+      expect(storage.list().map((meta) => meta.id)).toEqual(['new0000000000000000000']);
+      await expect
+        .poll(async () => (await app.store.selectFrom('audit').selectAll().where('action', '=', 'recording.expire').execute()).map((row) => [row.tenant_id, row.target, row.outcome]))
+        .toEqual([['demo', 'recording:old0000000000000000000', 'success']]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses to start on a policy it cannot read', async () => {
+    const dataDir = scratch.make();
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, RECORDING_POLICY_FILE), JSON.stringify({ '*': { retentionDays: -1 } }));
+    await expect(relayOver(dataDir).then((app) => app.ready())).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 });

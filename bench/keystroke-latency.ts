@@ -3,8 +3,8 @@
  * TCP echo and back, while `idle` streams sit open and `busy` streams push
  * bulk data through the same relay; against the same echo over direct TCP,
  * sampled alternately under the same load.
- * The busy streams' clients and their sink run in a separate, low-priority
- * process (lib/bulk-load.ts): other users' machines, not this one's.
+ * The idle and busy streams' clients and their sink run in a separate,
+ * low-priority process (lib/bulk-load.ts): other users' machines, not this one's.
  *   npm run bench -- keystroke-latency [--idle 1000] [--busy 50] [--samples 500]
  */
 import { once } from 'node:events';
@@ -13,7 +13,7 @@ import type { StreamClient } from '@lightsout/shared';
 import { startEchoServer } from './lib/bmc-peers.js';
 import { type BenchResult, percentile, printResult, printTable } from './lib/report.js';
 import { startBulkLoad } from './lib/bulk-load.js';
-import { connect, createSession, flag, startCountingSink } from './lib/stream-bench.js';
+import { connect, createSession, flag } from './lib/stream-bench.js';
 import { startStack } from './lib/stack.js';
 
 const idle = flag('idle', 1000);
@@ -21,13 +21,12 @@ const busy = flag('busy', 50);
 const samples = flag('samples', 500);
 
 const echo = await startEchoServer();
-const sink = await startCountingSink();
 const load = await startBulkLoad();
 const busyServers = Array.from({ length: busy }, (_, index) => ({ id: `busy-${String(index).padStart(3, '0')}`, serial: { url: `tcp://127.0.0.1:${load.sinkPort}` } }));
 const stack = await startStack([
   { id: 'echo-01', serial: { url: `tcp://127.0.0.1:${echo.port}` } },
   // Idle streams share one quiet console (a sink that never answers).
-  { id: 'idle-01', serial: { url: `tcp://127.0.0.1:${sink.port}` } },
+  { id: 'idle-01', serial: { url: `tcp://127.0.0.1:${load.sinkPort}` } },
   ...busyServers,
 ]);
 
@@ -51,13 +50,7 @@ function probeDone(probe: Probe): void {
 }
 
 try {
-  // Idle streams, opened a few at a time.
-  for (let opened = 0; opened < idle; ) {
-    const batch = Math.min(50, idle - opened);
-    const sessions = await Promise.all(Array.from({ length: batch }, () => createSession(stack, 'idle-01')));
-    clients.push(...(await Promise.all(sessions.map((session) => connect(session, { onData: () => {} }, 120_000)))));
-    opened += batch;
-  }
+  await load.idle(stack.relayUrl, stack.operatorToken, 'idle-01', idle);
   // Busy streams: each pushes 64 KiB chunks as fast as its window allows, until the probe is done.
   await load.start(stack.relayUrl, stack.operatorToken, busyServers.map((server) => server.id));
 
@@ -101,5 +94,4 @@ try {
   for (const client of clients) if (client.state !== 'closed') client.close();
   await stack.close();
   await echo.close();
-  await sink.close();
 }

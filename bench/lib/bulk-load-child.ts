@@ -1,15 +1,19 @@
 /**
  * The other users of a relay, as a separate process (bench/lib/bulk-load.ts
- * starts it): a TCP sink standing in for their BMCs, and `busy` console
- * sessions pushing 64 KiB chunks through relay and agent as fast as their
- * send windows allow. Kept out of the measuring process so its event loop
- * does not sit between a probe and its echo.
+ * starts it): a TCP sink standing in for their BMCs, idle viewers of one
+ * console, and `busy` console sessions pushing 64 KiB chunks through relay
+ * and agent as fast as their send windows allow. Kept out of the measuring
+ * process so its event loop does not sit between a probe and its echo
+ * (a thousand idle viewers' status messages arriving at once held it for
+ * over 100 ms).
  *
  * Protocol on stdio, one JSON object per line:
- *   out {"sink": port}                      at start
- *   in  {"relayUrl", "token", "servers"}    open one session per server and pump
- *   out {"streaming": n}                    every session is streaming
- *   in  EOF                                 stop and exit
+ *   out {"sink": port}                                         at start
+ *   in  {"relayUrl", "token", "idle": {"server", "count"}}     open `count` sessions on one console, leave them idle
+ *   out {"idle": n}                                            that many are streaming
+ *   in  {"relayUrl", "token", "servers"}                       open one session per server and pump
+ *   out {"streaming": n}                                       every session is streaming
+ *   in  EOF                                                    stop and exit
  */
 import { createInterface } from 'node:readline';
 import type { StreamClient } from '@lightsout/shared';
@@ -29,16 +33,36 @@ async function pump(client: StreamClient): Promise<void> {
   }
 }
 
+async function openIdle(relayUrl: string, token: string, serverId: string, count: number): Promise<number> {
+  // a few at a time: each join is a status to every viewer already there
+  for (let opened = 0; opened < count; ) {
+    const batch = Math.min(50, count - opened);
+    const sessions = await Promise.all(Array.from({ length: batch }, () => createSession({ relayUrl, operatorToken: token }, serverId)));
+    clients.push(...(await Promise.all(sessions.map((session) => connect(session, { onData: () => {} }, 120_000)))));
+    opened += batch;
+  }
+  return count;
+}
+
+async function openBusy(relayUrl: string, token: string, servers: string[]): Promise<number> {
+  const busy: StreamClient[] = [];
+  for (const serverId of servers) busy.push(await connect(await createSession({ relayUrl, operatorToken: token }, serverId), { onData: () => {} }));
+  clients.push(...busy);
+  for (const client of busy) void pump(client);
+  return busy.length;
+}
+
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
-  const { relayUrl, token, servers } = JSON.parse(line) as { relayUrl: string; token: string; servers: string[] };
+  const request = JSON.parse(line) as { relayUrl: string; token: string; servers?: string[]; idle?: { server: string; count: number } };
   void (async () => {
-    for (const serverId of servers) {
-      const client = await connect(await createSession({ relayUrl, operatorToken: token }, serverId), { onData: () => {} });
-      clients.push(client);
+    if (request.idle) {
+      const opened = await openIdle(request.relayUrl, request.token, request.idle.server, request.idle.count);
+      process.stdout.write(`${JSON.stringify({ idle: opened })}\n`);
+    } else {
+      const streaming = await openBusy(request.relayUrl, request.token, request.servers ?? []);
+      process.stdout.write(`${JSON.stringify({ streaming })}\n`);
     }
-    process.stdout.write(`${JSON.stringify({ streaming: clients.length })}\n`);
-    for (const client of clients) void pump(client);
   })().catch((error: unknown) => {
     process.stderr.write(`bulk load failed: ${String(error)}\n`);
     process.exit(1);

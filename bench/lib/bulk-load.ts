@@ -8,6 +8,8 @@ const childScript = fileURLToPath(new URL('./bulk-load-child.ts', import.meta.ur
 export interface BulkLoad {
   /** The TCP port of the load's own sink (the busy consoles' "BMC"). */
   sinkPort: number;
+  /** Open `count` sessions on one console and leave them idle; resolves once all are streaming. */
+  idle(relayUrl: string, token: string, server: string, count: number): Promise<void>;
   /** Open one pumping session per server; resolves once all are streaming. */
   start(relayUrl: string, token: string, servers: string[]): Promise<void>;
   stop(): Promise<void>;
@@ -42,6 +44,10 @@ export async function startBulkLoad(options: { nice?: number } = {}): Promise<Bu
   const sinkPort = Number(await next('sink'));
   return {
     sinkPort,
+    async idle(relayUrl, token, server, count) {
+      child.stdin!.write(`${JSON.stringify({ relayUrl, token, idle: { server, count } })}\n`);
+      await next('idle');
+    },
     async start(relayUrl, token, servers) {
       child.stdin!.write(`${JSON.stringify({ relayUrl, token, servers })}\n`);
       await next('streaming');

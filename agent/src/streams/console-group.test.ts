@@ -165,6 +165,47 @@ describe('ConsoleGroup status fan-out', () => {
     }
   });
 
+  it("hands a window's picture out a slice per event-loop turn, one shared status object per mode", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      const group = new ConsoleGroup('s/serial', port(), () => undefined, { statusFanout: 3, statusCoalesceMs: 250, statusSlice: 4 });
+      const alice = member('alice', 'control');
+      group.join(alice);
+      // viewer-06 may take control (but alice holds it).
+      const viewers = Array.from({ length: 11 }, (_, index) => member(`viewer-${String(index).padStart(2, '0')}`, index === 6 ? 'control' : 'view'));
+      for (const viewer of viewers) group.join(viewer);
+      const heardBefore = viewers.map((viewer) => viewer.statuses.length);
+      const newStatuses = () => viewers.map((viewer, index) => viewer.statuses.slice(heardBefore[index]));
+
+      vi.advanceTimersByTime(250);
+      // alice (the controller) heard every join already, and each viewer its own: the first slice of four reaches viewers 00–02.
+      expect(newStatuses().map((list) => list.length)).toEqual([1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+      // Before the next slice: viewer-05 leaves, and viewer-06 takes control (told at once, as its mode changed).
+      group.leave(viewers[5]!);
+      group.takeOver(viewers[6]!);
+      expect(newStatuses()[6]!.map((status) => status.event)).toEqual(['took-over']);
+      await nextTurn();
+      // 03 and 04 get the window's picture; 05 left; 06 already heard a newer picture than this window's.
+      expect(newStatuses().map((list) => list.length)).toEqual([1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0]);
+      await nextTurn();
+      // The last slice: 07–09 (viewer-10 joined last and missed nothing).
+      const received = newStatuses();
+      expect(received.map((list) => list.length)).toEqual([1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0]);
+      // Everyone told the same thing got the same object (so it is encoded once, not once per member):
+      // 00–08 missed several joins (one picture, no event); 09 missed only viewer-10's, which its picture names.
+      const several = [0, 1, 2, 3, 4, 7, 8].map((index) => received[index]![0]!);
+      const first = several[0]!;
+      expect(several.every((status) => status === first)).toBe(true);
+      expect(first.event).toBeUndefined();
+      expect(received[9]![0]).toMatchObject({ event: 'joined', user: 'viewer-10', controller: 'alice' });
+      expect(first).toMatchObject({ mode: 'view', controller: 'alice' });
+      expect(first.members).toHaveLength(12);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('small groups hear every change at once', () => {
     const group = new ConsoleGroup('s/serial', port(), () => undefined);
     const watchers = Array.from({ length: 16 }, (_, index) => member(`user-${index}`));

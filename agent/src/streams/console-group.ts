@@ -1,4 +1,4 @@
-import { type ReadGate, type StatusMessage, type StreamMember } from '@lightsout/shared';
+import { type ReadGate, type StatusMessage } from '@lightsout/shared';
 import type { ConsolePort } from './ports/types.js';
 import { Scrollback } from './scrollback.js';
 import { agentTurns } from './turns.js';
@@ -66,16 +66,20 @@ export class ConsoleGroup {
   /** Changes not yet told to every member (large groups). */
   private pendingStatus: { seq: number; event: StatusMessage['event'] | undefined; user: string | undefined }[] = [];
   private statusTimer: NodeJS.Timeout | undefined;
+  private readonly statusSlice: number;
+  /** A window's picture still being handed out, a slice per event-loop turn. */
+  private statusFlush: NodeJS.Immediate | undefined;
 
   constructor(
     readonly key: string,
     private readonly port: ConsolePort,
     private readonly onEmpty: () => void,
-    options: { scrollbackBytes?: number; statusFanout?: number; statusCoalesceMs?: number } = {},
+    options: { scrollbackBytes?: number; statusFanout?: number; statusCoalesceMs?: number; statusSlice?: number } = {},
   ) {
     this.scrollback = new Scrollback(options.scrollbackBytes ?? 0);
     this.statusFanout = options.statusFanout ?? 16;
     this.statusCoalesceMs = options.statusCoalesceMs ?? 250;
+    this.statusSlice = options.statusSlice ?? 64;
     if (port.replay) {
       this.scrollback.append(port.replay);
       this.backlog!.push(port.replay);
@@ -175,47 +179,86 @@ export class ConsoleGroup {
    */
   broadcast(event?: StatusMessage['event'], user?: string): void {
     this.statusSeq += 1;
-    const picture = this.picture();
     const coalesce = this.members.size > this.statusFanout && event !== 'bmc-closed';
     if (coalesce) {
       this.pendingStatus.push({ seq: this.statusSeq, event, user });
       this.statusTimer ??= setTimeout(this.flushStatus, this.statusCoalesceMs);
     }
+    const statuses = this.statusMaker(event, user);
     for (const member of this.members) {
       if (coalesce && member !== this.controller && this.sentMode.get(member) === this.modeOf(member)) continue;
-      this.sendStatus(member, picture, event, user);
+      this.sendStatus(member, statuses(this.modeOf(member)), this.statusSeq);
     }
   }
 
+  /**
+   * The window's picture to every member that missed a change, at most
+   * `statusSlice` members per event-loop turn: a thousand viewers' statuses
+   * in one turn held every other console on this agent (and each keystroke)
+   * for over 100 ms. A member that left meanwhile is skipped; one that heard
+   * a newer picture directly (its mode changed) keeps that.
+   */
   private readonly flushStatus = (): void => {
     this.statusTimer = undefined;
     const pending = this.pendingStatus.splice(0);
     if (this.ended || pending.length === 0) return;
+    const seq = this.statusSeq;
     const picture = this.picture();
-    for (const member of this.members) {
-      const missed = pending.filter((change) => change.seq > (this.heard.get(member) ?? 0));
-      if (missed.length === 0) continue;
+    const waiting = [...this.members];
+    const maker = new Map<string, (mode: 'control' | 'view') => StatusMessage>();
+    const statusFor = (missed: typeof pending) => {
       const only = missed.length === 1 ? missed[0] : undefined;
-      this.sendStatus(member, picture, only?.event, only?.user);
-    }
+      const key = only ? `${only.event ?? ''}\u0000${only.user ?? ''}` : '';
+      let make = maker.get(key);
+      if (!make) maker.set(key, (make = this.statusMaker(only?.event, only?.user, picture)));
+      return make;
+    };
+    const sendSlice = (from: number): void => {
+      this.statusFlush = undefined;
+      if (this.ended) return;
+      const to = Math.min(waiting.length, from + this.statusSlice);
+      for (let index = from; index < to; index++) {
+        const member = waiting[index]!;
+        if (!this.members.has(member)) continue;
+        const missed = pending.filter((change) => change.seq > (this.heard.get(member) ?? 0));
+        if (missed.length > 0) this.sendStatus(member, statusFor(missed)(this.modeOf(member)), seq);
+      }
+      if (to < waiting.length) this.statusFlush = setImmediate(sendSlice, to);
+    };
+    sendSlice(0);
   };
 
-  private picture(): StreamMember[] {
-    return [...this.members].slice(0, 64).map((member) => ({ user: member.user, mode: this.modeOf(member), attached: member.attached }));
+  /**
+   * One status object per mode for the current picture: members told the
+   * same thing share the object, so it is encoded once (session.ts), not
+   * once per member.
+   */
+  private statusMaker(event: StatusMessage['event'] | undefined, user: string | undefined, { members, controller } = this.picture()): (mode: 'control' | 'view') => StatusMessage {
+    const made: Partial<Record<'control' | 'view', StatusMessage>> = {};
+    return (mode) =>
+      (made[mode] ??= {
+        type: 'status',
+        mode,
+        controller,
+        members,
+        ...(event === undefined ? {} : { event }),
+        ...(user === undefined ? {} : { user: user.slice(0, 255) }),
+      });
   }
 
-  private sendStatus(member: GroupMember, members: StreamMember[], event?: StatusMessage['event'], user?: string): void {
-    const mode = this.modeOf(member);
-    member.sendStatus({
-      type: 'status',
-      mode,
+  /** Who is on the console now (the first 64 members: a status stays small however large the audience). */
+  private picture(): Pick<StatusMessage, 'members' | 'controller'> {
+    return {
+      members: [...this.members].slice(0, 64).map((member) => ({ user: member.user, mode: this.modeOf(member), attached: member.attached })),
       controller: this.controller?.user ?? null,
-      members,
-      ...(event === undefined ? {} : { event }),
-      ...(user === undefined ? {} : { user: user.slice(0, 255) }),
-    });
-    this.heard.set(member, this.statusSeq);
-    this.sentMode.set(member, mode);
+    };
+  }
+
+  /** `seq`: the last change this status shows (a slice sent after a newer change still shows only the older ones). */
+  private sendStatus(member: GroupMember, status: StatusMessage, seq: number): void {
+    member.sendStatus(status);
+    this.heard.set(member, Math.max(seq, this.heard.get(member) ?? 0));
+    this.sentMode.set(member, status.mode);
   }
 
   /** The BMC side closed: every member's session ends. */
@@ -224,6 +267,7 @@ export class ConsoleGroup {
     this.broadcast('bmc-closed');
     this.ended = true;
     clearTimeout(this.statusTimer);
+    clearImmediate(this.statusFlush);
     this.gate.stop();
     for (const member of [...this.members]) member.end(4410, reason);
     this.members.clear();
@@ -234,6 +278,7 @@ export class ConsoleGroup {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.statusTimer);
+    clearImmediate(this.statusFlush);
     this.gate.stop();
     this.port.close();
     this.onEmpty();

@@ -15,6 +15,14 @@ import WebSocket, { type RawData } from 'ws';
 import type { ConsoleGroup, GroupMember } from './console-group.js';
 import { agentTurns } from './turns.js';
 
+/** A console group hands one status object to many members (console-group.ts): encode it once. */
+const encodedStatuses = new WeakMap<StatusMessage, Buffer>();
+function encodedStatus(status: StatusMessage): Buffer {
+  let bytes = encodedStatuses.get(status);
+  if (bytes === undefined) encodedStatuses.set(status, (bytes = Buffer.from(encodeStreamMessage(status))));
+  return bytes;
+}
+
 export interface SessionInfo {
   sessionId: string;
   serverId: string;
@@ -165,7 +173,7 @@ export class StreamSession implements GroupMember {
   }
 
   sendStatus(status: StatusMessage): void {
-    if (this.streaming && this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodeStreamMessage(status));
+    if (this.streaming && this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodedStatus(status), { binary: false });
   }
 
   holdInput(hold: boolean): void {

@@ -53,6 +53,27 @@ function asBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
+/** Below this, a control message (an ack) is cheaper to check than to remember. */
+const REMEMBER_CHECKED_BYTES = 512;
+let lastCheckedAgentControl: Buffer | undefined;
+
+/**
+ * Whether an agent's text frame is an allowed control message. A console's
+ * status goes to each of its viewers as the same text (the agent encodes it
+ * once, console-group.ts): the last large message that passed is kept, so a
+ * thousand viewers' copies are parsed once here, not a thousand times.
+ */
+export function isAgentControl(bytes: Buffer): boolean {
+  if (lastCheckedAgentControl?.equals(bytes)) return true;
+  try {
+    decodeAgentStreamMessage(bytes.toString('utf8'));
+  } catch {
+    return false;
+  }
+  if (bytes.length >= REMEMBER_CHECKED_BYTES) lastCheckedAgentControl = Buffer.from(bytes);
+  return true;
+}
+
 /**
  * Join a client data connection and an agent data connection. Binary frames
  * pass through untouched; text frames are checked against the allowed
@@ -145,15 +166,11 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
       agentGate.consumed(bytes.length);
       return;
     }
-    const text = bytes.toString('utf8');
-    try {
-      decodeAgentStreamMessage(text);
-    } catch {
-      return end(StreamCloseCode.RESUME, 'agent sent a bad control message');
-    }
-    options.onAgentControl?.(text);
-    pendingToClient += text.length;
-    client.send(text, { binary: false }, toClientDone(text.length));
+    if (!isAgentControl(bytes)) return end(StreamCloseCode.RESUME, 'agent sent a bad control message');
+    options.onAgentControl?.(bytes.toString('utf8'));
+    pendingToClient += bytes.length;
+    // the bytes as they came (ws checked they are UTF-8): no decode and re-encode on the way
+    client.send(bytes, { binary: false }, toClientDone(bytes.length));
   }
 
   for (const [data, isBinary] of early.agent?.take() ?? []) fromAgent(data, isBinary);

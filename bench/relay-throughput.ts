@@ -2,11 +2,16 @@
  * relay-throughput: bulk bytes client WebSocket → relay → agent → TCP sink
  * (relay and agent are real processes), against the same bytes through
  * Debian's websockify (WebSocket → TCP) and straight over TCP, in one run.
+ * Also, for scale, through two plain TCP forwarder processes
+ * (lib/tcp-forwarder.ts): the same three loopback hops with nothing done in
+ * the middle, what any two-process relay on this machine could reach at best.
  *   npm run bench -- relay-throughput [--mib 256] [--runs 3]
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { type BenchResult, median, printResult, printTable } from './lib/report.js';
 import { freePort } from './lib/stream-chain.js';
@@ -24,6 +29,17 @@ const websockifyPort = await freePort();
 const websockify = spawn('/usr/bin/websockify', [`127.0.0.1:${websockifyPort}`, `127.0.0.1:${sink.port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
 let websockifyLog = '';
 websockify.stderr!.setEncoding('utf8').on('data', (text: string) => (websockifyLog += text));
+
+const forwarders: ChildProcess[] = [];
+/** A tcp-forwarder process in front of `target`; resolves with its port. */
+async function startForwarder(target: number): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./lib/tcp-forwarder.ts', import.meta.url)), String(target)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  forwarders.push(child);
+  const [line] = (await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), once(child, 'exit').then(() => [])])) as string[];
+  if (!line) throw new Error('tcp-forwarder exited before listening');
+  return (JSON.parse(line) as { port: number }).port;
+}
+const forwardedPort = await startForwarder(await startForwarder(sink.port));
 
 async function timed(run: () => Promise<void>): Promise<number> {
   sink.reset();
@@ -60,8 +76,9 @@ async function viaWebsockify(): Promise<number> {
   return rate;
 }
 
-async function directTcp(): Promise<number> {
-  const socket = tcpConnect({ host: '127.0.0.1', port: sink.port });
+/** Plain TCP to `port`: the sink itself (direct) or the first of the two forwarders. */
+async function overTcp(port: number): Promise<number> {
+  const socket = tcpConnect({ host: '127.0.0.1', port });
   await once(socket, 'connect');
   const rate = await timed(async () => {
     let sent = 0;
@@ -82,15 +99,17 @@ while (!websockifyLog.includes('proxying')) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-const results = { ours: [] as number[], websockify: [] as number[], direct: [] as number[] };
+const results = { ours: [] as number[], websockify: [] as number[], direct: [] as number[], forwarded: [] as number[] };
 try {
   for (let run = 0; run < runs; run++) {
     results.ours.push(await ours());
     results.websockify.push(await viaWebsockify());
-    results.direct.push(await directTcp());
+    results.direct.push(await overTcp(sink.port));
+    results.forwarded.push(await overTcp(forwardedPort));
   }
 } finally {
   websockify.kill('SIGTERM');
+  for (const forwarder of forwarders) forwarder.stdin!.end();
   await stack.close();
   await sink.close();
 }
@@ -100,6 +119,7 @@ printTable(`relay-throughput: ${totalBytes / MIB} MiB per run, ${runs} runs (MB/
   row('client WS → relay → agent → TCP (ours)', results.ours),
   row('WS → websockify → TCP', results.websockify),
   row('direct TCP', results.direct),
+  row('TCP → forwarder → forwarder → TCP (ceiling, no framing)', results.forwarded),
 ]);
 const result: BenchResult = {
   bench: 'relay-throughput',
@@ -107,7 +127,11 @@ const result: BenchResult = {
   unit: 'MB/s',
   better: 'higher',
   ours: Number(median(results.ours).toFixed(1)),
-  baselines: { websockify: Number(median(results.websockify).toFixed(1)), 'direct-tcp': Number(median(results.direct).toFixed(1)) },
+  baselines: {
+    websockify: Number(median(results.websockify).toFixed(1)),
+    'direct-tcp': Number(median(results.direct).toFixed(1)),
+    'tcp-two-forwarders': Number(median(results.forwarded).toFixed(1)),
+  },
   params: { mib: totalBytes / MIB, runs },
 };
 printResult(result);

@@ -23,7 +23,7 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
   it('relay-throughput', async () => {
     const result = await runBench('relay-throughput', ['--mib', '16', '--runs', '1']);
     expect(result.unit).toBe('MB/s');
-    expect(Object.keys(result.baselines).sort()).toEqual(['direct-tcp', 'websockify']);
+    expect(Object.keys(result.baselines).sort()).toEqual(['direct-tcp', 'tcp-two-forwarders', 'websockify']);
   });
 
   it('keystroke-latency', async () => {

@@ -92,6 +92,8 @@ export async function mediaMount(context: CommandContext, serverId: string, file
   }
 
   let state = await (mounting ?? startMount(uploadId));
+  // Asked for while the upload ran, that answer is as old as the upload (it showed the agent at 0 bytes).
+  if (mounting) state = await call<MediaState>('GET', serverPath(serverId, 'media'));
   if (options.wait !== false) state = await follow(context, serverId, state, call, progress);
   if (options.json) context.output.out(json(state));
   else context.output.out(`${serverId}: ${state.message}\n`);
@@ -262,6 +264,8 @@ class ProgressBar {
   private lastTenth = -1;
   private label = '';
   private startedAt = 0;
+  /** Bytes already done when the bar appeared (the agent's pull runs during the upload): not counted in its rate. */
+  private startBytes = 0;
 
   constructor(private readonly context: CommandContext) {
     this.tty = process.stderr.isTTY === true && context.env['LIGHTSOUT_PROGRESS'] !== 'lines';
@@ -272,15 +276,17 @@ class ProgressBar {
       this.done();
       this.label = label;
       this.startedAt = Date.now();
+      this.startBytes = done;
       this.lastTenth = -1;
     }
     this.active = true;
     const fraction = total > 0 ? Math.min(1, done / total) : 1;
     const seconds = Math.max(0.001, (Date.now() - this.startedAt) / 1000);
-    const rate = done / seconds / 1e6;
+    // too early for a rate that means anything
+    const rate = seconds < 0.25 ? '' : `  ${((done - this.startBytes) / seconds / 1e6).toFixed(1)} MB/s`;
     const width = 30;
     const filled = Math.round(fraction * width);
-    const line = `${label.padEnd(9)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatBytes(done)}/${formatBytes(total)}  ${rate.toFixed(1)} MB/s`;
+    const line = `${label.padEnd(9)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatBytes(done)}/${formatBytes(total)}${rate}`;
     if (this.tty) {
       this.context.output.err(`\r${line}`);
     } else {

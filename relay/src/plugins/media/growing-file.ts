@@ -25,6 +25,8 @@ export function readGrowingFile(options: GrowingFileOptions): Readable {
   const chunkBytes = options.chunkBytes ?? 1024 * 1024;
   const pollIntervalMs = options.pollIntervalMs ?? 50;
   let position = options.start;
+  /** The file's size when last looked at: bytes below it are there to read without asking again. */
+  let available = 0;
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   let lastGrowth = Date.now();
   let closed = false;
@@ -39,11 +41,17 @@ export function readGrowingFile(options: GrowingFileOptions): Readable {
             this.push(null);
             return;
           }
-          const available = (await handle.stat()).size;
+          if (available <= position) available = (await handle.stat()).size;
           if (available > position) {
             const length = Math.min(chunkBytes, available - position, options.size - position);
             const buffer = Buffer.allocUnsafe(length);
             const { bytesRead } = await handle.read(buffer, 0, length, position);
+            if (bytesRead === 0) {
+              // shorter than it was (nothing of ours truncates it): look again, and let the stall deadline judge
+              available = position;
+              await delay(pollIntervalMs);
+              continue;
+            }
             position += bytesRead;
             lastGrowth = Date.now();
             this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 const childScript = fileURLToPath(new URL('./bulk-load-child.ts', import.meta.url));
 
 export interface BulkLoad {
-  /** The TCP port of the load's own sink (the busy consoles' "BMC"). */
+  /** The TCP port of the load's own sink (the idle and busy consoles' "BMC"). */
   sinkPort: number;
   /** Open `count` sessions on one console and leave them idle; resolves once all are streaming. */
   idle(relayUrl: string, token: string, server: string, count: number): Promise<void>;

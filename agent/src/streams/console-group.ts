@@ -195,7 +195,7 @@ export class ConsoleGroup {
    * The window's picture to every member that missed a change, at most
    * `statusSlice` members per event-loop turn: a thousand viewers' statuses
    * in one turn held every other console on this agent (and each keystroke)
-   * for over 100 ms. A member that left meanwhile is skipped; one that heard
+   * for tens of milliseconds. A member that left meanwhile is skipped; one that heard
    * a newer picture directly (its mode changed) keeps that.
    */
   private readonly flushStatus = (): void => {

@@ -1,24 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRedfishDriver } from './index.js';
-import { type TestCertificate, selfSignedBmcCertificates } from './test-support/certificates.js';
+import { bmcTlsFixture } from './test-support/certificates.js';
 import { FixtureBmc } from './test-support/fixture-bmc.js';
 
 /** Two different self-signed BMC certificates, made by openssl for 127.0.0.1. */
-let directory: string;
-const certificates: TestCertificate[] = [];
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(() => {
-  directory = mkdtempSync(join(tmpdir(), 'redfish-tls-'));
-  certificates.push(...selfSignedBmcCertificates(directory, ['first', 'second']));
-});
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const tls = bmcTlsFixture('redfish-tls-');
+const { certificates, cleanups } = tls;
 
 async function bmcWith(index: number): Promise<FixtureBmc> {
   const bmc = new FixtureBmc({ tls: certificates[index]! });
@@ -35,7 +24,7 @@ function driverFor(bmc: FixtureBmc, options: Partial<Parameters<typeof createRed
 
 describe('BMC TLS trust', () => {
   it('records the certificate on first use, accepts it again, and refuses a changed one before sending credentials', async () => {
-    const trustDirectory = join(directory, 'trust-tofu');
+    const trustDirectory = join(tls.directory, 'trust-tofu');
     const recorded: string[] = [];
     const first = await bmcWith(0);
     expect(await driverFor(first, { trustDirectory, onCertificateRecorded: (fingerprint) => recorded.push(fingerprint) }).powerGet()).toEqual({ power: 'off' });

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export interface TestCertificate {
   key: string;
@@ -20,4 +22,27 @@ export function selfSignedBmcCertificates(directory: string, names: string[]): T
     const cert = readFileSync(certFile, 'utf8');
     return { key: readFileSync(keyFile, 'utf8'), cert, fingerprint: createHash('sha256').update(new X509Certificate(cert).raw).digest('hex'), certFile };
   });
+}
+
+export interface BmcTlsFixture {
+  /** Scratch directory of this test file (the certificates live here; trust stores may too). */
+  readonly directory: string;
+  /** Two different certificates, "first" and "second". */
+  readonly certificates: TestCertificate[];
+  /** Run (last first) after each test: servers the test started. */
+  readonly cleanups: (() => Promise<void>)[];
+}
+
+/** A test file's TLS BMC set-up: certificates made once for the file, the test's servers stopped after each test. */
+export function bmcTlsFixture(prefix: string): BmcTlsFixture {
+  const fixture = { directory: '', certificates: [] as TestCertificate[], cleanups: [] as (() => Promise<void>)[] };
+  beforeAll(() => {
+    fixture.directory = mkdtempSync(join(tmpdir(), prefix));
+    fixture.certificates.push(...selfSignedBmcCertificates(fixture.directory, ['first', 'second']));
+  });
+  afterAll(() => rmSync(fixture.directory, { recursive: true, force: true }));
+  afterEach(async () => {
+    for (const cleanup of fixture.cleanups.splice(0).reverse()) await cleanup();
+  });
+  return fixture;
 }

@@ -1,11 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { ServerEntry } from '../../config/types.js';
-import { type TestCertificate, selfSignedBmcCertificates } from '../../redfish/test-support/certificates.js';
+import { bmcTlsFixture } from '../../redfish/test-support/certificates.js';
 import { createPortOpener } from './open.js';
 
 /**
@@ -15,18 +14,8 @@ import { createPortOpener } from './open.js';
  * certificate is refused at the handshake, before the upgrade request with
  * its Basic credentials is sent.
  */
-let directory: string;
-const certificates: TestCertificate[] = [];
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(() => {
-  directory = mkdtempSync(join(tmpdir(), 'console-tls-'));
-  certificates.push(...selfSignedBmcCertificates(directory, ['first', 'second']));
-});
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const tls = bmcTlsFixture('console-tls-');
+const { certificates, cleanups } = tls;
 
 /** A console WebSocket on HTTPS that greets with a banner and records the upgrade requests it saw. */
 async function consoleBmc(index: number): Promise<{ url: string; authorizations: (string | undefined)[] }> {
@@ -79,7 +68,7 @@ async function openConsole(entry: ServerEntry, trustDirectory: string): Promise<
 
 describe('console WebSocket TLS trust', () => {
   it('records the certificate on first use, and refuses a changed one before sending credentials', async () => {
-    const trustDirectory = join(directory, 'trust-tofu');
+    const trustDirectory = join(tls.directory, 'trust-tofu');
     const first = await consoleBmc(0);
     expect(await openConsole(server(first.url), trustDirectory)).toBe('login: ');
     expect(first.authorizations).toEqual([`Basic ${Buffer.from('admin:secret').toString('base64')}`]);
@@ -94,8 +83,8 @@ describe('console WebSocket TLS trust', () => {
   it("checks the fingerprint pinned in the server's Redfish TLS settings", async () => {
     const bmc = await consoleBmc(1);
     const pinned = (fingerprint: string) => server(bmc.url, { insecure: false, fingerprint256: fingerprint });
-    expect(await openConsole(pinned(certificates[1]!.fingerprint), join(directory, 'trust-pin'))).toBe('login: ');
-    const failure = await openConsole(pinned(certificates[0]!.fingerprint), join(directory, 'trust-pin')).catch((error: unknown) => error);
+    expect(await openConsole(pinned(certificates[1]!.fingerprint), join(tls.directory, 'trust-pin'))).toBe('login: ');
+    const failure = await openConsole(pinned(certificates[0]!.fingerprint), join(tls.directory, 'trust-pin')).catch((error: unknown) => error);
     expect(failure).toMatchObject({ code: 'BMC_CERT_MISMATCH' });
     expect(bmc.authorizations).toHaveLength(1);
   });

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,4 +138,12 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
     await stopAll();
     throw error;
   }
+}
+
+/** Writes a random image of `size` bytes to `path`, with the ISO 9660 signature where BMCs look (ECMA-119 §8.4: the first volume descriptor at 0x8000). */
+export function writeIsoImage(path: string, size: number): { size: number; sha256: string } {
+  const image = randomBytes(size);
+  image.write('CD001', 0x8001, 'latin1');
+  writeFileSync(path, image);
+  return { size, sha256: createHash('sha256').update(image).digest('hex') };
 }

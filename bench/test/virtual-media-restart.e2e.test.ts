@@ -1,10 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freeTcpPort } from '@lightsout/lab';
 import type { MediaState } from '@lightsout/shared';
-import { type MediaStack, startMediaStack } from '../lib/media-stack.js';
+import { type MediaStack, startMediaStack, writeIsoImage } from '../lib/media-stack.js';
 import { eventually } from '../lib/processes.js';
 
 /**
@@ -20,11 +19,8 @@ let sha256: string;
 
 beforeAll(async () => {
   stack = await startMediaStack({ agentEnv: { LIGHTSOUT_MEDIA_LISTEN: `127.0.0.1:${await freeTcpPort()}`, LIGHTSOUT_MEDIA_AUTO_EJECT_SECONDS: '3600' } });
-  const image = randomBytes(2 * 1024 * 1024);
-  image.write('CD001', 0x8001, 'latin1');
   isoFile = join(stack.root, 'installer.iso');
-  writeFileSync(isoFile, image);
-  sha256 = createHash('sha256').update(image).digest('hex');
+  sha256 = writeIsoImage(isoFile, 2 * 1024 * 1024).sha256;
 }, 180_000);
 afterAll(async () => {
   await stack?.stop();

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MediaState } from '@lightsout/shared';
-import { type MediaStack, startMediaStack } from '../lib/media-stack.js';
+import { type MediaStack, startMediaStack, writeIsoImage } from '../lib/media-stack.js';
 import { eventually } from '../lib/processes.js';
 
 /**
@@ -16,15 +16,13 @@ import { eventually } from '../lib/processes.js';
 let stack: MediaStack;
 let isoFile: string;
 let sha256: string;
-const image = randomBytes(6 * 1024 * 1024 + 123);
-image.write('CD001', 0x8001, 'latin1');
+const imageSize = 6 * 1024 * 1024 + 123;
 
 beforeAll(async () => {
   // the simulated BMC reads at most 8 MiB: the last test mounts a larger image to see a step fail
   stack = await startMediaStack({ mediaMaxBytes: 8 * 1024 * 1024 });
   isoFile = join(stack.root, 'rescue.iso');
-  writeFileSync(isoFile, image);
-  sha256 = createHash('sha256').update(image).digest('hex');
+  sha256 = writeIsoImage(isoFile, imageSize).sha256;
 }, 180_000);
 afterAll(async () => {
   await stack?.stop();
@@ -37,7 +35,7 @@ describe('lightsout media mount --boot → relay → agent → simulated BMC', (
     expect(result.stdout).toBe('vm-01: booting from virtual media\n');
     expect(result.stderr).toMatch(/^upload\s+\[#{30}\] 100%/m);
     await eventually('the host to boot from the virtual CD', 20_000, async () => (stack.serial().includes(`Booting from virtual CD: ${sha256}.iso`) ? true : undefined));
-    expect(stack.bmc.host.virtualMedia).toMatchObject({ bytes: image.length });
+    expect(stack.bmc.host.virtualMedia).toMatchObject({ bytes: imageSize });
 
     const status = await stack.cli(['media', 'status', 'vm-01', '--json']);
     const state = JSON.parse(status.stdout) as MediaState;

@@ -10,7 +10,6 @@ export interface SpliceOptions {
   /** Downstream payload as it passes (recording); must not hold on to slow work. */
   onDownstream?(bytes: Buffer): void;
   onUpstreamControl?(text: string): void;
-  onAgentControl?(text: string): void;
   /** Both sides are closed; `code` is what the client was told. */
   onEnd?(code: number, reason: string): void;
 }
@@ -167,7 +166,6 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
       return;
     }
     if (!isAgentControl(bytes)) return end(StreamCloseCode.RESUME, 'agent sent a bad control message');
-    options.onAgentControl?.(bytes.toString('utf8'));
     pendingToClient += bytes.length;
     // the bytes as they came (ws checked they are UTF-8): no decode and re-encode on the way
     client.send(bytes, { binary: false }, toClientDone(bytes.length));

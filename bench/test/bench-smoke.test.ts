@@ -45,5 +45,6 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     expect(result.baselines['curl']).toBeGreaterThan(0);
     expect(result.params).toHaveProperty('relay_rss_growth_mib');
     expect(result.params).toHaveProperty('agent_rss_growth_mib');
+    expect(result.params['store_once_cpu_s']).toBeGreaterThan(0);
   });
 });

@@ -5,7 +5,9 @@
  * identity/inventory/agents plugins are stood in for: callers and servers come
  * from tables, and `stream.open` reaches the agent by a direct call instead of
  * the control WebSocket (whose own tests live with it). Agent JWTs are real
- * EdDSA tokens verified with jose.
+ * EdDSA tokens verified with jose. Single-use tokens are spent in a real
+ * SQLite store in the chain's data dir, so a restarted relay still refuses
+ * a replay.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,9 +25,11 @@ import type { AgentConfig, ServerEntry } from '../../agent/src/config/types.js';
 import { AgentStreams, type StreamsExtensionOptions } from '../../agent/src/streams/extension.js';
 import { builtinDriverFactories } from '../../agent/src/drivers/builtin.js';
 import { DriverRegistry } from '../../agent/src/drivers/registry.js';
+import { SingleUseLedger } from '../../relay/src/access/single-use.js';
 import configPlugin from '../../relay/src/plugins/config.js';
 import errorsPlugin from '../../relay/src/plugins/errors.js';
 import streamsPlugin, { type StreamDependencies } from '../../relay/src/plugins/streams/index.js';
+import { openStore } from '../../relay/src/store/open.js';
 import { nodeSocketFactory, setTimer } from './stream-socket.js';
 
 export async function freePort(): Promise<number> {
@@ -118,8 +122,10 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
     }
   }
 
-  const usedAgentJtis = new Set<string>();
+  const store = await openStore({ dataDir, store: { driver: 'sqlite', sqliteFile: 'relay.sqlite' } });
+  const singleUse = new SingleUseLedger(store);
   const dependencies: StreamDependencies = {
+    singleUse,
     async authenticate(request) {
       const header = request.headers.authorization ?? '';
       const user = options.users[header.replace(/^Bearer /, '')];
@@ -147,8 +153,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
       if (!jwk || kid === undefined) throw new LightsoutError('AGENT_KEY_UNKNOWN', 'unknown agent');
       try {
         const { payload } = await jwtVerify(token, await importJWK(jwk, 'EdDSA'), { algorithms: ['EdDSA'], audience: agentAudience, issuer: kid, subject: kid });
-        if (typeof payload.jti !== 'string' || usedAgentJtis.has(payload.jti)) throw new Error('replayed');
-        usedAgentJtis.add(payload.jti);
+        if (typeof payload.jti !== 'string' || !(await singleUse.spend(`agent:${kid}`, payload.jti, (payload.exp ?? 0) * 1000 + 5000))) throw new Error('replayed');
       } catch {
         throw new LightsoutError('TOKEN_INVALID', 'agent token is not valid');
       }
@@ -216,6 +221,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
         await agent.registry.close();
       }
       await relay.close();
+      await store.destroy();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

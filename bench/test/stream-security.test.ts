@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { STREAM_SUBPROTOCOL, StreamLimits } from '@lightsout/shared';
 import { SignJWT, importJWK, type JWK } from 'jose';
@@ -104,6 +105,29 @@ describe('stream plane security and hostile input', () => {
       .sign(await importJWK(privateKey.export({ format: 'jwk' }) as JWK, 'EdDSA'));
     expect((await rawConnect(session.streamUrl, forged)).status).toBe(401);
     first.socket!.close(1000);
+  });
+
+  it('refuses a connect token replayed after the relay restarted: it was spent in the store, not in memory', async () => {
+    const session = await chain.createSession('alice', 'web-01', 'serial');
+    // Spliced, so the token is spent for good (a connect that fails before the splice gives it back).
+    const client = chain.connect(session, { onData: () => {} });
+    await until(() => client.state === 'streaming', 5000, 'streaming');
+    await chain.restartRelay();
+    expect((await rawConnect(session.streamUrl, session.token)).status).toBe(401);
+    client.close();
+    const fresh = await chain.createSession('alice', 'web-01', 'serial');
+    const again = await rawConnect(fresh.streamUrl, fresh.token);
+    expect(again.status).toBe(101);
+    again.socket!.close(1000);
+  });
+
+  it('sends the resume token as a leg’s first message, so a client that saw any console byte can come back', async () => {
+    const session = await chain.createSession('alice', 'web-01', 'serial');
+    const leg = await rawConnect(session.streamUrl, session.token);
+    const [first, binary] = (await once(leg.socket!, 'message')) as [Buffer, boolean];
+    expect(binary).toBe(false);
+    expect(JSON.parse(first.toString('utf8'))).toMatchObject({ type: 'token', token: expect.any(String) });
+    leg.socket!.close(1000);
   });
 
   it('refuses an expired token and a token for another gateway audience', async () => {

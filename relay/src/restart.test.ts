@@ -36,7 +36,8 @@ describe('relay restart', () => {
       const admin = await loginWithPassword(first.url, 'admin', first.credentials.admin.password);
       const { token } = await createJoinTokenAs(first.url, admin.accessToken, { region: 'eu', datacenter: 'fra1' });
       const identity = await enrollTestAgent(first.url, token);
-      const before = await TestControlClient.connect(first.url, await agentConnectToken(identity));
+      const beforeToken = await agentConnectToken(identity);
+      const before = await TestControlClient.connect(first.url, beforeToken);
       if (isRefusal(before)) throw new Error(before.body.code);
       await before.next('welcome');
       before.send({ v: 1, type: 'inventory', servers: [{ id: 'web-01', name: 'web-01', tenant: 'demo', rack: 'r1', endpoints: {}, capabilities: ['power'] }] });
@@ -55,6 +56,9 @@ describe('relay restart', () => {
       const servers = async () => (await (await fetch(`${second!.url}/v1/servers`, { headers: { authorization: `Bearer ${operator.accessToken}` } })).json()) as { servers: Array<{ id: string; agent: string }> };
       expect((await servers()).servers).toEqual([expect.objectContaining({ id: 'web-01', agent: 'offline' })]);
 
+      // The agent JWT the first process accepted is spent in the store: replaying it to the new process fails.
+      const replayed = await TestControlClient.connect(second.url, beforeToken);
+      expect(isRefusal(replayed) && { status: replayed.status, code: replayed.body.code }).toEqual({ status: 401, code: 'TOKEN_INVALID' });
       const after = await TestControlClient.connect(second.url, await agentConnectToken(identity));
       if (isRefusal(after)) throw new Error(after.body.code);
       await after.next('welcome');

@@ -1,5 +1,6 @@
 import type { BmcEndpoints, Capability, ControlOperation, OperationParams, OperationResult, Role } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SingleUseLedger } from './access/single-use.js';
 import { bearerToken } from './plugins/identity.js';
 
 export interface RelayCaller {
@@ -40,7 +41,9 @@ export function relayDependencies(app: FastifyInstance) {
     requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>> {
       return app.agents.request(agentId, op, params, timeoutMs);
     },
-    /** An agent's bearer JWT, verified exactly as the control endpoint does (same replay cache); its agent id. */
+    /** Connect tokens are spent in the store: once across restarts and relay processes. */
+    singleUse: new SingleUseLedger(app.store),
+    /** An agent's bearer JWT, verified exactly as the control endpoint does (spent once, in the store); its agent id. */
     async verifyAgentToken(token: string): Promise<string> {
       return (await app.agents.authenticate(token)).id;
     },

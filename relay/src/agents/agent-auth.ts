@@ -1,5 +1,6 @@
 import { LightsoutError } from '@lightsout/shared';
 import { type JWK, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from 'jose';
+import type { SingleUseLedger } from '../access/single-use.js';
 import type { Store } from '../store/open.js';
 
 /** Longest lifetime an agent's connect JWT may claim (exp − iat), seconds. */
@@ -14,34 +15,12 @@ export interface AuthenticatedAgent {
 }
 
 /**
- * Remembers the jti of every agent token until it expires, so a captured
- * token cannot be replayed within its (short) lifetime. Bounded: a token
- * lives ≤ 60 s, and the map is pruned on every check.
- */
-export class ReplayCache {
-  private readonly seen = new Map<string, number>();
-  constructor(private readonly maxEntries = 100_000) {}
-
-  /** True the first time (agentId, jti) is seen before `expiresAtMs`, false for a replay. */
-  remember(agentId: string, jti: string, expiresAtMs: number, now = Date.now()): boolean {
-    for (const [key, expiry] of this.seen) {
-      if (expiry > now) break; // insertion order ≈ expiry order; stop at the first live one
-      this.seen.delete(key);
-    }
-    const key = `${agentId}\u0000${jti}`;
-    if (this.seen.has(key)) return false;
-    if (this.seen.size >= this.maxEntries) throw new LightsoutError('RATE_LIMITED', 'too many agent connection attempts');
-    this.seen.set(key, expiresAtMs + CLOCK_TOLERANCE_SECONDS * 1000);
-    return true;
-  }
-}
-
-/**
  * Verify an agent's control-connection JWT: header {alg: EdDSA, kid: agentId},
  * iss = sub = agentId, aud = the relay's agent audience, exp − iat ≤ 60 s,
- * a jti never seen before. Signed by the key the agent enrolled with.
+ * a jti never seen before (spent in the store: refused again after a relay
+ * restart too). Signed by the key the agent enrolled with.
  */
-export async function authenticateAgent(store: Store, replays: ReplayCache, token: string, audience: string): Promise<AuthenticatedAgent> {
+export async function authenticateAgent(store: Store, ledger: SingleUseLedger, token: string, audience: string): Promise<AuthenticatedAgent> {
   let kid: unknown;
   try {
     const header = decodeProtectedHeader(token);
@@ -75,7 +54,7 @@ export async function authenticateAgent(store: Store, replays: ReplayCache, toke
   if (payload.exp! - payload.iat! > AGENT_TOKEN_MAX_LIFETIME_SECONDS) {
     throw new LightsoutError('TOKEN_INVALID', `agent token lifetime exceeds ${AGENT_TOKEN_MAX_LIFETIME_SECONDS} s`);
   }
-  if (typeof payload.jti !== 'string' || payload.jti.length > 128 || !replays.remember(agent.id, payload.jti, payload.exp! * 1000)) {
+  if (typeof payload.jti !== 'string' || payload.jti.length > 128 || !(await ledger.spend(`agent:${agent.id}`, payload.jti, (payload.exp! + CLOCK_TOLERANCE_SECONDS) * 1000))) {
     throw new LightsoutError('TOKEN_INVALID', 'agent token was already used (replay)');
   }
   return { id: agent.id, name: agent.name, region: agent.region, datacenter: agent.datacenter };

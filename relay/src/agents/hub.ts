@@ -6,7 +6,8 @@ import { applyInventory, applyState } from '../inventory/apply.js';
 import type { ServerEvents } from '../inventory/events.js';
 import type { RelayMetrics } from '../plugins/metrics.js';
 import type { Store } from '../store/open.js';
-import { type AuthenticatedAgent, ReplayCache, authenticateAgent } from './agent-auth.js';
+import { SingleUseLedger } from '../access/single-use.js';
+import { type AuthenticatedAgent, authenticateAgent } from './agent-auth.js';
 import { type ConnectionHooks, ControlConnection } from './connection.js';
 
 /** last_seen_at is written at most this often per agent: heartbeats are frequent, the column is informational. */
@@ -21,7 +22,7 @@ export class AgentHub {
   private readonly connections = new Map<string, ControlConnection>();
   private readonly lastSeenWritten = new Map<string, number>();
   private readonly hooks: ConnectionHooks;
-  private readonly replays = new ReplayCache();
+  private readonly ledger: SingleUseLedger;
 
   constructor(
     private readonly store: Store,
@@ -30,6 +31,7 @@ export class AgentHub {
     private readonly log: FastifyBaseLogger,
     private readonly events: ServerEvents,
   ) {
+    this.ledger = new SingleUseLedger(store);
     this.hooks = {
       onHello: async (connection, message) => {
         await this.store.updateTable('agents').set({ version: message.agentVersion }).where('id', '=', connection.agent.id).execute();
@@ -79,10 +81,11 @@ export class AgentHub {
 
   /**
    * Verify an agent's bearer JWT (control connection, and any other agent
-   * endpoint such as the stream plane's dial-back): one replay cache for all.
+   * endpoint such as the stream plane's dial-back): each token is accepted once,
+   * across restarts and relays sharing the store (access/single-use.ts).
    */
   authenticate(token: string): Promise<AuthenticatedAgent> {
-    return authenticateAgent(this.store, this.replays, token, this.config.agentAudience);
+    return authenticateAgent(this.store, this.ledger, token, this.config.agentAudience);
   }
 
   /** The agent went online or offline: every server it owns changed its `agent` field. */

@@ -147,6 +147,7 @@ export interface Database {
   grants: GrantTable;
   api_tokens: ApiTokenTable;
   server_assignments: ServerAssignmentTable;
+  spent_tokens: SpentTokenTable;
 }
 
 /** A provider admin placed this server in a tenant: overrides what its agent reports (migration 0003). */
@@ -155,4 +156,13 @@ export interface ServerAssignmentTable {
   tenant_id: string;
   assigned_by: string;
   assigned_at: number;
+}
+
+/** A single-use token that was accepted (access/single-use.ts), kept until it would be refused anyway (migration 0004). */
+export interface SpentTokenTable {
+  /** What kind of token: `stream-connect`, `agent:<agent id>`. */
+  scope: string;
+  jti: string;
+  /** Epoch ms after which the token fails its expiry check, clock tolerance included. */
+  expires_at: number;
 }

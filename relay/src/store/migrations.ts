@@ -172,6 +172,22 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('server_assignments').ifExists().execute();
     },
   },
+  '0004-spent-tokens': {
+    // Single-use tokens spent in the store: a replay is refused after a relay restart and by every relay sharing the database.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('spent_tokens')
+        .addColumn('scope', 'text', (column) => column.notNull())
+        .addColumn('jti', 'text', (column) => column.notNull())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .addPrimaryKeyConstraint('spent_tokens_pk', ['scope', 'jti'])
+        .execute();
+      await db.schema.createIndex('spent_tokens_expiry').on('spent_tokens').column('expires_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('spent_tokens').ifExists().execute();
+    },
+  },
 });
 
 export function migrationProvider(driver: StoreDriver): MigrationProvider {

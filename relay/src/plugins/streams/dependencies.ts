@@ -1,5 +1,6 @@
 import type { ControlOperation, OperationParams, OperationResult, Role } from '@lightsout/shared';
 import type { FastifyRequest } from 'fastify';
+import type { SingleUseTokens } from './tokens.js';
 
 /** The caller of a REST route, as the identity plugin resolves it from the access token. */
 export interface StreamCaller {
@@ -29,4 +30,6 @@ export interface StreamDependencies {
   requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>>;
   /** Verify an agent's bearer JWT exactly as the control endpoint does; returns its agent id. */
   verifyAgentToken(token: string): Promise<string>;
+  /** Where connect tokens are spent: shared by every relay process on the store, kept across restarts. */
+  singleUse: SingleUseTokens;
 }

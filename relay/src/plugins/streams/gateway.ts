@@ -1,10 +1,10 @@
-import { type ErrorCode, LightsoutError, StreamCloseCode, StreamTiming, type StreamTokenClaims, encodeStreamMessage, type StreamOpenParams } from '@lightsout/shared';
+import { type ErrorCode, LightsoutError, StreamCloseCode, StreamTiming, type StreamTokenClaims, encodeStreamMessage, type StreamOpenParams, type TokenMessage } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { StreamDependencies } from './dependencies.js';
 import type { PendingLegs } from './legs.js';
 import { type HeldMessages, type Splice, closeQuietly, hold, sendQuietly, splice } from './splice.js';
-import type { StreamTokens } from './tokens.js';
+import { type StreamTokens, refundConnectToken } from './tokens.js';
 
 /** Which close code tells the client what to do about an error (resume or give up). */
 export function closeCodeFor(code: ErrorCode): number {
@@ -62,6 +62,10 @@ export class StreamGateway {
     private readonly hooks: GatewayHooks = {},
   ) {}
 
+  private refund(claims: StreamTokenClaims): void {
+    refundConnectToken(this.dependencies.singleUse, claims).catch((error: unknown) => this.log.warn({ err: error, sessionId: claims.sid }, 'could not refund a connect token: the client must create a new session'));
+  }
+
   get liveLegs(): number {
     return this.live.size;
   }
@@ -89,16 +93,20 @@ export class StreamGateway {
       resume: claims.use === 'resume',
       dialPath: `/v1/agent/streams/${claims.sid}?leg=${pending.legId}`,
     };
+    // Signed while the agent dials back, so the client's first resume token costs the leg no time.
+    const firstResume = this.issueResume(claims);
     let agent: WebSocket;
     let earlyAgent: HeldMessages;
+    let resume: TokenMessage | undefined;
     try {
-      [, { socket: agent, early: earlyAgent }] = await Promise.all([
+      [, { socket: agent, early: earlyAgent }, resume] = await Promise.all([
         this.dependencies.requestAgent(claims.agt, 'stream.open', params, StreamTiming.dialBackTimeoutMs),
         pending.socket,
+        firstResume,
       ]);
     } catch (error) {
       pending.cancel();
-      this.tokens.release(claims);
+      this.refund(claims);
       client.off('close', onEarlyClose);
       const failure = error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', 'could not open the stream');
       if (!(error instanceof LightsoutError)) this.log.error({ err: error, sessionId: claims.sid }, 'stream open failed');
@@ -108,15 +116,30 @@ export class StreamGateway {
     }
     client.off('close', onEarlyClose);
     if (clientGone || client.readyState !== client.OPEN) {
-      this.tokens.release(claims);
+      this.refund(claims);
       closeQuietly(agent, StreamCloseCode.RESUME, 'client left');
       return;
     }
-    this.spliceLeg(client, agent, claims, { client: earlyClient, agent: earlyAgent });
+    this.spliceLeg(client, agent, claims, { client: earlyClient, agent: earlyAgent }, resume);
   }
 
-  private spliceLeg(client: WebSocket, agent: WebSocket, claims: StreamTokenClaims, early: { client: HeldMessages; agent: HeldMessages }): void {
+  /** A resume token for the leg's session as the message that carries it; undefined if signing failed (logged; the refresh retries). */
+  private issueResume(claims: StreamTokenClaims): Promise<TokenMessage | undefined> {
+    return this.tokens
+      .issue({ sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, mode: claims.mod, agentId: claims.agt, subject: claims.sub, user: claims.usr }, 'resume')
+      .then(({ token, expiresAt }): TokenMessage => ({ type: 'token', token, expiresAt }))
+      .catch((error: unknown) => {
+        this.log.error({ err: error, sessionId: claims.sid }, 'could not issue a resume token');
+        return undefined;
+      });
+  }
+
+  private spliceLeg(client: WebSocket, agent: WebSocket, claims: StreamTokenClaims, early: { client: HeldMessages; agent: HeldMessages }, resume: TokenMessage | undefined): void {
     const timers: { refresh?: NodeJS.Timeout; ended: boolean } = { ended: false };
+    // The connect token is spent: the client reconnects with resume tokens pushed down the leg. The first
+    // goes out before any console byte, so a client that saw data always holds a way back (a relay killed
+    // a moment after the splice must not strand it).
+    if (resume) client.send(encodeStreamMessage(resume));
     const observer = this.hooks.onSpliced?.(claims);
     const leg = splice(
       client,
@@ -138,17 +161,13 @@ export class StreamGateway {
     if (timers.ended) return;
     this.live.add(leg);
     this.holders.set(leg, { subject: claims.sub, serverId: claims.srv });
-    // The connect token was single-use: the client reconnects with resume tokens pushed down the live leg.
+    // Refreshed at half-life, while the leg lives.
     const pushToken = () => {
-      this.tokens
-        .issue(
-          { sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, mode: claims.mod, agentId: claims.agt, subject: claims.sub, user: claims.usr },
-          'resume',
-        )
-        .then(({ token, expiresAt }) => leg.sendToClient(encodeStreamMessage({ type: 'token', token, expiresAt })))
-        .catch((error: unknown) => this.log.error({ err: error }, 'could not issue a resume token'));
+      void this.issueResume(claims).then((message) => {
+        if (message && !timers.ended) leg.sendToClient(encodeStreamMessage(message));
+      });
     };
-    pushToken();
+    if (!resume) pushToken();
     timers.refresh = setInterval(pushToken, (StreamTiming.resumeTokenTtlSeconds * 1000) / 2);
     timers.refresh.unref();
   }

@@ -18,7 +18,7 @@ import type { StreamDependencies } from './dependencies.js';
 import { StreamGateway, type GatewayHooks } from './gateway.js';
 import { PendingLegs } from './legs.js';
 import { closeQuietly } from './splice.js';
-import { StreamTokens } from './tokens.js';
+import { StreamTokens, spendConnectToken } from './tokens.js';
 import { toAsciicast, toRfbCapture } from './recordings/formats.js';
 import { type RecordingPolicy, loadRecordingPolicy } from './recordings/policy.js';
 import { StreamRecorder } from './recordings/recorder.js';
@@ -203,6 +203,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
         const claims = await tokens.verify(streamTokenOf(request), request.params.sessionId);
         // A resume token issued before its holder was revoked must not bring the session back (issue 7).
         if (app.hasDecorator('revocations') && app.revocations.revokedSince(claims.sub, claims.iat * 1000)) throw new LightsoutError('FORBIDDEN', 'access was revoked');
+        await spendConnectToken(dependencies.singleUse, claims);
         claimsOf.set(request, claims);
       },
     },

@@ -8,6 +8,8 @@ import { SigningKeyRing } from '../../access/signing-keys.js';
 const KEY_FILE = 'stream-signing-key.json';
 const KEYS_FILE = 'stream-signing-keys.json';
 const claimsValidator = Compile(StreamTokenClaims);
+/** Seconds a token's iat/exp may be off the relay's clock. */
+const STREAM_TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
 
 export interface StreamGrant {
   sessionId: string;
@@ -24,13 +26,11 @@ export interface StreamGrant {
  * Stream tokens: EdDSA JWTs (RFC 8037) signed by the relay's own stream key,
  * kept in dataDir (0600) so a restarted relay accepts the tokens it issued
  * before — that is what lets a client resume after a relay kill -9. A gateway
- * verifies them by signature alone (the JWKS is public); the one piece of
- * state is the replay cache of single-use connect tokens, in memory, bounded
- * by the token lifetime.
+ * verifies them by signature alone (the JWKS is public). That a connect token
+ * is used once is the gateway's business, not the token's: it spends the jti
+ * in the store when the connection is accepted (`spendConnectToken`).
  */
 export class StreamTokens {
-  private readonly usedConnectTokens = new Map<string, number>();
-
   private constructor(
     /** Rotating EdDSA keys (issue 7): the newest signs, retired ones verify through an overlap window. */
     private readonly keys: SigningKeyRing,
@@ -88,10 +88,7 @@ export class StreamTokens {
     return { token, expiresAt };
   }
 
-  /**
-   * Check signature, algorithm, issuer, audience, expiry, claim shapes and the
-   * session id; burn a connect token's jti so it cannot be replayed.
-   */
+  /** Check signature, algorithm, issuer, audience, expiry, claim shapes and the session id. */
   async verify(token: string, sessionId: string): Promise<StreamTokenClaims> {
     if (token.length > 4096) throw new LightsoutError('TOKEN_INVALID', 'stream token too long');
     let payload: unknown;
@@ -102,7 +99,7 @@ export class StreamTokens {
         audience: this.audience,
         typ: 'lightsout-stream+jwt',
         currentDate: new Date(this.now()),
-        clockTolerance: 5,
+        clockTolerance: STREAM_TOKEN_CLOCK_TOLERANCE_SECONDS,
       }));
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new LightsoutError('TOKEN_EXPIRED', 'stream token expired', { hint: 'create a new session' });
@@ -114,26 +111,33 @@ export class StreamTokens {
     if (!claimsValidator.Check(payload)) throw new LightsoutError('TOKEN_INVALID', 'stream token claims are malformed');
     const claims = payload as StreamTokenClaims;
     if (claims.sid !== sessionId) throw new LightsoutError('FORBIDDEN', 'stream token is for another session');
-    if (claims.use === 'connect') this.burn(claims.jti, claims.exp);
     return claims;
   }
+}
 
-  /**
-   * A connect attempt failed before the session was spliced (agent offline,
-   * dial-back timeout): let the same token retry, or a client that never got
-   * a resume token would be locked out of its own session.
-   */
-  release(claims: StreamTokenClaims): void {
-    if (claims.use === 'connect') this.usedConnectTokens.delete(claims.jti);
-  }
+/** What the gateway needs to accept each connect token once (relay/src/access/single-use.ts). */
+export interface SingleUseTokens {
+  /** True the first time (`scope`, `jti`) is spent, false for a replay. */
+  spend(scope: string, jti: string, acceptableUntilMs: number): Promise<boolean>;
+  /** Give a spent token back. */
+  refund(scope: string, jti: string): Promise<void>;
+}
 
-  private burn(jti: string, expiresAt: number): void {
-    const nowSeconds = Math.floor(this.now() / 1000);
-    // Bounded: entries leave once their token could no longer be accepted anyway.
-    if (this.usedConnectTokens.size > 1000) {
-      for (const [id, expiry] of this.usedConnectTokens) if (expiry + 10 < nowSeconds) this.usedConnectTokens.delete(id);
-    }
-    if (this.usedConnectTokens.has(jti)) throw new LightsoutError('TOKEN_INVALID', 'stream connect token was already used', { hint: 'create a new session' });
-    this.usedConnectTokens.set(jti, expiresAt);
+const CONNECT_SCOPE = 'stream-connect';
+
+/** A connect token opens one leg, once; resume tokens may be used again until they expire. */
+export async function spendConnectToken(ledger: SingleUseTokens, claims: StreamTokenClaims): Promise<void> {
+  if (claims.use !== 'connect') return;
+  if (!(await ledger.spend(CONNECT_SCOPE, claims.jti, (claims.exp + STREAM_TOKEN_CLOCK_TOLERANCE_SECONDS) * 1000))) {
+    throw new LightsoutError('TOKEN_INVALID', 'stream connect token was already used', { hint: 'create a new session' });
   }
+}
+
+/**
+ * A connect attempt failed before the session was spliced (agent offline,
+ * dial-back timeout): let the same token retry, or a client that never got
+ * a resume token would be locked out of its own session.
+ */
+export async function refundConnectToken(ledger: SingleUseTokens, claims: StreamTokenClaims): Promise<void> {
+  if (claims.use === 'connect') await ledger.refund(CONNECT_SCOPE, claims.jti);
 }

@@ -1,32 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Store, openStore } from '../store/open.js';
-import { type TestPostgres, postgresAvailable, startPostgres } from '../testing/postgres.js';
+import type { Store } from '../store/open.js';
+import { storeDialects } from '../testing/dialects.js';
 import { SingleUseLedger } from './single-use.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'lightsout-single-use-'));
-let postgres: TestPostgres | undefined;
-
-beforeAll(async () => {
-  if (postgresAvailable()) postgres = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await postgres?.stop();
-  rmSync(directory, { recursive: true, force: true });
-});
-
-const dialects: Array<[string, () => Promise<Store>]> = [
-  ['sqlite', () => openStore({ dataDir: join(directory, 'sqlite'), store: { driver: 'sqlite', sqliteFile: 'relay.sqlite' } })],
-  [
-    'postgres',
-    () => {
-      if (postgres === undefined) throw new Error('PostgreSQL is not installed here (apt-get install postgresql); the ledger must be tested on it');
-      return openStore({ dataDir: directory, store: { driver: 'postgres', sqliteFile: 'unused', postgresUrl: postgres.url } });
-    },
-  ],
-];
+const dialects = storeDialects('lightsout-single-use-');
 
 describe.each(dialects)('single-use tokens on %s', (_name, open) => {
   let store: Store;

@@ -1,35 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type PostgresPeer, postgresInstalled, startPostgres } from '@lightsout/lab';
 import { AUDIT_GENESIS_HASH, verifyAuditChain } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Store, openStore } from '../store/open.js';
+import type { Store } from '../store/open.js';
+import { storeDialects } from '../testing/dialects.js';
 import { createAuditLog } from './audit.js';
 import { readAudit, sha256Hex } from './chain.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'lightsout-audit-'));
-let postgres: PostgresPeer | undefined;
+const dialects = storeDialects('lightsout-audit-');
 const log = { error: (object: unknown) => { throw new Error(`audit append failed: ${JSON.stringify(object)}`); }, warn: () => undefined } as never;
-
-beforeAll(async () => {
-  if (postgresInstalled()) postgres = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await postgres?.stop();
-  rmSync(directory, { recursive: true, force: true });
-});
-
-const dialects: Array<['sqlite' | 'postgres', () => Promise<Store>]> = [
-  ['sqlite', () => openStore({ dataDir: directory, store: { driver: 'sqlite', sqliteFile: 'audit.sqlite' } })],
-  [
-    'postgres',
-    async () => {
-      if (postgres === undefined) throw new Error('PostgreSQL is not installed (apt-get install postgresql)');
-      return openStore({ dataDir: directory, store: { driver: 'postgres', sqliteFile: 'unused', postgresUrl: await postgres.createDatabase('audit_chain') } });
-    },
-  ],
-];
 
 describe.each(dialects)('audit hash chain on %s', (driver, open) => {
   let store: Store;

@@ -1,38 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeJoinToken, createJoinToken } from '../agents/join-tokens.js';
 import { createAuditLog } from '../audit/audit.js';
 import { createUser, ensureTenant } from '../identity/accounts.js';
 import { kyselyAdapterFactory } from '../identity/oidc-adapter.js';
 import { applyInventory } from '../inventory/apply.js';
-import { type TestPostgres, postgresAvailable, startPostgres } from '../testing/postgres.js';
-import { type Store, openStore } from './open.js';
+import { storeDialects } from '../testing/dialects.js';
+import type { Store } from './open.js';
 
 // The same store code on both dialects: one migration set, one behaviour.
-const directory = mkdtempSync(join(tmpdir(), 'lightsout-store-'));
-let postgres: TestPostgres | undefined;
+const dialects = storeDialects('lightsout-store-');
 const silentLog = { error: () => undefined, warn: () => undefined } as never;
-
-beforeAll(async () => {
-  if (postgresAvailable()) postgres = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await postgres?.stop();
-  rmSync(directory, { recursive: true, force: true });
-});
-
-const dialects: Array<[string, () => Promise<Store>]> = [
-  ['sqlite', () => openStore({ dataDir: join(directory, 'sqlite'), store: { driver: 'sqlite', sqliteFile: 'relay.sqlite' } })],
-  [
-    'postgres',
-    () => {
-      if (postgres === undefined) throw new Error('PostgreSQL is not installed here (apt-get install postgresql); the store must be tested on it');
-      return openStore({ dataDir: directory, store: { driver: 'postgres', sqliteFile: 'unused', postgresUrl: postgres.url } });
-    },
-  ],
-];
 
 describe.each(dialects)('store on %s', (_name, open) => {
   let store: Store;

@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { type Store, openStore } from '../store/open.js';
+import { type TestPostgres, postgresAvailable, startPostgres } from './postgres.js';
+
+/** A dialect's name and how to open a store on it (each call a new connection to the same database). */
+export type StoreDialect = [name: 'sqlite' | 'postgres', open: () => Promise<Store>];
+
+/**
+ * Test-only: the store on both dialects, for code that must behave the same
+ * on each (one migration set, one behaviour). SQLite lives in a scratch
+ * directory; a real PostgreSQL is started once for the calling test file —
+ * this registers the file's beforeAll/afterAll hooks. Where PostgreSQL is not
+ * installed its cases fail with a message saying so: they are never skipped.
+ */
+export function storeDialects(prefix: string): StoreDialect[] {
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  let postgres: TestPostgres | undefined;
+  beforeAll(async () => {
+    if (postgresAvailable()) postgres = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await postgres?.stop();
+    rmSync(directory, { recursive: true, force: true });
+  });
+  return [
+    ['sqlite', () => openStore({ dataDir: join(directory, 'sqlite'), store: { driver: 'sqlite', sqliteFile: 'relay.sqlite' } })],
+    [
+      'postgres',
+      () => {
+        if (postgres === undefined) throw new Error('PostgreSQL is not installed here (apt-get install postgresql); this must be tested on it');
+        return openStore({ dataDir: directory, store: { driver: 'postgres', sqliteFile: 'unused', postgresUrl: postgres.url } });
+      },
+    ],
+  ];
+}

@@ -1,6 +1,5 @@
 import type { BmcEndpoints, Capability, ControlOperation, OperationParams, OperationResult, Role } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SingleUseLedger } from './access/single-use.js';
 import { bearerToken } from './plugins/identity.js';
 
 export interface RelayCaller {
@@ -42,7 +41,7 @@ export function relayDependencies(app: FastifyInstance) {
       return app.agents.request(agentId, op, params, timeoutMs);
     },
     /** Connect tokens are spent in the store: once across restarts and relay processes. */
-    singleUse: new SingleUseLedger(app.store),
+    singleUse: app.singleUse,
     /** An agent's bearer JWT, verified exactly as the control endpoint does (spent once, in the store); its agent id. */
     async verifyAgentToken(token: string): Promise<string> {
       return (await app.agents.authenticate(token)).id;

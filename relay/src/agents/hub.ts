@@ -6,7 +6,7 @@ import { applyInventory, applyState } from '../inventory/apply.js';
 import type { ServerEvents } from '../inventory/events.js';
 import type { RelayMetrics } from '../plugins/metrics.js';
 import type { Store } from '../store/open.js';
-import { SingleUseLedger } from '../access/single-use.js';
+import type { SingleUseLedger } from '../access/single-use.js';
 import { type AuthenticatedAgent, authenticateAgent } from './agent-auth.js';
 import { type ConnectionHooks, ControlConnection } from './connection.js';
 
@@ -22,16 +22,15 @@ export class AgentHub {
   private readonly connections = new Map<string, ControlConnection>();
   private readonly lastSeenWritten = new Map<string, number>();
   private readonly hooks: ConnectionHooks;
-  private readonly ledger: SingleUseLedger;
 
   constructor(
     private readonly store: Store,
+    private readonly ledger: SingleUseLedger,
     private readonly config: RelayConfig,
     private readonly metrics: RelayMetrics,
     private readonly log: FastifyBaseLogger,
     private readonly events: ServerEvents,
   ) {
-    this.ledger = new SingleUseLedger(store);
     this.hooks = {
       onHello: async (connection, message) => {
         await this.store.updateTable('agents').set({ version: message.agentVersion }).where('id', '=', connection.agent.id).execute();

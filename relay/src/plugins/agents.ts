@@ -31,7 +31,7 @@ const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchem
 async function agentsPlugin(app: FastifyInstance): Promise<void> {
   app.decorate('serverEvents', new ServerEvents());
   app.decorate('serverActivity', new ServerActivity(app.serverEvents));
-  const hub = new AgentHub(app.store, app.config, app.metrics, app.log, app.serverEvents);
+  const hub = new AgentHub(app.store, app.singleUse, app.config, app.metrics, app.log, app.serverEvents);
   app.decorate('agents', hub);
   app.decorateRequest('controlAgent', null);
 

@@ -10,15 +10,14 @@
  *   npm run bench -- iso-upload [--size-mib 1024]
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type MediaState } from '@lightsout/shared';
 import { printResult, printTable } from './lib/report.js';
-import { startMediaStack } from './lib/media-stack.js';
+import { startMediaStack, writeIsoImage } from './lib/media-stack.js';
 
 const run = promisify(execFile);
 
@@ -31,22 +30,6 @@ function argument(name: string, fallback: number): number {
 
 const sizeMib = argument('size-mib', 1024);
 const size = Math.round(sizeMib * 1024 * 1024);
-
-/** Writes `size` pseudo-random bytes (an ISO 9660 signature where BMCs look) without holding them in memory. */
-async function writeImage(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  const block = randomBytes(4 * 1024 * 1024);
-  for (let offset = 0; offset < size; offset += block.length) {
-    const chunk = block.subarray(0, Math.min(block.length, size - offset));
-    if (offset === 0 && chunk.length > 0x8006) chunk.write('CD001', 0x8001, 'latin1');
-    hash.update(chunk);
-    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-    block[0] = (block[0]! + 1) & 0xff; // every block differs a little, so nothing deduplicates below us
-  }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-  return hash.digest('hex');
-}
 
 /** Direct baseline: curl PUTs the file to an HTTP sink that counts and discards. */
 async function curlBaseline(file: string): Promise<number> {
@@ -98,7 +81,7 @@ async function main(): Promise<void> {
   const stack = await startMediaStack({ agentEnv: { LIGHTSOUT_MEDIA_CACHE_BYTES: String(4 * size + 1024 ** 3) }, relayConfig: {} });
   try {
     const file = join(stack.root, 'bench.iso');
-    const sha256 = await writeImage(file);
+    const { sha256 } = writeIsoImage(file, size);
     const curlMbps = await curlBaseline(file);
 
     const idleRelay = stack.relay.memory();

@@ -86,11 +86,13 @@ export async function openTextConsole(page: Page, server: FleetServer, kind: 'se
   const state = page.locator(`[data-testid="pane"]:has([data-testid="sol-console"][data-server-id="${server.id}"]) [data-testid="console-state"]`);
   await expect(state).toHaveAttribute('data-state', 'streaming');
   // Someone else (an earlier test's session, still in its grace period) may hold control: take it, as a user would.
-  await expect(state).toHaveAttribute('data-mode', /^(control|view)$/);
-  if ((await state.getAttribute('data-mode')) === 'view') {
-    await page.locator(`[data-testid="pane"]:has([data-testid="sol-console"][data-server-id="${server.id}"]) [data-testid="take-control"]`).click();
-    await expect(state).toHaveAttribute('data-mode', 'control');
-  }
+  // The holder can also let go by itself (its grace period ends) between reading the mode and the click,
+  // and the button is gone then: retry until this console is in control, clicking only while it offers the button.
+  const takeControl = page.locator(`[data-testid="pane"]:has([data-testid="sol-console"][data-server-id="${server.id}"]) [data-testid="take-control"]`);
+  await expect(async () => {
+    if ((await state.getAttribute('data-mode')) === 'view') await takeControl.click({ timeout: 1_000 });
+    await expect(state).toHaveAttribute('data-mode', 'control', { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
 }
 
 /** Types a line into a server's text console. */

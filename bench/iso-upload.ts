@@ -5,16 +5,20 @@
  * signed HTTP → the simulated BMC's InsertMedia download), against a direct
  * `curl -T` upload of the same file to a local HTTP sink, in the same run.
  * Also the peak RSS growth of the relay and agent processes (VmHWM − RSS at
- * idle): the file must never be held whole in memory.
+ * idle): the file must never be held whole in memory. The CLI is the one-file
+ * bundle operators install (`npm run bundle -w @lightsout/cli`), built into
+ * the run's directory first.
  *
  *   npm run bench -- iso-upload [--size-mib 1024]
  */
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { bundleCli } from '@lightsout/cli/bundle';
 import { type MediaState } from '@lightsout/shared';
 import { printResult, printTable } from './lib/report.js';
 import { startMediaStack, writeIsoImage } from './lib/media-stack.js';
@@ -78,7 +82,10 @@ function newFileWrite(path: string): { seconds: number; cpuSeconds: number } {
 }
 
 async function main(): Promise<void> {
-  const stack = await startMediaStack({ agentEnv: { LIGHTSOUT_MEDIA_CACHE_BYTES: String(4 * size + 1024 ** 3) }, relayConfig: {} });
+  const cliDirectory = mkdtempSync(join(tmpdir(), 'lightsout-bench-cli-'));
+  const cliBin = join(cliDirectory, 'lightsout.mjs');
+  await bundleCli(cliBin);
+  const stack = await startMediaStack({ agentEnv: { LIGHTSOUT_MEDIA_CACHE_BYTES: String(4 * size + 1024 ** 3) }, relayConfig: {}, cliBin });
   try {
     const file = join(stack.root, 'bench.iso');
     const { sha256 } = writeIsoImage(file, size);
@@ -135,6 +142,7 @@ async function main(): Promise<void> {
     });
   } finally {
     await stack.stop();
+    rmSync(cliDirectory, { recursive: true, force: true });
   }
 }
 

@@ -38,6 +38,8 @@ export interface MediaStackOptions {
   mediaMaxBytes?: number;
   agentEnv?: NodeJS.ProcessEnv;
   relayConfig?: Record<string, unknown>;
+  /** The CLI program to run (default: the sources through tsx, cli/bin/lightsout.js). */
+  cliBin?: string;
 }
 
 export async function startMediaStack(options: MediaStackOptions = {}): Promise<MediaStack> {
@@ -131,7 +133,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       bmc,
       serial: () => serial,
       operatorToken: operator.accessToken,
-      cli: (args, timeoutMs) => runToCompletion(process.execPath, [join(REPO_ROOT, 'cli/bin/lightsout.js'), ...args], cliEnv, timeoutMs),
+      cli: (args, timeoutMs) => runToCompletion(process.execPath, [options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'), ...args], cliEnv, timeoutMs),
       stop: stopAll,
     };
   } catch (error) {

@@ -1,6 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleCli, optionalAddons } from '@lightsout/cli/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
 import { type Stack, startStack } from '../lib/stack.js';
@@ -10,27 +15,46 @@ import { until } from '../lib/processes.js';
  * `lightsout console` and `lightsout vnc` as a user runs them: the CLI process
  * against relay and agent processes; the console's host echoes what is typed.
  * Input is piped (no TTY), so raw mode is skipped but the escapes work the same.
+ *
+ * The console runs twice: from the sources through tsx, and as the one-file
+ * bundle operators install (`npm run bundle -w @lightsout/cli`), copied
+ * alone into a temporary directory with no node_modules anywhere above it —
+ * each on a console of its own, so neither sees the other's scrollback.
  */
-const cliBin = fileURLToPath(new URL('../../cli/bin/lightsout.js', import.meta.url));
+const sourceBin = fileURLToPath(new URL('../../cli/bin/lightsout.js', import.meta.url));
+const bundleDirectory = mkdtempSync(join(tmpdir(), 'lightsout-cli-bundle-'));
+const bundleBin = join(bundleDirectory, 'lightsout.mjs');
+const programs = [
+  { program: 'from the sources (tsx)', bin: sourceBin, server: 'web-01' },
+  { program: 'as one bundled file', bin: bundleBin, server: 'web-02' },
+];
 
 describe('lightsout console / vnc', () => {
-  let echo: Awaited<ReturnType<typeof startSerialWebSocketEcho>>;
+  const echoes = new Map<string, Awaited<ReturnType<typeof startSerialWebSocketEcho>>>();
   let stack: Stack;
   const children = new Set<ChildProcess>();
 
+  let bundled: Awaited<ReturnType<typeof bundleCli>>;
+
   beforeAll(async () => {
-    echo = await startSerialWebSocketEcho();
-    stack = await startStack([{ id: 'web-01', serial: { url: echo.url }, vnc: { url: 'vnc://127.0.0.1:5999' } }]);
+    bundled = await bundleCli(bundleBin);
+    for (const { server } of programs) echoes.set(server, await startSerialWebSocketEcho());
+    stack = await startStack(programs.map(({ server }) => ({ id: server, serial: { url: echoes.get(server)!.url }, vnc: { url: 'vnc://127.0.0.1:5999' } })));
   }, 90_000);
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
     await stack?.close();
-    await echo?.close();
+    for (const echo of echoes.values()) await echo.close();
+    rmSync(bundleDirectory, { recursive: true, force: true });
   });
 
-  function cli(args: string[]) {
-    const child = spawn(process.execPath, [cliBin, ...args], {
-      env: { ...process.env, LIGHTSOUT_RELAY: stack.relayUrl, LIGHTSOUT_TOKEN: stack.operatorToken, LIGHTSOUT_CONFIG_DIR: '/nonexistent-lightsout-config' },
+  function cli(args: string[], bin = sourceBin) {
+    const env: NodeJS.ProcessEnv = { ...process.env, LIGHTSOUT_RELAY: stack.relayUrl, LIGHTSOUT_TOKEN: stack.operatorToken, LIGHTSOUT_CONFIG_DIR: '/nonexistent-lightsout-config' };
+    // The bundle runs where it was copied to, with no module path to fall back on.
+    if (bin === bundleBin) delete env['NODE_PATH'];
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: bin === bundleBin ? bundleDirectory : undefined,
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -45,8 +69,18 @@ describe('lightsout console / vnc', () => {
     return { child, exited, stdout: () => stdout, stderr: () => stderr };
   }
 
-  it('types through to the console, resumes after the relay is killed, and leaves with ~.', async () => {
-    const session = cli(['console', 'web-01']);
+  it('the bundle stands alone: it imports only Node built-ins (and optional addons), and no node_modules is reachable from it', () => {
+    const builtins = new Set(builtinModules);
+    expect(bundled.imports.filter((path) => !builtins.has(path.replace(/^node:/, '')) && !optionalAddons.includes(path))).toEqual([]);
+    for (let directory = bundleDirectory; ; directory = dirname(directory)) {
+      expect(existsSync(join(directory, 'node_modules')), directory).toBe(false);
+      if (dirname(directory) === directory) break;
+    }
+  });
+
+  it.each(programs)('types through to the console, resumes after the relay is killed, and leaves with ~. ($program)', async ({ bin, server }) => {
+    const echo = echoes.get(server)!;
+    const session = cli(['console', server], bin);
     await until(() => session.stderr().includes('~. to leave'), 20_000, 'the console banner');
     session.child.stdin!.write('hello\r');
     await until(() => session.stdout().includes('hello\r'), 20_000, 'the echo');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The CLI runs its TypeScript sources directly through tsx: no build step.
+// Operators get the same program as one file: `npm run bundle -w @lightsout/cli`.
 import { register } from 'tsx/esm/api';
 
 register();
-const { run } = await import('../src/main.ts');
-process.exitCode = await run(process.argv.slice(2));
+await import('../src/entry.ts');

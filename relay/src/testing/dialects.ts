@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type PostgresPeer, postgresInstalled, startPostgres } from '@lightsout/lab';
 import { afterAll, beforeAll } from 'vitest';
 import { type Store, openStore } from '../store/open.js';
-import { type TestPostgres, postgresAvailable, startPostgres } from './postgres.js';
 
 /** A dialect's name and how to open a store on it (each call a new connection to the same database). */
 export type StoreDialect = [name: 'sqlite' | 'postgres', open: () => Promise<Store>];
@@ -17,9 +17,9 @@ export type StoreDialect = [name: 'sqlite' | 'postgres', open: () => Promise<Sto
  */
 export function storeDialects(prefix: string): StoreDialect[] {
   const directory = mkdtempSync(join(tmpdir(), prefix));
-  let postgres: TestPostgres | undefined;
+  let postgres: PostgresPeer | undefined;
   beforeAll(async () => {
-    if (postgresAvailable()) postgres = await startPostgres();
+    if (postgresInstalled()) postgres = await startPostgres();
   }, 60_000);
   afterAll(async () => {
     await postgres?.stop();

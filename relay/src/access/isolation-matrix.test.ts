@@ -1,10 +1,10 @@
-import { type PostgresPeer, postgresInstalled, startPostgres } from '@lightsout/lab';
 import type { Role } from '@lightsout/shared';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { RouteRecord } from '../plugins/access.js';
+import { postgresForThisFile } from '../testing/dialects.js';
 import { type RunningRelay, startRelay } from '../testing/index.js';
 import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, type IdentityName, type IsolationWorld, buildIsolationWorld } from './isolation.fixture.js';
 
@@ -207,22 +207,13 @@ function leaks(world: IsolationWorld, request: string, answer: string): string[]
   return world.alpha.secrets.filter((secret) => answer.includes(secret) && !request.includes(secret));
 }
 
-let postgres: PostgresPeer | undefined;
-beforeAll(async () => {
-  if (postgresInstalled()) postgres = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await postgres?.stop();
-});
+const postgres = postgresForThisFile();
 
 const dialects: Array<[string, () => Promise<Record<string, unknown>>]> = [
   ['sqlite', async () => ({})],
   [
     'postgres',
-    async () => {
-      if (postgres === undefined) throw new Error('PostgreSQL is not installed here (apt-get install postgresql); the matrix must run on it');
-      return { store: { driver: 'postgres', postgresUrl: await postgres.createDatabase('isolation_matrix') } };
-    },
+    async () => ({ store: { driver: 'postgres', postgresUrl: await postgres().createDatabase('isolation_matrix') } }),
   ],
 ];
 

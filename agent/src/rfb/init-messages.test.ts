@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeClientInit, decodeServerInit, encodeClientInit, encodeServerInit, type ServerInit } from './init-messages.js';
+import { decodeClientInit, decodePixelFormat, decodeServerInit, encodeClientInit, encodePixelFormat, encodeServerInit, PIXEL_FORMAT_LENGTH, type ServerInit } from './init-messages.js';
 import { MAX_DESKTOP_NAME_LENGTH } from './wire.js';
 
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -35,5 +35,19 @@ describe('ClientInit / ServerInit (RFC 6143 §7.3)', () => {
     expect(() => decodeServerInit(bytes)).toThrow(expect.objectContaining({ code: 'BMC_PROTOCOL_ERROR' }));
     const odd = encodeServerInit({ ...x11vncInit, pixelFormat: { ...x11vncInit.pixelFormat, bitsPerPixel: 24 } });
     expect(() => decodeServerInit(odd)).toThrow(/24 bits per pixel/);
+  });
+
+  it('decodePixelFormat refuses fewer than 16 bytes with a typed error and never reads past its view', () => {
+    const format = encodePixelFormat(x11vncInit.pixelFormat);
+    expect(decodePixelFormat(format)).toEqual(x11vncInit.pixelFormat);
+    for (let length = 0; length < PIXEL_FORMAT_LENGTH; length++) {
+      expect(() => decodePixelFormat(format.subarray(0, length)), `${length} bytes`).toThrow(expect.objectContaining({ code: 'BMC_PROTOCOL_ERROR' }));
+    }
+    // A short view into a larger buffer: the bytes after the view are not the caller's to give.
+    const larger = new Uint8Array(64);
+    larger.set(format, 8);
+    expect(() => decodePixelFormat(larger.subarray(8, 16))).toThrow(expect.objectContaining({ code: 'BMC_PROTOCOL_ERROR' }));
+    expect(() => decodePixelFormat(larger.subarray(0, 20), 8)).toThrow(expect.objectContaining({ code: 'BMC_PROTOCOL_ERROR' }));
+    expect(decodePixelFormat(larger.subarray(0, 24), 8)).toEqual(x11vncInit.pixelFormat);
   });
 });

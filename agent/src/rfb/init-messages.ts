@@ -35,6 +35,11 @@ export interface PixelFormat {
 export const PIXEL_FORMAT_LENGTH = 16;
 
 export function decodePixelFormat(bytes: Uint8Array, offset = 0): PixelFormat {
+  // The view must lie inside `bytes`: a DataView over `bytes.buffer` would
+  // otherwise read whatever follows a short subarray in the same buffer.
+  if (offset < 0 || bytes.length - offset < PIXEL_FORMAT_LENGTH) {
+    throw protocolError(`pixel format needs ${PIXEL_FORMAT_LENGTH} bytes, got ${Math.max(0, bytes.length - offset)}`, { length: bytes.length, offset });
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, PIXEL_FORMAT_LENGTH);
   const format: PixelFormat = {
     bitsPerPixel: view.getUint8(0),

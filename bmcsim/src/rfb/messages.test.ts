@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LightsoutError } from '@lightsout/shared';
-import { parseClientMessage, parseProtocolVersion } from './messages.js';
+import { decodePixelFormat, encodePixelFormat, parseClientMessage, parseProtocolVersion, type PixelFormat } from './messages.js';
 import { vncAuthResponse, vncDesEncrypt } from './vnc-auth.js';
 
 describe('RFB codecs', () => {
@@ -29,5 +29,17 @@ describe('RFB codecs', () => {
     const challenge = Uint8Array.from({ length: 16 }, (_, index) => index);
     // Only the first 8 password bytes count (RFC 6143 §7.2.2).
     expect(vncAuthResponse('password', challenge)).toEqual(vncAuthResponse('password12345', challenge));
+  });
+
+  it('decodePixelFormat refuses fewer than 16 bytes with a typed error and never reads past its view', () => {
+    const format: PixelFormat = { bitsPerPixel: 32, depth: 24, bigEndian: false, trueColour: true, redMax: 255, greenMax: 255, blueMax: 255, redShift: 16, greenShift: 8, blueShift: 0 };
+    const bytes = encodePixelFormat(format);
+    expect(decodePixelFormat(bytes)).toEqual(format);
+    for (let length = 0; length < 16; length++) {
+      expect(() => decodePixelFormat(bytes.subarray(0, length)), `${length} bytes`).toThrow(expect.objectContaining({ code: 'MALFORMED_MESSAGE' }));
+    }
+    const larger = new Uint8Array(64);
+    larger.set(bytes, 8);
+    expect(() => decodePixelFormat(larger.subarray(8, 16))).toThrow(expect.objectContaining({ code: 'MALFORMED_MESSAGE' }));
   });
 });

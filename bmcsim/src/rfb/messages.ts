@@ -85,6 +85,8 @@ export function encodePixelFormat(format: PixelFormat): Uint8Array {
 }
 
 export function decodePixelFormat(bytes: Uint8Array): PixelFormat {
+  // RFC 6143 §7.4: 16 bytes. Checked against the view, not its buffer, which may hold more.
+  if (bytes.length < 16) throw new LightsoutError('MALFORMED_MESSAGE', `RFB pixel format needs 16 bytes, got ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
   const bitsPerPixel = view.getUint8(0);
   if (bitsPerPixel !== 8 && bitsPerPixel !== 16 && bitsPerPixel !== 32) {

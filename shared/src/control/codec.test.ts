@@ -2,7 +2,30 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LightsoutError } from '../errors.js';
 import { decodeAgentMessage, decodeRelayMessage, encodeControl } from './codec.js';
-import { CONTROL_PROTOCOL_VERSION, type InventoryMessage } from './messages.js';
+import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, type InventoryMessage } from './messages.js';
+import { MAX_JSON_DEPTH } from '../json-limits.js';
+
+/** Nest `leaf` `depth` arrays deep. */
+function nested(depth: number, leaf = '1'): string {
+  return '['.repeat(depth) + leaf + ']'.repeat(depth);
+}
+
+/** The fastest of a few runs: robust to a loaded machine, where one run may be descheduled. */
+function fastestMs(run: () => void, runs = 5): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    run();
+    best = Math.min(best, performance.now() - start);
+  }
+  return best;
+}
+
+/** A frame of about `bytes` characters: `count` copies of `item` in the inventory's server list. */
+function inventoryFrame(bytes: number, item: unknown): string {
+  const one = JSON.stringify(item).length + 1;
+  return JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: Array.from({ length: Math.floor((bytes - 64) / one) }, () => item) });
+}
 
 function codeOf(run: () => unknown): string {
   try {
@@ -54,6 +77,82 @@ describe('control codec', () => {
       const frame = encodeControl({ ...inventory, servers: [{ ...inventory.servers[0]!, id }] });
       expect(codeOf(() => decodeAgentMessage(frame)), id).toBe('MALFORMED_MESSAGE');
     }
+  });
+
+  it('refuses fields whose value is an object with a non-callable toString with a typed error', () => {
+    expect(codeOf(() => decodeAgentMessage('{"v":{"toString":1}}'))).toBe('PROTOCOL_VERSION');
+    expect(codeOf(() => decodeAgentMessage('{"v":1,"type":{"toString":0}}'))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeRelayMessage('{"v":{"valueOf":0,"toString":0}}'))).toBe('PROTOCOL_VERSION');
+    expect(codeOf(() => decodeRelayMessage('{"v":1,"type":{"toString":0}}'))).toBe('MALFORMED_MESSAGE');
+  });
+
+  it('refuses a response nested deeper than MAX_JSON_DEPTH, so everything it decodes can be encoded again', () => {
+    const deep = `{"v":1,"type":"response","id":"r1","ok":true,"result":${nested(4165)}}`;
+    expect(codeOf(() => decodeAgentMessage(deep))).toBe('MALFORMED_MESSAGE');
+    // The frame itself is one level, so the deepest result it may carry is one less.
+    const deepest = `{"v":1,"type":"response","id":"r1","ok":true,"result":${nested(MAX_JSON_DEPTH - 1)}}`;
+    expect(encodeControl(decodeAgentMessage(deepest))).toBe(deepest);
+    expect(codeOf(() => decodeAgentMessage(`{"v":1,"type":"response","id":"r1","ok":true,"result":${nested(MAX_JSON_DEPTH)}}`))).toBe('MALFORMED_MESSAGE');
+  });
+
+  it('refuses unbounded arrays and strings in the fields a peer controls', () => {
+    const ack = { v: 1, type: 'inventory-ack', accepted: Array.from({ length: 10_001 }, (_, i) => `s-${i}`), rejected: [] };
+    expect(codeOf(() => decodeRelayMessage(JSON.stringify(ack)))).toBe('MALFORMED_MESSAGE');
+    const error = { v: 1, type: 'response', id: 'r1', ok: false, error: { code: 'X'.repeat(200), message: 'm' } };
+    expect(codeOf(() => decodeAgentMessage(JSON.stringify(error)))).toBe('MALFORMED_MESSAGE');
+  });
+
+  it('refuses a malformed 1 MiB frame no slower than it accepts a valid one (stops at the first error)', () => {
+    const server = inventory.servers[0]!;
+    const valid = inventoryFrame(CONTROL_MAX_FRAME_BYTES - 1024, server);
+    // Every element wrong: collecting every validation error is what made refusing slow.
+    const malformed = inventoryFrame(CONTROL_MAX_FRAME_BYTES - 1024, 1);
+    const wrongField = inventoryFrame(CONTROL_MAX_FRAME_BYTES - 1024, { ...server, capabilities: ['x'] });
+    expect(codeOf(() => decodeAgentMessage(malformed))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeAgentMessage(wrongField))).toBe('MALFORMED_MESSAGE');
+    const accept = fastestMs(() => decodeAgentMessage(valid));
+    const refuse = Math.max(
+      fastestMs(() => codeOf(() => decodeAgentMessage(malformed))),
+      fastestMs(() => codeOf(() => decodeAgentMessage(wrongField))),
+    );
+    // Today's figures are in the commit message; the ratio, not a wall-clock bound, keeps this stable on a loaded machine.
+    console.info(`control codec, 1 MiB: accept ${accept.toFixed(1)} ms, refuse ${refuse.toFixed(1)} ms`);
+    expect(refuse).toBeLessThan(accept * 2 + 5);
+  });
+
+  it('names the first invalid element of an inventory in its error', () => {
+    const servers = [inventory.servers[0]!, { ...inventory.servers[0]!, id: 'web-02', rack: 'Not A Slug' }];
+    const error = (() => {
+      try {
+        decodeAgentMessage(JSON.stringify({ ...inventory, servers }));
+      } catch (caught) {
+        return caught as LightsoutError;
+      }
+      throw new Error('decoded');
+    })();
+    expect(error.code).toBe('MALFORMED_MESSAGE');
+    expect(error.message).toMatch(/\/servers\/1\/rack/);
+  });
+
+  it('never throws anything but a LightsoutError on objects with hostile keys', () => {
+    const hostileKey = fc.constantFrom('v', 'type', 'toString', 'valueOf', '__proto__', 'constructor', 'id', 'result');
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.dictionary(hostileKey, tie('node'), { maxKeys: 4 }), fc.array(tie('node'), { maxLength: 3 })),
+    })).node;
+    fc.assert(
+      fc.property(fc.dictionary(hostileKey, value, { maxKeys: 5 }), (record) => {
+        for (const frame of [JSON.stringify(record), JSON.stringify({ v: 1, ...record })]) {
+          for (const decode of [decodeAgentMessage, decodeRelayMessage]) {
+            try {
+              decode(frame);
+            } catch (error) {
+              expect(error).toBeInstanceOf(LightsoutError);
+            }
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('never throws anything but a LightsoutError on arbitrary input', () => {

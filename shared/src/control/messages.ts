@@ -33,29 +33,38 @@ export const ControlCloseCode = {
   REPLACED: 4005,
 } as const;
 
+/** Most servers one agent registers; the acknowledgement lists each once. */
+export const CONTROL_MAX_SERVERS = 10_000;
+
 const V = Type.Literal(CONTROL_PROTOCOL_VERSION);
+/**
+ * Every string and list a peer controls is bounded, generously: a refused
+ * frame closes the control channel. Nesting depth is bounded at decode
+ * (MAX_JSON_DEPTH), which a schema cannot say.
+ */
 const ErrorPayload = Type.Object({
-  code: Type.String(),
-  message: Type.String(),
-  hint: Type.Optional(Type.String()),
-  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  code: Type.String({ maxLength: 64 }),
+  message: Type.String({ maxLength: 16_384 }),
+  hint: Type.Optional(Type.String({ maxLength: 4096 })),
+  details: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), { maxProperties: 256 })),
 });
+const ServerId = Type.String({ maxLength: 63 });
 
 // ── relay → agent ────────────────────────────────────────────────────────
 export const WelcomeMessage = Type.Object({
   v: V,
   type: Type.Literal('welcome'),
-  agentId: Type.String(),
-  region: Type.String(),
-  datacenter: Type.String(),
+  agentId: Type.String({ maxLength: 128 }),
+  region: Type.String({ maxLength: 128 }),
+  datacenter: Type.String({ maxLength: 128 }),
   heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
   maxFrameBytes: Type.Integer({ minimum: 1024 }),
 });
 export const InventoryAckMessage = Type.Object({
   v: V,
   type: Type.Literal('inventory-ack'),
-  accepted: Type.Array(Type.String()),
-  rejected: Type.Array(Type.Object({ serverId: Type.String(), error: ErrorPayload })),
+  accepted: Type.Array(ServerId, { maxItems: CONTROL_MAX_SERVERS }),
+  rejected: Type.Array(Type.Object({ serverId: ServerId, error: ErrorPayload }), { maxItems: CONTROL_MAX_SERVERS }),
 });
 export const HeartbeatAckMessage = Type.Object({ v: V, type: Type.Literal('heartbeat-ack'), seq: Type.Integer({ minimum: 0 }) });
 export const RequestMessage = Type.Object({
@@ -63,7 +72,7 @@ export const RequestMessage = Type.Object({
   type: Type.Literal('request'),
   id: Type.String({ minLength: 1, maxLength: 64 }),
   op: Type.String({ minLength: 1, maxLength: 64 }),
-  params: Type.Record(Type.String(), Type.Unknown()),
+  params: Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), { maxProperties: 256 }),
   /** Milliseconds the relay will wait; the agent should give up no later. */
   timeoutMs: Type.Integer({ minimum: 1 }),
 });
@@ -79,20 +88,20 @@ export const HelloMessage = Type.Object({
 export const InventoryMessage = Type.Object({
   v: V,
   type: Type.Literal('inventory'),
-  servers: Type.Array(ServerRegistration, { maxItems: 10_000 }),
+  servers: Type.Array(ServerRegistration, { maxItems: CONTROL_MAX_SERVERS }),
 });
 export const HeartbeatMessage = Type.Object({ v: V, type: Type.Literal('heartbeat'), seq: Type.Integer({ minimum: 0 }) });
 export const StateMessage = Type.Object({
   v: V,
   type: Type.Literal('state'),
-  serverId: Type.String(),
+  serverId: ServerId,
   power: PowerState,
   /** Whether the agent could talk to the BMC at its last attempt. */
   reachable: Type.Boolean(),
 });
 export const ResponseMessage = Type.Union([
-  Type.Object({ v: V, type: Type.Literal('response'), id: Type.String(), ok: Type.Literal(true), result: Type.Unknown() }),
-  Type.Object({ v: V, type: Type.Literal('response'), id: Type.String(), ok: Type.Literal(false), error: ErrorPayload }),
+  Type.Object({ v: V, type: Type.Literal('response'), id: Type.String({ maxLength: 64 }), ok: Type.Literal(true), result: Type.Unknown() }),
+  Type.Object({ v: V, type: Type.Literal('response'), id: Type.String({ maxLength: 64 }), ok: Type.Literal(false), error: ErrorPayload }),
 ]);
 
 export const RelayToAgent = Type.Union([WelcomeMessage, InventoryAckMessage, HeartbeatAckMessage, RequestMessage, ErrorMessage]);

@@ -42,6 +42,19 @@ describe('stream control messages', () => {
     expect(codeOf(() => decodeClientStreamMessage(`{"type":"break","pad":"${'x'.repeat(5000)}"}`))).toBe('FRAME_TOO_LARGE');
   });
 
+  it('refuses a type whose value is an object with a non-callable toString with a typed error', () => {
+    for (const decode of [decodeClientStreamMessage, decodeAgentStreamMessage, decodeServerStreamMessage]) {
+      expect(codeOf(() => decode('{"type":{"toString":0}}'))).toBe('MALFORMED_MESSAGE');
+      expect(codeOf(() => decode('{"type":{"toString":0,"valueOf":0}}'))).toBe('MALFORMED_MESSAGE');
+    }
+  });
+
+  it('refuses nesting deeper than the wire allows before validating', () => {
+    const deep = '{"type":"status","mode":"view","controller":null,"members":' + '['.repeat(1500) + ']'.repeat(1500) + '}';
+    expect(codeOf(() => decodeAgentStreamMessage(deep))).toBe('MALFORMED_MESSAGE');
+    expect(() => decodeAgentStreamMessage(deep)).toThrow(/nested deeper than/);
+  });
+
   it('never throws anything but a LightsoutError on arbitrary input', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.json()), (frame) => {

@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { LightsoutError } from '../errors.js';
+import { describeField, MAX_JSON_DEPTH, nestedDeeperThan } from '../json-limits.js';
 import { StreamLimits, StreamMode } from './session.js';
 
 /**
@@ -85,17 +86,23 @@ function parse(frame: string): unknown {
   if (frame.length > StreamLimits.maxControlFrameBytes) {
     throw new LightsoutError('FRAME_TOO_LARGE', `stream control message of ${frame.length} characters exceeds ${StreamLimits.maxControlFrameBytes}`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(frame);
+    value = JSON.parse(frame);
   } catch {
     throw new LightsoutError('MALFORMED_MESSAGE', 'stream control message is not JSON');
   }
+  // The relay re-encodes what it forwards; JSON.stringify recurses.
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new LightsoutError('MALFORMED_MESSAGE', `stream control message is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return value;
 }
 
 function decodeWith<T>(validator: { Check(value: unknown): boolean }, frame: string, from: string): T {
   const value = parse(frame);
   if (!validator.Check(value)) {
-    const type = typeof value === 'object' && value !== null ? String((value as Record<string, unknown>)['type']).slice(0, 32) : typeof value;
+    const type = typeof value === 'object' && value !== null && !Array.isArray(value) ? describeField((value as Record<string, unknown>)['type']) : typeof value;
     throw new LightsoutError('MALFORMED_MESSAGE', `invalid stream control message from the ${from} (type ${type})`);
   }
   return value as T;

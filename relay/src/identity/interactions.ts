@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { InteractionDetails } from 'oidc-provider';
@@ -76,6 +77,8 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
         .type('text/html; charset=utf-8')
         .send(formAgain(`Too many failed sign-ins. Try again in ${verdict.retryAfterSeconds} s.`));
     }
+    // An account guessed from many addresses is slowed for everyone, refused for no one.
+    if (verdict.delayMs > 0) await delay(verdict.delayMs);
     const account = username === '' || password === '' ? undefined : await authenticate(app.store, username, password);
     // Second factor (RFC 6238): an account with an active TOTP secret needs a valid code in the same form.
     let secondFactor = false;

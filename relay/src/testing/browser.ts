@@ -11,6 +11,9 @@ export interface HtmlForm {
 export class TestBrowser {
   private readonly cookies = new Map<string, string>();
 
+  /** `headers` go on every request (e.g. X-Forwarded-For, to sign in "from" another address behind a trusted proxy). */
+  constructor(private readonly headers: Record<string, string> = {}) {}
+
   private remember(response: Response): void {
     for (const line of response.headers.getSetCookie()) {
       const [pair = '', ...attributes] = line.split(';');
@@ -30,7 +33,7 @@ export class TestBrowser {
 
   /** One request, no redirect following. */
   async request(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'text/html' };
+    const headers: Record<string, string> = { ...this.headers, accept: 'text/html' };
     if (this.cookies.size > 0) headers['cookie'] = this.cookieHeader();
     let body: string | undefined;
     if (init.form !== undefined) {

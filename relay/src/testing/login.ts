@@ -95,7 +95,7 @@ export async function loginWithDeviceFlow(relayUrl: string, username: string, pa
 }
 
 /** The web console's flow: authorization code + PKCE (RFC 7636) through the login form. */
-export async function loginWithPassword(relayUrl: string, username: string, password: string, options: { redirectUri?: string; otp?: string } = {}): Promise<TokenSet> {
+export async function loginWithPassword(relayUrl: string, username: string, password: string, options: { redirectUri?: string; otp?: string; forwardedFor?: string; browser?: TestBrowser } = {}): Promise<TokenSet> {
   const client = await fetchClientConfig(relayUrl);
   const endpoints = await discover(client.issuer);
   const redirectUri = options.redirectUri ?? `${relayUrl}/`;
@@ -113,7 +113,7 @@ export async function loginWithPassword(relayUrl: string, username: string, pass
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
-  const browser = new TestBrowser();
+  const browser = options.browser ?? new TestBrowser(options.forwardedFor === undefined ? {} : { 'x-forwarded-for': options.forwardedFor });
   const callbackTarget = new URL(redirectUri);
   const isCallback = (location: string) => {
     const target = new URL(location);

@@ -1,57 +1,35 @@
+import { ByteRing } from '@lightsout/shared';
+
 /**
  * The last `capacityBytes` of a console's output, kept so that a viewer who
  * joins a shared SOL/serial console later sees what was already on screen.
- * Chunks are held by reference (ports hand over fresh buffers) and trimmed
- * from the front through a head index (SOL delivers many tiny chunks, so
- * `Array.shift` per trim would be quadratic); `snapshot()` copies once per join.
+ * The bytes are copied into one ring (ByteRing), so a full scrollback costs
+ * its capacity whatever the size of the packets it came in: SOL delivers
+ * output a packet at a time, and holding each packet as its own buffer cost
+ * 8× the capacity with 45-byte packets and 180× with 1-byte ones.
+ * `snapshot()` copies once per join.
  */
 export class Scrollback {
-  private chunks: Uint8Array[] = [];
-  private head = 0;
-  private total = 0;
+  private readonly ring: ByteRing;
 
-  constructor(readonly capacityBytes: number) {}
+  constructor(readonly capacityBytes: number) {
+    this.ring = new ByteRing({ maxBytes: Math.max(0, capacityBytes) });
+  }
 
   get size(): number {
-    return this.total;
+    return this.ring.size;
+  }
+
+  /** Bytes of storage held (at most `capacityBytes`). */
+  get allocatedBytes(): number {
+    return this.ring.allocatedBytes;
   }
 
   append(bytes: Uint8Array): void {
-    if (this.capacityBytes <= 0 || bytes.length === 0) return;
-    if (bytes.length >= this.capacityBytes) {
-      this.chunks = [bytes.slice(bytes.length - this.capacityBytes)];
-      this.head = 0;
-      this.total = this.capacityBytes;
-      return;
-    }
-    this.chunks.push(bytes);
-    this.total += bytes.length;
-    // Bounded: each pass drops or trims the oldest chunk, and there are at most as many chunks as appends.
-    while (this.total > this.capacityBytes) {
-      const oldest = this.chunks[this.head]!;
-      const excess = this.total - this.capacityBytes;
-      if (oldest.length <= excess) {
-        this.head += 1;
-        this.total -= oldest.length;
-      } else {
-        this.chunks[this.head] = oldest.subarray(excess);
-        this.total -= excess;
-      }
-    }
-    if (this.head > 1024 && this.head * 2 > this.chunks.length) {
-      this.chunks = this.chunks.slice(this.head);
-      this.head = 0;
-    }
+    this.ring.push(bytes);
   }
 
   snapshot(): Uint8Array {
-    const out = new Uint8Array(this.total);
-    let at = 0;
-    for (let index = this.head; index < this.chunks.length; index += 1) {
-      const chunk = this.chunks[index]!;
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
+    return this.ring.copyFrom();
   }
 }

@@ -32,6 +32,21 @@ describe('ReplayBuffer', () => {
     );
   });
 
+  it('costs the bytes it holds, not the number of chunks they came in (a keystroke at a time)', () => {
+    const buffer = new ReplayBuffer();
+    for (let index = 0; index < 100_000; index += 1) buffer.push(Uint8Array.of(index & 0xff));
+    expect(buffer.allocatedBytes).toBeLessThanOrEqual(2 * buffer.size);
+    buffer.acknowledge(99_990);
+    expect(buffer.allocatedBytes).toBeLessThanOrEqual(1024);
+    expect(buffer.from(99_995).map((frame) => Array.from(frame))).toEqual([[99_995, 99_996, 99_997, 99_998, 99_999].map((value) => value & 0xff)]);
+  });
+
+  it('replays in frames no larger than a sender may send', () => {
+    const buffer = new ReplayBuffer();
+    buffer.push(new Uint8Array(3 * 64 * 1024 + 5));
+    expect(buffer.from(0).map((frame) => frame.length)).toEqual([65_536, 65_536, 65_536, 5]);
+  });
+
   it('refuses to resume from bytes it no longer holds, or an ack beyond what was sent', () => {
     const buffer = new ReplayBuffer();
     buffer.push(new Uint8Array(10));

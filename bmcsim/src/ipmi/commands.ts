@@ -20,7 +20,7 @@ import {
 import type { Bmc } from '../bmc/bmc.js';
 import { rawReading, SENSORS, sensorReading } from '../bmc/sensors.js';
 import type { BootDevice } from '../host/host.js';
-import { encodeFullSensorRecord, encodeSelRecord } from './records.js';
+import { encodeSelRecord, sdrRepository } from './records.js';
 import type { SolOwner, SolPayload } from './sol.js';
 
 /**
@@ -43,6 +43,8 @@ export interface CommandContext {
   /** The UDP port the BMC listens on, reported by Activate Payload. */
   port: number;
   closeSession(sessionId: number): boolean;
+  /** Get Session Info (§22.20) for the session `index` names, as seen from `session`. */
+  sessionInfo(session: CommandSession, request: Uint8Array): CommandResult;
 }
 
 export interface CommandResult {
@@ -52,6 +54,8 @@ export interface CommandResult {
 
 const ok = (data: Uint8Array = new Uint8Array()): CommandResult => ({ completionCode: COMPLETION.ok, data });
 const fail = (completionCode: number): CommandResult => ({ completionCode });
+
+export const SIMULATOR_MANUFACTURER_ID = 32473;
 
 const TRANSPORT_GET_SOL_CONFIGURATION = 0x22;
 const TRANSPORT_SET_SOL_CONFIGURATION = 0x21;
@@ -92,7 +96,9 @@ export function handleCommand(context: CommandContext, session: CommandSession, 
 
 export function deviceId(): Uint8Array {
   // Device 0x20, IPMI 2.0, additional support: chassis (7), SEL (2), SDR repository (1), sensor (0).
-  return encodeDeviceId({ deviceId: 0x20, deviceRevision: 0x01, firmwareMajor: 1, firmwareMinorBcd: 0x00, additionalSupport: 0x87, manufacturerId: 0x00b980, productId: 0x5349 });
+  // Manufacturer 32473: the IANA enterprise number reserved for documentation and examples (RFC 5612),
+  // so no tool mistakes the simulator for a real vendor's BMC.
+  return encodeDeviceId({ deviceId: 0x20, deviceRevision: 0x01, firmwareMajor: 1, firmwareMinorBcd: 0x00, additionalSupport: 0x87, manufacturerId: SIMULATOR_MANUFACTURER_ID, productId: 0x5349 });
 }
 
 function app(context: CommandContext, session: CommandSession, command: number, data: Uint8Array): CommandResult {
@@ -130,9 +136,15 @@ function app(context: CommandContext, session: CommandSession, command: number, 
       return ok(Uint8Array.of(0x03, 0x00, 0x3f, 0x00, 0, 0, 0, 0));
     case APP_GET_CHANNEL_PAYLOAD_VERSION:
       return ok(Uint8Array.of(0x10));
-    case APP_GET_CHANNEL_INFO:
-      // Channel 1: 802.3 LAN, IPMB-1.0 protocol… multi-session, 0 active; IANA 0x001BF2 (IPMI forum).
+    case APP_GET_CHANNEL_INFO: {
+      // Channel 1 (or 0x0E, "this channel") is the only one: 802.3 LAN, IPMB-1.0 protocol… multi-session,
+      // 0 active; IANA 0x001BF2 (IPMI forum). Any other channel does not exist (§22.24: 0xCC).
+      const channel = (data[0] ?? 0) & 0x0f;
+      if (channel !== 1 && channel !== 0x0e) return fail(COMPLETION.invalidDataField);
       return ok(Uint8Array.of(0x01, 0x04, 0x01, 0x82, 0xf2, 0x1b, 0x00, 0x00, 0x00));
+    }
+    case APP_COMMAND.getSessionInfo:
+      return context.sessionInfo(session, data);
     default:
       return fail(COMPLETION.invalidCommand);
   }
@@ -203,7 +215,7 @@ function storage(context: CommandContext, command: number, data: Uint8Array): Co
       // | version 0x51 | count (2) | free (2) | last addition (4) | last erase (4) | support: reserve supported (bit 1) |
       const out = new Uint8Array(14);
       out[0] = 0x51;
-      out[1] = SENSORS.length;
+      out[1] = sdrRepository().length;
       out[3] = 0x00;
       out[4] = 0x10;
       out[13] = 0x02;
@@ -216,13 +228,13 @@ function storage(context: CommandContext, command: number, data: Uint8Array): Co
       if (data.length < 6) return fail(COMPLETION.requestLengthInvalid);
       const recordId = data[2]! | (data[3]! << 8);
       const index = recordId === 0 ? 0 : recordId - 1;
-      const sensor = SENSORS[index];
-      if (!sensor) return fail(COMPLETION.notPresent);
-      const record = encodeFullSensorRecord(index + 1, sensor);
+      const repository = sdrRepository();
+      const record = repository[index];
+      if (!record) return fail(COMPLETION.notPresent);
       const offset = data[4]!;
       const length = data[5] === 0xff ? record.length - offset : data[5]!;
       if (offset > record.length) return fail(COMPLETION.parameterOutOfRange);
-      const next = index + 1 < SENSORS.length ? index + 2 : 0xffff;
+      const next = index + 1 < repository.length ? index + 2 : 0xffff;
       return ok(Uint8Array.of(next & 0xff, next >> 8, ...record.subarray(offset, Math.min(record.length, offset + length))));
     }
     case SEL_COMMAND.getInfo:

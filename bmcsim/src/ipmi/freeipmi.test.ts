@@ -1,10 +1,15 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ipmiBmcFixtures, waitForState } from '../../test/ipmi-bmc.js';
 import { PtyClient } from '../../test/pty.js';
 import { run } from '../../test/run.js';
 
 // FreeIPMI (Debian freeipmi-tools) against the simulated BMC: ipmipower for
-// power, ipmiconsole for SOL. No workaround flags (-W) are needed.
+// power, ipmiconsole for SOL, and the library-based tools (bmc-info,
+// ipmi-sensors, ipmi-sel) with their defaults, which means IPMI v1.5 (-D LAN).
+// No workaround flags (-W) are needed.
 
 const { bmcWithPort, clients } = ipmiBmcFixtures();
 
@@ -24,6 +29,58 @@ describe('ipmipower', () => {
     expect((await ipmipower(port, ...options, '--stat')).stdout).toBe('127.0.0.1: off\n');
     expect((await ipmipower(port, ...options, '--on')).stdout).toBe('127.0.0.1: ok\n');
     expect(bmc.host.poweredOn).toBe(true);
+  });
+});
+
+// The library tools keep an SDR cache per host; a fresh directory per test keeps them honest.
+const freeipmiTool = async (tool: string, port: number, ...args: string[]) => {
+  const cache = await mkdtemp(join(tmpdir(), 'freeipmi-sdr-'));
+  const sdrCache = tool === 'bmc-info' ? [] : [`--sdr-cache-directory=${cache}`];
+  try {
+    return await run(tool, ['-h', `127.0.0.1:${port}`, '-u', 'admin', '-p', 'adminpass', '--session-timeout=5000', '--retransmission-timeout=500', ...sdrCache, ...args]);
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+};
+
+describe('FreeIPMI library tools with their default driver (IPMI v1.5)', () => {
+  it('bmc-info reads the device, its manufacturer and the session', async () => {
+    const { port } = await bmcWithPort();
+    const result = await freeipmiTool('bmc-info', port);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^IPMI Version\s+: 2\.0$/m);
+    // IANA 32473 is the enterprise number reserved for documentation and examples (RFC 5612): no real vendor.
+    expect(result.stdout).toMatch(/^Manufacturer ID\s+: .*\(32473\)$/m);
+    expect(result.stdout.match(/^Channel Number\s+: 1$/gm)).toHaveLength(1);
+  });
+
+  it('ipmitool session info reads this session back (Get Session Info)', async () => {
+    const { port } = await bmcWithPort();
+    const result = await run('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'adminpass', 'session', 'info', 'active']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^privilege level\s+: ADMINISTRATOR$/m);
+    expect(result.stdout).toMatch(/^session type\s+: IPMIv2\/RMCP\+$/m);
+    expect(result.stdout).toMatch(/^console ip\s+: 127\.0\.0\.1$/m);
+  });
+
+  it('ipmi-sensors reads every sensor', async () => {
+    const { port } = await bmcWithPort();
+    const result = await freeipmiTool('ipmi-sensors', port);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/CPU Temp\s+\| Temperature\s+\| \d+\.\d+\s+\| C/);
+    expect(result.stdout).toMatch(/Fan1\s+\| Fan/);
+  });
+
+  it('ipmi-sel names the sensors of every entry from the SDR', async () => {
+    const { bmc, port } = await bmcWithPort();
+    bmc.host.powerOff();
+    await waitForState(bmc.host, 'off');
+    const result = await freeipmiTool('ipmi-sel', port);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/\| Power Unit\s+\| Power Unit\s+\| Power Off\/Power Down/);
+    expect(result.stdout).toMatch(/\| ACPI State\s+\| System ACPI Power State\s+\| S0\/G0/);
+    expect(result.stdout).not.toMatch(/Sensor #\d+/);
   });
 });
 

@@ -18,6 +18,7 @@ import {
   encodeCipherSuiteRecords,
   encodeIpmiMessage,
   encodeRmcpPlus,
+  encodeSessionInfo,
   encodeV15,
   type IpmiMessage,
   NET_FN,
@@ -32,7 +33,7 @@ import {
 } from '@lightsout/agent/ipmi-wire';
 import type { Bmc, BmcService } from '../bmc/bmc.js';
 import { PRIVILEGE_LEVEL } from '../bmc/config.js';
-import { type CommandContext, deviceId, handleCommand } from './commands.js';
+import { type CommandContext, type CommandResult, type CommandSession, deviceId, handleCommand } from './commands.js';
 import { type LanSession, MAX_SESSIONS, type RmcpPlusSession, SessionTable, type V15Session } from './sessions.js';
 import { RmcpPlusHandshake } from './rakp-handshake.js';
 import { SolPayload } from './sol.js';
@@ -93,7 +94,29 @@ export class IpmiLanServer implements BmcService {
   }
 
   private get context(): CommandContext {
-    return { bmc: this.bmc, sol: this.sol, port: this.port, closeSession: (id) => this.table.remove(id) };
+    return { bmc: this.bmc, sol: this.sol, port: this.port, closeSession: (id) => this.table.remove(id), sessionInfo: (session, request) => this.sessionInfo(session, request) };
+  }
+
+  // Get Session Info, §22.20. Handles are positions in the session table (1-based), stable while no session ends.
+  private sessionInfo(requester: CommandSession, request: Uint8Array): CommandResult {
+    const active = [...this.table.sessions.values()];
+    const index = request[0] ?? 0;
+    let target: LanSession | undefined;
+    if (index === 0) target = active.find((candidate) => candidate.sessionId === requester.sessionId);
+    else if (index === 0xfe) target = active[(request[1] ?? 0) - 1];
+    else if (index === 0xff) {
+      if (request.length < 5) return { completionCode: COMPLETION.requestLengthInvalid };
+      const sessionId = (request[1]! | (request[2]! << 8) | (request[3]! << 16) | (request[4]! << 24)) >>> 0;
+      target = active.find((candidate) => candidate.sessionId === sessionId);
+    } else target = active[index - 1];
+    const head = { possibleSessions: MAX_SESSIONS, activeSessions: active.length };
+    if (target === undefined) return { completionCode: COMPLETION.ok, data: encodeSessionInfo({ handle: 0, ...head }) };
+    const userId = target.user === undefined ? 0 : this.bmc.config.users.indexOf(target.user) + 1;
+    const address = /^\d+\.\d+\.\d+\.\d+$/.test(target.remote.address) ? target.remote.address : '0.0.0.0';
+    return {
+      completionCode: COMPLETION.ok,
+      data: encodeSessionInfo({ handle: active.indexOf(target) + 1, ...head, session: { userId, privilege: target.privilege, rmcpPlus: target.kind === 'rmcp+', channel: 1, address, port: target.remote.port } }),
+    };
   }
 
   // ---- pre-session commands (both framings) ------------------------------
@@ -177,10 +200,13 @@ export class IpmiLanServer implements BmcService {
     const challenge = this.table.challenges.get(temporaryId)!;
     this.table.challenges.delete(temporaryId);
     const parsed = decodeActivateSessionRequest(request.data);
+    // §22.17: the response already carries the console's initial outbound sequence number (ipmi_sim does
+    // the same); FreeIPMI starts its inbound window there and drops every later answer when it reads 0.
+    const replySequence = parsed.initialOutboundSequence >>> 0;
     const reply = (completionCode: number, data?: Uint8Array) => {
       const message = encodeIpmiMessage(responseMessage(request, completionCode, data));
-      const authCode = v15AuthCode(nodeCrypto, challenge.authType, challenge.user.password, temporaryId, 0, message);
-      this.transport.send(encodeV15({ authType: AUTH_TYPE[challenge.authType], sequence: 0, sessionId: temporaryId, authCode, message }), remote);
+      const authCode = v15AuthCode(nodeCrypto, challenge.authType, challenge.user.password, temporaryId, replySequence, message);
+      this.transport.send(encodeV15({ authType: AUTH_TYPE[challenge.authType], sequence: replySequence, sessionId: temporaryId, authCode, message }), remote);
     };
     if (!bytesEqual(parsed.challenge, challenge.challenge) || parsed.authType !== AUTH_TYPE[challenge.authType]) return reply(0x84); // invalid session challenge / auth type
     const userMax = PRIVILEGE_LEVEL[challenge.user.privilege];
@@ -198,7 +224,7 @@ export class IpmiLanServer implements BmcService {
       lastActivity: this.bmc.clock.now(),
       privilege: Math.min(PRIVILEGE.user, parsed.privilege),
       maxPrivilege: parsed.privilege,
-      outboundSequence: (parsed.initialOutboundSequence - 1) >>> 0,
+      outboundSequence: replySequence,
       replay: new ReplayWindow(16),
       solOwner: undefined,
     };

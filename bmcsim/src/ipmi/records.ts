@@ -1,4 +1,4 @@
-import { type SensorDefinition } from '../bmc/sensors.js';
+import { SENSORS, type SensorDefinition } from '../bmc/sensors.js';
 import type { LogEntry } from '../bmc/event-log.js';
 
 /**
@@ -60,6 +60,52 @@ export function encodeFullSensorRecord(recordId: number, sensor: SensorDefinitio
   record[47] = 0xc0 | name.length;
   record.set(name, 48);
   return record;
+}
+
+/** A sensor that only generates events (no reading): what the SEL entries below refer to. */
+interface EventOnlySensor {
+  number: number;
+  name: string;
+  sensorType: number;
+  entity: number;
+}
+
+// Sensor numbers of the SEL events below, each described by an event-only SDR so that clients can name them.
+const EVENT_SENSORS: readonly EventOnlySensor[] = [
+  { number: 0x30, name: 'Power Unit', sensorType: 0x09, entity: 0x13 }, // entity: power unit
+  { number: 0x31, name: 'ACPI State', sensorType: 0x22, entity: 0x07 }, // entity: system board
+  { number: 0x32, name: 'System Boot', sensorType: 0x1d, entity: 0x07 },
+  { number: 0x33, name: 'Event Log', sensorType: 0x10, entity: 0x07 },
+];
+
+// Event-only sensor record, §43.3 (0-based): | record ID (2 LE) | SDR version 0x51 | type 0x03 | length |
+// | owner ID | owner LUN | sensor number | entity ID | entity instance | sensor type | event/reading type |
+// | direction, share count (1) | entity instance sharing (1) | reserved | OEM | ID type/length | ID string |
+export function encodeEventOnlyRecord(recordId: number, sensor: EventOnlySensor): Uint8Array {
+  const name = new TextEncoder().encode(sensor.name).subarray(0, 16);
+  const record = new Uint8Array(17 + name.length);
+  record[0] = recordId & 0xff;
+  record[1] = recordId >> 8;
+  record[2] = 0x51;
+  record[3] = 0x03;
+  record[4] = record.length - 5;
+  record[5] = 0x20;
+  record[7] = sensor.number;
+  record[8] = sensor.entity;
+  record[9] = 0x01;
+  record[10] = sensor.sensorType;
+  record[11] = 0x6f; // sensor-specific
+  record[16] = 0xc0 | name.length;
+  record.set(name, 17);
+  return record;
+}
+
+/** The whole SDR repository, record IDs 1…n: the readable sensors, then the event-only ones. */
+export function sdrRepository(): readonly Uint8Array[] {
+  return [
+    ...SENSORS.map((sensor, index) => encodeFullSensorRecord(index + 1, sensor)),
+    ...EVENT_SENSORS.map((sensor, index) => encodeEventOnlyRecord(SENSORS.length + index + 1, sensor)),
+  ];
 }
 
 // SEL system event record, §32.1: | record ID (2 LE) | type 0x02 | timestamp (4 LE) | generator ID (2 LE: 0x20 = BMC) |

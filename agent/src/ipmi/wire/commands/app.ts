@@ -12,6 +12,7 @@ export const APP_COMMAND = {
   activateSession: 0x3a,
   setSessionPrivilege: 0x3b,
   closeSession: 0x3c,
+  getSessionInfo: 0x3d,
   activatePayload: 0x48,
   deactivatePayload: 0x49,
   getPayloadActivationStatus: 0x4a,
@@ -215,6 +216,45 @@ export function decodeSessionPrivilege(data: Uint8Array): number {
 
 // Close Session, §22.19: request | session ID (4 LE) |.
 export const closeSessionRequest = (sessionId: number): CommandRequest => app(APP_COMMAND.closeSession, u32le(sessionId));
+
+// Get Session Info, §22.20.
+// Request:  | session index (1: 0x00 = this session, N = the Nth active one, 0xFE = by handle, 0xFF = by session ID) |
+//           | handle (1) or session ID (4 LE), only for 0xFE / 0xFF |
+// Response: | session handle (1, 0 = none) | possible sessions (1, bits 5:0) | active sessions (1, bits 5:0) |
+//           then, when a session was found: | user ID (1, bits 5:0) | privilege (1, bits 3:0) |
+//           | protocol aux (bits 7:4: 0 = v1.5, 1 = v2.0) ‖ channel (bits 3:0) | and for a LAN channel
+//           | console IP (4) | console MAC (6) | console port (2, MS byte first) |
+export interface SessionInfo {
+  handle: number;
+  possibleSessions: number;
+  activeSessions: number;
+  /** Absent when the index named no session. */
+  session?: { userId: number; privilege: number; rmcpPlus: boolean; channel: number; address?: string; port?: number };
+}
+
+export const getSessionInfoRequest = (index = 0): CommandRequest => app(APP_COMMAND.getSessionInfo, Uint8Array.of(index));
+
+export function decodeSessionInfo(data: Uint8Array): SessionInfo {
+  responseData(data, 3, 'Get Session Info');
+  const info: SessionInfo = { handle: data[0]!, possibleSessions: data[1]! & 0x3f, activeSessions: data[2]! & 0x3f };
+  if (data.length < 6 || info.handle === 0) return info;
+  const session: NonNullable<SessionInfo['session']> = { userId: data[3]! & 0x3f, privilege: data[4]! & 0x0f, rmcpPlus: data[5]! >> 4 === 1, channel: data[5]! & 0x0f };
+  if (data.length >= 18) {
+    session.address = `${data[6]}.${data[7]}.${data[8]}.${data[9]}`;
+    session.port = (data[16]! << 8) | data[17]!;
+  }
+  info.session = session;
+  return info;
+}
+
+export function encodeSessionInfo(info: SessionInfo): Uint8Array {
+  const head = Uint8Array.of(info.handle, info.possibleSessions & 0x3f, info.activeSessions & 0x3f);
+  const session = info.session;
+  if (session === undefined) return head;
+  const octets = (session.address ?? '0.0.0.0').split('.').map((part) => Number(part) & 0xff);
+  const port = session.port ?? 0;
+  return concatBytes(head, Uint8Array.of(session.userId & 0x3f, session.privilege & 0x0f, ((session.rmcpPlus ? 1 : 0) << 4) | (session.channel & 0x0f)), Uint8Array.from(octets.length === 4 ? octets : [0, 0, 0, 0]), new Uint8Array(6), Uint8Array.of(port >> 8, port & 0xff));
+}
 
 // Activate Payload, §24.1.
 // Request:  | payload type (1) | instance (1) | aux data (4: byte 0 bit 7 encrypt, 6 authenticate, 3:2 serial alert, 1 no CTS …) |

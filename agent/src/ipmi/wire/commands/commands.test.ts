@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../bytes.js';
 import { decodesOrRefuses } from '../test-support.js';
-import { decodeCipherSuiteRecords, decodeChannelAuthCapabilities, decodeDeviceId, decodePayloadActivation, encodeChannelAuthCapabilities, encodeCipherSuiteRecords } from './app.js';
+import { decodeCipherSuiteRecords, decodeChannelAuthCapabilities, decodeDeviceId, decodePayloadActivation, decodeSessionInfo, encodeChannelAuthCapabilities, encodeCipherSuiteRecords, encodeSessionInfo } from './app.js';
 import { decodeBootFlags, decodeChassisStatus, encodeBootFlags, encodeChassisStatus, type BootFlags } from './chassis.js';
 import { convertReading, decodeSdrRecord } from './sdr-record.js';
 import { decodeSelRecord } from './sel.js';
@@ -69,8 +69,17 @@ describe('app, chassis and sensor codecs', () => {
     expect(caps).toMatchObject({ ipmi20: true, ipmi15: true, authTypes: { md5: true, straight: true, none: false } });
     expect(decodeChannelAuthCapabilities(encodeChannelAuthCapabilities(caps, true))).toEqual(caps);
     expect(decodePayloadActivation(fromHex('000000002000004000a3ffff'))).toEqual({ inboundSize: 32, outboundSize: 0x4000, port: 0xa300, vlan: 0xffff });
-    for (const decode of [decodeDeviceId, decodeChannelAuthCapabilities, decodePayloadActivation, decodeCipherSuiteRecords, decodeChassisStatus, decodeBootFlags, decodeSensorReading]) {
+    for (const decode of [decodeDeviceId, decodeChannelAuthCapabilities, decodePayloadActivation, decodeCipherSuiteRecords, decodeChassisStatus, decodeBootFlags, decodeSensorReading, decodeSessionInfo]) {
       fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => decodesOrRefuses(decode, bytes)), { numRuns: 200 });
     }
+  });
+
+  it('round-trips Get Session Info, with and without a session found (§22.20)', () => {
+    const found = { handle: 2, possibleSessions: 32, activeSessions: 3, session: { userId: 2, privilege: 4, rmcpPlus: true, channel: 1, address: '10.1.2.3', port: 0xa1b2 } };
+    const bytes = encodeSessionInfo(found);
+    expect(bytes).toHaveLength(18);
+    expect([...bytes.subarray(16)]).toEqual([0xa1, 0xb2]);
+    expect(decodeSessionInfo(bytes)).toEqual(found);
+    expect(decodeSessionInfo(encodeSessionInfo({ handle: 0, possibleSessions: 32, activeSessions: 0 }))).toEqual({ handle: 0, possibleSessions: 32, activeSessions: 0 });
   });
 });

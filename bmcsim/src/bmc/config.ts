@@ -41,6 +41,23 @@ export interface BmcFaults {
   sessionExpiryMs: number;
   /** The SOL payload is already active on a phantom session: Activate Payload answers 0x80. */
   solHeldByOtherSession: boolean;
+  /**
+   * Redfish ComputerSystem.Reset answers 204 at once but takes effect this
+   * many ms later, drawn per reset between min and max from the BMC's seed
+   * (an emulator measured 1–11 s). 0/0 = at once.
+   */
+  resetDelayMinMs: number;
+  resetDelayMaxMs: number;
+  /**
+   * A static mockup's VirtualMedia: no InsertMedia/EjectMedia, and a PATCH of
+   * Image/Inserted is stored as JSON and answered 204 without fetching a byte
+   * (ConnectedVia stays NotConnected; the host never sees a CD).
+   */
+  virtualMediaStoresPatch: boolean;
+  /** BootSourceOverrideEnabled "Once" is kept as "Continuous" (and never cleared by a boot). */
+  ignoresBootOnce: boolean;
+  /** `Systems/{Name}` answers 301 to `Systems/{Id}`: the system can be addressed by its name through a redirect. */
+  systemsByNameRedirect: boolean;
 }
 
 export const DEFAULT_FAULTS: BmcFaults = {
@@ -55,6 +72,11 @@ export const DEFAULT_FAULTS: BmcFaults = {
   virtualMediaPatchOnly: false,
   sessionExpiryMs: 0,
   solHeldByOtherSession: false,
+  resetDelayMinMs: 0,
+  resetDelayMaxMs: 0,
+  virtualMediaStoresPatch: false,
+  ignoresBootOnce: false,
+  systemsByNameRedirect: false,
 };
 
 export interface BmcConfig {

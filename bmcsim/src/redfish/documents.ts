@@ -18,6 +18,8 @@ export interface DocumentContext {
   now: () => number;
   systemEtag: () => string;
   uuid: string;
+  /** What a static mockup stored from a PATCH of its VirtualMedia (fault `virtualMediaStoresPatch`); nothing was fetched. */
+  storedMedia?: () => { image: string | null; inserted: boolean } | undefined;
 }
 
 export const RESET_TYPES = ['On', 'ForceOn', 'ForceOff', 'ForceRestart', 'GracefulShutdown', 'GracefulRestart', 'PowerCycle', 'Nmi', 'PushPowerButton'] as const;
@@ -188,7 +190,13 @@ export function virtualMedia(context: DocumentContext, etag: string): unknown {
     TransferMethod: 'Stream',
     TransferProtocolType: image ? (image.url.startsWith('https:') ? 'HTTPS' : 'HTTP') : null,
   };
-  if (!config.faults.virtualMediaPatchOnly) {
+  const stored = context.storedMedia?.();
+  if (stored) {
+    // the JSON as PATCHed, and nothing behind it: no connection, no bytes read
+    document.Image = stored.image;
+    document.Inserted = stored.inserted;
+  }
+  if (!config.faults.virtualMediaPatchOnly && !config.faults.virtualMediaStoresPatch) {
     document.Actions = {
       '#VirtualMedia.InsertMedia': { target: `${paths.virtualMedia}/Actions/VirtualMedia.InsertMedia` },
       '#VirtualMedia.EjectMedia': { target: `${paths.virtualMedia}/Actions/VirtualMedia.EjectMedia` },

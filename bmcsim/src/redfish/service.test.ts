@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { waitFor } from '../../test/wait.js';
 import { Bmc } from '../bmc/bmc.js';
 import { bmcConfig, type BmcFaults } from '../bmc/config.js';
+import { ManualClock } from '../host/clock.js';
 import { selfSignedCertificate } from '../web/tls.js';
 
 // Behaviour the third-party clients do not exercise: ETag preconditions,
@@ -30,8 +31,8 @@ afterEach(async () => {
 type Document = Record<string, any>;
 const json = async (response: Response) => (await response.json()) as Document;
 
-async function start(faults: Partial<BmcFaults> = {}) {
-  const bmc = new Bmc(bmcConfig('unit-01', { faults, startPowered: false, timings: { postMs: 5, bootMs: 5 } }));
+async function start(faults: Partial<BmcFaults> = {}, clock?: ManualClock) {
+  const bmc = new Bmc(bmcConfig('unit-01', { faults, startPowered: false, timings: { postMs: 5, bootMs: 5 } }), clock);
   bmcs.push(bmc);
   const { redfishUrl } = await bmc.start({ address: '127.0.0.1', ipmiPort: 0, webPort: 0, vncPort: 0, tls: undefined });
   const basic = { authorization: `Basic ${Buffer.from('admin:adminpass').toString('base64')}` };
@@ -83,6 +84,62 @@ describe('Redfish service', () => {
     expect(bmc.host.virtualMedia).toMatchObject({ name: 'boot.img', bytes: 4096 });
     expect((await call('PATCH', '/redfish/v1/Managers/bmc/VirtualMedia/CD1', { Image: null })).status).toBe(204);
     expect(bmc.host.virtualMedia).toBeUndefined();
+  });
+
+  it('virtualMediaStoresPatch: stores a PATCHed Image as JSON, answers 204 and fetches nothing', async () => {
+    let fetched = 0;
+    const counting = createServer((_request, response) => {
+      fetched += 1;
+      response.writeHead(200).end(Buffer.alloc(4096, 1));
+    });
+    await new Promise<void>((resolve) => counting.listen(0, '127.0.0.1', resolve));
+    const address = counting.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/never.iso`;
+    try {
+      const { bmc, call } = await start({ virtualMediaStoresPatch: true });
+      const before = await json(await call('GET', '/redfish/v1/Managers/bmc/VirtualMedia/CD1'));
+      expect(before.Actions).toBeUndefined();
+      expect((await call('PATCH', '/redfish/v1/Managers/bmc/VirtualMedia/CD1', { Image: url, Inserted: true })).status).toBe(204);
+      const after = await json(await call('GET', '/redfish/v1/Managers/bmc/VirtualMedia/CD1'));
+      expect(after).toMatchObject({ Image: url, Inserted: true, ConnectedVia: 'NotConnected' });
+      expect(fetched).toBe(0);
+      expect(bmc.host.virtualMedia).toBeUndefined();
+    } finally {
+      await new Promise<void>((resolve) => counting.close(() => resolve()));
+    }
+  });
+
+  it('ignoresBootOnce: a "Once" override reads back as "Continuous"', async () => {
+    const { bmc, call } = await start({ ignoresBootOnce: true });
+    expect((await call('PATCH', '/redfish/v1/Systems/system', { Boot: { BootSourceOverrideTarget: 'Pxe', BootSourceOverrideEnabled: 'Once' } })).status).toBe(204);
+    expect((await json(await call('GET', '/redfish/v1/Systems/system'))).Boot.BootSourceOverrideEnabled).toBe('Continuous');
+    expect(bmc.host.bootOverride).toMatchObject({ device: 'pxe', persistent: true });
+  });
+
+  it('systemsByNameRedirect: Systems/{Name} redirects to Systems/{Id}', async () => {
+    const { call, redfishUrl, basic } = await start({ systemsByNameRedirect: true });
+    const redirected = await fetch(`${redfishUrl}/redfish/v1/Systems/unit-01/ResetActionInfo`, { headers: basic, redirect: 'manual' });
+    expect(redirected.status).toBe(301);
+    expect(redirected.headers.get('location')).toBe('/redfish/v1/Systems/system/ResetActionInfo');
+    const followed = await call('GET', '/redfish/v1/Systems/unit-01');
+    expect((await json(followed)).Id).toBe('system');
+  });
+
+  it('resetDelay: Reset answers 204 at once and takes effect later, after a seeded delay in [min, max]', async () => {
+    const clock = new ManualClock();
+    const { bmc, call } = await start({ resetDelayMinMs: 1000, resetDelayMaxMs: 11_000 }, clock);
+    expect((await call('POST', '/redfish/v1/Systems/system/Actions/ComputerSystem.Reset', { ResetType: 'On' })).status).toBe(204);
+    expect((await json(await call('GET', '/redfish/v1/Systems/system'))).PowerState).toBe('Off');
+    clock.advance(999);
+    expect(bmc.host.poweredOn).toBe(false);
+    let waited = 999;
+    while (!bmc.host.poweredOn && waited < 11_000) {
+      clock.advance(100);
+      waited += 100;
+    }
+    expect(bmc.host.poweredOn).toBe(true);
+    expect(waited).toBeGreaterThanOrEqual(1000);
+    expect((await call('POST', '/redfish/v1/Systems/system/Actions/ComputerSystem.Reset', { ResetType: 'Bogus' })).status).toBe(400);
   });
 
   it('downloads HTTPS images from self-signed servers only when mediaAllowSelfSigned', async () => {

@@ -33,6 +33,11 @@ export class RedfishService {
   /** Bumped on every change the ETag must reflect (DSP0266 §13.2 If-Match). */
   private systemVersion = 1;
   private mediaVersion = 1;
+  /** Fault `virtualMediaStoresPatch`: the last PATCHed Image/Inserted, stored and never acted on. */
+  private storedMedia: { image: string | null; inserted: boolean } | undefined;
+  /** Fault `resetDelay*`: a reset accepted but not yet done, and the draws that time them. */
+  private pendingReset: { cancel(): void } | undefined;
+  private resetDraws = 0;
 
   constructor(private readonly options: RedfishServiceOptions) {
     const now = () => options.clock.now();
@@ -45,6 +50,7 @@ export class RedfishService {
       now,
       uuid: options.uuid,
       systemEtag: () => `W/"${this.systemVersion}-${options.host.powerState}"`,
+      storedMedia: () => this.storedMedia,
     };
   }
 
@@ -89,6 +95,11 @@ export class RedfishService {
 
     const paths = this.context.paths;
     const get = (document: unknown, headers: Record<string, string> = {}) => send(response, 200, document, headers);
+    const byName = `/redfish/v1/Systems/${this.options.config.hostname}`;
+    if (this.options.config.faults.systemsByNameRedirect && byName !== paths.system && (path === byName || path.startsWith(`${byName}/`))) {
+      // the system by its name, served by redirect to its Id (as one emulator does)
+      return send(response, 301, undefined, { Location: paths.system + path.slice(byName.length) + url.search });
+    }
     const key = `${method} ${path}`;
     switch (key) {
       case 'GET /redfish/v1/SessionService':
@@ -121,11 +132,11 @@ export class RedfishService {
       case `PATCH ${paths.virtualMedia}`:
         return this.patchMedia(request, body, response);
       case `POST ${paths.virtualMedia}/Actions/VirtualMedia.InsertMedia`:
-        if (this.options.config.faults.virtualMediaPatchOnly) break;
+        if (this.options.config.faults.virtualMediaPatchOnly || this.options.config.faults.virtualMediaStoresPatch) break;
         await this.insertMedia(body);
         return send(response, 204);
       case `POST ${paths.virtualMedia}/Actions/VirtualMedia.EjectMedia`:
-        if (this.options.config.faults.virtualMediaPatchOnly) break;
+        if (this.options.config.faults.virtualMediaPatchOnly || this.options.config.faults.virtualMediaStoresPatch) break;
         this.ejectMedia();
         return send(response, 204);
       case `GET ${paths.manager}/LogServices`:
@@ -209,7 +220,8 @@ export class RedfishService {
       const enabled = String(boot.BootSourceOverrideEnabled);
       if (!['Once', 'Continuous', 'Disabled'].includes(enabled)) throw badRequest('PropertyValueNotInList', `The value '${enabled}' for BootSourceOverrideEnabled is not in the list of acceptable values.`);
       if (enabled === 'Disabled') device = 'none';
-      persistent = enabled === 'Continuous';
+      // fault ignoresBootOnce: "Once" is stored as "Continuous", as one emulator does
+      persistent = enabled === 'Continuous' || (enabled === 'Once' && this.options.config.faults.ignoresBootOnce);
     }
     if (boot.BootSourceOverrideMode !== undefined) {
       const mode = String(boot.BootSourceOverrideMode);
@@ -223,8 +235,23 @@ export class RedfishService {
   private reset(body: unknown): void {
     const resetType = (body as { ResetType?: unknown } | undefined)?.ResetType;
     if (typeof resetType !== 'string') throw badRequest('ActionParameterMissing', 'The action ComputerSystem.Reset requires the parameter ResetType.');
+    if (!(documents.RESET_TYPES as readonly string[]).includes(resetType)) {
+      throw badRequest('ActionParameterValueNotInList', `The value '${resetType}' for ResetType is not in the list of acceptable values.`);
+    }
+    const { resetDelayMinMs, resetDelayMaxMs } = this.options.config.faults;
+    if (resetDelayMaxMs <= 0) return this.applyReset(resetType as documents.ResetType);
+    // 204 now, the power change later; a newer reset replaces one still waiting
+    this.pendingReset?.cancel();
+    const delay = resetDelayMinMs + Math.floor(seededFraction(this.options.config.seed, this.resetDraws++) * Math.max(0, resetDelayMaxMs - resetDelayMinMs));
+    this.pendingReset = this.options.clock.setTimeout(() => {
+      this.pendingReset = undefined;
+      this.applyReset(resetType as documents.ResetType);
+    }, delay);
+  }
+
+  private applyReset(resetType: documents.ResetType): void {
     const host = this.options.host;
-    switch (resetType as documents.ResetType) {
+    switch (resetType) {
       case 'On':
       case 'ForceOn':
         host.powerOn();
@@ -248,8 +275,6 @@ export class RedfishService {
         break;
       case 'Nmi':
         break;
-      default:
-        throw badRequest('ActionParameterValueNotInList', `The value '${resetType}' for ResetType is not in the list of acceptable values.`);
     }
     this.systemVersion++;
   }
@@ -284,11 +309,29 @@ export class RedfishService {
   private async patchMedia(request: IncomingMessage, body: unknown, response: ServerResponse): Promise<void> {
     this.checkIfMatch(request, this.mediaEtag());
     const parameters = (body ?? {}) as Record<string, unknown>;
+    if (this.options.config.faults.virtualMediaStoresPatch) {
+      const current = this.storedMedia ?? { image: null, inserted: false };
+      this.storedMedia = {
+        image: 'Image' in parameters ? (typeof parameters.Image === 'string' ? parameters.Image : null) : current.image,
+        inserted: 'Inserted' in parameters ? parameters.Inserted === true : current.inserted,
+      };
+      this.mediaVersion++;
+      return send(response, 204);
+    }
     if (parameters.Image === null || parameters.Inserted === false) this.ejectMedia();
     else if (typeof parameters.Image === 'string') await this.insertMedia({ Image: parameters.Image });
     else throw badRequest('PropertyMissing', 'Image or Inserted is required.');
     send(response, 204);
   }
+}
+
+/** Deterministic fraction in [0, 1) from the BMC's seed and a draw counter (mulberry32). */
+function seededFraction(seed: number, draw: number): number {
+  let state = (seed * 0x9e3779b1 + draw * 0x85ebca6b) >>> 0;
+  state = (state + 0x6d2b79f5) >>> 0;
+  let mixed = Math.imul(state ^ (state >>> 15), state | 1);
+  mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
+  return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {

@@ -12,6 +12,8 @@ export const ExitCode = {
   NOT_FOUND: 4,
   /** The agent or the BMC behind it could not do it right now. */
   UNAVAILABLE: 5,
+  /** Done, but the BMC did not do exactly what was asked (read back after the change): the warning says what differs. */
+  BMC_DIFFERS: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -33,6 +35,8 @@ const BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   BMC_TIMEOUT: ExitCode.UNAVAILABLE,
   BMC_UNSUPPORTED: ExitCode.UNAVAILABLE,
   BMC_BUSY: ExitCode.UNAVAILABLE,
+  BMC_CERT_MISMATCH: ExitCode.UNAVAILABLE,
+  MEDIA_NOT_FETCHED: ExitCode.UNAVAILABLE,
 };
 
 export function exitCodeOf(code: ErrorCode): ExitCode {

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { LightsoutError } from '@lightsout/shared';
+import { DEFAULT_HINTS, LightsoutError } from '@lightsout/shared';
 import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
 import { consoleCommand, vncCommand } from './commands/console.js';
 import type { CommandContext } from './commands/context.js';
@@ -76,9 +76,10 @@ function buildProgram(context: CommandContext): Command {
     .addArgument(new Command().createArgument('<device>', 'boot device').choices(BOOT_DEVICES))
     .argument('<server>', 'server id')
     .option('--persistent', 'keep the override for every boot, not only the next one')
-    .option('--uefi', 'boot in UEFI mode')
+    .addOption(new Option('--uefi', 'boot in UEFI mode').conflicts('legacy'))
+    .addOption(new Option('--legacy', 'boot in Legacy (BIOS) mode').conflicts('uefi'))
     .addOption(new Option('--json', 'print JSON'))
-    .action((device: string, server: string, options: { persistent?: boolean; uefi?: boolean; json?: boolean }) => boot(context, device, server, options));
+    .action((device: string, server: string, options: { persistent?: boolean; uefi?: boolean; legacy?: boolean; json?: boolean }) => boot(context, device, server, options));
   program.command('sensors').description('read the sensors of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sensors(context, server, options));
   program.command('sel').description('read the system event log of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sel(context, server, options));
   program
@@ -117,7 +118,8 @@ function buildProgram(context: CommandContext): Command {
 export function reportError(error: unknown, output: Output): number {
   if (error instanceof LightsoutError) {
     output.err(`error ${error.code}: ${error.message}\n`);
-    if (error.hint) output.err(`hint: ${error.hint}\n`);
+    const hint = error.hint ?? DEFAULT_HINTS[error.code];
+    if (hint) output.err(`hint: ${hint}\n`);
     return exitCodeOf(error.code);
   }
   output.err(`error INTERNAL: ${(error as Error)?.message ?? String(error)}\n`);
@@ -131,7 +133,7 @@ export async function run(argv: readonly string[], options: { env?: NodeJS.Proce
   const program = buildProgram(context);
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return ExitCode.OK;
+    return context.exitCode ?? ExitCode.OK;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has already printed its message (or the help) through configureOutput.

@@ -40,6 +40,10 @@ export const ERROR_CODES = {
   // virtual media
   QUOTA_EXCEEDED: 413,
   CHECKSUM_MISMATCH: 422,
+  /** The BMC accepted the image but was never seen reading it (nor reports it connected): nothing is mounted. */
+  MEDIA_NOT_FETCHED: 502,
+  /** The CD slot holds an image someone else inserted; replacing it needs an explicit request. */
+  MEDIA_IN_USE: 409,
   // protocol plane
   PROTOCOL_VERSION: 400,
   MALFORMED_MESSAGE: 400,
@@ -50,6 +54,22 @@ export const ERROR_CODES = {
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * What a person can do about a BMC error when the agent could not say
+ * anything more specific (clients show it as the hint line).
+ */
+export const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
+  BMC_UNREACHABLE: 'check that the agent reaches the BMC address on the out-of-band network (and that the BMC is powered)',
+  BMC_AUTH_FAILED: "check the BMC credentials in the agent's configuration; the agent backs off so the account is not locked",
+  BMC_PROTOCOL_ERROR: 'the BMC answered something the agent could not use; the agent log has the BMC answer (details)',
+  BMC_TIMEOUT: 'the BMC did not answer in time; it may be busy or rebooting: try again in a minute',
+  BMC_UNSUPPORTED: 'this BMC (or its firmware) does not offer that operation',
+  BMC_BUSY: 'the BMC is busy with another request or session: try again shortly',
+  BMC_CERT_MISMATCH: "the BMC's TLS certificate changed: verify it out of band, then update the agent's trust for it",
+  MEDIA_NOT_FETCHED: "the BMC never read the image: check that it reaches the agent's media server (media.listen) on the out-of-band network",
+  MEDIA_IN_USE: 'mount with --replace (API: "replace": true) to eject the image someone else inserted',
+};
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);

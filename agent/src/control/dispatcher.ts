@@ -23,7 +23,12 @@ const DRIVER_OPERATIONS: Partial<Record<ControlOperation, { params: TSchema; run
   'boot.set': {
     params: Type.Object({ serverId: Type.String(), device: BootOverride.properties.device, persistent: Type.Optional(Type.Boolean()), uefi: Type.Optional(Type.Boolean()) }),
     run: (driver, params) =>
-      driver.bootSet({ device: params['device'] as BootOverride['device'], persistent: params['persistent'] === true, uefi: params['uefi'] === true }),
+      driver.bootSet({
+        device: params['device'] as BootOverride['device'],
+        persistent: params['persistent'] === true,
+        // absent: keep the BMC's boot mode
+        ...(typeof params['uefi'] === 'boolean' ? { uefi: params['uefi'] } : {}),
+      }),
   },
   'sensors.list': { params: ServerParams, run: (driver) => driver.sensors() },
   'sel.list': { params: ServerParams, run: (driver) => driver.sel() },

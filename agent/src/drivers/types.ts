@@ -1,4 +1,4 @@
-import type { BootOverride, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
+import type { BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
 
 /**
  * What the agent needs from a BMC protocol. One implementation per protocol
@@ -10,7 +10,8 @@ export interface BmcDriver {
   powerGet(): Promise<PowerResult>;
   powerSet(action: PowerAction): Promise<PowerResult>;
   bootGet(): Promise<BootOverride>;
-  bootSet(override: BootOverride): Promise<BootOverride>;
+  /** Writes the override, reads it back, and warns (BootResult.warning) when the BMC did not do what was asked. */
+  bootSet(request: BootRequest): Promise<BootResult>;
   sensors(): Promise<SensorList>;
   sel(): Promise<SelList>;
   selClear(): Promise<void>;

@@ -1,4 +1,4 @@
-import type { BootOverride, PowerAction, PowerState, SelEntry, Sensor } from '@lightsout/shared';
+import type { BootOverride, BootRequest, PowerAction, PowerState, SelEntry, Sensor } from '@lightsout/shared';
 import {
   BOOT_PARAMETER, FIRST_RECORD, LAST_RECORD, chassisControlRequest, clearSelRequest, convertReading, decodeBootFlags, decodeBootOptionResponse, decodeChassisStatus,
   decodeClearSel, decodeDeviceId, decodeGetSdr, decodeGetSelEntry, decodeReservation, decodeSdrHeader, decodeSdrRecord, decodeSelInfo, decodeSelRecord, decodeSensorReading,
@@ -41,7 +41,7 @@ export async function bootOverride(session: IpmiRequester): Promise<BootOverride
  * BIOS acknowledge bits, write boot flags, commit. BMCs that refuse the
  * set-in-progress parameter (many do) are tolerated.
  */
-export async function setBootOverride(session: IpmiRequester, override: BootOverride): Promise<void> {
+export async function setBootOverride(session: IpmiRequester, override: BootRequest): Promise<void> {
   const tolerant = async (command: CommandRequest) => {
     try {
       await session.request(command);
@@ -53,7 +53,9 @@ export async function setBootOverride(session: IpmiRequester, override: BootOver
   await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(1)));
   await tolerant(setBootOptionRequest(BOOT_PARAMETER.bootInfoAcknowledge, Uint8Array.of(0x01, 0x01)));
   const none = override.device === 'none';
-  await session.request(setBootOptionRequest(BOOT_PARAMETER.bootFlags, encodeBootFlags({ valid: !none, persistent: override.persistent, efi: override.uefi, device: override.device })));
+  // No mode asked: keep the BIOS boot type bit the BMC has (§28.13 parameter 5, data 1 bit 5).
+  const efi = override.uefi ?? decodeBootFlags(decodeBootOptionResponse(await session.request(getBootOptionRequest(BOOT_PARAMETER.bootFlags))).data).efi;
+  await session.request(setBootOptionRequest(BOOT_PARAMETER.bootFlags, encodeBootFlags({ valid: !none, persistent: override.persistent === true, efi, device: override.device })));
   await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(0)));
 }
 

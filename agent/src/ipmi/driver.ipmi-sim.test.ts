@@ -59,6 +59,10 @@ describe.each([
     expect(await driver.bootSet({ device: 'pxe', persistent: false, uefi: true })).toEqual({ device: 'pxe', persistent: false, uefi: true });
     expect(await driver.bootSet({ device: 'bios', persistent: true, uefi: false })).toEqual({ device: 'bios', persistent: true, uefi: false });
     expect(await driver.bootGet()).toEqual({ device: 'bios', persistent: true, uefi: false });
+    // no mode asked: the BIOS boot type bit the BMC has is kept, in both directions
+    expect(await driver.bootSet({ device: 'pxe', persistent: false })).toEqual({ device: 'pxe', persistent: false, uefi: false });
+    await driver.bootSet({ device: 'disk', persistent: true, uefi: true });
+    expect(await driver.bootSet({ device: 'pxe', persistent: false })).toEqual({ device: 'pxe', persistent: false, uefi: true });
   });
 
   it('lists sensors with converted readings', async () => {

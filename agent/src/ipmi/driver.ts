@@ -1,5 +1,6 @@
-import { LightsoutError, type BootOverride, type PowerAction, type PowerResult, type SelList, type SensorList } from '@lightsout/shared';
+import { LightsoutError, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList } from '@lightsout/shared';
 import type { BmcCredentials, BmcDriver } from '../drivers/types.js';
+import { bootResultOf } from '../drivers/boot-readback.js';
 import type { PrivilegeName } from './wire/index.js';
 import { bootOverride, chassisControl, clearSel, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
 import { isQuirkName, QUIRK_ALIASES, quirkEnabled, type QuirkSettings } from './quirks.js';
@@ -86,9 +87,9 @@ export class IpmiDriver implements BmcDriver {
     return this.withSession(bootOverride, true);
   }
 
-  async bootSet(override: BootOverride): Promise<BootOverride> {
+  async bootSet(override: BootRequest): Promise<BootResult> {
     await this.withSession((session) => setBootOverride(session, override), true);
-    return this.withSession(bootOverride, true);
+    return bootResultOf(override, await this.withSession(bootOverride, true));
   }
 
   async sensors(): Promise<SensorList> {

@@ -1,3 +1,5 @@
+import type { BootResult } from '@lightsout/shared';
+
 /**
  * What the one-action media flow needs from a BMC driver beyond BmcDriver.
  * Only drivers of protocols with virtual media (Redfish) implement it; the
@@ -13,8 +15,8 @@ export interface VirtualMediaSlotState {
 export interface VirtualMediaDriver {
   /** Attaches the image at `imageUrl` as a read-only CD; resolves once the BMC reports it inserted. */
   mediaInsert(imageUrl: string): Promise<{ quirks: string[]; slot: VirtualMediaSlotState }>;
-  /** Boot-once from the virtual CD, whatever this BMC calls it; keeps the current UEFI/Legacy mode. */
-  mediaBootOnce(): Promise<{ device: string; persistent: boolean; uefi: boolean }>;
+  /** Boot-once from the virtual CD, whatever this BMC calls it; keeps the current UEFI/Legacy mode. Read back: `warning` when the BMC kept something else. */
+  mediaBootOnce(): Promise<BootResult>;
   mediaEject(): Promise<void>;
   mediaGet(): Promise<VirtualMediaSlotState>;
   /** The BMC's address as it will connect to the agent's media server, when known (signing by source address). */

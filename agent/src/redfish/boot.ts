@@ -1,4 +1,5 @@
-import { type BootDevice, type BootOverride, LightsoutError } from '@lightsout/shared';
+import { type BootDevice, type BootOverride, type BootRequest, type BootResult, LightsoutError } from '@lightsout/shared';
+import { bootResultOf } from '../drivers/boot-readback.js';
 import type { RedfishClient } from './client.js';
 import { type JsonObject, linkAt, objectAt, stringAt, stringsAt } from './json.js';
 
@@ -52,19 +53,21 @@ export function chooseBootTarget(device: BootDevice, allowable: readonly string[
   return chosen;
 }
 
-export function bootPatchOf(system: JsonObject, override: BootOverride, virtualMedia = false): JsonObject {
+export function bootPatchOf(system: JsonObject, override: BootRequest, virtualMedia = false): JsonObject {
   const boot = objectAt(system, 'Boot');
   const allowable = stringsAt(boot, 'BootSourceOverrideTarget@Redfish.AllowableValues');
   const patch: JsonObject = {
     BootSourceOverrideTarget: chooseBootTarget(override.device, allowable, virtualMedia),
     BootSourceOverrideEnabled: override.device === 'none' ? 'Disabled' : override.persistent ? 'Continuous' : 'Once',
   };
-  // only BMCs that report a mode accept one; older ones reject the unknown property
-  if (boot && 'BootSourceOverrideMode' in boot && override.device !== 'none') patch.BootSourceOverrideMode = override.uefi ? 'UEFI' : 'Legacy';
+  // The mode is written only when asked (absent = the BMC keeps its own), and
+  // only to BMCs that report one: older ones reject the unknown property.
+  if (override.uefi !== undefined && boot && 'BootSourceOverrideMode' in boot && override.device !== 'none') patch.BootSourceOverrideMode = override.uefi ? 'UEFI' : 'Legacy';
   return { Boot: patch };
 }
 
-export async function setBootOverride(client: RedfishClient, systemPath: string, override: BootOverride, virtualMedia = false): Promise<BootOverride> {
+/** Writes the override, then reads it back: the result says what the BMC kept, with a warning when that differs from the request. */
+export async function setBootOverride(client: RedfishClient, systemPath: string, override: BootRequest, virtualMedia = false): Promise<BootResult> {
   for (let attempt = 0; attempt < 2; attempt += 1) {
     const { body: system, etag } = await client.get(systemPath);
     const patch = bootPatchOf(system, override, virtualMedia);
@@ -82,7 +85,7 @@ export async function setBootOverride(client: RedfishClient, systemPath: string,
         throw error;
       }
     }
-    return bootOverrideOf((await client.get(systemPath)).body);
+    return bootResultOf(override, bootOverrideOf((await client.get(systemPath)).body));
   }
   throw new LightsoutError('BMC_BUSY', 'the boot settings kept changing while being written');
 }

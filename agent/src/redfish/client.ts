@@ -38,6 +38,8 @@ export interface RedfishResponse {
   /** ETag header, else `@odata.etag` from the body (DSP0266 §13.2.8). */
   etag: string | undefined;
   location: string | undefined;
+  /** The path that answered, after any redirects. */
+  path: string;
 }
 
 export interface RequestOptions {
@@ -56,6 +58,10 @@ type AuthState =
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
+/** 301/302/303 change a request into GET (RFC 9110 §15.4): only GETs follow them; 307/308 keep the method and body. */
+const REDIRECT_FOR_GET = new Set([301, 302, 303, 307, 308]);
+const REDIRECT_KEEPING_METHOD = new Set([307, 308]);
+const MAX_REDIRECTS = 3;
 
 export class RedfishClient {
   private readonly options: Required<Omit<RedfishClientOptions, 'auth'>> & { auth: 'session' | 'basic' };
@@ -166,12 +172,32 @@ export class RedfishClient {
     return response.body;
   }
 
+  /**
+   * Follows redirects on this service only (some BMCs serve a system by its
+   * name through a redirect to its Id). Only the Location's path is used.
+   */
   private async send(
     method: string,
     path: string,
     options: RequestOptions,
     auth: Record<string, string> | undefined,
   ): Promise<RedfishResponse & { token: string | undefined }> {
+    let current = path;
+    for (let hop = 0; ; hop += 1) {
+      const response = await this.sendWithRetries(method, current, options, auth);
+      const follows = method === 'GET' ? REDIRECT_FOR_GET : REDIRECT_KEEPING_METHOD;
+      if (!follows.has(response.status) || response.location === undefined) return { ...response, path: current };
+      if (hop >= MAX_REDIRECTS) throw new LightsoutError('BMC_PROTOCOL_ERROR', `${method} ${path}: more than ${MAX_REDIRECTS} redirects`);
+      current = response.location;
+    }
+  }
+
+  private async sendWithRetries(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    auth: Record<string, string> | undefined,
+  ): Promise<Omit<RedfishResponse, 'path'> & { token: string | undefined }> {
     const attempts = IDEMPOTENT.has(method) ? this.options.retries + 1 : 1;
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt += 1) {
@@ -197,7 +223,7 @@ export class RedfishClient {
     path: string,
     options: RequestOptions,
     auth: Record<string, string> | undefined,
-  ): Promise<RedfishResponse & { token: string | undefined }> {
+  ): Promise<Omit<RedfishResponse, 'path'> & { token: string | undefined }> {
     if (!path.startsWith('/')) throw new LightsoutError('BMC_PROTOCOL_ERROR', `BMC linked to ${JSON.stringify(path.slice(0, 80))}, which is not a path on this service`);
     const headers: Record<string, string> = { Accept: 'application/json', 'OData-Version': '4.0', ...auth };
     if (options.body) headers['Content-Type'] = 'application/json';
@@ -228,16 +254,17 @@ export class RedfishClient {
     const etagHeader = response.headers.get('etag') ?? undefined;
     const etagBody = typeof body?.['@odata.etag'] === 'string' ? (body['@odata.etag'] as string) : undefined;
     const location = response.headers.get('location') ?? undefined;
+    const locationPath = location ? pathOf(location, this.options.baseUrl) : undefined;
     return {
       status: response.status,
       body,
       etag: etagHeader ?? etagBody,
-      location: location ? pathOf(location, this.options.baseUrl) : undefined,
+      location: locationPath,
       token: response.headers.get('x-auth-token') ?? undefined,
     };
   }
 
-  private httpError(method: string, path: string, response: RedfishResponse): LightsoutError {
+  private httpError(method: string, path: string, response: Omit<RedfishResponse, 'path'>): LightsoutError {
     const { messageIds, messages } = redfishErrorSummary(response.body);
     const status = response.status;
     const code =
@@ -249,7 +276,11 @@ export class RedfishClient {
   }
 }
 
-/** Location may be absolute (`https://bmc/redfish/v1/…`) or a path; keep the path. */
+/**
+ * Location may be absolute (`https://bmc/redfish/v1/…`, often with a host
+ * name the agent does not use) or a path; keep the path. It is always asked
+ * of this BMC: a redirect never sends a request, or credentials, elsewhere.
+ */
 function pathOf(location: string, baseUrl: string): string | undefined {
   try {
     const url = new URL(location, `${baseUrl}/`);

@@ -26,11 +26,7 @@ export async function discoverTopology(client: RedfishClient, systemId?: string)
   if (!systemsPath) throw new LightsoutError('BMC_UNSUPPORTED', 'the Redfish service root links no Systems collection');
   const systems = memberLinks((await client.get(systemsPath)).body);
   if (systems.length === 0) throw new LightsoutError('BMC_PROTOCOL_ERROR', 'the Redfish Systems collection is empty');
-  const systemPath = systemId ? systems.find((path) => lastSegment(path) === systemId) : systems[0];
-  if (!systemPath) {
-    throw new LightsoutError('NOT_FOUND', `the BMC has no system ${systemId}`, { details: { systems: systems.slice(0, MAX_LINKED) } });
-  }
-  const system = (await client.get(systemPath)).body;
+  const { systemPath, system } = systemId ? await findSystem(client, systemsPath, systems, systemId) : { systemPath: systems[0]!, system: (await client.get(systems[0]!)).body };
   const links = objectAt(system, 'Links');
 
   let managerPaths = linkList(links, 'ManagedBy');
@@ -46,6 +42,32 @@ export async function discoverTopology(client: RedfishClient, systemId?: string)
 
   const virtualMediaPaths = await discoverVirtualMedia(client, system, managerPaths);
   return { systemPath, managerPaths, chassisPaths, virtualMediaPaths };
+}
+
+/**
+ * The configured system, named by its Id, its Name or its URL: a member
+ * whose path ends in it, else a member whose Id or Name is it, else the
+ * collection's child of that name (some BMCs serve a system by its name
+ * through a redirect to its Id). Its path is where the answer came from.
+ */
+async function findSystem(client: RedfishClient, systemsPath: string, systems: string[], systemId: string): Promise<{ systemPath: string; system: JsonObject }> {
+  const wanted = systemId.replace(/\/+$/, '');
+  const byPath = systems.find((path) => path.replace(/\/+$/, '') === wanted || lastSegment(path) === wanted);
+  if (byPath) return { systemPath: byPath, system: (await client.get(byPath)).body };
+  for (const path of systems.slice(0, MAX_LINKED)) {
+    const { body } = await client.get(path);
+    if (body.Id === wanted || body.Name === wanted) return { systemPath: path, system: body };
+  }
+  const direct = wanted.startsWith('/') ? wanted : `${systemsPath.replace(/\/+$/, '')}/${encodeURIComponent(wanted)}`;
+  const answer = await client.get(direct).catch((error: unknown) => {
+    if (error instanceof LightsoutError && error.details?.status === 404) return undefined;
+    throw error;
+  });
+  if (answer) return { systemPath: odataId(answer.body) ?? answer.path, system: answer.body };
+  throw new LightsoutError('NOT_FOUND', `the BMC has no system "${systemId}" (matched against the Id, Name and URL of its systems)`, {
+    details: { systems: systems.slice(0, MAX_LINKED) },
+    hint: 'set redfish.systemId in the agent configuration to one of details.systems, or leave it out on a BMC with one system',
+  });
 }
 
 /** Collects VirtualMedia slots under the system first (newer iDRAC, DMTF mockups), then under each manager. */

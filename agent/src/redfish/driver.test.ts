@@ -88,12 +88,49 @@ describe('Redfish driver against a DMTF-shaped service', () => {
   it('boots the virtual CD as UsbCd where the BMC lists it (Supermicro: Cd is the physical drive)', async () => {
     const both = await setup({ bootTargets: ['None', 'Pxe', 'Hdd', 'Cd', 'UsbCd'] });
     await both.driver.mediaBootOnce();
-    expect(both.bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toEqual({ Boot: { BootSourceOverrideTarget: 'UsbCd', BootSourceOverrideEnabled: 'Once', BootSourceOverrideMode: 'UEFI' } });
+    expect(both.bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toEqual({ Boot: { BootSourceOverrideTarget: 'UsbCd', BootSourceOverrideEnabled: 'Once' } });
     await both.driver.bootSet({ device: 'cd', persistent: false, uefi: true }); // a plain "boot cd" means the physical drive
     expect(both.bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toMatchObject({ Boot: { BootSourceOverrideTarget: 'Cd' } });
     const cdOnly = await setup();
     await cdOnly.driver.mediaBootOnce();
     expect(cdOnly.bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toMatchObject({ Boot: { BootSourceOverrideTarget: 'Cd', BootSourceOverrideEnabled: 'Once' } });
+  });
+
+  it('never changes the boot mode unless asked: pxe without a mode keeps UEFI, --legacy switches', async () => {
+    const { bmc, driver } = await setup();
+    expect(await driver.bootSet({ device: 'pxe', persistent: false })).toEqual({ device: 'pxe', persistent: false, uefi: true });
+    expect(bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toEqual({ Boot: { BootSourceOverrideTarget: 'Pxe', BootSourceOverrideEnabled: 'Once' } });
+    expect(await driver.bootSet({ device: 'pxe', persistent: false, uefi: false })).toEqual({ device: 'pxe', persistent: false, uefi: false });
+    expect(bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toMatchObject({ Boot: { BootSourceOverrideMode: 'Legacy' } });
+    await driver.mediaBootOnce();
+    expect(bmc.requestsTo('PATCH', '/Systems/').at(-1)!.body).toEqual({ Boot: { BootSourceOverrideTarget: 'Cd', BootSourceOverrideEnabled: 'Once' } });
+  });
+
+  it('reads the override back and warns when the BMC kept "Once" as persistent', async () => {
+    const { driver } = await setup({ ignoresOnce: true });
+    const result = await driver.bootSet({ device: 'pxe', persistent: false });
+    expect(result).toMatchObject({ device: 'pxe', persistent: true });
+    expect(result.warning).toMatch(/persistent instead of for the next boot only/);
+    expect((await driver.mediaBootOnce()).warning).toMatch(/persistent/);
+    const honest = await setup();
+    expect((await honest.driver.bootSet({ device: 'pxe', persistent: false })).warning).toBeUndefined();
+  });
+
+  it.each([
+    ['its Name', 'WebFrontEnd483'],
+    ['a name the BMC serves by redirect', 'lab-node-1'],
+    ['its member URL', '/redfish/v1/Systems/437XR1138R2'],
+    ['its Id', '437XR1138R2'],
+  ])('finds the configured system by %s', async (_label, systemId) => {
+    const { bmc, driver } = await setup({ systemAlias: 'lab-node-1' }, { systemId });
+    expect(await driver.powerGet()).toEqual({ power: 'off' });
+    await driver.powerSet('on');
+    expect(bmc.requestsTo('POST', '/Systems/437XR1138R2/Actions/ComputerSystem.Reset')).toHaveLength(1);
+  });
+
+  it('names what it matched against when the configured system is not there', async () => {
+    const { driver } = await setup({}, { systemId: 'lab-node-9' });
+    await expect(driver.powerGet()).rejects.toMatchObject({ code: 'NOT_FOUND', hint: expect.stringMatching(/systemId/), details: { systems: ['/redfish/v1/Systems/437XR1138R2'] } });
   });
 
   it('reads sensors from Thermal/Power and from the Sensors collection', async () => {

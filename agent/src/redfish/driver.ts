@@ -1,4 +1,4 @@
-import type { BootOverride, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
+import type { BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
 import { LightsoutError } from '@lightsout/shared';
 import type { Agent } from 'undici';
 import type { BmcDriver } from '../drivers/types.js';
@@ -65,7 +65,7 @@ export class RedfishDriver implements BmcDriver, VirtualMediaDriver {
     return this.withTopology(async ({ systemPath }) => bootOverrideOf((await this.client.get(systemPath)).body));
   }
 
-  async bootSet(override: BootOverride): Promise<BootOverride> {
+  async bootSet(override: BootRequest): Promise<BootResult> {
     return this.withTopology(({ systemPath }) => setBootOverride(this.client, systemPath, override));
   }
 
@@ -94,11 +94,8 @@ export class RedfishDriver implements BmcDriver, VirtualMediaDriver {
   }
 
   /** Boot-once from the virtual CD (UsbCd where the BMC has it, else Cd), keeping the BMC's boot mode. */
-  async mediaBootOnce(): Promise<BootOverride> {
-    return this.withTopology(async ({ systemPath }) => {
-      const { uefi } = bootOverrideOf((await this.client.get(systemPath)).body);
-      return setBootOverride(this.client, systemPath, { device: 'cd', persistent: false, uefi }, true);
-    });
+  async mediaBootOnce(): Promise<BootResult> {
+    return this.withTopology(({ systemPath }) => setBootOverride(this.client, systemPath, { device: 'cd', persistent: false }, true));
   }
 
   async mediaEject(): Promise<void> {

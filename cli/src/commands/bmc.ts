@@ -1,4 +1,5 @@
-import { LightsoutError, type BootDevice, type BootOverride, type PowerAction, type PowerResult, type SelList, type SensorList } from '@lightsout/shared';
+import { LightsoutError, type BootDevice, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList } from '@lightsout/shared';
+import { ExitCode } from '../exit-codes.js';
 import { serverPath } from '../api.js';
 import { json, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
@@ -14,15 +15,19 @@ export async function power(context: CommandContext, action: string, serverId: s
   context.output.out(options.json ? json(result) : `${serverId}: power ${result.power}\n`);
 }
 
-export async function boot(context: CommandContext, device: string, serverId: string, options: { persistent?: boolean; uefi?: boolean; json?: boolean }): Promise<void> {
+export async function boot(context: CommandContext, device: string, serverId: string, options: { persistent?: boolean; uefi?: boolean; legacy?: boolean; json?: boolean }): Promise<void> {
   if (!(BOOT_DEVICES as readonly string[]).includes(device)) {
     throw new LightsoutError('BAD_REQUEST', `unknown boot device ${device}`, { hint: `use one of: ${BOOT_DEVICES.join(', ')}` });
   }
   const api = await apiFor(context);
-  const result =
-    device === 'status'
-      ? await api.get<BootOverride>(serverPath(serverId, 'boot'))
-      : await api.post<BootOverride>(serverPath(serverId, 'boot'), { device: device as BootDevice, persistent: options.persistent === true, uefi: options.uefi === true });
+  // neither --uefi nor --legacy: the BMC keeps its boot mode
+  const request: BootRequest = { device: device as BootDevice, persistent: options.persistent === true, ...(options.uefi ? { uefi: true } : options.legacy ? { uefi: false } : {}) };
+  const result: BootResult = device === 'status' ? await api.get<BootOverride>(serverPath(serverId, 'boot')) : await api.post<BootResult>(serverPath(serverId, 'boot'), request);
+  if (result.warning) {
+    // what the BMC reports after the change differs from what was asked: say so, and exit non-zero
+    context.output.err(`warning: ${serverId}: ${result.warning}\n`);
+    context.exitCode = ExitCode.BMC_DIFFERS;
+  }
   if (options.json) {
     context.output.out(json(result));
     return;

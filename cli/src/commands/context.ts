@@ -7,6 +7,8 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   output: Output;
   relayFlag: string | undefined;
+  /** Set by a command that finished but has to report something short of success (a BMC warning). */
+  exitCode?: number;
 }
 
 export async function apiFor(context: CommandContext): Promise<RelayApi> {

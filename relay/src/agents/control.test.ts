@@ -219,6 +219,24 @@ describe('operations forwarded to the agent', () => {
     expect(await api('/v1/servers/ops-01/power', operatorToken, { method: 'POST', body: { action: 'status' } })).toMatchObject({ status: 503, body: { code: 'AGENT_OFFLINE' } });
   });
 
+  it('forwards a boot request without a mode as one (the BMC keeps its mode), and the BMC read-back warning with the result', async () => {
+    const client = await connect(await enroll('ams1'));
+    client.send({ v: 1, type: 'inventory', servers: [server('boot-01')] });
+    await client.next('inventory-ack');
+    const answer = api('/v1/servers/boot-01/boot', operatorToken, { method: 'POST', body: { device: 'pxe' } });
+    const request = await client.next('request');
+    expect(request).toMatchObject({ op: 'boot.set' });
+    expect(request.params).toEqual({ serverId: 'boot-01', device: 'pxe', persistent: false });
+    const warning = 'the BMC accepted the boot override but kept the override persistent instead of for the next boot only';
+    client.send({ v: 1, type: 'response', id: request.id, ok: true, result: { device: 'pxe', persistent: true, uefi: true, warning } });
+    expect(await answer).toEqual({ status: 200, body: { device: 'pxe', persistent: true, uefi: true, warning } });
+    const legacy = api('/v1/servers/boot-01/boot', operatorToken, { method: 'POST', body: { device: 'pxe', uefi: false } });
+    const second = await client.next('request');
+    expect(second.params).toEqual({ serverId: 'boot-01', device: 'pxe', persistent: false, uefi: false });
+    client.send({ v: 1, type: 'response', id: second.id, ok: true, result: { device: 'pxe', persistent: false, uefi: false } });
+    expect((await legacy).status).toBe(200);
+  });
+
   it('lets viewers ask for status but not act: power actions need operator', async () => {
     await relay.app.store.updateTable('users').set({ role: 'viewer' }).where('username', '=', 'operator').execute();
     try {

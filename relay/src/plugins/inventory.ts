@@ -1,5 +1,7 @@
 import {
   BootOverride,
+  BootRequest,
+  BootResult,
   ErrorBodySchema,
   PowerRequest,
   PowerResult,
@@ -67,11 +69,14 @@ export default async function inventoryPlugin(app: FastifyInstance): Promise<voi
     return forward(request, id, undefined, (agentId) => app.agents.request(agentId, 'boot.get', { serverId: id }));
   });
 
-  app.post('/v1/servers/:id/boot', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, body: BootOverride, response: { 200: BootOverride, ...errors } } }, async (request) => {
+  app.post('/v1/servers/:id/boot', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, body: BootRequest, response: { 200: BootResult, ...errors } } }, async (request) => {
     const { id } = request.params as { id: string };
     requireRoleOf(request, 'operator');
-    const body = request.body as BootOverride;
-    return forward(request, id, 'boot.set', (agentId) => app.agents.request(agentId, 'boot.set', { serverId: id, device: body.device, persistent: body.persistent ?? false, uefi: body.uefi ?? false }));
+    const body = request.body as BootRequest;
+    // no uefi in the request: the BMC keeps its boot mode
+    return forward(request, id, 'boot.set', (agentId) =>
+      app.agents.request(agentId, 'boot.set', { serverId: id, device: body.device, persistent: body.persistent ?? false, ...(body.uefi === undefined ? {} : { uefi: body.uefi }) }),
+    );
   });
 
   app.get('/v1/servers/:id/sensors', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, response: { 200: SensorList, ...errors } } }, async (request) => {

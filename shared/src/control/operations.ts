@@ -1,4 +1,4 @@
-import type { BootOverride, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
+import type { BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
 import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
 
@@ -11,7 +11,7 @@ export interface ControlOperations {
   'power.get': { params: { serverId: string }; result: PowerResult };
   'power.set': { params: { serverId: string; action: PowerAction }; result: PowerResult };
   'boot.get': { params: { serverId: string }; result: BootOverride };
-  'boot.set': { params: { serverId: string } & BootOverride; result: BootOverride };
+  'boot.set': { params: { serverId: string } & BootRequest; result: BootResult };
   'sensors.list': { params: { serverId: string }; result: SensorList };
   'sel.list': { params: { serverId: string }; result: SelList };
   'sel.clear': { params: { serverId: string }; result: Record<string, never> };

@@ -37,6 +37,34 @@ export const BootOverride = Type.Object(
 );
 export type BootOverride = Static<typeof BootOverride>;
 
+/**
+ * `POST /v1/servers/{id}/boot` and control op `boot.set`: what to change.
+ * `uefi` absent keeps the BMC's current boot mode (true = UEFI, false =
+ * Legacy): a boot device request never switches the mode unasked.
+ */
+export const BootRequest = Type.Object(
+  {
+    device: BootDevice,
+    persistent: Type.Optional(Type.Boolean()),
+    uefi: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type BootRequest = Static<typeof BootRequest>;
+
+/**
+ * The answer to `boot.set`: the override as the BMC reports it after the
+ * write, and a warning when that is not what was asked (a BMC that keeps
+ * "once" as persistent, or ignores the mode).
+ */
+export const BootResult = Type.Object({
+  device: BootDevice,
+  persistent: Type.Boolean(),
+  uefi: Type.Boolean(),
+  warning: Type.Optional(Type.String()),
+});
+export type BootResult = Static<typeof BootResult>;
+
 export const Sensor = Type.Object({
   name: Type.String(),
   /** temperature, fan, voltage, current, power, other */

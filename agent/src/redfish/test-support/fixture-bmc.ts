@@ -24,6 +24,14 @@ export interface FixtureOptions {
   tls?: { key: string; cert: string };
   username?: string;
   password?: string;
+  /** The system's Name (the DMTF mockup's). */
+  systemName?: string;
+  /** `Systems/{alias}` answers 301 to the system (an emulator serving a system by name through a redirect). */
+  systemAlias?: string;
+  /** BootSourceOverrideEnabled "Once" is stored as "Continuous". */
+  ignoresOnce?: boolean;
+  /** VirtualMedia PATCH is stored and answered 204 but nothing is connected (a static mockup; with insert 'patch-only'). */
+  patchStoresOnly?: boolean;
 }
 
 export interface LoggedRequest {
@@ -58,6 +66,10 @@ export class FixtureBmc {
       sensors: 'thermal-power',
       username: 'admin',
       password: 'secret',
+      systemName: 'WebFrontEnd483',
+      systemAlias: '',
+      ignoresOnce: false,
+      patchStoresOnly: false,
       ...options,
     };
     const handler = (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response);
@@ -119,6 +131,7 @@ export class FixtureBmc {
     put(system, {
       '@odata.type': '#ComputerSystem.v1_13_0.ComputerSystem',
       Id: '437XR1138R2',
+      Name: o.systemName,
       PowerState: 'Off',
       Boot: {
         BootSourceOverrideEnabled: 'Disabled',
@@ -200,6 +213,11 @@ export class FixtureBmc {
       return;
     }
     if (!this.authorized(request)) return this.error(response, 401, 'Base.1.8.NoValidSession', 'no valid session');
+    const alias = this.options.systemAlias ? `/redfish/v1/Systems/${this.options.systemAlias}` : undefined;
+    if (alias && (path === alias || path.startsWith(`${alias}/`))) {
+      response.writeHead(301, { Location: `/redfish/v1/Systems/437XR1138R2${path.slice(alias.length)}` }).end();
+      return;
+    }
     if (method === 'DELETE' && path.startsWith('/redfish/v1/SessionService/Sessions/')) {
       const session = this.resources.get(path);
       if (session) this.tokens.delete(session.__token as string);
@@ -233,13 +251,14 @@ export class FixtureBmc {
       if (typeof boot.BootSourceOverrideTarget === 'string' && !allowed.includes(boot.BootSourceOverrideTarget)) {
         return this.error(response, 400, 'Base.1.8.PropertyValueNotInList', `BootSourceOverrideTarget ${boot.BootSourceOverrideTarget}`);
       }
+      if (this.options.ignoresOnce && boot.BootSourceOverrideEnabled === 'Once') boot.BootSourceOverrideEnabled = 'Continuous';
       resource.Boot = { ...(resource.Boot as object), ...boot };
     }
     if ('Image' in body || 'Inserted' in body) {
       if (this.options.insert !== 'patch-only') return this.error(response, 405, 'Base.1.8.PropertyNotWritable', 'use the actions');
       resource.Image = body.Image ?? null;
       resource.Inserted = body.Inserted === true;
-      resource.ConnectedVia = resource.Inserted ? 'URI' : 'NotConnected';
+      if (!this.options.patchStoresOnly) resource.ConnectedVia = resource.Inserted ? 'URI' : 'NotConnected';
     }
     delete resource.__etag;
     response.writeHead(204).end();

@@ -1,5 +1,7 @@
 import {
   type BootOverride,
+  type BootRequest,
+  type BootResult,
   LightsoutError,
   type PowerAction,
   type PowerResult,
@@ -76,7 +78,7 @@ export class RelayClient {
   boot(serverId: string): Promise<BootOverride> {
     return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/boot`);
   }
-  setBoot(serverId: string, override: BootOverride): Promise<BootOverride> {
+  setBoot(serverId: string, override: BootRequest): Promise<BootResult> {
     return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/boot`, override);
   }
   sensors(serverId: string): Promise<SensorList> {

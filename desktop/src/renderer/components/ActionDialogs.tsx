@@ -31,10 +31,12 @@ export function ConfirmPowerDialog({ servers, action, onConfirm, onCancel }: { s
   );
 }
 
-export function BootDialog({ servers, onConfirm, onCancel }: { servers: readonly ServerView[]; onConfirm(device: BootDevice, persistent: boolean, uefi: boolean): void; onCancel(): void }) {
+/** `undefined` keeps the BMC's boot mode: a boot device change never switches UEFI/Legacy unasked. */
+export function BootDialog({ servers, onConfirm, onCancel }: { servers: readonly ServerView[]; onConfirm(device: BootDevice, persistent: boolean, uefi: boolean | undefined): void; onCancel(): void }) {
   const [device, setDevice] = useState<BootDevice>('pxe');
   const [persistent, setPersistent] = useState(false);
-  const [uefi, setUefi] = useState(true);
+  const [mode, setMode] = useState<'keep' | 'uefi' | 'legacy'>('keep');
+  const uefi = mode === 'keep' ? undefined : mode === 'uefi';
   return (
     <Dialog
       title={`Boot device: ${servers.length === 1 ? servers[0]!.name : `${servers.length} servers`}`}
@@ -57,7 +59,14 @@ export function BootDialog({ servers, onConfirm, onCancel }: { servers: readonly
       <p style={{ display: 'flex', gap: 16 }}>
         <label><input type="radio" name="boot-persist" checked={!persistent} onChange={() => setPersistent(false)} /> Next boot only</label>
         <label><input type="radio" name="boot-persist" checked={persistent} onChange={() => setPersistent(true)} /> Every boot</label>
-        <label><input type="checkbox" checked={uefi} onChange={(event) => setUefi(event.target.checked)} /> UEFI</label>
+        <label>
+          Mode{' '}
+          <select aria-label="Boot mode" value={mode} onChange={(event) => setMode(event.target.value as 'keep' | 'uefi' | 'legacy')}>
+            <option value="keep">keep current</option>
+            <option value="uefi">UEFI</option>
+            <option value="legacy">Legacy</option>
+          </select>
+        </label>
       </p>
       {servers.length > 1 ? names(servers) : null}
     </Dialog>

@@ -91,12 +91,14 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
   );
 
   const boot = useCallback(
-    (serverIds: readonly string[], device: BootDevice, persistent: boolean, uefi: boolean) =>
+    (serverIds: readonly string[], device: BootDevice, persistent: boolean, uefi: boolean | undefined) =>
       void runBulk('Set boot device', serverIds, async (serverId) => {
-        const result = await client.setBoot(serverId, { device, persistent, uefi });
+        const result = await client.setBoot(serverId, { device, persistent, ...(uefi === undefined ? {} : { uefi }) });
+        // the BMC read back something other than what was asked: that is not a success to show quietly
+        if (result.warning) toast(`${serverId}: ${result.warning}`, 'error');
         return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}`;
       }),
-    [client, runBulk],
+    [client, runBulk, toast],
   );
 
   const openTab = useCallback((tab: Tab) => dispatch({ type: 'open', tab }), []);

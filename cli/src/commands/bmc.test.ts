@@ -1,0 +1,78 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ExitCode } from '../exit-codes.js';
+import { run } from '../main.js';
+
+interface Seen {
+  method: string;
+  url: string;
+  body: unknown;
+}
+
+/** A relay stand-in on loopback: answers each request with `answer(request)` and records what the CLI sent. */
+async function fakeRelay(answer: (seen: Seen) => { status: number; body: unknown }) {
+  const seen: Seen[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const entry = { method: request.method ?? 'GET', url: request.url ?? '', body: text ? (JSON.parse(text) as unknown) : undefined };
+      seen.push(entry);
+      const { status, body } = answer(entry);
+      response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const relay = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  closers.push(relay.close);
+  return relay;
+}
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+async function cli(argv: string[], relayUrl: string) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(argv, { env: { LIGHTSOUT_TOKEN: 't', LIGHTSOUT_RELAY: relayUrl }, output: { out: (text) => (stdout += text), err: (text) => (stderr += text) } });
+  return { code, stdout, stderr };
+}
+
+describe('lightsout boot', () => {
+  it('sends no boot mode unless --uefi or --legacy is given', async () => {
+    const relay = await fakeRelay(() => ({ status: 200, body: { device: 'pxe', persistent: false, uefi: true } }));
+    expect((await cli(['boot', 'pxe', 'web-01'], relay.url)).code).toBe(ExitCode.OK);
+    expect((await cli(['boot', 'pxe', 'web-01', '--legacy'], relay.url)).code).toBe(ExitCode.OK);
+    expect((await cli(['boot', 'pxe', 'web-01', '--uefi'], relay.url)).code).toBe(ExitCode.OK);
+    expect(relay.seen.map((entry) => entry.body)).toEqual([
+      { device: 'pxe', persistent: false },
+      { device: 'pxe', persistent: false, uefi: false },
+      { device: 'pxe', persistent: false, uefi: true },
+    ]);
+    expect((await cli(['boot', 'pxe', 'web-01', '--uefi', '--legacy'], relay.url)).code).toBe(ExitCode.USAGE);
+  });
+
+  it('says so and exits 6 when the BMC did not keep what was asked', async () => {
+    const warning = 'the BMC accepted the boot override but kept the override persistent instead of for the next boot only';
+    const relay = await fakeRelay(() => ({ status: 200, body: { device: 'pxe', persistent: true, uefi: true, warning } }));
+    const result = await cli(['boot', 'pxe', 'web-01'], relay.url);
+    expect(result.code).toBe(ExitCode.BMC_DIFFERS);
+    expect(result.stderr).toBe(`warning: web-01: ${warning}\n`);
+    expect(result.stdout).toBe('web-01: boot pxe (persistent, UEFI)\n');
+  });
+});
+
+describe('BMC errors', () => {
+  it('print a hint line even when the agent sent none', async () => {
+    const relay = await fakeRelay(() => ({ status: 502, body: { code: 'BMC_UNREACHABLE', message: 'GET /redfish/v1/: ECONNREFUSED' } }));
+    const result = await cli(['sensors', 'web-01'], relay.url);
+    expect(result.code).toBe(ExitCode.UNAVAILABLE);
+    expect(result.stderr).toMatch(/^error BMC_UNREACHABLE: GET \/redfish\/v1\/: ECONNREFUSED\nhint: check that the agent reaches the BMC/);
+  });
+});

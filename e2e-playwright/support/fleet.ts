@@ -5,8 +5,6 @@ import { type Started, startProcess, waitFor } from './processes.js';
 
 export interface Fleet {
   processes: Started[];
-  /** Why no fleet was started (a piece of the stack is not there yet), or null when it runs. */
-  unavailable: string | null;
   servers: { id: string; name: string; sol: boolean; serial: boolean; vnc: boolean; media: boolean }[];
 }
 
@@ -29,7 +27,8 @@ interface ServerViewLike {
 export async function startFleet(options: { repo: string; relayUrl: string; dataDir: string; logs: string; password: string }): Promise<Fleet> {
   // LIGHTSOUT_E2E_BMCSIM_BIN: run another bmcsim build with the same flags (debugging the harness).
   const bmcsimBin = process.env.LIGHTSOUT_E2E_BMCSIM_BIN ?? join(options.repo, 'bmcsim/bin/bmcsim.js');
-  if (!existsSync(bmcsimBin)) return { processes: [], unavailable: `${bmcsimBin} does not exist yet`, servers: [] };
+  // No fleet is a failed suite, never a skipped one: every fleet test would otherwise pass having tested nothing.
+  if (!existsSync(bmcsimBin)) throw new Error(`the simulated fleet cannot start: ${bmcsimBin} does not exist`);
   const processes: Started[] = [];
   try {
     const agentConfigPath = join(options.dataDir, 'agent.yaml');
@@ -77,7 +76,6 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
     );
     return {
       processes,
-      unavailable: null,
       servers: servers.map((server) => ({
         id: server.id,
         name: server.name,

@@ -57,12 +57,22 @@ export const test = base.extend<{ stack: Stack; fleet: Stack }>({
     const servers = JSON.parse(process.env.LIGHTSOUT_E2E_SERVERS ?? '[]') as FleetServer[];
     await use({ relayUrl, password, fleet: process.env.LIGHTSOUT_E2E_FLEET ?? 'unknown', servers });
   },
-  /** The stack, for tests that need servers: skipped with the reason when the fleet is not there. */
-  fleet: async ({ stack }, use, testInfo) => {
-    if (stack.fleet !== 'ready') testInfo.skip(true, `needs the simulated fleet: ${stack.fleet}`);
+  /** The stack, for tests that need servers. A missing fleet fails the test: a skip would pass having tested nothing. */
+  fleet: async ({ stack }, use) => {
+    if (stack.fleet !== 'ready') throw new Error(`the simulated fleet is not running: ${stack.fleet}`);
     await use(stack);
   },
 });
+
+/**
+ * The fleet's servers that `matches` accepts, at least `count` of them. Fewer is a
+ * failure naming what is missing: the fleet is ours, so a missing kind is a broken harness.
+ */
+export function fleetServers(stack: Stack, what: string, matches: (server: FleetServer) => boolean, count = 1): FleetServer[] {
+  const found = stack.servers.filter(matches);
+  if (found.length < count) throw new Error(`the simulated fleet has ${found.length} ${what}, this test needs ${count}`);
+  return found;
+}
 
 /** Filters the tree to one server and returns its row. */
 export async function findServer(page: Page, name: string) {

@@ -1,9 +1,8 @@
-import { consoleText, expect, expectVncScreen, killAndRestartRelay, logIn, openTextConsole, serverAction, shot, test, typeLine } from '../support/test.js';
+import { consoleText, expect, expectVncScreen, fleetServers, killAndRestartRelay, logIn, openTextConsole, serverAction, shot, test, typeLine } from '../support/test.js';
 
 for (const kind of ['serial', 'sol'] as const) {
   test(`${kind.toUpperCase()} tab: type and see the echo`, async ({ page, fleet }) => {
-    const server = fleet.servers.find((entry) => entry[kind]);
-    test.skip(!server, `no simulated server with ${kind}`);
+    const [server] = fleetServers(fleet, `servers with ${kind}`, (entry) => entry[kind]);
     await logIn(page, fleet);
     await openTextConsole(page, server!, kind);
     const marker = `lightsout-${Date.now().toString(36)}`;
@@ -16,8 +15,7 @@ for (const kind of ['serial', 'sol'] as const) {
 }
 
 test('VNC tab: the simulated screen arrives (pixel check)', async ({ page, fleet }) => {
-  const server = fleet.servers.find((entry) => entry.vnc);
-  test.skip(!server, 'no simulated server with VNC');
+  const [server] = fleetServers(fleet, 'servers with VNC', (entry) => entry.vnc);
   await logIn(page, fleet);
   await serverAction(page, server!.name, 'menu-open-vnc');
   await expectVncScreen(page, server!.id);
@@ -25,9 +23,8 @@ test('VNC tab: the simulated screen arrives (pixel check)', async ({ page, fleet
 });
 
 test('split: two consoles side by side', async ({ page, fleet }) => {
-  const sol = fleet.servers.find((entry) => entry.serial);
-  const vnc = fleet.servers.find((entry) => entry.vnc && entry !== sol) ?? fleet.servers.find((entry) => entry.vnc);
-  test.skip(!sol || !vnc, 'needs a serial and a VNC server');
+  const [sol] = fleetServers(fleet, 'servers with a serial console', (entry) => entry.serial);
+  const vnc = fleet.servers.find((entry) => entry.vnc && entry !== sol) ?? fleetServers(fleet, 'servers with VNC', (entry) => entry.vnc)[0];
   await logIn(page, fleet);
   await openTextConsole(page, sol!, 'serial');
   await serverAction(page, vnc!.name, 'menu-open-vnc');
@@ -48,8 +45,7 @@ test('split: two consoles side by side', async ({ page, fleet }) => {
 });
 
 test('kill -9 the relay: the console shows reconnecting, then resumes without losing output', async ({ page, fleet }) => {
-  const server = fleet.servers.find((entry) => entry.serial);
-  test.skip(!server, 'no simulated server with a serial console');
+  const [server] = fleetServers(fleet, 'servers with a serial console', (entry) => entry.serial);
   await logIn(page, fleet);
   await openTextConsole(page, server!, 'serial');
   const state = page.getByTestId('console-state');
@@ -78,8 +74,7 @@ test('kill -9 the relay: the console shows reconnecting, then resumes without lo
 });
 
 test('pop-out: a console tab opens in a window of its own and streams there', async ({ page, fleet }) => {
-  const server = fleet.servers.find((entry) => entry.serial);
-  test.skip(!server, 'no simulated server with a serial console');
+  const [server] = fleetServers(fleet, 'servers with a serial console', (entry) => entry.serial);
   await logIn(page, fleet);
   await openTextConsole(page, server!, 'serial');
   const [popup] = await Promise.all([page.waitForEvent('popup'), page.locator(`[data-testid="tab"][data-tab-id="serial:${server!.id}"]`).dblclick()]);

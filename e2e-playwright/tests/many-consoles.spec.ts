@@ -1,13 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, logIn, openTextConsole, serverAction, shot, test } from '../support/test.js';
+import { expect, fleetServers, logIn, openTextConsole, serverAction, shot, test } from '../support/test.js';
 
 // 16 open consoles (8 VNC + 8 SOL) in one page; keystroke echo latency measured
 // in the page: from the key event to the echoed character in the terminal's DOM.
 test('16 consoles (8 VNC + 8 SOL) stay responsive: keystroke echo p99', async ({ page, fleet }) => {
   test.setTimeout(180_000);
-  const servers = fleet.servers.filter((server) => server.sol && server.vnc).slice(0, 8);
-  test.skip(servers.length < 8, 'needs 8 simulated servers with SOL and VNC');
+  const servers = fleetServers(fleet, 'servers with SOL and VNC', (server) => server.sol && server.vnc, 8).slice(0, 8);
   await logIn(page, fleet);
   for (const server of servers) {
     await serverAction(page, server.name, 'menu-open-vnc');

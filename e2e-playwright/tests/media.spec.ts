@@ -1,8 +1,7 @@
-import { consoleText, expect, findServer, logIn, openTextConsole, serverAction, shot, test } from '../support/test.js';
+import { consoleText, expect, findServer, fleetServers, logIn, openTextConsole, serverAction, shot, test } from '../support/test.js';
 
 test('drop an ISO on a server: upload reaches 100%, then it mounts and the server boots from the virtual CD', async ({ page, fleet }) => {
-  const server = [...fleet.servers].reverse().find((entry) => entry.media && entry.serial);
-  test.skip(!server, 'no simulated server with virtual media and a serial console');
+  const server = fleetServers(fleet, 'servers with virtual media and a serial console', (entry) => entry.media && entry.serial).at(-1)!;
   await logIn(page, fleet);
   await openTextConsole(page, server!, 'serial');
   const row = await findServer(page, server!.name);

@@ -1,9 +1,8 @@
 import type { Page } from '@playwright/test';
-import { consoleText, expect, expectVncScreen, logIn, openTextConsole, serverAction, shot, test, typeLine } from '../support/test.js';
+import { consoleText, expect, expectVncScreen, fleetServers, logIn, openTextConsole, serverAction, shot, test, typeLine } from '../support/test.js';
 
 test('SOL: a late viewer gets the earlier output; the session is recorded and plays back with seek', async ({ page, fleet }) => {
-  const server = fleet.servers.find((entry) => entry.sol);
-  test.skip(!server, 'no simulated server with SOL');
+  const [server] = fleetServers(fleet, 'servers with SOL', (entry) => entry.sol);
   await logIn(page, fleet);
   await openTextConsole(page, server!, 'sol');
   // The tree shows the live console on the server's row (pushed over /v1/events).
@@ -50,8 +49,7 @@ async function colours(page: Page, selector: string): Promise<number> {
 }
 
 test('VNC: the session is recorded (RFB capture) and replays in noVNC, also after seeking back', async ({ page, fleet }) => {
-  const server = fleet.servers.find((entry) => entry.vnc);
-  test.skip(!server, 'no simulated server with VNC');
+  const [server] = fleetServers(fleet, 'servers with VNC', (entry) => entry.vnc);
   await logIn(page, fleet);
   await serverAction(page, server!.name, 'menu-open-vnc');
   await expectVncScreen(page, server!.id);

@@ -1,4 +1,4 @@
-import { consoleText, expect, findServer, logIn, openTextConsole, serverAction, shot, test } from '../support/test.js';
+import { consoleText, expect, findServer, fleetServers, logIn, openTextConsole, serverAction, shot, test } from '../support/test.js';
 
 test('finds a server by search, shows power and agent badges, power-cycles it from the menu', async ({ page, fleet }) => {
   const server = fleet.servers.find((entry) => entry.serial) ?? fleet.servers[0]!;
@@ -20,7 +20,7 @@ test('finds a server by search, shows power and agent badges, power-cycles it fr
 });
 
 test('bulk power on a multi-selection reports a result per server', async ({ page, fleet }) => {
-  test.skip(fleet.servers.length < 2, 'needs two simulated servers');
+  fleetServers(fleet, 'servers', () => true, 2);
   await logIn(page, fleet);
   await page.getByLabel('Filter servers').fill('');
   const rows = page.getByTestId('server-row');

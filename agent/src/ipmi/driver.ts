@@ -5,10 +5,11 @@ import type { PrivilegeName } from './wire/index.js';
 import { bootOverride, chassisControl, clearSel, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
 import { isQuirkName, QUIRK_ALIASES, quirkEnabled, type QuirkSettings } from './quirks.js';
 import { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';
-import type { SessionLogger, SessionTiming } from './session/core.js';
+import { completionCodeOfError, type SessionLogger, type SessionTiming } from './session/core.js';
 import { defaultSessionPool, type SessionPool } from './pool.js';
 import { setBootOverride } from './commands.js';
 import { SolHub, type SolHubOptions } from './sol/sol-hub.js';
+import { RmcpPlusSession } from './session/rmcp-plus-session.js';
 
 export interface IpmiDriverOptions {
   host: string;
@@ -51,6 +52,7 @@ export class IpmiDriver implements BmcDriver {
   private closed = false;
   private readonly sessionOptions: IpmiSessionOptions;
   private solHub: SolHub | undefined;
+  private negotiatedValue: IpmiNegotiated | undefined;
 
   constructor(private readonly options: IpmiDriverOptions) {
     const suites = options.cipherSuite === undefined || options.cipherSuite === 'auto' ? undefined : [options.cipherSuite];
@@ -66,6 +68,11 @@ export class IpmiDriver implements BmcDriver {
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.timing ? { timing: options.timing } : {}),
     };
+  }
+
+  /** What the last login negotiated (protocol and cipher suite); undefined before the first one. */
+  get negotiated(): IpmiNegotiated | undefined {
+    return this.negotiatedValue;
   }
 
   /** Options to open further sessions to the same BMC (the SOL hub opens its own). */
@@ -97,9 +104,23 @@ export class IpmiDriver implements BmcDriver {
   }
 
   async sel(): Promise<SelList> {
-    return {
-      entries: await this.withSession(async (session) => selEntries(session, sensorNames(await sdrRecords(session))), true),
-    };
+    return { entries: await this.withSession(async (session) => selEntries(session, await this.sensorNamesIfAny(session)), true) };
+  }
+
+  /**
+   * Sensor names for SEL entries, from the SDR when the BMC has one. A BMC may keep a SEL without an SDR
+   * repository (it answers the SDR commands with a completion code): its entries are then named by
+   * sensor type and number, and the refusal is a warning, never the end of the SEL read.
+   */
+  private async sensorNamesIfAny(session: IpmiRequester): Promise<ReadonlyMap<number, string> | undefined> {
+    try {
+      return sensorNames(await sdrRecords(session));
+    } catch (error) {
+      const completionCode = completionCodeOfError(error);
+      if (completionCode === undefined) throw error;
+      this.options.logger?.warn?.({ completionCode, reason: error instanceof Error ? error.message : String(error) }, 'BMC has no readable SDR repository; SEL sensors are named by type and number');
+      return undefined;
+    }
   }
 
   async selClear(): Promise<void> {
@@ -144,6 +165,7 @@ export class IpmiDriver implements BmcDriver {
     if (this.session === undefined) {
       const opening = openIpmiSession(this.sessionOptions);
       this.session = opening;
+      opening.then((session) => (this.negotiatedValue = negotiatedOf(session)), () => undefined);
       opening.catch(() => {
         if (this.session === opening) this.session = undefined;
       });
@@ -167,6 +189,17 @@ export class IpmiDriver implements BmcDriver {
       // It never opened; nothing to release.
     }
   }
+}
+
+/** What a login settled with the BMC, as the server's details show it. */
+export interface IpmiNegotiated {
+  protocol: 'ipmi-v2.0' | 'ipmi-v1.5';
+  /** RMCP+ cipher suite; null on v1.5. */
+  cipherSuite: number | null;
+}
+
+function negotiatedOf(session: IpmiSession): IpmiNegotiated {
+  return session instanceof RmcpPlusSession ? { protocol: 'ipmi-v2.0', cipherSuite: session.suite?.id ?? null } : { protocol: 'ipmi-v1.5', cipherSuite: null };
 }
 
 export function createIpmiDriver(options: IpmiDriverOptions): IpmiDriver {

@@ -3,7 +3,7 @@
  * commands, and the SOL hub. Wire codecs live in ./wire (also exported as
  * @lightsout/agent/ipmi-wire). Design notes: docs/ipmi.md.
  */
-export { IpmiDriver, createIpmiDriver, parseQuirks, type IpmiDriverOptions } from './driver.js';
+export { IpmiDriver, createIpmiDriver, parseQuirks, type IpmiDriverOptions, type IpmiNegotiated } from './driver.js';
 export { QUIRKS, QUIRK_ALIASES, quirkEnabled, type QuirkName, type QuirkSettings } from './quirks.js';
 export { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';
 export { SuiteCache, defaultSuiteCache } from './session/suite-cache.js';

@@ -48,6 +48,8 @@ export class Bmc {
   readonly uuid: string;
   readonly guid: Uint8Array;
   private services: BmcService[] = [];
+  /** The IPMI server the factory made (tests look at its SOL state). */
+  ipmiService: BmcService | undefined;
   private endpointsValue: BmcEndpoints | undefined;
 
   constructor(
@@ -87,6 +89,7 @@ export class Bmc {
       let ipmiPort = 0;
       if (ipmiFactory) {
         const ipmi = ipmiFactory(this);
+        this.ipmiService = ipmi;
         this.services.push(ipmi);
         ipmiPort = await ipmi.listen(options.ipmiPort, options.address);
       }

@@ -58,6 +58,12 @@ export interface BmcFaults {
   ignoresBootOnce: boolean;
   /** `Systems/{Name}` answers 301 to `Systems/{Id}`: the system can be addressed by its name through a redirect. */
   systemsByNameRedirect: boolean;
+  /** Open Session for any suite is answered with status 0 and suite 3's algorithms (BMCs that pick their own suite). */
+  answerSuite3: boolean;
+  /** No Get Payload Instance Info (App 0x4B): completion code 0xC1, as on BMCs that skip the optional command. */
+  noPayloadInstanceInfo: boolean;
+  /** A SEL but no SDR repository: SDR commands answer 0xC1 and Get Device ID clears the SDR-repository bit. */
+  noSdrRepository: boolean;
 }
 
 export const DEFAULT_FAULTS: BmcFaults = {
@@ -77,6 +83,9 @@ export const DEFAULT_FAULTS: BmcFaults = {
   virtualMediaStoresPatch: false,
   ignoresBootOnce: false,
   systemsByNameRedirect: false,
+  answerSuite3: false,
+  noPayloadInstanceInfo: false,
+  noSdrRepository: false,
 };
 
 export interface BmcConfig {

@@ -94,17 +94,17 @@ export function handleCommand(context: CommandContext, session: CommandSession, 
   }
 }
 
-export function deviceId(): Uint8Array {
+export function deviceId(noSdrRepository = false): Uint8Array {
   // Device 0x20, IPMI 2.0, additional support: chassis (7), SEL (2), SDR repository (1), sensor (0).
   // Manufacturer 32473: the IANA enterprise number reserved for documentation and examples (RFC 5612),
   // so no tool mistakes the simulator for a real vendor's BMC.
-  return encodeDeviceId({ deviceId: 0x20, deviceRevision: 0x01, firmwareMajor: 1, firmwareMinorBcd: 0x00, additionalSupport: 0x87, manufacturerId: SIMULATOR_MANUFACTURER_ID, productId: 0x5349 });
+  return encodeDeviceId({ deviceId: 0x20, deviceRevision: 0x01, firmwareMajor: 1, firmwareMinorBcd: 0x00, additionalSupport: noSdrRepository ? 0x85 : 0x87, manufacturerId: SIMULATOR_MANUFACTURER_ID, productId: 0x5349 });
 }
 
 function app(context: CommandContext, session: CommandSession, command: number, data: Uint8Array): CommandResult {
   switch (command) {
     case APP_COMMAND.getDeviceId:
-      return ok(deviceId());
+      return ok(deviceId(context.bmc.config.faults.noSdrRepository));
     case APP_COMMAND.setSessionPrivilege: {
       const requested = (data[0] ?? 0) & 0x0f;
       if (requested === 0) return ok(Uint8Array.of(session.privilege));
@@ -128,6 +128,7 @@ function app(context: CommandContext, session: CommandSession, command: number, 
       // | instance capacity (1) | instances 1–8 active bitmap (1) | instances 9–16 (1) |
       return ok(Uint8Array.of(1, context.sol.active ? 1 : 0, 0));
     case APP_COMMAND.getPayloadInstanceInfo: {
+      if (context.bmc.config.faults.noPayloadInstanceInfo) return fail(COMPLETION.invalidCommand);
       const owner = (data[0] ?? 0) === 1 && context.sol.active ? context.sol.ownerSessionId : 0;
       return ok(Uint8Array.of(owner & 0xff, (owner >>> 8) & 0xff, (owner >>> 16) & 0xff, owner >>> 24, 0, 0, 0, 0, 0, 0, 0, 0));
     }
@@ -208,8 +209,11 @@ function chassis(context: CommandContext, command: number, data: Uint8Array): Co
   }
 }
 
+const SDR_COMMANDS: ReadonlySet<number> = new Set([SDR_COMMAND.getRepositoryInfo, SDR_COMMAND.reserveRepository, SDR_COMMAND.getSdr]);
+
 function storage(context: CommandContext, command: number, data: Uint8Array): CommandResult {
   const log = context.bmc.eventLog;
+  if (context.bmc.config.faults.noSdrRepository && SDR_COMMANDS.has(command)) return fail(COMPLETION.invalidCommand);
   switch (command) {
     case SDR_COMMAND.getRepositoryInfo: {
       // | version 0x51 | count (2) | free (2) | last addition (4) | last erase (4) | support: reserve supported (bit 1) |

@@ -41,6 +41,33 @@ describe('IPMI fault knobs', () => {
     expect(bmc.host.poweredOn).toBe(true);
   });
 
+  it('answerSuite3: Open Session for suite 17 is answered with status 0 and suite 3 (ipmitool 1.8.19 gives up; suite 3 works)', async () => {
+    const { port } = await bmcWithPort({ answerSuite3: true });
+    const seventeen = await ipmitool(port, '-I', 'lanplus', '-C', '17', '-vv', 'chassis', 'power', 'status');
+    expect(seventeen.code).not.toBe(0);
+    expect(seventeen.stdout + seventeen.stderr).toMatch(/RMCP\+ status\s+: no errors/);
+    expect(seventeen.stdout + seventeen.stderr).toMatch(/Authentication algorithm 0x01 is not what we requested 0x03/);
+    expect((await ipmitool(port, '-I', 'lanplus', '-C', '3', 'chassis', 'power', 'status')).stdout).toBe('Chassis Power is on\n');
+  });
+
+  it('noPayloadInstanceInfo: Get Payload Instance Info is an unknown command (0xC1)', async () => {
+    const { port } = await bmcWithPort({ noPayloadInstanceInfo: true });
+    const result = await ipmitool(port, '-I', 'lanplus', '-C', '17', 'raw', '0x06', '0x4b', '0x01', '0x01');
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/rsp=0xc1/);
+  });
+
+  it('noSdrRepository: the SEL reads, the SDR is an unknown command', async () => {
+    const { bmc, port } = await bmcWithPort({ noSdrRepository: true });
+    bmc.host.powerOff();
+    expect((await ipmitool(port, '-I', 'lanplus', '-C', '17', 'sdr', 'list')).code).not.toBe(0);
+    const raw = await ipmitool(port, '-I', 'lanplus', '-C', '17', 'raw', '0x0a', '0x22');
+    expect(raw.stderr).toMatch(/rsp=0xc1/);
+    const sel = await ipmitool(port, '-I', 'lanplus', '-C', '17', 'sel', 'list');
+    expect(sel.code).toBe(0);
+    expect(sel.stdout).toMatch(/Power Unit #0x30 \| Power off\/down/);
+  });
+
   it('udpLatencyMs delays every answer; udpLossPercent 100 silences the BMC', async () => {
     const { port: slowPort } = await bmcWithPort({ udpLatencyMs: 150 });
     const started = performance.now();

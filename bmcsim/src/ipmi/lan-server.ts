@@ -66,6 +66,11 @@ export class IpmiLanServer implements BmcService {
     this.handshake = new RmcpPlusHandshake({ bmc, table: this.table, suites: this.suites, randomId: randomU32, sendSol: (session, payload) => this.sendRmcpPlus(session, PAYLOAD_TYPE.sol, payload) });
   }
 
+  /** Whether the SOL payload is active (on any session). */
+  get solActive(): boolean {
+    return this.sol.active;
+  }
+
   async listen(port: number, address: string): Promise<number> {
     this.port = await this.transport.bind(port, address);
     return this.port;
@@ -142,7 +147,7 @@ export class IpmiLanServer implements BmcService {
         return { completionCode: COMPLETION.ok, data: Uint8Array.of(1, ...records.subarray(index * 16, index * 16 + 16)) };
       }
       case APP_COMMAND.getDeviceId:
-        return { completionCode: COMPLETION.ok, data: deviceId() };
+        return { completionCode: COMPLETION.ok, data: deviceId(this.bmc.config.faults.noSdrRepository) };
       case APP_COMMAND.getSessionChallenge:
         return this.sessionChallenge(request);
       default:

@@ -2,6 +2,7 @@ import {
   additionalKeys,
   bytesEqual,
   type CipherSuite,
+  cipherSuiteById,
   decodeOpenSessionRequest,
   decodeRakp1,
   decodeRakp3Or4,
@@ -45,7 +46,9 @@ export class RmcpPlusHandshake {
   openSession(payload: Uint8Array, remote: Remote, reply: (payload: Uint8Array) => void): void {
     const request = decodeOpenSessionRequest(payload);
     const refuse = (status: number) => reply(encodeOpenSessionResponse({ tag: request.tag, status, privilege: 0, consoleSessionId: request.consoleSessionId, bmcSessionId: 0, authentication: 0, integrity: 0, confidentiality: 0 }));
-    const suite = this.options.suites.find((candidate) => candidate.authentication.id === request.authentication && candidate.integrity.id === request.integrity && candidate.confidentiality.id === request.confidentiality);
+    const requested = this.options.suites.find((candidate) => candidate.authentication.id === request.authentication && candidate.integrity.id === request.integrity && candidate.confidentiality.id === request.confidentiality);
+    // Fault answerSuite3: the BMC settles on suite 3 whatever was asked and says so only in the algorithm records.
+    const suite = this.options.bmc.config.faults.answerSuite3 && requested !== undefined ? cipherSuiteById(3)! : requested;
     if (!suite) {
       if (!this.options.suites.some((candidate) => candidate.authentication.id === request.authentication)) return refuse(RMCP_PLUS_STATUS.invalidAuthenticationAlgorithm);
       if (!this.options.suites.some((candidate) => candidate.integrity.id === request.integrity)) return refuse(RMCP_PLUS_STATUS.invalidIntegrityAlgorithm);

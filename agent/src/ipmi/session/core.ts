@@ -20,6 +20,8 @@ export const DEFAULT_TIMING: SessionTiming = { requestTimeoutMs: 250, requestRet
 
 export interface SessionLogger {
   debug(object: Record<string, unknown>, message: string): void;
+  /** A BMC's ordinary refusal (unsupported command, no SDR): worth a line with the reason, not a stack. */
+  warn?(object: Record<string, unknown>, message: string): void;
 }
 
 interface PendingRequest {

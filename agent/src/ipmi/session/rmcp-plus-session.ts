@@ -1,6 +1,6 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
-  PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
+  PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteByAlgorithms, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
   decodeRakp2, decodeRakp3Or4, decodeRmcpPlus, encodeOpenSessionRequest, encodeRakp1, encodeRakp3Or4, encodeRmcpPlus, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sessionIntegrityKey, wireReasonOf, type ChannelAuthCapabilities, type CipherSuite, type CommandRequest, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
 } from '../wire/index.js';
@@ -111,22 +111,28 @@ export class RmcpPlusSession extends HandshakingSession {
   private async negotiate(attempt: number, flipRole: boolean): Promise<void> {
     const { options } = this;
     const suites = options.suiteCache.order(options.target, options.suitePreference);
+    let notAllowed: LightsoutError | undefined;
     for (const suiteId of suites) {
       const suite = cipherSuiteById(suiteId);
       if (suite === undefined) throw new LightsoutError('CONFIG_INVALID', `cipher suite ${suiteId} is not implemented`);
       try {
-        await this.handshake(suite, attempt, flipRole);
-        options.suiteCache.set(options.target, suite.id);
+        const negotiated = await this.handshake(suite, attempt, flipRole);
+        options.suiteCache.set(options.target, negotiated.id);
         return;
       } catch (error) {
         if (error instanceof SuiteRejected) continue;
+        if (error instanceof LightsoutError && error.details?.['reason'] === 'SUITE_NOT_ALLOWED') {
+          notAllowed ??= error;
+          continue;
+        }
         throw error;
       }
     }
-    throw new LightsoutError('BMC_UNSUPPORTED', `BMC accepts none of cipher suites ${suites.join(', ')}`);
+    throw notAllowed ?? new LightsoutError('BMC_UNSUPPORTED', `BMC accepts none of cipher suites ${suites.join(', ')}`, { hint: "list the BMC's suites with `ipmitool channel getciphers ipmi` and set ipmi.cipherSuite" });
   }
 
-  private async handshake(suite: CipherSuite, attempt: number, flipRole: boolean): Promise<void> {
+  /** One Open Session + RAKP exchange asking for `requested`; resolves with the suite the BMC settled on. */
+  private async handshake(requested: CipherSuite, attempt: number, flipRole: boolean): Promise<CipherSuite> {
     const { options } = this;
     const timeout = this.stepTimeout(attempt);
     this.security = undefined;
@@ -143,9 +149,9 @@ export class RmcpPlusSession extends HandshakingSession {
       // 0 = "the highest the user may have" (ipmitool); some BMCs hash this instead of the RAKP 1 role (quirk).
       privilege: openSessionPrivilege ? options.privilege : 0,
       consoleSessionId: this.consoleSessionId,
-      authentication: suite.authentication.id,
-      integrity: suite.integrity.id,
-      confidentiality: suite.confidentiality.id,
+      authentication: requested.authentication.id,
+      integrity: requested.integrity.id,
+      confidentiality: requested.confidentiality.id,
     }));
     const open = await openReply;
     if (open.status !== 0) {
@@ -153,9 +159,7 @@ export class RmcpPlusSession extends HandshakingSession {
       throw rakpFailure('Open Session', open.status);
     }
     if (open.consoleSessionId !== this.consoleSessionId) throw new LightsoutError('BMC_PROTOCOL_ERROR', 'Open Session response for another session');
-    if (open.authentication !== suite.authentication.id || open.integrity !== suite.integrity.id || open.confidentiality !== suite.confidentiality.id) {
-      throw new LightsoutError('BMC_PROTOCOL_ERROR', 'BMC changed the cipher suite algorithms in Open Session');
-    }
+    const suite = this.settledSuite(requested, open);
     this.bmcSessionId = open.bmcSessionId;
 
     this.state = 'rakp1-2';
@@ -200,6 +204,27 @@ export class RmcpPlusSession extends HandshakingSession {
     const { k1, k2 } = additionalKeys(context, sik);
     this.suite = suite;
     this.security = suite.integrity.hash === null && !suite.confidentiality.aes ? undefined : { crypto: options.crypto, integrity: suite.integrity, confidentiality: suite.confidentiality, k1, k2 };
+    return suite;
+  }
+
+  /**
+   * The Open Session response names the algorithms the BMC will use (§13.18); some BMCs answer a request
+   * for suite 17 with status 0 and suite 3's. That choice is taken when it is a suite we implement and the
+   * configuration allows (never a weaker one nobody asked for); the RAKP exchange then runs with it.
+   */
+  private settledSuite(requested: CipherSuite, open: { authentication: number; integrity: number; confidentiality: number }): CipherSuite {
+    if (open.authentication === requested.authentication.id && open.integrity === requested.integrity.id && open.confidentiality === requested.confidentiality.id) return requested;
+    const chosen = cipherSuiteByAlgorithms(open.authentication, open.integrity, open.confidentiality);
+    const algorithms = `authentication ${open.authentication}, integrity ${open.integrity}, confidentiality ${open.confidentiality}`;
+    if (chosen === undefined || !this.options.suitePreference.includes(chosen.id)) {
+      // Tell the BMC nothing more: the session it opened times out. The caller's next suite (if any) is tried.
+      throw new LightsoutError('BMC_UNSUPPORTED', `BMC answered a request for cipher suite ${requested.id} with ${chosen === undefined ? `algorithms no suite we implement uses (${algorithms})` : `cipher suite ${chosen.id}`}, which the configuration does not allow`, {
+        details: { reason: 'SUITE_NOT_ALLOWED', requested: requested.id, ...(chosen === undefined ? {} : { chosen: chosen.id }) },
+        hint: `set ipmi.cipherSuite to ${chosen === undefined ? "'auto'" : `${chosen.id} or 'auto'`} if this BMC may use it`,
+      });
+    }
+    this.options.logger?.debug({ requested: requested.id, chosen: chosen.id }, 'BMC chose another cipher suite in Open Session; using it');
+    return chosen;
   }
 
   private handshakePayload<T extends { tag: number }>(datagram: Uint8Array, payloadType: number, tag: number, decode: (payload: Uint8Array) => T): T | undefined {

@@ -1,0 +1,76 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LightsoutError } from '@lightsout/shared';
+import { startFleet, type Fleet, type FleetBmc } from '@lightsout/bmcsim';
+import { createIpmiDriver, openIpmiSession, SuiteCache, type IpmiDriver, type RmcpPlusSessionView } from '@lightsout/agent/ipmi';
+
+/**
+ * The agent's IPMI driver against bmcsim's fault knobs for behaviour seen on
+ * independent BMCs: a BMC that answers a suite-17 Open Session with suite 3's
+ * algorithms, one without Get Payload Instance Info (0x4B → 0xC1), one with a
+ * SEL but no SDR repository. pyghmi's BMC (lab/) is the third-party peer for
+ * the same behaviours.
+ */
+let fleet: Fleet;
+const SUITE3 = 0;
+const NO_SDR = 2;
+const PLAIN = 3;
+const byIndex = (index: number): FleetBmc => fleet.bmcs[index]!;
+const credentials = { username: 'admin', password: 'adminpass' };
+let drivers: IpmiDriver[] = [];
+const driverFor = (index: number, options: Partial<Parameters<typeof createIpmiDriver>[0]> = {}) => {
+  const { host, port } = byIndex(index).ipmi;
+  const driver = createIpmiDriver({ host, port, credentials, ...options });
+  drivers.push(driver);
+  return driver;
+};
+
+beforeAll(async () => {
+  const faults = [{ answerSuite3: true }, { noPayloadInstanceInfo: true }, { noSdrRepository: true }, {}];
+  fleet = await startFleet({ count: faults.length, address: '127.0.0.1', ports: { ipmi: 0, web: 0, vnc: 0 }, tls: false, faultsFor: (index) => faults[index], timings: { postMs: 10, bootMs: 10, shutdownMs: 50, cycleMs: 50 } });
+});
+afterEach(async () => {
+  await Promise.all(drivers.map((driver) => driver.close()));
+  drivers = [];
+});
+afterAll(async () => {
+  await fleet?.stop();
+});
+
+describe('cipher suite chosen by the BMC', () => {
+  it('accepts suite 3 when the BMC answers a suite-17 Open Session with its algorithms, and says which suite it uses', async () => {
+    const { host, port } = byIndex(SUITE3).ipmi;
+    const session = await openIpmiSession({ host, port, ...credentials, suiteCache: new SuiteCache() });
+    expect((session as RmcpPlusSessionView).suite?.id).toBe(3);
+    await session.close();
+    const driver = driverFor(SUITE3);
+    expect(await driver.powerGet()).toEqual({ power: 'on' });
+    expect(driver.negotiated).toEqual({ protocol: 'ipmi-v2.0', cipherSuite: 3 });
+  });
+
+  it('refuses the BMC\'s choice when it is not a suite the configuration allows', async () => {
+    const { host, port } = byIndex(SUITE3).ipmi;
+    const failure = await openIpmiSession({ host, port, ...credentials, cipherSuites: [17], suiteCache: new SuiteCache() }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LightsoutError);
+    expect((failure as LightsoutError).code).toBe('BMC_UNSUPPORTED');
+    expect((failure as LightsoutError).message).toMatch(/suite 3/);
+  });
+});
+
+describe('SEL without an SDR repository', () => {
+  it('reads the SEL and names sensors by type and number', async () => {
+    const bmc = byIndex(NO_SDR).bmc;
+    bmc.host.powerOff();
+    const driver = driverFor(NO_SDR);
+    await expect.poll(async () => (await driver.sel()).entries.length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+    const { entries } = await driver.sel();
+    expect(entries.at(-1)).toMatchObject({ sensor: 'power unit #48', event: expect.stringMatching(/power off/i) });
+  });
+
+  it('names SEL sensors from the SDR when there is one', async () => {
+    const bmc = byIndex(PLAIN).bmc;
+    bmc.host.powerOff();
+    const driver = driverFor(PLAIN);
+    await expect.poll(async () => (await driver.sel()).entries.at(-1)?.sensor, { timeout: 5000 }).toBe('Power Unit');
+  });
+});
+

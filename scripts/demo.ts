@@ -5,87 +5,43 @@
  * it started. State (relay store, agent key, password) persists in the data
  * directory, so a second run picks up the same identities.
  *
+ * It supervises what it started: a child that dies is started again (bmcsim
+ * together with the agent, whose configuration it writes); a child that keeps
+ * dying stops the whole demo with the reason. Children are tied to this
+ * process (PR_SET_PDEATHSIG), so even a killed demo leaves nothing behind.
+ *
  *   scripts/demo.sh [--count N] [--port P] [--data-dir DIR] [--fresh]
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type DemoChild, Supervisor, portIsFree } from './demo-supervisor.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: options } = parseArgs({
   options: {
     count: { type: 'string', default: process.env['LIGHTSOUT_DEMO_COUNT'] ?? '6' },
     port: { type: 'string', default: process.env['LIGHTSOUT_DEMO_PORT'] ?? '8080' },
     host: { type: 'string', default: process.env['LIGHTSOUT_DEMO_HOST'] ?? '127.0.0.1' },
-    'data-dir': { type: 'string', default: process.env['LIGHTSOUT_DEMO_DIR'] ?? join(repo, '.data/demo') },
+    'data-dir': { type: 'string', default: process.env['LIGHTSOUT_DEMO_DIR'] },
     fresh: { type: 'boolean', default: false },
     'exit-when-ready': { type: 'boolean', default: false },
   },
 });
 
-const dataDir = resolve(options['data-dir']);
-const logDir = join(dataDir, 'logs');
+const supervisor = new Supervisor(options['data-dir']);
+const { repo, dataDir, logDir } = supervisor;
 const relayUrl = `http://${options.host}:${options.port}`;
 const REGION = 'eu-central';
 const DATACENTER = 'fra1';
-const children: { name: string; child: ChildProcess }[] = [];
-let stopping = false;
-
-function say(line: string): void {
-  process.stdout.write(`demo: ${line}\n`);
-}
-
-function fail(message: string): never {
-  process.stderr.write(`demo: ${message}\n`);
-  void stopAll().then(() => process.exit(1));
-  throw new Error(message);
-}
-
-/** One child process, output to a log file (and kept in memory for the few lines we parse). */
-function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; output: () => string } {
-  const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, args, { cwd: repo, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let captured = '';
-  const capture = (chunk: Buffer) => {
-    log.write(chunk);
-    if (captured.length < 1_000_000) captured += chunk.toString('utf8');
-  };
-  child.stdout?.on('data', capture);
-  child.stderr?.on('data', capture);
-  child.on('exit', (code, signal) => {
-    log.end();
-    if (!stopping) fail(`${name} exited (${signal ?? `code ${code}`}); see ${join(logDir, `${name}.log`)}`);
-  });
-  children.push({ name, child });
-  return { child, output: () => captured };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) fail(`timed out waiting for ${what}; logs in ${logDir}`);
-    await new Promise((done) => setTimeout(done, 200));
-  }
-}
-
-async function stopAll(): Promise<void> {
-  stopping = true;
-  for (const { child } of [...children].reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise((done) => child.once('exit', done));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
 
 async function main(): Promise<void> {
+  // A relay already on the port (a previous demo, anything else) would answer our
+  // readiness probes and the banner would point at it: refuse instead.
+  if (!(await portIsFree(options.host, Number(options.port)))) {
+    supervisor.fail(`${options.host}:${options.port} is already in use (another demo still running?); stop it or choose --port`, 2);
+  }
   if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
 
@@ -97,41 +53,57 @@ async function main(): Promise<void> {
   const relayConfig = join(dataDir, 'relay.yaml');
   writeFileSync(relayConfig, [`listen:`, `  host: ${options.host}`, `  port: ${Number(options.port)}`, `dataDir: ${join(dataDir, 'relay')}`, `webRoot: ${join(repo, 'desktop/out/web')}`, ''].join('\n'));
 
-  say(`starting relay on ${relayUrl} (logs: ${logDir})`);
-  start('relay', [join(repo, 'relay/bin/lightsout-relay.js'), '--config', relayConfig], { LIGHTSOUT_DEMO_PASSWORD: password });
-  await waitFor('the relay to be ready', async () => {
-    const response = await fetch(`${relayUrl}/readyz`).catch(() => undefined);
-    return response?.ok ? true : undefined;
-  });
+  supervisor.say(`starting relay on ${relayUrl} (logs: ${logDir})`);
+  const relayReady = async () => {
+    await supervisor.waitFor('the relay to be ready', async () => {
+      const response = await fetch(`${relayUrl}/readyz`).catch(() => undefined);
+      return response?.ok ? true : undefined;
+    });
+  };
+  supervisor.start({ name: 'relay', args: [join(repo, 'relay/bin/lightsout-relay.js'), '--config', relayConfig], env: { LIGHTSOUT_DEMO_PASSWORD: password }, ready: relayReady });
+  await relayReady();
 
-  say(`starting ${options.count} simulated BMCs`);
+  // bmcsim writes the agent's configuration (ports, the BMCs' TLS pin) each time it starts,
+  // so a restarted bmcsim is followed by a restarted agent.
   const agentConfig = join(dataDir, 'agent.yaml');
-  const bmcsim = start('bmcsim', [join(repo, 'bmcsim/bin/bmcsim.js'), '--count', options.count, '--address', '127.0.0.1', '--relay', relayUrl, '--agent-config', agentConfig]);
-  await waitFor('bmcsim to start its BMCs', () => (/bmcsim: \d+ BMCs up/.test(bmcsim.output()) ? true : undefined));
-  const bmcEnvironment: Record<string, string> = {};
-  for (const match of bmcsim.output().matchAll(/\b(BMCSIM_[A-Z_]+)=(\S+)/g)) bmcEnvironment[match[1]!] = match[2]!;
-
-  // First run: mint a join token on the relay host; later runs reuse the agent's enrolled key.
   const agentState = join(dataDir, 'agent-state');
-  let config = readFileSync(agentConfig, 'utf8')
-    .replace(/^relay:.*$/m, `relay: ${relayUrl}`)
-    .replace(/^stateDir:.*$/m, `stateDir: ${agentState}`)
-    .replace(/^name:.*$/m, `name: ${DATACENTER}-agent`);
-  if (!existsSync(join(agentState, 'identity.json'))) {
-    const minted = spawnSync(process.execPath, [join(repo, 'relay/bin/lightsout-relay.js'), 'join-token', 'create', '--region', REGION, '--datacenter', DATACENTER, '--config', relayConfig], { cwd: repo, encoding: 'utf8' });
-    if (minted.status !== 0) fail(`could not create a join token: ${minted.stderr}`);
-    const joinTokenFile = join(dataDir, 'join-token');
-    writeFileSync(joinTokenFile, minted.stdout.trim(), { mode: 0o600 });
-    config += `\njoinTokenFile: ${joinTokenFile}\n`;
-  }
-  writeFileSync(agentConfig, config, { mode: 0o600 });
+  let bmcEnvironment: Record<string, string> = {};
+  const agent: DemoChild = {
+    name: 'agent',
+    args: [join(repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfig],
+    env: {},
+    prepare: () => {
+      agent.env = bmcEnvironment;
+      writeAgentConfig(agentConfig, agentState, relayConfig);
+    },
+    ready: async () => {
+      await supervisor.waitFor('the agent to connect', async () => {
+        const metrics = await fetch(`${relayUrl}/metrics`).then((response) => response.text()).catch(() => '');
+        return /^lightsout_agents_connected [1-9]/m.test(metrics) ? true : undefined;
+      });
+    },
+  };
+  const bmcsim: DemoChild = {
+    name: 'bmcsim',
+    args: [join(repo, 'bmcsim/bin/bmcsim.js'), '--count', options.count, '--address', '127.0.0.1', '--relay', relayUrl, '--agent-config', agentConfig],
+    env: {},
+    ready: async () => {
+      const output = await supervisor.waitFor('bmcsim to start its BMCs', () => {
+        const text = supervisor.output('bmcsim');
+        return /bmcsim: \d+ BMCs up/.test(text) ? text : undefined;
+      });
+      bmcEnvironment = {};
+      for (const match of output.matchAll(/\b(BMCSIM_[A-Z_]+)=(\S+)/g)) bmcEnvironment[match[1]!] = match[2]!;
+    },
+    dependents: ['agent'],
+  };
 
-  say('starting the agent (outbound to the relay)');
-  start('agent', [join(repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfig], bmcEnvironment);
-  await waitFor('the agent to connect', async () => {
-    const metrics = await fetch(`${relayUrl}/metrics`).then((response) => response.text()).catch(() => '');
-    return /^lightsout_agents_connected [1-9]/m.test(metrics) ? true : undefined;
-  });
+  supervisor.say(`starting ${options.count} simulated BMCs`);
+  supervisor.start(bmcsim);
+  await bmcsim.ready!();
+  supervisor.say('starting the agent (outbound to the relay)');
+  supervisor.start(agent);
+  await agent.ready!();
 
   const banner = [
     '',
@@ -150,22 +122,34 @@ async function main(): Promise<void> {
     '',
   ];
   process.stdout.write(`${banner.join('\n')}\n`);
-  if (process.env['DISPLAY'] && process.stdout.isTTY) spawn('xdg-open', [`${relayUrl}/`], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+  if (process.env['DISPLAY'] && process.stdout.isTTY) supervisor.openBrowser(`${relayUrl}/`);
   if (options['exit-when-ready']) {
-    await stopAll();
+    await supervisor.stopAll();
     return;
   }
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  say('stopping');
-  await stopAll();
+  await supervisor.untilSignal();
+  supervisor.say('stopping');
+  await supervisor.stopAll();
 }
 
-main().catch((error: unknown) => {
-  if (!stopping) {
-    process.stderr.write(`demo: ${error instanceof Error ? error.message : String(error)}\n`);
-    void stopAll().then(() => process.exit(1));
+/**
+ * The agent's configuration as bmcsim wrote it, pointed at this relay and the
+ * demo's state directory. The first run also mints a join token on the relay
+ * host; later runs reuse the agent's enrolled key.
+ */
+function writeAgentConfig(agentConfig: string, agentState: string, relayConfig: string): void {
+  let config = readFileSync(agentConfig, 'utf8')
+    .replace(/^relay:.*$/m, `relay: ${relayUrl}`)
+    .replace(/^stateDir:.*$/m, `stateDir: ${agentState}`)
+    .replace(/^name:.*$/m, `name: ${DATACENTER}-agent`);
+  if (!existsSync(join(agentState, 'identity.json'))) {
+    const minted = spawnSync(process.execPath, [join(repo, 'relay/bin/lightsout-relay.js'), 'join-token', 'create', '--region', REGION, '--datacenter', DATACENTER, '--config', relayConfig], { cwd: repo, encoding: 'utf8' });
+    if (minted.status !== 0) supervisor.fail(`could not create a join token: ${minted.stderr}`);
+    const joinTokenFile = join(dataDir, 'join-token');
+    writeFileSync(joinTokenFile, minted.stdout.trim(), { mode: 0o600 });
+    config += `\njoinTokenFile: ${joinTokenFile}\n`;
   }
-});
+  writeFileSync(agentConfig, config, { mode: 0o600 });
+}
+
+main().catch((error: unknown) => supervisor.report(error));

@@ -77,10 +77,8 @@ async function main(): Promise<void> {
       writeAgentConfig(agentConfig, agentState, relayConfig);
     },
     ready: async () => {
-      await supervisor.waitFor('the agent to connect', async () => {
-        const metrics = await fetch(`${relayUrl}/metrics`).then((response) => response.text()).catch(() => '');
-        return /^lightsout_agents_connected [1-9]/m.test(metrics) ? true : undefined;
-      });
+      // The agent's own word, so the demo needs no credentials of the relay's to know it is up.
+      await supervisor.waitFor('the agent to connect', () => (/control connection open/.test(supervisor.output('agent')) ? true : undefined));
     },
   };
   const bmcsim: DemoChild = {

@@ -105,9 +105,10 @@ function buildProgram(context: CommandContext): Command {
     .argument('<server>', 'server id')
     .argument('<file>', 'ISO image')
     .option('--boot', 'set boot-once to the virtual CD and reset (or power on) the server')
+    .option('--replace', 'eject an image someone else inserted in the virtual CD first (without it, such a mount is refused)')
     .option('--no-wait', 'return once the relay accepted the mount instead of following it')
     .option('--json', 'print the final state as JSON')
-    .action((server: string, file: string, options: { boot?: boolean; wait?: boolean; json?: boolean }) => mediaMount(context, server, file, options));
+    .action((server: string, file: string, options: { boot?: boolean; replace?: boolean; wait?: boolean; json?: boolean }) => mediaMount(context, server, file, options));
   media.command('eject').description('eject the virtual media of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaEject(context, server, options));
   media.command('status').description('which image is mounted on a server, since when, by whom').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaStatus(context, server, options));
   registerSecurityCommands(program, context);

@@ -69,6 +69,11 @@ export class MediaServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** The base URL BMCs fetch from (empty before start). */
+  get url(): string {
+    return this.baseUrl;
+  }
+
   /** A URL for `sha256`, valid for `ttlSeconds`, for the BMC at `client` (an IP, or `any`). */
   urlFor(sha256: string, client: string, ttlSeconds: number): string {
     const now = this.options.now?.() ?? Date.now();

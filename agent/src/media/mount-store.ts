@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { AgentMediaMount } from '@lightsout/shared';
+import type { AgentMediaMount, BootOverride } from '@lightsout/shared';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 
@@ -10,7 +10,10 @@ import { Compile } from 'typebox/compile';
  * handful of records), through a temporary file and a rename, so a crash
  * leaves the old file or the new one, never half of one.
  *
- *   { "version": 1, "mounts": { "<serverId>": { sha256, filename, mountedAt, mountedBy, autoEjectAt } } }
+ *   { "version": 1, "mounts": { "<serverId>": { sha256, filename, mountedAt, mountedBy, autoEjectAt, restoreBoot? } } }
+ *
+ * `restoreBoot`: the boot override to put back at eject, when the BMC kept
+ * the media boot's "once" as persistent.
  */
 const Mount = Type.Object({
   sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
@@ -18,13 +21,22 @@ const Mount = Type.Object({
   mountedAt: Type.String({ maxLength: 40 }),
   mountedBy: Type.String({ maxLength: 255 }),
   autoEjectAt: Type.Union([Type.String({ maxLength: 40 }), Type.Null()]),
+  restoreBoot: Type.Optional(
+    Type.Object({
+      device: Type.Union(['none', 'pxe', 'disk', 'cd', 'bios'].map((device) => Type.Literal(device))),
+      persistent: Type.Boolean(),
+      uefi: Type.Boolean(),
+    }),
+  ),
 });
 const MountFile = Type.Object({ version: Type.Literal(1), mounts: Type.Record(Type.String({ maxLength: 63 }), Mount) });
 const mountFile = Compile(MountFile);
 
+export type SavedMount = AgentMediaMount & { restoreBoot?: BootOverride };
+
 export interface MountStore {
-  load(): Map<string, AgentMediaMount>;
-  save(mounts: ReadonlyMap<string, AgentMediaMount>): void;
+  load(): Map<string, SavedMount>;
+  save(mounts: ReadonlyMap<string, SavedMount>): void;
 }
 
 /**
@@ -54,7 +66,7 @@ export function fileMountStore(file: string, onUnreadable: (reason: string) => v
         onUnreadable(`${first?.instancePath || '/'} ${first?.message ?? 'does not match'}`);
         return new Map();
       }
-      return new Map(Object.entries(parsed.mounts));
+      return new Map(Object.entries(parsed.mounts) as [string, SavedMount][]);
     },
     save(mounts) {
       const record = {
@@ -62,7 +74,14 @@ export function fileMountStore(file: string, onUnreadable: (reason: string) => v
         mounts: Object.fromEntries(
           [...mounts].map(([serverId, mount]) => [
             serverId,
-            { sha256: mount.sha256, filename: mount.filename, mountedAt: mount.mountedAt, mountedBy: mount.mountedBy, autoEjectAt: mount.autoEjectAt },
+            {
+              sha256: mount.sha256,
+              filename: mount.filename,
+              mountedAt: mount.mountedAt,
+              mountedBy: mount.mountedBy,
+              autoEjectAt: mount.autoEjectAt,
+              ...(mount.restoreBoot ? { restoreBoot: mount.restoreBoot } : {}),
+            },
           ]),
         ),
       };

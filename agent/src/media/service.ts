@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { request } from 'undici';
 import {
   type AgentMediaJob,
+  type BootOverride,
   type AgentMediaMount,
   type AgentMediaTransfer,
   LightsoutError,
@@ -17,7 +19,7 @@ import type { BmcDriver } from '../drivers/types.js';
 import { MediaCache, type ResumePolicy, assertSha256 } from './cache.js';
 import { type MediaAccess, MediaServer } from './media-server.js';
 import { type MountStore, fileMountStore } from './mount-store.js';
-import { type VirtualMediaDriver, hasVirtualMedia } from './types.js';
+import { type VirtualMediaDriver, type VirtualMediaSlotState, hasVirtualMedia, redactedImage } from './types.js';
 import { MediaUrlSigner, clientFor } from './url-signer.js';
 
 /**
@@ -47,6 +49,12 @@ export interface MediaServiceOptions {
   mountsFile: string;
   /** How a cut relay → agent transfer is resumed (default: MediaCache's). */
   resume?: ResumePolicy;
+  /**
+   * How long, after the BMC accepted the image, to wait for proof that it
+   * has it: a GET of the signed URL at the media server, or the slot
+   * reporting it inserted and connected (default 30 s).
+   */
+  fetchWaitMs?: number;
 }
 
 export interface MediaServiceContext {
@@ -61,6 +69,17 @@ export interface MediaServiceContext {
 interface MountRecord extends AgentMediaMount {
   release: () => void;
   timer: NodeJS.Timeout | undefined;
+  /** The override before a media boot that the BMC kept persistent: put back at eject. */
+  restoreBoot?: BootOverride;
+}
+
+/** What the media server saw of one signed URL while a mount waits for proof. */
+interface FetchWatch {
+  fetched: boolean;
+  refused: string | undefined;
+  /** Resolves at the next access of the URL. */
+  next: () => Promise<void>;
+  dispose: () => void;
 }
 
 export class MediaService {
@@ -72,6 +91,8 @@ export class MediaService {
   private readonly running = new Set<Promise<unknown>>();
   private readonly aborts = new Set<AbortController>();
   private readonly mountStore: MountStore;
+  private readonly accessListeners = new Set<(access: MediaAccess) => void>();
+  private readonly jobRuns = new Map<string, Promise<void>>();
 
   constructor(
     private readonly options: MediaServiceOptions,
@@ -85,7 +106,10 @@ export class MediaService {
       port: options.listenPort,
       ...(options.tls ? { tls: options.tls } : {}),
       ...(options.publicBaseUrl ? { publicBaseUrl: options.publicBaseUrl } : {}),
-      onAccess: (access) => logAccess(context.logger, access),
+      onAccess: (access) => {
+        logAccess(context.logger, access);
+        for (const listener of this.accessListeners) listener(access);
+      },
     });
     this.mountStore = fileMountStore(options.mountsFile, (reason) =>
       context.logger.warn({ file: options.mountsFile, reason }, 'the saved mounts cannot be read; starting with none (images the BMCs still have inserted are not shown)'),
@@ -194,37 +218,65 @@ export class MediaService {
     if (current && !['booting', 'mounted', 'failed'].includes(current.step)) throw new LightsoutError('CONFLICT', `a mount is already running on ${params.serverId}`);
     const job: AgentMediaJob = { step: 'mounting', failedStep: null, error: null, quirks: [], powerAction: null };
     this.jobs.set(params.serverId, job);
-    this.track(this.runMount(params, driver, job));
+    const run = this.runMount(params, driver, job);
+    this.jobRuns.set(params.serverId, run);
+    this.track(run);
     return { ...job };
+  }
+
+  /** Resolves when the server's current mount job has settled (mounted, booting or failed). */
+  async settled(serverId: string): Promise<AgentMediaJob | null> {
+    await this.jobRuns.get(serverId);
+    return this.jobs.get(serverId) ?? null;
   }
 
   private async runMount(params: MediaMountParams, driver: BmcDriver & VirtualMediaDriver, job: AgentMediaJob): Promise<void> {
     const { serverId, sha256 } = params;
     try {
-      await this.ejectQuietly(serverId);
+      await this.clearSlot(serverId, driver, params.replace === true);
       const release = this.cache.pin(sha256);
       const url = this.server.urlFor(sha256, clientFor(driver.bmcHost), this.options.urlTtlSeconds);
-      let inserted;
+      // watch before inserting: many BMCs read the image before they answer InsertMedia
+      const watch = this.watchFetches(new URL(url).pathname);
+      let inserted = false;
       try {
-        inserted = await driver.mediaInsert(url);
+        const answer = await driver.mediaInsert(url);
+        inserted = true;
+        job.quirks = answer.quirks;
+        job.confirmedBy = await this.confirmFetched(driver, watch, answer.quirks);
       } catch (error) {
         release();
+        // leave the slot as it was: what we inserted and nobody read comes out again
+        if (inserted) await driver.mediaEject().catch((ejectError: unknown) => this.context.logger.warn({ serverId, err: ejectError }, 'could not eject the image the BMC never read'));
         throw error;
+      } finally {
+        watch.dispose();
       }
-      job.quirks = inserted.quirks;
       const now = Date.now();
       const autoEjectAt = this.options.autoEjectSeconds > 0 ? new Date(now + this.options.autoEjectSeconds * 1000).toISOString() : null;
       const record: MountRecord = { sha256, filename: params.filename, mountedAt: new Date(now).toISOString(), mountedBy: params.mountedBy, autoEjectAt, release, timer: undefined };
       this.armAutoEject(serverId, record, now);
       this.mounts.set(serverId, record);
       this.saveMounts();
-      this.context.logger.info({ serverId, sha256, filename: params.filename, by: params.mountedBy, quirks: inserted.quirks }, 'virtual media mounted');
+      this.context.logger.info({ serverId, sha256, filename: params.filename, by: params.mountedBy, quirks: job.quirks, confirmedBy: job.confirmedBy }, 'virtual media mounted');
       if (!params.boot) {
         job.step = 'mounted';
         return;
       }
       job.step = 'setting-boot';
-      await driver.mediaBootOnce();
+      const before = await driver.bootGet();
+      const boot = await driver.mediaBootOnce();
+      if (boot.warning) {
+        if (boot.persistent && boot.device === 'cd') {
+          // the BMC ignored "Once": put the previous override back when the image is ejected
+          record.restoreBoot = before;
+          this.saveMounts();
+          job.warning = `${boot.warning}; the previous boot override (${describeOverride(before)}) is restored when the image is ejected`;
+        } else {
+          job.warning = boot.warning;
+        }
+        this.context.logger.warn({ serverId, asked: 'cd once', got: boot, restoreAtEject: record.restoreBoot ?? null }, 'the BMC did not keep the boot override as asked');
+      }
       job.step = 'resetting';
       const { power } = await driver.powerGet();
       job.powerAction = power === 'on' ? 'reset' : 'on';
@@ -257,6 +309,7 @@ export class MediaService {
     if (record) {
       clearTimeout(record.timer);
       record.release();
+      if (record.restoreBoot) await this.restoreBoot(serverId, driver, record.restoreBoot);
     }
     this.mounts.delete(serverId);
     this.saveMounts();
@@ -319,9 +372,97 @@ export class MediaService {
     }
   }
 
-  private async ejectQuietly(serverId: string): Promise<void> {
-    if (!this.mounts.has(serverId)) return;
-    await this.ejectMount(serverId);
+  /**
+   * Empties the slot before a mount. An image this agent inserted (its
+   * record, or its media server's URL) is ejected; anyone else's only with
+   * `replace`, else MEDIA_IN_USE: a mount never throws away someone's
+   * medium unasked.
+   */
+  private async clearSlot(serverId: string, driver: BmcDriver & VirtualMediaDriver, replace: boolean): Promise<void> {
+    const slot = await driver.mediaGet();
+    if (!slot.inserted) {
+      if (this.mounts.has(serverId)) this.forgetMount(serverId); // ejected behind our back
+      return;
+    }
+    const ours = this.mounts.has(serverId) || (slot.image !== null && this.server.url !== '' && slot.image.startsWith(`${this.server.url}/`));
+    if (!ours && !replace) {
+      throw new LightsoutError('MEDIA_IN_USE', `the virtual CD of ${serverId} holds an image this agent did not insert (${redactedImage(slot.image) ?? 'no URL given'})`, {
+        hint: 'mount with --replace (API: "replace": true) to eject it and mount yours',
+        details: { image: redactedImage(slot.image), connectedVia: slot.connectedVia },
+      });
+    }
+    if (!ours) this.context.logger.warn({ serverId, image: redactedImage(slot.image) }, 'ejecting an image this agent did not insert (replace requested)');
+    if (this.mounts.has(serverId)) await this.ejectMount(serverId);
+    else await driver.mediaEject();
+  }
+
+  private forgetMount(serverId: string): void {
+    const record = this.mounts.get(serverId);
+    if (!record) return;
+    clearTimeout(record.timer);
+    record.release();
+    this.mounts.delete(serverId);
+    this.saveMounts();
+  }
+
+  private watchFetches(path: string): FetchWatch {
+    let wake: () => void = () => undefined;
+    let pending = new Promise<void>((resolve) => (wake = resolve));
+    const watch: FetchWatch = {
+      fetched: false,
+      refused: undefined,
+      next: () => pending,
+      dispose: () => this.accessListeners.delete(listener),
+    };
+    const listener = (access: MediaAccess) => {
+      if (access.path !== path) return;
+      if (access.method === 'GET' && (access.status === 200 || access.status === 206)) watch.fetched = true;
+      else if (access.status >= 400) watch.refused = `${access.status}${access.reason ? ` (${access.reason})` : ''} from ${access.remoteAddress}`;
+      wake();
+      pending = new Promise<void>((resolve) => (wake = resolve));
+    };
+    this.accessListeners.add(listener);
+    return watch;
+  }
+
+  /**
+   * A BMC's 204 to InsertMedia (or PATCH) proves nothing: a static mockup
+   * stores the JSON and never reads a byte. The mount counts only once the
+   * media server saw the BMC GET the signed URL, or the slot reports the
+   * image inserted and connected (DSP2046 ConnectedVia other than
+   * NotConnected); else MEDIA_NOT_FETCHED after a bounded wait.
+   */
+  private async confirmFetched(driver: VirtualMediaDriver, watch: FetchWatch, quirks: readonly string[]): Promise<'fetched' | 'connected'> {
+    const waitMs = this.options.fetchWaitMs ?? 30_000;
+    const deadline = Date.now() + waitMs;
+    let slot: VirtualMediaSlotState | undefined;
+    for (let round = 0; round < 10_000; round += 1) {
+      if (watch.fetched) return 'fetched';
+      if (watch.refused) {
+        throw new LightsoutError('MEDIA_NOT_FETCHED', `the BMC tried to read the image and the agent's media server refused it: ${watch.refused}`, {
+          hint: 'the BMC reaches the agent from another address than configured: check the server\'s redfish URL (media URLs are signed for the BMC address)',
+          details: { quirks },
+        });
+      }
+      slot = await driver.mediaGet();
+      if (slot.inserted && slot.connectedVia !== null && slot.connectedVia !== 'NotConnected') return 'connected';
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await Promise.race([watch.next(), delay(Math.min(1000, left))]);
+    }
+    throw new LightsoutError('MEDIA_NOT_FETCHED', `the BMC accepted the image but did not read it within ${Math.round(waitMs / 1000)} s, and does not report it connected (ConnectedVia: ${slot?.connectedVia ?? 'absent'})`, {
+      hint: "check that the BMC reaches the agent's media server (media.listen / media.publicUrl) on the out-of-band network; some BMCs (static mockups) accept an image they never fetch",
+      details: { quirks, slot: slot ? { inserted: slot.inserted, connectedVia: slot.connectedVia } : null },
+    });
+  }
+
+  private async restoreBoot(serverId: string, driver: BmcDriver, previous: BootOverride): Promise<void> {
+    try {
+      const restored = await driver.bootSet({ device: previous.device, persistent: previous.persistent, uefi: previous.uefi });
+      this.context.logger.info({ serverId, restored }, 'boot override from before the media boot restored');
+    } catch (error) {
+      this.context.logger.warn({ serverId, previous, err: error }, 'could not restore the boot override from before the media boot');
+    }
   }
 
   private assertServer(serverId: string): void {
@@ -332,6 +473,10 @@ export class MediaService {
     const tracked = work.finally(() => this.running.delete(tracked));
     this.running.add(tracked);
   }
+}
+
+function describeOverride(override: BootOverride): string {
+  return override.device === 'none' ? 'none' : `${override.device}, ${override.persistent ? 'persistent' : 'once'}`;
 }
 
 function publicMount(record: MountRecord): AgentMediaMount {

@@ -26,3 +26,14 @@ export interface VirtualMediaDriver {
 export function hasVirtualMedia(driver: object): driver is VirtualMediaDriver {
   return typeof (driver as Partial<VirtualMediaDriver>).mediaInsert === 'function';
 }
+
+/** An image URL as logs and errors may show it: no user info, no query (either may carry a credential). */
+export function redactedImage(image: string | null): string | null {
+  if (image === null) return null;
+  try {
+    const url = new URL(image);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return image.slice(0, 200);
+  }
+}

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { LightsoutError } from '@lightsout/shared';
+import { redactedImage } from '../media/types.js';
 import type { RedfishClient } from './client.js';
 import { type JsonObject, actionTarget, booleanAt, stringAt } from './json.js';
 import { INSERT_LADDER, type VirtualMediaQuirkName, buildInsertAttempt } from './quirks/index.js';
@@ -51,12 +52,16 @@ export async function readSlot(client: RedfishClient, slotPath: string): Promise
   return slotStateOf(slotPath, (await client.get(slotPath)).body);
 }
 
-/** Inserts `imageUrl`; returns the quirks that made the BMC accept it. */
+/**
+ * Inserts `imageUrl` into an empty slot; returns the quirks that made the BMC
+ * accept it. An occupied slot is refused, never emptied here: whose image it
+ * is, and whether to replace it, is the caller's decision (MediaService).
+ */
 export async function insertMedia(client: RedfishClient, slotPath: string, imageUrl: string, options: InsertOptions = {}): Promise<VirtualMediaQuirkName[]> {
-  let { body: slot } = await client.get(slotPath);
-  if (slotStateOf(slotPath, slot).inserted) {
-    await ejectMedia(client, slotPath); // BMCs refuse a second InsertMedia while one image is attached
-    slot = (await client.get(slotPath)).body;
+  const { body: slot } = await client.get(slotPath);
+  const current = slotStateOf(slotPath, slot);
+  if (current.inserted) {
+    throw new LightsoutError('MEDIA_IN_USE', 'the virtual CD already holds an image', { details: { slotPath, image: redactedImage(current.image) } });
   }
   const target = actionTarget(slot, INSERT_ACTION);
   let used: VirtualMediaQuirkName[];

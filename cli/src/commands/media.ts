@@ -11,6 +11,7 @@ import { resolveRelay, tokenSourceFor, type TokenSource } from '../auth/session.
 import { configDir } from '../config-store.js';
 import { errorOf, readJson, send } from '../http.js';
 import { json } from '../output.js';
+import { ExitCode } from '../exit-codes.js';
 import type { CommandContext } from './context.js';
 
 /**
@@ -51,7 +52,7 @@ async function client(context: CommandContext): Promise<{ relay: string; tokens:
   return { relay, tokens, call };
 }
 
-export async function mediaMount(context: CommandContext, serverId: string, file: string, options: { boot?: boolean; json?: boolean; wait?: boolean }): Promise<void> {
+export async function mediaMount(context: CommandContext, serverId: string, file: string, options: { boot?: boolean; replace?: boolean; json?: boolean; wait?: boolean }): Promise<void> {
   const { relay, tokens, call } = await client(context);
   const info = await stat(file).catch(() => {
     throw new LightsoutError('BAD_REQUEST', `cannot read ${file}`);
@@ -65,7 +66,7 @@ export async function mediaMount(context: CommandContext, serverId: string, file
   progress.done();
   const { images } = await call<{ images: MediaImageView[] }>('GET', '/v1/media/images');
   let uploadId = images.find((image) => image.sha256 === sha256)?.uploadId;
-  const body = (id: string) => ({ uploadId: id, boot: options.boot === true });
+  const body = (id: string) => ({ uploadId: id, boot: options.boot === true, ...(options.replace ? { replace: true } : {}) });
   /** Asks for the mount; a job already running for this image (an interrupted earlier run) is followed instead. */
   const startMount = async (id: string): Promise<MediaState> => {
     try {
@@ -95,6 +96,11 @@ export async function mediaMount(context: CommandContext, serverId: string, file
   // Asked for while the upload ran, that answer is as old as the upload (it showed the agent at 0 bytes).
   if (mounting) state = await call<MediaState>('GET', serverPath(serverId, 'media'));
   if (options.wait !== false) state = await follow(context, serverId, state, call, progress);
+  if (state.warning) {
+    // mounted, but the BMC did something other than asked: said, and not exit 0
+    context.output.err(`warning: ${serverId}: ${state.warning}\n`);
+    context.exitCode = ExitCode.BMC_DIFFERS;
+  }
   if (options.json) context.output.out(json(state));
   else context.output.out(`${serverId}: ${state.message}\n`);
 }
@@ -117,6 +123,7 @@ export async function mediaStatus(context: CommandContext, serverId: string, opt
   if (state.mountedAt) lines.push(`mounted:    ${state.mountedAt} by ${state.mountedBy ?? '?'}`);
   if (state.autoEjectAt) lines.push(`auto-eject: ${state.autoEjectAt}`);
   if (state.error) lines.push(`error:      ${state.error.code}: ${state.error.message}`);
+  if (state.warning) lines.push(`warning:    ${state.warning}`);
   context.output.out(`${lines.join('\n')}\n`);
 }
 
@@ -132,7 +139,8 @@ async function follow(
   let lastMessage = '';
   // bounded by the relay's own timeouts (stall and mount), which turn a hung step into `failed`
   for (let polls = 0; polls < 1_000_000; polls += 1) {
-    if (state.step === 'transferring' && state.progress) {
+    // no bar before a byte moved: the agent may have the image already (then nothing is sent at all)
+    if (state.step === 'transferring' && state.progress && state.progress.bytes > 0) {
       progress.show('to agent', state.progress.bytes, state.progress.total);
     } else {
       progress.done();

@@ -23,6 +23,8 @@ export const MediaMountRequest = Type.Object(
     sha256: Type.Optional(Type.String({ pattern: SHA256_HEX_PATTERN })),
     /** Set boot-once to CD and reset (or power on) the server after mounting. */
     boot: Type.Optional(Type.Boolean()),
+    /** Eject an image someone else inserted in the server's virtual CD first (without it: MEDIA_IN_USE). */
+    replace: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -64,6 +66,8 @@ export const MediaState = Type.Object({
   progress: Type.Union([Type.Object({ bytes: Type.Integer({ minimum: 0 }), total: Type.Integer({ minimum: 0 }) }), Type.Null()]),
   failedStep: Type.Union([MediaStep, Type.Null()]),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String(), hint: Type.Optional(Type.String()) }), Type.Null()]),
+  /** The BMC did something other than asked but the mount went on (it kept boot-from-CD persistent): one line for a human. */
+  warning: Type.Optional(Type.String()),
   /** Bumped on every change, so a poller can tell a new state from a repeated one. */
   revision: Type.Integer({ minimum: 0 }),
 });
@@ -107,6 +111,10 @@ export interface AgentMediaJob {
   quirks: string[];
   /** The power action after boot-once: `reset` (was on), `on` (was off), null without boot. */
   powerAction: 'reset' | 'on' | null;
+  /** How the mount was confirmed: the BMC was seen reading the image, or reports it inserted and connected. */
+  confirmedBy?: 'fetched' | 'connected';
+  /** What the BMC did other than asked (boot-once kept persistent), said to the user; the mount went on. */
+  warning?: string;
 }
 
 export interface MediaStatusParams {
@@ -125,6 +133,8 @@ export interface MediaMountParams {
   filename: string;
   mountedBy: string;
   boot: boolean;
+  /** Eject an image this agent did not insert (without it: MEDIA_IN_USE). */
+  replace?: boolean;
 }
 
 export interface MediaEjectParams {

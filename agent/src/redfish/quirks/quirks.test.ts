@@ -84,8 +84,11 @@ describe('VirtualMedia quirk table', () => {
   it('remembers the quirks that worked for the next insert', async () => {
     const { bmc, driver } = await insertAgainst('needs-transfer-protocol');
     const before = bmc.requestsTo('POST', 'InsertMedia').length;
+    // the driver never empties an occupied slot by itself: whose image it is, is the media service's call
+    await expect(driver.mediaInsert(`${image}?again`)).rejects.toMatchObject({ code: 'MEDIA_IN_USE' });
+    expect(bmc.requestsTo('POST', 'EjectMedia')).toHaveLength(0);
+    await driver.mediaEject();
     await driver.mediaInsert(`${image}?again`);
     expect(bmc.requestsTo('POST', 'InsertMedia').length - before).toBe(1);
-    expect(bmc.requestsTo('POST', 'EjectMedia')).toHaveLength(1); // the first image was ejected before the second insert
   });
 });

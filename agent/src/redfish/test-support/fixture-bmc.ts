@@ -32,6 +32,8 @@ export interface FixtureOptions {
   ignoresOnce?: boolean;
   /** VirtualMedia PATCH is stored and answered 204 but nothing is connected (a static mockup; with insert 'patch-only'). */
   patchStoresOnly?: boolean;
+  /** Reads the first bytes of the Image URL before answering InsertMedia, as most BMCs do. */
+  fetchesImage?: boolean;
 }
 
 export interface LoggedRequest {
@@ -70,6 +72,7 @@ export class FixtureBmc {
       systemAlias: '',
       ignoresOnce: false,
       patchStoresOnly: false,
+      fetchesImage: false,
       ...options,
     };
     const handler = (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response);
@@ -226,6 +229,7 @@ export class FixtureBmc {
       return;
     }
     if (method === 'POST' && path.includes('/Actions/')) return this.action(response, path, body ?? {});
+    if (method === 'PATCH' && this.options.fetchesImage && typeof body?.Image === 'string') await this.fetchImage(body.Image);
     const resource = this.resources.get(path);
     if (!resource) return this.error(response, 404, 'Base.1.8.ResourceMissingAtURI', 'not found');
     if (method === 'GET') return this.send(response, 200, resource);
@@ -264,7 +268,16 @@ export class FixtureBmc {
     response.writeHead(204).end();
   }
 
-  private action(response: ServerResponse, path: string, body: Record<string, unknown>): void {
+  /** Images the fixture read (fetchesImage), with the status the media server answered. */
+  readonly fetches: { url: string; status: number }[] = [];
+
+  private async fetchImage(url: string): Promise<void> {
+    const answer = await fetch(url, { headers: { range: 'bytes=0-2047' } });
+    await answer.arrayBuffer();
+    this.fetches.push({ url, status: answer.status });
+  }
+
+  private async action(response: ServerResponse, path: string, body: Record<string, unknown>): Promise<void> {
     const slotPath = path.replace(/\/Actions\/.*$/, '');
     if (path.endsWith('ComputerSystem.Reset')) {
       const system = this.resource(slotPath);
@@ -295,6 +308,7 @@ export class FixtureBmc {
     if (behaviour === 'needs-transfer-method' && (body.TransferMethod !== 'Stream' || typeof body.TransferProtocolType !== 'string')) {
       return this.error(response, 422, 'Base.1.8.ActionParameterMissing', 'TransferMethod');
     }
+    if (this.options.fetchesImage) await this.fetchImage(body.Image);
     slot.Image = body.Image;
     slot.Inserted = true;
     slot.ConnectedVia = 'URI';

@@ -162,7 +162,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     async (request, reply) => {
       const who = await caller(request, 'operator');
       const server = await serverFor(request.params.id, who);
-      const { uploadId, sha256, boot } = request.body;
+      const { uploadId, sha256, boot, replace } = request.body;
       if ((uploadId === undefined) === (sha256 === undefined)) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId and sha256');
       const record = uploadId
         ? await findUpload(store, uploadId)
@@ -170,14 +170,14 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
       if (!record || record.tenant !== who.tenant) throw new LightsoutError('NOT_FOUND', 'no such upload');
       // An upload still arriving may be mounted: the agent pulls it as it grows (cut-through) and
       // the mount itself waits until the agent holds every byte with the right SHA-256.
-      const state = jobs.start(server, who, record, boot === true);
+      const state = jobs.start(server, who, record, { boot: boot === true, replace: replace === true });
       await dependencies.audit?.(request, {
         action: 'media.mount',
         outcome: 'success',
         subject: who.subject,
         tenant: who.tenant,
         target: `server:${server.id}`,
-        details: { sha256: record.sha256, filename: record.filename, size: record.size, boot: boot === true },
+        details: { sha256: record.sha256, filename: record.filename, size: record.size, boot: boot === true, replace: replace === true },
       });
       request.log.info({ serverId: server.id, uploadId: record.id, sha256: record.sha256, boot: boot === true, by: who.username }, 'virtual media mount started');
       return reply.status(202).send(state);

@@ -66,7 +66,7 @@ export class MediaJobs {
     return this.update(server.id, fromAgent(server.id, agent, local));
   }
 
-  start(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, boot: boolean): MediaState {
+  start(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, options: { boot: boolean; replace?: boolean }): MediaState {
     if (this.stopped) throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
     if (this.isActive(server.id)) {
       throw new LightsoutError('CONFLICT', `a media operation is already running on ${server.id}`, { hint: 'wait for it (lightsout media status) or eject first' });
@@ -79,7 +79,7 @@ export class MediaJobs {
       mountedBy: caller.username,
       progress: { bytes: 0, total: record.size },
     });
-    const run = this.run(server, caller, record, boot).finally(() => this.running.delete(run));
+    const run = this.run(server, caller, record, options).finally(() => this.running.delete(run));
     this.running.add(run);
     return state;
   }
@@ -116,7 +116,7 @@ export class MediaJobs {
     return this.update(serverId, { ...this.states.get(serverId)!, ...changes });
   }
 
-  private async run(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, boot: boolean): Promise<void> {
+  private async run(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, { boot, replace }: { boot: boolean; replace?: boolean }): Promise<void> {
     const { dependencies, requestTimeoutMs } = this.options;
     let step: MediaStep = 'transferring';
     try {
@@ -129,7 +129,7 @@ export class MediaJobs {
       const started = await dependencies.requestAgent(
         server.agentId,
         'media.mount',
-        { serverId: server.id, sha256: record.sha256, filename: record.filename, mountedBy: caller.username, boot },
+        { serverId: server.id, sha256: record.sha256, filename: record.filename, mountedBy: caller.username, boot, ...(replace ? { replace: true } : {}) },
         requestTimeoutMs,
       );
       const job = await this.followJob(server, started);
@@ -139,6 +139,7 @@ export class MediaJobs {
       }
       const status = await dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id }, requestTimeoutMs);
       this.update(server.id, fromAgent(server.id, status, this.states.get(server.id)));
+      if (job.warning) this.options.log.warn({ serverId: server.id, warning: job.warning }, 'virtual media: the BMC did not do exactly what was asked');
     } catch (error) {
       const current = this.states.get(server.id);
       const failedStep = current && ACTIVE.includes(current.step) ? current.step : step;
@@ -158,7 +159,10 @@ export class MediaJobs {
       { serverId: server.id, sha256: record.sha256, size: record.size, pullPath: `/v1/agent/media/${record.id}` },
       requestTimeoutMs,
     );
-    if (fetched.cached) return;
+    if (fetched.cached) {
+      this.patch(server.id, { message: `the agent already has ${record.filename}`, progress: { bytes: record.size, total: record.size } });
+      return;
+    }
     let lastBytes = -1;
     let lastProgressAt = Date.now();
     // bounded: ends on cached/failed, on a stall, or when the relay stops
@@ -241,6 +245,7 @@ function fromAgent(serverId: string, status: MediaStatusResult, local: MediaStat
     progress: null,
     failedStep: null,
     error: null,
+    ...(job?.warning ? { warning: job.warning } : {}),
     revision: local?.revision ?? 0,
   };
 }

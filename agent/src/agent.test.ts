@@ -16,11 +16,12 @@ const server = (id: string): ServerEntry => ({ id, name: id, tenant: 'demo', rac
 function config(relay: string, servers: ServerEntry[]): AgentConfig {
   return {
     relay,
+    relays: [relay],
     name: 'test',
     stateDir: '/nonexistent',
     joinToken: undefined,
     logLevel: 'silent',
-    control: { backoffBaseMs: 10, backoffCapMs: 50, stableAfterMs: 60_000, requestTimeoutMs: 2000 },
+    control: { backoffBaseMs: 10, backoffCapMs: 50, connectTimeoutMs: 5000, stableAfterMs: 60_000, requestTimeoutMs: 2000 },
     poll: { intervalMs: 3_600_000, concurrency: 2 },
     media: {},
     servers,

@@ -3,6 +3,7 @@ import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, encodeControl, Light
 import type { AgentConfig } from './config/types.js';
 import { ControlConnection } from './control/connection.js';
 import { createDispatcher, type OperationHandlers } from './control/dispatcher.js';
+import { resolveRelayEndpoints, type RelayEndpoint } from './control/relay-endpoints.js';
 import { DriverRegistry, type DriverFactories } from './drivers/registry.js';
 import { signAgentJwt } from './identity/jwt.js';
 import type { AgentKeyPair } from './identity/keys.js';
@@ -18,6 +19,8 @@ export interface AgentContext {
   logger: Logger;
   /** A fresh agent JWT (EdDSA, 60 s) for `audience`, by default the control audience: for dial-back connections. */
   signJwt: (audience?: string) => Promise<string>;
+  /** The relay the control connection is on now (else the first configured): requests came from it, dial-backs go to it. */
+  relay: () => RelayEndpoint;
 }
 
 /**
@@ -40,12 +43,7 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** `https://relay` → `wss://relay/v1/agent/connect` */
-export function controlUrlOf(relay: string): string {
-  const url = new URL('/v1/agent/connect', `${relay}/`);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  return url.toString();
-}
+export { controlUrlOf } from './control/relay-endpoints.js';
 
 export function startAgent(options: {
   config: AgentConfig;
@@ -58,7 +56,8 @@ export function startAgent(options: {
   const { config, identity, keyPair, factories, logger } = options;
   const registry = new DriverRegistry(config.servers, factories, logger);
   const signJwt = (audience = identity.audience) => signAgentJwt(keyPair.privateKey, { agentId: identity.agentId, audience });
-  const context: AgentContext = { config, identity, registry, logger, signJwt };
+  const relay = (): RelayEndpoint => connection.endpoint ?? { url: config.relays[0]! };
+  const context: AgentContext = { config, identity, registry, logger, signJwt, relay };
   const extensions = (options.extensions ?? []).map((create) => create(context));
   const handlers: OperationHandlers = Object.assign({}, ...extensions.map((extension) => extension.handlers)) as OperationHandlers;
   const inventory: InventoryMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: config.servers.map(registrationOf) };
@@ -78,7 +77,8 @@ export function startAgent(options: {
     onError: (request, error) => logger.info({ op: request.op, serverId: request.params['serverId'], err: error }, 'request failed'),
   });
   const connection = new ControlConnection({
-    url: controlUrlOf(config.relay),
+    endpoints: () => resolveRelayEndpoints(config.relays),
+    connectTimeoutMs: config.control.connectTimeoutMs,
     token: () => signJwt(),
     backoff: { baseMs: config.control.backoffBaseMs, capMs: config.control.backoffCapMs },
     stableAfterMs: config.control.stableAfterMs,
@@ -109,7 +109,7 @@ export function startAgent(options: {
 
   connection.start();
   poller.start();
-  logger.info({ agentId: identity.agentId, servers: inventory.servers.length, relay: config.relay }, 'agent started');
+  logger.info({ agentId: identity.agentId, servers: inventory.servers.length, relays: config.relays }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   return {

@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     await ensureStateDir(config.stateDir);
     const { keyPair, created } = await loadOrCreateKeyPair(config.stateDir);
     if (created) logger.info({ stateDir: config.stateDir }, 'generated a new Ed25519 agent key');
-    const { identity, enrolled } = await ensureIdentity({ relay: config.relay, name: config.name, stateDir: config.stateDir, joinToken: config.joinToken, keyPair });
+    const { identity, enrolled } = await ensureIdentity({ relays: config.relays, name: config.name, stateDir: config.stateDir, joinToken: config.joinToken, keyPair });
     if (enrolled) logger.info({ agentId: identity.agentId, region: identity.region, datacenter: identity.datacenter }, 'enrolled with the relay');
 
     const agent = startAgent({ config, identity, keyPair, factories: builtinDriverFactories({ stateDir: config.stateDir, logger }), extensions: builtinExtensions(), logger });

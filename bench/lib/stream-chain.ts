@@ -110,6 +110,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
       registry: new DriverRegistry(servers, builtinDriverFactories({ stateDir: dataDir, logger }), logger),
       logger,
       signJwt,
+      relay: () => ({ url: relayUrl }),
     };
     agents.set(agentId, { agentId, streams: new AgentStreams(context, options.agentOptions ?? {}), registry: context.registry, signJwt });
   }

@@ -40,7 +40,7 @@ describe('agent config', () => {
     const config = resolveConfig(valid(), { source: 'agent.yaml', base: directory, env });
     expect(config.relay).toBe('http://127.0.0.1:8080');
     expect(config.stateDir).toBe(join(directory, 'state'));
-    expect(config.control).toEqual({ backoffBaseMs: 500, backoffCapMs: 30_000, stableAfterMs: 10_000, requestTimeoutMs: 30_000 });
+    expect(config.control).toEqual({ backoffBaseMs: 500, backoffCapMs: 5000, connectTimeoutMs: 10_000, stableAfterMs: 10_000, requestTimeoutMs: 30_000 });
     expect(config.servers[0]!.ipmi).toEqual({
       host: '10.0.0.5',
       port: 623,
@@ -64,6 +64,16 @@ describe('agent config', () => {
     const error = failure(document);
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toBe('agent.yaml: relay is required');
+  });
+
+  it('takes a list of gateways (relays), keeps `relay` for one, and refuses both at once', () => {
+    const { relay: _single, ...rest } = valid();
+    const config = resolveConfig({ ...rest, relays: ['http://127.0.0.1:8150/', 'http://127.0.0.1:8151', 'http://127.0.0.1:8150'] }, { source: 'agent.yaml', base: directory, env });
+    expect(config.relays).toEqual(['http://127.0.0.1:8150', 'http://127.0.0.1:8151']);
+    expect(config.relay).toBe('http://127.0.0.1:8150');
+    expect(resolveConfig(valid(), { source: 'agent.yaml', base: directory, env }).relays).toEqual(['http://127.0.0.1:8080']);
+    expect(failure({ ...valid(), relays: ['http://127.0.0.1:8151'] }).message).toBe('agent.yaml: relay cannot be set together with relays');
+    expect(failure({ ...rest, relays: [] }).code).toBe('CONFIG_INVALID');
   });
 
   it('names a nested key with an invalid value', () => {

@@ -4,6 +4,7 @@ import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { LightsoutError } from '@lightsout/shared';
 import type { BmcCredentials } from '../drivers/types.js';
+import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_MS } from '../control/backoff.js';
 import { AgentConfigFile, type ServerConfig } from './schema.js';
 import type { AgentConfig, RedfishEndpoint, ServerEntry } from './types.js';
 
@@ -136,12 +137,17 @@ export function resolveConfig(document: unknown, options: { source: string; base
     throw invalid(source, 'joinTokenFile', 'cannot be set together with joinToken');
   }
   const joinToken = file.joinToken ?? (file.joinTokenFile !== undefined ? readSecretFile(source, 'joinTokenFile', resolve(base, file.joinTokenFile)).trim() : env[JOIN_TOKEN_ENV]?.trim() || undefined);
+  if ((file.relay === undefined) === (file.relays === undefined)) {
+    throw invalid(source, 'relay', file.relay === undefined ? 'is required' : 'cannot be set together with relays', 'give one `relay: url`, or the gateways of the region as `relays: [url, …]`');
+  }
+  const relays = [...new Set((file.relays ?? [file.relay!]).map((url) => url.replace(/\/+$/, '')))];
   const control = file.control ?? {};
-  const backoffBaseMs = control.backoffBaseMs ?? 500;
-  const backoffCapMs = control.backoffCapMs ?? 30_000;
+  const backoffBaseMs = control.backoffBaseMs ?? DEFAULT_BACKOFF.baseMs;
+  const backoffCapMs = control.backoffCapMs ?? DEFAULT_BACKOFF.capMs;
   if (backoffCapMs < backoffBaseMs) throw invalid(source, 'control.backoffCapMs', `must be at least control.backoffBaseMs (${backoffBaseMs})`);
   return {
-    relay: file.relay.replace(/\/+$/, ''),
+    relays,
+    relay: relays[0]!,
     name: file.name,
     stateDir: isAbsolute(file.stateDir) ? file.stateDir : resolve(base, file.stateDir),
     joinToken,
@@ -149,6 +155,7 @@ export function resolveConfig(document: unknown, options: { source: string; base
     control: {
       backoffBaseMs,
       backoffCapMs,
+      connectTimeoutMs: control.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       stableAfterMs: control.stableAfterMs ?? 10_000,
       requestTimeoutMs: control.requestTimeoutMs ?? 30_000,
     },

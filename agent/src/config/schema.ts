@@ -7,6 +7,7 @@ import { SLUG_PATTERN } from '@lightsout/shared';
  * configuration management without secrets in it.
  */
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 1, maxLength: 63 });
+const RelayUrl = Type.String({ pattern: '^https?://', maxLength: 2048 });
 
 /** Exactly one of passwordEnv / passwordFile; checked in load.ts so the error names the entry. */
 export const CredentialsReference = Type.Object(
@@ -90,8 +91,10 @@ export const ServerConfig = Type.Object(
 
 export const AgentConfigFile = Type.Object(
   {
-    /** Base URL of the relay, e.g. `https://relay.example.net`. */
-    relay: Type.String({ pattern: '^https?://', maxLength: 2048 }),
+    /** Base URL of the relay, e.g. `https://relay.example.net`: one gateway (or one name resolving to several). */
+    relay: Type.Optional(RelayUrl),
+    /** The gateways of this agent's region, tried in turn: the agent fails over to the next one within seconds. */
+    relays: Type.Optional(Type.Array(RelayUrl, { minItems: 1, maxItems: 16 })),
     name: Type.String({ minLength: 1, maxLength: 255 }),
     /** Holds the agent's private key and identity (created 0700). */
     stateDir: Type.String({ minLength: 1 }),
@@ -109,6 +112,8 @@ export const AgentConfigFile = Type.Object(
         {
           backoffBaseMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 60_000 })),
           backoffCapMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 600_000 })),
+          /** TCP connect + upgrade + welcome of one attempt; past it the next gateway is tried. */
+          connectTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
           stableAfterMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
           requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
         },

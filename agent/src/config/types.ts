@@ -47,7 +47,9 @@ export interface ServerEntry {
 }
 
 export interface AgentConfig {
-  /** Base URL without a trailing slash. */
+  /** Base URLs of the relays (gateways) to connect to, in order of preference, without a trailing slash. */
+  relays: string[];
+  /** The first of `relays` (enrollment goes there first). */
   relay: string;
   name: string;
   /** Absolute path. */
@@ -58,6 +60,8 @@ export interface AgentConfig {
   control: {
     backoffBaseMs: number;
     backoffCapMs: number;
+    /** One connection attempt (TCP, upgrade, welcome) gives up after this. */
+    connectTimeoutMs: number;
     /** A connection open this long resets the backoff. */
     stableAfterMs: number;
     /** Upper bound for one driver call, also when the relay allows longer. */

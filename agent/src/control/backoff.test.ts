@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { StreamTiming } from '@lightsout/shared';
+import { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_MS } from './backoff.js';
 
 const policies = fc
   .tuple(fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 1, max: 600_000 }))
   .map(([baseMs, extra]) => ({ baseMs, capMs: baseMs + extra }));
 
 describe('backoff schedule', () => {
-  it('doubles from 500 ms and stops at the 30 s cap by default', () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 7, 100].map((attempt) => backoffCeiling(attempt))).toEqual([
-      500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000,
-    ]);
+  it('doubles from 500 ms and stops at the 5 s cap by default', () => {
+    expect([0, 1, 2, 3, 4, 5, 100].map((attempt) => backoffCeiling(attempt))).toEqual([500, 1000, 2000, 4000, 5000, 5000, 5000]);
+  });
+
+  it('keeps the worst-case reconnect (cap + one connect attempt) well inside the stream grace period', () => {
+    expect(DEFAULT_BACKOFF.capMs + DEFAULT_CONNECT_TIMEOUT_MS).toBeLessThanOrEqual(StreamTiming.graceMs / 2);
   });
 
   it('uses the whole window: random 0 gives 0, random just below 1 gives just below the ceiling', () => {

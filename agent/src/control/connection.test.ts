@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import pino from 'pino';
 import { CONTROL_PROTOCOL_VERSION, ControlCloseCode, decodeAgentMessage, encodeControl, type AgentToRelay, type RelayToAgent } from '@lightsout/shared';
 import { ControlConnection, type ConnectionState } from './connection.js';
+import { resolveRelayEndpoints, type RelayEndpoint } from './relay-endpoints.js';
 
 /**
  * A minimal relay: real WebSocket server on a free loopback port that greets
@@ -14,6 +15,8 @@ import { ControlConnection, type ConnectionState } from './connection.js';
 class TestRelay {
   readonly server: WebSocketServer;
   readonly tokens: string[] = [];
+  /** The Host header of each connection. */
+  readonly hosts: string[] = [];
   readonly received: AgentToRelay[][] = [];
   readonly sockets: WebSocket[] = [];
   ackHeartbeats = true;
@@ -25,6 +28,7 @@ class TestRelay {
     this.server = server;
     server.on('connection', (socket, request) => {
       this.tokens.push(request.headers.authorization ?? '');
+      this.hosts.push(request.headers.host ?? '');
       const messages: AgentToRelay[] = [];
       this.received.push(messages);
       this.sockets.push(socket);
@@ -54,8 +58,9 @@ class TestRelay {
     return relay;
   }
 
-  get url(): string {
-    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1/agent/connect`;
+  /** The base URL, as an agent config names it. */
+  get base(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   send(socket: WebSocket, message: RelayToAgent): void {
@@ -94,11 +99,14 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(overrides: Partial<ConstructorParameters<typeof ControlConnection>[0]> = {}) {
+async function setup(
+  overrides: Partial<ConstructorParameters<typeof ControlConnection>[0]> = {},
+  endpoints: (relay: TestRelay) => readonly RelayEndpoint[] | Promise<readonly RelayEndpoint[]> = (relay) => [{ url: relay.base }],
+) {
   const relay = await TestRelay.start();
   cleanups.push(() => relay.close());
   const connection = new ControlConnection({
-    url: relay.url,
+    endpoints: async () => endpoints(relay),
     token: async () => `token-${++tokenCounter}`,
     backoff: { baseMs: 10, capMs: 50 },
     stableAfterMs: 60_000,
@@ -174,9 +182,72 @@ describe('ControlConnection against a real WebSocket server', () => {
       { attempt: 3, delayMs: 49 },
     ]);
     const afterStable = scheduled.length;
+    relay.refuseWith = { status: 503, code: 'unavailable' };
     relay.sockets[0]!.terminate();
-    await relay.until(() => scheduled.length > afterStable, 'a retry after the drop');
-    expect(scheduled[afterStable]).toEqual({ attempt: 0, delayMs: 9 });
+    await relay.until(() => scheduled.length > afterStable + 1, 'two retries after the drop');
+    // A healthy connection dropped: the first retry goes at once, backoff starts again from the base for the repeated failure.
+    expect(scheduled.slice(afterStable, afterStable + 2)).toEqual([
+      { attempt: 0, delayMs: 0 },
+      { attempt: 0, delayMs: 9 },
+    ]);
+  });
+
+  it('fails over to the next relay at once when the current one refuses, and backs off only after every relay failed', async () => {
+    const second = await TestRelay.start();
+    cleanups.push(() => second.close());
+    const { relay: first, connection } = await setup({ random: () => 0.999 }, (relay) => [{ url: relay.base }, { url: second.base }]);
+    const scheduled: Array<{ attempt: number; delayMs: number }> = [];
+    connection.on('reconnect-scheduled', (entry) => scheduled.push(entry));
+    first.refuseWith = { status: 503, code: 'unavailable' };
+    second.refuseWith = { status: 503, code: 'unavailable' };
+    connection.start();
+    await first.until(() => scheduled.length >= 4, 'two rounds');
+    // base 10, random just below 1: the failover inside a round waits for nothing, the round's end backs off 9, then 19 ms.
+    expect(scheduled.slice(0, 4)).toEqual([
+      { attempt: 0, delayMs: 0 },
+      { attempt: 0, delayMs: 9 },
+      { attempt: 1, delayMs: 0 },
+      { attempt: 1, delayMs: 19 },
+    ]);
+    second.refuseWith = undefined;
+    await second.until(() => connection.state === 'open', 'open on the second relay');
+    expect(connection.endpoint).toEqual({ url: second.base });
+    expect(first.received).toHaveLength(0);
+  });
+
+  it('after a healthy connection drops, reconnects at once and tries the other relays first', async () => {
+    const preferred = await TestRelay.start();
+    cleanups.push(() => preferred.close());
+    // The second relay of the list ends up holding the agent (the first refused); after the drop the round starts after it.
+    const { relay: second, connection } = await setup({ stableAfterMs: 0, random: () => 0.999 }, (relay) => [{ url: preferred.base }, { url: relay.base }]);
+    const scheduled: Array<{ attempt: number; delayMs: number }> = [];
+    connection.on('reconnect-scheduled', (entry) => scheduled.push(entry));
+    preferred.refuseWith = { status: 503, code: 'unavailable' };
+    connection.start();
+    await second.until(() => types(second.received[0]).includes('inventory'), 'inventory on the second relay');
+    preferred.refuseWith = undefined;
+    second.sockets[0]!.terminate();
+    await preferred.until(() => types(preferred.received[0]).includes('inventory'), 'inventory on the preferred relay');
+    expect(scheduled).toEqual([
+      { attempt: 0, delayMs: 0 },
+      { attempt: 0, delayMs: 0 },
+    ]);
+    expect(second.received).toHaveLength(1);
+  });
+
+  it('pins each address of a name that resolves to several, and fails over between them', async () => {
+    const { relay, connection } = await setup({}, (testRelay) => {
+      const port = new URL(testRelay.base).port;
+      // Nothing listens on 127.0.0.2 (the relay is bound to 127.0.0.1): the first address refuses, the second answers.
+      return resolveRelayEndpoints([`http://relay.invalid:${port}`], async () => [
+        { address: '127.0.0.2', family: 4 },
+        { address: '127.0.0.1', family: 4 },
+      ]);
+    });
+    connection.start();
+    await relay.until(() => connection.state === 'open', 'open');
+    expect(connection.endpoint).toMatchObject({ address: '127.0.0.1' });
+    expect(relay.hosts[0]).toBe(`relay.invalid:${new URL(relay.base).port}`);
   });
 
   it('closes on a malformed relay frame with 4001 and reconnects', async () => {

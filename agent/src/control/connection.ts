@@ -15,7 +15,8 @@ import {
   type WelcomeMessage,
 } from '@lightsout/shared';
 import type { Logger } from 'pino';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type BackoffPolicy } from './backoff.js';
+import { controlUrlOf, describeEndpoint, pinnedLookup, type RelayEndpoint } from './relay-endpoints.js';
 
 /**
  * The agent's one persistent, outbound control connection.
@@ -31,12 +32,21 @@ import { backoffDelay, type BackoffPolicy } from './backoff.js';
  * hello and full inventory: the relay keeps no agent state it cannot rebuild.
  * A relay that stops answering heartbeats is presumed dead after
  * MISSED_HEARTBEATS intervals and the socket is terminated, not waited on.
+ *
+ * Several gateways: each attempt goes to the next endpoint of a round (the
+ * configured URLs, a name that resolves to several addresses giving one
+ * endpoint per address). A refused or failed attempt moves on to the next
+ * endpoint at once; only when every endpoint of the round failed does the
+ * agent back off (with jitter) and resolve the list again. A healthy
+ * connection that drops (the relay closed it, or TCP broke after the
+ * welcome and at least one answered heartbeat) is followed by an immediate
+ * attempt, starting with the endpoint after the one that dropped: backoff
+ * is for repeated failures, and the worst-case reconnect stays well inside
+ * the stream grace period (backoff.ts, docs/streams.md).
  */
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped';
 
 export const MISSED_HEARTBEATS = 3;
-/** Time from TCP connect to `welcome`; a relay that accepts but never greets is as dead as one that refuses. */
-const WELCOME_TIMEOUT_MS = 15_000;
 const AGENT_VERSION = '0.1.0';
 
 /** Refusals after which reconnecting cannot help: an operator must act. */
@@ -45,8 +55,10 @@ const FATAL_CODES = new Set(['AGENT_REVOKED', 'AGENT_KEY_UNKNOWN']);
 export type ResponseOutcome = { ok: true; result: unknown } | { ok: false; error: ErrorBody };
 
 export interface ControlConnectionOptions {
-  /** `ws(s)://relay/v1/agent/connect` */
-  url: string;
+  /** The relays to try, in order, resolved afresh for every round of attempts (relay-endpoints.ts). */
+  endpoints: () => Promise<readonly RelayEndpoint[]>;
+  /** TCP connect to `welcome`: a relay that accepts but never greets is as dead as one that refuses. */
+  connectTimeoutMs?: number;
   /** Signs a fresh bearer JWT; called once per connection attempt. */
   token: () => Promise<string>;
   backoff: BackoffPolicy;
@@ -68,7 +80,11 @@ export interface ControlConnectionEvents {
   /** Emitted once the hello and inventory are written after a welcome. */
   registered: [WelcomeMessage];
   disconnected: [{ code: number; reason: string }];
-  /** `attempt` counts failures since the last stable connection (0 = first retry). */
+  /**
+   * `attempt` counts rounds (every endpoint tried) failed since the last
+   * healthy connection; `delayMs` is 0 for a failover to an untried endpoint
+   * and for the first retry after a healthy connection dropped.
+   */
   'reconnect-scheduled': [{ attempt: number; delayMs: number }];
   fatal: [LightsoutError];
 }
@@ -84,6 +100,15 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
   #lastAckedSeq = 0;
   #openedAt = 0;
   #welcome: WelcomeMessage | undefined;
+  /** The endpoints of the current round and the index of the next one to try. */
+  #round: readonly RelayEndpoint[] = [];
+  #next = 0;
+  /** The endpoint of the current attempt or connection. */
+  #endpoint: RelayEndpoint | undefined;
+  /** Set when a healthy connection dropped: the next round starts after this endpoint. */
+  #leftEndpoint: RelayEndpoint | undefined;
+  /** The agent ended this socket for missed heartbeats: a drop, but not a healthy one. */
+  #presumedDead = false;
   readonly #options: ControlConnectionOptions;
   readonly #random: () => number;
   readonly #now: () => number;
@@ -97,6 +122,11 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** The relay endpoint of the open connection, else undefined: dial-backs for its requests go there. */
+  get endpoint(): RelayEndpoint | undefined {
+    return this.#state === 'open' ? this.#endpoint : undefined;
   }
 
   /** The relay's last welcome while open, else undefined. */
@@ -152,31 +182,58 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
 
   #connect(): void {
     this.#setState('connecting');
-    this.#options
-      .token()
-      .then((token) => {
+    this.#nextEndpoint()
+      .then(async (endpoint) => {
         if (this.#state !== 'connecting') return;
-        this.#open(token);
+        if (endpoint === undefined) return this.#scheduleReconnect();
+        this.#endpoint = endpoint;
+        let token: string;
+        try {
+          token = await this.#options.token();
+        } catch (error) {
+          this.#options.logger.error({ err: error }, 'cannot sign the control-connection token');
+          return this.#scheduleReconnect();
+        }
+        if (this.#state !== 'connecting') return;
+        this.#open(endpoint, token);
       })
       .catch((error: unknown) => {
-        this.#options.logger.error({ err: error }, 'cannot sign the control-connection token');
+        this.#options.logger.error({ err: error }, 'cannot list the relay endpoints');
         this.#scheduleReconnect();
       });
   }
 
-  #open(token: string): void {
+  /** The next endpoint of this round; a new round (resolved afresh) when it is over. Undefined when there is none at all. */
+  async #nextEndpoint(): Promise<RelayEndpoint | undefined> {
+    if (this.#next >= this.#round.length) {
+      const endpoints = [...(await this.#options.endpoints())];
+      const left = this.#leftEndpoint;
+      this.#leftEndpoint = undefined;
+      // After a healthy connection dropped, its relay is tried last: it may be going away, and the others are up.
+      const at = left === undefined ? -1 : endpoints.findIndex((endpoint) => endpoint.url === left.url && endpoint.address === left.address);
+      this.#round = at < 0 ? endpoints : [...endpoints.slice(at + 1), ...endpoints.slice(0, at + 1)];
+      this.#next = 0;
+    }
+    return this.#round[this.#next++];
+  }
+
+  #open(endpoint: RelayEndpoint, token: string): void {
     const { logger } = this.#options;
-    const socket = new WebSocket(this.#options.url, {
+    const connectTimeoutMs = this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const lookup = pinnedLookup(endpoint);
+    const socket = new WebSocket(controlUrlOf(endpoint.url), {
       headers: { authorization: `Bearer ${token}` },
       maxPayload: CONTROL_MAX_FRAME_BYTES,
-      handshakeTimeout: WELCOME_TIMEOUT_MS,
+      handshakeTimeout: connectTimeoutMs,
       perMessageDeflate: false,
+      ...(lookup === undefined ? {} : { lookup }),
     });
     this.#socket = socket;
+    this.#presumedDead = false;
     this.#welcomeTimer = setTimeout(() => {
-      logger.warn('relay sent no welcome in time; reconnecting');
+      logger.warn({ relay: describeEndpoint(endpoint) }, 'relay sent no welcome in time; trying the next one');
       socket.terminate();
-    }, WELCOME_TIMEOUT_MS);
+    }, connectTimeoutMs);
 
     socket.on('unexpected-response', (_request, response) => {
       // The relay refused the upgrade (401/403 with an ErrorBody): read why.
@@ -197,7 +254,7 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
         if (FATAL_CODES.has(refusal.code)) {
           this.#fatal(refusal);
         } else {
-          logger.warn({ status: response.statusCode, code: refusal.code }, `relay refused the control connection: ${refusal.message}`);
+          logger.warn({ relay: describeEndpoint(endpoint), status: response.statusCode, code: refusal.code }, `relay refused the control connection: ${refusal.message}`);
         }
         socket.terminate();
       });
@@ -227,14 +284,24 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
       clearInterval(this.#heartbeatTimer);
       clearTimeout(this.#welcomeTimer);
       const wasOpen = this.#state === 'open';
-      if (wasOpen) logger.info({ code, reason }, 'control connection closed');
+      if (wasOpen) logger.info({ relay: describeEndpoint(endpoint), code, reason }, 'control connection closed');
       this.emit('disconnected', { code, reason });
       if (code === ControlCloseCode.AGENT_REVOKED) {
         this.#fatal(new LightsoutError('AGENT_REVOKED', `the relay revoked this agent${reason ? `: ${reason}` : ''}`));
         return;
       }
       if (this.#state === 'stopped') return;
-      if (wasOpen && this.#now() - this.#openedAt >= this.#options.stableAfterMs) this.#attempt = 0;
+      const stable = this.#now() - this.#openedAt >= this.#options.stableAfterMs;
+      if (wasOpen && !this.#presumedDead && (stable || this.#lastAckedSeq > 0)) {
+        // A healthy connection dropped (relay restart, failover, a broken TCP path): try again at once, the others first.
+        this.#attempt = 0;
+        this.#round = [];
+        this.#leftEndpoint = endpoint;
+        return this.#reconnectNow();
+      }
+      if (wasOpen && stable) this.#attempt = 0;
+      // A failed attempt: the next endpoint of the round at once, backoff only once every one has failed.
+      if (this.#next < this.#round.length) return this.#reconnectNow();
       this.#scheduleReconnect();
     });
   }
@@ -282,6 +349,7 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
   #beat(socket: WebSocket): void {
     if (this.#heartbeatSeq - this.#lastAckedSeq >= MISSED_HEARTBEATS) {
       this.#options.logger.warn({ missed: this.#heartbeatSeq - this.#lastAckedSeq }, 'relay stopped answering heartbeats; reconnecting');
+      this.#presumedDead = true;
       clearInterval(this.#heartbeatTimer);
       socket.terminate();
       return;
@@ -319,8 +387,19 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
     this.emit('fatal', error);
   }
 
+  /** Straight to the next attempt (failover, or the first retry after a healthy connection dropped). */
+  #reconnectNow(): void {
+    this.emit('reconnect-scheduled', { attempt: this.#attempt, delayMs: 0 });
+    this.#setState('waiting');
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#connect();
+  }
+
+  /** Every endpoint of the round failed: back off, then start a new round. */
   #scheduleReconnect(): void {
     if (this.#state === 'stopped') return;
+    this.#round = [];
     const delay = backoffDelay(this.#attempt, this.#random(), this.#options.backoff);
     this.emit('reconnect-scheduled', { attempt: this.#attempt, delayMs: delay });
     this.#attempt += 1;

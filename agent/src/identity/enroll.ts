@@ -45,29 +45,41 @@ export async function enroll(relay: string, request: AgentEnroll): Promise<Agent
 
 /**
  * The identity to connect with: the stored one, or a new enrollment when the
- * state dir has none (or belongs to another relay).
+ * state dir has none. An identity belongs to the deployment (the relays that
+ * share its store), not to one URL: the agent enrolls once and connects to
+ * any gateway of its list with it. Enrollment goes to the first gateway that
+ * answers.
  */
 export async function ensureIdentity(options: {
-  relay: string;
+  relays: readonly string[];
   name: string;
   stateDir: string;
   joinToken: string | undefined;
   keyPair: AgentKeyPair;
 }): Promise<{ identity: AgentIdentity; enrolled: boolean }> {
   const stored = await readIdentity(options.stateDir);
-  if (stored !== undefined && stored.relay === options.relay) return { identity: stored, enrolled: false };
-  if (options.joinToken === undefined && stored !== undefined) {
-    throw new LightsoutError('JOIN_TOKEN_INVALID', `this agent enrolled with ${stored.relay}, but its config names ${options.relay}`, {
-      hint: 'put the original relay URL back, or enroll with the new relay using a join token from it',
-    });
-  }
+  if (stored !== undefined) return { identity: stored, enrolled: false };
   if (options.joinToken === undefined) {
     throw new LightsoutError('JOIN_TOKEN_INVALID', 'this agent has not enrolled yet and no join token is configured', {
       hint: 'create one with `lightsout agents token create --region R --datacenter D`, then set joinToken, joinTokenFile or LIGHTSOUT_JOIN_TOKEN',
     });
   }
-  const enrolled = await enroll(options.relay, { joinToken: options.joinToken, name: options.name, publicKey: options.keyPair.publicJwk });
-  const identity: AgentIdentity = { ...enrolled, relay: options.relay };
-  await writeIdentity(options.stateDir, identity);
-  return { identity, enrolled: true };
+  let unreachable: LightsoutError | undefined;
+  for (const relay of options.relays) {
+    let enrolled: AgentEnrolled;
+    try {
+      enrolled = await enroll(relay, { joinToken: options.joinToken, name: options.name, publicKey: options.keyPair.publicJwk });
+    } catch (error) {
+      // Only an unreachable gateway is worth trying the next one for: a refused token is refused by every gateway.
+      if (error instanceof LightsoutError && error.code === 'RELAY_UNREACHABLE') {
+        unreachable = error;
+        continue;
+      }
+      throw error;
+    }
+    const identity: AgentIdentity = { ...enrolled, relay };
+    await writeIdentity(options.stateDir, identity);
+    return { identity, enrolled: true };
+  }
+  throw unreachable ?? new LightsoutError('CONFIG_INVALID', 'no relay URL configured');
 }

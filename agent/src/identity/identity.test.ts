@@ -66,20 +66,22 @@ describe('agent identity', () => {
     await expect(jwtVerify(token, await importJWK(other.keyPair.publicJwk, 'EdDSA'))).rejects.toThrow();
   });
 
-  it('enrolls once, stores the identity 0600, and does not enroll again', async () => {
+  it('enrolls once through the first gateway that answers, stores the identity 0600, and does not enroll again', async () => {
     const stateDir = join(directory, 'enroll');
     await ensureStateDir(stateDir);
     const { keyPair } = await loadOrCreateKeyPair(stateDir);
     const relay = await enrollServer(() => ({ status: 201, body: { agentId: 'agt_1', region: 'eu', datacenter: 'fra1', audience: 'aud' } }));
     try {
-      const options = { relay: relay.url, name: 'fra1-agent', stateDir, joinToken: 'jt_0123456789abcdef', keyPair };
+      const options = { relays: ['http://127.0.0.1:1', relay.url], name: 'fra1-agent', stateDir, joinToken: 'jt_0123456789abcdef', keyPair };
       const first = await ensureIdentity(options);
       const second = await ensureIdentity({ ...options, joinToken: undefined });
       expect(first).toEqual({ enrolled: true, identity: { agentId: 'agt_1', region: 'eu', datacenter: 'fra1', audience: 'aud', relay: relay.url } });
       expect(second).toEqual({ enrolled: false, identity: first.identity });
       expect(relay.requests).toEqual([{ joinToken: 'jt_0123456789abcdef', name: 'fra1-agent', publicKey: keyPair.publicJwk }]);
       expect(statSync(join(stateDir, IDENTITY_FILE)).mode & 0o777).toBe(0o600);
-      await expect(ensureIdentity({ ...options, relay: 'http://127.0.0.1:1', joinToken: undefined })).rejects.toThrow(`this agent enrolled with ${relay.url}, but its config names http://127.0.0.1:1`);
+      // Enrolled once per deployment: another gateway URL of the same deployment uses the same identity.
+      expect(await ensureIdentity({ ...options, relays: ['http://127.0.0.1:2'], joinToken: undefined })).toEqual({ enrolled: false, identity: first.identity });
+      expect(relay.requests).toHaveLength(1);
     } finally {
       relay.server.close();
     }
@@ -91,7 +93,7 @@ describe('agent identity', () => {
     const { keyPair } = await loadOrCreateKeyPair(stateDir);
     const relay = await enrollServer(() => ({ status: 401, body: { code: 'JOIN_TOKEN_USED', message: 'join token already used' } }));
     try {
-      const error = await ensureIdentity({ relay: relay.url, name: 'a', stateDir, joinToken: 'jt_0123456789abcdef', keyPair }).catch((caught: unknown) => caught);
+      const error = await ensureIdentity({ relays: [relay.url, relay.url], name: 'a', stateDir, joinToken: 'jt_0123456789abcdef', keyPair }).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(LightsoutError);
       expect((error as LightsoutError).code).toBe('JOIN_TOKEN_USED');
       expect((error as LightsoutError).hint).toMatch(/lightsout agents token create/);
@@ -105,6 +107,6 @@ describe('agent identity', () => {
     const stateDir = join(directory, 'no-token');
     await ensureStateDir(stateDir);
     const { keyPair } = await loadOrCreateKeyPair(stateDir);
-    await expect(ensureIdentity({ relay: 'http://127.0.0.1:1', name: 'a', stateDir, joinToken: undefined, keyPair })).rejects.toMatchObject({ code: 'JOIN_TOKEN_INVALID' });
+    await expect(ensureIdentity({ relays: ['http://127.0.0.1:1'], name: 'a', stateDir, joinToken: undefined, keyPair })).rejects.toMatchObject({ code: 'JOIN_TOKEN_INVALID' });
   });
 });

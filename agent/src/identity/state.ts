@@ -17,7 +17,7 @@ export interface AgentIdentity {
   region: string;
   datacenter: string;
   audience: string;
-  /** The relay this identity belongs to; another relay needs a new enrollment. */
+  /** The relay the agent enrolled through; the identity is good on every relay of that deployment (same store). */
   relay: string;
 }
 

@@ -58,7 +58,8 @@ export interface MediaServiceOptions {
 }
 
 export interface MediaServiceContext {
-  relay: string;
+  /** Base URL of the relay the agent is connected to now (the one that asked for the transfer). */
+  relay: () => string;
   logger: Logger;
   signJwt: () => Promise<string>;
   /** The Redfish virtual media driver of a server; undefined when it has no Redfish endpoint. */
@@ -171,7 +172,7 @@ export class MediaService {
     const open = async (offset: number) => {
       if (controller.signal.aborted) throw new LightsoutError('AGENT_OFFLINE', 'the agent is stopping');
       // undici's stream API (not fetch): Node streams all the way, no WHATWG stream hop per chunk
-      const response = await request(new URL(params.pullPath, `${this.context.relay}/`), {
+      const response = await request(new URL(params.pullPath, `${this.context.relay()}/`), {
         headers: { authorization: `Bearer ${await this.context.signJwt()}`, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) },
         signal: controller.signal,
         highWaterMark: 1024 * 1024,

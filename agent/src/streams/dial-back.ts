@@ -1,5 +1,6 @@
 import { LightsoutError, StreamLimits } from '@lightsout/shared';
 import WebSocket from 'ws';
+import type { pinnedLookup } from '../control/relay-endpoints.js';
 
 /** `http://relay:8080` + `/v1/agent/streams/…` → `ws://relay:8080/v1/agent/streams/…` */
 export function dialUrlOf(relay: string, dialPath: string): string {
@@ -15,13 +16,14 @@ export function dialUrlOf(relay: string, dialPath: string): string {
  * so no stream shares a socket with another and a busy VNC stream cannot
  * stall a keystroke elsewhere.
  */
-export function dialBack(url: string, token: string, timeoutMs = 10_000): Promise<WebSocket> {
+export function dialBack(url: string, token: string, options: { timeoutMs?: number; lookup?: ReturnType<typeof pinnedLookup> } = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, {
       headers: { Authorization: `Bearer ${token}` },
       perMessageDeflate: false,
-      handshakeTimeout: timeoutMs,
+      handshakeTimeout: options.timeoutMs ?? 10_000,
       maxPayload: StreamLimits.maxDataFrameBytes + 1024,
+      ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
     });
     let failure: LightsoutError | undefined;
     socket.on('unexpected-response', (_request, response) => {

@@ -6,6 +6,7 @@ import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../age
 import type { ServerEntry } from '../config/types.js';
 import { REDFISH_TRUST_DIRECTORY } from '../drivers/builtin.js';
 import { ConsoleGroup, consoleScrollbackBytes } from './console-group.js';
+import { pinnedLookup } from '../control/relay-endpoints.js';
 import { dialBack, dialUrlOf } from './dial-back.js';
 import { createPortOpener } from './ports/open.js';
 import type { ConsolePortOpener } from './ports/types.js';
@@ -81,7 +82,9 @@ export class AgentStreams implements AgentExtension {
       if (params.resume) throw new LightsoutError('NOT_FOUND', 'the session is over (grace period expired or closed)', { hint: 'open a new session' });
       session = await this.createSession(server, params);
     }
-    const socket = await dialBack(dialUrlOf(this.context.config.relay, params.dialPath), await this.context.signJwt());
+    // The relay that asked holds the session's pending leg: dial back to that one (the same address when its name has several).
+    const relay = this.context.relay();
+    const socket = await dialBack(dialUrlOf(relay.url, params.dialPath), await this.context.signJwt(), { lookup: pinnedLookup(relay) });
     session.attach(socket);
     return {};
   }

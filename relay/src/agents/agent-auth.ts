@@ -16,11 +16,14 @@ export interface AuthenticatedAgent {
 
 /**
  * Verify an agent's control-connection JWT: header {alg: EdDSA, kid: agentId},
- * iss = sub = agentId, aud = the relay's agent audience, exp − iat ≤ 60 s,
+ * iss = sub = agentId, aud = the deployment's agent audience (the same on
+ * every relay sharing the store, so the agent's one enrollment is good on
+ * any of them; or this relay's own, for agents enrolled before that was
+ * configured), exp − iat ≤ 60 s,
  * a jti never seen before (spent in the store: refused again after a relay
  * restart too). Signed by the key the agent enrolled with.
  */
-export async function authenticateAgent(store: Store, ledger: SingleUseLedger, token: string, audience: string): Promise<AuthenticatedAgent> {
+export async function authenticateAgent(store: Store, ledger: SingleUseLedger, token: string, audience: string | string[]): Promise<AuthenticatedAgent> {
   let kid: unknown;
   try {
     const header = decodeProtectedHeader(token);

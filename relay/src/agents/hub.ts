@@ -84,7 +84,7 @@ export class AgentHub {
    * across restarts and relays sharing the store (access/single-use.ts).
    */
   authenticate(token: string): Promise<AuthenticatedAgent> {
-    return authenticateAgent(this.store, this.ledger, token, this.config.agentAudience);
+    return authenticateAgent(this.store, this.ledger, token, this.config.agentAudiences);
   }
 
   /** The agent went online or offline: every server it owns changed its `agent` field. */

@@ -32,6 +32,7 @@ describe('relay config', () => {
     expect(config.identity.issuer).toBe('http://127.0.0.1:8080/oidc');
     expect(config.identity.audience).toBe('http://127.0.0.1:8080/v1');
     expect(config.agentAudience).toBe('http://127.0.0.1:8080/agent');
+    expect(config.agentAudiences).toEqual(['http://127.0.0.1:8080/agent']);
     expect(config.agents.heartbeatIntervalMs).toBe(5000);
     expect(config.agents.missedHeartbeats).toBe(3);
     expect(config.store.driver).toBe('sqlite');

@@ -89,7 +89,8 @@ export function resolveConfig(raw: unknown, options: { source?: string; baseDir?
     dataDir: absolute(input.dataDir),
     webRoot: input.webRoot === undefined ? DEFAULT_WEB_ROOT : absolute(input.webRoot),
     identity: { ...input.identity, audience: input.identity.audience ?? `${publicUrl}/v1`, issuer },
-    agentAudience: `${publicUrl}/agent`,
+    agentAudience: input.agents.audience ?? `${publicUrl}/agent`,
+    agentAudiences: [...new Set([input.agents.audience ?? `${publicUrl}/agent`, `${publicUrl}/agent`])],
   };
 }
 

@@ -70,6 +70,12 @@ const Agents = Type.Object(
     joinTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 600 }),
     maxFrameBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 1024 * 1024 }),
     requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000 }),
+    /**
+     * `aud` of agent tokens: one value for the whole deployment (every
+     * replica on the same store sets the same), so an agent enrolled through
+     * one gateway connects to any of them. Default `${publicUrl}/agent`.
+     */
+    audience: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   },
   { additionalProperties: false, default: {} },
 );
@@ -105,5 +111,8 @@ export interface RelayConfig extends RelayConfigInput {
   webRoot: string;
   identity: RelayConfigInput['identity'] & { audience: string; issuer: string };
   /** `aud` of agent control-connection JWTs. */
+  /** `aud` of agent tokens handed out at enrollment (agents.audience, else this relay's own). */
   agentAudience: string;
+  /** Every `aud` an agent token may carry here: the deployment's, and this relay's own URL-derived one (agents enrolled before agents.audience was set). */
+  agentAudiences: string[];
 }

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LightsoutError } from '@lightsout/shared';
-import { startFleet, type Fleet, type FleetBmc } from '@lightsout/bmcsim';
-import { createIpmiDriver, openIpmiSession, SuiteCache, type IpmiDriver, type RmcpPlusSessionView } from '@lightsout/agent/ipmi';
+import { startFleet, type Fleet, type FleetBmc, type IpmiLanServer } from '@lightsout/bmcsim';
+import { createIpmiDriver, openIpmiSession, SolSession, SuiteCache, type IpmiDriver, type RmcpPlusSessionView, type SolHubEvent } from '@lightsout/agent/ipmi';
 
 /**
  * The agent's IPMI driver against bmcsim's fault knobs for behaviour seen on
@@ -12,8 +12,10 @@ import { createIpmiDriver, openIpmiSession, SuiteCache, type IpmiDriver, type Rm
  */
 let fleet: Fleet;
 const SUITE3 = 0;
+const NO_INSTANCE_INFO = 1;
 const NO_SDR = 2;
 const PLAIN = 3;
+const PLAIN_SOL = 4;
 const byIndex = (index: number): FleetBmc => fleet.bmcs[index]!;
 const credentials = { username: 'admin', password: 'adminpass' };
 let drivers: IpmiDriver[] = [];
@@ -25,7 +27,7 @@ const driverFor = (index: number, options: Partial<Parameters<typeof createIpmiD
 };
 
 beforeAll(async () => {
-  const faults = [{ answerSuite3: true }, { noPayloadInstanceInfo: true }, { noSdrRepository: true }, {}];
+  const faults = [{ answerSuite3: true }, { noPayloadInstanceInfo: true }, { noSdrRepository: true }, {}, {}];
   fleet = await startFleet({ count: faults.length, address: '127.0.0.1', ports: { ipmi: 0, web: 0, vnc: 0 }, tls: false, faultsFor: (index) => faults[index], timings: { postMs: 10, bootMs: 10, shutdownMs: 50, cycleMs: 50 } });
 });
 afterEach(async () => {
@@ -74,3 +76,56 @@ describe('SEL without an SDR repository', () => {
   });
 });
 
+describe('SOL on a BMC without Get Payload Instance Info', () => {
+  it('keeps SOL alive with another keepalive, and deactivates it when the last viewer leaves', async () => {
+    const bmc = byIndex(NO_INSTANCE_INFO).bmc;
+    const driver = driverFor(NO_INSTANCE_INFO, { sol: { timing: { keepaliveMs: 100 } } });
+    const events: SolHubEvent[] = [];
+    const chunks: Buffer[] = [];
+    const viewer = await driver.sol().attach('viewer', { mode: 'control' }, { onData: (bytes) => chunks.push(Buffer.from(bytes)), onEvent: (event) => events.push(event) });
+    // Ten keepalive periods later SOL still carries output.
+    const started = Date.now();
+    await expect.poll(() => Date.now() - started >= 1000, { timeout: 3000, interval: 100 }).toBe(true);
+    bmc.host.writeConsole(Buffer.from('still here\r\n'));
+    await expect.poll(() => Buffer.concat(chunks).includes('still here'), { timeout: 5000 }).toBe(true);
+    expect(events.filter((event) => event.type === 'ended')).toEqual([]);
+    viewer.detach();
+    await expect.poll(() => solActive(bmc), { timeout: 5000 }).toBe(false);
+  });
+
+  it('answers "already active" with BMC_BUSY and takes over when asked, without knowing the owner', async () => {
+    const bmc = byIndex(NO_INSTANCE_INFO).bmc;
+    const holder = driverFor(NO_INSTANCE_INFO, { credentials: { username: 'operator', password: 'operpass' }, privilege: 'operator' });
+    await holder.sol().attach('holder', { mode: 'control' }, { onData: () => undefined });
+    const driver = driverFor(NO_INSTANCE_INFO);
+    const refused = await driver.sol().attach('viewer', { mode: 'control' }, { onData: () => undefined }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(LightsoutError);
+    expect((refused as LightsoutError).code).toBe('BMC_BUSY');
+    expect((refused as LightsoutError).hint).toMatch(/take.*over/i);
+    const viewer = await driver.sol().attach('viewer', { mode: 'control', takeover: true }, { onData: () => undefined });
+    expect(viewer.tookOver).toBe(true);
+    expect(solActive(bmc)).toBe(true);
+  });
+});
+
+describe('SOL held by the agent\'s own previous session', () => {
+  it('a new driver (an agent restart) takes over at once the SOL its predecessor still holds', async () => {
+    const bmc = byIndex(PLAIN_SOL).bmc;
+    // The predecessor: SOL activated on a session that is never closed (the process died).
+    const { host, port } = byIndex(PLAIN_SOL).ipmi;
+    const orphan = (await openIpmiSession({ host, port, ...credentials, protocol: 'lanplus', suiteCache: new SuiteCache() })) as RmcpPlusSessionView;
+    await SolSession.activate(orphan, { data: () => undefined, end: () => undefined });
+    expect(solActive(bmc)).toBe(true);
+    const driver = driverFor(PLAIN_SOL);
+    const chunks: Buffer[] = [];
+    const viewer = await driver.sol().attach('viewer', { mode: 'control' }, { onData: (bytes) => chunks.push(Buffer.from(bytes)) });
+    expect(viewer.tookOver).toBe(true);
+    bmc.host.writeConsole(Buffer.from('after restart\r\n'));
+    await expect.poll(() => Buffer.concat(chunks).includes('after restart'), { timeout: 5000 }).toBe(true);
+    orphan.fail(new LightsoutError('BMC_UNREACHABLE', 'the predecessor process is gone'));
+  });
+});
+
+function solActive(bmc: FleetBmc['bmc']): boolean {
+  return (bmc.ipmiService as IpmiLanServer).solActive;
+}

@@ -131,7 +131,7 @@ export class IpmiDriver implements BmcDriver {
   sol(): SolHub {
     if (this.closed) throw new LightsoutError('BMC_UNREACHABLE', 'driver closed');
     const auxiliary = quirkEnabled(this.sessionOptions.quirks, 'activatePayloadAux') ? 0x08 : undefined;
-    this.solHub ??= new SolHub({ ...(auxiliary === undefined ? {} : { auxiliary }), ...this.options.sol, openSession: () => openIpmiSession({ ...this.sessionOptions, protocol: 'lanplus' }) });
+    this.solHub ??= new SolHub({ ...(auxiliary === undefined ? {} : { auxiliary }), ...(this.options.logger ? { logger: this.options.logger } : {}), ...this.options.sol, openSession: () => openIpmiSession({ ...this.sessionOptions, protocol: 'lanplus' }) });
     return this.solHub;
   }
 

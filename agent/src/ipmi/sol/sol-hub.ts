@@ -1,6 +1,7 @@
 import { LightsoutError } from '@lightsout/shared';
 import type { IpmiSession } from '../session/connect.js';
 import { RmcpPlusSession } from '../session/rmcp-plus-session.js';
+import type { SessionLogger } from '../session/core.js';
 import { RingBuffer } from './ring-buffer.js';
 import { SolSession, type SolEndReason, type SolTiming } from './sol-session.js';
 
@@ -19,6 +20,7 @@ export interface SolHubOptions {
   /** Activate Payload auxiliary byte (quirk activatePayloadAux → 0x08). */
   auxiliary?: number;
   timing?: Partial<SolTiming>;
+  logger?: SessionLogger;
 }
 
 export interface SolAttachOptions {
@@ -186,15 +188,17 @@ export class SolHub {
         status: (status) => this.broadcast({ type: 'status', status }),
         end: (reason, detail) => {
           if (this.sol === sol) this.sol = undefined;
-          // Our own close deactivates first and closes the session after; anything else ends here.
+          // Our own close deactivates first and closes the session after; anything else ends here,
+          // giving back what we activated first when the session can still say so.
           if (reason !== 'closed') {
-            void session.close();
+            const release = reason === 'stolen' || reason === 'deactivated-by-bmc' ? Promise.resolve() : sol.release();
+            void release.finally(() => session.close());
             this.broadcast({ type: 'ended', reason, detail });
             // Always-on keeps SOL open across session loss (not across a takeover: that would fight the other user).
             if (this.options.alwaysOn && reason !== 'stolen') this.scheduleReopen();
           }
         },
-      }, { takeover, ...(this.options.auxiliary === undefined ? {} : { auxiliary: this.options.auxiliary }), ...(this.options.timing ? { timing: this.options.timing } : {}) });
+      }, { takeover, ...(this.options.auxiliary === undefined ? {} : { auxiliary: this.options.auxiliary }), ...(this.options.timing ? { timing: this.options.timing } : {}), ...(this.options.logger ? { logger: this.options.logger } : {}) });
       this.sol = sol;
       this.broadcast({ type: 'active' });
       return sol;

@@ -1,9 +1,10 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
   ACTIVATE_PAYLOAD_COMPLETION, PAYLOAD_TYPE, SOL_OPERATION, SOL_STATUS, activatePayloadRequest, deactivatePayloadRequest, decodePayloadActivation,
-  decodePayloadInstanceInfo, decodeSolPacket, encodeSolPacket, getPayloadInstanceInfoRequest, nextSolSequence, type SolPacket,
+  decodePayloadInstanceInfo, decodeSessionInfo, decodeSolPacket, encodeSolPacket, getDeviceIdRequest, getPayloadInstanceInfoRequest, getSessionInfoRequest, nextSolSequence, type SolPacket,
 } from '../wire/index.js';
 import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
+import { completionCodeOfError, type SessionLogger } from '../session/core.js';
 
 export type SolEndReason = 'closed' | 'deactivated-by-bmc' | 'stolen' | 'session-lost' | 'retransmits-exhausted';
 
@@ -53,6 +54,8 @@ export class SolSession {
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private ended = false;
   private maxData = 255;
+  /** Cleared when the BMC refuses Get Payload Instance Info: the keepalive falls back to Get Device ID. */
+  private instanceInfo = true;
   /** True when activation had to deactivate another session's SOL first. */
   tookOver = false;
   /** Bytes given to the BMC and acknowledged, and bytes delivered from it. */
@@ -62,6 +65,7 @@ export class SolSession {
     readonly session: RmcpPlusSession,
     private readonly events: SolSessionEvents,
     private readonly timing: SolTiming,
+    private readonly logger: SessionLogger | undefined,
   ) {}
 
   /**
@@ -69,8 +73,8 @@ export class SolSession {
    * naming the owner session, unless `takeover` is set: then the payload is
    * deactivated and activated again for us.
    */
-  static async activate(session: RmcpPlusSession, events: SolSessionEvents, options: { takeover?: boolean; auxiliary?: number; timing?: Partial<SolTiming> } = {}): Promise<SolSession> {
-    const sol = new SolSession(session, events, { ...DEFAULT_SOL_TIMING, ...options.timing });
+  static async activate(session: RmcpPlusSession, events: SolSessionEvents, options: { takeover?: boolean; auxiliary?: number; timing?: Partial<SolTiming>; logger?: SessionLogger } = {}): Promise<SolSession> {
+    const sol = new SolSession(session, events, { ...DEFAULT_SOL_TIMING, ...options.timing }, options.logger);
     // 0xC0: encrypt + authenticate SOL like the session itself; some BMCs need another value (quirk activatePayloadAux).
     let auxiliary = options.auxiliary ?? 0xc0;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -87,15 +91,24 @@ export class SolSession {
         continue;
       }
       if (completionCode === ACTIVATE_PAYLOAD_COMPLETION.alreadyActive) {
-        const owner = await SolSession.owner(session);
-        if (owner === session.bmcSessionId) {
+        // undefined: the BMC has no Get Payload Instance Info, so the owner cannot be named.
+        const owner = await SolSession.owner(session).catch((error: unknown) => {
+          if (completionCodeOfError(error) === undefined) throw error;
+          return undefined;
+        });
+        if (owner !== undefined && owner === session.bmcSessionId) {
           // Our own activation: its answer was lost and the retransmit found SOL active. The sizes are
           // unknown, so input goes in small packets (partial ACKs would cover a smaller BMC buffer anyway).
           sol.maxData = 28;
           sol.start();
           return sol;
         }
-        if (!options.takeover) throw new LightsoutError('BMC_BUSY', `SOL is already active on another session (BMC session 0x${owner.toString(16)})`, { details: { ownerSessionId: owner }, hint: 'take it over (privileged) or wait for the other session to end' });
+        const predecessor = owner !== undefined && owner !== 0 && !options.takeover && (await SolSession.heldByOurAccount(session, owner));
+        if (!options.takeover && !predecessor) {
+          const who = owner === undefined ? 'another session (this BMC cannot say which)' : `another session (BMC session 0x${owner.toString(16)})`;
+          throw new LightsoutError('BMC_BUSY', `SOL is already active on ${who}`, { details: owner === undefined ? {} : { ownerSessionId: owner }, hint: 'take it over (lightsout console --takeover, privileged) or wait for the other session to end' });
+        }
+        // Deactivate Payload works across sessions for an administrator (§24.2); ipmitool's `sol deactivate` does the same.
         await session.requestWithCode(deactivatePayloadRequest(PAYLOAD_TYPE.sol, 1));
         sol.tookOver = true;
         continue;
@@ -108,6 +121,23 @@ export class SolSession {
   /** The BMC session ID that owns SOL instance 1 (0 = inactive), §24.5. */
   static async owner(session: RmcpPlusSession): Promise<number> {
     return decodePayloadInstanceInfo(await session.request(getPayloadInstanceInfoRequest(PAYLOAD_TYPE.sol, 1))).ownerSessionId;
+  }
+
+  /**
+   * Whether the session holding SOL logged in as the same BMC user from the same address as `session`
+   * (Get Session Info, §22.20): an earlier session of this agent, left behind by a restart or a lost
+   * session, which the BMC keeps until its own timeout. Taking that back is not taking anyone's console.
+   * False whenever the BMC cannot tell (no Get Session Info, owner unknown).
+   */
+  static async heldByOurAccount(session: RmcpPlusSession, owner: number): Promise<boolean> {
+    try {
+      const ours = decodeSessionInfo(await session.request(getSessionInfoRequest(0))).session;
+      const theirs = decodeSessionInfo(await session.request(getSessionInfoRequest({ sessionId: owner }))).session;
+      return ours !== undefined && theirs !== undefined && ours.userId === theirs.userId && ours.address !== undefined && ours.address === theirs.address;
+    } catch (error) {
+      if (completionCodeOfError(error) === undefined) throw error;
+      return false;
+    }
   }
 
   /** Queues bytes for the host's UART; they go out one packet at a time, in order. */
@@ -133,12 +163,22 @@ export class SolSession {
   async close(): Promise<void> {
     if (this.ended) return;
     this.stopTimers();
+    await this.release();
+    this.finish('closed', 'closed by the agent');
+  }
+
+  /**
+   * Deactivate Payload if the session can still carry it: whatever ended SOL on our side (retransmits
+   * exhausted, a failed keepalive), what we activated is given back, or the BMC keeps it active until
+   * its session timeout and every attach meanwhile is refused. Best effort: a dead session cannot.
+   */
+  async release(): Promise<void> {
+    if (this.session.state !== 'active') return;
     try {
       await this.session.requestWithCode(deactivatePayloadRequest(PAYLOAD_TYPE.sol, 1));
     } catch {
-      // The session may already be gone; the BMC times the payload out then.
+      // The session died meanwhile; the next activation takes the payload back (heldByOurAccount).
     }
-    this.finish('closed', 'closed by the agent');
   }
 
   private start(): void {
@@ -148,10 +188,27 @@ export class SolSession {
     this.keepaliveTimer.unref();
   }
 
+  /**
+   * Keeps the session alive and notices theft: Get Payload Instance Info while the BMC has it. A BMC that
+   * answers it with a completion code (0xC1 on BMCs without the optional command) has answered, so the
+   * session is fine: from then on Get Device ID keeps it alive, and theft shows as the BMC's
+   * "deactivating" status bit or as unacknowledged packets. Only silence or a dead session ends SOL.
+   */
   private async keepalive(): Promise<void> {
     try {
-      const owner = await SolSession.owner(this.session);
-      if (!this.ended && owner !== this.session.bmcSessionId) this.finish('stolen', owner === 0 ? 'SOL payload was deactivated' : `SOL taken over by BMC session 0x${owner.toString(16)}`);
+      if (this.instanceInfo) {
+        try {
+          const owner = await SolSession.owner(this.session);
+          if (!this.ended && owner !== this.session.bmcSessionId) this.finish('stolen', owner === 0 ? 'SOL payload was deactivated' : `SOL taken over by BMC session 0x${owner.toString(16)}`);
+          return;
+        } catch (error) {
+          const completionCode = completionCodeOfError(error);
+          if (completionCode === undefined) throw error;
+          this.instanceInfo = false;
+          this.logger?.warn?.({ completionCode, reason: error instanceof Error ? error.message : String(error) }, 'BMC refuses Get Payload Instance Info; SOL keepalive uses Get Device ID');
+        }
+      }
+      await this.session.request(getDeviceIdRequest());
     } catch (error) {
       if (!this.ended) this.finish('session-lost', error instanceof Error ? error.message : String(error));
     }

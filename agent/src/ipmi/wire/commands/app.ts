@@ -232,7 +232,8 @@ export interface SessionInfo {
   session?: { userId: number; privilege: number; rmcpPlus: boolean; channel: number; address?: string; port?: number };
 }
 
-export const getSessionInfoRequest = (index = 0): CommandRequest => app(APP_COMMAND.getSessionInfo, Uint8Array.of(index));
+export const getSessionInfoRequest = (which: number | { sessionId: number } = 0): CommandRequest =>
+  app(APP_COMMAND.getSessionInfo, typeof which === 'number' ? Uint8Array.of(which) : concatBytes(Uint8Array.of(0xff), u32le(which.sessionId)));
 
 export function decodeSessionInfo(data: Uint8Array): SessionInfo {
   responseData(data, 3, 'Get Session Info');

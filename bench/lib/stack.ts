@@ -1,7 +1,9 @@
 /**
  * The real stack as processes: a relay (relay/bin/lightsout-relay.js) and an
  * agent (agent/bin/lightsout-agent.js), each a child we own and stop. Used by
- * the stream end-to-end tests (kill -9 of the relay) and benchmarks.
+ * the stream end-to-end tests (kill -9 of the relay) and benchmarks. With
+ * `relays: n` and a PostgreSQL URL, n relays share one store (one
+ * deployment) and the agent gets all of them as its gateway list.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,15 +25,32 @@ export interface StackServer {
 }
 
 export interface Stack {
+  /** The first relay's URL (where the tokens come from and the agent enrolled). */
   relayUrl: string;
+  /** Every relay's URL, in the agent's order. */
+  relayUrls: string[];
   operatorToken: string;
   adminToken: string;
-  /** The relay process id (for RSS measurements). */
-  relayPid(): number | undefined;
-  /** SIGKILL the relay process (no cleanup at all) and wait for it to be gone. */
-  killRelay(): Promise<void>;
-  startRelay(): Promise<void>;
+  /** A relay's process id (for RSS measurements); the first by default. */
+  relayPid(index?: number): number | undefined;
+  /** The agent's process id (to freeze it with SIGSTOP). */
+  agentPid(): number | undefined;
+  /** SIGKILL a relay process (no cleanup at all) and wait for it to be gone; the first by default. */
+  killRelay(index?: number): Promise<void>;
+  startRelay(index?: number): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface StackOptions {
+  agentEnv?: NodeJS.ProcessEnv;
+  relayLogLevel?: string;
+  /** How many relays (default 1); more than one needs `postgresUrl` (one store for all). */
+  relays?: number;
+  postgresUrl?: string;
+  /** Merged into each relay's `agents` config (e.g. heartbeatIntervalMs). */
+  relayAgents?: Record<string, unknown>;
+  /** Merged into the agent's `control` config. */
+  agentControl?: Record<string, unknown>;
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -68,30 +87,48 @@ function own(child: ChildProcess, owned: Set<ChildProcess>, log: string[]): Chil
   return child;
 }
 
-export async function startStack(servers: StackServer[], options: { agentEnv?: NodeJS.ProcessEnv; relayLogLevel?: string } = {}): Promise<Stack> {
+export async function startStack(servers: StackServer[], options: StackOptions = {}): Promise<Stack> {
   const directory = mkdtempSync(join(tmpdir(), 'lightsout-stack-'));
-  const port = await freePort();
-  const relayUrl = `http://127.0.0.1:${port}`;
+  const count = options.relays ?? 1;
+  if (count > 1 && options.postgresUrl === undefined) throw new Error('several relays need one store: pass postgresUrl');
+  const ports: number[] = [];
+  for (let index = 0; index < count; index += 1) ports.push(await freePort());
+  const relayUrls = ports.map((port) => `http://127.0.0.1:${port}`);
+  const relayUrl = relayUrls[0]!;
   const owned = new Set<ChildProcess>();
   const log: string[] = [];
-  const relayConfig = join(directory, 'relay.json');
-  writeFileSync(
-    relayConfig,
-    JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(directory, 'relay-data'), webRoot: join(directory, 'no-web'), logLevel: options.relayLogLevel ?? 'warn', agents: { heartbeatIntervalMs: 500 } }),
-  );
-  let relay: ChildProcess | undefined;
+  const relayConfigs = ports.map((port, index) => {
+    const path = join(directory, `relay-${index}.json`);
+    writeFileSync(
+      path,
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port },
+        dataDir: join(directory, `relay-data-${index}`),
+        webRoot: join(directory, 'no-web'),
+        logLevel: options.relayLogLevel ?? 'warn',
+        agents: { heartbeatIntervalMs: 500, ...(count > 1 ? { audience: 'http://stack.deployment.test/agent' } : {}), ...options.relayAgents },
+        ...(options.postgresUrl === undefined ? {} : { store: { driver: 'postgres', postgresUrl: options.postgresUrl } }),
+      }),
+    );
+    return path;
+  });
+  const relays: (ChildProcess | undefined)[] = ports.map(() => undefined);
+  let agent: ChildProcess | undefined;
 
-  async function startRelay(): Promise<void> {
-    relay = own(spawn(process.execPath, [relayBin, '--config', relayConfig], { env: { ...process.env, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
-    await waitFor(async () => (await fetch(`${relayUrl}/readyz`)).status === 200, 90_000, 'the relay to be ready');
+  async function startRelay(index = 0): Promise<void> {
+    relays[index] = own(spawn(process.execPath, [relayBin, '--config', relayConfigs[index]!], { env: { ...process.env, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+    await waitFor(async () => (await fetch(`${relayUrls[index]}/readyz`)).status === 200, 90_000, `relay ${index} to be ready`);
   }
 
   const stack: Stack = {
     relayUrl,
+    relayUrls,
     operatorToken: '',
     adminToken: '',
-    relayPid: () => relay?.pid,
-    async killRelay() {
+    relayPid: (index = 0) => relays[index]?.pid,
+    agentPid: () => agent?.pid,
+    async killRelay(index = 0) {
+      const relay = relays[index];
       if (!relay || relay.exitCode !== null) return;
       const exited = once(relay, 'exit');
       stopping.add(relay);
@@ -102,6 +139,8 @@ export async function startStack(servers: StackServer[], options: { agentEnv?: N
     async close() {
       for (const child of owned) {
         stopping.add(child);
+        // A frozen child ignores SIGTERM until it runs again.
+        child.kill('SIGCONT');
         child.kill('SIGTERM');
       }
       await Promise.all([...owned].map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
@@ -110,7 +149,8 @@ export async function startStack(servers: StackServer[], options: { agentEnv?: N
   };
 
   try {
-    await startRelay();
+    // One after the other: the first seeds the shared store.
+    for (let index = 0; index < count; index += 1) await startRelay(index);
     stack.adminToken = (await loginWithPassword(relayUrl, 'admin', STACK_PASSWORD)).accessToken;
     stack.operatorToken = (await loginWithPassword(relayUrl, 'operator', STACK_PASSWORD)).accessToken;
     const join_ = await createJoinTokenAs(relayUrl, stack.adminToken, { region: 'eu', datacenter: 'fra1' });
@@ -120,16 +160,16 @@ export async function startStack(servers: StackServer[], options: { agentEnv?: N
     writeFileSync(
       agentConfig,
       JSON.stringify({
-        relay: relayUrl,
+        ...(count > 1 ? { relays: relayUrls } : { relay: relayUrl }),
         name: 'stack-agent',
         stateDir,
         joinToken: join_.token,
         log: { level: 'warn' },
-        control: { backoffBaseMs: 100, backoffCapMs: 1000 },
+        control: { backoffBaseMs: 100, backoffCapMs: 1000, ...options.agentControl },
         servers: servers.map((server) => ({ name: server.id, tenant: 'demo', rack: 'r1', ...server })),
       }),
     );
-    own(spawn(process.execPath, [agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+    agent = own(spawn(process.execPath, [agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
     await waitFor(
       async () => {
         const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${stack.operatorToken}` } });

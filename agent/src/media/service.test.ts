@@ -44,7 +44,7 @@ async function setup(fixture: FixtureOptions) {
       mountsFile: join(directory, 'mounts.json'),
       fetchWaitMs: 1500,
     },
-    { relay: 'http://127.0.0.1:9', logger: pino({ level: 'silent' }), signJwt: async () => 'unused', mediaDriverFor: () => driver, hasServer: (id) => id === 'web-01' },
+    { relay: () => 'http://127.0.0.1:9', logger: pino({ level: 'silent' }), signJwt: async () => 'unused', mediaDriverFor: () => driver, hasServer: (id) => id === 'web-01' },
   );
   await service.start();
   cleanups.push(() => service.stop());

@@ -11,12 +11,16 @@ export const ERROR_CODES = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   RATE_LIMITED: 429,
+  /** A new password is too easy to guess (too short, common, or built from the username). */
+  PASSWORD_WEAK: 400,
   // identity
   UNAUTHENTICATED: 401,
   TOKEN_EXPIRED: 401,
   TOKEN_INVALID: 401,
   TOKEN_AUDIENCE: 401,
   STEP_UP_REQUIRED: 401,
+  /** Adding a first second factor in a tenant that requires MFA needs an admin-issued enrollment code. */
+  MFA_ENROLLMENT_REQUIRED: 403,
   FORBIDDEN: 403,
   JOIN_TOKEN_INVALID: 401,
   JOIN_TOKEN_USED: 401,

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import type { RouteRecord } from '../plugins/access.js';
 import { postgresForThisFile } from '../testing/dialects.js';
 import { type RunningRelay, startRelay } from '../testing/index.js';
-import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, type IdentityName, type IsolationWorld, buildIsolationWorld } from './isolation.fixture.js';
+import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, ISOLATION_PASSWORD, type IdentityName, type IsolationWorld, buildIsolationWorld } from './isolation.fixture.js';
 
 /**
  * The isolation matrix: EVERY route of the relay (from its own route table,
@@ -63,6 +63,8 @@ const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: string) => 
   'GET /v1/users': all(403),
   'POST /v1/users': all(403),
   'PATCH /v1/users/:userId': byRole(403, 403, 404),
+  // A tenant admin's one-time MFA enrollment code for a user: API tokens never manage credentials.
+  'POST /v1/users/:userId/mfa-enrollment': (role, identity) => (identity === 'bravo-service-account' ? 403 : byRole(403, 403, 404)(role)),
   'GET /v1/grants': all(403),
   'POST /v1/grants': byRole(403, 403, 404),
   'DELETE /v1/grants/:grantId': byRole(403, 403, 404),
@@ -131,6 +133,7 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'POST /v1/servers/:id/sessions': { kind: 'sol', mode: 'control' },
     'POST /v1/servers/:id/media': { uploadId: world.alpha.uploadId },
     'POST /v1/agents/join-tokens': { region: 'eu', datacenter: 'fra1' },
+    'POST /v1/me/totp': { password: ISOLATION_PASSWORD },
     'POST /v1/me/totp/confirm': { code: '000000' },
     // The attack: move alpha's server into bravo.
     'PUT /v1/servers/:id/tenant': { tenant: 'bravo' },

@@ -37,7 +37,8 @@ export const BROKEN_IDENTITIES = ['anonymous', 'expired-token', 'wrong-audience'
 export const FOREIGN_IDENTITIES = ['bravo-viewer', 'bravo-operator', 'bravo-tenant-admin', 'bravo-service-account'] as const;
 export type IdentityName = (typeof BROKEN_IDENTITIES)[number] | (typeof FOREIGN_IDENTITIES)[number];
 
-const PASSWORD = 'isolation-matrix-password';
+export const ISOLATION_PASSWORD = 'isolation-matrix-password';
+const PASSWORD = ISOLATION_PASSWORD;
 const marker = (label: string) => `${label}-${randomBytes(6).toString('hex')}`;
 const base64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 

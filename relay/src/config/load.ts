@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LightsoutError } from '@lightsout/shared';
 import { Value } from 'typebox/value';
@@ -88,7 +88,7 @@ export function resolveConfig(raw: unknown, options: { source?: string; baseDir?
     publicUrl,
     dataDir: absolute(input.dataDir),
     webRoot: input.webRoot === undefined ? DEFAULT_WEB_ROOT : absolute(input.webRoot),
-    identity: { ...input.identity, audience: input.identity.audience ?? `${publicUrl}/v1`, issuer },
+    identity: { ...input.identity, audience: input.identity.audience ?? `${publicUrl}/v1`, issuer, totpKeyFile: input.identity.totpKeyFile === undefined ? join(absolute(input.dataDir), 'totp.key') : absolute(input.identity.totpKeyFile) },
     agentAudience: input.agents.audience ?? `${publicUrl}/agent`,
     agentAudiences: [...new Set([input.agents.audience ?? `${publicUrl}/agent`, `${publicUrl}/agent`])],
   };

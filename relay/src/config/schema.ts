@@ -57,6 +57,12 @@ const Identity = Type.Object(
     seedDemo: Type.Boolean({ default: true }),
     /** Destructive actions (power off/cycle/reset, media mount, console takeover) need a sign-in at most this old (RFC 9470 max_age). */
     stepUpMaxAgeSeconds: Type.Integer({ minimum: 30, maximum: 86_400, default: 600 }),
+    /**
+     * The AES-256-GCM key that seals TOTP secrets in the database (embedded mode): a file
+     * holding 32 random bytes, base64url, created on first start. Default `<dataDir>/totp.key`;
+     * point it at a secret mount to keep it away from the database and its backups.
+     */
+    totpKeyFile: Type.Optional(Type.String({ minLength: 1 })),
     external: Type.Optional(ExternalIssuer),
   },
   { additionalProperties: false, default: {} },
@@ -109,7 +115,7 @@ export interface RelayConfig extends RelayConfigInput {
   publicUrl: string;
   dataDir: string;
   webRoot: string;
-  identity: RelayConfigInput['identity'] & { audience: string; issuer: string };
+  identity: RelayConfigInput['identity'] & { audience: string; issuer: string; totpKeyFile: string };
   /** `aud` of agent control-connection JWTs. */
   /** `aud` of agent tokens handed out at enrollment (agents.audience, else this relay's own). */
   agentAudience: string;

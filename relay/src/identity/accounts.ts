@@ -39,6 +39,13 @@ export async function authenticate(store: Store, username: string, password: str
   return toAccount(row);
 }
 
+/** Whether `password` is this (enabled) user's password: a re-entry proof inside a signed-in request. */
+export async function passwordMatches(store: Store, userId: string, password: string): Promise<boolean> {
+  const row = await store.selectFrom('users').select(['password_hash', 'disabled']).where('id', '=', userId).executeTakeFirst();
+  if (row === undefined || row.disabled !== 0) return false;
+  return verifyPassword(password, row.password_hash);
+}
+
 export async function ensureTenant(store: Store, id: string, name: string): Promise<void> {
   await store.insertInto('tenants').values({ id, name, created_at: Date.now() }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
 }

@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { InteractionDetails } from 'oidc-provider';
 import { authenticate } from './accounts.js';
-import { LoginThrottle } from './login-throttle.js';
-import { verifyTotp } from './totp.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { SecondFactors } from './second-factor.js';
 import { loginPage, messagePage } from './pages.js';
 
 const FIRST_PARTY_NAMES: Record<string, string> = { 'lightsout-web': 'the Lightsout console', 'lightsout-cli': 'the Lightsout CLI' };
@@ -30,7 +30,7 @@ async function grantConsent(provider: Provider, details: InteractionDetails): Pr
 }
 
 /** The login and consent steps of the embedded OP (`/interaction/:uid`), rendered by the relay. */
-export function registerInteractionRoutes(app: FastifyInstance, provider: Provider, throttle = new LoginThrottle()): void {
+export function registerInteractionRoutes(app: FastifyInstance, provider: Provider, throttle: LoginThrottle, secondFactors: SecondFactors): void {
   async function details(request: FastifyRequest, reply: FastifyReply): Promise<InteractionDetails | undefined> {
     try {
       return await provider.interactionDetails(request.raw, reply.raw);
@@ -80,13 +80,11 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     // An account guessed from many addresses is slowed for everyone, refused for no one.
     if (verdict.delayMs > 0) await delay(verdict.delayMs);
     const account = username === '' || password === '' ? undefined : await authenticate(app.store, username, password);
-    // Second factor (RFC 6238): an account with an active TOTP secret needs a valid code in the same form.
+    // Second factor (RFC 6238): an account with an active TOTP secret needs a valid, unused code in the same form.
     let secondFactor = false;
     if (account !== undefined) {
-      const mfa = await app.store.selectFrom('users').select('totp_secret').where('id', '=', account.id).executeTakeFirst();
-      const secret = mfa?.totp_secret ?? null;
-      if (secret !== null && !secret.startsWith('pending:')) {
-        if (!verifyTotp(secret, otp)) {
+      if ((await secondFactors.state(account.id)).active) {
+        if (!(await secondFactors.accept(account.id, otp))) {
           throttle.failed(username, request.ip);
           await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', subject: account.id, tenant: account.tenant, target: `user:${username}`, details: { client: interaction.params.client_id, reason: otp === '' ? 'otp-missing' : 'otp-wrong' } });
           return reply

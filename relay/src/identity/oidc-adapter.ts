@@ -32,6 +32,7 @@ export function kyselyAdapterFactory(store: Store): new (kind: string) => Adapte
         grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
         user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
         uid: typeof payload.uid === 'string' ? payload.uid : null,
+        account_id: typeof payload.accountId === 'string' ? payload.accountId : null,
         expires_at: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : null,
       };
       await store
@@ -78,6 +79,17 @@ export function kyselyAdapterFactory(store: Store): new (kind: string) => Adapte
       await store.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
     }
   };
+}
+
+/**
+ * Every OIDC artefact of one account — sessions, grants, refresh tokens,
+ * codes — gone: what a password change or a disable does, so no refresh
+ * token or browser session outlives the credentials it came from.
+ */
+export async function revokeAccountArtefacts(store: Store, accountId: string): Promise<number> {
+  // Each of these models carries accountId in its payload (the adapter copies it to account_id).
+  const result = await store.deleteFrom('oidc_payloads').where('account_id', '=', accountId).executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** Drop expired rows; run at startup and periodically. */

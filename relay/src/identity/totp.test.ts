@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { base32Decode, base32Encode, hotp, newTotpSecret, totp, verifyTotp } from './totp.js';
+import { base32Decode, base32Encode, hotp, newTotpSecret, totp, totpStepOf, verifyTotp } from './totp.js';
 
 describe('TOTP (RFC 6238) and HOTP (RFC 4226)', () => {
   it('matches the RFC 4226 Appendix D HOTP values', () => {
@@ -37,5 +37,15 @@ describe('TOTP (RFC 6238) and HOTP (RFC 4226)', () => {
     expect(verifyTotp(secret, code, now + 90)).toBe(false);
     expect(verifyTotp(secret, '12345', now)).toBe(false);
     expect(verifyTotp(secret, `${code} `, now)).toBe(false);
+  });
+
+  it('tells the step a code belongs to, and refuses a step not after the last one used', () => {
+    const secret = newTotpSecret();
+    const now = 1_800_000_010;
+    const step = Math.floor(now / 30);
+    expect(totpStepOf(secret, totp(base32Decode(secret), now - 30), now)).toBe(step - 1);
+    expect(totpStepOf(secret, totp(base32Decode(secret), now), now, step - 1)).toBe(step);
+    expect(totpStepOf(secret, totp(base32Decode(secret), now), now, step)).toBeUndefined();
+    expect(totpStepOf(secret, totp(base32Decode(secret), now - 30), now, step)).toBeUndefined();
   });
 });

@@ -57,16 +57,26 @@ export function totp(secret: Uint8Array, unixSeconds: number, digits = TOTP_DIGI
   return hotp(secret, Math.floor(unixSeconds / TOTP_STEP_SECONDS), digits, algorithm);
 }
 
-/** A code from this step or one step either side (clock skew, RFC 6238 §5.2); constant-time comparison. */
-export function verifyTotp(base32Secret: string, code: string, unixSeconds = Date.now() / 1000): boolean {
-  if (!/^\d{6}$/.test(code)) return false;
+/**
+ * The time step a code belongs to: this step or one either side (clock skew,
+ * RFC 6238 §5.2), and later than `afterStep` (a step already used is not
+ * accepted again, same section). Constant-time comparison, every candidate checked.
+ */
+export function totpStepOf(base32Secret: string, code: string, unixSeconds = Date.now() / 1000, afterStep = -1): number | undefined {
+  if (!/^\d{6}$/.test(code)) return undefined;
   const secret = base32Decode(base32Secret);
-  let matched = false;
-  for (const skew of [-1, 0, 1]) {
-    const expected = Buffer.from(totp(secret, unixSeconds + skew * TOTP_STEP_SECONDS));
-    if (timingSafeEqual(expected, Buffer.from(code))) matched = true;
+  const current = Math.floor(unixSeconds / TOTP_STEP_SECONDS);
+  let matched: number | undefined;
+  for (const step of [current - 1, current, current + 1]) {
+    const expected = Buffer.from(hotp(secret, step));
+    if (timingSafeEqual(expected, Buffer.from(code)) && step > afterStep) matched = step;
   }
   return matched;
+}
+
+/** A code from this step or one step either side (clock skew, RFC 6238 §5.2). */
+export function verifyTotp(base32Secret: string, code: string, unixSeconds = Date.now() / 1000): boolean {
+  return totpStepOf(base32Secret, code, unixSeconds) !== undefined;
 }
 
 export function newTotpSecret(): string {

@@ -4,6 +4,8 @@ import fp from 'fastify-plugin';
 import { apiTokenPrincipal, isApiToken } from '../access/api-tokens.js';
 import { seedDemo } from '../identity/accounts.js';
 import { registerInteractionRoutes } from '../identity/interactions.js';
+import { LoginThrottle } from '../identity/login-throttle.js';
+import { SecondFactors, TotpSealer } from '../identity/second-factor.js';
 import { loadOrCreateProviderSecrets, publicJwks } from '../identity/keys.js';
 import { pruneExpiredOidcPayloads } from '../identity/oidc-adapter.js';
 import { principalFor } from '../identity/principal.js';
@@ -16,6 +18,10 @@ declare module 'fastify' {
       verifier: TokenVerifier;
       /** Verify a bearer token and map it to a principal; throws LightsoutError. */
       principalFromToken(token: string): Promise<Principal>;
+      /** Embedded mode: users' TOTP factors, sealed at rest. */
+      secondFactors: SecondFactors | undefined;
+      /** The sign-in form's guessing throttle; password re-entry elsewhere counts against it too. */
+      throttle: LoginThrottle;
     };
     /** preHandler: 401 unless the request carries a valid access token. */
     authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
@@ -73,6 +79,8 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
   const { config } = app;
   let verifier: TokenVerifier;
   let clientIds = { web: WEB_CLIENT_ID, cli: CLI_CLIENT_ID };
+  let secondFactors: SecondFactors | undefined;
+  const throttle = new LoginThrottle();
 
   if (config.identity.mode === 'embedded') {
     const secrets = await loadOrCreateProviderSecrets(config.dataDir);
@@ -96,7 +104,10 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
         callback(raw, reply.raw);
       });
     });
-    registerInteractionRoutes(app, provider);
+    secondFactors = new SecondFactors(app.store, TotpSealer.loadOrCreate(config.identity.totpKeyFile), config.store.driver);
+    const sealed = await secondFactors.sealClearSecrets();
+    if (sealed > 0) app.log.info({ sealed }, 'sealed TOTP secrets stored in clear by an earlier version');
+    registerInteractionRoutes(app, provider, throttle, secondFactors);
 
     if (config.identity.seedDemo) {
       const seeded = await seedDemo(app.store, options.demoPassword);
@@ -110,6 +121,8 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
 
   const identity = {
     verifier,
+    secondFactors,
+    throttle,
     async principalFromToken(token: string) {
       // Service-account API tokens (lso_…) are ours, not the issuer's: looked up by hash.
       if (isApiToken(token)) return apiTokenPrincipal(app.store, token);

@@ -22,8 +22,18 @@ export interface UserTable {
   role: string;
   disabled: number;
   created_at: number;
-  /** RFC 6238 shared secret, base32; null = no second factor (migration 0002). */
+  /** The active RFC 6238 secret, sealed (identity/second-factor.ts); null = no second factor (migration 0002). */
   totp_secret: Generated<string | null>;
+  /** A secret being enrolled, sealed, until confirmed with a first code or expired (migration 0005). */
+  totp_pending: Generated<string | null>;
+  totp_pending_expires_at: Generated<number | null>;
+  /** The last TOTP time step accepted: a code of this step or an earlier one is refused (RFC 6238 §5.2). */
+  totp_last_step: Generated<number | null>;
+  /** SHA-256 of a one-time enrollment code a tenant admin issued, and when it expires. */
+  mfa_enrollment_hash: Generated<string | null>;
+  mfa_enrollment_expires_at: Generated<number | null>;
+  /** Epoch ms of the last password change or disable: access tokens issued before it are refused. */
+  credentials_changed_at: Generated<number | null>;
 }
 
 export interface AgentTable {
@@ -132,6 +142,8 @@ export interface OidcPayloadTable {
   uid: string | null;
   expires_at: number | null;
   consumed_at: number | null;
+  /** The account the artefact belongs to (sessions, grants, tokens), for revoking all of a user's (migration 0005). */
+  account_id: Generated<string | null>;
 }
 
 export interface Database {

@@ -188,6 +188,39 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('spent_tokens').ifExists().execute();
     },
   },
+  '0005-account-credentials': {
+    // Second-factor enrollment state, the last TOTP step used (replay refusal),
+    // when a user's credentials last changed, and the account behind each OIDC
+    // artefact so a password change or disable can revoke them. The TOTP
+    // secrets themselves are sealed in code at startup (the key is not in the database).
+    async up(db: Kysely<unknown>) {
+      for (const [column, type] of [
+        ['totp_pending', 'text'],
+        ['totp_pending_expires_at', 'bigint'],
+        ['totp_last_step', 'bigint'],
+        ['mfa_enrollment_hash', 'text'],
+        ['mfa_enrollment_expires_at', 'bigint'],
+        ['credentials_changed_at', 'bigint'],
+      ] as const) {
+        await db.schema.alterTable('users').addColumn(column, type).execute();
+      }
+      await db.schema.alterTable('oidc_payloads').addColumn('account_id', 'text').execute();
+      await db.schema.createIndex('oidc_payloads_account').on('oidc_payloads').column('account_id').execute();
+      // Existing artefacts: accountId is in each payload's JSON.
+      const typed = db as unknown as Kysely<{ oidc_payloads: { kind: string; id: string; payload: string; account_id: string | null } }>;
+      for (const row of await typed.selectFrom('oidc_payloads').select(['kind', 'id', 'payload']).execute()) {
+        const accountId = (JSON.parse(row.payload) as { accountId?: unknown }).accountId;
+        if (typeof accountId === 'string') await typed.updateTable('oidc_payloads').set({ account_id: accountId }).where('kind', '=', row.kind).where('id', '=', row.id).execute();
+      }
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('oidc_payloads_account').ifExists().execute();
+      await db.schema.alterTable('oidc_payloads').dropColumn('account_id').execute();
+      for (const column of ['credentials_changed_at', 'mfa_enrollment_expires_at', 'mfa_enrollment_hash', 'totp_last_step', 'totp_pending_expires_at', 'totp_pending']) {
+        await db.schema.alterTable('users').dropColumn(column).execute();
+      }
+    },
+  },
 });
 
 export function migrationProvider(driver: StoreDriver): MigrationProvider {

@@ -9,6 +9,7 @@ import { signAgentJwt } from './identity/jwt.js';
 import type { AgentKeyPair } from './identity/keys.js';
 import type { AgentIdentity } from './identity/state.js';
 import { registrationOf } from './inventory.js';
+import { ServerTenants } from './server-tenants.js';
 import { StatePoller } from './state-poller.js';
 
 /** What an extension (the stream plane, …) gets to work with. */
@@ -21,6 +22,8 @@ export interface AgentContext {
   signJwt: (audience?: string) => Promise<string>;
   /** The relay the control connection is on now (else the first configured): requests came from it, dial-backs go to it. */
   relay: () => RelayEndpoint;
+  /** Each server's tenant now: the config's, unless the relay assigned another. */
+  tenants: ServerTenants;
 }
 
 /**
@@ -57,7 +60,8 @@ export function startAgent(options: {
   const registry = new DriverRegistry(config.servers, factories, logger);
   const signJwt = (audience = identity.audience) => signAgentJwt(keyPair.privateKey, { agentId: identity.agentId, audience });
   const relay = (): RelayEndpoint => connection.endpoint ?? { url: config.relays[0]! };
-  const context: AgentContext = { config, identity, registry, logger, signJwt, relay };
+  const tenants = new ServerTenants(config.servers);
+  const context: AgentContext = { config, identity, registry, logger, signJwt, relay, tenants };
   const extensions = (options.extensions ?? []).map((create) => create(context));
   const handlers: OperationHandlers = Object.assign({}, ...extensions.map((extension) => extension.handlers)) as OperationHandlers;
   const inventory: InventoryMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: config.servers.map(registrationOf) };
@@ -105,6 +109,10 @@ export function startAgent(options: {
     logger,
   });
   connection.on('registered', () => poller.resend());
+  // After every (re)connect the relay says which servers a provider admin moved to another tenant.
+  connection.on('inventory-ack', (ack) => {
+    for (const { serverId, tenant } of ack.assigned ?? []) tenants.assign(serverId, tenant);
+  });
   const fatal = new Promise<LightsoutError>((resolve) => connection.once('fatal', resolve));
 
   connection.start();

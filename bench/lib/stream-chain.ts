@@ -25,6 +25,7 @@ import type { AgentConfig, ServerEntry } from '../../agent/src/config/types.js';
 import { AgentStreams, type StreamsExtensionOptions } from '../../agent/src/streams/extension.js';
 import { builtinDriverFactories } from '../../agent/src/drivers/builtin.js';
 import { DriverRegistry } from '../../agent/src/drivers/registry.js';
+import { ServerTenants } from '../../agent/src/server-tenants.js';
 import { SingleUseLedger } from '../../relay/src/access/single-use.js';
 import configPlugin from '../../relay/src/plugins/config.js';
 import errorsPlugin from '../../relay/src/plugins/errors.js';
@@ -111,6 +112,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
       logger,
       signJwt,
       relay: () => ({ url: relayUrl }),
+      tenants: new ServerTenants(servers),
     };
     agents.set(agentId, { agentId, streams: new AgentStreams(context, options.agentOptions ?? {}), registry: context.registry, signJwt });
   }

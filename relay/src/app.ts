@@ -20,6 +20,7 @@ import eventsPlugin from './plugins/events.js';
 import mediaPlugin from './plugins/media/index.js';
 import { mediaDependenciesOf } from './plugins/media/wiring.js';
 import metricsPlugin from './plugins/metrics.js';
+import revocationsPlugin from './plugins/revocations.js';
 import storePlugin from './plugins/store.js';
 import streamsPlugin from './plugins/streams/index.js';
 import { relayDependencies } from './services.js';
@@ -66,6 +67,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(accessPlugin);
   await app.register(metricsPlugin);
   await app.register(storePlugin);
+  await app.register(revocationsPlugin);
   await app.register(docsPlugin);
   await app.register(formBodyPlugin);
   // Runs before @fastify/websocket's own preClose (which closes sockets without a

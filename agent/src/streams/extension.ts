@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { LightsoutError, StreamKind, StreamMode, StreamTiming, type StreamOpenParams } from '@lightsout/shared';
+import { LightsoutError, StreamCloseCode, StreamKind, StreamMode, StreamTiming, type StreamOpenParams } from '@lightsout/shared';
 import Type from 'typebox';
 import { Value } from 'typebox/value';
 import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../agent.js';
@@ -25,6 +25,7 @@ const StreamOpenSchema = Type.Object({
   dialPath: Type.String({ maxLength: 512 }),
 });
 const StreamCloseSchema = Type.Object({ sessionId: Type.String({ maxLength: 64 }) });
+const ServerAssignSchema = Type.Object({ serverId: Type.String({ minLength: 1, maxLength: 63 }), tenant: Type.String({ minLength: 1, maxLength: 63 }) });
 
 export interface StreamsExtensionOptions {
   openPort?: ConsolePortOpener;
@@ -38,6 +39,7 @@ export class AgentStreams implements AgentExtension {
   private readonly groups = new Map<string, Promise<ConsoleGroup>>();
   private readonly openPort: ConsolePortOpener;
   private readonly graceMs: number;
+  private readonly stopListening: () => void;
   readonly handlers: AgentExtension['handlers'];
 
   constructor(
@@ -53,7 +55,31 @@ export class AgentStreams implements AgentExtension {
         this.sessions.get(params.sessionId)?.end(4410, 'closed by the relay');
         return {};
       },
+      'server.assign': async (params) => {
+        if (!Value.Check(ServerAssignSchema, params)) throw new LightsoutError('BAD_REQUEST', 'invalid params for server.assign');
+        const sessionsEnded = this.endOtherTenants(params.serverId, params.tenant);
+        if (!context.tenants.assign(params.serverId, params.tenant)) throw new LightsoutError('NOT_FOUND', `this agent has no server ${params.serverId}`);
+        return { sessionsEnded };
+      },
     };
+    this.stopListening = context.tenants.onAssigned((serverId, tenant) => this.endOtherTenants(serverId, tenant));
+  }
+
+  /**
+   * The server moved to `tenant`: every session of another tenant on it
+   * ends for good (no grace, no resume). Once the last member has left, the
+   * shared console closes with its scrollback, so nothing of the old
+   * tenant's screen reaches the new tenant's first viewer.
+   */
+  private endOtherTenants(serverId: string, tenant: string): number {
+    let ended = 0;
+    for (const session of [...this.sessions.values()]) {
+      if (session.info.serverId !== serverId || session.info.tenant === tenant) continue;
+      session.end(StreamCloseCode.FORBIDDEN, 'the server moved to another tenant');
+      ended += 1;
+    }
+    if (ended > 0) this.context.logger.info({ serverId, tenant, ended }, 'console sessions of the previous tenant ended');
+    return ended;
   }
 
   get sessionCount(): number {
@@ -69,8 +95,8 @@ export class AgentStreams implements AgentExtension {
     const params = raw as unknown as StreamOpenParams;
     const server = this.context.config.servers.find((entry) => entry.id === params.serverId);
     if (!server) throw new LightsoutError('NOT_FOUND', `this agent has no server ${params.serverId}`);
-    // The relay checked the tenant when it issued the token; the agent holds the truth about its servers.
-    if (server.tenant !== params.tenant) throw new LightsoutError('FORBIDDEN', `server ${params.serverId} is not in tenant ${params.tenant}`);
+    // The relay checked the tenant when it issued the token; the agent checks again with what it was told last.
+    if (this.context.tenants.tenantOf(server.id) !== params.tenant) throw new LightsoutError('FORBIDDEN', `server ${params.serverId} is not in tenant ${params.tenant}`);
 
     let session = this.sessions.get(params.sessionId);
     if (session) {
@@ -155,6 +181,7 @@ export class AgentStreams implements AgentExtension {
   }
 
   async stop(): Promise<void> {
+    this.stopListening();
     for (const session of [...this.sessions.values()]) session.end(1001, 'agent stopping');
     await Promise.allSettled([...this.groups.values()].map(async (group) => (await group).close()));
     this.groups.clear();

@@ -36,11 +36,11 @@ export class AgentHub {
         await this.store.updateTable('agents').set({ version: message.agentVersion }).where('id', '=', connection.agent.id).execute();
       },
       onInventory: async (connection, message) => {
-        const { accepted, rejected, removed } = await applyInventory(this.store, connection.agent, message.servers);
+        const { accepted, rejected, removed, assigned } = await applyInventory(this.store, connection.agent, message.servers);
         this.events.serversChanged(accepted);
         this.events.serversRemoved(removed);
         if (rejected.length > 0) this.log.warn({ agentId: connection.agent.id, rejected: rejected.map((entry) => `${entry.serverId}:${entry.error.code}`) }, 'inventory entries rejected');
-        connection.send({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted, rejected });
+        connection.send({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted, rejected, ...(assigned.length > 0 ? { assigned } : {}) });
       },
       onState: async (connection, message) => {
         if (await applyState(this.store, connection.agent.id, message)) {

@@ -16,7 +16,7 @@ export interface AgentPlacement {
  * Refused per server: an id another agent owns (CONFLICT), a duplicate id in
  * the message (CONFLICT), an unknown tenant (NOT_FOUND).
  */
-export async function applyInventory(store: Store, agent: AgentPlacement, servers: ServerRegistration[]): Promise<{ accepted: string[]; rejected: Rejection[]; removed: Array<{ id: string; tenant: string }> }> {
+export async function applyInventory(store: Store, agent: AgentPlacement, servers: ServerRegistration[]): Promise<{ accepted: string[]; rejected: Rejection[]; removed: Array<{ id: string; tenant: string }>; assigned: Array<{ serverId: string; tenant: string }> }> {
   return store.transaction().execute(async (transaction) => {
     const accepted: ServerRegistration[] = [];
     const rejected: Rejection[] = [];
@@ -26,6 +26,7 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
     for (let offset = 0; offset < ids.length; offset += 500) {
       for (const row of await transaction.selectFrom('server_assignments').select(['server_id', 'tenant_id']).where('server_id', 'in', ids.slice(offset, offset + 500)).execute()) assigned.set(row.server_id, row.tenant_id);
     }
+    const reported = new Map(servers.map((server) => [server.id, server.tenant]));
     if (assigned.size > 0) servers = servers.map((server) => (assigned.has(server.id) ? { ...server, tenant: assigned.get(server.id)! } : server));
     const tenants = [...new Set(servers.map((server) => server.tenant))];
     const owners = new Map<string, string>();
@@ -79,7 +80,9 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
         .onConflict((conflict) => conflict.column('id').doUpdateSet(values).where('servers.agent_id', '=', agent.id))
         .execute();
     }
-    return { accepted: acceptedIds, rejected, removed };
+    // The agent is told where its config is out of date, so it opens consoles for the right tenant only.
+    const reassigned = accepted.filter((server) => reported.get(server.id) !== server.tenant).map((server) => ({ serverId: server.id, tenant: server.tenant }));
+    return { accepted: acceptedIds, rejected, removed, assigned: reassigned };
   });
 }
 

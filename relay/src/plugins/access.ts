@@ -2,7 +2,6 @@ import { LightsoutError } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest, RouteOptions, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { powerPermission } from '../access/permissions.js';
-import { Revocations } from '../access/revocations.js';
 import { serverVisible } from '../access/scope.js';
 import { requireStepUp } from '../access/step-up.js';
 import { bearerToken } from './identity.js';
@@ -20,8 +19,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route of this relay, collected as plugins register them (new routes are covered automatically). */
     routeTable: RouteRecord[];
-    /** Revocation notices (user disabled, token revoked …): the streams plugin ends live sessions on them. */
-    revocations: Revocations;
   }
 }
 
@@ -52,7 +49,6 @@ const AUDITED_SERVER_ACTIONS: Record<string, string> = {
 async function accessPlugin(app: FastifyInstance): Promise<void> {
   const routes: RouteRecord[] = [];
   app.decorate('routeTable', routes);
-  app.decorate('revocations', new Revocations());
 
   /** Requests that passed the guard and join a console someone else has live. */
   const joiningLive = new WeakSet<FastifyRequest>();

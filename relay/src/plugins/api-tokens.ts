@@ -46,7 +46,7 @@ export default async function apiTokensPlugin(app: FastifyInstance): Promise<voi
     const now = row!.revoked_at ?? Date.now();
     if (row!.revoked_at === null) await app.store.updateTable('api_tokens').set({ revoked_at: now }).where('id', '=', tokenId).execute();
     await app.audit.fromRequest(request, { action: 'token.revoke', outcome: 'success', subject: principal.subject, tenant: row!.tenant_id, target: `token:${tokenId}` });
-    app.revocations.revoke(`svc:${tokenId}`, 'API token revoked');
+    await app.revocations.revoke(`svc:${tokenId}`, 'API token revoked');
     return { id: tokenId, revokedAt: iso(now)! };
   });
 }

@@ -1,4 +1,4 @@
-import { LightsoutError, type ServerView } from '@lightsout/shared';
+import { LightsoutError, type ServerView, StreamCloseCode } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { canSeeTenant, listServers, toServerView } from '../inventory/servers.js';
@@ -23,25 +23,35 @@ function tokenOf(request: FastifyRequest): string {
   return bearerToken(request.headers.authorization);
 }
 
+/** Revocations that narrow what a still-valid token sees: the feed re-reads its scope instead of ending. */
+const NARROWING_REASONS = new Set(['grants changed', 'role changed']);
+
 /**
  * `GET /v1/events` (WebSocket, subprotocol lightsout.events.v1): one
  * `servers` snapshot of what the caller may see, then `server` upserts and
  * `server-removed` as agents register, report state, come and go. Same
  * tenant scoping as GET /v1/servers. Closed (1008) when the access token
- * expires; the client reconnects with a fresh one.
+ * expires; the client reconnects with a fresh one. A revocation of the
+ * caller (user disabled, API token revoked, password changed) closes it
+ * with 4403 at once; a grant or role change sends a new `servers` snapshot
+ * of the narrower scope (or closes, if the token no longer verifies).
  */
 export default async function eventsPlugin(app: FastifyInstance): Promise<void> {
+  const tokens = new WeakMap<FastifyRequest, string>();
   app.get(
     '/v1/events',
     {
       websocket: true,
       schema: { tags: ['servers'], hide: true },
       preValidation: async (request: FastifyRequest) => {
-        request.principal = await app.identity.principalFromToken(tokenOf(request));
+        const token = tokenOf(request);
+        request.principal = await app.identity.principalFromToken(token);
+        tokens.set(request, token);
       },
     },
     (socket: WebSocket, request) => {
-      const principal = request.principal!;
+      let principal = request.principal!;
+      const token = tokens.get(request)!;
       let queue: Promise<void> = Promise.resolve();
       const send = (message: EventMessage) => {
         if (socket.readyState !== socket.OPEN) return;
@@ -58,6 +68,7 @@ export default async function eventsPlugin(app: FastifyInstance): Promise<void> 
         });
       };
       const isOnline = (agentId: string) => app.agents.isOnline(agentId);
+      const snapshot = async () => send({ type: 'servers', servers: (await listServers(app.store, principal)).map((row) => toServerView(row, isOnline, app.serverActivity)) });
       // Subscribe before the snapshot so no change falls between them; the queue keeps the order.
       const unsubscribe = app.serverEvents.subscribe((change) =>
         enqueue(async () => {
@@ -65,12 +76,29 @@ export default async function eventsPlugin(app: FastifyInstance): Promise<void> 
           for (const [id, tenant] of change.removed) if (canSeeTenant(principal, tenant)) send({ type: 'server-removed', id });
         }),
       );
-      enqueue(async () => send({ type: 'servers', servers: (await listServers(app.store, principal)).map((row) => toServerView(row, isOnline, app.serverActivity)) }));
+      const revoked = (reason: string) => {
+        if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(StreamCloseCode.FORBIDDEN, reason);
+      };
+      const stopHearing = app.revocations.subscribe((notice) => {
+        if (notice.kind !== 'subject' || notice.subject !== principal.subject) return;
+        // Closed at once, before any queued update goes out; a narrowing re-reads the scope in order.
+        if (!NARROWING_REASONS.has(notice.reason)) return revoked('access revoked');
+        enqueue(async () => {
+          try {
+            principal = await app.identity.principalFromToken(token);
+          } catch {
+            return revoked('access revoked');
+          }
+          await snapshot();
+        });
+      });
+      enqueue(snapshot);
       const expiry = setTimeout(() => socket.close(1008, 'access token expired'), Math.min(2 ** 31 - 1, Math.max(0, principal.expiresAt * 1000 - Date.now())));
       expiry.unref();
       socket.on('message', () => socket.close(1008, new LightsoutError('BAD_REQUEST', 'the event feed is one-way').message));
       socket.on('close', () => {
         unsubscribe();
+        stopHearing();
         clearTimeout(expiry);
       });
     },

@@ -80,7 +80,9 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     if (Object.keys(changes).length > 0) await app.store.updateTable('users').set(changes).where('id', '=', userId).execute();
     await app.audit.fromRequest(request, { action: 'user.update', outcome: 'success', subject: principal.subject, tenant: row!.tenant_id, target: `user:${row!.username}`, details: { role: body.role ?? null, disabled: body.disabled ?? null, passwordChanged: body.password !== undefined } });
     // Access tokens are checked against the users table on every request; live streams hear it here.
-    if (body.disabled === true || (body.role !== undefined && body.role !== row!.role)) app.revocations.revoke(userId, body.disabled === true ? 'user disabled' : 'role changed');
+    // A new password ends what the old one opened (a stolen session must not outlive the reset).
+    const reason = body.disabled === true ? 'user disabled' : body.role !== undefined && body.role !== row!.role ? 'role changed' : body.password !== undefined ? 'password changed' : undefined;
+    if (reason !== undefined) await app.revocations.revoke(userId, reason);
     return userView({ ...row!, ...changes });
   });
 
@@ -100,7 +102,7 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     await app.store.insertInto('grants').values(row).execute();
     await app.audit.fromRequest(request, { action: 'grant.create', outcome: 'success', subject: principal.subject, tenant: row.tenant_id, target: `user:${user!.username}`, details: { grant: row.id, selector: body.selector } });
     // Narrowing takes effect on the next request; live sessions outside the new scope end now.
-    app.revocations.revoke(user!.id, 'grants changed');
+    await app.revocations.revoke(user!.id, 'grants changed');
     return reply.status(201).send({ id: row.id, tenant: row.tenant_id, userId: row.subject, selector: body.selector, createdBy: row.created_by, createdAt: iso(row.created_at) });
   });
 
@@ -118,7 +120,7 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     const principal = requirePermission(request, 'servers.assign');
     const { id } = request.params as { id: string };
     const { tenant } = request.body as { tenant: string };
-    const server = await app.store.selectFrom('servers').select(['id', 'tenant_id']).where('id', '=', id).executeTakeFirst();
+    const server = await app.store.selectFrom('servers').select(['id', 'tenant_id', 'agent_id']).where('id', '=', id).executeTakeFirst();
     if (server === undefined) throw new LightsoutError('NOT_FOUND', `no server ${id}`);
     if ((await app.store.selectFrom('tenants').select('id').where('id', '=', tenant).executeTakeFirst()) === undefined) throw new LightsoutError('NOT_FOUND', `no tenant ${tenant}`);
     const now = Date.now();
@@ -127,6 +129,8 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
       await transaction.updateTable('servers').set({ tenant_id: tenant, updated_at: now }).where('id', '=', id).execute();
     });
     await app.audit.fromRequest(request, { action: 'server.assign', outcome: 'success', subject: principal.subject, tenant, target: `server:${id}`, details: { from: server.tenant_id, to: tenant } });
+    // Every relay ends the old tenant's consoles, resume tokens, recordings and mounts on it, now.
+    if (server.tenant_id !== tenant) await app.revocations.serverMoved({ serverId: id, agentId: server.agent_id, from: server.tenant_id, to: tenant, by: principal.subject });
     // The feed coalesces per id, so one notice: the old tenant's watchers must lose the server
     // (the new tenant's see it on their next snapshot).
     if (server.tenant_id !== tenant) app.serverEvents.serversRemoved([{ id, tenant: server.tenant_id }]);

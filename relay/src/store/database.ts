@@ -160,6 +160,7 @@ export interface Database {
   api_tokens: ApiTokenTable;
   server_assignments: ServerAssignmentTable;
   spent_tokens: SpentTokenTable;
+  revocations: RevocationTable;
 }
 
 /** A provider admin placed this server in a tenant: overrides what its agent reports (migration 0003). */
@@ -177,4 +178,12 @@ export interface SpentTokenTable {
   jti: string;
   /** Epoch ms after which the token fails its expiry check, clock tolerance included. */
   expires_at: number;
+}
+
+/** A revocation notice (access/revocations.ts) as JSON, kept while it matters (migration 0006). */
+export interface RevocationTable {
+  id: string;
+  notice: string;
+  /** Epoch ms of the revocation. */
+  at: number;
 }

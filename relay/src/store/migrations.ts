@@ -221,6 +221,21 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       }
     },
   },
+  '0006-revocations': {
+    // Revocation notices (access/revocations.ts), kept while they matter: every relay on the store re-reads them after a restart or a lost LISTEN.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('revocations')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('notice', 'text', (column) => column.notNull())
+        .addColumn('at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('revocations_at').on('revocations').column('at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('revocations').ifExists().execute();
+    },
+  },
 });
 
 export function migrationProvider(driver: StoreDriver): MigrationProvider {

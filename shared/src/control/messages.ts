@@ -13,7 +13,7 @@ import { ServerRegistration, PowerState } from '../schemas/server.js';
  *   ◀────────────────────────── welcome {agentId, heartbeatIntervalMs, …}
  *   hello {agentVersion, capabilities} ─▶
  *   inventory {servers} ───────────────▶   (full replace, after every connect)
- *   ◀────────────────────────── inventory-ack {accepted, rejected}
+ *   ◀────────────────────────── inventory-ack {accepted, rejected, assigned}
  *   heartbeat {seq} ───────────────────▶   every heartbeatIntervalMs
  *   ◀────────────────────────── heartbeat-ack {seq}
  *   state {serverId, power, reachable} ▶   on change and after inventory
@@ -60,11 +60,16 @@ export const WelcomeMessage = Type.Object({
   heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
   maxFrameBytes: Type.Integer({ minimum: 1024 }),
 });
+/** A server's tenant as a provider admin assigned it (PUT /v1/servers/:id/tenant), which wins over the agent's config. */
+export const ServerAssignParams = Type.Object({ serverId: Type.String({ minLength: 1, maxLength: 63 }), tenant: Type.String({ minLength: 1, maxLength: 63 }) });
+export const ServerAssignResult = Type.Object({ sessionsEnded: Type.Integer({ minimum: 0 }) });
 export const InventoryAckMessage = Type.Object({
   v: V,
   type: Type.Literal('inventory-ack'),
   accepted: Type.Array(ServerId, { maxItems: CONTROL_MAX_SERVERS }),
   rejected: Type.Array(Type.Object({ serverId: ServerId, error: ErrorPayload }), { maxItems: CONTROL_MAX_SERVERS }),
+  /** Accepted servers whose tenant is not the one the agent reported (an older agent ignores this). */
+  assigned: Type.Optional(Type.Array(ServerAssignParams, { maxItems: CONTROL_MAX_SERVERS })),
 });
 export const HeartbeatAckMessage = Type.Object({ v: V, type: Type.Literal('heartbeat-ack'), seq: Type.Integer({ minimum: 0 }) });
 export const RequestMessage = Type.Object({
@@ -109,6 +114,8 @@ export const AgentToRelay = Type.Union([HelloMessage, InventoryMessage, Heartbea
 
 export type WelcomeMessage = Static<typeof WelcomeMessage>;
 export type InventoryAckMessage = Static<typeof InventoryAckMessage>;
+export type ServerAssignParams = Static<typeof ServerAssignParams>;
+export type ServerAssignResult = Static<typeof ServerAssignResult>;
 export type HeartbeatAckMessage = Static<typeof HeartbeatAckMessage>;
 export type RequestMessage = Static<typeof RequestMessage>;
 export type ErrorMessage = Static<typeof ErrorMessage>;

@@ -1,5 +1,6 @@
 import type { BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
 import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
+import type { ServerAssignParams, ServerAssignResult } from './messages.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
 
 /**
@@ -18,6 +19,12 @@ export interface ControlOperations {
   /** Stream plane (docs/streams.md): dial back a data connection for a console session leg. */
   'stream.open': { params: StreamOpenParams; result: StreamOpenResult };
   'stream.close': { params: StreamCloseParams; result: Record<string, never> };
+  /**
+   * A provider admin moved the server to `tenant`: the agent ends every console session of any other
+   * tenant on it (and its shared console, so no scrollback crosses over) and from now on opens
+   * sessions for `tenant` only. Also sent in inventory-ack `assigned` after every connect.
+   */
+  'server.assign': { params: ServerAssignParams; result: ServerAssignResult };
   /** Virtual media (docs/virtual-media.md): pull an image from the relay into the agent's cache. */
   'media.fetch': { params: MediaFetchParams; result: MediaFetchResult };
   'media.status': { params: MediaStatusParams; result: MediaStatusResult };

@@ -89,6 +89,37 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   app.decorate('media', { jobs, store });
   app.addHook('onClose', async () => jobs.stop());
 
+  // Revocations (docs/security.md "What ends what"): a revoked caller's uploads in progress stop; a server
+  // that changed tenant loses the old tenant's image. Every relay hears both; the one holding the agent ejects.
+  if (app.hasDecorator('revocations')) {
+    const unsubscribe = app.revocations.subscribe((notice) => {
+      if (notice.kind === 'subject') {
+        for (const upload of patching.get(notice.subject) ?? []) upload.abort();
+        return;
+      }
+      jobs.release({ id: notice.serverId, agentId: notice.agentId }).then(
+        ({ ejected }) => {
+          if (!ejected || !app.hasDecorator('audit')) return;
+          app.log.info({ serverId: notice.serverId, from: notice.from, to: notice.to, sha256: ejected.sha256 }, 'previous tenant\'s virtual media ejected after a tenant move');
+          void app.audit.append({
+            action: 'media.eject',
+            outcome: 'success',
+            subject: notice.by,
+            tenant: notice.from,
+            target: `server:${notice.serverId}`,
+            details: { reason: 'server moved to another tenant', to: notice.to, filename: ejected.filename, sha256: ejected.sha256, mountedBy: ejected.mountedBy },
+          });
+        },
+        (error: unknown) => {
+          // Offline here: another relay may hold the agent; otherwise status and mount retry the eject first.
+          if (error instanceof LightsoutError && error.code === 'AGENT_OFFLINE') return;
+          app.log.warn({ err: error, serverId: notice.serverId }, 'could not eject the previous tenant\'s media; retried before the next status or mount');
+        },
+      );
+    });
+    app.addHook('onClose', async () => unsubscribe());
+  }
+
   const callers = new WeakMap<IncomingMessage, UploadCaller>();
   const locker = new MemoryLocker();
   const onVerified = (record: UploadRecord) => app.log.info({ uploadId: record.id, tenant: record.tenant, size: record.size, sha256: record.sha256 }, 'media upload verified');
@@ -134,12 +165,24 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   // ── tus uploads ─────────────────────────────────────────────────────────
   // tus bodies are raw bytes streamed to disk (patch.ts): never parsed or buffered here.
   app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
+  /** PATCHes in progress per caller: a revocation of the caller ends theirs at once. */
+  const patching = new Map<string, Set<AbortController>>();
   const tusHandler = async (request: FastifyRequest, reply: FastifyReply) => {
     const who = await caller(request, request.method === 'HEAD' || request.method === 'GET' ? 'viewer' : 'operator');
     const uploadCaller = { subject: who.subject, username: who.username, tenant: who.tenant };
     reply.hijack();
     // the bytes of an upload take our Node-stream path; the rest of tus is @tus/server's
-    if (request.method === 'PATCH') return handlePatch({ store, locker, onVerified }, request.raw, reply.raw, uploadIdOf(request.raw.url ?? ''), uploadCaller);
+    if (request.method === 'PATCH') {
+      const revoked = new AbortController();
+      const mine = patching.get(who.subject) ?? new Set<AbortController>();
+      patching.set(who.subject, mine.add(revoked));
+      try {
+        return await handlePatch({ store, locker, onVerified }, request.raw, reply.raw, uploadIdOf(request.raw.url ?? ''), uploadCaller, revoked.signal);
+      } finally {
+        mine.delete(revoked);
+        if (mine.size === 0 && patching.get(who.subject) === mine) patching.delete(who.subject);
+      }
+    }
     callers.set(request.raw, uploadCaller);
     await tus.handle(request.raw, reply.raw);
   };

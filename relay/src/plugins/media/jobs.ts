@@ -18,6 +18,7 @@ import type { UploadRecord } from './uploads.js';
  */
 export interface PullGrant {
   agentId: string;
+  serverId: string;
   record: UploadRecord;
   expiresAt: number;
 }
@@ -43,6 +44,10 @@ export class MediaJobs {
   readonly grants = new Map<string, PullGrant>();
   private readonly states = new Map<string, MediaState>();
   private readonly running = new Set<Promise<void>>();
+  /** Bumped when a server's media is taken from its tenant (a tenant move): a job of an older generation stops at its next step. */
+  private readonly generations = new Map<string, number>();
+  /** Servers whose previous tenant's image must be ejected before anyone sees their media state again. */
+  private readonly pendingEject = new Set<string>();
   private stopped = false;
 
   constructor(private readonly options: MediaJobsOptions) {}
@@ -54,6 +59,7 @@ export class MediaJobs {
 
   /** The state as the relay knows it; completed by asking the agent when nothing runs here. */
   async status(server: MediaServerInfo): Promise<MediaState> {
+    if (this.pendingEject.has(server.id)) await this.release(server);
     const local = this.states.get(server.id);
     if (local && (ACTIVE.includes(local.step) || local.step === 'failed')) return local;
     let agent: MediaStatusResult;
@@ -68,6 +74,7 @@ export class MediaJobs {
 
   start(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, options: { boot: boolean; replace?: boolean }): MediaState {
     if (this.stopped) throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
+    if (this.pendingEject.has(server.id)) throw new LightsoutError('CONFLICT', `the previous tenant's image is still being ejected from ${server.id}`, { hint: 'retry in a moment' });
     if (this.isActive(server.id)) {
       throw new LightsoutError('CONFLICT', `a media operation is already running on ${server.id}`, { hint: 'wait for it (lightsout media status) or eject first' });
     }
@@ -79,7 +86,7 @@ export class MediaJobs {
       mountedBy: caller.username,
       progress: { bytes: 0, total: record.size },
     });
-    const run = this.run(server, caller, record, options).finally(() => this.running.delete(run));
+    const run = this.run(server, caller, record, options, this.generations.get(server.id) ?? 0).finally(() => this.running.delete(run));
     this.running.add(run);
     return state;
   }
@@ -99,6 +106,26 @@ export class MediaJobs {
     return this.update(server.id, { ...emptyState(server.id), message: 'no virtual media' });
   }
 
+  /**
+   * The server left the tenant whose media this is (a tenant move): stop
+   * any job of theirs, withdraw the agent's pull grant, forget the state
+   * here, and eject whatever image is on the BMC. Until the eject is
+   * confirmed, status and mount keep trying it first, so the new tenant
+   * never sees (or boots) the old tenant's image. Returns what was ejected.
+   */
+  async release(server: Pick<MediaServerInfo, 'id' | 'agentId'>): Promise<{ ejected: NonNullable<MediaStatusResult['mount']> | undefined }> {
+    this.generations.set(server.id, (this.generations.get(server.id) ?? 0) + 1);
+    this.pendingEject.add(server.id);
+    for (const [uploadId, grant] of this.grants) if (grant.serverId === server.id) this.grants.delete(uploadId);
+    this.update(server.id, { ...emptyState(server.id), message: 'ejecting the previous tenant\'s image' });
+    const { dependencies, requestTimeoutMs } = this.options;
+    const status = await dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id }, requestTimeoutMs);
+    if (status.mount || (status.job && status.job.step !== 'failed')) await dependencies.requestAgent(server.agentId, 'media.eject', { serverId: server.id }, requestTimeoutMs);
+    this.pendingEject.delete(server.id);
+    this.update(server.id, { ...emptyState(server.id), message: 'no virtual media' });
+    return { ejected: status.mount ?? undefined };
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.allSettled([...this.running]);
@@ -116,14 +143,18 @@ export class MediaJobs {
     return this.update(serverId, { ...this.states.get(serverId)!, ...changes });
   }
 
-  private async run(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, { boot, replace }: { boot: boolean; replace?: boolean }): Promise<void> {
+  private async run(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, { boot, replace }: { boot: boolean; replace?: boolean }, generation: number): Promise<void> {
     const { dependencies, requestTimeoutMs } = this.options;
+    const current = () => {
+      if ((this.generations.get(server.id) ?? 0) !== generation) throw new Released();
+    };
     let step: MediaStep = 'transferring';
     try {
-      await this.transfer(server, record);
+      await this.transfer(server, record, current);
       // the agent may have had the image already (another tenant, an earlier upload): only the
       // caller's own verified upload proves they hold these bytes, so wait for it to finish
-      await this.uploadVerified(server.id, record);
+      await this.uploadVerified(server.id, record, current);
+      current();
       step = 'mounting';
       this.patch(server.id, { step, message: `mounting ${record.filename} on the BMC`, progress: { bytes: record.size, total: record.size } });
       const started = await dependencies.requestAgent(
@@ -132,17 +163,20 @@ export class MediaJobs {
         { serverId: server.id, sha256: record.sha256, filename: record.filename, mountedBy: caller.username, boot, ...(replace ? { replace: true } : {}) },
         requestTimeoutMs,
       );
-      const job = await this.followJob(server, started);
+      const job = await this.followJob(server, started, current);
       if (job.step === 'failed') {
         step = job.failedStep ?? 'mounting';
         throw new LightsoutError((job.error?.code as never) ?? 'INTERNAL', job.error?.message ?? 'the agent could not mount the image', job.error?.hint ? { hint: job.error.hint } : {});
       }
       const status = await dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id }, requestTimeoutMs);
+      current();
       this.update(server.id, fromAgent(server.id, status, this.states.get(server.id)));
       if (job.warning) this.options.log.warn({ serverId: server.id, warning: job.warning }, 'virtual media: the BMC did not do exactly what was asked');
     } catch (error) {
-      const current = this.states.get(server.id);
-      const failedStep = current && ACTIVE.includes(current.step) ? current.step : step;
+      // released (tenant move): the state is no longer this job's to write
+      if (error instanceof Released) return;
+      const latest = this.states.get(server.id);
+      const failedStep = latest && ACTIVE.includes(latest.step) ? latest.step : step;
       this.options.log.info({ serverId: server.id, step: failedStep, err: error }, 'virtual media failed');
       this.patch(server.id, { step: 'failed', failedStep, message: `failed while ${describeStep(failedStep)}`, error: errorOf(error) });
     } finally {
@@ -150,9 +184,9 @@ export class MediaJobs {
     }
   }
 
-  private async transfer(server: MediaServerInfo, record: UploadRecord): Promise<void> {
+  private async transfer(server: MediaServerInfo, record: UploadRecord, current: () => void): Promise<void> {
     const { dependencies, requestTimeoutMs, pollIntervalMs, stallTimeoutMs } = this.options;
-    this.grants.set(record.id, { agentId: server.agentId, record, expiresAt: Date.now() + 24 * 3600_000 });
+    this.grants.set(record.id, { agentId: server.agentId, serverId: server.id, record, expiresAt: Date.now() + 24 * 3600_000 });
     const fetched = await dependencies.requestAgent(
       server.agentId,
       'media.fetch',
@@ -168,6 +202,7 @@ export class MediaJobs {
     // bounded: ends on cached/failed, on a stall, or when the relay stops
     for (let polls = 0; !this.stopped && polls < 10_000_000; polls += 1) {
       await delay(pollIntervalMs);
+      current();
       const status = await dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id, sha256: record.sha256 }, requestTimeoutMs);
       const transfer = status.transfer;
       if (!transfer || transfer.state === 'absent') throw new LightsoutError('AGENT_OFFLINE', 'the agent lost the transfer (restarted?)', { hint: 'mount again; the upload is kept' });
@@ -184,11 +219,12 @@ export class MediaJobs {
     throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
   }
 
-  private async uploadVerified(serverId: string, record: UploadRecord): Promise<void> {
+  private async uploadVerified(serverId: string, record: UploadRecord, current: () => void): Promise<void> {
     const { pollIntervalMs, stallTimeoutMs, uploadState } = this.options;
     let lastOffset = -1;
     let lastProgressAt = Date.now();
     for (let polls = 0; !this.stopped && polls < 10_000_000; polls += 1) {
+      current();
       const state = await uploadState(record.id);
       if (!state) throw new LightsoutError('CHECKSUM_MISMATCH', 'the upload was refused or deleted before it completed');
       if (state.verified) return;
@@ -204,11 +240,12 @@ export class MediaJobs {
     throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
   }
 
-  private async followJob(server: MediaServerInfo, first: AgentMediaJob): Promise<AgentMediaJob> {
+  private async followJob(server: MediaServerInfo, first: AgentMediaJob, current: () => void): Promise<AgentMediaJob> {
     const { dependencies, requestTimeoutMs, pollIntervalMs, mountTimeoutMs } = this.options;
     const deadline = Date.now() + mountTimeoutMs;
     let job = first;
     for (let polls = 0; polls < 100_000; polls += 1) {
+      current();
       this.patch(server.id, { step: job.step, message: describeJob(job) });
       if (job.step === 'booting' || job.step === 'mounted' || job.step === 'failed') return job;
       if (Date.now() > deadline || this.stopped) break;
@@ -220,6 +257,9 @@ export class MediaJobs {
     throw new LightsoutError('BMC_TIMEOUT', `the BMC did not finish within ${Math.round(mountTimeoutMs / 1000)} s`);
   }
 }
+
+/** A job whose server was released under it: it stops without writing a state. */
+class Released extends Error {}
 
 function emptyState(serverId: string): MediaState {
   return { serverId, step: 'idle', message: 'no virtual media', image: null, mountedAt: null, mountedBy: null, autoEjectAt: null, progress: null, failedStep: null, error: null, revision: 0 };

@@ -42,11 +42,12 @@ class PatchRefused extends Error {
 
 const refuse = (status: number, code: LightsoutError['code'], message: string) => new PatchRefused(new LightsoutError(code, message), status);
 
-export async function handlePatch(context: PatchContext, request: IncomingMessage, response: ServerResponse, id: string | undefined, caller: UploadCaller): Promise<void> {
+/** `revoked` aborts when the caller's access is revoked mid-body: the bytes stop there and the PATCH is refused. */
+export async function handlePatch(context: PatchContext, request: IncomingMessage, response: ServerResponse, id: string | undefined, caller: UploadCaller, revoked?: AbortSignal): Promise<void> {
   const headers: Record<string, string> = { 'Tus-Resumable': TUS_RESUMABLE, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED_HEADERS };
   try {
     const offset = validate(request, id);
-    const newOffset = await appendLocked(context, request, id!, offset, caller);
+    const newOffset = await appendLocked(context, request, id!, offset, caller, revoked);
     const upload = await context.store.getUpload(id!);
     if (upload.size !== undefined && newOffset === upload.size) {
       await finishUpload(context.store, upload, context.onVerified);
@@ -88,7 +89,7 @@ function validate(request: IncomingMessage, id: string | undefined): number {
   return Number(offsetHeader);
 }
 
-async function appendLocked(context: PatchContext, request: IncomingMessage, id: string, offset: number, caller: UploadCaller): Promise<number> {
+async function appendLocked(context: PatchContext, request: IncomingMessage, id: string, offset: number, caller: UploadCaller, revoked?: AbortSignal): Promise<number> {
   const { store } = context;
   // another tenant's upload does not exist, as far as this caller can tell
   const before = await store.getUpload(id).catch(() => undefined);
@@ -98,6 +99,9 @@ async function appendLocked(context: PatchContext, request: IncomingMessage, id:
   }
   const stop = new AbortController();
   request.once('close', () => stop.abort());
+  const refuseRevoked = () => refuse(403, 'FORBIDDEN', 'access was revoked during the upload');
+  if (revoked?.aborted) throw refuseRevoked();
+  revoked?.addEventListener('abort', () => stop.abort(), { once: true });
   const lock = context.locker.newLock(id);
   try {
     // a newer request for this upload asks us to let go: end the body here, keeping what arrived (tus resumes from it)
@@ -112,7 +116,10 @@ async function appendLocked(context: PatchContext, request: IncomingMessage, id:
     const remaining = (upload.size ?? 0) - offset;
     const length = request.headers['content-length'];
     if (length !== undefined && Number(length) > remaining) throw refuse(413, 'PAYLOAD_TOO_LARGE', `the body is longer than the ${remaining} bytes the upload still needs`);
-    return await append(store, id, offset, remaining, request, stop.signal);
+    const newOffset = await append(store, id, offset, remaining, request, stop.signal);
+    // what arrived while the caller still had access is kept; the rest of the body is not read
+    if (revoked?.aborted) throw refuseRevoked();
+    return newOffset;
   } finally {
     await lock.unlock();
   }

@@ -51,8 +51,8 @@ export interface GatewayHooks {
  */
 export class StreamGateway {
   private readonly live = new Set<Splice>();
-  /** Who holds each live leg (token `sub`) on which server: a revocation ends theirs; step-up asks who is there. */
-  private readonly holders = new Map<Splice, { subject: string; serverId: string }>();
+  /** Who holds each live leg (token `sub`, for which tenant, since when) on which server: a revocation ends theirs; step-up asks who is there. */
+  private readonly holders = new Map<Splice, { subject: string; serverId: string; tenant: string; issuedAtMs: number }>();
 
   constructor(
     private readonly tokens: StreamTokens,
@@ -160,7 +160,7 @@ export class StreamGateway {
     );
     if (timers.ended) return;
     this.live.add(leg);
-    this.holders.set(leg, { subject: claims.sub, serverId: claims.srv });
+    this.holders.set(leg, { subject: claims.sub, serverId: claims.srv, tenant: claims.ten, issuedAtMs: claims.iat * 1000 });
     // Refreshed at half-life, while the leg lives.
     const pushToken = () => {
       void this.issueResume(claims).then((message) => {
@@ -172,11 +172,24 @@ export class StreamGateway {
     timers.refresh.unref();
   }
 
-  /** A user or service account was revoked (issue 7): end every live leg they hold, now. */
-  closeSubject(subject: string, reason: string): number {
+  /**
+   * A user or service account was revoked: end every live leg they opened
+   * with a token issued up to `revokedAt` (a notice heard again after a
+   * reconnect leaves legs opened since with fresh credentials alone).
+   */
+  closeSubject(subject: string, reason: string, revokedAt = Number.POSITIVE_INFINITY): number {
+    return this.closeWhere((holder) => holder.subject === subject && holder.issuedAtMs <= revokedAt, reason);
+  }
+
+  /** The server now belongs to `tenant`: every leg any other tenant holds on it ends (final close code, no resume). */
+  closeServer(serverId: string, tenant: string, reason: string): number {
+    return this.closeWhere((holder) => holder.serverId === serverId && holder.tenant !== tenant, reason);
+  }
+
+  private closeWhere(matches: (holder: { subject: string; serverId: string; tenant: string; issuedAtMs: number }) => boolean, reason: string): number {
     let closed = 0;
-    for (const [leg, holder] of this.holders) {
-      if (holder.subject !== subject) continue;
+    for (const [leg, holder] of [...this.holders]) {
+      if (!matches(holder)) continue;
       leg.close(StreamCloseCode.FORBIDDEN, reason);
       closed += 1;
     }

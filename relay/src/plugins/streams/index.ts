@@ -10,6 +10,7 @@ import {
   type StreamMode,
   type StreamTokenClaims,
   ErrorBodySchema,
+  StreamTiming,
 } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -41,7 +42,7 @@ export interface StreamsPluginOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    streams: { tokens: StreamTokens; gateway: StreamGateway; legs: PendingLegs };
+    streams: { tokens: StreamTokens; gateway: StreamGateway; legs: PendingLegs; recorder: StreamRecorder };
   }
 }
 
@@ -128,7 +129,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       };
     },
   });
-  app.decorate('streams', { tokens, gateway, legs });
+  app.decorate('streams', { tokens, gateway, legs, recorder });
   const claimsOf = new WeakMap<FastifyRequest, StreamTokenClaims>();
   const agentOf = new WeakMap<FastifyRequest, string>();
 
@@ -201,8 +202,11 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       schema: { params: SessionParams },
       preValidation: async (request) => {
         const claims = await tokens.verify(streamTokenOf(request), request.params.sessionId);
-        // A resume token issued before its holder was revoked must not bring the session back (issue 7).
+        // A resume token issued before its holder was revoked must not bring the session back.
         if (app.hasDecorator('revocations') && app.revocations.revokedSince(claims.sub, claims.iat * 1000)) throw new LightsoutError('FORBIDDEN', 'access was revoked');
+        // Nor one for a server that has since moved to another tenant: the store says where it is now (every replica agrees).
+        const server = await dependencies.findServer(claims.srv);
+        if (server?.tenant !== claims.ten) throw new LightsoutError('NOT_FOUND', `no server ${claims.srv}`);
         await spendConnectToken(dependencies.singleUse, claims);
         claimsOf.set(request, claims);
       },
@@ -232,13 +236,31 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   );
 
   app.addHook('preClose', async () => gateway.closeAll());
-  // Issue 7: revoking a user or service account ends their live console legs within the same tick.
+  // Revocations end live legs on this relay the moment it hears them (docs/security.md "What ends what").
   if (app.hasDecorator('revocations')) {
-    const unsubscribe = app.revocations.subscribe(({ subject, reason }) => {
-      const closed = gateway.closeSubject(subject, 'access revoked');
-      if (closed > 0) app.log.info({ subject, reason, closed }, 'revocation ended live console legs');
+    const unsubscribe = app.revocations.subscribe((notice) => {
+      if (notice.kind === 'subject') {
+        const closed = gateway.closeSubject(notice.subject, 'access revoked', notice.at);
+        if (closed > 0) app.log.info({ subject: notice.subject, reason: notice.reason, closed }, 'revocation ended live console legs');
+        return;
+      }
+      const closed = gateway.closeServer(notice.serverId, notice.to, 'the server moved to another tenant');
+      if (closed > 0) app.log.info({ serverId: notice.serverId, from: notice.from, to: notice.to, closed }, 'tenant move ended live console legs');
+      void tellAgent(notice.serverId, notice.agentId, notice.to);
     });
     app.addHook('onClose', async () => unsubscribe());
+  }
+
+  /** The relay holding the agent's control connection tells it (the others get AGENT_OFFLINE and leave it). */
+  async function tellAgent(serverId: string, agentId: string, tenant: string): Promise<void> {
+    try {
+      const { sessionsEnded } = await dependencies.requestAgent(agentId, 'server.assign', { serverId, tenant }, StreamTiming.dialBackTimeoutMs);
+      app.log.info({ serverId, tenant, sessionsEnded }, 'agent told of the tenant move');
+    } catch (error) {
+      // Offline here: the agent hears it in the inventory-ack of its next connection, wherever it connects.
+      if (error instanceof LightsoutError && error.code === 'AGENT_OFFLINE') return;
+      app.log.warn({ err: error, serverId, agentId }, 'could not tell the agent of a tenant move; it hears it at its next connection');
+    }
   }
 }
 

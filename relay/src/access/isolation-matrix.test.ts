@@ -80,6 +80,8 @@ const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: string) => 
   'POST /v1/me/totp': personOnly(201),
   'POST /v1/me/totp/confirm': personOnly(400),
   'DELETE /v1/me/totp': personOnly(204),
+  // Their own password, with a wrong current one (a right one would end the identity's sign-ins mid-walk).
+  'POST /v1/me/password': all(403),
   // tus: creating needs operator; an upload of another tenant (or none) is 404.
   'POST /v1/media/uploads': byRole(403, 400, 400),
   'HEAD /v1/media/uploads/*': all(404),
@@ -134,6 +136,7 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'POST /v1/servers/:id/media': { uploadId: world.alpha.uploadId },
     'POST /v1/agents/join-tokens': { region: 'eu', datacenter: 'fra1' },
     'POST /v1/me/totp': { password: ISOLATION_PASSWORD },
+    'POST /v1/me/password': { currentPassword: 'not-the-current-password', newPassword: 'a-new-password-nobody-guesses' },
     'POST /v1/me/totp/confirm': { code: '000000' },
     // The attack: move alpha's server into bravo.
     'PUT /v1/servers/:id/tenant': { tenant: 'bravo' },

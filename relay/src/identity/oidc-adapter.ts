@@ -92,6 +92,12 @@ export async function revokeAccountArtefacts(store: Store, accountId: string): P
   return Number(result.numDeletedRows);
 }
 
+/** Whether the grant an access token names still exists (not revoked, not expired). */
+export async function grantIsLive(store: Store, grantId: string): Promise<boolean> {
+  const row = await store.selectFrom('oidc_payloads').select('expires_at').where('kind', '=', 'Grant').where('id', '=', storedId(grantId)).executeTakeFirst();
+  return row !== undefined && (row.expires_at === null || row.expires_at > Date.now());
+}
+
 /** Drop expired rows; run at startup and periodically. */
 export async function pruneExpiredOidcPayloads(store: Store): Promise<void> {
   await store.deleteFrom('oidc_payloads').where('expires_at', 'is not', null).where('expires_at', '<=', Date.now()).execute();

@@ -2,6 +2,8 @@ import { LightsoutError, type Role } from '@lightsout/shared';
 import type { RelayConfig } from '../config/schema.js';
 import type { Store } from '../store/open.js';
 import { findAccountById } from './accounts.js';
+import { grantIsLive } from './oidc-adapter.js';
+import { GRANT_CLAIM } from './provider.js';
 import type { Principal, VerifiedToken } from './verifier.js';
 
 const ROLES: readonly Role[] = ['provider-admin', 'tenant-admin', 'operator', 'viewer'];
@@ -39,6 +41,11 @@ export async function principalFor(token: VerifiedToken, config: RelayConfig, st
   if (config.identity.mode === 'embedded') {
     const account = await findAccountById(store, token.subject);
     if (account === undefined) throw unknownUser();
+    // Tokens of this OP name their grant; one whose grant is gone was signed out or revoked.
+    const grantId = (token.claims as Record<string, unknown>)[GRANT_CLAIM];
+    if (typeof grantId === 'string' && !(await grantIsLive(store, grantId))) {
+      throw new LightsoutError('TOKEN_INVALID', 'the sign-in behind this token has ended (signed out, password changed or account disabled)', { hint: 'sign in again' });
+    }
     return { subject: account.id, username: account.username, tenant: account.tenant, role: account.role, issuer: token.issuer, expiresAt: token.expiresAt, kind: 'user', ...authenticationOf(token.claims as Record<string, unknown>) };
   }
   const mapping = config.identity.external!.claims;

@@ -13,6 +13,8 @@ export const CLIENT_SCOPES = 'openid profile offline_access';
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** The one resource-server scope; access tokens for the API carry it. */
 export const API_SCOPE = 'lightsout';
+/** Private claim of API access tokens: the OIDC grant they were issued under. */
+export const GRANT_CLAIM = 'gid';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -78,7 +80,7 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
     // Tenant, role and username ride in API access tokens too, so another relay
     // (a regional gateway) can trust this OP as an external issuer with the
     // default claims mapping. This relay itself still reads them from its store.
-    async extraTokenClaims(context: KoaContextWithOIDC, token: { kind: string; accountId?: string }) {
+    async extraTokenClaims(context: KoaContextWithOIDC, token: { kind: string; accountId?: string; grantId?: string }) {
       if (token.kind !== 'AccessToken' || token.accountId === undefined) return undefined;
       const account = await findAccountById(store, token.accountId);
       if (account === undefined) return undefined;
@@ -90,6 +92,9 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
         tenant: account.tenant,
         role: account.role,
         preferred_username: account.username,
+        // The grant behind the token: signing out, a password change or a disable deletes it,
+        // and the API refuses the token at once instead of when it expires (principal.ts).
+        ...(typeof token.grantId === 'string' ? { [GRANT_CLAIM]: token.grantId } : {}),
         ...(typeof origin?.authTime === 'number' ? { auth_time: origin.authTime } : {}),
         ...(Array.isArray(origin?.amr) ? { amr: origin.amr } : {}),
       };

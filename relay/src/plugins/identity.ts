@@ -1,13 +1,16 @@
-import { ClientConfig, ErrorBodySchema, LightsoutError, type Role, WhoAmI } from '@lightsout/shared';
+import { ClientConfig, ErrorBodySchema, LightsoutError, PasswordChange, type Role, WhoAmI } from '@lightsout/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import Type from 'typebox';
 import { apiTokenPrincipal, isApiToken } from '../access/api-tokens.js';
 import { seedDemo } from '../identity/accounts.js';
 import { registerInteractionRoutes } from '../identity/interactions.js';
 import { LoginThrottle } from '../identity/login-throttle.js';
 import { SecondFactors, TotpSealer } from '../identity/second-factor.js';
 import { loadOrCreateProviderSecrets, publicJwks } from '../identity/keys.js';
-import { pruneExpiredOidcPayloads } from '../identity/oidc-adapter.js';
+import { pruneExpiredOidcPayloads, revokeAccountArtefacts } from '../identity/oidc-adapter.js';
+import { hashPassword } from '../identity/passwords.js';
+import { passwordMatches } from '../identity/accounts.js';
 import { principalFor } from '../identity/principal.js';
 import { CLI_CLIENT_ID, CLIENT_SCOPES, WEB_CLIENT_ID, createProvider } from '../identity/provider.js';
 import { type Principal, type TokenVerifier, createTokenVerifier, roleAtLeast } from '../identity/verifier.js';
@@ -22,6 +25,12 @@ declare module 'fastify' {
       secondFactors: SecondFactors | undefined;
       /** The sign-in form's guessing throttle; password re-entry elsewhere counts against it too. */
       throttle: LoginThrottle;
+      /**
+       * After a password change or a disable: every refresh token, OP session and grant of
+       * the user is deleted (their access tokens die with the grants) and live connections
+       * hear a revocation.
+       */
+      endSignIns(userId: string, reason: string): Promise<void>;
     };
     /** preHandler: 401 unless the request carries a valid access token. */
     authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
@@ -123,6 +132,10 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     verifier,
     secondFactors,
     throttle,
+    async endSignIns(userId: string, reason: string) {
+      if (config.identity.mode === 'embedded') await revokeAccountArtefacts(app.store, userId);
+      await app.revocations.revoke(userId, reason);
+    },
     async principalFromToken(token: string) {
       // Service-account API tokens (lso_…) are ours, not the issuer's: looked up by hash.
       if (isApiToken(token)) return apiTokenPrincipal(app.store, token);
@@ -152,6 +165,29 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
   app.get('/v1/me', { preHandler: authenticate, schema: { tags: ['identity'], security: [{ bearer: [] }], response: { 200: WhoAmI, ...errors } } }, async (request) => {
     const principal = request.principal!;
     return { subject: principal.subject, username: principal.username, tenant: principal.tenant, role: principal.role, issuer: principal.issuer, expiresAt: principal.expiresAt };
+  });
+  app.post('/v1/me/password', { preHandler: authenticate, schema: { tags: ['identity'], security: [{ bearer: [] }], body: PasswordChange, response: { 204: Type.Null(), ...errors, 400: ErrorBodySchema, 429: ErrorBodySchema } } }, async (request, reply) => {
+    const principal = request.principal!;
+    if (principal.kind === 'service-account' || config.identity.mode !== 'embedded') {
+      throw new LightsoutError('FORBIDDEN', 'only people signed in through the embedded identity provider have a password here');
+    }
+    const body = request.body as PasswordChange;
+    const denied = async (reason: string) => app.audit.fromRequest(request, { action: 'user.password', outcome: 'denied', subject: principal.subject, tenant: principal.tenant, target: `user:${principal.username}`, details: { reason } });
+    // The current password is a guess like any other: the sign-in form's throttle counts it.
+    const verdict = throttle.check(principal.username, request.ip);
+    if (!verdict.allowed) {
+      await denied('throttled');
+      throw new LightsoutError('RATE_LIMITED', 'too many wrong passwords', { details: { retryAfterSeconds: verdict.retryAfterSeconds } });
+    }
+    if (!(await passwordMatches(app.store, principal.subject, body.currentPassword))) {
+      throttle.failed(principal.username, request.ip);
+      await denied('password-wrong');
+      throw new LightsoutError('FORBIDDEN', 'the current password is wrong');
+    }
+    await app.store.updateTable('users').set({ password_hash: await hashPassword(body.newPassword), credentials_changed_at: Date.now() }).where('id', '=', principal.subject).execute();
+    await identity.endSignIns(principal.subject, 'password changed');
+    await app.audit.fromRequest(request, { action: 'user.password', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `user:${principal.username}` });
+    return reply.status(204).send();
   });
   app.get('/v1/client-config', { schema: { tags: ['identity'], response: { 200: ClientConfig } } }, async () => ({
     issuer: config.identity.issuer,

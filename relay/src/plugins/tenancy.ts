@@ -73,16 +73,19 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     sameTenantOr404(principal, row?.tenant_id, `user ${userId}`);
     checkAssignable(principal.role, row!.role as Role);
     if (body.role !== undefined) checkAssignable(principal.role, body.role);
-    const changes: { role?: string; disabled?: number; password_hash?: string } = {};
+    const changes: { role?: string; disabled?: number; password_hash?: string; credentials_changed_at?: number } = {};
     if (body.role !== undefined) changes.role = body.role;
     if (body.disabled !== undefined) changes.disabled = body.disabled ? 1 : 0;
     if (body.password !== undefined) changes.password_hash = await hashPassword(body.password);
+    const endsSignIns = body.password !== undefined || body.disabled === true;
+    if (endsSignIns) changes.credentials_changed_at = Date.now();
     if (Object.keys(changes).length > 0) await app.store.updateTable('users').set(changes).where('id', '=', userId).execute();
     await app.audit.fromRequest(request, { action: 'user.update', outcome: 'success', subject: principal.subject, tenant: row!.tenant_id, target: `user:${row!.username}`, details: { role: body.role ?? null, disabled: body.disabled ?? null, passwordChanged: body.password !== undefined } });
-    // Access tokens are checked against the users table on every request; live streams hear it here.
-    // A new password ends what the old one opened (a stolen session must not outlive the reset).
-    const reason = body.disabled === true ? 'user disabled' : body.role !== undefined && body.role !== row!.role ? 'role changed' : body.password !== undefined ? 'password changed' : undefined;
-    if (reason !== undefined) await app.revocations.revoke(userId, reason);
+    // A new password or a disable ends every sign-in made before it (refresh tokens, OP sessions,
+    // grants and so access tokens, live connections: a stolen session must not outlive the reset);
+    // a role change is read from the users table on every request, and live streams hear it here.
+    if (endsSignIns) await app.identity.endSignIns(userId, body.disabled === true ? 'user disabled' : 'password changed');
+    else if (body.role !== undefined && body.role !== row!.role) await app.revocations.revoke(userId, 'role changed');
     return userView({ ...row!, ...changes });
   });
 

@@ -136,6 +136,31 @@ export async function loginWithPassword(relayUrl: string, username: string, pass
   return tokenSet(body);
 }
 
+/**
+ * With a browser that signed in before: start the console's sign-in again and
+ * say whether the OP let it straight back in (its session cookie still
+ * signs in) or showed the login page.
+ */
+export async function signInAgainWith(browser: TestBrowser, relayUrl: string): Promise<'signed-in' | 'login-page'> {
+  const client = await fetchClientConfig(relayUrl);
+  const endpoints = await discover(client.issuer);
+  const authorize = new URL(endpoints.authorization_endpoint);
+  authorize.search = new URLSearchParams({
+    client_id: client.clientId,
+    response_type: 'code',
+    redirect_uri: `${relayUrl}/`,
+    scope: client.scopes,
+    resource: client.audience,
+    state: randomBytes(16).toString('base64url'),
+    code_challenge: createHash('sha256').update(randomBytes(32)).digest('base64url'),
+    code_challenge_method: 'S256',
+  }).toString();
+  const page = await browser.navigate(authorize.href, { stop: (location) => new URL(location).origin === new URL(relayUrl).origin && new URL(location).pathname === '/' });
+  if (new URL(page.url).pathname === '/' && new URL(page.url).searchParams.has('code')) return 'signed-in';
+  if (page.html.includes('name="password"')) return 'login-page';
+  throw new Error(`neither signed in nor at the login page: ${page.url} ${page.html.slice(0, 200)}`);
+}
+
 /** Trade a refresh token for a fresh access token (what the CLI does when its token expires). */
 export async function refreshTokens(relayUrl: string, refreshToken: string, clientId: string): Promise<TokenSet> {
   const client = await fetchClientConfig(relayUrl);

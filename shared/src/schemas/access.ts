@@ -39,6 +39,16 @@ export const UserUpdate = Type.Object(
 );
 export type UserUpdate = Static<typeof UserUpdate>;
 
+/** `POST /v1/me/password`: a person changes their own password (embedded identity provider). */
+export const PasswordChange = Type.Object(
+  {
+    currentPassword: Type.String({ minLength: 1, maxLength: 1024 }),
+    newPassword: Type.String({ minLength: 12, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+export type PasswordChange = Static<typeof PasswordChange>;
+
 export const GrantSelector = Type.Union([
   Type.Object({ kind: Type.Literal('rack'), rack: Type.String({ minLength: 1, maxLength: 63 }) }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal('label'), key: Type.String({ minLength: 1, maxLength: 63 }), value: Type.String({ maxLength: 255 }) }, { additionalProperties: false }),

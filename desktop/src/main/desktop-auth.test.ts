@@ -17,6 +17,8 @@ interface FakeProvider {
   tokenRequests: URLSearchParams[];
   accessTokenLifetime: number;
   refused: Set<string>;
+  revocations: URLSearchParams[];
+  endSessionRequests: URL[];
 }
 
 const memoryEncryptor: Encryptor = {
@@ -32,7 +34,7 @@ function jwt(claims: Record<string, unknown>): string {
 
 async function startProvider(): Promise<FakeProvider> {
   const codes = new Map<string, { challenge: string; redirectUri: string }>();
-  const provider = { authorizeRequests: [], tokenRequests: [], accessTokenLifetime: 600, refused: new Set<string>() } as unknown as FakeProvider;
+  const provider = { authorizeRequests: [], tokenRequests: [], accessTokenLifetime: 600, refused: new Set<string>(), revocations: [], endSessionRequests: [] } as unknown as FakeProvider;
   provider.server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', provider.origin);
     const json = (status: number, body: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -40,7 +42,26 @@ async function startProvider(): Promise<FakeProvider> {
       return json(200, { issuer: `${provider.origin}/oidc`, clientId: 'lightsout-web', cliClientId: 'lightsout-cli', scopes: 'openid profile offline_access', audience: `${provider.origin}/v1` });
     }
     if (url.pathname === '/oidc/.well-known/openid-configuration') {
-      return json(200, { issuer: `${provider.origin}/oidc`, authorization_endpoint: `${provider.origin}/oidc/auth`, token_endpoint: `${provider.origin}/oidc/token` });
+      return json(200, {
+        issuer: `${provider.origin}/oidc`,
+        authorization_endpoint: `${provider.origin}/oidc/auth`,
+        token_endpoint: `${provider.origin}/oidc/token`,
+        revocation_endpoint: `${provider.origin}/oidc/token/revocation`,
+        end_session_endpoint: `${provider.origin}/oidc/session/end`,
+      });
+    }
+    if (url.pathname === '/oidc/token/revocation' && request.method === 'POST') {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        provider.revocations.push(new URLSearchParams(body));
+        response.writeHead(200).end();
+      });
+      return;
+    }
+    if (url.pathname === '/oidc/session/end') {
+      provider.endSessionRequests.push(url);
+      return response.writeHead(200, { 'content-type': 'text/html' }).end('<p>Sign out?</p>');
     }
     if (url.pathname === '/oidc/auth') {
       provider.authorizeRequests.push(url);
@@ -136,6 +157,34 @@ describe('DesktopAuth (loopback login, refresh)', () => {
     provider.refused.add('refresh-2');
     expect(await auth.accessToken()).toBeNull();
     expect(auth.state().username).toBeNull();
+  });
+
+  it('signs out at the OP: revokes the refresh token (RFC 7009) and ends the OP session in the browser (RP-initiated logout)', async () => {
+    const opened: string[] = [];
+    const auth = new DesktopAuth({ store: new TokenStore('/nonexistent/x', memoryEncryptor), openBrowser: async (url) => {
+      opened.push(url);
+      await browser(url);
+    } });
+    await auth.configure(provider.origin);
+    await auth.login();
+    const state = await auth.logout();
+    expect(state.username).toBeNull();
+    expect(await auth.accessToken()).toBeNull();
+    expect(provider.revocations.map((form) => Object.fromEntries(form))).toEqual([{ token: 'refresh-1', token_type_hint: 'refresh_token', client_id: 'lightsout-web' }]);
+    expect(provider.endSessionRequests).toHaveLength(1);
+    const endSession = provider.endSessionRequests[0]!;
+    expect(endSession.searchParams.get('id_token_hint')).toMatch(/^[\w-]+\.[\w-]+\.$/);
+    expect(opened.at(-1)).toBe(endSession.href);
+  });
+
+  it('still forgets the login when the relay cannot be reached to sign out', async () => {
+    const auth = new DesktopAuth({ store: new TokenStore('/nonexistent/x', memoryEncryptor), openBrowser: browser });
+    await auth.configure(provider.origin);
+    await auth.login();
+    provider.server.closeAllConnections();
+    await new Promise((resolve) => provider.server.close(resolve));
+    expect((await auth.logout()).username).toBeNull();
+    provider = await startProvider(); // afterEach closes one
   });
 
   it('step-up forces a fresh login prompt', async () => {

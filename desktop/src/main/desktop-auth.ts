@@ -114,10 +114,34 @@ export class DesktopAuth {
     return this.login('login', mfa);
   }
 
+  /**
+   * Sign out for real: revoke the refresh token at the OP (RFC 7009) and end
+   * the OP's session in the system browser, where the login happened
+   * (RP-initiated logout with the ID token as hint; the OP asks the person to
+   * confirm and also ends this client's grant). The local copy goes first and
+   * whatever happens: an unreachable relay must not keep anyone signed in here.
+   */
   async logout(): Promise<AuthState> {
+    const tokens = this.#tokens;
     this.#tokens = null;
     await this.#options.store.clear();
-    return this.#changed();
+    const state = this.#changed();
+    if (tokens !== null && this.#client !== null) {
+      const client = this.#client;
+      if (tokens.refreshToken) await client.revokeToken(tokens.refreshToken, 'refresh_token').catch(() => undefined);
+      if (tokens.idToken) {
+        const request = await client.createSignoutRequest({ id_token_hint: tokens.idToken }).catch(() => null);
+        if (request !== null) await this.#options.openBrowser(request.url).catch(() => undefined);
+      }
+    }
+    return state;
+  }
+
+  /** Forget the tokens without telling the OP (they are already refused there). */
+  async #forget(): Promise<void> {
+    this.#tokens = null;
+    await this.#options.store.clear();
+    this.#changed();
   }
 
   /** A currently valid access token, refreshed first when within the margin of expiry; null when logged out. */
@@ -137,7 +161,7 @@ export class DesktopAuth {
   async #refresh(tokens: StoredTokens): Promise<StoredTokens | null> {
     const { client, config, relayUrl } = this.#require();
     if (!tokens.refreshToken) {
-      await this.logout();
+      await this.#forget();
       return null;
     }
     try {
@@ -151,7 +175,7 @@ export class DesktopAuth {
       return kept;
     } catch {
       // Refresh token revoked or expired: the user must log in again.
-      await this.logout();
+      await this.#forget();
       return null;
     }
   }

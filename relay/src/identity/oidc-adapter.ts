@@ -92,6 +92,27 @@ export async function revokeAccountArtefacts(store: Store, accountId: string): P
   return Number(result.numDeletedRows);
 }
 
+/**
+ * The grants one client got through one OP browser session (found through the
+ * refresh tokens and codes issued under them), deleted with everything
+ * issued under them. RP-initiated logout calls this for the client that
+ * asked to sign out: oidc-provider keeps `offline_access` grants across a
+ * logout, and the console's sign-out must end its refresh token too.
+ */
+export async function revokeSessionGrants(store: Store, session: { accountId: string; sessionUid: string; clientId: string }): Promise<number> {
+  const rows = await store.selectFrom('oidc_payloads').select(['payload', 'grant_id']).where('account_id', '=', session.accountId).where('kind', 'in', ['RefreshToken', 'AuthorizationCode']).execute();
+  const grants = new Set<string>();
+  for (const row of rows) {
+    const payload = JSON.parse(row.payload) as { sessionUid?: unknown; clientId?: unknown };
+    if (row.grant_id !== null && payload.sessionUid === session.sessionUid && payload.clientId === session.clientId) grants.add(row.grant_id);
+  }
+  for (const grantId of grants) {
+    await store.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
+    await store.deleteFrom('oidc_payloads').where('kind', '=', 'Grant').where('id', '=', storedId(grantId)).execute();
+  }
+  return grants.size;
+}
+
 /** Whether the grant an access token names still exists (not revoked, not expired). */
 export async function grantIsLive(store: Store, grantId: string): Promise<boolean> {
   const row = await store.selectFrom('oidc_payloads').select('expires_at').where('kind', '=', 'Grant').where('id', '=', storedId(grantId)).executeTakeFirst();

@@ -62,5 +62,7 @@ declare module 'oidc-provider' {
     interactionDetails(request: IncomingMessage, response: ServerResponse): Promise<InteractionDetails>;
     interactionResult(request: IncomingMessage, response: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
     on(event: string, listener: (...args: unknown[]) => void): this;
+    /** Koa middleware around every OP request. */
+    use(middleware: (context: KoaContextWithOIDC & { method: string; path: string }, next: () => Promise<void>) => Promise<void>): this;
   }
 }

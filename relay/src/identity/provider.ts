@@ -4,7 +4,7 @@ import type { RelayConfig } from '../config/schema.js';
 import type { Store } from '../store/open.js';
 import { findAccountById } from './accounts.js';
 import type { ProviderSecrets } from './keys.js';
-import { kyselyAdapterFactory } from './oidc-adapter.js';
+import { kyselyAdapterFactory, revokeSessionGrants } from './oidc-adapter.js';
 import { deviceConfirmPage, deviceInputPage, logoutPage, messagePage } from './pages.js';
 
 export const WEB_CLIENT_ID = 'lightsout-web';
@@ -175,6 +175,17 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
     },
   });
   provider.proxy = config.trustProxy;
+  // RP-initiated logout: after the OP has ended its session, also end the grant of the client
+  // that asked, offline_access or not (oidc-provider keeps such grants across a logout by
+  // design). The response (303 to post_logout_redirect_uri) leaves only once this is done.
+  provider.use(async (context, next) => {
+    await next();
+    if (context.method !== 'POST' || context.path !== '/session/end/confirm' || context.status !== 303) return;
+    const session = context.oidc['session'] as { uid?: string; accountId?: string } | undefined;
+    const client = context.oidc.client;
+    if (session?.uid === undefined || session.accountId === undefined || client === undefined) return;
+    await revokeSessionGrants(store, { accountId: session.accountId, sessionUid: session.uid, clientId: client.clientId });
+  });
   provider.on('server_error', (_context: unknown, error: unknown) => log.error({ err: error }, 'oidc provider error'));
   return provider;
 }

@@ -20,6 +20,8 @@ interface Discovery {
   authorization_endpoint: string;
   token_endpoint: string;
   device_authorization_endpoint: string;
+  end_session_endpoint: string;
+  revocation_endpoint: string;
 }
 
 async function discover(issuer: string): Promise<Discovery> {
@@ -159,6 +161,36 @@ export async function signInAgainWith(browser: TestBrowser, relayUrl: string): P
   if (new URL(page.url).pathname === '/' && new URL(page.url).searchParams.has('code')) return 'signed-in';
   if (page.html.includes('name="password"')) return 'login-page';
   throw new Error(`neither signed in nor at the login page: ${page.url} ${page.html.slice(0, 200)}`);
+}
+
+/**
+ * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) as the web
+ * console does it in the browser: to the end-session endpoint with the ID
+ * token as hint, confirm on the OP's page, back at the post-logout redirect.
+ */
+export async function endOpSession(browser: TestBrowser, relayUrl: string, idToken: string): Promise<void> {
+  const client = await fetchClientConfig(relayUrl);
+  const endpoints = await discover(client.issuer);
+  const endSession = new URL(endpoints.end_session_endpoint);
+  endSession.search = new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: `${relayUrl}/`, client_id: client.clientId }).toString();
+  const isBack = (location: string) => new URL(location).href === `${relayUrl}/`;
+  const page = await browser.navigate(endSession.href, { stop: isBack });
+  const form = parseForm(page.html, page.url, { id: 'op.logoutForm' });
+  const done = await browser.navigate(form.action, { form: { ...form.fields, logout: 'yes' }, stop: isBack });
+  if (!isBack(done.url)) throw new Error(`logout did not return to ${relayUrl}/: ${done.url} ${done.html.slice(0, 200)}`);
+}
+
+/** RFC 7009 token revocation, as a public client (what every sign-out does with its refresh token). */
+export async function revokeRefreshToken(relayUrl: string, refreshToken: string, clientId: string): Promise<number> {
+  const client = await fetchClientConfig(relayUrl);
+  const endpoints = await discover(client.issuer);
+  const response = await fetch(endpoints.revocation_endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token', client_id: clientId }).toString(),
+  });
+  await response.body?.cancel();
+  return response.status;
 }
 
 /** Trade a refresh token for a fresh access token (what the CLI does when its token expires). */

@@ -71,9 +71,24 @@ class WebAuth implements PlatformAuth {
     return null; // the page is leaving
   }
 
+  /**
+   * Sign out for real: revoke the refresh token at the OP (RFC 7009), then
+   * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the page
+   * goes to the OP's end-session endpoint with the ID token as hint, the
+   * person confirms, the OP ends its session (and this client's grant) and
+   * comes back to `/`. Forgetting the tokens here alone would leave the OP's
+   * session cookie signing straight back in.
+   */
   async logout(): Promise<void> {
     const manager = await this.#userManager();
-    await manager.removeUser();
+    const user = await manager.getUser();
+    if (!user) return;
+    try {
+      await manager.revokeTokens(['refresh_token']);
+    } catch {
+      // Unreachable OP: the end-session step below still ends the grant when it gets there.
+    }
+    await manager.signoutRedirect({ id_token_hint: user.id_token });
   }
 
   async accessToken(): Promise<string | null> {

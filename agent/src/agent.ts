@@ -113,6 +113,17 @@ export function startAgent(options: {
   connection.on('inventory-ack', (ack) => {
     for (const { serverId, tenant } of ack.assigned ?? []) tenants.assign(serverId, tenant);
   });
+  // An admin fixed the credentials on the BMC: log in now instead of at the end of the hold-off, and report at once.
+  handlers['credentials.retry'] = async (params) => {
+    const serverId = params['serverId'];
+    if (typeof serverId !== 'string' || !registry.hasServer(serverId)) throw new LightsoutError('NOT_FOUND', `this agent has no server ${String(serverId)}`);
+    const driver = registry.driverFor(serverId);
+    if (driver?.retryCredentials === undefined) throw new LightsoutError('BMC_UNSUPPORTED', `the driver of ${serverId} does not hold off logins`);
+    driver.retryCredentials();
+    await poller.pollServer(serverId);
+    const state = poller.stateOf(serverId);
+    return { power: state?.power ?? 'unknown', reachable: state?.reachable ?? false, ...(state?.bmc === undefined ? {} : { bmc: state.bmc }) };
+  };
   const fatal = new Promise<LightsoutError>((resolve) => connection.once('fatal', resolve));
 
   connection.start();

@@ -129,3 +129,24 @@ describe('SOL held by the agent\'s own previous session', () => {
 function solActive(bmc: FleetBmc['bmc']): boolean {
   return (bmc.ipmiService as IpmiLanServer).solActive;
 }
+
+describe('rejected credentials', () => {
+  it('logs in once with a wrong password, then holds off (credentials rejected) until asked to retry', async () => {
+    const server = byIndex(PLAIN).bmc.ipmiService as IpmiLanServer;
+    const before = server.loginAttempts;
+    const driver = driverFor(PLAIN, { credentials: { username: 'admin', password: 'wrong' } });
+    for (let poll = 0; poll < 5; poll++) {
+      const failure = await driver.powerGet().catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(LightsoutError);
+      expect((failure as LightsoutError).code).toBe('BMC_AUTH_FAILED');
+    }
+    expect(server.loginAttempts - before).toBe(1);
+    expect(driver.linkStatus()).toMatchObject({ credentials: 'rejected', retryAt: expect.any(String) });
+    // SOL logs in through the same gate.
+    await expect(driver.sol().attach('viewer', { mode: 'control' }, { onData: () => undefined })).rejects.toMatchObject({ code: 'BMC_AUTH_FAILED' });
+    expect(server.loginAttempts - before).toBe(1);
+    driver.retryCredentials();
+    await expect(driver.powerGet()).rejects.toMatchObject({ code: 'BMC_AUTH_FAILED' });
+    expect(server.loginAttempts - before).toBe(2);
+  });
+});

@@ -3,7 +3,7 @@ import { DEFAULT_HINTS, LightsoutError } from '@lightsout/shared';
 import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
 import { consoleCommand, vncCommand } from './commands/console.js';
 import type { CommandContext } from './commands/context.js';
-import { agentsList, agentsRevoke, agentsTokenCreate, serversList, whoami } from './commands/inventory.js';
+import { agentsList, agentsRevoke, agentsTokenCreate, serversList, serversRetryCredentials, serversShow, whoami } from './commands/inventory.js';
 import { login, logout } from './commands/login.js';
 import { mediaEject, mediaMount, mediaStatus } from './commands/media.js';
 import { registerSecurityCommands } from './commands/security-commands.js';
@@ -44,6 +44,18 @@ function buildProgram(context: CommandContext): Command {
 
   const servers = program.command('servers').description('servers (BMCs) registered by agents');
   servers.command('list').description('list the servers you can see').option('--json', 'print JSON ({"servers": […]})').action((options: { json?: boolean }) => serversList(context, options));
+  servers
+    .command('show')
+    .description("one server's details, with the agent's link to its BMC (negotiated protocol and cipher suite, credentials rejected)")
+    .argument('<server>', 'server id')
+    .option('--json', 'print JSON')
+    .action((server: string, options: { json?: boolean }) => serversShow(context, server, options));
+  servers
+    .command('retry-credentials')
+    .description('make the agent log in to a BMC that rejected its credentials now, not at the end of its hold-off (tenant admin)')
+    .argument('<server>', 'server id')
+    .option('--json', 'print JSON')
+    .action((server: string, options: { json?: boolean }) => serversRetryCredentials(context, server, options));
 
   const agents = program.command('agents').description('agents (one per datacenter)');
   agents.command('list').description('list agents and whether they are connected').option('--json', 'print JSON ({"agents": […]})').action((options: { json?: boolean }) => agentsList(context, options));

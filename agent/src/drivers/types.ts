@@ -1,4 +1,4 @@
-import type { BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
+import type { BmcLinkStatus, BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
 
 /**
  * What the agent needs from a BMC protocol. One implementation per protocol
@@ -17,6 +17,10 @@ export interface BmcDriver {
   selClear(): Promise<void>;
   /** Releases sockets, sessions and timers. Idempotent. */
   close(): Promise<void>;
+  /** What the driver knows about its link to the BMC (credentials rejected, negotiated protocol); drivers without it omit it. */
+  linkStatus?(): BmcLinkStatus;
+  /** Lets the next login through at once although the BMC rejected the credentials before. */
+  retryCredentials?(): void;
 }
 
 /** Resolved credentials: read from env or file by the agent, never logged, never sent upstream. */

@@ -1,5 +1,6 @@
-import { LightsoutError, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList } from '@lightsout/shared';
+import { LightsoutError, type BmcLinkStatus, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList } from '@lightsout/shared';
 import type { BmcCredentials, BmcDriver } from '../drivers/types.js';
+import { CredentialGate } from '../drivers/credential-gate.js';
 import { bootResultOf } from '../drivers/boot-readback.js';
 import type { PrivilegeName } from './wire/index.js';
 import { bootOverride, chassisControl, clearSel, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
@@ -26,6 +27,7 @@ export interface IpmiDriverOptions {
   /** Close the command session after this long without use (BMCs time sessions out at ~60 s). */
   idleCloseMs?: number;
   sol?: Omit<SolHubOptions, 'openSession'>;
+  credentialGate?: CredentialGate;
 }
 
 export function parseQuirks(names: readonly string[] = []): QuirkSettings {
@@ -55,6 +57,7 @@ export class IpmiDriver implements BmcDriver {
   private negotiatedValue: IpmiNegotiated | undefined;
 
   constructor(private readonly options: IpmiDriverOptions) {
+    this.credentialGate = options.credentialGate ?? new CredentialGate();
     const suites = options.cipherSuite === undefined || options.cipherSuite === 'auto' ? undefined : [options.cipherSuite];
     this.sessionOptions = {
       host: options.host,
@@ -69,6 +72,9 @@ export class IpmiDriver implements BmcDriver {
       ...(options.timing ? { timing: options.timing } : {}),
     };
   }
+
+  /** Held off logins after the BMC rejected the credentials (command and SOL sessions alike). */
+  readonly credentialGate: CredentialGate;
 
   /** What the last login negotiated (protocol and cipher suite); undefined before the first one. */
   get negotiated(): IpmiNegotiated | undefined {
@@ -131,7 +137,7 @@ export class IpmiDriver implements BmcDriver {
   sol(): SolHub {
     if (this.closed) throw new LightsoutError('BMC_UNREACHABLE', 'driver closed');
     const auxiliary = quirkEnabled(this.sessionOptions.quirks, 'activatePayloadAux') ? 0x08 : undefined;
-    this.solHub ??= new SolHub({ ...(auxiliary === undefined ? {} : { auxiliary }), ...(this.options.logger ? { logger: this.options.logger } : {}), ...this.options.sol, openSession: () => openIpmiSession({ ...this.sessionOptions, protocol: 'lanplus' }) });
+    this.solHub ??= new SolHub({ ...(auxiliary === undefined ? {} : { auxiliary }), ...(this.options.logger ? { logger: this.options.logger } : {}), ...this.options.sol, openSession: () => this.login({ ...this.sessionOptions, protocol: 'lanplus' }) });
     return this.solHub;
   }
 
@@ -163,14 +169,33 @@ export class IpmiDriver implements BmcDriver {
 
   private currentSession(): Promise<IpmiSession> {
     if (this.session === undefined) {
-      const opening = openIpmiSession(this.sessionOptions);
+      const opening = this.login(this.sessionOptions);
       this.session = opening;
-      opening.then((session) => (this.negotiatedValue = negotiatedOf(session)), () => undefined);
       opening.catch(() => {
         if (this.session === opening) this.session = undefined;
       });
     }
     return this.session;
+  }
+
+  linkStatus(): BmcLinkStatus {
+    const rejection = this.credentialGate.rejection;
+    const negotiated = this.negotiatedValue;
+    return {
+      ...(rejection === undefined ? {} : { credentials: 'rejected' as const, retryAt: new Date(rejection.retryAt).toISOString() }),
+      ...(negotiated === undefined ? {} : { protocol: negotiated.protocol, ...(negotiated.cipherSuite === null ? {} : { cipherSuite: negotiated.cipherSuite }) }),
+    };
+  }
+
+  retryCredentials(): void {
+    this.credentialGate.retryNow();
+  }
+
+  /** Every login of this driver (command session, SOL) goes through the credential gate. */
+  private async login(options: IpmiSessionOptions): Promise<IpmiSession> {
+    const session = await this.credentialGate.login(() => openIpmiSession(options));
+    this.negotiatedValue = negotiatedOf(session);
+    return session;
   }
 
   private armIdleClose(): void {

@@ -66,6 +66,11 @@ export class IpmiLanServer implements BmcService {
     this.handshake = new RmcpPlusHandshake({ bmc, table: this.table, suites: this.suites, randomId: randomU32, sendSol: (session, payload) => this.sendRmcpPlus(session, PAYLOAD_TYPE.sol, payload) });
   }
 
+  /** RMCP+ login attempts so far (RAKP 1 messages). */
+  get loginAttempts(): number {
+    return this.handshake.loginAttempts;
+  }
+
   /** Whether the SOL payload is active (on any session). */
   get solActive(): boolean {
     return this.sol.active;

@@ -40,6 +40,9 @@ export interface HandshakeOptions {
 }
 
 export class RmcpPlusHandshake {
+  /** RAKP 1 messages received: one per login attempt (what a real BMC counts towards locking the account). */
+  loginAttempts = 0;
+
   constructor(private readonly options: HandshakeOptions) {}
 
   // Open Session, §13.17–§13.18.
@@ -98,6 +101,7 @@ export class RmcpPlusHandshake {
   // RAKP 1 → RAKP 2, §13.20–§13.21.
   rakp1(payload: Uint8Array, reply: (payload: Uint8Array) => void): void {
     const message = decodeRakp1(payload);
+    this.loginAttempts++;
     const session = this.options.table.sessions.get(message.bmcSessionId);
     if (!session || session.kind !== 'rmcp+' || session.state !== 'opened') return reply(encodeRakp2({ tag: message.tag, status: RMCP_PLUS_STATUS.invalidSessionId, consoleSessionId: 0, bmcRandom: new Uint8Array(), bmcGuid: new Uint8Array(), authCode: new Uint8Array() }));
     const refuse = (status: number) => {

@@ -39,6 +39,8 @@ export const PERMISSIONS = {
   'console.takeover': { roles: OPERATOR_UP, stepUp: true },
   'media.mount': { roles: OPERATOR_UP, stepUp: true },
   'media.eject': { roles: OPERATOR_UP },
+  /** Make the agent log in again at once after the BMC rejected its credentials (risks the BMC's lockout counter). */
+  'credentials.retry': { roles: TENANT_ADMIN_UP },
   'users.manage': { roles: TENANT_ADMIN_UP },
   'grants.manage': { roles: TENANT_ADMIN_UP },
   'tokens.manage': { roles: TENANT_ADMIN_UP },

@@ -237,6 +237,26 @@ describe('operations forwarded to the agent', () => {
     expect((await legacy).status).toBe(200);
   });
 
+  it('shows what the agent reports about the BMC link (credentials rejected, negotiated suite), and forwards a credentials retry for admins only', async () => {
+    const client = await connect(await enroll('ams1'));
+    client.send({ v: 1, type: 'inventory', servers: [server('creds-01')] });
+    await client.next('inventory-ack');
+    const rejected = { credentials: 'rejected', retryAt: '2026-12-05T02:00:00.000Z', error: { code: 'BMC_AUTH_FAILED', message: 'the BMC rejected the configured credentials' } };
+    client.send({ v: 1, type: 'state', serverId: 'creds-01', power: 'unknown', reachable: false, bmc: rejected });
+    await stillServes(client, 21);
+    expect((await api('/v1/servers/creds-01', adminToken)).body).toMatchObject({ power: 'unknown', bmc: rejected });
+    expect(await api('/v1/servers/creds-01/credentials/retry', operatorToken, { method: 'POST' })).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
+    const answer = api('/v1/servers/creds-01/credentials/retry', adminToken, { method: 'POST' });
+    const request = await client.next('request');
+    expect(request).toMatchObject({ op: 'credentials.retry', params: { serverId: 'creds-01' } });
+    const fixed = { protocol: 'ipmi-v2.0', cipherSuite: 3 };
+    client.send({ v: 1, type: 'state', serverId: 'creds-01', power: 'on', reachable: true, bmc: fixed });
+    client.send({ v: 1, type: 'response', id: request.id, ok: true, result: { power: 'on', reachable: true, bmc: fixed } });
+    expect(await answer).toEqual({ status: 200, body: { power: 'on', reachable: true, bmc: fixed } });
+    expect((await api('/v1/servers/creds-01', adminToken)).body).toMatchObject({ power: 'on', bmc: fixed });
+    await client.close();
+  });
+
   it('lets viewers ask for status but not act: power actions need operator', async () => {
     await relay.app.store.updateTable('users').set({ role: 'viewer' }).where('username', '=', 'operator').execute();
     try {

@@ -1,4 +1,4 @@
-import type { InventoryAckMessage, PowerState, ServerRegistration } from '@lightsout/shared';
+import type { BmcLinkStatus, InventoryAckMessage, PowerState, ServerRegistration } from '@lightsout/shared';
 import type { Store } from '../store/open.js';
 
 type Rejection = InventoryAckMessage['rejected'][number];
@@ -87,10 +87,10 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
 }
 
 /** A `state` message: only for a server this agent owns; returns false otherwise. */
-export async function applyState(store: Store, agentId: string, state: { serverId: string; power: PowerState; reachable: boolean }): Promise<boolean> {
+export async function applyState(store: Store, agentId: string, state: { serverId: string; power: PowerState; reachable: boolean; bmc?: BmcLinkStatus }): Promise<boolean> {
   const result = await store
     .updateTable('servers')
-    .set({ power: state.power, reachable: state.reachable ? 1 : 0, state_at: Date.now() })
+    .set({ power: state.power, reachable: state.reachable ? 1 : 0, state_at: Date.now(), bmc_status: state.bmc === undefined ? null : JSON.stringify(state.bmc) })
     .where('id', '=', state.serverId)
     .where('agent_id', '=', agentId)
     .executeTakeFirst();

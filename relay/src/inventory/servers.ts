@@ -1,13 +1,14 @@
-import { LightsoutError, type ServerView } from '@lightsout/shared';
+import { LightsoutError, type BmcLinkStatus, type ServerView } from '@lightsout/shared';
 import { visibleServers } from '../access/scope.js';
 import type { Principal } from '../identity/verifier.js';
 import type { Store } from '../store/open.js';
+import type { Selectable } from 'kysely';
 import type { ServerTable } from '../store/database.js';
 import type { ServerActivity } from './activity.js';
 
-type ServerRow = Omit<ServerTable, 'updated_at' | 'reachable'>;
+type ServerRow = Selectable<Omit<ServerTable, 'updated_at' | 'reachable'>>;
 
-const COLUMNS = ['id', 'name', 'tenant_id', 'region', 'datacenter', 'rack', 'labels', 'endpoints', 'capabilities', 'agent_id', 'power', 'state_at'] as const;
+const COLUMNS = ['id', 'name', 'tenant_id', 'region', 'datacenter', 'rack', 'labels', 'endpoints', 'capabilities', 'agent_id', 'power', 'state_at', 'bmc_status'] as const;
 
 export function toServerView(row: ServerRow, isOnline: (agentId: string) => boolean, activity?: ServerActivity): ServerView {
   return {
@@ -25,6 +26,7 @@ export function toServerView(row: ServerRow, isOnline: (agentId: string) => bool
     agent: isOnline(row.agent_id) ? 'online' : 'offline',
     power: row.power === 'on' || row.power === 'off' ? row.power : 'unknown',
     stateAt: row.state_at === null ? null : new Date(row.state_at).toISOString(),
+    bmc: row.bmc_status === null ? null : (JSON.parse(row.bmc_status) as BmcLinkStatus),
   };
 }
 

@@ -2,6 +2,7 @@ import {
   BootOverride,
   BootRequest,
   BootResult,
+  CredentialsRetryResult,
   ErrorBodySchema,
   PowerRequest,
   PowerResult,
@@ -16,6 +17,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { roleAtLeast } from '../identity/verifier.js';
+import { can } from '../access/permissions.js';
 import { findServer, listServers, toServerView } from '../inventory/servers.js';
 
 const ServerParams = Type.Object({ id: Slug });
@@ -62,6 +64,14 @@ export default async function inventoryPlugin(app: FastifyInstance): Promise<voi
     await app.store.updateTable('servers').set({ power: result.power, state_at: Date.now() }).where('id', '=', id).execute();
     app.serverEvents.serversChanged([id]);
     return result;
+  });
+
+  // The agent holds off logging in after the BMC rejected the credentials (so the BMC never locks the account);
+  // once an admin has fixed them on the BMC, this makes it try at once.
+  app.post('/v1/servers/:id/credentials/retry', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, response: { 200: CredentialsRetryResult, ...errors } } }, async (request) => {
+    const { id } = request.params as { id: string };
+    if (!can(request.principal!.role, 'credentials.retry')) throw new LightsoutError('FORBIDDEN', 'retrying BMC credentials needs the tenant-admin role or higher');
+    return forward(request, id, 'credentials.retry', (agentId) => app.agents.request(agentId, 'credentials.retry', { serverId: id }));
   });
 
   app.get('/v1/servers/:id/boot', { preHandler: app.authenticate, schema: { ...secured, params: ServerParams, response: { 200: BootOverride, ...errors } } }, async (request) => {

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * Table shapes as Kysely sees them. Portable column types only (text,
@@ -76,6 +76,8 @@ export interface ServerTable {
   reachable: number | null;
   state_at: number | null;
   updated_at: number;
+  /** JSON BmcLinkStatus from the agent's last state report, or null (migration 0006). */
+  bmc_status: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RegionTable {

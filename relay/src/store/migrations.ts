@@ -236,6 +236,15 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('revocations').ifExists().execute();
     },
   },
+  '0007-server-bmc-status': {
+    // What the agent reports about its link to each BMC besides power: credentials rejected, last error, negotiated protocol.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('servers').addColumn('bmc_status', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('servers').dropColumn('bmc_status').execute();
+    },
+  },
 });
 
 export function migrationProvider(driver: StoreDriver): MigrationProvider {

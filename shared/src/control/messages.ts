@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { ServerRegistration, PowerState } from '../schemas/server.js';
+import { BmcLinkStatus, ServerRegistration, PowerState } from '../schemas/server.js';
 
 /**
  * Relay ⇄ agent control channel: one persistent WebSocket per agent, opened
@@ -16,7 +16,7 @@ import { ServerRegistration, PowerState } from '../schemas/server.js';
  *   ◀────────────────────────── inventory-ack {accepted, rejected, assigned}
  *   heartbeat {seq} ───────────────────▶   every heartbeatIntervalMs
  *   ◀────────────────────────── heartbeat-ack {seq}
- *   state {serverId, power, reachable} ▶   on change and after inventory
+ *   state {serverId, power, reachable, bmc?} ▶ on change and after inventory
  *   ◀────────────────────────── request {id, op, params}
  *   response {id, ok, result|error} ───▶
  */
@@ -103,6 +103,8 @@ export const StateMessage = Type.Object({
   power: PowerState,
   /** Whether the agent could talk to the BMC at its last attempt. */
   reachable: Type.Boolean(),
+  /** Credentials rejected, last error, negotiated protocol (optional: older agents do not send it). */
+  bmc: Type.Optional(BmcLinkStatus),
 });
 export const ResponseMessage = Type.Union([
   Type.Object({ v: V, type: Type.Literal('response'), id: Type.String({ maxLength: 64 }), ok: Type.Literal(true), result: Type.Unknown() }),

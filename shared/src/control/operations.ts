@@ -1,4 +1,4 @@
-import type { BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
+import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
 import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { ServerAssignParams, ServerAssignResult } from './messages.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
@@ -16,6 +16,8 @@ export interface ControlOperations {
   'sensors.list': { params: { serverId: string }; result: SensorList };
   'sel.list': { params: { serverId: string }; result: SelList };
   'sel.clear': { params: { serverId: string }; result: Record<string, never> };
+  /** Log in at once although the BMC rejected the credentials before (an admin fixed them on the BMC). */
+  'credentials.retry': { params: { serverId: string }; result: CredentialsRetryResult };
   /** Stream plane (docs/streams.md): dial back a data connection for a console session leg. */
   'stream.open': { params: StreamOpenParams; result: StreamOpenResult };
   'stream.close': { params: StreamCloseParams; result: Record<string, never> };

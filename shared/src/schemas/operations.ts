@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { PowerState } from './server.js';
+import { BmcLinkStatus, PowerState } from './server.js';
 
 /** `POST /v1/servers/{id}/power` and control op `power.set`. */
 export const PowerAction = Type.Union([
@@ -16,6 +16,10 @@ export type PowerRequest = Static<typeof PowerRequest>;
 
 export const PowerResult = Type.Object({ power: PowerState });
 export type PowerResult = Static<typeof PowerResult>;
+
+/** `POST /v1/servers/{id}/credentials/retry`: the agent tried to log in at once; what it saw. */
+export const CredentialsRetryResult = Type.Object({ power: PowerState, reachable: Type.Boolean(), bmc: Type.Optional(BmcLinkStatus) });
+export type CredentialsRetryResult = Static<typeof CredentialsRetryResult>;
 
 export const BootDevice = Type.Union([
   Type.Literal('none'),

@@ -66,6 +66,25 @@ export const ServerMediaBadge = Type.Object({
 });
 export type ServerMediaBadge = Static<typeof ServerMediaBadge>;
 
+/**
+ * What the agent knows about its link to a server's BMC besides the power
+ * state: why the last attempt failed, whether the BMC rejected the
+ * configured credentials (the agent then holds off logging in until
+ * `retryAt`, so a BMC never locks the account), and what the last login
+ * negotiated.
+ */
+export const BmcLinkStatus = Type.Object({
+  credentials: Type.Optional(Type.Literal('rejected')),
+  /** ISO-8601: the agent's next login attempt while credentials are rejected. */
+  retryAt: Type.Optional(Type.String({ maxLength: 64 })),
+  error: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 512 }) })),
+  /** `ipmi-v2.0`, `ipmi-v1.5`, `redfish`. */
+  protocol: Type.Optional(Type.String({ maxLength: 32 })),
+  /** The RMCP+ cipher suite of the last IPMI v2.0 login. */
+  cipherSuite: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
+});
+export type BmcLinkStatus = Static<typeof BmcLinkStatus>;
+
 /** A server as the REST API shows it (`GET /v1/servers`). */
 export const ServerView = Type.Object({
   id: Slug,
@@ -86,6 +105,8 @@ export const ServerView = Type.Object({
   sessions: Type.Optional(Type.Integer({ minimum: 0 })),
   /** The mounted virtual media image, or null (optional: older relays do not send it). */
   media: Type.Optional(Type.Union([ServerMediaBadge, Type.Null()])),
+  /** The agent's link to the BMC (credentials rejected, last error, negotiated protocol), or null before any report. */
+  bmc: Type.Optional(Type.Union([BmcLinkStatus, Type.Null()])),
 });
 export type ServerView = Static<typeof ServerView>;
 

@@ -78,7 +78,7 @@ describe('lightsout console / vnc', () => {
     }
   });
 
-  it.each(programs)('types through to the console, resumes after the relay is killed, and leaves with ~. ($program)', async ({ bin, server }) => {
+  it.each(programs)('types through to the console, resumes after the relay is killed, refuses what is typed meanwhile, and leaves with ~. ($program)', async ({ bin, server }) => {
     const echo = echoes.get(server)!;
     const session = cli(['console', server], bin);
     await until(() => session.stderr().includes('~. to leave'), 20_000, 'the console banner');
@@ -86,15 +86,18 @@ describe('lightsout console / vnc', () => {
     await until(() => session.stdout().includes('hello\r'), 20_000, 'the echo');
     await stack.killRelay();
     await until(() => session.stderr().includes('resuming'), 10_000, 'the CLI to notice');
+    // Typed while the path is down: refused visibly, never sent later (a command must not run when the path comes back).
     session.child.stdin!.write('typed while the relay was down\r');
+    await until(() => session.stderr().includes('[not connected — input not sent]'), 10_000, 'the refusal notice');
     await stack.startRelay();
     await until(() => session.stderr().includes('resumed'), 30_000, 'the CLI to resume');
-    await until(() => session.stdout().includes('typed while the relay was down\r'), 20_000, 'the echo after resume');
+    session.child.stdin!.write('after\r');
+    await until(() => session.stdout().includes('after\r'), 20_000, 'the echo after resume');
     session.child.stdin!.write('~.');
     expect(await session.exited).toBe(0);
-    // Exactly once each: nothing lost, nothing repeated across the restart.
-    expect(session.stdout()).toBe('hello\rtyped while the relay was down\r');
-    expect(echo.received().toString()).toBe('hello\rtyped while the relay was down\r');
+    // Exactly once each: nothing lost, nothing repeated across the restart, nothing typed while down.
+    expect(session.stdout()).toBe('hello\rafter\r');
+    expect(echo.received().toString()).toBe('hello\rafter\r');
   }, 90_000);
 
   it('prints the web console URL of the graphical console', async () => {

@@ -40,6 +40,12 @@ export function relayDependencies(app: FastifyInstance) {
     requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>> {
       return app.agents.request(agentId, op, params, timeoutMs);
     },
+    watchAgentPresence(listener: (agentId: string, online: boolean) => void): () => void {
+      return app.agents.watchPresence(listener);
+    },
+    agentOnline(agentId: string): boolean {
+      return app.agents.isOnline(agentId);
+    },
     /** Connect tokens are spent in the store: once across restarts and relay processes. */
     singleUse: app.singleUse,
     /** An agent's bearer JWT, verified exactly as the control endpoint does (spent once, in the store); its agent id. */

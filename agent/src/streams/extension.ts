@@ -9,6 +9,7 @@ import { ConsoleGroup, consoleScrollbackBytes } from './console-group.js';
 import { pinnedLookup } from '../control/relay-endpoints.js';
 import { dialBack, dialUrlOf } from './dial-back.js';
 import { createPortOpener } from './ports/open.js';
+import { StallWatch } from './stall-watch.js';
 import type { ConsolePortOpener } from './ports/types.js';
 import { StreamSession } from './session.js';
 
@@ -40,6 +41,8 @@ export class AgentStreams implements AgentExtension {
   private readonly openPort: ConsolePortOpener;
   private readonly graceMs: number;
   private readonly stopListening: () => void;
+  /** Input that waited through a freeze of this process is discarded, not run late (stall-watch.ts). */
+  private readonly stall = new StallWatch({ staleAfterMs: StreamTiming.staleInputMs });
   readonly handlers: AgentExtension['handlers'];
 
   constructor(
@@ -48,6 +51,7 @@ export class AgentStreams implements AgentExtension {
   ) {
     this.openPort = options.openPort ?? createPortOpener(context.registry, join(context.config.stateDir, REDFISH_TRUST_DIRECTORY));
     this.graceMs = options.graceMs ?? StreamTiming.graceMs;
+    this.stall.start();
     this.handlers = {
       'stream.open': (params) => this.open(params),
       'stream.close': async (params) => {
@@ -121,6 +125,7 @@ export class AgentStreams implements AgentExtension {
       {
         graceMs: this.graceMs,
         logger: this.context.logger,
+        stall: this.stall,
         ...(this.options.windowBytes === undefined ? {} : { windowBytes: this.options.windowBytes }),
         onEnd: (ended) => {
           if (this.sessions.get(ended.info.sessionId) === ended) this.sessions.delete(ended.info.sessionId);
@@ -182,6 +187,7 @@ export class AgentStreams implements AgentExtension {
 
   async stop(): Promise<void> {
     this.stopListening();
+    this.stall.stop();
     for (const session of [...this.sessions.values()]) session.end(1001, 'agent stopping');
     await Promise.allSettled([...this.groups.values()].map(async (group) => (await group).close()));
     this.groups.clear();

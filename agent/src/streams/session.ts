@@ -4,7 +4,7 @@ import {
   StreamCloseCode,
   StreamEndpoint,
   StreamLimits,
-  decodeClientStreamMessage,
+  decodeAgentBoundStreamMessage,
   encodeStreamMessage,
   type StatusMessage,
   type StreamKind,
@@ -64,7 +64,7 @@ export class StreamSession implements GroupMember {
 
   constructor(
     readonly info: SessionInfo,
-    private readonly options: { graceMs: number; logger: Logger; onEnd(session: StreamSession): void; windowBytes?: number },
+    private readonly options: { graceMs: number; logger: Logger; onEnd(session: StreamSession): void; windowBytes?: number; stall?: { inputIsStale(): boolean } },
   ) {
     this.windowBytes = options.windowBytes ?? StreamLimits.windowBytes;
     this.endpoint = new StreamEndpoint({ windowBytes: this.windowBytes });
@@ -120,6 +120,8 @@ export class StreamSession implements GroupMember {
     if (isBinary) {
       if (!this.streaming) return this.dropLeg(StreamCloseCode.MALFORMED_MESSAGE, 'data before resume');
       this.legGate?.consumed(bytes.length);
+      // Typed while this process stood still: counted (offsets stay aligned), never written to the BMC, and the client is told.
+      if (this.options.stall?.inputIsStale()) return this.discardInput(bytes.length);
       const ackNow = this.endpoint.recordReceived(bytes.length);
       this.group?.input(this, bytes);
       if (ackNow) this.sendAck();
@@ -128,7 +130,7 @@ export class StreamSession implements GroupMember {
     }
     let message;
     try {
-      message = decodeClientStreamMessage(bytes.toString('utf8'));
+      message = decodeAgentBoundStreamMessage(bytes.toString('utf8'));
     } catch (error) {
       return this.dropLeg(StreamCloseCode.MALFORMED_MESSAGE, error instanceof LightsoutError ? error.message : 'bad message');
     }
@@ -162,7 +164,20 @@ export class StreamSession implements GroupMember {
       case 'resize':
         // Serial has no window size to pass on; VNC resizes through RFB itself.
         return;
+      case 'dropped': {
+        // The relay dropped client input here while our path was down (the client knows): count it, like the relay did.
+        if (this.endpoint.recordReceived(message.bytes)) this.sendAck();
+        else this.armAck();
+        return;
+      }
     }
+  }
+
+  private discardInput(length: number): void {
+    const ackNow = this.endpoint.recordReceived(length);
+    if (this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodeStreamMessage({ type: 'dropped', bytes: length }));
+    if (ackNow) this.sendAck();
+    else this.armAck();
   }
 
   /** BMC output for this member. */

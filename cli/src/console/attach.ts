@@ -33,9 +33,15 @@ function describeStatus(status: StatusMessage): string | undefined {
   }
 }
 
+/** What the user sees when keys they typed did not reach the BMC (once per outage). */
+export const INPUT_NOT_SENT_NOTICE = '[not connected — input not sent]';
+
 /**
  * Attach a console session to the terminal: raw mode, the `~` escapes,
  * window size, and automatic resume after a network drop (StreamClient).
+ * Keys typed while the path to the BMC is down (reconnecting, or the relay
+ * says the agent is gone) are refused and the user told, never sent later:
+ * a command typed into a frozen console must not run when it thaws.
  * Resolves when the session is over; the terminal is restored whatever happens.
  */
 export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal, options: { socket?: StreamSocketFactory } = {}): Promise<ConsoleOutcome> {
@@ -47,6 +53,8 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
     let leaving = false;
     let lastMode: string | undefined;
     let announcedLoss = false;
+    let announcedRefusal = false;
+    let startedReading = false;
 
     const client = new StreamClient({
       streamUrl: session.streamUrl,
@@ -72,9 +80,27 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
           announcedLoss = false;
           terminal.notice('\r\n[lightsout: resumed]\r\n');
         }
-        if (state === 'streaming') sendSize();
+        if (state === 'streaming') {
+          announcedRefusal = false;
+          sendSize();
+          // Input is read from the first time the console streams: what a script piped in before is sent, not refused.
+          if (!startedReading) {
+            startedReading = true;
+            input.resume();
+          }
+        }
       },
       onDrain: () => input.resume(),
+      refuseInputWhileDown: true,
+      onInputRefused: () => {
+        if (announcedRefusal) return;
+        announcedRefusal = true;
+        terminal.notice(`\r\n${INPUT_NOT_SENT_NOTICE}\r\n`);
+      },
+      onPath: (up) => {
+        if (up) announcedRefusal = false;
+        terminal.notice(up ? '\r\n[lightsout: the BMC is reachable again]\r\n' : '\r\n[lightsout: the path to the BMC is down (agent unreachable); input is not sent]\r\n');
+      },
       onClose: (code, reason) => {
         cleanUp();
         if (leaving) resolve({ reason: 'left', code, detail: reason });
@@ -108,7 +134,7 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
     input.on('data', onInput);
     input.on('end', onEnd);
     output.on?.('resize', sendSize);
-    input.resume();
+    input.pause();
 
     function cleanUp() {
       input.off('data', onInput);

@@ -22,6 +22,7 @@ export class AgentHub {
   private readonly connections = new Map<string, ControlConnection>();
   private readonly lastSeenWritten = new Map<string, number>();
   private readonly hooks: ConnectionHooks;
+  private readonly presenceListeners = new Set<(agentId: string, online: boolean) => void>();
 
   constructor(
     private readonly store: Store,
@@ -63,6 +64,7 @@ export class AgentHub {
           this.metrics.connectedAgents.set(this.connections.size);
           void this.touch(connection.agent.id, { last_seen_at: connection.lastSeenAt });
           void this.announceAgentServers(connection.agent.id);
+          this.announcePresence(connection.agent.id, false);
         }
         this.log.info({ agentId: connection.agent.id, code, reason }, 'agent disconnected');
       },
@@ -112,8 +114,25 @@ export class AgentHub {
     this.metrics.connectedAgents.set(this.connections.size);
     void this.touch(agent.id, { connected_at: connection.connectedAt, last_seen_at: connection.connectedAt });
     void this.announceAgentServers(agent.id);
+    this.announcePresence(agent.id, true);
     this.log.info({ agentId: agent.id, region: agent.region, datacenter: agent.datacenter }, 'agent connected');
     return connection;
+  }
+
+  /** `listener(agentId, online)` whenever an agent's connection here comes or goes (the stream plane tells consoles); returns the unsubscribe. */
+  watchPresence(listener: (agentId: string, online: boolean) => void): () => void {
+    this.presenceListeners.add(listener);
+    return () => this.presenceListeners.delete(listener);
+  }
+
+  private announcePresence(agentId: string, online: boolean): void {
+    for (const listener of this.presenceListeners) {
+      try {
+        listener(agentId, online);
+      } catch (error) {
+        this.log.warn({ err: error, agentId }, 'agent presence listener failed');
+      }
+    }
   }
 
   isOnline(agentId: string): boolean {

@@ -31,6 +31,17 @@ export interface StreamClientOptions {
   onClose?(code: number, reason: string): void;
   /** The send window reopened after `write` returned false. */
   onDrain?(): void;
+  /**
+   * An interactive console: input written while the path to the BMC is not
+   * up (reconnecting, or the relay said `path down`) is refused — reported
+   * through onInputRefused, never queued to run later. Without it (bulk
+   * transfers) bytes written while reconnecting go out after the resume.
+   */
+  refuseInputWhileDown?: boolean;
+  /** Bytes of input that did not and will not reach the BMC: refused here, or dropped by the relay or the agent. */
+  onInputRefused?(bytes: number): void;
+  /** The relay said the path to the BMC went down or came back. */
+  onPath?(up: boolean): void;
   /** How long to keep trying to resume after a drop (default: the agent's grace period). */
   resumeForMs?: number;
   windowBytes?: number;
@@ -58,6 +69,8 @@ export class StreamClient {
   private cancelTimer: (() => void) | undefined;
   private cancelAckTimer: (() => void) | undefined;
   private blocked = false;
+  /** What the relay last said about the path to the BMC; a new leg starts up. */
+  private pathIsUp = true;
 
   constructor(options: StreamClientOptions) {
     this.options = options;
@@ -75,6 +88,10 @@ export class StreamClient {
   get bytesSent(): number {
     return this.endpoint.sent;
   }
+  /** Whether typed input reaches the BMC now: streaming, and the relay has not said the path is down. */
+  get inputPathUp(): boolean {
+    return this.currentState === 'streaming' && this.pathIsUp;
+  }
   /** Whether `write` would be accepted within the window now. */
   get canWrite(): boolean {
     return this.endpoint.canSend;
@@ -82,11 +99,16 @@ export class StreamClient {
 
   /**
    * Queue bytes for the BMC. They are kept until acknowledged, so bytes written
-   * while reconnecting go out after the resume. Returns false when the window
+   * while reconnecting go out after the resume — unless `refuseInputWhileDown`,
+   * which refuses them (onInputRefused) instead. Returns false when the window
    * is full: stop writing until onDrain.
    */
   write(bytes: Uint8Array): boolean {
     if (this.currentState === 'closed') throw new LightsoutError('CONFLICT', 'the console session is closed');
+    if (this.options.refuseInputWhileDown && !this.inputPathUp) {
+      if (bytes.length > 0) this.options.onInputRefused?.(bytes.length);
+      return this.endpoint.canSend;
+    }
     for (let at = 0; at < bytes.length; at += StreamLimits.sendChunkBytes) {
       const chunk = bytes.subarray(at, Math.min(bytes.length, at + StreamLimits.sendChunkBytes));
       this.endpoint.recordSent(chunk);
@@ -179,6 +201,7 @@ export class StreamClient {
         this.droppedAt = 0;
         this.attempt = 0;
         this.setState('streaming');
+        this.setPath(true);
         this.releaseIfDrained();
         return;
       }
@@ -192,10 +215,22 @@ export class StreamClient {
       case 'status':
         this.options.onStatus?.(message);
         return;
+      case 'path':
+        this.setPath(message.state === 'up');
+        return;
+      case 'dropped':
+        this.options.onInputRefused?.(message.bytes);
+        return;
       case 'error':
         // The close frame that follows decides whether to resume.
         return;
     }
+  }
+
+  private setPath(up: boolean): void {
+    if (this.pathIsUp === up) return;
+    this.pathIsUp = up;
+    this.options.onPath?.(up);
   }
 
   private releaseIfDrained(): void {

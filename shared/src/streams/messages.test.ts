@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LightsoutError } from '../errors.js';
-import { decodeAgentStreamMessage, decodeClientStreamMessage, decodeServerStreamMessage, encodeStreamMessage } from './messages.js';
+import { decodeAgentBoundStreamMessage, decodeAgentStreamMessage, decodeClientStreamMessage, decodeServerStreamMessage, encodeStreamMessage } from './messages.js';
 
 function codeOf(run: () => unknown): string {
   try {
@@ -33,6 +33,19 @@ describe('stream control messages', () => {
     expect(codeOf(() => decodeClientStreamMessage('{"type":"token","token":"x","expiresAt":1}'))).toBe('MALFORMED_MESSAGE');
     expect(codeOf(() => decodeAgentStreamMessage('{"type":"token","token":"x","expiresAt":1}'))).toBe('MALFORMED_MESSAGE');
     expect(decodeServerStreamMessage('{"type":"token","token":"x","expiresAt":1}').type).toBe('token');
+  });
+
+  it('path and dropped: only the relay says path; a client cannot claim its own input was dropped', () => {
+    expect(decodeServerStreamMessage('{"type":"path","state":"down"}')).toEqual({ type: 'path', state: 'down' });
+    expect(decodeServerStreamMessage('{"type":"dropped","bytes":3}')).toEqual({ type: 'dropped', bytes: 3 });
+    expect(decodeAgentBoundStreamMessage('{"type":"dropped","bytes":3}')).toEqual({ type: 'dropped', bytes: 3 });
+    expect(decodeAgentBoundStreamMessage('{"type":"ack","offset":3}')).toEqual({ type: 'ack', offset: 3 });
+    expect(decodeAgentStreamMessage('{"type":"dropped","bytes":3}')).toEqual({ type: 'dropped', bytes: 3 });
+    expect(codeOf(() => decodeClientStreamMessage('{"type":"dropped","bytes":3}'))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeClientStreamMessage('{"type":"path","state":"up"}'))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeAgentStreamMessage('{"type":"path","state":"up"}'))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeAgentBoundStreamMessage('{"type":"dropped","bytes":0}'))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeServerStreamMessage('{"type":"path","state":"sideways"}'))).toBe('MALFORMED_MESSAGE');
   });
 
   it('refuses garbage: negative or fractional offsets, extra fields, non-JSON, oversize', () => {

@@ -15,8 +15,16 @@ import { StreamLimits, StreamMode } from './session.js';
  *                    `offset` bytes from you; send from there".
  *   ack {offset}     periodically: "I hold `offset` bytes; drop them from
  *                    your replay buffer" (it also returns send credit).
- * The relay adds one message of its own toward the client (`token`) and never
- * forwards it to the agent.
+ * The relay adds messages of its own toward the client (`token`, `path`)
+ * and never forwards them to the agent.
+ *
+ * Input typed while the path to the BMC is down is refused, never queued to
+ * run later: the client stops sending when told `path {state: down}`; what
+ * the relay still receives then it does not forward but replaces by
+ * `dropped {bytes}` toward the agent (so both ends still count the same
+ * offsets) and tells the client with the same message; the agent discards
+ * input that reaches it after it was stalled (it was typed long before) and
+ * says `dropped` too. No dropped byte ever reaches the BMC.
  */
 const Offset = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Text = (maxLength: number) => Type.String({ maxLength });
@@ -50,6 +58,14 @@ export const StatusMessage = Type.Object(
   },
   { additionalProperties: false },
 );
+/** Relay → client: whether the path to the BMC (the agent's connection) is up; input sent while down is dropped. */
+export const PathMessage = Type.Object({ type: Type.Literal('path'), state: Type.Union([Type.Literal('up'), Type.Literal('down')]) }, { additionalProperties: false });
+/**
+ * Relay → agent: `bytes` of client input were discarded here, count them as
+ * received and never write them. Relay or agent → client: that many bytes of
+ * your input were discarded, none of them reached the BMC.
+ */
+export const DroppedMessage = Type.Object({ type: Type.Literal('dropped'), bytes: Type.Integer({ minimum: 1, maximum: StreamLimits.maxDataFrameBytes }) }, { additionalProperties: false });
 /** Relay → client: a fresh resume token (the connect token is single-use). */
 export const TokenMessage = Type.Object(
   { type: Type.Literal('token'), token: Text(2048), expiresAt: Type.Integer() },
@@ -63,10 +79,12 @@ export const StreamErrorMessage = Type.Object(
 
 /** What a client may send; the relay drops the connection on anything else. */
 export const ClientStreamMessage = Type.Union([ResumeMessage, AckMessage, ResizeMessage, BreakMessage, TakeOverMessage]);
+/** What an agent receives on a data connection: the client's messages, and the relay's `dropped`. */
+export const AgentBoundStreamMessage = Type.Union([ResumeMessage, AckMessage, ResizeMessage, BreakMessage, TakeOverMessage, DroppedMessage]);
 /** What an agent may send toward a client. */
-export const AgentStreamMessage = Type.Union([ResumeMessage, AckMessage, StatusMessage, StreamErrorMessage]);
-/** What a client receives (agent messages plus the relay's token). */
-export const ServerStreamMessage = Type.Union([ResumeMessage, AckMessage, StatusMessage, StreamErrorMessage, TokenMessage]);
+export const AgentStreamMessage = Type.Union([ResumeMessage, AckMessage, StatusMessage, StreamErrorMessage, DroppedMessage]);
+/** What a client receives (agent messages plus the relay's token and path). */
+export const ServerStreamMessage = Type.Union([ResumeMessage, AckMessage, StatusMessage, StreamErrorMessage, DroppedMessage, TokenMessage, PathMessage]);
 
 export type ResumeMessage = Static<typeof ResumeMessage>;
 export type AckMessage = Static<typeof AckMessage>;
@@ -74,11 +92,15 @@ export type StatusMessage = Static<typeof StatusMessage>;
 export type TokenMessage = Static<typeof TokenMessage>;
 export type StreamErrorMessage = Static<typeof StreamErrorMessage>;
 export type ClientStreamMessage = Static<typeof ClientStreamMessage>;
+export type AgentBoundStreamMessage = Static<typeof AgentBoundStreamMessage>;
+export type PathMessage = Static<typeof PathMessage>;
+export type DroppedMessage = Static<typeof DroppedMessage>;
 export type AgentStreamMessage = Static<typeof AgentStreamMessage>;
 export type ServerStreamMessage = Static<typeof ServerStreamMessage>;
 
 const clientMessage = Compile(ClientStreamMessage);
 const agentMessage = Compile(AgentStreamMessage);
+const agentBoundMessage = Compile(AgentBoundStreamMessage);
 const serverMessage = Compile(ServerStreamMessage);
 
 function parse(frame: string): unknown {
@@ -111,12 +133,16 @@ function decodeWith<T>(validator: { Check(value: unknown): boolean }, frame: str
 export function decodeClientStreamMessage(frame: string): ClientStreamMessage {
   return decodeWith<ClientStreamMessage>(clientMessage, frame, 'client');
 }
+/** At the agent: a message from the client, or the relay's `dropped`. */
+export function decodeAgentBoundStreamMessage(frame: string): AgentBoundStreamMessage {
+  return decodeWith<AgentBoundStreamMessage>(agentBoundMessage, frame, 'relay');
+}
 export function decodeAgentStreamMessage(frame: string): AgentStreamMessage {
   return decodeWith<AgentStreamMessage>(agentMessage, frame, 'agent');
 }
 export function decodeServerStreamMessage(frame: string): ServerStreamMessage {
   return decodeWith<ServerStreamMessage>(serverMessage, frame, 'relay');
 }
-export function encodeStreamMessage(message: ClientStreamMessage | ServerStreamMessage): string {
+export function encodeStreamMessage(message: AgentBoundStreamMessage | ServerStreamMessage): string {
   return JSON.stringify(message);
 }

@@ -81,6 +81,12 @@ export const StreamTiming = {
   graceMs: 30_000,
   /** The relay waits this long for the agent to dial back. */
   dialBackTimeoutMs: 10_000,
+  /**
+   * Input that reaches the agent after its event loop stood still this long
+   * (the process was stopped or starved) was typed that long ago: it is
+   * discarded and the client told, never run late on the BMC.
+   */
+  staleInputMs: 2_000,
 } as const;
 
 export const StreamLimits = {

@@ -8,13 +8,15 @@ import { ConsoleOverlay } from './ConsoleOverlay.js';
  * not-live overlay on top. Dropping a file on it uploads it as virtual media
  * for the server, the same as dropping it on the server's tree row.
  */
-export function ConsoleSurface({ className, testId, serverId, host, state, detail, onRestart }: {
+export function ConsoleSurface({ className, testId, serverId, host, state, detail, refusedBytes, onRestart }: {
   className: string;
   testId: string;
   serverId: string;
   host: RefObject<HTMLDivElement | null>;
   state: ConsoleState;
   detail?: string | undefined;
+  /** Keys typed that did not reach the BMC (the path is down). */
+  refusedBytes?: number;
   onRestart(): void;
 }) {
   const app = useApp();
@@ -31,7 +33,7 @@ export function ConsoleSurface({ className, testId, serverId, host, state, detai
       }}
     >
       <div ref={host} style={{ position: 'absolute', inset: 0 }} />
-      <ConsoleOverlay state={state} detail={detail} onRestart={onRestart} />
+      <ConsoleOverlay state={state} detail={detail} refusedBytes={refusedBytes ?? 0} onRestart={onRestart} />
     </div>
   );
 }

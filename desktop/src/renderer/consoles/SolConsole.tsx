@@ -30,7 +30,7 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
   const broadcasting = useRef(false);
   broadcasting.current = broadcast;
   const memberId = `${kind}:${server.id}`;
-  const { stream, state, status } = useConsoleStream(server.id, kind, (bytes) => terminal.current?.write(bytes));
+  const { stream, state, status, refusedBytes } = useConsoleStream(server.id, kind, (bytes) => terminal.current?.write(bytes));
 
   useEffect(() => {
     const element = surface.current;
@@ -122,7 +122,7 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
         <button title="Send a serial break" onClick={() => stream.current?.sendBreak()}>Break</button>
         <button title="Clear the screen (output is kept on the server side)" onClick={() => terminal.current?.clear()}>Clear</button>
       </div>
-      <ConsoleSurface className="console-surface" testId="sol-console" serverId={server.id} host={surface} state={state.state} detail={state.detail} onRestart={() => void stream.current?.restart()} />
+      <ConsoleSurface className="console-surface" testId="sol-console" serverId={server.id} host={surface} state={state.state} detail={state.detail} refusedBytes={refusedBytes} onRestart={() => void stream.current?.restart()} />
     </>
   );
 }

@@ -3,14 +3,21 @@ import { useEffect, useRef, useState } from 'react';
 import { useApp } from '../app-context.js';
 import { ConsoleStream, type ConsoleState } from '../streams/console-stream.js';
 
+/** What the pane says while the relay reports the agent (the path to the BMC) gone. */
+export const PATH_DOWN_DETAIL = 'the path to the BMC is down (agent unreachable): input is not sent';
+
 /**
  * One console session for a component's lifetime: created on mount, disposed
- * on unmount (closing the tab ends the session; hiding it does not).
+ * on unmount (closing the tab ends the session; hiding it does not). A typing
+ * console (SOL, serial) refuses input while the path to the BMC is down: the
+ * pane shows "reconnecting" until the relay says the agent is back.
  */
 export function useConsoleStream(serverId: string, kind: StreamKind, onData: (bytes: Uint8Array) => void) {
   const app = useApp();
   const [state, setState] = useState<{ state: ConsoleState; detail?: string }>({ state: 'requesting' });
   const [status, setStatus] = useState<StatusMessage | null>(null);
+  /** Bytes typed that did not reach the BMC since the path last came up. */
+  const [refusedBytes, setRefusedBytes] = useState(0);
   const stream = useRef<ConsoleStream | null>(null);
   const dataHandler = useRef(onData);
   dataHandler.current = onData;
@@ -22,8 +29,17 @@ export function useConsoleStream(serverId: string, kind: StreamKind, onData: (by
       kind,
       mode: 'control',
       onData: (bytes) => dataHandler.current(bytes),
-      onState: (next, detail) => setState(detail === undefined ? { state: next } : { state: next, detail }),
+      onState: (next, detail) => {
+        if (next === 'streaming') setRefusedBytes(0);
+        setState(detail === undefined ? { state: next } : { state: next, detail });
+      },
       onStatus: setStatus,
+      refuseInputWhileDown: kind !== 'vnc',
+      onInputRefused: (bytes) => setRefusedBytes((total) => total + bytes),
+      onPath: (up) => {
+        if (up) setRefusedBytes(0);
+        setState(up ? { state: 'streaming' } : { state: 'reconnecting', detail: PATH_DOWN_DETAIL });
+      },
     });
     stream.current = created;
     return () => {
@@ -41,7 +57,7 @@ export function useConsoleStream(serverId: string, kind: StreamKind, onData: (by
     stream.current?.takeOver();
   }, [app.poppedOut, status]);
 
-  return { stream, state, status };
+  return { stream, state, status, refusedBytes };
 }
 
 export function stateLabel(state: ConsoleState): string {

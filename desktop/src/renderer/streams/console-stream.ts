@@ -12,6 +12,12 @@ export interface ConsoleStreamOptions {
   onData(bytes: Uint8Array): void;
   onState(state: ConsoleState, detail?: string): void;
   onStatus?(status: StatusMessage): void;
+  /** A typing console (SOL, serial): input is refused while the path to the BMC is down, never sent later. */
+  refuseInputWhileDown?: boolean;
+  /** Bytes of input that did not reach the BMC (refused here, or dropped by the relay or the agent). */
+  onInputRefused?(bytes: number): void;
+  /** The relay said the path to the BMC (the agent) went down or came back. */
+  onPath?(up: boolean): void;
 }
 
 /**
@@ -61,6 +67,13 @@ export class ConsoleStream {
         if (generation === this.#generation) this.#options.onState(state, detail);
       },
       ...(this.#options.onStatus ? { onStatus: this.#options.onStatus } : {}),
+      refuseInputWhileDown: this.#options.refuseInputWhileDown ?? false,
+      onInputRefused: (bytes) => {
+        if (generation === this.#generation) this.#options.onInputRefused?.(bytes);
+      },
+      onPath: (up) => {
+        if (generation === this.#generation) this.#options.onPath?.(up);
+      },
     });
   }
 

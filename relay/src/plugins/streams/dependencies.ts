@@ -30,6 +30,10 @@ export interface StreamDependencies {
   requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>>;
   /** Verify an agent's bearer JWT exactly as the control endpoint does; returns its agent id. */
   verifyAgentToken(token: string): Promise<string>;
+  /** Calls `listener` whenever an agent's control connection comes or goes here; returns the unsubscribe. */
+  watchAgentPresence?(listener: (agentId: string, online: boolean) => void): () => void;
+  /** Whether the agent's control connection is up here now. */
+  agentOnline?(agentId: string): boolean;
   /** Where connect tokens are spent: shared by every relay process on the store, kept across restarts. */
   singleUse: SingleUseTokens;
 }

@@ -51,8 +51,8 @@ export interface GatewayHooks {
  */
 export class StreamGateway {
   private readonly live = new Set<Splice>();
-  /** Who holds each live leg (token `sub`, for which tenant, since when) on which server: a revocation ends theirs; step-up asks who is there. */
-  private readonly holders = new Map<Splice, { subject: string; serverId: string; tenant: string; issuedAtMs: number }>();
+  /** Who holds each live leg (token `sub`, for which tenant, since when) on which server, through which agent: a revocation ends theirs; step-up asks who is there; the agent's presence is told to them. */
+  private readonly holders = new Map<Splice, { subject: string; serverId: string; tenant: string; issuedAtMs: number; agentId: string }>();
 
   constructor(
     private readonly tokens: StreamTokens,
@@ -160,7 +160,9 @@ export class StreamGateway {
     );
     if (timers.ended) return;
     this.live.add(leg);
-    this.holders.set(leg, { subject: claims.sub, serverId: claims.srv, tenant: claims.ten, issuedAtMs: claims.iat * 1000 });
+    this.holders.set(leg, { subject: claims.sub, serverId: claims.srv, tenant: claims.ten, issuedAtMs: claims.iat * 1000, agentId: claims.agt });
+    // The agent may have gone offline while the leg was being set up.
+    if (this.dependencies.agentOnline?.(claims.agt) === false) leg.setPath(false);
     // Refreshed at half-life, while the leg lives.
     const pushToken = () => {
       void this.issueResume(claims).then((message) => {
@@ -194,6 +196,21 @@ export class StreamGateway {
       closed += 1;
     }
     return closed;
+  }
+
+  /**
+   * An agent's control connection came or went (heartbeat lapse, drop,
+   * reconnect): every live leg of that agent tells its client whether the
+   * path to the BMC is up, and drops input while it is not.
+   */
+  agentPresence(agentId: string, online: boolean): number {
+    let told = 0;
+    for (const [leg, holder] of this.holders) {
+      if (holder.agentId !== agentId) continue;
+      leg.setPath(online);
+      told += 1;
+    }
+    return told;
   }
 
   /** Whether someone other than `subject` has a live console leg on this server (joining with control could take it over). */

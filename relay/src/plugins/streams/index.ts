@@ -129,6 +129,9 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       };
     },
   });
+  // A console learns at once when its agent's control connection lapses or comes back (the path to the BMC).
+  const unwatchPresence = dependencies.watchAgentPresence?.((agentId, online) => gateway.agentPresence(agentId, online));
+  app.addHook('onClose', async () => unwatchPresence?.());
   app.decorate('streams', { tokens, gateway, legs, recorder });
   const claimsOf = new WeakMap<FastifyRequest, StreamTokenClaims>();
   const agentOf = new WeakMap<FastifyRequest, string>();

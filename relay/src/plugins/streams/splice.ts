@@ -17,6 +17,13 @@ export interface SpliceOptions {
 export interface Splice {
   /** Send a relay message to the client (the resume token). */
   sendToClient(text: string): void;
+  /**
+   * The path to the BMC (the agent's control connection) went down or came
+   * back: tell the client; while down, client input is not forwarded (it
+   * would run whenever the agent reads it) but dropped, and both ends are
+   * told how much (`dropped`), so their byte offsets still agree.
+   */
+  setPath(up: boolean): void;
   close(code: number, reason: string): void;
   readonly pendingToClient: number;
   readonly pendingToAgent: number;
@@ -101,6 +108,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   let pendingToClient = 0;
   let pendingToAgent = 0;
   let ended = false;
+  let pathUp = true;
   const turns = options.turns ?? relayTurns;
   const clientGate = turns.gate(client, { paused: true });
   const agentGate = turns.gate(agent, { paused: true });
@@ -133,6 +141,15 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
     const bytes = asBuffer(data);
     if (isBinary) {
       if (bytes.length > maxFrame) return end(StreamCloseCode.FRAME_TOO_LARGE, `data frame over ${maxFrame} bytes`, StreamCloseCode.RESUME);
+      if (!pathUp) {
+        if (bytes.length === 0) return;
+        const dropped = encodeStreamMessage({ type: 'dropped', bytes: bytes.length });
+        sendQuietly(client, dropped);
+        pendingToAgent += dropped.length;
+        agent.send(dropped, { binary: false }, toAgentDone(dropped.length));
+        clientGate.consumed(bytes.length);
+        return;
+      }
       pendingToAgent += bytes.length;
       agent.send(bytes, { binary: true }, toAgentDone(bytes.length));
       if (pendingToAgent > high) clientGate.set('backpressure', true);
@@ -191,6 +208,11 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   return {
     sendToClient(text: string) {
       if (!ended) sendQuietly(client, text);
+    },
+    setPath(up: boolean) {
+      if (ended || pathUp === up) return;
+      pathUp = up;
+      sendQuietly(client, encodeStreamMessage({ type: 'path', state: up ? 'up' : 'down' }));
     },
     close: end,
     get pendingToClient() {

@@ -20,8 +20,13 @@ export const STACK_PASSWORD = 'lightsout-stack-password';
 
 export interface StackServer {
   id: string;
+  /** Default `demo`; another tenant must exist first (see StackOptions.beforeAgent). */
+  tenant?: string;
   serial?: { url: string };
   vnc?: { url: string };
+  /** Agent config endpoint entries, as bmcsim's agent config writes them. */
+  ipmi?: Record<string, unknown>;
+  redfish?: Record<string, unknown>;
 }
 
 export interface Stack {
@@ -38,6 +43,8 @@ export interface Stack {
   /** SIGKILL a relay process (no cleanup at all) and wait for it to be gone; the first by default. */
   killRelay(index?: number): Promise<void>;
   startRelay(index?: number): Promise<void>;
+  /** What the relay and agent wrote so far (stdout and stderr, interleaved). */
+  output(): string;
   close(): Promise<void>;
 }
 
@@ -51,6 +58,10 @@ export interface StackOptions {
   relayAgents?: Record<string, unknown>;
   /** Merged into the agent's `control` config. */
   agentControl?: Record<string, unknown>;
+  /** Agent config `credentials` entries (passwords come from agentEnv). */
+  agentCredentials?: Array<{ id: string; username: string; passwordEnv: string }>;
+  /** Runs once the relays are up and before the agent starts, e.g. to create tenants. */
+  beforeAgent?: (stack: Stack) => Promise<void>;
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -136,6 +147,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
       await exited;
     },
     startRelay,
+    output: () => log.join(''),
     async close() {
       for (const child of owned) {
         stopping.add(child);
@@ -153,6 +165,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
     for (let index = 0; index < count; index += 1) await startRelay(index);
     stack.adminToken = (await loginWithPassword(relayUrl, 'admin', STACK_PASSWORD)).accessToken;
     stack.operatorToken = (await loginWithPassword(relayUrl, 'operator', STACK_PASSWORD)).accessToken;
+    await options.beforeAgent?.(stack);
     const join_ = await createJoinTokenAs(relayUrl, stack.adminToken, { region: 'eu', datacenter: 'fra1' });
     const stateDir = join(directory, 'agent-state');
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -166,13 +179,15 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         joinToken: join_.token,
         log: { level: 'warn' },
         control: { backoffBaseMs: 100, backoffCapMs: 1000, ...options.agentControl },
+        ...(options.agentCredentials === undefined ? {} : { credentials: options.agentCredentials }),
         servers: servers.map((server) => ({ name: server.id, tenant: 'demo', rack: 'r1', ...server })),
       }),
     );
     agent = own(spawn(process.execPath, [agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
     await waitFor(
       async () => {
-        const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${stack.operatorToken}` } });
+        // The provider admin sees every tenant's servers.
+        const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
         const body = (await response.json()) as { servers: { id: string; agent: string }[] };
         return servers.every((server) => body.servers.some((view) => view.id === server.id && view.agent === 'online'));
       },

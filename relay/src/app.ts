@@ -10,6 +10,7 @@ import { createLogger } from './logging.js';
 import configPlugin from './plugins/config.js';
 import docsPlugin from './plugins/docs.js';
 import errorsPlugin from './plugins/errors.js';
+import fairnessPlugin from './plugins/fairness.js';
 import formBodyPlugin from './plugins/form-body.js';
 import healthPlugin from './plugins/health.js';
 import auditPlugin from './plugins/audit.js';
@@ -88,6 +89,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(auditPlugin);
   await app.register(identityPlugin, { printSeededCredentials: options.printSeededCredentials, demoPassword: options.demoPassword ?? process.env['LIGHTSOUT_DEMO_PASSWORD'] });
   await app.register(agentsPlugin);
+  await app.register(fairnessPlugin);
   await app.register(inventoryPlugin);
   await app.register(tenancyPlugin);
   await app.register(apiTokensPlugin);

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
-  await app.listen({ host: config.listen.host, port: config.listen.port });
+  await app.listen({ host: config.listen.host, port: config.listen.port, backlog: config.listen.backlog });
   app.log.info({ publicUrl: config.publicUrl, issuer: config.identity.issuer }, 'relay ready');
 }
 

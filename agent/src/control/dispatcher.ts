@@ -4,6 +4,7 @@ import { BootOverride, LightsoutError, PowerAction, type ControlOperation, type 
 import type { BmcDriver } from '../drivers/types.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import type { ResponseOutcome } from './connection.js';
+import { PerServerLimiter } from './per-server-limiter.js';
 
 const ServerParams = Type.Object({ serverId: Type.String({ minLength: 1, maxLength: 63 }) });
 
@@ -65,7 +66,17 @@ export interface DispatcherOptions {
   /** Ops answered by something other than a BMC driver (e.g. stream.open). */
   handlers?: OperationHandlers;
   onError?: (request: RequestMessage, error: unknown) => void;
+  /** Driver operations running at once on one server; default DEFAULT_OPERATIONS_PER_SERVER. */
+  operationsPerServer?: number;
 }
+
+/**
+ * A BMC's management controller answers one command at a time in practice,
+ * so more operations in flight on one server buy little; two keep it busy
+ * while one server's backlog costs the agent (CPU, shared session pool
+ * slots) no more than two operations' worth.
+ */
+export const DEFAULT_OPERATIONS_PER_SERVER = 2;
 
 /**
  * The agent gives up a little before the relay does, so the caller gets the
@@ -79,6 +90,7 @@ export function effectiveTimeoutMs(requestTimeoutMs: number, maxTimeoutMs: numbe
 /** Turns control `request`s into driver calls; every failure becomes {code, message}. */
 export function createDispatcher(options: DispatcherOptions): (request: RequestMessage) => Promise<ResponseOutcome> {
   const { registry, maxTimeoutMs } = options;
+  const perServer = new PerServerLimiter(options.operationsPerServer ?? DEFAULT_OPERATIONS_PER_SERVER);
   return async (request) => {
     try {
       const handler = Object.hasOwn(options.handlers ?? {}, request.op) ? options.handlers![request.op as ControlOperation] : undefined;
@@ -102,8 +114,14 @@ export function createDispatcher(options: DispatcherOptions): (request: RequestM
         });
       }
       const timeoutMs = effectiveTimeoutMs(request.timeoutMs, maxTimeoutMs);
-      const result = await withTimeout(operation.run(driver, request.params), timeoutMs, `${request.op} on ${serverId}`);
-      return { ok: true, result };
+      // Aborted once the call settles: a waiter whose timeout fired leaves the server's queue unrun.
+      const settled = new AbortController();
+      try {
+        const result = await withTimeout(perServer.run(serverId, settled.signal, () => operation.run(driver, request.params)), timeoutMs, `${request.op} on ${serverId}`);
+        return { ok: true, result };
+      } finally {
+        settled.abort();
+      }
     } catch (error) {
       options.onError?.(request, error);
       return { ok: false, error: errorBodyOf(error) };

@@ -27,7 +27,14 @@ function refusal(run: () => unknown): LightsoutError {
 describe('relay config', () => {
   it('has defaults that run the embedded setup on loopback', () => {
     const config = loadConfig({ env: {} });
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, backlog: 2048 });
+    expect(config.limits.bmcOperations).toEqual({
+      perTenant: 64,
+      perTenantPerAgent: 16,
+      perToken: { perSecond: 20, burst: 40 },
+      perSubject: { perSecond: 20, burst: 100 },
+      perTenantRate: { perSecond: 50, burst: 200 },
+    });
     expect(config.publicUrl).toBe('http://127.0.0.1:8080');
     expect(config.identity.issuer).toBe('http://127.0.0.1:8080/oidc');
     expect(config.identity.audience).toBe('http://127.0.0.1:8080/v1');

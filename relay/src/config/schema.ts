@@ -10,6 +10,13 @@ const Listen = Type.Object(
     host: Type.String({ minLength: 1, default: '127.0.0.1' }),
     /** 0 picks a free port (tests). */
     port: Type.Integer({ minimum: 0, maximum: 65_535, default: 8080 }),
+    /**
+     * Connections the kernel queues before the relay accepts them (listen(2);
+     * capped by net.core.somaxconn). Node's default of 511 overflows under a
+     * burst of ~1,000 connections, and the kernel then drops new connections'
+     * SYNs — everyone's, not only the burst's — which clients retry after 1, 3, 7 s.
+     */
+    backlog: Type.Integer({ minimum: 1, maximum: 65_535, default: 2048 }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -86,6 +93,39 @@ const Agents = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Rate = (perSecond: number, burst: number) =>
+  Type.Object(
+    {
+      /** Sustained operations per second. */
+      perSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: perSecond }),
+      /** Operations allowed at once before the rate applies. */
+      burst: Type.Integer({ minimum: 1, maximum: 1_000_000, default: burst }),
+    },
+    { additionalProperties: false, default: {} },
+  );
+
+/** Fairness between tenants (docs/security.md, "Rate limits, fairness and wire bounds"). */
+const Limits = Type.Object(
+  {
+    bmcOperations: Type.Object(
+      {
+        /** BMC operations (power, boot, sensors, SEL) one tenant may have in flight on this relay. */
+        perTenant: Type.Integer({ minimum: 1, maximum: 100_000, default: 64 }),
+        /** … and on one agent, which serves several tenants' BMCs. */
+        perTenantPerAgent: Type.Integer({ minimum: 1, maximum: 100_000, default: 16 }),
+        /** Rate per presented access or API token, checked before the token is verified. */
+        perToken: Rate(20, 40),
+        /** Rate per caller (a user or service account, all its tokens together). */
+        perSubject: Rate(20, 100),
+        /** Rate per tenant, all its callers together. */
+        perTenantRate: Rate(50, 200),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const RelayConfigSchema = Type.Object(
   {
     listen: Listen,
@@ -103,6 +143,7 @@ export const RelayConfigSchema = Type.Object(
     store: Store,
     identity: Identity,
     agents: Agents,
+    limits: Limits,
   },
   { additionalProperties: false },
 );

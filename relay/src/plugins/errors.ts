@@ -29,6 +29,9 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
     const { status, body } = toErrorBody(error);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.code }, 'request refused');
+    // RFC 9110 §10.2.3: a 429 says when to come back.
+    const retryAfter = body.details?.['retryAfterSeconds'];
+    if (status === 429 && typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     return reply.status(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -21,7 +21,7 @@ import { can } from '../access/permissions.js';
 import { findServer, listServers, toServerView } from '../inventory/servers.js';
 
 const ServerParams = Type.Object({ id: Slug });
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 502: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 429: ErrorBodySchema, 502: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
 const secured = { tags: ['servers'], security: [{ bearer: [] }] };
 
 /** The inventory API: servers as agents registered them, tenant-scoped, and BMC operations forwarded to the owning agent. */
@@ -36,13 +36,17 @@ export default async function inventoryPlugin(app: FastifyInstance): Promise<voi
   async function forward<T>(request: FastifyRequest, serverId: string, action: string | undefined, run: (agentId: string) => Promise<T>): Promise<T> {
     const principal = request.principal!;
     const server = await findServer(app.store, principal, serverId);
+    let release: (() => void) | undefined;
     try {
+      release = app.bmcFairness.admit({ subject: principal.subject, tenant: server.tenant_id, agentId: server.agent_id });
       const result = await run(server.agent_id);
       if (action !== undefined) await app.audit.fromRequest(request, { action, outcome: 'success', subject: principal.subject, tenant: server.tenant_id, target: `server:${server.id}` });
       return result;
     } catch (error) {
       if (action !== undefined) await app.audit.fromRequest(request, { action, outcome: 'failure', subject: principal.subject, tenant: server.tenant_id, target: `server:${server.id}`, details: { code: error instanceof LightsoutError ? error.code : 'INTERNAL' } });
       throw error;
+    } finally {
+      release?.();
     }
   }
 

@@ -90,7 +90,7 @@ describe('lightsout console / vnc', () => {
     session.child.stdin!.write('typed while the relay was down\r');
     await until(() => session.stderr().includes('[not connected — input not sent]'), 10_000, 'the refusal notice');
     await stack.startRelay();
-    await until(() => session.stderr().includes('resumed'), 30_000, 'the CLI to resume');
+    await until(() => session.stderr().includes('resumed'), 30_000, () => `the CLI to resume; its stderr ends: ${session.stderr().slice(-600)}`);
     session.child.stdin!.write('after\r');
     await until(() => session.stdout().includes('after\r'), 20_000, 'the echo after resume');
     session.child.stdin!.write('~.');

@@ -9,6 +9,7 @@ import { LoginThrottle } from '../identity/login-throttle.js';
 import { SecondFactors, TotpSealer } from '../identity/second-factor.js';
 import { loadOrCreateProviderSecrets, publicJwks } from '../identity/keys.js';
 import { pruneExpiredOidcPayloads, revokeAccountArtefacts } from '../identity/oidc-adapter.js';
+import { requireStrongPassword } from '../identity/password-policy.js';
 import { hashPassword } from '../identity/passwords.js';
 import { passwordMatches } from '../identity/accounts.js';
 import { principalFor } from '../identity/principal.js';
@@ -184,6 +185,7 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
       await denied('password-wrong');
       throw new LightsoutError('FORBIDDEN', 'the current password is wrong');
     }
+    requireStrongPassword(body.newPassword, { username: principal.username, tenant: principal.tenant });
     await app.store.updateTable('users').set({ password_hash: await hashPassword(body.newPassword), credentials_changed_at: Date.now() }).where('id', '=', principal.subject).execute();
     await identity.endSignIns(principal.subject, 'password changed');
     await app.audit.fromRequest(request, { action: 'user.password', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `user:${principal.username}` });

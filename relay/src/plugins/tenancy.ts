@@ -19,6 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { assignableRoles } from '../access/permissions.js';
 import { requirePermission, sameTenantOr404, targetTenant } from '../access/guards.js';
+import { requireStrongPassword } from '../identity/password-policy.js';
 import { hashPassword } from '../identity/passwords.js';
 import type { UserTable } from '../store/database.js';
 
@@ -59,6 +60,7 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     if (known === undefined) throw new LightsoutError('NOT_FOUND', `no tenant ${tenant}`);
     const taken = await app.store.selectFrom('users').select('id').where('username', '=', body.username).executeTakeFirst();
     if (taken !== undefined) throw new LightsoutError('CONFLICT', 'that username is taken');
+    requireStrongPassword(body.password, { username: body.username, tenant });
     const row = { id: randomUUID(), tenant_id: tenant, username: body.username, password_hash: await hashPassword(body.password), role: body.role, disabled: 0, created_at: Date.now() };
     await app.store.insertInto('users').values(row).execute();
     await app.audit.fromRequest(request, { action: 'user.create', outcome: 'success', subject: principal.subject, tenant, target: `user:${body.username}`, details: { role: body.role } });
@@ -76,7 +78,10 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     const changes: { role?: string; disabled?: number; password_hash?: string; credentials_changed_at?: number } = {};
     if (body.role !== undefined) changes.role = body.role;
     if (body.disabled !== undefined) changes.disabled = body.disabled ? 1 : 0;
-    if (body.password !== undefined) changes.password_hash = await hashPassword(body.password);
+    if (body.password !== undefined) {
+      requireStrongPassword(body.password, { username: row!.username, tenant: row!.tenant_id });
+      changes.password_hash = await hashPassword(body.password);
+    }
     const endsSignIns = body.password !== undefined || body.disabled === true;
     if (endsSignIns) changes.credentials_changed_at = Date.now();
     if (Object.keys(changes).length > 0) await app.store.updateTable('users').set(changes).where('id', '=', userId).execute();

@@ -28,6 +28,8 @@ export class ScriptedAgent {
   readonly tenants = new Map<string, string>();
   /** Per server: the mount `media.status` reports until `media.eject`. */
   readonly mounts = new Map<string, NonNullable<MediaStatusResult['mount']>>();
+  /** While set, `stream.open` waits for it before dialing back (a slow agent, for races at attach). */
+  dialBackGate: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
   private stopped = false;
 
@@ -112,6 +114,7 @@ export class ScriptedAgent {
         return { sessionsEnded: 0 };
       case 'stream.open':
         if (this.tenants.get(params['serverId']!) !== params['tenant']) throw Object.assign(new Error(`server ${params['serverId']} is not in tenant ${params['tenant']}`), { code: 'FORBIDDEN' });
+        await this.dialBackGate;
         await this.dialBack(params['sessionId']!, params['tenant']!, params['dialPath']!);
         return {};
       case 'media.status': {

@@ -71,14 +71,20 @@ export class StreamGateway {
   }
 
   async attachClient(client: WebSocket, claims: StreamTokenClaims): Promise<void> {
-    // Nothing the client sends is read until the agent's side is there to take it.
-    client.pause();
+    // What the client sends before the agent's side is there is held (a bounded number of messages).
+    // The socket keeps being read: paused, it would not see the client's close frame, and a user who
+    // leaves (`~.`) before the splice would hold the BMC console until the session's grace period ends.
     const earlyClient = hold(client);
     const pending = this.legs.expect(claims.agt, claims.sid, StreamTiming.dialBackTimeoutMs);
     let clientGone = false;
-    const onEarlyClose = () => {
+    let leftCode: number | undefined;
+    const onEarlyClose = (code: number) => {
       clientGone = true;
+      leftCode = code;
       pending.cancel();
+      // 1000: the user left (`~.`) before the leg was spliced. The agent is told now, so the BMC
+      // console is released at once instead of when the session's grace period runs out.
+      if (code === 1000) this.tellAgentLeft(claims);
     };
     client.once('close', onEarlyClose);
     const params: StreamOpenParams = {
@@ -117,10 +123,15 @@ export class StreamGateway {
     client.off('close', onEarlyClose);
     if (clientGone || client.readyState !== client.OPEN) {
       this.refund(claims);
-      closeQuietly(agent, StreamCloseCode.RESUME, 'client left');
+      closeQuietly(agent, leftCode === 1000 ? 1000 : StreamCloseCode.RESUME, 'client left');
       return;
     }
     this.spliceLeg(client, agent, claims, { client: earlyClient, agent: earlyAgent }, resume);
+  }
+
+  /** `stream.close` for a session whose user left before its leg was spliced (sent after `stream.open`, on the same control channel). */
+  private tellAgentLeft(claims: StreamTokenClaims): void {
+    this.dependencies.requestAgent(claims.agt, 'stream.close', { sessionId: claims.sid }, StreamTiming.dialBackTimeoutMs).catch((error: unknown) => this.log.debug({ err: error, sessionId: claims.sid }, 'could not tell the agent that the user left'));
   }
 
   /** A resume token for the leg's session as the message that carries it; undefined if signing failed (logged; the refresh retries). */

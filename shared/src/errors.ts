@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   BAD_REQUEST: 400,
   VALIDATION_FAILED: 400,
   PAYLOAD_TOO_LARGE: 413,
+  /** The request's header section is larger than the server accepts (RFC 6585 §5). */
+  HEADERS_TOO_LARGE: 431,
   NOT_FOUND: 404,
   CONFLICT: 409,
   RATE_LIMITED: 429,
@@ -18,6 +20,12 @@ export const ERROR_CODES = {
   TOKEN_EXPIRED: 401,
   TOKEN_INVALID: 401,
   TOKEN_AUDIENCE: 401,
+  /** The JWT's `typ` header is not an access token's (RFC 9068 §2.1: `at+jwt`), e.g. an ID token. */
+  TOKEN_TYPE: 401,
+  /** The token's lifetime (exp − iat) is longer than this relay accepts for its kind. */
+  TOKEN_LIFETIME: 401,
+  /** The external issuer's keys are not known yet and the issuer cannot be reached to fetch them. */
+  ISSUER_UNAVAILABLE: 503,
   STEP_UP_REQUIRED: 401,
   /** Adding a first second factor in a tenant that requires MFA needs an admin-issued enrollment code. */
   MFA_ENROLLMENT_REQUIRED: 403,

@@ -24,7 +24,7 @@ async function operatorTokenAuthenticatedAt(authTime: number | undefined, amr: s
   const claims: Record<string, unknown> = { ...operatorClaims, amr, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 300 };
   if (authTime === undefined) delete claims['auth_time'];
   else claims['auth_time'] = authTime;
-  return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! }).sign(await importJWK(edKey, 'EdDSA'));
+  return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid!, typ: 'at+jwt' }).sign(await importJWK(edKey, 'EdDSA'));
 }
 
 beforeAll(async () => {

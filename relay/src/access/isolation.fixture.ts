@@ -105,7 +105,7 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
   const edKey = secrets.jwks.keys.find((key) => key.alg === 'EdDSA')! as JWK;
   const claims = decodeJwt(adminToken);
   const resign = async (changes: { exp?: number; aud?: string }) =>
-    new SignJWT({ ...claims, ...changes }).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! }).sign(await importJWK(edKey, 'EdDSA'));
+    new SignJWT({ ...claims, ...changes }).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid!, typ: 'at+jwt' }).sign(await importJWK(edKey, 'EdDSA'));
   const [header, payload, signature] = adminToken.split('.') as [string, string, string];
   const hmacInput = `${base64url({ alg: 'HS256', typ: 'JWT', kid: edKey.kid })}.${payload}`;
   const identities = new Map<IdentityName, string | undefined>([

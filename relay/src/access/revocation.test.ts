@@ -143,7 +143,7 @@ describe('step-up before taking over a live console', () => {
     const holder = await openConsole(admin);
     const operator = (await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
     const edKey = (JSON.parse(readFileSync(join(relay.dataDir, 'oidc-secrets.json'), 'utf8')) as ProviderSecrets).jwks.keys.find((key) => key.alg === 'EdDSA')!;
-    const stale = await new SignJWT({ ...decodeJwt(operator), auth_time: Math.floor(Date.now() / 1000) - 3600 }).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! }).sign(await importJWK(edKey, 'EdDSA'));
+    const stale = await new SignJWT({ ...decodeJwt(operator), auth_time: Math.floor(Date.now() / 1000) - 3600 }).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid!, typ: 'at+jwt' }).sign(await importJWK(edKey, 'EdDSA'));
     const post = (token: string, mode: 'control' | 'view') => fetch(`${relay.url}/v1/servers/rev-1/sessions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'sol', mode }) });
     const refused = await post(stale, 'control');
     expect(refused.status).toBe(401);

@@ -79,6 +79,14 @@ export function resolveConfig(raw: unknown, options: { source?: string; baseDir?
   if (input.identity.mode === 'external' && input.identity.external === undefined) {
     throw configError('identity.external', 'is required when identity.mode is external', source);
   }
+  if (input.identity.mode === 'external') {
+    const external = input.identity.external!;
+    const audience = input.identity.audience ?? `${publicUrl}/v1`;
+    // A provider that types every JWT `JWT` types its ID tokens that way too; only the audience then tells them apart.
+    if (external.accessTokenTypes.some((type) => type.toLowerCase() !== 'at+jwt') && [external.clientId, external.cliClientId].includes(audience)) {
+      throw configError('identity.audience', 'must not be a client id when identity.external.accessTokenTypes accepts more than at+jwt (ID tokens would pass as access tokens)', source);
+    }
+  }
   if (input.store.driver === 'postgres' && input.store.postgresUrl === undefined) {
     throw configError('store.postgresUrl', 'is required when store.driver is postgres', source);
   }

@@ -37,6 +37,8 @@ const ClaimsMapping = Type.Object(
     tenant: Type.String({ minLength: 1, default: 'tenant' }),
     role: Type.String({ minLength: 1, default: 'role' }),
     username: Type.String({ minLength: 1, default: 'preferred_username' }),
+    /** Where the provider puts the sign-in time when not in `auth_time` (a dotted path); read after `auth_time`. */
+    authTime: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false, default: {} },
 );
@@ -49,6 +51,27 @@ const ExternalIssuer = Type.Object(
     clientId: Type.String({ minLength: 1, default: 'lightsout-web' }),
     cliClientId: Type.String({ minLength: 1, default: 'lightsout-cli' }),
     claims: ClaimsMapping,
+    /**
+     * Accepted JWT `typ` headers of access tokens. RFC 9068 says `at+jwt`; add
+     * `JWT` for providers that send that (the audience check then keeps their
+     * ID tokens out, so audience must not be one of the client ids).
+     */
+    accessTokenTypes: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, default: ['at+jwt'] }),
+    /** Longest access-token lifetime (exp − iat) accepted from this issuer. */
+    maxAccessTokenLifetimeSeconds: Type.Integer({ minimum: 60, maximum: 7 * 86_400, default: 86_400 }),
+    /** Re-read the discovery document and JWKS this often; retries after a failure come sooner (backoff, at most this period). */
+    keysRefreshSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 300 }),
+    /** The provider tenant, created at start if missing so the first provider admin (from the issuer's claims) can create the others. */
+    providerTenant: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', default: 'provider' }),
+    /**
+     * Count an access token's `iat` as the sign-in time when it carries no
+     * `auth_time` (nor the claims.authTime claim). Sound only when the issuer
+     * mints the Lightsout clients' access tokens at an interactive sign-in;
+     * with refresh tokens a refresh counts as a sign-in (docs/security.md).
+     */
+    authTimeFromIssuedAt: Type.Boolean({ default: false }),
+    /** `acr` values that mean a second factor was used (RFC 8176 `amr` is read as well). */
+    mfaAcrValues: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   },
   { additionalProperties: false },
 );

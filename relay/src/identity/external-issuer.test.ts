@@ -13,7 +13,8 @@ beforeAll(async () => {
       identity: {
         mode: 'external',
         audience: `${issuerRelay.url}/v1`,
-        external: { issuer: `${issuerRelay.url}/oidc` },
+        // Not the issuer relay's "provider": its admin's tenant stays unknown here.
+        external: { issuer: `${issuerRelay.url}/oidc`, providerTenant: 'operators' },
       },
     },
   });

@@ -19,14 +19,40 @@ function roleFromClaim(value: unknown): Role | undefined {
   return ROLES.find((role) => values.includes(role));
 }
 
+function epochSeconds(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
 /** auth_time and amr from the token, when it carries them. */
 function authenticationOf(claims: Record<string, unknown>): Pick<Principal, 'authTime' | 'amr'> {
-  const authTime = claims['auth_time'];
+  const authTime = epochSeconds(claims['auth_time']);
   const amr = claims['amr'];
   return {
-    ...(typeof authTime === 'number' && Number.isFinite(authTime) ? { authTime } : {}),
+    ...(authTime === undefined ? {} : { authTime }),
     ...(Array.isArray(amr) && amr.every((method) => typeof method === 'string') ? { amr: amr as string[] } : {}),
   };
+}
+
+type ExternalIssuerConfig = NonNullable<RelayConfig['identity']['external']>;
+
+/**
+ * The sign-in time and methods of an external issuer's token. Many providers
+ * leave `auth_time` out of access tokens (it is an ID-token claim, OIDC Core
+ * §2), so, in order: `auth_time`; the configured claim; and, when the
+ * operator says the issuer mints these tokens only at an interactive sign-in,
+ * the token's own `iat`. An `acr` the operator lists as multi-factor counts
+ * as a second factor (RFC 8176 has no `amr` for "the IdP decided it was MFA").
+ */
+function externalAuthenticationOf(claims: Record<string, unknown>, external: ExternalIssuerConfig): Pick<Principal, 'authTime' | 'amr'> {
+  const fromToken = authenticationOf(claims);
+  const authTime =
+    fromToken.authTime ??
+    (external.claims.authTime === undefined ? undefined : epochSeconds(claimAt(claims, external.claims.authTime))) ??
+    (external.authTimeFromIssuedAt ? epochSeconds(claims['iat']) : undefined);
+  const acr = claims['acr'];
+  const mfaByAcr = typeof acr === 'string' && external.mfaAcrValues.includes(acr);
+  const amr = mfaByAcr ? [...(fromToken.amr ?? []), 'mfa'] : fromToken.amr;
+  return { ...(authTime === undefined ? {} : { authTime }), ...(amr === undefined ? {} : { amr }) };
 }
 
 const unknownUser = () => new LightsoutError('UNAUTHENTICATED', 'the token\'s subject is not an active Lightsout user', { hint: 'ask an administrator to enable your account, then log in again' });
@@ -58,5 +84,5 @@ export async function principalFor(token: VerifiedToken, config: RelayConfig, st
   }
   const known = await store.selectFrom('tenants').select('id').where('id', '=', tenant).executeTakeFirst();
   if (known === undefined) throw new LightsoutError('FORBIDDEN', 'the token\'s tenant is not known to this relay');
-  return { subject: token.subject, username: typeof username === 'string' ? username : token.subject, tenant, role, issuer: token.issuer, expiresAt: token.expiresAt, kind: 'user', ...authenticationOf(claims) };
+  return { subject: token.subject, username: typeof username === 'string' ? username : token.subject, tenant, role, issuer: token.issuer, expiresAt: token.expiresAt, kind: 'user', ...externalAuthenticationOf(claims, config.identity.external!) };
 }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type JWK, SignJWT, decodeJwt, importJWK } from 'jose';
+import { type JWK, SignJWT, decodeJwt, decodeProtectedHeader, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRelay, loginWithDeviceFlow, startRelay } from '../testing/index.js';
 import type { ProviderSecrets } from './keys.js';
@@ -26,10 +26,10 @@ function base64url(value: unknown): string {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 }
 
-async function signed(claims: Record<string, unknown>, options: { expiresIn?: string | number; audience?: string } = {}): Promise<string> {
+async function signed(claims: Record<string, unknown>, options: { expiresIn?: string | number; audience?: string; typ?: string } = {}): Promise<string> {
   const key = await importJWK(edKey, 'EdDSA');
   return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! })
+    .setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid!, typ: options.typ ?? 'at+jwt' })
     .setIssuer(`${relay.url}/oidc`)
     .setSubject(operatorSubject)
     .setAudience(options.audience ?? `${relay.url}/v1`)
@@ -85,8 +85,21 @@ describe('access token refusals', () => {
 
   it('wrong audience → TOKEN_AUDIENCE; wrong issuer → TOKEN_INVALID', async () => {
     expect(await me(`Bearer ${await signed({}, { audience: `${relay.url}/agent` })}`)).toMatchObject({ status: 401, code: 'TOKEN_AUDIENCE' });
-    const otherIssuer = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! }).setIssuer('https://evil.example').setSubject(operatorSubject).setAudience(`${relay.url}/v1`).setIssuedAt().setExpirationTime('5m').sign(await importJWK(edKey, 'EdDSA'));
+    const otherIssuer = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid!, typ: 'at+jwt' }).setIssuer('https://evil.example').setSubject(operatorSubject).setAudience(`${relay.url}/v1`).setIssuedAt().setExpirationTime('5m').sign(await importJWK(edKey, 'EdDSA'));
     expect(await me(`Bearer ${otherIssuer}`)).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+  });
+
+  it('a JWT of another type (ID token: typ JWT, or no typ) signed by the OP → TOKEN_TYPE', async () => {
+    expect(decodeProtectedHeader(validToken).typ).toBe('at+jwt');
+    expect(await me(`Bearer ${await signed({}, { typ: 'JWT' })}`)).toMatchObject({ status: 401, code: 'TOKEN_TYPE' });
+    const untyped = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! }).setIssuer(`${relay.url}/oidc`).setSubject(operatorSubject).setAudience(`${relay.url}/v1`).setIssuedAt().setExpirationTime('5m').sign(await importJWK(edKey, 'EdDSA'));
+    expect(await me(`Bearer ${untyped}`)).toMatchObject({ status: 401, code: 'TOKEN_TYPE' });
+    expect(await me(`Bearer ${await signed({}, { typ: 'application/at+jwt' })}`)).toMatchObject({ status: 200 });
+  });
+
+  it('a lifetime (exp − iat) longer than the access-token TTL, ten years say → TOKEN_LIFETIME', async () => {
+    expect(await me(`Bearer ${await signed({}, { expiresIn: '3650d' })}`)).toMatchObject({ status: 401, code: 'TOKEN_LIFETIME' });
+    expect(await me(`Bearer ${await signed({}, { expiresIn: relay.config.identity.accessTokenTtlSeconds })}`)).toMatchObject({ status: 200 });
   });
 
   it('expired → TOKEN_EXPIRED', async () => {
@@ -95,7 +108,7 @@ describe('access token refusals', () => {
   });
 
   it('a valid signature for a subject that is not an active user → UNAUTHENTICATED', async () => {
-    const orphan = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid! }).setIssuer(`${relay.url}/oidc`).setSubject('no-such-user').setAudience(`${relay.url}/v1`).setIssuedAt().setExpirationTime('5m').sign(await importJWK(edKey, 'EdDSA'));
+    const orphan = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid!, typ: 'at+jwt' }).setIssuer(`${relay.url}/oidc`).setSubject('no-such-user').setAudience(`${relay.url}/v1`).setIssuedAt().setExpirationTime('5m').sign(await importJWK(edKey, 'EdDSA'));
     expect(await me(`Bearer ${orphan}`)).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
     await relay.app.store.updateTable('users').set({ disabled: 1 }).where('id', '=', operatorSubject).execute();
     try {

@@ -1,5 +1,5 @@
 import { LightsoutError, type Role } from '@lightsout/shared';
-import { type JWTPayload, type JWTVerifyGetKey, createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { type JWTPayload, type JWTVerifyGetKey, createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 
 /**
  * Asymmetric algorithms only. `none` and every HS* are absent on purpose: an
@@ -25,24 +25,48 @@ export function tokenError(error: unknown): LightsoutError {
   if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
     return new LightsoutError('TOKEN_AUDIENCE', 'access token is for another audience', { hint: 'request a token for this relay\'s API audience (see /v1/client-config)' });
   }
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'typ') {
+    return new LightsoutError('TOKEN_TYPE', 'this JWT is not an access token (its typ header is not one this relay accepts)', { hint: 'send the access token, not the ID token' });
+  }
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return new LightsoutError('TOKEN_INVALID', 'access token algorithm not allowed');
   if (error instanceof joseErrors.JWKSNoMatchingKey) return new LightsoutError('TOKEN_INVALID', 'access token signed by an unknown key');
   if (error instanceof joseErrors.JOSEError) return new LightsoutError('TOKEN_INVALID', `access token rejected (${error.code})`);
   return new LightsoutError('TOKEN_INVALID', 'access token rejected');
 }
 
-export function createTokenVerifier(options: { issuer: string; audience: string; jwks: { keys: object[] } | URL }): TokenVerifier {
-  const keys: JWTVerifyGetKey = options.jwks instanceof URL ? createRemoteJWKSet(options.jwks) : createLocalJWKSet(options.jwks as Parameters<typeof createLocalJWKSet>[0]);
+export interface TokenVerifierOptions {
+  issuer: string;
+  audience: string;
+  /** The issuer's public keys, or a key resolver that keeps them (external issuers: issuer-keys.ts). */
+  keys: { keys: object[] } | JWTVerifyGetKey;
+  /** Accepted `typ` headers; jose compares them without the `application/` prefix (RFC 8725 §3.11). */
+  types: string[];
+  /** Longest accepted exp − iat: a correctly signed token meant to live for years is still refused. */
+  maxLifetimeSeconds: number;
+}
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const keys: JWTVerifyGetKey = typeof options.keys === 'function' ? options.keys : createLocalJWKSet(options.keys as Parameters<typeof createLocalJWKSet>[0]);
+  const types = new Set(options.types.map((type) => type.toLowerCase().replace(/^application\//, '')));
   return {
     async verify(token: string) {
       try {
-        const { payload } = await jwtVerify(token, keys, {
+        const { payload, protectedHeader } = await jwtVerify(token, keys, {
           issuer: options.issuer,
           audience: options.audience,
           algorithms: ACCESS_TOKEN_ALGORITHMS,
           requiredClaims: ['sub', 'exp', 'iat'],
           clockTolerance: 5,
         });
+        // RFC 9068 §4: the typ check is what keeps an ID token of the same issuer out.
+        const type = typeof protectedHeader.typ === 'string' ? protectedHeader.typ.toLowerCase().replace(/^application\//, '') : '';
+        if (!types.has(type)) throw new joseErrors.JWTClaimValidationFailed('unexpected "typ" JWT header value', payload, 'typ', 'check_failed');
+        if (payload.exp! - payload.iat! > options.maxLifetimeSeconds) {
+          throw new LightsoutError('TOKEN_LIFETIME', `access token lifetime ${payload.exp! - payload.iat!} s is longer than the ${options.maxLifetimeSeconds} s this relay accepts`, {
+            hint: 'shorten the access-token lifetime at the issuer',
+            details: { maxLifetimeSeconds: options.maxLifetimeSeconds },
+          });
+        }
         return { subject: payload.sub!, issuer: payload.iss!, expiresAt: payload.exp!, claims: payload };
       } catch (error) {
         throw tokenError(error);

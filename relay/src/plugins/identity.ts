@@ -3,7 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
 import { apiTokenPrincipal, isApiToken } from '../access/api-tokens.js';
-import { seedDemo } from '../identity/accounts.js';
+import { Counter, Gauge } from 'prom-client';
+import { ensureTenant, seedDemo } from '../identity/accounts.js';
+import { IssuerKeys } from '../identity/issuer-keys.js';
 import { registerInteractionRoutes } from '../identity/interactions.js';
 import { LoginThrottle } from '../identity/login-throttle.js';
 import { SecondFactors, TotpSealer } from '../identity/second-factor.js';
@@ -32,6 +34,10 @@ declare module 'fastify' {
        * hear a revocation.
        */
       endSignIns(userId: string, reason: string): Promise<void>;
+      /** External mode: the issuer's keys and discovery, refreshed in the background. */
+      issuerKeys: IssuerKeys | undefined;
+      /** Origins the web console must reach besides its own (the external issuer's discovery, token and revocation endpoints). */
+      issuerOrigins(): string[];
     };
     /** preHandler: 401 unless the request carries a valid access token. */
     authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
@@ -57,22 +63,6 @@ export function bearerToken(header: string | undefined): string {
   return match[1]!;
 }
 
-async function externalJwksUrl(issuer: string, discoveryUrl: string | undefined): Promise<URL> {
-  const url = discoveryUrl ?? `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-  let document: { issuer?: unknown; jwks_uri?: unknown };
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    document = (await response.json()) as typeof document;
-  } catch (cause) {
-    throw new LightsoutError('CONFIG_INVALID', `cannot fetch the external issuer's discovery document ${url}`, { cause, details: { key: 'identity.external.discoveryUrl' } });
-  }
-  if (document.issuer !== issuer || typeof document.jwks_uri !== 'string') {
-    throw new LightsoutError('CONFIG_INVALID', `discovery document ${url} does not describe issuer ${issuer}`, { details: { key: 'identity.external.issuer' } });
-  }
-  return new URL(document.jwks_uri);
-}
-
 function seededText(credentials: NonNullable<Awaited<ReturnType<typeof seedDemo>>>, publicUrl: string): string {
   return [
     '',
@@ -91,11 +81,13 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
   let clientIds = { web: WEB_CLIENT_ID, cli: CLI_CLIENT_ID };
   let secondFactors: SecondFactors | undefined;
   const throttle = new LoginThrottle();
+  let issuerKeys: IssuerKeys | undefined;
 
   if (config.identity.mode === 'embedded') {
     const secrets = await loadOrCreateProviderSecrets(config.dataDir);
     const provider = createProvider({ config, store: app.store, secrets, log: app.log });
-    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, jwks: publicJwks(secrets) });
+    // Nothing this OP issues lives longer than accessTokenTtlSeconds, so nothing longer is ours.
+    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: publicJwks(secrets), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
     await pruneExpiredOidcPayloads(app.store);
     const prune = setInterval(() => void pruneExpiredOidcPayloads(app.store).catch((error: unknown) => app.log.warn({ err: error }, 'oidc prune failed')), 10 * 60_000);
     prune.unref();
@@ -125,10 +117,14 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     }
   } else {
     const external = config.identity.external!;
-    verifier = createTokenVerifier({ issuer: external.issuer, audience: config.identity.audience, jwks: await externalJwksUrl(external.issuer, external.discoveryUrl) });
+    issuerKeys = await startIssuerKeys(app);
+    verifier = createTokenVerifier({ issuer: external.issuer, audience: config.identity.audience, keys: issuerKeys.getKey, types: external.accessTokenTypes, maxLifetimeSeconds: external.maxAccessTokenLifetimeSeconds });
     clientIds = { web: external.clientId, cli: external.cliClientId };
+    // Identities live at the issuer; the one thing a fresh store needs is the tenant its first provider admin belongs to.
+    await ensureTenant(app.store, external.providerTenant, 'Provider');
   }
 
+  const keys = issuerKeys;
   const identity = {
     verifier,
     secondFactors,
@@ -136,6 +132,19 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     async endSignIns(userId: string, reason: string) {
       if (config.identity.mode === 'embedded') await revokeAccountArtefacts(app.store, userId);
       await app.revocations.revoke(userId, reason);
+    },
+    issuerKeys: keys,
+    issuerOrigins(): string[] {
+      if (keys === undefined) return [];
+      const discovery = keys.discovery();
+      const external = config.identity.external!;
+      const origins = new Set<string>();
+      for (const url of [external.issuer, external.discoveryUrl, discovery?.token_endpoint, discovery?.revocation_endpoint]) {
+        const origin = url === undefined ? undefined : URL.parse(url)?.origin;
+        if (origin !== undefined && origin !== 'null') origins.add(origin);
+      }
+      origins.delete(new URL(config.publicUrl).origin);
+      return [...origins];
     },
     async principalFromToken(token: string) {
       // Service-account API tokens (lso_…) are ours, not the issuer's: looked up by hash.
@@ -200,4 +209,39 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
   }));
 }
 
-export default fp(identityPlugin, { name: 'lightsout-identity', dependencies: ['lightsout-store', 'lightsout-audit'] });
+/** The external issuer's keys, with their refreshes counted, timed and logged. */
+async function startIssuerKeys(app: FastifyInstance): Promise<IssuerKeys> {
+  const external = app.config.identity.external!;
+  const registers = [app.metrics.registry];
+  const reachable = new Gauge({ name: 'lightsout_issuer_reachable', help: 'The external issuer answered the last discovery/JWKS refresh (1) or not (0)', registers });
+  const failures = new Counter({ name: 'lightsout_issuer_refresh_failures_total', help: 'Failed discovery/JWKS refreshes of the external issuer', registers });
+  const keys: IssuerKeys = new IssuerKeys({
+    issuer: external.issuer,
+    discoveryUrl: external.discoveryUrl,
+    refreshMs: external.keysRefreshSeconds * 1000,
+    onAttempt(outcome) {
+      reachable.set(outcome.ok ? 1 : 0);
+      if (outcome.ok) return;
+      failures.inc();
+      const { keysKnown } = keys.status();
+      app.log.warn(
+        { err: outcome.error, url: outcome.url, issuer: external.issuer },
+        keysKnown ? 'external issuer unreachable; verifying with the last known keys' : 'external issuer unreachable and no keys known yet; tokens are refused with ISSUER_UNAVAILABLE until it answers',
+      );
+    },
+  });
+  new Gauge({
+    name: 'lightsout_issuer_keys_age_seconds',
+    help: 'Seconds since the external issuer\'s keys were last refreshed',
+    registers,
+    collect() {
+      const { lastSuccessAt } = keys.status();
+      this.set(lastSuccessAt === undefined ? -1 : (Date.now() - lastSuccessAt) / 1000);
+    },
+  });
+  await keys.start();
+  app.addHook('onClose', async () => keys.close());
+  return keys;
+}
+
+export default fp(identityPlugin, { name: 'lightsout-identity', dependencies: ['lightsout-store', 'lightsout-audit', 'lightsout-metrics'] });

@@ -8,3 +8,4 @@ export { loginWithDeviceFlow, loginWithPassword, approveDeviceCode, refreshToken
 export { TestBrowser, parseForm, type HtmlForm } from './browser.js';
 export { enrollTestAgent, agentConnectToken, TestControlClient, isRefusal, type TestAgentIdentity, type UpgradeRefusal } from './control-client.js';
 export { waitFor } from './wait.js';
+export { MockIssuer } from './mock-issuer.js';

@@ -1,23 +1,23 @@
 import type { Plugin } from 'vite';
 
 /**
- * The Content-Security-Policy written into index.html at build time, one per
- * target. Both forbid inline scripts, eval, plugins, frames and foreign
- * scripts; they differ only in where the page may connect:
+ * The desktop renderer's Content-Security-Policy, written into index.html at
+ * build time. It forbids inline scripts, eval, plugins, frames and foreign
+ * scripts. The renderer is a local file talking to a relay the user names, so
+ * it may reach any origin over TLS, and plaintext only on loopback (a relay
+ * on the technician's own machine, the RFC 8252 redirect).
  *
- * - web: the console is served by the relay itself, so `'self'` covers the REST
- *   API and (CSP3) the same-origin `ws:`/`wss:` stream sockets.
- * - desktop: the renderer is a local file talking to a relay the user names, so
- *   it may reach any origin over TLS, and plaintext only on loopback (a relay
- *   on the technician's own machine, the RFC 8252 redirect).
+ * The web console's build carries no <meta> policy: the relay sends it as a
+ * header (relay/src/plugins/security-headers.ts), because only the relay
+ * knows the external issuer the console must reach, and a <meta> policy would
+ * be enforced alongside the header, narrowing it back to 'self'.
  *
  * Styles keep 'unsafe-inline' because xterm.js and noVNC set element styles at
  * run time; scripts never do.
  */
-export type CspTarget = 'web' | 'desktop';
+export type CspTarget = 'desktop';
 
 const connectSources: Record<CspTarget, string> = {
-  web: "'self'",
   desktop: "'self' https: wss: http://127.0.0.1:* ws://127.0.0.1:* http://localhost:* ws://localhost:*",
 };
 

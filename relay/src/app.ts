@@ -13,6 +13,7 @@ import errorsPlugin from './plugins/errors.js';
 import fairnessPlugin from './plugins/fairness.js';
 import formBodyPlugin from './plugins/form-body.js';
 import healthPlugin from './plugins/health.js';
+import securityHeadersPlugin from './plugins/security-headers.js';
 import auditPlugin from './plugins/audit.js';
 import identityPlugin from './plugins/identity.js';
 import agentsPlugin from './plugins/agents.js';
@@ -64,6 +65,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   await app.register(configPlugin, { config });
   await app.register(errorsPlugin);
+  await app.register(securityHeadersPlugin);
   // Before every route plugin: it records the route table and guards /v1/servers/:id… (issue 7).
   await app.register(accessPlugin);
   await app.register(metricsPlugin);

@@ -1,0 +1,84 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+/**
+ * The web console's Content-Security-Policy. It is sent by the relay (not a
+ * <meta> tag baked at build time) because two parts only exist at run time
+ * or only work as a header: the external issuer the console must reach
+ * (discovery, token and revocation endpoints: oidc-client-ts fetches them),
+ * and `frame-ancestors`, which a <meta> policy cannot carry (CSP3 §6.4.2).
+ * No inline or evaluated script, no plugins, no frames. Styles keep
+ * 'unsafe-inline' because xterm.js and noVNC set element styles at run time.
+ * `'self'` covers the API and (CSP3) the same-origin ws:/wss: stream sockets.
+ */
+export function consolePolicy(issuerOrigins: readonly string[]): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    `connect-src ${["'self'", ...issuerOrigins].join(' ')}`,
+    "worker-src 'self' blob:",
+    "media-src 'self' blob:",
+    "frame-src 'none'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/**
+ * The embedded OP's own pages (login, device code, sign-out). No
+ * `form-action`: a sign-in form's redirect chain ends at the client's
+ * redirect URI (a loopback port for the desktop app, RFC 8252 §7.3), and
+ * browsers apply form-action to every redirect after the submission.
+ * oidc-provider adds the hash of its one inline script (form_post) to
+ * script-src itself.
+ */
+export const IDENTITY_PAGES_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'unsafe-inline'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const IDENTITY_PREFIXES = ['/oidc/', '/interaction/'];
+
+/** One year, the value HSTS preload lists ask for (RFC 6797 §6.1.1). */
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+/** Headers every answer carries, whatever produced it. */
+export function staticSecurityHeaders(publicUrl: string): Record<string, string> {
+  return {
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
+    // Only over https: a browser ignores it on http, and a plaintext relay on loopback must stay reachable.
+    ...(publicUrl.startsWith('https://') ? { 'strict-transport-security': HSTS } : {}),
+  };
+}
+
+/**
+ * Security headers on every response of the relay: the API, the console's
+ * static files, the OP's pages (answered outside Fastify's reply, hence
+ * set on the raw response) and errors.
+ */
+async function securityHeadersPlugin(app: FastifyInstance): Promise<void> {
+  const fixed = Object.entries(staticSecurityHeaders(app.config.publicUrl));
+  app.addHook('onRequest', async (request, reply) => {
+    const raw: ServerResponse = reply.raw;
+    for (const [name, value] of fixed) raw.setHeader(name, value);
+    const path = request.url.split('?')[0] ?? '/';
+    const identityPage = IDENTITY_PREFIXES.some((prefix) => path.startsWith(prefix));
+    raw.setHeader('content-security-policy', identityPage ? IDENTITY_PAGES_POLICY : consolePolicy(app.hasDecorator('identity') ? app.identity.issuerOrigins() : []));
+  });
+}
+
+export default fp(securityHeadersPlugin, { name: 'lightsout-security-headers' });

@@ -9,7 +9,7 @@ import type { RelayConfig } from './config/schema.js';
 import { createLogger } from './logging.js';
 import configPlugin from './plugins/config.js';
 import docsPlugin from './plugins/docs.js';
-import errorsPlugin from './plugins/errors.js';
+import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.js';
 import fairnessPlugin from './plugins/fairness.js';
 import formBodyPlugin from './plugins/form-body.js';
 import healthPlugin from './plugins/health.js';
@@ -61,6 +61,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     genReqId: (request) => requestId(request.headers['x-request-id']),
     bodyLimit: 1024 * 1024,
     trustProxy: config.trustProxy,
+    clientErrorHandler,
+    frameworkErrors,
   }).setValidatorCompiler(TypeBoxValidatorCompiler);
 
   await app.register(configPlugin, { config });

@@ -18,6 +18,7 @@ import { AtomicFileConfigstore } from './atomic-configstore.js';
 import { HashingFileStore } from './hashing-store.js';
 import { readGrowingFile } from './growing-file.js';
 import { MediaJobs } from './jobs.js';
+import { jsonErrorBodies } from '../errors.js';
 import { handlePatch } from './patch.js';
 import { type UploadCaller, type UploadRecord, createUploadServer, findUpload, listUploads, uploadIdOf } from './uploads.js';
 
@@ -184,6 +185,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
       }
     }
     callers.set(request.raw, uploadCaller);
+    jsonErrorBodies(reply.raw);
     await tus.handle(request.raw, reply.raw);
   };
   for (const path of [MEDIA_UPLOADS_PATH, `${MEDIA_UPLOADS_PATH}/*`]) {

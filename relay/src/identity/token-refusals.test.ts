@@ -99,7 +99,7 @@ describe('access token refusals', () => {
 
   it('a lifetime (exp − iat) longer than the access-token TTL, ten years say → TOKEN_LIFETIME', async () => {
     expect(await me(`Bearer ${await signed({}, { expiresIn: '3650d' })}`)).toMatchObject({ status: 401, code: 'TOKEN_LIFETIME' });
-    expect(await me(`Bearer ${await signed({}, { expiresIn: relay.config.identity.accessTokenTtlSeconds })}`)).toMatchObject({ status: 200 });
+    expect(await me(`Bearer ${await signed({}, { expiresIn: `${relay.config.identity.accessTokenTtlSeconds}s` })}`)).toMatchObject({ status: 200 });
   });
 
   it('expired → TOKEN_EXPIRED', async () => {

@@ -61,6 +61,14 @@ export class TokenBuckets {
     return 0;
   }
 
+  /** Seconds until `key` has a token (0: now), without taking one. */
+  wait(key: string): number {
+    const bucket = this.buckets.get(key);
+    if (bucket === undefined) return 0;
+    const tokens = Math.min(this.limit.burst, bucket.tokens + ((this.now() - bucket.at) / 1000) * this.limit.perSecond);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.limit.perSecond));
+  }
+
   /** Gives back a token taken for an operation that was then refused elsewhere. */
   refund(key: string): void {
     const bucket = this.buckets.get(key);

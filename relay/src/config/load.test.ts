@@ -35,6 +35,7 @@ describe('relay config', () => {
       perSubject: { perSecond: 20, burst: 100 },
       perTenantRate: { perSecond: 50, burst: 200 },
     });
+    expect(config.limits.enrollment).toEqual({ failuresPerAddress: { perSecond: 0.1, burst: 10 }, failureAuditWindowSeconds: 60 });
     expect(config.publicUrl).toBe('http://127.0.0.1:8080');
     expect(config.identity.issuer).toBe('http://127.0.0.1:8080/oidc');
     expect(config.identity.audience).toBe('http://127.0.0.1:8080/v1');

@@ -145,6 +145,15 @@ const Limits = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /** Unauthenticated POST /v1/agents/enroll: failures per client address, then 429. */
+    enrollment: Type.Object(
+      {
+        failuresPerAddress: Rate(0.1, 10),
+        /** Failures are audited as the first per address per window, then one summed row per address at the window's end. */
+        failureAuditWindowSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import { importJWK } from 'jose';
 import Type from 'typebox';
 import type { AuthenticatedAgent } from '../agents/agent-auth.js';
+import { EnrollmentGuard, type EnrollFailureRow } from '../agents/enroll-guard.js';
 import { AgentHub } from '../agents/hub.js';
 import { consumeJoinToken, createJoinToken } from '../agents/join-tokens.js';
 import { listAgentViews } from '../agents/views.js';
@@ -50,8 +51,27 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
     },
   );
 
+  const enrollGuard = new EnrollmentGuard(app.config.limits.enrollment.failuresPerAddress);
+  const auditEnrollFailures = (row: EnrollFailureRow, details: Record<string, unknown>) =>
+    app.audit.append({ action: 'agent.enroll', outcome: 'failure', target: 'agent-enroll', sourceIp: row.sourceIp, details: { ...details, attempts: row.attempts, ...(row.addresses === undefined ? {} : { addresses: row.addresses }) } });
+  const flushEnrollFailures = setInterval(() => {
+    for (const row of enrollGuard.flush()) void auditEnrollFailures(row, { code: 'REPEATED_FAILURES', windowSeconds: app.config.limits.enrollment.failureAuditWindowSeconds });
+  }, app.config.limits.enrollment.failureAuditWindowSeconds * 1000);
+  flushEnrollFailures.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(flushEnrollFailures);
+    for (const row of enrollGuard.flush()) await auditEnrollFailures(row, { code: 'REPEATED_FAILURES', windowSeconds: app.config.limits.enrollment.failureAuditWindowSeconds });
+  });
+
   app.post('/v1/agents/enroll', { schema: { tags: ['agents'], body: AgentEnroll, response: { 201: AgentEnrolled, ...errors } } }, async (request, reply) => {
     const body = request.body as AgentEnroll;
+    try {
+      enrollGuard.check(request.ip);
+    } catch (error) {
+      const row = enrollGuard.failed(request.ip, true);
+      if (row !== undefined) await auditEnrollFailures(row, { code: 'RATE_LIMITED', name: body.name });
+      throw error;
+    }
     try {
       await importJWK({ kty: 'OKP', crv: 'Ed25519', x: body.publicKey.x }, 'EdDSA');
     } catch {
@@ -69,7 +89,8 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
         return consumed;
       });
     } catch (error) {
-      await app.audit.fromRequest(request, { action: 'agent.enroll', outcome: 'failure', target: `agent-name:${body.name}`, details: { code: error instanceof LightsoutError ? error.code : 'INTERNAL' } });
+      const row = enrollGuard.failed(request.ip, false);
+      if (row !== undefined) await app.audit.fromRequest(request, { action: 'agent.enroll', outcome: 'failure', target: `agent-name:${body.name}`, details: { code: error instanceof LightsoutError ? error.code : 'INTERNAL', attempts: row.attempts } });
       throw error;
     }
     await app.audit.fromRequest(request, { action: 'agent.enroll', outcome: 'success', subject: agentId, target: `agent:${agentId}`, details: { name: body.name, region: placement.region, datacenter: placement.datacenter } });

@@ -39,7 +39,7 @@ export interface BuildAppOptions {
   /** Where log lines go (default stdout); tests pass a stream to capture or silence them. */
   logDestination?: DestinationStream;
   /** Print the seeded demo credentials (server.ts does; tests don't). */
-  printSeededCredentials?: (text: string) => void;
+  printSeededCredentials?: (text: string, containsPasswords: boolean) => void;
   /** Password for both seeded users; default the LIGHTSOUT_DEMO_PASSWORD environment variable, else random. */
   demoPassword?: string;
 }

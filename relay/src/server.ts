@@ -1,8 +1,26 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LightsoutError } from '@lightsout/shared';
 import { isAdminCommand, runAdmin } from './admin.js';
 import { buildApp } from './app.js';
 import { loadConfig } from './config/load.js';
+
+/**
+ * Generated passwords are shown on a terminal, once. When stdout is not a
+ * terminal it is someone's log file (a supervisor, systemd, a container
+ * runtime), so the passwords go to a 0600 file in the data dir instead and
+ * stdout only says where.
+ */
+function showSeededCredentials(text: string, containsPasswords: boolean, dataDir: string): void {
+  if (!containsPasswords || process.stdout.isTTY) {
+    process.stdout.write(text);
+    return;
+  }
+  const file = join(dataDir, 'initial-credentials.txt');
+  writeFileSync(file, text, { mode: 0o600 });
+  process.stdout.write(`Lightsout relay: first start, demo accounts created; their passwords are in ${file} (mode 0600): read it, then delete it.\n`);
+}
 
 /** `lightsout-relay [--config relay.yaml]`: load config, build, listen, stop cleanly on signals. */
 async function main(): Promise<void> {
@@ -13,7 +31,7 @@ async function main(): Promise<void> {
     return;
   }
   const config = loadConfig(values.config === undefined ? {} : { file: values.config });
-  const app = await buildApp({ config, printSeededCredentials: (text) => process.stdout.write(text) });
+  const app = await buildApp({ config, printSeededCredentials: (text, containsPasswords) => showSeededCredentials(text, containsPasswords, config.dataDir) });
   const shutdown = (signal: string) => {
     app.log.info({ signal }, 'stopping');
     app.close().then(

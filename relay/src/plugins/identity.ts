@@ -50,8 +50,8 @@ declare module 'fastify' {
 }
 
 export interface IdentityPluginOptions {
-  /** Receives the seeded credentials text once (server.ts prints it). */
-  printSeededCredentials?: ((text: string) => void) | undefined;
+  /** Receives the seeded credentials text once (server.ts shows it); `containsPasswords` when it holds generated ones. */
+  printSeededCredentials?: ((text: string, containsPasswords: boolean) => void) | undefined;
   /** Fixed password for the seeded users (LIGHTSOUT_DEMO_PASSWORD). */
   demoPassword?: string | undefined;
 }
@@ -63,12 +63,14 @@ export function bearerToken(header: string | undefined): string {
   return match[1]!;
 }
 
-function seededText(credentials: NonNullable<Awaited<ReturnType<typeof seedDemo>>>, publicUrl: string): string {
+/** What a first start tells the operator; the passwords only when they were generated here (else the caller chose them). */
+function seededText(credentials: NonNullable<Awaited<ReturnType<typeof seedDemo>>>, publicUrl: string, passwordsGiven: boolean): string {
+  const password = (value: string) => (passwordsGiven ? '(the password in LIGHTSOUT_DEMO_PASSWORD)' : value);
   return [
     '',
     '  Lightsout relay: first start, demo accounts created (shown once):',
-    `    ${credentials.admin.username.padEnd(9)} ${credentials.admin.password}   provider-admin, tenant ${credentials.admin.tenant}`,
-    `    ${credentials.operator.username.padEnd(9)} ${credentials.operator.password}   operator, tenant ${credentials.operator.tenant}`,
+    `    ${credentials.admin.username.padEnd(9)} ${password(credentials.admin.password)}   provider-admin, tenant ${credentials.admin.tenant}`,
+    `    ${credentials.operator.username.padEnd(9)} ${password(credentials.operator.password)}   operator, tenant ${credentials.operator.tenant}`,
     `  Sign in at ${publicUrl}/ or with: lightsout login --relay ${publicUrl}`,
     '',
     '',
@@ -113,7 +115,7 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
 
     if (config.identity.seedDemo) {
       const seeded = await seedDemo(app.store, options.demoPassword);
-      if (seeded !== undefined) options.printSeededCredentials?.(seededText(seeded, config.publicUrl));
+      if (seeded !== undefined) options.printSeededCredentials?.(seededText(seeded, config.publicUrl, options.demoPassword !== undefined), options.demoPassword === undefined);
     }
   } else {
     const external = config.identity.external!;

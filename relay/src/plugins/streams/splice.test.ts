@@ -1,5 +1,9 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { isAgentControl } from './splice.js';
+import { WebSocket, WebSocketServer } from 'ws';
+import { waitFor } from '../../testing/wait.js';
+import { isAgentControl, splice } from './splice.js';
 
 /** A status as an agent sends it to every viewer of a console (large enough to be remembered). */
 function status(controller: string, viewers: number): Buffer {
@@ -33,5 +37,66 @@ describe('isAgentControl', () => {
   it('accepts small control messages (acks) without remembering them', () => {
     expect(isAgentControl(Buffer.from('{"type":"ack","offset":42}'))).toBe(true);
     expect(isAgentControl(Buffer.from('{"type":"ack","offset":-1}'))).toBe(false);
+  });
+});
+
+/** Two real WebSocket pairs on loopback: the relay's server-side ends are spliced, the far ends play client and agent. */
+async function splicedPair() {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(server, 'listening');
+  const accepted: WebSocket[] = [];
+  server.on('connection', (socket) => {
+    socket.pause();
+    accepted.push(socket);
+  });
+  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new WebSocket(url);
+  await once(client, 'open');
+  const agent = new WebSocket(url);
+  await once(agent, 'open');
+  await waitFor(() => accepted.length === 2, { what: 'both connections accepted' });
+  const received = { client: [] as (string | Buffer)[], agent: [] as (string | Buffer)[] };
+  client.on('message', (data: Buffer, isBinary) => received.client.push(isBinary ? data : data.toString()));
+  agent.on('message', (data: Buffer, isBinary) => received.agent.push(isBinary ? data : data.toString()));
+  const leg = splice(accepted[0]!, accepted[1]!);
+  return {
+    leg,
+    client,
+    agent,
+    received,
+    close: async () => {
+      leg.close(1000, 'done');
+      client.terminate();
+      agent.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('splice while the path to the BMC is down', () => {
+  it('tells the client, and replaces client input by dropped{bytes} toward both ends instead of forwarding it', async () => {
+    const pair = await splicedPair();
+    try {
+      pair.client.send(Buffer.from('abc'));
+      await waitFor(() => pair.received.agent.length === 1, { what: 'input forwarded' });
+      expect(pair.received.agent[0]).toEqual(Buffer.from('abc'));
+
+      pair.leg.setPath(false);
+      await waitFor(() => pair.received.client.length === 1, { what: 'path down told' });
+      expect(pair.received.client[0]).toBe('{"type":"path","state":"down"}');
+      pair.client.send(Buffer.from('rm -rf /tmp/x\r'));
+      await waitFor(() => pair.received.agent.length === 2 && pair.received.client.length === 2, { what: 'the drop reported' });
+      expect(pair.received.agent[1]).toBe('{"type":"dropped","bytes":14}');
+      expect(pair.received.client[1]).toBe('{"type":"dropped","bytes":14}');
+
+      pair.leg.setPath(true);
+      await waitFor(() => pair.received.client.length === 3, { what: 'path up told' });
+      expect(pair.received.client[2]).toBe('{"type":"path","state":"up"}');
+      pair.client.send(Buffer.from('ok'));
+      await waitFor(() => pair.received.agent.length === 3, { what: 'input forwarded again' });
+      expect(pair.received.agent[2]).toEqual(Buffer.from('ok'));
+    } finally {
+      await pair.close();
+    }
   });
 });

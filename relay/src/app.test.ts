@@ -10,7 +10,7 @@ const silent = { write: () => true };
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  app = await buildApp({ config: { dataDir: join(directory, 'data'), webRoot: join(directory, 'no-web'), logLevel: 'silent' }, logDestination: silent });
+  app = await buildApp({ config: { dataDir: join(directory, 'data'), webRoot: join(directory, 'no-web'), logLevel: 'silent', metrics: { port: 0 } }, logDestination: silent });
   app.get('/test/boom', async () => {
     throw new Error('database password is hunter2');
   });
@@ -27,12 +27,28 @@ describe('relay app skeleton', () => {
     expect(ready.statusCode).toBe(200);
   });
 
-  it('exposes Prometheus metrics including the request histogram', async () => {
+  it('exposes Prometheus metrics including the request histogram on their own loopback listener, never on the API', async () => {
     await app.inject('/healthz');
-    const metrics = await app.inject('/metrics');
-    expect(metrics.headers['content-type']).toContain('text/plain');
-    expect(metrics.body).toContain('lightsout_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/healthz",status_code="200"}');
-    expect(metrics.body).toContain('lightsout_agents_connected 0');
+    expect((await app.inject('/metrics')).statusCode).toBe(404);
+    const address = app.metrics.address();
+    expect(address).toMatchObject({ address: '127.0.0.1', port: expect.any(Number) });
+    const metrics = await fetch(`http://127.0.0.1:${address!.port}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    const text = await metrics.text();
+    expect(text).toContain('lightsout_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/healthz",status_code="200"}');
+    expect(text).toContain('lightsout_agents_connected 0');
+    expect((await fetch(`http://127.0.0.1:${address!.port}/v1/me`)).status).toBe(404);
+  });
+
+  it('serves no metrics at all unless metrics.port is set', async () => {
+    const quiet = await buildApp({ config: { dataDir: join(directory, 'data-quiet'), webRoot: join(directory, 'no-web'), logLevel: 'silent' }, logDestination: silent });
+    try {
+      await quiet.ready();
+      expect(quiet.metrics.address()).toBeUndefined();
+      expect((await quiet.inject('/metrics')).statusCode).toBe(404);
+    } finally {
+      await quiet.close();
+    }
   });
 
   it('serves the OpenAPI document', async () => {

@@ -104,7 +104,7 @@ describe('control protocol: session', () => {
   it('counts connected agents and control messages in /metrics', async () => {
     const client = await connect(await enroll());
     await stillServes(client, 5);
-    const metrics = (await relay.app.inject('/metrics')).body;
+    const metrics = await relay.app.metrics.registry.metrics();
     const connected = Number(/^lightsout_agents_connected (\d+)$/m.exec(metrics)?.[1]);
     expect(connected).toBeGreaterThanOrEqual(1);
     expect(metrics).toMatch(/^lightsout_control_messages_total\{direction="in",type="heartbeat"\} [1-9]\d*$/m);

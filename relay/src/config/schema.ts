@@ -98,6 +98,20 @@ const Identity = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * Prometheus metrics are served on a listener of their own, never on the
+ * API's: they need no login, so they must not be reachable wherever the API
+ * is. Off unless a port is given; loopback unless told otherwise.
+ */
+const Metrics = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+    /** 0 picks a free port (tests). */
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const Agents = Type.Object(
   {
     heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
@@ -174,6 +188,7 @@ export const RelayConfigSchema = Type.Object(
     ),
     store: Store,
     identity: Identity,
+    metrics: Metrics,
     agents: Agents,
     limits: Limits,
   },

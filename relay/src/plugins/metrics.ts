@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -7,6 +9,8 @@ export interface RelayMetrics {
   httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
   connectedAgents: Gauge;
   controlMessages: Counter<'direction' | 'type'>;
+  /** Where /metrics is served (metrics.host:port), once the app is ready; undefined when off. */
+  address(): AddressInfo | undefined;
 }
 
 declare module 'fastify' {
@@ -15,11 +19,29 @@ declare module 'fastify' {
   }
 }
 
-/** One registry per app instance, so tests that build several apps never share counters. */
+/**
+ * One registry per app instance, so tests that build several apps never share
+ * counters. Served on the metrics listener only (config `metrics`), because
+ * /metrics needs no login.
+ */
 async function metricsPlugin(app: FastifyInstance): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const listener = app.config.metrics.port === undefined ? undefined : createServer((request, response) => {
+    if (request.method !== 'GET' || (request.url ?? '').split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'NOT_FOUND', message: 'only GET /metrics here' }));
+      return;
+    }
+    registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'metrics collection failed');
+        response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'INTERNAL', message: 'internal error' }));
+      },
+    );
+  });
   const metrics: RelayMetrics = {
+    address: () => (listener?.listening === true ? (listener.address() as AddressInfo) : undefined),
     registry,
     httpRequestDuration: new Histogram({
       name: 'lightsout_http_request_duration_seconds',
@@ -42,9 +64,24 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequestDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { schema: { tags: ['health'], hide: true } }, async (_request, reply) => {
-    return reply.type(registry.contentType).send(await registry.metrics());
-  });
+  if (listener !== undefined) {
+    const { host, port } = app.config.metrics;
+    app.addHook('onReady', async () => {
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(port, host, () => {
+          listener.off('error', reject);
+          resolve();
+        });
+      });
+      app.log.info({ metrics: `http://${host.includes(':') ? `[${host}]` : host}:${(listener.address() as AddressInfo).port}/metrics` }, 'metrics listener ready');
+    });
+    app.addHook('onClose', async () => {
+      if (!listener.listening) return;
+      listener.closeAllConnections();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    });
+  }
 }
 
 export default fp(metricsPlugin, { name: 'lightsout-metrics' });

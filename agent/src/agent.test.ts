@@ -72,7 +72,7 @@ describe('startAgent', () => {
     );
   });
 
-  it('registers, answers requests through the drivers and reports power changes as state at once', async () => {
+  it('registers, answers requests through the drivers and reports a power read as state at once (not the answer to power.set)', async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     servers.push(wss);
     await once(wss, 'listening');
@@ -109,7 +109,11 @@ describe('startAgent', () => {
     socket.send(encodeControl({ v: 1, type: 'request', id: 'r1', op: 'power.set', params: { serverId: 'web-01', action: 'off' }, timeoutMs: 1000 }));
     await waitFor(() => received.some((message) => message.type === 'response'));
     expect(received.find((message) => message.type === 'response')).toEqual({ v: 1, type: 'response', id: 'r1', ok: true, result: { power: 'off' } });
+    // the answer to a power command is read before the BMC acts: no state from it; a read is reported at once
+    socket.send(encodeControl({ v: 1, type: 'request', id: 'r2', op: 'power.get', params: { serverId: 'web-01' }, timeoutMs: 1000 }));
+    await waitFor(() => received.filter((message) => message.type === 'response').length === 2);
     await waitFor(() => received.filter((message) => message.type === 'state').length === 2);
+    expect(received.filter((message) => message.type === 'state')).toHaveLength(2);
     expect(received.filter((message) => message.type === 'state')[1]).toMatchObject({ serverId: 'web-01', power: 'off' });
   });
 });

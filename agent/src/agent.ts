@@ -78,7 +78,7 @@ export function startAgent(options: {
     registry,
     maxTimeoutMs: config.control.requestTimeoutMs,
     handlers,
-    onError: (request, error) => logger.info({ op: request.op, serverId: request.params['serverId'], err: error }, 'request failed'),
+    onError: (request, error) => logRequestFailure(logger, request.op, request.params['serverId'], error),
   });
   const connection = new ControlConnection({
     endpoints: () => resolveRelayEndpoints(config.relays),
@@ -91,8 +91,9 @@ export function startAgent(options: {
     inventory: () => inventory,
     onRequest: async (request) => {
       const outcome = await dispatch(request);
-      // A power answer is a fresh observation: report it now instead of at the next poll.
-      if (outcome.ok && (request.op === 'power.get' || request.op === 'power.set')) {
+      // A power read is a fresh observation: report it now instead of at the next poll. (Not the
+      // answer to power.set: BMCs answer before they act, so that read is the state from before.)
+      if (outcome.ok && request.op === 'power.get') {
         const power = (outcome.result as { power?: unknown }).power;
         if (power === 'on' || power === 'off') poller.observe(request.params['serverId'] as string, power);
       }
@@ -144,4 +145,18 @@ export function startAgent(options: {
         await registry.close();
       })()),
   };
+}
+
+/**
+ * A BMC saying no (wrong credentials, no log service, an unsupported
+ * command) is an ordinary answer, not an agent fault: a warning with the
+ * BMC's own reason, no stack. Anything else is a bug and keeps its stack.
+ */
+export function logRequestFailure(logger: Logger, op: string, serverId: unknown, error: unknown): void {
+  if (error instanceof LightsoutError && (error.code.startsWith('BMC_') || error.code.startsWith('MEDIA_') || error.code === 'NOT_FOUND' || error.code === 'CONFLICT')) {
+    const bmcMessages = Array.isArray(error.details?.messages) ? (error.details.messages as unknown[]).slice(0, 3) : undefined;
+    logger.warn({ op, serverId, code: error.code, reason: error.message, ...(bmcMessages?.length ? { bmcMessages } : {}), ...(error.hint ? { hint: error.hint } : {}) }, 'the BMC refused the request');
+    return;
+  }
+  logger.error({ op, serverId, err: error }, 'request failed');
 }

@@ -80,8 +80,9 @@ function buildProgram(context: CommandContext): Command {
     .description('read or change the power state of a server')
     .addArgument(new Command().createArgument('<action>', 'what to do').choices(POWER_ACTIONS))
     .argument('<server>', 'server id')
+    .option('--no-wait', 'return once the BMC accepted the action, without waiting for it to take effect')
     .option('--json', 'print JSON')
-    .action((action: string, server: string, options: { json?: boolean }) => power(context, action, server, options));
+    .action((action: string, server: string, options: { json?: boolean; wait?: boolean }) => power(context, action, server, options));
   program
     .command('boot')
     .description('set (or show, with `status`) the boot device override')

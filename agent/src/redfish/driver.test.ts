@@ -39,7 +39,7 @@ describe('Redfish driver against a DMTF-shaped service', () => {
     const { bmc, driver } = await setup();
     expect(await driver.powerGet()).toEqual({ power: 'off' });
     bmc.expireSessions();
-    expect(await driver.powerSet('on')).toEqual({ power: 'on' });
+    expect(await driver.powerSet('on')).toEqual({ power: 'on', via: 'On' });
     expect(bmc.requestsTo('POST', '/SessionService/Sessions')).toHaveLength(2);
     expect(bmc.requestsTo('POST', 'ComputerSystem.Reset')).toHaveLength(1);
   });

@@ -56,8 +56,9 @@ export class RedfishDriver implements BmcDriver, VirtualMediaDriver {
 
   async powerSet(action: PowerAction): Promise<PowerResult> {
     return this.withTopology(async ({ systemPath }) => {
-      await resetSystem(this.client, systemPath, action);
-      return { power: powerStateOf((await this.client.get(systemPath)).body) };
+      const resetType = await resetSystem(this.client, systemPath, action);
+      // read at once, so usually the state from before: the relay confirms the action by polling
+      return { power: powerStateOf((await this.client.get(systemPath)).body), via: resetType };
     });
   }
 

@@ -68,6 +68,45 @@ describe('lightsout boot', () => {
   });
 });
 
+describe('lightsout power', () => {
+  const since = '2026-12-05T01:00:00.000Z';
+  const pending = { action: 'cycle', target: 'on', since };
+  function relayConfirming(outcome: { confirmed: boolean; power: 'on' | 'off' }, pendingReads: number) {
+    let reads = 0;
+    return fakeRelay((seen) => {
+      if (seen.method === 'POST') return { status: 200, body: { power: 'on', pending, via: 'PowerCycle' } };
+      reads += 1;
+      if (reads <= pendingReads) return { status: 200, body: { id: 'web-01', power: 'on', pendingPower: pending, lastPower: null } };
+      return { status: 200, body: { id: 'web-01', power: outcome.power, pendingPower: null, lastPower: { action: 'cycle', target: 'on', confirmed: outcome.confirmed, at: since, seconds: 7.5 } } };
+    });
+  }
+
+  it('prints the action as accepted, then the state the BMC confirmed (not the one read right after the command)', async () => {
+    const relay = await relayConfirming({ confirmed: true, power: 'on' }, 2);
+    const result = await cli(['power', 'cycle', 'web-01'], relay.url);
+    expect(result).toEqual({
+      code: ExitCode.OK,
+      stdout: 'web-01: power cycle done: power on (after 7.5 s)\n',
+      stderr: 'web-01: power cycle accepted (PowerCycle); waiting for the BMC to report on\n',
+    });
+    expect(relay.seen.filter((entry) => entry.method === 'GET').map((entry) => entry.url)).toEqual(['/v1/servers/web-01', '/v1/servers/web-01', '/v1/servers/web-01']);
+  });
+
+  it('fails with BMC_TIMEOUT when the relay gave up before the BMC reported the target', async () => {
+    const relay = await relayConfirming({ confirmed: false, power: 'off' }, 0);
+    const result = await cli(['power', 'cycle', 'web-01'], relay.url);
+    expect(result.code).toBe(ExitCode.UNAVAILABLE);
+    expect(result.stderr).toMatch(/error BMC_TIMEOUT: power cycle was accepted, but after 7.5 s the BMC still reports power off/);
+  });
+
+  it('stops at "accepted" with --no-wait', async () => {
+    const relay = await relayConfirming({ confirmed: true, power: 'on' }, 0);
+    const result = await cli(['power', 'cycle', 'web-01', '--no-wait'], relay.url);
+    expect(result).toEqual({ code: ExitCode.OK, stdout: 'web-01: power cycle accepted (PowerCycle)\n', stderr: '' });
+    expect(relay.seen).toHaveLength(1);
+  });
+});
+
 describe('BMC errors', () => {
   it('print a hint line even when the agent sent none', async () => {
     const relay = await fakeRelay(() => ({ status: 502, body: { code: 'BMC_UNREACHABLE', message: 'GET /redfish/v1/: ECONNREFUSED' } }));

@@ -1,4 +1,5 @@
-import { LightsoutError, type BootDevice, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList } from '@lightsout/shared';
+import { setTimeout as delay } from 'node:timers/promises';
+import { LightsoutError, type BootDevice, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList, type ServerView } from '@lightsout/shared';
 import { ExitCode } from '../exit-codes.js';
 import { serverPath } from '../api.js';
 import { json, table } from '../output.js';
@@ -7,12 +8,53 @@ import { apiFor, type CommandContext } from './context.js';
 export const POWER_ACTIONS = ['status', 'on', 'off', 'cycle', 'reset', 'soft'] as const;
 export const BOOT_DEVICES = ['pxe', 'disk', 'cd', 'bios', 'none', 'status'] as const;
 
-export async function power(context: CommandContext, action: string, serverId: string, options: { json?: boolean }): Promise<void> {
+/** What each action is called when it is reported: a cycle is a power cycle, not the "off" it passes through. */
+const ACTION_NAMES: Record<PowerAction, string> = { on: 'power on', off: 'power off', soft: 'soft off (ACPI shutdown)', cycle: 'power cycle', reset: 'reset' };
+/** How long past the relay's own deadline (it gives up first and says so) the CLI keeps asking. */
+const CONFIRM_LIMIT_MS = 6 * 60_000;
+const CONFIRM_POLL_MS = 500;
+
+/**
+ * `status` reads the power. An action prints what the BMC accepted, then
+ * follows the server until the relay has confirmed it (the BMC reports the
+ * target) or given up, and prints that; `--no-wait` stops after "accepted".
+ */
+export async function power(context: CommandContext, action: string, serverId: string, options: { json?: boolean; wait?: boolean }): Promise<void> {
   if (!(POWER_ACTIONS as readonly string[]).includes(action)) {
     throw new LightsoutError('BAD_REQUEST', `unknown power action ${action}`, { hint: `use one of: ${POWER_ACTIONS.join(', ')}` });
   }
-  const result = await (await apiFor(context)).post<PowerResult>(serverPath(serverId, 'power'), { action: action as PowerAction | 'status' });
-  context.output.out(options.json ? json(result) : `${serverId}: power ${result.power}\n`);
+  const api = await apiFor(context);
+  const result = await api.post<PowerResult>(serverPath(serverId, 'power'), { action: action as PowerAction | 'status' });
+  if (action === 'status') {
+    context.output.out(options.json ? json(result) : `${serverId}: power ${result.power}\n`);
+    return;
+  }
+  const name = ACTION_NAMES[action as PowerAction];
+  const pending = result.pending;
+  if (!pending || options.wait === false) {
+    context.output.out(options.json ? json(result) : `${serverId}: ${name} accepted${result.via ? ` (${result.via})` : ''}\n`);
+    return;
+  }
+  context.output.err(`${serverId}: ${name} accepted${result.via ? ` (${result.via})` : ''}; waiting for the BMC to report ${pending.target}\n`);
+  let view: ServerView | undefined;
+  // bounded: the relay settles every pending action by its own deadline (at most 5 min, a soft off)
+  for (const started = Date.now(); Date.now() - started < CONFIRM_LIMIT_MS; ) {
+    view = await api.get<ServerView>(`/v1/servers/${encodeURIComponent(serverId)}`);
+    if (!view.pendingPower || view.pendingPower.since !== pending.since) break;
+    await delay(CONFIRM_POLL_MS);
+  }
+  const outcome = view?.lastPower;
+  if (!view || view.pendingPower?.since === pending.since || !outcome || outcome.action !== action) {
+    throw new LightsoutError('BMC_TIMEOUT', `${name} was accepted, but the relay has not confirmed it`, { hint: `check the server with: lightsout power status ${serverId}` });
+  }
+  if (options.json) context.output.out(json({ power: view.power, action, outcome }));
+  if (!outcome.confirmed) {
+    throw new LightsoutError('BMC_TIMEOUT', `${name} was accepted, but after ${outcome.seconds} s the BMC still reports power ${view.power}`, {
+      hint: 'the BMC may act later, or not at all: check the console or the event log (lightsout sel)',
+      details: { outcome },
+    });
+  }
+  if (!options.json) context.output.out(`${serverId}: ${name} done: power ${view.power} (after ${outcome.seconds} s)\n`);
 }
 
 export async function boot(context: CommandContext, device: string, serverId: string, options: { persistent?: boolean; uefi?: boolean; legacy?: boolean; json?: boolean }): Promise<void> {

@@ -199,8 +199,13 @@ describe('operations forwarded to the agent', () => {
     const power = api('/v1/servers/ops-01/power', operatorToken, { method: 'POST', body: { action: 'cycle' } });
     const request = await client.next('request');
     expect(request).toMatchObject({ op: 'power.set', params: { serverId: 'ops-01', action: 'cycle' } });
-    client.send({ v: 1, type: 'response', id: request.id, ok: true, result: { power: 'on' } });
-    expect(await power).toEqual({ status: 200, body: { power: 'on' } });
+    client.send({ v: 1, type: 'response', id: request.id, ok: true, result: { power: 'off' } });
+    expect(await power).toMatchObject({ status: 200, body: { power: 'off', pending: { action: 'cycle', target: 'on' } } });
+    // the relay confirms the cycle by reading the power: from off, a cycle is done when the BMC reports on
+    const confirmRead = await client.next('request');
+    expect(confirmRead).toMatchObject({ op: 'power.get', params: { serverId: 'ops-01' } });
+    client.send({ v: 1, type: 'response', id: confirmRead.id, ok: true, result: { power: 'on' } });
+    await waitFor(async () => (await api('/v1/servers/ops-01', operatorToken)).body.pendingPower === null, { what: 'cycle confirmed' });
 
     const sensors = api('/v1/servers/ops-01/sensors', operatorToken);
     const sensorRequest = await client.next('request');
@@ -255,6 +260,31 @@ describe('operations forwarded to the agent', () => {
     expect(await answer).toEqual({ status: 200, body: { power: 'on', reachable: true, bmc: fixed } });
     expect((await api('/v1/servers/creds-01', adminToken)).body).toMatchObject({ power: 'on', bmc: fixed });
     await client.close();
+  });
+
+  it('keeps a power action pending until the BMC reports its target, then stores that (not the stale answer to the command)', async () => {
+    const client = await connect(await enroll('par1'));
+    client.send({ v: 1, type: 'inventory', servers: [server('late-01')] });
+    await client.next('inventory-ack');
+    client.send({ v: 1, type: 'state', serverId: 'late-01', power: 'on', reachable: true });
+    await waitFor(async () => (await api('/v1/servers/late-01', operatorToken)).body.power === 'on', { what: 'state on' });
+
+    const answer = api('/v1/servers/late-01/power', operatorToken, { method: 'POST', body: { action: 'off' } });
+    const command = await client.next('request');
+    // a BMC that acts seconds after its 204: the state read right after is still "on"
+    client.send({ v: 1, type: 'response', id: command.id, ok: true, result: { power: 'on' } });
+    expect((await answer).body).toMatchObject({ power: 'on', pending: { action: 'off', target: 'off' } });
+    const view = (await api('/v1/servers/late-01', operatorToken)).body;
+    expect(view).toMatchObject({ power: 'on', pendingPower: { action: 'off', target: 'off' } });
+
+    const stillOn = await client.next('request');
+    expect(stillOn).toMatchObject({ op: 'power.get' });
+    client.send({ v: 1, type: 'response', id: stillOn.id, ok: true, result: { power: 'on' } });
+    const nowOff = await client.next('request');
+    expect((await api('/v1/servers/late-01', operatorToken)).body).toMatchObject({ pendingPower: { action: 'off' } });
+    client.send({ v: 1, type: 'response', id: nowOff.id, ok: true, result: { power: 'off' } });
+    await waitFor(async () => (await api('/v1/servers/late-01', operatorToken)).body.pendingPower === null, { what: 'off confirmed' });
+    expect((await api('/v1/servers/late-01', operatorToken)).body).toMatchObject({ power: 'off', lastPower: { action: 'off', target: 'off', confirmed: true } });
   });
 
   it('lets viewers ask for status but not act: power actions need operator', async () => {

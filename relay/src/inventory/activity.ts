@@ -1,4 +1,4 @@
-import type { ServerMediaBadge } from '@lightsout/shared';
+import type { PendingPower, PowerOutcome, ServerMediaBadge } from '@lightsout/shared';
 import type { ServerEvents } from './events.js';
 
 /**
@@ -12,11 +12,26 @@ import type { ServerEvents } from './events.js';
 export class ServerActivity {
   private readonly sessions = new Map<string, number>();
   private readonly media = new Map<string, ServerMediaBadge>();
+  private readonly pendingPower = new Map<string, PendingPower>();
+  private readonly lastPower = new Map<string, PowerOutcome>();
 
   constructor(private readonly events: ServerEvents) {}
 
-  of(serverId: string): { sessions: number; media: ServerMediaBadge | null } {
-    return { sessions: this.sessions.get(serverId) ?? 0, media: this.media.get(serverId) ?? null };
+  of(serverId: string): { sessions: number; media: ServerMediaBadge | null; pendingPower: PendingPower | null; lastPower: PowerOutcome | null } {
+    return {
+      sessions: this.sessions.get(serverId) ?? 0,
+      media: this.media.get(serverId) ?? null,
+      pendingPower: this.pendingPower.get(serverId) ?? null,
+      lastPower: this.lastPower.get(serverId) ?? null,
+    };
+  }
+
+  /** A power action accepted by the BMC and being confirmed (power-confirm.ts); null when it settled. */
+  setPendingPower(serverId: string, pending: PendingPower | null, outcome?: PowerOutcome): void {
+    if (pending) this.pendingPower.set(serverId, pending);
+    else this.pendingPower.delete(serverId);
+    if (outcome) this.lastPower.set(serverId, outcome);
+    this.events.serversChanged([serverId]);
   }
 
   sessionStarted(serverId: string): void {

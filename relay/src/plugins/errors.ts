@@ -122,10 +122,17 @@ function headerObject(value: unknown): Record<string, string | string[] | number
   return (value ?? {}) as Record<string, string | string[] | number>;
 }
 
+function isPeerRefusal(code: ErrorCode): boolean {
+  return code.startsWith('BMC_') || code.startsWith('AGENT_') || code.startsWith('MEDIA_');
+}
+
 async function errorsPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toErrorBody(error);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    // a BMC's or agent's ordinary refusal (401 from the BMC, no log service, agent offline) is a
+    // warning with its reason, not an error with a stack: those are for the relay's own faults
+    if (error instanceof LightsoutError && isPeerRefusal(body.code)) request.log.warn({ code: body.code, reason: body.message }, 'the agent or BMC refused the request');
+    else if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.code }, 'request refused');
     // RFC 9110 §10.2.3: a 429 says when to come back.
     const retryAfter = body.details?.['retryAfterSeconds'];

@@ -18,6 +18,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { roleAtLeast } from '../identity/verifier.js';
 import { can } from '../access/permissions.js';
+import { PowerConfirmations } from '../inventory/power-confirm.js';
 import { findServer, listServers, toServerView } from '../inventory/servers.js';
 
 const ServerParams = Type.Object({ id: Slug });
@@ -27,6 +28,19 @@ const secured = { tags: ['servers'], security: [{ bearer: [] }] };
 /** The inventory API: servers as agents registered them, tenant-scoped, and BMC operations forwarded to the owning agent. */
 export default async function inventoryPlugin(app: FastifyInstance): Promise<void> {
   const isOnline = (agentId: string) => app.agents.isOnline(agentId);
+  const confirmations = new PowerConfirmations({
+    read: async (serverId) => {
+      const row = await app.store.selectFrom('servers').select('agent_id').where('id', '=', serverId).executeTakeFirstOrThrow();
+      return (await app.agents.request(row.agent_id, 'power.get', { serverId })).power;
+    },
+    record: async (serverId, power) => {
+      await app.store.updateTable('servers').set({ power, state_at: Date.now() }).where('id', '=', serverId).execute();
+      app.serverEvents.serversChanged([serverId]);
+    },
+    activity: app.serverActivity,
+    onError: (serverId, error) => app.log.debug({ serverId, err: error }, 'power confirmation read failed'),
+  });
+  app.addHook('onClose', async () => confirmations.stop());
 
   function requireRoleOf(request: FastifyRequest, minimum: Role): void {
     if (!roleAtLeast(request.principal!.role, minimum)) throw new LightsoutError('FORBIDDEN', `this needs the ${minimum} role or higher`, { hint: 'ask a tenant admin for the operator role' });
@@ -64,10 +78,12 @@ export default async function inventoryPlugin(app: FastifyInstance): Promise<voi
     const { action } = request.body as PowerRequest;
     if (action === 'status') return forward(request, id, undefined, (agentId) => app.agents.request(agentId, 'power.get', { serverId: id }));
     requireRoleOf(request, 'operator');
+    const before = (await findServer(app.store, request.principal!, id)).power;
     const result = await forward(request, id, `power.${action}`, (agentId) => app.agents.request(agentId, 'power.set', { serverId: id, action }));
-    await app.store.updateTable('servers').set({ power: result.power, state_at: Date.now() }).where('id', '=', id).execute();
-    app.serverEvents.serversChanged([id]);
-    return result;
+    // The BMC accepted the action; what it reports now is usually the old state. The server is
+    // pending until the BMC reports the target (PowerConfirmations), and that is what gets stored.
+    const { pending } = confirmations.start(id, action, before === 'on' || before === 'off' ? before : result.power);
+    return { ...result, pending };
   });
 
   // The agent holds off logging in after the BMC rejected the credentials (so the BMC never locks the account);

@@ -1,4 +1,5 @@
-import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerAction, PowerResult, SelList, SensorList } from '../schemas/operations.js';
+import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerResult, SelList, SensorList } from '../schemas/operations.js';
+import type { PowerAction } from '../schemas/server.js';
 import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { ServerAssignParams, ServerAssignResult } from './messages.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';

@@ -1,20 +1,21 @@
 import Type, { type Static } from 'typebox';
-import { BmcLinkStatus, PowerState } from './server.js';
-
-/** `POST /v1/servers/{id}/power` and control op `power.set`. */
-export const PowerAction = Type.Union([
-  Type.Literal('on'),
-  Type.Literal('off'),
-  Type.Literal('cycle'),
-  Type.Literal('reset'),
-  Type.Literal('soft'),
-]);
-export type PowerAction = Static<typeof PowerAction>;
+import { BmcLinkStatus, PendingPower, PowerAction, PowerState } from './server.js';
 
 export const PowerRequest = Type.Object({ action: Type.Union([PowerAction, Type.Literal('status')]) }, { additionalProperties: false });
 export type PowerRequest = Static<typeof PowerRequest>;
 
-export const PowerResult = Type.Object({ power: PowerState });
+/**
+ * `power.get`/`power.set` and `POST /v1/servers/{id}/power`. For an action
+ * the relay answers once the BMC accepted it: `power` is the state reported
+ * at that moment (the old one, usually) and `pending` what is being
+ * confirmed; `GET /v1/servers/{id}` shows the outcome (`lastPower`).
+ */
+export const PowerResult = Type.Object({
+  power: PowerState,
+  pending: Type.Optional(PendingPower),
+  /** What the BMC was asked to do for the action (Redfish ResetType, IPMI chassis control), when it differs in name. */
+  via: Type.Optional(Type.String({ maxLength: 64 })),
+});
 export type PowerResult = Static<typeof PowerResult>;
 
 /** `POST /v1/servers/{id}/credentials/retry`: the agent tried to log in at once; what it saw. */

@@ -53,6 +53,43 @@ export type ServerRegistration = Static<typeof ServerRegistration>;
 export const PowerState = Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('unknown')]);
 export type PowerState = Static<typeof PowerState>;
 
+/** A power action (`POST /v1/servers/{id}/power`, control op `power.set`). */
+export const PowerAction = Type.Union([
+  Type.Literal('on'),
+  Type.Literal('off'),
+  Type.Literal('cycle'),
+  Type.Literal('reset'),
+  Type.Literal('soft'),
+]);
+export type PowerAction = Static<typeof PowerAction>;
+
+/**
+ * A power action the BMC accepted and the relay is confirming: BMCs answer
+ * before they act (one emulator 1–11 s later), so until the BMC reports
+ * `target` (a cycle: off, then on) the server shows this instead of a state
+ * read too early.
+ */
+export const PendingPower = Type.Object({
+  action: PowerAction,
+  target: Type.Union([Type.Literal('on'), Type.Literal('off')]),
+  /** ISO-8601 time the BMC accepted the action. */
+  since: Type.String(),
+});
+export type PendingPower = Static<typeof PendingPower>;
+
+/** How the last power action through this relay ended. */
+export const PowerOutcome = Type.Object({
+  action: PowerAction,
+  target: Type.Union([Type.Literal('on'), Type.Literal('off')]),
+  /** true: the BMC reported the target; false: the deadline passed first (`power` is what it reports). */
+  confirmed: Type.Boolean(),
+  /** ISO-8601 time of the outcome. */
+  at: Type.String(),
+  /** Seconds from the BMC's acceptance to the outcome. */
+  seconds: Type.Number({ minimum: 0 }),
+});
+export type PowerOutcome = Static<typeof PowerOutcome>;
+
 export const AgentStatus = Type.Union([Type.Literal('online'), Type.Literal('offline')]);
 export type AgentStatus = Static<typeof AgentStatus>;
 
@@ -107,6 +144,10 @@ export const ServerView = Type.Object({
   media: Type.Optional(Type.Union([ServerMediaBadge, Type.Null()])),
   /** The agent's link to the BMC (credentials rejected, last error, negotiated protocol), or null before any report. */
   bmc: Type.Optional(Type.Union([BmcLinkStatus, Type.Null()])),
+  /** A power action accepted and not yet confirmed (the tree shows `cycling…`), or null. */
+  pendingPower: Type.Optional(Type.Union([PendingPower, Type.Null()])),
+  /** The last power action's outcome through this relay, or null. */
+  lastPower: Type.Optional(Type.Union([PowerOutcome, Type.Null()])),
 });
 export type ServerView = Static<typeof ServerView>;
 

@@ -1,6 +1,6 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { MediaBadge, SessionsBadge } from './Badges.js';
+import { MediaBadge, PowerBadge, SessionsBadge } from './Badges.js';
 
 describe('tree badges', () => {
   it('shows the live-session count, and nothing without sessions', () => {
@@ -18,5 +18,17 @@ describe('tree badges', () => {
     expect(html).toMatch(/>⏏<\/span>/);
     expect(renderToStaticMarkup(<MediaBadge media={null} />)).toBe('');
     expect(renderToStaticMarkup(<MediaBadge media={undefined} />)).toBe('');
+  });
+
+  it('shows a power action the BMC accepted as pending (cycling…), keeping the reported state in data-power', () => {
+    const html = renderToStaticMarkup(<PowerBadge power="on" pending={{ action: 'cycle', target: 'on', since: '2026-12-05T01:00:00.000Z' }} />);
+    expect(html).toContain('data-power="on"');
+    expect(html).toContain('data-pending="cycle"');
+    expect(html).toMatch(/cycling…<\/span>$/);
+    expect(renderToStaticMarkup(<PowerBadge power="off" />)).toMatch(/>off<\/span>$/);
+  });
+
+  it('says why the power is unknown', () => {
+    expect(renderToStaticMarkup(<PowerBadge power="unknown" reason={'NOT_FOUND: the BMC has no system "lab-node-1"'} />)).toContain('title="Power unknown: NOT_FOUND: the BMC has no system &quot;lab-node-1&quot;"');
   });
 });

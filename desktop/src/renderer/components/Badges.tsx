@@ -1,10 +1,17 @@
-import type { AgentStatus, PowerState, ServerMediaBadge } from '@lightsout/shared';
+import type { AgentStatus, PendingPower, PowerAction, PowerState, ServerMediaBadge } from '@lightsout/shared';
 
-export function PowerBadge({ power }: { power: PowerState }) {
+const PENDING_LABEL: Record<PowerAction, string> = { on: 'powering on…', off: 'powering off…', soft: 'shutting down…', cycle: 'cycling…', reset: 'resetting…' };
+
+/**
+ * The power state, or the action the BMC accepted and has not yet been seen
+ * to carry out (`cycling…`); an unknown state says why in its tooltip.
+ */
+export function PowerBadge({ power, pending, reason }: { power: PowerState; pending?: PendingPower | null; reason?: string | null }) {
+  const title = pending ? `${PENDING_LABEL[pending.action]} (target: ${pending.target}; the BMC still reports ${power})` : power === 'unknown' && reason ? `Power unknown: ${reason}` : `Power ${power}`;
   return (
-    <span className={`badge power-${power}`} data-testid="power-badge" data-power={power} title={`Power ${power}`}>
+    <span className={`badge power-${power}${pending ? ' pending' : ''}`} data-testid="power-badge" data-power={power} data-pending={pending?.action} title={title}>
       <span className="dot" />
-      {power}
+      {pending ? PENDING_LABEL[pending.action] : power}
     </span>
   );
 }

@@ -85,7 +85,8 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
     (serverIds: readonly string[], action: PowerAction) =>
       void runBulk(`${POWER_ACTIONS.find((entry) => entry.action === action)?.label}`, serverIds, async (serverId) => {
         const result = await client.power(serverId, action);
-        return `power ${result.power}`;
+        // the BMC accepted it; the tree shows it pending until the BMC reports the target
+        return result.pending ? `power ${action} accepted (${result.pending.target} pending)` : `power ${result.power}`;
       }),
     [client, runBulk],
   );

@@ -219,7 +219,7 @@ function ServerLine({ row, style, selected, focused, dropTarget, onContextMenu, 
       {...handlers}
     >
       <span className="name" title={server.id}>{server.name}</span>
-      <PowerBadge power={server.power} />
+      <PowerBadge power={server.power} pending={server.pendingPower ?? null} reason={server.bmc?.error ? `${server.bmc.error.code}: ${server.bmc.error.message}` : null} />
       <AgentBadge agent={server.agent} />
       <SessionsBadge sessions={server.sessions} />
       <MediaBadge media={server.media} />

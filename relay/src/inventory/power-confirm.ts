@@ -1,0 +1,95 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { PendingPower, PowerAction, PowerOutcome, PowerState } from '@lightsout/shared';
+import type { ServerActivity } from './activity.js';
+
+/**
+ * Confirms a power action after the BMC accepted it. BMCs answer before
+ * they act (Redfish Reset 204 then the change seconds later; IPMI chassis
+ * control likewise), so the state read right after the answer is the old
+ * one. Per action:
+ *
+ *   accepted ─▶ pending {action, target} ─read every 1 s, backing off to 5 s─▶
+ *     the BMC reports the target (a cycle from on: off seen, then on) ─▶ confirmed
+ *     the deadline passes first                                       ─▶ unconfirmed
+ *
+ * Every read is recorded as the server's state; the outcome stays on the
+ * server view (`lastPower`) for the CLI and the tree.
+ */
+export interface PowerConfirmOptions {
+  /** Reads the power state through the agent (power.get). */
+  read: (serverId: string) => Promise<PowerState>;
+  /** Stores a state read, so the tree and the API show it. */
+  record: (serverId: string, power: PowerState) => Promise<void>;
+  activity: ServerActivity;
+  onError?: (serverId: string, error: unknown) => void;
+  /** Waits between reads; overridable in tests. Default 1 s ×3, 2 s ×2, then 5 s. */
+  intervals?: readonly number[];
+  deadlines?: Partial<Record<PowerAction, number>>;
+}
+
+export const TARGET_OF: Record<PowerAction, 'on' | 'off'> = { on: 'on', off: 'off', soft: 'off', cycle: 'on', reset: 'on' };
+/** A soft off waits for the OS to shut down: give it minutes. */
+const DEADLINE_MS: Record<PowerAction, number> = { on: 60_000, off: 60_000, soft: 300_000, cycle: 120_000, reset: 60_000 };
+const INTERVALS_MS = [1000, 1000, 1000, 2000, 2000, 5000];
+
+export class PowerConfirmations {
+  private readonly running = new Map<string, { cancelled: boolean }>();
+  /** Cuts every wait short when the relay stops. */
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: PowerConfirmOptions) {}
+
+  /**
+   * Starts confirming `action`, accepted at `acceptedAt`, on a server that
+   * was `before`. A newer action on the same server replaces an older one.
+   * Resolves with the outcome (callers need not wait).
+   */
+  start(serverId: string, action: PowerAction, before: PowerState, acceptedAt = Date.now()): { pending: PendingPower; settled: Promise<PowerOutcome> } {
+    const previous = this.running.get(serverId);
+    if (previous) previous.cancelled = true;
+    const token = { cancelled: false };
+    this.running.set(serverId, token);
+    const pending: PendingPower = { action, target: TARGET_OF[action], since: new Date(acceptedAt).toISOString() };
+    this.options.activity.setPendingPower(serverId, pending);
+    const settled = this.confirm(serverId, pending, before, acceptedAt, token).finally(() => {
+      if (this.running.get(serverId) === token) this.running.delete(serverId);
+    });
+    return { pending, settled };
+  }
+
+  stop(): void {
+    for (const token of this.running.values()) token.cancelled = true;
+    this.stopping.abort();
+  }
+
+  private async confirm(serverId: string, pending: PendingPower, before: PowerState, acceptedAt: number, token: { cancelled: boolean }): Promise<PowerOutcome> {
+    const intervals = this.options.intervals ?? INTERVALS_MS;
+    const deadline = acceptedAt + (this.options.deadlines?.[pending.action] ?? DEADLINE_MS[pending.action]);
+    // a cycle of a running server passes through off: an "on" before that is the state from before the cycle
+    let needsOff = pending.action === 'cycle' && before !== 'off';
+    let power: PowerState = before;
+    for (let round = 0; ; round += 1) {
+      const wait = Math.min(intervals[Math.min(round, intervals.length - 1)]!, Math.max(0, deadline - Date.now()));
+      await delay(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+      if (token.cancelled || this.stopping.signal.aborted) return this.outcome(pending, false, acceptedAt);
+      try {
+        power = await this.options.read(serverId);
+        await this.options.record(serverId, power);
+      } catch (error) {
+        this.options.onError?.(serverId, error);
+      }
+      if (power === 'off') needsOff = false;
+      const reached = power === pending.target && !needsOff;
+      if (reached || Date.now() >= deadline) {
+        const outcome = this.outcome(pending, reached, acceptedAt);
+        if (!token.cancelled) this.options.activity.setPendingPower(serverId, null, outcome);
+        return outcome;
+      }
+    }
+  }
+
+  private outcome(pending: PendingPower, confirmed: boolean, acceptedAt: number): PowerOutcome {
+    const now = Date.now();
+    return { action: pending.action, target: pending.target, confirmed, at: new Date(now).toISOString(), seconds: Math.round((now - acceptedAt) / 100) / 10 };
+  }
+}

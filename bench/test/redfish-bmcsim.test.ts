@@ -54,8 +54,8 @@ afterEach(async () => {
   for (const bmc of bmcs.splice(0)) await bmc.stop();
 });
 
-async function startBmc(faults: Partial<BmcFaults> = {}, material: TlsMaterial = tls) {
-  const bmc = new Bmc(bmcConfig('rf-01', { timings: { postMs: 20, bootMs: 20, shutdownMs: 50, cycleMs: 20 }, faults }));
+async function startBmc(faults: Partial<BmcFaults> = {}, material: TlsMaterial = tls, cycleMs = 20) {
+  const bmc = new Bmc(bmcConfig('rf-01', { timings: { postMs: 20, bootMs: 20, shutdownMs: 50, cycleMs }, faults }));
   bmcs.push(bmc);
   let serial = '';
   bmc.host.on('serial', (bytes: Uint8Array) => (serial += Buffer.from(bytes).toString('latin1')));
@@ -246,5 +246,68 @@ print(json.dumps({"target": str(system.boot.target), "enabled": str(system.boot.
     expect(boot.target).toMatch(/cd/i);
     expect(boot.enabled).toMatch(/continuous/i);
     expect(boot.mode).toMatch(/uefi/i);
+  });
+});
+
+describe('Redfish driver → bmcsim fault knobs of independent BMCs', () => {
+  it('a Reset that takes effect seconds after its 204: the read right after is stale, the confirmation waits for the target', async () => {
+    const { ServerActivity } = await import('../../relay/src/inventory/activity.js');
+    const { ServerEvents } = await import('../../relay/src/inventory/events.js');
+    const { PowerConfirmations } = await import('../../relay/src/inventory/power-confirm.js');
+    // a real BMC stays off for seconds in a cycle; 1 s here, so a 250 ms poll sees it
+    const { bmc, url } = await startBmc({ resetDelayMinMs: 1000, resetDelayMaxMs: 3000 }, tls, 1000);
+    const driver = driverFor(url);
+    expect((await driver.powerGet()).power).toBe('on');
+    const recorded: string[] = [];
+    const confirmations = new PowerConfirmations({
+      read: async () => (await driver.powerGet()).power,
+      record: async (_serverId, power) => void recorded.push(power),
+      activity: new ServerActivity(new ServerEvents()),
+      intervals: [250],
+    });
+    const accepted = Date.now();
+    expect(await driver.powerSet('off')).toMatchObject({ power: 'on', via: 'ForceOff' }); // the BMC has not acted yet
+    const off = await confirmations.start('rf-01', 'off', 'on', accepted).settled;
+    expect(off).toMatchObject({ action: 'off', confirmed: true });
+    expect(off.seconds).toBeGreaterThanOrEqual(1);
+    expect(bmc.host.powerState).toBe('off');
+    expect(recorded[0]).toBe('on');
+    await driver.powerSet('on');
+    await confirmations.start('rf-01', 'on', 'off').settled;
+    recorded.length = 0;
+    const cycle = await confirmations.start('rf-01', 'cycle', 'on', Date.now());
+    await driver.powerSet('cycle');
+    expect(await cycle.settled).toMatchObject({ action: 'cycle', confirmed: true });
+    // confirmed only after the off phase was seen: an "on" read before it was the state from before the cycle
+    expect(recorded.indexOf('off')).toBeGreaterThanOrEqual(0);
+    expect(recorded.at(-1)).toBe('on');
+    confirmations.stop();
+  }, 30_000);
+
+  it('a system configured by the name the BMC serves through a redirect', async () => {
+    const { url } = await startBmc({ systemsByNameRedirect: true, redfishFlavour: 'dmtf' });
+    const driver = createRedfishDriver({ serverId: 'rf-01', url, credentials: { username: 'admin', password: 'adminpass' }, trustDirectory: join(root, 'trust'), retries: 0, systemId: 'rf-01' });
+    drivers.push(driver);
+    expect(await driver.powerGet()).toEqual({ power: 'on' });
+  });
+
+  it('a BMC that keeps "Once" as persistent: the read-back warns', async () => {
+    const { url } = await startBmc({ ignoresBootOnce: true });
+    const result = await driverFor(url).bootSet({ device: 'pxe', persistent: false });
+    expect(result).toMatchObject({ device: 'pxe', persistent: true });
+    expect(result.warning).toMatch(/persistent instead of for the next boot only/);
+  });
+
+  it('a VirtualMedia that stores a PATCH without fetching: the slot says inserted, the media server saw nothing', async () => {
+    const { bmc, url } = await startBmc({ virtualMediaStoresPatch: true });
+    const driver = driverFor(url);
+    const imageUrl = media.urlFor(sha256, '127.0.0.1', 600);
+    const before = accesses.length;
+    const { slot, quirks } = await driver.mediaInsert(imageUrl);
+    expect(quirks).toEqual(['patch-without-action']);
+    // what the agent's old check accepted as a mount: Inserted, nothing read, nothing connected
+    expect(slot).toMatchObject({ inserted: true, connectedVia: 'NotConnected' });
+    expect(accesses.slice(before)).toEqual([]);
+    expect(bmc.host.virtualMedia).toBeUndefined();
   });
 });

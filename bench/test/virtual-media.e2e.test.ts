@@ -34,7 +34,7 @@ describe('lightsout media mount --boot → relay → agent → simulated BMC', (
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe('vm-01: booting from virtual media\n');
     expect(result.stderr).toMatch(/^upload\s+\[#{30}\] 100%/m);
-    await eventually('the host to boot from the virtual CD', 20_000, async () => (stack.serial().includes(`Booting from virtual CD: ${sha256}.iso`) ? true : undefined));
+    await eventually('the host to boot from the virtual CD', 20_000, async () => (stack.serial().includes('Booting from virtual CD: rescue.iso') ? true : undefined));
     expect(stack.bmc.host.virtualMedia).toMatchObject({ bytes: imageSize });
 
     const status = await stack.cli(['media', 'status', 'vm-01', '--json']);

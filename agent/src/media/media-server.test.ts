@@ -63,6 +63,17 @@ describe('media server (fetched with curl)', () => {
     expect(accesses.filter((access) => access.status === 206).map((access) => access.range)).toContain('bytes=1000-1999');
   });
 
+  it('ends the URL in the user\'s file name (BMCs show it as the image name), made URL-safe, and serves it', async () => {
+    const url = server.urlFor(sha256, '127.0.0.1', 600, 'Ubuntu 24.04 (server).iso');
+    expect(url).toMatch(new RegExp(`/${sha256}/Ubuntu_24.04__server_\\.iso$`));
+    expect((await curl(url)).status).toBe(200);
+    expect(server.urlFor(sha256, '127.0.0.1', 600, '../../etc/passwd')).toMatch(/\/passwd\.iso$/);
+    expect(server.urlFor(sha256, '127.0.0.1', 600, '.hidden')).toMatch(/\/hidden\.iso$/);
+    // another name on the same signature is still the same image: the name is not a capability
+    expect((await curl(url.replace(/[^/]+$/, 'renamed.iso'))).status).toBe(200);
+    expect((await curl(url.replace(/[^/]+$/, '..%2F..%2Fx.iso'))).status).toBe(404);
+  });
+
   it('binds the URL to the source address of the BMC', async () => {
     const url = server.urlFor(sha256, '127.0.0.2', 600);
     expect((await curl(url)).status).toBe(403); // curl connects from 127.0.0.1

@@ -74,11 +74,11 @@ export class MediaServer {
     return this.baseUrl;
   }
 
-  /** A URL for `sha256`, valid for `ttlSeconds`, for the BMC at `client` (an IP, or `any`). */
-  urlFor(sha256: string, client: string, ttlSeconds: number): string {
+  /** A URL for `sha256`, valid for `ttlSeconds`, for the BMC at `client` (an IP, or `any`); ending in `filename` when given. */
+  urlFor(sha256: string, client: string, ttlSeconds: number, filename?: string): string {
     const now = this.options.now?.() ?? Date.now();
     const expires = Math.floor(now / 1000) + ttlSeconds;
-    return `${this.baseUrl}${this.options.signer.pathFor({ sha256, client, expires })}`;
+    return `${this.baseUrl}${this.options.signer.pathFor({ sha256, client, expires }, filename)}`;
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -236,7 +236,8 @@ export class MediaService {
     try {
       await this.clearSlot(serverId, driver, params.replace === true);
       const release = this.cache.pin(sha256);
-      const url = this.server.urlFor(sha256, clientFor(driver.bmcHost), this.options.urlTtlSeconds);
+      // ends in the user's file name: BMCs show the URL's last segment as the image name
+      const url = this.server.urlFor(sha256, clientFor(driver.bmcHost), this.options.urlTtlSeconds, params.filename);
       // watch before inserting: many BMCs read the image before they answer InsertMedia
       const watch = this.watchFetches(new URL(url).pathname);
       let inserted = false;

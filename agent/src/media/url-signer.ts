@@ -8,10 +8,14 @@ import { SHA256_PATTERN } from './cache.js';
  * BMC (by the source address it will connect from, when the BMC is configured
  * by IP) and an expiry, under an HMAC-SHA256 with the agent's secret key.
  *
- *   /media/{expires}/{client}/{signature}/{sha256}.iso
+ *   /media/{expires}/{client}/{signature}/{sha256}/{name}.iso   (name: the user's file name, made URL-safe)
+ *   /media/{expires}/{client}/{signature}/{sha256}.iso          (without a name; URLs of older agents)
  *
  * The signature is in the path, not the query: several BMCs refuse image URLs
- * that do not end in `.iso` or that carry a query string.
+ * that do not end in `.iso` or that carry a query string. BMCs show the last
+ * segment as the image's name (Redfish ImageName, their web UI, the host's
+ * boot menu), so it is the user's file name, not the hash. The name is not
+ * signed: changing it changes nothing but the name.
  */
 export interface SignedUrlClaims {
   sha256: string;
@@ -23,7 +27,19 @@ export interface SignedUrlClaims {
 
 export type Verdict = { ok: true; claims: SignedUrlClaims } | { ok: false; status: 403 | 404; reason: string };
 
-const PATH_PATTERN = /^\/media\/(\d{1,12})\/([0-9a-f.:]{1,45}|any)\/([A-Za-z0-9_-]{43})\/([0-9a-f]{64})\.iso$/;
+const PATH_PATTERN = /^\/media\/(\d{1,12})\/([0-9a-f.:]{1,45}|any)\/([A-Za-z0-9_-]{43})\/([0-9a-f]{64})(?:\.iso|\/[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,95}\.iso)$/;
+const NAME_LIMIT = 100;
+
+/** A file name as the last URL segment: safe characters only, at most 100, ending in `.iso` as BMCs want. */
+export function urlFileName(filename: string): string {
+  const base = filename.split(/[\\/]/).pop() ?? '';
+  const stem = base
+    .replace(/\.iso$/i, '')
+    .replace(/[^A-Za-z0-9._+-]/g, '_')
+    .replace(/^[._]+/, '')
+    .slice(0, NAME_LIMIT - 4);
+  return `${stem || 'image'}.iso`;
+}
 
 export class MediaUrlSigner {
   private readonly key: Uint8Array;
@@ -33,8 +49,10 @@ export class MediaUrlSigner {
     this.key = key;
   }
 
-  pathFor(claims: SignedUrlClaims): string {
-    return `/media/${claims.expires}/${claims.client}/${this.sign(claims)}/${claims.sha256}.iso`;
+  /** With `filename`, the URL ends in it (urlFileName), so the BMC shows the user's name for the image. */
+  pathFor(claims: SignedUrlClaims, filename?: string): string {
+    const tail = filename === undefined ? `${claims.sha256}.iso` : `${claims.sha256}/${urlFileName(filename)}`;
+    return `/media/${claims.expires}/${claims.client}/${this.sign(claims)}/${tail}`;
   }
 
   /** Checks a request path from `remoteAddress` at `now` (ms). */

@@ -142,7 +142,12 @@ describe('Redfish driver against a DMTF-shaped service', () => {
       { name: 'System Power', type: 'power', value: 230, unit: 'W', status: 'unknown' },
     ]);
     const modern = await setup({ sensors: 'sensors-collection' });
-    expect((await modern.driver.sensors()).sensors).toEqual([{ name: 'Inlet Temp', type: 'temperature', value: 22.5, unit: 'Cel', status: 'ok' }]);
+    expect((await modern.driver.sensors()).sensors).toEqual([
+      { name: 'Inlet Temp', type: 'temperature', value: 22.5, unit: 'Cel', status: 'ok' },
+      // no ReadingType: typed by their ReadingUnits, not "other"
+      { name: 'Fan 0', type: 'fan', value: 5100, unit: 'RPM', status: 'ok' },
+      { name: 'P12V', type: 'voltage', value: 12.05, unit: 'V', status: 'ok' },
+    ]);
   });
 
   it('lists and clears the event log', async () => {

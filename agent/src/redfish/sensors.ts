@@ -35,7 +35,7 @@ async function fromSensorCollection(client: RedfishClient, path: string): Promis
   }
   return members.map((member) => ({
     name: stringAt(member, 'Name') ?? stringAt(member, 'Id') ?? '?',
-    type: typeOfReading(stringAt(member, 'ReadingType')),
+    type: typeOfReading(stringAt(member, 'ReadingType')) ?? typeOfUnits(stringAt(member, 'ReadingUnits')),
     value: numberAt(member, 'Reading') ?? null,
     unit: stringAt(member, 'ReadingUnits') ?? '',
     status: statusOf(member),
@@ -78,7 +78,7 @@ export function fromPower(power: JsonObject): Sensor[] {
   return [...voltages, ...consumption];
 }
 
-function typeOfReading(readingType: string | undefined): string {
+function typeOfReading(readingType: string | undefined): string | undefined {
   switch (readingType) {
     case 'Temperature':
       return 'temperature';
@@ -89,6 +89,28 @@ function typeOfReading(readingType: string | undefined): string {
     case 'Current':
       return 'current';
     case 'Power':
+      return 'power';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A Sensor without ReadingType (optional in DSP2046 Sensor; several BMCs
+ * leave it out) still says what it measures by its ReadingUnits, in UCUM.
+ */
+function typeOfUnits(units: string | undefined): string {
+  switch (units) {
+    case 'Cel':
+      return 'temperature';
+    case 'RPM':
+    case '{rev}/min':
+      return 'fan';
+    case 'V':
+      return 'voltage';
+    case 'A':
+      return 'current';
+    case 'W':
       return 'power';
     default:
       return 'other';

@@ -115,3 +115,19 @@ describe('BMC errors', () => {
     expect(result.stderr).toMatch(/^error BMC_UNREACHABLE: GET \/redfish\/v1\/: ECONNREFUSED\nhint: check that the agent reaches the BMC/);
   });
 });
+
+describe('console and vnc on a server with neither', () => {
+  it('say it has none instead of pointing at the other command', async () => {
+    const relay = await fakeRelay(() => ({ status: 200, body: { id: 'pdu-01', capabilities: ['power', 'sensors'] } }));
+    const text = await cli(['console', 'pdu-01'], relay.url);
+    expect(text.code).toBe(ExitCode.UNAVAILABLE);
+    expect(text.stderr).toBe('error BMC_UNSUPPORTED: server pdu-01 has no text console (SOL or serial)\nhint: it has no graphical console either (it offers: power, sensors)\n');
+    const graphical = await cli(['vnc', 'pdu-01'], relay.url);
+    expect(graphical.stderr).toBe('error BMC_UNSUPPORTED: server pdu-01 has no graphical console\nhint: it has no text console either (it offers: power, sensors)\n');
+  });
+
+  it('point at the other console when there is one', async () => {
+    const relay = await fakeRelay(() => ({ status: 200, body: { id: 'kvm-01', capabilities: ['power', 'vnc'] } }));
+    expect((await cli(['console', 'kvm-01'], relay.url)).stderr).toMatch(/hint: use `lightsout vnc` for its graphical console/);
+  });
+});

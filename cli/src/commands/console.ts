@@ -18,7 +18,14 @@ function pickKind(server: ServerView, wanted: ConsoleOptions['kind']): StreamKin
   }
   if (has('sol')) return 'sol';
   if (has('serial')) return 'serial';
-  throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no text console (SOL or serial)`, { hint: 'use `lightsout vnc` for its graphical console' });
+  throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no text console (SOL or serial)`, {
+    // only point at the other console when there is one
+    hint: server.capabilities.includes('vnc') ? 'use `lightsout vnc` for its graphical console' : `it has no graphical console either (it offers: ${offers(server)})`,
+  });
+}
+
+function offers(server: ServerView): string {
+  return server.capabilities.length > 0 ? server.capabilities.join(', ') : 'nothing';
 }
 
 /** `lightsout console SERVER`: the server's SOL or serial console on this terminal. */
@@ -47,7 +54,10 @@ export async function vncCommand(context: CommandContext, serverId: string, opti
   const api = await apiFor(context);
   const server = await api.get<ServerView>(`/v1/servers/${encodeURIComponent(serverId)}`);
   if (!server.capabilities.includes('vnc')) {
-    throw new LightsoutError('BMC_UNSUPPORTED', `server ${serverId} has no graphical console`, { hint: 'use `lightsout console` for its text console' });
+    const text = server.capabilities.includes('sol') || server.capabilities.includes('serial');
+    throw new LightsoutError('BMC_UNSUPPORTED', `server ${serverId} has no graphical console`, {
+      hint: text ? 'use `lightsout console` for its text console' : `it has no text console either (it offers: ${offers(server)})`,
+    });
   }
   const url = webConsoleUrl(api.relay, serverId, 'vnc');
   context.output.out(`${url}\n`);

@@ -168,7 +168,10 @@ export class FixtureBmc {
       Fans: [{ Name: 'Fan 1', Reading: 4200, ReadingUnits: 'RPM', Status: { State: 'Enabled', Health: 'Warning' } }],
     });
     put(`${chassis}/Power`, { Voltages: [{ Name: '12V', ReadingVolts: 12.1, Status: { Health: 'OK' } }], PowerControl: [{ Name: 'System Power', PowerConsumedWatts: 230 }] });
-    put(`${chassis}/Sensors`, { Members: [link(`${chassis}/Sensors/Inlet`)] });
+    put(`${chassis}/Sensors`, { Members: [link(`${chassis}/Sensors/Inlet`), link(`${chassis}/Sensors/Fan0`), link(`${chassis}/Sensors/P12V`)] });
+    // ReadingType is optional (DSP2046 Sensor): these two have units only
+    put(`${chassis}/Sensors/Fan0`, { Id: 'Fan0', Name: 'Fan 0', Reading: 5100, ReadingUnits: 'RPM', Status: { Health: 'OK' } });
+    put(`${chassis}/Sensors/P12V`, { Id: 'P12V', Name: 'P12V', Reading: 12.05, ReadingUnits: 'V', Status: { Health: 'OK' } });
     put(`${chassis}/Sensors/Inlet`, { Id: 'Inlet', Name: 'Inlet Temp', ReadingType: 'Temperature', Reading: 22.5, ReadingUnits: 'Cel', Status: { Health: 'OK' } });
     put(`${system}/LogServices`, { Members: [link(`${system}/LogServices/EventLog`)] });
     put(`${system}/LogServices/EventLog`, {

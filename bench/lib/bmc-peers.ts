@@ -154,7 +154,7 @@ export async function startSerialWebSocketSourceSink(sendBytes: number): Promise
 }
 
 /** A `/console0`-style serial WebSocket whose "host" echoes every byte (a shell with echo on). */
-export async function startSerialWebSocketEcho(): Promise<{ url: string; received(): Buffer; close(): Promise<void> }> {
+export async function startSerialWebSocketEcho(): Promise<{ url: string; received(): Buffer; connections(): number; close(): Promise<void> }> {
   const { WebSocketServer } = await import('ws');
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/console0' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
@@ -171,6 +171,8 @@ export async function startSerialWebSocketEcho(): Promise<{ url: string; receive
   return {
     url: `ws://127.0.0.1:${port}/console0`,
     received: () => Buffer.concat(received),
+    /** Open console connections (the agent holds one while a session uses the console). */
+    connections: () => server.clients.size,
     close: () =>
       new Promise<void>((done) => {
         for (const client of server.clients) client.terminate();

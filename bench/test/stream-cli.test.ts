@@ -98,6 +98,8 @@ describe('lightsout console / vnc', () => {
     // Exactly once each: nothing lost, nothing repeated across the restart, nothing typed while down.
     expect(session.stdout()).toBe('hello\rafter\r');
     expect(echo.received().toString()).toBe('hello\rafter\r');
+    // Leaving is immediate: the agent lets go of the console now, not when the 30 s grace period ends.
+    await until(() => echo.connections() === 0, 5000, 'the agent to release the console after ~.');
   }, 90_000);
 
   it('prints the web console URL of the graphical console', async () => {

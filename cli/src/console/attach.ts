@@ -103,7 +103,8 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
       },
       onClose: (code, reason) => {
         cleanUp();
-        if (leaving) resolve({ reason: 'left', code, detail: reason });
+        // Leaving resolves when the close handshake is done (leave() below): exiting earlier could cut the close frame off.
+        if (leaving) return;
         else if (code === 4410 || code === 1000) resolve({ reason: 'ended', code, detail: reason });
         else resolve({ reason: 'lost', code, detail: reason });
       },
@@ -119,18 +120,23 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
         if (action === 'help') terminal.notice(`\r\n${ESCAPE_HELP}`);
         if (action === 'break') client.control({ type: 'break' });
         if (action === 'leave') {
-          leaving = true;
           terminal.notice('\r\n[lightsout: leaving the console]\r\n');
-          client.close();
+          leave();
           return;
         }
       }
     };
     // Piped input that ends (a script) leaves the console once everything was sent.
-    const onEnd = () => {
+    const onEnd = () => leave();
+    // Explicit and immediate: the relay and the agent end the session now (close 1000), not after the grace period.
+    function leave() {
+      if (leaving) return;
       leaving = true;
-      client.close();
-    };
+      void client.leave().then(() => {
+        cleanUp();
+        resolve({ reason: 'left', code: 1000, detail: 'left by user' });
+      });
+    }
     input.on('data', onInput);
     input.on('end', onEnd);
     output.on?.('resize', sendSize);

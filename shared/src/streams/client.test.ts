@@ -76,3 +76,48 @@ describe('StreamClient input while the path to the BMC is down', () => {
     expect(binary().map((chunk) => new TextDecoder().decode(chunk))).toEqual(['queued']);
   });
 });
+
+describe('StreamClient.leave (~.)', () => {
+  function leaving() {
+    const closes: number[] = [];
+    const legs: StreamSocketEvents[] = [];
+    const sent: string[] = [];
+    const client = new StreamClient({
+      streamUrl: 'ws://relay.test/v1/streams/x',
+      token: 't',
+      socket: (_url, _protocols, events) => {
+        legs.push(events);
+        return { send: (data) => void (typeof data === 'string' && sent.push(data)), close: (code) => closes.push(code ?? 1005) };
+      },
+      setTimer: () => () => undefined,
+      onData: () => undefined,
+    });
+    return { client, closes, legs, sent };
+  }
+
+  it('closes with 1000 and resolves only when the close handshake is done', async () => {
+    const { client, closes, legs } = leaving();
+    legs[0]!.open();
+    legs[0]!.message(encodeStreamMessage({ type: 'resume', offset: 0 }));
+    let left = false;
+    const leave = client.leave().then(() => (left = true));
+    expect(closes).toEqual([1000]);
+    await Promise.resolve();
+    expect(left).toBe(false);
+    legs[0]!.close(1000, 'left by user');
+    await leave;
+    expect(client.state).toBe('closed');
+  });
+
+  it('before the socket opened: waits for it, then closes with 1000 instead of resuming', async () => {
+    const { client, closes, legs, sent } = leaving();
+    const leave = client.leave();
+    expect(closes).toEqual([]);
+    legs[0]!.open();
+    expect(closes).toEqual([1000]);
+    expect(sent).toEqual([]);
+    legs[0]!.close(1000, '');
+    await leave;
+    expect(client.state).toBe('closed');
+  });
+});

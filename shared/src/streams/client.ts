@@ -71,6 +71,12 @@ export class StreamClient {
   private blocked = false;
   /** What the relay last said about the path to the BMC; a new leg starts up. */
   private pathIsUp = true;
+  /** Whether the current socket has opened (a close frame can be sent on it). */
+  private socketOpen = false;
+  /** `leave()` was called while the socket was connecting: close it as soon as it opens. */
+  private leaveOnOpen = false;
+  /** `leave()` waiting for a socket's close handshake. */
+  private readonly closeWaiters = new Map<StreamSocket, () => void>();
 
   constructor(options: StreamClientOptions) {
     this.options = options;
@@ -126,12 +132,45 @@ export class StreamClient {
     this.finish(1000, 'closed by user');
   }
 
+  /**
+   * The user leaves for good (`~.`): close with 1000 so the relay and the
+   * agent end the session now, and resolve once the close handshake is done
+   * (or after `timeoutMs`), so a process that exits next does not cut the
+   * close frame off. A socket still connecting is closed as soon as it opens
+   * (aborting the upgrade would tell the relay nothing).
+   */
+  leave(timeoutMs = 2000): Promise<void> {
+    if (this.currentState === 'closed') return Promise.resolve();
+    const socket = this.socket;
+    return new Promise<void>((resolve) => {
+      let cancel: (() => void) | undefined;
+      const done = () => {
+        cancel?.();
+        if (socket !== undefined) this.closeWaiters.delete(socket);
+        resolve();
+      };
+      cancel = this.options.setTimer(() => {
+        cancel = undefined;
+        this.finish(1000, 'left by user');
+        done();
+      }, timeoutMs);
+      if (socket === undefined) {
+        this.finish(1000, 'left by user');
+        return done();
+      }
+      this.closeWaiters.set(socket, done);
+      if (this.socketOpen) this.finish(1000, 'left by user');
+      else this.leaveOnOpen = true;
+    });
+  }
+
   private setState(state: StreamClientState, detail?: string): void {
     this.currentState = state;
     this.options.onState?.(state, detail);
   }
 
   private open(): void {
+    this.socketOpen = false;
     this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     const protocols = [STREAM_SUBPROTOCOL, `${STREAM_BEARER_PROTOCOL_PREFIX}${this.token}`];
     let opened = false;
@@ -139,6 +178,8 @@ export class StreamClient {
       open: () => {
         if (this.socket !== socket) return;
         opened = true;
+        this.socketOpen = true;
+        if (this.leaveOnOpen) return this.finish(1000, 'left by user');
         this.setState('resuming');
         socket.send(encodeStreamMessage({ type: 'resume', offset: this.endpoint.startLeg() }));
       },
@@ -146,7 +187,9 @@ export class StreamClient {
         if (this.socket === socket) this.onMessage(data);
       },
       close: (code, reason) => {
+        this.closeWaiters.get(socket)?.();
         if (this.socket !== socket) return;
+        this.socketOpen = false;
         this.socket = undefined;
         this.cancelAckTimer?.();
         this.cancelAckTimer = undefined;

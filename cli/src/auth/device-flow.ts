@@ -11,7 +11,9 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export interface IssuerMetadata {
   issuer: string;
   tokenEndpoint: string;
-  deviceAuthorizationEndpoint: string;
+  /** RFC 8628; when the issuer has none, the CLI signs in with a loopback redirect (loopback-flow.ts). */
+  deviceAuthorizationEndpoint: string | undefined;
+  authorizationEndpoint: string | undefined;
   revocationEndpoint: string | undefined;
 }
 
@@ -47,16 +49,17 @@ export async function discover(issuer: string): Promise<IssuerMetadata> {
   const response = await send(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } });
   if (!response.ok) throw new LightsoutError('INTERNAL', `cannot read the OpenID configuration of ${issuer} (${response.status})`);
   const body = (await readJson(response)) as Record<string, unknown> | undefined;
-  const tokenEndpoint = body?.['token_endpoint'];
-  const deviceAuthorizationEndpoint = body?.['device_authorization_endpoint'];
-  if (typeof tokenEndpoint !== 'string' || typeof deviceAuthorizationEndpoint !== 'string') {
-    throw new LightsoutError('INTERNAL', `the issuer ${issuer} does not offer the device authorization grant`, { hint: 'the CLI logs in with RFC 8628; enable it at the identity provider' });
+  const text = (name: string) => (typeof body?.[name] === 'string' ? (body[name] as string) : undefined);
+  const tokenEndpoint = text('token_endpoint');
+  const deviceAuthorizationEndpoint = text('device_authorization_endpoint');
+  const authorizationEndpoint = text('authorization_endpoint');
+  if (tokenEndpoint === undefined || (deviceAuthorizationEndpoint === undefined && authorizationEndpoint === undefined)) {
+    throw new LightsoutError('INTERNAL', `the issuer ${issuer} offers neither the device authorization grant nor an authorization endpoint`, { hint: 'enable one of them for the CLI client at the identity provider' });
   }
-  const revocationEndpoint = typeof body?.['revocation_endpoint'] === 'string' ? body['revocation_endpoint'] : undefined;
-  return { issuer, tokenEndpoint, deviceAuthorizationEndpoint, revocationEndpoint };
+  return { issuer, tokenEndpoint, deviceAuthorizationEndpoint, authorizationEndpoint, revocationEndpoint: text('revocation_endpoint') };
 }
 
-function oauthError(body: Record<string, unknown>, fallback: string): LightsoutError {
+export function oauthError(body: Record<string, unknown>, fallback: string): LightsoutError {
   const code = typeof body['error'] === 'string' ? body['error'] : 'unknown_error';
   const description = typeof body['error_description'] === 'string' ? `: ${body['error_description']}` : '';
   return new LightsoutError(code === 'invalid_grant' ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED', `${fallback} (${code}${description})`, {
@@ -64,7 +67,7 @@ function oauthError(body: Record<string, unknown>, fallback: string): LightsoutE
   });
 }
 
-function tokenSetOf(body: Record<string, unknown>, nowSeconds: number): TokenSet {
+export function tokenSetOf(body: Record<string, unknown>, nowSeconds: number): TokenSet {
   if (typeof body['access_token'] !== 'string') throw new LightsoutError('INTERNAL', 'token response without an access_token');
   const expiresIn = typeof body['expires_in'] === 'number' ? body['expires_in'] : 300;
   return {
@@ -77,6 +80,7 @@ function tokenSetOf(body: Record<string, unknown>, nowSeconds: number): TokenSet
 /** RFC 8628 §3.1–3.2 */
 export async function startDeviceAuthorization(metadata: IssuerMetadata, client: { clientId: string; scopes: string; audience: string; maxAge?: number }): Promise<DeviceAuthorization> {
   // max_age (OIDC Core §3.1.2.1): a step-up asks the OP for a fresh sign-in, not the existing session.
+  if (metadata.deviceAuthorizationEndpoint === undefined) throw new LightsoutError('INTERNAL', `the issuer ${metadata.issuer} does not offer the device authorization grant`);
   const { status, body } = await postForm(metadata.deviceAuthorizationEndpoint, { client_id: client.clientId, scope: client.scopes, resource: client.audience, ...(client.maxAge === undefined ? {} : { max_age: String(client.maxAge) }) });
   if (status !== 200) throw oauthError(body, 'the identity provider refused to start a device login');
   const { device_code: deviceCode, user_code: userCode, verification_uri: verificationUri } = body;

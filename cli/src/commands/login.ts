@@ -1,19 +1,24 @@
 import type { WhoAmI } from '@lightsout/shared';
 import { RelayApi } from '../api.js';
-import { discover, fetchClientConfig, pollDeviceToken, revokeToken, startDeviceAuthorization } from '../auth/device-flow.js';
+import { spawn } from 'node:child_process';
+import { type IssuerMetadata, type TokenSet, discover, fetchClientConfig, pollDeviceToken, revokeToken, startDeviceAuthorization } from '../auth/device-flow.js';
+import { startLoopbackLogin } from '../auth/loopback-flow.js';
 import { resolveRelay, staticTokenSource } from '../auth/session.js';
 import { readCredentials, removeCredentials, writeCredentials, type StoredSession } from '../config-store.js';
 import type { CommandContext } from './context.js';
 
-/** `lightsout login`: the device authorization grant, then the tokens stored 0600. */
+/**
+ * `lightsout login`: the device authorization grant, or, when the issuer has
+ * none, authorization code + PKCE through the system browser and a loopback
+ * redirect (RFC 8252 §7.3); then the tokens stored 0600.
+ */
 export async function login(context: CommandContext, options: { maxAge?: number } = {}): Promise<void> {
   const { output, env } = context;
   const relay = await resolveRelay(context.relayFlag, env);
   const client = await fetchClientConfig(relay);
   const metadata = await discover(client.issuer);
-  const authorization = await startDeviceAuthorization(metadata, { clientId: client.cliClientId, scopes: client.scopes, audience: client.audience, ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge }) });
-  output.err(`To log in to ${relay}, open\n\n  ${authorization.verificationUriComplete ?? authorization.verificationUri}\n\nand confirm the code  ${authorization.userCode}\n\nWaiting for approval (expires in ${Math.round(authorization.expiresIn / 60)} min) …\n`);
-  const tokens = await pollDeviceToken(metadata, { clientId: client.cliClientId, audience: client.audience }, authorization);
+  const request = { clientId: client.cliClientId, scopes: client.scopes, audience: client.audience, ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge }) };
+  const tokens = metadata.deviceAuthorizationEndpoint !== undefined ? await deviceLogin(context, relay, metadata, request) : await browserLogin(context, relay, metadata, request);
   const me = await new RelayApi(relay, staticTokenSource(tokens.accessToken)).get<WhoAmI>('/v1/me');
   const session: StoredSession = {
     relay,
@@ -31,6 +36,28 @@ export async function login(context: CommandContext, options: { maxAge?: number 
   file.current = relay;
   await writeCredentials(env, file);
   output.err(`Logged in to ${relay} as ${me.username} (tenant ${me.tenant}, role ${me.role}).\n`);
+}
+
+async function deviceLogin(context: CommandContext, relay: string, metadata: IssuerMetadata, request: Parameters<typeof startDeviceAuthorization>[1]): Promise<TokenSet> {
+  const authorization = await startDeviceAuthorization(metadata, request);
+  context.output.err(`To log in to ${relay}, open\n\n  ${authorization.verificationUriComplete ?? authorization.verificationUri}\n\nand confirm the code  ${authorization.userCode}\n\nWaiting for approval (expires in ${Math.round(authorization.expiresIn / 60)} min) …\n`);
+  return pollDeviceToken(metadata, { clientId: request.clientId, audience: request.audience }, authorization);
+}
+
+async function browserLogin(context: CommandContext, relay: string, metadata: IssuerMetadata, request: Parameters<typeof startLoopbackLogin>[1]): Promise<TokenSet> {
+  const login = await startLoopbackLogin(metadata, request);
+  context.output.err(`To log in to ${relay}, sign in in your browser (it should open by itself):\n\n  ${login.authorizationUrl}\n\nWaiting for the browser to come back to ${login.redirectUri} …\n`);
+  openBrowser(login.authorizationUrl, context.env);
+  return login.tokens;
+}
+
+/** Best effort, like other CLIs: $BROWSER (or `none`), else the platform's opener; the URL is printed either way. */
+function openBrowser(url: string, env: NodeJS.ProcessEnv): void {
+  const command = env['BROWSER'] ?? (process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open');
+  if (command === '' || command === 'none') return;
+  const child = spawn(command, [url], { detached: true, stdio: 'ignore' });
+  child.on('error', () => undefined);
+  child.unref();
 }
 
 /** `lightsout logout`: forgets the stored login for the relay (all of them with --all). */

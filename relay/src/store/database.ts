@@ -32,7 +32,7 @@ export interface UserTable {
   /** SHA-256 of a one-time enrollment code a tenant admin issued, and when it expires. */
   mfa_enrollment_hash: Generated<string | null>;
   mfa_enrollment_expires_at: Generated<number | null>;
-  /** Epoch ms of the last password change or disable: access tokens issued before it are refused. */
+  /** Epoch ms of the last password change or disable (a record: the sign-ins made before it are ended by deleting their OIDC grants). */
   credentials_changed_at: Generated<number | null>;
 }
 

@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import type { RouteRecord } from '../plugins/access.js';
 import { postgresForThisFile } from '../testing/dialects.js';
 import { type RunningRelay, startRelay } from '../testing/index.js';
+import { checkLiveRevocations } from './isolation-live.fixture.js';
 import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, ISOLATION_PASSWORD, type IdentityName, type IsolationWorld, buildIsolationWorld } from './isolation.fixture.js';
 
 /**
@@ -298,4 +299,11 @@ describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
       expect(leaks(world, '', answer.body).length, path).toBeGreaterThan(0);
     }
   });
+
+  it('every revocation ends every long-lived connection within a second: console leg, resume token, event feed, upload in progress', async () => {
+    const { failures, timings } = await checkLiveRevocations(relay);
+    console.log(`live revocations (${dialect}):\n  ${timings.join('\n  ')}`);
+    expect(failures).toEqual([]);
+    expect(timings).toHaveLength(6);
+  }, 120_000);
 });

@@ -72,8 +72,9 @@ function buildProgram(context: CommandContext): Command {
     .requiredOption('--region <region>', 'region slug, e.g. eu-central')
     .requiredOption('--datacenter <datacenter>', 'datacenter slug, e.g. fra1')
     .option('--ttl <seconds>', 'lifetime in seconds (60–86400; relay default otherwise)', positiveInteger)
+    .option('--tenant <tenant>', 'a tenant the agent may register servers into (repeatable; default any)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print JSON')
-    .action((options: { region: string; datacenter: string; ttl?: number; json?: boolean }) => agentsTokenCreate(context, options));
+    .action((options: { region: string; datacenter: string; ttl?: number; tenant?: string[]; json?: boolean }) => agentsTokenCreate(context, options));
 
   program
     .command('power')

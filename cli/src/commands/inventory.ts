@@ -79,9 +79,10 @@ export async function agentsList(context: CommandContext, options: { json?: bool
   );
 }
 
-export async function agentsTokenCreate(context: CommandContext, options: { region: string; datacenter: string; ttl?: number; json?: boolean }): Promise<void> {
+export async function agentsTokenCreate(context: CommandContext, options: { region: string; datacenter: string; ttl?: number; tenant?: string[]; json?: boolean }): Promise<void> {
   const request: JoinTokenCreate = { region: options.region, datacenter: options.datacenter };
   if (options.ttl !== undefined) request.ttlSeconds = options.ttl;
+  if (options.tenant !== undefined) request.tenants = options.tenant;
   const created = await (await apiFor(context)).post<JoinTokenCreated>('/v1/agents/join-tokens', request);
   if (options.json) {
     context.output.out(json(created));
@@ -89,7 +90,7 @@ export async function agentsTokenCreate(context: CommandContext, options: { regi
   }
   // The token alone on stdout, so `TOKEN=$(lightsout agents token create …)` works; the rest is for humans.
   context.output.out(`${created.token}\n`);
-  context.output.err(`join token for ${created.region}/${created.datacenter}, single use, expires ${created.expiresAt}\nstart the agent with LIGHTSOUT_JOIN_TOKEN set to it (or joinToken/joinTokenFile in its config)\n`);
+  context.output.err(`join token for ${created.region}/${created.datacenter}${created.tenants === undefined ? '' : `, tenants ${created.tenants.join(', ')} only`}, single use, expires ${created.expiresAt}\nstart the agent with LIGHTSOUT_JOIN_TOKEN set to it (or joinToken/joinTokenFile in its config)\n`);
 }
 
 /** `agents revoke ID`: the agent is disconnected at once and can never connect with its key again. */

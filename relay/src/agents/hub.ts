@@ -5,6 +5,7 @@ import type { RelayConfig } from '../config/schema.js';
 import { applyInventory, applyState } from '../inventory/apply.js';
 import type { ServerEvents } from '../inventory/events.js';
 import type { RelayMetrics } from '../plugins/metrics.js';
+import type { AuditLog } from '../audit/audit.js';
 import type { Store } from '../store/open.js';
 import type { SingleUseLedger } from '../access/single-use.js';
 import { type AuthenticatedAgent, authenticateAgent } from './agent-auth.js';
@@ -31,13 +32,20 @@ export class AgentHub {
     private readonly metrics: RelayMetrics,
     private readonly log: FastifyBaseLogger,
     private readonly events: ServerEvents,
+    private readonly audit?: AuditLog,
   ) {
     this.hooks = {
       onHello: async (connection, message) => {
         await this.store.updateTable('agents').set({ version: message.agentVersion }).where('id', '=', connection.agent.id).execute();
       },
       onInventory: async (connection, message) => {
-        const { accepted, rejected, removed, assigned } = await applyInventory(this.store, connection.agent, message.servers);
+        const binding = await this.store.selectFrom('agents').select('tenants').where('id', '=', connection.agent.id).executeTakeFirst();
+        const tenants = binding?.tenants === undefined || binding.tenants === null ? null : (JSON.parse(binding.tenants) as string[]);
+        const { accepted, rejected, removed, assigned } = await applyInventory(this.store, { ...connection.agent, tenants }, message.servers);
+        for (const refusal of rejected.filter((entry) => entry.error.code === 'FORBIDDEN')) {
+          const tenant = message.servers.find((server) => server.id === refusal.serverId)?.tenant ?? null;
+          await this.audit?.append({ action: 'inventory.refused', outcome: 'denied', subject: connection.agent.id, tenant, target: `server:${refusal.serverId}`, details: { code: 'FORBIDDEN', agentTenants: tenants } });
+        }
         this.events.serversChanged(accepted);
         this.events.serversRemoved(removed);
         if (rejected.length > 0) this.log.warn({ agentId: connection.agent.id, rejected: rejected.map((entry) => `${entry.serverId}:${entry.error.code}`) }, 'inventory entries rejected');

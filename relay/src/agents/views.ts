@@ -7,8 +7,8 @@ export async function listAgentViews(store: Store, isOnline: (agentId: string) =
   let query = store
     .selectFrom('agents')
     .leftJoin('servers', 'servers.agent_id', 'agents.id')
-    .select((builder) => ['agents.id', 'agents.name', 'agents.region', 'agents.datacenter', 'agents.version', 'agents.revoked', 'agents.connected_at', 'agents.last_seen_at', builder.fn.count<number>('servers.id').as('server_count')])
-    .groupBy(['agents.id', 'agents.name', 'agents.region', 'agents.datacenter', 'agents.version', 'agents.revoked', 'agents.connected_at', 'agents.last_seen_at'])
+    .select((builder) => ['agents.id', 'agents.name', 'agents.region', 'agents.datacenter', 'agents.version', 'agents.revoked', 'agents.connected_at', 'agents.last_seen_at', 'agents.tenants', builder.fn.count<number>('servers.id').as('server_count')])
+    .groupBy(['agents.id', 'agents.name', 'agents.region', 'agents.datacenter', 'agents.version', 'agents.revoked', 'agents.connected_at', 'agents.last_seen_at', 'agents.tenants'])
     .orderBy('agents.region')
     .orderBy('agents.datacenter')
     .orderBy('agents.name');
@@ -25,5 +25,6 @@ export async function listAgentViews(store: Store, isOnline: (agentId: string) =
     connectedAt: iso(row.connected_at),
     lastSeenAt: iso(row.last_seen_at),
     revoked: row.revoked !== 0,
+    tenants: row.tenants === null ? null : (JSON.parse(row.tenants) as string[]),
   }));
 }

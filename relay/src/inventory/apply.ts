@@ -7,6 +7,8 @@ export interface AgentPlacement {
   id: string;
   region: string;
   datacenter: string;
+  /** Tenants its join token named; null or absent: any. */
+  tenants?: string[] | null;
 }
 
 /**
@@ -14,7 +16,8 @@ export interface AgentPlacement {
  * ones. Region and datacenter come from the agent's enrollment, never from
  * the message, so an agent can only place servers in its own datacenter.
  * Refused per server: an id another agent owns (CONFLICT), a duplicate id in
- * the message (CONFLICT), an unknown tenant (NOT_FOUND).
+ * the message (CONFLICT), a tenant the agent's join token did not name
+ * (FORBIDDEN), an unknown tenant (NOT_FOUND).
  */
 export async function applyInventory(store: Store, agent: AgentPlacement, servers: ServerRegistration[]): Promise<{ accepted: string[]; rejected: Rejection[]; removed: Array<{ id: string; tenant: string }>; assigned: Array<{ serverId: string; tenant: string }> }> {
   return store.transaction().execute(async (transaction) => {
@@ -45,6 +48,9 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
         rejected.push({ serverId: server.id, error: { code: 'CONFLICT', message: `server id ${server.id} appears twice in the inventory` } });
       } else if (owner !== undefined && owner !== agent.id) {
         rejected.push({ serverId: server.id, error: { code: 'CONFLICT', message: `server id ${server.id} is registered by another agent`, hint: 'server ids are unique across the provider; rename it in the agent config' } });
+      } else if (agent.tenants !== undefined && agent.tenants !== null && !assigned.has(server.id) && !agent.tenants.includes(server.tenant)) {
+        // A provider admin's assignment may place a server anywhere; the agent's own report may not.
+        rejected.push({ serverId: server.id, error: { code: 'FORBIDDEN', message: `this agent may register servers into ${agent.tenants.join(', ')} only, not ${server.tenant}`, hint: 'enroll the agent with a join token naming this tenant, or fix the tenant in the agent config' } });
       } else if (!knownTenants.has(server.tenant)) {
         rejected.push({ serverId: server.id, error: { code: 'NOT_FOUND', message: `tenant ${server.tenant} does not exist`, hint: 'a provider admin must create the tenant first' } });
       } else {

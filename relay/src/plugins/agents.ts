@@ -32,7 +32,7 @@ const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchem
 async function agentsPlugin(app: FastifyInstance): Promise<void> {
   app.decorate('serverEvents', new ServerEvents());
   app.decorate('serverActivity', new ServerActivity(app.serverEvents));
-  const hub = new AgentHub(app.store, app.singleUse, app.config, app.metrics, app.log, app.serverEvents);
+  const hub = new AgentHub(app.store, app.singleUse, app.config, app.metrics, app.log, app.serverEvents, app.audit);
   app.decorate('agents', hub);
   app.decorateRequest('controlAgent', null);
 
@@ -45,9 +45,14 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
       const now = Date.now();
       await app.store.insertInto('regions').values({ id: body.region, created_at: now }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
       await app.store.insertInto('datacenters').values({ id: body.datacenter, region: body.region, created_at: now }).onConflict((conflict) => conflict.columns(['region', 'id']).doNothing()).execute();
-      const { token, expiresAt } = await createJoinToken(app.store, { region: body.region, datacenter: body.datacenter, ttlSeconds: body.ttlSeconds ?? app.config.agents.joinTokenTtlSeconds, createdBy: principal.subject });
-      await app.audit.fromRequest(request, { action: 'join-token.create', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `datacenter:${body.region}/${body.datacenter}`, details: { expiresAt: expiresAt.toISOString() } });
-      return reply.status(201).send({ token, region: body.region, datacenter: body.datacenter, expiresAt: expiresAt.toISOString() });
+      if (body.tenants !== undefined) {
+        const known = new Set((await app.store.selectFrom('tenants').select('id').where('id', 'in', body.tenants).execute()).map((row) => row.id));
+        const unknown = body.tenants.filter((tenant) => !known.has(tenant));
+        if (unknown.length > 0) throw new LightsoutError('NOT_FOUND', `tenant ${unknown.join(', ')} does not exist`, { hint: 'create the tenant first: POST /v1/tenants' });
+      }
+      const { token, expiresAt } = await createJoinToken(app.store, { region: body.region, datacenter: body.datacenter, ...(body.tenants === undefined ? {} : { tenants: body.tenants }), ttlSeconds: body.ttlSeconds ?? app.config.agents.joinTokenTtlSeconds, createdBy: principal.subject });
+      await app.audit.fromRequest(request, { action: 'join-token.create', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `datacenter:${body.region}/${body.datacenter}`, details: { expiresAt: expiresAt.toISOString(), tenants: body.tenants ?? null } });
+      return reply.status(201).send({ token, region: body.region, datacenter: body.datacenter, ...(body.tenants === undefined ? {} : { tenants: body.tenants }), expiresAt: expiresAt.toISOString() });
     },
   );
 
@@ -84,7 +89,7 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
         const consumed = await consumeJoinToken(transaction, body.joinToken, agentId);
         await transaction
           .insertInto('agents')
-          .values({ id: agentId, name: body.name, region: consumed.region, datacenter: consumed.datacenter, public_jwk: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: body.publicKey.x }), revoked: 0, version: null, connected_at: null, last_seen_at: null, created_at: Date.now() })
+          .values({ id: agentId, name: body.name, region: consumed.region, datacenter: consumed.datacenter, public_jwk: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: body.publicKey.x }), revoked: 0, version: null, connected_at: null, last_seen_at: null, created_at: Date.now(), tenants: consumed.tenants })
           .execute();
         return consumed;
       });

@@ -47,6 +47,8 @@ export interface AgentTable {
   connected_at: number | null;
   last_seen_at: number | null;
   created_at: number;
+  /** JSON array of the tenants this agent may register servers into; null: any (a join token that named none). */
+  tenants: string | null;
 }
 
 export interface JoinTokenTable {
@@ -59,6 +61,8 @@ export interface JoinTokenTable {
   expires_at: number;
   used_at: number | null;
   used_by_agent: string | null;
+  /** JSON array of tenants the enrolled agent is bound to; null: any. */
+  tenants: string | null;
 }
 
 export interface ServerTable {

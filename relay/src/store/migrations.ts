@@ -245,6 +245,17 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.alterTable('servers').dropColumn('bmc_status').execute();
     },
   },
+  '0008-agent-tenant-binding': {
+    // The tenants an agent may register servers into, as its join token named them (JSON array); null: any.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('join_tokens').addColumn('tenants', 'text').execute();
+      await db.schema.alterTable('agents').addColumn('tenants', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('agents').dropColumn('tenants').execute();
+      await db.schema.alterTable('join_tokens').dropColumn('tenants').execute();
+    },
+  },
 });
 
 export function migrationProvider(driver: StoreDriver): MigrationProvider {

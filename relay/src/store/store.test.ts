@@ -38,7 +38,7 @@ describe.each(dialects)('store on %s', (_name, open) => {
 
   it('consumes a join token exactly once', async () => {
     const { token } = await createJoinToken(store, { region: 'eu', datacenter: 'fra1', ttlSeconds: 600, createdBy: 'test' });
-    expect(await consumeJoinToken(store, token, 'agent-1')).toEqual({ region: 'eu', datacenter: 'fra1' });
+    expect(await consumeJoinToken(store, token, 'agent-1')).toEqual({ region: 'eu', datacenter: 'fra1', tenants: null });
     await expect(consumeJoinToken(store, token, 'agent-2')).rejects.toMatchObject({ code: 'JOIN_TOKEN_USED' });
   });
 

@@ -17,6 +17,8 @@ export const JoinTokenCreate = Type.Object(
   {
     region: Slug,
     datacenter: Slug,
+    /** Tenants the enrolled agent may register servers into; absent: any tenant (see docs/security.md). */
+    tenants: Type.Optional(Type.Array(Slug, { minItems: 1, maxItems: 64, uniqueItems: true })),
     /** Lifetime in seconds; short by default because the token is a bearer secret. */
     ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
   },
@@ -28,6 +30,7 @@ export const JoinTokenCreated = Type.Object({
   token: Type.String(),
   region: Slug,
   datacenter: Slug,
+  tenants: Type.Optional(Type.Array(Slug)),
   expiresAt: Type.String(),
 });
 export type JoinTokenCreated = Static<typeof JoinTokenCreated>;
@@ -63,6 +66,8 @@ export const AgentView = Type.Object({
   connectedAt: Type.Union([Type.String(), Type.Null()]),
   lastSeenAt: Type.Union([Type.String(), Type.Null()]),
   revoked: Type.Boolean(),
+  /** Tenants it may register servers into; null: any. */
+  tenants: Type.Optional(Type.Union([Type.Array(Slug), Type.Null()])),
 });
 export type AgentView = Static<typeof AgentView>;
 

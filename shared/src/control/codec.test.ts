@@ -115,9 +115,12 @@ describe('control codec', () => {
       fastestMs(() => codeOf(() => decodeAgentMessage(malformed))),
       fastestMs(() => codeOf(() => decodeAgentMessage(wrongField))),
     );
-    // Today's figures are in the commit message; the ratio, not a wall-clock bound, keeps this stable on a loaded machine.
+    // A ratio, not a wall-clock bound. Collecting every error made refusing ~10x slower than accepting
+    // (424-494 ms against 48 ms); stopping at the first error makes it about the same. On an idle machine
+    // refuse is within 2x of accept, but with two cores under a load of 15 single runs swing 4x either
+    // way, so the bound is the one that still fails the old behaviour, not today's best figure.
     console.info(`control codec, 1 MiB: accept ${accept.toFixed(1)} ms, refuse ${refuse.toFixed(1)} ms`);
-    expect(refuse).toBeLessThan(accept * 2 + 5);
+    expect(refuse).toBeLessThan(accept * 5 + 20);
   });
 
   it('names the first invalid element of an inventory in its error', () => {

@@ -28,6 +28,7 @@ import { DriverRegistry } from '../../agent/src/drivers/registry.js';
 import { ServerTenants } from '../../agent/src/server-tenants.js';
 import { SingleUseLedger } from '../../relay/src/access/single-use.js';
 import configPlugin from '../../relay/src/plugins/config.js';
+import accessPlugin from '../../relay/src/plugins/access.js';
 import errorsPlugin from '../../relay/src/plugins/errors.js';
 import streamsPlugin, { type StreamDependencies } from '../../relay/src/plugins/streams/index.js';
 import { openStore } from '../../relay/src/store/open.js';
@@ -129,12 +130,6 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
   const singleUse = new SingleUseLedger(store);
   const dependencies: StreamDependencies = {
     singleUse,
-    async authenticate(request) {
-      const header = request.headers.authorization ?? '';
-      const user = options.users[header.replace(/^Bearer /, '')];
-      if (!user) throw new LightsoutError('UNAUTHENTICATED', 'unknown test user');
-      return user;
-    },
     async findServer(serverId) {
       return serverIndex.get(serverId);
     },
@@ -168,6 +163,20 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
     const app = Fastify({ loggerInstance: logger as FastifyBaseLogger }) as unknown as FastifyInstance;
     await app.register(configPlugin, { config: { dataDir, publicUrl: relayUrl } as never });
     await app.register(errorsPlugin);
+    // The relay's access hook on the chain's stand-in users (a fresh sign-in each, so no step-up).
+    await app.register(accessPlugin, {
+      dependencies: {
+        async principalOf(request) {
+          const user = options.users[(request.headers.authorization ?? '').replace(/^Bearer /, '')];
+          if (!user) throw new LightsoutError('UNAUTHENTICATED', 'unknown test user');
+          const now = Math.floor(Date.now() / 1000);
+          return { ...user, issuer: 'bench', expiresAt: now + 3600, authTime: now, amr: ['pwd'], kind: 'user' };
+        },
+        serverVisible: async (principal, serverId) => serverIndex.get(serverId)?.tenant === principal.tenant,
+        stepUpPolicy: async () => ({ maxAgeSeconds: 600, mfa: false }),
+        audit: async () => undefined,
+      },
+    });
     await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
     await app.register(streamsPlugin, { dependencies });
     await app.listen({ host: '127.0.0.1', port });

@@ -11,7 +11,7 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   app = await buildApp({ config: { dataDir: join(directory, 'data'), webRoot: join(directory, 'no-web'), logLevel: 'silent', metrics: { port: 0 } }, logDestination: silent });
-  app.get('/test/boom', async () => {
+  app.get('/test/boom', { config: { permission: 'public' } }, async () => {
     throw new Error('database password is hunter2');
   });
 });

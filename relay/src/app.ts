@@ -68,7 +68,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(configPlugin, { config });
   await app.register(errorsPlugin);
   await app.register(securityHeadersPlugin);
-  // Before every route plugin: it records the route table and guards /v1/servers/:id… (issue 7).
+  // Before every route plugin: it records the route table and enforces every route's declared permission.
   await app.register(accessPlugin);
   await app.register(metricsPlugin);
   await app.register(storePlugin);

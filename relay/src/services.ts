@@ -1,13 +1,5 @@
-import type { BmcEndpoints, Capability, ControlOperation, OperationParams, OperationResult, Role } from '@lightsout/shared';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { bearerToken } from './plugins/identity.js';
-
-export interface RelayCaller {
-  subject: string;
-  username: string;
-  tenant: string;
-  role: Role;
-}
+import type { BmcEndpoints, Capability, ControlOperation, OperationParams, OperationResult } from '@lightsout/shared';
+import type { FastifyInstance } from 'fastify';
 
 export interface RelayServerInfo {
   id: string;
@@ -25,12 +17,6 @@ export interface RelayServerInfo {
  */
 export function relayDependencies(app: FastifyInstance) {
   return {
-    /** The caller of a REST route; throws UNAUTHENTICATED / TOKEN_* like every API route. */
-    async authenticate(request: FastifyRequest): Promise<RelayCaller> {
-      const principal = await app.identity.principalFromToken(bearerToken(request.headers.authorization));
-      request.principal = principal;
-      return { subject: principal.subject, username: principal.username, tenant: principal.tenant, role: principal.role };
-    },
     /** Any server regardless of tenant: the caller must apply tenant scoping (another tenant's server is NOT_FOUND). */
     async findServer(serverId: string): Promise<RelayServerInfo | undefined> {
       const row = await app.store.selectFrom('servers').select(['id', 'tenant_id', 'agent_id', 'capabilities', 'endpoints']).where('id', '=', serverId).executeTakeFirst();

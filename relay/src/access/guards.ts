@@ -1,15 +1,5 @@
 import { LightsoutError } from '@lightsout/shared';
-import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../identity/verifier.js';
-import { type Permission, can } from './permissions.js';
-
-/** The authenticated caller, or FORBIDDEN unless their role holds `permission` (permissions.ts). */
-export function requirePermission(request: FastifyRequest, permission: Permission): Principal {
-  const principal = request.principal;
-  if (principal === null) throw new LightsoutError('UNAUTHENTICATED', 'no access token');
-  if (!can(principal.role, permission)) throw new LightsoutError('FORBIDDEN', `your role (${principal.role}) may not ${permission}`, { hint: 'ask a tenant or provider administrator for access' });
-  return principal;
-}
 
 /**
  * The tenant an admin acts on: their own, or for provider staff any tenant

@@ -16,8 +16,14 @@ const OPERATOR_UP: readonly Role[] = ['operator', 'tenant-admin', 'provider-admi
 const TENANT_ADMIN_UP: readonly Role[] = ['tenant-admin', 'provider-admin'];
 const PROVIDER_ADMIN: readonly Role[] = ['provider-admin'];
 
-interface PermissionRule {
+export interface PermissionRule {
   roles: readonly Role[];
+  /**
+   * People only: refused to API tokens (service accounts). A token is a
+   * long-lived secret kept in scripts and CI; if it leaks it must not be able
+   * to create people, credentials or more tokens, or reshape tenants.
+   */
+  interactiveOnly?: true;
   /** Destructive: needs a recent authentication (and MFA when the tenant requires it), RFC 9470. */
   stepUp?: true;
   /** Crosses tenants: only the provider tenant's staff hold it. */
@@ -25,6 +31,10 @@ interface PermissionRule {
 }
 
 export const PERMISSIONS = {
+  /** Who am I (GET /v1/me). */
+  'profile.read': { roles: VIEWER_UP },
+  /** One's own password and second factor. */
+  'account.manage-own': { roles: VIEWER_UP, interactiveOnly: true },
   'servers.read': { roles: VIEWER_UP },
   'power.read': { roles: VIEWER_UP },
   'sensors.read': { roles: VIEWER_UP },
@@ -37,6 +47,8 @@ export const PERMISSIONS = {
   'sel.clear': { roles: OPERATOR_UP },
   'console.control': { roles: OPERATOR_UP },
   'console.takeover': { roles: OPERATOR_UP, stepUp: true },
+  /** Upload images (tus); mounting one is media.mount. */
+  'media.upload': { roles: OPERATOR_UP },
   'media.mount': { roles: OPERATOR_UP, stepUp: true },
   'media.eject': { roles: OPERATOR_UP },
   /** Make the agent log in again at once after the BMC rejected its credentials (risks the BMC's lockout counter). */
@@ -58,8 +70,8 @@ export function can(role: Role, permission: Permission): boolean {
   return (PERMISSIONS[permission].roles as readonly Role[]).includes(role);
 }
 
-export function needsStepUp(permission: Permission): boolean {
-  return (PERMISSIONS[permission] as PermissionRule).stepUp === true;
+export function ruleOf(permission: Permission): PermissionRule {
+  return PERMISSIONS[permission];
 }
 
 /** Roles a principal of `role` may hand out (to users, grants, tokens): never above its own. */

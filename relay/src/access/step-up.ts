@@ -1,7 +1,7 @@
 import { LightsoutError } from '@lightsout/shared';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../identity/verifier.js';
-import { type Permission, needsStepUp } from './permissions.js';
+import type { Permission } from './permissions.js';
 
 /** Authentication methods (RFC 8176) that count as a second factor. */
 const SECOND_FACTORS = new Set(['otp', 'mfa', 'hwk', 'swk']);
@@ -35,17 +35,9 @@ export async function stepUpPolicy(app: FastifyInstance, tenant: string): Promis
   return { maxAgeSeconds: app.config.identity.stepUpMaxAgeSeconds, mfa: row?.require_mfa === 1 };
 }
 
-/** Throws STEP_UP_REQUIRED (401 + WWW-Authenticate) unless the caller's authentication is fresh enough for `permission`. */
-export async function requireStepUp(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, permission: Permission): Promise<void> {
-  if (!needsStepUp(permission)) return;
-  const principal = request.principal;
-  if (principal === null) throw new LightsoutError('UNAUTHENTICATED', 'no access token');
-  const policy = await stepUpPolicy(app, principal.tenant);
-  const shortfall = stepUpShortfall(principal, policy);
-  if (shortfall === undefined) return;
-  reply.header('www-authenticate', stepUpChallenge(policy));
-  await app.audit.fromRequest(request, { action: `step-up.${permission}`, outcome: 'denied', subject: principal.subject, tenant: principal.tenant, details: { reason: shortfall } });
-  throw new LightsoutError('STEP_UP_REQUIRED', `this action needs a recent sign-in: ${shortfall}`, {
+/** STEP_UP_REQUIRED (401; the caller adds the challenge header) for a shortfall stepUpShortfall found. */
+export function stepUpRequired(policy: StepUpPolicy, permission: Permission, shortfall: string): LightsoutError {
+  return new LightsoutError('STEP_UP_REQUIRED', `this action needs a recent sign-in: ${shortfall}`, {
     hint: 'sign in again (lightsout login; the web console asks by itself), then retry',
     details: { maxAge: policy.maxAgeSeconds, mfa: policy.mfa, permission },
   });

@@ -42,7 +42,7 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
 
   const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('x-frame-options', 'DENY').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
 
-  app.get<{ Params: { uid: string } }>('/interaction/:uid', { schema: { hide: true } }, async (request, reply) => {
+  app.get<{ Params: { uid: string } }>('/interaction/:uid', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {
     const interaction = await details(request, reply);
     if (interaction === undefined) return reply;
     noStore(reply);
@@ -59,7 +59,7 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     return reply.status(400).type('text/html; charset=utf-8').send(messagePage('Sign-in failed', `Unsupported step ${interaction.prompt.name}.`));
   });
 
-  app.post<{ Params: { uid: string }; Body: { username?: string; password?: string; otp?: string } }>('/interaction/:uid/login', { schema: { hide: true } }, async (request, reply) => {
+  app.post<{ Params: { uid: string }; Body: { username?: string; password?: string; otp?: string } }>('/interaction/:uid/login', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {
     const interaction = await details(request, reply);
     if (interaction === undefined) return reply;
     noStore(reply);
@@ -107,7 +107,7 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     return reply.redirect(returnTo, 303);
   });
 
-  app.post<{ Params: { uid: string } }>('/interaction/:uid/abort', { schema: { hide: true } }, async (request, reply) => {
+  app.post<{ Params: { uid: string } }>('/interaction/:uid/abort', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {
     const interaction = await details(request, reply);
     if (interaction === undefined) return reply;
     const returnTo = await provider.interactionResult(request.raw, reply.raw, { error: 'access_denied', error_description: 'the user cancelled the sign-in' }, { mergeWithLastSubmission: false });

@@ -90,9 +90,3 @@ export interface Principal {
   /** A person (default) or a tenant's service account (API token). */
   kind?: 'user' | 'service-account';
 }
-
-const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, 'tenant-admin': 2, 'provider-admin': 3 };
-
-export function roleAtLeast(role: Role, minimum: Role): boolean {
-  return ROLE_RANK[role] >= ROLE_RANK[minimum];
-}

@@ -1,18 +1,23 @@
 import { LightsoutError } from '@lightsout/shared';
-import type { FastifyInstance, FastifyRequest, RouteOptions, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { powerPermission } from '../access/permissions.js';
+import type { AuditEvent } from '../audit/audit.js';
+import { type Permission, can, ruleOf } from '../access/permissions.js';
+import { type RoutePermission, isCredentialMode } from '../access/route-permission.js';
 import { serverVisible } from '../access/scope.js';
-import { requireStepUp } from '../access/step-up.js';
+import { type StepUpPolicy, stepUpChallenge, stepUpPolicy, stepUpRequired, stepUpShortfall } from '../access/step-up.js';
+import type { Principal } from '../identity/verifier.js';
 import { bearerToken } from './identity.js';
 
-/** One route as Fastify registered it; the isolation matrix walks these. */
+/** One route as Fastify registered it; the isolation matrix and the route-table test walk these. */
 export interface RouteRecord {
   methods: string[];
   url: string;
   websocket: boolean;
   /** The route's TypeBox schemas (params, querystring, body), to build valid sample requests. */
   schema: RouteOptions['schema'];
+  /** What the route declared in `config.permission` (read late: a scope may mark its routes after this plugin saw them). */
+  readonly permission: RoutePermission | undefined;
 }
 
 declare module 'fastify' {
@@ -20,9 +25,27 @@ declare module 'fastify' {
     /** Every route of this relay, collected as plugins register them (new routes are covered automatically). */
     routeTable: RouteRecord[];
   }
+  interface FastifyRequest {
+    /** The authenticated caller, set by the access hook on every route that needs one. */
+    principal: Principal | null;
+  }
 }
 
-/** Routes whose `:id` is a server id: the tenant/grant guard runs before any of their own code. */
+/** What the access hook needs from the rest of the relay; app.ts uses the defaults, plugin tests pass their own. */
+export interface AccessDependencies {
+  /** The caller behind the request's bearer token; throws UNAUTHENTICATED / TOKEN_*. */
+  principalOf(request: FastifyRequest): Promise<Principal>;
+  /** Whether the principal may reach this server id (tenant, then grants). */
+  serverVisible(principal: Principal, serverId: string): Promise<boolean>;
+  stepUpPolicy(tenant: string): Promise<StepUpPolicy>;
+  audit(request: FastifyRequest, event: Omit<AuditEvent, 'sourceIp' | 'correlationId'>): Promise<void>;
+}
+
+export interface AccessPluginOptions {
+  dependencies?: Partial<AccessDependencies>;
+}
+
+/** Routes whose `:id` is a server id: the tenant/grant scope check runs before the permission check. */
 const SERVER_ROUTE = /^\/v1\/servers\/:id(\/|$)/;
 
 /**
@@ -37,44 +60,82 @@ const AUDITED_SERVER_ACTIONS: Record<string, string> = {
 };
 
 /**
- * Cross-cutting access control, registered before every route plugin:
- *  - records the route table;
- *  - on every `/v1/servers/:id…` route, a guard that resolves the caller
- *    and answers NOT_FOUND unless the caller's tenant owns the server (or the
- *    caller is provider staff) and their grants include it — defence in
- *    depth, so a route plugin that forgets its own tenant check still cannot
- *    reach another tenant's server;
- *  - step-up (RFC 9470) for destructive power actions and media mounts.
+ * The one access decision of the relay, registered before every route
+ * plugin. Each route declares `config.permission` (route-permission.ts);
+ * before its handler runs, this hook
+ *  1. lets credential routes (public, agent token, stream token) through —
+ *     they check their own credential;
+ *  2. authenticates the bearer token (401 + WWW-Authenticate);
+ *  3. on `/v1/servers/:id…`, answers NOT_FOUND unless the caller's tenant
+ *     owns the server (or the caller is provider staff) and their grants
+ *     include it, so another tenant's server looks exactly like a missing one;
+ *  4. checks the role against the permission table (403), and refuses
+ *     people-only permissions to API tokens (403), auditing the denial;
+ *  5. asks for step-up (RFC 9470) when the permission is destructive.
+ * A route that declares nothing is refused to everyone: forgetting is safe,
+ * and the route-table test names it.
  */
-async function accessPlugin(app: FastifyInstance): Promise<void> {
+async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions): Promise<void> {
   const routes: RouteRecord[] = [];
   app.decorate('routeTable', routes);
+  app.decorateRequest('principal', null);
 
-  /** Requests that passed the guard and join a console someone else has live. */
-  const joiningLive = new WeakSet<FastifyRequest>();
-
-  const serverGuard: preHandlerHookHandler = async function serverGuard(request: FastifyRequest, reply) {
-    const principal = request.principal ?? (await app.identity.principalFromToken(bearerTokenOf(request)).catch((error: unknown) => {
-      reply.header('www-authenticate', 'Bearer realm="lightsout", error="invalid_token"');
-      throw error;
-    }));
-    request.principal = principal;
-    const { id } = request.params as { id?: string };
-    if (typeof id !== 'string' || !(await serverVisible(app.store, principal, id))) throw new LightsoutError('NOT_FOUND', `no server ${String(id)}`);
-    const route = request.routeOptions.url ?? '';
-    if (request.method === 'POST' && route === '/v1/servers/:id/power') {
-      const action = (request.body as { action?: unknown } | undefined)?.action;
-      await requireStepUp(app, request, reply, powerPermission(typeof action === 'string' ? action : 'off'));
-    } else if (request.method === 'POST' && route === '/v1/servers/:id/media') {
-      await requireStepUp(app, request, reply, 'media.mount');
-    } else if (request.method === 'POST' && route === '/v1/servers/:id/sessions') {
-      // Joining someone's live console with control rights is what lets you take it over.
-      const mode = (request.body as { mode?: unknown } | undefined)?.mode ?? (principal.role === 'viewer' ? 'view' : 'control');
-      const othersLive = app.hasDecorator('streams') && app.streams.gateway.othersLiveOn(id, principal.subject);
-      if (othersLive) joiningLive.add(request);
-      if (mode === 'control' && othersLive) await requireStepUp(app, request, reply, 'console.takeover');
-    }
+  // Defaults reach decorators registered after this plugin, so they are looked up per request.
+  const dependencies: AccessDependencies = {
+    principalOf: (request) => app.identity.principalFromToken(bearerTokenOf(request)),
+    serverVisible: (principal, serverId) => serverVisible(app.store, principal, serverId),
+    stepUpPolicy: (tenant) => stepUpPolicy(app, tenant),
+    audit: (request, event) => app.audit.fromRequest(request, event),
+    ...options.dependencies,
   };
+
+  async function deny(request: FastifyRequest, principal: Principal, permission: Permission, message: string): Promise<never> {
+    await dependencies.audit(request, {
+      action: 'access.denied',
+      outcome: 'denied',
+      subject: principal.subject,
+      tenant: principal.tenant,
+      target: `route:${request.method} ${request.routeOptions.url ?? ''}`,
+      details: { permission, role: principal.role, kind: principal.kind ?? 'user' },
+    });
+    throw new LightsoutError('FORBIDDEN', message, { hint: principal.kind === 'service-account' ? 'sign in as a person (lightsout login)' : 'ask a tenant or provider administrator for access' });
+  }
+
+  async function authorize(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (request.is404) return;
+    const declared = request.routeOptions.config.permission;
+    if (declared === undefined) throw new LightsoutError('FORBIDDEN', `route ${request.method} ${request.routeOptions.url ?? ''} declares no permission`);
+    if (isCredentialMode(declared)) return;
+
+    const principal =
+      request.principal ??
+      (await dependencies.principalOf(request).catch((error: unknown) => {
+        reply.header('www-authenticate', 'Bearer realm="lightsout", error="invalid_token"');
+        throw error;
+      }));
+    request.principal = principal;
+
+    if (SERVER_ROUTE.test(request.routeOptions.url ?? '')) {
+      const { id } = request.params as { id?: string };
+      if (typeof id !== 'string' || !(await dependencies.serverVisible(principal, id))) throw new LightsoutError('NOT_FOUND', `no server ${String(id)}`);
+    }
+
+    const permission = typeof declared === 'string' ? declared : declared.of(request, principal);
+    if (!can(principal.role, permission)) await deny(request, principal, permission, `your role (${principal.role}) may not ${permission}`);
+    const rule = ruleOf(permission);
+    if (rule.interactiveOnly === true && principal.kind === 'service-account') await deny(request, principal, permission, `API tokens may not ${permission}`);
+
+    if (rule.stepUp === true) {
+      const policy = await dependencies.stepUpPolicy(principal.tenant);
+      const shortfall = stepUpShortfall(principal, policy);
+      if (shortfall !== undefined) {
+        reply.header('www-authenticate', stepUpChallenge(policy));
+        await dependencies.audit(request, { action: `step-up.${permission}`, outcome: 'denied', subject: principal.subject, tenant: principal.tenant, details: { reason: shortfall } });
+        throw stepUpRequired(policy, permission, shortfall);
+      }
+    }
+  }
+  app.addHook('preHandler', authorize);
 
   app.addHook('onResponse', async (request, reply) => {
     const action = AUDITED_SERVER_ACTIONS[`${request.method} ${request.routeOptions.url ?? ''}`];
@@ -82,8 +143,10 @@ async function accessPlugin(app: FastifyInstance): Promise<void> {
     const status = reply.statusCode;
     const { id } = request.params as { id?: string };
     const body = (request.body ?? {}) as { kind?: unknown; mode?: unknown; uploadId?: unknown; sha256?: unknown; boot?: unknown };
-    await app.audit.fromRequest(request, {
-      action: action === 'session.open' && joiningLive.has(request) ? 'session.join' : action,
+    // Joining a console someone else has live (their leg is still open when this answer goes out).
+    const joining = action === 'session.open' && app.hasDecorator('streams') && typeof id === 'string' && app.streams.gateway.othersLiveOn(id, request.principal.subject);
+    await dependencies.audit(request, {
+      action: joining ? 'session.join' : action,
       outcome: status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure',
       subject: request.principal.subject,
       tenant: request.principal.tenant,
@@ -92,18 +155,33 @@ async function accessPlugin(app: FastifyInstance): Promise<void> {
     });
   });
 
-  app.addHook('onRoute', (options) => {
-    const methods = (Array.isArray(options.method) ? options.method : [options.method]).map(String);
-    routes.push({ methods, url: options.url, websocket: (options as { websocket?: boolean }).websocket === true, schema: options.schema });
-    if (SERVER_ROUTE.test(options.url) && !methods.every((method) => method === 'HEAD' || method === 'OPTIONS')) {
-      const existing = options.preHandler === undefined ? [] : Array.isArray(options.preHandler) ? options.preHandler : [options.preHandler];
-      options.preHandler = [serverGuard, ...existing];
-    }
+  app.addHook('onRoute', (route) => {
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(String);
+    routes.push({
+      methods,
+      url: route.url,
+      websocket: (route as { websocket?: boolean }).websocket === true,
+      schema: route.schema,
+      get permission() {
+        return route.config?.permission;
+      },
+    });
+  });
+}
+
+/**
+ * For a scope whose routes a third-party plugin registers (static files,
+ * the API docs UI): mark every route it adds as public, since it cannot
+ * declare a permission itself.
+ */
+export function declarePublicRoutes(scope: FastifyInstance): void {
+  scope.addHook('onRoute', (route) => {
+    if (route.config?.permission === undefined) route.config = { ...route.config, permission: 'public' };
   });
 }
 
 /** The access token from `Authorization: Bearer`, or for WebSockets the `bearer.<token>` subprotocol browsers use. */
-function bearerTokenOf(request: FastifyRequest): string {
+export function bearerTokenOf(request: FastifyRequest): string {
   const offered = request.headers['sec-websocket-protocol'];
   if (request.headers.authorization === undefined && typeof offered === 'string') {
     const protocol = offered.split(',').map((entry) => entry.trim()).find((entry) => entry.startsWith('bearer.'));

@@ -38,7 +38,7 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/agents/join-tokens',
-    { preHandler: app.requireRole('provider-admin'), schema: { tags: ['agents'], security: [{ bearer: [] }], body: JoinTokenCreate, response: { 201: JoinTokenCreated, ...errors } } },
+    { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], body: JoinTokenCreate, response: { 201: JoinTokenCreated, ...errors } } },
     async (request, reply) => {
       const body = request.body as JoinTokenCreate;
       const principal = request.principal!;
@@ -68,7 +68,7 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
     for (const row of enrollGuard.flush()) await auditEnrollFailures(row, { code: 'REPEATED_FAILURES', windowSeconds: app.config.limits.enrollment.failureAuditWindowSeconds });
   });
 
-  app.post('/v1/agents/enroll', { schema: { tags: ['agents'], body: AgentEnroll, response: { 201: AgentEnrolled, ...errors } } }, async (request, reply) => {
+  app.post('/v1/agents/enroll', { config: { permission: 'public' }, schema: { tags: ['agents'], body: AgentEnroll, response: { 201: AgentEnrolled, ...errors } } }, async (request, reply) => {
     const body = request.body as AgentEnroll;
     try {
       enrollGuard.check(request.ip);
@@ -102,13 +102,13 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
     return reply.status(201).send({ agentId, region: placement.region, datacenter: placement.datacenter, audience: app.config.agentAudience });
   });
 
-  app.get('/v1/agents', { preHandler: app.requireRole('provider-admin'), schema: { tags: ['agents'], security: [{ bearer: [] }], response: { 200: AgentList, ...errors } } }, async () => ({
+  app.get('/v1/agents', { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], response: { 200: AgentList, ...errors } } }, async () => ({
     agents: await listAgentViews(app.store, (agentId) => hub.isOnline(agentId)),
   }));
 
   app.post(
     '/v1/agents/:id/revoke',
-    { preHandler: app.requireRole('provider-admin'), schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: AgentView, ...errors } } },
+    { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: AgentView, ...errors } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const principal = request.principal!;
@@ -127,6 +127,7 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
     '/v1/agent/connect',
     {
       websocket: true,
+      config: { permission: 'agent-token' },
       schema: { tags: ['agents'], hide: true },
       preValidation: async (request: FastifyRequest) => {
         request.controlAgent = await hub.authenticate(bearerToken(request.headers.authorization));

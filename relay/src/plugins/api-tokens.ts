@@ -2,7 +2,7 @@ import { ApiTokenCreate, ApiTokenCreated, ApiTokenList, type ApiTokenView, Error
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { createApiToken } from '../access/api-tokens.js';
-import { requirePermission, sameTenantOr404, targetTenant } from '../access/guards.js';
+import { sameTenantOr404, targetTenant } from '../access/guards.js';
 import { assignableRoles } from '../access/permissions.js';
 import type { ApiTokenTable } from '../store/database.js';
 
@@ -17,15 +17,15 @@ function view(row: ApiTokenTable): ApiTokenView {
 
 /** Service accounts: `lso_…` API tokens, created by tenant admins for their tenant, shown once, revocable. */
 export default async function apiTokensPlugin(app: FastifyInstance): Promise<void> {
-  app.get('/v1/tokens', { preHandler: app.authenticate, schema: { ...secured, querystring: Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 63 })) }), response: { 200: ApiTokenList, ...errors } } }, async (request) => {
-    const principal = requirePermission(request, 'tokens.manage');
+  app.get('/v1/tokens', { config: { permission: 'tokens.manage' }, schema: { ...secured, querystring: Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 63 })) }), response: { 200: ApiTokenList, ...errors } } }, async (request) => {
+    const principal = request.principal!;
     const tenant = targetTenant(principal, (request.query as { tenant?: string }).tenant);
     const rows = await app.store.selectFrom('api_tokens').selectAll().where('tenant_id', '=', tenant).orderBy('created_at').execute();
     return { tokens: rows.map(view) };
   });
 
-  app.post('/v1/tokens', { preHandler: app.authenticate, schema: { ...secured, body: ApiTokenCreate, response: { 201: ApiTokenCreated, ...errors } } }, async (request, reply) => {
-    const principal = requirePermission(request, 'tokens.manage');
+  app.post('/v1/tokens', { config: { permission: 'tokens.manage' }, schema: { ...secured, body: ApiTokenCreate, response: { 201: ApiTokenCreated, ...errors } } }, async (request, reply) => {
+    const principal = request.principal!;
     const body = request.body as ApiTokenCreate;
     const tenant = targetTenant(principal, body.tenant);
     if (!assignableRoles(principal.role).includes(body.role) || (body.role === 'provider-admin' && tenant !== principal.tenant)) {
@@ -38,8 +38,8 @@ export default async function apiTokensPlugin(app: FastifyInstance): Promise<voi
     return reply.status(201).send({ ...view(row), token });
   });
 
-  app.post('/v1/tokens/:tokenId/revoke', { preHandler: app.authenticate, schema: { ...secured, params: Type.Object({ tokenId: Type.String({ maxLength: 64 }) }), response: { 200: Type.Object({ id: Type.String(), revokedAt: Type.String() }), ...errors } } }, async (request) => {
-    const principal = requirePermission(request, 'tokens.manage');
+  app.post('/v1/tokens/:tokenId/revoke', { config: { permission: 'tokens.manage' }, schema: { ...secured, params: Type.Object({ tokenId: Type.String({ maxLength: 64 }) }), response: { 200: Type.Object({ id: Type.String(), revokedAt: Type.String() }), ...errors } } }, async (request) => {
+    const principal = request.principal!;
     const { tokenId } = request.params as { tokenId: string };
     const row = await app.store.selectFrom('api_tokens').selectAll().where('id', '=', tokenId).executeTakeFirst();
     sameTenantOr404(principal, row?.tenant_id, `token ${tokenId}`);

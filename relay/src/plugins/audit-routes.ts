@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import { AuditPage, AuditQuery, ErrorBodySchema } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
-import { requirePermission } from '../access/guards.js';
 import { can } from '../access/permissions.js';
 import { readAudit } from '../audit/chain.js';
 
@@ -16,16 +15,16 @@ const EXPORT_PAGE = 1000;
  * checkable; provider admins see the whole chain and can verify every link.
  */
 export default async function auditRoutesPlugin(app: FastifyInstance): Promise<void> {
-  app.get('/v1/audit', { preHandler: app.authenticate, schema: { ...secured, querystring: AuditQuery, response: { 200: AuditPage, ...errors } } }, async (request) => {
-    const principal = requirePermission(request, 'audit.read');
+  app.get('/v1/audit', { config: { permission: 'audit.read' }, schema: { ...secured, querystring: AuditQuery, response: { 200: AuditPage, ...errors } } }, async (request) => {
+    const principal = request.principal!;
     const query = request.query as AuditQuery;
     const limit = query.limit ?? 100;
     const records = await readAudit(app.store, { ...(query.after === undefined ? {} : { after: query.after }), limit, ...(can(principal.role, 'audit.read-all') ? {} : { tenant: principal.tenant }) });
     return { records, next: records.length === limit ? records.at(-1)!.seq : null };
   });
 
-  app.get('/v1/audit/export', { preHandler: app.authenticate, schema: { ...secured, response: errors } }, async (request, reply) => {
-    const principal = requirePermission(request, 'audit.read');
+  app.get('/v1/audit/export', { config: { permission: 'audit.read' }, schema: { ...secured, response: errors } }, async (request, reply) => {
+    const principal = request.principal!;
     const tenant = can(principal.role, 'audit.read-all') ? undefined : principal.tenant;
     await app.audit.fromRequest(request, { action: 'audit.export', outcome: 'success', subject: principal.subject, tenant: principal.tenant, details: { scope: tenant ?? 'all' } });
     reply.header('x-lightsout-audit-scope', tenant === undefined ? 'all' : `tenant:${tenant}`).header('content-type', 'application/x-ndjson; charset=utf-8').header('content-disposition', 'attachment; filename="lightsout-audit.jsonl"');

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { declarePublicRoutes } from './access.js';
 
 /** OpenAPI generated from the route schemas; UI at /docs, JSON at /docs/json. */
 async function docsPlugin(app: FastifyInstance): Promise<void> {
@@ -14,7 +15,11 @@ async function docsPlugin(app: FastifyInstance): Promise<void> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The document and its UI are public (they describe the API, not tenant data).
+  await app.register(async (scope) => {
+    declarePublicRoutes(scope);
+    await scope.register(swaggerUi, { routePrefix: '/docs' });
+  });
 }
 
 export default fp(docsPlugin, { name: 'lightsout-docs', dependencies: ['lightsout-config'] });

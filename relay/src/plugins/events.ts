@@ -1,27 +1,14 @@
 import { LightsoutError, type ServerView, StreamCloseCode } from '@lightsout/shared';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { canSeeTenant, listServers, toServerView } from '../inventory/servers.js';
-import { bearerToken } from './identity.js';
+import { bearerTokenOf } from './access.js';
 
 export const EVENTS_SUBPROTOCOL = 'lightsout.events.v1';
-const BEARER_PROTOCOL_PREFIX = 'bearer.';
 /** A subscriber this far behind is disconnected instead of buffering without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export type EventMessage = { type: 'servers'; servers: ServerView[] } | { type: 'server'; server: ServerView } | { type: 'server-removed'; id: string };
-
-/** Browsers cannot set headers on a WebSocket: the token may come as a `bearer.<jwt>` subprotocol. */
-function tokenOf(request: FastifyRequest): string {
-  const offered = request.headers['sec-websocket-protocol'];
-  if (typeof offered === 'string') {
-    for (const protocol of offered.split(',')) {
-      const trimmed = protocol.trim();
-      if (trimmed.startsWith(BEARER_PROTOCOL_PREFIX)) return trimmed.slice(BEARER_PROTOCOL_PREFIX.length);
-    }
-  }
-  return bearerToken(request.headers.authorization);
-}
 
 /** Revocations that narrow what a still-valid token sees: the feed re-reads its scope instead of ending. */
 const NARROWING_REASONS = new Set(['grants changed', 'role changed']);
@@ -37,21 +24,17 @@ const NARROWING_REASONS = new Set(['grants changed', 'role changed']);
  * of the narrower scope (or closes, if the token no longer verifies).
  */
 export default async function eventsPlugin(app: FastifyInstance): Promise<void> {
-  const tokens = new WeakMap<FastifyRequest, string>();
   app.get(
     '/v1/events',
     {
       websocket: true,
+      config: { permission: 'servers.read' },
       schema: { tags: ['servers'], hide: true },
-      preValidation: async (request: FastifyRequest) => {
-        const token = tokenOf(request);
-        request.principal = await app.identity.principalFromToken(token);
-        tokens.set(request, token);
-      },
     },
     (socket: WebSocket, request) => {
       let principal = request.principal!;
-      const token = tokens.get(request)!;
+      // The token the access hook verified: re-read when a revocation narrows the caller's scope.
+      const token = bearerTokenOf(request);
       let queue: Promise<void> = Promise.resolve();
       const send = (message: EventMessage) => {
         if (socket.readyState !== socket.OPEN) return;

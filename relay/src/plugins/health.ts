@@ -7,8 +7,8 @@ const Health = Type.Object({ status: Type.Literal('ok') });
 
 /** `/healthz`: the process answers. `/readyz`: it can also reach its store and (external mode) knows the issuer's keys. */
 export default async function healthPlugin(app: FastifyInstance): Promise<void> {
-  app.get('/healthz', { schema: { tags: ['health'], response: { 200: Health } } }, async () => ({ status: 'ok' as const }));
-  app.get('/readyz', { schema: { tags: ['health'] } }, async (request, reply) => {
+  app.get('/healthz', { config: { permission: 'public' }, schema: { tags: ['health'], response: { 200: Health } } }, async () => ({ status: 'ok' as const }));
+  app.get('/readyz', { config: { permission: 'public' }, schema: { tags: ['health'] } }, async (request, reply) => {
     try {
       await pingStore(app.store);
     } catch (cause) {

@@ -1,5 +1,5 @@
-import { ClientConfig, ErrorBodySchema, LightsoutError, PasswordChange, type Role, WhoAmI } from '@lightsout/shared';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ClientConfig, ErrorBodySchema, LightsoutError, PasswordChange, WhoAmI } from '@lightsout/shared';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
 import { apiTokenPrincipal, isApiToken } from '../access/api-tokens.js';
@@ -16,7 +16,7 @@ import { hashPassword } from '../identity/passwords.js';
 import { passwordMatches } from '../identity/accounts.js';
 import { principalFor } from '../identity/principal.js';
 import { CLI_CLIENT_ID, CLIENT_SCOPES, WEB_CLIENT_ID, createProvider } from '../identity/provider.js';
-import { type Principal, type TokenVerifier, createTokenVerifier, roleAtLeast } from '../identity/verifier.js';
+import { type Principal, type TokenVerifier, createTokenVerifier } from '../identity/verifier.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,13 +39,6 @@ declare module 'fastify' {
       /** Origins the web console must reach besides its own (the external issuer's discovery, token and revocation endpoints). */
       issuerOrigins(): string[];
     };
-    /** preHandler: 401 unless the request carries a valid access token. */
-    authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
-    /** preHandler factory: authenticate, then 403 unless the role is at least `minimum`. */
-    requireRole(minimum: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-  }
-  interface FastifyRequest {
-    principal: Principal | null;
   }
 }
 
@@ -100,7 +93,7 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     await app.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
-      scope.all('/oidc/*', { schema: { hide: true } }, (request, reply) => {
+      scope.all('/oidc/*', { config: { permission: 'public' }, schema: { hide: true } }, (request, reply) => {
         reply.hijack();
         const raw = request.raw as typeof request.raw & { originalUrl?: string };
         raw.originalUrl = raw.url;
@@ -155,32 +148,16 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     },
   };
   app.decorate('identity', identity);
-  app.decorateRequest('principal', null);
-
-  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    try {
-      request.principal = await identity.principalFromToken(bearerToken(request.headers.authorization));
-    } catch (error) {
-      reply.header('www-authenticate', `Bearer realm="lightsout", error="invalid_token"`);
-      throw error;
-    }
-  }
-  app.decorate('authenticate', authenticate);
-  app.decorate('requireRole', (minimum: Role) => async (request: FastifyRequest, reply: FastifyReply) => {
-    await authenticate(request, reply);
-    if (!roleAtLeast(request.principal!.role, minimum)) {
-      throw new LightsoutError('FORBIDDEN', `this needs the ${minimum} role or higher`, { hint: 'ask a tenant or provider administrator for access' });
-    }
-  });
 
   const errors = { 401: ErrorBodySchema, 403: ErrorBodySchema };
-  app.get('/v1/me', { preHandler: authenticate, schema: { tags: ['identity'], security: [{ bearer: [] }], response: { 200: WhoAmI, ...errors } } }, async (request) => {
+  app.get('/v1/me', { config: { permission: 'profile.read' }, schema: { tags: ['identity'], security: [{ bearer: [] }], response: { 200: WhoAmI, ...errors } } }, async (request) => {
     const principal = request.principal!;
     return { subject: principal.subject, username: principal.username, tenant: principal.tenant, role: principal.role, issuer: principal.issuer, expiresAt: principal.expiresAt };
   });
-  app.post('/v1/me/password', { preHandler: authenticate, schema: { tags: ['identity'], security: [{ bearer: [] }], body: PasswordChange, response: { 204: Type.Null(), ...errors, 400: ErrorBodySchema, 429: ErrorBodySchema } } }, async (request, reply) => {
+  app.post('/v1/me/password', { config: { permission: 'account.manage-own' }, schema: { tags: ['identity'], security: [{ bearer: [] }], body: PasswordChange, response: { 204: Type.Null(), ...errors, 400: ErrorBodySchema, 429: ErrorBodySchema } } }, async (request, reply) => {
     const principal = request.principal!;
-    if (principal.kind === 'service-account' || config.identity.mode !== 'embedded') {
+    // API tokens are refused by the permission (people only); an external issuer owns its users' passwords.
+    if (config.identity.mode !== 'embedded') {
       throw new LightsoutError('FORBIDDEN', 'only people signed in through the embedded identity provider have a password here');
     }
     const body = request.body as PasswordChange;
@@ -202,7 +179,7 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     await app.audit.fromRequest(request, { action: 'user.password', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `user:${principal.username}` });
     return reply.status(204).send();
   });
-  app.get('/v1/client-config', { schema: { tags: ['identity'], response: { 200: ClientConfig } } }, async () => ({
+  app.get('/v1/client-config', { config: { permission: 'public' }, schema: { tags: ['identity'], response: { 200: ClientConfig } } }, async () => ({
     issuer: config.identity.issuer,
     clientId: clientIds.web,
     cliClientId: clientIds.cli,

@@ -1,7 +1,7 @@
 import { ErrorBodySchema, LightsoutError, type Role } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { requirePermission, sameTenantOr404 } from '../access/guards.js';
+import { sameTenantOr404 } from '../access/guards.js';
 import { assignableRoles } from '../access/permissions.js';
 import { stepUpPolicy, stepUpShortfall } from '../access/step-up.js';
 import { passwordMatches } from '../identity/accounts.js';
@@ -36,14 +36,15 @@ const EnrollBody = Type.Object(
  */
 export default async function mfaPlugin(app: FastifyInstance): Promise<void> {
   function person(request: FastifyRequest) {
+    // API tokens are refused by the permission itself (account.manage-own is people only).
     const principal = request.principal!;
-    if (principal.kind === 'service-account' || app.identity.secondFactors === undefined) {
+    if (app.identity.secondFactors === undefined) {
       throw new LightsoutError('FORBIDDEN', 'only people signed in through the embedded identity provider have a second factor here');
     }
     return { principal, factors: app.identity.secondFactors };
   }
 
-  app.post('/v1/me/totp', { preHandler: app.authenticate, schema: { ...secured, body: EnrollBody, response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }), ...errors } } }, async (request, reply) => {
+  app.post('/v1/me/totp', { config: { permission: 'account.manage-own' }, schema: { ...secured, body: EnrollBody, response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }), ...errors } } }, async (request, reply) => {
     const { principal, factors } = person(request);
     const body = request.body as { password: string; enrollmentCode?: string };
     const denied = async (reason: string, error: LightsoutError) => {
@@ -74,7 +75,7 @@ export default async function mfaPlugin(app: FastifyInstance): Promise<void> {
     return reply.status(201).send({ secret, otpauthUri: otpauthUri(secret, principal.username) });
   });
 
-  app.post('/v1/me/totp/confirm', { preHandler: app.authenticate, schema: { ...secured, body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }), response: { 200: Type.Object({ mfa: Type.Literal(true) }), ...errors } } }, async (request) => {
+  app.post('/v1/me/totp/confirm', { config: { permission: 'account.manage-own' }, schema: { ...secured, body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }), response: { 200: Type.Object({ mfa: Type.Literal(true) }), ...errors } } }, async (request) => {
     const { principal, factors } = person(request);
     if (!(await factors.state(principal.subject)).pending) throw new LightsoutError('CONFLICT', 'no second-factor enrollment in progress', { hint: 'start one with POST /v1/me/totp' });
     if (!(await factors.confirm(principal.subject, (request.body as { code: string }).code))) {
@@ -85,7 +86,7 @@ export default async function mfaPlugin(app: FastifyInstance): Promise<void> {
     return { mfa: true as const };
   });
 
-  app.delete('/v1/me/totp', { preHandler: app.authenticate, schema: { ...secured, response: { 204: Type.Null(), ...errors } } }, async (request, reply) => {
+  app.delete('/v1/me/totp', { config: { permission: 'account.manage-own' }, schema: { ...secured, response: { 204: Type.Null(), ...errors } } }, async (request, reply) => {
     const { principal, factors } = person(request);
     // Removing a factor is itself sensitive: a recent sign-in (with the factor) is required.
     const shortfall = stepUpShortfall(principal, { maxAgeSeconds: app.config.identity.stepUpMaxAgeSeconds, mfa: (await factors.state(principal.subject)).active });
@@ -97,9 +98,9 @@ export default async function mfaPlugin(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/users/:userId/mfa-enrollment',
-    { preHandler: app.authenticate, schema: { tags: ['users'], security: [{ bearer: [] }], params: Type.Object({ userId: Type.String({ maxLength: 64 }) }), response: { 201: Type.Object({ code: Type.String(), expiresAt: Type.String() }), ...errors } } },
+    { config: { permission: 'users.manage' }, schema: { tags: ['users'], security: [{ bearer: [] }], params: Type.Object({ userId: Type.String({ maxLength: 64 }) }), response: { 201: Type.Object({ code: Type.String(), expiresAt: Type.String() }), ...errors } } },
     async (request, reply) => {
-      const principal = requirePermission(request, 'users.manage');
+      const principal = request.principal!;
       // Handing out a way to add a credential is credential management: people only, never an API token.
       if (principal.kind === 'service-account') throw new LightsoutError('FORBIDDEN', 'API tokens cannot issue enrollment codes');
       const factors = app.identity.secondFactors;

@@ -18,7 +18,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { assignableRoles } from '../access/permissions.js';
-import { requirePermission, sameTenantOr404, targetTenant } from '../access/guards.js';
+import { sameTenantOr404, targetTenant } from '../access/guards.js';
 import { requireStrongPassword } from '../identity/password-policy.js';
 import { hashPassword } from '../identity/passwords.js';
 import type { UserTable } from '../store/database.js';
@@ -43,15 +43,15 @@ function checkAssignable(actor: Role, role: Role): void {
  * emits a revocation that ends their live console sessions.
  */
 export default async function tenancyPlugin(app: FastifyInstance): Promise<void> {
-  app.get('/v1/users', { preHandler: app.authenticate, schema: { ...secured('users'), querystring: TenantQuery, response: { 200: UserList, ...errors } } }, async (request) => {
-    const principal = requirePermission(request, 'users.manage');
+  app.get('/v1/users', { config: { permission: 'users.manage' }, schema: { ...secured('users'), querystring: TenantQuery, response: { 200: UserList, ...errors } } }, async (request) => {
+    const principal = request.principal!;
     const tenant = targetTenant(principal, (request.query as { tenant?: string }).tenant);
     const rows = await app.store.selectFrom('users').select(['id', 'tenant_id', 'username', 'role', 'disabled', 'created_at', 'totp_secret']).where('tenant_id', '=', tenant).orderBy('username').execute();
     return { users: rows.map(userView) };
   });
 
-  app.post('/v1/users', { preHandler: app.authenticate, schema: { ...secured('users'), body: UserCreate, response: { 201: UserView, ...errors } } }, async (request, reply) => {
-    const principal = requirePermission(request, 'users.manage');
+  app.post('/v1/users', { config: { permission: 'users.manage' }, schema: { ...secured('users'), body: UserCreate, response: { 201: UserView, ...errors } } }, async (request, reply) => {
+    const principal = request.principal!;
     const body = request.body as UserCreate;
     const tenant = targetTenant(principal, body.tenant);
     checkAssignable(principal.role, body.role);
@@ -67,8 +67,8 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     return reply.status(201).send(userView({ ...row, totp_secret: null }));
   });
 
-  app.patch('/v1/users/:userId', { preHandler: app.authenticate, schema: { ...secured('users'), params: Type.Object({ userId: Type.String({ maxLength: 64 }) }), body: UserUpdate, response: { 200: UserView, ...errors } } }, async (request) => {
-    const principal = requirePermission(request, 'users.manage');
+  app.patch('/v1/users/:userId', { config: { permission: 'users.manage' }, schema: { ...secured('users'), params: Type.Object({ userId: Type.String({ maxLength: 64 }) }), body: UserUpdate, response: { 200: UserView, ...errors } } }, async (request) => {
+    const principal = request.principal!;
     const { userId } = request.params as { userId: string };
     const body = request.body as UserUpdate;
     const row = await app.store.selectFrom('users').select(['id', 'tenant_id', 'username', 'role', 'disabled', 'created_at', 'totp_secret']).where('id', '=', userId).executeTakeFirst();
@@ -94,15 +94,15 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     return userView({ ...row!, ...changes });
   });
 
-  app.get('/v1/grants', { preHandler: app.authenticate, schema: { ...secured('users'), querystring: TenantQuery, response: { 200: GrantList, ...errors } } }, async (request) => {
-    const principal = requirePermission(request, 'grants.manage');
+  app.get('/v1/grants', { config: { permission: 'grants.manage' }, schema: { ...secured('users'), querystring: TenantQuery, response: { 200: GrantList, ...errors } } }, async (request) => {
+    const principal = request.principal!;
     const tenant = targetTenant(principal, (request.query as { tenant?: string }).tenant);
     const rows = await app.store.selectFrom('grants').selectAll().where('tenant_id', '=', tenant).orderBy('created_at').execute();
     return { grants: rows.map((row) => ({ id: row.id, tenant: row.tenant_id, userId: row.subject, selector: JSON.parse(row.selector) as GrantView['selector'], createdBy: row.created_by, createdAt: iso(row.created_at) })) };
   });
 
-  app.post('/v1/grants', { preHandler: app.authenticate, schema: { ...secured('users'), body: GrantCreate, response: { 201: GrantView, ...errors } } }, async (request, reply) => {
-    const principal = requirePermission(request, 'grants.manage');
+  app.post('/v1/grants', { config: { permission: 'grants.manage' }, schema: { ...secured('users'), body: GrantCreate, response: { 201: GrantView, ...errors } } }, async (request, reply) => {
+    const principal = request.principal!;
     const body = request.body as GrantCreate;
     const user = await app.store.selectFrom('users').select(['id', 'tenant_id', 'username']).where('id', '=', body.userId).executeTakeFirst();
     sameTenantOr404(principal, user?.tenant_id, `user ${body.userId}`);
@@ -114,8 +114,8 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     return reply.status(201).send({ id: row.id, tenant: row.tenant_id, userId: row.subject, selector: body.selector, createdBy: row.created_by, createdAt: iso(row.created_at) });
   });
 
-  app.delete('/v1/grants/:grantId', { preHandler: app.authenticate, schema: { ...secured('users'), params: Type.Object({ grantId: Type.String({ maxLength: 64 }) }), response: { 204: Type.Null(), ...errors } } }, async (request, reply) => {
-    const principal = requirePermission(request, 'grants.manage');
+  app.delete('/v1/grants/:grantId', { config: { permission: 'grants.manage' }, schema: { ...secured('users'), params: Type.Object({ grantId: Type.String({ maxLength: 64 }) }), response: { 204: Type.Null(), ...errors } } }, async (request, reply) => {
+    const principal = request.principal!;
     const { grantId } = request.params as { grantId: string };
     const row = await app.store.selectFrom('grants').selectAll().where('id', '=', grantId).executeTakeFirst();
     sameTenantOr404(principal, row?.tenant_id, `grant ${grantId}`);
@@ -124,8 +124,8 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     return reply.status(204).send();
   });
 
-  app.put('/v1/servers/:id/tenant', { preHandler: app.authenticate, schema: { ...secured('tenants'), params: Type.Object({ id: Type.String({ maxLength: 63 }) }), body: Type.Object({ tenant: Slug }, { additionalProperties: false }), response: { 200: Type.Object({ id: Type.String(), tenant: Slug }), ...errors } } }, async (request) => {
-    const principal = requirePermission(request, 'servers.assign');
+  app.put('/v1/servers/:id/tenant', { config: { permission: 'servers.assign' }, schema: { ...secured('tenants'), params: Type.Object({ id: Type.String({ maxLength: 63 }) }), body: Type.Object({ tenant: Slug }, { additionalProperties: false }), response: { 200: Type.Object({ id: Type.String(), tenant: Slug }), ...errors } } }, async (request) => {
+    const principal = request.principal!;
     const { id } = request.params as { id: string };
     const { tenant } = request.body as { tenant: string };
     const server = await app.store.selectFrom('servers').select(['id', 'tenant_id', 'agent_id']).where('id', '=', id).executeTakeFirst();
@@ -146,14 +146,13 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     return { id, tenant };
   });
 
-  app.get('/v1/tenants', { preHandler: app.authenticate, schema: { ...secured('tenants'), response: { 200: TenantList, ...errors } } }, async (request) => {
-    requirePermission(request, 'tenants.manage');
+  app.get('/v1/tenants', { config: { permission: 'tenants.manage' }, schema: { ...secured('tenants'), response: { 200: TenantList, ...errors } } }, async () => {
     const rows = await app.store.selectFrom('tenants').selectAll().orderBy('id').execute();
     return { tenants: rows.map((row) => ({ id: row.id, name: row.name, requireMfa: row.require_mfa === 1, createdAt: iso(row.created_at) })) };
   });
 
-  app.post('/v1/tenants', { preHandler: app.authenticate, schema: { ...secured('tenants'), body: TenantCreate, response: { 201: TenantView, ...errors } } }, async (request, reply) => {
-    const principal = requirePermission(request, 'tenants.manage');
+  app.post('/v1/tenants', { config: { permission: 'tenants.manage' }, schema: { ...secured('tenants'), body: TenantCreate, response: { 201: TenantView, ...errors } } }, async (request, reply) => {
+    const principal = request.principal!;
     const body = request.body as TenantCreate;
     const existing = await app.store.selectFrom('tenants').select('id').where('id', '=', body.id).executeTakeFirst();
     if (existing !== undefined) throw new LightsoutError('CONFLICT', `tenant ${body.id} exists`);

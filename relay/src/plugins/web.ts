@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { declarePublicRoutes } from './access.js';
 
 /** Prefixes that belong to the API or the identity provider: never answered with the SPA. */
 const API_PREFIXES = ['/v1/', '/oidc/', '/interaction/', '/docs', '/metrics', '/healthz', '/readyz'];
@@ -16,6 +17,8 @@ const NOT_BUILT_PAGE = `<!doctype html>
 
 /** The web console (desktop/out/web) at `/`, with an SPA fallback to index.html. */
 export default async function webPlugin(app: FastifyInstance): Promise<void> {
+  // Static files of the console: public (it signs in through the OpenID Provider on its own).
+  declarePublicRoutes(app);
   const root = app.config.webRoot;
   const built = existsSync(join(root, 'index.html'));
   if (!built) {

@@ -1,7 +1,7 @@
 import type { BmcEndpoints, ControlOperation, OperationParams, OperationResult, Role } from '@lightsout/shared';
 import type { FastifyRequest } from 'fastify';
 
-/** The caller of a REST route, as the identity plugin resolves it. */
+/** The caller of a REST route, as the access hook resolved it (request.principal). */
 export interface MediaCaller {
   subject: string;
   username: string;
@@ -23,18 +23,10 @@ export interface MediaServerInfo {
  * identity, inventory and agents plugins in app.ts; tests pass their own.
  */
 export interface MediaDependencies {
-  /** Resolve the caller; throws LightsoutError UNAUTHENTICATED. */
-  authenticate(request: FastifyRequest): Promise<MediaCaller>;
   findServer(serverId: string): Promise<MediaServerInfo | undefined>;
   requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>>;
   /** Verify an agent's bearer JWT as the control endpoint does; returns its agent id. */
   verifyAgentToken(token: string): Promise<string>;
   /** Append to the audit log (who mounted what where); tests may leave it out. */
   audit?(request: FastifyRequest, event: { action: string; outcome: 'success' | 'failure' | 'denied'; subject: string; tenant: string; target: string; details?: Record<string, unknown> }): Promise<void>;
-}
-
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, 'tenant-admin': 2, 'provider-admin': 3 };
-
-export function roleAtLeast(role: Role, minimum: Role): boolean {
-  return RANK[role] >= RANK[minimum];
 }

@@ -7,13 +7,12 @@ import {
   MEDIA_UPLOADS_PATH,
   MediaMountRequest,
   MediaState,
-  type Role,
   UPLOAD_ID_PATTERN,
 } from '@lightsout/shared';
 import { MemoryLocker } from '@tus/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { type MediaCaller, type MediaDependencies, type MediaServerInfo, roleAtLeast } from './dependencies.js';
+import type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
 import { AtomicFileConfigstore } from './atomic-configstore.js';
 import { HashingFileStore } from './hashing-store.js';
 import { readGrowingFile } from './growing-file.js';
@@ -143,13 +142,8 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
 
-  async function caller(request: FastifyRequest, minimum: Role): Promise<MediaCaller> {
-    const resolved = await dependencies.authenticate(request);
-    if (!roleAtLeast(resolved.role, minimum)) {
-      throw new LightsoutError('FORBIDDEN', `this needs the ${minimum} role or higher`, { hint: 'ask a tenant or provider administrator for access' });
-    }
-    return resolved;
-  }
+  /** The caller the access hook authenticated (every route below declares its permission). */
+  const caller = (request: FastifyRequest): MediaCaller => request.principal!;
 
   /** The server, if the caller's tenant owns it (another tenant's server does not exist for them). */
   async function serverFor(serverId: string, who: MediaCaller): Promise<MediaServerInfo> {
@@ -169,7 +163,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   /** PATCHes in progress per caller: a revocation of the caller ends theirs at once. */
   const patching = new Map<string, Set<AbortController>>();
   const tusHandler = async (request: FastifyRequest, reply: FastifyReply) => {
-    const who = await caller(request, request.method === 'HEAD' || request.method === 'GET' ? 'viewer' : 'operator');
+    const who = caller(request);
     const uploadCaller = { subject: who.subject, username: who.username, tenant: who.tenant };
     reply.hijack();
     // the bytes of an upload take our Node-stream path; the rest of tus is @tus/server's
@@ -188,12 +182,14 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     jsonErrorBodies(reply.raw);
     await tus.handle(request.raw, reply.raw);
   };
+  // Reading an upload's offset is a read; everything else of tus writes (or asks how to).
   for (const path of [MEDIA_UPLOADS_PATH, `${MEDIA_UPLOADS_PATH}/*`]) {
-    app.route({ method: ['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS'], url: path, schema: { hide: true }, handler: tusHandler });
+    app.route({ method: 'HEAD', url: path, config: { permission: 'media.read' }, schema: { hide: true }, handler: tusHandler });
+    app.route({ method: ['POST', 'PATCH', 'DELETE', 'OPTIONS'], url: path, config: { permission: 'media.upload' }, schema: { hide: true }, handler: tusHandler });
   }
 
-  app.get('/v1/media/images', { schema: { tags: ['media'], response: { 200: Type.Object({ images: Type.Array(MediaImageView) }), ...errors } } }, async (request) => {
-    const who = await caller(request, 'viewer');
+  app.get('/v1/media/images', { config: { permission: 'media.read' }, schema: { tags: ['media'], response: { 200: Type.Object({ images: Type.Array(MediaImageView) }), ...errors } } }, async (request) => {
+    const who = caller(request);
     const images = (await listUploads(store))
       .filter((record) => record.tenant === who.tenant && record.verified)
       .map((record) => ({ uploadId: record.id, filename: record.filename, sha256: record.sha256, size: record.size, uploadedBy: record.username, createdAt: record.createdAt }));
@@ -203,9 +199,9 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   // ── the one action ──────────────────────────────────────────────────────
   app.post<{ Params: { id: string }; Body: MediaMountRequest }>(
     '/v1/servers/:id/media',
-    { schema: { tags: ['media'], params: ServerParams, body: MediaMountRequest, response: { 202: MediaState, ...errors } } },
+    { config: { permission: 'media.mount' }, schema: { tags: ['media'], params: ServerParams, body: MediaMountRequest, response: { 202: MediaState, ...errors } } },
     async (request, reply) => {
-      const who = await caller(request, 'operator');
+      const who = caller(request);
       const server = await serverFor(request.params.id, who);
       const { uploadId, sha256, boot, replace } = request.body;
       if ((uploadId === undefined) === (sha256 === undefined)) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId and sha256');
@@ -229,13 +225,13 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     },
   );
 
-  app.get<{ Params: { id: string } }>('/v1/servers/:id/media', { schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
-    const who = await caller(request, 'viewer');
+  app.get<{ Params: { id: string } }>('/v1/servers/:id/media', { config: { permission: 'media.read' }, schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
+    const who = caller(request);
     return jobs.status(await serverFor(request.params.id, who));
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/servers/:id/media', { schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
-    const who = await caller(request, 'operator');
+  app.delete<{ Params: { id: string } }>('/v1/servers/:id/media', { config: { permission: 'media.eject' }, schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
+    const who = caller(request);
     const server = await serverFor(request.params.id, who);
     request.log.info({ serverId: server.id, by: who.username }, 'virtual media eject');
     const state = await jobs.eject(server);
@@ -244,7 +240,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   });
 
   // ── agent pull (dial-back data connection) ──────────────────────────────
-  app.get<{ Params: { uploadId: string } }>('/v1/agent/media/:uploadId', { schema: { hide: true, params: UploadParams } }, async (request, reply) => {
+  app.get<{ Params: { uploadId: string } }>('/v1/agent/media/:uploadId', { config: { permission: 'agent-token' }, schema: { hide: true, params: UploadParams } }, async (request, reply) => {
     const header = request.headers.authorization;
     if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw new LightsoutError('UNAUTHENTICATED', 'agent token missing');
     const agentId = await dependencies.verifyAgentToken(header.slice('Bearer '.length));

@@ -1,14 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { bearerToken } from '../identity.js';
 import type { MediaDependencies, MediaServerInfo } from './dependencies.js';
 
-/** The media plugin's dependencies from the relay's identity, store and agents plugins (app.ts). */
+/** The media plugin's dependencies from the relay's store, agents and audit plugins (app.ts); the access hook authenticates. */
 export function mediaDependenciesOf(app: FastifyInstance): MediaDependencies {
   return {
-    async authenticate(request) {
-      const principal = await app.identity.principalFromToken(bearerToken(request.headers.authorization));
-      return { subject: principal.subject, username: principal.username, tenant: principal.tenant, role: principal.role };
-    },
     async findServer(serverId) {
       const row = await app.store
         .selectFrom('servers')

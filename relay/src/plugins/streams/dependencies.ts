@@ -1,14 +1,5 @@
-import type { ControlOperation, OperationParams, OperationResult, Role } from '@lightsout/shared';
-import type { FastifyRequest } from 'fastify';
+import type { ControlOperation, OperationParams, OperationResult } from '@lightsout/shared';
 import type { SingleUseTokens } from './tokens.js';
-
-/** The caller of a REST route, as the identity plugin resolves it from the access token. */
-export interface StreamCaller {
-  subject: string;
-  username: string;
-  tenant: string;
-  role: Role;
-}
 
 /** A server as the inventory knows it, enough to decide who may open a console on it. */
 export interface StreamServer {
@@ -23,8 +14,6 @@ export interface StreamServer {
  * identity, inventory and agents plugins in app.ts; tests pass their own.
  */
 export interface StreamDependencies {
-  /** Resolve the caller of a REST route; throws LightsoutError UNAUTHENTICATED. */
-  authenticate(request: FastifyRequest): Promise<StreamCaller>;
   findServer(serverId: string): Promise<StreamServer | undefined>;
   /** Ask an agent over its control connection; throws AGENT_OFFLINE / AGENT_TIMEOUT / the agent's error. */
   requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>>;

@@ -7,6 +7,7 @@ import {
   SessionCreate,
   SessionCreated,
   type StreamKind,
+  type Role,
   type StreamMode,
   type StreamTokenClaims,
   ErrorBodySchema,
@@ -26,7 +27,7 @@ import { StreamRecorder } from './recordings/recorder.js';
 import { sweepExpiredRecordings } from './recordings/retention.js';
 import { FileRecordingStorage, type RecordingMeta, type RecordingStorage } from './recordings/storage.js';
 
-export type { StreamCaller, StreamDependencies, StreamServer } from './dependencies.js';
+export type { StreamDependencies, StreamServer } from './dependencies.js';
 
 export interface StreamsPluginOptions {
   dependencies: StreamDependencies;
@@ -66,6 +67,11 @@ function bearerOf(request: FastifyRequest): string {
   const header = request.headers.authorization;
   if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw new LightsoutError('UNAUTHENTICATED', 'agent token missing');
   return header.slice('Bearer '.length);
+}
+
+/** The mode a session asks for: what the body says, else what the role is for (viewers watch, the others type). */
+export function sessionMode(body: SessionCreate | undefined, role: Role): StreamMode {
+  return body?.mode ?? (role === 'viewer' ? 'view' : 'control');
 }
 
 const SessionParams = Type.Object({ sessionId: Type.String({ maxLength: 64 }) });
@@ -139,6 +145,16 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   app.post<{ Params: { id: string }; Body: SessionCreate }>(
     '/v1/servers/:id/sessions',
     {
+      // Watching needs console.view; typing console.control; typing into a console someone else has live takes it over.
+      config: {
+        permission: {
+          least: 'console.view',
+          of: (request, principal) => {
+            if (sessionMode(request.body as SessionCreate, principal.role) === 'view') return 'console.view';
+            return gateway.othersLiveOn((request.params as { id: string }).id, principal.subject) ? 'console.takeover' : 'console.control';
+          },
+        },
+      },
       schema: {
         tags: ['streams'],
         summary: 'Open a console session (SOL, serial or VNC) on a server',
@@ -148,7 +164,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       },
     },
     async (request, reply) => {
-      const caller = await dependencies.authenticate(request);
+      const caller = request.principal!;
       const server = await dependencies.findServer(request.params.id);
       // Another tenant's server is answered exactly like a missing one; provider admins see every tenant (as in the inventory).
       if (!server || (server.tenant !== caller.tenant && caller.role !== 'provider-admin')) throw new LightsoutError('NOT_FOUND', `no server ${request.params.id}`);
@@ -156,8 +172,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       if (!server.capabilities.includes(capabilityOf[kind])) {
         throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no ${kind} console`, { hint: 'add the endpoint to the agent configuration' });
       }
-      const mode: StreamMode = request.body.mode ?? (caller.role === 'viewer' ? 'view' : 'control');
-      if (mode === 'control' && caller.role === 'viewer') throw new LightsoutError('FORBIDDEN', 'viewers may only watch consoles', { hint: 'open the session with mode "view"' });
+      const mode = sessionMode(request.body, caller.role);
       const sessionId = randomBytes(16).toString('base64url');
       const { token, expiresAt } = await tokens.issue(
         { sessionId, serverId: server.id, tenant: server.tenant, kind, mode, agentId: server.agentId, subject: caller.subject, user: caller.username },
@@ -179,15 +194,15 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
 
   // Recordings: another tenant's recording is NOT_FOUND, like a missing one; provider admins see all.
   const visible = (meta: RecordingMeta | undefined, caller: { tenant: string; role: string }) => meta !== undefined && (meta.tenant === caller.tenant || caller.role === 'provider-admin');
-  app.get('/v1/recordings', { schema: { tags: ['streams'], summary: 'Console recordings of your tenant', response: { 200: RecordingList } } }, async (request) => {
-    const caller = await dependencies.authenticate(request);
+  app.get('/v1/recordings', { config: { permission: 'servers.read' }, schema: { tags: ['streams'], summary: 'Console recordings of your tenant', response: { 200: RecordingList } } }, async (request) => {
+    const caller = request.principal!;
     return { recordings: recordings.list().filter((meta) => visible(meta, caller)) };
   });
   app.get<{ Params: { id: string } }>(
     '/v1/recordings/:id',
-    { schema: { tags: ['streams'], summary: 'Download a recording: asciicast v2 (SOL, serial) or RFB capture (VNC)', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
+    { config: { permission: 'servers.read' }, schema: { tags: ['streams'], summary: 'Download a recording: asciicast v2 (SOL, serial) or RFB capture (VNC)', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
     async (request, reply) => {
-      const caller = await dependencies.authenticate(request);
+      const caller = request.principal!;
       const meta = recordings.get(request.params.id);
       const data = visible(meta, caller) ? recordings.read(request.params.id) : undefined;
       if (!meta || !data) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
@@ -196,12 +211,13 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     },
   );
 
-  app.get('/v1/gateway/jwks.json', { schema: { tags: ['streams'], summary: 'Public keys stream tokens are signed with' } }, async () => tokens.jwks);
+  app.get('/v1/gateway/jwks.json', { config: { permission: 'public' }, schema: { tags: ['streams'], summary: 'Public keys stream tokens are signed with' } }, async () => tokens.jwks);
 
   app.get<{ Params: { sessionId: string } }>(
     '/v1/streams/:sessionId',
     {
       websocket: true,
+      config: { permission: 'stream-token' },
       schema: { params: SessionParams },
       preValidation: async (request) => {
         const claims = await tokens.verify(streamTokenOf(request), request.params.sessionId);
@@ -225,6 +241,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     '/v1/agent/streams/:sessionId',
     {
       websocket: true,
+      config: { permission: 'agent-token' },
       schema: { params: SessionParams, querystring: Type.Object({ leg: Type.String({ maxLength: 64 }) }) },
       preValidation: async (request) => {
         const agentId = await dependencies.verifyAgentToken(bearerOf(request));

@@ -1,0 +1,110 @@
+import type { Role } from '@lightsout/shared';
+import type { FOREIGN_IDENTITIES } from './isolation.fixture.js';
+
+/**
+ * Test-only: what the isolation matrix expects of every route, kept apart
+ * from the walk itself so the route-table test can check that each route
+ * Fastify registered has an expectation here (none falls to a default).
+ */
+
+/** Public by design; walked anyway (every identity) for the leak check, status not asserted. */
+export const PUBLIC_ROUTES: Array<[RegExp, string]> = [
+  [/^\/healthz$|^\/readyz$/, 'liveness / readiness probes: no data'],
+  [/^\/metrics$/, 'Prometheus process metrics: counters by route pattern, no tenant data'],
+  [/^\/v1\/client-config$/, 'what a client needs before it can log in (issuer, client ids)'],
+  [/^\/v1\/gateway\/jwks\.json$/, 'public keys that verify stream tokens'],
+  [/^\/oidc\//, 'the embedded OpenID Provider: its own protocol authenticates (login.test.ts, token-refusals.test.ts)'],
+  [/^\/interaction\//, 'the OP login form'],
+  [/^\/docs/, 'OpenAPI document and UI'],
+  [/^\/$|^\/\*$/, 'the web console (static files)'],
+  [/^\/v1\/agents\/enroll$/, 'authenticated by the one-time join token in the body (agents/enrollment.test.ts)'],
+];
+
+/** Authenticated by a credential that is not a user's (agent JWT, stream token): every identity here must get 401. */
+export const OTHER_CREDENTIAL_ROUTES: Array<[RegExp, string]> = [
+  [/^\/v1\/agent\//, 'agent Ed25519 JWT'],
+  [/^\/v1\/streams\/:sessionId$/, 'single-use stream token from POST /v1/servers/:id/sessions'],
+];
+
+export type ForeignRole = Exclude<Role, 'provider-admin'>;
+export const ROLE_OF: Record<(typeof FOREIGN_IDENTITIES)[number], ForeignRole> = {
+  'bravo-viewer': 'viewer',
+  'bravo-operator': 'operator',
+  'bravo-tenant-admin': 'tenant-admin',
+  'bravo-service-account': 'tenant-admin',
+};
+export type Outcome = number | 'open';
+const byRole = (viewer: Outcome, operator: Outcome, admin: Outcome) => (role: ForeignRole): Outcome => ({ viewer, operator, 'tenant-admin': admin })[role];
+const all = (status: Outcome) => () => status;
+
+/**
+ * What another tenant's users get, per route. Requests aim at tenant alpha
+ * (its server, user, grant, token ids; `tenant: alpha` in bodies and queries).
+ * A route missing here is still walked with the default rule below.
+ */
+/** People act on their own account; a service account has no second factor to manage. */
+const personOnly = (status: Outcome) => (_role: ForeignRole, identity: string): Outcome => (identity === 'bravo-service-account' ? 403 : status);
+
+export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: string) => Outcome> = {
+  'GET /v1/me': all(200),
+  'GET /v1/servers': all(200),
+  'GET /v1/events': all('open'),
+  'POST /v1/agents/join-tokens': all(403),
+  'GET /v1/agents': all(403),
+  'POST /v1/agents/:id/revoke': all(403),
+  'GET /v1/users': all(403),
+  'POST /v1/users': all(403),
+  'PATCH /v1/users/:userId': byRole(403, 403, 404),
+  // A tenant admin's one-time MFA enrollment code for a user: API tokens never manage credentials.
+  'POST /v1/users/:userId/mfa-enrollment': (role, identity) => (identity === 'bravo-service-account' ? 403 : byRole(403, 403, 404)(role)),
+  'GET /v1/grants': all(403),
+  'POST /v1/grants': byRole(403, 403, 404),
+  'DELETE /v1/grants/:grantId': byRole(403, 403, 404),
+  'GET /v1/tenants': all(403),
+  'POST /v1/tenants': all(403),
+  'GET /v1/tokens': all(403),
+  'POST /v1/tokens': all(403),
+  'POST /v1/tokens/:tokenId/revoke': byRole(403, 403, 404),
+  'GET /v1/audit': byRole(403, 403, 200),
+  'GET /v1/audit/export': byRole(403, 403, 200),
+  'GET /v1/media/images': all(200),
+  // Their own tenant's recordings (none here); alpha's recording does not exist for them.
+  'GET /v1/recordings': all(200),
+  'GET /v1/recordings/:id': all(404),
+  // Their own second factor (walked in this order): enrollment starts, a wrong code is refused, removal works.
+  'POST /v1/me/totp': personOnly(201),
+  'POST /v1/me/totp/confirm': personOnly(400),
+  'DELETE /v1/me/totp': personOnly(204),
+  // Their own password, with a wrong current one (a right one would end the identity's sign-ins mid-walk).
+  'POST /v1/me/password': all(403),
+  // tus: creating needs operator; an upload of another tenant (or none) is 404.
+  'POST /v1/media/uploads': byRole(403, 400, 400),
+  'HEAD /v1/media/uploads/*': all(404),
+  // tus answers a PATCH without Upload-Offset with 403 before it looks the upload up.
+  'PATCH /v1/media/uploads/*': all(403),
+  'POST /v1/media/uploads/*': byRole(403, 400, 400),
+  'DELETE /v1/media/uploads/*': byRole(403, 404, 404),
+  'OPTIONS /v1/media/uploads': byRole(403, 204, 204),
+  'OPTIONS /v1/media/uploads/*': byRole(403, 204, 204),
+  'HEAD /v1/media/uploads': all(404),
+  'PATCH /v1/media/uploads': byRole(403, 404, 404),
+  'DELETE /v1/media/uploads': byRole(403, 404, 404),
+};
+/** Every `/v1/servers/:id…` route: another tenant's server does not exist (the access guard). */
+export const SERVER_ROUTE = /^\/v1\/servers\/:id(\/|$)/;
+
+
+export function classify(url: string): { kind: 'public' | 'credential'; reason: string } | { kind: 'user' } {
+  for (const [pattern, reason] of PUBLIC_ROUTES) if (pattern.test(url)) return { kind: 'public', reason };
+  for (const [pattern, reason] of OTHER_CREDENTIAL_ROUTES) if (pattern.test(url)) return { kind: 'credential', reason };
+  return { kind: 'user' };
+}
+
+/** The matrix's expectation for a route method, or undefined when it has none (a failure in both tests). */
+export function expectationFor(method: string, url: string): 'public' | 'credential' | 'foreign-rule' | 'server-route' | undefined {
+  const kind = classify(url);
+  if (kind.kind !== 'user') return kind.kind;
+  if (`${method} ${url}` in FOREIGN_EXPECTED) return 'foreign-rule';
+  if (SERVER_ROUTE.test(url)) return 'server-route';
+  return undefined;
+}

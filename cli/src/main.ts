@@ -3,7 +3,7 @@ import { DEFAULT_HINTS, LightsoutError } from '@lightsout/shared';
 import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
 import { consoleCommand, vncCommand } from './commands/console.js';
 import type { CommandContext } from './commands/context.js';
-import { agentsList, agentsRevoke, agentsTokenCreate, serversList, serversRetryCredentials, serversShow, whoami } from './commands/inventory.js';
+import { agentsDeleteServers, agentsList, agentsRevoke, agentsTokenCreate, serversList, serversRetryCredentials, serversShow, whoami } from './commands/inventory.js';
 import { login, logout } from './commands/login.js';
 import { mediaEject, mediaMount, mediaStatus } from './commands/media.js';
 import { registerSecurityCommands } from './commands/security-commands.js';
@@ -65,6 +65,12 @@ function buildProgram(context: CommandContext): Command {
     .argument('<agent>', 'agent id (see `agents list`)')
     .option('--json', 'print JSON')
     .action((agent: string, options: { json?: boolean }) => agentsRevoke(context, agent, options));
+  agents
+    .command('delete-servers')
+    .description("delete the servers a revoked agent registered (provider admin); refused while the agent is not revoked")
+    .argument('<agent>', 'agent id (see `agents list`)')
+    .option('--json', 'print JSON ({"removed": […]})')
+    .action((agent: string, options: { json?: boolean }) => agentsDeleteServers(context, agent, options));
   const token = agents.command('token').description('join tokens for enrolling new agents');
   token
     .command('create')

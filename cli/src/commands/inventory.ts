@@ -94,6 +94,16 @@ export async function agentsTokenCreate(context: CommandContext, options: { regi
 }
 
 /** `agents revoke ID`: the agent is disconnected at once and can never connect with its key again. */
+/** Delete the servers a revoked agent registered (they stay listed otherwise: nothing else can remove them). */
+export async function agentsDeleteServers(context: CommandContext, agentId: string, options: { json?: boolean }): Promise<void> {
+  const result = await (await apiFor(context)).request<{ removed: string[] }>('DELETE', `/v1/agents/${encodeURIComponent(agentId)}/servers`, undefined);
+  if (options.json) {
+    context.output.out(json(result));
+    return;
+  }
+  context.output.out(`deleted ${result.removed.length} server${result.removed.length === 1 ? '' : 's'} of revoked agent ${agentId}${result.removed.length > 0 ? `: ${result.removed.join(', ')}` : ''}\n`);
+}
+
 export async function agentsRevoke(context: CommandContext, agentId: string, options: { json?: boolean }): Promise<void> {
   const agent = await (await apiFor(context)).post<AgentView>(`/v1/agents/${encodeURIComponent(agentId)}/revoke`, {});
   if (options.json) {

@@ -121,6 +121,30 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
     },
   );
 
+  // A revoked agent can no longer update or remove its servers; a provider admin removes them (revoke first: an active agent registers them again).
+  app.delete(
+    '/v1/agents/:id/servers',
+    {
+      preHandler: app.requireRole('provider-admin'),
+      schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Type.Object({ removed: Type.Array(Type.String()) }), ...errors, 409: ErrorBodySchema } },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const principal = request.principal!;
+      const agent = await app.store.selectFrom('agents').select(['revoked']).where('id', '=', id).executeTakeFirst();
+      if (agent === undefined) throw new LightsoutError('NOT_FOUND', `no agent ${id}`);
+      if (agent.revoked === 0) throw new LightsoutError('CONFLICT', `agent ${id} is not revoked; it would register its servers again`, { hint: `revoke it first: lightsout agents revoke ${id}` });
+      const removed = await app.store.transaction().execute(async (transaction) => {
+        const rows = await transaction.selectFrom('servers').select(['id', 'tenant_id']).where('agent_id', '=', id).execute();
+        await transaction.deleteFrom('servers').where('agent_id', '=', id).execute();
+        return rows.map((row) => ({ id: row.id, tenant: row.tenant_id }));
+      });
+      app.serverEvents.serversRemoved(removed);
+      await app.audit.fromRequest(request, { action: 'agent.servers.delete', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `agent:${id}`, details: { servers: removed.map((server) => server.id) } });
+      return { removed: removed.map((server) => server.id) };
+    },
+  );
+
   // The control channel. Authentication happens before the upgrade, so a
   // refused agent gets a plain HTTP error with the ErrorBody JSON.
   app.get(

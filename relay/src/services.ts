@@ -1,5 +1,7 @@
 import type { BmcEndpoints, Capability, ControlOperation, OperationParams, OperationResult } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
+import { grantSelectors, selectorMatches } from './access/scope.js';
+import type { Principal } from './identity/verifier.js';
 
 export interface RelayServerInfo {
   id: string;
@@ -31,6 +33,13 @@ export function relayDependencies(app: FastifyInstance) {
     },
     agentOnline(agentId: string): boolean {
       return app.agents.isOnline(agentId);
+    },
+    /** Grants narrow recordings like servers: a recording's server must match one of the caller's grants. */
+    async grantsAllow(principal: Principal, serverId: string): Promise<boolean> {
+      const selectors = await grantSelectors(app.store, principal);
+      if (selectors === undefined) return true;
+      const server = await app.store.selectFrom('servers').select(['id', 'tenant_id', 'rack', 'labels']).where('id', '=', serverId).executeTakeFirst();
+      return server !== undefined && selectors.some((selector) => selectorMatches(selector, server));
     },
     /** Connect tokens are spent in the store: once across restarts and relay processes. */
     singleUse: app.singleUse,

@@ -57,7 +57,10 @@ export const PERMISSIONS = {
   'grants.manage': { roles: TENANT_ADMIN_UP },
   'tokens.manage': { roles: TENANT_ADMIN_UP },
   'audit.read': { roles: TENANT_ADMIN_UP },
+  /** Every recording of the tenant on servers in one's grants (they hold what was typed, passwords included). */
   'recordings.read': { roles: TENANT_ADMIN_UP },
+  /** Recordings of one's own sessions, on servers still in one's grants. */
+  'recordings.read-own': { roles: VIEWER_UP },
   'tenants.manage': { roles: PROVIDER_ADMIN, crossTenant: true },
   'agents.manage': { roles: PROVIDER_ADMIN, crossTenant: true },
   'servers.assign': { roles: PROVIDER_ADMIN, crossTenant: true },

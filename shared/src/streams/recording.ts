@@ -14,6 +14,8 @@ export const RecordingMeta = Type.Object({
   kind: StreamKind,
   /** Display name of the user who opened the session. */
   user: Type.String({ maxLength: 255 }),
+  /** Who opened it (user id, or `svc:<token id>`): they may replay their own sessions. Absent on older recordings. */
+  subject: Type.Optional(Type.String({ maxLength: 255 })),
   /** ms since epoch */
   startedAt: Type.Integer({ minimum: 0 }),
 });

@@ -1,4 +1,5 @@
 import type { ControlOperation, OperationParams, OperationResult } from '@lightsout/shared';
+import type { Principal } from '../../identity/verifier.js';
 import type { SingleUseTokens } from './tokens.js';
 
 /** A server as the inventory knows it, enough to decide who may open a console on it. */
@@ -23,6 +24,8 @@ export interface StreamDependencies {
   watchAgentPresence?(listener: (agentId: string, online: boolean) => void): () => void;
   /** Whether the agent's control connection is up here now. */
   agentOnline?(agentId: string): boolean;
+  /** Whether the caller's grants include this server (no grants: every server of their tenant); default yes. */
+  grantsAllow?(principal: Principal, serverId: string): Promise<boolean>;
   /** Where connect tokens are spent: shared by every relay process on the store, kept across restarts. */
   singleUse: SingleUseTokens;
 }

@@ -16,6 +16,8 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
+import { can } from '../../access/permissions.js';
+import type { Principal } from '../../identity/verifier.js';
 import type { StreamDependencies } from './dependencies.js';
 import { StreamGateway, type GatewayHooks } from './gateway.js';
 import { PendingLegs } from './legs.js';
@@ -192,19 +194,30 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     },
   );
 
-  // Recordings: another tenant's recording is NOT_FOUND, like a missing one; provider admins see all.
-  const visible = (meta: RecordingMeta | undefined, caller: { tenant: string; role: string }) => meta !== undefined && (meta.tenant === caller.tenant || caller.role === 'provider-admin');
-  app.get('/v1/recordings', { config: { permission: 'servers.read' }, schema: { tags: ['streams'], summary: 'Console recordings of your tenant', response: { 200: RecordingList } } }, async (request) => {
+  /**
+   * Recordings hold what was typed, passwords included. A recording is
+   * visible to its own tenant (provider admins: every tenant), on a server
+   * the caller's grants include; then `recordings.read` (tenant admins) reads
+   * them all and everyone else only the sessions they opened. Anything else
+   * is NOT_FOUND, like a missing one.
+   */
+  const visible = async (meta: RecordingMeta | undefined, caller: Principal): Promise<boolean> => {
+    if (meta === undefined || (meta.tenant !== caller.tenant && caller.role !== 'provider-admin')) return false;
+    if (!can(caller.role, 'recordings.read') && meta.subject !== caller.subject) return false;
+    return dependencies.grantsAllow === undefined || (await dependencies.grantsAllow(caller, meta.serverId));
+  };
+  app.get('/v1/recordings', { config: { permission: 'recordings.read-own' }, schema: { tags: ['streams'], summary: 'Console recordings you may replay', response: { 200: RecordingList } } }, async (request) => {
     const caller = request.principal!;
-    return { recordings: recordings.list().filter((meta) => visible(meta, caller)) };
+    const listed: RecordingMeta[] = [];
+    for (const meta of recordings.list()) if (await visible(meta, caller)) listed.push(meta);
+    return { recordings: listed };
   });
   app.get<{ Params: { id: string } }>(
     '/v1/recordings/:id',
-    { config: { permission: 'servers.read' }, schema: { tags: ['streams'], summary: 'Download a recording: asciicast v2 (SOL, serial) or RFB capture (VNC)', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
+    { config: { permission: 'recordings.read-own' }, schema: { tags: ['streams'], summary: 'Download a recording: asciicast v2 (SOL, serial) or RFB capture (VNC)', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
     async (request, reply) => {
-      const caller = request.principal!;
       const meta = recordings.get(request.params.id);
-      const data = visible(meta, caller) ? recordings.read(request.params.id) : undefined;
+      const data = (await visible(meta, request.principal!)) ? recordings.read(request.params.id) : undefined;
       if (!meta || !data) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
       if (meta.kind === 'vnc') return reply.type('application/octet-stream').send(toRfbCapture(meta, data.bytes, data.times));
       return reply.type('application/x-asciicast').send(toAsciicast(meta, data.bytes, data.times));

@@ -35,7 +35,7 @@ export class StreamRecorder {
       let writer: RecordingWriter;
       try {
         writer = this.storage.writer(
-          { id: claims.sid, sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, user: claims.usr, startedAt: Date.now() },
+          { id: claims.sid, sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, user: claims.usr, subject: claims.sub, startedAt: Date.now() },
           (error) => this.reportFailure(error, claims.sid),
         );
       } catch (error) {

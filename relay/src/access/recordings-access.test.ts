@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import type { RecordingMeta } from '@lightsout/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser, ensureTenant } from '../identity/accounts.js';
+import { FileRecordingStorage } from '../plugins/streams/recordings/storage.js';
+import { type RunningRelay, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
+import { createApiToken } from './api-tokens.js';
+
+/**
+ * Who reads console recordings (they hold what was typed, passwords
+ * included): `recordings.read` (tenant admins) reads the tenant's recordings
+ * of servers in their grants; everyone else only their own sessions', and
+ * also only while the server is in their grants.
+ */
+const PASSWORD = 'recordings-access-password';
+let relay: RunningRelay;
+const tokens = new Map<string, string>();
+const ids = new Map<string, string>();
+const recordingIds = { olgaSim01: '', olgaSim02: '', vicSim01: '', otherTenant: '' };
+
+async function get(url: string, who: string) {
+  const response = await relay.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${tokens.get(who)!}` } });
+  return { status: response.statusCode, body: response.body };
+}
+
+beforeAll(async () => {
+  relay = await startRelay();
+  const { store } = relay.app;
+  const now = Date.now();
+  await ensureTenant(store, 'bravo', 'Bravo');
+  await store.insertInto('agents').values({ id: 'agent-1', name: 'agent-1', region: 'eu', datacenter: 'fra1', public_jwk: '{}', revoked: 0, version: null, connected_at: null, last_seen_at: null, created_at: now }).execute();
+  const server = (id: string, tenant: string) => ({ id, name: id, tenant_id: tenant, region: 'eu', datacenter: 'fra1', rack: 'r1', labels: '{}', endpoints: '{}', capabilities: '["power","sol"]', agent_id: 'agent-1', power: 'on', reachable: 1, state_at: now, updated_at: now });
+  await store.insertInto('servers').values([server('sim-01', 'demo'), server('sim-02', 'demo'), server('bravo-01', 'bravo')]).execute();
+
+  const users: Array<[string, string, 'viewer' | 'operator' | 'tenant-admin']> = [
+    ['vic', 'demo', 'viewer'],
+    ['olga', 'demo', 'operator'],
+    ['tad', 'demo', 'tenant-admin'],
+    ['narrow-admin', 'demo', 'tenant-admin'],
+    ['bravo-admin', 'bravo', 'tenant-admin'],
+  ];
+  for (const [username, tenant, role] of users) ids.set(username, (await createUser(store, { tenant, username, password: PASSWORD, role })).id);
+  const grant = (user: string, serverIds: string[]) => ({ id: `grant-${user}`, tenant_id: 'demo', subject: ids.get(user)!, selector: JSON.stringify({ kind: 'servers', ids: serverIds }), created_by: 'test', created_at: now });
+  await store.insertInto('grants').values([grant('vic', ['sim-01']), grant('narrow-admin', ['sim-01'])]).execute();
+  for (const [username] of users) tokens.set(username, (await loginWithPassword(relay.url, username, PASSWORD)).accessToken);
+  tokens.set('admin-token', (await createApiToken(store, { tenant: 'demo', name: 'siem', role: 'tenant-admin', ttlSeconds: 3600, createdBy: 'test' })).token);
+
+  // Recordings as the recorder writes them (one per session), each with what was typed on it.
+  const storage = new FileRecordingStorage(join(relay.dataDir, 'recordings'));
+  let sequence = 0;
+  const record = async (serverId: string, tenant: string, user: string, text: string): Promise<string> => {
+    sequence += 1;
+    const id = `rec${String(sequence).padStart(19, '0')}`;
+    const meta: RecordingMeta & { subject: string } = { id, sessionId: id, serverId, tenant, kind: 'sol', user, subject: ids.get(user) ?? user, startedAt: now + sequence };
+    const writer = storage.writer(meta);
+    writer.append(Buffer.from(text), now);
+    writer.close();
+    await waitFor(() => (storage.read(id)?.bytes.length === text.length ? true : undefined), { what: `recording ${id} on disk` });
+    return id;
+  };
+  recordingIds.olgaSim01 = await record('sim-01', 'demo', 'olga', 'login: root\r\nPassword: olga-sim01-secret\r\n');
+  recordingIds.olgaSim02 = await record('sim-02', 'demo', 'olga', 'login: root\r\nPassword: olga-sim02-secret\r\n');
+  recordingIds.vicSim01 = await record('sim-01', 'demo', 'vic', 'watching sim-01\r\n');
+  recordingIds.otherTenant = await record('bravo-01', 'bravo', 'bravo-admin', 'bravo secret\r\n');
+}, 60_000);
+afterAll(async () => {
+  await relay?.close();
+});
+
+const listed = async (who: string) => {
+  const answer = await get('/v1/recordings', who);
+  expect(answer.status, who).toBe(200);
+  return (JSON.parse(answer.body) as { recordings: RecordingMeta[] }).recordings.map((meta) => meta.id).sort();
+};
+
+describe('recordings: recordings.read and per-server grants', () => {
+  it('a viewer granted only sim-01 cannot read a sim-02 recording, nor another user\'s sim-01 one', async () => {
+    expect((await get(`/v1/recordings/${recordingIds.olgaSim02}`, 'vic')).status).toBe(404);
+    expect((await get(`/v1/recordings/${recordingIds.olgaSim01}`, 'vic')).status).toBe(404);
+    expect(await listed('vic')).toEqual([recordingIds.vicSim01]);
+    // Their own session on a server still in their grants: theirs to replay.
+    const own = await get(`/v1/recordings/${recordingIds.vicSim01}`, 'vic');
+    expect(own.status).toBe(200);
+    expect(own.body).toContain('watching sim-01');
+  });
+
+  it('an operator reads their own recordings only', async () => {
+    expect(await listed('olga')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02].sort());
+    expect((await get(`/v1/recordings/${recordingIds.olgaSim02}`, 'olga')).body).toContain('olga-sim02-secret');
+    expect((await get(`/v1/recordings/${recordingIds.vicSim01}`, 'olga')).status).toBe(404);
+  });
+
+  it('a tenant admin reads the tenant\'s recordings within their grants; never another tenant\'s', async () => {
+    expect(await listed('tad')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02, recordingIds.vicSim01].sort());
+    expect((await get(`/v1/recordings/${recordingIds.olgaSim02}`, 'tad')).body).toContain('olga-sim02-secret');
+    expect(await listed('narrow-admin')).toEqual([recordingIds.olgaSim01, recordingIds.vicSim01].sort());
+    expect((await get(`/v1/recordings/${recordingIds.olgaSim02}`, 'narrow-admin')).status).toBe(404);
+    expect((await get(`/v1/recordings/${recordingIds.otherTenant}`, 'tad')).status).toBe(404);
+    expect(await listed('bravo-admin')).toEqual([recordingIds.otherTenant]);
+    // A tenant-admin API token holds recordings.read like the role (an archive or SIEM job).
+    expect(await listed('admin-token')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02, recordingIds.vicSim01].sort());
+  });
+});

@@ -52,6 +52,7 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'POST /v1/agents/join-tokens': all(403),
   'GET /v1/agents': all(403),
   'POST /v1/agents/:id/revoke': all(403),
+  'DELETE /v1/agents/:id/servers': all(403),
   'GET /v1/users': all(403),
   'POST /v1/users': all(403),
   'PATCH /v1/users/:userId': byRole(403, 403, 404),

@@ -125,7 +125,7 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
   app.delete(
     '/v1/agents/:id/servers',
     {
-      preHandler: app.requireRole('provider-admin'),
+      config: { permission: 'agents.manage' },
       schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Type.Object({ removed: Type.Array(Type.String()) }), ...errors, 409: ErrorBodySchema } },
     },
     async (request) => {

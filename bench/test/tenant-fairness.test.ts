@@ -181,17 +181,21 @@ describe('one tenant cannot starve another of BMC operations', { timeout: 240_00
     for (const result of results) byCode.set(`${result.status} ${result.code ?? ''}`.trim(), (byCode.get(`${result.status} ${result.code ?? ''}`.trim()) ?? 0) + 1);
     const sorted = duringFlood.map((entry) => entry.sensorsMs).sort((x, y) => x - y);
     const median = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+    // What the BMC path adds over the relay's HTTP front at the same moment.
+    const excess = duringFlood.map((entry) => entry.sensorsMs - entry.frontMs).sort((x, y) => x - y);
+    const medianExcess = excess[Math.floor(excess.length / 2)] ?? Number.NaN;
     console.info(
-      `fairness: bravo sensors idle ${idleMs.toFixed(0)} ms; ${duringFlood.length} calls during the flood, median ${median.toFixed(0)} ms, max ${Math.max(...sorted).toFixed(0)} ms ` +
+      `fairness: bravo sensors idle ${idleMs.toFixed(0)} ms; ${duringFlood.length} calls during the flood, median ${median.toFixed(0)} ms (over the front: ${medianExcess.toFixed(0)} ms), max ${Math.max(...sorted).toFixed(0)} ms ` +
         `(${duringFlood.map((entry) => `${entry.sensorsMs.toFixed(0)}/front ${entry.frontMs.toFixed(0)}`).join(', ')}); flood answers ${JSON.stringify(Object.fromEntries(byCode))}`,
     );
     // Meaningful only if bravo's calls ran during the flood. Before the bounds, bravo's
     // first call waited for most of the flood to drain (11–21 s) and the median was that wait.
-    // The median, not the maximum: on a machine loaded far past its two cores, the
-    // relay's HTTP front alone (accepting 1,100 connections) stalls single calls for
-    // seconds, for every caller alike (the "front" figures).
+    // The median of what the BMC path adds over a /healthz call made at the same
+    // moment, not the maximum of the raw figure: on a machine loaded far past its
+    // two cores, the relay's HTTP front alone (accepting 1,100 connections) stalls
+    // single calls for seconds, for every caller alike (the "front" figures).
     expect(duringFlood.length).toBeGreaterThanOrEqual(3);
-    expect(median).toBeLessThan(1000);
+    expect(medianExcess).toBeLessThan(1000);
     // The flooding tenant is still served, most of its flood refused at once (before the
     // bounds all of it was queued and served), in the documented shape.
     expect(byStatus.get(200) ?? 0).toBeGreaterThan(0);

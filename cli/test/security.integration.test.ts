@@ -45,7 +45,10 @@ describe('lightsout tokens and audit', () => {
     const id = (JSON.parse(listed.stdout) as { tokens: Array<{ id: string; name: string }> }).tokens.find((entry) => entry.name === 'ci-reboots')!.id;
     const tokenEnv = { ...adminEnv, LIGHTSOUT_TOKEN: token };
     expect((await cli(['whoami', '--json'], tokenEnv)).stdout).toContain('"tenant": "demo"');
-    expect((await cli(['users', 'list'], tokenEnv)).stdout).toContain('operator');
+    // A token never manages people, whatever its role (docs/security.md).
+    const users = await cli(['users', 'list'], tokenEnv);
+    expect(users.code).not.toBe(ExitCode.OK);
+    expect(users.stderr).toContain('FORBIDDEN');
     expect((await cli(['tokens', 'revoke', id], adminEnv)).code).toBe(ExitCode.OK);
     const refused = await cli(['whoami'], tokenEnv);
     expect(refused.code).toBe(ExitCode.AUTH);

@@ -45,6 +45,9 @@ const all = (status: Outcome) => () => status;
 /** People act on their own account; a service account has no second factor to manage. */
 const personOnly = (status: Outcome) => (_role: ForeignRole, identity: string): Outcome => (identity === 'bravo-service-account' ? 403 : status);
 
+/** People-only permissions (users, grants, tokens, credentials): an API token is refused before any lookup. */
+const interactive = (rule: (role: ForeignRole) => Outcome) => (role: ForeignRole, identity: string): Outcome => (identity === 'bravo-service-account' ? 403 : rule(role));
+
 export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: string) => Outcome> = {
   'GET /v1/me': all(200),
   'GET /v1/servers': all(200),
@@ -55,17 +58,17 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'DELETE /v1/agents/:id/servers': all(403),
   'GET /v1/users': all(403),
   'POST /v1/users': all(403),
-  'PATCH /v1/users/:userId': byRole(403, 403, 404),
+  'PATCH /v1/users/:userId': interactive(byRole(403, 403, 404)),
   // A tenant admin's one-time MFA enrollment code for a user: API tokens never manage credentials.
-  'POST /v1/users/:userId/mfa-enrollment': (role, identity) => (identity === 'bravo-service-account' ? 403 : byRole(403, 403, 404)(role)),
+  'POST /v1/users/:userId/mfa-enrollment': interactive(byRole(403, 403, 404)),
   'GET /v1/grants': all(403),
-  'POST /v1/grants': byRole(403, 403, 404),
-  'DELETE /v1/grants/:grantId': byRole(403, 403, 404),
+  'POST /v1/grants': interactive(byRole(403, 403, 404)),
+  'DELETE /v1/grants/:grantId': interactive(byRole(403, 403, 404)),
   'GET /v1/tenants': all(403),
   'POST /v1/tenants': all(403),
   'GET /v1/tokens': all(403),
   'POST /v1/tokens': all(403),
-  'POST /v1/tokens/:tokenId/revoke': byRole(403, 403, 404),
+  'POST /v1/tokens/:tokenId/revoke': interactive(byRole(403, 403, 404)),
   'GET /v1/audit': byRole(403, 403, 200),
   'GET /v1/audit/export': byRole(403, 403, 200),
   'GET /v1/media/images': all(200),

@@ -53,17 +53,17 @@ export const PERMISSIONS = {
   'media.eject': { roles: OPERATOR_UP },
   /** Make the agent log in again at once after the BMC rejected its credentials (risks the BMC's lockout counter). */
   'credentials.retry': { roles: TENANT_ADMIN_UP },
-  'users.manage': { roles: TENANT_ADMIN_UP },
-  'grants.manage': { roles: TENANT_ADMIN_UP },
-  'tokens.manage': { roles: TENANT_ADMIN_UP },
+  'users.manage': { roles: TENANT_ADMIN_UP, interactiveOnly: true },
+  'grants.manage': { roles: TENANT_ADMIN_UP, interactiveOnly: true },
+  'tokens.manage': { roles: TENANT_ADMIN_UP, interactiveOnly: true },
   'audit.read': { roles: TENANT_ADMIN_UP },
   /** Every recording of the tenant on servers in one's grants (they hold what was typed, passwords included). */
   'recordings.read': { roles: TENANT_ADMIN_UP },
   /** Recordings of one's own sessions, on servers still in one's grants. */
   'recordings.read-own': { roles: VIEWER_UP },
-  'tenants.manage': { roles: PROVIDER_ADMIN, crossTenant: true },
-  'agents.manage': { roles: PROVIDER_ADMIN, crossTenant: true },
-  'servers.assign': { roles: PROVIDER_ADMIN, crossTenant: true },
+  'tenants.manage': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },
+  'agents.manage': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },
+  'servers.assign': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },
   'audit.read-all': { roles: PROVIDER_ADMIN, crossTenant: true },
 } as const satisfies Record<string, PermissionRule>;
 

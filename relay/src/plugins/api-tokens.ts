@@ -31,8 +31,6 @@ export default async function apiTokensPlugin(app: FastifyInstance): Promise<voi
     if (!assignableRoles(principal.role).includes(body.role) || (body.role === 'provider-admin' && tenant !== principal.tenant)) {
       throw new LightsoutError('FORBIDDEN', `a ${principal.role} cannot create a ${body.role} token here`);
     }
-    // A service account cannot mint more service accounts: a leaked token must not multiply.
-    if (principal.kind === 'service-account') throw new LightsoutError('FORBIDDEN', 'API tokens cannot create API tokens', { hint: 'sign in as a person (lightsout login)' });
     const { token, row } = await createApiToken(app.store, { tenant, name: body.name, role: body.role, ttlSeconds: body.ttlSeconds ?? DEFAULT_TTL_SECONDS, createdBy: principal.subject });
     await app.audit.fromRequest(request, { action: 'token.create', outcome: 'success', subject: principal.subject, tenant, target: `token:${row.id}`, details: { name: body.name, role: body.role, expiresAt: iso(row.expires_at) } });
     return reply.status(201).send({ ...view(row), token });

@@ -101,8 +101,6 @@ export default async function mfaPlugin(app: FastifyInstance): Promise<void> {
     { config: { permission: 'users.manage' }, schema: { tags: ['users'], security: [{ bearer: [] }], params: Type.Object({ userId: Type.String({ maxLength: 64 }) }), response: { 201: Type.Object({ code: Type.String(), expiresAt: Type.String() }), ...errors } } },
     async (request, reply) => {
       const principal = request.principal!;
-      // Handing out a way to add a credential is credential management: people only, never an API token.
-      if (principal.kind === 'service-account') throw new LightsoutError('FORBIDDEN', 'API tokens cannot issue enrollment codes');
       const factors = app.identity.secondFactors;
       if (factors === undefined) throw new LightsoutError('FORBIDDEN', 'second factors are managed by the external identity provider');
       const { userId } = request.params as { userId: string };

@@ -75,6 +75,8 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     sameTenantOr404(principal, row?.tenant_id, `user ${userId}`);
     checkAssignable(principal.role, row!.role as Role);
     if (body.role !== undefined) checkAssignable(principal.role, body.role);
+    // Same rule as creating one: provider admins belong to the provider tenant.
+    if (body.role === 'provider-admin' && row!.tenant_id !== principal.tenant) throw new LightsoutError('FORBIDDEN', 'provider admins belong to the provider tenant');
     const changes: { role?: string; disabled?: number; password_hash?: string; credentials_changed_at?: number } = {};
     if (body.role !== undefined) changes.role = body.role;
     if (body.disabled !== undefined) changes.disabled = body.disabled ? 1 : 0;

@@ -24,7 +24,7 @@ interface Case {
 
 function pathFor(url: string, world: IsolationWorld): string {
   const values: Record<string, string> = {
-    id: url.startsWith('/v1/agents/') ? world.alpha.agentId : world.alpha.serverId,
+    id: url.startsWith('/v1/agents/') ? world.alpha.agentId : url.startsWith('/v1/recordings/') ? world.alpha.recordingId : world.alpha.serverId,
     userId: world.alpha.revokedUserId,
     grantId: world.alpha.grantId,
     tokenId: world.alpha.tokenId,
@@ -205,7 +205,7 @@ describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
   }, 300_000);
 
   it('the victim tenant itself sees its data through the same routes (so a leak would be detected)', async () => {
-    for (const path of ['/v1/servers', `/v1/servers/${world.alpha.serverId}`, '/v1/audit', '/v1/tokens', '/v1/grants', '/v1/users']) {
+    for (const path of ['/v1/servers', `/v1/servers/${world.alpha.serverId}`, '/v1/audit', '/v1/tokens', '/v1/grants', '/v1/users', '/v1/recordings', `/v1/recordings/${world.alpha.recordingId}`]) {
       const answer = await httpCase(relay, 'GET', path, undefined, world.alphaAdminAuthorization);
       expect(answer.status, path).toBe(200);
       expect(leaks(world, '', answer.body).length, path).toBeGreaterThan(0);

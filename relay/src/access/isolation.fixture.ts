@@ -5,6 +5,7 @@ import { type JWK, SignJWT, decodeJwt, importJWK } from 'jose';
 import { createUser, ensureTenant } from '../identity/accounts.js';
 import type { ProviderSecrets } from '../identity/keys.js';
 import { type RunningRelay, loginWithPassword } from '../testing/index.js';
+import { FileRecordingStorage } from '../plugins/streams/recordings/storage.js';
 import { createApiToken } from './api-tokens.js';
 
 /**
@@ -24,6 +25,8 @@ export interface IsolationWorld {
     grantId: string;
     tokenId: string;
     uploadId: string;
+    /** A console recording of alpha's server, with a typed secret inside. */
+    recordingId: string;
     /** Every alpha value a foreign caller must never see. */
     secrets: string[];
   };
@@ -87,6 +90,12 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
   const auditTarget = marker('alpha-audit');
   await relay.app.audit.append({ action: 'power.off', outcome: 'success', subject: alphaAdmin.id, tenant: 'alpha', target: `server:${serverId}`, details: { note: auditTarget } });
   const uploadId = randomBytes(16).toString('hex');
+  // A recording as the recorder writes it; what was typed on the console must never reach another tenant.
+  const recordingId = randomBytes(16).toString('base64url').slice(0, 22);
+  const typedSecret = marker('alpha-typed-password');
+  const recording = new FileRecordingStorage(join(relay.dataDir, 'recordings')).writer({ id: recordingId, sessionId: recordingId, serverId, tenant: 'alpha', kind: 'sol', user: adminName, subject: alphaAdmin.id, startedAt: now });
+  recording.append(Buffer.from(`Password: ${typedSecret}\r\n`), now);
+  recording.close();
 
   const bravo = new Map<string, string>();
   for (const role of ['viewer', 'operator', 'tenant-admin'] as const) {
@@ -131,7 +140,8 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
       grantId,
       tokenId: alphaToken.row.id,
       uploadId,
-      secrets: [serverId, serverName, rack, labelValue, bmcHost, adminName, revokedName, alphaAdmin.id, alphaRevoked.id, grantId, tokenName, alphaToken.row.id, revokedToken.row.id, auditTarget, agentId, tenantName],
+      recordingId,
+      secrets: [recordingId, typedSecret, serverId, serverName, rack, labelValue, bmcHost, adminName, revokedName, alphaAdmin.id, alphaRevoked.id, grantId, tokenName, alphaToken.row.id, revokedToken.row.id, auditTarget, agentId, tenantName],
     },
     alphaAdminAuthorization: `Bearer ${adminToken}`,
     identities,

@@ -8,7 +8,7 @@ import { eventually, type TrackedProcess } from './support/processes.js';
 import { cli, loginThroughDeviceFlow, startAgentProcess, startRelayProcess } from './support/stack.js';
 
 /**
- * Issue 2, "done means": real relay process, real agent process, real CLI
+ * The whole chain as users run it: real relay process, real agent process, real CLI
  * process, real embedded OIDC device flow. Nothing here is simulated; the
  * only test code is the "browser" that clicks through the OP's pages as the
  * user would.

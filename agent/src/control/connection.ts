@@ -17,6 +17,7 @@ import {
 import type { Logger } from 'pino';
 import { backoffDelay, DEFAULT_CONNECT_TIMEOUT_MS, type BackoffPolicy } from './backoff.js';
 import { controlUrlOf, describeEndpoint, pinnedLookup, type RelayEndpoint } from './relay-endpoints.js';
+import { AGENT_VERSION } from '../version.js';
 
 /**
  * The agent's one persistent, outbound control connection.
@@ -47,7 +48,6 @@ import { controlUrlOf, describeEndpoint, pinnedLookup, type RelayEndpoint } from
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped';
 
 export const MISSED_HEARTBEATS = 3;
-const AGENT_VERSION = '0.1.0';
 
 /** Refusals after which reconnecting cannot help: an operator must act. */
 const FATAL_CODES = new Set(['AGENT_REVOKED', 'AGENT_KEY_UNKNOWN']);

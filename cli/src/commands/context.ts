@@ -13,7 +13,7 @@ export interface CommandContext {
 
 export async function apiFor(context: CommandContext): Promise<RelayApi> {
   const relay = await resolveRelay(context.relayFlag, context.env);
-  // Step-up (issue 7): a destructive action after an old sign-in signs the user in again and retries once.
+  // Step-up (RFC 9470): a destructive action after an old sign-in signs the user in again and retries once.
   const stepUp = context.env['LIGHTSOUT_TOKEN']
     ? undefined
     : async (challenge: { message: string }) => {

@@ -10,7 +10,7 @@ function seconds(value: string): number {
   return parsed;
 }
 
-/** `audit …`, `tokens …`, `users …` (issue 7). */
+/** `audit …`, `tokens …`, `users …`: the administration commands. */
 export function registerSecurityCommands(program: Command, context: CommandContext): void {
   const audit = program.command('audit').description('the hash-chained audit log (tenant admins: their tenant; provider admins: all)');
   audit.command('export').description('print the audit log as JSON lines (for a SIEM)').action(() => auditExport(context));

@@ -10,7 +10,7 @@ import type { Store } from '../store/open.js';
 /**
  * Opaque bearer values (refresh tokens, codes) are the row ids: stored as
  * their SHA-256, never as they are, so reading the database does not yield a
- * usable token (issue 7, secrets-scan.test.ts). Models found only by id also
+ * usable token (secrets-scan.test.ts). Models found only by id also
  * have their `jti` (the same value) dropped from the stored payload and put
  * back from the id presented on find.
  */

@@ -24,7 +24,7 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
     const accepted: ServerRegistration[] = [];
     const rejected: Rejection[] = [];
     const ids = [...new Set(servers.map((server) => server.id))];
-    // A provider admin's assignment (PUT /v1/servers/:id/tenant, issue 7) wins over the tenant the agent reports.
+    // A provider admin's assignment (PUT /v1/servers/:id/tenant) wins over the tenant the agent reports.
     const assigned = new Map<string, string>();
     for (let offset = 0; offset < ids.length; offset += 500) {
       for (const row of await transaction.selectFrom('server_assignments').select(['server_id', 'tenant_id']).where('server_id', 'in', ids.slice(offset, offset + 500)).execute()) assigned.set(row.server_id, row.tenant_id);

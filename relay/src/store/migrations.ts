@@ -119,7 +119,7 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
     },
   },
   '0002-identity': {
-    // Issue 7: MFA, the audit hash chain, grants and service-account tokens. Portable types only.
+    // MFA, the audit hash chain, grants and service-account tokens. Portable types only.
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('tenants').addColumn('require_mfa', 'integer', (column) => column.notNull().defaultTo(0)).execute();
       await db.schema.alterTable('users').addColumn('totp_secret', 'text').execute();

@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox';
 import { Role } from './identity.js';
 import { Slug } from './server.js';
 
-/** Issue 7 REST bodies: users, grants, service-account tokens, tenants, audit. */
+/** REST bodies of administration: users, grants, service-account tokens, tenants, audit. */
 
 export const UserView = Type.Object({
   id: Type.String(),

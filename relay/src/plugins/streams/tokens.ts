@@ -32,7 +32,7 @@ export interface StreamGrant {
  */
 export class StreamTokens {
   private constructor(
-    /** Rotating EdDSA keys (issue 7): the newest signs, retired ones verify through an overlap window. */
+    /** Rotating EdDSA keys: the newest signs, retired ones verify through an overlap window. */
     private readonly keys: SigningKeyRing,
     readonly issuer: string,
     readonly audience: string,

@@ -1,11 +1,10 @@
 import { statSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import type { SessionCreated } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { EventMessage } from '../plugins/events.js';
 import { type RunningRelay, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
+import { startLiveUpload } from '../testing/live-connections.js';
 import { ScriptedAgent } from '../testing/scripted-agent.js';
 
 /**
@@ -237,36 +236,17 @@ describe('revocation refuses an upload in progress', () => {
     const created = await ok('POST', '/v1/tokens', admin, { name: 'upload-bot', role: 'operator', tenant: 'demo' });
     const token = String(created['token']);
     const size = 4 * 1024 * 1024;
-    const tus = { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` };
-    const creation = await fetch(`${relay.url}/v1/media/uploads`, {
-      method: 'POST',
-      headers: { ...tus, 'upload-length': String(size), 'upload-metadata': `filename ${Buffer.from('rescue.iso').toString('base64')},sha256 ${Buffer.from('00'.repeat(32)).toString('base64')}` },
-    });
-    expect(creation.status).toBe(201);
-    const location = new URL(creation.headers.get('location')!, relay.url).pathname;
-    const file = join(relay.dataDir, 'media', location.split('/').pop()!);
-    const patch = httpRequest(`${relay.url}${location}`, { method: 'PATCH', headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': String(size) } });
-    patch.on('error', () => undefined);
-    const answered = new Promise<{ status: number; body: string; at: number }>((resolve) =>
-      patch.once('response', (response) => {
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body, at: Date.now() }));
-      }),
-    );
-    const first = 256 * 1024;
-    patch.write(Buffer.alloc(first, 1));
-    await waitFor(() => statSync(file).size >= first, { what: 'the first bytes on disk' });
+    const upload = await startLiveUpload(relay, token, size);
     const started = Date.now();
     await ok('POST', `/v1/tokens/${String(created['id'])}/revoke`, admin);
-    const answer = await answered;
-    patch.destroy();
+    const answer = await upload.answered;
+    upload.abandon();
     console.log(`API token revoked: upload in progress refused ${answer.at - started} ms after the call was sent`);
     expect(answer.status).toBe(403);
     expect(JSON.parse(answer.body)).toMatchObject({ code: 'FORBIDDEN' });
     expect(answer.at - started).toBeLessThanOrEqual(1000);
-    expect(statSync(file).size).toBeLessThan(size);
-    const again = await fetch(`${relay.url}${location}`, { method: 'HEAD', headers: tus });
+    expect(statSync(upload.file).size).toBeLessThan(size);
+    const again = await fetch(`${relay.url}${upload.location}`, { method: 'HEAD', headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` } });
     expect(again.status).toBe(401);
   });
 });

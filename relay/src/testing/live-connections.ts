@@ -119,6 +119,9 @@ export interface LiveUpload {
   /** Send more bytes (false once the relay stopped reading). */
   write(bytes: Buffer): boolean;
   abandon(): void;
+  /** The upload's URL path, and the file the relay writes it to. */
+  location: string;
+  file: string;
 }
 
 /** A tus upload whose PATCH has its first bytes on disk and is still open for more. */
@@ -143,5 +146,5 @@ export async function startLiveUpload(relay: RunningRelay, token: string, size =
   const first = 64 * 1024;
   patch.write(Buffer.alloc(first, 1));
   await waitFor(() => statSync(file).size >= first, { what: 'the first bytes of the upload on disk' });
-  return { answered, write: (bytes) => patch.write(bytes), abandon: () => patch.destroy() };
+  return { answered, write: (bytes) => patch.write(bytes), abandon: () => patch.destroy(), location, file };
 }

@@ -49,11 +49,13 @@ describe('scripts/demo.ts', () => {
 
     // The children are tied to the demo: killing it outright takes them with it.
     await demo.kill('SIGKILL');
-    const left = await eventually('the demo children to exit', 15_000, async () => {
-      const remaining = processesNaming(dataDir);
-      return remaining.length === 0 ? remaining : undefined;
-    });
-    expect(left).toEqual([]);
+    // The kernel sends each child SIGTERM; a relay or agent shutting down cleanly on a loaded machine takes a while.
+    let remaining = processesNaming(dataDir);
+    await eventually('the demo children to exit', 60_000, async () => {
+      remaining = processesNaming(dataDir);
+      return remaining.length === 0 ? true : undefined;
+    }).catch(() => undefined);
+    expect(remaining.map((entry) => entry.argv)).toEqual([]);
   }, 240_000);
 
   it('refuses a port that is taken, and starts nothing', async () => {

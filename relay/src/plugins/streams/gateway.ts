@@ -152,6 +152,9 @@ export class StreamGateway {
     // a moment after the splice must not strand it).
     if (resume) client.send(encodeStreamMessage(resume));
     const observer = this.hooks.onSpliced?.(claims);
+    // Messages held while the agent dialled back are replayed inside splice(): one of them can end the
+    // leg before splice() has returned, so onEnd reads the leg from here, set once splice() returned.
+    const spliced: { leg?: Splice } = {};
     const leg = splice(
       client,
       agent,
@@ -160,8 +163,10 @@ export class StreamGateway {
         ...(observer?.upstreamControl ? { onUpstreamControl: observer.upstreamControl } : {}),
         onEnd: (code, reason) => {
           timers.ended = true;
-          this.live.delete(leg);
-          this.holders.delete(leg);
+          if (spliced.leg !== undefined) {
+            this.live.delete(spliced.leg);
+            this.holders.delete(spliced.leg);
+          }
           clearInterval(timers.refresh);
           observer?.end?.();
           this.log.debug({ sessionId: claims.sid, code, reason }, 'stream leg ended');
@@ -169,6 +174,7 @@ export class StreamGateway {
       },
       early,
     );
+    spliced.leg = leg;
     if (timers.ended) return;
     this.live.add(leg);
     this.holders.set(leg, { subject: claims.sub, serverId: claims.srv, tenant: claims.ten, issuedAtMs: claims.iat * 1000, agentId: claims.agt });

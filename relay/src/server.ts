@@ -22,6 +22,9 @@ function showSeededCredentials(text: string, containsPasswords: boolean, dataDir
   process.stdout.write(`Lightsout relay: first start, demo accounts created; their passwords are in ${file} (mode 0600): read it, then delete it.\n`);
 }
 
+/** How long a clean shutdown may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
 /** `lightsout-relay [--config relay.yaml]`: load config, build, listen, stop cleanly on signals. */
 async function main(): Promise<void> {
   if (isAdminCommand(process.argv.slice(2))) return runAdmin(process.argv.slice(2));
@@ -34,6 +37,12 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, printSeededCredentials: (text, containsPasswords) => showSeededCredentials(text, containsPasswords, config.dataDir) });
   const shutdown = (signal: string) => {
     app.log.info({ signal }, 'stopping');
+    // A clean close waits for open connections and timers; one that never finishes must not leave an
+    // orphaned relay holding its port (seen once under load, after the demo that started it was killed).
+    setTimeout(() => {
+      app.log.error({ signal, afterMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {

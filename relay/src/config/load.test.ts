@@ -89,4 +89,35 @@ describe('relay config', () => {
     expect(refusal(() => resolveConfig({ identity: { mode: 'external' } })).details).toEqual({ key: 'identity.external' });
     expect(refusal(() => resolveConfig({ store: { driver: 'postgres' } })).details).toEqual({ key: 'store.postgresUrl' });
   });
+
+  it('runs the single process (role all) unless told otherwise, with the deployment URL its own', () => {
+    const config = resolveConfig({ publicUrl: 'https://relay.example' });
+    expect(config.role).toBe('all');
+    expect(config.region).toBeUndefined();
+    expect(config.deploymentUrl).toBe('https://relay.example');
+  });
+
+  it('refuses a manager or gateway without the shared PostgreSQL store, naming store.driver', () => {
+    for (const role of ['manager', 'gateway']) {
+      const error = refusal(() => resolveConfig({ role, region: 'eu-central' }));
+      expect(error.code).toBe('CONFIG_INVALID');
+      expect(error.details).toEqual({ key: 'store.driver' });
+      expect(error.message).toContain(`role is ${role}`);
+    }
+  });
+
+  it('requires a region for a gateway, not for a manager', () => {
+    const postgres = { driver: 'postgres', postgresUrl: 'postgres://lightsout@127.0.0.1:5432/lightsout' };
+    const error = refusal(() => resolveConfig({ role: 'gateway', store: postgres }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.details).toEqual({ key: 'region' });
+    expect(resolveConfig({ role: 'manager', store: postgres }).region).toBeUndefined();
+    const gateway = resolveConfig({ role: 'gateway', region: 'eu-central', publicUrl: 'https://gw1.eu.example', deploymentUrl: 'https://lightsout.example', store: postgres });
+    expect(gateway).toMatchObject({ role: 'gateway', region: 'eu-central', publicUrl: 'https://gw1.eu.example', deploymentUrl: 'https://lightsout.example' });
+  });
+
+  it('refuses an unknown role and a malformed region from the environment', () => {
+    expect(refusal(() => loadConfig({ env: { LIGHTSOUT_RELAY__ROLE: 'proxy' } })).details).toEqual({ key: 'role' });
+    expect(refusal(() => loadConfig({ env: { LIGHTSOUT_RELAY__REGION: 'EU Central' } })).details).toEqual({ key: 'region' });
+  });
 });

@@ -90,10 +90,19 @@ export function resolveConfig(raw: unknown, options: { source?: string; baseDir?
   if (input.store.driver === 'postgres' && input.store.postgresUrl === undefined) {
     throw configError('store.postgresUrl', 'is required when store.driver is postgres', source);
   }
+  if (input.role !== 'all' && input.store.driver !== 'postgres') {
+    // Replicas meet only in the store: SQLite is one process's file.
+    throw configError('store.driver', `must be postgres when role is ${input.role} (replicas share one PostgreSQL store)`, source);
+  }
+  if (input.role === 'gateway' && input.region === undefined) {
+    throw configError('region', 'is required when role is gateway (agents connect to the gateways of their region)', source);
+  }
+  const deploymentUrl = input.deploymentUrl ?? publicUrl;
   const issuer = input.identity.mode === 'external' ? input.identity.external!.issuer : `${publicUrl}/oidc`;
   return {
     ...input,
     publicUrl,
+    deploymentUrl,
     dataDir: absolute(input.dataDir),
     webRoot: input.webRoot === undefined ? DEFAULT_WEB_ROOT : absolute(input.webRoot),
     identity: { ...input.identity, audience: input.identity.audience ?? `${publicUrl}/v1`, issuer, totpKeyFile: input.identity.totpKeyFile === undefined ? join(absolute(input.dataDir), 'totp.key') : absolute(input.identity.totpKeyFile) },

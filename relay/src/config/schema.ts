@@ -172,8 +172,21 @@ const Limits = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * What this replica does in a deployment (docs/deployment.md). `all` is the
+ * single process; `manager` and `gateway` are replicas of one deployment that
+ * share a PostgreSQL store and route agent requests to each other through it.
+ */
+export const RELAY_ROLES = ['all', 'manager', 'gateway'] as const;
+export type RelayRole = (typeof RELAY_ROLES)[number];
+
 export const RelayConfigSchema = Type.Object(
   {
+    role: Type.Union([Type.Literal('all'), Type.Literal('manager'), Type.Literal('gateway')], { default: 'all' }),
+    /** The region a gateway serves (agents of that region connect to it); required for gateways. */
+    region: Type.Optional(Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' })),
+    /** The one public URL of the deployment (the manager's); default publicUrl. Every replica sets the same. */
+    deploymentUrl: Type.Optional(Type.String({ pattern: '^https?://[^/]+$' })),
     listen: Listen,
     /** The URL clients and agents reach the relay at; default `http://${listen.host}:${listen.port}`. */
     publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/]+$' })),
@@ -200,7 +213,11 @@ export type RelayConfigInput = Static<typeof RelayConfigSchema>;
 
 /** The configuration with every derived value filled in; what the plugins read. */
 export interface RelayConfig extends RelayConfigInput {
+  role: RelayRole;
+  /** This replica's own URL (stream URLs of a gateway point here). */
   publicUrl: string;
+  /** The deployment's public URL; publicUrl when not configured. */
+  deploymentUrl: string;
   dataDir: string;
   webRoot: string;
   identity: RelayConfigInput['identity'] & { audience: string; issuer: string; totpKeyFile: string };

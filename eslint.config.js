@@ -11,8 +11,9 @@ const nodeBuiltinsRegex = '^(node:.*|(fs|path|os|net|dgram|http|https|crypto|chi
 const otherPackages = (...names) => names.map((name) => ({ group: [`@lightsout/${name}`, `@lightsout/${name}/*`], message: `@lightsout/${name} is another application: share code through @lightsout/shared instead.` }));
 const relayTestingOnly = { regex: '^@lightsout/relay(?!/testing$)(/.*)?$', message: 'Tests may import @lightsout/relay/testing (startRelay, login helpers) and nothing else of the relay.' };
 
-const restrict = (files, patterns, paths = []) => ({
+const restrict = (files, patterns, paths = [], ignores = []) => ({
   files,
+  ignores,
   rules: { 'no-restricted-imports': ['error', { paths, patterns }] },
 });
 
@@ -35,6 +36,12 @@ export default tseslint.config(
     { group: ['electron', 'ws', 'fastify', 'react', 'react-dom'], message: 'shared/ is pure: only typebox and other shared/ files may be imported.' },
     ...otherPackages('relay', 'agent', 'cli', 'bmcsim', 'desktop'),
   ]),
+  // bmc-wire: pure codecs. No Node, no DOM, no application package.
+  restrict(['bmc-wire/src/**/*.ts'], [
+    { regex: nodeBuiltinsRegex, message: 'bmc-wire/ is pure: no Node APIs. Take what the codecs need as a parameter (see IpmiCrypto) and bind node:* in the agent or bmcsim.' },
+    { group: ['electron', 'ws', 'fastify', 'react', 'react-dom'], message: 'bmc-wire/ is pure: only @lightsout/shared and its own files may be imported.' },
+    ...otherPackages('relay', 'agent', 'cli', 'bmcsim', 'desktop'),
+  ], [], ['bmc-wire/src/**/*.test.ts', 'bmc-wire/src/testing/**']),
   // applications: shared + node; never each other, never desktop
   restrict(['relay/**/*.ts'], [...otherPackages('agent', 'cli', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'relay/ is a server: shared/ and node:* only.' }]),
   restrict(['cli/**/*.ts'], [...otherPackages('agent', 'relay', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
@@ -44,10 +51,10 @@ export default tseslint.config(
   // before the agent driver rules so those still apply to driver tests.
   restrict(['cli/**/*.test.ts'], [...otherPackages('agent', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
   restrict(['agent/**/*.test.ts'], [...otherPackages('cli', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'agent/ is a daemon: shared/ and node:* only.' }]),
-  // bmcsim may reuse the agent's pure IPMI wire codecs, nothing else of the agent
+  // bmcsim is a BMC: it shares the codecs through @lightsout/bmc-wire, never the agent
   restrict(['bmcsim/**/*.ts'], [
     ...otherPackages('relay', 'cli', 'desktop'),
-    { regex: '^@lightsout/agent(?!/ipmi-wire$)', message: 'bmcsim/ may import only @lightsout/agent/ipmi-wire (pure codecs) from the agent.' },
+    { group: ['@lightsout/agent', '@lightsout/agent/*'], message: 'bmcsim/ must not depend on the agent: the codecs both sides speak live in @lightsout/bmc-wire.' },
   ]),
   // inside the agent: protocol drivers are independent of each other
   restrict(['agent/src/ipmi/**/*.ts'], [{ group: ['**/redfish/*', '**/rfb/*'], message: 'agent/src/ipmi must not import redfish/ or rfb/: move what they share up to agent/src/ or into shared/.' }, ...otherPackages('relay', 'cli', 'bmcsim', 'desktop')]),

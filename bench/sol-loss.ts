@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { startFleet } from '@lightsout/bmcsim';
 import { openIpmiSession, SolHub, SolSession } from '@lightsout/agent/ipmi';
-import * as ipmiWire from '@lightsout/agent/ipmi-wire';
+import * as ipmiWire from '@lightsout/bmc-wire/ipmi';
 
 type RmcpPlusSessionLike = Parameters<typeof SolSession.owner>[0];
 import { printResult, printTable } from './lib/report.js';

@@ -5,7 +5,7 @@ import {
   encodeBootFlags, getBootOptionRequest, getChassisStatusRequest, getDeviceIdRequest, getSdrRequest, getSelEntryRequest, getSelInfoRequest, getSensorReadingRequest,
   reserveSdrRepositoryRequest, reserveSelRequest, sensorKind, setBootOptionRequest, thresholdStatus, COMPLETION, SDR_HEADER_LENGTH,
   type ChassisControl, type DeviceId, type SdrRecord, type CommandRequest,
-} from './wire/index.js';
+} from '@lightsout/bmc-wire/ipmi';
 import { completionCodeOfError } from './session/core.js';
 
 /** What the commands need from a session: one request/response at a time. */

@@ -2,7 +2,7 @@ import { LightsoutError, type BmcLinkStatus, type BootOverride, type BootRequest
 import type { BmcCredentials, BmcDriver } from '../drivers/types.js';
 import { CredentialGate } from '../drivers/credential-gate.js';
 import { bootResultOf } from '../drivers/boot-readback.js';
-import type { PrivilegeName } from './wire/index.js';
+import type { PrivilegeName } from '@lightsout/bmc-wire/ipmi';
 import { bootOverride, chassisControl, clearSel, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
 import { isQuirkName, QUIRK_ALIASES, quirkEnabled, type QuirkSettings } from './quirks.js';
 import { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';

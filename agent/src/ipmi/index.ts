@@ -1,7 +1,7 @@
 /**
  * The agent's IPMI driver: RMCP+ / v1.5 sessions, chassis/boot/SDR/SEL
- * commands, and the SOL hub. Wire codecs live in ./wire (also exported as
- * @lightsout/agent/ipmi-wire). Design notes: docs/ipmi.md.
+ * commands, and the SOL hub. Wire codecs live in @lightsout/bmc-wire/ipmi.
+ * Design notes: docs/ipmi.md.
  */
 export { IpmiDriver, createIpmiDriver, parseQuirks, type IpmiDriverOptions, type IpmiNegotiated } from './driver.js';
 export { QUIRKS, QUIRK_ALIASES, quirkEnabled, type QuirkName, type QuirkSettings } from './quirks.js';

@@ -16,7 +16,7 @@ import {
   SDR_COMMAND,
   SEL_COMMAND,
   type BootFlagsDevice,
-} from '@lightsout/agent/ipmi-wire';
+} from '@lightsout/bmc-wire/ipmi';
 import type { Bmc } from '../bmc/bmc.js';
 import { rawReading, SENSORS, sensorReading } from '../bmc/sensors.js';
 import type { BootDevice } from '../host/host.js';

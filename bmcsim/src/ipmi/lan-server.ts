@@ -22,7 +22,6 @@ import {
   encodeV15,
   type IpmiMessage,
   NET_FN,
-  nodeCrypto,
   PAYLOAD_TYPE,
   PRIVILEGE,
   ReplayWindow,
@@ -30,7 +29,8 @@ import {
   v15AuthCode,
   verifyV15AuthCode,
   type CipherSuite,
-} from '@lightsout/agent/ipmi-wire';
+} from '@lightsout/bmc-wire/ipmi';
+import { nodeCrypto } from './node-crypto.js';
 import type { Bmc, BmcService } from '../bmc/bmc.js';
 import { PRIVILEGE_LEVEL } from '../bmc/config.js';
 import { type CommandContext, type CommandResult, type CommandSession, deviceId, handleCommand } from './commands.js';

@@ -9,7 +9,6 @@ import {
   encodeOpenSessionResponse,
   encodeRakp2,
   encodeRakp3Or4,
-  nodeCrypto,
   PRIVILEGE,
   type RakpContext,
   rakp2AuthCode,
@@ -18,7 +17,8 @@ import {
   ReplayWindow,
   RMCP_PLUS_STATUS,
   sessionIntegrityKey,
-} from '@lightsout/agent/ipmi-wire';
+} from '@lightsout/bmc-wire/ipmi';
+import { nodeCrypto } from './node-crypto.js';
 import type { Bmc } from '../bmc/bmc.js';
 import { PRIVILEGE_LEVEL } from '../bmc/config.js';
 import { MAX_SESSIONS, type RmcpPlusSession, type SessionTable } from './sessions.js';

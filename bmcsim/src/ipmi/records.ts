@@ -4,7 +4,7 @@ import type { LogEntry } from '../bmc/event-log.js';
 /**
  * BMC-side encoders for the records a BMC serves and a client only decodes:
  * SDR full sensor records (IPMI v2.0 §43.1) and SEL system event records
- * (§32.1). The agent's ipmi-wire decodes them; bmcsim builds them here.
+ * (§32.1). @lightsout/bmc-wire/ipmi decodes them; bmcsim builds them here.
  */
 
 const SENSOR_TYPE: Record<SensorDefinition['kind'], number> = { temperature: 0x01, voltage: 0x02, fan: 0x04 };

@@ -1,4 +1,4 @@
-import type { CipherSuite, ReplayWindow, RmcpPlusSecurity } from '@lightsout/agent/ipmi-wire';
+import type { CipherSuite, ReplayWindow, RmcpPlusSecurity } from '@lightsout/bmc-wire/ipmi';
 import type { BmcUser } from '../bmc/config.js';
 import type { CommandSession } from './commands.js';
 import type { Remote } from './transport.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { decodeSolPacket, encodeSolPacket, type SolPacket } from '@lightsout/agent/ipmi-wire';
+import { decodeSolPacket, encodeSolPacket, type SolPacket } from '@lightsout/bmc-wire/ipmi';
 import { ManualClock } from '../host/clock.js';
 import { Host } from '../host/host.js';
 import { SolPayload } from './sol.js';

@@ -1,4 +1,4 @@
-import { decodeSolPacket, encodeSolPacket, nextSolSequence, SOL_OPERATION, SOL_STATUS } from '@lightsout/agent/ipmi-wire';
+import { decodeSolPacket, encodeSolPacket, nextSolSequence, SOL_OPERATION, SOL_STATUS } from '@lightsout/bmc-wire/ipmi';
 import type { Host } from '../host/host.js';
 
 /**

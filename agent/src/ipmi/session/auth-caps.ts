@@ -1,5 +1,5 @@
 import { LightsoutError } from '@lightsout/shared';
-import { decodeChannelAuthCapabilities, getChannelAuthCapabilitiesRequest, type ChannelAuthCapabilities } from '../wire/index.js';
+import { decodeChannelAuthCapabilities, getChannelAuthCapabilitiesRequest, type ChannelAuthCapabilities } from '@lightsout/bmc-wire/ipmi';
 import type { DatagramTransport } from '../transport.js';
 import type { HandshakeWaiter } from './handshake-wait.js';
 import { preSessionRequest } from './pre-session.js';

@@ -1,5 +1,6 @@
 import { LightsoutError } from '@lightsout/shared';
-import { DEFAULT_SUITE_PREFERENCE, nodeCrypto, PRIVILEGE, type IpmiCrypto, type PrivilegeName } from '../wire/index.js';
+import { DEFAULT_SUITE_PREFERENCE, PRIVILEGE, type IpmiCrypto, type PrivilegeName } from '@lightsout/bmc-wire/ipmi';
+import { nodeCrypto } from '../node-crypto.js';
 import { openUdpTransport, type DatagramTransport } from '../transport.js';
 import type { QuirkSettings } from '../quirks.js';
 import { DEFAULT_TIMING, type SessionLogger, type SessionTiming } from './core.js';

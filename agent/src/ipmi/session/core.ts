@@ -1,5 +1,5 @@
 import { LightsoutError } from '@lightsout/shared';
-import { COMPLETION, completionCodeOf, decodeIpmiMessage, encodeIpmiMessage, isResponse, requestMessage, type CommandRequest, type IpmiMessage } from '../wire/index.js';
+import { COMPLETION, completionCodeOf, decodeIpmiMessage, encodeIpmiMessage, isResponse, requestMessage, type CommandRequest, type IpmiMessage } from '@lightsout/bmc-wire/ipmi';
 import type { DatagramTransport } from '../transport.js';
 
 /** Session states, shared by RMCP+ and v1.5 (the RAKP states are skipped by v1.5). One fail path: `failed`. */

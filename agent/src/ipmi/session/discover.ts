@@ -2,7 +2,7 @@ import { LightsoutError } from '@lightsout/shared';
 import {
   cipherSuiteBlock, classifyDatagram, decodeAsf, decodeCipherSuiteRecords, encodeAsf,
   getChannelCipherSuitesRequest, PRIVILEGE, type ChannelAuthCapabilities, type CipherSuiteRecord,
-} from '../wire/index.js';
+} from '@lightsout/bmc-wire/ipmi';
 import { openUdpTransport, type DatagramTransport } from '../transport.js';
 import { getAuthCapabilities } from './auth-caps.js';
 import { HandshakeWaiter } from './handshake-wait.js';

@@ -1,5 +1,5 @@
 import { LightsoutError } from '@lightsout/shared';
-import { PRIVILEGE, setSessionPrivilegeRequest, type CommandRequest, type IpmiCrypto } from '../wire/index.js';
+import { PRIVILEGE, setSessionPrivilegeRequest, type CommandRequest, type IpmiCrypto } from '@lightsout/bmc-wire/ipmi';
 import type { DatagramTransport } from '../transport.js';
 import { SessionCore, type SessionLogger, type SessionTiming } from './core.js';
 import { HandshakeWaiter } from './handshake-wait.js';

@@ -1,6 +1,6 @@
 import {
   classifyDatagram, completionCodeOf, decodeIpmiMessage, decodeV15, encodeIpmiMessage, encodeV15, requestMessage, type CommandRequest,
-} from '../wire/index.js';
+} from '@lightsout/bmc-wire/ipmi';
 import type { DatagramTransport } from '../transport.js';
 import type { HandshakeWaiter } from './handshake-wait.js';
 

@@ -3,7 +3,7 @@ import {
   PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteByAlgorithms, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
   decodeRakp2, decodeRakp3Or4, decodeRmcpPlus, encodeOpenSessionRequest, encodeRakp1, encodeRakp3Or4, encodeRmcpPlus, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sessionIntegrityKey, wireReasonOf, type ChannelAuthCapabilities, type CipherSuite, type CommandRequest, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
-} from '../wire/index.js';
+} from '@lightsout/bmc-wire/ipmi';
 import type { DatagramTransport } from '../transport.js';
 import { quirkEnabled, type QuirkSettings } from '../quirks.js';
 import type { SessionLogger, SessionTiming } from './core.js';

@@ -3,7 +3,7 @@ import {
   AUTH_TYPE, ReplayWindow, activateSessionRequest, authTypeNumber, classifyDatagram, closeSessionRequest, decodeActivateSession, decodeIpmiMessage,
   decodeSessionChallenge, decodeV15, encodeV15, getSessionChallengeRequest, v15AuthCode,
   verifyV15AuthCode, type ChannelAuthCapabilities, type CommandRequest, type IpmiCrypto, type V15AuthType,
-} from '../wire/index.js';
+} from '@lightsout/bmc-wire/ipmi';
 import type { DatagramTransport } from '../transport.js';
 import { completionError, type SessionLogger, type SessionTiming } from './core.js';
 import { HandshakingSession, randomNonZero32 } from './handshaking-session.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SOL_OPERATION, SOL_STATUS, type SolPacket } from '../wire/index.js';
+import { SOL_OPERATION, SOL_STATUS, type SolPacket } from '@lightsout/bmc-wire/ipmi';
 import { openIpmiSession } from '../session/connect.js';
 import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import { SuiteCache } from '../session/suite-cache.js';

@@ -2,7 +2,7 @@ import { LightsoutError } from '@lightsout/shared';
 import {
   ACTIVATE_PAYLOAD_COMPLETION, PAYLOAD_TYPE, SOL_OPERATION, SOL_STATUS, activatePayloadRequest, deactivatePayloadRequest, decodePayloadActivation,
   decodePayloadInstanceInfo, decodeSessionInfo, decodeSolPacket, encodeSolPacket, getDeviceIdRequest, getPayloadInstanceInfoRequest, getSessionInfoRequest, nextSolSequence, type SolPacket,
-} from '../wire/index.js';
+} from '@lightsout/bmc-wire/ipmi';
 import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import { completionCodeOfError, type SessionLogger } from '../session/core.js';
 

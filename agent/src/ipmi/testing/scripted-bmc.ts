@@ -2,9 +2,10 @@ import { createSocket, type RemoteInfo } from 'node:dgram';
 import {
   PAYLOAD_TYPE, additionalKeys, bytesEqual, cipherSuiteByAlgorithms, classifyDatagram, decodeIpmiMessage, decodeOpenSessionRequest, decodeRakp1, decodeRakp3Or4,
   decodeRmcpPlus, decodeSolPacket, decodeV15, encodeChannelAuthCapabilities, encodeChassisStatus, encodeIpmiMessage, encodeOpenSessionResponse, encodePayloadActivation,
-  encodeRakp2, encodeRakp3Or4, encodeRmcpPlus, encodeSolPacket, encodeV15, nodeCrypto, rakp2AuthCode, rakp3AuthCode, rakp4Icv, responseMessage, sessionIntegrityKey,
+  encodeRakp2, encodeRakp3Or4, encodeRmcpPlus, encodeSolPacket, encodeV15, rakp2AuthCode, rakp3AuthCode, rakp4Icv, responseMessage, sessionIntegrityKey,
   type CipherSuite, type IpmiMessage, type RakpContext, type RmcpPlusSecurity, type SolPacket,
-} from '../wire/index.js';
+} from '@lightsout/bmc-wire/ipmi';
+import { nodeCrypto } from '../node-crypto.js';
 
 /**
  * A small scripted RMCP+ BMC built from our own wire codecs in the BMC role,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from './bytes.js';
 import { decodeIpmiMessage, encodeIpmiMessage, requestMessage, responseMessage, type IpmiMessage } from './message.js';
-import { decodesOrRefuses, reasonOfThrow } from './test-support.js';
+import { decodesOrRefuses, reasonOfThrow } from '../testing/index.js';
 
 const message = fc.record<IpmiMessage>({
   destinationAddress: fc.integer({ min: 0, max: 255 }),

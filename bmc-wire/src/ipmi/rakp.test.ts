@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from './bytes.js';
-import { nodeCrypto } from './node-crypto.js';
+import { nodeCrypto } from '../testing/index.js';
 import { additionalKeys, decodeRakp1, decodeRakp2, encodeRakp1, encodeRakp2, rakp2AuthCode, rakp3AuthCode, rakp4Icv, sessionIntegrityKey, type RakpContext } from './rakp.js';
 import { decodeRmcpPlus, encodeRmcpPlus, type RmcpPlusSecurity } from './session-v20.js';
 import { cipherSuiteById } from './suites/registry.js';
@@ -15,7 +15,7 @@ interface Vector {
   role: number; username: string; password: string; rakp2AuthCode: string; rakp3AuthCode: string; sik: string; k1: string; k2: string; rakp4Icv: string;
   packet: { plaintext: string; iv: string; sequence: number; datagram: string };
 }
-const { vectors } = JSON.parse(readFileSync(new URL('./fixtures/rakp-kat.json', import.meta.url), 'utf8')) as { vectors: Vector[] };
+const { vectors } = JSON.parse(readFileSync(new URL('../../fixtures/ipmi/rakp-kat.json', import.meta.url), 'utf8')) as { vectors: Vector[] };
 
 function contextOf(vector: Vector): RakpContext {
   return {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeSolPacket, encodeSolPacket, nextSolSequence } from './sol-packet.js';
-import { decodesOrRefuses, reasonOfThrow } from './test-support.js';
+import { decodesOrRefuses, reasonOfThrow } from '../testing/index.js';
 import { toHex } from './bytes.js';
 
 describe('SOL packet (§15.9)', () => {

@@ -1,12 +1,11 @@
 /**
- * @lightsout/agent/ipmi-wire: pure IPMI v1.5 / v2.0 (RMCP+) and SOL codecs over
+ * @lightsout/bmc-wire/ipmi: pure IPMI v1.5 / v2.0 (RMCP+) and SOL codecs over
  * Uint8Array, usable by a client (the agent) and by a BMC (bmcsim). No I/O;
- * cryptography comes in through IpmiCrypto (`nodeCrypto` implements it).
+ * cryptography comes in through IpmiCrypto (`ipmiCryptoFrom(node:crypto)` builds one).
  */
 export * from './errors.js';
 export * from './bytes.js';
 export * from './crypto.js';
-export { nodeCrypto } from './node-crypto.js';
 export * from './rmcp.js';
 export * from './message.js';
 export * from './session-v15.js';

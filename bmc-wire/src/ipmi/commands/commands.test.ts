@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../bytes.js';
-import { decodesOrRefuses } from '../test-support.js';
+import { decodesOrRefuses } from '../../testing/index.js';
 import { decodeCipherSuiteRecords, decodeChannelAuthCapabilities, decodeDeviceId, decodePayloadActivation, decodeSessionInfo, encodeChannelAuthCapabilities, encodeCipherSuiteRecords, encodeSessionInfo } from './app.js';
 import { decodeBootFlags, decodeChassisStatus, encodeBootFlags, encodeChassisStatus, type BootFlags } from './chassis.js';
 import { convertReading, decodeSdrRecord } from './sdr-record.js';

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nodeCrypto } from './node-crypto.js';
+import { nodeCrypto } from '../testing/index.js';
 import { decodeRmcpPlus, encodeRmcpPlus, PAYLOAD_TYPE, type RmcpPlusSecurity } from './session-v20.js';
 import { cipherSuite17 } from './suites/suite-17.js';
 import { cipherSuite3 } from './suites/suite-3.js';
 import { cipherSuite2 } from './suites/suite-2.js';
-import { decodesOrRefuses, reasonOfThrow } from './test-support.js';
+import { decodesOrRefuses, reasonOfThrow } from '../testing/index.js';
 import { classifyDatagram, decodeAsf, encodeAsf } from './rmcp.js';
 import { toHex } from './bytes.js';
 

@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, paddedAscii, toHex, u32le } from './bytes.js';
-import { nodeCrypto } from './node-crypto.js';
+import { nodeCrypto } from '../testing/index.js';
 import { AUTH_TYPE, decodeV15, encodeV15, v15AuthCode, verifyV15AuthCode } from './session-v15.js';
-import { decodesOrRefuses, reasonOfThrow } from './test-support.js';
+import { decodesOrRefuses, reasonOfThrow } from '../testing/index.js';
 
 describe('IPMI v1.5 session packet (§22.12, §22.17)', () => {
   it('round-trips packets with and without an AuthCode', () => {

@@ -1,5 +1,5 @@
 import { LightsoutError } from '@lightsout/shared';
-import { wireReasonOf, type IpmiWireReason } from './errors.js';
+import { wireReasonOf, type IpmiWireReason } from '../ipmi/errors.js';
 
 /** The wire reason of what `action` throws; fails when it does not throw a LightsoutError. */
 export function reasonOfThrow(action: () => unknown): IpmiWireReason | undefined {

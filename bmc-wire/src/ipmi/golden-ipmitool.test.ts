@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from './bytes.js';
-import { nodeCrypto } from './node-crypto.js';
+import { nodeCrypto } from '../testing/index.js';
 import { classifyDatagram, decodeAsf, encodeAsf } from './rmcp.js';
 import { decodeIpmiMessage, encodeIpmiMessage } from './message.js';
 import { decodeV15, encodeV15, verifyV15AuthCode } from './session-v15.js';
@@ -18,7 +18,7 @@ import { decodeChassisStatus } from './commands/chassis.js';
 // recorded by fixtures/capture-ipmitool.ts. Every datagram must decode, and
 // re-encoding what we decoded must give the identical bytes.
 interface Capture { command: string; output: string; datagrams: Array<{ direction: 'to-bmc' | 'to-client'; hex: string }> }
-const captures = JSON.parse(readFileSync(new URL('./fixtures/ipmitool-captures.json', import.meta.url), 'utf8')) as { password: string; username: string; lanplus: Capture; lan: Capture };
+const captures = JSON.parse(readFileSync(new URL('../../fixtures/ipmi/ipmitool-captures.json', import.meta.url), 'utf8')) as { password: string; username: string; lanplus: Capture; lan: Capture };
 const bytesOf = (capture: Capture) => capture.datagrams.map((datagram) => ({ ...datagram, bytes: fromHex(datagram.hex) }));
 
 describe('golden: ipmitool -I lanplus -C 3 chassis power status', () => {

@@ -1,0 +1,2 @@
+export * from './ipmi.js';
+export * from './node-crypto.js';

@@ -65,10 +65,10 @@ describe('startAgent', () => {
     expect(controlUrlOf('http://127.0.0.1:8080')).toBe('ws://127.0.0.1:8080/v1/agent/connect');
   });
 
-  it('refuses an inventory that cannot fit in one control frame', async () => {
-    const many = Array.from({ length: 5000 }, (_, index) => ({ ...server(`s-${index}`), name: 'x'.repeat(200) }));
-    expect(() => startAgent({ config: config('http://127.0.0.1:9', many), identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' }, keyPair: { privateKey: undefined as never, publicJwk: undefined as never }, factories: {}, logger: pino({ level: 'silent' }) })).toThrow(
-      /above the control frame limit/,
+  it('refuses, before starting anything, a server whose registration alone cannot fit in a control frame', async () => {
+    const huge = { ...server('huge-01'), name: 'x'.repeat(1 << 20) };
+    expect(() => startAgent({ config: config('http://127.0.0.1:9', [server('s-1'), huge]), identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' }, keyPair: { privateKey: undefined as never, publicJwk: undefined as never }, factories: {}, logger: pino({ level: 'silent' }) })).toThrow(
+      /server huge-01 alone is \d+ bytes, above the control frame limit/,
     );
   });
 

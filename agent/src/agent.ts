@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, encodeControl, LightsoutError, type InventoryMessage } from '@lightsout/shared';
+import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, inventoryParts, LightsoutError, type InventoryMessage } from '@lightsout/shared';
 import type { AgentConfig } from './config/types.js';
 import { ControlConnection } from './control/connection.js';
 import { createDispatcher, type OperationHandlers } from './control/dispatcher.js';
@@ -57,22 +57,18 @@ export function startAgent(options: {
   logger: Logger;
 }): RunningAgent {
   const { config, identity, keyPair, factories, logger } = options;
+  const inventory: InventoryMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: config.servers.map(registrationOf) };
+  // Before anything is started: a config the agent cannot use ends it here, with nothing left running.
+  // (Larger than one frame is fine: it goes in parts; a server larger than a frame alone cannot.)
+  inventoryParts(inventory.servers, CONTROL_MAX_FRAME_BYTES);
+  const capabilities = [...new Set(inventory.servers.flatMap((server) => server.capabilities))];
   const registry = new DriverRegistry(config.servers, factories, logger);
   const signJwt = (audience = identity.audience) => signAgentJwt(keyPair.privateKey, { agentId: identity.agentId, audience });
   const relay = (): RelayEndpoint => connection.endpoint ?? { url: config.relays[0]! };
   const tenants = new ServerTenants(config.servers);
   const context: AgentContext = { config, identity, registry, logger, signJwt, relay, tenants };
-  const extensions = (options.extensions ?? []).map((create) => create(context));
+  const extensions = startExtensions(options.extensions ?? [], context);
   const handlers: OperationHandlers = Object.assign({}, ...extensions.map((extension) => extension.handlers)) as OperationHandlers;
-  const inventory: InventoryMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: config.servers.map(registrationOf) };
-  const capabilities = [...new Set(inventory.servers.flatMap((server) => server.capabilities))];
-  // The inventory travels as one control frame; a relay refuses larger frames and the agent would reconnect forever.
-  const inventoryBytes = Buffer.byteLength(encodeControl(inventory));
-  if (inventoryBytes > CONTROL_MAX_FRAME_BYTES) {
-    throw new LightsoutError('CONFIG_INVALID', `the inventory of ${inventory.servers.length} servers is ${inventoryBytes} bytes, above the control frame limit of ${CONTROL_MAX_FRAME_BYTES}`, {
-      hint: 'split the servers over several agents, or shorten names and labels',
-    });
-  }
 
   const dispatch = createDispatcher({
     registry,
@@ -145,6 +141,18 @@ export function startAgent(options: {
         await registry.close();
       })()),
   };
+}
+
+/** Starts each extension; when one fails, those already started are stopped before the error goes on. */
+function startExtensions(factories: readonly AgentExtensionFactory[], context: AgentContext): AgentExtension[] {
+  const started: AgentExtension[] = [];
+  try {
+    for (const create of factories) started.push(create(context));
+    return started;
+  } catch (error) {
+    void Promise.allSettled(started.map((extension) => extension.stop()));
+    throw error;
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { importJWK, jwtVerify } from 'jose';
 import { decodeAgentMessage, encodeControl, type AgentToRelay } from '@lightsout/shared';
+import { eventually } from '@lightsout/lab/tracked-process';
 import { loadOrCreateKeyPair } from '../src/identity/keys.js';
 import { ensureStateDir, writeIdentity } from '../src/identity/state.js';
 
@@ -81,4 +82,65 @@ describe('lightsout-agent process', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   }, 30_000);
+
+  describe('with 10,000 servers (an inventory of more than one control frame)', () => {
+    /** Enough labels that the whole inventory is over 2 MB, twice the control frame limit. */
+    function largeConfig(relay: string, stateDir: string): string {
+      const servers = Array.from({ length: 10_000 }, (_, index) => {
+        const id = `server-${String(index).padStart(5, '0')}`;
+        return { id, name: id, tenant: 'demo', rack: `rack-${index % 100}`, labels: { role: 'compute-node', pool: 'general-purpose-batch', owner: 'platform-team' }, vnc: { url: `vnc://10.${index >> 8}.${index & 255}.1:5900` } };
+      });
+      const path = join(directory, `large-${Math.random().toString(36).slice(2)}.yaml`);
+      writeFileSync(path, JSON.stringify({ relay, name: 'large', stateDir, log: { level: 'silent' }, servers }));
+      return path;
+    }
+
+    async function fakeRelay(welcomeExtra: Record<string, unknown>) {
+      const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 * 1024 * 1024 });
+      await once(server, 'listening');
+      const relay = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const stateDir = join(directory, `state-${Math.random().toString(36).slice(2)}`);
+      await ensureStateDir(stateDir);
+      await loadOrCreateKeyPair(stateDir);
+      await writeIdentity(stateDir, { agentId: 'agt_large', region: 'eu', datacenter: 'fra1', audience: 'test-aud', relay });
+      const frames: string[] = [];
+      server.on('connection', (socket) => {
+        socket.on('message', (data) => frames.push(data.toString()));
+        socket.send(encodeControl({ v: 1, type: 'welcome', agentId: 'agt_large', region: 'eu', datacenter: 'fra1', heartbeatIntervalMs: 10_000, maxFrameBytes: 1 << 20, ...welcomeExtra } as never));
+      });
+      return { relay, stateDir, frames, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+    }
+
+    it('sends its inventory in parts, each within the frame limit, the last one marked final', async () => {
+      const fake = await fakeRelay({ features: ['inventory-parts'] });
+      const agent = startAgent(['--config', largeConfig(fake.relay, fake.stateDir)]);
+      try {
+        const inventories = () => fake.frames.map((frame) => decodeAgentMessage(frame)).filter((message) => message.type === 'inventory');
+        await eventually('the final inventory part', 20_000, async () => (inventories().some((message) => message.more !== true) ? true : undefined));
+        expect(Math.max(...fake.frames.map((frame) => Buffer.byteLength(frame)))).toBeLessThanOrEqual(1 << 20);
+        const parts = inventories();
+        expect(parts.length).toBeGreaterThan(1);
+        expect(parts.slice(0, -1).every((part) => part.more === true)).toBe(true);
+        const ids = parts.flatMap((part) => part.servers.map((server) => server.id));
+        expect(new Set(ids).size).toBe(10_000);
+        agent.child.kill('SIGTERM');
+        expect(await agent.exited).toBe(0);
+      } finally {
+        agent.child.kill('SIGKILL');
+        await fake.close();
+      }
+    }, 60_000);
+
+    it('exits 2 naming the frame limit, instead of hanging, when the relay cannot take an inventory in parts', async () => {
+      const fake = await fakeRelay({});
+      const agent = startAgent(['--config', largeConfig(fake.relay, fake.stateDir)]);
+      try {
+        expect(await agent.exited).toBe(2);
+        expect(agent.stderr()).toMatch(/^error CONFIG_INVALID: .*10000 servers.*above the control frame limit/m);
+      } finally {
+        agent.child.kill('SIGKILL');
+        await fake.close();
+      }
+    }, 60_000);
+  });
 });

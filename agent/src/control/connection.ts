@@ -4,12 +4,15 @@ import {
   CONTROL_MAX_FRAME_BYTES,
   CONTROL_PROTOCOL_VERSION,
   ControlCloseCode,
+  ControlFeature,
   decodeRelayMessage,
+  inventoryParts,
   encodeControl,
   LightsoutError,
   type AgentToRelay,
   type ErrorBody,
   type InventoryAckMessage,
+  type InventoryMessage,
   type RelayToAgent,
   type RequestMessage,
   type WelcomeMessage,
@@ -31,6 +34,9 @@ import { AGENT_VERSION } from '../version.js';
  *
  * Every attempt signs a fresh JWT. After every welcome the agent re-sends its
  * hello and full inventory: the relay keeps no agent state it cannot rebuild.
+ * An inventory larger than one frame goes in parts to a relay that announced
+ * `inventory-parts`; a relay that did not cannot take it, and reconnecting
+ * would not change that: the agent stops with CONFIG_INVALID.
  * A relay that stops answering heartbeats is presumed dead after
  * MISSED_HEARTBEATS intervals and the socket is terminated, not waited on.
  *
@@ -66,8 +72,8 @@ export interface ControlConnectionOptions {
   stableAfterMs: number;
   logger: Logger;
   capabilities: string[];
-  /** The full inventory, sent after every welcome. */
-  inventory: () => AgentToRelay & { type: 'inventory' };
+  /** The full inventory, sent after every welcome (in parts when larger than a frame). */
+  inventory: () => InventoryMessage;
   onRequest: (request: RequestMessage) => Promise<ResponseOutcome>;
   random?: () => number;
   now?: () => number;
@@ -340,10 +346,35 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
     this.#options.logger.info({ agentId: welcome.agentId, heartbeatIntervalMs: welcome.heartbeatIntervalMs }, 'control connection open');
     this.emit('welcome', welcome);
     this.send({ v: CONTROL_PROTOCOL_VERSION, type: 'hello', agentVersion: AGENT_VERSION, capabilities: this.#options.capabilities });
-    this.send(this.#options.inventory());
+    const parts = this.#inventoryFor(welcome);
+    if (parts === undefined) return;
+    for (const part of parts) this.send(part);
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = setInterval(() => this.#beat(socket), welcome.heartbeatIntervalMs);
     this.emit('registered', welcome);
+  }
+
+  /** The inventory in frames this relay accepts; undefined (and the agent stopped) when it cannot take it. */
+  #inventoryFor(welcome: WelcomeMessage): InventoryMessage[] | undefined {
+    const inventory = this.#options.inventory();
+    const maxFrameBytes = Math.min(welcome.maxFrameBytes, CONTROL_MAX_FRAME_BYTES);
+    let parts: InventoryMessage[];
+    try {
+      parts = inventoryParts(inventory.servers, maxFrameBytes);
+    } catch (error) {
+      this.#fatal(error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', String(error)));
+      return undefined;
+    }
+    if (parts.length > 1 && !(welcome.features ?? []).includes(ControlFeature.INVENTORY_PARTS)) {
+      const bytes = Buffer.byteLength(encodeControl(inventory));
+      this.#fatal(
+        new LightsoutError('CONFIG_INVALID', `the inventory of ${inventory.servers.length} servers is ${bytes} bytes, above the control frame limit of ${maxFrameBytes}, and this relay cannot take it in parts`, {
+          hint: 'upgrade the relay, or split the servers over several agents',
+        }),
+      );
+      return undefined;
+    }
+    return parts;
   }
 
   #beat(socket: WebSocket): void {

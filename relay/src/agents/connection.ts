@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import {
   type AgentToRelay,
+  CONTROL_MAX_SERVERS,
   CONTROL_PROTOCOL_VERSION,
   ControlCloseCode,
+  ControlFeature,
   type ErrorCode,
   LightsoutError,
   type RelayToAgent,
   decodeAgentMessage,
   encodeControl,
   isErrorCode,
+  type ServerRegistration,
 } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -56,6 +59,8 @@ export class ControlConnection {
   private supervision: NodeJS.Timeout;
   /** Serialises message handling: an inventory is applied before the state that follows it. */
   private queue: Promise<void> = Promise.resolve();
+  /** The parts of an inventory received so far (`more: true`); applied with the last one, never alone. */
+  private inventoryParts: ServerRegistration[] = [];
 
   constructor(
     readonly agent: AuthenticatedAgent,
@@ -75,6 +80,7 @@ export class ControlConnection {
       datacenter: agent.datacenter,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       maxFrameBytes: options.maxFrameBytes,
+      features: [ControlFeature.INVENTORY_PARTS],
     });
   }
 
@@ -167,8 +173,18 @@ export class ControlConnection {
         return;
       case 'hello':
         return this.hooks.onHello(this, message);
-      case 'inventory':
-        return this.hooks.onInventory(this, message);
+      case 'inventory': {
+        // A part alone is never applied: a replace with half the servers would delete the other half.
+        if (this.inventoryParts.length + message.servers.length > CONTROL_MAX_SERVERS) {
+          this.fail(new LightsoutError('MALFORMED_MESSAGE', `an inventory in parts of more than ${CONTROL_MAX_SERVERS} servers`));
+          return;
+        }
+        for (const server of message.servers) this.inventoryParts.push(server);
+        if (message.more === true) return;
+        const servers = this.inventoryParts;
+        this.inventoryParts = [];
+        return this.hooks.onInventory(this, { v: message.v, type: 'inventory', servers });
+      }
       case 'state':
         return this.hooks.onState(this, message);
       case 'response': {

@@ -123,6 +123,37 @@ describe('control protocol: session', () => {
 });
 
 describe('inventory rules', () => {
+  it('applies an inventory sent in parts as one full replace, when its last part arrives', async () => {
+    const identity = await enroll('fra1');
+    const client = await TestControlClient.connect(relay.url, await agentConnectToken(identity));
+    if (isRefusal(client)) throw new Error(`refused: ${client.body.code}`);
+    open.push(client);
+    expect((await client.next('welcome')).features).toContain('inventory-parts');
+    client.send({ v: 1, type: 'inventory', servers: [server('part-old')] });
+    await client.next('inventory-ack');
+
+    client.send({ v: 1, type: 'inventory', servers: [server('part-01'), server('part-02')], more: true });
+    client.send({ v: 1, type: 'inventory', servers: [server('part-03')], more: true });
+    await stillServes(client, 3); // handled in order: both parts are in, and nothing is applied yet
+    expect((await api('/v1/servers/part-01', adminToken)).status).toBe(404);
+    expect((await api('/v1/servers/part-old', adminToken)).status).toBe(200);
+
+    client.send({ v: 1, type: 'inventory', servers: [server('part-04')] });
+    expect((await client.next('inventory-ack')).accepted).toEqual(['part-01', 'part-02', 'part-03', 'part-04']);
+    expect((await api('/v1/servers/part-04', adminToken)).body).toMatchObject({ agentId: identity.agentId });
+    expect((await api('/v1/servers/part-old', adminToken)).status).toBe(404);
+    await client.close();
+  });
+
+  it('refuses parts that add up to more servers than one agent may register', async () => {
+    const client = await connect(await enroll('fra1'));
+    // Ids only, to stay under this relay's small frame limit: the refusal is about the count.
+    const ids = (from: number, count: number) => Array.from({ length: count }, (_, index) => server(`n${from + index}`, { name: 'n', endpoints: {}, capabilities: [] }));
+    for (let sent = 0; sent <= 10_000; sent += 40) client.send({ v: 1, type: 'inventory', servers: ids(sent, 40), more: true });
+    expect((await client.next('error', 20_000)).error.code).toBe('MALFORMED_MESSAGE');
+    expect((await client.closed).code).toBe(ControlCloseCode.MALFORMED_MESSAGE);
+  });
+
   it('places servers in the agent\'s own datacenter and refuses foreign ids and unknown tenants', async () => {
     const fra = await enroll('fra1');
     const ams = await enroll('ams1');

@@ -12,7 +12,8 @@ import { BmcLinkStatus, ServerRegistration, PowerState } from '../schemas/server
  *   ── WS upgrade, Authorization: Bearer <agent JWT, EdDSA> ──▶
  *   ◀────────────────────────── welcome {agentId, heartbeatIntervalMs, …}
  *   hello {agentVersion, capabilities} ─▶
- *   inventory {servers} ───────────────▶   (full replace, after every connect)
+ *   inventory {servers, more?} ────────▶   (full replace, after every connect; in parts
+ *                                          when the relay's welcome lists `inventory-parts`)
  *   ◀────────────────────────── inventory-ack {accepted, rejected, assigned}
  *   heartbeat {seq} ───────────────────▶   every heartbeatIntervalMs
  *   ◀────────────────────────── heartbeat-ack {seq}
@@ -32,6 +33,15 @@ export const ControlCloseCode = {
   HEARTBEAT_TIMEOUT: 4004,
   REPLACED: 4005,
 } as const;
+
+/**
+ * Optional abilities a relay announces in its welcome. An older agent ignores
+ * the list; a newer agent uses a feature only when the relay named it.
+ *   inventory-parts  an inventory may arrive as several `inventory` frames,
+ *                    all but the last with `more: true`; the relay applies
+ *                    them together, as one full replace.
+ */
+export const ControlFeature = { INVENTORY_PARTS: 'inventory-parts' } as const;
 
 /** Most servers one agent registers; the acknowledgement lists each once. */
 export const CONTROL_MAX_SERVERS = 10_000;
@@ -59,6 +69,8 @@ export const WelcomeMessage = Type.Object({
   datacenter: Type.String({ maxLength: 128 }),
   heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
   maxFrameBytes: Type.Integer({ minimum: 1024 }),
+  /** ControlFeature values (absent from older relays: none). */
+  features: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 })),
 });
 /** A server's tenant as a provider admin assigned it (PUT /v1/servers/:id/tenant), which wins over the agent's config. */
 export const ServerAssignParams = Type.Object({ serverId: Type.String({ minLength: 1, maxLength: 63 }), tenant: Type.String({ minLength: 1, maxLength: 63 }) });
@@ -94,6 +106,8 @@ export const InventoryMessage = Type.Object({
   v: V,
   type: Type.Literal('inventory'),
   servers: Type.Array(ServerRegistration, { maxItems: CONTROL_MAX_SERVERS }),
+  /** More parts of this inventory follow (only to a relay whose welcome lists `inventory-parts`). */
+  more: Type.Optional(Type.Boolean()),
 });
 export const HeartbeatMessage = Type.Object({ v: V, type: Type.Literal('heartbeat'), seq: Type.Integer({ minimum: 0 }) });
 export const StateMessage = Type.Object({

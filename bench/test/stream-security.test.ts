@@ -92,6 +92,23 @@ describe('stream plane security and hostile input', () => {
     expect((await rawConnect(mine.streamUrl, theirs.token)).status).toBe(403);
   });
 
+  it('the route answers where the session\'s agent is, to that session\'s stream token only (never spent)', async () => {
+    const session = await chain.createSession('alice', 'web-01', 'serial');
+    const theirs = await chain.createSession('eve', 'evil-01', 'serial');
+    expect(session.routeUrl).toBe(`${chain.relayUrl}/v1/streams/${session.sessionId}/route`);
+    const ask = (token: string | undefined) => fetch(session.routeUrl!, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+    const answer = await ask(session.token);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ streamUrl: session.streamUrl });
+    expect((await ask(undefined)).status).toBe(401);
+    expect((await ask(theirs.token)).status).toBe(403);
+    expect((await ask('alice')).status).toBe(401);
+    // Asking did not spend the connect token.
+    const leg = await rawConnect(session.streamUrl, session.token);
+    expect(leg.status).toBe(101);
+    leg.socket!.close(1000);
+  });
+
   it('refuses a replayed connect token, a missing one, and one signed by another key', async () => {
     const session = await chain.createSession('alice', 'web-01', 'serial');
     const first = await rawConnect(session.streamUrl, session.token);

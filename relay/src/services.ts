@@ -34,6 +34,10 @@ export function relayDependencies(app: FastifyInstance) {
     agentOnline(agentId: string): boolean {
       return app.agents.isOnline(agentId);
     },
+    /** The hub is this process's: an agent online in it dials back here. */
+    agentConnectedHere(agentId: string): boolean {
+      return app.agents.isOnline(agentId);
+    },
     /** Grants narrow recordings like servers: a recording's server must match one of the caller's grants. */
     async grantsAllow(principal: Principal, serverId: string): Promise<boolean> {
       const selectors = await grantSelectors(app.store, principal);

@@ -1,4 +1,4 @@
-import { type ErrorCode, LightsoutError, type SessionCreated, type StatusMessage, StreamClient, type StreamSocketFactory } from '@lightsout/shared';
+import { type ErrorCode, LightsoutError, type SessionCreated, type StatusMessage, StreamClient, type StreamSocketFactory, routeLocator } from '@lightsout/shared';
 import { ESCAPE_HELP, EscapeScanner } from './escape.js';
 import { nodeSetTimer, nodeStreamSocket } from './ws-socket.js';
 
@@ -61,6 +61,8 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
       token: session.token,
       socket: options.socket ?? nodeStreamSocket(),
       setTimer: nodeSetTimer,
+      // Follows the session to the gateway its agent fails over to.
+      ...(session.routeUrl === undefined ? {} : { locate: routeLocator(session.routeUrl, (url, init) => fetch(url, init)) }),
       onData: (bytes) => {
         output.write(bytes);
       },

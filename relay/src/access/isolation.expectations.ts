@@ -24,6 +24,7 @@ export const PUBLIC_ROUTES: Array<[RegExp, string]> = [
 export const OTHER_CREDENTIAL_ROUTES: Array<[RegExp, string]> = [
   [/^\/v1\/agent\//, 'agent Ed25519 JWT'],
   [/^\/v1\/streams\/:sessionId$/, 'single-use stream token from POST /v1/servers/:id/sessions'],
+  [/^\/v1\/streams\/:sessionId\/route$/, 'a stream token (connect or resume) of that session'],
 ];
 
 export type ForeignRole = Exclude<Role, 'provider-admin'>;

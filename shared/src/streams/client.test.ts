@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { StreamClient, type StreamSocketEvents } from './client.js';
+import { StreamClient, type StreamSocketEvents, routeLocator } from './client.js';
 import { encodeStreamMessage } from './messages.js';
+import { StreamLimits, StreamTiming } from './session.js';
 
 /** One fake socket per leg: what the client sent on it, and a handle to play the relay. */
 function harness(refuseInputWhileDown: boolean) {
@@ -119,5 +120,129 @@ describe('StreamClient.leave (~.)', () => {
     legs[0]!.close(1000, '');
     await leave;
     expect(client.state).toBe('closed');
+  });
+});
+
+describe('StreamClient following its session to another gateway (locate)', () => {
+  function following(locate: (token: string) => Promise<string | undefined>) {
+    const urls: string[] = [];
+    const protocols: string[][] = [];
+    const legs: { sent: (string | Uint8Array)[]; events: StreamSocketEvents }[] = [];
+    const timers: { callback: () => void; ms: number; cancelled: boolean }[] = [];
+    const received: string[] = [];
+    const client = new StreamClient({
+      streamUrl: 'ws://gateway-a.test/v1/streams/x',
+      token: 'connect-token',
+      socket: (url, offered, events) => {
+        urls.push(url);
+        protocols.push(offered);
+        const leg = { sent: [] as (string | Uint8Array)[], events };
+        legs.push(leg);
+        return { send: (data) => leg.sent.push(data), close: () => undefined };
+      },
+      setTimer: (callback, ms) => {
+        const timer = { callback, ms, cancelled: false };
+        timers.push(timer);
+        return () => void (timer.cancelled = true);
+      },
+      onData: (bytes) => received.push(new TextDecoder().decode(bytes)),
+      locate,
+    });
+    /** Run the next live timer (the reconnect wait). */
+    const fire = () => {
+      const timer = timers.find((candidate) => !candidate.cancelled && candidate.ms !== StreamTiming.locateTimeoutMs && candidate.ms !== StreamLimits.ackIdleMs);
+      timer!.cancelled = true;
+      timer!.callback();
+    };
+    return { client, urls, protocols, legs, timers, received, fire };
+  }
+  const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('asks where the agent is with the latest resume token and resumes there, replaying exactly what the new gateway lacks', async () => {
+    const asked: string[] = [];
+    const { client, urls, protocols, legs, received, fire } = following(async (token) => {
+      asked.push(token);
+      return 'ws://gateway-b.test/v1/streams/x';
+    });
+    legs[0]!.events.open();
+    legs[0]!.events.message(encodeStreamMessage({ type: 'token', token: 'resume-token', expiresAt: 1_900_000_000 }));
+    legs[0]!.events.message(encodeStreamMessage({ type: 'resume', offset: 0 }));
+    legs[0]!.events.message(keys('hello '));
+    client.write(keys('abc'));
+    // Gateway A is killed: the socket drops without a close frame.
+    legs[0]!.events.close(1006, '');
+    client.write(keys('def'));
+    fire();
+    await flush();
+    expect(asked).toEqual(['resume-token']);
+    expect(urls).toEqual(['ws://gateway-a.test/v1/streams/x', 'ws://gateway-b.test/v1/streams/x']);
+    expect(protocols[1]).toContain('bearer.resume-token');
+    expect(client.streamUrl).toBe('ws://gateway-b.test/v1/streams/x');
+    legs[1]!.events.open();
+    // The client tells the new leg it holds 6 bytes; the agent holds 2 of ours: 'c' and 'def' are replayed.
+    expect(legs[1]!.sent[0]).toBe(encodeStreamMessage({ type: 'resume', offset: 6 }));
+    legs[1]!.events.message(encodeStreamMessage({ type: 'resume', offset: 2 }));
+    expect(legs[1]!.sent.slice(1).map((data) => (typeof data === 'string' ? data : new TextDecoder().decode(data))).join('')).toBe('cdef');
+    legs[1]!.events.message(keys('world'));
+    expect(received.join('')).toBe('hello world');
+    expect(client.state).toBe('streaming');
+  });
+
+  it('a route that fails, answers nothing or hangs: the next leg goes to the URL it had, within locateTimeoutMs', async () => {
+    let answer: () => Promise<string | undefined> = () => Promise.reject(new Error('ECONNREFUSED'));
+    const { urls, legs, timers, fire } = following(() => answer());
+    legs[0]!.events.close(1006, '');
+    fire();
+    await flush();
+    expect(urls).toEqual(['ws://gateway-a.test/v1/streams/x', 'ws://gateway-a.test/v1/streams/x']);
+
+    answer = async () => undefined;
+    legs[1]!.events.close(1006, '');
+    fire();
+    await flush();
+    expect(urls.length).toBe(3);
+
+    answer = () => new Promise(() => undefined);
+    legs[2]!.events.close(1006, '');
+    fire();
+    await flush();
+    expect(urls.length).toBe(3);
+    const deadline = timers.find((timer) => timer.ms === StreamTiming.locateTimeoutMs && !timer.cancelled)!;
+    deadline.callback();
+    expect(urls).toEqual(Array(4).fill('ws://gateway-a.test/v1/streams/x'));
+  });
+
+  it('closed while locating: no leg is opened afterwards', async () => {
+    let answer: (url: string) => void = () => undefined;
+    const { client, urls, legs, fire } = following(() => new Promise((resolve) => (answer = resolve)));
+    legs[0]!.events.close(1006, '');
+    fire();
+    client.close();
+    answer('ws://gateway-b.test/v1/streams/x');
+    await flush();
+    expect(urls.length).toBe(1);
+    expect(client.state).toBe('closed');
+  });
+});
+
+describe('routeLocator', () => {
+  const fetchAnswering = (status: number, body: unknown, seen: { url?: string; auth?: string } = {}) =>
+    (async (url: string, init: { headers: Record<string, string> }) => {
+      seen.url = url;
+      seen.auth = init.headers['authorization'];
+      return { status, json: async () => body };
+    }) as const;
+
+  it('asks the route URL with the stream token and returns a ws(s) URL', async () => {
+    const seen: { url?: string; auth?: string } = {};
+    const locate = routeLocator('http://manager.test/v1/streams/x/route', fetchAnswering(200, { streamUrl: 'wss://gw-b.test/v1/streams/x' }, seen));
+    expect(await locate('tok')).toBe('wss://gw-b.test/v1/streams/x');
+    expect(seen).toEqual({ url: 'http://manager.test/v1/streams/x/route', auth: 'Bearer tok' });
+  });
+
+  it('anything else is "don\'t know"', async () => {
+    expect(await routeLocator('http://m/r', fetchAnswering(503, { code: 'AGENT_OFFLINE' }))('t')).toBeUndefined();
+    expect(await routeLocator('http://m/r', fetchAnswering(200, { streamUrl: 'http://not-a-socket' }))('t')).toBeUndefined();
+    expect(await routeLocator('http://m/r', fetchAnswering(200, null))('t')).toBeUndefined();
   });
 });

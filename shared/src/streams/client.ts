@@ -19,6 +19,25 @@ export type SetTimer = (callback: () => void, ms: number) => () => void;
 
 export type StreamClientState = 'connecting' | 'resuming' | 'streaming' | 'reconnecting' | 'closed';
 
+/** The part of `fetch` a route question needs (Node's and the browser's both fit). */
+export type FetchLike = (url: string, init: { headers: Record<string, string> }) => Promise<{ status: number; json(): Promise<unknown> }>;
+
+/**
+ * `locate` for a StreamClient: asks `routeUrl` (SessionCreated.routeUrl, any
+ * replica of the deployment) where the session's agent is connected now.
+ * Anything but a 200 with a ws(s) URL is "don't know" (undefined): the
+ * client then resumes where it was.
+ */
+export function routeLocator(routeUrl: string, fetchImpl: FetchLike): (token: string) => Promise<string | undefined> {
+  return async (token) => {
+    const response = await fetchImpl(routeUrl, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+    if (response.status !== 200) return undefined;
+    const body = (await response.json()) as { streamUrl?: unknown } | null;
+    const url = body?.streamUrl;
+    return typeof url === 'string' && /^wss?:\/\//.test(url) ? url : undefined;
+  };
+}
+
 export interface StreamClientOptions {
   streamUrl: string;
   token: string;
@@ -42,6 +61,14 @@ export interface StreamClientOptions {
   onInputRefused?(bytes: number): void;
   /** The relay said the path to the BMC went down or came back. */
   onPath?(up: boolean): void;
+  /**
+   * Where the session's agent is connected now: the stream URL of the gateway
+   * holding it, asked of any replica with the latest stream token
+   * (`routeLocator`). Asked before every reconnect, so a client whose gateway
+   * died resumes at the one the agent failed over to. No answer within
+   * `StreamTiming.locateTimeoutMs`, undefined or a failure: the last URL again.
+   */
+  locate?: (token: string) => Promise<string | undefined>;
   /** How long to keep trying to resume after a drop (default: the agent's grace period). */
   resumeForMs?: number;
   windowBytes?: number;
@@ -55,8 +82,11 @@ export interface StreamClientOptions {
  *
  *   connecting ─open→ resuming ─peer resume→ streaming
  *        ▲                 │ close (not final)        │ close (not final)
- *        └── timer ── reconnecting ◀──────────────────┘
+ *        └── timer, locate ── reconnecting ◀──────────┘
  *   any ─ final close / give up / close() → closed   (the one fail path: finish())
+ *
+ * `locate` (optional) follows the session across gateways: before each new
+ * leg it asks where the session's agent is connected now.
  */
 export class StreamClient {
   private readonly endpoint: StreamEndpoint;
@@ -64,6 +94,8 @@ export class StreamClient {
   private socket: StreamSocket | undefined;
   private currentState: StreamClientState = 'connecting';
   private token: string;
+  /** Where the next leg connects: the session's gateway as last located. */
+  private url: string;
   private droppedAt = 0;
   private attempt = 0;
   private cancelTimer: (() => void) | undefined;
@@ -81,12 +113,17 @@ export class StreamClient {
   constructor(options: StreamClientOptions) {
     this.options = options;
     this.token = options.token;
+    this.url = options.streamUrl;
     this.endpoint = new StreamEndpoint(options.windowBytes === undefined ? {} : { windowBytes: options.windowBytes });
     this.open();
   }
 
   get state(): StreamClientState {
     return this.currentState;
+  }
+  /** The gateway URL the current (or next) leg uses. */
+  get streamUrl(): string {
+    return this.url;
   }
   get bytesReceived(): number {
     return this.endpoint.received;
@@ -174,7 +211,7 @@ export class StreamClient {
     this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     const protocols = [STREAM_SUBPROTOCOL, `${STREAM_BEARER_PROTOCOL_PREFIX}${this.token}`];
     let opened = false;
-    const socket = this.options.socket(this.options.streamUrl, protocols, {
+    const socket = this.options.socket(this.url, protocols, {
       open: () => {
         if (this.socket !== socket) return;
         opened = true;
@@ -213,8 +250,35 @@ export class StreamClient {
     this.setState('reconnecting', reason || `code ${code}`);
     this.cancelTimer = this.options.setTimer(() => {
       this.cancelTimer = undefined;
-      if (this.currentState !== 'closed') this.open();
+      if (this.currentState !== 'closed') this.locateThenOpen();
     }, delay);
+  }
+
+  /**
+   * Ask where the session's agent is now, then open the next leg there. The
+   * question is bounded: a replica that does not answer must not hold the
+   * resume past the grace period, so after locateTimeoutMs the leg opens at
+   * the URL it had (a dead gateway then fails fast and the next attempt asks
+   * again).
+   */
+  private locateThenOpen(): void {
+    const { locate } = this.options;
+    if (locate === undefined) return this.open();
+    let settled = false;
+    const proceed = (url: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      cancelDeadline();
+      this.cancelTimer = undefined;
+      if (url !== undefined && url !== this.url) this.url = url;
+      if (this.currentState !== 'closed') this.open();
+    };
+    const cancelDeadline = this.options.setTimer(() => proceed(undefined), StreamTiming.locateTimeoutMs);
+    this.cancelTimer = () => {
+      settled = true;
+      cancelDeadline();
+    };
+    locate(this.token).then(proceed, () => proceed(undefined));
   }
 
   private onMessage(data: string | Uint8Array): void {

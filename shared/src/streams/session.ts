@@ -43,8 +43,25 @@ export const SessionCreated = Type.Object({
   serverId: Slug,
   kind: StreamKind,
   mode: StreamMode,
+  /**
+   * `http(s)://deployment/v1/streams/{sessionId}/route`: any replica answers
+   * where the session's agent is connected now (StreamRoute). A client whose
+   * gateway died asks it before resuming, with its latest stream token.
+   */
+  routeUrl: Type.Optional(Type.String()),
 });
 export type SessionCreated = Static<typeof SessionCreated>;
+
+/**
+ * `GET /v1/streams/{sessionId}/route` with `Authorization: Bearer <stream
+ * token>` (connect or resume; checked, not spent): the stream URL of the
+ * gateway that holds the session's agent now. 503 AGENT_OFFLINE while the
+ * agent is connected nowhere (it is failing over: ask again).
+ */
+export const StreamRoute = Type.Object({
+  streamUrl: Type.String({ pattern: '^wss?://' }),
+});
+export type StreamRoute = Static<typeof StreamRoute>;
 
 /**
  * Claims of a stream token (JWT, EdDSA, signed by the relay's stream key,
@@ -87,6 +104,8 @@ export const StreamTiming = {
    * discarded and the client told, never run late on the BMC.
    */
   staleInputMs: 2_000,
+  /** How long a client waits for a route answer before resuming at the URL it had. */
+  locateTimeoutMs: 2_000,
 } as const;
 
 export const StreamLimits = {

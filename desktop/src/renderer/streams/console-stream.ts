@@ -1,4 +1,4 @@
-import { type StatusMessage, StreamClient, type StreamClientState, type StreamKind, type StreamMode } from '@lightsout/shared';
+import { type StatusMessage, StreamClient, type StreamClientState, type StreamKind, type StreamMode, routeLocator } from '@lightsout/shared';
 import type { RelayClient } from '../api/relay-client.js';
 import { browserStreamSocket, browserTimer } from './browser-socket.js';
 
@@ -62,6 +62,8 @@ export class ConsoleStream {
       token: session.token,
       socket: browserStreamSocket,
       setTimer: browserTimer,
+      // Follows the session to the gateway its agent fails over to.
+      ...(session.routeUrl === undefined ? {} : { locate: routeLocator(new URL(session.routeUrl, this.#options.client.baseUrl).href, (url, init) => fetch(url, init)) }),
       onData: (bytes) => this.#options.onData(bytes),
       onState: (state, detail) => {
         if (generation === this.#generation) this.#options.onState(state, detail);

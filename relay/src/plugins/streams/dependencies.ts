@@ -24,6 +24,18 @@ export interface StreamDependencies {
   watchAgentPresence?(listener: (agentId: string, online: boolean) => void): () => void;
   /** Whether the agent's control connection is up here now. */
   agentOnline?(agentId: string): boolean;
+  /**
+   * Whether the agent's control connection is on this process: it dials back
+   * to the relay it is connected to, so only that gateway can splice its legs.
+   * Default: agentOnline.
+   */
+  agentConnectedHere?(agentId: string): boolean;
+  /**
+   * The public URL of the replica holding the agent's control connection,
+   * wherever in the deployment that is; undefined when it is connected
+   * nowhere. Default: this relay when the agent is connected here.
+   */
+  gatewayUrlOf?(agentId: string): Promise<string | undefined>;
   /** Whether the caller's grants include this server (no grants: every server of their tenant); default yes. */
   grantsAllow?(principal: Principal, serverId: string): Promise<boolean>;
   /** Where connect tokens are spent: shared by every relay process on the store, kept across restarts. */

@@ -71,6 +71,14 @@ export class StreamGateway {
   }
 
   async attachClient(client: WebSocket, claims: StreamTokenClaims): Promise<void> {
+    // The agent dials back to the relay its control connection is on: a leg can be spliced only there.
+    // A client at another gateway is sent away with 4503 and asks the route where the agent is now.
+    if ((this.dependencies.agentConnectedHere ?? this.dependencies.agentOnline)?.(claims.agt) === false) {
+      this.refund(claims);
+      sendQuietly(client, encodeStreamMessage({ type: 'error', code: 'AGENT_OFFLINE', message: 'the agent is not connected to this gateway' }));
+      closeQuietly(client, StreamCloseCode.AGENT_OFFLINE, 'AGENT_OFFLINE');
+      return;
+    }
     // What the client sends before the agent's side is there is held (a bounded number of messages).
     // The socket keeps being read: paused, it would not see the client's close frame, and a user who
     // leaves (`~.`) before the splice would hold the BMC console until the session's grace period ends.

@@ -6,6 +6,7 @@ import {
   STREAM_BEARER_PROTOCOL_PREFIX,
   SessionCreate,
   SessionCreated,
+  StreamRoute,
   type StreamKind,
   type Role,
   type StreamMode,
@@ -65,10 +66,20 @@ export function streamTokenOf(request: FastifyRequest): string {
   throw new LightsoutError('UNAUTHENTICATED', 'stream token missing', { hint: 'create a session with POST /v1/servers/{id}/sessions' });
 }
 
-function bearerOf(request: FastifyRequest): string {
+function bearerOf(request: FastifyRequest, what = 'agent token'): string {
   const header = request.headers.authorization;
-  if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw new LightsoutError('UNAUTHENTICATED', 'agent token missing');
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw new LightsoutError('UNAUTHENTICATED', `${what} missing`);
   return header.slice('Bearer '.length);
+}
+
+/** The client endpoint of a session at a replica's public URL. */
+export function streamUrlAt(replicaUrl: string, sessionId: string): string {
+  return `${replicaUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/streams/${sessionId}`;
+}
+
+/** The deployment's one public URL (the manager's, or the load balancer in front of it); a single process is its own. */
+function deploymentUrlOf(config: { publicUrl: string; deploymentUrl?: string }): string {
+  return (config.deploymentUrl ?? config.publicUrl).replace(/\/+$/, '');
 }
 
 /** The mode a session asks for: what the body says, else what the role is for (viewers watch, the others type). */
@@ -141,6 +152,19 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   const unwatchPresence = dependencies.watchAgentPresence?.((agentId, online) => gateway.agentPresence(agentId, online));
   app.addHook('onClose', async () => unwatchPresence?.());
   app.decorate('streams', { tokens, gateway, legs, recorder });
+  // Where a session's agent is: the gateway holding its control connection, anywhere in the deployment.
+  const connectedHere = (agentId: string): boolean | undefined => dependencies.agentConnectedHere?.(agentId) ?? dependencies.agentOnline?.(agentId);
+  const gatewayUrlOf = dependencies.gatewayUrlOf ?? (async (agentId: string) => (connectedHere(agentId) === false ? undefined : app.config.publicUrl));
+  /** A stream token as every endpoint that takes one checks it: signature and session, not revoked since, server still the tenant's. */
+  const checkStreamToken = async (token: string, sessionId: string): Promise<StreamTokenClaims> => {
+    const claims = await tokens.verify(token, sessionId);
+    // A resume token issued before its holder was revoked must not bring the session back.
+    if (app.hasDecorator('revocations') && app.revocations.revokedSince(claims.sub, claims.iat * 1000)) throw new LightsoutError('FORBIDDEN', 'access was revoked');
+    // Nor one for a server that has since moved to another tenant: the store says where it is now (every replica agrees).
+    const server = await dependencies.findServer(claims.srv);
+    if (server?.tenant !== claims.ten) throw new LightsoutError('NOT_FOUND', `no server ${claims.srv}`);
+    return claims;
+  };
   const claimsOf = new WeakMap<FastifyRequest, StreamTokenClaims>();
   const agentOf = new WeakMap<FastifyRequest, string>();
 
@@ -180,9 +204,12 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
         { sessionId, serverId: server.id, tenant: server.tenant, kind, mode, agentId: server.agentId, subject: caller.subject, user: caller.username },
         'connect',
       );
+      // The gateway holding the agent now; an agent connected nowhere is this replica's to report (4503, then the route).
+      const gatewayUrl = (await gatewayUrlOf(server.agentId)) ?? app.config.publicUrl;
       const created: SessionCreated = {
         sessionId,
-        streamUrl: `${app.config.publicUrl.replace(/^http/, 'ws')}/v1/streams/${sessionId}`,
+        streamUrl: streamUrlAt(gatewayUrl, sessionId),
+        routeUrl: `${deploymentUrlOf(app.config)}/v1/streams/${sessionId}/route`,
         token,
         expiresAt: new Date(expiresAt * 1000).toISOString(),
         serverId: server.id,
@@ -233,12 +260,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       config: { permission: 'stream-token' },
       schema: { params: SessionParams },
       preValidation: async (request) => {
-        const claims = await tokens.verify(streamTokenOf(request), request.params.sessionId);
-        // A resume token issued before its holder was revoked must not bring the session back.
-        if (app.hasDecorator('revocations') && app.revocations.revokedSince(claims.sub, claims.iat * 1000)) throw new LightsoutError('FORBIDDEN', 'access was revoked');
-        // Nor one for a server that has since moved to another tenant: the store says where it is now (every replica agrees).
-        const server = await dependencies.findServer(claims.srv);
-        if (server?.tenant !== claims.ten) throw new LightsoutError('NOT_FOUND', `no server ${claims.srv}`);
+        const claims = await checkStreamToken(streamTokenOf(request), request.params.sessionId);
         await spendConnectToken(dependencies.singleUse, claims);
         claimsOf.set(request, claims);
       },
@@ -247,6 +269,31 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       const claims = claimsOf.get(request);
       if (!claims) return closeQuietly(socket, 4401, 'unauthenticated');
       void gateway.attachClient(socket, claims);
+    },
+  );
+
+  /**
+   * Where a session's agent is connected now, asked by a client whose gateway
+   * went away: any replica answers from the store, with the session's own
+   * stream token (checked like a connection, never spent), so following the
+   * agent to another gateway needs no user login.
+   */
+  app.get<{ Params: { sessionId: string } }>(
+    '/v1/streams/:sessionId/route',
+    {
+      config: { permission: 'stream-token' },
+      schema: {
+        tags: ['streams'],
+        summary: "The stream URL of the gateway holding a session's agent now",
+        params: SessionParams,
+        response: { 200: StreamRoute, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
+      },
+    },
+    async (request) => {
+      const claims = await checkStreamToken(bearerOf(request, 'stream token'), request.params.sessionId);
+      const gatewayUrl = await gatewayUrlOf(claims.agt);
+      if (gatewayUrl === undefined) throw new LightsoutError('AGENT_OFFLINE', 'the agent of this session is connected to no gateway now', { hint: 'ask again: an agent fails over within seconds' });
+      return { streamUrl: streamUrlAt(gatewayUrl, claims.sid) };
     },
   );
 

@@ -81,7 +81,7 @@ async function user(rest: string[]): Promise<void> {
       throw new LightsoutError('VALIDATION_FAILED', 'users live at the external issuer in external identity mode', { hint: 'give the person the tenant and role claims at the issuer; lightsout-relay tenant create makes the tenant' });
     }
     if ((await store.selectFrom('tenants').select('id').where('id', '=', values.tenant!).executeTakeFirst()) === undefined) throw new LightsoutError('NOT_FOUND', `no tenant ${values.tenant}`, { hint: 'lightsout-relay tenant create first' });
-    if ((await store.selectFrom('users').select('id').where('username', '=', values.username!).executeTakeFirst()) !== undefined) throw new LightsoutError('CONFLICT', `user ${values.username} exists`);
+    if ((await store.selectFrom('users').select('id').where('tenant_id', '=', values.tenant!).where('username', '=', values.username!).executeTakeFirst()) !== undefined) throw new LightsoutError('CONFLICT', `user ${values.username} exists in tenant ${values.tenant}`);
     const password = randomPassword();
     await createUser(store, { tenant: values.tenant!, username: values.username!, password, role });
     process.stdout.write(`${values.username} ${password}   ${role}, tenant ${values.tenant} (shown once; sign in and change it)\n`);

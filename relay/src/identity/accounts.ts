@@ -26,17 +26,43 @@ export async function findAccountById(store: Store, id: string): Promise<Account
 // time as a wrong password, so timing does not reveal which usernames exist.
 let decoyHash: Promise<string> | undefined;
 
-/** The account for these credentials, or undefined (wrong password, unknown or disabled user). */
+/**
+ * Same-named accounts of different tenants tried against one password at
+ * most: a name is unique within a tenant, so this bounds the scrypt work a
+ * sign-in may cost to the tenants that chose the same name, capped.
+ */
+const MAX_SAME_NAMED = 8;
+
+/**
+ * The accounts a sign-in name may mean. Usernames are unique per tenant, so
+ * `operator` may name several; `operator@bravo` names bravo's exactly (the
+ * suffix after the last `@` is a tenant), and a name that itself contains
+ * `@` (an e-mail address) still matches as typed.
+ */
+async function candidates(store: Store, login: string) {
+  const byName = await store.selectFrom('users').selectAll().where('username', '=', login).orderBy('tenant_id').limit(MAX_SAME_NAMED).execute();
+  const at = login.lastIndexOf('@');
+  if (at <= 0 || at === login.length - 1) return byName;
+  const qualified = await store.selectFrom('users').selectAll().where('username', '=', login.slice(0, at)).where('tenant_id', '=', login.slice(at + 1)).execute();
+  return [...byName, ...qualified].slice(0, MAX_SAME_NAMED);
+}
+
+/**
+ * The account for these credentials, or undefined (wrong password, unknown
+ * or disabled user, or a password that opens several same-named accounts:
+ * the person then signs in as name@tenant).
+ */
 export async function authenticate(store: Store, username: string, password: string): Promise<Account | undefined> {
-  const row = await store.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
-  if (row === undefined) {
+  const rows = await candidates(store, username);
+  if (rows.length === 0) {
     decoyHash ??= hashPassword(randomPassword());
     await verifyPassword(password, await decoyHash);
     return undefined;
   }
-  const valid = await verifyPassword(password, row.password_hash);
-  if (!valid || row.disabled !== 0) return undefined;
-  return toAccount(row);
+  const matching = [];
+  for (const row of rows) if (await verifyPassword(password, row.password_hash)) matching.push(row);
+  if (matching.length !== 1 || matching[0]!.disabled !== 0) return undefined;
+  return toAccount(matching[0]!);
 }
 
 /** Whether `password` is this (enabled) user's password: a re-entry proof inside a signed-in request. */

@@ -34,7 +34,7 @@ export function loginPage(options: { action: string; abortAction: string; client
     `<h1>Sign in</h1><p>to continue to ${escapeHtml(options.clientName)}</p>
 ${options.error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(options.error)}</p>`}
 <form method="post" action="${escapeHtml(options.action)}" autocomplete="on">
-  <label for="username">Username</label>
+  <label for="username">Username <small>(name@tenant if your name is used in several tenants)</small></label>
   <input id="username" name="username" type="text" required autofocus autocomplete="username" value="${escapeHtml(options.username ?? '')}">
   <label for="password">Password</label>
   <input id="password" name="password" type="password" required autocomplete="current-password">

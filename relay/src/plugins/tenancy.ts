@@ -58,8 +58,9 @@ export default async function tenancyPlugin(app: FastifyInstance): Promise<void>
     if (body.role === 'provider-admin' && tenant !== principal.tenant) throw new LightsoutError('FORBIDDEN', 'provider admins belong to the provider tenant');
     const known = await app.store.selectFrom('tenants').select('id').where('id', '=', tenant).executeTakeFirst();
     if (known === undefined) throw new LightsoutError('NOT_FOUND', `no tenant ${tenant}`);
-    const taken = await app.store.selectFrom('users').select('id').where('username', '=', body.username).executeTakeFirst();
-    if (taken !== undefined) throw new LightsoutError('CONFLICT', 'that username is taken');
+    // Unique within the tenant only: another tenant's names are none of this admin's business.
+    const taken = await app.store.selectFrom('users').select('id').where('tenant_id', '=', tenant).where('username', '=', body.username).executeTakeFirst();
+    if (taken !== undefined) throw new LightsoutError('CONFLICT', `tenant ${tenant} already has a user ${body.username}`);
     requireStrongPassword(body.password, { username: body.username, tenant });
     const row = { id: randomUUID(), tenant_id: tenant, username: body.username, password_hash: await hashPassword(body.password), role: body.role, disabled: 0, created_at: Date.now() };
     await app.store.insertInto('users').values(row).execute();

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
 
 export type StoreDriver = 'sqlite' | 'postgres';
@@ -256,7 +256,45 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.alterTable('join_tokens').dropColumn('tenants').execute();
     },
   },
+  '0009-usernames-per-tenant': {
+    // A username is unique within its tenant: a global constraint told one tenant's
+    // admin which names other tenants use (409 on create).
+    async up(db: Kysely<unknown>) {
+      if (driver === 'postgres') {
+        await sql`alter table users drop constraint if exists users_username_key`.execute(db);
+      } else {
+        await rebuildSqliteUsers(db, (create) => {
+          const loosened = create.replace(/"username" text not null unique/i, '"username" text not null');
+          if (loosened === create) throw new Error(`users table is not as migration 0001 made it: ${create}`);
+          return loosened;
+        });
+      }
+      await db.schema.createIndex('users_tenant_username').unique().on('users').columns(['tenant_id', 'username']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('users_tenant_username').execute();
+      if (driver === 'postgres') await sql`alter table users add constraint users_username_key unique (username)`.execute(db);
+      else await rebuildSqliteUsers(db, (create) => create.replace(/"username" text not null/i, '"username" text not null unique'));
+    },
+  },
 });
+
+/**
+ * SQLite cannot drop a column constraint (its auto-index belongs to the
+ * table): rebuild the table from its own stored definition, edited, as
+ * https://www.sqlite.org/lang_altertable.html §7 prescribes. No other table
+ * references users, and it has no other indexes.
+ */
+async function rebuildSqliteUsers(db: Kysely<unknown>, edit: (create: string) => string): Promise<void> {
+  const stored = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'users'`.execute(db);
+  const create = stored.rows[0]?.sql;
+  if (create === undefined) throw new Error('no users table');
+  const rebuilt = edit(create).replace(/^create table "?users"?/i, 'create table "users_rebuilt"');
+  await sql.raw(rebuilt).execute(db);
+  await sql`insert into users_rebuilt select * from users`.execute(db);
+  await sql`drop table users`.execute(db);
+  await sql`alter table users_rebuilt rename to users`.execute(db);
+}
 
 export function migrationProvider(driver: StoreDriver): MigrationProvider {
   return {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { eventually } from '@lightsout/lab/tracked-process';
 import pino from 'pino';
 import { LightsoutError, type StateMessage } from '@lightsout/shared';
 import type { ServerEntry } from './config/types.js';
 import { DriverRegistry } from './drivers/registry.js';
 import type { BmcDriver } from './drivers/types.js';
-import { forEachBounded, StatePoller } from './state-poller.js';
+import { forEachPaced, pollSpreadMs, StatePoller } from './state-poller.js';
 
 const credentials = { username: 'u', password: 'p' };
 const ipmiServer = (id: string): ServerEntry => ({
@@ -23,21 +24,43 @@ function driverWith(power: () => Promise<'on' | 'off'>): BmcDriver {
   return { protocol: 'ipmi', powerGet: async () => ({ power: await power() }), powerSet: unsupported, bootGet: unsupported, bootSet: unsupported, sensors: unsupported, sel: unsupported, selClear: unsupported, close: async () => undefined };
 }
 
-describe('forEachBounded', () => {
-  it('never runs more than the limit at once and visits every item', async () => {
+describe('forEachPaced', () => {
+  /** Virtual time: sleeping moves the clock; work takes a few turns of the microtask queue. */
+  function virtualClock() {
+    let now = 0;
+    return { now: () => now, sleep: async (ms: number) => void (now += ms) };
+  }
+
+  it('never runs more than the limit at once, visits every item once, and starts item i no earlier than i × spread / n', async () => {
+    const clock = virtualClock();
     let inFlight = 0;
     let peak = 0;
-    const seen: number[] = [];
-    await forEachBounded([...Array(20).keys()], 3, async (item) => {
+    const started: Array<[number, number]> = [];
+    const items = [...Array(1000).keys()];
+    await forEachPaced(items, { concurrency: 4, spreadMs: 1600, clock }, async (item) => {
+      started.push([item, clock.now()]);
       inFlight += 1;
       peak = Math.max(peak, inFlight);
-      await Promise.resolve();
-      await Promise.resolve();
-      seen.push(item);
+      for (let turn = 0; turn < 1 + (item % 5); turn += 1) await Promise.resolve();
       inFlight -= 1;
     });
-    expect(peak).toBe(3);
-    expect(seen.sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
+    expect(peak).toBeLessThanOrEqual(4);
+    expect(started.map(([item]) => item)).toEqual(items);
+    for (const [item, at] of started) expect(at).toBeGreaterThanOrEqual(item * 1.6 - 1);
+    expect(started.at(-1)![1]).toBeGreaterThanOrEqual(1598 - 1);
+  });
+
+  it('starts nothing more once stopped', async () => {
+    const clock = virtualClock();
+    const seen: number[] = [];
+    await forEachPaced([...Array(100).keys()], { concurrency: 2, spreadMs: 1000, clock, stopped: () => clock.now() >= 500 }, async (item) => void seen.push(item));
+    expect(seen.length).toBeGreaterThan(40);
+    expect(seen.length).toBeLessThan(55);
+  });
+
+  it('spreads a large fleet over most of the interval, and polls a small one at once', () => {
+    expect(pollSpreadMs(10_000, 30_000)).toBe(24_000);
+    expect(pollSpreadMs(3, 30_000)).toBe(30);
   });
 });
 
@@ -87,5 +110,21 @@ describe('StatePoller', () => {
     poller.observe('a', 'off');
     expect(summary().slice(4)).toEqual(['a:off:true']);
     await poller.stop();
+  });
+
+  it('spreads a round over the interval, reports as it goes, and stops mid-round without waiting for its end', async () => {
+    const ids = Array.from({ length: 400 }, (_, index) => `s-${index}`);
+    const registry = new DriverRegistry(ids.map(ipmiServer), { ipmi: () => driverWith(async () => 'on') }, pino({ level: 'silent' }));
+    const sent: StateMessage[] = [];
+    // 400 polls over 80 % of 5 s: one every 10 ms, the whole round 4 s.
+    const poller = new StatePoller({ registry, serverIds: ids, intervalMs: 5000, concurrency: 8, timeoutMs: 1000, send: (message) => sent.push(message) > 0, logger: pino({ level: 'silent' }) });
+    const round = poller.pollNow();
+    const began = performance.now();
+    await eventually('the first states', 3000, async () => (sent.length >= 10 ? true : undefined));
+    await poller.stop();
+    const stoppedAfter = performance.now() - began;
+    await round;
+    expect(sent.length).toBeLessThan(400);
+    expect(stoppedAfter).toBeLessThan(3500);
   });
 });

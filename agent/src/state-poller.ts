@@ -10,17 +10,51 @@ interface ServerState {
   bmc?: BmcLinkStatus;
 }
 
-/** Runs `work` over `items` with at most `concurrency` in flight. */
-export async function forEachBounded<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next]!;
-      next += 1;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), items.length) }, worker));
+export interface PacingClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realClock: PacingClock = { now: () => performance.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+
+/**
+ * Runs `work` over `items` with at most `concurrency` in flight, and starts
+ * them evenly over `spreadMs`: item i starts no earlier than i × spreadMs / n
+ * after the first. A fleet's poll is then a steady trickle of sessions, not a
+ * burst at every interval that the agent's CPU and the BMC network pay for
+ * at once. `stopped()` is checked before every start.
+ */
+export async function forEachPaced<T>(
+  items: readonly T[],
+  options: { concurrency: number; spreadMs: number; stopped?: () => boolean; clock?: PacingClock },
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  const clock = options.clock ?? realClock;
+  const concurrency = Math.max(1, options.concurrency);
+  const spacing = items.length > 0 ? Math.max(0, options.spreadMs) / items.length : 0;
+  const inFlight = new Set<Promise<void>>();
+  const first = clock.now();
+  for (const [index, item] of items.entries()) {
+    if (options.stopped?.() === true) break;
+    // Timers fire late under load, never early: whoever is overdue starts at once, in a batch.
+    const wait = first + index * spacing - clock.now();
+    if (wait >= 1) await clock.sleep(wait);
+    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    if (options.stopped?.() === true) break;
+    const task = work(item).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  }
+  await Promise.all(inFlight);
+}
+
+/** A round is spread over this share of the poll interval, so it ends before the next one is due. */
+export const POLL_SPREAD_SHARE = 0.8;
+/** …but starts at least this many polls a second: a small fleet is polled at once, not over 24 s. */
+export const POLL_MIN_STARTS_PER_SECOND = 100;
+
+/** How long one round of `count` polls is spread over. */
+export function pollSpreadMs(count: number, intervalMs: number): number {
+  return Math.min(intervalMs * POLL_SPREAD_SHARE, (count * 1000) / POLL_MIN_STARTS_PER_SECOND);
 }
 
 export interface StatePollerOptions {
@@ -36,7 +70,8 @@ export interface StatePollerOptions {
 
 /**
  * Polls each server's power state and reports changes upstream as `state`
- * messages. Servers without a driver are skipped: the relay shows them as
+ * messages. A round runs at most `concurrency` polls at once, spread over
+ * most of the interval (pollSpreadMs) for a fleet large enough to need it. Servers without a driver are skipped: the relay shows them as
  * `unknown` rather than the agent inventing a state. After a reconnect,
  * `resend()` reports every known state again, because the relay rebuilt its
  * view from our inventory and knows nothing else.
@@ -106,9 +141,13 @@ export class StatePoller {
   }
 
   async #round(): Promise<void> {
-    const { registry, serverIds, concurrency } = this.#options;
+    const { registry, serverIds, concurrency, intervalMs } = this.#options;
     const pollable = serverIds.filter((serverId) => registry.protocolFor(serverId) !== undefined);
-    await forEachBounded(pollable, concurrency, (serverId) => this.#pollOne(serverId));
+    await forEachPaced(pollable, { concurrency, spreadMs: pollSpreadMs(pollable.length, intervalMs), stopped: () => this.#stopped }, async (serverId) => {
+      await this.#pollOne(serverId);
+      // Reported as they come in: a 10,000-server round must not hold every change until its end.
+      this.#flush();
+    });
     this.#flush();
   }
 

@@ -159,7 +159,7 @@ export function resolveConfig(document: unknown, options: { source: string; base
       stableAfterMs: control.stableAfterMs ?? 10_000,
       requestTimeoutMs: control.requestTimeoutMs ?? 30_000,
     },
-    poll: { intervalMs: file.poll?.intervalMs ?? 30_000, concurrency: file.poll?.concurrency ?? 16 },
+    poll: { intervalMs: file.poll?.intervalMs ?? 30_000, concurrency: file.poll?.concurrency ?? 64 },
     media: file.media ?? {},
     servers,
   };

@@ -77,10 +77,6 @@ export function streamUrlAt(replicaUrl: string, sessionId: string): string {
   return `${replicaUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/streams/${sessionId}`;
 }
 
-/** The deployment's one public URL (the manager's, or the load balancer in front of it); a single process is its own. */
-function deploymentUrlOf(config: { publicUrl: string; deploymentUrl?: string }): string {
-  return (config.deploymentUrl ?? config.publicUrl).replace(/\/+$/, '');
-}
 
 /** The mode a session asks for: what the body says, else what the role is for (viewers watch, the others type). */
 export function sessionMode(body: SessionCreate | undefined, role: Role): StreamMode {
@@ -209,7 +205,8 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       const created: SessionCreated = {
         sessionId,
         streamUrl: streamUrlAt(gatewayUrl, sessionId),
-        routeUrl: `${deploymentUrlOf(app.config)}/v1/streams/${sessionId}/route`,
+        // Asked at the deployment's one URL (the manager, or the load balancer in front of the replicas).
+        routeUrl: `${app.config.deploymentUrl}/v1/streams/${sessionId}/route`,
         token,
         expiresAt: new Date(expiresAt * 1000).toISOString(),
         serverId: server.id,

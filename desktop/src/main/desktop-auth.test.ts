@@ -137,6 +137,9 @@ describe('DesktopAuth (loopback login, refresh)', () => {
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
     expect(authorize.searchParams.get('resource')).toBe(`${provider.origin}/v1`);
     expect(authorize.searchParams.get('redirect_uri')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+    // offline_access is granted only with prompt=consent (OpenID Connect Core §11): without it no refresh token.
+    expect(authorize.searchParams.get('scope')?.split(' ')).toContain('offline_access');
+    expect(authorize.searchParams.get('prompt')).toBe('consent');
     const token = await auth.accessToken();
     expect(JSON.parse(Buffer.from(token!.split('.')[1]!, 'base64url').toString()).serial).toBe(1);
     expect(changes.length).toBeGreaterThanOrEqual(2);
@@ -191,7 +194,7 @@ describe('DesktopAuth (loopback login, refresh)', () => {
     const auth = new DesktopAuth({ store: new TokenStore('/nonexistent/x', memoryEncryptor), openBrowser: browser });
     await auth.configure(provider.origin);
     await auth.stepUp();
-    expect(provider.authorizeRequests[0]!.searchParams.get('prompt')).toBe('login');
+    expect(provider.authorizeRequests[0]!.searchParams.get('prompt')).toBe('login consent');
     expect(provider.authorizeRequests[0]!.searchParams.get('max_age')).toBe('0');
     expect(provider.authorizeRequests[0]!.searchParams.has('acr_values')).toBe(false);
     await auth.stepUp(true);

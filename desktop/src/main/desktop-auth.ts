@@ -91,7 +91,11 @@ export class DesktopAuth {
         redirect_uri: redirect.redirectUri,
         resource: config.audience,
         extraTokenParams: { resource: config.audience },
-        ...(prompt ? { prompt, max_age: 0 } : {}),
+        // consent: the OP grants offline_access (the refresh token that keeps a shift signed
+        // in) only to a request that asks for it (OpenID Connect Core §11); it is first party,
+        // so the consent step passes without a question.
+        prompt: prompt === 'login' ? 'login consent' : 'consent',
+        ...(prompt ? { max_age: 0 } : {}),
         ...(mfa ? { acr_values: 'mfa' } : {}),
       });
       await this.#options.openBrowser(request.url);

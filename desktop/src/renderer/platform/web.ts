@@ -35,6 +35,10 @@ class WebAuth implements PlatformAuth {
       resource: config.audience,
       extraTokenParams: { resource: config.audience },
       loadUserInfo: false,
+      // OpenID Connect Core §11: the OP grants offline_access (a refresh token) only to a
+      // request with prompt=consent; without it the console is signed out when its
+      // 15-minute access token expires. Consent is granted without asking (first party).
+      prompt: 'consent',
       automaticSilentRenew: true,
       userStore: new WebStorageStateStore({ store: window.sessionStorage }),
     });
@@ -107,7 +111,7 @@ class WebAuth implements PlatformAuth {
   async stepUp(request: { mfa: boolean }): Promise<boolean> {
     const manager = await this.#userManager();
     sessionStorage.setItem(RETURN_KEY, window.location.pathname + window.location.search);
-    await manager.signinRedirect({ prompt: 'login', max_age: 0, ...(request.mfa ? { acr_values: 'mfa' } : {}) });
+    await manager.signinRedirect({ prompt: 'login consent', max_age: 0, ...(request.mfa ? { acr_values: 'mfa' } : {}) });
     return false;
   }
 }

@@ -1,3 +1,4 @@
+import type { Page } from '@playwright/test';
 import { expect, logIn, test } from '../support/test.js';
 
 interface StoredUser {
@@ -6,7 +7,7 @@ interface StoredUser {
 }
 
 /** What oidc-client-ts keeps for the signed-in user (sessionStorage, `oidc.user:<authority>:<client>`). */
-async function storedUsers(page: import('@playwright/test').Page): Promise<StoredUser[]> {
+async function storedUsers(page: Page): Promise<StoredUser[]> {
   return page.evaluate(() =>
     Object.keys(sessionStorage)
       .filter((key) => key.startsWith('oidc.user:'))

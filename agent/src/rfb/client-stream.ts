@@ -1,7 +1,6 @@
 import { Duplex } from 'node:stream';
 import { LightsoutError } from '@lightsout/shared';
-import { ClientHandshake } from './client-handshake.js';
-import { type RfbVersion } from './version.js';
+import { ClientHandshake, type RfbVersion } from '@lightsout/bmc-wire/rfb';
 
 /** Bytes buffered per direction before backpressure applies. */
 const HIGH_WATER_MARK = 64 * 1024;

@@ -1,7 +1,7 @@
 import { startPeers, startX11vnc, stopPeers, type VncPeer } from '@lightsout/lab/vnc';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openRfbPort } from './console-port.js';
-import { decodeServerInit } from './init-messages.js';
+import { decodeServerInit } from '@lightsout/bmc-wire/rfb';
 
 let peers: { locked: VncPeer } | undefined;
 

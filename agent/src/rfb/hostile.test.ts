@@ -4,7 +4,7 @@ import { LightsoutError } from '@lightsout/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { openRfbProxy } from './proxy.js';
-import { vncAuthResponse } from './security/vnc-auth.js';
+import { vncAuthResponse } from '@lightsout/bmc-wire/rfb';
 import { type Script, type ScriptedServer, startScriptedServer } from './testing/scripted-server.js';
 import { viewFirstFrame } from './testing/rfb-test-client.js';
 

@@ -1,9 +1,8 @@
 import { type Duplex } from 'node:stream';
 import { LightsoutError } from '@lightsout/shared';
-import { BmcHandshake, type BmcHandshakeResult } from './bmc-handshake.js';
+import { BmcHandshake, type BmcHandshakeResult, type RfbVersion } from '@lightsout/bmc-wire/rfb';
 import { RfbClientStream } from './client-stream.js';
 import { type BmcVncEndpoint, connectBmc, parseBmcVncUrl, type WebSocketOptions } from './transport.js';
-import { type RfbVersion } from './version.js';
 
 export interface RfbProxyOptions {
   /** vnc://host:port, host:port, ws://… or wss://… */

@@ -45,13 +45,7 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-export function bytesEqual(left: Uint8Array, right: Uint8Array): boolean {
-  if (left.length !== right.length) return false;
-  // Constant time over the common length: these compare HMACs and auth codes.
-  let difference = 0;
-  for (let index = 0; index < left.length; index++) difference |= left[index]! ^ right[index]!;
-  return difference === 0;
-}
+export { bytesEqual } from '../constant-time.js';
 
 export function toHex(bytes: Uint8Array): string {
   let out = '';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/wait.js';
 import { Bmc } from '../bmc/bmc.js';
 import { bmcConfig } from '../bmc/config.js';
-import { NATIVE_PIXEL_FORMAT } from './messages.js';
+import { NATIVE_PIXEL_FORMAT } from './render.js';
 import { encodePalette, FRAMEBUFFER_HEIGHT, FRAMEBUFFER_WIDTH, renderRectangle } from './render.js';
 
 // A real browser client: Debian's noVNC 1.3 (vnc_lite.html) in Chromium,

@@ -1,9 +1,23 @@
 import { GLYPH_HEIGHT, GLYPH_WIDTH, glyphRow } from '../host/font.js';
 import { SCREEN_COLUMNS, SCREEN_ROWS, type TextScreen, VGA_PALETTE } from '../host/text-screen.js';
-import type { PixelFormat } from './messages.js';
+import type { PixelFormat } from '@lightsout/bmc-wire/rfb';
 
 export const FRAMEBUFFER_WIDTH = SCREEN_COLUMNS * GLYPH_WIDTH; // 640
 export const FRAMEBUFFER_HEIGHT = SCREEN_ROWS * GLYPH_HEIGHT; // 400
+
+/** The server's native format: 32 bpp, depth 24, little-endian 0x00RRGGBB. */
+export const NATIVE_PIXEL_FORMAT: PixelFormat = {
+  bitsPerPixel: 32,
+  depth: 24,
+  bigEndian: false,
+  trueColour: true,
+  redMax: 255,
+  greenMax: 255,
+  blueMax: 255,
+  redShift: 16,
+  greenShift: 8,
+  blueShift: 0,
+};
 
 /** The 16 palette colours as pixel bytes in the client's format (RFC 6143 §7.4). */
 export function encodePalette(format: PixelFormat): Uint8Array[] {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeImage, run } from '../../test/run.js';
 import { ManualClock } from '../host/clock.js';
 import { Host } from '../host/host.js';
-import { NATIVE_PIXEL_FORMAT } from './messages.js';
+import { NATIVE_PIXEL_FORMAT } from './render.js';
 import { encodePalette, FRAMEBUFFER_HEIGHT, FRAMEBUFFER_WIDTH, renderRectangle } from './render.js';
 import { RfbTcpServer } from './tcp-server.js';
 

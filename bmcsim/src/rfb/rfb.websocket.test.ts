@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { ManualClock } from '../host/clock.js';
 import { Host } from '../host/host.js';
 import { BmcWebServer } from '../web/server.js';
-import { encodePixelFormat, type PixelFormat } from './messages.js';
+import { encodePixelFormat, type PixelFormat } from '@lightsout/bmc-wire/rfb';
 import { FRAMEBUFFER_HEIGHT, FRAMEBUFFER_WIDTH } from './render.js';
 import { RfbTcpServer } from './tcp-server.js';
 

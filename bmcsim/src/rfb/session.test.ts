@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../host/clock.js';
 import { Host } from '../host/host.js';
-import { encodePixelFormat, NATIVE_PIXEL_FORMAT } from './messages.js';
+import { encodePixelFormat } from '@lightsout/bmc-wire/rfb';
+import { NATIVE_PIXEL_FORMAT } from './render.js';
 import { FRAMEBUFFER_WIDTH } from './render.js';
 import { RfbServerSession } from './session.js';
 

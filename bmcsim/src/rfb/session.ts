@@ -6,22 +6,27 @@ import { SCREEN_ROWS } from '../host/text-screen.js';
 import { keysymToBytes, KeyboardState } from './keys.js';
 import {
   type ClientMessage,
+  decodeClientInit,
+  decodeClientMessage,
+  decodeClientProtocolVersion,
+  decodeSecurityChoice,
   encodeFramebufferUpdateHeader,
   encodeProtocolVersion,
   encodeRectangleHeader,
   encodeSecurityResult,
+  encodeSecurityType33,
+  encodeSecurityTypes,
   encodeServerInit,
   ENCODING_RAW,
-  NATIVE_PIXEL_FORMAT,
-  parseClientMessage,
-  parseProtocolVersion,
+  noneSecurity,
   type PixelFormat,
+  PROTOCOL_VERSION_LENGTH,
   type RfbVersion,
-  SECURITY_NONE,
-  SECURITY_VNC_AUTH,
-} from './messages.js';
-import { encodePalette, FRAMEBUFFER_HEIGHT, FRAMEBUFFER_WIDTH, renderRectangle } from './render.js';
-import { vncAuthMatches } from './vnc-auth.js';
+  VNC_AUTH_CHALLENGE_LENGTH,
+  vncAuthMatches,
+  vncAuthSecurity,
+} from '@lightsout/bmc-wire/rfb';
+import { encodePalette, FRAMEBUFFER_HEIGHT, FRAMEBUFFER_WIDTH, NATIVE_PIXEL_FORMAT, renderRectangle } from './render.js';
 
 /** Byte pipe under one RFB session: a TCP socket or a WebSocket (/kvm/0). */
 export interface RfbTransport {
@@ -68,7 +73,7 @@ export class RfbServerSession {
     private readonly transport: RfbTransport,
     private readonly options: RfbSessionOptions,
   ) {
-    transport.write(encodeProtocolVersion());
+    transport.write(encodeProtocolVersion('3.8'));
   }
 
   get closed(): boolean {
@@ -123,29 +128,29 @@ export class RfbServerSession {
   private step(): boolean {
     switch (this.state) {
       case 'version': {
-        const parsed = parseProtocolVersion(this.buffer);
-        if (parsed.kind === 'need-more') return false;
-        this.consume(12);
-        this.version = parsed.version;
-        const type = this.options.password === undefined ? SECURITY_NONE : SECURITY_VNC_AUTH;
+        // RFC 6143 §7.1.1, mapped as the agent maps it (bmc-wire's decoder).
+        const version = decodeClientProtocolVersion(this.buffer);
+        if (version === undefined) return false;
+        this.consume(PROTOCOL_VERSION_LENGTH);
+        this.version = version;
+        const type = this.offeredType();
         if (this.version === '3.3') {
           // RFC 6143 §A.1: 3.3 servers choose the type and send it as a u32.
-          const bytes = new Uint8Array(4);
-          new DataView(bytes.buffer).setUint32(0, type);
-          this.transport.write(bytes);
+          this.transport.write(encodeSecurityType33(type));
           this.afterSecurityChoice(type);
         } else {
-          this.transport.write(Uint8Array.of(1, type));
+          this.transport.write(encodeSecurityTypes([type]));
           this.state = 'security';
         }
         return true;
       }
       case 'security': {
-        if (this.buffer.length < 1) return false;
-        const chosen = this.consume(1)[0]!;
-        const offered = this.options.password === undefined ? SECURITY_NONE : SECURITY_VNC_AUTH;
-        if (chosen !== offered) {
-          if (this.version === '3.8') this.transport.write(encodeSecurityResult(false, `security type ${chosen} was not offered`));
+        const choice = decodeSecurityChoice(this.buffer);
+        if (choice.kind === 'needMore') return false;
+        this.consume(choice.length);
+        const chosen = choice.value;
+        if (chosen !== this.offeredType()) {
+          if (this.version === '3.8') this.transport.write(encodeSecurityResult({ kind: 'failed', status: 1, reason: `security type ${chosen} was not offered` }, '3.8'));
           this.fail(`client chose security type ${chosen}`);
           return false;
         }
@@ -153,31 +158,32 @@ export class RfbServerSession {
         return true;
       }
       case 'challenge': {
-        if (this.buffer.length < 16) return false;
-        const response = this.consume(16);
+        if (this.buffer.length < VNC_AUTH_CHALLENGE_LENGTH) return false;
+        const response = this.consume(VNC_AUTH_CHALLENGE_LENGTH);
         if (!vncAuthMatches(this.options.password ?? '', this.challenge, response)) {
-          this.transport.write(encodeSecurityResult(false, this.version === '3.8' ? 'Authentication failed' : undefined));
+          this.transport.write(encodeSecurityResult({ kind: 'failed', status: 1, reason: 'Authentication failed' }, this.version));
           this.fail('VNC authentication failed');
           return false;
         }
-        this.transport.write(encodeSecurityResult(true));
+        this.transport.write(encodeSecurityResult({ kind: 'ok' }, this.version));
         this.state = 'client-init';
         return true;
       }
       case 'client-init': {
-        if (this.buffer.length < 1) return false;
-        this.consume(1); // shared flag: every session here shares the one screen
-        this.transport.write(encodeServerInit(FRAMEBUFFER_WIDTH, FRAMEBUFFER_HEIGHT, NATIVE_PIXEL_FORMAT, this.options.desktopName));
+        const init = decodeClientInit(this.buffer);
+        if (init.kind === 'needMore') return false;
+        this.consume(init.length); // shared flag: every session here shares the one screen
+        this.transport.write(encodeServerInit({ width: FRAMEBUFFER_WIDTH, height: FRAMEBUFFER_HEIGHT, pixelFormat: NATIVE_PIXEL_FORMAT, name: this.options.desktopName }));
         this.state = 'normal';
         this.options.host.on('serial', this.onScreenChange);
         this.options.host.on('power', this.onScreenChange);
         return true;
       }
       case 'normal': {
-        const parsed = parseClientMessage(this.buffer);
-        if (parsed.kind === 'need-more') return false;
+        const parsed = decodeClientMessage(this.buffer);
+        if (parsed.kind === 'needMore') return false;
         this.consume(parsed.length);
-        this.handle(parsed.message);
+        this.handle(parsed.value);
         return true;
       }
       default:
@@ -185,15 +191,20 @@ export class RfbServerSession {
     }
   }
 
+  /** One type, decided by configuration: VNC Authentication when a password is set, else None. */
+  private offeredType(): number {
+    return this.options.password === undefined ? noneSecurity.type : vncAuthSecurity.type;
+  }
+
   private afterSecurityChoice(type: number): void {
-    if (type === SECURITY_VNC_AUTH) {
-      this.challenge = new Uint8Array(randomBytes(16));
+    if (type === vncAuthSecurity.type) {
+      this.challenge = new Uint8Array(randomBytes(VNC_AUTH_CHALLENGE_LENGTH));
       this.transport.write(this.challenge);
       this.state = 'challenge';
       return;
     }
     // RFC 6143 §7.1.3: 3.8 sends SecurityResult even for None; 3.3 and 3.7 do not.
-    if (this.version === '3.8') this.transport.write(encodeSecurityResult(true));
+    if (this.version === '3.8') this.transport.write(encodeSecurityResult({ kind: 'ok' }, '3.8'));
     this.state = 'client-init';
   }
 
@@ -261,7 +272,7 @@ export class RfbServerSession {
     this.transport.write(encodeFramebufferUpdateHeader(rectangles.length));
     for (const [rectangleTop, rectangleBottom] of rectangles) {
       const height = rectangleBottom - rectangleTop;
-      this.transport.write(encodeRectangleHeader(left, rectangleTop, right - left, height, ENCODING_RAW));
+      this.transport.write(encodeRectangleHeader({ x: left, y: rectangleTop, width: right - left, height, encoding: ENCODING_RAW }));
       this.transport.write(renderRectangle(this.options.host.screen, this.palette, left, rectangleTop, right - left, height));
     }
   }

@@ -1,8 +1,5 @@
 import { type Duplex } from 'node:stream';
-import { decodeServerInit, encodePixelFormat, type ServerInit } from '../init-messages.js';
-import { decodeSecurityResult, decodeSecurityTypes, type SecurityOffer } from '../security-messages.js';
-import { decodeProtocolVersion, encodeProtocolVersion } from '../version.js';
-import { type Decoded, readU32 } from '../wire.js';
+import { decodeServerInit, encodePixelFormat, type ServerInit, decodeSecurityResult, decodeSecurityTypes, type SecurityOffer, decodeProtocolVersion, encodeProtocolVersion, type Decoded, readU32 } from '@lightsout/bmc-wire/rfb';
 
 /**
  * Test support: a minimal RFB 3.8 viewer with security None, raw encoding

@@ -5,7 +5,7 @@
  * on how Node was built. Speed is irrelevant: two blocks per connection.
  *
  * Tables are FIPS 46-3; bit 1 is the most significant bit of byte 0.
- * Verified against python3-cryptography in fixtures/des-vectors.json.
+ * Verified against python3-cryptography in bmc-wire/fixtures/rfb/des-vectors.json.
  */
 
 // Initial permutation (FIPS 46-3, "IP").

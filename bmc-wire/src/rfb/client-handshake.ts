@@ -46,7 +46,7 @@ export class ClientHandshake {
     const send: Uint8Array[] = [];
     try {
       if (this.state.name === 'awaitVersion') {
-        const version = clientVersion(this.pending);
+        const version = decodeClientProtocolVersion(this.pending);
         if (version === undefined) return { send, done: undefined };
         this.pending = this.pending.subarray(12);
         if (version === '3.3') {
@@ -86,7 +86,11 @@ export class ClientHandshake {
   }
 }
 
-function clientVersion(bytes: Uint8Array): RfbVersion | undefined {
+/**
+ * The version a VNC client answered (§7.1.1), as any server reads it: the
+ * same mapping as toward a BMC, refused as the client's PROTOCOL_VERSION.
+ */
+export function decodeClientProtocolVersion(bytes: Uint8Array): RfbVersion | undefined {
   try {
     const decoded = decodeProtocolVersion(bytes);
     if (decoded.kind === 'needMore') return undefined;

@@ -1,4 +1,4 @@
-import { decoded, type Decoded, decodeText, MAX_DESKTOP_NAME_LENGTH, needMore, protocolError, readU32, u32 } from './wire.js';
+import { decoded, type Decoded, decodeText, MAX_DESKTOP_NAME_LENGTH, needMore, peerError, protocolError, readU32, type RfbPeer, u32 } from './wire.js';
 
 // RFC 6143 §7.3.1 ClientInit, client → server:
 // | shared-flag (u8) |             non-zero = share the desktop with other clients
@@ -34,11 +34,12 @@ export interface PixelFormat {
 
 export const PIXEL_FORMAT_LENGTH = 16;
 
-export function decodePixelFormat(bytes: Uint8Array, offset = 0): PixelFormat {
+/** `peer` sent the bytes: a BMC in ServerInit, a client in SetPixelFormat. */
+export function decodePixelFormat(bytes: Uint8Array, offset = 0, peer: RfbPeer = 'bmc'): PixelFormat {
   // The view must lie inside `bytes`: a DataView over `bytes.buffer` would
   // otherwise read whatever follows a short subarray in the same buffer.
   if (offset < 0 || bytes.length - offset < PIXEL_FORMAT_LENGTH) {
-    throw protocolError(`pixel format needs ${PIXEL_FORMAT_LENGTH} bytes, got ${Math.max(0, bytes.length - offset)}`, { length: bytes.length, offset });
+    throw peerError(peer, `pixel format needs ${PIXEL_FORMAT_LENGTH} bytes, got ${Math.max(0, bytes.length - offset)}`, { length: bytes.length, offset });
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, PIXEL_FORMAT_LENGTH);
   const format: PixelFormat = {
@@ -54,7 +55,7 @@ export function decodePixelFormat(bytes: Uint8Array, offset = 0): PixelFormat {
     blueShift: view.getUint8(12),
   };
   // §7.4: bits-per-pixel must be 8, 16 or 32.
-  if (![8, 16, 32].includes(format.bitsPerPixel)) throw protocolError(`pixel format with ${format.bitsPerPixel} bits per pixel`, { bitsPerPixel: format.bitsPerPixel });
+  if (![8, 16, 32].includes(format.bitsPerPixel)) throw peerError(peer, `pixel format with ${format.bitsPerPixel} bits per pixel`, { bitsPerPixel: format.bitsPerPixel });
   return format;
 }
 

@@ -1,4 +1,5 @@
 import { LightsoutError } from '@lightsout/shared';
+import { bytesEqual } from '../../constant-time.js';
 import { desEcbEncrypt } from '../des.js';
 import { decoded, type Decoded, needMore } from '../wire.js';
 import { type SecurityStep, type SecurityType } from './types.js';
@@ -23,6 +24,11 @@ export function vncAuthKey(password: string | Uint8Array): Uint8Array {
 export function vncAuthResponse(password: string | Uint8Array, challenge: Uint8Array): Uint8Array {
   if (challenge.length !== VNC_AUTH_CHALLENGE_LENGTH) throw new RangeError(`VNC auth challenge must be ${VNC_AUTH_CHALLENGE_LENGTH} bytes`);
   return desEcbEncrypt(vncAuthKey(password), challenge);
+}
+
+/** The server's check of a client's response (constant time): bmcsim's side of §7.2.2. */
+export function vncAuthMatches(password: string | Uint8Array, challenge: Uint8Array, response: Uint8Array): boolean {
+  return bytesEqual(vncAuthResponse(password, challenge), response);
 }
 
 export function decodeVncAuthChallenge(bytes: Uint8Array): Decoded<Uint8Array> {

@@ -21,6 +21,20 @@ export const MAX_REASON_LENGTH = 4096;
 /** Longest desktop name we accept in ServerInit (§7.3.2). */
 export const MAX_DESKTOP_NAME_LENGTH = 4096;
 
+/**
+ * Which peer sent the bytes being decoded. The same codec serves the agent
+ * (peer: a BMC, so a bad message is BMC_PROTOCOL_ERROR with a hint about the
+ * endpoint) and a server such as bmcsim (peer: a VNC client, so a bad message
+ * is MALFORMED_MESSAGE).
+ */
+export type RfbPeer = 'bmc' | 'client';
+
+/** The typed error for bytes `peer` may not send. */
+export function peerError(peer: RfbPeer, message: string, details?: Record<string, unknown>): LightsoutError {
+  if (peer === 'bmc') return protocolError(message, details);
+  return new LightsoutError('MALFORMED_MESSAGE', `RFB client message: ${message}`, details === undefined ? {} : { details });
+}
+
 export function protocolError(message: string, details?: Record<string, unknown>): LightsoutError {
   return new LightsoutError('BMC_PROTOCOL_ERROR', `RFB: ${message}`, {
     hint: 'The BMC sent an RFB handshake the agent cannot parse; check that the endpoint really is a VNC server.',

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, inventoryParts, LightsoutError, type InventoryMessage } from '@lightsout/shared';
 import type { AgentConfig } from './config/types.js';
@@ -9,6 +10,8 @@ import { signAgentJwt } from './identity/jwt.js';
 import type { AgentKeyPair } from './identity/keys.js';
 import type { AgentIdentity } from './identity/state.js';
 import { registrationOf } from './inventory.js';
+import { createAgentMetrics, resultLabel, type AgentMetrics } from './metrics/agent-metrics.js';
+import { HealthServer } from './metrics/health-server.js';
 import { ServerTenants } from './server-tenants.js';
 import { StatePoller } from './state-poller.js';
 
@@ -24,6 +27,8 @@ export interface AgentContext {
   relay: () => RelayEndpoint;
   /** Each server's tenant now: the config's, unless the relay assigned another. */
   tenants: ServerTenants;
+  /** Prometheus metrics; extensions count their sessions and transfers here. */
+  metrics: AgentMetrics;
 }
 
 /**
@@ -41,6 +46,9 @@ export interface RunningAgent {
   readonly connection: ControlConnection;
   readonly registry: DriverRegistry;
   readonly poller: StatePoller;
+  readonly metrics: AgentMetrics;
+  /** Where /healthz, /readyz and /metrics answer, once listening; undefined when off. */
+  readonly healthAddress: Promise<AddressInfo | undefined>;
   /** Resolves with the error that made the agent give up (revoked, key unknown); never on a clean stop. */
   readonly fatal: Promise<LightsoutError>;
   stop(): Promise<void>;
@@ -66,7 +74,9 @@ export function startAgent(options: {
   const signJwt = (audience = identity.audience) => signAgentJwt(keyPair.privateKey, { agentId: identity.agentId, audience });
   const relay = (): RelayEndpoint => connection.endpoint ?? { url: config.relays[0]! };
   const tenants = new ServerTenants(config.servers);
-  const context: AgentContext = { config, identity, registry, logger, signJwt, relay, tenants };
+  const metrics = createAgentMetrics();
+  metrics.servers.set(config.servers.length);
+  const context: AgentContext = { config, identity, registry, logger, signJwt, relay, tenants, metrics };
   const extensions = startExtensions(options.extensions ?? [], context);
   const handlers: OperationHandlers = Object.assign({}, ...extensions.map((extension) => extension.handlers)) as OperationHandlers;
 
@@ -86,7 +96,10 @@ export function startAgent(options: {
     capabilities,
     inventory: () => inventory,
     onRequest: async (request) => {
+      const began = performance.now();
       const outcome = await dispatch(request);
+      const protocol = protocolOfRequest(registry, request.op, request.params);
+      if (protocol !== undefined) metrics.observeOperation(request.op, protocol, outcome.ok ? 'ok' : resultLabel(outcome.error), (performance.now() - began) / 1000);
       // A power read is a fresh observation: report it now instead of at the next poll. (Not the
       // answer to power.set: BMCs answer before they act, so that read is the state from before.)
       if (outcome.ok && request.op === 'power.get') {
@@ -104,7 +117,16 @@ export function startAgent(options: {
     timeoutMs: config.control.requestTimeoutMs,
     send: (message) => connection.send(message),
     logger,
+    onPolled: (serverId, seconds, error) => {
+      const result = resultLabel(error);
+      metrics.observeOperation('power.poll', registry.protocolFor(serverId) ?? 'none', result, seconds);
+      if (error !== undefined) metrics.pollFailures.inc({ code: result });
+      metrics.credentialsRejected.set(poller.credentialsRejected);
+    },
+    onRound: (seconds) => metrics.observeRound(seconds),
   });
+  connection.on('reconnect-scheduled', () => metrics.controlReconnects.inc());
+  connection.on('state', (state) => metrics.controlConnected.set(state === 'open' ? 1 : 0));
   connection.on('registered', () => poller.resend());
   // After every (re)connect the relay says which servers a provider admin moved to another tenant.
   connection.on('inventory-ack', (ack) => {
@@ -121,7 +143,12 @@ export function startAgent(options: {
     const state = poller.stateOf(serverId);
     return { power: state?.power ?? 'unknown', reachable: state?.reachable ?? false, ...(state?.bmc === undefined ? {} : { bmc: state.bmc }) };
   };
-  const fatal = new Promise<LightsoutError>((resolve) => connection.once('fatal', resolve));
+  const listen = config.metrics.listen;
+  const health = listen === undefined ? undefined : new HealthServer({ ...listen, registry: metrics.registry, notReady: () => (connection.state === 'open' ? undefined : `the control channel is ${connection.state}`) });
+  const healthAddress = health === undefined ? Promise.resolve(undefined) : health.start();
+  // A metrics address the agent cannot listen on ends it like any config it cannot use.
+  const healthFailed = new Promise<LightsoutError>((resolve) => healthAddress.catch((error: unknown) => resolve(error instanceof LightsoutError ? error : new LightsoutError('CONFIG_INVALID', String(error)))));
+  const fatal = Promise.race([new Promise<LightsoutError>((resolve) => connection.once('fatal', resolve)), healthFailed]);
 
   connection.start();
   poller.start();
@@ -132,15 +159,27 @@ export function startAgent(options: {
     connection,
     registry,
     poller,
+    metrics,
+    healthAddress: healthAddress.catch(() => undefined),
     fatal,
     stop: () =>
       (stopping ??= (async () => {
+        await health?.stop();
         await poller.stop();
         await connection.stop();
         await Promise.allSettled(extensions.map((extension) => extension.stop()));
         await registry.close();
       })()),
   };
+}
+
+/** Ops whose latency is a BMC's: which protocol served it; undefined for the others (stream.close, media.fetch …). */
+function protocolOfRequest(registry: DriverRegistry, op: string, params: Record<string, unknown>): string | undefined {
+  const serverId = params['serverId'];
+  if (typeof serverId !== 'string') return undefined;
+  if (op === 'stream.open') return params['kind'] === 'sol' ? 'ipmi' : typeof params['kind'] === 'string' ? params['kind'] : 'none';
+  if (!/^(power|boot|sensors|sel|credentials)\.|^media\.(mount|eject)$/.test(op)) return undefined;
+  return registry.protocolFor(serverId) ?? 'none';
 }
 
 /** Starts each extension; when one fails, those already started are stopped before the error goes on. */

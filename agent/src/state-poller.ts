@@ -66,6 +66,10 @@ export interface StatePollerOptions {
   /** Returns false when the message could not be sent (connection down). */
   send: (message: StateMessage) => boolean;
   logger: Logger;
+  /** Every poll, with its error when it failed (metrics). */
+  onPolled?: (serverId: string, seconds: number, error: unknown) => void;
+  /** Every finished round, with its wall time (metrics). */
+  onRound?: (seconds: number) => void;
 }
 
 /**
@@ -81,6 +85,8 @@ export class StatePoller {
   readonly #known = new Map<string, ServerState>();
   /** States that changed while the connection was down: sent on the next chance. */
   readonly #unsent = new Set<string>();
+  /** Servers whose BMC rejected the credentials at the last poll. */
+  readonly #rejected = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -112,6 +118,7 @@ export class StatePoller {
     if (previous?.power === power && previous.reachable) return;
     const bmc = this.#options.registry.driverFor(serverId)?.linkStatus?.();
     this.#known.set(serverId, { power, reachable: true, ...(bmc === undefined ? {} : { bmc }) });
+    if (bmc?.credentials !== 'rejected') this.#rejected.delete(serverId);
     this.#unsent.add(serverId);
     this.#flush();
   }
@@ -125,6 +132,11 @@ export class StatePoller {
   /** The last state this poller holds for a server. */
   stateOf(serverId: string): { power: PowerState; reachable: boolean; bmc?: BmcLinkStatus } | undefined {
     return this.#known.get(serverId);
+  }
+
+  /** How many servers' BMCs rejected the credentials at their last poll. */
+  get credentialsRejected(): number {
+    return this.#rejected.size;
   }
 
   /** Sends every known state (after a reconnect). */
@@ -143,12 +155,14 @@ export class StatePoller {
   async #round(): Promise<void> {
     const { registry, serverIds, concurrency, intervalMs } = this.#options;
     const pollable = serverIds.filter((serverId) => registry.protocolFor(serverId) !== undefined);
+    const began = performance.now();
     await forEachPaced(pollable, { concurrency, spreadMs: pollSpreadMs(pollable.length, intervalMs), stopped: () => this.#stopped }, async (serverId) => {
       await this.#pollOne(serverId);
       // Reported as they come in: a 10,000-server round must not hold every change until its end.
       this.#flush();
     });
     this.#flush();
+    if (!this.#stopped) this.#options.onRound?.((performance.now() - began) / 1000);
   }
 
   async #pollOne(serverId: string): Promise<void> {
@@ -158,10 +172,13 @@ export class StatePoller {
     if (driver === undefined) return;
     let state: ServerState;
     let failure: { code: string; message: string } | undefined;
+    const began = performance.now();
     try {
       const { power } = await withTimeout(driver.powerGet(), timeoutMs, `power poll of ${serverId}`);
       state = { power, reachable: true };
+      this.#options.onPolled?.(serverId, (performance.now() - began) / 1000, undefined);
     } catch (error) {
+      this.#options.onPolled?.(serverId, (performance.now() - began) / 1000, error);
       failure = error instanceof LightsoutError ? { code: error.code, message: error.message.slice(0, 512) } : { code: 'INTERNAL', message: 'power poll failed' };
       logger.debug({ serverId, err: error }, 'power poll failed');
       state = { power: 'unknown', reachable: false };
@@ -169,6 +186,8 @@ export class StatePoller {
     const link = driver.linkStatus?.();
     if (link !== undefined || failure !== undefined) state.bmc = { ...link, ...(failure === undefined ? {} : { error: failure }) };
     const previous = this.#known.get(serverId);
+    if (state.bmc?.credentials === 'rejected') this.#rejected.add(serverId);
+    else this.#rejected.delete(serverId);
     if (state.bmc?.credentials === 'rejected' && previous?.bmc?.credentials !== 'rejected') {
       logger.warn({ serverId, retryAt: state.bmc.retryAt, reason: failure?.message }, 'the BMC rejected the credentials; holding off logins so the account is not locked');
     }

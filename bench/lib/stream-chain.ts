@@ -26,6 +26,7 @@ import { AgentStreams, type StreamsExtensionOptions } from '../../agent/src/stre
 import { builtinDriverFactories } from '../../agent/src/drivers/builtin.js';
 import { DriverRegistry } from '../../agent/src/drivers/registry.js';
 import { ServerTenants } from '../../agent/src/server-tenants.js';
+import { createAgentMetrics } from '../../agent/src/metrics/agent-metrics.js';
 import { SingleUseLedger } from '../../relay/src/access/single-use.js';
 import configPlugin from '../../relay/src/plugins/config.js';
 import accessPlugin from '../../relay/src/plugins/access.js';
@@ -114,6 +115,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
       signJwt,
       relay: () => ({ url: relayUrl }),
       tenants: new ServerTenants(servers),
+      metrics: createAgentMetrics(),
     };
     agents.set(agentId, { agentId, streams: new AgentStreams(context, options.agentOptions ?? {}), registry: context.registry, signJwt });
   }

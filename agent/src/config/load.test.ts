@@ -58,6 +58,15 @@ describe('agent config', () => {
     expect(config.joinToken).toBe('jt_abcdefghijklmnop');
   });
 
+  it('takes metrics.listen as a port (on loopback) or host:port, off when absent, and refuses anything else', () => {
+    const resolve = (listen: unknown) => resolveConfig({ ...valid(), metrics: { listen } }, { source: 'agent.yaml', base: directory, env }).metrics;
+    expect(resolveConfig(valid(), { source: 'agent.yaml', base: directory, env }).metrics).toEqual({});
+    expect(resolve(9464)).toEqual({ listen: { host: '127.0.0.1', port: 9464 } });
+    expect(resolve('0.0.0.0:9464')).toEqual({ listen: { host: '0.0.0.0', port: 9464 } });
+    expect(resolve('[::1]:9464')).toEqual({ listen: { host: '::1', port: 9464 } });
+    expect(failure({ ...valid(), metrics: { listen: 'http://x' } })).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('metrics.listen') });
+  });
+
   it('names the missing key', () => {
     const document = valid() as Record<string, unknown>;
     delete document['relay'];

@@ -117,6 +117,12 @@ function resolveServer(source: string, server: ServerConfig, index: number, cred
   return entry;
 }
 
+/** `9464` → loopback; `host:9464` and `[::1]:9464` as written. The schema checked the shape. */
+function listenOf(listen: string | number): { host: string; port: number } {
+  const match = /^(?:\[?([^\]]+?)\]?:)?(\d{1,5})$/.exec(String(listen))!;
+  return { host: match[1] ?? '127.0.0.1', port: Number(match[2]) };
+}
+
 /** Validates and resolves a parsed config document. `base` resolves relative paths. */
 export function resolveConfig(document: unknown, options: { source: string; base: string; env: NodeJS.ProcessEnv }): AgentConfig {
   const { source, base, env } = options;
@@ -160,6 +166,7 @@ export function resolveConfig(document: unknown, options: { source: string; base
       requestTimeoutMs: control.requestTimeoutMs ?? 30_000,
     },
     poll: { intervalMs: file.poll?.intervalMs ?? 30_000, concurrency: file.poll?.concurrency ?? 64 },
+    metrics: file.metrics === undefined ? {} : { listen: listenOf(file.metrics.listen) },
     media: file.media ?? {},
     servers,
   };

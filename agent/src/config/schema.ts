@@ -129,6 +129,16 @@ export const AgentConfigFile = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /**
+     * /healthz, /readyz and /metrics (docs/operations.md); off unless set. `port` alone listens on
+     * 127.0.0.1: the endpoints need no login.
+     */
+    metrics: Type.Optional(
+      Type.Object(
+        { listen: Type.Union([Type.Integer({ minimum: 0, maximum: 65_535 }), Type.String({ pattern: '^(\\[?[^\\]]+\\]?:)?\\d{1,5}$', maxLength: 300 })]) },
+        { additionalProperties: false },
+      ),
+    ),
     /** Virtual media: the image cache and the server BMCs fetch images from (docs/virtual-media.md). */
     media: Type.Optional(
       Type.Object(

@@ -68,6 +68,8 @@ export interface AgentConfig {
     requestTimeoutMs: number;
   };
   poll: { intervalMs: number; concurrency: number };
+  /** Where /healthz, /readyz and /metrics listen; undefined = off. */
+  metrics: { listen?: { host: string; port: number } };
   /** As written in the file; the media extension applies defaults and LIGHTSOUT_MEDIA_* overrides. */
   media: { listen?: string; publicUrl?: string; cacheBytes?: number; urlTtlSeconds?: number; autoEjectSeconds?: number };
   servers: ServerEntry[];

@@ -102,7 +102,14 @@ export function createMediaExtension(settingsOverride?: MediaSettings): AgentExt
         keyFile: settings.keyFile ?? join(config.stateDir, 'media-url.key'),
         mountsFile: join(config.stateDir, 'media-mounts.json'),
       },
-      { relay: () => context.relay().url, logger: logger.child({ component: 'media' }), signJwt: () => context.signJwt(), mediaDriverFor, hasServer: (serverId) => servers.has(serverId) },
+      { relay: () => context.relay().url, logger: logger.child({ component: 'media' }), signJwt: () => context.signJwt(), mediaDriverFor,
+        hasServer: (serverId) => servers.has(serverId),
+        onTransfer: (event) => {
+          if (event === 'started') return context.metrics.mediaTransfersActive.inc();
+          context.metrics.mediaTransfersActive.dec();
+          context.metrics.mediaTransfers.inc({ result: event });
+        },
+      },
     );
     const started = service.start();
     started.catch((error: unknown) => logger.error({ err: error }, 'media server failed to start; virtual media is unavailable'));

@@ -65,6 +65,8 @@ export interface MediaServiceContext {
   /** The Redfish virtual media driver of a server; undefined when it has no Redfish endpoint. */
   mediaDriverFor: (serverId: string) => (BmcDriver & VirtualMediaDriver) | undefined;
   hasServer: (serverId: string) => boolean;
+  /** A transfer from the relay began or ended (metrics). */
+  onTransfer?: (event: 'started' | 'cached' | 'failed') => void;
 }
 
 interface MountRecord extends AgentMediaMount {
@@ -144,14 +146,17 @@ export class MediaService {
     if (this.transfers.get(params.sha256)?.state === 'fetching') return { cached: false };
     const transfer: AgentMediaTransfer = { sha256: params.sha256, state: 'fetching', bytes: 0, size: params.size };
     this.transfers.set(params.sha256, transfer);
+    this.context.onTransfer?.('started');
     this.track(
       this.pull(params, transfer).then(
         () => {
           transfer.state = 'cached';
           transfer.bytes = params.size;
+          this.context.onTransfer?.('cached');
         },
         (error: unknown) => {
           transfer.state = 'failed';
+          this.context.onTransfer?.('failed');
           transfer.error = errorOf(error);
           this.context.logger.warn({ sha256: params.sha256, err: error }, 'image transfer from the relay failed');
         },

@@ -129,10 +129,12 @@ export class AgentStreams implements AgentExtension {
         ...(this.options.windowBytes === undefined ? {} : { windowBytes: this.options.windowBytes }),
         onEnd: (ended) => {
           if (this.sessions.get(ended.info.sessionId) === ended) this.sessions.delete(ended.info.sessionId);
+          this.context.metrics.openSessions.dec({ kind: ended.info.kind });
         },
       },
     );
     this.sessions.set(params.sessionId, session);
+    this.context.metrics.openSessions.inc({ kind: params.kind });
     try {
       const group = await this.groupFor(server, params);
       if (session.isEnded) return session;

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AgentContext } from '../agent.js';
 import type { AgentConfig, ServerEntry } from '../config/types.js';
+import { createAgentMetrics } from '../metrics/agent-metrics.js';
 import { ServerTenants } from '../server-tenants.js';
 import { AgentStreams } from './extension.js';
 import type { ConsolePort } from './ports/types.js';
@@ -45,6 +46,7 @@ async function world() {
     logger: pino({ level: 'silent' }),
     signJwt: async () => 'agent-jwt',
     tenants,
+    metrics: createAgentMetrics(),
   } satisfies AgentContext;
   const streams = new AgentStreams(context, { openPort, graceMs: 60_000 });
   cleanups.push(async () => {

@@ -56,6 +56,8 @@ export interface StackOptions {
   postgresUrl?: string;
   /** Merged into each relay's `agents` config (e.g. heartbeatIntervalMs). */
   relayAgents?: Record<string, unknown>;
+  /** Merged into each relay's configuration (e.g. `{ ssh: { port } }`). */
+  relayConfig?: Record<string, unknown>;
   /** Merged into the agent's `control` config. */
   agentControl?: Record<string, unknown>;
   /** Agent config `credentials` entries (passwords come from agentEnv). */
@@ -119,6 +121,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         logLevel: options.relayLogLevel ?? 'warn',
         agents: { heartbeatIntervalMs: 500, ...(count > 1 ? { audience: 'http://stack.deployment.test/agent' } : {}), ...options.relayAgents },
         ...(options.postgresUrl === undefined ? {} : { store: { driver: 'postgres', postgresUrl: options.postgresUrl } }),
+        ...options.relayConfig,
       }),
     );
     return path;

@@ -25,6 +25,7 @@ import metricsPlugin from './plugins/metrics.js';
 import revocationsPlugin from './plugins/revocations.js';
 import storePlugin from './plugins/store.js';
 import streamsPlugin from './plugins/streams/index.js';
+import sshPlugin from './plugins/ssh.js';
 import { relayDependencies } from './services.js';
 import webPlugin from './plugins/web.js';
 import accessPlugin from './plugins/access.js';
@@ -102,6 +103,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(eventsPlugin);
   await app.register(mediaPlugin, { dependencies: mediaDependenciesOf(app) });
   await app.register(streamsPlugin, { dependencies: relayDependencies(app) });
+  await app.register(sshPlugin);
   await app.register(healthPlugin);
   await app.register(webPlugin);
   return app;

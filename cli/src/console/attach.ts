@@ -1,5 +1,4 @@
-import { type ErrorCode, LightsoutError, type SessionCreated, type StatusMessage, StreamClient, type StreamSocketFactory, routeLocator } from '@lightsout/shared';
-import { ESCAPE_HELP, EscapeScanner } from './escape.js';
+import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, type SessionCreated, type StatusMessage, StreamClient, type StreamSocketFactory, routeLocator } from '@lightsout/shared';
 import { nodeSetTimer, nodeStreamSocket } from './ws-socket.js';
 
 /** The local terminal as the console needs it; process.stdin/stdout by default, streams in tests. */

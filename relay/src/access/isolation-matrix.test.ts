@@ -28,6 +28,7 @@ function pathFor(url: string, world: IsolationWorld): string {
     userId: world.alpha.revokedUserId,
     grantId: world.alpha.grantId,
     tokenId: world.alpha.tokenId,
+    keyId: world.alpha.sshKeyId,
     uploadId: world.alpha.uploadId,
     sessionId: 'c2Vzc2lvbi1vZi1hbHBoYQ',
     uid: 'interaction-of-alpha',
@@ -50,6 +51,8 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'POST /v1/me/totp': { password: ISOLATION_PASSWORD },
     'POST /v1/me/password': { currentPassword: 'not-the-current-password', newPassword: 'a-new-password-nobody-guesses' },
     'POST /v1/me/totp/confirm': { code: '000000' },
+    // The attack: claim alpha's SSH key as one's own.
+    'POST /v1/me/ssh-keys': { publicKey: world.alpha.sshPublicKey },
     // The attack: move alpha's server into bravo.
     'PUT /v1/servers/:id/tenant': { tenant: 'bravo' },
   };

@@ -13,6 +13,7 @@ export const PUBLIC_ROUTES: Array<[RegExp, string]> = [
   [/^\/metrics$/, 'Prometheus process metrics: counters by route pattern, no tenant data'],
   [/^\/v1\/client-config$/, 'what a client needs before it can log in (issuer, client ids)'],
   [/^\/v1\/gateway\/jwks\.json$/, 'public keys that verify stream tokens'],
+  [/^\/v1\/ssh\/host-key$/, 'the SSH front door\'s public host key, to verify on first connect'],
   [/^\/oidc\//, 'the embedded OpenID Provider: its own protocol authenticates (login.test.ts, token-refusals.test.ts)'],
   [/^\/interaction\//, 'the OP login form'],
   [/^\/docs/, 'OpenAPI document and UI'],
@@ -82,6 +83,10 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'DELETE /v1/me/totp': personOnly(204),
   // Their own password, with a wrong current one (a right one would end the identity's sign-ins mid-walk).
   'POST /v1/me/password': all(403),
+  // Their own keys only: alpha's key cannot be claimed (409, whoever has it) nor removed (404, like a missing one).
+  'GET /v1/me/ssh-keys': personOnly(200),
+  'POST /v1/me/ssh-keys': personOnly(409),
+  'DELETE /v1/me/ssh-keys/:keyId': personOnly(404),
   // tus: creating needs operator; an upload of another tenant (or none) is 404.
   'POST /v1/media/uploads': byRole(403, 400, 400),
   'HEAD /v1/media/uploads/*': all(404),

@@ -7,6 +7,8 @@ import type { ProviderSecrets } from '../identity/keys.js';
 import { type RunningRelay, loginWithPassword } from '../testing/index.js';
 import { FileRecordingStorage } from '../plugins/streams/recordings/storage.js';
 import { createApiToken } from './api-tokens.js';
+import ssh2 from 'ssh2';
+import { addSshKey } from '../ssh/key-registry.js';
 
 /**
  * Test-only: two tenants on one relay. `alpha` is the victim: every piece of
@@ -24,6 +26,9 @@ export interface IsolationWorld {
     revokedUserId: string;
     grantId: string;
     tokenId: string;
+    /** An SSH key on alpha's admin, and its public half (registering it again must be refused to anyone). */
+    sshKeyId: string;
+    sshPublicKey: string;
     uploadId: string;
     /** A console recording of alpha's server, with a typed secret inside. */
     recordingId: string;
@@ -85,6 +90,8 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
   await store.insertInto('grants').values({ id: grantId, tenant_id: 'alpha', subject: alphaRevoked.id, selector: JSON.stringify({ kind: 'rack', rack }), created_by: alphaAdmin.id, created_at: now }).execute();
   const tokenName = marker('alpha-automation');
   const alphaToken = await createApiToken(store, { tenant: 'alpha', name: tokenName, role: 'operator', ttlSeconds: 3600, createdBy: alphaAdmin.id });
+  const sshPublicKey = ssh2.utils.generateKeyPairSync('ed25519').public;
+  const alphaSshKey = await addSshKey(store, { tenant: 'alpha', subject: alphaAdmin.id }, sshPublicKey, 'alpha-admin-laptop');
   const revokedToken = await createApiToken(store, { tenant: 'alpha', name: marker('alpha-old-automation'), role: 'tenant-admin', ttlSeconds: 3600, createdBy: alphaAdmin.id });
   await store.updateTable('api_tokens').set({ revoked_at: now }).where('id', '=', revokedToken.row.id).execute();
   const auditTarget = marker('alpha-audit');
@@ -139,9 +146,11 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
       revokedUserId: alphaRevoked.id,
       grantId,
       tokenId: alphaToken.row.id,
+      sshKeyId: alphaSshKey.id,
+      sshPublicKey,
       uploadId,
       recordingId,
-      secrets: [recordingId, typedSecret, serverId, serverName, rack, labelValue, bmcHost, adminName, revokedName, alphaAdmin.id, alphaRevoked.id, grantId, tokenName, alphaToken.row.id, revokedToken.row.id, auditTarget, agentId, tenantName],
+      secrets: [alphaSshKey.id, 'alpha-admin-laptop', recordingId, typedSecret, serverId, serverName, rack, labelValue, bmcHost, adminName, revokedName, alphaAdmin.id, alphaRevoked.id, grantId, tokenName, alphaToken.row.id, revokedToken.row.id, auditTarget, agentId, tenantName],
     },
     alphaAdminAuthorization: `Bearer ${adminToken}`,
     identities,

@@ -180,6 +180,21 @@ const Limits = Type.Object(
 export const RELAY_ROLES = ['all', 'manager', 'gateway'] as const;
 export type RelayRole = (typeof RELAY_ROLES)[number];
 
+/**
+ * The SSH front door (relay/src/ssh): `ssh sim-01@relay` opens the serial
+ * console with a key registered on the user's account. Off unless a port is
+ * given. Failed authentications draw on a token bucket per client address.
+ */
+const Ssh = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+    /** 0 picks a free port (tests). */
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
+    failedAuthPerAddress: Rate(0.2, 20),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const RelayConfigSchema = Type.Object(
   {
     role: Type.Union([Type.Literal('all'), Type.Literal('manager'), Type.Literal('gateway')], { default: 'all' }),
@@ -204,6 +219,7 @@ export const RelayConfigSchema = Type.Object(
     metrics: Metrics,
     agents: Agents,
     limits: Limits,
+    ssh: Ssh,
   },
   { additionalProperties: false },
 );

@@ -167,6 +167,8 @@ export interface Database {
   server_assignments: ServerAssignmentTable;
   spent_tokens: SpentTokenTable;
   revocations: RevocationTable;
+  ssh_keys: SshKeyTable;
+  ssh_host_keys: SshHostKeyTable;
 }
 
 /** A provider admin placed this server in a tenant: overrides what its agent reports (migration 0003). */
@@ -192,4 +194,28 @@ export interface RevocationTable {
   notice: string;
   /** Epoch ms of the revocation. */
   at: number;
+}
+
+/** A user's SSH public key for the SSH front door (migration 0010); deleting the row is the revocation. */
+export interface SshKeyTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  name: string;
+  algorithm: string;
+  bits: number;
+  /** `SHA256:…`; unique: one key opens one account. */
+  fingerprint: string;
+  /** `algorithm base64`, no comment. */
+  public_key: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** The SSH front door's host key, one per deployment (every gateway replica serves the same), OpenSSH private key format. */
+export interface SshHostKeyTable {
+  id: string;
+  private_key: string;
+  fingerprint: string;
+  created_at: number;
 }

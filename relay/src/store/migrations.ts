@@ -275,6 +275,37 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropIndex('users_tenant_username').execute();
       if (driver === 'postgres') await sql`alter table users add constraint users_username_key unique (username)`.execute(db);
       else await rebuildSqliteUsers(db, (create) => create.replace(/"username" text not null/i, '"username" text not null unique'));
+      },
+    },
+  '0010-ssh-keys': {
+    // Users' SSH public keys and the deployment's SSH host key (the SSH front door, relay/src/ssh).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('ssh_keys')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('tenant_id', 'text', (column) => column.notNull().references('tenants.id'))
+        .addColumn('user_id', 'text', (column) => column.notNull())
+        .addColumn('name', 'text', (column) => column.notNull())
+        .addColumn('algorithm', 'text', (column) => column.notNull())
+        .addColumn('bits', 'integer', (column) => column.notNull())
+        .addColumn('fingerprint', 'text', (column) => column.notNull().unique())
+        .addColumn('public_key', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('ssh_keys_user').on('ssh_keys').columns(['tenant_id', 'user_id']).execute();
+      await db.schema
+        .createTable('ssh_host_keys')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('private_key', 'text', (column) => column.notNull())
+        .addColumn('fingerprint', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('ssh_host_keys').ifExists().execute();
+      await db.schema.dropIndex('ssh_keys_user').ifExists().execute();
+      await db.schema.dropTable('ssh_keys').ifExists().execute();
     },
   },
 });

@@ -5,3 +5,4 @@ export * from './error.js';
 export * from './operations.js';
 export * from './media.js';
 export * from './access.js';
+export * from './ssh.js';

@@ -6,3 +6,4 @@ export * from './endpoint.js';
 export * from './client.js';
 export * from './read-gate.js';
 export * from './recording.js';
+export * from './escape.js';

@@ -46,7 +46,7 @@ export interface StreamsPluginOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    streams: { tokens: StreamTokens; gateway: StreamGateway; legs: PendingLegs; recorder: StreamRecorder };
+    streams: { tokens: StreamTokens; gateway: StreamGateway; legs: PendingLegs; recorder: StreamRecorder; openSession(caller: Principal, serverId: string, body: SessionCreate): Promise<SessionCreated>; agentConnectedHere(agentId: string): boolean };
   }
 }
 
@@ -147,7 +147,6 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   // A console learns at once when its agent's control connection lapses or comes back (the path to the BMC).
   const unwatchPresence = dependencies.watchAgentPresence?.((agentId, online) => gateway.agentPresence(agentId, online));
   app.addHook('onClose', async () => unwatchPresence?.());
-  app.decorate('streams', { tokens, gateway, legs, recorder });
   // Where a session's agent is: the gateway holding its control connection, anywhere in the deployment.
   const connectedHere = (agentId: string): boolean | undefined => dependencies.agentConnectedHere?.(agentId) ?? dependencies.agentOnline?.(agentId);
   const gatewayUrlOf = dependencies.gatewayUrlOf ?? (async (agentId: string) => (connectedHere(agentId) === false ? undefined : app.config.publicUrl));
@@ -161,6 +160,40 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     if (server?.tenant !== claims.ten) throw new LightsoutError('NOT_FOUND', `no server ${claims.srv}`);
     return claims;
   };
+  /**
+   * A console session for a caller whose permission was already checked
+   * (the access hook for the REST route; the SSH front door itself): the
+   * server must be the caller's tenant's and have that kind of console.
+   */
+  async function openSession(caller: Principal, serverId: string, body: SessionCreate): Promise<SessionCreated> {
+    const server = await dependencies.findServer(serverId);
+    // Another tenant's server is answered exactly like a missing one; provider admins see every tenant (as in the inventory).
+    if (!server || (server.tenant !== caller.tenant && caller.role !== 'provider-admin')) throw new LightsoutError('NOT_FOUND', `no server ${serverId}`);
+    const { kind } = body;
+    if (!server.capabilities.includes(capabilityOf[kind])) {
+      throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no ${kind} console`, { hint: 'add the endpoint to the agent configuration' });
+    }
+    const mode = sessionMode(body, caller.role);
+    const sessionId = randomBytes(16).toString('base64url');
+    const { token, expiresAt } = await tokens.issue(
+      { sessionId, serverId: server.id, tenant: server.tenant, kind, mode, agentId: server.agentId, subject: caller.subject, user: caller.username },
+      'connect',
+    );
+    // The gateway holding the agent now; an agent connected nowhere is this replica's to report (4503, then the route).
+    const gatewayUrl = (await gatewayUrlOf(server.agentId)) ?? app.config.publicUrl;
+    return {
+      sessionId,
+      streamUrl: streamUrlAt(gatewayUrl, sessionId),
+      // Asked at the deployment's one URL (the manager, or the load balancer in front of the replicas).
+      routeUrl: `${app.config.deploymentUrl}/v1/streams/${sessionId}/route`,
+      token,
+      expiresAt: new Date(expiresAt * 1000).toISOString(),
+      serverId: server.id,
+      kind,
+      mode,
+    };
+  }
+  app.decorate('streams', { tokens, gateway, legs, recorder, openSession, agentConnectedHere: (agentId: string) => connectedHere(agentId) !== false });
   const claimsOf = new WeakMap<FastifyRequest, StreamTokenClaims>();
   const agentOf = new WeakMap<FastifyRequest, string>();
 
@@ -186,34 +219,8 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       },
     },
     async (request, reply) => {
-      const caller = request.principal!;
-      const server = await dependencies.findServer(request.params.id);
-      // Another tenant's server is answered exactly like a missing one; provider admins see every tenant (as in the inventory).
-      if (!server || (server.tenant !== caller.tenant && caller.role !== 'provider-admin')) throw new LightsoutError('NOT_FOUND', `no server ${request.params.id}`);
-      const { kind } = request.body;
-      if (!server.capabilities.includes(capabilityOf[kind])) {
-        throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no ${kind} console`, { hint: 'add the endpoint to the agent configuration' });
-      }
-      const mode = sessionMode(request.body, caller.role);
-      const sessionId = randomBytes(16).toString('base64url');
-      const { token, expiresAt } = await tokens.issue(
-        { sessionId, serverId: server.id, tenant: server.tenant, kind, mode, agentId: server.agentId, subject: caller.subject, user: caller.username },
-        'connect',
-      );
-      // The gateway holding the agent now; an agent connected nowhere is this replica's to report (4503, then the route).
-      const gatewayUrl = (await gatewayUrlOf(server.agentId)) ?? app.config.publicUrl;
-      const created: SessionCreated = {
-        sessionId,
-        streamUrl: streamUrlAt(gatewayUrl, sessionId),
-        // Asked at the deployment's one URL (the manager, or the load balancer in front of the replicas).
-        routeUrl: `${app.config.deploymentUrl}/v1/streams/${sessionId}/route`,
-        token,
-        expiresAt: new Date(expiresAt * 1000).toISOString(),
-        serverId: server.id,
-        kind,
-        mode,
-      };
-      request.log.info({ sessionId, serverId: server.id, kind, mode, user: caller.username }, 'console session created');
+      const created = await openSession(request.principal!, request.params.id, request.body);
+      request.log.info({ sessionId: created.sessionId, serverId: created.serverId, kind: created.kind, mode: created.mode, user: request.principal!.username }, 'console session created');
       return reply.code(201).send(created);
     },
   );

@@ -1,5 +1,5 @@
 /**
- * The `~` escape of `lightsout console`, as ssh and ipmitool do it: a `~`
+ * The `~` escape of a console in a terminal (`lightsout console`, the SSH front door), as ssh and ipmitool do it: a `~`
  * right after a newline (or at the very start) is held; the next byte says
  * what to do. `~.` leave, `~B` send a serial break, `~?` help, `~~` one
  * literal `~`; any other byte sends the held `~` and itself unchanged.

@@ -1,0 +1,165 @@
+import type { AddressInfo } from 'node:net';
+import { type Capability, ErrorBodySchema, LightsoutError, SshHostKey, SshKeyCreate, SshKeyList, SshKeyView, type StreamMode } from '@lightsout/shared';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import Type from 'typebox';
+import { can, ruleOf } from '../access/permissions.js';
+import { serverVisible } from '../access/scope.js';
+import { stepUpPolicy, stepUpShortfall } from '../access/step-up.js';
+import { findAccountById } from '../identity/accounts.js';
+import type { Principal } from '../identity/verifier.js';
+import { listServers } from '../inventory/servers.js';
+import { type ConsoleOpening, type KeyHolder, SshFrontDoor } from '../ssh/front-door.js';
+import { type HostKey, loadHostKey } from '../ssh/host-key.js';
+import { addSshKey, findSshKey, listSshKeys, markSshKeyUsed, removeSshKey, sshKeyView } from '../ssh/key-registry.js';
+import { loopbackStreamSocket, nodeSetTimer } from '../ssh/loopback-socket.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The SSH front door, when this relay listens for SSH (config `ssh.port`, roles all and gateway). */
+    sshFrontDoor: { port(): number | undefined; dropKey(keyId: string): number };
+  }
+}
+
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
+const secured = { tags: ['ssh'], security: [{ bearer: [] }] };
+/** What an SSH key proves is possession of the key (RFC 8176 `pop`): a recent authentication, not a second factor. */
+const SSH_AMR = ['pop'];
+
+/** The host this relay's own stream endpoint is reached at from inside the process. */
+function loopbackHost(address: AddressInfo): string {
+  if (address.address === '0.0.0.0') return '127.0.0.1';
+  if (address.address === '::') return '[::1]';
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
+}
+
+/**
+ * SSH keys on users' accounts (/v1/me/ssh-keys), the deployment's host key
+ * (/v1/ssh/host-key), and the SSH front door itself (relay/src/ssh) on
+ * replicas that serve consoles. docs/native-clients.md is the user's guide.
+ */
+async function sshPlugin(app: FastifyInstance): Promise<void> {
+  let hostKey: Promise<HostKey> | undefined;
+  const hostKeyOnce = () => (hostKey ??= loadHostKey(app.store));
+  let frontDoor: SshFrontDoor | undefined;
+  let listeningOn: number | undefined;
+  app.decorate('sshFrontDoor', { port: () => listeningOn, dropKey: (keyId: string) => frontDoor?.dropKey(keyId) ?? 0 });
+
+  /** Keys exist for the embedded identity provider's users: it alone tells the relay when a user is disabled. */
+  const requireEmbedded = () => {
+    if (app.config.identity.mode !== 'embedded') {
+      throw new LightsoutError('BAD_REQUEST', 'SSH keys need the embedded identity provider: with an external issuer the relay cannot tell when a user loses access', { hint: 'use lightsout console, the desktop app or the web console' });
+    }
+  };
+
+  app.get('/v1/me/ssh-keys', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: 'Your SSH public keys for the SSH front door', response: { 200: SshKeyList, ...errors } } }, async (request) => {
+    const principal = request.principal!;
+    return { keys: (await listSshKeys(app.store, principal)).map(sshKeyView) };
+  });
+
+  app.post('/v1/me/ssh-keys', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: 'Register an SSH public key (ed25519, ECDSA, RSA of 2048 bits or more)', body: SshKeyCreate, response: { 201: SshKeyView, ...errors } } }, async (request, reply) => {
+    requireEmbedded();
+    const principal = request.principal!;
+    const body = request.body as SshKeyCreate;
+    let row;
+    try {
+      row = await addSshKey(app.store, principal, body.publicKey, body.name);
+    } catch (error) {
+      if (error instanceof LightsoutError) await app.audit.fromRequest(request, { action: 'ssh-key.add', outcome: 'failure', subject: principal.subject, tenant: principal.tenant, details: { code: error.code } });
+      throw error;
+    }
+    await app.audit.fromRequest(request, { action: 'ssh-key.add', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `ssh-key:${row.id}`, details: { fingerprint: row.fingerprint, algorithm: row.algorithm, bits: row.bits, name: row.name } });
+    return reply.status(201).send(sshKeyView(row));
+  });
+
+  app.delete('/v1/me/ssh-keys/:keyId', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: 'Remove (revoke) one of your SSH keys; its live SSH connections end', params: Type.Object({ keyId: Type.String({ maxLength: 64 }) }), response: { 200: SshKeyView, ...errors } } }, async (request) => {
+    const principal = request.principal!;
+    const row = await removeSshKey(app.store, principal, (request.params as { keyId: string }).keyId);
+    const ended = frontDoor?.dropKey(row.id) ?? 0;
+    await app.audit.fromRequest(request, { action: 'ssh-key.remove', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `ssh-key:${row.id}`, details: { fingerprint: row.fingerprint, connectionsEnded: ended } });
+    return sshKeyView(row);
+  });
+
+  app.get('/v1/ssh/host-key', { config: { permission: 'public' }, schema: { tags: ['ssh'], summary: 'The SSH front door\'s host key and its fingerprint, to verify on first connect', response: { 200: SshHostKey } } }, async () => {
+    const { publicKey } = await hostKeyOnce();
+    return { algorithm: publicKey.algorithm, fingerprint: publicKey.fingerprint, publicKey: publicKey.line, port: listeningOn ?? app.config.ssh.port ?? null };
+  });
+
+  /** The account a key opens now: registered, the user enabled and still in the key's tenant. */
+  async function holderOf(fingerprint: string): Promise<KeyHolder | undefined> {
+    if (app.config.identity.mode !== 'embedded') return undefined;
+    const key = await findSshKey(app.store, fingerprint);
+    if (key === undefined) return undefined;
+    const account = await findAccountById(app.store, key.user_id);
+    if (account === undefined || account.tenant !== key.tenant_id) return undefined;
+    await markSshKeyUsed(app.store, key);
+    const now = Math.floor(Date.now() / 1000);
+    const principal: Principal = { subject: account.id, username: account.username, tenant: account.tenant, role: account.role, issuer: 'lightsout-ssh', expiresAt: now + 60, authTime: now, amr: SSH_AMR, kind: 'user' };
+    return { keyId: key.id, publicKey: key.public_key, principal };
+  }
+
+  /** The same decision as POST /v1/servers/:id/sessions behind the access hook: scope, role, step-up; then the session. */
+  async function openConsole(principal: Principal, serverId: string, mode: StreamMode, origin: { fingerprint: string; keyId: string; sourceIp: string }): Promise<ConsoleOpening> {
+    const joining = app.streams.gateway.othersLiveOn(serverId, principal.subject);
+    const audit = (outcome: 'success' | 'denied' | 'failure', details: Record<string, unknown>) =>
+      app.audit.append({ action: joining ? 'session.join' : 'session.open', outcome, subject: principal.subject, tenant: principal.tenant, target: `server:${serverId}`, sourceIp: origin.sourceIp, details: { via: 'ssh', fingerprint: origin.fingerprint, keyId: origin.keyId, mode, ...details } });
+    try {
+      if (!(await serverVisible(app.store, principal, serverId))) throw new LightsoutError('NOT_FOUND', `no server ${serverId} that this key may open`);
+      const permission = mode === 'view' ? 'console.view' : joining ? 'console.takeover' : 'console.control';
+      if (!can(principal.role, permission)) {
+        throw new LightsoutError('FORBIDDEN', `your role (${principal.role}) may not ${permission}`, { hint: mode === 'control' ? `watch instead: ssh ${serverId}+view@<host>` : 'ask a tenant or provider administrator for access' });
+      }
+      if (ruleOf(permission).stepUp === true) {
+        const shortfall = stepUpShortfall(principal, await stepUpPolicy(app, principal.tenant));
+        if (shortfall !== undefined) throw new LightsoutError('FORBIDDEN', `someone else has this console; taking it over needs ${shortfall.replace(/^sign in again/, 'a fresh sign-in')}`, { hint: `watch instead (ssh ${serverId}+view@<host>) or take over with lightsout console` });
+      }
+      const server = await app.store.selectFrom('servers').select(['capabilities', 'agent_id']).where('id', '=', serverId).executeTakeFirstOrThrow();
+      const capabilities = JSON.parse(server.capabilities) as Capability[];
+      const kind = capabilities.includes('sol') ? 'sol' : capabilities.includes('serial') ? 'serial' : undefined;
+      if (kind === undefined) throw new LightsoutError('BMC_UNSUPPORTED', `server ${serverId} has no serial console (no SOL, no serial port)`, { hint: 'its graphical console is in the web console or lightsout vnc' });
+      const session = await app.streams.openSession(principal, serverId, { kind, mode });
+      // Its agent's gateway: this relay (reached over loopback), or another replica of the deployment (its public URL).
+      const ours = app.streams.agentConnectedHere(server.agent_id) || session.streamUrl.startsWith(app.config.publicUrl.replace(/^http/, 'ws'));
+      if (ours && !app.streams.agentConnectedHere(server.agent_id)) throw new LightsoutError('AGENT_OFFLINE', `the agent of ${serverId} is offline`, { hint: 'try again when the agent is back (lightsout servers list shows it)' });
+      await audit('success', { kind, sessionId: session.sessionId });
+      const address = app.server.address() as AddressInfo;
+      return { session, streamUrl: ours ? `ws://${loopbackHost(address)}:${address.port}/v1/streams/${session.sessionId}` : session.streamUrl, breakSupported: kind === 'sol' };
+    } catch (error) {
+      const code = error instanceof LightsoutError ? error.code : 'INTERNAL';
+      await audit(code === 'FORBIDDEN' || code === 'NOT_FOUND' ? 'denied' : 'failure', { code });
+      throw error;
+    }
+  }
+
+  async function listConsoles(principal: Principal) {
+    const rows = await listServers(app.store, principal);
+    return rows.flatMap((row) => {
+      const capabilities = JSON.parse(row.capabilities) as Capability[];
+      const kind = capabilities.includes('sol') ? ('sol' as const) : capabilities.includes('serial') ? ('serial' as const) : undefined;
+      return kind === undefined ? [] : [{ id: row.id, kind, agentOnline: app.agents.isOnline(row.agent_id) }];
+    });
+  }
+
+  const port = app.config.ssh.port;
+  if (port === undefined || app.config.role === 'manager') return;
+  app.addHook('onListen', async () => {
+    frontDoor = new SshFrontDoor({
+      hostKey: await hostKeyOnce(),
+      failedAuthPerAddress: app.config.ssh.failedAuthPerAddress,
+      holderOf,
+      openConsole,
+      listConsoles,
+      audit: (event) => void app.audit.append(event),
+      log: app.log,
+      socket: loopbackStreamSocket(),
+      setTimer: nodeSetTimer,
+    });
+    listeningOn = await frontDoor.listen(port, app.config.ssh.host);
+    app.log.info({ host: app.config.ssh.host, port: listeningOn, hostKey: (await hostKeyOnce()).publicKey.fingerprint }, 'SSH front door listening');
+  });
+  app.addHook('preClose', async () => {
+    await frontDoor?.close();
+  });
+}
+
+export default fp(sshPlugin, { name: 'lightsout-ssh', dependencies: ['lightsout-config', 'lightsout-streams'] });

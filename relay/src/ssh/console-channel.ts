@@ -1,0 +1,186 @@
+import { ESCAPE_HELP, EscapeScanner, type SessionCreated, type SetTimer, type StatusMessage, StreamClient, type StreamSocketFactory, isErrorCode } from '@lightsout/shared';
+import type { ServerChannel } from 'ssh2';
+import { type SshExitStatus, SshExitStatus as Exit, exitStatusOf, exitStatusOfClose } from './exit-status.js';
+
+/** How a console channel ended, for the audit row and the exit status `ssh` returns. */
+export interface ConsoleChannelOutcome {
+  exitStatus: SshExitStatus;
+  reason: string;
+}
+
+export interface ConsoleChannelOptions {
+  session: SessionCreated;
+  /** This relay's own stream endpoint for the session (loopback), not the public URL. */
+  streamUrl: string;
+  socket: StreamSocketFactory;
+  setTimer: SetTimer;
+  /** SOL carries a serial break (IPMI v2.0 §15.9); a plain serial port here does not. */
+  breakSupported: boolean;
+  /** The client's terminal size, when it asked for a pty. */
+  size?: { cols: number; rows: number };
+}
+
+/** Help for the gateway's own escapes, after the shared list. */
+const SSH_ESCAPE_NOTE = '  (OpenSSH acts on ~. ~B ~? itself first; type ~~ then the letter to reach these)\r\n';
+
+function describeStatus(status: StatusMessage): string | undefined {
+  const who = status.user ?? 'someone';
+  switch (status.event) {
+    case 'joined':
+      return `${who} joined (${status.members.length} on this console)`;
+    case 'left':
+      return `${who} left`;
+    case 'took-over':
+      return `${who} took control${status.mode === 'view' ? ': you are now read-only' : ''}`;
+    case 'bmc-closed':
+      return 'the BMC closed the console';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * One SSH channel as a client of the console session (the stream plane's
+ * StreamClient against this relay's /v1/streams): the same leg, recording,
+ * sharing and revocation as the CLI, the desktop and the web console.
+ * Console bytes go to the channel's stdout, the gateway's own notices to
+ * its stderr. SSH cannot resume, so closing the channel leaves the session
+ * (close 1000) at once instead of holding the BMC console for the grace period.
+ *
+ *   connecting ─first resume→ streaming ─~. / channel closed / EOF→ leaving → done
+ *        │ refused, or an error before the first byte             │ far end ended
+ *        └──────────────────────────────────────────── done ◀─────┘
+ */
+export class ConsoleChannel {
+  private readonly client: StreamClient;
+  private readonly scanner = new EscapeScanner();
+  private size: { cols: number; rows: number } | undefined;
+  private streamed = false;
+  private leaving = false;
+  private finished = false;
+  private toldReadOnly = false;
+  private toldRefused = false;
+  private mode: string;
+  readonly done: Promise<ConsoleChannelOutcome>;
+  private resolveDone!: (outcome: ConsoleChannelOutcome) => void;
+
+  constructor(
+    private readonly channel: ServerChannel,
+    private readonly options: ConsoleChannelOptions,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.size = options.size;
+    this.mode = options.session.mode;
+    this.client = new StreamClient({
+      streamUrl: options.streamUrl,
+      token: options.session.token,
+      socket: options.socket,
+      setTimer: options.setTimer,
+      refuseInputWhileDown: true,
+      onData: (bytes) => {
+        channel.write(bytes);
+      },
+      onStatus: (status) => {
+        const line = describeStatus(status);
+        if (line !== undefined) this.notice(line);
+        this.mode = status.mode;
+      },
+      onState: (state, detail) => {
+        if (state === 'streaming' && !this.streamed) {
+          this.streamed = true;
+          this.sendSize();
+          channel.resume();
+        }
+        // Before the first byte an error from the relay or the agent (agent offline, BMC unreachable)
+        // is the answer: say it and exit, rather than retrying for the session's grace period.
+        if (state === 'reconnecting' && !this.streamed && detail !== undefined && isErrorCode(detail)) {
+          this.notice(`could not open the console: ${detail}`);
+          this.finish({ exitStatus: exitStatusOf(detail), reason: detail });
+          this.client.close();
+          return;
+        }
+        if (state === 'reconnecting' && this.streamed) this.notice(`connection to the console lost (${detail ?? 'network'}), resuming…`);
+      },
+      onDrain: () => channel.resume(),
+      onInputRefused: () => {
+        if (this.toldRefused) return;
+        this.toldRefused = true;
+        this.notice('the path to the BMC is down: input not sent');
+      },
+      onPath: (up) => {
+        if (up) this.toldRefused = false;
+        this.notice(up ? 'the BMC is reachable again' : 'the path to the BMC is down (agent unreachable); input is not sent');
+      },
+      onClose: (code, reason) => {
+        if (this.leaving) return;
+        if (code !== 1000) this.notice(`the console ended: ${reason || `code ${code}`}`);
+        this.finish({ exitStatus: code === 4410 ? Exit.OK : exitStatusOfClose(code), reason: reason || `code ${code}` });
+      },
+    });
+    channel.pause();
+    channel.on('data', (chunk: Buffer) => this.onInput(chunk));
+    // Piped input that ends (a script) leaves once everything was sent; so does a client that closes.
+    channel.on('end', () => this.leave('input ended'));
+    channel.on('close', () => this.leave('connection closed'));
+  }
+
+  resize(cols: number, rows: number): void {
+    this.size = { cols, rows };
+    this.sendSize();
+  }
+
+  /** A serial break: `~B`, or OpenSSH's own `~B` (an RFC 4335 "break" request). */
+  sendBreak(): void {
+    if (!this.options.breakSupported) return this.notice('this console has no serial break (only SOL consoles do)');
+    if (this.mode === 'view') return this.notice('read-only view: break not sent');
+    this.client.control({ type: 'break' });
+    this.notice('break sent');
+  }
+
+  private sendSize(): void {
+    if (this.size !== undefined && this.size.cols > 0 && this.size.rows > 0) this.client.control({ type: 'resize', cols: this.size.cols, rows: this.size.rows });
+  }
+
+  private onInput(chunk: Buffer): void {
+    if (this.leaving) return;
+    const { forward, actions } = this.scanner.scan(chunk);
+    if (forward.length > 0) {
+      if (this.mode === 'view') {
+        if (!this.toldReadOnly) this.notice('read-only view: input is not sent');
+        this.toldReadOnly = true;
+      } else if (!this.client.write(forward)) this.channel.pause();
+    }
+    for (const action of actions) {
+      if (action === 'help') this.channel.stderr.write(`\r\n${ESCAPE_HELP}${SSH_ESCAPE_NOTE}`);
+      if (action === 'break') this.sendBreak();
+      if (action === 'leave') {
+        this.notice('leaving the console');
+        this.leave('left by user');
+        return;
+      }
+    }
+  }
+
+  private notice(text: string): void {
+    if (!this.finished) this.channel.stderr.write(`\r\n[lightsout: ${text}]\r\n`);
+  }
+
+  /** The user is done: close 1000, so the relay and the agent end the session now. */
+  private leave(reason: string): void {
+    if (this.leaving || this.finished) return;
+    this.leaving = true;
+    void this.client.leave().then(() => this.finish({ exitStatus: Exit.OK, reason }));
+  }
+
+  private finish(outcome: ConsoleChannelOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.resolveDone(outcome);
+    try {
+      this.channel.exit(outcome.exitStatus);
+      this.channel.end();
+    } catch {
+      // The connection is already gone: there is no one to tell.
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import type { ErrorCode } from '@lightsout/shared';
+
+/**
+ * Exit statuses of an SSH console (what `ssh` itself exits with), the same
+ * numbers as the CLI's (cli/src/exit-codes.ts) so scripts branch alike:
+ *   0 left or ended normally   1 lost or another failure   2 no console named
+ *   3 not allowed              4 no such server            5 agent or BMC unavailable
+ */
+export const SshExitStatus = { OK: 0, ERROR: 1, USAGE: 2, NOT_ALLOWED: 3, NOT_FOUND: 4, UNAVAILABLE: 5 } as const;
+export type SshExitStatus = (typeof SshExitStatus)[keyof typeof SshExitStatus];
+
+export function exitStatusOf(code: ErrorCode): SshExitStatus {
+  switch (code) {
+    case 'FORBIDDEN':
+    case 'UNAUTHENTICATED':
+    case 'STEP_UP_REQUIRED':
+      return SshExitStatus.NOT_ALLOWED;
+    case 'NOT_FOUND':
+      return SshExitStatus.NOT_FOUND;
+    case 'AGENT_OFFLINE':
+    case 'AGENT_TIMEOUT':
+    case 'BMC_UNREACHABLE':
+    case 'BMC_AUTH_FAILED':
+    case 'BMC_PROTOCOL_ERROR':
+    case 'BMC_TIMEOUT':
+    case 'BMC_UNSUPPORTED':
+    case 'BMC_BUSY':
+    case 'BMC_CERT_MISMATCH':
+      return SshExitStatus.UNAVAILABLE;
+    default:
+      return SshExitStatus.ERROR;
+  }
+}
+
+/** The exit status for a stream close code (StreamCloseCode) once the console was open. */
+export function exitStatusOfClose(code: number): SshExitStatus {
+  if (code === 1000) return SshExitStatus.OK;
+  if (code === 4401 || code === 4403) return SshExitStatus.NOT_ALLOWED;
+  if (code === 4404) return SshExitStatus.NOT_FOUND;
+  if (code === 4502 || code === 4503) return SshExitStatus.UNAVAILABLE;
+  return SshExitStatus.ERROR;
+}

@@ -1,0 +1,275 @@
+import type { AddressInfo } from 'node:net';
+import { LightsoutError, type SessionCreated, type SetTimer, type StreamMode, type StreamSocketFactory } from '@lightsout/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import ssh2, { type Connection, type PseudoTtyInfo, type ServerChannel, type Session } from 'ssh2';
+import { type RateLimit, TokenBuckets } from '../agents/fairness.js';
+import type { AuditEvent } from '../audit/audit.js';
+import type { Principal } from '../identity/verifier.js';
+import { ConsoleChannel } from './console-channel.js';
+import { SshExitStatus, exitStatusOf } from './exit-status.js';
+import type { HostKey } from './host-key.js';
+import { parseLoginName } from './login-name.js';
+import { fingerprintOf } from './public-keys.js';
+
+const { Server, utils } = ssh2;
+
+/** The account a registered key opens, as it is now (an unknown or disabled account has none). */
+export interface KeyHolder {
+  keyId: string;
+  /** `algorithm base64`, to verify the client's signature with. */
+  publicKey: string;
+  principal: Principal;
+}
+
+/** A console the front door may attach an SSH channel to. */
+export interface ConsoleOpening {
+  session: SessionCreated;
+  /** This relay's own stream endpoint for the session. */
+  streamUrl: string;
+  breakSupported: boolean;
+}
+
+export interface ConsoleListing {
+  id: string;
+  kind: 'sol' | 'serial';
+  agentOnline: boolean;
+}
+
+export interface FrontDoorDependencies {
+  hostKey: HostKey;
+  failedAuthPerAddress: RateLimit;
+  holderOf(fingerprint: string): Promise<KeyHolder | undefined>;
+  /** Checks the principal's permission, grants and tenant; throws LightsoutError (NOT_FOUND, FORBIDDEN, BMC_UNSUPPORTED, AGENT_OFFLINE …). */
+  openConsole(principal: Principal, serverId: string, mode: StreamMode, audit: { fingerprint: string; keyId: string; sourceIp: string }): Promise<ConsoleOpening>;
+  listConsoles(principal: Principal): Promise<ConsoleListing[]>;
+  audit(event: AuditEvent): void;
+  log: FastifyBaseLogger;
+  socket: StreamSocketFactory;
+  setTimer: SetTimer;
+}
+
+/** What one connection proved: the key, and whose it is. */
+interface Authenticated {
+  holder: KeyHolder;
+  fingerprint: string;
+  loginName: string;
+}
+
+/**
+ * The SSH front door: `ssh sim-01@relay` with a key registered on the user's
+ * account opens that server's serial console (ssh2, RFC 4252 public-key
+ * authentication only). The user name picks the console (login-name.ts);
+ * everything after authentication is an ordinary console session of the
+ * stream plane (console-channel.ts), so permissions, grants, tenant scope,
+ * recording, sharing and revocation are the ones every other client gets.
+ *
+ * Per connection: unauthenticated ─key + valid signature→ authenticated ─shell→ console | list
+ *                 unauthenticated ─failures over the address's budget→ dropped
+ */
+export class SshFrontDoor {
+  private readonly server: InstanceType<typeof Server>;
+  private readonly failures: TokenBuckets;
+  /** Live connections per key id: removing a key ends them. */
+  private readonly byKey = new Map<string, Set<Connection>>();
+  private readonly connections = new Set<Connection>();
+
+  constructor(private readonly dependencies: FrontDoorDependencies) {
+    this.failures = new TokenBuckets(dependencies.failedAuthPerAddress);
+    this.server = new Server({ hostKeys: [dependencies.hostKey.privateKey], ident: 'Lightsout' }, (client, info) => this.onConnection(client, info.ip));
+    // A client that vanishes mid-handshake is not the server's error.
+    this.server.on('error', (error: Error) => dependencies.log.warn({ err: error }, 'SSH front door error'));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const connection of this.connections) connection.end();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** A key was removed (revoked): its live connections on this relay end now. */
+  dropKey(keyId: string): number {
+    const live = this.byKey.get(keyId);
+    if (live === undefined) return 0;
+    for (const connection of live) connection.end();
+    return live.size;
+  }
+
+  private onConnection(client: Connection, sourceIp: string): void {
+    this.connections.add(client);
+    const tried = new Set<string>();
+    let authenticated: Authenticated | undefined;
+    let throttled = false;
+    const refuse = (fingerprint: string | undefined) => {
+      if (fingerprint !== undefined) tried.add(fingerprint);
+      if (this.failures.take(sourceIp) > 0) throttled = true;
+    };
+
+    client.on('authentication', (context) => {
+      if (throttled || this.failures.wait(sourceIp) > 0) {
+        throttled = true;
+        context.reject([]);
+        client.end();
+        return;
+      }
+      // `none` is every client's opening probe: answer with the one method there is, without counting it.
+      if (context.method !== 'publickey') return context.reject(['publickey']);
+      const fingerprint = fingerprintOf(context.key.data);
+      void this.dependencies
+        .holderOf(fingerprint)
+        .then((holder) => {
+          if (holder === undefined || holder.publicKey.split(' ')[0] !== context.key.algo.replace(/^rsa-sha2-(256|512)$/, 'ssh-rsa')) {
+            refuse(fingerprint);
+            return context.reject(['publickey']);
+          }
+          // RFC 4252 §7: a key offered without a signature is a question ("would you take this one?").
+          if (context.signature === undefined || context.blob === undefined) return context.accept();
+          const key = utils.parseKey(holder.publicKey);
+          const parsed = key instanceof Error ? undefined : Array.isArray(key) ? key[0] : key;
+          if (parsed === undefined || !parsed.verify(context.blob, context.signature, context.hashAlgo)) {
+            refuse(fingerprint);
+            return context.reject(['publickey']);
+          }
+          authenticated = { holder, fingerprint, loginName: context.username };
+          context.accept();
+        })
+        .catch((error: unknown) => {
+          this.dependencies.log.error({ err: error }, 'SSH key lookup failed');
+          context.reject(['publickey']);
+        });
+    });
+
+    client.on('ready', () => {
+      const { holder, fingerprint, loginName } = authenticated!;
+      let live = this.byKey.get(holder.keyId);
+      if (live === undefined) this.byKey.set(holder.keyId, (live = new Set()));
+      live.add(client);
+      this.dependencies.audit({ action: 'ssh.connect', outcome: 'success', subject: holder.principal.subject, tenant: holder.principal.tenant, target: `ssh:${loginName.slice(0, 80)}`, sourceIp, details: { fingerprint, keyId: holder.keyId } });
+      client.on('session', (acceptSession) => this.onSession(acceptSession(), client, authenticated!, sourceIp));
+    });
+
+    client.on('error', (error: Error) => this.dependencies.log.debug({ err: error, sourceIp }, 'SSH connection error'));
+    client.on('close', () => {
+      this.connections.delete(client);
+      if (authenticated !== undefined) {
+        const live = this.byKey.get(authenticated.holder.keyId);
+        live?.delete(client);
+        if (live?.size === 0) this.byKey.delete(authenticated.holder.keyId);
+        return;
+      }
+      // A refusal is audited once per connection, naming every key it offered (a client offers several in turn).
+      if (tried.size > 0 || throttled) {
+        this.dependencies.audit({ action: 'ssh.connect', outcome: 'denied', sourceIp, details: { fingerprints: [...tried].slice(0, 20), reason: throttled ? 'too many failed authentications from this address' : 'no registered key' } });
+      }
+    });
+    this.interceptBreak(client);
+  }
+
+  private onSession(session: Session, client: Connection, authenticated: Authenticated, sourceIp: string): void {
+    let pty: PseudoTtyInfo | undefined;
+    let console: ConsoleChannel | undefined;
+    session.on('pty', (accept, _reject, info) => {
+      pty = info;
+      accept?.();
+    });
+    session.on('window-change', (accept, _reject, info) => {
+      console?.resize(info.cols, info.rows);
+      accept?.();
+    });
+    session.on('env', (accept) => accept?.());
+    session.on('exec', (accept) => {
+      const channel = accept();
+      channel.stderr.write('lightsout: this gateway runs no commands; connect with the server as the user name (ssh sim-01@host)\r\n');
+      channel.exit(SshExitStatus.USAGE);
+      channel.end();
+    });
+    session.on('shell', (accept) => {
+      const channel = accept();
+      void this.startShell(channel, authenticated, sourceIp, pty).then((opened) => {
+        console = opened;
+        if (opened !== undefined) this.breaks.set(session, () => opened.sendBreak());
+      });
+    });
+    session.on('close', () => this.breaks.delete(session));
+    void client;
+  }
+
+  private async startShell(channel: ServerChannel, authenticated: Authenticated, sourceIp: string, pty: PseudoTtyInfo | undefined): Promise<ConsoleChannel | undefined> {
+    const { holder, fingerprint } = authenticated;
+    const request = parseLoginName(authenticated.loginName);
+    const eol = '\r\n';
+    // `ssh host` logs in with the local user name: one's own name (like no server at all) asks for the list.
+    if (request.kind === 'list' || (request.serverId === holder.principal.username && request.mode === 'control')) {
+      await this.writeList(channel, holder.principal, `Consoles this key may open (ssh <server>@host, or <server>+view@host to watch):${eol}`);
+      channel.exit(SshExitStatus.OK);
+      channel.end();
+      return undefined;
+    }
+    try {
+      const opening = await this.dependencies.openConsole(holder.principal, request.serverId, request.mode, { fingerprint, keyId: holder.keyId, sourceIp });
+      channel.stderr.write(`[lightsout: ${opening.session.serverId} ${opening.session.kind.toUpperCase()} console, ${opening.session.mode === 'view' ? 'read-only view' : 'control'}; ~. to leave, ~? for help]${eol}`);
+      const console = new ConsoleChannel(channel, {
+        session: opening.session,
+        streamUrl: opening.streamUrl,
+        socket: this.dependencies.socket,
+        setTimer: this.dependencies.setTimer,
+        breakSupported: opening.breakSupported,
+        ...(pty === undefined ? {} : { size: { cols: pty.cols, rows: pty.rows } }),
+      });
+      void console.done.then((outcome) => this.dependencies.log.info({ serverId: opening.session.serverId, sessionId: opening.session.sessionId, fingerprint, ...outcome }, 'SSH console ended'));
+      return console;
+    } catch (error) {
+      const failure = error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', 'could not open the console');
+      if (!(error instanceof LightsoutError)) this.dependencies.log.error({ err: error }, 'SSH console failed to open');
+      channel.stderr.write(`lightsout: ${failure.code}: ${failure.message}${failure.hint === undefined ? '' : `${eol}  hint: ${failure.hint}`}${eol}`);
+      if (failure.code === 'NOT_FOUND') await this.writeList(channel, holder.principal, `Consoles this key may open:${eol}`, true);
+      channel.exit(exitStatusOf(failure.code));
+      channel.end();
+      return undefined;
+    }
+  }
+
+  private async writeList(channel: ServerChannel, principal: Principal, heading: string, toStderr = false): Promise<void> {
+    const consoles = await this.dependencies.listConsoles(principal);
+    const out = toStderr ? channel.stderr : channel;
+    out.write(heading);
+    if (consoles.length === 0) out.write('  (none)\r\n');
+    for (const entry of consoles) out.write(`  ${entry.id.padEnd(24)} ${entry.kind.padEnd(7)} ${entry.agentOnline ? 'online' : 'agent offline'}\r\n`);
+  }
+
+  /** Sessions whose console takes a serial break, for OpenSSH's own `~B`. */
+  private readonly breaks = new Map<Session, () => void>();
+
+  /**
+   * OpenSSH's `~B` sends an RFC 4335 "break" channel request, which ssh2
+   * does not surface (it refuses unknown requests itself). The connection's
+   * request handler is wrapped to see it first; should ssh2's internals ever
+   * change shape, `~~B` (the gateway's own escape) still sends the break.
+   */
+  private interceptBreak(client: Connection): void {
+    const internals = client as unknown as { _protocol?: { _handlers?: Record<string, unknown>; channelSuccess?(id: number): void }; _chanMgr?: { get(id: number): unknown } };
+    const handlers = internals._protocol?._handlers;
+    const original = handlers?.['CHANNEL_REQUEST'];
+    if (handlers === undefined || typeof original !== 'function' || internals._chanMgr === undefined) return;
+    handlers['CHANNEL_REQUEST'] = (protocol: unknown, recipient: number, type: string, wantReply: boolean, data: unknown) => {
+      if (type === 'break') {
+        const session = internals._chanMgr!.get(recipient) as (Session & { _chanInfo?: { outgoing: { id: number } } }) | undefined;
+        const sendBreak = session === undefined ? undefined : this.breaks.get(session);
+        if (sendBreak !== undefined) {
+          sendBreak();
+          if (wantReply && session?._chanInfo !== undefined) internals._protocol!.channelSuccess?.(session._chanInfo.outgoing.id);
+          return;
+        }
+      }
+      (original as (...args: unknown[]) => void)(protocol, recipient, type, wantReply, data);
+    };
+  }
+}

@@ -1,0 +1,41 @@
+import ssh2 from 'ssh2';
+import type { Store } from '../store/open.js';
+import { type SshPublicKey, parsePublicKey } from './public-keys.js';
+
+const { utils } = ssh2;
+
+export interface HostKey {
+  /** OpenSSH private key format, what ssh2's Server takes. */
+  privateKey: string;
+  publicKey: SshPublicKey;
+}
+
+/** The one row: every gateway replica on the store serves the same host key, so users verify it once. */
+const HOST_KEY_ID = 'default';
+
+function toHostKey(privateKey: string): HostKey {
+  const parsed = utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw parsed;
+  const key = Array.isArray(parsed) ? parsed[0]! : parsed;
+  return { privateKey, publicKey: parsePublicKey(`${key.type} ${key.getPublicSSH().toString('base64')}`) };
+}
+
+/**
+ * The deployment's SSH host key: generated (Ed25519) by the first relay that
+ * needs it and kept in the store; every later start and every replica reads
+ * the same. Two replicas starting at once both try to insert, the primary
+ * key keeps one, and both then use the one that was kept.
+ */
+export async function loadHostKey(store: Store): Promise<HostKey> {
+  const stored = await store.selectFrom('ssh_host_keys').select('private_key').where('id', '=', HOST_KEY_ID).executeTakeFirst();
+  if (stored !== undefined) return toHostKey(stored.private_key);
+  const generated = utils.generateKeyPairSync('ed25519');
+  const fresh = toHostKey(generated.private);
+  await store
+    .insertInto('ssh_host_keys')
+    .values({ id: HOST_KEY_ID, private_key: generated.private, fingerprint: fresh.publicKey.fingerprint, created_at: Date.now() })
+    .onConflict((conflict) => conflict.column('id').doNothing())
+    .execute();
+  const kept = await store.selectFrom('ssh_host_keys').select('private_key').where('id', '=', HOST_KEY_ID).executeTakeFirstOrThrow();
+  return toHostKey(kept.private_key);
+}

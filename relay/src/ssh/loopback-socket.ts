@@ -1,0 +1,38 @@
+import type { SetTimer, StreamSocketFactory } from '@lightsout/shared';
+import WebSocket from 'ws';
+
+/**
+ * StreamClient's socket over `ws`, for the SSH front door's own client legs
+ * to this relay's /v1/streams endpoint. A refused upgrade surfaces as close
+ * code 4000 + HTTP status (4401, 4403 …), which StreamClient treats as final.
+ */
+export function loopbackStreamSocket(): StreamSocketFactory {
+  return (url, protocols, events) => {
+    const socket = new WebSocket(url, protocols, { perMessageDeflate: false, maxPayload: 4 * 1024 * 1024, handshakeTimeout: 15_000 });
+    let refusedWith = 0;
+    socket.on('unexpected-response', (_request, response) => {
+      refusedWith = 4000 + (response.statusCode ?? 0);
+      response.resume();
+      socket.terminate();
+    });
+    socket.on('open', () => events.open());
+    socket.on('message', (data: Buffer, isBinary) => events.message(isBinary ? data : data.toString('utf8')));
+    // The close event that follows carries the outcome.
+    socket.on('error', () => undefined);
+    socket.on('close', (code, reason) => events.close(refusedWith || code, refusedWith ? 'refused' : reason.toString('utf8')));
+    return {
+      send: (data) => {
+        if (socket.readyState === WebSocket.OPEN) socket.send(data);
+      },
+      close: (code, reason) => {
+        if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+        else socket.close(code, reason);
+      },
+    };
+  };
+}
+
+export const nodeSetTimer: SetTimer = (callback, ms) => {
+  const timer = setTimeout(callback, ms);
+  return () => clearTimeout(timer);
+};

@@ -1,0 +1,46 @@
+import Type, { type Static } from 'typebox';
+
+/**
+ * SSH public keys a user registers for the relay's SSH front door
+ * (`ssh sim-01@relay`), and the relay's host key users verify on first
+ * connect. A key is one user's, in that user's tenant; removing it is its
+ * revocation.
+ */
+
+/** One OpenSSH public key line: `ssh-ed25519 AAAA… comment` (RFC 4253 §6.6 blob, base64). */
+export const SshKeyCreate = Type.Object(
+  {
+    publicKey: Type.String({ minLength: 16, maxLength: 16_384 }),
+    /** Default: the key line's comment, else the algorithm. */
+    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9@._ -]{0,63}$' })),
+  },
+  { additionalProperties: false },
+);
+export type SshKeyCreate = Static<typeof SshKeyCreate>;
+
+export const SshKeyView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  /** The key type as SSH names it: ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa … */
+  algorithm: Type.String(),
+  /** Key size in bits (RSA modulus, ECDSA curve, 256 for Ed25519). */
+  bits: Type.Integer(),
+  /** `SHA256:` + unpadded base64 of the blob's SHA-256, as `ssh-keygen -l` prints it. */
+  fingerprint: Type.String(),
+  publicKey: Type.String(),
+  createdAt: Type.String(),
+  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
+});
+export type SshKeyView = Static<typeof SshKeyView>;
+export const SshKeyList = Type.Object({ keys: Type.Array(SshKeyView) });
+export type SshKeyList = Static<typeof SshKeyList>;
+
+export const SshHostKey = Type.Object({
+  algorithm: Type.String(),
+  fingerprint: Type.String(),
+  /** The `known_hosts` form (`ssh-ed25519 AAAA…`), without a host name. */
+  publicKey: Type.String(),
+  /** Where the SSH front door listens, when it is on (a gateway replica may listen where this relay does not). */
+  port: Type.Union([Type.Integer(), Type.Null()]),
+});
+export type SshHostKey = Static<typeof SshHostKey>;

@@ -7,6 +7,7 @@ import { agentsDeleteServers, agentsList, agentsRevoke, agentsTokenCreate, serve
 import { login, logout } from './commands/login.js';
 import { mediaEject, mediaMount, mediaStatus } from './commands/media.js';
 import { registerSecurityCommands } from './commands/security-commands.js';
+import { registerSshCommands } from './commands/ssh.js';
 import { exitCodeOf, ExitCode } from './exit-codes.js';
 import { processOutput, type Output } from './output.js';
 
@@ -132,6 +133,7 @@ function buildProgram(context: CommandContext): Command {
   media.command('eject').description('eject the virtual media of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaEject(context, server, options));
   media.command('status').description('which image is mounted on a server, since when, by whom').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaStatus(context, server, options));
   registerSecurityCommands(program, context);
+  registerSshCommands(program, context);
   return program;
 }
 

@@ -1,0 +1,83 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { type Command } from 'commander';
+import { LightsoutError, type SshHostKey, type SshKeyList, type SshKeyView } from '@lightsout/shared';
+import { resolveRelay } from '../auth/session.js';
+import { errorOf, send } from '../http.js';
+import { json, table } from '../output.js';
+import { apiFor, type CommandContext } from './context.js';
+
+const keyRow = (key: SshKeyView) => [key.id, key.name, `${key.algorithm} ${key.bits}`, key.fingerprint, key.createdAt, key.lastUsedAt ?? '-'];
+
+/** A `.pub` file, or `-` for stdin; `~/` is the user's home (a quoted path reaches us unexpanded). */
+async function readPublicKey(path: string): Promise<string> {
+  const resolved = path.startsWith('~/') ? `${homedir()}${path.slice(1)}` : path;
+  if (resolved.endsWith('/id_ed25519') || resolved.endsWith('/id_ecdsa') || resolved.endsWith('/id_rsa')) {
+    throw new LightsoutError('BAD_REQUEST', `${path} looks like a private key`, { hint: `register the public half: ${path}.pub` });
+  }
+  try {
+    const text = resolved === '-' ? await readStdin() : await readFile(resolved, 'utf8');
+    if (text.includes('PRIVATE KEY')) throw new LightsoutError('BAD_REQUEST', `${path} holds a private key; nothing was sent`, { hint: 'register the .pub file' });
+    return text.trim();
+  } catch (error) {
+    if (error instanceof LightsoutError) throw error;
+    throw new LightsoutError('BAD_REQUEST', `cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function sshKeysAdd(context: CommandContext, path: string, options: { name?: string; json?: boolean }): Promise<void> {
+  const publicKey = await readPublicKey(path);
+  const added = await (await apiFor(context)).post<SshKeyView>('/v1/me/ssh-keys', { publicKey, ...(options.name === undefined ? {} : { name: options.name }) });
+  context.output.out(options.json ? json(added) : `added ${added.algorithm} key ${added.fingerprint} as ${added.id} (${added.name})\n`);
+}
+
+export async function sshKeysList(context: CommandContext, options: { json?: boolean }): Promise<void> {
+  const list = await (await apiFor(context)).get<SshKeyList>('/v1/me/ssh-keys');
+  context.output.out(options.json ? json(list) : table(['ID', 'NAME', 'TYPE', 'FINGERPRINT', 'ADDED', 'LAST USED'], list.keys.map(keyRow)));
+}
+
+export async function sshKeysRemove(context: CommandContext, keyId: string, options: { json?: boolean }): Promise<void> {
+  const removed = await (await apiFor(context)).request<SshKeyView>('DELETE', `/v1/me/ssh-keys/${encodeURIComponent(keyId)}`, undefined);
+  context.output.out(options.json ? json(removed) : `removed ${removed.fingerprint} (${removed.id}); its SSH connections ended\n`);
+}
+
+/** The host key needs no login: it is what a user checks before trusting the relay with one. */
+export async function sshHostKey(context: CommandContext, options: { json?: boolean; knownHosts?: boolean }): Promise<void> {
+  const relay = await resolveRelay(context.relayFlag, context.env);
+  const response = await send(`${relay}/v1/ssh/host-key`, {});
+  if (!response.ok) throw await errorOf(response);
+  const hostKey = (await response.json()) as SshHostKey;
+  if (options.json) return context.output.out(json(hostKey));
+  const host = new URL(relay).hostname;
+  const port = hostKey.port ?? 22;
+  if (options.knownHosts) return context.output.out(`${port === 22 ? host : `[${host}]:${port}`} ${hostKey.publicKey}\n`);
+  context.output.out(`${hostKey.fingerprint} (${hostKey.algorithm})${hostKey.port === null ? '  — this relay does not listen for SSH itself' : `  port ${hostKey.port}`}\n`);
+}
+
+/** `ssh-keys …` (the user's own keys) and `ssh host-key`. */
+export function registerSshCommands(program: Command, context: CommandContext): void {
+  const keys = program.command('ssh-keys').description('your SSH public keys for the SSH front door (ssh <server>@relay)');
+  keys
+    .command('add')
+    .description('register a public key (ed25519, ECDSA, RSA of 2048 bits or more)')
+    .argument('<file.pub>', 'the public key file, e.g. ~/.ssh/id_ed25519.pub (- for stdin)')
+    .option('--name <name>', 'a name for it (default: the key\'s comment)')
+    .option('--json', 'print JSON')
+    .action((path: string, options: { name?: string; json?: boolean }) => sshKeysAdd(context, path, options));
+  keys.command('list').description('list your keys with their SHA256 fingerprints').option('--json', 'print JSON').action((options: { json?: boolean }) => sshKeysList(context, options));
+  keys.command('remove').description('remove (revoke) a key; its live SSH connections end').argument('<id>', 'key id (sshk_…, see `ssh-keys list`)').option('--json', 'print JSON').action((id: string, options: { json?: boolean }) => sshKeysRemove(context, id, options));
+
+  const ssh = program.command('ssh').description('the SSH front door');
+  ssh
+    .command('host-key')
+    .description('the relay\'s SSH host key fingerprint, to compare with what ssh shows on first connect')
+    .option('--known-hosts', 'print a known_hosts line instead')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean; knownHosts?: boolean }) => sshHostKey(context, options));
+}

@@ -4,11 +4,12 @@ import { ConsoleGroup, type GroupMember } from './console-group.js';
 import type { ConsolePort } from './ports/types.js';
 
 /** A member that records what the group hands it (the group's contract, not a stand-in for a peer). */
-function member(user: string, requestedMode: 'control' | 'view' = 'view') {
+function member(user: string, requestedMode: 'control' | 'view' = 'view', subject = `sub-${user}`) {
   const received: Uint8Array[] = [];
   const statuses: StatusMessage[] = [];
   const value: GroupMember & { received: Uint8Array[]; statuses: StatusMessage[]; text(): string } = {
     user,
+    subject,
     requestedMode,
     attached: true,
     canTake: true,
@@ -113,6 +114,49 @@ describe('ConsoleGroup before its first member', () => {
   });
 });
 
+
+describe('ConsoleGroup control', () => {
+  it('gives control back to the same person coming back (a reload, a new window), from their own older session', () => {
+    const group = new ConsoleGroup('s/sol', port(), () => undefined, { scrollbackBytes: 1024 });
+    const before = member('alice', 'control');
+    group.join(before);
+    const reloaded = member('alice', 'control');
+    group.join(reloaded);
+    expect(group.modeOf(reloaded)).toBe('control');
+    expect(group.modeOf(before)).toBe('view');
+    expect(before.statuses.at(-1)).toMatchObject({ mode: 'view', controller: 'alice' });
+    const typed: string[] = [];
+    const recording = { ...port(), write: (bytes: Uint8Array) => (typed.push(Buffer.from(bytes).toString()), true) };
+    const other = new ConsoleGroup('s2/sol', recording, () => undefined, { scrollbackBytes: 1024 });
+    const old = member('alice', 'control');
+    const again = member('alice', 'control');
+    other.join(old);
+    other.join(again);
+    other.input(old, Buffer.from('stale tab'));
+    other.input(again, Buffer.from('reloaded tab'));
+    expect(typed).toEqual(['reloaded tab']);
+  });
+
+  it('does not hand control to another person, nor to a same-named user of another identity', () => {
+    const group = new ConsoleGroup('s/sol', port(), () => undefined, { scrollbackBytes: 1024 });
+    const alice = member('alice', 'control');
+    group.join(alice);
+    const bob = member('bob', 'control');
+    group.join(bob);
+    const namesake = member('alice', 'control', 'another-subject');
+    group.join(namesake);
+    expect([group.modeOf(alice), group.modeOf(bob), group.modeOf(namesake)]).toEqual(['control', 'view', 'view']);
+  });
+
+  it('a view-only return of the same person leaves control where it is', () => {
+    const group = new ConsoleGroup('s/sol', port(), () => undefined, { scrollbackBytes: 1024 });
+    const alice = member('alice', 'control');
+    group.join(alice);
+    const watching = member('alice', 'view');
+    group.join(watching);
+    expect([group.modeOf(alice), group.modeOf(watching)]).toEqual(['control', 'view']);
+  });
+});
 
 describe('ConsoleGroup status fan-out', () => {
   it('past statusFanout members, viewers get one picture per window; the controller and mode changes hear at once', () => {

@@ -8,7 +8,10 @@ export const consoleScrollbackBytes = 256 * 1024;
 
 /** What the group needs from a member session. */
 export interface GroupMember {
+  /** Display name (shown to the other members). */
   readonly user: string;
+  /** Who it is (the token's `sub`): the same person in another window or after a reload. */
+  readonly subject: string;
   readonly requestedMode: 'control' | 'view';
   readonly attached: boolean;
   /** Whether this member can take more bytes now (its send window is open). */
@@ -100,7 +103,9 @@ export class ConsoleGroup {
       this.backlog = undefined;
     } else if (this.scrollback.size > 0) member.deliver(this.scrollback.snapshot());
     this.members.add(member);
-    if (member.requestedMode === 'control' && this.controller === undefined) this.controller = member;
+    // The same person coming back — a reload, a re-sign-in, a new window — gets control back from
+    // their own older session at once, instead of watching themselves type for its grace period.
+    if (member.requestedMode === 'control' && (this.controller === undefined || this.controller.subject === member.subject)) this.controller = member;
     this.broadcast('joined', member.user);
     this.reviewFlow();
   }

@@ -74,6 +74,9 @@ export class StreamSession implements GroupMember {
   get user(): string {
     return this.info.user;
   }
+  get subject(): string {
+    return this.info.subject;
+  }
   get requestedMode(): StreamMode {
     return this.info.mode;
   }

@@ -31,6 +31,14 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
   broadcasting.current = broadcast;
   const memberId = `${kind}:${server.id}`;
   const { stream, state, status, refusedBytes } = useConsoleStream(server.id, kind, (bytes) => terminal.current?.write(bytes));
+  // Keys typed in a view-only pane are not sent (the agent would drop them): count them and say so where
+  // the person types, instead of letting them vanish.
+  const viewOnly = useRef(false);
+  viewOnly.current = status?.mode === 'view';
+  const [viewRefused, setViewRefused] = useState(0);
+  useEffect(() => {
+    if (status?.mode === 'control') setViewRefused(0);
+  }, [status?.mode]);
 
   useEffect(() => {
     const element = surface.current;
@@ -60,6 +68,10 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
     });
     const input = created.onData((data) => {
       const bytes = encoder.encode(data);
+      if (viewOnly.current) {
+        setViewRefused((count) => count + bytes.length);
+        return;
+      }
       stream.current?.write(bytes);
       if (broadcasting.current) solBroadcast.send(memberId, bytes);
     });
@@ -122,6 +134,12 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
         <button title="Send a serial break" onClick={() => stream.current?.sendBreak()}>Break</button>
         <button title="Clear the screen (output is kept on the server side)" onClick={() => terminal.current?.clear()}>Clear</button>
       </div>
+      {viewRefused > 0 && status?.mode === 'view' ? (
+        <div className="console-notice" role="status" data-testid="view-only-refused">
+          View only — input not sent ({viewRefused} {viewRefused === 1 ? 'byte' : 'bytes'}).{status.controller ? ` ${status.controller} has control.` : ''}
+          <button onClick={() => stream.current?.takeOver()}>Take control</button>
+        </div>
+      ) : null}
       <ConsoleSurface className="console-surface" testId="sol-console" serverId={server.id} host={surface} state={state.state} detail={state.detail} refusedBytes={refusedBytes} onRestart={() => void stream.current?.restart()} />
     </>
   );

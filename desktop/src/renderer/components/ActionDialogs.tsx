@@ -2,6 +2,7 @@ import type { BootDevice, LightsoutError, PowerAction, ServerView } from '@light
 import { useState } from 'react';
 import { BOOT_DEVICES, powerActionInfo } from '../actions/server-actions.js';
 import { Dialog } from './Dialog.js';
+import { count } from './count.js';
 
 const names = (servers: readonly ServerView[]) => (
   <ul className="servers">
@@ -15,7 +16,7 @@ export function ConfirmPowerDialog({ servers, action, onConfirm, onCancel }: { s
   const on = servers.filter((server) => server.power === 'on').length;
   return (
     <Dialog
-      title={`${info.label}: ${servers.length === 1 ? servers[0]!.name : `${servers.length} servers`}?`}
+      title={`${info.label}: ${servers.length === 1 ? servers[0]!.name : count(servers.length, 'server')}?`}
       testId="confirm-dialog"
       onCancel={onCancel}
       actions={
@@ -39,7 +40,7 @@ export function BootDialog({ servers, onConfirm, onCancel }: { servers: readonly
   const uefi = mode === 'keep' ? undefined : mode === 'uefi';
   return (
     <Dialog
-      title={`Boot device: ${servers.length === 1 ? servers[0]!.name : `${servers.length} servers`}`}
+      title={`Boot device: ${servers.length === 1 ? servers[0]!.name : count(servers.length, 'server')}`}
       testId="boot-dialog"
       onCancel={onCancel}
       actions={

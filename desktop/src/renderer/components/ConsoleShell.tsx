@@ -16,6 +16,7 @@ import { Logo } from './LoginScreen.js';
 import { Menu, type MenuEntry } from './Menu.js';
 import { ServerTree } from './ServerTree.js';
 import { Workspace } from './Workspace.js';
+import { count } from './count.js';
 
 const LAYOUT_KEY = 'lightsout.workspace.v1';
 const BULK_CONCURRENCY = 8;
@@ -76,7 +77,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       }));
       setModal((current) => (current?.kind === 'results' ? { ...current, results: rows, pending: 0 } : current));
       const failed = rows.filter((row) => !row.ok).length;
-      platform.notify(title, failed === 0 ? `${rows.length} servers done` : `${failed} of ${rows.length} failed`);
+      platform.notify(title, failed === 0 ? `${count(rows.length, 'server')} done` : `${failed} of ${rows.length} failed`);
     },
     [platform, toast],
   );
@@ -167,7 +168,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
     const targets = serverIds.map((id) => serverMap.get(id)).filter((server): server is ServerView => server !== undefined);
     const capabilities = capabilitiesOf(targets);
     const single = targets.length === 1 ? targets[0]! : null;
-    const entries: MenuEntry[] = [{ kind: 'heading', label: single ? single.name : `${targets.length} servers` }];
+    const entries: MenuEntry[] = [{ kind: 'heading', label: single ? single.name : count(targets.length, 'server') }];
     if (single) {
       entries.push(
         { kind: 'item', label: 'Open SOL console', disabled: !capabilities.has('sol'), onSelect: () => services.openConsole(single, 'sol'), testId: 'menu-open-sol' },
@@ -234,9 +235,9 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
           <span data-testid="feed-mode" data-mode={feedMode.mode} title={feedMode.detail}>
             {feedMode.mode === 'live' ? '● live updates' : feedMode.mode === 'polling' ? '● updating every few seconds' : feedMode.mode === 'error' ? `● relay unreachable: ${feedMode.detail ?? ''}` : '● connecting…'}
           </span>
-          <span>{servers.length.toLocaleString()} servers</span>
+          <span>{count(servers.length, 'server')}</span>
           <span>{servers.filter((server) => server.agent === 'offline').length} behind offline agents</span>
-          <span>{workspace.tabs.length} tabs</span>
+          <span>{count(workspace.tabs.length, 'tab')}</span>
         </footer>
       </div>
       {menu ? <Menu label="Server actions" x={menu.x} y={menu.y} entries={menuEntries(menu.serverIds)} onClose={() => setMenu(null)} /> : null}

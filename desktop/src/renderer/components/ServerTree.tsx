@@ -5,6 +5,7 @@ import { useApp } from '../app-context.js';
 import { buildRows, type GroupRow, type ServerRow, serversUnder, sortServers, type TreeRow } from '../state/server-tree.js';
 import { AgentBadge, MediaBadge, PowerBadge, SessionsBadge } from './Badges.js';
 import { VirtualList } from './VirtualList.js';
+import { count } from './count.js';
 
 const ROW_HEIGHT = 24;
 const INDENT = 14;
@@ -154,7 +155,7 @@ export function ServerTree({ servers, selected, onSelectionChange, searchRef }: 
       )}
       <div className="selection-bar" data-testid="selection-bar">
         <span className="count">
-          {selected.size > 0 ? `${selected.size} selected` : `${shown.toLocaleString()} of ${servers.length.toLocaleString()} servers`}
+          {selected.size > 0 ? `${selected.size} selected` : `${shown.toLocaleString()} of ${count(servers.length, 'server')}`}
         </span>
         {selected.size > 0 ? (
           <>

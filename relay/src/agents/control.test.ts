@@ -1,5 +1,7 @@
 import { ControlCloseCode, type ServerRegistration } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { registerServerMetrics } from '../inventory/metrics.js';
 import {
   type RunningRelay,
   type TestAgentIdentity,
@@ -142,6 +144,24 @@ describe('inventory rules', () => {
     expect((await client.next('inventory-ack')).accepted).toEqual(['part-01', 'part-02', 'part-03', 'part-04']);
     expect((await api('/v1/servers/part-04', adminToken)).body).toMatchObject({ agentId: identity.agentId });
     expect((await api('/v1/servers/part-old', adminToken)).status).toBe(404);
+    await client.close();
+  });
+
+  it('counts servers by tenant and power in /metrics, the smaller tenants beyond the limit as "other"', async () => {
+    const client = await connect(await enroll('fra1'));
+    client.send({ v: 1, type: 'inventory', servers: [server('count-01'), server('count-02'), server('count-03', { tenant: 'provider' })] });
+    await client.next('inventory-ack');
+    client.send({ v: 1, type: 'state', serverId: 'count-01', power: 'on', reachable: true });
+    await stillServes(client, 2);
+    const served = await relay.app.metrics.registry.metrics();
+    expect(Number(/^lightsout_servers\{tenant="demo",power="on"\} (\d+)$/m.exec(served)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^lightsout_servers\{tenant="provider",power="unknown"\} (\d+)$/m.exec(served)?.[1])).toBeGreaterThanOrEqual(1);
+
+    const registry = new Registry();
+    registerServerMetrics(registry, relay.app.store, 1);
+    const capped = await registry.metrics();
+    const tenants = new Set([...capped.matchAll(/^lightsout_servers\{tenant="([^"]+)"/gm)].map((match) => match[1]));
+    expect(tenants).toEqual(new Set(['demo', 'other']));
     await client.close();
   });
 

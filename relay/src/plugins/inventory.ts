@@ -18,6 +18,7 @@ import Type from 'typebox';
 import { powerPermission } from '../access/permissions.js';
 import { PowerConfirmations } from '../inventory/power-confirm.js';
 import { findServer, listServers, toServerView } from '../inventory/servers.js';
+import { registerServerMetrics } from '../inventory/metrics.js';
 
 const ServerParams = Type.Object({ id: Slug });
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 429: ErrorBodySchema, 502: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
@@ -27,6 +28,7 @@ const powerAction = { least: 'power.read', of: (request: FastifyRequest) => powe
 
 /** The inventory API: servers as agents registered them, tenant-scoped, and BMC operations forwarded to the owning agent. */
 export default async function inventoryPlugin(app: FastifyInstance): Promise<void> {
+  registerServerMetrics(app.metrics.registry, app.store);
   const isOnline = (agentId: string) => app.agents.isOnline(agentId);
   const confirmations = new PowerConfirmations({
     read: async (serverId) => {

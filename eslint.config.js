@@ -1,9 +1,11 @@
-// Lint = style checks + the import rules from docs/architecture.md, enforced
-// per folder. Each message says what IS allowed, so a failing build teaches
-// the rule instead of just refusing.
+// Lint = style checks + the import rules of docs/architecture.md ("Import
+// rules", numbered there), enforced per folder. Each message says what IS
+// allowed, so a failing build teaches the rule instead of just refusing.
+// eslint-rules/boundaries.test.ts lints a bad import for each rule.
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import boundaries from './eslint-rules/package-boundaries.js';
 
 // Node built-ins by their exact specifier: a gitignore-style group would also
 // match a folder of ours that happens to be called `stream` or `events`.
@@ -23,7 +25,9 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { ...globals.node } },
+    plugins: { lightsout: boundaries },
     rules: {
+      'lightsout/no-cross-package-relative': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-console': 'off',
@@ -69,6 +73,7 @@ export default tseslint.config(
         patterns: [
           { regex: nodeBuiltinsRegex, message: 'The renderer runs sandboxed in a browser: no Node APIs. Ask main through the preload API (desktop/src/preload) or use a browser API.' },
           { group: ['electron', 'electron/*'], message: 'The renderer never sees electron: use window.lightsout (the preload API) through the platform adapter.' },
+          { group: ['node-pty', 'better-sqlite3', 'bufferutil', 'ws'], message: 'The renderer runs sandboxed in a browser: native and Node-only modules live in main; reach them through the preload API.' },
           { group: ['**/main/*', '**/preload/*'], message: 'The renderer may import shared/ and browser libraries only; talk to main through the preload API.' },
           ...otherPackages('relay', 'agent', 'cli', 'bmcsim'),
         ],
@@ -89,10 +94,21 @@ export default tseslint.config(
     },
   },
   restrict(['desktop/src/main/**/*.ts'], [{ group: ['**/renderer/*'], message: 'Main may import shared/, node:* and electron; the renderer is a separate bundle.' }, ...otherPackages('relay', 'agent', 'cli', 'bmcsim')]),
+  // bench: drives the packages from outside, through their package exports
+  restrict(['bench/**/*.ts'], [
+    { group: ['@lightsout/*/src', '@lightsout/*/src/*'], message: 'bench/ uses package exports (e.g. @lightsout/agent/media, @lightsout/relay/parts), never a package\'s src/ files.' },
+  ]),
   // e2e: black box
   restrict(['e2e-playwright/**/*.ts'], [
     { group: ['@lightsout/*', '../relay/*', '../agent/*', '../desktop/*', '../../*'], message: 'e2e tests are black-box: talk to the apps over HTTP/WebSocket and the browser, never import their code.' },
   ]),
+  // production code of every application and library never imports test support
+  {
+    files: ['{shared,bmc-wire,relay,agent,cli,bmcsim,desktop}/src/**/*.{ts,tsx}'],
+    // isolation.expectations.ts is the isolation matrix's table, test-only by its own header.
+    ignores: ['**/*.test.{ts,tsx}', '**/testing/**', '**/test-support/**', '**/test-support.ts', '**/*.fixture.ts', 'relay/src/access/isolation.expectations.ts'],
+    rules: { 'lightsout/no-test-support': 'error' },
+  },
   // tests may use non-null assertions and any where a fixture demands it
   { files: ['**/*.test.ts', '**/*.test.tsx'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
 );

@@ -5,3 +5,7 @@ export type { AgentConfig, IpmiEndpoint, RedfishEndpoint, SerialEndpoint, Server
 export { DriverRegistry, type DriverContext, type DriverFactories } from './drivers/registry.js';
 export type { BmcCredentials, BmcDriver } from './drivers/types.js';
 export { registrationOf, capabilitiesOf } from './inventory.js';
+export { builtinDriverFactories } from './drivers/builtin.js';
+export { ServerTenants } from './server-tenants.js';
+export { AgentStreams, createStreamsExtension, type StreamsExtensionOptions } from './streams/extension.js';
+export { createAgentMetrics } from './metrics/agent-metrics.js';

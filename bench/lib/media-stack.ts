@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
 import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import type { ServerList } from '@lightsout/shared';
-import { Bmc } from '../../bmcsim/src/bmc/bmc.js';
-import { type BmcFaults, bmcConfig } from '../../bmcsim/src/bmc/config.js';
+import { Bmc, type BmcFaults, bmcConfig } from '@lightsout/bmcsim';
 import { ChildProcessHandle, REPO_ROOT, eventually, runToCompletion } from './processes.js';
 
 /**

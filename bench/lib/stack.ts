@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createJoinTokenAs, loginWithPassword } from '../../relay/src/testing/login.js';
+import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import { freePort } from './stream-chain.js';
 
 const relayBin = fileURLToPath(new URL('../../relay/bin/lightsout-relay.js', import.meta.url));

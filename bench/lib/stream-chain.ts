@@ -20,19 +20,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { SignJWT, importJWK, jwtVerify, type JWK } from 'jose';
 import pino from 'pino';
 import WebSocket from 'ws';
-import type { AgentContext } from '../../agent/src/agent.js';
-import type { AgentConfig, ServerEntry } from '../../agent/src/config/types.js';
-import { AgentStreams, type StreamsExtensionOptions } from '../../agent/src/streams/extension.js';
-import { builtinDriverFactories } from '../../agent/src/drivers/builtin.js';
-import { DriverRegistry } from '../../agent/src/drivers/registry.js';
-import { ServerTenants } from '../../agent/src/server-tenants.js';
-import { createAgentMetrics } from '../../agent/src/metrics/agent-metrics.js';
-import { SingleUseLedger } from '../../relay/src/access/single-use.js';
-import configPlugin from '../../relay/src/plugins/config.js';
-import accessPlugin from '../../relay/src/plugins/access.js';
-import errorsPlugin from '../../relay/src/plugins/errors.js';
-import streamsPlugin, { type StreamDependencies } from '../../relay/src/plugins/streams/index.js';
-import { openStore } from '../../relay/src/store/open.js';
+import { type AgentContext, type AgentConfig, type ServerEntry, AgentStreams, type StreamsExtensionOptions, builtinDriverFactories, createAgentMetrics, DriverRegistry, ServerTenants } from '@lightsout/agent';
+import { SingleUseLedger, accessPlugin, configPlugin, errorsPlugin, streamsPlugin, type StreamDependencies, openStore } from '@lightsout/relay/parts';
 import { nodeSocketFactory, setTimer } from './stream-socket.js';
 
 export async function freePort(): Promise<number> {

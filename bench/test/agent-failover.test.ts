@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresForThisFile } from '../../relay/src/testing/dialects.js';
-import { loginWithPassword } from '../../relay/src/testing/login.js';
+import { postgresForThisFile, loginWithPassword } from '@lightsout/relay/testing';
 import { STACK_PASSWORD, type Stack, startStack } from '../lib/stack.js';
 
 /**

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { resolveConfig } from '../../agent/src/config/load.js';
-import { startFleet, stringifyAgentConfig, type Fleet } from '../../bmcsim/src/index.js';
+import { resolveConfig } from '@lightsout/agent';
+import { startFleet, stringifyAgentConfig, type Fleet } from '@lightsout/bmcsim';
 
 /**
  * The agent config bmcsim writes must load with the agent's own loader

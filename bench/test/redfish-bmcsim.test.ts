@@ -5,13 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaCache } from '../../agent/src/media/cache.js';
-import { type MediaAccess, MediaServer } from '../../agent/src/media/media-server.js';
-import { MediaUrlSigner } from '../../agent/src/media/url-signer.js';
-import { type RedfishDriver, createRedfishDriver } from '../../agent/src/redfish/index.js';
-import { Bmc } from '../../bmcsim/src/bmc/bmc.js';
-import { type BmcFaults, bmcConfig } from '../../bmcsim/src/bmc/config.js';
-import { type TlsMaterial, selfSignedCertificate } from '../../bmcsim/src/web/tls.js';
+import { MediaCache, type MediaAccess, MediaServer, MediaUrlSigner } from '@lightsout/agent/media';
+import { type RedfishDriver, createRedfishDriver } from '@lightsout/agent/redfish';
+import { Bmc, type BmcFaults, bmcConfig, type TlsMaterial, selfSignedCertificate } from '@lightsout/bmcsim';
 
 /**
  * The agent's Redfish driver and media server against the simulated BMC
@@ -251,9 +247,7 @@ print(json.dumps({"target": str(system.boot.target), "enabled": str(system.boot.
 
 describe('Redfish driver → bmcsim fault knobs of independent BMCs', () => {
   it('a Reset that takes effect seconds after its 204: the read right after is stale, the confirmation waits for the target', async () => {
-    const { ServerActivity } = await import('../../relay/src/inventory/activity.js');
-    const { ServerEvents } = await import('../../relay/src/inventory/events.js');
-    const { PowerConfirmations } = await import('../../relay/src/inventory/power-confirm.js');
+    const { ServerActivity, ServerEvents, PowerConfirmations } = await import('@lightsout/relay/parts');
     // a real BMC stays off for seconds in a cycle; 1 s here, so a 250 ms poll sees it
     const { bmc, url } = await startBmc({ resetDelayMinMs: 1000, resetDelayMaxMs: 3000 }, tls, 1000);
     const driver = driverFor(url);

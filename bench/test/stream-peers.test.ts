@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerEntry } from '../../agent/src/config/types.js';
-import { viewFirstFrame } from '../../agent/src/rfb/testing/rfb-test-client.js';
-import { type IpmiSimLab, type VncPeer, type WebsockifyPeer, startIpmiSim, startWebsockify, startX11vnc } from '../../lab/src/index.js';
+import type { ServerEntry } from '@lightsout/agent';
+import { viewFirstFrame } from '@lightsout/agent/testing';
+import { type IpmiSimLab, type VncPeer, type WebsockifyPeer, startIpmiSim, startWebsockify, startX11vnc } from '@lightsout/lab';
 import { type StreamChain, startStreamChain } from '../lib/stream-chain.js';
 import { openSessionDuplex } from '../lib/stream-duplex.js';
 import { until } from '../lib/processes.js';

@@ -5,7 +5,7 @@ import { STREAM_SUBPROTOCOL, StreamLimits } from '@lightsout/shared';
 import { SignJWT, importJWK, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { StreamTokens } from '../../relay/src/plugins/streams/tokens.js';
+import { StreamTokens } from '@lightsout/relay/parts';
 import { startSourceSinkServer, startEchoServer } from '../lib/bmc-peers.js';
 import { type StreamChain, startStreamChain } from '../lib/stream-chain.js';
 import { until } from '../lib/processes.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loginWithPassword } from '../../relay/src/testing/login.js';
+import { loginWithPassword } from '@lightsout/relay/testing';
 import { startStack, type Stack, type StackServer } from '../lib/stack.js';
 
 /**

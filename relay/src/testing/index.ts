@@ -9,3 +9,4 @@ export { TestBrowser, parseForm, type HtmlForm } from './browser.js';
 export { enrollTestAgent, agentConnectToken, TestControlClient, isRefusal, type TestAgentIdentity, type UpgradeRefusal } from './control-client.js';
 export { waitFor } from './wait.js';
 export { MockIssuer } from './mock-issuer.js';
+export { postgresForThisFile, storeDialects, type StoreDialect } from './dialects.js';

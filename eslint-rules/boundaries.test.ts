@@ -1,0 +1,56 @@
+import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+// The import rules of docs/architecture.md, checked on the lint config
+// itself: each deliberately bad import below must be refused by the rule
+// named beside it, and each good one must pass. The snippets never touch
+// the disk: lintText with a filePath is linted as if it lived there.
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const BOUNDARY_RULES = new Set(['no-restricted-imports', 'lightsout/no-cross-package-relative', 'lightsout/no-test-support']);
+
+let eslint: ESLint;
+beforeAll(() => {
+  eslint = new ESLint({ cwd: root });
+});
+
+async function boundaryRulesFor(filePath: string, specifier: string): Promise<string[]> {
+  const code = `import { thing } from '${specifier}';\nexport { thing };\n`;
+  const [result] = await eslint.lintText(code, { filePath });
+  return result!.messages.map((message) => message.ruleId ?? `fatal: ${message.message}`).filter((rule) => rule.startsWith('fatal') || BOUNDARY_RULES.has(rule));
+}
+
+describe('the import rules refuse bad imports, each by its rule', () => {
+  it.each([
+    ['bmcsim reaching into the agent by a relative path', 'bmcsim/src/ipmi/x.ts', '../../../agent/src/ipmi/session/core.js', 'lightsout/no-cross-package-relative'],
+    ['bmcsim depending on the agent by name', 'bmcsim/src/ipmi/x.ts', '@lightsout/agent/ipmi', 'no-restricted-imports'],
+    ['the relay importing the lab', 'relay/src/plugins/x.ts', '@lightsout/lab', 'lightsout/no-test-support'],
+    ['the relay importing its own testing/', 'relay/src/plugins/x.ts', '../testing/wait.js', 'lightsout/no-test-support'],
+    ['the agent importing a fixture module', 'agent/src/media/x.ts', './service.fixture.js', 'lightsout/no-test-support'],
+    ['the agent importing another package\'s testing entry', 'agent/src/x.ts', '@lightsout/relay/testing', 'lightsout/no-test-support'],
+    ['the wire package importing node:dgram', 'bmc-wire/src/ipmi/x.ts', 'node:dgram', 'no-restricted-imports'],
+    ['the wire package importing a bare Node built-in', 'bmc-wire/src/rfb/x.ts', 'crypto', 'no-restricted-imports'],
+    ['the wire package importing the agent', 'bmc-wire/src/rfb/x.ts', '@lightsout/agent', 'no-restricted-imports'],
+    ['shared importing node:fs', 'shared/src/x.ts', 'node:fs', 'no-restricted-imports'],
+    ['the desktop renderer importing node-pty', 'desktop/src/renderer/x.ts', 'node-pty', 'no-restricted-imports'],
+    ['bench deep-importing a package by a relative path', 'bench/lib/x.ts', '../../agent/src/media/cache.js', 'lightsout/no-cross-package-relative'],
+    ['bench deep-importing a package\'s src by name', 'bench/lib/x.ts', '@lightsout/agent/src/media/cache.js', 'no-restricted-imports'],
+  ])('%s', async (_what, filePath, specifier, rule) => {
+    expect(await boundaryRulesFor(filePath, specifier)).toContain(rule);
+  });
+});
+
+describe('and let the allowed ones through', () => {
+  it.each([
+    ['a relative import inside a package', 'agent/src/ipmi/session/x.ts', '../transport.js'],
+    ['the agent using the wire package', 'agent/src/ipmi/x.ts', '@lightsout/bmc-wire/ipmi'],
+    ['bmcsim using the wire package', 'bmcsim/src/rfb/x.ts', '@lightsout/bmc-wire/rfb'],
+    ['a relay test using the lab', 'relay/src/plugins/x.test.ts', '@lightsout/lab'],
+    ['test support using other test support', 'relay/src/testing/x.ts', './wait.js'],
+    ['a wire test reading a fixture with node:fs', 'bmc-wire/src/ipmi/x.test.ts', 'node:fs'],
+    ['bench using a package export', 'bench/lib/x.ts', '@lightsout/agent/media'],
+  ])('%s', async (_what, filePath, specifier) => {
+    expect(await boundaryRulesFor(filePath, specifier)).toEqual([]);
+  });
+});

@@ -8,9 +8,7 @@ import pino from 'pino';
 import { startFleet, type Fleet } from '@lightsout/bmcsim';
 import { decodeAgentMessage, encodeControl, type AgentToRelay } from '@lightsout/shared';
 import { eventually } from '@lightsout/lab/tracked-process';
-import { startAgent, type RunningAgent } from '../../agent/src/agent.js';
-import { resolveConfig } from '../../agent/src/config/load.js';
-import { builtinDriverFactories } from '../../agent/src/drivers/builtin.js';
+import { builtinDriverFactories, resolveConfig, startAgent, type RunningAgent } from '@lightsout/agent';
 
 /**
  * The agent's /healthz, /readyz and /metrics, scraped over HTTP after real

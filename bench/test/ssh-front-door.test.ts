@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type Fleet, startFleet } from '@lightsout/bmcsim';
 import { type IpmiSimLab, startIpmiSim } from '@lightsout/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loginWithPassword } from '../../relay/src/testing/login.js';
+import { loginWithPassword } from '@lightsout/relay/testing';
 import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
 import { type SshKeyFiles, type SshRun, type SshTarget, sshFingerprint, sshInPty, sshKeygen, sshPiped } from '../lib/openssh.js';
 import { until } from '../lib/processes.js';

@@ -18,6 +18,8 @@ import auditPlugin from './plugins/audit.js';
 import identityPlugin from './plugins/identity.js';
 import agentsPlugin from './plugins/agents.js';
 import inventoryPlugin from './plugins/inventory.js';
+import bulkPlugin from './plugins/bulk.js';
+import powerPlugin from './plugins/power.js';
 import eventsPlugin from './plugins/events.js';
 import mediaPlugin from './plugins/media/index.js';
 import { mediaDependenciesOf } from './plugins/media/wiring.js';
@@ -95,7 +97,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(identityPlugin, { printSeededCredentials: options.printSeededCredentials, demoPassword: options.demoPassword ?? process.env['LIGHTSOUT_DEMO_PASSWORD'] });
   await app.register(agentsPlugin);
   await app.register(fairnessPlugin);
+  await app.register(powerPlugin);
   await app.register(inventoryPlugin);
+  // Before events and media: the feed relays job progress, media registers its eject.
+  await app.register(bulkPlugin);
   await app.register(tenancyPlugin);
   await app.register(apiTokensPlugin);
   await app.register(auditRoutesPlugin);

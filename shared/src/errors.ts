@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   BMC_BUSY: 409,
   /** A BMC's TLS certificate differs from the one pinned or trusted on first use. */
   BMC_CERT_MISMATCH: 502,
+  /** The BMC accepted a power action but was not seen reaching the target state before the deadline. */
+  POWER_UNCONFIRMED: 504,
   // virtual media
   QUOTA_EXCEEDED: 413,
   CHECKSUM_MISMATCH: 422,
@@ -80,6 +82,7 @@ export const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
   BMC_BUSY: 'the BMC is busy with another request or session: try again shortly',
   BMC_CERT_MISMATCH: "the BMC's TLS certificate changed: verify it out of band, then update the agent's trust for it",
   MEDIA_NOT_FETCHED: "the BMC never read the image: check that it reaches the agent's media server (media.listen) on the out-of-band network",
+  POWER_UNCONFIRMED: 'the BMC accepted the action but never reported the target state in time: read the power state again, then retry if needed',
   MEDIA_IN_USE: 'mount with --replace (API: "replace": true) to eject the image someone else inserted',
 };
 

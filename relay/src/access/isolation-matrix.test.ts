@@ -24,7 +24,7 @@ interface Case {
 
 function pathFor(url: string, world: IsolationWorld): string {
   const values: Record<string, string> = {
-    id: url.startsWith('/v1/agents/') ? world.alpha.agentId : url.startsWith('/v1/recordings/') ? world.alpha.recordingId : world.alpha.serverId,
+    id: url.startsWith('/v1/agents/') ? world.alpha.agentId : url.startsWith('/v1/recordings/') ? world.alpha.recordingId : url.startsWith('/v1/bulk/') ? world.alpha.bulkJobId : world.alpha.serverId,
     userId: world.alpha.revokedUserId,
     grantId: world.alpha.grantId,
     tokenId: world.alpha.tokenId,
@@ -45,6 +45,8 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'POST /v1/tenants': { id: 'intruder', name: 'Intruder' },
     'POST /v1/tokens': { name: 'intruder', role: 'viewer', tenant: 'alpha' },
     'POST /v1/servers/:id/power': { action: 'off' },
+    // Aimed at alpha's server by id: resolved in the caller's own tenant, it names nothing.
+    'POST /v1/bulk': { selector: { ids: [world.alpha.serverId] }, operation: { kind: 'power', action: 'off' } },
     'POST /v1/servers/:id/sessions': { kind: 'sol', mode: 'control' },
     'POST /v1/servers/:id/media': { uploadId: world.alpha.uploadId },
     'POST /v1/agents/join-tokens': { region: 'eu', datacenter: 'fra1' },

@@ -74,6 +74,9 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'GET /v1/audit': byRole(403, 403, 200),
   'GET /v1/audit/export': byRole(403, 403, 200),
   'GET /v1/media/images': all(200),
+  // A selector naming alpha's server resolves in the caller's tenant to nothing (202, total 0); alpha's job is not theirs.
+  'POST /v1/bulk': byRole(403, 202, 202),
+  'GET /v1/bulk/:id': all(404),
   // Their own tenant's recordings (none here); alpha's recording does not exist for them.
   'GET /v1/recordings': all(200),
   'GET /v1/recordings/:id': all(404),

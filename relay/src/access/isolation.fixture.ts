@@ -32,6 +32,8 @@ export interface IsolationWorld {
     uploadId: string;
     /** A console recording of alpha's server, with a typed secret inside. */
     recordingId: string;
+    /** A bulk job alpha's admin started (sensors of alpha's server). */
+    bulkJobId: string;
     /** Every alpha value a foreign caller must never see. */
     secrets: string[];
   };
@@ -114,6 +116,8 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
 
   // Alpha's own admin token is real; every broken credential below is derived from it.
   const adminToken = (await loginWithPassword(relay.url, adminName, PASSWORD)).accessToken;
+  const bulkJob = await relay.app.bulk.submit(await relay.app.identity.principalFromToken(adminToken), { selector: { ids: [serverId] }, operation: { kind: 'sensors.read' } });
+  const bulkJobId = bulkJob.jobId!;
   const revokedUserToken = (await loginWithPassword(relay.url, revokedName, PASSWORD)).accessToken;
   await store.updateTable('users').set({ disabled: 1 }).where('id', '=', alphaRevoked.id).execute();
 
@@ -150,7 +154,8 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
       sshPublicKey,
       uploadId,
       recordingId,
-      secrets: [alphaSshKey.id, 'alpha-admin-laptop', recordingId, typedSecret, serverId, serverName, rack, labelValue, bmcHost, adminName, revokedName, alphaAdmin.id, alphaRevoked.id, grantId, tokenName, alphaToken.row.id, revokedToken.row.id, auditTarget, agentId, tenantName],
+      bulkJobId,
+      secrets: [bulkJobId, alphaSshKey.id, 'alpha-admin-laptop', recordingId, typedSecret, serverId, serverName, rack, labelValue, bmcHost, adminName, revokedName, alphaAdmin.id, alphaRevoked.id, grantId, tokenName, alphaToken.row.id, revokedToken.row.id, auditTarget, agentId, tenantName],
     },
     alphaAdminAuthorization: `Bearer ${adminToken}`,
     identities,

@@ -128,6 +128,8 @@ export class BmcOperationFairness {
   private readonly tokens: TokenBuckets;
   private readonly subjects: TokenBuckets;
   private readonly tenantRates: TokenBuckets;
+  /** Bulk operations waiting for a slot: woken (all of them, they re-check) by every release. */
+  private releaseWaiters: Array<() => void> = [];
 
   constructor(
     private readonly limits: BmcOperationLimits,
@@ -168,6 +170,29 @@ export class BmcOperationFairness {
       this.subjects.refund(subject);
       throw rateLimited(`more than ${this.limits.perTenantRate.perSecond} BMC operations per second in tenant ${tenant}`, tenantWait, 'tenant-rate');
     }
+    return this.hold(tenant, tenantAgent);
+  }
+
+  /**
+   * One operation of a bulk job: the same tenant and tenant-on-agent slots
+   * as a single request, so a job never holds more than its tenant's share
+   * of an agent. No rate token: the job was one request, rate-limited as
+   * such. Never throws: undefined when the slots are full, and the job waits
+   * (whenReleased) instead of failing with RATE_LIMITED.
+   */
+  tryAdmitQueued(operation: { tenant: string; agentId: string }): (() => void) | undefined {
+    const tenantAgent = `${operation.tenant}\u0000${operation.agentId}`;
+    if (this.tenants.count(operation.tenant) >= this.limits.perTenant) return undefined;
+    if (this.tenantAgents.count(tenantAgent) >= this.limits.perTenantPerAgent) return undefined;
+    return this.hold(operation.tenant, tenantAgent);
+  }
+
+  /** Resolves at the next release of any slot. */
+  whenReleased(): Promise<void> {
+    return new Promise((resolve) => this.releaseWaiters.push(resolve));
+  }
+
+  private hold(tenant: string, tenantAgent: string): () => void {
     this.tenants.add(tenant);
     this.tenantAgents.add(tenantAgent);
     let released = false;
@@ -176,6 +201,11 @@ export class BmcOperationFairness {
       released = true;
       this.tenants.remove(tenant);
       this.tenantAgents.remove(tenantAgent);
+      if (this.releaseWaiters.length > 0) {
+        const waiters = this.releaseWaiters;
+        this.releaseWaiters = [];
+        for (const wake of waiters) wake();
+      }
     };
   }
 

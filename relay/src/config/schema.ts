@@ -195,6 +195,27 @@ const Ssh = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** Fleet-wide bulk jobs (POST /v1/bulk; docs/automation.md). */
+const Bulk = Type.Object(
+  {
+    /** A job's operations in flight on one agent; each also holds a slot of limits.bmcOperations.perTenantPerAgent, so keep it below that and the tenant's other callers keep the rest. */
+    perAgentConcurrency: Type.Integer({ minimum: 1, maximum: 10_000, default: 8 }),
+    /** A job's operations in flight across all agents (each also holds one of limits.bmcOperations.perTenant). */
+    maxInFlight: Type.Integer({ minimum: 1, maximum: 100_000, default: 32 }),
+    /** A destructive operation (power off, soft, cycle, reset) on more servers than this needs a person's recent sign-in, even from an API token. */
+    stepUpAbove: Type.Integer({ minimum: 0, maximum: 100_000, default: 25 }),
+    /** Most servers one job may resolve to. */
+    maxServers: Type.Integer({ minimum: 1, maximum: 10_000, default: 5000 }),
+    /** Jobs one tenant may have running at once on this relay. */
+    maxRunningJobsPerTenant: Type.Integer({ minimum: 1, maximum: 1000, default: 4 }),
+    /** How long a finished job's results stay readable. */
+    keepFinishedSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 3600 }),
+    /** Waits between a job's power-state reads when confirming an action; a cycle's off phase must fall between two of them. */
+    confirmIntervalsMs: Type.Array(Type.Integer({ minimum: 50, maximum: 60_000 }), { minItems: 1, maxItems: 32, default: [250, 250, 250, 250, 500, 500, 1000, 2000, 5000] }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const RelayConfigSchema = Type.Object(
   {
     role: Type.Union([Type.Literal('all'), Type.Literal('manager'), Type.Literal('gateway')], { default: 'all' }),
@@ -220,6 +241,7 @@ export const RelayConfigSchema = Type.Object(
     agents: Agents,
     limits: Limits,
     ssh: Ssh,
+    bulk: Bulk,
   },
   { additionalProperties: false },
 );

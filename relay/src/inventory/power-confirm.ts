@@ -27,6 +27,16 @@ export interface PowerConfirmOptions {
   deadlines?: Partial<Record<PowerAction, number>>;
 }
 
+/**
+ * Per action: a caller that meters its own BMC reads (a bulk job, through its
+ * per-agent bound) passes its read; one that must see a short off phase of a
+ * cycle polls sooner.
+ */
+export interface ConfirmOverrides {
+  read?: (serverId: string) => Promise<PowerState>;
+  intervals?: readonly number[];
+}
+
 export const TARGET_OF: Record<PowerAction, 'on' | 'off'> = { on: 'on', off: 'off', soft: 'off', cycle: 'on', reset: 'on' };
 /** A soft off waits for the OS to shut down: give it minutes. */
 const DEADLINE_MS: Record<PowerAction, number> = { on: 60_000, off: 60_000, soft: 300_000, cycle: 120_000, reset: 60_000 };
@@ -44,14 +54,14 @@ export class PowerConfirmations {
    * was `before`. A newer action on the same server replaces an older one.
    * Resolves with the outcome (callers need not wait).
    */
-  start(serverId: string, action: PowerAction, before: PowerState, acceptedAt = Date.now()): { pending: PendingPower; settled: Promise<PowerOutcome> } {
+  start(serverId: string, action: PowerAction, before: PowerState, acceptedAt = Date.now(), overrides: ConfirmOverrides = {}): { pending: PendingPower; settled: Promise<PowerOutcome> } {
     const previous = this.running.get(serverId);
     if (previous) previous.cancelled = true;
     const token = { cancelled: false };
     this.running.set(serverId, token);
     const pending: PendingPower = { action, target: TARGET_OF[action], since: new Date(acceptedAt).toISOString() };
     this.options.activity.setPendingPower(serverId, pending);
-    const settled = this.confirm(serverId, pending, before, acceptedAt, token).finally(() => {
+    const settled = this.confirm(serverId, pending, before, acceptedAt, token, overrides).finally(() => {
       if (this.running.get(serverId) === token) this.running.delete(serverId);
     });
     return { pending, settled };
@@ -62,8 +72,9 @@ export class PowerConfirmations {
     this.stopping.abort();
   }
 
-  private async confirm(serverId: string, pending: PendingPower, before: PowerState, acceptedAt: number, token: { cancelled: boolean }): Promise<PowerOutcome> {
-    const intervals = this.options.intervals ?? INTERVALS_MS;
+  private async confirm(serverId: string, pending: PendingPower, before: PowerState, acceptedAt: number, token: { cancelled: boolean }, overrides: ConfirmOverrides): Promise<PowerOutcome> {
+    const intervals = overrides.intervals ?? this.options.intervals ?? INTERVALS_MS;
+    const read = overrides.read ?? this.options.read;
     const deadline = acceptedAt + (this.options.deadlines?.[pending.action] ?? DEADLINE_MS[pending.action]);
     // a cycle of a running server passes through off: an "on" before that is the state from before the cycle
     let needsOff = pending.action === 'cycle' && before !== 'off';
@@ -73,7 +84,7 @@ export class PowerConfirmations {
       await delay(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       if (token.cancelled || this.stopping.signal.aborted) return this.outcome(pending, false, acceptedAt);
       try {
-        power = await this.options.read(serverId);
+        power = await read(serverId);
         await this.options.record(serverId, power);
       } catch (error) {
         this.options.onError?.(serverId, error);

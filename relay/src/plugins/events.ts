@@ -1,4 +1,4 @@
-import { LightsoutError, type ServerView, StreamCloseCode } from '@lightsout/shared';
+import { type BulkEventMessage, LightsoutError, type ServerView, StreamCloseCode } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { canSeeTenant, listServers, toServerView } from '../inventory/servers.js';
@@ -8,7 +8,7 @@ export const EVENTS_SUBPROTOCOL = 'lightsout.events.v1';
 /** A subscriber this far behind is disconnected instead of buffering without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-export type EventMessage = { type: 'servers'; servers: ServerView[] } | { type: 'server'; server: ServerView } | { type: 'server-removed'; id: string };
+export type EventMessage = { type: 'servers'; servers: ServerView[] } | { type: 'server'; server: ServerView } | { type: 'server-removed'; id: string } | BulkEventMessage;
 
 /** Revocations that narrow what a still-valid token sees: the feed re-reads its scope instead of ending. */
 const NARROWING_REASONS = new Set(['grants changed', 'role changed']);
@@ -22,6 +22,8 @@ const NARROWING_REASONS = new Set(['grants changed', 'role changed']);
  * caller (user disabled, API token revoked, password changed) closes it
  * with 4403 at once; a grant or role change sends a new `servers` snapshot
  * of the narrower scope (or closes, if the token no longer verifies).
+ * A bulk job's progress (`bulk-result`, `bulk-finished`) goes to the
+ * job's own caller only: the subject and tenant that started it.
  */
 export default async function eventsPlugin(app: FastifyInstance): Promise<void> {
   app.get(
@@ -59,6 +61,11 @@ export default async function eventsPlugin(app: FastifyInstance): Promise<void> 
           for (const [id, tenant] of change.removed) if (canSeeTenant(principal, tenant)) send({ type: 'server-removed', id });
         }),
       );
+      const stopBulk = app.hasDecorator('bulk')
+        ? app.bulk.subscribe((job, message) => {
+            if (job.subject === principal.subject && job.tenant === principal.tenant) enqueue(async () => send(message));
+          })
+        : () => undefined;
       const revoked = (reason: string) => {
         if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(StreamCloseCode.FORBIDDEN, reason);
       };
@@ -81,6 +88,7 @@ export default async function eventsPlugin(app: FastifyInstance): Promise<void> 
       socket.on('message', () => socket.close(1008, new LightsoutError('BAD_REQUEST', 'the event feed is one-way').message));
       socket.on('close', () => {
         unsubscribe();
+        stopBulk();
         stopHearing();
         clearTimeout(expiry);
       });

@@ -16,7 +16,6 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { powerPermission } from '../access/permissions.js';
-import { PowerConfirmations } from '../inventory/power-confirm.js';
 import { findServer, listServers, toServerView } from '../inventory/servers.js';
 import { registerServerMetrics } from '../inventory/metrics.js';
 
@@ -30,19 +29,7 @@ const powerAction = { least: 'power.read', of: (request: FastifyRequest) => powe
 export default async function inventoryPlugin(app: FastifyInstance): Promise<void> {
   registerServerMetrics(app.metrics.registry, app.store);
   const isOnline = (agentId: string) => app.agents.isOnline(agentId);
-  const confirmations = new PowerConfirmations({
-    read: async (serverId) => {
-      const row = await app.store.selectFrom('servers').select('agent_id').where('id', '=', serverId).executeTakeFirstOrThrow();
-      return (await app.agents.request(row.agent_id, 'power.get', { serverId })).power;
-    },
-    record: async (serverId, power) => {
-      await app.store.updateTable('servers').set({ power, state_at: Date.now() }).where('id', '=', serverId).execute();
-      app.serverEvents.serversChanged([serverId]);
-    },
-    activity: app.serverActivity,
-    onError: (serverId, error) => app.log.debug({ serverId, err: error }, 'power confirmation read failed'),
-  });
-  app.addHook('onClose', async () => confirmations.stop());
+  const confirmations = app.powerConfirmations;
 
   /** Forward an operation and audit it (success or the error code), unless it only reads. */
   async function forward<T>(request: FastifyRequest, serverId: string, action: string | undefined, run: (agentId: string) => Promise<T>): Promise<T> {

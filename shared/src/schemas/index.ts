@@ -6,3 +6,4 @@ export * from './operations.js';
 export * from './media.js';
 export * from './access.js';
 export * from './ssh.js';
+export * from './bulk.js';

@@ -87,6 +87,15 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     },
   });
   app.decorate('media', { jobs, store });
+  // A bulk job's eject (the service has already resolved the server in the caller's tenant and grants).
+  if (app.hasDecorator('bulk')) {
+    app.bulk.registerHandler('media.eject', async (serverId) => {
+      const server = await dependencies.findServer(serverId);
+      if (!server) throw new LightsoutError('NOT_FOUND', `no server ${serverId}`);
+      if (!server.endpoints.redfish || !server.capabilities.includes('media')) throw new LightsoutError('BMC_UNSUPPORTED', `virtual media needs Redfish on the BMC of ${serverId}`);
+      return jobs.eject(server);
+    });
+  }
   app.addHook('onClose', async () => jobs.stop());
 
   // Revocations (docs/security.md "What ends what"): a revoked caller's uploads in progress stop; a server

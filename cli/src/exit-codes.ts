@@ -14,6 +14,8 @@ export const ExitCode = {
   UNAVAILABLE: 5,
   /** Done, but the BMC did not do exactly what was asked (read back after the change): the warning says what differs. */
   BMC_DIFFERS: 6,
+  /** A bulk job finished with at least one server failed (the table or JSON says which). */
+  BULK_FAILED: 7,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -40,6 +42,7 @@ const BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   BMC_BUSY: ExitCode.UNAVAILABLE,
   BMC_CERT_MISMATCH: ExitCode.UNAVAILABLE,
   MEDIA_NOT_FETCHED: ExitCode.UNAVAILABLE,
+  POWER_UNCONFIRMED: ExitCode.UNAVAILABLE,
 };
 
 export function exitCodeOf(code: ErrorCode): ExitCode {

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_HINTS, LightsoutError } from '@lightsout/shared';
 import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
+import { isBulk, runBulk, type SelectorOptions } from './commands/bulk.js';
 import { consoleCommand, vncCommand } from './commands/console.js';
 import type { CommandContext } from './commands/context.js';
 import { agentsDeleteServers, agentsList, agentsRevoke, agentsTokenCreate, serversList, serversRetryCredentials, serversShow, whoami } from './commands/inventory.js';
@@ -18,6 +19,31 @@ function positiveInteger(value: string): number {
   if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive whole number of seconds');
   return parsed;
 }
+
+/** The selector flags of commands that act on one server or, with a selector, on many (a bulk job). */
+function withSelector(command: Command): Command {
+  return command
+    .option('--selector <key=value,…>', 'every server whose labels match all pairs (a bulk job; combine with the flags below)')
+    .option('--ids <id,…>', 'these servers (a bulk job)')
+    .option('--rack <rack>', 'servers in this rack (a bulk job)')
+    .option('--datacenter <datacenter>', 'servers in this datacenter (a bulk job)')
+    .option('--region <region>', 'servers in this region (a bulk job)')
+    .option('--power-state <state>', 'servers whose power is on, off or unknown (a bulk job)')
+    .option('--dry-run', 'list the servers the selector names; do nothing')
+    .option('-y, --yes', 'do not ask for confirmation (scripts)');
+}
+
+/** One server by id, or a selector: never both, never neither. */
+function target(server: string | undefined, options: SelectorOptions): 'bulk' | 'one' {
+  if (isBulk(options)) {
+    if (server !== undefined) throw new LightsoutError('BAD_REQUEST', 'give a server id or a selector, not both', { hint: 'e.g. lightsout power cycle --selector role=web --datacenter fra1' });
+    return 'bulk';
+  }
+  if (server === undefined) throw new LightsoutError('BAD_REQUEST', 'name a server, or select servers with --selector, --ids, --rack, --datacenter, --region or --power-state');
+  return 'one';
+}
+
+const BULK_NAMES: Record<string, string> = { on: 'power on', off: 'power off', soft: 'soft off', cycle: 'power cycle', reset: 'reset' };
 
 function buildProgram(context: CommandContext): Command {
   const program = new Command('lightsout')
@@ -83,24 +109,35 @@ function buildProgram(context: CommandContext): Command {
     .option('--json', 'print JSON')
     .action((options: { region: string; datacenter: string; ttl?: number; tenant?: string[]; json?: boolean }) => agentsTokenCreate(context, options));
 
-  program
-    .command('power')
-    .description('read or change the power state of a server')
-    .addArgument(new Command().createArgument('<action>', 'what to do').choices(POWER_ACTIONS))
-    .argument('<server>', 'server id')
-    .option('--no-wait', 'return once the BMC accepted the action, without waiting for it to take effect')
-    .option('--json', 'print JSON')
-    .action((action: string, server: string, options: { json?: boolean; wait?: boolean }) => power(context, action, server, options));
-  program
-    .command('boot')
-    .description('set (or show, with `status`) the boot device override')
-    .addArgument(new Command().createArgument('<device>', 'boot device').choices(BOOT_DEVICES))
-    .argument('<server>', 'server id')
-    .option('--persistent', 'keep the override for every boot, not only the next one')
-    .addOption(new Option('--uefi', 'boot in UEFI mode').conflicts('legacy'))
-    .addOption(new Option('--legacy', 'boot in Legacy (BIOS) mode').conflicts('uefi'))
-    .addOption(new Option('--json', 'print JSON'))
-    .action((device: string, server: string, options: { persistent?: boolean; uefi?: boolean; legacy?: boolean; json?: boolean }) => boot(context, device, server, options));
+  withSelector(
+    program
+      .command('power')
+      .description('read or change the power state of a server, or with a selector of many (one bulk job: count, confirmation, progress, a per-server table)')
+      .addArgument(new Command().createArgument('<action>', 'what to do').choices(POWER_ACTIONS))
+      .argument('[server]', 'server id (or use a selector)')
+      .option('--no-wait', 'return once the BMC accepted the action, without waiting for it to take effect')
+      .option('--json', 'print JSON'),
+  ).action((action: string, server: string | undefined, options: SelectorOptions & { wait?: boolean }) => {
+    if (target(server, options) === 'one') return power(context, action, server!, options);
+    if (action === 'status') return runBulk(context, { kind: 'sensors.read' }, 'read sensors', { ...options, dryRun: true });
+    return runBulk(context, { kind: 'power', action: action as 'on' }, BULK_NAMES[action]!, options);
+  });
+  withSelector(
+    program
+      .command('boot')
+      .description('set (or show, with `status`) the boot device override of a server, or with a selector set it on many')
+      .addArgument(new Command().createArgument('<device>', 'boot device').choices(BOOT_DEVICES))
+      .argument('[server]', 'server id (or use a selector)')
+      .option('--persistent', 'keep the override for every boot, not only the next one')
+      .addOption(new Option('--uefi', 'boot in UEFI mode').conflicts('legacy'))
+      .addOption(new Option('--legacy', 'boot in Legacy (BIOS) mode').conflicts('uefi'))
+      .addOption(new Option('--json', 'print JSON')),
+  ).action((device: string, server: string | undefined, options: SelectorOptions & { persistent?: boolean; uefi?: boolean; legacy?: boolean }) => {
+    if (target(server, options) === 'one') return boot(context, device, server!, options);
+    if (device === 'status') throw new LightsoutError('BAD_REQUEST', 'boot status reads one server', { hint: 'lightsout boot status <server>' });
+    const operation = { kind: 'boot' as const, device: device as 'pxe', persistent: options.persistent === true, ...(options.uefi ? { uefi: true } : options.legacy ? { uefi: false } : {}) };
+    return runBulk(context, operation, `boot ${device}`, options);
+  });
   program.command('sensors').description('read the sensors of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sensors(context, server, options));
   program.command('sel').description('read the system event log of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sel(context, server, options));
   program
@@ -150,9 +187,9 @@ export function reportError(error: unknown, output: Output): number {
 }
 
 /** Runs one command line; never throws, never calls process.exit (tests run it in-process). */
-export async function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; output?: Output } = {}): Promise<number> {
+export async function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; output?: Output; confirm?: (question: string) => Promise<boolean> } = {}): Promise<number> {
   const output = options.output ?? processOutput;
-  const context: CommandContext = { env: options.env ?? process.env, output, relayFlag: undefined };
+  const context: CommandContext = { env: options.env ?? process.env, output, relayFlag: undefined, ...(options.confirm === undefined ? {} : { confirm: options.confirm }) };
   const program = buildProgram(context);
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -2,11 +2,14 @@
 export interface Output {
   out(text: string): void;
   err(text: string): void;
+  /** stderr is a terminal: progress may be drawn in place. */
+  interactive?: boolean;
 }
 
 export const processOutput: Output = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  interactive: process.stderr.isTTY === true,
 };
 
 /** A plain, aligned text table (no colours, no box drawing: it must survive grep and pipes). */

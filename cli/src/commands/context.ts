@@ -9,6 +9,8 @@ export interface CommandContext {
   relayFlag: string | undefined;
   /** Set by a command that finished but has to report something short of success (a BMC warning). */
   exitCode?: number;
+  /** Asks a yes/no question (bulk confirmation); default the terminal, refused without one. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export async function apiFor(context: CommandContext): Promise<RelayApi> {

@@ -12,6 +12,8 @@ test('finds a server by search, shows power and agent badges, power-cycles it fr
   if (server.serial) await openTextConsole(page, server, 'serial');
   await serverAction(page, server.name, 'menu-power-cycle');
   await expect(page.getByTestId('confirm-dialog')).toBeVisible();
+  // A destructive confirmation starts on Cancel: Enter alone never cycles a server.
+  await expect(page.getByTestId('confirm-dialog').getByRole('button', { name: 'Cancel' })).toBeFocused();
   await shot(page, '04-power-cycle-confirm');
   await page.getByTestId('confirm-button').click();
   await expect(page.getByTestId('toast').filter({ hasText: server.id })).toContainText('power');
@@ -19,7 +21,7 @@ test('finds a server by search, shows power and agent badges, power-cycles it fr
   await shot(page, '05-power-cycled');
 });
 
-test('bulk power on a multi-selection reports a result per server', async ({ page, fleet }) => {
+test('bulk power cycle on a multi-selection reports a result per server', async ({ page, fleet }) => {
   fleetServers(fleet, 'servers', () => true, 2);
   await logIn(page, fleet);
   await page.getByLabel('Filter servers').fill('');
@@ -28,7 +30,9 @@ test('bulk power on a multi-selection reports a result per server', async ({ pag
   await rows.nth(1).click({ modifiers: ['Control'] });
   await expect(page.getByTestId('selection-bar')).toContainText('2 selected');
   await page.getByTestId('selection-bar').getByRole('button', { name: /Actions/ }).click();
-  await page.getByTestId('menu-power-on').click();
+  // Power on is offered while one of them is not on; the cycle (confirmed) applies to running servers.
+  await page.getByTestId('menu-power-cycle').click();
+  await page.getByTestId('confirm-button').click();
   const results = page.getByTestId('results-dialog');
   await expect(results.getByTestId('result-row')).toHaveCount(2);
   await expect(results.locator('[data-testid="result-row"][data-ok="true"]')).toHaveCount(2);

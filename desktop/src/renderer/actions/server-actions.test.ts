@@ -1,6 +1,6 @@
 import type { ServerView } from '@lightsout/shared';
 import { describe, expect, it } from 'vitest';
-import { capabilitiesOf, defaultConsoleKind, POWER_ACTIONS } from './server-actions.js';
+import { capabilitiesOf, defaultConsoleKind, ejectApplies, POWER_ACTIONS, powerActionApplies, visibleSelection } from './server-actions.js';
 
 const server = (capabilities: ServerView['capabilities']): ServerView => ({
   id: 's', name: 's', tenant: 't', region: 'r', datacenter: 'd', rack: 'k', labels: {}, endpoints: {}, capabilities,
@@ -21,5 +21,27 @@ describe('server actions', () => {
 
   it('offers the union of capabilities of a selection', () => {
     expect([...capabilitiesOf([server(['power']), server(['media', 'power'])])].sort()).toEqual(['media', 'power']);
+  });
+
+  it('offers a power action only where it can do something: on for a server not on, the others for one that is', () => {
+    const on = { ...server(['power']), power: 'on' as const };
+    const off = { ...server(['power']), power: 'off' as const };
+    const unknown = { ...server(['power']), power: 'unknown' as const };
+    const applies = (servers: ServerView[]) => POWER_ACTIONS.filter((entry) => powerActionApplies(entry.action, servers)).map((entry) => entry.action);
+    expect(applies([on])).toEqual(['soft', 'off', 'cycle', 'reset']);
+    expect(applies([off])).toEqual(['on']);
+    expect(applies([unknown])).toEqual(['on', 'soft', 'off', 'cycle', 'reset']);
+    expect(applies([on, off])).toEqual(['on', 'soft', 'off', 'cycle', 'reset']);
+  });
+
+  it('offers eject only when something is mounted, or the relay does not say', () => {
+    const mounted = { ...server(['media']), media: { filename: 'x.iso' } as ServerView['media'] };
+    expect(ejectApplies([{ ...server(['media']), media: null }])).toBe(false);
+    expect(ejectApplies([{ ...server(['media']), media: null }, mounted])).toBe(true);
+    expect(ejectApplies([server(['media'])])).toBe(true);
+  });
+
+  it('keeps only the selected servers the filter still shows', () => {
+    expect([...visibleSelection(new Set(['a', 'b', 'c']), new Set(['b', 'c', 'd']))]).toEqual(['b', 'c']);
   });
 });

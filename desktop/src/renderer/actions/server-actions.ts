@@ -35,3 +35,24 @@ export function defaultConsoleKind(server: ServerView): 'sol' | 'serial' | 'vnc'
   if (server.capabilities.includes('vnc')) return 'vnc';
   return null;
 }
+
+/**
+ * Whether a power action can do anything to at least one of these servers.
+ * A power state the relay does not know yet ("unknown") counts as either:
+ * the BMC is the judge then. Power on needs a server that is not on; the
+ * others need one that is (a cycle or reset of a server that is off is
+ * refused by most BMCs, IPMI v2.0 §28.3 leaves it to them).
+ */
+export function powerActionApplies(action: PowerAction, servers: readonly ServerView[]): boolean {
+  return servers.some((server) => server.power === 'unknown' || (action === 'on' ? server.power !== 'on' : server.power === 'on'));
+}
+
+/** Whether eject has something to eject on at least one server (`media` absent: an older relay, so unknown — offered). */
+export function ejectApplies(servers: readonly ServerView[]): boolean {
+  return servers.some((server) => server.media !== null);
+}
+
+/** The selected servers that a filter still shows: what is out of sight is out of the selection, so "N selected" is what actions reach. */
+export function visibleSelection(selected: ReadonlySet<string>, visible: ReadonlySet<string>): Set<string> {
+  return new Set([...selected].filter((id) => visible.has(id)));
+}

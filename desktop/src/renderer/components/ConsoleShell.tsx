@@ -1,6 +1,6 @@
 import type { BootDevice, MediaState, PowerAction, ServerView } from '@lightsout/shared';
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
-import { capabilitiesOf, POWER_ACTIONS } from '../actions/server-actions.js';
+import { capabilitiesOf, ejectApplies, POWER_ACTIONS, powerActionApplies } from '../actions/server-actions.js';
 import { forEachServer, type RelayClient } from '../api/relay-client.js';
 import { type FeedMode, startServerFeed } from '../api/server-feed.js';
 import { AppContext, type AppServices } from '../app-context.js';
@@ -178,14 +178,14 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       );
     }
     for (const entry of POWER_ACTIONS) {
-      entries.push({ kind: 'item', label: entry.destructive ? `${entry.label}…` : entry.label, danger: entry.destructive, disabled: !capabilities.has('power'), onSelect: () => services.requestPower(serverIds, entry.action), testId: `menu-power-${entry.action}` });
+      entries.push({ kind: 'item', label: entry.destructive ? `${entry.label}…` : entry.label, danger: entry.destructive, disabled: !capabilities.has('power') || !powerActionApplies(entry.action, targets), onSelect: () => services.requestPower(serverIds, entry.action), testId: `menu-power-${entry.action}` });
     }
     entries.push({ kind: 'separator' }, { kind: 'item', label: 'Boot device…', disabled: !capabilities.has('boot'), onSelect: () => services.requestBoot(serverIds), testId: 'menu-boot' });
     entries.push({
       kind: 'item',
       label: 'Eject virtual media',
       hint: 'drop an ISO to mount',
-      disabled: !capabilities.has('media'),
+      disabled: !capabilities.has('media') || !ejectApplies(targets),
       testId: 'menu-eject',
       onSelect: () =>
         void runBulk('Eject virtual media', serverIds, async (serverId) => {

@@ -1,6 +1,6 @@
 import type { ServerView } from '@lightsout/shared';
-import { memo, useCallback, useMemo, useState } from 'react';
-import { defaultConsoleKind } from '../actions/server-actions.js';
+import { memo, useCallback, useEffect, useMemo, useState } from 'react';
+import { defaultConsoleKind, visibleSelection } from '../actions/server-actions.js';
 import { useApp } from '../app-context.js';
 import { buildRows, type GroupRow, type ServerRow, serversUnder, sortServers, type TreeRow } from '../state/server-tree.js';
 import { AgentBadge, MediaBadge, PowerBadge, SessionsBadge } from './Badges.js';
@@ -28,6 +28,12 @@ export function ServerTree({ servers, selected, onSelectionChange, searchRef }: 
 
   const sorted = useMemo(() => sortServers(servers), [servers]);
   const rows = useMemo(() => buildRows(sorted, query, collapsed), [sorted, query, collapsed]);
+  // What the filter hides leaves the selection: "N selected" and the actions reach only what is on screen.
+  const matching = useMemo(() => new Set(buildRows(sorted, query, new Set()).flatMap((row) => (row.kind === 'server' ? [row.server.id] : []))), [sorted, query]);
+  useEffect(() => {
+    const kept = visibleSelection(selected, matching);
+    if (kept.size !== selected.size) onSelectionChange(kept);
+  }, [matching, selected, onSelectionChange]);
   const serverIdsOfRows = useCallback((from: number, to: number) => rows.slice(Math.min(from, to), Math.max(from, to) + 1).flatMap((row) => (row.kind === 'server' ? [row.server.id] : [])), [rows]);
 
   const toggle = useCallback((key: string) => {
@@ -155,7 +161,7 @@ export function ServerTree({ servers, selected, onSelectionChange, searchRef }: 
       )}
       <div className="selection-bar" data-testid="selection-bar">
         <span className="count">
-          {selected.size > 0 ? `${selected.size} selected` : `${shown.toLocaleString()} of ${count(servers.length, 'server')}`}
+          {selected.size > 0 ? `${selected.size.toLocaleString()} selected` : `${shown.toLocaleString()} of ${count(servers.length, 'server')}`}
         </span>
         {selected.size > 0 ? (
           <>

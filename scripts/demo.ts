@@ -10,7 +10,7 @@
  * dying stops the whole demo with the reason. Children are tied to this
  * process (PR_SET_PDEATHSIG), so even a killed demo leaves nothing behind.
  *
- *   scripts/demo.sh [--count N] [--port P] [--data-dir DIR] [--fresh]
+ *   scripts/demo.sh [--count N] [--port P] [--ssh-port P] [--data-dir DIR] [--fresh]
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +23,8 @@ const { values: options } = parseArgs({
   options: {
     count: { type: 'string', default: process.env['LIGHTSOUT_DEMO_COUNT'] ?? '6' },
     port: { type: 'string', default: process.env['LIGHTSOUT_DEMO_PORT'] ?? '8080' },
+    /** The SSH front door (`ssh sim-01@host -p 2222`); 0 picks a free port. */
+    'ssh-port': { type: 'string', default: process.env['LIGHTSOUT_DEMO_SSH_PORT'] ?? '2222' },
     host: { type: 'string', default: process.env['LIGHTSOUT_DEMO_HOST'] ?? '127.0.0.1' },
     'data-dir': { type: 'string', default: process.env['LIGHTSOUT_DEMO_DIR'] },
     fresh: { type: 'boolean', default: false },
@@ -42,6 +44,10 @@ async function main(): Promise<void> {
   if (!(await portIsFree(options.host, Number(options.port)))) {
     supervisor.fail(`${options.host}:${options.port} is already in use (another demo still running?); stop it or choose --port`, 2);
   }
+  const sshPort = Number(options['ssh-port']);
+  if (sshPort !== 0 && !(await portIsFree(options.host, sshPort))) {
+    supervisor.fail(`${options.host}:${sshPort} (SSH) is already in use; stop what holds it or choose --ssh-port`, 2);
+  }
   if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
 
@@ -51,7 +57,7 @@ async function main(): Promise<void> {
   const password = readFileSync(passwordFile, 'utf8').trim();
 
   const relayConfig = join(dataDir, 'relay.yaml');
-  writeFileSync(relayConfig, [`listen:`, `  host: ${options.host}`, `  port: ${Number(options.port)}`, `dataDir: ${join(dataDir, 'relay')}`, `webRoot: ${join(repo, 'desktop/out/web')}`, ''].join('\n'));
+  writeFileSync(relayConfig, [`listen:`, `  host: ${options.host}`, `  port: ${Number(options.port)}`, `dataDir: ${join(dataDir, 'relay')}`, `webRoot: ${join(repo, 'desktop/out/web')}`, `ssh:`, `  host: ${options.host}`, `  port: ${sshPort}`, ''].join('\n'));
 
   supervisor.say(`starting relay on ${relayUrl} (logs: ${logDir})`);
   const relayReady = async () => {
@@ -103,6 +109,8 @@ async function main(): Promise<void> {
   supervisor.start(agent);
   await agent.ready!();
 
+  // The port the relay took (0 asks for a free one) and the fingerprint users verify on first connect.
+  const hostKey = (await (await fetch(`${relayUrl}/v1/ssh/host-key`)).json()) as { fingerprint: string; port: number | null };
   const banner = [
     '',
     '  Lightsout demo is running',
@@ -115,6 +123,9 @@ async function main(): Promise<void> {
     '',
     `  CLI: node cli/bin/lightsout.js login --relay ${relayUrl}`,
     `       node cli/bin/lightsout.js servers list`,
+    '',
+    `  SSH: node cli/bin/lightsout.js ssh-keys add ~/.ssh/id_ed25519.pub   (once, after login)`,
+    `       ssh -p ${hostKey.port} sim-01@${options.host}   host key ${hostKey.fingerprint}`,
     '',
     `  logs: ${logDir}   stop: Ctrl-C`,
     '',

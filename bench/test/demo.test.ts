@@ -29,7 +29,7 @@ function processesNaming(marker: string): { pid: number; argv: string }[] {
 }
 
 function startDemo(port: number, dataDir: string): ChildProcessHandle {
-  const demo = new ChildProcessHandle('demo', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/demo.ts'), '--port', String(port), '--data-dir', dataDir, '--count', '2'], { ...process.env });
+  const demo = new ChildProcessHandle('demo', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/demo.ts'), '--port', String(port), '--ssh-port', '0', '--data-dir', dataDir, '--count', '2'], { ...process.env });
   started.push(demo);
   return demo;
 }
@@ -64,7 +64,7 @@ describe('scripts/demo.ts', () => {
     await new Promise<void>((listening) => occupant.listen(0, '127.0.0.1', listening));
     const { port } = occupant.address() as { port: number };
     try {
-      const run = await runToCompletion(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/demo.ts'), '--port', String(port), '--data-dir', dataDir], { ...process.env }, 60_000);
+      const run = await runToCompletion(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/demo.ts'), '--port', String(port), '--ssh-port', '0', '--data-dir', dataDir], { ...process.env }, 60_000);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain(`127.0.0.1:${port} is already in use`);
       expect(processesNaming(dataDir)).toEqual([]);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginWithPassword } from '@lightsout/relay/testing';
 import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
 import { type SshKeyFiles, type SshRun, type SshTarget, sshFingerprint, sshInPty, sshKeygen, sshPiped } from '../lib/openssh.js';
-import { until } from '../lib/processes.js';
+import { eventually, until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
 import { freePort } from '../lib/stream-chain.js';
 
@@ -142,6 +142,8 @@ describe('ssh <server>@relay', () => {
     run.write('\r~.');
     expect(await run.exited).toBe(255);
     expect(run.stdout()).not.toContain('[lightsout: leaving the console]');
+    // The dropped connection leaves the console session now (no one can resume an SSH channel): no live leg is left.
+    await eventually('the relay to count no live session on sim-01', 10_000, async () => ((await api(stack.operatorToken, 'GET', '/v1/servers/sim-01')).body['sessions'] === 0 ? true : undefined));
   }, 90_000);
 
   it('opens SOL on ipmi_sim without a pty (piped): typed bytes reach the host UART, its output comes back, and ~. at a line start leaves with status 0', async () => {

@@ -124,6 +124,11 @@ export class ConsoleChannel {
     channel.on('close', () => this.leave('connection closed'));
   }
 
+  /** The SSH connection is gone (a client's own `~.`, a network drop): leave the session now, there is no one to resume it. */
+  hangUp(): void {
+    this.leave('connection closed');
+  }
+
   resize(cols: number, rows: number): void {
     this.size = { cols, rows };
     this.sendSize();

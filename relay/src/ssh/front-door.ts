@@ -105,6 +105,7 @@ export class SshFrontDoor {
 
   private onConnection(client: Connection, sourceIp: string): void {
     this.connections.add(client);
+    const consoles = new Set<ConsoleChannel>();
     const tried = new Set<string>();
     let authenticated: Authenticated | undefined;
     let throttled = false;
@@ -153,12 +154,14 @@ export class SshFrontDoor {
       if (live === undefined) this.byKey.set(holder.keyId, (live = new Set()));
       live.add(client);
       this.dependencies.audit({ action: 'ssh.connect', outcome: 'success', subject: holder.principal.subject, tenant: holder.principal.tenant, target: `ssh:${loginName.slice(0, 80)}`, sourceIp, details: { fingerprint, keyId: holder.keyId } });
-      client.on('session', (acceptSession) => this.onSession(acceptSession(), client, authenticated!, sourceIp));
+      client.on('session', (acceptSession) => this.onSession(acceptSession(), consoles, authenticated!, sourceIp));
     });
 
     client.on('error', (error: Error) => this.dependencies.log.debug({ err: error, sourceIp }, 'SSH connection error'));
     client.on('close', () => {
       this.connections.delete(client);
+      // However the connection ended, its consoles leave now (ssh2 also closes its channels; leaving twice is a no-op).
+      for (const console of consoles) console.hangUp();
       if (authenticated !== undefined) {
         const live = this.byKey.get(authenticated.holder.keyId);
         live?.delete(client);
@@ -173,7 +176,7 @@ export class SshFrontDoor {
     this.interceptBreak(client);
   }
 
-  private onSession(session: Session, client: Connection, authenticated: Authenticated, sourceIp: string): void {
+  private onSession(session: Session, consoles: Set<ConsoleChannel>, authenticated: Authenticated, sourceIp: string): void {
     let pty: PseudoTtyInfo | undefined;
     let console: ConsoleChannel | undefined;
     session.on('pty', (accept, _reject, info) => {
@@ -195,11 +198,13 @@ export class SshFrontDoor {
       const channel = accept();
       void this.startShell(channel, authenticated, sourceIp, pty).then((opened) => {
         console = opened;
-        if (opened !== undefined) this.breaks.set(session, () => opened.sendBreak());
+        if (opened === undefined) return;
+        consoles.add(opened);
+        void opened.done.then(() => consoles.delete(opened));
+        this.breaks.set(session, () => opened.sendBreak());
       });
     });
     session.on('close', () => this.breaks.delete(session));
-    void client;
   }
 
   private async startShell(channel: ServerChannel, authenticated: Authenticated, sourceIp: string, pty: PseudoTtyInfo | undefined): Promise<ConsoleChannel | undefined> {

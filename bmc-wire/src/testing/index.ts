@@ -1,2 +1,3 @@
 export * from './ipmi.js';
 export * from './node-crypto.js';
+export * from './captures.js';

@@ -35,6 +35,8 @@ import tenancyPlugin from './plugins/tenancy.js';
 import apiTokensPlugin from './plugins/api-tokens.js';
 import auditRoutesPlugin from './plugins/audit-routes.js';
 import mfaPlugin from './plugins/mfa.js';
+import automationPlugin from './plugins/automation.js';
+import mcpPlugin from './plugins/mcp/index.js';
 
 export interface BuildAppOptions {
   /** A resolved config (from loadConfig) or raw input that is validated like the YAML file. */
@@ -106,9 +108,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(auditRoutesPlugin);
   await app.register(mfaPlugin);
   await app.register(eventsPlugin);
-  await app.register(mediaPlugin, { dependencies: mediaDependenciesOf(app) });
+  // The media plugin is encapsulated (its raw-body parser must not leak); its mount and eject reach the MCP tools this way.
+  await app.register(mediaPlugin, { dependencies: mediaDependenciesOf(app), expose: (actions) => app.decorate('mediaActions', actions) });
   await app.register(streamsPlugin, { dependencies: relayDependencies(app) });
   await app.register(sshPlugin);
+  await app.register(automationPlugin);
+  await app.register(mcpPlugin);
   await app.register(healthPlugin);
   await app.register(webPlugin);
   return app;

@@ -30,6 +30,10 @@ export const ERROR_CODES = {
   /** Adding a first second factor in a tenant that requires MFA needs an admin-issued enrollment code. */
   MFA_ENROLLMENT_REQUIRED: 403,
   FORBIDDEN: 403,
+  /** The tenant's automation policy refuses this tool call (a disabled tool, a console line its patterns deny). */
+  POLICY_DENIED: 403,
+  /** The tenant's automation policy wants a tenant admin to approve this call first; details.approvalId names the request. */
+  APPROVAL_REQUIRED: 403,
   JOIN_TOKEN_INVALID: 401,
   JOIN_TOKEN_USED: 401,
   JOIN_TOKEN_EXPIRED: 401,

@@ -57,6 +57,8 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'POST /v1/me/ssh-keys': { publicKey: world.alpha.sshPublicKey },
     // The attack: move alpha's server into bravo.
     'PUT /v1/servers/:id/tenant': { tenant: 'bravo' },
+    // A tool call on alpha's server through the MCP endpoint (a JSON-RPC answer; the tool result says NOT_FOUND).
+    'POST /mcp': { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_server', arguments: { server_id: world.alpha.serverId } } },
   };
   const key = `${method} ${url}`;
   if (key in known) return known[key];
@@ -90,6 +92,8 @@ async function httpCase(relay: RunningRelay, method: string, path: string, body:
   const headers: Record<string, string> = {};
   if (authorization !== undefined) headers['authorization'] = authorization;
   if (path.startsWith('/v1/media/uploads')) headers['tus-resumable'] = '1.0.0';
+  // Streamable HTTP: a client accepts both a JSON answer and an event stream.
+  if (path === '/mcp') headers['accept'] = 'application/json, text/event-stream';
   const response = await relay.app.inject({ method: method as 'GET', url: path, headers, ...(body === undefined ? {} : { payload: body as object }) });
   return { status: response.statusCode, body: response.body };
 }

@@ -18,6 +18,7 @@ export const PUBLIC_ROUTES: Array<[RegExp, string]> = [
   [/^\/interaction\//, 'the OP login form'],
   [/^\/docs/, 'OpenAPI document and UI'],
   [/^\/$|^\/\*$/, 'the web console (static files)'],
+  [/^\/\.well-known\/oauth-protected-resource(\/mcp)?$/, 'OAuth protected-resource metadata (RFC 9728): the issuer\'s URL, nothing of a tenant'],
   [/^\/v1\/agents\/enroll$/, 'authenticated by the one-time join token in the body (agents/enrollment.test.ts)'],
 ];
 
@@ -102,6 +103,16 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'HEAD /v1/media/uploads': all(404),
   'PATCH /v1/media/uploads': byRole(403, 404, 404),
   'DELETE /v1/media/uploads': byRole(403, 404, 404),
+  // The automation policy and approvals of tenant alpha (`?tenant=alpha`): people-only, tenant admins of their own tenant.
+  'GET /v1/automation/policy': all(403),
+  'PUT /v1/automation/policy': all(403),
+  'GET /v1/automation/approvals': all(403),
+  'POST /v1/automation/approvals/:approvalId/approve': all(403),
+  'POST /v1/automation/approvals/:approvalId/deny': all(403),
+  // The MCP endpoint authenticates like any route; what its tools do across tenants is mcp-isolation.test.ts.
+  'POST /mcp': all(200),
+  'GET /mcp': all(405),
+  'DELETE /mcp': all(405),
 };
 /** Every `/v1/servers/:id…` route: another tenant's server does not exist (the access guard). */
 export const SERVER_ROUTE = /^\/v1\/servers\/:id(\/|$)/;

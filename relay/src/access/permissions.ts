@@ -61,6 +61,12 @@ export const PERMISSIONS = {
   'recordings.read': { roles: TENANT_ADMIN_UP },
   /** Recordings of one's own sessions, on servers still in one's grants. */
   'recordings.read-own': { roles: VIEWER_UP },
+  /** Call the MCP endpoint at all; each tool then needs its own permission (and the tenant's automation policy). */
+  'automation.use': { roles: VIEWER_UP },
+  /** The tenant's automation policy: which tools, which console lines, which actions wait for approval. */
+  'automation.manage': { roles: TENANT_ADMIN_UP, interactiveOnly: true },
+  /** Approve or deny a tool call the policy held back; never with an API token (a script must not approve itself). */
+  'automation.approve': { roles: TENANT_ADMIN_UP, interactiveOnly: true },
   'tenants.manage': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },
   'agents.manage': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },
   'servers.assign': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },

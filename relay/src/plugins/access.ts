@@ -24,6 +24,13 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route of this relay, collected as plugins register them (new routes are covered automatically). */
     routeTable: RouteRecord[];
+    /** The access hook's decision for callers that are not a route (the MCP tools): same scope, role and step-up rules. */
+    access: {
+      /** Server scope (NOT_FOUND), role and people-only (FORBIDDEN, audited), step-up (STEP_UP_REQUIRED) for request.principal. */
+      authorize(request: FastifyRequest, permission: Permission, serverId?: string): Promise<void>;
+      /** Whether the role (and kind of credential) could ever hold the permission: what a tool list shows. */
+      may(principal: Principal, permission: Permission): boolean;
+    };
   }
   interface FastifyRequest {
     /** The authenticated caller, set by the access hook on every route that needs one. */
@@ -109,10 +116,15 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
 
     const principal =
       request.principal ??
-      (await dependencies.principalOf(request).catch((error: unknown) => {
-        reply.header('www-authenticate', 'Bearer realm="lightsout", error="invalid_token"');
-        throw error;
-      }));
+      (await Promise.resolve()
+        .then(() => dependencies.principalOf(request))
+        .catch((error: unknown) => {
+          // RFC 9728 §5.1: the challenge names the resource's metadata, where an OAuth client (an MCP client) finds the issuer;
+          // RFC 6750 §3.1: a request with no credential at all gets no error code.
+          const missing = error instanceof LightsoutError && error.code === 'UNAUTHENTICATED';
+          reply.header('www-authenticate', `Bearer realm="lightsout"${missing ? '' : ', error="invalid_token"'}, resource_metadata="${resourceMetadataUrl(app.config.publicUrl, request.routeOptions.url ?? '')}"`);
+          throw error;
+        }));
     request.principal = principal;
 
     if (SERVER_ROUTE.test(request.routeOptions.url ?? '')) {
@@ -121,6 +133,11 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
     }
 
     const permission = typeof declared === 'string' ? declared : declared.of(request, principal);
+    await enforce(request, principal, permission, (challenge) => reply.header('www-authenticate', challenge));
+  }
+
+  /** Role, people-only and step-up checks of one permission (denials audited); throws FORBIDDEN or STEP_UP_REQUIRED. */
+  async function enforce(request: FastifyRequest, principal: Principal, permission: Permission, onChallenge?: (header: string) => void): Promise<void> {
     if (!can(principal.role, permission)) await deny(request, principal, permission, `your role (${principal.role}) may not ${permission}`);
     const rule = ruleOf(permission);
     if (rule.interactiveOnly === true && principal.kind === 'service-account') await deny(request, principal, permission, `API tokens may not ${permission}`);
@@ -129,12 +146,24 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
       const policy = await dependencies.stepUpPolicy(principal.tenant);
       const shortfall = stepUpShortfall(principal, policy);
       if (shortfall !== undefined) {
-        reply.header('www-authenticate', stepUpChallenge(policy));
+        onChallenge?.(stepUpChallenge(policy));
         await dependencies.audit(request, { action: `step-up.${permission}`, outcome: 'denied', subject: principal.subject, tenant: principal.tenant, details: { reason: shortfall } });
         throw stepUpRequired(policy, permission, shortfall);
       }
     }
   }
+
+  app.decorate('access', {
+    async authorize(request: FastifyRequest, permission: Permission, serverId?: string) {
+      const principal = request.principal;
+      if (principal === null) throw new LightsoutError('UNAUTHENTICATED', 'no access token');
+      if (serverId !== undefined && !(await dependencies.serverVisible(principal, serverId))) throw new LightsoutError('NOT_FOUND', `no server ${serverId}`);
+      await enforce(request, principal, permission);
+    },
+    may(principal: Principal, permission: Permission): boolean {
+      return can(principal.role, permission) && !(ruleOf(permission).interactiveOnly === true && principal.kind === 'service-account');
+    },
+  });
   app.addHook('preHandler', authorize);
 
   app.addHook('onResponse', async (request, reply) => {
@@ -167,6 +196,15 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
       },
     });
   });
+}
+
+/**
+ * Where the protected-resource metadata (RFC 9728 §3.1) of a route lives:
+ * the MCP endpoint is a resource of its own (`/.well-known/oauth-protected-resource/mcp`),
+ * everything else is the relay's API at the root.
+ */
+export function resourceMetadataUrl(publicUrl: string, routeUrl: string): string {
+  return `${publicUrl}/.well-known/oauth-protected-resource${routeUrl === '/mcp' ? '/mcp' : ''}`;
 }
 
 /**

@@ -169,6 +169,8 @@ export interface Database {
   revocations: RevocationTable;
   ssh_keys: SshKeyTable;
   ssh_host_keys: SshHostKeyTable;
+  automation_policies: AutomationPolicyTable;
+  automation_approvals: AutomationApprovalTable;
 }
 
 /** A provider admin placed this server in a tenant: overrides what its agent reports (migration 0003). */
@@ -218,4 +220,32 @@ export interface SshHostKeyTable {
   private_key: string;
   fingerprint: string;
   created_at: number;
+}
+
+/** A tenant's automation policy as JSON (shared AutomationPolicy), migration 0011. */
+export interface AutomationPolicyTable {
+  tenant_id: string;
+  policy: string;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+/** A tool call that waits for (or was given) a tenant admin's approval, migration 0011. */
+export interface AutomationApprovalTable {
+  id: string;
+  tenant_id: string;
+  tool: string;
+  server_id: string;
+  /** The arguments as shown to the approver (redacted JSON). */
+  arguments: string;
+  /** SHA-256 of the exact call (tool and canonical arguments): the approval is spent only by the same call. */
+  fingerprint: string;
+  subject: string;
+  username: string;
+  /** pending | approved | denied | used (expired is computed from expires_at). */
+  status: string;
+  created_at: number;
+  expires_at: number;
+  decided_by: string | null;
+  decided_at: number | null;
 }

@@ -308,6 +308,39 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('ssh_keys').ifExists().execute();
     },
   },
+  '0011-automation': {
+    // The MCP endpoint's per-tenant policy (docs/automation.md) and the tool calls waiting for a tenant admin's approval.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('automation_policies')
+        .addColumn('tenant_id', 'text', (column) => column.primaryKey().references('tenants.id'))
+        .addColumn('policy', 'text', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_by', 'text')
+        .execute();
+      await db.schema
+        .createTable('automation_approvals')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('tenant_id', 'text', (column) => column.notNull())
+        .addColumn('tool', 'text', (column) => column.notNull())
+        .addColumn('server_id', 'text', (column) => column.notNull())
+        .addColumn('arguments', 'text', (column) => column.notNull())
+        .addColumn('fingerprint', 'text', (column) => column.notNull())
+        .addColumn('subject', 'text', (column) => column.notNull())
+        .addColumn('username', 'text', (column) => column.notNull())
+        .addColumn('status', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .addColumn('decided_by', 'text')
+        .addColumn('decided_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('automation_approvals_tenant').on('automation_approvals').columns(['tenant_id', 'status']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('automation_approvals').ifExists().execute();
+      await db.schema.dropTable('automation_policies').ifExists().execute();
+    },
+  },
 });
 
 /**

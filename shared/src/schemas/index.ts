@@ -7,3 +7,4 @@ export * from './media.js';
 export * from './access.js';
 export * from './ssh.js';
 export * from './bulk.js';
+export * from './automation.js';

@@ -41,11 +41,21 @@ export interface MediaPluginOptions {
   stallTimeoutMs?: number;
   mountTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Receives mount and eject for callers outside this encapsulated scope (the MCP tools). */
+  expose?: (actions: MediaActions) => void;
+}
+
+/** Mount and eject as the routes run them; the request carries the caller (authorised already) and the audit origin. */
+export interface MediaActions {
+  mount(request: FastifyRequest, serverId: string, body: MediaMountRequest): Promise<MediaState>;
+  eject(request: FastifyRequest, serverId: string): Promise<MediaState>;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     media: { jobs: MediaJobs; store: HashingFileStore };
+    /** Mount and eject, published by the media plugin (app.ts) for the MCP tools. */
+    mediaActions: MediaActions;
   }
 }
 
@@ -206,13 +216,12 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   });
 
   // ── the one action ──────────────────────────────────────────────────────
-  app.post<{ Params: { id: string }; Body: MediaMountRequest }>(
-    '/v1/servers/:id/media',
-    { config: { permission: 'media.mount' }, schema: { tags: ['media'], params: ServerParams, body: MediaMountRequest, response: { 202: MediaState, ...errors } } },
-    async (request, reply) => {
+  /** Mount and eject for the routes below and the MCP tools: one implementation; the caller was authorised for it. */
+  const actions: MediaActions = {
+    async mount(request, serverId, body) {
       const who = caller(request);
-      const server = await serverFor(request.params.id, who);
-      const { uploadId, sha256, boot, replace } = request.body;
+      const server = await serverFor(serverId, who);
+      const { uploadId, sha256, boot, replace } = body;
       if ((uploadId === undefined) === (sha256 === undefined)) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId and sha256');
       const record = uploadId
         ? await findUpload(store, uploadId)
@@ -230,8 +239,23 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
         details: { sha256: record.sha256, filename: record.filename, size: record.size, boot: boot === true, replace: replace === true },
       });
       request.log.info({ serverId: server.id, uploadId: record.id, sha256: record.sha256, boot: boot === true, by: who.username }, 'virtual media mount started');
-      return reply.status(202).send(state);
+      return state;
     },
+    async eject(request, serverId) {
+      const who = caller(request);
+      const server = await serverFor(serverId, who);
+      request.log.info({ serverId: server.id, by: who.username }, 'virtual media eject');
+      const state = await jobs.eject(server);
+      await dependencies.audit?.(request, { action: 'media.eject', outcome: 'success', subject: who.subject, tenant: who.tenant, target: `server:${server.id}` });
+      return state;
+    },
+  };
+  options.expose?.(actions);
+
+  app.post<{ Params: { id: string }; Body: MediaMountRequest }>(
+    '/v1/servers/:id/media',
+    { config: { permission: 'media.mount' }, schema: { tags: ['media'], params: ServerParams, body: MediaMountRequest, response: { 202: MediaState, ...errors } } },
+    async (request, reply) => reply.status(202).send(await actions.mount(request, request.params.id, request.body)),
   );
 
   app.get<{ Params: { id: string } }>('/v1/servers/:id/media', { config: { permission: 'media.read' }, schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
@@ -239,14 +263,9 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     return jobs.status(await serverFor(request.params.id, who));
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/servers/:id/media', { config: { permission: 'media.eject' }, schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
-    const who = caller(request);
-    const server = await serverFor(request.params.id, who);
-    request.log.info({ serverId: server.id, by: who.username }, 'virtual media eject');
-    const state = await jobs.eject(server);
-    await dependencies.audit?.(request, { action: 'media.eject', outcome: 'success', subject: who.subject, tenant: who.tenant, target: `server:${server.id}` });
-    return state;
-  });
+  app.delete<{ Params: { id: string } }>('/v1/servers/:id/media', { config: { permission: 'media.eject' }, schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) =>
+    actions.eject(request, request.params.id),
+  );
 
   // ── agent pull (dial-back data connection) ──────────────────────────────
   app.get<{ Params: { uploadId: string } }>('/v1/agent/media/:uploadId', { config: { permission: 'agent-token' }, schema: { hide: true, params: UploadParams } }, async (request, reply) => {

@@ -1,0 +1,91 @@
+import { type BootRequest, type BootResult, type BootOverride, type CredentialsRetryResult, LightsoutError, type PowerAction, type PowerResult, type SelList, type SensorList, type ServerView } from '@lightsout/shared';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { findServer, listServers, toServerView } from './servers.js';
+
+/**
+ * The server operations behind both the REST routes (plugins/inventory.ts)
+ * and the MCP tools (plugins/mcp): one implementation. Each takes the
+ * request it serves (its principal, source address and id go into the
+ * audit log) and assumes the caller was authorised for it (the access hook,
+ * or app.access.authorize for a tool). Acting operations are audited here,
+ * with the outcome and error code.
+ */
+export interface ServerOperations {
+  list(request: FastifyRequest): Promise<ServerView[]>;
+  get(request: FastifyRequest, serverId: string): Promise<ServerView>;
+  powerStatus(request: FastifyRequest, serverId: string): Promise<PowerResult>;
+  powerAction(request: FastifyRequest, serverId: string, action: PowerAction): Promise<PowerResult>;
+  credentialsRetry(request: FastifyRequest, serverId: string): Promise<CredentialsRetryResult>;
+  getBoot(request: FastifyRequest, serverId: string): Promise<BootOverride>;
+  setBoot(request: FastifyRequest, serverId: string, boot: BootRequest): Promise<BootResult>;
+  sensors(request: FastifyRequest, serverId: string): Promise<SensorList>;
+  eventLog(request: FastifyRequest, serverId: string): Promise<SelList>;
+  clearEventLog(request: FastifyRequest, serverId: string): Promise<void>;
+}
+
+export function createServerOperations(app: FastifyInstance): ServerOperations {
+  const isOnline = (agentId: string) => app.agents.isOnline(agentId);
+  const confirmations = app.powerConfirmations;
+
+  /** Forward an operation to the server's agent and audit it (success or the error code), unless it only reads. */
+  async function forward<T>(request: FastifyRequest, serverId: string, action: string | undefined, run: (agentId: string) => Promise<T>): Promise<T> {
+    const principal = request.principal!;
+    const server = await findServer(app.store, principal, serverId);
+    let release: (() => void) | undefined;
+    try {
+      release = app.bmcFairness.admit({ subject: principal.subject, tenant: server.tenant_id, agentId: server.agent_id });
+      const result = await run(server.agent_id);
+      if (action !== undefined) await app.audit.fromRequest(request, { action, outcome: 'success', subject: principal.subject, tenant: server.tenant_id, target: `server:${server.id}` });
+      return result;
+    } catch (error) {
+      if (action !== undefined) await app.audit.fromRequest(request, { action, outcome: 'failure', subject: principal.subject, tenant: server.tenant_id, target: `server:${server.id}`, details: { code: error instanceof LightsoutError ? error.code : 'INTERNAL' } });
+      throw error;
+    } finally {
+      release?.();
+    }
+  }
+
+  const operations: ServerOperations = {
+    async list(request) {
+      return (await listServers(app.store, request.principal!)).map((row) => toServerView(row, isOnline, app.serverActivity));
+    },
+    async get(request, serverId) {
+      return toServerView(await findServer(app.store, request.principal!, serverId), isOnline, app.serverActivity);
+    },
+    powerStatus(request, serverId) {
+      return forward(request, serverId, undefined, (agentId) => app.agents.request(agentId, 'power.get', { serverId }));
+    },
+    async powerAction(request, serverId, action) {
+      const before = (await findServer(app.store, request.principal!, serverId)).power;
+      const result = await forward(request, serverId, `power.${action}`, (agentId) => app.agents.request(agentId, 'power.set', { serverId, action }));
+      // The BMC accepted the action; what it reports now is usually the old state. The server is
+      // pending until the BMC reports the target (PowerConfirmations), and that is what gets stored.
+      const { pending } = confirmations.start(serverId, action, before === 'on' || before === 'off' ? before : result.power);
+      return { ...result, pending };
+    },
+    // The agent holds off logging in after the BMC rejected the credentials (so the BMC never locks the account);
+    // once an admin has fixed them on the BMC, this makes it try at once.
+    credentialsRetry(request, serverId) {
+      return forward(request, serverId, 'credentials.retry', (agentId) => app.agents.request(agentId, 'credentials.retry', { serverId }));
+    },
+    getBoot(request, serverId) {
+      return forward(request, serverId, undefined, (agentId) => app.agents.request(agentId, 'boot.get', { serverId }));
+    },
+    setBoot(request, serverId, boot) {
+      // no uefi in the request: the BMC keeps its boot mode
+      return forward(request, serverId, 'boot.set', (agentId) =>
+        app.agents.request(agentId, 'boot.set', { serverId, device: boot.device, persistent: boot.persistent ?? false, ...(boot.uefi === undefined ? {} : { uefi: boot.uefi }) }),
+      );
+    },
+    sensors(request, serverId) {
+      return forward(request, serverId, undefined, (agentId) => app.agents.request(agentId, 'sensors.list', { serverId }));
+    },
+    eventLog(request, serverId) {
+      return forward(request, serverId, undefined, (agentId) => app.agents.request(agentId, 'sel.list', { serverId }));
+    },
+    async clearEventLog(request, serverId) {
+      await forward(request, serverId, 'sel.clear', (agentId) => app.agents.request(agentId, 'sel.clear', { serverId }));
+    },
+  };
+  return operations;
+}

@@ -1,0 +1,291 @@
+import { type AutomationTool, BootDevice, LightsoutError, MediaState, PowerAction, PowerState, SelEntry, Sensor, type ServerView } from '@lightsout/shared';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Type, { type TObject, type TProperties } from 'typebox';
+import { type Permission, powerPermission } from '../../access/permissions.js';
+import { spendOrRequestApproval } from '../../automation/approvals.js';
+import { type CompiledPolicy, consoleLineRefusal } from '../../automation/policy.js';
+import type { Redactor } from '../../automation/redact.js';
+import { consoleExchange } from './console.js';
+
+/** What a tool runs with: the MCP request (principal, audit origin), the tenant policy, the redactor. */
+export interface ToolContext {
+  app: FastifyInstance;
+  request: FastifyRequest;
+  policy: CompiledPolicy;
+  redact: Redactor;
+}
+
+/** A tool's answer before the envelope (duration_ms, server_ids) is added. */
+export interface ToolAnswer {
+  result: Record<string, unknown>;
+  serverIds: string[];
+}
+
+export interface ToolDefinition {
+  name: AutomationTool;
+  title: string;
+  description: string;
+  /** What every call needs at least: a caller whose role lacks it does not see the tool. */
+  least: Permission;
+  /** Hints for clients (MCP ToolAnnotations). */
+  readOnly: boolean;
+  destructive: boolean;
+  input: TObject;
+  /** The result's own fields; the envelope adds duration_ms and server_ids. */
+  output: TProperties;
+  run(context: ToolContext, args: Record<string, unknown>): Promise<ToolAnswer>;
+}
+
+const ServerId = Type.String({ minLength: 1, maxLength: 63, description: 'the server id (list_servers shows them)' });
+
+/** A server as tools show it: what an assistant needs to pick one, not the BMC endpoints. */
+const ToolServer = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  tenant: Type.String(),
+  region: Type.String(),
+  datacenter: Type.String(),
+  rack: Type.String(),
+  labels: Type.Record(Type.String(), Type.String()),
+  power: PowerState,
+  agent: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+  capabilities: Type.Array(Type.String()),
+  state_at: Type.Union([Type.String(), Type.Null()]),
+});
+
+function toolServer(view: ServerView) {
+  return {
+    id: view.id,
+    name: view.name,
+    tenant: view.tenant,
+    region: view.region,
+    datacenter: view.datacenter,
+    rack: view.rack,
+    labels: view.labels,
+    power: view.power,
+    agent: view.agent,
+    capabilities: [...view.capabilities],
+    state_at: view.stateAt,
+  };
+}
+
+async function authorized(context: ToolContext, permission: Permission, serverId: string): Promise<void> {
+  await context.app.access.authorize(context.request, permission, serverId);
+}
+
+// CSI/OSC escape sequences and the lone carriage returns of a terminal: what a reader of lines does not want.
+// eslint-disable-next-line no-control-regex
+const TERMINAL_ESCAPES = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
+
+/** Console bytes as text lines, escapes removed; the last `count`. */
+export function consoleLines(bytes: Buffer, count: number): string[] {
+  const text = bytes.toString('utf8').replace(TERMINAL_ESCAPES, '');
+  // eslint-disable-next-line no-control-regex
+  const lines = text.split(/\r?\n/).map((line) => line.replace(/^.*\r(?=.)/, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ''));
+  while (lines.length > 0 && lines.at(-1) === '') lines.pop();
+  return lines.slice(-count);
+}
+
+export const TOOLS: readonly ToolDefinition[] = [
+  {
+    name: 'list_servers',
+    title: 'List servers',
+    description: 'Servers you may reach, optionally filtered by name (substring), label (key=value), rack, datacenter or power state.',
+    least: 'servers.read',
+    readOnly: true,
+    destructive: false,
+    input: Type.Object(
+      {
+        name: Type.Optional(Type.String({ maxLength: 128 })),
+        label: Type.Optional(Type.String({ maxLength: 128, pattern: '^[^=]+=.*$', description: 'key=value' })),
+        rack: Type.Optional(Type.String({ maxLength: 63 })),
+        datacenter: Type.Optional(Type.String({ maxLength: 63 })),
+        power: Type.Optional(PowerState),
+      },
+      { additionalProperties: false },
+    ),
+    output: { servers: Type.Array(ToolServer) },
+    async run({ app, request }, args) {
+      const { name, label, rack, datacenter, power } = args as { name?: string; label?: string; rack?: string; datacenter?: string; power?: string };
+      const [labelKey, labelValue] = label === undefined ? [] : [label.slice(0, label.indexOf('=')), label.slice(label.indexOf('=') + 1)];
+      const servers = (await app.serverOperations.list(request)).filter(
+        (server) =>
+          (name === undefined || server.name.toLowerCase().includes(name.toLowerCase()) || server.id.includes(name.toLowerCase())) &&
+          (labelKey === undefined || server.labels[labelKey] === labelValue) &&
+          (rack === undefined || server.rack === rack) &&
+          (datacenter === undefined || server.datacenter === datacenter) &&
+          (power === undefined || server.power === power),
+      );
+      return { result: { servers: servers.map(toolServer) }, serverIds: servers.map((server) => server.id) };
+    },
+  },
+  {
+    name: 'get_server',
+    title: 'Get a server',
+    description: 'One server: placement, labels, power state as last seen, agent state, capabilities.',
+    least: 'servers.read',
+    readOnly: true,
+    destructive: false,
+    input: Type.Object({ server_id: ServerId }, { additionalProperties: false }),
+    output: { server: ToolServer },
+    async run(context, args) {
+      const serverId = args['server_id'] as string;
+      await authorized(context, 'servers.read', serverId);
+      return { result: { server: toolServer(await context.app.serverOperations.get(context.request, serverId)) }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'power_status',
+    title: 'Power status',
+    description: "Ask the server's BMC for its power state now.",
+    least: 'power.read',
+    readOnly: true,
+    destructive: false,
+    input: Type.Object({ server_id: ServerId }, { additionalProperties: false }),
+    output: { server_id: Type.String(), power: PowerState },
+    async run(context, args) {
+      const serverId = args['server_id'] as string;
+      await authorized(context, 'power.read', serverId);
+      const { power } = await context.app.serverOperations.powerStatus(context.request, serverId);
+      return { result: { server_id: serverId, power }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'power_action',
+    title: 'Power action',
+    description: 'Power a server on, off (hard), soft (ACPI shutdown), cycle or reset. The tenant policy may hold an action for approval: the call then fails with APPROVAL_REQUIRED and an approval id; once a tenant admin approved it, call again with approval_id.',
+    least: 'power.on',
+    readOnly: false,
+    destructive: true,
+    input: Type.Object({ server_id: ServerId, action: PowerAction, approval_id: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+    output: { server_id: Type.String(), power: PowerState, pending: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')])) },
+    async run(context, args) {
+      const { server_id: serverId, action, approval_id: approvalId } = args as { server_id: string; action: PowerAction; approval_id?: string };
+      await authorized(context, powerPermission(action), serverId);
+      if (context.policy.approvalPower.has(action)) {
+        const call = { server_id: serverId, action };
+        await spendOrRequestApproval(context.app.store, context.request.principal!, { tool: 'power_action', serverId, args: call, shownArgs: call }, approvalId);
+      }
+      const result = await context.app.serverOperations.powerAction(context.request, serverId, action);
+      return { result: { server_id: serverId, power: result.power, ...(result.pending ? { pending: result.pending.target } : {}) }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'set_boot',
+    title: 'Set boot device',
+    description: 'Set the boot device override (pxe, disk, cd, bios, none) for the next boot only or persistently; uefi chooses the boot mode (absent: unchanged).',
+    least: 'boot.set',
+    readOnly: false,
+    destructive: false,
+    input: Type.Object({ server_id: ServerId, device: BootDevice, persistent: Type.Optional(Type.Boolean()), uefi: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    output: { server_id: Type.String(), device: BootDevice, persistent: Type.Boolean(), uefi: Type.Boolean(), warning: Type.Optional(Type.String()) },
+    async run(context, args) {
+      const { server_id: serverId, device, persistent, uefi } = args as { server_id: string; device: BootDevice; persistent?: boolean; uefi?: boolean };
+      await authorized(context, 'boot.set', serverId);
+      const result = await context.app.serverOperations.setBoot(context.request, serverId, { device, ...(persistent === undefined ? {} : { persistent }), ...(uefi === undefined ? {} : { uefi }) });
+      return { result: { server_id: serverId, ...result }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'read_sensors',
+    title: 'Read sensors',
+    description: 'Temperatures, fans, voltages and power readings from the BMC, with their status.',
+    least: 'sensors.read',
+    readOnly: true,
+    destructive: false,
+    input: Type.Object({ server_id: ServerId }, { additionalProperties: false }),
+    output: { server_id: Type.String(), sensors: Type.Array(Sensor) },
+    async run(context, args) {
+      const serverId = args['server_id'] as string;
+      await authorized(context, 'sensors.read', serverId);
+      const { sensors } = await context.app.serverOperations.sensors(context.request, serverId);
+      return { result: { server_id: serverId, sensors }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'read_event_log',
+    title: 'Read the event log',
+    description: "The BMC's system event log (SEL), newest last; `limit` keeps the newest entries.",
+    least: 'servers.read',
+    readOnly: true,
+    destructive: false,
+    input: Type.Object({ server_id: ServerId, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }),
+    output: { server_id: Type.String(), entries: Type.Array(SelEntry) },
+    async run(context, args) {
+      const serverId = args['server_id'] as string;
+      await authorized(context, 'servers.read', serverId);
+      const { entries } = await context.app.serverOperations.eventLog(context.request, serverId);
+      return { result: { server_id: serverId, entries: entries.slice(-((args['limit'] as number | undefined) ?? 200)) }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'console_tail',
+    title: 'Console tail',
+    description: "The last lines of the server's serial console (SOL or serial) scrollback, read-only.",
+    least: 'console.view',
+    readOnly: true,
+    destructive: false,
+    input: Type.Object({ server_id: ServerId, lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }),
+    output: { server_id: Type.String(), lines: Type.Array(Type.String()) },
+    async run(context, args) {
+      const serverId = args['server_id'] as string;
+      await authorized(context, 'console.view', serverId);
+      const bytes = await consoleExchange(context.app, context.request, serverId, { mode: 'view', quietMs: 400, maxMs: 15_000, maxBytes: 256 * 1024 });
+      return { result: { server_id: serverId, lines: consoleLines(bytes, (args['lines'] as number | undefined) ?? 50) }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'console_send',
+    title: 'Send a console line',
+    description: "Type one line (Enter is added) into the server's serial console and return what it printed within a moment. The tenant policy decides which lines are allowed.",
+    least: 'console.control',
+    readOnly: false,
+    destructive: true,
+    input: Type.Object({ server_id: ServerId, line: Type.String({ maxLength: 4096 }) }, { additionalProperties: false }),
+    output: { server_id: Type.String(), sent: Type.Boolean(), output: Type.Array(Type.String()) },
+    async run(context, args) {
+      const { server_id: serverId, line } = args as { server_id: string; line: string };
+      // Typing into a console someone has open takes it over (console.takeover, step-up), as in the REST API.
+      const others = context.app.streams.gateway.othersLiveOn(serverId, context.request.principal!.subject);
+      await authorized(context, others ? 'console.takeover' : 'console.control', serverId);
+      const refusal = consoleLineRefusal(context.policy, line);
+      if (refusal !== undefined) throw new LightsoutError('POLICY_DENIED', refusal);
+      const bytes = await consoleExchange(context.app, context.request, serverId, { mode: 'control', input: Buffer.from(`${line}\r`, 'utf8'), quietMs: 600, maxMs: 15_000, maxBytes: 64 * 1024 });
+      return { result: { server_id: serverId, sent: true, output: consoleLines(bytes, 100) }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'mount_media',
+    title: 'Mount virtual media',
+    description: 'Mount an uploaded image (by upload_id, or by sha256 of an image already on the relay) as the virtual CD; boot: boot once from it.',
+    least: 'media.mount',
+    readOnly: false,
+    destructive: true,
+    input: Type.Object(
+      { server_id: ServerId, upload_id: Type.Optional(Type.String({ maxLength: 64 })), sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })), boot: Type.Optional(Type.Boolean()), replace: Type.Optional(Type.Boolean()) },
+      { additionalProperties: false },
+    ),
+    output: { media: MediaState },
+    async run(context, args) {
+      const { server_id: serverId, upload_id: uploadId, sha256, boot, replace } = args as { server_id: string; upload_id?: string; sha256?: string; boot?: boolean; replace?: boolean };
+      await authorized(context, 'media.mount', serverId);
+      const media = await context.app.mediaActions.mount(context.request, serverId, { ...(uploadId === undefined ? {} : { uploadId }), ...(sha256 === undefined ? {} : { sha256 }), ...(boot === undefined ? {} : { boot }), ...(replace === undefined ? {} : { replace }) });
+      return { result: { media }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'eject_media',
+    title: 'Eject virtual media',
+    description: 'Eject the virtual CD.',
+    least: 'media.eject',
+    readOnly: false,
+    destructive: false,
+    input: Type.Object({ server_id: ServerId }, { additionalProperties: false }),
+    output: { media: MediaState },
+    async run(context, args) {
+      const serverId = args['server_id'] as string;
+      await authorized(context, 'media.eject', serverId);
+      return { result: { media: await context.app.mediaActions.eject(context.request, serverId) }, serverIds: [serverId] };
+    },
+  },
+];

@@ -30,7 +30,7 @@ for (const target of chosen) {
   const codes = Object.entries(report.codes).map(([code, count]) => `${code} ${count}`).join(', ');
   console.log(
     `${report.target.padEnd(22)} ${String(report.runs).padStart(9)} inputs ${report.seconds.toFixed(1).padStart(7)} s ${String(report.inputsPerSecond).padStart(8)}/s  ` +
-      `value ${report.values}, need-more ${report.needMore}, typed error ${report.typedErrors} (${codes}); slowest ${report.slowestMs.toFixed(1)} ms; findings ${report.findingCount}`,
+      `value ${report.values}, need-more ${report.needMore}, typed error ${report.typedErrors} (${codes}); slowest ${report.slowestMs.toFixed(1)} ms (stalls not reproduced on re-run: ${report.stalls}); findings ${report.findingCount}`,
   );
   for (const finding of report.findings.slice(0, 5)) console.log(`  ${finding.kind}: ${finding.detail}\n    ${finding.input.slice(0, 240)}`);
 }

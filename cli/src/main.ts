@@ -9,6 +9,7 @@ import { login, logout } from './commands/login.js';
 import { mediaEject, mediaMount, mediaStatus } from './commands/media.js';
 import { registerSecurityCommands } from './commands/security-commands.js';
 import { registerSshCommands } from './commands/ssh.js';
+import { registerAutomationCommands } from './commands/automation.js';
 import { exitCodeOf, ExitCode } from './exit-codes.js';
 import { processOutput, type Output } from './output.js';
 
@@ -171,6 +172,7 @@ function buildProgram(context: CommandContext): Command {
   media.command('status').description('which image is mounted on a server, since when, by whom').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaStatus(context, server, options));
   registerSecurityCommands(program, context);
   registerSshCommands(program, context);
+  registerAutomationCommands(program, context);
   return program;
 }
 

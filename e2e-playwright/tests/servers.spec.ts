@@ -16,7 +16,7 @@ test('finds a server by search, shows power and agent badges, power-cycles it fr
   await expect(page.getByTestId('confirm-dialog').getByRole('button', { name: 'Cancel' })).toBeFocused();
   await shot(page, '04-power-cycle-confirm');
   await page.getByTestId('confirm-button').click();
-  await expect(page.getByTestId('toast').filter({ hasText: server.id })).toContainText('power');
+  await expect(page.getByTestId('toast').filter({ hasText: server.id })).toContainText(/Power cycle (done|accepted)/);
   if (server.serial) await expect(consoleText(page, server.id)).toContainText(/boot|BIOS|POST|login/i, { timeout: 30_000 });
   await shot(page, '05-power-cycled');
 });

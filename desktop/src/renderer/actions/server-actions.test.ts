@@ -1,6 +1,6 @@
 import type { ServerView } from '@lightsout/shared';
 import { describe, expect, it } from 'vitest';
-import { capabilitiesOf, defaultConsoleKind, ejectApplies, POWER_ACTIONS, powerActionApplies, visibleSelection } from './server-actions.js';
+import { capabilitiesOf, defaultConsoleKind, ejectApplies, POWER_ACTIONS, powerActionApplies, powerOutcomeText, visibleSelection } from './server-actions.js';
 
 const server = (capabilities: ServerView['capabilities']): ServerView => ({
   id: 's', name: 's', tenant: 't', region: 'r', datacenter: 'd', rack: 'k', labels: {}, endpoints: {}, capabilities,
@@ -43,5 +43,12 @@ describe('server actions', () => {
 
   it('keeps only the selected servers the filter still shows', () => {
     expect([...visibleSelection(new Set(['a', 'b', 'c']), new Set(['b', 'c', 'd']))]).toEqual(['b', 'c']);
+  });
+
+  it('names the action done, not the bare resulting state', () => {
+    expect(powerOutcomeText('cycle', { power: 'on' })).toBe('Power cycle done — the server is on');
+    expect(powerOutcomeText('reset', { power: 'on', pending: { action: 'reset', target: 'on', since: '2026-12-05T00:00:00Z' } })).toBe('Hard reset accepted — waiting for the server to come on');
+    expect(powerOutcomeText('off', { power: 'on', pending: { action: 'off', target: 'off', since: '2026-12-05T00:00:00Z' } })).toBe('Power off accepted — waiting for the server to go off');
+    expect(powerOutcomeText('on', { power: 'unknown' })).toBe('Power on sent — the BMC does not report the power state');
   });
 });

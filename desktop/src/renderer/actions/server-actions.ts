@@ -1,4 +1,4 @@
-import type { BootDevice, Capability, PowerAction, ServerView } from '@lightsout/shared';
+import type { BootDevice, Capability, PowerAction, PowerResult, ServerView } from '@lightsout/shared';
 
 /** Power actions as the menus show them; `destructive` ones ask for confirmation first. */
 export const POWER_ACTIONS: readonly { action: PowerAction; label: string; destructive: boolean; describe: string }[] = [
@@ -55,4 +55,17 @@ export function ejectApplies(servers: readonly ServerView[]): boolean {
 /** The selected servers that a filter still shows: what is out of sight is out of the selection, so "N selected" is what actions reach. */
 export function visibleSelection(selected: ReadonlySet<string>, visible: ReadonlySet<string>): Set<string> {
   return new Set([...selected].filter((id) => visible.has(id)));
+}
+
+/**
+ * What a power action did, in the action's own words: "Power cycle done —
+ * the server is on", or, while the BMC has accepted it but not yet reported
+ * the result, "Power cycle accepted — waiting for the server to come on".
+ * Never the bare resulting state, which read "power off" after a cycle.
+ */
+export function powerOutcomeText(action: PowerAction, result: PowerResult): string {
+  const label = powerActionInfo(action).label;
+  if (result.pending) return `${label} accepted — waiting for the server to ${result.pending.target === 'on' ? 'come on' : 'go off'}`;
+  if (result.power === 'unknown') return `${label} sent — the BMC does not report the power state`;
+  return `${label} done — the server is ${result.power}`;
 }

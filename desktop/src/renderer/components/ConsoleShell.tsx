@@ -1,6 +1,6 @@
 import type { BootDevice, MediaState, PowerAction, ServerView } from '@lightsout/shared';
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
-import { capabilitiesOf, ejectApplies, POWER_ACTIONS, powerActionApplies } from '../actions/server-actions.js';
+import { capabilitiesOf, ejectApplies, POWER_ACTIONS, powerActionApplies, powerOutcomeText } from '../actions/server-actions.js';
 import { forEachServer, type RelayClient } from '../api/relay-client.js';
 import { type FeedMode, startServerFeed } from '../api/server-feed.js';
 import { AppContext, type AppServices } from '../app-context.js';
@@ -87,7 +87,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       void runBulk(`${POWER_ACTIONS.find((entry) => entry.action === action)?.label}`, serverIds, async (serverId) => {
         const result = await client.power(serverId, action);
         // the BMC accepted it; the tree shows it pending until the BMC reports the target
-        return result.pending ? `power ${action} accepted (${result.pending.target} pending)` : `power ${result.power}`;
+        return powerOutcomeText(action, result);
       }),
     [client, runBulk],
   );

@@ -121,6 +121,10 @@ export class StreamClient {
   get state(): StreamClientState {
     return this.currentState;
   }
+  /** The token the next leg presents: the latest resume token the relay pushed, else the connect token. */
+  get currentToken(): string {
+    return this.token;
+  }
   /** The gateway URL the current (or next) leg uses. */
   get streamUrl(): string {
     return this.url;

@@ -179,8 +179,11 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       { sessionId, serverId: server.id, tenant: server.tenant, kind, mode, agentId: server.agentId, subject: caller.subject, user: caller.username },
       'connect',
     );
-    // The gateway holding the agent now; an agent connected nowhere is this replica's to report (4503, then the route).
-    const gatewayUrl = (await gatewayUrlOf(server.agentId)) ?? app.config.publicUrl;
+    // The gateway holding the agent now. An agent connected nowhere: a replica that splices streams hands out its
+    // own URL (the connection then says 4503 and the client asks the route); a manager splices none and says so.
+    let gatewayUrl = await gatewayUrlOf(server.agentId);
+    if (gatewayUrl === undefined && app.config.role === 'manager') throw new LightsoutError('AGENT_OFFLINE', `the agent of ${server.id} is connected to no gateway`, { hint: 'check the agent and its connection to a gateway of its region' });
+    gatewayUrl ??= app.config.publicUrl;
     return {
       sessionId,
       streamUrl: streamUrlAt(gatewayUrl, sessionId),

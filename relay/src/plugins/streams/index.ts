@@ -148,6 +148,8 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   const unwatchPresence = dependencies.watchAgentPresence?.((agentId, online) => gateway.agentPresence(agentId, online));
   app.addHook('onClose', async () => unwatchPresence?.());
   // Where a session's agent is: the gateway holding its control connection, anywhere in the deployment.
+  // (A plugin given a hand-made config, as the test chains do, may lack deploymentUrl: it is its own deployment.)
+  const deploymentUrl = (app.config.deploymentUrl as string | undefined) ?? app.config.publicUrl;
   const connectedHere = (agentId: string): boolean | undefined => dependencies.agentConnectedHere?.(agentId) ?? dependencies.agentOnline?.(agentId);
   const gatewayUrlOf = dependencies.gatewayUrlOf ?? (async (agentId: string) => (connectedHere(agentId) === false ? undefined : app.config.publicUrl));
   /** A stream token as every endpoint that takes one checks it: signature and session, not revoked since, server still the tenant's. */
@@ -188,7 +190,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       sessionId,
       streamUrl: streamUrlAt(gatewayUrl, sessionId),
       // Asked at the deployment's one URL (the manager, or the load balancer in front of the replicas).
-      routeUrl: `${app.config.deploymentUrl}/v1/streams/${sessionId}/route`,
+      routeUrl: `${deploymentUrl}/v1/streams/${sessionId}/route`,
       token,
       expiresAt: new Date(expiresAt * 1000).toISOString(),
       serverId: server.id,

@@ -154,6 +154,12 @@ export class ControlConnection {
     }
     this.hooks.countMessage('in', message.type);
     this.lastSeenAt = Date.now();
+    // A heartbeat is answered at once, not behind the queue: applying 10,000 servers takes seconds,
+    // and an agent whose heartbeats wait that long looks dead to both sides.
+    if (message.type === 'heartbeat') {
+      this.heartbeat(message.seq);
+      return;
+    }
     this.queue = this.queue
       .then(() => this.handle(message))
       .catch((error: unknown) => {
@@ -162,14 +168,18 @@ export class ControlConnection {
       });
   }
 
+  private heartbeat(seq: number): void {
+    clearTimeout(this.supervision);
+    this.supervision = this.armSupervision();
+    this.hooks.onHeartbeat(this);
+    this.send({ v: CONTROL_PROTOCOL_VERSION, type: 'heartbeat-ack', seq });
+  }
+
   private async handle(message: AgentToRelay): Promise<void> {
     if (this.state !== 'open') return;
     switch (message.type) {
       case 'heartbeat':
-        clearTimeout(this.supervision);
-        this.supervision = this.armSupervision();
-        this.hooks.onHeartbeat(this);
-        this.send({ v: CONTROL_PROTOCOL_VERSION, type: 'heartbeat-ack', seq: message.seq });
+        this.heartbeat(message.seq);
         return;
       case 'hello':
         return this.hooks.onHello(this, message);

@@ -97,9 +97,8 @@ describe('control protocol: session', () => {
     const identity = await enroll();
     const client = await connect(identity);
     client.send({ v: 1, type: 'hello', agentVersion: '0.1.0-test', capabilities: ['ipmi'] });
-    await stillServes(client, 1); // messages are handled in order: hello is stored by now
-    const agents = (await api('/v1/agents', adminToken)).body['agents'] as Array<{ id: string; version: string; status: string }>;
-    expect(agents.find((agent) => agent.id === identity.agentId)).toMatchObject({ version: '0.1.0-test', status: 'online' });
+    const agent = await waitFor(async () => ((await api('/v1/agents', adminToken)).body['agents'] as Array<{ id: string; version: string; status: string }>).find((entry) => entry.id === identity.agentId && entry.version === '0.1.0-test'));
+    expect(agent).toMatchObject({ version: '0.1.0-test', status: 'online' });
     await client.close();
   });
 
@@ -136,7 +135,9 @@ describe('inventory rules', () => {
 
     client.send({ v: 1, type: 'inventory', servers: [server('part-01'), server('part-02')], more: true });
     client.send({ v: 1, type: 'inventory', servers: [server('part-03')], more: true });
-    await stillServes(client, 3); // handled in order: both parts are in, and nothing is applied yet
+    // Handled in order: once this state is stored, both parts are in, and nothing is applied yet.
+    client.send({ v: 1, type: 'state', serverId: 'part-old', power: 'on', reachable: true });
+    await waitFor(async () => (await api('/v1/servers/part-old', adminToken)).body['power'] === 'on');
     expect((await api('/v1/servers/part-01', adminToken)).status).toBe(404);
     expect((await api('/v1/servers/part-old', adminToken)).status).toBe(200);
 
@@ -152,7 +153,7 @@ describe('inventory rules', () => {
     client.send({ v: 1, type: 'inventory', servers: [server('count-01'), server('count-02'), server('count-03', { tenant: 'provider' })] });
     await client.next('inventory-ack');
     client.send({ v: 1, type: 'state', serverId: 'count-01', power: 'on', reachable: true });
-    await stillServes(client, 2);
+    await waitFor(async () => (await api('/v1/servers/count-01', adminToken)).body['power'] === 'on');
     const served = await relay.app.metrics.registry.metrics();
     expect(Number(/^lightsout_servers\{tenant="demo",power="on"\} (\d+)$/m.exec(served)?.[1])).toBeGreaterThanOrEqual(1);
     expect(Number(/^lightsout_servers\{tenant="provider",power="unknown"\} (\d+)$/m.exec(served)?.[1])).toBeGreaterThanOrEqual(1);
@@ -201,10 +202,10 @@ describe('inventory rules', () => {
     expect((await api('/v1/servers/web-02', adminToken)).status).toBe(404);
 
     // state updates only for servers the agent owns
-    fraClient.send({ v: 1, type: 'state', serverId: 'web-01', power: 'on', reachable: true });
+    // Handled in order: once web-01's state is stored, db-02's (sent first) was handled too.
     fraClient.send({ v: 1, type: 'state', serverId: 'db-02', power: 'on', reachable: true });
-    await stillServes(fraClient, 9);
-    expect((await api('/v1/servers/web-01', adminToken)).body).toMatchObject({ power: 'on' });
+    fraClient.send({ v: 1, type: 'state', serverId: 'web-01', power: 'on', reachable: true });
+    await waitFor(async () => (await api('/v1/servers/web-01', adminToken)).body['power'] === 'on');
     expect((await api('/v1/servers/db-02', adminToken)).body).toMatchObject({ power: 'unknown' });
 
     await fraClient.close();
@@ -299,7 +300,7 @@ describe('operations forwarded to the agent', () => {
     await client.next('inventory-ack');
     const rejected = { credentials: 'rejected', retryAt: '2026-12-05T02:00:00.000Z', error: { code: 'BMC_AUTH_FAILED', message: 'the BMC rejected the configured credentials' } };
     client.send({ v: 1, type: 'state', serverId: 'creds-01', power: 'unknown', reachable: false, bmc: rejected });
-    await stillServes(client, 21);
+    await waitFor(async () => ((await api('/v1/servers/creds-01', adminToken)).body['bmc'] as { credentials?: string } | null)?.credentials === 'rejected');
     expect((await api('/v1/servers/creds-01', adminToken)).body).toMatchObject({ power: 'unknown', bmc: rejected });
     expect(await api('/v1/servers/creds-01/credentials/retry', operatorToken, { method: 'POST' })).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
     const answer = api('/v1/servers/creds-01/credentials/retry', adminToken, { method: 'POST' });

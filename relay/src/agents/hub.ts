@@ -1,4 +1,4 @@
-import { CONTROL_PROTOCOL_VERSION, ControlCloseCode, type ControlOperation, LightsoutError, type OperationParams, type OperationResult } from '@lightsout/shared';
+import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, ControlCloseCode, inventoryAckParts, type ControlOperation, type InventoryAckMessage, LightsoutError, type OperationParams, type OperationResult } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { RelayConfig } from '../config/schema.js';
@@ -49,7 +49,9 @@ export class AgentHub {
         this.events.serversChanged(accepted);
         this.events.serversRemoved(removed);
         if (rejected.length > 0) this.log.warn({ agentId: connection.agent.id, rejected: rejected.map((entry) => `${entry.serverId}:${entry.error.code}`) }, 'inventory entries rejected');
-        connection.send({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted, rejected, ...(assigned.length > 0 ? { assigned } : {}) });
+        // An agent takes frames of CONTROL_MAX_FRAME_BYTES at most: 10,000 refusals with their reasons are more.
+        const ack: InventoryAckMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted, rejected, ...(assigned.length > 0 ? { assigned } : {}) };
+        for (const part of inventoryAckParts(ack, CONTROL_MAX_FRAME_BYTES)) connection.send(part);
       },
       onState: async (connection, message) => {
         if (await applyState(this.store, connection.agent.id, message)) {

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LightsoutError } from '../errors.js';
 import type { ServerRegistration } from '../schemas/server.js';
-import { decodeAgentMessage, encodeControl } from './codec.js';
-import { inventoryParts } from './inventory-parts.js';
+import { decodeAgentMessage, decodeRelayMessage, encodeControl } from './codec.js';
+import { inventoryAckParts, inventoryParts } from './inventory-parts.js';
+import type { InventoryAckMessage } from './messages.js';
 
 function server(index: number, label = ''): ServerRegistration {
   const id = `srv-${index}`;
@@ -45,5 +46,32 @@ describe('inventoryParts', () => {
     }
     expect(error).toBeInstanceOf(LightsoutError);
     expect(error).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('srv-2') });
+  });
+});
+
+describe('inventoryAckParts', () => {
+  it('keeps every part within the budget and every entry once, in order; one part when it fits', () => {
+    const small: InventoryAckMessage = { v: 1, type: 'inventory-ack', accepted: ['a'], rejected: [] };
+    expect(inventoryAckParts(small, 1 << 20)).toEqual([small]);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('accepted', 'rejected', 'assigned'), fc.string({ maxLength: 200 })), { maxLength: 300 }), fc.integer({ min: 1024, max: 8192 }), (entries, maxBytes) => {
+        const ack: InventoryAckMessage = { v: 1, type: 'inventory-ack', accepted: [], rejected: [], assigned: [] };
+        entries.forEach(([list, text], index) => {
+          if (list === 'accepted') ack.accepted.push(`s-${index}`);
+          else if (list === 'rejected') ack.rejected.push({ serverId: `s-${index}`, error: { code: 'NOT_FOUND', message: text } });
+          else ack.assigned!.push({ serverId: `s-${index}`, tenant: 't' });
+        });
+        const parts = inventoryAckParts(ack, maxBytes);
+        for (const part of parts) {
+          const frame = encodeControl(part);
+          expect(byteLength(frame)).toBeLessThanOrEqual(maxBytes);
+          expect(decodeRelayMessage(frame, maxBytes)).toEqual(part);
+        }
+        expect(parts.flatMap((part) => part.accepted)).toEqual(ack.accepted);
+        expect(parts.flatMap((part) => part.rejected)).toEqual(ack.rejected);
+        expect(parts.flatMap((part) => part.assigned ?? [])).toEqual(ack.assigned);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

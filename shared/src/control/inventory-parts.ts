@@ -1,6 +1,6 @@
 import { LightsoutError } from '../errors.js';
 import type { ServerRegistration } from '../schemas/server.js';
-import { CONTROL_PROTOCOL_VERSION, type InventoryMessage } from './messages.js';
+import { CONTROL_PROTOCOL_VERSION, type InventoryAckMessage, type InventoryMessage } from './messages.js';
 
 const encoder = new TextEncoder();
 
@@ -40,4 +40,40 @@ export function inventoryParts(servers: readonly ServerRegistration[], maxFrameB
   }
   parts.push(current);
   return parts.map((part, index): InventoryMessage => ({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: part, ...(index < parts.length - 1 ? { more: true } : {}) }));
+}
+
+/**
+ * Splits an inventory acknowledgement into `inventory-ack` frames of at most
+ * `maxFrameBytes` each: 10,000 refused servers, each with its reason, are
+ * more than one frame. Every part is a complete acknowledgement of the
+ * servers it names (accepted, rejected, assigned), so an agent handles each
+ * on its own, an older one too. One part when everything fits.
+ */
+export function inventoryAckParts(ack: InventoryAckMessage, maxFrameBytes: number): InventoryAckMessage[] {
+  const envelope = utf8Length(JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted: [], rejected: [], assigned: [] }));
+  const budget = maxFrameBytes - envelope;
+  const entries: Array<{ list: 'accepted' | 'rejected' | 'assigned'; item: unknown; size: number }> = [
+    ...ack.accepted.map((item) => ({ list: 'accepted' as const, item, size: utf8Length(JSON.stringify(item)) + 1 })),
+    ...ack.rejected.map((item) => ({ list: 'rejected' as const, item, size: utf8Length(JSON.stringify(item)) + 1 })),
+    ...(ack.assigned ?? []).map((item) => ({ list: 'assigned' as const, item, size: utf8Length(JSON.stringify(item)) + 1 })),
+  ];
+  const parts: InventoryAckMessage[] = [];
+  const fresh = (): InventoryAckMessage => ({ v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted: [], rejected: [] });
+  let current = fresh();
+  let used = 0;
+  let empty = true;
+  for (const entry of entries) {
+    if (used + entry.size > budget && !empty) {
+      parts.push(current);
+      current = fresh();
+      used = 0;
+    }
+    if (entry.list === 'assigned') (current.assigned ??= []).push(entry.item as NonNullable<InventoryAckMessage['assigned']>[number]);
+    else if (entry.list === 'accepted') current.accepted.push(entry.item as string);
+    else current.rejected.push(entry.item as InventoryAckMessage['rejected'][number]);
+    used += entry.size;
+    empty = false;
+  }
+  parts.push(current);
+  return parts;
 }

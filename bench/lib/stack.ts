@@ -60,6 +60,12 @@ export interface StackOptions {
   relayConfig?: Record<string, unknown>;
   /** Merged into the agent's `control` config. */
   agentControl?: Record<string, unknown>;
+  /** Merged into the agent's config at the top level (e.g. `metrics`, `poll`). */
+  agentConfig?: Record<string, unknown>;
+  /** The server ids to wait for (default: every one). */
+  waitForServers?: string[];
+  /** How long to wait for the agent to register them (default 90 s). */
+  registerTimeoutMs?: number;
   /** Agent config `credentials` entries (passwords come from agentEnv). */
   agentCredentials?: Array<{ id: string; username: string; passwordEnv: string }>;
   /** Runs once the relays are up and before the agent starts, e.g. to create tenants. */
@@ -184,6 +190,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         control: { backoffBaseMs: 100, backoffCapMs: 1000, ...options.agentControl },
         ...(options.agentCredentials === undefined ? {} : { credentials: options.agentCredentials }),
         servers: servers.map((server) => ({ name: server.id, tenant: 'demo', rack: 'r1', ...server })),
+        ...options.agentConfig,
       }),
     );
     agent = own(spawn(process.execPath, [agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
@@ -192,9 +199,10 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         // The provider admin sees every tenant's servers.
         const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
         const body = (await response.json()) as { servers: { id: string; agent: string }[] };
-        return servers.every((server) => body.servers.some((view) => view.id === server.id && view.agent === 'online'));
+        const online = new Set(body.servers.filter((view) => view.agent === 'online').map((view) => view.id));
+        return (options.waitForServers ?? servers.map((server) => server.id)).every((id) => online.has(id));
       },
-      90_000,
+      options.registerTimeoutMs ?? 90_000,
       'the agent to register its servers',
     );
   } catch (error) {

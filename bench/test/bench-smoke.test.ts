@@ -39,6 +39,15 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     expect(result.params).toMatchObject({ streams: 200, open: 200, failures: 0 });
   });
 
+  it('agent-scale', async () => {
+    const result = await runBench('agent-scale', ['--count', '200', '--processes', '2', '--interval-ms', '2000', '--rounds', '1']);
+    expect(result.unit).toBe('s');
+    expect(result.baselines['ipmipower']).toBeGreaterThan(0);
+    expect(result.params).toMatchObject({ bmcs: 200, rounds: 1, failures: 0, ipmipower_failures: 0 });
+    expect(result.params['cpu_pct']).toBeGreaterThan(0);
+    expect(result.params['rss_mib']).toBeGreaterThan(0);
+  });
+
   it('iso-upload', async () => {
     const result = await runBench('iso-upload', ['--size-mib', '32']);
     expect(result.unit).toBe('MB/s');

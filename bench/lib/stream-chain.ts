@@ -21,7 +21,7 @@ import { SignJWT, importJWK, jwtVerify, type JWK } from 'jose';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { type AgentContext, type AgentConfig, type ServerEntry, AgentStreams, type StreamsExtensionOptions, builtinDriverFactories, createAgentMetrics, DriverRegistry, ServerTenants } from '@lightsout/agent';
-import { SingleUseLedger, accessPlugin, configPlugin, errorsPlugin, streamsPlugin, type StreamDependencies, openStore } from '@lightsout/relay/parts';
+import { type KeyDocuments, SingleUseLedger, accessPlugin, configPlugin, errorsPlugin, streamsPlugin, type StreamDependencies, openStore, storeKeyDocuments } from '@lightsout/relay/parts';
 import { nodeSocketFactory, setTimer } from './stream-socket.js';
 
 export async function freePort(): Promise<number> {
@@ -55,6 +55,8 @@ export interface StreamChain {
   relay: FastifyInstance;
   agents: Map<string, ChainAgent>;
   dataDir: string;
+  /** The chain's signing key rings (in its store): a test signs its own stream tokens with them. */
+  keys: KeyDocuments;
   createSession(userToken: string, serverId: string, kind: StreamKind, mode?: StreamMode): Promise<SessionCreated>;
   connect(session: SessionCreated, handlers: Partial<StreamClientOptions> & Pick<StreamClientOptions, 'onData'>): StreamClient;
   /** Stop the relay (as a crash would, or cleanly) and start a new one on the same port and data dir. */
@@ -119,6 +121,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
 
   const store = await openStore({ dataDir, store: { driver: 'sqlite', sqliteFile: 'relay.sqlite' } });
   const singleUse = new SingleUseLedger(store);
+  const keys = storeKeyDocuments(store);
   const dependencies: StreamDependencies = {
     singleUse,
     async findServer(serverId) {
@@ -169,7 +172,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
       },
     });
     await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
-    await app.register(streamsPlugin, { dependencies });
+    await app.register(streamsPlugin, { dependencies, keyDocuments: keys });
     await app.listen({ host: '127.0.0.1', port });
     return app;
   }
@@ -183,6 +186,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
     },
     agents,
     dataDir,
+    keys,
     async createSession(userToken, serverId, kind, mode) {
       const response = await fetch(`${relayUrl}/v1/servers/${serverId}/sessions`, {
         method: 'POST',

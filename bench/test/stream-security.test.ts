@@ -150,11 +150,11 @@ describe('stream plane security and hostile input', () => {
   it('refuses an expired token and a token for another gateway audience', async () => {
     const session = await chain.createSession('alice', 'web-01', 'serial');
     const grant = { sessionId: session.sessionId, serverId: 'web-01', tenant: 'acme', kind: 'serial' as const, mode: 'control' as const, agentId: 'agent-a', subject: 'u-alice', user: 'alice' };
-    const past = await StreamTokens.load({ dataDir: chain.dataDir, issuer: chain.relayUrl, audience: `${chain.relayUrl}/v1/streams`, now: () => Date.now() - 10 * 60_000 });
+    const past = await StreamTokens.load({ documents: chain.keys, issuer: chain.relayUrl, audience: `${chain.relayUrl}/v1/streams`, now: () => Date.now() - 10 * 60_000 });
     const expired = await past.issue(grant, 'connect');
     const response = await rawConnect(session.streamUrl, expired.token);
     expect(response.status).toBe(401);
-    const otherGateway = await StreamTokens.load({ dataDir: chain.dataDir, issuer: chain.relayUrl, audience: 'https://gateway.elsewhere/v1/streams' });
+    const otherGateway = await StreamTokens.load({ documents: chain.keys, issuer: chain.relayUrl, audience: 'https://gateway.elsewhere/v1/streams' });
     expect((await rawConnect(session.streamUrl, (await otherGateway.issue(grant, 'connect')).token)).status).toBe(401);
   });
 

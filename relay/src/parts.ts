@@ -9,6 +9,7 @@ export { default as errorsPlugin } from './plugins/errors.js';
 export { default as streamsPlugin, type StreamDependencies } from './plugins/streams/index.js';
 export { StreamTokens } from './plugins/streams/tokens.js';
 export { SingleUseLedger } from './access/single-use.js';
+export { type KeyDocuments, storeKeyDocuments } from './access/key-documents.js';
 export { openStore } from './store/open.js';
 export { ServerActivity } from './inventory/activity.js';
 export { ServerEvents } from './inventory/events.js';

@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
 import { afterAll, describe, expect, it } from 'vitest';
+import { memoryKeyDocuments, storeKeyDocuments } from './access/key-documents.js';
+import { type ProviderSecrets, loadOrCreateProviderSecrets, publicJwks, readProviderSecrets } from './identity/keys.js';
 import {
   TestControlClient,
   agentConnectToken,
@@ -32,7 +34,9 @@ describe('relay restart', () => {
       // A password the caller chose (here the test's fixed one) is not printed back: printed text ends up in logs.
       expect(printed[0]).toContain('LIGHTSOUT_DEMO_PASSWORD');
       expect(printed[0]).not.toContain(first.credentials.admin.password);
-      expect(statSync(join(dataDir, 'oidc-secrets.json')).mode & 0o777).toBe(0o600);
+      // The signing keys are in the store (every replica of a deployment reads them there), not in dataDir.
+      expect(await readProviderSecrets(storeKeyDocuments(first.app.store))).toMatchObject({ jwks: { keys: [expect.objectContaining({ alg: 'EdDSA' }), expect.objectContaining({ alg: 'RS256' })] } });
+      expect(existsSync(join(dataDir, 'oidc-secrets.json'))).toBe(false);
 
       const operator = await loginWithDeviceFlow(first.url, 'operator', first.credentials.operator.password);
       const admin = await loginWithPassword(first.url, 'admin', first.credentials.admin.password);
@@ -71,6 +75,23 @@ describe('relay restart', () => {
     } finally {
       await second?.close();
       await first.close().catch(() => undefined);
+    }
+  });
+
+  it('an install that kept its signing keys in dataDir files keeps them: imported into the store on the first start, the files removed', async () => {
+    const dataDir = join(directory, 'upgraded');
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // What earlier versions wrote: the OP's secrets in a 0600 file (the stream ring's import: access/signing-keys.test.ts).
+    const earlier: ProviderSecrets = await loadOrCreateProviderSecrets(memoryKeyDocuments());
+    writeFileSync(join(dataDir, 'oidc-secrets.json'), JSON.stringify(earlier), { mode: 0o600 });
+    const relay = await startRelay({ dataDir });
+    try {
+      const published = (await (await fetch(`${relay.url}/oidc/jwks`)).json()) as { keys: Array<{ kid: string }> };
+      expect(published.keys.map((key) => key.kid).sort()).toEqual(publicJwks(earlier).keys.map((key) => key.kid).sort());
+      expect(await readProviderSecrets(storeKeyDocuments(relay.app.store))).toEqual(earlier);
+      expect(existsSync(join(dataDir, 'oidc-secrets.json'))).toBe(false);
+    } finally {
+      await relay.close();
     }
   });
 });

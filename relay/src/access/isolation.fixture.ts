@@ -1,9 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type JWK, SignJWT, decodeJwt, importJWK } from 'jose';
 import { createUser, ensureTenant } from '../identity/accounts.js';
-import type { ProviderSecrets } from '../identity/keys.js';
+import { readProviderSecrets } from '../identity/keys.js';
+import { storeKeyDocuments } from './key-documents.js';
 import { type RunningRelay, loginWithPassword } from '../testing/index.js';
 import { FileRecordingStorage } from '../plugins/streams/recordings/storage.js';
 import { createApiToken } from './api-tokens.js';
@@ -121,7 +121,7 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
   const revokedUserToken = (await loginWithPassword(relay.url, revokedName, PASSWORD)).accessToken;
   await store.updateTable('users').set({ disabled: 1 }).where('id', '=', alphaRevoked.id).execute();
 
-  const secrets = JSON.parse(readFileSync(join(relay.dataDir, 'oidc-secrets.json'), 'utf8')) as ProviderSecrets;
+  const secrets = (await readProviderSecrets(storeKeyDocuments(relay.app.store)))!;
   const edKey = secrets.jwks.keys.find((key) => key.alg === 'EdDSA')! as JWK;
   const claims = decodeJwt(adminToken);
   const resign = async (changes: { exp?: number; aud?: string }) =>

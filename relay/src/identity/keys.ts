@@ -1,15 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type JWK, exportJWK, generateKeyPair } from 'jose';
+import { type KeyDocuments, legacyKeyFile, removeLegacyKeyFiles } from '../access/key-documents.js';
 
-/** The embedded OP's private signing keys and cookie secrets, kept in dataDir so restarts keep tokens valid. */
+/**
+ * The embedded OP's private signing keys and cookie secrets, kept in the
+ * store (key-documents.ts) so restarts keep tokens valid and every replica
+ * of a deployment issues and accepts the same tokens.
+ */
 export interface ProviderSecrets {
   jwks: { keys: JWK[] };
   cookieKeys: string[];
 }
 
-const FILE = 'oidc-secrets.json';
+/** The ring's name in the store. */
+const RING = 'oidc';
+/** Where a single-process install kept them before the store did: imported once, then removed. */
+const LEGACY_FILE = 'oidc-secrets.json';
 
 async function signingKey(algorithm: 'EdDSA' | 'RS256'): Promise<JWK> {
   const { privateKey } = await generateKeyPair(algorithm, { extractable: true, ...(algorithm === 'RS256' ? { modulusLength: 2048 } : {}) });
@@ -18,20 +24,28 @@ async function signingKey(algorithm: 'EdDSA' | 'RS256'): Promise<JWK> {
 }
 
 /**
- * Load the secrets, or create them on first start (mode 0600). EdDSA signs
- * access tokens; RS256 exists because it is the ID-token default every OIDC
- * client library understands.
+ * Load the secrets, or create them on the first start of the deployment.
+ * EdDSA signs access tokens; RS256 exists because it is the ID-token default
+ * every OIDC client library understands. Replicas starting at once on an
+ * empty store all end up with the first one's secrets.
  */
-export async function loadOrCreateProviderSecrets(dataDir: string): Promise<ProviderSecrets> {
-  const path = join(dataDir, FILE);
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as ProviderSecrets;
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const secrets: ProviderSecrets = {
-    jwks: { keys: [await signingKey('EdDSA'), await signingKey('RS256')] },
-    cookieKeys: [randomBytes(32).toString('base64url')],
-  };
-  writeFileSync(path, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });
-  return secrets;
+export async function loadOrCreateProviderSecrets(documents: KeyDocuments, dataDir?: string): Promise<ProviderSecrets> {
+  const stored = await documents.read(RING);
+  if (stored !== undefined) return JSON.parse(stored.document) as ProviderSecrets;
+  const legacy = legacyKeyFile(dataDir, [LEGACY_FILE]);
+  const secrets: ProviderSecrets =
+    legacy === undefined
+      ? { jwks: { keys: [await signingKey('EdDSA'), await signingKey('RS256')] }, cookieKeys: [randomBytes(32).toString('base64url')] }
+      : (JSON.parse(legacy.text) as ProviderSecrets);
+  const created = await documents.create(RING, JSON.stringify(secrets));
+  removeLegacyKeyFiles(dataDir, [LEGACY_FILE]);
+  return JSON.parse(created.document) as ProviderSecrets;
+}
+
+/** The secrets as stored, or undefined before the first start (tests sign their own tokens with them). */
+export async function readProviderSecrets(documents: KeyDocuments): Promise<ProviderSecrets | undefined> {
+  const stored = await documents.read(RING);
+  return stored === undefined ? undefined : (JSON.parse(stored.document) as ProviderSecrets);
 }
 
 /** The public half of each key, for verifying tokens locally without a network round trip. */

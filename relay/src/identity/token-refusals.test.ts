@@ -1,10 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type JWK, SignJWT, decodeJwt, decodeProtectedHeader, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRelay, loginWithDeviceFlow, startRelay } from '../testing/index.js';
-import type { ProviderSecrets } from './keys.js';
+import { readProviderSecrets } from './keys.js';
+import { storeKeyDocuments } from '../access/key-documents.js';
 
 let relay: RunningRelay;
 let edKey: JWK;
@@ -13,7 +12,7 @@ let validToken: string;
 
 beforeAll(async () => {
   relay = await startRelay();
-  const secrets = JSON.parse(readFileSync(join(relay.dataDir, 'oidc-secrets.json'), 'utf8')) as ProviderSecrets;
+  const secrets = (await readProviderSecrets(storeKeyDocuments(relay.app.store)))!;
   edKey = secrets.jwks.keys.find((key) => key.alg === 'EdDSA')!;
   validToken = (await loginWithDeviceFlow(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
   operatorSubject = decodeJwt(validToken).sub!;

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
 import { apiTokenPrincipal, isApiToken } from '../access/api-tokens.js';
+import { storeKeyDocuments } from '../access/key-documents.js';
 import { Counter, Gauge } from 'prom-client';
 import { ensureTenant, seedDemo } from '../identity/accounts.js';
 import { IssuerKeys } from '../identity/issuer-keys.js';
@@ -79,7 +80,8 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
   let issuerKeys: IssuerKeys | undefined;
 
   if (config.identity.mode === 'embedded') {
-    const secrets = await loadOrCreateProviderSecrets(config.dataDir);
+    // In the store, so every replica issues and accepts the same tokens; a dataDir file from before is imported once.
+    const secrets = await loadOrCreateProviderSecrets(storeKeyDocuments(app.store), config.dataDir);
     const provider = createProvider({ config, store: app.store, secrets, log: app.log });
     // Nothing this OP issues lives longer than accessTokenTtlSeconds, so nothing longer is ours.
     verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: publicJwks(secrets), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });

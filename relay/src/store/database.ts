@@ -171,6 +171,7 @@ export interface Database {
   ssh_host_keys: SshHostKeyTable;
   automation_policies: AutomationPolicyTable;
   automation_approvals: AutomationApprovalTable;
+  signing_keys: SigningKeyTable;
 }
 
 /** A provider admin placed this server in a tenant: overrides what its agent reports (migration 0003). */
@@ -248,4 +249,14 @@ export interface AutomationApprovalTable {
   expires_at: number;
   decided_by: string | null;
   decided_at: number | null;
+}
+
+/** A key ring's private keys as JSON (access/key-documents.ts), shared by every replica on the store (migration 0012). */
+export interface SigningKeyTable {
+  /** Which ring: `oidc` (the embedded OP's keys and cookie secrets), `stream` (stream tokens). */
+  name: string;
+  document: string;
+  /** Bumped by every replace: a writer replaces only the version it read. */
+  version: number;
+  updated_at: number;
 }

@@ -341,6 +341,23 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('automation_policies').ifExists().execute();
     },
   },
+  '0012-signing-keys': {
+    // The deployment's signing keys (OIDC provider, stream tokens), one JSON document per key ring, so every
+    // replica on the store signs and verifies with the same keys. `version` is bumped by each rotation: a
+    // replica replaces the document only at the version it read (two replicas rotating at once keep one ring).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('signing_keys')
+        .addColumn('name', 'text', (column) => column.primaryKey())
+        .addColumn('document', 'text', (column) => column.notNull())
+        .addColumn('version', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('signing_keys').ifExists().execute();
+    },
+  },
 });
 
 /**

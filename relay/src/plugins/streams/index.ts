@@ -17,6 +17,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
+import { type KeyDocuments, storeKeyDocuments } from '../../access/key-documents.js';
 import { can } from '../../access/permissions.js';
 import type { Principal } from '../../identity/verifier.js';
 import type { StreamDependencies } from './dependencies.js';
@@ -42,6 +43,8 @@ export interface StreamsPluginOptions {
   retentionSweepMs?: number;
   /** `aud` of stream tokens; default `${publicUrl}/v1/streams`. */
   audience?: string;
+  /** Where the stream signing keys live; default the relay's store (shared by every replica). */
+  keyDocuments?: KeyDocuments;
 }
 
 declare module 'fastify' {
@@ -93,10 +96,15 @@ const SessionParams = Type.Object({ sessionId: Type.String({ maxLength: 64 }) })
 async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions): Promise<void> {
   const { dependencies } = options;
   const tokens = await StreamTokens.load({
+    documents: options.keyDocuments ?? storeKeyDocuments(app.store),
+    // Key files of a single-process install from before the store held them are imported once.
     dataDir: app.config.dataDir,
     issuer: app.config.publicUrl,
     audience: options.audience ?? `${app.config.publicUrl}/v1/streams`,
   });
+  // Another replica's rotation is picked up within a minute (and at once for a token signed with the new key).
+  const stopKeyRefresh = tokens.refreshKeysEvery(60_000, (error) => app.log.warn({ err: error }, 'could not re-read the stream signing keys; verifying with the ones held'));
+  app.addHook('onClose', async () => stopKeyRefresh());
   const legs = new PendingLegs();
   const recordings = options.recordings ?? new FileRecordingStorage(join(app.config.dataDir, 'recordings'));
   const policy = options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir);

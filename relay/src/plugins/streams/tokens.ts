@@ -2,11 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { type JWK, SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { LightsoutError, StreamTiming, StreamTokenClaims, type StreamKind, type StreamMode } from '@lightsout/shared';
 import { Compile } from 'typebox/compile';
+import type { KeyDocuments } from '../../access/key-documents.js';
 import { SigningKeyRing } from '../../access/signing-keys.js';
 
-/** Before key rotation: one private JWK; imported as the first key of the ring. */
-const KEY_FILE = 'stream-signing-key.json';
+/** The ring's name in the store. */
+const RING = 'stream';
+/** Where a single-process install kept the ring before the store did (imported once, then removed)… */
 const KEYS_FILE = 'stream-signing-keys.json';
+/** … and, before key rotation, its one private JWK. */
+const KEY_FILE = 'stream-signing-key.json';
 const claimsValidator = Compile(StreamTokenClaims);
 /** Seconds a token's iat/exp may be off the relay's clock. */
 const STREAM_TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
@@ -23,10 +27,10 @@ export interface StreamGrant {
 }
 
 /**
- * Stream tokens: EdDSA JWTs (RFC 8037) signed by the relay's own stream key,
- * kept in dataDir (0600) so a restarted relay accepts the tokens it issued
- * before — that is what lets a client resume after a relay kill -9. A gateway
- * verifies them by signature alone (the JWKS is public). That a connect token
+ * Stream tokens: EdDSA JWTs (RFC 8037) signed by the deployment's stream key,
+ * kept in the store so a restarted relay, and every other replica, accepts
+ * the tokens issued before — that is what lets a client resume after a relay
+ * kill -9, on any gateway. A gateway verifies them by signature alone. That a connect token
  * is used once is the gateway's business, not the token's: it spends the jti
  * in the store when the connection is accepted (`spendConnectToken`).
  */
@@ -39,12 +43,21 @@ export class StreamTokens {
     private readonly now: () => number,
   ) {}
 
-  static async load(options: { dataDir: string; issuer: string; audience: string; now?: () => number; rotateAfterSeconds?: number; overlapSeconds?: number }): Promise<StreamTokens> {
+  static async load(options: {
+    documents: KeyDocuments;
+    /** A single-process install's dataDir, whose key files are imported into the store on the first start. */
+    dataDir?: string;
+    issuer: string;
+    audience: string;
+    now?: () => number;
+    rotateAfterSeconds?: number;
+    overlapSeconds?: number;
+  }): Promise<StreamTokens> {
     const now = options.now ?? (() => Date.now());
     const keys = await SigningKeyRing.load({
-      dataDir: options.dataDir,
-      file: KEYS_FILE,
-      legacyFile: KEY_FILE,
+      documents: options.documents,
+      name: RING,
+      ...(options.dataDir === undefined ? {} : { legacy: { dataDir: options.dataDir, file: KEYS_FILE, singleKeyFile: KEY_FILE } }),
       rotateAfterSeconds: options.rotateAfterSeconds ?? 7 * 86_400,
       // Longer than any stream token lives, and than a gateway caches the JWKS.
       overlapSeconds: options.overlapSeconds ?? 3600,
@@ -61,6 +74,11 @@ export class StreamTokens {
   /** Sign with a new key from now on; tokens signed with the old one verify until the overlap window ends. */
   rotateKey(): Promise<void> {
     return this.keys.rotate();
+  }
+
+  /** Pick up another replica's rotation every `intervalMs` (a kid not seen yet is looked up at once anyway). */
+  refreshKeysEvery(intervalMs: number, onError: (error: unknown) => void): () => void {
+    return this.keys.refreshEvery(intervalMs, onError);
   }
 
   async issue(grant: StreamGrant, use: 'connect' | 'resume'): Promise<{ token: string; expiresAt: number }> {

@@ -125,7 +125,9 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         dataDir: join(directory, `relay-data-${index}`),
         webRoot: join(directory, 'no-web'),
         logLevel: options.relayLogLevel ?? 'warn',
-        agents: { heartbeatIntervalMs: 500, ...(count > 1 ? { audience: 'http://stack.deployment.test/agent' } : {}), ...options.relayAgents },
+        // One deployment: its URL (the first relay's) names the issuer and every audience on each replica.
+        ...(count > 1 ? { deploymentUrl: relayUrl } : {}),
+        agents: { heartbeatIntervalMs: 500, ...options.relayAgents },
         ...(options.postgresUrl === undefined ? {} : { store: { driver: 'postgres', postgresUrl: options.postgresUrl } }),
         ...options.relayConfig,
       }),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresForThisFile, loginWithPassword } from '@lightsout/relay/testing';
-import { STACK_PASSWORD, type Stack, startStack } from '../lib/stack.js';
+import { postgresForThisFile } from '@lightsout/relay/testing';
+import { type Stack, startStack } from '../lib/stack.js';
 
 /**
  * Two relays of one deployment (processes, one PostgreSQL store) and an agent
@@ -43,8 +43,8 @@ describe('agent failover between the relays of one deployment', () => {
 
   it('kill -9 of the relay holding the agent: the agent is online on the other relay within 5 s', { timeout: 60_000 }, async () => {
     const [first, second] = stack.relayUrls as [string, string];
-    // Tokens are per relay until the deployment has one issuer: log in at the second relay too.
-    const secondToken = (await loginWithPassword(second, 'operator', STACK_PASSWORD)).accessToken;
+    // One issuer for the deployment: the token from the first relay opens the second.
+    const secondToken = stack.operatorToken;
     expect(await agentState(first, stack.operatorToken)).toBe('online');
     expect(await agentState(second, secondToken)).toBe('offline');
 

@@ -76,12 +76,14 @@ export function resolveConfig(raw: unknown, options: { source?: string; baseDir?
   const baseDir = options.baseDir ?? process.cwd();
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
   const publicUrl = (input.publicUrl ?? `http://${input.listen.host.includes(':') ? `[${input.listen.host}]` : input.listen.host}:${input.listen.port}`).replace(/\/$/, '');
+  // Issuer and audiences derive from the deployment's URL, the same on every replica: a token issued through one is valid on all.
+  const deploymentUrl = (input.deploymentUrl ?? publicUrl).replace(/\/$/, '');
   if (input.identity.mode === 'external' && input.identity.external === undefined) {
     throw configError('identity.external', 'is required when identity.mode is external', source);
   }
   if (input.identity.mode === 'external') {
     const external = input.identity.external!;
-    const audience = input.identity.audience ?? `${publicUrl}/v1`;
+    const audience = input.identity.audience ?? `${deploymentUrl}/v1`;
     // A provider that types every JWT `JWT` types its ID tokens that way too; only the audience then tells them apart.
     if (external.accessTokenTypes.some((type) => type.toLowerCase() !== 'at+jwt') && [external.clientId, external.cliClientId].includes(audience)) {
       throw configError('identity.audience', 'must not be a client id when identity.external.accessTokenTypes accepts more than at+jwt (ID tokens would pass as access tokens)', source);
@@ -97,17 +99,18 @@ export function resolveConfig(raw: unknown, options: { source?: string; baseDir?
   if (input.role === 'gateway' && input.region === undefined) {
     throw configError('region', 'is required when role is gateway (agents connect to the gateways of their region)', source);
   }
-  const deploymentUrl = input.deploymentUrl ?? publicUrl;
-  const issuer = input.identity.mode === 'external' ? input.identity.external!.issuer : `${publicUrl}/oidc`;
+  const issuer = input.identity.mode === 'external' ? input.identity.external!.issuer : `${deploymentUrl}/oidc`;
+  const agentAudience = input.agents.audience ?? `${deploymentUrl}/agent`;
   return {
     ...input,
     publicUrl,
     deploymentUrl,
     dataDir: absolute(input.dataDir),
     webRoot: input.webRoot === undefined ? DEFAULT_WEB_ROOT : absolute(input.webRoot),
-    identity: { ...input.identity, audience: input.identity.audience ?? `${publicUrl}/v1`, issuer, totpKeyFile: input.identity.totpKeyFile === undefined ? join(absolute(input.dataDir), 'totp.key') : absolute(input.identity.totpKeyFile) },
-    agentAudience: input.agents.audience ?? `${publicUrl}/agent`,
-    agentAudiences: [...new Set([input.agents.audience ?? `${publicUrl}/agent`, `${publicUrl}/agent`])],
+    identity: { ...input.identity, audience: input.identity.audience ?? `${deploymentUrl}/v1`, issuer, totpKeyFile: input.identity.totpKeyFile === undefined ? join(absolute(input.dataDir), 'totp.key') : absolute(input.identity.totpKeyFile) },
+    agentAudience,
+    // This replica's own URL-derived audience too: agents enrolled through it before deploymentUrl was set carry that one.
+    agentAudiences: [...new Set([agentAudience, `${publicUrl}/agent`])],
   };
 }
 

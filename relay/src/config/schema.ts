@@ -79,7 +79,7 @@ const ExternalIssuer = Type.Object(
 const Identity = Type.Object(
   {
     mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')], { default: 'embedded' }),
-    /** `aud` of API access tokens; default `${publicUrl}/v1`. */
+    /** `aud` of API access tokens; default `${deploymentUrl}/v1`. */
     audience: Type.Optional(Type.String({ minLength: 1 })),
     accessTokenTtlSeconds: Type.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
     refreshTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 14 * 86_400 }),
@@ -123,7 +123,7 @@ const Agents = Type.Object(
     /**
      * `aud` of agent tokens: one value for the whole deployment (every
      * replica on the same store sets the same), so an agent enrolled through
-     * one gateway connects to any of them. Default `${publicUrl}/agent`.
+     * one gateway connects to any of them. Default `${deploymentUrl}/agent`.
      */
     audience: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   },

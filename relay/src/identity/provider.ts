@@ -63,7 +63,8 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
   const audience = config.identity.audience;
   const provider = new Provider(config.identity.issuer, {
     adapter: kyselyAdapterFactory(store),
-    clients: [webClient(config.publicUrl), cliClient()],
+    // The web console comes back to the deployment's URL, whichever replica served the sign-in.
+    clients: [webClient(config.deploymentUrl), cliClient()],
     jwks: secrets.jwks,
     cookies: { keys: secrets.cookieKeys },
     claims: { openid: ['sub'], profile: ['preferred_username', 'tenant', 'role'] },

@@ -41,7 +41,7 @@ export interface StreamsPluginOptions {
   recordingPolicy?: RecordingPolicy;
   /** How often recordings past their retention are deleted (default hourly). */
   retentionSweepMs?: number;
-  /** `aud` of stream tokens; default `${publicUrl}/v1/streams`. */
+  /** `aud` of stream tokens; default `${deploymentUrl}/v1/streams`. */
   audience?: string;
   /** Where the stream signing keys live; default the relay's store (shared by every replica). */
   keyDocuments?: KeyDocuments;
@@ -99,8 +99,9 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     documents: options.keyDocuments ?? storeKeyDocuments(app.store),
     // Key files of a single-process install from before the store held them are imported once.
     dataDir: app.config.dataDir,
-    issuer: app.config.publicUrl,
-    audience: options.audience ?? `${app.config.publicUrl}/v1/streams`,
+    // One issuer and audience for the deployment: a stream token (a resume token above all) is valid on every gateway.
+    issuer: app.config.deploymentUrl,
+    audience: options.audience ?? `${app.config.deploymentUrl}/v1/streams`,
   });
   // Another replica's rotation is picked up within a minute (and at once for a token signed with the new key).
   const stopKeyRefresh = tokens.refreshKeysEvery(60_000, (error) => app.log.warn({ err: error }, 'could not re-read the stream signing keys; verifying with the ones held'));

@@ -155,7 +155,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
 
   async function startRelay(): Promise<FastifyInstance> {
     const app = Fastify({ loggerInstance: logger as FastifyBaseLogger }) as unknown as FastifyInstance;
-    await app.register(configPlugin, { config: { dataDir, publicUrl: relayUrl } as never });
+    await app.register(configPlugin, { config: { dataDir, publicUrl: relayUrl, deploymentUrl: relayUrl } as never });
     await app.register(errorsPlugin);
     // The relay's access hook on the chain's stand-in users (a fresh sign-in each, so no step-up).
     await app.register(accessPlugin, {

@@ -11,7 +11,7 @@
  * gateway's `~. to leave` line; ipmitool: "SOL Session operational").
  *   npm run bench -- ssh-console-setup [--runs 10]
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,8 +84,9 @@ try {
   const ssh = `ssh -F /dev/null -tt -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes -o LogLevel=ERROR -i ${key.privateKey} -p ${sshPort} lab-01@127.0.0.1`;
   const ipmitool = `ipmitool -I lanplus -H ${lab.host} -p ${lab.port} -U admin -P adminpass -C 3 sol activate`;
   const oursOnce = () => timeToFirstByte(ssh, '~. to leave', 'ssh');
-  // ipmi_sim has one SOL payload instance: a run that finds it still held by the previous client (the agent
-  // deactivates after the session ends; ipmitool's own deactivate) tries again after a pause, untimed.
+  // ipmi_sim has one SOL payload instance: a run that finds it still held by the previous client tries again
+  // after a pause, untimed; from the third attempt on, the payload is deactivated first (`ipmitool sol
+  // deactivate`, what a user does on "SOL payload already active").
   const retried = { ours: 0, ipmitool: 0 };
   const withRetry = async (once: () => Promise<{ firstByteMs: number; bannerMs: number }>, who: keyof typeof retried) => {
     for (let attempt = 1; ; attempt += 1) {
@@ -94,6 +95,7 @@ try {
       } catch (error) {
         if (attempt >= 15) throw error;
         retried[who] += 1;
+        if (attempt >= 2) spawnSync('ipmitool', ['-I', 'lanplus', '-H', lab.host, '-p', String(lab.port), '-U', 'admin', '-P', 'adminpass', '-C', '3', 'sol', 'deactivate'], { timeout: 5000, stdio: 'ignore' });
         process.stderr.write(`${who}: attempt ${attempt} failed (${(error as Error).message.split('\n')[0]}), retrying\n`);
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }

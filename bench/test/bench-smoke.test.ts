@@ -48,6 +48,13 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     expect(result.params['rss_mib']).toBeGreaterThan(0);
   });
 
+  it('ssh-console-setup', async () => {
+    const result = await runBench('ssh-console-setup', ['--runs', '1']);
+    expect(result.unit).toBe('ms');
+    expect(result.baselines['ipmitool']).toBeGreaterThan(0);
+    expect(result.params).toMatchObject({ runs: 1, bmc: 'ipmi_sim' });
+  });
+
   it('iso-upload', async () => {
     const result = await runBench('iso-upload', ['--size-mib', '32']);
     expect(result.unit).toBe('MB/s');

@@ -248,6 +248,21 @@ describe('ssh <server>@relay', () => {
     expect(again.stderr()).toContain('Permission denied (publickey)');
   }, 60_000);
 
+  it('a server whose agent is offline is refused with a clear message and status 5', async () => {
+    const agentPid = stack.agentPid()!;
+    process.kill(agentPid, 'SIGSTOP');
+    try {
+      await eventually('the relay to see the agent offline', 20_000, async () => ((await api(stack.operatorToken, 'GET', '/v1/servers/sim-01')).body['agent'] === 'offline' ? true : undefined));
+      const run = piped(keys.operator, 'sim-01');
+      run.child.stdin!.end();
+      expect(await run.exited).toBe(5);
+      expect(run.stderr()).toContain('AGENT_OFFLINE: the agent of sim-01 is offline');
+    } finally {
+      process.kill(agentPid, 'SIGCONT');
+    }
+    await eventually('the agent back online', 30_000, async () => ((await api(stack.operatorToken, 'GET', '/v1/servers/sim-01')).body['agent'] === 'online' ? true : undefined));
+  }, 90_000);
+
   it('the session is recorded like any console, and every connection is audited with the key fingerprint', async () => {
     const { recordings } = (await api(stack.operatorToken, 'GET', '/v1/recordings')).body as { recordings: Array<{ id: string; serverId: string }> };
     const simRecordings = recordings.filter((recording) => recording.serverId === 'sim-01');

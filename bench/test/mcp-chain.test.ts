@@ -91,7 +91,7 @@ describe('MCP through relay → agent → BMC', () => {
   it('with an empty policy lists only the read-only tools, reads power from bmcsim and ipmi_sim, and refuses acting tools', async () => {
     const client = await mcp(stack.operatorToken);
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(['console_tail', 'get_server', 'list_servers', 'power_status', 'read_event_log', 'read_sensors']);
+    expect(tools.map((tool) => tool.name).sort()).toEqual(['bulk_status', 'console_tail', 'get_server', 'list_servers', 'power_status', 'read_event_log', 'read_sensors']);
     expect(tools.find((tool) => tool.name === 'power_status')?.outputSchema?.properties).toHaveProperty('duration_ms');
 
     const sim = await call(client, 'power_status', { server_id: 'sim-01' });
@@ -183,6 +183,27 @@ describe('MCP through relay → agent → BMC', () => {
     // `on` needs no approval under this policy.
     const on = await call(client, 'power_action', { server_id: 'sim-01', action: 'on' });
     expect(on.result.isError, on.text).toBeFalsy();
+  }, 90_000);
+
+  it('runs a bulk job through the same service as POST /v1/bulk: a dry run lists, a job reports each server', async () => {
+    const client = await mcp(stack.operatorToken);
+    const tools = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(tools).not.toContain('bulk_action'); // not enabled by demo's policy yet
+    const policy = await api(stack.adminToken, 'GET', '/v1/automation/policy?tenant=demo');
+    const enabled = { ...(policy.body['policy'] as Record<string, unknown>) };
+    enabled['tools'] = [...(enabled['tools'] as string[]), 'bulk_action', 'bulk_status'];
+    expect((await api(stack.adminToken, 'PUT', '/v1/automation/policy?tenant=demo', enabled)).status).toBe(200);
+
+    const dry = await call(client, 'bulk_action', { selector: {}, operation: { kind: 'power', action: 'cycle' }, dry_run: true });
+    expect(dry.structured, dry.text).toMatchObject({ job_id: null, dry_run: true, total: 2 });
+    expect([...(dry.structured?.['server_ids'] as string[])].sort()).toEqual(['lab-01', 'sim-01']);
+    const job = await call(client, 'bulk_action', { selector: { ids: ['sim-01', 'bravo-01'] }, operation: { kind: 'sensors.read' }, wait_seconds: 60 });
+    expect(job.structured, job.text).toMatchObject({ dry_run: false, total: 1, state: 'finished', succeeded: 1, failed: 0, server_ids: ['sim-01'] });
+    const status = await call(client, 'bulk_status', { job_id: job.structured?.['job_id'] });
+    expect(status.structured, status.text).toMatchObject({ state: 'finished', succeeded: 1 });
+    // Held like a single power off: the policy's approvals cover bulk jobs too.
+    const held = await call(client, 'bulk_action', { selector: { ids: ['sim-01'] }, operation: { kind: 'power', action: 'off' } });
+    expect(held.failure?.error.code, held.text).toBe('APPROVAL_REQUIRED');
   }, 90_000);
 
   it("the MCP Inspector's CLI lists the tools and reads power_status from ipmi_sim", async () => {

@@ -6,8 +6,8 @@ import { PowerAction } from './server.js';
  * group only reads; the rest act on a server and are off unless the tenant's
  * automation policy enables them.
  */
-export const READ_ONLY_TOOLS = ['list_servers', 'get_server', 'power_status', 'read_sensors', 'read_event_log', 'console_tail'] as const;
-export const ACTING_TOOLS = ['power_action', 'set_boot', 'console_send', 'mount_media', 'eject_media'] as const;
+export const READ_ONLY_TOOLS = ['list_servers', 'get_server', 'power_status', 'read_sensors', 'read_event_log', 'console_tail', 'bulk_status'] as const;
+export const ACTING_TOOLS = ['power_action', 'set_boot', 'console_send', 'mount_media', 'eject_media', 'bulk_action'] as const;
 export const AUTOMATION_TOOLS = [...READ_ONLY_TOOLS, ...ACTING_TOOLS] as const;
 export type AutomationTool = (typeof AUTOMATION_TOOLS)[number];
 
@@ -37,7 +37,7 @@ export const AutomationPolicy = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    /** Power actions that wait for a tenant admin's approval. */
+    /** Power actions that wait for a tenant admin's approval (power_action and bulk_action alike). */
     approval: Type.Optional(Type.Object({ power: Type.Optional(Type.Array(PowerAction, { uniqueItems: true, maxItems: 5 })) }, { additionalProperties: false })),
     /** Extra redaction patterns (regular expressions) applied to tool output besides the built-in ones. */
     redact: Type.Optional(Type.Array(Pattern, { maxItems: 64 })),

@@ -28,6 +28,8 @@ const argumentsFor = (tool: string, serverId: string): Record<string, unknown> =
     set_boot: { server_id: serverId, device: 'pxe' },
     console_send: { server_id: serverId, line: 'uptime' },
     mount_media: { server_id: serverId, upload_id: 'x' },
+    bulk_action: { selector: { ids: [serverId] }, operation: { kind: 'sensors.read' } },
+    bulk_status: { job_id: 'not-a-job-of-yours' },
   })[tool] ?? { server_id: serverId };
 
 beforeAll(async () => {
@@ -54,6 +56,12 @@ describe('MCP tenant isolation', () => {
         if (tool === 'list_servers') {
           expect(result.isError, text).toBeFalsy();
           expect((result.structuredContent as { servers: { id: string }[] }).servers.map((server) => server.id)).toEqual(['bravo-web-1']);
+          continue;
+        }
+        if (tool === 'bulk_action') {
+          // A selector naming alpha's server resolves to nothing, exactly like an id that does not exist.
+          expect(result.isError, text).toBeFalsy();
+          expect(result.structuredContent).toMatchObject({ total: 0, server_ids: [] });
           continue;
         }
         expect(result.isError, `${tool}: ${text}`).toBe(true);

@@ -1,4 +1,4 @@
-import { type AutomationTool, BootDevice, LightsoutError, MediaState, PowerAction, PowerState, SelEntry, Sensor, type ServerView } from '@lightsout/shared';
+import { type AutomationTool, BootDevice, type BulkAccepted, BulkOperation, BulkSelector, BulkServerResult, BulkTarget, LightsoutError, MediaState, PowerAction, PowerState, SelEntry, Sensor, type ServerView } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type, { type TObject, type TProperties } from 'typebox';
 import { type Permission, powerPermission } from '../../access/permissions.js';
@@ -84,6 +84,34 @@ export function consoleLines(bytes: Buffer, count: number): string[] {
   const lines = text.split(/\r?\n/).map((line) => line.replace(/^.*\r(?=.)/, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ''));
   while (lines.length > 0 && lines.at(-1) === '') lines.pop();
   return lines.slice(-count);
+}
+
+/** What bulk_action and bulk_status answer: the job as far as it got (or a dry run's list). */
+const BulkOutput = {
+  job_id: Type.Union([Type.String(), Type.Null()]),
+  dry_run: Type.Boolean(),
+  total: Type.Integer({ minimum: 0 }),
+  state: Type.Optional(Type.Union([Type.Literal('running'), Type.Literal('finished')])),
+  succeeded: Type.Optional(Type.Integer({ minimum: 0 })),
+  failed: Type.Optional(Type.Integer({ minimum: 0 })),
+  servers: Type.Optional(Type.Array(BulkTarget)),
+  results: Type.Optional(Type.Array(BulkServerResult)),
+};
+
+function bulkAnswer(app: FastifyInstance, request: FastifyRequest, accepted: BulkAccepted): ToolAnswer {
+  if (accepted.jobId === null) return { result: { job_id: null, dry_run: true, total: accepted.total, servers: accepted.servers ?? [] }, serverIds: (accepted.servers ?? []).map((server) => server.id) };
+  const view = app.bulk.get(request.principal!, accepted.jobId);
+  return {
+    result: { job_id: view.id, dry_run: false, total: view.total, state: view.state, succeeded: view.succeeded, failed: view.failed, results: view.results },
+    serverIds: view.results.map((result) => result.serverId),
+  };
+}
+
+/** Resolves after `ms` unless the job settles first; the timer is always cleared. */
+async function settledWithin(app: FastifyInstance, jobId: string, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([app.bulk.settled(jobId), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 export const TOOLS: readonly ToolDefinition[] = [
@@ -286,6 +314,48 @@ export const TOOLS: readonly ToolDefinition[] = [
       const serverId = args['server_id'] as string;
       await authorized(context, 'media.eject', serverId);
       return { result: { media: await context.app.mediaActions.eject(context.request, serverId) }, serverIds: [serverId] };
+    },
+  },
+  {
+    name: 'bulk_action',
+    title: 'Bulk action',
+    description:
+      'One operation (power, boot, media.eject, sensors.read) on every server a selector names (ids, labels, rack, datacenter, region, power), in your tenant and grants. dry_run lists the servers and acts on nothing. Waits up to wait_seconds for the per-server results; a job still running is read with bulk_status.',
+    least: 'servers.read',
+    readOnly: false,
+    destructive: true,
+    input: Type.Object(
+      { selector: BulkSelector, operation: BulkOperation, dry_run: Type.Optional(Type.Boolean()), wait_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })), approval_id: Type.Optional(Type.String({ maxLength: 64 })) },
+      { additionalProperties: false },
+    ),
+    output: BulkOutput,
+    async run(context, args) {
+      const { selector, operation, dry_run: dryRun, wait_seconds: waitSeconds, approval_id: approvalId } = args as { selector: BulkSelector; operation: BulkOperation; dry_run?: boolean; wait_seconds?: number; approval_id?: string };
+      const { app, request } = context;
+      // The service checks tenant, grants, role and step-up itself (one implementation for REST, MCP and RPC).
+      const origin = { sourceIp: request.ip, correlationId: request.id };
+      if (dryRun !== true && operation.kind === 'power' && context.policy.approvalPower.has(operation.action)) {
+        // What the approver sees is what will run: the servers the selector names now.
+        const preview = await app.bulk.submit(request.principal!, { selector, operation, dryRun: true }, origin);
+        const call = { selector, operation };
+        await spendOrRequestApproval(app.store, request.principal!, { tool: 'bulk_action', serverId: `bulk:${preview.total} servers`, args: call, shownArgs: { ...call, servers: (preview.servers ?? []).map((server) => server.id).slice(0, 50) } }, approvalId);
+      }
+      const accepted = await app.bulk.submit(request.principal!, { selector, operation, ...(dryRun === undefined ? {} : { dryRun }) }, origin);
+      if (accepted.jobId !== null) await settledWithin(app, accepted.jobId, (waitSeconds ?? 60) * 1000);
+      return bulkAnswer(app, request, accepted);
+    },
+  },
+  {
+    name: 'bulk_status',
+    title: 'Bulk job status',
+    description: 'A bulk job you started: its state and the per-server results so far.',
+    least: 'servers.read',
+    readOnly: true,
+    destructive: false,
+    input: Type.Object({ job_id: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
+    output: BulkOutput,
+    async run({ app, request }, args) {
+      return bulkAnswer(app, request, { jobId: args['job_id'] as string, dryRun: false, total: 0 });
     },
   },
 ];

@@ -1,6 +1,7 @@
-import type { BootDevice, MediaState, PowerAction, ServerView } from '@lightsout/shared';
+import { type BootDevice, type BulkJobView, type BulkOperation, LightsoutError, type MediaState, type PowerAction, type ServerView } from '@lightsout/shared';
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { capabilitiesOf, ejectApplies, POWER_ACTIONS, powerActionApplies, powerOutcomeText } from '../actions/server-actions.js';
+import { runBulkJob } from '../api/bulk-job.js';
 import { forEachServer, type RelayClient } from '../api/relay-client.js';
 import { type FeedMode, startServerFeed } from '../api/server-feed.js';
 import { AppContext, type AppServices } from '../app-context.js';
@@ -19,7 +20,6 @@ import { Workspace } from './Workspace.js';
 import { count } from './count.js';
 
 const LAYOUT_KEY = 'lightsout.workspace.v1';
-const BULK_CONCURRENCY = 8;
 
 type Modal =
   | { kind: 'confirm-power'; serverIds: string[]; action: PowerAction }
@@ -29,6 +29,15 @@ type Modal =
   | { kind: 'help' };
 
 let toastSerial = 0;
+
+/** What a bulk result row says: the BMC's answer, or the error. */
+function rowsOf(view: BulkJobView, describe: (data: unknown) => string): ActionResult[] {
+  return view.results.map((result) =>
+    result.ok
+      ? { serverId: result.serverId, ok: true, detail: describe(result.data) }
+      : { serverId: result.serverId, ok: false, detail: result.message ?? 'failed', error: new LightsoutError(result.code ?? 'INTERNAL', result.message ?? 'failed') },
+  );
+}
 
 /** The logged-in console: tree on the left, tabs and panes on the right, dialogs on top. */
 export function ConsoleShell({ platform, client, username, onLogout, popOut }: { platform: Platform; client: RelayClient; username: string; onLogout(): void; popOut: Tab | null }) {
@@ -59,47 +68,65 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
     setTimeout(() => setToasts((current) => current.filter((entry) => entry.id !== id)), kind === 'error' ? 8000 : 4000);
   }, []);
 
+  /**
+   * One server: its own request and a toast. A multi-selection: one relay
+   * job (POST /v1/bulk), whose results fill the dialog as they come.
+   */
   const runBulk = useCallback(
-    async (title: string, serverIds: readonly string[], task: (serverId: string) => Promise<string>) => {
+    async (title: string, serverIds: readonly string[], single: (serverId: string) => Promise<string>, operation: BulkOperation, describe: (data: unknown) => string) => {
       if (serverIds.length === 1) {
-        const [result] = await forEachServer(serverIds, 1, task);
+        const [result] = await forEachServer(serverIds, 1, single);
         if (result!.ok) toast(`${serverIds[0]}: ${result!.value}`);
         else toast(`${serverIds[0]}: ${result!.error?.code} — ${result!.error?.message}`, 'error');
         return;
       }
       setModal({ kind: 'results', title, results: [], pending: serverIds.length });
-      const results = await forEachServer(serverIds, BULK_CONCURRENCY, task);
-      const rows: ActionResult[] = results.map((result) => ({
-        serverId: result.serverId,
-        ok: result.ok,
-        detail: result.ok ? String(result.value) : result.error?.message ?? 'failed',
-        ...(result.error ? { error: result.error } : {}),
-      }));
-      setModal((current) => (current?.kind === 'results' ? { ...current, results: rows, pending: 0 } : current));
-      const failed = rows.filter((row) => !row.ok).length;
-      platform.notify(title, failed === 0 ? `${count(rows.length, 'server')} done` : `${failed} of ${rows.length} failed`);
+      const show = (view: BulkJobView) => setModal((current) => (current?.kind === 'results' ? { ...current, results: rowsOf(view, describe), pending: view.total - view.results.length } : current));
+      try {
+        const view = await runBulkJob(client, serverIds, operation, show);
+        platform.notify(title, view.failed === 0 ? `${count(view.results.length, 'server')} done` : `${view.failed} of ${view.total} failed`);
+      } catch (error) {
+        setModal(null);
+        toast(`${title}: ${error instanceof LightsoutError ? `${error.code} — ${error.message}` : String(error)}`, 'error');
+      }
     },
-    [platform, toast],
+    [client, platform, toast],
   );
 
   const power = useCallback(
     (serverIds: readonly string[], action: PowerAction) =>
-      void runBulk(`${POWER_ACTIONS.find((entry) => entry.action === action)?.label}`, serverIds, async (serverId) => {
-        const result = await client.power(serverId, action);
-        // the BMC accepted it; the tree shows it pending until the BMC reports the target
-        return powerOutcomeText(action, result);
-      }),
+      void runBulk(
+        `${POWER_ACTIONS.find((entry) => entry.action === action)?.label}`,
+        serverIds,
+        async (serverId) => {
+          const result = await client.power(serverId, action);
+          // the BMC accepted it; the tree shows it pending until the BMC reports the target
+          return powerOutcomeText(action, result);
+        },
+        { kind: 'power', action },
+        // a bulk power result is ok only once the BMC was seen in the target state
+        (data) => `power ${(data as { power?: string } | undefined)?.power ?? action}`,
+      ),
     [client, runBulk],
   );
 
   const boot = useCallback(
     (serverIds: readonly string[], device: BootDevice, persistent: boolean, uefi: boolean | undefined) =>
-      void runBulk('Set boot device', serverIds, async (serverId) => {
-        const result = await client.setBoot(serverId, { device, persistent, ...(uefi === undefined ? {} : { uefi }) });
-        // the BMC read back something other than what was asked: that is not a success to show quietly
-        if (result.warning) toast(`${serverId}: ${result.warning}`, 'error');
-        return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}`;
-      }),
+      void runBulk(
+        'Set boot device',
+        serverIds,
+        async (serverId) => {
+          const result = await client.setBoot(serverId, { device, persistent, ...(uefi === undefined ? {} : { uefi }) });
+          // the BMC read back something other than what was asked: that is not a success to show quietly
+          if (result.warning) toast(`${serverId}: ${result.warning}`, 'error');
+          return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}`;
+        },
+        { kind: 'boot', device, persistent, ...(uefi === undefined ? {} : { uefi }) },
+        (data) => {
+          const result = data as { device: string; persistent: boolean; warning?: string };
+          return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}${result.warning ? ` — ${result.warning}` : ''}`;
+        },
+      ),
     [client, runBulk, toast],
   );
 
@@ -188,10 +215,16 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       disabled: !capabilities.has('media') || !ejectApplies(targets),
       testId: 'menu-eject',
       onSelect: () =>
-        void runBulk('Eject virtual media', serverIds, async (serverId) => {
-          const state = await client.request<MediaState>('DELETE', `/v1/servers/${encodeURIComponent(serverId)}/media`);
-          return state.message;
-        }),
+        void runBulk(
+          'Eject virtual media',
+          serverIds,
+          async (serverId) => {
+            const state = await client.request<MediaState>('DELETE', `/v1/servers/${encodeURIComponent(serverId)}/media`);
+            return state.message;
+          },
+          { kind: 'media.eject' },
+          (data) => (data as MediaState).message,
+        ),
     });
     if (single) {
       entries.push(

@@ -22,6 +22,8 @@ export interface StackServer {
   id: string;
   /** Default `demo`; another tenant must exist first (see StackOptions.beforeAgent). */
   tenant?: string;
+  rack?: string;
+  labels?: Record<string, string>;
   serial?: { url: string };
   vnc?: { url: string };
   /** Agent config endpoint entries, as bmcsim's agent config writes them. */

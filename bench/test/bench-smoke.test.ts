@@ -55,6 +55,13 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     expect(result.params).toMatchObject({ runs: 1, bmc: 'ipmi_sim' });
   });
 
+  it('bulk-power', async () => {
+    const result = await runBench('bulk-power', ['--count', '20', '--concurrency', '8']);
+    expect(result.unit).toBe('s');
+    expect(result.baselines['ipmipower']).toBeGreaterThan(0);
+    expect(result.params).toMatchObject({ servers: 20, failures: 0, ipmipowerFailures: 0 });
+  });
+
   it('iso-upload', async () => {
     const result = await runBench('iso-upload', ['--size-mib', '32']);
     expect(result.unit).toBe('MB/s');

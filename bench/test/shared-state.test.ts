@@ -75,4 +75,19 @@ describe('state shared by the relays of one deployment', () => {
     // Refused tokens are refused before the upgrade (401); an accepted one is upgraded.
     expect(attempt.status).toBe(101);
   });
+
+  it('wrong passwords at one relay count at the other: the sign-in throttle is one for the deployment', async () => {
+    const [first, second] = stack.relayUrls as [string, string];
+    const change = async (relayUrl: string, attempt: number) => {
+      const response = await fetch(`${relayUrl}/v1/me/password`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.operatorToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ currentPassword: `wrong-guess-${attempt}`, newPassword: 'A-new-and-long-passphrase-7' }),
+      });
+      return { status: response.status, code: ((await response.json()) as { code?: string }).code };
+    };
+    // Five wrong guesses are allowed to one client on one account; the sixth locks it.
+    for (let attempt = 0; attempt < 6; attempt += 1) expect(await change(first, attempt)).toEqual({ status: 403, code: 'FORBIDDEN' });
+    expect(await change(second, 6)).toEqual({ status: 429, code: 'RATE_LIMITED' });
+  });
 });

@@ -68,7 +68,7 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     const otp = typeof request.body?.otp === 'string' ? request.body.otp.trim().slice(0, 16) : '';
     const formAgain = (error: string) => loginPage({ action: `/interaction/${interaction.uid}/login`, abortAction: `/interaction/${interaction.uid}/abort`, clientName: clientName(interaction), username, error });
     // Guessing is slowed before any password is checked (login-throttle.ts).
-    const verdict = throttle.check(username, request.ip);
+    const verdict = await throttle.check(username, request.ip);
     if (!verdict.allowed) {
       await app.audit.fromRequest(request, { action: 'login', outcome: 'denied', target: `user:${username}`, details: { client: interaction.params.client_id, reason: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds } });
       return reply
@@ -85,7 +85,7 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     if (account !== undefined) {
       if ((await secondFactors.state(account.id)).active) {
         if (!(await secondFactors.accept(account.id, otp))) {
-          throttle.failed(username, request.ip);
+          await throttle.failed(username, request.ip);
           await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', subject: account.id, tenant: account.tenant, target: `user:${username}`, details: { client: interaction.params.client_id, reason: otp === '' ? 'otp-missing' : 'otp-wrong' } });
           return reply
             .status(401)
@@ -96,11 +96,11 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
       }
     }
     if (account === undefined) {
-      throttle.failed(username, request.ip);
+      await throttle.failed(username, request.ip);
       await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', target: `user:${username}`, details: { client: interaction.params.client_id } });
       return reply.status(401).type('text/html; charset=utf-8').send(formAgain('Wrong username or password.'));
     }
-    throttle.succeeded(username, request.ip);
+    await throttle.succeeded(username, request.ip);
     const amr = secondFactor ? ['pwd', 'otp', 'mfa'] : ['pwd'];
     await app.audit.fromRequest(request, { action: 'login', outcome: 'success', subject: account.id, tenant: account.tenant, target: `user:${account.username}`, details: { client: interaction.params.client_id, amr } });
     const returnTo = await provider.interactionResult(request.raw, reply.raw, { login: { accountId: account.id, amr, ...(secondFactor ? { acr: 'mfa' } : {}) } }, { mergeWithLastSubmission: false });

@@ -20,9 +20,11 @@
  * A key forgets its failures 15 min after the last one. A successful sign-in
  * clears its account + address key only: neither the address key (a valid
  * account must not reset spraying) nor the account key (the owner signing in
- * must not hand a distributed guesser a fresh allowance). Counts are per
- * relay process and are lost on restart; the keys are what was typed,
- * whether or not such a user exists, so the answer never tells.
+ * must not hand a distributed guesser a fresh allowance). Counts live in the
+ * store (StoreFailureCounts), so every replica of a deployment counts the
+ * same failures and a restart forgets none; each failure is one atomic
+ * upsert, so replicas counting at once lose no count. The keys are what was
+ * typed, whether or not such a user exists, so the answer never tells.
  */
 export interface LoginThrottleOptions {
   now?: () => number;
@@ -36,14 +38,23 @@ export interface LoginThrottleOptions {
   maxLockMs?: number;
   /** A key forgets its failures this long after the last one. */
   forgetMs?: number;
-  /** Keys kept at the most (oldest dropped first): memory stays bounded under a flood of made-up names. */
-  maxKeys?: number;
 }
 
-interface Failures {
+export interface Failures {
   count: number;
   lastAt: number;
   lockedUntil: number;
+}
+
+/** Where the failures are counted: the store for the relay (shared by its replicas), memory for unit tests. */
+export interface FailureCounts {
+  /** The entries of these keys that exist (forgotten ones included: the throttle decides). */
+  read(keys: string[]): Promise<Map<string, Failures>>;
+  /** Count one failure at `now`, atomically: an entry forgotten by `forgetBefore` starts again at 1. */
+  add(key: string, now: number, forgetBefore: number): Promise<Failures>;
+  /** Lock the key until `until` (never shortens a longer lock). */
+  lock(key: string, until: number): Promise<void>;
+  clear(key: string): Promise<void>;
 }
 
 export type ThrottleVerdict = { allowed: true; delayMs: number } | { allowed: false; retryAfterSeconds: number };
@@ -51,17 +62,18 @@ export type ThrottleVerdict = { allowed: true; delayMs: number } | { allowed: fa
 export const DEFAULT_THROTTLE = { allowance: { pair: 5, account: 30, address: 100 }, pairAllowanceUnderPressure: 1, pressureDelayMs: 1000, firstLockMs: 30_000, maxLockMs: 15 * 60_000, forgetMs: 15 * 60_000 } as const;
 
 export class LoginThrottle {
-  private readonly keys = new Map<string, Failures>();
   private readonly now: () => number;
   private readonly allowance: { pair: number; account: number; address: number };
   private readonly pairAllowanceUnderPressure: number;
   private readonly pressureDelayMs: number;
   private readonly firstLockMs: number;
   private readonly maxLockMs: number;
-  private readonly forgetMs: number;
-  private readonly maxKeys: number;
+  readonly forgetMs: number;
 
-  constructor(options: LoginThrottleOptions = {}) {
+  constructor(
+    private readonly counts: FailureCounts,
+    options: LoginThrottleOptions = {},
+  ) {
     this.now = options.now ?? Date.now;
     this.allowance = options.allowance ?? DEFAULT_THROTTLE.allowance;
     this.pairAllowanceUnderPressure = options.pairAllowanceUnderPressure ?? DEFAULT_THROTTLE.pairAllowanceUnderPressure;
@@ -69,33 +81,29 @@ export class LoginThrottle {
     this.firstLockMs = options.firstLockMs ?? DEFAULT_THROTTLE.firstLockMs;
     this.maxLockMs = options.maxLockMs ?? DEFAULT_THROTTLE.maxLockMs;
     this.forgetMs = options.forgetMs ?? DEFAULT_THROTTLE.forgetMs;
-    this.maxKeys = options.maxKeys ?? 100_000;
   }
 
   /** Before checking a password: may this attempt go ahead, and after how long a pause? */
-  check(username: string, address: string): ThrottleVerdict {
+  async check(username: string, address: string): Promise<ThrottleVerdict> {
     const now = this.now();
     const [pair, account, ip] = this.keysOf(username, address);
-    const until = Math.max(this.current(pair, now)?.lockedUntil ?? 0, this.current(ip, now)?.lockedUntil ?? 0);
+    const entries = await this.counts.read([pair, account, ip]);
+    const until = Math.max(this.current(entries.get(pair), now)?.lockedUntil ?? 0, this.current(entries.get(ip), now)?.lockedUntil ?? 0);
     if (until > now) return { allowed: false, retryAfterSeconds: Math.ceil((until - now) / 1000) };
-    return { allowed: true, delayMs: this.underPressure(account, now) ? this.pressureDelayMs : 0 };
+    return { allowed: true, delayMs: this.underPressure(entries.get(account), now) ? this.pressureDelayMs : 0 };
   }
 
-  failed(username: string, address: string): void {
+  async failed(username: string, address: string): Promise<void> {
     const now = this.now();
     const [pair, account, ip] = this.keysOf(username, address);
-    this.count(account, Number.POSITIVE_INFINITY, now);
-    this.count(pair, this.underPressure(account, now) ? this.pairAllowanceUnderPressure : this.allowance.pair, now);
-    this.count(ip, this.allowance.address, now);
+    const accountEntry = await this.counts.add(account, now, now - this.forgetMs);
+    const pressed = accountEntry.count > this.allowance.account;
+    await Promise.all([this.count(pair, pressed ? this.pairAllowanceUnderPressure : this.allowance.pair, now), this.count(ip, this.allowance.address, now)]);
   }
 
-  succeeded(username: string, address: string): void {
+  async succeeded(username: string, address: string): Promise<void> {
     const [pair] = this.keysOf(username, address);
-    this.keys.delete(pair);
-  }
-
-  get size(): number {
-    return this.keys.size;
+    await this.counts.clear(pair);
   }
 
   private keysOf(username: string, address: string): [string, string, string] {
@@ -103,28 +111,53 @@ export class LoginThrottle {
     return [`p:${user}\u0000${address}`, `u:${user}`, `a:${address}`];
   }
 
-  private underPressure(accountKey: string, now: number): boolean {
-    return (this.current(accountKey, now)?.count ?? 0) > this.allowance.account;
+  private underPressure(entry: Failures | undefined, now: number): boolean {
+    return (this.current(entry, now)?.count ?? 0) > this.allowance.account;
   }
 
   /** The key's failures, unless they are old enough to forget. */
-  private current(key: string, now: number): Failures | undefined {
-    const entry = this.keys.get(key);
-    if (entry !== undefined && now - entry.lastAt > this.forgetMs && entry.lockedUntil <= now) {
-      this.keys.delete(key);
-      return undefined;
-    }
+  private current(entry: Failures | undefined, now: number): Failures | undefined {
+    if (entry !== undefined && now - entry.lastAt > this.forgetMs && entry.lockedUntil <= now) return undefined;
     return entry;
   }
 
-  private count(key: string, allowance: number, now: number): void {
-    const entry = this.current(key, now) ?? { count: 0, lastAt: now, lockedUntil: 0 };
+  private async count(key: string, allowance: number, now: number): Promise<void> {
+    const entry = await this.counts.add(key, now, now - this.forgetMs);
+    if (entry.count > allowance) await this.counts.lock(key, now + Math.min(this.maxLockMs, this.firstLockMs * 2 ** Math.min(30, entry.count - allowance - 1)));
+  }
+}
+
+/** Test-only and for tools: counts in memory, at most `maxKeys` (the oldest failure dropped first). */
+export class MemoryFailureCounts implements FailureCounts {
+  private readonly keys = new Map<string, Failures>();
+  constructor(private readonly maxKeys = 100_000) {}
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  async read(keys: string[]): Promise<Map<string, Failures>> {
+    return new Map(keys.flatMap((key) => (this.keys.has(key) ? [[key, { ...this.keys.get(key)! }] as const] : [])));
+  }
+
+  async add(key: string, now: number, forgetBefore: number): Promise<Failures> {
+    const old = this.keys.get(key);
+    const entry = old === undefined || (old.lastAt < forgetBefore && old.lockedUntil <= now) ? { count: 0, lastAt: now, lockedUntil: 0 } : old;
     entry.count += 1;
     entry.lastAt = now;
-    if (entry.count > allowance) entry.lockedUntil = now + Math.min(this.maxLockMs, this.firstLockMs * 2 ** Math.min(30, entry.count - allowance - 1));
     // Re-insert: the Map's order is then last-failure order, so the oldest key goes first when full.
     this.keys.delete(key);
     this.keys.set(key, entry);
     while (this.keys.size > this.maxKeys) this.keys.delete(this.keys.keys().next().value!);
+    return { ...entry };
+  }
+
+  async lock(key: string, until: number): Promise<void> {
+    const entry = this.keys.get(key);
+    if (entry !== undefined) entry.lockedUntil = Math.max(entry.lockedUntil, until);
+  }
+
+  async clear(key: string): Promise<void> {
+    this.keys.delete(key);
   }
 }

@@ -8,6 +8,7 @@ import { Counter, Gauge } from 'prom-client';
 import { ensureTenant, seedDemo } from '../identity/accounts.js';
 import { IssuerKeys } from '../identity/issuer-keys.js';
 import { registerInteractionRoutes } from '../identity/interactions.js';
+import { StoreFailureCounts } from '../identity/failure-counts.js';
 import { LoginThrottle } from '../identity/login-throttle.js';
 import { SecondFactors, TotpSealer } from '../identity/second-factor.js';
 import { loadOrCreateProviderSecrets, publicJwks } from '../identity/keys.js';
@@ -76,7 +77,15 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
   let verifier: TokenVerifier;
   let clientIds = { web: WEB_CLIENT_ID, cli: CLI_CLIENT_ID };
   let secondFactors: SecondFactors | undefined;
-  const throttle = new LoginThrottle();
+  // Failure counts in the store: a guesser spreading attempts over the replicas meets one count.
+  const failureCounts = new StoreFailureCounts(app.store);
+  const throttle = new LoginThrottle(failureCounts);
+  const pruneFailures = setInterval(
+    () => void failureCounts.prune(Date.now(), throttle.forgetMs).catch((error: unknown) => app.log.warn({ err: error }, 'sign-in failure prune failed')),
+    60_000,
+  );
+  pruneFailures.unref();
+  app.addHook('onClose', async () => clearInterval(pruneFailures));
   let issuerKeys: IssuerKeys | undefined;
 
   if (config.identity.mode === 'embedded') {
@@ -165,13 +174,13 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     const body = request.body as PasswordChange;
     const denied = async (reason: string) => app.audit.fromRequest(request, { action: 'user.password', outcome: 'denied', subject: principal.subject, tenant: principal.tenant, target: `user:${principal.username}`, details: { reason } });
     // The current password is a guess like any other: the sign-in form's throttle counts it.
-    const verdict = throttle.check(principal.username, request.ip);
+    const verdict = await throttle.check(principal.username, request.ip);
     if (!verdict.allowed) {
       await denied('throttled');
       throw new LightsoutError('RATE_LIMITED', 'too many wrong passwords', { details: { retryAfterSeconds: verdict.retryAfterSeconds } });
     }
     if (!(await passwordMatches(app.store, principal.subject, body.currentPassword))) {
-      throttle.failed(principal.username, request.ip);
+      await throttle.failed(principal.username, request.ip);
       await denied('password-wrong');
       throw new LightsoutError('FORBIDDEN', 'the current password is wrong');
     }

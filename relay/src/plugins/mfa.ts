@@ -58,10 +58,10 @@ export default async function mfaPlugin(app: FastifyInstance): Promise<void> {
       throw await denied(state.active ? 'old-factor-not-proven' : 'stale-sign-in', new LightsoutError('STEP_UP_REQUIRED', `${state.active ? 'replacing' : 'enrolling'} a second factor needs a recent sign-in: ${shortfall}`, { details: { maxAge: policy.maxAgeSeconds, mfa: state.active } }));
     }
     // The password re-entry is a guess like any other: the sign-in form's throttle counts it.
-    const verdict = app.identity.throttle.check(principal.username, request.ip);
+    const verdict = await app.identity.throttle.check(principal.username, request.ip);
     if (!verdict.allowed) throw await denied('throttled', new LightsoutError('RATE_LIMITED', 'too many wrong passwords', { details: { retryAfterSeconds: verdict.retryAfterSeconds } }));
     if (!(await passwordMatches(app.store, principal.subject, body.password))) {
-      app.identity.throttle.failed(principal.username, request.ip);
+      await app.identity.throttle.failed(principal.username, request.ip);
       throw await denied('password-wrong', new LightsoutError('FORBIDDEN', 'that is not your password', { hint: 'type the password you sign in with' }));
     }
     if (!state.active && policy.mfa) {

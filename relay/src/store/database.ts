@@ -172,6 +172,7 @@ export interface Database {
   automation_policies: AutomationPolicyTable;
   automation_approvals: AutomationApprovalTable;
   signing_keys: SigningKeyTable;
+  login_failures: LoginFailureTable;
 }
 
 /** A provider admin placed this server in a tenant: overrides what its agent reports (migration 0003). */
@@ -259,4 +260,14 @@ export interface SigningKeyTable {
   /** Bumped by every replace: a writer replaces only the version it read. */
   version: number;
   updated_at: number;
+}
+
+/** Sign-in failures under one throttle key (identity/login-throttle.ts), shared by every replica (migration 0013). */
+export interface LoginFailureTable {
+  /** SHA-256 (base64url) of `p:<user>\0<address>`, `u:<user>` or `a:<address>`: what was typed, whether or not such a user exists, never kept in clear. */
+  key: string;
+  count: number;
+  last_at: number;
+  /** Epoch ms until which the key is locked; 0: not locked. */
+  locked_until: number;
 }

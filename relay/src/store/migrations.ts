@@ -358,6 +358,22 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('signing_keys').ifExists().execute();
     },
   },
+  '0013-login-failures': {
+    // The sign-in throttle's failure counts (identity/failure-counts.ts): every replica counts the same failures.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('login_failures')
+        .addColumn('key', 'text', (column) => column.primaryKey())
+        .addColumn('count', 'integer', (column) => column.notNull())
+        .addColumn('last_at', 'bigint', (column) => column.notNull())
+        .addColumn('locked_until', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('login_failures_last_at').on('login_failures').column('last_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('login_failures').ifExists().execute();
+    },
+  },
 });
 
 /**

@@ -25,6 +25,7 @@ import mediaPlugin from './plugins/media/index.js';
 import { mediaDependenciesOf } from './plugins/media/wiring.js';
 import metricsPlugin from './plugins/metrics.js';
 import revocationsPlugin from './plugins/revocations.js';
+import clusterPlugin from './plugins/cluster.js';
 import storePlugin from './plugins/store.js';
 import streamsPlugin from './plugins/streams/index.js';
 import sshPlugin from './plugins/ssh.js';
@@ -78,6 +79,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(metricsPlugin);
   await app.register(storePlugin);
   await app.register(revocationsPlugin);
+  await app.register(clusterPlugin);
   await app.register(docsPlugin);
   await app.register(formBodyPlugin);
   // Runs before @fastify/websocket's own preClose (which closes sockets without a

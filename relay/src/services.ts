@@ -26,13 +26,13 @@ export function relayDependencies(app: FastifyInstance) {
       return { id: row.id, tenant: row.tenant_id, agentId: row.agent_id, capabilities: JSON.parse(row.capabilities) as Capability[], endpoints: JSON.parse(row.endpoints) as BmcEndpoints };
     },
     requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>> {
-      return app.agents.request(agentId, op, params, timeoutMs);
+      return app.agentRouter.request(agentId, op, params, timeoutMs);
     },
     watchAgentPresence(listener: (agentId: string, online: boolean) => void): () => void {
-      return app.agents.watchPresence(listener);
+      return app.agentRouter.watchPresence(listener);
     },
     agentOnline(agentId: string): boolean {
-      return app.agents.isOnline(agentId);
+      return app.agentRouter.isOnline(agentId);
     },
     /** The hub is this process's: an agent online in it dials back here. */
     agentConnectedHere(agentId: string): boolean {

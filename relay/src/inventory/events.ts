@@ -11,35 +11,73 @@ export interface ServerChange {
 
 export type ServerChangeListener = (change: ServerChange) => void;
 
+/** A change as it travels between replicas (cluster/server-events.ts). */
+export interface SharedServerChange {
+  changed: string[];
+  /** [server id, tenant it belonged to] */
+  removed: Array<[string, string]>;
+}
+
 export class ServerEvents {
   private readonly listeners = new Set<ServerChangeListener>();
   private changed = new Set<string>();
   private removed = new Map<string, string>();
   private scheduled = false;
+  /** Where this replica's own changes also go (the other replicas), coalesced per tick like the local ones. */
+  private share: ((change: SharedServerChange) => void) | undefined;
+  private outbound = { changed: new Set<string>(), removed: new Map<string, string>() };
+  private outboundScheduled = false;
+
+  /** Hand every change made here to `share` as well; a change heard from elsewhere goes to `receive`. */
+  shareWith(share: (change: SharedServerChange) => void): void {
+    this.share = share;
+  }
+
+  /** A change another replica made: told to the subscribers here only. */
+  receive(change: SharedServerChange): void {
+    this.note(change.changed, change.removed.map(([id, tenant]) => ({ id, tenant })), false);
+  }
 
   subscribe(listener: ServerChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Subscribers here, plus the other replicas' when changes are shared (someone may listen there). */
   get subscriberCount(): number {
-    return this.listeners.size;
+    return this.listeners.size + (this.share === undefined ? 0 : 1);
   }
 
   serversChanged(ids: Iterable<string>): void {
-    for (const id of ids) {
-      this.changed.add(id);
-      this.removed.delete(id);
-    }
-    this.schedule();
+    this.note([...ids], [], true);
   }
 
   serversRemoved(entries: Iterable<{ id: string; tenant: string }>): void {
-    for (const { id, tenant } of entries) {
-      this.removed.set(id, tenant);
-      this.changed.delete(id);
+    this.note([], [...entries], true);
+  }
+
+  private note(changed: string[], removed: Array<{ id: string; tenant: string }>, ours: boolean): void {
+    const local = { changed: this.changed, removed: this.removed };
+    const sets = ours && this.share !== undefined ? [local, this.outbound] : [local];
+    for (const target of sets) {
+      for (const id of changed) {
+        target.changed.add(id);
+        target.removed.delete(id);
+      }
+      for (const { id, tenant } of removed) {
+        target.removed.set(id, tenant);
+        target.changed.delete(id);
+      }
     }
     this.schedule();
+    if (sets.length === 1 || this.outboundScheduled) return;
+    this.outboundScheduled = true;
+    setImmediate(() => {
+      this.outboundScheduled = false;
+      const { changed: out, removed: gone } = this.outbound;
+      this.outbound = { changed: new Set(), removed: new Map() };
+      if (out.size > 0 || gone.size > 0) this.share?.({ changed: [...out], removed: [...gone] });
+    });
   }
 
   private schedule(): void {

@@ -24,7 +24,7 @@ export interface ServerOperations {
 }
 
 export function createServerOperations(app: FastifyInstance): ServerOperations {
-  const isOnline = (agentId: string) => app.agents.isOnline(agentId);
+  const isOnline = (agentId: string) => app.agentRouter.isOnline(agentId);
   const confirmations = app.powerConfirmations;
 
   /** Forward an operation to the server's agent and audit it (success or the error code), unless it only reads. */
@@ -53,11 +53,11 @@ export function createServerOperations(app: FastifyInstance): ServerOperations {
       return toServerView(await findServer(app.store, request.principal!, serverId), isOnline, app.serverActivity);
     },
     powerStatus(request, serverId) {
-      return forward(request, serverId, undefined, (agentId) => app.agents.request(agentId, 'power.get', { serverId }));
+      return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'power.get', { serverId }));
     },
     async powerAction(request, serverId, action) {
       const before = (await findServer(app.store, request.principal!, serverId)).power;
-      const result = await forward(request, serverId, `power.${action}`, (agentId) => app.agents.request(agentId, 'power.set', { serverId, action }));
+      const result = await forward(request, serverId, `power.${action}`, (agentId) => app.agentRouter.request(agentId, 'power.set', { serverId, action }));
       // The BMC accepted the action; what it reports now is usually the old state. The server is
       // pending until the BMC reports the target (PowerConfirmations), and that is what gets stored.
       const { pending } = confirmations.start(serverId, action, before === 'on' || before === 'off' ? before : result.power);
@@ -66,25 +66,25 @@ export function createServerOperations(app: FastifyInstance): ServerOperations {
     // The agent holds off logging in after the BMC rejected the credentials (so the BMC never locks the account);
     // once an admin has fixed them on the BMC, this makes it try at once.
     credentialsRetry(request, serverId) {
-      return forward(request, serverId, 'credentials.retry', (agentId) => app.agents.request(agentId, 'credentials.retry', { serverId }));
+      return forward(request, serverId, 'credentials.retry', (agentId) => app.agentRouter.request(agentId, 'credentials.retry', { serverId }));
     },
     getBoot(request, serverId) {
-      return forward(request, serverId, undefined, (agentId) => app.agents.request(agentId, 'boot.get', { serverId }));
+      return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'boot.get', { serverId }));
     },
     setBoot(request, serverId, boot) {
       // no uefi in the request: the BMC keeps its boot mode
       return forward(request, serverId, 'boot.set', (agentId) =>
-        app.agents.request(agentId, 'boot.set', { serverId, device: boot.device, persistent: boot.persistent ?? false, ...(boot.uefi === undefined ? {} : { uefi: boot.uefi }) }),
+        app.agentRouter.request(agentId, 'boot.set', { serverId, device: boot.device, persistent: boot.persistent ?? false, ...(boot.uefi === undefined ? {} : { uefi: boot.uefi }) }),
       );
     },
     sensors(request, serverId) {
-      return forward(request, serverId, undefined, (agentId) => app.agents.request(agentId, 'sensors.list', { serverId }));
+      return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'sensors.list', { serverId }));
     },
     eventLog(request, serverId) {
-      return forward(request, serverId, undefined, (agentId) => app.agents.request(agentId, 'sel.list', { serverId }));
+      return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'sel.list', { serverId }));
     },
     async clearEventLog(request, serverId) {
-      await forward(request, serverId, 'sel.clear', (agentId) => app.agents.request(agentId, 'sel.clear', { serverId }));
+      await forward(request, serverId, 'sel.clear', (agentId) => app.agentRouter.request(agentId, 'sel.clear', { serverId }));
     },
   };
   return operations;

@@ -9,6 +9,8 @@ import { EnrollmentGuard, type EnrollFailureRow } from '../agents/enroll-guard.j
 import { AgentHub } from '../agents/hub.js';
 import { consumeJoinToken, createJoinToken } from '../agents/join-tokens.js';
 import { listAgentViews } from '../agents/views.js';
+import { AgentRouter } from '../cluster/router.js';
+import { shareServerEvents } from '../cluster/server-events.js';
 import { ServerActivity } from '../inventory/activity.js';
 import { ServerEvents } from '../inventory/events.js';
 import { bearerToken } from './identity.js';
@@ -19,8 +21,10 @@ declare module 'fastify' {
     serverEvents: ServerEvents;
     /** Live sessions and mounted media per server (the tree's badges); the streams and media plugins report into it. */
     serverActivity: ServerActivity;
-    /** Live agent connections; `app.agents.request(agentId, op, params, timeoutMs)` for other plugins. */
+    /** This replica's live agent connections (the control endpoint attaches here). */
     agents: AgentHub;
+    /** Agents wherever they are connected in the deployment: `app.agentRouter.request(agentId, op, params, timeoutMs)`, `isOnline(agentId)`, for other plugins. */
+    agentRouter: AgentRouter;
   }
   interface FastifyRequest {
     controlAgent: AuthenticatedAgent | null;
@@ -34,6 +38,25 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
   app.decorate('serverActivity', new ServerActivity(app.serverEvents));
   const hub = new AgentHub(app.store, app.singleUse, app.config, app.metrics, app.log, app.serverEvents, app.audit);
   app.decorate('agents', hub);
+  const { bus, replicas } = app.cluster;
+  const router = new AgentRouter(hub, app.config.agents.requestTimeoutMs, app.log, replicas === undefined ? undefined : { bus, replicas, store: app.store });
+  if (replicas !== undefined) {
+    const stopSharing = shareServerEvents(app.serverEvents, bus, replicas.id, (error) => app.log.warn({ err: error }, 'could not share a server change with the other replicas'));
+    // An agent came or went on another replica (or with it): its servers' `agent` field changed for the feeds here.
+    router.onRemoteChange = (agentId) => {
+      app.store
+        .selectFrom('servers')
+        .select('id')
+        .where('agent_id', '=', agentId)
+        .execute()
+        .then((rows) => app.serverEvents.receive({ changed: rows.map((row) => row.id), removed: [] }))
+        .catch((error: unknown) => app.log.warn({ err: error, agentId }, 'could not announce an agent presence change'));
+    };
+    app.addHook('onClose', async () => stopSharing());
+  }
+  await router.start();
+  app.decorate('agentRouter', router);
+  app.addHook('onClose', async () => router.close());
   app.decorateRequest('controlAgent', null);
 
   app.post(
@@ -103,7 +126,7 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
   });
 
   app.get('/v1/agents', { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], response: { 200: AgentList, ...errors } } }, async () => ({
-    agents: await listAgentViews(app.store, (agentId) => hub.isOnline(agentId)),
+    agents: await listAgentViews(app.store, (agentId) => router.isOnline(agentId)),
   }));
 
   app.post(
@@ -114,9 +137,9 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
       const principal = request.principal!;
       const result = await app.store.updateTable('agents').set({ revoked: 1 }).where('id', '=', id).executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) throw new LightsoutError('NOT_FOUND', `no agent ${id}`);
-      hub.revoke(id);
+      router.revoke(id);
       await app.audit.fromRequest(request, { action: 'agent.revoke', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `agent:${id}` });
-      const [view] = await listAgentViews(app.store, (agentId) => hub.isOnline(agentId), id);
+      const [view] = await listAgentViews(app.store, (agentId) => router.isOnline(agentId), id);
       return view!;
     },
   );
@@ -163,4 +186,4 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
   );
 }
 
-export default fp(agentsPlugin, { name: 'lightsout-agents', dependencies: ['lightsout-store', 'lightsout-identity', 'lightsout-metrics', 'lightsout-audit'] });
+export default fp(agentsPlugin, { name: 'lightsout-agents', dependencies: ['lightsout-store', 'lightsout-identity', 'lightsout-metrics', 'lightsout-audit', 'lightsout-cluster'] });

@@ -52,7 +52,7 @@ export default async function eventsPlugin(app: FastifyInstance): Promise<void> 
           socket.close(1011, 'internal error');
         });
       };
-      const isOnline = (agentId: string) => app.agents.isOnline(agentId);
+      const isOnline = (agentId: string) => app.agentRouter.isOnline(agentId);
       const snapshot = async () => send({ type: 'servers', servers: (await listServers(app.store, principal)).map((row) => toServerView(row, isOnline, app.serverActivity)) });
       // Subscribe before the snapshot so no change falls between them; the queue keeps the order.
       const unsubscribe = app.serverEvents.subscribe((change) =>

@@ -17,7 +17,7 @@ async function powerPlugin(app: FastifyInstance): Promise<void> {
   const confirmations = new PowerConfirmations({
     read: async (serverId) => {
       const row = await app.store.selectFrom('servers').select('agent_id').where('id', '=', serverId).executeTakeFirstOrThrow();
-      return (await app.agents.request(row.agent_id, 'power.get', { serverId })).power;
+      return (await app.agentRouter.request(row.agent_id, 'power.get', { serverId })).power;
     },
     record: async (serverId, power) => {
       await app.store.updateTable('servers').set({ power, state_at: Date.now() }).where('id', '=', serverId).execute();

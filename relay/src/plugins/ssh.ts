@@ -136,7 +136,7 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     return rows.flatMap((row) => {
       const capabilities = JSON.parse(row.capabilities) as Capability[];
       const kind = capabilities.includes('sol') ? ('sol' as const) : capabilities.includes('serial') ? ('serial' as const) : undefined;
-      return kind === undefined ? [] : [{ id: row.id, kind, agentOnline: app.agents.isOnline(row.agent_id) }];
+      return kind === undefined ? [] : [{ id: row.id, kind, agentOnline: app.agentRouter.isOnline(row.agent_id) }];
     });
   }
 

@@ -49,6 +49,8 @@ export interface AgentTable {
   created_at: number;
   /** JSON array of the tenants this agent may register servers into; null: any (a join token that named none). */
   tenants: string | null;
+  /** The replica holding the agent's control connection (migration 0014); online anywhere only while that replica's heartbeat is fresh. */
+  gateway_id: Generated<string | null>;
 }
 
 export interface JoinTokenTable {
@@ -173,6 +175,25 @@ export interface Database {
   automation_approvals: AutomationApprovalTable;
   signing_keys: SigningKeyTable;
   login_failures: LoginFailureTable;
+  replicas: ReplicaTable;
+  bus_payloads: BusPayloadTable;
+}
+
+/** A running replica of the deployment (cluster/replicas.ts, migration 0014); times are the database's clock. */
+export interface ReplicaTable {
+  id: string;
+  role: string;
+  region: string | null;
+  public_url: string;
+  started_at: number;
+  heartbeat_at: number;
+}
+
+/** A cluster bus message too large for a NOTIFY payload; the notice carries this row's id (cluster/bus.ts). */
+export interface BusPayloadTable {
+  id: string;
+  payload: string;
+  created_at: number;
 }
 
 /** A provider admin placed this server in a tenant: overrides what its agent reports (migration 0003). */
@@ -252,7 +273,7 @@ export interface AutomationApprovalTable {
   decided_at: number | null;
 }
 
-/** A key ring's private keys as JSON (access/key-documents.ts), shared by every replica on the store (migration 0012). */
+/** A key ring's private keys as JSON (access/key-documents.ts), shared by every replica on the store (migration 0013). */
 export interface SigningKeyTable {
   /** Which ring: `oidc` (the embedded OP's keys and cookie secrets), `stream` (stream tokens). */
   name: string;

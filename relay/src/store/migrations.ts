@@ -374,6 +374,33 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('login_failures').ifExists().execute();
     },
   },
+  '0014-cluster-replicas': {
+    // Replicas of one deployment (cluster/replicas.ts), which one holds each agent's control connection, and bus payloads too large for NOTIFY (cluster/bus.ts).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('replicas')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('role', 'text', (column) => column.notNull())
+        .addColumn('region', 'text')
+        .addColumn('public_url', 'text', (column) => column.notNull())
+        .addColumn('started_at', 'bigint', (column) => column.notNull())
+        .addColumn('heartbeat_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.alterTable('agents').addColumn('gateway_id', 'text').execute();
+      await db.schema
+        .createTable('bus_payloads')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('payload', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('bus_payloads_created_at').on('bus_payloads').column('created_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('bus_payloads').ifExists().execute();
+      await db.schema.alterTable('agents').dropColumn('gateway_id').execute();
+      await db.schema.dropTable('replicas').ifExists().execute();
+    },
+  },
 });
 
 /**

@@ -30,7 +30,7 @@ export async function consoleExchange(app: FastifyInstance, request: FastifyRequ
   const capabilities = JSON.parse(row.capabilities) as string[];
   const kind: StreamKind | undefined = capabilities.includes('sol') ? 'sol' : capabilities.includes('serial') ? 'serial' : undefined;
   if (kind === undefined) throw new LightsoutError('BMC_UNSUPPORTED', `server ${serverId} has no serial console (SOL or serial)`, { hint: 'add an IPMI or serial endpoint to the agent configuration' });
-  if (!app.agents.isOnline(row.agent_id)) throw new LightsoutError('AGENT_OFFLINE', `the agent of ${serverId} is not connected`);
+  if (!app.agentRouter.isOnline(row.agent_id)) throw new LightsoutError('AGENT_OFFLINE', `the agent of ${serverId} is not connected`);
   const address = app.server.address() as AddressInfo | null;
   if (address === null || typeof address !== 'object') throw new LightsoutError('INTERNAL', 'the relay is not listening');
   const host = address.family === 'IPv6' ? (address.address === '::' ? '[::1]' : `[${address.address}]`) : address.address === '0.0.0.0' ? '127.0.0.1' : address.address;

@@ -20,7 +20,7 @@ export function mediaDependenciesOf(app: FastifyInstance): MediaDependencies {
       };
       return server;
     },
-    requestAgent: (agentId, op, params, timeoutMs) => app.agents.request(agentId, op, params, timeoutMs),
+    requestAgent: (agentId, op, params, timeoutMs) => app.agentRouter.request(agentId, op, params, timeoutMs),
     async verifyAgentToken(token) {
       return (await app.agents.authenticate(token)).id;
     },

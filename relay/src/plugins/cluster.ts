@@ -1,0 +1,50 @@
+import { LightsoutError } from '@lightsout/shared';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { type ClusterBus, LocalBus, PostgresBus } from '../cluster/bus.js';
+import { ReplicaRegistry } from '../cluster/replicas.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * The deployment this replica belongs to: the bus between replicas and,
+     * on PostgreSQL, the replica registry (undefined in a single process on
+     * SQLite, where there is no one else).
+     */
+    cluster: { bus: ClusterBus; replicas: ReplicaRegistry | undefined };
+  }
+}
+
+/** Paths only a gateway (or the single process) serves: agents connect to gateways, and clients' streams are spliced there. */
+const GATEWAY_ONLY = ['/v1/agent/', '/v1/streams/'];
+
+/**
+ * Joins this replica to its deployment: on PostgreSQL every replica (role
+ * all included: two relays on one store are two replicas) registers with a
+ * heartbeat and LISTENs on the cluster bus; on SQLite the bus is in-process.
+ * A manager refuses the agent and stream endpoints (docs/deployment.md).
+ * Registered after the store, before the agents plugin.
+ */
+async function clusterPlugin(app: FastifyInstance): Promise<void> {
+  const { store: storeConfig, role } = app.config;
+  const shared = storeConfig.driver === 'postgres' && storeConfig.postgresUrl !== undefined;
+  const bus = shared ? new PostgresBus(app.store, storeConfig.postgresUrl!, app.log) : new LocalBus();
+  const replicas = shared ? new ReplicaRegistry(app.store, { role, region: app.config.region ?? null, publicUrl: app.config.publicUrl }, app.log) : undefined;
+  await bus.start();
+  await replicas?.start();
+  app.decorate('cluster', { bus, replicas });
+  // Before the store closes (onClose runs in reverse registration order).
+  app.addHook('onClose', async () => {
+    await replicas?.close().catch((error: unknown) => app.log.warn({ err: error }, 'could not deregister this replica'));
+    await bus.close();
+  });
+  if (role === 'manager') {
+    app.addHook('onRequest', async (request) => {
+      if (GATEWAY_ONLY.some((prefix) => request.url.startsWith(prefix))) {
+        throw new LightsoutError('NOT_FOUND', 'this replica is a manager: agents and console streams connect to a gateway', { hint: 'use a gateway of the region (the session answer names its stream URL)' });
+      }
+    });
+  }
+}
+
+export default fp(clusterPlugin, { name: 'lightsout-cluster', dependencies: ['lightsout-config', 'lightsout-store'] });

@@ -3,7 +3,9 @@
  * agent (agent/bin/lightsout-agent.js), each a child we own and stop. Used by
  * the stream end-to-end tests (kill -9 of the relay) and benchmarks. With
  * `relays: n` and a PostgreSQL URL, n relays share one store (one
- * deployment) and the agent gets all of them as its gateway list.
+ * deployment) and the agent gets all of them as its gateway list. `roles`
+ * makes them a regional deployment: e.g. a manager and two gateways, with
+ * the agent given only the gateways `agentRelays` names.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,6 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import { freePort } from './stream-chain.js';
 
@@ -42,6 +45,10 @@ export interface Stack {
   relayPid(index?: number): number | undefined;
   /** The agent's process id (to freeze it with SIGSTOP). */
   agentPid(): number | undefined;
+  /** An access token of `username` (default the operator) issued by relay `index` (cached). */
+  tokenAt(index: number, username?: string): Promise<string>;
+  /** The URL of the relay holding the agent's control connection, as the store says (PostgreSQL stacks); undefined when none does. */
+  agentHeldBy(): Promise<string | undefined>;
   /** SIGKILL a relay process (no cleanup at all) and wait for it to be gone; the first by default. */
   killRelay(index?: number): Promise<void>;
   startRelay(index?: number): Promise<void>;
@@ -70,6 +77,10 @@ export interface StackOptions {
   registerTimeoutMs?: number;
   /** Agent config `credentials` entries (passwords come from agentEnv). */
   agentCredentials?: Array<{ id: string; username: string; passwordEnv: string }>;
+  /** Each relay's role (and region), by index; default every relay `all`. Managers and gateways need postgresUrl. */
+  roles?: Array<{ role: 'all' | 'manager' | 'gateway'; region?: string }>;
+  /** Which relays (indexes) the agent connects to, in its order; default all of them. */
+  agentRelays?: number[];
   /** Runs once the relays are up and before the agent starts, e.g. to create tenants. */
   beforeAgent?: (stack: Stack) => Promise<void>;
 }
@@ -131,6 +142,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         ...(count > 1 ? { deploymentUrl: relayUrl } : {}),
         agents: { heartbeatIntervalMs: 500, ...options.relayAgents },
         ...(options.postgresUrl === undefined ? {} : { store: { driver: 'postgres', postgresUrl: options.postgresUrl } }),
+        ...(options.roles?.[index] === undefined ? {} : { role: options.roles[index].role, deploymentUrl: relayUrl, ...(options.roles[index].region === undefined ? {} : { region: options.roles[index].region }) }),
         ...options.relayConfig,
       }),
     );
@@ -144,6 +156,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
     await waitFor(async () => (await fetch(`${relayUrls[index]}/readyz`)).status === 200, 90_000, `relay ${index} to be ready`);
   }
 
+  const tokens = new Map<string, Promise<string>>();
   const stack: Stack = {
     relayUrl,
     relayUrls,
@@ -151,6 +164,23 @@ export async function startStack(servers: StackServer[], options: StackOptions =
     adminToken: '',
     relayPid: (index = 0) => relays[index]?.pid,
     agentPid: () => agent?.pid,
+    tokenAt(index, username = 'operator') {
+      const key = `${index}:${username}`;
+      let token = tokens.get(key);
+      if (token === undefined) tokens.set(key, (token = loginWithPassword(relayUrls[index]!, username, STACK_PASSWORD).then((login) => login.accessToken)));
+      return token;
+    },
+    async agentHeldBy() {
+      if (options.postgresUrl === undefined) return undefined;
+      const client = new pg.Client({ connectionString: options.postgresUrl });
+      await client.connect();
+      try {
+        const result = await client.query<{ public_url: string }>("select r.public_url from agents a join replicas r on r.id = a.gateway_id where a.name = 'stack-agent'");
+        return result.rows[0]?.public_url;
+      } finally {
+        await client.end();
+      }
+    },
     async killRelay(index = 0) {
       const relay = relays[index];
       if (!relay || relay.exitCode !== null) return;
@@ -186,7 +216,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
     writeFileSync(
       agentConfig,
       JSON.stringify({
-        ...(count > 1 ? { relays: relayUrls } : { relay: relayUrl }),
+        ...(count > 1 || options.agentRelays !== undefined ? { relays: (options.agentRelays ?? relayUrls.map((_url, index) => index)).map((index) => relayUrls[index]!) } : { relay: relayUrl }),
         name: 'stack-agent',
         stateDir,
         joinToken: join_.token,

@@ -62,6 +62,13 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     expect(result.params).toMatchObject({ servers: 20, failures: 0, ipmipowerFailures: 0 });
   });
 
+  it('gateway-routing', async () => {
+    const result = await runBench('gateway-routing', ['--requests', '20', '--warmup', '2']);
+    expect(result.unit).toBe('ms');
+    expect(result.baselines['owning']).toBeGreaterThan(0);
+    expect(result.params).toMatchObject({ requests: 20, warmup: 2 });
+  });
+
   it('iso-upload', async () => {
     const result = await runBench('iso-upload', ['--size-mib', '32']);
     expect(result.unit).toBe('MB/s');

@@ -38,6 +38,10 @@ export function relayDependencies(app: FastifyInstance) {
     agentConnectedHere(agentId: string): boolean {
       return app.agents.isOnline(agentId);
     },
+    /** The public URL of the replica holding the agent (this one, or the holder the cluster registry names). */
+    gatewayUrlOf(agentId: string): Promise<string | undefined> {
+      return app.agentRouter.gatewayUrlOf(agentId, app.config.publicUrl);
+    },
     /** Grants narrow recordings like servers: a recording's server must match one of the caller's grants. */
     async grantsAllow(principal: Principal, serverId: string): Promise<boolean> {
       const selectors = await grantSelectors(app.store, principal);

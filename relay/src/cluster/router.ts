@@ -128,6 +128,17 @@ export class AgentRouter {
     return holder !== undefined && this.cluster !== undefined && this.cluster.replicas.isAlive(holder);
   }
 
+  /**
+   * The public URL of the replica holding the agent's control connection
+   * (`ownUrl` when it is this one), undefined when no live replica holds it.
+   */
+  async gatewayUrlOf(agentId: string, ownUrl: string): Promise<string | undefined> {
+    if (this.hub.isOnline(agentId)) return ownUrl;
+    if (this.cluster === undefined) return undefined;
+    const holder = this.liveHolder(agentId) ?? (await this.lookupHolder(agentId));
+    return holder === undefined ? undefined : this.cluster.replicas.get(holder)?.publicUrl;
+  }
+
   /** `listener(agentId, online)` when an agent comes or goes anywhere in the deployment; returns the unsubscribe. */
   watchPresence(listener: (agentId: string, online: boolean) => void): () => void {
     this.presenceListeners.add(listener);

@@ -273,7 +273,7 @@ export interface AutomationApprovalTable {
   decided_at: number | null;
 }
 
-/** A key ring's private keys as JSON (access/key-documents.ts), shared by every replica on the store (migration 0013). */
+/** A key ring's private keys as JSON (access/key-documents.ts), shared by every replica on the store (migration 0012). */
 export interface SigningKeyTable {
   /** Which ring: `oidc` (the embedded OP's keys and cookie secrets), `stream` (stream tokens). */
   name: string;

@@ -3,6 +3,8 @@
 # npm dependencies), builds the web console if needed, then starts relay +
 # simulated BMCs + agent on loopback and prints the URL and demo credentials.
 #   scripts/demo.sh [--count N] [--port P] [--data-dir DIR] [--fresh]
+#   scripts/demo.sh --topology regional [--count N] [--port P] [--data-dir DIR]
+#     PostgreSQL, one manager, three gateways (two eu-central, one us-east) and two agents (docs/deployment.md)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 ensure_deps
@@ -12,4 +14,9 @@ if [ ! -f "$web" ] || [ -n "$(find desktop/src shared/src desktop/vite desktop/v
   echo "lightsout: building the web console" >&2
   npm run --silent build:web -w @lightsout/desktop >&2
 fi
+for arg in "$@"; do
+  case "$arg" in
+    --topology | --topology=*) exec node --import tsx scripts/demo-regional.ts "$@" ;;
+  esac
+done
 exec node --import tsx scripts/demo.ts "$@"

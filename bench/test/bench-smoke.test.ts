@@ -69,6 +69,13 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     expect(result.params).toMatchObject({ requests: 20, warmup: 2 });
   });
 
+  it('gateway-failover', async () => {
+    const result = await runBench('gateway-failover', ['--consoles', '5']);
+    expect(result.unit).toBe('s');
+    expect(result.params).toMatchObject({ consoles: 5, resumed: 5 });
+    expect(result.params).toHaveProperty('lost');
+  });
+
   it('iso-upload', async () => {
     const result = await runBench('iso-upload', ['--size-mib', '32']);
     expect(result.unit).toBe('MB/s');

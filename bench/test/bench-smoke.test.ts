@@ -43,7 +43,9 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     const result = await runBench('agent-scale', ['--count', '200', '--processes', '2', '--interval-ms', '2000', '--rounds', '1']);
     expect(result.unit).toBe('s');
     expect(result.baselines['ipmipower']).toBeGreaterThan(0);
-    expect(result.params).toMatchObject({ bmcs: 200, rounds: 1, failures: 0, ipmipower_failures: 0 });
+    // Two short rounds may end between two scrapes of the agent's metrics: at least the one asked for.
+    expect(result.params, JSON.stringify(result.params)).toMatchObject({ bmcs: 200, failures: 0, ipmipower_failures: 0 });
+    expect(result.params['rounds']).toBeGreaterThanOrEqual(1);
     expect(result.params['cpu_pct']).toBeGreaterThan(0);
     expect(result.params['rss_mib']).toBeGreaterThan(0);
   });

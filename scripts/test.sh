@@ -6,11 +6,16 @@
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh unit       one stage: deps | lint | typecheck | unit | e2e
+#   scripts/test.sh electron   the desktop app through Playwright's Electron
+#                              support; not part of "everything", because it
+#                              needs the Electron binary (a download this CI
+#                              machine cannot reach) — it fails without it
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$LIGHTSOUT_ROOT"
 stages=("${@:-all}")
 want() { [ "${stages[0]}" = all ] || [[ " ${stages[*]} " == *" $1 "* ]]; }
+asked() { [[ " ${stages[*]} " == *" $1 "* ]]; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "dependencies"
@@ -30,11 +35,17 @@ fi
 if want e2e; then
   step "e2e (playwright, Debian chromium)"
   if [ -f e2e-playwright/playwright.config.ts ]; then
-    (cd e2e-playwright && PLAYWRIGHT_JSON_OUTPUT_NAME="$LIGHTSOUT_ROOT/build/playwright-report.json" playwright test --reporter=list,json)
+    (cd e2e-playwright && PLAYWRIGHT_JSON_OUTPUT_NAME="$LIGHTSOUT_ROOT/build/playwright-report.json" playwright test --project=web --reporter=list,json)
     counts+=(build/playwright-report.json)
   else
     echo "no e2e suite yet"
   fi
+fi
+if asked electron; then
+  step "desktop app (playwright, Electron)"
+  npm run build -w @lightsout/desktop
+  (cd e2e-playwright && PLAYWRIGHT_JSON_OUTPUT_NAME="$LIGHTSOUT_ROOT/build/playwright-electron-report.json" playwright test --project=electron --reporter=list,json)
+  counts+=(build/playwright-electron-report.json)
 fi
 step "all requested stages passed"
 # One plain closing line over both runners: "N passed, N failed, N skipped".

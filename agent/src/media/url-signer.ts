@@ -1,4 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import { SHA256_PATTERN } from './cache.js';
 
@@ -86,4 +88,18 @@ export function normalizeAddress(address: string | undefined): string {
   if (!address) return '';
   const lower = address.toLowerCase();
   return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
+}
+
+/** The HMAC key of media URLs, kept in `file` (created 0600) so URLs survive an agent restart. */
+export function loadOrCreateKey(file: string): Uint8Array {
+  try {
+    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
+    if (key.length >= 32) return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const key = randomBytes(32);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${key.toString('base64url')}\n`, { mode: 0o600 });
+  return key;
 }

@@ -11,14 +11,13 @@
  * The first round is a warm-up (the simulators' JIT, first sessions) and is not measured.
  *   npm run bench -- agent-scale [--count 10000] [--processes 4] [--interval-ms 30000] [--rounds 2]
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { addressOf } from '@lightsout/bmcsim';
+import { BMCSIM_UP, spawnBmcsim, stopProcess, untilOutput } from './lib/bmcsim-process.js';
 import { startStack, type Stack } from './lib/stack.js';
 import { freePort } from './lib/stream-chain.js';
 import { printResult, printTable } from './lib/report.js';
@@ -40,23 +39,7 @@ const rounds = Math.max(1, Number(values.rounds));
 const concurrency = Number(values.concurrency);
 const baseAddress = '127.80.0.1';
 const port = process.getuid?.() === 0 ? 623 : 20623; // bmcsim's per-address default port
-const bmcsimBin = fileURLToPath(new URL('../bmcsim/bin/bmcsim.js', import.meta.url));
 const hosts = Array.from({ length: count }, (_, index) => addressOf(baseAddress, index));
-
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`bmcsim did not start: ${output.slice(-500)}`)), timeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (pattern.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`bmcsim exited ${code}: ${output.slice(-500)}`)));
-  });
-}
 
 /** `127.80.0.[1-255],127.80.1.[0-255],…`: FreeIPMI's host ranges, since 10,000 addresses overflow one argument. */
 function hostRanges(addresses: readonly string[]): string {
@@ -164,10 +147,9 @@ try {
   const fleetStart = performance.now();
   for (let index = 0; index * perProcess < count; index += 1) {
     const size = Math.min(perProcess, count - index * perProcess);
-    const child = spawn(process.execPath, [bmcsimBin, '--count', String(size), '--base-address', hosts[index * perProcess]!, '--http', '--quiet', '--agent-config', join(directory, `bmcsim-${index}.yaml`)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    fleets.push(child);
+    fleets.push(spawnBmcsim(['--count', String(size), '--base-address', hosts[index * perProcess]!, '--http', '--quiet', '--agent-config', join(directory, `bmcsim-${index}.yaml`)], 'inherit'));
   }
-  await Promise.all(fleets.map((child) => waitForLine(child, /BMCs up in \d+ ms/, 600_000)));
+  await Promise.all(fleets.map((child) => untilOutput(child, BMCSIM_UP, 600_000)));
   console.log(`${count} BMCs in ${fleets.length} bmcsim processes up in ${((performance.now() - fleetStart) / 1000).toFixed(1)} s`);
 
   const metricsPort = await freePort();
@@ -235,13 +217,6 @@ try {
   });
 } finally {
   await stack?.close();
-  await Promise.all(
-    fleets.map(async (child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    }),
-  );
+  await Promise.all(fleets.map(stopProcess));
   rmSync(directory, { recursive: true, force: true });
 }

@@ -13,17 +13,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { addressOf } from '@lightsout/bmcsim';
 import { startIpmiSim } from '@lightsout/lab';
+import { BMCSIM_UP, spawnBmcsim, stopProcess, untilOutput } from './lib/bmcsim-process.js';
 import { printResult, printTable } from './lib/report.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, 'idle-seconds': { type: 'string', default: '10' } } });
 const count = Number(values.count);
 const idleSeconds = Number(values['idle-seconds']);
 const CLOCK_TICKS = 100; // Linux USER_HZ
-const bmcsimBin = fileURLToPath(new URL('../bmcsim/bin/bmcsim.js', import.meta.url));
 
 interface Sample {
   rssKib: number;
@@ -48,38 +47,15 @@ async function idleFootprint(pid: number): Promise<{ rssKib: number; cpuPercent:
   return { rssKib: after.rssKib, cpuPercent: ((after.cpuTicks - before.cpuTicks) / CLOCK_TICKS / idleSeconds) * 100, fds: after.fds };
 }
 
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`timed out; output: ${output.slice(-500)}`)), timeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = pattern.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[0]);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${output.slice(-500)}`)));
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 const directory = await mkdtemp(join(tmpdir(), 'bmcsim-footprint-'));
 const children: ChildProcess[] = [];
 try {
   // Baseline 1: the Node runtime floor.
   const floor = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30); console.log("ready")'], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(floor);
-  await waitForLine(floor, /ready/, 10_000);
+  await untilOutput(floor, /ready/, 10_000, 'node');
   const floorFootprint = await idleFootprint(floor.pid!);
-  await stopChild(floor);
+  await stopProcess(floor);
 
   // Baseline 2: one ipmi_sim (one real simulated BMC).
   const ipmiSim = await startIpmiSim({ powered: true });
@@ -98,24 +74,24 @@ try {
   }
 
   // The same process with one BMC: what N BMCs add on top is the per-BMC cost.
-  const single = spawn(process.execPath, [bmcsimBin, '--count', '1', '--base-address', '127.49.0.1', '--quiet', '--agent-config', join(directory, 'single.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const single = spawnBmcsim(['--count', '1', '--base-address', '127.49.0.1', '--quiet', '--agent-config', join(directory, 'single.yaml')], 'inherit');
   children.push(single);
-  await waitForLine(single, /BMCs up in \d+ ms/, 60_000);
+  await untilOutput(single, BMCSIM_UP, 60_000);
   const singleFootprint = await idleFootprint(single.pid!);
-  await stopChild(single);
+  await stopProcess(single);
 
   // Ours: N BMCs in one process.
   const started = performance.now();
-  const fleet = spawn(process.execPath, [bmcsimBin, '--count', String(count), '--base-address', '127.50.0.1', '--quiet', '--agent-config', join(directory, 'agent.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fleet = spawnBmcsim(['--count', String(count), '--base-address', '127.50.0.1', '--quiet', '--agent-config', join(directory, 'agent.yaml')], 'inherit');
   children.push(fleet);
-  await waitForLine(fleet, /BMCs up in \d+ ms/, 300_000);
+  await untilOutput(fleet, BMCSIM_UP, 300_000);
   const startupMs = performance.now() - started;
   // Prove the last BMC answers before calling the fleet idle.
   const lastAddress = addressOf('127.50.0.1', count - 1);
   const ipmitool = spawn('ipmitool', ['-I', 'lanplus', '-H', lastAddress, '-U', 'admin', '-P', 'adminpass', '-C', '17', 'chassis', 'power', 'status'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const answer = await waitForLine(ipmitool, /Chassis Power is (on|off)/, 20_000);
+  const answer = await untilOutput(ipmitool, /Chassis Power is (on|off)/, 20_000, 'ipmitool');
   const fleetFootprint = await idleFootprint(fleet.pid!);
-  await stopChild(fleet);
+  await stopProcess(fleet);
 
   const perBmcKib = (fleetFootprint.rssKib - singleFootprint.rssKib) / Math.max(1, count - 1);
   printTable(`bmcsim footprint: ${count} idle BMCs in one process (idle window ${idleSeconds} s)`, ['process', 'RSS MiB', 'RSS per BMC KiB', 'CPU % (one core)', 'open fds'], [
@@ -135,6 +111,6 @@ try {
     params: { count, idleSeconds, fleetRssMiB: Math.round(fleetFootprint.rssKib / 102.4) / 10, fleetCpuPercent: Math.round(fleetFootprint.cpuPercent * 100) / 100, nodeFloorRssMiB: Math.round(floorFootprint.rssKib / 102.4) / 10, singleBmcRssMiB: Math.round(singleFootprint.rssKib / 102.4) / 10, startupMs: Math.round(startupMs), fds: fleetFootprint.fds },
   });
 } finally {
-  for (const child of children) await stopChild(child);
+  for (const child of children) await stopProcess(child);
   await rm(directory, { recursive: true, force: true });
 }

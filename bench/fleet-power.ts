@@ -8,12 +8,12 @@
  * After one untimed pass, ours and ipmipower run twice each, alternating; best of two.
  *   npm run bench -- fleet-power [--count 1000] [--concurrency 128]
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { addressOf } from '@lightsout/bmcsim';
 import { ipmiCommands, openIpmiSession, SuiteCache } from '@lightsout/agent/ipmi';
+import { BMCSIM_UP, spawnBmcsim, stopProcess, untilOutput } from './lib/bmcsim-process.js';
 import { printResult, printTable } from './lib/report.js';
 
 const run = promisify(execFile);
@@ -22,23 +22,7 @@ const count = Number(values.count);
 const concurrency = Number(values.concurrency);
 const baseAddress = '127.70.0.1';
 const port = process.getuid?.() === 0 ? 623 : 20623; // bmcsim's per-address default ports
-const bmcsimBin = fileURLToPath(new URL('../bmcsim/bin/bmcsim.js', import.meta.url));
 const hosts = Array.from({ length: count }, (_, index) => addressOf(baseAddress, index));
-
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`bmcsim did not start: ${output.slice(-500)}`)), timeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (pattern.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`bmcsim exited ${code}: ${output.slice(-500)}`)));
-  });
-}
 
 async function ours(): Promise<{ seconds: number; on: number; failed: number; cpuSeconds: number }> {
   const cpuBefore = process.cpuUsage();
@@ -84,9 +68,9 @@ async function ipmitoolSequential(sample: number): Promise<{ seconds: number; on
   return { seconds: (performance.now() - started) / 1000, on };
 }
 
-const fleet = spawn(process.execPath, [bmcsimBin, '--count', String(count), '--base-address', baseAddress, '--http', '--quiet', '--agent-config', '/dev/null'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const fleet = spawnBmcsim(['--count', String(count), '--base-address', baseAddress, '--http', '--quiet', '--agent-config', '/dev/null'], 'inherit');
 try {
-  await waitForLine(fleet, /BMCs up in \d+ ms/, 300_000);
+  await untilOutput(fleet, BMCSIM_UP, 300_000);
   // Each client twice, alternating, after one untimed pass: the simulator's own warm-up (JIT, first
   // session on each BMC) must not count against whoever happens to go first. Best of two each.
   await ours();
@@ -116,9 +100,5 @@ try {
     params: { bmcs: count, concurrency, cipherSuite: 17, oursFailed: oursResult.failed, oursCpuSeconds: Math.round(oursResult.cpuSeconds * 100) / 100, ipmitoolSample: sample },
   });
 } finally {
-  if (fleet.exitCode === null && fleet.signalCode === null) {
-    const exited = new Promise((resolve) => fleet.once('exit', resolve));
-    fleet.kill('SIGTERM');
-    await exited;
-  }
+  await stopProcess(fleet);
 }

@@ -11,6 +11,8 @@ import boundaries from './eslint-rules/package-boundaries.js';
 // match a folder of ours that happens to be called `stream` or `events`.
 const nodeBuiltinsRegex = '^(node:.*|(fs|path|os|net|dgram|http|https|crypto|child_process|stream|events|url|util|tls|zlib|buffer|worker_threads)(/.*)?)$';
 const otherPackages = (...names) => names.map((name) => ({ group: [`@lightsout/${name}`, `@lightsout/${name}/*`], message: `@lightsout/${name} is another application: share code through @lightsout/shared instead.` }));
+// The CLI's Node entry (the stream-plane socket, the local VNC listener) is the one part of another application a Node process may share.
+const cliNodeOnly = { regex: '^@lightsout/cli(?!/node$)(/.*)?$', message: 'Only @lightsout/cli/node (the Node side of a stream-plane client) may be imported from the CLI; share anything else through @lightsout/shared.' };
 const relayTestingOnly = { regex: '^@lightsout/relay(?!/testing$)(/.*)?$', message: 'Tests may import @lightsout/relay/testing (startRelay, login helpers) and nothing else of the relay.' };
 
 const restrict = (files, patterns, paths = [], ignores = []) => ({
@@ -47,7 +49,7 @@ export default tseslint.config(
     ...otherPackages('relay', 'agent', 'cli', 'bmcsim', 'desktop'),
   ], [], ['bmc-wire/src/**/*.test.ts', 'bmc-wire/src/testing/**']),
   // applications: shared + node; never each other, never desktop
-  restrict(['relay/**/*.ts'], [...otherPackages('agent', 'cli', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'relay/ is a server: shared/ and node:* only.' }]),
+  restrict(['relay/**/*.ts'], [...otherPackages('agent', 'bmcsim', 'desktop'), cliNodeOnly, { group: ['electron', 'react'], message: 'relay/ is a server: shared/ and node:* only.' }]),
   restrict(['cli/**/*.ts'], [...otherPackages('agent', 'relay', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
   restrict(['agent/**/*.ts'], [...otherPackages('relay', 'cli', 'bmcsim', 'desktop'), { group: ['electron', 'react'], message: 'agent/ is a daemon: shared/ and node:* only.' }]),
   // Integration tests in cli/ and agent/ may run a real relay through its test
@@ -93,7 +95,7 @@ export default tseslint.config(
       }],
     },
   },
-  restrict(['desktop/src/main/**/*.ts'], [{ group: ['**/renderer/*'], message: 'Main may import shared/, node:* and electron; the renderer is a separate bundle.' }, ...otherPackages('relay', 'agent', 'cli', 'bmcsim')]),
+  restrict(['desktop/src/main/**/*.ts'], [{ group: ['**/renderer/*'], message: 'Main may import shared/, node:* and electron; the renderer is a separate bundle.' }, ...otherPackages('relay', 'agent', 'bmcsim'), cliNodeOnly]),
   // bench: drives the packages from outside, through their package exports
   restrict(['bench/**/*.ts'], [
     { group: ['@lightsout/*/src', '@lightsout/*/src/*'], message: 'bench/ uses package exports (e.g. @lightsout/agent/media, @lightsout/relay/parts), never a package\'s src/ files.' },

@@ -34,6 +34,7 @@ describe('the import rules refuse bad imports, each by its rule', () => {
     ['the wire package importing the agent', 'bmc-wire/src/rfb/x.ts', '@lightsout/agent', 'no-restricted-imports'],
     ['shared importing node:fs', 'shared/src/x.ts', 'node:fs', 'no-restricted-imports'],
     ['the desktop renderer importing node-pty', 'desktop/src/renderer/x.ts', 'node-pty', 'no-restricted-imports'],
+    ['the relay importing the CLI\'s commands', 'relay/src/ssh/x.ts', '@lightsout/cli', 'no-restricted-imports'],
     ['bench deep-importing a package by a relative path', 'bench/lib/x.ts', '../../agent/src/media/cache.js', 'lightsout/no-cross-package-relative'],
     ['bench deep-importing a package\'s src by name', 'bench/lib/x.ts', '@lightsout/agent/src/media/cache.js', 'no-restricted-imports'],
   ])('%s', async (_what, filePath, specifier, rule) => {
@@ -50,6 +51,8 @@ describe('and let the allowed ones through', () => {
     ['test support using other test support', 'relay/src/testing/x.ts', './wait.js'],
     ['a wire test reading a fixture with node:fs', 'bmc-wire/src/ipmi/x.test.ts', 'node:fs'],
     ['bench using a package export', 'bench/lib/x.ts', '@lightsout/agent/media'],
+    ['the relay using the CLI\'s Node stream client entry', 'relay/src/ssh/x.ts', '@lightsout/cli/node'],
+    ['desktop main using the CLI\'s Node stream client entry', 'desktop/src/main/x.ts', '@lightsout/cli/node'],
   ])('%s', async (_what, filePath, specifier) => {
     expect(await boundaryRulesFor(filePath, specifier)).toEqual([]);
   });

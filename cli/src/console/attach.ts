@@ -1,5 +1,5 @@
-import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, type SessionCreated, type StatusMessage, StreamClient, type StreamSocketFactory, routeLocator } from '@lightsout/shared';
-import { nodeSetTimer, nodeStreamSocket } from './ws-socket.js';
+import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, type SessionCreated, StreamClient, type StreamSocketFactory, describeStatus, routeLocator } from '@lightsout/shared';
+import { nodeSetTimer, nodeStreamSocket } from '../node/stream-socket.js';
 
 /** The local terminal as the console needs it; process.stdin/stdout by default, streams in tests. */
 export interface ConsoleTerminal {
@@ -14,22 +14,6 @@ export interface ConsoleOutcome {
   reason: 'left' | 'ended' | 'lost';
   code: number;
   detail: string;
-}
-
-function describeStatus(status: StatusMessage): string | undefined {
-  const who = status.user ?? 'someone';
-  switch (status.event) {
-    case 'joined':
-      return `${who} joined (${status.members.length} on this console)`;
-    case 'left':
-      return `${who} left`;
-    case 'took-over':
-      return `${who} took control${status.mode === 'view' ? ': you are now read-only (~? for help)' : ''}`;
-    case 'bmc-closed':
-      return 'the BMC closed the console';
-    default:
-      return undefined;
-  }
 }
 
 /** What the user sees when keys they typed did not reach the BMC (once per outage). */
@@ -66,7 +50,7 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
         output.write(bytes);
       },
       onStatus: (status) => {
-        const line = describeStatus(status);
+        const line = describeStatus(status, ' (~? for help)');
         if (line) terminal.notice(`\r\n[lightsout: ${line}]\r\n`);
         if (lastMode !== undefined && lastMode !== status.mode && status.event !== 'took-over') terminal.notice(`\r\n[lightsout: you now have ${status.mode === 'control' ? 'control' : 'a read-only view'}]\r\n`);
         lastMode = status.mode;

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { nodeSetTimer, nodeStreamSocket } from '@lightsout/cli/node';
 import { type Capability, ErrorBodySchema, LightsoutError, SshHostKey, SshKeyCreate, SshKeyList, SshKeyView, type StreamMode } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -12,7 +13,6 @@ import { listServers } from '../inventory/servers.js';
 import { type ConsoleOpening, type KeyHolder, SshFrontDoor } from '../ssh/front-door.js';
 import { type HostKey, loadHostKey } from '../ssh/host-key.js';
 import { addSshKey, findSshKey, listSshKeys, markSshKeyUsed, removeSshKey, sshKeyView } from '../ssh/key-registry.js';
-import { loopbackStreamSocket, nodeSetTimer } from '../ssh/loopback-socket.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -151,7 +151,7 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
       listConsoles,
       audit: (event) => void app.audit.append(event),
       log: app.log,
-      socket: loopbackStreamSocket(),
+      socket: nodeStreamSocket(),
       setTimer: nodeSetTimer,
     });
     listeningOn = await frontDoor.listen(port, app.config.ssh.host);

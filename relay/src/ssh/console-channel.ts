@@ -1,4 +1,4 @@
-import { ESCAPE_HELP, EscapeScanner, type SessionCreated, type SetTimer, type StatusMessage, StreamClient, type StreamSocketFactory, isErrorCode } from '@lightsout/shared';
+import { ESCAPE_HELP, EscapeScanner, type SessionCreated, type SetTimer, StreamClient, type StreamSocketFactory, describeStatus, isErrorCode } from '@lightsout/shared';
 import type { ServerChannel } from 'ssh2';
 import { type SshExitStatus, SshExitStatus as Exit, exitStatusOf, exitStatusOfClose } from './exit-status.js';
 
@@ -22,22 +22,6 @@ export interface ConsoleChannelOptions {
 
 /** Help for the gateway's own escapes, after the shared list. */
 const SSH_ESCAPE_NOTE = '  (OpenSSH acts on ~. ~B ~? itself first; type ~~ then the letter to reach these)\r\n';
-
-function describeStatus(status: StatusMessage): string | undefined {
-  const who = status.user ?? 'someone';
-  switch (status.event) {
-    case 'joined':
-      return `${who} joined (${status.members.length} on this console)`;
-    case 'left':
-      return `${who} left`;
-    case 'took-over':
-      return `${who} took control${status.mode === 'view' ? ': you are now read-only' : ''}`;
-    case 'bmc-closed':
-      return 'the BMC closed the console';
-    default:
-      return undefined;
-  }
-}
 
 /**
  * One SSH channel as a client of the console session (the stream plane's

@@ -7,3 +7,4 @@ export * from './client.js';
 export * from './read-gate.js';
 export * from './recording.js';
 export * from './escape.js';
+export * from './status-line.js';

@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startPostgres } from '@lightsout/lab';
+import { demoBannerText } from './demo-banner.js';
 import { type DemoChild, Supervisor, portIsFree } from './demo-supervisor.js';
 
 const { values: options } = parseArgs({
@@ -148,26 +149,15 @@ async function run(postgresUrl: string, password: string): Promise<void> {
     await agent.ready!();
   }
 
-  const banner = [
-    '',
-    '  Lightsout demo is running (regional: one manager, three gateways, two agents)',
-    '',
-    `  web console   ${managerUrl}/`,
-    `  API docs      ${managerUrl}/docs`,
-    '',
-    `  provider admin   user admin      password ${password}`,
-    `  tenant operator  user operator   password ${password}   (tenant "demo")`,
-    '',
-    `  CLI: node cli/bin/lightsout.js login --relay ${managerUrl}`,
-    `       node cli/bin/lightsout.js servers list`,
-    '',
-    ...replicas.slice(1).map((replica) => `  ${replica.name.padEnd(22)} ${urlAt(replica.port)}`),
-    `  agents: fra1 (eu-central, ${options.count} servers fra1-…), nyc1 (us-east, ${options.count} servers nyc1-…)`,
-    '',
-    `  logs: ${logDir}   stop: Ctrl-C`,
-    '',
-  ];
-  process.stdout.write(`${banner.join('\n')}\n`);
+  process.stdout.write(
+    demoBannerText({
+      title: 'Lightsout demo is running (regional: one manager, three gateways, two agents)',
+      url: managerUrl,
+      password,
+      logDir,
+      sections: [[...replicas.slice(1).map((replica) => `${replica.name.padEnd(22)} ${urlAt(replica.port)}`), `agents: fra1 (eu-central, ${options.count} servers fra1-…), nyc1 (us-east, ${options.count} servers nyc1-…)`]],
+    }),
+  );
   if (process.env['DISPLAY'] && process.stdout.isTTY) supervisor.openBrowser(`${managerUrl}/`);
   if (!options['exit-when-ready']) {
     await supervisor.untilSignal();

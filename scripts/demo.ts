@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { demoBannerText } from './demo-banner.js';
 import { type DemoChild, Supervisor, portIsFree } from './demo-supervisor.js';
 
 const { values: options } = parseArgs({
@@ -111,26 +112,15 @@ async function main(): Promise<void> {
 
   // The port the relay took (0 asks for a free one) and the fingerprint users verify on first connect.
   const hostKey = (await (await fetch(`${relayUrl}/v1/ssh/host-key`)).json()) as { fingerprint: string; port: number | null };
-  const banner = [
-    '',
-    '  Lightsout demo is running',
-    '',
-    `  web console   ${relayUrl}/`,
-    `  API docs      ${relayUrl}/docs`,
-    '',
-    `  provider admin   user admin      password ${password}`,
-    `  tenant operator  user operator   password ${password}   (tenant "demo")`,
-    '',
-    `  CLI: node cli/bin/lightsout.js login --relay ${relayUrl}`,
-    `       node cli/bin/lightsout.js servers list`,
-    '',
-    `  SSH: node cli/bin/lightsout.js ssh-keys add ~/.ssh/id_ed25519.pub   (once, after login)`,
-    `       ssh -p ${hostKey.port} sim-01@${options.host}   host key ${hostKey.fingerprint}`,
-    '',
-    `  logs: ${logDir}   stop: Ctrl-C`,
-    '',
-  ];
-  process.stdout.write(`${banner.join('\n')}\n`);
+  process.stdout.write(
+    demoBannerText({
+      title: 'Lightsout demo is running',
+      url: relayUrl,
+      password,
+      logDir,
+      sections: [[`SSH: node cli/bin/lightsout.js ssh-keys add ~/.ssh/id_ed25519.pub   (once, after login)`, `     ssh -p ${hostKey.port} sim-01@${options.host}   host key ${hostKey.fingerprint}`]],
+    }),
+  );
   if (process.env['DISPLAY'] && process.stdout.isTTY) supervisor.openBrowser(`${relayUrl}/`);
   if (options['exit-when-ready']) {
     await supervisor.stopAll();

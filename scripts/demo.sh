@@ -14,6 +14,8 @@ if [ ! -f "$web" ] || [ -n "$(find desktop/src shared/src desktop/vite desktop/v
   echo "lightsout: building the web console" >&2
   npm run --silent build:web -w @lightsout/desktop >&2
 fi
+# The relay, agent and simulator start compiled (scripts/build.ts); rebuilt only when a source changed.
+node --import tsx scripts/build.ts --if-stale >&2
 for arg in "$@"; do
   case "$arg" in
     --topology | --topology=*) exec node --import tsx scripts/demo-regional.ts "$@" ;;

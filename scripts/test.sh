@@ -5,7 +5,7 @@
 # suite (Playwright in Debian's Chromium).
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh unit       one stage: deps | lint | typecheck | unit | e2e
+#   scripts/test.sh unit       one stage: deps | lint | typecheck | build | unit | e2e
 #   scripts/test.sh electron   the desktop app through Playwright's Electron
 #                              support; not part of "everything", because it
 #                              needs the Electron binary (a download this CI
@@ -26,6 +26,8 @@ export PATH="$LIGHTSOUT_ROOT/node_modules/.bin:$PATH"
 if want lint; then step "lint (eslint, import rules)"; eslint --max-warnings 0 .; fi
 if want typecheck; then step "typecheck (tsc -b, project references)"; tsc -b; fi
 mkdir -p build
+# The tests that start relay, agent and bmcsim processes start these bundles (their bin/ files do, while current).
+if want build || want unit || want e2e || asked electron; then step "build (relay, agent, bmcsim bundles)"; node --import tsx scripts/build.ts --if-stale; fi
 counts=()
 if want unit; then
   step "unit + integration (vitest)"

@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-// The agent runs its TypeScript sources directly through tsx: no build step
-// between a commit and a running agent.
-import { register } from 'tsx/esm/api';
+// In the repository: the compiled agent (npm run build) while it is current,
+// the TypeScript sources through tsx otherwise (scripts/lib/start-program.js).
+import { startProgram } from '@lightsout/scripts/start-program';
 
-register();
-const { main } = await import('../src/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+await startProgram(import.meta.url, '../dist/lightsout-agent.mjs', '../src/main.ts');

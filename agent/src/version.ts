@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import agentPackage from '../package.json' with { type: 'json' };
 
-/** The agent's version as its package declares it, sent in every hello so the relay can show it. */
-export const AGENT_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** The agent's version as its package declares it, sent in every hello so the relay can show it (inlined in the compiled agent). */
+export const AGENT_VERSION: string = agentPackage.version;

@@ -14,7 +14,7 @@ import { loadOrCreateKeyPair } from '../src/identity/keys.js';
 import { ensureStateDir, writeIdentity } from '../src/identity/state.js';
 
 /**
- * The agent as a process: bin → tsx → main. Exercises argv, config errors,
+ * The agent as a process: bin → the compiled agent (or the sources through tsx) → main. Exercises argv, config errors,
  * start-up with a stored identity and a clean stop on SIGTERM.
  */
 const bin = fileURLToPath(new URL('../bin/lightsout-agent.js', import.meta.url));

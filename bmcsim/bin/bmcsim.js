@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// bmcsim runs its TypeScript sources directly through tsx: no build step.
-import { register } from 'tsx/esm/api';
+// In the repository: the compiled simulator (npm run build) while it is
+// current, the TypeScript sources through tsx otherwise (scripts/lib/start-program.js).
+import { startProgram } from '@lightsout/scripts/start-program';
 
-register();
-const { main } = await import('../src/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+await startProgram(import.meta.url, '../dist/bmcsim.mjs', '../src/main.ts');

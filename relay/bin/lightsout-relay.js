@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The relay runs from TypeScript source through tsx: no build step between
-// editing and running. tsx is registered here, before the first .ts import.
-import { register } from 'tsx/esm/api';
+// In the repository: the compiled relay (npm run build) while it is current,
+// the TypeScript sources through tsx otherwise (scripts/lib/start-program.js).
+import { startProgram } from '@lightsout/scripts/start-program';
 
-register();
-await import('../src/server.ts');
+await startProgram(import.meta.url, '../dist/lightsout-relay.mjs', '../src/server.ts');

@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PROGRAMS, buildProgram } from './build.js';
+import { bundleIsCurrent } from './lib/start-program.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'lightsout-build-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const startProgramUrl = new URL('./lib/start-program.js', import.meta.url).href;
+
+/** A program laid out as the packages are: bin/, src/ and dist/ with a manifest naming one source. */
+function fakeProgram(name: string): { root: string; source: string; run: (env?: NodeJS.ProcessEnv) => string } {
+  const root = join(directory, name);
+  for (const folder of ['bin', 'src', 'dist']) mkdirSync(join(root, folder), { recursive: true });
+  const source = join(root, 'src/main.ts');
+  writeFileSync(source, "export async function main(argv: string[]): Promise<number> { console.log(`source ${argv.join(' ')}`); return 3; }\n");
+  writeFileSync(join(root, 'dist/program.mjs'), "console.log('bundle');\n");
+  writeFileSync(join(root, 'bin/program.js'), `import { startProgram } from ${JSON.stringify(startProgramUrl)};\nawait startProgram(import.meta.url, '../dist/program.mjs', '../src/main.ts');\n`);
+  const { size, mtimeMs } = statSync(source);
+  const manifest = { builtAt: new Date().toISOString(), inputs: [{ path: '../src/main.ts', size, mtimeMs }] };
+  writeFileSync(join(root, 'dist/program.mjs.inputs.json'), JSON.stringify(manifest));
+  return {
+    root,
+    source,
+    run: (env = {}) => {
+      const result = spawnSync(process.execPath, [join(root, 'bin/program.js'), 'a', 'b'], { env: { ...process.env, LIGHTSOUT_FROM_SOURCE: '', ...env }, encoding: 'utf8' });
+      return `${result.stdout.trim()} exit ${result.status}`;
+    },
+  };
+}
+
+describe('a bin/ file starts the bundle only while it is current', () => {
+  it('runs the bundle while every recorded source is unchanged', () => {
+    const program = fakeProgram('current');
+    expect(bundleIsCurrent(join(program.root, 'dist/program.mjs'))).toBe(true);
+    expect(program.run()).toBe('bundle exit 0');
+  });
+
+  it('runs the sources through tsx, with their exit code, once a source changed, and when asked to', () => {
+    const program = fakeProgram('stale');
+    expect(program.run({ LIGHTSOUT_FROM_SOURCE: '1' })).toBe('source a b exit 3');
+    utimesSync(program.source, new Date(), new Date(Date.now() + 5_000));
+    expect(bundleIsCurrent(join(program.root, 'dist/program.mjs'))).toBe(false);
+    expect(program.run()).toBe('source a b exit 3');
+  });
+
+  it('is not current without its manifest, or with a recorded source gone', () => {
+    const program = fakeProgram('incomplete');
+    rmSync(program.source);
+    expect(bundleIsCurrent(join(program.root, 'dist/program.mjs'))).toBe(false);
+    rmSync(join(program.root, 'dist/program.mjs.inputs.json'));
+    expect(bundleIsCurrent(join(program.root, 'dist/program.mjs'))).toBe(false);
+  });
+});
+
+describe('scripts/build.ts', () => {
+  it('compiles bmcsim to one file that runs without tsx, and records its sources', async () => {
+    const outfile = join(directory, 'bmcsim/bmcsim.mjs');
+    const built = await buildProgram({ ...PROGRAMS.bmcsim, outfile });
+    expect(built.inputs).toBeGreaterThan(50);
+    expect(bundleIsCurrent(outfile)).toBe(true);
+    const help = spawnSync(process.execPath, [outfile, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: bmcsim/);
+  }, 60_000);
+});

@@ -1,14 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCredentials, writeCredentials } from './config-store.js';
 import { ExitCode } from './exit-codes.js';
 import { run } from './main.js';
 import { table } from './output.js';
+import { relayStub } from './testing/relay-stub.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'lightsout-cli-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -20,17 +18,8 @@ async function runCaptured(argv: string[], env: NodeJS.ProcessEnv = { LIGHTSOUT_
   return { code, stdout, stderr };
 }
 
-/** A real HTTP server that answers like the relay does for one route. */
-async function relayAnswering(status: number, body: unknown) {
-  const seen: Array<{ url: string; authorization: string | undefined }> = [];
-  const server = createServer((request, response) => {
-    seen.push({ url: request.url ?? '', authorization: request.headers.authorization });
-    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
+/** A relay stand-in answering every request alike. */
+const relayAnswering = (status: number, body: unknown) => relayStub(() => ({ status, body }));
 
 describe('lightsout CLI', () => {
   it('renders aligned tables with - for missing values', () => {
@@ -55,7 +44,7 @@ describe('lightsout CLI', () => {
     try {
       const result = await runCaptured(['power', 'status', 'nope'], { LIGHTSOUT_TOKEN: 'tok-123', LIGHTSOUT_RELAY: relay.url, LIGHTSOUT_CONFIG_DIR: join(directory, 'unused') });
       expect(result).toEqual({ code: ExitCode.NOT_FOUND, stdout: '', stderr: 'error NOT_FOUND: no server nope\nhint: run `lightsout servers list`\n' });
-      expect(relay.seen).toEqual([{ url: '/v1/servers/nope/power', authorization: 'Bearer tok-123' }]);
+      expect(relay.seen).toEqual([{ method: 'POST', url: '/v1/servers/nope/power', authorization: 'Bearer tok-123', body: { action: 'status' } }]);
     } finally {
       await relay.close();
     }

@@ -1,27 +1,14 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RelayApi } from './api.js';
 import { staticTokenSource } from './auth/session.js';
+import { relayStub } from './testing/relay-stub.js';
+
+const STEP_UP_CHALLENGE = { 'www-authenticate': 'Bearer error="insufficient_user_authentication", max_age=600' };
+const STEP_UP_REQUIRED = { code: 'STEP_UP_REQUIRED', message: 'this action needs a recent sign-in', details: { maxAge: 600 } };
 
 /** A relay stand-in over real HTTP: power off answers STEP_UP_REQUIRED (RFC 9470) unless the token is the fresh one. */
-async function relayRequiringStepUp() {
-  const seen: string[] = [];
-  const server = createServer((request, response) => {
-    const authorization = request.headers.authorization ?? '';
-    seen.push(authorization);
-    if (authorization !== 'Bearer fresh-token') {
-      response
-        .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="insufficient_user_authentication", max_age=600' })
-        .end(JSON.stringify({ code: 'STEP_UP_REQUIRED', message: 'this action needs a recent sign-in', details: { maxAge: 600 } }));
-      return;
-    }
-    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ power: 'off' }));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+function relayRequiringStepUp() {
+  return relayStub((request) => (request.authorization === 'Bearer fresh-token' ? { status: 200, body: { power: 'off' } } : { status: 401, headers: STEP_UP_CHALLENGE, body: STEP_UP_REQUIRED }));
 }
 
 describe('step-up in the CLI', () => {
@@ -35,7 +22,7 @@ describe('step-up in the CLI', () => {
       });
       expect(await api.post('/v1/servers/web-1/power', { action: 'off' })).toEqual({ power: 'off' });
       expect(challenges).toEqual(['STEP_UP_REQUIRED']);
-      expect(relay.seen).toEqual(['Bearer stale-token', 'Bearer fresh-token']);
+      expect(relay.seen.map((request) => request.authorization)).toEqual(['Bearer stale-token', 'Bearer fresh-token']);
     } finally {
       await relay.close();
     }

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { type Command } from 'commander';
 import { type ApprovalList, type ApprovalView, type AutomationPolicy, type AutomationPolicyView, LightsoutError } from '@lightsout/shared';
 import { json, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
@@ -49,34 +48,4 @@ export async function approvalsList(context: CommandContext, options: { tenant?:
 export async function approvalDecide(context: CommandContext, verb: 'approve' | 'deny', id: string, options: { tenant?: string; json?: boolean }): Promise<void> {
   const view = await (await apiFor(context)).post<ApprovalView>(`/v1/automation/approvals/${encodeURIComponent(id)}/${verb}${tenantQuery(options.tenant)}`, {});
   context.output.out(options.json ? json(view) : `${view.id}: ${view.status} (${view.tool} on ${view.serverId}, requested by ${view.requestedBy})\n`);
-}
-
-/** `automation …`: the tenant's MCP policy and the approvals it asks for (docs/automation.md). */
-export function registerAutomationCommands(program: Command, context: CommandContext): void {
-  const automation = program.command('automation').description('the MCP endpoint\'s tenant policy and approvals (tenant admins)');
-  const policy = automation.command('policy').description('which tools the MCP endpoint offers, which console lines, which actions wait for approval');
-  policy.command('get').description('print the policy as JSON').option('--tenant <tenant>', 'another tenant (provider admins)').action((options: { tenant?: string }) => policyGet(context, options));
-  policy
-    .command('set')
-    .description('replace the policy with a JSON file (- for stdin)')
-    .argument('<file.json>', 'the policy (see docs/automation.md)')
-    .option('--tenant <tenant>', 'another tenant (provider admins)')
-    .option('--json', 'print JSON')
-    .action((path: string, options: { tenant?: string; json?: boolean }) => policySet(context, path, options));
-  automation
-    .command('approvals')
-    .description('tool calls waiting for approval')
-    .option('--status <status>', 'pending (default), approved, denied, used, expired')
-    .option('--tenant <tenant>', 'another tenant (provider admins)')
-    .option('--json', 'print JSON')
-    .action((options: { tenant?: string; status?: string; json?: boolean }) => approvalsList(context, options));
-  for (const verb of ['approve', 'deny'] as const) {
-    automation
-      .command(verb)
-      .description(`${verb} a waiting tool call (not your own)`)
-      .argument('<id>', 'the approval id the tool call answered with')
-      .option('--tenant <tenant>', 'another tenant (provider admins)')
-      .option('--json', 'print JSON')
-      .action((id: string, options: { tenant?: string; json?: boolean }) => approvalDecide(context, verb, id, options));
-  }
 }

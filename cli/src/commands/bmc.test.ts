@@ -1,67 +1,28 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExitCode } from '../exit-codes.js';
-import { run } from '../main.js';
+import { relayStubs, runCli } from '../testing/relay-stub.js';
 
-interface Seen {
-  method: string;
-  url: string;
-  body: unknown;
-}
-
-/** A relay stand-in on loopback: answers each request with `answer(request)` and records what the CLI sent. */
-async function fakeRelay(answer: (seen: Seen) => { status: number; body: unknown }) {
-  const seen: Seen[] = [];
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const entry = { method: request.method ?? 'GET', url: request.url ?? '', body: text ? (JSON.parse(text) as unknown) : undefined };
-      seen.push(entry);
-      const { status, body } = answer(entry);
-      response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const relay = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-  closers.push(relay.close);
-  return relay;
-}
-
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function cli(argv: string[], relayUrl: string) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, { env: { LIGHTSOUT_TOKEN: 't', LIGHTSOUT_RELAY: relayUrl }, output: { out: (text) => (stdout += text), err: (text) => (stderr += text) } });
-  return { code, stdout, stderr };
-}
+const relays = relayStubs();
+afterEach(relays.closeAll);
 
 describe('lightsout boot', () => {
   it('sends no boot mode unless --uefi or --legacy is given', async () => {
-    const relay = await fakeRelay(() => ({ status: 200, body: { device: 'pxe', persistent: false, uefi: true } }));
-    expect((await cli(['boot', 'pxe', 'web-01'], relay.url)).code).toBe(ExitCode.OK);
-    expect((await cli(['boot', 'pxe', 'web-01', '--legacy'], relay.url)).code).toBe(ExitCode.OK);
-    expect((await cli(['boot', 'pxe', 'web-01', '--uefi'], relay.url)).code).toBe(ExitCode.OK);
+    const relay = await relays.start(() => ({ status: 200, body: { device: 'pxe', persistent: false, uefi: true } }));
+    expect((await runCli(['boot', 'pxe', 'web-01'], relay.url)).code).toBe(ExitCode.OK);
+    expect((await runCli(['boot', 'pxe', 'web-01', '--legacy'], relay.url)).code).toBe(ExitCode.OK);
+    expect((await runCli(['boot', 'pxe', 'web-01', '--uefi'], relay.url)).code).toBe(ExitCode.OK);
     expect(relay.seen.map((entry) => entry.body)).toEqual([
       { device: 'pxe', persistent: false },
       { device: 'pxe', persistent: false, uefi: false },
       { device: 'pxe', persistent: false, uefi: true },
     ]);
-    expect((await cli(['boot', 'pxe', 'web-01', '--uefi', '--legacy'], relay.url)).code).toBe(ExitCode.USAGE);
+    expect((await runCli(['boot', 'pxe', 'web-01', '--uefi', '--legacy'], relay.url)).code).toBe(ExitCode.USAGE);
   });
 
   it('says so and exits 6 when the BMC did not keep what was asked', async () => {
     const warning = 'the BMC accepted the boot override but kept the override persistent instead of for the next boot only';
-    const relay = await fakeRelay(() => ({ status: 200, body: { device: 'pxe', persistent: true, uefi: true, warning } }));
-    const result = await cli(['boot', 'pxe', 'web-01'], relay.url);
+    const relay = await relays.start(() => ({ status: 200, body: { device: 'pxe', persistent: true, uefi: true, warning } }));
+    const result = await runCli(['boot', 'pxe', 'web-01'], relay.url);
     expect(result.code).toBe(ExitCode.BMC_DIFFERS);
     expect(result.stderr).toBe(`warning: web-01: ${warning}\n`);
     expect(result.stdout).toBe('web-01: boot pxe (persistent, UEFI)\n');
@@ -73,7 +34,7 @@ describe('lightsout power', () => {
   const pending = { action: 'cycle', target: 'on', since };
   function relayConfirming(outcome: { confirmed: boolean; power: 'on' | 'off' }, pendingReads: number) {
     let reads = 0;
-    return fakeRelay((seen) => {
+    return relays.start((seen) => {
       if (seen.method === 'POST') return { status: 200, body: { power: 'on', pending, via: 'PowerCycle' } };
       reads += 1;
       if (reads <= pendingReads) return { status: 200, body: { id: 'web-01', power: 'on', pendingPower: pending, lastPower: null } };
@@ -83,7 +44,7 @@ describe('lightsout power', () => {
 
   it('prints the action as accepted, then the state the BMC confirmed (not the one read right after the command)', async () => {
     const relay = await relayConfirming({ confirmed: true, power: 'on' }, 2);
-    const result = await cli(['power', 'cycle', 'web-01'], relay.url);
+    const result = await runCli(['power', 'cycle', 'web-01'], relay.url);
     expect(result).toEqual({
       code: ExitCode.OK,
       stdout: 'web-01: power cycle done: power on (after 7.5 s)\n',
@@ -94,14 +55,14 @@ describe('lightsout power', () => {
 
   it('fails with BMC_TIMEOUT when the relay gave up before the BMC reported the target', async () => {
     const relay = await relayConfirming({ confirmed: false, power: 'off' }, 0);
-    const result = await cli(['power', 'cycle', 'web-01'], relay.url);
+    const result = await runCli(['power', 'cycle', 'web-01'], relay.url);
     expect(result.code).toBe(ExitCode.UNAVAILABLE);
     expect(result.stderr).toMatch(/error BMC_TIMEOUT: power cycle was accepted, but after 7.5 s the BMC still reports power off/);
   });
 
   it('stops at "accepted" with --no-wait', async () => {
     const relay = await relayConfirming({ confirmed: true, power: 'on' }, 0);
-    const result = await cli(['power', 'cycle', 'web-01', '--no-wait'], relay.url);
+    const result = await runCli(['power', 'cycle', 'web-01', '--no-wait'], relay.url);
     expect(result).toEqual({ code: ExitCode.OK, stdout: 'web-01: power cycle accepted (PowerCycle)\n', stderr: '' });
     expect(relay.seen).toHaveLength(1);
   });
@@ -109,8 +70,8 @@ describe('lightsout power', () => {
 
 describe('BMC errors', () => {
   it('print a hint line even when the agent sent none', async () => {
-    const relay = await fakeRelay(() => ({ status: 502, body: { code: 'BMC_UNREACHABLE', message: 'GET /redfish/v1/: ECONNREFUSED' } }));
-    const result = await cli(['sensors', 'web-01'], relay.url);
+    const relay = await relays.start(() => ({ status: 502, body: { code: 'BMC_UNREACHABLE', message: 'GET /redfish/v1/: ECONNREFUSED' } }));
+    const result = await runCli(['sensors', 'web-01'], relay.url);
     expect(result.code).toBe(ExitCode.UNAVAILABLE);
     expect(result.stderr).toMatch(/^error BMC_UNREACHABLE: GET \/redfish\/v1\/: ECONNREFUSED\nhint: check that the agent reaches the BMC/);
   });
@@ -118,16 +79,16 @@ describe('BMC errors', () => {
 
 describe('console and vnc on a server with neither', () => {
   it('say it has none instead of pointing at the other command', async () => {
-    const relay = await fakeRelay(() => ({ status: 200, body: { id: 'pdu-01', capabilities: ['power', 'sensors'] } }));
-    const text = await cli(['console', 'pdu-01'], relay.url);
+    const relay = await relays.start(() => ({ status: 200, body: { id: 'pdu-01', capabilities: ['power', 'sensors'] } }));
+    const text = await runCli(['console', 'pdu-01'], relay.url);
     expect(text.code).toBe(ExitCode.UNAVAILABLE);
     expect(text.stderr).toBe('error BMC_UNSUPPORTED: server pdu-01 has no text console (SOL or serial)\nhint: it has no graphical console either (it offers: power, sensors)\n');
-    const graphical = await cli(['vnc', 'pdu-01'], relay.url);
+    const graphical = await runCli(['vnc', 'pdu-01'], relay.url);
     expect(graphical.stderr).toBe('error BMC_UNSUPPORTED: server pdu-01 has no graphical console\nhint: it has no text console either (it offers: power, sensors)\n');
   });
 
   it('point at the other console when there is one', async () => {
-    const relay = await fakeRelay(() => ({ status: 200, body: { id: 'kvm-01', capabilities: ['power', 'vnc'] } }));
-    expect((await cli(['console', 'kvm-01'], relay.url)).stderr).toMatch(/hint: use `lightsout vnc` for its graphical console/);
+    const relay = await relays.start(() => ({ status: 200, body: { id: 'kvm-01', capabilities: ['power', 'vnc'] } }));
+    expect((await runCli(['console', 'kvm-01'], relay.url)).stderr).toMatch(/hint: use `lightsout vnc` for its graphical console/);
   });
 });

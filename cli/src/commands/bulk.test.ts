@@ -1,24 +1,12 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExitCode } from '../exit-codes.js';
-import { run } from '../main.js';
+import { relayStubs, runCli, type SeenRequest } from '../testing/relay-stub.js';
 
-interface Seen {
-  method: string;
-  url: string;
-  body: Record<string, unknown> | undefined;
-}
-
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+const relays = relayStubs();
+afterEach(relays.closeAll);
 
 /** A relay stand-in: a dry run names three servers; the job reports one result per poll, web-03 failing. */
 async function bulkRelay() {
-  const seen: Seen[] = [];
   let polls = 0;
   const servers = ['web-01', 'web-02', 'web-03'].map((id) => ({ id, name: id, agentId: 'agent-1', rack: 'r1', datacenter: 'fra1', power: 'on' }));
   const results = [
@@ -26,45 +14,29 @@ async function bulkRelay() {
     { serverId: 'web-01', ok: true, seconds: 1.7, data: { power: 'on' } },
     { serverId: 'web-03', ok: false, code: 'BMC_UNREACHABLE', message: 'no answer from 10.0.0.3', seconds: 5 },
   ];
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const entry: Seen = { method: request.method ?? 'GET', url: request.url ?? '', body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-      seen.push(entry);
-      let body: unknown;
-      let status = 200;
-      if (entry.method === 'POST' && entry.body?.['dryRun'] === true) body = { jobId: null, dryRun: true, total: 3, servers };
-      else if (entry.method === 'POST') [status, body] = [202, { jobId: 'job-1', dryRun: false, total: 3 }];
-      else {
-        polls += 1;
-        const done = results.slice(0, Math.min(polls, 3));
-        const failed = done.filter((result) => !result.ok).length;
-        body = { id: 'job-1', state: done.length === 3 ? 'finished' : 'running', operation: entry.body, selector: {}, total: 3, succeeded: done.length - failed, failed, createdAt: '2026-12-05T04:00:00.000Z', finishedAt: null, results: done };
-      }
-      response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    });
+  return relays.start((entry) => {
+    if (entry.method === 'POST' && fieldsOf(entry)?.['dryRun'] === true) return { status: 200, body: { jobId: null, dryRun: true, total: 3, servers } };
+    if (entry.method === 'POST') return { status: 202, body: { jobId: 'job-1', dryRun: false, total: 3 } };
+    polls += 1;
+    const done = results.slice(0, Math.min(polls, 3));
+    const failed = done.filter((result) => !result.ok).length;
+    return { status: 200, body: { id: 'job-1', state: done.length === 3 ? 'finished' : 'running', operation: entry.body, selector: {}, total: 3, succeeded: done.length - failed, failed, createdAt: '2026-12-05T04:00:00.000Z', finishedAt: null, results: done } };
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
 
+/** The JSON object the CLI sent, to read one field of. */
+const fieldsOf = (entry: SeenRequest) => entry.body as Record<string, unknown> | undefined;
+
+/** The command, its confirmation answered `answer`, and the questions it asked. */
 async function cli(argv: string[], relayUrl: string, answer = false) {
-  let stdout = '';
-  let stderr = '';
   const questions: string[] = [];
-  const code = await run(argv, {
-    env: { LIGHTSOUT_TOKEN: 't', LIGHTSOUT_RELAY: relayUrl },
-    output: { out: (text) => (stdout += text), err: (text) => (stderr += text) },
+  const result = await runCli(argv, relayUrl, {
     confirm: async (question) => {
       questions.push(question);
       return answer;
     },
   });
-  return { code, stdout, stderr, questions };
+  return { ...result, questions };
 }
 
 describe('lightsout power <action> with a selector (one bulk job)', () => {
@@ -90,7 +62,7 @@ describe('lightsout power <action> with a selector (one bulk job)', () => {
     const refused = await cli(['power', 'off', '--rack', 'r1'], relay.url, false);
     expect(refused.code).toBe(ExitCode.USAGE);
     expect(refused.stderr).toMatch(/error BAD_REQUEST: not confirmed: nothing was done\nhint: .*--yes/);
-    expect(relay.seen.filter((entry) => entry.method === 'POST' && entry.body?.['dryRun'] !== true)).toHaveLength(0);
+    expect(relay.seen.filter((entry) => entry.method === 'POST' && fieldsOf(entry)?.['dryRun'] !== true)).toHaveLength(0);
     const scripted = await cli(['power', 'off', '--rack', 'r1', '--yes', '--json'], relay.url, false);
     expect(scripted.questions).toEqual([]);
     expect(JSON.parse(scripted.stdout)).toMatchObject({ id: 'job-1', state: 'finished', failed: 1 });

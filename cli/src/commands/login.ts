@@ -5,7 +5,8 @@ import { type IssuerMetadata, type TokenSet, discover, fetchClientConfig, pollDe
 import { startLoopbackLogin } from '../auth/loopback-flow.js';
 import { resolveRelay, staticTokenSource } from '../auth/session.js';
 import { readCredentials, removeCredentials, writeCredentials, type StoredSession } from '../config-store.js';
-import type { CommandContext } from './context.js';
+import { json, table } from '../output.js';
+import { apiFor, type CommandContext } from './context.js';
 
 /**
  * `lightsout login`: the device authorization grant, or, when the issuer has
@@ -97,4 +98,15 @@ async function revoke(session: StoredSession, output: CommandContext['output']):
   } catch {
     output.err(`note: could not reach ${session.issuer} to revoke the refresh token; it expires on its own.\n`);
   }
+}
+
+export async function whoami(context: CommandContext, options: { json?: boolean }): Promise<void> {
+  const api = await apiFor(context);
+  const me = await api.get<WhoAmI>('/v1/me');
+  if (options.json) {
+    context.output.out(json(me));
+    return;
+  }
+  const expires = new Date(me.expiresAt * 1000).toISOString();
+  context.output.out(table(['USER', 'TENANT', 'ROLE', 'RELAY', 'TOKEN EXPIRES'], [[me.username, me.tenant, me.role, api.relay, expires]]));
 }

@@ -1,45 +1,89 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type MediaState, MEDIA_UPLOADS_PATH } from '@lightsout/shared';
+import { RelayApi } from '../api.js';
+import { staticTokenSource } from '../auth/session.js';
+import { ExitCode } from '../exit-codes.js';
+import { type SeenRequest, type StubAnswer, relayStubs, runCli } from '../testing/relay-stub.js';
+import { uploadFile } from '../upload.js';
 import { scratchDirectories } from '@lightsout/lab/scratch';
-import { tusFileReader } from './media.js';
 
-const scratch = scratchDirectories('cli-media-');
-afterEach(scratch.removeAll);
+const relays = relayStubs();
+const scratch = scratchDirectories('lightsout-cli-media-');
+afterEach(async () => {
+  await relays.closeAll();
+  scratch.removeAll();
+});
 
-async function bytesOf(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+const IDLE: MediaState = { serverId: 'web-01', step: 'idle', message: 'no media', image: null, mountedAt: null, mountedBy: null, autoEjectAt: null, progress: null, failedStep: null, error: null, revision: 0 };
+const STEP_UP_REQUIRED: StubAnswer = {
+  status: 401,
+  headers: { 'www-authenticate': 'Bearer error="insufficient_user_authentication", max_age=600' },
+  body: { code: 'STEP_UP_REQUIRED', message: 'this action needs a recent sign-in', details: { maxAge: 600 } },
+};
+
+/**
+ * The relay's media routes and tus endpoint: an upload is created as up-1 and
+ * takes PATCHes at its offset; a mount is answered by `mount`.
+ */
+function mediaRelay(mount: (request: SeenRequest) => StubAnswer) {
+  let offset = 0;
+  return relays.start((request) => {
+    if (request.method === 'GET' && request.url === '/v1/servers/web-01/media') return { status: 200, body: IDLE };
+    if (request.method === 'GET' && request.url === '/v1/media/images') return { status: 200, body: { images: [] } };
+    if (request.method === 'POST' && request.url === MEDIA_UPLOADS_PATH) return { status: 201, headers: { location: `${MEDIA_UPLOADS_PATH}/up-1`, 'tus-resumable': '1.0.0' } };
+    if (request.method === 'PATCH') {
+      offset += (request.body as Buffer | undefined)?.length ?? 0;
+      return { status: 204, headers: { 'upload-offset': String(offset), 'tus-resumable': '1.0.0' } };
+    }
+    if (request.method === 'POST' && request.url === '/v1/servers/web-01/media') return mount(request);
+    return { status: 404, body: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } };
+  });
 }
 
-describe('the tus file source of the CLI', () => {
-  it('slices the file into exactly the requested byte ranges, with sizes tus-js-client sends as Content-Length', async () => {
-    const directory = scratch.make();
-    const file = join(directory, 'image.iso');
-    const image = randomBytes(3 * 1024 * 1024 + 123);
-    writeFileSync(file, image);
-    const input = createReadStream(file);
-    const source = await tusFileReader.openFile(input);
-    expect(source.size).toBe(image.length);
+function imageFile(bytes: number): string {
+  const file = join(scratch.make(), 'image.iso');
+  writeFileSync(file, randomBytes(bytes));
+  return file;
+}
 
-    const chunk = 1024 * 1024 + 7;
-    const parts: Buffer[] = [];
-    for (let start = 0; start < image.length; start += chunk) {
-      const { value, done } = await source.slice(start, start + chunk);
-      const bytes = await bytesOf(value);
-      expect(value.size).toBe(bytes.length);
-      expect(done).toBe(start + chunk >= image.length);
-      parts.push(bytes);
-    }
-    expect(Buffer.concat(parts).equals(image)).toBe(true);
+describe('lightsout media mount', () => {
+  it('asks for the mount before sending a byte: a sign-in too old for it (and no way to sign in again) costs no upload', async () => {
+    const relay = await mediaRelay(() => STEP_UP_REQUIRED);
+    const result = await runCli(['media', 'mount', 'web-01', imageFile(256 * 1024)], relay.url, { env: { LIGHTSOUT_TOKEN: 'stale', LIGHTSOUT_CONFIG_DIR: scratch.make() } });
+    expect(result.code).toBe(ExitCode.AUTH);
+    expect(result.stderr).toContain('error STEP_UP_REQUIRED: this action needs a recent sign-in\n');
+    expect(relay.seen.map((request) => `${request.method} ${request.url}`)).toEqual([
+      'GET /v1/servers/web-01/media',
+      'GET /v1/media/images',
+      `POST ${MEDIA_UPLOADS_PATH}`,
+      'POST /v1/servers/web-01/media',
+    ]);
+  });
 
-    // a resumed upload starts mid-file
-    const resumed = await source.slice(image.length - 100, image.length + chunk);
-    expect((await bytesOf(resumed.value)).equals(image.subarray(image.length - 100))).toBe(true);
-    expect(resumed.done).toBe(true);
-    source.close();
-    expect(input.destroyed).toBe(true);
+  it('after a step-up, the upload carries the fresh token and starts only once the mount was accepted', async () => {
+    const relay = await mediaRelay((request) => (request.authorization === 'Bearer fresh' ? { status: 202, body: { ...IDLE, step: 'transferring', message: 'waiting for the upload' } } : STEP_UP_REQUIRED));
+    const api = new RelayApi(relay.url, staticTokenSource('stale'), async () => staticTokenSource('fresh'));
+    const file = imageFile(300 * 1024);
+    const uploadId = await uploadFile({
+      api,
+      file,
+      size: 300 * 1024,
+      sha256: '0'.repeat(64),
+      env: { LIGHTSOUT_CONFIG_DIR: scratch.make() },
+      output: { out: () => undefined, err: () => undefined },
+      onProgress: () => undefined,
+      beforeBytes: (id) => api.post(`/v1/servers/web-01/media`, { uploadId: id, boot: false }),
+    });
+    expect(uploadId).toBe('up-1');
+    expect(relay.seen.map((request) => `${request.method} ${request.url} ${request.authorization}`)).toEqual([
+      `POST ${MEDIA_UPLOADS_PATH} Bearer stale`,
+      'POST /v1/servers/web-01/media Bearer stale',
+      'POST /v1/servers/web-01/media Bearer fresh',
+      `PATCH ${MEDIA_UPLOADS_PATH}/up-1 Bearer fresh`,
+    ]);
+    expect((relay.seen.at(-1)!.body as Buffer).length).toBe(300 * 1024);
   });
 });

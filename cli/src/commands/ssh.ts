@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { type Command } from 'commander';
 import { LightsoutError, type SshHostKey, type SshKeyList, type SshKeyView } from '@lightsout/shared';
 import { resolveRelay } from '../auth/session.js';
 import { errorOf, send } from '../http.js';
@@ -58,26 +57,4 @@ export async function sshHostKey(context: CommandContext, options: { json?: bool
   const port = hostKey.port ?? 22;
   if (options.knownHosts) return context.output.out(`${port === 22 ? host : `[${host}]:${port}`} ${hostKey.publicKey}\n`);
   context.output.out(`${hostKey.fingerprint} (${hostKey.algorithm})${hostKey.port === null ? '  — this relay does not listen for SSH itself' : `  port ${hostKey.port}`}\n`);
-}
-
-/** `ssh-keys …` (the user's own keys) and `ssh host-key`. */
-export function registerSshCommands(program: Command, context: CommandContext): void {
-  const keys = program.command('ssh-keys').description('your SSH public keys for the SSH front door (ssh <server>@relay)');
-  keys
-    .command('add')
-    .description('register a public key (ed25519, ECDSA, RSA of 2048 bits or more)')
-    .argument('<file.pub>', 'the public key file, e.g. ~/.ssh/id_ed25519.pub (- for stdin)')
-    .option('--name <name>', 'a name for it (default: the key\'s comment)')
-    .option('--json', 'print JSON')
-    .action((path: string, options: { name?: string; json?: boolean }) => sshKeysAdd(context, path, options));
-  keys.command('list').description('list your keys with their SHA256 fingerprints').option('--json', 'print JSON').action((options: { json?: boolean }) => sshKeysList(context, options));
-  keys.command('remove').description('remove (revoke) a key; its live SSH connections end').argument('<id>', 'key id (sshk_…, see `ssh-keys list`)').option('--json', 'print JSON').action((id: string, options: { json?: boolean }) => sshKeysRemove(context, id, options));
-
-  const ssh = program.command('ssh').description('the SSH front door');
-  ssh
-    .command('host-key')
-    .description('the relay\'s SSH host key fingerprint, to compare with what ssh shows on first connect')
-    .option('--known-hosts', 'print a known_hosts line instead')
-    .option('--json', 'print JSON')
-    .action((options: { json?: boolean; knownHosts?: boolean }) => sshHostKey(context, options));
 }

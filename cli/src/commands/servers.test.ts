@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeBmcLink } from './inventory.js';
+import { describeBmcLink } from './servers.js';
 
 describe('describeBmcLink', () => {
   it('says what the agent negotiated, or that the BMC rejected the credentials and when the agent tries again', () => {

@@ -1,0 +1,51 @@
+import type { AgentList, AgentView, JoinTokenCreate, JoinTokenCreated } from '@lightsout/shared';
+import { json, table } from '../output.js';
+import { apiFor, type CommandContext } from './context.js';
+
+export async function agentsList(context: CommandContext, options: { json?: boolean }): Promise<void> {
+  const list = await (await apiFor(context)).get<AgentList>('/v1/agents');
+  if (options.json) {
+    context.output.out(json(list));
+    return;
+  }
+  context.output.out(
+    table(
+      ['ID', 'NAME', 'REGION', 'DC', 'STATUS', 'VERSION', 'SERVERS', 'LAST SEEN'],
+      list.agents.map((agent) => [agent.id, agent.name, agent.region, agent.datacenter, agent.revoked ? 'revoked' : agent.status, agent.version, agent.servers, agent.lastSeenAt]),
+    ),
+  );
+}
+
+export async function agentsTokenCreate(context: CommandContext, options: { region: string; datacenter: string; ttl?: number; tenant?: string[]; json?: boolean }): Promise<void> {
+  const request: JoinTokenCreate = { region: options.region, datacenter: options.datacenter };
+  if (options.ttl !== undefined) request.ttlSeconds = options.ttl;
+  if (options.tenant !== undefined) request.tenants = options.tenant;
+  const created = await (await apiFor(context)).post<JoinTokenCreated>('/v1/agents/join-tokens', request);
+  if (options.json) {
+    context.output.out(json(created));
+    return;
+  }
+  // The token alone on stdout, so `TOKEN=$(lightsout agents token create …)` works; the rest is for humans.
+  context.output.out(`${created.token}\n`);
+  context.output.err(`join token for ${created.region}/${created.datacenter}${created.tenants === undefined ? '' : `, tenants ${created.tenants.join(', ')} only`}, single use, expires ${created.expiresAt}\nstart the agent with LIGHTSOUT_JOIN_TOKEN set to it (or joinToken/joinTokenFile in its config)\n`);
+}
+
+/** Delete the servers a revoked agent registered (they stay listed otherwise: nothing else can remove them). */
+export async function agentsDeleteServers(context: CommandContext, agentId: string, options: { json?: boolean }): Promise<void> {
+  const result = await (await apiFor(context)).request<{ removed: string[] }>('DELETE', `/v1/agents/${encodeURIComponent(agentId)}/servers`, undefined);
+  if (options.json) {
+    context.output.out(json(result));
+    return;
+  }
+  context.output.out(`deleted ${result.removed.length} server${result.removed.length === 1 ? '' : 's'} of revoked agent ${agentId}${result.removed.length > 0 ? `: ${result.removed.join(', ')}` : ''}\n`);
+}
+
+/** `agents revoke ID`: the agent is disconnected at once and can never connect with its key again. */
+export async function agentsRevoke(context: CommandContext, agentId: string, options: { json?: boolean }): Promise<void> {
+  const agent = await (await apiFor(context)).post<AgentView>(`/v1/agents/${encodeURIComponent(agentId)}/revoke`, {});
+  if (options.json) {
+    context.output.out(json(agent));
+    return;
+  }
+  context.output.out(`revoked agent ${agent.id} (${agent.name}, ${agent.region}/${agent.datacenter}); it needs a new join token to come back\n`);
+}

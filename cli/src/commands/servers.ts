@@ -1,0 +1,55 @@
+import type { BmcLinkStatus, CredentialsRetryResult, ServerList, ServerView } from '@lightsout/shared';
+import { json, table } from '../output.js';
+import { apiFor, type CommandContext } from './context.js';
+
+export async function serversList(context: CommandContext, options: { json?: boolean }): Promise<void> {
+  const list = await (await apiFor(context)).get<ServerList>('/v1/servers');
+  if (options.json) {
+    context.output.out(json(list));
+    return;
+  }
+  context.output.out(
+    table(
+      ['ID', 'NAME', 'TENANT', 'REGION', 'DC', 'RACK', 'POWER', 'AGENT'],
+      list.servers.map((server) => [server.id, server.name, server.tenant, server.region, server.datacenter, server.rack, server.power, server.agent]),
+    ),
+  );
+}
+
+/** One line about the agent's link to the BMC: what it negotiated, or why it cannot log in. */
+export function describeBmcLink(bmc: BmcLinkStatus | null | undefined): string {
+  if (bmc === null || bmc === undefined) return 'no report yet';
+  const parts: string[] = [];
+  if (bmc.credentials === 'rejected') parts.push(`credentials rejected, next login ${bmc.retryAt ?? 'later'} (lightsout servers retry-credentials)`);
+  if (bmc.protocol !== undefined) parts.push(bmc.cipherSuite === undefined ? bmc.protocol : `${bmc.protocol}, cipher suite ${bmc.cipherSuite}`);
+  if (bmc.error !== undefined && bmc.credentials !== 'rejected') parts.push(`last error ${bmc.error.code}: ${bmc.error.message}`);
+  return parts.length === 0 ? 'ok' : parts.join('; ');
+}
+
+export async function serversShow(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
+  const server = await (await apiFor(context)).get<ServerView>(`/v1/servers/${encodeURIComponent(serverId)}`);
+  if (options.json) {
+    context.output.out(json(server));
+    return;
+  }
+  const rows: Array<[string, string]> = [
+    ['id', server.id],
+    ['name', server.name],
+    ['tenant', server.tenant],
+    ['location', `${server.region}/${server.datacenter}/${server.rack}`],
+    ['endpoints', Object.entries(server.endpoints).map(([kind, address]) => `${kind} ${address}`).join(', ')],
+    ['power', `${server.power}${server.stateAt === null ? '' : ` (reported ${server.stateAt})`}`],
+    ['agent', `${server.agentId} (${server.agent})`],
+    ['bmc', describeBmcLink(server.bmc)],
+  ];
+  context.output.out(rows.map(([key, value]) => `${key.padEnd(10)}${value}`).join('\n') + '\n');
+}
+
+export async function serversRetryCredentials(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
+  const result = await (await apiFor(context)).post<CredentialsRetryResult>(`/v1/servers/${encodeURIComponent(serverId)}/credentials/retry`, {});
+  if (options.json) {
+    context.output.out(json(result));
+    return;
+  }
+  context.output.out(`${serverId}: power ${result.power}; ${describeBmcLink(result.bmc)}\n`);
+}

@@ -22,7 +22,7 @@ const restrict = (files, patterns, paths = [], ignores = []) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/build/**', '**/dist/**', '**/out/**', '.tools/**', '**/test-results/**', '**/playwright-report/**', 'desktop/src/renderer/public/**'] },
+  { ignores: ['**/node_modules/**', '**/build/**', '**/dist/**', '**/out/**', '.tools/**', '**/test-results/**', '**/playwright-report/**', 'desktop/src/renderer/public/**', 'shared/src/rpc/gen/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -39,7 +39,7 @@ export default tseslint.config(
   // shared: pure. No Node, no DOM, no Electron, no other package.
   restrict(['shared/**/*.ts'], [
     { regex: nodeBuiltinsRegex, message: 'shared/ is pure: no Node APIs. Move I/O into relay/, agent/ or cli/ and pass data in.' },
-    { group: ['electron', 'ws', 'fastify', 'react', 'react-dom'], message: 'shared/ is pure: only typebox and other shared/ files may be imported.' },
+    { group: ['electron', 'ws', 'fastify', 'react', 'react-dom'], message: 'shared/ is pure: only typebox, @bufbuild/protobuf (the RPC messages) and other shared/ files may be imported.' },
     ...otherPackages('relay', 'agent', 'cli', 'bmcsim', 'desktop'),
   ]),
   // bmc-wire: pure codecs. No Node, no DOM, no application package.

@@ -24,6 +24,8 @@ ensure_deps
 export PATH="$LIGHTSOUT_ROOT/node_modules/.bin:$PATH"
 
 if want lint; then step "lint (eslint, import rules)"; eslint --max-warnings 0 .; fi
+# The committed RPC code must be what the .proto files generate (buf lint + generate, a few seconds).
+if want lint; then step "generated RPC code is reproducible (npm run proto)"; npm run --silent proto:check; fi
 if want typecheck; then step "typecheck (tsc -b, project references)"; tsc -b; fi
 mkdir -p build
 # The tests that start relay, agent and bmcsim processes start these bundles (their bin/ files do, while current).

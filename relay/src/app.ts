@@ -38,6 +38,8 @@ import auditRoutesPlugin from './plugins/audit-routes.js';
 import mfaPlugin from './plugins/mfa.js';
 import automationPlugin from './plugins/automation.js';
 import mcpPlugin from './plugins/mcp/index.js';
+import rpcPlugin from './plugins/rpc.js';
+import { createDualProtocolServer } from './rpc/h2c.js';
 
 export interface BuildAppOptions {
   /** A resolved config (from loadConfig) or raw input that is validated like the YAML file. */
@@ -69,6 +71,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     trustProxy: config.trustProxy,
     clientErrorHandler,
     frameworkErrors,
+    // HTTP/1.1 and cleartext HTTP/2 on the one port: gRPC needs HTTP/2 (rpc/h2c.ts says why not Fastify's own http2 mode).
+    serverFactory: (handler) => createDualProtocolServer(handler),
   }).setValidatorCompiler(TypeBoxValidatorCompiler);
 
   await app.register(configPlugin, { config });
@@ -116,6 +120,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(sshPlugin);
   await app.register(automationPlugin);
   await app.register(mcpPlugin);
+  await app.register(rpcPlugin);
   await app.register(healthPlugin);
   await app.register(webPlugin);
   return app;

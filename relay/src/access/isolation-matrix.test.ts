@@ -6,7 +6,7 @@ import type { RouteRecord } from '../plugins/access.js';
 import { postgresForThisFile } from '../testing/dialects.js';
 import { type RunningRelay, startRelay } from '../testing/index.js';
 import { checkLiveRevocations } from './isolation-live.fixture.js';
-import { FOREIGN_EXPECTED, type Outcome, ROLE_OF, SERVER_ROUTE, classify } from './isolation.expectations.js';
+import { FOREIGN_EXPECTED, type Outcome, ROLE_OF, RPC_STREAMS, SERVER_ROUTE, classify } from './isolation.expectations.js';
 import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, ISOLATION_PASSWORD, type IdentityName, type IsolationWorld, buildIsolationWorld } from './isolation.fixture.js';
 
 /**
@@ -59,6 +59,17 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'PUT /v1/servers/:id/tenant': { tenant: 'bravo' },
     // A tool call on alpha's server through the MCP endpoint (a JSON-RPC answer; the tool result says NOT_FOUND).
     'POST /mcp': { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_server', arguments: { server_id: world.alpha.serverId } } },
+    // The RPC procedures (Connect protocol, JSON): each aimed at alpha's server, job or ids.
+    ...Object.fromEntries(
+      ['ServerService/GetServer', 'PowerService/GetPower', 'BootService/GetBootOverride', 'SensorService/ListSensors', 'EventLogService/ListEventLogEntries', 'EventLogService/ClearEventLog'].map((procedure) => [`POST /lightsout.v1.${procedure}`, { serverId: world.alpha.serverId }]),
+    ),
+    'POST /lightsout.v1.ServerService/ListServers': {},
+    'POST /lightsout.v1.ServerService/WatchServers': {},
+    'POST /lightsout.v1.PowerService/SetPower': { serverId: world.alpha.serverId, action: 'POWER_ACTION_OFF' },
+    'POST /lightsout.v1.BootService/SetBootOverride': { serverId: world.alpha.serverId, device: 'BOOT_DEVICE_PXE' },
+    'POST /lightsout.v1.SessionService/CreateSession': { serverId: world.alpha.serverId, kind: 'SESSION_KIND_SOL', mode: 'SESSION_MODE_CONTROL' },
+    'POST /lightsout.v1.BulkService/SubmitBulk': { selector: { ids: [world.alpha.serverId] }, operation: { power: { action: 'POWER_ACTION_OFF' } } },
+    'POST /lightsout.v1.BulkService/GetBulkJob': { jobId: world.alpha.bulkJobId },
   };
   const key = `${method} ${url}`;
   if (key in known) return known[key];
@@ -94,8 +105,44 @@ async function httpCase(relay: RunningRelay, method: string, path: string, body:
   if (path.startsWith('/v1/media/uploads')) headers['tus-resumable'] = '1.0.0';
   // Streamable HTTP: a client accepts both a JSON answer and an event stream.
   if (path === '/mcp') headers['accept'] = 'application/json, text/event-stream';
+  // An RPC procedure, spoken as the Connect protocol's unary JSON form.
+  if (path.startsWith('/lightsout.v1.')) headers['content-type'] = 'application/json';
   const response = await relay.app.inject({ method: method as 'GET', url: path, headers, ...(body === undefined ? {} : { payload: body as object }) });
   return { status: response.statusCode, body: response.body };
+}
+
+/** Connect's error codes as the HTTP statuses its unary protocol answers them with (connectrpc.com/docs/protocol#error-codes). */
+const CONNECT_STATUS: Record<string, number> = { unauthenticated: 401, permission_denied: 403, not_found: 404, invalid_argument: 400, resource_exhausted: 429, unavailable: 503, internal: 500 };
+
+/**
+ * A server-streaming procedure over the Connect protocol (real HTTP, the
+ * stream never ends by itself): its first envelope is either a message
+ * ('open') or the end of the stream with an error, read as its HTTP status.
+ */
+async function rpcStreamCase(relay: RunningRelay, path: string, body: unknown, authorization: string | undefined): Promise<Answer> {
+  const json = Buffer.from(JSON.stringify(body ?? {}));
+  const envelope = Buffer.alloc(5 + json.length);
+  envelope.writeUInt32BE(json.length, 1);
+  json.copy(envelope, 5);
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 5000);
+  try {
+    const response = await fetch(`${relay.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/connect+json', ...(authorization === undefined ? {} : { authorization }) }, body: envelope, signal: abort.signal });
+    if (response.status !== 200 || response.body === null) return { status: response.status, body: await response.text() };
+    let received = Buffer.alloc(0);
+    for await (const chunk of response.body) {
+      received = Buffer.concat([received, chunk as Uint8Array]);
+      if (received.length < 5 || received.length < 5 + received.readUInt32BE(1)) continue;
+      const text = received.subarray(5, 5 + received.readUInt32BE(1)).toString();
+      if ((received[0]! & 0x02) === 0) return { status: 'open', body: text };
+      const code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? 'internal';
+      return { status: CONNECT_STATUS[code] ?? 500, body: text };
+    }
+    return { status: 'open', body: received.toString() };
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
 }
 
 /** A real WebSocket handshake: either refused (status + body) or open (first message or close, bounded). */
@@ -175,7 +222,11 @@ describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
       const path = `${pathFor(route.url, world)}${queryFor(route.schema)}`;
       const body = bodyFor(method, route.url, route.schema, world);
       const authorization = world.identities.get(identity);
-      const answer = route.websocket ? await websocketCase(relay, path, authorization) : await httpCase(relay, method, path, body, authorization);
+      const answer = route.websocket
+        ? await websocketCase(relay, path, authorization)
+        : RPC_STREAMS.has(route.url)
+          ? await rpcStreamCase(relay, path, body, authorization)
+          : await httpCase(relay, method, path, body, authorization);
       counts.total += 1;
       counts.routeMethods.add(key);
       const leaked = leaks(world, `${path} ${JSON.stringify(body ?? null)}`, answer.body);

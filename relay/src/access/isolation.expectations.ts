@@ -113,7 +113,26 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'POST /mcp': all(200),
   'GET /mcp': all(405),
   'DELETE /mcp': all(405),
+  // The RPC procedures (gRPC, gRPC-Web, Connect), walked in the Connect protocol: their own tenant's list,
+  // alpha's server, job or ids are missing ones (404 before any role check, as at /v1/servers/:id…).
+  'POST /lightsout.v1.ServerService/ListServers': all(200),
+  'POST /lightsout.v1.ServerService/WatchServers': all('open'),
+  'POST /lightsout.v1.ServerService/GetServer': all(404),
+  'POST /lightsout.v1.PowerService/GetPower': all(404),
+  'POST /lightsout.v1.PowerService/SetPower': all(404),
+  'POST /lightsout.v1.BootService/GetBootOverride': all(404),
+  'POST /lightsout.v1.BootService/SetBootOverride': all(404),
+  'POST /lightsout.v1.SensorService/ListSensors': all(404),
+  'POST /lightsout.v1.EventLogService/ListEventLogEntries': all(404),
+  'POST /lightsout.v1.EventLogService/ClearEventLog': all(404),
+  'POST /lightsout.v1.SessionService/CreateSession': all(404),
+  // A selector naming alpha's server resolves in the caller's tenant to nothing (200, total 0), as POST /v1/bulk.
+  'POST /lightsout.v1.BulkService/SubmitBulk': byRole(403, 200, 200),
+  'POST /lightsout.v1.BulkService/GetBulkJob': all(404),
 };
+
+/** Server-streaming RPC procedures: walked over real HTTP, their first message or error read (they never end by themselves). */
+export const RPC_STREAMS = new Set(['/lightsout.v1.ServerService/WatchServers']);
 /** Every `/v1/servers/:id…` route: another tenant's server does not exist (the access guard). */
 export const SERVER_ROUTE = /^\/v1\/servers\/:id(\/|$)/;
 

@@ -9,9 +9,14 @@ import type { Permission } from './permissions.js';
  *    Provider's own endpoints, public keys), or one the body carries (an
  *    agent's one-time join token);
  *  - agent-token: an agent's Ed25519 JWT;
- *  - stream-token: the single-use token POST /v1/servers/:id/sessions issued.
+ *  - stream-token: the single-use token POST /v1/servers/:id/sessions issued;
+ *  - rpc: the RPC procedures (gRPC, gRPC-Web, Connect; plugins/rpc). Their
+ *    callers are users and API tokens like any route's, but a refusal must
+ *    answer in the caller's protocol (a gRPC status in trailers), which this
+ *    hook's JSON errors are not: every procedure calls the hook's own
+ *    `app.access.authenticate` and `app.access.authorize` first.
  */
-export const CREDENTIAL_MODES = ['public', 'agent-token', 'stream-token'] as const;
+export const CREDENTIAL_MODES = ['public', 'agent-token', 'stream-token', 'rpc'] as const;
 export type CredentialMode = (typeof CREDENTIAL_MODES)[number];
 
 /**

@@ -42,7 +42,8 @@ describe('route permissions', () => {
         if (expectation === undefined) missing.push(`${method} ${route.url}`);
         // A public route is walked for leaks only; a credential route must refuse every user token (401).
         const matrixSaysUser = expectation === 'foreign-rule' || expectation === 'server-route';
-        const declaredUser = !(CREDENTIAL_MODES as readonly string[]).includes(declared);
+        // RPC procedures take users' and API tokens like any route; they only answer refusals in their own protocol.
+        const declaredUser = declared === 'rpc' || !(CREDENTIAL_MODES as readonly string[]).includes(declared);
         if (expectation !== undefined && matrixSaysUser !== declaredUser) disagreeing.push(`${method} ${route.url}: declared ${declared}, matrix ${expectation}`);
         if (expectation === 'public' && declared !== 'public') disagreeing.push(`${method} ${route.url}: matrix treats it as public, declared ${declared}`);
       }

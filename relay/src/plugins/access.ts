@@ -26,6 +26,8 @@ declare module 'fastify' {
     routeTable: RouteRecord[];
     /** The access hook's decision for callers that are not a route (the MCP tools): same scope, role and step-up rules. */
     access: {
+      /** The caller behind the request's bearer token, set as request.principal; throws UNAUTHENTICATED / TOKEN_*. */
+      authenticate(request: FastifyRequest): Promise<Principal>;
       /** Server scope (NOT_FOUND), role and people-only (FORBIDDEN, audited), step-up (STEP_UP_REQUIRED) for request.principal. */
       authorize(request: FastifyRequest, permission: Permission, serverId?: string): Promise<void>;
       /** Whether the role (and kind of credential) could ever hold the permission: what a tool list shows. */
@@ -154,6 +156,10 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
   }
 
   app.decorate('access', {
+    async authenticate(request: FastifyRequest) {
+      request.principal ??= await dependencies.principalOf(request);
+      return request.principal;
+    },
     async authorize(request: FastifyRequest, permission: Permission, serverId?: string) {
       const principal = request.principal;
       if (principal === null) throw new LightsoutError('UNAUTHENTICATED', 'no access token');
@@ -185,9 +191,11 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
   });
 
   app.addHook('onRoute', (route) => {
-    const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(String);
     routes.push({
-      methods,
+      // Read late, like the permission: a scope's own onRoute hook may narrow the methods after this one ran.
+      get methods() {
+        return (Array.isArray(route.method) ? route.method : [route.method]).map(String);
+      },
       url: route.url,
       websocket: (route as { websocket?: boolean }).websocket === true,
       schema: route.schema,

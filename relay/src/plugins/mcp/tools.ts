@@ -5,6 +5,7 @@ import { type Permission, powerPermission } from '../../access/permissions.js';
 import { spendOrRequestApproval } from '../../automation/approvals.js';
 import { type CompiledPolicy, consoleLineRefusal } from '../../automation/policy.js';
 import type { Redactor } from '../../automation/redact.js';
+import { type ServerFilter, matchesFilter } from '../../inventory/filter.js';
 import { consoleExchange } from './console.js';
 
 /** What a tool runs with: the MCP request (principal, audit origin), the tenant policy, the redactor. */
@@ -136,14 +137,8 @@ export const TOOLS: readonly ToolDefinition[] = [
     async run({ app, request }, args) {
       const { name, label, rack, datacenter, power } = args as { name?: string; label?: string; rack?: string; datacenter?: string; power?: string };
       const [labelKey, labelValue] = label === undefined ? [] : [label.slice(0, label.indexOf('=')), label.slice(label.indexOf('=') + 1)];
-      const servers = (await app.serverOperations.list(request)).filter(
-        (server) =>
-          (name === undefined || server.name.toLowerCase().includes(name.toLowerCase()) || server.id.includes(name.toLowerCase())) &&
-          (labelKey === undefined || server.labels[labelKey] === labelValue) &&
-          (rack === undefined || server.rack === rack) &&
-          (datacenter === undefined || server.datacenter === datacenter) &&
-          (power === undefined || server.power === power),
-      );
+      const filter: ServerFilter = { ...(name === undefined ? {} : { name }), ...(labelKey === undefined ? {} : { labels: { [labelKey]: labelValue! } }), ...(rack === undefined ? {} : { rack }), ...(datacenter === undefined ? {} : { datacenter }), ...(power === undefined ? {} : { power: power as PowerState }) };
+      const servers = (await app.serverOperations.list(request)).filter((server) => matchesFilter(server, filter));
       return { result: { servers: servers.map(toolServer) }, serverIds: servers.map((server) => server.id) };
     },
   },

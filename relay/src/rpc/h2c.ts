@@ -1,0 +1,68 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
+import type { Socket } from 'node:net';
+
+/** RFC 9113 §3.4: what a client speaking HTTP/2 with prior knowledge sends first. */
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Fastify's request handler; it serves HTTP/2's compatibility API objects as HTTP/1's (as with Fastify's own http2 mode). */
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/**
+ * One listening port for HTTP/1.1 and cleartext HTTP/2 (prior knowledge,
+ * RFC 9113 §3.3). gRPC needs HTTP/2; the browsers, the WebSockets (agents,
+ * consoles, the event feed) and every other client speak HTTP/1.1, and a
+ * TLS-terminating proxy in front speaks whichever it was configured for. A
+ * server created with Fastify's `http2: true` without TLS speaks only
+ * HTTP/2, and Node's `allowHTTP1` exists only with TLS (ALPN), so each
+ * connection's first bytes choose: the HTTP/2 preface goes to an HTTP/2
+ * server, anything else to the HTTP/1.1 one. Both call the same Fastify
+ * handler. Returns the HTTP/1.1 server, which owns the port (Fastify
+ * listens and closes it; upgrade events reach @fastify/websocket), with
+ * the HTTP/2 sessions ended when it closes.
+ */
+export function createDualProtocolServer(handler: Handler): http.Server {
+  const h1 = http.createServer(handler);
+  const h2 = http2.createServer({}, handler as unknown as (request: Http2ServerRequest, response: Http2ServerResponse) => void);
+  const sessions = new Set<Http2Session>();
+  h2.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  const h1Connection = h1.listeners('connection') as Array<(socket: Socket) => void>;
+  h1.removeAllListeners('connection');
+  h1.on('connection', (socket: Socket) => {
+    let seen = Buffer.alloc(0);
+    const choose = (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      const prefix = seen.subarray(0, HTTP2_PREFACE.length);
+      // Undecided while what came so far is a prefix of the preface (a client may send it in pieces).
+      if (seen.length < HTTP2_PREFACE.length && HTTP2_PREFACE.subarray(0, seen.length).equals(prefix)) {
+        socket.once('data', choose);
+        return;
+      }
+      socket.removeAllListeners('error');
+      socket.pause();
+      socket.unshift(seen);
+      if (prefix.equals(HTTP2_PREFACE)) {
+        // The HTTP/2 session reads what is buffered itself, on the next tick; resuming here would spill it to no one.
+        h2.emit('connection', socket);
+      } else {
+        for (const listener of h1Connection) listener.call(h1, socket);
+        // The HTTP/1.1 parser reads the buffered bytes as 'data' once the socket flows again.
+        socket.resume();
+      }
+    };
+    // A connection that fails before saying anything was never anyone's.
+    const undecided = () => socket.destroy();
+    socket.once('error', undecided);
+    socket.once('data', choose);
+  });
+  // Fastify's close waits for the port to be released; a graceful GOAWAY lets calls in flight finish.
+  const close = h1.close.bind(h1);
+  h1.close = ((callback?: (error?: Error) => void) => {
+    for (const session of sessions) session.close();
+    return close(callback);
+  }) as typeof h1.close;
+  return h1;
+}

@@ -28,7 +28,7 @@ export interface StackServer {
   rack?: string;
   labels?: Record<string, string>;
   serial?: { url: string };
-  vnc?: { url: string };
+  vnc?: { url: string; credentials?: string };
   /** Agent config endpoint entries, as bmcsim's agent config writes them. */
   ipmi?: Record<string, unknown>;
   redfish?: Record<string, unknown>;

@@ -165,10 +165,13 @@ export function buildProgram(context: CommandContext): Command {
     );
   program
     .command('vnc')
-    .description("print the web console URL of a server's graphical (VNC) console")
+    .description("a server's graphical (VNC) console: print its web console URL, or serve it to your own VNC client with --listen")
     .argument('<server>', 'server id')
-    .option('--open', 'also open it in the default browser')
-    .action((server: string, options: { open?: boolean }) => vncCommand(context, server, options));
+    .option('--open', 'also open the web console URL in the default browser')
+    .option('--listen <[addr:]port>', 'serve the console on a local port (loopback unless an address is given) to any VNC client, security None; 0 picks a free port')
+    .option('--view-only', 'with --listen: drop every key, pointer and clipboard message of the local VNC clients')
+    .option('--allow-remote', 'with --listen: allow a non-loopback address (anyone reaching it gets the console as you)')
+    .action((server: string, options: { open?: boolean; listen?: string; viewOnly?: boolean; allowRemote?: boolean }) => vncCommand(context, server, options));
   const media = program.command('media').description('virtual media: boot a server from an ISO (needs Redfish on the BMC)');
   media
     .command('mount')

@@ -19,4 +19,5 @@ export * from './security/vnc-auth.js';
 export * from './security/registry.js';
 export * from './bmc-handshake.js';
 export * from './client-handshake.js';
+export * from './fanout.js';
 export { bytesEqual } from '../constant-time.js';

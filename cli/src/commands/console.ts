@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { LightsoutError, type ServerView, type SessionCreated, type StreamKind } from '@lightsout/shared';
+import { isErrorCode, LightsoutError, type ServerView, type SessionCreated, type StreamKind } from '@lightsout/shared';
 import { serverPath } from '../api.js';
 import { attachConsole, outcomeError, type ConsoleTerminal } from '../console/attach.js';
+import { formatAddress, openVncListener, type VncListener } from '../node/vnc-listener.js';
 import { apiFor, type CommandContext } from './context.js';
 
 export interface ConsoleOptions {
@@ -49,8 +50,24 @@ export function webConsoleUrl(relay: string, serverId: string, kind: 'vnc' | 'so
   return `${relay}/?popout=${encodeURIComponent(JSON.stringify(tab))}`;
 }
 
-/** `lightsout vnc SERVER`: print (and with --open, open) the web console URL for the server's graphical console. */
-export async function vncCommand(context: CommandContext, serverId: string, options: { open?: boolean }): Promise<void> {
+export interface VncOptions {
+  open?: boolean;
+  /** `[ADDR:]PORT`: serve the console to local VNC clients instead of printing the web console URL. */
+  listen?: string;
+  viewOnly?: boolean;
+  /** Lets --listen take an address other than loopback. */
+  allowRemote?: boolean;
+}
+
+/** What a test (or the desktop) needs from a running listener; the CLI itself waits for SIGINT/SIGTERM. */
+export interface VncHooks {
+  onListening?(listener: VncListener): void;
+  signal?: AbortSignal;
+}
+
+/** `lightsout vnc SERVER`: print (and with --open, open) the web console URL, or with --listen serve it to local VNC clients. */
+export async function vncCommand(context: CommandContext, serverId: string, options: VncOptions, hooks: VncHooks = {}): Promise<void> {
+  const listen = options.listen === undefined ? undefined : parseListenAddress(options.listen, options.allowRemote === true);
   const api = await apiFor(context);
   const server = await api.get<ServerView>(`/v1/servers/${encodeURIComponent(serverId)}`);
   if (!server.capabilities.includes('vnc')) {
@@ -59,6 +76,7 @@ export async function vncCommand(context: CommandContext, serverId: string, opti
       hint: text ? 'use `lightsout console` for its text console' : `it has no text console either (it offers: ${offers(server)})`,
     });
   }
+  if (listen !== undefined) return serveVnc(context, serverId, listen, options.viewOnly === true, api, hooks);
   const url = webConsoleUrl(api.relay, serverId, 'vnc');
   context.output.out(`${url}\n`);
   if (options.open) {
@@ -67,4 +85,53 @@ export async function vncCommand(context: CommandContext, serverId: string, opti
     child.on('error', () => context.output.err(`could not run ${opener}: open the URL above in a browser\n`));
     child.unref();
   }
+}
+
+async function serveVnc(context: CommandContext, serverId: string, listen: ListenAddress, viewOnly: boolean, api: Awaited<ReturnType<typeof apiFor>>, hooks: VncHooks): Promise<void> {
+  const notice = (text: string) => context.output.err(text);
+  if (!listen.loopback) notice(`[lightsout: WARNING: listening on ${formatAddress(listen.host, listen.port)}, not loopback: anyone who can reach this address opens ${serverId}'s screen${viewOnly ? '' : ' and types into it'} as you, with no password]\n`);
+  const listener = await openVncListener({
+    host: listen.host,
+    port: listen.port,
+    viewOnly,
+    notice,
+    openSession: () => api.post<SessionCreated>(serverPath(serverId, 'sessions'), { kind: 'vnc' }),
+  });
+  const where = formatAddress(listen.host === '::' || listen.host === '0.0.0.0' ? listen.host : listener.host, listener.port);
+  context.output.out(`${where}\n`);
+  notice(`[lightsout: graphical console of ${serverId}${viewOnly ? ' (view only)' : ''} on ${where}, security None; connect a VNC client (e.g. vncviewer ${formatAddress(listener.host, listener.port).replace(/:(\d+)$/, '::$1')}); Ctrl-C to stop]\n`);
+  hooks.onListening?.(listener);
+  const stop = () => void listener.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  hooks.signal?.addEventListener('abort', stop, { once: true });
+  const outcome = await listener.done;
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  if (outcome.reason === 'closed' || (outcome.reason === 'ended' && outcome.code === 1000)) return;
+  if (outcome.reason === 'refused') throw new LightsoutError(isErrorCode(outcome.detail) ? outcome.detail : 'BMC_UNREACHABLE', `the graphical console of ${serverId} could not be opened: ${outcome.detail}`);
+  throw new LightsoutError(outcome.reason === 'lost' ? 'RELAY_UNREACHABLE' : 'CONFLICT', `the console session ${outcome.reason === 'lost' ? 'was lost' : 'ended'}: ${outcome.detail || `code ${outcome.code}`}`, { hint: 'run the command again' });
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  loopback: boolean;
+}
+
+/**
+ * `PORT`, `ADDR:PORT` or `[IPv6]:PORT`; loopback (127.0.0.1) when no address
+ * is given. Any other address must be asked for twice (--allow-remote): the
+ * listener speaks RFB with security None, so whoever reaches it is the user.
+ */
+export function parseListenAddress(text: string, allowRemote: boolean): ListenAddress {
+  const match = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):)?(\d{1,5})$/.exec(text.trim());
+  const port = match === null ? NaN : Number(match[3]);
+  if (match === null || port > 65535) throw new LightsoutError('BAD_REQUEST', `--listen ${text}: expected PORT or ADDR:PORT (e.g. 5901, 127.0.0.1:5901, [::1]:5901)`);
+  const host = match[1] ?? match[2] ?? '127.0.0.1';
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  if (!loopback && !allowRemote) {
+    throw new LightsoutError('BAD_REQUEST', `--listen ${text}: ${host} is not a loopback address`, { hint: 'the listener has no password of its own; add --allow-remote if other machines really should reach it' });
+  }
+  return { host, port, loopback };
 }

@@ -5,3 +5,4 @@
  * its own copy. It imports nothing of the CLI's commands.
  */
 export { nodeStreamSocket, nodeSetTimer } from './stream-socket.js';
+export { openVncListener, formatAddress, type VncListener, type VncListenerOptions, type VncListenerOutcome } from './vnc-listener.js';

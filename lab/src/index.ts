@@ -6,3 +6,4 @@ export * from './ipmi-sim-uart.js';
 export * from './ipmi-sim-proxy.js';
 export * from './postgres.js';
 export * from './processes.js';
+export * from './rsyslog.js';

@@ -35,6 +35,7 @@ import accessPlugin from './plugins/access.js';
 import tenancyPlugin from './plugins/tenancy.js';
 import apiTokensPlugin from './plugins/api-tokens.js';
 import auditRoutesPlugin from './plugins/audit-routes.js';
+import auditSinksPlugin from './plugins/audit-sinks.js';
 import mfaPlugin from './plugins/mfa.js';
 import automationPlugin from './plugins/automation.js';
 import mcpPlugin from './plugins/mcp/index.js';
@@ -112,6 +113,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(tenancyPlugin);
   await app.register(apiTokensPlugin);
   await app.register(auditRoutesPlugin);
+  await app.register(auditSinksPlugin);
   await app.register(mfaPlugin);
   await app.register(eventsPlugin);
   // The media plugin is encapsulated (its raw-body parser must not leak); its mount and eject reach the MCP tools this way.

@@ -22,6 +22,8 @@ export interface AuditLog {
   append(event: AuditEvent): Promise<void>;
   /** Same, taking source address and correlation id from the request. */
   fromRequest(request: FastifyRequest, event: Omit<AuditEvent, 'sourceIp' | 'correlationId'>): Promise<void>;
+  /** Called after each record this process appends (the SIEM forwarders send it at once); returns the unsubscribe. */
+  onAppended(listener: () => void): () => void;
 }
 
 /**
@@ -34,6 +36,7 @@ export interface AuditLog {
  */
 export function createAuditLog(store: Store, log: FastifyBaseLogger, options: { driver?: 'sqlite' | 'postgres' } = {}): AuditLog {
   let queue: Promise<void> = Promise.resolve();
+  const listeners = new Set<() => void>();
   function append(event: AuditEvent): Promise<void> {
     const appended = queue.then(async () => {
       try {
@@ -48,6 +51,7 @@ export function createAuditLog(store: Store, log: FastifyBaseLogger, options: { 
           correlationId: event.correlationId ?? null,
           details: event.details ?? null,
         });
+        for (const listener of listeners) listener();
       } catch (error) {
         log.error({ err: error, action: event.action }, 'audit append failed');
       }
@@ -59,6 +63,10 @@ export function createAuditLog(store: Store, log: FastifyBaseLogger, options: { 
     append,
     fromRequest(request, event) {
       return append({ ...event, sourceIp: request.ip, correlationId: request.id });
+    },
+    onAppended(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
   };
 }

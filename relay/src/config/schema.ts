@@ -216,6 +216,68 @@ const Bulk = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const SinkTls = {
+  /** PEM file of the CAs that sign the receiver's certificate; default the system's. The certificate is always verified. */
+  caFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** Client certificate and key (PEM files) for receivers that require mutual TLS. */
+  certFile: Type.Optional(Type.String({ minLength: 1 })),
+  keyFile: Type.Optional(Type.String({ minLength: 1 })),
+};
+
+const SinkCommon = {
+  /** The sink's name: its delivery cursor in the store is kept under it, so renaming a sink starts it again. */
+  name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
+  /** Where a new sink starts: the whole chain (`beginning`), or only what is appended from now on (`end`). */
+  startAt: Type.Union([Type.Literal('beginning'), Type.Literal('end')], { default: 'beginning' }),
+};
+
+const SyslogSink = Type.Object(
+  {
+    ...SinkCommon,
+    type: Type.Literal('syslog'),
+    /** `tls://host:6514` (RFC 5425) or `tcp://host:port` (RFC 6587, octet-counted frames). */
+    url: Type.String({ pattern: '^(tcp|tls)://[^/]+:[0-9]+$' }),
+    ...SinkTls,
+    /** The name the receiver's certificate must carry, when it is not the URL's host. */
+    serverName: Type.Optional(Type.String({ minLength: 1 })),
+    /** RFC 5424 facility; 13 is "log audit". */
+    facility: Type.Integer({ minimum: 0, maximum: 23, default: 13 }),
+    appName: Type.String({ pattern: '^[\\x21-\\x7e]{1,48}$', default: 'lightsout' }),
+    /** SD-ID of the structured data: NAME@<private enterprise number> (RFC 5424 §7.2.2); 32473 is the number reserved for documentation (RFC 5612), so set your own. */
+    sdId: Type.String({ pattern: '^[\\x21\\x23-\\x3c\\x3e-\\x5c\\x5e-\\x7e]{1,32}$', default: 'lightsout@32473' }),
+  },
+  { additionalProperties: false },
+);
+
+const HttpsSink = Type.Object(
+  {
+    ...SinkCommon,
+    type: Type.Literal('https'),
+    /** The collector's endpoint; each batch is POSTed there as JSON lines. */
+    url: Type.String({ pattern: '^https://[^/]+' }),
+    ...SinkTls,
+    /** Request headers whose values come from environment variables (header → variable), for the collector's token. */
+    headersFromEnv: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }))),
+  },
+  { additionalProperties: false },
+);
+
+const Audit = Type.Object(
+  {
+    /** Live copies of the audit chain for a SIEM, besides GET /v1/audit/export (docs/operations.md). */
+    sinks: Type.Array(Type.Union([SyslogSink, HttpsSink]), { maxItems: 16, default: [] }),
+    /** Records per send. */
+    batch: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+    /** How often a replica looks for records appended elsewhere (its own are sent at once). */
+    pollMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
+    /** How long the forwarding replica's lease lasts without renewal; another replica takes over after it. */
+    leaseMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 15_000 }),
+    /** Longest wait between retries to an unreachable receiver. */
+    maxBackoffMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const RelayConfigSchema = Type.Object(
   {
     role: Type.Union([Type.Literal('all'), Type.Literal('manager'), Type.Literal('gateway')], { default: 'all' }),
@@ -242,6 +304,7 @@ export const RelayConfigSchema = Type.Object(
     limits: Limits,
     ssh: Ssh,
     bulk: Bulk,
+    audit: Audit,
   },
   { additionalProperties: false },
 );

@@ -177,6 +177,16 @@ export interface Database {
   login_failures: LoginFailureTable;
   replicas: ReplicaTable;
   bus_payloads: BusPayloadTable;
+  audit_sink_cursors: AuditSinkCursorTable;
+}
+
+/** How far the audit chain was delivered to one SIEM sink, and which replica forwards it (audit/siem/forwarder.ts, migration 0015). */
+export interface AuditSinkCursorTable {
+  sink: string;
+  /** The last delivered record's seq; 0 before the first. */
+  seq: number;
+  holder: string | null;
+  lease_until: number;
 }
 
 /** A running replica of the deployment (cluster/replicas.ts, migration 0014); times are the database's clock. */

@@ -401,6 +401,21 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('replicas').ifExists().execute();
     },
   },
+  '0015-audit-sink-cursors': {
+    // Where each SIEM sink's delivery stands, and the lease that lets one replica forward it (audit/siem/forwarder.ts).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('audit_sink_cursors')
+        .addColumn('sink', 'text', (column) => column.primaryKey())
+        .addColumn('seq', 'bigint', (column) => column.notNull())
+        .addColumn('holder', 'text')
+        .addColumn('lease_until', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('audit_sink_cursors').ifExists().execute();
+    },
+  },
 });
 
 /**

@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
 import type { BootDevice } from "./types_pb.js";
 import { file_lightsout_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lightsout/v1/boot.proto.
  */
 export const file_lightsout_v1_boot: GenFile = /*@__PURE__*/
-  fileDesc("ChdsaWdodHNvdXQvdjEvYm9vdC5wcm90bxIMbGlnaHRzb3V0LnYxIisKFkdldEJvb3RPdmVycmlkZVJlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJImUKF0dldEJvb3RPdmVycmlkZVJlc3BvbnNlEigKBmRldmljZRgBIAEoDjIYLmxpZ2h0c291dC52MS5Cb290RGV2aWNlEhIKCnBlcnNpc3RlbnQYAiABKAgSDAoEdWVmaRgDIAEoCCKFAQoWU2V0Qm9vdE92ZXJyaWRlUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKAkSKAoGZGV2aWNlGAIgASgOMhgubGlnaHRzb3V0LnYxLkJvb3REZXZpY2USEgoKcGVyc2lzdGVudBgDIAEoCBIRCgR1ZWZpGAQgASgISACIAQFCBwoFX3VlZmkidgoXU2V0Qm9vdE92ZXJyaWRlUmVzcG9uc2USKAoGZGV2aWNlGAEgASgOMhgubGlnaHRzb3V0LnYxLkJvb3REZXZpY2USEgoKcGVyc2lzdGVudBgCIAEoCBIMCgR1ZWZpGAMgASgIEg8KB3dhcm5pbmcYBCABKAky0gEKC0Jvb3RTZXJ2aWNlEmMKD0dldEJvb3RPdmVycmlkZRIkLmxpZ2h0c291dC52MS5HZXRCb290T3ZlcnJpZGVSZXF1ZXN0GiUubGlnaHRzb3V0LnYxLkdldEJvb3RPdmVycmlkZVJlc3BvbnNlIgOQAgESXgoPU2V0Qm9vdE92ZXJyaWRlEiQubGlnaHRzb3V0LnYxLlNldEJvb3RPdmVycmlkZVJlcXVlc3QaJS5saWdodHNvdXQudjEuU2V0Qm9vdE92ZXJyaWRlUmVzcG9uc2ViBnByb3RvMw", [file_lightsout_v1_types]);
+  fileDesc("ChdsaWdodHNvdXQvdjEvYm9vdC5wcm90bxIMbGlnaHRzb3V0LnYxIisKFkdldEJvb3RPdmVycmlkZVJlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJImUKF0dldEJvb3RPdmVycmlkZVJlc3BvbnNlEigKBmRldmljZRgBIAEoDjIYLmxpZ2h0c291dC52MS5Cb290RGV2aWNlEhIKCnBlcnNpc3RlbnQYAiABKAgSDAoEdWVmaRgDIAEoCCKTAQoWU2V0Qm9vdE92ZXJyaWRlUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKAkSKAoGZGV2aWNlGAIgASgOMhgubGlnaHRzb3V0LnYxLkJvb3REZXZpY2USEgoKcGVyc2lzdGVudBgDIAEoCBIoCgR1ZWZpGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkJvb2xWYWx1ZSJ2ChdTZXRCb290T3ZlcnJpZGVSZXNwb25zZRIoCgZkZXZpY2UYASABKA4yGC5saWdodHNvdXQudjEuQm9vdERldmljZRISCgpwZXJzaXN0ZW50GAIgASgIEgwKBHVlZmkYAyABKAgSDwoHd2FybmluZxgEIAEoCTLSAQoLQm9vdFNlcnZpY2USYwoPR2V0Qm9vdE92ZXJyaWRlEiQubGlnaHRzb3V0LnYxLkdldEJvb3RPdmVycmlkZVJlcXVlc3QaJS5saWdodHNvdXQudjEuR2V0Qm9vdE92ZXJyaWRlUmVzcG9uc2UiA5ACARJeCg9TZXRCb290T3ZlcnJpZGUSJC5saWdodHNvdXQudjEuU2V0Qm9vdE92ZXJyaWRlUmVxdWVzdBolLmxpZ2h0c291dC52MS5TZXRCb290T3ZlcnJpZGVSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_wrappers, file_lightsout_v1_types]);
 
 /**
  * @generated from message lightsout.v1.GetBootOverrideRequest
@@ -82,7 +83,7 @@ export type SetBootOverrideRequest = Message<"lightsout.v1.SetBootOverrideReques
   /**
    * True: UEFI, false: legacy; absent: the BMC keeps its boot mode.
    *
-   * @generated from field: optional bool uefi = 4;
+   * @generated from field: google.protobuf.BoolValue uefi = 4;
    */
   uefi?: boolean | undefined;
 };

@@ -4,13 +4,14 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file lightsout/v1/sensor.proto.
  */
 export const file_lightsout_v1_sensor: GenFile = /*@__PURE__*/
-  fileDesc("ChlsaWdodHNvdXQvdjEvc2Vuc29yLnByb3RvEgxsaWdodHNvdXQudjEiJwoSTGlzdFNlbnNvcnNSZXF1ZXN0EhEKCXNlcnZlcl9pZBgBIAEoCSJgCgZTZW5zb3ISDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEhIKBXZhbHVlGAMgASgBSACIAQESDAoEdW5pdBgEIAEoCRIOCgZzdGF0dXMYBSABKAlCCAoGX3ZhbHVlIjwKE0xpc3RTZW5zb3JzUmVzcG9uc2USJQoHc2Vuc29ycxgBIAMoCzIULmxpZ2h0c291dC52MS5TZW5zb3IyaAoNU2Vuc29yU2VydmljZRJXCgtMaXN0U2Vuc29ycxIgLmxpZ2h0c291dC52MS5MaXN0U2Vuc29yc1JlcXVlc3QaIS5saWdodHNvdXQudjEuTGlzdFNlbnNvcnNSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("ChlsaWdodHNvdXQvdjEvc2Vuc29yLnByb3RvEgxsaWdodHNvdXQudjEiJwoSTGlzdFNlbnNvcnNSZXF1ZXN0EhEKCXNlcnZlcl9pZBgBIAEoCSJvCgZTZW5zb3ISDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEisKBXZhbHVlGAMgASgLMhwuZ29vZ2xlLnByb3RvYnVmLkRvdWJsZVZhbHVlEgwKBHVuaXQYBCABKAkSDgoGc3RhdHVzGAUgASgJIjwKE0xpc3RTZW5zb3JzUmVzcG9uc2USJQoHc2Vuc29ycxgBIAMoCzIULmxpZ2h0c291dC52MS5TZW5zb3IyaAoNU2Vuc29yU2VydmljZRJXCgtMaXN0U2Vuc29ycxIgLmxpZ2h0c291dC52MS5MaXN0U2Vuc29yc1JlcXVlc3QaIS5saWdodHNvdXQudjEuTGlzdFNlbnNvcnNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_wrappers]);
 
 /**
  * @generated from message lightsout.v1.ListSensorsRequest
@@ -48,7 +49,7 @@ export type Sensor = Message<"lightsout.v1.Sensor"> & {
   /**
    * Absent when the BMC has no reading.
    *
-   * @generated from field: optional double value = 3;
+   * @generated from field: google.protobuf.DoubleValue value = 3;
    */
   value?: number | undefined;
 

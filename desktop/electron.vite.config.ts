@@ -11,8 +11,8 @@ const here = import.meta.dirname;
 export default defineConfig({
   main: {
     build: {
-      // Node modules stay external, except our own TypeScript workspace package, which Electron cannot load as source.
-      externalizeDeps: { exclude: ['@lightsout/shared'] },
+      // Node modules stay external, except our own TypeScript workspace packages (shared, and the CLI's Node entry with the RFB codecs it uses), which Electron cannot load as source.
+      externalizeDeps: { exclude: ['@lightsout/shared', '@lightsout/cli', '@lightsout/bmc-wire'] },
       outDir: resolve(here, 'out/main'),
       rollupOptions: { input: { index: resolve(here, 'src/main/index.ts') } },
     },

@@ -38,6 +38,25 @@ export interface LocalFile {
   bytes: Uint8Array;
 }
 
+/** "Open in VNC client": a local listener for the server's graphical console. */
+export interface VncListenRequest {
+  serverId: string;
+  /** Every key, pointer and clipboard message of the local VNC client is dropped. */
+  viewOnly: boolean;
+}
+
+export interface VncListenerInfo {
+  listenerId: number;
+  serverId: string;
+  host: string;
+  port: number;
+  viewOnly: boolean;
+  /** `vnc://127.0.0.1:PORT` */
+  url: string;
+  /** Whether the OS took the vnc: URL (a VNC client is registered for it). */
+  clientOpened: boolean;
+}
+
 /** What main's auth answers over IPC; the renderer sees the same calls plus change events. */
 export interface AuthCalls {
   configure(relayUrl: string): Promise<AuthState>;
@@ -55,6 +74,10 @@ export interface DesktopApi {
     onChanged(listener: (state: AuthState) => void): () => void;
   };
   windows: { popOut(request: PopOutRequest): Promise<void> };
+  vnc: {
+    open(request: VncListenRequest): Promise<VncListenerInfo>;
+    close(listenerId: number): Promise<void>;
+  };
   notify(title: string, body: string): Promise<void>;
   files: {
     save(suggestedName: string, bytes: Uint8Array): Promise<string | null>;

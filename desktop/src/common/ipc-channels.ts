@@ -15,6 +15,9 @@ export enum MainChannel {
   Notify = 'main:notify',
   SaveFile = 'main:file:save',
   ReadLocalFile = 'main:file:read',
+  // a local VNC listener for the user's own VNC client
+  VncOpen = 'main:vnc:open',
+  VncClose = 'main:vnc:close',
   // local terminal (node-pty in main)
   TerminalSpawn = 'main:terminal:spawn',
   TerminalWrite = 'main:terminal:write',

@@ -8,6 +8,7 @@ import { RendererChannel } from '../common/ipc-channels.js';
 import { DesktopAuth } from './desktop-auth.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { LocalTerminals } from './local-terminals.js';
+import { VncListeners } from './vnc-listeners.js';
 import { isAppUrl } from './navigation-policy.js';
 import { TokenStore } from './token-store.js';
 import { appUrl, createAppWindow } from './windows.js';
@@ -48,8 +49,16 @@ async function main(): Promise<void> {
     },
   }, process.platform === 'win32' ? { file: 'powershell.exe', args: [] } : { file: process.env.SHELL ?? '/bin/bash', args: ['-l'] });
 
+  const vncListeners = new VncListeners({
+    relayUrl: () => auth.state().relayUrl,
+    accessToken: () => auth.accessToken(),
+    openExternal: (url) => shell.openExternal(url),
+    log: (text) => console.info(text),
+  });
+
   registerIpcHandlers(ipcMain, {
     auth,
+    vnc: { start: (request) => vncListeners.start(request), stop: (listenerId) => vncListeners.stop(listenerId) },
     popOut: async ({ query, title }) => void createAppWindow({ query, title, width: 1024, height: 768 }),
     notify: (title, body) => {
       if (Notification.isSupported()) new Notification({ title, body }).show();
@@ -81,7 +90,10 @@ async function main(): Promise<void> {
     isAppUrl: (url) => isAppUrl(url, appUrl()),
   });
 
-  app.on('before-quit', () => terminals.disposeAll());
+  app.on('before-quit', () => {
+    terminals.disposeAll();
+    void vncListeners.stopAll();
+  });
   app.on('window-all-closed', () => {
     terminals.disposeAll();
     if (process.platform !== 'darwin') app.quit();

@@ -41,6 +41,10 @@ function services(log: unknown[]): MainServices {
     notify: (title, body) => void log.push(['notify', title, body]),
     saveFile: async (name) => `/home/u/${name}`,
     readLocalFile: async (path) => ({ name: path, bytes: new Uint8Array([1]) }),
+    vnc: {
+      start: async (request) => (log.push(['vnc', request]), { listenerId: 1, serverId: request.serverId, host: '127.0.0.1', port: 5901, viewOnly: request.viewOnly, url: 'vnc://127.0.0.1:5901', clientOpened: true }),
+      stop: async (listenerId) => void log.push(['vnc-stop', listenerId]),
+    },
     terminals: {
       spawn: (senderId, request) => (log.push(['spawn', senderId, request]), 3),
       write: (id, data) => void log.push(['write', id, data]),
@@ -88,5 +92,18 @@ describe('IPC handlers', () => {
     expect(await invoke(MainChannel.AuthStepUp, appUrl, true)).toEqual(loggedIn);
     const stepUp = await invoke(MainChannel.AuthStepUp, appUrl, 'not a boolean').catch((caught: Error) => caught);
     expect(JSON.parse((stepUp as Error).message)).toEqual({ code: 'UNAUTHENTICATED', message: 'login cancelled' });
+  });
+
+  it('opens a VNC listener for a server id and a view-only flag, nothing else', async () => {
+    const log: unknown[] = [];
+    const { ipc, invoke } = fakeIpc();
+    registerIpcHandlers(ipc, services(log));
+    expect(await invoke(MainChannel.VncOpen, appUrl, { serverId: 'sim-01', viewOnly: true })).toMatchObject({ port: 5901, url: 'vnc://127.0.0.1:5901' });
+    await invoke(MainChannel.VncClose, appUrl, 1);
+    for (const request of [{ serverId: '../v1/users', viewOnly: false }, { serverId: 'sim-01', viewOnly: 'yes' }, { serverId: 7, viewOnly: false }, 'sim-01']) {
+      const refused = await invoke(MainChannel.VncOpen, appUrl, request).catch((caught: Error) => caught);
+      expect(JSON.parse((refused as Error).message)).toMatchObject({ code: 'VALIDATION_FAILED' });
+    }
+    expect(log).toEqual([['vnc', { serverId: 'sim-01', viewOnly: true }], ['vnc-stop', 1]]);
   });
 });

@@ -1,5 +1,5 @@
 import { type ErrorBody, LightsoutError } from '@lightsout/shared';
-import type { AuthCalls, LocalFile, PopOutRequest, TerminalSpawnRequest } from '../common/desktop-api.js';
+import type { AuthCalls, LocalFile, PopOutRequest, TerminalSpawnRequest, VncListenerInfo, VncListenRequest } from '../common/desktop-api.js';
 import { MainChannel } from '../common/ipc-channels.js';
 
 /** The slice of Electron's ipcMain / IpcMainInvokeEvent used here, so tests run without Electron. */
@@ -18,6 +18,10 @@ export interface MainServices {
   notify(title: string, body: string): void;
   saveFile(suggestedName: string, bytes: Uint8Array): Promise<string | null>;
   readLocalFile(path: string): Promise<LocalFile>;
+  vnc: {
+    start(request: VncListenRequest): Promise<VncListenerInfo>;
+    stop(listenerId: number): Promise<void>;
+  };
   terminals: {
     spawn(senderId: number, request: TerminalSpawnRequest): number;
     write(terminalId: number, data: string): void;
@@ -64,6 +68,14 @@ export function ipcHandlers(services: MainServices): Record<MainChannel, (event:
       return services.saveFile(text(name, 'name', 255), bytes);
     },
     [MainChannel.ReadLocalFile]: async (_event, path) => services.readLocalFile(text(path, 'path')),
+    [MainChannel.VncOpen]: async (_event, request) => {
+      const fields = record(request, 'request');
+      const serverId = text(fields.serverId, 'serverId', 256);
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(serverId)) throw new LightsoutError('VALIDATION_FAILED', 'serverId must be a server id');
+      if (typeof fields.viewOnly !== 'boolean') throw new LightsoutError('VALIDATION_FAILED', 'viewOnly must be a boolean');
+      return services.vnc.start({ serverId, viewOnly: fields.viewOnly });
+    },
+    [MainChannel.VncClose]: async (_event, listenerId) => services.vnc.stop(integer(listenerId, 'listenerId')),
     [MainChannel.TerminalSpawn]: async (event, request) => {
       const fields = record(request, 'request');
       return services.terminals.spawn(event.sender.id, { cols: integer(fields.cols, 'cols'), rows: integer(fields.rows, 'rows') });

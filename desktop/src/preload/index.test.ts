@@ -45,6 +45,8 @@ describe('preload API', () => {
     await api.notify('title', 'body');
     await api.files.save('a.png', new Uint8Array([1, 2]));
     await api.files.read('/tmp/x');
+    await api.vnc.open({ serverId: 'sim-01', viewOnly: false });
+    await api.vnc.close(1);
     await api.terminal.spawn({ cols: 80, rows: 24 });
     await api.terminal.write(1, 'ls\n');
     await api.terminal.resize(1, 100, 30);

@@ -22,6 +22,10 @@ export const desktopApi: DesktopApi = {
     onChanged: (listener) => subscribe<AuthState>(RendererChannel.AuthChanged, listener),
   },
   windows: { popOut: (request) => ipcRenderer.invoke(MainChannel.WindowPopOut, request) },
+  vnc: {
+    open: (request) => ipcRenderer.invoke(MainChannel.VncOpen, request),
+    close: (listenerId) => ipcRenderer.invoke(MainChannel.VncClose, listenerId),
+  },
   notify: (title, body) => ipcRenderer.invoke(MainChannel.Notify, title, body),
   files: {
     save: (suggestedName, bytes) => ipcRenderer.invoke(MainChannel.SaveFile, suggestedName, bytes),

@@ -5,6 +5,7 @@ import { useApp } from '../app-context.js';
 import { StreamChannel } from '../streams/novnc-channel.js';
 import { ConsoleSurface } from './ConsoleSurface.js';
 import { functionKey, keysymsOf } from './keysyms.js';
+import { vncClientCommand, vncClientListening } from './vnc-client.js';
 import { stateLabel, useConsoleStream } from './use-console-stream.js';
 
 /** Paste at most this many keystrokes per second: BMC keyboards drop keys when flooded. */
@@ -121,8 +122,62 @@ export function VncConsole({ server, visible }: { server: ServerView; visible: b
           <input type="checkbox" checked={viewOnly} onChange={(event) => setViewOnly(event.target.checked)} /> View only
         </label>
         <button onClick={screenshot} title="Save a PNG of the screen">Screenshot</button>
+        <OpenInVncClient serverId={server.id} viewOnly={viewOnly} />
       </div>
       <ConsoleSurface className="console-surface vnc-surface" testId="vnc-console" serverId={server.id} host={screen} state={state.state} detail={state.detail} onRestart={restart} />
     </>
+  );
+}
+
+/**
+ * "Open in VNC client": the desktop app's main process opens a local
+ * listener (loopback, security None) over a console session of its own and
+ * hands vnc:// to the OS; the web console cannot open ports, so it shows the
+ * CLI command that does the same.
+ */
+function OpenInVncClient({ serverId, viewOnly }: { serverId: string; viewOnly: boolean }) {
+  const app = useApp();
+  const vnc = app.platform.vncClient;
+  const [open, setOpen] = useState(false);
+  const [listener, setListener] = useState<{ listenerId: number; text: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => () => void (listener && vnc?.close(listener.listenerId)), [listener, vnc]);
+
+  const start = async () => {
+    if (!vnc) return setOpen(!open);
+    setBusy(true);
+    setError(null);
+    try {
+      const info = await vnc.open(serverId, viewOnly);
+      setListener({ listenerId: info.listenerId, text: vncClientListening(info) });
+    } catch (caught) {
+      setError((caught as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const stop = () => {
+    if (listener) void vnc?.close(listener.listenerId);
+    setListener(null);
+  };
+  const command = vncClientCommand(serverId, viewOnly);
+  return (
+    <span className="vnc-client" data-testid="vnc-client">
+      {listener ? (
+        <>
+          <span data-testid="vnc-client-listening">{listener.text}</span> <button onClick={stop}>Stop</button>
+        </>
+      ) : (
+        <button onClick={() => void start()} disabled={busy} title="Use TigerVNC, Remmina or Screen Sharing on this console">Open in VNC client</button>
+      )}
+      {error ? <span className="error" role="alert">{error}</span> : null}
+      {!vnc && open ? (
+        <span className="vnc-client-command" data-testid="vnc-client-command">
+          Run <code>{command}</code> and connect your VNC client to 127.0.0.1:5901{' '}
+          <button onClick={() => void navigator.clipboard.writeText(command)}>Copy</button>
+        </span>
+      ) : null}
+    </span>
   );
 }

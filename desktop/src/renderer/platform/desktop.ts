@@ -76,6 +76,10 @@ export function createDesktopPlatform(api: DesktopApi): Platform {
       await call(api.files.save(name, new Uint8Array(await blob.arrayBuffer())));
     },
     localTerminal: localTerminal(api),
+    vncClient: {
+      open: (serverId, viewOnly) => call(api.vnc.open({ serverId, viewOnly })),
+      close: (listenerId) => call(api.vnc.close(listenerId)),
+    },
     readLocalFile: async (path) => {
       const file = await call(api.files.read(path));
       return new File([file.bytes.slice()], file.name);

@@ -1,3 +1,5 @@
+import type { VncListenerInfo } from '../../common/desktop-api.js';
+
 /**
  * What differs between the web console and the desktop app, behind one
  * interface (the VS Code habit: a service interface, one implementation per
@@ -31,6 +33,12 @@ export interface LocalTerminalApi {
   onExit(terminalId: number, listener: (exitCode: number) => void): () => void;
 }
 
+/** A local listener for the user's own VNC client (desktop: main runs it, the token never leaves main). */
+export interface VncClientApi {
+  open(serverId: string, viewOnly: boolean): Promise<VncListenerInfo>;
+  close(listenerId: number): Promise<void>;
+}
+
 export interface Platform {
   readonly kind: 'web' | 'desktop';
   /** Origin of the relay; the web console is served by it, the desktop asks the user once. */
@@ -44,6 +52,8 @@ export interface Platform {
   saveFile(name: string, blob: Blob): Promise<void>;
   /** Local shells: desktop only. */
   readonly localTerminal: LocalTerminalApi | null;
+  /** "Open in VNC client": desktop only; the web console shows the CLI command instead. */
+  readonly vncClient: VncClientApi | null;
   /** Read a file by path (keys, scripts): desktop only; ISOs are dropped instead. */
   readonly readLocalFile: ((path: string) => Promise<File>) | null;
 }

@@ -140,6 +140,7 @@ export function createWebPlatform(): Platform {
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
     },
     localTerminal: null,
+    vncClient: null,
     readLocalFile: null,
   };
 }

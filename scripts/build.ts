@@ -42,6 +42,8 @@ export interface Program {
   /** The module's source: an entry that runs the program. */
   contents: string;
   external: string[];
+  /** The relay's web console, relative to the compiled file (default: the checkout's desktop/out/web from relay/dist/). */
+  webRoot?: string;
 }
 
 /** `main(argv)` resolves to an exit code: the entry sets it without top-level await, so the same source bundles as CommonJS (the agent's single executable). */
@@ -79,8 +81,8 @@ export function bundleOptions(program: Program): BuildOptions {
     // Names stay as written (class names appear in logs and errors); whitespace only.
     minifyWhitespace: true,
     legalComments: 'eof',
-    // A compiled program knows it is one (relay/src/config/load.ts finds the web console from relay/dist/).
-    define: { LIGHTSOUT_BUNDLE: 'true' },
+    // Where the compiled relay finds the web console (relay/src/config/load.ts).
+    define: { LIGHTSOUT_WEB_ROOT: JSON.stringify(program.webRoot ?? '../../desktop/out/web') },
     metafile: true,
     logLevel: 'warning',
   };

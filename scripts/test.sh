@@ -29,7 +29,12 @@ if want lint; then step "generated RPC code is reproducible (npm run proto)"; np
 if want typecheck; then step "typecheck (tsc -b, project references)"; tsc -b; fi
 mkdir -p build
 # The tests that start relay, agent and bmcsim processes start these bundles (their bin/ files do, while current).
-if want build || want unit || want e2e || asked electron; then step "build (relay, agent, bmcsim bundles)"; node --import tsx scripts/build.ts --if-stale; fi
+if want build || want unit || want e2e || asked electron; then
+  step "build (relay, agent, bmcsim bundles; the desktop app's main, preload and renderer)"
+  node --import tsx scripts/build.ts --if-stale
+  # What electron-builder packages; the packaging itself needs the Electron binary (docs/operations.md).
+  npm run --silent build -w @lightsout/desktop >/dev/null
+fi
 counts=()
 if want unit; then
   step "unit + integration (vitest)"

@@ -17,10 +17,12 @@ import { type RelayConfig, type RelayConfigInput, RelayConfigSchema } from './sc
 export const ENV_PREFIX = 'LIGHTSOUT_RELAY__';
 export const CONFIG_PATH_ENV = 'LIGHTSOUT_RELAY_CONFIG';
 
-/** Defined by scripts/build.ts in the compiled relay, relay/dist/ — one folder above this file's; absent when running the sources. */
-declare const LIGHTSOUT_BUNDLE: boolean | undefined;
-/** The checkout's built web console (packages name theirs in the config: docs/operations.md). */
-const DEFAULT_WEB_ROOT = fileURLToPath(new URL(typeof LIGHTSOUT_BUNDLE === 'boolean' ? '../../desktop/out/web' : '../../../desktop/out/web', import.meta.url));
+/**
+ * The web console relative to the compiled relay, defined by scripts/build.ts: the checkout's from relay/dist/,
+ * or `web/` beside `lib/` in the packaged directory. Undefined when the sources run.
+ */
+declare const LIGHTSOUT_WEB_ROOT: string | undefined;
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL(typeof LIGHTSOUT_WEB_ROOT === 'string' ? LIGHTSOUT_WEB_ROOT : '../../../desktop/out/web', import.meta.url));
 
 function camelCase(snake: string): string {
   return snake.toLowerCase().replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());

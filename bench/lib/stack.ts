@@ -45,7 +45,7 @@ export interface Stack {
   relayPid(index?: number): number | undefined;
   /** The agent's process id (to freeze it with SIGSTOP). */
   agentPid(): number | undefined;
-  /** An access token of `username` (default the operator) issued by relay `index` (cached). */
+  /** An access token of `username` (default the operator) issued by relay `index`, or for a gateway by the deployment URL (cached). */
   tokenAt(index: number, username?: string): Promise<string>;
   /** The URL of the relay holding the agent's control connection, as the store says (PostgreSQL stacks); undefined when none does. */
   agentHeldBy(): Promise<string | undefined>;
@@ -167,7 +167,9 @@ export async function startStack(servers: StackServer[], options: StackOptions =
     tokenAt(index, username = 'operator') {
       const key = `${index}:${username}`;
       let token = tokens.get(key);
-      if (token === undefined) tokens.set(key, (token = loginWithPassword(relayUrls[index]!, username, STACK_PASSWORD).then((login) => login.accessToken)));
+      // A gateway runs no identity provider: its users sign in at the deployment URL (the first relay).
+      const issuing = options.roles?.[index]?.role === 'gateway' ? relayUrl : relayUrls[index]!;
+      if (token === undefined) tokens.set(key, (token = loginWithPassword(issuing, username, STACK_PASSWORD).then((login) => login.accessToken)));
       return token;
     },
     async agentHeldBy() {

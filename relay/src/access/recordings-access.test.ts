@@ -3,7 +3,7 @@ import type { RecordingMeta } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, ensureTenant } from '../identity/accounts.js';
 import { FileRecordingStorage } from '../plugins/streams/recordings/storage.js';
-import { type RunningRelay, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, loginWithPassword, startRelay } from '../testing/index.js';
 import { createApiToken } from './api-tokens.js';
 
 /**
@@ -55,7 +55,8 @@ beforeAll(async () => {
     const writer = storage.writer(meta);
     writer.append(Buffer.from(text), now);
     writer.close();
-    await waitFor(() => (storage.read(id)?.bytes.length === text.length ? true : undefined), { what: `recording ${id} on disk` });
+    await writer.idle();
+    expect((await storage.read(id))?.bytes.length, `recording ${id} on disk`).toBe(text.length);
     return id;
   };
   recordingIds.olgaSim01 = await record('sim-01', 'demo', 'olga', 'login: root\r\nPassword: olga-sim01-secret\r\n');

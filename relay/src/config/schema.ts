@@ -28,6 +28,11 @@ const Store = Type.Object(
     sqliteFile: Type.String({ minLength: 1, default: 'relay.sqlite' }),
     /** PostgreSQL connection string, e.g. postgres://user@127.0.0.1:5432/lightsout. */
     postgresUrl: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * Where console recordings are kept: `directory` (dataDir/recordings, this replica's disk) or `database`
+     * (the store, which every replica reads). Default: directory for role all, database for managers and gateways.
+     */
+    recordings: Type.Optional(Type.Union([Type.Literal('directory'), Type.Literal('database')])),
   },
   { additionalProperties: false, default: {} },
 );
@@ -327,4 +332,9 @@ export interface RelayConfig extends RelayConfigInput {
   agentAudience: string;
   /** Every `aud` an agent token may carry here: the deployment's, and this relay's own URL-derived one (agents enrolled before agents.audience was set). */
   agentAudiences: string[];
+}
+
+/** Where console recordings are kept: what store.recordings says, else the role's default (replicas share the store). */
+export function recordingStorageOf(config: Pick<RelayConfig, 'role' | 'store'>): 'directory' | 'database' {
+  return config.store.recordings ?? (config.role === 'all' ? 'directory' : 'database');
 }

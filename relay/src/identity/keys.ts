@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type JWK, exportJWK, generateKeyPair } from 'jose';
+import { type JWK, type JWTVerifyGetKey, createLocalJWKSet, errors as joseErrors, exportJWK, generateKeyPair } from 'jose';
 import { type KeyDocuments, legacyKeyFile, removeLegacyKeyFiles } from '../access/key-documents.js';
 
 /**
@@ -52,5 +52,39 @@ export async function readProviderSecrets(documents: KeyDocuments): Promise<Prov
 export function publicJwks(secrets: ProviderSecrets): { keys: JWK[] } {
   return {
     keys: secrets.jwks.keys.map(({ kty, crv, x, y, n, e, kid, alg, use }) => Object.fromEntries(Object.entries({ kty, crv, x, y, n, e, kid, alg, use }).filter(([, value]) => value !== undefined)) as JWK),
+  };
+}
+
+/** A kid not in the held set re-reads the ring at most this often (forged kids cannot make a replica hammer the store). */
+const REREAD_COOLDOWN_MS = 1000;
+
+/**
+ * The embedded OP's public keys as a replica that runs no OP (a gateway)
+ * verifies with: read from the store, and read again when a token names a
+ * key not held yet (the deployment's first start, or keys a manager
+ * replaced), at most once a second.
+ */
+export function storeProviderKeys(documents: KeyDocuments, now: () => number = Date.now): JWTVerifyGetKey {
+  let local: JWTVerifyGetKey | undefined;
+  let kids = new Set<string>();
+  let readAt = -Infinity;
+  let reading: Promise<void> | undefined;
+  const reread = (): Promise<void> =>
+    (reading ??= (async () => {
+      try {
+        readAt = now();
+        const secrets = await readProviderSecrets(documents);
+        if (secrets === undefined) return;
+        const jwks = publicJwks(secrets);
+        local = createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
+        kids = new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => kid !== undefined));
+      } finally {
+        reading = undefined;
+      }
+    })());
+  return async (header, token) => {
+    if ((local === undefined || (header.kid !== undefined && !kids.has(header.kid))) && now() - readAt >= REREAD_COOLDOWN_MS) await reread();
+    if (local === undefined) throw new joseErrors.JWKSNoMatchingKey();
+    return local(header, token);
   };
 }

@@ -11,7 +11,7 @@ import { registerInteractionRoutes } from '../identity/interactions.js';
 import { StoreFailureCounts } from '../identity/failure-counts.js';
 import { LoginThrottle } from '../identity/login-throttle.js';
 import { SecondFactors, TotpSealer } from '../identity/second-factor.js';
-import { loadOrCreateProviderSecrets, publicJwks } from '../identity/keys.js';
+import { loadOrCreateProviderSecrets, publicJwks, storeProviderKeys } from '../identity/keys.js';
 import { pruneExpiredOidcPayloads, revokeAccountArtefacts } from '../identity/oidc-adapter.js';
 import { requireStrongPassword } from '../identity/password-policy.js';
 import { hashPassword } from '../identity/passwords.js';
@@ -88,7 +88,15 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
   app.addHook('onClose', async () => clearInterval(pruneFailures));
   let issuerKeys: IssuerKeys | undefined;
 
-  if (config.identity.mode === 'embedded') {
+  if (config.identity.mode === 'embedded' && config.role === 'gateway') {
+    // A gateway runs no OpenID Provider: sign-in, refresh and sign-out happen at the deployment URL (the issuer is
+    // `${deploymentUrl}/oidc` on every replica). Its tokens are verified here by signature alone, with the deployment's
+    // keys read from the store (docs/deployment.md).
+    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: storeProviderKeys(storeKeyDocuments(app.store)), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
+    refuseSignIn(app);
+    // Step-up codes are still checked here (the REST API's MFA routes); the sealing key is the managers' (identity.totpKeyFile).
+    secondFactors = new SecondFactors(app.store, TotpSealer.loadOrCreate(config.identity.totpKeyFile), config.store.driver);
+  } else if (config.identity.mode === 'embedded') {
     // In the store, so every replica issues and accepts the same tokens; a dataDir file from before is imported once.
     const secrets = await loadOrCreateProviderSecrets(storeKeyDocuments(app.store), config.dataDir);
     const provider = createProvider({ config, store: app.store, secrets, log: app.log });
@@ -197,6 +205,23 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     scopes: CLIENT_SCOPES,
     audience: config.identity.audience,
   }));
+}
+
+/** The embedded OP's paths: its endpoints (`/oidc/…`) and its sign-in pages (`/interaction/…`). */
+const SIGN_IN_PATHS = /^\/(oidc|interaction)(\/|\?|$)/;
+
+/**
+ * A gateway answers the OP's paths with NOT_FOUND and where to go instead,
+ * before any body is read: a client sent here by mistake learns the
+ * deployment URL, and nothing on a gateway can mint a token.
+ */
+function refuseSignIn(app: FastifyInstance): void {
+  const { deploymentUrl, identity } = app.config;
+  app.addHook('onRequest', async (request) => {
+    if (SIGN_IN_PATHS.test(request.url)) {
+      throw new LightsoutError('NOT_FOUND', 'this replica is a gateway: it runs no identity provider', { hint: `sign in at ${deploymentUrl} (the issuer is ${identity.issuer})`, details: { issuer: identity.issuer } });
+    }
+  });
 }
 
 /** The external issuer's keys, with their refreshes counted, timed and logged. */

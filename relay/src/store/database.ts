@@ -178,6 +178,8 @@ export interface Database {
   replicas: ReplicaTable;
   bus_payloads: BusPayloadTable;
   audit_sink_cursors: AuditSinkCursorTable;
+  recordings: RecordingTable;
+  recording_chunks: RecordingChunkTable;
 }
 
 /** How far the audit chain was delivered to one SIEM sink, and which replica forwards it (audit/siem/forwarder.ts, migration 0015). */
@@ -187,6 +189,26 @@ export interface AuditSinkCursorTable {
   seq: number;
   holder: string | null;
   lease_until: number;
+}
+
+/** A console recording kept in the store (migration 0016): its meta as JSON, for every replica to list. */
+export interface RecordingTable {
+  id: string;
+  tenant_id: string;
+  meta: string;
+  started_at: number;
+  created_at: number;
+}
+
+/** One stored append of a recording: `length` bytes at stream offset `position`, and their time index lines. */
+export interface RecordingChunkTable {
+  recording_id: string;
+  position: number;
+  length: number;
+  bytes: Buffer;
+  /** "offset timeMs" lines, one per chunk the append gathered. */
+  times: string;
+  written_at: number;
 }
 
 /** A running replica of the deployment (cluster/replicas.ts, migration 0014); times are the database's clock. */

@@ -416,6 +416,34 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('audit_sink_cursors').ifExists().execute();
     },
   },
+  '0016-recordings': {
+    // Console recordings in the store (plugins/streams/recordings/database-storage.ts), which every replica of a
+    // deployment reads and writes: one row per recording (its meta) and one per stored append (bytes + time index).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('recordings')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('tenant_id', 'text', (column) => column.notNull())
+        .addColumn('meta', 'text', (column) => column.notNull())
+        .addColumn('started_at', 'bigint', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable('recording_chunks')
+        .addColumn('recording_id', 'text', (column) => column.notNull().references('recordings.id').onDelete('cascade'))
+        .addColumn('position', 'bigint', (column) => column.notNull())
+        .addColumn('length', 'integer', (column) => column.notNull())
+        .addColumn('bytes', driver === 'postgres' ? 'bytea' : 'blob', (column) => column.notNull())
+        .addColumn('times', 'text', (column) => column.notNull())
+        .addColumn('written_at', 'bigint', (column) => column.notNull())
+        .addPrimaryKeyConstraint('recording_chunks_pk', ['recording_id', 'position', 'length'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('recording_chunks').ifExists().execute();
+      await db.schema.dropTable('recordings').ifExists().execute();
+    },
+  },
 });
 
 /**

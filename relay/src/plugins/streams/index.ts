@@ -30,13 +30,15 @@ import { type RecordingPolicy, loadRecordingPolicy } from './recordings/policy.j
 import { StreamRecorder } from './recordings/recorder.js';
 import { sweepExpiredRecordings } from './recordings/retention.js';
 import { FileRecordingStorage, type RecordingMeta, type RecordingStorage } from './recordings/storage.js';
+import { DatabaseRecordingStorage } from './recordings/database-storage.js';
+import { recordingStorageOf } from '../../config/schema.js';
 
 export type { StreamDependencies, StreamServer } from './dependencies.js';
 
 export interface StreamsPluginOptions {
   dependencies: StreamDependencies;
   hooks?: GatewayHooks;
-  /** Where console recordings go; default files under dataDir/recordings. */
+  /** Where console recordings go; default per the config (store.recordings): files under dataDir/recordings, or the store. */
   recordings?: RecordingStorage;
   recordingPolicy?: RecordingPolicy;
   /** How often recordings past their retention are deleted (default hourly). */
@@ -107,16 +109,17 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   const stopKeyRefresh = tokens.refreshKeysEvery(60_000, (error) => app.log.warn({ err: error }, 'could not re-read the stream signing keys; verifying with the ones held'));
   app.addHook('onClose', async () => stopKeyRefresh());
   const legs = new PendingLegs();
-  const recordings = options.recordings ?? new FileRecordingStorage(join(app.config.dataDir, 'recordings'));
+  // Files under this replica's dataDir, or the store every replica of the deployment reads (docs/deployment.md, Shared state).
+  const recordings = options.recordings ?? (recordingStorageOf(app.config) === 'database' ? new DatabaseRecordingStorage(app.store) : new FileRecordingStorage(join(app.config.dataDir, 'recordings')));
   const policy = options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir);
   const recorder = new StreamRecorder(recordings, policy.records, (error, sessionId) =>
     app.log.warn({ err: error, sessionId }, 'recording failed: the session goes on unrecorded'),
   );
   // Retention: at start, then hourly (a day-granular policy needs no finer clock).
-  const sweepRecordings = (): void => {
-    let expired: ReturnType<typeof sweepExpiredRecordings>;
+  const sweepRecordings = async (): Promise<void> => {
+    let expired: Awaited<ReturnType<typeof sweepExpiredRecordings>>;
     try {
-      expired = sweepExpiredRecordings(recordings, policy.retentionDays, (id) => recorder.isRecording(id), Date.now());
+      expired = await sweepExpiredRecordings(recordings, policy.retentionDays, (id) => recorder.isRecording(id), Date.now());
     } catch (error) {
       return app.log.warn({ err: error }, 'recording retention sweep failed; retrying at the next one');
     }
@@ -133,7 +136,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       }
     }
   };
-  const retentionTimer = setInterval(sweepRecordings, options.retentionSweepMs ?? 3_600_000).unref();
+  const retentionTimer = setInterval(() => void sweepRecordings(), options.retentionSweepMs ?? 3_600_000).unref();
   app.addHook('onReady', async () => sweepRecordings());
   app.addHook('onClose', async () => clearInterval(retentionTimer));
   // The tree's "active sessions" badge counts live legs per server (app.serverActivity, when the relay has the inventory).
@@ -254,15 +257,15 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   app.get('/v1/recordings', { config: { permission: 'recordings.read-own' }, schema: { tags: ['streams'], summary: 'Console recordings you may replay', response: { 200: RecordingList } } }, async (request) => {
     const caller = request.principal!;
     const listed: RecordingMeta[] = [];
-    for (const meta of recordings.list()) if (await visible(meta, caller)) listed.push(meta);
+    for (const meta of await recordings.list()) if (await visible(meta, caller)) listed.push(meta);
     return { recordings: listed };
   });
   app.get<{ Params: { id: string } }>(
     '/v1/recordings/:id',
     { config: { permission: 'recordings.read-own' }, schema: { tags: ['streams'], summary: 'Download a recording: asciicast v2 (SOL, serial) or RFB capture (VNC)', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
     async (request, reply) => {
-      const meta = recordings.get(request.params.id);
-      const data = (await visible(meta, request.principal!)) ? recordings.read(request.params.id) : undefined;
+      const meta = await recordings.get(request.params.id);
+      const data = (await visible(meta, request.principal!)) ? await recordings.read(request.params.id) : undefined;
       if (!meta || !data) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
       if (meta.kind === 'vnc') return reply.type('application/octet-stream').send(toRfbCapture(meta, data.bytes, data.times));
       return reply.type('application/x-asciicast').send(toAsciicast(meta, data.bytes, data.times));

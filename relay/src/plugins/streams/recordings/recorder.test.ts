@@ -17,11 +17,11 @@ describe('StreamRecorder failures', () => {
       writer: () => {
         throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
       },
-      list: () => [],
-      get: () => undefined,
-      read: () => undefined,
-      lastWrittenAt: () => undefined,
-      remove: () => undefined,
+      list: async () => [],
+      get: async () => undefined,
+      read: async () => undefined,
+      lastWrittenAt: async () => undefined,
+      remove: async () => false,
     };
     const recorder = new StreamRecorder(storage, () => true, (error, sessionId) => reports.push([error, sessionId]));
     expect(recorder.hooksFor(claims)).toBeUndefined();
@@ -53,9 +53,9 @@ describe('StreamRecorder failures', () => {
 });
 
 describe('FileRecordingStorage', () => {
-  async function until(check: () => boolean): Promise<void> {
+  async function until(check: () => boolean | Promise<boolean>): Promise<void> {
     const deadline = Date.now() + 5_000;
-    while (!check()) {
+    while (!(await check())) {
       if (Date.now() > deadline) throw new Error('timed out');
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -69,21 +69,25 @@ describe('FileRecordingStorage', () => {
     // Warm up: the first asynchronous file operations set up libuv's own descriptors (io_uring, thread pool).
     const warm = storage.writer({ id: 'warmupAAAAAAAAAAAAAAAA', sessionId: 'w', serverId: 'web-01', tenant: 'demo', kind: 'serial', user: 'operator', startedAt: 1 });
     warm.append(Buffer.from('x'), 1);
-    await until(() => storage.read('warmupAAAAAAAAAAAAAAAA')?.times.length === 1);
+    await warm.idle();
     const before = openDescriptors();
     const writers = ids.map((id) => storage.writer({ id, sessionId: id, serverId: 'web-01', tenant: 'demo', kind: 'serial', user: 'operator', startedAt: 1 }));
     for (const writer of writers) {
       writer.append(Buffer.from('abc'), 1000);
       writer.append(Buffer.from('defg'), 1005);
     }
-    await until(() => ids.every((id) => storage.read(id)?.bytes.length === 7 && storage.read(id)?.times.length === 2));
+    await Promise.all(writers.map((writer) => writer.idle()));
+    for (const id of ids) expect(await storage.read(id)).toEqual({ bytes: Buffer.from('abcdefg'), times: [[0, 1000], [3, 1005]] });
     // 50 open recordings, none of them holding a file once their appends are done (they held 100).
     await until(() => openDescriptors() <= before);
     writers[0]!.append(Buffer.from('h'), 1010);
     writers[0]!.close();
-    await until(() => storage.read(ids[0]!)?.times.length === 3);
-    expect(storage.read(ids[0]!)).toEqual({ bytes: Buffer.from('abcdefgh'), times: [[0, 1000], [3, 1005], [7, 1010]] });
-    // A relay restart continues the recording at its length.
-    expect(storage.writer({ id: ids[0]!, sessionId: ids[0]!, serverId: 'web-01', tenant: 'demo', kind: 'serial', user: 'operator', startedAt: 1 }).size).toBe(8);
+    await writers[0]!.idle();
+    expect(await storage.read(ids[0]!)).toEqual({ bytes: Buffer.from('abcdefgh'), times: [[0, 1000], [3, 1005], [7, 1010]] });
+    // A relay restart continues the recording at its length: bytes it already holds are not stored twice.
+    const again = storage.writer({ id: ids[0]!, sessionId: ids[0]!, serverId: 'web-01', tenant: 'demo', kind: 'serial', user: 'operator', startedAt: 1 });
+    again.write(6, Buffer.from('ghij'), 1020);
+    await again.idle();
+    expect(await storage.read(ids[0]!)).toEqual({ bytes: Buffer.from('abcdefghij'), times: [[0, 1000], [3, 1005], [7, 1010], [8, 1020]] });
   });
 });

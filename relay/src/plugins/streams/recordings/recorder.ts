@@ -9,7 +9,8 @@ export type RecordDecision = (tenant: string, kind: StreamKind) => boolean;
  * Records what the BMC sent in each session, exactly once although legs
  * overlap after a resume: a leg's downstream bytes start at the offset the
  * client put in its `resume`, and only bytes past what is already stored are
- * appended. The stored byte count survives a relay restart (file length).
+ * appended. The stored byte count survives a relay restart (file length, or
+ * the chunks in the store, which a gateway the session moved to reads too).
  */
 /** A recording that cannot be opened or written never takes the session (or the relay) down with it. */
 export type RecordingFailureReport = (error: unknown, sessionId: string) => void;
@@ -55,9 +56,9 @@ export class StreamRecorder {
       },
       downstream: (bytes) => {
         if (position === undefined) return;
-        const end = position + bytes.length;
-        if (end > writer.size) writer.append(bytes.subarray(Math.max(0, writer.size - position)), Date.now());
-        position = end;
+        // The writer keeps only what lies past what is stored (this leg's, an overlapping leg's, another gateway's).
+        writer.write(position, bytes, Date.now());
+        position += bytes.length;
       },
       end: () => {
         const current = this.writers.get(claims.sid);

@@ -18,7 +18,8 @@ async function recorded(storage: FileRecordingStorage, directory: string, id: st
   const writer = storage.writer({ id, sessionId: id, serverId: 'web-01', tenant, kind: 'sol', user: 'alice', startedAt: now - ageDays * DAY - 60_000 });
   writer.append(Buffer.from(`output of ${id}`), 1);
   writer.close();
-  await expect.poll(() => storage.read(id)?.bytes.length).toBe(`output of ${id}`.length);
+  await writer.idle();
+  expect((await storage.read(id))?.bytes.length).toBe(`output of ${id}`.length);
   const at = new Date(now - ageDays * DAY);
   for (const suffix of ['.json', '.bytes', '.times']) utimesSync(join(directory, id + suffix), at, at);
 }
@@ -37,14 +38,14 @@ describe('recording retention', () => {
     const policy = recordingPolicy({ '*': { retentionDays: 90 }, alpha: { retentionDays: 30 }, charlie: { retentionDays: null } });
     const live = new Set([id(5)]);
 
-    const expired = sweepExpiredRecordings(storage, policy.retentionDays, (recording) => live.has(recording), NOW);
+    const expired = await sweepExpiredRecordings(storage, policy.retentionDays, (recording) => live.has(recording), NOW);
 
     expect(expired.map((entry) => entry.meta.id).sort()).toEqual([id(1), id(4)]);
     expect(expired.find((entry) => entry.meta.id === id(1))?.lastWrittenAt).toBe(NOW - 31 * DAY);
-    expect(storage.list().map((meta) => meta.id).sort()).toEqual([id(2), id(3), id(5), id(6)]);
+    expect((await storage.list()).map((meta) => meta.id).sort()).toEqual([id(2), id(3), id(5), id(6)]);
     for (const suffix of ['.json', '.bytes', '.times']) expect(existsSync(join(directory, id(1) + suffix))).toBe(false);
     // A second sweep finds nothing more.
-    expect(sweepExpiredRecordings(storage, policy.retentionDays, (recording) => live.has(recording), NOW)).toEqual([]);
+    expect(await sweepExpiredRecordings(storage, policy.retentionDays, (recording) => live.has(recording), NOW)).toEqual([]);
   });
 
   it('counts from when a recording last grew, not from when its session started', async () => {
@@ -52,9 +53,9 @@ describe('recording retention', () => {
     const storage = new FileRecordingStorage(directory);
     await recorded(storage, directory, id(7), 'alpha', 2);
     // The session started 100 days ago and ran until two days ago.
-    expect(storage.get(id(7))!.startedAt).toBeLessThan(NOW - DAY);
-    expect(sweepExpiredRecordings(storage, () => 30, () => false, NOW)).toEqual([]);
-    expect(sweepExpiredRecordings(storage, () => 1, () => false, NOW).map((entry) => entry.meta.id)).toEqual([id(7)]);
+    expect((await storage.get(id(7)))!.startedAt).toBeLessThan(NOW - DAY);
+    expect(await sweepExpiredRecordings(storage, () => 30, () => false, NOW)).toEqual([]);
+    expect((await sweepExpiredRecordings(storage, () => 1, () => false, NOW)).map((entry) => entry.meta.id)).toEqual([id(7)]);
   });
 });
 
@@ -109,7 +110,7 @@ describe('a relay with a recording policy', () => {
     try {
       await app.ready();
       expect(existsSync(join(recordings, 'old0000000000000000000.bytes'))).toBe(false);
-      expect(storage.list().map((meta) => meta.id)).toEqual(['new0000000000000000000']);
+      expect((await storage.list()).map((meta) => meta.id)).toEqual(['new0000000000000000000']);
       await expect
         .poll(async () => (await app.store.selectFrom('audit').selectAll().where('action', '=', 'recording.expire').execute()).map((row) => [row.tenant_id, row.target, row.outcome]))
         .toEqual([['demo', 'recording:old0000000000000000000', 'success']]);

@@ -11,23 +11,24 @@ export interface ExpiredRecording {
  * Deletes every recording past its tenant's retention (counted from when it
  * last grew, so a session that ran for a week is kept a full period after it
  * ended). A recording still being written is never touched, and a tenant
- * without a retention keeps everything. Returns what was deleted, for the
- * log and the audit trail.
+ * without a retention keeps everything (a recording another replica is
+ * writing keeps growing, so its last write is recent). Returns what was
+ * deleted, for the log and the audit trail.
  */
-export function sweepExpiredRecordings(
+export async function sweepExpiredRecordings(
   storage: RecordingStorage,
   retentionDays: (tenant: string) => number | undefined,
   isRecording: (id: string) => boolean,
   now: number,
-): ExpiredRecording[] {
+): Promise<ExpiredRecording[]> {
   const expired: ExpiredRecording[] = [];
-  for (const meta of storage.list()) {
+  for (const meta of await storage.list()) {
     const days = retentionDays(meta.tenant);
     if (days === undefined || isRecording(meta.id)) continue;
-    const lastWrittenAt = storage.lastWrittenAt(meta.id) ?? meta.startedAt;
+    const lastWrittenAt = (await storage.lastWrittenAt(meta.id)) ?? meta.startedAt;
     if (now - lastWrittenAt < days * DAY_MS) continue;
-    storage.remove(meta.id);
-    expired.push({ meta, lastWrittenAt });
+    // Every replica sweeps a shared store: only the one that deleted it reports it.
+    if (await storage.remove(meta.id)) expired.push({ meta, lastWrittenAt });
   }
   return expired;
 }

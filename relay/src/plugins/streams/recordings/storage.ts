@@ -1,157 +1,150 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFile, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordingMeta } from '@lightsout/shared';
+import { RecordingAppender } from './appender.js';
 
 export type { RecordingMeta };
 
-/** Appends one session's downstream bytes; `size` = bytes accepted so far (= the stream offset recorded up to). */
+/** Stores one session's downstream bytes, each byte once, however legs overlap. */
 export interface RecordingWriter {
-  readonly size: number;
+  /** Stores the part of `bytes` (stream offset `offset` onwards) past what the recording already holds. */
+  write(offset: number, bytes: Uint8Array, timeMs: number): void;
+  /** Stores `bytes` right after what the recording holds (one writer's own sequence). */
   append(bytes: Uint8Array, timeMs: number): void;
+  /** Resolves once everything handed in so far is stored, or the writer failed (and said so through onError). */
+  idle(): Promise<void>;
   close(): void;
 }
 
+/** A recording's data: the raw downstream bytes and the time index, one [offset, timeMs] per stored chunk. */
+export interface RecordingData {
+  bytes: Buffer;
+  times: [offset: number, timeMs: number][];
+}
+
 /**
- * Where recordings live. The file implementation keeps, per recording, the
- * meta (`.json`), the raw downstream bytes (`.bytes`, so its length is the
- * stream offset reached: a restarted relay continues exactly there) and a
- * time index (`.times`: one "offset timeMs" line per chunk). Formats for
- * download (asciicast v2, RFB capture) are rendered from these on request.
+ * Where recordings live: the raw downstream bytes of a session (so their
+ * length is the stream offset reached: a restarted relay, or another
+ * gateway the session moved to, continues exactly there) and a time index.
+ * Formats for download (asciicast v2, RFB capture) are rendered from these
+ * on request. Two backends: files under one replica's dataDir (the single
+ * process's default), and the store's tables (database-storage.ts), which
+ * every replica of a deployment reads and writes.
  */
 export interface RecordingStorage {
   /**
    * Opens (or continues) a recording. May throw (ENOSPC, EACCES, …); a
-   * failure while writing later is reported through `onError`, once.
+   * failure while opening asynchronously or writing later is reported
+   * through `onError`, once.
    */
   writer(meta: RecordingMeta, onError?: (error: Error) => void): RecordingWriter;
-  list(): RecordingMeta[];
-  get(id: string): RecordingMeta | undefined;
-  read(id: string): { bytes: Buffer; times: [offset: number, timeMs: number][] } | undefined;
+  /** Newest first. */
+  list(): Promise<RecordingMeta[]>;
+  get(id: string): Promise<RecordingMeta | undefined>;
+  read(id: string): Promise<RecordingData | undefined>;
   /** When the recording last grew (ms since epoch): what retention counts from. */
-  lastWrittenAt(id: string): number | undefined;
-  /** Deletes a recording whole (not one that is being written: the caller checks). */
-  remove(id: string): void;
+  lastWrittenAt(id: string): Promise<number | undefined>;
+  /** Deletes a recording whole (not one that is being written: the caller checks); false when it was not there. */
+  remove(id: string): Promise<boolean>;
 }
 
-const ID = /^[A-Za-z0-9_-]{22}$/;
-/** A recording whose disk cannot keep up is dropped (reported) rather than buffered without bound. */
-const maxPendingBytes = 16 * 1024 * 1024;
+export const RECORDING_ID = /^[A-Za-z0-9_-]{22}$/;
 
+/** A writer over an appender: what both backends hand out. */
+export function writerOver(appender: RecordingAppender): RecordingWriter {
+  return {
+    write: (offset, bytes, timeMs) => appender.write(offset, bytes, timeMs),
+    append: (bytes, timeMs) => appender.write(undefined, bytes, timeMs),
+    idle: () => appender.idle(),
+    // Every write is already on its way; nothing is held open between them.
+    close: () => undefined,
+  };
+}
+
+/** The time index's lines, without those for bytes that never reached storage (a crash between the two appends). */
+export function parseTimes(text: string, storedBytes: number): [number, number][] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.split(' ').map(Number) as [number, number])
+    .filter(([offset]) => offset < storedBytes);
+}
+
+const missing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
+
+/**
+ * Per recording, in one directory: the meta (`.json`), the raw bytes
+ * (`.bytes`) and the time index (`.times`: one "offset timeMs" line per
+ * chunk). One replica's disk: the single process's default.
+ */
 export class FileRecordingStorage implements RecordingStorage {
   constructor(private readonly directory: string) {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
   }
 
   writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined): RecordingWriter {
-    if (!ID.test(meta.id)) throw new Error('bad recording id');
+    if (!RECORDING_ID.test(meta.id)) throw new Error('bad recording id');
     const base = join(this.directory, meta.id);
-    if (!existsSync(`${base}.json`)) writeFileSync(`${base}.json`, JSON.stringify(meta), { mode: 0o600 });
-    let size = existsSync(`${base}.bytes`) ? statSync(`${base}.bytes`).size : 0;
-    // No descriptor is held between writes: what arrives in one event-loop turn is appended
-    // (open, write, close) after it, one append in flight per recording. Two open files per
-    // recorded stream would cost as many descriptors as the stream's two sockets, and the
-    // relay's descriptor limit is what bounds its streams (docs/streams.md).
-    let pendingBytes: Uint8Array[] = [];
-    let pendingLength = 0;
-    let pendingTimes = '';
-    let scheduled = false;
-    let flushing = false;
-    // A failed append (disk full, a directory in the way) is reported once; the session goes on unrecorded.
-    let failed = false;
-    const fail = (error: Error) => {
-      if (failed) return;
-      failed = true;
-      pendingBytes = [];
-      pendingTimes = '';
-      onError(error);
-    };
-    const flush = (): void => {
-      if (flushing || failed || pendingLength === 0) return;
-      flushing = true;
-      const bytes = Buffer.concat(pendingBytes, pendingLength);
-      const times = pendingTimes;
-      pendingBytes = [];
-      pendingLength = 0;
-      pendingTimes = '';
-      // Bytes before their index lines: a crash in between leaves lines past the bytes, which read() drops.
-      appendFile(`${base}.bytes`, bytes, { mode: 0o600 })
-        .then(() => appendFile(`${base}.times`, times, { mode: 0o600 }))
-        .then(
-          () => {
-            flushing = false;
-            flush();
+    return writerOver(
+      new RecordingAppender(
+        meta.id,
+        {
+          // Synchronous: the length is known before the first byte arrives, and an open failure is thrown to the caller.
+          open: () => {
+            if (!existsSync(`${base}.json`)) writeFileSync(`${base}.json`, JSON.stringify(meta), { mode: 0o600 });
+            return existsSync(`${base}.bytes`) ? statSync(`${base}.bytes`).size : 0;
           },
-          (error: unknown) => {
-            flushing = false;
-            fail(error instanceof Error ? error : new Error(String(error)));
+          // No descriptor is held between appends (open, write, close): two open files per recorded stream would
+          // cost as many descriptors as the stream's two sockets, and the descriptor limit bounds streams (docs/streams.md).
+          // Bytes before their index lines: a crash in between leaves lines past the bytes, which read() drops.
+          append: async (_offset, bytes, times) => {
+            await appendFile(`${base}.bytes`, bytes, { mode: 0o600 });
+            await appendFile(`${base}.times`, times.map(([offset, timeMs]) => `${offset} ${timeMs}\n`).join(''), { mode: 0o600 });
           },
-        );
-    };
-    const schedule = () => {
-      if (scheduled) return;
-      scheduled = true;
-      setImmediate(() => {
-        scheduled = false;
-        flush();
-      });
-    };
-    return {
-      get size() {
-        return size;
-      },
-      append(chunk, timeMs) {
-        if (failed || chunk.length === 0) return;
-        if (pendingLength + chunk.length > maxPendingBytes) return fail(new Error(`recording ${meta.id} fell ${maxPendingBytes} bytes behind the disk`));
-        pendingTimes += `${size} ${timeMs}\n`;
-        pendingBytes.push(chunk);
-        pendingLength += chunk.length;
-        size += chunk.length;
-        schedule();
-      },
-      close() {
-        schedule();
-      },
-    };
+        },
+        onError,
+      ),
+    );
   }
 
-  list(): RecordingMeta[] {
-    return readdirSync(this.directory)
-      .filter((name) => name.endsWith('.json'))
-      .map((name) => this.get(name.slice(0, -5)))
-      .filter((meta): meta is RecordingMeta => meta !== undefined)
-      .sort((a, b) => b.startedAt - a.startedAt);
+  async list(): Promise<RecordingMeta[]> {
+    const names = await readdir(this.directory);
+    const metas = await Promise.all(names.filter((name) => name.endsWith('.json')).map((name) => this.get(name.slice(0, -5))));
+    return metas.filter((meta): meta is RecordingMeta => meta !== undefined).sort((a, b) => b.startedAt - a.startedAt);
   }
 
-  get(id: string): RecordingMeta | undefined {
-    if (!ID.test(id)) return undefined;
-    const path = join(this.directory, `${id}.json`);
-    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as RecordingMeta) : undefined;
+  async get(id: string): Promise<RecordingMeta | undefined> {
+    if (!RECORDING_ID.test(id)) return undefined;
+    try {
+      return JSON.parse(await readFile(join(this.directory, `${id}.json`), 'utf8')) as RecordingMeta;
+    } catch (error) {
+      if (missing(error)) return undefined;
+      throw error;
+    }
   }
 
-  read(id: string): { bytes: Buffer; times: [number, number][] } | undefined {
-    if (!this.get(id)) return undefined;
+  async read(id: string): Promise<RecordingData | undefined> {
+    if ((await this.get(id)) === undefined) return undefined;
     const base = join(this.directory, id);
     const bytes = existsSync(`${base}.bytes`) ? readFileSync(`${base}.bytes`) : Buffer.alloc(0);
-    const times = (existsSync(`${base}.times`) ? readFileSync(`${base}.times`, 'utf8') : '')
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => line.split(' ').map(Number) as [number, number])
-      // A crash can leave index lines for bytes that never reached the disk.
-      .filter(([offset]) => offset < bytes.length);
-    return { bytes, times };
+    return { bytes, times: parseTimes(existsSync(`${base}.times`) ? readFileSync(`${base}.times`, 'utf8') : '', bytes.length) };
   }
 
-  lastWrittenAt(id: string): number | undefined {
-    if (!this.get(id)) return undefined;
+  async lastWrittenAt(id: string): Promise<number | undefined> {
+    if ((await this.get(id)) === undefined) return undefined;
     const base = join(this.directory, id);
-    return Math.max(...['.json', '.bytes', '.times'].map((suffix) => (existsSync(base + suffix) ? statSync(base + suffix).mtimeMs : 0)));
+    const times = await Promise.all(['.json', '.bytes', '.times'].map((suffix) => stat(base + suffix).then((stats) => stats.mtimeMs, () => 0)));
+    return Math.max(...times);
   }
 
-  remove(id: string): void {
-    if (!ID.test(id)) return;
+  async remove(id: string): Promise<boolean> {
+    if (!RECORDING_ID.test(id)) return false;
     const base = join(this.directory, id);
+    const existed = existsSync(`${base}.json`);
     // Meta last: a crash midway leaves a listed recording with less data, never data without its owner's tenant.
-    for (const suffix of ['.bytes', '.times', '.json']) rmSync(base + suffix, { force: true });
+    for (const suffix of ['.bytes', '.times', '.json']) await rm(base + suffix, { force: true });
+    return existed;
   }
 }
+

@@ -56,6 +56,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   try {
     const port = await freePort();
     const relayUrl = `http://127.0.0.1:${port}`;
+    // The SSH front door, so the console's SSH keys screen shows a port and a known_hosts line.
+    const sshPort = await freePort();
     let restarts = 0;
     const startRelay = async () => {
       const relay = startProcess('relay', process.execPath, [join(repo, 'relay/bin/lightsout-relay.js')], {
@@ -65,6 +67,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
           ...process.env,
           LIGHTSOUT_DEMO_PASSWORD: DEMO_PASSWORD,
           LIGHTSOUT_RELAY__LISTEN__PORT: String(port),
+          LIGHTSOUT_RELAY__SSH__PORT: String(sshPort),
           LIGHTSOUT_RELAY__DATA_DIR: join(dataDir, 'relay'),
           LIGHTSOUT_RELAY__WEB_ROOT: join(desktop, 'out/web'),
           LIGHTSOUT_RELAY__AGENTS__HEARTBEAT_INTERVAL_MS: '1000',

@@ -13,7 +13,7 @@ import {
   type StreamMode,
   type WhoAmI,
 } from '@lightsout/shared';
-import type { RecordingList, RecordingMeta } from '@lightsout/shared';
+import type { RecordingList, RecordingMeta, SshHostKey, SshKeyList, SshKeyView } from '@lightsout/shared';
 
 export type { RecordingMeta };
 
@@ -89,6 +89,19 @@ export class RelayClient {
   }
   createSession(serverId: string, kind: StreamKind, mode: StreamMode): Promise<SessionCreated> {
     return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/sessions`, { kind, mode });
+  }
+  /** The SSH front door's host key (public: users compare it with what `ssh` shows on first connect). */
+  sshHostKey(): Promise<SshHostKey> {
+    return this.request('GET', '/v1/ssh/host-key');
+  }
+  async sshKeys(): Promise<SshKeyView[]> {
+    return (await this.request<SshKeyList>('GET', '/v1/me/ssh-keys')).keys;
+  }
+  addSshKey(publicKey: string): Promise<SshKeyView> {
+    return this.request('POST', '/v1/me/ssh-keys', { publicKey });
+  }
+  removeSshKey(id: string): Promise<void> {
+    return this.request('DELETE', `/v1/me/ssh-keys/${encodeURIComponent(id)}`);
   }
   async recordings(): Promise<RecordingMeta[]> {
     return (await this.request<RecordingList>('GET', '/v1/recordings')).recordings;

@@ -16,6 +16,7 @@ import { Dialog } from './Dialog.js';
 import { Logo } from './LoginScreen.js';
 import { Menu, type MenuEntry } from './Menu.js';
 import { ServerTree } from './ServerTree.js';
+import { SshKeysDialog } from './SshKeysDialog.js';
 import { Workspace } from './Workspace.js';
 import { count } from './count.js';
 
@@ -26,7 +27,8 @@ type Modal =
   | { kind: 'boot'; serverIds: string[] }
   | { kind: 'results'; title: string; results: ActionResult[]; pending: number }
   | { kind: 'mount'; serverId: string; file: File }
-  | { kind: 'help' };
+  | { kind: 'help' }
+  | { kind: 'ssh' };
 
 let toastSerial = 0;
 
@@ -256,6 +258,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
           <span className="user" style={{ fontSize: 12 }}>{new URL(client.baseUrl).host}</span>
           <span className="spacer" />
           {platform.localTerminal ? <button onClick={() => openTab({ id: `local:${Date.now()}`, kind: 'local', title: 'Local shell' })}>Local terminal</button> : null}
+          <button onClick={() => setModal({ kind: 'ssh' })} title="SSH keys and the relay's host key" data-testid="open-ssh-keys">SSH keys</button>
           <button onClick={() => setModal({ kind: 'help' })} title="Keyboard shortcuts">?</button>
           <span className="user" data-testid="username">{username}</span>
           <button onClick={onLogout}>Sign out</button>
@@ -320,6 +323,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
           </table>
         </Dialog>
       ) : null}
+      {modal?.kind === 'ssh' ? <SshKeysDialog client={client} onClose={() => setModal(null)} /> : null}
       <UploadsPanel uploads={uploads} />
       <div className="toast-area" aria-live="polite">
         {toasts.map((entry) => <div key={entry.id} className={`toast${entry.kind === 'error' ? ' error' : ''}`} data-testid="toast">{entry.message}</div>)}

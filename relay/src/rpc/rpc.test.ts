@@ -36,6 +36,7 @@ let operatorToken: string;
 let viewerToken: string;
 let bravoToken: string;
 let agent: TestControlClient;
+let heartbeat: NodeJS.Timeout | undefined;
 const power = new Map<string, 'on' | 'off'>();
 const ops: string[] = [];
 
@@ -108,6 +109,9 @@ beforeAll(async () => {
   await agent.next('welcome');
   agent.send({ v: 1, type: 'inventory', servers: [server('rpc-01', 'demo', { role: 'web' }), server('rpc-02', 'demo', { role: 'db' }), server('bravo-01', 'bravo')] });
   await agent.next('inventory-ack');
+  // An agent says it is alive, or the relay takes it for dead on a slow run.
+  let seq = 0;
+  heartbeat = setInterval(() => agent.send({ v: 1, type: 'heartbeat', seq: seq++ }), 2000);
   agent.socket.on('message', (data) => {
     const message = JSON.parse(data.toString()) as { type: string };
     if (message.type === 'request') answer(message as RequestMessage);
@@ -115,6 +119,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  clearInterval(heartbeat);
   await agent?.close();
   await relay?.close();
 });

@@ -9,6 +9,8 @@ import { deviceConfirmPage, deviceInputPage, logoutPage, messagePage } from './p
 
 export const WEB_CLIENT_ID = 'lightsout-web';
 export const CLI_CLIENT_ID = 'lightsout-cli';
+/** The pre-registered client MCP clients (IDE assistants, automation platforms) sign in with. */
+export const MCP_CLIENT_ID = 'lightsout-mcp';
 export const CLIENT_SCOPES = 'openid profile offline_access';
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** The one resource-server scope; access tokens for the API carry it. */
@@ -50,6 +52,24 @@ function cliClient(): Record<string, unknown> {
   };
 }
 
+/**
+ * MCP clients: public, authorization code + PKCE with a loopback redirect
+ * (RFC 8252 §7.3, any port), as the MCP authorization specification has
+ * them sign in. Pre-registered: the embedded OP offers no dynamic client
+ * registration, so a client is configured with this id.
+ */
+function mcpClient(): Record<string, unknown> {
+  return {
+    client_id: MCP_CLIENT_ID,
+    client_name: 'MCP client',
+    token_endpoint_auth_method: 'none',
+    application_type: 'native',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
+  };
+}
+
 function deviceError(error: unknown): string | undefined {
   if (error === undefined || error === null) return undefined;
   const named = error as { name?: string; userCode?: string };
@@ -61,10 +81,13 @@ function deviceError(error: unknown): string | undefined {
 export function createProvider(options: { config: RelayConfig; store: Store; secrets: ProviderSecrets; log: FastifyBaseLogger }): Provider {
   const { config, store, secrets, log } = options;
   const audience = config.identity.audience;
+  // The MCP endpoint's resource indicator (its RFC 9728 metadata names it; MCP clients send it, RFC 8707):
+  // the endpoint is one resource of the relay's API, so its tokens are API tokens (aud: the API audience).
+  const apiResources = new Set([audience, `${config.deploymentUrl}/mcp`, `${config.publicUrl}/mcp`]);
   const provider = new Provider(config.identity.issuer, {
     adapter: kyselyAdapterFactory(store),
     // The web console comes back to the deployment's URL, whichever replica served the sign-in.
-    clients: [webClient(config.deploymentUrl), cliClient()],
+    clients: [webClient(config.deploymentUrl), cliClient(), mcpClient()],
     jwks: secrets.jwks,
     cookies: { keys: secrets.cookieKeys },
     claims: { openid: ['sub'], profile: ['preferred_username', 'tenant', 'role'] },
@@ -153,7 +176,7 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
           return true;
         },
         async getResourceServerInfo(_context: KoaContextWithOIDC, resourceIndicator: string) {
-          if (resourceIndicator !== audience) throw new oidcErrors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+          if (!apiResources.has(resourceIndicator)) throw new oidcErrors.InvalidTarget(`unknown resource ${resourceIndicator}`);
           return {
             scope: API_SCOPE,
             audience,

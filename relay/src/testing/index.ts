@@ -4,7 +4,7 @@
  * Test files only; the relay itself never imports this.
  */
 export { startRelay, TEST_PASSWORD, type RunningRelay, type StartRelayOptions } from './relay.js';
-export { loginWithDeviceFlow, loginWithPassword, approveDeviceCode, refreshTokens, signInAgainWith, endOpSession, revokeRefreshToken, fetchClientConfig, createJoinTokenAs, type TokenSet } from './login.js';
+export { loginWithDeviceFlow, loginWithPassword, approveAuthorization, approveDeviceCode, refreshTokens, signInAgainWith, endOpSession, revokeRefreshToken, fetchClientConfig, createJoinTokenAs, type TokenSet } from './login.js';
 export { TestBrowser, parseForm, type HtmlForm } from './browser.js';
 export { enrollTestAgent, agentConnectToken, TestControlClient, isRefusal, type TestAgentIdentity, type UpgradeRefusal } from './control-client.js';
 export { waitFor } from './wait.js';

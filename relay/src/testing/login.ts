@@ -52,6 +52,25 @@ async function signIn(browser: TestBrowser, page: { url: string; html: string },
 }
 
 /**
+ * Act as the person at the browser for an authorization request a client
+ * built itself (an MCP client's, say): open it, sign in, and return the
+ * callback URL the OP redirects to (its `code`, `state` or `error`).
+ */
+export async function approveAuthorization(authorizationUrl: string, username: string, password: string): Promise<URL> {
+  const redirect = new URL(new URL(authorizationUrl).searchParams.get('redirect_uri') ?? '');
+  const isCallback = (location: string) => {
+    const target = new URL(location);
+    return target.origin === redirect.origin && target.pathname === redirect.pathname;
+  };
+  const browser = new TestBrowser();
+  const login = await browser.navigate(authorizationUrl, { stop: isCallback });
+  if (isCallback(login.url)) return new URL(login.url);
+  const done = await signIn(browser, login, username, password, isCallback);
+  if (!isCallback(done.url)) throw new Error(`authorization did not return to ${redirect.href}: ${done.html.slice(0, 300)}`);
+  return new URL(done.url);
+}
+
+/**
  * Act as the person at the browser for a device code: open the verification
  * URL, confirm the code, sign in. Resolves when the OP shows its success page.
  */

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import { type Redactor, createRedactor, redactValue } from '../../automation/redact.js';
+import { CLIENT_SCOPES } from '../../identity/provider.js';
 import { TOOLS, type ToolDefinition } from './tools.js';
 
 const RELAY_VERSION = '0.1.0';
@@ -131,7 +132,8 @@ export default async function mcpPlugin(app: FastifyInstance): Promise<void> {
 
   // RFC 9728 §3: where an OAuth client (an MCP client) learns which authorization server issues tokens for us.
   const issuer = app.config.identity.mode === 'embedded' ? app.config.identity.issuer : app.config.identity.external!.issuer;
-  const metadata = (resource: string, name: string) => ({ resource, authorization_servers: [issuer], bearer_methods_supported: ['header'], resource_name: name, resource_documentation: `${app.config.publicUrl}/docs` });
+  // scopes_supported: what an MCP client asks for (the SDK takes it from here) — a person's sign-in with a refresh token.
+  const metadata = (resource: string, name: string) => ({ resource, authorization_servers: [issuer], scopes_supported: CLIENT_SCOPES.split(' '), bearer_methods_supported: ['header'], resource_name: name, resource_documentation: `${app.config.publicUrl}/docs` });
   app.get('/.well-known/oauth-protected-resource', { config: { permission: 'public' }, schema: { tags: ['automation'], summary: 'OAuth protected-resource metadata of the relay API (RFC 9728)' } }, async () => metadata(app.config.publicUrl, 'Lightsout relay API'));
   app.get('/.well-known/oauth-protected-resource/mcp', { config: { permission: 'public' }, schema: { tags: ['automation'], summary: 'OAuth protected-resource metadata of the MCP endpoint (RFC 9728)' } }, async () => metadata(`${app.config.publicUrl}/mcp`, 'Lightsout MCP endpoint'));
 }

@@ -13,5 +13,4 @@ export type { V15Session as V15SessionView } from './session/v15-session.js';
 export { SessionPool, defaultSessionPool } from './pool.js';
 export { SolHub, type SolHubEvent, type SolHubOptions, type SolAttachOptions, type SolViewer, type SolViewerListeners } from './sol/sol-hub.js';
 export { SolSession, type SolEndReason, type SolTiming } from './sol/sol-session.js';
-export { openSolConsolePort, type SolConsolePort, type SolConsolePortEvents } from './sol/console-port.js';
 export * as ipmiCommands from './commands.js';

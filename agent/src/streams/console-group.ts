@@ -1,4 +1,4 @@
-import { type ReadGate, type StatusMessage } from '@lightsout/shared';
+import { type ReadGate, type StatusMessage, StreamCloseCode } from '@lightsout/shared';
 import type { ConsolePort } from './ports/types.js';
 import { Scrollback } from './scrollback.js';
 import { agentTurns } from './turns.js';
@@ -97,7 +97,7 @@ export class ConsoleGroup {
   }
 
   join(member: GroupMember): void {
-    if (this.ended) return member.end(4410, 'the BMC closed the console');
+    if (this.ended) return member.end(StreamCloseCode.ENDED, 'the BMC closed the console');
     if (this.backlog) {
       for (const bytes of this.backlog) member.deliver(bytes);
       this.backlog = undefined;
@@ -151,7 +151,7 @@ export class ConsoleGroup {
     if (this.backlog) return void this.backlog.push(bytes);
     for (const member of [...this.members]) {
       member.deliver(bytes);
-      if (member.overflowed) member.end(4410, 'fell too far behind the console output');
+      if (member.overflowed) member.end(StreamCloseCode.ENDED, 'fell too far behind the console output');
     }
     this.reviewFlow();
   }
@@ -164,7 +164,7 @@ export class ConsoleGroup {
     for (const member of [...this.members]) {
       if (member.canTake) continue;
       if (!member.attached && anyAttached) {
-        member.end(4410, 'fell too far behind while disconnected');
+        member.end(StreamCloseCode.ENDED, 'fell too far behind while disconnected');
         continue;
       }
       blocked = true;
@@ -274,7 +274,7 @@ export class ConsoleGroup {
     clearTimeout(this.statusTimer);
     clearImmediate(this.statusFlush);
     this.gate.stop();
-    for (const member of [...this.members]) member.end(4410, reason);
+    for (const member of [...this.members]) member.end(StreamCloseCode.ENDED, reason);
     this.members.clear();
     this.onEmpty();
   }

@@ -56,7 +56,7 @@ export class AgentStreams implements AgentExtension {
       'stream.open': (params) => this.open(params),
       'stream.close': async (params) => {
         if (!Value.Check(StreamCloseSchema, params)) throw new LightsoutError('BAD_REQUEST', 'invalid params for stream.close');
-        this.sessions.get(params.sessionId)?.end(4410, 'closed by the relay');
+        this.sessions.get(params.sessionId)?.end(StreamCloseCode.ENDED, 'closed by the relay');
         return {};
       },
       'server.assign': async (params) => {
@@ -141,7 +141,7 @@ export class AgentStreams implements AgentExtension {
       session.group = group;
       group.join(session);
     } catch (error) {
-      session.end(4410, 'could not open the BMC side');
+      session.end(StreamCloseCode.ENDED, 'could not open the BMC side');
       throw error;
     }
     this.context.logger.info({ sessionId: params.sessionId, serverId: server.id, kind: params.kind, user: params.user }, 'console session opened');

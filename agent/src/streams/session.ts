@@ -2,13 +2,15 @@ import {
   LightsoutError,
   type ReadGate,
   StreamCloseCode,
-  StreamEndpoint,
+  ResumableEnd,
+  type SetTimer,
+  type StreamEndpoint,
   StreamLimits,
   decodeAgentBoundStreamMessage,
   encodeStreamMessage,
   type StatusMessage,
-  type StreamKind,
   type StreamMode,
+  type StreamOpenParams,
 } from '@lightsout/shared';
 import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
@@ -23,15 +25,13 @@ function encodedStatus(status: StatusMessage): Buffer {
   return bytes;
 }
 
-export interface SessionInfo {
-  sessionId: string;
-  serverId: string;
-  tenant: string;
-  kind: StreamKind;
-  mode: StreamMode;
-  subject: string;
-  user: string;
-}
+/** What a session keeps of the relay's stream.open: who opened which console of which server. */
+export type SessionInfo = Pick<StreamOpenParams, 'sessionId' | 'serverId' | 'tenant' | 'kind' | 'mode' | 'subject' | 'user'>;
+
+const setTimer: SetTimer = (callback, ms) => {
+  const timer = setTimeout(callback, ms);
+  return () => clearTimeout(timer);
+};
 
 function asBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -49,17 +49,16 @@ function asBuffer(data: RawData): Buffer {
  *   attached/detached ─ leg closes 1000 / grace over / BMC gone / overflow → ended   (end(): the one exit)
  */
 export class StreamSession implements GroupMember {
+  /** The resume and ack protocol (shared with the client's end); `endpoint` is its bookkeeping. */
+  private readonly stream: ResumableEnd;
   private readonly endpoint: StreamEndpoint;
   private readonly windowBytes: number;
   private leg: WebSocket | undefined;
   /** Reads the leg a quantum per event-loop turn, so one bulk upload does not hold up the other sessions. */
   private legGate: ReadGate | undefined;
   private streaming = false;
-  /** The BMC side is backed up: withhold acks so the client's window closes (the leg keeps being read, acks and all). */
-  private inputHeld = false;
   private state: 'attached' | 'detached' | 'ended' = 'detached';
   private graceTimer: NodeJS.Timeout | undefined;
-  private ackTimer: NodeJS.Timeout | undefined;
   group: ConsoleGroup | undefined;
 
   constructor(
@@ -67,7 +66,8 @@ export class StreamSession implements GroupMember {
     private readonly options: { graceMs: number; logger: Logger; onEnd(session: StreamSession): void; windowBytes?: number; stall?: { inputIsStale(): boolean } },
   ) {
     this.windowBytes = options.windowBytes ?? StreamLimits.windowBytes;
-    this.endpoint = new StreamEndpoint({ windowBytes: this.windowBytes });
+    this.stream = new ResumableEnd(setTimer, { windowBytes: this.windowBytes });
+    this.endpoint = this.stream.endpoint;
     this.startGrace();
   }
 
@@ -116,7 +116,10 @@ export class StreamSession implements GroupMember {
       else this.detach();
     });
     socket.on('error', (error) => this.options.logger.debug({ err: error, sessionId: this.info.sessionId }, 'stream leg error'));
-    socket.send(encodeStreamMessage({ type: 'resume', offset: this.endpoint.startLeg() }));
+    const send = (data: string | Uint8Array) => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(data);
+    };
+    this.stream.beginLeg({ sendText: send, sendData: send });
   }
 
   private onLegMessage(bytes: Buffer, isBinary: boolean): void {
@@ -125,10 +128,8 @@ export class StreamSession implements GroupMember {
       this.legGate?.consumed(bytes.length);
       // Typed while this process stood still: counted (offsets stay aligned), never written to the BMC, and the client is told.
       if (this.options.stall?.inputIsStale()) return this.discardInput(bytes.length);
-      const ackNow = this.endpoint.recordReceived(bytes.length);
+      this.stream.received(bytes.length);
       this.group?.input(this, bytes);
-      if (ackNow) this.sendAck();
-      else this.armAck();
       return;
     }
     let message;
@@ -139,13 +140,11 @@ export class StreamSession implements GroupMember {
     }
     switch (message.type) {
       case 'resume': {
-        let replay: Uint8Array[];
         try {
-          replay = this.endpoint.onPeerResume(message.offset);
+          this.stream.resumeFrom(message.offset);
         } catch (error) {
           return this.end(StreamCloseCode.ENDED, error instanceof Error ? error.message : 'cannot resume');
         }
-        for (const chunk of replay) this.leg?.send(chunk);
         this.streaming = true;
         this.group?.reviewFlow();
         this.group?.broadcast('attached', this.info.user);
@@ -169,18 +168,15 @@ export class StreamSession implements GroupMember {
         return;
       case 'dropped': {
         // The relay dropped client input here while our path was down (the client knows): count it, like the relay did.
-        if (this.endpoint.recordReceived(message.bytes)) this.sendAck();
-        else this.armAck();
+        this.stream.received(message.bytes);
         return;
       }
     }
   }
 
   private discardInput(length: number): void {
-    const ackNow = this.endpoint.recordReceived(length);
     if (this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodeStreamMessage({ type: 'dropped', bytes: length }));
-    if (ackNow) this.sendAck();
-    else this.armAck();
+    this.stream.received(length);
   }
 
   /** BMC output for this member. */
@@ -194,25 +190,9 @@ export class StreamSession implements GroupMember {
     if (this.streaming && this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodedStatus(status), { binary: false });
   }
 
+  /** The BMC side is backed up: withhold acks so the client's window closes (the leg keeps being read, acks and all). */
   holdInput(hold: boolean): void {
-    const wasHeld = this.inputHeld;
-    this.inputHeld = hold;
-    if (wasHeld && !hold && this.endpoint.ackPending) this.sendAck();
-  }
-
-  private sendAck(): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
-    if (this.inputHeld) return;
-    if (this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodeStreamMessage({ type: 'ack', offset: this.endpoint.takeAck() }));
-  }
-
-  private armAck(): void {
-    if (this.ackTimer) return;
-    this.ackTimer = setTimeout(() => {
-      this.ackTimer = undefined;
-      if (this.endpoint.ackPending) this.sendAck();
-    }, StreamLimits.ackIdleMs);
+    this.stream.holdAcks(hold);
   }
 
   /** Cut the data connection abruptly (a network failure as the client sees it); the session waits for a resume. */
@@ -238,8 +218,7 @@ export class StreamSession implements GroupMember {
     this.leg = undefined;
     this.streaming = false;
     this.state = 'detached';
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
+    this.stream.endLeg();
     this.startGrace();
     this.group?.reviewFlow();
     this.group?.broadcast();
@@ -259,7 +238,7 @@ export class StreamSession implements GroupMember {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.clearGrace();
-    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.stream.endLeg();
     const leg = this.leg;
     this.leg = undefined;
     this.legGate?.stop();

@@ -1,4 +1,4 @@
-import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, type SessionCreated, StreamClient, type StreamSocketFactory, describeStatus, routeLocator } from '@lightsout/shared';
+import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, type SessionCreated, StreamClient, StreamCloseCode, type StreamSocketFactory, describeStatus, routeLocator } from '@lightsout/shared';
 import { nodeSetTimer, nodeStreamSocket } from '../node/stream-socket.js';
 
 /** The local terminal as the console needs it; process.stdin/stdout by default, streams in tests. */
@@ -90,7 +90,7 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
         cleanUp();
         // Leaving resolves when the close handshake is done (leave() below): exiting earlier could cut the close frame off.
         if (leaving) return;
-        else if (code === 4410 || code === 1000) resolve({ reason: 'ended', code, detail: reason });
+        else if (code === StreamCloseCode.ENDED || code === 1000) resolve({ reason: 'ended', code, detail: reason });
         else resolve({ reason: 'lost', code, detail: reason });
       },
     });
@@ -140,7 +140,7 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
 export function outcomeError(outcome: ConsoleOutcome): LightsoutError | undefined {
   if (outcome.reason === 'left') return undefined;
   if (outcome.reason === 'ended' && outcome.code === 1000) return undefined;
-  const code: ErrorCode = outcome.code === 4401 ? 'UNAUTHENTICATED' : outcome.code === 4403 ? 'FORBIDDEN' : outcome.code === 4404 ? 'NOT_FOUND' : outcome.code === 4502 ? 'BMC_UNREACHABLE' : outcome.reason === 'lost' ? 'RELAY_UNREACHABLE' : 'CONFLICT';
+  const code: ErrorCode = outcome.code === StreamCloseCode.UNAUTHENTICATED ? 'UNAUTHENTICATED' : outcome.code === StreamCloseCode.FORBIDDEN ? 'FORBIDDEN' : outcome.code === StreamCloseCode.NOT_FOUND ? 'NOT_FOUND' : outcome.code === StreamCloseCode.BMC_UNREACHABLE ? 'BMC_UNREACHABLE' : outcome.reason === 'lost' ? 'RELAY_UNREACHABLE' : 'CONFLICT';
   return new LightsoutError(code, `console session ${outcome.reason === 'lost' ? 'lost' : 'ended'}: ${outcome.detail || `code ${outcome.code}`}`, {
     hint: outcome.reason === 'lost' ? 'check the network and open the console again' : 'open the console again',
   });

@@ -1,4 +1,4 @@
-import { ESCAPE_HELP, EscapeScanner, type SessionCreated, type SetTimer, StreamClient, type StreamSocketFactory, describeStatus, isErrorCode } from '@lightsout/shared';
+import { ESCAPE_HELP, EscapeScanner, type SessionCreated, type SetTimer, StreamClient, StreamCloseCode, type StreamSocketFactory, describeStatus, isErrorCode } from '@lightsout/shared';
 import type { ServerChannel } from 'ssh2';
 import { type SshExitStatus, SshExitStatus as Exit, exitStatusOf, exitStatusOfClose } from './exit-status.js';
 
@@ -98,7 +98,7 @@ export class ConsoleChannel {
       onClose: (code, reason) => {
         if (this.leaving) return;
         if (code !== 1000) this.notice(`the console ended: ${reason || `code ${code}`}`);
-        this.finish({ exitStatus: code === 4410 ? Exit.OK : exitStatusOfClose(code), reason: reason || `code ${code}` });
+        this.finish({ exitStatus: code === StreamCloseCode.ENDED ? Exit.OK : exitStatusOfClose(code), reason: reason || `code ${code}` });
       },
     });
     channel.pause();

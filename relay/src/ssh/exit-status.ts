@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@lightsout/shared';
+import { type ErrorCode, StreamCloseCode } from '@lightsout/shared';
 
 /**
  * Exit statuses of an SSH console (what `ssh` itself exits with), the same
@@ -35,8 +35,8 @@ export function exitStatusOf(code: ErrorCode): SshExitStatus {
 /** The exit status for a stream close code (StreamCloseCode) once the console was open. */
 export function exitStatusOfClose(code: number): SshExitStatus {
   if (code === 1000) return SshExitStatus.OK;
-  if (code === 4401 || code === 4403) return SshExitStatus.NOT_ALLOWED;
-  if (code === 4404) return SshExitStatus.NOT_FOUND;
-  if (code === 4502 || code === 4503) return SshExitStatus.UNAVAILABLE;
+  if (code === StreamCloseCode.UNAUTHENTICATED || code === StreamCloseCode.FORBIDDEN) return SshExitStatus.NOT_ALLOWED;
+  if (code === StreamCloseCode.NOT_FOUND) return SshExitStatus.NOT_FOUND;
+  if (code === StreamCloseCode.BMC_UNREACHABLE || code === StreamCloseCode.AGENT_OFFLINE) return SshExitStatus.UNAVAILABLE;
   return SshExitStatus.ERROR;
 }

@@ -1,7 +1,8 @@
 import { LightsoutError } from '../errors.js';
-import { StreamEndpoint } from './endpoint.js';
+import type { StreamEndpoint } from './endpoint.js';
+import { ResumableEnd, type SetTimer } from './resumable.js';
 import { decodeServerStreamMessage, encodeStreamMessage, type ClientStreamMessage, type StatusMessage } from './messages.js';
-import { STREAM_BEARER_PROTOCOL_PREFIX, STREAM_SUBPROTOCOL, StreamLimits, StreamTiming, isFinalCloseCode } from './session.js';
+import { STREAM_BEARER_PROTOCOL_PREFIX, STREAM_SUBPROTOCOL, StreamCloseCode, StreamLimits, StreamTiming, isFinalCloseCode } from './session.js';
 
 /** The WebSocket as the client sees it: `ws` in Node, the browser's WebSocket in the renderer (wrapped). */
 export interface StreamSocket {
@@ -14,8 +15,6 @@ export interface StreamSocketEvents {
   close(code: number, reason: string): void;
 }
 export type StreamSocketFactory = (url: string, protocols: string[], events: StreamSocketEvents) => StreamSocket;
-/** Runs `callback` after `ms`; returns a cancel function. Injected because shared/ has no timer globals. */
-export type SetTimer = (callback: () => void, ms: number) => () => void;
 
 export type StreamClientState = 'connecting' | 'resuming' | 'streaming' | 'reconnecting' | 'closed';
 
@@ -89,6 +88,8 @@ export interface StreamClientOptions {
  * leg it asks where the session's agent is connected now.
  */
 export class StreamClient {
+  /** The resume and ack protocol (shared with the agent's end); `endpoint` is its bookkeeping. */
+  private readonly stream: ResumableEnd;
   private readonly endpoint: StreamEndpoint;
   private readonly options: StreamClientOptions;
   private socket: StreamSocket | undefined;
@@ -99,7 +100,6 @@ export class StreamClient {
   private droppedAt = 0;
   private attempt = 0;
   private cancelTimer: (() => void) | undefined;
-  private cancelAckTimer: (() => void) | undefined;
   private blocked = false;
   /** What the relay last said about the path to the BMC; a new leg starts up. */
   private pathIsUp = true;
@@ -114,7 +114,8 @@ export class StreamClient {
     this.options = options;
     this.token = options.token;
     this.url = options.streamUrl;
-    this.endpoint = new StreamEndpoint(options.windowBytes === undefined ? {} : { windowBytes: options.windowBytes });
+    this.stream = new ResumableEnd(options.setTimer, options.windowBytes === undefined ? {} : { windowBytes: options.windowBytes });
+    this.endpoint = this.stream.endpoint;
     this.open();
   }
 
@@ -222,7 +223,7 @@ export class StreamClient {
         this.socketOpen = true;
         if (this.leaveOnOpen) return this.finish(1000, 'left by user');
         this.setState('resuming');
-        socket.send(encodeStreamMessage({ type: 'resume', offset: this.endpoint.startLeg() }));
+        this.stream.beginLeg({ sendText: (text) => socket.send(text), sendData: (chunk) => socket.send(chunk) });
       },
       message: (data) => {
         if (this.socket === socket) this.onMessage(data);
@@ -232,12 +233,11 @@ export class StreamClient {
         if (this.socket !== socket) return;
         this.socketOpen = false;
         this.socket = undefined;
-        this.cancelAckTimer?.();
-        this.cancelAckTimer = undefined;
+        this.stream.endLeg();
         if (this.currentState === 'closed') return;
         if (isFinalCloseCode(code) && opened) return this.finish(code, reason);
         // 401/403 before the upgrade arrive as a failed open: final too, unless it was a network error.
-        if (!opened && (code === 4401 || code === 4403 || code === 4404)) return this.finish(code, reason);
+        if (!opened && (code === StreamCloseCode.UNAUTHENTICATED || code === StreamCloseCode.FORBIDDEN || code === StreamCloseCode.NOT_FOUND)) return this.finish(code, reason);
         this.scheduleReconnect(code, reason);
       },
     });
@@ -288,10 +288,8 @@ export class StreamClient {
   private onMessage(data: string | Uint8Array): void {
     if (typeof data !== 'string') {
       if (this.currentState !== 'streaming') return this.fail('MALFORMED_MESSAGE', 'data before resume');
-      const ackNow = this.endpoint.recordReceived(data.length);
+      this.stream.received(data.length);
       this.options.onData(data);
-      if (ackNow) this.sendAck();
-      else this.armAckTimer();
       return;
     }
     let message;
@@ -302,13 +300,11 @@ export class StreamClient {
     }
     switch (message.type) {
       case 'resume': {
-        let replay: Uint8Array[];
         try {
-          replay = this.endpoint.onPeerResume(message.offset);
+          this.stream.resumeFrom(message.offset);
         } catch (error) {
-          return this.finish(4410, error instanceof Error ? error.message : 'cannot resume');
+          return this.finish(StreamCloseCode.ENDED, error instanceof Error ? error.message : 'cannot resume');
         }
-        for (const chunk of replay) this.socket?.send(chunk);
         this.droppedAt = 0;
         this.attempt = 0;
         this.setState('streaming');
@@ -351,34 +347,19 @@ export class StreamClient {
     }
   }
 
-  private sendAck(): void {
-    this.cancelAckTimer?.();
-    this.cancelAckTimer = undefined;
-    this.socket?.send(encodeStreamMessage({ type: 'ack', offset: this.endpoint.takeAck() }));
-  }
-
-  private armAckTimer(): void {
-    if (this.cancelAckTimer) return;
-    this.cancelAckTimer = this.options.setTimer(() => {
-      this.cancelAckTimer = undefined;
-      if (this.currentState === 'streaming' && this.endpoint.ackPending) this.sendAck();
-    }, StreamLimits.ackIdleMs);
-  }
-
   private fail(code: string, message: string): void {
-    this.finish(4001, `${code}: ${message}`);
+    this.finish(StreamCloseCode.MALFORMED_MESSAGE, `${code}: ${message}`);
   }
 
   private finish(code: number, reason: string): void {
     if (this.currentState === 'closed') return;
     this.cancelTimer?.();
-    this.cancelAckTimer?.();
     this.cancelTimer = undefined;
-    this.cancelAckTimer = undefined;
+    this.stream.endLeg();
     const socket = this.socket;
     this.socket = undefined;
     this.setState('closed', reason);
-    socket?.close(code === 4001 ? 4001 : 1000, reason.slice(0, 120));
+    socket?.close(code === StreamCloseCode.MALFORMED_MESSAGE ? StreamCloseCode.MALFORMED_MESSAGE : 1000, reason.slice(0, 120));
     this.options.onClose?.(code, reason);
   }
 }

@@ -184,6 +184,20 @@ export function isFinalCloseCode(code: number): boolean {
   return finalCloseCodes.has(code);
 }
 
+/**
+ * The agent's closes of a data leg that end the session itself; the relay
+ * passes them on to the client. Every other close of an agent leg loses only
+ * that leg, and the client is told to resume: MALFORMED_MESSAGE is the agent
+ * dropping a leg that misbehaved (the session waits for a proper resume),
+ * and a dropped or refused connection between relay and agent says nothing
+ * about the session.
+ */
+const sessionEndingAgentCloseCodes = new Set<number>([StreamCloseCode.ENDED, StreamCloseCode.NOT_FOUND, StreamCloseCode.FORBIDDEN, StreamCloseCode.REPLACED]);
+
+export function agentCloseEndsSession(code: number): boolean {
+  return sessionEndingAgentCloseCodes.has(code);
+}
+
 /** Control ops the relay sends the agent for the stream plane (additive to ControlOperations). */
 export interface StreamOpenParams {
   sessionId: string;

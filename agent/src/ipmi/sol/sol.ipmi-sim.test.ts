@@ -162,28 +162,3 @@ describe('always-on SOL', () => {
     expect(hub.active).toBe(true);
   });
 });
-
-describe('SOL as a console port (stream plane shape)', () => {
-  it('replays the buffer first, holds output while paused and releases it in order on resume', async () => {
-    const hub = hubFor(lab.port);
-    const first = collector();
-    await hub.attach('watcher', { mode: 'view' }, first.listeners);
-    lab.uart.write('before-');
-    await first.waitFor('before-'.length);
-    const { openSolConsolePort } = await import('./console-port.js');
-    const received: Uint8Array[] = [];
-    let drains = 0;
-    const port = await openSolConsolePort(hub, 'port', 'control', { data: (bytes) => received.push(bytes.slice()), drain: () => drains++, close: () => undefined });
-    expect(Buffer.concat(received).toString()).toBe('before-');
-    port.pause();
-    lab.uart.write('during');
-    await first.waitFor('before-during'.length);
-    expect(Buffer.concat(received).toString()).toBe('before-');
-    port.resume();
-    expect(Buffer.concat(received).toString()).toBe('before-during');
-    expect(drains).toBe(1);
-    expect(port.write(Buffer.from('typed'))).toBe(true);
-    await lab.uart.waitForReceived((bytes) => Buffer.from(bytes).toString() === 'typed');
-    port.close();
-  });
-});

@@ -12,6 +12,7 @@ import {
   type StreamMode,
   type StreamTokenClaims,
   ErrorBodySchema,
+  StreamCloseCode,
   StreamTiming,
 } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -288,7 +289,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     },
     (socket, request) => {
       const claims = claimsOf.get(request);
-      if (!claims) return closeQuietly(socket, 4401, 'unauthenticated');
+      if (!claims) return closeQuietly(socket, StreamCloseCode.UNAUTHENTICATED, 'unauthenticated');
       void gateway.attachClient(socket, claims);
     },
   );
@@ -332,7 +333,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     },
     (socket, request) => {
       const agentId = agentOf.get(request);
-      if (agentId === undefined || !legs.deliver(request.query.leg, agentId, socket)) closeQuietly(socket, 4404, 'no such leg');
+      if (agentId === undefined || !legs.deliver(request.query.leg, agentId, socket)) closeQuietly(socket, StreamCloseCode.NOT_FOUND, 'no such leg');
     },
   );
 

@@ -1,4 +1,4 @@
-import { LightsoutError, StreamCloseCode, StreamLimits, type TurnScheduler, createStreamTurns, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
+import { LightsoutError, StreamCloseCode, agentCloseEndsSession, StreamLimits, type TurnScheduler, createStreamTurns, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
 import type { RawData, WebSocket } from 'ws';
 
 export interface SpliceOptions {
@@ -166,8 +166,9 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
       return end(StreamCloseCode.MALFORMED_MESSAGE, message.slice(0, 120), StreamCloseCode.RESUME);
     }
     options.onUpstreamControl?.(text);
-    pendingToAgent += text.length;
-    agent.send(text, { binary: false }, toAgentDone(text.length));
+    // The same bytes go on (ws checked they are UTF-8), counted as bytes like every other frame.
+    pendingToAgent += bytes.length;
+    agent.send(bytes, { binary: false }, toAgentDone(bytes.length));
   }
 
   function fromAgent(data: RawData, isBinary: boolean): void {
@@ -199,7 +200,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   // Only a normal close (1000: the user left) ends it at the agent too.
   client.once('close', (code) => end(StreamCloseCode.RESUME, `client left (${code})`, code === 1000 ? 1000 : StreamCloseCode.RESUME));
   agent.once('close', (code, reason) => {
-    const final = code === StreamCloseCode.ENDED || code === StreamCloseCode.NOT_FOUND || code === StreamCloseCode.FORBIDDEN || code === StreamCloseCode.REPLACED;
+    const final = agentCloseEndsSession(code);
     end(final ? code : StreamCloseCode.RESUME, final ? reason.toString('utf8') : 'agent connection dropped');
   });
   client.on('error', () => end(StreamCloseCode.RESUME, 'client connection failed'));

@@ -1,24 +1,20 @@
+import { RawChannel } from '../streams/raw-channel.js';
 import { type RfbRecord, recordsUpTo } from './rfb-capture.js';
 
 /**
- * A WebSocket look-alike for noVNC's RFB (like streams/novnc-channel.ts) that
- * plays a recorded server→client RFB byte stream instead of a live one.
- * What noVNC sends is dropped: the recording already holds the server's
- * answers to the live client's requests. Seeking forward delivers the
- * records up to the target at once; seeking backward needs a fresh RFB and
- * channel (a framebuffer cannot be rewound), fast-forwarded the same way.
+ * noVNC's socket (streams/raw-channel.ts) playing a recorded server→client
+ * RFB byte stream instead of a live one. What noVNC sends is dropped: the
+ * recording already holds the server's answers to the live client's
+ * requests. Seeking forward delivers the records up to the target at once;
+ * seeking backward needs a fresh RFB and channel (a framebuffer cannot be
+ * rewound), fast-forwarded the same way.
  */
-export class ReplayChannel {
-  binaryType: BinaryType = 'arraybuffer';
-  protocol = '';
-  readyState: number = WebSocket.CONNECTING;
-  onopen: ((event: Event) => void) | null = null;
-  onmessage: ((event: MessageEvent<ArrayBuffer>) => void) | null = null;
-  onclose: ((event: CloseEvent) => void) | null = null;
-  onerror: ((event: Event) => void) | null = null;
+export class ReplayChannel extends RawChannel {
   #delivered = 0;
 
-  constructor(private readonly records: readonly RfbRecord[]) {}
+  constructor(private readonly records: readonly RfbRecord[]) {
+    super();
+  }
 
   /** Records handed to noVNC so far. */
   get delivered(): number {
@@ -26,9 +22,7 @@ export class ReplayChannel {
   }
 
   open(): void {
-    if (this.readyState !== WebSocket.CONNECTING) return;
-    this.readyState = WebSocket.OPEN;
-    this.onopen?.(new Event('open'));
+    this.markOpen();
   }
 
   /** Hand noVNC every record up to `timeMs` not handed over yet. */
@@ -39,7 +33,8 @@ export class ReplayChannel {
     while (this.#delivered < target && this.readyState === WebSocket.OPEN) {
       const { bytes } = this.records[this.#delivered]!;
       this.#delivered += 1;
-      this.onmessage?.(new MessageEvent('message', { data: bytes.slice().buffer }));
+      // a copy: the records are played again from the start after a seek backward
+      this.emit(bytes.slice().buffer);
     }
   }
 
@@ -48,8 +43,6 @@ export class ReplayChannel {
   }
 
   close(): void {
-    if (this.readyState === WebSocket.CLOSED) return;
-    this.readyState = WebSocket.CLOSED;
-    this.onclose?.(new CloseEvent('close', { code: 1000, reason: 'replay closed', wasClean: true }));
+    this.closed(1000, 'replay closed');
   }
 }

@@ -1,19 +1,12 @@
 import type { ConsoleStream } from './console-stream.js';
+import { RawChannel } from './raw-channel.js';
 
 /**
- * A WebSocket look-alike for noVNC's RFB (it accepts any "raw channel" with
- * send/close/binaryType/readyState/on* — see noVNC core/websock.js), backed by
- * a resumable ConsoleStream. noVNC sees one long-lived socket; drops and
- * resumes underneath are invisible to it because no byte is lost.
+ * noVNC's socket (raw-channel.ts) backed by a resumable ConsoleStream. noVNC
+ * sees one long-lived socket; drops and resumes underneath are invisible to
+ * it because no byte is lost.
  */
-export class StreamChannel {
-  binaryType: BinaryType = 'arraybuffer';
-  protocol = '';
-  readyState: number = WebSocket.CONNECTING;
-  onopen: ((event: Event) => void) | null = null;
-  onmessage: ((event: MessageEvent<ArrayBuffer>) => void) | null = null;
-  onclose: ((event: CloseEvent) => void) | null = null;
-  onerror: ((event: Event) => void) | null = null;
+export class StreamChannel extends RawChannel {
   #stream: ConsoleStream | null = null;
   /** Bytes that arrived before noVNC saw `open` (the server speaks first in RFB: ProtocolVersion). */
   #early: Uint8Array[] = [];
@@ -25,9 +18,7 @@ export class StreamChannel {
 
   /** The stream is live for the first time: noVNC may start the RFB handshake. */
   opened(): void {
-    if (this.readyState !== WebSocket.CONNECTING) return;
-    this.readyState = WebSocket.OPEN;
-    this.onopen?.(new Event('open'));
+    if (!this.markOpen()) return;
     const early = this.#early;
     this.#early = [];
     this.#earlyBytes = 0;
@@ -43,15 +34,8 @@ export class StreamChannel {
       return;
     }
     if (this.readyState !== WebSocket.OPEN) return;
-    // noVNC wants an ArrayBuffer of exactly these bytes.
-    const exact = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
-    this.onmessage?.(new MessageEvent('message', { data: exact as ArrayBuffer }));
-  }
-
-  closed(code: number, reason: string): void {
-    if (this.readyState === WebSocket.CLOSED) return;
-    this.readyState = WebSocket.CLOSED;
-    this.onclose?.(new CloseEvent('close', { code, reason, wasClean: code === 1000 }));
+    // The stream's own buffer when the view is all of it; a copy otherwise.
+    this.emit((bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer) as ArrayBuffer);
   }
 
   send(data: ArrayBuffer | Uint8Array): void {

@@ -1,11 +1,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { BMC_TRUST_DIRECTORY } from '../bmc-tls/index.js';
 import { createIpmiDriver } from '../ipmi/index.js';
 import { createRedfishDriver } from '../redfish/index.js';
 import type { DriverFactories } from './registry.js';
-
-/** Redfish trust-on-first-use certificate records live here, under the agent's state dir. */
-export const REDFISH_TRUST_DIRECTORY = 'redfish-trust';
 
 /**
  * The drivers this build of the agent ships, keyed by protocol. Servers that
@@ -31,7 +29,7 @@ export function builtinDriverFactories(options: { stateDir: string; logger: Logg
         url: endpoint.url,
         credentials: endpoint.credentials,
         tls: endpoint.tls,
-        trustDirectory: join(options.stateDir, REDFISH_TRUST_DIRECTORY),
+        trustDirectory: join(options.stateDir, BMC_TRUST_DIRECTORY),
         quirks: endpoint.quirks,
         ...(endpoint.systemId !== undefined ? { systemId: endpoint.systemId } : {}),
         onInsecure: (peer) => context.logger.warn({ peer }, 'TLS verification is off for this BMC (tls.insecure)'),

@@ -2,15 +2,14 @@ import type { BmcCredentials } from '../drivers/types.js';
 import { RedfishClient } from './client.js';
 import { RedfishDriver } from './driver.js';
 import { type VirtualMediaQuirkName, isQuirkName } from './quirks/index.js';
-import { type TlsSettings, createBmcDispatcher, tlsPolicyOf } from './transport.js';
-import { CertificateTrustStore } from './trust-store.js';
+import { CertificateTrustStore, type TlsSettings, createBmcDispatcher, tlsPolicyOf } from '../bmc-tls/index.js';
 import { LightsoutError } from '@lightsout/shared';
 
 export { RedfishDriver } from './driver.js';
 export { RedfishClient } from './client.js';
-export { CertificateTrustStore } from './trust-store.js';
+export { CertificateTrustStore } from '../bmc-tls/index.js';
 export { VIRTUAL_MEDIA_QUIRKS, INSERT_LADDER } from './quirks/index.js';
-export type { TlsSettings } from './transport.js';
+export type { TlsSettings } from '../bmc-tls/index.js';
 
 export interface RedfishDriverOptions {
   /** The server's id: names its trust-on-first-use record. */

@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { Value } from 'typebox/value';
 import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../agent.js';
 import type { ServerEntry } from '../config/types.js';
-import { REDFISH_TRUST_DIRECTORY } from '../drivers/builtin.js';
+import { BMC_TRUST_DIRECTORY } from '../bmc-tls/index.js';
 import { ConsoleGroup, consoleScrollbackBytes } from './console-group.js';
 import { pinnedLookup } from '../control/relay-endpoints.js';
 import { dialBack, dialUrlOf } from './dial-back.js';
@@ -49,7 +49,7 @@ export class AgentStreams implements AgentExtension {
     private readonly context: AgentContext,
     private readonly options: StreamsExtensionOptions = {},
   ) {
-    this.openPort = options.openPort ?? createPortOpener(context.registry, join(context.config.stateDir, REDFISH_TRUST_DIRECTORY));
+    this.openPort = options.openPort ?? createPortOpener(context.registry, join(context.config.stateDir, BMC_TRUST_DIRECTORY));
     this.graceMs = options.graceMs ?? StreamTiming.graceMs;
     this.stall.start();
     this.handlers = {

@@ -214,6 +214,39 @@ describe.each(transports)('every service over %s', (_name, transport) => {
   });
 });
 
+describe('WatchServers ends as the event feed does', () => {
+  it('a user disabled loses the stream within a second (PERMISSION_DENIED)', async () => {
+    const adminToken = (await loginWithPassword(relay.url, 'admin', relay.credentials.admin.password)).accessToken;
+    const created = await rest(adminToken, 'POST', '/v1/users', { username: 'rpc-leaver', password: PASSWORD, role: 'operator', tenant: 'demo' });
+    expect(created.status).toBe(201);
+    const leaver = (await loginWithPassword(relay.url, 'rpc-leaver', PASSWORD)).accessToken;
+    const iterator = createClient(ServerService, createGrpcTransport({ baseUrl: relay.url })).watchServers({}, bearer(leaver))[Symbol.asyncIterator]();
+    expect(((await iterator.next()).value as WatchServersResponse).event.case).toBe('snapshot');
+    const ended = (async () => {
+      for (;;) await iterator.next();
+    })().catch((error: unknown) => ({ error, at: performance.now() }));
+    const disabledAt = performance.now();
+    expect((await rest(adminToken, 'PATCH', `/v1/users/${String(created.body['id'])}`, { disabled: true })).status).toBe(200);
+    const { error, at } = (await ended) as { error: unknown; at: number };
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.PermissionDenied);
+    expect((error as ConnectError).metadata.get(ERROR_CODE_METADATA)).toBe('FORBIDDEN');
+    expect(at - disabledAt).toBeLessThan(1000);
+  });
+
+  it('a relay that closes ends its watches (OK) instead of waiting for them, and its HTTP/2 sessions', async () => {
+    const closing = await startRelay();
+    const token = (await loginWithPassword(closing.url, 'operator', closing.credentials.operator.password)).accessToken;
+    const iterator = createClient(ServerService, createGrpcTransport({ baseUrl: closing.url })).watchServers({}, bearer(token))[Symbol.asyncIterator]();
+    expect(((await iterator.next()).value as WatchServersResponse).event.case).toBe('snapshot');
+    const started = performance.now();
+    await closing.close();
+    expect(await iterator.next()).toMatchObject({ done: true });
+    // Fastify's close waited for the port; a watch holding it would have kept it for the shutdown deadline (10 s).
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+});
+
 describe('the same decisions and records as REST', () => {
   it('a denied call and an action are audited like their REST twins', async () => {
     const t = createGrpcTransport({ baseUrl: relay.url });

@@ -55,7 +55,7 @@ export default tseslint.config(
   // Integration tests in cli/ and agent/ may run a real relay through its test
   // helper (@lightsout/relay/testing), and nothing else of the relay. Placed
   // before the agent driver rules so those still apply to driver tests.
-  restrict(['cli/**/*.test.ts'], [...otherPackages('agent', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
+  restrict(['cli/**/*.test.ts', 'cli/test/support/**/*.ts'], [...otherPackages('agent', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
   restrict(['agent/**/*.test.ts'], [...otherPackages('cli', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'agent/ is a daemon: shared/ and node:* only.' }]),
   // bmcsim is a BMC: it shares the codecs through @lightsout/bmc-wire, never the agent
   restrict(['bmcsim/**/*.ts'], [

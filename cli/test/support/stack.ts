@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { approveDeviceLogin } from './browser.js';
+import { approveDeviceCode } from '@lightsout/relay/testing';
 import { eventually, runToCompletion, TrackedProcess, REPO_ROOT } from './processes.js';
 
 /** The real relay as a child process: a restart is a new process on the same port and data dir. */
@@ -47,7 +47,7 @@ export async function loginThroughDeviceFlow(relayUrl: string, cliEnv: NodeJS.Pr
   const login = new TrackedProcess('lightsout login', process.execPath, [join(REPO_ROOT, 'cli/bin/lightsout.js'), 'login', '--relay', relayUrl], { ...process.env, ...cliEnv });
   try {
     const [, verificationUrl] = (await login.waitForOutput(/open\s+(https?:\/\/\S+)/, 20_000)) as [string, string];
-    await approveDeviceLogin(verificationUrl, username, password);
+    await approveDeviceCode(verificationUrl, username, password);
     await login.exited;
   } finally {
     await login.kill('SIGKILL');

@@ -7,3 +7,4 @@ export * from './ipmi-sim-proxy.js';
 export * from './postgres.js';
 export * from './processes.js';
 export * from './rsyslog.js';
+export * from './image-server.js';

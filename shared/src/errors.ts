@@ -62,6 +62,10 @@ export const ERROR_CODES = {
   MEDIA_NOT_FETCHED: 502,
   /** The CD slot holds an image someone else inserted; replacing it needs an explicit request. */
   MEDIA_IN_USE: 409,
+  /** The image URL (or a redirect of it, or an address its host resolves to) is not allowed by the tenant's media URL policy. */
+  MEDIA_URL_NOT_ALLOWED: 403,
+  /** The agent could not fetch the image from its URL (HTTP error, no size announced, connection lost past the resumes). */
+  MEDIA_URL_FETCH_FAILED: 502,
   // protocol plane
   PROTOCOL_VERSION: 400,
   MALFORMED_MESSAGE: 400,
@@ -88,6 +92,8 @@ export const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
   MEDIA_NOT_FETCHED: "the BMC never read the image: check that it reaches the agent's media server (media.listen) on the out-of-band network",
   POWER_UNCONFIRMED: 'the BMC accepted the action but never reported the target state in time: read the power state again, then retry if needed',
   MEDIA_IN_USE: 'mount with --replace (API: "replace": true) to eject the image someone else inserted',
+  MEDIA_URL_NOT_ALLOWED: 'a tenant admin allows image hosts with `lightsout media url-policy set --allow HOST`; internal addresses must be allowed by address (IP or CIDR)',
+  MEDIA_URL_FETCH_FAILED: 'check that the agent reaches the URL and that the server answers it with the image and its size (Content-Length)',
 };
 
 export function isErrorCode(value: unknown): value is ErrorCode {

@@ -124,19 +124,34 @@ export class MediaCache {
     if (this.entries.has(sha256)) return;
     const running = this.writing.get(sha256);
     if (running) return running;
-    const write = this.write(sha256, size, source, onProgress, resume).finally(() => this.writing.delete(sha256));
+    const write = this.write(sha256, size, source, onProgress, resume)
+      .then(() => undefined)
+      .finally(() => this.writing.delete(sha256));
     this.writing.set(sha256, write);
     return write;
   }
 
-  private async write(sha256: string, size: number, source: ImageSource, onProgress: ((bytes: number) => void) | undefined, resume: ResumePolicy): Promise<void> {
+  /**
+   * Stores an image whose SHA-256 is known only once all of it is in (an
+   * image fetched by URL): hashed on the way as `ingest` does, resumed the
+   * same way, and named by its hash at the end. Bytes the cache holds
+   * already (the same ISO from another URL, or uploaded) are kept once.
+   * Resolves to the image's SHA-256.
+   */
+  async ingestUnnamed(size: number, open: (offset: number) => Promise<Readable | AsyncIterable<Uint8Array>>, onProgress?: (bytes: number) => void, resume: ResumePolicy = DEFAULT_RESUME): Promise<string> {
+    return this.write(undefined, size, open, onProgress, resume);
+  }
+
+  /** `expected` undefined: the image is named by the hash of what arrived. */
+  private async write(expected: string | undefined, size: number, source: ImageSource, onProgress: ((bytes: number) => void) | undefined, resume: ResumePolicy): Promise<string> {
     if (!Number.isSafeInteger(size) || size < 0) throw new LightsoutError('VALIDATION_FAILED', 'image size must be a non-negative integer');
     if (size > this.maxBytes) {
       throw new LightsoutError('PAYLOAD_TOO_LARGE', `image of ${size} bytes exceeds the agent media cache of ${this.maxBytes} bytes`);
     }
     await this.makeRoom(size);
     this.reservedBytes += size;
-    const temporary = join(this.directory, `${sha256}.partial-${randomBytes(6).toString('hex')}`);
+    const temporary = join(this.directory, `${expected ?? 'unnamed'}.partial-${randomBytes(6).toString('hex')}`);
+    let sha256 = expected ?? '';
     const open = typeof source === 'function' ? source : undefined;
     try {
       let offset = 0;
@@ -151,7 +166,8 @@ export class MediaCache {
           const received = (await stat(temporary)).size;
           if (received !== size) throw new LightsoutError('VALIDATION_FAILED', `image ended after ${received} of ${size} bytes`, { details: { cut: true } });
           const actual = hash.digest('hex');
-          if (actual !== sha256) throw new LightsoutError('CHECKSUM_MISMATCH', 'image bytes do not match their SHA-256', { details: { expected: sha256, actual } });
+          if (expected === undefined) sha256 = actual;
+          else if (actual !== expected) throw new LightsoutError('CHECKSUM_MISMATCH', 'image bytes do not match their SHA-256', { details: { expected, actual } });
           break;
         } catch (error) {
           if (!open || attempt >= resume.attempts || !isCut(error)) throw error;
@@ -160,8 +176,13 @@ export class MediaCache {
           await resume.wait(attempt);
         }
       }
-      await rename(temporary, this.pathOf(sha256));
-      this.entries.set(sha256, { size, lastUsed: Date.now() });
+      if (this.entries.has(sha256)) {
+        await rm(temporary, { force: true }); // the same bytes arrived by another way meanwhile
+      } else {
+        await rename(temporary, this.pathOf(sha256));
+        this.entries.set(sha256, { size, lastUsed: Date.now() });
+      }
+      return sha256;
     } catch (error) {
       await rm(temporary, { force: true });
       throw error;

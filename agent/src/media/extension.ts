@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Type, { type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
-import { LightsoutError, SHA256_HEX_PATTERN } from '@lightsout/shared';
+import { LightsoutError, MEDIA_URL_MAX_LENGTH, type MediaFetchUrlParams, SHA256_HEX_PATTERN } from '@lightsout/shared';
 import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../agent.js';
 import type { AgentConfig } from '../config/types.js';
 import type { OperationHandler } from '../control/dispatcher.js';
@@ -49,7 +49,14 @@ export function mediaSettingsFrom(file: AgentConfig['media'], environment: NodeJ
 const Sha256 = Type.String({ pattern: SHA256_HEX_PATTERN });
 const ServerId = Type.String({ minLength: 1, maxLength: 63 });
 const FetchParams = Type.Object({ serverId: ServerId, sha256: Sha256, size: Type.Integer({ minimum: 0 }), pullPath: Type.String({ maxLength: 512 }) });
-const StatusParams = Type.Object({ serverId: ServerId, sha256: Type.Optional(Sha256) });
+const StatusParams = Type.Object({ serverId: ServerId, sha256: Type.Optional(Sha256), fetchId: Type.Optional(Type.String({ maxLength: 64 })) });
+const FetchUrlParams = Type.Object({
+  serverId: ServerId,
+  url: Type.String({ maxLength: MEDIA_URL_MAX_LENGTH }),
+  allow: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 200 }),
+  maxBytes: Type.Integer({ minimum: 1 }),
+  sha256: Type.Optional(Sha256),
+});
 const MountParams = Type.Object({ serverId: ServerId, sha256: Sha256, filename: Type.String({ maxLength: 255 }), mountedBy: Type.String({ maxLength: 255 }), boot: Type.Boolean() });
 const EjectParams = Type.Object({ serverId: ServerId });
 
@@ -126,7 +133,11 @@ export function createMediaExtension(settingsOverride?: MediaSettings): AgentExt
           await ready();
           return service.fetch(params);
         }),
-        'media.status': checked<{ serverId: string; sha256?: string }>(StatusParams, 'media.status', async (params) => service.status(params.serverId, params.sha256)),
+        'media.fetch-url': checked<MediaFetchUrlParams>(FetchUrlParams, 'media.fetch-url', async (params) => {
+          await ready();
+          return service.fetchUrl(params);
+        }),
+        'media.status': checked<{ serverId: string; sha256?: string; fetchId?: string }>(StatusParams, 'media.status', async (params) => service.status(params.serverId, params.sha256, params.fetchId)),
         'media.mount': checked<{ serverId: string; sha256: string; filename: string; mountedBy: string; boot: boolean }>(MountParams, 'media.mount', async (params) => {
           await ready();
           return service.mount(params);

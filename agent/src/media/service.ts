@@ -4,6 +4,8 @@ import {
   LightsoutError,
   type MediaFetchParams,
   type MediaFetchResult,
+  type MediaFetchUrlParams,
+  type MediaFetchUrlResult,
   type MediaMountParams,
   type MediaStatusResult,
 } from '@lightsout/shared';
@@ -13,6 +15,7 @@ import { type MediaAccess, MediaServer } from './media-server.js';
 import { MountJobs } from './mount-jobs.js';
 import { MountRegistry } from './mounts.js';
 import { MediaTransfers } from './transfers.js';
+import { MediaUrlFetches } from './url-fetch.js';
 import { type VirtualMediaDriver, hasVirtualMedia } from './types.js';
 import { MediaUrlSigner, loadOrCreateKey } from './url-signer.js';
 
@@ -46,6 +49,8 @@ export interface MediaServiceOptions {
    * reporting it inserted and connected (default 30 s).
    */
   fetchWaitMs?: number;
+  /** The agent's own networks as CIDR, internal for mount by URL (default: from the interfaces; tests). */
+  agentNetworks?: () => string[];
 }
 
 export interface MediaServiceContext {
@@ -64,6 +69,7 @@ export class MediaService {
   readonly cache: MediaCache;
   readonly server: MediaServer;
   private readonly transfers: MediaTransfers;
+  private readonly urlFetches: MediaUrlFetches;
   private readonly mounts: MountRegistry;
   private readonly jobs: MountJobs;
   private readonly running = new Set<Promise<unknown>>();
@@ -94,6 +100,13 @@ export class MediaService {
       ...(context.onTransfer ? { onTransfer: context.onTransfer } : {}),
       ...(options.resume ? { resume: options.resume } : {}),
     });
+    this.urlFetches = new MediaUrlFetches(this.cache, {
+      logger: context.logger,
+      track,
+      ...(context.onTransfer ? { onTransfer: context.onTransfer } : {}),
+      ...(options.resume ? { resume: options.resume } : {}),
+      ...(options.agentNetworks ? { agentNetworks: options.agentNetworks } : {}),
+    });
     this.mounts = new MountRegistry(this.cache, { mountsFile: options.mountsFile, autoEjectSeconds: options.autoEjectSeconds }, {
       logger: context.logger,
       hasServer: context.hasServer,
@@ -119,6 +132,7 @@ export class MediaService {
 
   async stop(): Promise<void> {
     this.transfers.abortAll();
+    this.urlFetches.abortAll();
     this.mounts.stop();
     await Promise.allSettled([...this.running]);
     await this.server.stop();
@@ -132,10 +146,21 @@ export class MediaService {
     return { cached: this.transfers.fromRelay(params) };
   }
 
+  // ── media.fetch-url ─────────────────────────────────────────────────────
+  fetchUrl(params: MediaFetchUrlParams): MediaFetchUrlResult {
+    this.assertServer(params.serverId);
+    return this.urlFetches.start(params);
+  }
+
   // ── media.status ────────────────────────────────────────────────────────
-  status(serverId: string, sha256?: string): MediaStatusResult {
+  status(serverId: string, sha256?: string, fetchId?: string): MediaStatusResult {
     this.assertServer(serverId);
-    return { transfer: sha256 ? this.transfers.of(sha256) : null, mount: this.mounts.publicOf(serverId), job: this.jobs.of(serverId) };
+    return {
+      transfer: sha256 ? this.transfers.of(sha256) : null,
+      ...(fetchId !== undefined ? { urlFetch: this.urlFetches.of(fetchId) } : {}),
+      mount: this.mounts.publicOf(serverId),
+      job: this.jobs.of(serverId),
+    };
   }
 
   // ── media.mount ─────────────────────────────────────────────────────────

@@ -1,6 +1,6 @@
 import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerResult, SelList, SensorList } from '../schemas/operations.js';
 import type { PowerAction } from '../schemas/server.js';
-import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
+import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, MediaFetchUrlParams, MediaFetchUrlResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { ServerAssignParams, ServerAssignResult } from './messages.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
 
@@ -30,6 +30,8 @@ export interface ControlOperations {
   'server.assign': { params: ServerAssignParams; result: ServerAssignResult };
   /** Virtual media (docs/virtual-media.md): pull an image from the relay into the agent's cache. */
   'media.fetch': { params: MediaFetchParams; result: MediaFetchResult };
+  /** Fetch an image by URL into the agent's cache (the tenant's URL policy travels with it); poll media.status with fetchId. */
+  'media.fetch-url': { params: MediaFetchUrlParams; result: MediaFetchUrlResult };
   'media.status': { params: MediaStatusParams; result: MediaStatusResult };
   /** Start mounting a cached image on the server's BMC; with `boot`, then boot-once to CD and reset or power on. Poll media.status. */
   'media.mount': { params: MediaMountParams; result: AgentMediaJob };

@@ -14,13 +14,17 @@ export const MediaUploadMetadataKeys = { filename: 'filename', sha256: 'sha256' 
 export const SHA256_HEX_PATTERN = '^[0-9a-f]{64}$';
 export const UPLOAD_ID_PATTERN = '^[0-9a-f]{32}$';
 
+export const MEDIA_URL_MAX_LENGTH = 2048;
+
 /** `POST /v1/servers/{id}/media` */
 export const MediaMountRequest = Type.Object(
   {
     /** A finished upload of the caller's tenant… */
     uploadId: Type.Optional(Type.String({ pattern: UPLOAD_ID_PATTERN })),
-    /** …or an image already uploaded by the tenant, by its SHA-256. */
+    /** …or an image already uploaded by the tenant, by its SHA-256 (with `url`: the SHA-256 the fetched image must have)… */
     sha256: Type.Optional(Type.String({ pattern: SHA256_HEX_PATTERN })),
+    /** …or an http(s) URL the agent fetches the image from, to a host the tenant's media URL policy allows. */
+    url: Type.Optional(Type.String({ minLength: 8, maxLength: MEDIA_URL_MAX_LENGTH })),
     /** Set boot-once to CD and reset (or power on) the server after mounting. */
     boot: Type.Optional(Type.Boolean()),
     /** Eject an image someone else inserted in the server's virtual CD first (without it: MEDIA_IN_USE). */
@@ -45,9 +49,12 @@ export const MediaStep = Type.Union([
 export type MediaStep = Static<typeof MediaStep>;
 
 export const MediaImage = Type.Object({
-  sha256: Type.String({ pattern: SHA256_HEX_PATTERN }),
+  /** Empty while an image fetched by URL is still coming (its hash is known once all of it is in). */
+  sha256: Type.Union([Type.String({ pattern: SHA256_HEX_PATTERN }), Type.Literal('')]),
   filename: Type.String({ maxLength: 255 }),
   size: Type.Integer({ minimum: 0 }),
+  /** Where the agent fetched it from (mount by URL), without user info or query. */
+  url: Type.Optional(Type.String({ maxLength: MEDIA_URL_MAX_LENGTH })),
 });
 export type MediaImage = Static<typeof MediaImage>;
 
@@ -72,6 +79,53 @@ export const MediaState = Type.Object({
   revision: Type.Integer({ minimum: 0 }),
 });
 export type MediaState = Static<typeof MediaState>;
+
+/**
+ * A tenant's media URL policy (`GET|PUT /v1/media/url-policy`): which hosts
+ * the agent may fetch images from. Empty (the default): none. An entry is a
+ * DNS name (`mirror.example.com`), every name under a domain
+ * (`*.example.com`), an IP address or a CIDR block (`10.20.0.0/16`). A name
+ * allows its public addresses only: a name that resolves to a loopback,
+ * link-local, private or agent-network address is refused unless that
+ * address is allowed by an IP or CIDR entry too.
+ */
+export const MediaUrlPolicy = Type.Object(
+  {
+    allow: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 200 }),
+    /** Largest image fetched by URL, in bytes (default and ceiling: the relay's media upload limit). */
+    maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type MediaUrlPolicy = Static<typeof MediaUrlPolicy>;
+
+/**
+ * Why a policy entry is not one (a message), or undefined when it is: the
+ * relay refuses to store what the agent could not enforce.
+ */
+export function mediaUrlPolicyEntryError(entry: string): string | undefined {
+  const text = entry.trim().toLowerCase();
+  const [address = '', prefix, extra] = text.split('/');
+  const ipv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(address);
+  const ipv6 = !ipv4 && address.includes(':') && /^[0-9a-f:.]{2,45}$/.test(address) && (address.match(/::/g)?.length ?? 0) <= 1;
+  if (ipv4 || ipv6) {
+    if (extra !== undefined) return `${entry}: one prefix length at most`;
+    if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (ipv4 ? 32 : 128))) return `${entry}: the prefix length must be 0–${ipv4 ? 32 : 128}`;
+    return undefined;
+  }
+  const name = text.startsWith('*.') ? text.slice(2) : text;
+  const label = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+  if (name.length > 0 && name.length <= 253 && name.replace(/\.$/, '').split('.').every((part) => label.test(part))) return undefined;
+  return `${entry} is not a host name, *.domain, IP address or CIDR block`;
+}
+
+export const MediaUrlPolicyView = Type.Object({
+  tenant: Type.String(),
+  policy: MediaUrlPolicy,
+  updatedAt: Type.Union([Type.String(), Type.Null()]),
+  updatedBy: Type.Union([Type.String(), Type.Null()]),
+});
+export type MediaUrlPolicyView = Static<typeof MediaUrlPolicyView>;
 
 // ── control ops (relay → agent) ──────────────────────────────────────────
 export interface MediaFetchParams {
@@ -117,12 +171,52 @@ export interface AgentMediaJob {
   warning?: string;
 }
 
+/** Fetch an image by URL into the agent's cache; the agent checks `allow` at every hop and every resolved address. */
+export interface MediaFetchUrlParams {
+  serverId: string;
+  url: string;
+  /** The tenant's policy entries (MediaUrlPolicy.allow). */
+  allow: string[];
+  maxBytes: number;
+  /** The SHA-256 the image must have; when the agent has it already, nothing is fetched. */
+  sha256?: string;
+}
+export interface MediaFetchUrlResult {
+  fetchId: string;
+}
+
+/** One request of a URL fetch: the URL (redacted), the address connected to, the HTTP status. */
+export interface MediaUrlHop {
+  url: string;
+  address: string | null;
+  status: number | null;
+}
+
+export interface AgentMediaUrlFetch {
+  fetchId: string;
+  state: 'fetching' | 'cached' | 'failed';
+  bytes: number;
+  /** Announced by the server (Content-Length), null before its answer. */
+  size: number | null;
+  /** Known once every byte is in. */
+  sha256: string | null;
+  /** The last path segment of the final URL. */
+  filename: string;
+  hops: MediaUrlHop[];
+  /** Requests that continued a cut transfer with Range. */
+  resumes: number;
+  error?: { code: string; message: string; hint?: string };
+}
+
 export interface MediaStatusParams {
   serverId: string;
   sha256?: string;
+  fetchId?: string;
 }
 export interface MediaStatusResult {
   transfer: AgentMediaTransfer | null;
+  /** With `fetchId`: that URL fetch (null when the agent does not know it). */
+  urlFetch?: AgentMediaUrlFetch | null;
   mount: AgentMediaMount | null;
   job: AgentMediaJob | null;
 }

@@ -9,7 +9,8 @@ import { consoleCommand, vncCommand } from './commands/console.js';
 import type { CommandContext } from './commands/context.js';
 import { grantsCreate, grantsDelete, grantsList } from './commands/grants.js';
 import { login, logout, whoami } from './commands/login.js';
-import { mediaEject, mediaMount, mediaStatus } from './commands/media.js';
+import { type MediaMountOptions, mediaEject, mediaMount, mediaStatus } from './commands/media.js';
+import { registerMediaUrlPolicyCommands } from './commands/media-url-policy.js';
 import { serversList, serversRetryCredentials, serversShow } from './commands/servers.js';
 import { sshHostKey, sshKeysAdd, sshKeysList, sshKeysRemove } from './commands/ssh.js';
 import { tokensCreate, tokensList, tokensRevoke } from './commands/tokens.js';
@@ -175,16 +176,18 @@ export function buildProgram(context: CommandContext): Command {
   const media = program.command('media').description('virtual media: boot a server from an ISO (needs Redfish on the BMC)');
   media
     .command('mount')
-    .description('upload an ISO (resumable) and mount it; with --boot also boot-once from it and reset the server')
+    .description('upload an ISO (resumable) and mount it, or have the agent fetch it from an http(s) URL; with --boot also boot-once from it and reset the server')
     .argument('<server>', 'server id')
-    .argument('<file>', 'ISO image')
+    .argument('<file>', "ISO image, or an http(s) URL to a host the tenant's media URL policy allows")
+    .option('--sha256 <hex>', 'with a URL: the SHA-256 the image must have')
     .option('--boot', 'set boot-once to the virtual CD and reset (or power on) the server')
     .option('--replace', 'eject an image someone else inserted in the virtual CD first (without it, such a mount is refused)')
     .option('--no-wait', 'return once the relay accepted the mount instead of following it')
     .option('--json', 'print the final state as JSON')
-    .action((server: string, file: string, options: { boot?: boolean; replace?: boolean; wait?: boolean; json?: boolean }) => mediaMount(context, server, file, options));
+    .action((server: string, file: string, options: MediaMountOptions) => mediaMount(context, server, file, options));
   media.command('eject').description('eject the virtual media of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaEject(context, server, options));
   media.command('status').description('which image is mounted on a server, since when, by whom').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaStatus(context, server, options));
+  registerMediaUrlPolicyCommands(media, context);
 
   // audit, tokens, users, grants: the administration commands
   const audit = program.command('audit').description('the hash-chained audit log (tenant admins: their tenant; provider admins: all)');

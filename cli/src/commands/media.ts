@@ -29,7 +29,19 @@ interface MediaImageView {
 /** Following a mount: each poll is one small GET; a short interval is latency off the end of every mount. */
 const POLL_INTERVAL_MS = 100;
 
-export async function mediaMount(context: CommandContext, serverId: string, file: string, options: { boot?: boolean; replace?: boolean; json?: boolean; wait?: boolean }): Promise<void> {
+export interface MediaMountOptions {
+  boot?: boolean;
+  replace?: boolean;
+  json?: boolean;
+  wait?: boolean;
+  /** With a URL: the SHA-256 the fetched image must have (and lets the agent skip the fetch when it has it). */
+  sha256?: string;
+}
+
+/** `file` may be an http(s) URL: then the agent fetches the image (mount by URL), nothing is uploaded. */
+export async function mediaMount(context: CommandContext, serverId: string, file: string, options: MediaMountOptions): Promise<void> {
+  if (/^https?:\/\//i.test(file)) return mediaMountUrl(context, serverId, file, options);
+  if (options.sha256 !== undefined) throw new LightsoutError('BAD_REQUEST', '--sha256 goes with a URL; a file is hashed here');
   const api = await apiFor(context);
   const info = await stat(file).catch(() => {
     throw new LightsoutError('BAD_REQUEST', `cannot read ${file}`);
@@ -89,6 +101,25 @@ export async function mediaMount(context: CommandContext, serverId: string, file
   else context.output.out(`${serverId}: ${state.message}\n`);
 }
 
+/**
+ * Mount by URL: the relay checks the tenant's media URL policy, the agent
+ * fetches the image (every redirect and address checked again there), then
+ * the mount goes on as for an upload.
+ */
+async function mediaMountUrl(context: CommandContext, serverId: string, url: string, options: MediaMountOptions): Promise<void> {
+  const api = await apiFor(context);
+  if (options.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(options.sha256)) throw new LightsoutError('BAD_REQUEST', '--sha256 takes 64 lower-case hex digits');
+  const body = { url, boot: options.boot === true, ...(options.replace ? { replace: true } : {}), ...(options.sha256 ? { sha256: options.sha256 } : {}) };
+  let state = await api.post<MediaState>(serverPath(serverId, 'media'), body);
+  if (options.wait !== false) state = await follow(context, serverId, state, api, new ProgressBar(context.output, context.env));
+  if (state.warning) {
+    context.output.err(`warning: ${serverId}: ${state.warning}\n`);
+    context.exitCode = ExitCode.BMC_DIFFERS;
+  }
+  if (options.json) context.output.out(json(state));
+  else context.output.out(`${serverId}: ${state.message}\n`);
+}
+
 export async function mediaEject(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
   const state = await (await apiFor(context)).request<MediaState>('DELETE', serverPath(serverId, 'media'), undefined);
   context.output.out(options.json ? json(state) : `${serverId}: ejected\n`);
@@ -101,7 +132,8 @@ export async function mediaStatus(context: CommandContext, serverId: string, opt
     return;
   }
   const lines = [`${serverId}: ${state.message} (${state.step})`];
-  if (state.image) lines.push(`image:      ${state.image.filename}  sha256 ${state.image.sha256}`);
+  if (state.image) lines.push(`image:      ${state.image.filename}  sha256 ${state.image.sha256 || '(still fetching)'}`);
+  if (state.image?.url) lines.push(`from:       ${state.image.url}`);
   if (state.mountedAt) lines.push(`mounted:    ${state.mountedAt} by ${state.mountedBy ?? '?'}`);
   if (state.autoEjectAt) lines.push(`auto-eject: ${state.autoEjectAt}`);
   if (state.error) lines.push(`error:      ${state.error.code}: ${state.error.message}`);
@@ -123,7 +155,7 @@ async function follow(
   for (let polls = 0; polls < 1_000_000; polls += 1) {
     // no bar before a byte moved: the agent may have the image already (then nothing is sent at all)
     if (state.step === 'transferring' && state.progress && state.progress.bytes > 0) {
-      progress.show('to agent', state.progress.bytes, state.progress.total);
+      progress.show(state.image?.url ? 'fetching' : 'to agent', state.progress.bytes, state.progress.total);
     } else {
       progress.done();
       if (state.message !== lastMessage) {

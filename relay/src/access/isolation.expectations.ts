@@ -75,6 +75,9 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'GET /v1/audit': byRole(403, 403, 200),
   'GET /v1/audit/export': byRole(403, 403, 200),
   'GET /v1/media/images': all(200),
+  // tenant alpha's media URL policy (`?tenant=alpha`): people-only, tenant admins of their own tenant
+  'GET /v1/media/url-policy': all(403),
+  'PUT /v1/media/url-policy': all(403),
   // A selector naming alpha's server resolves in the caller's tenant to nothing (202, total 0); alpha's job is not theirs.
   'POST /v1/bulk': byRole(403, 202, 202),
   'GET /v1/bulk/:id': all(404),

@@ -51,6 +51,8 @@ export const PERMISSIONS = {
   'media.upload': { roles: OPERATOR_UP },
   'media.mount': { roles: OPERATOR_UP, stepUp: true },
   'media.eject': { roles: OPERATOR_UP },
+  /** Which hosts the tenant's agents may fetch images from (mount by URL): the agent reaches into its own network on the tenant's word. */
+  'media.policy': { roles: TENANT_ADMIN_UP, interactiveOnly: true },
   /** Make the agent log in again at once after the BMC rejected its credentials (risks the BMC's lockout counter). */
   'credentials.retry': { roles: TENANT_ADMIN_UP },
   'users.manage': { roles: TENANT_ADMIN_UP, interactiveOnly: true },

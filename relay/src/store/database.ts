@@ -172,6 +172,7 @@ export interface Database {
   ssh_keys: SshKeyTable;
   ssh_host_keys: SshHostKeyTable;
   automation_policies: AutomationPolicyTable;
+  media_url_policies: MediaUrlPolicyTable;
   automation_approvals: AutomationApprovalTable;
   signing_keys: SigningKeyTable;
   login_failures: LoginFailureTable;
@@ -279,6 +280,14 @@ export interface SshHostKeyTable {
 
 /** A tenant's automation policy as JSON (shared AutomationPolicy), migration 0011. */
 export interface AutomationPolicyTable {
+  tenant_id: string;
+  policy: string;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+/** A tenant's media URL policy as JSON (shared MediaUrlPolicy), migration 0017. */
+export interface MediaUrlPolicyTable {
   tenant_id: string;
   policy: string;
   updated_at: number;

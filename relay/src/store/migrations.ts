@@ -444,6 +444,21 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('recordings').ifExists().execute();
     },
   },
+  '0017-media-url-policies': {
+    // Which hosts a tenant's agents may fetch images from for a mount by URL (docs/virtual-media.md); no row: none.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('media_url_policies')
+        .addColumn('tenant_id', 'text', (column) => column.primaryKey().references('tenants.id'))
+        .addColumn('policy', 'text', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_by', 'text')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('media_url_policies').ifExists().execute();
+    },
+  },
 });
 
 /**

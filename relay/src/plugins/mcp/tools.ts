@@ -280,19 +280,32 @@ export const TOOLS: readonly ToolDefinition[] = [
   {
     name: 'mount_media',
     title: 'Mount virtual media',
-    description: 'Mount an uploaded image (by upload_id, or by sha256 of an image already on the relay) as the virtual CD; boot: boot once from it.',
+    description: "Mount an image as the virtual CD: an upload (by upload_id, or by sha256 of an image already on the relay), or an http(s) url the agent fetches (hosts the tenant's media URL policy allows; sha256 then is the hash it must have); boot: boot once from it.",
     least: 'media.mount',
     readOnly: false,
     destructive: true,
     input: Type.Object(
-      { server_id: ServerId, upload_id: Type.Optional(Type.String({ maxLength: 64 })), sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })), boot: Type.Optional(Type.Boolean()), replace: Type.Optional(Type.Boolean()) },
+      {
+        server_id: ServerId,
+        upload_id: Type.Optional(Type.String({ maxLength: 64 })),
+        sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+        url: Type.Optional(Type.String({ minLength: 8, maxLength: 2048 })),
+        boot: Type.Optional(Type.Boolean()),
+        replace: Type.Optional(Type.Boolean()),
+      },
       { additionalProperties: false },
     ),
     output: { media: MediaState },
     async run(context, args) {
-      const { server_id: serverId, upload_id: uploadId, sha256, boot, replace } = args as { server_id: string; upload_id?: string; sha256?: string; boot?: boolean; replace?: boolean };
+      const { server_id: serverId, upload_id: uploadId, sha256, url, boot, replace } = args as { server_id: string; upload_id?: string; sha256?: string; url?: string; boot?: boolean; replace?: boolean };
       await authorized(context, 'media.mount', serverId);
-      const media = await context.app.mediaActions.mount(context.request, serverId, { ...(uploadId === undefined ? {} : { uploadId }), ...(sha256 === undefined ? {} : { sha256 }), ...(boot === undefined ? {} : { boot }), ...(replace === undefined ? {} : { replace }) });
+      const media = await context.app.mediaActions.mount(context.request, serverId, {
+        ...(uploadId === undefined ? {} : { uploadId }),
+        ...(sha256 === undefined ? {} : { sha256 }),
+        ...(url === undefined ? {} : { url }),
+        ...(boot === undefined ? {} : { boot }),
+        ...(replace === undefined ? {} : { replace }),
+      });
       return { result: { media }, serverIds: [serverId] };
     },
   },

@@ -1,4 +1,4 @@
-import type { BmcEndpoints, ControlOperation, OperationParams, OperationResult, Role } from '@lightsout/shared';
+import type { BmcEndpoints, ControlOperation, MediaUrlPolicy, MediaUrlPolicyView, OperationParams, OperationResult, Role } from '@lightsout/shared';
 import type { FastifyRequest } from 'fastify';
 
 /** The caller of a REST route, as the access hook resolved it (request.principal). */
@@ -27,6 +27,11 @@ export interface MediaDependencies {
   requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>>;
   /** Verify an agent's bearer JWT as the control endpoint does; returns its agent id. */
   verifyAgentToken(token: string): Promise<string>;
+  /** The tenants' media URL policies (mount by URL); without them every URL is refused. */
+  urlPolicies?: {
+    get(tenant: string): Promise<MediaUrlPolicyView>;
+    set(tenant: string, policy: MediaUrlPolicy, by: string): Promise<MediaUrlPolicyView>;
+  };
   /** Append to the audit log (who mounted what where); tests may leave it out. */
   audit?(request: FastifyRequest, event: { action: string; outcome: 'success' | 'failure' | 'denied'; subject: string; tenant: string; target: string; details?: Record<string, unknown> }): Promise<void>;
 }

@@ -7,7 +7,10 @@ import {
   MEDIA_UPLOADS_PATH,
   MediaMountRequest,
   MediaState,
+  MediaUrlPolicy,
+  MediaUrlPolicyView,
   UPLOAD_ID_PATTERN,
+  mediaUrlPolicyEntryError,
 } from '@lightsout/shared';
 import { MemoryLocker } from '@tus/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -16,12 +19,21 @@ import type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependen
 import { AtomicFileConfigstore } from './atomic-configstore.js';
 import { HashingFileStore } from './hashing-store.js';
 import { readGrowingFile } from './growing-file.js';
-import { MediaJobs } from './jobs.js';
+import { MediaJobs, type MountSource } from './jobs.js';
 import { jsonErrorBodies } from '../errors.js';
+import { targetTenant } from '../../access/guards.js';
 import { handlePatch } from './patch.js';
 import { type UploadCaller, type UploadRecord, createUploadServer, findUpload, listUploads, uploadIdOf } from './uploads.js';
 
 export type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
 
 /**
  * Virtual media on the relay (docs/virtual-media.md): the tus upload
@@ -142,10 +154,11 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   const callers = new WeakMap<IncomingMessage, UploadCaller>();
   const locker = new MemoryLocker();
   const onVerified = (record: UploadRecord) => app.log.info({ uploadId: record.id, tenant: record.tenant, size: record.size, sha256: record.sha256 }, 'media upload verified');
+  const maxUploadBytes = options.maxUploadBytes ?? 16 * 1024 ** 3;
   const tus = createUploadServer({
     store,
     locker,
-    maxUploadBytes: options.maxUploadBytes ?? 16 * 1024 ** 3,
+    maxUploadBytes,
     tenantQuotaBytes: options.tenantQuotaBytes ?? 64 * 1024 ** 3,
     callerOf: (request) => callers.get(request),
     onVerified,
@@ -221,15 +234,16 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     async mount(request, serverId, body) {
       const who = caller(request);
       const server = await serverFor(serverId, who);
-      const { uploadId, sha256, boot, replace } = body;
-      if ((uploadId === undefined) === (sha256 === undefined)) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId and sha256');
+      const { uploadId, sha256, url, boot, replace } = body;
+      if (url !== undefined) return mountByUrl(request, who, server, url, body);
+      if ((uploadId === undefined) === (sha256 === undefined)) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId, sha256 and url');
       const record = uploadId
         ? await findUpload(store, uploadId)
         : (await listUploads(store)).find((candidate) => candidate.tenant === who.tenant && candidate.verified && candidate.sha256 === sha256);
       if (!record || record.tenant !== who.tenant) throw new LightsoutError('NOT_FOUND', 'no such upload');
       // An upload still arriving may be mounted: the agent pulls it as it grows (cut-through) and
       // the mount itself waits until the agent holds every byte with the right SHA-256.
-      const state = jobs.start(server, who, record, { boot: boot === true, replace: replace === true });
+      const state = jobs.start(server, who, { kind: 'upload', record }, { boot: boot === true, replace: replace === true });
       await dependencies.audit?.(request, {
         action: 'media.mount',
         outcome: 'success',
@@ -251,6 +265,87 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     },
   };
   options.expose?.(actions);
+
+  /**
+   * Mount by URL: the agent fetches the image (url-fetch.ts there). The relay
+   * refuses at once what no policy allows (no policy, another scheme, a host
+   * name matching no entry); the agent, which resolves names in its own
+   * network, checks every hop and address. Every fetch is audited twice: when
+   * asked (media.mount with the URL) and when it ends (media.fetch-url, with
+   * the hops, the bytes and the outcome).
+   */
+  async function mountByUrl(request: FastifyRequest, who: MediaCaller, server: MediaServerInfo, text: string, body: MediaMountRequest): Promise<MediaState> {
+    if (body.uploadId !== undefined) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId, sha256 and url (with url, sha256 is the hash the image must have)');
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new LightsoutError('VALIDATION_FAILED', 'url is not a URL');
+    }
+    const shownUrl = `${url.protocol}//${url.host}${url.pathname}`;
+    const audit = (outcome: 'success' | 'failure' | 'denied', details: Record<string, unknown>) =>
+      dependencies.audit?.(request, { action: 'media.fetch-url', outcome, subject: who.subject, tenant: who.tenant, target: `server:${server.id}`, details: { url: shownUrl, ...details } });
+    const policy: MediaUrlPolicy = (await dependencies.urlPolicies?.get(who.tenant))?.policy ?? { allow: [] };
+    const refusal =
+      url.protocol !== 'http:' && url.protocol !== 'https:'
+        ? `${url.protocol} URLs are not fetched (http and https only)`
+        : policy.allow.length === 0
+          ? `the tenant's media URL policy allows no host yet`
+          : undefined;
+    if (refusal) {
+      await audit('denied', { code: 'MEDIA_URL_NOT_ALLOWED', reason: refusal });
+      throw new LightsoutError('MEDIA_URL_NOT_ALLOWED', refusal);
+    }
+    const maxBytes = Math.min(policy.maxBytes ?? maxUploadBytes, maxUploadBytes);
+    const filename = decodeURIComponentSafe(url.pathname.split('/').pop() ?? '') || 'image.iso';
+    const source: MountSource = {
+      kind: 'url',
+      url: url.href,
+      shownUrl,
+      filename,
+      allow: policy.allow,
+      maxBytes,
+      ...(body.sha256 ? { sha256: body.sha256 } : {}),
+      onFetched: (fetch) =>
+        void audit(fetch.state === 'cached' ? 'success' : fetch.error?.code === 'MEDIA_URL_NOT_ALLOWED' ? 'denied' : 'failure', {
+          sha256: fetch.sha256,
+          size: fetch.size,
+          bytes: fetch.bytes,
+          resumes: fetch.resumes,
+          hops: fetch.hops,
+          ...(fetch.error ? { code: fetch.error.code, message: fetch.error.message } : {}),
+        })?.catch((error: unknown) => request.log.warn({ err: error }, 'could not audit a media fetch by URL')),
+    };
+    const state = jobs.start(server, who, source, { boot: body.boot === true, replace: body.replace === true });
+    await dependencies.audit?.(request, {
+      action: 'media.mount',
+      outcome: 'success',
+      subject: who.subject,
+      tenant: who.tenant,
+      target: `server:${server.id}`,
+      details: { url: shownUrl, filename, ...(body.sha256 ? { sha256: body.sha256 } : {}), boot: body.boot === true, replace: body.replace === true },
+    });
+    request.log.info({ serverId: server.id, url: shownUrl, boot: body.boot === true, by: who.username }, 'virtual media mount by URL started');
+    return state;
+  }
+
+  // ── the tenant's media URL policy ───────────────────────────────────────
+  const TenantQuery = Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 63 })) });
+  app.get('/v1/media/url-policy', { config: { permission: 'media.policy' }, schema: { tags: ['media'], querystring: TenantQuery, response: { 200: MediaUrlPolicyView, ...errors } } }, async (request) => {
+    const tenant = targetTenant(request.principal!, (request.query as { tenant?: string }).tenant);
+    return (await dependencies.urlPolicies?.get(tenant)) ?? { tenant, policy: { allow: [] }, updatedAt: null, updatedBy: null };
+  });
+  app.put('/v1/media/url-policy', { config: { permission: 'media.policy' }, schema: { tags: ['media'], querystring: TenantQuery, body: MediaUrlPolicy, response: { 200: MediaUrlPolicyView, ...errors } } }, async (request) => {
+    const who = caller(request);
+    const tenant = targetTenant(request.principal!, (request.query as { tenant?: string }).tenant);
+    const policy = request.body as MediaUrlPolicy;
+    const problems = policy.allow.map(mediaUrlPolicyEntryError).filter((problem): problem is string => problem !== undefined);
+    if (problems.length > 0) throw new LightsoutError('VALIDATION_FAILED', `media URL policy: ${problems.join('; ')}`);
+    if (!dependencies.urlPolicies) throw new LightsoutError('BMC_UNSUPPORTED', 'this relay keeps no media URL policies');
+    const view = await dependencies.urlPolicies.set(tenant, { allow: policy.allow.map((entry) => entry.trim().toLowerCase()), ...(policy.maxBytes ? { maxBytes: policy.maxBytes } : {}) }, who.username);
+    await dependencies.audit?.(request, { action: 'media.url-policy.set', outcome: 'success', subject: who.subject, tenant, target: `tenant:${tenant}`, details: { policy: view.policy } });
+    return view;
+  });
 
   app.post<{ Params: { id: string }; Body: MediaMountRequest }>(
     '/v1/servers/:id/media',

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type AgentMediaJob, LightsoutError, type MediaState, type MediaStatusResult, type MediaStep } from '@lightsout/shared';
+import { type AgentMediaJob, type AgentMediaUrlFetch, LightsoutError, type MediaState, type MediaStatusResult, type MediaStep } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
 import type { UploadRecord } from './uploads.js';
@@ -38,6 +38,25 @@ export interface MediaJobsOptions {
   uploadState: (uploadId: string) => Promise<{ verified: boolean; offset: number } | undefined>;
 }
 
+/**
+ * What a mount mounts: a tenant's upload, pulled by the agent from the
+ * relay, or an image the agent fetches by URL under the tenant's URL policy
+ * (`onFetched` hears how that fetch ended: the audit row).
+ */
+export type MountSource =
+  | { kind: 'upload'; record: UploadRecord }
+  | {
+      kind: 'url';
+      url: string;
+      /** The URL as shown and audited: no user info, no query. */
+      shownUrl: string;
+      filename: string;
+      allow: string[];
+      maxBytes: number;
+      sha256?: string;
+      onFetched(fetch: AgentMediaUrlFetch): void;
+    };
+
 const ACTIVE: readonly MediaStep[] = ['transferring', 'mounting', 'setting-boot', 'resetting', 'ejecting'];
 
 export class MediaJobs {
@@ -72,21 +91,25 @@ export class MediaJobs {
     return this.update(server.id, fromAgent(server.id, agent, local));
   }
 
-  start(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, options: { boot: boolean; replace?: boolean }): MediaState {
+  start(server: MediaServerInfo, caller: MediaCaller, source: MountSource, options: { boot: boolean; replace?: boolean }): MediaState {
     if (this.stopped) throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
     if (this.pendingEject.has(server.id)) throw new LightsoutError('CONFLICT', `the previous tenant's image is still being ejected from ${server.id}`, { hint: 'retry in a moment' });
     if (this.isActive(server.id)) {
       throw new LightsoutError('CONFLICT', `a media operation is already running on ${server.id}`, { hint: 'wait for it (lightsout media status) or eject first' });
     }
+    const image =
+      source.kind === 'upload'
+        ? { sha256: source.record.sha256, filename: source.record.filename, size: source.record.size }
+        : { sha256: source.sha256 ?? '', filename: source.filename, size: 0, url: source.shownUrl };
     const state = this.update(server.id, {
       ...emptyState(server.id),
       step: 'transferring',
-      message: `sending ${record.filename} to the agent`,
-      image: { sha256: record.sha256, filename: record.filename, size: record.size },
+      message: source.kind === 'upload' ? `sending ${image.filename} to the agent` : `the agent is fetching ${source.shownUrl}`,
+      image,
       mountedBy: caller.username,
-      progress: { bytes: 0, total: record.size },
+      progress: { bytes: 0, total: image.size },
     });
-    const run = this.run(server, caller, record, options, this.generations.get(server.id) ?? 0).finally(() => this.running.delete(run));
+    const run = this.run(server, caller, source, options, this.generations.get(server.id) ?? 0).finally(() => this.running.delete(run));
     this.running.add(run);
     return state;
   }
@@ -143,24 +166,31 @@ export class MediaJobs {
     return this.update(serverId, { ...this.states.get(serverId)!, ...changes });
   }
 
-  private async run(server: MediaServerInfo, caller: MediaCaller, record: UploadRecord, { boot, replace }: { boot: boolean; replace?: boolean }, generation: number): Promise<void> {
+  private async run(server: MediaServerInfo, caller: MediaCaller, source: MountSource, { boot, replace }: { boot: boolean; replace?: boolean }, generation: number): Promise<void> {
     const { dependencies, requestTimeoutMs } = this.options;
     const current = () => {
       if ((this.generations.get(server.id) ?? 0) !== generation) throw new Released();
     };
     let step: MediaStep = 'transferring';
     try {
-      await this.transfer(server, record, current);
-      // the agent may have had the image already (another tenant, an earlier upload): only the
-      // caller's own verified upload proves they hold these bytes, so wait for it to finish
-      await this.uploadVerified(server.id, record, current);
+      let image: { sha256: string; filename: string; size: number };
+      if (source.kind === 'upload') {
+        const { record } = source;
+        await this.transfer(server, record, current);
+        // the agent may have had the image already (another tenant, an earlier upload): only the
+        // caller's own verified upload proves they hold these bytes, so wait for it to finish
+        await this.uploadVerified(server.id, record, current);
+        image = { sha256: record.sha256, filename: record.filename, size: record.size };
+      } else {
+        image = await this.fetchUrl(server, source, current);
+      }
       current();
       step = 'mounting';
-      this.patch(server.id, { step, message: `mounting ${record.filename} on the BMC`, progress: { bytes: record.size, total: record.size } });
+      this.patch(server.id, { step, message: `mounting ${image.filename} on the BMC`, image: { ...this.states.get(server.id)!.image, ...image }, progress: { bytes: image.size, total: image.size } });
       const started = await dependencies.requestAgent(
         server.agentId,
         'media.mount',
-        { serverId: server.id, sha256: record.sha256, filename: record.filename, mountedBy: caller.username, boot, ...(replace ? { replace: true } : {}) },
+        { serverId: server.id, sha256: image.sha256, filename: image.filename, mountedBy: caller.username, boot, ...(replace ? { replace: true } : {}) },
         requestTimeoutMs,
       );
       const job = await this.followJob(server, started, current);
@@ -180,8 +210,44 @@ export class MediaJobs {
       this.options.log.info({ serverId: server.id, step: failedStep, err: error }, 'virtual media failed');
       this.patch(server.id, { step: 'failed', failedStep, message: `failed while ${describeStep(failedStep)}`, error: errorOf(error) });
     } finally {
-      this.grants.delete(record.id);
+      if (source.kind === 'upload') this.grants.delete(source.record.id);
     }
+  }
+
+  /**
+   * The agent fetches the image by URL (media.fetch-url: the tenant's policy
+   * travels with the request and the agent checks it at every hop); polled
+   * like a transfer. Resolves to the image as the agent hashed it.
+   */
+  private async fetchUrl(server: MediaServerInfo, source: Extract<MountSource, { kind: 'url' }>, current: () => void): Promise<{ sha256: string; filename: string; size: number }> {
+    const { dependencies, requestTimeoutMs, pollIntervalMs, stallTimeoutMs } = this.options;
+    const { fetchId } = await dependencies.requestAgent(
+      server.agentId,
+      'media.fetch-url',
+      { serverId: server.id, url: source.url, allow: source.allow, maxBytes: source.maxBytes, ...(source.sha256 ? { sha256: source.sha256 } : {}) },
+      requestTimeoutMs,
+    );
+    let lastBytes = -1;
+    let lastProgressAt = Date.now();
+    for (let polls = 0; !this.stopped && polls < 10_000_000; polls += 1) {
+      current();
+      const status = await dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id, fetchId }, requestTimeoutMs);
+      const fetch = status.urlFetch;
+      if (!fetch) throw new LightsoutError('AGENT_OFFLINE', 'the agent lost the fetch (restarted?)', { hint: 'mount again: a fetch cut short resumes nothing across an agent restart' });
+      if (fetch.state !== 'fetching') source.onFetched(fetch);
+      if (fetch.state === 'failed') throw new LightsoutError((fetch.error?.code as never) ?? 'MEDIA_URL_FETCH_FAILED', fetch.error?.message ?? 'the agent could not fetch the image', fetch.error?.hint ? { hint: fetch.error.hint } : {});
+      const total = fetch.size ?? 0;
+      this.patch(server.id, { progress: { bytes: fetch.bytes, total }, image: { ...this.states.get(server.id)!.image!, filename: fetch.filename, size: total } });
+      if (fetch.state === 'cached' && fetch.sha256) return { sha256: fetch.sha256, filename: fetch.filename, size: total };
+      if (fetch.bytes !== lastBytes) {
+        lastBytes = fetch.bytes;
+        lastProgressAt = Date.now();
+      } else if (Date.now() - lastProgressAt > stallTimeoutMs) {
+        throw new LightsoutError('AGENT_TIMEOUT', `no progress fetching the image for ${Math.round(stallTimeoutMs / 1000)} s`);
+      }
+      await delay(pollIntervalMs);
+    }
+    throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
   }
 
   private async transfer(server: MediaServerInfo, record: UploadRecord, current: () => void): Promise<void> {
@@ -273,12 +339,13 @@ function fromAgent(serverId: string, status: MediaStatusResult, local: MediaStat
     }
     return { ...emptyState(serverId), revision: local?.revision ?? 0 };
   }
-  const size = local?.image?.sha256 === mount.sha256 ? local.image.size : 0;
+  const same = local?.image?.sha256 === mount.sha256 ? local.image : undefined;
+  const size = same?.size ?? 0;
   return {
     serverId,
     step: job && job.step !== 'failed' ? job.step : 'mounted',
     message: job ? describeJob(job) : `${mount.filename} is mounted`,
-    image: { sha256: mount.sha256, filename: mount.filename, size },
+    image: { sha256: mount.sha256, filename: mount.filename, size, ...(same?.url ? { url: same.url } : {}) },
     mountedAt: mount.mountedAt,
     mountedBy: mount.mountedBy,
     autoEjectAt: mount.autoEjectAt,

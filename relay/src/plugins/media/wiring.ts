@@ -1,3 +1,4 @@
+import { LightsoutError, type MediaUrlPolicy } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import type { MediaDependencies, MediaServerInfo } from './dependencies.js';
 
@@ -23,6 +24,21 @@ export function mediaDependenciesOf(app: FastifyInstance): MediaDependencies {
     requestAgent: (agentId, op, params, timeoutMs) => app.agentRouter.request(agentId, op, params, timeoutMs),
     async verifyAgentToken(token) {
       return (await app.agents.authenticate(token)).id;
+    },
+    urlPolicies: {
+      async get(tenant) {
+        const row = await app.store.selectFrom('media_url_policies').selectAll().where('tenant_id', '=', tenant).executeTakeFirst();
+        if (!row) return { tenant, policy: { allow: [] }, updatedAt: null, updatedBy: null };
+        return { tenant, policy: JSON.parse(row.policy) as MediaUrlPolicy, updatedAt: new Date(Number(row.updated_at)).toISOString(), updatedBy: row.updated_by };
+      },
+      async set(tenant, policy, by) {
+        const known = await app.store.selectFrom('tenants').select('id').where('id', '=', tenant).executeTakeFirst();
+        if (known === undefined) throw new LightsoutError('NOT_FOUND', `no tenant ${tenant}`);
+        const now = Date.now();
+        const values = { policy: JSON.stringify(policy), updated_at: now, updated_by: by };
+        await app.store.insertInto('media_url_policies').values({ tenant_id: tenant, ...values }).onConflict((conflict) => conflict.column('tenant_id').doUpdateSet(values)).execute();
+        return { tenant, policy, updatedAt: new Date(now).toISOString(), updatedBy: by };
+      },
     },
     audit: (request, event) => app.audit.fromRequest(request, event),
   };

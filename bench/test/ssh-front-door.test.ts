@@ -1,6 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type Fleet, startFleet } from '@lightsout/bmcsim';
 import { type IpmiSimLab, startIpmiSim } from '@lightsout/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +11,8 @@ import { loginWithPassword } from '@lightsout/relay/testing';
 import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
 import { type SshKeyFiles, type SshRun, type SshTarget, sshFingerprint, sshInPty, sshKeygen, sshPiped } from '../lib/openssh.js';
 import { eventually, until } from '../lib/processes.js';
+
+const run = promisify(execFile);
 import { type Stack, startStack } from '../lib/stack.js';
 import { freePort } from '../lib/stream-chain.js';
 
@@ -21,6 +26,9 @@ import { freePort } from '../lib/stream-chain.js';
  * serves the key it publishes.
  */
 const BRAVO_PASSWORD = 'bravo-operator-password-1';
+/** Short, so the expired certificate's refusal is seen within the test; long enough to connect with it first on a loaded machine. */
+const CERTIFICATE_TTL_SECONDS = 30;
+const cliBin = fileURLToPath(new URL('../../cli/bin/lightsout.js', import.meta.url));
 const VIEWER_PASSWORD = 'demo-viewer-password-1';
 
 describe('ssh <server>@relay', () => {
@@ -81,7 +89,7 @@ describe('ssh <server>@relay', () => {
         { id: 'bravo-01', tenant: 'bravo', serial: { url: bravoEcho.url } },
       ],
       {
-        relayConfig: { ssh: { port: sshPort, failedAuthPerAddress: { perSecond: 0.01, burst: 30 } } },
+        relayConfig: { ssh: { port: sshPort, failedAuthPerAddress: { perSecond: 0.01, burst: 30 }, certificateTtlSeconds: CERTIFICATE_TTL_SECONDS } },
         agentEnv: { BMCSIM_ADMIN_PASSWORD: 'adminpass', LAB_ADMIN_PASSWORD: 'adminpass' },
         agentCredentials: [
           { id: 'bmcsim-admin', username: 'admin', passwordEnv: 'BMCSIM_ADMIN_PASSWORD' },
@@ -247,6 +255,41 @@ describe('ssh <server>@relay', () => {
     expect(await again.exited).toBe(255);
     expect(again.stderr()).toContain('Permission denied (publickey)');
   }, 60_000);
+
+  it('lightsout ssh login: a certificate of the relay CA logs in with a key no one registered; the key alone does not, and once expired neither does the certificate', async () => {
+    const { stdout } = await run(process.execPath, [cliBin, 'ssh', 'login', '--json'], {
+      env: { ...process.env, LIGHTSOUT_RELAY: stack.relayUrl, LIGHTSOUT_TOKEN: stack.operatorToken, LIGHTSOUT_CONFIG_DIR: join(directory, 'cli-config') },
+      timeout: 60_000,
+    });
+    const issued = JSON.parse(stdout) as { key: string; certificatePath: string; principals: string[]; validBefore: string; keyId: string };
+    expect(issued.principals).toEqual(['operator']);
+    expect(issued.certificatePath).toBe(`${issued.key}-cert.pub`);
+    // OpenSSH's own reading of the certificate the relay signed.
+    const listed = execFileSync('ssh-keygen', ['-L', '-f', issued.certificatePath], { encoding: 'utf8' });
+    expect(listed).toMatch(/Principals: \n\s+operator\n/);
+    expect(listed).toContain(`Key ID: "${issued.keyId}"`);
+    const certified: SshKeyFiles = { privateKey: issued.key, publicKey: readFileSync(`${issued.key}.pub`, 'utf8').trim() };
+
+    const withCertificate = piped(certified, 'sim-01+view');
+    await until(() => withCertificate.stderr().includes('~. to leave'), 30_000, () => `the console through the certificate; stderr: ${withCertificate.stderr()}`);
+    withCertificate.child.stdin!.end();
+    expect(await withCertificate.exited).toBe(0);
+
+    // The same key without its certificate beside it is an unregistered key.
+    const bare = join(directory, 'bare-key');
+    copyFileSync(issued.key, bare);
+    chmodSync(bare, 0o600);
+    const keyAlone = piped({ privateKey: bare, publicKey: certified.publicKey }, 'sim-01+view');
+    expect(await keyAlone.exited).toBe(255);
+    expect(keyAlone.stderr()).toContain('Permission denied (publickey)');
+
+    await until(() => Date.now() > Date.parse(issued.validBefore) + 1000, (CERTIFICATE_TTL_SECONDS + 10) * 1000, 'the certificate to expire');
+    const expired = piped(certified, 'sim-01+view');
+    expect(await expired.exited).toBe(255);
+    expect(expired.stderr()).toContain('Permission denied (publickey)');
+    // The refusal is audited with its reason.
+    await eventually('the expired certificate in the audit log', 15_000, async () => (JSON.stringify((await api(stack.adminToken, 'GET', '/v1/audit?limit=500')).body).includes('the SSH certificate has expired') ? true : undefined));
+  }, 120_000);
 
   it('a server whose agent is offline is refused with a clear message and status 5', async () => {
     const agentPid = stack.agentPid()!;

@@ -12,7 +12,7 @@ import { login, logout, whoami } from './commands/login.js';
 import { type MediaMountOptions, mediaEject, mediaMount, mediaStatus } from './commands/media.js';
 import { registerMediaUrlPolicyCommands } from './commands/media-url-policy.js';
 import { serversList, serversRetryCredentials, serversShow } from './commands/servers.js';
-import { sshHostKey, sshKeysAdd, sshKeysList, sshKeysRemove } from './commands/ssh.js';
+import { sshHostKey, sshKeysAdd, sshKeysList, sshKeysRemove, sshLogin } from './commands/ssh.js';
 import { tokensCreate, tokensList, tokensRevoke } from './commands/tokens.js';
 import { usersCreate, usersList, usersSetDisabled } from './commands/users.js';
 
@@ -258,6 +258,12 @@ export function buildProgram(context: CommandContext): Command {
     .option('--known-hosts', 'print a known_hosts line instead')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean; knownHosts?: boolean }) => sshHostKey(context, options));
+  ssh
+    .command('login')
+    .description("get a short-lived SSH certificate from the relay's CA for an Ed25519 key (made in the CLI's config directory unless --key); ssh -i KEY then logs in with it")
+    .option('--key <path>', 'an Ed25519 private key whose .pub lies beside it; the certificate is written as <path>-cert.pub')
+    .option('--json', 'print JSON')
+    .action((options: { key?: string; json?: boolean }) => sshLogin(context, options));
 
   // automation: the tenant's MCP policy and the approvals it asks for (docs/automation.md)
   const automation = program.command('automation').description('the MCP endpoint\'s tenant policy and approvals (tenant admins)');

@@ -1,6 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
-import { LightsoutError, type SshHostKey, type SshKeyList, type SshKeyView } from '@lightsout/shared';
+import { LightsoutError, type SshCertificate, type SshHostKey, type SshKeyList, type SshKeyView } from '@lightsout/shared';
+import { configDir } from '../config-store.js';
 import { resolveRelay } from '../auth/session.js';
 import { errorOf, send } from '../http.js';
 import { json, table } from '../output.js';
@@ -57,4 +61,30 @@ export async function sshHostKey(context: CommandContext, options: { json?: bool
   const port = hostKey.port ?? 22;
   if (options.knownHosts) return context.output.out(`${port === 22 ? host : `[${host}]:${port}`} ${hostKey.publicKey}\n`);
   context.output.out(`${hostKey.fingerprint} (${hostKey.algorithm})${hostKey.port === null ? '  — this relay does not listen for SSH itself' : `  port ${hostKey.port}`}\n`);
+}
+
+/**
+ * `lightsout ssh login`: a short-lived OpenSSH user certificate from the
+ * relay's SSH CA for an Ed25519 key (made with ssh-keygen the first time,
+ * in the CLI's config directory, unless --key names one), written where
+ * OpenSSH looks for it: beside the key as `<key>-cert.pub`. The certificate
+ * ends by itself (ssh.certificateTtlSeconds), so access ends when the
+ * user's does; run it again after `lightsout login`.
+ */
+export async function sshLogin(context: CommandContext, options: { key?: string; json?: boolean }): Promise<void> {
+  const key = options.key === undefined ? join(configDir(context.env), 'ssh', 'id_ed25519') : options.key.startsWith('~/') ? join(homedir(), options.key.slice(2)) : options.key;
+  if (!existsSync(`${key}.pub`)) {
+    if (options.key !== undefined) throw new LightsoutError('BAD_REQUEST', `${key}.pub does not exist`, { hint: 'name an Ed25519 private key whose .pub lies beside it, or leave out --key' });
+    await mkdir(dirname(key), { recursive: true, mode: 0o700 });
+    const made = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'lightsout ssh login', '-f', key], { encoding: 'utf8' });
+    if (made.error !== undefined || made.status !== 0) throw new LightsoutError('INTERNAL', `ssh-keygen could not make ${key}: ${made.error?.message ?? made.stderr.trim()}`, { hint: 'install OpenSSH (ssh-keygen), or pass --key with an existing Ed25519 key' });
+  }
+  const publicKey = await readPublicKey(`${key}.pub`);
+  const issued = await (await apiFor(context)).post<SshCertificate>('/v1/me/ssh-certificate', { publicKey });
+  const certificatePath = `${key}-cert.pub`;
+  await writeFile(certificatePath, `${issued.certificate}\n`, { mode: 0o644 });
+  if (options.json) return context.output.out(json({ ...issued, key, certificatePath }));
+  const relay = await resolveRelay(context.relayFlag, context.env);
+  context.output.out(`certificate for ${issued.principals.join(', ')} valid until ${issued.validBefore}: ${certificatePath}\n`);
+  context.output.err(`connect with: ssh -i ${key} -p <port> <server>@${new URL(relay).hostname}   (lightsout ssh host-key shows the port)\n`);
 }

@@ -196,6 +196,8 @@ const Ssh = Type.Object(
     /** 0 picks a free port (tests). */
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
     failedAuthPerAddress: Rate(0.2, 20),
+    /** Lifetime of the user certificates the relay's SSH CA signs (POST /v1/me/ssh-certificate, `lightsout ssh login`). */
+    certificateTtlSeconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 3600 }),
   },
   { additionalProperties: false, default: {} },
 );

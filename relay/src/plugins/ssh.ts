@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { nodeSetTimer, nodeStreamSocket } from '@lightsout/cli/node';
-import { type Capability, ErrorBodySchema, LightsoutError, SshHostKey, SshKeyCreate, SshKeyList, SshKeyView, type StreamMode } from '@lightsout/shared';
+import { type Capability, ErrorBodySchema, LightsoutError, SshCertificate, SshCertificateRequest, SshHostKey, SshKeyCreate, SshKeyList, SshKeyView, type StreamMode } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
@@ -11,7 +11,8 @@ import { findAccountById } from '../identity/accounts.js';
 import type { Principal } from '../identity/verifier.js';
 import { listServers } from '../inventory/servers.js';
 import { type ConsoleOpening, type KeyHolder, SshFrontDoor } from '../ssh/front-door.js';
-import { type HostKey, loadHostKey } from '../ssh/host-key.js';
+import { checkCertificate, readCertificate, signCertificate, type UserCertificate } from '../ssh/certificates.js';
+import { type HostKey, loadHostKey, loadUserCa } from '../ssh/host-key.js';
 import { addSshKey, findSshKey, listSshKeys, markSshKeyUsed, removeSshKey, sshKeyView } from '../ssh/key-registry.js';
 
 declare module 'fastify' {
@@ -98,6 +99,43 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     return { keyId: key.id, publicKey: key.public_key, principal };
   }
 
+  let userCa: Promise<HostKey> | undefined;
+  const userCaOnce = () => (userCa ??= loadUserCa(app.store));
+
+  /**
+   * The account a certificate of this deployment's CA opens now: the key id
+   * names the account (`lightsout:<tenant>:<account id>`), its principal is
+   * the account's user name, and the account is enabled and still in that
+   * tenant. Its issue time (valid after) is the sign-in the step-up rules
+   * judge: a certificate issued within the step-up window is a recent sign-in.
+   */
+  async function holderOfCertificate(blob: Buffer): Promise<{ holder: KeyHolder; certificate: UserCertificate } | undefined> {
+    if (app.config.identity.mode !== 'embedded') return undefined;
+    const certificate = readCertificate(blob, (await userCaOnce()).publicKey.line);
+    const match = /^lightsout:([^:]+):(.+)$/.exec(certificate.keyId);
+    if (match === null) return undefined;
+    const account = await findAccountById(app.store, match[2]!);
+    if (account === undefined || account.tenant !== match[1]) return undefined;
+    const now = Math.floor(Date.now() / 1000);
+    checkCertificate(certificate, account.username, now);
+    const principal: Principal = { subject: account.id, username: account.username, tenant: account.tenant, role: account.role, issuer: 'lightsout-ssh-ca', expiresAt: Math.min(certificate.validBefore, now + 60), authTime: certificate.validAfter, amr: SSH_AMR, kind: 'user' };
+    return { holder: { keyId: `cert:${certificate.serial}`, publicKey: certificate.publicKey, principal }, certificate };
+  }
+
+  app.post('/v1/me/ssh-certificate', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: "Sign a short-lived OpenSSH user certificate for your Ed25519 public key with the deployment's SSH CA (lightsout ssh login)", body: SshCertificateRequest, response: { 201: SshCertificate, ...errors } } }, async (request, reply) => {
+    requireEmbedded();
+    const principal = request.principal!;
+    if (principal.kind === 'service-account') throw new LightsoutError('FORBIDDEN', 'SSH certificates are issued to people signed in, not to service accounts');
+    const ca = await userCaOnce();
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const validBefore = issuedAt + app.config.ssh.certificateTtlSeconds;
+    const keyId = `lightsout:${principal.tenant}:${principal.subject}`;
+    const serial = BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000));
+    const certificate = signCertificate({ publicKey: (request.body as SshCertificateRequest).publicKey, keyId, principals: [principal.username], validAfter: issuedAt, validBefore, serial }, ca.privateKey);
+    await app.audit.fromRequest(request, { action: 'ssh-certificate.issue', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `ssh-certificate:${serial}`, details: { keyId, validBefore: new Date(validBefore * 1000).toISOString() } });
+    return reply.status(201).send({ certificate, keyId, principals: [principal.username], serial: serial.toString(), validAfter: new Date(issuedAt * 1000).toISOString(), validBefore: new Date(validBefore * 1000).toISOString(), caPublicKey: ca.publicKey.line });
+  });
+
   /** The same decision as POST /v1/servers/:id/sessions behind the access hook: scope, role, step-up; then the session. */
   async function openConsole(principal: Principal, serverId: string, mode: StreamMode, origin: { fingerprint: string; keyId: string; sourceIp: string }): Promise<ConsoleOpening> {
     const joining = app.streams.gateway.othersLiveOn(serverId, principal.subject);
@@ -147,6 +185,7 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
       hostKey: await hostKeyOnce(),
       failedAuthPerAddress: app.config.ssh.failedAuthPerAddress,
       holderOf,
+      holderOfCertificate,
       openConsole,
       listConsoles,
       audit: (event) => void app.audit.append(event),

@@ -5,6 +5,7 @@ import ssh2, { type Connection, type PseudoTtyInfo, type ServerChannel, type Ses
 import { type RateLimit, TokenBuckets } from '../agents/fairness.js';
 import type { AuditEvent } from '../audit/audit.js';
 import type { Principal } from '../identity/verifier.js';
+import { ED25519_CERT, type UserCertificate, verifyCertificateSignature } from './certificates.js';
 import { ConsoleChannel } from './console-channel.js';
 import { SshExitStatus, exitStatusOf } from './exit-status.js';
 import type { HostKey } from './host-key.js';
@@ -39,6 +40,12 @@ export interface FrontDoorDependencies {
   hostKey: HostKey;
   failedAuthPerAddress: RateLimit;
   holderOf(fingerprint: string): Promise<KeyHolder | undefined>;
+  /**
+   * The account an OpenSSH certificate opens: signed by the deployment's CA,
+   * valid now, for that account (ssh/certificates.ts). Undefined, or a
+   * LightsoutError saying why, when it opens none.
+   */
+  holderOfCertificate(blob: Buffer): Promise<{ holder: KeyHolder; certificate: UserCertificate } | undefined>;
   /** Checks the principal's permission, grants and tenant; throws LightsoutError (NOT_FOUND, FORBIDDEN, BMC_UNSUPPORTED, AGENT_OFFLINE …). */
   openConsole(principal: Principal, serverId: string, mode: StreamMode, audit: { fingerprint: string; keyId: string; sourceIp: string }): Promise<ConsoleOpening>;
   listConsoles(principal: Principal): Promise<ConsoleListing[]>;
@@ -123,6 +130,30 @@ export class SshFrontDoor {
       }
       // `none` is every client's opening probe: answer with the one method there is, without counting it.
       if (context.method !== 'publickey') return context.reject(['publickey']);
+      if (context.key.algo === ED25519_CERT) {
+        void this.dependencies
+          .holderOfCertificate(context.key.data)
+          .then((found) => {
+            if (found === undefined) {
+              refuse(`certificate:${fingerprintOf(context.key.data)}`);
+              return context.reject(['publickey']);
+            }
+            const fingerprint = fingerprintOf(Buffer.from(found.certificate.publicKey.split(' ')[1]!, 'base64'));
+            if (context.signature === undefined || context.blob === undefined) return context.accept();
+            if (!verifyCertificateSignature(found.certificate, context.blob, context.signature)) {
+              refuse(fingerprint);
+              return context.reject(['publickey']);
+            }
+            authenticated = { holder: found.holder, fingerprint, loginName: context.username };
+            context.accept();
+          })
+          .catch((error: unknown) => {
+            // An expired, foreign or malformed certificate: a failed authentication like an unknown key, with its reason in the audit.
+            refuse(`certificate: ${error instanceof Error ? error.message.slice(0, 120) : 'refused'}`);
+            context.reject(['publickey']);
+          });
+        return;
+      }
       const fingerprint = fingerprintOf(context.key.data);
       void this.dependencies
         .holderOf(fingerprint)

@@ -10,8 +10,10 @@ export interface HostKey {
   publicKey: SshPublicKey;
 }
 
-/** The one row: every gateway replica on the store serves the same host key, so users verify it once. */
+/** The host key's row: every gateway replica on the store serves the same host key, so users verify it once. */
 const HOST_KEY_ID = 'default';
+/** The deployment's SSH user certificate authority (ssh/certificates.ts), kept beside the host key and made the same way. */
+const USER_CA_ID = 'user-ca';
 
 function toHostKey(privateKey: string): HostKey {
   const parsed = utils.parseKey(privateKey);
@@ -26,16 +28,25 @@ function toHostKey(privateKey: string): HostKey {
  * the same. Two replicas starting at once both try to insert, the primary
  * key keeps one, and both then use the one that was kept.
  */
-export async function loadHostKey(store: Store): Promise<HostKey> {
-  const stored = await store.selectFrom('ssh_host_keys').select('private_key').where('id', '=', HOST_KEY_ID).executeTakeFirst();
+export function loadHostKey(store: Store): Promise<HostKey> {
+  return loadStoredKey(store, HOST_KEY_ID);
+}
+
+/** The CA that signs `lightsout ssh login` certificates; the front door accepts what it signed. */
+export function loadUserCa(store: Store): Promise<HostKey> {
+  return loadStoredKey(store, USER_CA_ID);
+}
+
+async function loadStoredKey(store: Store, id: string): Promise<HostKey> {
+  const stored = await store.selectFrom('ssh_host_keys').select('private_key').where('id', '=', id).executeTakeFirst();
   if (stored !== undefined) return toHostKey(stored.private_key);
   const generated = utils.generateKeyPairSync('ed25519');
   const fresh = toHostKey(generated.private);
   await store
     .insertInto('ssh_host_keys')
-    .values({ id: HOST_KEY_ID, private_key: generated.private, fingerprint: fresh.publicKey.fingerprint, created_at: Date.now() })
+    .values({ id, private_key: generated.private, fingerprint: fresh.publicKey.fingerprint, created_at: Date.now() })
     .onConflict((conflict) => conflict.column('id').doNothing())
     .execute();
-  const kept = await store.selectFrom('ssh_host_keys').select('private_key').where('id', '=', HOST_KEY_ID).executeTakeFirstOrThrow();
+  const kept = await store.selectFrom('ssh_host_keys').select('private_key').where('id', '=', id).executeTakeFirstOrThrow();
   return toHostKey(kept.private_key);
 }

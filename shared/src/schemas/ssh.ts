@@ -44,3 +44,21 @@ export const SshHostKey = Type.Object({
   port: Type.Union([Type.Integer(), Type.Null()]),
 });
 export type SshHostKey = Static<typeof SshHostKey>;
+
+/** POST /v1/me/ssh-certificate: the public key to certify (`lightsout ssh login` makes an Ed25519 one). */
+export const SshCertificateRequest = Type.Object({ publicKey: Type.String({ minLength: 16, maxLength: 16_384 }) }, { additionalProperties: false });
+export type SshCertificateRequest = Static<typeof SshCertificateRequest>;
+
+export const SshCertificate = Type.Object({
+  /** The `-cert.pub` line OpenSSH reads beside the private key (`ssh-ed25519-cert-v01@openssh.com AAAA…`). */
+  certificate: Type.String(),
+  /** `lightsout:<tenant>:<account id>`: the account the certificate opens. */
+  keyId: Type.String(),
+  principals: Type.Array(Type.String()),
+  serial: Type.String(),
+  validAfter: Type.String(),
+  validBefore: Type.String(),
+  /** The deployment's CA (`ssh-ed25519 AAAA…`), e.g. for an sshd's TrustedUserCAKeys elsewhere. */
+  caPublicKey: Type.String(),
+});
+export type SshCertificate = Static<typeof SshCertificate>;

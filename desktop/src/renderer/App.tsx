@@ -1,6 +1,7 @@
 import type { LightsoutError } from '@lightsout/shared';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { RelayClient } from './api/relay-client.js';
+import { type StepUpWording, stepUpWording } from './auth/step-up-wording.js';
 import { Dialog } from './components/Dialog.js';
 import { ConsoleShell } from './components/ConsoleShell.js';
 import { LoginScreen } from './components/LoginScreen.js';
@@ -25,7 +26,7 @@ export function App({ platform }: { platform: Platform }) {
   const [session, setSession] = useState<Session>({ phase: 'starting' });
   const popOut = useMemo(popOutTab, []);
   // The step-up prompt: one at a time; concurrent requests that need it share the answer.
-  const [stepUpPrompt, setStepUpPrompt] = useState<{ reason: string; mfa: boolean } | null>(null);
+  const [stepUpPrompt, setStepUpPrompt] = useState<StepUpWording | null>(null);
   const stepUpAnswer = useRef<Promise<boolean> | null>(null);
   const resolveStepUp = useRef<((proceed: boolean) => void) | null>(null);
 
@@ -33,7 +34,7 @@ export function App({ platform }: { platform: Platform }) {
     (error: LightsoutError) => {
       stepUpAnswer.current ??= new Promise<boolean>((resolve) => {
         resolveStepUp.current = resolve;
-        setStepUpPrompt({ reason: error.message, mfa: error.details?.['mfa'] === true });
+        setStepUpPrompt(stepUpWording(error));
       }).finally(() => {
         stepUpAnswer.current = null;
         resolveStepUp.current = null;
@@ -81,7 +82,7 @@ export function App({ platform }: { platform: Platform }) {
       <ConsoleShell platform={platform} client={client} username={session.username} onLogout={logout} popOut={popOut} />
       {stepUpPrompt ? (
         <Dialog
-          title="Sign in again to continue"
+          title={stepUpPrompt.title}
           testId="step-up-dialog"
           onCancel={() => resolveStepUp.current?.(false)}
           actions={
@@ -103,11 +104,11 @@ export function App({ platform }: { platform: Platform }) {
             </>
           }
         >
-          <p>{stepUpPrompt.reason}.</p>
+          <p data-testid="step-up-reason">{stepUpPrompt.reason}</p>
           <p>
             {platform.kind === 'web'
-              ? 'This page goes to the sign-in page and comes back; your tabs and layout are kept. Repeat the action afterwards.'
-              : 'Sign-in continues in your browser; the action is retried when you are back.'}
+              ? 'A sign-in window opens; when you are done there, the action runs. Your tabs and consoles stay open.'
+              : 'Sign-in continues in your browser; the action runs when you are back.'}
           </p>
         </Dialog>
       ) : null}

@@ -3,6 +3,8 @@ import { UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
 import type { AuthUser, Platform, PlatformAuth } from './types.js';
 
 const RETURN_KEY = 'lightsout.login.return';
+/** The step-up popup's window name starts so: the page loaded in it finishes the sign-in for its opener. */
+const STEP_UP_WINDOW = 'lightsout-step-up-';
 
 function userOf(user: User | null): AuthUser | null {
   if (!user || user.expired) return null;
@@ -49,6 +51,11 @@ class WebAuth implements PlatformAuth {
     const manager = await this.#userManager();
     const params = new URLSearchParams(window.location.search);
     if (params.has('state') && (params.has('code') || params.has('error'))) {
+      if (window.opener !== null && window.name.startsWith(STEP_UP_WINDOW)) {
+        // The step-up popup came back: hand the answer to the console that opened it (it closes this window).
+        await manager.signinPopupCallback();
+        return null;
+      }
       const user = await manager.signinRedirectCallback();
       // Drop ?code=&state= from the address bar and history; go back where the login started.
       const back = sessionStorage.getItem(RETURN_KEY) ?? '/';
@@ -108,10 +115,25 @@ class WebAuth implements PlatformAuth {
     }
   }
 
+  /**
+   * A fresh sign-in in a popup (the OP's login page, `prompt=login`,
+   * `max_age=0`, and `acr_values=mfa` when the tenant wants a second factor):
+   * the console and its tabs stay as they are, and the action that needed it
+   * is retried once the popup is done. A browser that blocks the popup falls
+   * back to the redirect, which keeps the tabs and layout but not the action.
+   */
   async stepUp(request: { mfa: boolean }): Promise<boolean> {
     const manager = await this.#userManager();
+    const fresh = { prompt: 'login consent', max_age: 0, ...(request.mfa ? { acr_values: 'mfa' } : {}) };
+    try {
+      await manager.signinPopup({ ...fresh, popupWindowTarget: `${STEP_UP_WINDOW}${Date.now()}`, popupWindowFeatures: { width: 520, height: 720 } });
+      return true;
+    } catch (error) {
+      // "Popup closed by user" (or the OP refused): no retry. A blocked popup never opened: redirect instead.
+      if (!(error instanceof Error) || !/popup.*(blocked|failed to open)|window\.open/i.test(error.message)) return false;
+    }
     sessionStorage.setItem(RETURN_KEY, window.location.pathname + window.location.search);
-    await manager.signinRedirect({ prompt: 'login consent', max_age: 0, ...(request.mfa ? { acr_values: 'mfa' } : {}) });
+    await manager.signinRedirect(fresh);
     return false;
   }
 }

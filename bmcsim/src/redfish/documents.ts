@@ -2,6 +2,7 @@ import type { BmcConfig } from '../bmc/config.js';
 import type { EventLog } from '../bmc/event-log.js';
 import { SENSORS, sensorReading } from '../bmc/sensors.js';
 import type { BootDevice, Host } from '../host/host.js';
+import { flavourOf } from './flavours.js';
 import type { ResourcePaths } from './ids.js';
 
 /**
@@ -25,15 +26,9 @@ export interface DocumentContext {
 export const RESET_TYPES = ['On', 'ForceOn', 'ForceOff', 'ForceRestart', 'GracefulShutdown', 'GracefulRestart', 'PowerCycle', 'Nmi', 'PushPowerButton'] as const;
 export type ResetType = (typeof RESET_TYPES)[number];
 
-/** Redfish BootSourceOverrideTarget ↔ host boot device. Supermicro names virtual media UsbCd. */
-export function bootTargets(context: DocumentContext): Record<string, BootDevice> {
-  const targets: Record<string, BootDevice> = { None: 'none', Pxe: 'pxe', Hdd: 'disk', Cd: 'cd', Usb: 'usb', BiosSetup: 'bios', Floppy: 'floppy', Diags: 'diag' };
-  if (context.config.faults.redfishFlavour === 'supermicro') {
-    // X11/X12: "Cd" is the physical drive; only "UsbCd" boots virtual media.
-    targets.Cd = 'none';
-    targets.UsbCd = 'cd';
-  }
-  return targets;
+/** Redfish BootSourceOverrideTarget ↔ host boot device, as the flavour names them (flavours.ts). */
+export function bootTargets(context: DocumentContext): Readonly<Record<string, BootDevice>> {
+  return flavourOf(context.config).bootTargets;
 }
 
 const collection = (id: string, type: string, name: string, members: string[]) => ({
@@ -96,7 +91,8 @@ export function computerSystem(context: DocumentContext): unknown {
   const { host, paths, config } = context;
   const override = host.bootOverride;
   const targets = bootTargets(context);
-  const target = Object.entries(targets).find(([name, device]) => device === override.device && !(name === 'Cd' && config.faults.redfishFlavour === 'supermicro'))?.[0] ?? 'None';
+  // The first name for the device: a flavour's alias that boots nothing ("Cd" on Supermicro) comes after None.
+  const target = Object.entries(targets).find(([, device]) => device === override.device)?.[0] ?? 'None';
   const document: Record<string, unknown> = {
     '@odata.id': paths.system,
     '@odata.type': '#ComputerSystem.v1_16_0.ComputerSystem',
@@ -263,7 +259,7 @@ export function chassis(context: DocumentContext): unknown {
     Thermal: { '@odata.id': `${paths.chassis}/Thermal` },
     Power: { '@odata.id': `${paths.chassis}/Power` },
     // bmcweb also offers the newer Sensors collection (Chassis v1.9+); the other flavours only Thermal/Power.
-    ...(context.config.faults.redfishFlavour === 'openbmc' ? { Sensors: { '@odata.id': `${paths.chassis}/Sensors` } } : {}),
+    ...(flavourOf(context.config).sensorsCollection ? { Sensors: { '@odata.id': `${paths.chassis}/Sensors` } } : {}),
     Links: { ComputerSystems: [{ '@odata.id': paths.system }], ManagedBy: [{ '@odata.id': paths.manager }] },
   };
 }

@@ -1,11 +1,5 @@
-import type { BmcConfig, RedfishFlavour } from '../bmc/config.js';
-
-/** Resource IDs as each vendor family names them (OpenBMC bmcweb, Supermicro, DMTF mockups). */
-const IDS: Record<RedfishFlavour, { system: string; manager: string; chassis: string }> = {
-  openbmc: { system: 'system', manager: 'bmc', chassis: 'chassis' },
-  supermicro: { system: '1', manager: '1', chassis: '1' },
-  dmtf: { system: '437XR1138R2', manager: 'BMC', chassis: '1U' },
-};
+import type { BmcConfig } from '../bmc/config.js';
+import { flavourOf } from './flavours.js';
 
 export interface ResourcePaths {
   systemId: string;
@@ -21,7 +15,7 @@ export interface ResourcePaths {
 }
 
 export function resourcePaths(config: BmcConfig): ResourcePaths {
-  const ids = IDS[config.faults.redfishFlavour];
+  const { ids } = flavourOf(config);
   const system = `/redfish/v1/Systems/${ids.system}`;
   const manager = `/redfish/v1/Managers/${ids.manager}`;
   const virtualMediaCollection = `${config.faults.virtualMediaLocation === 'systems' ? system : manager}/VirtualMedia`;

@@ -212,6 +212,47 @@ describe('StreamClient following its session to another gateway (locate)', () =>
     expect(urls).toEqual(Array(4).fill('ws://gateway-a.test/v1/streams/x'));
   });
 
+  it('a slow route is asked once: the next attempt waits for the question already out, and a late answer is where the next leg goes', async () => {
+    // Under load a replica may take longer than locateTimeoutMs to answer. Asking again on every attempt would
+    // pile questions onto it (each abandoned one still costs it its work) until none is answered in time.
+    const answers: Array<(url: string | undefined) => void> = [];
+    const { urls, legs, timers, fire } = following(() => new Promise((resolve) => answers.push(resolve)));
+    legs[0]!.events.close(1006, '');
+    fire();
+    await flush();
+    expect(answers.length).toBe(1);
+    // No answer in time: this attempt goes where it was (gateway A, dead), and fails.
+    timers.find((timer) => timer.ms === StreamTiming.locateTimeoutMs && !timer.cancelled)!.callback();
+    expect(urls).toEqual(['ws://gateway-a.test/v1/streams/x', 'ws://gateway-a.test/v1/streams/x']);
+    legs[1]!.events.close(1006, '');
+    fire();
+    await flush();
+    // The next attempt does not ask again: the first question is still out.
+    expect(answers.length).toBe(1);
+    expect(urls.length).toBe(2);
+    answers[0]!('ws://gateway-b.test/v1/streams/x');
+    await flush();
+    expect(urls).toEqual(['ws://gateway-a.test/v1/streams/x', 'ws://gateway-a.test/v1/streams/x', 'ws://gateway-b.test/v1/streams/x']);
+  });
+
+  it('an answer that arrives after its attempt gave up is kept for the next attempt', async () => {
+    const answers: Array<(url: string | undefined) => void> = [];
+    const { urls, legs, timers, fire } = following(() => new Promise((resolve) => answers.push(resolve)));
+    legs[0]!.events.close(1006, '');
+    fire();
+    await flush();
+    timers.find((timer) => timer.ms === StreamTiming.locateTimeoutMs && !timer.cancelled)!.callback();
+    answers[0]!('ws://gateway-b.test/v1/streams/x');
+    await flush();
+    expect(urls.length).toBe(2);
+    legs[1]!.events.close(1006, '');
+    fire();
+    await flush();
+    // The late answer came after the failed leg was opened: the next leg goes to B at once, without asking again.
+    expect(answers.length).toBe(1);
+    expect(urls.at(-1)).toBe('ws://gateway-b.test/v1/streams/x');
+  });
+
   it('closed while locating: no leg is opened afterwards', async () => {
     let answer: (url: string) => void = () => undefined;
     const { client, urls, legs, fire } = following(() => new Promise((resolve) => (answer = resolve)));

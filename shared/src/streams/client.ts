@@ -107,6 +107,10 @@ export class StreamClient {
   private socketOpen = false;
   /** `leave()` was called while the socket was connecting: close it as soon as it opens. */
   private leaveOnOpen = false;
+  /** The route question out now, if any (one at a time per client). */
+  private locating: Promise<string | undefined> | undefined;
+  /** A route answer came after its attempt had gone ahead: the next attempt uses it without asking. */
+  private lateAnswer = false;
   /** `leave()` waiting for a socket's close handshake. */
   private readonly closeWaiters = new Map<StreamSocket, () => void>();
 
@@ -213,6 +217,7 @@ export class StreamClient {
 
   private open(): void {
     this.socketOpen = false;
+    this.lateAnswer = false;
     this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     const protocols = [STREAM_SUBPROTOCOL, `${STREAM_BEARER_PROTOCOL_PREFIX}${this.token}`];
     let opened = false;
@@ -260,21 +265,31 @@ export class StreamClient {
 
   /**
    * Ask where the session's agent is now, then open the next leg there. The
-   * question is bounded: a replica that does not answer must not hold the
-   * resume past the grace period, so after locateTimeoutMs the leg opens at
-   * the URL it had (a dead gateway then fails fast and the next attempt asks
-   * again).
+   * wait is bounded: a replica that does not answer must not hold the resume
+   * past the grace period, so after locateTimeoutMs the leg opens at the URL
+   * it had (a dead gateway then fails fast). The question itself is not
+   * abandoned: at most one is out per client, the next attempt waits for it
+   * rather than asking again, and an answer that comes late is where the
+   * next leg goes. Under load a replica answering slower than the timeout
+   * would otherwise get a new question from every client on every attempt,
+   * each abandoned one still costing it its work, until it answers none in
+   * time (200 consoles failing over at once never resumed that way).
    */
   private locateThenOpen(): void {
     const { locate } = this.options;
     if (locate === undefined) return this.open();
+    // A late answer arrived since the last leg opened: it is fresh, go there.
+    if (this.lateAnswer) {
+      this.lateAnswer = false;
+      return this.open();
+    }
     let settled = false;
     const proceed = (url: string | undefined) => {
       if (settled) return;
       settled = true;
       cancelDeadline();
       this.cancelTimer = undefined;
-      if (url !== undefined && url !== this.url) this.url = url;
+      if (url !== undefined) this.url = url;
       if (this.currentState !== 'closed') this.open();
     };
     const cancelDeadline = this.options.setTimer(() => proceed(undefined), StreamTiming.locateTimeoutMs);
@@ -282,7 +297,23 @@ export class StreamClient {
       settled = true;
       cancelDeadline();
     };
-    locate(this.token).then(proceed, () => proceed(undefined));
+    if (this.locating === undefined) {
+      const asking: Promise<string | undefined> = locate(this.token).then(
+        (url) => url,
+        () => undefined,
+      );
+      this.locating = asking;
+      // Runs before any waiting attempt's proceed (registered first): an attempt still waiting opens a leg
+      // there and clears the mark; otherwise the answer waits for the next attempt.
+      void asking.then((url) => {
+        this.locating = undefined;
+        if (url !== undefined && this.currentState !== 'closed' && this.currentState !== 'streaming') {
+          this.url = url;
+          this.lateAnswer = true;
+        }
+      });
+    }
+    this.locating.then(proceed, () => proceed(undefined));
   }
 
   private onMessage(data: string | Uint8Array): void {

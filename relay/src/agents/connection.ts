@@ -20,7 +20,8 @@ import type { AuthenticatedAgent } from './agent-auth.js';
 /** What a connection needs from the rest of the relay; the hub provides it. */
 export interface ConnectionHooks {
   onInventory(connection: ControlConnection, message: Extract<AgentToRelay, { type: 'inventory' }>): Promise<void>;
-  onState(connection: ControlConnection, message: Extract<AgentToRelay, { type: 'state' }>): Promise<void>;
+  /** Consecutive `state` messages, applied together (in arrival order; the last per server wins). */
+  onStates(connection: ControlConnection, messages: Array<Extract<AgentToRelay, { type: 'state' }>>): Promise<void>;
   onHello(connection: ControlConnection, message: Extract<AgentToRelay, { type: 'hello' }>): Promise<void>;
   onHeartbeat(connection: ControlConnection): void;
   onClosed(connection: ControlConnection, code: number, reason: string): void;
@@ -61,6 +62,13 @@ export class ControlConnection {
   private queue: Promise<void> = Promise.resolve();
   /** The parts of an inventory received so far (`more: true`); applied with the last one, never alone. */
   private inventoryParts: ServerRegistration[] = [];
+  /**
+   * `state` messages that arrived one after another and wait in the queue as one batch. An agent sends
+   * one per server after every (re)connection: applied one statement each, 200 of them held every
+   * later message — the answers to `stream.open` of consoles failing over among them — for seconds
+   * on a loaded store. Any other message closes the batch, so the order between kinds is kept.
+   */
+  private stateBatch: Array<Extract<AgentToRelay, { type: 'state' }>> | undefined;
 
   constructor(
     readonly agent: AuthenticatedAgent,
@@ -160,11 +168,29 @@ export class ControlConnection {
       this.heartbeat(message.seq);
       return;
     }
+    if (message.type === 'state') {
+      if (this.stateBatch !== undefined) {
+        this.stateBatch.push(message);
+        return;
+      }
+      const batch = [message];
+      this.stateBatch = batch;
+      this.enqueue('state', () => {
+        if (this.stateBatch === batch) this.stateBatch = undefined;
+        return this.state === 'open' ? this.hooks.onStates(this, batch) : undefined;
+      });
+      return;
+    }
+    this.stateBatch = undefined;
+    this.enqueue(message.type, () => this.handle(message));
+  }
+
+  private enqueue(type: string, work: () => Promise<void> | undefined): void {
     this.queue = this.queue
-      .then(() => this.handle(message))
+      .then(work)
       .catch((error: unknown) => {
-        this.options.log.error({ err: error, agentId: this.agent.id, type: message.type }, 'control message handling failed');
-        this.send({ v: CONTROL_PROTOCOL_VERSION, type: 'error', error: { code: 'INTERNAL', message: `the relay could not process ${message.type}` } });
+        this.options.log.error({ err: error, agentId: this.agent.id, type }, 'control message handling failed');
+        this.send({ v: CONTROL_PROTOCOL_VERSION, type: 'error', error: { code: 'INTERNAL', message: `the relay could not process ${type}` } });
       });
   }
 
@@ -196,7 +222,7 @@ export class ControlConnection {
         return this.hooks.onInventory(this, { v: message.v, type: 'inventory', servers });
       }
       case 'state':
-        return this.hooks.onState(this, message);
+        return this.hooks.onStates(this, [message]);
       case 'response': {
         const request = this.pending.get(message.id);
         if (request === undefined) return; // answered after its timeout: nobody waits any more

@@ -2,7 +2,7 @@ import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, ControlCloseCode, in
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { RelayConfig } from '../config/schema.js';
-import { applyInventory, applyState } from '../inventory/apply.js';
+import { applyInventory, applyStates } from '../inventory/apply.js';
 import type { ServerEvents } from '../inventory/events.js';
 import type { RelayMetrics } from '../plugins/metrics.js';
 import type { AuditLog } from '../audit/audit.js';
@@ -53,12 +53,10 @@ export class AgentHub {
         const ack: InventoryAckMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted, rejected, ...(assigned.length > 0 ? { assigned } : {}) };
         for (const part of inventoryAckParts(ack, CONTROL_MAX_FRAME_BYTES)) connection.send(part);
       },
-      onState: async (connection, message) => {
-        if (await applyState(this.store, connection.agent.id, message)) {
-          this.events.serversChanged([message.serverId]);
-        } else {
-          this.log.warn({ agentId: connection.agent.id, serverId: message.serverId }, 'state for a server this agent does not own ignored');
-        }
+      onStates: async (connection, messages) => {
+        const { updated, ignored } = await applyStates(this.store, connection.agent.id, messages);
+        if (updated.length > 0) this.events.serversChanged(updated);
+        for (const serverId of ignored) this.log.warn({ agentId: connection.agent.id, serverId }, 'state for a server this agent does not own ignored');
       },
       onHeartbeat: (connection) => {
         const last = this.lastSeenWritten.get(connection.agent.id) ?? 0;

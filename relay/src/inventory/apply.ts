@@ -33,9 +33,14 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
     if (assigned.size > 0) servers = servers.map((server) => (assigned.has(server.id) ? { ...server, tenant: assigned.get(server.id)! } : server));
     const tenants = [...new Set(servers.map((server) => server.tenant))];
     const owners = new Map<string, string>();
+    /** What each server's row holds now: a re-registration that changes nothing writes nothing. */
+    const stored = new Map<string, string>();
     for (let offset = 0; offset < ids.length; offset += 500) {
-      const rows = await transaction.selectFrom('servers').select(['id', 'agent_id']).where('id', 'in', ids.slice(offset, offset + 500)).execute();
-      for (const row of rows) owners.set(row.id, row.agent_id);
+      const rows = await transaction.selectFrom('servers').select(['id', 'agent_id', 'name', 'tenant_id', 'region', 'datacenter', 'rack', 'labels', 'endpoints', 'capabilities']).where('id', 'in', ids.slice(offset, offset + 500)).execute();
+      for (const row of rows) {
+        owners.set(row.id, row.agent_id);
+        stored.set(row.id, JSON.stringify([row.name, row.tenant_id, row.region, row.datacenter, row.rack, row.labels, row.endpoints, row.capabilities, row.agent_id]));
+      }
     }
     const knownTenants = new Set<string>();
     if (tenants.length > 0) {
@@ -79,6 +84,9 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
         agent_id: agent.id,
         updated_at: now,
       };
+      // An agent re-sends its whole inventory on every reconnection (a failover, a relay restart): a row per
+      // server each time held the agent's control queue for seconds on a loaded store, answers included.
+      if (stored.get(server.id) === JSON.stringify([values.name, values.tenant_id, values.region, values.datacenter, values.rack, values.labels, values.endpoints, values.capabilities, values.agent_id])) continue;
       // Power state survives a re-registration (reconnect); it is the agent's to update.
       await transaction
         .insertInto('servers')
@@ -92,13 +100,44 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
   });
 }
 
-/** A `state` message: only for a server this agent owns; returns false otherwise. */
-export async function applyState(store: Store, agentId: string, state: { serverId: string; power: PowerState; reachable: boolean; bmc?: BmcLinkStatus }): Promise<boolean> {
-  const result = await store
-    .updateTable('servers')
-    .set({ power: state.power, reachable: state.reachable ? 1 : 0, state_at: Date.now(), bmc_status: state.bmc === undefined ? null : JSON.stringify(state.bmc) })
-    .where('id', '=', state.serverId)
-    .where('agent_id', '=', agentId)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+type ServerState = { serverId: string; power: PowerState; reachable: boolean; bmc?: BmcLinkStatus };
+
+/** Ids per statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const IDS_PER_STATEMENT = 500;
+
+/**
+ * `state` messages, in arrival order, for servers this agent owns (others are
+ * ignored): the last one per server wins. Servers reporting the same state
+ * are written by one statement, so the full set an agent reports after
+ * every reconnection (one per server, nearly all alike) costs a few
+ * statements instead of one each. Returns the ids written and the ids this
+ * agent does not own.
+ */
+export async function applyStates(store: Store, agentId: string, states: ServerState[]): Promise<{ updated: string[]; ignored: string[] }> {
+  const latest = new Map<string, ServerState>();
+  for (const state of states) latest.set(state.serverId, state);
+  const now = Date.now();
+  const groups = new Map<string, { values: { power: PowerState; reachable: number; state_at: number; bmc_status: string | null }; ids: string[] }>();
+  for (const state of latest.values()) {
+    const values = { power: state.power, reachable: state.reachable ? 1 : 0, state_at: now, bmc_status: state.bmc === undefined ? null : JSON.stringify(state.bmc) };
+    const key = JSON.stringify([values.power, values.reachable, values.bmc_status]);
+    const group = groups.get(key) ?? { values, ids: [] };
+    group.ids.push(state.serverId);
+    groups.set(key, group);
+  }
+  const updated: string[] = [];
+  for (const { values, ids } of groups.values()) {
+    for (let offset = 0; offset < ids.length; offset += IDS_PER_STATEMENT) {
+      const rows = await store
+        .updateTable('servers')
+        .set(values)
+        .where('id', 'in', ids.slice(offset, offset + IDS_PER_STATEMENT))
+        .where('agent_id', '=', agentId)
+        .returning('id')
+        .execute();
+      for (const row of rows) updated.push(row.id);
+    }
+  }
+  const written = new Set(updated);
+  return { updated, ignored: [...latest.keys()].filter((id) => !written.has(id)) };
 }

@@ -52,6 +52,8 @@ export class ReplicaRegistry {
   /** Replicas already reported gone (each is reported once). */
   private readonly reportedGone = new Set<string>();
   private ticking: Promise<void> = Promise.resolve();
+  /** When a message from each replica last arrived, on our clock (heardFrom). */
+  private readonly heard = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -78,7 +80,21 @@ export class ReplicaRegistry {
   isAlive(replicaId: string): boolean {
     if (replicaId === this.id) return this.timer !== undefined;
     const replica = this.known.get(replicaId);
-    return replica !== undefined && Date.now() + this.offsetMs - replica.heartbeatAt <= this.timing.staleMs;
+    if (replica !== undefined && Date.now() + this.offsetMs - replica.heartbeatAt <= this.timing.staleMs) return true;
+    const heard = this.heard.get(replicaId);
+    return heard !== undefined && Date.now() - heard <= this.timing.staleMs;
+  }
+
+  /**
+   * A message from the replica just arrived over the bus: it was alive to
+   * send it. Counts like a heartbeat (on our clock) for staleMs. Under load
+   * a heartbeat row can lag its interval by seconds (the writer's pool and
+   * event loop, our reads), and a gateway that had just taken over an agent
+   * was judged gone while its announcement of the agent was in hand: the
+   * route then answered AGENT_OFFLINE to every console following the agent.
+   */
+  heardFrom(replicaId: string): void {
+    if (replicaId !== this.id) this.heard.set(replicaId, Date.now());
   }
 
   get(replicaId: string): ReplicaInfo | undefined {
@@ -134,6 +150,7 @@ export class ReplicaRegistry {
     for (const replicaId of [...this.reportedGone]) if (this.isAlive(replicaId)) this.reportedGone.delete(replicaId);
     const forgotten = rows.filter((row) => Date.now() + this.offsetMs - Number(row.heartbeat_at) > FORGET_AFTER_MS).map((row) => row.id);
     if (forgotten.length > 0) await this.store.deleteFrom('replicas').where('id', 'in', forgotten).execute();
+    for (const replicaId of [...this.heard.keys()]) if (!this.known.has(replicaId)) this.heard.delete(replicaId);
     this.reportGone();
     // A replica that deregistered (clean shutdown) is gone too.
     for (const replicaId of previous.keys()) {

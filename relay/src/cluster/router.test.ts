@@ -178,6 +178,19 @@ describe('AgentRouter between replicas on PostgreSQL', () => {
     expect((await failure(a.router.request('agent-3', 'power.get', { serverId: 'web-03' }, 10_000))).ms).toBeLessThan(1000);
   });
 
+  it('a replica whose heartbeat row lags but that just announced an agent is alive for that agent, until staleMs after it was heard', async () => {
+    const [a, b] = [await replica(), await replica()];
+    // B's heartbeat row stops (a loaded replica's writes can lag seconds); its bus still carries messages.
+    b.replicas.suspend();
+    await until(() => !a.replicas.isAlive(b.replicas.id), 'A to judge B stale by its row');
+    b.hub.connect('agent-2');
+    // B's announcement is proof of life: the agent is online at A (the route names B), not AGENT_OFFLINE.
+    await until(() => a.router.isOnline('agent-2'), 'A to see the agent online at B');
+    expect(await a.router.gatewayUrlOf('agent-2', 'http://a.test')).toBe('http://127.0.0.1:1');
+    // Nothing more from B: after staleMs it is gone again.
+    await until(() => !a.router.isOnline('agent-2'), 'B to be stale again', TIMING.staleMs + 3000);
+  });
+
   it('a revocation made at one replica closes the agent’s connection at the replica holding it', async () => {
     const [a, b] = [await replica(), await replica()];
     b.hub.connect('agent-1');

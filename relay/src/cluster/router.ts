@@ -290,6 +290,7 @@ export class AgentRouter {
     const { replicas } = this.cluster!;
     if (message.replicaId === replicas.id) return;
     const wasOnline = this.isOnline(message.agentId);
+    if (message.online) replicas.heardFrom(message.replicaId);
     if (message.online) {
       // A replica started since our last read: read it, so isAlive knows it.
       if (replicas.get(message.replicaId) === undefined) await replicas.refresh().catch(() => undefined);

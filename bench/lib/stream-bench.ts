@@ -102,3 +102,16 @@ function waitForDrain(client: StreamClient, resolve: () => void): void {
   const check = () => (client.canWrite ? resolve() : setTimeout(check, 1));
   check();
 }
+
+/** CPU seconds (user + system) a process used so far (Linux /proc, clock ticks of 1/100 s); 0 when it is gone. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}

@@ -18,6 +18,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startPostgres } from '@lightsout/lab';
 import { startConsoleFleet } from './lib/console-fleet.js';
@@ -34,6 +35,8 @@ if (kind !== 'sol' && kind !== 'serial') throw new Error('--kind is sol or seria
 const LINE_EVERY_MS = flag('line-ms', 100);
 /** LIGHTSOUT_BENCH_TRACE=1: relay and agent log at info, and what they logged after the kill is summarised per second. */
 const trace = process.env['LIGHTSOUT_BENCH_TRACE'] === '1';
+// The relays and the agent started from here report their event-loop delay (bench/lib/loop-lag-preload.mjs).
+if (trace) process.env['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --import ${fileURLToPath(new URL('./lib/loop-lag-preload.mjs', import.meta.url))}`.trim();
 const RESUME_TIMEOUT_MS = 60_000;
 
 /** One console as the benchmark sees it: what its host wrote, what its client got, when it came back. */

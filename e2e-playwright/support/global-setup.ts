@@ -59,6 +59,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     // The SSH front door, so the console's SSH keys screen shows a port and a known_hosts line.
     const sshPort = await freePort();
     let restarts = 0;
+    // Settings a test asked the relay to restart with (e.g. a short step-up window); cleared by a plain restart.
+    let relayEnv: Record<string, string> = {};
     const startRelay = async () => {
       const relay = startProcess('relay', process.execPath, [join(repo, 'relay/bin/lightsout-relay.js')], {
         cwd: repo,
@@ -71,10 +73,11 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
           LIGHTSOUT_RELAY__DATA_DIR: join(dataDir, 'relay'),
           LIGHTSOUT_RELAY__WEB_ROOT: join(desktop, 'out/web'),
           LIGHTSOUT_RELAY__AGENTS__HEARTBEAT_INTERVAL_MS: '1000',
+          ...relayEnv,
         },
       });
       started.push(relay);
-      await waitFor('the relay to answer /readyz', async () => ((await fetch(`${relayUrl}/readyz`).catch(() => null))?.ok ? true : undefined), { timeoutMs: 30_000, process: relay });
+      await waitFor('the relay to answer /readyz', async () => ((await fetch(`${relayUrl}/readyz`).catch(() => null))?.ok ? true : undefined), { timeoutMs: 120_000, process: relay });
       return relay;
     };
     let relay = await startRelay();
@@ -84,6 +87,10 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     control = createServer((request, response) => {
       if (request.method === 'POST' && request.url === '/relay/kill-and-restart') {
         void (async () => {
+          let body = '';
+          for await (const chunk of request) body += String(chunk);
+          const asked = (body === '' ? {} : JSON.parse(body)) as { stepUpMaxAgeSeconds?: number };
+          relayEnv = asked.stepUpMaxAgeSeconds === undefined ? {} : { LIGHTSOUT_RELAY__IDENTITY__STEP_UP_MAX_AGE_SECONDS: String(asked.stepUpMaxAgeSeconds) };
           relay.child.kill('SIGKILL');
           await relay.exited;
           started.splice(started.indexOf(relay), 1);

@@ -116,11 +116,14 @@ export function consoleText(page: Page, serverId: string) {
   return page.locator(`[data-testid="sol-console"][data-server-id="${serverId}"] .xterm-rows`);
 }
 
-/** Kills the relay with SIGKILL and starts it again on the same port and data (global setup does it). */
-export async function killAndRestartRelay(): Promise<void> {
+/**
+ * Kills the relay with SIGKILL and starts it again on the same port and data
+ * (global setup does it), with the settings given or, without, the defaults.
+ */
+export async function killAndRestartRelay(settings: { stepUpMaxAgeSeconds?: number } = {}): Promise<void> {
   const controlUrl = process.env.LIGHTSOUT_E2E_CONTROL_URL;
   if (!controlUrl) throw new Error('no stack control URL');
-  const response = await fetch(`${controlUrl}/relay/kill-and-restart`, { method: 'POST' });
+  const response = await fetch(`${controlUrl}/relay/kill-and-restart`, { method: 'POST', body: JSON.stringify(settings) });
   if (response.status !== 204) throw new Error(`relay restart failed: ${await response.text()}`);
 }
 

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import { freePort } from './stream-chain.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 const relayBin = fileURLToPath(new URL('../../relay/bin/lightsout-relay.js', import.meta.url));
 const agentBin = fileURLToPath(new URL('../../agent/bin/lightsout-agent.js', import.meta.url));
@@ -85,14 +86,6 @@ export interface StackOptions {
   beforeAgent?: (stack: Stack) => Promise<void>;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  // Bounded by the deadline.
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Children must not outlive the test or benchmark process, even when it dies without cleaning up. */
 const everyChild = new Set<ChildProcess>();
@@ -153,7 +146,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
 
   async function startRelay(index = 0): Promise<void> {
     relays[index] = own(spawn(process.execPath, [relayBin, '--config', relayConfigs[index]!], { env: { ...process.env, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
-    await waitFor(async () => (await fetch(`${relayUrls[index]}/readyz`)).status === 200, 90_000, `relay ${index} to be ready`);
+    await waitFor(`relay ${index} to be ready`, async () => (await fetch(`${relayUrls[index]}/readyz`)).status === 200, { timeoutMs: 90_000, intervalMs: 50 });
   }
 
   const tokens = new Map<string, Promise<string>>();
@@ -231,6 +224,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
     );
     agent = own(spawn(process.execPath, [agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
     await waitFor(
+      'the agent to register its servers',
       async () => {
         // The provider admin sees every tenant's servers.
         const response = await fetch(`${relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
@@ -238,8 +232,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         const online = new Set(body.servers.filter((view) => view.agent === 'online').map((view) => view.id));
         return (options.waitForServers ?? servers.map((server) => server.id)).every((id) => online.has(id));
       },
-      options.registerTimeoutMs ?? 90_000,
-      'the agent to register its servers',
+      { timeoutMs: options.registerTimeoutMs ?? 90_000, intervalMs: 50 },
     );
   } catch (error) {
     await stack.close();

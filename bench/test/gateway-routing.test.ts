@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { postgresForThisFile } from '@lightsout/relay/testing';
 import { BMCSIM_CREDENTIALS, type Bmcsim, startBmcsim } from '../lib/bmcsim.js';
 import { type Stack, startStack } from '../lib/stack.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /**
  * Operations through any replica, as deployed: one manager and two gateways
@@ -40,14 +41,7 @@ async function api(index: number, method: string, path: string, body?: unknown):
   return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>), ms: performance.now() - started };
 }
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  // Bounded by the deadline.
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = (check: () => Promise<boolean>, what: string, timeoutMs = 15_000) => waitFor(what, check, { timeoutMs, intervalMs: 50 });
 
 const agentState = async (index: number) => (await api(index, 'GET', '/v1/servers/sim-01')).body['agent'];
 

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { spawnTied } from './processes.js';
+import { waitFor } from './wait.js';
 
 /** The repository root, from lab/src. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -100,23 +101,9 @@ export async function runToCompletion(command: string, args: string[], env: Node
 }
 
 /**
- * Re-evaluates `probe` until it returns a value (not undefined) or the
- * deadline passes. Each probe is itself a real request, so the pace is set by
- * the probe, with a short pause between probes to leave the CPUs to the
- * processes under test.
+ * waitFor (wait.ts) for a probe that is itself a real request: a pause of
+ * 100 ms between probes leaves the CPUs to the processes under test.
  */
-export async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (let attempt = 0; attempt < 10_000; attempt += 1) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+export function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  return waitFor(what, probe, { timeoutMs, intervalMs: 100 });
 }

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '../testing/dialects.js';
 import { type Store, openStore } from '../store/open.js';
 import { BUS_APPLICATION_NAME, type ClusterBus, LocalBus, NOTIFY_PAYLOAD_LIMIT_BYTES, PostgresBus } from './bus.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /**
  * The cluster bus on a real PostgreSQL: two buses are two replicas. A message
@@ -128,15 +129,7 @@ describe('PostgresBus', () => {
   }
 });
 
-/** Bounded wait for a condition. */
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  // Bounded by the deadline.
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = (check: () => boolean, what: string, timeoutMs = 5000) => waitFor(what, check, { timeoutMs, intervalMs: 10 });
 
 async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -5,6 +5,7 @@ import { type Store, openStore } from '../store/open.js';
 import { PostgresBus } from './bus.js';
 import { ReplicaRegistry } from './replicas.js';
 import { AgentRouter, type LocalAgents } from './router.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /**
  * The router between replicas on a real PostgreSQL, each replica in this
@@ -58,14 +59,7 @@ interface Replica {
   stop(): Promise<void>;
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  // Bounded by the deadline.
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000) => waitFor(what, check, { timeoutMs, intervalMs: 10 });
 
 async function failure(promise: Promise<unknown>): Promise<{ error: LightsoutError; ms: number }> {
   const started = Date.now();

@@ -6,6 +6,7 @@ import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import { SuiteCache } from '../session/suite-cache.js';
 import { startScriptedBmc, type ScriptedBmc } from '../testing/scripted-bmc.js';
 import { SolSession, type SolEndReason } from './sol-session.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 // SOL behaviours ipmi_sim never shows (it neither sends partial ACKs nor
 // appends on retransmit), driven by the scripted BMC over real UDP.
@@ -28,10 +29,7 @@ async function solAgainst(onSol: (packet: SolPacket, send: (packet: SolPacket) =
   return { sol, received, ended, output: () => Buffer.concat(received) };
 }
 
-const until = async (condition: () => boolean, what: string) => {
-  await expect.poll(condition, { timeout: 5000, interval: 10 }).toBe(true);
-  void what;
-};
+const until = (condition: () => boolean, what: string) => waitFor(what, condition, { timeoutMs: 5000, intervalMs: 10 });
 
 describe('SolSession against a scripted BMC (suite 17)', () => {
   it('resends the unaccepted remainder after partial ACKs, in order, under new sequence numbers', async () => {

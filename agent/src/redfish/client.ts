@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { fetch } from 'undici';
 import { LightsoutError } from '@lightsout/shared';
+import { CredentialGate } from '../drivers/credential-gate.js';
 import type { BmcCredentials } from '../drivers/types.js';
 import { type JsonObject, linkAt, objectAt, parseJsonObject, redfishErrorSummary } from './json.js';
 
@@ -30,6 +31,12 @@ export interface RedfishClientOptions {
   maxBodyBytes?: number;
   /** `basic` skips SessionService (some BMCs throttle session creation). */
   auth?: 'session' | 'basic';
+  /**
+   * Holds off logins after the BMC rejected the credentials (the same gate
+   * as IPMI's): every session login, and every Basic-authenticated request
+   * (each one is a login to the BMC), goes through it.
+   */
+  credentialGate?: CredentialGate;
 }
 
 export interface RedfishResponse {
@@ -64,14 +71,17 @@ const REDIRECT_KEEPING_METHOD = new Set([307, 308]);
 const MAX_REDIRECTS = 3;
 
 export class RedfishClient {
-  private readonly options: Required<Omit<RedfishClientOptions, 'auth'>> & { auth: 'session' | 'basic' };
+  private readonly options: Required<Omit<RedfishClientOptions, 'auth' | 'credentialGate'>> & { auth: 'session' | 'basic' };
+  readonly credentialGate: CredentialGate;
   private state: AuthState = { kind: 'anonymous' };
   private serviceRootCache: JsonObject | undefined;
   /** How many times a session was re-established after a 401 (diagnostics, tests). */
   relogins = 0;
 
   constructor(options: RedfishClientOptions) {
-    this.options = { timeoutMs: 15_000, retries: 2, maxBodyBytes: 4 * 1024 * 1024, auth: 'session', ...options };
+    const { credentialGate, ...rest } = options;
+    this.options = { timeoutMs: 15_000, retries: 2, maxBodyBytes: 4 * 1024 * 1024, auth: 'session', ...rest };
+    this.credentialGate = credentialGate ?? new CredentialGate();
     this.options.baseUrl = this.options.baseUrl.replace(/\/+$/, '');
   }
 
@@ -94,17 +104,33 @@ export class RedfishClient {
   }
 
   async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: RequestOptions = {}): Promise<RedfishResponse> {
+    // while the credentials are held off, nothing reaches the BMC: every request would be a login to it
+    this.credentialGate.check();
     await this.ensureLoggedIn();
-    let response = await this.send(method, path, options, this.authorization());
+    let response = await this.sendAuthenticated(method, path, options);
     if (response.status === 401 && this.state.kind === 'session') {
       // the BMC dropped our session (timeout, BMC reboot, session limit): log in again, once
       this.state = { kind: 'anonymous' };
       this.relogins += 1;
       await this.ensureLoggedIn();
-      response = await this.send(method, path, options, this.authorization());
+      response = await this.sendAuthenticated(method, path, options);
     }
     if (response.status >= 400) throw this.httpError(method, path, response);
     return response;
+  }
+
+  /**
+   * With a session token the login was the POST to Sessions (gated there);
+   * with Basic every request carries the password, so a 401 to it is a
+   * rejected login and counts at the gate.
+   */
+  private async sendAuthenticated(method: string, path: string, options: RequestOptions): Promise<RedfishResponse> {
+    if (this.state.kind !== 'basic') return this.send(method, path, options, this.authorization());
+    return this.credentialGate.login(async () => {
+      const response = await this.send(method, path, options, this.authorization());
+      if (response.status === 401) throw this.httpError(method, path, response);
+      return response;
+    });
   }
 
   /** Logs out (DELETE on the session's Location). Idempotent. */
@@ -132,7 +158,10 @@ export class RedfishClient {
         await state.done;
         continue;
       }
-      const done = this.login().catch((error: unknown) => {
+      // login() runs after the state says logging-in: a login that settles at once (Basic) must not be overwritten by it
+      const done = Promise.resolve()
+        .then(() => this.login())
+        .catch((error: unknown) => {
         if (this.state.kind === 'logging-in') this.state = { kind: 'anonymous' };
         throw error;
       });
@@ -153,10 +182,13 @@ export class RedfishClient {
       return;
     }
     const { username, password } = this.options.credentials;
-    const response = await this.send('POST', sessionsPath, { body: { UserName: username, Password: password } }, undefined);
-    if (response.status === 401 || response.status === 403) {
-      throw new LightsoutError('BMC_AUTH_FAILED', 'the BMC refused the credentials', { hint: 'Check the credentials configured for this server on the agent.' });
-    }
+    const response = await this.credentialGate.login(async () => {
+      const answer = await this.send('POST', sessionsPath, { body: { UserName: username, Password: password } }, undefined);
+      if (answer.status === 401 || answer.status === 403) {
+        throw new LightsoutError('BMC_AUTH_FAILED', `the BMC refused the credentials (HTTP ${answer.status} to the session login)`, { hint: 'Check the credentials configured for this server on the agent.' });
+      }
+      return answer;
+    });
     const token = response.token;
     if (response.status >= 400 || !token) {
       // SessionService missing or broken (404/405/501, or 2xx without a token): fall back to Basic

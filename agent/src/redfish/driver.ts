@@ -1,4 +1,4 @@
-import type { BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
+import type { BmcLinkStatus, BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
 import { LightsoutError } from '@lightsout/shared';
 import type { Agent } from 'undici';
 import type { BmcDriver } from '../drivers/types.js';
@@ -43,6 +43,18 @@ export class RedfishDriver implements BmcDriver, VirtualMediaDriver {
     this.systemId = parts.systemId;
     this.insertSettleMs = parts.insertSettleMs;
     this.learnedQuirks = [...(parts.quirks ?? [])];
+  }
+
+  /** Credentials rejected (the shared credential gate holds off logins), or the protocol once logged in. */
+  linkStatus(): BmcLinkStatus {
+    const rejection = this.client.credentialGate.rejection;
+    if (rejection !== undefined) return { credentials: 'rejected', retryAt: new Date(rejection.retryAt).toISOString() };
+    return this.client.authMode === 'session' || this.client.authMode === 'basic' ? { protocol: 'redfish' } : {};
+  }
+
+  /** An admin fixed the credentials (or the configuration changed): the next request logs in at once. */
+  retryCredentials(): void {
+    this.client.credentialGate.retryNow();
   }
 
   /** The quirks this BMC needed for its last successful InsertMedia. */

@@ -55,6 +55,9 @@ export class RedfishService {
     this.routes = redfishRoutes({ context: this.context, sessions: this.sessions, system, media, eventLog: options.eventLog, flavour });
   }
 
+  /** Password checks that failed (session logins and Basic requests): what a real BMC counts towards locking the account. */
+  failedLogins = 0;
+
   /** Basic, X-Auth-Token, `Authorization: Token …` or the SESSION cookie (browsers), as bmcweb accepts them. */
   authorize(request: IncomingMessage): BmcUser | undefined {
     const token = header(request, 'x-auth-token');
@@ -63,7 +66,9 @@ export class RedfishService {
     if (authorization?.startsWith('Basic ')) {
       const decoded = Buffer.from(authorization.slice(6), 'base64').toString();
       const colon = decoded.indexOf(':');
-      if (colon > 0) return checkPassword(this.options.config.users, decoded.slice(0, colon), decoded.slice(colon + 1));
+      const user = colon > 0 ? checkPassword(this.options.config.users, decoded.slice(0, colon), decoded.slice(colon + 1)) : undefined;
+      if (!user) this.failedLogins += 1;
+      return user;
     }
     if (authorization?.startsWith('Token ')) return this.sessions.authenticate(authorization.slice(6))?.user;
     // Browsers cannot set headers on a WebSocket: bmcweb accepts its session cookie instead.
@@ -112,7 +117,10 @@ export class RedfishService {
     const { UserName, Password } = (body ?? {}) as { UserName?: unknown; Password?: unknown };
     if (typeof UserName !== 'string' || typeof Password !== 'string') throw badRequest('PropertyMissing', 'UserName and Password are required.');
     const user = checkPassword(this.options.config.users, UserName, Password);
-    if (!user) throw new RedfishError(401, 'ResourceAtUriUnauthorized', 'Invalid user name or password.');
+    if (!user) {
+      this.failedLogins += 1;
+      throw new RedfishError(401, 'ResourceAtUriUnauthorized', 'Invalid user name or password.');
+    }
     const session = this.sessions.create(user);
     if (!session) throw new RedfishError(503, 'SessionLimitExceeded', 'Too many sessions.');
     const location = `/redfish/v1/SessionService/Sessions/${session.id}`;

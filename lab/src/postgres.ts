@@ -18,11 +18,16 @@ export interface PostgresPeer {
   /** `postgres://lightsout@127.0.0.1:PORT/postgres` */
   readonly url: string;
   readonly port: number;
+  /** The running server's pid (-1 while stopped). */
   readonly pid: number;
   /** A new empty database on this server; its URL. Lets tests on one server stay apart. */
   createDatabase(name: string): Promise<string>;
   /** Fast shutdown (SIGINT) of exactly this server, then its directory is removed. Idempotent. */
   stop(): Promise<void>;
+  /** Fast shutdown, keeping the cluster: clients see the database go away (a PostgreSQL restart's first half). */
+  stopServer(): Promise<void>;
+  /** Starts the stopped server again on the same port and data, and resolves once it accepts connections. */
+  startServer(): Promise<void>;
 }
 
 const READY_LINE = 'database system is ready to accept connections';
@@ -72,47 +77,62 @@ export async function startPostgres(options: { readyTimeoutMs?: number } = {}): 
     throw new Error(`initdb failed (${init.status}): ${init.stderr || init.error?.message}`);
   }
   const port = await freeTcpPort();
-  // The exec shim: if the test process dies without stopping us, the kernel sends SIGTERM.
-  const server: ChildProcess = spawnTied(
-    join(bin, 'postgres'),
-    ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', directory, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: environment, ...identity },
-  );
-  let output = '';
-  const exited = new Promise<void>((resolve) => {
-    server.once('exit', () => resolve());
-    server.once('error', (error) => {
-      output += `spawn failed: ${error.message}\n`;
-      resolve();
+  /** One run of the server on this cluster and port: spawned, then ready (or failed); `exited` settles when it ends. */
+  const launch = async (): Promise<{ server: ChildProcess; exited: Promise<void> }> => {
+    // The exec shim: if the test process dies without stopping us, the kernel sends SIGTERM.
+    const server: ChildProcess = spawnTied(
+      join(bin, 'postgres'),
+      ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', directory, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: environment, ...identity },
+    );
+    let output = '';
+    const exited = new Promise<void>((resolve) => {
+      server.once('exit', () => resolve());
+      server.once('error', (error) => {
+        output += `spawn failed: ${error.message}\n`;
+        resolve();
+      });
     });
-  });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`PostgreSQL not ready after ${options.readyTimeoutMs ?? 30_000} ms: ${output.trim()}`)), options.readyTimeoutMs ?? 30_000);
+        const onData = (chunk: Buffer) => {
+          output = (output + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);
+          if (output.includes(READY_LINE)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        server.stdout?.on('data', onData);
+        server.stderr?.on('data', onData);
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`PostgreSQL exited before it was ready: ${output.trim()}`));
+        });
+      });
+    } catch (error) {
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGINT');
+      await exited;
+      throw error;
+    }
+    return { server, exited };
+  };
+  /** SIGINT is PostgreSQL's fast shutdown: open client connections do not hold it up. */
+  const shutdown = async (run: { server: ChildProcess; exited: Promise<void> }): Promise<void> => {
+    if (run.server.exitCode === null && run.server.signalCode === null) run.server.kill('SIGINT');
+    await run.exited;
+  };
+  let current: { server: ChildProcess; exited: Promise<void> } | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      // SIGINT is PostgreSQL's fast shutdown: open client connections do not hold it up.
-      if (server.exitCode === null && server.signalCode === null) server.kill('SIGINT');
-      await exited;
+      if (current !== undefined) await shutdown(current);
       rmSync(directory, { recursive: true, force: true });
     })();
     return stopping;
   };
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`PostgreSQL not ready after ${options.readyTimeoutMs ?? 30_000} ms: ${output.trim()}`)), options.readyTimeoutMs ?? 30_000);
-      const onData = (chunk: Buffer) => {
-        output = (output + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);
-        if (output.includes(READY_LINE)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      server.stdout?.on('data', onData);
-      server.stderr?.on('data', onData);
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`PostgreSQL exited before it was ready: ${output.trim()}`));
-      });
-    });
+    current = await launch();
   } catch (error) {
     await stop();
     throw error;
@@ -121,7 +141,19 @@ export async function startPostgres(options: { readyTimeoutMs?: number } = {}): 
   return {
     url,
     port,
-    pid: server.pid ?? -1,
+    get pid() {
+      return current?.server.pid ?? -1;
+    },
+    async stopServer() {
+      if (current === undefined) return;
+      const run = current;
+      current = undefined;
+      await shutdown(run);
+    },
+    async startServer() {
+      if (stopping !== undefined) throw new Error('this PostgreSQL was stopped for good');
+      current ??= await launch();
+    },
     async createDatabase(name: string) {
       if (!SLUG.test(name)) throw new Error(`database name ${JSON.stringify(name)} must match ${SLUG}`);
       const created = spawnSync(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'lightsout', name], { encoding: 'utf8', env: environment, timeout: 30_000 });

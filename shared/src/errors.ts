@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   TOKEN_LIFETIME: 401,
   /** The external issuer's keys are not known yet and the issuer cannot be reached to fetch them. */
   ISSUER_UNAVAILABLE: 503,
+  /** The relay's database cannot be reached (a PostgreSQL restart): nothing was done; retry shortly. */
+  STORE_UNAVAILABLE: 503,
   STEP_UP_REQUIRED: 401,
   /** Adding a first second factor in a tenant that requires MFA needs an admin-issued enrollment code. */
   MFA_ENROLLMENT_REQUIRED: 403,
@@ -94,6 +96,7 @@ export const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
   MEDIA_IN_USE: 'mount with --replace (API: "replace": true) to eject the image someone else inserted',
   MEDIA_URL_NOT_ALLOWED: 'a tenant admin allows image hosts with `lightsout media url-policy set --allow HOST`; internal addresses must be allowed by address (IP or CIDR)',
   MEDIA_URL_FETCH_FAILED: 'check that the agent reaches the URL and that the server answers it with the image and its size (Content-Length)',
+  STORE_UNAVAILABLE: "the relay's database is not answering (restarting?): nothing was changed; retry in a few seconds",
 };
 
 export function isErrorCode(value: unknown): value is ErrorCode {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type JWK, type JWTVerifyGetKey, createLocalJWKSet, errors as joseErrors, exportJWK, generateKeyPair } from 'jose';
+import { LightsoutError } from '@lightsout/shared';
 import { type KeyDocuments, legacyKeyFile, removeLegacyKeyFiles } from '../access/key-documents.js';
+import { isStoreUnavailable } from '../store/unavailable.js';
 
 /**
  * The embedded OP's private signing keys and cookie secrets, kept in the
@@ -60,11 +62,13 @@ const REREAD_COOLDOWN_MS = 1000;
 
 /**
  * The embedded OP's public keys as a replica that runs no OP (a gateway)
- * verifies with: read from the store, and read again when a token names a
- * key not held yet (the deployment's first start, or keys a manager
- * replaced), at most once a second.
+ * verifies with: read from the store at start, and read again when a token
+ * names a key not held (the deployment's first start, or keys a manager
+ * replaced), at most once a second. Tokens signed with a held key verify
+ * while the store is down; a read that finds the store down is
+ * STORE_UNAVAILABLE, not a bad token.
  */
-export function storeProviderKeys(documents: KeyDocuments, now: () => number = Date.now): JWTVerifyGetKey {
+export async function storeProviderKeys(documents: KeyDocuments, now: () => number = Date.now): Promise<JWTVerifyGetKey> {
   let local: JWTVerifyGetKey | undefined;
   let kids = new Set<string>();
   let readAt = -Infinity;
@@ -82,8 +86,16 @@ export function storeProviderKeys(documents: KeyDocuments, now: () => number = D
         reading = undefined;
       }
     })());
+  await reread();
   return async (header, token) => {
-    if ((local === undefined || (header.kid !== undefined && !kids.has(header.kid))) && now() - readAt >= REREAD_COOLDOWN_MS) await reread();
+    if ((local === undefined || (header.kid !== undefined && !kids.has(header.kid))) && now() - readAt >= REREAD_COOLDOWN_MS) {
+      try {
+        await reread();
+      } catch (error) {
+        if (isStoreUnavailable(error)) throw new LightsoutError('STORE_UNAVAILABLE', 'the signing keys cannot be read: the database is not answering', { cause: error });
+        throw error;
+      }
+    }
     if (local === undefined) throw new joseErrors.JWKSNoMatchingKey();
     return local(header, token);
   };

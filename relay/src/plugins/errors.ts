@@ -1,8 +1,9 @@
-import { type ErrorBody, type ErrorCode, LightsoutError, httpStatusOf, isErrorCode } from '@lightsout/shared';
+import { DEFAULT_HINTS, type ErrorBody, type ErrorCode, LightsoutError, httpStatusOf, isErrorCode } from '@lightsout/shared';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { isStoreUnavailable } from '../store/unavailable.js';
 
 const CLIENT_ERROR_CODES: Record<number, ErrorCode> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 429: 'RATE_LIMITED' };
 
@@ -22,6 +23,8 @@ export function toErrorBody(error: unknown): { status: number; body: ErrorBody }
     const code: ErrorCode = CLIENT_ERROR_CODES[fastifyError.statusCode] ?? 'BAD_REQUEST';
     return { status: httpStatusOf(code), body: { code, message: fastifyError.message ?? code } };
   }
+  // The database went away (a PostgreSQL restart): the request did nothing, and the caller may retry.
+  if (isStoreUnavailable(error)) return { status: 503, body: { code: 'STORE_UNAVAILABLE', message: "the relay's database cannot be reached", hint: DEFAULT_HINTS.STORE_UNAVAILABLE } };
   // Anything else is a bug: the details go to the log, never to the caller.
   return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };
 }

@@ -92,7 +92,7 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     // A gateway runs no OpenID Provider: sign-in, refresh and sign-out happen at the deployment URL (the issuer is
     // `${deploymentUrl}/oidc` on every replica). Its tokens are verified here by signature alone, with the deployment's
     // keys read from the store (docs/deployment.md).
-    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: storeProviderKeys(storeKeyDocuments(app.store)), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
+    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: await storeProviderKeys(storeKeyDocuments(app.store)), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
     refuseSignIn(app);
     // Step-up codes are still checked here (the REST API's MFA routes); the sealing key is the managers' (identity.totpKeyFile).
     secondFactors = new SecondFactors(app.store, TotpSealer.loadOrCreate(config.identity.totpKeyFile), config.store.driver);

@@ -9,6 +9,9 @@
  * process. The simulated host prints a byte every TICK_MS, so "first console
  * byte" is the first host byte after the client's own banner (ours: the
  * gateway's `~. to leave` line; ipmitool: "SOL Session operational").
+ * Same run, a floor for the SSH part: the same ssh command against a bare
+ * ssh2 server (Ed25519 host key, like ours) that accepts any key and answers
+ * the shell request at once — the OpenSSH client and the handshake alone.
  *   npm run bench -- ssh-console-setup [--runs 10]
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startIpmiSim } from '@lightsout/lab';
+import ssh2 from 'ssh2';
 import { sshKeygen } from './lib/openssh.js';
 import { median, percentile, printResult, printTable } from './lib/report.js';
 import { startStack } from './lib/stack.js';
@@ -36,6 +40,33 @@ const stack = await startStack([{ id: 'lab-01', ipmi: { host: lab.host, port: la
   agentCredentials: [{ id: 'lab-admin', username: 'admin', passwordEnv: 'LAB_ADMIN_PASSWORD' }],
 });
 let ticker: NodeJS.Timeout | undefined;
+
+/** A bare SSH server: accepts any public key, prints a banner and one byte on the first shell. */
+async function startSshFloor(): Promise<{ port: number; publicKey: string; close(): void }> {
+  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+    client.on('error', () => undefined);
+    client.on('authentication', (context) => (context.method === 'publickey' ? context.accept() : context.reject(['publickey'])));
+    client.on('ready', () =>
+      client.on('session', (acceptSession) => {
+        const session = acceptSession();
+        session.on('pty', (accept) => accept?.());
+        session.on('shell', (accept) => {
+          const channel = accept();
+          // Banner and byte on one stream, so they cannot pass each other; only the banner is timed.
+          channel.stderr.write(`[floor banner]\r\n${TICK}`);
+          channel.on('data', () => {
+            channel.exit(0);
+            channel.end();
+          });
+        });
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, publicKey: hostKey.public, close: () => void server.close() };
+}
+const floor = await startSshFloor();
 
 /** Spawns `command` in a pty; resolves with ms from spawn to the first TICK after `banner` (and to the banner), then leaves with `\r~.`. */
 async function timeToFirstByte(command: string, banner: string, what: string): Promise<{ firstByteMs: number; bannerMs: number }> {
@@ -72,7 +103,7 @@ try {
   if (added.status !== 201) throw new Error(`could not register the key: ${added.status} ${await added.text()}`);
   const hostKey = (await (await fetch(`${stack.relayUrl}/v1/ssh/host-key`)).json()) as { publicKey: string };
   const knownHosts = join(directory, 'known_hosts');
-  writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${hostKey.publicKey}\n`);
+  writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${hostKey.publicKey}\n[127.0.0.1]:${floor.port} ${floor.publicKey}\n`);
   await lab.uart.waitForSolConnection(20_000).catch(() => undefined);
   ticker = setInterval(() => {
     try {
@@ -84,6 +115,7 @@ try {
   const ssh = `ssh -F /dev/null -tt -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes -o LogLevel=ERROR -i ${key.privateKey} -p ${sshPort} lab-01@127.0.0.1`;
   const ipmitool = `ipmitool -I lanplus -H ${lab.host} -p ${lab.port} -U admin -P adminpass -C 3 sol activate`;
   const oursOnce = () => timeToFirstByte(ssh, '~. to leave', 'ssh');
+  const floorOnce = () => timeToFirstByte(ssh.replace(`-p ${sshPort} lab-01@`, `-p ${floor.port} floor@`), '[floor banner]', 'ssh floor');
   // ipmi_sim has one SOL payload instance: a run that finds it still held by the previous client tries again
   // after a pause, untimed; from the third attempt on, the payload is deactivated first (`ipmitool sol
   // deactivate`, what a user does on "SOL payload already active").
@@ -109,6 +141,7 @@ try {
   const baseline: number[] = [];
   const oursBanner: number[] = [];
   const baselineBanner: number[] = [];
+  const floorBanner: number[] = [];
   for (let run = 0; run < runs; run += 1) {
     const mine = await withRetry(oursOnce, 'ours');
     ours.push(mine.firstByteMs);
@@ -116,16 +149,19 @@ try {
     const theirs = await withRetry(ipmitoolOnce, 'ipmitool');
     baseline.push(theirs.firstByteMs);
     baselineBanner.push(theirs.bannerMs);
+    floorBanner.push((await floorOnce()).bannerMs);
   }
   printTable(`first console byte on ipmi_sim, ${runs} runs each (ms)`, ['client', 'median', 'p90', 'min', 'max'], [
     ['ssh lab-01@relay (OpenSSH -tt → SSH front door → agent → SOL)', median(ours), percentile(ours, 90), Math.min(...ours), Math.max(...ours)],
     ['ipmitool -C 3 sol activate (pty)', median(baseline), percentile(baseline, 90), Math.min(...baseline), Math.max(...baseline)],
     ['  ours: to the gateway\'s banner', median(oursBanner), percentile(oursBanner, 90), Math.min(...oursBanner), Math.max(...oursBanner)],
     ['  ipmitool: to "SOL Session operational"', median(baselineBanner), percentile(baselineBanner, 90), Math.min(...baselineBanner), Math.max(...baselineBanner)],
+    ['  floor: the same ssh to a bare ssh2 server, to its banner', median(floorBanner), percentile(floorBanner, 90), Math.min(...floorBanner), Math.max(...floorBanner)],
   ]);
-  printResult({ bench: 'ssh-console-setup', metric: 'median ms from client start to first console byte', unit: 'ms', better: 'lower', ours: median(ours), baselines: { ipmitool: median(baseline) }, params: { runs, bmc: 'ipmi_sim', cipherSuite: 3, hostTickMs: TICK_MS, client: 'OpenSSH ssh -tt in a pty', oursP90: percentile(ours, 90), ipmitoolP90: percentile(baseline, 90), oursBannerMs: median(oursBanner), ipmitoolBannerMs: median(baselineBanner), retried } });
+  printResult({ bench: 'ssh-console-setup', metric: 'median ms from client start to first console byte', unit: 'ms', better: 'lower', ours: median(ours), baselines: { ipmitool: median(baseline) }, params: { runs, bmc: 'ipmi_sim', cipherSuite: 3, hostTickMs: TICK_MS, client: 'OpenSSH ssh -tt in a pty', oursP90: percentile(ours, 90), ipmitoolP90: percentile(baseline, 90), oursBannerMs: median(oursBanner), ipmitoolBannerMs: median(baselineBanner), sshFloorBannerMs: median(floorBanner), retried } });
 } finally {
   if (ticker !== undefined) clearInterval(ticker);
+  floor.close();
   await stack.close();
   await lab.stop();
   rmSync(directory, { recursive: true, force: true });

@@ -55,6 +55,7 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     expect(result.unit).toBe('ms');
     expect(result.baselines['ipmitool']).toBeGreaterThan(0);
     expect(result.params).toMatchObject({ runs: 1, bmc: 'ipmi_sim' });
+    expect(result.params['sshFloorBannerMs']).toBeGreaterThan(0);
   });
 
   it('bulk-power', async () => {

@@ -3,7 +3,9 @@
  * BMC side has fetched all of it (the one action's data path: CLI hash + tus
  * upload → relay disk → agent pull over its data connection → agent cache →
  * signed HTTP → the simulated BMC's InsertMedia download), against a direct
- * `curl -T` upload of the same file to a local HTTP sink, in the same run.
+ * `curl -T` upload of the same file to a local HTTP sink, and to a plain HTTP
+ * server that writes it once to disk (the storing work without the rest), in
+ * the same run.
  * Also the peak RSS growth of the relay and agent processes (VmHWM − RSS at
  * idle): the file must never be held whole in memory. The CLI is the one-file
  * bundle operators install (`npm run bundle -w @lightsout/cli`), built into
@@ -12,7 +14,8 @@
  *   npm run bench -- iso-upload [--size-mib 1024]
  */
 import { execFile } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,12 +38,24 @@ function argument(name: string, fallback: number): number {
 const sizeMib = argument('size-mib', 1024);
 const size = Math.round(sizeMib * 1024 * 1024);
 
-/** Direct baseline: curl PUTs the file to an HTTP sink that counts and discards. */
-async function curlBaseline(file: string): Promise<number> {
+/**
+ * Direct baselines: curl PUTs the file to a plain HTTP server that counts and
+ * discards it (`curl`), or that writes it once to a new file on disk
+ * (`curl-stored`: the storing work the path must do too, with nothing else).
+ */
+async function curlBaseline(file: string, storeAt?: string): Promise<number> {
   let received = 0;
   const sink = createServer((request, response) => {
     request.on('data', (chunk: Buffer) => (received += chunk.length));
-    request.on('end', () => response.writeHead(204).end());
+    if (storeAt === undefined) {
+      request.on('end', () => response.writeHead(204).end());
+      return;
+    }
+    // Written once, as it arrives (backpressure through pipeline), and on disk before the answer.
+    pipeline(request, createWriteStream(storeAt, { flags: 'wx', highWaterMark: 1024 * 1024 })).then(
+      () => response.writeHead(201).end(),
+      (error: unknown) => response.writeHead(500).end(String(error)),
+    );
   });
   await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
   const { port } = sink.address() as AddressInfo;
@@ -49,10 +64,12 @@ async function curlBaseline(file: string): Promise<number> {
     await run('curl', ['-s', '-f', '-T', file, '-H', 'Expect:', `http://127.0.0.1:${port}/sink`], { maxBuffer: 1024 * 1024 });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (received !== size) throw new Error(`sink received ${received} of ${size} bytes`);
+    if (storeAt !== undefined && statSync(storeAt).size !== size) throw new Error(`the stored file holds ${statSync(storeAt).size} of ${size} bytes`);
     return size / 1e6 / seconds;
   } finally {
     sink.closeAllConnections();
     await new Promise<void>((resolve) => sink.close(() => resolve()));
+    if (storeAt !== undefined) rmSync(storeAt, { force: true });
   }
 }
 
@@ -90,6 +107,7 @@ async function main(): Promise<void> {
     const file = join(stack.root, 'bench.iso');
     const { sha256 } = writeIsoImage(file, size);
     const curlMbps = await curlBaseline(file);
+    const curlStoredMbps = await curlBaseline(file, join(stack.root, 'curl-stored.iso'));
 
     const idleRelay = stack.relay.memory();
     const idleAgent = stack.agent.memory();
@@ -113,6 +131,7 @@ async function main(): Promise<void> {
     printTable(`iso-upload: ${sizeMib} MiB image, loopback, ${new Date().toISOString()}`, ['path', 'seconds', 'MB/s', 'ratio'], [
       ['lightsout: CLI hash + tus → relay → agent → BMC fetched all', seconds, oursMbps, oursMbps / curlMbps],
       ['curl -T to a local HTTP sink (direct)', size / 1e6 / curlMbps, curlMbps, 1],
+      ['curl -T to a plain HTTP server writing the file once (curl-stored)', size / 1e6 / curlStoredMbps, curlStoredMbps, curlStoredMbps / curlMbps],
     ]);
     printTable('storing the image once on this machine (the path keeps two copies: relay upload, agent cache)', ['new file, 1 MiB writes', 'seconds', 'CPU seconds'], [
       ['one process', store.seconds, store.cpuSeconds],
@@ -127,11 +146,12 @@ async function main(): Promise<void> {
       unit: 'MB/s',
       better: 'higher',
       ours: Number(oursMbps.toFixed(1)),
-      baselines: { curl: Number(curlMbps.toFixed(1)) },
+      baselines: { curl: Number(curlMbps.toFixed(1)), 'curl-stored': Number(curlStoredMbps.toFixed(1)) },
       params: {
         size_mib: sizeMib,
         seconds: Number(seconds.toFixed(2)),
         ratio_to_curl: Number((oursMbps / curlMbps).toFixed(3)),
+        ratio_to_curl_stored: Number((oursMbps / curlStoredMbps).toFixed(3)),
         relay_rss_growth_mib: Number(relayGrowth.toFixed(1)),
         agent_rss_growth_mib: Number(agentGrowth.toFixed(1)),
         relay_peak_rss_mib: Number(relay.peakRssMib.toFixed(1)),

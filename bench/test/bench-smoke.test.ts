@@ -83,6 +83,7 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     const result = await runBench('iso-upload', ['--size-mib', '32']);
     expect(result.unit).toBe('MB/s');
     expect(result.baselines['curl']).toBeGreaterThan(0);
+    expect(result.baselines['curl-stored']).toBeGreaterThan(0);
     expect(result.params).toHaveProperty('relay_rss_growth_mib');
     expect(result.params).toHaveProperty('agent_rss_growth_mib');
     expect(result.params['store_once_cpu_s']).toBeGreaterThan(0);

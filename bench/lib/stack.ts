@@ -46,6 +46,10 @@ export interface Stack {
   relayPid(index?: number): number | undefined;
   /** The agent's process id (to freeze it with SIGSTOP). */
   agentPid(): number | undefined;
+  /** SIGKILL the agent (no cleanup at all) and wait for it to be gone. */
+  killAgent(): Promise<void>;
+  /** Start the agent again with the same config and state directory (after killAgent). */
+  startAgent(): void;
   /** An access token of `username` (default the operator) issued by relay `index`, or for a gateway by the deployment URL (cached). */
   tokenAt(index: number, username?: string): Promise<string>;
   /** The URL of the relay holding the agent's control connection, as the store says (PostgreSQL stacks); undefined when none does. */
@@ -143,6 +147,8 @@ export async function startStack(servers: StackServer[], options: StackOptions =
   });
   const relays: (ChildProcess | undefined)[] = ports.map(() => undefined);
   let agent: ChildProcess | undefined;
+  /** Set once the agent's config is written (below). */
+  let spawnAgent: (() => void) | undefined;
 
   async function startRelay(index = 0): Promise<void> {
     relays[index] = own(spawn(process.execPath, [relayBin, '--config', relayConfigs[index]!], { env: { ...process.env, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
@@ -157,6 +163,17 @@ export async function startStack(servers: StackServer[], options: StackOptions =
     adminToken: '',
     relayPid: (index = 0) => relays[index]?.pid,
     agentPid: () => agent?.pid,
+    async killAgent() {
+      if (!agent || agent.exitCode !== null || agent.signalCode !== null) return;
+      const exited = once(agent, 'exit');
+      stopping.add(agent);
+      agent.kill('SIGKILL');
+      await exited;
+    },
+    startAgent() {
+      if (spawnAgent === undefined) throw new Error('the stack has no agent config yet');
+      spawnAgent();
+    },
     tokenAt(index, username = 'operator') {
       const key = `${index}:${username}`;
       let token = tokens.get(key);
@@ -222,7 +239,10 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         ...options.agentConfig,
       }),
     );
-    agent = own(spawn(process.execPath, [agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+    spawnAgent = () => {
+      agent = own(spawn(process.execPath, [agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+    };
+    spawnAgent();
     await waitFor(
       'the agent to register its servers',
       async () => {

@@ -1,6 +1,6 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { MediaBadge, PowerBadge, SessionsBadge } from './Badges.js';
+import { BmcLinkBadge, MediaBadge, PowerBadge, SessionsBadge } from './Badges.js';
 
 describe('tree badges', () => {
   it('shows the live-session count, and nothing without sessions', () => {
@@ -30,5 +30,18 @@ describe('tree badges', () => {
 
   it('says why the power is unknown', () => {
     expect(renderToStaticMarkup(<PowerBadge power="unknown" reason={'NOT_FOUND: the BMC has no system "lab-node-1"'} />)).toContain('title="Power unknown: NOT_FOUND: the BMC has no system &quot;lab-node-1&quot;"');
+  });
+
+  it('shows the negotiated IPMI cipher suite, or that the BMC rejected the credentials', () => {
+    const suite = renderToStaticMarkup(<BmcLinkBadge bmc={{ protocol: 'ipmi-v2.0', cipherSuite: 3 }} />);
+    expect(suite).toContain('data-cipher-suite="3"');
+    expect(suite).toMatch(/>IPMI 2\.0 · suite 3<\/span>$/);
+    expect(suite).toContain('RMCP+ cipher suite 3');
+    expect(renderToStaticMarkup(<BmcLinkBadge bmc={{ protocol: 'redfish' }} />)).toMatch(/>Redfish<\/span>$/);
+    const rejected = renderToStaticMarkup(<BmcLinkBadge bmc={{ credentials: 'rejected', retryAt: '2026-12-05T09:00:00.000Z', protocol: 'ipmi-v2.0', cipherSuite: 17 }} />);
+    expect(rejected).toContain('data-credentials="rejected"');
+    expect(rejected).toMatch(/>credentials rejected<\/span>$/);
+    expect(renderToStaticMarkup(<BmcLinkBadge bmc={null} />)).toBe('');
+    expect(renderToStaticMarkup(<BmcLinkBadge bmc={{}} />)).toBe('');
   });
 });

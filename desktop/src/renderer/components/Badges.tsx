@@ -1,4 +1,4 @@
-import type { AgentStatus, PendingPower, PowerAction, PowerState, ServerMediaBadge } from '@lightsout/shared';
+import type { AgentStatus, BmcLinkStatus, PendingPower, PowerAction, PowerState, ServerMediaBadge } from '@lightsout/shared';
 
 const PENDING_LABEL: Record<PowerAction, string> = { on: 'powering on…', off: 'powering off…', soft: 'shutting down…', cycle: 'cycling…', reset: 'resetting…' };
 
@@ -41,6 +41,35 @@ export function MediaBadge({ media }: { media: ServerMediaBadge | null | undefin
   return (
     <span className="badge media" data-testid="media-badge" data-filename={media.filename} title={details}>
       ⏏
+    </span>
+  );
+}
+
+const PROTOCOL_LABEL: Record<string, string> = { 'ipmi-v2.0': 'IPMI 2.0', 'ipmi-v1.5': 'IPMI 1.5', redfish: 'Redfish' };
+
+/**
+ * The agent's link to the BMC, as `GET /v1/servers` reports it in `bmc`:
+ * credentials the BMC rejected (logins held off until `retryAt`, so the
+ * account is not locked), else what the last login negotiated — protocol
+ * and IPMI cipher suite (`IPMI 2.0 · suite 3`). Nothing before any report.
+ */
+export function BmcLinkBadge({ bmc }: { bmc: BmcLinkStatus | null | undefined }) {
+  if (!bmc) return null;
+  if (bmc.credentials === 'rejected') {
+    const retry = bmc.retryAt ? `; next login attempt ${new Date(bmc.retryAt).toLocaleString()}` : '';
+    return (
+      <span className="badge bmc-credentials-rejected" data-testid="bmc-link-badge" data-credentials="rejected" title={`The BMC rejected the configured credentials: logins are held off so the account is not locked${retry}. A tenant admin can retry at once after fixing them.`}>
+        credentials rejected
+      </span>
+    );
+  }
+  if (!bmc.protocol) return null;
+  const protocol = PROTOCOL_LABEL[bmc.protocol] ?? bmc.protocol;
+  const label = bmc.cipherSuite === undefined ? protocol : `${protocol} · suite ${bmc.cipherSuite}`;
+  const title = bmc.cipherSuite === undefined ? `Agent ↔ BMC: ${protocol}` : `Agent ↔ BMC: ${protocol}, RMCP+ cipher suite ${bmc.cipherSuite} (negotiated at the last login)`;
+  return (
+    <span className="badge bmc-link" data-testid="bmc-link-badge" data-protocol={bmc.protocol} data-cipher-suite={bmc.cipherSuite} title={title}>
+      {label}
     </span>
   );
 }

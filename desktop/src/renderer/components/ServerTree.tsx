@@ -3,7 +3,7 @@ import { memo, useCallback, useEffect, useMemo, useState } from 'react';
 import { defaultConsoleKind, visibleSelection } from '../actions/server-actions.js';
 import { useApp } from '../app-context.js';
 import { buildRows, type GroupRow, type ServerRow, serversUnder, sortServers, type TreeRow } from '../state/server-tree.js';
-import { AgentBadge, MediaBadge, PowerBadge, SessionsBadge } from './Badges.js';
+import { AgentBadge, BmcLinkBadge, MediaBadge, PowerBadge, SessionsBadge } from './Badges.js';
 import { VirtualList } from './VirtualList.js';
 import { count } from './count.js';
 
@@ -228,6 +228,7 @@ function ServerLine({ row, style, selected, focused, dropTarget, onContextMenu, 
       <span className="name" title={server.id}>{server.name}</span>
       <PowerBadge power={server.power} pending={server.pendingPower ?? null} reason={server.bmc?.error ? `${server.bmc.error.code}: ${server.bmc.error.message}` : null} />
       <AgentBadge agent={server.agent} />
+      <BmcLinkBadge bmc={server.bmc} />
       <SessionsBadge sessions={server.sessions} />
       <MediaBadge media={server.media} />
       {labels ? <span className="label-chip" title={labels}>{labels}</span> : <span className="fill" />}

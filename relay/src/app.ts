@@ -17,7 +17,11 @@ import securityHeadersPlugin from './plugins/security-headers.js';
 import auditPlugin from './plugins/audit.js';
 import identityPlugin from './plugins/identity.js';
 import agentsPlugin from './plugins/agents.js';
-import inventoryPlugin from './plugins/inventory.js';
+import serversPlugin from './plugins/servers.js';
+import powerRoutesPlugin from './plugins/power-routes.js';
+import bootPlugin from './plugins/boot.js';
+import sensorsPlugin from './plugins/sensors.js';
+import selPlugin from './plugins/sel.js';
 import bulkPlugin from './plugins/bulk.js';
 import powerPlugin from './plugins/power.js';
 import eventsPlugin from './plugins/events.js';
@@ -107,7 +111,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(agentsPlugin);
   await app.register(fairnessPlugin);
   await app.register(powerPlugin);
-  await app.register(inventoryPlugin);
+  // Servers first: it decorates the server operations the power, boot, sensors and SEL routes forward through.
+  await app.register(serversPlugin);
+  await app.register(powerRoutesPlugin);
+  await app.register(bootPlugin);
+  await app.register(sensorsPlugin);
+  await app.register(selPlugin);
   // Before events and media: the feed relays job progress, media registers its eject.
   await app.register(bulkPlugin);
   await app.register(tenancyPlugin);

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { findServer, listServers, toServerView } from './servers.js';
 
 /**
- * The server operations behind both the REST routes (plugins/inventory.ts)
+ * The server operations behind both the REST routes (plugins/servers.ts, power-routes.ts, boot.ts, sensors.ts, sel.ts)
  * and the MCP tools (plugins/mcp): one implementation. Each takes the
  * request it serves (its principal, source address and id go into the
  * audit log) and assumes the caller was authorised for it (the access hook,

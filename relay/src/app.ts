@@ -36,7 +36,10 @@ import sshPlugin from './plugins/ssh.js';
 import { relayDependencies } from './services.js';
 import webPlugin from './plugins/web.js';
 import accessPlugin from './plugins/access.js';
-import tenancyPlugin from './plugins/tenancy.js';
+import usersPlugin from './plugins/users.js';
+import grantsPlugin from './plugins/grants.js';
+import serverAssignmentPlugin from './plugins/server-assignment.js';
+import tenantsPlugin from './plugins/tenants.js';
 import apiTokensPlugin from './plugins/api-tokens.js';
 import auditRoutesPlugin from './plugins/audit-routes.js';
 import auditSinksPlugin from './plugins/audit-sinks.js';
@@ -119,7 +122,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(selPlugin);
   // Before events and media: the feed relays job progress, media registers its eject.
   await app.register(bulkPlugin);
-  await app.register(tenancyPlugin);
+  await app.register(usersPlugin);
+  await app.register(grantsPlugin);
+  await app.register(serverAssignmentPlugin);
+  await app.register(tenantsPlugin);
   await app.register(apiTokensPlugin);
   await app.register(auditRoutesPlugin);
   await app.register(auditSinksPlugin);

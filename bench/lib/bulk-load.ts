@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { childLines } from './child-lines.js';
 
 const childScript = fileURLToPath(new URL('./bulk-load-child.ts', import.meta.url));
 
@@ -24,40 +23,18 @@ export interface BulkLoad {
  */
 export async function startBulkLoad(options: { nice?: number } = {}): Promise<BulkLoad> {
   const child = spawn('nice', ['-n', String(options.nice ?? 19), process.execPath, '--import', 'tsx', childScript], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const messages: Record<string, unknown>[] = [];
-  let wake: (() => void) | undefined;
-  lines.on('line', (line) => {
-    messages.push(JSON.parse(line) as Record<string, unknown>);
-    wake?.();
-  });
-  const exited = once(child, 'exit');
-  const next = async (key: string): Promise<unknown> => {
-    // Bounded: the child answers each request once, or exits (which rejects below).
-    for (;;) {
-      const index = messages.findIndex((message) => key in message);
-      if (index >= 0) return messages.splice(index, 1)[0]![key];
-      if (child.exitCode !== null) throw new Error(`bulk load exited with ${child.exitCode}`);
-      await Promise.race([new Promise<void>((resolve) => (wake = resolve)), exited]);
-    }
-  };
+  const { send, next, stop } = childLines(child, 'the bulk load');
   const sinkPort = Number(await next('sink'));
   return {
     sinkPort,
     async idle(relayUrl, token, server, count) {
-      child.stdin!.write(`${JSON.stringify({ relayUrl, token, idle: { server, count } })}\n`);
+      send({ relayUrl, token, idle: { server, count } });
       await next('idle');
     },
     async start(relayUrl, token, servers) {
-      child.stdin!.write(`${JSON.stringify({ relayUrl, token, servers })}\n`);
+      send({ relayUrl, token, servers });
       await next('streaming');
     },
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stop(10_000),
   };
 }

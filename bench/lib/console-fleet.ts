@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { childLines } from './child-lines.js';
 import type { StackServer } from './stack.js';
 
 const childScript = fileURLToPath(new URL('./console-fleet-child.ts', import.meta.url));
@@ -29,23 +28,7 @@ export interface ConsoleFleet {
  */
 export async function startConsoleFleet(count: number): Promise<ConsoleFleet> {
   const child = spawn(process.execPath, ['--import', 'tsx', childScript, String(count)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const messages: Record<string, unknown>[] = [];
-  let wake: (() => void) | undefined;
-  lines.on('line', (line) => {
-    messages.push(JSON.parse(line) as Record<string, unknown>);
-    wake?.();
-  });
-  const exited = once(child, 'exit');
-  const next = async (key: string): Promise<unknown> => {
-    // Bounded: the child answers each command once, or exits (which throws below).
-    for (;;) {
-      const index = messages.findIndex((message) => key in message);
-      if (index >= 0) return messages.splice(index, 1)[0]![key];
-      if (child.exitCode !== null) throw new Error(`the console fleet exited with ${child.exitCode}`);
-      await Promise.race([new Promise<void>((resolve) => (wake = resolve)), exited]);
-    }
-  };
+  const { send, next, stop } = childLines(child, 'the console fleet');
   const ready = (await next('ready')) as { servers: Array<StackServer & { id: string }>; credentials: ConsoleFleet['credentials']; environment: NodeJS.ProcessEnv };
   return {
     servers: ready.servers,
@@ -53,19 +36,13 @@ export async function startConsoleFleet(count: number): Promise<ConsoleFleet> {
     environment: ready.environment,
     pid: child.pid,
     async lines(ms) {
-      child.stdin!.write(`${JSON.stringify({ lines: ms })}\n`);
+      send({ lines: ms });
       await next('lines');
     },
     async written() {
-      child.stdin!.write(`${JSON.stringify({ written: 1 })}\n`);
+      send({ written: 1 });
       return (await next('written')) as number[];
     },
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stop(20_000),
   };
 }

@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ApiTokenCreate, ApiTokenCreated, ApiTokenList, type ApiTokenView, ErrorBodySchema, LightsoutError, type Role } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
@@ -17,16 +18,17 @@ function view(row: ApiTokenTable): ApiTokenView {
 
 /** Service accounts: `lso_…` API tokens, created by tenant admins for their tenant, shown once, revocable. */
 export default async function apiTokensPlugin(app: FastifyInstance): Promise<void> {
-  app.get('/v1/tokens', { config: { permission: 'tokens.manage' }, schema: { ...secured, querystring: Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 63 })) }), response: { 200: ApiTokenList, ...errors } } }, async (request) => {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  api.get('/v1/tokens', { config: { permission: 'tokens.manage' }, schema: { ...secured, querystring: Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 63 })) }), response: { 200: ApiTokenList, ...errors } } }, async (request) => {
     const principal = request.principal!;
-    const tenant = targetTenant(principal, (request.query as { tenant?: string }).tenant);
+    const tenant = targetTenant(principal, request.query.tenant);
     const rows = await app.store.selectFrom('api_tokens').selectAll().where('tenant_id', '=', tenant).orderBy('created_at').execute();
     return { tokens: rows.map(view) };
   });
 
-  app.post('/v1/tokens', { config: { permission: 'tokens.manage' }, schema: { ...secured, body: ApiTokenCreate, response: { 201: ApiTokenCreated, ...errors } } }, async (request, reply) => {
+  api.post('/v1/tokens', { config: { permission: 'tokens.manage' }, schema: { ...secured, body: ApiTokenCreate, response: { 201: ApiTokenCreated, ...errors } } }, async (request, reply) => {
     const principal = request.principal!;
-    const body = request.body as ApiTokenCreate;
+    const { body } = request;
     const tenant = targetTenant(principal, body.tenant);
     if (!assignableRoles(principal.role).includes(body.role) || (body.role === 'provider-admin' && tenant !== principal.tenant)) {
       throw new LightsoutError('FORBIDDEN', `a ${principal.role} cannot create a ${body.role} token here`);
@@ -36,9 +38,9 @@ export default async function apiTokensPlugin(app: FastifyInstance): Promise<voi
     return reply.status(201).send({ ...view(row), token });
   });
 
-  app.post('/v1/tokens/:tokenId/revoke', { config: { permission: 'tokens.manage' }, schema: { ...secured, params: Type.Object({ tokenId: Type.String({ maxLength: 64 }) }), response: { 200: Type.Object({ id: Type.String(), revokedAt: Type.String() }), ...errors } } }, async (request) => {
+  api.post('/v1/tokens/:tokenId/revoke', { config: { permission: 'tokens.manage' }, schema: { ...secured, params: Type.Object({ tokenId: Type.String({ maxLength: 64 }) }), response: { 200: Type.Object({ id: Type.String(), revokedAt: Type.String() }), ...errors } } }, async (request) => {
     const principal = request.principal!;
-    const { tokenId } = request.params as { tokenId: string };
+    const { tokenId } = request.params;
     const row = await app.store.selectFrom('api_tokens').selectAll().where('id', '=', tokenId).executeTakeFirst();
     sameTenantOr404(principal, row?.tenant_id, `token ${tokenId}`);
     const now = row!.revoked_at ?? Date.now();

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AuditPage, AuditQuery, ErrorBodySchema } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import { can } from '../access/permissions.js';
@@ -15,9 +16,9 @@ const EXPORT_PAGE = 1000;
  * checkable; provider admins see the whole chain and can verify every link.
  */
 export default async function auditRoutesPlugin(app: FastifyInstance): Promise<void> {
-  app.get('/v1/audit', { config: { permission: 'audit.read' }, schema: { ...secured, querystring: AuditQuery, response: { 200: AuditPage, ...errors } } }, async (request) => {
+  app.withTypeProvider<TypeBoxTypeProvider>().get('/v1/audit', { config: { permission: 'audit.read' }, schema: { ...secured, querystring: AuditQuery, response: { 200: AuditPage, ...errors } } }, async (request) => {
     const principal = request.principal!;
-    const query = request.query as AuditQuery;
+    const { query } = request;
     const limit = query.limit ?? 100;
     const records = await readAudit(app.store, { ...(query.after === undefined ? {} : { after: query.after }), limit, ...(can(principal.role, 'audit.read-all') ? {} : { tenant: principal.tenant }) });
     return { records, next: records.length === limit ? records.at(-1)!.seq : null };

@@ -177,7 +177,7 @@ function writeAgentConfig(agentConfig: string, agentState: string, site: (typeof
     .replace(/^stateDir:.*$/m, `stateDir: ${agentState}`)
     .replace(/^name:.*$/m, `name: ${site.datacenter}-agent`);
   if (!existsSync(join(agentState, 'identity.json'))) {
-    const minted = spawnSync(process.execPath, [join(repo, 'relay/bin/lightsout-relay.js'), 'join-token', 'create', '--region', site.region, '--datacenter', site.datacenter, '--config', managerConfig], { cwd: repo, encoding: 'utf8' });
+    const minted = spawnSync(process.execPath, [join(repo, 'relay/bin/lightsout-relay.js'), 'join-token', 'create', '--region', site.region, '--datacenter', site.datacenter, '--tenant', 'demo', '--config', managerConfig], { cwd: repo, encoding: 'utf8' });
     if (minted.status !== 0) supervisor.fail(`could not create a join token: ${minted.stderr}`);
     const joinTokenFile = join(dataDir, `join-token-${site.datacenter}`);
     writeFileSync(joinTokenFile, minted.stdout.trim(), { mode: 0o600 });

@@ -142,7 +142,7 @@ function writeAgentConfig(agentConfig: string, agentState: string, relayConfig: 
     .replace(/^stateDir:.*$/m, `stateDir: ${agentState}`)
     .replace(/^name:.*$/m, `name: ${DATACENTER}-agent`);
   if (!existsSync(join(agentState, 'identity.json'))) {
-    const minted = spawnSync(process.execPath, [join(repo, 'relay/bin/lightsout-relay.js'), 'join-token', 'create', '--region', REGION, '--datacenter', DATACENTER, '--config', relayConfig], { cwd: repo, encoding: 'utf8' });
+    const minted = spawnSync(process.execPath, [join(repo, 'relay/bin/lightsout-relay.js'), 'join-token', 'create', '--region', REGION, '--datacenter', DATACENTER, '--tenant', 'demo', '--config', relayConfig], { cwd: repo, encoding: 'utf8' });
     if (minted.status !== 0) supervisor.fail(`could not create a join token: ${minted.stderr}`);
     const joinTokenFile = join(dataDir, 'join-token');
     writeFileSync(joinTokenFile, minted.stdout.trim(), { mode: 0o600 });

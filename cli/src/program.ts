@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LightsoutError } from '@lightsout/shared';
-import { agentsDeleteServers, agentsList, agentsRevoke, agentsTokenCreate } from './commands/agents.js';
+import { agentsDeleteServers, agentsList, agentsRevoke, agentsSetTenants, agentsTokenCreate } from './commands/agents.js';
 import { auditExport, auditVerify } from './commands/audit.js';
 import { approvalDecide, approvalsList, policyGet, policySet } from './commands/automation.js';
 import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
@@ -112,6 +112,13 @@ export function buildProgram(context: CommandContext): Command {
     .argument('<agent>', 'agent id (see `agents list`)')
     .option('--json', 'print JSON ({"removed": […]})')
     .action((agent: string, options: { json?: boolean }) => agentsDeleteServers(context, agent, options));
+  agents
+    .command('tenants')
+    .description("set the tenants an agent may register servers into (provider admin); its servers in other tenants are deleted at once")
+    .argument('<agent>', 'agent id (see `agents list`)')
+    .requiredOption('--tenant <tenant>', 'a tenant (repeatable; at least one)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--json', 'print JSON')
+    .action((agent: string, options: { tenant: string[]; json?: boolean }) => agentsSetTenants(context, agent, options));
   const token = agents.command('token').description('join tokens for enrolling new agents');
   token
     .command('create')
@@ -119,9 +126,9 @@ export function buildProgram(context: CommandContext): Command {
     .requiredOption('--region <region>', 'region slug, e.g. eu-central')
     .requiredOption('--datacenter <datacenter>', 'datacenter slug, e.g. fra1')
     .option('--ttl <seconds>', 'lifetime in seconds (60–86400; relay default otherwise)', positiveInteger)
-    .option('--tenant <tenant>', 'a tenant the agent may register servers into (repeatable; default any)', (value: string, previous: string[] = []) => [...previous, value])
+    .requiredOption('--tenant <tenant>', 'a tenant the agent may register servers into (repeatable; at least one)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print JSON')
-    .action((options: { region: string; datacenter: string; ttl?: number; tenant?: string[]; json?: boolean }) => agentsTokenCreate(context, options));
+    .action((options: { region: string; datacenter: string; ttl?: number; tenant: string[]; json?: boolean }) => agentsTokenCreate(context, options));
 
   withSelector(
     program

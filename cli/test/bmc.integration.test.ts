@@ -29,7 +29,7 @@ beforeAll(async () => {
   const relayUrl = `http://127.0.0.1:${port}`;
   processes.push(await startRelayProcess({ port, dataDir: join(root, 'relay-data'), heartbeatIntervalMs: 1000, password: PASSWORD, configDir: root }));
   await loginThroughDeviceFlow(relayUrl, cliEnv, 'admin', PASSWORD);
-  const { token } = await json<{ token: string }>(['agents', 'token', 'create', '--region', 'lab', '--datacenter', 'sim1']);
+  const { token } = await json<{ token: string }>(['agents', 'token', 'create', '--region', 'lab', '--datacenter', 'sim1', '--tenant', 'demo']);
   const config = join(root, 'agent.yaml');
   writeFileSync(
     config,

@@ -109,7 +109,7 @@ describe('foundation: relay + agent + CLI end to end', () => {
   }, 120_000);
 
   it('creates a join token as admin', async () => {
-    const created = await cli(['agents', 'token', 'create', '--region', 'eu-central', '--datacenter', 'fra1', '--json'], cliEnv);
+    const created = await cli(['agents', 'token', 'create', '--region', 'eu-central', '--datacenter', 'fra1', '--tenant', 'demo', '--json'], cliEnv);
     expect(created.code, created.stderr).toBe(0);
     const body = JSON.parse(created.stdout) as { token: string; region: string; datacenter: string };
     expect(body).toMatchObject({ region: 'eu-central', datacenter: 'fra1' });

@@ -46,7 +46,7 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
     const created = await fetch(`${options.relayUrl}/v1/agents/join-tokens`, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ region: REGION, datacenter: DATACENTER }),
+      body: JSON.stringify({ region: REGION, datacenter: DATACENTER, tenants: ['demo'] }),
     });
     if (created.status !== 201) throw new Error(`join token: HTTP ${created.status} ${await created.text()}`);
     const { token } = (await created.json()) as { token: string };

@@ -6,7 +6,7 @@ import { createUser, ensureTenant } from './identity/accounts.js';
 import { randomPassword } from './identity/passwords.js';
 import { type Store, openStore } from './store/open.js';
 
-const USAGE = `usage: lightsout-relay join-token create --region R --datacenter D [--ttl SECONDS] [--config relay.yaml] [--json]
+const USAGE = `usage: lightsout-relay join-token create --region R --datacenter D --tenant T [--tenant T2 …] [--ttl SECONDS] [--config relay.yaml] [--json]
        lightsout-relay tenant create --id ID --name NAME [--require-mfa] [--config relay.yaml]
        lightsout-relay user create --tenant ID --username NAME --role ROLE [--config relay.yaml]   (embedded identity only)
 
@@ -38,6 +38,7 @@ async function joinToken(rest: string[]): Promise<void> {
     options: {
       region: { type: 'string' },
       datacenter: { type: 'string' },
+      tenant: { type: 'string', multiple: true },
       ttl: { type: 'string', default: '600' },
       config: { type: 'string', short: 'c' },
       json: { type: 'boolean', default: false },
@@ -47,9 +48,11 @@ async function joinToken(rest: string[]): Promise<void> {
   if (!isSlug(values.region) || !isSlug(values.datacenter) || !Number.isInteger(ttlSeconds) || ttlSeconds < 60 || ttlSeconds > 86_400) {
     throw usage('--region and --datacenter must be slugs and --ttl 60..86400 seconds');
   }
+  const tenants = values.tenant ?? [];
+  if (tenants.length === 0 || !tenants.every((tenant) => isSlug(tenant))) throw usage('name each tenant the agent may register servers into with --tenant (at least one)');
   await withStore(values.config, async (store) => {
-    const { token, expiresAt } = await createJoinToken(store, { region: values.region!, datacenter: values.datacenter!, ttlSeconds, createdBy: 'local-admin' });
-    if (values.json) console.log(JSON.stringify({ token, region: values.region, datacenter: values.datacenter, expiresAt: expiresAt.toISOString() }));
+    const { token, expiresAt } = await createJoinToken(store, { region: values.region!, datacenter: values.datacenter!, tenants: [...new Set(tenants)], ttlSeconds, createdBy: 'local-admin' });
+    if (values.json) console.log(JSON.stringify({ token, region: values.region, datacenter: values.datacenter, tenants: [...new Set(tenants)], expiresAt: expiresAt.toISOString() }));
     else console.log(token);
   });
 }

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   if (isAdminCommand(process.argv.slice(2))) return runAdmin(process.argv.slice(2));
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
-    console.log('usage: lightsout-relay [--config relay.yaml]\n       lightsout-relay join-token create --region R --datacenter D [--ttl S]\n       lightsout-relay tenant create --id ID --name NAME [--require-mfa]\n       lightsout-relay user create --tenant ID --username NAME --role ROLE\nEnvironment: LIGHTSOUT_RELAY_CONFIG, LIGHTSOUT_RELAY__<SECTION>__<KEY> (see relay/README.md)');
+    console.log('usage: lightsout-relay [--config relay.yaml]\n       lightsout-relay join-token create --region R --datacenter D --tenant T [--ttl S]\n       lightsout-relay tenant create --id ID --name NAME [--require-mfa]\n       lightsout-relay user create --tenant ID --username NAME --role ROLE\nEnvironment: LIGHTSOUT_RELAY_CONFIG, LIGHTSOUT_RELAY__<SECTION>__<KEY> (see relay/README.md)');
     return;
   }
   const config = loadConfig(values.config === undefined ? {} : { file: values.config });

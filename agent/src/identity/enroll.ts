@@ -6,8 +6,8 @@ const ENROLL_TIMEOUT_MS = 15_000;
 
 /** What to tell an operator for each refusal: enrollment never retries by itself. */
 const ENROLL_HINTS: Partial<Record<string, string>> = {
-  JOIN_TOKEN_USED: 'a join token works once: create a new one with `lightsout agents token create --region R --datacenter D`',
-  JOIN_TOKEN_EXPIRED: 'create a new join token with `lightsout agents token create --region R --datacenter D` and start the agent within its TTL',
+  JOIN_TOKEN_USED: 'a join token works once: create a new one with `lightsout agents token create --region R --datacenter D --tenant T`',
+  JOIN_TOKEN_EXPIRED: 'create a new join token with `lightsout agents token create --region R --datacenter D --tenant T` and start the agent within its TTL',
   JOIN_TOKEN_INVALID: 'check that the join token was copied whole and belongs to this relay',
 };
 
@@ -61,7 +61,7 @@ export async function ensureIdentity(options: {
   if (stored !== undefined) return { identity: stored, enrolled: false };
   if (options.joinToken === undefined) {
     throw new LightsoutError('JOIN_TOKEN_INVALID', 'this agent has not enrolled yet and no join token is configured', {
-      hint: 'create one with `lightsout agents token create --region R --datacenter D`, then set joinToken, joinTokenFile or LIGHTSOUT_JOIN_TOKEN',
+      hint: 'create one with `lightsout agents token create --region R --datacenter D --tenant T`, then set joinToken, joinTokenFile or LIGHTSOUT_JOIN_TOKEN',
     });
   }
   let unreachable: LightsoutError | undefined;

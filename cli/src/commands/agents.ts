@@ -1,4 +1,4 @@
-import type { AgentList, AgentView, JoinTokenCreate, JoinTokenCreated } from '@lightsout/shared';
+import type { AgentList, AgentTenants, AgentView, JoinTokenCreate, JoinTokenCreated } from '@lightsout/shared';
 import { json, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
@@ -16,10 +16,9 @@ export async function agentsList(context: CommandContext, options: { json?: bool
   );
 }
 
-export async function agentsTokenCreate(context: CommandContext, options: { region: string; datacenter: string; ttl?: number; tenant?: string[]; json?: boolean }): Promise<void> {
-  const request: JoinTokenCreate = { region: options.region, datacenter: options.datacenter };
+export async function agentsTokenCreate(context: CommandContext, options: { region: string; datacenter: string; ttl?: number; tenant: string[]; json?: boolean }): Promise<void> {
+  const request: JoinTokenCreate = { region: options.region, datacenter: options.datacenter, tenants: [...new Set(options.tenant)] };
   if (options.ttl !== undefined) request.ttlSeconds = options.ttl;
-  if (options.tenant !== undefined) request.tenants = options.tenant;
   const created = await (await apiFor(context)).post<JoinTokenCreated>('/v1/agents/join-tokens', request);
   if (options.json) {
     context.output.out(json(created));
@@ -27,7 +26,7 @@ export async function agentsTokenCreate(context: CommandContext, options: { regi
   }
   // The token alone on stdout, so `TOKEN=$(lightsout agents token create …)` works; the rest is for humans.
   context.output.out(`${created.token}\n`);
-  context.output.err(`join token for ${created.region}/${created.datacenter}${created.tenants === undefined ? '' : `, tenants ${created.tenants.join(', ')} only`}, single use, expires ${created.expiresAt}\nstart the agent with LIGHTSOUT_JOIN_TOKEN set to it (or joinToken/joinTokenFile in its config)\n`);
+  context.output.err(`join token for ${created.region}/${created.datacenter}, tenants ${created.tenants.join(', ')} only, single use, expires ${created.expiresAt}\nstart the agent with LIGHTSOUT_JOIN_TOKEN set to it (or joinToken/joinTokenFile in its config)\n`);
 }
 
 /** Delete the servers a revoked agent registered (they stay listed otherwise: nothing else can remove them). */
@@ -38,6 +37,17 @@ export async function agentsDeleteServers(context: CommandContext, agentId: stri
     return;
   }
   context.output.out(`deleted ${result.removed.length} server${result.removed.length === 1 ? '' : 's'} of revoked agent ${agentId}${result.removed.length > 0 ? `: ${result.removed.join(', ')}` : ''}\n`);
+}
+
+/** `agents tenants AGENT --tenant T …`: the tenants the agent may register servers into from now on. */
+export async function agentsSetTenants(context: CommandContext, agentId: string, options: { tenant: string[]; json?: boolean }): Promise<void> {
+  const body: AgentTenants = { tenants: [...new Set(options.tenant)] };
+  const agent = await (await apiFor(context)).request<AgentView>('PUT', `/v1/agents/${encodeURIComponent(agentId)}/tenants`, body);
+  if (options.json) {
+    context.output.out(json(agent));
+    return;
+  }
+  context.output.out(`agent ${agent.id} (${agent.name}) may register servers into ${agent.tenants.join(', ')}; servers of other tenants it registered are gone, new tenants apply at its next connection\n`);
 }
 
 /** `agents revoke ID`: the agent is disconnected at once and can never connect with its key again. */

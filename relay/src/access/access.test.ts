@@ -205,7 +205,7 @@ describe('provider admins assign servers to tenants', () => {
     expect((await call('PUT', '/v1/servers/db-2/tenant', admin, { tenant: 'acme' })).body).toEqual({ id: 'db-2', tenant: 'acme' });
     expect((await call('GET', '/v1/servers/db-2', operator)).body.code).toBe('NOT_FOUND');
     const registration = (id: string, rack: string) => ({ id, name: id, tenant: 'demo', rack, endpoints: {}, capabilities: ['power' as const] });
-    await applyInventory(relay.app.store, { id: 'agent-1', region: 'eu', datacenter: 'fra1' }, [registration('web-1', 'r1'), registration('db-1', 'r2'), registration('db-2', 'r2')]);
+    await applyInventory(relay.app.store, { id: 'agent-1', region: 'eu', datacenter: 'fra1', tenants: ['demo'] }, [registration('web-1', 'r1'), registration('db-1', 'r2'), registration('db-2', 'r2')]);
     const tenants = await relay.app.store.selectFrom('servers').select(['id', 'tenant_id']).orderBy('id').execute();
     expect(tenants).toEqual([{ id: 'db-1', tenant_id: 'demo' }, { id: 'db-2', tenant_id: 'acme' }, { id: 'web-1', tenant_id: 'demo' }]);
     expect(await relay.app.store.selectFrom('audit').select(['action', 'target']).where('action', '=', 'server.assign').execute()).toEqual([{ action: 'server.assign', target: 'server:db-2' }]);

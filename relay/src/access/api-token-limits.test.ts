@@ -40,7 +40,7 @@ describe('what an API token may not do, whatever its role', () => {
 
   it('a provider-admin token manages no tenants or agents', async () => {
     expect(await call('POST', '/v1/tenants', providerToken, { id: 'minted', name: 'Minted' })).toEqual({ status: 403, code: 'FORBIDDEN' });
-    expect(await call('POST', '/v1/agents/join-tokens', providerToken, { region: 'eu', datacenter: 'fra1' })).toEqual({ status: 403, code: 'FORBIDDEN' });
+    expect(await call('POST', '/v1/agents/join-tokens', providerToken, { region: 'eu', datacenter: 'fra1', tenants: ['provider'] })).toEqual({ status: 403, code: 'FORBIDDEN' });
   });
 
   it('it still does the work it is for, and each refusal is audited', async () => {

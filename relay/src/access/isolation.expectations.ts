@@ -59,6 +59,7 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'GET /v1/agents': all(403),
   'POST /v1/agents/:id/revoke': all(403),
   'DELETE /v1/agents/:id/servers': all(403),
+  'PUT /v1/agents/:id/tenants': all(403),
   'GET /v1/users': all(403),
   'POST /v1/users': all(403),
   'PATCH /v1/users/:userId': interactive(byRole(403, 403, 404)),

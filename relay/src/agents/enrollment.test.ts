@@ -26,10 +26,10 @@ async function enrollRefusal(joinToken: string) {
 
 describe('join tokens', () => {
   it('only a provider admin creates them; the token is random, short-lived and stored hashed', async () => {
-    const denied = await fetch(`${relay.url}/v1/agents/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${operatorToken}` }, body: JSON.stringify({ region: 'eu', datacenter: 'fra1' }) });
+    const denied = await fetch(`${relay.url}/v1/agents/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${operatorToken}` }, body: JSON.stringify({ region: 'eu', datacenter: 'fra1', tenants: ['demo'] }) });
     expect(denied.status).toBe(403);
     expect(((await denied.json()) as { code: string }).code).toBe('FORBIDDEN');
-    const anonymous = await fetch(`${relay.url}/v1/agents/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ region: 'eu', datacenter: 'fra1' }) });
+    const anonymous = await fetch(`${relay.url}/v1/agents/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ region: 'eu', datacenter: 'fra1', tenants: ['demo'] }) });
     expect(anonymous.status).toBe(401);
 
     const created = await createJoinTokenAs(relay.url, adminToken, { region: 'eu', datacenter: 'fra1' });
@@ -43,7 +43,7 @@ describe('join tokens', () => {
   });
 
   it('refuses bad bodies with VALIDATION_FAILED', async () => {
-    const response = await fetch(`${relay.url}/v1/agents/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ region: '../etc', datacenter: 'fra1' }) });
+    const response = await fetch(`${relay.url}/v1/agents/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ region: '../etc', datacenter: 'fra1', tenants: ['demo'] }) });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { code: string }).code).toBe('VALIDATION_FAILED');
   });

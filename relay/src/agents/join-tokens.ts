@@ -7,15 +7,29 @@ export function hashJoinToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-export async function createJoinToken(store: Store, options: { region: string; datacenter: string; tenants?: string[]; ttlSeconds: number; createdBy: string }): Promise<{ token: string; expiresAt: Date }> {
+/**
+ * A join token names the tenants its agent may register servers into, at
+ * least one: an agent that could register anywhere could put servers (and
+ * the consoles it dials back) into any customer's inventory.
+ */
+export async function createJoinToken(store: Store, options: { region: string; datacenter: string; tenants: string[]; ttlSeconds: number; createdBy: string }): Promise<{ token: string; expiresAt: Date }> {
+  await requireTenants(store, options.tenants);
   const token = randomBytes(32).toString('base64url');
   const now = Date.now();
   const expiresAt = now + options.ttlSeconds * 1000;
   await store
     .insertInto('join_tokens')
-    .values({ token_hash: hashJoinToken(token), region: options.region, datacenter: options.datacenter, created_by: options.createdBy, created_at: now, expires_at: expiresAt, used_at: null, used_by_agent: null, tenants: options.tenants === undefined ? null : JSON.stringify(options.tenants) })
+    .values({ token_hash: hashJoinToken(token), region: options.region, datacenter: options.datacenter, created_by: options.createdBy, created_at: now, expires_at: expiresAt, used_at: null, used_by_agent: null, tenants: JSON.stringify(options.tenants) })
     .execute();
   return { token, expiresAt: new Date(expiresAt) };
+}
+
+/** At least one tenant, each existing: VALIDATION_FAILED or NOT_FOUND otherwise. */
+export async function requireTenants(store: Store, tenants: readonly string[]): Promise<void> {
+  if (tenants.length === 0) throw new LightsoutError('VALIDATION_FAILED', 'name at least one tenant the agent may register servers into', { hint: 'lightsout agents token create --region R --datacenter D --tenant T' });
+  const known = new Set((await store.selectFrom('tenants').select('id').where('id', 'in', [...tenants]).execute()).map((row) => row.id));
+  const unknown = tenants.filter((tenant) => !known.has(tenant));
+  if (unknown.length > 0) throw new LightsoutError('NOT_FOUND', `tenant ${unknown.join(', ')} does not exist`, { hint: 'create the tenant first: POST /v1/tenants' });
 }
 
 /**
@@ -34,7 +48,7 @@ export async function consumeJoinToken(store: Store, token: string, agentId: str
     .executeTakeFirst();
   const row = await store.selectFrom('join_tokens').select(['region', 'datacenter', 'used_at', 'used_by_agent', 'expires_at', 'tenants']).where('token_hash', '=', tokenHash).executeTakeFirst();
   if (Number(result.numUpdatedRows) === 1 && row !== undefined) return { region: row.region, datacenter: row.datacenter, tenants: row.tenants };
-  const hint = 'ask a provider admin for a new one: lightsout agents token create --region R --datacenter D';
+  const hint = 'ask a provider admin for a new one: lightsout agents token create --region R --datacenter D --tenant T';
   if (row === undefined) throw new LightsoutError('JOIN_TOKEN_INVALID', 'join token not recognised', { hint });
   if (row.used_at !== null) throw new LightsoutError('JOIN_TOKEN_USED', 'join token was already used', { hint });
   throw new LightsoutError('JOIN_TOKEN_EXPIRED', 'join token expired', { hint });

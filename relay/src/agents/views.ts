@@ -25,6 +25,6 @@ export async function listAgentViews(store: Store, isOnline: (agentId: string) =
     connectedAt: iso(row.connected_at),
     lastSeenAt: iso(row.last_seen_at),
     revoked: row.revoked !== 0,
-    tenants: row.tenants === null ? null : (JSON.parse(row.tenants) as string[]),
+    tenants: row.tenants === null ? [] : (JSON.parse(row.tenants) as string[]),
   }));
 }

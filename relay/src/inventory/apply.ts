@@ -7,8 +7,8 @@ export interface AgentPlacement {
   id: string;
   region: string;
   datacenter: string;
-  /** Tenants its join token named; null or absent: any. */
-  tenants?: string[] | null;
+  /** Tenants it may register servers into (its join token's, or a provider admin's later choice); null: none. */
+  tenants: string[] | null;
 }
 
 /**
@@ -53,9 +53,10 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
         rejected.push({ serverId: server.id, error: { code: 'CONFLICT', message: `server id ${server.id} appears twice in the inventory` } });
       } else if (owner !== undefined && owner !== agent.id) {
         rejected.push({ serverId: server.id, error: { code: 'CONFLICT', message: `server id ${server.id} is registered by another agent`, hint: 'server ids are unique across the provider; rename it in the agent config' } });
-      } else if (agent.tenants !== undefined && agent.tenants !== null && !assigned.has(server.id) && !agent.tenants.includes(server.tenant)) {
+      } else if (!assigned.has(server.id) && !(agent.tenants ?? []).includes(server.tenant)) {
         // A provider admin's assignment may place a server anywhere; the agent's own report may not.
-        rejected.push({ serverId: server.id, error: { code: 'FORBIDDEN', message: `this agent may register servers into ${agent.tenants.join(', ')} only, not ${server.tenant}`, hint: 'enroll the agent with a join token naming this tenant, or fix the tenant in the agent config' } });
+        const allowed = agent.tenants === null || agent.tenants.length === 0 ? 'no tenant yet' : `${agent.tenants.join(', ')} only`;
+        rejected.push({ serverId: server.id, error: { code: 'FORBIDDEN', message: `this agent may register servers into ${allowed}, not ${server.tenant}`, hint: `a provider admin names the agent's tenants: lightsout agents tenants ${agent.id} --tenant ${server.tenant}; or fix the tenant in the agent config` } });
       } else if (!knownTenants.has(server.tenant)) {
         rejected.push({ serverId: server.id, error: { code: 'NOT_FOUND', message: `tenant ${server.tenant} does not exist`, hint: 'a provider admin must create the tenant first' } });
       } else {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AgentEnroll, AgentEnrolled, AgentList, AgentView, ErrorBodySchema, JoinTokenCreate, JoinTokenCreated, LightsoutError } from '@lightsout/shared';
+import { AgentEnroll, AgentEnrolled, AgentList, AgentTenants, AgentView, ErrorBodySchema, JoinTokenCreate, JoinTokenCreated, LightsoutError } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { importJWK } from 'jose';
@@ -7,7 +7,7 @@ import Type from 'typebox';
 import type { AuthenticatedAgent } from '../agents/agent-auth.js';
 import { EnrollmentGuard, type EnrollFailureRow } from '../agents/enroll-guard.js';
 import { AgentHub } from '../agents/hub.js';
-import { consumeJoinToken, createJoinToken } from '../agents/join-tokens.js';
+import { consumeJoinToken, createJoinToken, requireTenants } from '../agents/join-tokens.js';
 import { listAgentViews } from '../agents/views.js';
 import { AgentRouter } from '../cluster/router.js';
 import { shareServerEvents } from '../cluster/server-events.js';
@@ -68,14 +68,9 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
       const now = Date.now();
       await app.store.insertInto('regions').values({ id: body.region, created_at: now }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
       await app.store.insertInto('datacenters').values({ id: body.datacenter, region: body.region, created_at: now }).onConflict((conflict) => conflict.columns(['region', 'id']).doNothing()).execute();
-      if (body.tenants !== undefined) {
-        const known = new Set((await app.store.selectFrom('tenants').select('id').where('id', 'in', body.tenants).execute()).map((row) => row.id));
-        const unknown = body.tenants.filter((tenant) => !known.has(tenant));
-        if (unknown.length > 0) throw new LightsoutError('NOT_FOUND', `tenant ${unknown.join(', ')} does not exist`, { hint: 'create the tenant first: POST /v1/tenants' });
-      }
-      const { token, expiresAt } = await createJoinToken(app.store, { region: body.region, datacenter: body.datacenter, ...(body.tenants === undefined ? {} : { tenants: body.tenants }), ttlSeconds: body.ttlSeconds ?? app.config.agents.joinTokenTtlSeconds, createdBy: principal.subject });
-      await app.audit.fromRequest(request, { action: 'join-token.create', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `datacenter:${body.region}/${body.datacenter}`, details: { expiresAt: expiresAt.toISOString(), tenants: body.tenants ?? null } });
-      return reply.status(201).send({ token, region: body.region, datacenter: body.datacenter, ...(body.tenants === undefined ? {} : { tenants: body.tenants }), expiresAt: expiresAt.toISOString() });
+      const { token, expiresAt } = await createJoinToken(app.store, { region: body.region, datacenter: body.datacenter, tenants: body.tenants, ttlSeconds: body.ttlSeconds ?? app.config.agents.joinTokenTtlSeconds, createdBy: principal.subject });
+      await app.audit.fromRequest(request, { action: 'join-token.create', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `datacenter:${body.region}/${body.datacenter}`, details: { expiresAt: expiresAt.toISOString(), tenants: body.tenants } });
+      return reply.status(201).send({ token, region: body.region, datacenter: body.datacenter, tenants: body.tenants, expiresAt: expiresAt.toISOString() });
     },
   );
 
@@ -139,6 +134,32 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
       if (Number(result.numUpdatedRows) !== 1) throw new LightsoutError('NOT_FOUND', `no agent ${id}`);
       router.revoke(id);
       await app.audit.fromRequest(request, { action: 'agent.revoke', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `agent:${id}` });
+      const [view] = await listAgentViews(app.store, (agentId) => router.isOnline(agentId), id);
+      return view!;
+    },
+  );
+
+  // Widening takes effect at the agent's next inventory (it sends one each time it connects); narrowing at once:
+  // the agent's servers in a tenant no longer named go, except those a provider admin assigned there.
+  app.put(
+    '/v1/agents/:id/tenants',
+    { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), body: AgentTenants, response: { 200: AgentView, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const { tenants } = request.body as AgentTenants;
+      const principal = request.principal!;
+      await requireTenants(app.store, tenants);
+      const { before, removed } = await app.store.transaction().execute(async (transaction) => {
+        const agent = await transaction.selectFrom('agents').select('tenants').where('id', '=', id).executeTakeFirst();
+        if (agent === undefined) throw new LightsoutError('NOT_FOUND', `no agent ${id}`);
+        await transaction.updateTable('agents').set({ tenants: JSON.stringify(tenants) }).where('id', '=', id).execute();
+        const assigned = transaction.selectFrom('server_assignments').select('server_id');
+        const rows = await transaction.selectFrom('servers').select(['id', 'tenant_id']).where('agent_id', '=', id).where('tenant_id', 'not in', tenants).where('id', 'not in', assigned).execute();
+        if (rows.length > 0) await transaction.deleteFrom('servers').where('id', 'in', rows.map((row) => row.id)).where('agent_id', '=', id).execute();
+        return { before: agent.tenants === null ? null : (JSON.parse(agent.tenants) as string[]), removed: rows.map((row) => ({ id: row.id, tenant: row.tenant_id })) };
+      });
+      app.serverEvents.serversRemoved(removed);
+      await app.audit.fromRequest(request, { action: 'agent.tenants', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `agent:${id}`, details: { tenants, before, removedServers: removed.map((server) => server.id) } });
       const [view] = await listAgentViews(app.store, (agentId) => router.isOnline(agentId), id);
       return view!;
     },

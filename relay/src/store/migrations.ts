@@ -459,6 +459,23 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('media_url_policies').ifExists().execute();
     },
   },
+  '0018-agent-tenants-required': {
+    // Every agent is bound to the tenants it may register servers into. One enrolled with a token that named
+    // none (it could register anywhere) is bound to the tenants it holds servers in now, so nothing it serves
+    // changes; one holding none is bound to none until a provider admin names its tenants. An unused token that
+    // named none enrolls an agent bound to none.
+    async up(db: Kysely<unknown>) {
+      const unbound = await sql<{ id: string }>`select id from agents where tenants is null`.execute(db);
+      for (const { id } of unbound.rows) {
+        const held = await sql<{ tenant_id: string }>`select distinct tenant_id from servers where agent_id = ${id} order by tenant_id`.execute(db);
+        await sql`update agents set tenants = ${JSON.stringify(held.rows.map((row) => row.tenant_id))} where id = ${id}`.execute(db);
+      }
+      await sql`update join_tokens set tenants = '[]' where tenants is null`.execute(db);
+    },
+    async down() {
+      // A binding is kept: going back would widen what each agent may register.
+    },
+  },
 });
 
 /**

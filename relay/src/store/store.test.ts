@@ -37,8 +37,8 @@ describe.each(dialects)('store on %s', (_name, open) => {
   });
 
   it('consumes a join token exactly once', async () => {
-    const { token } = await createJoinToken(store, { region: 'eu', datacenter: 'fra1', ttlSeconds: 600, createdBy: 'test' });
-    expect(await consumeJoinToken(store, token, 'agent-1')).toEqual({ region: 'eu', datacenter: 'fra1', tenants: null });
+    const { token } = await createJoinToken(store, { region: 'eu', datacenter: 'fra1', tenants: ['demo'], ttlSeconds: 600, createdBy: 'test' });
+    expect(await consumeJoinToken(store, token, 'agent-1')).toEqual({ region: 'eu', datacenter: 'fra1', tenants: '["demo"]' });
     await expect(consumeJoinToken(store, token, 'agent-2')).rejects.toMatchObject({ code: 'JOIN_TOKEN_USED' });
   });
 
@@ -47,13 +47,13 @@ describe.each(dialects)('store on %s', (_name, open) => {
       await store.insertInto('agents').values({ id, name: id, region: 'eu', datacenter: 'fra1', public_jwk: '{}', revoked: 0, version: null, connected_at: null, last_seen_at: null, created_at: Date.now() }).execute();
     }
     const server = (id: string, tenant = 'demo') => ({ id, name: id, tenant, rack: 'r1', endpoints: {}, capabilities: [] as never[] });
-    expect(await applyInventory(store, { id: 'agent-a', region: 'eu', datacenter: 'fra1' }, [server('s1'), server('s2')])).toEqual({ accepted: ['s1', 's2'], rejected: [], removed: [], assigned: [] });
-    const second = await applyInventory(store, { id: 'agent-b', region: 'eu', datacenter: 'ams1' }, [server('s1'), server('s3', 'ghost')]);
+    expect(await applyInventory(store, { id: 'agent-a', region: 'eu', datacenter: 'fra1', tenants: ['demo'] }, [server('s1'), server('s2')])).toEqual({ accepted: ['s1', 's2'], rejected: [], removed: [], assigned: [] });
+    const second = await applyInventory(store, { id: 'agent-b', region: 'eu', datacenter: 'ams1', tenants: ['demo', 'ghost'] }, [server('s1'), server('s3', 'ghost')]);
     expect(second.rejected.map((entry) => entry.error.code)).toEqual(['CONFLICT', 'NOT_FOUND']);
-    expect(await applyInventory(store, { id: 'agent-a', region: 'eu', datacenter: 'fra1' }, [server('s2')])).toEqual({ accepted: ['s2'], rejected: [], removed: [{ id: 's1', tenant: 'demo' }], assigned: [] });
+    expect(await applyInventory(store, { id: 'agent-a', region: 'eu', datacenter: 'fra1', tenants: ['demo'] }, [server('s2')])).toEqual({ accepted: ['s2'], rejected: [], removed: [{ id: 's1', tenant: 'demo' }], assigned: [] });
     // A provider admin's assignment wins over the agent's config, and the agent is told so.
     await store.insertInto('server_assignments').values({ server_id: 's2', tenant_id: 'demo', assigned_by: 'test', assigned_at: Date.now() }).execute();
-    expect((await applyInventory(store, { id: 'agent-a', region: 'eu', datacenter: 'fra1' }, [server('s2', 'provider')])).assigned).toEqual([{ serverId: 's2', tenant: 'demo' }]);
+    expect((await applyInventory(store, { id: 'agent-a', region: 'eu', datacenter: 'fra1', tenants: ['demo'] }, [server('s2', 'provider')])).assigned).toEqual([{ serverId: 's2', tenant: 'demo' }]);
     expect((await store.selectFrom('servers').select('id').orderBy('id').execute()).map((row) => row.id)).toEqual(['s2']);
   });
 

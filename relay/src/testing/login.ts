@@ -226,14 +226,27 @@ export async function refreshTokens(relayUrl: string, refreshToken: string, clie
   return tokenSet(body);
 }
 
-/** Log in as a provider admin and create a join token (what `lightsout agents token create` does). */
-export async function createJoinTokenAs(relayUrl: string, accessToken: string, placement: { region: string; datacenter: string; ttlSeconds?: number }): Promise<{ token: string; region: string; datacenter: string; expiresAt: string }> {
+/**
+ * As a provider admin, create a join token (what `lightsout agents token
+ * create` does). Without `tenants` it names every tenant the relay knows at
+ * that moment — what a provider running its own agent for all its customers
+ * names; a tenant created later needs `PUT /v1/agents/{id}/tenants`.
+ */
+export async function createJoinTokenAs(relayUrl: string, accessToken: string, placement: { region: string; datacenter: string; ttlSeconds?: number; tenants?: string[] }): Promise<{ token: string; region: string; datacenter: string; tenants: string[]; expiresAt: string }> {
+  const tenants = placement.tenants ?? (await knownTenants(relayUrl, accessToken));
   const response = await fetch(`${relayUrl}/v1/agents/join-tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
-    body: JSON.stringify(placement),
+    body: JSON.stringify({ ...placement, tenants }),
   });
-  const body = (await response.json()) as { token: string; region: string; datacenter: string; expiresAt: string };
+  const body = (await response.json()) as { token: string; region: string; datacenter: string; tenants: string[]; expiresAt: string };
   if (response.status !== 201) throw LightsoutError.fromBody(body);
   return body;
+}
+
+async function knownTenants(relayUrl: string, accessToken: string): Promise<string[]> {
+  const response = await fetch(`${relayUrl}/v1/tenants`, { headers: { authorization: `Bearer ${accessToken}` } });
+  const body = (await response.json()) as { tenants: Array<{ id: string }> };
+  if (response.status !== 200) throw LightsoutError.fromBody(body as never);
+  return body.tenants.map((tenant) => tenant.id);
 }

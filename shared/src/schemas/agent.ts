@@ -17,8 +17,8 @@ export const JoinTokenCreate = Type.Object(
   {
     region: Slug,
     datacenter: Slug,
-    /** Tenants the enrolled agent may register servers into; absent: any tenant (see docs/security.md). */
-    tenants: Type.Optional(Type.Array(Slug, { minItems: 1, maxItems: 64, uniqueItems: true })),
+    /** Tenants the enrolled agent may register servers into; at least one, so no agent can register servers anywhere (docs/security.md). */
+    tenants: Type.Array(Slug, { minItems: 1, maxItems: 64, uniqueItems: true }),
     /** Lifetime in seconds; short by default because the token is a bearer secret. */
     ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
   },
@@ -30,7 +30,7 @@ export const JoinTokenCreated = Type.Object({
   token: Type.String(),
   region: Slug,
   datacenter: Slug,
-  tenants: Type.Optional(Type.Array(Slug)),
+  tenants: Type.Array(Slug),
   expiresAt: Type.String(),
 });
 export type JoinTokenCreated = Static<typeof JoinTokenCreated>;
@@ -66,10 +66,14 @@ export const AgentView = Type.Object({
   connectedAt: Type.Union([Type.String(), Type.Null()]),
   lastSeenAt: Type.Union([Type.String(), Type.Null()]),
   revoked: Type.Boolean(),
-  /** Tenants it may register servers into; null: any. */
-  tenants: Type.Optional(Type.Union([Type.Array(Slug), Type.Null()])),
+  /** Tenants it may register servers into (empty: none until a provider admin names them). */
+  tenants: Type.Array(Slug),
 });
 export type AgentView = Static<typeof AgentView>;
 
 export const AgentList = Type.Object({ agents: Type.Array(AgentView) });
 export type AgentList = Static<typeof AgentList>;
+
+/** `PUT /v1/agents/{id}/tenants` (provider admin): the tenants the agent may register servers into from now on. */
+export const AgentTenants = Type.Object({ tenants: Type.Array(Slug, { minItems: 1, maxItems: 64, uniqueItems: true }) }, { additionalProperties: false });
+export type AgentTenants = Static<typeof AgentTenants>;

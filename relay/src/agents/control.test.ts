@@ -175,7 +175,7 @@ describe('inventory rules', () => {
     expect((await client.closed).code).toBe(ControlCloseCode.MALFORMED_MESSAGE);
   });
 
-  it('places servers in the agent\'s own datacenter and refuses foreign ids and unknown tenants', async () => {
+  it('places servers in the agent\'s own datacenter and refuses foreign ids and tenants it is not bound to', async () => {
     const fra = await enroll('fra1');
     const ams = await enroll('ams1');
     const fraClient = await connect(fra);
@@ -188,7 +188,7 @@ describe('inventory rules', () => {
     expect(ack.accepted).toEqual(['db-02']);
     expect(ack.rejected.map((entry) => [entry.serverId, entry.error.code])).toEqual([
       ['web-01', 'CONFLICT'],
-      ['db-01', 'NOT_FOUND'],
+      ['db-01', 'FORBIDDEN'],
       ['db-02', 'CONFLICT'],
     ]);
 

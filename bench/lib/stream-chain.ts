@@ -21,7 +21,7 @@ import { SignJWT, importJWK, jwtVerify, type JWK } from 'jose';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { type AgentContext, type AgentConfig, type ServerEntry, AgentStreams, type StreamsExtensionOptions, builtinDriverFactories, createAgentMetrics, DriverRegistry, ServerTenants } from '@lightsout/agent';
-import { type KeyDocuments, SingleUseLedger, accessPlugin, configPlugin, errorsPlugin, streamsPlugin, type StreamDependencies, openStore, storeKeyDocuments } from '@lightsout/relay/parts';
+import { AtRestKey, type KeyDocuments, SingleUseLedger, accessPlugin, configPlugin, errorsPlugin, streamsPlugin, type StreamDependencies, openStore, storeKeyDocuments } from '@lightsout/relay/parts';
 import { nodeSocketFactory, setTimer } from './stream-socket.js';
 
 export async function freePort(): Promise<number> {
@@ -121,7 +121,7 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
 
   const store = await openStore({ dataDir, store: { driver: 'sqlite', sqliteFile: 'relay.sqlite' } });
   const singleUse = new SingleUseLedger(store);
-  const keys = storeKeyDocuments(store);
+  const keys = storeKeyDocuments(store, AtRestKey.loadOrCreate(join(dataDir, 'at-rest.key')));
   const dependencies: StreamDependencies = {
     singleUse,
     async findServer(serverId) {

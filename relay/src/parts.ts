@@ -10,6 +10,7 @@ export { default as streamsPlugin, type StreamDependencies } from './plugins/str
 export { StreamTokens } from './plugins/streams/tokens.js';
 export { SingleUseLedger } from './access/single-use.js';
 export { type KeyDocuments, storeKeyDocuments } from './access/key-documents.js';
+export { AtRestKey } from './store/at-rest-key.js';
 export { openStore } from './store/open.js';
 export { ServerActivity } from './inventory/activity.js';
 export { ServerEvents } from './inventory/events.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryKeyDocuments, storeKeyDocuments } from './access/key-documents.js';
+import { memoryKeyDocuments } from './access/key-documents.js';
 import { type ProviderSecrets, loadOrCreateProviderSecrets, publicJwks, readProviderSecrets } from './identity/keys.js';
 import {
   TestControlClient,
@@ -35,7 +35,7 @@ describe('relay restart', () => {
       expect(printed[0]).toContain('LIGHTSOUT_DEMO_PASSWORD');
       expect(printed[0]).not.toContain(first.credentials.admin.password);
       // The signing keys are in the store (every replica of a deployment reads them there), not in dataDir.
-      expect(await readProviderSecrets(storeKeyDocuments(first.app.store))).toMatchObject({ jwks: { keys: [expect.objectContaining({ alg: 'EdDSA' }), expect.objectContaining({ alg: 'RS256' })] } });
+      expect(await readProviderSecrets(first.app.keyDocuments)).toMatchObject({ jwks: { keys: [expect.objectContaining({ alg: 'EdDSA' }), expect.objectContaining({ alg: 'RS256' })] } });
       expect(existsSync(join(dataDir, 'oidc-secrets.json'))).toBe(false);
 
       const operator = await loginWithDeviceFlow(first.url, 'operator', first.credentials.operator.password);
@@ -88,7 +88,7 @@ describe('relay restart', () => {
     try {
       const published = (await (await fetch(`${relay.url}/oidc/jwks`)).json()) as { keys: Array<{ kid: string }> };
       expect(published.keys.map((key) => key.kid).sort()).toEqual(publicJwks(earlier).keys.map((key) => key.kid).sort());
-      expect(await readProviderSecrets(storeKeyDocuments(relay.app.store))).toEqual(earlier);
+      expect(await readProviderSecrets(relay.app.keyDocuments)).toEqual(earlier);
       expect(existsSync(join(dataDir, 'oidc-secrets.json'))).toBe(false);
     } finally {
       await relay.close();

@@ -1,7 +1,6 @@
 import { type JWK, SignJWT, decodeJwt, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readProviderSecrets } from '../identity/keys.js';
-import { storeKeyDocuments } from './key-documents.js';
 import { type RunningRelay, loginWithPassword, startRelay } from '../testing/index.js';
 import { base32Decode, totp } from '../identity/totp.js';
 import { applyInventory } from '../inventory/apply.js';
@@ -31,7 +30,7 @@ beforeAll(async () => {
   admin = (await loginWithPassword(relay.url, 'admin', relay.credentials.admin.password)).accessToken;
   operator = (await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
   operatorClaims = decodeJwt(operator) as Record<string, unknown>;
-  edKey = (await readProviderSecrets(storeKeyDocuments(relay.app.store)))!.jwks.keys.find((key) => key.alg === 'EdDSA')!;
+  edKey = (await readProviderSecrets(relay.app.keyDocuments))!.jwks.keys.find((key) => key.alg === 'EdDSA')!;
   const now = Date.now();
   await relay.app.store.insertInto('agents').values({ id: 'agent-1', name: 'agent-1', region: 'eu', datacenter: 'fra1', public_jwk: '{}', revoked: 0, version: null, connected_at: null, last_seen_at: null, created_at: now }).execute();
   const server = (id: string, rack: string, labels: Record<string, string>) => ({ id, name: id, tenant_id: 'demo', region: 'eu', datacenter: 'fra1', rack, labels: JSON.stringify(labels), endpoints: '{}', capabilities: '["power"]', agent_id: 'agent-1', power: 'on', reachable: 1, state_at: now, updated_at: now });

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { type JWK, SignJWT, decodeJwt, importJWK } from 'jose';
 import { createUser, ensureTenant } from '../identity/accounts.js';
 import { readProviderSecrets } from '../identity/keys.js';
-import { storeKeyDocuments } from './key-documents.js';
 import { type RunningRelay, loginWithPassword } from '../testing/index.js';
 import { FileRecordingStorage } from '../plugins/streams/recordings/storage.js';
 import { createApiToken } from './api-tokens.js';
@@ -121,7 +120,7 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
   const revokedUserToken = (await loginWithPassword(relay.url, revokedName, PASSWORD)).accessToken;
   await store.updateTable('users').set({ disabled: 1 }).where('id', '=', alphaRevoked.id).execute();
 
-  const secrets = (await readProviderSecrets(storeKeyDocuments(relay.app.store)))!;
+  const secrets = (await readProviderSecrets(relay.app.keyDocuments))!;
   const edKey = secrets.jwks.keys.find((key) => key.alg === 'EdDSA')! as JWK;
   const claims = decodeJwt(adminToken);
   const resign = async (changes: { exp?: number; aud?: string }) =>

@@ -14,7 +14,6 @@ import {
   startRelay,
 } from '../testing/index.js';
 import { readProviderSecrets } from '../identity/keys.js';
-import { storeKeyDocuments } from './key-documents.js';
 
 /**
  * Revoking a user or a service account ends their live console sessions at
@@ -141,7 +140,7 @@ describe('step-up before taking over a live console', () => {
   it('joining someone else\'s live console with control needs a recent sign-in; watching does not', async () => {
     const holder = await openConsole(admin);
     const operator = (await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
-    const edKey = (await readProviderSecrets(storeKeyDocuments(relay.app.store)))!.jwks.keys.find((key) => key.alg === 'EdDSA')!;
+    const edKey = (await readProviderSecrets(relay.app.keyDocuments))!.jwks.keys.find((key) => key.alg === 'EdDSA')!;
     const stale = await new SignJWT({ ...decodeJwt(operator), auth_time: Math.floor(Date.now() / 1000) - 3600 }).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid!, typ: 'at+jwt' }).sign(await importJWK(edKey, 'EdDSA'));
     const post = (token: string, mode: 'control' | 'view') => fetch(`${relay.url}/v1/servers/rev-1/sessions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'sol', mode }) });
     const refused = await post(stale, 'control');

@@ -4,6 +4,7 @@ import { decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { scratchDirectories } from '@lightsout/lab/scratch';
 import { StreamTokens } from '../plugins/streams/tokens.js';
+import { AtRestKey } from '../store/at-rest-key.js';
 import type { Store } from '../store/open.js';
 import { storeDialects } from '../testing/dialects.js';
 import { waitFor } from '../testing/wait.js';
@@ -98,10 +99,13 @@ describe.each(storeDialects('lightsout-keyring-'))('stream keys shared by the re
   afterAll(async () => {
     for (const store of stores) await store.destroy();
   });
+  // Every replica of a deployment reads the same at-rest key file (loaded once: the file may be gone by the next test).
+  let sharedKey: AtRestKey | undefined;
   async function replica(): Promise<KeyDocuments> {
     const store = await open();
     stores.push(store);
-    return storeKeyDocuments(store);
+    sharedKey ??= AtRestKey.loadOrCreate(join(scratch.make(), 'at-rest.key'));
+    return storeKeyDocuments(store, sharedKey);
   }
 
   it('replicas starting at once on an empty store end up with one ring; a token from one verifies at the other', async () => {

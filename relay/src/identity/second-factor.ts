@@ -1,73 +1,37 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { sql } from 'kysely';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AtRestKey, rewriteFreedPages } from '../store/at-rest-key.js';
 import type { StoreDriver } from '../store/migrations.js';
 import type { Store } from '../store/open.js';
 import { newTotpSecret, totpStepOf } from './totp.js';
 
-/**
- * A user's TOTP second factor as stored: the secret sealed with AES-256-GCM
- * (NIST SP 800-38D) under a key that is not in the database, so a copy of
- * the database (a backup, a read-only SQL injection) yields no usable
- * factor. Each sealed value is bound to its user id (additional
- * authenticated data): one user's ciphertext pasted into another's row does
- * not open.
- *
- *   sealed = "v1." base64url( iv (12 bytes) ‖ ciphertext ‖ tag (16 bytes) )
- */
-const SEALED_PREFIX = 'v1.';
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 /** How long an enrollment may wait for its confirming code. */
 export const PENDING_TTL_MS = 10 * 60_000;
 /** How long an admin-issued enrollment code is valid. */
 export const ENROLLMENT_CODE_TTL_MS = 24 * 3600_000;
 
+/**
+ * A user's TOTP second factor as stored: the secret sealed with the
+ * deployment's at-rest key (store/at-rest-key.ts), bound to its user id, so
+ * one user's ciphertext pasted into another's row does not open.
+ */
 export class TotpSealer {
-  private constructor(private readonly key: Buffer) {}
+  constructor(private readonly key: AtRestKey) {}
 
-  /** The key file (32 random bytes, base64url, mode 0600), created on first start. */
   static loadOrCreate(path: string): TotpSealer {
-    if (!existsSync(path)) {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      try {
-        writeFileSync(path, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
-      } catch (error) {
-        // Another relay on the same data dir created it first: use theirs.
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-    }
-    const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64url');
-    if (key.length !== 32) throw new Error(`${path} does not hold a 32-byte key (base64url)`);
-    return new TotpSealer(key);
+    return new TotpSealer(AtRestKey.loadOrCreate(path));
   }
 
   static isSealed(value: string): boolean {
-    return value.startsWith(SEALED_PREFIX);
+    return AtRestKey.isSealed(value);
   }
 
   seal(userId: string, secret: string): string {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(Buffer.from(`lightsout-totp:${userId}`));
-    const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
-    return SEALED_PREFIX + Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+    return this.key.seal(`lightsout-totp:${userId}`, secret);
   }
 
   /** The secret, or undefined when the value was not sealed by this key for this user. */
   open(userId: string, sealed: string): string | undefined {
-    if (!TotpSealer.isSealed(sealed)) return undefined;
-    const raw = Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64url');
-    if (raw.length < IV_BYTES + TAG_BYTES) return undefined;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, IV_BYTES));
-      decipher.setAAD(Buffer.from(`lightsout-totp:${userId}`));
-      decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-      return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8');
-    } catch {
-      return undefined;
-    }
+    return this.key.open(`lightsout-totp:${userId}`, sealed);
   }
 }
 
@@ -175,23 +139,7 @@ export class SecondFactors {
       await this.store.updateTable('users').set(changes).where('id', '=', row.id).where('totp_secret', '=', value).execute();
       sealed += 1;
     }
-    if (sealed > 0) await rewriteFreedPages(this.store, this.driver);
+    if (sealed > 0) await rewriteFreedPages(this.store, this.driver, 'users');
     return sealed;
-  }
-}
-
-/**
- * An UPDATE leaves the old row's bytes in freed pages (SQLite: the WAL and
- * the file's free list; PostgreSQL: dead tuples) until they are reused, so
- * after rewriting clear secrets the file is compacted: checkpoint the WAL
- * into the file, VACUUM (rewrites it without free pages), truncate the WAL.
- */
-async function rewriteFreedPages(store: Store, driver: StoreDriver): Promise<void> {
-  if (driver === 'sqlite') {
-    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store);
-    await sql`VACUUM`.execute(store);
-    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store);
-  } else {
-    await sql`VACUUM FULL users`.execute(store);
   }
 }

@@ -3,7 +3,6 @@ import { type JWK, SignJWT, decodeJwt, decodeProtectedHeader, importJWK } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRelay, loginWithDeviceFlow, startRelay } from '../testing/index.js';
 import { readProviderSecrets } from './keys.js';
-import { storeKeyDocuments } from '../access/key-documents.js';
 
 let relay: RunningRelay;
 let edKey: JWK;
@@ -12,7 +11,7 @@ let validToken: string;
 
 beforeAll(async () => {
   relay = await startRelay();
-  const secrets = (await readProviderSecrets(storeKeyDocuments(relay.app.store)))!;
+  const secrets = (await readProviderSecrets(relay.app.keyDocuments))!;
   edKey = secrets.jwks.keys.find((key) => key.alg === 'EdDSA')!;
   validToken = (await loginWithDeviceFlow(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
   operatorSubject = decodeJwt(validToken).sub!;

@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
 import { apiTokenPrincipal, isApiToken } from '../access/api-tokens.js';
-import { storeKeyDocuments } from '../access/key-documents.js';
 import { Counter, Gauge } from 'prom-client';
 import { ensureTenant, seedDemo } from '../identity/accounts.js';
 import { IssuerKeys } from '../identity/issuer-keys.js';
@@ -92,13 +91,13 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     // A gateway runs no OpenID Provider: sign-in, refresh and sign-out happen at the deployment URL (the issuer is
     // `${deploymentUrl}/oidc` on every replica). Its tokens are verified here by signature alone, with the deployment's
     // keys read from the store (docs/deployment.md).
-    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: await storeProviderKeys(storeKeyDocuments(app.store)), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
+    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: await storeProviderKeys(app.keyDocuments), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
     refuseSignIn(app);
-    // Step-up codes are still checked here (the REST API's MFA routes); the sealing key is the managers' (identity.totpKeyFile).
-    secondFactors = new SecondFactors(app.store, TotpSealer.loadOrCreate(config.identity.totpKeyFile), config.store.driver);
+    // Step-up codes are still checked here (the REST API's MFA routes); the at-rest key is the managers' (identity.totpKeyFile).
+    secondFactors = new SecondFactors(app.store, new TotpSealer(app.atRestKey), config.store.driver);
   } else if (config.identity.mode === 'embedded') {
     // In the store, so every replica issues and accepts the same tokens; a dataDir file from before is imported once.
-    const secrets = await loadOrCreateProviderSecrets(storeKeyDocuments(app.store), config.dataDir);
+    const secrets = await loadOrCreateProviderSecrets(app.keyDocuments, config.dataDir);
     const provider = createProvider({ config, store: app.store, secrets, log: app.log });
     // Nothing this OP issues lives longer than accessTokenTtlSeconds, so nothing longer is ours.
     verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: publicJwks(secrets), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
@@ -120,7 +119,7 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
         callback(raw, reply.raw);
       });
     });
-    secondFactors = new SecondFactors(app.store, TotpSealer.loadOrCreate(config.identity.totpKeyFile), config.store.driver);
+    secondFactors = new SecondFactors(app.store, new TotpSealer(app.atRestKey), config.store.driver);
     const sealed = await secondFactors.sealClearSecrets();
     if (sealed > 0) app.log.info({ sealed }, 'sealed TOTP secrets stored in clear by an earlier version');
     registerInteractionRoutes(app, provider, throttle, secondFactors);

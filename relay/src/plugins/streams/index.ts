@@ -18,7 +18,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
-import { type KeyDocuments, storeKeyDocuments } from '../../access/key-documents.js';
+import type { KeyDocuments } from '../../access/key-documents.js';
 import { can } from '../../access/permissions.js';
 import type { Principal } from '../../identity/verifier.js';
 import type { StreamDependencies } from './dependencies.js';
@@ -99,7 +99,7 @@ const SessionParams = Type.Object({ sessionId: Type.String({ maxLength: 64 }) })
 async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions): Promise<void> {
   const { dependencies } = options;
   const tokens = await StreamTokens.load({
-    documents: options.keyDocuments ?? storeKeyDocuments(app.store),
+    documents: options.keyDocuments ?? app.keyDocuments,
     // Key files of a single-process install from before the store held them are imported once.
     dataDir: app.config.dataDir,
     // One issuer and audience for the deployment: a stream token (a resume token above all) is valid on every gateway.

@@ -14,7 +14,8 @@ import { registerMediaUrlPolicyCommands } from './commands/media-url-policy.js';
 import { serversList, serversRetryCredentials, serversShow } from './commands/servers.js';
 import { sshHostKey, sshKeysAdd, sshKeysList, sshKeysRemove, sshLogin } from './commands/ssh.js';
 import { tokensCreate, tokensList, tokensRevoke } from './commands/tokens.js';
-import { usersCreate, usersList, usersSetDisabled } from './commands/users.js';
+import { mfaConfirm, mfaEnroll, mfaRemove } from './commands/mfa.js';
+import { usersCreate, usersList, usersMfaCode, usersSetDisabled } from './commands/users.js';
 
 export const CLI_VERSION = '0.1.0';
 
@@ -232,6 +233,21 @@ export function buildProgram(context: CommandContext): Command {
     .action((username: string, options: { role: string; tenant?: string; json?: boolean }) => usersCreate(context, username, options));
   users.command('disable').description('disable a user: refused at once, live consoles end').argument('<id>', 'user id (see `users list`)').option('--json', 'print JSON').action((id: string, options: { json?: boolean }) => usersSetDisabled(context, id, true, options));
   users.command('enable').description('enable a disabled user').argument('<id>', 'user id').option('--json', 'print JSON').action((id: string, options: { json?: boolean }) => usersSetDisabled(context, id, false, options));
+  users
+    .command('mfa-code')
+    .description('issue a one-time second-factor enrollment code for a user (needed in a tenant that requires MFA); printed once on stdout, valid 24 h')
+    .argument('<id>', 'user id (see `users list`)')
+    .option('--json', 'print JSON')
+    .action((id: string, options: { json?: boolean }) => usersMfaCode(context, id, options));
+
+  const mfa = program.command('mfa').description('your own second factor (TOTP)');
+  mfa
+    .command('enroll')
+    .description('start enrolling an authenticator app: needs LIGHTSOUT_PASSWORD (your password, again) and, in an MFA tenant, LIGHTSOUT_MFA_ENROLLMENT_CODE from your admin; prints the otpauth:// URI')
+    .option('--json', 'print JSON ({secret, otpauthUri})')
+    .action((options: { json?: boolean }) => mfaEnroll(context, options));
+  mfa.command('confirm').description('finish the enrollment with the code the app shows').argument('<code>', '6 digits').option('--json', 'print JSON').action((code: string, options: { json?: boolean }) => mfaConfirm(context, code, options));
+  mfa.command('remove').description('remove your second factor (needs a recent sign-in with it)').action(() => mfaRemove(context));
 
   const grants = program.command('grants').description('narrow a user to a server group inside the tenant (tenant admins); a user without grants sees the whole tenant');
   grants.command('list').description('list grants').option('--tenant <tenant>', 'provider admins: another tenant').option('--json', 'print JSON').action((options: { tenant?: string; json?: boolean }) => grantsList(context, options));

@@ -1,9 +1,11 @@
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/exit-codes.js';
+import { tokenSourceFor } from '../src/auth/session.js';
 import { run } from '../src/main.js';
 import type { TrackedProcess } from './support/processes.js';
 import { loginThroughDeviceFlow, startRelayProcess } from './support/stack.js';
@@ -93,4 +95,52 @@ describe('lightsout tokens and audit', () => {
     const disabled = await cli(['users', 'disable', user.id], adminEnv);
     expect(disabled.stdout).toBe('night-shift is disabled\n');
   });
+});
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret: what the user's authenticator app shows. */
+function totpNow(secret: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const char of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+describe('lightsout users mfa-code and mfa enroll', () => {
+  it('in a tenant that requires MFA, a user enrolls a factor only with the code an admin issued', async () => {
+    const url = adminEnv['LIGHTSOUT_RELAY']!;
+    const adminToken = await tokenSourceFor(url, adminEnv).token();
+    const tenant = await fetch(`${url}/v1/tenants`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ id: 'mfa-co', name: 'MFA Co', requireMfa: true }) });
+    expect(tenant.status).toBe(201);
+    const password = 'mfa-cli-operator-Stapler-Walrus-42';
+    const created = await cli(['users', 'create', 'mfa-op', '--role', 'operator', '--tenant', 'mfa-co', '--json'], { ...adminEnv, LIGHTSOUT_NEW_PASSWORD: password });
+    expect(created.code, created.stderr).toBe(ExitCode.OK);
+    const userId = (JSON.parse(created.stdout) as { id: string }).id;
+    const operatorEnv = { LIGHTSOUT_CONFIG_DIR: join(directory, 'config-mfa-op'), LIGHTSOUT_RELAY: url };
+    await loginThroughDeviceFlow(url, operatorEnv, 'mfa-op@mfa-co', password);
+
+    // The password alone is exactly what an MFA tenant does not trust: no factor without the admin's code.
+    const refused = await cli(['mfa', 'enroll'], { ...operatorEnv, LIGHTSOUT_PASSWORD: password });
+    expect(refused.code).not.toBe(ExitCode.OK);
+    expect(refused.stderr).toContain('MFA_ENROLLMENT_REQUIRED');
+
+    const issued = await cli(['users', 'mfa-code', userId], adminEnv);
+    expect(issued.code, issued.stderr).toBe(ExitCode.OK);
+    const code = issued.stdout.trim();
+    expect(code).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    expect(issued.stderr).toContain('lightsout mfa enroll');
+
+    const started = await cli(['mfa', 'enroll', '--json'], { ...operatorEnv, LIGHTSOUT_PASSWORD: password, LIGHTSOUT_MFA_ENROLLMENT_CODE: code });
+    expect(started.code, started.stderr).toBe(ExitCode.OK);
+    const { secret, otpauthUri } = JSON.parse(started.stdout) as { secret: string; otpauthUri: string };
+    expect(otpauthUri).toMatch(/^otpauth:\/\/totp\//);
+    const confirmed = await cli(['mfa', 'confirm', totpNow(secret)], operatorEnv);
+    expect(confirmed.code, confirmed.stderr).toBe(ExitCode.OK);
+    const listed = JSON.parse((await cli(['users', 'list', '--tenant', 'mfa-co', '--json'], adminEnv)).stdout) as { users: Array<{ id: string; mfa: boolean }> };
+    expect(listed.users.find((user) => user.id === userId)?.mfa).toBe(true);
+  }, 120_000);
 });

@@ -20,3 +20,15 @@ export async function usersSetDisabled(context: CommandContext, userId: string, 
   const user = await (await apiFor(context)).request<UserView>('PATCH', `/v1/users/${encodeURIComponent(userId)}`, { disabled });
   context.output.out(options.json ? json(user) : `${user.username} is ${user.disabled ? 'disabled' : 'enabled'}\n`);
 }
+
+/** `users mfa-code USER` (tenant admins): a one-time enrollment code for that user, shown once, valid 24 h. */
+export async function usersMfaCode(context: CommandContext, userId: string, options: { json?: boolean }): Promise<void> {
+  const issued = await (await apiFor(context)).post<{ code: string; expiresAt: string }>(`/v1/users/${encodeURIComponent(userId)}/mfa-enrollment`, {});
+  if (options.json) {
+    context.output.out(json(issued));
+    return;
+  }
+  // The code alone on stdout, so a provisioning script can hand it on; the rest is for humans.
+  context.output.out(`${issued.code}\n`);
+  context.output.err(`one-time enrollment code for ${userId}, valid until ${issued.expiresAt}: give it to the user over a channel you trust; they run\n  LIGHTSOUT_MFA_ENROLLMENT_CODE=<code> LIGHTSOUT_PASSWORD=<their password> lightsout mfa enroll\n`);
+}

@@ -20,7 +20,10 @@ export interface ScriptedLeg {
  * `stream.open` dials back (refusing a tenant other than the one it was
  * last told, like agent/src/streams), `server.assign` records the tenant,
  * `media.status` / `media.eject` report and drop a scripted mount. Every
- * request is kept in `requests`.
+ * request is kept in `requests`. It heartbeats at the interval the relay's
+ * welcome names, as the real agent does: without them the relay drops it
+ * after `missedHeartbeats` intervals (15 s by default), which a test run
+ * slowed by a loaded machine outlasts.
  */
 export class ScriptedAgent {
   readonly requests: RequestMessage[] = [];
@@ -32,6 +35,7 @@ export class ScriptedAgent {
   dialBackGate: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
   private stopped = false;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly relayUrl: string,
@@ -48,10 +52,13 @@ export class ScriptedAgent {
   static async connect(relayUrl: string, identity: TestAgentIdentity, servers: ServerRegistration[]): Promise<ScriptedAgent> {
     const connected = await TestControlClient.connect(relayUrl, await agentConnectToken(identity));
     if (isRefusal(connected)) throw new Error(`agent refused: ${JSON.stringify(connected.body)}`);
-    await connected.next('welcome');
+    const welcome = await connected.next('welcome');
     connected.send({ v: 1, type: 'hello', agentVersion: 'scripted', capabilities: ['ipmi', 'redfish'] });
     connected.send({ v: 1, type: 'inventory', servers });
     const agent = new ScriptedAgent(relayUrl, identity, connected);
+    let seq = 0;
+    agent.heartbeat = setInterval(() => connected.send({ v: 1, type: 'heartbeat', seq: ++seq }), welcome.heartbeatIntervalMs);
+    agent.heartbeat.unref();
     for (const server of servers) agent.tenants.set(server.id, server.tenant);
     const ack = await connected.next('inventory-ack');
     for (const { serverId, tenant } of ack.assigned ?? []) agent.tenants.set(serverId, tenant);
@@ -81,6 +88,7 @@ export class ScriptedAgent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.heartbeat);
     for (const leg of this.legs) leg.socket.terminate();
     await this.control.close();
   }

@@ -89,6 +89,8 @@ async function run(postgresUrl: string, password: string): Promise<void> {
           dataDir: join(dataDir, replica.name),
           webRoot: join(repo, 'desktop/out/web'),
           store: { driver: 'postgres', postgresUrl },
+          // Every replica reads the signing keys and TOTP secrets the store holds sealed with this one file.
+          identity: { totpKeyFile: join(dataDir, 'at-rest.key') },
         },
         null,
         2,

@@ -141,6 +141,8 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         ...(options.postgresUrl === undefined ? {} : { store: { driver: 'postgres', postgresUrl: options.postgresUrl } }),
         ...(options.roles?.[index] === undefined ? {} : { role: options.roles[index].role, deploymentUrl: relayUrl, ...(options.roles[index].region === undefined ? {} : { region: options.roles[index].region }) }),
         ...options.relayConfig,
+        // One deployment, one at-rest key (it seals the signing keys and TOTP secrets every replica reads from the store).
+        identity: { totpKeyFile: join(directory, 'at-rest.key'), ...(options.relayConfig?.['identity'] as Record<string, unknown> | undefined) },
       }),
     );
     return path;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { NOTIFY_CHANNEL } from './revocation-channels.js';
 import { postgresForThisFile } from '../testing/dialects.js';
-import { type RunningRelay, loginWithPassword, startRelay } from '../testing/index.js';
+import { type RunningRelay, loginWithPassword, sharedAtRestKeyFile, startRelay } from '../testing/index.js';
 import { ScriptedAgent } from '../testing/scripted-agent.js';
 
 /**
@@ -86,7 +86,8 @@ describe('on PostgreSQL: two relays on one database', () => {
 
   beforeAll(async () => {
     const postgresUrl = await postgres().createDatabase('revocation_channel');
-    const config = { store: { driver: 'postgres', postgresUrl } };
+    // One deployment, one at-rest key file: it opens the signing keys both relays read from the store.
+    const config = { store: { driver: 'postgres', postgresUrl }, identity: { totpKeyFile: sharedAtRestKeyFile() } } as never;
     relayA = await startRelay({ config });
     relayB = await startRelay({ config });
     adminA = (await loginWithPassword(relayA.url, 'admin', relayA.credentials.admin.password)).accessToken;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '../testing/dialects.js';
-import { type RunningRelay, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, loginWithDeviceFlow, startRelay, TestControlClient } from '../testing/index.js';
+import { type RunningRelay, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, loginWithDeviceFlow, sharedAtRestKeyFile, startRelay, TestControlClient } from '../testing/index.js';
 
 /**
  * Two relays of one deployment (one PostgreSQL store): an agent enrolls once,
@@ -15,9 +15,11 @@ let unconfigured: RunningRelay;
 
 beforeAll(async () => {
   const store = { driver: 'postgres', postgresUrl: postgres().url };
-  first = await startRelay({ config: { store, agents: { audience: deploymentAudience } } });
-  second = await startRelay({ config: { store, agents: { audience: deploymentAudience } } });
-  unconfigured = await startRelay({ config: { store } });
+  // One deployment, one at-rest key file: it opens the signing keys every replica reads from the store.
+  const identity = { totpKeyFile: sharedAtRestKeyFile() };
+  first = await startRelay({ config: { store, identity, agents: { audience: deploymentAudience } } as never });
+  second = await startRelay({ config: { store, identity, agents: { audience: deploymentAudience } } as never });
+  unconfigured = await startRelay({ config: { store, identity } as never });
 }, 120_000);
 afterAll(async () => {
   await Promise.all([first?.close(), second?.close(), unconfigured?.close()]);

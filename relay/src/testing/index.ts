@@ -3,7 +3,7 @@
  * integration tests) to run a real relay and log in through its real OP.
  * Test files only; the relay itself never imports this.
  */
-export { startRelay, TEST_PASSWORD, type RunningRelay, type StartRelayOptions } from './relay.js';
+export { startRelay, sharedAtRestKeyFile, TEST_PASSWORD, type RunningRelay, type StartRelayOptions } from './relay.js';
 export { loginWithDeviceFlow, loginWithPassword, approveAuthorization, approveDeviceCode, refreshTokens, signInAgainWith, endOpSession, revokeRefreshToken, fetchClientConfig, createJoinTokenAs, type TokenSet } from './login.js';
 export { TestBrowser, parseForm, type HtmlForm } from './browser.js';
 export { enrollTestAgent, agentConnectToken, TestControlClient, isRefusal, type TestAgentIdentity, type UpgradeRefusal } from './control-client.js';

@@ -81,3 +81,14 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Runni
     },
   };
 }
+
+/**
+ * A fresh at-rest key file path for the replicas of one test deployment
+ * (`identity.totpKeyFile`): relays sharing a store must share it, as real
+ * replicas share one secret mount. Removed when the process exits.
+ */
+export function sharedAtRestKeyFile(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'lightsout-at-rest-'));
+  process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
+  return join(directory, 'at-rest.key');
+}

@@ -76,6 +76,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     loggerInstance: createLogger(config.logLevel, options.logDestination) as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
     bodyLimit: 1024 * 1024,
+    // A plugin may wait on the store at start (migrations, seeding, key import): on a loaded host or a slow
+    // database that takes longer than avvio's 10 s default, which would end the start with AVV_ERR_PLUGIN_EXEC_TIMEOUT.
+    pluginTimeout: 120_000,
     trustProxy: config.trustProxy,
     clientErrorHandler,
     frameworkErrors,

@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { BulkAccepted, BulkJobView, BulkRequest, ErrorBodySchema, LightsoutError } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -19,10 +20,8 @@ const secured = { tags: ['bulk'], security: [{ bearer: [] }] };
 /** The bulk route needs what one server's operation needs (a dry run: servers.read); the service checks it again. */
 const bulkAction = {
   least: 'servers.read',
-  of: (request: FastifyRequest) => {
-    const body = request.body as BulkRequest;
-    return bulkPermission(body.operation, body.dryRun === true);
-  },
+  // The access hook runs `of` on the body the schema validated; its request is untyped, so the body is named here.
+  of: (request: FastifyRequest<{ Body: BulkRequest }>) => bulkPermission(request.body.operation, request.body.dryRun === true),
 } as const;
 
 /**
@@ -44,8 +43,9 @@ async function bulkPlugin(app: FastifyInstance): Promise<void> {
   });
   app.decorate('bulk', service);
   app.addHook('onClose', async () => service.stop());
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.post(
+  api.post(
     '/v1/bulk',
     { config: { permission: bulkAction }, schema: { ...secured, body: BulkRequest, response: { 200: BulkAccepted, 202: BulkAccepted, ...errors } } },
     async (request, reply) => {
@@ -61,9 +61,8 @@ async function bulkPlugin(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.get('/v1/bulk/:id', { config: { permission: 'servers.read' }, schema: { ...secured, params: JobParams, response: { 200: BulkJobView, ...errors } } }, async (request) => {
-    const { id } = request.params as { id: string };
-    return service.get(request.principal!, id);
+  api.get('/v1/bulk/:id', { config: { permission: 'servers.read' }, schema: { ...secured, params: JobParams, response: { 200: BulkJobView, ...errors } } }, async (request) => {
+    return service.get(request.principal!, request.params.id);
   });
 }
 

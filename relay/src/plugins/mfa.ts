@@ -1,5 +1,6 @@
 import { ErrorBodySchema, LightsoutError, type Role } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { sameTenantOr404 } from '../access/guards.js';
 import { assignableRoles } from '../access/permissions.js';
@@ -44,9 +45,10 @@ export default async function mfaPlugin(app: FastifyInstance): Promise<void> {
     return { principal, factors: app.identity.secondFactors };
   }
 
-  app.post('/v1/me/totp', { config: { permission: 'account.manage-own' }, schema: { ...secured, body: EnrollBody, response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }), ...errors } } }, async (request, reply) => {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  api.post('/v1/me/totp', { config: { permission: 'account.manage-own' }, schema: { ...secured, body: EnrollBody, response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }), ...errors } } }, async (request, reply) => {
     const { principal, factors } = person(request);
-    const body = request.body as { password: string; enrollmentCode?: string };
+    const { body } = request;
     const denied = async (reason: string, error: LightsoutError) => {
       await app.audit.fromRequest(request, { action: 'mfa.enroll-start', outcome: 'denied', subject: principal.subject, tenant: principal.tenant, details: { reason } });
       return error;
@@ -75,10 +77,10 @@ export default async function mfaPlugin(app: FastifyInstance): Promise<void> {
     return reply.status(201).send({ secret, otpauthUri: otpauthUri(secret, principal.username) });
   });
 
-  app.post('/v1/me/totp/confirm', { config: { permission: 'account.manage-own' }, schema: { ...secured, body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }), response: { 200: Type.Object({ mfa: Type.Literal(true) }), ...errors } } }, async (request) => {
+  api.post('/v1/me/totp/confirm', { config: { permission: 'account.manage-own' }, schema: { ...secured, body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }), response: { 200: Type.Object({ mfa: Type.Literal(true) }), ...errors } } }, async (request) => {
     const { principal, factors } = person(request);
     if (!(await factors.state(principal.subject)).pending) throw new LightsoutError('CONFLICT', 'no second-factor enrollment in progress', { hint: 'start one with POST /v1/me/totp' });
-    if (!(await factors.confirm(principal.subject, (request.body as { code: string }).code))) {
+    if (!(await factors.confirm(principal.subject, request.body.code))) {
       await app.audit.fromRequest(request, { action: 'mfa.enroll', outcome: 'failure', subject: principal.subject, tenant: principal.tenant });
       throw new LightsoutError('VALIDATION_FAILED', 'wrong one-time code', { hint: "check the authenticator app's clock and enter the current code" });
     }
@@ -96,14 +98,14 @@ export default async function mfaPlugin(app: FastifyInstance): Promise<void> {
     return reply.status(204).send();
   });
 
-  app.post(
+  api.post(
     '/v1/users/:userId/mfa-enrollment',
     { config: { permission: 'users.manage' }, schema: { tags: ['users'], security: [{ bearer: [] }], params: Type.Object({ userId: Type.String({ maxLength: 64 }) }), response: { 201: Type.Object({ code: Type.String(), expiresAt: Type.String() }), ...errors } } },
     async (request, reply) => {
       const principal = request.principal!;
       const factors = app.identity.secondFactors;
       if (factors === undefined) throw new LightsoutError('FORBIDDEN', 'second factors are managed by the external identity provider');
-      const { userId } = request.params as { userId: string };
+      const { userId } = request.params;
       const row = await app.store.selectFrom('users').select(['id', 'tenant_id', 'username', 'role']).where('id', '=', userId).executeTakeFirst();
       sameTenantOr404(principal, row?.tenant_id, `user ${userId}`);
       if (!assignableRoles(principal.role).includes(row!.role as Role)) throw new LightsoutError('FORBIDDEN', `a ${principal.role} cannot manage a ${row!.role}`);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AgentEnroll, AgentEnrolled, AgentList, AgentTenants, AgentView, ErrorBodySchema, JoinTokenCreate, JoinTokenCreated, LightsoutError } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -58,12 +59,13 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
   app.decorate('agentRouter', router);
   app.addHook('onClose', async () => router.close());
   app.decorateRequest('controlAgent', null);
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.post(
+  api.post(
     '/v1/agents/join-tokens',
     { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], body: JoinTokenCreate, response: { 201: JoinTokenCreated, ...errors } } },
     async (request, reply) => {
-      const body = request.body as JoinTokenCreate;
+      const { body } = request;
       const principal = request.principal!;
       const now = Date.now();
       await app.store.insertInto('regions').values({ id: body.region, created_at: now }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
@@ -86,8 +88,8 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
     for (const row of enrollGuard.flush()) await auditEnrollFailures(row, { code: 'REPEATED_FAILURES', windowSeconds: app.config.limits.enrollment.failureAuditWindowSeconds });
   });
 
-  app.post('/v1/agents/enroll', { config: { permission: 'public' }, schema: { tags: ['agents'], body: AgentEnroll, response: { 201: AgentEnrolled, ...errors } } }, async (request, reply) => {
-    const body = request.body as AgentEnroll;
+  api.post('/v1/agents/enroll', { config: { permission: 'public' }, schema: { tags: ['agents'], body: AgentEnroll, response: { 201: AgentEnrolled, ...errors } } }, async (request, reply) => {
+    const { body } = request;
     try {
       enrollGuard.check(request.ip);
     } catch (error) {
@@ -124,11 +126,11 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
     agents: await listAgentViews(app.store, (agentId) => router.isOnline(agentId)),
   }));
 
-  app.post(
+  api.post(
     '/v1/agents/:id/revoke',
     { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: AgentView, ...errors } } },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const principal = request.principal!;
       const result = await app.store.updateTable('agents').set({ revoked: 1 }).where('id', '=', id).executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) throw new LightsoutError('NOT_FOUND', `no agent ${id}`);
@@ -141,12 +143,12 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
 
   // Widening takes effect at the agent's next inventory (it sends one each time it connects); narrowing at once:
   // the agent's servers in a tenant no longer named go, except those a provider admin assigned there.
-  app.put(
+  api.put(
     '/v1/agents/:id/tenants',
     { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), body: AgentTenants, response: { 200: AgentView, ...errors } } },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const { tenants } = request.body as AgentTenants;
+      const { id } = request.params;
+      const { tenants } = request.body;
       const principal = request.principal!;
       await requireTenants(app.store, tenants);
       const { before, removed } = await app.store.transaction().execute(async (transaction) => {
@@ -166,14 +168,14 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
   );
 
   // A revoked agent can no longer update or remove its servers; a provider admin removes them (revoke first: an active agent registers them again).
-  app.delete(
+  api.delete(
     '/v1/agents/:id/servers',
     {
       config: { permission: 'agents.manage' },
       schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Type.Object({ removed: Type.Array(Type.String()) }), ...errors, 409: ErrorBodySchema } },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const principal = request.principal!;
       const agent = await app.store.selectFrom('agents').select(['revoked']).where('id', '=', id).executeTakeFirst();
       if (agent === undefined) throw new LightsoutError('NOT_FOUND', `no agent ${id}`);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type MediaState, MEDIA_UPLOADS_PATH } from '@lightsout/shared';
 import { RelayApi } from '../api.js';
 import { staticTokenSource } from '../auth/session.js';
@@ -12,10 +12,14 @@ import { scratchDirectories } from '@lightsout/lab/scratch';
 
 const relays = relayStubs();
 const scratch = scratchDirectories('lightsout-cli-media-');
+// The config dirs hold tus's resume state (uploads.json), which tus-js-client still writes after
+// a refused upload has settled: they are removed once the file's tests are done, not under it.
+const configDirs = scratchDirectories('lightsout-cli-media-config-');
 afterEach(async () => {
   await relays.closeAll();
   scratch.removeAll();
 });
+afterAll(() => configDirs.removeAll());
 
 const IDLE: MediaState = { serverId: 'web-01', step: 'idle', message: 'no media', image: null, mountedAt: null, mountedBy: null, autoEjectAt: null, progress: null, failedStep: null, error: null, revision: 0 };
 const STEP_UP_REQUIRED: StubAnswer = {
@@ -52,7 +56,7 @@ function imageFile(bytes: number): string {
 describe('lightsout media mount', () => {
   it('asks for the mount before sending a byte: a sign-in too old for it (and no way to sign in again) costs no upload', async () => {
     const relay = await mediaRelay(() => STEP_UP_REQUIRED);
-    const result = await runCli(['media', 'mount', 'web-01', imageFile(256 * 1024)], relay.url, { env: { LIGHTSOUT_TOKEN: 'stale', LIGHTSOUT_CONFIG_DIR: scratch.make() } });
+    const result = await runCli(['media', 'mount', 'web-01', imageFile(256 * 1024)], relay.url, { env: { LIGHTSOUT_TOKEN: 'stale', LIGHTSOUT_CONFIG_DIR: configDirs.make() } });
     expect(result.code).toBe(ExitCode.AUTH);
     expect(result.stderr).toContain('error STEP_UP_REQUIRED: this action needs a recent sign-in\n');
     expect(relay.seen.map((request) => `${request.method} ${request.url}`)).toEqual([
@@ -72,7 +76,7 @@ describe('lightsout media mount', () => {
       file,
       size: 300 * 1024,
       sha256: '0'.repeat(64),
-      env: { LIGHTSOUT_CONFIG_DIR: scratch.make() },
+      env: { LIGHTSOUT_CONFIG_DIR: configDirs.make() },
       output: { out: () => undefined, err: () => undefined },
       onProgress: () => undefined,
       beforeBytes: (id) => api.post(`/v1/servers/web-01/media`, { uploadId: id, boot: false }),

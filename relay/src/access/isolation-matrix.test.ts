@@ -56,6 +56,7 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'POST /v1/me/totp/confirm': { code: '000000' },
     // The attack: claim alpha's SSH key as one's own.
     'POST /v1/me/ssh-keys': { publicKey: world.alpha.sshPublicKey },
+    'POST /v1/me/ssh-certificate': { publicKey: world.alpha.sshPublicKey },
     // The attack: move alpha's server into bravo.
     'PUT /v1/servers/:id/tenant': { tenant: 'bravo' },
     // A tool call on alpha's server through the MCP endpoint (a JSON-RPC answer; the tool result says NOT_FOUND).

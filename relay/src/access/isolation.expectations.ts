@@ -95,6 +95,8 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'GET /v1/me/ssh-keys': personOnly(200),
   'POST /v1/me/ssh-keys': personOnly(409),
   'DELETE /v1/me/ssh-keys/:keyId': personOnly(404),
+  // A certificate always names the caller's own account: presenting alpha's public key gets one for bravo's user, nothing of alpha's.
+  'POST /v1/me/ssh-certificate': personOnly(201),
   // tus: creating needs operator; an upload of another tenant (or none) is 404.
   'POST /v1/media/uploads': byRole(403, 400, 400),
   'HEAD /v1/media/uploads/*': all(404),

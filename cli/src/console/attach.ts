@@ -1,5 +1,5 @@
-import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, type SessionCreated, StreamClient, StreamCloseCode, type StreamSocketFactory, describeStatus, routeLocator } from '@lightsout/shared';
-import { nodeSetTimer, nodeStreamSocket } from '../node/stream-socket.js';
+import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, type SessionCreated, StreamClient, StreamCloseCode, type StreamSocketFactory, describeStatus } from '@lightsout/shared';
+import { nodeSessionConnection } from '../node/stream-socket.js';
 
 /** The local terminal as the console needs it; process.stdin/stdout by default, streams in tests. */
 export interface ConsoleTerminal {
@@ -40,12 +40,8 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
     let startedReading = false;
 
     const client = new StreamClient({
-      streamUrl: session.streamUrl,
-      token: session.token,
-      socket: options.socket ?? nodeStreamSocket(),
-      setTimer: nodeSetTimer,
-      // Follows the session to the gateway its agent fails over to.
-      ...(session.routeUrl === undefined ? {} : { locate: routeLocator(session.routeUrl, (url, init) => fetch(url, init)) }),
+      // Follows the session to the gateway its agent fails over to (the route question).
+      ...nodeSessionConnection(session, options.socket),
       onData: (bytes) => {
         output.write(bytes);
       },

@@ -4,5 +4,5 @@
  * legs to /v1/streams), the desktop app's main process — so that none keeps
  * its own copy. It imports nothing of the CLI's commands.
  */
-export { nodeStreamSocket, nodeSetTimer } from './stream-socket.js';
+export { nodeStreamSocket, nodeSetTimer, nodeSessionConnection } from './stream-socket.js';
 export { openVncListener, formatAddress, type VncListener, type VncListenerOptions, type VncListenerOutcome } from './vnc-listener.js';

@@ -1,4 +1,4 @@
-import type { SetTimer, StreamSocketFactory } from '@lightsout/shared';
+import { type SessionCreated, type SetTimer, type StreamSocketFactory, routeLocator } from '@lightsout/shared';
 import WebSocket from 'ws';
 
 /**
@@ -35,3 +35,18 @@ export const nodeSetTimer: SetTimer = (callback, ms) => {
   const timer = setTimeout(callback, ms);
   return () => clearTimeout(timer);
 };
+
+/**
+ * What a Node StreamClient needs to reach a session the relay created: its
+ * stream URL and token, the socket and timers, and — when the relay names a
+ * route URL — the question that finds the gateway its agent moved to.
+ */
+export function nodeSessionConnection(session: Pick<SessionCreated, 'streamUrl' | 'token' | 'routeUrl'>, socket: StreamSocketFactory = nodeStreamSocket()) {
+  return {
+    streamUrl: session.streamUrl,
+    token: session.token,
+    socket,
+    setTimer: nodeSetTimer,
+    ...(session.routeUrl === undefined ? {} : { locate: routeLocator(session.routeUrl, (url, init) => fetch(url, init)) }),
+  };
+}

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer, isIPv6, type Socket } from 'node:net';
 import { RfbFanout } from '@lightsout/bmc-wire/rfb';
-import { LightsoutError, type SessionCreated, StreamClient, type StreamSocketFactory, describeStatus, isErrorCode, routeLocator } from '@lightsout/shared';
-import { nodeSetTimer, nodeStreamSocket } from './stream-socket.js';
+import { LightsoutError, type SessionCreated, StreamClient, type StreamSocketFactory, describeStatus, isErrorCode } from '@lightsout/shared';
+import { nodeSessionConnection } from './stream-socket.js';
 
 export interface VncListenerOptions {
   /** Where to listen; loopback unless the caller checked that the user asked for more. */
@@ -107,12 +107,8 @@ export async function openVncListener(options: VncListenerOptions): Promise<VncL
   };
 
   const client: StreamClient = new StreamClient({
-    streamUrl: session.streamUrl,
-    token: session.token,
-    socket: options.socket ?? nodeStreamSocket(),
-    setTimer: nodeSetTimer,
+    ...nodeSessionConnection(session, options.socket),
     // Not refuseInputWhileDown: an RFB stream that loses a byte is out of step for good; input queues across a resume instead.
-    ...(session.routeUrl === undefined ? {} : { locate: routeLocator(session.routeUrl, (url, init) => fetch(url, init)) }),
     onData: (bytes) => {
       try {
         fanout.fromUpstream(bytes);

@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ApprovalList, ApprovalView, AutomationPolicy, AutomationPolicyView, ErrorBodySchema, LightsoutError } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -35,16 +36,17 @@ async function automationPlugin(app: FastifyInstance): Promise<void> {
   }
   app.decorate('automation', { policyOf });
 
-  app.get('/v1/automation/policy', { config: { permission: 'automation.manage' }, schema: { ...secured, querystring: TenantQuery, response: { 200: AutomationPolicyView, ...errors } } }, async (request) => {
-    const tenant = targetTenant(request.principal!, (request.query as { tenant?: string }).tenant);
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  api.get('/v1/automation/policy', { config: { permission: 'automation.manage' }, schema: { ...secured, querystring: TenantQuery, response: { 200: AutomationPolicyView, ...errors } } }, async (request) => {
+    const tenant = targetTenant(request.principal!, request.query.tenant);
     const row = await app.store.selectFrom('automation_policies').selectAll().where('tenant_id', '=', tenant).executeTakeFirst();
     return { tenant, policy: row === undefined ? {} : (JSON.parse(row.policy) as AutomationPolicy), updatedAt: row ? new Date(row.updated_at).toISOString() : null, updatedBy: row?.updated_by ?? null };
   });
 
-  app.put('/v1/automation/policy', { config: { permission: 'automation.manage' }, schema: { ...secured, querystring: TenantQuery, body: AutomationPolicy, response: { 200: AutomationPolicyView, ...errors } } }, async (request) => {
+  api.put('/v1/automation/policy', { config: { permission: 'automation.manage' }, schema: { ...secured, querystring: TenantQuery, body: AutomationPolicy, response: { 200: AutomationPolicyView, ...errors } } }, async (request) => {
     const principal = request.principal!;
-    const tenant = targetTenant(principal, (request.query as { tenant?: string }).tenant);
-    const policy = request.body as AutomationPolicy;
+    const tenant = targetTenant(principal, request.query.tenant);
+    const policy = request.body;
     compilePolicy(policy); // VALIDATION_FAILED names a pattern that is not a regular expression
     const known = await app.store.selectFrom('tenants').select('id').where('id', '=', tenant).executeTakeFirst();
     if (known === undefined) throw new LightsoutError('NOT_FOUND', `no tenant ${tenant}`);
@@ -55,8 +57,8 @@ async function automationPlugin(app: FastifyInstance): Promise<void> {
     return { tenant, policy, updatedAt: new Date(now).toISOString(), updatedBy: principal.username };
   });
 
-  app.get('/v1/automation/approvals', { config: { permission: 'automation.approve' }, schema: { ...secured, querystring: ApprovalQuery, response: { 200: ApprovalList, ...errors } } }, async (request) => {
-    const query = request.query as { tenant?: string; status?: string };
+  api.get('/v1/automation/approvals', { config: { permission: 'automation.approve' }, schema: { ...secured, querystring: ApprovalQuery, response: { 200: ApprovalList, ...errors } } }, async (request) => {
+    const { query } = request;
     const tenant = targetTenant(request.principal!, query.tenant);
     const rows = await app.store.selectFrom('automation_approvals').selectAll().where('tenant_id', '=', tenant).orderBy('created_at', 'desc').limit(500).execute();
     const views = rows.map((row) => approvalView(row));
@@ -64,10 +66,10 @@ async function automationPlugin(app: FastifyInstance): Promise<void> {
   });
 
   for (const [verb, decision] of [['approve', 'approved'], ['deny', 'denied']] as const) {
-    app.post(`/v1/automation/approvals/:approvalId/${verb}`, { config: { permission: 'automation.approve' }, schema: { ...secured, params: ApprovalParams, querystring: TenantQuery, response: { 200: ApprovalView, ...errors } } }, async (request) => {
+    api.post(`/v1/automation/approvals/:approvalId/${verb}`, { config: { permission: 'automation.approve' }, schema: { ...secured, params: ApprovalParams, querystring: TenantQuery, response: { 200: ApprovalView, ...errors } } }, async (request) => {
       const principal = request.principal!;
-      const tenant = targetTenant(principal, (request.query as { tenant?: string }).tenant);
-      const { approvalId } = request.params as { approvalId: string };
+      const tenant = targetTenant(principal, request.query.tenant);
+      const { approvalId } = request.params;
       const view = await decideApproval(app.store, principal, tenant, approvalId, decision);
       await app.audit.fromRequest(request, { action: `automation.${verb}`, outcome: 'success', subject: principal.subject, tenant, target: `approval:${approvalId}`, details: { tool: view.tool, serverId: view.serverId, requestedBy: view.requestedBy } });
       return view;

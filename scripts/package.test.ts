@@ -93,7 +93,10 @@ describe('the installed relay and agent, with the installed example configuratio
     expect(webConsole.status).toBe(200);
     expect(await webConsole.text()).toContain('<div id="root">');
 
-    const minted = spawnSync(join(root, 'usr/bin/lightsout-relay'), ['join-token', 'create', '--region', 'eu', '--datacenter', 'fra1', '--config', relayConfig, '--json'], { env: relayEnv, encoding: 'utf8' });
+    // The documented bootstrap of a real install (no demo accounts): the provider's tenant first, then a join token naming it.
+    const tenant = spawnSync(join(root, 'usr/bin/lightsout-relay'), ['tenant', 'create', '--id', 'provider', '--name', 'Provider', '--config', relayConfig], { env: relayEnv, encoding: 'utf8' });
+    expect(tenant.status, tenant.stderr).toBe(0);
+    const minted = spawnSync(join(root, 'usr/bin/lightsout-relay'), ['join-token', 'create', '--region', 'eu', '--datacenter', 'fra1', '--tenant', 'provider', '--config', relayConfig, '--json'], { env: relayEnv, encoding: 'utf8' });
     expect(minted.status, minted.stderr).toBe(0);
     const joinToken = (JSON.parse(minted.stdout) as { token: string }).token;
 

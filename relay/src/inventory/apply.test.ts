@@ -18,7 +18,7 @@ const directory = mkdtempSync(join(tmpdir(), 'lightsout-apply-'));
 const postgres = postgresForThisFile();
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-const placement = { id: 'agent-a', region: 'eu', datacenter: 'fra1', tenants: null };
+const placement = { id: 'agent-a', region: 'eu', datacenter: 'fra1', tenants: ['demo'] };
 const fleet = (count: number, rack = 'r1'): ServerRegistration[] =>
   Array.from({ length: count }, (_, index) => ({ id: `srv-${index}`, name: `srv-${index}`, tenant: 'demo', rack, endpoints: { ipmi: `10.0.${index >> 8}.${index & 255}:623` }, capabilities: ['power', 'sol'] }));
 

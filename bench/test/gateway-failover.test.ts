@@ -10,7 +10,7 @@ import { loginWithPassword, postgresForThisFile } from '@lightsout/relay/testing
 import { seededBytes, sha256, startSerialWebSocketSourceSink } from '../lib/bmc-peers.js';
 import { until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
-import { nodeSocketFactory, setTimer } from '../lib/stream-socket.js';
+import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';
 
 /**
  * Consoles across gateways, as processes on one PostgreSQL store: a manager
@@ -109,11 +109,7 @@ describe('consoles across gateways (manager + two gateways of a region, processe
     let closed: string | undefined;
     let refused = 0;
     const client = new StreamClient({
-      streamUrl: session.streamUrl,
-      token: session.token,
-      socket: nodeSocketFactory(),
-      setTimer,
-      locate: routeLocator(session.routeUrl!, (url, init) => fetch(url, init)),
+      ...sessionConnection(session, nodeSocketFactory()),
       onData: (chunk) => {
         received.update(chunk);
         receivedBytes += chunk.length;

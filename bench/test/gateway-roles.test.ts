@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { type SessionCreated, StreamClient, routeLocator } from '@lightsout/shared';
+import { type SessionCreated, StreamClient } from '@lightsout/shared';
 import { SignJWT, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '@lightsout/relay/testing';
 import { seededBytes, sha256, startSerialWebSocketEcho } from '../lib/bmc-peers.js';
 import { eventually, until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
-import { nodeSocketFactory, setTimer } from '../lib/stream-socket.js';
+import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';
 
 /**
  * What each role of a regional deployment does and does not do, as
@@ -53,11 +53,7 @@ async function openConsole(serverId: string): Promise<{ client: StreamClient; se
   let closed: string | undefined;
   let refused = 0;
   const client = new StreamClient({
-    streamUrl: session.streamUrl,
-    token: session.token,
-    socket: nodeSocketFactory(),
-    setTimer,
-    locate: routeLocator(session.routeUrl!, (url, init) => fetch(url, init)),
+    ...sessionConnection(session, nodeSocketFactory()),
     onData: (chunk) => chunks.push(Buffer.from(chunk)),
     onState: (state) => states.push(state),
     onClose: (code, reason) => (closed = `${code} ${reason}`),

@@ -3,14 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type AuditRecord, type SessionCreated, StreamClient, routeLocator, verifyAuditChain } from '@lightsout/shared';
+import { type AuditRecord, type SessionCreated, StreamClient, verifyAuditChain } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '@lightsout/relay/testing';
 import { BMCSIM_CREDENTIALS, type Bmcsim, startBmcsim } from '../lib/bmcsim.js';
 import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
 import { eventually, until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
-import { nodeSocketFactory, setTimer } from '../lib/stream-socket.js';
+import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';
 
 /**
  * PostgreSQL stopped and started under a running deployment (a manager and
@@ -99,11 +99,7 @@ describe('a PostgreSQL restart under a manager and two gateways', () => {
     const states: string[] = [];
     let closed: string | undefined;
     const client = new StreamClient({
-      streamUrl: session.streamUrl,
-      token: session.token,
-      socket: nodeSocketFactory(),
-      setTimer,
-      locate: routeLocator(session.routeUrl!, (url, init) => fetch(url, init)),
+      ...sessionConnection(session, nodeSocketFactory()),
       onData: (chunk) => output.push(Buffer.from(chunk)),
       onState: (state) => states.push(state),
       onClose: (code, reason) => (closed = `${code} ${reason}`),

@@ -155,7 +155,8 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
 
   async function startRelay(): Promise<FastifyInstance> {
     const app = Fastify({ loggerInstance: logger as FastifyBaseLogger }) as unknown as FastifyInstance;
-    await app.register(configPlugin, { config: { dataDir, publicUrl: relayUrl, deploymentUrl: relayUrl } as never });
+    // The single process on its SQLite store: recordings in its data dir's files, as a one-relay install keeps them.
+    await app.register(configPlugin, { config: { role: 'all', dataDir, publicUrl: relayUrl, deploymentUrl: relayUrl, store: { driver: 'sqlite', sqliteFile: 'relay.sqlite' } } as never });
     await app.register(errorsPlugin);
     // The relay's access hook on the chain's stand-in users (a fresh sign-in each, so no step-up).
     await app.register(accessPlugin, {

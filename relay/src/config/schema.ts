@@ -338,5 +338,5 @@ export interface RelayConfig extends RelayConfigInput {
 
 /** Where console recordings are kept: what store.recordings says, else the role's default (replicas share the store). */
 export function recordingStorageOf(config: Pick<RelayConfig, 'role' | 'store'>): 'directory' | 'database' {
-  return config.store?.recordings ?? (config.role === 'all' ? 'directory' : 'database');
+  return config.store.recordings ?? (config.role === 'all' ? 'directory' : 'database');
 }

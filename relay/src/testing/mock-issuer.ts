@@ -51,6 +51,11 @@ export class MockIssuer {
     if (this.#server.listening) await this.#server.stop();
   }
 
+  /** The issuer's public keys (its JWKS document), also while stopped. */
+  jwks(): { keys: object[] } {
+    return { keys: this.#server.issuer.keys.toJSON() as object[] };
+  }
+
   /** A token signed by the issuer's key (also while stopped); `header` overrides (typ …), `claims` add to or replace the payload. */
   async token(claims: Record<string, unknown>, options: { header?: Record<string, unknown>; expiresIn?: number } = {}): Promise<string> {
     return this.#server.issuer.buildToken({

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LightsoutError, MEDIA_UPLOADS_PATH, type MediaState } from '@lightsout/shared';
 import { waitFor } from '../../testing/wait.js';
 import type { MediaDependencies } from './dependencies.js';
-import { type MediaTestApp, startMediaApp } from './test-app.js';
+import { type MediaTestApp, mediaAuthorization, startMediaApp } from '../../testing/media-app.js';
 
 /**
  * The relay side of the one action with a scripted agent (the real agent is
@@ -15,8 +15,13 @@ const apps: MediaTestApp[] = [];
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.close();
 });
+let operator: string, gus: string, vic: string;
+beforeAll(async () => {
+  operator = await mediaAuthorization('acme', 'operator', 'olga');
+  gus = await mediaAuthorization('globex', 'operator', 'gus');
+  vic = await mediaAuthorization('acme', 'viewer', 'vic');
+});
 
-const operator = 'Bearer acme:operator:olga';
 const tus = { 'Tus-Resumable': '1.0.0' };
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const server = { id: 'web-01', tenant: 'acme', agentId: 'agent-1', capabilities: ['power', 'media'], endpoints: { redfish: 'https://10.0.0.5' } };
@@ -130,12 +135,12 @@ describe('media jobs (relay side)', () => {
     const app = await start(agent, {
       findServer: async (id) => (id === 'ipmi-01' ? { ...server, id, capabilities: ['power'], endpoints: { ipmi: '10.0.0.6:623' } } : id === 'web-01' ? server : undefined),
     });
-    const foreign = await fetch(`${app.url}/v1/servers/web-01/media`, { headers: { Authorization: 'Bearer globex:operator:gus' } });
+    const foreign = await fetch(`${app.url}/v1/servers/web-01/media`, { headers: { Authorization: gus } });
     expect(foreign.status).toBe(404);
     const ipmi = await fetch(`${app.url}/v1/servers/ipmi-01/media`, { headers: { Authorization: operator } });
     expect(ipmi.status).toBe(501);
     expect(await ipmi.json()).toMatchObject({ code: 'BMC_UNSUPPORTED', message: expect.stringMatching(/virtual media needs Redfish/) });
-    const viewer = await fetch(`${app.url}/v1/servers/web-01/media`, { method: 'DELETE', headers: { Authorization: 'Bearer acme:viewer:vic' } });
+    const viewer = await fetch(`${app.url}/v1/servers/web-01/media`, { method: 'DELETE', headers: { Authorization: vic } });
     expect(viewer.status).toBe(403);
   });
 });

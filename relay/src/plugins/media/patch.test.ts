@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MEDIA_UPLOADS_PATH } from '@lightsout/shared';
 import { waitFor } from '../../testing/wait.js';
-import { type MediaTestApp, startMediaApp } from './test-app.js';
+import { type MediaTestApp, mediaAuthorization, startMediaApp } from '../../testing/media-app.js';
 
 /**
  * Our PATCH (patch.ts) against the tus 1.0 core protocol §3.2.3: the cases
@@ -17,8 +17,12 @@ const apps: MediaTestApp[] = [];
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.close();
 });
+let operator: string, vic: string;
+beforeAll(async () => {
+  operator = await mediaAuthorization('acme', 'operator', 'olga');
+  vic = await mediaAuthorization('acme', 'viewer', 'vic');
+});
 
-const operator = 'Bearer acme:operator:olga';
 const tus = { 'Tus-Resumable': '1.0.0' };
 const octets = { 'Content-Type': 'application/offset+octet-stream' };
 const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -154,7 +158,7 @@ describe('tus PATCH on Node streams', () => {
     const missingOffset = await fetch(`${app.url}${location}`, { method: 'PATCH', headers: { ...tus, ...octets, Authorization: operator }, body: image });
     expect(missingOffset.status).toBe(403);
     expect((await patch(app, `${MEDIA_UPLOADS_PATH}/${'f'.repeat(32)}`, 0, image)).status).toBe(404);
-    expect((await patch(app, location, 0, image, { ...tus, ...octets, Authorization: 'Bearer acme:viewer:vic' })).status).toBe(403);
+    expect((await patch(app, location, 0, image, { ...tus, ...octets, Authorization: vic })).status).toBe(403);
     expect(statSync(file).size).toBe(0);
   });
 });

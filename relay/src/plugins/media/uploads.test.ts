@@ -2,17 +2,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MEDIA_UPLOADS_PATH } from '@lightsout/shared';
 import { waitFor } from '../../testing/wait.js';
-import { type MediaTestApp, startMediaApp } from './test-app.js';
+import { type MediaTestApp, mediaAuthorization, startMediaApp } from '../../testing/media-app.js';
 
 const apps: MediaTestApp[] = [];
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.close();
 });
+let operator: string, gus: string, vic: string;
+beforeAll(async () => {
+  operator = await mediaAuthorization('acme', 'operator', 'olga');
+  gus = await mediaAuthorization('globex', 'operator', 'gus');
+  vic = await mediaAuthorization('acme', 'viewer', 'vic');
+});
 
-const operator = 'Bearer acme:operator:olga';
 const tus = { 'Tus-Resumable': '1.0.0' };
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -112,7 +117,7 @@ describe('tus upload endpoint', () => {
     expect(body.hint).toMatch(/quota/);
     expect(readdirSync(app.directory).sort()).toEqual(before);
     // another tenant has its own quota
-    expect((await create(app, 500_000, sha, 'other.iso', 'Bearer globex:operator:gus')).status).toBe(201);
+    expect((await create(app, 500_000, sha, 'other.iso', gus)).status).toBe(201);
   });
 
   it('refuses an upload over the size limit and one without a SHA-256', async () => {
@@ -129,11 +134,11 @@ describe('tus upload endpoint', () => {
     const app = await start();
     const sha = createHash('sha256').update('x').digest('hex');
     expect((await create(app, 10, sha, 'a.iso', '')).status).toBe(401);
-    expect((await create(app, 10, sha, 'a.iso', 'Bearer acme:viewer:vic')).status).toBe(403);
+    expect((await create(app, 10, sha, 'a.iso', vic)).status).toBe(403);
     const location = (await create(app, 10, sha)).headers.get('location')!;
-    const foreign = await fetch(`${app.url}${location}`, { method: 'HEAD', headers: { ...tus, Authorization: 'Bearer globex:operator:gus' } });
+    const foreign = await fetch(`${app.url}${location}`, { method: 'HEAD', headers: { ...tus, Authorization: gus } });
     expect(foreign.status).toBe(404);
-    expect((await patch(app, location, 0, Buffer.from('0123456789'), 'Bearer globex:operator:gus')).status).toBe(404);
+    expect((await patch(app, location, 0, Buffer.from('0123456789'), gus)).status).toBe(404);
   });
 
   it('never uses the client file name as a path (traversal), nor accepts ids that are not ours', async () => {

@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LightsoutError, type MediaState, type MediaUrlPolicy, type MediaUrlPolicyView } from '@lightsout/shared';
 import { waitFor } from '../../testing/wait.js';
 import type { MediaDependencies } from './dependencies.js';
-import { type MediaTestApp, startMediaApp } from './test-app.js';
+import { type MediaTestApp, mediaAuthorization, startMediaApp } from '../../testing/media-app.js';
 
 /**
  * Mount by URL at the relay, with a scripted agent (the real agent's fetch
@@ -15,9 +15,12 @@ const apps: MediaTestApp[] = [];
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.close();
 });
+let operator: string, admin: string;
+beforeAll(async () => {
+  operator = await mediaAuthorization('acme', 'operator', 'olga');
+  admin = await mediaAuthorization('acme', 'tenant-admin', 'ada');
+});
 
-const operator = 'Bearer acme:operator:olga';
-const admin = 'Bearer acme:tenant-admin:ada';
 const server = { id: 'web-01', tenant: 'acme', agentId: 'agent-1', capabilities: ['power', 'media'], endpoints: { redfish: 'https://10.0.0.5' } };
 const sha256 = 'ab'.repeat(32);
 

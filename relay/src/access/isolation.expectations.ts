@@ -56,6 +56,8 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'GET /v1/servers': all(200),
   'GET /v1/events': all('open'),
   'POST /v1/agents/join-tokens': all(403),
+  'GET /v1/agents/join-tokens': all(403),
+  'DELETE /v1/agents/join-tokens/:id': all(403),
   'GET /v1/agents': all(403),
   'POST /v1/agents/:id/revoke': all(403),
   'DELETE /v1/agents/:id/servers': all(403),

@@ -69,6 +69,36 @@ describe('join tokens', () => {
     expect(results.filter((result) => result.code === 'JOIN_TOKEN_USED')).toHaveLength(2);
   });
 
+  it('lists tokens with what became of each, never their value; revokes one not used yet, refuses a used one', async () => {
+    const list = async (token = adminToken) => {
+      const response = await fetch(`${relay.url}/v1/agents/join-tokens`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: response.status, body: (await response.json()) as { joinTokens: Array<{ id: string; state: string; createdByName: string | null; usedByAgent: string | null }>; code?: string } };
+    };
+    const revoke = async (id: string, token = adminToken) => {
+      const response = await fetch(`${relay.url}/v1/agents/join-tokens/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      return { status: response.status, code: response.status === 204 ? undefined : ((await response.json()) as { code: string }).code };
+    };
+    const pending = await createJoinTokenAs(relay.url, adminToken, { region: 'eu', datacenter: 'fra1' });
+    const used = await createJoinTokenAs(relay.url, adminToken, { region: 'eu', datacenter: 'fra1' });
+    const agent = await enrollTestAgent(relay.url, used.token, 'listed-agent');
+    const listed = await list();
+    expect(listed.status).toBe(200);
+    expect(JSON.stringify(listed.body)).not.toContain(pending.token);
+    const byId = new Map(listed.body.joinTokens.map((entry) => [entry.id, entry]));
+    expect(byId.get(hashJoinToken(pending.token))).toMatchObject({ state: 'pending', createdByName: 'admin', usedByAgent: null });
+    expect(byId.get(hashJoinToken(used.token))).toMatchObject({ state: 'used', usedByAgent: agent.agentId });
+    expect((await list(operatorToken)).status).toBe(403);
+    expect(await revoke(hashJoinToken(pending.token), operatorToken)).toEqual({ status: 403, code: 'FORBIDDEN' });
+
+    expect(await revoke(hashJoinToken(pending.token))).toEqual({ status: 204, code: undefined });
+    expect(await enrollRefusal(pending.token)).toEqual({ code: 'JOIN_TOKEN_INVALID' });
+    expect((await list()).body.joinTokens.some((entry) => entry.id === hashJoinToken(pending.token))).toBe(false);
+    expect(await revoke(hashJoinToken(pending.token))).toEqual({ status: 404, code: 'NOT_FOUND' });
+    expect(await revoke(hashJoinToken(used.token))).toEqual({ status: 409, code: 'CONFLICT' });
+    const audited = await relay.app.store.selectFrom('audit').select(['details']).where('action', '=', 'join-token.revoke').execute();
+    expect(audited.map((row) => JSON.parse(row.details!) as unknown)).toEqual([{ joinToken: hashJoinToken(pending.token) }]);
+  });
+
   it('records enrollments in the audit table', async () => {
     const rows = await relay.app.store.selectFrom('audit').selectAll().where('action', '=', 'agent.enroll').execute();
     expect(rows.some((row) => row.outcome === 'success')).toBe(true);

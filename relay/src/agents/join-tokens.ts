@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { LightsoutError } from '@lightsout/shared';
+import { type JoinTokenView, LightsoutError } from '@lightsout/shared';
 import type { Store } from '../store/open.js';
 
 /** A join token is a bearer secret: 32 random bytes, stored only as its SHA-256. */
@@ -52,4 +52,37 @@ export async function consumeJoinToken(store: Store, token: string, agentId: str
   if (row === undefined) throw new LightsoutError('JOIN_TOKEN_INVALID', 'join token not recognised', { hint });
   if (row.used_at !== null) throw new LightsoutError('JOIN_TOKEN_USED', 'join token was already used', { hint });
   throw new LightsoutError('JOIN_TOKEN_EXPIRED', 'join token expired', { hint });
+}
+
+/** The tokens made, newest first, with what became of each; never the value (only its hash is kept). */
+export async function listJoinTokens(store: Store, now = Date.now()): Promise<JoinTokenView[]> {
+  const rows = await store.selectFrom('join_tokens').leftJoin('users', 'users.id', 'join_tokens.created_by').select(['join_tokens.token_hash', 'join_tokens.region', 'join_tokens.datacenter', 'join_tokens.tenants', 'join_tokens.created_by', 'join_tokens.created_at', 'join_tokens.expires_at', 'join_tokens.used_at', 'join_tokens.used_by_agent', 'users.username']).orderBy('join_tokens.created_at', 'desc').execute();
+  const iso = (milliseconds: number | null) => (milliseconds === null ? null : new Date(Number(milliseconds)).toISOString());
+  return rows.map((row) => ({
+    id: row.token_hash,
+    region: row.region,
+    datacenter: row.datacenter,
+    tenants: row.tenants === null ? [] : (JSON.parse(row.tenants) as string[]),
+    state: row.used_at !== null ? 'used' : Number(row.expires_at) <= now ? 'expired' : 'pending',
+    createdBy: row.created_by,
+    createdByName: row.username,
+    createdAt: iso(row.created_at)!,
+    expiresAt: iso(row.expires_at)!,
+    usedAt: iso(row.used_at),
+    usedByAgent: row.used_by_agent,
+  }));
+}
+
+/**
+ * Revoke a token not used yet: its row goes, so an enrollment with it is
+ * JOIN_TOKEN_INVALID. A used one is history (its agent is revoked instead):
+ * CONFLICT. The delete is conditional on `used_at` so an enrollment racing
+ * the revoke either wins (CONFLICT here) or finds no token.
+ */
+export async function revokeJoinToken(store: Store, id: string): Promise<{ region: string; datacenter: string }> {
+  const row = await store.selectFrom('join_tokens').select(['region', 'datacenter', 'used_at']).where('token_hash', '=', id).executeTakeFirst();
+  if (row === undefined) throw new LightsoutError('NOT_FOUND', `no join token ${id}`);
+  const result = await store.deleteFrom('join_tokens').where('token_hash', '=', id).where('used_at', 'is', null).executeTakeFirst();
+  if (Number(result.numDeletedRows) !== 1) throw new LightsoutError('CONFLICT', 'this join token was already used to enroll an agent', { hint: 'revoke the agent instead: lightsout agents revoke AGENT' });
+  return { region: row.region, datacenter: row.datacenter };
 }

@@ -66,10 +66,63 @@ export async function appendChained(store: Store, driver: 'sqlite' | 'postgres',
 
 const COLUMNS = ['seq', 'time', 'subject', 'tenant_id', 'action', 'target', 'outcome', 'source_ip', 'correlation_id', 'details', 'prev_hash', 'hash'] as const;
 
-/** A page of records in chain order, optionally only one tenant's. */
-export async function readAudit(store: Store, options: { after?: number; limit: number; tenant?: string }): Promise<AuditRecord[]> {
-  let query = store.selectFrom('audit').select(COLUMNS).where('hash', 'is not', null).orderBy('seq').limit(options.limit);
+export interface AuditFilter {
+  after?: number;
+  /** Records before this seq, newest first (`order: 'desc'`). */
+  before?: number;
+  order?: 'asc' | 'desc';
+  limit: number;
+  tenant?: string;
+  /** Subjects that acted (a username resolves to these). */
+  subjects?: readonly string[];
+  /** The exact target (`server:web-1`). */
+  target?: string;
+  /** An action or its family: `grant` matches `grant` and `grant.*`. */
+  action?: string;
+  /** Epoch milliseconds: since inclusive, until exclusive. */
+  since?: number;
+  until?: number;
+}
+
+/** A page of records, in chain order unless `order` is 'desc', narrowed by the filter. */
+export async function readAudit(store: Store, options: AuditFilter): Promise<AuditRecord[]> {
+  const descending = options.order === 'desc';
+  let query = store.selectFrom('audit').select(COLUMNS).where('hash', 'is not', null).orderBy('seq', descending ? 'desc' : 'asc').limit(options.limit);
   if (options.after !== undefined) query = query.where('seq', '>', options.after);
+  if (options.before !== undefined) query = query.where('seq', '<', options.before);
   if (options.tenant !== undefined) query = query.where('tenant_id', '=', options.tenant);
+  if (options.subjects !== undefined) {
+    if (options.subjects.length === 0) return [];
+    query = query.where('subject', 'in', [...options.subjects]);
+  }
+  if (options.target !== undefined) query = query.where('target', '=', options.target);
+  if (options.action !== undefined) {
+    const family = options.action;
+    // `family.` up to (not including) `family/`: '/' follows '.' in every collation, so this is the `family.*` prefix without LIKE's wildcards.
+    query = query.where((where) => where.or([where('action', '=', family), where.and([where('action', '>=', `${family}.`), where('action', '<', `${family}/`)])]));
+  }
+  if (options.since !== undefined) query = query.where('time', '>=', options.since);
+  if (options.until !== undefined) query = query.where('time', '<', options.until);
   return (await query.execute()).map((row) => recordOf(row as Row));
+}
+
+/**
+ * Names for the subjects of some records, so a reader sees people rather
+ * than ids: a user's username, `token:NAME` for an API token (`svc:ID`),
+ * `agent:NAME` for an agent. Subjects the relay does not know are left out.
+ */
+export async function actorNames(store: Store, subjects: Iterable<string | null>): Promise<Map<string, string>> {
+  const wanted = [...new Set([...subjects].filter((subject): subject is string => subject !== null))];
+  const names = new Map<string, string>();
+  if (wanted.length === 0) return names;
+  const tokenIds = wanted.filter((subject) => subject.startsWith('svc:')).map((subject) => subject.slice(4));
+  const plain = wanted.filter((subject) => !subject.startsWith('svc:'));
+  if (plain.length > 0) {
+    for (const row of await store.selectFrom('users').select(['id', 'username']).where('id', 'in', plain).execute()) names.set(row.id, row.username);
+    for (const row of await store.selectFrom('agents').select(['id', 'name']).where('id', 'in', plain).execute()) names.set(row.id, `agent:${row.name}`);
+  }
+  if (tokenIds.length > 0) {
+    for (const row of await store.selectFrom('api_tokens').select(['id', 'name']).where('id', 'in', tokenIds).execute()) names.set(`svc:${row.id}`, `token:${row.name}`);
+  }
+  return names;
 }

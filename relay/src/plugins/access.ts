@@ -58,14 +58,16 @@ export interface AccessPluginOptions {
 const SERVER_ROUTE = /^\/v1\/servers\/:id(\/|$)/;
 
 /**
- * Server actions audited here, from the outside, for route plugins that do
- * not audit themselves (consoles, virtual media): `METHOD route` → action.
- * The outcome comes from the answer's status.
+ * Server actions audited here, from the outside: `METHOD route` → action,
+ * the outcome from the answer's status. Consoles are audited here only.
+ * Virtual media audits its own successes (with the image it mounted, which
+ * only the media plugin knows), so here only its refusals and failures are:
+ * each action is one record.
  */
-const AUDITED_SERVER_ACTIONS: Record<string, string> = {
-  'POST /v1/servers/:id/sessions': 'session.open',
-  'POST /v1/servers/:id/media': 'media.mount',
-  'DELETE /v1/servers/:id/media': 'media.eject',
+const AUDITED_SERVER_ACTIONS: Record<string, { action: string; failuresOnly?: true }> = {
+  'POST /v1/servers/:id/sessions': { action: 'session.open' },
+  'POST /v1/servers/:id/media': { action: 'media.mount', failuresOnly: true },
+  'DELETE /v1/servers/:id/media': { action: 'media.eject', failuresOnly: true },
 };
 
 /**
@@ -173,9 +175,11 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
   app.addHook('preHandler', authorize);
 
   app.addHook('onResponse', async (request, reply) => {
-    const action = AUDITED_SERVER_ACTIONS[`${request.method} ${request.routeOptions.url ?? ''}`];
-    if (action === undefined || request.principal === null) return;
+    const audited = AUDITED_SERVER_ACTIONS[`${request.method} ${request.routeOptions.url ?? ''}`];
+    if (audited === undefined || request.principal === null) return;
     const status = reply.statusCode;
+    if (audited.failuresOnly === true && status < 400) return;
+    const { action } = audited;
     const { id } = request.params as { id?: string };
     const body = (request.body ?? {}) as { kind?: unknown; mode?: unknown; uploadId?: unknown; sha256?: unknown; boot?: unknown };
     // Joining a console someone else has live (their leg is still open when this answer goes out).

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AgentEnroll, AgentEnrolled, AgentList, AgentTenants, AgentView, ErrorBodySchema, JoinTokenCreate, JoinTokenCreated, LightsoutError } from '@lightsout/shared';
+import { AgentEnroll, AgentEnrolled, AgentList, AgentTenants, AgentView, ErrorBodySchema, JoinTokenCreate, JoinTokenCreated, JoinTokenList, LightsoutError } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { importJWK } from 'jose';
@@ -8,7 +8,7 @@ import Type from 'typebox';
 import type { AuthenticatedAgent } from '../agents/agent-auth.js';
 import { EnrollmentGuard, type EnrollFailureRow } from '../agents/enroll-guard.js';
 import { AgentHub } from '../agents/hub.js';
-import { consumeJoinToken, createJoinToken, requireTenants } from '../agents/join-tokens.js';
+import { consumeJoinToken, createJoinToken, hashJoinToken, listJoinTokens, requireTenants, revokeJoinToken } from '../agents/join-tokens.js';
 import { listAgentViews } from '../agents/views.js';
 import { AgentRouter } from '../cluster/router.js';
 import { shareServerEvents } from '../cluster/server-events.js';
@@ -71,8 +71,22 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
       await app.store.insertInto('regions').values({ id: body.region, created_at: now }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
       await app.store.insertInto('datacenters').values({ id: body.datacenter, region: body.region, created_at: now }).onConflict((conflict) => conflict.columns(['region', 'id']).doNothing()).execute();
       const { token, expiresAt } = await createJoinToken(app.store, { region: body.region, datacenter: body.datacenter, tenants: body.tenants, ttlSeconds: body.ttlSeconds ?? app.config.agents.joinTokenTtlSeconds, createdBy: principal.subject });
-      await app.audit.fromRequest(request, { action: 'join-token.create', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `datacenter:${body.region}/${body.datacenter}`, details: { expiresAt: expiresAt.toISOString(), tenants: body.tenants } });
-      return reply.status(201).send({ token, region: body.region, datacenter: body.datacenter, tenants: body.tenants, expiresAt: expiresAt.toISOString() });
+      await app.audit.fromRequest(request, { action: 'join-token.create', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `datacenter:${body.region}/${body.datacenter}`, details: { joinToken: hashJoinToken(token), expiresAt: expiresAt.toISOString(), tenants: body.tenants } });
+      return reply.status(201).send({ id: hashJoinToken(token), token, region: body.region, datacenter: body.datacenter, tenants: body.tenants, expiresAt: expiresAt.toISOString() });
+    },
+  );
+
+  api.get('/v1/agents/join-tokens', { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], response: { 200: JoinTokenList, ...errors } } }, async () => ({ joinTokens: await listJoinTokens(app.store) }));
+
+  // Typed by its generic, not the provider: the provider would type the 204's send() as needing the schema's null body.
+  app.delete<{ Params: { id: string } }>(
+    '/v1/agents/join-tokens/:id',
+    { config: { permission: 'agents.manage' }, schema: { tags: ['agents'], security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 204: Type.Null(), ...errors, 409: ErrorBodySchema } } },
+    async (request, reply) => {
+      const principal = request.principal!;
+      const placement = await revokeJoinToken(app.store, request.params.id);
+      await app.audit.fromRequest(request, { action: 'join-token.revoke', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `datacenter:${placement.region}/${placement.datacenter}`, details: { joinToken: request.params.id } });
+      return reply.status(204).send();
     },
   );
 

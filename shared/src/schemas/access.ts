@@ -112,15 +112,34 @@ export const AuditRecordView = Type.Object({
   details: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
   prevHash: Type.String(),
   hash: Type.String(),
+  /**
+   * Who `subject` is, for people: the user's username, an API token's name
+   * (`token:NAME`), an agent's name (`agent:NAME`). Not part of the hashed
+   * record (the export leaves it out); null when the relay does not know the subject.
+   */
+  actor: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 export const AuditPage = Type.Object({
   records: Type.Array(AuditRecordView),
-  /** Pass as `after` for the next page; null at the end. */
+  /** Pass as `after` (oldest first) or `before` (newest first) for the next page; null at the end. */
   next: Type.Union([Type.Integer(), Type.Null()]),
 });
 export type AuditPage = Static<typeof AuditPage>;
 export const AuditQuery = Type.Object({
+  /** Chain order (oldest first, `after` pages on) or newest first (`before` pages back). */
+  order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
   after: Type.Optional(Type.Integer({ minimum: 0 })),
+  before: Type.Optional(Type.Integer({ minimum: 1 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  /** Who acted: a username (every account of that name in the caller's scope). */
+  user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  /** What was acted on: records whose target is `server:ID`. */
+  server: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+  /** An action (`grant.create`) or a family of them (`grant` matches `grant.*`). */
+  action: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9._-]+$' })),
+  /** Epoch milliseconds, inclusive. */
+  since: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Epoch milliseconds, exclusive. */
+  until: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type AuditQuery = Static<typeof AuditQuery>;

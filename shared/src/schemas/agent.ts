@@ -27,6 +27,8 @@ export const JoinTokenCreate = Type.Object(
 export type JoinTokenCreate = Static<typeof JoinTokenCreate>;
 
 export const JoinTokenCreated = Type.Object({
+  /** The id the list and the revoke use (the token's SHA-256, which enrolls nothing). */
+  id: Type.String(),
   token: Type.String(),
   region: Slug,
   datacenter: Slug,
@@ -34,6 +36,29 @@ export const JoinTokenCreated = Type.Object({
   expiresAt: Type.String(),
 });
 export type JoinTokenCreated = Static<typeof JoinTokenCreated>;
+
+/**
+ * `GET /v1/agents/join-tokens`: the tokens made, never their value (only its
+ * SHA-256 is stored; `id` is that hash, which enrolls nothing). `state` is
+ * read at the time of the answer: pending until used or expired.
+ */
+export const JoinTokenView = Type.Object({
+  id: Type.String(),
+  region: Slug,
+  datacenter: Slug,
+  tenants: Type.Array(Slug),
+  state: Type.Union([Type.Literal('pending'), Type.Literal('used'), Type.Literal('expired')]),
+  createdBy: Type.String(),
+  /** The creator's username where the relay knows it (null for a subject of an external issuer it never saw). */
+  createdByName: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+  expiresAt: Type.String(),
+  usedAt: Type.Union([Type.String(), Type.Null()]),
+  usedByAgent: Type.Union([Type.String(), Type.Null()]),
+});
+export type JoinTokenView = Static<typeof JoinTokenView>;
+export const JoinTokenList = Type.Object({ joinTokens: Type.Array(JoinTokenView) });
+export type JoinTokenList = Static<typeof JoinTokenList>;
 
 /** `POST /v1/agents/enroll`: the agent trades a join token for an identity bound to its key. */
 export const AgentEnroll = Type.Object(

@@ -30,6 +30,7 @@ export default tseslint.config(
     plugins: { lightsout: boundaries },
     rules: {
       'lightsout/no-cross-package-relative': 'error',
+      'lightsout/one-testing-folder': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-console': 'off',
@@ -55,7 +56,7 @@ export default tseslint.config(
   // Integration tests in cli/ and agent/ may run a real relay through its test
   // helper (@lightsout/relay/testing), and nothing else of the relay. Placed
   // before the agent driver rules so those still apply to driver tests.
-  restrict(['cli/**/*.test.ts', 'cli/test/support/**/*.ts'], [...otherPackages('agent', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
+  restrict(['cli/**/*.test.ts', 'cli/src/testing/**/*.ts'], [...otherPackages('agent', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'cli/ talks to the relay over HTTP/WebSocket: shared/ and node:* only.' }]),
   restrict(['agent/**/*.test.ts'], [...otherPackages('cli', 'bmcsim', 'desktop'), relayTestingOnly, { group: ['electron', 'react'], message: 'agent/ is a daemon: shared/ and node:* only.' }]),
   // bmcsim is a BMC: it shares the codecs through @lightsout/bmc-wire, never the agent
   restrict(['bmcsim/**/*.ts'], [
@@ -107,8 +108,7 @@ export default tseslint.config(
   // production code of every application and library never imports test support
   {
     files: ['{shared,bmc-wire,relay,agent,cli,bmcsim,desktop}/src/**/*.{ts,tsx}'],
-    // isolation.expectations.ts is the isolation matrix's table, test-only by its own header.
-    ignores: ['**/*.test.{ts,tsx}', '**/testing/**', '**/test-support/**', '**/test-support.ts', '**/*.fixture.ts', 'relay/src/access/isolation.expectations.ts'],
+    ignores: ['**/*.test.{ts,tsx}', '**/testing/**'],
     rules: { 'lightsout/no-test-support': 'error' },
   },
   // tests may use non-null assertions and any where a fixture demands it

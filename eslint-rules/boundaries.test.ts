@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 // the disk: lintText with a filePath is linted as if it lived there.
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const BOUNDARY_RULES = new Set(['no-restricted-imports', 'lightsout/no-cross-package-relative', 'lightsout/no-test-support']);
+const BOUNDARY_RULES = new Set(['no-restricted-imports', 'lightsout/no-cross-package-relative', 'lightsout/no-test-support', 'lightsout/one-testing-folder']);
 
 let eslint: ESLint;
 beforeAll(() => {
@@ -27,7 +27,10 @@ describe('the import rules refuse bad imports, each by its rule', () => {
     ['bmcsim depending on the agent by name', 'bmcsim/src/ipmi/x.ts', '@lightsout/agent/ipmi', 'no-restricted-imports'],
     ['the relay importing the lab', 'relay/src/plugins/x.ts', '@lightsout/lab', 'lightsout/no-test-support'],
     ['the relay importing its own testing/', 'relay/src/plugins/x.ts', '../testing/wait.js', 'lightsout/no-test-support'],
-    ['the agent importing a fixture module', 'agent/src/media/x.ts', './service.fixture.js', 'lightsout/no-test-support'],
+    ['the agent importing its own testing/', 'agent/src/media/x.ts', '../testing/redfish-fixture-bmc.js', 'lightsout/no-test-support'],
+    ['a test importing a fixture module (test support lives in testing/)', 'agent/src/media/x.test.ts', './service.fixture.js', 'lightsout/one-testing-folder'],
+    ['a test importing a test-support folder', 'relay/src/plugins/x.test.ts', '../test-support/app.js', 'lightsout/one-testing-folder'],
+    ['a test reaching its package\'s test/ folder from src/', 'bmcsim/src/ipmi/x.test.ts', '../../test/run.js', 'lightsout/one-testing-folder'],
     ['the agent importing another package\'s testing entry', 'agent/src/x.ts', '@lightsout/relay/testing', 'lightsout/no-test-support'],
     ['the wire package importing node:dgram', 'bmc-wire/src/ipmi/x.ts', 'node:dgram', 'no-restricted-imports'],
     ['the wire package importing a bare Node built-in', 'bmc-wire/src/rfb/x.ts', 'crypto', 'no-restricted-imports'],
@@ -49,6 +52,8 @@ describe('and let the allowed ones through', () => {
     ['bmcsim using the wire package', 'bmcsim/src/rfb/x.ts', '@lightsout/bmc-wire/rfb'],
     ['a relay test using the lab', 'relay/src/plugins/x.test.ts', '@lightsout/lab'],
     ['test support using other test support', 'relay/src/testing/x.ts', './wait.js'],
+    ['a test using its package\'s testing/', 'agent/src/redfish/x.test.ts', '../testing/redfish-fixture-bmc.js'],
+    ['a test using another package\'s testing entry', 'bench/test/x.test.ts', '@lightsout/bmcsim/testing'],
     ['a wire test reading a fixture with node:fs', 'bmc-wire/src/ipmi/x.test.ts', 'node:fs'],
     ['bench using a package export', 'bench/lib/x.ts', '@lightsout/agent/media'],
     ['the relay using the CLI\'s Node stream client entry', 'relay/src/ssh/x.ts', '@lightsout/cli/node'],

@@ -43,16 +43,23 @@ const noCrossPackageRelative = {
   },
 };
 
-// Test support, whatever the package: the lab of real peers, a package's
-// `testing/` entry or folder, the older `test-support` folders and files,
-// and `*.fixture.*` modules.
+// Test support, whatever the package: the lab of real peers, and a
+// package's `testing/` folder or its `./testing` entry.
 const TEST_SUPPORT = [
   /^@lightsout\/lab(\/.*)?$/,
   /^@lightsout\/[^/]+\/testing(\/.*)?$/,
   /(^|\/)testing(\/|$)/,
+];
+
+// The shapes test support had before it had one home: `test-support`
+// folders and files, `test/support`, `*.fixture` modules, a package's `test/`
+// folder reached from `src/`. A module by such a name is refused everywhere,
+// so the next helper goes into `testing/` instead of starting a new place.
+const STRAY_TEST_SUPPORT = [
   /(^|\/)test-support(\/|\.js$|$)/,
   /(^|\/)test\/support(\/|$)/,
   /\.fixture(\.js)?$/,
+  /^(\.\.\/)+test\//,
 ];
 
 const noTestSupport = {
@@ -78,7 +85,30 @@ const noTestSupport = {
   },
 };
 
+const oneTestingFolder = {
+  meta: {
+    type: 'problem',
+    docs: { description: 'Test support lives in its package\'s testing/ folder.' },
+    messages: {
+      stray: "'{{specifier}}' is test support outside a testing/ folder: put it in the package's src/testing/ (exported as ./testing) and import it from there (docs/architecture.md, import rules).",
+    },
+    schema: [],
+  },
+  create(context) {
+    const check = (node) => {
+      const specifier = node?.type === 'Literal' && typeof node.value === 'string' ? node.value : undefined;
+      if (specifier !== undefined && STRAY_TEST_SUPPORT.some((pattern) => pattern.test(specifier))) context.report({ node, messageId: 'stray', data: { specifier } });
+    };
+    return {
+      ImportDeclaration: (node) => check(node.source),
+      ExportAllDeclaration: (node) => check(node.source),
+      ExportNamedDeclaration: (node) => check(node.source),
+      ImportExpression: (node) => check(node.source),
+    };
+  },
+};
+
 export default {
   meta: { name: 'lightsout-boundaries' },
-  rules: { 'no-cross-package-relative': noCrossPackageRelative, 'no-test-support': noTestSupport },
+  rules: { 'no-cross-package-relative': noCrossPackageRelative, 'no-test-support': noTestSupport, 'one-testing-folder': oneTestingFolder },
 };

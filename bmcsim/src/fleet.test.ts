@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse } from 'yaml';
-import { run } from '../test/run.js';
+import { run } from './testing/run.js';
 import { stringifyAgentConfig } from './agent-config.js';
 import { addressOf, startFleet, type Fleet } from './fleet.js';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort, startIpmiSim, type IpmiSimLab } from '@lightsout/lab';
 import type { BootOverride, PowerResult, SelList, SensorList, ServerList } from '@lightsout/shared';
-import { eventually, type TrackedProcess } from './support/processes.js';
-import { cli, loginThroughDeviceFlow, startAgentProcess, startRelayProcess } from './support/stack.js';
+import { eventually, type TrackedProcess } from '../src/testing/processes.js';
+import { cli, loginThroughDeviceFlow, startAgentProcess, startRelayProcess } from '../src/testing/stack.js';
 
 /**
  * The BMC surfaces end to end: the real CLI → the real relay → the real

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
 import type { ServerList, ServerView } from '@lightsout/shared';
-import { eventually, type TrackedProcess } from './support/processes.js';
-import { cli, loginThroughDeviceFlow, startAgentProcess, startRelayProcess } from './support/stack.js';
+import { eventually, type TrackedProcess } from '../src/testing/processes.js';
+import { cli, loginThroughDeviceFlow, startAgentProcess, startRelayProcess } from '../src/testing/stack.js';
 
 /**
  * The whole chain as users run it: real relay process, real agent process, real CLI

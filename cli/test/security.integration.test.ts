@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/exit-codes.js';
 import { tokenSourceFor } from '../src/auth/session.js';
 import { run } from '../src/main.js';
-import type { TrackedProcess } from './support/processes.js';
-import { loginThroughDeviceFlow, startRelayProcess } from './support/stack.js';
+import type { TrackedProcess } from '../src/testing/processes.js';
+import { loginThroughDeviceFlow, startRelayProcess } from '../src/testing/stack.js';
 
 /** `lightsout tokens …` and `lightsout audit export|verify` against a real relay process, logged in through the device flow. */
 const PASSWORD = 'cli-security-test-password';

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { spawnTied } from './processes.js';
+import { childPrograms } from './testing/index.js';
 
 function alive(pid: number): boolean {
   try {
@@ -32,8 +32,7 @@ describe('spawnTied', () => {
   });
 
   it('a tied child dies when the process that started it is SIGKILLed', async () => {
-    const fixture = fileURLToPath(new URL('./processes.fixture.ts', import.meta.url));
-    const parent = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent = spawn(process.execPath, ['--import', 'tsx', childPrograms.tiedProcess], { stdio: ['ignore', 'pipe', 'inherit'] });
     const [line] = (await once(createInterface({ input: parent.stdout! }), 'line')) as [string];
     const { pid } = JSON.parse(line) as { pid: number };
     expect(alive(pid)).toBe(true);

@@ -4,8 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { childPrograms } from './testing/index.js';
 import { startWebsockify, startX11vnc, startXvnc, VNC_ROOT_COLOUR } from './vnc.js';
 
 /** Reads the first 12 bytes a server sends (its RFB ProtocolVersion). */
@@ -65,8 +65,7 @@ describe('VNC lab peers', () => {
   });
 
   it('peers die with the process that started them, even on SIGKILL', async () => {
-    const fixture = fileURLToPath(new URL('./vnc-orphan.fixture.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', childPrograms.vncPeer], { stdio: ['ignore', 'pipe', 'inherit'] });
     const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
     const { pids, display, directory } = JSON.parse(line) as { pids: number[]; display: number; directory: string };
     expect(pids).toHaveLength(2);

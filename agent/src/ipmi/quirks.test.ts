@@ -5,7 +5,7 @@ import { createIpmiDriver, parseQuirks } from './driver.js';
 import { QUIRKS, type QuirkName } from './quirks.js';
 import { openIpmiSession } from './session/connect.js';
 import { SuiteCache } from './session/suite-cache.js';
-import { startScriptedBmc, type ScriptedBmcOptions } from './testing/scripted-bmc.js';
+import { startScriptedBmc, type ScriptedBmcOptions } from '../testing/ipmi-scripted-bmc.js';
 
 // Each quirk against a peer that needs it: fails without the switch, works with it.
 const credentials = { username: 'admin', password: 'adminpass' };

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RedfishDriver, createRedfishDriver } from '../redfish/index.js';
-import { FixtureBmc, type FixtureOptions } from '../redfish/test-support/fixture-bmc.js';
+import { FixtureBmc, type FixtureOptions } from '../testing/redfish-fixture-bmc.js';
 import { MediaService } from './service.js';
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LightsoutError } from '@lightsout/shared';
 import { type RedfishDriver, createRedfishDriver } from './index.js';
-import { FixtureBmc, type FixtureOptions } from './test-support/fixture-bmc.js';
+import { FixtureBmc, type FixtureOptions } from '../testing/redfish-fixture-bmc.js';
 
 const credentials = { username: 'admin', password: 'secret' };
 const cleanups: (() => Promise<void> | void)[] = [];

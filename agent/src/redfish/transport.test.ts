@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createRedfishDriver } from './index.js';
-import { bmcTlsFixture } from './test-support/certificates.js';
-import { FixtureBmc } from './test-support/fixture-bmc.js';
+import { bmcTlsFixture } from '../testing/bmc-tls-certificates.js';
+import { FixtureBmc } from '../testing/redfish-fixture-bmc.js';
 
 /** Two different self-signed BMC certificates, made by openssl for 127.0.0.1. */
 const tls = bmcTlsFixture('redfish-tls-');

@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openRfbProxy, type RfbProxy } from './proxy.js';
-import { ByteReader } from './testing/rfb-test-client.js';
-import { type ScriptedServer, startScriptedServer } from './testing/scripted-server.js';
+import { ByteReader } from '../testing/rfb-test-client.js';
+import { type ScriptedServer, startScriptedServer } from '../testing/rfb-scripted-server.js';
 
 // The splice phase of the proxy: byte-exact both ways, bounded memory under
 // a slow reader, and closing either side closes the other. The BMC here is

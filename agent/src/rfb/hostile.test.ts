@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { openRfbProxy } from './proxy.js';
 import { vncAuthResponse } from '@lightsout/bmc-wire/rfb';
-import { type Script, type ScriptedServer, startScriptedServer } from './testing/scripted-server.js';
-import { viewFirstFrame } from './testing/rfb-test-client.js';
+import { type Script, type ScriptedServer, startScriptedServer } from '../testing/rfb-scripted-server.js';
+import { viewFirstFrame } from '../testing/rfb-test-client.js';
 
 const V38 = Buffer.from('RFB 003.008\n');
 const u32 = (value: number): Buffer => {

@@ -1,7 +1,7 @@
 import { startPeers, startX11vnc, startXvnc, stopPeers, type VncPeer } from '@lightsout/lab/vnc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRfbProxy } from './proxy.js';
-import { viewFirstFrame } from './testing/rfb-test-client.js';
+import { viewFirstFrame } from '../testing/rfb-test-client.js';
 
 // More real peers: TigerVNC Xvnc (VeNCrypt offered before VncAuth, and a
 // VeNCrypt-only one), and x11vnc advertising the older 3.3 and 3.7 protocols.

@@ -3,7 +3,7 @@ import { freeTcpPort, startPeers, startWebsockify, startX11vnc, stopPeers, type 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRfbProxy } from './proxy.js';
 import { type WebSocketOptions } from './transport.js';
-import { viewFirstFrame } from './testing/rfb-test-client.js';
+import { viewFirstFrame } from '../testing/rfb-test-client.js';
 
 // Real peers: Xvfb + x11vnc (libvncserver, as in OpenBMC's obmc-ikvm) with
 // and without a password, and websockify in front of each.

@@ -2,4 +2,4 @@
  * `@lightsout/agent/testing`: test support other packages' tests use (the
  * benches' RFB viewer). Test files only; the agent never imports this.
  */
-export { viewFirstFrame } from '../rfb/testing/rfb-test-client.js';
+export { viewFirstFrame } from './rfb-test-client.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ipmiBmcFixtures } from '../../test/ipmi-bmc.js';
-import { run } from '../../test/run.js';
+import { ipmiBmcFixtures } from '../testing/ipmi-bmc.js';
+import { run } from '../testing/run.js';
 
 // Each fault knob, seen through a real client.
 

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ipmiBmcFixtures, waitForState } from '../../test/ipmi-bmc.js';
-import { PtyClient } from '../../test/pty.js';
-import { run } from '../../test/run.js';
+import { ipmiBmcFixtures, waitForState } from '../testing/ipmi-bmc.js';
+import { PtyClient } from '../testing/pty.js';
+import { run } from '../testing/run.js';
 
 // FreeIPMI (Debian freeipmi-tools) against the simulated BMC: ipmipower for
 // power, ipmiconsole for SOL, and the library-based tools (bmc-info,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ipmiBmcFixtures, waitForState } from '../../test/ipmi-bmc.js';
-import { PtyClient } from '../../test/pty.js';
-import { run } from '../../test/run.js';
-import { waitFor } from '../../test/wait.js';
+import { ipmiBmcFixtures, waitForState } from '../testing/ipmi-bmc.js';
+import { PtyClient } from '../testing/pty.js';
+import { run } from '../testing/run.js';
+import { waitFor } from '../testing/wait.js';
 
 // The real ipmitool (Debian) against the simulated BMC. ipmi_sim has no
 // suite 17, so this is where suite 17 gets its third-party check.

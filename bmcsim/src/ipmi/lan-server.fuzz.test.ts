@@ -1,8 +1,8 @@
 import { createSocket } from 'node:dgram';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startIpmiBmc } from '../../test/ipmi-bmc.js';
-import { run } from '../../test/run.js';
+import { startIpmiBmc } from '../testing/ipmi-bmc.js';
+import { run } from '../testing/run.js';
 import type { Bmc } from '../bmc/bmc.js';
 
 // Random and mutated datagrams at a live BMC: it must drop them silently and

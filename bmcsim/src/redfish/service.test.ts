@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { waitFor } from '../../test/wait.js';
+import { waitFor } from '../testing/wait.js';
 import { Bmc } from '../bmc/bmc.js';
 import { bmcConfig, type BmcFaults } from '../bmc/config.js';
 import { ManualClock } from '../host/clock.js';

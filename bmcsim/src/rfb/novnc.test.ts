@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../test/wait.js';
+import { waitFor } from '../testing/wait.js';
 import { Bmc } from '../bmc/bmc.js';
 import { bmcConfig } from '../bmc/config.js';
 import { NATIVE_PIXEL_FORMAT } from './render.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeImage, run } from '../../test/run.js';
+import { decodeImage, run } from '../testing/run.js';
 import { ManualClock } from '../host/clock.js';
 import { Host } from '../host/host.js';
 import { NATIVE_PIXEL_FORMAT } from './render.js';

@@ -3,3 +3,4 @@
  * loopback HTTP and the in-process command runner. Test files only.
  */
 export { relayStub, relayStubs, runCli, type CliRun, type RelayStub, type SeenRequest, type StubAnswer } from './relay-stub.js';
+export { startRelayProcess, startAgentProcess, cli, loginThroughDeviceFlow } from './stack.js';

@@ -5,9 +5,9 @@ import WebSocket from 'ws';
 import type { RouteRecord } from '../plugins/access.js';
 import { postgresForThisFile } from '../testing/dialects.js';
 import { type RunningRelay, startRelay } from '../testing/index.js';
-import { checkLiveRevocations } from './isolation-live.fixture.js';
-import { FOREIGN_EXPECTED, type Outcome, ROLE_OF, RPC_STREAMS, SERVER_ROUTE, classify } from './isolation.expectations.js';
-import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, ISOLATION_PASSWORD, type IdentityName, type IsolationWorld, buildIsolationWorld } from './isolation.fixture.js';
+import { checkLiveRevocations } from '../testing/isolation-live.js';
+import { FOREIGN_EXPECTED, type Outcome, ROLE_OF, RPC_STREAMS, SERVER_ROUTE, classify } from '../testing/isolation-expectations.js';
+import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, ISOLATION_PASSWORD, type IdentityName, type IsolationWorld, buildIsolationWorld } from '../testing/isolation-world.js';
 
 /**
  * The isolation matrix: EVERY route of the relay (from its own route table,
@@ -248,7 +248,7 @@ describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
         if (rule !== undefined) expected = rule(role, identity);
         else if (SERVER_ROUTE.test(route.url)) expected = 404;
         else {
-          // A route nobody wrote an expectation for: the matrix does not guess (isolation.expectations.ts).
+          // A route nobody wrote an expectation for: the matrix does not guess (testing/isolation-expectations.ts).
           uncovered.add(key);
           continue;
         }

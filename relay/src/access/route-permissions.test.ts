@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.js';
 import { type RunningRelay, startRelay } from '../testing/index.js';
-import { expectationFor } from './isolation.expectations.js';
+import { expectationFor } from '../testing/isolation-expectations.js';
 import { PERMISSIONS } from './permissions.js';
 import { CREDENTIAL_MODES, leastPermission } from './route-permission.js';
 

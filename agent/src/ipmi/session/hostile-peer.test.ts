@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { powerState } from '../commands.js';
-import { startScriptedBmc } from '../testing/scripted-bmc.js';
+import { startScriptedBmc } from '../../testing/ipmi-scripted-bmc.js';
 import { openIpmiSession } from './connect.js';
 import { SuiteCache } from './suite-cache.js';
 

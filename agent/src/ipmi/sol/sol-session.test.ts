@@ -4,7 +4,7 @@ import { SOL_OPERATION, SOL_STATUS, type SolPacket } from '@lightsout/bmc-wire/i
 import { openIpmiSession } from '../session/connect.js';
 import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import { SuiteCache } from '../session/suite-cache.js';
-import { startScriptedBmc, type ScriptedBmc } from '../testing/scripted-bmc.js';
+import { startScriptedBmc, type ScriptedBmc } from '../../testing/ipmi-scripted-bmc.js';
 import { SolSession, type SolEndReason } from './sol-session.js';
 import { waitFor } from '@lightsout/lab/wait';
 

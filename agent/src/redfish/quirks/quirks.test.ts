@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedfishDriver } from '../index.js';
-import { FixtureBmc, type InsertBehaviour } from '../test-support/fixture-bmc.js';
+import { FixtureBmc, type InsertBehaviour } from '../../testing/redfish-fixture-bmc.js';
 import { INSERT_LADDER, VIRTUAL_MEDIA_QUIRKS, buildInsertAttempt, transferProtocolOf } from './index.js';
 
 const image = 'https://10.0.0.9:8443/media/abc.iso';

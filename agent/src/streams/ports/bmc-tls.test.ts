@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { ServerEntry } from '../../config/types.js';
-import { bmcTlsFixture } from '../../redfish/test-support/certificates.js';
+import { bmcTlsFixture } from '../../testing/bmc-tls-certificates.js';
 import { createPortOpener } from './open.js';
 
 /**

@@ -2,7 +2,7 @@ import { AUTOMATION_TOOLS } from '@lightsout/shared';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, type IsolationWorld, buildIsolationWorld } from '../../access/isolation.fixture.js';
+import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, type IsolationWorld, buildIsolationWorld } from '../../testing/isolation-world.js';
 import { type RunningRelay, startRelay } from '../../testing/index.js';
 
 /**

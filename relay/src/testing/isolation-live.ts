@@ -1,8 +1,8 @@
 import { createUser } from '../identity/accounts.js';
-import { type RunningRelay, loginWithPassword } from '../testing/index.js';
-import { type LiveConsole, type LiveFeed, type LiveUpload, openLiveConsole, openLiveFeed, resumeOutcome, startLiveUpload } from '../testing/live-connections.js';
-import { ScriptedAgent } from '../testing/scripted-agent.js';
-import { createApiToken } from './api-tokens.js';
+import { type RunningRelay, loginWithPassword } from './index.js';
+import { type LiveConsole, type LiveFeed, type LiveUpload, openLiveConsole, openLiveFeed, resumeOutcome, startLiveUpload } from './live-connections.js';
+import { ScriptedAgent } from './scripted-agent.js';
+import { createApiToken } from '../access/api-tokens.js';
 
 /**
  * Test-only, for the isolation matrix: every kind of revocation × every

@@ -5,7 +5,7 @@ import {
   encodeRakp2, encodeRakp3Or4, encodeRmcpPlus, encodeSolPacket, encodeV15, rakp2AuthCode, rakp3AuthCode, rakp4Icv, responseMessage, sessionIntegrityKey,
   type CipherSuite, type IpmiMessage, type RakpContext, type RmcpPlusSecurity, type SolPacket,
 } from '@lightsout/bmc-wire/ipmi';
-import { nodeCrypto } from '../node-crypto.js';
+import { nodeCrypto } from '../ipmi/node-crypto.js';
 
 /**
  * A small scripted RMCP+ BMC built from our own wire codecs in the BMC role,

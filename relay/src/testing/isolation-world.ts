@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { type JWK, SignJWT, decodeJwt, importJWK } from 'jose';
 import { createUser, ensureTenant } from '../identity/accounts.js';
 import { readProviderSecrets } from '../identity/keys.js';
-import { type RunningRelay, loginWithPassword } from '../testing/index.js';
+import { type RunningRelay, loginWithPassword } from './index.js';
 import { FileRecordingStorage } from '../plugins/streams/recordings/storage.js';
-import { createApiToken } from './api-tokens.js';
+import { createApiToken } from '../access/api-tokens.js';
 import ssh2 from 'ssh2';
 import { addSshKey } from '../ssh/key-registry.js';
 

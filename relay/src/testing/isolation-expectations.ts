@@ -1,5 +1,5 @@
 import type { Role } from '@lightsout/shared';
-import type { FOREIGN_IDENTITIES } from './isolation.fixture.js';
+import type { FOREIGN_IDENTITIES } from './isolation-world.js';
 
 /**
  * Test-only: what the isolation matrix expects of every route, kept apart

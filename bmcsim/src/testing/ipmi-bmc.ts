@@ -1,8 +1,8 @@
 import { afterEach } from 'vitest';
-import { Bmc } from '../src/bmc/bmc.js';
-import { bmcConfig, type BmcFaults } from '../src/bmc/config.js';
-import type { Host, HostPowerState } from '../src/host/host.js';
-import { IpmiLanServer } from '../src/ipmi/lan-server.js';
+import { Bmc } from '../bmc/bmc.js';
+import { bmcConfig, type BmcFaults } from '../bmc/config.js';
+import type { Host, HostPowerState } from '../host/host.js';
+import { IpmiLanServer } from '../ipmi/lan-server.js';
 import { freeLowUdpPort } from './ports.js';
 import type { PtyClient } from './pty.js';
 import { waitFor } from './wait.js';

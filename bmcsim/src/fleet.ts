@@ -17,6 +17,8 @@ export interface FleetOptions {
   count: number;
   baseAddress?: string;
   address?: string;
+  /** One loopback address per BMC, in order (a fleet with gaps, e.g. for discovery); overrides baseAddress. */
+  addresses?: readonly string[];
   ports?: Partial<FleetPorts>;
   /** Faults for every BMC, then per-BMC overrides by index. */
   faults?: Partial<BmcFaults>;
@@ -77,9 +79,10 @@ export function addressOf(baseAddress: string, index: number): string {
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   if (!Number.isInteger(options.count) || options.count < 1 || options.count > MAX_FLEET) throw new Error(`count must be 1..${MAX_FLEET}`);
   const perBmcAddress = options.address === undefined;
+  if (options.addresses !== undefined && (options.address !== undefined || options.addresses.length !== options.count)) throw new Error('addresses must name one address per BMC, without address');
   const baseAddress = options.baseAddress ?? '127.1.0.1';
   const ports = { ...defaultPorts(perBmcAddress), ...options.ports };
-  const addresses = Array.from({ length: options.count }, (_, index) => (perBmcAddress ? addressOf(baseAddress, index) : options.address!));
+  const addresses = Array.from({ length: options.count }, (_, index) => (options.addresses?.[index] ?? (perBmcAddress ? addressOf(baseAddress, index) : options.address!)));
   const tls = options.tls === false ? undefined : await selfSignedCertificate('bmcsim', [...new Set(addresses)]);
   const prefix = options.idPrefix ?? 'sim';
   const width = Math.max(2, String(options.count).length);

@@ -15,6 +15,8 @@ export const IPMI_SIM_USERS: readonly IpmiSimUser[] = [
 
 export interface IpmiSimConfigOptions {
   name: string;
+  /** Address of the LAN channel. Default 127.0.0.1. */
+  address?: string;
   lanPort: number;
   vmPort: number;
   uartPort: number;
@@ -32,7 +34,7 @@ export function ipmiSimConfig(options: IpmiSimConfigOptions): string {
     options.pluginPath === undefined ? '' : `loadlib ${quote(options.pluginPath)} ""`,
     'set_working_mc 0x20',
     '  startlan 1',
-    `    addr 127.0.0.1 ${options.lanPort}`,
+    `    addr ${options.address ?? '127.0.0.1'} ${options.lanPort}`,
     '    priv_limit admin',
     // "none" is left out on purpose: v1.5 sessions must authenticate.
     '    allowed_auths_callback md5 md2 straight',

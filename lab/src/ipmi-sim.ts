@@ -20,6 +20,10 @@ export interface IpmiSimOptions {
   plugin?: boolean;
   /** Host UART echoes input and prints banners. Default false (byte-exact tests). */
   shell?: boolean;
+  /** Loopback address of the LAN channel (any of 127/8). Default 127.0.0.1. */
+  address?: string;
+  /** UDP port of the LAN channel. Default: a free one. */
+  lanPort?: number;
 }
 
 export interface IpmiSimLab {
@@ -63,13 +67,14 @@ export async function startIpmiSim(options: IpmiSimOptions = {}): Promise<IpmiSi
   };
   try {
     const { uartPort, controlPort } = await uart.listen();
-    const [lanPort, vmPort] = [await freeUdpPort(), await freeTcpPort()];
+    const address = options.address ?? '127.0.0.1';
+    const [lanPort, vmPort] = [options.lanPort ?? (await freeUdpPort(address)), await freeTcpPort()];
     const pluginPath = options.plugin === false ? undefined : await buildPlugin(runDir);
     const name = 'lightsoutlab';
     await mkdir(join(runDir, 'state', 'ipmi_sim', name), { recursive: true });
     await run('sdrcomp', ['-o', join(runDir, 'state', 'ipmi_sim', name, 'sdr.20.main'), join(ASSETS, 'lab.sdrs')]);
     const startCommand = `${process.execPath} --no-warnings ${join(ASSETS, 'host.ts')} --vm-port ${vmPort} --control-port ${controlPort}`;
-    const config = ipmiSimConfig({ name, lanPort, vmPort, uartPort, startCommand, poweredAtStart: options.powered ?? true, pluginPath: pluginPath?.path });
+    const config = ipmiSimConfig({ name, address, lanPort, vmPort, uartPort, startCommand, poweredAtStart: options.powered ?? true, pluginPath: pluginPath?.path });
     await writeFile(join(runDir, 'lan.conf'), config);
     const logFd = openSync(join(runDir, 'ipmi_sim.log'), 'a');
     try {
@@ -79,10 +84,10 @@ export async function startIpmiSim(options: IpmiSimOptions = {}): Promise<IpmiSi
     }
     const exitedEarly = new Promise<never>((_, reject) => child!.once('exit', (code, signal) => reject(new Error(`ipmi_sim exited at start (${code ?? signal}): ${readLog(runDir)}`))));
     exitedEarly.catch(() => undefined);
-    await Promise.race([Promise.all([waitForAsfPong(lanPort), uart.waitForSolConnection(), options.powered === false ? Promise.resolve() : uart.waitForPower('on')]), exitedEarly]);
+    await Promise.race([Promise.all([waitForAsfPong(address, lanPort), uart.waitForSolConnection(), options.powered === false ? Promise.resolve() : uart.waitForPower('on')]), exitedEarly]);
     let stopped = false;
     return {
-      host: '127.0.0.1',
+      host: address,
       port: lanPort,
       users: IPMI_SIM_USERS,
       admin: IPMI_SIM_USERS[0]!,
@@ -112,7 +117,7 @@ async function buildPlugin(runDir: string): Promise<{ path: string; sequenceFix:
 }
 
 /** Sends ASF presence pings (DMTF ASF 2.0 §3.2.4) until ipmi_sim answers; bounded by `timeoutMs`. */
-async function waitForAsfPong(port: number, timeoutMs = 10_000): Promise<void> {
+async function waitForAsfPong(address: string, port: number, timeoutMs = 10_000): Promise<void> {
   const socket = createSocket('udp4');
   const ping = Uint8Array.of(0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, 0x01, 0x00, 0x00);
   try {
@@ -122,7 +127,7 @@ async function waitForAsfPong(port: number, timeoutMs = 10_000): Promise<void> {
         reject(new Error(`ipmi_sim did not answer an ASF ping on UDP ${port} within ${timeoutMs} ms`));
       }, timeoutMs);
       // Resend on an interval: UDP to a not-yet-bound port is simply lost.
-      const resend = setInterval(() => socket.send(ping, port, '127.0.0.1'), 50);
+      const resend = setInterval(() => socket.send(ping, port, address), 50);
       socket.on('message', (message) => {
         if (message.length >= 9 && message[8] === 0x40) {
           clearTimeout(deadline);
@@ -131,7 +136,7 @@ async function waitForAsfPong(port: number, timeoutMs = 10_000): Promise<void> {
         }
       });
       socket.on('error', () => undefined);
-      socket.send(ping, port, '127.0.0.1');
+      socket.send(ping, port, address);
     });
   } finally {
     socket.close();

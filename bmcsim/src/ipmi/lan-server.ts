@@ -19,6 +19,7 @@ import {
   encodeIpmiMessage,
   encodeRmcpPlus,
   encodeSessionInfo,
+  encodeSystemGuid,
   encodeV15,
   type IpmiMessage,
   NET_FN,
@@ -155,6 +156,9 @@ export class IpmiLanServer implements BmcService {
         return { completionCode: COMPLETION.ok, data: deviceId(this.bmc.config.faults.noSdrRepository) };
       case APP_COMMAND.getSessionChallenge:
         return this.sessionChallenge(request);
+      // §22.14: outside a session too; the same UUID the Redfish service root reports.
+      case APP_COMMAND.getSystemGuid:
+        return { completionCode: COMPLETION.ok, data: encodeSystemGuid(this.bmc.uuid) };
       default:
         return undefined;
     }

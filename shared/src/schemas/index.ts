@@ -8,3 +8,4 @@ export * from './access.js';
 export * from './ssh.js';
 export * from './bulk.js';
 export * from './automation.js';
+export * from './discovery.js';

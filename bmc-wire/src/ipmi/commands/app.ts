@@ -18,6 +18,7 @@ export const APP_COMMAND = {
   getPayloadActivationStatus: 0x4a,
   getPayloadInstanceInfo: 0x4b,
   getChannelPayloadSupport: 0x4e,
+  getSystemGuid: 0x37,
   getChannelCipherSuites: 0x54,
 } as const;
 
@@ -111,6 +112,27 @@ export function encodeChannelAuthCapabilities(caps: ChannelAuthCapabilities, ext
   const status = (caps.kgSet ? 0x20 : 0) | (caps.perMessageAuthDisabled ? 0x10 : 0) | (caps.userLevelAuthDisabled ? 0x08 : 0) | (caps.nonNullUsers ? 0x04 : 0) | (caps.nullUsers ? 0x02 : 0) | (caps.anonymousLogin ? 0x01 : 0);
   const versions = extended ? (caps.ipmi20 ? 0x02 : 0) | (caps.ipmi15 ? 0x01 : 0) : 0;
   return Uint8Array.of(caps.channel, types | (extended ? 0x80 : 0), status, versions, 0, 0, 0, 0);
+}
+
+// Get System GUID, §22.14: allowed outside a session (a console may read it before RAKP), no request data.
+// Response: | GUID (16) |, least significant byte first (the Wired for Management byte order of
+// §20.8: node (6), clock seq (2), time high (2), time mid (2), time low (4), each reversed on the wire).
+// The text form is the usual 8-4-4-4-12 of the bytes most significant first, as SMBIOS and Redfish print a UUID.
+export const getSystemGuidRequest = (): CommandRequest => app(APP_COMMAND.getSystemGuid);
+
+export function decodeSystemGuid(data: Uint8Array): string {
+  responseData(data, 16, 'Get System GUID');
+  const hex = Array.from(data.subarray(0, 16))
+    .reverse()
+    .map((byte) => byte.toString(16).padStart(2, '0'))
+    .join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function encodeSystemGuid(guid: string): Uint8Array {
+  const hex = guid.replaceAll('-', '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw wireError('BAD_LENGTH', 'a GUID is 16 bytes');
+  return Uint8Array.from({ length: 16 }, (_, index) => parseInt(hex.slice(30 - index * 2, 32 - index * 2), 16));
 }
 
 // Get Channel Cipher Suites, §22.15.

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../bytes.js';
 import { decodesOrRefuses } from '../../testing/index.js';
-import { decodeCipherSuiteRecords, decodeChannelAuthCapabilities, decodeDeviceId, decodePayloadActivation, decodeSessionInfo, encodeChannelAuthCapabilities, encodeCipherSuiteRecords, encodeSessionInfo } from './app.js';
+import { decodeCipherSuiteRecords, decodeChannelAuthCapabilities, decodeDeviceId, decodePayloadActivation, decodeSessionInfo, decodeSystemGuid, encodeChannelAuthCapabilities, encodeCipherSuiteRecords, encodeSessionInfo, encodeSystemGuid } from './app.js';
 import { decodeBootFlags, decodeChassisStatus, encodeBootFlags, encodeChassisStatus, type BootFlags } from './chassis.js';
 import { convertReading, decodeSdrRecord } from './sdr-record.js';
 import { decodeSelRecord } from './sel.js';
@@ -81,5 +81,19 @@ describe('app, chassis and sensor codecs', () => {
     expect([...bytes.subarray(16)]).toEqual([0xa1, 0xb2]);
     expect(decodeSessionInfo(bytes)).toEqual(found);
     expect(decodeSessionInfo(encodeSessionInfo({ handle: 0, possibleSessions: 32, activeSessions: 0 }))).toEqual({ handle: 0, possibleSessions: 32, activeSessions: 0 });
+  });
+});
+
+describe('Get System GUID (§22.14)', () => {
+  it('reads the 16 bytes least significant first into the usual text form', () => {
+    const wire = fromHex('ffeeddccbbaa99887766554433221100');
+    expect(decodeSystemGuid(wire)).toBe('00112233-4455-6677-8899-aabbccddeeff');
+    expect(encodeSystemGuid('00112233-4455-6677-8899-aabbccddeeff')).toEqual(wire);
+  });
+
+  it('round-trips any GUID and refuses a short answer', () => {
+    fc.assert(fc.property(fc.uuid(), (guid) => decodeSystemGuid(encodeSystemGuid(guid)) === guid));
+    expect(() => decodeSystemGuid(new Uint8Array(15))).toThrow();
+    expect(() => encodeSystemGuid('not-a-guid')).toThrow();
   });
 });

@@ -77,9 +77,9 @@ function track(child: ChildProcess): SshRun {
   return { child, stdout: () => stdout, stderr: () => stderr, write: (text) => void child.stdin!.write(text), exited, kill: () => void child.kill('SIGKILL') };
 }
 
-/** Non-interactive: no pty, stdin and stdout are pipes (what a script does). */
-export function sshPiped(target: SshTarget, user: string): SshRun {
-  return track(spawn('ssh', sshArguments(target, user, ['-T']), { stdio: ['pipe', 'pipe', 'pipe'] }));
+/** Non-interactive: no pty, stdin and stdout are pipes (what a script does); `command` asks for an exec instead of a shell. */
+export function sshPiped(target: SshTarget, user: string, command: string[] = [], options: string[] = []): SshRun {
+  return track(spawn('ssh', [...sshArguments(target, user, ['-T', ...options]), ...command], { stdio: ['pipe', 'pipe', 'pipe'] }));
 }
 
 /** Interactive: `ssh -tt` in a pty (util-linux `script`), as a person at a terminal; OpenSSH's own `~` escapes are live. */

@@ -56,8 +56,8 @@ describe('ssh <server>@relay', () => {
     return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
   }
   const target = (key: SshKeyFiles): SshTarget => ({ port: sshPort, knownHosts, key });
-  const piped = (key: SshKeyFiles, user: string) => {
-    const run = sshPiped(target(key), user);
+  const piped = (key: SshKeyFiles, user: string, command?: string[], options?: string[]) => {
+    const run = sshPiped(target(key), user, command, options);
     runs.add(run);
     return run;
   };
@@ -179,6 +179,22 @@ describe('ssh <server>@relay', () => {
     expect(await run.exited).toBe(0);
     expect(run.stdout()).toContain('[lightsout: leaving the console]');
   }, 60_000);
+
+  it('the console opens at sign-in, before the shell request; a connection that asks for no shell (a command, ssh -N) does not keep it', async () => {
+    const sessionsOnSim = async () => (await api(stack.operatorToken, 'GET', '/v1/servers/sim-01')).body['sessions'];
+    await eventually('no live session on sim-01 before', 10_000, async () => ((await sessionsOnSim()) === 0 ? true : undefined));
+    const command = piped(keys.operator, 'sim-01', ['uptime']);
+    command.child.stdin!.end();
+    expect(await command.exited).toBe(2);
+    expect(command.stderr()).toContain('this gateway runs no commands');
+    await eventually('no console left by the command', 10_000, async () => ((await sessionsOnSim()) === 0 ? true : undefined));
+    // No session channel at all: the console opened at sign-in waits for a shell, then is left while the connection stays.
+    const noShell = piped(keys.operator, 'sim-01', [], ['-N']);
+    await eventually('the console opened at sign-in', 20_000, async () => ((await sessionsOnSim()) === 1 ? true : undefined));
+    await eventually('the unclaimed console to be left', 30_000, async () => ((await sessionsOnSim()) === 0 ? true : undefined));
+    expect(noShell.child.exitCode).toBeNull();
+    noShell.kill();
+  }, 90_000);
 
   it('watching (sim-01+view) refuses input: the user is told and the host never sees it', async () => {
     const before = Buffer.concat(typedAtSim).length;

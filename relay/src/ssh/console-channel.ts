@@ -20,6 +20,14 @@ export interface ConsoleChannelOptions {
   size?: { cols: number; rows: number };
 }
 
+/**
+ * Console output held for a channel that is not attached yet: the few
+ * milliseconds between authentication (when the console opens) and the
+ * client's shell request. Past this, the oldest output is what a late shell
+ * would have missed anyway; the session's scrollback still has it.
+ */
+export const MAX_HELD_BYTES = 256 * 1024;
+
 /** Help for the gateway's own escapes, after the shared list. */
 const SSH_ESCAPE_NOTE = '  (OpenSSH acts on ~. ~B ~? itself first; type ~~ then the letter to reach these)\r\n';
 
@@ -30,6 +38,11 @@ const SSH_ESCAPE_NOTE = '  (OpenSSH acts on ~. ~B ~? itself first; type ~~ then 
  * Console bytes go to the channel's stdout, the gateway's own notices to
  * its stderr. SSH cannot resume, so closing the channel leaves the session
  * (close 1000) at once instead of holding the BMC console for the grace period.
+ *
+ * The console opens as soon as the key is accepted, while OpenSSH is still
+ * asking for its session channel, pty and shell (several round trips); the
+ * shell's channel is attached when it arrives, and what happened meanwhile
+ * (output, notices, an early end) reaches it then, in order.
  *
  *   connecting ─first resume→ streaming ─~. / channel closed / EOF→ leaving → done
  *        │ refused, or an error before the first byte             │ far end ended
@@ -45,13 +58,14 @@ export class ConsoleChannel {
   private toldReadOnly = false;
   private toldRefused = false;
   private mode: string;
+  private channel: ServerChannel | undefined;
+  /** What to do to the channel once it is attached, in order. */
+  private held: Array<{ bytes: number; apply(channel: ServerChannel): void }> = [];
+  private heldBytes = 0;
   readonly done: Promise<ConsoleChannelOutcome>;
   private resolveDone!: (outcome: ConsoleChannelOutcome) => void;
 
-  constructor(
-    private readonly channel: ServerChannel,
-    private readonly options: ConsoleChannelOptions,
-  ) {
+  constructor(private readonly options: ConsoleChannelOptions) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.size = options.size;
     this.mode = options.session.mode;
@@ -61,9 +75,7 @@ export class ConsoleChannel {
       socket: options.socket,
       setTimer: options.setTimer,
       refuseInputWhileDown: true,
-      onData: (bytes) => {
-        channel.write(bytes);
-      },
+      onData: (bytes) => this.toChannel(bytes.length, (channel) => channel.write(bytes)),
       onStatus: (status) => {
         const line = describeStatus(status);
         if (line !== undefined) this.notice(line);
@@ -73,7 +85,7 @@ export class ConsoleChannel {
         if (state === 'streaming' && !this.streamed) {
           this.streamed = true;
           this.sendSize();
-          channel.resume();
+          this.toChannel(0, (channel) => channel.resume());
         }
         // Before the first byte an error from the relay or the agent (agent offline, BMC unreachable)
         // is the answer: say it and exit, rather than retrying for the session's grace period.
@@ -85,7 +97,7 @@ export class ConsoleChannel {
         }
         if (state === 'reconnecting' && this.streamed) this.notice(`connection to the console lost (${detail ?? 'network'}), resuming…`);
       },
-      onDrain: () => channel.resume(),
+      onDrain: () => this.toChannel(0, (channel) => channel.resume()),
       onInputRefused: () => {
         if (this.toldRefused) return;
         this.toldRefused = true;
@@ -101,11 +113,33 @@ export class ConsoleChannel {
         this.finish({ exitStatus: code === StreamCloseCode.ENDED ? Exit.OK : exitStatusOfClose(code), reason: reason || `code ${code}` });
       },
     });
+  }
+
+  /** The client's shell channel: it gets what was held for it, then the console live. */
+  attach(channel: ServerChannel): void {
+    if (this.channel !== undefined) throw new Error('console channel attached twice');
+    this.channel = channel;
     channel.pause();
+    for (const step of this.held) step.apply(channel);
+    this.held = [];
+    this.heldBytes = 0;
+    if (this.finished) return;
     channel.on('data', (chunk: Buffer) => this.onInput(chunk));
     // Piped input that ends (a script) leaves once everything was sent; so does a client that closes.
     channel.on('end', () => this.leave('input ended'));
     channel.on('close', () => this.leave('connection closed'));
+  }
+
+  /** Applies `step` to the channel now, or holds it (bounded) until the channel is attached. */
+  private toChannel(bytes: number, step: (channel: ServerChannel) => void): void {
+    if (this.channel !== undefined) return step(this.channel);
+    while (this.heldBytes + bytes > MAX_HELD_BYTES && this.held.some((entry) => entry.bytes > 0)) {
+      const oldest = this.held.findIndex((entry) => entry.bytes > 0);
+      this.heldBytes -= this.held[oldest]!.bytes;
+      this.held.splice(oldest, 1);
+    }
+    this.held.push({ bytes, apply: step });
+    this.heldBytes += bytes;
   }
 
   /** The SSH connection is gone (a client's own `~.`, a network drop): leave the session now, there is no one to resume it. */
@@ -137,10 +171,10 @@ export class ConsoleChannel {
       if (this.mode === 'view') {
         if (!this.toldReadOnly) this.notice('read-only view: input is not sent');
         this.toldReadOnly = true;
-      } else if (!this.client.write(forward)) this.channel.pause();
+      } else if (!this.client.write(forward)) this.channel?.pause();
     }
     for (const action of actions) {
-      if (action === 'help') this.channel.stderr.write(`\r\n${ESCAPE_HELP}${SSH_ESCAPE_NOTE}`);
+      if (action === 'help') this.channel?.stderr.write(`\r\n${ESCAPE_HELP}${SSH_ESCAPE_NOTE}`);
       if (action === 'break') this.sendBreak();
       if (action === 'leave') {
         this.notice('leaving the console');
@@ -151,7 +185,7 @@ export class ConsoleChannel {
   }
 
   private notice(text: string): void {
-    if (!this.finished) this.channel.stderr.write(`\r\n[lightsout: ${text}]\r\n`);
+    if (!this.finished) this.toChannel(0, (channel) => channel.stderr.write(`\r\n[lightsout: ${text}]\r\n`));
   }
 
   /** The user is done: close 1000, so the relay and the agent end the session now. */
@@ -165,11 +199,13 @@ export class ConsoleChannel {
     if (this.finished) return;
     this.finished = true;
     this.resolveDone(outcome);
-    try {
-      this.channel.exit(outcome.exitStatus);
-      this.channel.end();
-    } catch {
-      // The connection is already gone: there is no one to tell.
-    }
+    this.toChannel(0, (channel) => {
+      try {
+        channel.exit(outcome.exitStatus);
+        channel.end();
+      } catch {
+        // The connection is already gone: there is no one to tell.
+      }
+    });
   }
 }

@@ -62,6 +62,17 @@ interface Authenticated {
   loginName: string;
 }
 
+/** A console opened at authentication, waiting for the connection's shell: or why it could not open. */
+type EarlyConsole = { opening: ConsoleOpening; console: ConsoleChannel } | { failure: LightsoutError };
+
+/**
+ * How long a console opened at authentication waits for the client's shell
+ * request (OpenSSH sends it within a few round trips; `ssh -N`, a port
+ * forward or an exec never does): then it is left, and a later shell opens
+ * its own.
+ */
+const EARLY_CONSOLE_WAIT_MS = 10_000;
+
 /**
  * The SSH front door: `ssh sim-01@relay` with a key registered on the user's
  * account opens that server's serial console (ssh2, RFC 4252 public-key
@@ -72,6 +83,12 @@ interface Authenticated {
  *
  * Per connection: unauthenticated ─key + valid signature→ authenticated ─shell→ console | list
  *                 unauthenticated ─failures over the address's budget→ dropped
+ *
+ * A login name that asks for a console opens it as soon as the key is
+ * accepted (never before: an unauthenticated client makes the agent open
+ * nothing), so the session, the agent's dial-back and the BMC's SOL
+ * activation run while OpenSSH asks for its session channel, pty and shell;
+ * the first shell of the connection takes it over.
  */
 export class SshFrontDoor {
   private readonly server: InstanceType<typeof Server>;
@@ -185,7 +202,19 @@ export class SshFrontDoor {
       if (live === undefined) this.byKey.set(holder.keyId, (live = new Set()));
       live.add(client);
       this.dependencies.audit({ action: 'ssh.connect', outcome: 'success', subject: holder.principal.subject, tenant: holder.principal.tenant, target: `ssh:${loginName.slice(0, 80)}`, sourceIp, details: { fingerprint, keyId: holder.keyId } });
-      client.on('session', (acceptSession) => this.onSession(acceptSession(), consoles, authenticated!, sourceIp));
+      let early = this.openEarly(authenticated!, sourceIp, consoles);
+      let cancelExpiry = () => undefined as void;
+      const takeEarly = () => {
+        const taken = early;
+        early = undefined;
+        cancelExpiry();
+        return taken;
+      };
+      if (early !== undefined) {
+        cancelExpiry = this.dependencies.setTimer(() => void takeEarly()?.then((opened) => ('console' in opened ? opened.console.hangUp() : undefined)), EARLY_CONSOLE_WAIT_MS);
+        client.once('close', () => cancelExpiry());
+      }
+      client.on('session', (acceptSession) => this.onSession(acceptSession(), consoles, authenticated!, sourceIp, takeEarly));
     });
 
     client.on('error', (error: Error) => this.dependencies.log.debug({ err: error, sourceIp }, 'SSH connection error'));
@@ -207,7 +236,36 @@ export class SshFrontDoor {
     this.interceptBreak(client);
   }
 
-  private onSession(session: Session, consoles: Set<ConsoleChannel>, authenticated: Authenticated, sourceIp: string): void {
+  /** Opens the console a login name asks for, before the shell request; undefined for a login that lists consoles. */
+  private openEarly(authenticated: Authenticated, sourceIp: string, consoles: Set<ConsoleChannel>): Promise<EarlyConsole> | undefined {
+    const { holder, fingerprint } = authenticated;
+    const request = parseLoginName(authenticated.loginName);
+    // `ssh host` logs in with the local user name: one's own name (like no server at all) asks for the list.
+    if (request.kind === 'list' || (request.serverId === holder.principal.username && request.mode === 'control')) return undefined;
+    return this.dependencies.openConsole(holder.principal, request.serverId, request.mode, { fingerprint, keyId: holder.keyId, sourceIp }).then(
+      (opening): EarlyConsole => {
+        const console = new ConsoleChannel({
+          session: opening.session,
+          streamUrl: opening.streamUrl,
+          socket: this.dependencies.socket,
+          setTimer: this.dependencies.setTimer,
+          breakSupported: opening.breakSupported,
+        });
+        consoles.add(console);
+        void console.done.then((outcome) => {
+          consoles.delete(console);
+          this.dependencies.log.info({ serverId: opening.session.serverId, sessionId: opening.session.sessionId, fingerprint, ...outcome }, 'SSH console ended');
+        });
+        return { opening, console };
+      },
+      (error: unknown): EarlyConsole => {
+        if (!(error instanceof LightsoutError)) this.dependencies.log.error({ err: error }, 'SSH console failed to open');
+        return { failure: error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', 'could not open the console') };
+      },
+    );
+  }
+
+  private onSession(session: Session, consoles: Set<ConsoleChannel>, authenticated: Authenticated, sourceIp: string, takeEarly: () => Promise<EarlyConsole> | undefined): void {
     let pty: PseudoTtyInfo | undefined;
     let console: ConsoleChannel | undefined;
     session.on('pty', (accept, _reject, info) => {
@@ -220,6 +278,8 @@ export class SshFrontDoor {
     });
     session.on('env', (accept) => accept?.());
     session.on('exec', (accept) => {
+      // A command instead of a shell: the console opened for this connection is not wanted.
+      void takeEarly()?.then((opened) => ('console' in opened ? opened.console.hangUp() : undefined));
       const channel = accept();
       channel.stderr.write('lightsout: this gateway runs no commands; connect with the server as the user name (ssh sim-01@host)\r\n');
       channel.exit(SshExitStatus.USAGE);
@@ -227,50 +287,38 @@ export class SshFrontDoor {
     });
     session.on('shell', (accept) => {
       const channel = accept();
-      void this.startShell(channel, authenticated, sourceIp, pty).then((opened) => {
+      void this.startShell(channel, authenticated, sourceIp, pty, takeEarly() ?? this.openEarly(authenticated, sourceIp, consoles)).then((opened) => {
         console = opened;
         if (opened === undefined) return;
-        consoles.add(opened);
-        void opened.done.then(() => consoles.delete(opened));
         this.breaks.set(session, () => opened.sendBreak());
       });
     });
     session.on('close', () => this.breaks.delete(session));
   }
 
-  private async startShell(channel: ServerChannel, authenticated: Authenticated, sourceIp: string, pty: PseudoTtyInfo | undefined): Promise<ConsoleChannel | undefined> {
-    const { holder, fingerprint } = authenticated;
-    const request = parseLoginName(authenticated.loginName);
+  private async startShell(channel: ServerChannel, authenticated: Authenticated, sourceIp: string, pty: PseudoTtyInfo | undefined, prepared: Promise<EarlyConsole> | undefined): Promise<ConsoleChannel | undefined> {
+    const { holder } = authenticated;
     const eol = '\r\n';
-    // `ssh host` logs in with the local user name: one's own name (like no server at all) asks for the list.
-    if (request.kind === 'list' || (request.serverId === holder.principal.username && request.mode === 'control')) {
+    if (prepared === undefined) {
       await this.writeList(channel, holder.principal, `Consoles this key may open (ssh <server>@host, or <server>+view@host to watch):${eol}`);
       channel.exit(SshExitStatus.OK);
       channel.end();
       return undefined;
     }
-    try {
-      const opening = await this.dependencies.openConsole(holder.principal, request.serverId, request.mode, { fingerprint, keyId: holder.keyId, sourceIp });
-      channel.stderr.write(`[lightsout: ${opening.session.serverId} ${opening.session.kind.toUpperCase()} console, ${opening.session.mode === 'view' ? 'read-only view' : 'control'}; ~. to leave, ~? for help]${eol}`);
-      const console = new ConsoleChannel(channel, {
-        session: opening.session,
-        streamUrl: opening.streamUrl,
-        socket: this.dependencies.socket,
-        setTimer: this.dependencies.setTimer,
-        breakSupported: opening.breakSupported,
-        ...(pty === undefined ? {} : { size: { cols: pty.cols, rows: pty.rows } }),
-      });
-      void console.done.then((outcome) => this.dependencies.log.info({ serverId: opening.session.serverId, sessionId: opening.session.sessionId, fingerprint, ...outcome }, 'SSH console ended'));
-      return console;
-    } catch (error) {
-      const failure = error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', 'could not open the console');
-      if (!(error instanceof LightsoutError)) this.dependencies.log.error({ err: error }, 'SSH console failed to open');
+    const opened = await prepared;
+    if ('failure' in opened) {
+      const { failure } = opened;
       channel.stderr.write(`lightsout: ${failure.code}: ${failure.message}${failure.hint === undefined ? '' : `${eol}  hint: ${failure.hint}`}${eol}`);
       if (failure.code === 'NOT_FOUND') await this.writeList(channel, holder.principal, `Consoles this key may open:${eol}`, true);
       channel.exit(exitStatusOf(failure.code));
       channel.end();
       return undefined;
     }
+    const { opening, console } = opened;
+    channel.stderr.write(`[lightsout: ${opening.session.serverId} ${opening.session.kind.toUpperCase()} console, ${opening.session.mode === 'view' ? 'read-only view' : 'control'}; ~. to leave, ~? for help]${eol}`);
+    if (pty !== undefined) console.resize(pty.cols, pty.rows);
+    console.attach(channel);
+    return console;
   }
 
   private async writeList(channel: ServerChannel, principal: Principal, heading: string, toStderr = false): Promise<void> {

@@ -58,6 +58,20 @@ export const MediaImage = Type.Object({
 });
 export type MediaImage = Static<typeof MediaImage>;
 
+/** An image the tenant uploaded and the relay keeps (`GET /v1/media/images`): mount it again by its SHA-256 without uploading it. */
+export const MediaImageView = Type.Object({
+  uploadId: Type.String(),
+  filename: Type.String(),
+  sha256: Type.String(),
+  size: Type.Integer(),
+  uploadedBy: Type.String(),
+  createdAt: Type.Union([Type.String(), Type.Null()]),
+});
+export type MediaImageView = Static<typeof MediaImageView>;
+
+export const MediaImageList = Type.Object({ images: Type.Array(MediaImageView) });
+export type MediaImageList = Static<typeof MediaImageList>;
+
 /** `GET /v1/servers/{id}/media`, also the answer to POST and DELETE. */
 export const MediaState = Type.Object({
   serverId: Slug,

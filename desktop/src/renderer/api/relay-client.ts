@@ -13,7 +13,7 @@ import {
   type StreamMode,
   type WhoAmI,
 } from '@lightsout/shared';
-import type { RecordingList, RecordingMeta, SshHostKey, SshKeyList, SshKeyView } from '@lightsout/shared';
+import type { MediaImageList, MediaImageView, RecordingList, RecordingMeta, SshHostKey, SshKeyList, SshKeyView } from '@lightsout/shared';
 
 export type { RecordingMeta };
 
@@ -102,6 +102,10 @@ export class RelayClient {
   }
   removeSshKey(id: string): Promise<void> {
     return this.request('DELETE', `/v1/me/ssh-keys/${encodeURIComponent(id)}`);
+  }
+  /** Images the tenant uploaded before, which a mount may reuse by SHA-256. */
+  async mediaImages(): Promise<MediaImageView[]> {
+    return (await this.request<MediaImageList>('GET', '/v1/media/images')).images;
   }
   async recordings(): Promise<RecordingMeta[]> {
     return (await this.request<RecordingList>('GET', '/v1/recordings')).recordings;

@@ -6,6 +6,7 @@ import { forEachServer, type RelayClient } from '../api/relay-client.js';
 import { type FeedMode, startServerFeed } from '../api/server-feed.js';
 import { AppContext, type AppServices } from '../app-context.js';
 import { MediaUploads } from '../media/media-uploads.js';
+import { MountIsoDialog } from '../media/MountIsoDialog.js';
 import { UploadsPanel } from '../media/UploadsPanel.js';
 import type { Platform } from '../platform/index.js';
 import { matchShortcut, SHORTCUTS } from '../state/shortcuts.js';
@@ -27,6 +28,7 @@ type Modal =
   | { kind: 'boot'; serverIds: string[] }
   | { kind: 'results'; title: string; results: ActionResult[]; pending: number }
   | { kind: 'mount'; serverId: string; file: File }
+  | { kind: 'mount-iso'; serverId: string }
   | { kind: 'help' }
   | { kind: 'ssh' };
 
@@ -210,6 +212,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       entries.push({ kind: 'item', label: entry.destructive ? `${entry.label}…` : entry.label, danger: entry.destructive, disabled: !capabilities.has('power') || !powerActionApplies(entry.action, targets), onSelect: () => services.requestPower(serverIds, entry.action), testId: `menu-power-${entry.action}` });
     }
     entries.push({ kind: 'separator' }, { kind: 'item', label: 'Boot device…', disabled: !capabilities.has('boot'), onSelect: () => services.requestBoot(serverIds), testId: 'menu-boot' });
+    if (single) entries.push({ kind: 'item', label: 'Mount ISO…', disabled: !capabilities.has('media'), onSelect: () => setModal({ kind: 'mount-iso', serverId: single.id }), testId: 'menu-mount-iso' });
     entries.push({
       kind: 'item',
       label: 'Eject virtual media',
@@ -307,6 +310,19 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
           onConfirm={(withBoot) => {
             setModal(null);
             uploads.start(modal.serverId, modal.file, withBoot);
+          }}
+        />
+      ) : null}
+      {modal?.kind === 'mount-iso' && serverMap.get(modal.serverId) ? (
+        <MountIsoDialog
+          server={serverMap.get(modal.serverId)!}
+          client={client}
+          onCancel={() => setModal(null)}
+          onConfirm={(choice, withBoot) => {
+            setModal(null);
+            if (choice.source === 'file') uploads.start(modal.serverId, choice.file, withBoot);
+            else if (choice.source === 'url') uploads.startUrl(modal.serverId, choice.url, withBoot);
+            else uploads.startCached(modal.serverId, choice.image, withBoot);
           }}
         />
       ) : null}

@@ -1,13 +1,12 @@
 import { useEffect, useState } from 'react';
 import type { MediaUploads, UploadJob } from './media-uploads.js';
-
-const megabytes = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0)} MiB`;
+import { describeTransfer, formatBytes } from './transfer-meter.js';
 
 function describe(job: UploadJob): string {
   switch (job.phase) {
-    case 'hashing': return `Checksumming ${megabytes(job.bytes)} of ${megabytes(job.size)}`;
-    case 'uploading': return `Uploading ${megabytes(job.bytes)} of ${megabytes(job.size)}`;
-    case 'paused': return `Paused at ${megabytes(job.bytes)}`;
+    case 'hashing': return `Checksumming ${formatBytes(job.bytes)} of ${formatBytes(job.size)}`;
+    case 'uploading': return `Uploading ${formatBytes(job.bytes)} of ${formatBytes(job.size)}`;
+    case 'paused': return `Paused at ${formatBytes(job.bytes)}`;
     case 'mounting': return job.media ? job.media.message : 'Mounting…';
     case 'done': return job.media?.message ?? 'Mounted';
     case 'failed': return job.error ?? 'Failed';
@@ -22,14 +21,17 @@ export function UploadsPanel({ uploads }: { uploads: MediaUploads }) {
   return (
     <div className="uploads" aria-live="polite">
       {jobs.map((job) => {
-        const fraction = job.size === 0 ? 1 : job.bytes / job.size;
+        // A file's bar is its upload; a URL's or a cached image's is the transfer to the agent while mounting.
+        const transferring = job.phase === 'hashing' || job.phase === 'uploading' || job.phase === 'paused' || (job.source !== 'file' && job.phase === 'mounting' && job.media?.step === 'transferring');
+        const fraction = job.phase === 'done' || (job.phase === 'mounting' && !transferring) ? 1 : job.transfer.percent / 100;
         return (
           <div key={job.id} className="upload" data-testid="upload" data-phase={job.phase}>
             <div className="row">
               <span className="name" title={job.fileName}>{job.fileName}</span>
               <span>→ {job.serverId}</span>
             </div>
-            <progress max={1} value={job.phase === 'mounting' || job.phase === 'done' ? 1 : fraction} data-testid="upload-progress" data-percent={Math.round(fraction * 100)} />
+            <progress max={1} value={fraction} data-testid="upload-progress" data-percent={job.transfer.percent} />
+            {transferring && job.phase !== 'paused' ? <div className="row meter" data-testid="upload-meter">{describeTransfer(job.transfer)}</div> : null}
             <div className="row">
               <span style={{ flex: 1 }} className={job.phase === 'failed' ? 'error-text' : ''} data-testid="upload-status">{describe(job)}</span>
               {job.phase === 'uploading' ? <button onClick={() => uploads.pause(job.id)}>Pause</button> : null}

@@ -2,12 +2,17 @@ import { MEDIA_UPLOADS_PATH, type MediaState } from '@lightsout/shared';
 import { Upload } from 'tus-js-client';
 import type { RelayClient } from '../api/relay-client.js';
 import { hashFile } from './file-hash.js';
+import { addSample, readTransfer, type TransferReading, type TransferSample } from './transfer-meter.js';
 
 export type UploadPhase = 'hashing' | 'uploading' | 'paused' | 'mounting' | 'done' | 'failed';
+
+/** Where the image comes from: a file of this computer (uploaded), a URL (the agent fetches it), or an image the relay holds already. */
+export type UploadSource = 'file' | 'url' | 'cached';
 
 export interface UploadJob {
   id: number;
   serverId: string;
+  source: UploadSource;
   fileName: string;
   size: number;
   boot: boolean;
@@ -16,7 +21,12 @@ export interface UploadJob {
   bytes: number;
   media: MediaState | null;
   error: string | null;
+  /** Percent, rate and time left of the current phase's bytes (hashing, uploading, or the agent's fetch). */
+  transfer: TransferReading;
 }
+
+/** What the mount request names besides `boot`: an upload, an image by hash, or a URL. */
+type MountTarget = { uploadId: string } | { sha256: string } | { url: string };
 
 const FINAL_STEPS = new Set(['mounted', 'booting', 'failed', 'idle']);
 
@@ -32,6 +42,7 @@ export class MediaUploads {
   readonly #listeners = new Set<(jobs: readonly UploadJob[]) => void>();
   readonly #uploads = new Map<number, Upload>();
   readonly #aborts = new Map<number, AbortController>();
+  readonly #samples = new Map<number, TransferSample[]>();
   #jobs: UploadJob[] = [];
   #nextId = 1;
 
@@ -50,34 +61,71 @@ export class MediaUploads {
   }
 
   #update(id: number, change: Partial<UploadJob>): void {
-    this.#jobs = this.#jobs.map((job) => (job.id === id ? { ...job, ...change } : job));
+    this.#jobs = this.#jobs.map((job) => {
+      if (job.id !== id) return job;
+      const next = { ...job, ...change };
+      // A new phase measures its own bytes: the rate of hashing says nothing about the upload's.
+      if (next.phase !== job.phase) this.#samples.delete(id);
+      if (change.bytes !== undefined || next.phase !== job.phase) {
+        const samples = addSample(this.#samples.get(id) ?? [], { at: performance.now(), bytes: next.bytes });
+        this.#samples.set(id, samples);
+        next.transfer = readTransfer(samples, next.size);
+      }
+      return next;
+    });
     for (const listener of this.#listeners) listener(this.#jobs);
   }
 
-  start(serverId: string, file: File, boot: boolean): number {
+  #add(serverId: string, source: UploadSource, fileName: string, size: number, boot: boolean, phase: UploadPhase): number {
     const id = this.#nextId++;
-    this.#jobs = [...this.#jobs, { id, serverId, fileName: file.name, size: file.size, boot, phase: 'hashing', bytes: 0, media: null, error: null }];
+    this.#jobs = [...this.#jobs, { id, serverId, source, fileName, size, boot, phase, bytes: 0, media: null, error: null, transfer: readTransfer([], size) }];
     for (const listener of this.#listeners) listener(this.#jobs);
-    void this.#run(id, serverId, file, boot);
     return id;
   }
 
-  async #run(id: number, serverId: string, file: File, boot: boolean): Promise<void> {
-    const abort = new AbortController();
-    this.#aborts.set(id, abort);
-    try {
-      const sha256 = await hashFile(file, (bytes) => this.#update(id, { bytes }), abort.signal);
+  /** Uploads a file of this computer, then mounts it. */
+  start(serverId: string, file: File, boot: boolean): number {
+    const id = this.#add(serverId, 'file', file.name, file.size, boot, 'hashing');
+    void this.#run(id, serverId, async (abort) => {
+      const sha256 = await hashFile(file, (bytes) => this.#update(id, { bytes }), abort);
       this.#update(id, { phase: 'uploading', bytes: 0 });
       const uploadUrl = await this.#upload(id, file, sha256);
-      const uploadId = new URL(uploadUrl, this.#client.baseUrl).pathname.split('/').pop() ?? '';
       this.#update(id, { phase: 'mounting', bytes: file.size });
-      let media = await this.#client.request<MediaState>('POST', `/v1/servers/${encodeURIComponent(serverId)}/media`, { uploadId, boot });
-      this.#update(id, { media });
+      return { uploadId: new URL(uploadUrl, this.#client.baseUrl).pathname.split('/').pop() ?? '' };
+    });
+    return id;
+  }
+
+  /** Mounts an image from a URL: the agent fetches it (the tenant's URL policy decides which hosts); its bytes are the progress. */
+  startUrl(serverId: string, url: string, boot: boolean): number {
+    const fileName = decodeURIComponent(new URL(url).pathname.split('/').pop() || url);
+    const id = this.#add(serverId, 'url', fileName, 0, boot, 'mounting');
+    void this.#run(id, serverId, async () => ({ url }));
+    return id;
+  }
+
+  /** Mounts an image the relay holds already (an earlier upload of the tenant): nothing is uploaded again. */
+  startCached(serverId: string, image: { sha256: string; filename: string; size: number }, boot: boolean): number {
+    const id = this.#add(serverId, 'cached', image.filename, image.size, boot, 'mounting');
+    void this.#run(id, serverId, async () => ({ sha256: image.sha256 }));
+    return id;
+  }
+
+  async #run(id: number, serverId: string, prepare: (abort: AbortSignal) => Promise<MountTarget>): Promise<void> {
+    const abort = new AbortController();
+    this.#aborts.set(id, abort);
+    const path = `/v1/servers/${encodeURIComponent(serverId)}/media`;
+    try {
+      const target = await prepare(abort.signal);
+      if (abort.signal.aborted) return;
+      const boot = this.#jobs.find((job) => job.id === id)?.boot ?? false;
+      let media = await this.#client.request<MediaState>('POST', path, { ...target, boot });
+      this.#showMedia(id, media);
       // Follow the mount until it settles; bounded (about 10 minutes at 1 s).
       for (let attempt = 0; attempt < 600 && !FINAL_STEPS.has(media.step) && !abort.signal.aborted; attempt++) {
         await new Promise((resolve) => setTimeout(resolve, 1000));
-        media = await this.#client.request<MediaState>('GET', `/v1/servers/${encodeURIComponent(serverId)}/media`);
-        this.#update(id, { media });
+        media = await this.#client.request<MediaState>('GET', path);
+        this.#showMedia(id, media);
       }
       if (media.step === 'failed') this.#update(id, { phase: 'failed', error: `${media.failedStep ?? 'mount'} failed: ${media.error?.message ?? media.message}` });
       else this.#update(id, { phase: 'done' });
@@ -86,7 +134,15 @@ export class MediaUploads {
     } finally {
       this.#aborts.delete(id);
       this.#uploads.delete(id);
+      this.#samples.delete(id);
     }
+  }
+
+  /** The mount's state; while the agent fetches a URL or receives a cached image, those bytes are the job's progress (a file's was its upload). */
+  #showMedia(id: number, media: MediaState): void {
+    const source = this.#jobs.find((job) => job.id === id)?.source;
+    if (source !== 'file' && media.step === 'transferring' && media.progress) this.#update(id, { media, bytes: media.progress.bytes, size: media.progress.total });
+    else this.#update(id, { media });
   }
 
   #upload(id: number, file: File, sha256: string): Promise<string> {
@@ -132,6 +188,7 @@ export class MediaUploads {
 
   cancel(id: number): void {
     this.#aborts.get(id)?.abort();
+    this.#samples.delete(id);
     const upload = this.#uploads.get(id);
     if (upload) void upload.abort(true);
     this.#jobs = this.#jobs.filter((job) => job.id !== id);

@@ -5,6 +5,7 @@ import {
   ErrorBodySchema,
   LightsoutError,
   MEDIA_UPLOADS_PATH,
+  MediaImageList,
   MediaMountRequest,
   MediaState,
   MediaUrlPolicy,
@@ -73,14 +74,6 @@ declare module 'fastify' {
 
 const ServerParams = Type.Object({ id: Type.String({ maxLength: 63 }) });
 const UploadParams = Type.Object({ uploadId: Type.String({ pattern: UPLOAD_ID_PATTERN }) });
-const MediaImageView = Type.Object({
-  uploadId: Type.String(),
-  filename: Type.String(),
-  sha256: Type.String(),
-  size: Type.Integer(),
-  uploadedBy: Type.String(),
-  createdAt: Type.Union([Type.String(), Type.Null()]),
-});
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 501: ErrorBodySchema, 503: ErrorBodySchema };
 
 export default async function mediaPlugin(app: FastifyInstance, options: MediaPluginOptions): Promise<void> {
@@ -220,7 +213,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     app.route({ method: ['POST', 'PATCH', 'DELETE', 'OPTIONS'], url: path, config: { permission: 'media.upload' }, schema: { hide: true }, handler: tusHandler });
   }
 
-  app.get('/v1/media/images', { config: { permission: 'media.read' }, schema: { tags: ['media'], response: { 200: Type.Object({ images: Type.Array(MediaImageView) }), ...errors } } }, async (request) => {
+  app.get('/v1/media/images', { config: { permission: 'media.read' }, schema: { tags: ['media'], response: { 200: MediaImageList, ...errors } } }, async (request) => {
     const who = caller(request);
     const images = (await listUploads(store))
       .filter((record) => record.tenant === who.tenant && record.verified)

@@ -101,7 +101,7 @@ describe('SOL on a BMC without Get Payload Instance Info', () => {
     const refused = await driver.sol().attach('viewer', { mode: 'control' }, { onData: () => undefined }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(LightsoutError);
     expect((refused as LightsoutError).code).toBe('BMC_BUSY');
-    expect((refused as LightsoutError).hint).toMatch(/sol deactivate/);
+    expect((refused as LightsoutError).hint).toMatch(/--takeover/);
     const viewer = await driver.sol().attach('viewer', { mode: 'control', takeover: true }, { onData: () => undefined });
     expect(viewer.tookOver).toBe(true);
     expect(solActive(bmc)).toBe(true);

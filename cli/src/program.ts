@@ -169,8 +169,9 @@ export function buildProgram(context: CommandContext): Command {
     .option('--sol', 'use SOL even if a serial console exists')
     .option('--serial', 'use the serial console (WebSocket/TCP) instead of SOL')
     .option('--view', 'read-only: watch without typing (ask for control with a new session)')
-    .action((server: string, options: { sol?: boolean; serial?: boolean; view?: boolean }) =>
-      consoleCommand(context, server, { ...(options.serial ? { kind: 'serial' as const } : options.sol ? { kind: 'sol' as const } : {}), ...(options.view ? { view: true } : {}) }),
+    .option('--takeover', "SOL: if another session holds the BMC's SOL (e.g. ipmitool sol activate), end it and take the console (audited)")
+    .action((server: string, options: { sol?: boolean; serial?: boolean; view?: boolean; takeover?: boolean }) =>
+      consoleCommand(context, server, { ...(options.serial ? { kind: 'serial' as const } : options.sol ? { kind: 'sol' as const } : {}), ...(options.view ? { view: true } : {}), ...(options.takeover ? { takeover: true } : {}) }),
     );
   program
     .command('vnc')

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort, startIpmiSim, type IpmiSimLab } from '@lightsout/lab';
 import type { BootOverride, PowerResult, SelList, SensorList, ServerList } from '@lightsout/shared';
-import { eventually, type TrackedProcess } from '../src/testing/processes.js';
+import { eventually, REPO_ROOT, TrackedProcess } from '../src/testing/processes.js';
 import { cli, loginThroughDeviceFlow, startAgentProcess, startRelayProcess } from '../src/testing/stack.js';
 
 /**
@@ -85,6 +85,49 @@ describe('CLI → relay → agent → ipmi_sim', () => {
     const table = await cli(['sensors', 'sim-01'], cliEnv);
     expect(table.stdout).toMatch(/^NAME\s+TYPE\s+VALUE\s+UNIT\s+STATUS\n/);
   }, 60_000);
+
+  it('SOL held by ipmitool: BMC_BUSY with the --takeover hint; --takeover ends ipmitool\'s SOL, echoes byte-exact and is audited', async () => {
+    const lab = sim!;
+    lab.uart.setShell(true);
+    // ipmitool needs a terminal for `sol activate`; util-linux `script` gives it one.
+    const ipmitool = new TrackedProcess('ipmitool sol activate', 'script', ['-qfec', `ipmitool -I lanplus -H ${lab.host} -p ${lab.port} -U ${lab.admin.name} -P ${lab.admin.password} -C 3 sol activate`, '/dev/null'], process.env, { stdin: 'pipe' });
+    processes.push(ipmitool);
+    try {
+      await ipmitool.waitForOutput(/SOL Session operational/, 20_000);
+      ipmitool.child.stdin!.write('echo held by ipmitool\r');
+      await ipmitool.waitForOutput(/echo held by ipmitool\r\n/, 10_000);
+
+      const refused = await cli(['console', 'sim-01'], cliEnv);
+      expect(refused.code).toBe(5);
+      expect(refused.stderr).toMatch(/^error BMC_BUSY: .*SOL is already active on another session/m);
+      expect(refused.stderr).toMatch(/^hint: .*lightsout console sim-01 --takeover/m);
+
+      lab.uart.clearReceived();
+      const taking = new TrackedProcess('lightsout console --takeover', process.execPath, [join(REPO_ROOT, 'cli/bin/lightsout.js'), 'console', 'sim-01', '--takeover'], { ...process.env, LIGHTSOUT_TOKEN: '', LIGHTSOUT_RELAY: '', ...cliEnv }, { stdin: 'pipe' });
+      processes.push(taking);
+      await taking.waitForOutput(/~\. to leave/, 20_000);
+      taking.child.stdin!.write('echo taken over\r');
+      await eventually('the echo through the console that took SOL over', 20_000, async () => (taking.stdout.includes('echo taken over\r\n') ? true : undefined));
+
+      // ipmitool's SOL is over at the BMC: the next thing it sends is refused and it exits.
+      ipmitool.child.stdin!.write('typed into ipmitool\r');
+      await ipmitool.waitForOutput(/SOL session closed by BMC/, 20_000);
+      expect((await ipmitool.exited).code).not.toBe(0);
+      taking.child.stdin!.write('~.');
+      expect((await taking.exited).code).toBe(0);
+      // Byte-exact both ways: our console saw exactly its own echo, and nothing of ipmitool's reached the host after the takeover.
+      expect(taking.stdout).toBe('echo taken over\r\n');
+      expect(Buffer.from(lab.uart.received()).toString('latin1')).toBe('echo taken over\r');
+
+      const audit = await cli(['audit', 'export'], cliEnv);
+      const records = audit.stdout.trim().split('\n').map((line) => JSON.parse(line) as { action: string; target?: string; details?: Record<string, unknown> });
+      expect(records.filter((record) => record.action === 'session.open' && record.target === 'server:sim-01' && record.details?.['takeover'] === true)).toHaveLength(1);
+      expect(records.filter((record) => record.action === 'sol.takeover' && record.target === 'server:sim-01')).toHaveLength(1);
+    } finally {
+      lab.uart.setShell(false);
+      await ipmitool.kill('SIGKILL');
+    }
+  }, 120_000);
 
   it('exits 4 for an unknown server and 5 for a server without a driver', async () => {
     const unknown = await cli(['power', 'status', 'nope-01'], cliEnv);

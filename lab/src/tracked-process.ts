@@ -24,9 +24,10 @@ export class TrackedProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly #listeners = new Set<() => void>();
 
-  constructor(name: string, command: string, args: string[], env: NodeJS.ProcessEnv) {
+  /** `stdin: 'pipe'` for a child a test types into (`child.stdin`); default none. */
+  constructor(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, options: { stdin?: 'pipe' | 'ignore' } = {}) {
     this.name = name;
-    this.child = spawnTied(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawnTied(command, args, { cwd: REPO_ROOT, env, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout = (this.stdout + chunk).slice(-OUTPUT_LIMIT);
       this.#notify();

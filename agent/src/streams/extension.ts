@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { LightsoutError, StreamCloseCode, StreamKind, StreamMode, StreamTiming, type StreamOpenParams } from '@lightsout/shared';
+import { LightsoutError, StreamCloseCode, StreamKind, StreamMode, StreamTiming, type StreamOpenParams, type StreamOpenResult } from '@lightsout/shared';
 import Type from 'typebox';
 import { Value } from 'typebox/value';
 import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../agent.js';
@@ -24,6 +24,7 @@ const StreamOpenSchema = Type.Object({
   user: Type.String({ maxLength: 255 }),
   resume: Type.Boolean(),
   dialPath: Type.String({ maxLength: 512 }),
+  takeover: Type.Optional(Type.Boolean()),
 });
 const StreamCloseSchema = Type.Object({ sessionId: Type.String({ maxLength: 64 }) });
 const ServerAssignSchema = Type.Object({ serverId: Type.String({ minLength: 1, maxLength: 63 }), tenant: Type.String({ minLength: 1, maxLength: 63 }) });
@@ -94,7 +95,7 @@ export class AgentStreams implements AgentExtension {
     return this.sessions.has(sessionId);
   }
 
-  private async open(raw: Record<string, unknown>): Promise<Record<string, never>> {
+  private async open(raw: Record<string, unknown>): Promise<StreamOpenResult> {
     if (!Value.Check(StreamOpenSchema, raw)) throw new LightsoutError('BAD_REQUEST', 'invalid params for stream.open');
     const params = raw as unknown as StreamOpenParams;
     const server = this.context.config.servers.find((entry) => entry.id === params.serverId);
@@ -103,6 +104,7 @@ export class AgentStreams implements AgentExtension {
     if (this.context.tenants.tenantOf(server.id) !== params.tenant) throw new LightsoutError('FORBIDDEN', `server ${params.serverId} is not in tenant ${params.tenant}`);
 
     let session = this.sessions.get(params.sessionId);
+    let tookOver = false;
     if (session) {
       const { info } = session;
       if (info.serverId !== params.serverId || info.kind !== params.kind || info.tenant !== params.tenant || info.subject !== params.subject) {
@@ -110,16 +112,17 @@ export class AgentStreams implements AgentExtension {
       }
     } else {
       if (params.resume) throw new LightsoutError('NOT_FOUND', 'the session is over (grace period expired or closed)', { hint: 'open a new session' });
-      session = await this.createSession(server, params);
+      ({ session, tookOver } = await this.createSession(server, params));
     }
     // The relay that asked holds the session's pending leg: dial back to that one (the same address when its name has several).
     const relay = this.context.relay();
     const socket = await dialBack(dialUrlOf(relay.url, params.dialPath), await this.context.signJwt(), { lookup: pinnedLookup(relay) });
     session.attach(socket);
-    return {};
+    return tookOver ? { tookOver } : {};
   }
 
-  private async createSession(server: ServerEntry, params: StreamOpenParams): Promise<StreamSession> {
+  /** `tookOver`: opening its console ended another BMC session's hold on SOL (asked for with `takeover`). */
+  private async createSession(server: ServerEntry, params: StreamOpenParams): Promise<{ session: StreamSession; tookOver: boolean }> {
     const session = new StreamSession(
       { sessionId: params.sessionId, serverId: server.id, tenant: params.tenant, kind: params.kind, mode: params.mode, subject: params.subject, user: params.user },
       {
@@ -135,34 +138,42 @@ export class AgentStreams implements AgentExtension {
     );
     this.sessions.set(params.sessionId, session);
     this.context.metrics.openSessions.inc({ kind: params.kind });
+    let opened: { group: ConsoleGroup; tookOver: boolean };
     try {
-      const group = await this.groupFor(server, params);
-      if (session.isEnded) return session;
-      session.group = group;
-      group.join(session);
+      opened = await this.groupFor(server, params);
+      if (session.isEnded) return { session, tookOver: opened.tookOver };
+      session.group = opened.group;
+      opened.group.join(session);
     } catch (error) {
       session.end(StreamCloseCode.ENDED, 'could not open the BMC side');
       throw error;
     }
+    if (opened.tookOver) this.context.logger.warn({ sessionId: params.sessionId, serverId: server.id, user: params.user }, 'SOL was held by another BMC session: deactivated it and took SOL over, as the user asked');
     this.context.logger.info({ sessionId: params.sessionId, serverId: server.id, kind: params.kind, user: params.user }, 'console session opened');
-    return session;
+    return { session, tookOver: opened.tookOver };
   }
 
-  /** SOL and serial consoles are shared per server; VNC gets its own BMC connection per session. */
-  private groupFor(server: ServerEntry, params: StreamOpenParams): Promise<ConsoleGroup> {
+  /**
+   * SOL and serial consoles are shared per server; VNC gets its own BMC connection per session.
+   * `tookOver` is true for the session whose open of the port ended another holder (a session
+   * joining a console already open took nothing over).
+   */
+  private async groupFor(server: ServerEntry, params: StreamOpenParams): Promise<{ group: ConsoleGroup; tookOver: boolean }> {
     const key = params.kind === 'vnc' ? `${server.id}/vnc/${params.sessionId}` : `${server.id}/${params.kind}`;
     const existing = this.groups.get(key);
-    if (existing) return existing;
+    if (existing) return { group: await existing, tookOver: false };
     let group: ConsoleGroup | undefined;
     // A port may deliver data (even close) before its promise settles into a group: a BMC's first
     // frames often share a TCP segment with its handshake reply. Kept in order and replayed.
     const early: Uint8Array[] = [];
     let closedEarly: string | undefined;
+    let tookOver = false;
     const opening = this.openPort(server, params.kind, {
       data: (bytes) => (group ? group.output(bytes) : void early.push(bytes)),
       drain: () => group?.onPortDrain(),
       close: (reason) => (group ? group.portClosed(reason) : (closedEarly ??= reason)),
-    }).then((port) => {
+    }, { takeover: params.takeover === true }).then((port) => {
+      tookOver = port.tookOver === true;
       group = new ConsoleGroup(
         key,
         port,
@@ -179,7 +190,7 @@ export class AgentStreams implements AgentExtension {
     opening.catch(() => {
       if (this.groups.get(key) === opening) this.groups.delete(key);
     });
-    return opening;
+    return { group: await opening, tookOver };
   }
 
   /** Sever every data connection (they resume); used when the relay link is known to be broken, and by tests. */

@@ -8,6 +8,8 @@ import { apiFor, type CommandContext } from './context.js';
 export interface ConsoleOptions {
   kind?: 'sol' | 'serial';
   view?: boolean;
+  /** SOL: end another session's hold on the BMC's SOL (another tool's `sol activate`) and take it. */
+  takeover?: boolean;
 }
 
 /** SOL when the server has it, else the serial console; an explicit --sol/--serial wins. */
@@ -31,16 +33,23 @@ function offers(server: ServerView): string {
 
 /** `lightsout console SERVER`: the server's SOL or serial console on this terminal. */
 export async function consoleCommand(context: CommandContext, serverId: string, options: ConsoleOptions, terminal?: ConsoleTerminal): Promise<void> {
+  const takeover = options.takeover === true;
+  if (takeover && options.view) throw new LightsoutError('BAD_REQUEST', '--takeover and --view: a read-only view takes nothing over');
+  if (takeover && options.kind === 'serial') throw new LightsoutError('BAD_REQUEST', '--takeover applies to SOL only (a serial console has no session to take over)');
   const api = await apiFor(context);
   const server = await api.get<ServerView>(`/v1/servers/${encodeURIComponent(serverId)}`);
-  const kind = pickKind(server, options.kind);
-  const session = await api.post<SessionCreated>(serverPath(serverId, 'sessions'), { kind, ...(options.view ? { mode: 'view' } : {}) });
+  const kind = pickKind(server, takeover ? 'sol' : options.kind);
+  const session = await api.post<SessionCreated>(serverPath(serverId, 'sessions'), { kind, ...(options.view ? { mode: 'view' } : {}), ...(takeover ? { takeover: true } : {}) });
   const notice = (text: string) => context.output.err(text);
   notice(`[lightsout: ${kind === 'sol' ? 'SOL' : 'serial'} console of ${serverId}${session.mode === 'view' ? ' (read-only)' : ''}; ~. to leave, ~? for help]\r\n`);
   const outcome = await attachConsole(session, terminal ?? { input: process.stdin, output: process.stdout, notice });
   // A piped stdin keeps the event loop alive even when paused; the command is over.
   if (terminal === undefined) process.stdin.destroy();
   const error = outcomeError(outcome);
+  // SOL already active on another BMC session (another tool): say how to take it.
+  if (error?.code === 'BMC_BUSY' && kind === 'sol' && !takeover && !options.view) {
+    throw new LightsoutError('BMC_BUSY', error.message, { hint: `another session holds this server's SOL (another tool, e.g. ipmitool sol activate): wait for it to end, or retry with \`lightsout console ${serverId} --takeover\` to end it and take the console` });
+  }
   if (error) throw error;
 }
 

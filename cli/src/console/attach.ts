@@ -1,4 +1,4 @@
-import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, type SessionCreated, StreamClient, StreamCloseCode, type StreamSocketFactory, describeStatus } from '@lightsout/shared';
+import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, isErrorCode, type SessionCreated, StreamClient, StreamCloseCode, type StreamSocketFactory, describeStatus } from '@lightsout/shared';
 import { nodeSessionConnection } from '../node/stream-socket.js';
 
 /** The local terminal as the console needs it; process.stdin/stdout by default, streams in tests. */
@@ -14,6 +14,8 @@ export interface ConsoleOutcome {
   reason: 'left' | 'ended' | 'lost';
   code: number;
   detail: string;
+  /** The far end's typed reason, when it gave one before closing (`BMC_BUSY` and the BMC's words). */
+  error?: { code: string; message: string };
 }
 
 /** What the user sees when keys they typed did not reach the BMC (once per outage). */
@@ -38,6 +40,7 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
     let announcedLoss = false;
     let announcedRefusal = false;
     let startedReading = false;
+    let refusal: { code: string; message: string } | undefined;
 
     const client = new StreamClient({
       // Follows the session to the gateway its agent fails over to (the route question).
@@ -82,12 +85,16 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
         if (up) announcedRefusal = false;
         terminal.notice(up ? '\r\n[lightsout: the BMC is reachable again]\r\n' : '\r\n[lightsout: the path to the BMC is down (agent unreachable); input is not sent]\r\n');
       },
+      onError: (code, message) => {
+        refusal = { code, message };
+      },
       onClose: (code, reason) => {
         cleanUp();
         // Leaving resolves when the close handshake is done (leave() below): exiting earlier could cut the close frame off.
         if (leaving) return;
-        else if (code === StreamCloseCode.ENDED || code === 1000) resolve({ reason: 'ended', code, detail: reason });
-        else resolve({ reason: 'lost', code, detail: reason });
+        const error = refusal === undefined ? {} : { error: refusal };
+        if (code === StreamCloseCode.ENDED || code === 1000) resolve({ reason: 'ended', code, detail: reason, ...error });
+        else resolve({ reason: 'lost', code, detail: reason, ...error });
       },
     });
 
@@ -133,9 +140,18 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
   });
 }
 
+/**
+ * The error a console's end is for the person: the far end's own code and
+ * words when it said why (a BMC refusal then gets its code's hint, not the
+ * network's), else one from the close code.
+ */
 export function outcomeError(outcome: ConsoleOutcome): LightsoutError | undefined {
   if (outcome.reason === 'left') return undefined;
   if (outcome.reason === 'ended' && outcome.code === 1000) return undefined;
+  if (outcome.error !== undefined && isErrorCode(outcome.error.code)) {
+    // No hint of its own: the CLI prints the code's default hint (DEFAULT_HINTS), or the caller adds one.
+    return new LightsoutError(outcome.error.code, `the console could not be opened or went away: ${outcome.error.message}`);
+  }
   const code: ErrorCode = outcome.code === StreamCloseCode.UNAUTHENTICATED ? 'UNAUTHENTICATED' : outcome.code === StreamCloseCode.FORBIDDEN ? 'FORBIDDEN' : outcome.code === StreamCloseCode.NOT_FOUND ? 'NOT_FOUND' : outcome.code === StreamCloseCode.BMC_UNREACHABLE ? 'BMC_UNREACHABLE' : outcome.reason === 'lost' ? 'RELAY_UNREACHABLE' : 'CONFLICT';
   return new LightsoutError(code, `console session ${outcome.reason === 'lost' ? 'lost' : 'ended'}: ${outcome.detail || `code ${outcome.code}`}`, {
     hint: outcome.reason === 'lost' ? 'check the network and open the console again' : 'open the console again',

@@ -181,7 +181,7 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
     if (audited.failuresOnly === true && status < 400) return;
     const { action } = audited;
     const { id } = request.params as { id?: string };
-    const body = (request.body ?? {}) as { kind?: unknown; mode?: unknown; uploadId?: unknown; sha256?: unknown; boot?: unknown };
+    const body = (request.body ?? {}) as { kind?: unknown; mode?: unknown; takeover?: unknown; uploadId?: unknown; sha256?: unknown; boot?: unknown };
     // Joining a console someone else has live (their leg is still open when this answer goes out).
     const joining = action === 'session.open' && app.hasDecorator('streams') && typeof id === 'string' && app.streams.gateway.othersLiveOn(id, request.principal.subject);
     await dependencies.audit(request, {
@@ -190,7 +190,7 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
       subject: request.principal.subject,
       tenant: request.principal.tenant,
       target: `server:${String(id)}`,
-      details: { status, ...(action === 'session.open' ? { kind: body.kind ?? null, mode: body.mode ?? null } : {}), ...(action === 'media.mount' ? { uploadId: body.uploadId ?? null, sha256: body.sha256 ?? null, boot: body.boot === true } : {}) },
+      details: { status, ...(action === 'session.open' ? { kind: body.kind ?? null, mode: body.mode ?? null, ...(body.takeover === true ? { takeover: true } : {}) } : {}), ...(action === 'media.mount' ? { uploadId: body.uploadId ?? null, sha256: body.sha256 ?? null, boot: body.boot === true } : {}) },
     });
   });
 

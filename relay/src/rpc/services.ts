@@ -232,14 +232,14 @@ export function registerRpcServices(app: FastifyInstance, router: ConnectRouter,
     createSession: unary(false, async (request, input) => {
       const serverId = serverIdOf(input.serverId);
       const mode = sessionModeName(input.mode);
-      const body: SessionCreate = { kind: sessionKindName(input.kind), ...(mode === undefined ? {} : { mode }) };
+      const body: SessionCreate = { kind: sessionKindName(input.kind), ...(mode === undefined ? {} : { mode }), ...(input.takeover ? { takeover: true } : {}) };
       const principal = request.principal!;
       // Watching needs console.view; typing console.control; typing into a console someone else has live takes it over (as the REST route).
       const controls = (mode ?? (principal.role === 'viewer' ? 'view' : 'control')) === 'control';
       const joining = app.streams.gateway.othersLiveOn(serverId, principal.subject);
       await authorize(request, !controls ? 'console.view' : joining ? 'console.takeover' : 'console.control', serverId);
       const audit = (outcome: 'success' | 'failure', code?: string) =>
-        app.audit.fromRequest(request, { action: joining ? 'session.join' : 'session.open', outcome, subject: principal.subject, tenant: principal.tenant, target: `server:${serverId}`, details: { kind: body.kind, mode: body.mode ?? null, via: 'rpc', ...(code === undefined ? {} : { code }) } });
+        app.audit.fromRequest(request, { action: joining ? 'session.join' : 'session.open', outcome, subject: principal.subject, tenant: principal.tenant, target: `server:${serverId}`, details: { kind: body.kind, mode: body.mode ?? null, ...(body.takeover === true ? { takeover: true } : {}), via: 'rpc', ...(code === undefined ? {} : { code }) } });
       try {
         const created = await app.streams.openSession(principal, serverId, body);
         await audit('success');

@@ -1,4 +1,4 @@
-import type { MediaStatusResult, RequestMessage, ServerRegistration } from '@lightsout/shared';
+import type { MediaStatusResult, RequestMessage, ServerRegistration, StreamOpenResult } from '@lightsout/shared';
 import WebSocket from 'ws';
 import { type TestAgentIdentity, TestControlClient, agentConnectToken, enrollTestAgent, isRefusal } from './control-client.js';
 import { createJoinTokenAs } from './login.js';
@@ -33,6 +33,8 @@ export class ScriptedAgent {
   readonly mounts = new Map<string, NonNullable<MediaStatusResult['mount']>>();
   /** While set, `stream.open` waits for it before dialing back (a slow agent, for races at attach). */
   dialBackGate: Promise<void> | undefined;
+  /** What `stream.open` answers once it has dialed back (`{ tookOver: true }`: as if the BMC's SOL had been taken over). */
+  openResult: StreamOpenResult = {};
   private readonly waiters = new Set<() => void>();
   private stopped = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -124,7 +126,7 @@ export class ScriptedAgent {
         if (this.tenants.get(params['serverId']!) !== params['tenant']) throw Object.assign(new Error(`server ${params['serverId']} is not in tenant ${params['tenant']}`), { code: 'FORBIDDEN' });
         await this.dialBackGate;
         await this.dialBack(params['sessionId']!, params['tenant']!, params['dialPath']!);
-        return {};
+        return this.openResult;
       case 'media.status': {
         const mount = this.mounts.get(params['serverId']!);
         return { mount: mount ?? null, job: null, transfer: null };

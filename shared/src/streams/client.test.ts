@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StreamClient, type StreamSocketEvents, routeLocator } from './client.js';
 import { encodeStreamMessage } from './messages.js';
-import { StreamLimits, StreamTiming } from './session.js';
+import { StreamCloseCode, StreamLimits, StreamTiming } from './session.js';
 
 /** One fake socket per leg: what the client sent on it, and a handle to play the relay. */
 function harness(refuseInputWhileDown: boolean) {
@@ -285,5 +285,32 @@ describe('routeLocator', () => {
     expect(await routeLocator('http://m/r', fetchAnswering(503, { code: 'AGENT_OFFLINE' }))('t')).toBeUndefined();
     expect(await routeLocator('http://m/r', fetchAnswering(200, { streamUrl: 'http://not-a-socket' }))('t')).toBeUndefined();
     expect(await routeLocator('http://m/r', fetchAnswering(200, null))('t')).toBeUndefined();
+  });
+});
+
+describe('StreamClient when the far end refuses the session', () => {
+  it('hands the typed reason (code and words) to onError before the final close', () => {
+    const seen: string[] = [];
+    const client = new StreamClient({
+      streamUrl: 'ws://relay.test/v1/streams/x',
+      token: 't',
+      socket: (_url, _protocols, events) => {
+        queueMicrotask(() => {
+          events.open();
+          events.message(encodeStreamMessage({ type: 'error', code: 'BMC_BUSY', message: 'SOL is already active on another session (BMC session 0x2)' }));
+          events.close(StreamCloseCode.BMC_UNREACHABLE, 'BMC_BUSY');
+        });
+        return { send: () => undefined, close: () => undefined };
+      },
+      setTimer: () => () => undefined,
+      onData: () => undefined,
+      onError: (code, message) => seen.push(`error ${code}: ${message}`),
+      onClose: (code, reason) => seen.push(`close ${code} ${reason}`),
+    });
+    return new Promise<void>((resolve) => queueMicrotask(() => {
+      expect(seen).toEqual(['error BMC_BUSY: SOL is already active on another session (BMC session 0x2)', `close ${StreamCloseCode.BMC_UNREACHABLE} BMC_BUSY`]);
+      expect(client.state).toBe('closed');
+      resolve();
+    }));
   });
 });

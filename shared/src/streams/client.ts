@@ -47,6 +47,12 @@ export interface StreamClientOptions {
   onState?(state: StreamClientState, detail?: string): void;
   /** The session is over: `final` when the far end ended it, false when resuming gave up. */
   onClose?(code: number, reason: string): void;
+  /**
+   * The far end's typed reason for the close that follows (an `error`
+   * message: `BMC_BUSY` and the BMC's words), for showing the person what
+   * went wrong and what to do, not only the close code.
+   */
+  onError?(code: string, message: string): void;
   /** The send window reopened after `write` returned false. */
   onDrain?(): void;
   /**
@@ -361,6 +367,7 @@ export class StreamClient {
         return;
       case 'error':
         // The close frame that follows decides whether to resume.
+        this.options.onError?.(message.code, message.message);
         return;
     }
   }

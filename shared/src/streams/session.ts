@@ -28,6 +28,13 @@ export const SessionCreate = Type.Object(
   {
     kind: StreamKind,
     mode: Type.Optional(StreamMode),
+    /**
+     * SOL only, in control mode: if another session holds the BMC's SOL
+     * (another tool, e.g. `ipmitool sol activate`; "SOL already active",
+     * IPMI v2.0 §24.3), the agent deactivates it and activates it for this
+     * console. Without it such a console fails with `BMC_BUSY`.
+     */
+    takeover: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -86,6 +93,8 @@ export const StreamTokenClaims = Type.Object({
   agt: Type.String({ minLength: 1, maxLength: 128 }),
   /** Display name of the user, shown to the other members of a shared console. */
   usr: Type.String({ maxLength: 255 }),
+  /** Connect tokens of a session created with `takeover` (SessionCreate): the agent may end another holder of the BMC's SOL. */
+  tko: Type.Optional(Type.Literal(true)),
 });
 export type StreamTokenClaims = Static<typeof StreamTokenClaims>;
 
@@ -214,8 +223,13 @@ export interface StreamOpenParams {
   resume: boolean;
   /** Path (and query) the agent dials back on its relay URL. */
   dialPath: string;
+  /** SOL: end another session's hold on the BMC's SOL if it has one (SessionCreate.takeover). */
+  takeover?: boolean;
 }
-export type StreamOpenResult = Record<string, never>;
+export interface StreamOpenResult {
+  /** Opening this session deactivated SOL that another BMC session held (asked for with `takeover`). */
+  tookOver?: true;
+}
 export interface StreamCloseParams {
   sessionId: string;
 }

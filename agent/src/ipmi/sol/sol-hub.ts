@@ -68,7 +68,8 @@ export class SolHub {
   private sol: SolSession | undefined;
   private opening: Promise<SolSession> | undefined;
   private closed = false;
-  private announcedTakeover = false;
+  /** The SOL activation whose takeover a viewer was already told of (each activation is announced once). */
+  private announcedTakeover: SolSession | undefined;
   private reopenTimer: ReturnType<typeof setTimeout> | undefined;
   private reopenAttempts = 0;
 
@@ -94,8 +95,8 @@ export class SolHub {
     if (this.closed) throw new LightsoutError('BMC_UNREACHABLE', 'SOL hub closed');
     if (this.viewers.has(viewerId)) throw new LightsoutError('CONFLICT', `viewer ${viewerId} is already attached`);
     const sol = await this.ensureOpen(options.takeover ?? false);
-    const tookOver = sol.tookOver && !this.announcedTakeover;
-    this.announcedTakeover ||= sol.tookOver;
+    const tookOver = sol.tookOver && this.announcedTakeover !== sol;
+    if (sol.tookOver) this.announcedTakeover = sol;
     const replay = this.ring.snapshot();
     this.viewers.set(viewerId, { id: viewerId, listeners });
     if (options.mode === 'control' && this.controller === undefined) this.setController(viewerId);

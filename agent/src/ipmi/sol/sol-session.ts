@@ -106,7 +106,7 @@ export class SolSession {
         const predecessor = owner !== undefined && owner !== 0 && !options.takeover && (await SolSession.heldByOurAccount(session, owner));
         if (!options.takeover && !predecessor) {
           const who = owner === undefined ? 'another session (this BMC cannot say which)' : `another session (BMC session 0x${owner.toString(16)})`;
-          throw new LightsoutError('BMC_BUSY', `SOL is already active on ${who}`, { details: owner === undefined ? {} : { ownerSessionId: owner }, hint: 'someone else holds the console: wait for that session to end, or end it on the BMC (`ipmitool sol deactivate`) and open the console again' });
+          throw new LightsoutError('BMC_BUSY', `SOL is already active on ${who}`, { details: owner === undefined ? {} : { ownerSessionId: owner }, hint: 'another session (another tool, e.g. ipmitool sol activate) holds SOL: wait for it to end, or open the console with takeover (`lightsout console SERVER --takeover`; API "takeover": true), which ends that session\'s SOL' });
         }
         // Deactivate Payload works across sessions for an administrator (§24.2); ipmitool's `sol deactivate` does the same.
         await session.requestWithCode(deactivatePayloadRequest(PAYLOAD_TYPE.sol, 1));

@@ -8,7 +8,7 @@ import { openRfbPort } from '../../rfb/console-port.js';
 import { openSerialWebSocketPort } from './serial-ws.js';
 import { openSolPort } from './sol.js';
 import { openTcpPort, tcpTargetOf } from './tcp.js';
-import type { ConsolePort, ConsolePortEvents, ConsolePortOpener } from './types.js';
+import type { ConsolePort, ConsolePortEvents, ConsolePortOpenOptions, ConsolePortOpener } from './types.js';
 
 /**
  * TLS toward a BMC's console WebSocket (`wss://`) follows the same trust as
@@ -27,7 +27,7 @@ function bmcTlsAgentFor(server: ServerEntry, trustDirectory: string | undefined,
 
 /** Pick the BMC-side transport from the kind and the endpoint's URL scheme. */
 export function createPortOpener(registry: DriverRegistry | undefined, trustDirectory?: string): ConsolePortOpener {
-  return async (server: ServerEntry, kind: StreamKind, events: ConsolePortEvents): Promise<ConsolePort> => {
+  return async (server: ServerEntry, kind: StreamKind, events: ConsolePortEvents, options: ConsolePortOpenOptions = {}): Promise<ConsolePort> => {
     switch (kind) {
       case 'serial': {
         if (!server.serial) throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no serial console endpoint`);
@@ -43,7 +43,7 @@ export function createPortOpener(registry: DriverRegistry | undefined, trustDire
       case 'sol': {
         const driver = server.ipmi ? registry?.driverFor(server.id) : undefined;
         if (!(driver instanceof IpmiDriver)) throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no IPMI endpoint for SOL`);
-        return openSolPort(driver.sol(), events);
+        return openSolPort(driver.sol(), events, { takeover: options.takeover === true });
       }
       case 'vnc': {
         if (!server.vnc) throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no VNC endpoint`);

@@ -9,14 +9,15 @@ import type { ConsolePort, ConsolePortEvents } from './types.js';
  * BMC keeps sending; the hub fans out to other viewers too): a member that
  * falls too far behind is dropped by the group instead.
  */
-export async function openSolPort(hub: SolHub, events: ConsolePortEvents): Promise<ConsolePort> {
+export async function openSolPort(hub: SolHub, events: ConsolePortEvents, options: { takeover?: boolean } = {}): Promise<ConsolePort> {
   let closed = false;
   const finish = (reason: string) => {
     if (closed) return;
     closed = true;
     events.close(reason);
   };
-  const viewer = await hub.attach(`streams-${randomBytes(6).toString('base64url')}`, { mode: 'control' }, {
+  // takeover: another BMC session's SOL (another tool) is deactivated; the user asked for it (SessionCreate.takeover).
+  const viewer = await hub.attach(`streams-${randomBytes(6).toString('base64url')}`, { mode: 'control', takeover: options.takeover === true }, {
     onData: (bytes) => {
       if (!closed) events.data(bytes);
     },
@@ -28,6 +29,8 @@ export async function openSolPort(hub: SolHub, events: ConsolePortEvents): Promi
     // Recent output from before anyone attached (the boot banner, the login prompt): the group seeds its scrollback with it.
     // It used to be sent through events.data on a microtask, which ran before the group existed, so every viewer lost it.
     replay: viewer.replay,
+    // Only what was asked for is reported (and audited); taking back our own predecessor's SOL is routine.
+    tookOver: options.takeover === true && viewer.tookOver,
     write: (bytes) => {
       // Another user of the hub may hold the keyboard; take it back for the console group.
       if (!viewer.hasControl) viewer.takeControl();

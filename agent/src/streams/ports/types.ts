@@ -13,6 +13,8 @@ export interface ConsolePort {
    * through the console group's scrollback, never through `events.data`.
    */
   readonly replay?: Uint8Array;
+  /** Opening this port ended another session's hold on the BMC side (SOL taken over, asked for with `takeover`). */
+  readonly tookOver?: boolean;
   /** Bytes toward the BMC; false when the port is buffering: wait for `drain`. */
   write(bytes: Uint8Array): boolean;
   /** Serial break (SOL: the SOL break bit; serial: not every transport has one). */
@@ -31,5 +33,10 @@ export interface ConsolePortEvents {
   close(reason: string): void;
 }
 
-/** Opens the BMC side; rejects with a LightsoutError (BMC_UNREACHABLE, BMC_AUTH_FAILED, BMC_UNSUPPORTED…). */
-export type ConsolePortOpener = (server: ServerEntry, kind: StreamKind, events: ConsolePortEvents) => Promise<ConsolePort>;
+export interface ConsolePortOpenOptions {
+  /** SOL: if another BMC session holds SOL ("already active"), deactivate it and take SOL (IPMI v2.0 §24.3). */
+  takeover?: boolean;
+}
+
+/** Opens the BMC side; rejects with a LightsoutError (BMC_UNREACHABLE, BMC_AUTH_FAILED, BMC_UNSUPPORTED, BMC_BUSY…). */
+export type ConsolePortOpener = (server: ServerEntry, kind: StreamKind, events: ConsolePortEvents, options?: ConsolePortOpenOptions) => Promise<ConsolePort>;

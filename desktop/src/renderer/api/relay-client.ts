@@ -87,8 +87,9 @@ export class RelayClient {
   sel(serverId: string): Promise<SelList> {
     return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sel`);
   }
-  createSession(serverId: string, kind: StreamKind, mode: StreamMode): Promise<SessionCreated> {
-    return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/sessions`, { kind, mode });
+  /** `takeover` (SOL): end another session's hold on the BMC's SOL and take it. */
+  createSession(serverId: string, kind: StreamKind, mode: StreamMode, options: { takeover?: boolean } = {}): Promise<SessionCreated> {
+    return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/sessions`, { kind, mode, ...(options.takeover === true ? { takeover: true } : {}) });
   }
   /** The SSH front door's host key (public: users compare it with what `ssh` shows on first connect). */
   sshHostKey(): Promise<SshHostKey> {

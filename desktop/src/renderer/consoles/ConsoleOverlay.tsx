@@ -2,7 +2,7 @@ import type { ConsoleState } from '../streams/console-stream.js';
 import { stateLabel } from './use-console-stream.js';
 
 /** Shown over a console while it is not live: why, and what the user can do. */
-export function ConsoleOverlay({ state, detail, refusedBytes = 0, onRestart }: { state: ConsoleState; detail?: string | undefined; refusedBytes?: number; onRestart(): void }) {
+export function ConsoleOverlay({ state, detail, refusedBytes = 0, onRestart, onTakeOver }: { state: ConsoleState; detail?: string | undefined; refusedBytes?: number; onRestart(): void; onTakeOver?: (() => void) | undefined }) {
   if (state === 'streaming') return null;
   const over = state === 'closed' || state === 'failed';
   return (
@@ -20,6 +20,14 @@ export function ConsoleOverlay({ state, detail, refusedBytes = 0, onRestart }: {
           <button className="primary" style={{ marginTop: 10 }} onClick={onRestart}>
             Start a new session
           </button>
+        ) : null}
+        {over && onTakeOver ? (
+          <div style={{ marginTop: 10 }}>
+            <div style={{ color: '#9aa4ae', fontSize: 12, marginBottom: 4 }}>Another session (another tool, e.g. ipmitool) holds this server's SOL.</div>
+            <button data-testid="sol-take-over" onClick={onTakeOver} title="End the other session's SOL on the BMC and open the console here (audited)">
+              Take over
+            </button>
+          </div>
         ) : null}
       </div>
     </div>

@@ -8,7 +8,7 @@ import { ConsoleOverlay } from './ConsoleOverlay.js';
  * not-live overlay on top. Dropping a file on it uploads it as virtual media
  * for the server, the same as dropping it on the server's tree row.
  */
-export function ConsoleSurface({ className, testId, serverId, host, state, detail, refusedBytes, onRestart }: {
+export function ConsoleSurface({ className, testId, serverId, host, state, detail, refusedBytes, onRestart, onTakeOver }: {
   className: string;
   testId: string;
   serverId: string;
@@ -18,6 +18,8 @@ export function ConsoleSurface({ className, testId, serverId, host, state, detai
   /** Keys typed that did not reach the BMC (the path is down). */
   refusedBytes?: number;
   onRestart(): void;
+  /** Offered when the session ended because another session holds the BMC's SOL: a new session that takes it over. */
+  onTakeOver?: (() => void) | undefined;
 }) {
   const app = useApp();
   return (
@@ -33,7 +35,7 @@ export function ConsoleSurface({ className, testId, serverId, host, state, detai
       }}
     >
       <div ref={host} style={{ position: 'absolute', inset: 0 }} />
-      <ConsoleOverlay state={state} detail={detail} refusedBytes={refusedBytes ?? 0} onRestart={onRestart} />
+      <ConsoleOverlay state={state} detail={detail} refusedBytes={refusedBytes ?? 0} onRestart={onRestart} onTakeOver={onTakeOver} />
     </div>
   );
 }

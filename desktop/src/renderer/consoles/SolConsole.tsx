@@ -30,7 +30,7 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
   const broadcasting = useRef(false);
   broadcasting.current = broadcast;
   const memberId = `${kind}:${server.id}`;
-  const { stream, state, status, refusedBytes } = useConsoleStream(server.id, kind, (bytes) => terminal.current?.write(bytes));
+  const { stream, state, status, refusedBytes, errorCode } = useConsoleStream(server.id, kind, (bytes) => terminal.current?.write(bytes));
   // Keys typed in a view-only pane are not sent (the agent would drop them): count them and say so where
   // the person types, instead of letting them vanish.
   const viewOnly = useRef(false);
@@ -140,7 +140,11 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
           <button onClick={() => stream.current?.takeOver()}>Take control</button>
         </div>
       ) : null}
-      <ConsoleSurface className="console-surface" testId="sol-console" serverId={server.id} host={surface} state={state.state} detail={state.detail} refusedBytes={refusedBytes} onRestart={() => void stream.current?.restart()} />
+      <ConsoleSurface className="console-surface" testId="sol-console" serverId={server.id} host={surface} state={state.state} detail={state.detail} refusedBytes={refusedBytes}
+        onRestart={() => void stream.current?.restart()}
+        // SOL already active on another BMC session: reopen, ending that session's hold.
+        onTakeOver={kind === 'sol' && errorCode === 'BMC_BUSY' ? () => void stream.current?.restart({ takeover: true }) : undefined}
+      />
     </>
   );
 }

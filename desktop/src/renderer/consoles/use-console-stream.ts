@@ -18,6 +18,8 @@ export function useConsoleStream(serverId: string, kind: StreamKind, onData: (by
   const [status, setStatus] = useState<StatusMessage | null>(null);
   /** Bytes typed that did not reach the BMC since the path last came up. */
   const [refusedBytes, setRefusedBytes] = useState(0);
+  /** The code of the far end's refusal that closed the session (BMC_BUSY: SOL held by another session), until the next session. */
+  const [errorCode, setErrorCode] = useState<string | undefined>(undefined);
   const stream = useRef<ConsoleStream | null>(null);
   const dataHandler = useRef(onData);
   dataHandler.current = onData;
@@ -31,11 +33,13 @@ export function useConsoleStream(serverId: string, kind: StreamKind, onData: (by
       onData: (bytes) => dataHandler.current(bytes),
       onState: (next, detail) => {
         if (next === 'streaming') setRefusedBytes(0);
+        if (next === 'requesting') setErrorCode(undefined);
         setState(detail === undefined ? { state: next } : { state: next, detail });
       },
       onStatus: setStatus,
       refuseInputWhileDown: kind !== 'vnc',
       onInputRefused: (bytes) => setRefusedBytes((total) => total + bytes),
+      onError: (code) => setErrorCode(code),
       onPath: (up) => {
         if (up) setRefusedBytes(0);
         setState(up ? { state: 'streaming' } : { state: 'reconnecting', detail: PATH_DOWN_DETAIL });
@@ -57,7 +61,7 @@ export function useConsoleStream(serverId: string, kind: StreamKind, onData: (by
     stream.current?.takeOver();
   }, [app.poppedOut, status]);
 
-  return { stream, state, status, refusedBytes };
+  return { stream, state, status, refusedBytes, errorCode };
 }
 
 export function stateLabel(state: ConsoleState): string {

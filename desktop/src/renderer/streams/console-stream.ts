@@ -18,6 +18,8 @@ export interface ConsoleStreamOptions {
   onInputRefused?(bytes: number): void;
   /** The relay said the path to the BMC (the agent) went down or came back. */
   onPath?(up: boolean): void;
+  /** Why the session could not be opened or ended, in the far end's words (`BMC_BUSY`: SOL is held by another session); before the `closed` state. */
+  onError?(code: string, message: string): void;
 }
 
 /**
@@ -41,19 +43,22 @@ export class ConsoleStream {
     return this.#stream?.state ?? null;
   }
 
-  async restart(): Promise<void> {
+  /** A new session; `takeover` (SOL) ends another BMC session's hold on SOL first (the pane's "Take over" after BMC_BUSY). */
+  async restart(options: { takeover?: boolean } = {}): Promise<void> {
     this.#stream?.close();
     this.#stream = null;
     const generation = ++this.#generation;
     this.#options.onState('requesting');
     let session;
     try {
-      session = await this.#options.client.createSession(this.#options.serverId, this.#options.kind, this.#options.mode);
+      session = await this.#options.client.createSession(this.#options.serverId, this.#options.kind, this.#options.mode, options);
     } catch (error) {
       if (generation === this.#generation && !this.#disposed) this.#options.onState('failed', error instanceof Error ? error.message : String(error));
       return;
     }
     if (generation !== this.#generation || this.#disposed) return;
+    /** The far end's words for the close that follows: the pane shows them instead of the bare code. */
+    let refusal: string | undefined;
     const streamUrl = new URL(session.streamUrl, this.#options.client.baseUrl);
     if (streamUrl.protocol === 'http:') streamUrl.protocol = 'ws:';
     if (streamUrl.protocol === 'https:') streamUrl.protocol = 'wss:';
@@ -66,7 +71,12 @@ export class ConsoleStream {
       ...(session.routeUrl === undefined ? {} : { locate: routeLocator(new URL(session.routeUrl, this.#options.client.baseUrl).href, (url, init) => fetch(url, init)) }),
       onData: (bytes) => this.#options.onData(bytes),
       onState: (state, detail) => {
-        if (generation === this.#generation) this.#options.onState(state, detail);
+        if (generation === this.#generation) this.#options.onState(state, state === 'closed' && refusal !== undefined ? refusal : detail);
+      },
+      onError: (code, message) => {
+        if (generation !== this.#generation) return;
+        refusal = `${code}: ${message}`;
+        this.#options.onError?.(code, message);
       },
       ...(this.#options.onStatus ? { onStatus: this.#options.onStatus } : {}),
       refuseInputWhileDown: this.#options.refuseInputWhileDown ?? false,

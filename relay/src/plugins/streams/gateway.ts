@@ -1,4 +1,4 @@
-import { type ErrorCode, LightsoutError, StreamCloseCode, StreamTiming, type StreamTokenClaims, encodeStreamMessage, type StreamOpenParams, type TokenMessage } from '@lightsout/shared';
+import { type ErrorCode, LightsoutError, StreamCloseCode, StreamTiming, type StreamTokenClaims, encodeStreamMessage, type StreamOpenParams, type StreamOpenResult, type TokenMessage } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { StreamDependencies } from './dependencies.js';
@@ -41,6 +41,8 @@ export interface LegHooks {
 export interface GatewayHooks {
   /** A leg is spliced; returns what to call as its bytes pass, or nothing. */
   onSpliced?(claims: StreamTokenClaims): LegHooks | undefined;
+  /** The agent, opening this session, deactivated SOL that another BMC session held (asked for with `takeover`). */
+  onTookOver?(claims: StreamTokenClaims): void;
 }
 
 /**
@@ -106,14 +108,16 @@ export class StreamGateway {
       user: claims.usr,
       resume: claims.use === 'resume',
       dialPath: `/v1/agent/streams/${claims.sid}?leg=${pending.legId}`,
+      ...(claims.tko === true && claims.use === 'connect' ? { takeover: true } : {}),
     };
     // Signed while the agent dials back, so the client's first resume token costs the leg no time.
     const firstResume = this.issueResume(claims);
     let agent: WebSocket;
     let earlyAgent: HeldMessages;
     let resume: TokenMessage | undefined;
+    let opened: StreamOpenResult;
     try {
-      [, { socket: agent, early: earlyAgent }, resume] = await Promise.all([
+      [opened, { socket: agent, early: earlyAgent }, resume] = await Promise.all([
         this.dependencies.requestAgent(claims.agt, 'stream.open', params, StreamTiming.dialBackTimeoutMs),
         pending.socket,
         firstResume,
@@ -129,6 +133,8 @@ export class StreamGateway {
       return;
     }
     client.off('close', onEarlyClose);
+    // Observed at the agent, so it is reported whether or not the client is still there to use the console.
+    if (opened.tookOver === true) this.hooks.onTookOver?.(claims);
     if (clientGone || client.readyState !== client.OPEN) {
       this.refund(claims);
       closeQuietly(agent, leftCode === 1000 ? 1000 : StreamCloseCode.RESUME, 'client left');

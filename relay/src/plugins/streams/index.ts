@@ -84,6 +84,17 @@ export function streamUrlAt(replicaUrl: string, sessionId: string): string {
 }
 
 
+/**
+ * `takeover` ends another BMC session's hold on SOL (IPMI v2.0 §24.3, "already
+ * active"): only SOL has such a hold, and only a session that may type takes
+ * the console from whoever typed there.
+ */
+export function checkTakeover(kind: StreamKind, mode: StreamMode, takeover: boolean): void {
+  if (!takeover) return;
+  if (kind !== 'sol') throw new LightsoutError('BAD_REQUEST', `takeover applies to SOL consoles only, not ${kind}`);
+  if (mode !== 'control') throw new LightsoutError('BAD_REQUEST', 'takeover needs a control session (mode "control"): a read-only view takes nothing over', { hint: 'ask for mode "control" (a viewer role cannot take a console over)' });
+}
+
 /** The mode a session asks for: what the body says, else what the role is for (viewers watch, the others type). */
 export function sessionMode(body: SessionCreate | undefined, role: Role): StreamMode {
   return body?.mode ?? (role === 'viewer' ? 'view' : 'control');
@@ -143,7 +154,18 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   // The tree's "active sessions" badge counts live legs per server (app.serverActivity, when the relay has the inventory).
   const activity = app.hasDecorator('serverActivity') ? app.serverActivity : undefined;
   const onSpliced = options.hooks?.onSpliced ?? ((claims: StreamTokenClaims) => recorder.hooksFor(claims));
+  // Ending someone else's SOL is audited when the agent has done it, not when it was asked for (session.open says that).
+  const onTookOver =
+    options.hooks?.onTookOver ??
+    ((claims: StreamTokenClaims) => {
+      app.log.warn({ sessionId: claims.sid, serverId: claims.srv, user: claims.usr }, 'SOL taken over from another BMC session');
+      if (!app.hasDecorator('audit')) return;
+      void app.audit
+        .append({ action: 'sol.takeover', outcome: 'success', subject: claims.sub, tenant: claims.ten, target: `server:${claims.srv}`, details: { sessionId: claims.sid, user: claims.usr } })
+        .catch((error: unknown) => app.log.error({ err: error, sessionId: claims.sid }, 'could not audit a SOL takeover'));
+    });
   const gateway = new StreamGateway(tokens, legs, dependencies, app.log, {
+    onTookOver,
     onSpliced: (claims) => {
       const observer = onSpliced(claims);
       if (!activity) return observer;
@@ -189,9 +211,11 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no ${kind} console`, { hint: 'add the endpoint to the agent configuration' });
     }
     const mode = sessionMode(body, caller.role);
+    const takeover = body.takeover === true;
+    checkTakeover(kind, mode, takeover);
     const sessionId = randomBytes(16).toString('base64url');
     const { token, expiresAt } = await tokens.issue(
-      { sessionId, serverId: server.id, tenant: server.tenant, kind, mode, agentId: server.agentId, subject: caller.subject, user: caller.username },
+      { sessionId, serverId: server.id, tenant: server.tenant, kind, mode, agentId: server.agentId, subject: caller.subject, user: caller.username, ...(takeover ? { takeover } : {}) },
       'connect',
     );
     // The gateway holding the agent now. An agent connected nowhere: a replica that splices streams hands out its

@@ -24,6 +24,8 @@ export interface StreamGrant {
   agentId: string;
   subject: string;
   user: string;
+  /** Connect tokens only: the session may end another holder of the BMC's SOL (SessionCreate.takeover). */
+  takeover?: boolean;
 }
 
 /**
@@ -94,6 +96,8 @@ export class StreamTokens {
       mod: grant.mode,
       agt: grant.agentId,
       usr: grant.user,
+      // A resume finds the session's console open: only the first leg's open may take the SOL over.
+      ...(grant.takeover === true && use === 'connect' ? { tko: true } : {}),
     })
       .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.current.kid, typ: 'lightsout-stream+jwt' })
       .setIssuer(this.issuer)

@@ -279,6 +279,11 @@ export class ConsoleGroup {
     this.onEmpty();
   }
 
+  /** Closes a console no member ever joined or all have left (its opener left before attaching). */
+  closeIfUnused(): void {
+    if (this.members.size === 0) this.close();
+  }
+
   close(): void {
     if (this.ended) return;
     this.ended = true;

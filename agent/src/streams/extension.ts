@@ -113,6 +113,8 @@ export class AgentStreams implements AgentExtension {
     } else {
       if (params.resume) throw new LightsoutError('NOT_FOUND', 'the session is over (grace period expired or closed)', { hint: 'open a new session' });
       ({ session, tookOver } = await this.createSession(server, params));
+      // The user left (stream.close) while the BMC side was opening: nothing to dial back for.
+      if (session.isEnded) throw new LightsoutError('NOT_FOUND', 'the session ended while its console was opening (the user left)');
     }
     // The relay that asked holds the session's pending leg: dial back to that one (the same address when its name has several).
     const relay = this.context.relay();
@@ -141,7 +143,13 @@ export class AgentStreams implements AgentExtension {
     let opened: { group: ConsoleGroup; tookOver: boolean };
     try {
       opened = await this.groupFor(server, params);
-      if (session.isEnded) return { session, tookOver: opened.tookOver };
+      if (session.isEnded) {
+        // Left before it attached: a console nobody else joined meanwhile is let go now (SOL deactivated),
+        // after the sessions waiting on the same open have joined it (their continuations run first).
+        const { group } = opened;
+        setImmediate(() => group.closeIfUnused());
+        return { session, tookOver: opened.tookOver };
+      }
       session.group = opened.group;
       opened.group.join(session);
     } catch (error) {

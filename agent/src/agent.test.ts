@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@lightsout/lab/wait';
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -96,24 +97,19 @@ describe('startAgent', () => {
     running.push(agent);
     const socket = await socketReady;
     // Bounded wait on what the agent has sent so far.
-    const waitFor = async (predicate: () => boolean) => {
-      const deadline = Date.now() + 5000;
-      while (!predicate()) {
-        if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(received.map((message) => message.type))}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    };
-    await waitFor(() => received.some((message) => message.type === 'state'));
+    const until = (type: string, count = 1) =>
+      waitFor(() => `${count} ${type} message(s); got ${JSON.stringify(received.map((message) => message.type))}`, () => received.filter((message) => message.type === type).length >= count, { timeoutMs: 5000, intervalMs: 10 });
+    await until('state');
     expect(received.slice(0, 2).map((message) => message.type)).toEqual(['hello', 'inventory']);
     expect(received.find((message) => message.type === 'state')).toEqual({ v: 1, type: 'state', serverId: 'web-01', power: 'on', reachable: true });
 
     socket.send(encodeControl({ v: 1, type: 'request', id: 'r1', op: 'power.set', params: { serverId: 'web-01', action: 'off' }, timeoutMs: 1000 }));
-    await waitFor(() => received.some((message) => message.type === 'response'));
+    await until('response');
     expect(received.find((message) => message.type === 'response')).toEqual({ v: 1, type: 'response', id: 'r1', ok: true, result: { power: 'off' } });
     // the answer to a power command is read before the BMC acts: no state from it; a read is reported at once
     socket.send(encodeControl({ v: 1, type: 'request', id: 'r2', op: 'power.get', params: { serverId: 'web-01' }, timeoutMs: 1000 }));
-    await waitFor(() => received.filter((message) => message.type === 'response').length === 2);
-    await waitFor(() => received.filter((message) => message.type === 'state').length === 2);
+    await until('response', 2);
+    await until('state', 2);
     expect(received.filter((message) => message.type === 'state')).toHaveLength(2);
     expect(received.filter((message) => message.type === 'state')[1]).toMatchObject({ serverId: 'web-01', power: 'off' });
   });

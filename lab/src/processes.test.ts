@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { spawnTied } from './processes.js';
+import { waitFor } from './wait.js';
 import { childPrograms } from './testing/index.js';
 
 function alive(pid: number): boolean {
@@ -14,11 +15,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitUntilGone(pid: number, timeoutMs: number): Promise<void> {
-  // Condition wait, bounded: the kernel's parent-death SIGTERM is asynchronous.
-  const deadline = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-}
 
 describe('spawnTied', () => {
   it('runs the command itself under the pid it reports, with its exit code and output', async () => {
@@ -38,9 +34,9 @@ describe('spawnTied', () => {
     expect(alive(pid)).toBe(true);
     parent.kill('SIGKILL');
     await once(parent, 'exit');
-    await waitUntilGone(pid, 10_000);
-    const survived = alive(pid);
-    if (survived) process.kill(pid, 'SIGKILL');
-    expect(survived).toBe(false);
+    // Bounded: the kernel's parent-death SIGTERM is asynchronous. A survivor is killed here, then the test fails.
+    const gone = await waitFor(`process ${pid} to end`, () => !alive(pid), { timeoutMs: 10_000, intervalMs: 20 }).catch(() => false);
+    if (!gone) process.kill(pid, 'SIGKILL');
+    expect(gone).toBe(true);
   });
 });

@@ -22,3 +22,45 @@ describe('waitFor', () => {
     await expect(waiting).rejects.toThrow('timed out after 30 ms waiting for the peer (it is stuck): Error: ECONNREFUSED');
   });
 });
+
+describe('waitFor with wake (event-driven)', () => {
+  it('probes again at each wake, not on a timer, and unsubscribes when done', async () => {
+    const emitter = new EventTarget();
+    let count = 0;
+    let probes = 0;
+    let subscribed = 0;
+    const waiting = waitFor('three events', () => (probes++, count >= 3 ? count : false), {
+      // An interval this long would fail the test's own timeout: only the wakes can end the wait.
+      intervalMs: 60_000,
+      wake: (wake) => {
+        subscribed += 1;
+        emitter.addEventListener('change', wake);
+        return () => {
+          subscribed -= 1;
+          emitter.removeEventListener('change', wake);
+        };
+      },
+    });
+    for (let index = 0; index < 3; index += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      count += 1;
+      emitter.dispatchEvent(new Event('change'));
+    }
+    expect(await waiting).toBe(3);
+    expect(probes).toBe(4);
+    expect(subscribed).toBe(0);
+  });
+
+  it('fails at the deadline when no wake makes the probe true, naming what it waited for', async () => {
+    let subscribed = 0;
+    const waiting = waitFor('a wake that never comes', () => false, {
+      timeoutMs: 30,
+      wake: () => {
+        subscribed += 1;
+        return () => (subscribed -= 1);
+      },
+    });
+    await expect(waiting).rejects.toThrow('timed out after 30 ms waiting for a wake that never comes');
+    expect(subscribed).toBe(0);
+  });
+});

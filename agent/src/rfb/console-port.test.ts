@@ -1,5 +1,6 @@
 import { startPeers, startX11vnc, stopPeers, type VncPeer } from '@lightsout/lab/vnc';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor } from '@lightsout/lab/wait';
 import { openRfbPort } from './console-port.js';
 import { decodeServerInit } from '@lightsout/bmc-wire/rfb';
 
@@ -14,24 +15,29 @@ afterAll(() => stopPeers(peers));
 it('a VNC console as a byte port: None handshake toward the client, real ServerInit after, close reported once', async () => {
   const peer = peers!.locked;
   const received: Buffer[] = [];
-  let wake: (() => void) | undefined;
+  const arrivals = new EventTarget();
   const closes: string[] = [];
   const port = await openRfbPort(
     { url: peer.url, password: 'vncpass' },
     {
       data: (bytes) => {
         received.push(Buffer.from(bytes));
-        wake?.();
+        arrivals.dispatchEvent(new Event('data'));
       },
       drain: () => undefined,
       close: (reason) => closes.push(reason),
     },
   );
-  /** Waits until at least `length` bytes arrived in total (bounded by the peer answering). */
-  const until = async (length: number): Promise<Buffer> => {
-    while (Buffer.concat(received).length < length) await new Promise<void>((resolve) => (wake = resolve));
-    return Buffer.concat(received);
-  };
+  /** Waits until at least `length` bytes arrived in total. */
+  const until = (length: number): Promise<Buffer> =>
+    waitFor(
+      () => `${length} bytes from the console port (${Buffer.concat(received).length} so far)`,
+      () => {
+        const bytes = Buffer.concat(received);
+        return bytes.length >= length && bytes;
+      },
+      { wake: (wake) => (arrivals.addEventListener('data', wake), () => arrivals.removeEventListener('data', wake)) },
+    );
   expect((await until(12)).toString()).toBe('RFB 003.008\n');
   port.write(Buffer.from('RFB 003.008\n'));
   expect((await until(14)).subarray(12).toString('hex')).toBe('0101');

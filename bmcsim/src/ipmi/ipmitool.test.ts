@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ipmiBmcFixtures, waitForState } from '../testing/ipmi-bmc.js';
 import { PtyClient } from '../testing/pty.js';
 import { run } from '../testing/run.js';
-import { waitFor } from '../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 // The real ipmitool (Debian) against the simulated BMC. ipmi_sim has no
 // suite 17, so this is where suite 17 gets its third-party check.
@@ -98,7 +98,7 @@ describe('session timeout', () => {
     const second = await run('script', ['-qfec', `ipmitool -I lanplus -H 127.0.0.1 -p ${port} -U admin -P adminpass -C 17 sol activate`, '/dev/null'], { timeoutMs: 15_000 });
     expect(second.stdout + second.stderr).toMatch(/SOL payload already active on another session/);
     // The orphaned session idles out after 1 s; the sweep then frees SOL.
-    await waitFor(() => (bmc.host.listenerCount('serial') === 0), (wake) => { const timer = setInterval(wake, 50); return () => clearInterval(timer); }, 5000, 'session timeout');
+    await waitFor('session timeout', () => bmc.host.listenerCount('serial') === 0, { timeoutMs: 5000, intervalMs: 50 });
     const third = new PtyClient('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'adminpass', '-C', '17', 'sol', 'activate']);
     clients.push(third);
     await third.waitFor((text) => text.includes('SOL Session operational'), 10_000, 'SOL after timeout');

@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@lightsout/lab/wait';
 import { DEFAULT_FAULTS } from '../bmc/config.js';
 import { UdpTransport } from './transport.js';
 
@@ -13,26 +14,13 @@ afterEach(async () => {
 async function receiver(): Promise<{ socket: Socket; port: number; received: string[]; waitFor(count: number): Promise<void> }> {
   const socket = createSocket('udp4');
   const received: string[] = [];
-  const waiters: Array<() => void> = [];
-  socket.on('message', (message) => {
-    received.push(message.toString());
-    for (const wake of waiters) wake();
-  });
+  socket.on('message', (message) => received.push(message.toString()));
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   closers.push(() => new Promise((resolve) => socket.close(() => resolve())));
-  const waitFor = (count: number) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${received.length} datagrams`)), 2000);
-      const check = () => {
-        if (received.length >= count) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      waiters.push(check);
-      check();
-    });
-  return { socket, port: socket.address().port, received, waitFor };
+  const untilReceived = async (count: number) => {
+    await waitFor(() => `${count} datagrams (only ${received.length})`, () => received.length >= count, { timeoutMs: 2000, wake: (wake) => (socket.on('message', wake), () => socket.off('message', wake)) });
+  };
+  return { socket, port: socket.address().port, received, waitFor: untilReceived };
 }
 
 describe('UdpTransport faults', () => {
@@ -60,16 +48,7 @@ describe('UdpTransport faults', () => {
     sink.socket.send('in-lost', port, '127.0.0.1');
     sink.socket.send('in-kept', port, '127.0.0.1');
     sink.socket.send('marker', port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`inbound ${inbound.join(',')}`)), 2000);
-      const poll = setInterval(() => {
-        if (inbound.includes('marker')) {
-          clearInterval(poll);
-          clearTimeout(timer);
-          resolve();
-        }
-      }, 5);
-    });
+    await waitFor(() => `the marker inbound (inbound ${inbound.join(',')})`, () => inbound.includes('marker'), { timeoutMs: 2000, intervalMs: 5 });
     expect(sink.received).toEqual(['kept']);
     expect(inbound).toEqual(['in-kept', 'marker']);
   });

@@ -3,11 +3,11 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitForState } from '../testing/ipmi-bmc.js';
 import { run } from '../testing/run.js';
-import { waitFor } from '../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { Bmc } from '../bmc/bmc.js';
 import { bmcConfig, type BmcFaults } from '../bmc/config.js';
-import type { Host } from '../host/host.js';
 import { selfSignedCertificate, type TlsMaterial } from '../web/tls.js';
 
 // Third-party Redfish clients from Debian (python3-sushy, redfishtool) drive
@@ -54,9 +54,6 @@ async function startBmc(faults: Partial<BmcFaults> = {}): Promise<{ bmc: Bmc; ur
   return { bmc, url: endpoints.redfishUrl, serial: () => serial };
 }
 
-function waitForState(host: Host, state: string): Promise<void> {
-  return waitFor(() => host.powerState === state, (wake) => (host.on('power', wake), () => host.off('power', wake)), 5000, `host ${state}`);
-}
 
 const SUSHY_SCRIPT = String.raw`
 import json, sys, warnings
@@ -117,7 +114,7 @@ describe('Redfish with python3-sushy', () => {
     await sushy(url, 'insert');
     expect(bmc.host.virtualMedia).toEqual({ name: 'rescue.iso', url: imageUrl, bytes: image.length });
     await sushy(url, 'boot-cd');
-    await waitFor(() => serial().includes('Booting from virtual CD: rescue.iso\r\n'), (wake) => (bmc.host.on('serial', wake), () => bmc.host.off('serial', wake)), 5000, 'virtual CD boot');
+    await waitFor('virtual CD boot', () => serial().includes('Booting from virtual CD: rescue.iso\r\n'), { timeoutMs: 5000, wake: (wake) => (bmc.host.on('serial', wake), () => bmc.host.off('serial', wake)) });
     await sushy(url, 'eject');
     expect(bmc.host.virtualMedia).toBeUndefined();
     expect(bmc.eventLog.entries.map((entry) => entry.event)).toEqual(['power-on', 'power-off', 'power-on', 'reset']);
@@ -129,7 +126,7 @@ describe('Redfish with python3-sushy', () => {
     await sushy(url, 'insert');
     expect(bmc.host.virtualMedia?.name).toBe('rescue.iso');
     await sushy(url, 'boot-cd-usb');
-    await waitFor(() => serial().includes('Booting from virtual CD: rescue.iso'), (wake) => (bmc.host.on('serial', wake), () => bmc.host.off('serial', wake)), 5000, 'UsbCd boot');
+    await waitFor('UsbCd boot', () => serial().includes('Booting from virtual CD: rescue.iso'), { timeoutMs: 5000, wake: (wake) => (bmc.host.on('serial', wake), () => bmc.host.off('serial', wake)) });
   });
 });
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { Bmc } from '../bmc/bmc.js';
 import { bmcConfig } from '../bmc/config.js';
 import { NATIVE_PIXEL_FORMAT } from './render.js';
@@ -25,7 +25,7 @@ beforeAll(async () => {
   bmc = new Bmc(bmcConfig('novnc-01', { timings: { postMs: 5, bootMs: 5 } }));
   const endpoints = await bmc.start({ address: '127.0.0.1', ipmiPort: 0, webPort: 0, vncPort: 0, tls: undefined });
   webPort = endpoints.webPort;
-  await waitFor(() => bmc.host.powerState === 'running', (wake) => (bmc.host.on('power', wake), () => bmc.host.off('power', wake)), 5000, 'boot');
+  await waitFor('boot', () => bmc.host.powerState === 'running', { timeoutMs: 5000, wake: (wake) => (bmc.host.on('power', wake), () => bmc.host.off('power', wake)) });
   const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
   pages = createServer((request, response) => {
     const path = normalize(new URL(request.url ?? '/', 'http://x').pathname).replace(/^(\.\.[/\\])+/, '');
@@ -77,7 +77,7 @@ describe('noVNC in Chromium over /kvm/0', () => {
     await page.click('canvas');
     await page.keyboard.type('root');
     await page.keyboard.press('Enter');
-    await waitFor(() => bmc.host.screen.text().includes('root@novnc-01:~#'), (wake) => (bmc.host.on('serial', wake), () => bmc.host.off('serial', wake)), 10_000, 'shell prompt');
+    await waitFor('shell prompt', () => bmc.host.screen.text().includes('root@novnc-01:~#'), { timeoutMs: 10_000, wake: (wake) => (bmc.host.on('serial', wake), () => bmc.host.off('serial', wake)) });
     await context.close();
   }, 60_000);
 });

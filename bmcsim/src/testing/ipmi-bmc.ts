@@ -5,7 +5,7 @@ import type { Host, HostPowerState } from '../host/host.js';
 import { IpmiLanServer } from '../ipmi/lan-server.js';
 import { freeLowUdpPort } from './ports.js';
 import type { PtyClient } from './pty.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /** One simulated BMC with IPMI on a free low UDP port, for third-party IPMI clients. */
 export async function startIpmiBmc(faults: Partial<BmcFaults> = {}, startPowered = true, sessionTimeoutSeconds = 60): Promise<{ bmc: Bmc; port: number }> {
@@ -45,5 +45,5 @@ export function ipmiBmcFixtures(): { bmcWithPort: typeof startIpmiBmc; clients: 
 }
 
 export function waitForState(host: Host, state: HostPowerState, timeoutMs = 5000): Promise<void> {
-  return waitFor(() => host.powerState === state, (wake) => (host.on('power', wake), () => host.off('power', wake)), timeoutMs, `host ${state}`);
+  return waitFor(`host ${state}`, () => host.powerState === state, { timeoutMs, wake: (wake) => (host.on('power', wake), () => host.off('power', wake)) }).then(() => undefined);
 }

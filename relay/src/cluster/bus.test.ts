@@ -109,12 +109,7 @@ describe('PostgresBus', () => {
 
   /** Bounded: until `count` of our buses LISTEN on `channel` (the subscription's LISTEN is asynchronous). */
   async function waitForListeners(count: number, channel: string): Promise<void> {
-    const deadline = Date.now() + 5000;
-    // Bounded by the deadline.
-    while (buses.filter((candidate) => candidate.listensTo(channel)).length < count) {
-      if (Date.now() > deadline) throw new Error(`fewer than ${count} buses LISTEN on ${channel}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await until(() => buses.filter((candidate) => candidate.listensTo(channel)).length >= count, `${count} buses to LISTEN on ${channel}`);
   }
 
   async function killListenConnections(): Promise<void> {

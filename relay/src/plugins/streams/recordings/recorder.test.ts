@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeStreamMessage, type StreamTokenClaims } from '@lightsout/shared';
 import { scratchDirectories } from '@lightsout/lab/scratch';
+import { waitFor } from '@lightsout/lab/wait';
 import { StreamRecorder } from './recorder.js';
 import { FileRecordingStorage, type RecordingStorage } from './storage.js';
 
@@ -53,13 +54,7 @@ describe('StreamRecorder failures', () => {
 });
 
 describe('FileRecordingStorage', () => {
-  async function until(check: () => boolean | Promise<boolean>): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error('timed out');
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
+
   const openDescriptors = () => readdirSync('/proc/self/fd').length;
 
   it('stores the bytes and their time index exactly, and holds no descriptor between writes', async () => {
@@ -79,7 +74,7 @@ describe('FileRecordingStorage', () => {
     await Promise.all(writers.map((writer) => writer.idle()));
     for (const id of ids) expect(await storage.read(id)).toEqual({ bytes: Buffer.from('abcdefg'), times: [[0, 1000], [3, 1005]] });
     // 50 open recordings, none of them holding a file once their appends are done (they held 100).
-    await until(() => openDescriptors() <= before);
+    await waitFor(() => `the descriptors to close (${openDescriptors()} open, ${before} before)`, () => openDescriptors() <= before, { timeoutMs: 5_000, intervalMs: 1 });
     writers[0]!.append(Buffer.from('h'), 1010);
     writers[0]!.close();
     await writers[0]!.idle();

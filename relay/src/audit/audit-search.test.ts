@@ -70,6 +70,12 @@ describe('searching the audit log', () => {
     expect((await page(admin, `user=admin&action=gran&since=${before}`)).records).toEqual([]);
     expect((await page(admin, `user=auditee&server=media-1`)).records.every((record) => record.actor === 'auditee' && record.target === 'server:media-1')).toBe(true);
     expect((await page(admin, `user=nobody-by-that-name`)).records).toEqual([]);
+    // An API token's actions and the records about it name it, not its id.
+    const token = await api('POST', '/v1/tokens', admin, { name: 'nightly', role: 'viewer', tenant: 'demo' });
+    expect((await api('GET', '/v1/servers', String(token.body['token']))).status).toBe(200);
+    expect((await api('POST', `/v1/tokens/${String(token.body['id'])}/revoke`, admin)).status).toBe(200);
+    const revoked = (await page(admin, 'action=token.revoke&order=desc&limit=1')).records[0]!;
+    expect({ actor: revoked.actor, target: revoked.target, targetName: revoked.targetName }).toEqual({ actor: 'admin', target: `token:${String(token.body['id'])}`, targetName: 'token:nightly' });
     expect((await page(admin, `user=admin&until=${before}`)).records.every((record) => record.time < before)).toBe(true);
     expect((await page(admin, `user=admin&since=${Date.now() + 60_000}`)).records).toEqual([]);
   });

@@ -126,3 +126,15 @@ export async function actorNames(store: Store, subjects: Iterable<string | null>
   }
   return names;
 }
+
+/** Names for targets that carry an id (`token:ID`, `agent:ID`): `token:NAME`, `agent:NAME`. Other targets already name what they mean. */
+export async function targetNames(store: Store, targets: Iterable<string | null>): Promise<Map<string, string>> {
+  const wanted = [...new Set([...targets].filter((target): target is string => target !== null))];
+  const ids = (prefix: string) => wanted.filter((target) => target.startsWith(prefix)).map((target) => target.slice(prefix.length));
+  const names = new Map<string, string>();
+  const tokenIds = ids('token:');
+  const agentIds = ids('agent:');
+  if (tokenIds.length > 0) for (const row of await store.selectFrom('api_tokens').select(['id', 'name']).where('id', 'in', tokenIds).execute()) names.set(`token:${row.id}`, `token:${row.name}`);
+  if (agentIds.length > 0) for (const row of await store.selectFrom('agents').select(['id', 'name']).where('id', 'in', agentIds).execute()) names.set(`agent:${row.id}`, `agent:${row.name}`);
+  return names;
+}

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AuditPage, AuditQuery, ErrorBodySchema, LightsoutError } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import { can } from '../access/permissions.js';
-import { actorNames, readAudit } from '../audit/chain.js';
+import { actorNames, readAudit, targetNames } from '../audit/chain.js';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema };
 const secured = { tags: ['audit'], security: [{ bearer: [] }] };
@@ -45,8 +45,9 @@ export default async function auditRoutesPlugin(app: FastifyInstance): Promise<v
       ...(query.since === undefined ? {} : { since: query.since }),
       ...(query.until === undefined ? {} : { until: query.until }),
     });
-    const names = await actorNames(app.store, records.map((record) => record.subject));
-    return { records: records.map((record) => ({ ...record, actor: record.subject === null ? null : (names.get(record.subject) ?? null) })), next: records.length === limit ? records.at(-1)!.seq : null };
+    const [actors, targets] = await Promise.all([actorNames(app.store, records.map((record) => record.subject)), targetNames(app.store, records.map((record) => record.target))]);
+    const named = records.map((record) => ({ ...record, actor: record.subject === null ? null : (actors.get(record.subject) ?? null), targetName: record.target === null ? null : (targets.get(record.target) ?? null) }));
+    return { records: named, next: records.length === limit ? records.at(-1)!.seq : null };
   });
 
   app.get('/v1/audit/export', { config: { permission: 'audit.read' }, schema: { ...secured, response: errors } }, async (request, reply) => {

@@ -118,6 +118,8 @@ export const AuditRecordView = Type.Object({
    * record (the export leaves it out); null when the relay does not know the subject.
    */
   actor: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  /** `target` with names for ids where the relay knows them (`token:NAME`, `agent:NAME`); null otherwise. Not hashed either. */
+  targetName: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 export const AuditPage = Type.Object({
   records: Type.Array(AuditRecordView),

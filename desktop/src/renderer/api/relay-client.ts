@@ -42,7 +42,7 @@ export class RelayClient {
     return this.#options.baseUrl;
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'DELETE' | 'PATCH', path: string, body?: unknown, retried = false): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH', path: string, body?: unknown, retried = false): Promise<T> {
     const token = await this.#options.accessToken();
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;

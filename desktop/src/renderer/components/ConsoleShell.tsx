@@ -1,5 +1,6 @@
-import { type BootDevice, type BulkJobView, type BulkOperation, LightsoutError, type MediaState, type PowerAction, type ServerView } from '@lightsout/shared';
-import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
+import { type BootDevice, type BulkJobView, type BulkOperation, LightsoutError, type MediaState, type PowerAction, type ServerView, type WhoAmI } from '@lightsout/shared';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
+import { adminSections } from '../admin/admin-model.js';
 import { capabilitiesOf, ejectApplies, POWER_ACTIONS, powerActionApplies, powerOutcomeText } from '../actions/server-actions.js';
 import { runBulkJob } from '../api/bulk-job.js';
 import { forEachServer, type RelayClient } from '../api/relay-client.js';
@@ -22,6 +23,9 @@ import { Workspace } from './Workspace.js';
 import { count } from './count.js';
 
 const LAYOUT_KEY = 'lightsout.workspace.v1';
+
+// Administration loads when an admin first opens it, not with the tree.
+const AdminView = lazy(() => import('../admin/AdminView.js').then((module) => ({ default: module.AdminView })));
 
 type Modal =
   | { kind: 'confirm-power'; serverIds: string[]; action: PowerAction }
@@ -55,6 +59,12 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
     popOut ? reduceWorkspace(restoreWorkspace(null), { type: 'open', tab: popOut }) : restoreWorkspace(localStorage.getItem(LAYOUT_KEY)),
   );
   const searchRef = useRef<HTMLInputElement>(null);
+  // Who the relay says we are: the role decides whether Administration is offered (the relay still decides every call).
+  const [me, setMe] = useState<WhoAmI | null>(null);
+  const [adminOpen, setAdminOpen] = useState(false);
+  useEffect(() => {
+    client.me().then(setMe, () => setMe(null));
+  }, [client]);
   const uploads = useMemo(() => new MediaUploads(client, () => platform.auth.accessToken()), [client, platform]);
   const serverMap = useMemo(() => new Map(servers.map((server) => [server.id, server])), [servers]);
 
@@ -261,15 +271,26 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
           <span className="user" style={{ fontSize: 12 }}>{new URL(client.baseUrl).host}</span>
           <span className="spacer" />
           {platform.localTerminal ? <button onClick={() => openTab({ id: `local:${Date.now()}`, kind: 'local', title: 'Local shell' })}>Local terminal</button> : null}
+          {me !== null && adminSections(me.role).length > 0 ? (
+            <button className={adminOpen ? 'active' : ''} onClick={() => setAdminOpen(!adminOpen)} title="Users, grants, tenants, agents, tokens and the audit log" data-testid="open-admin">
+              Administration
+            </button>
+          ) : null}
           <button onClick={() => setModal({ kind: 'ssh' })} title="SSH keys and the relay's host key" data-testid="open-ssh-keys">SSH keys</button>
           <button onClick={() => setModal({ kind: 'help' })} title="Keyboard shortcuts">?</button>
           <span className="user" data-testid="username">{username}</span>
           <button onClick={onLogout}>Sign out</button>
         </header>
-        <div className="main">
+        {/* The consoles stay mounted behind Administration: their sessions and scrollback go on. */}
+        <div className="main" style={adminOpen ? { display: 'none' } : undefined}>
           <ServerTree servers={servers} selected={selected} onSelectionChange={setSelected} searchRef={searchRef} />
           <Workspace workspace={workspace} dispatch={dispatch} onPopOut={popOutTab} />
         </div>
+        {adminOpen && me !== null ? (
+          <Suspense fallback={<div className="pane-empty">Loading…</div>}>
+            <AdminView platform={platform} client={client} role={me.role} ownTenant={me.tenant} servers={servers} onClose={() => setAdminOpen(false)} />
+          </Suspense>
+        ) : null}
         <footer className="statusbar">
           <span data-testid="feed-mode" data-mode={feedMode.mode} title={feedMode.detail}>
             {feedMode.mode === 'live' ? '● live updates' : feedMode.mode === 'polling' ? '● updating every few seconds' : feedMode.mode === 'error' ? `● relay unreachable: ${feedMode.detail ?? ''}` : '● connecting…'}

@@ -1,0 +1,106 @@
+import { mediaUrlPolicyEntryError, type Role } from '@lightsout/shared';
+import { useCallback, useEffect, useState } from 'react';
+import type { AdminApi } from './admin-api.js';
+import { EmptyRow, ErrorLine, useAction, useLoaded } from './common.js';
+
+/**
+ * Tenants (provider admins: list and create, with the MFA requirement) and
+ * the policies the relay has an API for, for the tenant in view: which hosts
+ * the agents may fetch ISO images from (media URL policy) and the automation
+ * (MCP) policy's tools. Recording retention has no API yet; it is not shown.
+ */
+export function TenantsSection({ api, tenant, role, onTenantsChanged }: { api: AdminApi; tenant: string; role: Role; onTenantsChanged(): void }) {
+  return (
+    <div className="admin-section" data-testid="admin-tenants">
+      {role === 'provider-admin' ? <TenantList api={api} onChanged={onTenantsChanged} /> : null}
+      <h3>Policies of tenant {tenant}</h3>
+      <MediaUrlPolicyEditor api={api} tenant={tenant} />
+      <AutomationPolicySummary api={api} tenant={tenant} />
+    </div>
+  );
+}
+
+function TenantList({ api, onChanged }: { api: AdminApi; onChanged(): void }) {
+  const load = useCallback(() => api.tenants(), [api]);
+  const { data, error, reload } = useLoaded(load);
+  const action = useAction();
+  const [draft, setDraft] = useState({ id: '', name: '', requireMfa: false });
+  return (
+    <>
+      <h3>Tenants</h3>
+      <form
+        className="admin-form"
+        onSubmit={(event) => {
+          event.preventDefault();
+          void action.run(() => api.createTenant({ id: draft.id.trim(), name: draft.name.trim(), requireMfa: draft.requireMfa })).then(async (ok) => {
+            if (!ok) return;
+            setDraft({ id: '', name: '', requireMfa: false });
+            await reload();
+            onChanged();
+          });
+        }}
+      >
+        <label>Id <input type="text" value={draft.id} onChange={(event) => setDraft({ ...draft, id: event.target.value })} placeholder="acme" required data-testid="tenant-create-id" /></label>
+        <label>Name <input type="text" value={draft.name} onChange={(event) => setDraft({ ...draft, name: event.target.value })} placeholder="ACME Corp" required /></label>
+        <label><input type="checkbox" checked={draft.requireMfa} onChange={(event) => setDraft({ ...draft, requireMfa: event.target.checked })} /> Require a second factor</label>
+        <button className="primary" type="submit" disabled={action.busy}>Create tenant</button>
+      </form>
+      <ErrorLine error={action.error ?? error} />
+      <table className="data admin-table" data-testid="tenants-table">
+        <thead><tr><th>Id</th><th>Name</th><th>Second factor</th><th>Created</th></tr></thead>
+        <tbody>
+          {data === null ? <EmptyRow columns={4}>Loading…</EmptyRow> : null}
+          {data?.map((tenant) => (
+            <tr key={tenant.id} data-testid="tenant-row" data-tenant={tenant.id}>
+              <td>{tenant.id}</td>
+              <td>{tenant.name}</td>
+              <td>{tenant.requireMfa ? 'required' : 'optional'}</td>
+              <td title={tenant.createdAt}>{new Date(tenant.createdAt).toLocaleDateString()}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+/** One host, *.domain, IP or CIDR per line; each line is checked as the relay will check it before anything is sent. */
+function MediaUrlPolicyEditor({ api, tenant }: { api: AdminApi; tenant: string }) {
+  const load = useCallback(() => api.mediaUrlPolicy(tenant), [api, tenant]);
+  const { data, error, reload } = useLoaded(load);
+  const action = useAction();
+  const [text, setText] = useState('');
+  useEffect(() => setText(data?.policy.allow.join('\n') ?? ''), [data]);
+  const entries = text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const problems = entries.map(mediaUrlPolicyEntryError).filter((problem): problem is string => problem !== undefined);
+  return (
+    <div className="policy" data-testid="media-url-policy">
+      <h4>Virtual media by URL</h4>
+      <p className="hint">Hosts the tenant&apos;s agents may fetch ISO images from. Empty: mounting by URL is off.</p>
+      <textarea rows={4} value={text} onChange={(event) => setText(event.target.value)} placeholder={'mirror.example.com\n*.images.example.net\n10.20.0.0/16'} aria-label="Allowed hosts" />
+      {problems.map((problem) => <p key={problem} className="error">{problem}</p>)}
+      <p>
+        <button disabled={action.busy || problems.length > 0 || data === null} onClick={() => void action.run(() => api.setMediaUrlPolicy({ allow: entries, ...(data?.policy.maxBytes === undefined ? {} : { maxBytes: data.policy.maxBytes }) }, tenant)).then(async (ok) => (ok ? reload() : undefined))}>Save</button>{' '}
+        {data?.updatedAt ? <span className="hint">changed {new Date(data.updatedAt).toLocaleString()}{data.updatedBy ? ` by ${data.updatedBy}` : ''}</span> : null}
+      </p>
+      <ErrorLine error={action.error ?? error} />
+    </div>
+  );
+}
+
+function AutomationPolicySummary({ api, tenant }: { api: AdminApi; tenant: string }) {
+  const load = useCallback(() => api.automationPolicy(tenant), [api, tenant]);
+  const { data, error } = useLoaded(load);
+  return (
+    <div className="policy" data-testid="automation-policy">
+      <h4>Automation (MCP)</h4>
+      <ErrorLine error={error} />
+      {data === null ? null : (
+        <p>
+          Tools: {data.policy.tools === undefined ? 'the read-only defaults' : data.policy.tools.length === 0 ? 'none' : data.policy.tools.join(', ')}.{' '}
+          <span className="hint">Edit with <code>lightsout automation policy set FILE.json</code> (docs/automation.md).</span>
+        </p>
+      )}
+    </div>
+  );
+}

@@ -3,6 +3,10 @@
  * TCP echo and back, while `idle` streams sit open and `busy` streams push
  * bulk data through the same relay; against the same echo over direct TCP,
  * sampled alternately under the same load.
+ * Then the peer under the same load: the same echo through Debian's
+ * websockify (the standard WebSocket → TCP bridge) while the same `idle` and
+ * `busy` connections run through it, alternating with direct TCP again — so
+ * the figure says whether a user would type faster through the standard bridge.
  * The idle and busy streams' clients and their sink run in a separate,
  * low-priority process (lib/bulk-load.ts): other users' machines, not this one's.
  *   npm run bench -- keystroke-latency [--idle 1000] [--busy 50] [--samples 500]
@@ -10,6 +14,8 @@
 import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import type { StreamClient } from '@lightsout/shared';
+import { startWebsockify, websockifyTokenUrl } from '@lightsout/lab';
+import WebSocket from 'ws';
 import { startEchoServer } from './lib/bmc-peers.js';
 import { type BenchResult, percentile, printResult, printTable } from './lib/report.js';
 import { startBulkLoad } from './lib/bulk-load.js';
@@ -21,7 +27,7 @@ const busy = flag('busy', 50);
 const samples = flag('samples', 500);
 
 const echo = await startEchoServer();
-const load = await startBulkLoad();
+let load = await startBulkLoad();
 const busyServers = Array.from({ length: busy }, (_, index) => ({ id: `busy-${String(index).padStart(3, '0')}`, serial: { url: `tcp://127.0.0.1:${load.sinkPort}` } }));
 const stack = await startStack([
   { id: 'echo-01', serial: { url: `tcp://127.0.0.1:${echo.port}` } },
@@ -73,11 +79,37 @@ try {
     direct.push(await roundTrip(directProbe));
   }
   await load.stop();
+  chain.close();
+
+  // The peer, loaded the same way: a fresh load process whose idle and busy connections go through websockify.
+  load = await startBulkLoad();
+  const bridge = await startWebsockify({ tokens: { echo: { host: '127.0.0.1', port: echo.port }, sink: { host: '127.0.0.1', port: load.sinkPort } } });
+  const websockify: number[] = [];
+  const directBeside: number[] = [];
+  try {
+    await load.raw(websockifyTokenUrl(bridge, 'sink'), idle, busy);
+    const bridged = new WebSocket(websockifyTokenUrl(bridge, 'echo'), ['binary'], { perMessageDeflate: false });
+    // websockify answers a close with status 1005 in the frame, which ws rightly calls invalid.
+    bridged.on('error', () => {});
+    await once(bridged, 'open');
+    const bridgedProbe: Probe = { send: (bytes) => bridged.send(bytes) };
+    bridged.on('message', () => probeDone(bridgedProbe));
+    for (let index = 0; index < samples; index++) {
+      websockify.push(await roundTrip(bridgedProbe));
+      directBeside.push(await roundTrip(directProbe));
+    }
+    bridged.terminate();
+    await load.stop();
+  } finally {
+    await bridge.stop();
+  }
   socket.destroy();
 
   printTable(`keystroke-latency: ${samples} one-byte echoes; ${idle} idle + ${busy} busy streams open on the relay (ms)`, ['path', 'p50', 'p99', 'max'], [
     ['client → relay → agent → echo (ours)', percentile(ours, 50), percentile(ours, 99), Math.max(...ours)],
     ['direct TCP echo (same load)', percentile(direct, 50), percentile(direct, 99), Math.max(...direct)],
+    [`client → websockify → echo, ${idle} idle + ${busy} busy through websockify`, percentile(websockify, 50), percentile(websockify, 99), Math.max(...websockify)],
+    ['direct TCP echo (websockify\'s load)', percentile(directBeside, 50), percentile(directBeside, 99), Math.max(...directBeside)],
   ]);
   const result: BenchResult = {
     bench: 'keystroke-latency',
@@ -85,8 +117,16 @@ try {
     unit: 'ms',
     better: 'lower',
     ours: Number(percentile(ours, 99).toFixed(2)),
-    baselines: { direct: Number(percentile(direct, 99).toFixed(2)) },
-    params: { idle, busy, samples, p50: Number(percentile(ours, 50).toFixed(2)), directP50: Number(percentile(direct, 50).toFixed(2)) },
+    baselines: { direct: Number(percentile(direct, 99).toFixed(2)), websockify: Number(percentile(websockify, 99).toFixed(2)) },
+    params: {
+      idle,
+      busy,
+      samples,
+      p50: Number(percentile(ours, 50).toFixed(2)),
+      directP50: Number(percentile(direct, 50).toFixed(2)),
+      websockifyP50: Number(percentile(websockify, 50).toFixed(2)),
+      directBesideWebsockifyP99: Number(percentile(directBeside, 99).toFixed(2)),
+    },
   };
   printResult(result);
 } finally {

@@ -11,6 +11,8 @@ export interface BulkLoad {
   idle(relayUrl: string, token: string, server: string, count: number): Promise<void>;
   /** Open one pumping session per server; resolves once all are streaming. */
   start(relayUrl: string, token: string, servers: string[]): Promise<void>;
+  /** The same load on a plain WebSocket bridge (websockify) in front of the sink: `idle` connections left open, `busy` pumping. */
+  raw(websocketUrl: string, idle: number, busy: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,6 +35,12 @@ export async function startBulkLoad(options: { nice?: number } = {}): Promise<Bu
     },
     async start(relayUrl, token, servers) {
       send({ relayUrl, token, servers });
+      await next('streaming');
+    },
+    async raw(websocketUrl, idle, busy) {
+      send({ websocketUrl, rawIdle: idle });
+      await next('idle');
+      send({ websocketUrl, rawBusy: busy });
       await next('streaming');
     },
     stop: () => stop(10_000),

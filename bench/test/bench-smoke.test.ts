@@ -30,6 +30,7 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     const result = await runBench('keystroke-latency', ['--idle', '20', '--busy', '3', '--samples', '30']);
     expect(result.unit).toBe('ms');
     expect(result.baselines['direct']).toBeGreaterThan(0);
+    expect(result.baselines['websockify']).toBeGreaterThan(0);
     expect(result.params).toMatchObject({ idle: 20, busy: 3 });
   });
 

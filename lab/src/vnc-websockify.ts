@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,16 @@ export interface WebsockifyOptions {
   tls?: boolean;
 }
 
+/** Several targets behind one websockify, picked by the URL's `?token=` (websockify's TokenFile plugin). */
+export interface WebsockifyTokenTargets {
+  tokens: Record<string, { host: string; port: number }>;
+}
+
+/** `ws://127.0.0.1:<port>/?token=<name>`: the target `name` of a token-routed websockify. */
+export function websockifyTokenUrl(peer: WebsockifyPeer, token: string): string {
+  return `${peer.url}?token=${encodeURIComponent(token)}`;
+}
+
 /** A self-signed certificate for IP 127.0.0.1, made with openssl in `directory`. */
 async function selfSignedCertificate(directory: string): Promise<{ certFile: string; keyFile: string; pem: string }> {
   const certFile = join(directory, 'cert.pem');
@@ -66,15 +76,21 @@ async function selfSignedCertificate(directory: string): Promise<{ certFile: str
   return { certFile, keyFile, pem: await readFile(certFile, 'utf8') };
 }
 
-export async function startWebsockify(target: { host: string; port: number }, options: WebsockifyOptions = {}): Promise<WebsockifyPeer> {
+export async function startWebsockify(target: { host: string; port: number } | WebsockifyTokenTargets, options: WebsockifyOptions = {}): Promise<WebsockifyPeer> {
   const directory = await mkdtemp(join(tmpdir(), 'lightsout-websockify-'));
   try {
     const tls = options.tls ? await selfSignedCertificate(directory) : undefined;
     const tlsArgs = tls ? ['--cert', tls.certFile, '--key', tls.keyFile, '--ssl-only'] : [];
+    let targetArgs: string[];
+    if ('tokens' in target) {
+      const tokenFile = join(directory, 'tokens');
+      await writeFile(tokenFile, Object.entries(target.tokens).map(([name, to]) => `${name}: ${to.host}:${to.port}\n`).join(''));
+      targetArgs = ['--token-plugin', 'TokenFile', '--token-source', tokenFile];
+    } else targetArgs = [`${target.host}:${target.port}`];
     let lastError: unknown;
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       const port = await freeTcpPort();
-      const peer = spawnPeer('websockify', 'websockify', [...tlsArgs, `127.0.0.1:${port}`, `${target.host}:${target.port}`]);
+      const peer = spawnPeer('websockify', 'websockify', [...tlsArgs, `127.0.0.1:${port}`, ...targetArgs]);
       try {
         await waitUntilListening(peer, port);
         const stop = async (): Promise<void> => {

@@ -16,7 +16,7 @@
 // - Needs Debian's xvfb, x11vnc, tigervnc-standalone-server, websockify,
 //   x11-xserver-utils (xsetroot), openssl and python3-cryptography.
 export { startX11vnc, startXvnc, VNC_ROOT_COLOUR, type VncPeer, type VncServerOptions, type X11vncOptions, type XvncOptions } from './vnc-servers.js';
-export { startWebsockify, type WebsockifyOptions, type WebsockifyPeer } from './vnc-websockify.js';
+export { startWebsockify, type WebsockifyOptions, type WebsockifyPeer, type WebsockifyTokenTargets, websockifyTokenUrl } from './vnc-websockify.js';
 export { reserveDisplay, type DisplayReservation } from './vnc-display.js';
 export { freeTcpPort } from './ports.js';
 export { startPeers, stopPeers } from './vnc-group.js';

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type MediaState, MEDIA_UPLOADS_PATH } from '@lightsout/shared';
@@ -89,5 +89,29 @@ describe('lightsout media mount', () => {
       `PATCH ${MEDIA_UPLOADS_PATH}/up-1 Bearer fresh`,
     ]);
     expect((relay.seen.at(-1)!.body as Buffer).length).toBe(300 * 1024);
+  });
+
+  it('shows no "to agent 0%" bar when the agent already has the image: no byte moves, so no bar', async () => {
+    const file = imageFile(64 * 1024);
+    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const image = { filename: 'image.iso', sha256, size: 64 * 1024 };
+    let mountAsked = false;
+    const relay = await relays.start((request) => {
+      if (request.method === 'GET' && request.url === '/v1/servers/web-01/media') {
+        return { status: 200, body: mountAsked ? { ...IDLE, step: 'mounted', message: 'mounted image.iso', image, mountedAt: '2026-12-05T10:00:00Z', mountedBy: 'olga' } : IDLE };
+      }
+      if (request.method === 'GET' && request.url === '/v1/media/images') return { status: 200, body: { images: [{ uploadId: 'up-9', ...image, uploadedBy: 'olga', createdAt: null }] } };
+      if (request.method === 'POST' && request.url === '/v1/servers/web-01/media') {
+        mountAsked = true;
+        // The relay's first answer: transferring, nothing moved yet (the agent's cache has it, so nothing will).
+        return { status: 202, body: { ...IDLE, step: 'transferring', message: 'checking the agent cache', image, progress: { bytes: 0, total: 64 * 1024 } } };
+      }
+      return { status: 404, body: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } };
+    });
+    const result = await runCli(['media', 'mount', 'web-01', file], relay.url, { env: { LIGHTSOUT_TOKEN: 't', LIGHTSOUT_CONFIG_DIR: configDirs.make() } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('already on the relay');
+    expect(result.stderr).not.toMatch(/to agent/);
+    expect(result.stdout).toBe('web-01: mounted image.iso\n');
   });
 });

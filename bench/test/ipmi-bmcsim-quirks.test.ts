@@ -105,6 +105,13 @@ describe('SOL on a BMC without Get Payload Instance Info', () => {
     const viewer = await driver.sol().attach('viewer', { mode: 'control', takeover: true }, { onData: () => undefined });
     expect(viewer.tookOver).toBe(true);
     expect(solActive(bmc)).toBe(true);
+
+    // Later the other user holds SOL again: a second takeover through the same hub is one too (each activation is told).
+    viewer.detach();
+    await expect.poll(() => solActive(bmc), { timeout: 5000 }).toBe(false);
+    await holder.sol().attach('holder-again', { mode: 'control' }, { onData: () => undefined });
+    const again = await driver.sol().attach('viewer-again', { mode: 'control', takeover: true }, { onData: () => undefined });
+    expect(again.tookOver).toBe(true);
   });
 });
 

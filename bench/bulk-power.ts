@@ -87,9 +87,13 @@ try {
     await finished;
     const seconds = (performance.now() - started) / 1000;
     feed.close();
-    const view = (await (await fetch(`${relayUrl}/v1/bulk/${job.id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { failed: number; results: Array<{ ok: boolean; code?: string }> };
+    const view = (await (await fetch(`${relayUrl}/v1/bulk/${job.id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { failed: number; results: Array<{ serverId: string; ok: boolean; code?: string; message?: string; seconds: number }> };
     const codes: Record<string, number> = {};
     for (const result of view.results) if (!result.ok) codes[result.code ?? 'INTERNAL'] = (codes[result.code ?? 'INTERNAL'] ?? 0) + 1;
+    // A few failures in full, for the diagnosis; the seconds of the successes say how the job spread out.
+    for (const result of view.results.filter((entry) => !entry.ok).slice(0, 3)) console.log(`  failed: ${result.serverId} after ${result.seconds} s: ${result.code} ${result.message}`);
+    const took = view.results.filter((entry) => entry.ok).map((entry) => entry.seconds).sort((left, right) => left - right);
+    if (took.length > 0) console.log(`  per-server seconds of the successes: p50 ${took[Math.floor(took.length / 2)]}, p99 ${took[Math.floor(took.length * 0.99)]}, max ${took.at(-1)}`);
     return { seconds, failed: view.failed, codes };
   };
 

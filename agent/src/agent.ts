@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, inventoryParts, LightsoutError, type InventoryMessage } from '@lightsout/shared';
 import type { AgentConfig } from './config/types.js';
 import { ControlConnection } from './control/connection.js';
+import { PowerAwaiter } from './control/power-await.js';
 import { createDispatcher, type OperationHandlers } from './control/dispatcher.js';
 import { resolveRelayEndpoints, type RelayEndpoint } from './control/relay-endpoints.js';
 import { DriverRegistry, type DriverFactories } from './drivers/registry.js';
@@ -97,6 +98,8 @@ export function startAgent(options: {
     inventory: () => inventory,
     onRequest: async (request) => {
       const began = performance.now();
+      // A new action on a server ends the agent's wait for the previous one's outcome.
+      if (request.op === 'power.set' && typeof request.params['serverId'] === 'string') awaiter.supersede(request.params['serverId']);
       const outcome = await dispatch(request);
       const protocol = protocolOfRequest(registry, request.op, request.params);
       if (protocol !== undefined) metrics.observeOperation(request.op, protocol, outcome.ok ? 'ok' : resultLabel(outcome.error), (performance.now() - began) / 1000);
@@ -125,6 +128,8 @@ export function startAgent(options: {
     },
     onRound: (seconds) => metrics.observeRound(seconds),
   });
+  const awaiter = new PowerAwaiter({ registry, observe: (serverId, power) => poller.observe(serverId, power), readTimeoutMs: config.control.requestTimeoutMs });
+  handlers['power.await'] = (params) => awaiter.run(params);
   connection.on('reconnect-scheduled', () => metrics.controlReconnects.inc());
   connection.on('state', (state) => metrics.controlConnected.set(state === 'open' ? 1 : 0));
   connection.on('registered', () => poller.resend());

@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     const { identity, enrolled } = await ensureIdentity({ relays: config.relays, name: config.name, stateDir: config.stateDir, joinToken: config.joinToken, keyPair });
     if (enrolled) logger.info({ agentId: identity.agentId, region: identity.region, datacenter: identity.datacenter }, 'enrolled with the relay');
 
-    const agent = startAgent({ config, identity, keyPair, factories: builtinDriverFactories({ stateDir: config.stateDir, logger }), extensions: builtinExtensions(), logger });
+    const agent = startAgent({ config, identity, keyPair, factories: builtinDriverFactories({ stateDir: config.stateDir, logger, pollIntervalMs: config.poll.intervalMs }), extensions: builtinExtensions(), logger });
     const signalled = new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -59,6 +59,9 @@ export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: 
   }
 }
 
+/** The abort reason of a call that settled (not an error: nobody reads it). */
+const SETTLED = Symbol('settled');
+
 export interface DispatcherOptions {
   registry: DriverRegistry;
   /** Ceiling for one driver call, whatever the relay allows. */
@@ -120,7 +123,8 @@ export function createDispatcher(options: DispatcherOptions): (request: RequestM
         const result = await withTimeout(perServer.run(serverId, settled.signal, () => operation.run(driver, request.params)), timeoutMs, `${request.op} on ${serverId}`);
         return { ok: true, result };
       } finally {
-        settled.abort();
+        // With a reason: abort() without one builds a DOMException (a stack trace) on every call.
+        settled.abort(SETTLED);
       }
     } catch (error) {
       options.onError?.(request, error);

@@ -10,7 +10,8 @@ import type { DriverFactories } from './registry.js';
  * only have endpoints without a factory (vnc, serial) answer BMC_UNSUPPORTED
  * to BMC operations and are not polled.
  */
-export function builtinDriverFactories(options: { stateDir: string; logger: Logger }): DriverFactories {
+export function builtinDriverFactories(options: { stateDir: string; logger: Logger; pollIntervalMs?: number }): DriverFactories {
+  const idleCloseMs = ipmiIdleCloseMs(options.pollIntervalMs);
   return {
     // IPMI sessions across all BMCs share the driver's default bounded pool.
     ipmi: (endpoint, context) =>
@@ -22,6 +23,7 @@ export function builtinDriverFactories(options: { stateDir: string; logger: Logg
         privilege: endpoint.privilege,
         quirks: endpoint.quirks,
         logger: context.logger,
+        idleCloseMs,
       }),
     redfish: (endpoint, context) =>
       createRedfishDriver({
@@ -36,4 +38,21 @@ export function builtinDriverFactories(options: { stateDir: string; logger: Logg
         onCertificateRecorded: (fingerprint) => context.logger.info({ fingerprint }, 'recorded the BMC certificate on first use'),
       }),
   };
+}
+
+/** BMCs end an idle session after about 60 s (IPMI v2.0 §6.12.15's default inactivity timeout); keep ours well inside it. */
+const BMC_SESSION_TIMEOUT_MARGIN_MS = 50_000;
+const DEFAULT_IDLE_CLOSE_MS = 20_000;
+
+/**
+ * How long an IPMI command session stays open unused. Past the poll interval
+ * when that fits inside the BMC's own timeout: each poll then reuses the
+ * session the last one left (one exchange) instead of a new RMCP+ login
+ * (open session, RAKP 1–4: five exchanges and the key derivation) per BMC
+ * per round, and an operation between polls finds it open too.
+ */
+export function ipmiIdleCloseMs(pollIntervalMs: number | undefined): number {
+  if (pollIntervalMs === undefined) return DEFAULT_IDLE_CLOSE_MS;
+  const across = pollIntervalMs + 5000;
+  return across <= BMC_SESSION_TIMEOUT_MARGIN_MS ? Math.max(DEFAULT_IDLE_CLOSE_MS, across) : DEFAULT_IDLE_CLOSE_MS;
 }

@@ -31,7 +31,8 @@ class SimulatedAgent {
   readonly failing = new Set<string>();
   readonly ops: string[] = [];
 
-  constructor(readonly client: TestControlClient) {
+  /** `watches`: it answers power.await as the agent does (reads until the target is seen); otherwise it is an older agent that answers BMC_UNSUPPORTED. */
+  constructor(readonly client: TestControlClient, private readonly watches = false) {
     client.socket.on('message', (data) => {
       const message = JSON.parse(data.toString()) as { type: string };
       if (message.type === 'request') void this.answer(message as RequestMessage);
@@ -39,6 +40,12 @@ class SimulatedAgent {
   }
 
   private async answer(request: RequestMessage): Promise<void> {
+    if (request.op === 'power.await' && !this.watches) {
+      // An older agent's dispatcher answers an op it does not know at once, without touching a BMC.
+      this.ops.push(`${request.op} ${String(request.params['serverId'])}`);
+      this.client.send({ v: 1, type: 'response', id: request.id, ok: false, error: { code: 'BMC_UNSUPPORTED', message: `this agent does not implement the operation ${request.op}` } });
+      return;
+    }
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     const serverId = request.params['serverId'] as string;
@@ -62,6 +69,21 @@ class SimulatedAgent {
       this.client.send({ v: 1, type: 'response', id: request.id, ok: true, result: { power: current } });
       // the off phase was seen: the host comes back
       if (this.cycling.delete(serverId)) this.power.set(serverId, 'on');
+    } else if (request.op === 'power.await' && this.watches) {
+      // Reads at the agent until the target is seen, an off first when asked (the cycle's off phase ends once read).
+      let needsOff = request.params['needsOff'] === true;
+      let reads = 0;
+      let power = current;
+      for (; reads < 10; ) {
+        power = this.power.get(serverId) ?? 'on';
+        reads += 1;
+        // each read reported as the agent's poller does, before the answer
+        this.client.send({ v: 1, type: 'state', serverId, power, reachable: true });
+        if (this.cycling.delete(serverId)) this.power.set(serverId, 'on');
+        if (power === 'off') needsOff = false;
+        if (power === request.params['target'] && !needsOff) break;
+      }
+      this.client.send({ v: 1, type: 'response', id: request.id, ok: true, result: { power, confirmed: power === request.params['target'] && !needsOff, reads } });
     } else if (request.op === 'sensors.list') {
       this.client.send({ v: 1, type: 'response', id: request.id, ok: true, result: { sensors: [{ name: 'CPU Temp', type: 'temperature', value: 40, unit: 'C', status: 'ok' }] } });
     } else {
@@ -74,7 +96,7 @@ function server(id: string, tenant: string, rack: string, labels: Record<string,
   return { id, name: `${id}.example`, tenant, rack, labels, endpoints: { ipmi: '127.0.0.1:623' }, capabilities: ['power', 'sensors'] };
 }
 
-async function connectAgent(datacenter: string, servers: ServerRegistration[]): Promise<SimulatedAgent> {
+async function connectAgent(datacenter: string, servers: ServerRegistration[], watches = false): Promise<SimulatedAgent> {
   const { token } = await createJoinTokenAs(relay.url, adminToken, { region: 'eu', datacenter });
   const identity = await enrollTestAgent(relay.url, token, `agent-${datacenter}`);
   const client = await TestControlClient.connect(relay.url, await agentConnectToken(identity));
@@ -82,7 +104,7 @@ async function connectAgent(datacenter: string, servers: ServerRegistration[]): 
   await client.next('welcome');
   client.send({ v: 1, type: 'inventory', servers });
   expect((await client.next('inventory-ack')).accepted).toHaveLength(servers.length);
-  const agent = new SimulatedAgent(client);
+  const agent = new SimulatedAgent(client, watches);
   agents.push(agent);
   return agent;
 }
@@ -117,7 +139,7 @@ beforeAll(async () => {
   expect((await api(adminToken, 'POST', '/v1/users', { username: 'bravo-operator', password: PASSWORD, role: 'operator', tenant: 'bravo' })).status).toBe(201);
   const web = Array.from({ length: 12 }, (_, index) => server(`web-${String(index + 1).padStart(2, '0')}`, 'demo', index < 6 ? 'r1' : 'r2', { role: 'web' }));
   await connectAgent('fra1', [...web, server('db-01', 'demo', 'r1', { role: 'db' })]);
-  await connectAgent('ams1', [server('ams-web-01', 'demo', 'r9', { role: 'web' }), server('bravo-web-01', 'bravo', 'r1', { role: 'web' })]);
+  await connectAgent('ams1', [server('ams-web-01', 'demo', 'r9', { role: 'web' }), server('bravo-web-01', 'bravo', 'r1', { role: 'web' })], true);
 }, 60_000);
 
 afterAll(async () => {
@@ -197,6 +219,17 @@ describe('POST /v1/bulk', () => {
       fra1!.failing.delete('web-12');
       feed.close();
     }
+  });
+
+  it('an agent that watches confirms each server in one power.await (the off seen there), and the relay reads nothing itself', async () => {
+    const ams1 = agents[1]!;
+    ams1.ops.length = 0;
+    const job = await api(operatorToken, 'POST', '/v1/bulk', { selector: { datacenter: 'ams1' }, operation: { kind: 'power', action: 'cycle' } });
+    expect(job.body).toMatchObject({ total: 1 });
+    const view = await finished(operatorToken, job.body['jobId'] as string);
+    expect(view.results).toEqual([expect.objectContaining({ serverId: 'ams-web-01', ok: true, data: expect.objectContaining({ power: 'on' }) })]);
+    expect(ams1.ops).toEqual(['power.set ams-web-01', 'power.await ams-web-01']);
+    expect((await api(operatorToken, 'GET', '/v1/servers/ams-web-01')).body['power']).toBe('on');
   });
 
   it('queues behind the tenant\'s per-agent fairness slots instead of failing with 429', async () => {

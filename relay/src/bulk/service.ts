@@ -29,7 +29,7 @@ import { selectorMatches } from './selector.js';
 /** What the bulk service needs from the relay; the plugin passes the real ones, tests their own. */
 export interface BulkDependencies {
   store: Store;
-  request<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>): Promise<OperationResult<Op>>;
+  request<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs?: number): Promise<OperationResult<Op>>;
   fairness: BmcOperationFairness;
   confirmations: PowerConfirmations;
   audit(event: AuditEvent): Promise<void>;
@@ -37,6 +37,9 @@ export interface BulkDependencies {
   config: RelayConfig['bulk'];
   onError?: (serverId: string, error: unknown) => void;
 }
+
+/** A `power.await` request's timeout beyond the watch's own deadline: the answer's way back. */
+const WATCH_REQUEST_MARGIN_MS = 5000;
 
 /** Where a call came from, for the audit log (REST takes it from the request; MCP and RPC from theirs). */
 export interface BulkCallContext {
@@ -257,7 +260,17 @@ export class BulkService {
     const before: PowerState = target.power === 'on' || target.power === 'off' ? target.power : accepted.power;
     const overrides: ConfirmOverrides = {
       intervals: config.confirmIntervalsMs,
+      accepted: accepted.power,
       read: async (serverId) => (await gate.run(target.agentId, true, () => request(target.agentId, 'power.get', { serverId }))).power,
+      // Outside the gate: between its reads the watch holds nothing, and each read takes a slot of the agent's own session pool.
+      watch: async (serverId, plan) => {
+        try {
+          return await request(target.agentId, 'power.await', { serverId, target: plan.target, needsOff: plan.needsOff, intervalsMs: [...plan.intervals], deadlineMs: plan.deadlineMs }, plan.deadlineMs + WATCH_REQUEST_MARGIN_MS);
+        } catch (error) {
+          if (error instanceof LightsoutError && error.code === 'BMC_UNSUPPORTED') return undefined;
+          throw error;
+        }
+      },
     };
     const outcome = await confirmations.start(target.id, action, before, Date.now(), overrides).settled;
     if (!outcome.confirmed) {

@@ -8,7 +8,8 @@ import type { ServerActivity } from './activity.js';
  * control likewise), so the state read right after the answer is the old
  * one. Per action:
  *
- *   accepted ─▶ pending {action, target} ─read every 1 s, backing off to 5 s─▶
+ *   accepted ─▶ pending {action, target} ─read every 1 s, backing off to 5 s
+ *     (or, with `watch`, the agent reads there and answers once)─▶
  *     the BMC reports the target (a cycle from on: off seen, then on) ─▶ confirmed
  *     the deadline passes first                                       ─▶ unconfirmed
  *
@@ -35,7 +36,35 @@ export interface PowerConfirmOptions {
 export interface ConfirmOverrides {
   read?: (serverId: string) => Promise<PowerState>;
   intervals?: readonly number[];
+  /**
+   * The state the BMC reported right after accepting the action (power.set's
+   * answer). Usually the old one; an `off` after a cycle of a running server
+   * is its off phase already seen.
+   */
+  accepted?: PowerState;
+  /**
+   * Confirms on the agent (control op `power.await`): reads there at the
+   * intervals until the plan's target is seen or its deadline passes, and
+   * answers once. Undefined from an agent that cannot: the relay reads itself.
+   */
+  watch?: (serverId: string, plan: WatchPlan) => Promise<WatchOutcome | undefined>;
 }
+
+/** What the relay asks an agent to watch for: the target, an off first or not, until `deadlineMs` from now. */
+export interface WatchPlan {
+  target: 'on' | 'off';
+  needsOff: boolean;
+  intervals: readonly number[];
+  deadlineMs: number;
+}
+
+export interface WatchOutcome {
+  power: PowerState;
+  confirmed: boolean;
+}
+
+/** One `power.await` request watches this long at most (within the agent's own request ceiling); a longer deadline takes several. */
+export const WATCH_SLICE_MS = 20_000;
 
 export const TARGET_OF: Record<PowerAction, 'on' | 'off'> = { on: 'on', off: 'off', soft: 'off', cycle: 'on', reset: 'on' };
 /** A soft off waits for the OS to shut down: give it minutes. */
@@ -77,8 +106,17 @@ export class PowerConfirmations {
     const read = overrides.read ?? this.options.read;
     const deadline = acceptedAt + (this.options.deadlines?.[pending.action] ?? DEADLINE_MS[pending.action]);
     // a cycle of a running server passes through off: an "on" before that is the state from before the cycle
-    let needsOff = pending.action === 'cycle' && before !== 'off';
+    let needsOff = pending.action === 'cycle' && before !== 'off' && overrides.accepted !== 'off';
     let power: PowerState = before;
+    if (overrides.watch !== undefined) {
+      const watched = await this.watch(serverId, pending.target, needsOff, intervals, deadline, token, overrides.watch);
+      if (watched !== undefined) {
+        const outcome = this.outcome(pending, watched.confirmed, acceptedAt);
+        if (!token.cancelled) this.options.activity.setPendingPower(serverId, null, outcome);
+        return outcome;
+      }
+      // The agent cannot watch (an older one) or the request failed: read from here until the deadline.
+    }
     for (let round = 0; ; round += 1) {
       const wait = Math.min(intervals[Math.min(round, intervals.length - 1)]!, Math.max(0, deadline - Date.now()));
       await delay(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
@@ -96,6 +134,32 @@ export class PowerConfirmations {
         if (!token.cancelled) this.options.activity.setPendingPower(serverId, null, outcome);
         return outcome;
       }
+    }
+  }
+
+  /**
+   * Watches on the agent in slices of at most WATCH_SLICE_MS until the target
+   * is seen or the deadline passes. Undefined: the caller reads itself (the
+   * agent cannot watch, or a request failed). Nothing is recorded here: the
+   * agent reports each of its reads as a state change (`state` messages, sent
+   * before its answer on the same connection), as it does for power.get.
+   */
+  private async watch(serverId: string, target: 'on' | 'off', needsOff: boolean, intervals: readonly number[], deadline: number, token: { cancelled: boolean }, watch: NonNullable<ConfirmOverrides['watch']>): Promise<WatchOutcome | undefined> {
+    let owesOff = needsOff;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      let watched: WatchOutcome | undefined;
+      try {
+        watched = await watch(serverId, { target, needsOff: owesOff, intervals, deadlineMs: Math.max(1, Math.min(remaining, WATCH_SLICE_MS)) });
+      } catch (error) {
+        this.options.onError?.(serverId, error);
+        return undefined;
+      }
+      if (watched === undefined) return undefined;
+      if (token.cancelled || this.stopping.signal.aborted) return { power: watched.power, confirmed: false };
+      if (watched.confirmed || Date.now() >= deadline) return watched;
+      // A slice ended unconfirmed: an off it saw stays seen.
+      if (watched.power === 'off') owesOff = false;
     }
   }
 

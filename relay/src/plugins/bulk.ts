@@ -33,7 +33,7 @@ const bulkAction = {
 async function bulkPlugin(app: FastifyInstance): Promise<void> {
   const service = new BulkService({
     store: app.store,
-    request: (agentId, op, params) => app.agentRouter.request(agentId, op, params),
+    request: (agentId, op, params, timeoutMs) => app.agentRouter.request(agentId, op, params, timeoutMs),
     fairness: app.bmcFairness,
     confirmations: app.powerConfirmations,
     audit: (event) => app.audit.append(event),

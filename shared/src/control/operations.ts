@@ -1,4 +1,4 @@
-import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerResult, SelList, SensorList } from '../schemas/operations.js';
+import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerAwaitParams, PowerAwaitResult, PowerResult, SelList, SensorList } from '../schemas/operations.js';
 import type { PowerAction } from '../schemas/server.js';
 import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, MediaFetchUrlParams, MediaFetchUrlResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { ServerAssignParams, ServerAssignResult } from './messages.js';
@@ -12,6 +12,8 @@ import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../s
 export interface ControlOperations {
   'power.get': { params: { serverId: string }; result: PowerResult };
   'power.set': { params: { serverId: string; action: PowerAction }; result: PowerResult };
+  /** Read the power state on the agent until the target of an accepted action is seen (schemas/operations.ts). */
+  'power.await': { params: PowerAwaitParams; result: PowerAwaitResult };
   'boot.get': { params: { serverId: string }; result: BootOverride };
   'boot.set': { params: { serverId: string } & BootRequest; result: BootResult };
   'sensors.list': { params: { serverId: string }; result: SensorList };

@@ -18,6 +18,32 @@ export const PowerResult = Type.Object({
 });
 export type PowerResult = Static<typeof PowerResult>;
 
+/**
+ * Control op `power.await`: after the BMC accepted an action, the agent reads
+ * its power state there, at `intervalsMs` (the last one repeats), until it
+ * reports `target` — with `needsOff`, an off first (a cycle of a running
+ * server passes through off) — or `deadlineMs` after the request passes.
+ * One request instead of one `power.get` per read: the reads are local to
+ * the agent, and the relay hears the outcome once.
+ */
+export const PowerAwaitParams = Type.Object({
+  serverId: Type.String({ minLength: 1, maxLength: 63 }),
+  target: Type.Union([Type.Literal('on'), Type.Literal('off')]),
+  needsOff: Type.Boolean(),
+  intervalsMs: Type.Array(Type.Integer({ minimum: 50, maximum: 60_000 }), { minItems: 1, maxItems: 32 }),
+  deadlineMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
+});
+export type PowerAwaitParams = Static<typeof PowerAwaitParams>;
+
+/** What `power.await` saw: `confirmed` only when a read returned the target (after an off, if asked). */
+export const PowerAwaitResult = Type.Object({
+  power: PowerState,
+  confirmed: Type.Boolean(),
+  /** Reads made; the last one's answer is `power`. */
+  reads: Type.Integer({ minimum: 0 }),
+});
+export type PowerAwaitResult = Static<typeof PowerAwaitResult>;
+
 /** `POST /v1/servers/{id}/credentials/retry`: the agent tried to log in at once; what it saw. */
 export const CredentialsRetryResult = Type.Object({ power: PowerState, reachable: Type.Boolean(), bmc: Type.Optional(BmcLinkStatus) });
 export type CredentialsRetryResult = Static<typeof CredentialsRetryResult>;

@@ -132,7 +132,7 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
     request.principal = principal;
 
     if (SERVER_ROUTE.test(request.routeOptions.url ?? '')) {
-      const { id } = request.params as { id?: string };
+      const id = requestField(request.params, 'id');
       if (typeof id !== 'string' || !(await dependencies.serverVisible(principal, id))) throw new LightsoutError('NOT_FOUND', `no server ${String(id)}`);
     }
 
@@ -180,8 +180,8 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
     const status = reply.statusCode;
     if (audited.failuresOnly === true && status < 400) return;
     const { action } = audited;
-    const { id } = request.params as { id?: string };
-    const body = (request.body ?? {}) as { kind?: unknown; mode?: unknown; takeover?: unknown; uploadId?: unknown; sha256?: unknown; boot?: unknown };
+    const id = requestField(request.params, 'id');
+    const body = (name: string) => requestField(request.body, name);
     // Joining a console someone else has live (their leg is still open when this answer goes out).
     const joining = action === 'session.open' && app.hasDecorator('streams') && typeof id === 'string' && app.streams.gateway.othersLiveOn(id, request.principal.subject);
     await dependencies.audit(request, {
@@ -190,7 +190,7 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
       subject: request.principal.subject,
       tenant: request.principal.tenant,
       target: `server:${String(id)}`,
-      details: { status, ...(action === 'session.open' ? { kind: body.kind ?? null, mode: body.mode ?? null, ...(body.takeover === true ? { takeover: true } : {}) } : {}), ...(action === 'media.mount' ? { uploadId: body.uploadId ?? null, sha256: body.sha256 ?? null, boot: body.boot === true } : {}) },
+      details: { status, ...(action === 'session.open' ? { kind: body('kind') ?? null, mode: body('mode') ?? null, ...(body('takeover') === true ? { takeover: true } : {}) } : {}), ...(action === 'media.mount' ? { uploadId: body('uploadId') ?? null, sha256: body('sha256') ?? null, boot: body('boot') === true } : {}) },
     });
   });
 
@@ -228,6 +228,15 @@ export function declarePublicRoutes(scope: FastifyInstance): void {
   scope.addHook('onRoute', (route) => {
     if (route.config?.permission === undefined) route.config = { ...route.config, permission: 'public' };
   });
+}
+
+/**
+ * One field of a request's params or body as these hooks see them: they run
+ * for every route, so what a route's schema declared is not known here and
+ * the value stays unknown until the caller narrows it.
+ */
+function requestField(part: unknown, name: string): unknown {
+  return typeof part === 'object' && part !== null ? Reflect.get(part, name) : undefined;
 }
 
 /** The access token from `Authorization: Bearer`, or for WebSockets the `bearer.<token>` subprotocol browsers use. */

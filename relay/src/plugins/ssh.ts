@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { nodeSetTimer, nodeStreamSocket } from '@lightsout/cli/node';
 import { type Capability, ErrorBodySchema, LightsoutError, SshCertificate, SshCertificateRequest, SshHostKey, SshKeyCreate, SshKeyList, SshKeyView, type StreamMode } from '@lightsout/shared';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
@@ -40,6 +41,7 @@ function loopbackHost(address: AddressInfo): string {
  * replicas that serve consoles. docs/native-clients.md is the user's guide.
  */
 async function sshPlugin(app: FastifyInstance): Promise<void> {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
   let hostKey: Promise<HostKey> | undefined;
   const hostKeyOnce = () => (hostKey ??= loadHostKey(app.store));
   let frontDoor: SshFrontDoor | undefined;
@@ -58,10 +60,10 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     return { keys: (await listSshKeys(app.store, principal)).map(sshKeyView) };
   });
 
-  app.post('/v1/me/ssh-keys', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: 'Register an SSH public key (ed25519, ECDSA, RSA of 2048 bits or more)', body: SshKeyCreate, response: { 201: SshKeyView, ...errors } } }, async (request, reply) => {
+  api.post('/v1/me/ssh-keys', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: 'Register an SSH public key (ed25519, ECDSA, RSA of 2048 bits or more)', body: SshKeyCreate, response: { 201: SshKeyView, ...errors } } }, async (request, reply) => {
     requireEmbedded();
     const principal = request.principal!;
-    const body = request.body as SshKeyCreate;
+    const { body } = request;
     let row;
     try {
       row = await addSshKey(app.store, principal, body.publicKey, body.name);
@@ -73,9 +75,9 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     return reply.status(201).send(sshKeyView(row));
   });
 
-  app.delete('/v1/me/ssh-keys/:keyId', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: 'Remove (revoke) one of your SSH keys; its live SSH connections end', params: Type.Object({ keyId: Type.String({ maxLength: 64 }) }), response: { 200: SshKeyView, ...errors } } }, async (request) => {
+  api.delete('/v1/me/ssh-keys/:keyId', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: 'Remove (revoke) one of your SSH keys; its live SSH connections end', params: Type.Object({ keyId: Type.String({ maxLength: 64 }) }), response: { 200: SshKeyView, ...errors } } }, async (request) => {
     const principal = request.principal!;
-    const row = await removeSshKey(app.store, principal, (request.params as { keyId: string }).keyId);
+    const row = await removeSshKey(app.store, principal, request.params.keyId);
     const ended = frontDoor?.dropKey(row.id) ?? 0;
     await app.audit.fromRequest(request, { action: 'ssh-key.remove', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `ssh-key:${row.id}`, details: { fingerprint: row.fingerprint, connectionsEnded: ended } });
     return sshKeyView(row);
@@ -122,7 +124,7 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     return { holder: { keyId: `cert:${certificate.serial}`, publicKey: certificate.publicKey, principal }, certificate };
   }
 
-  app.post('/v1/me/ssh-certificate', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: "Sign a short-lived OpenSSH user certificate for your Ed25519 public key with the deployment's SSH CA (lightsout ssh login)", body: SshCertificateRequest, response: { 201: SshCertificate, ...errors } } }, async (request, reply) => {
+  api.post('/v1/me/ssh-certificate', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: "Sign a short-lived OpenSSH user certificate for your Ed25519 public key with the deployment's SSH CA (lightsout ssh login)", body: SshCertificateRequest, response: { 201: SshCertificate, ...errors } } }, async (request, reply) => {
     requireEmbedded();
     const principal = request.principal!;
     if (principal.kind === 'service-account') throw new LightsoutError('FORBIDDEN', 'SSH certificates are issued to people signed in, not to service accounts');
@@ -131,7 +133,7 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     const validBefore = issuedAt + app.config.ssh.certificateTtlSeconds;
     const keyId = `lightsout:${principal.tenant}:${principal.subject}`;
     const serial = BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000));
-    const certificate = signCertificate({ publicKey: (request.body as SshCertificateRequest).publicKey, keyId, principals: [principal.username], validAfter: issuedAt, validBefore, serial }, ca.privateKey);
+    const certificate = signCertificate({ publicKey: request.body.publicKey, keyId, principals: [principal.username], validAfter: issuedAt, validBefore, serial }, ca.privateKey);
     await app.audit.fromRequest(request, { action: 'ssh-certificate.issue', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `ssh-certificate:${serial}`, details: { keyId, validBefore: new Date(validBefore * 1000).toISOString() } });
     return reply.status(201).send({ certificate, keyId, principals: [principal.username], serial: serial.toString(), validAfter: new Date(issuedAt * 1000).toISOString(), validBefore: new Date(validBefore * 1000).toISOString(), caPublicKey: ca.publicKey.line });
   });

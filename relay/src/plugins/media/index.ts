@@ -14,6 +14,7 @@ import {
   mediaUrlPolicyEntryError,
 } from '@lightsout/shared';
 import { MemoryLocker } from '@tus/server';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
@@ -323,15 +324,16 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   }
 
   // ── the tenant's media URL policy ───────────────────────────────────────
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const TenantQuery = Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 63 })) });
-  app.get('/v1/media/url-policy', { config: { permission: 'media.policy' }, schema: { tags: ['media'], querystring: TenantQuery, response: { 200: MediaUrlPolicyView, ...errors } } }, async (request) => {
-    const tenant = targetTenant(request.principal!, (request.query as { tenant?: string }).tenant);
+  api.get('/v1/media/url-policy', { config: { permission: 'media.policy' }, schema: { tags: ['media'], querystring: TenantQuery, response: { 200: MediaUrlPolicyView, ...errors } } }, async (request) => {
+    const tenant = targetTenant(request.principal!, request.query.tenant);
     return (await dependencies.urlPolicies?.get(tenant)) ?? { tenant, policy: { allow: [] }, updatedAt: null, updatedBy: null };
   });
-  app.put('/v1/media/url-policy', { config: { permission: 'media.policy' }, schema: { tags: ['media'], querystring: TenantQuery, body: MediaUrlPolicy, response: { 200: MediaUrlPolicyView, ...errors } } }, async (request) => {
+  api.put('/v1/media/url-policy', { config: { permission: 'media.policy' }, schema: { tags: ['media'], querystring: TenantQuery, body: MediaUrlPolicy, response: { 200: MediaUrlPolicyView, ...errors } } }, async (request) => {
     const who = caller(request);
-    const tenant = targetTenant(request.principal!, (request.query as { tenant?: string }).tenant);
-    const policy = request.body as MediaUrlPolicy;
+    const tenant = targetTenant(request.principal!, request.query.tenant);
+    const policy = request.body;
     const problems = policy.allow.map(mediaUrlPolicyEntryError).filter((problem): problem is string => problem !== undefined);
     if (problems.length > 0) throw new LightsoutError('VALIDATION_FAILED', `media URL policy: ${problems.join('; ')}`);
     if (!dependencies.urlPolicies) throw new LightsoutError('BMC_UNSUPPORTED', 'this relay keeps no media URL policies');

@@ -67,8 +67,10 @@ export function streamTokenOf(request: FastifyRequest): string {
       if (trimmed.startsWith(STREAM_BEARER_PROTOCOL_PREFIX)) return trimmed.slice(STREAM_BEARER_PROTOCOL_PREFIX.length);
     }
   }
-  const query = request.query as Record<string, unknown>;
-  if (typeof query['token'] === 'string') return query['token'];
+  // Any route may carry it, so the query is read as what it is: unknown until narrowed.
+  const query: unknown = request.query;
+  const token: unknown = typeof query === 'object' && query !== null ? Reflect.get(query, 'token') : undefined;
+  if (typeof token === 'string') return token;
   throw new LightsoutError('UNAUTHENTICATED', 'stream token missing', { hint: 'create a session with POST /v1/servers/{id}/sessions' });
 }
 
@@ -246,9 +248,9 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       config: {
         permission: {
           least: 'console.view',
-          of: (request, principal) => {
-            if (sessionMode(request.body as SessionCreate, principal.role) === 'view') return 'console.view';
-            return gateway.othersLiveOn((request.params as { id: string }).id, principal.subject) ? 'console.takeover' : 'console.control';
+          of: (request: FastifyRequest<{ Params: { id: string }; Body: SessionCreate }>, principal: Principal) => {
+            if (sessionMode(request.body, principal.role) === 'view') return 'console.view';
+            return gateway.othersLiveOn(request.params.id, principal.subject) ? 'console.takeover' : 'console.control';
           },
         },
       },

@@ -103,8 +103,17 @@ test('an admin creates a user, grants a server, creates and revokes a join token
   expect((await fetch(`${fleet.relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${apiToken}` } })).status).toBe(401);
   await shot(page, '54-admin-api-tokens');
 
+  // A tenant of its own (the stack is shared: demo's policy stays as the other specs expect), then its second factor required.
   await openSection(page, 'tenants');
-  await expect(page.locator('[data-testid="tenant-row"][data-tenant="demo"]')).toBeVisible();
+  const tenant = `t-${username}`;
+  await page.getByTestId('tenant-create-id').fill(tenant);
+  await page.getByTestId('tenant-create-name').fill('E2E customer');
+  await page.getByTestId('tenant-create-submit').click();
+  const tenantRow = page.locator(`[data-testid="tenant-row"][data-tenant="${tenant}"]`);
+  await expect(tenantRow).toContainText('optional');
+  await tenantRow.getByTestId('tenant-mfa-toggle').click();
+  await page.getByTestId('tenant-mfa-confirm').click();
+  await expect(tenantRow).toContainText('required');
   await shot(page, '55-admin-tenants');
 
   // The audit log finds each action by who did it (a username, not an id) and what it was.
@@ -116,6 +125,10 @@ test('an admin creates a user, grants a server, creates and revokes a join token
   const joins = await auditSearch(page, { user: 'admin', action: 'join-token' });
   await expect(joins.nth(0)).toHaveAttribute('data-action', 'join-token.revoke');
   await expect(joins.nth(1)).toHaveAttribute('data-action', 'join-token.create');
+  const tenantChanges = await auditSearch(page, { user: 'admin', action: 'tenant' });
+  await expect(tenantChanges.nth(0)).toHaveAttribute('data-action', 'tenant.update');
+  await expect(tenantChanges.nth(0)).toContainText(`tenant:${tenant}`);
+  await expect(tenantChanges.nth(1)).toHaveAttribute('data-action', 'tenant.create');
   const revokes = await auditSearch(page, { user: 'admin', action: 'token.revoke' });
   await expect(revokes.first()).toHaveAttribute('data-actor', 'admin');
   await expect(revokes.first()).toContainText(`token:ci-${username}`);
@@ -127,6 +140,6 @@ test('an admin creates a user, grants a server, creates and revokes a join token
   await shot(page, '57-admin-audit-empty');
   // Everything the admin did, newest first.
   const everything = await auditSearch(page, { user: 'admin' });
-  await expect(everything.first()).toHaveAttribute('data-action', 'token.revoke');
+  await expect(everything.first()).toHaveAttribute('data-action', 'tenant.update');
   await shot(page, '56-admin-audit');
 });

@@ -67,7 +67,15 @@ describe('step-up (RFC 9470) on destructive actions', () => {
   });
 
   it('a tenant that requires MFA refuses a password-only sign-in and accepts one with otp', async () => {
-    await relay.app.store.updateTable('tenants').set({ require_mfa: 1 }).where('id', '=', 'demo').execute();
+    // Required the way a provider admin does it (PATCH /v1/tenants/:id), from the next request on.
+    expect((await call('PATCH', '/v1/tenants/demo', operator, { requireMfa: true })).status).toBe(403);
+    const changed = await call('PATCH', '/v1/tenants/demo', admin, { requireMfa: true });
+    expect(changed).toMatchObject({ status: 200, body: { id: 'demo', requireMfa: true } });
+    expect((await call('PATCH', '/v1/tenants/nowhere', admin, { requireMfa: true })).body.code).toBe('NOT_FOUND');
+    expect((await call('PATCH', '/v1/tenants/demo', admin, { requireMfa: 'yes' })).body.code).toBe('VALIDATION_FAILED');
+    expect(await relay.app.store.selectFrom('audit').select(['action', 'target', 'details']).where('action', '=', 'tenant.update').execute()).toEqual([
+      { action: 'tenant.update', target: 'tenant:demo', details: JSON.stringify({ name: null, requireMfa: true, before: { name: 'Demo tenant', requireMfa: false } }) },
+    ]);
     try {
       const refused = await call('POST', '/v1/servers/web-1/power', operator, { action: 'reset' });
       expect(refused.body.code).toBe('STEP_UP_REQUIRED');

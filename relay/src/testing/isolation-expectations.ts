@@ -72,6 +72,7 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'DELETE /v1/grants/:grantId': interactive(byRole(403, 403, 404)),
   'GET /v1/tenants': all(403),
   'POST /v1/tenants': all(403),
+  'PATCH /v1/tenants/:tenantId': all(403),
   'GET /v1/tokens': all(403),
   'POST /v1/tokens': all(403),
   'POST /v1/tokens/:tokenId/revoke': interactive(byRole(403, 403, 404)),

@@ -94,6 +94,9 @@ export type ApiTokenList = Static<typeof ApiTokenList>;
 
 export const TenantCreate = Type.Object({ id: Slug, name: Type.String({ minLength: 1, maxLength: 128 }), requireMfa: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 export type TenantCreate = Static<typeof TenantCreate>;
+/** `PATCH /v1/tenants/{id}` (provider admins): rename, or require (or stop requiring) a second factor from the next request on. */
+export const TenantUpdate = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })), requireMfa: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export type TenantUpdate = Static<typeof TenantUpdate>;
 export const TenantView = Type.Object({ id: Slug, name: Type.String(), requireMfa: Type.Boolean(), createdAt: Type.String() });
 export type TenantView = Static<typeof TenantView>;
 export const TenantList = Type.Object({ tenants: Type.Array(TenantView) });

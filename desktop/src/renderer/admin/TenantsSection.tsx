@@ -1,5 +1,6 @@
 import { mediaUrlPolicyEntryError, type Role } from '@lightsout/shared';
 import { useCallback, useEffect, useState } from 'react';
+import { Dialog } from '../components/Dialog.js';
 import type { AdminApi } from './admin-api.js';
 import { EmptyRow, ErrorLine, useAction, useLoaded } from './common.js';
 
@@ -25,6 +26,7 @@ function TenantList({ api, onChanged }: { api: AdminApi; onChanged(): void }) {
   const { data, error, reload } = useLoaded(load);
   const action = useAction();
   const [draft, setDraft] = useState({ id: '', name: '', requireMfa: false });
+  const [mfaChange, setMfaChange] = useState<{ tenant: string; requireMfa: boolean } | null>(null);
   return (
     <>
       <h3>Tenants</h3>
@@ -41,9 +43,9 @@ function TenantList({ api, onChanged }: { api: AdminApi; onChanged(): void }) {
         }}
       >
         <label>Id <input type="text" value={draft.id} onChange={(event) => setDraft({ ...draft, id: event.target.value })} placeholder="acme" required data-testid="tenant-create-id" /></label>
-        <label>Name <input type="text" value={draft.name} onChange={(event) => setDraft({ ...draft, name: event.target.value })} placeholder="ACME Corp" required /></label>
+        <label>Name <input type="text" value={draft.name} onChange={(event) => setDraft({ ...draft, name: event.target.value })} placeholder="ACME Corp" required data-testid="tenant-create-name" /></label>
         <label><input type="checkbox" checked={draft.requireMfa} onChange={(event) => setDraft({ ...draft, requireMfa: event.target.checked })} /> Require a second factor</label>
-        <button className="primary" type="submit" disabled={action.busy}>Create tenant</button>
+        <button className="primary" type="submit" disabled={action.busy} data-testid="tenant-create-submit">Create tenant</button>
       </form>
       <ErrorLine error={action.error ?? error} />
       <table className="data admin-table" data-testid="tenants-table">
@@ -54,12 +56,45 @@ function TenantList({ api, onChanged }: { api: AdminApi; onChanged(): void }) {
             <tr key={tenant.id} data-testid="tenant-row" data-tenant={tenant.id}>
               <td>{tenant.id}</td>
               <td>{tenant.name}</td>
-              <td>{tenant.requireMfa ? 'required' : 'optional'}</td>
+              <td>
+                {tenant.requireMfa ? 'required' : 'optional'}{' '}
+                <button className="link" onClick={() => setMfaChange({ tenant: tenant.id, requireMfa: !tenant.requireMfa })} data-testid="tenant-mfa-toggle">{tenant.requireMfa ? 'Stop requiring' : 'Require'}</button>
+              </td>
               <td title={tenant.createdAt}>{new Date(tenant.createdAt).toLocaleDateString()}</td>
             </tr>
           ))}
         </tbody>
       </table>
+      {mfaChange ? (
+        <Dialog
+          title={`${mfaChange.requireMfa ? 'Require' : 'Stop requiring'} a second factor in ${mfaChange.tenant}?`}
+          testId="tenant-mfa-dialog"
+          onCancel={() => setMfaChange(null)}
+          actions={
+            <>
+              <button onClick={() => setMfaChange(null)}>Cancel</button>
+              <button
+                className={mfaChange.requireMfa ? 'primary' : 'danger'}
+                data-testid="tenant-mfa-confirm"
+                onClick={() =>
+                  void action.run(() => api.updateTenant(mfaChange.tenant, { requireMfa: mfaChange.requireMfa })).then(async (ok) => {
+                    setMfaChange(null);
+                    if (ok) await reload();
+                  })
+                }
+              >
+                {mfaChange.requireMfa ? 'Require' : 'Stop requiring'}
+              </button>
+            </>
+          }
+        >
+          {mfaChange.requireMfa ? (
+            <p>From their next action, people of {mfaChange.tenant} confirm destructive actions (power off, taking over a console, mounting media) with their second factor; adding a first factor then needs an enrollment code from an admin (Users → Enrollment code).</p>
+          ) : (
+            <p>People of {mfaChange.tenant} then confirm destructive actions with their password alone.</p>
+          )}
+        </Dialog>
+      ) : null}
     </>
   );
 }

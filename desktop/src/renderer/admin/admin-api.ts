@@ -64,6 +64,9 @@ export class AdminApi {
   createTenant(body: { id: string; name: string; requireMfa: boolean }): Promise<TenantView> {
     return this.client.request('POST', '/v1/tenants', body);
   }
+  updateTenant(tenantId: string, body: { name?: string; requireMfa?: boolean }): Promise<TenantView> {
+    return this.client.request('PATCH', `/v1/tenants/${id(tenantId)}`, body);
+  }
   mediaUrlPolicy(tenant?: string): Promise<MediaUrlPolicyView> {
     return this.client.request('GET', `/v1/media/url-policy${tenantQuery(tenant)}`);
   }

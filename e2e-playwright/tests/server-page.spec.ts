@@ -52,3 +52,43 @@ test('Mount ISO… from the menu: a chosen file uploads with percent, rate and t
     await expect(page.locator(`[data-testid="server-row"][data-server-id="${server.id}"]`).getByTestId('media-badge')).toHaveCount(0);
   }
 });
+
+test('the fleet overview: its counts match the tree, and a click filters the tree to them', async ({ page, fleet }) => {
+  await logIn(page, fleet);
+  await page.getByTestId('open-fleet-overview').click();
+  const overview = page.getByTestId('fleet-overview');
+  await expect(overview).toBeVisible();
+  const rows = page.getByTestId('server-row');
+  await expect(rows).toHaveCount(fleet.servers.length);
+
+  // Every power count is the number of rows its filter leaves in the tree, and they add up to the fleet.
+  let total = 0;
+  for (const state of ['on', 'off', 'unknown']) {
+    const button = overview.locator(`[data-testid="fleet-count"][data-filter="power:${state}"]`);
+    const value = Number(await button.getAttribute('data-value'));
+    total += value;
+    await button.click();
+    await expect(page.getByLabel('Filter servers')).toHaveValue(`power:${state}`);
+    await expect(rows).toHaveCount(value);
+  }
+  expect(total).toBe(fleet.servers.length);
+
+  // The datacenter's row: every server of the fleet, one agent online, none offline.
+  const datacenter = overview.getByTestId('fleet-datacenter').filter({ hasText: 'lab1' });
+  await expect(datacenter).toContainText(String(fleet.servers.length));
+  await datacenter.getByTestId('fleet-datacenter-servers').click();
+  await expect(page.getByLabel('Filter servers')).toHaveValue('dc:e2e/lab1');
+  await expect(rows).toHaveCount(fleet.servers.length);
+  await shot(page, '43-fleet-overview');
+
+  // Open consoles show up: a serial console on one server is one server with a console open.
+  const consoles = overview.locator('[data-testid="fleet-count"][data-filter="console:active"]');
+  const before = Number(await consoles.getAttribute('data-value'));
+  const server = fleetServers(fleet, 'servers with a serial console', (entry) => entry.serial)[0]!;
+  await serverAction(page, server.name, 'menu-open-serial');
+  await page.getByTestId('tab').filter({ hasText: 'Fleet overview' }).click();
+  await expect(consoles).toHaveAttribute('data-value', String(before + 1));
+  await consoles.click();
+  await expect(rows.filter({ hasText: server.name })).toBeVisible();
+  await expect(rows).toHaveCount(before + 1);
+});

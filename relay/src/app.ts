@@ -22,6 +22,7 @@ import powerRoutesPlugin from './plugins/power-routes.js';
 import bootPlugin from './plugins/boot.js';
 import sensorsPlugin from './plugins/sensors.js';
 import selPlugin from './plugins/sel.js';
+import fleetPlugin from './plugins/fleet.js';
 import bulkPlugin from './plugins/bulk.js';
 import powerPlugin from './plugins/power.js';
 import eventsPlugin from './plugins/events.js';
@@ -123,6 +124,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(bootPlugin);
   await app.register(sensorsPlugin);
   await app.register(selPlugin);
+  await app.register(fleetPlugin);
   // Before events and media: the feed relays job progress, media registers its eject.
   await app.register(bulkPlugin);
   await app.register(usersPlugin);

@@ -16,6 +16,9 @@ export interface AppServices {
   requestBoot(serverIds: readonly string[]): void;
   uploadMedia(serverId: string, file: File): void;
   showServerMenu(serverIds: readonly string[], x: number, y: number): void;
+  /** Puts `query` in the tree's filter box (the fleet overview's counts open their servers this way). */
+  filterTree(query: string): void;
+  openOverview(): void;
   toast(message: string, kind?: 'info' | 'error'): void;
 }
 

@@ -9,3 +9,4 @@ export * from './ssh.js';
 export * from './bulk.js';
 export * from './automation.js';
 export * from './discovery.js';
+export * from './fleet.js';

@@ -2,6 +2,7 @@ import {
   type BootOverride,
   type BootRequest,
   type BootResult,
+  type FleetSummary,
   LightsoutError,
   type PowerAction,
   type PowerResult,
@@ -80,6 +81,10 @@ export class RelayClient {
   }
   setBoot(serverId: string, override: BootRequest): Promise<BootResult> {
     return this.request('POST', `/v1/servers/${encodeURIComponent(serverId)}/boot`, override);
+  }
+  /** The fleet overview's counts, computed by the relay over the servers this user may see. */
+  fleetSummary(): Promise<FleetSummary> {
+    return this.request('GET', '/v1/fleet/summary');
   }
   sensors(serverId: string): Promise<SensorList> {
     return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sensors`);

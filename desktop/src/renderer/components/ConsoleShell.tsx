@@ -65,6 +65,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
   useEffect(() => {
     client.me().then(setMe, () => setMe(null));
   }, [client]);
+  const [treeFilter, setTreeFilter] = useState<{ query: string; serial: number } | null>(null);
   const uploads = useMemo(() => new MediaUploads(client, () => platform.auth.accessToken()), [client, platform]);
   const serverMap = useMemo(() => new Map(servers.map((server) => [server.id, server])), [servers]);
 
@@ -161,6 +162,8 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       requestBoot: (serverIds) => setModal({ kind: 'boot', serverIds: [...serverIds] }),
       uploadMedia: (serverId, file) => setModal({ kind: 'mount', serverId, file }),
       showServerMenu: (serverIds, x, y) => setMenu({ serverIds: [...serverIds], x, y }),
+      filterTree: (query) => setTreeFilter((previous) => ({ query, serial: (previous?.serial ?? 0) + 1 })),
+      openOverview: () => openTab({ id: 'fleet', kind: 'fleet', title: 'Fleet overview' }),
       toast,
     }),
     [platform, client, serverMap, openTab, power, toast, popOut],
@@ -276,6 +279,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
               Administration
             </button>
           ) : null}
+          <button onClick={() => services.openOverview()} data-testid="open-fleet-overview">Fleet overview</button>
           <button onClick={() => setModal({ kind: 'ssh' })} title="SSH keys and the relay's host key" data-testid="open-ssh-keys">SSH keys</button>
           <button onClick={() => setModal({ kind: 'help' })} title="Keyboard shortcuts">?</button>
           <span className="user" data-testid="username">{username}</span>
@@ -283,7 +287,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
         </header>
         {/* The consoles stay mounted behind Administration: their sessions and scrollback go on. */}
         <div className="main" style={adminOpen ? { display: 'none' } : undefined}>
-          <ServerTree servers={servers} selected={selected} onSelectionChange={setSelected} searchRef={searchRef} />
+          <ServerTree servers={servers} selected={selected} onSelectionChange={setSelected} searchRef={searchRef} filterRequest={treeFilter} />
           <Workspace workspace={workspace} dispatch={dispatch} onPopOut={popOutTab} />
         </div>
         {adminOpen && me !== null ? (

@@ -15,16 +15,24 @@ export interface ServerTreeProps {
   selected: ReadonlySet<string>;
   onSelectionChange(selected: Set<string>): void;
   searchRef: React.RefObject<HTMLInputElement | null>;
+  /** A filter put in the box from elsewhere (the fleet overview); `serial` makes the same query asked twice apply twice. */
+  filterRequest?: { query: string; serial: number } | null;
 }
 
 /** The fleet as a collapsible, filterable, virtualized tree with multi-select. */
-export function ServerTree({ servers, selected, onSelectionChange, searchRef }: ServerTreeProps) {
+export function ServerTree({ servers, selected, onSelectionChange, searchRef, filterRequest }: ServerTreeProps) {
   const app = useApp();
   const [query, setQuery] = useState('');
   const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(() => new Set());
   const [anchor, setAnchor] = useState<number | null>(null);
   const [cursor, setCursor] = useState<number | null>(null);
   const [dropTarget, setDropTarget] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!filterRequest) return;
+    setQuery(filterRequest.query);
+    setCursor(null);
+  }, [filterRequest]);
 
   const sorted = useMemo(() => sortServers(servers), [servers]);
   const rows = useMemo(() => buildRows(sorted, query, collapsed), [sorted, query, collapsed]);

@@ -129,6 +129,7 @@ function EmptyPane() {
 const SolConsole = lazy(() => import('../consoles/SolConsole.js').then((module) => ({ default: module.SolConsole })));
 const VncConsole = lazy(() => import('../consoles/VncConsole.js').then((module) => ({ default: module.VncConsole })));
 const RecordingsView = lazy(() => import('../recordings/RecordingsView.js').then((module) => ({ default: module.RecordingsView })));
+const FleetOverview = lazy(() => import('../overview/FleetOverview.js').then((module) => ({ default: module.FleetOverview })));
 const LocalTerminalConsole = lazy(() => import('../consoles/LocalTerminalConsole.js').then((module) => ({ default: module.LocalTerminalConsole })));
 
 const TabBody = memo(function TabBody(props: { tab: Tab; server: ServerView | undefined; visible: boolean }) {
@@ -141,6 +142,7 @@ const TabBody = memo(function TabBody(props: { tab: Tab; server: ServerView | un
 
 function TabContent({ tab, server, visible }: { tab: Tab; server: ServerView | undefined; visible: boolean }) {
   if (tab.kind === 'local') return <LocalTerminalConsole visible={visible} />;
+  if (tab.kind === 'fleet') return <FleetOverview />;
   if (!server) return <div className="pane-empty">{tab.serverId} is not in your inventory (any more).</div>;
   switch (tab.kind) {
     case 'sol':

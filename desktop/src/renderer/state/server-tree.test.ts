@@ -49,6 +49,28 @@ describe('server tree rows', () => {
     ]);
   });
 
+  it('filters by the fleet overview\'s states: pending power, BMC trouble, consoles, media, datacenter, exact id', () => {
+    const states = [
+      ...fleet,
+      server('rej-1', { bmc: { credentials: 'rejected', error: { code: 'BMC_AUTH_FAILED', message: 'refused' } } }),
+      server('down-1', { bmc: { error: { code: 'BMC_TIMEOUT', message: 'no answer' } }, pendingPower: { action: 'cycle', target: 'on', since: '2026-01-01T00:00:00Z' } }),
+      server('busy-1', { sessions: 2, media: { filename: 'x.iso', since: null, by: null } }),
+      server('web-1'),
+    ];
+    const sorted = sortServers(states);
+    const ids = (query: string) => buildRows(sorted, query, new Set()).flatMap((row) => (row.kind === 'server' ? [row.server.id] : []));
+    expect(ids('bmc:rejected')).toEqual(['rej-1']);
+    expect(ids('bmc:unreachable')).toEqual(['down-1']);
+    expect(ids('power:pending')).toEqual(['down-1']);
+    expect(ids('console:active')).toEqual(['busy-1']);
+    expect(ids('media:mounted')).toEqual(['busy-1']);
+    expect(ids('dc:us-east/nyc1')).toEqual(['edge-1']);
+    expect(ids('dc:NYC1')).toEqual(['edge-1']);
+    expect(ids('dc:eu-west/nyc1')).toEqual([]);
+    // exact: web-1 only, not web-10
+    expect(ids('id:web-1')).toEqual(['web-1']);
+  });
+
   it('matches the host of an endpoint URL and label values', () => {
     expect(searchText(fleet[2]!)).toContain('10.9.8.7');
     expect(compileFilter('database')(fleet[2]!, searchText(fleet[2]!))).toBe(true);

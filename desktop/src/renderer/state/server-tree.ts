@@ -1,4 +1,4 @@
-import type { ServerView } from '@lightsout/shared';
+import { bmcTrouble, type ServerView } from '@lightsout/shared';
 
 /**
  * The server tree as rows for a virtualized list: tenant → region →
@@ -48,17 +48,25 @@ export function searchText(server: ServerView): string {
 }
 
 /**
- * Every whitespace-separated token must match. `power:on|off|unknown` and
- * `agent:online|offline` match the state; anything else is a substring of
- * the name, id, labels (`k=v`), location or BMC addresses.
+ * Every whitespace-separated token must match. `power:on|off|unknown|pending`,
+ * `agent:online|offline`, `bmc:rejected|unreachable`, `console:active` and
+ * `media:mounted` match the state, `dc:region/datacenter` (or `dc:datacenter`)
+ * and `id:server-id` match exactly — the fleet overview's counts open the tree
+ * with these; anything else is a substring of the name, id, labels (`k=v`),
+ * location or BMC addresses.
  */
 export function compileFilter(query: string): (server: ServerView, text: string) => boolean {
   const tokens = query.toLowerCase().split(/\s+/).filter(Boolean).slice(0, 16);
   if (tokens.length === 0) return () => true;
   const tests = tokens.map((token): ((server: ServerView, text: string) => boolean) => {
     const [prefix, value] = token.split(':', 2);
-    if (value !== undefined && prefix === 'power') return (server) => server.power === value;
+    if (value !== undefined && prefix === 'power') return value === 'pending' ? (server) => Boolean(server.pendingPower) : (server) => server.power === value;
     if (value !== undefined && prefix === 'agent') return (server) => server.agent === value;
+    if (value !== undefined && prefix === 'bmc') return (server) => bmcTrouble(server) === value;
+    if (value === 'active' && prefix === 'console') return (server) => (server.sessions ?? 0) > 0;
+    if (value === 'mounted' && prefix === 'media') return (server) => Boolean(server.media);
+    if (value !== undefined && prefix === 'dc') return value.includes('/') ? (server) => `${server.region}/${server.datacenter}`.toLowerCase() === value : (server) => server.datacenter.toLowerCase() === value;
+    if (value !== undefined && prefix === 'id') return (server) => server.id.toLowerCase() === value;
     return (_server, text) => text.includes(token);
   });
   return (server, text) => tests.every((test) => test(server, text));

@@ -6,13 +6,13 @@
  * the screen shows 1, 2 or 4 panes; each pane shows one tab; clicking a tab
  * shows it in the focused pane.
  */
-export type TabKind = 'sol' | 'serial' | 'vnc' | 'local' | 'sensors' | 'sel' | 'recordings';
+export type TabKind = 'sol' | 'serial' | 'vnc' | 'local' | 'sensors' | 'sel' | 'recordings' | 'fleet';
 export type SplitMode = 'single' | 'horizontal' | 'vertical' | 'grid';
 
 export interface Tab {
   id: string;
   kind: TabKind;
-  /** Absent for local terminals. */
+  /** Absent for local terminals and the fleet overview. */
   serverId?: string;
   title: string;
 }
@@ -115,7 +115,7 @@ export function reduceWorkspace(workspace: Workspace, action: WorkspaceAction): 
   }
 }
 
-const TAB_KINDS = new Set<TabKind>(['sol', 'serial', 'vnc', 'local', 'sensors', 'sel', 'recordings']);
+const TAB_KINDS = new Set<TabKind>(['sol', 'serial', 'vnc', 'local', 'sensors', 'sel', 'recordings', 'fleet']);
 const SPLIT_MODES = new Set<SplitMode>(['single', 'horizontal', 'vertical', 'grid']);
 
 /** Restores a persisted workspace, dropping anything malformed rather than failing the start. */

@@ -163,7 +163,11 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       uploadMedia: (serverId, file) => setModal({ kind: 'mount', serverId, file }),
       showServerMenu: (serverIds, x, y) => setMenu({ serverIds: [...serverIds], x, y }),
       filterTree: (query) => setTreeFilter((previous) => ({ query, serial: (previous?.serial ?? 0) + 1 })),
-      openOverview: () => openTab({ id: 'fleet', kind: 'fleet', title: 'Fleet overview' }),
+      // The overview and its tree filters live where Administration is not: leave it for them.
+      openOverview: () => {
+        setAdminOpen(false);
+        openTab({ id: 'fleet', kind: 'fleet', title: 'Fleet overview' });
+      },
       toast,
     }),
     [platform, client, serverMap, openTab, power, toast, popOut],

@@ -66,6 +66,8 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
         }
         if (state === 'streaming') {
           announcedRefusal = false;
+          // A refusal a resume got past (agent offline for a moment) is not why the session ends later.
+          refusal = undefined;
           sendSize();
           // Input is read from the first time the console streams: what a script piped in before is sent, not refused.
           if (!startedReading) {

@@ -71,6 +71,8 @@ export class ConsoleStream {
       ...(session.routeUrl === undefined ? {} : { locate: routeLocator(new URL(session.routeUrl, this.#options.client.baseUrl).href, (url, init) => fetch(url, init)) }),
       onData: (bytes) => this.#options.onData(bytes),
       onState: (state, detail) => {
+        // A refusal a resume got past (agent offline for a moment) is not why the session ends later.
+        if (state === 'streaming') refusal = undefined;
         if (generation === this.#generation) this.#options.onState(state, state === 'closed' && refusal !== undefined ? refusal : detail);
       },
       onError: (code, message) => {

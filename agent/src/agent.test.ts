@@ -26,6 +26,8 @@ function config(relay: string, servers: ServerEntry[]): AgentConfig {
     poll: { intervalMs: 3_600_000, concurrency: 2 },
     metrics: {},
     media: {},
+    credentialSets: new Map(),
+    discovery: undefined,
     servers,
   };
 }

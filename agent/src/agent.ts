@@ -1,11 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, inventoryParts, LightsoutError, type InventoryMessage } from '@lightsout/shared';
+import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, ControlFeature, inventoryParts, LightsoutError, type InventoryMessage } from '@lightsout/shared';
 import type { AgentConfig } from './config/types.js';
 import { ControlConnection } from './control/connection.js';
 import { PowerAwaiter } from './control/power-await.js';
 import { createDispatcher, type OperationHandlers } from './control/dispatcher.js';
 import { resolveRelayEndpoints, type RelayEndpoint } from './control/relay-endpoints.js';
+import { AdoptedServers, entryOf } from './discovery/adopted.js';
+import { DiscoveryService } from './discovery/service.js';
 import { DriverRegistry, type DriverFactories } from './drivers/registry.js';
 import { signAgentJwt } from './identity/jwt.js';
 import type { AgentKeyPair } from './identity/keys.js';
@@ -66,6 +68,17 @@ export function startAgent(options: {
   logger: Logger;
 }): RunningAgent {
   const { config, identity, keyPair, factories, logger } = options;
+  // Adopted servers join the YAML's before anything is built from the list (a YAML id wins: it pins the server).
+  const adopted = new AdoptedServers(config.stateDir);
+  for (const server of adopted.list()) {
+    if (config.servers.some((entry) => entry.id === server.id)) {
+      logger.warn({ serverId: server.id }, 'an adopted server has the id of a server in the config file: the config file wins');
+      continue;
+    }
+    const entry = entryOf(server, config.credentialSets);
+    if (entry === undefined) logger.error({ serverId: server.id, credentials: server.credentials }, 'an adopted server names a credential set the config file no longer has: not served');
+    else config.servers.push(entry);
+  }
   const inventory: InventoryMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: config.servers.map(registrationOf) };
   // Before anything is started: a config the agent cannot use ends it here, with nothing left running.
   // (Larger than one frame is fine: it goes in parts; a server larger than a frame alone cannot.)
@@ -132,7 +145,33 @@ export function startAgent(options: {
   handlers['power.await'] = (params) => awaiter.run(params);
   connection.on('reconnect-scheduled', () => metrics.controlReconnects.inc());
   connection.on('state', (state) => metrics.controlConnected.set(state === 'open' ? 1 : 0));
-  connection.on('registered', () => poller.resend());
+  const discovery = new DiscoveryService({
+    config: config.discovery,
+    credentialSets: config.credentialSets,
+    adopted,
+    logger,
+    hasServer: (serverId) => registry.hasServer(serverId),
+    report: (parts) => (connection.welcome?.features ?? []).includes(ControlFeature.DISCOVERY) && parts.every((part) => connection.send(part)),
+    onServer: (entry, moved) => {
+      const index = config.servers.findIndex((server) => server.id === entry.id);
+      if (index >= 0) config.servers[index] = entry;
+      else config.servers.push(entry);
+      registry.setServer(entry);
+      if (!moved) tenants.add(entry.id, entry.tenant);
+      const registration = registrationOf(entry);
+      const listed = inventory.servers.findIndex((server) => server.id === entry.id);
+      if (listed >= 0) inventory.servers[listed] = registration;
+      else inventory.servers.push(registration);
+      metrics.servers.set(config.servers.length);
+      connection.resendInventory();
+      poller.addServer(entry.id);
+    },
+  });
+  Object.assign(handlers, discovery.handlers);
+  connection.on('registered', () => {
+    poller.resend();
+    discovery.reportPending();
+  });
   // After every (re)connect the relay says which servers a provider admin moved to another tenant.
   connection.on('inventory-ack', (ack) => {
     for (const { serverId, tenant } of ack.assigned ?? []) tenants.assign(serverId, tenant);
@@ -157,6 +196,7 @@ export function startAgent(options: {
 
   connection.start();
   poller.start();
+  discovery.start();
   logger.info({ agentId: identity.agentId, servers: inventory.servers.length, relays: config.relays }, 'agent started');
 
   let stopping: Promise<void> | undefined;
@@ -170,6 +210,7 @@ export function startAgent(options: {
     stop: () =>
       (stopping ??= (async () => {
         await health?.stop();
+        await discovery.stop();
         await poller.stop();
         await connection.stop();
         await Promise.allSettled(extensions.map((extension) => extension.stop()));

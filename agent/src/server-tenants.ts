@@ -11,12 +11,17 @@ export type TenantAssignedListener = (serverId: string, tenant: string) => void;
  * Kept in memory; the relay repeats it after every reconnect.
  */
 export class ServerTenants {
-  private readonly configured: ReadonlyMap<string, string>;
+  private readonly configured: Map<string, string>;
   private readonly assigned = new Map<string, string>();
   private readonly listeners = new Set<TenantAssignedListener>();
 
   constructor(servers: readonly Pick<ServerEntry, 'id' | 'tenant'>[]) {
     this.configured = new Map(servers.map((server) => [server.id, server.tenant]));
+  }
+
+  /** A server adopted while the agent runs, in the tenant the admin named. */
+  add(serverId: string, tenant: string): void {
+    this.configured.set(serverId, tenant);
   }
 
   /** The server's tenant, or undefined for a server this agent does not have. */

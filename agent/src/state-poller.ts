@@ -59,7 +59,8 @@ export function pollSpreadMs(count: number, intervalMs: number): number {
 
 export interface StatePollerOptions {
   registry: DriverRegistry;
-  serverIds: readonly string[];
+  /** Grows when a server is adopted (addServer). */
+  serverIds: string[];
   intervalMs: number;
   concurrency: number;
   timeoutMs: number;
@@ -137,6 +138,12 @@ export class StatePoller {
   /** How many servers' BMCs rejected the credentials at their last poll. */
   get credentialsRejected(): number {
     return this.#rejected.size;
+  }
+
+  /** Polls a server adopted while the agent runs from now on, starting at once. */
+  addServer(serverId: string): void {
+    if (!this.#options.serverIds.includes(serverId)) this.#options.serverIds.push(serverId);
+    void this.pollServer(serverId).catch(() => undefined);
   }
 
   /** Sends every known state (after a reconnect). */

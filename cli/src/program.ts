@@ -10,6 +10,7 @@ import type { CommandContext } from './commands/context.js';
 import { grantsCreate, grantsDelete, grantsList } from './commands/grants.js';
 import { login, logout, whoami } from './commands/login.js';
 import { type MediaMountOptions, mediaEject, mediaMount, mediaStatus } from './commands/media.js';
+import { registerDiscoveredCommands } from './commands/discovered.js';
 import { registerMediaUrlPolicyCommands } from './commands/media-url-policy.js';
 import { serversList, serversRetryCredentials, serversShow } from './commands/servers.js';
 import { sshHostKey, sshKeysAdd, sshKeysList, sshKeysRemove, sshLogin } from './commands/ssh.js';
@@ -120,6 +121,7 @@ export function buildProgram(context: CommandContext): Command {
     .requiredOption('--tenant <tenant>', 'a tenant (repeatable; at least one)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print JSON')
     .action((agent: string, options: { tenant: string[]; json?: boolean }) => agentsSetTenants(context, agent, options));
+  registerDiscoveredCommands(program, context);
   const token = agents.command('token').description('join tokens for enrolling new agents');
   token
     .command('create')

@@ -40,6 +40,7 @@ import accessPlugin from './plugins/access.js';
 import usersPlugin from './plugins/users.js';
 import grantsPlugin from './plugins/grants.js';
 import serverAssignmentPlugin from './plugins/server-assignment.js';
+import discoveryPlugin from './plugins/discovery.js';
 import tenantsPlugin from './plugins/tenants.js';
 import apiTokensPlugin from './plugins/api-tokens.js';
 import auditRoutesPlugin from './plugins/audit-routes.js';
@@ -130,6 +131,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(usersPlugin);
   await app.register(grantsPlugin);
   await app.register(serverAssignmentPlugin);
+  await app.register(discoveryPlugin);
   await app.register(tenantsPlugin);
   await app.register(apiTokensPlugin);
   await app.register(auditRoutesPlugin);

@@ -57,6 +57,11 @@ export const ERROR_CODES = {
   BMC_CERT_MISMATCH: 502,
   /** The BMC accepted a power action but was not seen reaching the target state before the deadline. */
   POWER_UNCONFIRMED: 504,
+  // discovery
+  /** The agent's config names no discovery ranges: it scans nothing (docs/operations.md, Discovery). */
+  DISCOVERY_NOT_CONFIGURED: 409,
+  /** An adoption names a credential set the agent's config does not have (the reference travels, never the secret). */
+  CREDENTIALS_UNKNOWN: 400,
   // virtual media
   QUOTA_EXCEEDED: 413,
   CHECKSUM_MISMATCH: 422,
@@ -96,6 +101,8 @@ export const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
   MEDIA_IN_USE: 'mount with --replace (API: "replace": true) to eject the image someone else inserted',
   MEDIA_URL_NOT_ALLOWED: 'a tenant admin allows image hosts with `lightsout media url-policy set --allow HOST`; internal addresses must be allowed by address (IP or CIDR)',
   MEDIA_URL_FETCH_FAILED: 'check that the agent reaches the URL and that the server answers it with the image and its size (Content-Length)',
+  DISCOVERY_NOT_CONFIGURED: "add a `discovery` section with the ranges to scan to the agent's config and restart it",
+  CREDENTIALS_UNKNOWN: "name the id of an entry under `credentials` in that agent's config (the agent holds the passwords; they never travel)",
   STORE_UNAVAILABLE: "the relay's database is not answering (restarting?): nothing was changed; retry in a few seconds",
 };
 

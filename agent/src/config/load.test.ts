@@ -142,3 +142,21 @@ describe('agent config', () => {
     expect(keyOf('')).toBe('');
   });
 });
+
+describe('agent config: discovery', () => {
+  it('applies the defaults, keeps the credential sets by id, and needs no servers', () => {
+    const { servers: _servers, ...rest } = valid();
+    const config = resolveConfig({ ...rest, discovery: { ranges: ['10.0.8.0/22'] } }, { source: 'agent.yaml', base: directory, env });
+    expect(config.servers).toEqual([]);
+    expect(config.discovery).toEqual({ ranges: ['10.0.8.0/22'], intervalSeconds: 3600, probesPerSecond: 500, concurrency: 128, timeoutMs: 1000, retries: 1, ipmiPort: 623, redfishPort: 443, protocols: ['ipmi', 'redfish'] });
+    expect(config.credentialSets.get('lab')).toEqual({ username: 'admin', password: 'pw-from-env' });
+    expect(resolveConfig(valid(), { source: 'agent.yaml', base: directory, env }).discovery).toBeUndefined();
+  });
+
+  it('names the range it cannot use', () => {
+    const error = failure({ ...valid(), discovery: { ranges: ['10.0.8.0/24', '10.0.8.1/22'] } });
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toContain('discovery.ranges[1]');
+    expect(failure({ ...valid(), discovery: { ranges: ['10.0.0.0/8'] } }).message).toContain('/16 to /32');
+  });
+});

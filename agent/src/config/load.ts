@@ -6,7 +6,8 @@ import { LightsoutError } from '@lightsout/shared';
 import type { BmcCredentials } from '../drivers/types.js';
 import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_MS } from '../control/backoff.js';
 import { AgentConfigFile, type ServerConfig } from './schema.js';
-import type { AgentConfig, RedfishEndpoint, ServerEntry } from './types.js';
+import { parseCidr } from '../discovery/cidr.js';
+import type { AgentConfig, DiscoveryConfig, RedfishEndpoint, ServerEntry } from './types.js';
 
 export const JOIN_TOKEN_ENV = 'LIGHTSOUT_JOIN_TOKEN';
 
@@ -117,6 +118,30 @@ function resolveServer(source: string, server: ServerConfig, index: number, cred
   return entry;
 }
 
+/** The discovery section with its defaults; each range checked here so a typo stops the agent at start. */
+function resolveDiscovery(source: string, section: AgentConfigFile['discovery']): DiscoveryConfig | undefined {
+  if (section === undefined) return undefined;
+  const ranges: string[] = [];
+  for (const [index, range] of section.ranges.entries()) {
+    try {
+      ranges.push(parseCidr(range).cidr);
+    } catch (error) {
+      throw invalid(source, `discovery.ranges[${index}]`, (error as Error).message.replace(/^discovery range /, 'is not usable: '), 'name IPv4 networks as a.b.c.d/n, /16 or narrower');
+    }
+  }
+  return {
+    ranges,
+    intervalSeconds: section.intervalSeconds ?? 3600,
+    probesPerSecond: section.probesPerSecond ?? 500,
+    concurrency: section.concurrency ?? 128,
+    timeoutMs: section.timeoutMs ?? 1000,
+    retries: section.retries ?? 1,
+    ipmiPort: section.ipmiPort ?? IPMI_DEFAULT_PORT,
+    redfishPort: section.redfishPort ?? 443,
+    protocols: section.protocols ?? ['ipmi', 'redfish'],
+  };
+}
+
 /** `9464` → loopback; `host:9464` and `[::1]:9464` as written. The schema checked the shape. */
 function listenOf(listen: string | number): { host: string; port: number } {
   const match = /^(?:\[?([^\]]+?)\]?:)?(\d{1,5})$/.exec(String(listen))!;
@@ -133,12 +158,14 @@ export function resolveConfig(document: unknown, options: { source: string; base
   if (failure) throw failure;
   const file = document as AgentConfigFile;
   const seen = new Set<string>();
-  for (const [index, server] of file.servers.entries()) {
+  const configured = file.servers ?? [];
+  for (const [index, server] of configured.entries()) {
     if (seen.has(server.id)) throw invalid(source, `servers[${index}].id`, `repeats the server id ${server.id}`);
     seen.add(server.id);
   }
   const credentials = resolveCredentials(source, file, base, env);
-  const servers = file.servers.map((server, index) => resolveServer(source, server, index, credentials, base));
+  const servers = configured.map((server, index) => resolveServer(source, server, index, credentials, base));
+  const discovery = resolveDiscovery(source, file.discovery);
   if (file.joinToken !== undefined && file.joinTokenFile !== undefined) {
     throw invalid(source, 'joinTokenFile', 'cannot be set together with joinToken');
   }
@@ -169,6 +196,8 @@ export function resolveConfig(document: unknown, options: { source: string; base
     metrics: file.metrics === undefined ? {} : { listen: listenOf(file.metrics.listen) },
     media: file.media ?? {},
     servers,
+    credentialSets: credentials,
+    discovery,
   };
 }
 

@@ -155,8 +155,33 @@ export const AgentConfigFile = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /**
+     * BMC discovery (docs/operations.md): the agent scans these ranges, and only these, and reports what
+     * answers to the relay; an admin adopts what it wants (servers persist in stateDir).
+     */
+    discovery: Type.Optional(
+      Type.Object(
+        {
+          /** IPv4 CIDRs, each /16 or narrower. */
+          ranges: Type.Array(Type.String({ minLength: 9, maxLength: 18 }), { minItems: 1, maxItems: 256 }),
+          /** Seconds between scheduled scans; 0 = only on demand. */
+          intervalSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 86_400 })),
+          /** Datagrams and connection attempts per second, all protocols together. */
+          probesPerSecond: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          /** Addresses probed at once. */
+          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+          timeoutMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 30_000 })),
+          retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5 })),
+          ipmiPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535 })),
+          redfishPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535 })),
+          protocols: Type.Optional(Type.Array(Type.Union([Type.Literal('ipmi'), Type.Literal('redfish')]), { minItems: 1, maxItems: 2, uniqueItems: true })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     credentials: Type.Optional(Type.Array(CredentialsReference, { maxItems: 10_000 })),
-    servers: Type.Array(ServerConfig, { maxItems: 10_000 }),
+    /** Servers pinned by this file; adopted ones come on top of these (a YAML id wins over an adopted one). */
+    servers: Type.Optional(Type.Array(ServerConfig, { maxItems: 10_000 })),
   },
   { additionalProperties: false },
 );

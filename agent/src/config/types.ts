@@ -1,3 +1,4 @@
+import type { DiscoveryProtocol } from '@lightsout/shared';
 import type { IpmiPrivilege } from './schema.js';
 import type { BmcCredentials } from '../drivers/types.js';
 
@@ -72,5 +73,23 @@ export interface AgentConfig {
   metrics: { listen?: { host: string; port: number } };
   /** As written in the file; the media extension applies defaults and LIGHTSOUT_MEDIA_* overrides. */
   media: { listen?: string; publicUrl?: string; cacheBytes?: number; urlTtlSeconds?: number; autoEjectSeconds?: number };
+  /** The YAML's servers, then (at start and on adoption) the adopted ones: the array grows while the agent runs. */
   servers: ServerEntry[];
+  /** The credential sets by id: adoption names one (the reference travels upstream, never the secret). */
+  credentialSets: ReadonlyMap<string, BmcCredentials>;
+  /** Undefined: the agent scans nothing. */
+  discovery: DiscoveryConfig | undefined;
+}
+
+export interface DiscoveryConfig {
+  ranges: string[];
+  /** 0 = on demand only. */
+  intervalSeconds: number;
+  probesPerSecond: number;
+  concurrency: number;
+  timeoutMs: number;
+  retries: number;
+  ipmiPort: number;
+  redfishPort: number;
+  protocols: DiscoveryProtocol[];
 }

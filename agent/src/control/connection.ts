@@ -145,6 +145,14 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
     this.#connect();
   }
 
+  /** Sends the inventory again on the open connection (a server was adopted or moved); false when not open. */
+  resendInventory(): boolean {
+    const welcome = this.welcome;
+    if (welcome === undefined) return false;
+    const parts = this.#inventoryFor(welcome);
+    return parts !== undefined && parts.every((part) => this.send(part));
+  }
+
   /** Sends when open; returns false (and drops the message) otherwise. */
   send(message: AgentToRelay): boolean {
     if (this.#state !== 'open' || this.#socket?.readyState !== WebSocket.OPEN) return false;

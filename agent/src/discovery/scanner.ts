@@ -38,6 +38,8 @@ export interface ScanHooks {
   onProbe?: (protocol: DiscoveryProtocol, address: string) => void;
   /** Ends the scan early (the agent is stopping): what was found so far is returned. */
   signal?: AbortSignal;
+  /** The id the report carries (the agent hands it out before the scan ends); a new one by default. */
+  scanId?: string;
 }
 
 /**
@@ -92,5 +94,5 @@ export async function scanRanges(settings: ScanSettings, hooks: ScanHooks = {}):
   }
   const order = new Map(targets.map((address, index) => [address, index]));
   found.sort((left, right) => order.get(left.address)! - order.get(right.address)!);
-  return { scanId: randomUUID(), ranges: settings.ranges, startedAt, finishedAt: new Date().toISOString(), addresses: targets.length, probes: pacer.count, bmcs: found };
+  return { scanId: hooks.scanId ?? randomUUID(), ranges: settings.ranges, startedAt, finishedAt: new Date().toISOString(), addresses: targets.length, probes: pacer.count, bmcs: found };
 }

@@ -42,6 +42,18 @@ export class DriverRegistry {
     this.#logger = logger;
   }
 
+  /**
+   * Adds a server, or replaces one whose endpoints changed (an adopted BMC found at a new address): the
+   * old driver is closed and the next call builds one for the new endpoints.
+   */
+  setServer(server: ServerEntry): void {
+    this.#servers.set(server.id, server);
+    const previous = this.#drivers.get(server.id);
+    if (previous === undefined) return;
+    this.#drivers.delete(server.id);
+    previous.close().catch((error: unknown) => this.#logger.warn({ serverId: server.id, err: error }, 'driver close failed'));
+  }
+
   hasServer(serverId: string): boolean {
     return this.#servers.has(serverId);
   }

@@ -75,7 +75,8 @@ export function createMediaExtension(settingsOverride?: MediaSettings): AgentExt
   return (context: AgentContext): AgentExtension => {
     const { config, registry, logger } = context;
     const settings = settingsOverride ?? mediaSettingsFrom(config.media);
-    const servers = new Map(config.servers.map((server) => [server.id, server]));
+    // Looked up at each call: adoption adds servers to config.servers while the agent runs.
+    const servers = { get: (serverId: string) => config.servers.find((server) => server.id === serverId), has: (serverId: string) => config.servers.some((server) => server.id === serverId) };
     const ownDrivers = new Map<string, BmcDriver & VirtualMediaDriver>();
     // The registry asks IPMI first when a server has both; virtual media needs the Redfish driver.
     const mediaDriverFor = (serverId: string) => {

@@ -51,6 +51,9 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'POST /v1/servers/:id/media': { uploadId: world.alpha.uploadId },
     'POST /v1/agents/join-tokens': { region: 'eu', datacenter: 'fra1', tenants: ['alpha'] },
     'PUT /v1/agents/:id/tenants': { tenants: ['alpha'] },
+    'POST /v1/discovered/scan': { agentId: world.alpha.agentId },
+    // The attack: adopt a BMC into alpha with a credential set of alpha's agent.
+    'POST /v1/discovered/adopt': { agentId: world.alpha.agentId, address: '10.0.8.17', name: 'intruder', tenant: 'alpha', credentials: 'lab' },
     'POST /v1/me/totp': { password: ISOLATION_PASSWORD },
     'POST /v1/me/password': { currentPassword: 'not-the-current-password', newPassword: 'a-new-password-nobody-guesses' },
     'POST /v1/me/totp/confirm': { code: '000000' },

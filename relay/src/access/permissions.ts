@@ -72,6 +72,12 @@ export const PERMISSIONS = {
   'tenants.manage': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },
   'agents.manage': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },
   'servers.assign': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },
+  /** What the agents' scans found on the OOB networks: several tenants' hardware, nobody's server yet. */
+  'discovery.read': { roles: PROVIDER_ADMIN, crossTenant: true },
+  /** Have an agent scan its configured ranges now (probes go out on the datacenter's network). */
+  'discovery.scan': { roles: PROVIDER_ADMIN, crossTenant: true },
+  /** Make a discovered BMC a server of a tenant, with a credential set the agent holds: as weighty as servers.assign. */
+  'discovery.adopt': { roles: PROVIDER_ADMIN, interactiveOnly: true, crossTenant: true },
   'audit.read-all': { roles: PROVIDER_ADMIN, crossTenant: true },
 } as const satisfies Record<string, PermissionRule>;
 

@@ -34,6 +34,10 @@ function connection() {
       await wait();
       calls.push(`states ${messages.map((message) => `${message.serverId}=${message.power}`).join(',')}`);
     },
+    onDiscovered: async (_connection, message) => {
+      await wait();
+      calls.push(`discovered ${message.scanId} ${message.bmcs.map((bmc) => bmc.address).join(',')}`);
+    },
     onHeartbeat: () => undefined,
     onClosed: () => undefined,
     countMessage: () => undefined,
@@ -78,6 +82,25 @@ describe('the control queue', () => {
     release();
     await settled();
     expect(calls).toEqual(['states s1=on,s2=on', 'states s3=off']);
+    control.close(1000, 'done');
+  });
+});
+
+describe('scan reports', () => {
+  const report = (scanId: string, addresses: string[], more: boolean): AgentToRelay => ({
+    v: 1, type: 'discovered', scanId, ranges: ['10.0.8.0/24'], startedAt: 'a', finishedAt: 'b', addresses: 254, probes: 600,
+    bmcs: addresses.map((address) => ({ address, protocols: ['ipmi'], ipmi: { port: 623, asf: true, ipmi15: true, ipmi20: true, authTypes: [] } })),
+    ...(more ? { more: true } : {}),
+  });
+
+  it('applies the parts of one report together, and drops the parts of a report cut off by the next', async () => {
+    const { control, calls, receive, release, settled } = connection();
+    receive(report('one', ['10.0.8.1'], true));
+    receive(report('two', ['10.0.8.5'], true));
+    receive(report('two', ['10.0.8.6'], false));
+    release();
+    await settled();
+    expect(calls).toEqual(['discovered two 10.0.8.5,10.0.8.6']);
     control.close(1000, 'done');
   });
 });

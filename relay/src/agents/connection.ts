@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
   type AgentToRelay,
+  CONTROL_MAX_DISCOVERED,
   CONTROL_MAX_SERVERS,
+  type DiscoveredBmc,
   CONTROL_PROTOCOL_VERSION,
   ControlCloseCode,
   ControlFeature,
@@ -23,6 +25,8 @@ export interface ConnectionHooks {
   /** Consecutive `state` messages, applied together (in arrival order; the last per server wins). */
   onStates(connection: ControlConnection, messages: Array<Extract<AgentToRelay, { type: 'state' }>>): Promise<void>;
   onHello(connection: ControlConnection, message: Extract<AgentToRelay, { type: 'hello' }>): Promise<void>;
+  /** One scan's report, all its parts together. */
+  onDiscovered(connection: ControlConnection, message: Extract<AgentToRelay, { type: 'discovered' }>): Promise<void>;
   onHeartbeat(connection: ControlConnection): void;
   onClosed(connection: ControlConnection, code: number, reason: string): void;
   countMessage(direction: 'in' | 'out', type: string): void;
@@ -62,6 +66,8 @@ export class ControlConnection {
   private queue: Promise<void> = Promise.resolve();
   /** The parts of an inventory received so far (`more: true`); applied with the last one, never alone. */
   private inventoryParts: ServerRegistration[] = [];
+  /** The parts of a scan report received so far, and whose scan they are. */
+  private discoveredParts: { scanId: string; bmcs: DiscoveredBmc[] } | undefined;
   /**
    * `state` messages that arrived one after another and wait in the queue as one batch. An agent sends
    * one per server after every (re)connection: applied one statement each, 200 of them held every
@@ -88,7 +94,7 @@ export class ControlConnection {
       datacenter: agent.datacenter,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       maxFrameBytes: options.maxFrameBytes,
-      features: [ControlFeature.INVENTORY_PARTS],
+      features: [ControlFeature.INVENTORY_PARTS, ControlFeature.DISCOVERY],
     });
   }
 
@@ -223,6 +229,19 @@ export class ControlConnection {
       }
       case 'state':
         return this.hooks.onStates(this, [message]);
+      case 'discovered': {
+        // A report's parts belong to one scan; a part of another scan starts over (the earlier one was cut off).
+        const parts = this.discoveredParts?.scanId === message.scanId ? this.discoveredParts : { scanId: message.scanId, bmcs: [] };
+        if (parts.bmcs.length + message.bmcs.length > CONTROL_MAX_DISCOVERED) {
+          this.fail(new LightsoutError('MALFORMED_MESSAGE', `a scan report of more than ${CONTROL_MAX_DISCOVERED} BMCs`));
+          return;
+        }
+        for (const bmc of message.bmcs) parts.bmcs.push(bmc);
+        this.discoveredParts = message.more === true ? parts : undefined;
+        if (message.more === true) return;
+        const { more: _more, ...report } = message;
+        return this.hooks.onDiscovered(this, { ...report, bmcs: parts.bmcs });
+      }
       case 'response': {
         const request = this.pending.get(message.id);
         if (request === undefined) return; // answered after its timeout: nobody waits any more

@@ -2,6 +2,7 @@ import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, ControlCloseCode, in
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { RelayConfig } from '../config/schema.js';
+import { applyScan } from '../discovery/apply.js';
 import { applyInventory, applyStates } from '../inventory/apply.js';
 import type { ServerEvents } from '../inventory/events.js';
 import type { RelayMetrics } from '../plugins/metrics.js';
@@ -52,6 +53,10 @@ export class AgentHub {
         // An agent takes frames of CONTROL_MAX_FRAME_BYTES at most: 10,000 refusals with their reasons are more.
         const ack: InventoryAckMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory-ack', accepted, rejected, ...(assigned.length > 0 ? { assigned } : {}) };
         for (const part of inventoryAckParts(ack, CONTROL_MAX_FRAME_BYTES)) connection.send(part);
+      },
+      onDiscovered: async (connection, message) => {
+        const applied = await applyScan(this.store, connection.agent.id, message);
+        this.log.info({ agentId: connection.agent.id, scanId: message.scanId, found: message.bmcs.length, added: applied.added, moved: applied.moved.length, addresses: message.addresses, probes: message.probes }, 'discovery scan reported');
       },
       onStates: async (connection, messages) => {
         const { updated, ignored } = await applyStates(this.store, connection.agent.id, messages);

@@ -181,6 +181,22 @@ export interface Database {
   audit_sink_cursors: AuditSinkCursorTable;
   recordings: RecordingTable;
   recording_chunks: RecordingChunkTable;
+  discovered_bmcs: DiscoveredBmcTable;
+}
+
+/** A BMC an agent's scan found (migration 0019): the finding as JSON, as the agent reported it. */
+export interface DiscoveredBmcTable {
+  id: string;
+  agent_id: string;
+  address: string;
+  previous_address: string | null;
+  /** The Redfish UUID, else the IPMI GUID, lower case; null when the BMC told neither. */
+  identity: string | null;
+  finding: string;
+  scan_id: string;
+  first_seen_at: number;
+  last_seen_at: number;
+  adopted_server_id: string | null;
 }
 
 /** How far the audit chain was delivered to one SIEM sink, and which replica forwards it (audit/siem/forwarder.ts, migration 0015). */

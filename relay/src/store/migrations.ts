@@ -476,6 +476,30 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       // A binding is kept: going back would widen what each agent may register.
     },
   },
+  '0019-discovered-bmcs': {
+    // BMCs an agent's scan found and nobody adopted yet (docs/operations.md, Discovery). One row per BMC and agent:
+    // `identity` (the Redfish UUID, else the IPMI GUID) follows a BMC that moved to another address.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('discovered_bmcs')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('agent_id', 'text', (column) => column.notNull().references('agents.id'))
+        .addColumn('address', 'text', (column) => column.notNull())
+        .addColumn('previous_address', 'text')
+        .addColumn('identity', 'text')
+        .addColumn('finding', 'text', (column) => column.notNull())
+        .addColumn('scan_id', 'text', (column) => column.notNull())
+        .addColumn('first_seen_at', 'bigint', (column) => column.notNull())
+        .addColumn('last_seen_at', 'bigint', (column) => column.notNull())
+        .addColumn('adopted_server_id', 'text')
+        .execute();
+      await db.schema.createIndex('discovered_bmcs_agent_address').on('discovered_bmcs').columns(['agent_id', 'address']).unique().execute();
+      await db.schema.createIndex('discovered_bmcs_agent_identity').on('discovered_bmcs').columns(['agent_id', 'identity']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('discovered_bmcs').ifExists().execute();
+    },
+  },
 });
 
 /**

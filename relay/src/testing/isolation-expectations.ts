@@ -64,6 +64,10 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'POST /v1/agents/:id/revoke': all(403),
   'DELETE /v1/agents/:id/servers': all(403),
   'PUT /v1/agents/:id/tenants': all(403),
+  // Discovery is the provider's: no tenant role lists, scans or adopts (an adoption into alpha is refused before any lookup).
+  'GET /v1/discovered': all(403),
+  'POST /v1/discovered/scan': all(403),
+  'POST /v1/discovered/adopt': all(403),
   'GET /v1/users': all(403),
   'POST /v1/users': all(403),
   'PATCH /v1/users/:userId': interactive(byRole(403, 403, 404)),

@@ -173,3 +173,26 @@ describe('control codec', () => {
     );
   });
 });
+
+describe('discovered (scan report)', () => {
+  const bmc = {
+    address: '10.0.8.17',
+    protocols: ['ipmi', 'redfish'],
+    ipmi: { port: 623, asf: true, ipmi15: true, ipmi20: true, authTypes: ['md5'], guid: '00112233-4455-6677-8899-aabbccddeeff' },
+    redfish: { port: 443, uuid: '00112233-4455-6677-8899-aabbccddeeff', vendor: 'Acme', redfishVersion: '1.11.0', fingerprint256: 'ab'.repeat(32) },
+  };
+  const report = (bmcs: unknown[]) => ({ v: CONTROL_PROTOCOL_VERSION, type: 'discovered', scanId: 's1', ranges: ['10.0.8.0/22'], startedAt: '2026-12-05T10:00:00.000Z', finishedAt: '2026-12-05T10:00:05.000Z', addresses: 1022, probes: 4100, bmcs });
+
+  it('decodes a report part, and a full part stays under one frame', () => {
+    expect(decodeAgentMessage(JSON.stringify(report([bmc])))).toMatchObject({ type: 'discovered', bmcs: [bmc] });
+    const full = JSON.stringify(report(Array.from({ length: 1000 }, () => bmc)));
+    expect(full.length).toBeLessThan(CONTROL_MAX_FRAME_BYTES);
+    expect(decodeAgentMessage(full)).toMatchObject({ type: 'discovered' });
+  });
+
+  it('refuses a part of more than 1,000, an address that is not IPv4 and a secret-shaped extra field', () => {
+    expect(codeOf(() => decodeAgentMessage(JSON.stringify(report(Array.from({ length: 1001 }, () => bmc)))))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeAgentMessage(JSON.stringify(report([{ ...bmc, address: 'bmc.example' }]))))).toBe('MALFORMED_MESSAGE');
+    expect(codeOf(() => decodeAgentMessage(JSON.stringify(report([{ ...bmc, password: 'x' }]))))).toBe('MALFORMED_MESSAGE');
+  });
+});

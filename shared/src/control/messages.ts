@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { DiscoveredBmc } from '../schemas/discovery.js';
 import { BmcLinkStatus, ServerRegistration, PowerState } from '../schemas/server.js';
 
 /**
@@ -18,6 +19,8 @@ import { BmcLinkStatus, ServerRegistration, PowerState } from '../schemas/server
  *   heartbeat {seq} ───────────────────▶   every heartbeatIntervalMs
  *   ◀────────────────────────── heartbeat-ack {seq}
  *   state {serverId, power, reachable, bmc?} ▶ on change and after inventory
+ *   discovered {scanId, bmcs, more?} ──▶   after each scan, in parts (only to a relay whose
+ *                                          welcome lists `discovery`)
  *   ◀────────────────────────── request {id, op, params}
  *   response {id, ok, result|error} ───▶
  */
@@ -40,8 +43,15 @@ export const ControlCloseCode = {
  *   inventory-parts  an inventory may arrive as several `inventory` frames,
  *                    all but the last with `more: true`; the relay applies
  *                    them together, as one full replace.
+ *   discovery        the relay stores `discovered` reports (an older relay would close the
+ *                    connection on a message type it does not know).
  */
-export const ControlFeature = { INVENTORY_PARTS: 'inventory-parts' } as const;
+export const ControlFeature = { INVENTORY_PARTS: 'inventory-parts', DISCOVERY: 'discovery' } as const;
+
+/** BMCs in one `discovered` frame (about 500 bytes each): the rest follow in more frames. */
+export const CONTROL_MAX_DISCOVERED_PER_FRAME = 1000;
+/** BMCs in one scan report, all parts together: a /16, the widest range, holds 65,534. */
+export const CONTROL_MAX_DISCOVERED = 65_536;
 
 /** Most servers one agent registers; the acknowledgement lists each once. */
 export const CONTROL_MAX_SERVERS = 10_000;
@@ -94,6 +104,21 @@ export const RequestMessage = Type.Object({
   timeoutMs: Type.Integer({ minimum: 1 }),
 });
 export const ErrorMessage = Type.Object({ v: V, type: Type.Literal('error'), error: ErrorPayload });
+/** `discovery.scan`: start a scan now (one already running is reported instead of a second). */
+export const DiscoveryScanResult = Type.Object({ scanId: Type.String({ maxLength: 64 }), started: Type.Boolean() });
+/**
+ * `discovery.adopt`: make the BMC the last scan found at `address` a server of this agent, with the
+ * credential set the agent's config names `credentials` (a reference: the password stays on the agent).
+ */
+export const DiscoveryAdoptParams = Type.Object({
+  address: Type.String({ minLength: 7, maxLength: 15 }),
+  serverId: Type.String({ minLength: 1, maxLength: 63 }),
+  name: Type.String({ minLength: 1, maxLength: 255 }),
+  tenant: Type.String({ minLength: 1, maxLength: 63 }),
+  rack: Type.String({ minLength: 1, maxLength: 63 }),
+  credentials: Type.String({ minLength: 1, maxLength: 63 }),
+});
+export const DiscoveryAdoptResult = Type.Object({ serverId: Type.String(), address: Type.String(), protocols: Type.Array(Type.String()) });
 
 // ── agent → relay ────────────────────────────────────────────────────────
 export const HelloMessage = Type.Object({
@@ -110,6 +135,24 @@ export const InventoryMessage = Type.Object({
   more: Type.Optional(Type.Boolean()),
 });
 export const HeartbeatMessage = Type.Object({ v: V, type: Type.Literal('heartbeat'), seq: Type.Integer({ minimum: 0 }) });
+/**
+ * One scan's findings (docs/operations.md, Discovery): every BMC that answered in the configured ranges,
+ * in parts of at most CONTROL_MAX_DISCOVERED_PER_FRAME, all but the last with `more: true`. The relay
+ * applies them together when the last arrives: a BMC not in the report was not seen by this scan.
+ */
+export const DiscoveredMessage = Type.Object({
+  v: V,
+  type: Type.Literal('discovered'),
+  scanId: Type.String({ minLength: 1, maxLength: 64 }),
+  ranges: Type.Array(Type.String({ maxLength: 18 }), { maxItems: 256 }),
+  startedAt: Type.String({ maxLength: 32 }),
+  finishedAt: Type.String({ maxLength: 32 }),
+  /** Addresses probed and probes sent (datagrams and connection attempts). */
+  addresses: Type.Integer({ minimum: 0 }),
+  probes: Type.Integer({ minimum: 0 }),
+  bmcs: Type.Array(DiscoveredBmc, { maxItems: CONTROL_MAX_DISCOVERED_PER_FRAME }),
+  more: Type.Optional(Type.Boolean()),
+});
 export const StateMessage = Type.Object({
   v: V,
   type: Type.Literal('state'),
@@ -126,7 +169,7 @@ export const ResponseMessage = Type.Union([
 ]);
 
 export const RelayToAgent = Type.Union([WelcomeMessage, InventoryAckMessage, HeartbeatAckMessage, RequestMessage, ErrorMessage]);
-export const AgentToRelay = Type.Union([HelloMessage, InventoryMessage, HeartbeatMessage, StateMessage, ResponseMessage, ErrorMessage]);
+export const AgentToRelay = Type.Union([HelloMessage, InventoryMessage, HeartbeatMessage, StateMessage, DiscoveredMessage, ResponseMessage, ErrorMessage]);
 
 export type WelcomeMessage = Static<typeof WelcomeMessage>;
 export type InventoryAckMessage = Static<typeof InventoryAckMessage>;
@@ -135,10 +178,14 @@ export type ServerAssignResult = Static<typeof ServerAssignResult>;
 export type HeartbeatAckMessage = Static<typeof HeartbeatAckMessage>;
 export type RequestMessage = Static<typeof RequestMessage>;
 export type ErrorMessage = Static<typeof ErrorMessage>;
+export type DiscoveryScanResult = Static<typeof DiscoveryScanResult>;
+export type DiscoveryAdoptParams = Static<typeof DiscoveryAdoptParams>;
+export type DiscoveryAdoptResult = Static<typeof DiscoveryAdoptResult>;
 export type HelloMessage = Static<typeof HelloMessage>;
 export type InventoryMessage = Static<typeof InventoryMessage>;
 export type HeartbeatMessage = Static<typeof HeartbeatMessage>;
 export type StateMessage = Static<typeof StateMessage>;
+export type DiscoveredMessage = Static<typeof DiscoveredMessage>;
 export type ResponseMessage = Static<typeof ResponseMessage>;
 export type RelayToAgent = Static<typeof RelayToAgent>;
 export type AgentToRelay = Static<typeof AgentToRelay>;

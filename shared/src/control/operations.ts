@@ -1,7 +1,7 @@
 import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerAwaitParams, PowerAwaitResult, PowerResult, SelList, SensorList } from '../schemas/operations.js';
 import type { PowerAction } from '../schemas/server.js';
 import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, MediaFetchUrlParams, MediaFetchUrlResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
-import type { ServerAssignParams, ServerAssignResult } from './messages.js';
+import type { DiscoveryAdoptParams, DiscoveryAdoptResult, DiscoveryScanResult, ServerAssignParams, ServerAssignResult } from './messages.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
 
 /**
@@ -38,6 +38,10 @@ export interface ControlOperations {
   /** Start mounting a cached image on the server's BMC; with `boot`, then boot-once to CD and reset or power on. Poll media.status. */
   'media.mount': { params: MediaMountParams; result: AgentMediaJob };
   'media.eject': { params: MediaEjectParams; result: Record<string, never> };
+  /** Discovery (docs/operations.md): scan the configured ranges now; the findings follow as a `discovered` message. */
+  'discovery.scan': { params: Record<string, never>; result: DiscoveryScanResult };
+  /** Adopt a BMC the last scan found: the agent persists it in its state dir and sends its inventory again. */
+  'discovery.adopt': { params: DiscoveryAdoptParams; result: DiscoveryAdoptResult };
 }
 
 export type ControlOperation = keyof ControlOperations;

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Value } from 'typebox/value';
+import {
+  CONTROL_MAX_DISCOVERED_PER_FRAME, CONTROL_PROTOCOL_VERSION, DiscoveryAdoptParams, identityOf, LightsoutError,
+  type DiscoveredBmc, type DiscoveredMessage, type DiscoveryAdoptResult, type DiscoveryScanResult,
+} from '@lightsout/shared';
+import type { DiscoveryConfig, ServerEntry } from '../config/types.js';
+import type { OperationHandlers } from '../control/dispatcher.js';
+import type { BmcCredentials } from '../drivers/types.js';
+import { adoptedFrom, type AdoptedServers, entryOf } from './adopted.js';
+import { withinRanges } from './cidr.js';
+import { scanRanges, type ScanResult } from './scanner.js';
+
+export interface DiscoveryServiceOptions {
+  config: DiscoveryConfig | undefined;
+  credentialSets: ReadonlyMap<string, BmcCredentials>;
+  adopted: AdoptedServers;
+  logger: Logger;
+  /** Whether a server id is taken (the YAML's and the adopted servers). */
+  hasServer: (serverId: string) => boolean;
+  /** Sends the report's parts when the open connection takes them; false (nothing sent) otherwise. */
+  report: (parts: DiscoveredMessage[]) => boolean;
+  /** Makes an adopted server, or one that moved (`moved`), part of the running agent and tells the relay. */
+  onServer: (entry: ServerEntry, moved: boolean) => void;
+  /** The scanner (tests pass a stand-in). */
+  scan?: typeof scanRanges;
+}
+
+/**
+ * The agent's discovery: scans on schedule and on demand (one at a time),
+ * reports each scan to the relay, follows adopted BMCs to a new address by
+ * their UUID or GUID, and adopts on the relay's request. Probes go only to
+ * the configured ranges: an adoption of an address outside them is refused.
+ */
+export class DiscoveryService {
+  readonly #options: DiscoveryServiceOptions;
+  readonly #abort = new AbortController();
+  /** The last finished scan's BMCs by address. */
+  #found = new Map<string, DiscoveredBmc>();
+  /** A finished scan the relay has not heard of yet (the connection was down, or took no reports). */
+  #unreported: DiscoveredMessage[] | undefined;
+  #running: { scanId: string; done: Promise<void> } | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: DiscoveryServiceOptions) {
+    this.#options = options;
+  }
+
+  get handlers(): OperationHandlers {
+    return {
+      'discovery.scan': async () => this.scanNow(),
+      'discovery.adopt': async (params) => this.adopt(params),
+    };
+  }
+
+  /** Scans now and every intervalSeconds (0: on demand only). */
+  start(): void {
+    const config = this.#options.config;
+    if (config === undefined || config.intervalSeconds === 0) return;
+    this.scanNow();
+    this.#timer = setInterval(() => this.scanNow(), config.intervalSeconds * 1000);
+    this.#timer.unref();
+  }
+
+  /** Starts a scan unless one is running (that one's id is returned then). */
+  scanNow(): DiscoveryScanResult {
+    const config = this.#options.config;
+    if (config === undefined) throw new LightsoutError('DISCOVERY_NOT_CONFIGURED', "this agent's config names no discovery ranges");
+    if (this.#running !== undefined) return { scanId: this.#running.scanId, started: false };
+    const scanId = randomUUID();
+    const done = this.#scan(config, scanId).finally(() => {
+      this.#running = undefined;
+    });
+    this.#running = { scanId, done };
+    return { scanId, started: true };
+  }
+
+  /** Sends a finished scan the relay missed (after a reconnect). */
+  reportPending(): void {
+    if (this.#unreported !== undefined && this.#options.report(this.#unreported)) this.#unreported = undefined;
+  }
+
+  /** The last scan's findings (tests and the adoption read them). */
+  get found(): ReadonlyMap<string, DiscoveredBmc> {
+    return this.#found;
+  }
+
+  /** Waits for the running scan, if any. */
+  async settled(): Promise<void> {
+    await this.#running?.done;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#abort.abort();
+    await this.#running?.done;
+  }
+
+  async #scan(config: DiscoveryConfig, scanId: string): Promise<void> {
+    const scan = this.#options.scan ?? scanRanges;
+    let result: ScanResult;
+    try {
+      result = await scan(config, { signal: this.#abort.signal, scanId });
+    } catch (error) {
+      this.#options.logger.error({ err: error, scanId }, 'discovery scan failed');
+      return;
+    }
+    if (this.#abort.signal.aborted) return;
+    this.#found = new Map(result.bmcs.map((bmc) => [bmc.address, bmc]));
+    this.#options.logger.info({ scanId, ranges: result.ranges, addresses: result.addresses, probes: result.probes, found: result.bmcs.length, seconds: (Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000 }, 'discovery scan finished');
+    this.#followMoves(result.bmcs);
+    this.#unreported = reportParts(result);
+    this.reportPending();
+  }
+
+  /** An adopted BMC whose UUID or GUID answers at another address now: the agent talks to it there. */
+  #followMoves(bmcs: readonly DiscoveredBmc[]): void {
+    const byIdentity = new Map<string, DiscoveredBmc>();
+    for (const bmc of bmcs) {
+      const identity = identityOf(bmc);
+      if (identity !== undefined) byIdentity.set(identity, bmc);
+    }
+    for (const server of this.#options.adopted.list()) {
+      const bmc = server.identity === undefined ? undefined : byIdentity.get(server.identity);
+      if (bmc === undefined || bmc.address === server.address) continue;
+      const moved = { ...adoptedFrom(bmc, { serverId: server.id, name: server.name, tenant: server.tenant, rack: server.rack, credentials: server.credentials }), adoptedAt: server.adoptedAt };
+      const entry = entryOf(moved, this.#options.credentialSets);
+      if (entry === undefined) continue;
+      this.#options.adopted.put(moved);
+      this.#options.logger.info({ serverId: server.id, from: server.address, to: bmc.address, identity: server.identity }, 'an adopted BMC moved: following it');
+      this.#options.onServer(entry, true);
+    }
+  }
+
+  async adopt(params: Record<string, unknown>): Promise<DiscoveryAdoptResult> {
+    if (!Value.Check(DiscoveryAdoptParams, params)) throw new LightsoutError('VALIDATION_FAILED', 'discovery.adopt needs address, serverId, name, tenant, rack and credentials');
+    const config = this.#options.config;
+    if (config === undefined) throw new LightsoutError('DISCOVERY_NOT_CONFIGURED', "this agent's config names no discovery ranges");
+    if (!withinRanges(params.address, config.ranges)) throw new LightsoutError('VALIDATION_FAILED', `${params.address} is not within this agent's discovery ranges (${config.ranges.join(', ')})`);
+    if (!this.#options.credentialSets.has(params.credentials)) throw new LightsoutError('CREDENTIALS_UNKNOWN', `this agent's config has no credential set ${params.credentials}`);
+    if (this.#options.hasServer(params.serverId)) throw new LightsoutError('CONFLICT', `this agent has a server ${params.serverId} already`);
+    // Not in the last scan (the agent restarted since, or the BMC came up later): probe that one address now.
+    const bmc = this.#found.get(params.address) ?? (await this.#probeOne(config, params.address));
+    if (bmc === undefined) throw new LightsoutError('NOT_FOUND', `no BMC answers at ${params.address}`, { hint: 'lightsout discovered scan --agent AGENT, then list again' });
+    const identity = identityOf(bmc);
+    const twin = identity === undefined ? undefined : this.#options.adopted.list().find((server) => server.identity === identity);
+    if (twin !== undefined) throw new LightsoutError('CONFLICT', `this BMC (${identity}) was adopted as ${twin.id}`);
+    const adopted = adoptedFrom(bmc, params);
+    const entry = entryOf(adopted, this.#options.credentialSets)!;
+    this.#options.adopted.put(adopted);
+    this.#options.logger.info({ serverId: adopted.id, address: adopted.address, tenant: adopted.tenant, credentials: adopted.credentials }, 'adopted a discovered BMC');
+    this.#options.onServer(entry, false);
+    return { serverId: adopted.id, address: adopted.address, protocols: bmc.protocols };
+  }
+
+  async #probeOne(config: DiscoveryConfig, address: string): Promise<DiscoveredBmc | undefined> {
+    const scan = this.#options.scan ?? scanRanges;
+    const result = await scan({ ...config, ranges: [`${address}/32`] }, { signal: this.#abort.signal });
+    return result.bmcs[0];
+  }
+}
+
+/** One scan's report in frames of at most CONTROL_MAX_DISCOVERED_PER_FRAME BMCs (an empty scan is one frame too). */
+export function reportParts(result: ScanResult): DiscoveredMessage[] {
+  const head = { v: CONTROL_PROTOCOL_VERSION, type: 'discovered', scanId: result.scanId, ranges: result.ranges, startedAt: result.startedAt, finishedAt: result.finishedAt, addresses: result.addresses, probes: result.probes } as const;
+  const parts: DiscoveredMessage[] = [];
+  for (let start = 0; start === 0 || start < result.bmcs.length; start += CONTROL_MAX_DISCOVERED_PER_FRAME) {
+    const bmcs = result.bmcs.slice(start, start + CONTROL_MAX_DISCOVERED_PER_FRAME);
+    parts.push({ ...head, bmcs, ...(start + CONTROL_MAX_DISCOVERED_PER_FRAME < result.bmcs.length ? { more: true } : {}) });
+  }
+  return parts;
+}

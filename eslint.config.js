@@ -101,6 +101,11 @@ export default tseslint.config(
   restrict(['bench/**/*.ts'], [
     { group: ['@lightsout/*/src', '@lightsout/*/src/*'], message: 'bench/ uses package exports (e.g. @lightsout/agent/media, @lightsout/relay/parts), never a package\'s src/ files.' },
   ]),
+  // integration: the stream plane's chain tests, relay and agent together through their exports; nobody's production code imports it
+  restrict(['integration/**/*.ts'], [
+    { group: ['@lightsout/*/src', '@lightsout/*/src/*'], message: 'integration/ uses package exports (e.g. @lightsout/relay/parts, @lightsout/agent), never a package\'s src/ files.' },
+    { group: ['@lightsout/bench', '@lightsout/bench/*'], message: 'integration/ is what bench builds on, never the other way round: move what both need into integration/src.' },
+  ]),
   // e2e: black box
   restrict(['e2e-playwright/**/*.ts'], [
     { group: ['@lightsout/*', '../relay/*', '../agent/*', '../desktop/*', '../../*'], message: 'e2e tests are black-box: talk to the apps over HTTP/WebSocket and the browser, never import their code.' },

@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 // start it themselves through the project's lab helpers and stop it after.
 export default defineConfig({
   test: {
-    include: ['{shared,bmc-wire,relay,agent,cli,bmcsim,desktop,bench,lab}/{src,test}/**/*.test.{ts,tsx}', 'eslint-rules/*.test.ts', 'fuzz/*.test.ts', 'scripts/*.test.ts'],
+    include: ['{shared,bmc-wire,relay,agent,cli,bmcsim,desktop,bench,lab,integration}/{src,test}/**/*.test.{ts,tsx}', 'eslint-rules/*.test.ts', 'fuzz/*.test.ts', 'scripts/*.test.ts'],
     exclude: ['**/node_modules/**', '**/build/**', '**/out/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -19,7 +19,7 @@ import { parseArgs, promisify } from 'node:util';
 import { addressOf } from '@lightsout/bmcsim';
 import { BMCSIM_UP, spawnBmcsim, stopProcess, untilOutput } from './lib/bmcsim-process.js';
 import { startStack, type Stack } from './lib/stack.js';
-import { freePort } from './lib/stream-chain.js';
+import { freeTcpPort } from '@lightsout/lab';
 import { printResult, printTable } from './lib/report.js';
 
 const run = promisify(execFile);
@@ -152,7 +152,7 @@ try {
   await Promise.all(fleets.map((child) => untilOutput(child, BMCSIM_UP, 600_000)));
   console.log(`${count} BMCs in ${fleets.length} bmcsim processes up in ${((performance.now() - fleetStart) / 1000).toFixed(1)} s`);
 
-  const metricsPort = await freePort();
+  const metricsPort = await freeTcpPort();
   const registerStart = performance.now();
   stack = await startStack(
     hosts.map((host, index) => ({ id: `bmc-${String(index).padStart(5, '0')}`, ipmi: { host, port, credentials: 'bmc', cipherSuite: 17 } })),

@@ -16,7 +16,7 @@ import { connect as tcpConnect } from 'node:net';
 import type { StreamClient } from '@lightsout/shared';
 import { startWebsockify, websockifyTokenUrl } from '@lightsout/lab';
 import WebSocket from 'ws';
-import { startEchoServer } from './lib/bmc-peers.js';
+import { startEchoServer } from '@lightsout/integration/bmc-peers';
 import { type BenchResult, percentile, printResult, printTable } from './lib/report.js';
 import { startBulkLoad } from './lib/bulk-load.js';
 import { connect, createSession, flag } from './lib/stream-bench.js';

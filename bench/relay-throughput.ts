@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { type BenchResult, median, printResult, printTable } from './lib/report.js';
-import { freePort } from './lib/stream-chain.js';
+import { freeTcpPort } from '@lightsout/lab';
 import { connect, createSession, flag, pump, startCountingSink } from './lib/stream-bench.js';
 import { startStack } from './lib/stack.js';
 
@@ -25,7 +25,7 @@ const chunk = Buffer.alloc(64 * 1024, 0x5a);
 
 const sink = await startCountingSink();
 const stack = await startStack([{ id: 'sink-01', serial: { url: `tcp://127.0.0.1:${sink.port}` } }]);
-const websockifyPort = await freePort();
+const websockifyPort = await freeTcpPort();
 const websockify = spawn('/usr/bin/websockify', [`127.0.0.1:${websockifyPort}`, `127.0.0.1:${sink.port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
 let websockifyLog = '';
 websockify.stderr!.setEncoding('utf8').on('data', (text: string) => (websockifyLog += text));

@@ -24,7 +24,7 @@ import ssh2 from 'ssh2';
 import { sshKeygen } from './lib/openssh.js';
 import { median, percentile, printResult, printTable } from './lib/report.js';
 import { startStack } from './lib/stack.js';
-import { freePort } from './lib/stream-chain.js';
+import { freeTcpPort } from '@lightsout/lab';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
 const runs = Math.max(1, Number(values.runs));
@@ -33,7 +33,7 @@ const TICK = '.';
 
 const directory = mkdtempSync(join(tmpdir(), 'lightsout-bench-ssh-'));
 const lab = await startIpmiSim();
-const sshPort = await freePort();
+const sshPort = await freeTcpPort();
 const stack = await startStack([{ id: 'lab-01', ipmi: { host: lab.host, port: lab.port, credentials: 'lab-admin', cipherSuite: 3, privilege: 'administrator' } }], {
   relayConfig: { ssh: { port: sshPort } },
   agentEnv: { LAB_ADMIN_PASSWORD: 'adminpass' },

@@ -24,7 +24,7 @@ import { PROGRAMS, buildProgram } from '@lightsout/scripts/build';
 import { bundleIsCurrent } from '@lightsout/scripts/start-program';
 import { REPO_ROOT } from './lib/processes.js';
 import { median, printResult, printTable } from './lib/report.js';
-import { freePort } from './lib/stream-chain.js';
+import { freeTcpPort } from '@lightsout/lab';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, hogs: { type: 'string', default: '0' } } });
 const runs = Number(values.runs);
@@ -82,7 +82,7 @@ async function untilReady(child: ChildProcess, url: string, started: number): Pr
 }
 
 try {
-  const relayPort = await freePort();
+  const relayPort = await freeTcpPort();
   const relayUrl = `http://127.0.0.1:${relayPort}`;
   const relayConfig = join(directory, 'relay.json');
   writeFileSync(relayConfig, JSON.stringify({ listen: { host: '127.0.0.1', port: relayPort }, dataDir: join(directory, 'relay-data'), webRoot: join(directory, 'no-web'), logLevel: 'warn' }));
@@ -96,7 +96,7 @@ try {
   await once(minted, 'exit');
   const joinToken = (JSON.parse(mintedText) as { token: string }).token;
 
-  const agentPort = await freePort();
+  const agentPort = await freeTcpPort();
   const stateDir = join(directory, 'agent-state');
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const agentConfig = join(directory, 'agent.json');

@@ -47,6 +47,7 @@ const noCrossPackageRelative = {
 // package's `testing/` folder or its `./testing` entry.
 const TEST_SUPPORT = [
   /^@lightsout\/lab(\/.*)?$/,
+  /^@lightsout\/integration(\/.*)?$/,
   /^@lightsout\/[^/]+\/testing(\/.*)?$/,
   /(^|\/)testing(\/|$)/,
 ];

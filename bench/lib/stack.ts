@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
-import { freePort } from './stream-chain.js';
+import { freeTcpPort } from '@lightsout/lab';
 import { waitFor } from '@lightsout/lab/wait';
 
 const relayBin = fileURLToPath(new URL('../../relay/bin/lightsout-relay.js', import.meta.url));
@@ -121,7 +121,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
   const count = options.relays ?? 1;
   if (count > 1 && options.postgresUrl === undefined) throw new Error('several relays need one store: pass postgresUrl');
   const ports: number[] = [];
-  for (let index = 0; index < count; index += 1) ports.push(await freePort());
+  for (let index = 0; index < count; index += 1) ports.push(await freeTcpPort());
   const relayUrls = ports.map((port) => `http://127.0.0.1:${port}`);
   const relayUrl = relayUrls[0]!;
   const owned = new Set<ChildProcess>();

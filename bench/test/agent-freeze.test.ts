@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type SessionCreated, StreamClient } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
+import { startSerialWebSocketEcho } from '@lightsout/integration/bmc-peers';
 import { until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
 import { nodeSocketFactory, setTimer } from '../lib/stream-socket.js';

@@ -7,7 +7,7 @@ import { type SessionCreated, StreamClient, routeLocator } from '@lightsout/shar
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loginWithPassword, postgresForThisFile } from '@lightsout/relay/testing';
-import { seededBytes, sha256, startSerialWebSocketSourceSink } from '../lib/bmc-peers.js';
+import { seededBytes, sha256, startSerialWebSocketSourceSink } from '@lightsout/integration/bmc-peers';
 import { until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
 import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';

@@ -3,7 +3,7 @@ import { type SessionCreated, StreamClient } from '@lightsout/shared';
 import { SignJWT, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '@lightsout/relay/testing';
-import { seededBytes, sha256, startSerialWebSocketEcho } from '../lib/bmc-peers.js';
+import { seededBytes, sha256, startSerialWebSocketEcho } from '@lightsout/integration/bmc-peers';
 import { eventually, until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
 import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';

@@ -7,7 +7,7 @@ import { type AuditRecord, type SessionCreated, StreamClient, verifyAuditChain }
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '@lightsout/relay/testing';
 import { BMCSIM_CREDENTIALS, type Bmcsim, startBmcsim } from '../lib/bmcsim.js';
-import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
+import { startSerialWebSocketEcho } from '@lightsout/integration/bmc-peers';
 import { eventually, until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
 import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';

@@ -8,13 +8,13 @@ import { type Fleet, startFleet } from '@lightsout/bmcsim';
 import { type IpmiSimLab, startIpmiSim } from '@lightsout/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginWithPassword } from '@lightsout/relay/testing';
-import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
+import { startSerialWebSocketEcho } from '@lightsout/integration/bmc-peers';
 import { type SshKeyFiles, type SshRun, type SshTarget, sshFingerprint, sshInPty, sshKeygen, sshPiped } from '../lib/openssh.js';
 import { eventually, until } from '../lib/processes.js';
 
 const run = promisify(execFile);
 import { type Stack, startStack } from '../lib/stack.js';
-import { freePort } from '../lib/stream-chain.js';
+import { freeTcpPort } from '@lightsout/lab';
 
 /**
  * The SSH front door with Debian's OpenSSH client, a client no one here
@@ -79,7 +79,7 @@ describe('ssh <server>@relay', () => {
     };
     lab = await startIpmiSim();
     bravoEcho = await startSerialWebSocketEcho();
-    sshPort = await freePort();
+    sshPort = await freeTcpPort();
     const simIpmi = fleet.bmcs[0]!.ipmi;
     stack = await startStack(
       [

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '@lightsout/relay/testing';
-import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
+import { startSerialWebSocketEcho } from '@lightsout/integration/bmc-peers';
 import { type SshKeyFiles, type SshRun, sshKeygen, sshPiped } from '../lib/openssh.js';
 import { eventually, until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';

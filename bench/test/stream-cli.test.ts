@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleCli, optionalAddons } from '@lightsout/cli/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
+import { startSerialWebSocketEcho } from '@lightsout/integration/bmc-peers';
 import { type Stack, startStack } from '../lib/stack.js';
 import { until } from '../lib/processes.js';
 

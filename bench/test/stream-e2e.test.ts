@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type SessionCreated, StreamClient } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seededBytes, sha256, startSerialWebSocketSourceSink } from '../lib/bmc-peers.js';
+import { seededBytes, sha256, startSerialWebSocketSourceSink } from '@lightsout/integration/bmc-peers';
 import { type Stack, startStack } from '../lib/stack.js';
 import { nodeSocketFactory, setTimer } from '../lib/stream-socket.js';
 import { until } from '../lib/processes.js';

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { type Fleet, startFleet } from '@lightsout/bmcsim';
 import { startXvnc, type VncPeer } from '@lightsout/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSerialWebSocketEcho } from '../lib/bmc-peers.js';
+import { startSerialWebSocketEcho } from '@lightsout/integration/bmc-peers';
 import { until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
 

@@ -11,7 +11,6 @@
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import websocket from '@fastify/websocket';
@@ -20,20 +19,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { SignJWT, importJWK, jwtVerify, type JWK } from 'jose';
 import pino from 'pino';
 import WebSocket from 'ws';
+import { freeTcpPort } from '@lightsout/lab';
 import { type AgentContext, type AgentConfig, type ServerEntry, AgentStreams, type StreamsExtensionOptions, builtinDriverFactories, createAgentMetrics, DriverRegistry, ServerTenants } from '@lightsout/agent';
 import { AtRestKey, type KeyDocuments, SingleUseLedger, accessPlugin, configPlugin, errorsPlugin, streamsPlugin, type StreamDependencies, openStore, storeKeyDocuments } from '@lightsout/relay/parts';
-import { nodeSocketFactory, setTimer } from './stream-socket.js';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { nodeStreamSocket as nodeSocketFactory, nodeSetTimer as setTimer } from '@lightsout/cli';
 
 export interface ChainUser {
   subject: string;
@@ -75,7 +64,7 @@ export interface ChainOptions {
 
 export async function startStreamChain(options: ChainOptions): Promise<StreamChain> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lightsout-streams-'));
-  const port = await freePort();
+  const port = await freeTcpPort();
   const relayUrl = `http://127.0.0.1:${port}`;
   const logger = pino({ level: options.logLevel ?? 'silent' });
   const agentAudience = `${relayUrl}/v1/agent`;

@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import type { StreamClient } from '@lightsout/shared';
-import type { StreamChain } from './stream-chain.js';
+import type { StreamChain } from '../src/stream-chain.js';
 
 /** A console session as a Node Duplex (for RFB test clients that read a stream). */
 export function openSessionDuplex(chain: StreamChain, session: Parameters<StreamChain['connect']>[0]): { duplex: Duplex; client: StreamClient } {

@@ -6,9 +6,12 @@ import { SignJWT, importJWK, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { StreamTokens } from '@lightsout/relay/parts';
-import { startSourceSinkServer, startEchoServer } from '../lib/bmc-peers.js';
-import { type StreamChain, startStreamChain } from '../lib/stream-chain.js';
-import { until } from '../lib/processes.js';
+import { startSourceSinkServer, startEchoServer } from '../src/bmc-peers.js';
+import { type StreamChain, startStreamChain } from '../src/stream-chain.js';
+import { waitFor } from '@lightsout/lab/wait';
+
+/** Resolves once `check` holds (in-process state: bytes counted, a client's state), bounded, naming what it waited for. */
+const until = (check: () => boolean, timeoutMs: number, what: string | (() => string)) => waitFor(what, check, { timeoutMs, intervalMs: 5 });
 
 /**
  * Who may open, join, resume and dial back, and what hostile input does:

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LightsoutError } from '@lightsout/shared';
-import { agentsDeleteServers, agentsList, agentsRevoke, agentsSetTenants, agentsTokenCreate } from './commands/agents.js';
-import { auditExport, auditVerify } from './commands/audit.js';
+import { agentsDeleteServers, agentsList, agentsRevoke, agentsSetTenants, agentsTokenCreate, agentsTokenList, agentsTokenRevoke } from './commands/agents.js';
+import { auditExport, auditSearch, auditVerify } from './commands/audit.js';
 import { approvalDecide, approvalsList, policyGet, policySet } from './commands/automation.js';
 import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
 import { isBulk, runBulk, type SelectorOptions } from './commands/bulk.js';
@@ -132,6 +132,13 @@ export function buildProgram(context: CommandContext): Command {
     .requiredOption('--tenant <tenant>', 'a tenant the agent may register servers into (repeatable; at least one)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print JSON')
     .action((options: { region: string; datacenter: string; ttl?: number; tenant: string[]; json?: boolean }) => agentsTokenCreate(context, options));
+  token.command('list').description('list join tokens: pending, used (by which agent) or expired; never their value (provider admin)').option('--json', 'print JSON').action((options: { json?: boolean }) => agentsTokenList(context, options));
+  token
+    .command('revoke')
+    .description('revoke a join token not used yet (provider admin)')
+    .argument('<id>', 'the id `token list` shows (or a unique prefix)')
+    .option('--json', 'print JSON')
+    .action((id: string, options: { json?: boolean }) => agentsTokenRevoke(context, id, options));
 
   withSelector(
     program
@@ -203,6 +210,17 @@ export function buildProgram(context: CommandContext): Command {
   // audit, tokens, users, grants: the administration commands
   const audit = program.command('audit').description('the hash-chained audit log (tenant admins: their tenant; provider admins: all)');
   audit.command('export').description('print the audit log as JSON lines (for a SIEM)').action(() => auditExport(context));
+  audit
+    .command('search')
+    .description('records newest first, narrowed by who acted, the server, the action and the time')
+    .option('--user <username>', 'who acted')
+    .option('--server <id>', 'the server acted on')
+    .option('--action <action>', 'an action (grant.create) or its family (grant)')
+    .option('--since <time>', 'from this time on (ISO 8601, e.g. 2026-03-01T08:00Z)')
+    .option('--until <time>', 'before this time (ISO 8601)')
+    .option('--limit <n>', 'at most this many records (1–1000, default 50)', positiveInteger)
+    .option('--json', 'print the page as JSON')
+    .action((options: { user?: string; server?: string; action?: string; since?: string; until?: string; limit?: number; json?: boolean }) => auditSearch(context, options));
   audit
     .command('verify')
     .description('check the hash chain of the live log or of an export; exits non-zero on any tampering')

@@ -185,6 +185,26 @@ describe('foundation: relay + agent + CLI end to end', () => {
     expect(second.stderr).toMatch(/^error JOIN_TOKEN_USED: enrollment refused: .*\nhint: .*lightsout agents token create/m);
   }, 60_000);
 
+  it('lists join tokens (used by the agent, never the value), revokes one not used yet, and finds both in the audit log', async () => {
+    const listed = await cli(['agents', 'token', 'list', '--json'], cliEnv);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).not.toContain(joinToken);
+    expect((JSON.parse(listed.stdout) as { joinTokens: Array<{ state: string; createdByName: string }> }).joinTokens).toEqual([expect.objectContaining({ state: 'used', createdByName: 'admin' })]);
+    const spare = JSON.parse((await cli(['agents', 'token', 'create', '--region', 'eu-central', '--datacenter', 'fra1', '--tenant', 'demo', '--json'], cliEnv)).stdout) as { id: string; token: string };
+    const revoked = await cli(['agents', 'token', 'revoke', spare.id.slice(0, 12)], cliEnv);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toBe(`join token ${spare.id.slice(0, 16)} revoked; an agent enrolling with it is refused\n`);
+    const refused = track(startAgentProcess(writeAgentConfig('spare-agent', join(root, 'spare-state')), { ...agentEnv, LIGHTSOUT_JOIN_TOKEN: spare.token }));
+    expect((await refused.exited).code).toBe(3);
+    expect(refused.stderr).toMatch(/^error JOIN_TOKEN_INVALID: /m);
+    const audit = await cli(['audit', 'search', '--user', 'admin', '--action', 'join-token', '--json'], cliEnv);
+    expect(audit.code, audit.stderr).toBe(0);
+    expect((JSON.parse(audit.stdout) as { records: Array<{ action: string; actor: string }> }).records.map((record) => `${record.actor} ${record.action}`)).toEqual(['admin join-token.revoke', 'admin join-token.create', 'admin join-token.create']);
+    const human = await cli(['audit', 'search', '--since', 'yesterday'], cliEnv);
+    expect(human.code).not.toBe(0);
+    expect(human.stderr).toMatch(/^error VALIDATION_FAILED: --since yesterday is not a time/m);
+  }, 60_000);
+
   it('revokes an agent: it is disconnected, exits 3 with AGENT_REVOKED, and its key is refused from then on', async () => {
     const agent = started.find((process) => process.name === 'agent' && process.running)!;
     const { agents } = JSON.parse((await cli(['agents', 'list', '--json'], cliEnv)).stdout) as { agents: Array<{ id: string; name: string; revoked: boolean }> };

@@ -1,4 +1,5 @@
-import type { AgentList, AgentTenants, AgentView, JoinTokenCreate, JoinTokenCreated } from '@lightsout/shared';
+import type { AgentList, AgentTenants, AgentView, JoinTokenCreate, JoinTokenCreated, JoinTokenList } from '@lightsout/shared';
+import { LightsoutError } from '@lightsout/shared';
 import { json, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
@@ -27,6 +28,38 @@ export async function agentsTokenCreate(context: CommandContext, options: { regi
   // The token alone on stdout, so `TOKEN=$(lightsout agents token create …)` works; the rest is for humans.
   context.output.out(`${created.token}\n`);
   context.output.err(`join token for ${created.region}/${created.datacenter}, tenants ${created.tenants.join(', ')} only, single use, expires ${created.expiresAt}\nstart the agent with LIGHTSOUT_JOIN_TOKEN set to it (or joinToken/joinTokenFile in its config)\n`);
+}
+
+/** `agents token list`: the join tokens made, with what became of each (never their value). */
+export async function agentsTokenList(context: CommandContext, options: { json?: boolean }): Promise<void> {
+  const list = await (await apiFor(context)).get<JoinTokenList>('/v1/agents/join-tokens');
+  if (options.json) {
+    context.output.out(json(list));
+    return;
+  }
+  context.output.out(
+    table(
+      ['ID', 'REGION', 'DC', 'TENANTS', 'STATE', 'BY', 'CREATED', 'EXPIRES', 'AGENT'],
+      list.joinTokens.map((token) => [token.id.slice(0, 16), token.region, token.datacenter, token.tenants.join(','), token.state, token.createdByName ?? token.createdBy, token.createdAt, token.expiresAt, token.usedByAgent]),
+    ),
+  );
+}
+
+/** `agents token revoke ID`: a token not used yet can no longer enroll an agent. ID is the listed id or a unique prefix of it. */
+export async function agentsTokenRevoke(context: CommandContext, id: string, options: { json?: boolean }): Promise<void> {
+  const api = await apiFor(context);
+  let fullId = id;
+  if (id.length < 64) {
+    const matches = (await api.get<JoinTokenList>('/v1/agents/join-tokens')).joinTokens.filter((token) => token.id.startsWith(id.toLowerCase()));
+    if (matches.length !== 1) throw new LightsoutError(matches.length === 0 ? 'NOT_FOUND' : 'VALIDATION_FAILED', matches.length === 0 ? `no join token ${id}` : `${id} matches ${matches.length} join tokens`, { hint: 'lightsout agents token list' });
+    fullId = matches[0]!.id;
+  }
+  await api.request('DELETE', `/v1/agents/join-tokens/${encodeURIComponent(fullId)}`, undefined);
+  if (options.json) {
+    context.output.out(json({ id: fullId, revoked: true }));
+    return;
+  }
+  context.output.out(`join token ${fullId.slice(0, 16)} revoked; an agent enrolling with it is refused\n`);
 }
 
 /** Delete the servers a revoked agent registered (they stay listed otherwise: nothing else can remove them). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type AuditChainVerdict, type AuditRecord, LightsoutError, auditCanonicalForm, verifyAuditChain } from '@lightsout/shared';
-import { json } from '../output.js';
+import { type AuditChainVerdict, type AuditPage, type AuditRecord, LightsoutError, auditCanonicalForm, verifyAuditChain } from '@lightsout/shared';
+import { json, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -23,6 +23,34 @@ function parseLines(text: string, source: string): AuditRecord[] {
 async function fetchExport(context: CommandContext): Promise<{ text: string; partial: boolean }> {
   const response = await (await apiFor(context)).raw('GET', '/v1/audit/export', { headers: { accept: 'application/x-ndjson, application/json' } });
   return { text: await response.text(), partial: (response.headers.get('x-lightsout-audit-scope') ?? 'all') !== 'all' };
+}
+
+/** An ISO 8601 time as epoch milliseconds, or VALIDATION_FAILED naming the option. */
+function epochMs(option: string, value: string): number {
+  const time = Date.parse(value);
+  if (!Number.isFinite(time)) throw new LightsoutError('VALIDATION_FAILED', `${option} ${value} is not a time`, { hint: 'ISO 8601, e.g. 2026-03-01T08:00Z' });
+  return time;
+}
+
+/** `audit search`: GET /v1/audit newest first with the relay's filters; who acted by username (the relay resolves it). */
+export async function auditSearch(context: CommandContext, options: { user?: string; server?: string; action?: string; since?: string; until?: string; limit?: number; json?: boolean }): Promise<void> {
+  const query = new URLSearchParams({ order: 'desc', limit: String(options.limit ?? 50) });
+  if (options.user !== undefined) query.set('user', options.user);
+  if (options.server !== undefined) query.set('server', options.server);
+  if (options.action !== undefined) query.set('action', options.action);
+  if (options.since !== undefined) query.set('since', String(epochMs('--since', options.since)));
+  if (options.until !== undefined) query.set('until', String(epochMs('--until', options.until)));
+  const page = await (await apiFor(context)).get<AuditPage>(`/v1/audit?${query.toString()}`);
+  if (options.json) {
+    context.output.out(json(page));
+    return;
+  }
+  context.output.out(
+    table(
+      ['TIME', 'USER', 'ACTION', 'TARGET', 'OUTCOME', 'TENANT', 'FROM'],
+      page.records.map((record) => [new Date(record.time).toISOString(), record.actor ?? record.subject ?? 'system', record.action, record.targetName ?? record.target, record.outcome, record.tenant, record.sourceIp]),
+    ),
+  );
 }
 
 export async function auditExport(context: CommandContext): Promise<void> {

@@ -43,6 +43,11 @@ beforeAll(async () => {
   const generated = await run(DEBIAN_PYTHON, ['-m', 'grpc_tools.protoc', `-I${proto}`, `--python_out=${stubs}`, `--grpc_python_out=${stubs}`, ...files]);
   expect(generated.stderr).toBe('');
   expect(generated.code).toBe(0);
+  // The reflection stubs as Python package `reflection` (under `grpc` they would hide grpcio's own package).
+  const reflection = ['v1', 'v1alpha'].map((version) => join(proto, `grpc/reflection/${version}/reflection.proto`));
+  const reflectionStubs = await run(DEBIAN_PYTHON, ['-m', 'grpc_tools.protoc', `-Ireflection=${join(proto, 'grpc/reflection')}`, `--python_out=${stubs}`, `--grpc_python_out=${stubs}`, ...reflection]);
+  expect(reflectionStubs.stderr).toBe('');
+  expect(reflectionStubs.code).toBe(0);
   fleet = await startBmcsimFleet({ count: 2, baseAddress: '127.74.0.1' });
   stack = await startStack(fleet.servers, { agentEnv: { BMCSIM_ADMIN_PASSWORD: BMCSIM_PASSWORD }, agentCredentials: [{ id: 'bmcsim-admin', username: BMCSIM_USER, passwordEnv: 'BMCSIM_ADMIN_PASSWORD' }] });
   token = (await loginWithPassword(stack.relayUrl, 'operator', STACK_PASSWORD)).accessToken;
@@ -76,4 +81,19 @@ describe('a grpcio client (python3-grpcio) through relay, agent and bmcsim', () 
     const now = await fetch(`${stack.relayUrl}/v1/servers/${serverId}/power`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ action: 'status' }) });
     expect(((await now.json()) as { power: string }).power).toBe(done.target === 'POWER_STATE_OFF' ? 'off' : 'on');
   }, 120_000);
+
+  it('server reflection (v1 and v1alpha) lists the services and describes them well enough to call one from the descriptors alone; anonymous callers are refused', async () => {
+    const address = new URL(stack.relayUrl).host;
+    const result = await run(DEBIAN_PYTHON, [join(REPO, 'bench/test/rpc-reflection.py'), address, token], { PYTHONPATH: stubs });
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+    const steps = result.stdout.trim().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown> & { step: string });
+    const step = (name: string) => steps.find((entry) => entry.step === name)!;
+    const services = ['lightsout.v1.BootService', 'lightsout.v1.BulkService', 'lightsout.v1.EventLogService', 'lightsout.v1.PowerService', 'lightsout.v1.SensorService', 'lightsout.v1.ServerService', 'lightsout.v1.SessionService'];
+    expect(step('list')['services']).toEqual(expect.arrayContaining([...services, 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']));
+    expect(step('v1alpha')['services']).toEqual(step('list')['services']);
+    expect(step('missing')).toMatchObject({ code: 5 });
+    expect(step('service')).toMatchObject({ file: 'lightsout/v1/server.proto', methods: ['ListServers', 'GetServer', 'WatchServers'] });
+    expect((step('call')['servers'] as string[]).sort()).toEqual(fleet.servers.map((server) => server.id).sort());
+    expect(step('anonymous')).toMatchObject({ status: 'UNAUTHENTICATED' });
+  }, 60_000);
 });

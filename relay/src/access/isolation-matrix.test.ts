@@ -1,3 +1,7 @@
+import { toBinary } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { reflectionV1, reflectionV1alpha } from '@lightsout/shared/rpc';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +10,7 @@ import type { RouteRecord } from '../plugins/access.js';
 import { postgresForThisFile } from '../testing/dialects.js';
 import { type RunningRelay, startRelay } from '../testing/index.js';
 import { checkLiveRevocations } from '../testing/isolation-live.js';
-import { FOREIGN_EXPECTED, type Outcome, ROLE_OF, RPC_STREAMS, SERVER_ROUTE, classify } from '../testing/isolation-expectations.js';
+import { FOREIGN_EXPECTED, type Outcome, ROLE_OF, RPC_BIDI_STREAMS, RPC_STREAMS, SERVER_ROUTE, classify } from '../testing/isolation-expectations.js';
 import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, ISOLATION_PASSWORD, type IdentityName, type IsolationWorld, buildIsolationWorld } from '../testing/isolation-world.js';
 
 /**
@@ -150,6 +154,34 @@ async function rpcStreamCase(relay: RunningRelay, path: string, body: unknown, a
   }
 }
 
+/** gRPC status codes as the HTTP statuses the matrix expects (the unary Connect mapping). */
+const GRPC_STATUS: Partial<Record<Code, number>> = { [Code.Unauthenticated]: 401, [Code.PermissionDenied]: 403, [Code.NotFound]: 404, [Code.InvalidArgument]: 400, [Code.ResourceExhausted]: 429 };
+
+/** Server reflection (a bidirectional stream) over gRPC on HTTP/2: asks for the file of ServerService; its first answer or its error. */
+async function reflectionCase(relay: RunningRelay, url: string, authorization: string | undefined): Promise<Answer> {
+  const alpha = url.includes('v1alpha');
+  const client = createClient(alpha ? reflectionV1alpha.ServerReflection : reflectionV1.ServerReflection, createGrpcTransport({ baseUrl: relay.url }));
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 5000);
+  async function* requests() {
+    yield { messageRequest: { case: 'fileContainingSymbol' as const, value: 'lightsout.v1.ServerService' } };
+  }
+  try {
+    for await (const response of client.serverReflectionInfo(requests(), { signal: abort.signal, ...(authorization === undefined ? {} : { headers: { authorization } }) })) {
+      // The descriptors in clear (names and all), for the leak check.
+      const bytes = alpha ? toBinary(reflectionV1alpha.ServerReflectionResponseSchema, response as reflectionV1alpha.ServerReflectionResponse) : toBinary(reflectionV1.ServerReflectionResponseSchema, response as reflectionV1.ServerReflectionResponse);
+      return { status: 'open', body: Buffer.from(bytes).toString('latin1') };
+    }
+    return { status: 'open', body: '' };
+  } catch (error) {
+    const connect = ConnectError.from(error);
+    return { status: GRPC_STATUS[connect.code] ?? 500, body: connect.rawMessage };
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}
+
 /** A real WebSocket handshake: either refused (status + body) or open (first message or close, bounded). */
 function websocketCase(relay: RunningRelay, path: string, authorization: string | undefined): Promise<Answer> {
   const token = authorization?.slice('Bearer '.length);
@@ -229,7 +261,9 @@ describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
       const authorization = world.identities.get(identity);
       const answer = route.websocket
         ? await websocketCase(relay, path, authorization)
-        : RPC_STREAMS.has(route.url)
+        : RPC_BIDI_STREAMS.has(route.url)
+          ? await reflectionCase(relay, route.url, authorization)
+          : RPC_STREAMS.has(route.url)
           ? await rpcStreamCase(relay, path, body, authorization)
           : await httpCase(relay, method, path, body, authorization);
       counts.total += 1;

@@ -22,6 +22,8 @@ import {
   SubmitBulkResponseSchema,
   type WatchServersResponse,
   WatchServersResponseSchema,
+  reflectionV1,
+  reflectionV1alpha,
 } from '@lightsout/shared/rpc';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Permission, powerPermission } from '../access/permissions.js';
@@ -48,6 +50,7 @@ import {
   sessionModeName,
 } from './convert.js';
 import { toConnectError } from './errors.js';
+import { ReflectionIndex } from './reflection.js';
 
 /** The Fastify request a procedure serves: its bearer token, source address and id (the audit log's origin). */
 export const FASTIFY_REQUEST = createContextKey<FastifyRequest | undefined>(undefined, { description: 'the Fastify request of an RPC' });
@@ -265,6 +268,28 @@ export function registerRpcServices(app: FastifyInstance, router: ConnectRouter,
       return bulkJobMessage(app.bulk.get(request.principal!, input.jobId));
     }),
   });
+
+  // Server reflection (rpc/reflection.ts) for any signed-in caller: the API's shape, the same for every tenant.
+  const served = [ServerService, PowerService, BootService, SensorService, EventLogService, SessionService, BulkService, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
+  const index = new ReflectionIndex(served);
+  for (const [service, responseSchema] of [
+    [reflectionV1.ServerReflection, reflectionV1.ServerReflectionResponseSchema],
+    [reflectionV1alpha.ServerReflection, reflectionV1alpha.ServerReflectionResponseSchema],
+  ] as const) {
+    router.service(service as typeof reflectionV1.ServerReflection, {
+      async *serverReflectionInfo(requests, context) {
+        const request = context.values.get(FASTIFY_REQUEST);
+        try {
+          await begin(context, false);
+          for await (const query of requests) {
+            yield create(responseSchema as typeof reflectionV1.ServerReflectionResponseSchema, { validHost: query.host, originalRequest: query, messageResponse: index.answer(query.messageRequest) });
+          }
+        } catch (error) {
+          throw toConnectError(error, request?.log ?? app.log);
+        }
+      },
+    });
+  }
 }
 
 function watchMessage(message: FeedMessage): WatchServersResponse | undefined {

@@ -132,6 +132,9 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   // alpha's server, job or ids are missing ones (404 before any role check, as at /v1/servers/:id…).
   'POST /lightsout.v1.ServerService/ListServers': all(200),
   'POST /lightsout.v1.ServerService/WatchServers': all('open'),
+  // Server reflection describes the API, the same for every signed-in caller: it answers, with no tenant's data.
+  'POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo': all('open'),
+  'POST /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo': all('open'),
   'POST /lightsout.v1.ServerService/GetServer': all(404),
   'POST /lightsout.v1.PowerService/GetPower': all(404),
   'POST /lightsout.v1.PowerService/SetPower': all(404),
@@ -148,6 +151,8 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
 
 /** Server-streaming RPC procedures: walked over real HTTP, their first message or error read (they never end by themselves). */
 export const RPC_STREAMS = new Set(['/lightsout.v1.ServerService/WatchServers']);
+/** Bidirectional streams: gRPC over HTTP/2 only (the Connect protocol answers them 505 on HTTP/1.1), walked with a gRPC client. */
+export const RPC_BIDI_STREAMS = new Set(['/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo']);
 /** Every `/v1/servers/:id…` route: another tenant's server does not exist (the access guard). */
 export const SERVER_ROUTE = /^\/v1\/servers\/:id(\/|$)/;
 

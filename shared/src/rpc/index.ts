@@ -12,3 +12,6 @@ export * from './gen/lightsout/v1/sensor_pb.js';
 export * from './gen/lightsout/v1/event_log_pb.js';
 export * from './gen/lightsout/v1/session_pb.js';
 export * from './gen/lightsout/v1/bulk_pb.js';
+/** gRPC server reflection, v1 and its older v1alpha (same messages, two packages): gen/grpc from Debian's grpc-proto. */
+export * as reflectionV1 from './gen/grpc/reflection/v1/reflection_pb.js';
+export * as reflectionV1alpha from './gen/grpc/reflection/v1alpha/reflection_pb.js';

@@ -2,19 +2,31 @@
  * relay-throughput: bulk bytes client WebSocket → relay → agent → TCP sink
  * (relay and agent are real processes), against the same bytes through
  * Debian's websockify (WebSocket → TCP) and straight over TCP, in one run.
+ * Ours runs three ways: through the single process (role all, SQLite) with
+ * the default recording policy (text consoles are recorded, so every byte is
+ * also written to the recording), the same with recording off (what
+ * websockify does: forwarding only), and through a gateway of the regional
+ * topology (a manager and a gateway on PostgreSQL, the agent on the gateway,
+ * the session asked for at the manager; its recording goes to PostgreSQL,
+ * whose CPU is not counted).
  * Also, for scale, through two plain TCP forwarder processes
  * (lib/tcp-forwarder.ts): the same three loopback hops with nothing done in
  * the middle, what any two-process relay on this machine could reach at best.
+ * CPU-seconds per GiB: the relay (or gateway) and agent processes' user +
+ * system time over each transfer (/proc/PID/stat), and websockify's — the
+ * child it forks for the connection, read before the connection closes,
+ * plus the listening parent's.
  *   npm run bench -- relay-throughput [--mib 256] [--runs 3]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { type BenchResult, median, printResult, printTable } from './lib/report.js';
-import { freeTcpPort } from '@lightsout/lab';
+import { freeTcpPort, postgresInstalled, startPostgres } from '@lightsout/lab';
 import { connect, createSession, flag, pump, startCountingSink } from './lib/stream-bench.js';
 import { startStack } from './lib/stack.js';
 
@@ -23,8 +35,28 @@ const totalBytes = flag('mib', 256) * MIB;
 const runs = flag('runs', 3);
 const chunk = Buffer.alloc(64 * 1024, 0x5a);
 
+if (!postgresInstalled()) throw new Error('relay-throughput needs PostgreSQL for its gateway path (apt-get install postgresql)');
 const sink = await startCountingSink();
-const stack = await startStack([{ id: 'sink-01', serial: { url: `tcp://127.0.0.1:${sink.port}` } }]);
+const sinkServer = { id: 'sink-01', serial: { url: `tcp://127.0.0.1:${sink.port}` } };
+const stack = await startStack([sinkServer]);
+const unrecorded = await startStack([sinkServer], { recordingPolicy: { '*': { serial: false } } });
+const postgres = await startPostgres();
+const regional = await startStack([sinkServer], { relays: 2, postgresUrl: postgres.url, roles: [{ role: 'manager' }, { role: 'gateway', region: 'eu' }], agentRelays: [1] });
+const regionalToken = await regional.tokenAt(0);
+
+/** User + system CPU seconds a process has used so far (proc(5): fields 14 and 15, in clock ticks of 1/100 s on Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+/** websockify's per-connection child (it forks one per client). */
+function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+const GIB = 1024 ** 3;
+const cpu = { ours: [] as number[], unrecorded: [] as number[], gateway: [] as number[], websockify: [] as number[] };
 const websockifyPort = await freeTcpPort();
 const websockify = spawn('/usr/bin/websockify', [`127.0.0.1:${websockifyPort}`, `127.0.0.1:${sink.port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
 let websockifyLog = '';
@@ -49,19 +81,28 @@ async function timed(run: () => Promise<void>): Promise<number> {
   return totalBytes / 1e6 / seconds;
 }
 
-async function ours(): Promise<number> {
-  const session = await createSession(stack, 'sink-01');
+/** Through relay (or the manager, which hands out the gateway's stream URL) and agent; `pids` are the processes whose CPU the transfer costs. */
+async function ours(at: { relayUrl: string; operatorToken: string }, pids: number[], cpuPerGib: number[]): Promise<number> {
+  const session = await createSession(at, 'sink-01');
   const client = await connect(session, { onData: () => {} });
+  const before = cpuOf(pids);
   const rate = await timed(() => pump(client, totalBytes, chunk));
+  cpuPerGib.push((cpuOf(pids) - before) / (totalBytes / GIB));
   client.close();
   return rate;
 }
 
 async function viaWebsockify(): Promise<number> {
+  const earlier = new Set(childrenOf(websockify.pid!));
   const socket = new WebSocket(`ws://127.0.0.1:${websockifyPort}/`, ['binary'], { perMessageDeflate: false });
   // websockify answers a close with status 1005 in the frame, which ws rightly calls invalid.
   socket.on('error', () => {});
   await once(socket, 'open');
+  // The child forked for this connection (an earlier run's may still be exiting).
+  const forked = childrenOf(websockify.pid!).filter((pid) => !earlier.has(pid));
+  if (forked.length !== 1) throw new Error(`expected websockify to fork one process for the connection, found ${forked.length}`);
+  const pids = [websockify.pid!, forked[0]!];
+  const before = cpuOf(pids);
   const rate = await timed(async () => {
     let sent = 0;
     // Same backpressure rule as our client: keep at most a few MiB in flight.
@@ -72,6 +113,7 @@ async function viaWebsockify(): Promise<number> {
       sent += length;
     }
   });
+  cpu.websockify.push((cpuOf(pids) - before) / (totalBytes / GIB));
   socket.terminate();
   return rate;
 }
@@ -99,10 +141,14 @@ while (!websockifyLog.includes('proxying')) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-const results = { ours: [] as number[], websockify: [] as number[], direct: [] as number[], forwarded: [] as number[] };
+const results = { ours: [] as number[], unrecorded: [] as number[], gateway: [] as number[], websockify: [] as number[], direct: [] as number[], forwarded: [] as number[] };
+const single = { relayUrl: stack.relayUrl, operatorToken: stack.operatorToken };
+const viaManager = { relayUrl: regional.relayUrls[0]!, operatorToken: regionalToken };
 try {
   for (let run = 0; run < runs; run++) {
-    results.ours.push(await ours());
+    results.ours.push(await ours(single, [stack.relayPid()!, stack.agentPid()!], cpu.ours));
+    results.unrecorded.push(await ours(unrecorded, [unrecorded.relayPid()!, unrecorded.agentPid()!], cpu.unrecorded));
+    results.gateway.push(await ours(viaManager, [regional.relayPid(1)!, regional.agentPid()!], cpu.gateway));
     results.websockify.push(await viaWebsockify());
     results.direct.push(await overTcp(sink.port));
     results.forwarded.push(await overTcp(forwardedPort));
@@ -111,12 +157,17 @@ try {
   websockify.kill('SIGTERM');
   for (const forwarder of forwarders) forwarder.stdin!.end();
   await stack.close();
+  await unrecorded.close();
+  await regional.close();
+  await postgres.stop();
   await sink.close();
 }
 
 const row = (name: string, values: number[]) => [name, median(values), Math.min(...values), Math.max(...values)];
 printTable(`relay-throughput: ${totalBytes / MIB} MiB per run, ${runs} runs (MB/s, median / min / max)`, ['path', 'median', 'min', 'max'], [
   row('client WS → relay → agent → TCP (ours)', results.ours),
+  row('  the same, recording off', results.unrecorded),
+  row('client WS → gateway → agent → TCP (ours, regional: session asked at the manager)', results.gateway),
   row('WS → websockify → TCP', results.websockify),
   row('direct TCP', results.direct),
   row('TCP → forwarder → forwarder → TCP (ceiling, no framing)', results.forwarded),
@@ -132,6 +183,21 @@ const result: BenchResult = {
     'direct-tcp': Number(median(results.direct).toFixed(1)),
     'tcp-two-forwarders': Number(median(results.forwarded).toFixed(1)),
   },
-  params: { mib: totalBytes / MIB, runs },
+  params: {
+    mib: totalBytes / MIB,
+    runs,
+    gateway: Number(median(results.gateway).toFixed(1)),
+    unrecorded: Number(median(results.unrecorded).toFixed(1)),
+    cpu_s_per_gib: Number(median(cpu.ours).toFixed(2)),
+    unrecorded_cpu_s_per_gib: Number(median(cpu.unrecorded).toFixed(2)),
+    gateway_cpu_s_per_gib: Number(median(cpu.gateway).toFixed(2)),
+    websockify_cpu_s_per_gib: Number(median(cpu.websockify).toFixed(2)),
+  },
 };
+printTable('CPU-seconds per GiB carried (median / min / max)', ['path', 'median', 'min', 'max'], [
+  row('relay + agent (ours)', cpu.ours),
+  row('  the same, recording off', cpu.unrecorded),
+  row('gateway + agent (ours, regional)', cpu.gateway),
+  row('websockify (its connection\'s process + the listener)', cpu.websockify),
+]);
 printResult(result);

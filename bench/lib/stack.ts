@@ -86,6 +86,8 @@ export interface StackOptions {
   roles?: Array<{ role: 'all' | 'manager' | 'gateway'; region?: string }>;
   /** Which relays (indexes) the agent connects to, in its order; default all of them. */
   agentRelays?: number[];
+  /** Each relay's recording policy file (dataDir/recording-policy.json, docs/streams.md); default none: text consoles recorded. */
+  recordingPolicy?: Record<string, { sol?: boolean; serial?: boolean; vnc?: boolean; retentionDays?: number | null }>;
   /** Runs once the relays are up and before the agent starts, e.g. to create tenants. */
   beforeAgent?: (stack: Stack) => Promise<void>;
 }
@@ -128,6 +130,10 @@ export async function startStack(servers: StackServer[], options: StackOptions =
   const log: string[] = [];
   const relayConfigs = ports.map((port, index) => {
     const path = join(directory, `relay-${index}.json`);
+    if (options.recordingPolicy !== undefined) {
+      mkdirSync(join(directory, `relay-data-${index}`), { recursive: true });
+      writeFileSync(join(directory, `relay-data-${index}`, 'recording-policy.json'), JSON.stringify(options.recordingPolicy));
+    }
     writeFileSync(
       path,
       JSON.stringify({

@@ -24,6 +24,9 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     const result = await runBench('relay-throughput', ['--mib', '16', '--runs', '1']);
     expect(result.unit).toBe('MB/s');
     expect(Object.keys(result.baselines).sort()).toEqual(['direct-tcp', 'tcp-two-forwarders', 'websockify']);
+    // Through a gateway of the regional topology too, and what each path costs in CPU (clock ticks: at this size a few of them).
+    expect(result.params['gateway']).toBeGreaterThan(0);
+    for (const key of ['cpu_s_per_gib', 'gateway_cpu_s_per_gib', 'websockify_cpu_s_per_gib']) expect(result.params[key]).toBeGreaterThanOrEqual(0);
   });
 
   it('keystroke-latency', async () => {

@@ -10,6 +10,8 @@ import type { ProbePacer } from './pacer.js';
 /** What arrived from one address while it is being probed. */
 interface Inbox {
   pong: boolean;
+  /** ICMP port unreachable came back: nothing listens on the IPMI port there. */
+  refused: boolean;
   /** Replies to our pre-session requests by request sequence: completion code and data. */
   replies: Map<number, { completionCode: number; data: Uint8Array }>;
   changed: (() => void) | undefined;
@@ -30,50 +32,33 @@ const SEQUENCE = { extendedCaps: 1, caps: 2, guid: 3 } as const;
 const ASF_TAG = 0x4c;
 
 /**
- * IPMI presence over one UDP socket for the whole scan: every address's
- * datagrams go out of it and replies are routed back by source address, so a
- * /22 costs one socket, not a thousand. Per address: an ASF presence ping and
- * Get Channel Authentication Capabilities together (some BMCs switch ASF
- * off, and an ASF pong alone does not prove IPMI), then Get System GUID when
- * IPMI answered. All three are allowed outside a session (IPMI v2.0 §13.2.3,
- * §22.13, §22.14); no login is ever attempted.
+ * IPMI presence, one connected UDP socket per address being probed (at most
+ * the scan's concurrency at once). Connected, because then the kernel hands
+ * an ICMP port unreachable back as ECONNREFUSED (RFC 1122 §4.1.3.3): a host
+ * without a BMC says so at once instead of costing the whole timeout twice.
+ * Per address: an ASF presence ping and Get Channel Authentication
+ * Capabilities together (some BMCs switch ASF off, and an ASF pong alone does
+ * not prove IPMI), then Get System GUID when IPMI answered. All three are
+ * allowed outside a session (IPMI v2.0 §13.2.3, §22.13, §22.14); no login is
+ * ever attempted.
  */
 export class IpmiScanSocket {
-  private readonly inboxes = new Map<string, Inbox>();
+  private constructor(private readonly options: IpmiProbeOptions) {}
 
-  private constructor(
-    private readonly socket: Socket,
-    private readonly options: IpmiProbeOptions,
-  ) {
-    socket.on('message', (message, remote) => {
-      if (remote.port !== options.port) return;
-      const inbox = this.inboxes.get(remote.address);
-      if (inbox !== undefined) receive(inbox, new Uint8Array(message.buffer, message.byteOffset, message.length));
-    });
-    // An ICMP port unreachable for one address must not end the scan of the others.
-    socket.on('error', () => undefined);
-  }
-
-  static async open(options: IpmiProbeOptions): Promise<IpmiScanSocket> {
-    const socket = createSocket({ type: 'udp4', recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    return new IpmiScanSocket(socket, options);
+  static open(options: IpmiProbeOptions): Promise<IpmiScanSocket> {
+    return Promise.resolve(new IpmiScanSocket(options));
   }
 
   async probe(address: string): Promise<DiscoveredIpmi | undefined> {
-    const inbox: Inbox = { pong: false, replies: new Map(), changed: undefined };
-    this.inboxes.set(address, inbox);
+    const inbox: Inbox = { pong: false, refused: false, replies: new Map(), changed: undefined };
+    const socket = await connectedSocket(address, this.options.port, inbox);
+    if (socket === undefined) return undefined;
+    const send = (datagram: Uint8Array) => this.send(socket, inbox, address, datagram);
     try {
       let capabilities: ChannelAuthCapabilities | undefined;
-      for (let attempt = 0; attempt <= this.options.retries && !inbox.replies.has(SEQUENCE.extendedCaps); attempt++) {
-        if (!inbox.pong) await this.send(address, encodeAsf({ kind: 'ping', tag: ASF_TAG }));
-        await this.send(address, request(getChannelAuthCapabilitiesRequest(PRIVILEGE.administrator, true), SEQUENCE.extendedCaps));
+      for (let attempt = 0; attempt <= this.options.retries && !inbox.replies.has(SEQUENCE.extendedCaps) && !inbox.refused; attempt++) {
+        if (!inbox.pong) await send(encodeAsf({ kind: 'ping', tag: ASF_TAG }));
+        await send(request(getChannelAuthCapabilitiesRequest(PRIVILEGE.administrator, true), SEQUENCE.extendedCaps));
         await this.until(inbox, () => inbox.pong && inbox.replies.has(SEQUENCE.extendedCaps));
       }
       const extended = inbox.replies.get(SEQUENCE.extendedCaps);
@@ -82,7 +67,7 @@ export class IpmiScanSocket {
       if (extended.completionCode === 0) capabilities = decodeOrUndefined(() => decodeChannelAuthCapabilities(extended.data));
       else {
         // A v1.5-only BMC refuses the "v2.0 extended data" bit (§22.13): ask again without it.
-        await this.send(address, request(getChannelAuthCapabilitiesRequest(PRIVILEGE.administrator, false), SEQUENCE.caps));
+        await send(request(getChannelAuthCapabilitiesRequest(PRIVILEGE.administrator, false), SEQUENCE.caps));
         await this.until(inbox, () => inbox.replies.has(SEQUENCE.caps));
         const plain = inbox.replies.get(SEQUENCE.caps);
         if (plain?.completionCode === 0) capabilities = decodeOrUndefined(() => decodeChannelAuthCapabilities(plain.data));
@@ -95,7 +80,7 @@ export class IpmiScanSocket {
         authTypes: capabilities === undefined ? [] : (['none', 'md2', 'md5', 'straight', 'oem'] as const).filter((type) => capabilities.authTypes[type]),
       };
       for (let attempt = 0; attempt <= this.options.retries && !inbox.replies.has(SEQUENCE.guid); attempt++) {
-        await this.send(address, request(getSystemGuidRequest(), SEQUENCE.guid));
+        await send(request(getSystemGuidRequest(), SEQUENCE.guid));
         await this.until(inbox, () => inbox.replies.has(SEQUENCE.guid));
       }
       const guid = inbox.replies.get(SEQUENCE.guid);
@@ -105,23 +90,25 @@ export class IpmiScanSocket {
       }
       return finding;
     } finally {
-      this.inboxes.delete(address);
+      inbox.changed = undefined;
+      socket.close();
     }
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return Promise.resolve();
   }
 
-  private async send(address: string, datagram: Uint8Array): Promise<void> {
+  private async send(socket: Socket, inbox: Inbox, address: string, datagram: Uint8Array): Promise<void> {
     await this.options.pacer.take();
     this.options.onSend?.(address);
-    this.socket.send(datagram, this.options.port, address);
+    // The ICMP answer to an earlier datagram can surface here instead of at the next read.
+    socket.send(datagram, (error) => refusedBy(inbox, error));
   }
 
-  /** Waits until `done()` holds or the timeout passes, woken by each datagram from the address. */
+  /** Waits until `done()` holds, the port is refused or the timeout passes, woken by each datagram from the address. */
   private until(inbox: Inbox, done: () => boolean): Promise<void> {
-    if (done()) return Promise.resolve();
+    if (done() || inbox.refused) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(finish, this.options.timeoutMs);
       function finish(): void {
@@ -130,7 +117,7 @@ export class IpmiScanSocket {
         resolve();
       }
       inbox.changed = () => {
-        if (done()) finish();
+        if (done() || inbox.refused) finish();
       };
     });
   }
@@ -166,4 +153,25 @@ function decodeOrUndefined<T>(decode: () => T): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A UDP socket connected to the address (replies from anyone else never reach it); undefined when it cannot be. */
+async function connectedSocket(address: string, port: number, inbox: Inbox): Promise<Socket | undefined> {
+  const socket = createSocket('udp4');
+  socket.on('message', (message) => receive(inbox, new Uint8Array(message.buffer, message.byteOffset, message.length)));
+  socket.on('error', (error) => refusedBy(inbox, error));
+  return new Promise((resolve) => {
+    socket.connect(port, address, (error?: Error) => {
+      if (error === undefined || error === null) return resolve(socket);
+      socket.close();
+      resolve(undefined);
+    });
+  });
+}
+
+/** ECONNREFUSED on a connected UDP socket is the ICMP port unreachable of the probed host; other errors are not an answer. */
+function refusedBy(inbox: Inbox, error: Error | null | undefined): void {
+  if ((error as NodeJS.ErrnoException | null | undefined)?.code !== 'ECONNREFUSED' || inbox.refused) return;
+  inbox.refused = true;
+  inbox.changed?.();
 }

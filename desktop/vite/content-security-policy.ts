@@ -1,3 +1,4 @@
+import { rendererContentSecurityPolicy } from '@lightsout/shared/content-security-policy';
 import type { Plugin } from 'vite';
 
 /**
@@ -12,30 +13,17 @@ import type { Plugin } from 'vite';
  * knows the external issuer the console must reach, and a <meta> policy would
  * be enforced alongside the header, narrowing it back to 'self'.
  *
- * Styles keep 'unsafe-inline' because xterm.js and noVNC set element styles at
- * run time; scripts never do.
+ * The directives are the relay's too (@lightsout/shared/content-security-policy);
+ * only the connect sources are the desktop's own.
  */
 export type CspTarget = 'desktop';
 
-const connectSources: Record<CspTarget, string> = {
-  desktop: "'self' https: wss: http://127.0.0.1:* ws://127.0.0.1:* http://localhost:* ws://localhost:*",
+const connectSources: Record<CspTarget, readonly string[]> = {
+  desktop: ["'self'", 'https:', 'wss:', 'http://127.0.0.1:*', 'ws://127.0.0.1:*', 'http://localhost:*', 'ws://localhost:*'],
 };
 
 export function contentSecurityPolicy(target: CspTarget): string {
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "font-src 'self' data:",
-    `connect-src ${connectSources[target]}`,
-    "worker-src 'self' blob:",
-    "media-src 'self' blob:",
-    "frame-src 'none'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-  ].join('; ');
+  return rendererContentSecurityPolicy(connectSources[target]);
 }
 
 /** Injects the policy right after the charset declaration, before any script or stylesheet. */

@@ -1,33 +1,19 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { rendererContentSecurityPolicy } from '@lightsout/shared/content-security-policy';
 
 /**
- * The web console's Content-Security-Policy. It is sent by the relay (not a
- * <meta> tag baked at build time) because two parts only exist at run time
- * or only work as a header: the external issuer the console must reach
- * (discovery, token and revocation endpoints: oidc-client-ts fetches them),
- * and `frame-ancestors`, which a <meta> policy cannot carry (CSP3 §6.4.2).
- * No inline or evaluated script, no plugins, no frames. Styles keep
- * 'unsafe-inline' because xterm.js and noVNC set element styles at run time.
+ * The web console's Content-Security-Policy: the renderer's directives (the
+ * desktop build writes the same ones), sent by the relay (not a <meta> tag
+ * baked at build time) because two parts only exist at run time or only work
+ * as a header: the external issuer the console must reach (discovery, token
+ * and revocation endpoints: oidc-client-ts fetches them), and
+ * `frame-ancestors`, which a <meta> policy cannot carry (CSP3 §6.4.2).
  * `'self'` covers the API and (CSP3) the same-origin ws:/wss: stream sockets.
  */
 export function consolePolicy(issuerOrigins: readonly string[]): string {
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "font-src 'self' data:",
-    `connect-src ${["'self'", ...issuerOrigins].join(' ')}`,
-    "worker-src 'self' blob:",
-    "media-src 'self' blob:",
-    "frame-src 'none'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  return rendererContentSecurityPolicy(["'self'", ...issuerOrigins], { frameAncestors: "'none'" });
 }
 
 /**

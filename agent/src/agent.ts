@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, ControlFeature, inventoryParts, LightsoutError, type InventoryMessage } from '@lightsout/shared';
+import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, ControlFeature, inventoryParts, LightsoutError, type InventoryMessage, type SensorList } from '@lightsout/shared';
 import type { AgentConfig } from './config/types.js';
 import { ControlConnection } from './control/connection.js';
 import { PowerAwaiter } from './control/power-await.js';
@@ -17,6 +17,7 @@ import { createAgentMetrics, resultLabel, type AgentMetrics } from './metrics/ag
 import { HealthServer } from './metrics/health-server.js';
 import { ServerTenants } from './server-tenants.js';
 import { StatePoller } from './state-poller.js';
+import { SensorHistoryStore } from './sensor-history.js';
 
 /** What an extension (the stream plane, …) gets to work with. */
 export interface AgentContext {
@@ -94,6 +95,13 @@ export function startAgent(options: {
   const extensions = startExtensions(options.extensions ?? [], context);
   const handlers: OperationHandlers = Object.assign({}, ...extensions.map((extension) => extension.handlers)) as OperationHandlers;
 
+  // The readings every sensors.list answered, so a server page can chart them (relay: GET /v1/servers/{id}/sensors/history).
+  const sensorHistory = new SensorHistoryStore();
+  handlers['sensors.history'] = async (params) => {
+    const serverId = params['serverId'];
+    if (typeof serverId !== 'string' || !registry.hasServer(serverId)) throw new LightsoutError('NOT_FOUND', `this agent has no server ${String(serverId)}`);
+    return sensorHistory.history(serverId);
+  };
   const dispatch = createDispatcher({
     registry,
     maxTimeoutMs: config.control.requestTimeoutMs,
@@ -114,6 +122,9 @@ export function startAgent(options: {
       // A new action on a server ends the agent's wait for the previous one's outcome.
       if (request.op === 'power.set' && typeof request.params['serverId'] === 'string') awaiter.supersede(request.params['serverId']);
       const outcome = await dispatch(request);
+      if (outcome.ok && request.op === 'sensors.list' && typeof request.params['serverId'] === 'string') {
+        sensorHistory.record(request.params['serverId'], Date.now(), (outcome.result as SensorList).sensors);
+      }
       const protocol = protocolOfRequest(registry, request.op, request.params);
       if (protocol !== undefined) metrics.observeOperation(request.op, protocol, outcome.ok ? 'ok' : resultLabel(outcome.error), (performance.now() - began) / 1000);
       // A power read is a fresh observation: report it now instead of at the next poll. (Not the

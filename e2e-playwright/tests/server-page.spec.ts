@@ -92,3 +92,33 @@ test('the fleet overview: its counts match the tree, and a click filters the tre
   await expect(rows.filter({ hasText: server.name })).toBeVisible();
   await expect(rows).toHaveCount(before + 1);
 });
+
+test('a server\'s page: identity and BMC link, sensors with thresholds and a chart of the kept readings, events newest first', async ({ page, fleet }) => {
+  const server = fleetServers(fleet, 'servers', () => true)[0]!;
+  await logIn(page, fleet);
+  await serverAction(page, server.name, 'menu-server-page');
+  const serverPage = page.locator(`[data-testid="server-page"][data-server-id="${server.id}"]`);
+  await expect(serverPage).toBeVisible();
+  await expect(serverPage.getByTestId('server-identity')).toContainText(server.id);
+  // The negotiated RMCP+ cipher suite of the agent's last IPMI login.
+  await expect(serverPage.getByTestId('cipher-suite')).toContainText(/cipher suite \d+/);
+
+  // Sensors: the simulated BMC reports lower and upper critical thresholds; statuses are coloured by severity.
+  const sensorRows = serverPage.getByTestId('sensor-row');
+  await expect(sensorRows.first()).toBeVisible({ timeout: 30_000 });
+  await expect(serverPage.locator('[data-testid="sensor-row"] td[data-threshold="upperCritical"]').filter({ hasText: /\d/ }).first()).toBeVisible();
+  // The chart draws the readings the agent kept: a second reading comes with the page's next refresh (15 s).
+  const chart = serverPage.getByTestId('sensor-chart');
+  await expect(chart).toBeVisible();
+  await expect(chart.locator('canvas')).toBeVisible();
+  await expect.poll(async () => Number(await chart.getAttribute('data-samples')), { timeout: 40_000 }).toBeGreaterThanOrEqual(2);
+
+  // Events newest first, local time with UTC on hover.
+  const events = serverPage.getByTestId('event-row');
+  await expect(events.first()).toBeVisible({ timeout: 30_000 });
+  const times = (await events.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-time') ?? ''))).filter(Boolean);
+  expect(times.length).toBeGreaterThan(0);
+  expect(times).toEqual([...times].sort((left, right) => Date.parse(right) - Date.parse(left)));
+  await expect(events.first().locator('time')).toHaveAttribute('title', / UTC$/);
+  await shot(page, '44-server-page');
+});

@@ -1,10 +1,10 @@
-import type { BootOverride, BootRequest, PowerAction, PowerState, SelEntry, Sensor } from '@lightsout/shared';
+import type { BootOverride, BootRequest, PowerAction, PowerState, SelEntry, Sensor, SensorThresholds } from '@lightsout/shared';
 import {
   BOOT_PARAMETER, FIRST_RECORD, LAST_RECORD, chassisControlRequest, clearSelRequest, convertReading, decodeBootFlags, decodeBootOptionResponse, decodeChassisStatus,
   decodeClearSel, decodeDeviceId, decodeGetSdr, decodeGetSelEntry, decodeReservation, decodeSdrHeader, decodeSdrRecord, decodeSelInfo, decodeSelRecord, decodeSensorReading,
   encodeBootFlags, getBootOptionRequest, getChassisStatusRequest, getDeviceIdRequest, getSdrRequest, getSelEntryRequest, getSelInfoRequest, getSensorReadingRequest,
   reserveSdrRepositoryRequest, reserveSelRequest, sensorKind, setBootOptionRequest, thresholdStatus, COMPLETION, SDR_HEADER_LENGTH,
-  type ChassisControl, type DeviceId, type SdrRecord, type CommandRequest,
+  type ChassisControl, type Conversion, type DeviceId, type SdrRecord, type CommandRequest,
 } from '@lightsout/bmc-wire/ipmi';
 import { completionCodeOfError } from './session/core.js';
 
@@ -105,15 +105,27 @@ export async function sensorList(session: IpmiRequester): Promise<Sensor[]> {
     }
     const threshold = record.eventReadingType === 0x01;
     const value = record.kind === 'full' && threshold && !reading.unavailable ? convertReading(reading.raw, record.conversion) : null;
+    const thresholds = record.kind === 'full' && threshold ? convertThresholds(record.thresholdsRaw, record.conversion) : undefined;
     sensors.push({
       name: record.name,
       type: sensorKind(record.sensorType, record.unit),
       value,
       unit: record.kind === 'full' && threshold ? record.unit : 'discrete',
       status: reading.unavailable ? 'unknown' : threshold ? thresholdStatus(reading.state) : 'ok',
+      ...(thresholds ? { thresholds } : {}),
     });
   }
   return sensors;
+}
+
+/** A full record's readable thresholds in the sensor's unit (§36.3, the reading's conversion); undefined when it has none. */
+function convertThresholds(raw: Partial<Record<string, number>>, conversion: Conversion): SensorThresholds | undefined {
+  const thresholds: SensorThresholds = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const converted = value === undefined ? null : convertReading(value, conversion);
+    if (converted !== null) thresholds[name as keyof SensorThresholds] = converted;
+  }
+  return Object.keys(thresholds).length > 0 ? thresholds : undefined;
 }
 
 /** Every SEL entry (§31.5), oldest first, with the SDR sensor name when one matches. */

@@ -1,4 +1,4 @@
-import type { Sensor } from '@lightsout/shared';
+import type { Sensor, SensorThresholds } from '@lightsout/shared';
 import type { RedfishClient } from './client.js';
 import { type JsonObject, arrayAt, inlineMembers, isJsonObject, linkAt, memberLinks, numberAt, objectAt, stringAt } from './json.js';
 
@@ -39,6 +39,7 @@ async function fromSensorCollection(client: RedfishClient, path: string): Promis
     value: numberAt(member, 'Reading') ?? null,
     unit: stringAt(member, 'ReadingUnits') ?? '',
     status: statusOf(member),
+    ...withThresholds(sensorThresholds(member)),
   }));
 }
 
@@ -49,6 +50,7 @@ export function fromThermal(thermal: JsonObject): Sensor[] {
     value: numberAt(entry, 'ReadingCelsius') ?? null,
     unit: 'Cel',
     status: statusOf(entry),
+    ...withThresholds(legacyThresholds(entry)),
   }));
   const fans = arrayAt(thermal, 'Fans').filter(isJsonObject).map((entry) => ({
     name: stringAt(entry, 'Name') ?? stringAt(entry, 'FanName') ?? '?',
@@ -56,6 +58,7 @@ export function fromThermal(thermal: JsonObject): Sensor[] {
     value: numberAt(entry, 'Reading') ?? null,
     unit: stringAt(entry, 'ReadingUnits') ?? 'RPM',
     status: statusOf(entry),
+    ...withThresholds(legacyThresholds(entry)),
   }));
   return [...temperatures, ...fans];
 }
@@ -67,6 +70,7 @@ export function fromPower(power: JsonObject): Sensor[] {
     value: numberAt(entry, 'ReadingVolts') ?? null,
     unit: 'V',
     status: statusOf(entry),
+    ...withThresholds(legacyThresholds(entry)),
   }));
   const consumption = arrayAt(power, 'PowerControl').filter(isJsonObject).map((entry) => ({
     name: stringAt(entry, 'Name') ?? 'Power consumption',
@@ -77,6 +81,38 @@ export function fromPower(power: JsonObject): Sensor[] {
   }));
   return [...voltages, ...consumption];
 }
+
+// DSP2046 Sensor `Thresholds`: {UpperCaution|UpperCritical|UpperFatal|Lower…: {Reading}}; caution ≈ IPMI non-critical, fatal ≈ non-recoverable.
+const SENSOR_THRESHOLDS: Record<keyof SensorThresholds, string> = {
+  lowerNonRecoverable: 'LowerFatal', lowerCritical: 'LowerCritical', lowerNonCritical: 'LowerCaution',
+  upperNonCritical: 'UpperCaution', upperCritical: 'UpperCritical', upperNonRecoverable: 'UpperFatal',
+};
+// Thermal/Power v1 (deprecated by Sensor): `UpperThresholdNonCritical` … `LowerThresholdFatal` numbers on the reading itself.
+const LEGACY_THRESHOLDS: Record<keyof SensorThresholds, string> = {
+  lowerNonRecoverable: 'LowerThresholdFatal', lowerCritical: 'LowerThresholdCritical', lowerNonCritical: 'LowerThresholdNonCritical',
+  upperNonCritical: 'UpperThresholdNonCritical', upperCritical: 'UpperThresholdCritical', upperNonRecoverable: 'UpperThresholdFatal',
+};
+
+export function sensorThresholds(member: JsonObject): SensorThresholds {
+  const table = objectAt(member, 'Thresholds');
+  const thresholds: SensorThresholds = {};
+  for (const [name, property] of Object.entries(SENSOR_THRESHOLDS)) {
+    const value = numberAt(objectAt(table, property), 'Reading');
+    if (value !== undefined) thresholds[name as keyof SensorThresholds] = value;
+  }
+  return thresholds;
+}
+
+export function legacyThresholds(entry: JsonObject): SensorThresholds {
+  const thresholds: SensorThresholds = {};
+  for (const [name, property] of Object.entries(LEGACY_THRESHOLDS)) {
+    const value = numberAt(entry, property);
+    if (value !== undefined) thresholds[name as keyof SensorThresholds] = value;
+  }
+  return thresholds;
+}
+
+const withThresholds = (thresholds: SensorThresholds) => (Object.keys(thresholds).length > 0 ? { thresholds } : {});
 
 function typeOfReading(readingType: string | undefined): string | undefined {
   switch (readingType) {

@@ -11,7 +11,7 @@ export interface AppServices {
   /** This window shows one popped-out tab: its consoles take control from the window they left. */
   poppedOut: boolean;
   openConsole(server: ServerView, kind: 'sol' | 'serial' | 'vnc'): void;
-  openView(server: ServerView, kind: 'sensors' | 'sel' | 'recordings'): void;
+  openView(server: ServerView, kind: 'sensors' | 'sel' | 'recordings' | 'server'): void;
   requestPower(serverIds: readonly string[], action: PowerAction): void;
   requestBoot(serverIds: readonly string[]): void;
   uploadMedia(serverId: string, file: File): void;

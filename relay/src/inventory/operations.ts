@@ -1,4 +1,4 @@
-import { type BootRequest, type BootResult, type BootOverride, type CredentialsRetryResult, LightsoutError, type PowerAction, type PowerResult, type SelList, type SensorList, type ServerView } from '@lightsout/shared';
+import { type BootRequest, type BootResult, type BootOverride, type CredentialsRetryResult, LightsoutError, type PowerAction, type PowerResult, type SelList, type SensorHistory, type SensorList, type ServerView } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { findServer, listServers, toServerView } from './servers.js';
 
@@ -19,6 +19,8 @@ export interface ServerOperations {
   getBoot(request: FastifyRequest, serverId: string): Promise<BootOverride>;
   setBoot(request: FastifyRequest, serverId: string, boot: BootRequest): Promise<BootResult>;
   sensors(request: FastifyRequest, serverId: string): Promise<SensorList>;
+  /** The readings the server's agent kept (it records every sensors.list it answers), oldest first. */
+  sensorHistory(request: FastifyRequest, serverId: string): Promise<SensorHistory>;
   eventLog(request: FastifyRequest, serverId: string): Promise<SelList>;
   clearEventLog(request: FastifyRequest, serverId: string): Promise<void>;
 }
@@ -79,6 +81,9 @@ export function createServerOperations(app: FastifyInstance): ServerOperations {
     },
     sensors(request, serverId) {
       return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'sensors.list', { serverId }));
+    },
+    sensorHistory(request, serverId) {
+      return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'sensors.history', { serverId }));
     },
     eventLog(request, serverId) {
       return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'sel.list', { serverId }));

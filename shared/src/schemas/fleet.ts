@@ -44,7 +44,7 @@ export const FleetSummary = Type.Object({
   }),
   consoles: Type.Object({ sessions: Count, servers: Count }),
   mounts: Count,
-  /** Critical events the agents saw in the servers' event logs lately, newest first (at most 20). */
+  /** Critical event-log entries, newest first (at most 20). Empty until the relay collects event logs across the fleet (not yet). */
   criticalEvents: Type.Array(FleetEvent),
   /** ISO-8601 time the summary was computed. */
   at: Type.String(),

@@ -96,6 +96,21 @@ export const BootResult = Type.Object({
 });
 export type BootResult = Static<typeof BootResult>;
 
+/**
+ * A threshold sensor's limits in its unit, those the BMC reports (IPMI v2.0
+ * §43.1 readable thresholds; Redfish Sensor Thresholds or Thermal/Power
+ * `…Threshold…` properties): non-critical ≈ Redfish "caution", non-recoverable ≈ "fatal".
+ */
+export const SensorThresholds = Type.Object({
+  lowerNonRecoverable: Type.Optional(Type.Number()),
+  lowerCritical: Type.Optional(Type.Number()),
+  lowerNonCritical: Type.Optional(Type.Number()),
+  upperNonCritical: Type.Optional(Type.Number()),
+  upperCritical: Type.Optional(Type.Number()),
+  upperNonRecoverable: Type.Optional(Type.Number()),
+});
+export type SensorThresholds = Static<typeof SensorThresholds>;
+
 export const Sensor = Type.Object({
   name: Type.String(),
   /** temperature, fan, voltage, current, power, other */
@@ -104,11 +119,31 @@ export const Sensor = Type.Object({
   unit: Type.String(),
   /** ok, warning (non-critical), critical, non-recoverable, unknown */
   status: Type.String(),
+  /** Absent when the BMC reports none (discrete sensors, older agents). */
+  thresholds: Type.Optional(SensorThresholds),
 });
 export type Sensor = Static<typeof Sensor>;
 
 export const SensorList = Type.Object({ sensors: Type.Array(Sensor) });
 export type SensorList = Static<typeof SensorList>;
+
+/** The most readings the agent keeps per server (GET /v1/servers/{id}/sensors/history). */
+export const SENSOR_HISTORY_LIMIT = 720;
+
+/**
+ * `GET /v1/servers/{id}/sensors/history`: the readings the server's agent
+ * kept, oldest first, column by column (the form a chart draws): `at[i]` is
+ * the time of sample i (ms since the epoch), `series[k][i]` sensor k's value
+ * then (null: no reading, or the sensor was not there).
+ */
+export const SensorHistory = Type.Object({
+  sensors: Type.Array(Type.Object({ name: Type.String(), type: Type.String(), unit: Type.String() }), { maxItems: 256 }),
+  at: Type.Array(Type.Number(), { maxItems: SENSOR_HISTORY_LIMIT }),
+  series: Type.Array(Type.Array(Type.Union([Type.Number(), Type.Null()]), { maxItems: SENSOR_HISTORY_LIMIT }), { maxItems: 256 }),
+  /** Seconds between the agent's own readings of this server; 0 when it reads only on request. */
+  intervalSeconds: Type.Integer({ minimum: 0 }),
+});
+export type SensorHistory = Static<typeof SensorHistory>;
 
 export const SelEntry = Type.Object({
   id: Type.Integer(),

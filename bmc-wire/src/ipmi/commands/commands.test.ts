@@ -21,6 +21,17 @@ describe('SDR records (§43) and conversion (§36.3)', () => {
     expect(decodeSdrRecord(fromHex('0500510c00'))).toEqual({ kind: 'unknown', recordId: 5, recordType: 0x0c });
   });
 
+  it('reads the thresholds the readable mask names, raw, from a threshold sensor\'s full record', () => {
+    expect(decodeSdrRecord(full)).toMatchObject({ thresholdsRaw: {} });
+    const withThresholds = fromHex('03005101352000010701450001010000000000000001000001000001010000000000ff000000000000000000000000ca426f6172642054656d70');
+    withThresholds[18] = 0x12; // lower critical (bit 1), upper critical (bit 4)
+    withThresholds[37] = 90;
+    withThresholds[40] = 5;
+    withThresholds[36] = 99; // upper non-recoverable: not readable, left out
+    expect(decodeSdrRecord(withThresholds)).toMatchObject({ thresholdsRaw: { upperCritical: 90, lowerCritical: 5 } });
+    expect(Object.keys((decodeSdrRecord(withThresholds) as { thresholdsRaw: object }).thresholdsRaw)).toHaveLength(2);
+  });
+
   it('converts with signed M, B and exponents', () => {
     // M = 2, B = -3 × 10^1, R exponent -1: y = (2x − 30) / 10
     expect(convertReading(100, { analogFormat: 0, linearization: 0, m: 2, b: -3, bExponent: 1, rExponent: -1 })).toBe(17);

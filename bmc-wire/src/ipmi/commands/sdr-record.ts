@@ -30,8 +30,15 @@ export interface Conversion {
   rExponent: number;
 }
 
+/** Threshold names in the order of the readable-threshold mask's bits 0–5 (§43.1 byte 20). */
+export const THRESHOLD_NAMES = ['lowerNonCritical', 'lowerCritical', 'lowerNonRecoverable', 'upperNonCritical', 'upperCritical', 'upperNonRecoverable'] as const;
+export type ThresholdName = (typeof THRESHOLD_NAMES)[number];
+
+// The raw threshold bytes of a full record, §43.1 bytes 37–42 (0-based 36–41): | UNR | UC | UNC | LNR | LC | LNC |
+const THRESHOLD_OFFSETS: Record<ThresholdName, number> = { upperNonRecoverable: 36, upperCritical: 37, upperNonCritical: 38, lowerNonRecoverable: 39, lowerCritical: 40, lowerNonCritical: 41 };
+
 export type SdrRecord =
-  | { kind: 'full'; recordId: number; ownerId: number; ownerLun: number; sensorNumber: number; entityId: number; entityInstance: number; sensorType: number; sensorTypeName: string; eventReadingType: number; unit: string; percentage: boolean; conversion: Conversion; name: string }
+  | { kind: 'full'; recordId: number; ownerId: number; ownerLun: number; sensorNumber: number; entityId: number; entityInstance: number; sensorType: number; sensorTypeName: string; eventReadingType: number; unit: string; percentage: boolean; conversion: Conversion; name: string; thresholdsRaw: Partial<Record<ThresholdName, number>> }
   | { kind: 'compact'; recordId: number; ownerId: number; ownerLun: number; sensorNumber: number; entityId: number; entityInstance: number; sensorType: number; sensorTypeName: string; eventReadingType: number; unit: string; name: string }
   | { kind: 'event-only'; recordId: number; ownerId: number; ownerLun: number; sensorNumber: number; entityId: number; entityInstance: number; sensorType: number; sensorTypeName: string; eventReadingType: number; name: string }
   | { kind: 'mc-locator'; recordId: number; slaveAddress: number; channel: number; entityId: number; entityInstance: number; name: string }
@@ -68,6 +75,7 @@ export function decodeSdrRecord(bytes: Uint8Array): SdrRecord {
           bExponent: signed(record[29]! & 0x0f, 4),
         },
         name: idString(record, 47),
+        thresholdsRaw: record[13] === 0x01 ? readableThresholds(record) : {},
       };
     }
     // Compact sensor record, §43.2: same key/entity/type layout, 21 base unit, 31 ID type/length, 32 ID string.
@@ -120,6 +128,20 @@ const LINEARIZATION: Record<number, (value: number) => number> = {
   0x0a: Math.sqrt,
   0x0b: Math.cbrt,
 };
+
+/**
+ * The thresholds a threshold sensor's full record says are readable (§43.1
+ * byte 19, the readable mask's bits 5:0 = UNR, UC, UNC, LNR, LC, LNC), raw:
+ * convertReading turns each into the sensor's unit like a reading.
+ */
+function readableThresholds(record: Uint8Array): Partial<Record<ThresholdName, number>> {
+  const readable = record[18]! & 0x3f;
+  const thresholds: Partial<Record<ThresholdName, number>> = {};
+  THRESHOLD_NAMES.forEach((name, bit) => {
+    if (readable & (1 << bit)) thresholds[name] = record[THRESHOLD_OFFSETS[name]]!;
+  });
+  return thresholds;
+}
 
 function signed(value: number, bits: number): number {
   const sign = 1 << (bits - 1);

@@ -7,6 +7,7 @@ import {
   type PowerAction,
   type PowerResult,
   type SelList,
+  type SensorHistory,
   type SensorList,
   type ServerList,
   type SessionCreated,
@@ -88,6 +89,10 @@ export class RelayClient {
   }
   sensors(serverId: string): Promise<SensorList> {
     return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sensors`);
+  }
+  /** The readings the server's agent kept, oldest first (the server page's chart). */
+  sensorHistory(serverId: string): Promise<SensorHistory> {
+    return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sensors/history`);
   }
   sel(serverId: string): Promise<SelList> {
     return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sel`);

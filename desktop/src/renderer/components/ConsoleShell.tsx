@@ -219,6 +219,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
     const entries: MenuEntry[] = [{ kind: 'heading', label: single ? single.name : count(targets.length, 'server') }];
     if (single) {
       entries.push(
+        { kind: 'item', label: 'Server page', onSelect: () => services.openView(single, 'server'), testId: 'menu-server-page' },
         { kind: 'item', label: 'Open SOL console', disabled: !capabilities.has('sol'), onSelect: () => services.openConsole(single, 'sol'), testId: 'menu-open-sol' },
         { kind: 'item', label: 'Open serial console', disabled: !capabilities.has('serial'), onSelect: () => services.openConsole(single, 'serial'), testId: 'menu-open-serial' },
         { kind: 'item', label: 'Open graphical console (VNC)', disabled: !capabilities.has('vnc'), onSelect: () => services.openConsole(single, 'vnc'), testId: 'menu-open-vnc' },

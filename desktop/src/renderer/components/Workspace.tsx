@@ -129,6 +129,7 @@ function EmptyPane() {
 const SolConsole = lazy(() => import('../consoles/SolConsole.js').then((module) => ({ default: module.SolConsole })));
 const VncConsole = lazy(() => import('../consoles/VncConsole.js').then((module) => ({ default: module.VncConsole })));
 const RecordingsView = lazy(() => import('../recordings/RecordingsView.js').then((module) => ({ default: module.RecordingsView })));
+const ServerPage = lazy(() => import('../server/ServerPage.js').then((module) => ({ default: module.ServerPage })));
 const FleetOverview = lazy(() => import('../overview/FleetOverview.js').then((module) => ({ default: module.FleetOverview })));
 const LocalTerminalConsole = lazy(() => import('../consoles/LocalTerminalConsole.js').then((module) => ({ default: module.LocalTerminalConsole })));
 
@@ -156,5 +157,7 @@ function TabContent({ tab, server, visible }: { tab: Tab; server: ServerView | u
       return <SelView server={server} />;
     case 'recordings':
       return <RecordingsView server={server} />;
+    case 'server':
+      return <ServerPage server={server} visible={visible} />;
   }
 }

@@ -105,7 +105,7 @@ export function FleetOverview() {
             <section className="wide">
               <h3>Recent critical events</h3>
               {summary.criticalEvents.length === 0 ? (
-                <p className="muted">No critical event in the event logs the agents read lately.</p>
+                <p className="muted">None collected: the relay does not gather the servers' event logs yet. A server's page shows its own, newest first.</p>
               ) : (
                 <table className="data" data-testid="fleet-events">
                   <thead><tr><th>Time</th><th>Server</th><th>Sensor</th><th>Event</th></tr></thead>

@@ -6,7 +6,7 @@
  * the screen shows 1, 2 or 4 panes; each pane shows one tab; clicking a tab
  * shows it in the focused pane.
  */
-export type TabKind = 'sol' | 'serial' | 'vnc' | 'local' | 'sensors' | 'sel' | 'recordings' | 'fleet';
+export type TabKind = 'sol' | 'serial' | 'vnc' | 'local' | 'sensors' | 'sel' | 'recordings' | 'fleet' | 'server';
 export type SplitMode = 'single' | 'horizontal' | 'vertical' | 'grid';
 
 export interface Tab {
@@ -115,7 +115,7 @@ export function reduceWorkspace(workspace: Workspace, action: WorkspaceAction): 
   }
 }
 
-const TAB_KINDS = new Set<TabKind>(['sol', 'serial', 'vnc', 'local', 'sensors', 'sel', 'recordings', 'fleet']);
+const TAB_KINDS = new Set<TabKind>(['sol', 'serial', 'vnc', 'local', 'sensors', 'sel', 'recordings', 'fleet', 'server']);
 const SPLIT_MODES = new Set<SplitMode>(['single', 'horizontal', 'vertical', 'grid']);
 
 /** Restores a persisted workspace, dropping anything malformed rather than failing the start. */

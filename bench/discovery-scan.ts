@@ -10,7 +10,7 @@
  * over HTTPS at every address, is measured once more in the same run
  * (`params.withRedfishSeconds`): a TLS handshake per BMC is what it costs.
  * `params.found` / `params.missed` compare ours with what is really there.
- *   npm run bench -- discovery-scan [--count 1000] [--pps 20000] [--concurrency 512] [--timeout-ms 1000] [--runs 2]
+ *   npm run bench -- discovery-scan [--count 1000] [--pps 20000] [--concurrency 1024] [--timeout-ms 1000] [--runs 2]
  */
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
@@ -21,7 +21,7 @@ import { BMCSIM_UP, spawnBmcsim, stopProcess, untilOutput } from './lib/bmcsim-p
 import { printResult, printTable } from './lib/report.js';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, pps: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '512' }, 'timeout-ms': { type: 'string', default: '1000' }, runs: { type: 'string', default: '2' } } });
+const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, pps: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '1024' }, 'timeout-ms': { type: 'string', default: '1000' }, runs: { type: 'string', default: '2' } } });
 const count = Number(values.count);
 const pps = Number(values.pps);
 const concurrency = Number(values.concurrency);

@@ -15,6 +15,11 @@ export interface ScanSettings {
   probesPerSecond: number;
   /** Addresses probed at once. */
   concurrency: number;
+  /**
+   * Redfish requests in flight at once (default: concurrency, at most 64). A TLS handshake costs both
+   * ends milliseconds of CPU: hundreds at once on a busy host all outlast their wait and find nothing.
+   */
+  redfishConcurrency?: number;
   /** How long one probe waits for its answer. */
   timeoutMs: number;
   /** IPMI resends to an address that did not answer (UDP may drop). */
@@ -56,6 +61,7 @@ export async function scanRanges(settings: ScanSettings, hooks: ScanHooks = {}):
     ? await IpmiScanSocket.open({ port: settings.ipmiPort, pacer, timeoutMs: settings.timeoutMs, retries: settings.retries, onSend: (address) => hooks.onProbe?.('ipmi', address) })
     : undefined;
   const redfish = settings.protocols.includes('redfish');
+  const redfishSlots = new Slots(settings.redfishConcurrency ?? Math.min(settings.concurrency, 64));
   const found: DiscoveredBmc[] = [];
   let nextTarget = 0;
   const worker = async () => {
@@ -63,7 +69,7 @@ export async function scanRanges(settings: ScanSettings, hooks: ScanHooks = {}):
       const address = targets[nextTarget++]!;
       const findings = await Promise.all([
         ipmi?.probe(address),
-        redfish ? probeRedfish(address, { port: settings.redfishPort, pacer, timeoutMs: settings.timeoutMs, onSend: (to) => hooks.onProbe?.('redfish', to) }) : undefined,
+        redfish ? redfishSlots.run(() => probeRedfish(address, { port: settings.redfishPort, pacer, timeoutMs: settings.timeoutMs, onSend: (to) => hooks.onProbe?.('redfish', to) })) : undefined,
       ]).catch((error: unknown) => {
         if (error instanceof PacerClosedError) return undefined;
         throw error;
@@ -95,4 +101,26 @@ export async function scanRanges(settings: ScanSettings, hooks: ScanHooks = {}):
   const order = new Map(targets.map((address, index) => [address, index]));
   found.sort((left, right) => order.get(left.address)! - order.get(right.address)!);
   return { scanId: hooks.scanId ?? randomUUID(), ranges: settings.ranges, startedAt, finishedAt: new Date().toISOString(), addresses: targets.length, probes: pacer.count, bmcs: found };
+}
+
+/** At most `size` tasks at once; the others wait their turn in order. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = Math.max(1, size);
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+      else this.#free++;
+    }
+  }
 }

@@ -36,6 +36,8 @@ export interface StackServer {
 }
 
 export interface Stack {
+  /** The stack's directory: relay `i`'s data in `relay-data-{i}`, the agent's state in `agent-state`. */
+  directory: string;
   /** The first relay's URL (where the tokens come from and the agent enrolled). */
   relayUrl: string;
   /** Every relay's URL, in the agent's order. */
@@ -165,6 +167,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
 
   const tokens = new Map<string, Promise<string>>();
   const stack: Stack = {
+    directory,
     relayUrl,
     relayUrls,
     operatorToken: '',

@@ -73,6 +73,11 @@ export const ERROR_CODES = {
   MEDIA_URL_NOT_ALLOWED: 403,
   /** The agent could not fetch the image from its URL (HTTP error, no size announced, connection lost past the resumes). */
   MEDIA_URL_FETCH_FAILED: 502,
+  /**
+   * The request went to a gateway that does not hold the agent's connection (RFC 9110 §15.5.20, 421
+   * Misdirected Request): an upload's bytes are taken only where its agent is; details.uploadUrl names that place.
+   */
+  WRONG_GATEWAY: 421,
   // protocol plane
   PROTOCOL_VERSION: 400,
   MALFORMED_MESSAGE: 400,

@@ -173,6 +173,8 @@ export class MediaCache {
           if (!open || attempt >= resume.attempts || !isCut(error)) throw error;
           // Continue from what is on disk, re-hashed from there (bytes hashed in flight may not have been written).
           offset = Math.min(size, await stat(temporary).then((info) => info.size, () => 0));
+          // what the disk has is the progress now: bytes hashed in flight but never written are asked for again
+          onProgress?.(offset);
           await resume.wait(attempt);
         }
       }

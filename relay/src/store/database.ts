@@ -173,6 +173,7 @@ export interface Database {
   ssh_host_keys: SshHostKeyTable;
   automation_policies: AutomationPolicyTable;
   media_url_policies: MediaUrlPolicyTable;
+  media_uploads: MediaUploadTable;
   automation_approvals: AutomationApprovalTable;
   signing_keys: SigningKeyTable;
   login_failures: LoginFailureTable;
@@ -348,4 +349,20 @@ export interface LoginFailureTable {
   last_at: number;
   /** Epoch ms until which the key is locked; 0: not locked. */
   locked_until: number;
+}
+
+/** An upload stored in its target agent's cache (plugins/media/agent-uploads.ts); the bytes are never on a relay. */
+export interface MediaUploadTable {
+  id: string;
+  tenant_id: string;
+  subject: string;
+  username: string;
+  filename: string;
+  sha256: string;
+  size: number;
+  server_id: string;
+  agent_id: string;
+  /** 1 once the agent holds every byte and they hash to `sha256`. */
+  verified: number;
+  created_at: number;
 }

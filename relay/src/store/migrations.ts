@@ -500,6 +500,30 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('discovered_bmcs').ifExists().execute();
     },
   },
+  '0020-media-uploads': {
+    // Uploads stored in the target agent's cache (docs/virtual-media.md "Uploads into the agent"): the row is
+    // the upload's only record outside the agent, so any replica resolves an upload id to its tenant, image and agent.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('media_uploads')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('tenant_id', 'text', (column) => column.notNull())
+        .addColumn('subject', 'text', (column) => column.notNull())
+        .addColumn('username', 'text', (column) => column.notNull())
+        .addColumn('filename', 'text', (column) => column.notNull())
+        .addColumn('sha256', 'text', (column) => column.notNull())
+        .addColumn('size', 'bigint', (column) => column.notNull())
+        .addColumn('server_id', 'text', (column) => column.notNull())
+        .addColumn('agent_id', 'text', (column) => column.notNull())
+        .addColumn('verified', 'integer', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('media_uploads_tenant').on('media_uploads').column('tenant_id').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('media_uploads').ifExists().execute();
+    },
+  },
 });
 
 /**

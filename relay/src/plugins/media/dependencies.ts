@@ -1,5 +1,6 @@
 import type { BmcEndpoints, ControlOperation, MediaUrlPolicy, MediaUrlPolicyView, OperationParams, OperationResult, Role } from '@lightsout/shared';
 import type { FastifyRequest } from 'fastify';
+import type { AgentUploads } from './agent-uploads.js';
 
 /** The caller of a REST route, as the access hook resolved it (request.principal). */
 export interface MediaCaller {
@@ -27,6 +28,15 @@ export interface MediaDependencies {
   requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>>;
   /** Verify an agent's bearer JWT as the control endpoint does; returns its agent id. */
   verifyAgentToken(token: string): Promise<string>;
+  /**
+   * Uploads into the target agent's cache (the store's rows). Without them (the plugin's own tests) every
+   * upload is kept in the relay's file store, as a single process without a target server does.
+   */
+  uploads?: AgentUploads;
+  /** The agent's control connection is on this process (its pull for an upload arrives here); default: never. */
+  agentConnectedHere?(agentId: string): boolean;
+  /** The public URL of the replica holding the agent (this one's included), undefined when offline everywhere. */
+  gatewayUrlOf?(agentId: string): Promise<string | undefined>;
   /** The tenants' media URL policies (mount by URL); without them every URL is refused. */
   urlPolicies?: {
     get(tenant: string): Promise<MediaUrlPolicyView>;

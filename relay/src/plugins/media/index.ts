@@ -15,6 +15,7 @@ import {
 } from '@lightsout/shared';
 import { MemoryLocker } from '@tus/server';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Metadata } from '@tus/utils';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
@@ -25,7 +26,11 @@ import { MediaJobs, type MountSource } from './jobs.js';
 import { jsonErrorBodies } from '../errors.js';
 import { targetTenant } from '../../access/guards.js';
 import { handlePatch } from './patch.js';
-import { type UploadCaller, type UploadRecord, createUploadServer, findUpload, listUploads, uploadIdOf } from './uploads.js';
+import { type UploadCaller, type UploadRecord, createUploadServer, displayName, findUpload, listUploads, tenantUsage, uploadIdOf } from './uploads.js';
+import { AgentLegs } from './agent-legs.js';
+import { type AgentUploadContext, createAgentUpload, deleteAgentUpload, headAgentUpload, patchAgentUpload } from './agent-patch.js';
+import { type AgentUploadRow, recordOfRow } from './agent-uploads.js';
+import { sendRefusal, tusHeaders } from './patch.js';
 
 export type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
 
@@ -98,6 +103,8 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     mountTimeoutMs: options.mountTimeoutMs ?? 15 * 60_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
     uploadState: async (uploadId) => {
+      const row = await dependencies.uploads?.find(uploadId);
+      if (row) return { verified: row.verified === 1, offset: row.verified === 1 ? row.size : 0 };
       const record = await findUpload(store, uploadId);
       return record ? { verified: record.verified, offset: record.offset } : undefined;
     },
@@ -149,19 +156,47 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   const locker = new MemoryLocker();
   const onVerified = (record: UploadRecord) => app.log.info({ uploadId: record.id, tenant: record.tenant, size: record.size, sha256: record.sha256 }, 'media upload verified');
   const maxUploadBytes = options.maxUploadBytes ?? 16 * 1024 ** 3;
+  const tenantQuotaBytes = options.tenantQuotaBytes ?? 64 * 1024 ** 3;
+  const expirationMs = options.incompleteTtlMs ?? 24 * 3600_000;
+  /** Bytes a tenant holds or has reserved: the relay's own uploads and those in agents' caches. */
+  const usageOf = async (tenant: string) => (await tenantUsage(store, tenant)) + ((await dependencies.uploads?.ofTenant(tenant)) ?? []).reduce((total, row) => total + row.size, 0);
   const tus = createUploadServer({
     store,
     locker,
     maxUploadBytes,
-    tenantQuotaBytes: options.tenantQuotaBytes ?? 64 * 1024 ** 3,
+    tenantQuotaBytes,
+    usageOf,
     callerOf: (request) => callers.get(request),
     onVerified,
   });
+  const legs = new AgentLegs();
+  app.addHook('onClose', async () => legs.closeAll());
+  const agentUploads: AgentUploadContext | undefined = dependencies.uploads
+    ? {
+        rows: dependencies.uploads,
+        legs,
+        proofs: new Map(),
+        locker,
+        requestAgent: dependencies.requestAgent,
+        connectedHere: (agentId) => dependencies.agentConnectedHere?.(agentId) ?? false,
+        gatewayUrlOf: dependencies.gatewayUrlOf ?? (async () => undefined),
+        ownUrl: app.config.publicUrl,
+        expirationMs,
+        onVerified,
+      }
+    : undefined;
+  /** The agent-backed upload `id` as the caller may see it (another tenant's does not exist for them). */
+  const agentUploadFor = async (id: string | undefined, tenant: string): Promise<AgentUploadRow | undefined> => {
+    if (!id || !agentUploads) return undefined;
+    const row = await agentUploads.rows.find(id);
+    if (row && row.tenant_id !== tenant) throw new LightsoutError('NOT_FOUND', 'no such upload');
+    return row;
+  };
 
   // unfinished uploads past their expiry free their quota (tus expiration extension)
   const sweeper = setInterval(() => {
-    tus.cleanUpExpiredUploads().then(
-      (removed) => removed > 0 && app.log.info({ removed }, 'expired media uploads removed'),
+    Promise.all([tus.cleanUpExpiredUploads(), agentUploads?.rows.removeUnfinishedBefore(Date.now() - expirationMs) ?? 0]).then(
+      ([files, rows]) => files + rows > 0 && app.log.info({ removed: files + rows }, 'expired media uploads removed'),
       (error: unknown) => app.log.warn({ err: error }, 'could not remove expired media uploads'),
     );
   }, 15 * 60_000);
@@ -186,23 +221,72 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   // ── tus uploads ─────────────────────────────────────────────────────────
   // tus bodies are raw bytes streamed to disk (patch.ts): never parsed or buffered here.
   app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
+  /**
+   * tus creation with `server` in Upload-Metadata: the upload goes into that
+   * server's agent. Without it, only the single process keeps uploads (its
+   * file store); a replica of a regional deployment has nowhere to keep them.
+   * Returns false when the relay's file store takes the upload.
+   */
+  async function createForServer(request: FastifyRequest, reply: FastifyReply, uploadCaller: UploadCaller): Promise<boolean> {
+    let metadata: Record<string, string | null>;
+    try {
+      metadata = Metadata.parse(request.headers['upload-metadata'] as string | undefined);
+    } catch {
+      throw new LightsoutError('VALIDATION_FAILED', 'Upload-Metadata is malformed (tus: comma-separated "key base64value")');
+    }
+    const serverId = metadata.server ?? undefined;
+    if (serverId === undefined || !agentUploads) {
+      if (app.config.role === 'manager' || app.config.role === 'gateway') {
+        throw new LightsoutError('VALIDATION_FAILED', 'an upload names the server it is for (Upload-Metadata "server"): its bytes go into that server\'s agent', { hint: 'the CLI and the web console send it; a tus client adds server <base64 server id>' });
+      }
+      return false;
+    }
+    const sha256 = metadata.sha256?.toLowerCase();
+    if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) throw new LightsoutError('VALIDATION_FAILED', 'Upload-Metadata must carry sha256 (64 hex digits) of the whole file', { hint: 'the CLI computes it before uploading' });
+    const lengthHeader = request.headers['upload-length'];
+    if (typeof lengthHeader !== 'string' || !/^\d{1,16}$/.test(lengthHeader)) throw new LightsoutError('VALIDATION_FAILED', 'Upload-Length is required (deferred length is not accepted)');
+    const size = Number(lengthHeader);
+    if (size > maxUploadBytes) throw new LightsoutError('PAYLOAD_TOO_LARGE', `an upload is at most ${maxUploadBytes} bytes`);
+    const server = await serverFor(serverId, caller(request));
+    const used = await usageOf(uploadCaller.tenant);
+    if (used + size > tenantQuotaBytes) {
+      throw new LightsoutError('QUOTA_EXCEEDED', `upload of ${size} bytes would exceed the tenant's media quota (${used} of ${tenantQuotaBytes} bytes used)`, {
+        hint: 'delete old uploads (lightsout media status shows them) or ask the provider for a larger quota',
+        details: { used, quota: tenantQuotaBytes, size },
+      });
+    }
+    const record = await createAgentUpload(agentUploads, reply.raw, { caller: uploadCaller, server, filename: displayName(metadata.filename ?? ''), sha256, size });
+    request.log.info({ uploadId: record.id, serverId: server.id, size, sha256 }, 'media upload into the agent created');
+    return true;
+  }
+
   /** PATCHes in progress per caller: a revocation of the caller ends theirs at once. */
   const patching = new Map<string, Set<AbortController>>();
   const tusHandler = async (request: FastifyRequest, reply: FastifyReply) => {
     const who = caller(request);
     const uploadCaller = { subject: who.subject, username: who.username, tenant: who.tenant };
     reply.hijack();
-    // the bytes of an upload take our Node-stream path; the rest of tus is @tus/server's
-    if (request.method === 'PATCH') {
-      const revoked = new AbortController();
-      const mine = patching.get(who.subject) ?? new Set<AbortController>();
-      patching.set(who.subject, mine.add(revoked));
-      try {
-        return await handlePatch({ store, locker, onVerified }, request.raw, reply.raw, uploadIdOf(request.raw.url ?? ''), uploadCaller, revoked.signal);
-      } finally {
-        mine.delete(revoked);
-        if (mine.size === 0 && patching.get(who.subject) === mine) patching.delete(who.subject);
+    // An upload for a server goes into that server's agent (agent-patch.ts); the rest stays in the relay's file store.
+    try {
+      if (request.method === 'POST' && (await createForServer(request, reply, uploadCaller))) return;
+      const row = request.method === 'POST' || request.method === 'OPTIONS' ? undefined : await agentUploadFor(uploadIdOf(request.raw.url ?? ''), who.tenant);
+      if (row && agentUploads && request.method === 'HEAD') return await headAgentUpload(agentUploads, request.raw, reply.raw, row);
+      if (row && agentUploads && request.method === 'DELETE') return await deleteAgentUpload(agentUploads, reply.raw, row);
+      if (request.method === 'PATCH') {
+        const revoked = new AbortController();
+        const mine = patching.get(who.subject) ?? new Set<AbortController>();
+        patching.set(who.subject, mine.add(revoked));
+        try {
+          // the bytes of an upload take our Node-stream path; the rest of tus is @tus/server's
+          if (row && agentUploads) return await patchAgentUpload(agentUploads, request.raw, reply.raw, row, revoked.signal);
+          return await handlePatch({ store, locker, onVerified }, request.raw, reply.raw, uploadIdOf(request.raw.url ?? ''), uploadCaller, revoked.signal);
+        } finally {
+          mine.delete(revoked);
+          if (mine.size === 0 && patching.get(who.subject) === mine) patching.delete(who.subject);
+        }
       }
+    } catch (error) {
+      return sendRefusal(request.raw, reply.raw, tusHeaders(), error);
     }
     callers.set(request.raw, uploadCaller);
     jsonErrorBodies(reply.raw);
@@ -214,9 +298,13 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     app.route({ method: ['POST', 'PATCH', 'DELETE', 'OPTIONS'], url: path, config: { permission: 'media.upload' }, schema: { hide: true }, handler: tusHandler });
   }
 
-  app.get('/v1/media/images', { config: { permission: 'media.read' }, schema: { tags: ['media'], response: { 200: MediaImageList, ...errors } } }, async (request) => {
+  app.get('/v1/media/images', { config: { permission: 'media.read' }, schema: { tags: ['media'], querystring: Type.Object({ server: Type.Optional(Type.String({ maxLength: 63 })) }), response: { 200: MediaImageList, ...errors } } }, async (request) => {
     const who = caller(request);
-    const images = (await listUploads(store))
+    const server = (request.query as { server?: string }).server;
+    // With ?server: the images a mount on that server can use without an upload (the relay's own, or in its agent's cache).
+    const agentId = server === undefined ? undefined : (await serverFor(server, who)).agentId;
+    const rows = ((await dependencies.uploads?.ofTenant(who.tenant)) ?? []).filter((row) => row.verified === 1 && (agentId === undefined || row.agent_id === agentId)).map((row) => recordOfRow(row));
+    const images = [...(await listUploads(store)), ...rows]
       .filter((record) => record.tenant === who.tenant && record.verified)
       .map((record) => ({ uploadId: record.id, filename: record.filename, sha256: record.sha256, size: record.size, uploadedBy: record.username, createdAt: record.createdAt }));
     return { images };
@@ -231,9 +319,15 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
       const { uploadId, sha256, url, boot, replace } = body;
       if (url !== undefined) return mountByUrl(request, who, server, url, body);
       if ((uploadId === undefined) === (sha256 === undefined)) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId, sha256 and url');
-      const record = uploadId
-        ? await findUpload(store, uploadId)
-        : (await listUploads(store)).find((candidate) => candidate.tenant === who.tenant && candidate.verified && candidate.sha256 === sha256);
+      const rows = ((await dependencies.uploads?.ofTenant(who.tenant)) ?? []).filter((row) => row.agent_id === server.agentId);
+      const row = uploadId ? await dependencies.uploads?.find(uploadId) : rows.find((candidate) => candidate.verified === 1 && candidate.sha256 === sha256);
+      // an upload into an agent's cache is there only: another agent's server cannot mount it
+      if (row && row.agent_id !== server.agentId) throw new LightsoutError('NOT_FOUND', `that upload went into the cache of another agent than ${server.id}'s`, { hint: 'upload the image again for this server' });
+      const record = row
+        ? recordOfRow(row)
+        : uploadId
+          ? await findUpload(store, uploadId)
+          : (await listUploads(store)).find((candidate) => candidate.tenant === who.tenant && candidate.verified && candidate.sha256 === sha256);
       if (!record || record.tenant !== who.tenant) throw new LightsoutError('NOT_FOUND', 'no such upload');
       // An upload still arriving may be mounted: the agent pulls it as it grows (cut-through) and
       // the mount itself waits until the agent holds every byte with the right SHA-256.
@@ -362,6 +456,8 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     const header = request.headers.authorization;
     if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw new LightsoutError('UNAUTHENTICATED', 'agent token missing');
     const agentId = await dependencies.verifyAgentToken(header.slice('Bearer '.length));
+    const row = await dependencies.uploads?.find(request.params.uploadId);
+    if (row) return pullFromClient(row, agentId, request, reply);
     const grant = jobs.grants.get(request.params.uploadId);
     if (!grant || grant.agentId !== agentId || grant.expiresAt < Date.now()) throw new LightsoutError('FORBIDDEN', 'this agent has no transfer of that image in progress');
     const { record } = grant;
@@ -379,4 +475,33 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     if (current.verified) return reply.send(createReadStream(path, { start, end: size - 1, highWaterMark: 1024 * 1024 }));
     return reply.send(readGrowingFile({ path, start, size, stallTimeoutMs: options.stallTimeoutMs ?? 120_000 }));
   });
+
+  /**
+   * The agent's pull of an upload into its cache: the response stays open and
+   * the client's PATCH bodies are written into it as they arrive (agent-legs.ts).
+   * Only the agent the upload was created for may pull it.
+   */
+  async function pullFromClient(row: AgentUploadRow, agentId: string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    if (row.agent_id !== agentId) throw new LightsoutError('FORBIDDEN', 'this upload goes to another agent');
+    if (row.verified === 1) {
+      // it was verified in this agent's cache, which no longer has it (evicted): the row is stale, the client uploads again
+      await dependencies.uploads!.remove(row.id);
+      throw new LightsoutError('NOT_FOUND', 'the image left the agent cache; upload it again');
+    }
+    const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+    const start = range ? Number(range[1]) : 0;
+    if (start > row.size) return reply.status(416).header('content-range', `bytes */${row.size}`).send();
+    reply.hijack();
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(row.size - start), 'x-content-sha256': row.sha256 };
+    if (range) headers['content-range'] = `bytes ${start}-${row.size - 1}/${row.size}`;
+    reply.raw.writeHead(range ? 206 : 200, headers);
+    // the headers now, so the agent's request resolves and its cache file opens before the first byte
+    reply.raw.flushHeaders();
+    if (start === row.size) {
+      reply.raw.end();
+      return reply;
+    }
+    legs.attach(row.id, reply.raw, start, row.size);
+    return reply;
+  }
 }

@@ -31,7 +31,7 @@ const CONTENT_TYPE = 'application/offset+octet-stream';
 const WRITE_BUFFER_BYTES = 1024 * 1024;
 
 /** A refusal with the tus status it is sent with (tus statuses differ from our codes' defaults in places). */
-class PatchRefused extends Error {
+export class PatchRefused extends Error {
   constructor(
     readonly error: LightsoutError,
     readonly status: number,
@@ -40,11 +40,11 @@ class PatchRefused extends Error {
   }
 }
 
-const refuse = (status: number, code: LightsoutError['code'], message: string) => new PatchRefused(new LightsoutError(code, message), status);
+export const refuse = (status: number, code: LightsoutError['code'], message: string) => new PatchRefused(new LightsoutError(code, message), status);
 
 /** `revoked` aborts when the caller's access is revoked mid-body: the bytes stop there and the PATCH is refused. */
 export async function handlePatch(context: PatchContext, request: IncomingMessage, response: ServerResponse, id: string | undefined, caller: UploadCaller, revoked?: AbortSignal): Promise<void> {
-  const headers: Record<string, string> = { 'Tus-Resumable': TUS_RESUMABLE, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED_HEADERS };
+  const headers = tusHeaders();
   try {
     const offset = validate(request, id);
     const newOffset = await appendLocked(context, request, id!, offset, caller, revoked);
@@ -58,23 +58,33 @@ export async function handlePatch(context: PatchContext, request: IncomingMessag
     if (!request.complete) headers.Connection = 'close';
     response.writeHead(204, { ...headers, 'Upload-Offset': String(newOffset) }).end();
   } catch (error) {
-    const refused =
-      error instanceof PatchRefused
-        ? error
-        : error instanceof LightsoutError
-          ? new PatchRefused(error, finishStatus(error))
-          : new PatchRefused(new LightsoutError('INTERNAL', 'the upload could not be stored', { cause: error }), 500);
-    const body = JSON.stringify(refused.error.toBody());
-    // an unread body would otherwise be parsed as the next request on this connection
-    if (!request.complete) headers.Connection = 'close';
-    if (!response.headersSent) response.writeHead(refused.status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
-    response.end(body);
-    if (refused.status >= 500) throw error;
+    sendRefusal(request, response, headers, error);
   }
 }
 
+/** The headers every tus answer carries (core §2.4 Tus-Resumable), readable by a browser client. */
+export function tusHeaders(): Record<string, string> {
+  return { 'Tus-Resumable': TUS_RESUMABLE, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': `${EXPOSED_HEADERS}, Lightsout-Upload-Url` };
+}
+
+/** Answers a refused tus request with its status and our JSON error body; rethrows what was not a refusal (5xx). */
+export function sendRefusal(request: IncomingMessage, response: ServerResponse, headers: Record<string, string>, error: unknown): void {
+  const refused =
+    error instanceof PatchRefused
+      ? error
+      : error instanceof LightsoutError
+        ? new PatchRefused(error, finishStatus(error))
+        : new PatchRefused(new LightsoutError('INTERNAL', 'the upload could not be stored', { cause: error }), 500);
+  const body = JSON.stringify(refused.error.toBody());
+  // an unread body would otherwise be parsed as the next request on this connection
+  if (!request.complete) headers.Connection = 'close';
+  if (!response.headersSent) response.writeHead(refused.status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
+  response.end(body);
+  if (refused.status >= 500 && !(error instanceof LightsoutError)) throw error;
+}
+
 /** The header checks of tus core §3.2.3 (and §2.4 Tus-Resumable), in the statuses @tus/server uses. */
-function validate(request: IncomingMessage, id: string | undefined): number {
+export function validate(request: IncomingMessage, id: string | undefined): number {
   const version = request.headers['tus-resumable'];
   if (version === undefined) throw refuse(412, 'BAD_REQUEST', 'Tus-Resumable is required');
   if (version !== TUS_RESUMABLE) throw refuse(400, 'BAD_REQUEST', `this server speaks tus ${TUS_RESUMABLE}`);

@@ -43,6 +43,8 @@ export interface UploadServerOptions {
   locker: Locker;
   maxUploadBytes: number;
   tenantQuotaBytes: number;
+  /** Bytes the tenant holds or has reserved (default: its uploads in this store). */
+  usageOf?: (tenant: string) => Promise<number>;
   /** The caller the route authenticated for this raw request (set before tus sees it). */
   callerOf: (request: IncomingMessage) => UploadCaller | undefined;
   onVerified?: (record: UploadRecord) => void;
@@ -74,7 +76,7 @@ export function createUploadServer(options: UploadServerOptions): TusServer {
         throw tusError(new LightsoutError('VALIDATION_FAILED', 'Upload-Metadata must carry sha256 (64 hex digits) of the whole file', { hint: 'the CLI computes it before uploading' }));
       }
       if (upload.size === undefined) throw tusError(new LightsoutError('VALIDATION_FAILED', 'Upload-Length is required (deferred length is not accepted)'));
-      const used = await tenantUsage(store, caller.tenant);
+      const used = await (options.usageOf ?? ((tenant: string) => tenantUsage(store, tenant)))(caller.tenant);
       if (used + upload.size > options.tenantQuotaBytes) {
         throw tusError(
           new LightsoutError('QUOTA_EXCEEDED', `upload of ${upload.size} bytes would exceed the tenant's media quota (${used} of ${options.tenantQuotaBytes} bytes used)`, {

@@ -1,5 +1,6 @@
 import { LightsoutError, type MediaUrlPolicy } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
+import { AgentUploads } from './agent-uploads.js';
 import type { MediaDependencies, MediaServerInfo } from './dependencies.js';
 
 /** The media plugin's dependencies from the relay's store, agents and audit plugins (app.ts); the access hook authenticates. */
@@ -22,6 +23,9 @@ export function mediaDependenciesOf(app: FastifyInstance): MediaDependencies {
       return server;
     },
     requestAgent: (agentId, op, params, timeoutMs) => app.agentRouter.request(agentId, op, params, timeoutMs),
+    uploads: new AgentUploads(app.store),
+    agentConnectedHere: (agentId) => app.agents.isOnline(agentId),
+    gatewayUrlOf: (agentId) => app.agentRouter.gatewayUrlOf(agentId, app.config.publicUrl),
     async verifyAgentToken(token) {
       return (await app.agents.authenticate(token)).id;
     },

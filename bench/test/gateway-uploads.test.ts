@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresForThisFile } from '@lightsout/relay/testing';
+import { seededBytes } from '../lib/bmc-peers.js';
+import { eventually, until } from '../lib/processes.js';
+import { type Stack, startStack } from '../lib/stack.js';
+
+/**
+ * Uploads into the agent's cache (docs/virtual-media.md "Uploads into the
+ * agent"), as processes: raw tus over HTTP to a relay (a single process on
+ * SQLite) and to a regional deployment (a manager and two gateways on
+ * PostgreSQL). The bytes end up once, in the agent's cache, and nowhere under
+ * a relay's data directory; after a kill -9 of the gateway carrying an
+ * upload, the client asks the deployment where the upload is now and
+ * continues there from the agent's offset.
+ */
+const postgres = postgresForThisFile();
+const SERVER = 'vm-01';
+const tus = { 'Tus-Resumable': '1.0.0' };
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+const hex = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+/** A Redfish endpoint nobody answers: the server has virtual media as far as the inventory goes, which is all an upload needs. */
+const servers = [{ id: SERVER, redfish: { url: 'https://127.0.0.1:9', credentials: 'bmc' } }];
+const credentials = [{ id: 'bmc', username: 'admin', passwordEnv: 'BMC_PASSWORD' }];
+
+async function create(url: string, token: string, image: Buffer, serverId = SERVER): Promise<Response> {
+  return fetch(`${url}/v1/media/uploads`, {
+    method: 'POST',
+    headers: { ...tus, authorization: `Bearer ${token}`, 'Upload-Length': String(image.length), 'Upload-Metadata': `filename ${b64('rescue.iso')},sha256 ${b64(hex(image))},server ${b64(serverId)}` },
+  });
+}
+
+async function head(url: string, token: string): Promise<{ status: number; offset: number; uploadUrl: string | null }> {
+  const response = await fetch(url, { method: 'HEAD', headers: { ...tus, authorization: `Bearer ${token}` } });
+  return { status: response.status, offset: Number(response.headers.get('upload-offset')), uploadUrl: response.headers.get('lightsout-upload-url') };
+}
+
+async function patch(url: string, token: string, offset: number, body: Buffer): Promise<Response> {
+  return fetch(url, { method: 'PATCH', headers: { ...tus, authorization: `Bearer ${token}`, 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream' }, body });
+}
+
+/** Every file under `directory` (recursively), for "nothing of the image here". */
+function filesUnder(directory: string): string[] {
+  if (!existsSync(directory)) return [];
+  return readdirSync(directory, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+const cacheOf = (stack: Stack) => join(stack.directory, 'agent-state', 'media');
+const partialSize = (stack: Stack) => {
+  const partial = readdirSync(cacheOf(stack)).find((name) => name.includes('.partial-'));
+  return partial === undefined ? 0 : statSync(join(cacheOf(stack), partial)).size;
+};
+
+describe('an upload into the agent, single process (role all, SQLite)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(servers, { agentCredentials: credentials, agentEnv: { BMC_PASSWORD: 'x' } });
+  }, 120_000);
+  afterAll(async () => stack?.close());
+
+  it('lands only in the agent cache, byte-exact, in chunks; HEAD gives the agent\'s offset; a wrong offset is 409; the image is listed for that server', { timeout: 120_000 }, async () => {
+    const image = seededBytes(6 * 1024 * 1024 + 13, 41);
+    const created = await create(stack.relayUrl, stack.operatorToken, image);
+    expect(created.status, await created.clone().text()).toBe(201);
+    const location = created.headers.get('location')!;
+    expect(location).toMatch(/^\/v1\/media\/uploads\/[0-9a-f]{32}$/);
+    const url = `${stack.relayUrl}${location}`;
+    expect(await head(url, stack.operatorToken)).toMatchObject({ status: 200, offset: 0 });
+
+    const third = Math.floor(image.length / 3);
+    const first = await patch(url, stack.operatorToken, 0, image.subarray(0, third));
+    expect(first.status, await first.clone().text()).toBe(204);
+    expect(Number(first.headers.get('upload-offset'))).toBe(third);
+    expect(partialSize(stack)).toBe(third);
+    expect(await head(url, stack.operatorToken)).toMatchObject({ status: 200, offset: third });
+
+    const wrong = await patch(url, stack.operatorToken, third + 1, image.subarray(third + 1));
+    expect(wrong.status).toBe(409);
+    const rest = await patch(url, stack.operatorToken, third, image.subarray(third));
+    expect(rest.status, await rest.clone().text()).toBe(204);
+    expect(Number(rest.headers.get('upload-offset'))).toBe(image.length);
+
+    const cached = join(cacheOf(stack), `${hex(image)}.iso`);
+    expect(hex(readFileSync(cached))).toBe(hex(image));
+    expect(filesUnder(join(stack.directory, 'relay-data-0', 'media'))).toEqual([]);
+    const images = (await (await fetch(`${stack.relayUrl}/v1/media/images?server=${SERVER}`, { headers: { authorization: `Bearer ${stack.operatorToken}` } })).json()) as { images: { uploadId: string; sha256: string }[] };
+    expect(images.images).toContainEqual(expect.objectContaining({ uploadId: location.split('/').pop(), sha256: hex(image) }));
+  });
+
+  it('wrong bytes: the last PATCH is 460 CHECKSUM_MISMATCH, the upload is gone, and the agent keeps nothing', { timeout: 60_000 }, async () => {
+    const image = seededBytes(2 * 1024 * 1024, 42);
+    const created = await create(stack.relayUrl, stack.operatorToken, image);
+    const url = `${stack.relayUrl}${created.headers.get('location')}`;
+    const forged = Buffer.from(image);
+    forged[forged.length - 1] ^= 0xff;
+    const refused = await patch(url, stack.operatorToken, 0, forged);
+    expect(refused.status).toBe(460);
+    expect(await refused.json()).toMatchObject({ code: 'CHECKSUM_MISMATCH' });
+    expect((await head(url, stack.operatorToken)).status).toBe(404);
+    expect(existsSync(join(cacheOf(stack), `${hex(image)}.iso`))).toBe(false);
+  });
+
+  it('another tenant\'s upload does not exist for the caller, and an unknown server is refused before anything is created', { timeout: 60_000 }, async () => {
+    const image = seededBytes(1024 * 1024, 43);
+    const unknown = await create(stack.relayUrl, stack.operatorToken, image, 'no-such-server');
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('an upload through a regional deployment (manager + two gateways, PostgreSQL)', () => {
+  const MANAGER = 0;
+  const HOLDER = 1;
+  const OTHER = 2;
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(servers, {
+      postgresUrl: postgres().url,
+      relays: 3,
+      agentRelays: [HOLDER, OTHER],
+      roles: [{ role: 'manager' }, { role: 'gateway', region: 'eu-central' }, { role: 'gateway', region: 'eu-central' }],
+      agentCredentials: credentials,
+      agentEnv: { BMC_PASSWORD: 'x' },
+    });
+  }, 180_000);
+  afterAll(async () => stack?.close());
+
+  it('created at the manager, sent to the gateway holding the agent; kill -9 of that gateway at ~50 %: the client resumes through the other gateway from the agent\'s offset, SHA-256 equal, nothing on any relay\'s disk', { timeout: 180_000 }, async () => {
+    const token = await stack.tokenAt(MANAGER);
+    const image = seededBytes(64 * 1024 * 1024, 44);
+    const created = await create(stack.relayUrls[MANAGER]!, token, image);
+    expect(created.status, await created.clone().text()).toBe(201);
+    const location = created.headers.get('location')!;
+    // The upload URL names the gateway holding the agent; bytes sent anywhere else are refused with where to go.
+    expect(location.startsWith(`${stack.relayUrls[HOLDER]}/v1/media/uploads/`)).toBe(true);
+    const id = location.split('/').pop()!;
+    const misdirected = await patch(`${stack.relayUrls[OTHER]}/v1/media/uploads/${id}`, token, 0, image.subarray(0, 1024));
+    expect(misdirected.status).toBe(421);
+    expect(await misdirected.json()).toMatchObject({ code: 'WRONG_GATEWAY', details: { uploadUrl: location } });
+
+    // One PATCH for the whole image, of which half is sent before the gateway dies.
+    const half = image.length / 2;
+    const cut = httpRequest(location, {
+      method: 'PATCH',
+      headers: { ...tus, authorization: `Bearer ${token}`, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(image.length) },
+    });
+    cut.on('error', () => undefined);
+    cut.write(image.subarray(0, half));
+    await until(() => partialSize(stack) === half, 60_000, 'the agent to hold half of the image');
+    await stack.killRelay(HOLDER);
+
+    // The client asks the deployment (the manager) where the upload is now and how much the agent has.
+    const resumed = await eventually('the upload to be resumable through the other gateway', 60_000, async () => {
+      const answer = await head(`${stack.relayUrls[MANAGER]}/v1/media/uploads/${id}`, token);
+      return answer.status === 200 && answer.uploadUrl?.startsWith(stack.relayUrls[OTHER]!) ? answer : undefined;
+    });
+    expect(resumed.offset).toBe(half);
+    // What the agent has is where the client continues; a stale HEAD (the agent still retrying) is a 409 and asked again.
+    let offset = resumed.offset;
+    const finished = await eventually('the rest of the image to be accepted', 60_000, async () => {
+      const answer = await patch(resumed.uploadUrl!, token, offset, image.subarray(offset));
+      if (answer.status === 204) return answer;
+      offset = (await head(`${stack.relayUrls[MANAGER]}/v1/media/uploads/${id}`, token)).offset;
+      return undefined;
+    });
+    expect(Number(finished.headers.get('upload-offset'))).toBe(image.length);
+    // continued from the agent's half: nothing before it was sent twice
+    expect(offset).toBe(half);
+    expect(hex(readFileSync(join(cacheOf(stack), `${hex(image)}.iso`)))).toBe(hex(image));
+    for (const index of [MANAGER, HOLDER, OTHER]) expect(filesUnder(join(stack.directory, `relay-data-${index}`, 'media')), `relay ${index}`).toEqual([]);
+    // Verified: any replica lists it for that server (the dedup the CLI asks before uploading).
+    const listed = (await (await fetch(`${stack.relayUrls[MANAGER]}/v1/media/images?server=${SERVER}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { images: { uploadId: string }[] };
+    expect(listed.images.map((entry) => entry.uploadId)).toContain(id);
+  });
+});

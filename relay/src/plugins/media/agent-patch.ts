@@ -1,0 +1,288 @@
+import { type Hash, createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Locker } from '@tus/server';
+import { type AgentMediaTransfer, LightsoutError, MEDIA_UPLOADS_PATH } from '@lightsout/shared';
+import type { MediaDependencies } from './dependencies.js';
+import { type AgentLegs, feed } from './agent-legs.js';
+import { type AgentUploadRow, type AgentUploads, recordOfRow } from './agent-uploads.js';
+import { PatchRefused, refuse, sendRefusal, tusHeaders, validate } from './patch.js';
+import type { UploadCaller, UploadRecord } from './uploads.js';
+
+/**
+ * tus POST, HEAD, PATCH and DELETE for an upload stored in its target
+ * agent's cache (docs/virtual-media.md "Uploads into the agent"):
+ *
+ * - POST (any replica) checks the caller, size, quota and server, writes the
+ *   row, and answers with the upload's URL on the gateway holding the agent.
+ * - PATCH (only that gateway: 421 WRONG_GATEWAY elsewhere) writes the body
+ *   into the agent's pull (agent-legs.ts) and answers with the offset the
+ *   agent reports having; the last byte is answered once the agent has
+ *   verified the SHA-256 (460 and the upload deleted when it differs).
+ * - HEAD (any replica) answers the agent's offset, asked over the control
+ *   connection wherever it is, and names the gateway holding the agent now
+ *   (`Lightsout-Upload-Url`): after a gateway dies, a client asks the
+ *   deployment URL and continues there from what the agent has.
+ *
+ * An image the agent has already (another tenant's upload, an earlier one)
+ * is not sent again, but the caller must still prove they hold it: the
+ * gateway hashes the body without keeping it (`proofs`), in memory only, so
+ * such an upload restarts from 0 on another gateway.
+ */
+export interface AgentUploadContext {
+  rows: AgentUploads;
+  legs: AgentLegs;
+  proofs: Map<string, { hash: Hash; offset: number }>;
+  locker: Locker;
+  requestAgent: MediaDependencies['requestAgent'];
+  /** The agent's control connection is on this process (only then does its pull arrive here). */
+  connectedHere(agentId: string): boolean;
+  /** The public URL of the replica holding the agent now, this one's own included; undefined when offline everywhere. */
+  gatewayUrlOf(agentId: string): Promise<string | undefined>;
+  ownUrl: string;
+  expirationMs: number;
+  onVerified?: (record: UploadRecord) => void;
+}
+
+/** How long a PATCH waits for the agent to open its pull (a control round trip and a new HTTP request). */
+const LEG_WAIT_MS = 15_000;
+/** How long the last PATCH waits for the agent's verdict on the whole image (it hashes as it writes: milliseconds). */
+const VERDICT_WAIT_MS = 120_000;
+const STATUS_TIMEOUT_MS = 10_000;
+
+export function pullPathOf(id: string): string {
+  return `/v1/agent/media/${id}`;
+}
+
+/** Where a client sends this upload's bytes now: the holder's URL, or a path on this replica when it is the holder. */
+export async function uploadUrlOf(context: AgentUploadContext, row: Pick<AgentUploadRow, 'id' | 'agent_id'>): Promise<string | undefined> {
+  const gateway = await context.gatewayUrlOf(row.agent_id);
+  return gateway === undefined ? undefined : `${gateway}${MEDIA_UPLOADS_PATH}/${row.id}`;
+}
+
+export interface AgentUploadCreate {
+  caller: UploadCaller;
+  server: { id: string; agentId: string };
+  filename: string;
+  sha256: string;
+  size: number;
+}
+
+/** tus creation (core §3.2.2 "POST" of the creation extension) of an upload into an agent; the checks are the caller's. */
+export async function createAgentUpload(context: AgentUploadContext, response: ServerResponse, create: AgentUploadCreate): Promise<UploadRecord> {
+  const gateway = await context.gatewayUrlOf(create.server.agentId);
+  if (gateway === undefined) throw new LightsoutError('AGENT_OFFLINE', `the agent of ${create.server.id} is offline: the upload goes into its cache`, { hint: 'retry when the agent is back (lightsout servers list shows it)' });
+  const row: AgentUploadRow = {
+    id: randomBytes(16).toString('hex'),
+    tenant_id: create.caller.tenant,
+    subject: create.caller.subject,
+    username: create.caller.username,
+    filename: create.filename,
+    sha256: create.sha256,
+    size: create.size,
+    server_id: create.server.id,
+    agent_id: create.server.agentId,
+    verified: 0,
+    created_at: Date.now(),
+  };
+  await context.rows.create(row);
+  const path = `${MEDIA_UPLOADS_PATH}/${row.id}`;
+  // Relative when this replica is the one (as a single process answers); else the holder's absolute URL.
+  const location = gateway === context.ownUrl ? path : `${gateway}${path}`;
+  response
+    .writeHead(201, { ...tusHeaders(), Location: location, 'Upload-Expires': new Date(row.created_at + context.expirationMs).toUTCString(), 'Content-Length': '0' })
+    .end();
+  return recordOfRow(row);
+}
+
+/** The agent's offset of an unverified upload: what it has written of the image, or this gateway's proof so far. */
+export async function agentOffset(context: AgentUploadContext, row: AgentUploadRow): Promise<number> {
+  if (row.verified === 1) return row.size;
+  const proof = context.proofs.get(row.id);
+  if (proof) return proof.offset;
+  const transfer = await transferOf(context, row);
+  // cached but not verified: the agent had the image before (proof needed, from 0)
+  return transfer.state === 'fetching' ? Math.min(transfer.bytes, row.size) : 0;
+}
+
+/** tus HEAD (core §3.2.1): the offset is the agent's; answered by any replica. */
+export async function headAgentUpload(context: AgentUploadContext, request: IncomingMessage, response: ServerResponse, row: AgentUploadRow): Promise<void> {
+  const headers = tusHeaders();
+  try {
+    const offset = await agentOffset(context, row);
+    const url = await uploadUrlOf(context, row);
+    response
+      .writeHead(200, {
+        ...headers,
+        'Upload-Offset': String(offset),
+        'Upload-Length': String(row.size),
+        'Cache-Control': 'no-store',
+        ...(url ? { 'Lightsout-Upload-Url': url } : {}),
+      })
+      .end();
+  } catch (error) {
+    sendRefusal(request, response, headers, error);
+  }
+}
+
+/** tus termination (§3.3 "Termination"): the row goes, and with it the agent's right to pull the rest. */
+export async function deleteAgentUpload(context: AgentUploadContext, response: ServerResponse, row: AgentUploadRow): Promise<void> {
+  await context.rows.remove(row.id);
+  context.legs.drop(row.id);
+  context.proofs.delete(row.id);
+  response.writeHead(204, tusHeaders()).end();
+}
+
+/** tus PATCH (core §3.2.3) into the agent; `revoked` aborts when the caller's access is revoked mid-body. */
+export async function patchAgentUpload(context: AgentUploadContext, request: IncomingMessage, response: ServerResponse, row: AgentUploadRow, revoked?: AbortSignal): Promise<void> {
+  const headers = tusHeaders();
+  try {
+    const offset = validate(request, row.id);
+    if (row.verified === 0 && Date.now() > row.created_at + context.expirationMs) throw refuse(410, 'NOT_FOUND', 'the upload has expired');
+    if (!context.connectedHere(row.agent_id)) {
+      const url = await uploadUrlOf(context, row);
+      if (url === undefined) throw new LightsoutError('AGENT_OFFLINE', 'the agent this upload goes to is offline', { hint: 'run the same command again when the agent is back: the upload resumes where its copy ends' });
+      throw new PatchRefused(new LightsoutError('WRONG_GATEWAY', 'the agent this upload goes to is connected to another gateway', { details: { uploadUrl: url } }), 421);
+    }
+    const newOffset = await appendLocked(context, request, row, offset, revoked);
+    if (!request.complete) headers.Connection = 'close';
+    response.writeHead(204, { ...headers, 'Upload-Offset': String(newOffset) }).end();
+  } catch (error) {
+    sendRefusal(request, response, headers, error);
+  }
+}
+
+async function appendLocked(context: AgentUploadContext, request: IncomingMessage, row: AgentUploadRow, offset: number, revoked?: AbortSignal): Promise<number> {
+  const stop = new AbortController();
+  request.once('close', () => stop.abort());
+  const refuseRevoked = () => refuse(403, 'FORBIDDEN', 'access was revoked during the upload');
+  if (revoked?.aborted) throw refuseRevoked();
+  revoked?.addEventListener('abort', () => stop.abort(), { once: true });
+  const lock = context.locker.newLock(row.id);
+  try {
+    // a newer request for this upload asks us to let go: end the body here, keeping what reached the agent
+    await lock.lock(stop.signal, async () => stop.abort());
+  } catch {
+    throw refuse(423, 'CONFLICT', 'another request is writing this upload; retry');
+  }
+  try {
+    const current = await context.rows.find(row.id);
+    if (!current) throw refuse(404, 'NOT_FOUND', 'no such upload');
+    const remaining = current.size - offset;
+    const length = request.headers['content-length'];
+    if (length !== undefined && Number(length) > Math.max(0, remaining)) throw refuse(413, 'PAYLOAD_TOO_LARGE', `the body is longer than the ${Math.max(0, remaining)} bytes the upload still needs`);
+    if (current.verified === 1) {
+      if (offset !== current.size) throw refuse(409, 'CONFLICT', `Upload-Offset ${offset} does not match the ${current.size} bytes the agent has`);
+      return current.size;
+    }
+    const newOffset = context.proofs.has(current.id) ? await appendProof(context, request, current, offset, stop.signal) : await appendToAgent(context, request, current, offset, stop.signal);
+    if (revoked?.aborted) throw refuseRevoked();
+    return newOffset;
+  } finally {
+    await lock.unlock();
+  }
+}
+
+async function appendToAgent(context: AgentUploadContext, request: IncomingMessage, row: AgentUploadRow, offset: number, stop: AbortSignal): Promise<number> {
+  let leg = context.legs.get(row.id);
+  if (!leg) {
+    const { cached } = await context.requestAgent(row.agent_id, 'media.fetch', { serverId: row.server_id, sha256: row.sha256, size: row.size, pullPath: pullPathOf(row.id) }, STATUS_TIMEOUT_MS);
+    if (cached) {
+      context.proofs.set(row.id, { hash: createHash('sha256'), offset: 0 });
+      return appendProof(context, request, row, offset, stop);
+    }
+    leg = await context.legs.next(row.id, LEG_WAIT_MS, stop);
+  }
+  if (leg.offset !== offset) throw refuse(409, 'CONFLICT', `Upload-Offset ${offset} does not match the ${leg.offset} bytes the agent has`);
+  const fed = await feed(request, leg, row.size - offset, stop);
+  if (fed.tooLong) throw refuse(413, 'PAYLOAD_TOO_LARGE', `the body is longer than the ${row.size - offset} bytes the upload still needs`);
+  const sent = offset + fed.received;
+  if (sent === row.size && !fed.legLost) return verdict(context, row);
+  return confirmed(context, row, sent);
+}
+
+/** The agent has written `sent` bytes (or its connection broke and it has fewer): the offset the client continues from. */
+async function confirmed(context: AgentUploadContext, row: AgentUploadRow, sent: number): Promise<number> {
+  const deadline = Date.now() + STATUS_TIMEOUT_MS;
+  for (let wait = 2; ; wait = Math.min(50, wait * 2)) {
+    const transfer = await transferOf(context, row);
+    if (transfer.state === 'cached') return verdict(context, row);
+    if (transfer.state !== 'fetching') return 0;
+    const leg = context.legs.get(row.id);
+    // bytes written into a connection that broke may not have reached the agent: its number is the truth
+    if (transfer.bytes >= sent || !leg || Date.now() > deadline) return Math.min(transfer.bytes, sent);
+    await delay(wait);
+  }
+}
+
+/** Every byte was sent: the agent hashes as it writes, so its verdict follows at once; verified or refused (460). */
+async function verdict(context: AgentUploadContext, row: AgentUploadRow): Promise<number> {
+  const deadline = Date.now() + VERDICT_WAIT_MS;
+  for (let wait = 2; ; wait = Math.min(50, wait * 2)) {
+    const transfer = await transferOf(context, row);
+    if (transfer.state === 'cached') {
+      await context.rows.markVerified(row.id);
+      context.onVerified?.(recordOfRow({ ...row, verified: 1 }));
+      return row.size;
+    }
+    if (transfer.state === 'failed') {
+      const code = transfer.error?.code;
+      if (code === 'CHECKSUM_MISMATCH') {
+        await context.rows.remove(row.id);
+        throw new LightsoutError('CHECKSUM_MISMATCH', 'the uploaded bytes do not match the announced SHA-256; the upload was deleted', { details: { expected: row.sha256 } });
+      }
+      throw new LightsoutError('AGENT_OFFLINE', `the agent could not store the image: ${transfer.error?.message ?? 'unknown error'}`, { hint: 'run the same command again' });
+    }
+    if (transfer.state === 'absent') return 0;
+    if (Date.now() > deadline) throw new LightsoutError('AGENT_TIMEOUT', 'the agent did not confirm the image in time', { hint: 'run the same command again: the upload resumes' });
+    await delay(wait);
+  }
+}
+
+/** The agent had the image already: hash the body here (nothing kept) to prove the caller holds the same bytes. */
+async function appendProof(context: AgentUploadContext, request: IncomingMessage, row: AgentUploadRow, offset: number, stop: AbortSignal): Promise<number> {
+  const proof = context.proofs.get(row.id)!;
+  if (proof.offset !== offset) throw refuse(409, 'CONFLICT', `Upload-Offset ${offset} does not match the ${proof.offset} bytes received`);
+  const remaining = row.size - offset;
+  let tooLong = false;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      request.off('data', onData);
+      request.off('end', done);
+      request.off('close', done);
+      stop.removeEventListener('abort', done);
+      request.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      if (proof.offset + chunk.byteLength - offset > remaining) {
+        tooLong = true;
+        return done();
+      }
+      proof.hash.update(chunk);
+      proof.offset += chunk.byteLength;
+    };
+    request.on('data', onData);
+    request.once('end', done);
+    request.once('close', done);
+    stop.addEventListener('abort', done, { once: true });
+    if (stop.aborted) done();
+  });
+  if (tooLong) throw refuse(413, 'PAYLOAD_TOO_LARGE', `the body is longer than the ${remaining} bytes the upload still needs`);
+  if (proof.offset < row.size) return proof.offset;
+  context.proofs.delete(row.id);
+  const actual = proof.hash.digest('hex');
+  if (actual !== row.sha256) {
+    await context.rows.remove(row.id);
+    throw new LightsoutError('CHECKSUM_MISMATCH', 'the uploaded bytes do not match the announced SHA-256; the upload was deleted', { details: { expected: row.sha256, actual } });
+  }
+  await context.rows.markVerified(row.id);
+  context.onVerified?.(recordOfRow({ ...row, verified: 1 }));
+  return row.size;
+}
+
+async function transferOf(context: AgentUploadContext, row: AgentUploadRow): Promise<AgentMediaTransfer> {
+  const status = await context.requestAgent(row.agent_id, 'media.status', { serverId: row.server_id, sha256: row.sha256 }, STATUS_TIMEOUT_MS);
+  return status.transfer ?? { sha256: row.sha256, state: 'absent', bytes: 0, size: 0 };
+}
+

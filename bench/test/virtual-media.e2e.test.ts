@@ -46,7 +46,7 @@ describe('lightsout media mount --boot → relay → agent → simulated BMC', (
   it('mounts the same image again without uploading or transferring it again', async () => {
     const result = await stack.cli(['media', 'mount', 'vm-01', isoFile], 60_000);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/already on the relay/);
+    expect(result.stderr).toMatch(/already uploaded for this server/);
     expect(result.stderr).not.toMatch(/^upload /m);
     expect(result.stdout).toBe('vm-01: image mounted\n');
   }, 60_000);

@@ -3,11 +3,12 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tus from 'tus-js-client';
-import { Upload, type UrlStorage } from 'tus-js-client';
+import { DefaultHttpStack, Upload, type UrlStorage } from 'tus-js-client';
 import { LightsoutError, MEDIA_UPLOADS_PATH } from '@lightsout/shared';
 import type { RelayApi } from './api.js';
 import { configDir } from './config-store.js';
 import type { Output } from './output.js';
+import { UploadRoutes } from './upload-routes.js';
 
 /**
  * An image to the relay with tus (resumable: an interrupted run continues
@@ -59,6 +60,8 @@ export interface UploadRequest {
   file: string;
   size: number;
   sha256: string;
+  /** The server the image is for: its agent's cache stores it, through the gateway holding that agent. */
+  serverId: string;
   /** The config dir of this run: where the resume state lives. */
   env: NodeJS.ProcessEnv;
   output: Output;
@@ -75,7 +78,7 @@ export interface UploadRequest {
 
 /** tus upload with retries and resumption across runs; resolves with the upload id. */
 export function uploadFile(request: UploadRequest): Promise<string> {
-  const { api, file, size, sha256, output } = request;
+  const { api, file, size, sha256, serverId, output } = request;
   return new Promise((resolve, reject) => {
     let admitted: Promise<unknown> | undefined;
     const uploader = new Upload(createReadStream(file), {
@@ -83,7 +86,14 @@ export function uploadFile(request: UploadRequest): Promise<string> {
       uploadSize: size,
       chunkSize: CHUNK_BYTES,
       fileReader: tusFileReader,
-      metadata: { filename: basename(file), sha256 },
+      metadata: { filename: basename(file), sha256, server: serverId },
+      // resumed only for the same server: another server's agent does not have the bytes
+      fingerprint: async () => {
+        const info = await stat(file);
+        return ['lightsout', serverId, file, info.size, info.mtimeMs, api.relay].join('-');
+      },
+      // after a gateway dies, the deployment says where the agent (and so the upload) is now
+      httpStack: new UploadRoutes(new DefaultHttpStack({}), api.relay),
       retryDelays: [0, 1000, 3000, 5000, 10_000, 20_000],
       urlStorage: new FileUrlStorage(join(configDir(request.env), 'uploads.json')),
       storeFingerprintForResuming: true,
@@ -96,7 +106,7 @@ export function uploadFile(request: UploadRequest): Promise<string> {
       onShouldRetry: (error) => {
         const status = error.originalResponse?.getStatus() ?? 0;
         // the relay refused for a reason a retry will not fix (quota, checksum, auth, size)
-        return status === 0 || status >= 500 || status === 409 || status === 423;
+        return status === 0 || status >= 500 || status === 409 || status === 421 || status === 423;
       },
       onProgress: (sent) => request.onProgress(sent),
       onUploadUrlAvailable: () => {

@@ -36,7 +36,7 @@ function mediaRelay(mount: (request: SeenRequest) => StubAnswer) {
   let offset = 0;
   return relays.start((request) => {
     if (request.method === 'GET' && request.url === '/v1/servers/web-01/media') return { status: 200, body: IDLE };
-    if (request.method === 'GET' && request.url === '/v1/media/images') return { status: 200, body: { images: [] } };
+    if (request.method === 'GET' && request.url === '/v1/media/images?server=web-01') return { status: 200, body: { images: [] } };
     if (request.method === 'POST' && request.url === MEDIA_UPLOADS_PATH) return { status: 201, headers: { location: `${MEDIA_UPLOADS_PATH}/up-1`, 'tus-resumable': '1.0.0' } };
     if (request.method === 'PATCH') {
       offset += (request.body as Buffer | undefined)?.length ?? 0;
@@ -61,7 +61,7 @@ describe('lightsout media mount', () => {
     expect(result.stderr).toContain('error STEP_UP_REQUIRED: this action needs a recent sign-in\n');
     expect(relay.seen.map((request) => `${request.method} ${request.url}`)).toEqual([
       'GET /v1/servers/web-01/media',
-      'GET /v1/media/images',
+      'GET /v1/media/images?server=web-01',
       `POST ${MEDIA_UPLOADS_PATH}`,
       'POST /v1/servers/web-01/media',
     ]);
@@ -76,6 +76,7 @@ describe('lightsout media mount', () => {
       file,
       size: 300 * 1024,
       sha256: '0'.repeat(64),
+      serverId: 'web-01',
       env: { LIGHTSOUT_CONFIG_DIR: configDirs.make() },
       output: { out: () => undefined, err: () => undefined },
       onProgress: () => undefined,

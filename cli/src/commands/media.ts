@@ -53,7 +53,8 @@ export async function mediaMount(context: CommandContext, serverId: string, file
 
   const sha256 = await hashFile(file, info.size, (bytes) => progress.show('hashing', bytes, info.size));
   progress.done();
-  const { images } = await api.get<{ images: MediaImageView[] }>('/v1/media/images');
+  // only images its agent has count: an upload is stored in the cache of the agent it was sent to
+  const { images } = await api.get<{ images: MediaImageView[] }>(`/v1/media/images?server=${encodeURIComponent(serverId)}`);
   let uploadId = images.find((image) => image.sha256 === sha256)?.uploadId;
   const body = (id: string) => ({ uploadId: id, boot: options.boot === true, ...(options.replace ? { replace: true } : {}) });
   /** Asks for the mount; a job already running for this image (an interrupted earlier run) is followed instead. */
@@ -69,7 +70,7 @@ export async function mediaMount(context: CommandContext, serverId: string, file
   };
   let mounting: Promise<MediaState> | undefined;
   if (uploadId) {
-    context.output.err(`${basename(file)} is already on the relay (sha256 ${sha256.slice(0, 12)}…), not uploading again\n`);
+    context.output.err(`${basename(file)} is already uploaded for this server (sha256 ${sha256.slice(0, 12)}…), not uploading again\n`);
   } else {
     await mkdir(configDir(context.env), { recursive: true, mode: 0o700 });
     // Mount as soon as the relay has an upload id: the agent pulls the image while it is still
@@ -80,6 +81,7 @@ export async function mediaMount(context: CommandContext, serverId: string, file
       file,
       size: info.size,
       sha256,
+      serverId,
       env: context.env,
       output: context.output,
       onProgress: (sent) => progress.show('upload', sent, info.size),

@@ -14,6 +14,7 @@ export interface SeenRequest {
   /** Path and query, as sent. */
   url: string;
   authorization: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
   /** A JSON body parsed, any other body as its bytes, undefined when there was none. */
   body: unknown;
 }
@@ -40,7 +41,7 @@ export async function relayStub(answer: (seen: SeenRequest) => StubAnswer): Prom
       const bytes = Buffer.concat(chunks);
       const isJson = (request.headers['content-type'] ?? '').startsWith('application/json');
       const body = bytes.length === 0 ? undefined : isJson ? (JSON.parse(bytes.toString('utf8')) as unknown) : bytes;
-      const entry: SeenRequest = { method: request.method ?? 'GET', url: request.url ?? '', authorization: request.headers.authorization, body };
+      const entry: SeenRequest = { method: request.method ?? 'GET', url: request.url ?? '', authorization: request.headers.authorization, headers: request.headers, body };
       seen.push(entry);
       const reply = answer(entry);
       const headers = { ...(reply.body === undefined ? {} : { 'content-type': 'application/json' }), ...reply.headers };

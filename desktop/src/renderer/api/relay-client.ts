@@ -114,9 +114,9 @@ export class RelayClient {
   removeSshKey(id: string): Promise<void> {
     return this.request('DELETE', `/v1/me/ssh-keys/${encodeURIComponent(id)}`);
   }
-  /** Images the tenant uploaded before, which a mount may reuse by SHA-256. */
-  async mediaImages(): Promise<MediaImageView[]> {
-    return (await this.request<MediaImageList>('GET', '/v1/media/images')).images;
+  /** Images the tenant uploaded before, which a mount may reuse by SHA-256; with a server, only those its agent's cache holds. */
+  async mediaImages(serverId?: string): Promise<MediaImageView[]> {
+    return (await this.request<MediaImageList>('GET', `/v1/media/images${serverId === undefined ? '' : `?server=${encodeURIComponent(serverId)}`}`)).images;
   }
   async recordings(): Promise<RecordingMeta[]> {
     return (await this.request<RecordingList>('GET', '/v1/recordings')).recordings;

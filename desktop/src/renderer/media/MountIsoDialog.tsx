@@ -26,14 +26,14 @@ export function MountIsoDialog({ server, client, onConfirm, onCancel }: { server
 
   useEffect(() => {
     let live = true;
-    client.mediaImages().then(
+    client.mediaImages(server.id).then(
       (list) => live && setImages([...list].sort((left, right) => (right.createdAt ?? '').localeCompare(left.createdAt ?? ''))),
       (error: unknown) => live && setImagesError(error instanceof Error ? error.message : String(error)),
     );
     return () => {
       live = false;
     };
-  }, [client]);
+  }, [client, server.id]);
 
   const image = images?.find((entry) => entry.sha256 === picked) ?? null;
   const urlProblem = source === 'url' ? mediaUrlProblem(url) : null;

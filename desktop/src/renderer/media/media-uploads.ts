@@ -89,7 +89,7 @@ export class MediaUploads {
     void this.#run(id, serverId, async (abort) => {
       const sha256 = await hashFile(file, (bytes) => this.#update(id, { bytes }), abort);
       this.#update(id, { phase: 'uploading', bytes: 0 });
-      const uploadUrl = await this.#upload(id, file, sha256);
+      const uploadUrl = await this.#upload(id, serverId, file, sha256);
       this.#update(id, { phase: 'mounting', bytes: file.size });
       return { uploadId: new URL(uploadUrl, this.#client.baseUrl).pathname.split('/').pop() ?? '' };
     });
@@ -145,11 +145,14 @@ export class MediaUploads {
     else this.#update(id, { media });
   }
 
-  #upload(id: number, file: File, sha256: string): Promise<string> {
+  #upload(id: number, serverId: string, file: File, sha256: string): Promise<string> {
     return new Promise((resolve, reject) => {
       const upload = new Upload(file, {
         endpoint: new URL(MEDIA_UPLOADS_PATH, this.#client.baseUrl).href,
-        metadata: { filename: file.name, sha256 },
+        // The server names the agent whose cache stores the image (docs/virtual-media.md "Uploads into the agent").
+        metadata: { filename: file.name, sha256, server: serverId },
+        // An upload resumes only for the same server: another server's agent does not have its bytes.
+        fingerprint: async (input) => ['lightsout', serverId, input.name, input.type, input.size, input.lastModified].join('-'),
         chunkSize: 16 * 1024 * 1024,
         retryDelays: [0, 1000, 3000, 5000, 10_000],
         storeFingerprintForResuming: true,

@@ -1,8 +1,8 @@
 import { type Hash, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LightsoutError } from '@lightsout/shared';
@@ -152,16 +152,17 @@ export class MediaCache {
     this.reservedBytes += size;
     const temporary = join(this.directory, `${expected ?? 'unnamed'}.partial-${randomBytes(6).toString('hex')}`);
     let sha256 = expected ?? '';
-    const open = typeof source === 'function' ? source : undefined;
+    const opener = typeof source === 'function' ? source : undefined;
     try {
       let offset = 0;
       for (let attempt = 1; ; attempt += 1) {
         try {
           const hash = await hashPrefix(temporary, offset);
           await pipeline(
-            open ? await open(offset) : (source as Readable | AsyncIterable<Uint8Array>),
-            meter(hash, offset, size, onProgress),
-            createWriteStream(temporary, { mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES, ...(offset > 0 ? { flags: 'r+', start: offset } : {}) }),
+            opener ? await opener(offset) : (source as Readable | AsyncIterable<Uint8Array>),
+            meter(hash, offset, size),
+            // progress is what the file has: an upload's offset is answered from it (docs/virtual-media.md "Uploads into the agent")
+            new CacheFile(temporary, offset, (written) => onProgress?.(written)),
           );
           const received = (await stat(temporary)).size;
           if (received !== size) throw new LightsoutError('VALIDATION_FAILED', `image ended after ${received} of ${size} bytes`, { details: { cut: true } });
@@ -170,7 +171,7 @@ export class MediaCache {
           else if (actual !== expected) throw new LightsoutError('CHECKSUM_MISMATCH', 'image bytes do not match their SHA-256', { details: { expected, actual } });
           break;
         } catch (error) {
-          if (!open || attempt >= resume.attempts || !isCut(error)) throw error;
+          if (!opener || attempt >= resume.attempts || !isCut(error)) throw error;
           // Continue from what is on disk, re-hashed from there (bytes hashed in flight may not have been written).
           offset = Math.min(size, await stat(temporary).then((info) => info.size, () => 0));
           // what the disk has is the progress now: bytes hashed in flight but never written are asked for again
@@ -223,7 +224,7 @@ export interface ResumePolicy {
 const DEFAULT_RESUME: ResumePolicy = { attempts: 6, wait: (attempt) => delay(Math.min(15_000, 1000 * 2 ** (attempt - 1))) };
 
 /** Counts, bounds and hashes the bytes on their way to the file. */
-function meter(hash: Hash, offset: number, size: number, onProgress: ((bytes: number) => void) | undefined): Transform {
+function meter(hash: Hash, offset: number, size: number): Transform {
   let received = offset;
   return new Transform({
     highWaterMark: WRITE_BUFFER_BYTES,
@@ -231,10 +232,65 @@ function meter(hash: Hash, offset: number, size: number, onProgress: ((bytes: nu
       received += chunk.byteLength;
       if (received > size) return callback(new LightsoutError('VALIDATION_FAILED', `image is longer than the announced ${size} bytes`));
       hash.update(chunk);
-      onProgress?.(received);
       callback(null, chunk);
     },
   });
+}
+
+/**
+ * The partial image file from `start` (0600): writes gathered into one
+ * writev while another is in flight (up to 1 MiB), and `onWritten(end)` once
+ * each has landed in the file, so the progress reported is what the file
+ * holds, never bytes still in a buffer (fs.WriteStream says neither).
+ */
+class CacheFile extends Writable {
+  private handle: FileHandle | undefined;
+
+  constructor(
+    private readonly path: string,
+    private position: number,
+    private readonly onWritten: (end: number) => void,
+  ) {
+    super({ highWaterMark: WRITE_BUFFER_BYTES });
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    open(this.path, this.position > 0 ? 'r+' : 'w', 0o600).then((handle) => {
+      this.handle = handle;
+      callback();
+    }, callback);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this._writev([{ chunk }], callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    const buffers = chunks.map(({ chunk }) => chunk);
+    const length = buffers.reduce((total, buffer) => total + buffer.byteLength, 0);
+    this.handle!.writev(buffers, this.position).then(({ bytesWritten }) => {
+      this.position += bytesWritten;
+      if (bytesWritten !== length) return callback(Object.assign(new Error(`short write to ${this.path}`), { syscall: 'writev', code: 'EIO' }));
+      this.onWritten(this.position);
+      callback();
+    }, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    const handle = this.handle;
+    this.handle = undefined;
+    handle!.close().then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (!handle) return callback(error);
+    handle.close().then(
+      () => callback(error),
+      () => callback(error),
+    );
+  }
 }
 
 /** A SHA-256 over the first `length` bytes of `path` (what an earlier try left), ready for the rest. */

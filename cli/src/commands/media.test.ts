@@ -101,7 +101,7 @@ describe('lightsout media mount', () => {
       if (request.method === 'GET' && request.url === '/v1/servers/web-01/media') {
         return { status: 200, body: mountAsked ? { ...IDLE, step: 'mounted', message: 'mounted image.iso', image, mountedAt: '2026-12-05T10:00:00Z', mountedBy: 'olga' } : IDLE };
       }
-      if (request.method === 'GET' && request.url === '/v1/media/images') return { status: 200, body: { images: [{ uploadId: 'up-9', ...image, uploadedBy: 'olga', createdAt: null }] } };
+      if (request.method === 'GET' && request.url === '/v1/media/images?server=web-01') return { status: 200, body: { images: [{ uploadId: 'up-9', ...image, uploadedBy: 'olga', createdAt: null }] } };
       if (request.method === 'POST' && request.url === '/v1/servers/web-01/media') {
         mountAsked = true;
         // The relay's first answer: transferring, nothing moved yet (the agent's cache has it, so nothing will).
@@ -111,7 +111,7 @@ describe('lightsout media mount', () => {
     });
     const result = await runCli(['media', 'mount', 'web-01', file], relay.url, { env: { LIGHTSOUT_TOKEN: 't', LIGHTSOUT_CONFIG_DIR: configDirs.make() } });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain('already on the relay');
+    expect(result.stderr).toContain('already uploaded for this server');
     expect(result.stderr).not.toMatch(/to agent/);
     expect(result.stdout).toBe('web-01: mounted image.iso\n');
   });

@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '@lightsout/relay/testing';
-import { seededBytes } from '../lib/bmc-peers.js';
+import { seededBytes } from '@lightsout/integration/bmc-peers';
 import { eventually, until } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
 

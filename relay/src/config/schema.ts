@@ -90,6 +90,18 @@ const Identity = Type.Object(
     refreshTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 14 * 86_400 }),
     /** Seed the provider and demo tenants with an admin and an operator on first start (embedded mode only). */
     seedDemo: Type.Boolean({ default: true }),
+    /**
+     * RFC 7591 dynamic client registration at `/oidc/reg` for MCP clients (embedded mode): public,
+     * loopback redirects, PKCE, tokens for the MCP endpoint only; at most `perHourPerAddress`
+     * registrations from one address in an hour, each audited (docs/automation.md).
+     */
+    mcpClientRegistration: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        perHourPerAddress: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** Destructive actions (power off/cycle/reset, media mount, console takeover) need a sign-in at most this old (RFC 9470 max_age). */
     stepUpMaxAgeSeconds: Type.Integer({ minimum: 30, maximum: 86_400, default: 600 }),
     /**

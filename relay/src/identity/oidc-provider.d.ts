@@ -52,6 +52,8 @@ declare module 'oidc-provider' {
 
   export class errors {
     static InvalidTarget: new (description?: string) => Error;
+    static InvalidClientMetadata: new (description?: string) => Error;
+    static InvalidRedirectUri: new (description?: string) => Error;
   }
 
   export default class Provider {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import Provider, { errors as oidcErrors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { RelayConfig } from '../config/schema.js';
@@ -55,8 +56,8 @@ function cliClient(): Record<string, unknown> {
 /**
  * MCP clients: public, authorization code + PKCE with a loopback redirect
  * (RFC 8252 §7.3, any port), as the MCP authorization specification has
- * them sign in. Pre-registered: the embedded OP offers no dynamic client
- * registration, so a client is configured with this id.
+ * them sign in. Pre-registered, for clients configured with an id; clients
+ * that register themselves (RFC 7591) get one like it (registrationRefusal).
  */
 function mcpClient(): Record<string, unknown> {
   return {
@@ -68,6 +69,43 @@ function mcpClient(): Record<string, unknown> {
     response_types: ['code'],
     redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
   };
+}
+
+/** Ids of clients that registered themselves (RFC 7591): the prefix tells them from the pre-registered ones everywhere. */
+export const REGISTERED_CLIENT_PREFIX = 'mcp-dcr-';
+
+/** A loopback redirect (RFC 8252 §7.3): plain http to 127.0.0.1, [::1] or localhost, any port, no fragment. */
+function isLoopbackRedirect(uri: unknown): boolean {
+  if (typeof uri !== 'string') return false;
+  const url = URL.parse(uri);
+  return url !== null && url.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname) && url.hash === '' && url.username === '' && url.password === '';
+}
+
+/**
+ * What a client registering itself may be (RFC 7591; the MCP authorization
+ * specification has MCP clients register so): exactly what the pre-registered
+ * MCP client is — public (no secret), authorization code (+ refresh) with
+ * PKCE (required for every client), loopback redirects only, a native app.
+ * Anything else is refused with invalid_client_metadata / invalid_redirect_uri.
+ * Its tokens are for the MCP endpoint only (getResourceServerInfo).
+ */
+export function registrationRefusal(metadata: Record<string, unknown>): { redirect: boolean; message: string } | undefined {
+  const redirects = metadata['redirect_uris'];
+  if (!Array.isArray(redirects) || redirects.length === 0 || redirects.length > 5 || !redirects.every(isLoopbackRedirect)) {
+    return { redirect: true, message: 'only loopback redirect URIs (http://127.0.0.1, http://[::1] or http://localhost, any port) may be registered' };
+  }
+  if (metadata['token_endpoint_auth_method'] !== 'none') return { redirect: false, message: 'only public clients (token_endpoint_auth_method "none") may register' };
+  const grants = metadata['grant_types'];
+  if (!Array.isArray(grants) || !grants.every((grant) => grant === 'authorization_code' || grant === 'refresh_token') || !grants.includes('authorization_code')) {
+    return { redirect: false, message: 'grant_types may be authorization_code and refresh_token only' };
+  }
+  const responses = metadata['response_types'];
+  if (!Array.isArray(responses) || responses.length !== 1 || responses[0] !== 'code') return { redirect: false, message: 'response_types must be ["code"]' };
+  for (const key of ['jwks', 'jwks_uri', 'sector_identifier_uri', 'request_uris', 'post_logout_redirect_uris', 'initiate_login_uri']) {
+    const value = metadata[key];
+    if (value !== undefined && !(Array.isArray(value) && value.length === 0)) return { redirect: false, message: `${key} may not be registered` };
+  }
+  return undefined;
 }
 
 function deviceError(error: unknown): string | undefined {
@@ -83,7 +121,8 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
   const audience = config.identity.audience;
   // The MCP endpoint's resource indicator (its RFC 9728 metadata names it; MCP clients send it, RFC 8707):
   // the endpoint is one resource of the relay's API, so its tokens are API tokens (aud: the API audience).
-  const apiResources = new Set([audience, `${config.deploymentUrl}/mcp`, `${config.publicUrl}/mcp`]);
+  const mcpResources = new Set([`${config.deploymentUrl}/mcp`, `${config.publicUrl}/mcp`]);
+  const apiResources = new Set([audience, ...mcpResources]);
   const provider = new Provider(config.identity.issuer, {
     adapter: kyselyAdapterFactory(store),
     // The web console comes back to the deployment's URL, whichever replica served the sign-in.
@@ -123,6 +162,16 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
         ...(Array.isArray(origin?.amr) ? { amr: origin.amr } : {}),
       };
     },
+    // Checked on every client the OP loads; registrationRefusal applies to those that registered themselves.
+    extraClientMetadata: {
+      properties: ['software_id'],
+      validator(_context: KoaContextWithOIDC, _key: string, _value: unknown, metadata: Record<string, unknown>) {
+        if (typeof metadata['client_id'] !== 'string' || !metadata['client_id'].startsWith(REGISTERED_CLIENT_PREFIX)) return;
+        const refusal = registrationRefusal(metadata);
+        if (refusal === undefined) return;
+        throw refusal.redirect ? new oidcErrors.InvalidRedirectUri(refusal.message) : new oidcErrors.InvalidClientMetadata(refusal.message);
+      },
+    },
     interactions: { url: (_context: KoaContextWithOIDC, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
     ttl: {
@@ -137,6 +186,14 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
     },
     features: {
       devInteractions: { enabled: false },
+      // RFC 7591 for MCP clients: open (no initial access token), but only for what registrationRefusal allows;
+      // no registration access token (nothing to manage later); rate-limited and audited in plugins/identity.ts.
+      registration: {
+        enabled: config.identity.mcpClientRegistration.enabled,
+        initialAccessToken: false,
+        issueRegistrationAccessToken: false,
+        idFactory: () => `${REGISTERED_CLIENT_PREFIX}${randomUUID()}`,
+      },
       revocation: { enabled: true },
       deviceFlow: {
         enabled: true,
@@ -175,8 +232,10 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
         async useGrantedResource() {
           return true;
         },
-        async getResourceServerInfo(_context: KoaContextWithOIDC, resourceIndicator: string) {
+        async getResourceServerInfo(_context: KoaContextWithOIDC, resourceIndicator: string, client: { clientId: string }) {
           if (!apiResources.has(resourceIndicator)) throw new oidcErrors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+          // A client that registered itself gets tokens for the MCP endpoint only, never the whole API by default.
+          if (client.clientId.startsWith(REGISTERED_CLIENT_PREFIX) && !mcpResources.has(resourceIndicator)) throw new oidcErrors.InvalidTarget('a registered MCP client may ask for the MCP endpoint only (resource=…/mcp)');
           return {
             scope: API_SCOPE,
             audience,

@@ -107,11 +107,30 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     app.addHook('onClose', async () => clearInterval(prune));
 
     const callback = provider.callback();
+    // Dynamic client registration (identity/provider.ts): every outcome audited, refusals with the OP's reason.
+    const registrationAudit = (outcome: 'success' | 'failure', context: unknown, details: Record<string, unknown>) => {
+      const request = (context as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req;
+      void app.audit.append({ action: 'oauth.client.register', outcome, subject: null, tenant: null, sourceIp: request?.socket?.remoteAddress ?? null, details }).catch((error: unknown) => app.log.warn({ err: error }, 'audit of a client registration failed'));
+    };
+    provider.on('registration_create.success', (context, client) => {
+      const registered = client as { clientId: string; clientName?: string; redirectUris?: string[] };
+      registrationAudit('success', context, { clientId: registered.clientId, clientName: registered.clientName ?? null, redirectUris: registered.redirectUris ?? [] });
+    });
+    provider.on('registration_create.error', (context, error) => {
+      const refused = error as { error?: string; error_description?: string };
+      registrationAudit('failure', context, { error: refused.error ?? 'server_error', reason: refused.error_description ?? null });
+    });
+    const registrations = new RegistrationWindow(config.identity.mcpClientRegistration.perHourPerAddress);
     // oidc-provider reads its own request bodies, so this scope leaves the stream unread.
     await app.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
       scope.all('/oidc/*', { config: { permission: 'public' }, schema: { hide: true } }, (request, reply) => {
+        // Registration is open to anyone (RFC 7591 without an initial access token): bounded per address.
+        if (request.method === 'POST' && request.url.split('?')[0] === '/oidc/reg' && !registrations.admit(request.ip)) {
+          void app.audit.append({ action: 'oauth.client.register', outcome: 'denied', subject: null, tenant: null, sourceIp: request.ip, details: { reason: 'rate limited' } }).catch(() => undefined);
+          return reply.status(429).header('retry-after', '3600').send({ error: 'rate_limited', error_description: 'too many client registrations from this address; try again later' });
+        }
         reply.hijack();
         const raw = request.raw as typeof request.raw & { originalUrl?: string };
         raw.originalUrl = raw.url;
@@ -260,3 +279,20 @@ async function startIssuerKeys(app: FastifyInstance): Promise<IssuerKeys> {
 }
 
 export default fp(identityPlugin, { name: 'lightsout-identity', dependencies: ['lightsout-store', 'lightsout-audit', 'lightsout-metrics'] });
+
+/** At most `limit` client registrations per address in a rolling hour (the addresses seen in the last hour are kept). */
+class RegistrationWindow {
+  private readonly seen = new Map<string, number[]>();
+
+  constructor(private readonly limit: number) {}
+
+  admit(address: string, now = Date.now()): boolean {
+    const since = now - 3_600_000;
+    for (const [key, times] of this.seen) if (times.at(-1)! < since) this.seen.delete(key);
+    const times = (this.seen.get(address) ?? []).filter((time) => time >= since);
+    if (times.length >= this.limit) return false;
+    times.push(now);
+    this.seen.set(address, times);
+    return true;
+  }
+}

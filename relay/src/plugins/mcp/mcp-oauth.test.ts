@@ -26,8 +26,14 @@ class MemoryProvider implements OAuthClientProvider {
   get clientMetadata(): OAuthClientMetadata {
     return { client_name: 'test MCP client', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
   }
-  clientInformation(): OAuthClientInformationMixed {
-    return { client_id: MCP_CLIENT_ID };
+  registered: OAuthClientInformationMixed | undefined;
+  /** `register`: no client id configured; the SDK registers one (RFC 7591) and keeps it here. */
+  constructor(private readonly register = false) {}
+  clientInformation(): OAuthClientInformationMixed | undefined {
+    return this.register ? this.registered : { client_id: MCP_CLIENT_ID };
+  }
+  saveClientInformation(information: OAuthClientInformationMixed): void {
+    this.registered = information;
   }
   tokens(): OAuthTokens | undefined {
     return this.saved;
@@ -47,8 +53,15 @@ class MemoryProvider implements OAuthClientProvider {
 }
 
 beforeAll(async () => {
-  relay = await startRelay();
+  relay = await startRelay({ config: { identity: { mcpClientRegistration: { perHourPerAddress: REGISTRATIONS_PER_HOUR } } } });
 }, 60_000);
+
+const REGISTRATIONS_PER_HOUR = 4;
+
+async function register(metadata: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${relay.url}/oidc/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(metadata) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
 
 afterAll(async () => {
   await relay?.close();
@@ -84,6 +97,57 @@ describe('MCP authorization with the SDK client', () => {
     const listed = await client.callTool({ name: 'list_servers', arguments: {} });
     expect(listed.isError).not.toBe(true);
     await client.close();
+  });
+
+  it('a client with no id registers itself (RFC 7591, found in the OP\'s metadata), signs in with PKCE and calls a tool; the registration is audited', async () => {
+    const metadata = (await (await fetch(`${relay.url}/oidc/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(metadata['registration_endpoint']).toBe(`${relay.url}/oidc/reg`);
+    const provider = new MemoryProvider(true);
+    const endpoint = new URL(`${relay.url}/mcp`);
+    const first = new StreamableHTTPClientTransport(endpoint, { authProvider: provider });
+    await expect(new Client({ name: 'dcr-test', version: '1.0.0' }).connect(first)).rejects.toThrow(/Unauthorized/i);
+    const clientId = provider.registered?.client_id;
+    expect(clientId).toMatch(/^mcp-dcr-/);
+    expect(provider.registered).not.toHaveProperty('client_secret');
+    expect(provider.authorizationUrl!.searchParams.get('client_id')).toBe(clientId);
+    const callback = await approveAuthorization(provider.authorizationUrl!.href, 'operator', relay.credentials.operator.password);
+    await first.finishAuth(callback.searchParams.get('code')!);
+    const client = new Client({ name: 'dcr-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(endpoint, { authProvider: provider }));
+    const listed = await client.callTool({ name: 'list_servers', arguments: {} });
+    expect(listed.isError).not.toBe(true);
+    await client.close();
+    const audit = await relay.app.store.selectFrom('audit').select(['outcome', 'details']).where('action', '=', 'oauth.client.register').execute();
+    expect(audit.some((row) => row.outcome === 'success' && String(row.details).includes(clientId!))).toBe(true);
+  });
+
+  it('registration takes only a public client with loopback redirects and the code grant, and is rate-limited per address', async () => {
+    const good = { redirect_uris: ['http://127.0.0.1:4711/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] };
+    expect(await register({ ...good, redirect_uris: ['https://evil.example/callback'] })).toMatchObject({ status: 400, body: { error: 'invalid_redirect_uri' } });
+    expect(await register({ ...good, token_endpoint_auth_method: 'client_secret_basic' })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+    expect(await register({ ...good, grant_types: ['client_credentials'] })).toMatchObject({ status: 400 });
+    const refused = await relay.app.store.selectFrom('audit').select(['outcome']).where('action', '=', 'oauth.client.register').where('outcome', '=', 'failure').execute();
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    // The window holds REGISTRATIONS_PER_HOUR attempts from this address (the test above used one): the rest are 429.
+    const answers: number[] = [];
+    for (let attempt = 0; attempt < REGISTRATIONS_PER_HOUR; attempt += 1) answers.push((await register(good)).status);
+    expect(answers.at(-1)).toBe(429);
+    expect(answers.filter((status) => status === 429).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a registered client gets no token for the whole API, only for the MCP endpoint', async () => {
+    // The previous test used up this address's registrations: the client registered by the SDK earlier asks again.
+    const provider = new MemoryProvider(true);
+    const rows = await relay.app.store.selectFrom('audit').select(['details']).where('action', '=', 'oauth.client.register').where('outcome', '=', 'success').execute();
+    const clientId = (JSON.parse(String(rows[0]!.details)) as { clientId: string }).clientId;
+    provider.registered = { client_id: clientId };
+    const transport = new StreamableHTTPClientTransport(new URL(`${relay.url}/mcp`), { authProvider: provider });
+    await expect(new Client({ name: 'dcr-test', version: '1.0.0' }).connect(transport)).rejects.toThrow(/Unauthorized/i);
+    const api = new URL(provider.authorizationUrl!);
+    api.searchParams.set('resource', relay.app.config.identity.audience);
+    const callback = await approveAuthorization(api.href, 'operator', relay.credentials.operator.password).catch((error: unknown) => error);
+    if (callback instanceof URL) expect(callback.searchParams.get('error')).toBe('invalid_target');
+    else expect(String(callback)).toMatch(/invalid_target/);
   });
 
   it('the OP refuses a resource that is not this relay\'s API or MCP endpoint', async () => {

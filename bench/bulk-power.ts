@@ -3,7 +3,7 @@
  * its own 127.x address, IPMI) with one call, wall seconds until all report:
  *   ours       one POST /v1/bulk through a relay and an agent (processes, as
  *              deployed); done when the events feed says `bulk-finished`, and
- *              a server counts only once the relay SAW it off and on again;
+ *              a server counts only once it was SEEN off and on again (the agent reads, power.await);
  *   ipmipower  FreeIPMI's parallel power tool, `--cycle` on the same N
  *              targets; done when the BMCs accepted (it does not observe).
  * Both at the same concurrency (the agent's IPMI session pool is 64, so

@@ -6,7 +6,8 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { RecordingMeta } from '../api/relay-client.js';
 import { useApp } from '../app-context.js';
 import { terminalOptions } from '../consoles/terminal-theme.js';
-import { CastCursor, parseAsciicast } from './asciicast.js';
+import { parseAsciicast } from './asciicast.js';
+import { CastRenderer } from './cast-renderer.js';
 import { PlaybackClock } from './playback-clock.js';
 import { ReplayChannel } from './replay-channel.js';
 import { parseRfbCapture, type RfbRecord } from './rfb-capture.js';
@@ -114,19 +115,10 @@ function castScreen(element: HTMLElement, bytes: Uint8Array): Screen {
   const cast = parseAsciicast(new TextDecoder().decode(bytes));
   const terminal = new Terminal({ ...terminalOptions, cols: cast.width, rows: cast.height, cursorBlink: false, disableStdin: true });
   terminal.open(element);
-  const cursor = new CastCursor(cast);
+  const renderer = new CastRenderer(cast, terminal);
   return {
     duration: cast.duration,
-    render(seconds, jumped) {
-      if (jumped) {
-        terminal.reset();
-        const text = cursor.seek(seconds);
-        if (text) terminal.write(text);
-        return;
-      }
-      const text = cursor.advanceTo(seconds);
-      if (text) terminal.write(text);
-    },
+    render: (seconds, jumped) => renderer.render(seconds, jumped),
     dispose: () => terminal.dispose(),
   };
 }

@@ -1,12 +1,10 @@
 import { sql } from 'kysely';
-import pg from 'pg';
+import { ListenConnection } from '../store/listen-connection.js';
 import type { Store } from '../store/open.js';
 import { REMEMBER_MS, type RevocationChannel, type RevocationNotice } from './revocations.js';
 
 /** The PostgreSQL NOTIFY channel every relay on the database LISTENs on. */
 export const NOTIFY_CHANNEL = 'lightsout_revocations';
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 5000;
 
 interface Logger {
   warn(object: object, message: string): void;
@@ -55,19 +53,42 @@ export class SqliteRevocationChannel implements RevocationChannel {
  *                                    └──────────close──────────▶ closed
  */
 export class PostgresRevocationChannel implements RevocationChannel {
-  private client: pg.Client | undefined;
   private deliver: ((notice: RevocationNotice) => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private closed = false;
-  private attempt = 0;
   /** Everything at or after this was heard (or re-read); a reconnect re-reads from here. */
   private heardUntil = Date.now() - REMEMBER_MS;
+  private readonly connection: ListenConnection;
 
   constructor(
     private readonly store: Store,
-    private readonly connectionString: string,
-    private readonly log: Logger,
-  ) {}
+    connectionString: string,
+    log: Logger,
+  ) {
+    let readFrom = this.heardUntil;
+    let connectedAt = Date.now();
+    this.connection = new ListenConnection({
+      connectionString,
+      what: 'revocation',
+      log,
+      onNotification: (message) => {
+        if (message.channel !== NOTIFY_CHANNEL || message.payload === undefined) return;
+        try {
+          this.deliver?.(JSON.parse(message.payload) as RevocationNotice);
+        } catch (error) {
+          log.warn({ err: error }, 'malformed revocation notice ignored');
+        }
+      },
+      listen: async (client) => {
+        readFrom = this.heardUntil;
+        connectedAt = Date.now();
+        await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      },
+      // Listening now: what was stored while we were not (with a margin for clock skew between relays) is read once.
+      caughtUp: async () => {
+        for (const notice of await recentNotices(this.store, readFrom - 5000)) this.deliver?.(notice);
+        this.heardUntil = connectedAt;
+      },
+    });
+  }
 
   async publish(notice: RevocationNotice): Promise<void> {
     await this.store.transaction().execute(async (transaction) => {
@@ -81,72 +102,10 @@ export class PostgresRevocationChannel implements RevocationChannel {
   /** Resolves once LISTEN is in place (first connection); later drops reconnect in the background. */
   async start(deliver: (notice: RevocationNotice) => void): Promise<void> {
     this.deliver = deliver;
-    await this.connect();
+    await this.connection.start();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.timer);
-    const client = this.client;
-    this.client = undefined;
-    await client?.end().catch(() => undefined);
-  }
-
-  private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString });
-    const readFrom = this.heardUntil;
-    const connectedAt = Date.now();
-    let listening = false;
-    client.on('notification', (message) => {
-      if (message.channel !== NOTIFY_CHANNEL || message.payload === undefined) return;
-      try {
-        this.deliver?.(JSON.parse(message.payload) as RevocationNotice);
-      } catch (error) {
-        this.log.warn({ err: error }, 'malformed revocation notice ignored');
-      }
-    });
-    // An 'error' without a listener would end the process; before LISTEN is in place the failure is connect()'s to report.
-    client.on('error', (error) => listening && this.dropped(client, error));
-    client.on('end', () => listening && this.dropped(client, new Error('connection ended')));
-    this.client = client;
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
-      listening = true;
-      // Listening now: what was stored while we were not (with a margin for clock skew between relays) is read once.
-      for (const notice of await recentNotices(this.store, readFrom - 5000)) this.deliver?.(notice);
-    } catch (error) {
-      listening = false;
-      if (this.client === client) this.client = undefined;
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    this.heardUntil = connectedAt;
-    this.attempt = 0;
-  }
-
-  private dropped(client: pg.Client, error: Error): void {
-    if (this.closed || this.client !== client) return;
-    this.client = undefined;
-    client.removeAllListeners('notification');
-    void client.end().catch(() => undefined);
-    this.log.warn({ err: error }, 'revocation LISTEN connection lost; reconnecting');
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.closed) return;
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt);
-    this.attempt += 1;
-    this.timer = setTimeout(() => {
-      this.connect().then(
-        () => this.log.info({}, 'revocation LISTEN connection restored'),
-        (error: unknown) => {
-          this.log.warn({ err: error }, 'revocation LISTEN reconnect failed');
-          this.schedule();
-        },
-      );
-    }, delay);
-    this.timer.unref();
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }

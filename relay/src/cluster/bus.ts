@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
+import { ListenConnection } from '../store/listen-connection.js';
 import type { Store } from '../store/open.js';
 
 /**
@@ -100,8 +100,6 @@ export const NOTIFY_PAYLOAD_LIMIT_BYTES = 7000;
 /** A large payload stays this long for every subscriber to read it, then the publisher's sweep deletes it. */
 const PAYLOAD_KEEP_MS = 60_000;
 const SWEEP_INTERVAL_MS = 30_000;
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 5000;
 /** The LISTEN connection's application_name (pg_stat_activity shows which connection is the bus's). */
 export const BUS_APPLICATION_NAME = 'lightsout-cluster-bus';
 
@@ -123,32 +121,51 @@ interface Logger {
  * PostgreSQL LISTEN/NOTIFY. Publishing uses the store's pool (pg_notify, in
  * a transaction with the payload row when the message is large); hearing
  * uses one dedicated connection that LISTENs on every subscribed channel.
- * When that connection drops, the bus reconnects with backoff, LISTENs again
- * and tells `onReconnect` listeners, as access/revocation-channels.ts does.
- *
- *   idle ─start─▶ connecting ─▶ listening ─drop─▶ waiting ─timer─▶ connecting …
- *                                    └──────────close──────────▶ closed
+ * When that connection drops, it is replaced with backoff
+ * (store/listen-connection.ts, as for the revocation channel), LISTENs again
+ * on every subscribed channel, and the bus tells `onReconnect` listeners.
  */
 export class PostgresBus implements ClusterBus {
   private readonly subscriptions = new Subscriptions();
   private readonly reconnectListeners = new Set<() => void>();
-  private client: pg.Client | undefined;
-  private listening = false;
+  private readonly connection: ListenConnection;
   /** Bus channels the live connection LISTENs on (LISTEN completed). */
   private readonly listened = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
-  private closed = false;
-  private attempt = 0;
   private publishedLarge = false;
   /** LISTEN/UNLISTEN statements, one after the other (never rejects). */
   private changes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
-    private readonly connectionString: string,
+    connectionString: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.connection = new ListenConnection({
+      connectionString,
+      applicationName: BUS_APPLICATION_NAME,
+      what: 'cluster bus',
+      log,
+      onNotification: (notice) => {
+        if (notice.payload !== undefined) void this.received(notice.payload);
+      },
+      listen: async (client) => {
+        const listened = this.listened;
+        listened.clear();
+        // Until every channel is listened to: a subscribe() during this loop finds the connection not up and leaves its channel to it.
+        for (let missing = this.subscriptions.channels(); missing.length > 0; missing = this.subscriptions.channels().filter((channel) => !listened.has(channel))) {
+          for (const channel of missing) {
+            await client.query(`LISTEN "${notifyChannelOf(channel)}"`);
+            listened.add(channel);
+          }
+        }
+      },
+      onDropped: () => this.listened.clear(),
+      onRestored: () => {
+        for (const listener of [...this.reconnectListeners]) listener();
+      },
+    });
+  }
 
   async publish(channel: string, message: unknown): Promise<void> {
     const text = JSON.stringify({ c: channel, m: message } satisfies Envelope);
@@ -180,7 +197,7 @@ export class PostgresBus implements ClusterBus {
 
   /** Whether messages on `channel` are heard now (its LISTEN completed on the live connection). */
   listensTo(channel: string): boolean {
-    return this.listening && this.listened.has(channel);
+    return this.connection.live !== undefined && this.listened.has(channel);
   }
 
   onReconnect(listener: () => void): () => void {
@@ -190,25 +207,20 @@ export class PostgresBus implements ClusterBus {
 
   /** Resolves once the LISTEN connection is up (first connection); later drops reconnect in the background. */
   async start(): Promise<void> {
-    await this.connect();
+    await this.connection.start();
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.timer);
     clearInterval(this.sweeper);
-    const client = this.client;
-    this.client = undefined;
-    this.listening = false;
-    await client?.end().catch(() => undefined);
+    await this.connection.close();
   }
 
   /** A LISTEN or UNLISTEN on the live connection; while reconnecting, connect() LISTENs on every channel anyway. */
   private async listen(channel: string, on: boolean): Promise<void> {
-    const client = this.client;
-    if (client === undefined || !this.listening) return;
+    const client = this.connection.live;
+    if (client === undefined) return;
     try {
       await client.query(`${on ? 'LISTEN' : 'UNLISTEN'} "${notifyChannelOf(channel)}"`);
       if (on) this.listened.add(channel);
@@ -216,37 +228,6 @@ export class PostgresBus implements ClusterBus {
     } catch (error) {
       this.log.warn({ err: error, channel, on }, 'cluster bus could not change what it listens to');
     }
-  }
-
-  private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: BUS_APPLICATION_NAME });
-    let up = false;
-    client.on('notification', (notice) => {
-      if (notice.payload !== undefined) void this.received(notice.payload);
-    });
-    // An 'error' without a listener would end the process; before LISTEN is in place the failure is connect()'s to report.
-    client.on('error', (error) => up && this.dropped(client, error));
-    client.on('end', () => up && this.dropped(client, new Error('connection ended')));
-    this.client = client;
-    try {
-      await client.connect();
-      const listened = this.listened;
-      listened.clear();
-      // Until every channel is listened to: a subscribe() during this loop finds listening false and leaves its channel to it.
-      for (let missing = this.subscriptions.channels(); missing.length > 0; missing = this.subscriptions.channels().filter((channel) => !listened.has(channel))) {
-        for (const channel of missing) {
-          await client.query(`LISTEN "${notifyChannelOf(channel)}"`);
-          listened.add(channel);
-        }
-      }
-      up = true;
-      this.listening = true;
-    } catch (error) {
-      if (this.client === client) this.client = undefined;
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    this.attempt = 0;
   }
 
   private async received(payload: string): Promise<void> {
@@ -263,36 +244,6 @@ export class PostgresBus implements ClusterBus {
       return;
     }
     if ('m' in envelope) this.subscriptions.deliver(envelope.c, envelope.m, (error) => this.log.warn({ err: error, channel: envelope.c }, 'cluster bus subscriber failed'));
-  }
-
-  private dropped(client: pg.Client, error: Error): void {
-    if (this.closed || this.client !== client) return;
-    this.client = undefined;
-    this.listening = false;
-    this.listened.clear();
-    client.removeAllListeners('notification');
-    void client.end().catch(() => undefined);
-    this.log.warn({ err: error }, 'cluster bus LISTEN connection lost; reconnecting');
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.closed) return;
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt);
-    this.attempt += 1;
-    this.timer = setTimeout(() => {
-      this.connect().then(
-        () => {
-          this.log.info({}, 'cluster bus LISTEN connection restored');
-          for (const listener of [...this.reconnectListeners]) listener();
-        },
-        (error: unknown) => {
-          this.log.warn({ err: error }, 'cluster bus LISTEN reconnect failed');
-          this.schedule();
-        },
-      );
-    }, delay);
-    this.timer.unref();
   }
 
   /** Large payloads this replica published, once every subscriber had time to read them. */

@@ -37,6 +37,11 @@ test('SOL: a late viewer gets the earlier output; the session is recorded and pl
   await seek.fill(end!);
   await expect(page.getByTestId('recording-toggle')).toHaveText('Play', { timeout: 30_000 });
   await expect(screen).toHaveText(whole!);
+  // The player shows the recorded terminal size (the asciicast header), scaled to fill the pane.
+  const surface = page.getByTestId('recording-screen');
+  await expect(surface).toHaveAttribute('data-cols', /^[1-9]\d*$/);
+  const [pane, terminal] = await Promise.all([surface.boundingBox(), surface.locator('.xterm').boundingBox()]);
+  expect(Math.max(terminal!.width / pane!.width, terminal!.height / pane!.height)).toBeGreaterThan(0.97);
   await shot(page, '18-recording-playback');
 
   // A pop-out is a new viewer of the same console: it starts with the output from before it joined (the scrollback).

@@ -8,6 +8,7 @@ import { useApp } from '../app-context.js';
 import { terminalOptions } from '../consoles/terminal-theme.js';
 import { parseAsciicast } from './asciicast.js';
 import { CastRenderer } from './cast-renderer.js';
+import { fitScale } from './fit.js';
 import { PlaybackClock } from './playback-clock.js';
 import { ReplayChannel } from './replay-channel.js';
 import { parseRfbCapture, type RfbRecord } from './rfb-capture.js';
@@ -116,10 +117,28 @@ function castScreen(element: HTMLElement, bytes: Uint8Array): Screen {
   const terminal = new Terminal({ ...terminalOptions, cols: cast.width, rows: cast.height, cursorBlink: false, disableStdin: true });
   terminal.open(element);
   const renderer = new CastRenderer(cast, terminal);
+  // The terminal keeps the recorded columns and rows; it is scaled to fill the pane instead.
+  const inner = terminal.element;
+  const fit = () => {
+    if (!inner) return;
+    inner.style.transform = '';
+    const scale = fitScale({ width: element.clientWidth, height: element.clientHeight }, { width: inner.offsetWidth, height: inner.offsetHeight });
+    inner.style.transformOrigin = '0 0';
+    inner.style.transform = `scale(${scale})`;
+    element.dataset.scale = scale.toFixed(3);
+  };
+  const observer = new ResizeObserver(fit);
+  observer.observe(element);
+  fit();
+  element.dataset.cols = String(terminal.cols);
+  element.dataset.rows = String(terminal.rows);
   return {
     duration: cast.duration,
     render: (seconds, jumped) => renderer.render(seconds, jumped),
-    dispose: () => terminal.dispose(),
+    dispose: () => {
+      observer.disconnect();
+      terminal.dispose();
+    },
   };
 }
 

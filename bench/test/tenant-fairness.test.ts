@@ -1,26 +1,37 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loginWithPassword } from '@lightsout/relay/testing';
-import { startStack, type Stack, type StackServer } from '../lib/stack.js';
+import { STACK_PASSWORD, startStack, type Stack, type StackServer } from '../lib/stack.js';
 
 /**
  * Fairness between tenants on one agent: tenant `demo` floods BMC operations
  * (1,100 concurrent SEL reads of one server), tenant `bravo` reads the sensors
  * of its own server on the same agent meanwhile. Real relay, agent and bmcsim,
- * each its own process, as deployed. Before the per-tenant bounds, bravo's call
- * waited behind demo's queue for 11–21 s; now its median during the flood is
- * well under a second and the flood's excess is refused with 429 RATE_LIMITED
- * and Retry-After. Figures measured on a 2-core machine: docs/security.md.
+ * each its own process, as deployed. EVERY call bravo makes during the flood
+ * answers within 1 s, and the flood's excess is refused with 429
+ * RATE_LIMITED and Retry-After. Before the per-tenant bounds, bravo's call
+ * waited behind demo's queue for 11–21 s; with them but without the relay's
+ * front bounds (http/new-connections.ts, http/client-requests.ts), single
+ * calls still stalled 1.3–8 s while the relay took in the flood's
+ * connections. Figures measured on a 2-core machine: docs/security.md.
  */
 const bmcsimBin = fileURLToPath(new URL('../../bmcsim/bin/bmcsim.js', import.meta.url));
 const FLOOD = 1100;
 const MAX_QUIET_CALLS = 40;
+/**
+ * The flood comes as a determined tenant's would: from several client
+ * addresses of its own (bravo calls from 127.0.0.1; loopback is all of
+ * 127.0.0.0/8), with several access tokens of its operator, so no single
+ * per-address or per-token bound sheds all of it.
+ */
+const FLOOD_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
+const FLOOD_TOKENS = 4;
 const BRAVO_PASSWORD = 'bravo-operator-password-1';
 
 let directory: string;
@@ -28,6 +39,8 @@ let directory: string;
 const simulators: ChildProcess[] = [];
 let stack: Stack | undefined;
 let bravoToken: string;
+/** Demo's operator signed in FLOOD_TOKENS times: one access token per sign-in. */
+let floodTokens: string[];
 let relayUrl: string;
 
 async function startBmcsim(agentConfig: string): Promise<ChildProcess> {
@@ -43,6 +56,59 @@ async function startBmcsim(agentConfig: string): Promise<ChildProcess> {
   });
   await ready;
   return child;
+}
+
+/**
+ * The processes of this test run ahead of the rest of the machine's work.
+ * What is measured is how the relay shares itself between tenants; on a
+ * shared 2-core host at load 20, unrelated jobs leave this test's processes
+ * a tenth of a core and every call — idle or not — waits for the scheduler,
+ * which says nothing about the relay. Two levels, because Linux schedules
+ * twice: between sessions (autogroups, /proc/PID/autogroup, sched(7)) and,
+ * inside one, between threads (their nice values: a process's is its
+ * threads'). The flooder is raised with the stack, so its flood stays as
+ * sudden as another machine's would be. Only root (as in CI) may raise a
+ * priority; elsewhere the processes keep theirs and the test says so.
+ */
+const RAISED_PRIORITY = -10;
+const unraised: string[] = [];
+let autogroupNice: string | undefined;
+
+function raiseAutogroup(): void {
+  try {
+    autogroupNice = /nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'))?.[1];
+    writeFileSync('/proc/self/autogroup', String(RAISED_PRIORITY));
+  } catch (error) {
+    autogroupNice = undefined;
+    unraised.push(`autogroup: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+function restoreAutogroup(): void {
+  if (autogroupNice !== undefined) writeFileSync('/proc/self/autogroup', autogroupNice);
+}
+
+function raisePriority(pid: number, what: string): void {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    threads = [String(pid)];
+  }
+  for (const thread of threads) {
+    try {
+      setPriority(Number(thread), RAISED_PRIORITY);
+    } catch (error) {
+      unraised.push(`${what}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      return;
+    }
+  }
+}
+
+/** CPU time (user + system) a process has used, from /proc (Linux: clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -86,26 +152,47 @@ beforeAll(async () => {
     },
   });
   bravoToken = (await loginWithPassword(stack.relayUrl, 'bravo-operator', BRAVO_PASSWORD)).accessToken;
+  for (const [index, simulator] of simulators.entries()) raisePriority(simulator.pid!, `bmcsim ${index}`);
+  raisePriority(stack.relayPid()!, 'relay');
+  raisePriority(stack.agentPid()!, 'agent');
+  raisePriority(process.pid, 'this test');
+  raiseAutogroup();
+  floodTokens = [stack.operatorToken];
+  while (floodTokens.length < FLOOD_TOKENS) floodTokens.push((await loginWithPassword(stack.relayUrl, 'operator', STACK_PASSWORD)).accessToken);
 }, 180_000);
 
 /**
- * The flooding tenant is another client on another machine: its requests are
- * made by a child process, so the cost of making 1,100 requests and reading
- * their answers does not land on the event loop that times bravo's calls.
- * Prints `sent` once every request is issued, then one JSON line of results.
+ * The flooding tenant is other clients on other machines: its requests are
+ * made by a child process (the cost of making 1,100 requests and reading
+ * their answers does not land on the event loop that times bravo's calls),
+ * from loopback addresses of their own (127.0.0.2 …), each request on a new
+ * connection, as many clients would. Every request ends: answered, failed,
+ * or abandoned after 60 s. Prints `sent` once every request is issued, then
+ * one JSON line of results.
  */
 const FLOODER = `
-const [url, token, count] = process.argv.slice(1);
-const one = async () => {
-  try {
-    const response = await fetch(url, { headers: { authorization: 'Bearer ' + token } });
-    const text = await response.text();
-    return { status: response.status, code: text === '' ? null : JSON.parse(text).code ?? null, retryAfter: response.headers.get('retry-after') };
-  } catch (error) {
-    return { status: 0, code: String(error.cause?.code ?? error.message), retryAfter: null };
-  }
-};
-const all = Promise.all(Array.from({ length: Number(count) }, one));
+import http from 'node:http';
+const [url, tokens, count, addresses] = process.argv.slice(1);
+const tokenList = tokens.split(',');
+const addressList = addresses.split(',');
+const one = (index) => new Promise((resolve) => {
+  const request = http.get(url, { agent: false, localAddress: addressList[index % addressList.length], headers: { authorization: 'Bearer ' + tokenList[index % tokenList.length] }, timeout: 60000 }, (response) => {
+    let text = '';
+    response.setEncoding('utf8').on('data', (chunk) => (text += chunk)).on('end', () => {
+      let code = null;
+      let scope = null;
+      try {
+        const body = text === '' ? {} : JSON.parse(text);
+        code = body.code ?? null;
+        scope = body.details?.scope ?? null;
+      } catch { code = 'unparsable'; }
+      resolve({ status: response.statusCode, code, scope, retryAfter: response.headers['retry-after'] ?? null });
+    });
+  });
+  request.on('timeout', () => request.destroy(new Error('no answer within 60 s')));
+  request.on('error', (error) => resolve({ status: 0, code: String(error.code ?? error.message), scope: null, retryAfter: null }));
+});
+const all = Promise.all(Array.from({ length: Number(count) }, (_, index) => one(index)));
 process.stdout.write('sent\\n');
 process.stdout.write(JSON.stringify(await all) + '\\n');
 `;
@@ -113,11 +200,14 @@ process.stdout.write(JSON.stringify(await all) + '\\n');
 interface FloodAnswer {
   status: number;
   code: string | null;
+  /** details.scope of a refusal: which bound refused it. */
+  scope: string | null;
   retryAfter: string | null;
 }
 
-function startFlood(url: string, token: string, count: number): { sent: Promise<void>; results: Promise<FloodAnswer[]>; isSettled(): boolean } {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', FLOODER, url, token, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startFlood(url: string, tokens: string[], count: number, addresses: string[]): { sent: Promise<void>; results: Promise<FloodAnswer[]>; isSettled(): boolean } {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', FLOODER, url, tokens.join(','), String(count), addresses.join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  raisePriority(child.pid!, 'flooder');
   let output = '';
   let settled = false;
   let markSent: () => void = () => undefined;
@@ -141,6 +231,7 @@ function startFlood(url: string, token: string, count: number): { sent: Promise<
 afterAll(async () => {
   // FAIRNESS_DEBUG=FILE keeps the relay's and agent's output for a look afterwards.
   if (process.env['FAIRNESS_DEBUG'] !== undefined && stack !== undefined) writeFileSync(process.env['FAIRNESS_DEBUG'], stack.output());
+  restoreAutogroup();
   await stack?.close();
   await Promise.all(
     simulators.map(async (simulator) => {
@@ -154,48 +245,48 @@ afterAll(async () => {
 });
 
 describe('one tenant cannot starve another of BMC operations', { timeout: 240_000 }, () => {
-  it(`another tenant's sensors answer within 1 s while one tenant floods ${FLOOD} concurrent SEL reads`, async () => {
+  it(`every call of another tenant answers within 1 s while one tenant floods ${FLOOD} concurrent SEL reads`, async () => {
     // Warm both paths: IPMI sessions opened, SDR read once.
     expect((await api(stack!.operatorToken, 'GET', '/v1/servers/flooded/sel')).status).toBe(200);
-    // Two calls at once, as during the flood: both keep-alive connections exist
-    // before it, so no measurement includes opening a connection while the relay
-    // holds 1,100 others (that costs every client alike and is not what is measured).
-    const [idle] = await Promise.all([timed(() => api(bravoToken, 'GET', '/v1/servers/quiet/sensors')), timed(() => fetch(`${relayUrl}/healthz`).then((response) => response.text()))]);
+    // Bravo's keep-alive connection exists before the flood: opening one while the
+    // kernel's accept queue holds the flood's connections is the firewall's matter (docs/security.md).
+    const idle = await timed(() => api(bravoToken, 'GET', '/v1/servers/quiet/sensors'));
     expect(idle.value.status).toBe(200);
-    const idleMs = idle.ms;
 
-    const flood = startFlood(`${relayUrl}/v1/servers/flooded/sel`, stack!.operatorToken, FLOOD);
+    const relayCpuBefore = cpuMsOf(stack!.relayPid()!);
+    const floodStarted = performance.now();
+    const flood = startFlood(`${relayUrl}/v1/servers/flooded/sel`, floodTokens, FLOOD, FLOOD_ADDRESSES);
     await flood.sent;
     // Bravo calls one after another for as long as the flood lasts (bounded).
-    const duringFlood: Array<{ sensorsMs: number; frontMs: number }> = [];
+    const duringFlood: number[] = [];
+    const loads: number[] = [];
     while (!flood.isSettled() && duringFlood.length < MAX_QUIET_CALLS) {
-      // The relay's HTTP front at the same moment: what any request pays, BMC or not.
-      const [sensors, front] = await Promise.all([timed(() => api(bravoToken, 'GET', '/v1/servers/quiet/sensors')), timed(() => fetch(`${relayUrl}/healthz`).then((response) => response.text()))]);
-      duringFlood.push({ sensorsMs: sensors.ms, frontMs: front.ms });
+      const sensors = await timed(() => api(bravoToken, 'GET', '/v1/servers/quiet/sensors'));
+      duringFlood.push(sensors.ms);
+      loads.push(loadavg()[0]!);
       expect(sensors.value.status, JSON.stringify(sensors.value.body)).toBe(200);
     }
     const results = await flood.results;
+    const floodMs = performance.now() - floodStarted;
+    const relayCpuMs = cpuMsOf(stack!.relayPid()!) - relayCpuBefore;
     const byStatus = new Map<number, number>();
-    for (const result of results) byStatus.set(result.status, (byStatus.get(result.status) ?? 0) + 1);
     const byCode = new Map<string, number>();
-    for (const result of results) byCode.set(`${result.status} ${result.code ?? ''}`.trim(), (byCode.get(`${result.status} ${result.code ?? ''}`.trim()) ?? 0) + 1);
-    const sorted = duringFlood.map((entry) => entry.sensorsMs).sort((x, y) => x - y);
+    for (const result of results) {
+      byStatus.set(result.status, (byStatus.get(result.status) ?? 0) + 1);
+      const key = [result.status, result.code, result.scope].filter((part) => part !== null).join(' ');
+      byCode.set(key, (byCode.get(key) ?? 0) + 1);
+    }
+    const sorted = [...duringFlood].sort((x, y) => x - y);
     const median = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-    // What the BMC path adds over the relay's HTTP front at the same moment.
-    const excess = duringFlood.map((entry) => entry.sensorsMs - entry.frontMs).sort((x, y) => x - y);
-    const medianExcess = excess[Math.floor(excess.length / 2)] ?? Number.NaN;
+    const max = sorted.at(-1) ?? Number.NaN;
     console.info(
-      `fairness: bravo sensors idle ${idleMs.toFixed(0)} ms; ${duringFlood.length} calls during the flood, median ${median.toFixed(0)} ms (over the front: ${medianExcess.toFixed(0)} ms), max ${Math.max(...sorted).toFixed(0)} ms ` +
-        `(${duringFlood.map((entry) => `${entry.sensorsMs.toFixed(0)}/front ${entry.frontMs.toFixed(0)}`).join(', ')}); flood answers ${JSON.stringify(Object.fromEntries(byCode))}`,
+      `fairness: bravo sensors idle ${idle.ms.toFixed(0)} ms; ${duringFlood.length} calls during the flood, median ${median.toFixed(0)} ms, max ${max.toFixed(0)} ms ` +
+        `(${duringFlood.map((ms) => ms.toFixed(0)).join(', ')}); load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}; flood ${floodMs.toFixed(0)} ms, the relay's CPU ${relayCpuMs.toFixed(0)} ms; priority ${unraised.length === 0 ? `raised to ${RAISED_PRIORITY}` : `not raised (${unraised.join(', ')})`}; flood answers ${JSON.stringify(Object.fromEntries(byCode))}`,
     );
-    // Meaningful only if bravo's calls ran during the flood. Before the bounds, bravo's
-    // first call waited for most of the flood to drain (11–21 s) and the median was that wait.
-    // The median of what the BMC path adds over a /healthz call made at the same
-    // moment, not the maximum of the raw figure: on a machine loaded far past its
-    // two cores, the relay's HTTP front alone (accepting 1,100 connections) stalls
-    // single calls for seconds, for every caller alike (the "front" figures).
+    // Meaningful only if bravo's calls ran during the flood.
     expect(duringFlood.length).toBeGreaterThanOrEqual(3);
-    expect(medianExcess).toBeLessThan(1000);
+    // Every call, not a median: one call held for seconds is the starvation this test is about.
+    expect(max).toBeLessThan(1000);
     // The flooding tenant is still served, most of its flood refused at once (before the
     // bounds all of it was queued and served), in the documented shape.
     expect(byStatus.get(200) ?? 0).toBeGreaterThan(0);

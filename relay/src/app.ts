@@ -50,6 +50,15 @@ import automationPlugin from './plugins/automation.js';
 import mcpPlugin from './plugins/mcp/index.js';
 import rpcPlugin from './plugins/rpc.js';
 import { createDualProtocolServer } from './rpc/h2c.js';
+import { ClientRequestGate } from './http/client-requests.js';
+import { NewConnectionQueue, NEW_CONNECTIONS_PER_TURN } from './http/new-connections.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Requests in flight per client address, bounded before Fastify runs (http/client-requests.ts). */
+    clientRequests: ClientRequestGate;
+  }
+}
 
 export interface BuildAppOptions {
   /** A resolved config (from loadConfig) or raw input that is validated like the YAML file. */
@@ -74,6 +83,7 @@ function requestId(header: string | string[] | undefined): string {
 /** Build the relay without listening: tests use inject()/injectWS(); server.ts calls listen(). */
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const config = isResolved(options.config) ? options.config : resolveConfig(options.config);
+  const clientRequests = new ClientRequestGate({ perAddress: config.limits.clientRequests.perAddress, trustProxy: config.trustProxy });
   const app = Fastify({
     loggerInstance: createLogger(config.logLevel, options.logDestination) as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
@@ -85,7 +95,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     clientErrorHandler,
     frameworkErrors,
     // HTTP/1.1 and cleartext HTTP/2 on the one port: gRPC needs HTTP/2 (rpc/h2c.ts says why not Fastify's own http2 mode).
-    serverFactory: (handler) => createDualProtocolServer(handler),
+    // Behind the front bounds (http/): new connections a few per loop turn, requests in flight per client address.
+    serverFactory: (handler) => createDualProtocolServer(clientRequests.wrap(handler), new NewConnectionQueue(NEW_CONNECTIONS_PER_TURN)),
   }).setValidatorCompiler(TypeBoxValidatorCompiler);
 
   await app.register(configPlugin, { config });
@@ -94,6 +105,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Before every route plugin: it records the route table and enforces every route's declared permission.
   await app.register(accessPlugin);
   await app.register(metricsPlugin);
+  app.decorate('clientRequests', clientRequests);
+  clientRequests.onRefused(() => app.metrics.clientRequestsRefused.inc());
   await app.register(storePlugin);
   await app.register(revocationsPlugin);
   await app.register(clusterPlugin);

@@ -176,6 +176,16 @@ const Limits = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * HTTP and RPC requests from one client address in flight at once, counted before
+     * Fastify runs (relay/src/http/client-requests.ts); 0 turns the bound off. WebSockets are not counted.
+     */
+    clientRequests: Type.Object(
+      {
+        perAddress: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 64 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** Unauthenticated POST /v1/agents/enroll: failures per client address, then 429. */
     enrollment: Type.Object(
       {

@@ -9,6 +9,8 @@ export interface RelayMetrics {
   httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
   connectedAgents: Gauge;
   controlMessages: Counter<'direction' | 'type'>;
+  /** Requests refused before Fastify because their client address had too many in flight (http/client-requests.ts). */
+  clientRequestsRefused: Counter;
   /** Where /metrics is served (metrics.host:port), once the app is ready; undefined when off. */
   address(): AddressInfo | undefined;
 }
@@ -55,6 +57,11 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
       name: 'lightsout_control_messages_total',
       help: 'Control-channel messages by direction (in = from agents) and type',
       labelNames: ['direction', 'type'],
+      registers: [registry],
+    }),
+    clientRequestsRefused: new Counter({
+      name: 'lightsout_client_requests_refused_total',
+      help: 'Requests answered 429 before any route ran: their client address had limits.clientRequests.perAddress in flight',
       registers: [registry],
     }),
   };

@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { NewConnectionQueue } from '../http/new-connections.js';
 
 /** RFC 9113 §3.4: what a client speaking HTTP/2 with prior knowledge sends first. */
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -19,9 +20,10 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => void;
  * server, anything else to the HTTP/1.1 one. Both call the same Fastify
  * handler. Returns the HTTP/1.1 server, which owns the port (Fastify
  * listens and closes it; upgrade events reach @fastify/websocket), with
- * the HTTP/2 sessions ended when it closes.
+ * the HTTP/2 sessions ended when it closes. With `newConnections`, a new
+ * connection's first bytes wait their turn there (http/new-connections.ts).
  */
-export function createDualProtocolServer(handler: Handler): http.Server {
+export function createDualProtocolServer(handler: Handler, newConnections?: NewConnectionQueue): http.Server {
   const h1 = http.createServer(handler);
   const h2 = http2.createServer({}, handler as unknown as (request: Http2ServerRequest, response: Http2ServerResponse) => void);
   const sessions = new Set<Http2Session>();
@@ -39,6 +41,8 @@ export function createDualProtocolServer(handler: Handler): http.Server {
       // Undecided while what came so far is a prefix of the preface (a client may send it in pieces).
       if (seen.length < HTTP2_PREFACE.length && HTTP2_PREFACE.subarray(0, seen.length).equals(prefix)) {
         socket.once('data', choose);
+        // Paused while its first bytes waited in the queue.
+        socket.resume();
         return;
       }
       socket.removeAllListeners('error');
@@ -56,7 +60,14 @@ export function createDualProtocolServer(handler: Handler): http.Server {
     // A connection that fails before saying anything was never anyone's.
     const undecided = () => socket.destroy();
     socket.once('error', undecided);
-    socket.once('data', choose);
+    socket.once('data', (chunk: Buffer) => {
+      if (newConnections === undefined) return choose(chunk);
+      const ranNow = newConnections.run(socket.remoteAddress ?? 'unknown', () => {
+        if (!socket.destroyed) choose(chunk);
+      });
+      // No more 'data' until its turn: a flowing socket without a listener would drop what comes next.
+      if (!ranNow) socket.pause();
+    });
   });
   // Fastify's close waits for the port to be released; a graceful GOAWAY lets calls in flight finish.
   const close = h1.close.bind(h1);

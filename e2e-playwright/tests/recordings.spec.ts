@@ -16,6 +16,13 @@ test('SOL: a late viewer gets the earlier output; the session is recorded and pl
   const rows = page.getByTestId('recording-row');
   await expect(rows.first()).toBeVisible();
   await expect(rows.first()).toHaveAttribute('data-kind', 'sol');
+  // The list filters by user, console kind or date.
+  const filter = page.getByTestId('recordings-filter');
+  await filter.fill('no-such-user');
+  await expect(rows).toHaveCount(0);
+  await filter.fill('operator sol');
+  await expect(rows.first()).toHaveAttribute('data-kind', 'sol');
+  await shot(page, '18-recordings-list');
   await rows.first().getByTestId('recording-play').click();
   const screen = page.locator('[data-testid="recording-screen"] .xterm-rows');
   await expect(screen).toContainText(`echo ${marker}`, { timeout: 30_000 });

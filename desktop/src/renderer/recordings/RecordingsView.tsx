@@ -8,6 +8,7 @@ import { useApp } from '../app-context.js';
 import { terminalOptions } from '../consoles/terminal-theme.js';
 import { parseAsciicast } from './asciicast.js';
 import { CastRenderer } from './cast-renderer.js';
+import { filterRecordings } from './filter.js';
 import { fitScale } from './fit.js';
 import { PlaybackClock } from './playback-clock.js';
 import { ReplayChannel } from './replay-channel.js';
@@ -36,6 +37,7 @@ export function RecordingsView({ server }: { server: ServerView }) {
   const [recordings, setRecordings] = useState<RecordingMeta[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
+  const [query, setQuery] = useState('');
   const [selected, setSelected] = useState<{ meta: RecordingMeta; bytes: Uint8Array } | null>(null);
 
   const refresh = useCallback(() => {
@@ -76,10 +78,19 @@ export function RecordingsView({ server }: { server: ServerView }) {
         <RecordingPlayer key={selected.meta.id} meta={selected.meta} bytes={selected.bytes} />
       ) : (
         <div className="data-view" data-testid="recordings-view">
+          <input
+            data-testid="recordings-filter"
+            type="search"
+            placeholder="Filter by user, console (sol, serial, vnc) or date"
+            aria-label="Filter recordings"
+            value={query}
+            onChange={(event) => setQuery(event.target.value)}
+            style={{ margin: 8, width: 'calc(100% - 16px)', maxWidth: 420 }}
+          />
           <table className="data">
             <thead><tr><th>Started</th><th>Console</th><th>User</th><th /></tr></thead>
             <tbody>
-              {(recordings ?? []).map((meta) => (
+              {filterRecordings(recordings ?? [], query, (meta) => new Date(meta.startedAt).toLocaleString()).map((meta) => (
                 <tr key={meta.id} data-testid="recording-row" data-recording-id={meta.id} data-kind={meta.kind}>
                   <td>{new Date(meta.startedAt).toLocaleString()}</td>
                   <td>{meta.kind.toUpperCase()}</td>

@@ -120,8 +120,15 @@ export const StreamTiming = {
 export const StreamLimits = {
   /** Largest binary frame anyone sends; the relay refuses larger ones (1009). */
   maxDataFrameBytes: 256 * 1024,
-  /** Senders cut payload into frames of at most this. */
-  sendChunkBytes: 64 * 1024,
+  /**
+   * Senders cut payload into frames of at most this. Smaller than one socket
+   * read (Node reads 64 KiB at a time), so a frame rarely straddles two reads:
+   * `ws` hands a frame that lies within one read on as a view, and copies one
+   * that straddles reads into a new buffer — at 64 KiB every data frame was
+   * copied in the relay and again in the agent (relay-throughput,
+   * docs/benchmarks.md).
+   */
+  sendChunkBytes: 16 * 1024,
   /** Largest text (control) frame. */
   maxControlFrameBytes: 4096,
   /**

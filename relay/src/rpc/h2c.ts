@@ -9,6 +9,9 @@ const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** Fastify's request handler; it serves HTTP/2's compatibility API objects as HTTP/1's (as with Fastify's own http2 mode). */
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
+/** How long a closing relay lets HTTP/2 calls in flight finish after its GOAWAY (RFC 9113 §6.8) before it ends their sessions. */
+const H2_CLOSE_GRACE_MS = 2000;
+
 /**
  * One listening port for HTTP/1.1 and cleartext HTTP/2 (prior knowledge,
  * RFC 9113 §3.3). gRPC needs HTTP/2; the browsers, the WebSockets (agents,
@@ -70,9 +73,16 @@ export function createDualProtocolServer(handler: Handler, newConnections?: NewC
     });
   });
   // Fastify's close waits for the port to be released; a graceful GOAWAY lets calls in flight finish.
+  // A session whose client keeps a stream open after the GOAWAY (a cancelled bidirectional call whose
+  // RST never came, a client that ignores GOAWAY) would hold the close forever: it is destroyed after a grace.
   const close = h1.close.bind(h1);
   h1.close = ((callback?: (error?: Error) => void) => {
-    for (const session of sessions) session.close();
+    for (const session of sessions) {
+      session.close();
+      setTimeout(() => {
+        if (!session.destroyed) session.destroy();
+      }, H2_CLOSE_GRACE_MS).unref();
+    }
     return close(callback);
   }) as typeof h1.close;
   return h1;

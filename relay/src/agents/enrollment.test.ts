@@ -112,7 +112,7 @@ describe('agent connect authentication', () => {
     const identity = await enrollTestAgent(relay.url, token);
     const client = await TestControlClient.connect(relay.url, await agentConnectToken(identity));
     if (isRefusal(client)) throw new Error(`refused: ${client.body.code}`);
-    expect(await client.next('welcome')).toEqual({ v: 1, type: 'welcome', agentId: identity.agentId, region: 'us', datacenter: 'nyc2', heartbeatIntervalMs: 5000, maxFrameBytes: 1024 * 1024, features: ['inventory-parts'] });
+    expect(await client.next('welcome')).toEqual({ v: 1, type: 'welcome', agentId: identity.agentId, region: 'us', datacenter: 'nyc2', heartbeatIntervalMs: 5000, maxFrameBytes: 1024 * 1024, features: ['inventory-parts', 'discovery'] });
     await client.close();
   });
 

@@ -16,6 +16,10 @@ test('SOL: a late viewer gets the earlier output; the session is recorded and pl
   const rows = page.getByTestId('recording-row');
   await expect(rows.first()).toBeVisible();
   await expect(rows.first()).toHaveAttribute('data-kind', 'sol');
+  // Each row says how long and how big the recording is, and of which server.
+  await expect(rows.first().getByTestId('recording-size')).toHaveText(/^\d+(\.\d)? (B|KiB|MiB)$/);
+  await expect(rows.first().getByTestId('recording-duration')).toHaveText(/^\d+ (s|min)/);
+  await expect(rows.first()).toContainText(server!.name);
   // The list filters by user, console kind or date.
   const filter = page.getByTestId('recordings-filter');
   await filter.fill('no-such-user');

@@ -85,6 +85,13 @@ describe('recordings: recordings.read and per-server grants', () => {
     expect(own.body).toContain('watching sim-01');
   });
 
+  it('the list says how much each recording holds and when it last grew', async () => {
+    const answer = await get('/v1/recordings', 'vic');
+    const [entry] = (JSON.parse(answer.body) as { recordings: (RecordingMeta & { bytes?: number; lastWrittenAt?: number })[] }).recordings;
+    expect(entry?.bytes).toBe('watching sim-01\r\n'.length);
+    expect(entry?.lastWrittenAt).toBeGreaterThanOrEqual(entry!.startedAt - 1000);
+  });
+
   it('an operator reads their own recordings only', async () => {
     expect(await listed('olga')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02].sort());
     expect((await get(`/v1/recordings/${recordingIds.olgaSim02}`, 'olga')).body).toContain('olga-sim02-secret');

@@ -21,6 +21,16 @@ export const RecordingMeta = Type.Object({
 });
 export type RecordingMeta = Static<typeof RecordingMeta>;
 
+/** A listed recording: its meta and how much it holds, for the list's size and duration columns. */
+export const RecordingListEntry = Type.Object({
+  ...RecordingMeta.properties,
+  /** Bytes of console output stored (the stream offset reached). */
+  bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** When it last grew, ms since epoch: the end of a finished session. */
+  lastWrittenAt: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type RecordingListEntry = Static<typeof RecordingListEntry>;
+
 /** `GET /v1/recordings` */
-export const RecordingList = Type.Object({ recordings: Type.Array(RecordingMeta) });
+export const RecordingList = Type.Object({ recordings: Type.Array(RecordingListEntry) });
 export type RecordingList = Static<typeof RecordingList>;

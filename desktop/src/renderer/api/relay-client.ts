@@ -15,9 +15,10 @@ import {
   type StreamMode,
   type WhoAmI,
 } from '@lightsout/shared';
-import type { MediaImageList, MediaImageView, RecordingList, RecordingMeta, SshHostKey, SshKeyList, SshKeyView } from '@lightsout/shared';
+import type { MediaImageList, MediaImageView, RecordingList, RecordingListEntry, SshHostKey, SshKeyList, SshKeyView } from '@lightsout/shared';
 
-export type { RecordingMeta };
+/** A recording as the list shows it (the meta plus its size and last write). */
+export type RecordingMeta = RecordingListEntry;
 
 export interface RelayClientOptions {
   baseUrl: string;
@@ -118,7 +119,7 @@ export class RelayClient {
   async mediaImages(serverId?: string): Promise<MediaImageView[]> {
     return (await this.request<MediaImageList>('GET', `/v1/media/images${serverId === undefined ? '' : `?server=${encodeURIComponent(serverId)}`}`)).images;
   }
-  async recordings(): Promise<RecordingMeta[]> {
+  async recordings(): Promise<RecordingListEntry[]> {
     return (await this.request<RecordingList>('GET', '/v1/recordings')).recordings;
   }
   /** A recording's file (asciicast v2 text or RFB capture), as bytes: playback and download both need the bearer token. */

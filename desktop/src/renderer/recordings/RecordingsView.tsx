@@ -10,6 +10,7 @@ import { parseAsciicast } from './asciicast.js';
 import { CastRenderer } from './cast-renderer.js';
 import { filterRecordings } from './filter.js';
 import { fitScale } from './fit.js';
+import { formatBytes, formatDuration } from '../media/transfer-meter.js';
 import { PlaybackClock } from './playback-clock.js';
 import { ReplayChannel } from './replay-channel.js';
 import { parseRfbCapture, type RfbRecord } from './rfb-capture.js';
@@ -88,12 +89,15 @@ export function RecordingsView({ server }: { server: ServerView }) {
             style={{ margin: 8, width: 'calc(100% - 16px)', maxWidth: 420 }}
           />
           <table className="data">
-            <thead><tr><th>Started</th><th>Console</th><th>User</th><th /></tr></thead>
+            <thead><tr><th>Started</th><th>Duration</th><th>Size</th><th>Console</th><th>Server</th><th>User</th><th /></tr></thead>
             <tbody>
               {filterRecordings(recordings ?? [], query, (meta) => new Date(meta.startedAt).toLocaleString()).map((meta) => (
                 <tr key={meta.id} data-testid="recording-row" data-recording-id={meta.id} data-kind={meta.kind}>
                   <td>{new Date(meta.startedAt).toLocaleString()}</td>
+                  <td data-testid="recording-duration">{meta.lastWrittenAt === undefined ? '—' : formatDuration((meta.lastWrittenAt - meta.startedAt) / 1000)}</td>
+                  <td data-testid="recording-size">{meta.bytes === undefined ? '—' : formatBytes(meta.bytes)}</td>
                   <td>{meta.kind.toUpperCase()}</td>
+                  <td>{server.name}</td>
                   <td>{meta.user}</td>
                   <td style={{ textAlign: 'right' }}>
                     <button data-testid="recording-play" onClick={() => void fetchFile(meta, (bytes) => setSelected({ meta, bytes }))}>Play</button>{' '}

@@ -5,7 +5,7 @@ import type { RecordingMeta } from '@lightsout/shared';
  * (case-insensitive) in the user, the console kind or the start as shown
  * (`startedText`, the local date and time the row displays).
  */
-export function filterRecordings(list: readonly RecordingMeta[], query: string, startedText: (meta: RecordingMeta) => string): RecordingMeta[] {
+export function filterRecordings<T extends RecordingMeta>(list: readonly T[], query: string, startedText: (meta: T) => string): T[] {
   const words = query.toLowerCase().split(/\s+/).filter((word) => word !== '');
   if (words.length === 0) return [...list];
   return list.filter((meta) => {

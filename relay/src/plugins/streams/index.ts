@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   RecordingList,
+  type RecordingListEntry,
   LightsoutError,
   STREAM_BEARER_PROTOCOL_PREFIX,
   SessionCreate,
@@ -283,8 +284,12 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   };
   app.get('/v1/recordings', { config: { permission: 'recordings.read-own' }, schema: { tags: ['streams'], summary: 'Console recordings you may replay', response: { 200: RecordingList } } }, async (request) => {
     const caller = request.principal!;
-    const listed: RecordingMeta[] = [];
-    for (const meta of await recordings.list()) if (await visible(meta, caller)) listed.push(meta);
+    const listed: RecordingListEntry[] = [];
+    for (const meta of await recordings.list()) {
+      if (!(await visible(meta, caller))) continue;
+      const [bytes, lastWrittenAt] = await Promise.all([recordings.size(meta.id), recordings.lastWrittenAt(meta.id)]);
+      listed.push({ ...meta, ...(bytes === undefined ? {} : { bytes }), ...(lastWrittenAt === undefined ? {} : { lastWrittenAt: Math.floor(lastWrittenAt) }) });
+    }
     return { recordings: listed };
   });
   app.get<{ Params: { id: string } }>(

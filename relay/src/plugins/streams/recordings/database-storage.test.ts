@@ -74,6 +74,9 @@ describe.each(dialects)('DatabaseRecordingStorage on %s', (_name, open) => {
     await Promise.all([onA.idle(), onB.idle()]);
     const stored = await gatewayA.read(id(4));
     expect(stored?.bytes.toString()).toBe('0123456789abc');
+    // The size the list shows counts overlapping chunks once.
+    expect(await gatewayB.size(id(4))).toBe(13);
+    expect(await gatewayB.size(id(9))).toBeUndefined();
     expect(stored?.times.map(([offset]) => offset)).toEqual([...new Set(stored?.times.map(([offset]) => offset))]);
   });
 

@@ -85,6 +85,17 @@ export class DatabaseRecordingStorage implements RecordingStorage {
     return { bytes, times: parseTimes(times, bytes.length) };
   }
 
+  async size(id: string): Promise<number | undefined> {
+    if ((await this.get(id)) === undefined) return undefined;
+    // Chunks of overlapping legs overlap; the furthest end is the offset reached.
+    const row = await this.store
+      .selectFrom('recording_chunks')
+      .select((eb) => eb.fn.max(eb(eb.ref('position'), '+', eb.ref('length'))).as('end'))
+      .where('recording_id', '=', id)
+      .executeTakeFirst();
+    return Number(row?.end ?? 0);
+  }
+
   async lastWrittenAt(id: string): Promise<number | undefined> {
     const row = await this.store
       .selectFrom('recordings')

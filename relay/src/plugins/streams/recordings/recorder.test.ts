@@ -22,6 +22,7 @@ describe('StreamRecorder failures', () => {
       get: async () => undefined,
       read: async () => undefined,
       lastWrittenAt: async () => undefined,
+      size: async () => undefined,
       remove: async () => false,
     };
     const recorder = new StreamRecorder(storage, () => true, (error, sessionId) => reports.push([error, sessionId]));

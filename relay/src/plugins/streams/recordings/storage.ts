@@ -45,6 +45,8 @@ export interface RecordingStorage {
   read(id: string): Promise<RecordingData | undefined>;
   /** When the recording last grew (ms since epoch): what retention counts from. */
   lastWrittenAt(id: string): Promise<number | undefined>;
+  /** Bytes stored (the stream offset reached), without reading them. */
+  size(id: string): Promise<number | undefined>;
   /** Deletes a recording whole (not one that is being written: the caller checks); false when it was not there. */
   remove(id: string): Promise<boolean>;
 }
@@ -129,6 +131,11 @@ export class FileRecordingStorage implements RecordingStorage {
     const base = join(this.directory, id);
     const bytes = existsSync(`${base}.bytes`) ? readFileSync(`${base}.bytes`) : Buffer.alloc(0);
     return { bytes, times: parseTimes(existsSync(`${base}.times`) ? readFileSync(`${base}.times`, 'utf8') : '', bytes.length) };
+  }
+
+  async size(id: string): Promise<number | undefined> {
+    if ((await this.get(id)) === undefined) return undefined;
+    return stat(join(this.directory, `${id}.bytes`)).then((stats) => stats.size, () => 0);
   }
 
   async lastWrittenAt(id: string): Promise<number | undefined> {

@@ -2,7 +2,7 @@ import type { BootDevice, LightsoutError, PowerAction, ServerView } from '@light
 import { useState } from 'react';
 import { BOOT_DEVICES, powerActionInfo } from '../actions/server-actions.js';
 import { Dialog } from './Dialog.js';
-import { count } from './count.js';
+import { count, runningNote } from './count.js';
 
 const names = (servers: readonly ServerView[]) => (
   <ul className="servers">
@@ -26,7 +26,7 @@ export function ConfirmPowerDialog({ servers, action, onConfirm, onCancel }: { s
         </>
       }
     >
-      <p>This will {info.describe}{on > 0 ? ` — ${on} of them ${on === 1 ? 'is' : 'are'} running now` : ''}.</p>
+      <p>This will {info.describe}{runningNote(on, servers.length)}.</p>
       {names(servers)}
     </Dialog>
   );

@@ -6,7 +6,7 @@ import { readCredentials, writeCredentials } from './config-store.js';
 import { ExitCode } from './exit-codes.js';
 import { run } from './main.js';
 import { table } from './output.js';
-import { relayStub } from './testing/relay-stub.js';
+import { relayStub, requestLine } from './testing/relay-stub.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'lightsout-cli-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -44,7 +44,7 @@ describe('lightsout CLI', () => {
     try {
       const result = await runCaptured(['power', 'status', 'nope'], { LIGHTSOUT_TOKEN: 'tok-123', LIGHTSOUT_RELAY: relay.url, LIGHTSOUT_CONFIG_DIR: join(directory, 'unused') });
       expect(result).toEqual({ code: ExitCode.NOT_FOUND, stdout: '', stderr: 'error NOT_FOUND: no server nope\nhint: run `lightsout servers list`\n' });
-      expect(relay.seen).toEqual([{ method: 'POST', url: '/v1/servers/nope/power', authorization: 'Bearer tok-123', body: { action: 'status' } }]);
+      expect(relay.seen.map(requestLine)).toEqual([{ method: 'POST', url: '/v1/servers/nope/power', authorization: 'Bearer tok-123', body: { action: 'status' } }]);
     } finally {
       await relay.close();
     }

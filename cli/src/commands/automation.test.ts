@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDirectories } from '@lightsout/lab/scratch';
 import { ExitCode } from '../exit-codes.js';
-import { relayStubs, runCli } from '../testing/relay-stub.js';
+import { relayStubs, requestLine, runCli } from '../testing/relay-stub.js';
 
 const relays = relayStubs();
 const scratch = scratchDirectories('lightsout-cli-automation-');
@@ -23,7 +23,7 @@ describe('lightsout automation', () => {
     const saved = await runCli(['automation', 'policy', 'set', join(directory, 'policy.json'), '--tenant', 'demo'], relay.url);
     expect(saved.code, saved.stderr).toBe(ExitCode.OK);
     expect(saved.stdout).toBe('automation policy of demo saved: list_servers, power_action\n');
-    expect(relay.seen).toEqual([{ method: 'PUT', url: '/v1/automation/policy?tenant=demo', authorization: 'Bearer t', body: policy }]);
+    expect(relay.seen.map(requestLine)).toEqual([{ method: 'PUT', url: '/v1/automation/policy?tenant=demo', authorization: 'Bearer t', body: policy }]);
     const refused = await runCli(['automation', 'policy', 'set', join(directory, 'broken.json')], relay.url);
     expect(refused.code).toBe(ExitCode.USAGE);
     expect(relay.seen).toHaveLength(1);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDirectories } from '@lightsout/lab/scratch';
 import { ExitCode } from '../exit-codes.js';
-import { relayStubs, runCli } from '../testing/relay-stub.js';
+import { relayStubs, requestLine, runCli } from '../testing/relay-stub.js';
 
 const relays = relayStubs();
 const scratch = scratchDirectories('lightsout-cli-ssh-');
@@ -23,7 +23,7 @@ describe('lightsout ssh-keys', () => {
     const added = await runCli(['ssh-keys', 'add', join(directory, 'id_ed25519.pub')], relay.url);
     expect(added.code).toBe(ExitCode.OK);
     expect(added.stdout).toContain('SHA256:abc');
-    expect(relay.seen).toEqual([{ method: 'POST', url: '/v1/me/ssh-keys', authorization: 'Bearer t', body: { publicKey: 'ssh-ed25519 AAAAC3Nza me@laptop' } }]);
+    expect(relay.seen.map(requestLine)).toEqual([{ method: 'POST', url: '/v1/me/ssh-keys', authorization: 'Bearer t', body: { publicKey: 'ssh-ed25519 AAAAC3Nza me@laptop' } }]);
     const refused = await runCli(['ssh-keys', 'add', join(directory, 'id_ed25519')], relay.url);
     expect(refused.code).toBe(ExitCode.USAGE);
     expect(refused.stderr).toContain('private key');

@@ -9,6 +9,11 @@ import { run } from '../main.js';
  * is recorded and answered by the test's function.
  */
 
+/** A seen request without its headers: what most tests compare whole. */
+export function requestLine({ method, url, authorization, body }: SeenRequest): Omit<SeenRequest, 'headers'> {
+  return { method, url, authorization, body };
+}
+
 export interface SeenRequest {
   method: string;
   /** Path and query, as sent. */

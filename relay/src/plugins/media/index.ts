@@ -228,9 +228,11 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
    * Returns false when the relay's file store takes the upload.
    */
   async function createForServer(request: FastifyRequest, reply: FastifyReply, uploadCaller: UploadCaller): Promise<boolean> {
-    let metadata: Record<string, string | null>;
+    let metadata: Record<string, string | null> = {};
     try {
-      metadata = Metadata.parse(request.headers['upload-metadata'] as string | undefined);
+      // No Upload-Metadata at all names no server: the file store takes it (and says what else is wrong with it).
+      const header = request.headers['upload-metadata'];
+      if (header !== undefined) metadata = Metadata.parse(header as string);
     } catch {
       throw new LightsoutError('VALIDATION_FAILED', 'Upload-Metadata is malformed (tus: comma-separated "key base64value")');
     }

@@ -35,7 +35,7 @@ export function MountIsoDialog({ server, client, onConfirm, onCancel }: { server
     };
   }, [client, server.id]);
 
-  const image = images?.find((entry) => entry.sha256 === picked) ?? null;
+  const image = images?.find((entry) => entry.uploadId === picked) ?? null;
   const urlProblem = source === 'url' ? mediaUrlProblem(url) : null;
   const choice: MountChoice | null = source === 'file' ? (file ? { source, file } : null) : source === 'url' ? (urlProblem ? null : { source, url: url.trim() }) : image ? { source, image } : null;
 
@@ -93,14 +93,14 @@ export function MountIsoDialog({ server, client, onConfirm, onCancel }: { server
                 {images.map((entry) => (
                   <tr
                     key={entry.uploadId}
-                    className={picked === entry.sha256 ? 'selected' : ''}
+                    className={picked === entry.uploadId ? 'selected' : ''}
                     data-testid="mount-cached-image"
                     onClick={() => {
-                      setPicked(entry.sha256);
+                      setPicked(entry.uploadId);
                       setSource('cached');
                     }}
                   >
-                    <td><input type="radio" name="mount-image" aria-label={entry.filename} checked={picked === entry.sha256 && source === 'cached'} onChange={() => setPicked(entry.sha256)} /></td>
+                    <td><input type="radio" name="mount-image" aria-label={entry.filename} checked={picked === entry.uploadId && source === 'cached'} onChange={() => setPicked(entry.uploadId)} /></td>
                     <td title={entry.sha256}>{entry.filename}</td>
                     <td className="number">{formatBytes(entry.size)}</td>
                     <td>{entry.uploadedBy}</td>

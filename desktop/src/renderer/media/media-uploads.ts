@@ -104,10 +104,10 @@ export class MediaUploads {
     return id;
   }
 
-  /** Mounts an image the relay holds already (an earlier upload of the tenant): nothing is uploaded again. */
-  startCached(serverId: string, image: { sha256: string; filename: string; size: number }, boot: boolean): number {
+  /** Mounts an earlier upload of the tenant, by its id (its own file name, though another upload may hold the same bytes): nothing is uploaded again. */
+  startCached(serverId: string, image: { uploadId: string; filename: string; size: number }, boot: boolean): number {
     const id = this.#add(serverId, 'cached', image.filename, image.size, boot, 'mounting');
-    void this.#run(id, serverId, async () => ({ sha256: image.sha256 }));
+    void this.#run(id, serverId, async () => ({ uploadId: image.uploadId }));
     return id;
   }
 

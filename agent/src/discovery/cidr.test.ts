@@ -24,5 +24,11 @@ describe('discovery ranges', () => {
     expect(scanTargets(['192.0.2.0/30', '192.0.2.0/31'])).toEqual(['192.0.2.1', '192.0.2.2', '192.0.2.0']);
     expect(withinRanges('192.0.2.77', ['192.0.2.0/24'])).toBe(true);
     expect(withinRanges('192.0.3.1', ['192.0.2.0/24'])).toBe(false);
+    // Exactly what a scan probes: never the network or broadcast address of a /30 or wider, all of a /31.
+    for (const cidrs of [['10.0.8.0/22'], ['192.0.2.0/30', '192.0.2.0/31'], ['198.51.100.7/32']]) {
+      const probed = new Set(scanTargets(cidrs));
+      for (const address of ['10.0.8.0', '10.0.8.1', '10.0.11.254', '10.0.11.255', '192.0.2.0', '192.0.2.3', '198.51.100.7', '198.51.100.8']) expect(withinRanges(address, cidrs)).toBe(probed.has(address));
+    }
+    for (const garbage of ['10.0.8.300', 'host.example', '']) expect(withinRanges(garbage, ['10.0.8.0/22'])).toBe(false);
   });
 });

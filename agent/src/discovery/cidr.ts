@@ -53,5 +53,14 @@ export function scanTargets(cidrs: readonly string[]): string[] {
 
 /** Whether `address` is one scanTargets(cidrs) probes: adoption only takes an address discovery could have found. */
 export function withinRanges(address: string, cidrs: readonly string[]): boolean {
-  return cidrs.some((cidr) => addressesOf(parseCidr(cidr)).includes(address));
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  if (match === null || match.slice(1).some((octet) => Number(octet) > 255)) return false;
+  const value = ((Number(match[1]) << 24) | (Number(match[2]) << 16) | (Number(match[3]) << 8) | Number(match[4])) >>> 0;
+  return cidrs.some((cidr) => {
+    const range = parseCidr(cidr);
+    const offset = value - range.network;
+    const size = 2 ** (32 - range.prefix);
+    // The same addresses addressesOf probes: up to a /30 without the network and broadcast addresses.
+    return range.prefix <= 30 ? offset >= 1 && offset < size - 1 : offset >= 0 && offset < size;
+  });
 }

@@ -17,26 +17,22 @@ import { parseArgs } from 'node:util';
 import { addressOf } from '@lightsout/bmcsim';
 import { startIpmiSim } from '@lightsout/lab';
 import { BMCSIM_UP, spawnBmcsim, stopProcess, untilOutput } from './lib/bmcsim-process.js';
+import { cpuSeconds } from './lib/proc.js';
 import { printResult, printTable } from './lib/report.js';
+import { rssKiB } from './lib/stream-bench.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, 'idle-seconds': { type: 'string', default: '10' } } });
 const count = Number(values.count);
 const idleSeconds = Number(values['idle-seconds']);
-const CLOCK_TICKS = 100; // Linux USER_HZ
 
 interface Sample {
   rssKib: number;
-  cpuTicks: number;
+  cpuSeconds: number;
   fds: number;
 }
 
 function sample(pid: number): Sample {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
-  return { rssKib, cpuTicks, fds: readdirSync(`/proc/${pid}/fd`).length };
+  return { rssKib: rssKiB(pid), cpuSeconds: cpuSeconds(pid), fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
 /** RSS now and CPU % over an idle window (the window is the measurement itself). */
@@ -44,7 +40,7 @@ async function idleFootprint(pid: number): Promise<{ rssKib: number; cpuPercent:
   const before = sample(pid);
   await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
   const after = sample(pid);
-  return { rssKib: after.rssKib, cpuPercent: ((after.cpuTicks - before.cpuTicks) / CLOCK_TICKS / idleSeconds) * 100, fds: after.fds };
+  return { rssKib: after.rssKib, cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / idleSeconds) * 100, fds: after.fds };
 }
 
 const directory = await mkdtemp(join(tmpdir(), 'bmcsim-footprint-'));

@@ -25,6 +25,7 @@ import { connect as tcpConnect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { cpuSeconds } from './lib/proc.js';
 import { type BenchResult, median, printResult, printTable } from './lib/report.js';
 import { freeTcpPort, postgresInstalled, startPostgres } from '@lightsout/lab';
 import { connect, createSession, flag, pump, startCountingSink } from './lib/stream-bench.js';
@@ -44,12 +45,6 @@ const postgres = await startPostgres();
 const regional = await startStack([sinkServer], { relays: 2, postgresUrl: postgres.url, roles: [{ role: 'manager' }, { role: 'gateway', region: 'eu' }], agentRelays: [1] });
 const regionalToken = await regional.tokenAt(0);
 
-/** User + system CPU seconds a process has used so far (proc(5): fields 14 and 15, in clock ticks of 1/100 s on Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 /** websockify's per-connection child (it forks one per client). */
 function childrenOf(pid: number): number[] {

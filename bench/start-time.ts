@@ -16,13 +16,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROGRAMS, buildProgram } from '@lightsout/scripts/build';
 import { bundleIsCurrent } from '@lightsout/scripts/start-program';
 import { REPO_ROOT } from './lib/processes.js';
+import { cpuSeconds } from './lib/proc.js';
 import { median, printResult, printTable } from './lib/report.js';
 import { freeTcpPort } from '@lightsout/lab';
 
@@ -62,12 +63,6 @@ async function stop(child: ChildProcess): Promise<void> {
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   await exited;
-}
-
-/** CPU seconds (user + system) the process has used: what a start costs whatever else the machine runs (proc(5), fields 14 and 15, at 100 ticks/s). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Wall seconds until `url` answers 200 and the CPU seconds spent until then, polling every 20 ms; fails when the process exits first or after 300 s. */

@@ -312,6 +312,10 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     return { images };
   });
 
+  /** A mount that started, whatever its source, as one audit row (the access hook records only refusals). */
+  const auditMount = (request: FastifyRequest, who: MediaCaller, serverId: string, details: Record<string, unknown>) =>
+    dependencies.audit?.(request, { action: 'media.mount', outcome: 'success', subject: who.subject, tenant: who.tenant, target: `server:${serverId}`, details });
+
   // ── the one action ──────────────────────────────────────────────────────
   /** Mount and eject for the routes below and the MCP tools: one implementation; the caller was authorised for it. */
   const actions: MediaActions = {
@@ -334,14 +338,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
       // An upload still arriving may be mounted: the agent pulls it as it grows (cut-through) and
       // the mount itself waits until the agent holds every byte with the right SHA-256.
       const state = jobs.start(server, who, { kind: 'upload', record }, { boot: boot === true, replace: replace === true });
-      await dependencies.audit?.(request, {
-        action: 'media.mount',
-        outcome: 'success',
-        subject: who.subject,
-        tenant: who.tenant,
-        target: `server:${server.id}`,
-        details: { sha256: record.sha256, filename: record.filename, size: record.size, boot: boot === true, replace: replace === true },
-      });
+      await auditMount(request, who, server.id, { sha256: record.sha256, filename: record.filename, size: record.size, boot: boot === true, replace: replace === true });
       request.log.info({ serverId: server.id, uploadId: record.id, sha256: record.sha256, boot: boot === true, by: who.username }, 'virtual media mount started');
       return state;
     },
@@ -407,14 +404,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
         })?.catch((error: unknown) => request.log.warn({ err: error }, 'could not audit a media fetch by URL')),
     };
     const state = jobs.start(server, who, source, { boot: body.boot === true, replace: body.replace === true });
-    await dependencies.audit?.(request, {
-      action: 'media.mount',
-      outcome: 'success',
-      subject: who.subject,
-      tenant: who.tenant,
-      target: `server:${server.id}`,
-      details: { url: shownUrl, filename, ...(body.sha256 ? { sha256: body.sha256 } : {}), boot: body.boot === true, replace: body.replace === true },
-    });
+    await auditMount(request, who, server.id, { url: shownUrl, filename, ...(body.sha256 ? { sha256: body.sha256 } : {}), boot: body.boot === true, replace: body.replace === true });
     request.log.info({ serverId: server.id, url: shownUrl, boot: body.boot === true, by: who.username }, 'virtual media mount by URL started');
     return state;
   }

@@ -1,14 +1,6 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import type { StreamOpenParams } from '@lightsout/shared';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type WebSocket, WebSocketServer } from 'ws';
-import type { AgentContext } from '../agent.js';
-import type { AgentConfig, ServerEntry } from '../config/types.js';
-import { createAgentMetrics } from '../metrics/agent-metrics.js';
-import { ServerTenants } from '../server-tenants.js';
-import { AgentStreams } from './extension.js';
+import type { ServerEntry } from '../config/types.js';
+import { startStreamWorld } from '../testing/stream-world.js';
 import type { ConsolePort } from './ports/types.js';
 
 /**
@@ -26,10 +18,6 @@ const server: ServerEntry = { id: 'sim-08', name: 'sim-08', tenant: 'demo', rack
 
 describe('leaving before the stream attached', () => {
   it('stream.close during the BMC open ends the session, and the opened console is closed once it is up', async () => {
-    const relay = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await once(relay, 'listening');
-    const legs: WebSocket[] = [];
-    relay.on('connection', (socket) => legs.push(socket));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let portClosed!: () => void;
@@ -38,26 +26,10 @@ describe('leaving before the stream attached', () => {
       await gate;
       return { write: () => true, sendBreak: () => undefined, pause: () => undefined, resume: () => undefined, close: () => portClosed() };
     };
-    const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
-    const context = {
-      config: { relays: [relayUrl], servers: [server], stateDir: '/nonexistent' } as unknown as AgentConfig,
-      relay: () => ({ url: relayUrl }),
-      identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' },
-      registry: undefined as never,
-      logger: pino({ level: 'silent' }),
-      signJwt: async () => 'agent-jwt',
-      tenants: new ServerTenants([server]),
-      metrics: createAgentMetrics(),
-    } satisfies AgentContext;
-    const streams = new AgentStreams(context, { openPort, graceMs: 60_000 });
-    cleanups.push(async () => {
-      await streams.stop();
-      for (const leg of legs) leg.terminate();
-      relay.close();
-    });
+    const { streams, legs, open, stop } = await startStreamWorld(server, openPort);
+    cleanups.push(stop);
     const sessionId = 'session-left-early-01';
-    const params: StreamOpenParams = { sessionId, legId: 'leg-left-early', serverId: server.id, tenant: 'demo', kind: 'sol', mode: 'control', subject: 'u', user: 'u', resume: false, dialPath: `/v1/agent/streams/${sessionId}?leg=1` };
-    const opening = streams.handlers['stream.open']!(params as unknown as Record<string, unknown>, undefined as never).catch((error: unknown) => error);
+    const opening = open(sessionId, { legId: 'leg-left-early', subject: 'u', user: 'u' }).catch((error: unknown) => error);
     expect(streams.hasSession(sessionId)).toBe(true);
     await streams.handlers['stream.close']!({ sessionId }, undefined as never);
     // Ended now, not when the grace period (60 s here) runs out.

@@ -1,15 +1,7 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import type { StreamOpenParams } from '@lightsout/shared';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type WebSocket, WebSocketServer } from 'ws';
-import type { AgentContext } from '../agent.js';
-import type { AgentConfig, ServerEntry } from '../config/types.js';
+import type { ServerEntry } from '../config/types.js';
 import type { SolAttachOptions, SolHub, SolViewer } from '../ipmi/index.js';
-import { createAgentMetrics } from '../metrics/agent-metrics.js';
-import { ServerTenants } from '../server-tenants.js';
-import { AgentStreams } from './extension.js';
+import { startStreamWorld } from '../testing/stream-world.js';
 import { openSolPort } from './ports/sol.js';
 import type { ConsolePort, ConsolePortOpenOptions } from './ports/types.js';
 
@@ -27,37 +19,15 @@ afterEach(async () => {
 const server: ServerEntry = { id: 'sim-07', name: 'sim-07', tenant: 'demo', rack: 'r1', labels: {} };
 
 async function world() {
-  const relay = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await once(relay, 'listening');
-  const legs: WebSocket[] = [];
-  relay.on('connection', (socket) => legs.push(socket));
   const opened: ConsolePortOpenOptions[] = [];
   const openPort = async (_server: ServerEntry, _kind: unknown, _events: unknown, options: ConsolePortOpenOptions = {}): Promise<ConsolePort> => {
     opened.push(options);
     // As the SOL port does: it took over only when asked and another session held SOL.
     return { tookOver: options.takeover === true, write: () => true, sendBreak: () => undefined, pause: () => undefined, resume: () => undefined, close: () => undefined };
   };
-  const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
-  const context = {
-    config: { relays: [relayUrl], servers: [server], stateDir: '/nonexistent' } as unknown as AgentConfig,
-    relay: () => ({ url: relayUrl }),
-    identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' },
-    registry: undefined as never,
-    logger: pino({ level: 'silent' }),
-    signJwt: async () => 'agent-jwt',
-    tenants: new ServerTenants([server]),
-    metrics: createAgentMetrics(),
-  } satisfies AgentContext;
-  const streams = new AgentStreams(context, { openPort, graceMs: 60_000 });
-  cleanups.push(async () => {
-    await streams.stop();
-    for (const leg of legs) leg.terminate();
-    relay.close();
-  });
-  const open = (sessionId: string, takeover?: boolean) => {
-    const params: StreamOpenParams = { sessionId, legId: `leg-${sessionId}`, serverId: server.id, tenant: 'demo', kind: 'sol', mode: 'control', subject: 'user', user: 'user', resume: false, dialPath: `/v1/agent/streams/${sessionId}?leg=1`, ...(takeover === undefined ? {} : { takeover }) };
-    return streams.handlers['stream.open']!(params as unknown as Record<string, unknown>, undefined as never);
-  };
+  const { streams, open: openWith, stop } = await startStreamWorld(server, openPort);
+  cleanups.push(stop);
+  const open = (sessionId: string, takeover?: boolean) => openWith(sessionId, takeover === undefined ? {} : { takeover });
   return { streams, opened, open };
 }
 

@@ -1,14 +1,8 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { StreamCloseCode, type StreamOpenParams } from '@lightsout/shared';
-import { pino } from 'pino';
+import { StreamCloseCode } from '@lightsout/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type WebSocket, WebSocketServer } from 'ws';
-import type { AgentContext } from '../agent.js';
-import type { AgentConfig, ServerEntry } from '../config/types.js';
-import { createAgentMetrics } from '../metrics/agent-metrics.js';
-import { ServerTenants } from '../server-tenants.js';
-import { AgentStreams } from './extension.js';
+import type { ServerEntry } from '../config/types.js';
+import { startStreamWorld } from '../testing/stream-world.js';
 import type { ConsolePort } from './ports/types.js';
 
 /**
@@ -25,39 +19,15 @@ afterEach(async () => {
 const server: ServerEntry = { id: 'sim-06', name: 'sim-06', tenant: 'demo', rack: 'r1', labels: {} };
 
 async function world() {
-  // Stands in for the relay's dial-back endpoint: every leg the agent dials lands here.
-  const relay = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await once(relay, 'listening');
-  const legs: WebSocket[] = [];
-  relay.on('connection', (socket) => legs.push(socket));
   const ports: Array<{ closed: boolean }> = [];
   const openPort = async (): Promise<ConsolePort> => {
     const state = { closed: false };
     ports.push(state);
     return { replay: new TextEncoder().encode('demo$ secret-command\r\n'), write: () => true, sendBreak: () => undefined, pause: () => undefined, resume: () => undefined, close: () => void (state.closed = true) };
   };
-  const tenants = new ServerTenants([server]);
-  const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
-  const context = {
-    config: { relays: [relayUrl], servers: [server], stateDir: '/nonexistent' } as unknown as AgentConfig,
-    relay: () => ({ url: relayUrl }),
-    identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' },
-    registry: undefined as never,
-    logger: pino({ level: 'silent' }),
-    signJwt: async () => 'agent-jwt',
-    tenants,
-    metrics: createAgentMetrics(),
-  } satisfies AgentContext;
-  const streams = new AgentStreams(context, { openPort, graceMs: 60_000 });
-  cleanups.push(async () => {
-    await streams.stop();
-    for (const leg of legs) leg.terminate();
-    relay.close();
-  });
-  const open = (sessionId: string, tenant: string) => {
-    const params: StreamOpenParams = { sessionId, legId: `leg-${sessionId}`, serverId: server.id, tenant, kind: 'sol', mode: 'control', subject: `user-of-${tenant}`, user: `user-of-${tenant}`, resume: false, dialPath: `/v1/agent/streams/${sessionId}?leg=1` };
-    return streams.handlers['stream.open']!(params as unknown as Record<string, unknown>, undefined as never);
-  };
+  const { streams, tenants, legs, open: openAs, stop } = await startStreamWorld(server, openPort);
+  cleanups.push(stop);
+  const open = (sessionId: string, tenant: string) => openAs(sessionId, { tenant, subject: `user-of-${tenant}`, user: `user-of-${tenant}` });
   return { streams, tenants, legs, ports, open };
 }
 

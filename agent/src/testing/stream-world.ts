@@ -1,0 +1,59 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { StreamOpenParams } from '@lightsout/shared';
+import { pino } from 'pino';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { AgentContext } from '../agent.js';
+import type { AgentConfig, ServerEntry } from '../config/types.js';
+import { createAgentMetrics } from '../metrics/agent-metrics.js';
+import { ServerTenants } from '../server-tenants.js';
+import { AgentStreams } from '../streams/extension.js';
+import type { ConsolePortOpener } from '../streams/ports/types.js';
+
+/**
+ * The agent's stream plane with one server and a stand-in for the relay's
+ * dial-back endpoint (every leg the agent dials lands in `legs`), the ports
+ * opened by the test's `openPort`. `open` sends the relay's `stream.open`
+ * for a SOL console in control mode, with `params` over the defaults.
+ */
+export interface StreamWorld {
+  streams: AgentStreams;
+  tenants: ServerTenants;
+  legs: WebSocket[];
+  open(sessionId: string, params?: Partial<StreamOpenParams>): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startStreamWorld(server: ServerEntry, openPort: ConsolePortOpener): Promise<StreamWorld> {
+  const relay = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(relay, 'listening');
+  const legs: WebSocket[] = [];
+  relay.on('connection', (socket) => legs.push(socket));
+  const tenants = new ServerTenants([server]);
+  const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  const context = {
+    config: { relays: [relayUrl], servers: [server], stateDir: '/nonexistent' } as unknown as AgentConfig,
+    relay: () => ({ url: relayUrl }),
+    identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' },
+    registry: undefined as never,
+    logger: pino({ level: 'silent' }),
+    signJwt: async () => 'agent-jwt',
+    tenants,
+    metrics: createAgentMetrics(),
+  } satisfies AgentContext;
+  const streams = new AgentStreams(context, { openPort, graceMs: 60_000 });
+  return {
+    streams,
+    tenants,
+    legs,
+    open(sessionId, params = {}) {
+      const full: StreamOpenParams = { sessionId, legId: `leg-${sessionId}`, serverId: server.id, tenant: server.tenant, kind: 'sol', mode: 'control', subject: 'user', user: 'user', resume: false, dialPath: `/v1/agent/streams/${sessionId}?leg=1`, ...params };
+      return streams.handlers['stream.open']!(full as unknown as Record<string, unknown>, undefined as never);
+    },
+    async stop() {
+      await streams.stop();
+      for (const leg of legs) leg.terminate();
+      relay.close();
+    },
+  };
+}

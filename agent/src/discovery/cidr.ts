@@ -12,7 +12,14 @@ export interface Ipv4Range {
 export const WIDEST_PREFIX = 16;
 
 const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const CIDR = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}/(\\d{1,2})$`);
+const IPV4 = `${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}`;
+const CIDR = new RegExp(`^${IPV4}/(\\d{1,2})$`);
+const ADDRESS = new RegExp(`^${IPV4}$`);
+
+/** The four octets of a match as one 32-bit number. */
+function ipv4Number(match: RegExpExecArray): number {
+  return ((Number(match[1]) << 24) | (Number(match[2]) << 16) | (Number(match[3]) << 8) | Number(match[4])) >>> 0;
+}
 
 /** `10.0.8.0/22` → its range; a host part that is not zero is refused (a typo more often than not). */
 export function parseCidr(cidr: string): Ipv4Range {
@@ -20,7 +27,7 @@ export function parseCidr(cidr: string): Ipv4Range {
   if (match === null) throw new LightsoutError('CONFIG_INVALID', `discovery range ${JSON.stringify(cidr)} is not an IPv4 CIDR (a.b.c.d/n)`);
   const prefix = Number(match[5]);
   if (prefix < WIDEST_PREFIX || prefix > 32) throw new LightsoutError('CONFIG_INVALID', `discovery range ${cidr}: the prefix must be /${WIDEST_PREFIX} to /32`);
-  const value = ((Number(match[1]) << 24) | (Number(match[2]) << 16) | (Number(match[3]) << 8) | Number(match[4])) >>> 0;
+  const value = ipv4Number(match);
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   if ((value & ~mask) >>> 0 !== 0) throw new LightsoutError('CONFIG_INVALID', `discovery range ${cidr} has host bits set; did you mean ${formatIpv4((value & mask) >>> 0)}/${prefix}?`);
   return { cidr: `${formatIpv4(value)}/${prefix}`, network: value, prefix };
@@ -53,9 +60,9 @@ export function scanTargets(cidrs: readonly string[]): string[] {
 
 /** Whether `address` is one scanTargets(cidrs) probes: adoption only takes an address discovery could have found. */
 export function withinRanges(address: string, cidrs: readonly string[]): boolean {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-  if (match === null || match.slice(1).some((octet) => Number(octet) > 255)) return false;
-  const value = ((Number(match[1]) << 24) | (Number(match[2]) << 16) | (Number(match[3]) << 8) | Number(match[4])) >>> 0;
+  const match = ADDRESS.exec(address);
+  if (match === null) return false;
+  const value = ipv4Number(match);
   return cidrs.some((cidr) => {
     const range = parseCidr(cidr);
     const offset = value - range.network;

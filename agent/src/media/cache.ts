@@ -1,9 +1,10 @@
 import { type Hash, createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Writable, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LightsoutError } from '@lightsout/shared';
 
@@ -158,9 +159,11 @@ export class MediaCache {
       for (let attempt = 1; ; attempt += 1) {
         try {
           const hash = await hashPrefix(temporary, offset);
-          await pipeline(
+          await copyKeeping(
             opener ? await opener(offset) : (source as Readable | AsyncIterable<Uint8Array>),
-            meter(hash, offset, size),
+            hash,
+            offset,
+            size,
             // progress is what the file has: an upload's offset is answered from it (docs/virtual-media.md "Uploads into the agent")
             new CacheFile(temporary, offset, (written) => onProgress?.(written)),
           );
@@ -223,18 +226,31 @@ export interface ResumePolicy {
 /** Six tries over about 30 s (1, 2, 4, 8, 15 s apart): rides out a relay restart or a WAN blip, gives up on an outage. */
 const DEFAULT_RESUME: ResumePolicy = { attempts: 6, wait: (attempt) => delay(Math.min(15_000, 1000 * 2 ** (attempt - 1))) };
 
-/** Counts, bounds and hashes the bytes on their way to the file. */
-function meter(hash: Hash, offset: number, size: number): Transform {
+/**
+ * Counts, bounds and hashes the bytes on their way to the file. When the
+ * source breaks, what it delivered is still written before the error goes
+ * on: a cut transfer then continues after the last byte received, not the
+ * last one that happened to be on disk (a pipeline would drop up to the
+ * file's buffer, a megabyte the next try asks the server for again).
+ */
+async function copyKeeping(source: Readable | AsyncIterable<Uint8Array>, hash: Hash, offset: number, size: number, file: CacheFile): Promise<void> {
+  const written = finished(file);
+  written.catch(() => undefined); // awaited below on every path; this only keeps an early file error from going unhandled
   let received = offset;
-  return new Transform({
-    highWaterMark: WRITE_BUFFER_BYTES,
-    transform(chunk: Buffer, _encoding, callback) {
+  try {
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
       received += chunk.byteLength;
-      if (received > size) return callback(new LightsoutError('VALIDATION_FAILED', `image is longer than the announced ${size} bytes`));
+      if (received > size) throw new LightsoutError('VALIDATION_FAILED', `image is longer than the announced ${size} bytes`);
       hash.update(chunk);
-      callback(null, chunk);
-    },
-  });
+      if (!file.write(chunk)) await Promise.race([once(file, 'drain'), written]);
+    }
+  } catch (error) {
+    if (!file.destroyed) file.end();
+    await written.catch(() => undefined);
+    throw error;
+  }
+  file.end();
+  await written;
 }
 
 /**

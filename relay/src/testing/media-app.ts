@@ -10,6 +10,7 @@ import { principalFor } from '../identity/principal.js';
 import { createTokenVerifier } from '../identity/verifier.js';
 import accessPlugin, { bearerTokenOf } from '../plugins/access.js';
 import errorsPlugin from '../plugins/errors.js';
+import { AgentUploads } from '../plugins/media/agent-uploads.js';
 import type { MediaDependencies } from '../plugins/media/dependencies.js';
 import mediaPlugin, { type MediaPluginOptions } from '../plugins/media/index.js';
 import { openStore } from '../store/open.js';
@@ -51,7 +52,8 @@ export async function mediaAuthorization(tenant: string, role: Role, username: s
   return `Bearer ${token}`;
 }
 
-export async function startMediaApp(options: Omit<Partial<MediaPluginOptions>, 'dependencies'> & { dependencies?: Partial<MediaDependencies> } = {}): Promise<MediaTestApp> {
+/** `agentUploads`: uploads that name a server go into its agent (the store's media_uploads rows), as in a relay. */
+export async function startMediaApp(options: Omit<Partial<MediaPluginOptions>, 'dependencies'> & { dependencies?: Partial<MediaDependencies>; agentUploads?: boolean } = {}): Promise<MediaTestApp> {
   const directory = mkdtempSync(join(tmpdir(), 'relay-media-'));
   const mock = await testIssuer();
   const config = resolveConfig({ dataDir: directory, identity: { mode: 'external', audience: AUDIENCE, external: { issuer: mock.url } } });
@@ -67,6 +69,7 @@ export async function startMediaApp(options: Omit<Partial<MediaPluginOptions>, '
     verifyAgentToken: async () => {
       throw new LightsoutError('UNAUTHENTICATED', 'no agents in this test');
     },
+    ...(options.agentUploads ? { uploads: new AgentUploads(store) } : {}),
     ...options.dependencies,
   };
   let port = 0;
@@ -86,7 +89,8 @@ export async function startMediaApp(options: Omit<Partial<MediaPluginOptions>, '
         audit: async () => undefined,
       },
     });
-    await app.register(mediaPlugin, { ...options, directory: join(directory, 'uploads'), dependencies });
+    const { agentUploads: _agentUploads, ...pluginOptions } = options;
+    await app.register(mediaPlugin, { ...pluginOptions, directory: join(directory, 'uploads'), dependencies });
     await app.listen({ host: '127.0.0.1', port });
     const address = app.server.address();
     port = typeof address === 'object' && address ? address.port : 0;

@@ -6,6 +6,7 @@ import { type AgentMediaTransfer, LightsoutError, MEDIA_UPLOADS_PATH } from '@li
 import type { MediaDependencies } from './dependencies.js';
 import { type AgentLegs, feed } from './agent-legs.js';
 import { type AgentUploadRow, type AgentUploads, recordOfRow } from './agent-uploads.js';
+import { drainRest } from './drain.js';
 import { PatchRefused, refuse, sendRefusal, tusHeaders, validate } from './patch.js';
 import type { UploadCaller, UploadRecord } from './uploads.js';
 
@@ -145,8 +146,9 @@ export async function patchAgentUpload(context: AgentUploadContext, request: Inc
       throw new PatchRefused(new LightsoutError('WRONG_GATEWAY', 'the agent this upload goes to is connected to another gateway', { details: { uploadUrl: url } }), 421);
     }
     const newOffset = await appendLocked(context, request, row, offset, revoked);
-    if (!request.complete) headers.Connection = 'close';
     response.writeHead(204, { ...headers, 'Upload-Offset': String(newOffset) }).end();
+    // a body that stopped early (lock handed over, caller revoked, agent gone) may still be arriving
+    drainRest(request);
   } catch (error) {
     sendRefusal(request, response, headers, error);
   }

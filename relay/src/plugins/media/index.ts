@@ -31,6 +31,7 @@ import { AgentLegs } from './agent-legs.js';
 import { type AgentUploadContext, createAgentUpload, deleteAgentUpload, headAgentUpload, patchAgentUpload } from './agent-patch.js';
 import { type AgentUploadRow, recordOfRow } from './agent-uploads.js';
 import { sendRefusal, tusHeaders } from './patch.js';
+import { drainRest } from './drain.js';
 
 export type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
 
@@ -221,6 +222,8 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   // ── tus uploads ─────────────────────────────────────────────────────────
   // tus bodies are raw bytes streamed to disk (patch.ts): never parsed or buffered here.
   app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
+  // A refusal before the route (401, 403, 429) leaves the body unread: Node would read all of it; we read a bounded amount (drain.ts).
+  app.addHook('onResponse', async (request) => drainRest(request.raw));
   /**
    * tus creation with `server` in Upload-Metadata: the upload goes into that
    * server's agent. Without it, only the single process keeps uploads (its

@@ -4,6 +4,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EXPOSED_HEADERS, type Locker, TUS_RESUMABLE } from '@tus/server';
 import { LightsoutError } from '@lightsout/shared';
+import { drainRest } from './drain.js';
 import type { HashingFileStore } from './hashing-store.js';
 import { type UploadCaller, type UploadRecord, finishStatus, finishUpload } from './uploads.js';
 
@@ -54,9 +55,9 @@ export async function handlePatch(context: PatchContext, request: IncomingMessag
     } else if (upload.creation_date) {
       headers['Upload-Expires'] = new Date(new Date(upload.creation_date).getTime() + context.store.getExpiration()).toUTCString();
     }
-    // a body that stopped early (lock handed over) is still arriving: do not parse the rest as a request
-    if (!request.complete) headers.Connection = 'close';
     response.writeHead(204, { ...headers, 'Upload-Offset': String(newOffset) }).end();
+    // a body that stopped early (lock handed over, caller revoked) may still be arriving
+    drainRest(request);
   } catch (error) {
     sendRefusal(request, response, headers, error);
   }
@@ -76,10 +77,10 @@ export function sendRefusal(request: IncomingMessage, response: ServerResponse, 
         ? new PatchRefused(error, finishStatus(error))
         : new PatchRefused(new LightsoutError('INTERNAL', 'the upload could not be stored', { cause: error }), 500);
   const body = JSON.stringify(refused.error.toBody());
-  // an unread body would otherwise be parsed as the next request on this connection
-  if (!request.complete) headers.Connection = 'close';
   if (!response.headersSent) response.writeHead(refused.status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
   response.end(body);
+  // the client may still be sending: closing now would reset the connection under the answer (drain.ts)
+  drainRest(request);
   if (refused.status >= 500 && !(error instanceof LightsoutError)) throw error;
 }
 

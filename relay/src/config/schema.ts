@@ -99,6 +99,8 @@ const Identity = Type.Object(
       {
         enabled: Type.Boolean({ default: true }),
         perHourPerAddress: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
+        /** Registered clients kept at once (an unused one is deleted after a day): more registrations are refused (429). */
+        maxClients: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Store } from '../store/open.js';
+import { UNUSED_REGISTRATION_TTL_SECONDS, isRegisteredClientId } from './client-registration.js';
 
 /**
  * oidc-provider storage in the relay's own database (table oidc_payloads),
@@ -33,13 +34,17 @@ export function kyselyAdapterFactory(store: Store): new (kind: string) => Adapte
         user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
         uid: typeof payload.uid === 'string' ? payload.uid : null,
         account_id: typeof payload.accountId === 'string' ? payload.accountId : null,
-        expires_at: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : null,
+        expires_at: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : this.kind === 'Client' && isRegisteredClientId(presentedId) ? Date.now() + UNUSED_REGISTRATION_TTL_SECONDS * 1000 : null,
       };
       await store
         .insertInto('oidc_payloads')
         .values({ ...row, consumed_at: null })
         .onConflict((conflict) => conflict.columns(['kind', 'id']).doUpdateSet(row))
         .execute();
+      // A registered client lives as long as what it was granted (client-registration.ts).
+      if ((this.kind === 'Grant' || this.kind === 'RefreshToken') && isRegisteredClientId(payload['clientId']) && row.expires_at !== null) {
+        await store.updateTable('oidc_payloads').set({ expires_at: row.expires_at }).where('kind', '=', 'Client').where('id', '=', storedId(payload['clientId'])).where('expires_at', '<', row.expires_at).execute();
+      }
     }
 
     private async findWhere(column: 'id' | 'user_code' | 'uid', presented: string): Promise<AdapterPayload | undefined> {
@@ -122,4 +127,10 @@ export async function grantIsLive(store: Store, grantId: string): Promise<boolea
 /** Drop expired rows; run at startup and periodically. */
 export async function pruneExpiredOidcPayloads(store: Store): Promise<void> {
   await store.deleteFrom('oidc_payloads').where('expires_at', 'is not', null).where('expires_at', '<=', Date.now()).execute();
+}
+
+/** Registered clients (RFC 7591) the store keeps now, expired ones not counted. */
+export async function registeredClientCount(store: Store): Promise<number> {
+  const row = await store.selectFrom('oidc_payloads').select((eb) => eb.fn.countAll<number>().as('count')).where('kind', '=', 'Client').where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', Date.now())])).executeTakeFirst();
+  return Number(row?.count ?? 0);
 }

@@ -4,6 +4,7 @@ import Provider, { errors as oidcErrors, type KoaContextWithOIDC } from 'oidc-pr
 import type { RelayConfig } from '../config/schema.js';
 import type { Store } from '../store/open.js';
 import { findAccountById } from './accounts.js';
+import { REGISTERED_CLIENT_PREFIX, isRegisteredClientId } from './client-registration.js';
 import type { ProviderSecrets } from './keys.js';
 import { kyselyAdapterFactory, revokeSessionGrants } from './oidc-adapter.js';
 import { deviceConfirmPage, deviceInputPage, logoutPage, messagePage } from './pages.js';
@@ -70,9 +71,6 @@ function mcpClient(): Record<string, unknown> {
     redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
   };
 }
-
-/** Ids of clients that registered themselves (RFC 7591): the prefix tells them from the pre-registered ones everywhere. */
-export const REGISTERED_CLIENT_PREFIX = 'mcp-dcr-';
 
 /** A loopback redirect (RFC 8252 §7.3): plain http to 127.0.0.1, [::1] or localhost, any port, no fragment. */
 function isLoopbackRedirect(uri: unknown): boolean {
@@ -166,7 +164,7 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
     extraClientMetadata: {
       properties: ['software_id'],
       validator(_context: KoaContextWithOIDC, _key: string, _value: unknown, metadata: Record<string, unknown>) {
-        if (typeof metadata['client_id'] !== 'string' || !metadata['client_id'].startsWith(REGISTERED_CLIENT_PREFIX)) return;
+        if (!isRegisteredClientId(metadata['client_id'])) return;
         const refusal = registrationRefusal(metadata);
         if (refusal === undefined) return;
         throw refusal.redirect ? new oidcErrors.InvalidRedirectUri(refusal.message) : new oidcErrors.InvalidClientMetadata(refusal.message);
@@ -235,7 +233,7 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
         async getResourceServerInfo(_context: KoaContextWithOIDC, resourceIndicator: string, client: { clientId: string }) {
           if (!apiResources.has(resourceIndicator)) throw new oidcErrors.InvalidTarget(`unknown resource ${resourceIndicator}`);
           // A client that registered itself gets tokens for the MCP endpoint only, never the whole API by default.
-          if (client.clientId.startsWith(REGISTERED_CLIENT_PREFIX) && !mcpResources.has(resourceIndicator)) throw new oidcErrors.InvalidTarget('a registered MCP client may ask for the MCP endpoint only (resource=…/mcp)');
+          if (isRegisteredClientId(client.clientId) && !mcpResources.has(resourceIndicator)) throw new oidcErrors.InvalidTarget('a registered MCP client may ask for the MCP endpoint only (resource=…/mcp)');
           return {
             scope: API_SCOPE,
             audience,

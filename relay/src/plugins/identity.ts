@@ -1,5 +1,5 @@
 import { ClientConfig, ErrorBodySchema, LightsoutError, PasswordChange, WhoAmI } from '@lightsout/shared';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
 import { apiTokenPrincipal, isApiToken } from '../access/api-tokens.js';
@@ -11,7 +11,8 @@ import { StoreFailureCounts } from '../identity/failure-counts.js';
 import { LoginThrottle } from '../identity/login-throttle.js';
 import { SecondFactors, TotpSealer } from '../identity/second-factor.js';
 import { loadOrCreateProviderSecrets, publicJwks, storeProviderKeys } from '../identity/keys.js';
-import { pruneExpiredOidcPayloads, revokeAccountArtefacts } from '../identity/oidc-adapter.js';
+import { pruneExpiredOidcPayloads, registeredClientCount, revokeAccountArtefacts } from '../identity/oidc-adapter.js';
+import { RegistrationWindow } from '../identity/client-registration.js';
 import { requireStrongPassword } from '../identity/password-policy.js';
 import { hashPassword } from '../identity/passwords.js';
 import { passwordMatches } from '../identity/accounts.js';
@@ -121,15 +122,21 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
       registrationAudit('failure', context, { error: refused.error ?? 'server_error', reason: refused.error_description ?? null });
     });
     const registrations = new RegistrationWindow(config.identity.mcpClientRegistration.perHourPerAddress);
+    const refuseRegistration = (request: FastifyRequest, reply: FastifyReply, reason: string, description: string) => {
+      void app.audit.append({ action: 'oauth.client.register', outcome: 'denied', subject: null, tenant: null, sourceIp: request.ip, details: { reason } }).catch(() => undefined);
+      return reply.status(429).header('retry-after', '3600').send({ error: 'rate_limited', error_description: description });
+    };
     // oidc-provider reads its own request bodies, so this scope leaves the stream unread.
     await app.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
-      scope.all('/oidc/*', { config: { permission: 'public' }, schema: { hide: true } }, (request, reply) => {
-        // Registration is open to anyone (RFC 7591 without an initial access token): bounded per address.
-        if (request.method === 'POST' && request.url.split('?')[0] === '/oidc/reg' && !registrations.admit(request.ip)) {
-          void app.audit.append({ action: 'oauth.client.register', outcome: 'denied', subject: null, tenant: null, sourceIp: request.ip, details: { reason: 'rate limited' } }).catch(() => undefined);
-          return reply.status(429).header('retry-after', '3600').send({ error: 'rate_limited', error_description: 'too many client registrations from this address; try again later' });
+      scope.all('/oidc/*', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {
+        // Registration is open to anyone (RFC 7591 without an initial access token): bounded per address and in all (client-registration.ts).
+        if (request.method === 'POST' && request.url.split('?')[0] === '/oidc/reg') {
+          if (!registrations.admit(request.ip)) return refuseRegistration(request, reply, 'rate limited', 'too many client registrations from this address; try again later');
+          if ((await registeredClientCount(app.store)) >= config.identity.mcpClientRegistration.maxClients) {
+            return refuseRegistration(request, reply, 'client limit reached', 'this relay keeps no more registered clients now; an unused registration is deleted a day after it was made — try again later, or use the pre-registered client lightsout-mcp');
+          }
         }
         reply.hijack();
         const raw = request.raw as typeof request.raw & { originalUrl?: string };
@@ -279,20 +286,3 @@ async function startIssuerKeys(app: FastifyInstance): Promise<IssuerKeys> {
 }
 
 export default fp(identityPlugin, { name: 'lightsout-identity', dependencies: ['lightsout-store', 'lightsout-audit', 'lightsout-metrics'] });
-
-/** At most `limit` client registrations per address in a rolling hour (the addresses seen in the last hour are kept). */
-class RegistrationWindow {
-  private readonly seen = new Map<string, number[]>();
-
-  constructor(private readonly limit: number) {}
-
-  admit(address: string, now = Date.now()): boolean {
-    const since = now - 3_600_000;
-    for (const [key, times] of this.seen) if (times.at(-1)! < since) this.seen.delete(key);
-    const times = (this.seen.get(address) ?? []).filter((time) => time >= since);
-    if (times.length >= this.limit) return false;
-    times.push(now);
-    this.seen.set(address, times);
-    return true;
-  }
-}

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -56,7 +57,7 @@ beforeAll(async () => {
   relay = await startRelay({ config: { identity: { mcpClientRegistration: { perHourPerAddress: REGISTRATIONS_PER_HOUR } } } });
 }, 60_000);
 
-const REGISTRATIONS_PER_HOUR = 4;
+const REGISTRATIONS_PER_HOUR = 6;
 
 async function register(metadata: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${relay.url}/oidc/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(metadata) });
@@ -66,6 +67,12 @@ async function register(metadata: Record<string, unknown>): Promise<{ status: nu
 afterAll(async () => {
   await relay?.close();
 });
+
+/** When the store deletes a registered client (expires_at of its row). */
+async function clientExpiry(clientId: string): Promise<number | null> {
+  const row = await relay.app.store.selectFrom('oidc_payloads').select('expires_at').where('kind', '=', 'Client').where('id', '=', createHash('sha256').update(clientId, 'utf8').digest('base64url')).executeTakeFirstOrThrow();
+  return row.expires_at;
+}
 
 describe('MCP authorization with the SDK client', () => {
   it('discovers the OP from the 401, signs in with PKCE for the MCP resource, and lists the tools with the token it got', async () => {
@@ -119,6 +126,8 @@ describe('MCP authorization with the SDK client', () => {
     await client.close();
     const audit = await relay.app.store.selectFrom('audit').select(['outcome', 'details']).where('action', '=', 'oauth.client.register').execute();
     expect(audit.some((row) => row.outcome === 'success' && String(row.details).includes(clientId!))).toBe(true);
+    // Signed in with: kept as long as its grant (14 days), not the day an unused registration is kept.
+    expect(await clientExpiry(clientId!)).toBeGreaterThan(Date.now() + 13 * 86_400_000);
   });
 
   it('registration takes only a public client with loopback redirects and the code grant, and is rate-limited per address', async () => {
@@ -130,7 +139,13 @@ describe('MCP authorization with the SDK client', () => {
     expect(refused.length).toBeGreaterThanOrEqual(2);
     // The window holds REGISTRATIONS_PER_HOUR attempts from this address (the test above used one): the rest are 429.
     const answers: number[] = [];
-    for (let attempt = 0; attempt < REGISTRATIONS_PER_HOUR; attempt += 1) answers.push((await register(good)).status);
+    const unused = await register(good);
+    answers.push(unused.status);
+    // Nobody signed in with it: deleted a day after it was made.
+    const expiry = await clientExpiry(String(unused.body['client_id']));
+    expect(expiry).toBeGreaterThan(Date.now() + 23 * 3_600_000);
+    expect(expiry).toBeLessThanOrEqual(Date.now() + 24 * 3_600_000);
+    for (let attempt = 1; attempt < REGISTRATIONS_PER_HOUR; attempt += 1) answers.push((await register(good)).status);
     expect(answers.at(-1)).toBe(429);
     expect(answers.filter((status) => status === 429).length).toBeGreaterThanOrEqual(1);
   });
@@ -161,4 +176,30 @@ describe('MCP authorization with the SDK client', () => {
     if (callback instanceof URL) expect(callback.searchParams.get('error')).toBe('invalid_target');
     else expect(String(callback)).toMatch(/invalid_target/);
   });
+});
+
+describe('registered clients in all', () => {
+  it('keeps at most maxClients: one more registration is refused (429) and audited, the pre-registered client still signs in', async () => {
+    const small = await startRelay({ config: { identity: { mcpClientRegistration: { maxClients: 2 } } } });
+    try {
+      const good = { redirect_uris: ['http://127.0.0.1:4711/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] };
+      const post = async () => {
+        const response = await fetch(`${small.url}/oidc/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(good) });
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      };
+      expect((await post()).status).toBe(201);
+      expect((await post()).status).toBe(201);
+      expect(await post()).toMatchObject({ status: 429, body: { error: 'rate_limited', error_description: expect.stringMatching(/no more registered clients/) } });
+      const denied = await small.app.store.selectFrom('audit').select(['details']).where('action', '=', 'oauth.client.register').where('outcome', '=', 'denied').execute();
+      expect(denied.map((row) => JSON.parse(String(row.details)) as { reason: string })).toEqual([{ reason: 'client limit reached' }]);
+
+      const provider = new MemoryProvider();
+      const transport = new StreamableHTTPClientTransport(new URL(`${small.url}/mcp`), { authProvider: provider });
+      await expect(new Client({ name: 'oauth-test', version: '1.0.0' }).connect(transport)).rejects.toThrow(/Unauthorized/i);
+      const callback = await approveAuthorization(provider.authorizationUrl!.href, 'operator', small.credentials.operator.password);
+      expect(callback.searchParams.get('code')).toBeTruthy();
+    } finally {
+      await small.close();
+    }
+  }, 60_000);
 });

@@ -5,6 +5,10 @@ import { type Started, startProcess, waitFor } from './processes.js';
 
 export interface Fleet {
   processes: Started[];
+  /** The agent, as started now (a restart replaces it). */
+  agent(): Started;
+  /** Kills the agent with SIGKILL and starts it again with its enrolled identity; resolves once every server is online again. */
+  killAndRestartAgent(): Promise<void>;
   servers: { id: string; name: string; sol: boolean; serial: boolean; vnc: boolean; media: boolean }[];
 }
 
@@ -58,24 +62,45 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
       .replace(/^name:.*$/m, 'name: e2e-agent');
     writeFileSync(agentConfigPath, `${config}\njoinTokenFile: ${joinTokenFile}\n`);
 
-    const agent = startProcess('agent', process.execPath, [join(options.repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfigPath], {
-      cwd: options.repo,
-      logFile: join(options.logs, 'agent.log'),
-      env: { ...process.env, ...environmentFrom(bmcsim.output()) },
-    });
+    let restarts = 0;
+    const startAgent = () =>
+      startProcess('agent', process.execPath, [join(options.repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfigPath], {
+        cwd: options.repo,
+        logFile: join(options.logs, restarts === 0 ? 'agent.log' : `agent-${restarts}.log`),
+        env: { ...process.env, ...environmentFrom(bmcsim.output()) },
+      });
+    // The relay restarts keep the admin's signing key and sessions, but a token outlives no kill of a test: ask again when refused.
+    let adminToken = admin;
+    const allOnline = (agent: Started) =>
+      waitFor(
+        `${FLEET_SIZE} servers online`,
+        async () => {
+          let response = await fetch(`${options.relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${adminToken}` } });
+          if (response.status === 401) {
+            adminToken = await adminAccessToken(options.relayUrl, options.password);
+            response = await fetch(`${options.relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${adminToken}` } });
+          }
+          if (!response.ok) return undefined;
+          const list = ((await response.json()) as { servers: ServerViewLike[] }).servers;
+          return list.length >= FLEET_SIZE && list.every((server) => server.agent === 'online') ? list : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, process: agent },
+      );
+    let agent = startAgent();
     processes.push(agent);
-    const servers = await waitFor(
-      `${FLEET_SIZE} servers online`,
-      async () => {
-        const response = await fetch(`${options.relayUrl}/v1/servers`, { headers: { authorization: `Bearer ${admin}` } });
-        if (!response.ok) return undefined;
-        const list = ((await response.json()) as { servers: ServerViewLike[] }).servers;
-        return list.length >= FLEET_SIZE && list.every((server) => server.agent === 'online') ? list : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 250, process: agent },
-    );
+    const servers = await allOnline(agent);
     return {
       processes,
+      agent: () => agent,
+      async killAndRestartAgent() {
+        agent.child.kill('SIGKILL');
+        await agent.exited;
+        processes.splice(processes.indexOf(agent), 1);
+        restarts += 1;
+        agent = startAgent();
+        processes.push(agent);
+        await allOnline(agent);
+      },
       servers: servers.map((server) => ({
         id: server.id,
         name: server.name,

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FullConfig } from '@playwright/test';
-import { startFleet } from './fleet.js';
+import { type Fleet, startFleet } from './fleet.js';
 import { freePort, type Started, startProcess, waitFor } from './processes.js';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -44,6 +44,11 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   const started: Started[] = [];
   const teardown = async () => {
     if (control) await new Promise((resolveClose) => control!.close(resolveClose));
+    // The fleet's own list: an agent restart replaced its entry there. A frozen agent acts on SIGTERM only once thawed.
+    for (const process of [...(fleet?.processes ?? [])].reverse()) {
+      process.child.kill('SIGCONT');
+      await process.stop();
+    }
     for (const process of started.reverse()) await process.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
@@ -53,6 +58,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   writeFileSync(join(dataDir, 'relay', 'recording-policy.json'), JSON.stringify({ '*': { sol: true, serial: true, vnc: true } }));
 
   let control: Server | null = null;
+  let fleet: Fleet | null = null;
   try {
     const port = await freePort();
     const relayUrl = `http://127.0.0.1:${port}`;
@@ -100,14 +106,28 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
         })().catch((error: unknown) => response.writeHead(500).end(String(error)));
         return;
       }
+      // A frozen agent (SIGSTOP: its connections stay open, it answers nothing) and its thaw (SIGCONT).
+      if (request.method === 'POST' && (request.url === '/agent/freeze' || request.url === '/agent/thaw')) {
+        if (!fleet) return void response.writeHead(409).end('no fleet');
+        fleet.agent().child.kill(request.url === '/agent/freeze' ? 'SIGSTOP' : 'SIGCONT');
+        response.writeHead(204).end();
+        return;
+      }
+      if (request.method === 'POST' && request.url === '/agent/kill-and-restart') {
+        if (!fleet) return void response.writeHead(409).end('no fleet');
+        fleet.killAndRestartAgent().then(
+          () => response.writeHead(204).end(),
+          (error: unknown) => response.writeHead(500).end(String(error)),
+        );
+        return;
+      }
       response.writeHead(404).end();
     });
     await new Promise<void>((resolveListen) => control!.listen(0, '127.0.0.1', resolveListen));
     process.env.LIGHTSOUT_E2E_CONTROL_URL = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
     process.env.LIGHTSOUT_E2E_PASSWORD = DEMO_PASSWORD;
 
-    const fleet = await startFleet({ repo, relayUrl, dataDir, logs, password: DEMO_PASSWORD });
-    started.push(...fleet.processes);
+    fleet = await startFleet({ repo, relayUrl, dataDir, logs, password: DEMO_PASSWORD });
     process.env.LIGHTSOUT_E2E_FLEET = 'ready';
     process.env.LIGHTSOUT_E2E_SERVERS = JSON.stringify(fleet.servers);
   } catch (error) {

@@ -146,3 +146,19 @@ export async function expectVncScreen(page: Page, serverId: string): Promise<voi
     )
     .toBeGreaterThan(1);
 }
+
+async function stackControl(path: string): Promise<void> {
+  const controlUrl = process.env.LIGHTSOUT_E2E_CONTROL_URL;
+  if (!controlUrl) throw new Error('no stack control URL');
+  const response = await fetch(`${controlUrl}${path}`, { method: 'POST' });
+  if (response.status !== 204) throw new Error(`${path} failed: ${await response.text()}`);
+}
+
+/** Freezes the agent with SIGSTOP: its connections stay open and it answers nothing (a hung host). */
+export const freezeAgent = () => stackControl('/agent/freeze');
+
+/** Thaws a frozen agent (SIGCONT). */
+export const thawAgent = () => stackControl('/agent/thaw');
+
+/** Kills the agent with SIGKILL and starts it again; resolves once every server is online again. */
+export const killAndRestartAgent = () => stackControl('/agent/kill-and-restart');

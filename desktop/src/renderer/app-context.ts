@@ -2,6 +2,7 @@ import type { PowerAction, ServerView } from '@lightsout/shared';
 import { createContext, useContext } from 'react';
 import type { RelayClient } from './api/relay-client.js';
 import type { Platform } from './platform/index.js';
+import type { ConsoleRegistry } from './state/console-registry.js';
 
 /** What any component may ask of the app: data, and the user-visible operations. */
 export interface AppServices {
@@ -20,6 +21,8 @@ export interface AppServices {
   filterTree(query: string): void;
   openOverview(): void;
   toast(message: string, kind?: 'info' | 'error'): void;
+  /** This window's consoles and their session state ("Reconnect all"). */
+  consoles: ConsoleRegistry;
 }
 
 export const AppContext = createContext<AppServices | null>(null);

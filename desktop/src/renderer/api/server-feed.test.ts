@@ -58,7 +58,13 @@ describe('server feed', () => {
     expect(polls).toBeGreaterThanOrEqual(3);
     expect(lists.at(-1)).toEqual(['a', 'b']);
     expect(modes).toContain('polling');
-    expect(FakeSocket.instances).toHaveLength(1); // does not retry a feed that never opened
+    // A feed that never opened is tried again, less and less often (2 s, then 4 s, …).
+    expect(FakeSocket.instances).toHaveLength(2);
+    FakeSocket.instances[1]!.onclose!();
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(FakeSocket.instances).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(FakeSocket.instances).toHaveLength(3);
     stop();
     const before = polls;
     await vi.advanceTimersByTimeAsync(5000);
@@ -88,5 +94,25 @@ describe('server feed', () => {
     expect(FakeSocket.instances).toHaveLength(2);
     stop();
     expect(FakeSocket.instances[1]!.closed).toBe(true);
+  });
+
+  it('goes live again by itself after a relay restart, however long the feed stayed down', async () => {
+    const modes: FeedMode[] = [];
+    const stop = startServerFeed({ client, accessToken: async () => 'jwt', onServers: () => {}, onMode: (mode) => modes.push(mode), pollMs: 1000 });
+    await flush();
+    FakeSocket.instances[0]!.onopen!();
+    FakeSocket.instances[0]!.onclose!(); // the relay went away
+    // While it restarts, every new feed socket is refused before opening.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await vi.advanceTimersByTimeAsync(15_000);
+      FakeSocket.instances.at(-1)!.onclose!();
+    }
+    expect(modes.at(-1)).toBe('polling');
+    await vi.advanceTimersByTimeAsync(15_000);
+    const back = FakeSocket.instances.at(-1)!;
+    expect(back.closed).toBe(false);
+    back.onopen!();
+    expect(modes.at(-1)).toBe('live');
+    stop();
   });
 });

@@ -5,10 +5,16 @@ import type { RelayClient } from './relay-client.js';
  * Live server state, isolated here so the rest of the app only sees
  * "the current list". Prefers a push feed (`GET /v1/events` WebSocket: one
  * `servers` snapshot, then `server` upserts and `server-removed`), and falls
- * back to polling `GET /v1/servers` while the relay has no such endpoint or
- * the socket is down.
+ * back to polling `GET /v1/servers` while the socket is down. A feed that
+ * does not open (the relay restarting, or one without `/v1/events`) is tried
+ * again with a backoff, so live updates come back by themselves after an
+ * outage instead of staying on polling until a reload.
  */
 export type FeedMode = 'connecting' | 'live' | 'polling' | 'error';
+
+/** Retry delays of the event feed: doubling from the first to the cap, back to the first once it opened. */
+export const FEED_RETRY_FIRST_MS = 1000;
+export const FEED_RETRY_MAX_MS = 15_000;
 
 export interface ServerFeedOptions {
   client: RelayClient;
@@ -32,7 +38,7 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
   /** The feed socket being opened, so stopping also cancels a connect in progress. */
   let connecting: WebSocket | undefined;
   let byId = new Map<string, ServerView>();
-  let eventsAvailable = true;
+  let retryMs = FEED_RETRY_FIRST_MS;
 
   const publish = () => options.onServers([...byId.values()]);
 
@@ -53,9 +59,13 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
 
   const connectEvents = async () => {
     retryTimer = undefined;
-    if (stopped || !eventsAvailable) return;
-    const token = await options.accessToken();
-    if (stopped || !token) return;
+    if (stopped) return;
+    const token = await options.accessToken().catch(() => null);
+    if (stopped) return;
+    if (!token) {
+      scheduleRetry();
+      return;
+    }
     const url = new URL('/v1/events', options.client.baseUrl);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     let opened = false;
@@ -63,6 +73,7 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
     connecting = events;
     events.onopen = () => {
       opened = true;
+      retryMs = FEED_RETRY_FIRST_MS;
       connecting = undefined;
       socket = events;
       if (pollTimer) clearTimeout(pollTimer);
@@ -87,11 +98,17 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
       if (socket === events) socket = undefined;
       if (connecting === events) connecting = undefined;
       if (stopped) return;
-      // Never opened: the relay has no event feed (yet); stay on polling for good.
-      if (!opened) eventsAvailable = false;
-      else retryTimer = setTimeout(() => void connectEvents(), 2000);
+      // Polling carries the list until the feed is back; a feed that did not open is
+      // tried less and less often (the relay is down or restarting, or has no feed).
+      if (!opened) retryMs = Math.min(retryMs * 2, FEED_RETRY_MAX_MS);
+      scheduleRetry();
       if (!pollTimer) void poll();
     };
+  };
+
+  const scheduleRetry = () => {
+    if (stopped || retryTimer) return;
+    retryTimer = setTimeout(() => void connectEvents(), retryMs);
   };
 
   options.onMode('connecting');

@@ -1,5 +1,5 @@
 import { type BootDevice, type BulkJobView, type BulkOperation, LightsoutError, type MediaState, type PowerAction, type ServerView, type WhoAmI } from '@lightsout/shared';
-import { lazy, Suspense, useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useReducer, useRef, useState, useSyncExternalStore } from 'react';
 import { adminSections } from '../admin/admin-model.js';
 import { capabilitiesOf, ejectApplies, POWER_ACTIONS, powerActionApplies, powerOutcomeText } from '../actions/server-actions.js';
 import { runBulkJob } from '../api/bulk-job.js';
@@ -10,6 +10,7 @@ import { MediaUploads } from '../media/media-uploads.js';
 import { MountIsoDialog } from '../media/MountIsoDialog.js';
 import { UploadsPanel } from '../media/UploadsPanel.js';
 import type { Platform } from '../platform/index.js';
+import { ConsoleRegistry } from '../state/console-registry.js';
 import { matchShortcut, SHORTCUTS } from '../state/shortcuts.js';
 import { mergeServers } from '../state/server-tree.js';
 import { activeTab, persistableWorkspace, reduceWorkspace, restoreWorkspace, type Tab, type Workspace as WorkspaceState } from '../state/workspace.js';
@@ -68,6 +69,8 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
   const [treeFilter, setTreeFilter] = useState<{ query: string; serial: number } | null>(null);
   const uploads = useMemo(() => new MediaUploads(client, () => platform.auth.accessToken()), [client, platform]);
   const serverMap = useMemo(() => new Map(servers.map((server) => [server.id, server])), [servers]);
+  const consoles = useMemo(() => new ConsoleRegistry(), []);
+  const endedConsoles = useSyncExternalStore(useCallback((listener: () => void) => consoles.subscribe(listener), [consoles]), () => consoles.ended());
 
   useEffect(
     () => startServerFeed({ client, accessToken: () => platform.auth.accessToken(), onServers: (next) => setServers((previous) => mergeServers(previous, next)), onMode: (mode, detail) => setFeedMode(detail === undefined ? { mode } : { mode, detail }) }),
@@ -169,8 +172,9 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
         openTab({ id: 'fleet', kind: 'fleet', title: 'Fleet overview' });
       },
       toast,
+      consoles,
     }),
-    [platform, client, serverMap, openTab, power, toast, popOut],
+    [platform, client, serverMap, openTab, power, toast, popOut, consoles],
   );
 
   // The tab moves to the new window (a second monitor): it leaves this one.
@@ -307,6 +311,11 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
           <span>{count(servers.length, 'server')}</span>
           <span>{servers.filter((server) => server.agent === 'offline').length} behind offline agents</span>
           <span>{count(workspace.tabs.length, 'tab')}</span>
+          {endedConsoles > 0 ? (
+            <button className="statusbar-action" data-testid="reconnect-all" onClick={() => consoles.reconnectEnded()} title="Start a new session for every console whose session ended">
+              {count(endedConsoles, 'console')} ended — Reconnect all
+            </button>
+          ) : null}
         </footer>
       </div>
       {menu ? <Menu label="Server actions" x={menu.x} y={menu.y} entries={menuEntries(menu.serverIds)} onClose={() => setMenu(null)} /> : null}

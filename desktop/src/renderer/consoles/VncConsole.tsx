@@ -27,7 +27,7 @@ export function VncConsole({ server, visible }: { server: ServerView; visible: b
   const [viewOnly, setViewOnly] = useState(false);
   const [desktopName, setDesktopName] = useState<string | null>(null);
   const [pasting, setPasting] = useState(false);
-  const { stream, state, status } = useConsoleStream(server.id, 'vnc', (bytes) => channel.current?.deliver(bytes));
+  const { stream, state, status, restartWith } = useConsoleStream(server.id, 'vnc', (bytes) => channel.current?.deliver(bytes));
 
   // One RFB per session generation, attached to a channel the stream feeds.
   useEffect(() => {
@@ -99,6 +99,8 @@ export function VncConsole({ server, visible }: { server: ServerView; visible: b
   const restart = () => {
     void stream.current?.restart().then(() => setGeneration((value) => value + 1));
   };
+  // A new session needs a new RFB: "Reconnect all" restarts this console the same way.
+  restartWith.current = restart;
 
   return (
     <>

@@ -1,5 +1,5 @@
 import type { StatusMessage, StreamKind } from '@lightsout/shared';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { useApp } from '../app-context.js';
 import { ConsoleStream, type ConsoleState } from '../streams/console-stream.js';
 
@@ -23,6 +23,16 @@ export function useConsoleStream(serverId: string, kind: StreamKind, onData: (by
   const stream = useRef<ConsoleStream | null>(null);
   const dataHandler = useRef(onData);
   dataHandler.current = onData;
+  /** How a new session starts for this console (a component that rebuilds its viewer sets its own). */
+  const restartWith = useRef<(() => void) | null>(null);
+  const registryId = useId();
+
+  // "Reconnect all" sees this console's state and can start its new session.
+  const { consoles } = app;
+  useEffect(() => {
+    consoles.set(registryId, { state: state.state, restart: () => (restartWith.current ? restartWith.current() : void stream.current?.restart()) });
+  }, [consoles, registryId, state.state]);
+  useEffect(() => () => consoles.delete(registryId), [consoles, registryId]);
 
   useEffect(() => {
     const created = new ConsoleStream({
@@ -61,7 +71,7 @@ export function useConsoleStream(serverId: string, kind: StreamKind, onData: (by
     stream.current?.takeOver();
   }, [app.poppedOut, status]);
 
-  return { stream, state, status, refusedBytes, errorCode };
+  return { stream, state, status, refusedBytes, errorCode, restartWith };
 }
 
 export function stateLabel(state: ConsoleState): string {

@@ -8,7 +8,6 @@
  * The loss-proxy test against ipmi_sim is in agent/src/ipmi/sol/sol.ipmi-sim.test.ts.
  *   npm run bench -- sol-loss [--loss 10] [--bytes 6144]
  */
-import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { startFleet } from '@lightsout/bmcsim';
 import { openIpmiSession, SolHub, SolSession } from '@lightsout/agent/ipmi';
@@ -16,6 +15,7 @@ import * as ipmiWire from '@lightsout/bmc-wire/ipmi';
 
 type RmcpPlusSessionLike = Parameters<typeof SolSession.owner>[0];
 import { printResult, printTable } from './lib/report.js';
+import { spawnOnTty } from './lib/tty-client.js';
 
 const { values } = parseArgs({ options: { loss: { type: 'string', default: '10' }, bytes: { type: 'string', default: '6144' } } });
 const size = Number(values.bytes);
@@ -89,8 +89,8 @@ async function freeSol(): Promise<boolean> {
 
 async function ipmitool(): Promise<{ received: number; seconds: number; typed: number; failure?: string }> {
   const command = `ipmitool -I lanplus -H ${target.ipmi.host} -p ${target.ipmi.port} -U admin -P adminpass -C 3 sol activate`;
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const client = spawnOnTty(command);
+  const child = client.child;
   let output = '';
   const listeners = new Set<() => void>();
   const payloadCount = () => {
@@ -133,10 +133,7 @@ async function ipmitool(): Promise<{ received: number; seconds: number; typed: n
     typeListeners.clear();
     return { received, seconds, typed: payloadOf(typedAtHost).length };
   } finally {
-    child.stdin.write('\r~.');
-    const timer = setTimeout(() => child.kill('SIGTERM'), 3000);
-    await exited;
-    clearTimeout(timer);
+    await client.leave();
   }
 }
 

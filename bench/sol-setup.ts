@@ -6,10 +6,10 @@
  * interleaved in the same run. Median of RUNS (default 20) each.
  *   npm run bench -- sol-setup [runs]
  */
-import { spawn } from 'node:child_process';
 import { startIpmiSim } from '@lightsout/lab';
 import { createIpmiDriver } from '@lightsout/agent/ipmi';
 import { median, percentile, printResult, printTable } from './lib/report.js';
+import { spawnOnTty } from './lib/tty-client.js';
 
 const runs = Math.max(1, Number(process.argv[2] ?? 20));
 const lab = await startIpmiSim();
@@ -32,9 +32,9 @@ async function oursOnce(): Promise<number> {
 async function ipmitoolOnce(): Promise<number> {
   const command = `ipmitool -I lanplus -H ${lab.host} -p ${lab.port} -U admin -P adminpass -C 3 sol activate`;
   const started = performance.now();
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const client = spawnOnTty(command);
+  const child = client.child;
   let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     return await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`ipmitool did not become operational: ${output}`)), 10_000);
@@ -48,10 +48,7 @@ async function ipmitoolOnce(): Promise<number> {
       child.once('exit', () => reject(new Error(`ipmitool exited early: ${output}`)));
     });
   } finally {
-    child.stdin.write('\r~.');
-    const timer = setTimeout(() => child.kill('SIGTERM'), 3000);
-    await exited;
-    clearTimeout(timer);
+    await client.leave();
   }
 }
 

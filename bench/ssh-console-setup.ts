@@ -14,7 +14,7 @@
  * the shell request at once — the OpenSSH client and the handshake alone.
  *   npm run bench -- ssh-console-setup [--runs 10]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { startIpmiSim } from '@lightsout/lab';
 import ssh2 from 'ssh2';
 import { sshKeygen } from './lib/openssh.js';
 import { median, percentile, printResult, printTable } from './lib/report.js';
+import { spawnOnTty } from './lib/tty-client.js';
 import { startStack } from './lib/stack.js';
 import { freeTcpPort } from '@lightsout/lab';
 
@@ -71,9 +72,9 @@ const floor = await startSshFloor();
 /** Spawns `command` in a pty; resolves with ms from spawn to the first TICK after `banner` (and to the banner), then leaves with `\r~.`. */
 async function timeToFirstByte(command: string, banner: string, what: string): Promise<{ firstByteMs: number; bannerMs: number }> {
   const started = performance.now();
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const client = spawnOnTty(command);
+  const child = client.child;
   let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     let bannerMs = 0;
     return await new Promise<{ firstByteMs: number; bannerMs: number }>((resolve, reject) => {
@@ -90,10 +91,7 @@ async function timeToFirstByte(command: string, banner: string, what: string): P
       child.once('exit', () => reject(new Error(`${what} exited early: ${output.slice(-500)}`)));
     });
   } finally {
-    child.stdin.write('\r~.');
-    const timer = setTimeout(() => child.kill('SIGTERM'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await client.leave(5000);
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -36,8 +36,23 @@ describe('relay app skeleton', () => {
     expect(metrics.headers.get('content-type')).toContain('text/plain');
     const text = await metrics.text();
     expect(text).toContain('lightsout_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/healthz",status_code="200"}');
-    expect(text).toContain('lightsout_agents_connected 0');
+    expect(text).toMatch(/^lightsout_agents_connected\{gateway="127\.0\.0\.1:\d+"\} 0$/m);
     expect((await fetch(`http://127.0.0.1:${address!.port}/v1/me`)).status).toBe(404);
+  });
+
+  it('docs/operations.md lists every relay metric; the Grafana dashboard parses and names only metrics the relay or agent registers', async () => {
+    const docs = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const dashboard = JSON.parse(readFileSync(new URL('../../docs/grafana/lightsout.json', import.meta.url), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
+    // Registered only with identity.external (plugins/identity.ts).
+    const withExternalIssuer = ['lightsout_issuer_reachable', 'lightsout_issuer_refresh_failures_total', 'lightsout_issuer_keys_age_seconds'];
+    const registered = [...(await app.metrics.registry.getMetricsAsJSON()).map((metric) => metric.name).filter((name) => name.startsWith('lightsout_')), ...withExternalIssuer];
+    expect(registered).toEqual(expect.arrayContaining(['lightsout_console_sessions_open', 'lightsout_stream_bytes_total', 'lightsout_upload_bytes_total', 'lightsout_tenant_servers', 'lightsout_tenant_console_sessions_open', 'lightsout_tenant_bmc_operations_total']));
+    for (const name of registered) expect(docs, `${name} in docs/operations.md`).toContain(`| \`${name}\` |`);
+    // lightsout_agent_* are the agent's (agent/src/metrics/agent-metrics.test.ts checks those).
+    const used = new Set(dashboard.panels.flatMap((panel) => panel.targets ?? []).flatMap((target) => target.expr.match(/lightsout_[a-z_]+/g) ?? []).map((name) => name.replace(/_(bucket|count|sum)$/, '')));
+    const relayUsed = [...used].filter((name) => !name.startsWith('lightsout_agent_'));
+    expect(relayUsed).toEqual(expect.arrayContaining(['lightsout_agents_connected', 'lightsout_console_sessions_open', 'lightsout_tenant_bmc_operations_total']));
+    for (const name of relayUsed) expect(registered, `${name} (dashboard) is a relay metric`).toContain(name);
   });
 
   it('serves no metrics at all unless metrics.port is set', async () => {

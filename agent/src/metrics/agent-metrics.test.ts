@@ -24,5 +24,7 @@ describe('agent metrics', () => {
     const used = new Set(dashboard.panels.flatMap((panel) => panel.targets ?? []).flatMap((target) => target.expr.match(/lightsout_[a-z_]+/g) ?? []).map((name) => name.replace(/_(bucket|count|sum)$/, '')));
     expect(used.size).toBeGreaterThan(10);
     for (const name of used) expect(docs, `${name} (dashboard) in docs/operations.md`).toContain(`\`${name}\``);
+    // The relay's are checked against the relay's registry (relay/src/app.test.ts); these must be the agent's.
+    for (const name of [...used].filter((candidate) => candidate.startsWith('lightsout_agent_'))) expect(registered, `${name} (dashboard) is an agent metric`).toContain(name);
   });
 });

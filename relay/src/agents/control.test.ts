@@ -1,7 +1,7 @@
 import { ControlCloseCode, type ServerRegistration } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { registerServerMetrics } from '../inventory/metrics.js';
+import { TenantLabels, registerServerMetrics } from '../inventory/metrics.js';
 import {
   type RunningRelay,
   type TestAgentIdentity,
@@ -106,7 +106,7 @@ describe('control protocol: session', () => {
     const client = await connect(await enroll());
     await stillServes(client, 5);
     const metrics = await relay.app.metrics.registry.metrics();
-    const connected = Number(/^lightsout_agents_connected (\d+)$/m.exec(metrics)?.[1]);
+    const connected = Number(/^lightsout_agents_connected\{gateway="[^"]+"\} (\d+)$/m.exec(metrics)?.[1]);
     expect(connected).toBeGreaterThanOrEqual(1);
     expect(metrics).toMatch(/^lightsout_control_messages_total\{direction="in",type="heartbeat"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^lightsout_control_messages_total\{direction="out",type="welcome"\} [1-9]\d*$/m);
@@ -159,7 +159,7 @@ describe('inventory rules', () => {
     expect(Number(/^lightsout_servers\{tenant="provider",power="unknown"\} (\d+)$/m.exec(served)?.[1])).toBeGreaterThanOrEqual(1);
 
     const registry = new Registry();
-    registerServerMetrics(registry, relay.app.store, 1);
+    registerServerMetrics(registry, relay.app.store, new TenantLabels(relay.app.store, 1), () => true);
     const capped = await registry.metrics();
     const tenants = new Set([...capped.matchAll(/^lightsout_servers\{tenant="([^"]+)"/gm)].map((match) => match[1]));
     expect(tenants).toEqual(new Set(['demo', 'other']));

@@ -74,7 +74,7 @@ export class AgentHub {
         if (this.connections.get(connection.agent.id) === connection) {
           this.connections.delete(connection.agent.id);
           this.lastSeenWritten.delete(connection.agent.id);
-          this.metrics.connectedAgents.set(this.connections.size);
+          this.metrics.connectedAgents.set({ gateway: this.metrics.gateway }, this.connections.size);
           void this.touch(connection.agent.id, { last_seen_at: connection.lastSeenAt });
           void this.announceAgentServers(connection.agent.id);
           this.announcePresence(connection.agent.id, false);
@@ -124,7 +124,7 @@ export class AgentHub {
     );
     this.connections.set(agent.id, connection);
     previous?.close(ControlCloseCode.REPLACED, 'replaced by a newer connection');
-    this.metrics.connectedAgents.set(this.connections.size);
+    this.metrics.connectedAgents.set({ gateway: this.metrics.gateway }, this.connections.size);
     void this.touch(agent.id, { connected_at: connection.connectedAt, last_seen_at: connection.connectedAt });
     void this.announceAgentServers(agent.id);
     this.announcePresence(agent.id, true);

@@ -127,6 +127,15 @@ const Metrics = Type.Object(
     host: Type.String({ minLength: 1, default: '127.0.0.1' }),
     /** 0 picks a free port (tests). */
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
+    /**
+     * This replica's name in the `gateway` label of its own series (agents,
+     * sessions, stream and upload bytes); default the host[:port] of
+     * publicUrl, which is already unique per replica. A replica's id in the
+     * store is random per start, so it would make a new series at every restart.
+     */
+    gateway: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$' })),
+    /** Tenants with series of their own (the largest by servers); the rest are summed as tenant="other". */
+    maxTenants: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
   },
   { additionalProperties: false, default: {} },
 );

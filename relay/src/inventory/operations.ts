@@ -1,5 +1,6 @@
 import { type BootRequest, type BootResult, type BootOverride, type CredentialsRetryResult, LightsoutError, type PowerAction, type PowerResult, type SelList, type SensorHistory, type SensorList, type ServerView } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CountBmcOperation } from './metrics.js';
 import { findServer, listServers, toServerView } from './servers.js';
 
 /**
@@ -25,7 +26,7 @@ export interface ServerOperations {
   clearEventLog(request: FastifyRequest, serverId: string): Promise<void>;
 }
 
-export function createServerOperations(app: FastifyInstance): ServerOperations {
+export function createServerOperations(app: FastifyInstance, countBmcOperation: CountBmcOperation = () => undefined): ServerOperations {
   const isOnline = (agentId: string) => app.agentRouter.isOnline(agentId);
   const confirmations = app.powerConfirmations;
 
@@ -36,7 +37,14 @@ export function createServerOperations(app: FastifyInstance): ServerOperations {
     let release: (() => void) | undefined;
     try {
       release = app.bmcFairness.admit({ subject: principal.subject, tenant: server.tenant_id, agentId: server.agent_id });
-      const result = await run(server.agent_id);
+      let result: T;
+      try {
+        result = await run(server.agent_id);
+      } catch (error) {
+        countBmcOperation(server.tenant_id, error instanceof LightsoutError ? error.code : 'INTERNAL');
+        throw error;
+      }
+      countBmcOperation(server.tenant_id, 'ok');
       if (action !== undefined) await app.audit.fromRequest(request, { action, outcome: 'success', subject: principal.subject, tenant: server.tenant_id, target: `server:${server.id}` });
       return result;
     } catch (error) {

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { CredentialsRetryResult, ServerList, ServerView } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { registerServerMetrics } from '../inventory/metrics.js';
+import { TenantLabels, registerBmcOperationMetrics, registerServerMetrics } from '../inventory/metrics.js';
 import { type ServerOperations, createServerOperations } from '../inventory/operations.js';
 import { ServerParams, serverErrors, serverTag } from '../inventory/route-schemas.js';
 
@@ -10,6 +10,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The server operations the REST routes and the MCP tools share (inventory/operations.ts). */
     serverOperations: ServerOperations;
+    /** The `tenant` label of per-tenant metrics: the metrics.maxTenants tenants with the most servers, the rest "other". */
+    tenantLabels: TenantLabels;
   }
 }
 
@@ -20,8 +22,10 @@ declare module 'fastify' {
  * tools and the RPC services forward through (so it is registered first).
  */
 async function serversPlugin(app: FastifyInstance): Promise<void> {
-  registerServerMetrics(app.metrics.registry, app.store);
-  const operations = createServerOperations(app);
+  const tenantLabels = new TenantLabels(app.store, app.config.metrics.maxTenants);
+  app.decorate('tenantLabels', tenantLabels);
+  registerServerMetrics(app.metrics.registry, app.store, tenantLabels, (agentId) => app.agentRouter.isOnline(agentId));
+  const operations = createServerOperations(app, registerBmcOperationMetrics(app.metrics.registry, app.metrics.gateway, tenantLabels));
   app.decorate('serverOperations', operations);
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 

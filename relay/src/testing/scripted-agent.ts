@@ -19,9 +19,10 @@ export interface ScriptedLeg {
  * does, for tests that need consoles and virtual media without BMCs:
  * `stream.open` dials back (refusing a tenant other than the one it was
  * last told, like agent/src/streams), `server.assign` records the tenant,
- * `media.status` / `media.eject` report and drop a scripted mount. Every
- * request is kept in `requests`. It heartbeats at the interval the relay's
- * welcome names, as the real agent does: without them the relay drops it
+ * `media.status` / `media.eject` report and drop a scripted mount,
+ * `power.get` says on. Every request is kept in `requests`. It heartbeats
+ * at the interval the relay's welcome names, as the real agent does:
+ * without them the relay drops it
  * after `missedHeartbeats` intervals (15 s by default), which a test run
  * slowed by a loaded machine outlasts.
  */
@@ -134,6 +135,8 @@ export class ScriptedAgent {
       case 'media.eject':
         this.mounts.delete(params['serverId']!);
         return {};
+      case 'power.get':
+        return { power: 'on' };
       default:
         throw Object.assign(new Error(`scripted agent does not do ${request.op}`), { code: 'BMC_UNSUPPORTED' });
     }

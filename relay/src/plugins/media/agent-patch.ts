@@ -43,6 +43,8 @@ export interface AgentUploadContext {
   ownUrl: string;
   expirationMs: number;
   onVerified?: (record: UploadRecord) => void;
+  /** Body bytes received (metrics). */
+  onBytes?: (bytes: number) => void;
 }
 
 /** How long a PATCH waits for the agent to open its pull (a control round trip and a new HTTP request). */
@@ -197,6 +199,7 @@ async function appendToAgent(context: AgentUploadContext, request: IncomingMessa
   }
   if (leg.offset !== offset) throw refuse(409, 'CONFLICT', `Upload-Offset ${offset} does not match the ${leg.offset} bytes the agent has`);
   const fed = await feed(request, leg, row.size - offset, stop);
+  context.onBytes?.(fed.received);
   if (fed.tooLong) throw refuse(413, 'PAYLOAD_TOO_LARGE', `the body is longer than the ${row.size - offset} bytes the upload still needs`);
   const sent = offset + fed.received;
   if (sent === row.size && !fed.legLost) return verdict(context, row);
@@ -263,6 +266,7 @@ async function appendProof(context: AgentUploadContext, request: IncomingMessage
       }
       proof.hash.update(chunk);
       proof.offset += chunk.byteLength;
+      context.onBytes?.(chunk.byteLength);
     };
     request.on('data', onData);
     request.once('end', done);

@@ -155,6 +155,8 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
 
   const callers = new WeakMap<IncomingMessage, UploadCaller>();
   const locker = new MemoryLocker();
+  const uploadBytes = app.hasDecorator('metrics') ? app.metrics.uploadBytes.labels({ gateway: app.metrics.gateway }) : undefined;
+  const onBytes = (bytes: number) => uploadBytes?.inc(bytes);
   const onVerified = (record: UploadRecord) => app.log.info({ uploadId: record.id, tenant: record.tenant, size: record.size, sha256: record.sha256 }, 'media upload verified');
   const maxUploadBytes = options.maxUploadBytes ?? 16 * 1024 ** 3;
   const tenantQuotaBytes = options.tenantQuotaBytes ?? 64 * 1024 ** 3;
@@ -184,6 +186,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
         ownUrl: app.config.publicUrl,
         expirationMs,
         onVerified,
+        onBytes,
       }
     : undefined;
   /** The agent-backed upload `id` as the caller may see it (another tenant's does not exist for them). */
@@ -284,7 +287,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
         try {
           // the bytes of an upload take our Node-stream path; the rest of tus is @tus/server's
           if (row && agentUploads) return await patchAgentUpload(agentUploads, request.raw, reply.raw, row, revoked.signal);
-          return await handlePatch({ store, locker, onVerified }, request.raw, reply.raw, uploadIdOf(request.raw.url ?? ''), uploadCaller, revoked.signal);
+          return await handlePatch({ store, locker, onVerified, onBytes }, request.raw, reply.raw, uploadIdOf(request.raw.url ?? ''), uploadCaller, revoked.signal);
         } finally {
           mine.delete(revoked);
           if (mine.size === 0 && patching.get(who.subject) === mine) patching.delete(who.subject);

@@ -25,6 +25,8 @@ export interface PatchContext {
   /** The Locker @tus/server uses too, so our PATCH and its HEAD/DELETE exclude each other. */
   locker: Locker;
   onVerified?: (record: UploadRecord) => void;
+  /** Body bytes received (metrics). */
+  onBytes?: (bytes: number) => void;
 }
 
 const CONTENT_TYPE = 'application/offset+octet-stream';
@@ -127,7 +129,7 @@ async function appendLocked(context: PatchContext, request: IncomingMessage, id:
     const remaining = (upload.size ?? 0) - offset;
     const length = request.headers['content-length'];
     if (length !== undefined && Number(length) > remaining) throw refuse(413, 'PAYLOAD_TOO_LARGE', `the body is longer than the ${remaining} bytes the upload still needs`);
-    const newOffset = await append(store, id, offset, remaining, request, stop.signal);
+    const newOffset = await append(store, id, offset, remaining, request, stop.signal, context.onBytes);
     // what arrived while the caller still had access is kept; the rest of the body is not read
     if (revoked?.aborted) throw refuseRevoked();
     return newOffset;
@@ -141,7 +143,7 @@ async function appendLocked(context: PatchContext, request: IncomingMessage, id:
  * new offset. A body that stops early (client gone, lock handed over) is not
  * an error: every byte that reached the hash also reaches the disk.
  */
-async function append(store: HashingFileStore, id: string, offset: number, remaining: number, request: IncomingMessage, stop: AbortSignal): Promise<number> {
+async function append(store: HashingFileStore, id: string, offset: number, remaining: number, request: IncomingMessage, stop: AbortSignal, onBytes?: (bytes: number) => void): Promise<number> {
   const hash = await store.takeHash(id, offset);
   let received = 0;
   const meter = new Transform({
@@ -173,6 +175,7 @@ async function append(store: HashingFileStore, id: string, offset: number, remai
   } finally {
     stop.removeEventListener('abort', endBody);
     request.off('error', endBody);
+    onBytes?.(received);
   }
   // only now does the hash describe exactly the bytes on disk; after a failure it is rebuilt from the file
   store.returnHash(id, hash, offset + received);

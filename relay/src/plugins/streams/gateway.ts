@@ -1,4 +1,4 @@
-import { type ErrorCode, LightsoutError, StreamCloseCode, StreamTiming, type StreamTokenClaims, encodeStreamMessage, type StreamOpenParams, type StreamOpenResult, type TokenMessage } from '@lightsout/shared';
+import { type ErrorCode, LightsoutError, StreamCloseCode, type StreamKind, StreamTiming, type StreamTokenClaims, encodeStreamMessage, type StreamOpenParams, type StreamOpenResult, type TokenMessage } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { StreamDependencies } from './dependencies.js';
@@ -43,6 +43,18 @@ export interface GatewayHooks {
   onSpliced?(claims: StreamTokenClaims): LegHooks | undefined;
   /** The agent, opening this session, deactivated SOL that another BMC session held (asked for with `takeover`). */
   onTookOver?(claims: StreamTokenClaims): void;
+  /** Every frame a leg forwards, by direction and length (metrics). */
+  onForwarded?(direction: 'to_client' | 'to_agent', bytes: number): void;
+}
+
+/** Who holds a live leg, and on what. */
+interface Holder {
+  subject: string;
+  serverId: string;
+  tenant: string;
+  kind: StreamKind;
+  issuedAtMs: number;
+  agentId: string;
 }
 
 /**
@@ -54,7 +66,7 @@ export interface GatewayHooks {
 export class StreamGateway {
   private readonly live = new Set<Splice>();
   /** Who holds each live leg (token `sub`, for which tenant, since when) on which server, through which agent: a revocation ends theirs; step-up asks who is there; the agent's presence is told to them. */
-  private readonly holders = new Map<Splice, { subject: string; serverId: string; tenant: string; issuedAtMs: number; agentId: string }>();
+  private readonly holders = new Map<Splice, Holder>();
 
   constructor(
     private readonly tokens: StreamTokens,
@@ -175,6 +187,7 @@ export class StreamGateway {
       {
         ...(observer?.downstream ? { onDownstream: observer.downstream } : {}),
         ...(observer?.upstreamControl ? { onUpstreamControl: observer.upstreamControl } : {}),
+        ...(this.hooks.onForwarded ? { onForwarded: this.hooks.onForwarded } : {}),
         onEnd: (code, reason) => {
           timers.ended = true;
           if (spliced.leg !== undefined) {
@@ -191,7 +204,7 @@ export class StreamGateway {
     spliced.leg = leg;
     if (timers.ended) return;
     this.live.add(leg);
-    this.holders.set(leg, { subject: claims.sub, serverId: claims.srv, tenant: claims.ten, issuedAtMs: claims.iat * 1000, agentId: claims.agt });
+    this.holders.set(leg, { subject: claims.sub, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, issuedAtMs: claims.iat * 1000, agentId: claims.agt });
     // The agent may have gone offline while the leg was being set up.
     if (this.dependencies.agentOnline?.(claims.agt) === false) leg.setPath(false);
     // Refreshed at half-life, while the leg lives.
@@ -219,7 +232,7 @@ export class StreamGateway {
     return this.closeWhere((holder) => holder.serverId === serverId && holder.tenant !== tenant, reason);
   }
 
-  private closeWhere(matches: (holder: { subject: string; serverId: string; tenant: string; issuedAtMs: number }) => boolean, reason: string): number {
+  private closeWhere(matches: (holder: Holder) => boolean, reason: string): number {
     let closed = 0;
     for (const [leg, holder] of [...this.holders]) {
       if (!matches(holder)) continue;
@@ -242,6 +255,11 @@ export class StreamGateway {
       told += 1;
     }
     return told;
+  }
+
+  /** The live legs here, as (tenant, kind) pairs: what the session metrics count. */
+  liveSessions(): Array<{ tenant: string; kind: StreamKind }> {
+    return [...this.holders.values()].map(({ tenant, kind }) => ({ tenant, kind }));
   }
 
   /** Whether someone other than `subject` has a live console leg on this server (joining with control could take it over). */

@@ -25,6 +25,7 @@ import type { Principal } from '../../identity/verifier.js';
 import type { StreamDependencies } from './dependencies.js';
 import { StreamGateway, type GatewayHooks } from './gateway.js';
 import { PendingLegs } from './legs.js';
+import { registerSessionMetrics } from './metrics.js';
 import { closeQuietly } from './splice.js';
 import { StreamTokens, spendConnectToken } from './tokens.js';
 import { toAsciicast, toRfbCapture } from './recordings/formats.js';
@@ -167,8 +168,10 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
         .append({ action: 'sol.takeover', outcome: 'success', subject: claims.sub, tenant: claims.ten, target: `server:${claims.srv}`, details: { sessionId: claims.sid, user: claims.usr } })
         .catch((error: unknown) => app.log.error({ err: error, sessionId: claims.sid }, 'could not audit a SOL takeover'));
     });
+  const bytes = app.hasDecorator('metrics') ? { to_client: app.metrics.streamBytes.labels({ gateway: app.metrics.gateway, direction: 'to_client' }), to_agent: app.metrics.streamBytes.labels({ gateway: app.metrics.gateway, direction: 'to_agent' }) } : undefined;
   const gateway = new StreamGateway(tokens, legs, dependencies, app.log, {
     onTookOver,
+    ...(bytes === undefined ? {} : { onForwarded: (direction: 'to_client' | 'to_agent', length: number) => bytes[direction].inc(length) }),
     onSpliced: (claims) => {
       const observer = onSpliced(claims);
       if (!activity) return observer;
@@ -182,6 +185,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       };
     },
   });
+  if (app.hasDecorator('metrics')) registerSessionMetrics(app.metrics.registry, app.metrics.gateway, gateway, app.hasDecorator('tenantLabels') ? app.tenantLabels : undefined);
   // A console learns at once when its agent's control connection lapses or comes back (the path to the BMC).
   const unwatchPresence = dependencies.watchAgentPresence?.((agentId, online) => gateway.agentPresence(agentId, online));
   app.addHook('onClose', async () => unwatchPresence?.());

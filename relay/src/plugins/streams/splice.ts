@@ -10,6 +10,8 @@ export interface SpliceOptions {
   /** Downstream payload as it passes (recording); must not hold on to slow work. */
   onDownstream?(bytes: Buffer): void;
   onUpstreamControl?(text: string): void;
+  /** Every frame forwarded, by its length (metrics); must be cheap. */
+  onForwarded?(direction: 'to_client' | 'to_agent', bytes: number): void;
   /** Both sides are closed; `code` is what the client was told. */
   onEnd?(code: number, reason: string): void;
 }
@@ -151,6 +153,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
         return;
       }
       pendingToAgent += bytes.length;
+      options.onForwarded?.('to_agent', bytes.length);
       agent.send(bytes, { binary: true }, toAgentDone(bytes.length));
       if (pendingToAgent > high) clientGate.set('backpressure', true);
       clientGate.consumed(bytes.length);
@@ -168,6 +171,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
     options.onUpstreamControl?.(text);
     // The same bytes go on (ws checked they are UTF-8), counted as bytes like every other frame.
     pendingToAgent += bytes.length;
+    options.onForwarded?.('to_agent', bytes.length);
     agent.send(bytes, { binary: false }, toAgentDone(bytes.length));
   }
 
@@ -178,6 +182,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
       if (bytes.length > maxFrame) return end(StreamCloseCode.RESUME, 'agent sent an oversize frame');
       options.onDownstream?.(bytes);
       pendingToClient += bytes.length;
+      options.onForwarded?.('to_client', bytes.length);
       client.send(bytes, { binary: true }, toClientDone(bytes.length));
       if (pendingToClient > high) agentGate.set('backpressure', true);
       agentGate.consumed(bytes.length);
@@ -185,6 +190,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
     }
     if (!isAgentControl(bytes)) return end(StreamCloseCode.RESUME, 'agent sent a bad control message');
     pendingToClient += bytes.length;
+    options.onForwarded?.('to_client', bytes.length);
     // the bytes as they came (ws checked they are UTF-8): no decode and re-encode on the way
     client.send(bytes, { binary: false }, toClientDone(bytes.length));
   }

@@ -15,6 +15,10 @@ export interface Fleet {
 // Eight: the 16-console test opens a SOL and a VNC console on each.
 const FLEET_SIZE = 8;
 const REGION = 'e2e';
+/** The BMC only discovery finds (tests/discovery.spec.ts): its address, the agent's range, and its ports. */
+export const DISCOVERY_ADDRESS = '127.73.0.1';
+const DISCOVERY_RANGE = '127.73.0.0/30';
+const DISCOVERY_PORTS = { ipmi: 20623, web: 28443, vnc: 25900 };
 const DATACENTER = 'lab1';
 
 interface ServerViewLike {
@@ -45,6 +49,16 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
     });
     processes.push(bmcsim);
     await waitFor('bmcsim to start its BMCs', async () => (/bmcsim: \d+ BMCs up/.test(bmcsim.output()) ? true : undefined), { timeoutMs: 60_000, process: bmcsim });
+    // One more BMC that no config names, on an address of its own inside the agent's discovery range: the
+    // discovery test finds it with a scan and adopts it (bmcsim's BMCs share one admin password, so the
+    // fleet's credential set logs into it too).
+    const undiscovered = startProcess('bmcsim-undiscovered', process.execPath, [bmcsimBin, '--count', '1', '--base-address', DISCOVERY_ADDRESS, '--ports', `ipmi=${DISCOVERY_PORTS.ipmi},web=${DISCOVERY_PORTS.web},vnc=${DISCOVERY_PORTS.vnc}`, '--agent-config', join(options.dataDir, 'undiscovered-agent.yaml')], {
+      cwd: options.repo,
+      logFile: join(options.logs, 'bmcsim-undiscovered.log'),
+      env: { ...process.env },
+    });
+    processes.push(undiscovered);
+    await waitFor('bmcsim to start the BMC to discover', async () => (/bmcsim: \d+ BMCs up/.test(undiscovered.output()) ? true : undefined), { timeoutMs: 60_000, process: undiscovered });
 
     const admin = await adminAccessToken(options.relayUrl, options.password);
     const created = await fetch(`${options.relayUrl}/v1/agents/join-tokens`, {
@@ -60,7 +74,9 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
       .replace(/^relay:.*$/m, `relay: ${options.relayUrl}`)
       .replace(/^stateDir:.*$/m, `stateDir: ${join(options.dataDir, 'agent-state')}`)
       .replace(/^name:.*$/m, 'name: e2e-agent');
-    writeFileSync(agentConfigPath, `${config}\njoinTokenFile: ${joinTokenFile}\n`);
+    // Discovery on demand only (a scan at the test's request): the one range holds the BMC above and nothing else.
+    const discovery = `discovery:\n  ranges: [${DISCOVERY_RANGE}]\n  intervalSeconds: 0\n  ipmiPort: ${DISCOVERY_PORTS.ipmi}\n  redfishPort: ${DISCOVERY_PORTS.web}\n  timeoutMs: 5000\n`;
+    writeFileSync(agentConfigPath, `${config}\njoinTokenFile: ${joinTokenFile}\n${discovery}`);
 
     let restarts = 0;
     const startAgent = () =>

@@ -6,13 +6,15 @@ import { AdminApi } from './admin-api.js';
 import { type AdminSection, adminSections, errorText, SECTION_LABELS } from './admin-model.js';
 import { AgentsSection, JoinTokensSection } from './AgentsSection.js';
 import { AuditSection } from './AuditSection.js';
+import { DiscoveredSection } from './DiscoveredSection.js';
 import { TenantsSection } from './TenantsSection.js';
 import { TokensSection } from './TokensSection.js';
 import { UsersSection } from './UsersSection.js';
 
 /**
  * Administration, in place of the tree and the consoles (which stay open
- * behind it): users and grants, tenants and policies, agents, join tokens,
+ * behind it): users and grants, tenants and policies, agents, discovered
+ * BMCs, join tokens,
  * API tokens, the audit log. A provider admin picks the tenant the
  * tenant-scoped sections act in; a tenant admin works in their own.
  */
@@ -71,6 +73,7 @@ export function AdminView({ platform, client, role, ownTenant, servers, onClose 
         {section === 'users' ? <UsersSection api={api} tenant={scoped} role={role} servers={servers} /> : null}
         {section === 'tenants' ? <TenantsSection api={api} tenant={tenant} role={role} onTenantsChanged={loadTenants} /> : null}
         {section === 'agents' ? <AgentsSection api={api} tenants={tenants} /> : null}
+        {section === 'discovered' ? <DiscoveredSection api={api} tenants={tenants} /> : null}
         {section === 'join-tokens' ? <JoinTokensSection api={api} tenants={tenants} /> : null}
         {section === 'tokens' ? <TokensSection api={api} tenant={scoped} role={role} /> : null}
         {section === 'audit' ? <AuditSection api={api} platform={platform} baseUrl={client.baseUrl} /> : null}

@@ -1,4 +1,6 @@
 import type {
+  AdoptRequest,
+  AdoptResult,
   AgentList,
   AgentView,
   ApiTokenCreated,
@@ -6,6 +8,8 @@ import type {
   ApiTokenView,
   AuditPage,
   AutomationPolicyView,
+  DiscoveredBmcView,
+  DiscoveredList,
   GrantList,
   GrantSelector,
   GrantView,
@@ -15,6 +19,7 @@ import type {
   MediaUrlPolicy,
   MediaUrlPolicyView,
   Role,
+  ScanStarted,
   TenantList,
   TenantView,
   UserList,
@@ -85,6 +90,18 @@ export class AdminApi {
   }
   setAgentTenants(agentId: string, tenants: string[]): Promise<AgentView> {
     return this.client.request('PUT', `/v1/agents/${id(agentId)}/tenants`, { tenants });
+  }
+
+  /** What the agents' discovery scans found (provider admins); `adopted: false` leaves out the ones adopted already. */
+  async discovered(adopted?: boolean): Promise<DiscoveredBmcView[]> {
+    return (await this.client.request<DiscoveredList>('GET', `/v1/discovered${adopted === undefined ? '' : `?adopted=${String(adopted)}`}`)).discovered;
+  }
+  /** A scan on the agent now; its findings arrive when it is done. */
+  scanDiscovery(agentId: string): Promise<ScanStarted> {
+    return this.client.request('POST', '/v1/discovered/scan', { agentId });
+  }
+  adoptDiscovered(body: AdoptRequest): Promise<AdoptResult> {
+    return this.client.request('POST', '/v1/discovered/adopt', body);
   }
 
   async joinTokens(): Promise<JoinTokenView[]> {

@@ -3,7 +3,7 @@ import { actorLabel, adminSections, ago, assignableRoles, auditQuery, auditTime,
 
 describe('admin sections by role', () => {
   it('gives provider admins everything, tenant admins their tenant, and nobody else anything', () => {
-    expect(adminSections('provider-admin')).toEqual(['users', 'tenants', 'agents', 'join-tokens', 'tokens', 'audit']);
+    expect(adminSections('provider-admin')).toEqual(['users', 'tenants', 'agents', 'discovered', 'join-tokens', 'tokens', 'audit']);
     expect(adminSections('tenant-admin')).toEqual(['users', 'tenants', 'tokens', 'audit']);
     expect(adminSections('operator')).toEqual([]);
     expect(adminSections('viewer')).toEqual([]);

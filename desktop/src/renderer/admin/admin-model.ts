@@ -5,12 +5,13 @@ import type { GrantSelector, Role } from '@lightsout/shared';
  * every request (relay/src/access/permissions.ts); this only hides what a
  * role could never use, so a tenant admin is not shown agents and tenants.
  */
-export type AdminSection = 'users' | 'tenants' | 'agents' | 'join-tokens' | 'tokens' | 'audit';
+export type AdminSection = 'users' | 'tenants' | 'agents' | 'discovered' | 'join-tokens' | 'tokens' | 'audit';
 
 export const SECTION_LABELS: Record<AdminSection, string> = {
   users: 'Users and grants',
   tenants: 'Tenants and policies',
   agents: 'Agents',
+  discovered: 'Discovered BMCs',
   'join-tokens': 'Join tokens',
   tokens: 'API tokens',
   audit: 'Audit log',
@@ -20,7 +21,7 @@ export const SECTION_LABELS: Record<AdminSection, string> = {
 export function adminSections(role: Role): AdminSection[] {
   switch (role) {
     case 'provider-admin':
-      return ['users', 'tenants', 'agents', 'join-tokens', 'tokens', 'audit'];
+      return ['users', 'tenants', 'agents', 'discovered', 'join-tokens', 'tokens', 'audit'];
     case 'tenant-admin':
       return ['users', 'tenants', 'tokens', 'audit'];
     default:

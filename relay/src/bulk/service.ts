@@ -36,6 +36,8 @@ export interface BulkDependencies {
   stepUpPolicy(tenant: string): Promise<StepUpPolicy>;
   config: RelayConfig['bulk'];
   onError?: (serverId: string, error: unknown) => void;
+  /** Each server's outcome (`ok` or its error code), for the per-tenant BMC operation metrics. */
+  onResult?: (tenant: string, result: string) => void;
 }
 
 /** A `power.await` request's timeout beyond the watch's own deadline: the answer's way back. */
@@ -225,9 +227,11 @@ export class BulkService {
     const seconds = () => Math.round((performance.now() - started) / 10) / 100;
     try {
       const data = await this.perform(gate, operation, target);
+      this.dependencies.onResult?.(target.tenant, 'ok');
       return { serverId: target.id, ok: true, seconds: seconds(), ...(data === undefined ? {} : { data }) };
     } catch (error) {
       this.dependencies.onError?.(target.id, error);
+      this.dependencies.onResult?.(target.tenant, error instanceof LightsoutError ? error.code : 'INTERNAL');
       if (error instanceof LightsoutError) return { serverId: target.id, ok: false, code: error.code, message: error.message, seconds: seconds() };
       return { serverId: target.id, ok: false, code: 'INTERNAL', message: 'the operation failed on the relay', seconds: seconds() };
     }

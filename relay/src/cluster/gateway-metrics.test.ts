@@ -33,8 +33,8 @@ async function seriesOf(relay: RunningRelay, series: string): Promise<number | u
   return valueOf(await scrape(relay), series);
 }
 
-async function api(relay: RunningRelay, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${relay.url}${path}`, { method, headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+async function api(relay: RunningRelay, method: string, path: string, body?: unknown, token = admin): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${relay.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await response.text();
   return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
 }
@@ -88,6 +88,19 @@ describe('per-gateway and per-tenant metrics of a deployment', () => {
     expect(valueOf(onA, 'lightsout_tenant_bmc_operations_total{gateway="manager-1",tenant="other",result="ok"}')).toBe(1);
     expect(valueOf(onA, 'lightsout_tenant_bmc_operations_total{gateway="manager-1",tenant="demo",result="BMC_UNSUPPORTED"}')).toBe(1);
     expect(await scrape(relayB)).not.toMatch(/^lightsout_tenant_bmc_operations_total\{/m);
+  });
+
+  it('a bulk job counts each server\'s outcome under its tenant', async () => {
+    // A bulk job acts in its caller's tenant: demo's operator.
+    const operator = (await loginWithPassword(relayA.url, 'operator', relayA.credentials.operator.password)).accessToken;
+    const submitted = await api(relayB, 'POST', '/v1/bulk', { selector: { ids: ['m-1', 'm-2'] }, operation: { kind: 'sensors.read' } }, operator);
+    expect(submitted.status).toBe(202);
+    const done = await waitFor(async () => {
+      const job = (await api(relayB, 'GET', `/v1/bulk/${String(submitted.body['jobId'])}`, undefined, operator)).body as { results?: unknown[] };
+      return (job.results?.length ?? 0) === 2 ? job : undefined;
+    }, { what: 'the bulk job to finish' });
+    expect(done.results).toHaveLength(2);
+    expect(await seriesOf(relayB, 'lightsout_tenant_bmc_operations_total{gateway="eu-gw-1",tenant="demo",result="BMC_UNSUPPORTED"}')).toBe(2);
   });
 
   it('a SOL session opened through A is counted on the gateway holding its leg, and its bytes by direction', async () => {

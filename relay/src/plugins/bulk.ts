@@ -40,6 +40,7 @@ async function bulkPlugin(app: FastifyInstance): Promise<void> {
     stepUpPolicy: (tenant) => stepUpPolicy(app, tenant),
     config: app.config.bulk,
     onError: (serverId, error) => app.log.debug({ serverId, err: error }, 'bulk operation failed on a server'),
+    onResult: app.countBmcOperation,
   });
   app.decorate('bulk', service);
   app.addHook('onClose', async () => service.stop());

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { CredentialsRetryResult, ServerList, ServerView } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { TenantLabels, registerBmcOperationMetrics, registerServerMetrics } from '../inventory/metrics.js';
+import { type CountBmcOperation, TenantLabels, registerBmcOperationMetrics, registerServerMetrics } from '../inventory/metrics.js';
 import { type ServerOperations, createServerOperations } from '../inventory/operations.js';
 import { ServerParams, serverErrors, serverTag } from '../inventory/route-schemas.js';
 
@@ -12,6 +12,8 @@ declare module 'fastify' {
     serverOperations: ServerOperations;
     /** The `tenant` label of per-tenant metrics: the metrics.maxTenants tenants with the most servers, the rest "other". */
     tenantLabels: TenantLabels;
+    /** Counts one BMC operation's outcome for a tenant (`lightsout_tenant_bmc_operations_total`): the server operations and bulk jobs report here. */
+    countBmcOperation: CountBmcOperation;
   }
 }
 
@@ -25,7 +27,9 @@ async function serversPlugin(app: FastifyInstance): Promise<void> {
   const tenantLabels = new TenantLabels(app.store, app.config.metrics.maxTenants);
   app.decorate('tenantLabels', tenantLabels);
   registerServerMetrics(app.metrics.registry, app.store, tenantLabels, (agentId) => app.agentRouter.isOnline(agentId));
-  const operations = createServerOperations(app, registerBmcOperationMetrics(app.metrics.registry, app.metrics.gateway, tenantLabels));
+  const countBmcOperation = registerBmcOperationMetrics(app.metrics.registry, app.metrics.gateway, tenantLabels);
+  app.decorate('countBmcOperation', countBmcOperation);
+  const operations = createServerOperations(app, countBmcOperation);
   app.decorate('serverOperations', operations);
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 

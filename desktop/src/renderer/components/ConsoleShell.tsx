@@ -12,6 +12,7 @@ import { UploadsPanel } from '../media/UploadsPanel.js';
 import type { Platform } from '../platform/index.js';
 import { ConsoleRegistry } from '../state/console-registry.js';
 import { matchShortcut, SHORTCUTS } from '../state/shortcuts.js';
+import { applyTheme, readThemeChoice, THEME_CHOICES, THEME_KEY, type ThemeChoice } from '../state/theme.js';
 import { mergeServers } from '../state/server-tree.js';
 import { activeTab, persistableWorkspace, reduceWorkspace, restoreWorkspace, type Tab, type Workspace as WorkspaceState } from '../state/workspace.js';
 import { type ActionResult, BootDialog, ConfirmPowerDialog, MountDialog, ResultsDialog } from './ActionDialogs.js';
@@ -70,6 +71,12 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
   const uploads = useMemo(() => new MediaUploads(client, () => platform.auth.accessToken()), [client, platform]);
   const serverMap = useMemo(() => new Map(servers.map((server) => [server.id, server])), [servers]);
   const consoles = useMemo(() => new ConsoleRegistry(), []);
+  const [theme, setTheme] = useState<ThemeChoice>(() => readThemeChoice(localStorage.getItem(THEME_KEY)));
+  useEffect(() => {
+    applyTheme(document.documentElement, theme);
+    if (theme === 'system') localStorage.removeItem(THEME_KEY);
+    else localStorage.setItem(THEME_KEY, theme);
+  }, [theme]);
   const endedConsoles = useSyncExternalStore(useCallback((listener: () => void) => consoles.subscribe(listener), [consoles]), () => consoles.ended());
 
   useEffect(
@@ -290,6 +297,9 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
           ) : null}
           <button onClick={() => services.openOverview()} data-testid="open-fleet-overview">Fleet overview</button>
           <button onClick={() => setModal({ kind: 'ssh' })} title="SSH keys and the relay's host key" data-testid="open-ssh-keys">SSH keys</button>
+          <select aria-label="Theme" data-testid="theme-choice" value={theme} onChange={(event) => setTheme(readThemeChoice(event.target.value))} title="Light or dark, or as the operating system says">
+            {THEME_CHOICES.map((entry) => <option key={entry.choice} value={entry.choice}>{entry.label}</option>)}
+          </select>
           <button onClick={() => setModal({ kind: 'help' })} title="Keyboard shortcuts">?</button>
           <span className="user" data-testid="username">{username}</span>
           <button onClick={onLogout}>Sign out</button>

@@ -8,6 +8,9 @@ import { Terminal } from '@xterm/xterm';
 import { useEffect, useRef, useState } from 'react';
 import { solBroadcast } from '../state/broadcast.js';
 import { ConsoleSurface } from './ConsoleSurface.js';
+import { KeysSent, useKeysNotice } from './KeysSent.js';
+import { MacroMenu } from './MacroMenu.js';
+import { serialBytesOf } from './macros.js';
 import { terminalOptions } from './terminal-theme.js';
 import { stateLabel, useConsoleStream } from './use-console-stream.js';
 
@@ -101,6 +104,8 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
     if (visible) terminal.current?.focus();
   }, [visible]);
 
+  const [keysNotice, notifyKeys] = useKeysNotice();
+
   const members = status?.members.filter((member) => member.attached) ?? [];
   return (
     <>
@@ -131,9 +136,16 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
         <label title="Type into every console that has broadcast on" style={{ display: 'flex', gap: 4, alignItems: 'center', color: broadcast ? 'var(--warn)' : undefined }}>
           <input type="checkbox" checked={broadcast} onChange={(event) => setBroadcast(event.target.checked)} /> Broadcast{broadcast && broadcastSize > 1 ? ` (${broadcastSize})` : ''}
         </label>
+        <MacroMenu
+          disabled={state.state !== 'streaming' || status?.mode === 'view'}
+          notify={notifyKeys}
+          // A macro goes to this console only (not to the broadcast group), and never while view only.
+          send={(step) => !viewOnly.current && (stream.current?.write(serialBytesOf(step)) ?? false)}
+        />
         <button title="Send a serial break" onClick={() => stream.current?.sendBreak()}>Break</button>
         <button title="Clear the screen (output is kept on the server side)" onClick={() => terminal.current?.clear()}>Clear</button>
       </div>
+      <KeysSent notice={keysNotice} />
       {viewRefused > 0 && status?.mode === 'view' ? (
         <div className="console-notice" role="status" data-testid="view-only-refused">
           View only — input not sent ({viewRefused} {viewRefused === 1 ? 'byte' : 'bytes'}).{status.controller ? ` ${status.controller} has control.` : ''}

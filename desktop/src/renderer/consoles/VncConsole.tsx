@@ -4,7 +4,10 @@ import { useEffect, useRef, useState } from 'react';
 import { useApp } from '../app-context.js';
 import { StreamChannel } from '../streams/novnc-channel.js';
 import { ConsoleSurface } from './ConsoleSurface.js';
+import { KeysSent, useKeysNotice } from './KeysSent.js';
 import { functionKey, keysymsOf } from './keysyms.js';
+import { MacroMenu } from './MacroMenu.js';
+import { keysymOfKey, type MacroStep } from './macros.js';
 import { vncClientCommand, vncClientListening } from './vnc-client.js';
 import { stateLabel, useConsoleStream } from './use-console-stream.js';
 
@@ -69,6 +72,23 @@ export function VncConsole({ server, visible }: { server: ServerView; visible: b
     if (visible) rfb.current?.focus();
   }, [visible]);
 
+  const [keysNotice, notifyKeys] = useKeysNotice();
+  /** Presses keys on the console; true when noVNC handed them to the stream (nothing goes out while disconnected or view only). */
+  const pressKeys = (press: (client: RFB) => void): boolean => {
+    const client = rfb.current;
+    const sending = channel.current;
+    if (!client || !sending || state.state !== 'streaming') return false;
+    const before = sending.sentBytes;
+    press(client);
+    return sending.sentBytes > before;
+  };
+  const sendNamed = (name: string, press: (client: RFB) => void) =>
+    notifyKeys(pressKeys(press) ? { ok: true, text: `${name} sent` } : { ok: false, text: `${name} not sent: the console is not connected${viewOnly || status?.mode === 'view' ? ' (view only)' : ''}` });
+  const sendStep = (step: Exclude<MacroStep, { kind: 'wait' }>) =>
+    pressKeys((client) => {
+      for (const keysym of step.kind === 'text' ? keysymsOf(step.text) : [keysymOfKey(step.key)]) client.sendKey(keysym, null);
+    });
+
   const pasteAsKeys = async () => {
     const text = await navigator.clipboard.readText().catch(() => '');
     const keysyms = keysymsOf(text);
@@ -111,13 +131,17 @@ export function VncConsole({ server, visible }: { server: ServerView; visible: b
           {desktopName ? ` · ${desktopName}` : ''}
         </span>
         <span className="spacer" />
-        <button onClick={() => rfb.current?.sendCtrlAltDel()} disabled={viewOnly}>Ctrl-Alt-Del</button>
-        <select aria-label="Send function key" value="" disabled={viewOnly} onChange={(event) => rfb.current?.sendKey(functionKey(Number(event.target.value)), null)}>
+        <button onClick={() => sendNamed('Ctrl-Alt-Del', (client) => client.sendCtrlAltDel())} disabled={viewOnly} data-testid="send-ctrl-alt-del">Ctrl-Alt-Del</button>
+        <select aria-label="Send function key" value="" disabled={viewOnly} onChange={(event) => {
+          const number = Number(event.target.value);
+          sendNamed(`F${number}`, (client) => client.sendKey(functionKey(number), null));
+        }}>
           <option value="">F-key…</option>
           {Array.from({ length: 12 }, (_, index) => (
             <option key={index} value={index + 1}>F{index + 1}</option>
           ))}
         </select>
+        <MacroMenu disabled={viewOnly || state.state !== 'streaming'} notify={notifyKeys} send={sendStep} />
         {pasting ? <button onClick={() => cancelPaste.current?.()}>Stop typing</button> : <button onClick={() => void pasteAsKeys()} disabled={viewOnly} title="Type the clipboard into the console">Paste as keys</button>}
         <button className={scale ? 'active' : ''} onClick={() => setScale(!scale)} title="Scale to fit the pane">{scale ? 'Fit' : '1:1'}</button>
         <label style={{ display: 'flex', gap: 4, alignItems: 'center' }}>
@@ -126,6 +150,7 @@ export function VncConsole({ server, visible }: { server: ServerView; visible: b
         <button onClick={screenshot} title="Save a PNG of the screen">Screenshot</button>
         <OpenInVncClient serverId={server.id} viewOnly={viewOnly} />
       </div>
+      <KeysSent notice={keysNotice} />
       <ConsoleSurface className="console-surface vnc-surface" testId="vnc-console" serverId={server.id} host={screen} state={state.state} detail={state.detail} onRestart={restart} />
     </>
   );

@@ -11,6 +11,12 @@ export class StreamChannel extends RawChannel {
   /** Bytes that arrived before noVNC saw `open` (the server speaks first in RFB: ProtocolVersion). */
   #early: Uint8Array[] = [];
   #earlyBytes = 0;
+  #sentBytes = 0;
+
+  /** Bytes noVNC sent that the stream took (a key press counts once it is here: "Ctrl-Alt-Del sent"). */
+  get sentBytes(): number {
+    return this.#sentBytes;
+  }
 
   attach(stream: ConsoleStream): void {
     this.#stream = stream;
@@ -41,7 +47,7 @@ export class StreamChannel extends RawChannel {
   send(data: ArrayBuffer | Uint8Array): void {
     // noVNC reuses its send buffer: copy before the stream keeps the bytes for replay.
     const bytes = data instanceof Uint8Array ? data.slice() : new Uint8Array(data.slice(0));
-    this.#stream?.write(bytes);
+    if (this.#stream?.write(bytes)) this.#sentBytes += bytes.length;
   }
 
   close(): void {

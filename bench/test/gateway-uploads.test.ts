@@ -51,8 +51,10 @@ function filesUnder(directory: string): string[] {
 }
 
 const cacheOf = (stack: Stack) => join(stack.directory, 'agent-state', 'media');
-const partialSize = (stack: Stack) => {
-  const partial = readdirSync(cacheOf(stack)).find((name) => name.includes('.partial-'));
+/** An upload's partial file in the agent's cache (`<sha256>.upload-<id>.part`), or any write's. */
+const partialsOf = (stack: Stack) => readdirSync(cacheOf(stack)).filter((name) => name.includes('.partial-') || name.endsWith('.part'));
+const partialSize = (stack: Stack, id?: string) => {
+  const partial = partialsOf(stack).find((name) => id === undefined || name.includes(`.upload-${id}.`));
   return partial === undefined ? 0 : statSync(join(cacheOf(stack), partial)).size;
 };
 
@@ -112,6 +114,86 @@ describe('an upload into the agent, single process (role all, SQLite)', () => {
     const unknown = await create(stack.relayUrl, stack.operatorToken, image, 'no-such-server');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('the same image uploaded twice at once (two tabs) into one agent: each upload proves its own bytes and is verified, a third with wrong bytes is 460, the image is cached once, no partial file left', { timeout: 120_000 }, async () => {
+    const image = seededBytes(8 * 1024 * 1024 + 5, 45);
+    const forged = Buffer.from(image);
+    forged[forged.length - 1] ^= 0xff;
+    const urls = await Promise.all([image, image, forged].map(async () => `${stack.relayUrl}${(await create(stack.relayUrl, stack.operatorToken, image)).headers.get('location')}`));
+    const bodies = [image, image, forged];
+    const half = Math.floor(image.length / 2);
+    // interleaved: every upload has half of its bytes in the agent before any sends the rest
+    const firsts = await Promise.all(urls.map((url, index) => patch(url, stack.operatorToken, 0, bodies[index]!.subarray(0, half))));
+    for (const answer of firsts) expect(answer.status, await answer.clone().text()).toBe(204);
+    for (const answer of firsts) expect(Number(answer.headers.get('upload-offset'))).toBe(half);
+    const lasts = await Promise.all(urls.map((url, index) => patch(url, stack.operatorToken, half, bodies[index]!.subarray(half))));
+    expect(lasts.map((answer) => answer.status)).toEqual([204, 204, 460]);
+    expect(lasts.map((answer) => Number(answer.headers.get('upload-offset')))).toEqual([image.length, image.length, 0]);
+    expect(await lasts[2]!.json()).toMatchObject({ code: 'CHECKSUM_MISMATCH' });
+
+    expect(readdirSync(cacheOf(stack)).filter((name) => name.startsWith(hex(image)))).toEqual([`${hex(image)}.iso`]);
+    expect(hex(readFileSync(join(cacheOf(stack), `${hex(image)}.iso`)))).toBe(hex(image));
+    expect(partialsOf(stack)).toEqual([]);
+    const ids = urls.map((url) => url.split('/').pop()!);
+    const listed = (await (await fetch(`${stack.relayUrl}/v1/media/images?server=${SERVER}`, { headers: { authorization: `Bearer ${stack.operatorToken}` } })).json()) as { images: { uploadId: string }[] };
+    expect(listed.images.map((entry) => entry.uploadId)).toEqual(expect.arrayContaining(ids.slice(0, 2)));
+    expect(listed.images.map((entry) => entry.uploadId)).not.toContain(ids[2]);
+    expect((await head(urls[2]!, stack.operatorToken)).status).toBe(404);
+  });
+
+  it('a cancelled upload (tus DELETE) takes its partial file in the agent with it', { timeout: 120_000 }, async () => {
+    const image = seededBytes(4 * 1024 * 1024, 46);
+    const created = await create(stack.relayUrl, stack.operatorToken, image);
+    const url = `${stack.relayUrl}${created.headers.get('location')}`;
+    const id = url.split('/').pop()!;
+    expect((await patch(url, stack.operatorToken, 0, image.subarray(0, 1024 * 1024))).status).toBe(204);
+    expect(partialSize(stack, id)).toBe(1024 * 1024);
+    const deleted = await fetch(url, { method: 'DELETE', headers: { ...tus, authorization: `Bearer ${stack.operatorToken}` } });
+    expect(deleted.status).toBe(204);
+    // the relay ends the agent's pull; its retry is refused (no such upload) and the agent removes the file
+    await until(() => !partialsOf(stack).some((name) => name.includes(id)), 60_000, 'the agent to remove the cancelled upload\'s partial file');
+  });
+
+  it('kill -9 of the agent mid-upload: after its restart HEAD answers what its partial file holds, the client continues from there, SHA-256 equal, at most one chunk sent twice', { timeout: 180_000 }, async () => {
+    const image = seededBytes(32 * 1024 * 1024, 47);
+    const chunk = 4 * 1024 * 1024;
+    const created = await create(stack.relayUrl, stack.operatorToken, image);
+    const url = `${stack.relayUrl}${created.headers.get('location')}`;
+    const id = url.split('/').pop()!;
+    let sent = 0;
+    // One PATCH for the whole image; the agent dies once it holds half of it, while the client is still writing.
+    const cut = httpRequest(url, {
+      method: 'PATCH',
+      headers: { ...tus, authorization: `Bearer ${stack.operatorToken}`, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(image.length) },
+    });
+    cut.on('error', () => undefined);
+    cut.on('response', (response) => response.resume());
+    const half = image.length / 2;
+    cut.write(image.subarray(0, half));
+    sent += half;
+    await until(() => partialSize(stack, id) === half, 60_000, 'the agent to hold half of the image');
+    await stack.killAgent();
+    cut.write(image.subarray(half, half + chunk));
+    sent += chunk;
+    cut.destroy();
+    const kept = partialSize(stack, id);
+    expect(kept).toBe(half);
+
+    stack.startAgent();
+    const resumed = await eventually('the agent to be back and answer the upload\'s offset', 90_000, async () => {
+      const answer = await head(url, stack.operatorToken);
+      return answer.status === 200 ? answer : undefined;
+    });
+    // what the agent had on disk, not zero
+    expect(resumed.offset).toBe(kept);
+    const rest = await patch(url, stack.operatorToken, resumed.offset, image.subarray(resumed.offset));
+    expect(rest.status, await rest.clone().text()).toBe(204);
+    sent += image.length - resumed.offset;
+    expect(Number(rest.headers.get('upload-offset'))).toBe(image.length);
+    expect(hex(readFileSync(join(cacheOf(stack), `${hex(image)}.iso`)))).toBe(hex(image));
+    expect(partialsOf(stack)).toEqual([]);
+    expect(sent).toBeLessThanOrEqual(image.length + chunk);
   });
 });
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -131,5 +131,71 @@ describe('MediaCache resumable ingest', () => {
     };
     await expect(cache.ingest(sha256, bytes.length, open, undefined, noWait)).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open' });
     expect(opened).toBe(1);
+  });
+});
+
+describe('MediaCache: an upload\'s partial file', () => {
+  const upload = 'ab'.repeat(16);
+  const other = 'cd'.repeat(16);
+
+  it('outlives a cut that used up its tries and a new cache on the same directory (an agent restart): the next ingest continues where the file ends, re-hashing what it holds', async () => {
+    const cache = await cacheOf();
+    const relay = await relayLike(bytes, { cuts: 10, cutAfter: 1024 * 1024 });
+    await expect(cache.ingest(sha256, bytes.length, relay.open, undefined, { attempts: 1, wait: async () => undefined }, upload)).rejects.toBeDefined();
+    expect(cache.partialOf(upload)).toMatchObject({ sha256, bytes: 1024 * 1024 });
+    expect(readdirSync(cache.directory)).toEqual([`${sha256}.upload-${upload}.part`]);
+
+    const restarted = new MediaCache({ directory: cache.directory, maxBytes: 64 << 20 });
+    await restarted.open();
+    expect(restarted.partialOf(upload)).toMatchObject({ sha256, bytes: 1024 * 1024 });
+    const rest = await relayLike(bytes, { cuts: 0, cutAfter: 0 });
+    const progress: number[] = [];
+    await restarted.ingest(sha256, bytes.length, rest.open, (received) => progress.push(received), noWait, upload);
+    expect(rest.ranges).toEqual([`bytes=${1024 * 1024}-`]);
+    expect(progress[0]).toBe(1024 * 1024);
+    expect(createHash('sha256').update(readFileSync(restarted.pathOf(sha256))).digest('hex')).toBe(sha256);
+    expect(restarted.partialOf(upload)).toBeUndefined();
+    expect(readdirSync(cache.directory)).toEqual([`${sha256}.iso`]);
+  });
+
+  it('a kept prefix that is not the image fails the whole image (the SHA-256 covers it) and the file goes', async () => {
+    const cache = await cacheOf();
+    writeFileSync(join(cache.directory, `${sha256}.upload-${upload}.part`), randomBytes(1024 * 1024));
+    const restarted = new MediaCache({ directory: cache.directory, maxBytes: 64 << 20 });
+    await restarted.open();
+    const relay = await relayLike(bytes, { cuts: 0, cutAfter: 0 });
+    await expect(restarted.ingest(sha256, bytes.length, relay.open, undefined, noWait, upload)).rejects.toMatchObject({ code: 'CHECKSUM_MISMATCH' });
+    expect(readdirSync(cache.directory)).toEqual([]);
+  });
+
+  it('is removed when the relay no longer has the upload, when it is older than the TTL, and to make room for another image', async () => {
+    const cache = await cacheOf();
+    const gone = async () => {
+      throw new LightsoutError('NOT_FOUND', 'the relay no longer has this upload');
+    };
+    writeFileSync(join(cache.directory, `${sha256}.upload-${upload}.part`), bytes.subarray(0, 1024));
+    await cache.open();
+    await expect(cache.ingest(sha256, bytes.length, gone, undefined, noWait, upload)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(readdirSync(cache.directory)).toEqual([]);
+
+    const stale = join(cache.directory, `${sha256}.upload-${other}.part`);
+    writeFileSync(stale, bytes.subarray(0, 1024));
+    utimesSync(stale, new Date(Date.now() - 3 * 3600_000), new Date(Date.now() - 3 * 3600_000));
+    const restarted = new MediaCache({ directory: cache.directory, maxBytes: 4 << 20, partialTtlMs: 2 * 3600_000 });
+    await restarted.open();
+    expect(restarted.partialOf(other)).toBeUndefined();
+    expect(readdirSync(cache.directory)).toEqual([]);
+
+    // an abandoned upload's 3 MiB in a 4 MiB cache: another image of 3 MiB takes its place
+    writeFileSync(join(cache.directory, `${sha256}.upload-${other}.part`), bytes.subarray(0, 3 * 1024 * 1024));
+    const small = new MediaCache({ directory: cache.directory, maxBytes: 4 << 20 });
+    await small.open();
+    const image = randomBytes(3 * 1024 * 1024);
+    const imageSha = createHash('sha256').update(image).digest('hex');
+    await small.ingest(imageSha, image.length, (async function* () {
+      yield image;
+    })());
+    expect(small.partialOf(other)).toBeUndefined();
+    expect(readdirSync(cache.directory)).toEqual([`${imageSha}.iso`]);
   });
 });

@@ -22,6 +22,21 @@ const WRITE_BUFFER_BYTES = 1024 * 1024;
 export interface MediaCacheOptions {
   directory: string;
   maxBytes: number;
+  /** An upload's partial file not written for this long is removed (default 24 h, the relay's expiry of unfinished uploads). */
+  partialTtlMs?: number;
+}
+
+/** An upload's partial file: `<sha256>.upload-<upload id>.part`, kept across agent restarts so the upload resumes. */
+const UPLOAD_PARTIAL = /^([0-9a-f]{64})\.upload-([0-9a-f]{32})\.part$/;
+export const UPLOAD_KEY_PATTERN = /^[0-9a-f]{32}$/;
+const DEFAULT_PARTIAL_TTL_MS = 24 * 3600_000;
+
+/** What an upload's partial file holds. */
+export interface UploadPartial {
+  sha256: string;
+  /** Bytes on disk. */
+  bytes: number;
+  lastUsed: number;
 }
 
 interface Entry {
@@ -35,18 +50,34 @@ export class MediaCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pins = new Map<string, number>();
   private readonly writing = new Map<string, Promise<void>>();
+  /** Uploads' partial files by upload id; those being written are also in `writingUploads`. */
+  private readonly partials = new Map<string, UploadPartial>();
+  private readonly writingUploads = new Set<string>();
+  private readonly partialTtlMs: number;
   private reservedBytes = 0;
 
   constructor(options: MediaCacheOptions) {
     this.directory = options.directory;
     this.maxBytes = options.maxBytes;
+    this.partialTtlMs = options.partialTtlMs ?? DEFAULT_PARTIAL_TTL_MS;
   }
 
-  /** Scans the directory; leftovers of interrupted writes are removed. */
+  /**
+   * Scans the directory. Leftovers of interrupted writes are removed, except
+   * uploads' partial files (an upload resumes from them after an agent
+   * restart) not older than the partial TTL.
+   */
   async open(): Promise<void> {
     await mkdir(this.directory, { recursive: true, mode: 0o700 });
     for (const name of await readdir(this.directory)) {
       const path = join(this.directory, name);
+      const partial = UPLOAD_PARTIAL.exec(name);
+      if (partial) {
+        const info = await stat(path);
+        if (Date.now() - info.mtimeMs > this.partialTtlMs) await rm(path, { force: true });
+        else this.partials.set(partial[2]!, { sha256: partial[1]!, bytes: info.size, lastUsed: info.mtimeMs });
+        continue;
+      }
       const match = /^([0-9a-f]{64})\.iso$/.exec(name);
       if (!match) {
         if (name.includes('.partial-')) await rm(path, { force: true });
@@ -60,6 +91,19 @@ export class MediaCache {
   get usedBytes(): number {
     let total = 0;
     for (const entry of this.entries.values()) total += entry.size;
+    return total;
+  }
+
+  /** What upload `key`'s partial file holds, if it has one. */
+  partialOf(key: string): UploadPartial | undefined {
+    const partial = this.partials.get(key);
+    return partial ? { ...partial } : undefined;
+  }
+
+  /** Bytes of uploads' partial files that no write holds (a write's file is inside its reservation). */
+  private get idlePartialBytes(): number {
+    let total = 0;
+    for (const [key, partial] of this.partials) if (!this.writingUploads.has(key)) total += partial.bytes;
     return total;
   }
 
@@ -120,15 +164,18 @@ export class MediaCache {
    * at 90 %. Wrong bytes (a hash mismatch, a body longer than announced)
    * are never retried.
    */
-  async ingest(sha256: string, size: number, source: ImageSource, onProgress?: (bytes: number) => void, resume: ResumePolicy = DEFAULT_RESUME): Promise<void> {
+  async ingest(sha256: string, size: number, source: ImageSource, onProgress?: (bytes: number) => void, resume: ResumePolicy = DEFAULT_RESUME, upload?: string): Promise<void> {
     assertSha256(sha256);
+    if (upload !== undefined && !UPLOAD_KEY_PATTERN.test(upload)) throw new LightsoutError('VALIDATION_FAILED', 'an upload is named by 32 hex digits');
     if (this.entries.has(sha256)) return;
-    const running = this.writing.get(sha256);
+    // An upload writes its own file (see `write`): two uploads of one image each prove their bytes; other ingests share one write.
+    const key = upload === undefined ? sha256 : `upload:${upload}`;
+    const running = this.writing.get(key);
     if (running) return running;
-    const write = this.write(sha256, size, source, onProgress, resume)
+    const write = this.write(sha256, size, source, onProgress, resume, upload)
       .then(() => undefined)
-      .finally(() => this.writing.delete(sha256));
-    this.writing.set(sha256, write);
+      .finally(() => this.writing.delete(key));
+    this.writing.set(key, write);
     return write;
   }
 
@@ -143,19 +190,50 @@ export class MediaCache {
     return this.write(undefined, size, open, onProgress, resume);
   }
 
-  /** `expected` undefined: the image is named by the hash of what arrived. */
-  private async write(expected: string | undefined, size: number, source: ImageSource, onProgress: ((bytes: number) => void) | undefined, resume: ResumePolicy): Promise<string> {
+  /**
+   * `expected` undefined: the image is named by the hash of what arrived.
+   * `upload` (an upload's id, with `expected`): the partial file is the
+   * upload's own (`<sha256>.upload-<id>.part`), outlives a cut or an agent
+   * restart, and the write starts where it ends — the SHA-256 of what it
+   * holds is computed again from the file, and the whole image is verified
+   * at the end as always. It is removed when the bytes are wrong or the
+   * relay no longer has the upload (NOT_FOUND), never for a cut.
+   */
+  private async write(expected: string | undefined, size: number, source: ImageSource, onProgress: ((bytes: number) => void) | undefined, resume: ResumePolicy, upload?: string): Promise<string> {
     if (!Number.isSafeInteger(size) || size < 0) throw new LightsoutError('VALIDATION_FAILED', 'image size must be a non-negative integer');
     if (size > this.maxBytes) {
       throw new LightsoutError('PAYLOAD_TOO_LARGE', `image of ${size} bytes exceeds the agent media cache of ${this.maxBytes} bytes`);
     }
-    await this.makeRoom(size);
+    const kept = upload === undefined ? undefined : this.partials.get(upload);
+    // a kept file of another image under this upload's id cannot be continued
+    if (upload !== undefined && kept && (kept.sha256 !== expected || kept.bytes > size)) {
+      await rm(this.uploadPartialPath(kept.sha256, upload), { force: true });
+      this.partials.delete(upload);
+    }
+    if (upload !== undefined) this.writingUploads.add(upload);
+    try {
+      await this.makeRoom(size);
+    } catch (error) {
+      if (upload !== undefined) this.writingUploads.delete(upload);
+      throw error;
+    }
     this.reservedBytes += size;
-    const temporary = join(this.directory, `${expected ?? 'unnamed'}.partial-${randomBytes(6).toString('hex')}`);
+    const temporary = upload !== undefined && expected !== undefined ? this.uploadPartialPath(expected, upload) : join(this.directory, `${expected ?? 'unnamed'}.partial-${randomBytes(6).toString('hex')}`);
     let sha256 = expected ?? '';
     const opener = typeof source === 'function' ? source : undefined;
+    const partial: UploadPartial | undefined = upload === undefined ? undefined : { sha256: sha256, bytes: this.partials.get(upload)?.bytes ?? 0, lastUsed: Date.now() };
+    if (upload !== undefined && partial) this.partials.set(upload, partial);
+    const progress = (written: number) => {
+      if (partial) {
+        partial.bytes = written;
+        partial.lastUsed = Date.now();
+      }
+      onProgress?.(written);
+    };
     try {
-      let offset = 0;
+      // an upload continues from what its file holds (an earlier pull, or before an agent restart)
+      let offset = partial && opener ? partial.bytes : 0;
+      if (offset > 0) progress(offset);
       for (let attempt = 1; ; attempt += 1) {
         try {
           const hash = await hashPrefix(temporary, offset);
@@ -165,7 +243,7 @@ export class MediaCache {
             offset,
             size,
             // progress is what the file has: an upload's offset is answered from it (docs/virtual-media.md "Uploads into the agent")
-            new CacheFile(temporary, offset, (written) => onProgress?.(written)),
+            new CacheFile(temporary, offset, progress),
           );
           const received = (await stat(temporary)).size;
           if (received !== size) throw new LightsoutError('VALIDATION_FAILED', `image ended after ${received} of ${size} bytes`, { details: { cut: true } });
@@ -178,7 +256,7 @@ export class MediaCache {
           // Continue from what is on disk, re-hashed from there (bytes hashed in flight may not have been written).
           offset = Math.min(size, await stat(temporary).then((info) => info.size, () => 0));
           // what the disk has is the progress now: bytes hashed in flight but never written are asked for again
-          onProgress?.(offset);
+          progress(offset);
           await resume.wait(attempt);
         }
       }
@@ -188,29 +266,67 @@ export class MediaCache {
         await rename(temporary, this.pathOf(sha256));
         this.entries.set(sha256, { size, lastUsed: Date.now() });
       }
+      if (upload !== undefined) this.partials.delete(upload);
       return sha256;
     } catch (error) {
-      await rm(temporary, { force: true });
+      if (upload !== undefined && partial && keepsPartial(error)) {
+        partial.bytes = await stat(temporary).then((info) => info.size, () => 0);
+      } else {
+        await rm(temporary, { force: true });
+        if (upload !== undefined) this.partials.delete(upload);
+      }
       throw error;
     } finally {
       this.reservedBytes -= size;
+      if (upload !== undefined) this.writingUploads.delete(upload);
     }
   }
 
-  /** Evicts unpinned images, least recently used first, until `bytes` more fit. */
+  private uploadPartialPath(sha256: string, upload: string): string {
+    assertSha256(sha256);
+    return join(this.directory, `${sha256}.upload-${upload}.part`);
+  }
+
+  private async evictImage(sha256: string): Promise<void> {
+    this.entries.delete(sha256);
+    await rm(this.pathOf(sha256), { force: true });
+  }
+
+  private async evictPartial(key: string, partial: UploadPartial): Promise<void> {
+    this.partials.delete(key);
+    await rm(this.uploadPartialPath(partial.sha256, key), { force: true });
+  }
+
+  /**
+   * Evicts unpinned images and uploads' idle partial files (an abandoned
+   * upload's), least recently used first, until `bytes` more fit.
+   */
   private async makeRoom(bytes: number): Promise<void> {
-    const candidates = [...this.entries].filter(([sha256]) => !this.pins.has(sha256)).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
-    for (const [sha256] of candidates) {
-      if (this.usedBytes + this.reservedBytes + bytes <= this.maxBytes) return;
-      this.entries.delete(sha256);
-      await rm(this.pathOf(sha256), { force: true });
+    const fits = () => this.usedBytes + this.idlePartialBytes + this.reservedBytes + bytes <= this.maxBytes;
+    const candidates = [
+      ...[...this.entries].filter(([sha256]) => !this.pins.has(sha256)).map(([sha256, entry]) => ({ lastUsed: entry.lastUsed, evict: () => this.evictImage(sha256) })),
+      ...[...this.partials].filter(([key]) => !this.writingUploads.has(key)).map(([key, partial]) => ({ lastUsed: partial.lastUsed, evict: () => this.evictPartial(key, partial) })),
+    ].sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const candidate of candidates) {
+      if (fits()) return;
+      await candidate.evict();
     }
-    if (this.usedBytes + this.reservedBytes + bytes > this.maxBytes) {
+    if (!fits()) {
       throw new LightsoutError('BMC_BUSY', 'the agent media cache is full of images in use', {
         hint: 'Eject media from other servers or raise media.cacheBytes on the agent.',
       });
     }
   }
+}
+
+/**
+ * Whether a failed upload write keeps its partial file: a cut (the
+ * connection, the relay or the agent going away) does, to be continued;
+ * wrong bytes, a disk error or an upload the relay no longer has do not.
+ */
+function keepsPartial(error: unknown): boolean {
+  if (error instanceof LightsoutError) return error.code === 'AGENT_OFFLINE' || (error.code === 'VALIDATION_FAILED' && (error.details as { cut?: boolean } | undefined)?.cut === true);
+  return isCut(error);
 }
 
 /** The image's bytes: a stream, or a function opening them from a byte offset (resumable). */

@@ -49,7 +49,7 @@ export function mediaSettingsFrom(file: AgentConfig['media'], environment: NodeJ
 const Sha256 = Type.String({ pattern: SHA256_HEX_PATTERN });
 const ServerId = Type.String({ minLength: 1, maxLength: 63 });
 const FetchParams = Type.Object({ serverId: ServerId, sha256: Sha256, size: Type.Integer({ minimum: 0 }), pullPath: Type.String({ maxLength: 512 }) });
-const StatusParams = Type.Object({ serverId: ServerId, sha256: Type.Optional(Sha256), fetchId: Type.Optional(Type.String({ maxLength: 64 })) });
+const StatusParams = Type.Object({ serverId: ServerId, sha256: Type.Optional(Sha256), pullPath: Type.Optional(Type.String({ maxLength: 512 })), fetchId: Type.Optional(Type.String({ maxLength: 64 })) });
 const FetchUrlParams = Type.Object({
   serverId: ServerId,
   url: Type.String({ maxLength: MEDIA_URL_MAX_LENGTH }),
@@ -138,7 +138,7 @@ export function createMediaExtension(settingsOverride?: MediaSettings): AgentExt
           await ready();
           return service.fetchUrl(params);
         }),
-        'media.status': checked<{ serverId: string; sha256?: string; fetchId?: string }>(StatusParams, 'media.status', async (params) => service.status(params.serverId, params.sha256, params.fetchId)),
+        'media.status': checked<{ serverId: string; sha256?: string; pullPath?: string; fetchId?: string }>(StatusParams, 'media.status', async (params) => service.status(params.serverId, params.sha256, params.fetchId, params.pullPath)),
         'media.mount': checked<{ serverId: string; sha256: string; filename: string; mountedBy: string; boot: boolean }>(MountParams, 'media.mount', async (params) => {
           await ready();
           return service.mount(params);

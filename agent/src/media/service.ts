@@ -153,10 +153,10 @@ export class MediaService {
   }
 
   // ── media.status ────────────────────────────────────────────────────────
-  status(serverId: string, sha256?: string, fetchId?: string): MediaStatusResult {
+  status(serverId: string, sha256?: string, fetchId?: string, pullPath?: string): MediaStatusResult {
     this.assertServer(serverId);
     return {
-      transfer: sha256 ? this.transfers.of(sha256) : null,
+      transfer: sha256 ? this.transfers.of(sha256, pullPath) : null,
       ...(fetchId !== undefined ? { urlFetch: this.urlFetches.of(fetchId) } : {}),
       mount: this.mounts.publicOf(serverId),
       job: this.jobs.of(serverId),

@@ -1,14 +1,18 @@
 import type { Logger } from 'pino';
 import { request } from 'undici';
 import { type AgentMediaTransfer, LightsoutError, type MediaFetchParams } from '@lightsout/shared';
-import type { MediaCache, ResumePolicy } from './cache.js';
+import { type MediaCache, type ResumePolicy, UPLOAD_KEY_PATTERN } from './cache.js';
 import { errorOf } from './errors.js';
 
 /**
- * Image transfers into the agent's cache: one per image (SHA-256), pulled
- * from the relay over a dial-back HTTP connection (streamed, SHA-256
- * verified, resumed with `Range` when cut). The state of each is kept for
- * `media.status` until the agent stops.
+ * Image transfers into the agent's cache: one per upload (its pull path),
+ * pulled from the relay over a dial-back HTTP connection (streamed, SHA-256
+ * verified, resumed with `Range` when cut). Two uploads of one image each
+ * write and verify their own file (each client proves its bytes); the first
+ * to finish is the cached image, the other's file is dropped at its end.
+ * An upload's partial file outlives a cut and an agent restart (cache.ts),
+ * so its next pull continues where the file ends. The state of each is kept
+ * for `media.status` until the agent stops.
  */
 export interface TransferContext {
   /** Base URL of the relay the agent is connected to now (the one that asked for the transfer). */
@@ -31,12 +35,15 @@ export class MediaTransfers {
     private readonly context: TransferContext,
   ) {}
 
-  /** Starts pulling `params.sha256` from the relay unless it is cached or already coming; true when cached. */
+  /** Starts pulling `params.sha256` from the relay unless it is cached or this pull is already running; true when cached. */
   fromRelay(params: MediaFetchParams): boolean {
     if (this.cache.has(params.sha256)) return true;
-    if (this.transfers.get(params.sha256)?.state === 'fetching') return false;
-    const transfer: AgentMediaTransfer = { sha256: params.sha256, state: 'fetching', bytes: 0, size: params.size };
-    this.transfers.set(params.sha256, transfer);
+    const running = this.transfers.get(params.pullPath);
+    if (running?.state === 'fetching' && running.sha256 === params.sha256) return false;
+    const upload = uploadOf(params.pullPath);
+    const kept = upload === undefined ? undefined : this.cache.partialOf(upload);
+    const transfer: AgentMediaTransfer = { sha256: params.sha256, state: 'fetching', bytes: kept?.sha256 === params.sha256 ? Math.min(kept.bytes, params.size) : 0, size: params.size };
+    this.transfers.set(params.pullPath, transfer);
     this.context.onTransfer?.('started');
     this.context.track(
       this.pull(params, transfer).then(
@@ -56,11 +63,32 @@ export class MediaTransfers {
     return false;
   }
 
-  /** What the agent has of one image: cached, coming, failed or absent. */
-  of(sha256: string): AgentMediaTransfer {
+  /**
+   * What the agent has of one image: cached, coming, failed or absent. With
+   * `pullPath`, of that upload: its own transfer's state even when another
+   * upload stored the same image meanwhile (its own bytes are still to be
+   * verified: "cached" would vouch for bytes it never checked), or its kept
+   * partial file (`partial`, e.g. after a restart).
+   */
+  of(sha256: string, pullPath?: string): AgentMediaTransfer {
+    if (pullPath !== undefined) {
+      const own = this.transfers.get(pullPath);
+      const upload = uploadOf(pullPath);
+      const kept = upload === undefined ? undefined : this.cache.partialOf(upload);
+      const partial = kept?.sha256 === sha256 ? kept : undefined;
+      if (own?.sha256 === sha256) {
+        // a cut that used up its tries leaves the file: the next pull continues it
+        if (own.state === 'failed' && partial) return { sha256, state: 'partial', bytes: partial.bytes, size: own.size };
+        return own;
+      }
+      const size = this.cache.sizeOf(sha256);
+      if (size !== undefined) return { sha256, state: 'cached', bytes: size, size };
+      if (partial) return { sha256, state: 'partial', bytes: partial.bytes, size: 0 };
+      return { sha256, state: 'absent', bytes: 0, size: 0 };
+    }
     const size = this.cache.sizeOf(sha256);
     if (size !== undefined) return { sha256, state: 'cached', bytes: size, size };
-    return this.transfers.get(sha256) ?? { sha256, state: 'absent', bytes: 0, size: 0 };
+    return [...this.transfers.values()].reverse().find((transfer) => transfer.sha256 === sha256) ?? { sha256, state: 'absent', bytes: 0, size: 0 };
   }
 
   abortAll(): void {
@@ -87,17 +115,35 @@ export class MediaTransfers {
       const expected = offset > 0 ? 206 : 200;
       if (response.statusCode !== expected) {
         const body = await response.body.text().catch(() => '');
+        // the relay has no such upload (deleted, expired, another agent's): its partial file goes too
+        if (GONE.has(response.statusCode)) throw new LightsoutError('NOT_FOUND', `the relay no longer has this upload: HTTP ${response.statusCode}`, { details: { body: body.slice(0, 300) } });
         throw new LightsoutError('AGENT_OFFLINE', `relay refused the image transfer${offset > 0 ? ` from byte ${offset}` : ''}: HTTP ${response.statusCode}`, { details: { body: body.slice(0, 300) } });
       }
       if (offset > 0) this.context.logger.info({ sha256: params.sha256, offset }, 'image transfer resumed');
       return response.body;
     };
     try {
-      await this.cache.ingest(params.sha256, params.size, open, (bytes) => {
-        transfer.bytes = bytes;
-      }, this.context.resume);
+      await this.cache.ingest(
+        params.sha256,
+        params.size,
+        open,
+        (bytes) => {
+          transfer.bytes = bytes;
+        },
+        this.context.resume,
+        uploadOf(params.pullPath),
+      );
     } finally {
       this.aborts.delete(controller);
     }
   }
+}
+
+/** Answers of the pull route meaning the upload is gone for this agent (not a cut worth retrying). */
+const GONE = new Set([403, 404, 410]);
+
+/** The upload id at the end of a pull path (`/v1/agent/media/{id}`), when it is one. */
+function uploadOf(pullPath: string): string | undefined {
+  const last = pullPath.split('/').at(-1) ?? '';
+  return UPLOAD_KEY_PATTERN.test(last) ? last : undefined;
 }

@@ -154,9 +154,15 @@ export interface MediaFetchResult {
   cached: boolean;
 }
 
+/**
+ * What the agent has of one image (or, asked with `pullPath`, of one upload):
+ * `partial` is an upload's file kept with no transfer running (cut, or the
+ * agent restarted): `bytes` of it are on disk and the next pull continues
+ * there.
+ */
 export interface AgentMediaTransfer {
   sha256: string;
-  state: 'absent' | 'fetching' | 'cached' | 'failed';
+  state: 'absent' | 'fetching' | 'partial' | 'cached' | 'failed';
   bytes: number;
   size: number;
   error?: { code: string; message: string };
@@ -225,6 +231,8 @@ export interface AgentMediaUrlFetch {
 export interface MediaStatusParams {
   serverId: string;
   sha256?: string;
+  /** With `sha256`: that upload's own transfer (its pull path), not another upload's of the same image. */
+  pullPath?: string;
   fetchId?: string;
 }
 export interface MediaStatusResult {

@@ -104,8 +104,8 @@ export async function agentOffset(context: AgentUploadContext, row: AgentUploadR
   const proof = context.proofs.get(row.id);
   if (proof) return proof.offset;
   const transfer = await transferOf(context, row);
-  // cached but not verified: the agent had the image before (proof needed, from 0)
-  return transfer.state === 'fetching' ? Math.min(transfer.bytes, row.size) : 0;
+  // cached but not verified: the agent had the image before (proof needed, from 0); partial: what its file kept (a restart)
+  return transfer.state === 'fetching' || transfer.state === 'partial' ? Math.min(transfer.bytes, row.size) : 0;
 }
 
 /** tus HEAD (core §3.2.1): the offset is the agent's; answered by any replica. */
@@ -212,6 +212,8 @@ async function confirmed(context: AgentUploadContext, row: AgentUploadRow, sent:
   for (let wait = 2; ; wait = Math.min(50, wait * 2)) {
     const transfer = await transferOf(context, row);
     if (transfer.state === 'cached') return verdict(context, row);
+    // the agent's pull ended (it restarted, or gave up): its file holds what it wrote
+    if (transfer.state === 'partial') return Math.min(transfer.bytes, sent);
     if (transfer.state !== 'fetching') return 0;
     const leg = context.legs.get(row.id);
     // bytes written into a connection that broke may not have reached the agent: its number is the truth
@@ -239,6 +241,7 @@ async function verdict(context: AgentUploadContext, row: AgentUploadRow): Promis
       throw new LightsoutError('AGENT_OFFLINE', `the agent could not store the image: ${transfer.error?.message ?? 'unknown error'}`, { hint: 'run the same command again' });
     }
     if (transfer.state === 'absent') return 0;
+    if (transfer.state === 'partial') return Math.min(transfer.bytes, row.size);
     if (Date.now() > deadline) throw new LightsoutError('AGENT_TIMEOUT', 'the agent did not confirm the image in time', { hint: 'run the same command again: the upload resumes' });
     await delay(wait);
   }
@@ -288,7 +291,8 @@ async function appendProof(context: AgentUploadContext, request: IncomingMessage
 }
 
 async function transferOf(context: AgentUploadContext, row: AgentUploadRow): Promise<AgentMediaTransfer> {
-  const status = await context.requestAgent(row.agent_id, 'media.status', { serverId: row.server_id, sha256: row.sha256 }, STATUS_TIMEOUT_MS);
+  // this upload's own transfer: another upload of the same image may be storing it too (each proves its own bytes)
+  const status = await context.requestAgent(row.agent_id, 'media.status', { serverId: row.server_id, sha256: row.sha256, pullPath: pullPathOf(row.id) }, STATUS_TIMEOUT_MS);
   return status.transfer ?? { sha256: row.sha256, state: 'absent', bytes: 0, size: 0 };
 }
 

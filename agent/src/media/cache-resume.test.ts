@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LightsoutError } from '@lightsout/shared';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MediaCache, type ResumePolicy } from './cache.js';
 
 /**
@@ -185,6 +185,23 @@ describe('MediaCache: an upload\'s partial file', () => {
     await restarted.open();
     expect(restarted.partialOf(other)).toBeUndefined();
     expect(readdirSync(cache.directory)).toEqual([]);
+    // and while the agent runs: the next write removes a file not written for longer than the TTL
+    const running = new MediaCache({ directory: cache.directory, maxBytes: 64 << 20, partialTtlMs: 2 * 3600_000 });
+    writeFileSync(stale, bytes.subarray(0, 1024));
+    await running.open();
+    expect(running.partialOf(other)).toBeDefined();
+    const fresh = randomBytes(1024);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3 * 3600_000 });
+    try {
+      await running.ingest(createHash('sha256').update(fresh).digest('hex'), fresh.length, (async function* () {
+        yield fresh;
+      })());
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(running.partialOf(other)).toBeUndefined();
+    expect(readdirSync(cache.directory).filter((name) => name.endsWith('.part'))).toEqual([]);
+    rmSync(running.pathOf(createHash('sha256').update(fresh).digest('hex')));
 
     // an abandoned upload's 3 MiB in a 4 MiB cache: another image of 3 MiB takes its place
     writeFileSync(join(cache.directory, `${sha256}.upload-${other}.part`), bytes.subarray(0, 3 * 1024 * 1024));

@@ -302,6 +302,10 @@ export class MediaCache {
    * upload's), least recently used first, until `bytes` more fit.
    */
   private async makeRoom(bytes: number): Promise<void> {
+    // an abandoned upload's file (the relay expired the upload long ago) goes whether room is short or not
+    for (const [key, partial] of [...this.partials]) {
+      if (!this.writingUploads.has(key) && Date.now() - partial.lastUsed > this.partialTtlMs) await this.evictPartial(key, partial);
+    }
     const fits = () => this.usedBytes + this.idlePartialBytes + this.reservedBytes + bytes <= this.maxBytes;
     const candidates = [
       ...[...this.entries].filter(([sha256]) => !this.pins.has(sha256)).map(([sha256, entry]) => ({ lastUsed: entry.lastUsed, evict: () => this.evictImage(sha256) })),

@@ -22,7 +22,7 @@ function hostPort(host: string, port: number): string {
 }
 
 /** What each endpoint lets the relay offer; order is stable so inventories compare equal. */
-const CAPABILITY_ORDER: readonly Capability[] = ['power', 'boot', 'sensors', 'sel', 'sol', 'serial', 'vnc', 'media'];
+const CAPABILITY_ORDER: readonly Capability[] = ['power', 'boot', 'sensors', 'sel', 'sol', 'serial', 'vnc', 'media', 'web'];
 
 export function capabilitiesOf(server: ServerEntry): Capability[] {
   const capabilities = new Set<Capability>();
@@ -30,6 +30,7 @@ export function capabilitiesOf(server: ServerEntry): Capability[] {
   if (server.redfish) for (const capability of ['power', 'boot', 'sensors', 'sel', 'media'] as const) capabilities.add(capability);
   if (server.vnc) capabilities.add('vnc');
   if (server.serial) capabilities.add('serial');
+  if (server.web) capabilities.add('web');
   return CAPABILITY_ORDER.filter((capability) => capabilities.has(capability));
 }
 
@@ -40,6 +41,7 @@ export function registrationOf(server: ServerEntry): ServerRegistration {
   if (server.redfish) endpoints.redfish = withoutUserInfo(server.redfish.url);
   if (server.vnc) endpoints.vnc = withoutUserInfo(server.vnc.url);
   if (server.serial) endpoints.serial = withoutUserInfo(server.serial.url);
+  if (server.web) endpoints.web = withoutUserInfo(server.web.url);
   const registration: ServerRegistration = {
     id: server.id,
     name: server.name,

@@ -30,6 +30,8 @@ export interface StackServer {
   labels?: Record<string, string>;
   serial?: { url: string };
   vnc?: { url: string; credentials?: string };
+  /** The BMC's web UI origin, and its TLS trust (absent: trust on first use). */
+  web?: { url: string; tls?: { insecure?: boolean; fingerprint256?: string } };
   /** Agent config endpoint entries, as bmcsim's agent config writes them. */
   ipmi?: Record<string, unknown>;
   redfish?: Record<string, unknown>;

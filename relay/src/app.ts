@@ -34,6 +34,7 @@ import clusterPlugin from './plugins/cluster.js';
 import storePlugin from './plugins/store.js';
 import streamsPlugin from './plugins/streams/index.js';
 import sshPlugin from './plugins/ssh.js';
+import webUiPlugin from './plugins/web-ui.js';
 import { relayDependencies } from './services.js';
 import webPlugin from './plugins/web.js';
 import accessPlugin from './plugins/access.js';
@@ -155,6 +156,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(mediaPlugin, { dependencies: mediaDependenciesOf(app), expose: (actions) => app.decorate('mediaActions', actions) });
   await app.register(streamsPlugin, { dependencies: relayDependencies(app) });
   await app.register(sshPlugin);
+  await app.register(webUiPlugin);
   await app.register(automationPlugin);
   await app.register(mcpPlugin);
   await app.register(rpcPlugin);

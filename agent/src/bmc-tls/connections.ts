@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
@@ -109,6 +110,41 @@ class BmcHttpsAgent extends HttpsAgent {
     });
     return undefined;
   }
+}
+
+/**
+ * A bare TLS connection to a BMC, checked against the same policy before it
+ * is handed out: the web UI's connections (plain HTTP from the relay flows
+ * through it), so not one byte of a request reaches a BMC that fails it.
+ */
+export function connectBmcTls(options: DispatcherOptions, target: { host: string; port: number }): Promise<TLSSocket> {
+  const { policy } = options;
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({
+      host: target.host,
+      port: target.port,
+      // SNI carries names only (RFC 6066 §3), never an address literal.
+      ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+      // HTTP/1.1 only: the relay's side speaks it, and a BMC that chose h2 would not understand the bytes.
+      ALPNProtocols: ['http/1.1'],
+      rejectUnauthorized: policy.kind === 'ca',
+      ...(policy.kind === 'ca' ? { ca: policy.caPem } : {}),
+    });
+    const timer = setTimeout(() => socket.destroy(new LightsoutError('BMC_UNREACHABLE', `no TLS handshake with ${target.host}:${target.port} within ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(error instanceof LightsoutError ? error : new LightsoutError('BMC_UNREACHABLE', `cannot open TLS to ${target.host}:${target.port}: ${error.message}`));
+    };
+    socket.once('error', fail);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      const verdict = verifyPeer(socket, options);
+      if (verdict) return fail(verdict);
+      resolve(socket);
+    });
+  });
 }
 
 function verifyPeer(socket: TLSSocket, options: DispatcherOptions): LightsoutError | undefined {

@@ -5,7 +5,7 @@
  * (undici dispatcher) and the consoles over wss:// (serial, VNC) alike.
  */
 export { CertificateTrustStore, type TrustVerdict, normalizeFingerprint } from './trust-store.js';
-export { type DispatcherOptions, type TlsPolicy, type TlsSettings, createBmcDispatcher, createBmcHttpsAgent, tlsPolicyOf } from './connections.js';
+export { type DispatcherOptions, type TlsPolicy, type TlsSettings, connectBmcTls, createBmcDispatcher, createBmcHttpsAgent, tlsPolicyOf } from './connections.js';
 
 /**
  * Trust-on-first-use records live here, under the agent's state dir. Named

@@ -115,6 +115,15 @@ function resolveServer(source: string, server: ServerConfig, index: number, cred
     entry.serial = { url: server.serial.url };
     if (server.serial.credentials !== undefined) entry.serial.credentials = lookup('serial', server.serial.credentials);
   }
+  if (server.web) {
+    entry.web = { url: server.web.url.replace(/\/+$/, '') };
+    if (server.web.tls) {
+      const tls: RedfishEndpoint['tls'] = { insecure: server.web.tls.insecure ?? false };
+      if (server.web.tls.caFile !== undefined) tls.caFile = resolve(base, server.web.tls.caFile);
+      if (server.web.tls.fingerprint256 !== undefined) tls.fingerprint256 = server.web.tls.fingerprint256;
+      entry.web.tls = tls;
+    }
+  }
   return entry;
 }
 

@@ -74,6 +74,16 @@ export const SerialEndpointConfig = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The BMC's own web UI (iDRAC, iLO, OpenBMC's webui): an origin, no path.
+ * `tls` as Redfish's; absent, the server's `redfish.tls` applies (one BMC,
+ * one certificate), else trust on first use.
+ */
+export const WebEndpointConfig = Type.Object(
+  { url: Type.String({ pattern: '^https?://[^/?#]+/?$', maxLength: 2048 }), tls: Type.Optional(RedfishEndpointConfig.properties.tls) },
+  { additionalProperties: false },
+);
+
 export const ServerConfig = Type.Object(
   {
     id: Slug,
@@ -85,6 +95,7 @@ export const ServerConfig = Type.Object(
     redfish: Type.Optional(RedfishEndpointConfig),
     vnc: Type.Optional(VncEndpointConfig),
     serial: Type.Optional(SerialEndpointConfig),
+    web: Type.Optional(WebEndpointConfig),
   },
   { additionalProperties: false },
 );

@@ -35,6 +35,13 @@ export interface SerialEndpoint {
   credentials?: BmcCredentials;
 }
 
+export interface WebEndpoint {
+  /** `https://host[:port]` (or `http://`), without a trailing slash. */
+  url: string;
+  /** Its own trust settings; absent, the Redfish endpoint's apply. */
+  tls?: RedfishEndpoint['tls'];
+}
+
 export interface ServerEntry {
   id: string;
   name: string;
@@ -45,6 +52,7 @@ export interface ServerEntry {
   redfish?: RedfishEndpoint;
   vnc?: VncEndpoint;
   serial?: SerialEndpoint;
+  web?: WebEndpoint;
 }
 
 export interface AgentConfig {

@@ -167,7 +167,8 @@ export class AgentStreams implements AgentExtension {
    * joining a console already open took nothing over).
    */
   private async groupFor(server: ServerEntry, params: StreamOpenParams): Promise<{ group: ConsoleGroup; tookOver: boolean }> {
-    const key = params.kind === 'vnc' ? `${server.id}/vnc/${params.sessionId}` : `${server.id}/${params.kind}`;
+    // A VNC client needs its own RFB conversation, and a web UI stream is one HTTP connection of its own.
+    const key = params.kind === 'vnc' || params.kind === 'web' ? `${server.id}/${params.kind}/${params.sessionId}` : `${server.id}/${params.kind}`;
     const existing = this.groups.get(key);
     if (existing) return { group: await existing, tookOver: false };
     let group: ConsoleGroup | undefined;
@@ -188,7 +189,7 @@ export class AgentStreams implements AgentExtension {
         () => {
           if (this.groups.get(key) === opening) this.groups.delete(key);
         },
-        { scrollbackBytes: params.kind === 'vnc' ? 0 : consoleScrollbackBytes },
+        { scrollbackBytes: params.kind === 'vnc' || params.kind === 'web' ? 0 : consoleScrollbackBytes },
       );
       for (const bytes of early.splice(0)) group.output(bytes);
       if (closedEarly !== undefined) group.portClosed(closedEarly);

@@ -5,6 +5,7 @@ import { RedfishService } from '../redfish/service.js';
 import { RfbTcpServer } from '../rfb/tcp-server.js';
 import { BmcWebServer } from '../web/server.js';
 import type { TlsMaterial } from '../web/tls.js';
+import { BmcWebUi } from '../web/ui.js';
 import type { BmcConfig } from './config.js';
 import { EventLog } from './event-log.js';
 
@@ -79,6 +80,7 @@ export class Bmc {
       handleRequest: (request, response) => this.redfish.handle(request, response),
       vncPassword: undefined, // bmcweb's /kvm/0 is authenticated by the web session, RFB inside is None
       desktopName: this.config.hostname,
+      ui: new BmcWebUi({ users: this.config.users, hostname: this.config.hostname, scheme: options.tls ? 'https' : 'http' }),
     });
     const rfb = new RfbTcpServer(() => ({ host: this.host, password: this.config.vncPassword, desktopName: this.config.hostname }));
     try {

@@ -5,6 +5,7 @@ import { type SecureContext, TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Host } from '../host/host.js';
 import { RfbServerSession } from '../rfb/session.js';
+import type { BmcWebUi } from './ui.js';
 
 /**
  * The BMC's web port: Redfish requests plus the OpenBMC-style WebSockets
@@ -25,6 +26,8 @@ export interface WebServerOptions {
   handleRequest(request: IncomingMessage, response: ServerResponse): void;
   vncPassword: string | undefined;
   desktopName: string;
+  /** The BMC's own web UI (login page, session cookie, `/ws/echo`); the rest of the port is Redfish's. */
+  ui?: BmcWebUi;
 }
 
 const MAX_CONSOLE_SESSIONS = 32; // bmcweb's limit for /console0
@@ -45,7 +48,7 @@ export class BmcWebServer {
   private readonly kvmClients = new Set<WebSocket>();
 
   constructor(private readonly options: WebServerOptions) {
-    const handler = (request: IncomingMessage, response: ServerResponse) => options.handleRequest(request, response);
+    const handler = (request: IncomingMessage, response: ServerResponse) => (options.ui?.handles(request) ? options.ui.handle(request, response) : options.handleRequest(request, response));
     this.server = createHttpServer(handler);
     this.server.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
     const tls = options.tls;
@@ -75,6 +78,7 @@ export class BmcWebServer {
 
   async close(): Promise<void> {
     for (const client of [...this.consoleClients, ...this.kvmClients]) client.terminate();
+    this.options.ui?.close();
     this.webSockets.close();
     this.server.closeAllConnections();
     for (const socket of this.rawSockets) socket.destroy();
@@ -84,6 +88,7 @@ export class BmcWebServer {
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.options.ui?.upgrade(request, socket, head) === true) return;
     const path = new URL(request.url ?? '/', 'http://bmc').pathname;
     const reject = (status: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

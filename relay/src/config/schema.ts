@@ -235,6 +235,30 @@ const Ssh = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * The BMCs' own web UIs (session kind `web`, docs/operations.md "The BMC web
+ * UI proxy"): served on a listener of their own, each session on an origin
+ * of its own, `<session>.<domain>` — a wildcard DNS name (and certificate)
+ * for `*.<domain>` points at this listener, usually through the TLS proxy in
+ * front of the relay. Off unless a domain and a port are given.
+ */
+const WebUi = Type.Object(
+  {
+    /** The wildcard's parent name, e.g. `bmc.example.net` for `*.bmc.example.net`; `localhost` on a workstation (`*.localhost` is loopback). */
+    domain: Type.Optional(Type.String({ pattern: '^(?=.{1,200}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$' })),
+    host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+    /** 0 picks a free port (tests). */
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
+    /** How browsers reach the listener: `https` behind the TLS proxy (default); `http` only on loopback. */
+    scheme: Type.Union([Type.Literal('https'), Type.Literal('http')], { default: 'https' }),
+    /** The port in the sessions' URLs; default 443 for https, the listener's own port for http. */
+    publicPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535 })),
+    /** A web session ends with the user's session, and at the latest this long after it was opened. */
+    maxSessionSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 8 * 3600 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 /** Fleet-wide bulk jobs (POST /v1/bulk; docs/automation.md). */
 const Bulk = Type.Object(
   {
@@ -343,6 +367,7 @@ export const RelayConfigSchema = Type.Object(
     agents: Agents,
     limits: Limits,
     ssh: Ssh,
+    webUi: WebUi,
     bulk: Bulk,
     audit: Audit,
   },

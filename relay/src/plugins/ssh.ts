@@ -29,7 +29,7 @@ const secured = { tags: ['ssh'], security: [{ bearer: [] }] };
 const SSH_AMR = ['pop'];
 
 /** The host this relay's own stream endpoint is reached at from inside the process. */
-function loopbackHost(address: AddressInfo): string {
+export function loopbackHost(address: AddressInfo): string {
   if (address.address === '0.0.0.0') return '127.0.0.1';
   if (address.address === '::') return '[::1]';
   return address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -34,7 +34,8 @@ import {
 const POWER_STATES: Record<PowerStateName, PowerState> = { on: PowerState.ON, off: PowerState.OFF, unknown: PowerState.UNKNOWN };
 const POWER_ACTIONS: Record<PowerActionName, PowerAction> = { on: PowerAction.ON, off: PowerAction.OFF, cycle: PowerAction.CYCLE, reset: PowerAction.RESET, soft: PowerAction.SOFT };
 const BOOT_DEVICES: Record<BootDeviceName, BootDevice> = { none: BootDevice.NONE, pxe: BootDevice.PXE, disk: BootDevice.DISK, cd: BootDevice.CD, bios: BootDevice.BIOS };
-const SESSION_KINDS: Record<StreamKind, SessionKind> = { sol: SessionKind.SOL, serial: SessionKind.SERIAL, vnc: SessionKind.VNC };
+/** The RPC API opens the consoles; the BMC's web UI (kind `web`) is a browser's, through REST. */
+const SESSION_KINDS: Record<Exclude<StreamKind, 'web'>, SessionKind> = { sol: SessionKind.SOL, serial: SessionKind.SERIAL, vnc: SessionKind.VNC };
 const SESSION_MODES: Record<StreamMode, SessionMode> = { view: SessionMode.VIEW, control: SessionMode.CONTROL };
 
 function reverse<K extends string, V extends number>(table: Record<K, V>): Map<V, K> {
@@ -99,7 +100,7 @@ export function sessionMessage(created: SessionCreated): CreateSessionResponse {
     token: created.token,
     expiresAt: timestamp(created.expiresAt),
     serverId: created.serverId,
-    kind: SESSION_KINDS[created.kind],
+    kind: created.kind === 'web' ? SessionKind.UNSPECIFIED : SESSION_KINDS[created.kind],
     mode: SESSION_MODES[created.mode],
     routeUrl: created.routeUrl ?? '',
   });

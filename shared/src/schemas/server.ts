@@ -14,6 +14,8 @@ export const BmcEndpoints = Type.Object(
     vnc: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
     /** Serial console over WebSocket, OpenBMC `/console0` style. */
     serial: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    /** The BMC's own web UI, `https://host[:port]` (an origin, no path): the Host its pages expect. */
+    web: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
   },
   { additionalProperties: false },
 );
@@ -28,6 +30,7 @@ export const Capability = Type.Union([
   Type.Literal('serial'),
   Type.Literal('vnc'),
   Type.Literal('media'),
+  Type.Literal('web'),
 ]);
 export type Capability = Static<typeof Capability>;
 

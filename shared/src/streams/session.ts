@@ -7,8 +7,13 @@ import { Slug } from '../schemas/server.js';
  * client opens a WebSocket there; the relay asks the server's agent to dial
  * back a WebSocket of its own for that session and splices the two. See
  * docs/streams.md for the whole sequence.
+ *
+ * `web` is the BMC's own web UI: the REST call answers a one-time launch URL
+ * on an origin of the session's own (`webUrl`), and the relay carries each
+ * HTTP connection the browser opens there as one stream of kind `web` (plain
+ * HTTP to the agent, which holds the TLS connection to the BMC).
  */
-export const StreamKind = Type.Union([Type.Literal('sol'), Type.Literal('serial'), Type.Literal('vnc')]);
+export const StreamKind = Type.Union([Type.Literal('sol'), Type.Literal('serial'), Type.Literal('vnc'), Type.Literal('web')]);
 export type StreamKind = Static<typeof StreamKind>;
 
 /** `control` may type; `view` only watches and may ask for control (`take-over`). */
@@ -56,6 +61,13 @@ export const SessionCreated = Type.Object({
    * gateway died asks it before resuming, with its latest stream token.
    */
   routeUrl: Type.Optional(Type.String()),
+  /**
+   * Kind `web` only: open this in a browser, once, within `expiresAt`. It is
+   * on the session's own origin (`https://<sessionId>.<webUi.domain>`), and
+   * trades the one-time launch token in it for a cookie of that origin
+   * alone; `token` is the same launch token and `streamUrl` the origin.
+   */
+  webUrl: Type.Optional(Type.String()),
 });
 export type SessionCreated = Static<typeof SessionCreated>;
 
@@ -83,7 +95,12 @@ export const StreamTokenClaims = Type.Object({
   exp: Type.Integer(),
   iat: Type.Integer(),
   jti: Type.String({ minLength: 8, maxLength: 64 }),
-  use: Type.Union([Type.Literal('connect'), Type.Literal('resume')]),
+  /**
+   * `web-launch` (the one-time token in a web session's launch URL) and `web`
+   * (the cookie of the session's origin) carry another audience than the
+   * gateway's, so neither opens a stream; the gateway also refuses them by use.
+   */
+  use: Type.Union([Type.Literal('connect'), Type.Literal('resume'), Type.Literal('web-launch'), Type.Literal('web')]),
   sid: SessionId,
   srv: Slug,
   ten: Slug,
@@ -95,6 +112,8 @@ export const StreamTokenClaims = Type.Object({
   usr: Type.String({ maxLength: 255 }),
   /** Connect tokens of a session created with `takeover` (SessionCreate): the agent may end another holder of the BMC's SOL. */
   tko: Type.Optional(Type.Literal(true)),
+  /** Web tokens: when the web session ends (epoch seconds; the user's session's end): the cookie a launch trades for lives until then. */
+  wxp: Type.Optional(Type.Integer()),
 });
 export type StreamTokenClaims = Static<typeof StreamTokenClaims>;
 

@@ -1,13 +1,15 @@
 import { LightsoutError, type StreamKind } from '@lightsout/shared';
 import type { ServerEntry } from '../../config/types.js';
 import type { Agent as HttpAgent } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { DriverRegistry } from '../../drivers/registry.js';
-import { CertificateTrustStore, createBmcHttpsAgent, tlsPolicyOf } from '../../bmc-tls/index.js';
+import { CertificateTrustStore, connectBmcTls, createBmcHttpsAgent, tlsPolicyOf } from '../../bmc-tls/index.js';
 import { IpmiDriver } from '../../ipmi/index.js';
 import { openRfbPort } from '../../rfb/console-port.js';
 import { openSerialWebSocketPort } from './serial-ws.js';
 import { openSolPort } from './sol.js';
 import { openTcpPort, tcpTargetOf } from './tcp.js';
+import { openWebPort } from './web.js';
 import type { ConsolePort, ConsolePortEvents, ConsolePortOpenOptions, ConsolePortOpener } from './types.js';
 
 /**
@@ -23,6 +25,15 @@ function bmcTlsAgentFor(server: ServerEntry, trustDirectory: string | undefined,
   const settings = tls ? { insecure: tls.insecure, ...(tls.caFile ? { caFile: tls.caFile } : {}), ...(tls.fingerprint256 ? { fingerprint256: tls.fingerprint256 } : {}) } : undefined;
   const store = trustDirectory ? new CertificateTrustStore(trustDirectory) : undefined;
   return createBmcHttpsAgent({ policy: tlsPolicyOf(settings, store, server.id), connectTimeoutMs: 10_000 });
+}
+
+/** The web UI's TLS: its own `web.tls` settings, else the Redfish service's, else trust on first use (one record per server). */
+function webTlsConnector(server: ServerEntry, trustDirectory: string | undefined): (target: { host: string; port: number }) => Promise<TLSSocket> {
+  const tls = server.web?.tls ?? server.redfish?.tls;
+  const settings = tls ? { insecure: tls.insecure, ...(tls.caFile ? { caFile: tls.caFile } : {}), ...(tls.fingerprint256 ? { fingerprint256: tls.fingerprint256 } : {}) } : undefined;
+  const store = trustDirectory ? new CertificateTrustStore(trustDirectory) : undefined;
+  const policy = tlsPolicyOf(settings, store, server.id);
+  return (target) => connectBmcTls({ policy, connectTimeoutMs: 10_000 }, target);
 }
 
 /** Pick the BMC-side transport from the kind and the endpoint's URL scheme. */
@@ -53,6 +64,10 @@ export function createPortOpener(registry: DriverRegistry | undefined, trustDire
           { url: server.vnc.url, ...(server.vnc.credentials ? { password: server.vnc.credentials.password } : {}), ...(agent ? { webSocket: { agent } } : {}) },
           events,
         );
+      }
+      case 'web': {
+        if (!server.web) throw new LightsoutError('BMC_UNSUPPORTED', `server ${server.id} has no web UI endpoint`, { hint: 'add web: {url: https://…} to the server in the agent configuration' });
+        return openWebPort(server.web.url, events, webTlsConnector(server, trustDirectory));
       }
     }
   };

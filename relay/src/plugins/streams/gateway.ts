@@ -264,7 +264,8 @@ export class StreamGateway {
 
   /** Whether someone other than `subject` has a live console leg on this server (joining with control could take it over). */
   othersLiveOn(serverId: string, subject: string): boolean {
-    for (const holder of this.holders.values()) if (holder.serverId === serverId && holder.subject !== subject) return true;
+    // A web UI's streams are nobody's console: they take nothing over and nobody takes them over.
+    for (const holder of this.holders.values()) if (holder.serverId === serverId && holder.subject !== subject && holder.kind !== 'web') return true;
     return false;
   }
 

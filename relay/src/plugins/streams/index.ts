@@ -22,7 +22,7 @@ import Type from 'typebox';
 import type { KeyDocuments } from '../../access/key-documents.js';
 import { can } from '../../access/permissions.js';
 import type { Principal } from '../../identity/verifier.js';
-import type { StreamDependencies } from './dependencies.js';
+import type { StreamDependencies, StreamServer } from './dependencies.js';
 import { StreamGateway, type GatewayHooks } from './gateway.js';
 import { PendingLegs } from './legs.js';
 import { registerSessionMetrics } from './metrics.js';
@@ -54,11 +54,24 @@ export interface StreamsPluginOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    streams: { tokens: StreamTokens; gateway: StreamGateway; legs: PendingLegs; recorder: StreamRecorder; openSession(caller: Principal, serverId: string, body: SessionCreate): Promise<SessionCreated>; agentConnectedHere(agentId: string): boolean };
+    streams: {
+      tokens: StreamTokens;
+      gateway: StreamGateway;
+      legs: PendingLegs;
+      recorder: StreamRecorder;
+      openSession(caller: Principal, serverId: string, body: SessionCreate): Promise<SessionCreated>;
+      agentConnectedHere(agentId: string): boolean;
+      /** The server as the inventory knows it (tenant, agent, capabilities). */
+      findServer(serverId: string): Promise<StreamServer | undefined>;
+      /** What every endpoint taking a stream token checks besides the token: not revoked since it was issued, the server still the tenant's. */
+      checkClaims(claims: StreamTokenClaims): Promise<void>;
+      /** One more stream of an existing grant (a web session's next HTTP connection): a connect token and the gateway holding its agent. */
+      issueLeg(claims: StreamTokenClaims): Promise<{ token: string; streamUrl: string; connectedHere: boolean }>;
+    };
   }
 }
 
-const capabilityOf: Record<StreamKind, string> = { sol: 'sol', serial: 'serial', vnc: 'vnc' };
+const capabilityOf: Record<StreamKind, string> = { sol: 'sol', serial: 'serial', vnc: 'vnc', web: 'web' };
 
 /** The token from `Sec-WebSocket-Protocol: lightsout.stream.v1, bearer.<jwt>` (browsers cannot set headers) or `?token=`. */
 export function streamTokenOf(request: FastifyRequest): string {
@@ -197,13 +210,24 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   /** A stream token as every endpoint that takes one checks it: signature and session, not revoked since, server still the tenant's. */
   const checkStreamToken = async (token: string, sessionId: string): Promise<StreamTokenClaims> => {
     const claims = await tokens.verify(token, sessionId);
+    await checkClaims(claims);
+    return claims;
+  };
+  async function checkClaims(claims: StreamTokenClaims): Promise<void> {
     // A resume token issued before its holder was revoked must not bring the session back.
     if (app.hasDecorator('revocations') && app.revocations.revokedSince(claims.sub, claims.iat * 1000)) throw new LightsoutError('FORBIDDEN', 'access was revoked');
     // Nor one for a server that has since moved to another tenant: the store says where it is now (every replica agrees).
     const server = await dependencies.findServer(claims.srv);
     if (server?.tenant !== claims.ten) throw new LightsoutError('NOT_FOUND', `no server ${claims.srv}`);
-    return claims;
-  };
+  }
+  async function issueLeg(claims: StreamTokenClaims): Promise<{ token: string; streamUrl: string; connectedHere: boolean }> {
+    const sessionId = randomBytes(16).toString('base64url');
+    const { token } = await tokens.issue({ sessionId, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, mode: claims.mod, agentId: claims.agt, subject: claims.sub, user: claims.usr }, 'connect');
+    const here = connectedHere(claims.agt) !== false;
+    const gatewayUrl = here ? app.config.publicUrl : await gatewayUrlOf(claims.agt);
+    if (gatewayUrl === undefined) throw new LightsoutError('AGENT_OFFLINE', `the agent of ${claims.srv} is connected to no gateway`, { hint: 'try again when the agent is back' });
+    return { token, streamUrl: streamUrlAt(gatewayUrl, sessionId), connectedHere: here };
+  }
   /**
    * A console session for a caller whose permission was already checked
    * (the access hook for the REST route; the SSH front door itself): the
@@ -242,7 +266,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       mode,
     };
   }
-  app.decorate('streams', { tokens, gateway, legs, recorder, openSession, agentConnectedHere: (agentId: string) => connectedHere(agentId) !== false });
+  app.decorate('streams', { tokens, gateway, legs, recorder, openSession, agentConnectedHere: (agentId: string) => connectedHere(agentId) !== false, findServer: (serverId: string) => dependencies.findServer(serverId), checkClaims, issueLeg });
   const claimsOf = new WeakMap<FastifyRequest, StreamTokenClaims>();
   const agentOf = new WeakMap<FastifyRequest, string>();
 
@@ -254,6 +278,8 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
         permission: {
           least: 'console.view',
           of: (request: FastifyRequest<{ Params: { id: string }; Body: SessionCreate }>, principal: Principal) => {
+            // The BMC's web UI can do anything the BMC can: there is no read-only way into it, nor anyone's console to take over.
+            if (request.body?.kind === 'web') return 'console.control';
             if (sessionMode(request.body, principal.role) === 'view') return 'console.view';
             return gateway.othersLiveOn(request.params.id, principal.subject) ? 'console.takeover' : 'console.control';
           },
@@ -261,13 +287,19 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       },
       schema: {
         tags: ['streams'],
-        summary: 'Open a console session (SOL, serial or VNC) on a server',
+        summary: 'Open a console session (SOL, serial or VNC) on a server, or its BMC\'s own web UI (kind web: answers a one-time launch URL)',
         params: Type.Object({ id: Type.String({ maxLength: 63 }) }),
         body: SessionCreate,
         response: { 201: SessionCreated, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
       },
     },
     async (request, reply) => {
+      if (request.body.kind === 'web') {
+        if (!app.hasDecorator('webUi')) throw new LightsoutError('BMC_UNSUPPORTED', 'this relay serves no BMC web UIs', { hint: 'set webUi.domain and webUi.port in the relay configuration (docs/operations.md)' });
+        const created = await app.webUi.open(request.principal!, request.params.id, request.body);
+        request.log.info({ webSession: created.sessionId, serverId: created.serverId, user: request.principal!.username }, 'web UI session created');
+        return reply.code(201).send(created);
+      }
       const created = await openSession(request.principal!, request.params.id, request.body);
       request.log.info({ sessionId: created.sessionId, serverId: created.serverId, kind: created.kind, mode: created.mode, user: request.principal!.username }, 'console session created');
       return reply.code(201).send(created);

@@ -26,6 +26,8 @@ export interface StreamGrant {
   user: string;
   /** Connect tokens only: the session may end another holder of the BMC's SOL (SessionCreate.takeover). */
   takeover?: boolean;
+  /** Web tokens: when the web session ends (epoch seconds). */
+  webSessionEnd?: number;
 }
 
 /**
@@ -43,6 +45,8 @@ export class StreamTokens {
     readonly issuer: string,
     readonly audience: string,
     private readonly now: () => number,
+    /** `aud` of a web session's launch token and cookie: never the gateway's, so neither opens a stream. */
+    readonly webAudience: string,
   ) {}
 
   static async load(options: {
@@ -65,7 +69,7 @@ export class StreamTokens {
       overlapSeconds: options.overlapSeconds ?? 3600,
       now,
     });
-    return new StreamTokens(keys, options.issuer, options.audience, now);
+    return new StreamTokens(keys, options.issuer, options.audience, now, `${options.issuer.replace(/\/+$/, '')}/v1/web`);
   }
 
   /** For gateways that verify by signature alone: the current key and those still in their overlap window. */
@@ -84,9 +88,21 @@ export class StreamTokens {
   }
 
   async issue(grant: StreamGrant, use: 'connect' | 'resume'): Promise<{ token: string; expiresAt: number }> {
-    const issuedAt = Math.floor(this.now() / 1000);
     const ttl = use === 'connect' ? StreamTiming.connectTokenTtlSeconds : StreamTiming.resumeTokenTtlSeconds;
-    const expiresAt = issuedAt + ttl;
+    return this.sign(grant, use, this.audience, Math.floor(this.now() / 1000) + ttl);
+  }
+
+  /**
+   * A web session's tokens (docs/security.md, "The BMC's web UI"): the
+   * one-time launch token in its launch URL (`web-launch`, 60 s) and the
+   * cookie of its own origin (`web`, until `expiresAt`, the user's session's end).
+   */
+  async issueWeb(grant: StreamGrant, use: 'web-launch' | 'web', expiresAt?: number): Promise<{ token: string; expiresAt: number }> {
+    return this.sign(grant, use, this.webAudience, expiresAt ?? Math.floor(this.now() / 1000) + StreamTiming.connectTokenTtlSeconds);
+  }
+
+  private async sign(grant: StreamGrant, use: StreamTokenClaims['use'], audience: string, expiresAt: number): Promise<{ token: string; expiresAt: number }> {
+    const issuedAt = Math.floor(this.now() / 1000);
     const token = await new SignJWT({
       use,
       sid: grant.sessionId,
@@ -98,10 +114,11 @@ export class StreamTokens {
       usr: grant.user,
       // A resume finds the session's console open: only the first leg's open may take the SOL over.
       ...(grant.takeover === true && use === 'connect' ? { tko: true } : {}),
+      ...(grant.webSessionEnd !== undefined && (use === 'web-launch' || use === 'web') ? { wxp: grant.webSessionEnd } : {}),
     })
       .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.current.kid, typ: 'lightsout-stream+jwt' })
       .setIssuer(this.issuer)
-      .setAudience(this.audience)
+      .setAudience(audience)
       .setSubject(grant.subject)
       .setIssuedAt(issuedAt)
       .setExpirationTime(expiresAt)
@@ -112,13 +129,27 @@ export class StreamTokens {
 
   /** Check signature, algorithm, issuer, audience, expiry, claim shapes and the session id. */
   async verify(token: string, sessionId: string): Promise<StreamTokenClaims> {
+    const claims = await this.verifyFor(token, sessionId, this.audience);
+    // Another audience already fails above; a web token is refused by its use as well.
+    if (claims.use !== 'connect' && claims.use !== 'resume') throw new LightsoutError('TOKEN_INVALID', 'not a stream token');
+    return claims;
+  }
+
+  /** A web session's launch token or cookie, for that session and that use only. */
+  async verifyWeb(token: string, sessionId: string, use: 'web-launch' | 'web'): Promise<StreamTokenClaims> {
+    const claims = await this.verifyFor(token, sessionId, this.webAudience);
+    if (claims.use !== use || claims.knd !== 'web') throw new LightsoutError('TOKEN_INVALID', `not a web ${use === 'web' ? 'session cookie' : 'launch token'}`);
+    return claims;
+  }
+
+  private async verifyFor(token: string, sessionId: string, audience: string): Promise<StreamTokenClaims> {
     if (token.length > 4096) throw new LightsoutError('TOKEN_INVALID', 'stream token too long');
     let payload: unknown;
     try {
       ({ payload } = await jwtVerify(token, (header) => this.keys.verificationKey(header.kid), {
         algorithms: ['EdDSA'],
         issuer: this.issuer,
-        audience: this.audience,
+        audience,
         typ: 'lightsout-stream+jwt',
         currentDate: new Date(this.now()),
         clockTolerance: STREAM_TOKEN_CLOCK_TOLERANCE_SECONDS,
@@ -149,7 +180,7 @@ const CONNECT_SCOPE = 'stream-connect';
 
 /** A connect token opens one leg, once; resume tokens may be used again until they expire. */
 export async function spendConnectToken(ledger: SingleUseTokens, claims: StreamTokenClaims): Promise<void> {
-  if (claims.use !== 'connect') return;
+  if (claims.use !== 'connect' && claims.use !== 'web-launch') return;
   if (!(await ledger.spend(CONNECT_SCOPE, claims.jti, (claims.exp + STREAM_TOKEN_CLOCK_TOLERANCE_SECONDS) * 1000))) {
     throw new LightsoutError('TOKEN_INVALID', 'stream connect token was already used', { hint: 'create a new session' });
   }

@@ -31,12 +31,13 @@ export interface RecordingPolicy {
 }
 
 /** Without a policy file: text consoles are recorded, VNC is not, nothing expires. */
-const builtIn: Required<Pick<Static<typeof TenantRules>, StreamKind>> = { sol: true, serial: true, vnc: false };
+const builtIn: Required<Pick<Static<typeof TenantRules>, Exclude<StreamKind, 'web'>>> = { sol: true, serial: true, vnc: false };
 
 export function recordingPolicy(rules: PolicyFile): RecordingPolicy {
   const fallback = rules['*'] ?? {};
   return {
-    records: (tenant, kind) => rules[tenant]?.[kind] ?? fallback[kind] ?? builtIn[kind],
+    // A web UI's streams are HTTP: the BMC's login form, its session cookies. Never kept, whatever a policy says.
+    records: (tenant, kind) => kind !== 'web' && (rules[tenant]?.[kind] ?? fallback[kind] ?? builtIn[kind]),
     retentionDays: (tenant) => {
       const own = rules[tenant];
       const days = own !== undefined && 'retentionDays' in own ? own.retentionDays : fallback.retentionDays;

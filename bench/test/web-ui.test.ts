@@ -1,0 +1,218 @@
+import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import type { LookupFunction } from 'node:net';
+import { type Fleet, startFleet } from '@lightsout/bmcsim';
+import { freeTcpPort } from '@lightsout/lab';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type Stack, startStack } from '../lib/stack.js';
+
+/**
+ * The BMC's own web UI through the whole chain: a browser's requests (here
+ * Node's http client and `ws`, sending the Host, Origin and cookies a
+ * browser would) → the relay's web UI listener on the session's own origin
+ * `<id>.localhost` → a stream of kind `web` → agent process → bmcsim's web
+ * UI over HTTPS (self-signed; the agent trusts it on first use). Each step
+ * a real BMC UI takes: redirect to its login page by an absolute URL, a
+ * login form that checks Origin, a session cookie, a streamed body, a
+ * WebSocket that checks Origin and the session.
+ */
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** Milliseconds from the request to the first and to the last byte of the body. */
+  firstByteMs: number;
+  lastByteMs: number;
+}
+
+/** `*.localhost` is loopback (RFC 6761 §6.3): browsers resolve it so, and so does this lookup. */
+const loopback: LookupFunction = (_hostname, options, callback) => {
+  if (options.all) return (callback as unknown as (error: null, addresses: Array<{ address: string; family: number }>) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+  callback(null, '127.0.0.1', 4);
+};
+
+function fetchAt(url: string, options: { method?: string; cookies?: string[]; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.cookies && options.cookies.length > 0) headers.cookie = options.cookies.join('; ');
+    const request = httpRequest(url, { method: options.method ?? 'GET', headers, lookup: loopback, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      let firstByteMs = -1;
+      response.on('data', (chunk: Buffer) => {
+        if (firstByteMs < 0) firstByteMs = performance.now() - started;
+        chunks.push(chunk);
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks), firstByteMs, lastByteMs: performance.now() - started }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(options.body);
+  });
+}
+
+/** `name=value` of a Set-Cookie (and its attributes, lower-cased). */
+function cookieOf(answer: Answer, name: string): { pair: string; attributes: string[] } {
+  const line = (answer.headers['set-cookie'] ?? []).find((cookie) => cookie.startsWith(`${name}=`));
+  if (line === undefined) throw new Error(`no ${name} cookie in ${JSON.stringify(answer.headers['set-cookie'])}`);
+  const [pair, ...attributes] = line.split(';');
+  return { pair: pair!.trim(), attributes: attributes.map((attribute) => attribute.trim().toLowerCase()) };
+}
+
+describe('the BMC web UI through relay → agent → bmcsim', () => {
+  let fleet: Fleet;
+  let stack: Stack;
+  let webPort: number;
+  let bmcOrigin: string;
+
+  async function api(method: string, path: string, body?: unknown, token = stack.operatorToken): Promise<{ status: number; body: Record<string, unknown> }> {
+    const response = await fetch(`${stack.relayUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+  }
+
+  /** A web session opened and launched: its origin and the relay's cookie for it. */
+  async function launched(serverId = 'web-01'): Promise<{ origin: string; cookie: string; sessionId: string }> {
+    const created = await api('POST', `/v1/servers/${serverId}/sessions`, { kind: 'web' });
+    expect(created.status).toBe(201);
+    const launch = await fetchAt(created.body['webUrl'] as string);
+    expect(launch.status).toBe(303);
+    return { origin: created.body['streamUrl'] as string, cookie: cookieOf(launch, 'lightsout_web').pair, sessionId: created.body['sessionId'] as string };
+  }
+
+  beforeAll(async () => {
+    fleet = await startFleet({ count: 1, address: '127.0.0.1', ports: { ipmi: 0, web: 0, vnc: 0 }, tls: true, startPowered: true, timings: { postMs: 5, bootMs: 5, shutdownMs: 20, cycleMs: 20 } });
+    bmcOrigin = fleet.bmcs[0]!.redfishUrl;
+    webPort = await freeTcpPort();
+    stack = await startStack(
+      [
+        { id: 'web-01', web: { url: bmcOrigin } },
+        // The same BMC pinned to a certificate it does not have: the agent must refuse it.
+        { id: 'web-02', web: { url: bmcOrigin, tls: { fingerprint256: 'AB'.repeat(32) } } },
+      ],
+      { relayConfig: { webUi: { domain: 'localhost', port: webPort, scheme: 'http' } } },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.close();
+    await fleet?.stop();
+  });
+
+  it('answers a one-time launch URL on an origin of the session\'s own', async () => {
+    const created = await api('POST', '/v1/servers/web-01/sessions', { kind: 'web' });
+    expect(created.status).toBe(201);
+    const sessionId = created.body['sessionId'] as string;
+    expect(sessionId).toMatch(/^[a-z2-7]{22}$/);
+    expect(created.body['streamUrl']).toBe(`http://${sessionId}.localhost:${webPort}`);
+    expect(created.body['webUrl']).toBe(`http://${sessionId}.localhost:${webPort}/.lightsout/launch?token=${created.body['token'] as string}`);
+
+    const first = await fetchAt(created.body['webUrl'] as string);
+    expect(first.status).toBe(303);
+    expect(first.headers.location).toBe('/');
+    const cookie = cookieOf(first, 'lightsout_web');
+    expect(cookie.attributes).toEqual(expect.arrayContaining(['path=/', 'httponly', 'samesite=lax']));
+    expect(cookie.attributes.some((attribute) => attribute.startsWith('domain'))).toBe(false);
+    // Once only.
+    const again = await fetchAt(created.body['webUrl'] as string);
+    expect(again.status).toBe(401);
+    expect(JSON.parse(again.body.toString()).code).toBe('TOKEN_INVALID');
+    // The launch token opens no stream on the gateway either: another audience.
+    const asStream = await fetch(`${stack.relayUrl}/v1/streams/${sessionId}/route`, { headers: { authorization: `Bearer ${created.body['token'] as string}` } });
+    expect(asStream.status).toBe(401);
+  });
+
+  it('logs in to the BMC through the tunnel: redirect, form with Origin check, session cookie', async () => {
+    const { origin, cookie } = await launched();
+    // Without the relay's cookie nothing reaches the BMC.
+    const anonymous = await fetchAt(`${origin}/`);
+    expect(anonymous.status).toBe(401);
+    expect(JSON.parse(anonymous.body.toString()).code).toBe('UNAUTHENTICATED');
+
+    // The BMC redirects to its own absolute URL, built from the Host it was sent: it lands on the session's origin.
+    const start = await fetchAt(`${origin}/`, { cookies: [cookie] });
+    expect(start.status).toBe(302);
+    expect(start.headers.location).toBe(`${origin}/login`);
+    const form = await fetchAt(`${origin}/login`, { cookies: [cookie] });
+    expect(form.status).toBe(200);
+    expect(form.body.toString()).toContain('<form method="post" action="/login">');
+
+    // A login from another site is refused by the BMC; from the session's origin it passes (Origin rewritten to the BMC's).
+    const post = (originHeader: string) => fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin: originHeader, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
+    expect((await post('https://evil.example')).status).toBe(403);
+    const login = await post(origin);
+    expect(login.status).toBe(302);
+    expect(login.headers.location).toBe('/');
+    const bmcCookie = cookieOf(login, 'BMCSIM_SESSION');
+    expect(bmcCookie.attributes).toContain('httponly');
+    // Served over plain http on loopback, the BMC's Secure would make a browser drop the cookie.
+    expect(bmcCookie.attributes).not.toContain('secure');
+
+    const page = await fetchAt(`${origin}/`, { cookies: [cookie, bmcCookie.pair] });
+    expect(page.status).toBe(200);
+    expect(page.body.toString()).toContain('Logged in as admin');
+    // The BMC's cookie alone opens nothing: the relay's cookie is checked first.
+    expect((await fetchAt(`${origin}/`, { cookies: [bmcCookie.pair] })).status).toBe(401);
+    // Nor does another session's cookie, on this origin.
+    const other = await launched();
+    const foreign = await fetchAt(`${origin}/`, { cookies: [other.cookie, bmcCookie.pair] });
+    expect(foreign.status).toBe(403);
+  });
+
+  it('streams bodies as they come and carries WebSockets', async () => {
+    const { origin, cookie } = await launched();
+    const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
+    const bmcCookie = cookieOf(login, 'BMCSIM_SESSION').pair;
+
+    // 40 chunks of 1 KiB, 20 ms apart (≥ 780 ms in all): the first must arrive long before the last was written.
+    const streamed = await fetchAt(`${origin}/stream?chunks=40`, { cookies: [cookie, bmcCookie] });
+    expect(streamed.status).toBe(200);
+    expect(streamed.body.length).toBe(40 * 1024);
+    expect(streamed.body[39 * 1024]).toBe(39);
+    process.stdout.write(`web-ui: streamed body first byte ${streamed.firstByteMs.toFixed(0)} ms, last ${streamed.lastByteMs.toFixed(0)} ms\n`);
+    expect(streamed.lastByteMs - streamed.firstByteMs).toBeGreaterThan(500);
+
+    const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin } });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    const echoes: Buffer[] = [];
+    const received = new Promise<void>((resolve) => socket.on('message', (data: Buffer) => {
+      echoes.push(data);
+      if (echoes.length === 2) resolve();
+    }));
+    const big = Buffer.alloc(256 * 1024, 7);
+    socket.send('hello, BMC');
+    socket.send(big);
+    await received;
+    expect(echoes[0]!.toString()).toBe('hello, BMC');
+    expect(echoes[1]!.equals(big)).toBe(true);
+    socket.close();
+
+    // A page of another origin cannot open the BMC's WebSocket (the BMC sees that Origin, not its own).
+    const hijack = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin: 'https://evil.example' } });
+    const refused = await new Promise<number>((resolve) => hijack.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)));
+    expect(refused).toBe(403);
+  });
+
+  it('refuses a BMC whose certificate is not the pinned one, before any request reaches it', async () => {
+    const { origin, cookie } = await launched('web-02');
+    const answer = await fetchAt(`${origin}/`, { cookies: [cookie] });
+    expect(answer.status).toBe(502);
+    expect(JSON.parse(answer.body.toString()).code).toBe('BMC_CERT_MISMATCH');
+  });
+
+  it('audits the opening, and keeps viewers and other names out', async () => {
+    const audit = await api('GET', '/v1/audit?action=session.open', undefined, stack.adminToken);
+    expect(audit.status).toBe(200);
+    const events = audit.body['records'] as Array<{ action: string; target?: string; details?: Record<string, unknown> }>;
+    expect(events.some((event) => event.action === 'session.open' && event.target === 'server:web-01' && event.details?.['kind'] === 'web')).toBe(true);
+    // A name that is no session of ours.
+    const stranger = await fetchAt(`http://aaaaaaaaaaaaaaaaaaaaaa.localhost:${webPort}/`);
+    expect([401, 404]).toContain(stranger.status);
+    expect((await fetchAt(`http://127.0.0.1:${webPort}/`)).status).toBe(404);
+    expect((await api('POST', '/v1/servers/web-01/sessions', { kind: 'web', mode: 'view' })).status).toBe(400);
+  });
+});

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { LookupFunction } from 'node:net';
 import { type Fleet, startFleet } from '@lightsout/bmcsim';
 import { freeTcpPort } from '@lightsout/lab';
@@ -202,6 +204,27 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     const answer = await fetchAt(`${origin}/`, { cookies: [cookie] });
     expect(answer.status).toBe(502);
     expect(JSON.parse(answer.body.toString()).code).toBe('BMC_CERT_MISMATCH');
+  });
+
+  it('`lightsout web SERVER` prints a launch URL that opens the BMC\'s UI', async () => {
+    const bin = fileURLToPath(new URL('../../cli/bin/lightsout.js', import.meta.url));
+    const run = (server: string) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [bin, 'web', server], { env: { ...process.env, LIGHTSOUT_RELAY: stack.relayUrl, LIGHTSOUT_TOKEN: stack.operatorToken, LIGHTSOUT_CONFIG_DIR: '/nonexistent-lightsout-config' } }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }),
+        );
+      });
+    const printed = await run('web-01');
+    expect(printed.code).toBe(0);
+    const url = printed.stdout.trim();
+    expect(url).toMatch(new RegExp(`^http://[a-z2-7]{22}\\.localhost:${webPort}/\\.lightsout/launch\\?token=`));
+    const launch = await fetchAt(url);
+    expect(launch.status).toBe(303);
+    const start = await fetchAt(`${new URL(url).origin}/`, { cookies: [cookieOf(launch, 'lightsout_web').pair] });
+    expect(start.status).toBe(302);
+    const missing = await run('no-such-server');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/^error NOT_FOUND/m);
   });
 
   it('audits the opening, and keeps viewers and other names out', async () => {

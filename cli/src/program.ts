@@ -5,7 +5,7 @@ import { auditExport, auditSearch, auditVerify } from './commands/audit.js';
 import { approvalDecide, approvalsList, policyGet, policySet } from './commands/automation.js';
 import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
 import { isBulk, runBulk, type SelectorOptions } from './commands/bulk.js';
-import { consoleCommand, vncCommand } from './commands/console.js';
+import { consoleCommand, vncCommand, webCommand } from './commands/console.js';
 import type { CommandContext } from './commands/context.js';
 import { grantsCreate, grantsDelete, grantsList } from './commands/grants.js';
 import { login, logout, whoami } from './commands/login.js';
@@ -191,6 +191,12 @@ export function buildProgram(context: CommandContext): Command {
     .option('--view-only', 'with --listen: drop every key, pointer and clipboard message of the local VNC clients')
     .option('--allow-remote', 'with --listen: allow a non-loopback address (anyone reaching it gets the console as you)')
     .action((server: string, options: { open?: boolean; listen?: string; viewOnly?: boolean; allowRemote?: boolean }) => vncCommand(context, server, options));
+  program
+    .command('web')
+    .description("a server's BMC web UI (iDRAC, iLO, bmcweb…) through the agent: print its one-time launch URL")
+    .argument('<server>', 'server id')
+    .option('--open', 'also open it in the default browser')
+    .action((server: string, options: { open?: boolean }) => webCommand(context, server, options));
   const media = program.command('media').description('virtual media: boot a server from an ISO (needs Redfish on the BMC)');
   media
     .command('mount')

@@ -96,6 +96,34 @@ export async function vncCommand(context: CommandContext, serverId: string, opti
   }
 }
 
+export interface WebOptions {
+  open?: boolean;
+}
+
+/**
+ * `lightsout web SERVER`: a session on the BMC's own web UI (iDRAC, iLO,
+ * bmcweb) through the agent; prints its one-time launch URL (on an origin of
+ * its own, docs/security.md "The BMC's web UI"), and with --open opens it.
+ * The URL works once, within a minute: it is a key, not a bookmark.
+ */
+export async function webCommand(context: CommandContext, serverId: string, options: WebOptions): Promise<void> {
+  const api = await apiFor(context);
+  const server = await api.get<ServerView>(`/v1/servers/${encodeURIComponent(serverId)}`);
+  if (!server.capabilities.includes('web')) {
+    throw new LightsoutError('BMC_UNSUPPORTED', `server ${serverId} has no web UI endpoint`, { hint: `add web: {url: https://…} to the server in the agent configuration (it offers: ${offers(server)})` });
+  }
+  const session = await api.post<SessionCreated>(serverPath(serverId, 'sessions'), { kind: 'web' });
+  if (session.webUrl === undefined) throw new LightsoutError('INTERNAL', 'the relay answered no web UI URL');
+  context.output.out(`${session.webUrl}\n`);
+  context.output.err(`[lightsout: open within 60 s, once; the BMC's web UI then lives at ${session.streamUrl} until your session ends]\n`);
+  if (options.open) {
+    const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+    const child = spawn(opener, [session.webUrl], { stdio: 'ignore', detached: true });
+    child.on('error', () => context.output.err(`could not run ${opener}: open the URL above in a browser\n`));
+    child.unref();
+  }
+}
+
 async function serveVnc(context: CommandContext, serverId: string, listen: ListenAddress, viewOnly: boolean, api: Awaited<ReturnType<typeof apiFor>>, hooks: VncHooks): Promise<void> {
   const notice = (text: string) => context.output.err(text);
   if (!listen.loopback) notice(`[lightsout: WARNING: listening on ${formatAddress(listen.host, listen.port)}, not loopback: anyone who can reach this address opens ${serverId}'s screen${viewOnly ? '' : ' and types into it'} as you, with no password]\n`);

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { LookupFunction } from 'node:net';
 import { type Fleet, startFleet } from '@lightsout/bmcsim';
 import { freeTcpPort } from '@lightsout/lab';
+import { waitFor } from '@lightsout/lab/wait';
+import { loginWithPassword } from '@lightsout/relay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Stack, startStack } from '../lib/stack.js';
@@ -75,8 +77,8 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
   }
 
   /** A web session opened and launched: its origin and the relay's cookie for it. */
-  async function launched(serverId = 'web-01'): Promise<{ origin: string; cookie: string; sessionId: string }> {
-    const created = await api('POST', `/v1/servers/${serverId}/sessions`, { kind: 'web' });
+  async function launched(serverId = 'web-01', token = stack.operatorToken): Promise<{ origin: string; cookie: string; sessionId: string }> {
+    const created = await api('POST', `/v1/servers/${serverId}/sessions`, { kind: 'web' }, token);
     expect(created.status).toBe(201);
     const launch = await fetchAt(created.body['webUrl'] as string);
     expect(launch.status).toBe(303);
@@ -225,6 +227,30 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     const missing = await run('no-such-server');
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/^error NOT_FOUND/m);
+  });
+
+  it('ends with its user: disabled, the open BMC WebSocket closes and the cookie opens nothing more', async () => {
+    const password = 'leaving-operator-password-1';
+    const created = await api('POST', '/v1/users', { username: 'leaving-operator', password, role: 'operator', tenant: 'demo' }, stack.adminToken);
+    expect(created.status).toBe(201);
+    const token = (await loginWithPassword(stack.relayUrl, 'leaving-operator', password)).accessToken;
+    const { origin, cookie } = await launched('web-01', token);
+    const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
+    const bmcCookie = cookieOf(login, 'BMCSIM_SESSION').pair;
+    const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin } });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    let closed = false;
+    socket.once('close', () => (closed = true));
+    const disabledAt = performance.now();
+    const disabled = await api('PATCH', `/v1/users/${(created.body as { id: string }).id}`, { disabled: true }, stack.adminToken);
+    expect(disabled.status).toBe(200);
+    await waitFor('the BMC WebSocket of a disabled user to close', () => closed, { timeoutMs: 5_000 });
+    process.stdout.write(`web-ui: a disabled user's BMC WebSocket closed ${(performance.now() - disabledAt).toFixed(0)} ms after the call\n`);
+    const after = await fetchAt(`${origin}/`, { cookies: [cookie, bmcCookie] });
+    expect(after.status).toBe(403);
   });
 
   it('audits the opening, and keeps viewers and other names out', async () => {

@@ -100,6 +100,12 @@ export class MediaCache {
     return partial ? { ...partial } : undefined;
   }
 
+  /** Removes upload `key`'s partial file unless a write holds it (the image is cached: the file's bytes are not needed). */
+  async discardPartial(key: string): Promise<void> {
+    const partial = this.partials.get(key);
+    if (partial && !this.writingUploads.has(key)) await this.evictPartial(key, partial);
+  }
+
   /** Bytes of uploads' partial files that no write holds (a write's file is inside its reservation). */
   private get idlePartialBytes(): number {
     let total = 0;

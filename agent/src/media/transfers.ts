@@ -37,10 +37,14 @@ export class MediaTransfers {
 
   /** Starts pulling `params.sha256` from the relay unless it is cached or this pull is already running; true when cached. */
   fromRelay(params: MediaFetchParams): boolean {
-    if (this.cache.has(params.sha256)) return true;
+    const upload = uploadOf(params.pullPath);
+    if (this.cache.has(params.sha256)) {
+      // another upload stored it meanwhile: the relay has this one's client prove its bytes instead, nothing of its file is needed
+      if (upload !== undefined) this.context.track(this.cache.discardPartial(upload));
+      return true;
+    }
     const running = this.transfers.get(params.pullPath);
     if (running?.state === 'fetching' && running.sha256 === params.sha256) return false;
-    const upload = uploadOf(params.pullPath);
     const kept = upload === undefined ? undefined : this.cache.partialOf(upload);
     const transfer: AgentMediaTransfer = { sha256: params.sha256, state: 'fetching', bytes: kept?.sha256 === params.sha256 ? Math.min(kept.bytes, params.size) : 0, size: params.size };
     this.transfers.set(params.pullPath, transfer);

@@ -56,6 +56,8 @@ export interface WebsockifyOptions {
    * (as a BMC would); its PEM is returned as `certificate` to pin as a CA.
    */
   tls?: boolean;
+  /** Also serve this directory's files over HTTP(S) on the same port (`--web`), e.g. noVNC's `/usr/share/novnc`: a BMC-like web console. */
+  web?: string;
 }
 
 /** Several targets behind one websockify, picked by the URL's `?token=` (websockify's TokenFile plugin). */
@@ -90,7 +92,8 @@ export async function startWebsockify(target: { host: string; port: number } | W
     let lastError: unknown;
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       const port = await freeTcpPort();
-      const peer = spawnPeer('websockify', 'websockify', [...tlsArgs, `127.0.0.1:${port}`, ...targetArgs]);
+      const webArgs = options.web === undefined ? [] : ['--web', options.web];
+      const peer = spawnPeer('websockify', 'websockify', [...tlsArgs, ...webArgs, `127.0.0.1:${port}`, ...targetArgs]);
       try {
         await waitUntilListening(peer, port);
         const stop = async (): Promise<void> => {

@@ -223,6 +223,28 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
     return () => window.removeEventListener('keydown', onKey, true);
   }, [workspace, platform, openTab, popOutTab]);
 
+  /**
+   * The BMC's own web UI: a web session's one-time launch URL, opened in a
+   * browser tab of its own (the desktop app hands it to the system browser).
+   * The tab is opened before the request, while the click still counts as
+   * the user's, and pointed at the URL once the relay answers.
+   */
+  const openWebUi = (server: ServerView): void => {
+    const pending = window.open('', '_blank');
+    client.createSession(server.id, 'web', 'control').then(
+      (session) => {
+        if (session.webUrl === undefined) throw new Error('the relay answered no web UI URL');
+        if (pending === null) return void window.open(session.webUrl, '_blank', 'noopener,noreferrer');
+        // The BMC's pages must not reach back into this window.
+        pending.opener = null;
+        pending.location.href = session.webUrl;
+      },
+    ).catch((error: unknown) => {
+      pending?.close();
+      toast(`${server.id}: could not open the BMC web UI — ${error instanceof Error ? error.message : String(error)}`, 'error');
+    });
+  };
+
   const menuEntries = (serverIds: string[]): MenuEntry[] => {
     const targets = serverIds.map((id) => serverMap.get(id)).filter((server): server is ServerView => server !== undefined);
     const capabilities = capabilitiesOf(targets);
@@ -234,6 +256,7 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
         { kind: 'item', label: 'Open SOL console', disabled: !capabilities.has('sol'), onSelect: () => services.openConsole(single, 'sol'), testId: 'menu-open-sol' },
         { kind: 'item', label: 'Open serial console', disabled: !capabilities.has('serial'), onSelect: () => services.openConsole(single, 'serial'), testId: 'menu-open-serial' },
         { kind: 'item', label: 'Open graphical console (VNC)', disabled: !capabilities.has('vnc'), onSelect: () => services.openConsole(single, 'vnc'), testId: 'menu-open-vnc' },
+        { kind: 'item', label: 'Open BMC web UI', hint: 'in a browser tab', disabled: !capabilities.has('web'), onSelect: () => openWebUi(single), testId: 'menu-open-web-ui' },
         { kind: 'separator' },
       );
     }

@@ -234,7 +234,7 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     const created = await api('POST', '/v1/users', { username: 'leaving-operator', password, role: 'operator', tenant: 'demo' }, stack.adminToken);
     expect(created.status).toBe(201);
     const token = (await loginWithPassword(stack.relayUrl, 'leaving-operator', password)).accessToken;
-    const { origin, cookie } = await launched('web-01', token);
+    const { origin, cookie, sessionId } = await launched('web-01', token);
     const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
     const bmcCookie = cookieOf(login, 'BMCSIM_SESSION').pair;
     const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin } });
@@ -251,6 +251,15 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     process.stdout.write(`web-ui: a disabled user's BMC WebSocket closed ${(performance.now() - disabledAt).toFixed(0)} ms after the call\n`);
     const after = await fetchAt(`${origin}/`, { cookies: [cookie, bmcCookie] });
     expect(after.status).toBe(403);
+    // Launched, then closed because its holder lost access: both audited, once.
+    const records = async (action: string) => ((await api('GET', `/v1/audit?action=${action}&server=web-01`, undefined, stack.adminToken)).body['records'] as Array<{ details?: Record<string, unknown> }>).filter((record) => record.details?.['webSession'] === sessionId);
+    expect(await records('session.launch')).toHaveLength(1);
+    const closes = await waitFor('the web session\'s session.close', async () => {
+      const found = await records('session.close');
+      return found.length > 0 ? found : undefined;
+    });
+    expect(closes).toHaveLength(1);
+    expect(closes[0]!.details).toMatchObject({ kind: 'web', reason: 'revoked' });
   });
 
   it('audits the opening, and keeps viewers and other names out', async () => {

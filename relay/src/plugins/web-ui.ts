@@ -72,6 +72,12 @@ async function webUiPlugin(app: FastifyInstance): Promise<void> {
   const grantOf = (claims: StreamTokenClaims) => ({ sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, mode: claims.mod, agentId: claims.agt, subject: claims.sub, user: claims.usr, ...(claims.wxp === undefined ? {} : { webSessionEnd: claims.wxp }) });
   app.decorate('webUi', { open, port: () => proxy?.server.listening === true ? (proxy.server.address() as AddressInfo).port : undefined });
 
+  const audit = (claims: StreamTokenClaims, action: 'session.launch' | 'session.close', extra: { sourceIp?: string; reason?: string }): void => {
+    void app.audit
+      .append({ action, outcome: 'success', subject: claims.sub, tenant: claims.ten, target: `server:${claims.srv}`, ...(extra.sourceIp === undefined ? {} : { sourceIp: extra.sourceIp }), details: { kind: 'web', webSession: claims.sid, user: claims.usr, ...(extra.reason === undefined ? {} : { reason: extra.reason }) } })
+      .catch((error: unknown) => app.log.error({ err: error, webSession: claims.sid }, `could not audit ${action}`));
+  };
+
   app.addHook('onListen', async () => {
     const instance = new WebUiProxy({
       // Filled in below, once the port is known (the proxy reads it per request).
@@ -91,6 +97,9 @@ async function webUiPlugin(app: FastifyInstance): Promise<void> {
       socket: nodeStreamSocket(),
       setTimer: nodeSetTimer,
       log: app.log,
+      // session.open is the REST call's (the access hook); these say when a browser took it up and when it ended.
+      onLaunched: (claims, sourceIp) => audit(claims, 'session.launch', { ...(sourceIp === undefined ? {} : { sourceIp }) }),
+      onEnded: (claims, reason) => audit(claims, 'session.close', { reason }),
     });
     const port = await instance.listen(settings.port!, settings.host);
     origins = { scheme: settings.scheme, domain, port: settings.publicPort ?? (settings.scheme === 'https' ? 443 : port) };

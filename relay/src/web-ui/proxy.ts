@@ -27,6 +27,10 @@ export interface WebUiProxyOptions {
   socket: StreamSocketFactory;
   setTimer: SetTimer;
   log: FastifyBaseLogger;
+  /** The launch URL was opened: the session is live in a browser (audited as `session.launch`). */
+  onLaunched?(claims: StreamTokenClaims, sourceIp: string | undefined): void;
+  /** The session ended as this replica saw it launched: its end came, or its holder lost access (audited as `session.close`). */
+  onEnded?(claims: StreamTokenClaims, reason: 'expired' | 'revoked'): void;
   /** A pooled connection to the BMC idle this long is closed (BMCs drop idle keep-alives themselves within seconds). */
   idleMs?: number;
 }
@@ -75,6 +79,8 @@ export class WebUiProxy {
   readonly server: Server;
   private readonly agents = new Map<string, { agent: StreamAgent; lastUsed: number }>();
   private readonly expiring = new WeakSet<Duplex>();
+  /** Sessions launched here and not ended yet: their end is told once (onEnded). */
+  private readonly launched = new Map<string, { claims: StreamTokenClaims; timer: ReturnType<typeof setTimeout> }>();
   private readonly sweep: ReturnType<typeof setInterval>;
 
   constructor(readonly options: WebUiProxyOptions) {
@@ -103,6 +109,8 @@ export class WebUiProxy {
 
   async close(): Promise<void> {
     clearInterval(this.sweep);
+    for (const entry of this.launched.values()) clearTimeout(entry.timer);
+    this.launched.clear();
     for (const entry of this.agents.values()) entry.agent.destroy();
     this.agents.clear();
     this.server.closeAllConnections();
@@ -116,7 +124,13 @@ export class WebUiProxy {
     const cookie = cookieValue(request.headers.cookie, WEB_COOKIE);
     if (cookie === undefined) throw new LightsoutError('UNAUTHENTICATED', 'this web session was not opened in this browser', { hint: 'open the BMC web UI again from the console (or lightsout web SERVER)' });
     const claims = await this.options.verify(cookie, sessionId, 'web');
-    await this.options.checkAccess(claims);
+    try {
+      await this.options.checkAccess(claims);
+    } catch (error) {
+      // Revoked, or the server left the tenant: the session is over for good.
+      if (error instanceof LightsoutError && (error.code === 'FORBIDDEN' || error.code === 'NOT_FOUND')) this.ended(sessionId, 'revoked');
+      throw error;
+    }
     return { sessionId, claims };
   }
 
@@ -188,6 +202,20 @@ export class WebUiProxy {
     response.writeHead(303, { location: '/', 'set-cookie': `${WEB_COOKIE}=${cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
     response.end();
     this.options.log.info({ webSession: sessionId, serverId: claims.srv, user: claims.usr }, 'web UI session launched in a browser');
+    this.options.onLaunched?.(claims, request.socket.remoteAddress);
+    const timer = setTimeout(() => this.ended(sessionId, 'expired'), Math.max(0, (claims.wxp ?? claims.exp) * 1000 - Date.now()));
+    timer.unref();
+    this.launched.set(sessionId, { claims, timer });
+  }
+
+  private ended(sessionId: string, reason: 'expired' | 'revoked'): void {
+    const entry = this.launched.get(sessionId);
+    if (entry === undefined) return;
+    this.launched.delete(sessionId);
+    clearTimeout(entry.timer);
+    this.agents.get(sessionId)?.agent.destroy();
+    this.agents.delete(sessionId);
+    this.options.onEnded?.(entry.claims, reason);
   }
 
   private agentFor(sessionId: string, claims: StreamTokenClaims): StreamAgent {

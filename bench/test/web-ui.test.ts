@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LookupFunction } from 'node:net';
 import { type Fleet, startFleet } from '@lightsout/bmcsim';
@@ -199,6 +200,40 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     const hijack = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin: 'https://evil.example' } });
     const refused = await new Promise<number>((resolve) => hijack.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)));
     expect(refused).toBe(403);
+  });
+
+  it('slows a fast BMC down to a slow browser instead of holding its body in the relay', async () => {
+    const { origin, cookie } = await launched();
+    const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
+    const bmcCookie = cookieOf(login, 'BMCSIM_SESSION').pair;
+    const relayRssMib = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${stack.relayPid()!}/status`, 'utf8'))![1]) / 1024;
+    const mib = 256;
+    const before = relayRssMib();
+    let peak = before;
+    let received = 0;
+    await new Promise<void>((resolve, reject) => {
+      const request = httpRequest(`${origin}/bulk?mib=${mib}`, { headers: { cookie: `${cookie}; ${bmcCookie}` }, lookup: loopback, agent: false }, (response) => {
+        expect(response.statusCode).toBe(200);
+        // A browser that does not read for a while (a stalled tab, a slow link): what piles up, and where?
+        response.pause();
+        const sampler = setInterval(() => (peak = Math.max(peak, relayRssMib())), 50);
+        setTimeout(() => {
+          response.on('data', (chunk: Buffer) => (received += chunk.length));
+          response.resume();
+        }, 3_000);
+        response.on('end', () => {
+          clearInterval(sampler);
+          resolve();
+        });
+        response.on('error', reject);
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    expect(received).toBe(mib * 1024 * 1024);
+    process.stdout.write(`web-ui: ${mib} MiB body to a reader that paused 3 s: relay RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB\n`);
+    // One stream window (8 MiB) each way and socket buffers, not the body.
+    expect(peak - before).toBeLessThan(64);
   });
 
   it('refuses a BMC whose certificate is not the pinned one, before any request reaches it', async () => {

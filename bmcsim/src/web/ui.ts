@@ -16,11 +16,13 @@ import type { BmcUser } from '../bmc/config.js';
  * - `GET /` with the session: a page naming the user and the host;
  * - `GET /stream?chunks=N`: N chunks of 1 KiB, written 20 ms apart, chunked
  *   (a body that must reach the browser as it comes, not at the end);
+ * - `GET /bulk?mib=N`: N MiB as fast as the reader takes them (a firmware
+ *   image download: what a slow browser must slow down, not pile up);
  * - `GET /ws/echo` upgraded to WebSocket with the session cookie and the
  *   BMC's own Origin: every message is echoed back.
  */
 export const WEB_UI_COOKIE = 'BMCSIM_SESSION';
-const PATHS = new Set(['/', '/login', '/logout', '/stream', '/ws/echo']);
+const PATHS = new Set(['/', '/login', '/logout', '/stream', '/bulk', '/ws/echo']);
 
 export interface WebUiOptions {
   users: readonly BmcUser[];
@@ -74,6 +76,7 @@ export class BmcWebUi {
       this.sessions.delete(cookieOf(request, WEB_UI_COOKIE)!);
       return this.redirect(response, '/login', `${WEB_UI_COOKIE}=; Path=/; Max-Age=0`);
     }
+    if (url.pathname === '/bulk') return this.bulk(response, Math.min(1024, Number(url.searchParams.get('mib') ?? '1') || 1));
     if (url.pathname === '/stream') return this.stream(response, Math.min(1000, Number(url.searchParams.get('chunks') ?? '10') || 10));
     this.page(response, 200, `<h1>${escapeHtml(this.options.hostname)}</h1><p id="user">Logged in as ${escapeHtml(user)}</p>`);
   }
@@ -123,6 +126,20 @@ export class BmcWebUi {
       response.end();
     }, 20);
     response.on('close', () => clearInterval(timer));
+  }
+
+  private bulk(response: ServerResponse, mib: number): void {
+    const chunk = Buffer.alloc(64 * 1024, 0x5a);
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(mib * 1024 * 1024) });
+    let left = mib * 16;
+    const more = (): void => {
+      while (left > 0) {
+        left -= 1;
+        if (!response.write(chunk)) return void response.once('drain', more);
+      }
+      response.end();
+    };
+    more();
   }
 
   private page(response: ServerResponse, status: number, body: string): void {

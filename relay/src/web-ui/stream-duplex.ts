@@ -34,8 +34,9 @@ export class StreamDuplex extends Duplex {
       token: options.token,
       socket: options.socket,
       setTimer: options.setTimer,
+      // A browser that reads slowly closes the agent's window (acks withheld) instead of growing this buffer.
       onData: (bytes) => {
-        this.push(bytes);
+        if (!this.push(bytes)) this.client.holdAcks(true);
       },
       onDrain: () => this.releaseWrite(),
       onError: (code, message) => {
@@ -65,7 +66,8 @@ export class StreamDuplex extends Duplex {
   }
 
   override _read(): void {
-    // The stream client delivers as bytes arrive; the window (acks) bounds what is in flight.
+    // The reader wants more: acknowledge what it took, and the agent sends on.
+    this.client.holdAcks(false);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

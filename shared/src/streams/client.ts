@@ -176,6 +176,15 @@ export class StreamClient {
     return this.endpoint.canSend;
   }
 
+  /**
+   * The consumer of `onData` is backed up (a Node stream whose reader is
+   * slow): acks are withheld, so the far end's window closes and what this
+   * end holds stays within one window. Released, what is pending is acknowledged.
+   */
+  holdAcks(hold: boolean): void {
+    this.stream.holdAcks(hold);
+  }
+
   control(message: Exclude<ClientStreamMessage, { type: 'resume' | 'ack' }>): void {
     if (this.currentState === 'streaming') this.socket?.send(encodeStreamMessage(message));
   }

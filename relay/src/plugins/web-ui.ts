@@ -27,10 +27,14 @@ declare module 'fastify' {
  */
 async function webUiPlugin(app: FastifyInstance): Promise<void> {
   const settings = app.config.webUi;
-  if (settings?.domain === undefined || settings.port === undefined || app.config.role === 'manager') return;
+  if (settings?.domain === undefined) return;
   const domain = settings.domain;
   let proxy: WebUiProxy | undefined;
-  let origins: WebOrigins | undefined;
+  // Where sessions are served. A manager serves none but opens them (the REST call goes to the deployment URL),
+  // so it names the gateways' public origin from the config; a listening replica learns its port first.
+  const servesHere = settings.port !== undefined && app.config.role !== 'manager';
+  const fixedPort = settings.publicPort ?? (settings.scheme === 'https' ? 443 : undefined);
+  let origins: WebOrigins | undefined = !servesHere && fixedPort !== undefined ? { scheme: settings.scheme, domain, port: fixedPort } : undefined;
 
   /** Where the BMC's web UI is: its origin as the agent reported it (addresses travel upstream, credentials never). */
   async function bmcOriginOf(serverId: string): Promise<string> {
@@ -41,6 +45,7 @@ async function webUiPlugin(app: FastifyInstance): Promise<void> {
   }
 
   async function open(caller: Principal, serverId: string, body: SessionCreate): Promise<SessionCreated> {
+    if (origins === undefined && !servesHere) throw new LightsoutError('CONFIG_INVALID', 'webUi.publicPort is needed to name the sessions\' origin served over http by the gateways');
     if (origins === undefined) throw new LightsoutError('CONFLICT', 'the web UI listener is not up yet', { hint: 'try again in a moment' });
     if (body.mode === 'view') throw new LightsoutError('BAD_REQUEST', "a BMC's web UI has no read-only mode", { hint: 'ask for mode "control" (a viewer role cannot open it)' });
     if (body.takeover === true) throw new LightsoutError('BAD_REQUEST', 'takeover applies to SOL consoles only, not web');
@@ -78,6 +83,7 @@ async function webUiPlugin(app: FastifyInstance): Promise<void> {
       .catch((error: unknown) => app.log.error({ err: error, webSession: claims.sid }, `could not audit ${action}`));
   };
 
+  if (!servesHere) return;
   app.addHook('onListen', async () => {
     const instance = new WebUiProxy({
       // Filled in below, once the port is known (the proxy reads it per request).

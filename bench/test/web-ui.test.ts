@@ -65,6 +65,8 @@ function cookieOf(answer: Answer, name: string): { pair: string; attributes: str
   return { pair: pair!.trim(), attributes: attributes.map((attribute) => attribute.trim().toLowerCase()) };
 }
 
+const SESSION_SECONDS = 30;
+
 describe('the BMC web UI through relay → agent → bmcsim', () => {
   let fleet: Fleet;
   let stack: Stack;
@@ -96,7 +98,8 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
         // The same BMC pinned to a certificate it does not have: the agent must refuse it.
         { id: 'web-02', web: { url: bmcOrigin, tls: { fingerprint256: 'AB'.repeat(32) } } },
       ],
-      { relayConfig: { webUi: { domain: 'localhost', port: webPort, scheme: 'http' } } },
+      // Sessions of 30 s: every test is done with its own within seconds, and the last one sees one end.
+      { relayConfig: { webUi: { domain: 'localhost', port: webPort, scheme: 'http', maxSessionSeconds: SESSION_SECONDS } } },
     );
   }, 120_000);
 
@@ -307,5 +310,30 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     expect([401, 404]).toContain(stranger.status);
     expect((await fetchAt(`http://127.0.0.1:${webPort}/`)).status).toBe(404);
     expect((await api('POST', '/v1/servers/web-01/sessions', { kind: 'web', mode: 'view' })).status).toBe(400);
+  });
+
+  it('ends when its time is up: the open WebSocket closes, the cookie has expired, session.close says so', { timeout: (SESSION_SECONDS + 30) * 1000 }, async () => {
+    const { origin, cookie, sessionId } = await launched();
+    const launchedAt = Date.now();
+    const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
+    const bmcCookie = cookieOf(login, 'BMCSIM_SESSION').pair;
+    const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin } });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    let closedAt = 0;
+    socket.once('close', () => (closedAt = Date.now()));
+    await waitFor('the web session\'s WebSocket to close at its end', () => closedAt > 0, { timeoutMs: (SESSION_SECONDS + 10) * 1000, intervalMs: 100 });
+    process.stdout.write(`web-ui: a ${SESSION_SECONDS} s web session's WebSocket closed ${((closedAt - launchedAt) / 1000).toFixed(1)} s after its launch\n`);
+    expect(closedAt - launchedAt).toBeGreaterThan((SESSION_SECONDS - 2) * 1000);
+    const after = await fetchAt(`${origin}/`, { cookies: [cookie, bmcCookie] });
+    expect(after.status).toBe(401);
+    expect(JSON.parse(after.body.toString()).code).toBe('TOKEN_EXPIRED');
+    const closes = await waitFor('the expired session\'s session.close', async () => {
+      const found = ((await api('GET', '/v1/audit?action=session.close&server=web-01', undefined, stack.adminToken)).body['records'] as Array<{ details?: Record<string, unknown> }>).filter((record) => record.details?.['webSession'] === sessionId);
+      return found.length > 0 ? found : undefined;
+    });
+    expect(closes.map((record) => record.details?.['reason'])).toEqual(['expired']);
   });
 });

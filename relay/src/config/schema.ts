@@ -254,7 +254,7 @@ const WebUi = Type.Object(
     /** The port in the sessions' URLs; default 443 for https, the listener's own port for http. */
     publicPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535 })),
     /** A web session ends with the user's session, and at the latest this long after it was opened. */
-    maxSessionSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 8 * 3600 }),
+    maxSessionSeconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 8 * 3600 }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -124,6 +124,8 @@ export class WebUiProxy {
     const cookie = cookieValue(request.headers.cookie, WEB_COOKIE);
     if (cookie === undefined) throw new LightsoutError('UNAUTHENTICATED', 'this web session was not opened in this browser', { hint: 'open the BMC web UI again from the console (or lightsout web SERVER)' });
     const claims = await this.options.verify(cookie, sessionId, 'web');
+    // To the second: the token check allows a few seconds of clock skew, and the session's end closed its connections already.
+    if ((claims.wxp ?? claims.exp) * 1000 <= Date.now()) throw new LightsoutError('TOKEN_EXPIRED', 'this web session has ended', { hint: 'open the BMC web UI again from the console (or lightsout web SERVER)' });
     try {
       await this.options.checkAccess(claims);
     } catch (error) {

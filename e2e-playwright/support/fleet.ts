@@ -9,7 +9,15 @@ export interface Fleet {
   agent(): Started;
   /** Kills the agent with SIGKILL and starts it again with its enrolled identity; resolves once every server is online again. */
   killAndRestartAgent(): Promise<void>;
-  servers: { id: string; name: string; sol: boolean; serial: boolean; vnc: boolean; media: boolean }[];
+  servers: { id: string; name: string; sol: boolean; serial: boolean; vnc: boolean; media: boolean; ipmi: BmcLogin }[];
+}
+
+/** Where a test reaches a simulated BMC itself (ipmitool), as the agent does. */
+export interface BmcLogin {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
 }
 
 // Eight: the 16-console test opens a SOL and a VNC console on each.
@@ -105,6 +113,7 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
     let agent = startAgent();
     processes.push(agent);
     const servers = await allOnline(agent);
+    const ipmi = ipmiLogins(readFileSync(agentConfigPath, 'utf8'), environmentFrom(bmcsim.output()));
     return {
       processes,
       agent: () => agent,
@@ -124,6 +133,7 @@ export async function startFleet(options: { repo: string; relayUrl: string; data
         serial: server.capabilities.includes('serial'),
         vnc: server.capabilities.includes('vnc'),
         media: server.capabilities.includes('media'),
+        ipmi: ipmi.get(server.id) ?? missing(`the IPMI endpoint of ${server.id} in the agent config`),
       })),
     };
   } catch (error) {
@@ -137,4 +147,24 @@ function environmentFrom(output: string): Record<string, string> {
   const environment: Record<string, string> = {};
   for (const match of output.matchAll(/\b(BMCSIM_[A-Z_]+)=(\S+)/g)) environment[match[1]!] = match[2]!;
   return environment;
+}
+
+/**
+ * Each server's IPMI endpoint and login from the agent config bmcsim wrote
+ * (`- id:` … `ipmi: host, port`; one credential set, its password in the
+ * environment bmcsim printed).
+ */
+function ipmiLogins(config: string, environment: Record<string, string>): Map<string, BmcLogin> {
+  const username = /^\s+username: (\S+)$/m.exec(config)?.[1] ?? missing('the BMC username in the agent config');
+  const password = environment['BMCSIM_ADMIN_PASSWORD'] ?? missing('BMCSIM_ADMIN_PASSWORD in bmcsim\'s output');
+  const logins = new Map<string, BmcLogin>();
+  const servers = config.slice(config.indexOf('\nservers:\n'));
+  for (const match of servers.matchAll(/- id: (\S+)[\s\S]*?\n\s+ipmi:\n\s+host: (\S+)\n\s+port: (\d+)/g)) {
+    logins.set(match[1]!, { host: match[2]!, port: Number(match[3]), username, password });
+  }
+  return logins;
+}
+
+function missing(what: string): never {
+  throw new Error(`the simulated fleet cannot be used: no ${what}`);
 }

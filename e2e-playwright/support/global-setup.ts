@@ -79,6 +79,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
           LIGHTSOUT_RELAY__DATA_DIR: join(dataDir, 'relay'),
           LIGHTSOUT_RELAY__WEB_ROOT: join(desktop, 'out/web'),
           LIGHTSOUT_RELAY__AGENTS__HEARTBEAT_INTERVAL_MS: '1000',
+          // The fleet overview reads event logs again after 2 s, not a minute: a test's BMC event shows on the next read.
+          LIGHTSOUT_RELAY__AGENTS__EVENT_LOG_MAX_AGE_SECONDS: '2',
           ...relayEnv,
         },
       });

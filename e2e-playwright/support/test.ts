@@ -12,6 +12,8 @@ export interface FleetServer {
   serial: boolean;
   vnc: boolean;
   media: boolean;
+  /** The BMC's IPMI endpoint and login, for a test that acts on the BMC itself. */
+  ipmi: { host: string; port: number; username: string; password: string };
 }
 
 export interface Stack {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { expect, fleetServers, logIn, serverAction, shot, test } from '../support/test.js';
 
 /** A small image with the ISO 9660 primary volume descriptor magic ("CD001" at 0x8001), made here. */
@@ -91,6 +92,35 @@ test('the fleet overview: its counts match the tree, and a click filters the tre
   await consoles.click();
   await expect(rows.filter({ hasText: server.name })).toBeVisible();
   await expect(rows).toHaveCount(before + 1);
+});
+
+test('the fleet overview lists a critical event a BMC logged, with its time and severity, and opens its server', async ({ page, fleet }) => {
+  const server = fleetServers(fleet, 'servers', () => true).at(-1)!;
+  // The BMC logs a platform event, as a host's or a chassis' management controller sends one: ipmitool's sample
+  // "Temperature - Upper Critical - Going High" (IPMI v2.0 §29.3), over the LAN like the agent's own session.
+  const { host, port, username, password } = server.ipmi;
+  execFileSync('ipmitool', ['-I', 'lanplus', '-C', '17', '-H', host, '-p', String(port), '-U', username, '-P', password, 'event', '1'], { timeout: 20_000 });
+
+  await logIn(page, fleet);
+  await page.getByTestId('open-fleet-overview').click();
+  const section = page.getByTestId('fleet-events-section');
+  const row = section.locator(`[data-testid="fleet-event"][data-server="${server.id}"]`).filter({ hasText: 'Upper Critical going high' });
+  // Read again until the relay's reading of that log is newer than the event (it keeps one for 2 s in this stack).
+  await expect(async () => {
+    await section.getByRole('button', { name: 'Read again' }).click();
+    await expect(row.first()).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(row.first()).toHaveAttribute('data-severity', 'critical');
+  await expect(row.first()).toHaveClass(/severity-critical/);
+  await expect(row.first().locator('time')).toHaveAttribute('title', / UTC$/);
+  await expect(section.getByTestId('fleet-events-coverage')).toContainText(/critical events? in the event logs of \d+ servers/);
+  await shot(page, '45-fleet-critical-events');
+
+  // A click opens that server's page, and the tree shows only it.
+  await row.first().getByRole('button', { name: server.name }).click();
+  await expect(page.locator(`[data-testid="server-page"][data-server-id="${server.id}"]`)).toBeVisible();
+  await expect(page.getByLabel('Filter servers')).toHaveValue(`id:${server.id}`);
+  await expect(page.getByTestId('server-row')).toHaveCount(1);
 });
 
 test('a server\'s page: identity and BMC link, sensors with thresholds and a chart of the kept readings, events newest first', async ({ page, fleet }) => {

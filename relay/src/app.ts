@@ -138,8 +138,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(powerRoutesPlugin);
   await app.register(bootPlugin);
   await app.register(sensorsPlugin);
-  await app.register(selPlugin);
+  // Before the SEL routes: a cleared log drops out of the fleet's critical events.
   await app.register(fleetPlugin);
+  await app.register(selPlugin);
   // Before events and media: the feed relays job progress, media registers its eject.
   await app.register(bulkPlugin);
   await app.register(usersPlugin);

@@ -61,6 +61,7 @@ const TRANSPORT_GET_SOL_CONFIGURATION = 0x22;
 const TRANSPORT_SET_SOL_CONFIGURATION = 0x21;
 const SENSOR_GET_READING = 0x2d;
 const SENSOR_GET_THRESHOLDS = 0x27;
+const SENSOR_EVENT_PLATFORM_EVENT = 0x02;
 const SEL_GET_TIME = 0x48;
 const APP_GET_CHANNEL_PAYLOAD_VERSION = 0x4f;
 const APP_GET_CHANNEL_INFO = 0x42;
@@ -273,6 +274,7 @@ function storage(context: CommandContext, command: number, data: Uint8Array): Co
 }
 
 function sensor(context: CommandContext, command: number, data: Uint8Array): CommandResult {
+  if (command === SENSOR_EVENT_PLATFORM_EVENT) return platformEvent(context, data);
   const definition = SENSORS.find((candidate) => candidate.number === data[0]);
   if (command !== SENSOR_GET_READING && command !== SENSOR_GET_THRESHOLDS) return fail(COMPLETION.invalidCommand);
   if (!definition) return fail(COMPLETION.notPresent);
@@ -288,6 +290,16 @@ function sensor(context: CommandContext, command: number, data: Uint8Array): Com
   if (!unavailable && value >= definition.upperCritical) state |= 0x10 | 0x08;
   if (!unavailable && value <= definition.lowerCritical) state |= 0x02 | 0x01;
   return ok(encodeSensorReading({ raw: unavailable ? 0 : rawReading(definition, value), eventsEnabled: true, scanningEnabled: true, unavailable, state }));
+}
+
+// Platform Event Message, §29.3 table 29-4: | EvM rev 0x04 | sensor type | sensor number | event dir/type | event data 1–3 |,
+// preceded by a generator ID when it comes through the system interface (8 bytes) rather than IPMB or LAN (7 bytes).
+function platformEvent(context: CommandContext, data: Uint8Array): CommandResult {
+  if (data.length !== 7 && data.length !== 8) return fail(COMPLETION.requestLengthInvalid);
+  const fields = data.length === 8 ? data.subarray(1) : data;
+  if (fields[0] !== 0x04) return fail(COMPLETION.invalidDataField);
+  context.bmc.eventLog.addPlatformEvent({ sensorType: fields[1]!, sensorNumber: fields[2]!, eventDirType: fields[3]!, data: [fields[4]!, fields[5]!, fields[6]!] });
+  return ok();
 }
 
 // SOL configuration parameters, §26.3 table 26-5. ipmitool reads them all before `sol activate`.

@@ -55,6 +55,16 @@ describe.each([3, 17])('ipmitool -I lanplus -C %i', (suite) => {
     expect(events[1]).toMatch(/^\s*2 \| .* \| Power Unit #0x30 \| Power off\/down .*\| Asserted$/);
   });
 
+  it('logs a platform event (ipmitool event 1) in the SEL as sent, with Severity Critical for Redfish', async () => {
+    const { bmc, port } = await bmcWithPort();
+    const sent = await lanplus(port, suite, 'event', '1');
+    expect(sent.code).toBe(0);
+    const sel = await lanplus(port, suite, 'sel', 'list');
+    expect(sel.stdout).toMatch(/Temperature #0x30 \| Upper Critical going high \| Asserted/);
+    const logged = bmc.eventLog.entries.at(-1)!;
+    expect(logged).toMatchObject({ event: 'platform', message: 'Temperature Upper Critical going high', severity: 'Critical', sensor: 'Temperature' });
+  });
+
   it('carries SOL both ways byte for byte through a pty', async () => {
     const { bmc, port } = await bmcWithPort();
     const client = new PtyClient('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'adminpass', '-C', String(suite), 'sol', 'activate']);

@@ -110,7 +110,7 @@ export function sdrRepository(): readonly Uint8Array[] {
 
 // SEL system event record, §32.1: | record ID (2 LE) | type 0x02 | timestamp (4 LE) | generator ID (2 LE: 0x20 = BMC) |
 // | EvM revision 0x04 | sensor type | sensor number | event dir/type | event data 1–3 |
-const SEL_EVENTS: Record<LogEntry['event'], { sensorType: number; sensorNumber: number; offset: number }> = {
+const SEL_EVENTS: Record<Exclude<LogEntry['event'], 'platform'>, { sensorType: number; sensorNumber: number; offset: number }> = {
   // Power Unit (0x09) offset 0 "Power off/down", offset 1 "Power cycle" (§42.2 table 42-3).
   'power-off': { sensorType: 0x09, sensorNumber: 0x30, offset: 0x00 },
   'power-cycle': { sensorType: 0x09, sensorNumber: 0x30, offset: 0x01 },
@@ -124,7 +124,9 @@ const SEL_EVENTS: Record<LogEntry['event'], { sensorType: number; sensorNumber: 
 };
 
 export function encodeSelRecord(entry: LogEntry): Uint8Array {
-  const event = SEL_EVENTS[entry.event];
+  // A platform event is logged with the fields it was sent with; the BMC's own events use the table above.
+  const own = entry.platform ? undefined : SEL_EVENTS[entry.event as Exclude<LogEntry['event'], 'platform'>];
+  const event = entry.platform ?? { sensorType: own!.sensorType, sensorNumber: own!.sensorNumber, eventDirType: 0x6f, data: [own!.offset, 0xff, 0xff] };
   const record = new Uint8Array(16);
   record[0] = entry.id & 0xff;
   record[1] = (entry.id >> 8) & 0xff;
@@ -137,9 +139,9 @@ export function encodeSelRecord(entry: LogEntry): Uint8Array {
   record[9] = 0x04;
   record[10] = event.sensorType;
   record[11] = event.sensorNumber;
-  record[12] = 0x6f; // assertion, sensor-specific event type
-  record[13] = event.offset;
-  record[14] = 0xff;
-  record[15] = 0xff;
+  record[12] = event.eventDirType; // 0x6f: assertion, sensor-specific event type
+  record[13] = event.data[0];
+  record[14] = event.data[1];
+  record[15] = event.data[2];
   return record;
 }

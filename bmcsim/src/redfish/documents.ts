@@ -225,10 +225,10 @@ function logEntry(context: DocumentContext, entry: EventLog['entries'][number]):
     Id: String(entry.id),
     Name: 'System Event Log Entry',
     EntryType: 'SEL',
-    Severity: 'OK',
+    Severity: entry.severity,
     Created: new Date(entry.timestamp * 1000).toISOString().replace('.000Z', '+00:00'),
     Message: entry.message,
-    SensorType: entry.event === 'log-cleared' ? 'Event Logging Disabled' : 'System ACPI PowerState',
+    SensorType: entry.sensor ?? entry.event === 'log-cleared' ? 'Event Logging Disabled' : 'System ACPI PowerState',
   };
 }
 

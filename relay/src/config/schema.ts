@@ -148,6 +148,8 @@ const Agents = Type.Object(
     joinTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 600 }),
     maxFrameBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 1024 * 1024 }),
     requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000 }),
+    /** The fleet overview's critical events: a server's event log read through its agent within this long is not read again. */
+    eventLogMaxAgeSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
     /**
      * `aud` of agent tokens: one value for the whole deployment (every
      * replica on the same store sets the same), so an agent enrolled through

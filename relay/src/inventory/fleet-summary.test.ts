@@ -1,6 +1,6 @@
-import type { FleetEvent, ServerView } from '@lightsout/shared';
+import type { ServerView } from '@lightsout/shared';
 import { describe, expect, it } from 'vitest';
-import { FLEET_EVENT_LIMIT, summarizeFleet } from './fleet-summary.js';
+import { summarizeFleet } from './fleet-summary.js';
 
 function server(id: string, change: Partial<ServerView> = {}): ServerView {
   return {
@@ -21,7 +21,7 @@ describe('summarizeFleet', () => {
   ];
 
   it('counts power, BMC trouble, consoles and mounts', () => {
-    const summary = summarizeFleet(fleet, [], new Date('2026-01-02T00:00:00Z'));
+    const summary = summarizeFleet(fleet, new Date('2026-01-02T00:00:00Z'));
     expect(summary.servers).toBe(6);
     expect(summary.power).toEqual({ on: 3, off: 1, unknown: 2, pending: 1 });
     // rejected credentials are not also counted as unreachable, although the agent reports an error then too
@@ -32,21 +32,13 @@ describe('summarizeFleet', () => {
   });
 
   it('counts distinct agents per datacenter, online and offline', () => {
-    expect(summarizeFleet(fleet, [], new Date()).datacenters).toEqual([
+    expect(summarizeFleet(fleet, new Date()).datacenters).toEqual([
       { region: 'eu', datacenter: 'ams1', servers: 4, agentsOnline: 1, agentsOffline: 0, serversBehindOfflineAgents: 0 },
       { region: 'eu', datacenter: 'fra1', servers: 2, agentsOnline: 1, agentsOffline: 1, serversBehindOfflineAgents: 1 },
     ]);
   });
 
-  it('lists the newest critical events first, at most the limit', () => {
-    const events: FleetEvent[] = Array.from({ length: FLEET_EVENT_LIMIT + 5 }, (_, index) => ({ serverId: 'a1', serverName: 'a1', time: new Date(Date.UTC(2026, 0, 1, 0, index)).toISOString(), sensor: 'CPU1 Temp', event: 'Upper Critical going high' }));
-    const listed = summarizeFleet(fleet, [{ ...events[0]!, time: null }, ...events], new Date()).criticalEvents;
-    expect(listed).toHaveLength(FLEET_EVENT_LIMIT);
-    expect(listed[0]!.time).toBe(events.at(-1)!.time);
-    expect(listed.map((event) => event.time)).toEqual([...listed.map((event) => event.time)].sort().reverse());
-  });
-
   it('is empty for an empty fleet', () => {
-    expect(summarizeFleet([], [], new Date(0))).toMatchObject({ servers: 0, datacenters: [], criticalEvents: [], mounts: 0 });
+    expect(summarizeFleet([], new Date(0))).toMatchObject({ servers: 0, datacenters: [], mounts: 0 });
   });
 });

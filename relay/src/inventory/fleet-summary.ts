@@ -1,14 +1,11 @@
-import { bmcTrouble, type FleetDatacenter, type FleetEvent, type FleetSummary, type ServerView } from '@lightsout/shared';
-
-/** The newest critical events the overview lists. */
-export const FLEET_EVENT_LIMIT = 20;
+import { bmcTrouble, type FleetDatacenter, type FleetSummary, type ServerView } from '@lightsout/shared';
 
 /**
  * The fleet overview's counts over the servers a caller may see. Pure: the
  * route gives it the caller's server views (tenant-scoped, grants applied),
  * so the counts never include a server the tree would not show.
  */
-export function summarizeFleet(servers: readonly ServerView[], criticalEvents: readonly FleetEvent[], now: Date): FleetSummary {
+export function summarizeFleet(servers: readonly ServerView[], now: Date): FleetSummary {
   const power = { on: 0, off: 0, unknown: 0, pending: 0 };
   const bmc = { credentialsRejected: 0, unreachable: 0 };
   const consoles = { sessions: 0, servers: 0 };
@@ -35,7 +32,6 @@ export function summarizeFleet(servers: readonly ServerView[], criticalEvents: r
     (server.agent === 'online' ? entry.online : entry.offline).add(server.agentId);
     if (server.agent === 'offline') entry.serversBehindOfflineAgents += 1;
   }
-  const newestFirst = [...criticalEvents].sort((left, right) => (right.time ?? '').localeCompare(left.time ?? '')).slice(0, FLEET_EVENT_LIMIT);
   return {
     servers: servers.length,
     power,
@@ -45,7 +41,6 @@ export function summarizeFleet(servers: readonly ServerView[], criticalEvents: r
     bmc,
     consoles,
     mounts,
-    criticalEvents: newestFirst,
     at: now.toISOString(),
   };
 }

@@ -13,7 +13,9 @@ export default async function selPlugin(app: FastifyInstance): Promise<void> {
 
   // Typed by its generic, not the provider: the provider would type the 204's send() as needing the schema's null body.
   app.delete<{ Params: ServerParams }>('/v1/servers/:id/sel', { config: { permission: 'sel.clear' }, schema: { ...serverTag, params: ServerParams, response: { 204: Type.Null(), ...serverErrors } } }, async (request, reply) => {
-    await app.serverOperations.clearEventLog(request, request.params.id);
+    const server = await app.serverOperations.get(request, request.params.id);
+    await app.serverOperations.clearEventLog(request, server.id);
+    app.fleetEvents.forget(server);
     return reply.status(204).send();
   });
 }

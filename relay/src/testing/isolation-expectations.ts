@@ -56,6 +56,8 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'GET /v1/servers': all(200),
   // Counts over their own tenant's servers: nothing of alpha's is counted or named.
   'GET /v1/fleet/summary': all(200),
+  // Critical events of their own tenant's servers: none of alpha's logs is read for them or listed.
+  'GET /v1/fleet/events': all(200),
   'GET /v1/events': all('open'),
   'POST /v1/agents/join-tokens': all(403),
   'GET /v1/agents/join-tokens': all(403),

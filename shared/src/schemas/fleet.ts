@@ -44,8 +44,6 @@ export const FleetSummary = Type.Object({
   }),
   consoles: Type.Object({ sessions: Count, servers: Count }),
   mounts: Count,
-  /** Critical event-log entries, newest first (at most 20). Empty until the relay collects event logs across the fleet (not yet). */
-  criticalEvents: Type.Array(FleetEvent),
   /** ISO-8601 time the summary was computed. */
   at: Type.String(),
 });
@@ -62,3 +60,27 @@ export function bmcTrouble(server: Pick<ServerView, 'bmc'>): 'rejected' | 'unrea
   if (server.bmc?.error !== undefined) return 'unreachable';
   return null;
 }
+
+/**
+ * `GET /v1/fleet/events`: the newest critical entries of the event logs of
+ * the servers the caller may see, read through their agents (at most 20),
+ * and how much of the fleet they cover — the relay reads a bounded number
+ * of logs per request and keeps each for a minute (docs/desktop.md).
+ */
+export const FleetEvents = Type.Object({
+  events: Type.Array(FleetEvent, { maxItems: 20 }),
+  /** The servers the caller may see. */
+  servers: Count,
+  /** Servers whose event log the events were taken from. */
+  read: Count,
+  /** Servers whose event log could not be read (the agent or the BMC answered with an error). */
+  failed: Count,
+  /** Servers with a log not read yet (a large fleet is read over several requests). */
+  unread: Count,
+  /** Servers without an event log to read: the BMC offers none, or their agent is offline. */
+  noEventLog: Count,
+  /** ISO-8601 time of the oldest log reading in the answer, null when none was read. */
+  oldestRead: Type.Union([Type.String(), Type.Null()]),
+  at: Type.String(),
+});
+export type FleetEvents = Static<typeof FleetEvents>;

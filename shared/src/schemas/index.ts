@@ -10,3 +10,4 @@ export * from './bulk.js';
 export * from './automation.js';
 export * from './discovery.js';
 export * from './fleet.js';
+export * from './sel-severity.js';

@@ -2,6 +2,7 @@ import {
   type BootOverride,
   type BootRequest,
   type BootResult,
+  type FleetEvents,
   type FleetSummary,
   LightsoutError,
   type PowerAction,
@@ -87,6 +88,9 @@ export class RelayClient {
   /** The fleet overview's counts, computed by the relay over the servers this user may see. */
   fleetSummary(): Promise<FleetSummary> {
     return this.request('GET', '/v1/fleet/summary');
+  }
+  fleetEvents(): Promise<FleetEvents> {
+    return this.request('GET', '/v1/fleet/events');
   }
   sensors(serverId: string): Promise<SensorList> {
     return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sensors`);

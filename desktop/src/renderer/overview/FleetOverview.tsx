@@ -2,7 +2,7 @@ import type { FleetSummary } from '@lightsout/shared';
 import { useEffect, useRef, useState } from 'react';
 import { useApp } from '../app-context.js';
 import { count } from '../components/count.js';
-import { EventTime } from '../server/EventTime.js';
+import { FleetEvents } from './FleetEvents.js';
 
 /** At most one summary request per this many milliseconds while the tree changes. */
 const REFRESH_MS = 2000;
@@ -102,26 +102,7 @@ export function FleetOverview() {
                 </tbody>
               </table>
             </section>
-            <section className="wide">
-              <h3>Recent critical events</h3>
-              {summary.criticalEvents.length === 0 ? (
-                <p className="muted">None collected: the relay does not gather the servers' event logs yet. A server's page shows its own, newest first.</p>
-              ) : (
-                <table className="data" data-testid="fleet-events">
-                  <thead><tr><th>Time</th><th>Server</th><th>Sensor</th><th>Event</th></tr></thead>
-                  <tbody>
-                    {summary.criticalEvents.map((event, index) => (
-                      <tr key={`${event.serverId}-${index}`} className="severity-critical">
-                        <td><EventTime time={event.time} /></td>
-                        <td><button className="link" onClick={() => filterTree(`id:${event.serverId}`)}>{event.serverName}</button></td>
-                        <td>{event.sensor}</td>
-                        <td>{event.event}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
-            </section>
+            <FleetEvents />
           </>
         ) : null}
       </div>

@@ -2,20 +2,8 @@ import type { SelEntry, Sensor } from '@lightsout/shared';
 
 export type Severity = 'critical' | 'warning' | 'info';
 
-/**
- * How bad an event-log entry reads, for its colour: the threshold event
- * names of IPMI v2.0 table 42-2 ("Upper Critical going high"), the generic
- * and sensor-specific offsets (table 42-3: "Failure detected", "Uncorrectable
- * ECC", "Power Supply AC lost") and Redfish LogEntry Severity words. A
- * deasserted event is the condition going away: information.
- */
-export function selSeverity(entry: Pick<SelEntry, 'event' | 'direction'>): Severity {
-  if (entry.direction === 'deasserted') return 'info';
-  const text = entry.event.toLowerCase();
-  if (/non-critical|noncritical|warning|degraded|predictive|caution/.test(text)) return 'warning';
-  if (/critical|non-recoverable|fatal|fail|fault|error|uncorrectable|lost|thermal trip|machine check/.test(text)) return 'critical';
-  return 'info';
-}
+/** The relay lists the fleet's critical events with the same reading. */
+export { selSeverity } from '@lightsout/shared';
 
 /** A sensor's status word (Sensor.status) as a severity. */
 export function sensorSeverity(sensor: Pick<Sensor, 'status'>): Severity {

@@ -44,6 +44,38 @@ test('split: two consoles side by side', async ({ page, fleet }) => {
   await expect(page.getByTestId('tab')).toHaveCount(2);
 });
 
+test('grid: Tab and Shift+Tab go through the panes in the order they are seen, not the order of the tab strip', async ({ page, fleet }) => {
+  const servers = fleetServers(fleet, 'servers', () => true, 4).slice(0, 4);
+  await logIn(page, fleet);
+  for (const server of servers) await serverAction(page, server.name, 'menu-server-page');
+  await page.getByRole('button', { name: '2×2 grid' }).click();
+  await expect(page.getByTestId('panes')).toHaveAttribute('data-split', 'grid');
+  // The tab focused when splitting (the last opened) goes top left: first on screen, last in the document.
+  const panesInDocumentOrder = await page.locator('[data-testid="panes"] > [data-pane]').evaluateAll((panes) => panes.map((pane) => Number((pane as HTMLElement).dataset['pane'])).filter((pane) => pane >= 0));
+  expect(panesInDocumentOrder).not.toEqual([0, 1, 2, 3]);
+  for (const pane of [0, 1, 2, 3]) await expect(page.locator(`[data-testid="pane"][data-pane="${pane}"] [data-testid="server-page"]`)).toBeVisible();
+  await shot(page, '10-grid-tab-order');
+
+  /** Presses `key` until focus leaves the panes; the panes focus went through, each once per stay. */
+  const walk = async (key: 'Tab' | 'Shift+Tab') => {
+    const visited: number[] = [];
+    for (let presses = 0; presses < 400; presses += 1) {
+      const pane = await page.evaluate(() => {
+        const holder = document.activeElement?.closest('[data-testid="panes"] > [data-pane]') as HTMLElement | null | undefined;
+        return holder ? Number(holder.dataset['pane']) : null;
+      });
+      if (pane === null) return visited;
+      if (visited.at(-1) !== pane) visited.push(pane);
+      await page.keyboard.press(key);
+    }
+    throw new Error(`focus did not leave the panes after 400 presses of ${key}: ${visited.join(',')}`);
+  };
+  await page.locator('[data-testid="pane"][data-pane="0"] button').first().focus();
+  expect(await walk('Tab')).toEqual([0, 1, 2, 3]);
+  await page.locator('[data-testid="pane"][data-pane="3"] button').last().focus();
+  expect(await walk('Shift+Tab')).toEqual([3, 2, 1, 0]);
+});
+
 test('kill -9 the relay: the console shows reconnecting, then resumes without losing output', async ({ page, fleet }) => {
   const [server] = fleetServers(fleet, 'servers with a serial console', (entry) => entry.serial);
   await logIn(page, fleet);

@@ -1,6 +1,7 @@
 import type { ServerView } from '@lightsout/shared';
 import { lazy, memo, Suspense, useState } from 'react';
 import { useApp } from '../app-context.js';
+import { tabThroughPanesInVisualOrder } from './pane-focus.js';
 import { SelView, SensorsView } from '../consoles/DataViews.js';
 import type { SplitMode, Tab, Workspace as WorkspaceState, WorkspaceAction } from '../state/workspace.js';
 
@@ -86,10 +87,10 @@ export function Workspace({ workspace, dispatch, onPopOut }: { workspace: Worksp
           ))}
         </div>
       </div>
-      <div className={`panes ${workspace.split}`} data-testid="panes" data-split={workspace.split}>
+      <div className={`panes ${workspace.split}`} data-testid="panes" data-split={workspace.split} onKeyDown={tabThroughPanesInVisualOrder}>
         {workspace.panes.map((tabId, pane) =>
           tabId === null ? (
-            <div key={`empty-${pane}`} className={`pane pane-empty${pane === workspace.focusedPane ? ' focused' : ''}`} style={{ gridArea: `p${pane}` }} onMouseDown={() => dispatch({ type: 'focus-pane', pane })}>
+            <div key={`empty-${pane}`} className={`pane pane-empty${pane === workspace.focusedPane ? ' focused' : ''}`} style={{ gridArea: `p${pane}` }} data-pane={pane} onMouseDown={() => dispatch({ type: 'focus-pane', pane })}>
               <EmptyPane />
             </div>
           ) : null,

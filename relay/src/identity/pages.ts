@@ -8,24 +8,30 @@ export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
+// The web console's own look (desktop/src/renderer/styles.css: its palette, type and login card), so
+// signing in does not pass through a page that looks like another product's. The OS chooses dark or light.
 const STYLE = `
-  :root{color-scheme:light dark;--accent:#2563eb;--muted:#6b7280;--border:#d1d5db;--error:#b91c1c}
+  :root{color-scheme:dark;--bg:#1a1e23;--raised:#21262d;--sunken:#14171b;--border:#30363d;--text:#d3d9e0;--muted:#8b949e;--accent:#4c8dd6;--error:#e0605a}
+  @media (prefers-color-scheme: light){:root{color-scheme:light;--bg:#f6f7f9;--raised:#fff;--sunken:#eceff3;--border:#d3d9e0;--text:#1f2328;--muted:#636c76;--accent:#2f6fb8;--error:#c93c37}}
   *{box-sizing:border-box}
-  body{margin:0;min-height:100vh;display:grid;place-items:center;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:Canvas;color:CanvasText}
-  main{width:min(24rem,100% - 2rem);padding:2rem;border:1px solid var(--border);border-radius:.75rem}
-  h1{margin:0 0 .25rem;font-size:1.4rem} p{margin:.25rem 0 1rem;color:var(--muted)}
-  label{display:block;margin:.75rem 0 .25rem;font-weight:600}
-  input[type=text],input[type=password]{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid var(--border);border-radius:.4rem;background:Field;color:FieldText}
-  button{width:100%;margin-top:1.25rem;padding:.65rem;font:inherit;font-weight:600;border:0;border-radius:.4rem;background:var(--accent);color:#fff;cursor:pointer}
-  button.secondary{background:transparent;color:var(--muted);margin-top:.5rem}
+  body{margin:0;min-height:100vh;display:grid;place-items:center;font:13px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;background:var(--bg);color:var(--text)}
+  main{width:min(360px,100% - 2rem);padding:24px;background:var(--raised);border:1px solid var(--border);border-radius:8px}
+  h1{margin:12px 0 4px;font-size:16px} p{margin:4px 0 12px;color:var(--muted)}
+  label{display:block;margin:12px 0 4px;font-weight:600} small{font-weight:400;color:var(--muted)}
+  input[type=text],input[type=password]{width:100%;min-height:30px;padding:4px 8px;font:inherit;border:1px solid var(--border);border-radius:4px;background:var(--sunken);color:var(--text)}
+  button{width:100%;margin-top:16px;min-height:30px;padding:4px 10px;font:inherit;font-weight:600;border:1px solid var(--accent);border-radius:4px;background:var(--accent);color:#fff;cursor:pointer}
+  button.secondary{background:transparent;border-color:var(--border);color:var(--text);margin-top:8px;font-weight:400}
   .error{color:var(--error);font-weight:600} code{font-size:1.5rem;letter-spacing:.15em}
-  .brand{font-size:.8rem;letter-spacing:.12em;text-transform:uppercase;color:var(--muted)}`;
+  .brand{display:flex;align-items:center;gap:8px;font-size:18px;font-weight:600}`;
+
+/** The console's logo (desktop/src/renderer/components/LoginScreen.tsx). */
+const LOGO = `<svg width="22" height="22" viewBox="0 0 64 64" aria-hidden="true"><rect width="64" height="64" rx="12" fill="#1d2733"/><rect x="14" y="16" width="36" height="8" rx="2" fill="#3b4a5c"/><rect x="14" y="28" width="36" height="8" rx="2" fill="#3b4a5c"/><rect x="14" y="40" width="36" height="8" rx="2" fill="#3b4a5c"/><circle cx="44" cy="20" r="2.5" fill="#4cc38a"/><circle cx="44" cy="32" r="2.5" fill="#4cc38a"/><circle cx="44" cy="44" r="2.5" fill="#e5a445"/></svg>`;
 
 export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Lightsout</title><style>${STYLE}</style></head>
-<body><main><div class="brand">Lightsout</div>${body}</main></body></html>`;
+<body><main><div class="brand">${LOGO} Lightsout</div>${body}</main></body></html>`;
 }
 
 export function loginPage(options: { action: string; abortAction: string; clientName: string; username?: string; error?: string }): string {

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { Platform } from '../platform/index.js';
 
 const Logo = () => (
@@ -14,13 +14,22 @@ const Logo = () => (
 );
 export { Logo };
 
-/** Web: one button (the relay's login page does the rest). Desktop: the relay URL first. */
+/**
+ * Web: straight on to the relay's sign-in form, unless there is something to
+ * say first (a session that ended, a refused sign-in): a page with only a
+ * *Sign in* button in front of the form made two sign-in pages. Desktop: the
+ * relay URL first, so always this card.
+ */
 export function LoginScreen({ platform, error, onLogin }: { platform: Platform; error: string | null; onLogin(): Promise<void> }) {
   const [relayUrl, setRelayUrl] = useState(platform.relayUrl() ?? 'https://');
   const [busy, setBusy] = useState(false);
   const [localError, setLocalError] = useState<string | null>(null);
+  const straightOn = platform.kind === 'web' && error === null && localError === null;
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
+    await start();
+  };
+  const start = async () => {
     setBusy(true);
     setLocalError(null);
     try {
@@ -32,6 +41,14 @@ export function LoginScreen({ platform, error, onLogin }: { platform: Platform; 
       setBusy(false);
     }
   };
+  const started = useRef(false);
+  useEffect(() => {
+    // Once per mount: a redirect that fails shows the card with its error instead of trying again.
+    if (!straightOn || started.current) return;
+    started.current = true;
+    void start();
+  });
+  if (straightOn) return <div className="login"><p className="muted" data-testid="login-redirect">Opening the sign-in form…</p></div>;
   return (
     <div className="login">
       <form className="card" onSubmit={(event) => void submit(event)}>

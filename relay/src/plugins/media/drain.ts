@@ -28,7 +28,6 @@ const draining = new WeakSet<IncomingMessage>();
 export function drainRest(request: IncomingMessage, limits: { bytes: number; ms: number } = { bytes: DRAIN_LIMIT_BYTES, ms: DRAIN_LIMIT_MS }): void {
   if (request.complete || request.destroyed || draining.has(request)) return;
   draining.add(request);
-  const socket = request.socket;
   let read = 0;
   const done = () => {
     clearTimeout(timer);
@@ -36,9 +35,11 @@ export function drainRest(request: IncomingMessage, limits: { bytes: number; ms:
     request.off('end', done);
     request.off('close', done);
   };
+  // Destroying the request ends its connection for HTTP/1.1 (an unfinished body aborts it) and only its
+  // stream for HTTP/2 (RST_STREAM), never the other calls sharing that session; an injected request has no socket to end.
   const cut = () => {
     done();
-    socket.destroy();
+    request.destroy();
   };
   const onData = (chunk: Buffer) => {
     read += chunk.byteLength;

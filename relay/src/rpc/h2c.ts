@@ -9,8 +9,12 @@ const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** Fastify's request handler; it serves HTTP/2's compatibility API objects as HTTP/1's (as with Fastify's own http2 mode). */
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
-/** How long a closing relay lets HTTP/2 calls in flight finish after its GOAWAY (RFC 9113 §6.8) before it ends their sessions. */
-const H2_CLOSE_GRACE_MS = 2000;
+/**
+ * How long a closing relay lets what is in flight finish — HTTP/2 calls
+ * after its GOAWAY (RFC 9113 §6.8), HTTP/1.1 requests, upgraded WebSockets
+ * its plugins did not end — before it ends their connections.
+ */
+const CLOSE_GRACE_MS = 2000;
 
 /**
  * One listening port for HTTP/1.1 and cleartext HTTP/2 (prior knowledge,
@@ -26,7 +30,7 @@ const H2_CLOSE_GRACE_MS = 2000;
  * the HTTP/2 sessions ended when it closes. With `newConnections`, a new
  * connection's first bytes wait their turn there (http/new-connections.ts).
  */
-export function createDualProtocolServer(handler: Handler, newConnections?: NewConnectionQueue): http.Server {
+export function createDualProtocolServer(handler: Handler, newConnections?: NewConnectionQueue, closeGraceMs = CLOSE_GRACE_MS): http.Server {
   const h1 = http.createServer(handler);
   const h2 = http2.createServer({}, handler as unknown as (request: Http2ServerRequest, response: Http2ServerResponse) => void);
   const sessions = new Set<Http2Session>();
@@ -36,9 +40,21 @@ export function createDualProtocolServer(handler: Handler, newConnections?: NewC
   });
   const h1Connection = h1.listeners('connection') as Array<(socket: Socket) => void>;
   h1.removeAllListeners('connection');
+  // Every connection the port accepted, whoever serves it: a close ends those still open after the grace.
+  const accepted = new Set<Socket>();
+  const undecided = new Set<Socket>();
+  let closing = false;
   h1.on('connection', (socket: Socket) => {
+    accepted.add(socket);
+    undecided.add(socket);
+    socket.once('close', () => {
+      accepted.delete(socket);
+      undecided.delete(socket);
+    });
     let seen = Buffer.alloc(0);
     const choose = (chunk: Buffer) => {
+      // Its first bytes waited their turn while the server began to close: nobody will serve it.
+      if (closing) return socket.destroy();
       seen = Buffer.concat([seen, chunk]);
       const prefix = seen.subarray(0, HTTP2_PREFACE.length);
       // Undecided while what came so far is a prefix of the preface (a client may send it in pieces).
@@ -48,6 +64,7 @@ export function createDualProtocolServer(handler: Handler, newConnections?: NewC
         socket.resume();
         return;
       }
+      undecided.delete(socket);
       socket.removeAllListeners('error');
       socket.pause();
       socket.unshift(seen);
@@ -61,8 +78,7 @@ export function createDualProtocolServer(handler: Handler, newConnections?: NewC
       }
     };
     // A connection that fails before saying anything was never anyone's.
-    const undecided = () => socket.destroy();
-    socket.once('error', undecided);
+    socket.once('error', () => socket.destroy());
     socket.once('data', (chunk: Buffer) => {
       if (newConnections === undefined) return choose(chunk);
       const ranNow = newConnections.run(socket.remoteAddress ?? 'unknown', () => {
@@ -72,18 +88,25 @@ export function createDualProtocolServer(handler: Handler, newConnections?: NewC
       if (!ranNow) socket.pause();
     });
   });
-  // Fastify's close waits for the port to be released; a graceful GOAWAY lets calls in flight finish.
-  // A session whose client keeps a stream open after the GOAWAY (a cancelled bidirectional call whose
-  // RST never came, a client that ignores GOAWAY) would hold the close forever: it is destroyed after a grace.
+  // Fastify's close waits for the port to be released, which waits for every accepted connection to end.
+  // A graceful GOAWAY and Fastify's own ending of idle connections and its WebSockets let what is in flight
+  // finish; what is still open after the grace would hold the close forever and is ended: a session whose
+  // client keeps a stream open after the GOAWAY (a cancelled call whose RST never came), a request still
+  // being answered, a WebSocket whose upgrade completed after the plugins had closed theirs, a connection
+  // that never said anything.
   const close = h1.close.bind(h1);
   h1.close = ((callback?: (error?: Error) => void) => {
-    for (const session of sessions) {
-      session.close();
-      setTimeout(() => {
-        if (!session.destroyed) session.destroy();
-      }, H2_CLOSE_GRACE_MS).unref();
-    }
-    return close(callback);
+    closing = true;
+    for (const socket of undecided) socket.destroy();
+    for (const session of sessions) session.close();
+    const force = setTimeout(() => {
+      for (const session of sessions) session.destroy();
+      for (const socket of accepted) socket.destroy();
+    }, closeGraceMs).unref();
+    return close((error?: Error) => {
+      clearTimeout(force);
+      callback?.(error);
+    });
   }) as typeof h1.close;
   return h1;
 }

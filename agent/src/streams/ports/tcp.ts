@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { LightsoutError } from '@lightsout/shared';
+import { socketPort } from './socket-port.js';
 import type { ConsolePort, ConsolePortEvents } from './types.js';
 
 /** `tcp://host:port` or `host:port` → [host, port]. */
@@ -22,34 +23,17 @@ export function tcpTargetOf(url: string, defaultPort: number): { host: string; p
 export function openTcpPort(target: { host: string; port: number }, events: ConsolePortEvents, timeoutMs = 10_000): Promise<ConsolePort> {
   return new Promise((resolve, reject) => {
     const socket: Socket = connect({ host: target.host, port: target.port, noDelay: true });
-    let open = false;
-    let closed = false;
     const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), timeoutMs);
+    const refused = () => {
+      clearTimeout(timer);
+      reject(new LightsoutError('BMC_UNREACHABLE', `cannot connect to ${target.host}:${target.port}`));
+    };
+    socket.on('error', () => {});
+    socket.once('close', refused);
     socket.once('connect', () => {
       clearTimeout(timer);
-      open = true;
-      resolve(port);
+      socket.off('close', refused);
+      resolve(socketPort(socket, events, 'the console endpoint closed the connection'));
     });
-    socket.on('data', (chunk: Buffer) => events.data(chunk));
-    socket.on('drain', () => events.drain());
-    socket.on('error', () => {});
-    socket.once('close', () => {
-      clearTimeout(timer);
-      if (!open) return reject(new LightsoutError('BMC_UNREACHABLE', `cannot connect to ${target.host}:${target.port}`));
-      if (!closed) {
-        closed = true;
-        events.close('the console endpoint closed the connection');
-      }
-    });
-    const port: ConsolePort = {
-      write: (bytes) => socket.write(bytes),
-      // Raw TCP has no break signal; telnet (RFC 854 IAC BRK) would, but these endpoints are raw.
-      sendBreak: () => {},
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
-      close: () => {
-        socket.destroy();
-      },
-    };
   });
 }

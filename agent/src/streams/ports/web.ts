@@ -1,5 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import { LightsoutError } from '@lightsout/shared';
+import { socketPort } from './socket-port.js';
 import { openTcpPort } from './tcp.js';
 import type { ConsolePort, ConsolePortEvents } from './types.js';
 
@@ -28,23 +29,5 @@ export async function openWebPort(
   if (!target.tls) return openTcpPort(target, events);
   const socket = await connectTls(target);
   socket.setNoDelay(true);
-  let closed = false;
-  socket.on('data', (chunk: Buffer) => events.data(chunk));
-  socket.on('drain', () => events.drain());
-  socket.on('error', () => {});
-  socket.once('close', () => {
-    if (closed) return;
-    closed = true;
-    events.close('the BMC closed the web UI connection');
-  });
-  return {
-    write: (bytes) => socket.write(bytes),
-    // HTTP has no break signal.
-    sendBreak: () => {},
-    pause: () => socket.pause(),
-    resume: () => socket.resume(),
-    close: () => {
-      socket.destroy();
-    },
-  };
+  return socketPort(socket, events, 'the BMC closed the web UI connection');
 }

@@ -1,6 +1,6 @@
 import type { RequestMessage, SelEntry, ServerRegistration } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningRelay, TestControlClient, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, loginWithPassword, startRelay } from '../testing/index.js';
+import { type RunningRelay, TestControlClient, createScopeIdentities, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, startRelay } from '../testing/index.js';
 
 /**
  * GET /v1/fleet/events through a real relay, with a control client answering
@@ -55,13 +55,9 @@ async function rest(token: string | undefined, method: string, path: string, bod
 
 beforeAll(async () => {
   relay = await startRelay();
-  const adminToken = (await loginWithPassword(relay.url, 'admin', relay.credentials.admin.password)).accessToken;
-  operatorToken = (await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
-  expect((await rest(adminToken, 'POST', '/v1/users', { username: 'fleet-viewer', password: PASSWORD, role: 'viewer', tenant: 'demo' })).status).toBe(201);
-  expect((await rest(adminToken, 'POST', '/v1/tenants', { id: 'bravo', name: 'Bravo' })).status).toBe(201);
-  expect((await rest(adminToken, 'POST', '/v1/users', { username: 'bravo-operator', password: PASSWORD, role: 'operator', tenant: 'bravo' })).status).toBe(201);
-  viewerToken = (await loginWithPassword(relay.url, 'fleet-viewer', PASSWORD)).accessToken;
-  bravoToken = (await loginWithPassword(relay.url, 'bravo-operator', PASSWORD)).accessToken;
+  const identities = await createScopeIdentities(relay, 'fleet', PASSWORD);
+  const adminToken = identities.adminToken;
+  ({ operatorToken, viewerToken, bravoToken } = identities);
   const { token } = await createJoinTokenAs(relay.url, adminToken, { region: 'eu', datacenter: 'fra1' });
   const client = await TestControlClient.connect(relay.url, await agentConnectToken(await enrollTestAgent(relay.url, token, 'agent-fleet')));
   if (isRefusal(client)) throw new Error(`refused: ${client.body.code}`);

@@ -19,7 +19,7 @@ import {
 } from '@lightsout/shared/rpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../access/api-tokens.js';
-import { type RunningRelay, TestControlClient, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, TestControlClient, createScopeIdentities, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
 import { ERROR_CODE_METADATA } from './errors.js';
 
 /**
@@ -95,13 +95,9 @@ async function refusal(call: Promise<unknown>): Promise<{ status: Code; code: st
 
 beforeAll(async () => {
   relay = await startRelay();
-  const adminToken = (await loginWithPassword(relay.url, 'admin', relay.credentials.admin.password)).accessToken;
-  operatorToken = (await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
-  expect((await rest(adminToken, 'POST', '/v1/users', { username: 'rpc-viewer', password: PASSWORD, role: 'viewer', tenant: 'demo' })).status).toBe(201);
-  expect((await rest(adminToken, 'POST', '/v1/tenants', { id: 'bravo', name: 'Bravo' })).status).toBe(201);
-  expect((await rest(adminToken, 'POST', '/v1/users', { username: 'bravo-operator', password: PASSWORD, role: 'operator', tenant: 'bravo' })).status).toBe(201);
-  viewerToken = (await loginWithPassword(relay.url, 'rpc-viewer', PASSWORD)).accessToken;
-  bravoToken = (await loginWithPassword(relay.url, 'bravo-operator', PASSWORD)).accessToken;
+  const identities = await createScopeIdentities(relay, 'rpc', PASSWORD);
+  const adminToken = identities.adminToken;
+  ({ operatorToken, viewerToken, bravoToken } = identities);
   const { token } = await createJoinTokenAs(relay.url, adminToken, { region: 'eu', datacenter: 'fra1' });
   const client = await TestControlClient.connect(relay.url, await agentConnectToken(await enrollTestAgent(relay.url, token, 'agent-rpc')));
   if (isRefusal(client)) throw new Error(`refused: ${client.body.code}`);

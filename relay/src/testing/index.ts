@@ -8,5 +8,6 @@ export { loginWithDeviceFlow, loginWithPassword, approveAuthorization, approveDe
 export { TestBrowser, parseForm, type HtmlForm } from './browser.js';
 export { enrollTestAgent, agentConnectToken, TestControlClient, isRefusal, type TestAgentIdentity, type UpgradeRefusal } from './control-client.js';
 export { waitFor } from './wait.js';
+export { createScopeIdentities, type ScopeIdentities } from './scope-identities.js';
 export { MockIssuer } from './mock-issuer.js';
 export { postgresForThisFile, storeDialects, type StoreDialect } from './dialects.js';

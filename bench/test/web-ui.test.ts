@@ -88,6 +88,22 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     return { origin: created.body['streamUrl'] as string, cookie: cookieOf(launch, 'lightsout_web').pair, sessionId: created.body['sessionId'] as string };
   }
 
+  /** Signs in to bmcsim's own login form through the session's origin: the BMC's session cookie. */
+  async function signedInToBmc(origin: string, cookie: string): Promise<string> {
+    const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
+    return cookieOf(login, 'BMCSIM_SESSION').pair;
+  }
+
+  /** bmcsim's echo WebSocket through the tunnel, open, as the BMC's own page would open it. */
+  async function openEcho(origin: string, cookie: string, bmcCookie: string): Promise<WebSocket> {
+    const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin } });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    return socket;
+  }
+
   beforeAll(async () => {
     fleet = await startFleet({ count: 1, address: '127.0.0.1', ports: { ipmi: 0, web: 0, vnc: 0 }, tls: true, startPowered: true, timings: { postMs: 5, bootMs: 5, shutdownMs: 20, cycleMs: 20 } });
     bmcOrigin = fleet.bmcs[0]!.redfishUrl;
@@ -170,8 +186,7 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
 
   it('streams bodies as they come and carries WebSockets', async () => {
     const { origin, cookie } = await launched();
-    const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
-    const bmcCookie = cookieOf(login, 'BMCSIM_SESSION').pair;
+    const bmcCookie = await signedInToBmc(origin, cookie);
 
     // 40 chunks of 1 KiB, 20 ms apart (≥ 780 ms in all): the first must arrive long before the last was written.
     const streamed = await fetchAt(`${origin}/stream?chunks=40`, { cookies: [cookie, bmcCookie] });
@@ -181,11 +196,7 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     process.stdout.write(`web-ui: streamed body first byte ${streamed.firstByteMs.toFixed(0)} ms, last ${streamed.lastByteMs.toFixed(0)} ms\n`);
     expect(streamed.lastByteMs - streamed.firstByteMs).toBeGreaterThan(500);
 
-    const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin } });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
+    const socket = await openEcho(origin, cookie, bmcCookie);
     const echoes: Buffer[] = [];
     const received = new Promise<void>((resolve) => socket.on('message', (data: Buffer) => {
       echoes.push(data);
@@ -207,8 +218,7 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
 
   it('slows a fast BMC down to a slow browser instead of holding its body in the relay', async () => {
     const { origin, cookie } = await launched();
-    const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
-    const bmcCookie = cookieOf(login, 'BMCSIM_SESSION').pair;
+    const bmcCookie = await signedInToBmc(origin, cookie);
     const relayRssMib = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${stack.relayPid()!}/status`, 'utf8'))![1]) / 1024;
     const mib = 256;
     const before = relayRssMib();
@@ -273,13 +283,8 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     expect(created.status).toBe(201);
     const token = (await loginWithPassword(stack.relayUrl, 'leaving-operator', password)).accessToken;
     const { origin, cookie, sessionId } = await launched('web-01', token);
-    const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
-    const bmcCookie = cookieOf(login, 'BMCSIM_SESSION').pair;
-    const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin } });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
+    const bmcCookie = await signedInToBmc(origin, cookie);
+    const socket = await openEcho(origin, cookie, bmcCookie);
     let closed = false;
     socket.once('close', () => (closed = true));
     const disabledAt = performance.now();
@@ -315,13 +320,8 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
   it('ends when its time is up: the open WebSocket closes, the cookie has expired, session.close says so', { timeout: (SESSION_SECONDS + 30) * 1000 }, async () => {
     const { origin, cookie, sessionId } = await launched();
     const launchedAt = Date.now();
-    const login = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
-    const bmcCookie = cookieOf(login, 'BMCSIM_SESSION').pair;
-    const socket = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin } });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
+    const bmcCookie = await signedInToBmc(origin, cookie);
+    const socket = await openEcho(origin, cookie, bmcCookie);
     let closedAt = 0;
     socket.once('close', () => (closedAt = Date.now()));
     await waitFor('the web session\'s WebSocket to close at its end', () => closedAt > 0, { timeoutMs: (SESSION_SECONDS + 10) * 1000, intervalMs: 100 });

@@ -1,6 +1,6 @@
 import type { RequestMessage, SelEntry, ServerRegistration } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningRelay, TestControlClient, createScopeIdentities, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, startRelay } from '../testing/index.js';
+import { type AnsweringAgent, type RunningRelay, type TestControlClient, createScopeIdentities, startAnsweringAgent, startRelay } from '../testing/index.js';
 
 /**
  * GET /v1/fleet/events through a real relay, with a control client answering
@@ -14,7 +14,7 @@ let operatorToken: string;
 let viewerToken: string;
 let bravoToken: string;
 let agent: TestControlClient;
-let heartbeat: NodeJS.Timeout | undefined;
+let running: AnsweringAgent | undefined;
 const reads: string[] = [];
 
 const logs = new Map<string, SelEntry[]>([
@@ -58,24 +58,12 @@ beforeAll(async () => {
   const identities = await createScopeIdentities(relay, 'fleet', PASSWORD);
   const adminToken = identities.adminToken;
   ({ operatorToken, viewerToken, bravoToken } = identities);
-  const { token } = await createJoinTokenAs(relay.url, adminToken, { region: 'eu', datacenter: 'fra1' });
-  const client = await TestControlClient.connect(relay.url, await agentConnectToken(await enrollTestAgent(relay.url, token, 'agent-fleet')));
-  if (isRefusal(client)) throw new Error(`refused: ${client.body.code}`);
-  agent = client;
-  await agent.next('welcome');
-  agent.send({ v: 1, type: 'inventory', servers: [server('fl-01', 'demo'), server('fl-02', 'demo'), server('fl-03', 'demo', ['power']), server('bravo-fl', 'bravo')] });
-  await agent.next('inventory-ack');
-  let seq = 0;
-  heartbeat = setInterval(() => agent.send({ v: 1, type: 'heartbeat', seq: seq++ }), 2000);
-  agent.socket.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as { type: string };
-    if (message.type === 'request') answer(message as RequestMessage);
-  });
+  running = await startAnsweringAgent(relay.url, adminToken, 'agent-fleet', [server('fl-01', 'demo'), server('fl-02', 'demo'), server('fl-03', 'demo', ['power']), server('bravo-fl', 'bravo')], answer);
+  agent = running.agent;
 }, 60_000);
 
 afterAll(async () => {
-  clearInterval(heartbeat);
-  await agent?.close();
+  await running?.stop();
   await relay?.close();
 });
 

@@ -19,7 +19,7 @@ import {
 } from '@lightsout/shared/rpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../access/api-tokens.js';
-import { type RunningRelay, TestControlClient, createScopeIdentities, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
+import { type AnsweringAgent, type RunningRelay, type TestControlClient, createScopeIdentities, loginWithPassword, startAnsweringAgent, startRelay, waitFor } from '../testing/index.js';
 import { ERROR_CODE_METADATA } from './errors.js';
 
 /**
@@ -36,7 +36,7 @@ let operatorToken: string;
 let viewerToken: string;
 let bravoToken: string;
 let agent: TestControlClient;
-let heartbeat: NodeJS.Timeout | undefined;
+let running: AnsweringAgent | undefined;
 const power = new Map<string, 'on' | 'off'>();
 const ops: string[] = [];
 
@@ -98,25 +98,12 @@ beforeAll(async () => {
   const identities = await createScopeIdentities(relay, 'rpc', PASSWORD);
   const adminToken = identities.adminToken;
   ({ operatorToken, viewerToken, bravoToken } = identities);
-  const { token } = await createJoinTokenAs(relay.url, adminToken, { region: 'eu', datacenter: 'fra1' });
-  const client = await TestControlClient.connect(relay.url, await agentConnectToken(await enrollTestAgent(relay.url, token, 'agent-rpc')));
-  if (isRefusal(client)) throw new Error(`refused: ${client.body.code}`);
-  agent = client;
-  await agent.next('welcome');
-  agent.send({ v: 1, type: 'inventory', servers: [server('rpc-01', 'demo', { role: 'web' }), server('rpc-02', 'demo', { role: 'db' }), server('bravo-01', 'bravo')] });
-  await agent.next('inventory-ack');
-  // An agent says it is alive, or the relay takes it for dead on a slow run.
-  let seq = 0;
-  heartbeat = setInterval(() => agent.send({ v: 1, type: 'heartbeat', seq: seq++ }), 2000);
-  agent.socket.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as { type: string };
-    if (message.type === 'request') answer(message as RequestMessage);
-  });
+  running = await startAnsweringAgent(relay.url, adminToken, 'agent-rpc', [server('rpc-01', 'demo', { role: 'web' }), server('rpc-02', 'demo', { role: 'db' }), server('bravo-01', 'bravo')], answer);
+  agent = running.agent;
 }, 60_000);
 
 afterAll(async () => {
-  clearInterval(heartbeat);
-  await agent?.close();
+  await running?.stop();
   await relay?.close();
 });
 

@@ -9,5 +9,6 @@ export { TestBrowser, parseForm, type HtmlForm } from './browser.js';
 export { enrollTestAgent, agentConnectToken, TestControlClient, isRefusal, type TestAgentIdentity, type UpgradeRefusal } from './control-client.js';
 export { waitFor } from './wait.js';
 export { createScopeIdentities, type ScopeIdentities } from './scope-identities.js';
+export { startAnsweringAgent, type AnsweringAgent } from './answering-agent.js';
 export { MockIssuer } from './mock-issuer.js';
 export { postgresForThisFile, storeDialects, type StoreDialect } from './dialects.js';

@@ -38,3 +38,19 @@ test('bulk power cycle on a multi-selection reports a result per server', async 
   await expect(results.locator('[data-testid="result-row"][data-ok="true"]')).toHaveCount(2);
   await shot(page, '06-bulk-results');
 });
+
+test('the tree shows each server\'s whole name beside its badges; the BMC link badge gives way first', async ({ page, fleet }) => {
+  await logIn(page, fleet);
+  const rows = page.getByTestId('server-row');
+  await expect(rows.first()).toBeVisible();
+  // Wait until the agent has reported its BMC links: the widest badge, the one that used to squeeze the names.
+  await expect(rows.first().getByTestId('bmc-link-badge')).toBeVisible({ timeout: 30_000 });
+  await shot(page, '03b-tree-names');
+  const layout = await rows.evaluateAll((elements) => elements.map((row) => {
+    const name = row.querySelector<HTMLElement>('.name')!;
+    const power = row.querySelector<HTMLElement>('[data-testid="power-badge"]')!;
+    return { name: name.textContent, whole: name.scrollWidth <= name.clientWidth, powerInside: power.getBoundingClientRect().right <= row.getBoundingClientRect().right };
+  }));
+  expect(layout.length).toBeGreaterThan(0);
+  expect(layout.filter((row) => !row.whole || !row.powerInside)).toEqual([]);
+});

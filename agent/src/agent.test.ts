@@ -50,6 +50,7 @@ function powerDriver(): BmcDriver {
     bootGet: no as () => Promise<BootOverride>,
     bootSet: no,
     sensors: no,
+    identity: no,
     sel: no,
     selClear: no,
     close: async () => undefined,

@@ -21,7 +21,7 @@ function driverWith(power: () => Promise<'on' | 'off'>): BmcDriver {
   const unsupported = async (): Promise<never> => {
     throw new LightsoutError('BMC_UNSUPPORTED', 'not in this test');
   };
-  return { protocol: 'ipmi', powerGet: async () => ({ power: await power() }), powerSet: unsupported, bootGet: unsupported, bootSet: unsupported, sensors: unsupported, sel: unsupported, selClear: unsupported, close: async () => undefined };
+  return { protocol: 'ipmi', powerGet: async () => ({ power: await power() }), powerSet: unsupported, bootGet: unsupported, bootSet: unsupported, sensors: unsupported, identity: unsupported, sel: unsupported, selClear: unsupported, close: async () => undefined };
 }
 
 describe('forEachPaced', () => {

@@ -21,6 +21,7 @@ import serversPlugin from './plugins/servers.js';
 import powerRoutesPlugin from './plugins/power-routes.js';
 import bootPlugin from './plugins/boot.js';
 import sensorsPlugin from './plugins/sensors.js';
+import hardwareIdentityPlugin from './plugins/hardware-identity.js';
 import selPlugin from './plugins/sel.js';
 import fleetPlugin from './plugins/fleet.js';
 import bulkPlugin from './plugins/bulk.js';
@@ -138,6 +139,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(powerRoutesPlugin);
   await app.register(bootPlugin);
   await app.register(sensorsPlugin);
+  await app.register(hardwareIdentityPlugin);
   // Before the SEL routes: a cleared log drops out of the fleet's critical events.
   await app.register(fleetPlugin);
   await app.register(selPlugin);

@@ -32,6 +32,9 @@ class MemoryDriver implements BmcDriver {
   async sensors(): Promise<SensorList> {
     throw new Error('driver bug with internal detail');
   }
+  async identity() {
+    return { source: 'ipmi' as const, vendor: 'Dell', manufacturerId: 674, productId: 256, bmcFirmware: '7.10' };
+  }
   async sel() {
     return { entries: [] };
   }

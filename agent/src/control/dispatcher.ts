@@ -32,6 +32,7 @@ const DRIVER_OPERATIONS: Partial<Record<ControlOperation, { params: TSchema; run
       }),
   },
   'sensors.list': { params: ServerParams, run: (driver) => driver.sensors() },
+  'identity.get': { params: ServerParams, run: (driver) => driver.identity() },
   'sel.list': { params: ServerParams, run: (driver) => driver.sel() },
   'sel.clear': { params: ServerParams, run: (driver) => driver.selClear().then(() => ({})) },
 };

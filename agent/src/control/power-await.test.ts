@@ -33,6 +33,7 @@ function scriptedBmc(script: Array<PowerState | 'fail'>): { driver: BmcDriver; r
     bootGet: unsupported,
     bootSet: unsupported,
     sensors: unsupported,
+    identity: unsupported,
     sel: unsupported,
     selClear: unsupported,
     close: async () => undefined,

@@ -1,4 +1,4 @@
-import type { BmcLinkStatus, BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
+import type { BmcLinkStatus, BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList, ServerIdentity } from '@lightsout/shared';
 
 /**
  * What the agent needs from a BMC protocol. One implementation per protocol
@@ -13,6 +13,8 @@ export interface BmcDriver {
   /** Writes the override, reads it back, and warns (BootResult.warning) when the BMC did not do what was asked. */
   bootSet(request: BootRequest): Promise<BootResult>;
   sensors(): Promise<SensorList>;
+  /** Vendor, model, serial, BMC firmware, BIOS version: what the BMC reports of them. */
+  identity(): Promise<ServerIdentity>;
   sel(): Promise<SelList>;
   selClear(): Promise<void>;
   /** Releases sockets, sessions and timers. Idempotent. */

@@ -1,9 +1,10 @@
-import { LightsoutError, type BmcLinkStatus, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList } from '@lightsout/shared';
+import { LightsoutError, type BmcLinkStatus, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList, type ServerIdentity } from '@lightsout/shared';
 import type { BmcCredentials, BmcDriver } from '../drivers/types.js';
 import { CredentialGate } from '../drivers/credential-gate.js';
 import { bootResultOf } from '../drivers/boot-readback.js';
 import type { PrivilegeName } from '@lightsout/bmc-wire/ipmi';
-import { bootOverride, chassisControl, clearSel, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
+import { bootOverride, chassisControl, clearSel, deviceId, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
+import { identityOfDeviceId } from './identity.js';
 import { isQuirkName, QUIRK_ALIASES, quirkEnabled, type QuirkSettings } from './quirks.js';
 import { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';
 import { completionCodeOfError, type SessionLogger, type SessionTiming } from './session/core.js';
@@ -107,6 +108,10 @@ export class IpmiDriver implements BmcDriver {
 
   async sensors(): Promise<SensorList> {
     return { sensors: await this.withSession(sensorList, true) };
+  }
+
+  async identity(): Promise<ServerIdentity> {
+    return identityOfDeviceId(await this.withSession(deviceId, true));
   }
 
   async sel(): Promise<SelList> {

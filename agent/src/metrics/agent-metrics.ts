@@ -24,7 +24,7 @@ export interface AgentMetrics {
 }
 
 /** Ops that become label values; anything else is counted as `other`. */
-const OPERATIONS = new Set(['power.get', 'power.set', 'power.await', 'power.poll', 'boot.get', 'boot.set', 'sensors.list', 'sel.list', 'sel.clear', 'credentials.retry', 'stream.open', 'media.mount', 'media.eject']);
+const OPERATIONS = new Set(['power.get', 'power.set', 'power.await', 'power.poll', 'boot.get', 'boot.set', 'sensors.list', 'identity.get', 'sel.list', 'sel.clear', 'credentials.retry', 'stream.open', 'media.mount', 'media.eject']);
 const PROTOCOLS = new Set(['ipmi', 'redfish', 'vnc', 'serial', 'none']);
 
 /** `ok`, a stable error code, or `other`: the label set stays the ErrorCode union's size. */

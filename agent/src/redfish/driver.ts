@@ -1,4 +1,4 @@
-import type { BmcLinkStatus, BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList } from '@lightsout/shared';
+import type { BmcLinkStatus, BootOverride, BootRequest, BootResult, PowerAction, PowerResult, SelList, SensorList, ServerIdentity } from '@lightsout/shared';
 import { LightsoutError } from '@lightsout/shared';
 import type { Agent } from 'undici';
 import type { BmcDriver } from '../drivers/types.js';
@@ -7,6 +7,7 @@ import { setBootOverride, bootOverrideOf } from './boot.js';
 import type { RedfishClient } from './client.js';
 import { type RedfishTopology, discoverTopology } from './discovery.js';
 import { clearEventLog, findEventLog, readEventLog } from './event-log.js';
+import { readIdentity } from './identity.js';
 import { powerStateOf, resetSystem } from './power.js';
 import type { VirtualMediaQuirkName } from './quirks/index.js';
 import { readSensors } from './sensors.js';
@@ -84,6 +85,10 @@ export class RedfishDriver implements BmcDriver, VirtualMediaDriver {
 
   async sensors(): Promise<SensorList> {
     return this.withTopology(async ({ chassisPaths }) => ({ sensors: await readSensors(this.client, chassisPaths) }));
+  }
+
+  async identity(): Promise<ServerIdentity> {
+    return this.withTopology((topology) => readIdentity(this.client, topology));
   }
 
   async sel(): Promise<SelList> {

@@ -87,6 +87,10 @@ export function redfishPowerState(host: Host): string {
   return 'On';
 }
 
+/** What the simulated machine reports as its BIOS and BMC firmware versions (the server page's identity block). */
+export const BMCSIM_BIOS_VERSION = '2.4.1';
+export const BMCSIM_FIRMWARE_VERSION = 'bmcsim-1.0';
+
 export function computerSystem(context: DocumentContext): unknown {
   const { host, paths, config } = context;
   const override = host.bootOverride;
@@ -104,6 +108,7 @@ export function computerSystem(context: DocumentContext): unknown {
     Manufacturer: 'Lightsout',
     Model: 'bmcsim virtual server',
     SerialNumber: `SIM${String(config.seed).padStart(6, '0')}`,
+    BiosVersion: BMCSIM_BIOS_VERSION,
     UUID: context.uuid,
     PowerState: redfishPowerState(host),
     Status: { State: 'Enabled', Health: 'OK', HealthRollup: 'OK' },
@@ -150,7 +155,7 @@ export function manager(context: DocumentContext): unknown {
     Id: paths.managerId,
     Name: `${config.hostname} BMC`,
     ManagerType: 'BMC',
-    FirmwareVersion: 'bmcsim-1.0',
+    FirmwareVersion: BMCSIM_FIRMWARE_VERSION,
     PowerState: 'On',
     Status: { State: 'Enabled', Health: 'OK' },
     UUID: context.uuid,

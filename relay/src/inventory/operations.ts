@@ -1,10 +1,10 @@
-import { type BootRequest, type BootResult, type BootOverride, type CredentialsRetryResult, LightsoutError, type PowerAction, type PowerResult, type SelList, type SensorHistory, type SensorList, type ServerView } from '@lightsout/shared';
+import { type BootRequest, type BootResult, type BootOverride, type CredentialsRetryResult, LightsoutError, type PowerAction, type PowerResult, type SelList, type SensorHistory, type SensorList, type ServerIdentity, type ServerView } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CountBmcOperation } from './metrics.js';
 import { findServer, listServers, toServerView } from './servers.js';
 
 /**
- * The server operations behind both the REST routes (plugins/servers.ts, power-routes.ts, boot.ts, sensors.ts, sel.ts)
+ * The server operations behind both the REST routes (plugins/servers.ts, power-routes.ts, boot.ts, sensors.ts, hardware-identity.ts, sel.ts)
  * and the MCP tools (plugins/mcp): one implementation. Each takes the
  * request it serves (its principal, source address and id go into the
  * audit log) and assumes the caller was authorised for it (the access hook,
@@ -22,6 +22,8 @@ export interface ServerOperations {
   sensors(request: FastifyRequest, serverId: string): Promise<SensorList>;
   /** The readings the server's agent kept (it records every sensors.list it answers), oldest first. */
   sensorHistory(request: FastifyRequest, serverId: string): Promise<SensorHistory>;
+  /** Vendor, model, serial, BMC firmware and BIOS version, as far as the BMC reports them. */
+  identity(request: FastifyRequest, serverId: string): Promise<ServerIdentity>;
   eventLog(request: FastifyRequest, serverId: string): Promise<SelList>;
   clearEventLog(request: FastifyRequest, serverId: string): Promise<void>;
 }
@@ -92,6 +94,9 @@ export function createServerOperations(app: FastifyInstance, countBmcOperation: 
     },
     sensorHistory(request, serverId) {
       return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'sensors.history', { serverId }));
+    },
+    identity(request, serverId) {
+      return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'identity.get', { serverId }));
     },
     eventLog(request, serverId) {
       return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'sel.list', { serverId }));

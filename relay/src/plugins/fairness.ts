@@ -11,7 +11,7 @@ declare module 'fastify' {
 }
 
 /** Routes whose handler forwards a BMC operation to an agent (every method); a bulk job counts once here, its operations hold slots (bulk/gate.ts). */
-const BMC_OPERATION_ROUTES = new Set(['/v1/servers/:id/power', '/v1/servers/:id/boot', '/v1/servers/:id/sensors', '/v1/servers/:id/sel', '/v1/bulk']);
+const BMC_OPERATION_ROUTES = new Set(['/v1/servers/:id/power', '/v1/servers/:id/boot', '/v1/servers/:id/sensors', '/v1/servers/:id/identity', '/v1/servers/:id/sel', '/v1/bulk']);
 
 /**
  * Registered before the route plugins. The credential check runs on

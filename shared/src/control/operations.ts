@@ -1,4 +1,4 @@
-import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerAwaitParams, PowerAwaitResult, PowerResult, SelList, SensorHistory, SensorList } from '../schemas/operations.js';
+import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerAwaitParams, PowerAwaitResult, PowerResult, SelList, SensorHistory, SensorList, ServerIdentity } from '../schemas/operations.js';
 import type { PowerAction } from '../schemas/server.js';
 import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, MediaFetchUrlParams, MediaFetchUrlResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { DiscoveryAdoptParams, DiscoveryAdoptResult, DiscoveryScanResult, ServerAssignParams, ServerAssignResult } from './messages.js';
@@ -19,6 +19,8 @@ export interface ControlOperations {
   'sensors.list': { params: { serverId: string }; result: SensorList };
   /** The readings the agent kept for the server (every sensors.list it answered), oldest first. */
   'sensors.history': { params: { serverId: string }; result: SensorHistory };
+  /** What the BMC says the machine is (vendor, model, serial, BMC firmware, BIOS version) where it reports them. */
+  'identity.get': { params: { serverId: string }; result: ServerIdentity };
   'sel.list': { params: { serverId: string }; result: SelList };
   'sel.clear': { params: { serverId: string }; result: Record<string, never> };
   /** Log in at once although the BMC rejected the credentials before (an admin fixed them on the BMC). */

@@ -127,6 +127,30 @@ export type Sensor = Static<typeof Sensor>;
 export const SensorList = Type.Object({ sensors: Type.Array(Sensor) });
 export type SensorList = Static<typeof SensorList>;
 
+/**
+ * `GET /v1/servers/{id}/identity`, control op `identity.get`: what the BMC
+ * says the machine is. A field the BMC did not report is absent (the server
+ * page shows "not reported"). Over Redfish: the ComputerSystem's
+ * Manufacturer, Model, SerialNumber, BiosVersion and its Manager's
+ * FirmwareVersion. Over IPMI: Get Device ID (IPMI v2.0 §20.1), which names
+ * the manufacturer by IANA enterprise number and the product by a number,
+ * and carries neither serial nor BIOS version.
+ */
+export const ServerIdentity = Type.Object({
+  source: Type.Union([Type.Literal('redfish'), Type.Literal('ipmi')]),
+  /** The manufacturer's name: Redfish Manufacturer, or a well-known IANA number's vendor (docs/ipmi.md). */
+  vendor: Type.Optional(Type.String({ maxLength: 256 })),
+  /** IPMI: the IANA Private Enterprise Number of the manufacturer (shown when it has no name in our table). */
+  manufacturerId: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xfffff })),
+  model: Type.Optional(Type.String({ maxLength: 256 })),
+  /** IPMI: the manufacturer's product ID. */
+  productId: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffff })),
+  serialNumber: Type.Optional(Type.String({ maxLength: 256 })),
+  bmcFirmware: Type.Optional(Type.String({ maxLength: 256 })),
+  biosVersion: Type.Optional(Type.String({ maxLength: 256 })),
+});
+export type ServerIdentity = Static<typeof ServerIdentity>;
+
 /** The most readings the agent keeps per server (GET /v1/servers/{id}/sensors/history). */
 export const SENSOR_HISTORY_LIMIT = 720;
 

@@ -119,6 +119,18 @@ export function httpStatusOf(code: ErrorCode): number {
   return ERROR_CODES[code];
 }
 
+const BMC_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['BMC_UNREACHABLE', 'BMC_AUTH_FAILED', 'BMC_PROTOCOL_ERROR', 'BMC_TIMEOUT', 'BMC_UNSUPPORTED', 'BMC_BUSY', 'BMC_CERT_MISMATCH']);
+
+/**
+ * The BMC side failed: not reachable, refused the login or spoke wrongly,
+ * too slow, cannot do it, held by another session, or its certificate
+ * changed. A console closes with the same code for all of them, and an SSH
+ * console exits with the same status.
+ */
+export function isBmcFailure(code: ErrorCode): boolean {
+  return BMC_FAILURES.has(code);
+}
+
 /** The JSON body of every error response and every failed control reply. */
 export interface ErrorBody {
   code: ErrorCode;

@@ -1,4 +1,4 @@
-import { type ErrorCode, StreamCloseCode } from '@lightsout/shared';
+import { type ErrorCode, StreamCloseCode, isBmcFailure } from '@lightsout/shared';
 
 /**
  * Exit statuses of an SSH console (what `ssh` itself exits with), the same
@@ -10,6 +10,7 @@ export const SshExitStatus = { OK: 0, ERROR: 1, USAGE: 2, NOT_ALLOWED: 3, NOT_FO
 export type SshExitStatus = (typeof SshExitStatus)[keyof typeof SshExitStatus];
 
 export function exitStatusOf(code: ErrorCode): SshExitStatus {
+  if (isBmcFailure(code)) return SshExitStatus.UNAVAILABLE;
   switch (code) {
     case 'FORBIDDEN':
     case 'UNAUTHENTICATED':
@@ -19,13 +20,6 @@ export function exitStatusOf(code: ErrorCode): SshExitStatus {
       return SshExitStatus.NOT_FOUND;
     case 'AGENT_OFFLINE':
     case 'AGENT_TIMEOUT':
-    case 'BMC_UNREACHABLE':
-    case 'BMC_AUTH_FAILED':
-    case 'BMC_PROTOCOL_ERROR':
-    case 'BMC_TIMEOUT':
-    case 'BMC_UNSUPPORTED':
-    case 'BMC_BUSY':
-    case 'BMC_CERT_MISMATCH':
       return SshExitStatus.UNAVAILABLE;
     default:
       return SshExitStatus.ERROR;

@@ -1,4 +1,4 @@
-import { type ErrorCode, LightsoutError, StreamCloseCode, type StreamKind, StreamTiming, type StreamTokenClaims, encodeStreamMessage, type StreamOpenParams, type StreamOpenResult, type TokenMessage } from '@lightsout/shared';
+import { type ErrorCode, LightsoutError, StreamCloseCode, isBmcFailure, type StreamKind, StreamTiming, type StreamTokenClaims, encodeStreamMessage, type StreamOpenParams, type StreamOpenResult, type TokenMessage } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { StreamDependencies } from './dependencies.js';
@@ -8,6 +8,7 @@ import { type StreamTokens, refundConnectToken } from './tokens.js';
 
 /** Which close code tells the client what to do about an error (resume or give up). */
 export function closeCodeFor(code: ErrorCode): number {
+  if (isBmcFailure(code)) return StreamCloseCode.BMC_UNREACHABLE;
   switch (code) {
     case 'AGENT_OFFLINE':
     case 'AGENT_TIMEOUT':
@@ -19,13 +20,6 @@ export function closeCodeFor(code: ErrorCode): number {
       return StreamCloseCode.FORBIDDEN;
     case 'CONFLICT':
       return StreamCloseCode.ENDED;
-    case 'BMC_UNREACHABLE':
-    case 'BMC_AUTH_FAILED':
-    case 'BMC_PROTOCOL_ERROR':
-    case 'BMC_TIMEOUT':
-    case 'BMC_UNSUPPORTED':
-    case 'BMC_BUSY':
-      return StreamCloseCode.BMC_UNREACHABLE;
     default:
       return 1011;
   }

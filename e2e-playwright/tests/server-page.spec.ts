@@ -130,6 +130,15 @@ test('a server\'s page: identity and BMC link, sensors with thresholds and a cha
   const serverPage = page.locator(`[data-testid="server-page"][data-server-id="${server.id}"]`);
   await expect(serverPage).toBeVisible();
   await expect(serverPage.getByTestId('server-identity')).toContainText(server.id);
+  // What the machine is, as the BMC says over IPMI (Get Device ID): bmcsim's manufacturer is RFC 5612's example
+  // enterprise 32473, no vendor we name, so the number is shown; Get Device ID has no serial or BIOS version.
+  const hardware = serverPage.getByTestId('hardware-identity');
+  await expect(hardware).toHaveAttribute('data-source', 'ipmi', { timeout: 30_000 });
+  await expect(hardware.locator('tr', { hasText: 'Vendor' })).toContainText('IANA enterprise 32473');
+  await expect(hardware.locator('tr', { hasText: 'Model' })).toContainText('product ID 0x5349');
+  await expect(hardware.locator('tr', { hasText: 'BMC firmware' })).toContainText('1.00');
+  await expect(hardware.locator('tr', { hasText: 'Serial number' })).toContainText('not reported');
+  await expect(hardware.locator('tr', { hasText: 'BIOS version' })).toContainText('not reported');
   // The negotiated RMCP+ cipher suite of the agent's last IPMI login.
   await expect(serverPage.getByTestId('cipher-suite')).toContainText(/cipher suite \d+/);
 

@@ -10,6 +10,7 @@ import {
   type SelList,
   type SensorHistory,
   type SensorList,
+  type ServerIdentity,
   type ServerList,
   type SessionCreated,
   type StreamKind,
@@ -98,6 +99,10 @@ export class RelayClient {
   /** The readings the server's agent kept, oldest first (the server page's chart). */
   sensorHistory(serverId: string): Promise<SensorHistory> {
     return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sensors/history`);
+  }
+  /** What the BMC says the machine is (vendor, model, serial, BMC firmware, BIOS version); absent fields it did not report. */
+  identity(serverId: string): Promise<ServerIdentity> {
+    return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/identity`);
   }
   sel(serverId: string): Promise<SelList> {
     return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sel`);

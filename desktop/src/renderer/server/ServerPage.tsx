@@ -1,7 +1,8 @@
-import type { MediaState, SelEntry, Sensor, SensorHistory, SensorThresholds, ServerView } from '@lightsout/shared';
+import type { MediaState, SelEntry, Sensor, SensorHistory, SensorThresholds, ServerIdentity, ServerView } from '@lightsout/shared';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useApp } from '../app-context.js';
 import { EventTime } from './EventTime.js';
+import { IdentityFacts } from './IdentityFacts.js';
 import { SensorChart } from './SensorChart.js';
 import { newestFirst, selSeverity, sensorSeverity } from './severity.js';
 
@@ -41,6 +42,8 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
   const [events, setEvents] = useState<SelEntry[] | null>(null);
   const [eventError, setEventError] = useState<string | null>(null);
   const [media, setMedia] = useState<MediaState | null>(null);
+  const [identity, setIdentity] = useState<ServerIdentity | null>(null);
+  const [identityError, setIdentityError] = useState<string | null>(null);
   const [chartType, setChartType] = useState<string | null>(null);
   const has = (capability: ServerView['capabilities'][number]) => server.capabilities.includes(capability);
   const canSensors = has('sensors');
@@ -77,6 +80,20 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
     if (visible && canSel) void readEvents();
   }, [visible, canSel, readEvents]);
 
+  // What the machine is changes with a firmware update at most: read once when the page is shown.
+  const readIdentity = useCallback(async () => {
+    try {
+      setIdentity(await client.identity(server.id));
+      setIdentityError(null);
+    } catch (error) {
+      setIdentityError(message(error));
+    }
+  }, [client, server.id]);
+
+  useEffect(() => {
+    if (visible) void readIdentity();
+  }, [visible, readIdentity]);
+
   // The media badge changes over the live feed; the full state (step, who, auto-eject) is read again then.
   useEffect(() => {
     if (!visible || !canMedia) return;
@@ -96,7 +113,7 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
         <span className="server">{server.name}</span>
         <span className="state">{server.id} · {server.tenant}/{server.region}/{server.datacenter}/{server.rack}</span>
         <span className="spacer" />
-        <button onClick={() => { void readSensors(); void readEvents(); }}>Refresh</button>
+        <button onClick={() => { void readSensors(); void readEvents(); void readIdentity(); }}>Refresh</button>
         <button aria-label={`Actions for ${server.name}`} onClick={(event) => showServerMenu([server.id], event.clientX, event.clientY)}>Actions ▾</button>
       </div>
       <div className="data-view server-page" data-testid="server-page" data-server-id={server.id}>
@@ -115,6 +132,10 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
               <Row label="Labels">{Object.entries(server.labels).map(([key, value]) => `${key}=${value}`).join(', ') || '—'}</Row>
             </tbody>
           </table>
+        </section>
+        <section>
+          <h3>Identity</h3>
+          <IdentityFacts identity={identity} error={identityError} />
         </section>
         <section>
           <h3>BMC</h3>

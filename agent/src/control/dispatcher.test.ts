@@ -60,12 +60,13 @@ function setup() {
 }
 
 describe('request dispatcher', () => {
-  it('routes power and boot ops to the server driver, built once from its endpoint', async () => {
+  it('routes power, boot, event log and identity ops to the server driver, built once from its endpoint', async () => {
     const { dispatch, request, built } = setup();
     expect(await dispatch(request('power.set', { serverId: 'web-01', action: 'on' }))).toEqual({ ok: true, result: { power: 'on' } });
     expect(await dispatch(request('power.get', { serverId: 'web-01' }))).toEqual({ ok: true, result: { power: 'on' } });
     expect(await dispatch(request('boot.set', { serverId: 'web-01', device: 'pxe', uefi: true }))).toEqual({ ok: true, result: { device: 'pxe', persistent: false, uefi: true } });
     expect(await dispatch(request('sel.clear', { serverId: 'web-01' }))).toEqual({ ok: true, result: {} });
+    expect(await dispatch(request('identity.get', { serverId: 'web-01' }))).toEqual({ ok: true, result: { source: 'ipmi', vendor: 'Dell', manufacturerId: 674, productId: 256, bmcFirmware: '7.10' } });
     expect(built).toEqual(['web-01@127.0.0.1:623']);
   });
 

@@ -188,6 +188,17 @@ describe('Redfish driver against a DMTF-shaped service', () => {
   });
 });
 
+describe('identity', () => {
+  it('reports only what the BMC has: missing, null and blank properties are not reported', async () => {
+    const { bmc, driver } = await setup();
+    // the DMTF-shaped fixture has none of the identity properties
+    expect(await driver.identity()).toEqual({ source: 'redfish' });
+    Object.assign(bmc.resource('/redfish/v1/Systems/437XR1138R2'), { Manufacturer: ' Contoso ', Model: null, SerialNumber: '   ', BiosVersion: 'P79 v1.45' });
+    Object.assign(bmc.resource('/redfish/v1/Managers/BMC'), { FirmwareVersion: '1.00.0' });
+    expect(await driver.identity()).toEqual({ source: 'redfish', vendor: 'Contoso', biosVersion: 'P79 v1.45', bmcFirmware: '1.00.0' });
+  });
+});
+
 describe('trust directory', () => {
   it('needs no trust directory for plain http', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'redfish-trust-'));

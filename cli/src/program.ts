@@ -3,7 +3,7 @@ import { LightsoutError } from '@lightsout/shared';
 import { agentsDeleteServers, agentsList, agentsRevoke, agentsSetTenants, agentsTokenCreate, agentsTokenList, agentsTokenRevoke } from './commands/agents.js';
 import { auditExport, auditSearch, auditVerify } from './commands/audit.js';
 import { approvalDecide, approvalsList, policyGet, policySet } from './commands/automation.js';
-import { boot, BOOT_DEVICES, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
+import { boot, BOOT_DEVICES, identity, power, POWER_ACTIONS, sel, sensors } from './commands/bmc.js';
 import { isBulk, runBulk, type SelectorOptions } from './commands/bulk.js';
 import { consoleCommand, vncCommand, webCommand } from './commands/console.js';
 import type { CommandContext } from './commands/context.js';
@@ -170,6 +170,7 @@ export function buildProgram(context: CommandContext): Command {
     return runBulk(context, operation, `boot ${device}`, options);
   });
   program.command('sensors').description('read the sensors of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sensors(context, server, options));
+  program.command('identity').description('what the BMC says the server is: vendor, model, serial, BMC firmware, BIOS').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => identity(context, server, options));
   program.command('sel').description('read the system event log of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => sel(context, server, options));
   program
     .command('console')

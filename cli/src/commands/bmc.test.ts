@@ -68,6 +68,19 @@ describe('lightsout power', () => {
   });
 });
 
+describe('lightsout identity', () => {
+  it('prints what the BMC reported, names an IPMI manufacturer it could not name by its number, and says what it did not report', async () => {
+    const relay = await relays.start(() => ({ status: 200, body: { source: 'ipmi', manufacturerId: 47009, productId: 0x42, bmcFirmware: '2.05' } }));
+    const result = await runCli(['identity', 'web-01'], relay.url);
+    expect(result).toEqual({
+      code: ExitCode.OK,
+      stdout: 'vendor       IANA enterprise 47009\nmodel        product ID 0x0042\nserial       not reported\nBMC firmware 2.05\nBIOS         not reported\nread over    IPMI\n',
+      stderr: '',
+    });
+    expect(relay.seen.map((entry) => entry.url)).toEqual(['/v1/servers/web-01/identity']);
+  });
+});
+
 describe('BMC errors', () => {
   it('print a hint line even when the agent sent none', async () => {
     const relay = await relays.start(() => ({ status: 502, body: { code: 'BMC_UNREACHABLE', message: 'GET /redfish/v1/: ECONNREFUSED' } }));

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { LightsoutError, type BootDevice, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList, type ServerView } from '@lightsout/shared';
+import { LightsoutError, type BootDevice, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList, type ServerIdentity, type ServerView } from '@lightsout/shared';
 import { ExitCode } from '../exit-codes.js';
 import { serverPath } from '../api.js';
 import { json, table } from '../output.js';
@@ -94,4 +94,17 @@ export async function sel(context: CommandContext, serverId: string, options: { 
     return;
   }
   context.output.out(table(['ID', 'TIME', 'SENSOR', 'EVENT', 'DIRECTION'], list.entries.map((entry) => [entry.id, entry.time, entry.sensor, entry.event, entry.direction])));
+}
+
+/** What the BMC says it is (Redfish: system and manager; IPMI: Get Device ID): "not reported" for what it did not say. */
+export async function identity(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
+  const found = await (await apiFor(context)).get<ServerIdentity>(serverPath(serverId, 'identity'));
+  if (options.json) {
+    context.output.out(json(found));
+    return;
+  }
+  const vendor = found.vendor ?? (found.manufacturerId === undefined ? undefined : `IANA enterprise ${found.manufacturerId}`);
+  const model = found.model ?? (found.productId === undefined ? undefined : `product ID 0x${found.productId.toString(16).padStart(4, '0')}`);
+  const rows: [string, string | undefined][] = [['vendor', vendor], ['model', model], ['serial', found.serialNumber], ['BMC firmware', found.bmcFirmware], ['BIOS', found.biosVersion], ['read over', found.source === 'redfish' ? 'Redfish' : 'IPMI']];
+  context.output.out(rows.map(([name, value]) => `${name.padEnd(13)}${value ?? 'not reported'}\n`).join(''));
 }

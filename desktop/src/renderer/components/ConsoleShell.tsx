@@ -1,161 +1,60 @@
-import { type BootDevice, type BulkJobView, type BulkOperation, LightsoutError, type MediaState, type PowerAction, type ServerView, type WhoAmI } from '@lightsout/shared';
-import { lazy, Suspense, useCallback, useEffect, useMemo, useReducer, useRef, useState, useSyncExternalStore } from 'react';
+import { type MediaState, type ServerView } from '@lightsout/shared';
+import { lazy, Suspense, useCallback, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { adminSections } from '../admin/admin-model.js';
-import { capabilitiesOf, ejectApplies, POWER_ACTIONS, powerActionApplies, powerOutcomeText } from '../actions/server-actions.js';
-import { runBulkJob } from '../api/bulk-job.js';
-import { forEachServer, type RelayClient } from '../api/relay-client.js';
-import { type FeedMode, startServerFeed } from '../api/server-feed.js';
+import { capabilitiesOf, ejectApplies, POWER_ACTIONS, powerActionApplies } from '../actions/server-actions.js';
+import type { RelayClient } from '../api/relay-client.js';
 import { AppContext, type AppServices } from '../app-context.js';
 import { MediaUploads } from '../media/media-uploads.js';
 import { MountIsoDialog } from '../media/MountIsoDialog.js';
 import { UploadsPanel } from '../media/UploadsPanel.js';
 import type { Platform } from '../platform/index.js';
 import { ConsoleRegistry } from '../state/console-registry.js';
-import { matchShortcut, SHORTCUTS } from '../state/shortcuts.js';
-import { applyTheme, readThemeChoice, THEME_CHOICES, THEME_KEY, type ThemeChoice } from '../state/theme.js';
-import { mergeServers } from '../state/server-tree.js';
-import { activeTab, persistableWorkspace, reduceWorkspace, restoreWorkspace, type Tab, type Workspace as WorkspaceState } from '../state/workspace.js';
-import { type ActionResult, BootDialog, ConfirmPowerDialog, MountDialog, ResultsDialog } from './ActionDialogs.js';
+import { SHORTCUTS } from '../state/shortcuts.js';
+import { readThemeChoice, THEME_CHOICES } from '../state/theme.js';
+import type { Tab } from '../state/workspace.js';
+import { BootDialog, ConfirmPowerDialog, MountDialog, ResultsDialog } from './ActionDialogs.js';
 import { Dialog } from './Dialog.js';
 import { Logo } from './LoginScreen.js';
 import { Menu, type MenuEntry } from './Menu.js';
 import { ServerTree } from './ServerTree.js';
+import type { Modal } from './shell-modal.js';
 import { SshKeysDialog } from './SshKeysDialog.js';
+import { useServerActions } from './use-server-actions.js';
+import { useServerFeed } from './use-server-feed.js';
+import { useShortcuts } from './use-shortcuts.js';
+import { useThemeChoice } from './use-theme-choice.js';
+import { useToasts } from './use-toasts.js';
+import { useWhoAmI } from './use-whoami.js';
+import { useWorkspaceLayout } from './use-workspace-layout.js';
 import { Workspace } from './Workspace.js';
 import { count } from './count.js';
-
-const LAYOUT_KEY = 'lightsout.workspace.v1';
 
 // Administration loads when an admin first opens it, not with the tree.
 const AdminView = lazy(() => import('../admin/AdminView.js').then((module) => ({ default: module.AdminView })));
 
-type Modal =
-  | { kind: 'confirm-power'; serverIds: string[]; action: PowerAction }
-  | { kind: 'boot'; serverIds: string[] }
-  | { kind: 'results'; title: string; results: ActionResult[]; pending: number }
-  | { kind: 'mount'; serverId: string; file: File }
-  | { kind: 'mount-iso'; serverId: string }
-  | { kind: 'help' }
-  | { kind: 'ssh' };
-
-let toastSerial = 0;
-
-/** What a bulk result row says: the BMC's answer, or the error. */
-function rowsOf(view: BulkJobView, describe: (data: unknown) => string): ActionResult[] {
-  return view.results.map((result) =>
-    result.ok
-      ? { serverId: result.serverId, ok: true, detail: describe(result.data) }
-      : { serverId: result.serverId, ok: false, detail: result.message ?? 'failed', error: new LightsoutError(result.code ?? 'INTERNAL', result.message ?? 'failed') },
-  );
-}
-
-/** The logged-in console: tree on the left, tabs and panes on the right, dialogs on top. */
+/**
+ * The logged-in console: tree on the left, tabs and panes on the right, dialogs on top.
+ * Each job lives in a hook of its own (use-*.ts beside this file); this composes them and renders.
+ */
 export function ConsoleShell({ platform, client, username, onLogout, popOut }: { platform: Platform; client: RelayClient; username: string; onLogout(): void; popOut: Tab | null }) {
-  const [servers, setServers] = useState<readonly ServerView[]>([]);
-  const [feedMode, setFeedMode] = useState<{ mode: FeedMode; detail?: string }>({ mode: 'connecting' });
+  const { servers, feedMode } = useServerFeed(client, platform);
   const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
   const [menu, setMenu] = useState<{ serverIds: string[]; x: number; y: number } | null>(null);
   const [modal, setModal] = useState<Modal | null>(null);
-  const [toasts, setToasts] = useState<{ id: number; message: string; kind: 'info' | 'error' }[]>([]);
-  const [workspace, dispatch] = useReducer(reduceWorkspace, undefined, (): WorkspaceState =>
-    popOut ? reduceWorkspace(restoreWorkspace(null), { type: 'open', tab: popOut }) : restoreWorkspace(localStorage.getItem(LAYOUT_KEY)),
-  );
+  const { toasts, toast } = useToasts();
+  const [workspace, dispatch] = useWorkspaceLayout(popOut);
   const searchRef = useRef<HTMLInputElement>(null);
-  // Who the relay says we are: the role decides whether Administration is offered (the relay still decides every call).
-  const [me, setMe] = useState<WhoAmI | null>(null);
+  const me = useWhoAmI(client);
   const [adminOpen, setAdminOpen] = useState(false);
-  useEffect(() => {
-    client.me().then(setMe, () => setMe(null));
-  }, [client]);
   const [treeFilter, setTreeFilter] = useState<{ query: string; serial: number } | null>(null);
   const uploads = useMemo(() => new MediaUploads(client, () => platform.auth.accessToken()), [client, platform]);
   const serverMap = useMemo(() => new Map(servers.map((server) => [server.id, server])), [servers]);
   const consoles = useMemo(() => new ConsoleRegistry(), []);
-  const [theme, setTheme] = useState<ThemeChoice>(() => readThemeChoice(localStorage.getItem(THEME_KEY)));
-  useEffect(() => {
-    applyTheme(document.documentElement, theme);
-    if (theme === 'system') localStorage.removeItem(THEME_KEY);
-    else localStorage.setItem(THEME_KEY, theme);
-  }, [theme]);
+  const [theme, setTheme] = useThemeChoice();
   const endedConsoles = useSyncExternalStore(useCallback((listener: () => void) => consoles.subscribe(listener), [consoles]), () => consoles.ended());
+  const { runBulk, power, boot } = useServerActions({ client, platform, toast, setModal });
 
-  useEffect(
-    () => startServerFeed({ client, accessToken: () => platform.auth.accessToken(), onServers: (next) => setServers((previous) => mergeServers(previous, next)), onMode: (mode, detail) => setFeedMode(detail === undefined ? { mode } : { mode, detail }) }),
-    [client, platform],
-  );
-  useEffect(() => {
-    if (!popOut) localStorage.setItem(LAYOUT_KEY, persistableWorkspace(workspace));
-  }, [workspace, popOut]);
-
-  const toast = useCallback((message: string, kind: 'info' | 'error' = 'info') => {
-    const id = ++toastSerial;
-    setToasts((current) => [...current.slice(-4), { id, message, kind }]);
-    setTimeout(() => setToasts((current) => current.filter((entry) => entry.id !== id)), kind === 'error' ? 8000 : 4000);
-  }, []);
-
-  /**
-   * One server: its own request and a toast. A multi-selection: one relay
-   * job (POST /v1/bulk), whose results fill the dialog as they come.
-   */
-  const runBulk = useCallback(
-    async (title: string, serverIds: readonly string[], single: (serverId: string) => Promise<string>, operation: BulkOperation, describe: (data: unknown) => string) => {
-      if (serverIds.length === 1) {
-        const [result] = await forEachServer(serverIds, 1, single);
-        if (result!.ok) toast(`${serverIds[0]}: ${result!.value}`);
-        else toast(`${serverIds[0]}: ${result!.error?.code} — ${result!.error?.message}`, 'error');
-        return;
-      }
-      setModal({ kind: 'results', title, results: [], pending: serverIds.length });
-      const show = (view: BulkJobView) => setModal((current) => (current?.kind === 'results' ? { ...current, results: rowsOf(view, describe), pending: view.total - view.results.length } : current));
-      try {
-        const view = await runBulkJob(client, serverIds, operation, show);
-        platform.notify(title, view.failed === 0 ? `${count(view.results.length, 'server')} done` : `${view.failed} of ${view.total} failed`);
-      } catch (error) {
-        setModal(null);
-        toast(`${title}: ${error instanceof LightsoutError ? `${error.code} — ${error.message}` : String(error)}`, 'error');
-      }
-    },
-    [client, platform, toast],
-  );
-
-  const power = useCallback(
-    (serverIds: readonly string[], action: PowerAction) =>
-      void runBulk(
-        `${POWER_ACTIONS.find((entry) => entry.action === action)?.label}`,
-        serverIds,
-        async (serverId) => {
-          const result = await client.power(serverId, action);
-          // the BMC accepted it; the tree shows it pending until the BMC reports the target
-          return powerOutcomeText(action, result);
-        },
-        { kind: 'power', action },
-        // a bulk power result is ok only once the BMC was seen in the target state
-        (data) => `power ${(data as { power?: string } | undefined)?.power ?? action}`,
-      ),
-    [client, runBulk],
-  );
-
-  const boot = useCallback(
-    (serverIds: readonly string[], device: BootDevice, persistent: boolean, uefi: boolean | undefined) =>
-      void runBulk(
-        'Set boot device',
-        serverIds,
-        async (serverId) => {
-          const result = await client.setBoot(serverId, { device, persistent, ...(uefi === undefined ? {} : { uefi }) });
-          // the BMC read back something other than what was asked: that is not a success to show quietly
-          if (result.warning) toast(`${serverId}: ${result.warning}`, 'error');
-          return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}`;
-        },
-        { kind: 'boot', device, persistent, ...(uefi === undefined ? {} : { uefi }) },
-        (data) => {
-          const result = data as { device: string; persistent: boolean; warning?: string };
-          return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}${result.warning ? ` — ${result.warning}` : ''}`;
-        },
-      ),
-    [client, runBulk, toast],
-  );
-
-  const openTab = useCallback((tab: Tab) => dispatch({ type: 'open', tab }), []);
+  const openTab = useCallback((tab: Tab) => dispatch({ type: 'open', tab }), [dispatch]);
 
   const services: AppServices = useMemo(
     () => ({
@@ -190,38 +89,10 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
       platform.popOut(`popout=${encodeURIComponent(JSON.stringify(tab))}`, tab.title);
       dispatch({ type: 'close', tabId: tab.id });
     },
-    [platform],
+    [platform, dispatch],
   );
 
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      const shortcut = matchShortcut(event);
-      if (!shortcut) return;
-      event.preventDefault();
-      event.stopPropagation();
-      switch (shortcut.command) {
-        case 'search': return searchRef.current?.focus();
-        case 'next-tab': return dispatch({ type: 'cycle', step: 1 });
-        case 'previous-tab': return dispatch({ type: 'cycle', step: -1 });
-        case 'close-tab': {
-          const tab = activeTab(workspace);
-          return tab ? dispatch({ type: 'close', tabId: tab.id }) : undefined;
-        }
-        case 'split': return dispatch({ type: 'split', mode: shortcut.mode });
-        case 'local-terminal':
-          if (platform.localTerminal) openTab({ id: `local:${Date.now()}`, kind: 'local', title: 'Local shell' });
-          return;
-        case 'pop-out': {
-          const tab = activeTab(workspace);
-          return tab ? popOutTab(tab) : undefined;
-        }
-        case 'help': return setModal({ kind: 'help' });
-      }
-    };
-    // Capture phase: consoles (xterm, noVNC) would otherwise swallow the keys.
-    window.addEventListener('keydown', onKey, true);
-    return () => window.removeEventListener('keydown', onKey, true);
-  }, [workspace, platform, openTab, popOutTab]);
+  useShortcuts({ workspace, dispatch, platform, openTab, popOutTab, searchRef, setModal });
 
   /**
    * The BMC's own web UI: a web session's one-time launch URL, opened in a

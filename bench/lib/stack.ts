@@ -69,6 +69,8 @@ export interface Stack {
 export interface StackOptions {
   agentEnv?: NodeJS.ProcessEnv;
   relayLogLevel?: string;
+  /** The agent's log level (default warn). */
+  agentLogLevel?: string;
   /** How many relays (default 1); more than one needs `postgresUrl` (one store for all). */
   relays?: number;
   postgresUrl?: string;
@@ -245,7 +247,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
         name: 'stack-agent',
         stateDir,
         joinToken: join_.token,
-        log: { level: 'warn' },
+        log: { level: options.agentLogLevel ?? 'warn' },
         control: { backoffBaseMs: 100, backoffCapMs: 1000, ...options.agentControl },
         ...(options.agentCredentials === undefined ? {} : { credentials: options.agentCredentials }),
         servers: servers.map((server) => ({ name: server.id, tenant: 'demo', rack: 'r1', ...server })),

@@ -84,6 +84,9 @@ describe('consoles across gateways (manager + two gateways of a region, processe
         relays: 3,
         agentRelays: [1, 2],
         roles: [{ role: 'manager' }, { role: 'gateway', region: 'eu-central' }, { role: 'gateway', region: 'eu-central' }],
+        // Connections, presence and failover are logged at info: a failure shows what each process saw.
+        relayLogLevel: 'info',
+        agentLogLevel: 'info',
       },
     );
   }, 180_000);
@@ -92,10 +95,27 @@ describe('consoles across gateways (manager + two gateways of a region, processe
     for (const peer of consoles.values()) await peer.close();
   });
 
+  /** The processes' own log lines (not one line per HTTP request), the last `count` of them: what a failure is read with. */
+  const logTail = (count = 120) =>
+    stack
+      .output()
+      .split('\n')
+      .filter((line) => line !== '' && !/"(incoming request|request completed)"/.test(line))
+      .slice(-count)
+      .join('\n');
+
   /** Which relay of the stack a stream URL points at. */
   const relayIndexOf = (streamUrl: string) => stack.relayUrls.findIndex((url) => streamUrl.startsWith(url.replace(/^http/, 'ws')));
 
   async function failover(serverId: string, label: string): Promise<void> {
+    try {
+      await failoverOnce(serverId, label);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- what the relays (${stack.relayUrls.join(', ')}) and the agent logged last ---\n${logTail()}`, { cause: error });
+    }
+  }
+
+  async function failoverOnce(serverId: string, label: string): Promise<void> {
     const peer = consoles.get(serverId)!;
     const session = await createSession(stack, stack.operatorToken, serverId);
     const holder = relayIndexOf(session.streamUrl);

@@ -71,6 +71,11 @@ describe('relay app skeleton', () => {
     expect(document.openapi).toMatch(/^3\./);
     expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/healthz', '/v1/servers', '/v1/servers/{id}/power', '/v1/agents/enroll', '/v1/me', '/v1/client-config']));
     expect(document.paths['/v1/agents/enroll'].post.requestBody.content['application/json'].schema.required).toEqual(expect.arrayContaining(['joinToken', 'publicKey']));
+    // A server's detail names the agent and gateway carrying it; the list does not.
+    const detail = document.paths['/v1/servers/{id}'].get.responses['200'].content['application/json'].schema;
+    expect(Object.keys(detail.properties.connection.properties)).toEqual(['agent', 'gateway']);
+    expect(detail.properties.connection.properties.gateway.required).toEqual(['url', 'region']);
+    expect(document.paths['/v1/servers'].get.responses['200'].content['application/json'].schema.properties.servers.items.properties).not.toHaveProperty('connection');
   });
 
   it('answers unknown routes with a NOT_FOUND error body', async () => {

@@ -12,6 +12,13 @@ export interface LocalAgents {
   revoke(agentId: string): void;
 }
 
+/** Where an agent's control connection is: a replica's id (none in the single process), public URL and region. */
+export interface GatewayLocation {
+  replicaId: string | undefined;
+  url: string;
+  region: string | null;
+}
+
 export interface ClusterParts {
   bus: ClusterBus;
   replicas: ReplicaRegistry;
@@ -133,10 +140,20 @@ export class AgentRouter {
    * (`ownUrl` when it is this one), undefined when no live replica holds it.
    */
   async gatewayUrlOf(agentId: string, ownUrl: string): Promise<string | undefined> {
-    if (this.hub.isOnline(agentId)) return ownUrl;
+    return (await this.gatewayOf(agentId, { url: ownUrl, region: null }))?.url;
+  }
+
+  /**
+   * The replica holding the agent's control connection (`self` when it is
+   * this one), undefined when no live replica holds it. `replicaId` is
+   * undefined in the single process, which has no registry.
+   */
+  async gatewayOf(agentId: string, self: { url: string; region: string | null }): Promise<GatewayLocation | undefined> {
+    if (this.hub.isOnline(agentId)) return { replicaId: this.replicaId, ...self };
     if (this.cluster === undefined) return undefined;
     const holder = this.liveHolder(agentId) ?? (await this.lookupHolder(agentId));
-    return holder === undefined ? undefined : this.cluster.replicas.get(holder)?.publicUrl;
+    const replica = holder === undefined ? undefined : this.cluster.replicas.get(holder);
+    return replica === undefined ? undefined : { replicaId: replica.id, url: replica.publicUrl, region: replica.region };
   }
 
   /** `listener(agentId, online)` when an agent comes or goes anywhere in the deployment; returns the unsubscribe. */

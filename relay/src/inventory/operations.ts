@@ -1,5 +1,7 @@
-import { type BootRequest, type BootResult, type BootOverride, type CredentialsRetryResult, LightsoutError, type PowerAction, type PowerResult, type SelList, type SensorHistory, type SensorList, type ServerIdentity, type ServerView } from '@lightsout/shared';
+import { type BootRequest, type BootResult, type BootOverride, type CredentialsRetryResult, LightsoutError, type PowerAction, type PowerResult, type SelList, type SensorHistory, type SensorList, type ServerDetail, type ServerIdentity, type ServerView } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { can } from '../access/permissions.js';
+import { serverConnection } from './connection.js';
 import type { CountBmcOperation } from './metrics.js';
 import { findServer, listServers, toServerView } from './servers.js';
 
@@ -14,6 +16,8 @@ import { findServer, listServers, toServerView } from './servers.js';
 export interface ServerOperations {
   list(request: FastifyRequest): Promise<ServerView[]>;
   get(request: FastifyRequest, serverId: string): Promise<ServerView>;
+  /** The view and which agent and gateway carry the server now (`GET /v1/servers/{id}`). */
+  detail(request: FastifyRequest, serverId: string): Promise<ServerDetail>;
   powerStatus(request: FastifyRequest, serverId: string): Promise<PowerResult>;
   powerAction(request: FastifyRequest, serverId: string, action: PowerAction): Promise<PowerResult>;
   credentialsRetry(request: FastifyRequest, serverId: string): Promise<CredentialsRetryResult>;
@@ -63,6 +67,13 @@ export function createServerOperations(app: FastifyInstance, countBmcOperation: 
     },
     async get(request, serverId) {
       return toServerView(await findServer(app.store, request.principal!, serverId), isOnline, app.serverActivity);
+    },
+    async detail(request, serverId) {
+      const principal = request.principal!;
+      const view = toServerView(await findServer(app.store, principal, serverId), isOnline, app.serverActivity);
+      const self = { url: app.config.publicUrl, region: app.config.region ?? null };
+      const connection = await serverConnection({ store: app.store, isOnline, gatewayOf: (agentId) => app.agentRouter.gatewayOf(agentId, self) }, view.agentId, can(principal.role, 'agents.manage'));
+      return connection === undefined ? view : { ...view, connection };
     },
     powerStatus(request, serverId) {
       return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'power.get', { serverId }));

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { CredentialsRetryResult, ServerList, ServerView } from '@lightsout/shared';
+import { CredentialsRetryResult, ServerDetail, ServerList } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { type CountBmcOperation, TenantLabels, registerBmcOperationMetrics, registerServerMetrics } from '../inventory/metrics.js';
@@ -37,8 +37,8 @@ async function serversPlugin(app: FastifyInstance): Promise<void> {
     servers: await operations.list(request),
   }));
 
-  api.get('/v1/servers/:id', { config: { permission: 'servers.read' }, schema: { ...serverTag, params: ServerParams, response: { 200: ServerView, ...serverErrors } } }, async (request) =>
-    operations.get(request, request.params.id),
+  api.get('/v1/servers/:id', { config: { permission: 'servers.read' }, schema: { ...serverTag, params: ServerParams, response: { 200: ServerDetail, ...serverErrors } } }, async (request) =>
+    operations.detail(request, request.params.id),
   );
 
   api.post('/v1/servers/:id/credentials/retry', { config: { permission: 'credentials.retry' }, schema: { ...serverTag, params: ServerParams, response: { 200: CredentialsRetryResult, ...serverErrors } } }, async (request) =>

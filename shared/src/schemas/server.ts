@@ -154,5 +154,50 @@ export const ServerView = Type.Object({
 });
 export type ServerView = Static<typeof ServerView>;
 
+/**
+ * The agent carrying a server, as the server's detail shows it. `name` and
+ * `version` are provider data (the agents list is the provider's): only a
+ * caller who may manage agents gets them; the id and whether it is online
+ * are on every server view already.
+ */
+export const ServerAgent = Type.Object({
+  id: Type.String(),
+  name: Type.Optional(Type.String()),
+  version: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  state: AgentStatus,
+  /** ISO-8601 time of the agent's last heartbeat anywhere in the deployment, null before its first. */
+  lastSeenAt: Type.Union([Type.String(), Type.Null()]),
+  region: Slug,
+  datacenter: Slug,
+});
+export type ServerAgent = Static<typeof ServerAgent>;
+
+/**
+ * The relay replica holding the agent's control connection now (a single
+ * process: the relay itself). `url` is that replica's public URL, where
+ * console streams of this server go; `replicaId` (the deployment's internal
+ * name for it, random per start) only for a caller who may manage agents.
+ */
+export const ServerGateway = Type.Object({
+  replicaId: Type.Optional(Type.String()),
+  url: Type.String(),
+  region: Type.Union([Slug, Type.Null()]),
+});
+export type ServerGateway = Static<typeof ServerGateway>;
+
+/** Which agent and which gateway carry a server: `gateway` is absent while the agent is offline. */
+export const ServerConnection = Type.Object({
+  agent: ServerAgent,
+  gateway: Type.Optional(ServerGateway),
+});
+export type ServerConnection = Static<typeof ServerConnection>;
+
+/** One server (`GET /v1/servers/{id}`): its view and the connection that carries it (absent when its agent is unknown to the store). */
+export const ServerDetail = Type.Object({
+  ...ServerView.properties,
+  connection: Type.Optional(ServerConnection),
+});
+export type ServerDetail = Static<typeof ServerDetail>;
+
 export const ServerList = Type.Object({ servers: Type.Array(ServerView) });
 export type ServerList = Static<typeof ServerList>;

@@ -10,6 +10,7 @@ import {
   type SelList,
   type SensorHistory,
   type SensorList,
+  type ServerDetail,
   type ServerIdentity,
   type ServerList,
   type SessionCreated,
@@ -99,6 +100,10 @@ export class RelayClient {
   /** The readings the server's agent kept, oldest first (the server page's chart). */
   sensorHistory(serverId: string): Promise<SensorHistory> {
     return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}/sensors/history`);
+  }
+  /** One server with the agent and gateway carrying it now (`connection`). */
+  server(serverId: string): Promise<ServerDetail> {
+    return this.request('GET', `/v1/servers/${encodeURIComponent(serverId)}`);
   }
   /** What the BMC says the machine is (vendor, model, serial, BMC firmware, BIOS version); absent fields it did not report. */
   identity(serverId: string): Promise<ServerIdentity> {

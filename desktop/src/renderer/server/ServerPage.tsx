@@ -1,6 +1,7 @@
-import type { MediaState, SelEntry, Sensor, SensorHistory, SensorThresholds, ServerIdentity, ServerView } from '@lightsout/shared';
+import type { MediaState, SelEntry, Sensor, SensorHistory, SensorThresholds, ServerConnection, ServerIdentity, ServerView } from '@lightsout/shared';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useApp } from '../app-context.js';
+import { ConnectionFacts } from './ConnectionFacts.js';
 import { EventTime } from './EventTime.js';
 import { IdentityFacts } from './IdentityFacts.js';
 import { SensorChart } from './SensorChart.js';
@@ -29,8 +30,8 @@ function Row({ label, children }: { label: string; children: React.ReactNode }) 
 }
 
 /**
- * One server's own page: what the relay knows of it (location, agent, BMC
- * link, endpoints, capabilities), its virtual media, who is on its consoles,
+ * One server's own page: what the relay knows of it (location, BMC link,
+ * endpoints, capabilities), the agent and gateway carrying it, its virtual media, who is on its consoles,
  * its sensors with thresholds and a chart of the readings its agent kept,
  * and its event log, newest first.
  */
@@ -44,6 +45,9 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
   const [media, setMedia] = useState<MediaState | null>(null);
   const [identity, setIdentity] = useState<ServerIdentity | null>(null);
   const [identityError, setIdentityError] = useState<string | null>(null);
+  // null: not read yet; undefined: the relay knows no agent for the server.
+  const [connection, setConnection] = useState<ServerConnection | null | undefined>(null);
+  const [connectionError, setConnectionError] = useState<string | null>(null);
   const [chartType, setChartType] = useState<string | null>(null);
   const has = (capability: ServerView['capabilities'][number]) => server.capabilities.includes(capability);
   const canSensors = has('sensors');
@@ -94,6 +98,20 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
     if (visible) void readIdentity();
   }, [visible, readIdentity]);
 
+  const readConnection = useCallback(async () => {
+    try {
+      setConnection((await client.server(server.id)).connection);
+      setConnectionError(null);
+    } catch (error) {
+      setConnectionError(message(error));
+    }
+  }, [client, server.id]);
+
+  // Which gateway holds the agent changes when the agent comes, goes or moves: the live feed says so in `agent`.
+  useEffect(() => {
+    if (visible) void readConnection();
+  }, [visible, readConnection, server.agent, server.agentId]);
+
   // The media badge changes over the live feed; the full state (step, who, auto-eject) is read again then.
   useEffect(() => {
     if (!visible || !canMedia) return;
@@ -113,7 +131,7 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
         <span className="server">{server.name}</span>
         <span className="state">{server.id} · {server.tenant}/{server.region}/{server.datacenter}/{server.rack}</span>
         <span className="spacer" />
-        <button onClick={() => { void readSensors(); void readEvents(); void readIdentity(); }}>Refresh</button>
+        <button onClick={() => { void readSensors(); void readEvents(); void readIdentity(); void readConnection(); }}>Refresh</button>
         <button aria-label={`Actions for ${server.name}`} onClick={(event) => showServerMenu([server.id], event.clientX, event.clientY)}>Actions ▾</button>
       </div>
       <div className="data-view server-page" data-testid="server-page" data-server-id={server.id}>
@@ -154,10 +172,13 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
           </table>
         </section>
         <section>
-          <h3>Agent and use</h3>
+          <h3>Agent and gateway</h3>
+          <ConnectionFacts connection={connection} error={connectionError} />
+        </section>
+        <section>
+          <h3>Use</h3>
           <table className="facts">
             <tbody>
-              <Row label="Agent"><span className={server.agent === 'online' ? 'status-ok' : 'status-critical'}>{server.agent}</span> <code>{server.agentId}</code></Row>
               <Row label="Consoles"><span data-testid="server-consoles">{server.sessions ? `${server.sessions} open` : 'none open'}</span></Row>
               <Row label="Virtual media">
                 {!canMedia ? <span className="muted">not offered (no Redfish)</span> : media?.image ? (

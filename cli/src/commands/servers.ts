@@ -1,4 +1,4 @@
-import type { BmcLinkStatus, CredentialsRetryResult, ServerList, ServerView } from '@lightsout/shared';
+import type { BmcLinkStatus, CredentialsRetryResult, ServerConnection, ServerDetail, ServerList } from '@lightsout/shared';
 import { json, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
@@ -26,8 +26,25 @@ export function describeBmcLink(bmc: BmcLinkStatus | null | undefined): string {
   return parts.length === 0 ? 'ok' : parts.join('; ');
 }
 
+/** The agent carrying a server: its name and version (provider admins get them), presence, last heartbeat, site. */
+export function describeAgent(connection: ServerConnection): string {
+  const { agent } = connection;
+  const who = agent.name === undefined ? agent.id : `${agent.name} (${agent.id})`;
+  const version = agent.version ? ` ${agent.version}` : '';
+  return `${who}${version}, ${agent.state}, last seen ${agent.lastSeenAt ?? 'never'}, ${agent.region}/${agent.datacenter}`;
+}
+
+/** The gateway holding the agent's control connection, or why there is none. */
+export function describeGateway(connection: ServerConnection): string {
+  const { gateway } = connection;
+  if (gateway === undefined) return 'none (the agent is offline)';
+  const region = gateway.region === null ? '' : `, region ${gateway.region}`;
+  const replica = gateway.replicaId === undefined ? '' : `, replica ${gateway.replicaId}`;
+  return `${gateway.url}${region}${replica}`;
+}
+
 export async function serversShow(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
-  const server = await (await apiFor(context)).get<ServerView>(`/v1/servers/${encodeURIComponent(serverId)}`);
+  const server = await (await apiFor(context)).get<ServerDetail>(`/v1/servers/${encodeURIComponent(serverId)}`);
   if (options.json) {
     context.output.out(json(server));
     return;
@@ -39,7 +56,9 @@ export async function serversShow(context: CommandContext, serverId: string, opt
     ['location', `${server.region}/${server.datacenter}/${server.rack}`],
     ['endpoints', Object.entries(server.endpoints).map(([kind, address]) => `${kind} ${address}`).join(', ')],
     ['power', `${server.power}${server.stateAt === null ? '' : ` (reported ${server.stateAt})`}`],
-    ['agent', `${server.agentId} (${server.agent})`],
+    ...(server.connection === undefined
+      ? [['agent', `${server.agentId} (${server.agent})`] as [string, string]]
+      : [['agent', describeAgent(server.connection)] as [string, string], ['gateway', describeGateway(server.connection)] as [string, string]]),
     ['bmc', describeBmcLink(server.bmc)],
   ];
   context.output.out(rows.map(([key, value]) => `${key.padEnd(10)}${value}`).join('\n') + '\n');

@@ -77,6 +77,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
           LIGHTSOUT_RELAY__LISTEN__PORT: String(port),
           LIGHTSOUT_RELAY__SSH__PORT: String(sshPort),
           LIGHTSOUT_RELAY__DATA_DIR: join(dataDir, 'relay'),
+          // The region this relay names as the gateway of its agents (the server page's Gateway row): the fleet's agent is enrolled in region e2e.
+          LIGHTSOUT_RELAY__REGION: 'e2e',
           LIGHTSOUT_RELAY__WEB_ROOT: join(desktop, 'out/web'),
           LIGHTSOUT_RELAY__AGENTS__HEARTBEAT_INTERVAL_MS: '1000',
           // The fleet overview reads event logs again after 2 s, not a minute: a test's BMC event shows on the next read.

@@ -141,6 +141,14 @@ test('a server\'s page: identity and BMC link, sensors with thresholds and a cha
   await expect(hardware.locator('tr', { hasText: 'BMC firmware' })).toContainText('1.00');
   await expect(hardware.locator('tr', { hasText: 'Serial number' })).toContainText('not reported');
   await expect(hardware.locator('tr', { hasText: 'BIOS version' })).toContainText('not reported');
+  // Which agent and gateway carry it. A tenant user (the operator) sees the agent by id — its name and version are
+  // the provider's — online, last seen in local time with UTC on hover, and this relay as the gateway holding it.
+  const connection = serverPage.getByTestId('server-connection');
+  await expect(connection).toHaveAttribute('data-agent-state', 'online');
+  await expect(connection).toHaveAttribute('data-gateway-url', fleet.relayUrl);
+  await expect(connection.getByTestId('connection-gateway')).toHaveText(`${fleet.relayUrl} · region e2e`);
+  await expect(connection.getByTestId('connection-agent')).not.toContainText('version');
+  await expect(connection.getByTestId('connection-last-seen').locator('time')).toHaveAttribute('title', / UTC$/);
   // The negotiated RMCP+ cipher suite of the agent's last IPMI login.
   await expect(serverPage.getByTestId('cipher-suite')).toContainText(/cipher suite \d+/);
 
@@ -162,4 +170,18 @@ test('a server\'s page: identity and BMC link, sensors with thresholds and a cha
   expect(times).toEqual([...times].sort((left, right) => Date.parse(right) - Date.parse(left)));
   await expect(events.first().locator('time')).toHaveAttribute('title', / UTC$/);
   await shot(page, '44-server-page');
+});
+
+test('a provider admin sees the agent carrying a server by name and version, and the gateway holding it', async ({ page, fleet }) => {
+  const server = fleetServers(fleet, 'servers', () => true)[0]!;
+  await logIn(page, fleet, 'admin');
+  await serverAction(page, server.name, 'menu-server-page');
+  const connection = page.locator(`[data-testid="server-page"][data-server-id="${server.id}"]`).getByTestId('server-connection');
+  await expect(connection).toHaveAttribute('data-agent-state', 'online');
+  // The agent reports its version at hello; the relay gives it, with the agent's name, to provider staff only.
+  await expect(connection.getByTestId('connection-agent')).toContainText(/\S+ · version \S+ · online/);
+  await expect(connection.getByTestId('connection-gateway')).toHaveText(`${fleet.relayUrl} · region e2e`);
+  await expect(connection.getByTestId('connection-last-seen').locator('time')).toHaveAttribute('title', / UTC$/);
+  await connection.scrollIntoViewIfNeeded();
+  await shot(page, '46-server-page-agent-and-gateway');
 });

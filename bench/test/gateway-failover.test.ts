@@ -105,7 +105,7 @@ describe('consoles across gateways (manager + two gateways of a region, processe
       .join('\n');
 
   /** Which relay of the stack a stream URL points at. */
-  const relayIndexOf = (streamUrl: string) => stack.relayUrls.findIndex((url) => streamUrl.startsWith(url.replace(/^http/, 'ws')));
+  const relayIndexOf = (streamUrl: string) => stack.relayUrls.findIndex((url) => new URL(url).host === new URL(streamUrl).host);
 
   async function failover(serverId: string, label: string): Promise<void> {
     try {

@@ -21,7 +21,9 @@ export type IpmiWireReason =
   | 'REPLAYED_SEQUENCE'
   | 'UNSUPPORTED_ALGORITHM'
   | 'RAKP_STATUS'
-  | 'RAKP_HMAC_MISMATCH';
+  | 'RAKP_HMAC_MISMATCH'
+  | 'BAD_OFFSET'
+  | 'FRU_UNPROGRAMMED';
 
 const codeOf: Record<IpmiWireReason, ErrorCode> = {
   TRUNCATED: 'MALFORMED_MESSAGE',
@@ -40,6 +42,9 @@ const codeOf: Record<IpmiWireReason, ErrorCode> = {
   UNSUPPORTED_ALGORITHM: 'BMC_UNSUPPORTED',
   RAKP_STATUS: 'BMC_AUTH_FAILED',
   RAKP_HMAC_MISMATCH: 'BMC_AUTH_FAILED',
+  BAD_OFFSET: 'MALFORMED_MESSAGE',
+  // A blank FRU EEPROM: the BMC has no inventory data to offer, nothing is malformed.
+  FRU_UNPROGRAMMED: 'BMC_UNSUPPORTED',
 };
 
 export function wireError(reason: IpmiWireReason, message: string, details: Record<string, unknown> = {}): LightsoutError {

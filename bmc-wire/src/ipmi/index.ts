@@ -25,3 +25,5 @@ export * from './commands/sensor-names.js';
 export * from './commands/sensor-reading.js';
 export * from './commands/sel.js';
 export * from './commands/sel-text.js';
+export * from './commands/fru.js';
+export * from './commands/system-info.js';

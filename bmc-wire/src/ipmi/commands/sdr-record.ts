@@ -158,8 +158,8 @@ function idString(record: Uint8Array, offset: number): string {
   return new TextDecoder('latin1').decode(record.subarray(start, end)).replace(/\0+$/, '');
 }
 
-/** 6-bit packed ASCII (§43.15): four characters per three bytes, offset from 0x20. */
-function sixBitAscii(bytes: Uint8Array, length: number): string {
+/** 6-bit packed ASCII (§43.15, FRU spec §13): four characters per three bytes, offset from 0x20. */
+export function sixBitAscii(bytes: Uint8Array, length: number): string {
   let bits = 0;
   let bitCount = 0;
   let out = '';

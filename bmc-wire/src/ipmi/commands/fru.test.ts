@@ -63,6 +63,9 @@ describe('FRU inventory commands (IPMI v2.0 §34)', () => {
     expect(decodeReadFruData(Uint8Array.of(3, 0xaa, 0xbb, 0xcc))).toEqual(Uint8Array.of(0xaa, 0xbb, 0xcc));
     expect(refusal(() => decodeReadFruData(Uint8Array.of(4, 0xaa, 0xbb, 0xcc)))).toEqual({ code: 'MALFORMED_MESSAGE', reason: 'TRUNCATED' });
     expect(refusal(() => decodeReadFruData(new Uint8Array()))).toEqual({ code: 'MALFORMED_MESSAGE', reason: 'TRUNCATED' });
+    // word access: the count is in 16-bit words
+    expect(decodeReadFruData(Uint8Array.of(2, 0xaa, 0xbb, 0xcc, 0xdd), true)).toEqual(Uint8Array.of(0xaa, 0xbb, 0xcc, 0xdd));
+    expect(refusal(() => decodeReadFruData(Uint8Array.of(2, 0xaa, 0xbb, 0xcc), true))).toEqual({ code: 'MALFORMED_MESSAGE', reason: 'TRUNCATED' });
   });
 });
 

@@ -55,10 +55,10 @@ export function decodeReadFruDataRequest(data: Uint8Array): ReadFruDataParams {
   return { deviceId: data[0]!, offset: readU16(data, 1), count: data[3]! };
 }
 
-/** The data a Read FRU Data response carries; a count past the bytes present is TRUNCATED. */
-export function decodeReadFruData(data: Uint8Array): Uint8Array {
+/** The data a Read FRU Data response carries (the count is in words when the area is accessed by words); a count past the bytes present is TRUNCATED. */
+export function decodeReadFruData(data: Uint8Array, byWords = false): Uint8Array {
   responseData(data, 1, 'Read FRU Data');
-  const count = data[0]!;
+  const count = data[0]! * (byWords ? 2 : 1);
   if (data.length - 1 < count) throw wireError('TRUNCATED', `Read FRU Data says ${count} bytes, carries ${data.length - 1}`, { have: data.length - 1, need: count });
   return data.slice(1, 1 + count);
 }

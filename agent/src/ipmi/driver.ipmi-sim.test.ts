@@ -72,9 +72,9 @@ describe.each([
     expect(sensors.map((sensor) => sensor.name)).toContain('DIMM A1');
   });
 
-  it('reads Get Device ID as ipmi_sim is configured (lab.emu mc_add: manufacturer 0x00b7a1, product 0x0042, firmware 2 / 0x05)', async () => {
-    // 0xb7a1 = 47009 is no vendor in our table: the number is reported, no name is guessed.
-    expect(await driver.identity()).toEqual({ source: 'ipmi', manufacturerId: 0xb7a1, productId: 0x0042, bmcFirmware: '2.05' });
+  it('reads identity as ipmi_sim is configured (lab.emu mc_add: manufacturer 0x00b7a1, product 0x0042, firmware 2 / 0x05; mc_add_fru_data)', async () => {
+    // 0xb7a1 = 47009 is no vendor in our table: the vendor is the FRU product area's manufacturer; no BIOS version (0xC1).
+    expect(await driver.identity()).toEqual({ source: 'ipmi', vendor: 'Lightsout', manufacturerId: 0xb7a1, model: 'Lab Server 1000 (LS-1000)', productId: 0x0042, serialNumber: 'PSN-0042', bmcFirmware: '2.05' });
   });
 
   it('lists the SEL with decoded event text and the SDR sensor name', async () => {

@@ -2,9 +2,10 @@ import { LightsoutError, type BmcLinkStatus, type BootOverride, type BootRequest
 import type { BmcCredentials, BmcDriver } from '../drivers/types.js';
 import { CredentialGate } from '../drivers/credential-gate.js';
 import { bootResultOf } from '../drivers/boot-readback.js';
-import type { PrivilegeName } from '@lightsout/bmc-wire/ipmi';
+import type { FruInfo, PrivilegeName } from '@lightsout/bmc-wire/ipmi';
 import { bootOverride, chassisControl, clearSel, deviceId, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
-import { identityOfDeviceId } from './identity.js';
+import { identityOf } from './identity.js';
+import { isFruDataProblem, readFru, systemFirmwareVersion } from './fru.js';
 import { isQuirkName, QUIRK_ALIASES, quirkEnabled, type QuirkSettings } from './quirks.js';
 import { openIpmiSession, type IpmiSession, type IpmiSessionOptions } from './session/connect.js';
 import { completionCodeOfError, type SessionLogger, type SessionTiming } from './session/core.js';
@@ -110,8 +111,34 @@ export class IpmiDriver implements BmcDriver {
     return { sensors: await this.withSession(sensorList, true) };
   }
 
-  async identity(): Promise<ServerIdentity> {
-    return identityOfDeviceId(await this.withSession(deviceId, true));
+  /**
+   * Get Device ID, then the BMC's FRU device 0 and the system firmware version. A BMC without FRU or system info
+   * (it answers a completion code) or with damaged FRU data still has an identity from Get Device ID: those are
+   * warnings. Only session and transport failures fail the call.
+   */
+  identity(): Promise<ServerIdentity> {
+    return this.withSession(async (session) => {
+      const device = await deviceId(session);
+      const fru = await this.fruIfAny(session);
+      const bios = await systemFirmwareVersion(session, (error) => this.warn(error, 'BMC refused the system firmware version; identity has no BIOS version'));
+      return identityOf(device, fru, bios);
+    }, true);
+  }
+
+  private async fruIfAny(session: IpmiRequester): Promise<FruInfo | undefined> {
+    try {
+      const { info, failures } = await readFru(session);
+      for (const failure of failures) this.warn(failure.error, `BMC FRU ${failure.area} area unreadable; identity uses the other areas`);
+      return info;
+    } catch (error) {
+      if (!isFruDataProblem(error)) throw error;
+      this.warn(error, 'BMC has no readable FRU; identity comes from Get Device ID alone');
+      return undefined;
+    }
+  }
+
+  private warn(error: LightsoutError, message: string): void {
+    this.options.logger?.warn?.({ code: error.code, completionCode: completionCodeOfError(error), reason: error.details?.['reason'], detail: error.message }, message);
   }
 
   async sel(): Promise<SelList> {

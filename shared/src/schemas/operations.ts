@@ -132,13 +132,15 @@ export type SensorList = Static<typeof SensorList>;
  * says the machine is. A field the BMC did not report is absent (the server
  * page shows "not reported"). Over Redfish: the ComputerSystem's
  * Manufacturer, Model, SerialNumber, BiosVersion and its Manager's
- * FirmwareVersion. Over IPMI: Get Device ID (IPMI v2.0 §20.1), which names
- * the manufacturer by IANA enterprise number and the product by a number,
- * and carries neither serial nor BIOS version.
+ * FirmwareVersion. Over IPMI: Get Device ID (IPMI v2.0 §20.1) for the BMC
+ * firmware, the manufacturer's IANA enterprise number and product number;
+ * the BMC's FRU device 0 (§34, FRU spec v1.0) for vendor, model and serial;
+ * Get System Info Parameters (system firmware version) for the BIOS version.
+ * A BMC without FRU or system info leaves those absent (docs/ipmi.md).
  */
 export const ServerIdentity = Type.Object({
   source: Type.Union([Type.Literal('redfish'), Type.Literal('ipmi')]),
-  /** The manufacturer's name: Redfish Manufacturer, or a well-known IANA number's vendor (docs/ipmi.md). */
+  /** The manufacturer's name: Redfish Manufacturer; over IPMI the FRU's manufacturer, else a well-known IANA number's vendor (docs/ipmi.md). */
   vendor: Type.Optional(Type.String({ maxLength: 256 })),
   /** IPMI: the IANA Private Enterprise Number of the manufacturer (shown when it has no name in our table). */
   manufacturerId: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xfffff })),

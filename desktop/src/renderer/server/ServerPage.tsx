@@ -107,10 +107,11 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
     }
   }, [client, server.id]);
 
-  // Which gateway holds the agent changes when the agent comes, goes or moves: the live feed says so in `agent`.
+  // Which gateway holds the agent changes when the agent comes, goes or moves. The live feed sends the server again
+  // then (a new object), even when it only moved between gateways and stayed online: read again on every one.
   useEffect(() => {
     if (visible) void readConnection();
-  }, [visible, readConnection, server.agent, server.agentId]);
+  }, [visible, readConnection, server]);
 
   // The media badge changes over the live feed; the full state (step, who, auto-eject) is read again then.
   useEffect(() => {

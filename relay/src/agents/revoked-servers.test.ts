@@ -33,7 +33,10 @@ describe("deleting a revoked agent's servers", () => {
     expect(await call('DELETE', `/v1/agents/${identity.agentId}/servers`, adminToken)).toMatchObject({ status: 409, body: { code: 'CONFLICT' } });
     expect((await call('POST', `/v1/agents/${identity.agentId}/revoke`, adminToken)).status).toBe(200);
     await client.closed;
-    expect((await call('GET', '/v1/servers/orphan-01', operatorToken)).status).toBe(200);
+    const orphan = await call('GET', '/v1/servers/orphan-01', operatorToken);
+    expect(orphan.status).toBe(200);
+    // Carried by nobody: the revoked agent is offline and no gateway holds it.
+    expect(orphan.body['connection']).toEqual({ agent: expect.objectContaining({ id: identity.agentId, state: 'offline' }) });
 
     expect((await call('DELETE', `/v1/agents/${identity.agentId}/servers`, operatorToken)).status).toBe(403);
     expect(await call('DELETE', `/v1/agents/${identity.agentId}/servers`, adminToken)).toEqual({ status: 200, body: { removed: ['orphan-01'] } });

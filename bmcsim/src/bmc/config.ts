@@ -64,6 +64,8 @@ export interface BmcFaults {
   noPayloadInstanceInfo: boolean;
   /** A SEL but no SDR repository: SDR commands answer 0xC1 and Get Device ID clears the SDR-repository bit. */
   noSdrRepository: boolean;
+  /** No FRU inventory device: the FRU commands answer 0xC1, Get Device ID clears the FRU-inventory bit. */
+  noFru: boolean;
 }
 
 export const DEFAULT_FAULTS: BmcFaults = {
@@ -86,6 +88,7 @@ export const DEFAULT_FAULTS: BmcFaults = {
   answerSuite3: false,
   noPayloadInstanceInfo: false,
   noSdrRepository: false,
+  noFru: false,
 };
 
 export interface BmcConfig {

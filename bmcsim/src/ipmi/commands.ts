@@ -15,8 +15,20 @@ import {
   PRIVILEGE,
   SDR_COMMAND,
   SEL_COMMAND,
+  FRU_COMMAND,
+  PARAMETER_NOT_SUPPORTED,
+  SYSTEM_INFO_COMMAND,
+  SYSTEM_INFO_PARAMETER,
+  decodeFruDeviceRequest,
+  decodeGetSystemInfoRequest,
+  decodeReadFruDataRequest,
+  encodeFruInventoryAreaInfo,
+  encodeReadFruData,
+  encodeSystemInfoStringSet,
   type BootFlagsDevice,
 } from '@lightsout/bmc-wire/ipmi';
+import type { BmcFaults } from '../bmc/config.js';
+import { BMCSIM_BIOS_VERSION, BMCSIM_FRU_SIZE, bmcsimFru } from '../bmc/identity.js';
 import type { Bmc } from '../bmc/bmc.js';
 import { rawReading, SENSORS, sensorReading } from '../bmc/sensors.js';
 import type { BootDevice } from '../host/host.js';
@@ -95,17 +107,20 @@ export function handleCommand(context: CommandContext, session: CommandSession, 
   }
 }
 
-export function deviceId(noSdrRepository = false): Uint8Array {
-  // Device 0x20, IPMI 2.0, additional support: chassis (7), SEL (2), SDR repository (1), sensor (0).
+export function deviceId(faults: Pick<BmcFaults, 'noSdrRepository' | 'noFru'> = { noSdrRepository: false, noFru: false }): Uint8Array {
+  // Device 0x20, IPMI 2.0, additional support (§20.1): chassis (7), FRU inventory (3), SEL (2), SDR repository (1), sensor (0).
   // Manufacturer 32473: the IANA enterprise number reserved for documentation and examples (RFC 5612),
   // so no tool mistakes the simulator for a real vendor's BMC.
-  return encodeDeviceId({ deviceId: 0x20, deviceRevision: 0x01, firmwareMajor: 1, firmwareMinorBcd: 0x00, additionalSupport: noSdrRepository ? 0x85 : 0x87, manufacturerId: SIMULATOR_MANUFACTURER_ID, productId: 0x5349 });
+  const additionalSupport = 0x85 | (faults.noSdrRepository ? 0 : 0x02) | (faults.noFru ? 0 : 0x08);
+  return encodeDeviceId({ deviceId: 0x20, deviceRevision: 0x01, firmwareMajor: 1, firmwareMinorBcd: 0x00, additionalSupport, manufacturerId: SIMULATOR_MANUFACTURER_ID, productId: 0x5349 });
 }
 
 function app(context: CommandContext, session: CommandSession, command: number, data: Uint8Array): CommandResult {
   switch (command) {
     case APP_COMMAND.getDeviceId:
-      return ok(deviceId(context.bmc.config.faults.noSdrRepository));
+      return ok(deviceId(context.bmc.config.faults));
+    case SYSTEM_INFO_COMMAND.getParameters:
+      return systemInfo(data);
     case APP_COMMAND.setSessionPrivilege: {
       const requested = (data[0] ?? 0) & 0x0f;
       if (requested === 0) return ok(Uint8Array.of(session.privilege));
@@ -210,11 +225,49 @@ function chassis(context: CommandContext, command: number, data: Uint8Array): Co
   }
 }
 
+// Get System Info Parameters (IPMI v2.0 §22.14b): parameter 1, the system firmware version, in 16-byte sets.
+function systemInfo(data: Uint8Array): CommandResult {
+  let request;
+  try {
+    request = decodeGetSystemInfoRequest(data);
+  } catch {
+    return fail(COMPLETION.requestLengthInvalid);
+  }
+  if (request.parameter !== SYSTEM_INFO_PARAMETER.systemFirmwareVersion) return fail(PARAMETER_NOT_SUPPORTED);
+  if (request.revisionOnly) return ok(Uint8Array.of(0x11));
+  if (request.setSelector > 16) return fail(COMPLETION.parameterOutOfRange);
+  return ok(encodeSystemInfoStringSet(BMCSIM_BIOS_VERSION, request.setSelector));
+}
+
+// FRU inventory device 0 (§34): the machine's identity (bmc/identity.ts), read by bytes.
+function fru(context: CommandContext, command: number, data: Uint8Array): CommandResult {
+  if (context.bmc.config.faults.noFru) return fail(COMPLETION.invalidCommand);
+  let deviceId: number;
+  try {
+    deviceId = decodeFruDeviceRequest(data);
+  } catch {
+    return fail(COMPLETION.requestLengthInvalid);
+  }
+  if (deviceId !== 0) return fail(COMPLETION.notPresent);
+  if (command === FRU_COMMAND.getInventoryAreaInfo) return ok(encodeFruInventoryAreaInfo({ size: BMCSIM_FRU_SIZE, byWords: false }));
+  let read;
+  try {
+    read = decodeReadFruDataRequest(data);
+  } catch {
+    return fail(COMPLETION.requestLengthInvalid);
+  }
+  if (read.offset >= BMCSIM_FRU_SIZE) return fail(COMPLETION.parameterOutOfRange);
+  // A response must fit the BMC's message buffer: more than 64 bytes is "cannot return that many" (0xCA), as on real BMCs.
+  if (read.count > 64) return fail(COMPLETION.cannotReturnBytes);
+  return ok(encodeReadFruData(bmcsimFru(context.bmc.config).subarray(read.offset, Math.min(BMCSIM_FRU_SIZE, read.offset + read.count))));
+}
+
 const SDR_COMMANDS: ReadonlySet<number> = new Set([SDR_COMMAND.getRepositoryInfo, SDR_COMMAND.reserveRepository, SDR_COMMAND.getSdr]);
 
 function storage(context: CommandContext, command: number, data: Uint8Array): CommandResult {
   const log = context.bmc.eventLog;
   if (context.bmc.config.faults.noSdrRepository && SDR_COMMANDS.has(command)) return fail(COMPLETION.invalidCommand);
+  if (command === FRU_COMMAND.getInventoryAreaInfo || command === FRU_COMMAND.readData) return fru(context, command, data);
   switch (command) {
     case SDR_COMMAND.getRepositoryInfo: {
       // | version 0x51 | count (2) | free (2) | last addition (4) | last erase (4) | support: reserve supported (bit 1) |

@@ -68,6 +68,16 @@ describe('IPMI fault knobs', () => {
     expect(sel.stdout).toMatch(/Power Unit #0x30 \| Power off\/down/);
   });
 
+  it('noFru: the FRU commands are unknown (0xC1) and Get Device ID has no FRU-inventory bit', async () => {
+    const { port } = await bmcWithPort({ noFru: true });
+    const raw = await ipmitool(port, '-I', 'lanplus', '-C', '17', 'raw', '0x0a', '0x10', '0x00');
+    expect(raw.stderr).toMatch(/rsp=0xc1/);
+    const info = await ipmitool(port, '-I', 'lanplus', '-C', '17', 'mc', 'info');
+    expect(info.stdout).not.toMatch(/FRU Inventory Device/);
+    const { port: withFru } = await bmcWithPort();
+    expect((await ipmitool(withFru, '-I', 'lanplus', '-C', '17', 'mc', 'info')).stdout).toMatch(/FRU Inventory Device/);
+  });
+
   it('udpLatencyMs delays every answer; udpLossPercent 100 silences the BMC', async () => {
     const { port: slowPort } = await bmcWithPort({ udpLatencyMs: 150 });
     const started = performance.now();

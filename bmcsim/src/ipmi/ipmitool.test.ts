@@ -98,6 +98,23 @@ describe.each([3, 17])('ipmitool -I lanplus -C %i', (suite) => {
   });
 });
 
+describe('identity: FRU device 0 and the system firmware version', () => {
+  it('ipmitool fru print 0 shows the machine the Redfish ComputerSystem describes, and mc getsysinfo its BIOS version', async () => {
+    const { port } = await bmcWithPort();
+    const fru = await lanplus(port, 17, 'fru', 'print', '0');
+    expect(fru.code, fru.stderr).toBe(0);
+    // bmcsim-01's seed is 1: serial SIM000001 (Redfish SerialNumber says the same)
+    expect(fru.stdout).toMatch(/^ Product Manufacturer\s+: Lightsout$/m);
+    expect(fru.stdout).toMatch(/^ Product Name\s+: bmcsim virtual server$/m);
+    expect(fru.stdout).toMatch(/^ Product Serial\s+: SIM000001$/m);
+    expect(fru.stdout).toMatch(/^ Chassis Type\s+: Rack Mount Chassis$/m);
+    expect(fru.stdout).toMatch(/^ Board Mfg Date\s+: Mon Jan {2}1 00:00:00 2024 UTC$/m);
+    const bios = await lanplus(port, 17, 'mc', 'getsysinfo', 'system_fw_version');
+    expect(bios.code, bios.stderr).toBe(0);
+    expect(bios.stdout.trim()).toBe('2.4.1');
+  });
+});
+
 describe('session timeout', () => {
   it('a killed SOL client holds the payload (0x80) until its session times out', async () => {
     const { bmc, port } = await bmcWithPort({}, true, 1);

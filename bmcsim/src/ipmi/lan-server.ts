@@ -153,7 +153,7 @@ export class IpmiLanServer implements BmcService {
         return { completionCode: COMPLETION.ok, data: Uint8Array.of(1, ...records.subarray(index * 16, index * 16 + 16)) };
       }
       case APP_COMMAND.getDeviceId:
-        return { completionCode: COMPLETION.ok, data: deviceId(this.bmc.config.faults.noSdrRepository) };
+        return { completionCode: COMPLETION.ok, data: deviceId(this.bmc.config.faults) };
       case APP_COMMAND.getSessionChallenge:
         return this.sessionChallenge(request);
       // §22.14: outside a session too; the same UUID the Redfish service root reports.

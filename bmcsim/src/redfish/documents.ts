@@ -1,6 +1,7 @@
 import type { BmcConfig } from '../bmc/config.js';
 import type { EventLog } from '../bmc/event-log.js';
 import { SENSORS, sensorReading } from '../bmc/sensors.js';
+import { BMCSIM_BIOS_VERSION, BMCSIM_FIRMWARE_VERSION, BMCSIM_MANUFACTURER, BMCSIM_MODEL, bmcsimSerialNumber } from '../bmc/identity.js';
 import type { BootDevice, Host } from '../host/host.js';
 import { flavourOf } from './flavours.js';
 import type { ResourcePaths } from './ids.js';
@@ -87,9 +88,7 @@ export function redfishPowerState(host: Host): string {
   return 'On';
 }
 
-/** What the simulated machine reports as its BIOS and BMC firmware versions (the server page's identity block). */
-export const BMCSIM_BIOS_VERSION = '2.4.1';
-export const BMCSIM_FIRMWARE_VERSION = 'bmcsim-1.0';
+export { BMCSIM_BIOS_VERSION, BMCSIM_FIRMWARE_VERSION } from '../bmc/identity.js';
 
 export function computerSystem(context: DocumentContext): unknown {
   const { host, paths, config } = context;
@@ -105,9 +104,9 @@ export function computerSystem(context: DocumentContext): unknown {
     Name: config.hostname,
     HostName: config.hostname,
     SystemType: 'Physical',
-    Manufacturer: 'Lightsout',
-    Model: 'bmcsim virtual server',
-    SerialNumber: `SIM${String(config.seed).padStart(6, '0')}`,
+    Manufacturer: BMCSIM_MANUFACTURER,
+    Model: BMCSIM_MODEL,
+    SerialNumber: bmcsimSerialNumber(config),
     BiosVersion: BMCSIM_BIOS_VERSION,
     UUID: context.uuid,
     PowerState: redfishPowerState(host),

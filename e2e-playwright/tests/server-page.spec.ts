@@ -132,15 +132,16 @@ test('a server\'s page: identity and BMC link, sensors with thresholds and a cha
   const serverPage = page.locator(`[data-testid="server-page"][data-server-id="${server.id}"]`);
   await expect(serverPage).toBeVisible();
   await expect(serverPage.getByTestId('server-identity')).toContainText(server.id);
-  // What the machine is, as the BMC says over IPMI (Get Device ID): bmcsim's manufacturer is RFC 5612's example
-  // enterprise 32473, no vendor we name, so the number is shown; Get Device ID has no serial or BIOS version.
+  // What the machine is, as the BMC says over IPMI: vendor, model and serial from bmcsim's FRU (the same the
+  // Redfish ComputerSystem reports: serial SIM + the BMC's seed), BMC firmware from Get Device ID, BIOS from
+  // Get System Info Parameters.
   const hardware = serverPage.getByTestId('hardware-identity');
   await expect(hardware).toHaveAttribute('data-source', 'ipmi', { timeout: 30_000 });
-  await expect(hardware.locator('tr', { hasText: 'Vendor' })).toContainText('IANA enterprise 32473');
-  await expect(hardware.locator('tr', { hasText: 'Model' })).toContainText('product ID 0x5349');
+  await expect(hardware.locator('tr', { hasText: 'Vendor' })).toContainText('Lightsout');
+  await expect(hardware.locator('tr', { hasText: 'Model' })).toContainText('bmcsim virtual server');
   await expect(hardware.locator('tr', { hasText: 'BMC firmware' })).toContainText('1.00');
-  await expect(hardware.locator('tr', { hasText: 'Serial number' })).toContainText('not reported');
-  await expect(hardware.locator('tr', { hasText: 'BIOS version' })).toContainText('not reported');
+  await expect(hardware.locator('tr', { hasText: 'Serial number' })).toContainText(/SIM\d{6}/);
+  await expect(hardware.locator('tr', { hasText: 'BIOS version' })).toContainText('2.4.1');
   // Which agent and gateway carry it. A tenant user (the operator) sees the agent by id — its name and version are
   // the provider's — online, last seen in local time with UTC on hover, and this relay as the gateway holding it.
   const connection = serverPage.getByTestId('server-connection');

@@ -79,6 +79,12 @@ describe('lightsout identity', () => {
     });
     expect(relay.seen.map((entry) => entry.url)).toEqual(['/v1/servers/web-01/identity']);
   });
+
+  it('prints an IPMI identity read from the FRU and the system info parameters', async () => {
+    const relay = await relays.start(() => ({ status: 200, body: { source: 'ipmi', vendor: 'Lightsout', manufacturerId: 47009, model: 'Lab Server 1000 (LS-1000)', productId: 0x42, serialNumber: 'PSN-0042', bmcFirmware: '2.05', biosVersion: '2.4.1' } }));
+    const result = await runCli(['identity', 'web-01'], relay.url);
+    expect(result.stdout).toBe('vendor       Lightsout\nmodel        Lab Server 1000 (LS-1000)\nserial       PSN-0042\nBMC firmware 2.05\nBIOS         2.4.1\nread over    IPMI\n');
+  });
 });
 
 describe('BMC errors', () => {

@@ -96,7 +96,7 @@ export async function sel(context: CommandContext, serverId: string, options: { 
   context.output.out(table(['ID', 'TIME', 'SENSOR', 'EVENT', 'DIRECTION'], list.entries.map((entry) => [entry.id, entry.time, entry.sensor, entry.event, entry.direction])));
 }
 
-/** What the BMC says it is (Redfish: system and manager; IPMI: Get Device ID): "not reported" for what it did not say. */
+/** What the BMC says it is (Redfish: system and manager; IPMI: Get Device ID, FRU, system info): "not reported" for what it did not say. */
 export async function identity(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
   const found = await (await apiFor(context)).get<ServerIdentity>(serverPath(serverId, 'identity'));
   if (options.json) {

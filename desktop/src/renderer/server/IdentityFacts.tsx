@@ -6,9 +6,10 @@ const NOT_REPORTED = <span className="muted">not reported</span>;
 const hex = (value: number, digits: number) => `0x${value.toString(16).padStart(digits, '0')}`;
 
 /**
- * The machine as its BMC names it. Over IPMI the vendor is an IANA
- * enterprise number (named when it is a well-known one, shown as the number
- * otherwise) and the model a product ID; what the BMC did not report says so.
+ * The machine as its BMC names it. Over IPMI vendor, model and serial come
+ * from the BMC's FRU; without FRU the vendor is an IANA enterprise number
+ * (named when it is a well-known one, shown as the number otherwise) and the
+ * model a product ID; what the BMC did not report says so.
  */
 export function IdentityFacts({ identity, error }: { identity: ServerIdentity | null; error: string | null }) {
   if (identity === null) return error ? <p className="status-critical" data-testid="hardware-identity-error">{error}</p> : <p className="muted">reading…</p>;
@@ -32,7 +33,7 @@ export function IdentityFacts({ identity, error }: { identity: ServerIdentity | 
         ))}
         <tr>
           <th scope="row">Read over</th>
-          <td className="muted">{identity.source === 'ipmi' ? 'IPMI (Get Device ID)' : 'Redfish'}</td>
+          <td className="muted">{identity.source === 'ipmi' ? 'IPMI (Get Device ID, FRU, system info)' : 'Redfish'}</td>
         </tr>
       </tbody>
     </table>

@@ -56,4 +56,44 @@ describe('SensorHistoryStore', () => {
     store.history('s1').series[0]![0] = 99;
     expect(store.history('s1').series[0]).toEqual([1]);
   });
+
+  it('wraps past the first rows and the limit, keeping readings as the BMC gave them', () => {
+    const store = new SensorHistoryStore(40);
+    for (let at = 1; at <= 100; at++) store.record('s1', at, [reading('Volt', at + 0.34)]);
+    const { at, series } = store.history('s1');
+    expect(at).toEqual(Array.from({ length: 40 }, (_, index) => 61 + index));
+    expect(series[0]).toEqual(Array.from({ length: 40 }, (_, index) => 61 + index + 0.34));
+  });
+
+  it('lets a background sample in only while there is room, and never evicts for one', () => {
+    const store = new SensorHistoryStore(10, 2);
+    expect(store.sample('a', 1, [reading('CPU', 1)])).toBe(true);
+    expect(store.sample('b', 1, [reading('CPU', 2)])).toBe(true);
+    expect(store.canKeep('c')).toBe(false);
+    expect(store.sample('c', 2, [reading('CPU', 3)])).toBe(false);
+    expect(store.sample('a', 2, [reading('CPU', 4)])).toBe(true);
+    expect(store.history('c').at).toEqual([]);
+    expect(store.history('a').at).toEqual([1, 2]);
+    expect(store.lastAt('a')).toBe(2);
+    expect(store.lastAt('c')).toBeUndefined();
+  });
+
+  it('evicts for a user read the server used longest ago; reading a chart counts as use', () => {
+    const store = new SensorHistoryStore(10, 2);
+    store.sample('a', 1, [reading('CPU', 1)]);
+    store.sample('b', 1, [reading('CPU', 2)]);
+    store.history('a');
+    store.record('c', 2, [reading('CPU', 3)]);
+    expect(store.history('b').at).toEqual([]);
+    expect(store.history('a').at).toEqual([1]);
+    expect(store.history('c').at).toEqual([2]);
+  });
+
+  it('holds 4 bytes per reading and 8 per timestamp once full', () => {
+    const store = new SensorHistoryStore(720, 10);
+    const sensors = Array.from({ length: 40 }, (_, index) => reading(`S${index}`, index));
+    for (let at = 1; at <= 1000; at++) store.sample('s1', at, sensors);
+    expect(store.bytes).toBe(720 * 8 + 40 * 720 * 4);
+    expect(store.size).toBe(1);
+  });
 });

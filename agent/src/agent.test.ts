@@ -23,7 +23,7 @@ function config(relay: string, servers: ServerEntry[]): AgentConfig {
     joinToken: undefined,
     logLevel: 'silent',
     control: { backoffBaseMs: 10, backoffCapMs: 50, connectTimeoutMs: 5000, stableAfterMs: 60_000, requestTimeoutMs: 2000 },
-    poll: { intervalMs: 3_600_000, concurrency: 2 },
+    poll: { intervalMs: 3_600_000, concurrency: 2, sensorsIntervalMs: 0, sensorsConcurrency: 2, sensorsHistoryServers: 16 },
     metrics: {},
     media: {},
     credentialSets: new Map(),

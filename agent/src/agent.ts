@@ -4,7 +4,8 @@ import { CONTROL_MAX_FRAME_BYTES, CONTROL_PROTOCOL_VERSION, ControlFeature, inve
 import type { AgentConfig } from './config/types.js';
 import { ControlConnection } from './control/connection.js';
 import { PowerAwaiter } from './control/power-await.js';
-import { createDispatcher, type OperationHandlers } from './control/dispatcher.js';
+import { createDispatcher, DEFAULT_OPERATIONS_PER_SERVER, type OperationHandlers } from './control/dispatcher.js';
+import { PerServerLimiter } from './control/per-server-limiter.js';
 import { resolveRelayEndpoints, type RelayEndpoint } from './control/relay-endpoints.js';
 import { AdoptedServers, entryOf } from './discovery/adopted.js';
 import { DiscoveryService } from './discovery/service.js';
@@ -18,6 +19,7 @@ import { HealthServer } from './metrics/health-server.js';
 import { ServerTenants } from './server-tenants.js';
 import { StatePoller } from './state-poller.js';
 import { SensorHistoryStore } from './sensor-history.js';
+import { SensorSampler } from './sensor-sampler.js';
 
 /** What an extension (the stream plane, …) gets to work with. */
 export interface AgentContext {
@@ -50,6 +52,7 @@ export interface RunningAgent {
   readonly connection: ControlConnection;
   readonly registry: DriverRegistry;
   readonly poller: StatePoller;
+  readonly sensorSampler: SensorSampler;
   readonly metrics: AgentMetrics;
   /** Where /healthz, /readyz and /metrics answer, once listening; undefined when off. */
   readonly healthAddress: Promise<AddressInfo | undefined>;
@@ -95,15 +98,39 @@ export function startAgent(options: {
   const extensions = startExtensions(options.extensions ?? [], context);
   const handlers: OperationHandlers = Object.assign({}, ...extensions.map((extension) => extension.handlers)) as OperationHandlers;
 
-  // The readings every sensors.list answered, so a server page can chart them (relay: GET /v1/servers/{id}/sensors/history).
-  const sensorHistory = new SensorHistoryStore();
+  // The readings every sensors.list answered and the sampler took, so a server page can chart them
+  // (relay: GET /v1/servers/{id}/sensors/history).
+  const sensorHistory = new SensorHistoryStore(undefined, config.poll.sensorsHistoryServers);
+  const perServer = new PerServerLimiter(DEFAULT_OPERATIONS_PER_SERVER);
+  const sensorSampler = new SensorSampler({
+    registry,
+    serverIds: () => config.servers.map((server) => server.id),
+    store: sensorHistory,
+    intervalMs: config.poll.sensorsIntervalMs,
+    concurrency: config.poll.sensorsConcurrency,
+    timeoutMs: config.control.requestTimeoutMs,
+    limiter: perServer,
+    logger,
+    onSampled: (serverId, seconds, error) => {
+      const result = resultLabel(error);
+      metrics.observeOperation('sensors.sample', registry.protocolFor(serverId) ?? 'none', result, seconds);
+      metrics.sensorSamples.inc({ result });
+    },
+    onSkipped: (reason) => metrics.sensorSamplesSkipped.inc({ reason }),
+    onPass: (seconds) => {
+      metrics.observeSensorPass(seconds);
+      metrics.sensorHistoryServers.set(sensorHistory.size);
+      metrics.sensorHistoryBytes.set(sensorHistory.bytes);
+    },
+  });
   handlers['sensors.history'] = async (params) => {
     const serverId = params['serverId'];
     if (typeof serverId !== 'string' || !registry.hasServer(serverId)) throw new LightsoutError('NOT_FOUND', `this agent has no server ${String(serverId)}`);
-    return sensorHistory.history(serverId);
+    return { ...sensorHistory.history(serverId), intervalSeconds: sensorSampler.intervalSecondsFor(serverId) };
   };
   const dispatch = createDispatcher({
     registry,
+    perServer,
     maxTimeoutMs: config.control.requestTimeoutMs,
     handlers,
     onError: (request, error) => logRequestFailure(logger, request.op, request.params['serverId'], error),
@@ -207,6 +234,7 @@ export function startAgent(options: {
 
   connection.start();
   poller.start();
+  sensorSampler.start();
   discovery.start();
   logger.info({ agentId: identity.agentId, servers: inventory.servers.length, relays: config.relays }, 'agent started');
 
@@ -215,6 +243,7 @@ export function startAgent(options: {
     connection,
     registry,
     poller,
+    sensorSampler,
     metrics,
     healthAddress: healthAddress.catch(() => undefined),
     fatal,
@@ -223,6 +252,7 @@ export function startAgent(options: {
         await health?.stop();
         await discovery.stop();
         await poller.stop();
+        await sensorSampler.stop();
         await connection.stop();
         await Promise.allSettled(extensions.map((extension) => extension.stop()));
         await registry.close();

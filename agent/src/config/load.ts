@@ -7,6 +7,8 @@ import type { BmcCredentials } from '../drivers/types.js';
 import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_MS } from '../control/backoff.js';
 import { AgentConfigFile, type ServerConfig } from './schema.js';
 import { parseCidr } from '../discovery/cidr.js';
+import { SENSOR_HISTORY_SERVERS } from '../sensor-history.js';
+import { DEFAULT_SENSORS_CONCURRENCY, DEFAULT_SENSORS_INTERVAL_MS } from '../sensor-sampler.js';
 import type { AgentConfig, DiscoveryConfig, RedfishEndpoint, ServerEntry } from './types.js';
 
 export const JOIN_TOKEN_ENV = 'LIGHTSOUT_JOIN_TOKEN';
@@ -201,7 +203,13 @@ export function resolveConfig(document: unknown, options: { source: string; base
       stableAfterMs: control.stableAfterMs ?? 10_000,
       requestTimeoutMs: control.requestTimeoutMs ?? 30_000,
     },
-    poll: { intervalMs: file.poll?.intervalMs ?? 30_000, concurrency: file.poll?.concurrency ?? 64 },
+    poll: {
+      intervalMs: file.poll?.intervalMs ?? 30_000,
+      concurrency: file.poll?.concurrency ?? 64,
+      sensorsIntervalMs: file.poll?.sensorsIntervalMs ?? DEFAULT_SENSORS_INTERVAL_MS,
+      sensorsConcurrency: file.poll?.sensorsConcurrency ?? DEFAULT_SENSORS_CONCURRENCY,
+      sensorsHistoryServers: file.poll?.sensorsHistoryServers ?? SENSOR_HISTORY_SERVERS,
+    },
     metrics: file.metrics === undefined ? {} : { listen: listenOf(file.metrics.listen) },
     media: file.media ?? {},
     servers,

@@ -136,6 +136,12 @@ export const AgentConfigFile = Type.Object(
         {
           intervalMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
           concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+          /** Background sensor sampling into the sensor history: ms between passes, 0 = off (docs/operations.md). */
+          sensorsIntervalMs: Type.Optional(Type.Union([Type.Literal(0), Type.Integer({ minimum: 1000, maximum: 86_400_000 })])),
+          /** Sensor reads at once during a pass. */
+          sensorsConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+          /** Servers whose sensor history is kept (memory: docs/operations.md "Sensor history"). */
+          sensorsHistoryServers: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
         },
         { additionalProperties: false },
       ),

@@ -76,7 +76,14 @@ export interface AgentConfig {
     /** Upper bound for one driver call, also when the relay allows longer. */
     requestTimeoutMs: number;
   };
-  poll: { intervalMs: number; concurrency: number };
+  poll: {
+    intervalMs: number;
+    concurrency: number;
+    /** 0 = no background sensor sampling. */
+    sensorsIntervalMs: number;
+    sensorsConcurrency: number;
+    sensorsHistoryServers: number;
+  };
   /** Where /healthz, /readyz and /metrics listen; undefined = off. */
   metrics: { listen?: { host: string; port: number } };
   /** As written in the file; the media extension applies defaults and LIGHTSOUT_MEDIA_* overrides. */

@@ -72,6 +72,8 @@ export interface DispatcherOptions {
   onError?: (request: RequestMessage, error: unknown) => void;
   /** Driver operations running at once on one server; default DEFAULT_OPERATIONS_PER_SERVER. */
   operationsPerServer?: number;
+  /** Shared with the sensor sampler, which leaves a server to its users; else the dispatcher's own. */
+  perServer?: PerServerLimiter;
 }
 
 /**
@@ -94,7 +96,7 @@ export function effectiveTimeoutMs(requestTimeoutMs: number, maxTimeoutMs: numbe
 /** Turns control `request`s into driver calls; every failure becomes {code, message}. */
 export function createDispatcher(options: DispatcherOptions): (request: RequestMessage) => Promise<ResponseOutcome> {
   const { registry, maxTimeoutMs } = options;
-  const perServer = new PerServerLimiter(options.operationsPerServer ?? DEFAULT_OPERATIONS_PER_SERVER);
+  const perServer = options.perServer ?? new PerServerLimiter(options.operationsPerServer ?? DEFAULT_OPERATIONS_PER_SERVER);
   return async (request) => {
     try {
       const handler = Object.hasOwn(options.handlers ?? {}, request.op) ? options.handlers![request.op as ControlOperation] : undefined;

@@ -14,6 +14,14 @@ export interface AgentMetrics {
   /** A power-poll round ended. */
   observeRound(seconds: number): void;
   pollFailures: Counter<'code'>;
+  /** A background sensor pass ended. */
+  observeSensorPass(seconds: number): void;
+  /** Background sensor reads by result: `ok` or the error's code. */
+  sensorSamples: Counter<'result'>;
+  /** Servers a sensor pass did not read, by reason (SampleSkip). */
+  sensorSamplesSkipped: Counter<'reason'>;
+  sensorHistoryServers: Gauge;
+  sensorHistoryBytes: Gauge;
   credentialsRejected: Gauge;
   openSessions: Gauge<'kind'>;
   mediaTransfers: Counter<'result'>;
@@ -24,7 +32,7 @@ export interface AgentMetrics {
 }
 
 /** Ops that become label values; anything else is counted as `other`. */
-const OPERATIONS = new Set(['power.get', 'power.set', 'power.await', 'power.poll', 'boot.get', 'boot.set', 'sensors.list', 'identity.get', 'sel.list', 'sel.clear', 'credentials.retry', 'stream.open', 'media.mount', 'media.eject']);
+const OPERATIONS = new Set(['power.get', 'power.set', 'power.await', 'power.poll', 'sensors.sample', 'boot.get', 'boot.set', 'sensors.list', 'identity.get', 'sel.list', 'sel.clear', 'credentials.retry', 'stream.open', 'media.mount', 'media.eject']);
 const PROTOCOLS = new Set(['ipmi', 'redfish', 'vnc', 'serial', 'none']);
 
 /** `ok`, a stable error code, or `other`: the label set stays the ErrorCode union's size. */
@@ -52,8 +60,24 @@ export function createAgentMetrics(): AgentMetrics {
     buckets: [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300],
     registers,
   });
+  const sensorPassDuration = new Histogram({
+    name: 'lightsout_agent_sensor_pass_duration_seconds',
+    help: 'Wall time of one background sensor pass over every sampled server (spread over 80 % of poll.sensorsIntervalMs by design)',
+    buckets: [1, 5, 10, 20, 30, 45, 60, 90, 120, 300, 600],
+    registers,
+  });
   return {
     registry,
+    observeSensorPass: (seconds) => sensorPassDuration.observe(seconds),
+    sensorSamples: new Counter({ name: 'lightsout_agent_sensor_samples_total', help: 'Background sensor reads, by result (ok or error code)', labelNames: ['result'], registers }),
+    sensorSamplesSkipped: new Counter({
+      name: 'lightsout_agent_sensor_samples_skipped_total',
+      help: 'Servers a background sensor pass did not read, by reason (backoff, credentials, busy, recent, full)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    sensorHistoryServers: new Gauge({ name: 'lightsout_agent_sensor_history_servers', help: 'Servers whose sensor history the agent holds', registers }),
+    sensorHistoryBytes: new Gauge({ name: 'lightsout_agent_sensor_history_bytes', help: 'Bytes of sensor readings the agent holds (typed columns)', registers }),
     observeOperation(operation, protocol, result, seconds) {
       operationDuration.observe({ operation: OPERATIONS.has(operation) ? operation : 'other', protocol: PROTOCOLS.has(protocol) ? protocol : 'other', result }, seconds);
     },

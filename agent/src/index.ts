@@ -9,3 +9,4 @@ export { builtinDriverFactories } from './drivers/builtin.js';
 export { ServerTenants } from './server-tenants.js';
 export { AgentStreams, createStreamsExtension, type StreamsExtensionOptions } from './streams/extension.js';
 export { createAgentMetrics } from './metrics/agent-metrics.js';
+export { SensorHistoryStore, SENSOR_HISTORY_SERVERS } from './sensor-history.js';

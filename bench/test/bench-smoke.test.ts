@@ -43,6 +43,15 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     expect(result.params).toMatchObject({ streams: 200, open: 200, failures: 0 });
   });
 
+  it('sensor-sampling', async () => {
+    const result = await runBench('sensor-sampling', ['--count', '20', '--interval-ms', '2000', '--passes', '1', '--full-sensors', '10']);
+    expect(result.unit).toBe('MiB');
+    expect(result.baselines['sampling-off']).toBeGreaterThan(0);
+    expect(result.params, JSON.stringify(result.params)).toMatchObject({ bmcs: 20, failures: 0, history_servers: 20 });
+    expect(result.params['reads']).toBeGreaterThanOrEqual(20);
+    expect(result.params['full_history_mib_at_full_sensors']).toBeGreaterThan(0);
+  });
+
   it('agent-scale', async () => {
     const result = await runBench('agent-scale', ['--count', '200', '--processes', '2', '--interval-ms', '2000', '--rounds', '1']);
     expect(result.unit).toBe('s');

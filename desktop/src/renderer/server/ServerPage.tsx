@@ -5,6 +5,7 @@ import { ConnectionFacts } from './ConnectionFacts.js';
 import { EventTime } from './EventTime.js';
 import { IdentityFacts } from './IdentityFacts.js';
 import { SensorChart } from './SensorChart.js';
+import { sensorHistoryNote } from './sensor-note.js';
 import { newestFirst, selSeverity, sensorSeverity } from './severity.js';
 
 /** While the page is shown, the sensors are read this often (the agent keeps each reading for the chart). */
@@ -198,7 +199,7 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
             <>
               <div className="chart-bar" role="group" aria-label="Sensor type">
                 {types.map((type) => <button key={type} className={type === shownType ? 'active' : ''} onClick={() => setChartType(type)}>{type}</button>)}
-                <span className="muted">{history.at.length} readings kept by the agent · one every {SENSOR_REFRESH_MS / 1000} s while this page is open</span>
+                <span className="muted" data-testid="sensor-history-note">{sensorHistoryNote(history.at.length, history.intervalSeconds, SENSOR_REFRESH_MS / 1000)}</span>
               </div>
               <SensorChart history={history} columns={columns} unit={unit} />
             </>

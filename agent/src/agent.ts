@@ -110,6 +110,7 @@ export function startAgent(options: {
     concurrency: config.poll.sensorsConcurrency,
     timeoutMs: config.control.requestTimeoutMs,
     limiter: perServer,
+    unreachable: (serverId) => poller.stateOf(serverId)?.reachable === false,
     logger,
     onSampled: (serverId, seconds, error) => {
       const result = resultLabel(error);

@@ -156,6 +156,15 @@ describe('SensorSampler', () => {
     expect(skipped).toEqual(['credentials']);
   });
 
+  it('does not wait on a BMC the power poller last found unreachable', async () => {
+    const { instance, bmcs, skipped } = sampler(['dark', 'lit'], { unreachable: (serverId) => serverId === 'dark' });
+    instance.start();
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(bmcs.get('dark')!.reads).toEqual([]);
+    expect(bmcs.get('lit')!.reads).toHaveLength(1);
+    expect(skipped).toEqual(['unreachable']);
+  });
+
   it("leaves a server to a user's operation running or waiting on it, and to a user's read within half an interval", async () => {
     const { instance, bmcs, store, limiter, skipped } = sampler(['busy', 'read', 'idle']);
     let release!: () => void;

@@ -6,7 +6,7 @@ import type { SensorHistoryStore } from './sensor-history.js';
 import { forEachPaced, POLL_SPREAD_SHARE } from './state-poller.js';
 
 /** Why a server was not read in a pass (a metric label: a closed set). */
-export type SampleSkip = 'backoff' | 'credentials' | 'busy' | 'recent' | 'full';
+export type SampleSkip = 'backoff' | 'unreachable' | 'credentials' | 'busy' | 'recent' | 'full';
 
 /** A reading a minute: 720 kept samples are the last 12 hours. */
 export const DEFAULT_SENSORS_INTERVAL_MS = 60_000;
@@ -62,6 +62,11 @@ export interface SensorSamplerOptions {
   timeoutMs: number;
   /** The dispatcher's: a server with a user's operation running or waiting is left to the user. */
   limiter: PerServerLimiter;
+  /**
+   * True when the power poller's last poll found the BMC unreachable: a sensor read would only wait out
+   * its timeout holding one of `concurrency` slots. The power poll, far cheaper, says when it is back.
+   */
+  unreachable?: (serverId: string) => boolean;
   logger: Logger;
   clock?: SamplerClock;
   /** Every read, with its error when it failed (metrics). */
@@ -82,7 +87,8 @@ export interface SensorSamplerOptions {
  * other), one a user read within half an interval (that reading is already
  * kept), one whose BMC rejected the credentials (the driver holds off logins
  * so the account is not locked; the power poller notices when it is fixed),
- * one that failed lately (backoffPasses), and one the store has no room for.
+ * one the power poller last found unreachable, one that failed lately
+ * (backoffPasses), and one the store has no room for.
  */
 export class SensorSampler {
   readonly #options: SensorSamplerOptions;
@@ -159,6 +165,7 @@ export class SensorSampler {
     const driver = registry.driverFor(serverId);
     if (driver === undefined) return;
     if (driver.linkStatus?.().credentials === 'rejected') return skip('credentials');
+    if (this.#options.unreachable?.(serverId) === true) return skip('unreachable');
     if (!store.canKeep(serverId)) return skip('full');
     const last = store.lastAt(serverId);
     if (last !== undefined && this.#clock.wallNow() - last < intervalMs / 2) return skip('recent');

@@ -72,7 +72,7 @@ export function createAgentMetrics(): AgentMetrics {
     sensorSamples: new Counter({ name: 'lightsout_agent_sensor_samples_total', help: 'Background sensor reads, by result (ok or error code)', labelNames: ['result'], registers }),
     sensorSamplesSkipped: new Counter({
       name: 'lightsout_agent_sensor_samples_skipped_total',
-      help: 'Servers a background sensor pass did not read, by reason (backoff, credentials, busy, recent, full)',
+      help: 'Servers a background sensor pass did not read, by reason (backoff, unreachable, credentials, busy, recent, full)',
       labelNames: ['reason'],
       registers,
     }),

@@ -4,11 +4,10 @@ import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tus from 'tus-js-client';
 import { DefaultHttpStack, Upload, type UrlStorage } from 'tus-js-client';
-import { LightsoutError, MEDIA_UPLOADS_PATH } from '@lightsout/shared';
+import { LightsoutError, MEDIA_UPLOADS_PATH, UploadRoutes } from '@lightsout/shared';
 import type { RelayApi } from './api.js';
 import { configDir } from './config-store.js';
 import type { Output } from './output.js';
-import { UploadRoutes } from './upload-routes.js';
 
 /**
  * An image to the relay with tus (resumable: an interrupted run continues

@@ -10,8 +10,11 @@ import type { RouteRecord } from '../plugins/access.js';
 import { postgresForThisFile } from '../testing/dialects.js';
 import { type RunningRelay, startRelay } from '../testing/index.js';
 import { checkLiveRevocations } from '../testing/isolation-live.js';
-import { FOREIGN_EXPECTED, type Outcome, ROLE_OF, RPC_BIDI_STREAMS, RPC_STREAMS, SERVER_ROUTE, classify } from '../testing/isolation-expectations.js';
+import { FOREIGN_EXPECTED, type Outcome, PUBLIC_ROUTE_METHODS, ROLE_OF, RPC_BIDI_STREAMS, RPC_STREAMS, SERVER_ROUTE, classify } from '../testing/isolation-expectations.js';
 import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, ISOLATION_PASSWORD, type IdentityName, type IsolationWorld, buildIsolationWorld } from '../testing/isolation-world.js';
+
+/** Routes public for one method only (a CORS preflight), listed by method and path among the public ones. */
+const PUBLIC_METHOD_KEYS = new Set(PUBLIC_ROUTE_METHODS.map(([key]) => key));
 
 /**
  * The isolation matrix: EVERY route of the relay (from its own route table,
@@ -270,9 +273,9 @@ describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
       counts.routeMethods.add(key);
       const leaked = leaks(world, `${path} ${JSON.stringify(body ?? null)}`, answer.body);
       if (leaked.length > 0) failures.push(`LEAK ${key} as ${identity}: ${answer.status} contains ${leaked.join(', ')}`);
-      const kind = classify(route.url);
+      const kind = classify(route.url, method);
       if (kind.kind === 'public') {
-        publicRoutes.set(route.url, kind.reason);
+        publicRoutes.set(PUBLIC_METHOD_KEYS.has(key) ? key : route.url, kind.reason);
         counts.public += 1;
         continue;
       }

@@ -101,6 +101,11 @@ export class ReplicaRegistry {
     return this.known.get(replicaId);
   }
 
+  /** The public URL of every replica in the registry, this one's included (alive or not: a gateway's URL outlives a stall). */
+  publicUrls(): string[] {
+    return [...new Set([this.self.publicUrl, ...[...this.known.values()].map((replica) => replica.publicUrl)])];
+  }
+
   /** Every replica alive as of the last read. */
   alive(): ReplicaInfo[] {
     return [...this.known.values()].filter((replica) => this.isAlive(replica.id));

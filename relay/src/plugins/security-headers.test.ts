@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.js';
+import { consolePolicy } from './security-headers.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'lightsout-headers-'));
 const silent = { write: () => true };
@@ -45,6 +46,11 @@ describe('security headers on every response', () => {
     expect(policy.get('connect-src')).toEqual(["'self'"]);
     expect(policy.get('object-src')).toEqual(["'none'"]);
     expect(policy.get('base-uri')).toEqual(["'none'"]);
+  });
+
+  it('in a regional deployment the console may reach every replica: its origin and its WebSocket origin (an http: source matches no ws: socket)', () => {
+    const policy = directives(consolePolicy(['https://idp.example'], ['http://127.0.0.1:8151', 'https://gw1.example.net:8443', 'https://gw1.example.net:8443/', 'not a url', 'ftp://gw2.example.net']));
+    expect(policy.get('connect-src')).toEqual(["'self'", 'https://idp.example', 'http://127.0.0.1:8151', 'ws://127.0.0.1:8151', 'https://gw1.example.net:8443', 'wss://gw1.example.net:8443']);
   });
 
   it('the OP\'s sign-in pages may redirect the form to a client\'s loopback redirect URI (no form-action)', async () => {

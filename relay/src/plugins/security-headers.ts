@@ -6,14 +6,36 @@ import { rendererContentSecurityPolicy } from '@lightsout/shared/content-securit
 /**
  * The web console's Content-Security-Policy: the renderer's directives (the
  * desktop build writes the same ones), sent by the relay (not a <meta> tag
- * baked at build time) because two parts only exist at run time or only work
- * as a header: the external issuer the console must reach (discovery, token
- * and revocation endpoints: oidc-client-ts fetches them), and
- * `frame-ancestors`, which a <meta> policy cannot carry (CSP3 §6.4.2).
- * `'self'` covers the API and (CSP3) the same-origin ws:/wss: stream sockets.
+ * baked at build time) because three parts only exist at run time or only
+ * work as a header: the external issuer the console must reach (discovery,
+ * token and revocation endpoints: oidc-client-ts fetches them), the other
+ * replicas of a regional deployment (a console's stream and an upload's
+ * bytes go to the gateway holding the server's agent, another origin than
+ * the manager that served the page), and `frame-ancestors`, which a <meta>
+ * policy cannot carry (CSP3 §6.4.2). `'self'` covers the API and (CSP3) the
+ * same-origin ws:/wss: stream sockets; another origin's sockets need their
+ * own ws:/wss: source, since an http: source does not match them (CSP3
+ * §6.7.2.8).
  */
-export function consolePolicy(issuerOrigins: readonly string[]): string {
-  return rendererContentSecurityPolicy(["'self'", ...issuerOrigins], { frameAncestors: "'none'" });
+export function consolePolicy(issuerOrigins: readonly string[], replicaUrls: readonly string[] = []): string {
+  return rendererContentSecurityPolicy(["'self'", ...issuerOrigins, ...replicaSources(replicaUrls)], { frameAncestors: "'none'" });
+}
+
+/** Each replica's origin and its WebSocket origin: `https://gw1:8443` → `https://gw1:8443 wss://gw1:8443`. */
+export function replicaSources(urls: readonly string[]): string[] {
+  const sources = new Set<string>();
+  for (const url of urls) {
+    let origin: URL;
+    try {
+      origin = new URL(url);
+    } catch {
+      continue;
+    }
+    if (origin.protocol !== 'http:' && origin.protocol !== 'https:') continue;
+    sources.add(origin.origin);
+    sources.add(`${origin.protocol === 'https:' ? 'wss:' : 'ws:'}//${origin.host}`);
+  }
+  return [...sources];
 }
 
 /**
@@ -63,7 +85,8 @@ async function securityHeadersPlugin(app: FastifyInstance): Promise<void> {
     for (const [name, value] of fixed) raw.setHeader(name, value);
     const path = request.url.split('?')[0] ?? '/';
     const identityPage = IDENTITY_PREFIXES.some((prefix) => path.startsWith(prefix));
-    raw.setHeader('content-security-policy', identityPage ? IDENTITY_PAGES_POLICY : consolePolicy(app.hasDecorator('identity') ? app.identity.issuerOrigins() : []));
+    const replicas = app.hasDecorator('cluster') ? app.cluster.replicas : undefined;
+    raw.setHeader('content-security-policy', identityPage ? IDENTITY_PAGES_POLICY : consolePolicy(app.hasDecorator('identity') ? app.identity.issuerOrigins() : [], replicas?.publicUrls() ?? []));
   });
 }
 

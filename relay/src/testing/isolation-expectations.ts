@@ -22,6 +22,12 @@ export const PUBLIC_ROUTES: Array<[RegExp, string]> = [
   [/^\/v1\/agents\/enroll$/, 'authenticated by the one-time join token in the body (agents/enrollment.test.ts)'],
 ];
 
+/** Public for one method only: the route's other methods are a user's. */
+export const PUBLIC_ROUTE_METHODS: Array<[string, string]> = [
+  ['OPTIONS /v1/media/uploads', "a browser's CORS preflight of tus, which never carries credentials: tus's methods and headers, no data"],
+  ['OPTIONS /v1/media/uploads/*', "a browser's CORS preflight of tus, which never carries credentials: tus's methods and headers, no data"],
+];
+
 /** Authenticated by a credential that is not a user's (agent JWT, stream token): every identity here must get 401. */
 export const OTHER_CREDENTIAL_ROUTES: Array<[RegExp, string]> = [
   [/^\/v1\/agent\//, 'agent Ed25519 JWT'],
@@ -115,8 +121,6 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'PATCH /v1/media/uploads/*': all(403),
   'POST /v1/media/uploads/*': byRole(403, 400, 400),
   'DELETE /v1/media/uploads/*': byRole(403, 404, 404),
-  'OPTIONS /v1/media/uploads': byRole(403, 204, 204),
-  'OPTIONS /v1/media/uploads/*': byRole(403, 204, 204),
   'HEAD /v1/media/uploads': all(404),
   'PATCH /v1/media/uploads': byRole(403, 404, 404),
   'DELETE /v1/media/uploads': byRole(403, 404, 404),
@@ -159,7 +163,8 @@ export const RPC_BIDI_STREAMS = new Set(['/grpc.reflection.v1.ServerReflection/S
 export const SERVER_ROUTE = /^\/v1\/servers\/:id(\/|$)/;
 
 
-export function classify(url: string): { kind: 'public' | 'credential'; reason: string } | { kind: 'user' } {
+export function classify(url: string, method?: string): { kind: 'public' | 'credential'; reason: string } | { kind: 'user' } {
+  for (const [key, reason] of PUBLIC_ROUTE_METHODS) if (key === `${method} ${url}`) return { kind: 'public', reason };
   for (const [pattern, reason] of PUBLIC_ROUTES) if (pattern.test(url)) return { kind: 'public', reason };
   for (const [pattern, reason] of OTHER_CREDENTIAL_ROUTES) if (pattern.test(url)) return { kind: 'credential', reason };
   return { kind: 'user' };
@@ -167,7 +172,7 @@ export function classify(url: string): { kind: 'public' | 'credential'; reason: 
 
 /** The matrix's expectation for a route method, or undefined when it has none (a failure in both tests). */
 export function expectationFor(method: string, url: string): 'public' | 'credential' | 'foreign-rule' | 'server-route' | undefined {
-  const kind = classify(url);
+  const kind = classify(url, method);
   if (kind.kind !== 'user') return kind.kind;
   if (`${method} ${url}` in FOREIGN_EXPECTED) return 'foreign-rule';
   if (SERVER_ROUTE.test(url)) return 'server-route';

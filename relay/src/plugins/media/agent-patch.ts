@@ -2,7 +2,7 @@ import { type Hash, createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Locker } from '@tus/server';
-import { type AgentMediaTransfer, LightsoutError, MEDIA_UPLOADS_PATH } from '@lightsout/shared';
+import { type AgentMediaTransfer, LightsoutError, MEDIA_UPLOADS_PATH, UPLOAD_URL_HEADER } from '@lightsout/shared';
 import type { MediaDependencies } from './dependencies.js';
 import { type AgentLegs, feed } from './agent-legs.js';
 import { type AgentUploadRow, type AgentUploads, recordOfRow } from './agent-uploads.js';
@@ -108,6 +108,16 @@ export async function agentOffset(context: AgentUploadContext, row: AgentUploadR
   return transfer.state === 'fetching' || transfer.state === 'partial' ? Math.min(transfer.bytes, row.size) : 0;
 }
 
+/**
+ * While the agent is between gateways (its gateway died a moment ago), the
+ * offset cannot be read: the answer is 423 with Retry-After, which tus
+ * clients take as "ask again" (tus-js-client retries it like a network
+ * error), where any other non-2xx answer to HEAD makes tus-js-client drop
+ * the upload and start a new one from byte 0 — measured in the web console:
+ * a 503 here sent the whole image again.
+ */
+const AGENT_ELSEWHERE = new Set(['AGENT_OFFLINE', 'AGENT_TIMEOUT']);
+
 /** tus HEAD (core §3.2.1): the offset is the agent's; answered by any replica. */
 export async function headAgentUpload(context: AgentUploadContext, request: IncomingMessage, response: ServerResponse, row: AgentUploadRow): Promise<void> {
   const headers = tusHeaders();
@@ -120,10 +130,14 @@ export async function headAgentUpload(context: AgentUploadContext, request: Inco
         'Upload-Offset': String(offset),
         'Upload-Length': String(row.size),
         'Cache-Control': 'no-store',
-        ...(url ? { 'Lightsout-Upload-Url': url } : {}),
+        ...(url ? { [UPLOAD_URL_HEADER]: url } : {}),
       })
       .end();
   } catch (error) {
+    if (error instanceof LightsoutError && AGENT_ELSEWHERE.has(error.code)) {
+      sendRefusal(request, response, { ...headers, 'Retry-After': '1' }, new PatchRefused(error, 423));
+      return;
+    }
     sendRefusal(request, response, headers, error);
   }
 }

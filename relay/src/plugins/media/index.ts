@@ -277,7 +277,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     // An upload for a server goes into that server's agent (agent-patch.ts); the rest stays in the relay's file store.
     try {
       if (request.method === 'POST' && (await createForServer(request, reply, uploadCaller))) return;
-      const row = request.method === 'POST' || request.method === 'OPTIONS' ? undefined : await agentUploadFor(uploadIdOf(request.raw.url ?? ''), who.tenant);
+      const row = request.method === 'POST' ? undefined : await agentUploadFor(uploadIdOf(request.raw.url ?? ''), who.tenant);
       if (row && agentUploads && request.method === 'HEAD') return await headAgentUpload(agentUploads, request.raw, reply.raw, row);
       if (row && agentUploads && request.method === 'DELETE') return await deleteAgentUpload(agentUploads, reply.raw, row);
       if (request.method === 'PATCH') {
@@ -300,10 +300,25 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     jsonErrorBodies(reply.raw);
     await tus.handle(request.raw, reply.raw);
   };
-  // Reading an upload's offset is a read; everything else of tus writes (or asks how to).
+  /**
+   * A browser's CORS preflight (Fetch §3.2.2): a web console served by the
+   * manager sends an upload's bytes to the gateway holding the server's
+   * agent, another origin, with Authorization and tus headers, so the
+   * browser asks first — and a preflight never carries credentials. It is
+   * answered by @tus/server with the methods and headers tus allows (and
+   * Tus-Version); it reveals nothing and changes nothing. The request that
+   * follows is authenticated as ever (a bearer token, never a cookie, so
+   * `Access-Control-Allow-Origin: *` lends no one our users' authority).
+   */
+  const tusPreflight = async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    await tus.handle(request.raw, reply.raw);
+  };
+  // Reading an upload's offset is a read; everything else of tus writes.
   for (const path of [MEDIA_UPLOADS_PATH, `${MEDIA_UPLOADS_PATH}/*`]) {
     app.route({ method: 'HEAD', url: path, config: { permission: 'media.read' }, schema: { hide: true }, handler: tusHandler });
-    app.route({ method: ['POST', 'PATCH', 'DELETE', 'OPTIONS'], url: path, config: { permission: 'media.upload' }, schema: { hide: true }, handler: tusHandler });
+    app.route({ method: ['POST', 'PATCH', 'DELETE'], url: path, config: { permission: 'media.upload' }, schema: { hide: true }, handler: tusHandler });
+    app.route({ method: 'OPTIONS', url: path, config: { permission: 'public' }, schema: { hide: true }, handler: tusPreflight });
   }
 
   app.get('/v1/media/images', { config: { permission: 'media.read' }, schema: { tags: ['media'], querystring: Type.Object({ server: Type.Optional(Type.String({ maxLength: 63 })) }), response: { 200: MediaImageList, ...errors } } }, async (request) => {

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EXPOSED_HEADERS, type Locker, TUS_RESUMABLE } from '@tus/server';
-import { LightsoutError } from '@lightsout/shared';
+import { LightsoutError, UPLOAD_URL_HEADER } from '@lightsout/shared';
 import { drainRest } from './drain.js';
 import type { HashingFileStore } from './hashing-store.js';
 import { type UploadCaller, type UploadRecord, finishStatus, finishUpload } from './uploads.js';
@@ -67,7 +67,7 @@ export async function handlePatch(context: PatchContext, request: IncomingMessag
 
 /** The headers every tus answer carries (core §2.4 Tus-Resumable), readable by a browser client. */
 export function tusHeaders(): Record<string, string> {
-  return { 'Tus-Resumable': TUS_RESUMABLE, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': `${EXPOSED_HEADERS}, Lightsout-Upload-Url` };
+  return { 'Tus-Resumable': TUS_RESUMABLE, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': `${EXPOSED_HEADERS}, ${UPLOAD_URL_HEADER}` };
 }
 
 /** Answers a refused tus request with its status and our JSON error body; rethrows what was not a refusal (5xx). */

@@ -34,6 +34,8 @@ if want build || want unit || want e2e || asked electron; then
   node --import tsx scripts/build.ts --if-stale
   # What electron-builder packages; the packaging itself needs the Electron binary (docs/operations.md).
   npm run --silent build -w @lightsout/desktop >/dev/null
+  # The web console the relays serve (desktop/out/web): tests that open it in Chromium, and the e2e suite.
+  npm run --silent build:web -w @lightsout/desktop >/dev/null
 fi
 counts=()
 if want unit; then

@@ -48,6 +48,8 @@ export interface Stack {
   adminToken: string;
   /** A relay's process id (for RSS measurements); the first by default. */
   relayPid(index?: number): number | undefined;
+  /** True while the relay process at `index` runs (not yet started, killed or exited: false). */
+  relayRunning(index?: number): boolean;
   /** The agent's process id (to freeze it with SIGSTOP). */
   agentPid(): number | undefined;
   /** SIGKILL the agent (no cleanup at all) and wait for it to be gone. */
@@ -177,6 +179,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
     operatorToken: '',
     adminToken: '',
     relayPid: (index = 0) => relays[index]?.pid,
+    relayRunning: (index = 0) => relays[index] !== undefined && relays[index].exitCode === null && relays[index].signalCode === null,
     agentPid: () => agent?.pid,
     async killAgent() {
       if (!agent || agent.exitCode !== null || agent.signalCode !== null) return;

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '@lightsout/relay/testing';
 import { seededBytes } from '@lightsout/integration/bmc-peers';
 import { eventually, until } from '../lib/processes.js';
-import { type Stack, startStack } from '../lib/stack.js';
+import { STACK_PASSWORD, type Stack, startStack } from '../lib/stack.js';
 
 /**
  * Uploads into the agent's cache (docs/virtual-media.md "Uploads into the
@@ -15,8 +17,26 @@ import { type Stack, startStack } from '../lib/stack.js';
  * PostgreSQL). The bytes end up once, in the agent's cache, and nowhere under
  * a relay's data directory; after a kill -9 of the gateway carrying an
  * upload, the client asks the deployment where the upload is now and
- * continues there from the agent's offset.
+ * continues there from the agent's offset — the web console too, in
+ * Chromium, signed in at the manager.
  */
+const CHROMIUM = '/usr/bin/chromium';
+const WEB_CONSOLE = fileURLToPath(new URL('../../desktop/out/web/index.html', import.meta.url));
+/** The image the page makes (this package has no DOM types, so it runs as text): `size` bytes of a pattern, the ISO 9660 volume descriptor magic at sector 16. */
+const imageBytes = (size: number) => {
+  const bytes = Buffer.alloc(size);
+  for (let index = 0; index < size; index++) bytes[index] = (index * 31) & 0xff;
+  bytes.set([0x01, 0x43, 0x44, 0x30, 0x30, 0x31, 0x01], 16 * 2048);
+  return bytes;
+};
+const DROP_IMAGE = `(size) => {
+  const bytes = new Uint8Array(size);
+  for (let index = 0; index < size; index++) bytes[index] = (index * 31) & 0xff;
+  bytes.set([0x01, 0x43, 0x44, 0x30, 0x30, 0x31, 0x01], 16 * 2048);
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], 'failover.iso', { type: 'application/x-iso9660-image' }));
+  return transfer;
+}`;
 const postgres = postgresForThisFile();
 const SERVER = 'vm-01';
 const tus = { 'Tus-Resumable': '1.0.0' };
@@ -210,6 +230,8 @@ describe('an upload through a regional deployment (manager + two gateways, Postg
       roles: [{ role: 'manager' }, { role: 'gateway', region: 'eu-central' }, { role: 'gateway', region: 'eu-central' }],
       agentCredentials: credentials,
       agentEnv: { BMC_PASSWORD: 'x' },
+      // Every replica serves the web console (the browser test signs in at the manager).
+      relayConfig: { webRoot: dirname(WEB_CONSOLE) },
     });
   }, 180_000);
   afterAll(async () => stack?.close());
@@ -260,5 +282,70 @@ describe('an upload through a regional deployment (manager + two gateways, Postg
     // Verified: any replica lists it for that server (the dedup the CLI asks before uploading).
     const listed = (await (await fetch(`${stack.relayUrls[MANAGER]}/v1/media/images?server=${SERVER}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { images: { uploadId: string }[] };
     expect(listed.images.map((entry) => entry.uploadId)).toContain(id);
+  });
+  it('the web console, signed in at the manager: an ISO dropped on the server streams to the gateway holding its agent; kill -9 of that gateway mid-upload and the page finishes the upload through the other one, SHA-256 equal', { timeout: 240_000 }, async () => {
+    // The console the relays serve (scripts/test.sh builds it before the tests run).
+    expect(existsSync(WEB_CONSOLE), `${WEB_CONSOLE}: build it with npm run build:web -w @lightsout/desktop`).toBe(true);
+    // The gateway the test above killed comes back as a new replica; the agent is on whichever gateway holds it now.
+    for (const gateway of [HOLDER, OTHER]) if (!stack.relayRunning(gateway)) await stack.startRelay(gateway);
+    const holderUrl = await stack.agentHeldBy();
+    const holder = stack.relayUrls.indexOf(holderUrl!);
+    expect([HOLDER, OTHER]).toContain(holder);
+    const image = imageBytes(48 * 1024 * 1024);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      const failedRequests: string[] = [];
+      const answered: string[] = [];
+      page.on('requestfailed', (request) => failedRequests.push(`${request.method()} ${request.url()} ${request.failure()?.errorText ?? ''}`));
+      page.on('response', (response) => {
+        const request = response.request();
+        const offset = request.headers()['upload-offset'];
+        answered.push(`${request.method()} ${response.url()}${offset === undefined ? '' : ` @${offset}`} ${response.status()}`);
+      });
+      await page.goto(stack.relayUrls[MANAGER]!);
+      await page.waitForURL((url) => url.pathname.startsWith('/oidc') || url.pathname.startsWith('/interaction'));
+      await page.locator('input[name="username"], input[name="login"]').first().fill('operator');
+      await page.locator('input[name="password"]').fill(STACK_PASSWORD);
+      await page.locator('button[type="submit"], input[type="submit"]').first().click();
+      await page.getByTestId('username').waitFor({ timeout: 60_000 });
+      await page.getByLabel('Filter servers').fill(SERVER);
+      const row = page.locator(`[data-testid="server-row"][data-server-id="${SERVER}"]`).first();
+      await row.waitFor();
+      const dataTransfer = await page.evaluateHandle(`(${DROP_IMAGE})(${image.length})`);
+      await row.dispatchEvent('dragover', { dataTransfer });
+      await row.dispatchEvent('drop', { dataTransfer });
+      // Uplink throttled to 8 MiB/s (Chromium's network emulation), so the gateway dies with most of the image still to send.
+      const devtools = await page.context().newCDPSession(page);
+      await devtools.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 8 * 1024 * 1024 });
+      await page.getByTestId('mount-dialog').getByRole('button', { name: 'Upload and mount' }).click();
+      // The first 16 MiB chunk is in the agent's cache: the gateway carrying the upload dies.
+      const upload = page.getByTestId('upload').filter({ hasText: 'failover.iso' });
+      await until(() => partialSize(stack) >= 16 * 1024 * 1024, 30_000, () => `the agent to hold the first chunk (has ${partialSize(stack)} bytes)`).catch(async (error: Error) => {
+        throw new Error(`${error.message}; the page says ${await upload.getByTestId('upload-status').textContent().catch(() => '(no upload)')}; failed requests: ${failedRequests.join('; ') || 'none'}`);
+      });
+      await stack.killRelay(holder);
+      // Uploaded (the mount that follows fails: this server's Redfish endpoint answers nobody).
+      const phase = await eventually('the page to finish the upload', 180_000, async () => {
+        const now = (await upload.getAttribute('data-phase')) ?? '';
+        return ['mounting', 'done', 'failed'].includes(now) ? now : undefined;
+      });
+      console.log(`web console upload across a gateway kill: phase ${phase}; requests: ${answered.filter((line) => line.includes('/v1/media/uploads')).join(', ')}; failed: ${failedRequests.join(', ')}`);
+      expect(await upload.getByTestId('upload-status').textContent(), 'the upload itself did not fail').not.toMatch(/upload failed|tus:/i);
+      expect(hex(readFileSync(join(cacheOf(stack), `${hex(image)}.iso`)))).toBe(hex(image));
+      // The page lost a PATCH at the dead gateway, asked the manager where the upload is now, and sent the rest to the other gateway.
+      const other = holder === HOLDER ? OTHER : HOLDER;
+      expect(failedRequests.some((line) => line.startsWith(`PATCH ${stack.relayUrls[holder]}/v1/media/uploads/`)), failedRequests.join('\n')).toBe(true);
+      expect(answered.some((line) => line.startsWith(`HEAD ${stack.relayUrls[MANAGER]}/v1/media/uploads/`) && line.endsWith(' 200')), answered.join('\n')).toBe(true);
+      const resumedAt = answered.filter((line) => line.startsWith(`PATCH ${stack.relayUrls[other]}/v1/media/uploads/`) && line.endsWith(' 204')).map((line) => Number(/ @(\d+) /.exec(line)?.[1]));
+      expect(resumedAt.length, answered.join('\n')).toBeGreaterThan(0);
+      // One upload, continued where the agent's cache ended — not a new one from byte 0.
+      expect(answered.filter((line) => line.startsWith('POST ') && line.includes('/v1/media/uploads')), answered.join('\n')).toHaveLength(1);
+      expect(resumedAt[0]!, answered.join('\n')).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+      const listed = (await (await fetch(`${stack.relayUrls[MANAGER]}/v1/media/images?server=${SERVER}`, { headers: { authorization: `Bearer ${await stack.tokenAt(MANAGER)}` } })).json()) as { images: { sha256: string; filename: string }[] };
+      expect(listed.images).toContainEqual(expect.objectContaining({ sha256: hex(image), filename: 'failover.iso' }));
+    } finally {
+      await browser.close();
+    }
   });
 });

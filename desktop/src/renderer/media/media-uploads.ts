@@ -1,5 +1,5 @@
-import { MEDIA_UPLOADS_PATH, type MediaState } from '@lightsout/shared';
-import { Upload } from 'tus-js-client';
+import { MEDIA_UPLOADS_PATH, type MediaState, UploadRoutes } from '@lightsout/shared';
+import { DefaultHttpStack, Upload } from 'tus-js-client';
 import type { RelayClient } from '../api/relay-client.js';
 import { hashFile } from './file-hash.js';
 import { addSample, readTransfer, type TransferReading, type TransferSample } from './transfer-meter.js';
@@ -151,6 +151,9 @@ export class MediaUploads {
         endpoint: new URL(MEDIA_UPLOADS_PATH, this.#client.baseUrl).href,
         // The server names the agent whose cache stores the image (docs/virtual-media.md "Uploads into the agent").
         metadata: { filename: file.name, sha256, server: serverId },
+        // The bytes go to the gateway holding the server's agent; when that gateway dies, the next HEAD asks this
+        // relay (the deployment's URL) where the agent is now and the upload continues there from the agent's offset.
+        httpStack: new UploadRoutes(new DefaultHttpStack({}), this.#client.baseUrl),
         // An upload resumes only for the same server: another server's agent does not have its bytes.
         fingerprint: async (input) => ['lightsout', serverId, input.name, input.type, input.size, input.lastModified].join('-'),
         chunkSize: 16 * 1024 * 1024,

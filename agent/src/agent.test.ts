@@ -116,4 +116,52 @@ describe('startAgent', () => {
     expect(received.filter((message) => message.type === 'state')).toHaveLength(2);
     expect(received.filter((message) => message.type === 'state')[1]).toMatchObject({ serverId: 'web-01', power: 'off' });
   });
+
+  it("leaves a BMC to a user's request: the background sensor pass skips a server whose sensors.list is still running", async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    servers.push(wss);
+    await once(wss, 'listening');
+    const received: AgentToRelay[] = [];
+    const socketReady = new Promise<WebSocket>((resolve) => {
+      wss.on('connection', (socket) => {
+        socket.on('message', (data) => received.push(decodeAgentMessage(data.toString())));
+        socket.send(encodeControl({ v: 1, type: 'welcome', agentId: 'a', region: 'r', datacenter: 'd', heartbeatIntervalMs: 10_000, maxFrameBytes: 1 << 20 }));
+        resolve(socket);
+      });
+    });
+    let sensorReads = 0;
+    let releaseUser: (() => void) | undefined;
+    const driver: BmcDriver = {
+      ...powerDriver(),
+      sensors: async () => {
+        sensorReads += 1;
+        // The second read is the user's: it runs until the test lets it finish.
+        if (sensorReads === 2) await new Promise<void>((resolve) => (releaseUser = resolve));
+        return { sensors: [{ name: 'CPU', type: 'temperature', value: 40 + sensorReads, unit: 'Cel', status: 'ok' }] };
+      },
+    };
+    const relay = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+    const base = config(relay, [server('web-01')]);
+    const agent = startAgent({
+      config: { ...base, poll: { ...base.poll, sensorsIntervalMs: 1500 } },
+      identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay },
+      keyPair: await keyPair(),
+      factories: { ipmi: () => driver },
+      logger: pino({ level: 'silent' }),
+    });
+    running.push(agent);
+    const socket = await socketReady;
+    const counted = async (counter: 'sensorSamples' | 'sensorSamplesSkipped', label: string) => (await agent.metrics[counter].get()).values.filter((value) => Object.values(value.labels).includes(label)).reduce((sum, value) => sum + value.value, 0);
+    await waitFor('the first background read', async () => (await counted('sensorSamples', 'ok')) >= 1, { timeoutMs: 5000, intervalMs: 10 });
+
+    socket.send(encodeControl({ v: 1, type: 'request', id: 'user', op: 'sensors.list', params: { serverId: 'web-01' }, timeoutMs: 10_000 }));
+    await waitFor('the user read running', () => releaseUser !== undefined, { timeoutMs: 5000, intervalMs: 10 });
+    await waitFor('the next pass skipping the busy server', async () => (await counted('sensorSamplesSkipped', 'busy')) >= 1, { timeoutMs: 5000, intervalMs: 10 });
+    expect(sensorReads).toBe(2);
+    releaseUser!();
+    await waitFor('the user read answered', () => received.find((message) => message.type === 'response' && message.id === 'user'), { timeoutMs: 5000, intervalMs: 10 });
+    socket.send(encodeControl({ v: 1, type: 'request', id: 'history', op: 'sensors.history', params: { serverId: 'web-01' }, timeoutMs: 5000 }));
+    const history = await waitFor('the history', () => received.find((message) => message.type === 'response' && message.id === 'history'), { timeoutMs: 5000, intervalMs: 10 });
+    expect(history).toMatchObject({ ok: true, result: { series: [[41, 42]], intervalSeconds: 2 } });
+  });
 });

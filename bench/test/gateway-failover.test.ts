@@ -9,7 +9,8 @@ import WebSocket from 'ws';
 import { loginWithPassword, postgresForThisFile } from '@lightsout/relay/testing';
 import { seededBytes, sha256, startSerialWebSocketSourceSink } from '@lightsout/integration/bmc-peers';
 import { until } from '../lib/processes.js';
-import { type Stack, startStack } from '../lib/stack.js';
+import { STACK_PASSWORD, type Stack, startStack } from '../lib/stack.js';
+import { WEB_CONSOLE_ROOT, launchChromium, signIn } from '../lib/web-console.js';
 import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';
 
 /**
@@ -28,6 +29,7 @@ const postgres = postgresForThisFile();
 const MIB = 1024 * 1024;
 const TOTAL = Number(process.env['LIGHTSOUT_STREAM_TEST_MIB'] ?? 8) * MIB;
 const PASSWORD = 'gateway-failover-password';
+const BROWSER_BYTES = 256 * 1024;
 
 async function api(stack: Stack, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${stack.relayUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
@@ -77,6 +79,8 @@ describe('consoles across gateways (manager + two gateways of a region, processe
 
   beforeAll(async () => {
     for (const id of ['web-01', 'web-02', 'web-03']) consoles.set(id, await startSerialWebSocketSourceSink(TOTAL));
+    // The console a browser opens: a little output, not 8 MiB for xterm.js to draw.
+    consoles.set('web-04', await startSerialWebSocketSourceSink(BROWSER_BYTES));
     stack = await startStack(
       [...consoles].map(([id, peer]) => ({ id, serial: { url: peer.url } })),
       {
@@ -84,6 +88,8 @@ describe('consoles across gateways (manager + two gateways of a region, processe
         relays: 3,
         agentRelays: [1, 2],
         roles: [{ role: 'manager' }, { role: 'gateway', region: 'eu-central' }, { role: 'gateway', region: 'eu-central' }],
+        // Every replica serves the web console: the browser test signs in at the manager.
+        relayConfig: { webRoot: WEB_CONSOLE_ROOT },
         // Connections, presence and failover are logged at info: a failure shows what each process saw.
         relayLogLevel: 'info',
         agentLogLevel: 'info',
@@ -226,5 +232,39 @@ describe('consoles across gateways (manager + two gateways of a region, processe
     console.log(`user disabled at the manager: console on gateway ${relayIndexOf(session.streamUrl)} closed ${at - answered} ms after the call answered`);
     expect(code).toBe(4403);
     expect(at - answered).toBeLessThanOrEqual(1000);
+  });
+  it('the web console, signed in at the manager, opens a serial console streamed through the gateway holding the agent: output arrives, typed input reaches the console', { timeout: 120_000 }, async () => {
+    const holderUrl = await stack.agentHeldBy();
+    expect(holderUrl === stack.relayUrls[1] || holderUrl === stack.relayUrls[2], `agent held by ${holderUrl}`).toBe(true);
+    const peer = consoles.get('web-04')!;
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      let streamUrl: string | undefined;
+      let binaryBytes = 0;
+      page.on('websocket', (socket) => {
+        if (!socket.url().includes('/v1/streams/')) return;
+        streamUrl = socket.url();
+        socket.on('framereceived', ({ payload }) => {
+          if (typeof payload !== 'string') binaryBytes += payload.length;
+        });
+      });
+      await signIn(page, stack.relayUrl, 'operator', STACK_PASSWORD);
+      await page.getByLabel('Filter servers').fill('web-04');
+      const row = page.locator('[data-testid="server-row"][data-server-id="web-04"]').first();
+      await row.click({ button: 'right' });
+      await page.getByTestId('menu-open-serial').click();
+      const state = page.locator('[data-testid="pane"]:has([data-testid="sol-console"][data-server-id="web-04"]) [data-testid="console-state"]');
+      await state.and(page.locator('[data-state="streaming"]')).waitFor({ timeout: 60_000 });
+      // Streamed by the gateway holding the agent, another origin than the manager that served the page.
+      expect(new URL(streamUrl!).host).toBe(new URL(holderUrl!).host);
+      await until(() => binaryBytes >= BROWSER_BYTES, 60_000, () => `the console's output in the page (${binaryBytes} of ${BROWSER_BYTES} bytes)`);
+      await page.locator('[data-testid="sol-console"][data-server-id="web-04"] .xterm').click();
+      await page.keyboard.type('typed-in-chromium\n');
+      await until(() => peer.received().bytes >= 'typed-in-chromium\r'.length, 30_000, () => `the typed line at the console (${peer.received().bytes} bytes)`);
+      console.log(`web console at the manager: serial console through ${streamUrl}, ${binaryBytes} bytes of output in frames, ${peer.received().bytes} typed bytes at the console`);
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresForThisFile } from '@lightsout/relay/testing';
 import { seededBytes } from '@lightsout/integration/bmc-peers';
 import { eventually, until } from '../lib/processes.js';
 import { STACK_PASSWORD, type Stack, startStack } from '../lib/stack.js';
+import { WEB_CONSOLE_ROOT, launchChromium, signIn } from '../lib/web-console.js';
 
 /**
  * Uploads into the agent's cache (docs/virtual-media.md "Uploads into the
@@ -20,8 +19,6 @@ import { STACK_PASSWORD, type Stack, startStack } from '../lib/stack.js';
  * continues there from the agent's offset — the web console too, in
  * Chromium, signed in at the manager.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const WEB_CONSOLE = fileURLToPath(new URL('../../desktop/out/web/index.html', import.meta.url));
 /** The image the page makes (this package has no DOM types, so it runs as text): `size` bytes of a pattern, the ISO 9660 volume descriptor magic at sector 16. */
 const imageBytes = (size: number) => {
   const bytes = Buffer.alloc(size);
@@ -231,7 +228,7 @@ describe('an upload through a regional deployment (manager + two gateways, Postg
       agentCredentials: credentials,
       agentEnv: { BMC_PASSWORD: 'x' },
       // Every replica serves the web console (the browser test signs in at the manager).
-      relayConfig: { webRoot: dirname(WEB_CONSOLE) },
+      relayConfig: { webRoot: WEB_CONSOLE_ROOT },
     });
   }, 180_000);
   afterAll(async () => stack?.close());
@@ -284,15 +281,13 @@ describe('an upload through a regional deployment (manager + two gateways, Postg
     expect(listed.images.map((entry) => entry.uploadId)).toContain(id);
   });
   it('the web console, signed in at the manager: an ISO dropped on the server streams to the gateway holding its agent; kill -9 of that gateway mid-upload and the page finishes the upload through the other one, SHA-256 equal', { timeout: 240_000 }, async () => {
-    // The console the relays serve (scripts/test.sh builds it before the tests run).
-    expect(existsSync(WEB_CONSOLE), `${WEB_CONSOLE}: build it with npm run build:web -w @lightsout/desktop`).toBe(true);
     // The gateway the test above killed comes back as a new replica; the agent is on whichever gateway holds it now.
     for (const gateway of [HOLDER, OTHER]) if (!stack.relayRunning(gateway)) await stack.startRelay(gateway);
     const holderUrl = await stack.agentHeldBy();
     const holder = stack.relayUrls.indexOf(holderUrl!);
     expect([HOLDER, OTHER]).toContain(holder);
     const image = imageBytes(48 * 1024 * 1024);
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const failedRequests: string[] = [];
@@ -303,12 +298,7 @@ describe('an upload through a regional deployment (manager + two gateways, Postg
         const offset = request.headers()['upload-offset'];
         answered.push(`${request.method()} ${response.url()}${offset === undefined ? '' : ` @${offset}`} ${response.status()}`);
       });
-      await page.goto(stack.relayUrls[MANAGER]!);
-      await page.waitForURL((url) => url.pathname.startsWith('/oidc') || url.pathname.startsWith('/interaction'));
-      await page.locator('input[name="username"], input[name="login"]').first().fill('operator');
-      await page.locator('input[name="password"]').fill(STACK_PASSWORD);
-      await page.locator('button[type="submit"], input[type="submit"]').first().click();
-      await page.getByTestId('username').waitFor({ timeout: 60_000 });
+      await signIn(page, stack.relayUrls[MANAGER]!, 'operator', STACK_PASSWORD);
       await page.getByLabel('Filter servers').fill(SERVER);
       const row = page.locator(`[data-testid="server-row"][data-server-id="${SERVER}"]`).first();
       await row.waitFor();

@@ -21,6 +21,7 @@ import { BMCSIM_UP, spawnBmcsim, stopProcess, untilOutput } from './lib/bmcsim-p
 import { startStack, type Stack } from './lib/stack.js';
 import { freeTcpPort } from '@lightsout/lab';
 import { printResult, printTable } from './lib/report.js';
+import { metricTotal } from './lib/prometheus-text.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -63,28 +64,17 @@ interface Scrape {
   failures: number;
 }
 
-/** Sums every series of a metric whose labels contain `match` (all of them when empty). */
-function total(text: string, name: string, match = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith(' ') || rest.startsWith('{')) || !rest.includes(match)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
 async function scrape(metricsUrl: string): Promise<Scrape> {
   const text = await (await fetch(metricsUrl)).text();
   return {
     at: performance.now(),
-    rounds: total(text, 'lightsout_agent_poll_round_duration_seconds_count'),
-    roundSeconds: total(text, 'lightsout_agent_poll_round_duration_seconds_sum'),
-    cpuSeconds: total(text, 'process_cpu_seconds_total'),
-    rssBytes: total(text, 'process_resident_memory_bytes'),
-    pollsOk: total(text, 'lightsout_agent_bmc_operation_duration_seconds_count', 'operation="power.poll",protocol="ipmi",result="ok"'),
-    failures: total(text, 'lightsout_agent_poll_failures_total'),
+    rounds: metricTotal(text, 'lightsout_agent_poll_round_duration_seconds_count'),
+    roundSeconds: metricTotal(text, 'lightsout_agent_poll_round_duration_seconds_sum'),
+    cpuSeconds: metricTotal(text, 'process_cpu_seconds_total'),
+    rssBytes: metricTotal(text, 'process_resident_memory_bytes'),
+    pollsOk: metricTotal(text, 'lightsout_agent_bmc_operation_duration_seconds_count', 'operation="power.poll",protocol="ipmi",result="ok"'),
+    failures: metricTotal(text, 'lightsout_agent_poll_failures_total'),
   };
 }
 

@@ -29,6 +29,7 @@ import { printResult, printTable } from './lib/report.js';
 import { startStack, type Stack } from './lib/stack.js';
 import { cpuSeconds } from './lib/proc.js';
 import { rssKiB } from './lib/stream-bench.js';
+import { metricTotal } from './lib/prometheus-text.js';
 
 const { values } = parseArgs({
   options: {
@@ -66,17 +67,6 @@ function fillHistory(sensorCount: number): { bytes: number; rss: number } {
   return result;
 }
 
-/** Sums every series of a metric whose labels contain `match` (all of them when empty). */
-function total(text: string, name: string, match = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith(' ') || rest.startsWith('{')) || !rest.includes(match)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
 interface Scrape {
   passes: number;
@@ -90,12 +80,12 @@ interface Scrape {
 async function scrape(metricsUrl: string): Promise<Scrape> {
   const text = await (await fetch(metricsUrl)).text();
   return {
-    passes: total(text, 'lightsout_agent_sensor_pass_duration_seconds_count'),
-    passSeconds: total(text, 'lightsout_agent_sensor_pass_duration_seconds_sum'),
-    ok: total(text, 'lightsout_agent_sensor_samples_total', 'result="ok"'),
-    samples: total(text, 'lightsout_agent_sensor_samples_total'),
-    historyServers: total(text, 'lightsout_agent_sensor_history_servers'),
-    historyBytes: total(text, 'lightsout_agent_sensor_history_bytes'),
+    passes: metricTotal(text, 'lightsout_agent_sensor_pass_duration_seconds_count'),
+    passSeconds: metricTotal(text, 'lightsout_agent_sensor_pass_duration_seconds_sum'),
+    ok: metricTotal(text, 'lightsout_agent_sensor_samples_total', 'result="ok"'),
+    samples: metricTotal(text, 'lightsout_agent_sensor_samples_total'),
+    historyServers: metricTotal(text, 'lightsout_agent_sensor_history_servers'),
+    historyBytes: metricTotal(text, 'lightsout_agent_sensor_history_bytes'),
   };
 }
 

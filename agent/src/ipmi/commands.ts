@@ -1,6 +1,6 @@
 import type { BootOverride, BootRequest, PowerAction, PowerState, SelEntry, Sensor, SensorThresholds } from '@lightsout/shared';
 import {
-  BOOT_PARAMETER, FIRST_RECORD, LAST_RECORD, chassisControlRequest, clearSelRequest, convertReading, decodeBootFlags, decodeBootOptionResponse, decodeChassisStatus,
+  BOOT_PARAMETER, FIRST_RECORD, concatBytes, LAST_RECORD, chassisControlRequest, clearSelRequest, convertReading, decodeBootFlags, decodeBootOptionResponse, decodeChassisStatus,
   decodeClearSel, decodeDeviceId, decodeGetSdr, decodeGetSelEntry, decodeReservation, decodeSdrHeader, decodeSdrRecord, decodeSelInfo, decodeSelRecord, decodeSensorReading,
   encodeBootFlags, getBootOptionRequest, getChassisStatusRequest, getDeviceIdRequest, getSdrRequest, getSelEntryRequest, getSelInfoRequest, getSensorReadingRequest,
   reserveSdrRepositoryRequest, reserveSelRequest, sensorKind, setBootOptionRequest, thresholdStatus, COMPLETION, SDR_HEADER_LENGTH,
@@ -83,7 +83,7 @@ export async function sdrRecords(session: IpmiRequester, maxRecords = 1024): Pro
       const { bytes } = decodeGetSdr(await session.request(getSdrRequest(reservation, recordId, SDR_HEADER_LENGTH + offset, piece)));
       body.push(bytes.subarray(0, piece));
     }
-    records.push(decodeSdrRecord(concat(body)));
+    records.push(decodeSdrRecord(concatBytes(...body)));
     if (next === recordId) break;
     recordId = next;
   }
@@ -160,12 +160,3 @@ export function sensorNames(records: readonly SdrRecord[]): Map<number, string> 
   return names;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}

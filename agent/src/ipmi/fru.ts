@@ -1,6 +1,6 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
-  BMC_FRU_DEVICE, COMPLETION, FRU_AREAS, FRU_AREA_PREAMBLE, FRU_HEADER_LENGTH, PARAMETER_NOT_SUPPORTED, SYSTEM_INFO_PARAMETER, SYSTEM_INFO_SET_BYTES, SYSTEM_INFO_FIRST_SET_BYTES,
+  BMC_FRU_DEVICE, COMPLETION, concatBytes, FRU_AREAS, FRU_AREA_PREAMBLE, FRU_HEADER_LENGTH, PARAMETER_NOT_SUPPORTED, SYSTEM_INFO_PARAMETER, SYSTEM_INFO_SET_BYTES, SYSTEM_INFO_FIRST_SET_BYTES,
   SYSTEM_INFO_STRING_MAX, decodeFruCommonHeader, decodeFruInventoryAreaInfo, decodeReadFruData, decodeSystemInfoStringSet, decodeSystemInfoStringStart, fruAreaLength,
   getFruInventoryAreaInfoRequest, getSystemInfoRequest, readFruDataRequest, systemInfoText, wireError, wireReasonOf, type FruAreaName, type FruInfo, type FruInventoryInfo,
 } from '@lightsout/bmc-wire/ipmi';
@@ -106,7 +106,7 @@ export async function readFru(session: IpmiRequester, deviceId = BMC_FRU_DEVICE,
       const first = await reader.read(offset, Math.min(reader.firstChunk, inventory.size - offset));
       const length = fruAreaLength(first, what);
       if (offset + length > inventory.size) throw wireError('TRUNCATED', `${what} of ${length} bytes at ${offset} runs past the ${inventory.size}-byte inventory`, { have: inventory.size - offset, need: length });
-      const area = length <= first.length ? first.subarray(0, length) : concat(first, await reader.read(offset + first.length, length - first.length));
+      const area = length <= first.length ? first.subarray(0, length) : concatBytes(first, await reader.read(offset + first.length, length - first.length));
       (info as Record<FruAreaName, unknown>)[name] = decode(area);
     } catch (error) {
       if (!isFruDataProblem(error)) throw error;
@@ -143,7 +143,7 @@ export async function systemFirmwareVersion(session: IpmiRequester, onRefusal?: 
       parts.push(bytes);
       have += bytes.length;
     }
-    const text = systemInfoText(start.encoding, concat(...parts).subarray(0, length));
+    const text = systemInfoText(start.encoding, concatBytes(...parts).subarray(0, length));
     return text === '' ? undefined : text;
   } catch (error) {
     if (!isFruDataProblem(error)) throw error;
@@ -153,12 +153,3 @@ export async function systemFirmwareVersion(session: IpmiRequester, onRefusal?: 
   }
 }
 
-function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}

@@ -1,14 +1,7 @@
 import type { ServerConnection } from '@lightsout/shared';
 import { EventTime } from './EventTime.js';
+import { FactRow } from './FactRow.js';
 
-function Row({ label, children }: { label: string; children: React.ReactNode }) {
-  return (
-    <tr>
-      <th scope="row">{label}</th>
-      <td>{children}</td>
-    </tr>
-  );
-}
 
 /**
  * Which agent and which relay gateway carry the server now. The agent's
@@ -23,7 +16,7 @@ export function ConnectionFacts({ connection, error }: { connection: ServerConne
   return (
     <table className="facts" data-testid="server-connection" data-agent-state={agent.state} data-gateway-url={gateway?.url ?? ''}>
       <tbody>
-        <Row label="Agent">
+        <FactRow label="Agent">
           <span data-testid="connection-agent">
             {agent.name ?? <code>{agent.id}</code>}
             {agent.version ? <span className="muted"> · version {agent.version}</span> : null}
@@ -31,17 +24,17 @@ export function ConnectionFacts({ connection, error }: { connection: ServerConne
             <span className={agent.state === 'online' ? 'status-ok' : 'status-critical'}>{agent.state}</span>
           </span>
           {agent.name !== undefined ? <div className="muted"><code>{agent.id}</code></div> : null}
-        </Row>
-        <Row label="Agent site">{agent.region} · {agent.datacenter}</Row>
-        <Row label="Last seen">{agent.lastSeenAt ? <span data-testid="connection-last-seen"><EventTime time={agent.lastSeenAt} /></span> : <span className="muted">never</span>}</Row>
-        <Row label="Gateway">
+        </FactRow>
+        <FactRow label="Agent site">{agent.region} · {agent.datacenter}</FactRow>
+        <FactRow label="Last seen">{agent.lastSeenAt ? <span data-testid="connection-last-seen"><EventTime time={agent.lastSeenAt} /></span> : <span className="muted">never</span>}</FactRow>
+        <FactRow label="Gateway">
           {gateway ? (
             <span data-testid="connection-gateway" title={gateway.replicaId === undefined ? undefined : `replica ${gateway.replicaId}`}>
               <code>{gateway.url}</code>
               <span className="muted"> · {gateway.region === null ? 'no region' : `region ${gateway.region}`}</span>
             </span>
           ) : <span className="muted" data-testid="connection-gateway">none — the agent is offline</span>}
-        </Row>
+        </FactRow>
       </tbody>
     </table>
   );

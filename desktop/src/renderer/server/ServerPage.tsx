@@ -7,6 +7,7 @@ import { IdentityFacts } from './IdentityFacts.js';
 import { SensorChart } from './SensorChart.js';
 import { sensorHistoryNote } from './sensor-note.js';
 import { newestFirst, selSeverity, sensorSeverity } from './severity.js';
+import { FactRow } from './FactRow.js';
 
 /** While the page is shown, the sensors are read this often (the agent keeps each reading for the chart). */
 const SENSOR_REFRESH_MS = 15_000;
@@ -21,14 +22,6 @@ const THRESHOLD_COLUMNS: { key: keyof SensorThresholds; label: string; title: st
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-function Row({ label, children }: { label: string; children: React.ReactNode }) {
-  return (
-    <tr>
-      <th scope="row">{label}</th>
-      <td>{children}</td>
-    </tr>
-  );
-}
 
 /**
  * One server's own page: what the relay knows of it (location, BMC link,
@@ -141,15 +134,15 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
           <h3>Server</h3>
           <table className="facts" data-testid="server-identity">
             <tbody>
-              <Row label="Name">{server.name}</Row>
-              <Row label="Id">{server.id}</Row>
-              <Row label="Location">{server.region} · {server.datacenter} · rack {server.rack}</Row>
-              <Row label="Power">
+              <FactRow label="Name">{server.name}</FactRow>
+              <FactRow label="Id">{server.id}</FactRow>
+              <FactRow label="Location">{server.region} · {server.datacenter} · rack {server.rack}</FactRow>
+              <FactRow label="Power">
                 <span className={`power-${server.power}`}>{server.power}</span>
                 {server.pendingPower ? <span className="muted"> · {server.pendingPower.action} pending since <EventTime time={server.pendingPower.since} /></span> : null}
                 {server.stateAt ? <span className="muted"> · reported <EventTime time={server.stateAt} /></span> : null}
-              </Row>
-              <Row label="Labels">{Object.entries(server.labels).map(([key, value]) => `${key}=${value}`).join(', ') || '—'}</Row>
+              </FactRow>
+              <FactRow label="Labels">{Object.entries(server.labels).map(([key, value]) => `${key}=${value}`).join(', ') || '—'}</FactRow>
             </tbody>
           </table>
         </section>
@@ -161,15 +154,15 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
           <h3>BMC</h3>
           <table className="facts" data-testid="server-bmc">
             <tbody>
-              {Object.entries(server.endpoints).map(([kind, address]) => <Row key={kind} label={kind === 'ipmi' ? 'IPMI' : kind === 'redfish' ? 'Redfish' : kind === 'vnc' ? 'VNC' : 'Serial'}><code>{address}</code></Row>)}
-              <Row label="Capabilities">{server.capabilities.join(', ') || '—'}</Row>
-              <Row label="Protocol">
+              {Object.entries(server.endpoints).map(([kind, address]) => <FactRow key={kind} label={kind === 'ipmi' ? 'IPMI' : kind === 'redfish' ? 'Redfish' : kind === 'vnc' ? 'VNC' : 'Serial'}><code>{address}</code></FactRow>)}
+              <FactRow label="Capabilities">{server.capabilities.join(', ') || '—'}</FactRow>
+              <FactRow label="Protocol">
                 {bmc?.protocol ?? <span className="muted">not reported yet</span>}
                 {bmc?.cipherSuite !== undefined ? <span data-testid="cipher-suite"> · cipher suite {bmc.cipherSuite}</span> : null}
-              </Row>
-              <Row label="Link">
+              </FactRow>
+              <FactRow label="Link">
                 {bmc?.credentials === 'rejected' ? <span className="status-critical">credentials rejected{bmc.retryAt ? <> — next try <EventTime time={bmc.retryAt} /></> : null}</span> : bmc?.error ? <span className="status-critical" title={bmc.error.message}>{bmc.error.code}: {bmc.error.message}</span> : <span className="status-ok">ok</span>}
-              </Row>
+              </FactRow>
             </tbody>
           </table>
         </section>
@@ -181,13 +174,13 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
           <h3>Use</h3>
           <table className="facts">
             <tbody>
-              <Row label="Consoles"><span data-testid="server-consoles">{server.sessions ? `${server.sessions} open` : 'none open'}</span></Row>
-              <Row label="Virtual media">
+              <FactRow label="Consoles"><span data-testid="server-consoles">{server.sessions ? `${server.sessions} open` : 'none open'}</span></FactRow>
+              <FactRow label="Virtual media">
                 {!canMedia ? <span className="muted">not offered (no Redfish)</span> : media?.image ? (
                   <span data-testid="server-media">{media.image.filename} <span className="muted">· {media.message}{media.mountedBy ? ` · by ${media.mountedBy}` : ''}{media.mountedAt ? ' · ' : ''}</span>{media.mountedAt ? <EventTime time={media.mountedAt} /> : null}</span>
                 ) : server.media ? <span data-testid="server-media">{server.media.filename}</span> : <span className="muted">nothing mounted</span>}
-              </Row>
-              {server.lastPower ? <Row label="Last power action">{server.lastPower.action} {server.lastPower.confirmed ? 'confirmed' : 'not confirmed'} after {server.lastPower.seconds.toFixed(1)} s, <EventTime time={server.lastPower.at} /></Row> : null}
+              </FactRow>
+              {server.lastPower ? <FactRow label="Last power action">{server.lastPower.action} {server.lastPower.confirmed ? 'confirmed' : 'not confirmed'} after {server.lastPower.seconds.toFixed(1)} s, <EventTime time={server.lastPower.at} /></FactRow> : null}
             </tbody>
           </table>
         </section>

@@ -1,42 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '@lightsout/lab/wait';
-import { generateKeyPairSync } from 'node:crypto';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { importJWK, type JWK } from 'jose';
 import pino from 'pino';
-import { decodeAgentMessage, encodeControl, LightsoutError, type AgentToRelay, type BootOverride } from '@lightsout/shared';
+import { LightsoutError, type BootOverride } from '@lightsout/shared';
 import { controlUrlOf, startAgent, type RunningAgent } from './agent.js';
-import type { AgentConfig, ServerEntry } from './config/types.js';
+import type { ServerEntry } from './config/types.js';
 import type { BmcDriver } from './drivers/types.js';
+import { agentConfigFor, agentKeyPair, type StandInRelay, startStandInRelay } from './testing/stand-in-relay.js';
 
 const credentials = { username: 'u', password: 'p' };
 const server = (id: string): ServerEntry => ({ id, name: id, tenant: 'demo', rack: 'r1', labels: {}, ipmi: { host: '127.0.0.1', port: 623, credentials, cipherSuite: 'auto', privilege: 'administrator', quirks: [] } });
-
-function config(relay: string, servers: ServerEntry[]): AgentConfig {
-  return {
-    relay,
-    relays: [relay],
-    name: 'test',
-    stateDir: '/nonexistent',
-    joinToken: undefined,
-    logLevel: 'silent',
-    control: { backoffBaseMs: 10, backoffCapMs: 50, connectTimeoutMs: 5000, stableAfterMs: 60_000, requestTimeoutMs: 2000 },
-    poll: { intervalMs: 3_600_000, concurrency: 2, sensorsIntervalMs: 0, sensorsConcurrency: 2, sensorsHistoryServers: 16 },
-    metrics: {},
-    media: {},
-    credentialSets: new Map(),
-    discovery: undefined,
-    servers,
-  };
-}
-
-async function keyPair() {
-  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as JWK & { x: string };
-  const privateKey = await importJWK(jwk, 'EdDSA');
-  return { privateKey: privateKey as Exclude<typeof privateKey, Uint8Array>, publicJwk: { kty: 'OKP' as const, crv: 'Ed25519' as const, x: jwk.x } };
-}
 
 function powerDriver(): BmcDriver {
   let power: 'on' | 'off' = 'on';
@@ -58,11 +30,17 @@ function powerDriver(): BmcDriver {
 }
 
 const running: RunningAgent[] = [];
-const servers: WebSocketServer[] = [];
+const relays: StandInRelay[] = [];
 afterEach(async () => {
   for (const agent of running.splice(0)) await agent.stop();
-  for (const wss of servers.splice(0)) await new Promise<void>((resolve) => wss.close(() => resolve()));
+  for (const relay of relays.splice(0)) await relay.close();
 });
+
+async function standInRelay(): Promise<StandInRelay> {
+  const relay = await startStandInRelay();
+  relays.push(relay);
+  return relay;
+}
 
 describe('startAgent', () => {
   it('builds the control URL from the relay URL', () => {
@@ -72,33 +50,23 @@ describe('startAgent', () => {
 
   it('refuses, before starting anything, a server whose registration alone cannot fit in a control frame', async () => {
     const huge = { ...server('huge-01'), name: 'x'.repeat(1 << 20) };
-    expect(() => startAgent({ config: config('http://127.0.0.1:9', [server('s-1'), huge]), identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' }, keyPair: { privateKey: undefined as never, publicJwk: undefined as never }, factories: {}, logger: pino({ level: 'silent' }) })).toThrow(
+    expect(() => startAgent({ config: agentConfigFor('http://127.0.0.1:9', [server('s-1'), huge]), identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' }, keyPair: { privateKey: undefined as never, publicJwk: undefined as never }, factories: {}, logger: pino({ level: 'silent' }) })).toThrow(
       /server huge-01 alone is \d+ bytes, above the control frame limit/,
     );
   });
 
   it('registers, answers requests through the drivers and reports a power read as state at once (not the answer to power.set)', async () => {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    servers.push(wss);
-    await once(wss, 'listening');
-    const received: AgentToRelay[] = [];
-    const socketReady = new Promise<WebSocket>((resolve) => {
-      wss.on('connection', (socket) => {
-        socket.on('message', (data) => received.push(decodeAgentMessage(data.toString())));
-        socket.send(encodeControl({ v: 1, type: 'welcome', agentId: 'a', region: 'r', datacenter: 'd', heartbeatIntervalMs: 10_000, maxFrameBytes: 1 << 20 }));
-        resolve(socket);
-      });
-    });
-    const relay = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+    const relay = await standInRelay();
+    const { received } = relay;
     const agent = startAgent({
-      config: config(relay, [server('web-01')]),
-      identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay },
-      keyPair: await keyPair(),
+      config: agentConfigFor(relay.url, [server('web-01')]),
+      identity: relay.identity,
+      keyPair: await agentKeyPair(),
       factories: { ipmi: () => powerDriver() },
       logger: pino({ level: 'silent' }),
     });
     running.push(agent);
-    const socket = await socketReady;
+    const socket = await relay.connected;
     // Bounded wait on what the agent has sent so far.
     const until = (type: string, count = 1) =>
       waitFor(() => `${count} ${type} message(s); got ${JSON.stringify(received.map((message) => message.type))}`, () => received.filter((message) => message.type === type).length >= count, { timeoutMs: 5000, intervalMs: 10 });
@@ -106,11 +74,11 @@ describe('startAgent', () => {
     expect(received.slice(0, 2).map((message) => message.type)).toEqual(['hello', 'inventory']);
     expect(received.find((message) => message.type === 'state')).toEqual({ v: 1, type: 'state', serverId: 'web-01', power: 'on', reachable: true });
 
-    socket.send(encodeControl({ v: 1, type: 'request', id: 'r1', op: 'power.set', params: { serverId: 'web-01', action: 'off' }, timeoutMs: 1000 }));
+    relay.send(socket, { v: 1, type: 'request', id: 'r1', op: 'power.set', params: { serverId: 'web-01', action: 'off' }, timeoutMs: 1000 });
     await until('response');
     expect(received.find((message) => message.type === 'response')).toEqual({ v: 1, type: 'response', id: 'r1', ok: true, result: { power: 'off' } });
     // the answer to a power command is read before the BMC acts: no state from it; a read is reported at once
-    socket.send(encodeControl({ v: 1, type: 'request', id: 'r2', op: 'power.get', params: { serverId: 'web-01' }, timeoutMs: 1000 }));
+    relay.send(socket, { v: 1, type: 'request', id: 'r2', op: 'power.get', params: { serverId: 'web-01' }, timeoutMs: 1000 });
     await until('response', 2);
     await until('state', 2);
     expect(received.filter((message) => message.type === 'state')).toHaveLength(2);
@@ -118,17 +86,8 @@ describe('startAgent', () => {
   });
 
   it("leaves a BMC to a user's request: the background sensor pass skips a server whose sensors.list is still running", async () => {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    servers.push(wss);
-    await once(wss, 'listening');
-    const received: AgentToRelay[] = [];
-    const socketReady = new Promise<WebSocket>((resolve) => {
-      wss.on('connection', (socket) => {
-        socket.on('message', (data) => received.push(decodeAgentMessage(data.toString())));
-        socket.send(encodeControl({ v: 1, type: 'welcome', agentId: 'a', region: 'r', datacenter: 'd', heartbeatIntervalMs: 10_000, maxFrameBytes: 1 << 20 }));
-        resolve(socket);
-      });
-    });
+    const relay = await standInRelay();
+    const { received } = relay;
     let sensorReads = 0;
     let releaseUser: (() => void) | undefined;
     const driver: BmcDriver = {
@@ -140,27 +99,25 @@ describe('startAgent', () => {
         return { sensors: [{ name: 'CPU', type: 'temperature', value: 40 + sensorReads, unit: 'Cel', status: 'ok' }] };
       },
     };
-    const relay = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`;
-    const base = config(relay, [server('web-01')]);
     const agent = startAgent({
-      config: { ...base, poll: { ...base.poll, sensorsIntervalMs: 1500 } },
-      identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay },
-      keyPair: await keyPair(),
+      config: agentConfigFor(relay.url, [server('web-01')], { poll: { sensorsIntervalMs: 1500 } }),
+      identity: relay.identity,
+      keyPair: await agentKeyPair(),
       factories: { ipmi: () => driver },
       logger: pino({ level: 'silent' }),
     });
     running.push(agent);
-    const socket = await socketReady;
+    const socket = await relay.connected;
     const counted = async (counter: 'sensorSamples' | 'sensorSamplesSkipped', label: string) => (await agent.metrics[counter].get()).values.filter((value) => Object.values(value.labels).includes(label)).reduce((sum, value) => sum + value.value, 0);
     await waitFor('the first background read', async () => (await counted('sensorSamples', 'ok')) >= 1, { timeoutMs: 5000, intervalMs: 10 });
 
-    socket.send(encodeControl({ v: 1, type: 'request', id: 'user', op: 'sensors.list', params: { serverId: 'web-01' }, timeoutMs: 10_000 }));
+    relay.send(socket, { v: 1, type: 'request', id: 'user', op: 'sensors.list', params: { serverId: 'web-01' }, timeoutMs: 10_000 });
     await waitFor('the user read running', () => releaseUser !== undefined, { timeoutMs: 5000, intervalMs: 10 });
     await waitFor('the next pass skipping the busy server', async () => (await counted('sensorSamplesSkipped', 'busy')) >= 1, { timeoutMs: 5000, intervalMs: 10 });
     expect(sensorReads).toBe(2);
     releaseUser!();
     await waitFor('the user read answered', () => received.find((message) => message.type === 'response' && message.id === 'user'), { timeoutMs: 5000, intervalMs: 10 });
-    socket.send(encodeControl({ v: 1, type: 'request', id: 'history', op: 'sensors.history', params: { serverId: 'web-01' }, timeoutMs: 5000 }));
+    relay.send(socket, { v: 1, type: 'request', id: 'history', op: 'sensors.history', params: { serverId: 'web-01' }, timeoutMs: 5000 });
     const history = await waitFor('the history', () => received.find((message) => message.type === 'response' && message.id === 'history'), { timeoutMs: 5000, intervalMs: 10 });
     expect(history).toMatchObject({ ok: true, result: { series: [[41, 42]], intervalSeconds: 2 } });
   });

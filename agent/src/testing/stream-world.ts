@@ -4,11 +4,12 @@ import type { StreamOpenParams } from '@lightsout/shared';
 import { pino } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AgentContext } from '../agent.js';
-import type { AgentConfig, ServerEntry } from '../config/types.js';
+import type { ServerEntry } from '../config/types.js';
 import { createAgentMetrics } from '../metrics/agent-metrics.js';
 import { ServerTenants } from '../server-tenants.js';
 import { AgentStreams } from '../streams/extension.js';
 import type { ConsolePortOpener } from '../streams/ports/types.js';
+import { agentConfigFor } from './stand-in-relay.js';
 
 /**
  * The agent's stream plane with one server and a stand-in for the relay's
@@ -32,7 +33,7 @@ export async function startStreamWorld(server: ServerEntry, openPort: ConsolePor
   const tenants = new ServerTenants([server]);
   const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
   const context = {
-    config: { relays: [relayUrl], servers: [server], stateDir: '/nonexistent' } as unknown as AgentConfig,
+    config: agentConfigFor(relayUrl, [server]),
     relay: () => ({ url: relayUrl }),
     identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' },
     registry: undefined as never,

@@ -276,6 +276,25 @@ describe('operations forwarded to the agent', () => {
     expect(await api('/v1/servers/ops-01/power', operatorToken, { method: 'POST', body: { action: 'status' } })).toMatchObject({ status: 503, body: { code: 'AGENT_OFFLINE' } });
   });
 
+  it('confirms a cycle of a running server whose BMC answered "off" (its off phase already seen) at the first read of "on"', async () => {
+    const client = await connect(await enroll('ams1'));
+    client.send({ v: 1, type: 'inventory', servers: [server('cycle-01')] });
+    await client.next('inventory-ack');
+    client.send({ v: 1, type: 'state', serverId: 'cycle-01', power: 'on', reachable: true });
+    await waitFor(async () => (await api('/v1/servers/cycle-01', operatorToken)).body['power'] === 'on');
+    const power = api('/v1/servers/cycle-01/power', operatorToken, { method: 'POST', body: { action: 'cycle' } });
+    const request = await client.next('request');
+    // A BMC whose off phase is shorter than the relay's first read (bmcsim's is 1 s) is seen off only in this answer.
+    client.send({ v: 1, type: 'response', id: request.id, ok: true, result: { power: 'off' } });
+    expect(await power).toMatchObject({ status: 200, body: { power: 'off', pending: { action: 'cycle', target: 'on' } } });
+    const confirmRead = await client.next('request');
+    expect(confirmRead).toMatchObject({ op: 'power.get', params: { serverId: 'cycle-01' } });
+    client.send({ v: 1, type: 'response', id: confirmRead.id, ok: true, result: { power: 'on' } });
+    await waitFor(async () => (await api('/v1/servers/cycle-01', operatorToken)).body.pendingPower === null, { what: 'cycle confirmed', timeoutMs: 5000 });
+    expect((await api('/v1/servers/cycle-01', operatorToken)).body['lastPower']).toMatchObject({ action: 'cycle', confirmed: true });
+    await client.close();
+  });
+
   it('forwards a boot request without a mode as one (the BMC keeps its mode), and the BMC read-back warning with the result', async () => {
     const client = await connect(await enroll('ams1'));
     client.send({ v: 1, type: 'inventory', servers: [server('boot-01')] });

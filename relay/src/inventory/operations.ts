@@ -83,7 +83,8 @@ export function createServerOperations(app: FastifyInstance, countBmcOperation: 
       const result = await forward(request, serverId, `power.${action}`, (agentId) => app.agentRouter.request(agentId, 'power.set', { serverId, action }));
       // The BMC accepted the action; what it reports now is usually the old state. The server is
       // pending until the BMC reports the target (PowerConfirmations), and that is what gets stored.
-      const { pending } = confirmations.start(serverId, action, before === 'on' || before === 'off' ? before : result.power);
+      // An "off" in the answer to a cycle is its off phase seen: a BMC may be on again before the first read.
+      const { pending } = confirmations.start(serverId, action, before === 'on' || before === 'off' ? before : result.power, Date.now(), { accepted: result.power });
       return { ...result, pending };
     },
     // The agent holds off logging in after the BMC rejected the credentials (so the BMC never locks the account);

@@ -112,6 +112,36 @@ describe('StatePoller', () => {
     await poller.stop();
   });
 
+  it('says why the power is unknown: the failed read\'s code and the BMC\'s words go with the state, and go away with the next good read', async () => {
+    let failure: LightsoutError | undefined = new LightsoutError('NOT_FOUND', 'the BMC has no system "lab-node-1"; it has /redfish/v1/Systems/437XR1138R2');
+    const registry = new DriverRegistry(
+      [ipmiServer('named')],
+      {
+        ipmi: () =>
+          driverWith(async () => {
+            if (failure) throw failure;
+            return 'on';
+          }),
+      },
+      pino({ level: 'silent' }),
+    );
+    const sent: StateMessage[] = [];
+    const poller = new StatePoller({ registry, serverIds: ['named'], intervalMs: 3_600_000, concurrency: 1, timeoutMs: 1000, send: (message) => sent.push(message) > 0, logger: pino({ level: 'silent' }) });
+    await poller.pollNow();
+    expect(sent).toEqual([
+      expect.objectContaining({ serverId: 'named', power: 'unknown', reachable: false, bmc: { error: { code: 'NOT_FOUND', message: 'the BMC has no system "lab-node-1"; it has /redfish/v1/Systems/437XR1138R2' } } }),
+    ]);
+    // Another failure replaces the reason shown.
+    failure = new LightsoutError('BMC_TIMEOUT', 'no answer');
+    await poller.pollNow();
+    expect(sent.at(-1)).toMatchObject({ power: 'unknown', bmc: { error: { code: 'BMC_TIMEOUT', message: 'no answer' } } });
+    failure = undefined;
+    await poller.pollNow();
+    expect(sent.at(-1)).toMatchObject({ power: 'on', reachable: true });
+    expect(sent.at(-1)!.bmc).toBeUndefined();
+    await poller.stop();
+  });
+
   it('spreads a round over the interval, reports as it goes, and stops mid-round without waiting for its end', async () => {
     const ids = Array.from({ length: 400 }, (_, index) => `s-${index}`);
     const registry = new DriverRegistry(ids.map(ipmiServer), { ipmi: () => driverWith(async () => 'on') }, pino({ level: 'silent' }));

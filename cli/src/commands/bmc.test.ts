@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_HINTS, ERROR_CODES, type ErrorCode } from '@lightsout/shared';
 import { ExitCode } from '../exit-codes.js';
 import { relayStubs, runCli } from '../testing/relay-stub.js';
 
@@ -88,6 +89,16 @@ describe('lightsout identity', () => {
 });
 
 describe('BMC errors', () => {
+  // Every code a BMC failure can carry, and the media and power codes that name one: none may reach a person without a next step.
+  const bmcCodes = (Object.keys(ERROR_CODES) as ErrorCode[]).filter((code) => code.startsWith('BMC_') || code.startsWith('MEDIA_') || code === 'POWER_UNCONFIRMED');
+
+  it.each(bmcCodes)('%s prints its hint line when the agent sent none', async (code) => {
+    const relay = await relays.start(() => ({ status: ERROR_CODES[code], body: { code, message: 'what the BMC said' } }));
+    expect(DEFAULT_HINTS[code]).toBeTruthy();
+    const result = await runCli(['sensors', 'web-01'], relay.url);
+    expect(result.stderr).toBe(`error ${code}: what the BMC said\nhint: ${DEFAULT_HINTS[code]}\n`);
+  });
+
   it('print a hint line even when the agent sent none', async () => {
     const relay = await relays.start(() => ({ status: 502, body: { code: 'BMC_UNREACHABLE', message: 'GET /redfish/v1/: ECONNREFUSED' } }));
     const result = await runCli(['sensors', 'web-01'], relay.url);

@@ -116,3 +116,62 @@ describe('lightsout media mount', () => {
     expect(result.stdout).toBe('web-01: mounted image.iso\n');
   });
 });
+
+/**
+ * A relay whose agent already holds the image (no upload): the mount is
+ * accepted, then the job ends as `outcome` says, read by the CLI's poll.
+ */
+async function cachedImageRelay(file: string, outcome: (body: Record<string, unknown>) => Partial<MediaState>) {
+  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+  const image = { filename: 'image.iso', sha256, size: readFileSync(file).length };
+  let asked: Record<string, unknown> | undefined;
+  const relay = await relays.start((request) => {
+    if (request.method === 'GET' && request.url === '/v1/servers/web-01/media') return { status: 200, body: asked ? { ...IDLE, image, ...outcome(asked) } : IDLE };
+    if (request.method === 'GET' && request.url === '/v1/media/images?server=web-01') return { status: 200, body: { images: [{ uploadId: 'up-9', ...image, uploadedBy: 'olga', createdAt: null }] } };
+    if (request.method === 'POST' && request.url === '/v1/servers/web-01/media') {
+      asked = request.body as Record<string, unknown>;
+      return { status: 202, body: { ...IDLE, step: 'mounting', message: 'mounting the image on the BMC', image } };
+    }
+    return { status: 404, body: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } };
+  });
+  return { relay, mountBodies: () => relay.seen.filter((request) => request.method === 'POST').map((request) => request.body) };
+}
+
+describe('lightsout media mount: only what the BMC was seen doing', () => {
+  it('fails with MEDIA_NOT_FETCHED (exit 5, the step, the hint) when the BMC took the image but never read it, and never says it boots', async () => {
+    const file = imageFile(32 * 1024);
+    const { relay } = await cachedImageRelay(file, () => ({
+      step: 'failed',
+      failedStep: 'mounting',
+      message: 'failed while mounting the image on the BMC',
+      error: { code: 'MEDIA_NOT_FETCHED', message: 'the BMC accepted the image but did not read it within 30 s, and does not report it connected (ConnectedVia: NotConnected)' },
+    }));
+    const result = await runCli(['media', 'mount', 'web-01', file, '--boot'], relay.url, { env: { LIGHTSOUT_TOKEN: 't', LIGHTSOUT_CONFIG_DIR: configDirs.make() } });
+    expect(result.code).toBe(ExitCode.UNAVAILABLE);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).not.toMatch(/booting/);
+    expect(result.stderr).toMatch(/^error MEDIA_NOT_FETCHED: failed while mounting the image on the BMC: the BMC accepted the image but did not read it within 30 s/m);
+    expect(result.stderr).toMatch(/^hint: the BMC never read the image/m);
+  });
+
+  it('leaves an image someone else inserted in place (MEDIA_IN_USE and the hint) until asked with --replace', async () => {
+    const file = imageFile(32 * 1024);
+    const { relay, mountBodies } = await cachedImageRelay(file, (body) =>
+      body['replace'] === true
+        ? { step: 'mounted', message: 'mounted image.iso', mountedAt: '2026-12-05T10:00:00Z', mountedBy: 'olga' }
+        : { step: 'failed', failedStep: 'mounting', message: 'failed while mounting the image on the BMC', error: { code: 'MEDIA_IN_USE', message: 'the virtual CD holds http://10.0.0.7/installer.iso, which this agent did not insert' } },
+    );
+    const env = { LIGHTSOUT_TOKEN: 't', LIGHTSOUT_CONFIG_DIR: configDirs.make() };
+    const refused = await runCli(['media', 'mount', 'web-01', file], relay.url, { env });
+    expect(refused.code).toBe(ExitCode.ERROR);
+    expect(refused.stderr).toMatch(/^error MEDIA_IN_USE: .*installer\.iso/m);
+    expect(refused.stderr).toMatch(/^hint: mount with --replace/m);
+    const replaced = await runCli(['media', 'mount', 'web-01', file, '--replace'], relay.url, { env });
+    expect(replaced.code, replaced.stderr).toBe(ExitCode.OK);
+    expect(replaced.stdout).toBe('web-01: mounted image.iso\n');
+    expect(mountBodies()).toEqual([
+      { uploadId: 'up-9', boot: false },
+      { uploadId: 'up-9', boot: false, replace: true },
+    ]);
+  });
+});

@@ -132,4 +132,22 @@ describe('mount by URL at the relay', () => {
     expect(calls.map((entry) => entry.op)).not.toContain('media.mount');
     expect(audits.find((event) => event.action === 'media.fetch-url')).toMatchObject({ outcome: 'denied', details: { code: 'MEDIA_URL_NOT_ALLOWED' } });
   });
+
+  it('passes --replace on to the agent\'s mount and audits it; without it the agent is not asked to replace', async () => {
+    const { calls, audits, call } = await start('cached');
+    await call('PUT', '/v1/media/url-policy', admin, { allow: ['mirror.example.com'] });
+    const mounted = async () =>
+      waitFor(async () => {
+        const state = (await call('GET', '/v1/servers/web-01/media', operator)).body as unknown as MediaState;
+        return state.step === 'mounted' ? state : undefined;
+      }, { what: 'the mount' });
+    await call('POST', '/v1/servers/web-01/media', operator, { url: 'http://mirror.example.com/rescue.iso' });
+    await mounted();
+    await call('POST', '/v1/servers/web-01/media', operator, { url: 'http://mirror.example.com/rescue.iso', replace: true });
+    await waitFor(() => calls.filter((entry) => entry.op === 'media.mount').length === 2, { what: 'the second mount' });
+    const mounts = calls.filter((entry) => entry.op === 'media.mount').map((entry) => entry.params as Record<string, unknown>);
+    expect(mounts[0]).not.toHaveProperty('replace');
+    expect(mounts[1]).toMatchObject({ serverId: 'web-01', sha256, replace: true });
+    expect(audits.filter((event) => event.action === 'media.mount').map((event) => event.details?.['replace'])).toEqual([false, true]);
+  });
 });

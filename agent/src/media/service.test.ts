@@ -72,6 +72,14 @@ describe('MediaService mount', () => {
     expect(bmc.fetches.map((entry) => entry.status)).toEqual([206]);
   });
 
+  it('succeeds on a BMC that reports the image inserted and connected, though the agent never saw it read', async () => {
+    // the fixture's InsertMedia sets ConnectedVia: URI without reading a byte (a BMC that reads the image later, or through a cache)
+    const { bmc, mount } = await setup({});
+    expect(await mount()).toMatchObject({ step: 'mounted', confirmedBy: 'connected' });
+    expect(bmc.fetches).toEqual([]);
+    expect(bmc.resource(SLOT)).toMatchObject({ Inserted: true, ConnectedVia: 'URI' });
+  });
+
   it('never ejects an image someone else inserted unless asked to replace it', async () => {
     const { bmc, mount } = await setup({ fetchesImage: true });
     Object.assign(bmc.resource(SLOT), { Image: 'http://10.0.0.7/installer.iso', Inserted: true, ConnectedVia: 'URI' });

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCredentials, writeCredentials } from './config-store.js';
@@ -22,6 +22,14 @@ async function runCaptured(argv: string[], env: NodeJS.ProcessEnv = { LIGHTSOUT_
 const relayAnswering = (status: number, body: unknown) => relayStub(() => ({ status, body }));
 
 describe('lightsout CLI', () => {
+  it('registers every command in program.ts: no module under commands/ builds commands of its own', () => {
+    const commands = new URL('./commands/', import.meta.url);
+    const registering = readdirSync(commands)
+      .filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts'))
+      .filter((name) => /\.command\(|from 'commander'/.test(readFileSync(new URL(name, commands), 'utf8')));
+    expect(registering).toEqual([]);
+  });
+
   it('renders aligned tables with - for missing values', () => {
     expect(table(['ID', 'POWER'], [['web-01', 'on'], ['db', null]])).toBe('ID      POWER\nweb-01  on\ndb      -\n');
   });

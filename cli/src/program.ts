@@ -10,8 +10,8 @@ import type { CommandContext } from './commands/context.js';
 import { grantsCreate, grantsDelete, grantsList } from './commands/grants.js';
 import { login, logout, whoami } from './commands/login.js';
 import { type MediaMountOptions, mediaEject, mediaMount, mediaStatus } from './commands/media.js';
-import { registerDiscoveredCommands } from './commands/discovered.js';
-import { registerMediaUrlPolicyCommands } from './commands/media-url-policy.js';
+import { type AdoptOptions, discoveredAdopt, discoveredList, discoveredScan } from './commands/discovered.js';
+import { urlPolicyGet, urlPolicySet } from './commands/media-url-policy.js';
 import { serversList, serversRetryCredentials, serversShow } from './commands/servers.js';
 import { sshHostKey, sshKeysAdd, sshKeysList, sshKeysRemove, sshLogin } from './commands/ssh.js';
 import { tokensCreate, tokensList, tokensRevoke } from './commands/tokens.js';
@@ -121,7 +121,6 @@ export function buildProgram(context: CommandContext): Command {
     .requiredOption('--tenant <tenant>', 'a tenant (repeatable; at least one)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print JSON')
     .action((agent: string, options: { tenant: string[]; json?: boolean }) => agentsSetTenants(context, agent, options));
-  registerDiscoveredCommands(program, context);
   const token = agents.command('token').description('join tokens for enrolling new agents');
   token
     .command('create')
@@ -139,6 +138,32 @@ export function buildProgram(context: CommandContext): Command {
     .argument('<id>', 'the id `token list` shows (or a unique prefix)')
     .option('--json', 'print JSON')
     .action((id: string, options: { json?: boolean }) => agentsTokenRevoke(context, id, options));
+  const discovered = program.command('discovered').description("BMCs the agents found on their out-of-band networks (provider admin)");
+  discovered
+    .command('list')
+    .description('list discovered BMCs: address, protocols, vendor, model, UUID, adopted as')
+    .option('--agent <agent>', 'one agent (id or name)')
+    .option('--unadopted', 'only BMCs nobody adopted yet')
+    .option('--json', 'print JSON ({"discovered": […]})')
+    .action((options: { agent?: string; unadopted?: boolean; json?: boolean }) => discoveredList(context, options));
+  discovered
+    .command('scan')
+    .description("have an agent scan its configured ranges now (the findings arrive when it is done)")
+    .requiredOption('--agent <agent>', 'agent id or name')
+    .option('--json', 'print JSON')
+    .action((options: { agent: string; json?: boolean }) => discoveredScan(context, options));
+  discovered
+    .command('adopt')
+    .description('make a discovered BMC a server of a tenant')
+    .argument('<address>', 'its address (see `discovered list`), or its id')
+    .requiredOption('--name <name>', 'the server name')
+    .requiredOption('--tenant <tenant>', 'the tenant it joins (the agent must be bound to it)')
+    .requiredOption('--credentials <id>', "the id of a credential set in the agent's config")
+    .option('--agent <agent>', 'the agent that found it (needed when several found the address)')
+    .option('--id <serverId>', 'the server id (default: the name)')
+    .option('--rack <rack>', 'the rack (default: discovered)')
+    .option('--json', 'print JSON')
+    .action((address: string, options: AdoptOptions) => discoveredAdopt(context, address, options));
 
   withSelector(
     program
@@ -212,7 +237,21 @@ export function buildProgram(context: CommandContext): Command {
     .action((server: string, file: string, options: MediaMountOptions) => mediaMount(context, server, file, options));
   media.command('eject').description('eject the virtual media of a server').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaEject(context, server, options));
   media.command('status').description('which image is mounted on a server, since when, by whom').argument('<server>', 'server id').option('--json', 'print JSON').action((server: string, options: { json?: boolean }) => mediaStatus(context, server, options));
-  registerMediaUrlPolicyCommands(media, context);
+  const urlPolicy = media.command('url-policy').description("which hosts this tenant's agents may fetch images from (mount by URL; tenant admins)");
+  urlPolicy
+    .command('get')
+    .description('show the media URL policy')
+    .option('--tenant <tenant>', 'another tenant (provider admins)')
+    .option('--json', 'print JSON')
+    .action((options: { tenant?: string; json?: boolean }) => urlPolicyGet(context, options));
+  urlPolicy
+    .command('set')
+    .description('replace the media URL policy (an empty --allow "" allows nothing)')
+    .requiredOption('--allow <entries>', 'comma-separated host names, *.domains, IP addresses or CIDR blocks')
+    .option('--max-bytes <bytes>', 'largest image fetched by URL (default: the relay upload limit)')
+    .option('--tenant <tenant>', 'another tenant (provider admins)')
+    .option('--json', 'print JSON')
+    .action((options: { allow: string; maxBytes?: string; tenant?: string; json?: boolean }) => urlPolicySet(context, options));
 
   // audit, tokens, users, grants: the administration commands
   const audit = program.command('audit').description('the hash-chained audit log (tenant admins: their tenant; provider admins: all)');

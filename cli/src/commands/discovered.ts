@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import { LightsoutError, type AdoptRequest, type AdoptResult, type DiscoveredList, type ScanStarted } from '@lightsout/shared';
 import { json, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
@@ -9,36 +8,8 @@ import { apiFor, type CommandContext } from './context.js';
  * adoption into a tenant with a credential set the agent's config holds
  * (named, never sent: docs/operations.md, Discovery).
  */
-export function registerDiscoveredCommands(program: Command, context: CommandContext): void {
-  const discovered = program.command('discovered').description("BMCs the agents found on their out-of-band networks (provider admin)");
-  discovered
-    .command('list')
-    .description('list discovered BMCs: address, protocols, vendor, model, UUID, adopted as')
-    .option('--agent <agent>', 'one agent (id or name)')
-    .option('--unadopted', 'only BMCs nobody adopted yet')
-    .option('--json', 'print JSON ({"discovered": […]})')
-    .action((options: { agent?: string; unadopted?: boolean; json?: boolean }) => discoveredList(context, options));
-  discovered
-    .command('scan')
-    .description("have an agent scan its configured ranges now (the findings arrive when it is done)")
-    .requiredOption('--agent <agent>', 'agent id or name')
-    .option('--json', 'print JSON')
-    .action((options: { agent: string; json?: boolean }) => discoveredScan(context, options));
-  discovered
-    .command('adopt')
-    .description('make a discovered BMC a server of a tenant')
-    .argument('<address>', 'its address (see `discovered list`), or its id')
-    .requiredOption('--name <name>', 'the server name')
-    .requiredOption('--tenant <tenant>', 'the tenant it joins (the agent must be bound to it)')
-    .requiredOption('--credentials <id>', "the id of a credential set in the agent's config")
-    .option('--agent <agent>', 'the agent that found it (needed when several found the address)')
-    .option('--id <serverId>', 'the server id (default: the name)')
-    .option('--rack <rack>', 'the rack (default: discovered)')
-    .option('--json', 'print JSON')
-    .action((address: string, options: AdoptOptions) => discoveredAdopt(context, address, options));
-}
 
-interface AdoptOptions {
+export interface AdoptOptions {
   name: string;
   tenant: string;
   credentials: string;

@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import { LightsoutError, type MediaUrlPolicy, type MediaUrlPolicyView } from '@lightsout/shared';
 import { json } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
@@ -10,31 +9,14 @@ import { apiFor, type CommandContext } from './context.js';
  * CIDR block; a name never reaches an internal address unless that address
  * is allowed too (docs/virtual-media.md).
  */
-export function registerMediaUrlPolicyCommands(media: Command, context: CommandContext): void {
-  const policy = media.command('url-policy').description("which hosts this tenant's agents may fetch images from (mount by URL; tenant admins)");
-  policy
-    .command('get')
-    .description('show the media URL policy')
-    .option('--tenant <tenant>', 'another tenant (provider admins)')
-    .option('--json', 'print JSON')
-    .action((options: { tenant?: string; json?: boolean }) => urlPolicyGet(context, options));
-  policy
-    .command('set')
-    .description('replace the media URL policy (an empty --allow "" allows nothing)')
-    .requiredOption('--allow <entries>', 'comma-separated host names, *.domains, IP addresses or CIDR blocks')
-    .option('--max-bytes <bytes>', 'largest image fetched by URL (default: the relay upload limit)')
-    .option('--tenant <tenant>', 'another tenant (provider admins)')
-    .option('--json', 'print JSON')
-    .action((options: { allow: string; maxBytes?: string; tenant?: string; json?: boolean }) => urlPolicySet(context, options));
-}
 
 const pathFor = (tenant?: string) => `/v1/media/url-policy${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ''}`;
 
-async function urlPolicyGet(context: CommandContext, options: { tenant?: string; json?: boolean }): Promise<void> {
+export async function urlPolicyGet(context: CommandContext, options: { tenant?: string; json?: boolean }): Promise<void> {
   print(context, await (await apiFor(context)).get<MediaUrlPolicyView>(pathFor(options.tenant)), options.json === true);
 }
 
-async function urlPolicySet(context: CommandContext, options: { allow: string; maxBytes?: string; tenant?: string; json?: boolean }): Promise<void> {
+export async function urlPolicySet(context: CommandContext, options: { allow: string; maxBytes?: string; tenant?: string; json?: boolean }): Promise<void> {
   const allow = options.allow.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
   const policy: MediaUrlPolicy = { allow };
   if (options.maxBytes !== undefined) {

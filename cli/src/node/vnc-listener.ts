@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer, isIPv6, type Socket } from 'node:net';
 import { RfbFanout } from '@lightsout/bmc-wire/rfb';
-import { LightsoutError, type SessionCreated, StreamClient, type StreamSocketFactory, describeStatus, isErrorCode } from '@lightsout/shared';
+import { LightsoutError, type SessionCreated, StreamClient, StreamCloseCode, type StreamSocketFactory, describeStatus, isErrorCode } from '@lightsout/shared';
 import { nodeSessionConnection } from './stream-socket.js';
 
 export interface VncListenerOptions {
@@ -130,12 +130,12 @@ export async function openVncListener(options: VncListenerOptions): Promise<VncL
       // Before the first byte, an error from the relay or the agent (agent offline, BMC unreachable) is the answer.
       if (state === 'reconnecting' && !streamed && detail !== undefined && isErrorCode(detail)) {
         client.close();
-        finish({ reason: 'refused', code: 4000, detail });
+        finish({ reason: 'refused', code: StreamCloseCode.RESUME, detail });
         return;
       }
       if (state === 'reconnecting' && streamed) options.notice(`[lightsout: connection to the console lost (${detail ?? 'network'}), resuming…]\n`);
     },
-    onClose: (code, reason) => finish({ reason: code === 1000 || code === 4410 ? 'ended' : 'lost', code, detail: reason }),
+    onClose: (code, reason) => finish({ reason: code === 1000 || code === StreamCloseCode.ENDED ? 'ended' : 'lost', code, detail: reason }),
   });
 
   server.on('connection', (socket: Socket) => {

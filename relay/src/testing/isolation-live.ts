@@ -1,3 +1,4 @@
+import { StreamCloseCode } from '@lightsout/shared';
 import { createUser } from '../identity/accounts.js';
 import { type RunningRelay, loginWithPassword } from './index.js';
 import { type LiveConsole, type LiveFeed, type LiveUpload, openLiveConsole, openLiveFeed, resumeOutcome, startLiveUpload } from './live-connections.js';
@@ -88,13 +89,13 @@ export async function checkLiveRevocations(relay: RunningRelay): Promise<{ failu
       const late = (at: number) => at - answered > WITHIN_MS;
 
       const consoleEnd = (await bounded(leg.closed)) ?? { code: 0, at: Number.POSITIVE_INFINITY };
-      if (consoleEnd.code !== 4403) fail(`console leg closed ${consoleEnd.code || `not within ${GIVE_UP_MS} ms`}, expected 4403`);
+      if (consoleEnd.code !== StreamCloseCode.FORBIDDEN) fail(`console leg closed ${consoleEnd.code || `not within ${GIVE_UP_MS} ms`}, expected ${StreamCloseCode.FORBIDDEN}`);
       if (late(consoleEnd.at)) fail(`console leg closed ${consoleEnd.at - answered} ms after the change`);
       leg.client.terminate();
       let feedAt: number;
       if (row.feed === 'closed') {
         const feedEnd = (await bounded(feed.closed)) ?? { code: 0, at: Number.POSITIVE_INFINITY };
-        if (feedEnd.code !== 4403) fail(`event feed closed ${feedEnd.code || `not within ${GIVE_UP_MS} ms`}, expected 4403`);
+        if (feedEnd.code !== StreamCloseCode.FORBIDDEN) fail(`event feed closed ${feedEnd.code || `not within ${GIVE_UP_MS} ms`}, expected ${StreamCloseCode.FORBIDDEN}`);
         feedAt = feedEnd.at;
         feed.socket.terminate();
       } else {

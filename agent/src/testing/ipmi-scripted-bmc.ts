@@ -29,6 +29,8 @@ export interface ScriptedBmcOptions {
   noise?: boolean;
   /** Called for every SOL packet from the console; `send` answers with a SOL packet. */
   onSol?: (packet: SolPacket, send: (packet: SolPacket) => void) => void;
+  /** Sees every IPMI request of an established session (netFn, command) before it is answered. */
+  onCommand?: (netFn: number, command: number) => void;
 }
 
 export interface ScriptedBmc {
@@ -77,6 +79,7 @@ export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<Scr
       reply(remote, genuine);
       reply(remote, genuine);
     };
+    options.onCommand?.(request.netFn, request.command);
     const key = (request.netFn << 8) | request.command;
     if (key === 0x063b) answer(0, Uint8Array.of(request.data[0]! & 0x0f));
     else if (key === 0x0001) answer(0, encodeChassisStatus({ powerOn: true }));

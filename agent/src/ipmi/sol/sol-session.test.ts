@@ -5,6 +5,7 @@ import { openIpmiSession } from '../session/connect.js';
 import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import { SuiteCache } from '../session/suite-cache.js';
 import { startScriptedBmc, type ScriptedBmc } from '../../testing/ipmi-scripted-bmc.js';
+import { SolHub, type SolHubEvent } from './sol-hub.js';
 import { SolSession, type SolEndReason } from './sol-session.js';
 import { waitFor } from '@lightsout/lab/wait';
 
@@ -110,5 +111,31 @@ describe('SolSession against a scripted BMC (suite 17)', () => {
     expect(Buffer.from(atBmc).toString()).toBe('reboot\r');
     expect(nacks).toBe(2);
     expect(order).toEqual(['data', 'break']);
+  });
+});
+
+describe('SolHub gives back the SOL it activated', () => {
+  it('sends Deactivate Payload before Close Session when SOL ends on our side (nothing acknowledged), so the BMC does not keep it active', async () => {
+    const commands: string[] = [];
+    const peer = await startScriptedBmc({
+      ...credentials,
+      onSol: () => undefined, // takes the bytes and never acknowledges them
+      onCommand: (netFn, command) => commands.push(`${netFn.toString(16)}:${command.toString(16)}`),
+    });
+    cleanup.push(() => peer.close());
+    const hub = new SolHub({ openSession: () => openIpmiSession({ host: '127.0.0.1', port: peer.port, ...credentials, suiteCache: new SuiteCache(), cipherSuites: [17] }), timing: { retransmitBaseMs: 20, maxRetransmits: 2 } });
+    cleanup.push(() => hub.close());
+    const events: SolHubEvent[] = [];
+    const viewer = await hub.attach('viewer', { mode: 'control' }, { onData: () => undefined, onEvent: (event) => events.push(event) });
+    const activated = commands.indexOf('6:48');
+    expect(activated).toBeGreaterThanOrEqual(0);
+    viewer.write(Buffer.from('typed into a BMC that never answers'));
+    await until(() => events.some((event) => event.type === 'ended'), 'SOL to end');
+    expect(events.find((event) => event.type === 'ended')).toMatchObject({ reason: 'retransmits-exhausted' });
+    await until(() => commands.includes('6:3c'), 'the session to close');
+    // Deactivate Payload (App 0x49) after the activation and before Close Session (App 0x3C), IPMI v2.0 §24.2
+    const deactivated = commands.indexOf('6:49');
+    expect(deactivated).toBeGreaterThan(activated);
+    expect(deactivated).toBeLessThan(commands.indexOf('6:3c'));
   });
 });

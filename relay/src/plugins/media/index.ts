@@ -85,6 +85,8 @@ const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchem
 
 export default async function mediaPlugin(app: FastifyInstance, options: MediaPluginOptions): Promise<void> {
   const { dependencies } = options;
+  // Routes declared through the TypeBox provider: params, query and body are typed from the schemas they validate.
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const directory = options.directory ?? join(app.config.dataDir, 'media');
   const store = new HashingFileStore({ directory, configstore: new AtomicFileConfigstore(directory), expirationPeriodInMilliseconds: options.incompleteTtlMs ?? 24 * 3600_000 });
   const activity = app.hasDecorator('serverActivity') ? app.serverActivity : undefined;
@@ -321,9 +323,9 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     app.route({ method: 'OPTIONS', url: path, config: { permission: 'public' }, schema: { hide: true }, handler: tusPreflight });
   }
 
-  app.get('/v1/media/images', { config: { permission: 'media.read' }, schema: { tags: ['media'], querystring: Type.Object({ server: Type.Optional(Type.String({ maxLength: 63 })) }), response: { 200: MediaImageList, ...errors } } }, async (request) => {
+  api.get('/v1/media/images', { config: { permission: 'media.read' }, schema: { tags: ['media'], querystring: Type.Object({ server: Type.Optional(Type.String({ maxLength: 63 })) }), response: { 200: MediaImageList, ...errors } } }, async (request) => {
     const who = caller(request);
-    const server = (request.query as { server?: string }).server;
+    const server = request.query.server;
     // With ?server: the images a mount on that server can use without an upload (the relay's own, or in its agent's cache).
     const agentId = server === undefined ? undefined : (await serverFor(server, who)).agentId;
     const rows = ((await dependencies.uploads?.ofTenant(who.tenant)) ?? []).filter((row) => row.verified === 1 && (agentId === undefined || row.agent_id === agentId)).map((row) => recordOfRow(row));
@@ -431,7 +433,6 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   }
 
   // ── the tenant's media URL policy ───────────────────────────────────────
-  const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const TenantQuery = Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 63 })) });
   api.get('/v1/media/url-policy', { config: { permission: 'media.policy' }, schema: { tags: ['media'], querystring: TenantQuery, response: { 200: MediaUrlPolicyView, ...errors } } }, async (request) => {
     const tenant = targetTenant(request.principal!, request.query.tenant);
@@ -449,23 +450,23 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     return view;
   });
 
-  app.post<{ Params: { id: string }; Body: MediaMountRequest }>(
+  api.post(
     '/v1/servers/:id/media',
     { config: { permission: 'media.mount' }, schema: { tags: ['media'], params: ServerParams, body: MediaMountRequest, response: { 202: MediaState, ...errors } } },
     async (request, reply) => reply.status(202).send(await actions.mount(request, request.params.id, request.body)),
   );
 
-  app.get<{ Params: { id: string } }>('/v1/servers/:id/media', { config: { permission: 'media.read' }, schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
+  api.get('/v1/servers/:id/media', { config: { permission: 'media.read' }, schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) => {
     const who = caller(request);
     return jobs.status(await serverFor(request.params.id, who));
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/servers/:id/media', { config: { permission: 'media.eject' }, schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) =>
+  api.delete('/v1/servers/:id/media', { config: { permission: 'media.eject' }, schema: { tags: ['media'], params: ServerParams, response: { 200: MediaState, ...errors } } }, async (request) =>
     actions.eject(request, request.params.id),
   );
 
   // ── agent pull (dial-back data connection) ──────────────────────────────
-  app.get<{ Params: { uploadId: string } }>('/v1/agent/media/:uploadId', { config: { permission: 'agent-token' }, schema: { hide: true, params: UploadParams } }, async (request, reply) => {
+  api.get('/v1/agent/media/:uploadId', { config: { permission: 'agent-token' }, schema: { hide: true, params: UploadParams } }, async (request, reply) => {
     const header = request.headers.authorization;
     if (typeof header !== 'string' || !header.startsWith('Bearer ')) throw new LightsoutError('UNAUTHENTICATED', 'agent token missing');
     const agentId = await dependencies.verifyAgentToken(header.slice('Bearer '.length));

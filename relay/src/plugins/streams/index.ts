@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
@@ -270,7 +271,9 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   const claimsOf = new WeakMap<FastifyRequest, StreamTokenClaims>();
   const agentOf = new WeakMap<FastifyRequest, string>();
 
-  app.post<{ Params: { id: string }; Body: SessionCreate }>(
+  // Routes declared through the TypeBox provider: params, query and body are typed from the schemas they validate.
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  api.post(
     '/v1/servers/:id/sessions',
     {
       // Watching needs console.view; typing console.control; typing into a console someone else has live takes it over.
@@ -318,7 +321,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     if (!can(caller.role, 'recordings.read') && meta.subject !== caller.subject) return false;
     return dependencies.grantsAllow === undefined || (await dependencies.grantsAllow(caller, meta.serverId));
   };
-  app.get('/v1/recordings', { config: { permission: 'recordings.read-own' }, schema: { tags: ['streams'], summary: 'Console recordings you may replay', response: { 200: RecordingList } } }, async (request) => {
+  api.get('/v1/recordings', { config: { permission: 'recordings.read-own' }, schema: { tags: ['streams'], summary: 'Console recordings you may replay', response: { 200: RecordingList } } }, async (request) => {
     const caller = request.principal!;
     const listed: RecordingListEntry[] = [];
     for (const meta of await recordings.list()) {
@@ -328,7 +331,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     }
     return { recordings: listed };
   });
-  app.get<{ Params: { id: string } }>(
+  api.get(
     '/v1/recordings/:id',
     { config: { permission: 'recordings.read-own' }, schema: { tags: ['streams'], summary: 'Download a recording: asciicast v2 (SOL, serial) or RFB capture (VNC)', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
     async (request, reply) => {
@@ -340,9 +343,9 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     },
   );
 
-  app.get('/v1/gateway/jwks.json', { config: { permission: 'public' }, schema: { tags: ['streams'], summary: 'Public keys stream tokens are signed with' } }, async () => tokens.jwks);
+  api.get('/v1/gateway/jwks.json', { config: { permission: 'public' }, schema: { tags: ['streams'], summary: 'Public keys stream tokens are signed with' } }, async () => tokens.jwks);
 
-  app.get<{ Params: { sessionId: string } }>(
+  api.get(
     '/v1/streams/:sessionId',
     {
       websocket: true,
@@ -367,7 +370,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
    * stream token (checked like a connection, never spent), so following the
    * agent to another gateway needs no user login.
    */
-  app.get<{ Params: { sessionId: string } }>(
+  api.get(
     '/v1/streams/:sessionId/route',
     {
       config: { permission: 'stream-token' },
@@ -386,7 +389,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     },
   );
 
-  app.get<{ Params: { sessionId: string }; Querystring: { leg: string } }>(
+  api.get(
     '/v1/agent/streams/:sessionId',
     {
       websocket: true,

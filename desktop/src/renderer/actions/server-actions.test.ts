@@ -1,6 +1,6 @@
-import type { ServerView } from '@lightsout/shared';
+import type { BootRequest, BootResult, ServerView } from '@lightsout/shared';
 import { describe, expect, it } from 'vitest';
-import { capabilitiesOf, defaultConsoleKind, ejectApplies, POWER_ACTIONS, powerActionApplies, powerOutcomeText, visibleSelection } from './server-actions.js';
+import { bootRequest, bootResultText, capabilitiesOf, defaultConsoleKind, ejectApplies, POWER_ACTIONS, powerActionApplies, powerOutcomeText, setBootOf, visibleSelection } from './server-actions.js';
 
 const server = (capabilities: ServerView['capabilities']): ServerView => ({
   id: 's', name: 's', tenant: 't', region: 'r', datacenter: 'd', rack: 'k', labels: {}, endpoints: {}, capabilities,
@@ -50,5 +50,31 @@ describe('server actions', () => {
     expect(powerOutcomeText('reset', { power: 'on', pending: { action: 'reset', target: 'on', since: '2026-12-05T00:00:00Z' } })).toBe('Hard reset accepted — waiting for the server to come on');
     expect(powerOutcomeText('off', { power: 'on', pending: { action: 'off', target: 'off', since: '2026-12-05T00:00:00Z' } })).toBe('Power off accepted — waiting for the server to go off');
     expect(powerOutcomeText('on', { power: 'unknown' })).toBe('Power on sent — the BMC does not report the power state');
+  });
+});
+
+describe('boot device from the console', () => {
+  it('sends no boot mode unless one was chosen: a device change keeps the BMC\'s UEFI or Legacy', () => {
+    expect(bootRequest('pxe', false, 'keep')).toEqual({ device: 'pxe', persistent: false });
+    expect(bootRequest('pxe', false, 'legacy')).toEqual({ device: 'pxe', persistent: false, uefi: false });
+    expect(bootRequest('cd', true, 'uefi')).toEqual({ device: 'cd', persistent: true, uefi: true });
+  });
+
+  it('says what the BMC kept when it differs from the request (an error toast), not only the device set', async () => {
+    const warning = 'the BMC accepted the boot override but kept the override persistent instead of for the next boot only';
+    const sent: BootRequest[] = [];
+    const warned: string[] = [];
+    const setBoot = (answer: BootResult) => async (_serverId: string, request: BootRequest) => {
+      sent.push(request);
+      return answer;
+    };
+    const request = bootRequest('pxe', false, 'keep');
+    expect(await setBootOf('web-01', request, setBoot({ device: 'pxe', persistent: true, uefi: true, warning }), (message) => warned.push(message))).toBe('boot pxe (every boot)');
+    expect(warned).toEqual([`web-01: ${warning}`]);
+    // a selection's results dialog has one row per server: the warning is in it
+    expect(bootResultText({ device: 'pxe', persistent: true, warning })).toBe(`boot pxe (every boot) — ${warning}`);
+    expect(await setBootOf('web-02', request, setBoot({ device: 'pxe', persistent: false, uefi: true }), (message) => warned.push(message))).toBe('boot pxe (next boot)');
+    expect(warned).toHaveLength(1);
+    expect(sent).toEqual([request, request]);
   });
 });

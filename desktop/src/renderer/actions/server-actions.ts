@@ -1,4 +1,4 @@
-import type { BootDevice, Capability, PowerAction, PowerResult, ServerView } from '@lightsout/shared';
+import type { BootDevice, BootRequest, BootResult, Capability, PowerAction, PowerResult, ServerView } from '@lightsout/shared';
 
 /** Power actions as the menus show them; `destructive` ones ask for confirmation first. */
 export const POWER_ACTIONS: readonly { action: PowerAction; label: string; destructive: boolean; describe: string }[] = [
@@ -16,6 +16,34 @@ export const BOOT_DEVICES: readonly { device: BootDevice; label: string }[] = [
   { device: 'bios', label: 'BIOS setup' },
   { device: 'none', label: 'No override' },
 ];
+
+/** The boot dialog's mode choice: `keep` leaves the BMC's UEFI or Legacy as it is. */
+export type BootModeChoice = 'keep' | 'uefi' | 'legacy';
+
+/** A boot request names a mode only when one was chosen: a device change never switches UEFI/Legacy unasked. */
+export function bootRequest(device: BootDevice, persistent: boolean, mode: BootModeChoice): BootRequest {
+  return { device, persistent, ...(mode === 'keep' ? {} : { uefi: mode === 'uefi' }) };
+}
+
+function bootDeviceText(result: Pick<BootResult, 'device' | 'persistent'>): string {
+  return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}`;
+}
+
+/** A results-dialog row: the override the BMC reports, and its read-back warning when it kept something else. */
+export function bootResultText(result: Pick<BootResult, 'device' | 'persistent' | 'warning'>): string {
+  return `${bootDeviceText(result)}${result.warning ? ` — ${result.warning}` : ''}`;
+}
+
+/**
+ * One server's boot override: the BMC read back something other than what
+ * was asked (it kept "once" as persistent) is said through `warn` (an error
+ * toast), not shown as a quiet success.
+ */
+export async function setBootOf(serverId: string, request: BootRequest, setBoot: (serverId: string, request: BootRequest) => Promise<BootResult>, warn: (message: string) => void): Promise<string> {
+  const result = await setBoot(serverId, request);
+  if (result.warning) warn(`${serverId}: ${result.warning}`);
+  return bootDeviceText(result);
+}
 
 export function powerActionInfo(action: PowerAction) {
   return POWER_ACTIONS.find((entry) => entry.action === action)!;

@@ -1,6 +1,6 @@
-import type { BootDevice, LightsoutError, PowerAction, ServerView } from '@lightsout/shared';
+import type { BootDevice, BootRequest, LightsoutError, PowerAction, ServerView } from '@lightsout/shared';
 import { useState } from 'react';
-import { BOOT_DEVICES, powerActionInfo } from '../actions/server-actions.js';
+import { BOOT_DEVICES, type BootModeChoice, bootRequest, powerActionInfo } from '../actions/server-actions.js';
 import { Dialog } from './Dialog.js';
 import { count, runningNote } from './count.js';
 
@@ -32,12 +32,11 @@ export function ConfirmPowerDialog({ servers, action, onConfirm, onCancel }: { s
   );
 }
 
-/** `undefined` keeps the BMC's boot mode: a boot device change never switches UEFI/Legacy unasked. */
-export function BootDialog({ servers, onConfirm, onCancel }: { servers: readonly ServerView[]; onConfirm(device: BootDevice, persistent: boolean, uefi: boolean | undefined): void; onCancel(): void }) {
+/** The mode starts at "keep current": a boot device change never switches UEFI/Legacy unasked. */
+export function BootDialog({ servers, onConfirm, onCancel }: { servers: readonly ServerView[]; onConfirm(request: BootRequest): void; onCancel(): void }) {
   const [device, setDevice] = useState<BootDevice>('pxe');
   const [persistent, setPersistent] = useState(false);
-  const [mode, setMode] = useState<'keep' | 'uefi' | 'legacy'>('keep');
-  const uefi = mode === 'keep' ? undefined : mode === 'uefi';
+  const [mode, setMode] = useState<BootModeChoice>('keep');
   return (
     <Dialog
       title={`Boot device: ${servers.length === 1 ? servers[0]!.name : count(servers.length, 'server')}`}
@@ -46,7 +45,7 @@ export function BootDialog({ servers, onConfirm, onCancel }: { servers: readonly
       actions={
         <>
           <button onClick={onCancel}>Cancel</button>
-          <button className="primary" onClick={() => onConfirm(device, persistent, uefi)}>Set boot device</button>
+          <button className="primary" onClick={() => onConfirm(bootRequest(device, persistent, mode))}>Set boot device</button>
         </>
       }
     >
@@ -62,7 +61,7 @@ export function BootDialog({ servers, onConfirm, onCancel }: { servers: readonly
         <label><input type="radio" name="boot-persist" checked={persistent} onChange={() => setPersistent(true)} /> Every boot</label>
         <label>
           Mode{' '}
-          <select aria-label="Boot mode" value={mode} onChange={(event) => setMode(event.target.value as 'keep' | 'uefi' | 'legacy')}>
+          <select aria-label="Boot mode" value={mode} onChange={(event) => setMode(event.target.value as BootModeChoice)}>
             <option value="keep">keep current</option>
             <option value="uefi">UEFI</option>
             <option value="legacy">Legacy</option>

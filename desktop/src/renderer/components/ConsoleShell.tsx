@@ -238,9 +238,9 @@ export function ConsoleShell({ platform, client, username, onLogout, popOut }: {
         <BootDialog
           servers={modalServers(modal.serverIds)}
           onCancel={() => setModal(null)}
-          onConfirm={(device, persistent, uefi) => {
+          onConfirm={(request) => {
             setModal(null);
-            boot(modal.serverIds, device, persistent, uefi);
+            boot(modal.serverIds, request);
           }}
         />
       ) : null}

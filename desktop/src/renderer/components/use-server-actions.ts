@@ -1,6 +1,6 @@
-import { type BootDevice, type BulkJobView, type BulkOperation, LightsoutError, type PowerAction } from '@lightsout/shared';
+import { type BootRequest, type BootResult, type BulkJobView, type BulkOperation, LightsoutError, type PowerAction } from '@lightsout/shared';
 import { type Dispatch, type SetStateAction, useCallback } from 'react';
-import { POWER_ACTIONS, powerOutcomeText } from '../actions/server-actions.js';
+import { bootResultText, POWER_ACTIONS, powerOutcomeText, setBootOf } from '../actions/server-actions.js';
 import { runBulkJob } from '../api/bulk-job.js';
 import { forEachServer, type RelayClient } from '../api/relay-client.js';
 import type { Platform } from '../platform/index.js';
@@ -69,21 +69,13 @@ export function useServerActions({ client, platform, toast, setModal }: { client
   );
 
   const boot = useCallback(
-    (serverIds: readonly string[], device: BootDevice, persistent: boolean, uefi: boolean | undefined) =>
+    (serverIds: readonly string[], request: BootRequest) =>
       void runBulk(
         'Set boot device',
         serverIds,
-        async (serverId) => {
-          const result = await client.setBoot(serverId, { device, persistent, ...(uefi === undefined ? {} : { uefi }) });
-          // the BMC read back something other than what was asked: that is not a success to show quietly
-          if (result.warning) toast(`${serverId}: ${result.warning}`, 'error');
-          return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}`;
-        },
-        { kind: 'boot', device, persistent, ...(uefi === undefined ? {} : { uefi }) },
-        (data) => {
-          const result = data as { device: string; persistent: boolean; warning?: string };
-          return `boot ${result.device}${result.persistent ? ' (every boot)' : ' (next boot)'}${result.warning ? ` — ${result.warning}` : ''}`;
-        },
+        (serverId) => setBootOf(serverId, request, (id, override) => client.setBoot(id, override), (message) => toast(message, 'error')),
+        { kind: 'boot', ...request },
+        (data) => bootResultText(data as BootResult),
       ),
     [client, runBulk, toast],
   );

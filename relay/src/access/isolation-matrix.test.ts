@@ -10,8 +10,8 @@ import type { RouteRecord } from '../plugins/access.js';
 import { postgresForThisFile } from '../testing/dialects.js';
 import { type RunningRelay, startRelay } from '../testing/index.js';
 import { checkLiveRevocations } from '../testing/isolation-live.js';
-import { FOREIGN_EXPECTED, type Outcome, PUBLIC_ROUTE_METHODS, ROLE_OF, RPC_BIDI_STREAMS, RPC_STREAMS, SERVER_ROUTE, classify } from '../testing/isolation-expectations.js';
-import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, ISOLATION_PASSWORD, type IdentityName, type IsolationWorld, buildIsolationWorld } from '../testing/isolation-world.js';
+import { FOREIGN_EXPECTED, NARROWED_EXPECTED, type Outcome, PUBLIC_ROUTE_METHODS, ROLE_OF, RPC_BIDI_STREAMS, RPC_STREAMS, SERVER_ROUTE, classify } from '../testing/isolation-expectations.js';
+import { BROKEN_IDENTITIES, FOREIGN_IDENTITIES, ISOLATION_PASSWORD, type IdentityName, type IsolationWorld, NARROWED_IDENTITIES, buildIsolationWorld } from '../testing/isolation-world.js';
 
 /** Routes public for one method only (a CORS preflight), listed by method and path among the public ones. */
 const PUBLIC_METHOD_KEYS = new Set(PUBLIC_ROUTE_METHODS.map(([key]) => key));
@@ -217,8 +217,16 @@ function websocketCase(relay: RunningRelay, path: string, authorization: string 
   });
 }
 
-function leaks(world: IsolationWorld, request: string, answer: string): string[] {
-  return world.alpha.secrets.filter((secret) => answer.includes(secret) && !request.includes(secret));
+/** The answer of a route × method, whatever protocol it speaks. */
+function answerOf(relay: RunningRelay, route: RouteRecord, method: string, path: string, body: unknown, authorization: string | undefined): Promise<Answer> {
+  if (route.websocket) return websocketCase(relay, path, authorization);
+  if (RPC_BIDI_STREAMS.has(route.url)) return reflectionCase(relay, route.url, authorization);
+  if (RPC_STREAMS.has(route.url)) return rpcStreamCase(relay, path, body, authorization);
+  return httpCase(relay, method, path, body, authorization);
+}
+
+function leaks(world: IsolationWorld, request: string, answer: string, secrets: string[] = world.alpha.secrets): string[] {
+  return secrets.filter((secret) => answer.includes(secret) && !request.includes(secret));
 }
 
 const postgres = postgresForThisFile();
@@ -262,13 +270,7 @@ describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
       const path = `${pathFor(route.url, world)}${queryFor(route.schema)}`;
       const body = bodyFor(method, route.url, route.schema, world);
       const authorization = world.identities.get(identity);
-      const answer = route.websocket
-        ? await websocketCase(relay, path, authorization)
-        : RPC_BIDI_STREAMS.has(route.url)
-          ? await reflectionCase(relay, route.url, authorization)
-          : RPC_STREAMS.has(route.url)
-          ? await rpcStreamCase(relay, path, body, authorization)
-          : await httpCase(relay, method, path, body, authorization);
+      const answer = await answerOf(relay, route, method, path, body, authorization);
       counts.total += 1;
       counts.routeMethods.add(key);
       const leaked = leaks(world, `${path} ${JSON.stringify(body ?? null)}`, answer.body);
@@ -313,6 +315,45 @@ describe.each(dialects)('isolation matrix on %s', (dialect, storeConfig) => {
       expect(leaks(world, '', answer.body).length, path).toBeGreaterThan(0);
     }
   });
+
+  it('grants narrow within the tenant: a user granted only another server finds no trace of this one, nor of its recordings, theirs included', async () => {
+    const table = relay.app.routeTable;
+    const getUrls = new Set(table.filter((route) => route.methods.includes('GET')).map((route) => route.url));
+    const failures: string[] = [];
+    const walked = new Set<string>();
+    let total = 0;
+    for (const route of table) {
+      for (const method of route.methods) {
+        if (method === 'HEAD' && getUrls.has(route.url) && !route.url.startsWith('/v1/media/uploads')) continue;
+        const key = `${method} ${route.url}`;
+        const expected = NARROWED_EXPECTED[key] ?? (SERVER_ROUTE.test(route.url) ? 404 : undefined);
+        if (expected === undefined) continue;
+        walked.add(key);
+        const path = `${pathFor(route.url, world)}${queryFor(route.schema)}`;
+        // The tenant's recording (the admin's session) and the viewer's own, both of the server their grants leave out.
+        const paths = route.url === '/v1/recordings/:id' ? [path, path.replace(world.alpha.recordingId, world.narrowed.ownRecordingId)] : [path];
+        const body = bodyFor(method, route.url, route.schema, world);
+        for (const identity of NARROWED_IDENTITIES) {
+          for (const walkedPath of paths) {
+            const answer = await answerOf(relay, route, method, walkedPath, body, world.narrowed.identities.get(identity));
+            total += 1;
+            const leaked = leaks(world, `${walkedPath} ${JSON.stringify(body ?? null)}`, answer.body, world.narrowed.secrets);
+            if (leaked.length > 0) failures.push(`LEAK ${method} ${walkedPath} as ${identity}: ${answer.status} contains ${leaked.join(', ')}`);
+            if (answer.status !== expected) failures.push(`STATUS ${method} ${walkedPath} as ${identity}: got ${answer.status}, expected ${expected} — ${answer.body.slice(0, 160)}`);
+          }
+        }
+      }
+    }
+    console.log(`grant-narrowed identities (${dialect}): ${total} cases over ${walked.size} route methods; ${failures.length} failures`);
+    expect(failures).toEqual([]);
+    // Every listed expectation was walked: a renamed route cannot drop out of this check unnoticed.
+    expect(Object.keys(NARROWED_EXPECTED).filter((key) => !walked.has(key))).toEqual([]);
+    // The same recordings are there for the tenant's admin whose grants do not narrow them (so a leak would be detected).
+    const listed = await httpCase(relay, 'GET', '/v1/recordings', undefined, world.alphaAdminAuthorization);
+    expect(listed.body).toContain(world.alpha.recordingId);
+    expect(listed.body).toContain(world.narrowed.ownRecordingId);
+    expect((await httpCase(relay, 'GET', `/v1/recordings/${world.narrowed.ownRecordingId}`, undefined, world.alphaAdminAuthorization)).status).toBe(200);
+  }, 300_000);
 
   it('every revocation ends every long-lived connection within a second: console leg, resume token, event feed, upload in progress', async () => {
     const { failures, timings } = await checkLiveRevocations(relay);

@@ -155,6 +155,29 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'POST /lightsout.v1.BulkService/GetBulkJob': all(404),
 };
 
+/**
+ * What alpha's own users narrowed by grants to another server get, per route
+ * method (besides every `/v1/servers/:id…` route: 404). Alpha's server and its
+ * recordings — the tenant's and their own — do not exist for them, whatever
+ * their role holds; lists and feeds answer without them.
+ */
+export const NARROWED_EXPECTED: Record<string, Outcome> = {
+  'GET /v1/servers': 200,
+  'GET /v1/fleet/summary': 200,
+  'GET /v1/fleet/events': 200,
+  'GET /v1/events': 'open',
+  'GET /v1/recordings': 200,
+  'GET /v1/recordings/:id': 404,
+  'POST /lightsout.v1.ServerService/ListServers': 200,
+  'POST /lightsout.v1.ServerService/WatchServers': 'open',
+  ...Object.fromEntries(
+    ['ServerService/GetServer', 'PowerService/GetPower', 'PowerService/SetPower', 'BootService/GetBootOverride', 'BootService/SetBootOverride', 'SensorService/ListSensors', 'EventLogService/ListEventLogEntries', 'EventLogService/ClearEventLog', 'SessionService/CreateSession'].map((procedure) => [
+      `POST /lightsout.v1.${procedure}`,
+      404,
+    ]),
+  ),
+};
+
 /** Server-streaming RPC procedures: walked over real HTTP, their first message or error read (they never end by themselves). */
 export const RPC_STREAMS = new Set(['/lightsout.v1.ServerService/WatchServers']);
 /** Bidirectional streams: gRPC over HTTP/2 only (the Connect protocol answers them 505 on HTTP/1.1), walked with a gRPC client. */

@@ -36,6 +36,19 @@ export interface IsolationWorld {
     /** Every alpha value a foreign caller must never see. */
     secrets: string[];
   };
+  /**
+   * Alpha's own users whose grants name only another alpha server: to them
+   * alpha's server and its recordings (the admin's, and one of their own
+   * sessions from before the grant) must not exist, as to another tenant.
+   */
+  narrowed: {
+    /** Narrowed identity → Authorization header value. */
+    identities: Map<NarrowedIdentityName, string>;
+    /** A recording the narrowed viewer made on alpha's server, with a typed secret inside. */
+    ownRecordingId: string;
+    /** What only the server's own grant reveals: none may reach a narrowed user. */
+    secrets: string[];
+  };
   /** Alpha's own valid admin credential: what the victim sees (proves the markers are detectable). */
   alphaAdminAuthorization: string;
   /** Identity name → Authorization header value (undefined = anonymous). */
@@ -45,6 +58,9 @@ export interface IsolationWorld {
 export const BROKEN_IDENTITIES = ['anonymous', 'expired-token', 'wrong-audience', 'alg-none', 'hs256-public-key', 'tampered-signature', 'revoked-user', 'revoked-service-account'] as const;
 export const FOREIGN_IDENTITIES = ['bravo-viewer', 'bravo-operator', 'bravo-tenant-admin', 'bravo-service-account'] as const;
 export type IdentityName = (typeof BROKEN_IDENTITIES)[number] | (typeof FOREIGN_IDENTITIES)[number];
+/** Alpha's tenant admin (holds recordings.read) and viewer (their own recordings only), both granted only alpha's other server. */
+export const NARROWED_IDENTITIES = ['alpha-narrowed-tenant-admin', 'alpha-narrowed-viewer'] as const;
+export type NarrowedIdentityName = (typeof NARROWED_IDENTITIES)[number];
 
 export const ISOLATION_PASSWORD = 'isolation-matrix-password';
 const PASSWORD = ISOLATION_PASSWORD;
@@ -81,7 +97,11 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
     state_at: now,
     updated_at: now,
   });
-  await store.insertInto('servers').values([server(serverId, 'alpha', serverName, rack, { owner: labelValue }, bmcHost), server('bravo-web-1', 'bravo', 'bravo web 1', 'b1', {}, 'bravo-bmc.example', 'bravo-agent')]).execute();
+  const otherServerId = marker('srv-alpha-other');
+  await store
+    .insertInto('servers')
+    .values([server(serverId, 'alpha', serverName, rack, { owner: labelValue }, bmcHost), server(otherServerId, 'alpha', marker('alpha-other-box'), marker('alpha-other-rack'), {}, `${marker('alpha-other-bmc')}.example`), server('bravo-web-1', 'bravo', 'bravo web 1', 'b1', {}, 'bravo-bmc.example', 'bravo-agent')])
+    .execute();
 
   const adminName = marker('alpha-admin');
   const revokedName = marker('alpha-leaver');
@@ -104,6 +124,25 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
   const recording = new FileRecordingStorage(join(relay.dataDir, 'recordings')).writer({ id: recordingId, sessionId: recordingId, serverId, tenant: 'alpha', kind: 'sol', user: adminName, subject: alphaAdmin.id, startedAt: now });
   recording.append(Buffer.from(`Password: ${typedSecret}\r\n`), now);
   recording.close();
+
+  // Narrowed by grants to the other server. The viewer's own console on alpha's server was recorded before the grant.
+  const narrowedIdentities = new Map<NarrowedIdentityName, string>();
+  const narrowedNames: string[] = [];
+  const narrowedViewer = { id: '', username: '' };
+  for (const [identity, role] of [['alpha-narrowed-tenant-admin', 'tenant-admin'], ['alpha-narrowed-viewer', 'viewer']] as const) {
+    const username = marker(identity);
+    const user = await createUser(store, { tenant: 'alpha', username, password: PASSWORD, role });
+    await store.insertInto('grants').values({ id: marker('narrowing-grant'), tenant_id: 'alpha', subject: user.id, selector: JSON.stringify({ kind: 'servers', ids: [otherServerId] }), created_by: alphaAdmin.id, created_at: now }).execute();
+    narrowedIdentities.set(identity, `Bearer ${(await loginWithPassword(relay.url, username, PASSWORD)).accessToken}`);
+    narrowedNames.push(username, user.id);
+    if (role === 'viewer') Object.assign(narrowedViewer, { id: user.id, username });
+  }
+  const ownRecordingId = randomBytes(16).toString('base64url').slice(0, 22);
+  const ownTypedSecret = marker('alpha-own-typed-password');
+  const ownRecording = new FileRecordingStorage(join(relay.dataDir, 'recordings')).writer({ id: ownRecordingId, sessionId: ownRecordingId, serverId, tenant: 'alpha', kind: 'sol', user: narrowedViewer.username, subject: narrowedViewer.id, startedAt: now + 1 });
+  ownRecording.append(Buffer.from(`Password: ${ownTypedSecret}\r\n`), now + 1);
+  ownRecording.close();
+  await ownRecording.idle();
 
   const bravo = new Map<string, string>();
   for (const role of ['viewer', 'operator', 'tenant-admin'] as const) {
@@ -154,8 +193,9 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
       uploadId,
       recordingId,
       bulkJobId,
-      secrets: [bulkJobId, alphaSshKey.id, 'alpha-admin-laptop', recordingId, typedSecret, serverId, serverName, rack, labelValue, bmcHost, adminName, revokedName, alphaAdmin.id, alphaRevoked.id, grantId, tokenName, alphaToken.row.id, revokedToken.row.id, auditTarget, agentId, tenantName],
+      secrets: [ownRecordingId, ownTypedSecret, otherServerId, ...narrowedNames, bulkJobId, alphaSshKey.id, 'alpha-admin-laptop', recordingId, typedSecret, serverId, serverName, rack, labelValue, bmcHost, adminName, revokedName, alphaAdmin.id, alphaRevoked.id, grantId, tokenName, alphaToken.row.id, revokedToken.row.id, auditTarget, agentId, tenantName],
     },
+    narrowed: { identities: narrowedIdentities, ownRecordingId, secrets: [serverId, serverName, rack, labelValue, bmcHost, recordingId, typedSecret, ownRecordingId, ownTypedSecret] },
     alphaAdminAuthorization: `Bearer ${adminToken}`,
     identities,
   };

@@ -47,6 +47,8 @@ describe('cipher suite chosen by the BMC', () => {
     const driver = driverFor(SUITE3);
     expect(await driver.powerGet()).toEqual({ power: 'on' });
     expect(driver.negotiated).toEqual({ protocol: 'ipmi-v2.0', cipherSuite: 3 });
+    // what the power poll reports as the server's bmc link (the API's bmc, the CLI's details, the tree's badge)
+    expect(driver.linkStatus()).toEqual({ protocol: 'ipmi-v2.0', cipherSuite: 3 });
   });
 
   it('refuses the BMC\'s choice when it is not a suite the configuration allows', async () => {

@@ -80,6 +80,15 @@ describe('MediaService mount', () => {
     expect(bmc.resource(SLOT)).toMatchObject({ Inserted: true, ConnectedVia: 'URI' });
   });
 
+  it('fails with MEDIA_NOT_FETCHED and the media server\'s reason when the BMC reads from another address than the URL was signed for', async () => {
+    const { bmc, service, mount } = await setup({ fetchesImage: true, fetchFrom: '127.0.0.2' });
+    const job = await mount({ boot: true });
+    expect(job).toMatchObject({ step: 'failed', failedStep: 'mounting', error: { code: 'MEDIA_NOT_FETCHED', message: expect.stringMatching(/media server refused it/) } });
+    expect(bmc.fetches.map((entry) => entry.status)).toEqual([403]);
+    expect(bmc.requestsTo('POST', 'ComputerSystem.Reset')).toHaveLength(0);
+    expect(service.status('web-01').mount).toBeNull();
+  });
+
   it('never ejects an image someone else inserted unless asked to replace it', async () => {
     const { bmc, mount } = await setup({ fetchesImage: true });
     Object.assign(bmc.resource(SLOT), { Image: 'http://10.0.0.7/installer.iso', Inserted: true, ConnectedVia: 'URI' });

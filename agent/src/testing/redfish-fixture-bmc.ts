@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type IncomingMessage, type ServerResponse, createServer as createHttpServer } from 'node:http';
+import { type IncomingMessage, type ServerResponse, createServer as createHttpServer, get as httpGet } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
@@ -34,6 +34,8 @@ export interface FixtureOptions {
   patchStoresOnly?: boolean;
   /** Reads the first bytes of the Image URL before answering InsertMedia, as most BMCs do. */
   fetchesImage?: boolean;
+  /** Reads the image from this local address (a BMC reaching the agent from another address than configured); '' = the default. */
+  fetchFrom?: string;
 }
 
 export interface LoggedRequest {
@@ -73,6 +75,7 @@ export class FixtureBmc {
       ignoresOnce: false,
       patchStoresOnly: false,
       fetchesImage: false,
+      fetchFrom: '',
       ...options,
     };
     const handler = (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response);
@@ -275,6 +278,16 @@ export class FixtureBmc {
   readonly fetches: { url: string; status: number }[] = [];
 
   private async fetchImage(url: string): Promise<void> {
+    if (this.options.fetchFrom) {
+      const status = await new Promise<number>((resolve, reject) => {
+        httpGet(url, { headers: { range: 'bytes=0-2047' }, localAddress: this.options.fetchFrom }, (answer) => {
+          answer.resume();
+          answer.on('end', () => resolve(answer.statusCode ?? 0));
+        }).on('error', reject);
+      });
+      this.fetches.push({ url, status });
+      return;
+    }
     const answer = await fetch(url, { headers: { range: 'bytes=0-2047' } });
     await answer.arrayBuffer();
     this.fetches.push({ url, status: answer.status });

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freeTcpPort, postgresInstalled } from '@lightsout/lab';
+import { freeTcpPortRun, postgresInstalled } from '@lightsout/lab';
 import { scratchDirectories } from '@lightsout/lab/scratch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loginWithPassword } from '@lightsout/relay/testing';
@@ -39,7 +39,8 @@ describe('scripts/demo.sh --topology regional', () => {
   it('comes up; a server of each region answers power status through the manager', { timeout: 300_000 }, async () => {
     expect(postgresInstalled(), 'PostgreSQL must be installed (scripts/lab-packages.txt)').toBe(true);
     const dataDir = scratch.make();
-    const port = await freeTcpPort();
+    // The manager on `port`, its three gateways on the next three.
+    const port = await freeTcpPortRun(4);
     // What `scripts/demo.sh --topology regional` execs once the dependencies and the web console are built.
     const demo = new ChildProcessHandle('demo-regional', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/demo-regional.ts'), '--topology', 'regional', '--port', String(port), '--data-dir', dataDir, '--count', '2'], { ...process.env });
     started.push(demo);

@@ -154,6 +154,19 @@ describe('lightsout media mount: only what the BMC was seen doing', () => {
     expect(result.stderr).toMatch(/^hint: the BMC never read the image/m);
   });
 
+  it('says so and exits 6 when the BMC kept boot-from-CD persistent, and media status shows it', async () => {
+    const file = imageFile(32 * 1024);
+    const warning = 'the BMC kept boot from the virtual CD persistent instead of for the next boot only; the previous override is restored when the image is ejected';
+    const { relay } = await cachedImageRelay(file, () => ({ step: 'booting', message: 'booting from virtual media', mountedAt: '2026-12-05T10:00:00Z', mountedBy: 'olga', warning }));
+    const env = { LIGHTSOUT_TOKEN: 't', LIGHTSOUT_CONFIG_DIR: configDirs.make() };
+    const result = await runCli(['media', 'mount', 'web-01', file, '--boot'], relay.url, { env });
+    expect(result.code).toBe(ExitCode.BMC_DIFFERS);
+    expect(result.stdout).toBe('web-01: booting from virtual media\n');
+    expect(result.stderr).toContain(`warning: web-01: ${warning}\n`);
+    const status = await runCli(['media', 'status', 'web-01'], relay.url, { env });
+    expect(status.stdout).toContain(`warning:    ${warning}\n`);
+  });
+
   it('leaves an image someone else inserted in place (MEDIA_IN_USE and the hint) until asked with --replace', async () => {
     const file = imageFile(32 * 1024);
     const { relay, mountBodies } = await cachedImageRelay(file, (body) =>

@@ -26,7 +26,7 @@ describe('the import rules refuse bad imports, each by its rule', () => {
     ['bmcsim reaching into the agent by a relative path', 'bmcsim/src/ipmi/x.ts', '../../../agent/src/ipmi/session/core.js', 'lightsout/no-cross-package-relative'],
     ['bmcsim depending on the agent by name', 'bmcsim/src/ipmi/x.ts', '@lightsout/agent/ipmi', 'no-restricted-imports'],
     ['the relay importing the lab', 'relay/src/plugins/x.ts', '@lightsout/lab', 'lightsout/no-test-support'],
-    ['the relay importing its own testing/', 'relay/src/plugins/x.ts', '../testing/wait.js', 'lightsout/no-test-support'],
+    ['the relay importing its own testing/', 'relay/src/plugins/x.ts', '../testing/login.js', 'lightsout/no-test-support'],
     ['the agent importing its own testing/', 'agent/src/media/x.ts', '../testing/redfish-fixture-bmc.js', 'lightsout/no-test-support'],
     ['a test importing a fixture module (test support lives in testing/)', 'agent/src/media/x.test.ts', './service.fixture.js', 'lightsout/one-testing-folder'],
     ['a test importing a test-support folder', 'relay/src/plugins/x.test.ts', '../test-support/app.js', 'lightsout/one-testing-folder'],

@@ -15,8 +15,8 @@ import {
   loginWithPassword,
   refreshTokens,
   startRelay,
-  waitFor,
 } from './testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 const directory = mkdtempSync(join(tmpdir(), 'lightsout-restart-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -70,7 +70,7 @@ describe('relay restart', () => {
       await after.next('welcome');
       after.send({ v: 1, type: 'inventory', servers: [{ id: 'web-01', name: 'web-01', tenant: 'demo', rack: 'r1', endpoints: {}, capabilities: ['power'] }] });
       expect((await after.next('inventory-ack')).accepted).toEqual(['web-01']);
-      await waitFor(async () => (await servers()).servers[0]?.agent === 'online', { what: 'web-01 online again' });
+      await waitFor('web-01 online again', async () => (await servers()).servers[0]?.agent === 'online');
       await after.close();
     } finally {
       await second?.close();

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeTcpPort } from '@lightsout/lab';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loginWithPassword, waitFor } from './testing/index.js';
+import { loginWithPassword } from './testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 const RELAY_BIN = fileURLToPath(new URL('../bin/lightsout-relay.js', import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), 'lightsout-seeded-'));
@@ -33,7 +34,7 @@ async function startRelayProcess(name: string, env: Record<string, string> = {})
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor(() => output.includes('relay ready') || (child.exitCode !== null && Promise.reject(new Error(`relay exited: ${output}`))), { timeoutMs: 60_000, what: 'the relay to be ready' });
+  await waitFor('the relay to be ready', () => output.includes('relay ready') || (child.exitCode !== null && Promise.reject(new Error(`relay exited: ${output}`))), { timeoutMs: 60_000 });
   return { url: `http://127.0.0.1:${port}`, dataDir, output: () => output };
 }
 

@@ -3,7 +3,8 @@ import type { SessionCreated } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { EventMessage } from '../plugins/events.js';
-import { type RunningRelay, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, loginWithPassword, startRelay } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { startLiveUpload } from '../testing/live-connections.js';
 import { ScriptedAgent } from '../testing/scripted-agent.js';
 
@@ -164,8 +165,8 @@ describe('a tenant move takes the server from the old tenant at once', () => {
     await agent.until(() => agent.requests.some((request) => request.op === 'media.eject' && request.params['serverId'] === 'mv-1'), 'media.eject');
     expect(agent.mounts.has('mv-1')).toBe(false);
     const ejected = await waitFor(
+      'the eject audited',
       async () => (await relay.app.store.selectFrom('audit').select(['tenant_id', 'details']).where('action', '=', 'media.eject').where('target', '=', 'server:mv-1').executeTakeFirst()) ?? undefined,
-      { what: 'the eject audited' },
     );
     expect(ejected.tenant_id).toBe('demo');
     expect(JSON.parse(ejected.details!)).toMatchObject({ reason: 'server moved to another tenant', filename: 'demo-secret.iso', to: 'bravo' });

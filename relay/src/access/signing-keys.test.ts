@@ -7,7 +7,7 @@ import { StreamTokens } from '../plugins/streams/tokens.js';
 import { AtRestKey } from '../store/at-rest-key.js';
 import type { Store } from '../store/open.js';
 import { storeDialects } from '../testing/dialects.js';
-import { waitFor } from '../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { type KeyDocuments, memoryKeyDocuments, storeKeyDocuments } from './key-documents.js';
 
 const scratch = scratchDirectories('lightsout-keys-');
@@ -134,7 +134,7 @@ describe.each(storeDialects('lightsout-keyring-'))('stream keys shared by the re
     const stop = b.refreshKeysEvery(10, () => undefined);
     await a.rotateKey();
     const expected = a.jwks;
-    await waitFor(() => JSON.stringify(b.jwks) === JSON.stringify(expected), { what: 'the other replica to re-read the ring' });
+    await waitFor('the other replica to re-read the ring', () => JSON.stringify(b.jwks) === JSON.stringify(expected));
     stop();
     expect(b.jwks).toEqual(expected);
     expect(expected.keys).toHaveLength(5);

@@ -12,8 +12,8 @@ import {
   isRefusal,
   loginWithDeviceFlow,
   startRelay,
-  waitFor,
 } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 const MAX_FRAME = 4096;
 let relay: RunningRelay;
@@ -97,7 +97,7 @@ describe('control protocol: session', () => {
     const identity = await enroll();
     const client = await connect(identity);
     client.send({ v: 1, type: 'hello', agentVersion: '0.1.0-test', capabilities: ['ipmi'] });
-    const agent = await waitFor(async () => ((await api('/v1/agents', adminToken)).body['agents'] as Array<{ id: string; version: string; status: string }>).find((entry) => entry.id === identity.agentId && entry.version === '0.1.0-test'));
+    const agent = await waitFor('the agent listed with its version', async () => ((await api('/v1/agents', adminToken)).body['agents'] as Array<{ id: string; version: string; status: string }>).find((entry) => entry.id === identity.agentId && entry.version === '0.1.0-test'));
     expect(agent).toMatchObject({ version: '0.1.0-test', status: 'online' });
     await client.close();
   });
@@ -137,7 +137,7 @@ describe('inventory rules', () => {
     client.send({ v: 1, type: 'inventory', servers: [server('part-03')], more: true });
     // Handled in order: once this state is stored, both parts are in, and nothing is applied yet.
     client.send({ v: 1, type: 'state', serverId: 'part-old', power: 'on', reachable: true });
-    await waitFor(async () => (await api('/v1/servers/part-old', adminToken)).body['power'] === 'on');
+    await waitFor('part-old reported on', async () => (await api('/v1/servers/part-old', adminToken)).body['power'] === 'on');
     expect((await api('/v1/servers/part-01', adminToken)).status).toBe(404);
     expect((await api('/v1/servers/part-old', adminToken)).status).toBe(200);
 
@@ -153,7 +153,7 @@ describe('inventory rules', () => {
     client.send({ v: 1, type: 'inventory', servers: [server('count-01'), server('count-02'), server('count-03', { tenant: 'provider' })] });
     await client.next('inventory-ack');
     client.send({ v: 1, type: 'state', serverId: 'count-01', power: 'on', reachable: true });
-    await waitFor(async () => (await api('/v1/servers/count-01', adminToken)).body['power'] === 'on');
+    await waitFor('count-01 reported on', async () => (await api('/v1/servers/count-01', adminToken)).body['power'] === 'on');
     const served = await relay.app.metrics.registry.metrics();
     expect(Number(/^lightsout_servers\{tenant="demo",power="on"\} (\d+)$/m.exec(served)?.[1])).toBeGreaterThanOrEqual(1);
     expect(Number(/^lightsout_servers\{tenant="provider",power="unknown"\} (\d+)$/m.exec(served)?.[1])).toBeGreaterThanOrEqual(1);
@@ -205,14 +205,14 @@ describe('inventory rules', () => {
     // Handled in order: once web-01's state is stored, db-02's (sent first) was handled too.
     fraClient.send({ v: 1, type: 'state', serverId: 'db-02', power: 'on', reachable: true });
     fraClient.send({ v: 1, type: 'state', serverId: 'web-01', power: 'on', reachable: true });
-    await waitFor(async () => (await api('/v1/servers/web-01', adminToken)).body['power'] === 'on');
+    await waitFor('web-01 reported on', async () => (await api('/v1/servers/web-01', adminToken)).body['power'] === 'on');
     expect((await api('/v1/servers/db-02', adminToken)).body).toMatchObject({ power: 'unknown' });
 
     await fraClient.close();
-    const offline = await waitFor(async () => {
+    const offline = await waitFor('web-01 offline after its agent disconnected', async () => {
       const view = (await api('/v1/servers/web-01', adminToken)).body;
       return view['agent'] === 'offline' && view;
-    }, { what: 'web-01 offline after its agent disconnected' });
+    });
     expect(offline).toMatchObject({ agent: 'offline', power: 'on' });
     await amsClient.close();
   });
@@ -257,7 +257,7 @@ describe('operations forwarded to the agent', () => {
     const confirmRead = await client.next('request');
     expect(confirmRead).toMatchObject({ op: 'power.get', params: { serverId: 'ops-01' } });
     client.send({ v: 1, type: 'response', id: confirmRead.id, ok: true, result: { power: 'on' } });
-    await waitFor(async () => (await api('/v1/servers/ops-01', operatorToken)).body.pendingPower === null, { what: 'cycle confirmed' });
+    await waitFor('cycle confirmed', async () => (await api('/v1/servers/ops-01', operatorToken)).body.pendingPower === null);
 
     const sensors = api('/v1/servers/ops-01/sensors', operatorToken);
     const sensorRequest = await client.next('request');
@@ -272,7 +272,7 @@ describe('operations forwarded to the agent', () => {
     expect(audit[0]).toMatchObject({ outcome: 'success', tenant_id: 'demo', target: 'server:ops-01' });
 
     await client.close();
-    await waitFor(() => !relay.app.agents.isOnline(identity.agentId), { what: 'agent offline' });
+    await waitFor('agent offline', () => !relay.app.agents.isOnline(identity.agentId));
     expect(await api('/v1/servers/ops-01/power', operatorToken, { method: 'POST', body: { action: 'status' } })).toMatchObject({ status: 503, body: { code: 'AGENT_OFFLINE' } });
   });
 
@@ -281,7 +281,7 @@ describe('operations forwarded to the agent', () => {
     client.send({ v: 1, type: 'inventory', servers: [server('cycle-01')] });
     await client.next('inventory-ack');
     client.send({ v: 1, type: 'state', serverId: 'cycle-01', power: 'on', reachable: true });
-    await waitFor(async () => (await api('/v1/servers/cycle-01', operatorToken)).body['power'] === 'on');
+    await waitFor('cycle-01 reported on', async () => (await api('/v1/servers/cycle-01', operatorToken)).body['power'] === 'on');
     const power = api('/v1/servers/cycle-01/power', operatorToken, { method: 'POST', body: { action: 'cycle' } });
     const request = await client.next('request');
     // A BMC whose off phase is shorter than the relay's first read (bmcsim's is 1 s) is seen off only in this answer.
@@ -290,7 +290,7 @@ describe('operations forwarded to the agent', () => {
     const confirmRead = await client.next('request');
     expect(confirmRead).toMatchObject({ op: 'power.get', params: { serverId: 'cycle-01' } });
     client.send({ v: 1, type: 'response', id: confirmRead.id, ok: true, result: { power: 'on' } });
-    await waitFor(async () => (await api('/v1/servers/cycle-01', operatorToken)).body.pendingPower === null, { what: 'cycle confirmed', timeoutMs: 5000 });
+    await waitFor('cycle confirmed', async () => (await api('/v1/servers/cycle-01', operatorToken)).body.pendingPower === null, { timeoutMs: 5000 });
     expect((await api('/v1/servers/cycle-01', operatorToken)).body['lastPower']).toMatchObject({ action: 'cycle', confirmed: true });
     await client.close();
   });
@@ -319,7 +319,7 @@ describe('operations forwarded to the agent', () => {
     await client.next('inventory-ack');
     const rejected = { credentials: 'rejected', retryAt: '2026-12-05T02:00:00.000Z', error: { code: 'BMC_AUTH_FAILED', message: 'the BMC rejected the configured credentials' } };
     client.send({ v: 1, type: 'state', serverId: 'creds-01', power: 'unknown', reachable: false, bmc: rejected });
-    await waitFor(async () => ((await api('/v1/servers/creds-01', adminToken)).body['bmc'] as { credentials?: string } | null)?.credentials === 'rejected');
+    await waitFor('creds-01 credentials reported rejected', async () => ((await api('/v1/servers/creds-01', adminToken)).body['bmc'] as { credentials?: string } | null)?.credentials === 'rejected');
     expect((await api('/v1/servers/creds-01', adminToken)).body).toMatchObject({ power: 'unknown', bmc: rejected });
     expect(await api('/v1/servers/creds-01/credentials/retry', operatorToken, { method: 'POST' })).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
     const answer = api('/v1/servers/creds-01/credentials/retry', adminToken, { method: 'POST' });
@@ -338,7 +338,7 @@ describe('operations forwarded to the agent', () => {
     client.send({ v: 1, type: 'inventory', servers: [server('late-01')] });
     await client.next('inventory-ack');
     client.send({ v: 1, type: 'state', serverId: 'late-01', power: 'on', reachable: true });
-    await waitFor(async () => (await api('/v1/servers/late-01', operatorToken)).body.power === 'on', { what: 'state on' });
+    await waitFor('state on', async () => (await api('/v1/servers/late-01', operatorToken)).body.power === 'on');
 
     const answer = api('/v1/servers/late-01/power', operatorToken, { method: 'POST', body: { action: 'off' } });
     const command = await client.next('request');
@@ -354,7 +354,7 @@ describe('operations forwarded to the agent', () => {
     const nowOff = await client.next('request');
     expect((await api('/v1/servers/late-01', operatorToken)).body).toMatchObject({ pendingPower: { action: 'off' } });
     client.send({ v: 1, type: 'response', id: nowOff.id, ok: true, result: { power: 'off' } });
-    await waitFor(async () => (await api('/v1/servers/late-01', operatorToken)).body.pendingPower === null, { what: 'off confirmed' });
+    await waitFor('off confirmed', async () => (await api('/v1/servers/late-01', operatorToken)).body.pendingPower === null);
     expect((await api('/v1/servers/late-01', operatorToken)).body).toMatchObject({ power: 'off', lastPower: { action: 'off', target: 'off', confirmed: true } });
   });
 

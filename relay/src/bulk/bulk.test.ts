@@ -2,7 +2,8 @@ import { type BulkEventMessage, type BulkJobView, type RequestMessage, type Serv
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createApiToken } from '../access/api-tokens.js';
-import { type RunningRelay, TestControlClient, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, TestControlClient, agentConnectToken, createJoinTokenAs, enrollTestAgent, isRefusal, loginWithPassword, startRelay } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /**
  * POST /v1/bulk through a real relay, with agents that answer like BMCs
@@ -121,11 +122,12 @@ async function api(token: string, method: string, path: string, body?: unknown):
 
 async function finished(token: string, jobId: string): Promise<BulkJobView> {
   return waitFor(
+    `bulk job ${jobId} to finish`,
     async () => {
       const view = (await api(token, 'GET', `/v1/bulk/${jobId}`)).body as unknown as BulkJobView;
       return view.state === 'finished' ? view : undefined;
     },
-    { timeoutMs: 20_000, what: `bulk job ${jobId} to finish` },
+    { timeoutMs: 20_000 },
   );
 }
 
@@ -210,7 +212,7 @@ describe('POST /v1/bulk', () => {
       expect(fra1!.ops.filter((op) => op === 'power.get web-01').length).toBeGreaterThanOrEqual(2);
       expect(fra1!.maxInFlight).toBeLessThanOrEqual(PER_AGENT);
       expect(fra1!.maxInFlight).toBeGreaterThan(1);
-      await waitFor(() => messages.some((message) => message.type === 'bulk-finished'), { what: 'bulk-finished on the feed' });
+      await waitFor('bulk-finished on the feed', () => messages.some((message) => message.type === 'bulk-finished'));
       expect(messages.filter((message) => message.type === 'bulk-result')).toHaveLength(12);
       expect(messages.at(-1)).toMatchObject({ type: 'bulk-finished', jobId: job.body['jobId'], succeeded: 11, failed: 1 });
       const audit = await relay.app.store.selectFrom('audit').select(['action', 'outcome', 'target']).where('target', '=', `bulk:${job.body['jobId'] as string}`).execute();

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { freeTcpPort } from '@lightsout/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLiveConsole } from '../testing/live-connections.js';
-import { type RunningRelay, loginWithPassword, postgresForThisFile, sharedAtRestKeyFile, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, loginWithPassword, postgresForThisFile, sharedAtRestKeyFile, startRelay } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { ScriptedAgent } from '../testing/scripted-agent.js';
 
 /**
@@ -69,7 +70,7 @@ describe('per-gateway and per-tenant metrics of a deployment', () => {
 
   it('servers by tenant and agent state are the deployment\'s on every replica, tenants beyond maxTenants as "other"', async () => {
     // A learns of the agent on B from its presence message: wait for it, then read exact values.
-    await waitFor(async () => (await seriesOf(relayA, 'lightsout_tenant_servers{tenant="demo",agent_state="online"}')) === 2, { what: 'A to count demo\'s servers online' });
+    await waitFor('A to count demo\'s servers online', async () => (await seriesOf(relayA, 'lightsout_tenant_servers{tenant="demo",agent_state="online"}')) === 2);
     const onA = await scrape(relayA);
     expect(valueOf(onA, 'lightsout_tenant_servers{tenant="other",agent_state="online"}')).toBe(1);
     expect(valueOf(onA, 'lightsout_tenant_servers{tenant="bravo",agent_state="online"}')).toBeUndefined();
@@ -95,10 +96,10 @@ describe('per-gateway and per-tenant metrics of a deployment', () => {
     const operator = (await loginWithPassword(relayA.url, 'operator', relayA.credentials.operator.password)).accessToken;
     const submitted = await api(relayB, 'POST', '/v1/bulk', { selector: { ids: ['m-1', 'm-2'] }, operation: { kind: 'sensors.read' } }, operator);
     expect(submitted.status).toBe(202);
-    const done = await waitFor(async () => {
+    const done = await waitFor('the bulk job to finish', async () => {
       const job = (await api(relayB, 'GET', `/v1/bulk/${String(submitted.body['jobId'])}`, undefined, operator)).body as { results?: unknown[] };
       return (job.results?.length ?? 0) === 2 ? job : undefined;
-    }, { what: 'the bulk job to finish' });
+    });
     expect(done.results).toHaveLength(2);
     expect(await seriesOf(relayB, 'lightsout_tenant_bmc_operations_total{gateway="eu-gw-1",tenant="demo",result="BMC_UNSUPPORTED"}')).toBe(2);
   });
@@ -125,7 +126,7 @@ describe('per-gateway and per-tenant metrics of a deployment', () => {
     expect(await seriesOf(relayB, 'lightsout_stream_bytes_total{gateway="eu-gw-1",direction="to_client"}')).toBe(before.down + 1000);
 
     live.client.close(1000);
-    await waitFor(async () => (await seriesOf(relayB, 'lightsout_console_sessions_open{gateway="eu-gw-1",kind="sol"}')) === 0, { what: 'the session to close on B' });
+    await waitFor('the session to close on B', async () => (await seriesOf(relayB, 'lightsout_console_sessions_open{gateway="eu-gw-1",kind="sol"}')) === 0);
     expect(await seriesOf(relayB, 'lightsout_tenant_console_sessions_open{gateway="eu-gw-1",tenant="demo"}')).toBeUndefined();
   });
 
@@ -147,8 +148,8 @@ describe('per-gateway and per-tenant metrics of a deployment', () => {
   it('servers go offline on every replica when their agent leaves', async () => {
     await agent!.stop();
     agent = undefined;
-    await waitFor(async () => (await seriesOf(relayB, 'lightsout_agents_connected{gateway="eu-gw-1"}')) === 0, { what: 'B to drop the agent' });
-    await waitFor(async () => (await seriesOf(relayA, 'lightsout_tenant_servers{tenant="demo",agent_state="offline"}')) === 2, { what: 'A to count demo\'s servers offline' });
+    await waitFor('B to drop the agent', async () => (await seriesOf(relayB, 'lightsout_agents_connected{gateway="eu-gw-1"}')) === 0);
+    await waitFor('A to count demo\'s servers offline', async () => (await seriesOf(relayA, 'lightsout_tenant_servers{tenant="demo",agent_state="offline"}')) === 2);
     expect(await seriesOf(relayB, 'lightsout_tenant_servers{tenant="bravo",agent_state="offline"}')).toBe(1);
     expect(await seriesOf(relayB, 'lightsout_tenant_servers{tenant="demo",agent_state="online"}')).toBeUndefined();
   });

@@ -1,7 +1,8 @@
 import type { ServerDetail } from '@lightsout/shared';
 import { freeTcpPort } from '@lightsout/lab';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningRelay, loginWithPassword, postgresForThisFile, sharedAtRestKeyFile, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, loginWithPassword, postgresForThisFile, sharedAtRestKeyFile, startRelay } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { ScriptedAgent } from '../testing/scripted-agent.js';
 
 /**
@@ -46,10 +47,10 @@ afterAll(async () => {
 describe('the gateway carrying a server, asked at the manager', () => {
   it('names the gateway holding the agent; its replica id for a provider admin only', async () => {
     agent = await ScriptedAgent.start(gatewayA.url, admin, SERVERS);
-    const held = await waitFor(async () => {
+    const held = await waitFor('the manager to see the agent on A', async () => {
       const now = await connection(admin);
       return now?.gateway === undefined ? undefined : now;
-    }, { what: 'the manager to see the agent on A' });
+    });
     expect(held).toEqual({
       agent: { id: agent.identity.agentId, name: expect.any(String), version: 'scripted', state: 'online', lastSeenAt: expect.any(String), region: 'eu', datacenter: 'fra1' },
       gateway: { replicaId: gatewayA.app.cluster.replicas!.id, url: gatewayA.url, region: 'eu-central' },
@@ -64,16 +65,16 @@ describe('the gateway carrying a server, asked at the manager', () => {
     const { identity } = agent!;
     await agent!.stop();
     agent = undefined;
-    const gone = await waitFor(async () => {
+    const gone = await waitFor('the manager to see the agent leave A', async () => {
       const now = await connection(admin);
       return now?.agent.state === 'offline' ? now : undefined;
-    }, { what: 'the manager to see the agent leave A' });
+    });
     expect(gone).not.toHaveProperty('gateway');
     agent = await ScriptedAgent.connect(gatewayB.url, identity, SERVERS);
-    const moved = await waitFor(async () => {
+    const moved = await waitFor('the manager to see the agent on B', async () => {
       const now = await connection(admin);
       return now?.gateway?.url === gatewayB.url ? now : undefined;
-    }, { what: 'the manager to see the agent on B' });
+    });
     expect(moved?.gateway).toEqual({ replicaId: gatewayB.app.cluster.replicas!.id, url: gatewayB.url, region: 'eu-central' });
     expect(moved?.agent.state).toBe('online');
     // Every replica answers the same: the gateway that does not hold the agent names the one that does.

@@ -3,7 +3,8 @@ import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDualProtocolServer } from '../rpc/h2c.js';
-import { type RunningRelay, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, startRelay } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { ClientRequestGate } from './client-requests.js';
 import { NewConnectionQueue } from './new-connections.js';
 
@@ -153,7 +154,7 @@ describe('the relay applies limits.clientRequests.perAddress before any route', 
       slow.on('error', reject);
     });
     slow.write('{');
-    await waitFor(() => relay.app.clientRequests.inFlightFrom('127.0.0.6') === 1, { what: 'the slow request to hold its slot', intervalMs: 5 });
+    await waitFor('the slow request to hold its slot', () => relay.app.clientRequests.inFlightFrom('127.0.0.6') === 1, { intervalMs: 5 });
     const refused = await get(Number(relayPort), '127.0.0.6');
     expect(refused.status).toBe(429);
     expect(JSON.parse(refused.body)).toMatchObject({ code: 'RATE_LIMITED', details: { scope: 'client-concurrency' } });

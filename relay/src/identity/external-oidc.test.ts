@@ -1,6 +1,7 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningRelay, MockIssuer, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, MockIssuer, startRelay } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /**
  * External issuer against an independent OpenID Connect implementation
@@ -154,18 +155,18 @@ describe('external issuer (oauth2-mock-server): outages', () => {
   it('picks the keys up by itself once the issuer answers', async () => {
     await issuer.start();
     const accepted = await token();
-    await waitFor(async () => (await call(relay, 'GET', '/v1/me', accepted)).status === 200, { what: 'the relay to fetch the issuer\'s keys', timeoutMs: 15_000 });
+    await waitFor('the relay to fetch the issuer\'s keys', async () => (await call(relay, 'GET', '/v1/me', accepted)).status === 200, { timeoutMs: 15_000 });
     expect(await call(relay, 'GET', '/readyz', undefined)).toMatchObject({ status: 200, body: { status: 'ok' } });
   });
 
   it('keeps verifying with the last known keys while the issuer is down, and says so in readiness and metrics', async () => {
     const accepted = await token();
     await issuer.stop();
-    await waitFor(async () => /^lightsout_issuer_reachable 0$/m.test(await relay.app.metrics.registry.metrics()), { what: 'a failed key refresh', timeoutMs: 15_000 });
+    await waitFor('a failed key refresh', async () => /^lightsout_issuer_reachable 0$/m.test(await relay.app.metrics.registry.metrics()), { timeoutMs: 15_000 });
     // Several refresh periods later, still accepted (the old code dropped the keys after its cache age).
     const failures = async () => Number(/^lightsout_issuer_refresh_failures_total (\d+)$/m.exec(await relay.app.metrics.registry.metrics())?.[1] ?? 0);
     const seen = await failures();
-    await waitFor(async () => (await failures()) >= seen + 2, { what: 'two more failed refreshes', timeoutMs: 15_000 });
+    await waitFor('two more failed refreshes', async () => (await failures()) >= seen + 2, { timeoutMs: 15_000 });
     expect(await call(relay, 'GET', '/v1/me', accepted)).toMatchObject({ status: 200 });
     expect(await call(relay, 'GET', '/readyz', undefined)).toMatchObject({ status: 200, body: { status: 'ok', issuer: { reachable: false } } });
     // A key the relay has never seen cannot be checked while the issuer is away: 503, not "token rejected".
@@ -173,7 +174,7 @@ describe('external issuer (oauth2-mock-server): outages', () => {
     const rotated = await new SignJWT(claims('provider', 'viewer')).setProtectedHeader({ alg: 'RS256', kid: 'rotated-key', typ: 'JWT' }).setIssuer(issuer.url).setIssuedAt().setExpirationTime('5m').sign(privateKey);
     expect(await call(relay, 'GET', '/v1/me', rotated)).toMatchObject({ status: 503, code: 'ISSUER_UNAVAILABLE' });
     await issuer.start();
-    await waitFor(async () => /^lightsout_issuer_reachable 1$/m.test(await relay.app.metrics.registry.metrics()), { what: 'the issuer to be reachable again', timeoutMs: 15_000 });
+    await waitFor('the issuer to be reachable again', async () => /^lightsout_issuer_reachable 1$/m.test(await relay.app.metrics.registry.metrics()), { timeoutMs: 15_000 });
     expect(await call(relay, 'GET', '/v1/me', rotated)).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
   });
 });

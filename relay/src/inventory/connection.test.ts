@@ -1,6 +1,7 @@
 import type { ServerDetail } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningRelay, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, loginWithPassword, startRelay } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { ScriptedAgent } from '../testing/scripted-agent.js';
 
 /**
@@ -60,10 +61,10 @@ describe('GET /v1/servers/{id}: the connection that carries the server (single p
     const before = (await detail('conn-1', admin)).body.connection!.agent.lastSeenAt;
     await agent!.stop();
     agent = undefined;
-    const after = await waitFor(async () => {
+    const after = await waitFor('the agent offline in the detail', async () => {
       const { body } = await detail('conn-1', admin);
       return body.connection?.agent.state === 'offline' ? body.connection : undefined;
-    }, { what: 'the agent offline in the detail' });
+    });
     expect(after).not.toHaveProperty('gateway');
     expect(after.agent.lastSeenAt).not.toBeNull();
     expect(Date.parse(after.agent.lastSeenAt!)).toBeGreaterThanOrEqual(Date.parse(before!));

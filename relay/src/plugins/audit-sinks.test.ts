@@ -3,7 +3,7 @@ import { LightsoutError } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../config/load.js';
 import { loginWithPassword, startRelay } from '../testing/index.js';
-import { waitFor } from '../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /** The audit actions rsyslog received, in order. */
 function actions(peer: RsyslogPeer): string[] {
@@ -26,7 +26,7 @@ describe('the relay streams its audit chain to a SIEM (Debian rsyslog over TLS)'
     let again: Awaited<ReturnType<typeof startRelay>> | undefined;
     try {
       await loginWithPassword(relay.url, relay.credentials.operator.username, relay.credentials.operator.password);
-      await waitFor(() => actions(rsyslog).includes('login'), { timeoutMs: 15_000, what: 'the sign-in at the receiver' });
+      await waitFor('the sign-in at the receiver', () => actions(rsyslog).includes('login'), { timeoutMs: 15_000 });
       const metrics = await relay.app.metrics.registry.getSingleMetricAsString('lightsout_audit_sink_forwarded_total');
       expect(metrics).toMatch(/lightsout_audit_sink_forwarded_total\{sink="siem"\} [1-9]/);
 
@@ -38,7 +38,7 @@ describe('the relay streams its audit chain to a SIEM (Debian rsyslog over TLS)'
       await relay.app.close();
       await rsyslog.start();
       again = await startRelay({ dataDir, port: relay.port, config: { audit: { sinks: [sink], pollMs: 200 } } });
-      await waitFor(() => rsyslog.parsed().slice(received).some((message) => message.msgId === 'login' && message.structuredData.includes('outcome="failure"')), { timeoutMs: 20_000, what: 'the failed sign-in, sent after the restart' });
+      await waitFor('the failed sign-in, sent after the restart', () => rsyslog.parsed().slice(received).some((message) => message.msgId === 'login' && message.structuredData.includes('outcome="failure"')), { timeoutMs: 20_000 });
     } finally {
       await again?.close();
       if (dataDir === undefined) await relay.close();

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../access/api-tokens.js';
 import { createUser } from '../identity/accounts.js';
-import { type RunningRelay, TEST_PASSWORD, loginWithPassword, startRelay, waitFor } from '../testing/index.js';
+import { type RunningRelay, TEST_PASSWORD, loginWithPassword, startRelay } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /**
  * SSH keys on accounts (/v1/me/ssh-keys), the host key, and what the front
@@ -123,10 +124,10 @@ describe('the SSH front door refuses', () => {
     expect(after.status).toBe(255);
     expect(after.stderr).toContain('Permission denied (publickey)');
     // Written when the server side of the connection closes, which may be a moment after ssh exits.
-    await waitFor(async () => {
+    await waitFor('the audited refusal naming the key', async () => {
       const denied = await relay.app.store.selectFrom('audit').select(['details']).where('action', '=', 'ssh.connect').where('outcome', '=', 'denied').execute();
       return denied.some((row) => (JSON.parse(row.details!) as { fingerprints: string[] }).fingerprints.includes(key.fingerprint));
-    }, { what: 'the audited refusal naming the key' });
+    });
   }, 60_000);
 
   it('an address whose failures exhaust its budget, even with a valid key', async () => {
@@ -137,9 +138,9 @@ describe('the SSH front door refuses', () => {
     for (let attempt = 0; attempt < 8; attempt += 1) expect((await ssh(stranger.privateKey, 'operator')).status).toBe(255);
     const throttled = await ssh(valid.privateKey, 'operator');
     expect(throttled.status).toBe(255);
-    await waitFor(async () => {
+    await waitFor('the audited throttling', async () => {
       const rows = await relay.app.store.selectFrom('audit').select(['details']).where('action', '=', 'ssh.connect').where('outcome', '=', 'denied').execute();
       return rows.some((row) => (JSON.parse(row.details!) as { reason: string }).reason.includes('too many failed authentications'));
-    }, { what: 'the audited throttling' });
+    });
   }, 90_000);
 });

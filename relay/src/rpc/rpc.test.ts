@@ -19,7 +19,8 @@ import {
 } from '@lightsout/shared/rpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../access/api-tokens.js';
-import { type AnsweringAgent, type RunningRelay, type TestControlClient, createScopeIdentities, loginWithPassword, startAnsweringAgent, startRelay, waitFor } from '../testing/index.js';
+import { type AnsweringAgent, type RunningRelay, type TestControlClient, createScopeIdentities, loginWithPassword, startAnsweringAgent, startRelay } from '../testing/index.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { ERROR_CODE_METADATA } from './errors.js';
 
 /**
@@ -150,10 +151,10 @@ describe.each(transports)('every service over %s', (_name, transport) => {
     expect(dry.servers.map((target) => target.id)).toEqual(['rpc-01', 'rpc-02']);
     const started = await bulk.submitBulk({ selector: { labels: { role: 'db' } }, operation: { kind: { case: 'sensorsRead', value: {} } } }, bearer(operatorToken));
     expect(started.total).toBe(1);
-    const job = await waitFor(async () => {
+    const job = await waitFor('the bulk job to finish', async () => {
       const view = await bulk.getBulkJob({ jobId: started.jobId }, bearer(operatorToken));
       return view.finished ? view : undefined;
-    }, { what: 'the bulk job to finish' });
+    });
     expect(job).toMatchObject({ total: 1, succeeded: 1, failed: 0 });
     expect(job.results[0]?.serverId).toBe('rpc-02');
     expect(job.operation?.kind.case).toBe('sensorsRead');

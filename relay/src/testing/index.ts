@@ -7,7 +7,6 @@ export { startRelay, sharedAtRestKeyFile, TEST_PASSWORD, type RunningRelay, type
 export { loginWithDeviceFlow, loginWithPassword, approveAuthorization, approveDeviceCode, refreshTokens, signInAgainWith, endOpSession, revokeRefreshToken, fetchClientConfig, createJoinTokenAs, type TokenSet } from './login.js';
 export { TestBrowser, parseForm, type HtmlForm } from './browser.js';
 export { enrollTestAgent, agentConnectToken, TestControlClient, isRefusal, type TestAgentIdentity, type UpgradeRefusal } from './control-client.js';
-export { waitFor } from './wait.js';
 export { createScopeIdentities, type ScopeIdentities } from './scope-identities.js';
 export { startAnsweringAgent, type AnsweringAgent } from './answering-agent.js';
 export { MockIssuer } from './mock-issuer.js';

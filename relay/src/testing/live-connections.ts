@@ -5,7 +5,7 @@ import type { SessionCreated } from '@lightsout/shared';
 import WebSocket from 'ws';
 import type { EventMessage } from '../plugins/events.js';
 import type { RunningRelay } from './relay.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /**
  * Test-only: the connections that outlive a request — a console leg with its
@@ -145,6 +145,6 @@ export async function startLiveUpload(relay: RunningRelay, token: string, size =
   );
   const first = 64 * 1024;
   patch.write(Buffer.alloc(first, 1));
-  await waitFor(() => statSync(file).size >= first, { what: 'the first bytes of the upload on disk' });
+  await waitFor('the first bytes of the upload on disk', () => statSync(file).size >= first);
   return { answered, write: (bytes) => patch.write(bytes), abandon: () => patch.destroy(), location, file };
 }

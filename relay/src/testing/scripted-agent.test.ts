@@ -3,7 +3,7 @@ import { openLiveConsole } from './live-connections.js';
 import { loginWithPassword } from './login.js';
 import { type RunningRelay, startRelay } from './relay.js';
 import { ScriptedAgent } from './scripted-agent.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 
 /**
  * The scripted agent stands in for the real one in the isolation matrix's
@@ -26,7 +26,7 @@ describe('the scripted agent', () => {
     const agent = await ScriptedAgent.start(relay.url, admin, [{ id: 'hb-01', name: 'hb-01', tenant: 'demo', rack: 'r1', endpoints: { ipmi: '127.0.0.1:623' }, capabilities: ['power', 'sol'] }]);
     try {
       // Ten intervals: five times the 200 ms after which a silent agent is dropped.
-      await waitFor(async () => (await heartbeatsHeard()) >= 10, { what: 'ten heartbeats heard by the relay', timeoutMs: 20_000 });
+      await waitFor('ten heartbeats heard by the relay', async () => (await heartbeatsHeard()) >= 10, { timeoutMs: 20_000 });
       expect(relay.app.agentRouter.isOnline(agent.identity.agentId)).toBe(true);
       const leg = await openLiveConsole(relay, admin, 'hb-01');
       expect(leg.resumeToken.length).toBeGreaterThan(0);

@@ -9,7 +9,7 @@ import { type RsyslogPeer, startRsyslog } from '@lightsout/lab';
 import type { AuditRecord } from '@lightsout/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../store/open.js';
-import { waitFor } from '../../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { appendChained, readAudit } from '../chain.js';
 import { AuditForwarder, type ForwarderOptions } from './forwarder.js';
 import { HttpsTransport } from './https-transport.js';
@@ -79,7 +79,7 @@ describe('audit records to a syslog receiver (Debian rsyslog)', () => {
     const records = await append(store, 1200);
     const before = tcp.raw().length;
     forward(store, new SyslogTransport({ url: tcp.url }, identity));
-    await waitFor(() => tcp.raw().length - before >= 1200, { timeoutMs: 30_000, what: 'rsyslog to receive 1,200 records' });
+    await waitFor('rsyslog to receive 1,200 records', () => tcp.raw().length - before >= 1200, { timeoutMs: 30_000 });
     expect(tcp.raw().slice(before)).toEqual(records.map((record) => syslogMessage(record, identity)));
     const parsed = tcp.parsed().slice(before);
     expect(parsed.map((message) => message.msgId)).toEqual(records.map(() => 'login'));
@@ -88,7 +88,7 @@ describe('audit records to a syslog receiver (Debian rsyslog)', () => {
     expect(parsed[7]!.structuredData).toBe(`[lightsout@32473 seq="8" outcome="success" tenant="demo" subject="user-7" target="server:sim-7" sourceIp="127.0.0.1" hash="${records[7]!.hash}" prevHash="${records[6]!.hash}"]`);
     expect(JSON.parse(parsed[7]!.msg.replace(/^\ufeff/, ''))).toEqual(records[7]);
     // Delivered once the connection stayed up past the confirmation window.
-    await waitFor(async () => (await storedCursor(store)) === 1200, { timeoutMs: 10_000, what: 'the stored cursor to reach 1,200' });
+    await waitFor('the stored cursor to reach 1,200', async () => (await storedCursor(store)) === 1200, { timeoutMs: 10_000 });
   }, 60_000);
 
   it('over TLS, verifying the receiver against its CA; a receiver the sink does not trust gets nothing', async () => {
@@ -100,8 +100,8 @@ describe('audit records to a syslog receiver (Debian rsyslog)', () => {
     await append(untrusted, 5);
     forward(untrusted, new SyslogTransport({ url: tls.url }, identity), { sink: 'untrusted' }, { forwarded: () => undefined, failed: () => (failures += 1), lag: () => undefined });
     forward(store, new SyslogTransport({ url: tls.url, caFile: tls.caFile, serverName: 'localhost' }, identity));
-    await waitFor(() => tls.raw().length - before >= 20, { timeoutMs: 30_000, what: 'rsyslog (TLS) to receive 20 records' });
-    await waitFor(() => failures >= 2, { timeoutMs: 10_000, what: 'the untrusted receiver to be refused twice' });
+    await waitFor('rsyslog (TLS) to receive 20 records', () => tls.raw().length - before >= 20, { timeoutMs: 30_000 });
+    await waitFor('the untrusted receiver to be refused twice', () => failures >= 2, { timeoutMs: 10_000 });
     expect(tls.raw().slice(before)).toEqual(records.map((record) => syslogMessage(record, identity)));
     expect(await storedCursor(untrusted, 'untrusted')).toBe(0);
   }, 60_000);
@@ -112,14 +112,14 @@ describe('audit records to a syslog receiver (Debian rsyslog)', () => {
     const before = tcp.raw().length;
     let failures = 0;
     forward(store, new SyslogTransport({ url: tcp.url }, identity), {}, { forwarded: () => undefined, failed: () => (failures += 1), lag: () => undefined });
-    await waitFor(() => tcp.raw().length - before >= 10, { timeoutMs: 20_000, what: 'the first 10 records' });
+    await waitFor('the first 10 records', () => tcp.raw().length - before >= 10, { timeoutMs: 20_000 });
     await tcp.stop();
     const during = await append(store, 40);
-    await waitFor(() => failures >= 1, { timeoutMs: 20_000, what: 'a failed send while rsyslog is down' });
+    await waitFor('a failed send while rsyslog is down', () => failures >= 1, { timeoutMs: 20_000 });
     await tcp.start();
     const all = [...first, ...during].map((record) => record.seq);
-    await waitFor(() => all.every((seq) => seqsIn(tcp).includes(seq)), { timeoutMs: 30_000, what: 'every record after the outage' });
-    await waitFor(async () => (await storedCursor(store)) === all.at(-1), { timeoutMs: 10_000, what: 'the cursor past the last record' });
+    await waitFor('every record after the outage', () => all.every((seq) => seqsIn(tcp).includes(seq)), { timeoutMs: 30_000 });
+    await waitFor('the cursor past the last record', async () => (await storedCursor(store)) === all.at(-1), { timeoutMs: 10_000 });
   }, 90_000);
 
   it('across a restart, starts from the stored cursor; a crashed holder is taken over when its lease lapses', async () => {
@@ -130,7 +130,7 @@ describe('audit records to a syslog receiver (Debian rsyslog)', () => {
     await store.insertInto('audit_sink_cursors').values({ sink: 'siem', seq: 10, holder: 'dead-replica', lease_until: Date.now() + 1500 }).execute();
     const started = Date.now();
     forward(store, new SyslogTransport({ url: tcp.url }, identity), { holder: 'replica-b' });
-    await waitFor(() => tcp.parsed().length - before >= 20, { timeoutMs: 20_000, what: 'the 20 records after the cursor' });
+    await waitFor('the 20 records after the cursor', () => tcp.parsed().length - before >= 20, { timeoutMs: 20_000 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(seqsIn(tcp).slice(before)).toEqual(records.slice(10).map((record) => record.seq));
   }, 60_000);
@@ -140,16 +140,16 @@ describe('audit records to a syslog receiver (Debian rsyslog)', () => {
     const records = await append(store, 50);
     const before = tcp.parsed().length;
     const a = forward(store, new SyslogTransport({ url: tcp.url }, identity), { holder: 'replica-a' });
-    await waitFor(() => tcp.parsed().length - before >= 50, { timeoutMs: 20_000, what: 'A to send 50' });
-    await waitFor(async () => (await storedCursor(store)) === 50, { timeoutMs: 10_000, what: 'A to confirm 50' });
+    await waitFor('A to send 50', () => tcp.parsed().length - before >= 50, { timeoutMs: 20_000 });
+    await waitFor('A to confirm 50', async () => (await storedCursor(store)) === 50, { timeoutMs: 10_000 });
     const b = forward(store, new SyslogTransport({ url: tcp.url }, identity), { holder: 'replica-b' });
     const more = await append(store, 25);
-    await waitFor(() => tcp.parsed().length - before >= 75, { timeoutMs: 20_000, what: '25 more' });
+    await waitFor('25 more', () => tcp.parsed().length - before >= 75, { timeoutMs: 20_000 });
     expect(b.status.state).toBe('standby');
-    await waitFor(async () => (await storedCursor(store)) === 75, { timeoutMs: 10_000, what: 'A to confirm 75' });
+    await waitFor('A to confirm 75', async () => (await storedCursor(store)) === 75, { timeoutMs: 10_000 });
     await a.close();
     const last = await append(store, 5);
-    await waitFor(() => tcp.parsed().length - before >= 80, { timeoutMs: 20_000, what: 'B to take over' });
+    await waitFor('B to take over', () => tcp.parsed().length - before >= 80, { timeoutMs: 20_000 });
     expect(seqsIn(tcp).slice(before)).toEqual([...records, ...more, ...last].map((record) => record.seq));
   }, 60_000);
 });
@@ -183,13 +183,13 @@ describe('audit records to an HTTPS collector as JSON lines', () => {
       const records = await append(store, 700);
       let failures = 0;
       forward(store, new HttpsTransport({ url: `https://localhost:${(collector.address() as AddressInfo).port}/ingest`, caFile: certFile, headersFromEnv: { Authorization: 'SIEM_TEST_TOKEN' } }), {}, { forwarded: () => undefined, failed: () => (failures += 1), lag: () => undefined });
-      await waitFor(() => received.flatMap((batch) => batch.lines).length >= 700, { timeoutMs: 20_000, what: 'the collector to receive 700 records' });
+      await waitFor('the collector to receive 700 records', () => received.flatMap((batch) => batch.lines).length >= 700, { timeoutMs: 20_000 });
       expect(failures).toBe(1);
       expect(received.map((batch) => batch.lines.length)).toEqual([500, 200]);
       expect(received.flatMap((batch) => batch.lines)).toEqual(records);
       expect(received.every((batch) => batch.authorization === 'Bearer collector-token' && batch.type === 'application/x-ndjson; charset=utf-8')).toBe(true);
       // The collector has the batch a moment before the forwarder stores the cursor past it.
-      await waitFor(async () => (await storedCursor(store)) === 700, { timeoutMs: 10_000, what: 'the cursor past the last record' });
+      await waitFor('the cursor past the last record', async () => (await storedCursor(store)) === 700, { timeoutMs: 10_000 });
       expect((await readAudit(store, { limit: 1, after: 699 }))[0]!.seq).toBe(700);
     } finally {
       delete process.env['SIEM_TEST_TOKEN'];

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LightsoutError, MEDIA_UPLOADS_PATH, type MediaState } from '@lightsout/shared';
-import { waitFor } from '../../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 import type { MediaDependencies } from './dependencies.js';
 import { type MediaTestApp, mediaAuthorization, startMediaApp } from '../../testing/media-app.js';
 
@@ -86,7 +86,7 @@ describe('media jobs (relay side)', () => {
       body: JSON.stringify({ uploadId: location.split('/').pop() }),
     });
     expect(accepted.status).toBe(202);
-    await waitFor(async () => (await state(app)).message === 'waiting for the upload to finish', { what: 'the job to wait for the upload' });
+    await waitFor('the job to wait for the upload', async () => (await state(app)).message === 'waiting for the upload to finish');
     expect(agent.calls).not.toContain('media.mount');
 
     const patched = await fetch(`${app.url}${location}`, {
@@ -95,10 +95,10 @@ describe('media jobs (relay side)', () => {
       body: image,
     });
     expect(patched.status).toBe(204);
-    const mounted = await waitFor(async () => {
+    const mounted = await waitFor('the mount', async () => {
       const current = await state(app);
       return current.step === 'mounted' ? current : undefined;
-    }, { what: 'the mount' }).catch(async (error: unknown) => {
+    }).catch(async (error: unknown) => {
       throw new Error(`${String(error)}: ${JSON.stringify(await state(app))} ${agent.calls.join(',')}`);
     });
     expect(mounted).toMatchObject({ step: 'mounted', mountedBy: 'olga', image: { filename: 'rescue.iso' } });
@@ -114,7 +114,7 @@ describe('media jobs (relay side)', () => {
     const pull = (token: string) => fetch(`${app.url}/v1/agent/media/${uploadId}`, { headers: { authorization: `Bearer ${token}` } });
     expect((await pull('agent-1')).status).toBe(403); // no transfer yet
     await fetch(`${app.url}/v1/servers/web-01/media`, { method: 'POST', headers: { Authorization: operator, 'content-type': 'application/json' }, body: JSON.stringify({ uploadId }) });
-    await waitFor(() => agent.calls.includes('media.fetch'), { what: 'media.fetch' });
+    await waitFor('media.fetch', () => agent.calls.includes('media.fetch'));
     expect((await pull('agent-2')).status).toBe(403);
     const patched = await fetch(`${app.url}${location}`, {
       method: 'PATCH',

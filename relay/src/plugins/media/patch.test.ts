@@ -4,7 +4,7 @@ import { type ClientRequest, type IncomingMessage, request as httpRequest } from
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MEDIA_UPLOADS_PATH } from '@lightsout/shared';
-import { waitFor } from '../../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { type MediaTestApp, mediaAuthorization, startMediaApp } from '../../testing/media-app.js';
 
 /**
@@ -102,9 +102,9 @@ describe('tus PATCH on Node streams', () => {
     const { request } = openPatch(app, location, 0, image.length);
     request.on('error', () => undefined);
     request.write(image.subarray(0, cut));
-    await waitFor(() => statSync(file).size === cut, { what: 'the relay to store the bytes before the cut' });
+    await waitFor('the relay to store the bytes before the cut', () => statSync(file).size === cut);
     request.destroy();
-    await waitFor(async () => (await offsetOf(app, location)) === cut, { what: 'the offset to settle at the cut' });
+    await waitFor('the offset to settle at the cut', async () => (await offsetOf(app, location)) === cut);
     const resumed = await patch(app, location, cut, image.subarray(cut));
     expect(resumed.status).toBe(204);
     expect(sha256Of(readFileSync(file))).toBe(sha256Of(image));
@@ -125,7 +125,7 @@ describe('tus PATCH on Node streams', () => {
     const { app, location, file } = await createUpload(image);
     const stale = openPatch(app, location, 0, image.length);
     stale.request.write(image.subarray(0, 300_000));
-    await waitFor(() => statSync(file).size === 300_000, { what: 'the stale request to store its bytes' });
+    await waitFor('the stale request to store its bytes', () => statSync(file).size === 300_000);
     // the HEAD of a resuming client takes the lock: the stale PATCH ends where its bytes ended
     expect(await offsetOf(app, location)).toBe(300_000);
     expect((await stale.response).statusCode).toBe(204);

@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MEDIA_UPLOADS_PATH } from '@lightsout/shared';
-import { waitFor } from '../../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { type MediaTestApp, mediaAuthorization, startMediaApp } from '../../testing/media-app.js';
 
 const apps: MediaTestApp[] = [];
@@ -60,7 +60,7 @@ async function patchAndCut(app: MediaTestApp, location: string, image: Buffer, o
   });
   request.on('error', () => undefined);
   request.write(image.subarray(offset, cutAt));
-  await waitFor(() => statSync(file).size === cutAt, { what: `relay to store ${cutAt} bytes` });
+  await waitFor(`relay to store ${cutAt} bytes`, () => statSync(file).size === cutAt);
   request.destroy();
 }
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LightsoutError, type MediaState, type MediaUrlPolicy, type MediaUrlPolicyView } from '@lightsout/shared';
-import { waitFor } from '../../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 import type { MediaDependencies } from './dependencies.js';
 import { type MediaTestApp, mediaAuthorization, startMediaApp } from '../../testing/media-app.js';
 
@@ -106,10 +106,10 @@ describe('mount by URL at the relay', () => {
     await call('PUT', '/v1/media/url-policy', admin, { allow: ['mirror.example.com'], maxBytes: 2 ** 40 });
     const started = await call('POST', '/v1/servers/web-01/media', operator, { url: 'http://user:pw@mirror.example.com/rescue.iso?token=secret' });
     expect(started).toMatchObject({ status: 202, body: { step: 'transferring', image: { filename: 'rescue.iso', url: 'http://mirror.example.com/rescue.iso' } } });
-    const done = await waitFor(async () => {
+    const done = await waitFor('the mount', async () => {
       const state = (await call('GET', '/v1/servers/web-01/media', operator)).body as unknown as MediaState;
       return state.step === 'mounted' ? state : undefined;
-    }, { what: 'the mount' });
+    });
     expect(done.image).toMatchObject({ sha256, filename: 'rescue.iso', size: 4096, url: 'http://mirror.example.com/rescue.iso' });
     // the maximum is the relay's upload limit, whatever the policy says
     expect(calls[0]).toEqual({ op: 'media.fetch-url', params: { serverId: 'web-01', url: 'http://user:pw@mirror.example.com/rescue.iso?token=secret', allow: ['mirror.example.com'], maxBytes: 1 << 30 } });
@@ -124,10 +124,10 @@ describe('mount by URL at the relay', () => {
     const { calls, audits, call } = await start('refused');
     await call('PUT', '/v1/media/url-policy', admin, { allow: ['mirror.example.com'] });
     await call('POST', '/v1/servers/web-01/media', operator, { url: 'http://mirror.example.com/x.iso' });
-    const failed = await waitFor(async () => {
+    const failed = await waitFor('the failure', async () => {
       const state = (await call('GET', '/v1/servers/web-01/media', operator)).body as unknown as MediaState;
       return state.step === 'failed' ? state : undefined;
-    }, { what: 'the failure' });
+    });
     expect(failed).toMatchObject({ failedStep: 'transferring', error: { code: 'MEDIA_URL_NOT_ALLOWED' } });
     expect(calls.map((entry) => entry.op)).not.toContain('media.mount');
     expect(audits.find((event) => event.action === 'media.fetch-url')).toMatchObject({ outcome: 'denied', details: { code: 'MEDIA_URL_NOT_ALLOWED' } });
@@ -137,14 +137,14 @@ describe('mount by URL at the relay', () => {
     const { calls, audits, call } = await start('cached');
     await call('PUT', '/v1/media/url-policy', admin, { allow: ['mirror.example.com'] });
     const mounted = async () =>
-      waitFor(async () => {
+      waitFor('the mount', async () => {
         const state = (await call('GET', '/v1/servers/web-01/media', operator)).body as unknown as MediaState;
         return state.step === 'mounted' ? state : undefined;
-      }, { what: 'the mount' });
+      });
     await call('POST', '/v1/servers/web-01/media', operator, { url: 'http://mirror.example.com/rescue.iso' });
     await mounted();
     await call('POST', '/v1/servers/web-01/media', operator, { url: 'http://mirror.example.com/rescue.iso', replace: true });
-    await waitFor(() => calls.filter((entry) => entry.op === 'media.mount').length === 2, { what: 'the second mount' });
+    await waitFor('the second mount', () => calls.filter((entry) => entry.op === 'media.mount').length === 2);
     const mounts = calls.filter((entry) => entry.op === 'media.mount').map((entry) => entry.params as Record<string, unknown>);
     expect(mounts[0]).not.toHaveProperty('replace');
     expect(mounts[1]).toMatchObject({ serverId: 'web-01', sha256, replace: true });

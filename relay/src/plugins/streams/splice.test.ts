@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { waitFor } from '../../testing/wait.js';
+import { waitFor } from '@lightsout/lab/wait';
 import { isAgentControl, splice } from './splice.js';
 
 /** A status as an agent sends it to every viewer of a console (large enough to be remembered). */
@@ -54,7 +54,7 @@ async function splicedPair() {
   await once(client, 'open');
   const agent = new WebSocket(url);
   await once(agent, 'open');
-  await waitFor(() => accepted.length === 2, { what: 'both connections accepted' });
+  await waitFor('both connections accepted', () => accepted.length === 2);
   const received = { client: [] as (string | Buffer)[], agent: [] as (string | Buffer)[] };
   client.on('message', (data: Buffer, isBinary) => received.client.push(isBinary ? data : data.toString()));
   agent.on('message', (data: Buffer, isBinary) => received.agent.push(isBinary ? data : data.toString()));
@@ -78,22 +78,22 @@ describe('splice while the path to the BMC is down', () => {
     const pair = await splicedPair();
     try {
       pair.client.send(Buffer.from('abc'));
-      await waitFor(() => pair.received.agent.length === 1, { what: 'input forwarded' });
+      await waitFor('input forwarded', () => pair.received.agent.length === 1);
       expect(pair.received.agent[0]).toEqual(Buffer.from('abc'));
 
       pair.leg.setPath(false);
-      await waitFor(() => pair.received.client.length === 1, { what: 'path down told' });
+      await waitFor('path down told', () => pair.received.client.length === 1);
       expect(pair.received.client[0]).toBe('{"type":"path","state":"down"}');
       pair.client.send(Buffer.from('rm -rf /tmp/x\r'));
-      await waitFor(() => pair.received.agent.length === 2 && pair.received.client.length === 2, { what: 'the drop reported' });
+      await waitFor('the drop reported', () => pair.received.agent.length === 2 && pair.received.client.length === 2);
       expect(pair.received.agent[1]).toBe('{"type":"dropped","bytes":14}');
       expect(pair.received.client[1]).toBe('{"type":"dropped","bytes":14}');
 
       pair.leg.setPath(true);
-      await waitFor(() => pair.received.client.length === 3, { what: 'path up told' });
+      await waitFor('path up told', () => pair.received.client.length === 3);
       expect(pair.received.client[2]).toBe('{"type":"path","state":"up"}');
       pair.client.send(Buffer.from('ok'));
-      await waitFor(() => pair.received.agent.length === 3, { what: 'input forwarded again' });
+      await waitFor('input forwarded again', () => pair.received.agent.length === 3);
       expect(pair.received.agent[2]).toEqual(Buffer.from('ok'));
     } finally {
       await pair.close();

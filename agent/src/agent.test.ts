@@ -4,6 +4,7 @@ import pino from 'pino';
 import { LightsoutError, type BootOverride } from '@lightsout/shared';
 import { controlUrlOf, startAgent, type RunningAgent } from './agent.js';
 import type { ServerEntry } from './config/types.js';
+import { CredentialGate } from './drivers/credential-gate.js';
 import type { BmcDriver } from './drivers/types.js';
 import { agentConfigFor, agentKeyPair, type StandInRelay, startStandInRelay } from './testing/stand-in-relay.js';
 
@@ -120,5 +121,41 @@ describe('startAgent', () => {
     relay.send(socket, { v: 1, type: 'request', id: 'history', op: 'sensors.history', params: { serverId: 'web-01' }, timeoutMs: 5000 });
     const history = await waitFor('the history', () => received.find((message) => message.type === 'response' && message.id === 'history'), { timeoutMs: 5000, intervalMs: 10 });
     expect(history).toMatchObject({ ok: true, result: { series: [[41, 42]], intervalSeconds: 2 } });
+  });
+
+  it('logs in at once when an admin asks (credentials.retry), not at the end of the hold-off, and answers and reports what it saw', async () => {
+    const relay = await standInRelay();
+    const { received } = relay;
+    // A BMC whose password is wrong until someone fixes it there; every login goes through the gate, as the drivers' do.
+    let passwordFixed = false;
+    let logins = 0;
+    const gate = new CredentialGate();
+    const driver: BmcDriver = {
+      ...powerDriver(),
+      powerGet: async () => {
+        await gate.login(async () => {
+          logins += 1;
+          if (!passwordFixed) throw new LightsoutError('BMC_AUTH_FAILED', 'RAKP 2 HMAC mismatch');
+        });
+        return { power: 'on' };
+      },
+      linkStatus: () => (gate.rejection === undefined ? { protocol: 'ipmi-v2.0', cipherSuite: 17 } : { credentials: 'rejected', retryAt: new Date(gate.rejection.retryAt).toISOString() }),
+      retryCredentials: () => gate.retryNow(),
+    };
+    const agent = startAgent({ config: agentConfigFor(relay.url, [server('web-01')]), identity: relay.identity, keyPair: await agentKeyPair(), factories: { ipmi: () => driver }, logger: pino({ level: 'silent' }) });
+    running.push(agent);
+    const socket = await relay.connected;
+    const states = () => received.filter((message) => message.type === 'state');
+    await waitFor('the first poll', () => states().length >= 1, { timeoutMs: 5000, intervalMs: 10 });
+    expect(states()[0]).toMatchObject({ serverId: 'web-01', power: 'unknown', reachable: false, bmc: { credentials: 'rejected', error: { code: 'BMC_AUTH_FAILED' } } });
+    expect(logins).toBe(1);
+
+    passwordFixed = true;
+    relay.send(socket, { v: 1, type: 'request', id: 'retry', op: 'credentials.retry', params: { serverId: 'web-01' }, timeoutMs: 5000 });
+    const answer = await waitFor('the retry answered', () => received.find((message) => message.type === 'response' && message.id === 'retry'), { timeoutMs: 5000, intervalMs: 10 });
+    expect(answer).toEqual({ v: 1, type: 'response', id: 'retry', ok: true, result: { power: 'on', reachable: true, bmc: { protocol: 'ipmi-v2.0', cipherSuite: 17 } } });
+    expect(logins).toBe(2);
+    await waitFor('the state reported at once', () => states().length >= 2, { timeoutMs: 5000, intervalMs: 10 });
+    expect(states().at(-1)).toMatchObject({ power: 'on', reachable: true, bmc: { protocol: 'ipmi-v2.0', cipherSuite: 17 } });
   });
 });

@@ -5,10 +5,7 @@ import type { StatusMessage, StreamClient } from '@lightsout/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seededBytes, sha256, startEchoServer, startSourceSinkServer } from '../src/bmc-peers.js';
 import { type StreamChain, startStreamChain } from '../src/stream-chain.js';
-import { waitFor } from '@lightsout/lab/wait';
-
-/** Resolves once `check` holds (in-process state: bytes counted, a client's state), bounded, naming what it waited for. */
-const until = (check: () => boolean, timeoutMs: number, what: string | (() => string)) => waitFor(what, check, { timeoutMs, intervalMs: 5 });
+import { until } from '@lightsout/lab/wait';
 
 const MIB = 1024 * 1024;
 /** Bytes per direction; CI default 8 MiB, `LIGHTSOUT_STREAM_TEST_MIB=100` on demand. */

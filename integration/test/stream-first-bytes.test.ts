@@ -2,10 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Server, type Socket, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StreamChain, startStreamChain } from '../src/stream-chain.js';
-import { waitFor } from '@lightsout/lab/wait';
-
-/** Resolves once `check` holds (in-process state: bytes counted, a client's state), bounded, naming what it waited for. */
-const until = (check: () => boolean, timeoutMs: number, what: string | (() => string)) => waitFor(what, check, { timeoutMs, intervalMs: 5 });
+import { until } from '@lightsout/lab/wait';
 
 /**
  * A serial-console WebSocket BMC that sends its first output in the same TCP

@@ -5,10 +5,7 @@ import { viewFirstFrame } from '@lightsout/agent/testing';
 import { type IpmiSimLab, type VncPeer, type WebsockifyPeer, startIpmiSim, startWebsockify, startX11vnc } from '@lightsout/lab';
 import { type StreamChain, startStreamChain } from '../src/stream-chain.js';
 import { openSessionDuplex } from './stream-duplex.js';
-import { waitFor } from '@lightsout/lab/wait';
-
-/** Resolves once `check` holds (in-process state: bytes counted, a client's state), bounded, naming what it waited for. */
-const until = (check: () => boolean, timeoutMs: number, what: string | (() => string)) => waitFor(what, check, { timeoutMs, intervalMs: 5 });
+import { until } from '@lightsout/lab/wait';
 
 /**
  * The stream plane against real third-party BMC peers: OpenIPMI's ipmi_sim

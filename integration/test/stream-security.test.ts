@@ -8,10 +8,7 @@ import WebSocket from 'ws';
 import { StreamTokens } from '@lightsout/relay/parts';
 import { startSourceSinkServer, startEchoServer } from '../src/bmc-peers.js';
 import { type StreamChain, startStreamChain } from '../src/stream-chain.js';
-import { waitFor } from '@lightsout/lab/wait';
-
-/** Resolves once `check` holds (in-process state: bytes counted, a client's state), bounded, naming what it waited for. */
-const until = (check: () => boolean, timeoutMs: number, what: string | (() => string)) => waitFor(what, check, { timeoutMs, intervalMs: 5 });
+import { until } from '@lightsout/lab/wait';
 
 /**
  * Who may open, join, resume and dial back, and what hostile input does:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { waitFor } from './wait.js';
+import { until, waitFor } from './wait.js';
 
 describe('waitFor', () => {
   it('returns the first value that is neither undefined nor false, trying again after a throw', async () => {
@@ -62,5 +62,14 @@ describe('waitFor with wake (event-driven)', () => {
     });
     await expect(waiting).rejects.toThrow('timed out after 30 ms waiting for a wake that never comes');
     expect(subscribed).toBe(0);
+  });
+});
+
+describe('until (in-process state, polled)', () => {
+  it('resolves once the check holds and fails after the bound naming what it waited for', async () => {
+    let count = 0;
+    await until(() => ++count >= 3, 1000, 'three looks');
+    expect(count).toBe(3);
+    await expect(until(() => false, 20, () => `count to pass ${count}`)).rejects.toThrow('timed out after 20 ms waiting for count to pass 3');
   });
 });

@@ -66,3 +66,12 @@ export async function waitFor<T>(what: string | (() => string), probe: () => T |
     unsubscribe?.();
   }
 }
+
+/**
+ * waitFor for in-process state (bytes counted, a client's state), in the
+ * argument order the stream tests read best: looks again every 5 ms and
+ * fails after `timeoutMs` naming `what`.
+ */
+export async function until(check: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
+  await waitFor(what, check, { timeoutMs, intervalMs: 5 });
+}

@@ -20,12 +20,13 @@
  * params.bytes_repeated = bytes of tokens echoed twice. The gateways are new
  * processes after each restart: their RSS is printed, not counted in ours.
  */
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startPostgres } from '@lightsout/lab';
 import { type SessionCreated, StreamClient, routeLocator } from '@lightsout/shared';
 import { startConsoleFleet } from './lib/console-fleet.js';
-import { type BenchResult, median, printResult, printTable } from './lib/report.js';
+import { type BenchResult, median, percentile, printResult, printTable } from './lib/report.js';
 import { createSession, flag, rssKiB } from './lib/stream-bench.js';
 import { type Stack, startStack } from './lib/stack.js';
 import { nodeSocketFactory, setTimer } from './lib/stream-socket.js';
@@ -57,10 +58,15 @@ interface Console {
   refused: number;
   /** A final close: the session ended (it must not). */
   closed?: string;
+  closedAt?: number;
+  /** Per gateway kill (by its index in `kills`): ms from the kill until this console streamed again. */
+  resumedAfter: Map<number, number>;
   seq: number;
 }
 
 const token = (index: number, seq: number) => `k${index}x${seq}`;
+/** performance.now() of each gateway kill, in order. */
+const kills: number[] = [];
 /** The shell's echo of a token and ^C. */
 const ECHO = /k(\d+)x(\d+)\^C/g;
 
@@ -86,7 +92,14 @@ function open(session: SessionCreated, into: Console): StreamClient {
     locate: routeLocator(session.routeUrl!, (url, init) => fetch(url, init)),
     onData: (bytes) => receive(into, bytes),
     onInputRefused: () => (into.refused += 1),
-    onClose: (code, reason) => (into.closed = `${code} ${reason}`.slice(0, 80)),
+    onClose: (code, reason) => {
+      into.closed = `${code} ${reason}`.slice(0, 80);
+      into.closedAt = performance.now();
+    },
+    onState: (state) => {
+      const kill = kills.length - 1;
+      if (state === 'streaming' && kill >= 0 && !into.resumedAfter.has(kill)) into.resumedAfter.set(kill, performance.now() - kills[kill]!);
+    },
   });
 }
 
@@ -98,10 +111,11 @@ function type(entry: Console): void {
   if (entry.refused === refusedBefore) entry.accepted.push(seq);
 }
 
+const traceFile = process.env['LIGHTSOUT_BENCH_TRACE_FILE'];
 const postgres = await startPostgres();
 const fleet = await startConsoleFleet(consoles);
 let stack: Stack | undefined;
-const entries: Console[] = fleet.servers.map((server, index) => ({ index, serverId: server.id, pending: '', echoed: new Map(), accepted: [], refused: 0, seq: 0 }));
+const entries: Console[] = fleet.servers.map((server, index) => ({ index, serverId: server.id, pending: '', echoed: new Map(), accepted: [], refused: 0, seq: 0, resumedAfter: new Map() }));
 try {
   stack = await startStack(
     fleet.servers.map((server) => ({ id: server.id, ipmi: server.ipmi })),
@@ -114,6 +128,8 @@ try {
       agentCredentials: fleet.credentials,
       agentEnv: fleet.environment,
       registerTimeoutMs: 300_000,
+      // LIGHTSOUT_BENCH_TRACE_FILE: relays and agent log at info, and everything they wrote goes to that file at the end.
+      ...(traceFile === undefined ? {} : { relayLogLevel: 'info', agentLogLevel: 'info' }),
     },
   );
   const running = stack;
@@ -162,6 +178,7 @@ try {
     const pid = running.relayPid(victim);
     if (pid !== undefined) gatewayRss.push(`gateway ${victim} ${(rssKiB(pid) / 1024).toFixed(1)} MiB before its kill at ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
     const killed = performance.now();
+    kills.push(killed);
     await running.killRelay(victim);
     await running.startRelay(victim);
     restarts.push({ at_s: Math.round((killed - startedAt) / 1000), gateway: victim, down_s: Number(((performance.now() - killed) / 1000).toFixed(1)) });
@@ -214,6 +231,14 @@ try {
   printTable(`soak: ${consoles} SOL consoles for ${minutes} min through a regional deployment, the carrying gateway killed every ${restartEveryMs / 1000} s`, ['process', 'RSS MiB at minute 1', 'RSS MiB at the end', 'growth %'], rows);
   for (const line of gatewayRss) console.log(line);
   console.log(`restarts: ${JSON.stringify(restarts)}`);
+  // Per kill: how many consoles streamed again and when, and how many ended before the next kill.
+  kills.forEach((killedAt, kill) => {
+    const seconds = entries.flatMap((entry) => (entry.resumedAfter.has(kill) ? [entry.resumedAfter.get(kill)! / 1000] : []));
+    const until = kills[kill + 1] ?? Number.POSITIVE_INFINITY;
+    const ended = entries.filter((entry) => entry.closedAt !== undefined && entry.closedAt >= killedAt && entry.closedAt < until).length;
+    const stats = seconds.length === 0 ? '' : `, p50 ${median(seconds).toFixed(1)} s, p99 ${percentile(seconds, 99).toFixed(1)} s, max ${Math.max(...seconds).toFixed(1)} s`;
+    console.log(`kill ${kill + 1} (${restarts[kill]!.at_s} s, gateway ${restarts[kill]!.gateway}): ${seconds.length} consoles streamed again${stats}; ${ended} ended`);
+  });
   console.log(`keystrokes typed ${typed}, accepted ${accepted}, refused while the path was down ${typed - accepted}; dropped sessions ${dropped}; bytes lost ${bytesLost}, repeated ${bytesRepeated}; refused tokens run anyway ${refusedButRun}`);
   if (endings.size > 0) console.log(`sessions that ended: ${JSON.stringify(Object.fromEntries(endings))}`);
   const worst = Math.max(...Object.values(growth));
@@ -243,6 +268,7 @@ try {
     },
   };
   for (const entry of entries) entry.client?.close();
+  if (traceFile !== undefined) writeFileSync(traceFile, running.output());
   printResult(result);
 } finally {
   for (const entry of entries) entry.client?.close();

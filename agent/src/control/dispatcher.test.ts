@@ -98,6 +98,14 @@ describe('request dispatcher', () => {
     expect(Date.now() - started).toBeLessThan(900);
   });
 
+  it('gives up on a handler at the deadline with the code it names: AGENT_TIMEOUT for the agent\'s own work (retryable), BMC_TIMEOUT by default', async () => {
+    const { registry, request } = setup();
+    const hang = () => new Promise<never>(() => undefined);
+    const dispatch = createDispatcher({ registry, maxTimeoutMs: 1000, handlers: { 'stream.open': Object.assign(() => hang(), { timeoutCode: 'AGENT_TIMEOUT' as const }), 'media.mount': () => hang() } });
+    expect(await dispatch(request('stream.open', { serverId: 'web-01' }, 50))).toMatchObject({ ok: false, error: { code: 'AGENT_TIMEOUT', message: expect.stringContaining('stream.open did not finish within') } });
+    expect(await dispatch(request('media.mount', { serverId: 'web-01' }, 50))).toMatchObject({ ok: false, error: { code: 'BMC_TIMEOUT' } });
+  });
+
   it('answers before the relay gives up: 10 % margin, at most 1 s, never above the agent ceiling', () => {
     expect(effectiveTimeoutMs(15_000, 30_000)).toBe(14_000);
     expect(effectiveTimeoutMs(500, 30_000)).toBe(450);

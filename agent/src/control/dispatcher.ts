@@ -37,8 +37,13 @@ const DRIVER_OPERATIONS: Partial<Record<ControlOperation, { params: TSchema; run
   'sel.clear': { params: ServerParams, run: (driver) => driver.selClear().then(() => ({})) },
 };
 
-/** A non-driver control op: validates its own params, rejects with a LightsoutError. */
-export type OperationHandler = (params: Record<string, unknown>, request: RequestMessage) => Promise<unknown>;
+/**
+ * A non-driver control op: validates its own params, rejects with a LightsoutError. `timeoutCode`
+ * names what an op still unfinished at its deadline is waiting for: BMC_TIMEOUT (the default, a BMC
+ * that did not answer) or AGENT_TIMEOUT (the agent's own work, which the caller may retry).
+ */
+export type OperationHandler = ((params: Record<string, unknown>, request: RequestMessage) => Promise<unknown>) & { timeoutCode?: TimeoutCode };
+export type TimeoutCode = 'BMC_TIMEOUT' | 'AGENT_TIMEOUT';
 export type OperationHandlers = Partial<Record<ControlOperation, OperationHandler>>;
 
 export function errorBodyOf(error: unknown): ErrorBody {
@@ -47,11 +52,11 @@ export function errorBodyOf(error: unknown): ErrorBody {
   return { code: 'INTERNAL', message: 'the agent failed to run the operation' };
 }
 
-/** Rejects with BMC_TIMEOUT after `timeoutMs`; the timer never outlives the call. */
-export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+/** Rejects with `code` (BMC_TIMEOUT unless told otherwise) after `timeoutMs`; the timer never outlives the call. */
+export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string, code: TimeoutCode = 'BMC_TIMEOUT'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new LightsoutError('BMC_TIMEOUT', `${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new LightsoutError(code, `${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     return await Promise.race([work, timeout]);
@@ -101,7 +106,7 @@ export function createDispatcher(options: DispatcherOptions): (request: RequestM
     try {
       const handler = Object.hasOwn(options.handlers ?? {}, request.op) ? options.handlers![request.op as ControlOperation] : undefined;
       if (handler !== undefined) {
-        return { ok: true, result: await withTimeout(handler(request.params, request), effectiveTimeoutMs(request.timeoutMs, maxTimeoutMs), request.op) };
+        return { ok: true, result: await withTimeout(handler(request.params, request), effectiveTimeoutMs(request.timeoutMs, maxTimeoutMs), request.op, handler.timeoutCode) };
       }
       const operation = Object.hasOwn(DRIVER_OPERATIONS, request.op) ? DRIVER_OPERATIONS[request.op as ControlOperation] : undefined;
       if (operation === undefined) {

@@ -54,7 +54,12 @@ export class AgentStreams implements AgentExtension {
     this.graceMs = options.graceMs ?? StreamTiming.graceMs;
     this.stall.start();
     this.handlers = {
-      'stream.open': (params) => this.open(params),
+      // Unfinished at its deadline, a stream.open waits on the agent's own work: a resume has no BMC side at all
+      // (only the dial-back, which a gateway taking over hundreds of consoles at once can hold up), and a new
+      // console's BMC side reports its own BMC_TIMEOUT or BMC_UNREACHABLE within the budget (SOL activation,
+      // RFB handshake, TCP connect). AGENT_TIMEOUT closes the client's leg with 4503, which it resumes from;
+      // BMC_TIMEOUT closed it for good (4502) while the session was still in its grace period.
+      'stream.open': Object.assign((params: Record<string, unknown>) => this.open(params), { timeoutCode: 'AGENT_TIMEOUT' as const }),
       'stream.close': async (params) => {
         if (!Value.Check(StreamCloseSchema, params)) throw new LightsoutError('BAD_REQUEST', 'invalid params for stream.close');
         this.sessions.get(params.sessionId)?.end(StreamCloseCode.ENDED, 'closed by the relay');

@@ -204,7 +204,7 @@ const GroupLine = memo(function GroupLine({ row, style, focused, onClick, onCont
   );
 });
 
-interface ServerLineProps {
+export interface ServerLineProps {
   row: ServerRow;
   style: { top: number };
   selected: boolean;
@@ -218,7 +218,8 @@ interface ServerLineProps {
   onDrop(event: React.DragEvent): void;
 }
 
-function ServerLine({ row, style, selected, focused, dropTarget, onContextMenu, ...handlers }: ServerLineProps) {
+/** One server in the tree: its power (pending, or why unknown), agent, BMC link, sessions and media badges. */
+export function ServerLine({ row, style, selected, focused, dropTarget, onContextMenu, ...handlers }: ServerLineProps) {
   const { server } = row;
   const labels = Object.entries(server.labels).slice(0, 2).map(([key, value]) => `${key}=${value}`).join(' ');
   return (

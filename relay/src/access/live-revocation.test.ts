@@ -1,11 +1,10 @@
 import { statSync } from 'node:fs';
-import type { SessionCreated } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { EventMessage } from '../plugins/events.js';
 import { type RunningRelay, loginWithPassword, startRelay } from '../testing/index.js';
 import { waitFor } from '@lightsout/lab/wait';
-import { startLiveUpload } from '../testing/live-connections.js';
+import { openLiveConsole, resumeOutcome, startLiveUpload } from '../testing/live-connections.js';
 import { ScriptedAgent } from '../testing/scripted-agent.js';
 
 /**
@@ -40,51 +39,6 @@ async function person(username: string, tenant: string, role: 'viewer' | 'operat
 /** Milliseconds from `since` until the socket closes, with its close code. */
 function closeOf(socket: WebSocket): Promise<{ code: number; at: number }> {
   return new Promise((resolve) => socket.once('close', (code) => resolve({ code, at: Date.now() })));
-}
-
-interface Console {
-  client: WebSocket;
-  session: SessionCreated;
-  resumeToken: string;
-  closed: Promise<{ code: number; at: number }>;
-}
-
-/** Open a console; resolves once the leg is spliced (the first resume token arrived) and the client sent its resume. */
-async function openConsole(token: string, serverId: string): Promise<Console> {
-  const session = (await ok('POST', `/v1/servers/${serverId}/sessions`, token, { kind: 'sol', mode: 'control' })) as unknown as SessionCreated;
-  const client = new WebSocket(session.streamUrl, ['lightsout.stream.v1', `bearer.${session.token}`]);
-  client.on('error', () => undefined);
-  const closed = closeOf(client);
-  const resumeToken = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no resume token within 10 s')), 10_000);
-    client.on('message', (data, binary) => {
-      if (binary) return;
-      const message = JSON.parse(data.toString()) as { type: string; token?: string };
-      if (message.type === 'token' && message.token !== undefined) {
-        clearTimeout(timer);
-        resolve(message.token);
-      }
-    });
-    client.once('unexpected-response', (_request, response) => reject(new Error(`stream refused: ${response.statusCode}`)));
-  });
-  client.send(JSON.stringify({ type: 'resume', offset: 0 }));
-  return { client, session, resumeToken, closed };
-}
-
-/** The HTTP status of a reconnect with a resume token, or 'open'. */
-function resumeStatus(session: SessionCreated, resumeToken: string): Promise<number | 'open'> {
-  const socket = new WebSocket(session.streamUrl, ['lightsout.stream.v1', `bearer.${resumeToken}`]);
-  socket.on('error', () => undefined);
-  return new Promise((resolve) => {
-    socket.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('open', () => {
-      resolve('open');
-      socket.terminate();
-    });
-  });
 }
 
 /** An event feed subscriber: every message kept, and a wait for the next one that matches. */
@@ -145,7 +99,7 @@ describe('a tenant move takes the server from the old tenant at once', () => {
   it('ends the live control leg, refuses the resume token, stops the recording, ejects the mount; the new tenant opens a console', async () => {
     const demoOperator = (await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password)).accessToken;
     const bravoOperator = await person('bravo-op', 'bravo', 'operator');
-    const live = await openConsole(demoOperator, 'mv-1');
+    const live = await openLiveConsole(relay, demoOperator, 'mv-1');
     const leg = await agent.until(() => agent.legs.find((candidate) => candidate.sessionId === live.session.sessionId), 'the agent leg');
     live.client.send(Buffer.from('whoami\n'));
     await agent.until(() => leg.typed.includes('whoami'), 'typing to reach the agent');
@@ -171,14 +125,14 @@ describe('a tenant move takes the server from the old tenant at once', () => {
     expect(ejected.tenant_id).toBe('demo');
     expect(JSON.parse(ejected.details!)).toMatchObject({ reason: 'server moved to another tenant', filename: 'demo-secret.iso', to: 'bravo' });
 
-    expect(await resumeStatus(live.session, live.resumeToken)).toBe(404);
+    expect(await resumeOutcome(live)).toBe(404);
     expect((await api('POST', '/v1/servers/mv-1/sessions', demoOperator, { kind: 'sol', mode: 'control' })).status).toBe(404);
     const media = await api('GET', '/v1/servers/mv-1/media', bravoOperator.token);
     expect(media.status).toBe(200);
     expect(media.body['image']).toBeNull();
     expect(JSON.stringify(media.body)).not.toContain('demo-secret.iso');
 
-    const bravoConsole = await openConsole(bravoOperator.token, 'mv-1');
+    const bravoConsole = await openLiveConsole(relay, bravoOperator.token, 'mv-1');
     expect(agent.legs.find((candidate) => candidate.sessionId === bravoConsole.session.sessionId)?.tenant).toBe('bravo');
     expect(relay.app.streams.recorder.isRecording(bravoConsole.session.sessionId)).toBe(true);
     bravoConsole.client.close(1000);

@@ -1,11 +1,10 @@
 import { rmSync } from 'node:fs';
-import type { SessionCreated } from '@lightsout/shared';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { NOTIFY_CHANNEL } from './revocation-channels.js';
 import { postgresForThisFile } from '../testing/dialects.js';
 import { type RunningRelay, loginWithPassword, sharedAtRestKeyFile, startRelay } from '../testing/index.js';
+import { openLiveConsole, openLiveFeed, resumeOutcome } from '../testing/live-connections.js';
 import { ScriptedAgent } from '../testing/scripted-agent.js';
 
 /**
@@ -22,56 +21,6 @@ async function api(relay: RunningRelay, method: string, path: string, token: str
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-}
-
-interface Console {
-  session: SessionCreated;
-  resumeToken: string;
-  closed: Promise<{ code: number; at: number }>;
-}
-
-async function openConsole(relay: RunningRelay, token: string, serverId: string): Promise<Console> {
-  const session = (await api(relay, 'POST', `/v1/servers/${serverId}/sessions`, token, { kind: 'sol', mode: 'control' })) as unknown as SessionCreated;
-  const client = new WebSocket(session.streamUrl, ['lightsout.stream.v1', `bearer.${session.token}`]);
-  client.on('error', () => undefined);
-  const closed = new Promise<{ code: number; at: number }>((resolve) => client.once('close', (code) => resolve({ code, at: Date.now() })));
-  const resumeToken = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no resume token within 10 s')), 10_000);
-    client.on('message', (data, binary) => {
-      const message = binary ? undefined : (JSON.parse(data.toString()) as { type: string; token?: string });
-      if (message?.type === 'token' && message.token !== undefined) {
-        clearTimeout(timer);
-        resolve(message.token);
-      }
-    });
-    client.once('unexpected-response', (_request, response) => reject(new Error(`stream refused: ${response.statusCode}`)));
-  });
-  return { session, resumeToken, closed };
-}
-
-function resumeStatus(session: SessionCreated, resumeToken: string): Promise<number | 'open'> {
-  const socket = new WebSocket(session.streamUrl, ['lightsout.stream.v1', `bearer.${resumeToken}`]);
-  socket.on('error', () => undefined);
-  return new Promise((resolve) => {
-    socket.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('open', () => {
-      resolve('open');
-      socket.terminate();
-    });
-  });
-}
-
-function openFeed(relay: RunningRelay, token: string): Promise<{ closed: Promise<{ code: number; at: number }> }> {
-  const socket = new WebSocket(`${relay.url.replace(/^http/, 'ws')}/v1/events`, ['lightsout.events.v1', `bearer.${token}`]);
-  socket.on('error', () => undefined);
-  const closed = new Promise<{ code: number; at: number }>((resolve) => socket.once('close', (code) => resolve({ code, at: Date.now() })));
-  return new Promise((resolve, reject) => {
-    socket.once('message', () => resolve({ closed }));
-    socket.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
-  });
 }
 
 const sol = (id: string) => ({ id, name: id, tenant: 'demo', rack: 'r1', endpoints: { ipmi: '127.0.0.1:623' }, capabilities: ['power', 'sol'] as never[] });
@@ -109,8 +58,8 @@ describe('on PostgreSQL: two relays on one database', () => {
 
   it('a user disabled through A: their console and event feed on B end within a second, their resume token is refused on B', async () => {
     const user = await userOnB('pg-leaver');
-    const live = await openConsole(relayB, user.token, 'pg-1');
-    const feed = await openFeed(relayB, user.token);
+    const live = await openLiveConsole(relayB, user.token, 'pg-1');
+    const feed = await openLiveFeed(relayB, user.token);
     await api(relayA, 'PATCH', `/v1/users/${user.id}`, adminA, { disabled: true });
     const answered = Date.now();
     const [legClosed, feedClosed] = await Promise.all([live.closed, feed.closed]);
@@ -118,12 +67,12 @@ describe('on PostgreSQL: two relays on one database', () => {
     expect([legClosed.code, feedClosed.code]).toEqual([4403, 4403]);
     expect(legClosed.at - answered).toBeLessThanOrEqual(1000);
     expect(feedClosed.at - answered).toBeLessThanOrEqual(1000);
-    expect(await resumeStatus(live.session, live.resumeToken)).toBe(403);
+    expect(await resumeOutcome(live)).toBe(403);
   });
 
   it('a server moved through A: the old tenant\'s console on B ends within a second and B tells the agent', async () => {
     const user = await userOnB('pg-mover');
-    const live = await openConsole(relayB, user.token, 'pg-2');
+    const live = await openLiveConsole(relayB, user.token, 'pg-2');
     await api(relayA, 'PUT', '/v1/servers/pg-2/tenant', adminA, { tenant: 'bravo' });
     const answered = Date.now();
     const closed = await live.closed;
@@ -131,12 +80,12 @@ describe('on PostgreSQL: two relays on one database', () => {
     expect(closed.code).toBe(4403);
     expect(closed.at - answered).toBeLessThanOrEqual(1000);
     await agent.until(() => agent.requests.some((request) => request.op === 'server.assign' && request.params['serverId'] === 'pg-2' && request.params['tenant'] === 'bravo'), 'server.assign from relay B');
-    expect(await resumeStatus(live.session, live.resumeToken)).toBe(404);
+    expect(await resumeOutcome(live)).toBe(404);
   });
 
   it('B\'s LISTEN connection cut just before: the notice still arrives within a second (B re-reads the store)', async () => {
     const user = await userOnB('pg-while-deaf');
-    const live = await openConsole(relayB, user.token, 'pg-3');
+    const live = await openLiveConsole(relayB, user.token, 'pg-3');
     const admin = new pg.Client({ connectionString: relayA.config.store.postgresUrl });
     await admin.connect();
     try {
@@ -166,7 +115,7 @@ describe('on SQLite: one relay', () => {
       agent = await ScriptedAgent.start(relay.url, admin, [sol('lite-1')]);
       const created = await api(relay, 'POST', '/v1/users', admin, { username: 'lite-demoted', password: PASSWORD, role: 'operator', tenant: 'demo' });
       const user = (await loginWithPassword(relay.url, 'lite-demoted', PASSWORD)).accessToken;
-      const live = await openConsole(relay, user, 'lite-1');
+      const live = await openLiveConsole(relay, user, 'lite-1');
       // Still a user (a viewer now), so only the notice can refuse the resume token of the control session.
       await api(relay, 'PATCH', `/v1/users/${String(created['id'])}`, admin, { role: 'viewer' });
       expect((await live.closed).code).toBe(4403);
@@ -174,7 +123,7 @@ describe('on SQLite: one relay', () => {
       agent = undefined;
       await relay.app.close();
       relay = await startRelay({ dataDir, port });
-      expect(await resumeStatus(live.session, live.resumeToken)).toBe(403);
+      expect(await resumeOutcome(live)).toBe(403);
     } finally {
       await agent?.stop();
       await relay.close();

@@ -18,9 +18,19 @@ export interface StepUpPolicy {
  * Service accounts (API tokens) have no interactive login to repeat: their
  * role is the whole decision (docs/security.md says so).
  */
+/**
+ * The shortfall of a token that says nothing of when its holder signed in:
+ * an external issuer that leaves `auth_time` out of access tokens, with no
+ * other source configured. Signing in again gives another such token, so
+ * the refusal names what the operator sets instead of looping the person.
+ */
+export const SIGN_IN_TIME_UNKNOWN =
+  "the identity provider's token does not say when you signed in (no auth_time), so signing in again cannot satisfy this: the relay's operator names the claim that carries it (identity.external.claims.authTime) or accepts the token's iat (identity.external.authTimeFromIssuedAt), docs/security.md";
+
 export function stepUpShortfall(principal: Principal, policy: StepUpPolicy, nowSeconds = Math.floor(Date.now() / 1000)): string | undefined {
   if (principal.kind === 'service-account') return undefined;
-  if (principal.authTime === undefined || nowSeconds - principal.authTime > policy.maxAgeSeconds) return `sign in again (the last sign-in must be within ${policy.maxAgeSeconds} s)`;
+  if (principal.authTime === undefined) return SIGN_IN_TIME_UNKNOWN;
+  if (nowSeconds - principal.authTime > policy.maxAgeSeconds) return `sign in again (the last sign-in must be within ${policy.maxAgeSeconds} s)`;
   if (policy.mfa && !(principal.amr ?? []).some((method) => SECOND_FACTORS.has(method))) return 'sign in again with your second factor (this tenant requires MFA)';
   return undefined;
 }
@@ -38,7 +48,7 @@ export async function stepUpPolicy(app: FastifyInstance, tenant: string): Promis
 /** STEP_UP_REQUIRED (401; the caller adds the challenge header) for a shortfall stepUpShortfall found. */
 export function stepUpRequired(policy: StepUpPolicy, permission: Permission, shortfall: string): LightsoutError {
   return new LightsoutError('STEP_UP_REQUIRED', `this action needs a recent sign-in: ${shortfall}`, {
-    hint: 'sign in again (lightsout login; the web console asks by itself), then retry',
+    hint: shortfall === SIGN_IN_TIME_UNKNOWN ? "ask the relay's operator: the identity provider's tokens carry no sign-in time" : 'sign in again (lightsout login; the web console asks by itself), then retry',
     details: { maxAge: policy.maxAgeSeconds, mfa: policy.mfa, permission },
   });
 }

@@ -74,9 +74,15 @@ describe('external issuer (oauth2-mock-server): strict defaults', () => {
     expect(await call(relay, 'GET', '/v1/me', await accessToken('provider', 'viewer', {}, { expiresIn: 3600 }))).toMatchObject({ status: 200 });
   });
 
-  it('without auth_time (and no other source configured) destructive actions need a step-up', async () => {
+  it('without auth_time (and no other source configured) destructive actions need a step-up, and the refusal says signing in again cannot give it', async () => {
     await addServer(relay, 'provider', 'strict-1');
-    expect(await call(relay, 'POST', '/v1/servers/strict-1/power', await accessToken('provider', 'operator'), { action: 'off' })).toMatchObject({ status: 401, code: 'STEP_UP_REQUIRED' });
+    const refused = await call(relay, 'POST', '/v1/servers/strict-1/power', await accessToken('provider', 'operator'), { action: 'off' });
+    expect(refused).toMatchObject({ status: 401, code: 'STEP_UP_REQUIRED' });
+    // Not "sign in again": the next token from this issuer carries no sign-in time either.
+    expect(refused.body['message']).toMatch(/no auth_time.*cannot satisfy/);
+    expect(refused.body['message']).toContain('identity.external.claims.authTime');
+    expect(refused.body['message']).toContain('identity.external.authTimeFromIssuedAt');
+    expect(refused.body['hint']).toMatch(/operator/);
   });
 });
 
@@ -107,7 +113,10 @@ describe('external issuer (oauth2-mock-server): providers without auth_time in a
     // The mock's tokens carry amr ["pwd"] and no auth_time, like many providers.
     expect(await call(relay, 'POST', '/v1/servers/acme-1/power', await issuer.token(claims('acme', 'operator')), { action: 'cycle' })).toMatchObject({ status: 503, code: 'AGENT_OFFLINE' });
     const old = await issuer.token(claims('acme', 'operator', { iat: now() - 3600, exp: now() + 300 }));
-    expect(await call(relay, 'POST', '/v1/servers/acme-1/power', old, { action: 'cycle' })).toMatchObject({ status: 401, code: 'STEP_UP_REQUIRED' });
+    const stale = await call(relay, 'POST', '/v1/servers/acme-1/power', old, { action: 'cycle' });
+    expect(stale).toMatchObject({ status: 401, code: 'STEP_UP_REQUIRED' });
+    // Here a new sign-in does help: the refusal says so.
+    expect(stale.body['message']).toMatch(/sign in again \(the last sign-in must be within 600 s\)/);
   });
 
   it('auth_time in the token, or in the configured claim, wins over iat', async () => {

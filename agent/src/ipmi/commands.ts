@@ -90,10 +90,10 @@ export async function sdrRecords(session: IpmiRequester, maxRecords = 1024): Pro
   return records;
 }
 
-/** Threshold and discrete sensors with readings, converted for full records (§35.14, §36.3). */
-export async function sensorList(session: IpmiRequester): Promise<Sensor[]> {
+/** Threshold and discrete sensors with readings, converted for full records (§35.14, §36.3); the SDR walked unless given. */
+export async function sensorList(session: IpmiRequester, records?: readonly SdrRecord[]): Promise<Sensor[]> {
   const sensors: Sensor[] = [];
-  for (const record of await sdrRecords(session)) {
+  for (const record of records ?? (await sdrRecords(session))) {
     if (record.kind !== 'full' && record.kind !== 'compact') continue;
     let reading;
     try {

@@ -3,7 +3,8 @@ import type { BmcCredentials, BmcDriver } from '../drivers/types.js';
 import { CredentialGate } from '../drivers/credential-gate.js';
 import { bootResultOf } from '../drivers/boot-readback.js';
 import type { FruInfo, PrivilegeName } from '@lightsout/bmc-wire/ipmi';
-import { bootOverride, chassisControl, clearSel, deviceId, powerState, sdrRecords, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
+import { bootOverride, chassisControl, clearSel, deviceId, powerState, selEntries, sensorList, sensorNames, type IpmiRequester } from './commands.js';
+import { SdrCache } from './sdr-cache.js';
 import { identityOf } from './identity.js';
 import { isFruDataProblem, readFru, systemFirmwareVersion } from './fru.js';
 import { isQuirkName, QUIRK_ALIASES, quirkEnabled, type QuirkSettings } from './quirks.js';
@@ -57,6 +58,8 @@ export class IpmiDriver implements BmcDriver {
   private readonly sessionOptions: IpmiSessionOptions;
   private solHub: SolHub | undefined;
   private negotiatedValue: IpmiNegotiated | undefined;
+  /** The BMC's SDR repository, walked again only when it changed (sensor reads, SEL sensor names). */
+  private readonly sdr = new SdrCache();
 
   constructor(private readonly options: IpmiDriverOptions) {
     this.credentialGate = options.credentialGate ?? new CredentialGate();
@@ -108,7 +111,7 @@ export class IpmiDriver implements BmcDriver {
   }
 
   async sensors(): Promise<SensorList> {
-    return { sensors: await this.withSession(sensorList, true) };
+    return { sensors: await this.withSession(async (session) => sensorList(session, await this.sdr.records(session)), true) };
   }
 
   /**
@@ -152,7 +155,7 @@ export class IpmiDriver implements BmcDriver {
    */
   private async sensorNamesIfAny(session: IpmiRequester): Promise<ReadonlyMap<number, string> | undefined> {
     try {
-      return sensorNames(await sdrRecords(session));
+      return sensorNames(await this.sdr.records(session));
     } catch (error) {
       const completionCode = completionCodeOfError(error);
       if (completionCode === undefined) throw error;

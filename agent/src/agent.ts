@@ -16,6 +16,7 @@ import type { AgentIdentity } from './identity/state.js';
 import { registrationOf } from './inventory.js';
 import { createAgentMetrics, resultLabel, type AgentMetrics } from './metrics/agent-metrics.js';
 import { HealthServer } from './metrics/health-server.js';
+import { failureFields, isBmcAnswer } from './logger.js';
 import { ServerTenants } from './server-tenants.js';
 import { StatePoller } from './state-poller.js';
 import { SensorHistoryStore } from './sensor-history.js';
@@ -288,10 +289,6 @@ function startExtensions(factories: readonly AgentExtensionFactory[], context: A
  * BMC's own reason, no stack. Anything else is a bug and keeps its stack.
  */
 export function logRequestFailure(logger: Logger, op: string, serverId: unknown, error: unknown): void {
-  if (error instanceof LightsoutError && (error.code.startsWith('BMC_') || error.code.startsWith('MEDIA_') || error.code === 'NOT_FOUND' || error.code === 'CONFLICT')) {
-    const bmcMessages = Array.isArray(error.details?.messages) ? (error.details.messages as unknown[]).slice(0, 3) : undefined;
-    logger.warn({ op, serverId, code: error.code, reason: error.message, ...(bmcMessages?.length ? { bmcMessages } : {}), ...(error.hint ? { hint: error.hint } : {}) }, 'the BMC refused the request');
-    return;
-  }
-  logger.error({ op, serverId, err: error }, 'request failed');
+  if (isBmcAnswer(error)) logger.warn({ op, serverId, ...failureFields(error) }, 'the BMC refused the request');
+  else logger.error({ op, serverId, err: error }, 'request failed');
 }

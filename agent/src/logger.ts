@@ -1,3 +1,4 @@
+import { LightsoutError } from '@lightsout/shared';
 import pino, { type Logger } from 'pino';
 
 /**
@@ -28,4 +29,22 @@ export const REDACTED_PATHS = [
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = { level, base: { component: 'agent' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/** An error that is a BMC's (or an image server's) answer: it refused, could not, or never did what was asked. */
+export function isBmcAnswer(error: unknown): error is LightsoutError {
+  return error instanceof LightsoutError && (error.code.startsWith('BMC_') || error.code.startsWith('MEDIA_') || error.code === 'NOT_FOUND' || error.code === 'CONFLICT');
+}
+
+/**
+ * The log fields of a failure. A BMC saying no (wrong credentials, no log
+ * service, an unsupported command, an image it never read) is an ordinary
+ * answer, not an agent fault: its code, its own reason (the BMC's messages
+ * when it sent some) and the hint, no stack. Anything else is a bug and
+ * keeps its stack.
+ */
+export function failureFields(error: unknown): Record<string, unknown> {
+  if (!isBmcAnswer(error)) return { err: error };
+  const bmcMessages = Array.isArray(error.details?.messages) ? (error.details.messages as unknown[]).slice(0, 3) : undefined;
+  return { code: error.code, reason: error.message, ...(bmcMessages?.length ? { bmcMessages } : {}), ...(error.hint ? { hint: error.hint } : {}) };
 }

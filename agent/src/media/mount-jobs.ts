@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type AgentMediaJob, type BootOverride, LightsoutError, type MediaMountParams } from '@lightsout/shared';
+import { failureFields } from '../logger.js';
 import type { BmcDriver } from '../drivers/types.js';
 import type { MediaCache } from './cache.js';
 import { errorOf } from './errors.js';
@@ -156,7 +157,7 @@ export class MountJobs {
       job.failedStep = job.step === 'setting-boot' || job.step === 'resetting' ? job.step : 'mounting';
       advance(job, 'failed');
       job.error = errorOf(error);
-      logger.warn({ serverId, step: job.failedStep, err: error }, 'virtual media mount failed');
+      logger.warn({ serverId, step: job.failedStep, ...failureFields(error) }, 'virtual media mount failed');
     }
   }
 

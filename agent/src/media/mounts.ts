@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentMediaMount, BootOverride } from '@lightsout/shared';
+import { failureFields } from '../logger.js';
 import type { BmcDriver } from '../drivers/types.js';
 import type { MediaCache } from './cache.js';
 import { type MountStore, fileMountStore } from './mount-store.js';
@@ -143,7 +144,7 @@ export class MountRegistry {
       await this.context.autoEject(serverId);
       this.context.logger.info({ serverId, sha256: record.sha256 }, 'virtual media ejected automatically');
     } catch (error) {
-      this.context.logger.warn({ serverId, err: error }, 'automatic eject failed');
+      this.context.logger.warn({ serverId, ...failureFields(error) }, 'automatic eject failed');
     }
   }
 
@@ -161,7 +162,7 @@ export class MountRegistry {
       const restored = await driver.bootSet({ device: previous.device, persistent: previous.persistent, uefi: previous.uefi });
       this.context.logger.info({ serverId, restored }, 'boot override from before the media boot restored');
     } catch (error) {
-      this.context.logger.warn({ serverId, previous, err: error }, 'could not restore the boot override from before the media boot');
+      this.context.logger.warn({ serverId, previous, ...failureFields(error) }, 'could not restore the boot override from before the media boot');
     }
   }
 }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RedfishDriver, createRedfishDriver } from '../redfish/index.js';
@@ -24,7 +24,19 @@ const image = randomBytes(64 * 1024);
 const sha256 = createHash('sha256').update(image).digest('hex');
 const SLOT = '/redfish/v1/Managers/BMC/VirtualMedia/CD1';
 
-async function setup(fixture: FixtureOptions) {
+/** A logger whose JSON lines the test reads. */
+function capturedLog() {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, sink), lines };
+}
+
+async function setup(fixture: FixtureOptions, logger: pino.Logger = pino({ level: 'silent' })) {
   const bmc = new FixtureBmc(fixture);
   await bmc.start();
   cleanups.push(() => bmc.stop());
@@ -44,7 +56,7 @@ async function setup(fixture: FixtureOptions) {
       mountsFile: join(directory, 'mounts.json'),
       fetchWaitMs: 1500,
     },
-    { relay: () => 'http://127.0.0.1:9', logger: pino({ level: 'silent' }), signJwt: async () => 'unused', mediaDriverFor: () => driver, hasServer: (id) => id === 'web-01' },
+    { relay: () => 'http://127.0.0.1:9', logger, signJwt: async () => 'unused', mediaDriverFor: () => driver, hasServer: (id) => id === 'web-01' },
   );
   await service.start();
   cleanups.push(() => service.stop());
@@ -58,16 +70,22 @@ async function setup(fixture: FixtureOptions) {
 
 describe('MediaService mount', () => {
   it('fails with MEDIA_NOT_FETCHED on a BMC that stores the image without ever reading it, and leaves the slot empty', async () => {
-    const { bmc, service, mount } = await setup({ insert: 'patch-only', patchStoresOnly: true });
+    const log = capturedLog();
+    const { bmc, service, mount } = await setup({ insert: 'patch-only', patchStoresOnly: true }, log.logger);
     const job = await mount({ boot: true });
     expect(job).toMatchObject({ step: 'failed', failedStep: 'mounting', error: { code: 'MEDIA_NOT_FETCHED' } });
+    // a BMC's answer, not an agent fault: a warning with its reason and hint, no stack
+    const failure = log.lines.find((line) => line['msg'] === 'virtual media mount failed');
+    expect(failure).toMatchObject({ level: 40, serverId: 'web-01', step: 'mounting', code: 'MEDIA_NOT_FETCHED', reason: expect.stringMatching(/did not read it/), hint: expect.any(String) });
+    expect(JSON.stringify(failure)).not.toContain('stack');
     expect(bmc.requestsTo('POST', 'ComputerSystem.Reset')).toHaveLength(0);
     expect(bmc.resource(SLOT)).toMatchObject({ Image: null, Inserted: false });
     expect(service.status('web-01').mount).toBeNull();
   });
 
-  it('succeeds once the BMC has read the signed URL', async () => {
-    const { bmc, mount } = await setup({ fetchesImage: true });
+  it('succeeds once the BMC has read the signed URL, though it never reports the image connected', async () => {
+    // nothing but the read can confirm this mount (a BMC that also reports it connected may be confirmed either way first)
+    const { bmc, mount } = await setup({ insert: 'patch-only', patchStoresOnly: true, fetchesImage: true });
     expect(await mount()).toMatchObject({ step: 'mounted', confirmedBy: 'fetched' });
     expect(bmc.fetches.map((entry) => entry.status)).toEqual([206]);
   });

@@ -1,4 +1,4 @@
-import type { LightsoutError } from '@lightsout/shared';
+import { type LightsoutError, signingInAgainHelps } from '@lightsout/shared';
 import type { TokenSource } from './auth/session.js';
 import { errorOf, readJson, send } from './http.js';
 
@@ -60,7 +60,7 @@ export class RelayApi {
       const error = await errorOf(response);
       if (error.code === 'STEP_UP_REQUIRED') {
         // A refresh keeps the old auth_time: only a new sign-in helps, then one retry.
-        const fresh = steppedUp || this.#stepUp === undefined ? undefined : await this.#stepUp(error);
+        const fresh = steppedUp || this.#stepUp === undefined || !signingInAgainHelps(error) ? undefined : await this.#stepUp(error);
         if (fresh === undefined) throw error;
         this.#tokens = fresh;
         return this.#send(method, path, init, renewed, true);

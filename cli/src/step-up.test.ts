@@ -12,6 +12,23 @@ function relayRequiringStepUp() {
 }
 
 describe('step-up in the CLI', () => {
+  it('does not sign in again when the relay says a new sign-in cannot help (the issuer\'s tokens carry no sign-in time)', async () => {
+    const unknown = { ...STEP_UP_REQUIRED, details: { maxAge: 600, signInTime: 'unknown' } };
+    const relay = await relayStub(() => ({ status: 401, headers: STEP_UP_CHALLENGE, body: unknown }));
+    try {
+      let signIns = 0;
+      const api = new RelayApi(relay.url, staticTokenSource('stale-token'), async () => {
+        signIns += 1;
+        return staticTokenSource('fresh-token');
+      });
+      await expect(api.post('/v1/servers/web-1/power', { action: 'off' })).rejects.toMatchObject({ code: 'STEP_UP_REQUIRED', details: { signInTime: 'unknown' } });
+      expect(signIns).toBe(0);
+      expect(relay.seen).toHaveLength(1);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('signs in again once on STEP_UP_REQUIRED and retries with the fresh token', async () => {
     const relay = await relayRequiringStepUp();
     try {

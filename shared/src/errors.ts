@@ -131,6 +131,16 @@ export function isBmcFailure(code: ErrorCode): boolean {
   return BMC_FAILURES.has(code);
 }
 
+/**
+ * A STEP_UP_REQUIRED that a new sign-in cannot satisfy: the relay says the
+ * identity provider's tokens carry no sign-in time at all (`details.signInTime:
+ * "unknown"`), so clients show the refusal instead of signing the person in
+ * again only to be refused the same way.
+ */
+export function signingInAgainHelps(error: { code: string; details?: Record<string, unknown> | undefined }): boolean {
+  return error.code === 'STEP_UP_REQUIRED' && error.details?.['signInTime'] !== 'unknown';
+}
+
 /** The JSON body of every error response and every failed control reply. */
 export interface ErrorBody {
   code: ErrorCode;

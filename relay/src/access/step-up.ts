@@ -49,6 +49,7 @@ export async function stepUpPolicy(app: FastifyInstance, tenant: string): Promis
 export function stepUpRequired(policy: StepUpPolicy, permission: Permission, shortfall: string): LightsoutError {
   return new LightsoutError('STEP_UP_REQUIRED', `this action needs a recent sign-in: ${shortfall}`, {
     hint: shortfall === SIGN_IN_TIME_UNKNOWN ? "ask the relay's operator: the identity provider's tokens carry no sign-in time" : 'sign in again (lightsout login; the web console asks by itself), then retry',
-    details: { maxAge: policy.maxAgeSeconds, mfa: policy.mfa, permission },
+    // signInTime "unknown": clients show this refusal rather than send the person to sign in again (shared signingInAgainHelps).
+    details: { maxAge: policy.maxAgeSeconds, mfa: policy.mfa, permission, ...(shortfall === SIGN_IN_TIME_UNKNOWN ? { signInTime: 'unknown' } : {}) },
   });
 }

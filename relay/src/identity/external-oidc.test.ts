@@ -83,6 +83,8 @@ describe('external issuer (oauth2-mock-server): strict defaults', () => {
     expect(refused.body['message']).toContain('identity.external.claims.authTime');
     expect(refused.body['message']).toContain('identity.external.authTimeFromIssuedAt');
     expect(refused.body['hint']).toMatch(/operator/);
+    // Said to clients too, so they do not send the person round a loop of sign-ins.
+    expect(refused.body['details']).toMatchObject({ signInTime: 'unknown' });
   });
 });
 
@@ -117,6 +119,7 @@ describe('external issuer (oauth2-mock-server): providers without auth_time in a
     expect(stale).toMatchObject({ status: 401, code: 'STEP_UP_REQUIRED' });
     // Here a new sign-in does help: the refusal says so.
     expect(stale.body['message']).toMatch(/sign in again \(the last sign-in must be within 600 s\)/);
+    expect(stale.body['details']).not.toHaveProperty('signInTime');
   });
 
   it('auth_time in the token, or in the configured claim, wins over iat', async () => {

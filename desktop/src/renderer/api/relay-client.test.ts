@@ -47,6 +47,14 @@ describe('RelayClient', () => {
     expect(stepUp).toHaveBeenCalledTimes(2);
   });
 
+  it('does not offer a sign-in the relay says cannot help (the issuer\'s tokens carry no sign-in time): the refusal is shown', async () => {
+    const requests = scriptFetch([{ status: 401, body: { code: 'STEP_UP_REQUIRED', message: 'no auth_time', details: { maxAge: 600, signInTime: 'unknown' } } }]);
+    const stepUp = vi.fn(async () => true);
+    await expect(client({ stepUp }).power('srv-1', 'off')).rejects.toMatchObject({ code: 'STEP_UP_REQUIRED', message: 'no auth_time' });
+    expect(stepUp).not.toHaveBeenCalled();
+    expect(requests).toHaveLength(1);
+  });
+
   it('does not retry when the user cancels the step-up', async () => {
     const requests = scriptFetch([{ status: 401, body: { code: 'STEP_UP_REQUIRED', message: 'x' } }]);
     await expect(client({ stepUp: async () => false }).power('srv-1', 'cycle')).rejects.toMatchObject({ code: 'STEP_UP_REQUIRED' });

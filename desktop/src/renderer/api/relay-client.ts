@@ -14,6 +14,7 @@ import {
   type ServerIdentity,
   type ServerList,
   type SessionCreated,
+  signingInAgainHelps,
   type StreamKind,
   type StreamMode,
   type WhoAmI,
@@ -63,7 +64,7 @@ export class RelayClient {
     const payload: unknown = await response.json().catch(() => null);
     if (response.ok) return payload as T;
     const error = LightsoutError.fromBody(payload ?? { code: response.status === 404 ? 'NOT_FOUND' : 'INTERNAL', message: `HTTP ${response.status}` });
-    if (error.code === 'STEP_UP_REQUIRED' && !retried) {
+    if (error.code === 'STEP_UP_REQUIRED' && !retried && signingInAgainHelps(error)) {
       if (await this.#options.stepUp(error)) return this.request<T>(method, path, body, true);
     } else if (error.code === 'UNAUTHENTICATED' || error.code === 'TOKEN_EXPIRED' || error.code === 'TOKEN_INVALID') {
       this.#options.unauthenticated();

@@ -247,7 +247,7 @@ print(json.dumps({"target": str(system.boot.target), "enabled": str(system.boot.
 
 describe('Redfish driver → bmcsim fault knobs of independent BMCs', () => {
   it('a Reset that takes effect seconds after its 204: the read right after is stale, the confirmation waits for the target', async () => {
-    const { ServerActivity, ServerEvents, PowerConfirmations } = await import('@lightsout/relay/parts');
+    const { PowerConfirmations } = await import('@lightsout/relay/parts');
     // a real BMC stays off for seconds in a cycle; 1 s here, so a 250 ms poll sees it
     const { bmc, url } = await startBmc({ resetDelayMinMs: 1000, resetDelayMaxMs: 3000 }, tls, 1000);
     const driver = driverFor(url);
@@ -256,7 +256,7 @@ describe('Redfish driver → bmcsim fault knobs of independent BMCs', () => {
     const confirmations = new PowerConfirmations({
       read: async () => (await driver.powerGet()).power,
       record: async (_serverId, power) => void recorded.push(power),
-      activity: new ServerActivity(new ServerEvents()),
+      status: { powerPending: async () => undefined, powerSettled: async () => undefined },
       intervals: [250],
     });
     const accepted = Date.now();

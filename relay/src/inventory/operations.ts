@@ -84,7 +84,9 @@ export function createServerOperations(app: FastifyInstance, countBmcOperation: 
       // The BMC accepted the action; what it reports now is usually the old state. The server is
       // pending until the BMC reports the target (PowerConfirmations), and that is what gets stored.
       // An "off" in the answer to a cycle is its off phase seen: a BMC may be on again before the first read.
-      const { pending } = confirmations.start(serverId, action, before === 'on' || before === 'off' ? before : result.power, Date.now(), { accepted: result.power });
+      const { pending, noted } = confirmations.start(serverId, action, before === 'on' || before === 'off' ? before : result.power, Date.now(), { accepted: result.power });
+      // Stored before the answer: the client's next question may reach another replica (docs/deployment.md, Shared state).
+      await noted;
       return { ...result, pending };
     },
     // The agent holds off logging in after the BMC rejected the credentials (so the BMC never locks the account);

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { PendingPower, PowerAction, PowerOutcome, PowerState } from '@lightsout/shared';
-import type { ServerActivity } from './activity.js';
+import type { ServerLiveStatus } from './live-status.js';
 
 /**
  * Confirms a power action after the BMC accepted it. BMCs answer before
@@ -13,15 +13,18 @@ import type { ServerActivity } from './activity.js';
  *     the BMC reports the target (a cycle from on: off seen, then on) ─▶ confirmed
  *     the deadline passes first                                       ─▶ unconfirmed
  *
- * Every read is recorded as the server's state; the outcome stays on the
- * server view (`lastPower`) for the CLI and the tree.
+ * Every read is recorded as the server's state; the pending action and
+ * then the outcome are kept with the server (live-status.ts), so the view
+ * (`pendingPower`, `lastPower`) says the same at every replica for the CLI
+ * and the tree.
  */
 export interface PowerConfirmOptions {
   /** Reads the power state through the agent (power.get). */
   read: (serverId: string) => Promise<PowerState>;
   /** Stores a state read, so the tree and the API show it. */
   record: (serverId: string, power: PowerState) => Promise<void>;
-  activity: ServerActivity;
+  /** Where the pending action and its outcome are kept (the server's row). */
+  status: Pick<ServerLiveStatus, 'powerPending' | 'powerSettled'>;
   onError?: (serverId: string, error: unknown) => void;
   /** Waits between reads; overridable in tests. Default 1 s ×3, 2 s ×2, then 5 s. */
   intervals?: readonly number[];
@@ -67,6 +70,8 @@ export interface WatchOutcome {
 export const WATCH_SLICE_MS = 20_000;
 
 export const TARGET_OF: Record<PowerAction, 'on' | 'off'> = { on: 'on', off: 'off', soft: 'off', cycle: 'on', reset: 'on' };
+/** A pending action is shown this long past its deadline at most: its replica settles it by then unless it died. */
+const ABANDONED_AFTER_MS = 30_000;
 /** A soft off waits for the OS to shut down: give it minutes. */
 const DEADLINE_MS: Record<PowerAction, number> = { on: 60_000, off: 60_000, soft: 300_000, cycle: 120_000, reset: 60_000 };
 const INTERVALS_MS = [1000, 1000, 1000, 2000, 2000, 5000];
@@ -81,19 +86,28 @@ export class PowerConfirmations {
   /**
    * Starts confirming `action`, accepted at `acceptedAt`, on a server that
    * was `before`. A newer action on the same server replaces an older one.
-   * Resolves with the outcome (callers need not wait).
+   * `noted` resolves once the pending action is stored (a failure to store
+   * goes to onError: the BMC accepted the action all the same); `settled`
+   * with the outcome (callers need not wait).
    */
-  start(serverId: string, action: PowerAction, before: PowerState, acceptedAt = Date.now(), overrides: ConfirmOverrides = {}): { pending: PendingPower; settled: Promise<PowerOutcome> } {
+  start(serverId: string, action: PowerAction, before: PowerState, acceptedAt = Date.now(), overrides: ConfirmOverrides = {}): { pending: PendingPower; noted: Promise<void>; settled: Promise<PowerOutcome> } {
     const previous = this.running.get(serverId);
     if (previous) previous.cancelled = true;
     const token = { cancelled: false };
     this.running.set(serverId, token);
     const pending: PendingPower = { action, target: TARGET_OF[action], since: new Date(acceptedAt).toISOString() };
-    this.options.activity.setPendingPower(serverId, pending);
-    const settled = this.confirm(serverId, pending, before, acceptedAt, token, overrides).finally(() => {
-      if (this.running.get(serverId) === token) this.running.delete(serverId);
-    });
-    return { pending, settled };
+    const until = acceptedAt + this.deadlineOf(action) + ABANDONED_AFTER_MS;
+    const noted = this.options.status.powerPending(serverId, pending, until).catch((error: unknown) => this.options.onError?.(serverId, error));
+    const settled = this.confirm(serverId, pending, before, acceptedAt, token, overrides)
+      .then(async (outcome) => {
+        await noted;
+        if (!token.cancelled) await this.options.status.powerSettled(serverId, pending, until, outcome).catch((error: unknown) => this.options.onError?.(serverId, error));
+        return outcome;
+      })
+      .finally(() => {
+        if (this.running.get(serverId) === token) this.running.delete(serverId);
+      });
+    return { pending, noted, settled };
   }
 
   stop(): void {
@@ -104,17 +118,13 @@ export class PowerConfirmations {
   private async confirm(serverId: string, pending: PendingPower, before: PowerState, acceptedAt: number, token: { cancelled: boolean }, overrides: ConfirmOverrides): Promise<PowerOutcome> {
     const intervals = overrides.intervals ?? this.options.intervals ?? INTERVALS_MS;
     const read = overrides.read ?? this.options.read;
-    const deadline = acceptedAt + (this.options.deadlines?.[pending.action] ?? DEADLINE_MS[pending.action]);
+    const deadline = acceptedAt + this.deadlineOf(pending.action);
     // a cycle of a running server passes through off: an "on" before that is the state from before the cycle
     let needsOff = pending.action === 'cycle' && before !== 'off' && overrides.accepted !== 'off';
     let power: PowerState = before;
     if (overrides.watch !== undefined) {
       const watched = await this.watch(serverId, pending.target, needsOff, intervals, deadline, token, overrides.watch);
-      if (watched !== undefined) {
-        const outcome = this.outcome(pending, watched.confirmed, acceptedAt);
-        if (!token.cancelled) this.options.activity.setPendingPower(serverId, null, outcome);
-        return outcome;
-      }
+      if (watched !== undefined) return this.outcome(pending, watched.confirmed, acceptedAt);
       // The agent cannot watch (an older one) or the request failed: read from here until the deadline.
     }
     for (let round = 0; ; round += 1) {
@@ -129,11 +139,7 @@ export class PowerConfirmations {
       }
       if (power === 'off') needsOff = false;
       const reached = power === pending.target && !needsOff;
-      if (reached || Date.now() >= deadline) {
-        const outcome = this.outcome(pending, reached, acceptedAt);
-        if (!token.cancelled) this.options.activity.setPendingPower(serverId, null, outcome);
-        return outcome;
-      }
+      if (reached || Date.now() >= deadline) return this.outcome(pending, reached, acceptedAt);
     }
   }
 
@@ -161,6 +167,10 @@ export class PowerConfirmations {
       // A slice ended unconfirmed: an off it saw stays seen.
       if (watched.power === 'off') owesOff = false;
     }
+  }
+
+  private deadlineOf(action: PowerAction): number {
+    return this.options.deadlines?.[action] ?? DEADLINE_MS[action];
   }
 
   private outcome(pending: PendingPower, confirmed: boolean, acceptedAt: number): PowerOutcome {

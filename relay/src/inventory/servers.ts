@@ -5,14 +5,16 @@ import type { Store } from '../store/open.js';
 import type { Selectable } from 'kysely';
 import type { ServerTable } from '../store/database.js';
 import type { ServerActivity } from './activity.js';
+import { liveStatusOf } from './live-status.js';
 
 type ServerRow = Selectable<Omit<ServerTable, 'updated_at' | 'reachable'>>;
 
-const COLUMNS = ['id', 'name', 'tenant_id', 'region', 'datacenter', 'rack', 'labels', 'endpoints', 'capabilities', 'agent_id', 'power', 'state_at', 'bmc_status'] as const;
+const COLUMNS = ['id', 'name', 'tenant_id', 'region', 'datacenter', 'rack', 'labels', 'endpoints', 'capabilities', 'agent_id', 'power', 'state_at', 'bmc_status', 'pending_power', 'last_power', 'media'] as const;
 
 export function toServerView(row: ServerRow, isOnline: (agentId: string) => boolean, activity?: ServerActivity): ServerView {
   return {
     ...(activity ? activity.of(row.id) : {}),
+    ...liveStatusOf(row),
     id: row.id,
     name: row.name,
     tenant: row.tenant_id,

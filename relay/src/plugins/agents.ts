@@ -12,16 +12,20 @@ import { consumeJoinToken, createJoinToken, hashJoinToken, listJoinTokens, requi
 import { listAgentViews } from '../agents/views.js';
 import { AgentRouter } from '../cluster/router.js';
 import { shareServerEvents } from '../cluster/server-events.js';
+import { shareServerSessions } from '../cluster/server-sessions.js';
 import { ServerActivity } from '../inventory/activity.js';
 import { ServerEvents } from '../inventory/events.js';
+import { ServerLiveStatus } from '../inventory/live-status.js';
 import { bearerToken } from './identity.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Server changed / removed notifications (the /v1/events feed listens). */
     serverEvents: ServerEvents;
-    /** Live sessions and mounted media per server (the tree's badges); the streams and media plugins report into it. */
+    /** Live console legs per server (the tree's badge), at every replica; the streams plugin reports into it. */
     serverActivity: ServerActivity;
+    /** Pending and last power action and mounted media per server, kept in the store (power confirmations and the media plugin write them). */
+    serverLiveStatus: ServerLiveStatus;
     /** This replica's live agent connections (the control endpoint attaches here). */
     agents: AgentHub;
     /** Agents wherever they are connected in the deployment: `app.agentRouter.request(agentId, op, params, timeoutMs)`, `isOnline(agentId)`, for other plugins. */
@@ -37,6 +41,7 @@ const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchem
 async function agentsPlugin(app: FastifyInstance): Promise<void> {
   app.decorate('serverEvents', new ServerEvents());
   app.decorate('serverActivity', new ServerActivity(app.serverEvents));
+  app.decorate('serverLiveStatus', new ServerLiveStatus(app.store, app.serverEvents));
   const hub = new AgentHub(app.store, app.singleUse, app.config, app.metrics, app.log, app.serverEvents, app.audit);
   app.decorate('agents', hub);
   const { bus, replicas } = app.cluster;
@@ -53,7 +58,11 @@ async function agentsPlugin(app: FastifyInstance): Promise<void> {
         .then((rows) => app.serverEvents.receive({ changed: rows.map((row) => row.id), removed: [] }))
         .catch((error: unknown) => app.log.warn({ err: error, agentId }, 'could not announce an agent presence change'));
     };
-    app.addHook('onClose', async () => stopSharing());
+    const stopSessions = shareServerSessions(app.serverActivity, bus, replicas, (error) => app.log.warn({ err: error }, 'could not share console counts with the other replicas'));
+    app.addHook('onClose', async () => {
+      stopSharing();
+      stopSessions();
+    });
   }
   await router.start();
   app.decorate('agentRouter', router);

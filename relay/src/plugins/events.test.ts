@@ -129,22 +129,23 @@ describe('GET /v1/events', () => {
 
     // What the streams plugin reports as legs are spliced and end, and the media plugin as a mount settles.
     const activity = relay.app.serverActivity;
+    const liveStatus = relay.app.serverLiveStatus;
     activity.sessionStarted('badge-1');
     activity.sessionStarted('badge-1');
     expect(await feed.next(isServer('badge-1', (view) => view.sessions === 2))).toMatchObject({ server: { sessions: 2, media: null } });
     const mounted = { filename: 'debian-12.iso', since: '2026-01-01T00:00:00.000Z', by: 'operator' };
-    activity.setMedia('badge-1', mounted);
+    await liveStatus.setMedia('badge-1', mounted);
     expect(await feed.next(isServer('badge-1', (view) => view.media !== null))).toMatchObject({ server: { sessions: 2, media: mounted } });
     const listed = (await (await fetch(`${relay.url}/v1/servers/badge-1`, { headers: { authorization: `Bearer ${operatorToken}` } })).json()) as Record<string, unknown>;
     expect(listed).toMatchObject({ id: 'badge-1', sessions: 2, media: mounted });
 
     activity.sessionEnded('badge-1');
     activity.sessionEnded('badge-1');
-    activity.setMedia('badge-1', null);
+    await liveStatus.setMedia('badge-1', null);
     await feed.next(isServer('badge-1', (view) => view.sessions === 0 && view.media === null));
     // A report that changes nothing is not pushed again.
     const before = feed.history.length;
-    activity.setMedia('badge-1', null);
+    await liveStatus.setMedia('badge-1', null);
     activity.sessionStarted('badge-1');
     await feed.next(isServer('badge-1', (view) => view.sessions === 1));
     expect(feed.history.length).toBe(before + 1);

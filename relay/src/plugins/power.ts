@@ -23,7 +23,7 @@ async function powerPlugin(app: FastifyInstance): Promise<void> {
       await app.store.updateTable('servers').set({ power, state_at: Date.now() }).where('id', '=', serverId).execute();
       app.serverEvents.serversChanged([serverId]);
     },
-    activity: app.serverActivity,
+    status: app.serverLiveStatus,
     onError: (serverId, error) => app.log.debug({ serverId, err: error }, 'power confirmation read failed'),
   });
   app.decorate('powerConfirmations', confirmations);

@@ -84,6 +84,12 @@ export interface ServerTable {
   updated_at: number;
   /** JSON BmcLinkStatus from the agent's last state report, or null (migration 0006). */
   bmc_status: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON: the power action being confirmed, with the time its confirmation gives up (`until`, epoch ms), or null (migration 0021). */
+  pending_power: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON PowerOutcome of the last power action confirmed or given up on, or null (migration 0021). */
+  last_power: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON ServerMediaBadge: the virtual media image mounted, or null (migration 0021). */
+  media: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RegionTable {

@@ -524,6 +524,18 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('media_uploads').ifExists().execute();
     },
   },
+  '0021-server-live-status': {
+    // A power action being confirmed and the last one's outcome, and the mounted virtual media image (JSON, or null):
+    // kept with the server so that every replica shows them, whichever replica confirms the action or runs the mount.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('servers').addColumn('pending_power', 'text').execute();
+      await db.schema.alterTable('servers').addColumn('last_power', 'text').execute();
+      await db.schema.alterTable('servers').addColumn('media', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const column of ['media', 'last_power', 'pending_power']) await db.schema.alterTable('servers').dropColumn(column).execute();
+    },
+  },
 });
 
 /**

@@ -149,7 +149,7 @@ export const ServerView = Type.Object({
   bmc: Type.Optional(Type.Union([BmcLinkStatus, Type.Null()])),
   /** A power action accepted and not yet confirmed (the tree shows `cycling…`), or null. */
   pendingPower: Type.Optional(Type.Union([PendingPower, Type.Null()])),
-  /** The last power action's outcome through this relay, or null. */
+  /** The last power action's outcome (whichever replica confirmed it), or null. */
   lastPower: Type.Optional(Type.Union([PowerOutcome, Type.Null()])),
 });
 export type ServerView = Static<typeof ServerView>;

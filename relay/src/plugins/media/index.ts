@@ -89,15 +89,18 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const directory = options.directory ?? join(app.config.dataDir, 'media');
   const store = new HashingFileStore({ directory, configstore: new AtomicFileConfigstore(directory), expirationPeriodInMilliseconds: options.incompleteTtlMs ?? 24 * 3600_000 });
-  const activity = app.hasDecorator('serverActivity') ? app.serverActivity : undefined;
+  const liveStatus = app.hasDecorator('serverLiveStatus') ? app.serverLiveStatus : undefined;
   const jobs = new MediaJobs({
     dependencies,
     log: app.log,
     // The tree's badge: an image counts as mounted once the agent reports the mount, until the eject has finished.
-    ...(activity
+    // Kept with the server (every replica shows it), not in this replica's jobs.
+    ...(liveStatus
       ? {
           onState: (state: MediaState) =>
-            activity.setMedia(state.serverId, state.image && state.mountedAt !== null ? { filename: state.image.filename, since: state.mountedAt, by: state.mountedBy } : null),
+            void liveStatus
+              .setMedia(state.serverId, state.image && state.mountedAt !== null ? { filename: state.image.filename, since: state.mountedAt, by: state.mountedBy } : null)
+              .catch((error: unknown) => app.log.warn({ err: error, serverId: state.serverId }, 'could not store the media badge')),
         }
       : {}),
     // each step's end is seen by polling the agent: a short interval is latency off every mount (a status call is one small control message)

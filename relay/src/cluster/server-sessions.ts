@@ -1,0 +1,46 @@
+import type { ServerActivity } from '../inventory/activity.js';
+import type { ClusterBus } from './bus.js';
+import type { ReplicaRegistry } from './replicas.js';
+
+const CHANNEL = 'servers.sessions';
+
+/**
+ * `{ from, counts, full?, ask? }` on `servers.sessions`: a replica's live console legs per server
+ * ([server id, count], 0 when its last leg ended). `full`: every server of the replica (the others
+ * replace what they had of it); `ask`: the sender just started or heard again, everyone answers in full.
+ */
+interface Message {
+  from: string;
+  counts: Array<[string, number]>;
+  full?: boolean;
+  ask?: boolean;
+}
+
+/**
+ * Every replica's server views count the console legs spliced at every
+ * replica: a console opened through a gateway shows on the server at the
+ * manager. Counts, not deltas, travel (a lost message is corrected by the
+ * next one), a replica that starts or hears again after a gap asks everyone
+ * for theirs, and a replica that is gone (no heartbeat) takes its legs with
+ * it. Returns the stop.
+ */
+export function shareServerSessions(activity: ServerActivity, bus: ClusterBus, replicas: ReplicaRegistry, onError: (error: unknown) => void): () => void {
+  const publish = (message: Omit<Message, 'from'>) => bus.publish(CHANNEL, { from: replicas.id, ...message } satisfies Message).catch(onError);
+  activity.shareWith((serverId, count) => void publish({ counts: [[serverId, count]] }));
+  const unsubscribe = bus.subscribe(CHANNEL, (message) => {
+    const { from, counts, full, ask } = message as Message;
+    if (from === replicas.id) return;
+    replicas.heardFrom(from);
+    activity.receive(from, counts, full === true);
+    if (ask === true) void publish({ counts: activity.localCounts(), full: true });
+  });
+  const askEveryone = () => void publish({ counts: activity.localCounts(), full: true, ask: true });
+  const stopGone = replicas.onGone((replicaId) => activity.forget(replicaId));
+  const stopReconnect = bus.onReconnect(askEveryone);
+  void bus.ready().then(askEveryone);
+  return () => {
+    unsubscribe();
+    stopGone();
+    stopReconnect();
+  };
+}

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../access/api-tokens.js';
 import { createUser } from '../identity/accounts.js';
 import { type RunningRelay, TEST_PASSWORD, loginWithPassword, startRelay } from '../testing/index.js';
+import { ScriptedAgent } from '../testing/scripted-agent.js';
 import { waitFor } from '@lightsout/lab/wait';
 
 /**
@@ -107,6 +108,41 @@ describe('the SSH host key', () => {
       expect((await again.app.inject({ url: '/v1/ssh/host-key' })).json()).toMatchObject({ fingerprint: first.fingerprint, publicKey: first.publicKey });
     } finally {
       await again.app.close();
+    }
+  }, 60_000);
+});
+
+describe('an SSH console in progress', () => {
+  it('ends within a second when its user is disabled, like every console leg', async () => {
+    const agent = await ScriptedAgent.start(relay.url, adminToken, [{ id: 'ssh-live-1', name: 'ssh-live-1', tenant: 'demo', rack: 'r1', endpoints: { ipmi: '127.0.0.1:623' }, capabilities: ['power', 'sol'] }]);
+    try {
+      const user = await createUser(relay.app.store, { tenant: 'demo', username: 'ssh-leaver', password: 'ssh-leaver-password-123', role: 'operator' });
+      const key = keygen('ssh-leaver', 'ed25519');
+      expect((await call('POST', '/v1/me/ssh-keys', (await loginWithPassword(relay.url, 'ssh-leaver', 'ssh-leaver-password-123')).accessToken, { publicKey: key.publicKey })).status).toBe(201);
+      const knownHosts = join(directory, 'known_hosts-live');
+      const hostKey = (await call('GET', '/v1/ssh/host-key', undefined)).body as { publicKey: string; port: number };
+      writeFileSync(knownHosts, `[127.0.0.1]:${hostKey.port} ${hostKey.publicKey}\n`);
+      // stdin stays open (a person at the keyboard): the console lasts until something ends it.
+      const client = spawn('ssh', ['-F', '/dev/null', '-T', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-i', key.privateKey, '-p', String(hostKey.port), 'ssh-live-1@127.0.0.1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      client.stdout.resume();
+      client.stderr.resume();
+      const exited = once(client, 'exit').then(() => performance.now());
+      try {
+        const leg = await agent.until(() => agent.legs.find((candidate) => candidate.tenant === 'demo'), 'the SSH console\'s leg at the agent', 30_000);
+        client.stdin.write('whoami\n');
+        await agent.until(() => leg.typed.includes('whoami'), 'typing over SSH to reach the agent', 10_000);
+        expect((await call('PATCH', `/v1/users/${user.id}`, adminToken, { disabled: true })).status).toBe(200);
+        const answered = performance.now();
+        expect(await leg.closed).toBe(4403);
+        const gone = await Promise.race([exited, new Promise<undefined>((resolve) => setTimeout(resolve, 5000, undefined))]);
+        expect(gone, 'the ssh client to be disconnected').toBeDefined();
+        console.log(`user disabled: SSH console ended ${(gone! - answered).toFixed(0)} ms after the call answered`);
+        expect(gone! - answered).toBeLessThanOrEqual(1000);
+      } finally {
+        if (client.exitCode === null) client.kill('SIGTERM');
+      }
+    } finally {
+      await agent.stop();
     }
   }, 60_000);
 });

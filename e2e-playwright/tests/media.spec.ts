@@ -34,6 +34,7 @@ test('drop an ISO on a server: upload reaches 100%, then it mounts and the serve
 
   // Eject from the actions menu; the relay answers with the new media state.
   await serverAction(page, server!.name, 'menu-eject');
-  await expect(page.locator('[data-testid="toast"]:not(.error)').filter({ hasText: `${server!.id}:` })).toBeVisible();
+  // The toast says what the eject did: the image it took out of the virtual CD.
+  await expect(page.locator('[data-testid="toast"]:not(.error)').filter({ hasText: `${server!.id}: ejected e2e-install.iso` })).toBeVisible();
   await expect(row.getByTestId('media-badge')).toHaveCount(0);
 });

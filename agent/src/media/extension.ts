@@ -143,10 +143,7 @@ export function createMediaExtension(settingsOverride?: MediaSettings): AgentExt
           await ready();
           return service.mount(params);
         }),
-        'media.eject': checked<{ serverId: string }>(EjectParams, 'media.eject', async (params) => {
-          await service.eject(params.serverId);
-          return {};
-        }),
+        'media.eject': checked<{ serverId: string }>(EjectParams, 'media.eject', async (params) => service.eject(params.serverId)),
       },
       async stop() {
         await started.catch(() => undefined);

@@ -4,7 +4,7 @@ import { failureFields } from '../logger.js';
 import type { BmcDriver } from '../drivers/types.js';
 import type { MediaCache } from './cache.js';
 import { type MountStore, fileMountStore } from './mount-store.js';
-import type { VirtualMediaDriver } from './types.js';
+import { type VirtualMediaDriver, redactedImage } from './types.js';
 
 /**
  * What is mounted where: one record per server, kept on disk
@@ -74,9 +74,11 @@ export class MountRegistry {
   }
 
   /** Ejects at the BMC and forgets the record (putting back the boot override the media boot left persistent). */
-  async eject(serverId: string, driver: BmcDriver & VirtualMediaDriver): Promise<void> {
-    await driver.mediaEject();
+  /** Ejects the slot; answers the name of what was in it (our filename, else the BMC's redacted URL), or null when it was empty. */
+  async eject(serverId: string, driver: BmcDriver & VirtualMediaDriver): Promise<string | null> {
+    const before = await driver.mediaEject();
     const record = this.mounts.get(serverId);
+    const ejected = before.inserted ? (record?.filename ?? redactedImage(before.image) ?? 'an image without a URL') : null;
     if (record) {
       clearTimeout(record.timer);
       record.release();
@@ -84,7 +86,8 @@ export class MountRegistry {
     }
     this.mounts.delete(serverId);
     this.save();
-    this.context.logger.info({ serverId }, 'virtual media ejected');
+    this.context.logger.info({ serverId, ejected }, 'virtual media ejected');
+    return ejected;
   }
 
   /** The image left the slot behind our back: drop the record without touching the BMC. */

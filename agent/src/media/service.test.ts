@@ -130,3 +130,18 @@ describe('MediaService mount', () => {
     expect(bmc.resource(system).Boot).toMatchObject({ BootSourceOverrideEnabled: 'Disabled' });
   });
 });
+
+describe('MediaService eject', () => {
+  it('answers what it ejected: the name of the image this agent mounted, the BMC\'s image URL (no credentials) for another\'s, or null for an empty slot', async () => {
+    const { bmc, service, mount } = await setup({ fetchesImage: true });
+    expect(await mount()).toMatchObject({ step: 'mounted' });
+    expect(await service.eject('web-01')).toEqual({ ejected: 'ubuntu.iso' });
+    expect(bmc.resource(SLOT)).toMatchObject({ Inserted: false });
+    // Nothing inserted: nothing ejected, and it says so (no EjectMedia sent to an empty slot).
+    expect(await service.eject('web-01')).toEqual({ ejected: null });
+    expect(bmc.requestsTo('POST', 'EjectMedia')).toHaveLength(1);
+    // An image someone else inserted through the BMC: named by its URL, without the credentials it may carry.
+    Object.assign(bmc.resource(SLOT), { Image: 'http://user:secret@10.0.0.7/installer.iso?token=abc', Inserted: true, ConnectedVia: 'URI' });
+    expect(await service.eject('web-01')).toEqual({ ejected: 'http://10.0.0.7/installer.iso' });
+  });
+});

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import {
   type AgentMediaJob,
   LightsoutError,
+  type MediaEjectResult,
   type MediaFetchParams,
   type MediaFetchResult,
   type MediaFetchUrlParams,
@@ -111,7 +112,9 @@ export class MediaService {
       logger: context.logger,
       hasServer: context.hasServer,
       track,
-      autoEject: (serverId) => this.eject(serverId),
+      autoEject: async (serverId) => {
+        await this.eject(serverId);
+      },
     });
     this.jobs = new MountJobs(
       { urlTtlSeconds: options.urlTtlSeconds, ...(options.fetchWaitMs !== undefined ? { fetchWaitMs: options.fetchWaitMs } : {}) },
@@ -181,13 +184,14 @@ export class MediaService {
   }
 
   // ── media.eject ─────────────────────────────────────────────────────────
-  async eject(serverId: string): Promise<void> {
+  async eject(serverId: string): Promise<MediaEjectResult> {
     this.assertServer(serverId);
     if (this.jobs.isRunning(serverId)) throw new LightsoutError('CONFLICT', `a mount is running on ${serverId}; eject when it has finished`);
     const driver = this.context.mediaDriverFor(serverId);
     if (!driver) throw new LightsoutError('BMC_UNSUPPORTED', `virtual media needs Redfish on the BMC of ${serverId}`);
-    await this.mounts.eject(serverId, driver);
+    const ejected = await this.mounts.eject(serverId, driver);
     this.jobs.forget(serverId);
+    return { ejected };
   }
 
   private assertServer(serverId: string): void {

@@ -17,7 +17,8 @@ export interface VirtualMediaDriver {
   mediaInsert(imageUrl: string): Promise<{ quirks: string[]; slot: VirtualMediaSlotState }>;
   /** Boot-once from the virtual CD, whatever this BMC calls it; keeps the current UEFI/Legacy mode. Read back: `warning` when the BMC kept something else. */
   mediaBootOnce(): Promise<BootResult>;
-  mediaEject(): Promise<void>;
+  /** Ejects whatever is inserted; returns the slot as it was before (`inserted` false: there was nothing to eject). */
+  mediaEject(): Promise<VirtualMediaSlotState>;
   mediaGet(): Promise<VirtualMediaSlotState>;
   /** The BMC's address as it will connect to the agent's media server, when known (signing by source address). */
   readonly bmcHost: string;

@@ -116,7 +116,7 @@ export class RedfishDriver implements BmcDriver, VirtualMediaDriver {
     return this.withTopology(({ systemPath }) => setBootOverride(this.client, systemPath, { device: 'cd', persistent: false }, true));
   }
 
-  async mediaEject(): Promise<void> {
+  async mediaEject(): Promise<VirtualMediaSlotState> {
     return this.withTopology((topology) => ejectMedia(this.client, slotOf(topology)));
   }
 

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { LightsoutError } from '@lightsout/shared';
-import { redactedImage } from '../media/types.js';
+import { type VirtualMediaSlotState, redactedImage } from '../media/types.js';
 import type { RedfishClient } from './client.js';
 import { type JsonObject, actionTarget, booleanAt, stringAt } from './json.js';
 import { INSERT_LADDER, type VirtualMediaQuirkName, buildInsertAttempt } from './quirks/index.js';
@@ -119,14 +119,19 @@ async function waitInserted(client: RedfishClient, slotPath: string, imageUrl: s
   });
 }
 
-/** Idempotent: a slot with nothing inserted is left alone (BMCs answer 400 to EjectMedia on an empty slot). */
-export async function ejectMedia(client: RedfishClient, slotPath: string): Promise<void> {
+/**
+ * Idempotent: a slot with nothing inserted is left alone (BMCs answer 400 to EjectMedia on an empty slot).
+ * Returns the slot as it was before, so the caller can say what was ejected, if anything.
+ */
+export async function ejectMedia(client: RedfishClient, slotPath: string): Promise<VirtualMediaSlotState> {
   const { body: slot, etag } = await client.get(slotPath);
-  if (!slotStateOf(slotPath, slot).inserted) return;
+  const before = slotStateOf(slotPath, slot);
+  if (!before.inserted) return before;
   const target = actionTarget(slot, EJECT_ACTION);
   if (target) {
     await client.request('POST', target, { body: {} });
   } else {
     await client.request('PATCH', slotPath, { body: { Image: null, Inserted: false }, ...(etag ? { ifMatch: etag } : {}) });
   }
+  return before;
 }

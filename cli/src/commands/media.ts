@@ -124,7 +124,7 @@ async function mediaMountUrl(context: CommandContext, serverId: string, url: str
 
 export async function mediaEject(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
   const state = await (await apiFor(context)).request<MediaState>('DELETE', serverPath(serverId, 'media'), undefined);
-  context.output.out(options.json ? json(state) : `${serverId}: ejected\n`);
+  context.output.out(options.json ? json(state) : `${serverId}: ${state.message}\n`);
 }
 
 export async function mediaStatus(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {

@@ -1,6 +1,6 @@
 import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerAwaitParams, PowerAwaitResult, PowerResult, SelList, SensorHistory, SensorList, ServerIdentity } from '../schemas/operations.js';
 import type { PowerAction } from '../schemas/server.js';
-import type { MediaEjectParams, MediaFetchParams, MediaFetchResult, MediaFetchUrlParams, MediaFetchUrlResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
+import type { MediaEjectParams, MediaEjectResult, MediaFetchParams, MediaFetchResult, MediaFetchUrlParams, MediaFetchUrlResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { DiscoveryAdoptParams, DiscoveryAdoptResult, DiscoveryScanResult, ServerAssignParams, ServerAssignResult } from './messages.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
 
@@ -41,7 +41,7 @@ export interface ControlOperations {
   'media.status': { params: MediaStatusParams; result: MediaStatusResult };
   /** Start mounting a cached image on the server's BMC; with `boot`, then boot-once to CD and reset or power on. Poll media.status. */
   'media.mount': { params: MediaMountParams; result: AgentMediaJob };
-  'media.eject': { params: MediaEjectParams; result: Record<string, never> };
+  'media.eject': { params: MediaEjectParams; result: MediaEjectResult };
   /** Discovery (docs/operations.md): scan the configured ranges now; the findings follow as a `discovered` message. */
   'discovery.scan': { params: Record<string, never>; result: DiscoveryScanResult };
   /** Adopt a BMC the last scan found: the agent persists it in its state dir and sends its inventory again. */

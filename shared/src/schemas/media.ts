@@ -256,3 +256,12 @@ export interface MediaMountParams {
 export interface MediaEjectParams {
   serverId: string;
 }
+
+/**
+ * What the eject found in the virtual CD: the image it ejected — the filename
+ * this agent mounted it as, else the URL the BMC reports without user info or
+ * query (either may carry a credential) — or null when the slot was empty.
+ */
+export interface MediaEjectResult {
+  ejected: string | null;
+}

@@ -26,9 +26,9 @@ const tus = { 'Tus-Resumable': '1.0.0' };
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const server = { id: 'web-01', tenant: 'acme', agentId: 'agent-1', capabilities: ['power', 'media'], endpoints: { redfish: 'https://10.0.0.5' } };
 
-function scriptedAgent(options: { cached: boolean }) {
+function scriptedAgent(options: { cached: boolean; mounted?: boolean }) {
   const calls: string[] = [];
-  let mounted = false;
+  let mounted = options.mounted === true;
   const script = { sha256: '0'.repeat(64), transfer: options.cached ? 'cached' : 'fetching' };
   const requestAgent = (async (_agentId: string, op: string) => {
     calls.push(op);
@@ -44,9 +44,11 @@ function scriptedAgent(options: { cached: boolean }) {
           mount: mounted ? { sha256: script.sha256, filename: 'rescue.iso', mountedAt: new Date().toISOString(), mountedBy: 'olga', autoEjectAt: null } : null,
           job: mounted ? { step: 'mounted', failedStep: null, error: null, quirks: [], powerAction: null } : null,
         };
-      case 'media.eject':
+      case 'media.eject': {
+        const ejected = mounted ? 'rescue.iso' : null;
         mounted = false;
-        return {};
+        return { ejected };
+      }
       default:
         throw new LightsoutError('BMC_UNSUPPORTED', op);
     }
@@ -142,5 +144,18 @@ describe('media jobs (relay side)', () => {
     expect(await ipmi.json()).toMatchObject({ code: 'BMC_UNSUPPORTED', message: expect.stringMatching(/virtual media needs Redfish/) });
     const viewer = await fetch(`${app.url}/v1/servers/web-01/media`, { method: 'DELETE', headers: { Authorization: vic } });
     expect(viewer.status).toBe(403);
+  });
+
+  it('an eject says what it did: the image it ejected, or that the virtual CD was empty', async () => {
+    const agent = scriptedAgent({ cached: true, mounted: true });
+    const app = await start(agent);
+    const eject = async () => {
+      const response = await fetch(`${app.url}/v1/servers/web-01/media`, { method: 'DELETE', headers: { Authorization: operator } });
+      expect(response.status).toBe(200);
+      return (await response.json()) as MediaState;
+    };
+    expect(await eject()).toMatchObject({ step: 'idle', image: null, message: 'ejected rescue.iso' });
+    expect(await eject()).toMatchObject({ step: 'idle', image: null, message: 'nothing to eject: the virtual CD was empty' });
+    expect(agent.calls.filter((op) => op === 'media.eject')).toHaveLength(2);
   });
 });

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type AgentMediaJob, type AgentMediaUrlFetch, LightsoutError, type MediaState, type MediaStatusResult, type MediaStep } from '@lightsout/shared';
+import { type AgentMediaJob, type AgentMediaUrlFetch, LightsoutError, type MediaEjectResult, type MediaState, type MediaStatusResult, type MediaStep } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
 import type { UploadRecord } from './uploads.js';
@@ -120,13 +120,14 @@ export class MediaJobs {
     }
     const previous = this.states.get(server.id);
     this.update(server.id, { ...(previous ?? emptyState(server.id)), step: 'ejecting', message: 'ejecting' });
+    let answer: Partial<MediaEjectResult>;
     try {
-      await this.options.dependencies.requestAgent(server.agentId, 'media.eject', { serverId: server.id }, this.options.requestTimeoutMs);
+      answer = await this.options.dependencies.requestAgent(server.agentId, 'media.eject', { serverId: server.id }, this.options.requestTimeoutMs);
     } catch (error) {
       this.update(server.id, { ...(previous ?? emptyState(server.id)), step: 'failed', failedStep: 'ejecting', message: 'eject failed', error: errorOf(error) });
       throw error;
     }
-    return this.update(server.id, { ...emptyState(server.id), message: 'no virtual media' });
+    return this.update(server.id, { ...emptyState(server.id), message: ejectMessage(answer.ejected) });
   }
 
   /**
@@ -326,6 +327,12 @@ export class MediaJobs {
 
 /** A job whose server was released under it: it stops without writing a state. */
 class Released extends Error {}
+
+/** What an eject did, in words: the image the agent found and ejected, or that the slot was empty (an agent that does not say: the old words). */
+function ejectMessage(ejected: string | null | undefined): string {
+  if (ejected === undefined) return 'no virtual media';
+  return ejected === null ? 'nothing to eject: the virtual CD was empty' : `ejected ${ejected}`;
+}
 
 function emptyState(serverId: string): MediaState {
   return { serverId, step: 'idle', message: 'no virtual media', image: null, mountedAt: null, mountedBy: null, autoEjectAt: null, progress: null, failedStep: null, error: null, revision: 0 };

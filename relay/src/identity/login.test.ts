@@ -51,6 +51,21 @@ describe('embedded OP login', () => {
     expect((await whoami(refreshed.accessToken)).status).toBe(200);
   });
 
+  it("rotates the web console's refresh token at each use: the used one is refused, the new one renews the same sign-in", async () => {
+    const tokens = await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password);
+    const first = await refreshTokens(relay.url, tokens.refreshToken!, 'lightsout-web');
+    expect(first.refreshToken).toBeTypeOf('string');
+    expect(first.refreshToken).not.toBe(tokens.refreshToken);
+    const second = await refreshTokens(relay.url, first.refreshToken!, 'lightsout-web');
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    // The same sign-in: its auth_time does not move with a renewal (a step-up still needs a fresh sign-in).
+    expect(decodeJwt(tokens.accessToken)['auth_time']).toBeTypeOf('number');
+    expect(decodeJwt(second.accessToken)['auth_time']).toBe(decodeJwt(tokens.accessToken)['auth_time']);
+    expect((await whoami(second.accessToken)).body).toMatchObject({ username: 'operator' });
+    // A copy of a used refresh token (stolen, or a second tab's stale one) renews nothing.
+    await expect(refreshTokens(relay.url, tokens.refreshToken!, 'lightsout-web')).rejects.toThrow(/invalid_grant/);
+  });
+
   it('accepts a loopback redirect on any port for the desktop app (RFC 8252)', async () => {
     const tokens = await loginWithPassword(relay.url, 'operator', relay.credentials.operator.password, { redirectUri: 'http://127.0.0.1:49152/callback' });
     expect((await whoami(tokens.accessToken)).body).toMatchObject({ username: 'operator' });

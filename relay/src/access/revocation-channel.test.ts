@@ -23,7 +23,7 @@ async function api(relay: RunningRelay, method: string, path: string, token: str
   return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
 }
 
-const sol = (id: string) => ({ id, name: id, tenant: 'demo', rack: 'r1', endpoints: { ipmi: '127.0.0.1:623' }, capabilities: ['power', 'sol'] as never[] });
+const sol = (id: string) => ({ id, name: id, tenant: 'demo', rack: 'r1', endpoints: { ipmi: '127.0.0.1:623' }, capabilities: ['power', 'sol', 'media'] as never[] });
 
 describe('on PostgreSQL: two relays on one database', () => {
   const postgres = postgresForThisFile();
@@ -70,9 +70,11 @@ describe('on PostgreSQL: two relays on one database', () => {
     expect(await resumeOutcome(live)).toBe(403);
   });
 
-  it('a server moved through A: the old tenant\'s console on B ends within a second and B tells the agent', async () => {
+  it('a server moved through A: the old tenant\'s console on B ends within a second, its recording on B stops, B tells the agent and the old tenant\'s image is ejected', async () => {
     const user = await userOnB('pg-mover');
     const live = await openLiveConsole(relayB, user.token, 'pg-2');
+    expect(relayB.app.streams.recorder.isRecording(live.session.sessionId)).toBe(true);
+    agent.mounts.set('pg-2', { sha256: 'cd'.repeat(32), filename: 'demo-on-b.iso', mountedAt: new Date().toISOString(), mountedBy: 'pg-mover', autoEjectAt: null });
     await api(relayA, 'PUT', '/v1/servers/pg-2/tenant', adminA, { tenant: 'bravo' });
     const answered = Date.now();
     const closed = await live.closed;
@@ -80,6 +82,9 @@ describe('on PostgreSQL: two relays on one database', () => {
     expect(closed.code).toBe(4403);
     expect(closed.at - answered).toBeLessThanOrEqual(1000);
     await agent.until(() => agent.requests.some((request) => request.op === 'server.assign' && request.params['serverId'] === 'pg-2' && request.params['tenant'] === 'bravo'), 'server.assign from relay B');
+    expect(relayB.app.streams.recorder.isRecording(live.session.sessionId)).toBe(false);
+    await agent.until(() => agent.requests.some((request) => request.op === 'media.eject' && request.params['serverId'] === 'pg-2'), 'the old tenant\'s image ejected through relay B');
+    expect(agent.mounts.has('pg-2')).toBe(false);
     expect(await resumeOutcome(live)).toBe(404);
   });
 

@@ -11,6 +11,8 @@ const CHANNEL = 'servers.sessions';
  */
 interface Message {
   from: string;
+  /** The sender's message number (from 1 at its start): a late large message does not undo a newer one. */
+  seq: number;
   counts: Array<[string, number]>;
   full?: boolean;
   ask?: boolean;
@@ -20,21 +22,29 @@ interface Message {
  * Every replica's server views count the console legs spliced at every
  * replica: a console opened through a gateway shows on the server at the
  * manager. Counts, not deltas, travel (a lost message is corrected by the
- * next one), a replica that starts or hears again after a gap asks everyone
+ * next one), sent one after the other and numbered (a large one, fetched
+ * from the store, may be heard after a later one: the older is ignored), a replica that starts or hears again after a gap asks everyone
  * for theirs, and a replica that is gone (no heartbeat) takes its legs with
  * it. Returns the stop.
  */
 export function shareServerSessions(activity: ServerActivity, bus: ClusterBus, replicas: ReplicaRegistry, onError: (error: unknown) => void): () => void {
-  const publish = (message: Omit<Message, 'from'>) => bus.publish(CHANNEL, { from: replicas.id, ...message } satisfies Message).catch(onError);
-  activity.shareWith((serverId, count) => void publish({ counts: [[serverId, count]] }));
+  // One after the other: two NOTIFYs sent at once on two pooled connections may commit, and be heard, in either order,
+  // and a count of 1 heard after the 0 that followed it would stay.
+  let sending: Promise<void> = Promise.resolve();
+  let seq = 0;
+  const publish = (message: Omit<Message, 'from' | 'seq'>) => {
+    const sent = { from: replicas.id, seq: (seq += 1), ...message } satisfies Message;
+    sending = sending.then(() => bus.publish(CHANNEL, sent)).catch(onError);
+  };
+  activity.shareWith((serverId, count) => publish({ counts: [[serverId, count]] }));
   const unsubscribe = bus.subscribe(CHANNEL, (message) => {
-    const { from, counts, full, ask } = message as Message;
+    const { from, seq: number, counts, full, ask } = message as Message;
     if (from === replicas.id) return;
     replicas.heardFrom(from);
-    activity.receive(from, counts, full === true);
-    if (ask === true) void publish({ counts: activity.localCounts(), full: true });
+    activity.receive(from, counts, full === true, number);
+    if (ask === true) publish({ counts: activity.localCounts(), full: true });
   });
-  const askEveryone = () => void publish({ counts: activity.localCounts(), full: true, ask: true });
+  const askEveryone = () => publish({ counts: activity.localCounts(), full: true, ask: true });
   const stopGone = replicas.onGone((replicaId) => activity.forget(replicaId));
   const stopReconnect = bus.onReconnect(askEveryone);
   void bus.ready().then(askEveryone);

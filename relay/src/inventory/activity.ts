@@ -10,8 +10,11 @@ import type { ServerEvents } from './events.js';
  */
 export class ServerActivity {
   private readonly sessions = new Map<string, number>();
-  /** Other replicas' counts, per replica: replaced by what each publishes, dropped when it is gone. */
-  private readonly remote = new Map<string, Map<string, number>>();
+  /**
+   * Other replicas' counts, per replica and server, with the sequence number of the message that said it
+   * (a large message is fetched from the store and may be heard after a later one: the older is ignored).
+   */
+  private readonly remote = new Map<string, Map<string, { count: number; seq: number }>>();
   /** Where this replica's changed counts go (the other replicas). */
   private share: ((serverId: string, count: number) => void) | undefined;
 
@@ -19,7 +22,7 @@ export class ServerActivity {
 
   of(serverId: string): { sessions: number } {
     let sessions = this.sessions.get(serverId) ?? 0;
-    for (const counts of this.remote.values()) sessions += counts.get(serverId) ?? 0;
+    for (const counts of this.remote.values()) sessions += counts.get(serverId)?.count ?? 0;
     return { sessions };
   }
 
@@ -41,17 +44,24 @@ export class ServerActivity {
     return [...this.sessions];
   }
 
-  /** Another replica's counts: every one of its servers when `full` (a replica that just started asked), else only those named. */
-  receive(replicaId: string, counts: ReadonlyArray<readonly [string, number]>, full: boolean): void {
+  /**
+   * Another replica's counts in its message number `seq`: every one of its servers when `full` (a replica
+   * that just started asked; a server not named has none), else only those named. Zero counts are kept
+   * (with their seq), so an older message heard late cannot bring a count back.
+   */
+  receive(replicaId: string, counts: ReadonlyArray<readonly [string, number]>, full: boolean, seq: number): void {
     let known = this.remote.get(replicaId);
-    const changed = new Set<string>(full && known !== undefined ? known.keys() : []);
-    if (full || known === undefined) this.remote.set(replicaId, (known = new Map()));
-    for (const [serverId, count] of counts) {
-      changed.add(serverId);
-      if (count > 0) known.set(serverId, count);
-      else known.delete(serverId);
+    if (known === undefined) this.remote.set(replicaId, (known = new Map()));
+    const changed = new Set<string>();
+    const named = new Map(counts);
+    const servers = full ? new Set([...known.keys(), ...named.keys()]) : named.keys();
+    for (const serverId of servers) {
+      const before = known.get(serverId);
+      if (before !== undefined && before.seq >= seq) continue;
+      const count = named.get(serverId) ?? 0;
+      known.set(serverId, { count, seq });
+      if ((before?.count ?? 0) !== count) changed.add(serverId);
     }
-    if (known.size === 0) this.remote.delete(replicaId);
     if (changed.size > 0) this.events.receive({ changed: [...changed], removed: [] });
   }
 
@@ -60,7 +70,8 @@ export class ServerActivity {
     const known = this.remote.get(replicaId);
     if (known === undefined) return;
     this.remote.delete(replicaId);
-    this.events.receive({ changed: [...known.keys()], removed: [] });
+    const changed = [...known].filter(([, { count }]) => count > 0).map(([serverId]) => serverId);
+    if (changed.length > 0) this.events.receive({ changed, removed: [] });
   }
 
   private setLocal(serverId: string, count: number): void {

@@ -1,0 +1,100 @@
+import { waitFor } from '@lightsout/lab/wait';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ServerActivity } from '../inventory/activity.js';
+import { ServerEvents } from '../inventory/events.js';
+import { type Store, openStore } from '../store/open.js';
+import { postgresForThisFile } from '../testing/dialects.js';
+import { PostgresBus } from './bus.js';
+import { ReplicaRegistry } from './replicas.js';
+import { shareServerSessions } from './server-sessions.js';
+
+/**
+ * Console counts between replicas on a real PostgreSQL (each replica a bus,
+ * a registry and its ServerActivity in this process): a leg spliced at one
+ * counts at every other and its feed hears of it; a replica that starts
+ * later learns the counts already there; a replica that stops heartbeating
+ * takes its legs with it.
+ */
+const postgres = postgresForThisFile();
+const quiet = { warn: () => undefined, info: () => undefined, debug: () => undefined };
+const TIMING = { heartbeatIntervalMs: 100, staleMs: 400 };
+
+interface Replica {
+  activity: ServerActivity;
+  changed: string[];
+  replicas: ReplicaRegistry;
+  bus: PostgresBus;
+  stop(): Promise<void>;
+}
+
+const until = (check: () => boolean, what: string, timeoutMs = 5000) => waitFor(what, check, { timeoutMs, intervalMs: 10 });
+
+describe('console counts shared between replicas on PostgreSQL', () => {
+  let store: Store;
+  const running: Replica[] = [];
+
+  beforeAll(async () => {
+    store = await openStore({ dataDir: '/nonexistent', store: { driver: 'postgres', sqliteFile: 'unused', postgresUrl: postgres().url } });
+  });
+  afterEach(async () => {
+    for (const replica of running.splice(0)) await replica.stop();
+  });
+  afterAll(async () => {
+    await store?.destroy();
+  });
+
+  async function replica(): Promise<Replica> {
+    const bus = new PostgresBus(store, postgres().url, quiet);
+    const replicas = new ReplicaRegistry(store, { role: 'gateway', region: 'eu', publicUrl: 'http://127.0.0.1:1' }, quiet, TIMING);
+    await bus.start();
+    await replicas.start();
+    const events = new ServerEvents();
+    const changed: string[] = [];
+    events.subscribe((change) => changed.push(...change.changed));
+    const activity = new ServerActivity(events);
+    const stopSharing = shareServerSessions(activity, bus, replicas, () => undefined);
+    await bus.ready();
+    const started: Replica = {
+      activity,
+      changed,
+      replicas,
+      bus,
+      async stop() {
+        stopSharing();
+        await replicas.close().catch(() => undefined);
+        await bus.close();
+      },
+    };
+    running.push(started);
+    return started;
+  }
+
+  it('a leg spliced at one replica counts at the other, whose feed hears of it, and stops counting when it ends', async () => {
+    const [gateway, manager] = [await replica(), await replica()];
+    gateway.activity.sessionStarted('web-01');
+    gateway.activity.sessionStarted('web-01');
+    manager.activity.sessionStarted('web-01');
+    await until(() => manager.activity.of('web-01').sessions === 3, 'the manager to count both replicas’ legs');
+    await until(() => gateway.activity.of('web-01').sessions === 3, 'the gateway to count both replicas’ legs');
+    expect(manager.changed).toContain('web-01');
+    gateway.activity.sessionEnded('web-01');
+    gateway.activity.sessionEnded('web-01');
+    await until(() => manager.activity.of('web-01').sessions === 1, 'the manager to stop counting the gateway’s legs');
+  });
+
+  it('a replica that starts later learns the legs already live elsewhere', async () => {
+    const gateway = await replica();
+    gateway.activity.sessionStarted('web-02');
+    const late = await replica();
+    await until(() => late.activity.of('web-02').sessions === 1, 'the late replica to count the leg');
+  });
+
+  it('a replica that stops heartbeating takes its legs with it', async () => {
+    const [gateway, manager] = [await replica(), await replica()];
+    gateway.activity.sessionStarted('web-03');
+    await until(() => manager.activity.of('web-03').sessions === 1, 'the manager to count the leg');
+    gateway.replicas.suspend();
+    await gateway.bus.close();
+    await until(() => manager.activity.of('web-03').sessions === 0, 'the manager to drop the gone replica’s leg', TIMING.staleMs + 3000);
+  });
+});

@@ -275,7 +275,7 @@ describe('Redfish driver → bmcsim fault knobs of independent BMCs', () => {
     // confirmed only after the off phase was seen: an "on" read before it was the state from before the cycle
     expect(recorded.indexOf('off')).toBeGreaterThanOrEqual(0);
     expect(recorded.at(-1)).toBe('on');
-    confirmations.stop();
+    await confirmations.stop();
   }, 30_000);
 
   it('a system configured by the name the BMC serves through a redirect', async () => {

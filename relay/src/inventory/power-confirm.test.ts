@@ -45,7 +45,7 @@ describe('power confirmations', () => {
     expect(activity.of('web-01')).toMatchObject({ pendingPower: null, lastPower: outcome });
     expect(recorded.length).toBeGreaterThanOrEqual(2);
     expect(new Set(recorded)).toEqual(new Set(['on']));
-    confirm.stop();
+    await confirm.stop();
   });
 
   it('confirms a cycle only after its off phase was seen', async () => {
@@ -53,7 +53,7 @@ describe('power confirmations', () => {
     const { confirm, recorded } = confirmations(() => states.shift() ?? 'on', { cycle: 5000 });
     expect(await confirm.start('web-01', 'cycle', 'on').settled).toMatchObject({ action: 'cycle', confirmed: true });
     expect(recorded).toEqual(['on', 'off', 'on']);
-    confirm.stop();
+    await confirm.stop();
   });
 
   it('lets a newer action on the same server replace the one still pending', async () => {
@@ -65,6 +65,16 @@ describe('power confirmations', () => {
     expect(await first.settled).toMatchObject({ action: 'off', confirmed: false });
     // the replaced confirmation leaves the newer one's pending state alone
     expect(activity.of('web-01').pendingPower).toEqual(second.pending);
-    confirm.stop();
+    await confirm.stop();
+  });
+
+  it('a relay stopping with a confirmation out stores it as not confirmed: the server does not stay pending elsewhere', async () => {
+    const { confirm, activity } = confirmations(() => 'on', { off: 60_000 });
+    const { pending, noted, settled } = confirm.start('web-01', 'off', 'on');
+    await noted;
+    expect(activity.of('web-01').pendingPower).toEqual(pending);
+    await confirm.stop(5000);
+    expect(activity.of('web-01')).toMatchObject({ pendingPower: null, lastPower: { action: 'off', confirmed: false } });
+    expect(await settled).toMatchObject({ confirmed: false });
   });
 });

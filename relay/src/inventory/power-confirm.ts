@@ -77,7 +77,7 @@ const DEADLINE_MS: Record<PowerAction, number> = { on: 60_000, off: 60_000, soft
 const INTERVALS_MS = [1000, 1000, 1000, 2000, 2000, 5000];
 
 export class PowerConfirmations {
-  private readonly running = new Map<string, { cancelled: boolean }>();
+  private readonly running = new Map<string, { cancelled: boolean; settled?: Promise<unknown> }>();
   /** Cuts every wait short when the relay stops. */
   private readonly stopping = new AbortController();
 
@@ -93,7 +93,7 @@ export class PowerConfirmations {
   start(serverId: string, action: PowerAction, before: PowerState, acceptedAt = Date.now(), overrides: ConfirmOverrides = {}): { pending: PendingPower; noted: Promise<void>; settled: Promise<PowerOutcome> } {
     const previous = this.running.get(serverId);
     if (previous) previous.cancelled = true;
-    const token = { cancelled: false };
+    const token: { cancelled: boolean; settled?: Promise<unknown> } = { cancelled: false };
     this.running.set(serverId, token);
     const pending: PendingPower = { action, target: TARGET_OF[action], since: new Date(acceptedAt).toISOString() };
     const until = acceptedAt + this.deadlineOf(action) + ABANDONED_AFTER_MS;
@@ -107,12 +107,22 @@ export class PowerConfirmations {
       .finally(() => {
         if (this.running.get(serverId) === token) this.running.delete(serverId);
       });
+    token.settled = settled;
     return { pending, noted, settled };
   }
 
-  stop(): void {
-    for (const token of this.running.values()) token.cancelled = true;
+  /**
+   * Stops every confirmation: each ends as not confirmed (it was not seen),
+   * and that is stored, so the server does not stay pending at the other
+   * replicas until its deadline. Waits for those writes at most `waitMs`
+   * (a watch on the agent may be out until its request ends).
+   */
+  async stop(waitMs = 0): Promise<void> {
     this.stopping.abort();
+    const settling = [...this.running.values()].map((token) => token.settled?.catch(() => undefined));
+    if (waitMs <= 0 || settling.length === 0) return;
+    const timer = new AbortController();
+    await Promise.race([Promise.all(settling).finally(() => timer.abort()), delay(waitMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
   }
 
   private async confirm(serverId: string, pending: PendingPower, before: PowerState, acceptedAt: number, token: { cancelled: boolean }, overrides: ConfirmOverrides): Promise<PowerOutcome> {

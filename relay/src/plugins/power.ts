@@ -27,7 +27,8 @@ async function powerPlugin(app: FastifyInstance): Promise<void> {
     onError: (serverId, error) => app.log.debug({ serverId, err: error }, 'power confirmation read failed'),
   });
   app.decorate('powerConfirmations', confirmations);
-  app.addHook('onClose', async () => confirmations.stop());
+  // Before the store closes (registered after it): the confirmations cut short are stored as not confirmed.
+  app.addHook('onClose', async () => confirmations.stop(2000));
 }
 
 export default fp(powerPlugin, { name: 'lightsout-power', dependencies: ['lightsout-agents'] });

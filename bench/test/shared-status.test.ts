@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,9 @@ import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';
  * a client over them, and one gateway holding the agent): a power action
  * accepted at one manager is pending, then confirmed, at the other (REST,
  * as `lightsout power cycle` polls, and its event feed); a console spliced
- * at the gateway counts on the server at both managers.
+ * at the gateway counts on the server at both managers; an image mounted
+ * through one manager is the server's media badge at the other, and an
+ * eject through that one clears it at the first.
  */
 const postgres = postgresForThisFile();
 const MANAGER = 0;
@@ -111,5 +114,29 @@ describe('a server’s live status is the same at every replica', () => {
       await client.leave();
     }
     for (const index of [MANAGER, OTHER_MANAGER, GATEWAY]) await until(async () => ((await view(index, 'con-01')).sessions ?? 0) === 0, `relay ${index} to stop counting it`);
+  });
+
+  it('an image mounted through one manager shows on the server at the other; an eject through the other clears it at the first', { timeout: 120_000 }, async () => {
+    // A 1 MiB image with the ISO 9660 primary volume descriptor magic at sector 16.
+    const image = Buffer.alloc(1024 * 1024);
+    for (let index = 0; index < image.length; index += 1) image[index] = (index * 31) & 0xff;
+    image.set([0x01, 0x43, 0x44, 0x30, 0x30, 0x31, 0x01], 16 * 2048);
+    const token = await stack!.tokenAt(MANAGER);
+    const tus = { 'Tus-Resumable': '1.0.0', authorization: `Bearer ${token}` };
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const created = await fetch(`${stack!.relayUrls[MANAGER]}/v1/media/uploads`, {
+      method: 'POST',
+      headers: { ...tus, 'Upload-Length': String(image.length), 'Upload-Metadata': `filename ${b64('shared.iso')},sha256 ${b64(createHash('sha256').update(image).digest('hex'))},server ${b64('sim-01')}` },
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const location = created.headers.get('location')!;
+    const sent = await fetch(location, { method: 'PATCH', headers: { ...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body: image });
+    expect(sent.status, await sent.clone().text()).toBe(204);
+    const mount = await api(MANAGER, 'POST', '/v1/servers/sim-01/media', { uploadId: location.split('/').pop() });
+    expect(mount.status, JSON.stringify(mount.body)).toBe(202);
+    await until(async () => (await view(OTHER_MANAGER, 'sim-01')).media?.filename === 'shared.iso', 'the other manager to show the image mounted', 60_000);
+    const eject = await api(OTHER_MANAGER, 'DELETE', '/v1/servers/sim-01/media');
+    expect(eject.status, JSON.stringify(eject.body)).toBe(200);
+    await until(async () => (await view(MANAGER, 'sim-01')).media === null, 'the first manager to show no image', 30_000);
   });
 });

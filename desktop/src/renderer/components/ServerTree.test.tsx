@@ -1,7 +1,7 @@
 import type { ServerView } from '@lightsout/shared';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { ServerLine } from './ServerTree.js';
+import { GroupLine, ServerLine } from './ServerTree.js';
 
 const server = (overrides: Partial<ServerView>): ServerView => ({
   id: 'web-01', name: 'web-01', tenant: 't', region: 'r', datacenter: 'd', rack: 'k', labels: {}, endpoints: {}, capabilities: ['power'],
@@ -39,5 +39,23 @@ describe('a server in the tree', () => {
   it('shows the negotiated cipher suite, or that the BMC rejected the credentials', () => {
     expect(line(server({ bmc: { protocol: 'ipmi-v2.0', cipherSuite: 3 } }))).toContain('data-cipher-suite="3"');
     expect(line(server({ power: 'unknown', bmc: { credentials: 'rejected', retryAt: '2026-12-05T09:00:00.000Z' } }))).toContain('data-credentials="rejected"');
+  });
+});
+
+describe('a group line', () => {
+  const group = (total: number, agentsOffline: number) =>
+    renderToStaticMarkup(
+      <GroupLine
+        row={{ kind: 'group', key: 'acme/eu/ams1/r1', level: 'rack', label: 'r1', depth: 3, total, poweredOn: 1, agentsOffline, collapsed: false }}
+        style={{ top: 0 }}
+        focused={false}
+        onClick={() => undefined}
+        onContextMenu={() => undefined}
+      />,
+    );
+
+  it('counts its servers in words that agree with the number', () => {
+    expect(group(1, 1)).toContain('title="1 server, 1 on, 1 behind an offline agent"');
+    expect(group(3, 0)).toContain('title="3 servers, 1 on, none behind an offline agent"');
   });
 });

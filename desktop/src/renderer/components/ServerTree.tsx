@@ -182,7 +182,7 @@ export function ServerTree({ servers, selected, onSelectionChange, searchRef, fi
   );
 }
 
-const GroupLine = memo(function GroupLine({ row, style, focused, onClick, onContextMenu }: { row: GroupRow; style: { top: number }; focused: boolean; onClick(event: React.MouseEvent): void; onContextMenu(event: React.MouseEvent): void }) {
+export const GroupLine = memo(function GroupLine({ row, style, focused, onClick, onContextMenu }: { row: GroupRow; style: { top: number }; focused: boolean; onClick(event: React.MouseEvent): void; onContextMenu(event: React.MouseEvent): void }) {
   return (
     <div
       className={`tree-row group${focused ? ' selected' : ''}`}
@@ -197,7 +197,7 @@ const GroupLine = memo(function GroupLine({ row, style, focused, onClick, onCont
       <span className="twisty">{row.collapsed ? '▸' : '▾'}</span>
       <span className="group-label">{row.label}</span>
       <span className="level">{row.level}</span>
-      <span className="counts" title={`${row.total} servers, ${row.poweredOn} on, ${row.agentsOffline} behind an offline agent`}>
+      <span className="counts" title={`${count(row.total, 'server')}, ${row.poweredOn.toLocaleString('en')} on, ${row.agentsOffline > 0 ? row.agentsOffline.toLocaleString('en') : 'none'} behind an offline agent`}>
         {row.poweredOn}/{row.total} on{row.agentsOffline > 0 ? ` · ${row.agentsOffline} offline` : ''}
       </span>
     </div>

@@ -1,4 +1,5 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
 import { expect, logIn, shot, test } from '../support/test.js';
 
@@ -142,4 +143,30 @@ test('an admin creates a user, grants a server, creates and revokes a join token
   const everything = await auditSearch(page, { user: 'admin' });
   await expect(everything.first()).toHaveAttribute('data-action', 'tenant.update');
   await shot(page, '56-admin-audit');
+
+  // A time range, in the browser's local time: from an hour ahead nothing matches; from an hour back the tenant's change does.
+  const localTime = (offsetMs: number) =>
+    page.evaluate((offset) => {
+      const at = new Date(Date.now() + offset);
+      const two = (value: number) => String(value).padStart(2, '0');
+      return `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}T${two(at.getHours())}:${two(at.getMinutes())}`;
+    }, offsetMs);
+  await page.getByTestId('audit-since').fill(await localTime(3_600_000));
+  const ahead = await auditSearch(page, { user: 'admin', action: 'tenant' });
+  await expect(page.getByTestId('audit-table')).toContainText('No records match.');
+  await expect(ahead).toHaveCount(0);
+  await page.getByTestId('audit-since').fill(await localTime(-3_600_000));
+  const within = await auditSearch(page, { user: 'admin', action: 'tenant' });
+  await expect(within.first()).toHaveAttribute('data-action', 'tenant.update');
+
+  // Export: every record as JSON lines, each of this test's actions in it once.
+  const downloaded = page.waitForEvent('download');
+  await page.getByTestId('audit-export').click();
+  const download = await downloaded;
+  expect(download.suggestedFilename()).toMatch(/^lightsout-audit-\d{4}-\d{2}-\d{2}\.jsonl$/);
+  const records = readFileSync(await download.path(), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { action: string; target: string | null });
+  const mine = (action: string, target: string) => records.filter((record) => record.action === action && record.target === target);
+  expect(mine('tenant.create', `tenant:${tenant}`)).toHaveLength(1);
+  expect(mine('tenant.update', `tenant:${tenant}`)).toHaveLength(1);
+  expect(mine('user.create', `user:${username}`)).toHaveLength(1);
 });

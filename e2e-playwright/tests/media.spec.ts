@@ -18,6 +18,8 @@ test('drop an ISO on a server: upload reaches 100%, then it mounts and the serve
   await row.dispatchEvent('dragover', { dataTransfer });
   await row.dispatchEvent('drop', { dataTransfer });
   await expect(page.getByTestId('mount-dialog')).toBeVisible();
+  // It can reset the server: the dialog starts on Cancel, so Enter alone never boots from the CD.
+  await expect(page.getByTestId('mount-dialog').getByRole('button', { name: 'Cancel' })).toBeFocused();
   await shot(page, '13-media-mount-dialog');
   await page.getByTestId('mount-boot-button').click();
 

@@ -54,3 +54,36 @@ test('the tree shows each server\'s whole name beside its badges; the BMC link b
   expect(layout.length).toBeGreaterThan(0);
   expect(layout.filter((row) => !row.whole || !row.powerInside)).toEqual([]);
 });
+
+test('state-aware actions: power on is disabled on a running server and does nothing when clicked; a selection the filter hides is not counted', async ({ page, fleet }) => {
+  fleetServers(fleet, 'servers', () => true, 2);
+  await logIn(page, fleet);
+  const rows = page.getByTestId('server-row');
+  const filter = page.getByLabel('Filter servers');
+  await filter.fill('power:on');
+  await expect(rows.first()).toBeVisible({ timeout: 30_000 });
+  const running = rows.first();
+  const powerRequests: string[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST' && /\/v1\/servers\/[^/]+\/power$/.test(new URL(request.url()).pathname)) powerRequests.push(request.url());
+  });
+  await running.click({ button: 'right' });
+  const powerOn = page.getByTestId('menu-power-on');
+  await expect(powerOn).toHaveAttribute('aria-disabled', 'true');
+  await expect(page.getByTestId('menu-power-off')).not.toHaveAttribute('aria-disabled', 'true');
+  // A click that CSS does not stop (a script's, an assistive tool's): nothing runs and the menu stays.
+  await powerOn.dispatchEvent('click');
+  await expect(powerOn).toBeVisible();
+  expect(powerRequests).toEqual([]);
+  await page.keyboard.press('Escape');
+
+  // Two selected; the filter then hides one: "1 selected", and the actions reach only the one shown.
+  await filter.fill('');
+  await rows.nth(0).click();
+  await rows.nth(1).click({ modifiers: ['Control'] });
+  await expect(page.getByTestId('selection-bar')).toContainText('2 selected');
+  const shown = (await rows.nth(0).getAttribute('data-server-id'))!;
+  await filter.fill(`id:${shown}`);
+  await expect(rows).toHaveCount(1);
+  await expect(page.getByTestId('selection-bar')).toContainText('1 selected');
+});

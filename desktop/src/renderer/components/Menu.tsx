@@ -51,6 +51,8 @@ export function Menu({ x, y, entries, onClose, label }: { x: number; y: number; 
         if (entry.kind === 'separator') return <div key={index} className="separator" role="separator" />;
         if (entry.kind === 'heading') return <div key={index} className="heading">{entry.label}</div>;
         const run = () => {
+          // A disabled item does nothing however it is activated: a script's or an assistive tool's click is not stopped by CSS.
+          if (entry.disabled) return;
           onClose();
           entry.onSelect();
         };

@@ -97,4 +97,17 @@ describe('console counts shared between replicas on PostgreSQL', () => {
     await gateway.bus.close();
     await until(() => manager.activity.of('web-03').sessions === 0, 'the manager to drop the gone replica’s leg', TIMING.staleMs + 3000);
   });
+
+  it('who holds a console at one replica is known at the other: joining it with control there is a takeover', async () => {
+    const [gateway, manager] = [await replica(), await replica()];
+    gateway.activity.sessionStarted('web-04', 'alice');
+    gateway.activity.sessionStarted('web-04');
+    await until(() => manager.activity.heldElsewhere('web-04', 'bob'), 'the manager to know alice holds a console on web-04');
+    expect(manager.activity.heldElsewhere('web-04', 'alice')).toBe(false);
+    expect(manager.activity.of('web-04').sessions).toBe(2);
+    gateway.activity.sessionEnded('web-04', 'alice');
+    await until(() => !manager.activity.heldElsewhere('web-04', 'bob'), 'the manager to know nobody holds one any more');
+    // A web UI stream holds nothing.
+    expect(manager.activity.of('web-04').sessions).toBe(1);
+  });
 });

@@ -1,19 +1,19 @@
-import type { ServerActivity } from '../inventory/activity.js';
+import type { ServerActivity, SessionCount } from '../inventory/activity.js';
 import type { ClusterBus } from './bus.js';
 import type { ReplicaRegistry } from './replicas.js';
 
 const CHANNEL = 'servers.sessions';
 
 /**
- * `{ from, counts, full?, ask? }` on `servers.sessions`: a replica's live console legs per server
- * ([server id, count], 0 when its last leg ended). `full`: every server of the replica (the others
+ * `{ from, seq, counts, full?, ask? }` on `servers.sessions`: a replica's live console legs per server
+ * ([server id, count, subjects holding them], 0 when its last leg ended). `full`: every server of the replica (the others
  * replace what they had of it); `ask`: the sender just started or heard again, everyone answers in full.
  */
 interface Message {
   from: string;
   /** The sender's message number (from 1 at its start): a late large message does not undo a newer one. */
   seq: number;
-  counts: Array<[string, number]>;
+  counts: SessionCount[];
   full?: boolean;
   ask?: boolean;
 }
@@ -21,7 +21,8 @@ interface Message {
 /**
  * Every replica's server views count the console legs spliced at every
  * replica: a console opened through a gateway shows on the server at the
- * manager. Counts, not deltas, travel (a lost message is corrected by the
+ * manager, and a manager asked for a console with control knows that
+ * someone else holds one at a gateway (a takeover, which needs its right). Counts, not deltas, travel (a lost message is corrected by the
  * next one), sent one after the other and numbered (a large one, fetched
  * from the store, may be heard after a later one: the older is ignored), a replica that starts or hears again after a gap asks everyone
  * for theirs, and a replica that is gone (no heartbeat) takes its legs with
@@ -36,7 +37,7 @@ export function shareServerSessions(activity: ServerActivity, bus: ClusterBus, r
     const sent = { from: replicas.id, seq: (seq += 1), ...message } satisfies Message;
     sending = sending.then(() => bus.publish(CHANNEL, sent)).catch(onError);
   };
-  activity.shareWith((serverId, count) => publish({ counts: [[serverId, count]] }));
+  activity.shareWith((entry) => publish({ counts: [entry] }));
   const unsubscribe = bus.subscribe(CHANNEL, (message) => {
     const { from, seq: number, counts, full, ask } = message as Message;
     if (from === replicas.id) return;

@@ -1,8 +1,12 @@
 import type { ServerEvents } from './events.js';
 
+/** [server id, live legs, subjects holding a console leg there] as a replica reports them. */
+export type SessionCount = [serverId: string, count: number, holders?: string[]];
+
 /**
  * How many console legs are live on each server, as the tree's badge shows
- * it: this replica's own (the streams plugin counts the legs it splices)
+ * it, and who holds them (opening a console someone else holds, with
+ * control, is a takeover): this replica's own (the streams plugin counts the legs it splices)
  * plus every other replica's, as they publish them (cluster/server-sessions.ts).
  * Kept in memory: the legs are live connections of the replicas, gone with
  * them. Every change is announced on ServerEvents, so /v1/events pushes the
@@ -10,13 +14,15 @@ import type { ServerEvents } from './events.js';
  */
 export class ServerActivity {
   private readonly sessions = new Map<string, number>();
+  /** Per server, this replica's console legs per subject holding them (web UI streams hold nothing). */
+  private readonly holders = new Map<string, Map<string, number>>();
   /**
    * Other replicas' counts, per replica and server, with the sequence number of the message that said it
    * (a large message is fetched from the store and may be heard after a later one: the older is ignored).
    */
-  private readonly remote = new Map<string, Map<string, { count: number; seq: number }>>();
+  private readonly remote = new Map<string, Map<string, { count: number; holders: string[]; seq: number }>>();
   /** Where this replica's changed counts go (the other replicas). */
-  private share: ((serverId: string, count: number) => void) | undefined;
+  private share: ((entry: SessionCount) => void) | undefined;
 
   constructor(private readonly events: ServerEvents) {}
 
@@ -26,22 +32,41 @@ export class ServerActivity {
     return { sessions };
   }
 
-  sessionStarted(serverId: string): void {
+  /** `holder`: the subject whose console leg this is (none for a web UI stream). */
+  sessionStarted(serverId: string, holder?: string): void {
+    if (holder !== undefined) {
+      let subjects = this.holders.get(serverId);
+      if (subjects === undefined) this.holders.set(serverId, (subjects = new Map()));
+      subjects.set(holder, (subjects.get(holder) ?? 0) + 1);
+    }
     this.setLocal(serverId, (this.sessions.get(serverId) ?? 0) + 1);
   }
 
-  sessionEnded(serverId: string): void {
+  sessionEnded(serverId: string, holder?: string): void {
+    const subjects = holder === undefined ? undefined : this.holders.get(serverId);
+    if (subjects !== undefined && holder !== undefined) {
+      const left = (subjects.get(holder) ?? 0) - 1;
+      if (left > 0) subjects.set(holder, left);
+      else subjects.delete(holder);
+      if (subjects.size === 0) this.holders.delete(serverId);
+    }
     this.setLocal(serverId, Math.max(0, (this.sessions.get(serverId) ?? 0) - 1));
   }
 
+  /** Whether someone other than `subject` holds a console leg on the server at another replica. */
+  heldElsewhere(serverId: string, subject: string): boolean {
+    for (const counts of this.remote.values()) if (counts.get(serverId)?.holders.some((holder) => holder !== subject)) return true;
+    return false;
+  }
+
   /** Hands every change of this replica's counts to `share` as well. */
-  shareWith(share: (serverId: string, count: number) => void): void {
+  shareWith(share: (entry: SessionCount) => void): void {
     this.share = share;
   }
 
   /** This replica's non-zero counts, for a replica that asks for all of them. */
-  localCounts(): Array<[string, number]> {
-    return [...this.sessions];
+  localCounts(): SessionCount[] {
+    return [...this.sessions.keys()].map((serverId) => this.entryOf(serverId));
   }
 
   /**
@@ -49,17 +74,17 @@ export class ServerActivity {
    * that just started asked; a server not named has none), else only those named. Zero counts are kept
    * (with their seq), so an older message heard late cannot bring a count back.
    */
-  receive(replicaId: string, counts: ReadonlyArray<readonly [string, number]>, full: boolean, seq: number): void {
+  receive(replicaId: string, counts: readonly SessionCount[], full: boolean, seq: number): void {
     let known = this.remote.get(replicaId);
     if (known === undefined) this.remote.set(replicaId, (known = new Map()));
     const changed = new Set<string>();
-    const named = new Map(counts);
+    const named = new Map(counts.map(([serverId, count, holders]) => [serverId, { count, holders: holders ?? [] }]));
     const servers = full ? new Set([...known.keys(), ...named.keys()]) : named.keys();
     for (const serverId of servers) {
       const before = known.get(serverId);
       if (before !== undefined && before.seq >= seq) continue;
-      const count = named.get(serverId) ?? 0;
-      known.set(serverId, { count, seq });
+      const { count, holders } = named.get(serverId) ?? { count: 0, holders: [] };
+      known.set(serverId, { count, holders, seq });
       if ((before?.count ?? 0) !== count) changed.add(serverId);
     }
     if (changed.size > 0) this.events.receive({ changed: [...changed], removed: [] });
@@ -78,6 +103,10 @@ export class ServerActivity {
     if (count > 0) this.sessions.set(serverId, count);
     else this.sessions.delete(serverId);
     this.events.serversChanged([serverId]);
-    this.share?.(serverId, count);
+    this.share?.(this.entryOf(serverId));
+  }
+
+  private entryOf(serverId: string): SessionCount {
+    return [serverId, this.sessions.get(serverId) ?? 0, [...(this.holders.get(serverId)?.keys() ?? [])]];
   }
 }

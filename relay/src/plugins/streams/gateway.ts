@@ -39,6 +39,8 @@ export interface GatewayHooks {
   onTookOver?(claims: StreamTokenClaims): void;
   /** Every frame a leg forwards, by direction and length (metrics). */
   onForwarded?(direction: 'to_client' | 'to_agent', bytes: number): void;
+  /** Whether someone other than `subject` has a console leg on the server at another replica (the cluster's console holders). */
+  othersLiveElsewhere?(serverId: string, subject: string): boolean;
 }
 
 /** Who holds a live leg, and on what. */
@@ -260,7 +262,8 @@ export class StreamGateway {
   othersLiveOn(serverId: string, subject: string): boolean {
     // A web UI's streams are nobody's console: they take nothing over and nobody takes them over.
     for (const holder of this.holders.values()) if (holder.serverId === serverId && holder.subject !== subject && holder.kind !== 'web') return true;
-    return false;
+    // A manager splices nothing: the console may be live at a gateway, and joining it with control is still a takeover.
+    return this.hooks.othersLiveElsewhere?.(serverId, subject) ?? false;
   }
 
   closeAll(): void {

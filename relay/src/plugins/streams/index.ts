@@ -185,16 +185,19 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   const bytes = app.hasDecorator('metrics') ? { to_client: app.metrics.streamBytes.labels({ gateway: app.metrics.gateway, direction: 'to_client' }), to_agent: app.metrics.streamBytes.labels({ gateway: app.metrics.gateway, direction: 'to_agent' }) } : undefined;
   const gateway = new StreamGateway(tokens, legs, dependencies, app.log, {
     onTookOver,
+    ...(activity ? { othersLiveElsewhere: (serverId: string, subject: string) => activity.heldElsewhere(serverId, subject) } : {}),
     ...(bytes === undefined ? {} : { onForwarded: (direction: 'to_client' | 'to_agent', length: number) => bytes[direction].inc(length) }),
     onSpliced: (claims) => {
       const observer = onSpliced(claims);
       if (!activity) return observer;
-      activity.sessionStarted(claims.srv);
+      // A web UI's streams are nobody's console (othersLiveOn): they count on the badge, and hold nothing.
+      const holder = claims.knd === 'web' ? undefined : claims.sub;
+      activity.sessionStarted(claims.srv, holder);
       return {
         ...observer,
         end: () => {
           observer?.end?.();
-          activity.sessionEnded(claims.srv);
+          activity.sessionEnded(claims.srv, holder);
         },
       };
     },

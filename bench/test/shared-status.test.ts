@@ -18,7 +18,9 @@ import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';
  * a client over them, and one gateway holding the agent): a power action
  * accepted at one manager is pending, then confirmed, at the other (REST,
  * as `lightsout power cycle` polls, and its event feed); a console spliced
- * at the gateway counts on the server at both managers; an image mounted
+ * at the gateway counts on the server at both managers, and someone else
+ * asking the other manager for it with control joins it (a takeover, audited
+ * `session.join`); an image mounted
  * through one manager is the server's media badge at the other, and an
  * eject through that one clears it at the first.
  */
@@ -110,6 +112,13 @@ describe('a server’s live status is the same at every replica', () => {
     expect(closed).toBeUndefined();
     try {
       for (const index of [MANAGER, OTHER_MANAGER, GATEWAY]) await until(async () => (await view(index, 'con-01')).sessions === 1, `relay ${index} to count the console`);
+      // Someone else asking the other manager for that console with control joins a console held at the gateway: audited as a join (a takeover).
+      const adminToken = await stack!.tokenAt(OTHER_MANAGER, 'admin');
+      const joined = await fetch(`${stack!.relayUrls[OTHER_MANAGER]}/v1/servers/con-01/sessions`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'serial', mode: 'control' }) });
+      expect(joined.status, await joined.clone().text()).toBe(201);
+      const audit = await fetch(`${stack!.relayUrls[MANAGER]}/v1/audit?order=asc&server=con-01&limit=500`, { headers: { authorization: `Bearer ${adminToken}` } });
+      const records = ((await audit.json()) as { records: Array<{ action: string; subject?: string }> }).records;
+      expect(records.map((record) => record.action)).toEqual(['session.open', 'session.join']);
     } finally {
       await client.leave();
     }

@@ -110,4 +110,20 @@ describe('console counts shared between replicas on PostgreSQL', () => {
     // A web UI stream holds nothing.
     expect(manager.activity.of('web-04').sessions).toBe(1);
   });
+
+  it("who is on a server's consoles at one replica is listed at the other, and nobody once the legs end", async () => {
+    const [gateway, manager] = [await replica(), await replica()];
+    const alice = { user: 'alice', kind: 'sol', mode: 'control', since: '2026-12-05T10:00:00.000Z' } as const;
+    const bob = { user: 'bob', kind: 'vnc', mode: 'view', since: '2026-12-05T10:01:00.000Z' } as const;
+    gateway.activity.sessionStarted('web-05', 'alice', alice);
+    manager.activity.sessionStarted('web-05', 'bob', bob);
+    await until(() => manager.activity.consolesOf('web-05').length === 2, 'the manager to list both legs');
+    expect(manager.activity.consolesOf('web-05')).toEqual([alice, bob]);
+    await until(() => gateway.activity.consolesOf('web-05').length === 2, 'the gateway to list both legs');
+    gateway.activity.sessionEnded('web-05', 'alice', alice);
+    await until(() => manager.activity.consolesOf('web-05').length === 1, 'the manager to drop alice');
+    expect(manager.activity.consolesOf('web-05')).toEqual([bob]);
+    manager.activity.sessionEnded('web-05', 'bob', bob);
+    await until(() => gateway.activity.consolesOf('web-05').length === 0, 'the gateway to list nobody');
+  });
 });

@@ -1,7 +1,11 @@
+import type { ServerConsoleHolder } from '@lightsout/shared';
 import type { ServerEvents } from './events.js';
 
-/** [server id, live legs, subjects holding a console leg there] as a replica reports them. */
-export type SessionCount = [serverId: string, count: number, holders?: string[]];
+/**
+ * [server id, live legs, subjects holding a console leg there, the legs as the server's page shows them] as a
+ * replica reports them (the fourth is absent from an older replica: its legs count, and are listed by nobody).
+ */
+export type SessionCount = [serverId: string, count: number, holders?: string[], consoles?: ServerConsoleHolder[]];
 
 /**
  * How many console legs are live on each server, as the tree's badge shows
@@ -16,11 +20,13 @@ export class ServerActivity {
   private readonly sessions = new Map<string, number>();
   /** Per server, this replica's console legs per subject holding them (web UI streams hold nothing). */
   private readonly holders = new Map<string, Map<string, number>>();
+  /** Per server, this replica's console legs as the server's page lists them (one object per leg, web UI streams too). */
+  private readonly consoles = new Map<string, ServerConsoleHolder[]>();
   /**
    * Other replicas' counts, per replica and server, with the sequence number of the message that said it
    * (a large message is fetched from the store and may be heard after a later one: the older is ignored).
    */
-  private readonly remote = new Map<string, Map<string, { count: number; holders: string[]; seq: number }>>();
+  private readonly remote = new Map<string, Map<string, { count: number; holders: string[]; consoles: ServerConsoleHolder[]; seq: number }>>();
   /** Where this replica's changed counts go (the other replicas). */
   private share: ((entry: SessionCount) => void) | undefined;
 
@@ -32,8 +38,19 @@ export class ServerActivity {
     return { sessions };
   }
 
-  /** `holder`: the subject whose console leg this is (none for a web UI stream). */
-  sessionStarted(serverId: string, holder?: string): void {
+  /** Who is on the server's consoles at every replica, oldest leg first. */
+  consolesOf(serverId: string): ServerConsoleHolder[] {
+    const all = [...(this.consoles.get(serverId) ?? [])];
+    for (const counts of this.remote.values()) all.push(...(counts.get(serverId)?.consoles ?? []));
+    return all.sort((a, b) => a.since.localeCompare(b.since));
+  }
+
+  /**
+   * `holder`: the subject whose console leg this is (none for a web UI stream); `leg`: the leg as the server's page
+   * lists it, the same object handed to sessionEnded.
+   */
+  sessionStarted(serverId: string, holder?: string, leg?: ServerConsoleHolder): void {
+    if (leg !== undefined) this.consoles.set(serverId, [...(this.consoles.get(serverId) ?? []), leg]);
     if (holder !== undefined) {
       let subjects = this.holders.get(serverId);
       if (subjects === undefined) this.holders.set(serverId, (subjects = new Map()));
@@ -42,7 +59,12 @@ export class ServerActivity {
     this.setLocal(serverId, (this.sessions.get(serverId) ?? 0) + 1);
   }
 
-  sessionEnded(serverId: string, holder?: string): void {
+  sessionEnded(serverId: string, holder?: string, leg?: ServerConsoleHolder): void {
+    const legs = leg === undefined ? undefined : this.consoles.get(serverId)?.filter((other) => other !== leg);
+    if (legs !== undefined) {
+      if (legs.length > 0) this.consoles.set(serverId, legs);
+      else this.consoles.delete(serverId);
+    }
     const subjects = holder === undefined ? undefined : this.holders.get(serverId);
     if (subjects !== undefined && holder !== undefined) {
       const left = (subjects.get(holder) ?? 0) - 1;
@@ -78,14 +100,15 @@ export class ServerActivity {
     let known = this.remote.get(replicaId);
     if (known === undefined) this.remote.set(replicaId, (known = new Map()));
     const changed = new Set<string>();
-    const named = new Map(counts.map(([serverId, count, holders]) => [serverId, { count, holders: holders ?? [] }]));
+    const named = new Map(counts.map(([serverId, count, holders, consoles]) => [serverId, { count, holders: holders ?? [], consoles: consoles ?? [] }]));
     const servers = full ? new Set([...known.keys(), ...named.keys()]) : named.keys();
     for (const serverId of servers) {
       const before = known.get(serverId);
       if (before !== undefined && before.seq >= seq) continue;
-      const { count, holders } = named.get(serverId) ?? { count: 0, holders: [] };
-      known.set(serverId, { count, holders, seq });
-      if ((before?.count ?? 0) !== count) changed.add(serverId);
+      const { count, holders, consoles } = named.get(serverId) ?? { count: 0, holders: [], consoles: [] };
+      known.set(serverId, { count, holders, consoles, seq });
+      // A leg that ended as another started leaves the count as it was: the page's list changed all the same.
+      if ((before?.count ?? 0) !== count || JSON.stringify(before?.consoles ?? []) !== JSON.stringify(consoles)) changed.add(serverId);
     }
     if (changed.size > 0) this.events.receive({ changed: [...changed], removed: [] });
   }
@@ -107,6 +130,6 @@ export class ServerActivity {
   }
 
   private entryOf(serverId: string): SessionCount {
-    return [serverId, this.sessions.get(serverId) ?? 0, [...(this.holders.get(serverId)?.keys() ?? [])]];
+    return [serverId, this.sessions.get(serverId) ?? 0, [...(this.holders.get(serverId)?.keys() ?? [])], this.consoles.get(serverId) ?? []];
   }
 }

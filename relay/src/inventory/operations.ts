@@ -73,7 +73,9 @@ export function createServerOperations(app: FastifyInstance, countBmcOperation: 
       const view = toServerView(await findServer(app.store, principal, serverId), isOnline, app.serverActivity);
       const self = { url: app.config.publicUrl, region: app.config.region ?? null };
       const connection = await serverConnection({ store: app.store, isOnline, gatewayOf: (agentId) => app.agentRouter.gatewayOf(agentId, self) }, view.agentId, can(principal.role, 'agents.manage'));
-      return connection === undefined ? view : { ...view, connection };
+      // The server's own legs only, all of its tenant (a session is opened on a server of the caller's tenant, or by a provider admin).
+      const consoles = app.serverActivity.consolesOf(view.id);
+      return { ...view, ...(connection === undefined ? {} : { connection }), consoles };
     },
     powerStatus(request, serverId) {
       return forward(request, serverId, undefined, (agentId) => app.agentRouter.request(agentId, 'power.get', { serverId }));

@@ -192,10 +192,30 @@ export const ServerConnection = Type.Object({
 });
 export type ServerConnection = Static<typeof ServerConnection>;
 
-/** One server (`GET /v1/servers/{id}`): its view and the connection that carries it (absent when its agent is unknown to the store). */
+/**
+ * One live console leg on a server, at any replica: who (the display name the
+ * stream token carries), which console, in which mode, and since when it is
+ * spliced. The kinds and modes are those of streams/session.ts, spelled out
+ * here because that module imports this one.
+ */
+export const ServerConsoleHolder = Type.Object({
+  user: Type.String({ maxLength: 255 }),
+  kind: Type.Union([Type.Literal('sol'), Type.Literal('serial'), Type.Literal('vnc'), Type.Literal('web')]),
+  mode: Type.Union([Type.Literal('control'), Type.Literal('view')]),
+  /** ISO-8601 time the leg was spliced (a reconnect starts it again). */
+  since: Type.String(),
+});
+export type ServerConsoleHolder = Static<typeof ServerConsoleHolder>;
+
+/**
+ * One server (`GET /v1/servers/{id}`): its view, the connection that carries it (absent when its agent is unknown to
+ * the store) and who is on its consoles, oldest first (optional: older relays do not send it; a replica that has not
+ * heard another replica's legs yet does not list them).
+ */
 export const ServerDetail = Type.Object({
   ...ServerView.properties,
   connection: Type.Optional(ServerConnection),
+  consoles: Type.Optional(Type.Array(ServerConsoleHolder)),
 });
 export type ServerDetail = Static<typeof ServerDetail>;
 

@@ -192,12 +192,14 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       if (!activity) return observer;
       // A web UI's streams are nobody's console (othersLiveOn): they count on the badge, and hold nothing.
       const holder = claims.knd === 'web' ? undefined : claims.sub;
-      activity.sessionStarted(claims.srv, holder);
+      // The server's page lists every leg, web UI streams too: someone is on its BMC's web interface.
+      const leg = { user: claims.usr, kind: claims.knd, mode: claims.mod, since: new Date().toISOString() };
+      activity.sessionStarted(claims.srv, holder, leg);
       return {
         ...observer,
         end: () => {
           observer?.end?.();
-          activity.sessionEnded(claims.srv, holder);
+          activity.sessionEnded(claims.srv, holder, leg);
         },
       };
     },

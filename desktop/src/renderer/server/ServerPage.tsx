@@ -1,8 +1,9 @@
-import type { MediaState, SelEntry, Sensor, SensorHistory, SensorThresholds, ServerConnection, ServerIdentity, ServerView } from '@lightsout/shared';
+import type { MediaState, SelEntry, Sensor, SensorHistory, SensorThresholds, ServerConnection, ServerConsoleHolder, ServerIdentity, ServerView } from '@lightsout/shared';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useApp } from '../app-context.js';
 import { ConnectionFacts } from './ConnectionFacts.js';
 import { EventTime } from './EventTime.js';
+import { ConsoleHolders } from './ConsoleHolders.js';
 import { IdentityFacts } from './IdentityFacts.js';
 import { SensorChart } from './SensorChart.js';
 import { sensorHistoryNote } from './sensor-note.js';
@@ -42,6 +43,8 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
   // null: not read yet; undefined: the relay knows no agent for the server.
   const [connection, setConnection] = useState<ServerConnection | null | undefined>(null);
   const [connectionError, setConnectionError] = useState<string | null>(null);
+  /** Who is on the server's consoles, from the same detail as the connection (undefined before it, or from an older relay). */
+  const [consoles, setConsoles] = useState<ServerConsoleHolder[] | undefined>(undefined);
   const [chartType, setChartType] = useState<string | null>(null);
   const has = (capability: ServerView['capabilities'][number]) => server.capabilities.includes(capability);
   const canSensors = has('sensors');
@@ -94,15 +97,18 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
 
   const readConnection = useCallback(async () => {
     try {
-      setConnection((await client.server(server.id)).connection);
+      const detail = await client.server(server.id);
+      setConnection(detail.connection);
+      setConsoles(detail.consoles);
       setConnectionError(null);
     } catch (error) {
       setConnectionError(message(error));
     }
   }, [client, server.id]);
 
-  // Which gateway holds the agent changes when the agent comes, goes or moves. The live feed sends the server again
-  // then (a new object), even when it only moved between gateways and stayed online: read again on every one.
+  // Which gateway holds the agent changes when the agent comes, goes or moves, and who is on its consoles when a leg
+  // starts or ends at any replica. The live feed sends the server again then (a new object), even when it only moved
+  // between gateways and stayed online: read again on every one.
   useEffect(() => {
     if (visible) void readConnection();
   }, [visible, readConnection, server]);
@@ -174,7 +180,7 @@ export function ServerPage({ server, visible }: { server: ServerView; visible: b
           <h3>Use</h3>
           <table className="facts">
             <tbody>
-              <FactRow label="Consoles"><span data-testid="server-consoles">{server.sessions ? `${server.sessions} open` : 'none open'}</span></FactRow>
+              <FactRow label="On its consoles"><ConsoleHolders consoles={consoles} sessions={server.sessions} /></FactRow>
               <FactRow label="Virtual media">
                 {!canMedia ? <span className="muted">not offered (no Redfish)</span> : media?.image ? (
                   <span data-testid="server-media">{media.image.filename} <span className="muted">· {media.message}{media.mountedBy ? ` · by ${media.mountedBy}` : ''}{media.mountedAt ? ' · ' : ''}</span>{media.mountedAt ? <EventTime time={media.mountedAt} /> : null}</span>

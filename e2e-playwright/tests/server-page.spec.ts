@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { expect, fleetServers, logIn, serverAction, shot, test } from '../support/test.js';
+import { expect, fleetServers, logIn, openTextConsole, serverAction, shot, test } from '../support/test.js';
 
 /** A small image with the ISO 9660 primary volume descriptor magic ("CD001" at 0x8001), made here. */
 function smallIso(megabytes: number): Buffer {
@@ -185,4 +185,19 @@ test('a provider admin sees the agent carrying a server by name and version, and
   await expect(connection.getByTestId('connection-last-seen').locator('time')).toHaveAttribute('title', / UTC$/);
   await connection.scrollIntoViewIfNeeded();
   await shot(page, '46-server-page-agent-and-gateway');
+});
+
+test("a server's page names who is on its consoles, and nobody once they closed", async ({ page, fleet }) => {
+  const server = fleetServers(fleet, 'servers with a serial console', (entry) => entry.serial)[0]!;
+  await logIn(page, fleet);
+  await openTextConsole(page, server, 'serial');
+  await serverAction(page, server.name, 'menu-server-page');
+  const holders = page.locator(`[data-testid="server-page"][data-server-id="${server.id}"]`).getByTestId('server-consoles');
+  // The relay's list of the server's live legs: the display name, the console and the mode.
+  await expect(holders).toContainText('operator (serial, control)');
+  await holders.scrollIntoViewIfNeeded();
+  await shot(page, '47-server-page-on-its-consoles');
+  // Closing the console's tab ends its leg; the live feed says so, and the page reads the list again.
+  await page.locator(`[data-testid="tab"][data-tab-id="serial:${server.id}"]`).getByRole('button', { name: /^Close / }).click();
+  await expect(holders).toHaveText('nobody', { timeout: 15_000 });
 });

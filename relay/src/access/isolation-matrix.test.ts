@@ -39,6 +39,7 @@ function pathFor(url: string, world: IsolationWorld): string {
     uploadId: world.alpha.uploadId,
     sessionId: 'c2Vzc2lvbi1vZi1hbHBoYQ',
     uid: 'interaction-of-alpha',
+    tenantId: 'alpha',
   };
   return url.replace(/:([A-Za-z]+)/g, (_match, name: string) => values[name] ?? 'x').replace(/\*$/, world.alpha.uploadId);
 }
@@ -50,6 +51,8 @@ function bodyFor(method: string, url: string, schema: RouteRecord['schema'], wor
     'PATCH /v1/users/:userId': { disabled: false },
     'POST /v1/grants': { userId: world.alpha.revokedUserId, selector: { kind: 'servers', ids: [world.alpha.serverId] } },
     'POST /v1/tenants': { id: 'intruder', name: 'Intruder' },
+    // The attack: stop recording alpha's consoles, or have its recordings deleted after a day.
+    'PUT /v1/tenants/:tenantId/recording-policy': { sol: false, serial: false, vnc: false, retentionDays: 1 },
     'POST /v1/tokens': { name: 'intruder', role: 'viewer', tenant: 'alpha' },
     'POST /v1/servers/:id/power': { action: 'off' },
     // Aimed at alpha's server by id: resolved in the caller's own tenant, it names nothing.

@@ -61,6 +61,8 @@ export const PERMISSIONS = {
   'audit.read': { roles: TENANT_ADMIN_UP },
   /** Every recording of the tenant on servers in one's grants (they hold what was typed, passwords included). */
   'recordings.read': { roles: TENANT_ADMIN_UP },
+  /** Which of the tenant's consoles are recorded and how long recordings are kept (its admins decide; an API token does not). */
+  'recordings.policy': { roles: TENANT_ADMIN_UP, interactiveOnly: true },
   /** Recordings of one's own sessions, on servers still in one's grants. */
   'recordings.read-own': { roles: VIEWER_UP },
   /** Call the MCP endpoint at all; each tool then needs its own permission (and the tenant's automation policy). */

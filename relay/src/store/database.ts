@@ -179,6 +179,7 @@ export interface Database {
   ssh_host_keys: SshHostKeyTable;
   automation_policies: AutomationPolicyTable;
   media_url_policies: MediaUrlPolicyTable;
+  recording_policies: RecordingPolicyTable;
   media_uploads: MediaUploadTable;
   automation_approvals: AutomationApprovalTable;
   signing_keys: SigningKeyTable;
@@ -311,6 +312,14 @@ export interface AutomationPolicyTable {
 
 /** A tenant's media URL policy as JSON (shared MediaUrlPolicy), migration 0017. */
 export interface MediaUrlPolicyTable {
+  tenant_id: string;
+  policy: string;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+/** A tenant's recording rules as JSON (shared RecordingRules), migration 0022. */
+export interface RecordingPolicyTable {
   tenant_id: string;
   policy: string;
   updated_at: number;

@@ -536,6 +536,22 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       for (const column of ['media', 'last_power', 'pending_power']) await db.schema.alterTable('servers').dropColumn(column).execute();
     },
   },
+  '0022-recording-policies': {
+    // A tenant's recording rules (docs/streams.md, Recording), set by its admins: every replica reads them, and they
+    // override the deployment's recording-policy.json for that tenant. No row: the file's rules apply.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('recording_policies')
+        .addColumn('tenant_id', 'text', (column) => column.primaryKey().references('tenants.id'))
+        .addColumn('policy', 'text', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_by', 'text')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('recording_policies').ifExists().execute();
+    },
+  },
 });
 
 /**

@@ -87,6 +87,9 @@ export const FOREIGN_EXPECTED: Record<string, (role: ForeignRole, identity: stri
   'GET /v1/tenants': all(403),
   'POST /v1/tenants': all(403),
   'PATCH /v1/tenants/:tenantId': all(403),
+  // Aimed at alpha: another tenant's admin is refused (FORBIDDEN), the others lack the permission, a token is people-only.
+  'GET /v1/tenants/:tenantId/recording-policy': all(403),
+  'PUT /v1/tenants/:tenantId/recording-policy': all(403),
   'GET /v1/tokens': all(403),
   'POST /v1/tokens': all(403),
   'POST /v1/tokens/:tokenId/revoke': interactive(byRole(403, 403, 404)),

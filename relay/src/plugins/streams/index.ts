@@ -32,6 +32,8 @@ import { StreamTokens, spendConnectToken } from './tokens.js';
 import { toAsciicast, toRfbCapture } from './recordings/formats.js';
 import { type RecordingPolicy, loadRecordingPolicy } from './recordings/policy.js';
 import { StreamRecorder } from './recordings/recorder.js';
+import { registerRecordingPolicyRoutes } from './recordings/policy-routes.js';
+import { StoredRecordingPolicies } from './recordings/stored-policies.js';
 import { sweepExpiredRecordings } from './recordings/retention.js';
 import { FileRecordingStorage, type RecordingMeta, type RecordingStorage } from './recordings/storage.js';
 import { DatabaseRecordingStorage } from './recordings/database-storage.js';
@@ -141,7 +143,19 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   const legs = new PendingLegs();
   // Files under this replica's dataDir, or the store every replica of the deployment reads (docs/deployment.md, Shared state).
   const recordings = options.recordings ?? (recordingStorageOf(app.config) === 'database' ? new DatabaseRecordingStorage(app.store) : new FileRecordingStorage(join(app.config.dataDir, 'recordings')));
-  const policy = options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir);
+  // The deployment's file gives the defaults; a tenant's rules set through the API (kept in the store, read by every replica) replace its entry.
+  const storedPolicies = app.hasDecorator('store') ? new StoredRecordingPolicies(app.store, app.hasDecorator('cluster') ? app.cluster.bus : undefined) : undefined;
+  const policy = options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir, storedPolicies?.rulesOf);
+  if (storedPolicies) {
+    await storedPolicies.start();
+    // Catches a change whose bus notice was lost (delivery is at most once).
+    const policyRefresh = setInterval(() => void storedPolicies.reload().catch((error: unknown) => app.log.warn({ err: error }, 'could not re-read the tenants\' recording policies')), 60_000).unref();
+    app.addHook('onClose', async () => {
+      clearInterval(policyRefresh);
+      storedPolicies.stop();
+    });
+    registerRecordingPolicyRoutes(app, storedPolicies, policy);
+  }
   const recorder = new StreamRecorder(recordings, policy.records, (error, sessionId) =>
     app.log.warn({ err: error, sessionId }, 'recording failed: the session goes on unrecorded'),
   );
@@ -149,6 +163,8 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   const sweepRecordings = async (): Promise<void> => {
     let expired: Awaited<ReturnType<typeof sweepExpiredRecordings>>;
     try {
+      // The sweep deletes on the tenants' word: it reads their current rules first.
+      await storedPolicies?.reload();
       expired = await sweepExpiredRecordings(recordings, policy.retentionDays, (id) => recorder.isRecording(id), Date.now());
     } catch (error) {
       return app.log.warn({ err: error }, 'recording retention sweep failed; retrying at the next one');

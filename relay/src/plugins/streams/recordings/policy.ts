@@ -1,20 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LightsoutError, type StreamKind } from '@lightsout/shared';
+import { LightsoutError, RecordingRules, type StreamKind } from '@lightsout/shared';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 
 /** One tenant's rules (or the defaults, under "*"); what a rule leaves out falls back to "*", then to the built-in default. */
-const TenantRules = Type.Object(
-  {
-    sol: Type.Optional(Type.Boolean()),
-    serial: Type.Optional(Type.Boolean()),
-    vnc: Type.Optional(Type.Boolean()),
-    /** Recordings older than this (since they last grew) are deleted; null = kept until deleted by hand (also against a "*" retention). */
-    retentionDays: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 36_500 }), Type.Null()])),
-  },
-  { additionalProperties: false },
-);
+const TenantRules = RecordingRules;
 const PolicyFile = Type.Record(Type.String(), TenantRules);
 type PolicyFile = Static<typeof PolicyFile>;
 const policyFile = Compile(PolicyFile);
@@ -30,16 +21,20 @@ export interface RecordingPolicy {
   retentionDays(tenant: string): number | undefined;
 }
 
+/** A tenant's rules kept in the store (set through the API), which replace the file's entry for that tenant. */
+export type StoredRules = (tenant: string) => RecordingRules | undefined;
+
 /** Without a policy file: text consoles are recorded, VNC is not, nothing expires. */
 const builtIn: Required<Pick<Static<typeof TenantRules>, Exclude<StreamKind, 'web'>>> = { sol: true, serial: true, vnc: false };
 
-export function recordingPolicy(rules: PolicyFile): RecordingPolicy {
+export function recordingPolicy(rules: PolicyFile, stored: StoredRules = () => undefined): RecordingPolicy {
   const fallback = rules['*'] ?? {};
+  const rulesOf = (tenant: string): RecordingRules | undefined => stored(tenant) ?? rules[tenant];
   return {
     // A web UI's streams are HTTP: the BMC's login form, its session cookies. Never kept, whatever a policy says.
-    records: (tenant, kind) => kind !== 'web' && (rules[tenant]?.[kind] ?? fallback[kind] ?? builtIn[kind]),
+    records: (tenant, kind) => kind !== 'web' && (rulesOf(tenant)?.[kind] ?? fallback[kind] ?? builtIn[kind]),
     retentionDays: (tenant) => {
-      const own = rules[tenant];
+      const own = rulesOf(tenant);
       const days = own !== undefined && 'retentionDays' in own ? own.retentionDays : fallback.retentionDays;
       return days ?? undefined;
     },
@@ -53,9 +48,9 @@ export function recordingPolicy(rules: PolicyFile): RecordingPolicy {
  * at start (CONFIG_INVALID, naming the key): a typo must not silently record
  * what a tenant asked not to, or delete what it asked to keep.
  */
-export function loadRecordingPolicy(dataDir: string): RecordingPolicy {
+export function loadRecordingPolicy(dataDir: string, stored?: StoredRules): RecordingPolicy {
   const path = join(dataDir, RECORDING_POLICY_FILE);
-  if (!existsSync(path)) return recordingPolicy({});
+  if (!existsSync(path)) return recordingPolicy({}, stored);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
@@ -75,5 +70,5 @@ export function loadRecordingPolicy(dataDir: string): RecordingPolicy {
   }
   const stray = Object.keys(parsed).find((key) => !POLICY_KEY.test(key));
   if (stray !== undefined) throw invalid(stray, 'is neither "*" nor a tenant slug');
-  return recordingPolicy(parsed);
+  return recordingPolicy(parsed, stored);
 }

@@ -3,12 +3,14 @@ import { useCallback, useEffect, useState } from 'react';
 import { Dialog } from '../components/Dialog.js';
 import type { AdminApi } from './admin-api.js';
 import { EmptyRow, ErrorLine, useAction, useLoaded } from './common.js';
+import { KIND_LABELS, RECORDED_KINDS, type RecordingChoice, type RecordingPolicyDraft, type RetentionChoice, recordingDraftOf, recordingRulesOf, retentionText } from './recording-policy-model.js';
 
 /**
  * Tenants (provider admins: list and create, with the MFA requirement) and
  * the policies the relay has an API for, for the tenant in view: which hosts
  * the agents may fetch ISO images from (media URL policy) and the automation
- * (MCP) policy's tools. Recording retention has no API yet; it is not shown.
+ * (MCP) policy's tools, and which consoles are recorded and how long
+ * recordings are kept.
  */
 export function TenantsSection({ api, tenant, role, onTenantsChanged }: { api: AdminApi; tenant: string; role: Role; onTenantsChanged(): void }) {
   return (
@@ -16,6 +18,7 @@ export function TenantsSection({ api, tenant, role, onTenantsChanged }: { api: A
       {role === 'provider-admin' ? <TenantList api={api} onChanged={onTenantsChanged} /> : null}
       <h3>Policies of tenant {tenant}</h3>
       <MediaUrlPolicyEditor api={api} tenant={tenant} />
+      <RecordingPolicyEditor api={api} tenant={tenant} />
       <AutomationPolicySummary api={api} tenant={tenant} />
     </div>
   );
@@ -116,6 +119,50 @@ function MediaUrlPolicyEditor({ api, tenant }: { api: AdminApi; tenant: string }
       {problems.map((problem) => <p key={problem} className="error">{problem}</p>)}
       <p>
         <button disabled={action.busy || problems.length > 0 || data === null} onClick={() => void action.run(() => api.setMediaUrlPolicy({ allow: entries, ...(data?.policy.maxBytes === undefined ? {} : { maxBytes: data.policy.maxBytes }) }, tenant)).then(async (ok) => (ok ? reload() : undefined))}>Save</button>{' '}
+        {data?.updatedAt ? <span className="hint">changed {new Date(data.updatedAt).toLocaleString()}{data.updatedBy ? ` by ${data.updatedBy}` : ''}</span> : null}
+      </p>
+      <ErrorLine error={action.error ?? error} />
+    </div>
+  );
+}
+
+/** Per console kind: the deployment's default, or on/off for this tenant; and the retention. The relay checks it again. */
+function RecordingPolicyEditor({ api, tenant }: { api: AdminApi; tenant: string }) {
+  const load = useCallback(() => api.recordingPolicy(tenant), [api, tenant]);
+  const { data, error, reload } = useLoaded(load);
+  const action = useAction();
+  const [draft, setDraft] = useState<RecordingPolicyDraft>(recordingDraftOf({}));
+  useEffect(() => setDraft(recordingDraftOf(data?.policy ?? {})), [data]);
+  const checked = recordingRulesOf(draft);
+  const problem = 'error' in checked ? checked.error : undefined;
+  return (
+    <div className="policy" data-testid="recording-policy">
+      <h4>Console recording</h4>
+      <p className="hint">Recordings hold what was typed, passwords included. A change applies to consoles opened from now on.</p>
+      {RECORDED_KINDS.map((kind) => (
+        <label key={kind} className="policy-row">
+          {KIND_LABELS[kind]}{' '}
+          <select value={draft.kinds[kind]} onChange={(event) => setDraft({ ...draft, kinds: { ...draft.kinds, [kind]: event.target.value as RecordingChoice } })} data-testid={`recording-${kind}`}>
+            <option value="default">Deployment default</option>
+            <option value="on">Record</option>
+            <option value="off">Do not record</option>
+          </select>{' '}
+          {data ? <span className="hint" data-testid={`recording-${kind}-effective`}>now: {data.effective[kind] ? 'recorded' : 'not recorded'}</span> : null}
+        </label>
+      ))}
+      <label className="policy-row">
+        Keep recordings{' '}
+        <select value={draft.retention} onChange={(event) => setDraft({ ...draft, retention: event.target.value as RetentionChoice })} data-testid="recording-retention">
+          <option value="default">Deployment default</option>
+          <option value="forever">Until deleted</option>
+          <option value="days">For a number of days</option>
+        </select>{' '}
+        {draft.retention === 'days' ? <input type="number" min={1} max={36_500} step={1} value={draft.days} onChange={(event) => setDraft({ ...draft, days: event.target.value })} aria-label="Retention in days" data-testid="recording-retention-days" /> : null}{' '}
+        {data ? <span className="hint" data-testid="recording-retention-effective">now: {retentionText(data.effective.retentionDays)}</span> : null}
+      </label>
+      {problem ? <p className="error">{problem}</p> : null}
+      <p>
+        <button disabled={action.busy || problem !== undefined || data === null} onClick={() => ('rules' in checked ? void action.run(() => api.setRecordingPolicy(tenant, checked.rules)).then(async (ok) => (ok ? reload() : undefined)) : undefined)} data-testid="recording-policy-save">Save</button>{' '}
         {data?.updatedAt ? <span className="hint">changed {new Date(data.updatedAt).toLocaleString()}{data.updatedBy ? ` by ${data.updatedBy}` : ''}</span> : null}
       </p>
       <ErrorLine error={action.error ?? error} />

@@ -18,6 +18,8 @@ import type {
   JoinTokenView,
   MediaUrlPolicy,
   MediaUrlPolicyView,
+  RecordingPolicyView,
+  RecordingRules,
   Role,
   ScanStarted,
   TenantList,
@@ -77,6 +79,12 @@ export class AdminApi {
   }
   setMediaUrlPolicy(policy: MediaUrlPolicy, tenant?: string): Promise<MediaUrlPolicyView> {
     return this.client.request('PUT', `/v1/media/url-policy${tenantQuery(tenant)}`, policy);
+  }
+  recordingPolicy(tenantId: string): Promise<RecordingPolicyView> {
+    return this.client.request('GET', `/v1/tenants/${id(tenantId)}/recording-policy`);
+  }
+  setRecordingPolicy(tenantId: string, rules: RecordingRules): Promise<RecordingPolicyView> {
+    return this.client.request('PUT', `/v1/tenants/${id(tenantId)}/recording-policy`, rules);
   }
   automationPolicy(tenant?: string): Promise<AutomationPolicyView> {
     return this.client.request('GET', `/v1/automation/policy${tenantQuery(tenant)}`);

@@ -117,6 +117,23 @@ test('an admin creates a user, grants a server, creates and revokes a join token
   await expect(tenantRow).toContainText('required');
   await shot(page, '55-admin-tenants');
 
+  // That tenant's console recording: the stack's file records VNC for everyone; this tenant stops it and keeps recordings 30 days.
+  await page.getByTestId('admin-tenant').selectOption(tenant);
+  const recording = page.getByTestId('recording-policy');
+  await expect(recording.getByTestId('recording-vnc-effective')).toHaveText('now: recorded');
+  await expect(recording.getByTestId('recording-retention-effective')).toHaveText('now: kept until deleted');
+  await recording.getByTestId('recording-vnc').selectOption('off');
+  await recording.getByTestId('recording-retention').selectOption('days');
+  await recording.getByTestId('recording-retention-days').fill('0');
+  await expect(recording).toContainText('retention: a whole number of days from 1 to 36,500');
+  await expect(recording.getByTestId('recording-policy-save')).toBeDisabled();
+  await recording.getByTestId('recording-retention-days').fill('30');
+  await recording.getByTestId('recording-policy-save').click();
+  await expect(recording.getByTestId('recording-vnc-effective')).toHaveText('now: not recorded');
+  await expect(recording.getByTestId('recording-retention-effective')).toHaveText('now: deleted 30 days after they last grew');
+  await expect(recording).toContainText('by admin');
+  await shot(page, '55b-admin-recording-policy');
+
   // The audit log finds each action by who did it (a username, not an id) and what it was.
   const users = await auditSearch(page, { user: 'admin', action: 'user' });
   await expect(users.filter({ hasText: `user:${username}` }).first()).toHaveAttribute('data-action', 'user.create');
@@ -139,9 +156,11 @@ test('an admin creates a user, grants a server, creates and revokes a join token
   await expect(none).toHaveCount(0);
   await expect(page.getByTestId('audit-table')).toContainText('No records match.');
   await shot(page, '57-admin-audit-empty');
-  // Everything the admin did, newest first.
+  // Everything the admin did, newest first: the recording policy last.
   const everything = await auditSearch(page, { user: 'admin' });
-  await expect(everything.first()).toHaveAttribute('data-action', 'tenant.update');
+  await expect(everything.first()).toHaveAttribute('data-action', 'recording.policy.set');
+  await expect(everything.first()).toContainText(`tenant:${tenant}`);
+  await expect(everything.nth(1)).toHaveAttribute('data-action', 'tenant.update');
   await shot(page, '56-admin-audit');
 
   // A time range, in the browser's local time: from an hour ahead nothing matches; from an hour back the tenant's change does.

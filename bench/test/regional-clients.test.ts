@@ -241,7 +241,17 @@ describe('the regional demo (manager + three gateways in two regions + two agent
       await page.getByTestId('toast').filter({ hasText: EU }).filter({ hasText: /Power cycle (accepted|done)/ }).first().waitFor({ timeout: 30_000 });
       await consoleText(page, EU).filter({ hasText: 'Boot #2' }).waitFor({ timeout: 30_000 });
       const badge = row(page, EU).getByTestId('power-badge');
-      await eventually('the cycle confirmed (no longer pending, power on)', 30_000, async () => ((await badge.getAttribute('data-pending')) === null && (await badge.getAttribute('data-power')) === 'on' ? true : undefined));
+      // On failure, say what the badge went through and what the manager answered, so a slow or stuck confirmation can be told apart.
+      const seenStates: string[] = [];
+      // The confirmation reads the BMC through the gateway every second; under a loaded CI machine that can take a while.
+      await eventually('the cycle confirmed (no longer pending, power on)', 60_000, async () => {
+        const state = `pending=${await badge.getAttribute('data-pending')} power=${await badge.getAttribute('data-power')}`;
+        if (seenStates.at(-1) !== state) seenStates.push(state);
+        return (await badge.getAttribute('data-pending')) === null && (await badge.getAttribute('data-power')) === 'on' ? true : undefined;
+      }).catch(async (error: unknown) => {
+        const detail = await fetch(`${managerUrl}/v1/servers/${EU}`, { headers: { authorization: `Bearer ${token}` } }).then((response) => response.text()).catch((failure: unknown) => String(failure));
+        throw new Error(`${String(error)}; the badge was ${seenStates.join(' → ')}; the manager says ${detail.slice(0, 1500)}`);
+      });
       await serverAction(page, EU, 'menu-server-page');
       await page.locator(`[data-testid="server-page"][data-server-id="${EU}"]`).getByText(/cycle confirmed after/).waitFor({ timeout: 30_000 });
 

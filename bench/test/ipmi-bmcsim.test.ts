@@ -55,6 +55,8 @@ describe('IpmiDriver against bmcsim', () => {
     const { entries } = await driver.sel();
     expect(entries.length).toBeGreaterThanOrEqual(before + 2);
     expect(entries.slice(before).every((entry) => typeof entry.event === 'string' && entry.event.length > 0)).toBe(true);
+    // Booted before the next test: a host still in POST spends a once-override set meanwhile (the boot test's) when it boots.
+    await expect.poll(() => host.powerState, { timeout: 15_000 }).toBe('running');
   });
 
   it('sets the boot override and reads it back; lists sensors with values', async () => {

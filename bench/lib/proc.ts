@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * What Linux says about a process (proc(5)): the benchmarks' one reader of
@@ -13,4 +13,25 @@ export function cpuSeconds(pid: number): number {
   // The command name (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** A running process whose command line names a marker (a test's unique data directory). */
+export interface NamedProcess {
+  pid: number;
+  argv: string;
+}
+
+/** Processes whose command line (/proc/PID/cmdline, NUL-separated) names `marker`. */
+export function processesNaming(marker: string): NamedProcess[] {
+  const found: NamedProcess[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      if (argv.includes(marker)) found.push({ pid: Number(entry), argv });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
 }

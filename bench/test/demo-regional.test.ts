@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freeTcpPortRun, postgresInstalled } from '@lightsout/lab';
 import { scratchDirectories } from '@lightsout/lab/scratch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loginWithPassword } from '@lightsout/relay/testing';
 import { ChildProcessHandle, REPO_ROOT, eventually } from '../lib/processes.js';
+import { processesNaming } from '../lib/proc.js';
 
 /**
  * `scripts/demo.sh --topology regional`: PostgreSQL, a manager, three gateways in two regions and two
@@ -20,20 +21,6 @@ afterEach(async () => {
   for (const child of started.splice(0)) await child.kill('SIGKILL');
 });
 
-/** Processes whose command line names `marker` (the demo's data directory is unique per test). */
-function processesNaming(marker: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      if (argv.includes(marker)) found.push(argv);
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found;
-}
 
 describe('scripts/demo.sh --topology regional', () => {
   it('comes up; a server of each region answers power status through the manager', { timeout: 300_000 }, async () => {

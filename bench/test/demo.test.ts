@@ -1,10 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
 import { scratchDirectories } from '@lightsout/lab/scratch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildProcessHandle, REPO_ROOT, eventually, runToCompletion } from '../lib/processes.js';
+import { processesNaming } from '../lib/proc.js';
 
 const scratch = scratchDirectories('lightsout-demo-');
 afterEach(scratch.removeAll);
@@ -13,20 +13,6 @@ afterEach(async () => {
   for (const process of started.splice(0)) await process.kill('SIGKILL');
 });
 
-/** Processes whose command line names `marker` (the demo's data directory is unique per test). */
-function processesNaming(marker: string): { pid: number; argv: string }[] {
-  const found: { pid: number; argv: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      if (argv.includes(marker)) found.push({ pid: Number(entry), argv });
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found;
-}
 
 function startDemo(port: number, dataDir: string): ChildProcessHandle {
   const demo = new ChildProcessHandle('demo', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/demo.ts'), '--port', String(port), '--ssh-port', '0', '--data-dir', dataDir, '--count', '2'], { ...process.env });

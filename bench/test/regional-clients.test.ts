@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freeTcpPortRun, postgresInstalled } from '@lightsout/lab';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, loginThroughDeviceFlow } from '@lightsout/cli/testing';
 import { loginWithPassword } from '@lightsout/relay/testing';
 import { ChildProcessHandle, REPO_ROOT, eventually, until } from '../lib/processes.js';
+import { processesNaming } from '../lib/proc.js';
 import { launchChromium, signIn } from '../lib/web-console.js';
 
 /**
@@ -35,20 +36,6 @@ let managerUrl: string;
 let gatewayUrls: string[];
 let password: string;
 
-/** Processes whose command line names `marker` (the demo's data directory is unique per run). */
-function processesNaming(marker: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      if (argv.includes(marker)) found.push(argv);
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found;
-}
 
 beforeAll(async () => {
   expect(postgresInstalled(), 'PostgreSQL must be installed (scripts/lab-packages.txt)').toBe(true);

@@ -105,7 +105,7 @@ describe('roles of a regional deployment (manager + two gateways, processes, Pos
     }
   });
 
-  it('a gateway runs no OpenID Provider: its /oidc and sign-in pages refuse, and it accepts the manager\'s tokens by signature', { timeout: 60_000 }, async () => {
+  it('a gateway runs no OpenID Provider: its /oidc and sign-in pages refuse, its pages send people to the deployment URL, and it accepts the manager\'s tokens by signature', { timeout: 60_000 }, async () => {
     const managerIssuer = `${stack.relayUrl}/oidc`;
     const discovery = await fetch(`${stack.relayUrl}/oidc/.well-known/openid-configuration`);
     expect(discovery.status).toBe(200);
@@ -122,6 +122,15 @@ describe('roles of a regional deployment (manager + two gateways, processes, Pos
         expect(response.status, response.url).toBe(404);
         expect(await response.json(), response.url).toMatchObject({ code: 'NOT_FOUND', details: { issuer: managerIssuer } });
       }
+      // A person who opens a gateway's address is sent to the web console at the deployment URL, same path.
+      for (const path of ['/', '/servers/abc?tab=console']) {
+        const page = await fetch(`${url}${path}`, { redirect: 'manual' });
+        expect(page.status, path).toBe(302);
+        expect(page.headers.get('location'), path).toBe(`${stack.relayUrl}${path}`);
+      }
+      const unknownApi = await fetch(`${url}/v1/no-such-route`);
+      expect(unknownApi.status).toBe(404);
+      expect(await unknownApi.json()).toMatchObject({ code: 'NOT_FOUND' });
       // The web console and the CLI learn where to sign in from any replica.
       const clientConfig = (await (await fetch(`${url}/v1/client-config`)).json()) as { issuer: string };
       expect(clientConfig.issuer).toBe(managerIssuer);

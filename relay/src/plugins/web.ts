@@ -19,6 +19,11 @@ const NOT_BUILT_PAGE = `<!doctype html>
 export default async function webPlugin(app: FastifyInstance): Promise<void> {
   // Static files of the console: public (it signs in through the OpenID Provider on its own).
   declarePublicRoutes(app);
+  const { role, deploymentUrl, publicUrl } = app.config;
+  if (role === 'gateway' && deploymentUrl !== publicUrl) {
+    sendPagesToDeployment(app, deploymentUrl);
+    return;
+  }
   const root = app.config.webRoot;
   const built = existsSync(join(root, 'index.html'));
   if (!built) {
@@ -34,5 +39,21 @@ export default async function webPlugin(app: FastifyInstance): Promise<void> {
     // Files that exist were registered as routes by @fastify/static (wildcard: false), so
     // anything reaching here is a client-side route of the SPA.
     return reply.type('text/html; charset=utf-8').sendFile('index.html');
+  });
+}
+
+/**
+ * A gateway's address is for consoles and uploads, not for people: a console
+ * loaded from it would sign in with a redirect URI the issuer does not know
+ * and call an API whose managers are elsewhere. A page asked of a gateway is
+ * sent to the same path at the deployment URL, where the console lives.
+ */
+function sendPagesToDeployment(app: FastifyInstance, deploymentUrl: string): void {
+  app.get('/*', { schema: { hide: true } }, async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    if (API_PREFIXES.some((prefix) => path.startsWith(prefix))) {
+      return reply.status(404).send({ code: 'NOT_FOUND', message: `no route GET ${path}` });
+    }
+    return reply.redirect(`${deploymentUrl}${request.url}`, 302);
   });
 }

@@ -1,4 +1,4 @@
-import type { PendingPower, PowerOutcome, ServerMediaBadge } from '@lightsout/shared';
+import type { MediaState, PendingPower, PowerOutcome, ServerMediaBadge } from '@lightsout/shared';
 import type { Store } from '../store/open.js';
 import type { ServerEvents } from './events.js';
 
@@ -63,6 +63,79 @@ export class ServerLiveStatus {
     }).catch(() => undefined);
     return next;
   }
+}
+
+/** A server's media job as the relay running it last wrote it (the row's `media_job*` columns). */
+export interface SharedMediaJob {
+  state: MediaState;
+  /** Epoch ms of the write. */
+  at: number;
+  owner: string;
+  /** Epoch ms until which `owner` holds the server; 0 once the job settled. */
+  until: number;
+}
+
+/**
+ * The media jobs of every replica, through the server's row: a mount or
+ * eject claims the server (refused while another relay's lease runs), its
+ * relay writes each state with a renewed lease, and any replica reads it.
+ *
+ *   free (until ≤ now) ─claim─▶ held by owner {state, until} ─write(owner)─▶ … ─settle (until 0)─▶ free
+ *                                    └─ owner died: the lease passes ─▶ free
+ *                                    └─ take (a tenant move's release): held by the taker; the old owner's writes change nothing
+ */
+export class SharedMediaJobs {
+  private readonly writes = new Map<string, Promise<void>>();
+
+  constructor(private readonly store: Store) {}
+
+  /** Claims the server for `owner` with its first state; false while another owner's lease runs. */
+  async claim(serverId: string, owner: string, state: MediaState, untilMs: number, now = Date.now()): Promise<boolean> {
+    await this.written(serverId);
+    const result = await this.store
+      .updateTable('servers')
+      .set({ media_job: jobText(state, now), media_job_owner: owner, media_job_until: untilMs })
+      .where('id', '=', serverId)
+      .where((row) => row.or([row('media_job_until', '<=', now), row('media_job_owner', '=', owner)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Writes a state of `owner`'s job in the order they come (untilMs 0 settles it); nothing when another owner has
+   * taken the server meanwhile. `take` writes whoever held it (a release of the server to another tenant).
+   */
+  write(serverId: string, owner: string, state: MediaState, untilMs: number, options: { take?: boolean } = {}): Promise<void> {
+    const write = async () => {
+      let update = this.store.updateTable('servers').set({ media_job: jobText(state, Date.now()), media_job_owner: owner, media_job_until: untilMs }).where('id', '=', serverId);
+      if (options.take !== true) update = update.where('media_job_owner', '=', owner);
+      await update.execute();
+    };
+    const next = (this.writes.get(serverId) ?? Promise.resolve()).then(write, write);
+    this.writes.set(serverId, next);
+    void next
+      .finally(() => {
+        if (this.writes.get(serverId) === next) this.writes.delete(serverId);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  async read(serverId: string): Promise<SharedMediaJob | undefined> {
+    const row = await this.store.selectFrom('servers').select(['media_job', 'media_job_owner', 'media_job_until']).where('id', '=', serverId).executeTakeFirst();
+    if (!row?.media_job || row.media_job_owner === null) return undefined;
+    const { state, at } = JSON.parse(row.media_job) as { state: MediaState; at: number };
+    return { state, at, owner: row.media_job_owner, until: Number(row.media_job_until) };
+  }
+
+  /** This replica's writes for the server so far have reached the store (or failed). */
+  async written(serverId: string): Promise<void> {
+    await this.writes.get(serverId)?.catch(() => undefined);
+  }
+}
+
+function jobText(state: MediaState, at: number): string {
+  return JSON.stringify({ state, at });
 }
 
 /** One text per pending action (the settle matches on it): the fields in a fixed order. */

@@ -7,7 +7,7 @@ import type { ServerTable } from '../store/database.js';
 import type { ServerActivity } from './activity.js';
 import { liveStatusOf } from './live-status.js';
 
-type ServerRow = Selectable<Omit<ServerTable, 'updated_at' | 'reachable'>>;
+type ServerRow = Selectable<Omit<ServerTable, 'updated_at' | 'reachable' | 'media_job' | 'media_job_owner' | 'media_job_until'>>;
 
 const COLUMNS = ['id', 'name', 'tenant_id', 'region', 'datacenter', 'rack', 'labels', 'endpoints', 'capabilities', 'agent_id', 'power', 'state_at', 'bmc_status', 'pending_power', 'last_power', 'media'] as const;
 

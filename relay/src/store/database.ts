@@ -90,6 +90,12 @@ export interface ServerTable {
   last_power: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON ServerMediaBadge: the virtual media image mounted, or null (migration 0021). */
   media: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON { state: MediaState, at: epoch ms }: the server's virtual media job as its relay last wrote it, or null (migration 0023). */
+  media_job: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The MediaJobs instance (one per relay process) running that job; null when none ever ran (migration 0023). */
+  media_job_owner: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Epoch ms until which the owner holds the job; 0 once it settled. Another relay may claim the server after it. */
+  media_job_until: ColumnType<number, number | undefined, number>;
 }
 
 export interface RegionTable {

@@ -552,6 +552,18 @@ const migrationsFor = (driver: StoreDriver): Record<string, Migration> => ({
       await db.schema.dropTable('recording_policies').ifExists().execute();
     },
   },
+  '0023-media-jobs': {
+    // The virtual media job running on a server, with the relay that runs it and its lease: every replica shows its
+    // progress and refuses a second mount or eject while it runs; a job whose relay died frees the server at the lease.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('servers').addColumn('media_job', 'text').execute();
+      await db.schema.alterTable('servers').addColumn('media_job_owner', 'text').execute();
+      await db.schema.alterTable('servers').addColumn('media_job_until', 'bigint', (column) => column.notNull().defaultTo(0)).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const column of ['media_job_until', 'media_job_owner', 'media_job']) await db.schema.alterTable('servers').dropColumn(column).execute();
+    },
+  },
 });
 
 /**

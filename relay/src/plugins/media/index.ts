@@ -25,6 +25,7 @@ import { readGrowingFile } from './growing-file.js';
 import { MediaJobs, type MountSource } from './jobs.js';
 import { jsonErrorBodies } from '../errors.js';
 import { targetTenant } from '../../access/guards.js';
+import { SharedMediaJobs } from '../../inventory/live-status.js';
 import { handlePatch } from './patch.js';
 import { type UploadCaller, type UploadRecord, createUploadServer, displayName, findUpload, listUploads, tenantUsage, uploadIdOf } from './uploads.js';
 import { AgentLegs } from './agent-legs.js';
@@ -108,6 +109,8 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     stallTimeoutMs: options.stallTimeoutMs ?? 120_000,
     mountTimeoutMs: options.mountTimeoutMs ?? 15 * 60_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+    // the jobs of every replica, in the servers' rows (kept by the same service as the badge above)
+    ...(liveStatus ? { shared: new SharedMediaJobs(app.store) } : {}),
     uploadState: async (uploadId) => {
       const row = await dependencies.uploads?.find(uploadId);
       if (row) return { verified: row.verified === 1, offset: row.verified === 1 ? row.size : 0 };
@@ -363,7 +366,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
       if (!record || record.tenant !== who.tenant) throw new LightsoutError('NOT_FOUND', 'no such upload');
       // An upload still arriving may be mounted: the agent pulls it as it grows (cut-through) and
       // the mount itself waits until the agent holds every byte with the right SHA-256.
-      const state = jobs.start(server, who, { kind: 'upload', record }, { boot: boot === true, replace: replace === true });
+      const state = await jobs.start(server, who, { kind: 'upload', record }, { boot: boot === true, replace: replace === true });
       await auditMount(request, who, server.id, { sha256: record.sha256, filename: record.filename, size: record.size, boot: boot === true, replace: replace === true });
       request.log.info({ serverId: server.id, uploadId: record.id, sha256: record.sha256, boot: boot === true, by: who.username }, 'virtual media mount started');
       return state;
@@ -429,7 +432,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
           ...(fetch.error ? { code: fetch.error.code, message: fetch.error.message } : {}),
         })?.catch((error: unknown) => request.log.warn({ err: error }, 'could not audit a media fetch by URL')),
     };
-    const state = jobs.start(server, who, source, { boot: body.boot === true, replace: body.replace === true });
+    const state = await jobs.start(server, who, source, { boot: body.boot === true, replace: body.replace === true });
     await auditMount(request, who, server.id, { url: shownUrl, filename, ...(body.sha256 ? { sha256: body.sha256 } : {}), boot: body.boot === true, replace: body.replace === true });
     request.log.info({ serverId: server.id, url: shownUrl, boot: body.boot === true, by: who.username }, 'virtual media mount by URL started');
     return state;

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type AgentMediaJob, type AgentMediaUrlFetch, LightsoutError, type MediaEjectResult, type MediaState, type MediaStatusResult, type MediaStep } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
+import type { SharedMediaJobs } from '../../inventory/live-status.js';
 import type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
 import type { UploadRecord } from './uploads.js';
 
@@ -15,6 +17,11 @@ import type { UploadRecord } from './uploads.js';
  * The bytes travel on the agent's own data connection (a dial-back GET to
  * /v1/agent/media/{uploadId}, granted here for the duration of the transfer);
  * the BMC work runs in an agent-side job that this loop polls.
+ *
+ * With `shared` (every deployment with a store of servers), a job first
+ * claims its server in the store and writes its states there under a lease
+ * it renews while it runs: a mount or eject through another replica is
+ * refused meanwhile, and that replica's status shows this job's progress.
  */
 export interface PullGrant {
   agentId: string;
@@ -36,7 +43,14 @@ export interface MediaJobsOptions {
   requestTimeoutMs: number;
   /** The upload as stored now: mounting waits until the caller's own bytes are complete and verified. */
   uploadState: (uploadId: string) => Promise<{ verified: boolean; offset: number } | undefined>;
+  /** The jobs of every replica, kept with the servers; without it, this relay's jobs are the only ones. */
+  shared?: SharedMediaJobs;
+  /** How long a claim holds a server without being renewed (a job renews it a few times within it); default 30 s. */
+  leaseMs?: number;
 }
+
+/** A running job's progress reaches the store at most this often (each step's change at once). */
+const SHARE_PROGRESS_EVERY_MS = 1000;
 
 /**
  * What a mount mounts: a tenant's upload, pulled by the agent from the
@@ -67,20 +81,41 @@ export class MediaJobs {
   private readonly generations = new Map<string, number>();
   /** Servers whose previous tenant's image must be ejected before anyone sees their media state again. */
   private readonly pendingEject = new Set<string>();
+  /** This relay's name on the jobs it runs (the store's `media_job_owner`). */
+  private readonly owner = randomUUID();
+  /** When this relay last changed each server's state: the store's is shown instead when another relay's is newer. */
+  private readonly updatedAt = new Map<string, number>();
+  /** Servers whose claim is on its way to the store: a second start here must not claim them too. */
+  private readonly claiming = new Set<string>();
+  private readonly lastShared = new Map<string, { step: MediaStep; at: number }>();
+  private readonly leaseMs: number;
   private stopped = false;
 
-  constructor(private readonly options: MediaJobsOptions) {}
+  constructor(private readonly options: MediaJobsOptions) {
+    this.leaseMs = options.leaseMs ?? 30_000;
+  }
 
   isActive(serverId: string): boolean {
     const state = this.states.get(serverId);
     return state !== undefined && ACTIVE.includes(state.step);
   }
 
-  /** The state as the relay knows it; completed by asking the agent when nothing runs here. */
+  /**
+   * The state as the relay knows it — this one's job, or another replica's newer one from the store — completed by
+   * asking the agent when no job runs.
+   */
   async status(server: MediaServerInfo): Promise<MediaState> {
     if (this.pendingEject.has(server.id)) await this.release(server);
-    const local = this.states.get(server.id);
-    if (local && (ACTIVE.includes(local.step) || local.step === 'failed')) return local;
+    let local = this.states.get(server.id);
+    const shared = await this.options.shared?.read(server.id);
+    if (shared && shared.owner !== this.owner && shared.at > (this.updatedAt.get(server.id) ?? 0)) {
+      const held = shared.until > Date.now();
+      if ((ACTIVE.includes(shared.state.step) && held) || shared.state.step === 'failed') return shared.state;
+      // settled there, or its relay died mid-job (the lease passed): the agent says what is on the BMC now
+      local = shared.state;
+    } else if (local && (ACTIVE.includes(local.step) || local.step === 'failed')) {
+      return local;
+    }
     let agent: MediaStatusResult;
     try {
       agent = await this.options.dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id }, this.options.requestTimeoutMs);
@@ -91,43 +126,52 @@ export class MediaJobs {
     return this.update(server.id, fromAgent(server.id, agent, local));
   }
 
-  start(server: MediaServerInfo, caller: MediaCaller, source: MountSource, options: { boot: boolean; replace?: boolean }): MediaState {
+  async start(server: MediaServerInfo, caller: MediaCaller, source: MountSource, options: { boot: boolean; replace?: boolean }): Promise<MediaState> {
     if (this.stopped) throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
     if (this.pendingEject.has(server.id)) throw new LightsoutError('CONFLICT', `the previous tenant's image is still being ejected from ${server.id}`, { hint: 'retry in a moment' });
-    if (this.isActive(server.id)) {
+    if (this.isActive(server.id) || this.claiming.has(server.id)) {
       throw new LightsoutError('CONFLICT', `a media operation is already running on ${server.id}`, { hint: 'wait for it (lightsout media status) or eject first' });
     }
     const image =
       source.kind === 'upload'
         ? { sha256: source.record.sha256, filename: source.record.filename, size: source.record.size }
         : { sha256: source.sha256 ?? '', filename: source.filename, size: 0, url: source.shownUrl };
-    const state = this.update(server.id, {
+    const first: MediaState = {
       ...emptyState(server.id),
       step: 'transferring',
       message: source.kind === 'upload' ? `sending ${image.filename} to the agent` : `the agent is fetching ${source.shownUrl}`,
       image,
       mountedBy: caller.username,
       progress: { bytes: 0, total: image.size },
-    });
+    };
+    await this.claim(server.id, first);
+    if (this.stopped) throw new LightsoutError('AGENT_OFFLINE', 'the relay is shutting down');
+    const state = this.update(server.id, first);
     const run = this.run(server, caller, source, options, this.generations.get(server.id) ?? 0).finally(() => this.running.delete(run));
     this.running.add(run);
     return state;
   }
 
   async eject(server: MediaServerInfo): Promise<MediaState> {
-    if (this.isActive(server.id) && this.states.get(server.id)?.step !== 'ejecting') {
+    if ((this.isActive(server.id) && this.states.get(server.id)?.step !== 'ejecting') || this.claiming.has(server.id)) {
       throw new LightsoutError('CONFLICT', `a media operation is running on ${server.id}; eject when it has finished`);
     }
     const previous = this.states.get(server.id);
-    this.update(server.id, { ...(previous ?? emptyState(server.id)), step: 'ejecting', message: 'ejecting' });
+    const ejecting: MediaState = { ...(previous ?? emptyState(server.id)), step: 'ejecting', message: 'ejecting' };
+    await this.claim(server.id, ejecting);
+    this.update(server.id, ejecting);
     let answer: Partial<MediaEjectResult>;
     try {
       answer = await this.options.dependencies.requestAgent(server.agentId, 'media.eject', { serverId: server.id }, this.options.requestTimeoutMs);
     } catch (error) {
       this.update(server.id, { ...(previous ?? emptyState(server.id)), step: 'failed', failedStep: 'ejecting', message: 'eject failed', error: errorOf(error) });
+      await this.options.shared?.written(server.id);
       throw error;
     }
-    return this.update(server.id, { ...emptyState(server.id), message: ejectMessage(answer.ejected) });
+    const ejected = this.update(server.id, { ...emptyState(server.id), message: ejectMessage(answer.ejected) });
+    // answered once every replica would say so
+    await this.options.shared?.written(server.id);
+    return ejected;
   }
 
   /**
@@ -141,7 +185,8 @@ export class MediaJobs {
     this.generations.set(server.id, (this.generations.get(server.id) ?? 0) + 1);
     this.pendingEject.add(server.id);
     for (const [uploadId, grant] of this.grants) if (grant.serverId === server.id) this.grants.delete(uploadId);
-    this.update(server.id, { ...emptyState(server.id), message: 'ejecting the previous tenant\'s image' });
+    // taken from whichever relay ran the old tenant's job: its later writes no longer land
+    void this.options.shared?.write(server.id, this.owner, this.update(server.id, { ...emptyState(server.id), message: 'ejecting the previous tenant\'s image' }), 0, { take: true }).catch((error: unknown) => this.options.log.warn({ err: error, serverId: server.id }, 'could not take the media job over in the store'));
     const { dependencies, requestTimeoutMs } = this.options;
     const status = await dependencies.requestAgent(server.agentId, 'media.status', { serverId: server.id }, requestTimeoutMs);
     if (status.mount || (status.job && status.job.step !== 'failed')) await dependencies.requestAgent(server.agentId, 'media.eject', { serverId: server.id }, requestTimeoutMs);
@@ -159,8 +204,39 @@ export class MediaJobs {
     const revision = (this.states.get(serverId)?.revision ?? 0) + 1;
     const next: MediaState = { ...state, revision } as MediaState;
     this.states.set(serverId, next);
+    this.updatedAt.set(serverId, Date.now());
     this.options.onState?.(next);
+    this.share(next);
     return next;
+  }
+
+  /** Claims the server in the store for a job of this relay (no store: nothing to claim). */
+  private async claim(serverId: string, first: MediaState): Promise<void> {
+    const { shared } = this.options;
+    if (!shared) return;
+    this.claiming.add(serverId);
+    try {
+      if (!(await shared.claim(serverId, this.owner, first, Date.now() + this.leaseMs))) {
+        throw new LightsoutError('CONFLICT', `a media operation is already running on ${serverId} through another relay`, { hint: 'wait for it (lightsout media status) or eject when it has finished' });
+      }
+    } finally {
+      this.claiming.delete(serverId);
+    }
+  }
+
+  /**
+   * Writes a state of this relay's job to the store: each new step at once (a settled one frees the server),
+   * progress within a step at most once a second, `renew` whatever the time (the lease's heartbeat).
+   */
+  private share(state: MediaState, renew = false): void {
+    const { shared } = this.options;
+    if (!shared) return;
+    const active = ACTIVE.includes(state.step);
+    const now = Date.now();
+    const last = this.lastShared.get(state.serverId);
+    if (!renew && active && last?.step === state.step && now - last.at < SHARE_PROGRESS_EVERY_MS) return;
+    this.lastShared.set(state.serverId, { step: state.step, at: now });
+    shared.write(state.serverId, this.owner, state, active ? now + this.leaseMs : 0).catch((error: unknown) => this.options.log.warn({ err: error, serverId: state.serverId }, 'could not store the media job'));
   }
 
   private patch(serverId: string, changes: Partial<MediaState>): MediaState {
@@ -173,6 +249,12 @@ export class MediaJobs {
       if ((this.generations.get(server.id) ?? 0) !== generation) throw new Released();
     };
     let step: MediaStep = 'transferring';
+    // the lease's heartbeat: a step may wait on one agent request for longer than the progress writes' pace
+    const heartbeat = setInterval(() => {
+      const state = this.states.get(server.id);
+      if (state && ACTIVE.includes(state.step)) this.share(state, true);
+    }, this.leaseMs / 3);
+    heartbeat.unref();
     try {
       let image: { sha256: string; filename: string; size: number };
       if (source.kind === 'upload') {
@@ -211,6 +293,7 @@ export class MediaJobs {
       this.options.log.info({ serverId: server.id, step: failedStep, err: error }, 'virtual media failed');
       this.patch(server.id, { step: 'failed', failedStep, message: `failed while ${describeStep(failedStep)}`, error: errorOf(error) });
     } finally {
+      clearInterval(heartbeat);
       if (source.kind === 'upload') this.grants.delete(source.record.id);
     }
   }

@@ -59,6 +59,7 @@ const FetchUrlParams = Type.Object({
 });
 const MountParams = Type.Object({ serverId: ServerId, sha256: Sha256, filename: Type.String({ maxLength: 255 }), mountedBy: Type.String({ maxLength: 255 }), boot: Type.Boolean() });
 const EjectParams = Type.Object({ serverId: ServerId });
+const DiscardParams = Type.Object({ pullPath: Type.String({ maxLength: 512 }) });
 
 function checked<T>(schema: TSchema, op: string, run: (params: T) => unknown): OperationHandler {
   return async (params) => {
@@ -144,6 +145,7 @@ export function createMediaExtension(settingsOverride?: MediaSettings): AgentExt
           return service.mount(params);
         }),
         'media.eject': checked<{ serverId: string }>(EjectParams, 'media.eject', async (params) => service.eject(params.serverId)),
+        'media.discard': checked<{ pullPath: string }>(DiscardParams, 'media.discard', async (params) => service.discard(params.pullPath)),
       },
       async stop() {
         await started.catch(() => undefined);

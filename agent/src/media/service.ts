@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import {
   type AgentMediaJob,
   LightsoutError,
+  type MediaDiscardResult,
   type MediaEjectResult,
   type MediaFetchParams,
   type MediaFetchResult,
@@ -181,6 +182,13 @@ export class MediaService {
   /** Resolves when the server's current mount job has settled (mounted, booting or failed). */
   async settled(serverId: string): Promise<AgentMediaJob | null> {
     return this.jobs.settled(serverId);
+  }
+
+  // ── media.discard ───────────────────────────────────────────────────────
+  /** The relay no longer has this upload (expired, deleted): what the agent kept of it goes. */
+  async discard(pullPath: string): Promise<MediaDiscardResult> {
+    if (!pullPath.startsWith('/v1/agent/media/')) throw new LightsoutError('BAD_REQUEST', 'pullPath must be a relay media path');
+    return { discarded: await this.transfers.discard(pullPath) };
   }
 
   // ── media.eject ─────────────────────────────────────────────────────────

@@ -25,13 +25,18 @@ const image = randomBytes(3 * 1024 * 1024);
 const sha256 = createHash('sha256').update(image).digest('hex');
 const A = `/v1/agent/media/${'a1'.repeat(16)}`;
 const B = `/v1/agent/media/${'b2'.repeat(16)}`;
+const C = `/v1/agent/media/${'c3'.repeat(16)}`;
 
-/** A relay stand-in: A's pull is served whole; B's is cut after 1 MiB every time (its client went away). */
-async function relay(): Promise<string> {
+/**
+ * A relay stand-in: A's pull is served whole; B's is cut after 1 MiB every time (its client went away); C's sends
+ * 1 MiB and then waits for more of its client's bytes for ever (`onStalled` hears when the 1 MiB is sent).
+ */
+async function relay(onStalled?: () => void): Promise<string> {
   const server: Server = createServer((req, res) => {
     const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
     res.writeHead(start > 0 ? 206 : 200, { 'content-length': image.length - start });
     if (req.url === B) return void res.write(image.subarray(start, start + 1024 * 1024), () => res.socket?.destroy());
+    if (req.url === C) return void res.write(image.subarray(start, start + 1024 * 1024), () => onStalled?.());
     res.end(image.subarray(start));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -72,5 +77,43 @@ describe('MediaTransfers, one per upload', () => {
     expect(transfers.fromRelay({ serverId: 's', sha256, size: image.length, pullPath: B })).toBe(true);
     await Promise.allSettled([...running]);
     expect(readdirSync(directory)).toEqual([`${sha256}.iso`]);
+  });
+
+  it('the relay discards an upload it no longer has: a kept partial file goes at once; a running pull stops and its file goes', { timeout: 30_000 }, async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'media-transfers-'));
+    cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
+    const cache = new MediaCache({ directory, maxBytes: 64 << 20 });
+    await cache.open();
+    let stalled = false;
+    const url = await relay(() => (stalled = true));
+    const running = new Set<Promise<unknown>>();
+    const transfers = new MediaTransfers(cache, {
+      relay: () => url,
+      logger: pino({ level: 'silent' }),
+      signJwt: async () => 'token',
+      track: (work) => running.add(work),
+      resume: { attempts: 1, wait: async () => undefined },
+    });
+    const partialOf = (pullPath: string) => `${sha256}.upload-${pullPath.split('/').at(-1)}.part`;
+
+    // B: cut every time; after its tries its file is kept for the next pull
+    transfers.fromRelay({ serverId: 's', sha256, size: image.length, pullPath: B });
+    await vi.waitFor(() => expect(transfers.of(sha256, B).state).toBe('partial'), { timeout: 20_000, interval: 5 });
+    expect(readdirSync(directory)).toEqual([partialOf(B)]);
+    expect(await transfers.discard(B)).toBe(true);
+    expect(readdirSync(directory)).toEqual([]);
+    expect(transfers.of(sha256, B).state).toBe('absent');
+    expect(await transfers.discard(B)).toBe(false);
+
+    // C: a pull waiting for its client's next bytes
+    transfers.fromRelay({ serverId: 's', sha256, size: image.length, pullPath: C });
+    await vi.waitFor(() => expect(stalled && transfers.of(sha256, C).bytes).toBe(1024 * 1024), { timeout: 20_000, interval: 5 });
+    expect(readdirSync(directory)).toEqual([partialOf(C)]);
+    expect(await transfers.discard(C)).toBe(true);
+    await Promise.allSettled([...running]);
+    expect(transfers.of(sha256, C)).toMatchObject({ state: 'failed', error: { code: 'NOT_FOUND' } });
+    expect(readdirSync(directory)).toEqual([]);
+    // a path that is not an upload's holds nothing to discard
+    expect(await transfers.discard('/v1/agent/media/not-an-upload')).toBe(false);
   });
 });

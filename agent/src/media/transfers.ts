@@ -29,6 +29,10 @@ export interface TransferContext {
 export class MediaTransfers {
   private readonly transfers = new Map<string, AgentMediaTransfer>();
   private readonly aborts = new Set<AbortController>();
+  /** The running pull of each pull path: a discard stops it. */
+  private readonly pulls = new Map<string, AbortController>();
+  /** Pull paths the relay discarded while their pull ran: its next try ends as if the relay had answered 404. */
+  private readonly discarded = new Set<string>();
 
   constructor(
     private readonly cache: MediaCache,
@@ -95,6 +99,27 @@ export class MediaTransfers {
     return [...this.transfers.values()].reverse().find((transfer) => transfer.sha256 === sha256) ?? { sha256, state: 'absent', bytes: 0, size: 0 };
   }
 
+  /**
+   * The relay no longer has the upload (expired unfinished, or deleted): a
+   * running pull stops, and its partial file goes as when the relay answers
+   * a pull `404` (the pull's own end removes it); a file kept with no pull
+   * running goes now. True when the agent held something of it.
+   */
+  async discard(pullPath: string): Promise<boolean> {
+    const upload = uploadOf(pullPath);
+    if (upload === undefined) return false;
+    const pull = this.pulls.get(pullPath);
+    if (pull) {
+      this.discarded.add(pullPath);
+      pull.abort();
+      return true;
+    }
+    this.transfers.delete(pullPath);
+    const kept = this.cache.partialOf(upload) !== undefined;
+    await this.cache.discardPartial(upload);
+    return kept;
+  }
+
   abortAll(): void {
     for (const controller of this.aborts) controller.abort();
   }
@@ -108,7 +133,9 @@ export class MediaTransfers {
   private async pull(params: MediaFetchParams, transfer: AgentMediaTransfer): Promise<void> {
     const controller = new AbortController();
     this.aborts.add(controller);
+    this.pulls.set(params.pullPath, controller);
     const open = async (offset: number) => {
+      if (this.discarded.has(params.pullPath)) throw new LightsoutError('NOT_FOUND', 'the relay discarded this upload (expired or deleted)');
       if (controller.signal.aborted) throw new LightsoutError('AGENT_OFFLINE', 'the agent is stopping');
       // undici's stream API (not fetch): Node streams all the way, no WHATWG stream hop per chunk
       const response = await request(new URL(params.pullPath, `${this.context.relay()}/`), {
@@ -137,8 +164,16 @@ export class MediaTransfers {
         this.context.resume,
         uploadOf(params.pullPath),
       );
+    } catch (error) {
+      if (!this.discarded.has(params.pullPath)) throw error;
+      // stopped by a discard: whatever the cut kept goes (the write that held the file has ended)
+      const upload = uploadOf(params.pullPath);
+      if (upload !== undefined) await this.cache.discardPartial(upload);
+      throw new LightsoutError('NOT_FOUND', 'the relay discarded this upload (expired or deleted)');
     } finally {
       this.aborts.delete(controller);
+      this.pulls.delete(params.pullPath);
+      this.discarded.delete(params.pullPath);
     }
   }
 }

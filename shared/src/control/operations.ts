@@ -1,6 +1,6 @@
 import type { BootOverride, BootRequest, BootResult, CredentialsRetryResult, PowerAwaitParams, PowerAwaitResult, PowerResult, SelList, SensorHistory, SensorList, ServerIdentity } from '../schemas/operations.js';
 import type { PowerAction } from '../schemas/server.js';
-import type { MediaEjectParams, MediaEjectResult, MediaFetchParams, MediaFetchResult, MediaFetchUrlParams, MediaFetchUrlResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
+import type { MediaDiscardParams, MediaDiscardResult, MediaEjectParams, MediaEjectResult, MediaFetchParams, MediaFetchResult, MediaFetchUrlParams, MediaFetchUrlResult, AgentMediaJob, MediaMountParams, MediaStatusParams, MediaStatusResult } from '../schemas/media.js';
 import type { DiscoveryAdoptParams, DiscoveryAdoptResult, DiscoveryScanResult, ServerAssignParams, ServerAssignResult } from './messages.js';
 import type { StreamCloseParams, StreamOpenParams, StreamOpenResult } from '../streams/session.js';
 
@@ -42,6 +42,8 @@ export interface ControlOperations {
   /** Start mounting a cached image on the server's BMC; with `boot`, then boot-once to CD and reset or power on. Poll media.status. */
   'media.mount': { params: MediaMountParams; result: AgentMediaJob };
   'media.eject': { params: MediaEjectParams; result: MediaEjectResult };
+  /** The relay no longer has this upload: stop pulling it and drop its partial file (docs/virtual-media.md). */
+  'media.discard': { params: MediaDiscardParams; result: MediaDiscardResult };
   /** Discovery (docs/operations.md): scan the configured ranges now; the findings follow as a `discovered` message. */
   'discovery.scan': { params: Record<string, never>; result: DiscoveryScanResult };
   /** Adopt a BMC the last scan found: the agent persists it in its state dir and sends its inventory again. */

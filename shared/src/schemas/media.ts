@@ -253,6 +253,20 @@ export interface MediaMountParams {
   replace?: boolean;
 }
 
+/**
+ * An upload the relay no longer has (it expired unfinished, or its client
+ * deleted it): the agent stops pulling it and drops its partial file.
+ */
+export interface MediaDiscardParams {
+  /** The upload's pull path, `/v1/agent/media/{upload id}`. */
+  pullPath: string;
+}
+
+export interface MediaDiscardResult {
+  /** The agent held something of it (a partial file, or a pull running) and dropped it. */
+  discarded: boolean;
+}
+
 export interface MediaEjectParams {
   serverId: string;
 }

@@ -35,10 +35,12 @@ export class AgentUploads {
     await this.store.deleteFrom('media_uploads').where('id', '=', id).execute();
   }
 
-  /** Unfinished uploads created before `before` (epoch ms) are gone: their quota is free again. */
-  async removeUnfinishedBefore(before: number): Promise<number> {
-    const result = await this.store.deleteFrom('media_uploads').where('verified', '=', 0).where('created_at', '<', before).executeTakeFirst();
-    return Number(result.numDeletedRows);
+  /**
+   * Unfinished uploads created before `before` (epoch ms) are gone: their quota is free again. Returns the rows this
+   * call removed (of replicas sweeping at once, each row goes to exactly one), whose agents are to drop their files.
+   */
+  async removeUnfinishedBefore(before: number): Promise<Pick<AgentUploadRow, 'id' | 'agent_id'>[]> {
+    return this.store.deleteFrom('media_uploads').where('verified', '=', 0).where('created_at', '<', before).returning(['id', 'agent_id']).execute();
   }
 }
 

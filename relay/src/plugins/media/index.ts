@@ -58,6 +58,8 @@ export interface MediaPluginOptions {
   tenantQuotaBytes?: number;
   /** Incomplete uploads older than this are deleted. */
   incompleteTtlMs?: number;
+  /** How often expired incomplete uploads are looked for; default 15 min. */
+  sweepIntervalMs?: number;
   pollIntervalMs?: number;
   stallTimeoutMs?: number;
   mountTimeoutMs?: number;
@@ -205,13 +207,25 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     return row;
   };
 
+  /**
+   * The agent of an upload the relay no longer has drops its partial file now, not when its own 24 h rule
+   * would (docs/virtual-media.md). An agent offline everywhere still applies that rule.
+   */
+  const discardInAgent = (row: Pick<AgentUploadRow, 'id' | 'agent_id'>) =>
+    void dependencies.requestAgent(row.agent_id, 'media.discard', { pullPath: `/v1/agent/media/${row.id}` }, options.requestTimeoutMs ?? 15_000).then(
+      ({ discarded }) => app.log.info({ uploadId: row.id, agentId: row.agent_id, discarded }, 'the agent dropped what it kept of an upload the relay no longer has'),
+      (error: unknown) => app.log.info({ uploadId: row.id, agentId: row.agent_id, err: error }, 'could not tell the agent an upload is gone; it drops the file 24 h after its last write'),
+    );
   // unfinished uploads past their expiry free their quota (tus expiration extension)
   const sweeper = setInterval(() => {
-    Promise.all([tus.cleanUpExpiredUploads(), agentUploads?.rows.removeUnfinishedBefore(Date.now() - expirationMs) ?? 0]).then(
-      ([files, rows]) => files + rows > 0 && app.log.info({ removed: files + rows }, 'expired media uploads removed'),
+    Promise.all([tus.cleanUpExpiredUploads(), agentUploads?.rows.removeUnfinishedBefore(Date.now() - expirationMs) ?? []]).then(
+      ([files, rows]) => {
+        if (files + rows.length > 0) app.log.info({ removed: files + rows.length }, 'expired media uploads removed');
+        rows.forEach(discardInAgent);
+      },
       (error: unknown) => app.log.warn({ err: error }, 'could not remove expired media uploads'),
     );
-  }, 15 * 60_000);
+  }, options.sweepIntervalMs ?? 15 * 60_000);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
 
@@ -287,7 +301,10 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
       if (request.method === 'POST' && (await createForServer(request, reply, uploadCaller))) return;
       const row = request.method === 'POST' ? undefined : await agentUploadFor(uploadIdOf(request.raw.url ?? ''), who.tenant);
       if (row && agentUploads && request.method === 'HEAD') return await headAgentUpload(agentUploads, request.raw, reply.raw, row);
-      if (row && agentUploads && request.method === 'DELETE') return await deleteAgentUpload(agentUploads, reply.raw, row);
+      if (row && agentUploads && request.method === 'DELETE') {
+        await deleteAgentUpload(agentUploads, reply.raw, row);
+        return discardInAgent(row);
+      }
       if (request.method === 'PATCH') {
         const revoked = new AbortController();
         const mine = patching.get(who.subject) ?? new Set<AbortController>();

@@ -92,7 +92,21 @@ export async function scanRanges(settings: ScanSettings, hooks: ScanHooks = {}):
   const abort = () => pacer.close();
   hooks.signal?.addEventListener('abort', abort, { once: true });
   try {
-    await Promise.all(Array.from({ length: Math.min(settings.concurrency, targets.length) }, worker));
+    // Workers start in batches with a turn of the event loop between them: the pacer's timer runs meanwhile,
+    // so the first probes leave while later addresses' sockets are still being opened, not after all of them.
+    const running: Promise<void>[] = [];
+    let failure: { error: unknown } | undefined;
+    for (let index = 0; index < Math.min(settings.concurrency, targets.length) && hooks.signal?.aborted !== true; index++) {
+      if (index > 0 && index % START_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
+      running.push(
+        worker().catch((error: unknown) => {
+          failure ??= { error };
+          pacer.close();
+        }),
+      );
+    }
+    await Promise.all(running);
+    if (failure !== undefined) throw failure.error;
   } finally {
     hooks.signal?.removeEventListener('abort', abort);
     pacer.close();
@@ -102,6 +116,9 @@ export async function scanRanges(settings: ScanSettings, hooks: ScanHooks = {}):
   found.sort((left, right) => order.get(left.address)! - order.get(right.address)!);
   return { scanId: hooks.scanId ?? randomUUID(), ranges: settings.ranges, startedAt, finishedAt: new Date().toISOString(), addresses: targets.length, probes: pacer.count, bmcs: found };
 }
+
+/** Workers started per turn of the event loop (each opens a socket first: tens of microseconds). */
+const START_BATCH = 32;
 
 /** At most `size` tasks at once; the others wait their turn in order. */
 class Slots {

@@ -120,12 +120,13 @@ export function encodeChannelAuthCapabilities(caps: ChannelAuthCapabilities, ext
 // The text form is the usual 8-4-4-4-12 of the bytes most significant first, as SMBIOS and Redfish print a UUID.
 export const getSystemGuidRequest = (): CommandRequest => app(APP_COMMAND.getSystemGuid);
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
 export function decodeSystemGuid(data: Uint8Array): string {
   responseData(data, 16, 'Get System GUID');
-  const hex = Array.from(data.subarray(0, 16))
-    .reverse()
-    .map((byte) => byte.toString(16).padStart(2, '0'))
-    .join('');
+  // A discovery scan decodes one per BMC found: byte by byte from a table, not an array of strings per GUID.
+  let hex = '';
+  for (let index = 15; index >= 0; index--) hex += HEX_BYTE[data[index]!]!;
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

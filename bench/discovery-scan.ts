@@ -4,8 +4,8 @@
  * IPMI on UDP 623 and Redfish on HTTPS 443 as root) and OpenIPMI's ipmi_sim
  * at one more address, against Debian's `nmap -sU -p 623` on the same range,
  * in the same run (taking turns, best of two each). Like for like, `ours` is
- * the agent's IPMI scan (ASF ping, Get Channel Auth Capabilities, Get System
- * GUID on UDP 623), within its probes-per-second limit (the busiest second is
+ * the agent's IPMI scan (Get Channel Auth Capabilities on UDP 623, then Get
+ * System GUID and the ASF ping where IPMI answered), within its probes-per-second limit (the busiest second is
  * measured at each send); the full scan, IPMI and the Redfish service root
  * over HTTPS at every address, is measured once more in the same run
  * (`params.withRedfishSeconds`): a TLS handshake per BMC is what it costs.

@@ -44,21 +44,26 @@ async function relay(onStalled?: () => void): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** Transfers into a fresh cache from the relay stand-in at `url`, one try per pull, with what they run in the background. */
+async function transfersFrom(url: string) {
+  const directory = mkdtempSync(join(tmpdir(), 'media-transfers-'));
+  cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
+  const cache = new MediaCache({ directory, maxBytes: 64 << 20 });
+  await cache.open();
+  const running = new Set<Promise<unknown>>();
+  const transfers = new MediaTransfers(cache, {
+    relay: () => url,
+    logger: pino({ level: 'silent' }),
+    signJwt: async () => 'token',
+    track: (work) => running.add(work),
+    resume: { attempts: 1, wait: async () => undefined },
+  });
+  return { directory, running, transfers };
+}
+
 describe('MediaTransfers, one per upload', () => {
   it('an upload cut short keeps its own state (partial, its bytes) after another upload of the same image was cached', { timeout: 30_000 }, async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'media-transfers-'));
-    cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
-    const cache = new MediaCache({ directory, maxBytes: 64 << 20 });
-    await cache.open();
-    const url = await relay();
-    const running = new Set<Promise<unknown>>();
-    const transfers = new MediaTransfers(cache, {
-      relay: () => url,
-      logger: pino({ level: 'silent' }),
-      signJwt: async () => 'token',
-      track: (work) => running.add(work),
-      resume: { attempts: 1, wait: async () => undefined },
-    });
+    const { directory, running, transfers } = await transfersFrom(await relay());
     const settled = (pullPath: string, states: AgentMediaTransfer['state'][]) =>
       vi.waitFor(() => expect(states).toContain(transfers.of(sha256, pullPath).state), { timeout: 20_000, interval: 5 });
 
@@ -80,20 +85,8 @@ describe('MediaTransfers, one per upload', () => {
   });
 
   it('the relay discards an upload it no longer has: a kept partial file goes at once; a running pull stops and its file goes', { timeout: 30_000 }, async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'media-transfers-'));
-    cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
-    const cache = new MediaCache({ directory, maxBytes: 64 << 20 });
-    await cache.open();
     let stalled = false;
-    const url = await relay(() => (stalled = true));
-    const running = new Set<Promise<unknown>>();
-    const transfers = new MediaTransfers(cache, {
-      relay: () => url,
-      logger: pino({ level: 'silent' }),
-      signJwt: async () => 'token',
-      track: (work) => running.add(work),
-      resume: { attempts: 1, wait: async () => undefined },
-    });
+    const { directory, running, transfers } = await transfersFrom(await relay(() => (stalled = true)));
     const partialOf = (pullPath: string) => `${sha256}.upload-${pullPath.split('/').at(-1)}.part`;
 
     // B: cut every time; after its tries its file is kept for the next pull

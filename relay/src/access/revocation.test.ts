@@ -120,6 +120,18 @@ describe('revocation ends live console sessions', () => {
     expect(await resumeStatus(session, resumeToken)).toBe(403);
   });
 
+  it('a resume token the relay has already verified (asked the route with) is refused once its holder is revoked', async () => {
+    const created = await api('POST', '/v1/tokens', admin, { name: 'route-asker', role: 'operator', tenant: 'demo' });
+    const { resumeToken, session, closed } = await openConsole(String(created['token']));
+    const route = () => fetch(session.routeUrl!, { headers: { authorization: `Bearer ${resumeToken}` } }).then((response) => response.status);
+    // Verified twice before the revocation: the second answer comes from the relay's verified tokens.
+    expect([await route(), await route()]).toEqual([200, 200]);
+    await api('POST', `/v1/tokens/${String(created['id'])}/revoke`, admin);
+    expect(await closed).toBe(4403);
+    expect(await route()).toBe(403);
+    expect(await resumeStatus(session, resumeToken)).toBe(403);
+  });
+
   it('disabling a user closes their console and refuses their resume token; others keep theirs', async () => {
     await api('POST', '/v1/users', admin, { username: 'leaver', password: 'leaver-password-1', role: 'operator', tenant: 'demo' });
     const leaver = (await loginWithPassword(relay.url, 'leaver', 'leaver-password-1')).accessToken;

@@ -112,6 +112,12 @@ export class SigningKeyRing {
     return { keys: this.keys.filter((key) => this.published(key)).map((key) => key.publicJwk) };
   }
 
+  /** Whether a token signed with `kid` verifies now (known here and still published), without asking the store. */
+  verifies(kid: string | undefined): boolean {
+    const key = this.keys.find((candidate) => candidate.kid === kid);
+    return key !== undefined && this.published(key);
+  }
+
   /** The public key for a token's `kid`; throws for an unknown or expired key. A kid this replica has not seen yet may be another's rotation: the store is asked. */
   async verificationKey(kid: string | undefined): Promise<KeyObject | Uint8Array> {
     let key = this.keys.find((candidate) => candidate.kid === kid);

@@ -4,6 +4,7 @@ import { LightsoutError, StreamTiming, StreamTokenClaims, type StreamKind, type 
 import { Compile } from 'typebox/compile';
 import type { KeyDocuments } from '../../access/key-documents.js';
 import { SigningKeyRing } from '../../access/signing-keys.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 /** The ring's name in the store. */
 const RING = 'stream';
@@ -39,6 +40,9 @@ export interface StreamGrant {
  * in the store when the connection is accepted (`spendConnectToken`).
  */
 export class StreamTokens {
+  /** Tokens verified here before: a resume token is asked the route with and resumed with, hundreds at once after a failover. */
+  private readonly verified: VerifiedTokens<unknown>;
+
   private constructor(
     /** Rotating EdDSA keys: the newest signs, retired ones verify through an overlap window. */
     private readonly keys: SigningKeyRing,
@@ -47,7 +51,9 @@ export class StreamTokens {
     private readonly now: () => number,
     /** `aud` of a web session's launch token and cookie: never the gateway's, so neither opens a stream. */
     readonly webAudience: string,
-  ) {}
+  ) {
+    this.verified = new VerifiedTokens(now, (kid) => keys.verifies(kid));
+  }
 
   static async load(options: {
     documents: KeyDocuments;
@@ -144,16 +150,28 @@ export class StreamTokens {
 
   private async verifyFor(token: string, sessionId: string, audience: string): Promise<StreamTokenClaims> {
     if (token.length > 4096) throw new LightsoutError('TOKEN_INVALID', 'stream token too long');
-    let payload: unknown;
+    let payload = this.verified.get(token, audience);
+    if (payload === undefined) payload = await this.verifySignature(token, audience);
+    if (!claimsValidator.Check(payload)) throw new LightsoutError('TOKEN_INVALID', 'stream token claims are malformed');
+    const claims = payload as StreamTokenClaims;
+    if (claims.sid !== sessionId) throw new LightsoutError('FORBIDDEN', 'stream token is for another session');
+    return claims;
+  }
+
+  /** Signature, algorithm, issuer, audience and expiry (jose), remembered for the next use of the same token. */
+  private async verifySignature(token: string, audience: string): Promise<unknown> {
     try {
-      ({ payload } = await jwtVerify(token, (header) => this.keys.verificationKey(header.kid), {
+      const { payload, protectedHeader } = await jwtVerify(token, (header) => this.keys.verificationKey(header.kid), {
         algorithms: ['EdDSA'],
         issuer: this.issuer,
         audience,
         typ: 'lightsout-stream+jwt',
         currentDate: new Date(this.now()),
         clockTolerance: STREAM_TOKEN_CLOCK_TOLERANCE_SECONDS,
-      }));
+      });
+      // Remembered until it expires; one without exp (the claims check refuses it below) is not remembered.
+      if (typeof payload.exp === 'number') this.verified.remember(token, audience, payload, protectedHeader.kid, (payload.exp + STREAM_TOKEN_CLOCK_TOLERANCE_SECONDS) * 1000);
+      return payload;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new LightsoutError('TOKEN_EXPIRED', 'stream token expired', { hint: 'create a new session' });
       if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
@@ -161,10 +179,6 @@ export class StreamTokens {
       }
       throw new LightsoutError('TOKEN_INVALID', 'stream token is not valid');
     }
-    if (!claimsValidator.Check(payload)) throw new LightsoutError('TOKEN_INVALID', 'stream token claims are malformed');
-    const claims = payload as StreamTokenClaims;
-    if (claims.sid !== sessionId) throw new LightsoutError('FORBIDDEN', 'stream token is for another session');
-    return claims;
   }
 }
 

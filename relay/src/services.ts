@@ -2,6 +2,7 @@ import type { BmcEndpoints, Capability, ControlOperation, OperationParams, Opera
 import type { FastifyInstance } from 'fastify';
 import { grantSelectors, selectorMatches } from './access/scope.js';
 import type { Principal } from './identity/verifier.js';
+import { BatchedLookup } from './store/batched-lookup.js';
 
 export interface RelayServerInfo {
   id: string;
@@ -18,10 +19,15 @@ export interface RelayServerInfo {
  *   await app.register(streamsPlugin, { dependencies: relayDependencies(app) });
  */
 export function relayDependencies(app: FastifyInstance) {
+  // Every stream token's use reads its server (still the tenant's?): a failover's resumes arrive together, read together.
+  const servers = new BatchedLookup(async (ids: string[]) => {
+    const rows = await app.store.selectFrom('servers').select(['id', 'tenant_id', 'agent_id', 'capabilities', 'endpoints']).where('id', 'in', ids).execute();
+    return new Map(rows.map((row) => [row.id, row]));
+  });
   return {
     /** Any server regardless of tenant: the caller must apply tenant scoping (another tenant's server is NOT_FOUND). */
     async findServer(serverId: string): Promise<RelayServerInfo | undefined> {
-      const row = await app.store.selectFrom('servers').select(['id', 'tenant_id', 'agent_id', 'capabilities', 'endpoints']).where('id', '=', serverId).executeTakeFirst();
+      const row = await servers.get(serverId);
       if (row === undefined) return undefined;
       return { id: row.id, tenant: row.tenant_id, agentId: row.agent_id, capabilities: JSON.parse(row.capabilities) as Capability[], endpoints: JSON.parse(row.endpoints) as BmcEndpoints };
     },

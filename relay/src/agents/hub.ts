@@ -9,7 +9,7 @@ import type { RelayMetrics } from '../plugins/metrics.js';
 import type { AuditLog } from '../audit/audit.js';
 import type { Store } from '../store/open.js';
 import type { SingleUseLedger } from '../access/single-use.js';
-import { type AuthenticatedAgent, authenticateAgent } from './agent-auth.js';
+import { AgentRecords, type AuthenticatedAgent, authenticateAgent } from './agent-auth.js';
 import { type ConnectionHooks, ControlConnection } from './connection.js';
 
 /** last_seen_at is written at most this often per agent: heartbeats are frequent, the column is informational. */
@@ -25,6 +25,8 @@ export class AgentHub {
   private readonly lastSeenWritten = new Map<string, number>();
   private readonly hooks: ConnectionHooks;
   private readonly presenceListeners = new Set<(agentId: string, online: boolean) => void>();
+  /** What each agent token check reads: the agent's row (batched), its imported key (kept). */
+  private readonly records: AgentRecords;
 
   constructor(
     private readonly store: Store,
@@ -35,6 +37,7 @@ export class AgentHub {
     private readonly events: ServerEvents,
     private readonly audit?: AuditLog,
   ) {
+    this.records = new AgentRecords(store);
     this.hooks = {
       onHello: async (connection, message) => {
         await this.store.updateTable('agents').set({ version: message.agentVersion }).where('id', '=', connection.agent.id).execute();
@@ -99,7 +102,7 @@ export class AgentHub {
    * across restarts and relays sharing the store (access/single-use.ts).
    */
   authenticate(token: string): Promise<AuthenticatedAgent> {
-    return authenticateAgent(this.store, this.ledger, token, this.config.agentAudiences);
+    return authenticateAgent(this.records, this.ledger, token, this.config.agentAudiences);
   }
 
   /** The agent went online or offline: every server it owns changed its `agent` field. */

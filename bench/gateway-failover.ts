@@ -117,15 +117,23 @@ try {
     );
   }
   await fleet.lines(LINE_EVERY_MS);
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   watcher = new pg.Client({ connectionString: postgres.url });
   await watcher.connect();
   const gatewayIndex = stack.relayUrls.findIndex((url) => url.replace(/^http/, 'ws') === holder);
   if (gatewayIndex <= 0) throw new Error(`the consoles stream at ${holder}, not at a gateway of the stack`);
   const processes = { manager: stack.relayPid(0), gateway: stack.relayPid(gatewayIndex === 1 ? 2 : 1), agent: stack.agentPid(), bmcs: fleet.pid, clients: process.pid };
+  // CPU while the consoles just stream (2 s before the kill): subtracted from what the failover window costs, so
+  // cpu_ms_per_console is the failover's own work (the gateway taking over streams nothing before the kill).
+  const cpuSteadyFrom = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const steadyFrom = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
   const cpuAtKill = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const steadyRate = Object.fromEntries(Object.entries(processes).map(([name]) => [name, (cpuAtKill[name]! - cpuSteadyFrom[name]!) / ((performance.now() - steadyFrom) / 1000)]));
   killedAt = performance.now();
   const killedEpoch = Date.now();
+  // CLOCK_MONOTONIC in µs, the clock of V8's CPU profiles: a profile's samples can be cut to this window.
+  const killedMonotonicUs = process.hrtime.bigint() / 1000n;
   await stack.killRelay(gatewayIndex);
   const goneAfterMs = performance.now() - killedAt;
   let agentMovedAt: number | undefined;
@@ -148,6 +156,14 @@ try {
   // CPU each process spent from the kill until every console resumed (or the deadline): what a failover costs.
   const cpuToResume = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, Number((cpuSeconds(pid) - cpuAtKill[name]!).toFixed(2))]));
   const resumeWallS = (performance.now() - killedAt) / 1000;
+  // Per resumed console: all the CPU of the window, and net of what streaming costs each process in that time (the
+  // gateway taking over streamed nothing before the kill: its figure is the same both ways).
+  const resumedCount = probes.filter((probe) => probe.resumedAt !== undefined).length;
+  const perConsole = (cpu: number) => (resumedCount === 0 ? -1 : Number(((cpu * 1000) / resumedCount).toFixed(2)));
+  const cpuMsPerConsole = Object.fromEntries(Object.entries(cpuToResume).map(([name, cpu]) => [name, perConsole(cpu)]));
+  const cpuMsPerConsoleNet = Object.fromEntries(Object.entries(cpuToResume).map(([name, cpu]) => [name, perConsole(Math.max(0, cpu - steadyRate[name]! * resumeWallS))]));
+  console.log(`cpu ms per resumed console: ${JSON.stringify(cpuMsPerConsole)}; net of streaming: ${JSON.stringify(cpuMsPerConsoleNet)}; streaming before the kill, CPU s per s: ${JSON.stringify(Object.fromEntries(Object.entries(steadyRate).map(([name, rate]) => [name, Number(rate.toFixed(3))])))}`);
+  console.log(`profile window (monotonic µs, kill to last resume): ${killedMonotonicUs} ${process.hrtime.bigint() / 1000n}; pids ${JSON.stringify(processes)}`);
   console.log(`cpu seconds from the kill to the last resume (${resumeWallS.toFixed(1)} s wall): ${JSON.stringify(cpuToResume)}; load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}`);
   // Two more seconds of lines through the new gateway, then every line written must arrive.
   await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -198,7 +214,7 @@ try {
     better: 'lower',
     ours: Number.isFinite(p99) ? Number(p99.toFixed(3)) : -1,
     baselines: {},
-    params: { consoles, kind, resumed, ended: [...endings.values()].reduce((sum, count) => sum + count, 0), lost, repeated, median_s: Number(median(seconds).toFixed(3)), max_s: Number.isFinite(Math.max(...seconds)) ? Number(Math.max(...seconds).toFixed(3)) : -1, line_ms: LINE_EVERY_MS, cpu_s: cpuToResume, load_average: Number(loadavg()[0]!.toFixed(1)) },
+    params: { consoles, kind, resumed, ended: [...endings.values()].reduce((sum, count) => sum + count, 0), lost, repeated, median_s: Number(median(seconds).toFixed(3)), max_s: Number.isFinite(Math.max(...seconds)) ? Number(Math.max(...seconds).toFixed(3)) : -1, line_ms: LINE_EVERY_MS, cpu_s: cpuToResume, cpu_ms_per_console: cpuMsPerConsole, cpu_ms_per_console_net: cpuMsPerConsoleNet, load_average: Number(loadavg()[0]!.toFixed(1)) },
   };
   for (const probe of probes) probe.client?.close();
   printResult(result);

@@ -9,8 +9,9 @@
  * three-quarters empty, so an idle stream holds `minBytes` and a full one
  * holds at most `maxBytes` (exactly, when it is a power of two). Pushing past
  * `maxBytes` evicts the oldest bytes (a scrollback); a holder that must not
- * lose bytes (a replay buffer) leaves `maxBytes` unbounded and bounds what it
- * pushes itself.
+ * lose bytes leaves `maxBytes` unbounded and bounds what it pushes itself.
+ * (A replay buffer, which fills and drains a whole window again and again,
+ * keeps pages instead: ReplayBuffer.)
  *
  *   storage: | … tail of the run … | free | head of the run … |
  *                                  ^ write  ^ read (offset `start`)

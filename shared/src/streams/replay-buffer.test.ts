@@ -33,6 +33,63 @@ describe('ReplayBuffer', () => {
     );
   });
 
+  it('holds exactly the unacknowledged bytes through any pushes, acks and resumes, within about twice their size (property)', () => {
+    type Step = { push: number } | { ack: number } | { resume: number };
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 0, max: 20_000 }).map((push) => ({ push })) },
+      { weight: 3, arbitrary: fc.nat().map((ack) => ({ ack })) },
+      { weight: 1, arbitrary: fc.nat().map((resume) => ({ resume })) },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const buffer = new ReplayBuffer(5);
+        let sent = 0;
+        let start = 0;
+        const byteAt = (offset: number) => (offset * 7 + (offset >> 9)) & 0xff;
+        for (const each of steps) {
+          if ('push' in each) {
+            buffer.push(Uint8Array.from({ length: each.push }, (_, index) => byteAt(sent + index)));
+            sent += each.push;
+          } else {
+            const offset = start + (('ack' in each ? each.ack : each.resume) % (sent - start + 1));
+            if ('ack' in each) buffer.acknowledge(5 + offset);
+            else {
+              const replayed = concat(buffer.from(5 + offset));
+              const expected = Uint8Array.from({ length: sent - offset }, (_, index) => byteAt(offset + index));
+              // compared as one buffer: element-wise equality of megabytes would take the test's time
+              expect(Buffer.from(replayed).equals(Buffer.from(expected))).toBe(true);
+            }
+            start = offset;
+          }
+          expect([buffer.startOffset, buffer.endOffset, buffer.size]).toEqual([5 + start, 5 + sent, sent - start]);
+          // pages about as large as what is held, a partly used page at each end, two spare pages
+          expect(buffer.allocatedBytes).toBeLessThanOrEqual(Math.max(1024, 2 * buffer.size + 4 * 64 * 1024));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a bulk sender filling and draining its window keeps it in pages, never one block the size of the window', () => {
+    const buffer = new ReplayBuffer();
+    const chunk = new Uint8Array(StreamLimits.sendChunkBytes);
+    let largest = 0;
+    for (let round = 0; round < 4; round += 1) {
+      while (buffer.size < StreamLimits.windowBytes) buffer.push(chunk);
+      // steady state: an ack frees what the next pushes fill
+      for (let step = 0; step < 16; step += 1) {
+        buffer.acknowledge(buffer.startOffset + StreamLimits.ackEveryBytes);
+        while (buffer.size < StreamLimits.windowBytes) buffer.push(chunk);
+        largest = Math.max(largest, buffer.allocatedBytes);
+      }
+      buffer.acknowledge(buffer.endOffset - 1000);
+      expect(buffer.allocatedBytes).toBeLessThanOrEqual(4 * 1000);
+    }
+    expect(largest).toBeLessThanOrEqual(StreamLimits.windowBytes + 4 * 64 * 1024);
+    buffer.acknowledge(buffer.endOffset);
+    expect(buffer.allocatedBytes).toBeLessThanOrEqual(1024);
+  });
+
   it('costs the bytes it holds, not the number of chunks they came in (a keystroke at a time)', () => {
     const buffer = new ReplayBuffer();
     for (let index = 0; index < 100_000; index += 1) buffer.push(Uint8Array.of(index & 0xff));

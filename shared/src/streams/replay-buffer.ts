@@ -1,64 +1,166 @@
 import { LightsoutError } from '../errors.js';
-import { ByteRing } from './byte-ring.js';
 import { StreamLimits } from './session.js';
+
+/** The smallest page: what an idle or keystroke-sized stream holds. */
+const MIN_PAGE_BYTES = 1024;
+/** The largest page: a bulk stream's window (8 MiB) is held in pages of this size, never in one block. */
+const MAX_PAGE_BYTES = 64 * 1024;
+/** Acknowledged largest pages kept for the next pushes: a bulk sender reuses them instead of allocating (and collecting) 64 KiB per 64 KiB sent. */
+const SPARE_PAGES = 2;
 
 /**
  * The bytes one end has sent but the other end has not acknowledged yet,
  * addressed by absolute stream offset. After a reconnect the peer says how
  * much it holds (`resume {offset}`) and the sender replays from there, so no
- * byte is lost or sent twice. The bytes are copied into one ring (ByteRing):
- * a keystroke or a SOL packet at a time, per-chunk buffers cost far more
- * than the bytes they held.
+ * byte is lost or sent twice.
+ *
+ * The bytes are copied into a queue of pages: a keystroke or a SOL packet at
+ * a time, per-chunk buffers cost far more than the bytes they held. Pages
+ * start small and double up to 64 KiB as the buffer fills, and an
+ * acknowledgement drops whole pages (keeping two spare 64 KiB pages for a
+ * bulk sender's next pushes). One contiguous ring that doubled and
+ * halved with what it held (ByteRing) reallocated and copied megabytes each
+ * time a bulk sender's window filled and drained — most of the client's CPU
+ * in relay-throughput (docs/benchmarks.md, Stream plane).
+ *
+ *   pages: [ acknowledged | held … ] [ held … ] … [ held … | free ]
+ *            ^ headAt                                       ^ tailAt
  */
 export class ReplayBuffer {
-  private readonly ring: ByteRing;
+  private pages: Uint8Array[] = [];
+  /** Acknowledged pages of MAX_PAGE_BYTES, reused by addPage (counted in allocatedBytes). */
+  private spares: Uint8Array[] = [];
+  /** Index in pages[0] of the byte at `startOffset`. */
+  private headAt = 0;
+  /** Bytes written into the last page. */
+  private tailAt = 0;
+  private first: number;
+  private held = 0;
+  private allocated = 0;
 
   constructor(startOffset = 0) {
-    this.ring = new ByteRing({ startOffset });
+    this.first = startOffset;
   }
 
   get startOffset(): number {
-    return this.ring.start;
+    return this.first;
   }
   get endOffset(): number {
-    return this.ring.end;
+    return this.first + this.held;
   }
   /** Bytes held (sent, not yet acknowledged). */
   get size(): number {
-    return this.ring.size;
+    return this.held;
   }
   /** Bytes of storage held for them. */
   get allocatedBytes(): number {
-    return this.ring.allocatedBytes;
+    return this.allocated;
   }
 
   push(chunk: Uint8Array): void {
-    this.ring.push(chunk);
+    let at = 0;
+    while (at < chunk.length) {
+      let tail = this.pages[this.pages.length - 1];
+      if (tail === undefined || this.tailAt === tail.length) {
+        tail = this.addPage(this.held + at);
+      }
+      const count = Math.min(chunk.length - at, tail.length - this.tailAt);
+      tail.set(at === 0 && count === chunk.length ? chunk : chunk.subarray(at, at + count), this.tailAt);
+      this.tailAt += count;
+      at += count;
+    }
+    this.held += chunk.length;
   }
 
   /** The peer holds everything before `offset`: forget it. Offsets behind what was already dropped are ignored (late ack). */
   acknowledge(offset: number): void {
-    if (offset > this.ring.end) {
-      throw new LightsoutError('MALFORMED_MESSAGE', `peer acknowledged offset ${offset} beyond the ${this.ring.end} bytes sent`);
+    if (offset > this.endOffset) {
+      throw new LightsoutError('MALFORMED_MESSAGE', `peer acknowledged offset ${offset} beyond the ${this.endOffset} bytes sent`);
     }
-    if (offset > this.ring.start) this.ring.dropBefore(offset);
+    if (offset <= this.first) return;
+    let drop = offset - this.first;
+    this.first = offset;
+    this.held -= drop;
+    while (drop > 0) {
+      const head = this.pages[0]!;
+      const inHead = (this.pages.length === 1 ? this.tailAt : head.length) - this.headAt;
+      if (drop < inHead || (drop === inHead && this.pages.length === 1)) {
+        this.headAt += drop;
+        break;
+      }
+      drop -= inHead;
+      this.pages.shift();
+      if (head.length === MAX_PAGE_BYTES && this.spares.length < SPARE_PAGES) this.spares.push(head);
+      else this.allocated -= head.length;
+      this.headAt = 0;
+    }
+    if (this.held === 0) {
+      // Nothing held: keep one small page, so the next keystroke allocates nothing.
+      const last = this.pages[this.pages.length - 1];
+      this.pages = last !== undefined && last.length === MIN_PAGE_BYTES ? [last] : [];
+      this.spares = [];
+      this.allocated = this.pages.length * MIN_PAGE_BYTES;
+      this.headAt = 0;
+      this.tailAt = 0;
+    } else if (this.allocated > MIN_PAGE_BYTES && this.allocated > 4 * this.held) {
+      // Little left in large pages (a bulk stream went quiet): the rest moves into one small page.
+      const rest = this.copyFrom(this.first);
+      this.pages = [];
+      this.spares = [];
+      this.allocated = 0;
+      this.headAt = 0;
+      this.tailAt = 0;
+      this.held = 0;
+      this.push(rest);
+    }
   }
 
   /**
    * The bytes from `offset` to the end, to resend after a reconnect, in
    * frames of at most `sendChunkBytes`. An offset before what is held means
-   * bytes were lost for good: the session cannot be resumed.
+   * bytes were lost for good: the session cannot be resumed. The frames are
+   * copies: a sender may mask them in place.
    */
   from(offset: number): Uint8Array[] {
-    if (offset < this.ring.start || offset > this.ring.end) {
-      throw new LightsoutError('CONFLICT', `cannot resume from offset ${offset}: holding ${this.ring.start}..${this.ring.end}`, {
+    if (offset < this.first || offset > this.endOffset) {
+      throw new LightsoutError('CONFLICT', `cannot resume from offset ${offset}: holding ${this.first}..${this.endOffset}`, {
         hint: 'the session cannot be resumed; open a new one',
       });
     }
     this.acknowledge(offset);
-    const bytes = this.ring.copyFrom(offset);
+    const bytes = this.copyFrom(offset);
     const frames: Uint8Array[] = [];
     for (let at = 0; at < bytes.length; at += StreamLimits.sendChunkBytes) frames.push(bytes.subarray(at, at + StreamLimits.sendChunkBytes));
     return frames;
+  }
+
+  /** A new page about as large as what is held (so storage stays within twice the bytes), at least MIN_PAGE_BYTES, at most MAX_PAGE_BYTES. */
+  private addPage(holding: number): Uint8Array {
+    let size = MIN_PAGE_BYTES;
+    while (size < MAX_PAGE_BYTES && size <= holding) size *= 2;
+    const spare = size === MAX_PAGE_BYTES ? this.spares.pop() : undefined;
+    const page = spare ?? new Uint8Array(size);
+    this.pages.push(page);
+    if (spare === undefined) this.allocated += size;
+    this.tailAt = 0;
+    return page;
+  }
+
+  private copyFrom(offset: number): Uint8Array {
+    const out = new Uint8Array(this.endOffset - offset);
+    let skip = offset - this.first + this.headAt;
+    let at = 0;
+    for (let index = 0; index < this.pages.length; index += 1) {
+      const page = this.pages[index]!;
+      const end = index === this.pages.length - 1 ? this.tailAt : page.length;
+      if (skip >= end) {
+        skip -= end;
+        continue;
+      }
+      out.set(page.subarray(skip, end), at);
+      at += end - skip;
+      skip = 0;
+    }
+    return out;
   }
 }

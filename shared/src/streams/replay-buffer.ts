@@ -5,8 +5,12 @@ import { StreamLimits } from './session.js';
 const MIN_PAGE_BYTES = 1024;
 /** The largest page: a bulk stream's window (8 MiB) is held in pages of this size, never in one block. */
 const MAX_PAGE_BYTES = 64 * 1024;
-/** Acknowledged largest pages kept for the next pushes: a bulk sender reuses them instead of allocating (and collecting) 64 KiB per 64 KiB sent. */
-const SPARE_PAGES = 2;
+/**
+ * Acknowledged largest pages kept for the next pushes: a bulk sender reuses
+ * them instead of allocating (and collecting) 64 KiB per 64 KiB sent. One
+ * ack's worth (an ack comes every `ackEveryBytes`).
+ */
+const SPARE_PAGES = StreamLimits.ackEveryBytes / MAX_PAGE_BYTES;
 
 /**
  * The bytes one end has sent but the other end has not acknowledged yet,
@@ -17,8 +21,8 @@ const SPARE_PAGES = 2;
  * The bytes are copied into a queue of pages: a keystroke or a SOL packet at
  * a time, per-chunk buffers cost far more than the bytes they held. Pages
  * start small and double up to 64 KiB as the buffer fills, and an
- * acknowledgement drops whole pages (keeping two spare 64 KiB pages for a
- * bulk sender's next pushes). One contiguous ring that doubled and
+ * acknowledgement drops whole pages (keeping one ack's worth of spare 64 KiB
+ * pages for a bulk sender's next pushes). One contiguous ring that doubled and
  * halved with what it held (ByteRing) reallocated and copied megabytes each
  * time a bulk sender's window filled and drained — most of the client's CPU
  * in relay-throughput (docs/benchmarks.md, Stream plane).

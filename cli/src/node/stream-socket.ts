@@ -1,4 +1,5 @@
-import { type SessionCreated, type SetTimer, type StreamSocketFactory, routeLocator } from '@lightsout/shared';
+import type { Socket } from 'node:net';
+import { type SessionCreated, type SetTimer, type StreamSocketFactory, routeLocator, tickBatcher } from '@lightsout/shared';
 import WebSocket from 'ws';
 
 /**
@@ -14,14 +15,21 @@ export function nodeStreamSocket(options: { perMessageDeflate?: boolean } = {}):
       response.resume();
       socket.terminate();
     });
-    socket.on('open', () => events.open());
+    // The frames StreamClient cuts one write into (16 KiB each) leave in one writev; ws keeps its TCP socket as `_socket`.
+    let batch = (): void => {};
+    socket.on('open', () => {
+      batch = tickBatcher((socket as unknown as { _socket?: Socket })._socket, process.nextTick);
+      events.open();
+    });
     socket.on('message', (data: Buffer, isBinary) => events.message(isBinary ? data : data.toString('utf8')));
     // The close event that follows carries the outcome.
     socket.on('error', () => undefined);
     socket.on('close', (code, reason) => events.close(refusedWith || code, refusedWith ? 'refused' : reason.toString('utf8')));
     return {
       send: (data) => {
-        if (socket.readyState === WebSocket.OPEN) socket.send(data);
+        if (socket.readyState !== WebSocket.OPEN) return;
+        batch();
+        socket.send(data);
       },
       close: (code, reason) => {
         if (socket.readyState === WebSocket.CONNECTING) socket.terminate();

@@ -9,3 +9,4 @@ export * from './read-gate.js';
 export * from './recording.js';
 export * from './escape.js';
 export * from './status-line.js';
+export * from './write-batch.js';

@@ -1,4 +1,5 @@
-import { LightsoutError, StreamCloseCode, agentCloseEndsSession, StreamLimits, type TurnScheduler, createStreamTurns, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
+import { LightsoutError, StreamCloseCode, agentCloseEndsSession, StreamLimits, type TurnScheduler, createStreamTurns, tickBatcher, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
+import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 
 export interface SpliceOptions {
@@ -53,6 +54,11 @@ export function hold(socket: WebSocket, maxMessages = 16): HeldMessages {
       return queue.splice(0);
     },
   };
+}
+
+/** The TCP socket under a `ws` WebSocket (ws keeps it as `_socket`; undefined when there is none, as in tests with stand-ins). */
+function rawSocketOf(socket: WebSocket): Socket | undefined {
+  return (socket as unknown as { _socket?: Socket })._socket;
 }
 
 function asBuffer(data: RawData): Buffer {
@@ -114,6 +120,9 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   const turns = options.turns ?? relayTurns;
   const clientGate = turns.gate(client, { paused: true });
   const agentGate = turns.gate(agent, { paused: true });
+  // The frames one socket read held go on in one writev each way.
+  const batchToAgent = tickBatcher(rawSocketOf(agent), process.nextTick);
+  const batchToClient = tickBatcher(rawSocketOf(client), process.nextTick);
 
   const end = (code: number, reason: string, agentCode = code): void => {
     if (ended) return;
@@ -154,6 +163,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
       }
       pendingToAgent += bytes.length;
       options.onForwarded?.('to_agent', bytes.length);
+      batchToAgent();
       agent.send(bytes, { binary: true }, toAgentDone(bytes.length));
       if (pendingToAgent > high) clientGate.set('backpressure', true);
       clientGate.consumed(bytes.length);
@@ -183,6 +193,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
       options.onDownstream?.(bytes);
       pendingToClient += bytes.length;
       options.onForwarded?.('to_client', bytes.length);
+      batchToClient();
       client.send(bytes, { binary: true }, toClientDone(bytes.length));
       if (pendingToClient > high) agentGate.set('backpressure', true);
       agentGate.consumed(bytes.length);

@@ -18,13 +18,15 @@ import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readdi
 import { pipeline } from 'node:stream/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { bundleCli } from '@lightsout/cli/bundle';
 import { type MediaState } from '@lightsout/shared';
 import { printResult, printTable } from './lib/report.js';
-import { startMediaStack, writeIsoImage } from './lib/media-stack.js';
+import { type MediaStack, startMediaStack, writeIsoImage } from './lib/media-stack.js';
+import { type Phase, PhaseClock, childrenCpuSeconds } from './lib/phase-clock.js';
+import type { ChildProcessHandle } from './lib/processes.js';
 
 const run = promisify(execFile);
 
@@ -98,6 +100,73 @@ function newFileWrite(path: string): { seconds: number; cpuSeconds: number } {
   return { seconds, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
+/**
+ * The phases of one `media mount`, each named by the mark that ends it:
+ * CLI start until it begins hashing; its SHA-256 pass; until the first byte
+ * lands in the agent's cache file (upload creation, the mount request, the
+ * agent's pull); the upload until the agent's file holds every byte; until
+ * that file is verified and named `<sha256>.iso`; the mount until the BMC
+ * begins reading; the BMC's read of all of it; and the rest until the CLI
+ * exits. A phase that did not happen (no hashing pass) is absent.
+ */
+const PHASE_LABELS: Record<string, string> = {
+  'cli-start': 'CLI start (until it reads the file)',
+  hash: 'CLI SHA-256 pass',
+  'first-byte': 'until the first byte is in the agent file',
+  upload: 'upload into the agent file (all bytes written)',
+  verify: 'until verified, named <sha256>.iso',
+  'mount-request': 'until the BMC begins reading',
+  'bmc-fetch': 'BMC fetch (all bytes)',
+  finish: 'until the CLI exits',
+};
+
+async function timedMount(stack: MediaStack, file: string): Promise<{ result: { code: number | null; stderr: string }; phases: Phase[] }> {
+  const cacheDirectory = join(stack.root, 'agent-state', 'media');
+  const spawned: { cli?: ChildProcessHandle } = {};
+  const clock = new PhaseClock({ cli: () => spawned.cli?.child.pid, relay: () => stack.relay.child.pid, agent: () => stack.agent.child.pid, bmcsim: 'self' });
+  const childrenBefore = childrenCpuSeconds();
+  clock.mark('spawn');
+  clock.amend('spawn', 'cli', 0);
+  const cli = stack.spawnCli(['media', 'mount', 'vm-01', file]);
+  spawned.cli = cli;
+  cli.child.stderr!.on('data', () => {
+    // progress lines: `hashing [...] 0%` when its first MiB is read, `… 100%` when done
+    const stderr = cli.stderr;
+    if (/^hashing /m.test(stderr)) clock.mark('cli-start');
+    if (/^hashing .*100%/m.test(stderr)) clock.mark('hash');
+  });
+  const onFetch = () => clock.mark('mount-request');
+  const onInserted = () => clock.mark('bmc-fetch');
+  stack.bmc.host.on('mediaFetch', onFetch);
+  stack.bmc.host.on('mediaInserted', onInserted);
+  // the agent's cache file, looked at every 10 ms: its first byte, all bytes, then its verified name
+  const watcher = setInterval(() => {
+    for (const entry of readdirSync(cacheDirectory, { withFileTypes: true })) {
+      if (/\.iso$/.test(entry.name)) {
+        clock.mark('first-byte');
+        clock.mark('upload');
+        clock.mark('verify');
+      } else if (/\.upload-[0-9a-f]{32}\.part$/.test(entry.name)) {
+        const bytes = statSync(join(cacheDirectory, entry.name), { throwIfNoEntry: false })?.size ?? 0;
+        if (bytes > 0) clock.mark('first-byte');
+        if (bytes === size) clock.mark('upload');
+      }
+    }
+  }, 10);
+  const timeout = setTimeout(() => cli.child.kill('SIGKILL'), 30 * 60_000);
+  try {
+    const { code } = await cli.exited;
+    clock.mark('finish');
+    clock.amend('finish', 'cli', childrenCpuSeconds() - childrenBefore);
+    return { result: { code, stderr: cli.stderr }, phases: clock.phases() };
+  } finally {
+    clearTimeout(timeout);
+    clearInterval(watcher);
+    stack.bmc.host.off('mediaFetch', onFetch);
+    stack.bmc.host.off('mediaInserted', onInserted);
+  }
+}
+
 async function main(): Promise<void> {
   const cliDirectory = mkdtempSync(join(tmpdir(), 'lightsout-bench-cli-'));
   const cliBin = join(cliDirectory, 'lightsout.mjs');
@@ -112,7 +181,7 @@ async function main(): Promise<void> {
     const idleRelay = stack.relay.memory();
     const idleAgent = stack.agent.memory();
     const started = process.hrtime.bigint();
-    const result = await stack.cli(['media', 'mount', 'vm-01', file], 30 * 60_000);
+    const { result, phases } = await timedMount(stack, file);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (result.code !== 0) throw new Error(`lightsout media mount failed: ${result.stderr}`);
     if (process.env['BENCH_VERBOSE']) console.error(result.stderr);
@@ -137,6 +206,12 @@ async function main(): Promise<void> {
       ['lightsout: CLI hash + tus → relay → agent → BMC fetched all', seconds, oursMbps, oursMbps / curlMbps],
       ['curl -T to a local HTTP sink (direct)', size / 1e6 / curlMbps, curlMbps, 1],
       ['curl -T to a plain HTTP server writing the file once (curl-stored)', size / 1e6 / curlStoredMbps, curlStoredMbps, curlStoredMbps / curlMbps],
+    ]);
+    const processes = ['cli', 'relay', 'agent', 'bmcsim'] as const;
+    const cpuOf = (phase: Phase, process: string) => phase.cpuSeconds[process] ?? 0;
+    printTable('phases of the mount (CPU seconds per process: bmcsim is this process)', ['phase', 'wall s', ...processes.map((process) => `${process} CPU s`), 'CPU s'], [
+      ...phases.map((phase) => [PHASE_LABELS[phase.name] ?? phase.name, phase.wallSeconds, ...processes.map((process) => cpuOf(phase, process)), processes.reduce((total, process) => total + cpuOf(phase, process), 0)]),
+      ['all', seconds, ...processes.map((process) => phases.reduce((total, phase) => total + cpuOf(phase, process), 0)), phases.reduce((total, phase) => total + processes.reduce((sum, process) => sum + cpuOf(phase, process), 0), 0)],
     ]);
     printTable('storing the image once on this machine (the path keeps one copy: the agent cache)', ['new file, 1 MiB writes', 'seconds', 'CPU seconds'], [
       ['one process', store.seconds, store.cpuSeconds],
@@ -164,6 +239,11 @@ async function main(): Promise<void> {
         store_once_s: Number(store.seconds.toFixed(2)),
         store_once_cpu_s: Number(store.cpuSeconds.toFixed(2)),
         relay_stored_bytes: relayStoredBytes,
+        // wall seconds of each phase, and the CPU seconds each process spent in it (docs/benchmarks.md, iso-upload)
+        phases_s: Object.fromEntries(phases.map((phase) => [phase.name, Number(phase.wallSeconds.toFixed(3))])),
+        phases_cpu_s: Object.fromEntries(phases.map((phase) => [phase.name, Object.fromEntries(processes.map((process) => [process, Number(cpuOf(phase, process).toFixed(3))]))])),
+        cpu_s: Object.fromEntries(processes.map((process) => [process, Number(phases.reduce((total, phase) => total + cpuOf(phase, process), 0).toFixed(2))])),
+        load_average_1m: Number(loadavg()[0]!.toFixed(2)),
       },
     });
   } finally {

@@ -28,6 +28,8 @@ export interface MediaStack {
   serial(): string;
   operatorToken: string;
   cli(args: string[], timeoutMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** The CLI started as a process the caller watches (its pid, its output as it comes) and waits for. */
+  spawnCli(args: string[]): ChildProcessHandle;
   stop(): Promise<void>;
 }
 
@@ -133,6 +135,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       serial: () => serial,
       operatorToken: operator.accessToken,
       cli: (args, timeoutMs) => runToCompletion(process.execPath, [options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'), ...args], cliEnv, timeoutMs),
+      spawnCli: (args) => new ChildProcessHandle(args.join(' '), process.execPath, [options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'), ...args], cliEnv),
       stop: stopAll,
     };
   } catch (error) {

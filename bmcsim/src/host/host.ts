@@ -53,6 +53,10 @@ export interface HostEvents {
   power: [state: HostPowerState];
   /** Something a BMC writes to its event log. */
   powerEvent: [event: PowerEvent];
+  /** The BMC began reading an image for its virtual CD (benchmarks time the fetch from here to `mediaInserted`). */
+  mediaFetch: [url: string];
+  /** The BMC has read all of the image and shows it inserted. */
+  mediaInserted: [image: VirtualMediaImage];
 }
 
 export const DEFAULT_TIMINGS: HostTimings = { postMs: 800, bootMs: 1200, shutdownMs: 3000, cycleMs: 1000 };
@@ -112,8 +116,14 @@ export class Host extends EventEmitter<HostEvents> {
     return this.media;
   }
 
+  /** The BMC is about to read `url` (InsertMedia, or a PATCH of Image). */
+  fetchingMedia(url: string): void {
+    this.emit('mediaFetch', url);
+  }
+
   insertMedia(image: VirtualMediaImage): void {
     this.media = { ...image };
+    this.emit('mediaInserted', { ...image });
   }
 
   ejectMedia(): void {

@@ -41,6 +41,7 @@ export class VirtualMediaResource {
     if (typeof parameters.Image !== 'string') throw badRequest('ActionParameterMissing', 'The action InsertMedia requires the parameter Image.');
     if (parameters.Inserted === false) throw badRequest('ActionParameterValueError', 'Inserted must be true.');
     if (this.host.virtualMedia) throw new RedfishError(409, 'ResourceInUse', 'Virtual media is already inserted; eject it first.');
+    this.host.fetchingMedia(parameters.Image);
     const image = await downloadImage(parameters.Image, { allowSelfSigned: this.config.mediaAllowSelfSigned, maxBytes: this.config.mediaMaxBytes });
     this.host.insertMedia({ name: image.name, url: parameters.Image, bytes: image.bytes });
     this.version++;

@@ -86,6 +86,15 @@ describe('Redfish service', () => {
     expect(bmc.host.virtualMedia).toBeUndefined();
   });
 
+  it('says when it begins reading an image and when it holds all of it, in that order (benchmarks time the fetch)', async () => {
+    const { bmc, call } = await start();
+    const events: string[] = [];
+    bmc.host.on('mediaFetch', (url) => events.push(`fetch ${url}`));
+    bmc.host.on('mediaInserted', (image) => events.push(`inserted ${image.bytes}`));
+    expect((await call('POST', '/redfish/v1/Managers/bmc/VirtualMedia/CD1/Actions/VirtualMedia.InsertMedia', { Image: imageUrl })).status).toBe(204);
+    expect(events).toEqual([`fetch ${imageUrl}`, 'inserted 4096']);
+  });
+
   it('virtualMediaStoresPatch: stores a PATCHed Image as JSON, answers 204 and fetches nothing', async () => {
     let fetched = 0;
     const counting = createServer((_request, response) => {

@@ -232,7 +232,7 @@ describe('the regional demo (manager + three gateways in two regions + two agent
       const seenStates: string[] = [];
       // The confirmation reads the BMC through the gateway every second; under a loaded CI machine that can take a while.
       await eventually('the cycle confirmed (no longer pending, power on)', 60_000, async () => {
-        const state = `pending=${await badge.getAttribute('data-pending')} power=${await badge.getAttribute('data-power')}`;
+        const state = `pending=${await badge.getAttribute('data-pending')} power=${await badge.getAttribute('data-power')} feed=${await page.getByTestId('feed-mode').getAttribute('data-mode')}`;
         if (seenStates.at(-1) !== state) seenStates.push(state);
         return (await badge.getAttribute('data-pending')) === null && (await badge.getAttribute('data-power')) === 'on' ? true : undefined;
       }).catch(async (error: unknown) => {

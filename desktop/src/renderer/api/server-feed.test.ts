@@ -115,4 +115,33 @@ describe('server feed', () => {
     expect(modes.at(-1)).toBe('live');
     stop();
   });
+
+  it('a poll answered after the feed came back is dropped: it is older than the feed\'s snapshot and updates', async () => {
+    let answerPoll: ((servers: ServerView[]) => void) | undefined;
+    const slowClient = { baseUrl: 'https://relay.example', servers: () => new Promise<ServerView[]>((resolve) => (answerPoll = resolve)) } as unknown as RelayClient;
+    let latest: ServerView[] = [];
+    const stop = startServerFeed({ client: slowClient, accessToken: async () => 'jwt', onServers: (list) => (latest = list), onMode: () => {}, pollMs: 1000 });
+    await flush();
+    answerPoll!([server('a', 'on')]);
+    await flush();
+    const first = FakeSocket.instances[0]!;
+    first.onopen!();
+    // The feed drops: a poll starts to carry the list, and is slow to answer.
+    first.onclose!();
+    await flush();
+    const slowPoll = answerPoll!;
+    // The feed is back before it answers, and says the server went off.
+    await vi.advanceTimersByTimeAsync(1000);
+    const second = FakeSocket.instances.at(-1)!;
+    expect(second).not.toBe(first);
+    second.onopen!();
+    second.onmessage!({ data: JSON.stringify({ type: 'servers', servers: [server('a', 'on')] }) });
+    second.onmessage!({ data: JSON.stringify({ type: 'server', server: server('a', 'off') }) });
+    expect(latest.map((entry) => entry.power)).toEqual(['off']);
+    // The poll, sent while the feed was down, answers with what the relay held then.
+    slowPoll([server('a', 'on')]);
+    await flush();
+    expect(latest.map((entry) => entry.power)).toEqual(['off']);
+    stop();
+  });
 });

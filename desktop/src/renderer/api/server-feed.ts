@@ -39,15 +39,23 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
   let connecting: WebSocket | undefined;
   let byId = new Map<string, ServerView>();
   let retryMs = FEED_RETRY_FIRST_MS;
+  /**
+   * Bumped whenever a feed socket opens: a poll answered after that is older than what the feed sends (its
+   * snapshot and every change since), so it is dropped instead of overwriting them — a server left pending
+   * for good in the tree when a poll started as the feed dropped came back after the feed's updates.
+   */
+  let feedOpenings = 0;
 
   const publish = () => options.onServers([...byId.values()]);
 
   const poll = async () => {
     pollTimer = undefined;
     if (stopped) return;
+    const openingsBefore = feedOpenings;
     try {
       const servers = await options.client.servers();
       if (stopped) return;
+      if (socket || feedOpenings !== openingsBefore) return;
       byId = new Map(servers.map((server) => [server.id, server]));
       publish();
       if (!socket) options.onMode('polling');
@@ -73,6 +81,7 @@ export function startServerFeed(options: ServerFeedOptions): () => void {
     connecting = events;
     events.onopen = () => {
       opened = true;
+      feedOpenings += 1;
       retryMs = FEED_RETRY_FIRST_MS;
       connecting = undefined;
       socket = events;

@@ -62,7 +62,8 @@ async function openBusy(relayUrl: string, token: string, servers: string[]): Pro
 /** One plain WebSocket to the bridge; a connection the bridge drops before its handshake (a fork that failed on a loaded machine) is tried again, three times at most. */
 async function openRaw(url: string): Promise<WebSocket> {
   for (let attempt = 1; ; attempt++) {
-    const socket = new WebSocket(url, ['binary'], { perMessageDeflate: false });
+    // Bounded: a bridge that stops accepting (websockify's listener past its select() limit) fails the run instead of hanging it.
+    const socket = new WebSocket(url, ['binary'], { perMessageDeflate: false, handshakeTimeout: 30_000 });
     let failure: Error | undefined;
     // websockify answers a close with status 1005 in the frame, which ws rightly calls invalid.
     socket.on('error', (error) => (failure ??= error));

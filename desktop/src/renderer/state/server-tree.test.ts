@@ -117,4 +117,20 @@ describe('server tree rows', () => {
     expect(merged[0]).toMatchObject({ media });
     expect(mergeServers(mounted, mounted.map((entry) => ({ ...entry, media: entry.media ? { ...entry.media } : null })))).toBe(mounted);
   });
+
+  it('takes a change of the pending power action, its outcome or the BMC link alone as news (a cycle confirmed after the read that saw it on)', () => {
+    const pendingPower = { action: 'cycle' as const, target: 'on' as const, since: '2026-12-06T01:03:58.700Z' };
+    const cycling = fleet.map((entry, index) => (index === 0 ? { ...entry, power: 'on' as const, pendingPower, lastPower: null } : entry));
+    const seen = mergeServers(fleet, cycling);
+    expect(seen[0]).toMatchObject({ pendingPower });
+    // Same power, same stateAt: only the confirmation changed.
+    const lastPower = { action: 'cycle' as const, target: 'on' as const, confirmed: true, at: '2026-12-06T01:03:59.743Z', seconds: 1 };
+    const confirmed = mergeServers(seen, cycling.map((entry, index) => (index === 0 ? { ...entry, pendingPower: null, lastPower } : entry)));
+    expect(confirmed).not.toBe(seen);
+    expect(confirmed[0]).toMatchObject({ pendingPower: null, lastPower });
+    const rejected = mergeServers(confirmed, confirmed.map((entry, index) => (index === 0 ? { ...entry, bmc: { protocol: 'ipmi-v2.0', error: { code: 'BMC_AUTH_FAILED', message: 'rejected' } } } : entry)) as typeof confirmed);
+    expect(rejected[0]).toMatchObject({ bmc: { error: { code: 'BMC_AUTH_FAILED' } } });
+    // Absent and null stay the same.
+    expect(mergeServers(fleet, fleet.map((entry) => ({ ...entry, pendingPower: null, lastPower: null, bmc: null })))).toBe(fleet);
+  });
 });

@@ -133,14 +133,27 @@ export function serversUnder(sorted: readonly { server: ServerView }[], groupKey
     });
 }
 
+/**
+ * Whether two views of a server show the same, field by field: every field
+ * the tree, its badges or the server page show counts. A field left out here
+ * kept the old object when only it changed — the confirmation of a power
+ * cycle (pendingPower → null, lastPower set) arriving after the power read
+ * it follows left the tree saying "cycling…" for good.
+ */
 function sameServer(left: ServerView, right: ServerView): boolean {
   return (
     left.power === right.power && left.agent === right.agent && left.stateAt === right.stateAt && left.name === right.name &&
     left.tenant === right.tenant && left.region === right.region && left.datacenter === right.datacenter && left.rack === right.rack &&
     left.agentId === right.agentId && JSON.stringify(left.labels) === JSON.stringify(right.labels) &&
     JSON.stringify(left.endpoints) === JSON.stringify(right.endpoints) && left.capabilities.join() === right.capabilities.join() &&
-    (left.sessions ?? 0) === (right.sessions ?? 0) && JSON.stringify(left.media ?? null) === JSON.stringify(right.media ?? null)
+    (left.sessions ?? 0) === (right.sessions ?? 0) && sameJson(left.media, right.media) &&
+    sameJson(left.bmc, right.bmc) && sameJson(left.pendingPower, right.pendingPower) && sameJson(left.lastPower, right.lastPower)
   );
+}
+
+/** Absent (an older relay) and null are the same; objects are compared by their JSON (the relay writes fields in one order). */
+function sameJson(left: unknown, right: unknown): boolean {
+  return JSON.stringify(left ?? null) === JSON.stringify(right ?? null);
 }
 
 /**

@@ -202,3 +202,29 @@ describe('audit records to an HTTPS collector as JSON lines', () => {
     expect(() => new HttpsTransport({ url: 'https://127.0.0.1:9/ingest', headersFromEnv: { Authorization: 'LIGHTSOUT_UNSET_VARIABLE' } })).toThrow(/LIGHTSOUT_UNSET_VARIABLE/);
   });
 });
+
+describe('closing a forwarder', () => {
+  it('ends when close() comes while a send is in flight and that send then fails (a receiver down at shutdown)', async () => {
+    const store = await freshStore();
+    await append(store, 3);
+    let fail: ((error: Error) => void) | undefined;
+    let sends = 0;
+    const transport: SinkTransport = {
+      confirmAfterMs: 0,
+      epoch: 0,
+      send: () => {
+        sends += 1;
+        return new Promise<void>((_resolve, reject) => (fail = reject));
+      },
+      close: () => Promise.resolve(),
+    };
+    const forwarder = new AuditForwarder(store, transport, { sink: 'siem', holder: 'replica-a', batch: 500, leaseMs: 3000, pollMs: 200, startAt: 'beginning', maxBackoffMs: 60_000 }, quiet);
+    forwarder.start();
+    await waitFor('the first send in flight', () => fail !== undefined, { timeoutMs: 10_000 });
+    const closed = forwarder.close();
+    fail!(new Error('connect ECONNREFUSED'));
+    await closed;
+    expect(forwarder.status.state).toBe('closed');
+    expect(sends).toBe(1);
+  });
+});

@@ -104,6 +104,11 @@ export class AuditForwarder {
     return { state: this.state, position: this.position, persisted: this.persisted };
   }
 
+  /** Every step awaits the store or the transport, and close() may come meanwhile: nothing leaves 'closed'. */
+  private enter(state: 'standby' | 'forwarding' | 'backing-off'): void {
+    if (this.state !== 'closed') this.state = state;
+  }
+
   private async run(): Promise<void> {
     while (this.state !== 'closed') {
       try {
@@ -118,12 +123,12 @@ export class AuditForwarder {
 
   private async step(): Promise<void> {
     if (!(await this.holdLease())) {
-      if (this.state !== 'standby') this.log.info({ sink: this.options.sink }, 'audit sink lease lost: another replica forwards');
-      this.state = 'standby';
+      if (this.state !== 'standby' && this.state !== 'closed') this.log.info({ sink: this.options.sink }, 'audit sink lease lost: another replica forwards');
+      this.enter('standby');
       await this.idle(this.options.leaseMs / 2);
       return;
     }
-    if (this.state === 'standby') this.state = 'forwarding';
+    if (this.state === 'standby') this.enter('forwarding');
     if (this.transport.epoch !== this.epoch) {
       // The connection that carried the unconfirmed records dropped: send them again.
       this.epoch = this.transport.epoch;
@@ -144,9 +149,9 @@ export class AuditForwarder {
       this.observer?.failed(this.options.sink);
       this.backoffMs = Math.min(this.options.maxBackoffMs, Math.max(250, this.backoffMs * 2));
       this.log.warn({ err: error, sink: this.options.sink, retryInMs: this.backoffMs }, 'audit sink send failed');
-      this.state = 'backing-off';
+      this.enter('backing-off');
       await this.idle(this.backoffMs, { ignoreWake: true });
-      if (this.state === 'backing-off') this.state = 'forwarding';
+      if (this.state === 'backing-off') this.enter('forwarding');
       return;
     }
     if (this.backoffMs > 0) this.log.info({ sink: this.options.sink }, 'audit sink delivering again');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ControlOperation, type ErrorBody, isErrorCode, LightsoutError, type OperationParams, type OperationResult } from '@lightsout/shared';
 import { BatchedLookup } from '../store/batched-lookup.js';
 import type { Store } from '../store/open.js';
+import { SerialWrites } from '../store/serial-writes.js';
 import type { ClusterBus } from './bus.js';
 import type { ReplicaRegistry } from './replicas.js';
 
@@ -87,7 +88,7 @@ export class AgentRouter {
   private readonly presenceListeners = new Set<(agentId: string, online: boolean) => void>();
   private readonly cleanups: Array<() => void> = [];
   /** Per agent, the store writes of its presence here, in the order it changed. */
-  private readonly writes = new Map<string, Promise<void>>();
+  private readonly writes = new SerialWrites<string>();
   private livenessTimer: NodeJS.Timeout | undefined;
   /** Where the store says agents are: the route questions of a failover, hundreds at once, read it together. */
   private readonly storedHolders: BatchedLookup<string, string | null> | undefined;
@@ -294,8 +295,7 @@ export class AgentRouter {
     if (cluster === undefined) return;
     if (online) this.holders.delete(agentId);
     const replicaId = cluster.replicas.id;
-    const previous = this.writes.get(agentId) ?? Promise.resolve();
-    const write = previous.then(async () => {
+    void this.writes.run(agentId, async () => {
       try {
         const update = cluster.store.updateTable('agents').where('id', '=', agentId);
         // Cleared only if still ours: the agent may already be on another replica.
@@ -304,10 +304,6 @@ export class AgentRouter {
       } catch (error) {
         this.log.warn({ err: error, agentId, online }, 'could not record where the agent is connected');
       }
-    });
-    this.writes.set(agentId, write);
-    void write.then(() => {
-      if (this.writes.get(agentId) === write) this.writes.delete(agentId);
     });
   }
 

@@ -1,5 +1,6 @@
 import type { MediaState, PendingPower, PowerOutcome, ServerMediaBadge } from '@lightsout/shared';
 import type { Store } from '../store/open.js';
+import { SerialWrites } from '../store/serial-writes.js';
 import type { ServerEvents } from './events.js';
 
 /**
@@ -23,7 +24,7 @@ export interface StoredPending extends PendingPower {
 export class ServerLiveStatus {
   /** The media badge this replica last wrote per server: the media jobs report every step, most of which keep the image. */
   private readonly mediaWritten = new Map<string, string>();
-  private readonly mediaWrites = new Map<string, Promise<void>>();
+  private readonly mediaWrites = new SerialWrites<string>();
 
   constructor(
     private readonly store: Store,
@@ -56,12 +57,7 @@ export class ServerLiveStatus {
       this.mediaWritten.set(serverId, text ?? '');
       this.events.serversChanged([serverId]);
     };
-    const next = (this.mediaWrites.get(serverId) ?? Promise.resolve()).then(write, write);
-    this.mediaWrites.set(serverId, next);
-    void next.finally(() => {
-      if (this.mediaWrites.get(serverId) === next) this.mediaWrites.delete(serverId);
-    }).catch(() => undefined);
-    return next;
+    return this.mediaWrites.run(serverId, write);
   }
 }
 
@@ -85,7 +81,7 @@ export interface SharedMediaJob {
  *                                    └─ take (a tenant move's release): held by the taker; the old owner's writes change nothing
  */
 export class SharedMediaJobs {
-  private readonly writes = new Map<string, Promise<void>>();
+  private readonly writes = new SerialWrites<string>();
 
   constructor(private readonly store: Store) {}
 
@@ -111,14 +107,7 @@ export class SharedMediaJobs {
       if (options.take !== true) update = update.where('media_job_owner', '=', owner);
       await update.execute();
     };
-    const next = (this.writes.get(serverId) ?? Promise.resolve()).then(write, write);
-    this.writes.set(serverId, next);
-    void next
-      .finally(() => {
-        if (this.writes.get(serverId) === next) this.writes.delete(serverId);
-      })
-      .catch(() => undefined);
-    return next;
+    return this.writes.run(serverId, write);
   }
 
   async read(serverId: string): Promise<SharedMediaJob | undefined> {
@@ -129,8 +118,8 @@ export class SharedMediaJobs {
   }
 
   /** This replica's writes for the server so far have reached the store (or failed). */
-  async written(serverId: string): Promise<void> {
-    await this.writes.get(serverId)?.catch(() => undefined);
+  written(serverId: string): Promise<void> {
+    return this.writes.settled(serverId);
   }
 }
 

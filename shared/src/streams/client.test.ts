@@ -121,6 +121,15 @@ describe('StreamClient.leave (~.)', () => {
     await leave;
     expect(client.state).toBe('closed');
   });
+
+  it('before the socket opened, which then fails: ends there, never connecting again', async () => {
+    const { client, legs } = leaving();
+    const leave = client.leave();
+    legs[0]!.close(1006, 'connect ECONNREFUSED');
+    await leave;
+    expect(client.state).toBe('closed');
+    expect(legs).toHaveLength(1);
+  });
 });
 
 describe('StreamClient following its session to another gateway (locate)', () => {

@@ -258,6 +258,8 @@ export class StreamClient {
         if (isFinalCloseCode(code) && opened) return this.finish(code, reason);
         // 401/403 before the upgrade arrive as a failed open: final too, unless it was a network error.
         if (!opened && (code === StreamCloseCode.UNAUTHENTICATED || code === StreamCloseCode.FORBIDDEN || code === StreamCloseCode.NOT_FOUND)) return this.finish(code, reason);
+        // The user left while this leg was connecting: it failed, and there is nothing to resume for.
+        if (this.leaveOnOpen) return this.finish(1000, 'left by user');
         this.scheduleReconnect(code, reason);
       },
     });

@@ -203,6 +203,8 @@ export class IpmiDriver implements BmcDriver {
   }
 
   private currentSession(): Promise<IpmiSession> {
+    // An operation that waited for the pool, or retries a dead session, may get here after close(): no new login then.
+    if (this.closed) return Promise.reject(new LightsoutError('BMC_UNREACHABLE', 'driver closed'));
     if (this.session === undefined) {
       const opening = this.login(this.sessionOptions);
       this.session = opening;
@@ -235,6 +237,7 @@ export class IpmiDriver implements BmcDriver {
 
   private armIdleClose(): void {
     clearTimeout(this.idleTimer);
+    if (this.closed) return;
     this.idleTimer = setTimeout(() => void this.dropSession(), this.options.idleCloseMs ?? 20_000);
     this.idleTimer.unref();
   }

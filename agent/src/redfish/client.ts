@@ -137,9 +137,20 @@ export class RedfishClient {
   async close(): Promise<void> {
     const previous = this.state;
     this.state = { kind: 'closed' };
+    // A login in flight may still create a session: login() logs that one out itself; it is over once the login is.
+    if (previous.kind === 'logging-in') return previous.done.catch(() => undefined);
     if (previous.kind !== 'session' || !previous.location) return;
-    const response = await this.send('DELETE', previous.location, {}, { 'X-Auth-Token': previous.token }).catch((error: unknown) => error);
+    await this.logOut(previous.token, previous.location);
+  }
+
+  private async logOut(token: string, location: string): Promise<void> {
+    const response = await this.send('DELETE', location, {}, { 'X-Auth-Token': token }).catch((error: unknown) => error);
     if (response instanceof Error) throw new LightsoutError(codeOf(response), 'could not log out of the BMC session', { cause: response });
+  }
+
+  /** login() settles the state after awaiting the BMC, and close() may have come meanwhile: nothing leaves 'closed'. */
+  private settle(state: Extract<AuthState, { kind: 'basic' | 'session' }>): void {
+    if (this.state.kind !== 'closed') this.state = state;
   }
 
   private authorization(): Record<string, string> {
@@ -172,13 +183,13 @@ export class RedfishClient {
 
   private async login(): Promise<void> {
     if (this.options.auth === 'basic') {
-      this.state = { kind: 'basic' };
+      this.settle({ kind: 'basic' });
       return;
     }
     const root = await this.serviceRoot();
     const sessionsPath = linkAt(objectAt(root, 'Links'), 'Sessions');
     if (!sessionsPath) {
-      this.state = { kind: 'basic' }; // no SessionService advertised: Basic is what is left (sushy does the same)
+      this.settle({ kind: 'basic' }); // no SessionService advertised: Basic is what is left (sushy does the same)
       return;
     }
     const { username, password } = this.options.credentials;
@@ -192,10 +203,14 @@ export class RedfishClient {
     const token = response.token;
     if (response.status >= 400 || !token) {
       // SessionService missing or broken (404/405/501, or 2xx without a token): fall back to Basic
-      this.state = { kind: 'basic' };
+      this.settle({ kind: 'basic' });
       return;
     }
-    if (this.state.kind === 'closed') return;
+    if (this.state.kind === 'closed') {
+      // Closed while the BMC created it: a session left open holds one of the BMC's few slots until it times out.
+      if (response.location) await this.logOut(token, response.location);
+      return;
+    }
     this.state = { kind: 'session', token, location: response.location };
   }
 

@@ -35,6 +35,20 @@ describe('Redfish driver against a DMTF-shaped service', () => {
     expect(bmc.tokens.size).toBe(0);
   });
 
+  it('logs out of a session the BMC created while the driver was closing', async () => {
+    const { bmc, driver } = await setup();
+    let answer!: () => void;
+    bmc.holdLogins = new Promise((resolve) => (answer = resolve));
+    const status = driver.powerGet().catch((error: unknown) => error);
+    await expect.poll(() => bmc.requestsTo('POST', '/SessionService/Sessions').length, { timeout: 10_000 }).toBe(1);
+    const closed = driver.close();
+    answer();
+    await closed;
+    expect(await status).toBeInstanceOf(LightsoutError);
+    expect(bmc.deletedSessions).toEqual(['/redfish/v1/SessionService/Sessions/1']);
+    expect(bmc.tokens.size).toBe(0);
+  });
+
   it('logs in again once when the BMC drops the session mid-way (401)', async () => {
     const { bmc, driver } = await setup();
     expect(await driver.powerGet()).toEqual({ power: 'off' });

@@ -53,6 +53,8 @@ export class FixtureBmc {
   readonly malformed = new Set<string>();
   readonly tokens = new Set<string>();
   readonly deletedSessions: string[] = [];
+  /** While set, a session login is answered only once it settles: a login the client has in flight. */
+  holdLogins: Promise<void> | undefined;
   private readonly options: Required<Omit<FixtureOptions, 'tls'>> & { tls?: FixtureOptions['tls'] };
   private readonly server;
   private etagCounter = 1;
@@ -214,6 +216,7 @@ export class FixtureBmc {
     if (path === '/redfish/v1/' && method === 'GET') return this.send(response, 200, this.resource(path));
     if (path === '/redfish/v1/SessionService/Sessions' && method === 'POST') {
       if (body?.UserName !== this.options.username || body?.Password !== this.options.password) return this.error(response, 401, 'Base.1.8.NoValidSession', 'bad credentials');
+      await this.holdLogins;
       const token = randomBytes(16).toString('hex');
       this.tokens.add(token);
       const location = `/redfish/v1/SessionService/Sessions/${++this.sessionCounter}`;

@@ -90,6 +90,21 @@ describe('ReplayBuffer', () => {
     expect(buffer.allocatedBytes).toBeLessThanOrEqual(1024);
   });
 
+  it('a bulk sender refills what a burst of acks freed with the freed pages, allocating none', () => {
+    const buffer = new ReplayBuffer();
+    const chunk = new Uint8Array(StreamLimits.sendChunkBytes);
+    let made = 0;
+    for (let round = 0; round < 8; round += 1) {
+      while (buffer.size < StreamLimits.windowBytes) buffer.push(chunk);
+      // the small first pages the window started in are gone after the first burst
+      if (round === 1) made = buffer.pagesAllocated;
+      // four acks read in one go: a MiB freed at once
+      for (let ack = 0; ack < 4; ack += 1) buffer.acknowledge(buffer.startOffset + StreamLimits.ackEveryBytes);
+    }
+    expect(buffer.pagesAllocated).toBe(made);
+    expect(buffer.allocatedBytes).toBeLessThanOrEqual(StreamLimits.windowBytes + 2 * 64 * 1024 + StreamLimits.ackEveryBytes);
+  });
+
   it('costs the bytes it holds, not the number of chunks they came in (a keystroke at a time)', () => {
     const buffer = new ReplayBuffer();
     for (let index = 0; index < 100_000; index += 1) buffer.push(Uint8Array.of(index & 0xff));

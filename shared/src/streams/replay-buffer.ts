@@ -7,10 +7,16 @@ const MIN_PAGE_BYTES = 1024;
 const MAX_PAGE_BYTES = 64 * 1024;
 /**
  * Acknowledged largest pages kept for the next pushes: a bulk sender reuses
- * them instead of allocating (and collecting) 64 KiB per 64 KiB sent. One
- * ack's worth (an ack comes every `ackEveryBytes`).
+ * them instead of allocating (and collecting) 64 KiB per 64 KiB sent. At
+ * least one ack's worth (an ack comes every `ackEveryBytes`), and up to as
+ * many bytes as are still held: acks arrive in bursts (several in one socket
+ * read), and a sender with a full window refills what a burst freed. Keeping
+ * only one ack's worth let the rest of each burst go to the collector and
+ * be allocated again, zero-filled, by the next pushes — the largest part of
+ * the bench client's CPU in relay-throughput (docs/benchmarks.md). Storage
+ * stays within twice what is held plus one ack's worth.
  */
-const SPARE_PAGES = StreamLimits.ackEveryBytes / MAX_PAGE_BYTES;
+const MIN_SPARE_PAGES = StreamLimits.ackEveryBytes / MAX_PAGE_BYTES;
 
 /**
  * The bytes one end has sent but the other end has not acknowledged yet,
@@ -21,8 +27,8 @@ const SPARE_PAGES = StreamLimits.ackEveryBytes / MAX_PAGE_BYTES;
  * The bytes are copied into a queue of pages: a keystroke or a SOL packet at
  * a time, per-chunk buffers cost far more than the bytes they held. Pages
  * start small and double up to 64 KiB as the buffer fills, and an
- * acknowledgement drops whole pages (keeping one ack's worth of spare 64 KiB
- * pages for a bulk sender's next pushes). One contiguous ring that doubled and
+ * acknowledgement drops whole pages (keeping spare 64 KiB pages, up to what
+ * is still held, for a bulk sender's next pushes). One contiguous ring that doubled and
  * halved with what it held (ByteRing) reallocated and copied megabytes each
  * time a bulk sender's window filled and drained — most of the client's CPU
  * in relay-throughput (docs/benchmarks.md, Stream plane).
@@ -41,6 +47,7 @@ export class ReplayBuffer {
   private first: number;
   private held = 0;
   private allocated = 0;
+  private pagesMade = 0;
 
   constructor(startOffset = 0) {
     this.first = startOffset;
@@ -59,6 +66,10 @@ export class ReplayBuffer {
   /** Bytes of storage held for them. */
   get allocatedBytes(): number {
     return this.allocated;
+  }
+  /** Pages allocated so far (reused spares not counted): what a bulk sender's steady state should keep still. */
+  get pagesAllocated(): number {
+    return this.pagesMade;
   }
 
   push(chunk: Uint8Array): void {
@@ -94,7 +105,7 @@ export class ReplayBuffer {
       }
       drop -= inHead;
       this.pages.shift();
-      if (head.length === MAX_PAGE_BYTES && this.spares.length < SPARE_PAGES) this.spares.push(head);
+      if (head.length === MAX_PAGE_BYTES && this.spares.length < Math.max(MIN_SPARE_PAGES, this.held / MAX_PAGE_BYTES)) this.spares.push(head);
       else this.allocated -= head.length;
       this.headAt = 0;
     }
@@ -145,7 +156,10 @@ export class ReplayBuffer {
     const spare = size === MAX_PAGE_BYTES ? this.spares.pop() : undefined;
     const page = spare ?? new Uint8Array(size);
     this.pages.push(page);
-    if (spare === undefined) this.allocated += size;
+    if (spare === undefined) {
+      this.allocated += size;
+      this.pagesMade += 1;
+    }
     this.tailAt = 0;
     return page;
   }

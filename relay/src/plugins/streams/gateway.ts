@@ -37,7 +37,7 @@ export interface GatewayHooks {
   onSpliced?(claims: StreamTokenClaims): LegHooks | undefined;
   /** The agent, opening this session, deactivated SOL that another BMC session held (asked for with `takeover`). */
   onTookOver?(claims: StreamTokenClaims): void;
-  /** Every frame a leg forwards, by direction and length (metrics). */
+  /** Bytes a leg forwards, by direction, summed per tick (metrics). */
   onForwarded?(direction: 'to_client' | 'to_agent', bytes: number): void;
   /** Whether someone other than `subject` has a console leg on the server at another replica (the cluster's console holders). */
   othersLiveElsewhere?(serverId: string, subject: string): boolean;

@@ -1,4 +1,4 @@
-import { LightsoutError, StreamCloseCode, agentCloseEndsSession, StreamLimits, type TurnScheduler, createStreamTurns, tickBatcher, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
+import { LightsoutError, StreamCloseCode, agentCloseEndsSession, StreamLimits, type TurnScheduler, createStreamTurns, tickBatcher, tickTally, decodeAgentStreamMessage, decodeClientStreamMessage, encodeStreamMessage } from '@lightsout/shared';
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 
@@ -11,7 +11,7 @@ export interface SpliceOptions {
   /** Downstream payload as it passes (recording); must not hold on to slow work. */
   onDownstream?(bytes: Buffer): void;
   onUpstreamControl?(text: string): void;
-  /** Every frame forwarded, by its length (metrics); must be cheap. */
+  /** Bytes forwarded, summed over the frames of one tick (metrics). */
   onForwarded?(direction: 'to_client' | 'to_agent', bytes: number): void;
   /** Both sides are closed; `code` is what the client was told. */
   onEnd?(code: number, reason: string): void;
@@ -123,6 +123,10 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   // The frames one socket read held go on in one writev each way.
   const batchToAgent = tickBatcher(rawSocketOf(agent), process.nextTick);
   const batchToClient = tickBatcher(rawSocketOf(client), process.nextTick);
+  // Counted per tick: the metric is updated once for the frames one read held, not once a frame.
+  const { onForwarded } = options;
+  const forwardedToAgent = onForwarded === undefined ? undefined : tickTally((bytes) => onForwarded('to_agent', bytes), process.nextTick);
+  const forwardedToClient = onForwarded === undefined ? undefined : tickTally((bytes) => onForwarded('to_client', bytes), process.nextTick);
 
   const end = (code: number, reason: string, agentCode = code): void => {
     if (ended) return;
@@ -162,7 +166,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
         return;
       }
       pendingToAgent += bytes.length;
-      options.onForwarded?.('to_agent', bytes.length);
+      forwardedToAgent?.(bytes.length);
       batchToAgent();
       agent.send(bytes, { binary: true }, toAgentDone(bytes.length));
       if (pendingToAgent > high) clientGate.set('backpressure', true);
@@ -181,7 +185,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
     options.onUpstreamControl?.(text);
     // The same bytes go on (ws checked they are UTF-8), counted as bytes like every other frame.
     pendingToAgent += bytes.length;
-    options.onForwarded?.('to_agent', bytes.length);
+    forwardedToAgent?.(bytes.length);
     agent.send(bytes, { binary: false }, toAgentDone(bytes.length));
   }
 
@@ -192,7 +196,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
       if (bytes.length > maxFrame) return end(StreamCloseCode.RESUME, 'agent sent an oversize frame');
       options.onDownstream?.(bytes);
       pendingToClient += bytes.length;
-      options.onForwarded?.('to_client', bytes.length);
+      forwardedToClient?.(bytes.length);
       batchToClient();
       client.send(bytes, { binary: true }, toClientDone(bytes.length));
       if (pendingToClient > high) agentGate.set('backpressure', true);
@@ -201,7 +205,7 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
     }
     if (!isAgentControl(bytes)) return end(StreamCloseCode.RESUME, 'agent sent a bad control message');
     pendingToClient += bytes.length;
-    options.onForwarded?.('to_client', bytes.length);
+    forwardedToClient?.(bytes.length);
     // the bytes as they came (ws checked they are UTF-8): no decode and re-encode on the way
     client.send(bytes, { binary: false }, toClientDone(bytes.length));
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { appendFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDirectories } from '@lightsout/lab/scratch';
@@ -50,5 +51,21 @@ describe('readGrowingFile', () => {
         }
       })(),
     ).rejects.toMatchObject({ code: 'AGENT_TIMEOUT' });
+  });
+
+  it('closes its file when destroyed while it was still opening it', async () => {
+    const path = fileWith(randomBytes(10_000));
+    const stream = readGrowingFile({ path, start: 0, size: 10_000, stallTimeoutMs: 1000 });
+    stream.read(0);
+    stream.destroy();
+    await once(stream, 'close');
+    const descriptors = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === path;
+      } catch {
+        return false;
+      }
+    });
+    expect(descriptors).toEqual([]);
   });
 });

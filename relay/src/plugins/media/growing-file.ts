@@ -28,13 +28,15 @@ export function readGrowingFile(options: GrowingFileOptions): Readable {
   /** The file's size when last looked at: bytes below it are there to read without asking again. */
   let available = 0;
   let handle: Awaited<ReturnType<typeof open>> | undefined;
+  /** The open in flight: a destroy that comes meanwhile waits for it, to close what it opens. */
+  let opening: ReturnType<typeof open> | undefined;
   let lastGrowth = Date.now();
   let closed = false;
   return new Readable({
     highWaterMark: chunkBytes,
     async read() {
       try {
-        handle ??= await open(options.path, 'r');
+        handle ??= await (opening ??= open(options.path, 'r'));
         // bounded: each wait is short and the stall deadline ends a file that stops growing
         while (!closed) {
           if (position >= options.size) {
@@ -68,7 +70,8 @@ export function readGrowingFile(options: GrowingFileOptions): Readable {
     },
     async destroy(error, callback) {
       closed = true;
-      await handle?.close().catch(() => undefined);
+      const file = handle ?? (await opening?.catch(() => undefined));
+      await file?.close().catch(() => undefined);
       callback(error);
     },
   });

@@ -152,6 +152,8 @@ export function registerRpcServices(app: FastifyInstance, router: ConnectRouter,
         );
         options.closing.addEventListener('abort', closed);
         context.signal.addEventListener('abort', closed);
+        // An abort during the awaits above fired before anyone listened.
+        if (options.closing.aborted || context.signal.aborted) return;
         for (;;) {
           while (events.length === 0) await new Promise<void>((resolve) => (wake = resolve));
           const item = events.shift()!;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RsyslogPeer, startRsyslog } from '@lightsout/lab';
@@ -226,5 +226,53 @@ describe('closing a forwarder', () => {
     await closed;
     expect(forwarder.status.state).toBe('closed');
     expect(sends).toBe(1);
+  });
+
+  it('ends when a send never completes (a receiver that stopped reading): the transport is closed under it after the grace', async () => {
+    const store = await freshStore();
+    await append(store, 1);
+    let inFlight = false;
+    let cut: ((error: Error) => void) | undefined;
+    const transport: SinkTransport = {
+      confirmAfterMs: 0,
+      epoch: 0,
+      send: () => {
+        inFlight = true;
+        return new Promise<void>((_resolve, reject) => (cut = reject));
+      },
+      close: () => {
+        cut?.(new Error('connection closed'));
+        return Promise.resolve();
+      },
+    };
+    const forwarder = new AuditForwarder(store, transport, { sink: 'siem', holder: 'replica-a', batch: 500, leaseMs: 3000, pollMs: 200, startAt: 'beginning', maxBackoffMs: 60_000, closeGraceMs: 100 }, quiet);
+    forwarder.start();
+    await waitFor('the send in flight', () => inFlight, { timeoutMs: 10_000 });
+    await forwarder.close();
+    expect(forwarder.status.state).toBe('closed');
+  });
+});
+
+describe('a syslog receiver that keeps the connection but stops reading', () => {
+  it('fails the send once the batch was not taken within the write timeout, and drops that connection', async () => {
+    const held: Socket[] = [];
+    const receiver = createTcpServer((socket) => {
+      socket.pause();
+      held.push(socket);
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    const transport = new SyslogTransport({ url: `tcp://127.0.0.1:${(receiver.address() as AddressInfo).port}`, writeTimeoutMs: 500 }, identity);
+    try {
+      // Far more than the loopback socket buffers of both ends hold.
+      const big = 'x'.repeat(8 * 1024 * 1024);
+      const records = Array.from({ length: 4 }, (_, index) => ({ seq: index + 1, time: Date.now(), subject: 's', tenant: 't', action: 'login', target: 'x', outcome: 'success', sourceIp: null, correlationId: null, details: { big }, prevHash: '', hash: '' }) as AuditRecord);
+      await expect(transport.send(records)).rejects.toThrow(/did not take the batch within 500 ms/);
+      expect(transport.epoch).toBe(1);
+    } finally {
+      await transport.close();
+      for (const socket of held) socket.destroy();
+      receiver.close();
+    }
   });
 });

@@ -17,6 +17,8 @@ export interface ForwarderOptions {
   startAt: 'beginning' | 'end';
   /** Longest wait between retries after a failed send. */
   maxBackoffMs: number;
+  /** How long close() lets a send in flight finish before it closes the transport under it (default 2 s). */
+  closeGraceMs?: number;
   now?: () => number;
 }
 
@@ -88,8 +90,12 @@ export class AuditForwarder {
   async close(): Promise<void> {
     this.state = 'closed';
     this.wakeUp?.();
-    await this.loop;
+    // A send to a receiver that stopped reading does not end by itself: closing the transport under it fails it.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise((resolve) => (grace = setTimeout(resolve, this.options.closeGraceMs ?? 2000)))]);
+    clearTimeout(grace);
     await this.transport.close();
+    await this.loop;
     // Hand the lease over at once: another replica need not wait for it to lapse.
     await this.store
       .updateTable('audit_sink_cursors')

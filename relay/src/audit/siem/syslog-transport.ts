@@ -16,9 +16,18 @@ export interface SyslogTarget {
   keyFile?: string | undefined;
   /** The name the receiver's certificate must carry, when it is not the URL's host. */
   serverName?: string | undefined;
+  /** A batch the receiver has not taken within this long fails, and the connection with it (default 30 s). */
+  writeTimeoutMs?: number | undefined;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * A receiver that keeps the connection but stops reading fills the socket's
+ * buffers, and a write then never completes; keepalive cannot tell (the peer
+ * still acknowledges). Past this, the connection is given up and the batch
+ * sent again on a new one.
+ */
+const WRITE_TIMEOUT_MS = 30_000;
 /** Written but not yet confirmed by a connection that stayed up this long: sent again if it drops (transport.ts). */
 const CONFIRM_AFTER_MS = 2000;
 
@@ -46,7 +55,20 @@ export class SyslogTransport implements SinkTransport {
   async send(records: readonly AuditRecord[]): Promise<void> {
     const socket = this.socket ?? (await this.open());
     const frames = Buffer.concat(records.map((record) => octetCountedFrame(syslogMessage(record, this.identity))));
-    await new Promise<void>((resolve, reject) => socket.write(frames, (error) => (error ? reject(error) : resolve())));
+    const timeoutMs = this.target.writeTimeoutMs ?? WRITE_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => {
+          const error = new Error(`syslog receiver ${this.url.host} did not take the batch within ${timeoutMs} ms`);
+          reject(error);
+          socket.destroy(error);
+        }, timeoutMs);
+        socket.write(frames, (error) => (error ? reject(error) : resolve()));
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,10 @@
  * CPU-seconds per GiB: the relay (or gateway) and agent processes' user +
  * system time over each transfer (/proc/PID/stat), and websockify's — the
  * child it forks for the connection, read before the connection closes,
- * plus the listening parent's.
+ * plus the listening parent's. The bench process's own CPU over a transfer
+ * (the sender and the sink live in it) is reported too
+ * (`params.client_cpu_s_per_gib`, `websockify_client_cpu_s_per_gib`): it
+ * shares the two cores with the chain, so a costly sender lowers ours.
  *   npm run bench -- relay-throughput [--mib 256] [--runs 3]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -28,7 +31,7 @@ import WebSocket from 'ws';
 import { cpuSeconds } from './lib/proc.js';
 import { type BenchResult, median, printResult, printTable } from './lib/report.js';
 import { freeTcpPort, postgresInstalled, startPostgres } from '@lightsout/lab';
-import { connect, createSession, flag, pump, startCountingSink } from './lib/stream-bench.js';
+import { connect, createSession, drainSignal, flag, pump, startCountingSink } from './lib/stream-bench.js';
 import { startStack } from './lib/stack.js';
 
 const MIB = 1024 * 1024;
@@ -52,6 +55,10 @@ function childrenOf(pid: number): number[] {
 }
 const GIB = 1024 ** 3;
 const cpu = { ours: [] as number[], unrecorded: [] as number[], gateway: [] as number[], websockify: [] as number[] };
+/** The bench process's own CPU (sender + sink) per GiB, for ours (single process, recorded) and websockify: whether the sender is what limits. */
+const clientCpu = { ours: [] as number[], websockify: [] as number[] };
+/** The same for the other paths of ours, kept out of the result (the sender does the same work on every path). */
+const clientCpuNotReported: number[] = [];
 const websockifyPort = await freeTcpPort();
 const websockify = spawn('/usr/bin/websockify', [`127.0.0.1:${websockifyPort}`, `127.0.0.1:${sink.port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
 let websockifyLog = '';
@@ -77,14 +84,23 @@ async function timed(run: () => Promise<void>): Promise<number> {
 }
 
 /** Through relay (or the manager, which hands out the gateway's stream URL) and agent; `pids` are the processes whose CPU the transfer costs. */
-async function ours(at: { relayUrl: string; operatorToken: string }, pids: number[], cpuPerGib: number[]): Promise<number> {
+async function ours(at: { relayUrl: string; operatorToken: string }, pids: number[], cpuPerGib: number[], clientCpuPerGib: number[]): Promise<number> {
   const session = await createSession(at, 'sink-01');
-  const client = await connect(session, { onData: () => {} });
+  const drain = drainSignal();
+  const client = await connect(session, { onData: () => {}, onDrain: drain.onDrain });
   const before = cpuOf(pids);
-  const rate = await timed(() => pump(client, totalBytes, chunk));
+  const ownBefore = process.cpuUsage();
+  const rate = await timed(() => pump(client, totalBytes, chunk, drain.wait));
   cpuPerGib.push((cpuOf(pids) - before) / (totalBytes / GIB));
+  clientCpuPerGib.push(ownCpuSince(ownBefore) / (totalBytes / GIB));
   client.close();
   return rate;
+}
+
+/** This process's CPU seconds since `before`: the sending client and the sink (both live here). */
+function ownCpuSince(before: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e6;
 }
 
 async function viaWebsockify(): Promise<number> {
@@ -98,6 +114,7 @@ async function viaWebsockify(): Promise<number> {
   if (forked.length !== 1) throw new Error(`expected websockify to fork one process for the connection, found ${forked.length}`);
   const pids = [websockify.pid!, forked[0]!];
   const before = cpuOf(pids);
+  const ownBefore = process.cpuUsage();
   const rate = await timed(async () => {
     let sent = 0;
     // Same backpressure rule as our client: keep at most a few MiB in flight.
@@ -109,6 +126,7 @@ async function viaWebsockify(): Promise<number> {
     }
   });
   cpu.websockify.push((cpuOf(pids) - before) / (totalBytes / GIB));
+  clientCpu.websockify.push(ownCpuSince(ownBefore) / (totalBytes / GIB));
   socket.terminate();
   return rate;
 }
@@ -141,9 +159,9 @@ const single = { relayUrl: stack.relayUrl, operatorToken: stack.operatorToken };
 const viaManager = { relayUrl: regional.relayUrls[0]!, operatorToken: regionalToken };
 try {
   for (let run = 0; run < runs; run++) {
-    results.ours.push(await ours(single, [stack.relayPid()!, stack.agentPid()!], cpu.ours));
-    results.unrecorded.push(await ours(unrecorded, [unrecorded.relayPid()!, unrecorded.agentPid()!], cpu.unrecorded));
-    results.gateway.push(await ours(viaManager, [regional.relayPid(1)!, regional.agentPid()!], cpu.gateway));
+    results.ours.push(await ours(single, [stack.relayPid()!, stack.agentPid()!], cpu.ours, clientCpu.ours));
+    results.unrecorded.push(await ours(unrecorded, [unrecorded.relayPid()!, unrecorded.agentPid()!], cpu.unrecorded, clientCpuNotReported));
+    results.gateway.push(await ours(viaManager, [regional.relayPid(1)!, regional.agentPid()!], cpu.gateway, clientCpuNotReported));
     results.websockify.push(await viaWebsockify());
     results.direct.push(await overTcp(sink.port));
     results.forwarded.push(await overTcp(forwardedPort));
@@ -187,6 +205,8 @@ const result: BenchResult = {
     unrecorded_cpu_s_per_gib: Number(median(cpu.unrecorded).toFixed(2)),
     gateway_cpu_s_per_gib: Number(median(cpu.gateway).toFixed(2)),
     websockify_cpu_s_per_gib: Number(median(cpu.websockify).toFixed(2)),
+    client_cpu_s_per_gib: Number(median(clientCpu.ours).toFixed(2)),
+    websockify_client_cpu_s_per_gib: Number(median(clientCpu.websockify).toFixed(2)),
   },
 };
 printTable('CPU-seconds per GiB carried (median / min / max)', ['path', 'median', 'min', 'max'], [
@@ -194,5 +214,7 @@ printTable('CPU-seconds per GiB carried (median / min / max)', ['path', 'median'
   row('  the same, recording off', cpu.unrecorded),
   row('gateway + agent (ours, regional)', cpu.gateway),
   row('websockify (its connection\'s process + the listener)', cpu.websockify),
+  row('the bench process sending to ours (client + sink)', clientCpu.ours),
+  row('the bench process sending to websockify (client + sink)', clientCpu.websockify),
 ]);
 printResult(result);

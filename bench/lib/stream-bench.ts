@@ -87,20 +87,44 @@ export function rssKiB(pid: number): number {
   return Number(match[1]);
 }
 
-/** Write `total` bytes through a client, honouring its send window. */
-export async function pump(client: StreamClient, total: number, chunk: Buffer): Promise<void> {
+/**
+ * Write `total` bytes through a client, honouring its send window.
+ * `drained` resolves once the window reopens: a `drainSignal()`'s wait when
+ * the client was connected with its onDrain, else a poll of the window.
+ */
+export async function pump(client: StreamClient, total: number, chunk: Buffer, drained: () => Promise<void> = () => pollForDrain(client)): Promise<void> {
   let sent = 0;
   while (sent < total) {
     const length = Math.min(chunk.length, total - sent);
-    if (!client.write(chunk.subarray(0, length))) await new Promise<void>((resolve) => waitForDrain(client, resolve));
+    if (!client.write(chunk.subarray(0, length))) await drained();
     sent += length;
   }
 }
 
-function waitForDrain(client: StreamClient, resolve: () => void): void {
-  // Polls the window: cheap next to the bytes moved, and needs no per-client hook.
-  const check = () => (client.canWrite ? resolve() : setTimeout(check, 1));
-  check();
+/**
+ * A client's onDrain as a promise: the sender goes on as soon as an ack
+ * reopens the window. Polling every millisecond instead cost the bench's
+ * client timers while the window was closed and up to a millisecond of idle
+ * chain after each ack — the client's turn to be the slow end (relay-throughput).
+ */
+export function drainSignal(): { onDrain(): void; wait(): Promise<void> } {
+  let release: (() => void) | undefined;
+  return {
+    onDrain() {
+      const resolve = release;
+      release = undefined;
+      resolve?.();
+    },
+    wait: () => new Promise<void>((resolve) => (release = resolve)),
+  };
+}
+
+function pollForDrain(client: StreamClient): Promise<void> {
+  // Polls the window: needs no per-client hook.
+  return new Promise((resolve) => {
+    const check = () => (client.canWrite ? resolve() : setTimeout(check, 1));
+    check();
+  });
 }
 
 /** CPU seconds (user + system) a process used so far (Linux /proc, clock ticks of 1/100 s); 0 when it is gone. */

@@ -11,6 +11,18 @@
  * While opening (a database backend learns the stored length asynchronously)
  * writes wait in order; `append` without an offset means "after whatever is
  * stored then".
+ *
+ * When to store: a console's output comes in small pieces (an echoed
+ * keystroke is one byte), and each append is an open, write and close per
+ * file (or a row in the store). Stored after every turn, an interactive
+ * session cost the relay two file appends per keystroke, on the same event
+ * loop and cores that carry the next keystroke (keystroke-latency,
+ * docs/benchmarks.md). So a small pending amount waits up to
+ * `flushDelayMs` to be stored together with what follows; `flushBytes` or
+ * more (bulk output) is stored after the turn as before, which also bounds
+ * what waits. `idle()` and `close()` store what waits at once. What a crash
+ * loses is what had not reached storage: at most that delay's worth more
+ * than before.
  */
 
 /** Where the appender stores: the backend's two operations. */
@@ -24,6 +36,30 @@ export interface AppendTarget {
 /** A recording whose backend cannot keep up is dropped (reported) rather than buffered without bound. */
 export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
+/** When pending bytes are stored (see the class comment). */
+export interface AppendSchedule {
+  /** Pending bytes below `flushBytes` wait at most this long. */
+  flushDelayMs: number;
+  /** From this many pending bytes on, they are stored after the current turn. */
+  flushBytes: number;
+  /** Runs `callback` once the current event-loop turn's callbacks are done (Node: setImmediate). */
+  afterTurn(callback: () => void): void;
+  /** Runs `callback` after `ms`; returns what cancels it (Node: an unref'd setTimeout). */
+  after(ms: number, callback: () => void): () => void;
+}
+
+export const nodeAppendSchedule: AppendSchedule = {
+  flushDelayMs: 100,
+  flushBytes: 64 * 1024,
+  afterTurn: (callback) => void setImmediate(callback),
+  after: (ms, callback) => {
+    const timer = setTimeout(callback, ms);
+    // A waiting recording never keeps the process alive: close() and idle() store it at once.
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
 type State = { name: 'opening'; early: { offset: number | undefined; bytes: Uint8Array; timeMs: number }[]; earlyLength: number } | { name: 'open'; size: number } | { name: 'failed' };
 
 export class RecordingAppender {
@@ -33,7 +69,10 @@ export class RecordingAppender {
   private pendingTimes: [number, number][] = [];
   /** Stream offset of the first pending byte. */
   private pendingStart = 0;
-  private scheduled = false;
+  /** A store after the current turn is scheduled. */
+  private turnScheduled = false;
+  /** Cancels the delayed store, while one waits. */
+  private cancelDelay: (() => void) | undefined;
   private flushing = false;
   private readonly idleWaiters: (() => void)[] = [];
 
@@ -41,6 +80,7 @@ export class RecordingAppender {
     private readonly id: string,
     private readonly target: AppendTarget,
     private readonly onError: (error: Error) => void,
+    private readonly when: AppendSchedule = nodeAppendSchedule,
   ) {
     let opened: number | Promise<number>;
     try {
@@ -84,12 +124,26 @@ export class RecordingAppender {
 
   /** Resolves once nothing handed in so far waits to be stored (stored, or the recording failed). */
   idle(): Promise<void> {
+    this.storeNow();
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** No more writes come from this writer: what waits is stored now. */
+  close(): void {
+    this.storeNow();
+  }
+
   private isIdle(): boolean {
-    return this.state.name === 'failed' || (this.state.name === 'open' && !this.flushing && !this.scheduled && this.pendingLength === 0);
+    return this.state.name === 'failed' || (this.state.name === 'open' && !this.flushing && !this.turnScheduled && this.cancelDelay === undefined && this.pendingLength === 0);
+  }
+
+  /** What waits for the delay is stored without it (an append in flight takes it right after). */
+  private storeNow(): void {
+    if (this.cancelDelay === undefined) return;
+    this.cancelDelay();
+    this.cancelDelay = undefined;
+    this.flush();
   }
 
   private opened(size: number): void {
@@ -103,6 +157,8 @@ export class RecordingAppender {
   private fail(error: unknown): void {
     if (this.state.name === 'failed') return;
     this.state = { name: 'failed' };
+    this.cancelDelay?.();
+    this.cancelDelay = undefined;
     this.pending = [];
     this.pendingLength = 0;
     this.pendingTimes = [];
@@ -111,16 +167,28 @@ export class RecordingAppender {
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
+    if (this.turnScheduled) return;
+    if (this.pendingLength >= this.when.flushBytes) {
+      this.cancelDelay?.();
+      this.cancelDelay = undefined;
+      this.turnScheduled = true;
+      this.when.afterTurn(() => {
+        this.turnScheduled = false;
+        this.flush();
+      });
+      return;
+    }
+    this.cancelDelay ??= this.when.after(this.when.flushDelayMs, () => {
+      this.cancelDelay = undefined;
       this.flush();
     });
   }
 
   private flush(): void {
     if (this.flushing || this.state.name !== 'open' || this.pendingLength === 0) return this.settle();
+    // Whatever was scheduled is taken by this append.
+    this.cancelDelay?.();
+    this.cancelDelay = undefined;
     this.flushing = true;
     const bytes = Buffer.concat(this.pending, this.pendingLength);
     const times = this.pendingTimes;
@@ -131,7 +199,9 @@ export class RecordingAppender {
     this.target.append(offset, bytes, times).then(
       () => {
         this.flushing = false;
-        this.flush();
+        // Bytes that came meanwhile go now if their store was due while this append ran, else when it is due.
+        if (this.cancelDelay === undefined && !this.turnScheduled) this.flush();
+        else this.settle();
       },
       (error: unknown) => {
         this.flushing = false;

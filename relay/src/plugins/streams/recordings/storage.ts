@@ -59,8 +59,8 @@ export function writerOver(appender: RecordingAppender): RecordingWriter {
     write: (offset, bytes, timeMs) => appender.write(offset, bytes, timeMs),
     append: (bytes, timeMs) => appender.write(undefined, bytes, timeMs),
     idle: () => appender.idle(),
-    // Every write is already on its way; nothing is held open between them.
-    close: () => undefined,
+    // Nothing is held open between writes; what waits for its delay is stored now.
+    close: () => appender.close(),
   };
 }
 

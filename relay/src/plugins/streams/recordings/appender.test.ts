@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { type AppendSchedule, type AppendTarget, RecordingAppender } from './appender.js';
+
+/** A schedule the test drives: nothing runs until it says so. */
+function manualSchedule(flushBytes = 64) {
+  const turns: (() => void)[] = [];
+  const delays = new Map<number, () => void>();
+  let nextDelay = 0;
+  const schedule: AppendSchedule = {
+    flushDelayMs: 100,
+    flushBytes,
+    afterTurn: (callback) => void turns.push(callback),
+    after: (_ms, callback) => {
+      const id = nextDelay++;
+      delays.set(id, callback);
+      return () => delays.delete(id);
+    },
+  };
+  return {
+    schedule,
+    endTurn: () => {
+      for (const callback of turns.splice(0)) callback();
+    },
+    delayPassed: () => {
+      const due = [...delays.values()];
+      delays.clear();
+      for (const callback of due) callback();
+    },
+    get waitingDelays() {
+      return delays.size;
+    },
+  };
+}
+
+/** A target that stores at once and keeps every append it was given. */
+function memoryTarget() {
+  const appends: { offset: number; text: string; times: [number, number][] }[] = [];
+  const target: AppendTarget = {
+    open: () => 0,
+    append: async (offset, bytes, times) => {
+      appends.push({ offset, text: Buffer.from(bytes).toString('latin1'), times });
+    },
+  };
+  return { target, appends };
+}
+
+const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('RecordingAppender: when bytes are stored', () => {
+  it('keystroke-sized output waits for the delay and is stored in one append, each piece keeping its time', async () => {
+    const clock = manualSchedule();
+    const { target, appends } = memoryTarget();
+    const appender = new RecordingAppender('r', target, () => undefined, clock.schedule);
+    for (const [index, key] of ['l', 's', '\r'].entries()) {
+      appender.write(undefined, Buffer.from(key), 1000 + index);
+      clock.endTurn();
+    }
+    await settled();
+    expect(appends).toEqual([]);
+    expect(clock.waitingDelays).toBe(1);
+    clock.delayPassed();
+    await settled();
+    expect(appends).toEqual([{ offset: 0, text: 'ls\r', times: [[0, 1000], [1, 1001], [2, 1002]] }]);
+  });
+
+  it('flushBytes or more is stored after the turn, without waiting for the delay', async () => {
+    const clock = manualSchedule(64);
+    const { target, appends } = memoryTarget();
+    const appender = new RecordingAppender('r', target, () => undefined, clock.schedule);
+    appender.write(undefined, Buffer.from('x'.repeat(10)), 1);
+    appender.write(undefined, Buffer.from('y'.repeat(60)), 2);
+    expect(clock.waitingDelays).toBe(0);
+    clock.endTurn();
+    await settled();
+    expect(appends.map((append) => append.text.length)).toEqual([70]);
+  });
+
+  it('idle() and close() store what waits at once', async () => {
+    const clock = manualSchedule();
+    const { target, appends } = memoryTarget();
+    const appender = new RecordingAppender('r', target, () => undefined, clock.schedule);
+    appender.write(undefined, Buffer.from('a'), 1);
+    await appender.idle();
+    expect(appends.map((append) => append.text)).toEqual(['a']);
+    appender.write(undefined, Buffer.from('b'), 2);
+    appender.close();
+    await settled();
+    expect(appends.map((append) => append.text)).toEqual(['a', 'b']);
+    expect(clock.waitingDelays).toBe(0);
+  });
+
+  it('bytes written while an append is in flight follow it when their delay is over, in order and once', async () => {
+    const clock = manualSchedule();
+    const appends: string[] = [];
+    let finish: (() => void) | undefined;
+    const target: AppendTarget = {
+      open: () => 0,
+      append: (_offset, bytes) => {
+        appends.push(Buffer.from(bytes).toString('latin1'));
+        return new Promise<void>((resolve) => (finish = resolve));
+      },
+    };
+    const appender = new RecordingAppender('r', target, () => undefined, clock.schedule);
+    appender.write(undefined, Buffer.from('a'), 1);
+    clock.delayPassed();
+    expect(appends).toEqual(['a']);
+    appender.write(undefined, Buffer.from('b'), 2);
+    // Due while 'a' is still being stored: 'b' goes right after it.
+    clock.delayPassed();
+    expect(appends).toEqual(['a']);
+    finish!();
+    await settled();
+    expect(appends).toEqual(['a', 'b']);
+    appender.write(undefined, Buffer.from('c'), 3);
+    finish!();
+    await settled();
+    // Not due yet: 'c' waits for its own delay.
+    expect(appends).toEqual(['a', 'b']);
+    clock.delayPassed();
+    finish!();
+    await appender.idle();
+    expect(appends).toEqual(['a', 'b', 'c']);
+  });
+});

@@ -15,7 +15,7 @@ export function nodeStreamSocket(options: { perMessageDeflate?: boolean } = {}):
       response.resume();
       socket.terminate();
     });
-    // The frames StreamClient cuts one write into (sendChunkBytes each) leave in one writev; ws keeps its TCP socket as `_socket`.
+    // The frames StreamClient cuts one write into (16 KiB each) leave in one writev; ws keeps its TCP socket as `_socket`.
     let batch = (): void => {};
     socket.on('open', () => {
       batch = tickBatcher((socket as unknown as { _socket?: Socket })._socket, process.nextTick);

@@ -140,16 +140,16 @@ export const StreamLimits = {
   /** Largest binary frame anyone sends; the relay refuses larger ones (1009). */
   maxDataFrameBytes: 256 * 1024,
   /**
-   * Senders cut payload into frames of at most this: one socket read's worth
-   * (Node reads 64 KiB at a time). Every frame costs each process on the way
-   * its own parse, event, callbacks, mask or unmask call and, at the agent,
-   * its own write to the console port; at 16 KiB (cut so that a frame would
-   * rarely straddle two reads, which `ws` then copies) those per-frame costs
-   * were more than the copies saved: relay, agent and client together used
-   * about a third more CPU per byte than with 64 KiB frames
-   * (relay-throughput, docs/benchmarks.md, 6 Dec).
+   * Senders cut payload into frames of at most this. Smaller than one socket
+   * read (Node reads 64 KiB at a time), so a frame rarely straddles two reads:
+   * `ws` hands a frame that lies within one read on as a view, and copies one
+   * that straddles reads into a new buffer — at 64 KiB every data frame was
+   * copied in the relay and again in the agent (relay-throughput,
+   * docs/benchmarks.md). 64 KiB frames were tried again on 6 Dec: no gain
+   * in relay-throughput when the two alternated, and a keystroke beside bulk
+   * streams waited longer (keystroke-latency p99 ~30 ms against ~19).
    */
-  sendChunkBytes: 64 * 1024,
+  sendChunkBytes: 16 * 1024,
   /** Largest text (control) frame. */
   maxControlFrameBytes: 4096,
   /**

@@ -10,8 +10,8 @@ export interface Corkable {
  * corks the socket and `defer` (Node: process.nextTick) uncorks it once the
  * current callback — the relaying of every frame one socket read held — is
  * done. Nothing waits for a later event-loop turn, so a keystroke leaves as
- * soon as it did unbatched; a bulk stream's frames from one read cost one
- * system call, not one each. A target that cannot be corked
+ * soon as it did unbatched; a bulk stream's four 16 KiB frames per 64 KiB
+ * read cost one system call instead of four. A target that cannot be corked
  * (undefined) is written frame by frame.
  */
 export function tickBatcher(target: Corkable | undefined, defer: (callback: () => void) => void): () => void {
@@ -32,7 +32,7 @@ export function tickBatcher(target: Corkable | undefined, defer: (callback: () =
 /**
  * Byte counts reported once per tick, not once per frame: `count(n)` adds
  * up, and `defer` (Node: process.nextTick) hands the sum to `report` after
- * the current callback. A metric's update ran for every frame a relay
+ * the current callback. A metric's update ran for every 16 KiB frame a relay
  * forwarded (about 2 % of its CPU in relay-throughput, docs/benchmarks.md);
  * the frames of one socket read now cost one.
  */

@@ -19,7 +19,11 @@
  * (the sender and the sink live in it) is reported too
  * (`params.client_cpu_s_per_gib`, `websockify_client_cpu_s_per_gib`): it
  * shares the two cores with the chain, so a costly sender lowers ours.
- *   npm run bench -- relay-throughput [--mib 256] [--runs 3]
+ * Every path first carries `--warmup-mib` untimed (relay, agent and the
+ * bench's client are long-running V8 processes: a cold first transfer runs
+ * unoptimised code with a young generation still growing, and cost 1.5–2×
+ * the CPU per GiB of the next; websockify and the forwarders get the same).
+ *   npm run bench -- relay-throughput [--mib 256] [--runs 3] [--warmup-mib 128]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,6 +41,9 @@ import { startStack } from './lib/stack.js';
 const MIB = 1024 * 1024;
 const totalBytes = flag('mib', 256) * MIB;
 const runs = flag('runs', 3);
+const warmupBytes = flag('warmup-mib', 128) * MIB;
+/** What one transfer carries: the warm-up's size first, then the measured size. */
+let transferBytes = warmupBytes;
 const chunk = Buffer.alloc(64 * 1024, 0x5a);
 
 if (!postgresInstalled()) throw new Error('relay-throughput needs PostgreSQL for its gateway path (apt-get install postgresql)');
@@ -78,9 +85,9 @@ const forwardedPort = await startForwarder(await startForwarder(sink.port));
 async function timed(run: () => Promise<void>): Promise<number> {
   sink.reset();
   const started = process.hrtime.bigint();
-  await Promise.all([run(), sink.waitFor(totalBytes)]);
+  await Promise.all([run(), sink.waitFor(transferBytes)]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return totalBytes / 1e6 / seconds;
+  return transferBytes / 1e6 / seconds;
 }
 
 /** Through relay (or the manager, which hands out the gateway's stream URL) and agent; `pids` are the processes whose CPU the transfer costs. */
@@ -90,9 +97,9 @@ async function ours(at: { relayUrl: string; operatorToken: string }, pids: numbe
   const client = await connect(session, { onData: () => {}, onDrain: drain.onDrain });
   const before = cpuOf(pids);
   const ownBefore = process.cpuUsage();
-  const rate = await timed(() => pump(client, totalBytes, chunk, drain.wait));
-  cpuPerGib.push((cpuOf(pids) - before) / (totalBytes / GIB));
-  clientCpuPerGib.push(ownCpuSince(ownBefore) / (totalBytes / GIB));
+  const rate = await timed(() => pump(client, transferBytes, chunk, drain.wait));
+  cpuPerGib.push((cpuOf(pids) - before) / (transferBytes / GIB));
+  clientCpuPerGib.push(ownCpuSince(ownBefore) / (transferBytes / GIB));
   client.close();
   return rate;
 }
@@ -118,15 +125,15 @@ async function viaWebsockify(): Promise<number> {
   const rate = await timed(async () => {
     let sent = 0;
     // Same backpressure rule as our client: keep at most a few MiB in flight.
-    while (sent < totalBytes) {
+    while (sent < transferBytes) {
       while (socket.bufferedAmount > 4 * MIB) await new Promise((resolve) => setTimeout(resolve, 1));
-      const length = Math.min(chunk.length, totalBytes - sent);
+      const length = Math.min(chunk.length, transferBytes - sent);
       socket.send(chunk.subarray(0, length));
       sent += length;
     }
   });
-  cpu.websockify.push((cpuOf(pids) - before) / (totalBytes / GIB));
-  clientCpu.websockify.push(ownCpuSince(ownBefore) / (totalBytes / GIB));
+  cpu.websockify.push((cpuOf(pids) - before) / (transferBytes / GIB));
+  clientCpu.websockify.push(ownCpuSince(ownBefore) / (transferBytes / GIB));
   socket.terminate();
   return rate;
 }
@@ -137,8 +144,8 @@ async function overTcp(port: number): Promise<number> {
   await once(socket, 'connect');
   const rate = await timed(async () => {
     let sent = 0;
-    while (sent < totalBytes) {
-      const length = Math.min(chunk.length, totalBytes - sent);
+    while (sent < transferBytes) {
+      const length = Math.min(chunk.length, transferBytes - sent);
       sent += length;
       if (!socket.write(chunk.subarray(0, length))) await once(socket, 'drain');
     }
@@ -166,6 +173,11 @@ try {
     async () => void results.direct.push(await overTcp(sink.port)),
     async () => void results.forwarded.push(await overTcp(forwardedPort)),
   ];
+  if (warmupBytes > 0) {
+    for (const path of paths) await path();
+    for (const values of [...Object.values(results), ...Object.values(cpu), ...Object.values(clientCpu), clientCpuNotReported]) values.length = 0;
+  }
+  transferBytes = totalBytes;
   // Each round starts at the next path, so that no path always runs first, after the same one
   // (the recorded path, always first, cost about twice the unrecorded one in two loaded runs; docs/benchmarks.md).
   for (let run = 0; run < runs; run++) {
@@ -204,6 +216,7 @@ const result: BenchResult = {
   params: {
     mib: totalBytes / MIB,
     runs,
+    warmup_mib: warmupBytes / MIB,
     gateway: Number(median(results.gateway).toFixed(1)),
     unrecorded: Number(median(results.unrecorded).toFixed(1)),
     cpu_s_per_gib: Number(median(cpu.ours).toFixed(2)),

@@ -26,10 +26,10 @@ export class StreamEndpoint {
   private readonly ackEveryBytes: number;
 
   constructor(options: StreamEndpointOptions = {}) {
-    this.outbound = new ReplayBuffer(0);
     this.receivedBytes = 0;
     this.acknowledgedToPeer = 0;
     this.windowBytes = options.windowBytes ?? StreamLimits.windowBytes;
+    this.outbound = new ReplayBuffer(0, { storageBytes: this.windowBytes });
     this.ackEveryBytes = options.ackEveryBytes ?? StreamLimits.ackEveryBytes;
   }
 

@@ -8,13 +8,17 @@ const MAX_PAGE_BYTES = 64 * 1024;
 /**
  * Acknowledged largest pages kept for the next pushes: a bulk sender reuses
  * them instead of allocating (and collecting) 64 KiB per 64 KiB sent. At
- * least one ack's worth (an ack comes every `ackEveryBytes`), and up to as
- * many bytes as are still held: acks arrive in bursts (several in one socket
- * read), and a sender with a full window refills what a burst freed. Keeping
- * only one ack's worth let the rest of each burst go to the collector and
- * be allocated again, zero-filled, by the next pushes — the largest part of
- * the bench client's CPU in relay-throughput (docs/benchmarks.md). Storage
- * stays within twice what is held plus one ack's worth.
+ * least one ack's worth (an ack comes every `ackEveryBytes`), and as many as
+ * fit beside what is still held within the sender's window: acks arrive in
+ * bursts (several in one socket read), and a sender with a full window
+ * refills what a burst freed. Keeping only one ack's worth let the rest of
+ * each burst go to the collector and be allocated again, zero-filled, by the
+ * next pushes — the largest part of the bench client's CPU in
+ * relay-throughput (docs/benchmarks.md); keeping up to what was still held
+ * left a fifth of a bulk sender's pages new (859 of 4,096 per 256 MiB: a
+ * sender bound by its own CPU lets its window drain between bursts).
+ * Storage stays within the window (what a sender may hold anyway), or one
+ * ack's worth beside a smaller hold.
  */
 const MIN_SPARE_PAGES = StreamLimits.ackEveryBytes / MAX_PAGE_BYTES;
 
@@ -48,9 +52,12 @@ export class ReplayBuffer {
   private held = 0;
   private allocated = 0;
   private pagesMade = 0;
+  /** Held bytes plus spare pages stay within this (the sender's window). */
+  private readonly storageBytes: number;
 
-  constructor(startOffset = 0) {
+  constructor(startOffset = 0, options: { storageBytes?: number } = {}) {
     this.first = startOffset;
+    this.storageBytes = options.storageBytes ?? StreamLimits.windowBytes;
   }
 
   get startOffset(): number {
@@ -66,6 +73,10 @@ export class ReplayBuffer {
   /** Bytes of storage held for them. */
   get allocatedBytes(): number {
     return this.allocated;
+  }
+  /** Of allocatedBytes, the acknowledged pages kept for the next pushes. */
+  get spareBytes(): number {
+    return this.spares.length * MAX_PAGE_BYTES;
   }
   /** Pages allocated so far (reused spares not counted): what a bulk sender's steady state should keep still. */
   get pagesAllocated(): number {
@@ -105,8 +116,7 @@ export class ReplayBuffer {
       }
       drop -= inHead;
       this.pages.shift();
-      if (head.length === MAX_PAGE_BYTES && this.spares.length < Math.max(MIN_SPARE_PAGES, this.held / MAX_PAGE_BYTES)) this.spares.push(head);
-      else this.allocated -= head.length;
+      this.release(head);
       this.headAt = 0;
     }
     if (this.held === 0) {
@@ -117,17 +127,26 @@ export class ReplayBuffer {
       this.allocated = this.pages.length * MIN_PAGE_BYTES;
       this.headAt = 0;
       this.tailAt = 0;
-    } else if (this.allocated > MIN_PAGE_BYTES && this.allocated > 4 * this.held) {
-      // Little left in large pages (a bulk stream went quiet): the rest moves into one small page.
+    } else {
+      // Little left in large pages (a bulk stream slowed down): the rest moves into one small page, and the
+      // large pages wait as spares for the next burst (what a sender bound by its own CPU does between drains).
+      const inUse = this.allocated - this.spares.length * MAX_PAGE_BYTES;
+      if (inUse <= MIN_PAGE_BYTES || inUse <= 4 * this.held) return;
       const rest = this.copyFrom(this.first);
+      for (const page of this.pages) this.release(page);
       this.pages = [];
-      this.spares = [];
-      this.allocated = 0;
       this.headAt = 0;
       this.tailAt = 0;
-      this.held = 0;
-      this.push(rest);
+      const page = this.addPage(rest.length, false);
+      page.set(rest);
+      this.tailAt = rest.length;
     }
+  }
+
+  /** An acknowledged page: a spare while the window has room for it (largest pages only), else storage given back. */
+  private release(page: Uint8Array): void {
+    if (page.length === MAX_PAGE_BYTES && this.spares.length < Math.max(MIN_SPARE_PAGES, (this.storageBytes - this.held) / MAX_PAGE_BYTES)) this.spares.push(page);
+    else this.allocated -= page.length;
   }
 
   /**
@@ -149,11 +168,12 @@ export class ReplayBuffer {
     return frames;
   }
 
-  /** A new page about as large as what is held (so storage stays within twice the bytes), at least MIN_PAGE_BYTES, at most MAX_PAGE_BYTES. */
-  private addPage(holding: number): Uint8Array {
+  /** A spare page, else a new one about as large as what is held (so storage stays within twice the bytes), at least MIN_PAGE_BYTES, at most MAX_PAGE_BYTES. */
+  private addPage(holding: number, spareFirst = true): Uint8Array {
     let size = MIN_PAGE_BYTES;
     while (size < MAX_PAGE_BYTES && size <= holding) size *= 2;
-    const spare = size === MAX_PAGE_BYTES ? this.spares.pop() : undefined;
+    // A spare is already paid for: a burst after a lull continues in one, not in small pages doubling up again.
+    const spare = spareFirst || size === MAX_PAGE_BYTES ? this.spares.pop() : undefined;
     const page = spare ?? new Uint8Array(size);
     this.pages.push(page);
     if (spare === undefined) {

@@ -41,6 +41,8 @@ export class ListenConnection {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private attempt = 0;
+  /** The connect attempt in flight, if any: close() waits for it. */
+  private connecting: Promise<boolean> | undefined;
 
   constructor(private readonly options: ListenConnectionOptions) {}
 
@@ -49,11 +51,12 @@ export class ListenConnection {
     return this.up ? this.client : undefined;
   }
 
-  /** Resolves once the first connection is up; later drops reconnect in the background. */
-  start(): Promise<void> {
-    return this.connect();
+  /** Resolves once the first connection is up (or closed meanwhile); later drops reconnect in the background. */
+  async start(): Promise<void> {
+    await this.connect();
   }
 
+  /** Ends the connection; resolves once an attempt in flight has ended too (nothing of it is left). */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
@@ -61,9 +64,20 @@ export class ListenConnection {
     this.client = undefined;
     this.up = false;
     await client?.end().catch(() => undefined);
+    await this.connecting?.catch(() => undefined);
   }
 
-  private async connect(): Promise<void> {
+  /** Connects and LISTENs; false when close() came first (the new connection is ended, nothing is up). */
+  private connect(): Promise<boolean> {
+    const attempt = this.connectOnce();
+    this.connecting = attempt;
+    void attempt.finally(() => {
+      if (this.connecting === attempt) this.connecting = undefined;
+    }).catch(() => undefined);
+    return attempt;
+  }
+
+  private async connectOnce(): Promise<boolean> {
     const { options } = this;
     const client = new pg.Client({ connectionString: options.connectionString, ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }) });
     let listening = false;
@@ -78,6 +92,12 @@ export class ListenConnection {
       listening = true;
       // No await when there is nothing to read: a LISTEN change asked for meanwhile must find the connection up (see PostgresBus).
       if (options.caughtUp !== undefined) await options.caughtUp();
+      // Closed while connecting or catching up: close() ended this client; it must not come up after.
+      if (this.closed || this.client !== client) {
+        listening = false;
+        await client.end().catch(() => undefined);
+        return false;
+      }
       this.up = true;
     } catch (error) {
       listening = false;
@@ -86,6 +106,7 @@ export class ListenConnection {
       throw error;
     }
     this.attempt = 0;
+    return true;
   }
 
   private dropped(client: pg.Client, error: Error): void {
@@ -105,7 +126,8 @@ export class ListenConnection {
     this.attempt += 1;
     this.timer = setTimeout(() => {
       this.connect().then(
-        () => {
+        (restored) => {
+          if (!restored) return;
           this.options.log.info({}, `${this.options.what} LISTEN connection restored`);
           this.options.onRestored?.();
         },

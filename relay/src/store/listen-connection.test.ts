@@ -82,4 +82,16 @@ describe('ListenConnection', () => {
     expect(restored).toBe(0);
     expect(await sessionsNamed(name)).toBe(0);
   });
+
+  it('closed while a catch-up hangs, closes anyway after its wait, its connection ended', async () => {
+    const name = 'lightsout-listen-test-hung';
+    const held = heldCatchUp();
+    const connection = new ListenConnection({ connectionString: postgres().url, applicationName: name, what: 'test', log: quiet, onNotification: () => undefined, listen: (client) => client.query('LISTEN test_hung').then(() => undefined), caughtUp: held.caughtUp, closeWaitMs: 50 });
+    void connection.start().catch(() => undefined);
+    await waitFor('the catch-up to begin', () => held.calls === 1, { timeoutMs: 5000, intervalMs: 5 });
+    // never released: close() must not wait for it
+    await connection.close();
+    expect(connection.live).toBeUndefined();
+    expect(await sessionsNamed(name)).toBe(0);
+  });
 });

@@ -2,6 +2,13 @@ import pg from 'pg';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
+/**
+ * How long close() waits for an attempt in flight. Its catch-up reads
+ * through the store's pool, which a PostgreSQL that drops packets can hold
+ * for minutes (TCP connect): a shutdown must not wait for that. An attempt
+ * that finishes later still ends its own connection (connectOnce).
+ */
+const CLOSE_WAIT_MS = 2000;
 
 interface Logger {
   warn(object: object, message: string): void;
@@ -20,6 +27,8 @@ export interface ListenConnectionOptions {
   listen(client: pg.Client): Promise<void>;
   /** Once LISTEN is in place: read what was missed while not listening. A failure fails the connection. */
   caughtUp?(): Promise<void>;
+  /** How long close() waits for an attempt in flight (default CLOSE_WAIT_MS). */
+  closeWaitMs?: number;
   /** The live connection was lost (a reconnect is scheduled). */
   onDropped?(): void;
   /** A reconnect succeeded (not called for the first connection). */
@@ -56,7 +65,7 @@ export class ListenConnection {
     await this.connect();
   }
 
-  /** Ends the connection; resolves once an attempt in flight has ended too (nothing of it is left). */
+  /** Ends the connection; resolves once an attempt in flight has ended too (nothing of it is left), or after CLOSE_WAIT_MS. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
@@ -64,7 +73,11 @@ export class ListenConnection {
     this.client = undefined;
     this.up = false;
     await client?.end().catch(() => undefined);
-    await this.connecting?.catch(() => undefined);
+    const connecting = this.connecting;
+    if (connecting === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([connecting.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.closeWaitMs ?? CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Connects and LISTENs; false when close() came first (the new connection is ended, nothing is up). */

@@ -21,7 +21,7 @@
  * shares the two cores with the chain, so a costly sender lowers ours.
  * Every path first carries `--warmup-mib` untimed (relay, agent and the
  * bench's client are long-running V8 processes: a cold first transfer runs
- * unoptimised code with a young generation still growing, and cost 1.5–2×
+ * unoptimised code with a young generation still growing, and cost 1.6–2.7×
  * the CPU per GiB of the next; websockify and the forwarders get the same).
  *   npm run bench -- relay-throughput [--mib 256] [--runs 3] [--warmup-mib 128]
  */

@@ -23,7 +23,7 @@
  * bench's client are long-running V8 processes: a cold first transfer runs
  * unoptimised code with a young generation still growing, and cost 1.6–2.7×
  * the CPU per GiB of the next; websockify and the forwarders get the same).
- *   npm run bench -- relay-throughput [--mib 256] [--runs 3] [--warmup-mib 128]
+ *   npm run bench -- relay-throughput [--mib 256] [--runs 3] [--warmup-mib min(128, mib)]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -41,7 +41,7 @@ import { startStack } from './lib/stack.js';
 const MIB = 1024 * 1024;
 const totalBytes = flag('mib', 256) * MIB;
 const runs = flag('runs', 3);
-const warmupBytes = flag('warmup-mib', 128) * MIB;
+const warmupBytes = flag('warmup-mib', Math.min(128, totalBytes / MIB)) * MIB;
 /** What one transfer carries: the warm-up's size first, then the measured size. */
 let transferBytes = warmupBytes;
 const chunk = Buffer.alloc(64 * 1024, 0x5a);

@@ -116,9 +116,13 @@ describe('a server’s live status is the same at every replica', () => {
       const adminToken = await stack!.tokenAt(OTHER_MANAGER, 'admin');
       const joined = await fetch(`${stack!.relayUrls[OTHER_MANAGER]}/v1/servers/con-01/sessions`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'serial', mode: 'control' }) });
       expect(joined.status, await joined.clone().text()).toBe(201);
-      const audit = await fetch(`${stack!.relayUrls[MANAGER]}/v1/audit?order=asc&server=con-01&limit=500`, { headers: { authorization: `Bearer ${adminToken}` } });
-      const records = ((await audit.json()) as { records: Array<{ action: string; subject?: string }> }).records;
-      expect(records.map((record) => record.action)).toEqual(['session.open', 'session.join']);
+      // The relay audits a request once its answer is sent (onResponse), so the join's record may land just after the 201.
+      const actions = async () => {
+        const audit = await fetch(`${stack!.relayUrls[MANAGER]}/v1/audit?order=asc&server=con-01&limit=500`, { headers: { authorization: `Bearer ${adminToken}` } });
+        return ((await audit.json()) as { records: Array<{ action: string }> }).records.map((record) => record.action);
+      };
+      await until(async () => (await actions()).length >= 2, 'the join to be audited');
+      expect(await actions()).toEqual(['session.open', 'session.join']);
     } finally {
       await client.leave();
     }

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { PendingPower, PowerAction, PowerOutcome, PowerState } from '@lightsout/shared';
+import { settledWithin } from '../settled-within.js';
 import type { ServerLiveStatus } from './live-status.js';
 
 /**
@@ -121,8 +122,7 @@ export class PowerConfirmations {
     this.stopping.abort();
     const settling = [...this.running.values()].map((token) => token.settled?.catch(() => undefined));
     if (waitMs <= 0 || settling.length === 0) return;
-    const timer = new AbortController();
-    await Promise.race([Promise.all(settling).finally(() => timer.abort()), delay(waitMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    await settledWithin(Promise.all(settling), waitMs);
   }
 
   private async confirm(serverId: string, pending: PendingPower, before: PowerState, acceptedAt: number, token: { cancelled: boolean }, overrides: ConfirmOverrides): Promise<PowerOutcome> {

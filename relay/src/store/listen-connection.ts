@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { settledWithin } from '../settled-within.js';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
@@ -50,7 +51,7 @@ export class ListenConnection {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private attempt = 0;
-  /** The connect attempt in flight, if any: close() waits for it. */
+  /** The latest connect attempt: close() waits for it (at once when it is over). */
   private connecting: Promise<boolean> | undefined;
 
   constructor(private readonly options: ListenConnectionOptions) {}
@@ -73,21 +74,13 @@ export class ListenConnection {
     this.client = undefined;
     this.up = false;
     await client?.end().catch(() => undefined);
-    const connecting = this.connecting;
-    if (connecting === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([connecting.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.closeWaitMs ?? CLOSE_WAIT_MS)))]);
-    clearTimeout(timer);
+    if (this.connecting !== undefined) await settledWithin(this.connecting, this.options.closeWaitMs ?? CLOSE_WAIT_MS);
   }
 
   /** Connects and LISTENs; false when close() came first (the new connection is ended, nothing is up). */
   private connect(): Promise<boolean> {
-    const attempt = this.connectOnce();
-    this.connecting = attempt;
-    void attempt.finally(() => {
-      if (this.connecting === attempt) this.connecting = undefined;
-    }).catch(() => undefined);
-    return attempt;
+    this.connecting = this.connectOnce();
+    return this.connecting;
   }
 
   private async connectOnce(): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { settledWithin } from '../../settled-within.js';
 import type { Store } from '../../store/open.js';
 import { readAudit } from '../chain.js';
 import type { SinkTransport } from './transport.js';
@@ -91,9 +92,7 @@ export class AuditForwarder {
     this.state = 'closed';
     this.wakeUp?.();
     // A send to a receiver that stopped reading does not end by itself: closing the transport under it fails it.
-    let grace: NodeJS.Timeout | undefined;
-    await Promise.race([this.loop, new Promise((resolve) => (grace = setTimeout(resolve, this.options.closeGraceMs ?? 2000)))]);
-    clearTimeout(grace);
+    if (this.loop !== undefined) await settledWithin(this.loop, this.options.closeGraceMs ?? 2000);
     await this.transport.close();
     await this.loop;
     // Hand the lease over at once: another replica need not wait for it to lapse.

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { type Socket, connect as connectTcp } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { AuditRecord } from '@lightsout/shared';
+import { settledWithin } from '../../settled-within.js';
 import { octetCountedFrame, type SyslogIdentity, syslogMessage } from './rfc5424.js';
 import type { SinkTransport } from './transport.js';
 
@@ -77,7 +78,7 @@ export class SyslogTransport implements SinkTransport {
     if (socket === undefined || socket.destroyed) return;
     const closed = once(socket, 'close');
     socket.end();
-    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    await settledWithin(closed, 2000);
     socket.destroy();
   }
 

@@ -6,6 +6,7 @@ import { spendOrRequestApproval } from '../../automation/approvals.js';
 import { type CompiledPolicy, consoleLineRefusal } from '../../automation/policy.js';
 import type { Redactor } from '../../automation/redact.js';
 import { type ServerFilter, matchesFilter } from '../../inventory/filter.js';
+import { settledWithin } from '../../settled-within.js';
 import { consoleExchange } from './console.js';
 
 /** What a tool runs with: the MCP request (principal, audit origin), the tenant policy, the redactor. */
@@ -106,13 +107,6 @@ function bulkAnswer(app: FastifyInstance, request: FastifyRequest, accepted: Bul
     result: { job_id: view.id, dry_run: false, total: view.total, state: view.state, succeeded: view.succeeded, failed: view.failed, results: view.results },
     serverIds: view.results.map((result) => result.serverId),
   };
-}
-
-/** Resolves after `ms` unless the job settles first; the timer is always cleared. */
-async function settledWithin(app: FastifyInstance, jobId: string, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([app.bulk.settled(jobId), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
 
 export const TOOLS: readonly ToolDefinition[] = [
@@ -349,7 +343,7 @@ export const TOOLS: readonly ToolDefinition[] = [
         await spendOrRequestApproval(app.store, request.principal!, { tool: 'bulk_action', serverId: `bulk:${preview.total} servers`, args: call, shownArgs: { ...call, servers: (preview.servers ?? []).map((server) => server.id).slice(0, 50) } }, approvalId);
       }
       const accepted = await app.bulk.submit(request.principal!, { selector, operation, ...(dryRun === undefined ? {} : { dryRun }) }, origin);
-      if (accepted.jobId !== null) await settledWithin(app, accepted.jobId, (waitSeconds ?? 60) * 1000);
+      if (accepted.jobId !== null) await settledWithin(app.bulk.settled(accepted.jobId), (waitSeconds ?? 60) * 1000);
       return bulkAnswer(app, request, accepted);
     },
   },

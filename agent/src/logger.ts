@@ -26,9 +26,16 @@ export const REDACTED_PATHS = [
   '*.privateKey',
 ];
 
+/**
+ * Without a destination, lines go to stdout with one synchronous write each:
+ * pino's default asynchronous destination flushes on exit with a loop that
+ * retries every failed write, so an agent whose stdout reader is gone (a
+ * supervisor killed) would never finish exiting. A synchronous write that
+ * fails with EPIPE only ends logging.
+ */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = { level, base: { component: 'agent' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /** An error that is a BMC's (or an image server's) answer: it refused, could not, or never did what was asked. */

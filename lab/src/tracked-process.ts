@@ -102,6 +102,27 @@ export async function runToCompletion(command: string, args: string[], env: Node
 }
 
 /**
+ * Runs a command whose stdout and stderr nobody reads any more: the read ends
+ * of both pipes are closed before it starts, as when the supervisor that
+ * started it was killed. Resolves with its exit code (or the signal that
+ * ended it), or 'hung' when it had not exited within timeoutMs (it is then
+ * killed).
+ */
+export async function runWithoutReader(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<number | NodeJS.Signals | 'hung'> {
+  const child = spawnTied(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.destroy();
+  child.stderr!.destroy();
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  return hung ? 'hung' : (code ?? signal!);
+}
+
+/**
  * waitFor (wait.ts) for a probe that is itself a real request: a pause of
  * 100 ms between probes leaves the CPUs to the processes under test.
  */

@@ -38,6 +38,15 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, questionMark)}?${query.toString()}`;
 }
 
+/**
+ * Without a destination, lines go to stdout with one synchronous write each.
+ * pino's default stdout destination writes asynchronously and, on exit,
+ * flushes with a loop that retries every failed write, not only EAGAIN: once
+ * whoever reads our stdout is gone (a supervisor killed, a log collector
+ * restarting), process.exit() never returns and the relay outlives its own
+ * shutdown deadline, holding its port. A synchronous write that fails with
+ * EPIPE only ends logging.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = {
     level,
@@ -48,5 +57,5 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       },
     },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }

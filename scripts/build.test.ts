@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROGRAMS, buildProgram } from './build.js';
+import { PROGRAMS, REPO, buildProgram, shebangOf } from './build.js';
+import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
 import { bundleIsCurrent } from './lib/start-program.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'lightsout-build-'));
@@ -65,4 +66,19 @@ describe('scripts/build.ts', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^usage: bmcsim/);
   }, 60_000);
+});
+
+describe("the servers' Node flags", () => {
+  it('are in the first line of the relay and agent bundles and of their bin/ files; bmcsim has none', () => {
+    expect(SERVER_NODE_FLAGS).toContain('--no-memory-reducer');
+    for (const program of [PROGRAMS.relay, PROGRAMS.agent]) expect(shebangOf(program)).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
+    expect(shebangOf(PROGRAMS.bmcsim)).toBe('#!/usr/bin/env node');
+    for (const bin of ['relay/bin/lightsout-relay.js', 'agent/bin/lightsout-agent.js']) expect(readFileSync(join(REPO, bin), 'utf8').split('\n')[0]).toBe(shebangOf(PROGRAMS.relay));
+  });
+
+  it('reach node when a bin/ file is run as a program (env -S)', () => {
+    const run = spawnSync(join(REPO, 'agent/bin/lightsout-agent.js'), ['--help'], { env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` }, encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('usage: lightsout-agent');
+  });
 });

@@ -23,6 +23,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 import { bundleIsCurrent } from './lib/start-program.js';
+import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -44,15 +45,17 @@ export interface Program {
   external: string[];
   /** The relay's web console, relative to the compiled file (default: the checkout's desktop/out/web from relay/dist/). */
   webRoot?: string;
+  /** Node.js flags the program runs with: in the bundle's first line, and in every launcher of it. */
+  nodeFlags: readonly string[];
 }
 
 /** `main(argv)` resolves to an exit code: the entry sets it without top-level await, so the same source bundles as CommonJS (the agent's single executable). */
 const mainEntry = (file: string) => `import { main } from ${JSON.stringify(file)};\nmain(process.argv.slice(2)).then((code) => { process.exitCode = code; });\n`;
 
 export const PROGRAMS: Record<Program['name'], Program> = {
-  relay: { name: 'relay', outfile: join(REPO, 'relay/dist/lightsout-relay.mjs'), contents: `import ${JSON.stringify(join(REPO, 'relay/src/server.ts'))};\n`, external: RELAY_EXTERNALS },
-  agent: { name: 'agent', outfile: join(REPO, 'agent/dist/lightsout-agent.mjs'), contents: mainEntry(join(REPO, 'agent/src/main.ts')), external: NATIVE_EXTERNALS },
-  bmcsim: { name: 'bmcsim', outfile: join(REPO, 'bmcsim/dist/bmcsim.mjs'), contents: mainEntry(join(REPO, 'bmcsim/src/main.ts')), external: NATIVE_EXTERNALS },
+  relay: { name: 'relay', outfile: join(REPO, 'relay/dist/lightsout-relay.mjs'), contents: `import ${JSON.stringify(join(REPO, 'relay/src/server.ts'))};\n`, external: RELAY_EXTERNALS, nodeFlags: SERVER_NODE_FLAGS },
+  agent: { name: 'agent', outfile: join(REPO, 'agent/dist/lightsout-agent.mjs'), contents: mainEntry(join(REPO, 'agent/src/main.ts')), external: NATIVE_EXTERNALS, nodeFlags: SERVER_NODE_FLAGS },
+  bmcsim: { name: 'bmcsim', outfile: join(REPO, 'bmcsim/dist/bmcsim.mjs'), contents: mainEntry(join(REPO, 'bmcsim/src/main.ts')), external: NATIVE_EXTERNALS, nodeFlags: [] },
 };
 
 /**
@@ -110,11 +113,16 @@ export function manifestOf(inputs: string[], outfile: string): InputManifest {
   };
 }
 
+/** The bundle's first line: `env -S` splits the flags from `node` (coreutils ≥ 8.30). */
+export function shebangOf(program: Program): string {
+  return program.nodeFlags.length === 0 ? '#!/usr/bin/env node' : `#!/usr/bin/env -S node ${program.nodeFlags.join(' ')}`;
+}
+
 export async function buildProgram(program: Program): Promise<{ outfile: string; bytes: number; inputs: number; ms: number }> {
   const started = performance.now();
   mkdirSync(dirname(program.outfile), { recursive: true });
   rmSync(`${program.outfile}.inputs.json`, { force: true });
-  const result = await build({ ...bundleOptions(program), outfile: program.outfile, format: 'esm', banner: { js: `#!/usr/bin/env node\n${ESM_PRELUDE}` } });
+  const result = await build({ ...bundleOptions(program), outfile: program.outfile, format: 'esm', banner: { js: `${shebangOf(program)}\n${ESM_PRELUDE}` } });
   chmodSync(program.outfile, 0o755);
   const manifest = manifestOf(Object.keys(result.metafile!.inputs), program.outfile);
   // Written last: a bundle without its manifest is never taken for a current one.

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { startPostgres } from '@lightsout/lab';
 import { demoBannerText } from './demo-banner.js';
 import { type DemoChild, Supervisor, portIsFree } from './demo-supervisor.js';
+import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -106,7 +107,7 @@ async function run(postgresUrl: string, password: string): Promise<void> {
         return response?.ok ? true : undefined;
       });
     };
-    supervisor.start({ name: replica.name, args: [join(repo, 'relay/bin/lightsout-relay.js'), '--config', configOf(replica)], env: { LIGHTSOUT_DEMO_PASSWORD: password }, ready });
+    supervisor.start({ name: replica.name, args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', configOf(replica)], env: { LIGHTSOUT_DEMO_PASSWORD: password }, ready });
     await ready();
   }
 
@@ -120,7 +121,7 @@ async function run(postgresUrl: string, password: string): Promise<void> {
     const bmcsimName = `bmcsim-${site.datacenter}`;
     const agent: DemoChild = {
       name: agentName,
-      args: [join(repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfig],
+      args: [...SERVER_NODE_FLAGS, join(repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfig],
       env: {},
       prepare: () => {
         agent.env = bmcEnvironment;

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoBannerText } from './demo-banner.js';
 import { type DemoChild, Supervisor, portIsFree } from './demo-supervisor.js';
+import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
       return response?.ok ? true : undefined;
     });
   };
-  supervisor.start({ name: 'relay', args: [join(repo, 'relay/bin/lightsout-relay.js'), '--config', relayConfig], env: { LIGHTSOUT_DEMO_PASSWORD: password }, ready: relayReady });
+  supervisor.start({ name: 'relay', args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', relayConfig], env: { LIGHTSOUT_DEMO_PASSWORD: password }, ready: relayReady });
   await relayReady();
 
   // bmcsim writes the agent's configuration (ports, the BMCs' TLS pin) each time it starts,
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
   let bmcEnvironment: Record<string, string> = {};
   const agent: DemoChild = {
     name: 'agent',
-    args: [join(repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfig],
+    args: [...SERVER_NODE_FLAGS, join(repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfig],
     env: {},
     prepare: () => {
       agent.env = bmcEnvironment;

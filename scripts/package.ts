@@ -41,7 +41,7 @@ export async function buildAgentExecutable(outfile: string): Promise<{ path: str
   // A single executable runs one CommonJS script (Node 22): everything inside, the optional native addons left out (ws falls back to JavaScript).
   await build({ ...bundleOptions(PROGRAMS.agent), format: 'cjs', outfile: script, sourcemap: false });
   const blob = join(work, 'sea.blob');
-  writeFileSync(join(work, 'sea-config.json'), JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  writeFileSync(join(work, 'sea-config.json'), JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: PROGRAMS.agent.nodeFlags }));
   execFileSync(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'pipe' });
   rmSync(outfile, { force: true });
   copyFileSync(process.execPath, outfile);
@@ -116,7 +116,7 @@ export async function buildRelayDirectory(dir: string, options: { webRoot?: stri
   chmodSync(join(dir, 'node'), 0o755);
   const webRoot = options.webRoot ?? ensureWebConsole();
   cpSync(webRoot, join(dir, 'web'), { recursive: true });
-  writeFileSync(join(dir, 'bin/lightsout-relay'), '#!/bin/sh\n# The relay with the Node it was built and tested with, wherever this directory is.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node" "$here/../lib/lightsout-relay.mjs" "$@"\n', { mode: 0o755 });
+  writeFileSync(join(dir, 'bin/lightsout-relay'), `#!/bin/sh\n# The relay with the Node it was built and tested with, wherever this directory is.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node" ${PROGRAMS.relay.nodeFlags.join(' ')} "$here/../lib/lightsout-relay.mjs" "$@"\n`, { mode: 0o755 });
   return { path: dir, bytes: sizeOf(dir), packages };
 }
 

@@ -1,6 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-memory-reducer
 // In the repository: the compiled agent (npm run build) while it is current,
 // the TypeScript sources through tsx otherwise (scripts/lib/start-program.js).
+// Run directly, it has the servers' Node flags (scripts/lib/server-node-flags.js); `node bin/…` must pass them.
 import { startProgram } from '@lightsout/scripts/start-program';
 
 await startProgram(import.meta.url, '../dist/lightsout-agent.mjs', '../src/main.ts');

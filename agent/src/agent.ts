@@ -238,7 +238,7 @@ export function startAgent(options: {
   poller.start();
   sensorSampler.start();
   discovery.start();
-  logger.info({ agentId: identity.agentId, servers: inventory.servers.length, relays: config.relays }, 'agent started');
+  logger.info({ agentId: identity.agentId, servers: inventory.servers.length, relays: config.relays, node: process.version, nodeFlags: process.execArgv }, 'agent started');
 
   let stopping: Promise<void> | undefined;
   return {

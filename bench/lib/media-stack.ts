@@ -7,6 +7,7 @@ import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import type { ServerList } from '@lightsout/shared';
 import { Bmc, type BmcFaults, bmcConfig } from '@lightsout/bmcsim';
 import { ChildProcessHandle, REPO_ROOT, eventually, runToCompletion } from './processes.js';
+import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
 
 /**
  * The whole virtual media path on loopback, each part as a user runs it: the
@@ -66,7 +67,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       relayConfigFile,
       JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(root, 'relay-data'), webRoot: join(root, 'no-web'), logLevel: 'warn', agents: { heartbeatIntervalMs: 1000 }, ...options.relayConfig }),
     );
-    const relay = new ChildProcessHandle('relay', process.execPath, [join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
+    const relay = new ChildProcessHandle('relay', process.execPath, [...SERVER_NODE_FLAGS, join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
     started.push({ stop: () => relay.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
     await eventually('the relay to be ready', 60_000, async () => {
       if (!relay.running) throw new Error(`relay exited: ${relay.stderr}`);
@@ -102,7 +103,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       ...options.agentEnv,
     };
     const startAgent = async () => {
-      const handle = new ChildProcessHandle('agent', process.execPath, [join(REPO_ROOT, 'agent/bin/lightsout-agent.js'), '--config', agentConfig], agentEnv);
+      const handle = new ChildProcessHandle('agent', process.execPath, [...SERVER_NODE_FLAGS, join(REPO_ROOT, 'agent/bin/lightsout-agent.js'), '--config', agentConfig], agentEnv);
       started.push({ stop: () => handle.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
       await eventually('vm-01 online', 60_000, async () => {
         if (!handle.running) throw new Error(`agent exited: ${handle.stderr}`);

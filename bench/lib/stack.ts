@@ -17,14 +17,17 @@ import pg from 'pg';
 import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import { freeTcpPort } from '@lightsout/lab';
 import { waitFor } from '@lightsout/lab/wait';
+import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
 
 const relayBin = fileURLToPath(new URL('../../relay/bin/lightsout-relay.js', import.meta.url));
 const agentBin = fileURLToPath(new URL('../../agent/bin/lightsout-agent.js', import.meta.url));
 /**
- * Node/V8 flags for the relay and agent processes alone (`STACK_NODE_FLAGS="--single-threaded-gc"`):
- * flags NODE_OPTIONS refuses, and without giving them to the bench and its load processes too.
+ * Node/V8 flags for the relay and agent processes: the ones they always run with
+ * (scripts/lib/server-node-flags.js), then any given for an experiment
+ * (`STACK_NODE_FLAGS="--single-threaded-gc"`): flags NODE_OPTIONS refuses,
+ * and without giving them to the bench and its load processes too.
  */
-const nodeFlags = (process.env['STACK_NODE_FLAGS'] ?? '').split(/\s+/).filter((flag) => flag !== '');
+const nodeFlags = [...SERVER_NODE_FLAGS, ...(process.env['STACK_NODE_FLAGS'] ?? '').split(/\s+/).filter((flag) => flag !== '')];
 export const STACK_PASSWORD = 'lightsout-stack-password';
 
 export interface StackServer {

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
   await app.listen({ host: config.listen.host, port: config.listen.port, backlog: config.listen.backlog });
-  app.log.info({ publicUrl: config.publicUrl, issuer: config.identity.issuer }, 'relay ready');
+  app.log.info({ publicUrl: config.publicUrl, issuer: config.identity.issuer, node: process.version, nodeFlags: process.execArgv }, 'relay ready');
 }
 
 main().catch((error: unknown) => {

@@ -73,7 +73,9 @@ describe("the servers' Node flags", () => {
     expect(SERVER_NODE_FLAGS).toContain('--no-memory-reducer');
     for (const program of [PROGRAMS.relay, PROGRAMS.agent]) expect(shebangOf(program)).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
     expect(shebangOf(PROGRAMS.bmcsim)).toBe('#!/usr/bin/env node');
-    for (const bin of ['relay/bin/lightsout-relay.js', 'agent/bin/lightsout-agent.js']) expect(readFileSync(join(REPO, bin), 'utf8').split('\n')[0]).toBe(shebangOf(PROGRAMS.relay));
+    for (const [bin, program] of [['relay/bin/lightsout-relay.js', PROGRAMS.relay], ['agent/bin/lightsout-agent.js', PROGRAMS.agent]] as const) {
+      expect(readFileSync(join(REPO, bin), 'utf8').split('\n')[0]).toBe(shebangOf(program));
+    }
   });
 
   it('reach node when a bin/ file is run as a program (env -S)', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { runWithoutReader } from '@lightsout/lab/tracked-process';
+import { exitAfterLoggingWithoutReader } from '@lightsout/lab/tracked-process';
 import { createLogger } from './logger.js';
 
 describe('agent logger', () => {
@@ -23,10 +23,6 @@ describe('agent logger', () => {
   it('lets the process exit when nobody reads its stdout any more', async () => {
     // Lines logged just before exit(), after the reader went away: an asynchronous destination would
     // still hold them at exit and retry writing them forever.
-    const script = `import { createLogger } from ${JSON.stringify(new URL('./logger.ts', import.meta.url).href)};
-      const logger = createLogger('info');
-      for (let line = 0; line < 5; line++) logger.info({ line }, 'stopping');
-      process.exit(0);`;
-    expect(await runWithoutReader(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], process.env, 20_000)).toBe(0);
+    expect(await exitAfterLoggingWithoutReader(new URL('./logger.ts', import.meta.url))).toBe(0);
   }, 30_000);
 });

@@ -123,6 +123,20 @@ export async function runWithoutReader(command: string, args: string[], env: Nod
 }
 
 /**
+ * Logs a few lines through `createLogger('info')` of the module at
+ * `loggerModule`, then calls process.exit(0), in a process whose stdout
+ * reader is gone (runWithoutReader): what it returns says whether the logger
+ * lets a process exit once whoever read its logs was killed.
+ */
+export function exitAfterLoggingWithoutReader(loggerModule: URL, timeoutMs = 20_000): Promise<number | NodeJS.Signals | 'hung'> {
+  const script = `import { createLogger } from ${JSON.stringify(loggerModule.href)};
+    const logger = createLogger('info');
+    for (let line = 0; line < 5; line++) logger.info({ line }, 'stopping');
+    process.exit(0);`;
+  return runWithoutReader(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], process.env, timeoutMs);
+}
+
+/**
  * waitFor (wait.ts) for a probe that is itself a real request: a pause of
  * 100 ms between probes leaves the CPUs to the processes under test.
  */

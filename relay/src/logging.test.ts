@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWithoutReader } from '@lightsout/lab/tracked-process';
+import { exitAfterLoggingWithoutReader } from '@lightsout/lab/tracked-process';
 import { redactUrl } from './logging.js';
 import {
   type RunningRelay,
@@ -65,10 +65,6 @@ describe('the stdout log destination', () => {
   it('lets the process exit when nobody reads its stdout any more', async () => {
     // Lines logged just before exit(), after the reader went away (a killed supervisor): an asynchronous
     // destination would still hold them at exit and retry writing them forever.
-    const script = `import { createLogger } from ${JSON.stringify(new URL('./logging.ts', import.meta.url).href)};
-      const logger = createLogger('info');
-      for (let line = 0; line < 5; line++) logger.info({ line }, 'stopping');
-      process.exit(0);`;
-    expect(await runWithoutReader(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], process.env, 20_000)).toBe(0);
+    expect(await exitAfterLoggingWithoutReader(new URL('./logging.ts', import.meta.url))).toBe(0);
   }, 30_000);
 });

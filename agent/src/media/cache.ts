@@ -364,12 +364,12 @@ async function copyKeeping(source: Readable | AsyncIterable<Uint8Array>, hash: H
   written.catch(() => undefined); // awaited below on every path; this only keeps an early file error from going unhandled
   let received = offset;
   try {
-    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+    await eachChunk(source, (chunk) => {
       received += chunk.byteLength;
       if (received > size) throw new LightsoutError('VALIDATION_FAILED', `image is longer than the announced ${size} bytes`);
       hash.update(chunk);
-      if (!file.write(chunk)) await Promise.race([once(file, 'drain'), written]);
-    }
+      return file.write(chunk) ? undefined : Promise.race([once(file, 'drain'), written]);
+    });
   } catch (error) {
     if (!file.destroyed) file.end();
     await written.catch(() => undefined);
@@ -377,6 +377,50 @@ async function copyKeeping(source: Readable | AsyncIterable<Uint8Array>, hash: H
   }
   file.end();
   await written;
+}
+
+/**
+ * Hands `take` each chunk as the source delivered it, waiting while the
+ * promise it returns is pending; the source is destroyed when `take` throws.
+ * A Readable is read in flowing mode: its async iterator reads in paused
+ * mode, where `read()` joins whatever is buffered into one new Buffer — a
+ * copy of every byte, and an allocation V8 counts as external memory, which
+ * at disk speed starts a full collection every few tens of megabytes
+ * (measured: 97–99 mark-compacts in the agent for one 1 GiB image).
+ */
+async function eachChunk(source: Readable | AsyncIterable<Uint8Array>, take: (chunk: Uint8Array) => Promise<unknown> | undefined): Promise<void> {
+  if (!isReadable(source)) {
+    for await (const chunk of source) await take(chunk);
+    return;
+  }
+  const ended = finished(source);
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      source.off('data', onData);
+      source.destroy();
+      reject(error);
+    };
+    const onData = (chunk: Uint8Array) => {
+      let wait: Promise<unknown> | undefined;
+      try {
+        wait = take(chunk);
+      } catch (error) {
+        return fail(error);
+      }
+      if (wait === undefined) return;
+      source.pause();
+      wait.then(() => failed || source.resume(), fail);
+    };
+    ended.then(() => failed || resolve(), fail);
+    source.on('data', onData);
+  });
+}
+
+function isReadable(source: Readable | AsyncIterable<Uint8Array>): source is Readable {
+  return typeof (source as Readable).pipe === 'function' && typeof (source as Readable).on === 'function';
 }
 
 /**

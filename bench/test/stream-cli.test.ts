@@ -1,11 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleCli, optionalAddons } from '@lightsout/cli/bundle';
+import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSerialWebSocketEcho } from '@lightsout/integration/bmc-peers';
 import { type Stack, startStack } from '../lib/stack.js';
@@ -76,6 +77,13 @@ describe('lightsout console / vnc', () => {
       expect(existsSync(join(directory, 'node_modules')), directory).toBe(false);
       if (dirname(directory) === directory) break;
     }
+  });
+
+  it("starts as an executable with the servers' Node flags on its first line", () => {
+    expect(readFileSync(bundleBin, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
+    const run = spawnSync(bundleBin, ['--help'], { cwd: bundleDirectory, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH']}` }, encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Usage: lightsout');
   });
 
   it.each(programs)('types through to the console, resumes after the relay is killed, refuses what is typed meanwhile, and leaves with ~. ($program)', async ({ bin, server }) => {

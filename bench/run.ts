@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const available = readdirSync(benchDir)
@@ -22,5 +23,10 @@ if (!name || !available.includes(name)) {
   process.exit(2);
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', join(benchDir, `${name}.ts`), ...args], { stdio: 'inherit' });
+// The benchmark process hosts senders, sinks, the simulated BMCs and the
+// baselines' own servers: it streams as much as relay and agent do, so it runs
+// with their flags (scripts/lib/server-node-flags.js), and its V8 cannot fall
+// into collecting in full every few tens of megabytes under one path and not
+// under another.
+const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, '--import', 'tsx', join(benchDir, `${name}.ts`), ...args], { stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
@@ -7,7 +7,7 @@ import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import type { ServerList } from '@lightsout/shared';
 import { Bmc, type BmcFaults, bmcConfig } from '@lightsout/bmcsim';
 import { ChildProcessHandle, REPO_ROOT, eventually, runToCompletion } from './processes.js';
-import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
+import { STACK_NODE_FLAGS } from './stack-node-flags.js';
 
 /**
  * The whole virtual media path on loopback, each part as a user runs it: the
@@ -67,7 +67,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       relayConfigFile,
       JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(root, 'relay-data'), webRoot: join(root, 'no-web'), logLevel: 'warn', agents: { heartbeatIntervalMs: 1000 }, ...options.relayConfig }),
     );
-    const relay = new ChildProcessHandle('relay', process.execPath, [...SERVER_NODE_FLAGS, join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
+    const relay = new ChildProcessHandle('relay', process.execPath, [...STACK_NODE_FLAGS, join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
     started.push({ stop: () => relay.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
     await eventually('the relay to be ready', 60_000, async () => {
       if (!relay.running) throw new Error(`relay exited: ${relay.stderr}`);
@@ -103,7 +103,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       ...options.agentEnv,
     };
     const startAgent = async () => {
-      const handle = new ChildProcessHandle('agent', process.execPath, [...SERVER_NODE_FLAGS, join(REPO_ROOT, 'agent/bin/lightsout-agent.js'), '--config', agentConfig], agentEnv);
+      const handle = new ChildProcessHandle('agent', process.execPath, [...STACK_NODE_FLAGS, join(REPO_ROOT, 'agent/bin/lightsout-agent.js'), '--config', agentConfig], agentEnv);
       started.push({ stop: () => handle.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
       await eventually('vm-01 online', 60_000, async () => {
         if (!handle.running) throw new Error(`agent exited: ${handle.stderr}`);
@@ -115,6 +115,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
     };
     let agent = await startAgent();
     const cliEnv = { ...process.env, LIGHTSOUT_TOKEN: operator.accessToken, LIGHTSOUT_RELAY: relayUrl, LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config'), LIGHTSOUT_PROGRESS: 'lines' };
+    const cliCommand = cliCommandOf(options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'));
     return {
       root,
       relayUrl,
@@ -135,8 +136,8 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       bmc,
       serial: () => serial,
       operatorToken: operator.accessToken,
-      cli: (args, timeoutMs) => runToCompletion(process.execPath, [options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'), ...args], cliEnv, timeoutMs),
-      spawnCli: (args) => new ChildProcessHandle(args.join(' '), process.execPath, [options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'), ...args], cliEnv),
+      cli: (args, timeoutMs) => runToCompletion(process.execPath, [...cliCommand, ...args], cliEnv, timeoutMs),
+      spawnCli: (args) => new ChildProcessHandle(args.join(' '), process.execPath, [...cliCommand, ...args], cliEnv),
       stop: stopAll,
     };
   } catch (error) {
@@ -167,4 +168,15 @@ export function writeIsoImage(path: string, size: number): { size: number; sha25
     closeSync(fd);
   }
   return { size, sha256: hash.digest('hex') };
+}
+
+/**
+ * The CLI file and the Node flags its first line gives node
+ * (`#!/usr/bin/env -S node …`): run as an operator runs it, an executable,
+ * but through this process's node rather than whichever one PATH finds.
+ */
+export function cliCommandOf(bin: string): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  const flags = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)?.[1]?.trim().split(/\s+/) ?? [];
+  return [...flags, bin];
 }

@@ -17,17 +17,10 @@ import pg from 'pg';
 import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import { freeTcpPort } from '@lightsout/lab';
 import { waitFor } from '@lightsout/lab/wait';
-import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
+import { STACK_NODE_FLAGS } from './stack-node-flags.js';
 
 const relayBin = fileURLToPath(new URL('../../relay/bin/lightsout-relay.js', import.meta.url));
 const agentBin = fileURLToPath(new URL('../../agent/bin/lightsout-agent.js', import.meta.url));
-/**
- * Node/V8 flags for the relay and agent processes: the ones they always run with
- * (scripts/lib/server-node-flags.js), then any given for an experiment
- * (`STACK_NODE_FLAGS="--single-threaded-gc"`): flags NODE_OPTIONS refuses,
- * and without giving them to the bench and its load processes too.
- */
-const nodeFlags = [...SERVER_NODE_FLAGS, ...(process.env['STACK_NODE_FLAGS'] ?? '').split(/\s+/).filter((flag) => flag !== '')];
 export const STACK_PASSWORD = 'lightsout-stack-password';
 
 export interface StackServer {
@@ -175,7 +168,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
   let spawnAgent: (() => void) | undefined;
 
   async function startRelay(index = 0): Promise<void> {
-    relays[index] = own(spawn(process.execPath, [...nodeFlags, relayBin, '--config', relayConfigs[index]!], { env: { ...process.env, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+    relays[index] = own(spawn(process.execPath, [...STACK_NODE_FLAGS, relayBin, '--config', relayConfigs[index]!], { env: { ...process.env, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
     await waitFor(`relay ${index} to be ready`, async () => (await fetch(`${relayUrls[index]}/readyz`)).status === 200, { timeoutMs: 90_000, intervalMs: 50 });
   }
 
@@ -266,7 +259,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
       }),
     );
     spawnAgent = () => {
-      agent = own(spawn(process.execPath, [...nodeFlags, agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+      agent = own(spawn(process.execPath, [...STACK_NODE_FLAGS, agentBin, '--config', agentConfig], { env: { ...process.env, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
     };
     spawnAgent();
     await waitFor(

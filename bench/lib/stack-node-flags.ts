@@ -1,0 +1,10 @@
+import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
+
+/**
+ * Node/V8 flags for the relay and agent processes the benches start: the ones
+ * they always run with (scripts/lib/server-node-flags.js), then any given for
+ * an experiment (`STACK_NODE_FLAGS="--single-threaded-gc"`, `"--cpu-prof"`):
+ * flags NODE_OPTIONS refuses, and without giving them to the bench and its
+ * load processes too.
+ */
+export const STACK_NODE_FLAGS: readonly string[] = [...SERVER_NODE_FLAGS, ...(process.env['STACK_NODE_FLAGS'] ?? '').split(/\s+/).filter((flag) => flag !== '')];

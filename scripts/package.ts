@@ -42,7 +42,8 @@ export async function buildAgentExecutable(outfile: string): Promise<{ path: str
   await build({ ...bundleOptions(PROGRAMS.agent), format: 'cjs', outfile: script, sourcemap: false });
   const blob = join(work, 'sea.blob');
   writeFileSync(join(work, 'sea-config.json'), JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: PROGRAMS.agent.nodeFlags }));
-  execFileSync(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'pipe' });
+  // The code cache carries a hash of V8's flags and is rejected under others: make it under the ones the executable runs with.
+  execFileSync(process.execPath, [...PROGRAMS.agent.nodeFlags, '--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'pipe' });
   rmSync(outfile, { force: true });
   copyFileSync(process.execPath, outfile);
   const { inject } = require('postject') as { inject: (file: string, name: string, data: Buffer, options: { sentinelFuse: string }) => Promise<void> };

@@ -60,7 +60,10 @@ describe('MediaCache', () => {
     const cache = await cacheOf(1 << 20);
     const { bytes, sha256 } = image(5000);
     await expect(cache.ingest(sha256, 6000, chunked(bytes))).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-    await expect(cache.ingest(sha256, 4000, chunked(bytes))).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    const long = chunked(bytes);
+    await expect(cache.ingest(sha256, 4000, long)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    // read no further than the announced size: the source is let go at once
+    expect(long.destroyed).toBe(true);
     expect(readdirSync(cache.directory)).toEqual([]);
   });
 

@@ -69,13 +69,15 @@ describe('scripts/build.ts', () => {
 });
 
 describe("the servers' Node flags", () => {
-  it('are in the first line of the relay and agent bundles and of their bin/ files; bmcsim has none', () => {
+  it('are in the first line of the relay and agent bundles and of their and the CLI\'s bin/ files; bmcsim has none', () => {
     expect(SERVER_NODE_FLAGS).toEqual(expect.arrayContaining(['--no-memory-reducer', '--initial-old-space-size=64']));
     for (const program of [PROGRAMS.relay, PROGRAMS.agent]) expect(shebangOf(program)).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
     expect(shebangOf(PROGRAMS.bmcsim)).toBe('#!/usr/bin/env node');
     for (const [bin, program] of [['relay/bin/lightsout-relay.js', PROGRAMS.relay], ['agent/bin/lightsout-agent.js', PROGRAMS.agent]] as const) {
       expect(readFileSync(join(REPO, bin), 'utf8').split('\n')[0]).toBe(shebangOf(program));
     }
+    // the CLI's sources start the same way as its bundle (cli/scripts/bundle.ts)
+    expect(readFileSync(join(REPO, 'cli/bin/lightsout.js'), 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
   });
 
   it('reach node when a bin/ file is run as a program (env -S)', () => {

@@ -23,7 +23,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 import { bundleIsCurrent } from './lib/start-program.js';
-import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
+import { SERVER_NODE_FLAGS, shebangFor } from './lib/server-node-flags.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -113,9 +113,9 @@ export function manifestOf(inputs: string[], outfile: string): InputManifest {
   };
 }
 
-/** The bundle's first line: `env -S` splits the flags from `node` (coreutils ≥ 8.30). */
+/** The bundle's first line. */
 export function shebangOf(program: Program): string {
-  return program.nodeFlags.length === 0 ? '#!/usr/bin/env node' : `#!/usr/bin/env -S node ${program.nodeFlags.join(' ')}`;
+  return shebangFor(program.nodeFlags);
 }
 
 export async function buildProgram(program: Program): Promise<{ outfile: string; bytes: number; inputs: number; ms: number }> {

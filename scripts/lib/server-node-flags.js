@@ -28,3 +28,8 @@
  * Plain JavaScript: bin/ files and the build read it before TypeScript.
  */
 export const SERVER_NODE_FLAGS = ['--no-memory-reducer', '--initial-old-space-size=64'];
+
+/** A program file's first line that starts node with `flags` (`env -S` splits them from `node`: coreutils ≥ 8.30). */
+export function shebangFor(flags) {
+  return flags.length === 0 ? '#!/usr/bin/env node' : `#!/usr/bin/env -S node ${flags.join(' ')}`;
+}

@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateEd25519Key } from '@lightsout/relay/testing';
 import { parseArgs } from 'node:util';
 import { startIpmiSim } from '@lightsout/lab';
 import ssh2 from 'ssh2';
@@ -44,7 +45,7 @@ let ticker: NodeJS.Timeout | undefined;
 
 /** A bare SSH server: accepts any public key, prints a banner and one byte on the first shell. */
 async function startSshFloor(): Promise<{ port: number; publicKey: string; close(): void }> {
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const hostKey = generateEd25519Key();
   const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
     client.on('error', () => undefined);
     client.on('authentication', (context) => (context.method === 'publickey' ? context.accept() : context.reject(['publickey'])));

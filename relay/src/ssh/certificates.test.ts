@@ -2,11 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCertificate, readCertificate, signCertificate } from './certificates.js';
+import { generateEd25519Key } from './ed25519-key.js';
 
-const { utils } = ssh2;
 
 // Both directions against Debian's ssh-keygen: a certificate it signs reads
 // here, and one signed here is one it reads back field for field.
@@ -18,7 +17,7 @@ const blobOf = (line: string) => Buffer.from(line.trim().split(/\s+/)[1]!, 'base
 
 beforeAll(() => {
   directory = mkdtempSync(join(tmpdir(), 'lightsout-ssh-cert-'));
-  ca = utils.generateKeyPairSync('ed25519');
+  ca = generateEd25519Key();
   writeFileSync(join(directory, 'ca'), ca.private, { mode: 0o600 });
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice@laptop', '-f', join(directory, 'user')]);
   userPublicKey = readFileSync(join(directory, 'user.pub'), 'utf8').trim();
@@ -40,7 +39,7 @@ describe('OpenSSH user certificates (PROTOCOL.certkeys)', () => {
   });
 
   it('refuses a certificate of another CA, one with a flipped bit, and critical options it would have to enforce', () => {
-    const other = utils.generateKeyPairSync('ed25519');
+    const other = generateEd25519Key();
     writeFileSync(join(directory, 'other-ca'), other.private, { mode: 0o600 });
     execFileSync('ssh-keygen', ['-q', '-s', join(directory, 'other-ca'), '-I', 'x', '-n', 'alice', '-V', '+1h', join(directory, 'user.pub')]);
     expect(() => readCertificate(blobOf(readFileSync(join(directory, 'user-cert.pub'), 'utf8')), ca.public)).toThrow(/not signed by this deployment/);

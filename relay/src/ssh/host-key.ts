@@ -1,5 +1,6 @@
 import ssh2 from 'ssh2';
 import type { Store } from '../store/open.js';
+import { generateEd25519Key } from './ed25519-key.js';
 import { type SshPublicKey, parsePublicKey } from './public-keys.js';
 
 const { utils } = ssh2;
@@ -40,7 +41,7 @@ export function loadUserCa(store: Store): Promise<HostKey> {
 async function loadStoredKey(store: Store, id: string): Promise<HostKey> {
   const stored = await store.selectFrom('ssh_host_keys').select('private_key').where('id', '=', id).executeTakeFirst();
   if (stored !== undefined) return toHostKey(stored.private_key);
-  const generated = utils.generateKeyPairSync('ed25519');
+  const generated = generateEd25519Key();
   const fresh = toHostKey(generated.private);
   await store
     .insertInto('ssh_host_keys')

@@ -11,3 +11,4 @@ export { createScopeIdentities, type ScopeIdentities } from './scope-identities.
 export { startAnsweringAgent, type AnsweringAgent } from './answering-agent.js';
 export { MockIssuer } from './mock-issuer.js';
 export { postgresForThisFile, storeDialects, type StoreDialect } from './dialects.js';
+export { generateEd25519Key } from '../ssh/ed25519-key.js';

@@ -6,7 +6,7 @@ import { readProviderSecrets } from '../identity/keys.js';
 import { type RunningRelay, loginWithPassword } from './index.js';
 import { FileRecordingStorage } from '../plugins/streams/recordings/storage.js';
 import { createApiToken } from '../access/api-tokens.js';
-import ssh2 from 'ssh2';
+import { generateEd25519Key } from '../ssh/ed25519-key.js';
 import { addSshKey } from '../ssh/key-registry.js';
 
 /**
@@ -111,7 +111,7 @@ export async function buildIsolationWorld(relay: RunningRelay): Promise<Isolatio
   await store.insertInto('grants').values({ id: grantId, tenant_id: 'alpha', subject: alphaRevoked.id, selector: JSON.stringify({ kind: 'rack', rack }), created_by: alphaAdmin.id, created_at: now }).execute();
   const tokenName = marker('alpha-automation');
   const alphaToken = await createApiToken(store, { tenant: 'alpha', name: tokenName, role: 'operator', ttlSeconds: 3600, createdBy: alphaAdmin.id });
-  const sshPublicKey = ssh2.utils.generateKeyPairSync('ed25519').public;
+  const sshPublicKey = generateEd25519Key().public;
   const alphaSshKey = await addSshKey(store, { tenant: 'alpha', subject: alphaAdmin.id }, sshPublicKey, 'alpha-admin-laptop');
   const revokedToken = await createApiToken(store, { tenant: 'alpha', name: marker('alpha-old-automation'), role: 'tenant-admin', ttlSeconds: 3600, createdBy: alphaAdmin.id });
   await store.updateTable('api_tokens').set({ revoked_at: now }).where('id', '=', revokedToken.row.id).execute();

@@ -13,7 +13,7 @@ import type { Principal } from '../identity/verifier.js';
 import { listServers } from '../inventory/servers.js';
 import { type ConsoleOpening, type KeyHolder, SshFrontDoor } from '../ssh/front-door.js';
 import { checkCertificate, readCertificate, signCertificate, type UserCertificate } from '../ssh/certificates.js';
-import { type HostKey, loadHostKey, loadUserCa } from '../ssh/host-key.js';
+import { keptOnceLoaded, loadHostKey, loadUserCa } from '../ssh/host-key.js';
 import { addSshKey, findSshKey, listSshKeys, markSshKeyUsed, removeSshKey, sshKeyView } from '../ssh/key-registry.js';
 
 declare module 'fastify' {
@@ -42,8 +42,7 @@ export function loopbackHost(address: AddressInfo): string {
  */
 async function sshPlugin(app: FastifyInstance): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  let hostKey: Promise<HostKey> | undefined;
-  const hostKeyOnce = () => (hostKey ??= loadHostKey(app.store));
+  const hostKeyOnce = keptOnceLoaded(() => loadHostKey(app.store));
   let frontDoor: SshFrontDoor | undefined;
   let listeningOn: number | undefined;
   app.decorate('sshFrontDoor', { port: () => listeningOn, dropKey: (keyId: string) => frontDoor?.dropKey(keyId) ?? 0 });
@@ -101,8 +100,7 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     return { keyId: key.id, publicKey: key.public_key, principal };
   }
 
-  let userCa: Promise<HostKey> | undefined;
-  const userCaOnce = () => (userCa ??= loadUserCa(app.store));
+  const userCaOnce = keptOnceLoaded(() => loadUserCa(app.store));
 
   /**
    * The account a certificate of this deployment's CA opens now: the key id

@@ -51,3 +51,13 @@ async function loadStoredKey(store: Store, id: string): Promise<HostKey> {
   const kept = await store.selectFrom('ssh_host_keys').select('private_key').where('id', '=', id).executeTakeFirstOrThrow();
   return toHostKey(kept.private_key);
 }
+
+/** A key loaded on first use and kept; a failed load (the store was unreachable) is tried again next time, not kept. */
+export function keptOnceLoaded(load: () => Promise<HostKey>): () => Promise<HostKey> {
+  let kept: Promise<HostKey> | undefined;
+  return () =>
+    (kept ??= load().catch((error: unknown) => {
+      kept = undefined;
+      throw error;
+    }));
+}

@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,22 @@ process.once('exit', () => {
   for (const child of everyChild) child.kill('SIGKILL');
 });
 
+/**
+ * `STACK_OUTPUT_DIR=DIR`: each relay's and agent's stdout and stderr also go to
+ * DIR/<program>-<pid>.log, whole, for what V8 prints there in an experiment
+ * (`STACK_NODE_FLAGS="--trace-gc-nvp"`); the in-memory log keeps only what a
+ * failure report quotes.
+ */
+function keepOutput(child: ChildProcess): void {
+  const directory = process.env['STACK_OUTPUT_DIR'];
+  if (directory === undefined || directory === '') return;
+  const program = child.spawnargs.find((argument) => /\.m?js$/.test(argument))?.split('/').pop() ?? 'process';
+  const file = createWriteStream(join(directory, `${program}-${child.pid}.log`), { flags: 'a' });
+  child.stdout?.on('data', (chunk: string) => file.write(chunk));
+  child.stderr?.on('data', (chunk: string) => file.write(chunk));
+  child.once('exit', () => file.end());
+}
+
 function own(child: ChildProcess, owned: Set<ChildProcess>, log: string[]): ChildProcess {
   owned.add(child);
   everyChild.add(child);
@@ -123,6 +139,7 @@ function own(child: ChildProcess, owned: Set<ChildProcess>, log: string[]): Chil
   });
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
+  keepOutput(child);
   child.once('exit', () => owned.delete(child));
   return child;
 }

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCertificate, readCertificate, signCertificate } from './certificates.js';
 import { generateEd25519Key } from './ed25519-key.js';
 
-
 // Both directions against Debian's ssh-keygen: a certificate it signs reads
 // here, and one signed here is one it reads back field for field.
 let directory: string;

@@ -37,6 +37,12 @@ describe('benchmarks run and print their JSON result (reduced size)', { timeout:
     expect(result.baselines['direct']).toBeGreaterThan(0);
     expect(result.baselines['websockify']).toBeGreaterThan(0);
     expect(result.params).toMatchObject({ idle: 20, busy: 3 });
+    // How the tail is made: counts of samples past 2 ms (at most all 30) and the wall time the samples took.
+    expect(result.params['over2ms']).toBeGreaterThanOrEqual(0);
+    expect(result.params['over2ms']).toBeLessThanOrEqual(30);
+    expect(result.params['websockifyOver2ms']).toBeLessThanOrEqual(30);
+    expect(result.params['windowMs']).toBeGreaterThan(0);
+    expect(result.params['websockifyWindowMs']).toBeGreaterThan(0);
   });
 
   it('relay-concurrency', async () => {

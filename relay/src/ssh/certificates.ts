@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LightsoutError } from '@lightsout/shared';
 import ssh2 from 'ssh2';
+import { sshString, sshUint32, sshUint64 } from './wire.js';
 
 const { utils } = ssh2;
 
@@ -74,25 +75,6 @@ class Reader {
 
 function malformed(why: string): LightsoutError {
   return new LightsoutError('UNAUTHENTICATED', `malformed SSH certificate: ${why}`);
-}
-
-function sshString(value: Buffer | string): Buffer {
-  const body = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(body.length);
-  return Buffer.concat([length, body]);
-}
-
-function u64(value: bigint | number): Buffer {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64BE(BigInt(value));
-  return bytes;
-}
-
-function u32(value: number): Buffer {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(value);
-  return bytes;
 }
 
 function packedStrings(buffer: Buffer): string[] {
@@ -187,12 +169,12 @@ export function signCertificate(request: CertificateRequest, caPrivateKey: strin
     sshString(ED25519_CERT),
     sshString(randomBytes(32)),
     sshString(pk),
-    u64(request.serial),
-    u32(SSH_CERT_TYPE_USER),
+    sshUint64(request.serial),
+    sshUint32(SSH_CERT_TYPE_USER),
     sshString(request.keyId),
     sshString(Buffer.concat(request.principals.map((principal) => sshString(principal)))),
-    u64(request.validAfter),
-    u64(request.validBefore),
+    sshUint64(request.validAfter),
+    sshUint64(request.validBefore),
     sshString(Buffer.alloc(0)),
     sshString(Buffer.concat(EXTENSIONS.map((name) => Buffer.concat([sshString(name), sshString(Buffer.alloc(0))])))),
     sshString(Buffer.alloc(0)),

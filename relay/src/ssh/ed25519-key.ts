@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { sshString, sshUint32 } from './wire.js';
 
 /**
  * Ed25519 keys in OpenSSH's own private key format, made from node:crypto.
@@ -51,19 +52,6 @@ export interface OpenSshKeyPair {
   public: string;
 }
 
-function sshString(value: Buffer | string): Buffer {
-  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(bytes.length);
-  return Buffer.concat([length, bytes]);
-}
-
-function uint32(value: number): Buffer {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(value >>> 0);
-  return bytes;
-}
-
 /** The public key blob (RFC 8709 §4): | string "ssh-ed25519" | string key (32) |. */
 export function ed25519PublicBlob(publicKey: Buffer): Buffer {
   if (publicKey.length !== ED25519_BYTES) throw new RangeError(`an Ed25519 public key is ${ED25519_BYTES} bytes, not ${publicKey.length}`);
@@ -75,8 +63,8 @@ export function encodeOpenSshEd25519(parts: Ed25519KeyParts): string {
   const { seed, publicKey, checkInt, comment = '' } = parts;
   if (seed.length !== ED25519_BYTES) throw new RangeError(`an Ed25519 seed is ${ED25519_BYTES} bytes, not ${seed.length}`);
   const unpadded = Buffer.concat([
-    uint32(checkInt),
-    uint32(checkInt),
+    sshUint32(checkInt >>> 0),
+    sshUint32(checkInt >>> 0),
     sshString(KEY_TYPE),
     sshString(publicKey),
     sshString(Buffer.concat([seed, publicKey])),
@@ -88,7 +76,7 @@ export function encodeOpenSshEd25519(parts: Ed25519KeyParts): string {
     sshString('none'),
     sshString('none'),
     sshString(''),
-    uint32(1),
+    sshUint32(1),
     sshString(ed25519PublicBlob(publicKey)),
     sshString(Buffer.concat([unpadded, padding])),
   ]);

@@ -14,22 +14,25 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { startPostgres } from '@lightsout/lab';
 import { demoBannerText } from './demo-banner.js';
+import { demoOptions } from './demo-options.js';
 import { type DemoChild, Supervisor, portIsFree } from './demo-supervisor.js';
 import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
 
-const { values: options } = parseArgs({
-  options: {
+const options = demoOptions(
+  {
     topology: { type: 'string', default: 'regional' },
     count: { type: 'string', default: process.env['LIGHTSOUT_DEMO_COUNT'] ?? '3' },
     port: { type: 'string', default: process.env['LIGHTSOUT_DEMO_PORT'] ?? '8080' },
     host: { type: 'string', default: process.env['LIGHTSOUT_DEMO_HOST'] ?? '127.0.0.1' },
     'data-dir': { type: 'string', default: process.env['LIGHTSOUT_DEMO_DIR'] },
+    /** Accepted for the one-process demo's sake: every regional run is fresh already. */
+    fresh: { type: 'boolean', default: false },
     'exit-when-ready': { type: 'boolean', default: false },
   },
-});
+  'scripts/demo.sh --topology regional [--count N] [--port P] [--data-dir DIR]',
+);
 
 const supervisor = new Supervisor(options['data-dir'] ?? join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), '.data/demo-regional'));
 const { repo, dataDir, logDir } = supervisor;

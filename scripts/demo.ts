@@ -16,13 +16,13 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { demoBannerText } from './demo-banner.js';
+import { demoOptions } from './demo-options.js';
 import { type DemoChild, Supervisor, portIsFree } from './demo-supervisor.js';
 import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
 
-const { values: options } = parseArgs({
-  options: {
+const options = demoOptions(
+  {
     count: { type: 'string', default: process.env['LIGHTSOUT_DEMO_COUNT'] ?? '6' },
     port: { type: 'string', default: process.env['LIGHTSOUT_DEMO_PORT'] ?? '8080' },
     /** The SSH front door (`ssh sim-01@host -p 2222`); 0 picks a free port. */
@@ -32,7 +32,8 @@ const { values: options } = parseArgs({
     fresh: { type: 'boolean', default: false },
     'exit-when-ready': { type: 'boolean', default: false },
   },
-});
+  'scripts/demo.sh [--count N] [--port P] [--ssh-port P] [--data-dir DIR] [--fresh]  |  scripts/demo.sh --topology regional [--count N] [--port P] [--data-dir DIR]',
+);
 
 const supervisor = new Supervisor(options['data-dir']);
 const { repo, dataDir, logDir } = supervisor;

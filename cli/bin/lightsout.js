@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --no-memory-reducer --initial-old-space-size=64
+#!/usr/bin/env -S node --initial-old-space-size=64
 // The CLI runs its TypeScript sources directly through tsx: no build step.
 // Operators get the same program as one file: `npm run bundle -w @lightsout/cli`.
 import { register } from 'tsx/esm/api';

@@ -7,9 +7,9 @@ type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
  * names it and the usage, exit status 2 (as for any other refused start) —
  * not a Node stack trace.
  */
-export function demoOptions<const T extends OptionsConfig>(options: T, usage: string, argv = process.argv.slice(2)): ReturnType<typeof parseArgs<{ options: T }>>['values'] {
+export function demoOptions<const T extends OptionsConfig>(options: T, usage: string): ReturnType<typeof parseArgs<{ options: T }>>['values'] {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     process.stderr.write(`demo: ${error instanceof Error ? error.message : String(error)}\nusage: ${usage}\n`);
     process.exit(2);

@@ -1,4 +1,4 @@
-import type { StatusMessage } from '@lightsout/shared';
+import { ByteRing, type StatusMessage } from '@lightsout/shared';
 import { describe, expect, it, vi } from 'vitest';
 import { ConsoleGroup, type GroupMember } from './console-group.js';
 import type { ConsolePort } from './ports/types.js';
@@ -66,6 +66,30 @@ describe('ConsoleGroup scrollback', () => {
     const late = member('carol');
     group.join(late);
     expect(late.text()).toBe('6789abcd');
+  });
+
+  it("asks a port that keeps its own scrollback (the SOL hub's ring) instead of holding a second copy", () => {
+    // As the SOL hub does: every byte goes into its ring before any viewer hears of it.
+    const ring = new ByteRing({ maxBytes: 8 });
+    ring.push(Buffer.from('0123'));
+    let asked = 0;
+    const solPort: ConsolePort = { ...port('0123'), scrollback: () => (asked++, ring.copyFrom()) };
+    const group = new ConsoleGroup('s/sol', solPort, () => undefined, { scrollbackBytes: 8 });
+    const from = (text: string) => {
+      ring.push(Buffer.from(text));
+      group.output(Buffer.from(text));
+    };
+    const alice = member('alice', 'control');
+    group.join(alice);
+    from('4567');
+    from('89');
+    const late = member('bob');
+    group.join(late);
+    expect(late.text()).toBe('23456789');
+    expect(asked).toBe(1);
+    from('ab');
+    expect(late.text()).toBe('23456789ab');
+    expect(alice.text()).toBe('0123456789ab');
   });
 
   it('keeps no scrollback when asked for none (VNC)', () => {

@@ -39,11 +39,13 @@ export interface GroupMember {
  * ended instead, so one vanished client cannot stall a shared console.
  *
  * Scrollback: the group keeps the last `scrollbackBytes` of output (seeded
- * with the port's own replay, e.g. the SOL hub's ring buffer) and hands it
- * to each member as its first bytes when it joins, so a viewer who arrives
- * late sees the screen as it was — exactly once, since joining and output
- * both run synchronously on the event loop. VNC groups keep none (an RFB
- * byte stream cannot be replayed to a new client).
+ * with the port's own replay) and hands it to each member as its first
+ * bytes when it joins, so a viewer who arrives late sees the screen as it
+ * was — exactly once, since joining and output both run synchronously on
+ * the event loop. A port that keeps its own (SOL: the hub's ring, fed
+ * before this group) is asked instead, so a console's output is held once.
+ * VNC groups keep none (an RFB byte stream cannot be replayed to a new
+ * client).
  *
  * The port was opened for one session, which joins a few event-loop turns
  * later: until it does, the port is paused and what it already read is
@@ -57,7 +59,8 @@ export class ConsoleGroup {
   private controller: GroupMember | undefined;
   private readonly gate: ReadGate;
   private ended = false;
-  private readonly scrollback: Scrollback;
+  /** Undefined when the port keeps the scrollback itself (`port.scrollback`). */
+  private readonly scrollback: Scrollback | undefined;
   /** Output before the first member joined: all of it goes to that member. Undefined once it has. */
   private backlog: Uint8Array[] | undefined = [];
   private readonly statusFanout: number;
@@ -79,12 +82,12 @@ export class ConsoleGroup {
     private readonly onEmpty: () => void,
     options: { scrollbackBytes?: number; statusFanout?: number; statusCoalesceMs?: number; statusSlice?: number } = {},
   ) {
-    this.scrollback = new Scrollback(options.scrollbackBytes ?? 0);
+    this.scrollback = port.scrollback ? undefined : new Scrollback(options.scrollbackBytes ?? 0);
     this.statusFanout = options.statusFanout ?? 16;
     this.statusCoalesceMs = options.statusCoalesceMs ?? 250;
     this.statusSlice = options.statusSlice ?? 64;
     if (port.replay) {
-      this.scrollback.append(port.replay);
+      this.scrollback?.append(port.replay);
       this.backlog!.push(port.replay);
     }
     // Nobody to hand output to yet: read no further than what is already in hand.
@@ -101,7 +104,10 @@ export class ConsoleGroup {
     if (this.backlog) {
       for (const bytes of this.backlog) member.deliver(bytes);
       this.backlog = undefined;
-    } else if (this.scrollback.size > 0) member.deliver(this.scrollback.snapshot());
+    } else {
+      const earlier = this.scrollback ? this.scrollback.snapshot() : this.port.scrollback?.();
+      if (earlier !== undefined && earlier.length > 0) member.deliver(earlier);
+    }
     this.members.add(member);
     // The same person coming back — a reload, a re-sign-in, a new window — gets control back from
     // their own older session at once, instead of watching themselves type for its grace period.
@@ -147,7 +153,7 @@ export class ConsoleGroup {
   /** BMC output: to every member, in order. */
   output(bytes: Uint8Array): void {
     this.gate.consumed(bytes.length);
-    this.scrollback.append(bytes);
+    this.scrollback?.append(bytes);
     if (this.backlog) return void this.backlog.push(bytes);
     for (const member of [...this.members]) {
       member.deliver(bytes);

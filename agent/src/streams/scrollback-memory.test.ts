@@ -1,6 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { ByteRing } from '@lightsout/shared';
+import { ConsoleGroup } from './console-group.js';
+import type { ConsolePort } from './ports/types.js';
 import { Scrollback } from './scrollback.js';
 
 setFlagsFromString('--expose-gc');
@@ -39,4 +42,27 @@ describe('Scrollback memory', () => {
       }
     });
   }
+
+  it("holds a SOL console's output once: the hub's ring, not a second copy in the console group", () => {
+    const before = heldBytes();
+    const consoles_ = Array.from({ length: consoles }, (_, index) => {
+      // The SOL hub's ring, as the port exposes it.
+      const ring = new ByteRing({ maxBytes: capacity });
+      const port: ConsolePort = { scrollback: () => ring.copyFrom(), write: () => true, sendBreak: () => undefined, pause: () => undefined, resume: () => undefined, close: () => undefined };
+      const group = new ConsoleGroup(`s${index}/sol`, port, () => undefined, { scrollbackBytes: capacity });
+      group.join({ user: 'alice', subject: 'alice', requestedMode: 'control', attached: true, canTake: true, overflowed: false, deliver: () => undefined, sendStatus: () => undefined, end: () => undefined, holdInput: () => undefined });
+      return { ring, group };
+    });
+    for (let written = 0; written < 2 * capacity; written += 45) {
+      for (const { ring, group } of consoles_) {
+        const packet = Buffer.alloc(45, written & 0xff);
+        ring.push(packet);
+        group.output(packet);
+      }
+    }
+    const perConsole = (heldBytes() - before) / consoles;
+    expect(perConsole).toBeLessThanOrEqual(capacity + 16 * 1024);
+    for (const { ring } of consoles_) expect(ring.size).toBe(capacity);
+  });
 });
+

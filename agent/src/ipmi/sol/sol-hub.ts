@@ -1,8 +1,7 @@
-import { LightsoutError } from '@lightsout/shared';
+import { ByteRing, LightsoutError } from '@lightsout/shared';
 import type { IpmiSession } from '../session/connect.js';
 import { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import type { SessionLogger } from '../session/core.js';
-import { RingBuffer } from './ring-buffer.js';
 import { SolSession, type SolEndReason, type SolTiming } from './sol-session.js';
 
 export type SolHubEvent =
@@ -13,7 +12,11 @@ export type SolHubEvent =
 
 export interface SolHubOptions {
   openSession: () => Promise<IpmiSession>;
-  /** Output kept for late viewers; default 256 KiB. */
+  /**
+   * Output kept for late viewers; default 256 KiB. It is storage held as
+   * output arrives (a ring that grows by doubling), not reserved per BMC:
+   * an agent opens a hub for every console it serves.
+   */
   ringBytes?: number;
   /** Keep SOL open while nobody watches (boot messages are never missed). */
   alwaysOn?: boolean;
@@ -36,6 +39,12 @@ export interface SolViewer {
   readonly tookOver: boolean;
   /** Buffered output from before this viewer attached (up to the ring size). */
   readonly replay: Uint8Array;
+  /**
+   * The ring's bytes now: the replay and every byte this viewer was given
+   * since, up to the ring size — what a console group hands a late member
+   * without keeping a second copy.
+   */
+  scrollback(): Uint8Array;
   /** Keyboard input; ignored (returns false) unless this viewer holds control. */
   write(bytes: Uint8Array): boolean;
   sendBreak(): boolean;
@@ -64,7 +73,7 @@ interface Attached {
 export class SolHub {
   private readonly viewers = new Map<string, Attached>();
   private controller: string | undefined;
-  private readonly ring: RingBuffer;
+  private readonly ring: ByteRing;
   private sol: SolSession | undefined;
   private opening: Promise<SolSession> | undefined;
   private closed = false;
@@ -74,7 +83,7 @@ export class SolHub {
   private reopenAttempts = 0;
 
   constructor(private readonly options: SolHubOptions) {
-    this.ring = new RingBuffer(options.ringBytes ?? 256 * 1024);
+    this.ring = new ByteRing({ maxBytes: options.ringBytes ?? 256 * 1024 });
   }
 
   get active(): boolean {
@@ -97,7 +106,7 @@ export class SolHub {
     const sol = await this.ensureOpen(options.takeover ?? false);
     const tookOver = sol.tookOver && this.announcedTakeover !== sol;
     if (sol.tookOver) this.announcedTakeover = sol;
-    const replay = this.ring.snapshot();
+    const replay = this.ring.copyFrom();
     this.viewers.set(viewerId, { id: viewerId, listeners });
     if (options.mode === 'control' && this.controller === undefined) this.setController(viewerId);
     const holds = () => this.controller === viewerId;
@@ -105,6 +114,8 @@ export class SolHub {
       id: viewerId,
       tookOver,
       replay,
+      // Output reaches the ring before any viewer (data, below), so it always holds what this viewer got.
+      scrollback: () => this.ring.copyFrom(),
       write: (bytes) => {
         if (!holds() || this.sol === undefined) return false;
         this.sol.write(bytes);

@@ -73,6 +73,8 @@ describe('SOL against ipmi_sim', () => {
     await lab.uart.waitForReceived((received) => received.length >= input.length, 25_000);
     expect(output.bytes().equals(hostOutput)).toBe(true);
     expect(Buffer.from(lab.uart.received()).equals(input)).toBe(true);
+    // What a late viewer of the console gets: the last 256 KiB (the ring's size) of what this viewer got.
+    expect(Buffer.from(viewer.scrollback()).equals(hostOutput.subarray(hostOutput.length - 256 * 1024))).toBe(true);
   });
 
   it('stays byte-exact through 10% loss and reordering in both directions', async () => {

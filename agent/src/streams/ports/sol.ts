@@ -29,6 +29,8 @@ export async function openSolPort(hub: SolHub, events: ConsolePortEvents, option
     // Recent output from before anyone attached (the boot banner, the login prompt): the group seeds its scrollback with it.
     // It used to be sent through events.data on a microtask, which ran before the group existed, so every viewer lost it.
     replay: viewer.replay,
+    // The hub's ring already holds what the group would keep: one copy per console, not two.
+    scrollback: () => viewer.scrollback(),
     // Only what was asked for is reported (and audited); taking back our own predecessor's SOL is routine.
     tookOver: options.takeover === true && viewer.tookOver,
     write: (bytes) => {

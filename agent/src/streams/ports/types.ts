@@ -13,6 +13,13 @@ export interface ConsolePort {
    * through the console group's scrollback, never through `events.data`.
    */
   readonly replay?: Uint8Array;
+  /**
+   * A port that keeps its own scrollback (SOL: the hub's ring, which holds
+   * `replay` and every byte this port delivered since): the group asks it
+   * for a late viewer's first bytes instead of keeping a second copy of the
+   * same output. Without it the group keeps its own.
+   */
+  scrollback?(): Uint8Array;
   /** Opening this port ended another session's hold on the BMC side (SOL taken over, asked for with `takeover`). */
   readonly tookOver?: boolean;
   /** Bytes toward the BMC; false when the port is buffering: wait for `drain`. */

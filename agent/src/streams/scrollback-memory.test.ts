@@ -45,7 +45,7 @@ describe('Scrollback memory', () => {
 
   it("holds a SOL console's output once: the hub's ring, not a second copy in the console group", () => {
     const before = heldBytes();
-    const consoles_ = Array.from({ length: consoles }, (_, index) => {
+    const solConsoles = Array.from({ length: consoles }, (_, index) => {
       // The SOL hub's ring, as the port exposes it.
       const ring = new ByteRing({ maxBytes: capacity });
       const port: ConsolePort = { scrollback: () => ring.copyFrom(), write: () => true, sendBreak: () => undefined, pause: () => undefined, resume: () => undefined, close: () => undefined };
@@ -54,7 +54,7 @@ describe('Scrollback memory', () => {
       return { ring, group };
     });
     for (let written = 0; written < 2 * capacity; written += 45) {
-      for (const { ring, group } of consoles_) {
+      for (const { ring, group } of solConsoles) {
         const packet = Buffer.alloc(45, written & 0xff);
         ring.push(packet);
         group.output(packet);
@@ -62,7 +62,6 @@ describe('Scrollback memory', () => {
     }
     const perConsole = (heldBytes() - before) / consoles;
     expect(perConsole).toBeLessThanOrEqual(capacity + 16 * 1024);
-    for (const { ring } of consoles_) expect(ring.size).toBe(capacity);
+    for (const { ring } of solConsoles) expect(ring.size).toBe(capacity);
   });
 });
-

@@ -22,14 +22,15 @@ test('16 consoles (8 VNC + 8 SOL) stay responsive: keystroke echo p99', async ({
   const samples: number[] = [];
   for (let index = 0; index < 40; index++) {
     const character = String.fromCharCode(97 + (index % 26));
-    // Arm an observer for the next change of the terminal rows, then press the key.
-    const armed = page.evaluate((serverId) => {
+    // Arm an observer for the next change of the terminal rows, and only once it is armed press
+    // the key: an echo that came back before the observer was there would never be seen.
+    await page.evaluate((serverId) => {
       const rows = document.querySelector(`[data-testid="sol-console"][data-server-id="${serverId}"] .xterm-rows`)!;
-      const marks = window as unknown as { keyAt: number };
+      const marks = window as unknown as { keyAt: number; echo: Promise<number> };
       marks.keyAt = performance.now();
       // The clock starts when the page receives the key, not when the test process sends it.
       window.addEventListener('keydown', () => (marks.keyAt = performance.now()), { capture: true, once: true });
-      return new Promise<number>((resolve, reject) => {
+      marks.echo = new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no echo within 5 s')), 5000);
         const observer = new MutationObserver(() => {
           observer.disconnect();
@@ -40,7 +41,7 @@ test('16 consoles (8 VNC + 8 SOL) stay responsive: keystroke echo p99', async ({
       });
     }, target.id);
     await page.keyboard.press(character);
-    samples.push(await armed);
+    samples.push(await page.evaluate(() => (window as unknown as { echo: Promise<number> }).echo));
   }
   await page.keyboard.press('Enter');
   await shot(page, '16-sixteen-consoles-grid');

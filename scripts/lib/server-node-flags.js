@@ -20,7 +20,8 @@
  * for an afternoon: after an idle spell the reducer lets the heap grow
  * slowly, and a transfer that follows marks without pause), a server under
  * steady light load kept every heap it grew into: the soak's agent grew
- * 28–40 % in ten minutes against 3–6 % with it. A 128 MB floor, which also
+ * 28–40 % in ten minutes against 3–6 % with it (before each SOL console's
+ * scrollback was held once). A 128 MB floor, which also
  * ends the relay's runs of mark-compacts while streaming, cost the soak
  * 13–30 % whether the reducer was on or off (docs/benchmarks.md, Stream
  * plane, "Mark-compact storms", and soak).

@@ -7,6 +7,7 @@ import { builtinExtensions } from './extensions.js';
 import { ensureIdentity } from './identity/enroll.js';
 import { loadOrCreateKeyPair } from './identity/keys.js';
 import { ensureStateDir } from './identity/state.js';
+import { prepareScrollbackDirectory } from './streams/scrollback-file.js';
 import { createLogger } from './logger.js';
 
 /** Exit codes (agent/README.md). */
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadConfig(configPath);
     const logger = createLogger(config.logLevel);
     await ensureStateDir(config.stateDir);
+    prepareScrollbackDirectory(config.stateDir);
     const { keyPair, created } = await loadOrCreateKeyPair(config.stateDir);
     if (created) logger.info({ stateDir: config.stateDir }, 'generated a new Ed25519 agent key');
     const { identity, enrolled } = await ensureIdentity({ relays: config.relays, name: config.name, stateDir: config.stateDir, joinToken: config.joinToken, keyPair });

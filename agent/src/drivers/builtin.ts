@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { BMC_TRUST_DIRECTORY } from '../bmc-tls/index.js';
 import { createIpmiDriver } from '../ipmi/index.js';
 import { createRedfishDriver } from '../redfish/index.js';
+import { SCROLLBACK_DIRECTORY } from '../streams/scrollback-file.js';
 import type { DriverFactories } from './registry.js';
 
 /**
@@ -12,6 +13,8 @@ import type { DriverFactories } from './registry.js';
  */
 export function builtinDriverFactories(options: { stateDir: string; logger: Logger; pollIntervalMs?: number }): DriverFactories {
   const idleCloseMs = ipmiIdleCloseMs(options.pollIntervalMs);
+  // Made (and emptied) at start by main: SOL output is kept on disk there, not in memory.
+  const scrollbackDirectory = join(options.stateDir, SCROLLBACK_DIRECTORY);
   return {
     // IPMI sessions across all BMCs share the driver's default bounded pool.
     ipmi: (endpoint, context) =>
@@ -24,6 +27,7 @@ export function builtinDriverFactories(options: { stateDir: string; logger: Logg
         quirks: endpoint.quirks,
         logger: context.logger,
         idleCloseMs,
+        sol: { scrollbackDirectory },
       }),
     redfish: (endpoint, context) =>
       createRedfishDriver({

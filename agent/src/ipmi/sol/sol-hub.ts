@@ -1,4 +1,5 @@
-import { ByteRing, LightsoutError } from '@lightsout/shared';
+import { LightsoutError } from '@lightsout/shared';
+import { ScrollbackFile, ScrollbackRing, type ScrollbackStore } from '../../streams/scrollback-file.js';
 import type { IpmiSession } from '../session/connect.js';
 import { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import type { SessionLogger } from '../session/core.js';
@@ -12,12 +13,15 @@ export type SolHubEvent =
 
 export interface SolHubOptions {
   openSession: () => Promise<IpmiSession>;
-  /**
-   * Output kept for late viewers; default 256 KiB. It is storage held as
-   * output arrives (a ring that grows by doubling), not reserved per BMC:
-   * an agent opens a hub for every console it serves.
-   */
+  /** Output kept for late viewers; default 256 KiB. */
   ringBytes?: number;
+  /**
+   * Keep that output in a file in this directory (ScrollbackFile) rather than
+   * in memory, so the agent's memory does not follow what its consoles print.
+   * Without it (or when the file cannot be made) the output is held in a ring
+   * that grows as it arrives (ScrollbackRing).
+   */
+  scrollbackDirectory?: string;
   /** Keep SOL open while nobody watches (boot messages are never missed). */
   alwaysOn?: boolean;
   /** Activate Payload auxiliary byte (quirk activatePayloadAux → 0x08). */
@@ -73,7 +77,7 @@ interface Attached {
 export class SolHub {
   private readonly viewers = new Map<string, Attached>();
   private controller: string | undefined;
-  private readonly ring: ByteRing;
+  private readonly ring: ScrollbackStore;
   private sol: SolSession | undefined;
   private opening: Promise<SolSession> | undefined;
   private closed = false;
@@ -83,7 +87,7 @@ export class SolHub {
   private reopenAttempts = 0;
 
   constructor(private readonly options: SolHubOptions) {
-    this.ring = new ByteRing({ maxBytes: options.ringBytes ?? 256 * 1024 });
+    this.ring = scrollbackStore(options);
   }
 
   get active(): boolean {
@@ -106,7 +110,7 @@ export class SolHub {
     const sol = await this.ensureOpen(options.takeover ?? false);
     const tookOver = sol.tookOver && this.announcedTakeover !== sol;
     if (sol.tookOver) this.announcedTakeover = sol;
-    const replay = this.ring.copyFrom();
+    const replay = this.ring.snapshot();
     this.viewers.set(viewerId, { id: viewerId, listeners });
     if (options.mode === 'control' && this.controller === undefined) this.setController(viewerId);
     const holds = () => this.controller === viewerId;
@@ -115,7 +119,7 @@ export class SolHub {
       tookOver,
       replay,
       // Output reaches the ring before any viewer (data, below), so it always holds what this viewer got.
-      scrollback: () => this.ring.copyFrom(),
+      scrollback: () => this.ring.snapshot(),
       write: (bytes) => {
         if (!holds() || this.sol === undefined) return false;
         this.sol.write(bytes);
@@ -142,6 +146,7 @@ export class SolHub {
     this.closed = true;
     clearTimeout(this.reopenTimer);
     await this.shutdown('closed', 'hub closed');
+    this.ring.close();
     this.broadcast({ type: 'ended', reason: 'closed', detail: 'SOL hub closed' });
     this.viewers.clear();
     this.controller = undefined;
@@ -234,4 +239,18 @@ export class SolHub {
   private broadcast(event: SolHubEvent): void {
     for (const viewer of this.viewers.values()) viewer.listeners.onEvent?.(event);
   }
+}
+
+function scrollbackStore(options: SolHubOptions): ScrollbackStore {
+  const capacity = options.ringBytes ?? 256 * 1024;
+  if (options.scrollbackDirectory !== undefined) {
+    try {
+      return ScrollbackFile.create(options.scrollbackDirectory, capacity, {
+        onError: (error) => options.logger?.warn?.({ reason: error.message }, 'SOL scrollback file failed; keeping it in memory'),
+      });
+    } catch (error) {
+      options.logger?.warn?.({ reason: error instanceof Error ? error.message : String(error) }, 'SOL scrollback file could not be made; keeping it in memory');
+    }
+  }
+  return new ScrollbackRing(capacity);
 }

@@ -1,6 +1,9 @@
 import { startIpmiSim, startUdpProxy, type IpmiSimLab } from '@lightsout/lab';
 import { LightsoutError } from '@lightsout/shared';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openIpmiSession } from '../session/connect.js';
 import { SolHub, type SolHubEvent } from './sol-hub.js';
@@ -8,7 +11,10 @@ import { SolHub, type SolHubEvent } from './sol-hub.js';
 // SOL against OpenIPMI's ipmi_sim with the lab plug-in; the host UART is in this process.
 let lab: IpmiSimLab;
 const hubs: SolHub[] = [];
+// The hubs keep their scrollback on disk, as the agent does.
+let scrollbackDirectory: string;
 beforeAll(async () => {
+  scrollbackDirectory = mkdtempSync(join(tmpdir(), 'sol-scrollback-'));
   lab = await startIpmiSim();
 });
 afterEach(async () => {
@@ -18,12 +24,14 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await lab?.stop();
+  rmSync(scrollbackDirectory, { recursive: true, force: true });
 });
 
 function hubFor(port: number, options: { keepaliveMs?: number; retransmitBaseMs?: number } = {}): SolHub {
   const hub = new SolHub({
     openSession: () => openIpmiSession({ host: lab.host, port, username: 'admin', password: 'adminpass', protocol: 'lanplus', cipherSuites: [3], timing: { requestTimeoutMs: 100, handshakeTimeoutMs: 300, handshakeAttempts: 10, requestRetries: 8 } }),
     timing: { retransmitBaseMs: options.retransmitBaseMs ?? 200, keepaliveMs: options.keepaliveMs ?? 15_000 },
+    scrollbackDirectory,
   });
   hubs.push(hub);
   return hub;
@@ -73,8 +81,13 @@ describe('SOL against ipmi_sim', () => {
     await lab.uart.waitForReceived((received) => received.length >= input.length, 25_000);
     expect(output.bytes().equals(hostOutput)).toBe(true);
     expect(Buffer.from(lab.uart.received()).equals(input)).toBe(true);
-    // What a late viewer of the console gets: the last 256 KiB (the ring's size) of what this viewer got.
-    expect(Buffer.from(viewer.scrollback()).equals(hostOutput.subarray(hostOutput.length - 256 * 1024))).toBe(true);
+    // What a late viewer of the console gets: the last 256 KiB (the scrollback's size) of what this viewer got,
+    // read back from the hub's file (unlinked when it was made: nothing in the directory by name).
+    const last = hostOutput.subarray(hostOutput.length - 256 * 1024);
+    expect(Buffer.from(viewer.scrollback()).equals(last)).toBe(true);
+    const late = await hubs[0]!.attach('bob', { mode: 'view' }, collector().listeners);
+    expect(Buffer.from(late.replay).equals(last)).toBe(true);
+    expect(readdirSync(scrollbackDirectory)).toEqual([]);
   });
 
   it('stays byte-exact through 10% loss and reordering in both directions', async () => {

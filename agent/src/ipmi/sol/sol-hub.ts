@@ -41,11 +41,11 @@ export interface SolViewer {
   readonly id: string;
   /** This attach deactivated another session's SOL (privileged takeover); that session's viewers are told by their hub. */
   readonly tookOver: boolean;
-  /** Buffered output from before this viewer attached (up to the ring size). */
+  /** Output from before this viewer attached (up to the scrollback's size). */
   readonly replay: Uint8Array;
   /**
-   * The ring's bytes now: the replay and every byte this viewer was given
-   * since, up to the ring size — what a console group hands a late member
+   * The scrollback now: the replay and every byte this viewer was given
+   * since, up to its size — what a console group hands a late member
    * without keeping a second copy.
    */
   scrollback(): Uint8Array;
@@ -70,14 +70,14 @@ interface Attached {
 
 /**
  * The single SOL payload of one BMC, fanned out to any number of viewers: one
- * holds the keyboard, the others read; a ring buffer replays recent output to
+ * holds the keyboard, the others read; a scrollback replays recent output to
  * whoever attaches later. SOL opens with the first viewer (or at start in
  * always-on mode) and closes with the last one.
  */
 export class SolHub {
   private readonly viewers = new Map<string, Attached>();
   private controller: string | undefined;
-  private readonly ring: ScrollbackStore;
+  private readonly scrollback: ScrollbackStore;
   private sol: SolSession | undefined;
   private opening: Promise<SolSession> | undefined;
   private closed = false;
@@ -87,7 +87,7 @@ export class SolHub {
   private reopenAttempts = 0;
 
   constructor(private readonly options: SolHubOptions) {
-    this.ring = scrollbackStore(options);
+    this.scrollback = scrollbackStore(options);
   }
 
   get active(): boolean {
@@ -96,7 +96,7 @@ export class SolHub {
 
   /** Bytes in the replay buffer (what a viewer attaching now would get first). */
   get buffered(): number {
-    return this.ring.size;
+    return this.scrollback.size;
   }
 
   /** Always-on mode: open SOL now, with nobody attached. */
@@ -110,7 +110,7 @@ export class SolHub {
     const sol = await this.ensureOpen(options.takeover ?? false);
     const tookOver = sol.tookOver && this.announcedTakeover !== sol;
     if (sol.tookOver) this.announcedTakeover = sol;
-    const replay = this.ring.snapshot();
+    const replay = this.scrollback.snapshot();
     this.viewers.set(viewerId, { id: viewerId, listeners });
     if (options.mode === 'control' && this.controller === undefined) this.setController(viewerId);
     const holds = () => this.controller === viewerId;
@@ -118,8 +118,8 @@ export class SolHub {
       id: viewerId,
       tookOver,
       replay,
-      // Output reaches the ring before any viewer (data, below), so it always holds what this viewer got.
-      scrollback: () => this.ring.snapshot(),
+      // Output reaches the scrollback before any viewer (data, below), so it always holds what this viewer got.
+      scrollback: () => this.scrollback.snapshot(),
       write: (bytes) => {
         if (!holds() || this.sol === undefined) return false;
         this.sol.write(bytes);
@@ -146,7 +146,7 @@ export class SolHub {
     this.closed = true;
     clearTimeout(this.reopenTimer);
     await this.shutdown('closed', 'hub closed');
-    this.ring.close();
+    this.scrollback.close();
     this.broadcast({ type: 'ended', reason: 'closed', detail: 'SOL hub closed' });
     this.viewers.clear();
     this.controller = undefined;
@@ -199,7 +199,7 @@ export class SolHub {
     try {
       const sol = await SolSession.activate(session, {
         data: (bytes) => {
-          this.ring.push(bytes);
+          this.scrollback.push(bytes);
           for (const viewer of this.viewers.values()) viewer.listeners.onData(bytes);
         },
         status: (status) => this.broadcast({ type: 'status', status }),

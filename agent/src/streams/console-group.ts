@@ -87,7 +87,7 @@ export class ConsoleGroup {
     this.statusCoalesceMs = options.statusCoalesceMs ?? 250;
     this.statusSlice = options.statusSlice ?? 64;
     if (port.replay) {
-      this.scrollback?.append(port.replay);
+      this.scrollback?.push(port.replay);
       this.backlog!.push(port.replay);
     }
     // Nobody to hand output to yet: read no further than what is already in hand.
@@ -153,7 +153,7 @@ export class ConsoleGroup {
   /** BMC output: to every member, in order. */
   output(bytes: Uint8Array): void {
     this.gate.consumed(bytes.length);
-    this.scrollback?.append(bytes);
+    this.scrollback?.push(bytes);
     if (this.backlog) return void this.backlog.push(bytes);
     for (const member of [...this.members]) {
       member.deliver(bytes);

@@ -1,21 +1,10 @@
 import { mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ScrollbackFile, ScrollbackRing, prepareScrollbackDirectory } from './scrollback-file.js';
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
-
-/** Heap and ArrayBuffer bytes the process holds after a full collection. */
-function heldBytes(): number {
-  collectGarbage();
-  collectGarbage();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
+import { heldBytes } from '../testing/held-bytes.js';
+import { ScrollbackFile, prepareScrollbackDirectory } from './scrollback-file.js';
+import { Scrollback } from './scrollback.js';
 
 /** A deterministic byte stream (xorshift), so a test that fails can be run again the same way. */
 function generator(seed: number) {
@@ -162,7 +151,7 @@ describe('ScrollbackFile', () => {
       expect(store.bytesInMemory).toBe(0);
     }
     // The same output in memory costs the capacity: what the file saves.
-    const rings = Array.from({ length: 8 }, () => new ScrollbackRing(capacity));
+    const rings = Array.from({ length: 8 }, () => new Scrollback(capacity));
     const ringsBefore = heldBytes();
     for (let written = 0; written < 2 * capacity; written += 45) for (const ring of rings) ring.push(Buffer.alloc(45, written & 0xff));
     expect((heldBytes() - ringsBefore) / rings.length).toBeGreaterThan(0.9 * capacity);

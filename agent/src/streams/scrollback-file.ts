@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readSync, rmSync, unlinkSync, write } f
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ByteRing } from '@lightsout/shared';
+import type { ScrollbackStore } from './scrollback.js';
 
 // File layout: the byte at stream offset o sits at file position o mod C (the
 // capacity), so the file never grows past C and holds the newest C bytes, each
@@ -38,35 +39,6 @@ const WRITE_DELAY_MS = 100;
 /** This much output waiting (or half the capacity, when that is less) starts its write at once. */
 const WRITE_NOW_BYTES = 16 * 1024;
 
-/** Where a console's scrollback lives: `push`, then `snapshot` for a late viewer. */
-export interface ScrollbackStore {
-  /** Output bytes held (at most the capacity). */
-  readonly size: number;
-  push(bytes: Uint8Array): void;
-  /** The last `capacity` bytes of output, oldest first. */
-  snapshot(): Uint8Array;
-  close(): void;
-}
-
-/** The in-memory store: one ring that grows as output arrives (ByteRing). */
-export class ScrollbackRing implements ScrollbackStore {
-  private readonly ring: ByteRing;
-
-  constructor(capacityBytes: number) {
-    this.ring = new ByteRing({ maxBytes: capacityBytes });
-  }
-  get size(): number {
-    return this.ring.size;
-  }
-  push(bytes: Uint8Array): void {
-    this.ring.push(bytes);
-  }
-  snapshot(): Uint8Array {
-    return this.ring.copyFrom();
-  }
-  close(): void {}
-}
-
 export interface ScrollbackFileOptions {
   /** Told once when the file fails (the store then keeps the window in memory). */
   onError?: (error: Error) => void;
@@ -90,7 +62,7 @@ export interface ScrollbackFileOptions {
  * window is at most `capacity` bytes, in the page cache).
  *
  * If a write or read fails (disk full, I/O error) the store says so once
- * and keeps the window in memory from then on, as ScrollbackRing does: a
+ * and keeps the window in memory from then on, as Scrollback does: a
  * console never stops because its log could not be written.
  */
 export class ScrollbackFile implements ScrollbackStore {

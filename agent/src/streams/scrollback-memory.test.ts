@@ -1,21 +1,9 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { heldBytes } from '../testing/held-bytes.js';
 import { ByteRing } from '@lightsout/shared';
 import { ConsoleGroup } from './console-group.js';
 import type { ConsolePort } from './ports/types.js';
 import { Scrollback } from './scrollback.js';
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
-
-/** Heap and ArrayBuffer bytes the process holds after a full collection. */
-function heldBytes(): number {
-  collectGarbage();
-  collectGarbage();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
 
 /**
  * What a full scrollback really costs, measured on the process heap: SOL
@@ -32,7 +20,7 @@ describe('Scrollback memory', () => {
       const scrollbacks = Array.from({ length: consoles }, () => new Scrollback(capacity));
       // Twice the capacity: the oldest half has been evicted, the structure is full.
       for (let written = 0; written < 2 * capacity; written += packetBytes) {
-        for (const scrollback of scrollbacks) scrollback.append(Buffer.alloc(packetBytes, written & 0xff));
+        for (const scrollback of scrollbacks) scrollback.push(Buffer.alloc(packetBytes, written & 0xff));
       }
       const perConsole = (heldBytes() - before) / consoles;
       expect(perConsole).toBeLessThanOrEqual(capacity + 16 * 1024);

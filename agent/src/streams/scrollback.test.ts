@@ -11,18 +11,18 @@ function text(data: Uint8Array): string {
 describe('Scrollback', () => {
   it('keeps everything while under capacity, in order', () => {
     const scrollback = new Scrollback(16);
-    scrollback.append(bytes('abc'));
-    scrollback.append(bytes('def'));
+    scrollback.push(bytes('abc'));
+    scrollback.push(bytes('def'));
     expect(text(scrollback.snapshot())).toBe('abcdef');
     expect(scrollback.size).toBe(6);
   });
 
   it('keeps exactly the last capacity bytes, trimming inside a chunk', () => {
     const scrollback = new Scrollback(5);
-    scrollback.append(bytes('abc'));
-    scrollback.append(bytes('defg'));
+    scrollback.push(bytes('abc'));
+    scrollback.push(bytes('defg'));
     expect(text(scrollback.snapshot())).toBe('cdefg');
-    scrollback.append(bytes('hijklmn'));
+    scrollback.push(bytes('hijklmn'));
     expect(text(scrollback.snapshot())).toBe('jklmn');
   });
 
@@ -32,14 +32,14 @@ describe('Scrollback', () => {
     for (let index = 0; index < 20_000; index += 1) {
       const piece = String.fromCharCode(97 + (index % 26));
       all += piece;
-      scrollback.append(bytes(piece));
+      scrollback.push(bytes(piece));
     }
     expect(text(scrollback.snapshot())).toBe(all.slice(-1000));
   });
 
   it('keeps nothing with capacity 0 (VNC)', () => {
     const scrollback = new Scrollback(0);
-    scrollback.append(bytes('frame'));
+    scrollback.push(bytes('frame'));
     expect(scrollback.size).toBe(0);
   });
 });

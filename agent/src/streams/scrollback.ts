@@ -1,5 +1,15 @@
 import { ByteRing } from '@lightsout/shared';
 
+/** Where a console's scrollback lives: `push`, then `snapshot` for a late viewer. */
+export interface ScrollbackStore {
+  /** Output bytes held (at most the capacity). */
+  readonly size: number;
+  push(bytes: Uint8Array): void;
+  /** The last `capacity` bytes of output, oldest first. */
+  snapshot(): Uint8Array;
+  close(): void;
+}
+
 /**
  * The last `capacityBytes` of a console's output, kept so that a viewer who
  * joins a shared SOL/serial console later sees what was already on screen.
@@ -9,7 +19,7 @@ import { ByteRing } from '@lightsout/shared';
  * 8× the capacity with 45-byte packets and 180× with 1-byte ones.
  * `snapshot()` copies once per join.
  */
-export class Scrollback {
+export class Scrollback implements ScrollbackStore {
   private readonly ring: ByteRing;
 
   constructor(readonly capacityBytes: number) {
@@ -25,11 +35,13 @@ export class Scrollback {
     return this.ring.allocatedBytes;
   }
 
-  append(bytes: Uint8Array): void {
+  push(bytes: Uint8Array): void {
     this.ring.push(bytes);
   }
 
   snapshot(): Uint8Array {
     return this.ring.copyFrom();
   }
+
+  close(): void {}
 }

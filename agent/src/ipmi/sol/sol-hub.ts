@@ -1,5 +1,6 @@
 import { LightsoutError } from '@lightsout/shared';
-import { ScrollbackFile, ScrollbackRing, type ScrollbackStore } from '../../streams/scrollback-file.js';
+import { ScrollbackFile } from '../../streams/scrollback-file.js';
+import { Scrollback, type ScrollbackStore } from '../../streams/scrollback.js';
 import type { IpmiSession } from '../session/connect.js';
 import { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import type { SessionLogger } from '../session/core.js';
@@ -19,7 +20,7 @@ export interface SolHubOptions {
    * Keep that output in a file in this directory (ScrollbackFile) rather than
    * in memory, so the agent's memory does not follow what its consoles print.
    * Without it (or when the file cannot be made) the output is held in a ring
-   * that grows as it arrives (ScrollbackRing).
+   * that grows as it arrives (Scrollback).
    */
   scrollbackDirectory?: string;
   /** Keep SOL open while nobody watches (boot messages are never missed). */
@@ -252,5 +253,5 @@ function scrollbackStore(options: SolHubOptions): ScrollbackStore {
       options.logger?.warn?.({ reason: error instanceof Error ? error.message : String(error) }, 'SOL scrollback file could not be made; keeping it in memory');
     }
   }
-  return new ScrollbackRing(capacity);
+  return new Scrollback(capacity);
 }

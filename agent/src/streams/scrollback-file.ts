@@ -57,9 +57,10 @@ export interface ScrollbackFileOptions {
  * no other process finds it by name. Writes go through libuv's thread pool
  * one at a time; output waits up to WRITE_DELAY_MS (or until WRITE_NOW_BYTES
  * are waiting) so that a burst — a boot log arriving a SOL packet at a time —
- * is one write, not one per packet. `snapshot()` reads synchronously (a late viewer joins in the same
- * turn as its scrollback is taken, so no byte falls between the two; the
- * window is at most `capacity` bytes, in the page cache).
+ * is one write, not one per packet. `snapshot()` reads synchronously: a late
+ * viewer joins in the same turn as its scrollback is taken, so no byte falls
+ * between the two, and the window is at most `capacity` bytes, in the page
+ * cache.
  *
  * If a write or read fails (disk full, I/O error) the store says so once
  * and keeps the window in memory from then on, as Scrollback does: a

@@ -50,7 +50,12 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadConfig(configPath);
     const logger = createLogger(config.logLevel);
     await ensureStateDir(config.stateDir);
-    prepareScrollbackDirectory(config.stateDir);
+    try {
+      prepareScrollbackDirectory(config.stateDir);
+    } catch (error) {
+      // Not fatal: each SOL console then keeps its scrollback in memory (its hub says so).
+      logger.warn({ reason: error instanceof Error ? error.message : String(error) }, 'SOL scrollback directory could not be made; consoles keep their scrollback in memory');
+    }
     const { keyPair, created } = await loadOrCreateKeyPair(config.stateDir);
     if (created) logger.info({ stateDir: config.stateDir }, 'generated a new Ed25519 agent key');
     const { identity, enrolled } = await ensureIdentity({ relays: config.relays, name: config.name, stateDir: config.stateDir, joinToken: config.joinToken, keyPair });

@@ -197,8 +197,9 @@ export class ScrollbackFile implements ScrollbackStore {
       if (!this.writing) this.settle();
       return;
     }
-    const from = Math.max(this.pending.start, this.windowStart());
-    const chunk = this.pending.copyFrom(from);
+    // Memory never holds more than the window (its ring is bounded by the capacity), so all of it is written.
+    const from = this.pending.start;
+    const chunk = this.pending.copyFrom();
     if (chunk.length === 0) {
       this.settle();
       return;

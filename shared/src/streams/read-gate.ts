@@ -47,8 +47,15 @@ export interface TurnSchedulerOptions {
 export class TurnScheduler {
   private turnRead = 0;
   private scheduled = false;
-  /** Sources that read in this turn (their per-turn counts reset at its end). */
-  private readonly active = new Set<ReadGate>();
+  /**
+   * The current turn's number. A gate's per-turn count belongs to the turn
+   * it was counted in, so a new turn resets every count without visiting
+   * the gates: no set of this turn's readers to fill and empty. That set was
+   * one of the agent's largest sources of objects that outlive the young
+   * generation (its hash tables grown and cleared each turn, tenured while a
+   * thousand consoles each printed a packet; docs/benchmarks.md, soak).
+   */
+  #turn = 0;
   /** Sources waiting for a turn, oldest first. */
   private readonly waiting = new Set<ReadGate>();
 
@@ -64,10 +71,14 @@ export class TurnScheduler {
     return this.waiting.size;
   }
 
+  /** @internal The turn a gate counts its bytes in. */
+  get turn(): number {
+    return this.#turn;
+  }
+
   /** @internal ReadGate reports what its source delivered. */
   record(gate: ReadGate, bytes: number, gateTurnBytes: number): void {
     this.schedule();
-    this.active.add(gate);
     this.turnRead += bytes;
     const { quantumBytes, turnBytes, lightBytes } = this.options;
     if (gateTurnBytes >= quantumBytes || (this.turnRead >= turnBytes && gateTurnBytes >= lightBytes)) {
@@ -78,7 +89,6 @@ export class TurnScheduler {
 
   /** @internal A stopped gate leaves every queue. */
   forget(gate: ReadGate): void {
-    this.active.delete(gate);
     this.waiting.delete(gate);
   }
 
@@ -91,8 +101,7 @@ export class TurnScheduler {
   private readonly nextTurn = (): void => {
     this.scheduled = false;
     this.turnRead = 0;
-    for (const gate of this.active) gate.newTurn();
-    this.active.clear();
+    this.#turn += 1;
     // Wake the oldest waiters, as many as one turn's budget holds; the rest wait their turn.
     let wake = Math.max(1, Math.floor(this.options.turnBytes / this.options.quantumBytes));
     for (const gate of this.waiting) {
@@ -114,6 +123,8 @@ export class TurnScheduler {
 export class ReadGate {
   private readonly held = new Set<GateReason>();
   private turnBytes = 0;
+  /** The scheduler's turn `turnBytes` were counted in. */
+  private countedTurn = -1;
   private paused = false;
   private stopped = false;
 
@@ -136,6 +147,10 @@ export class ReadGate {
   /** Record bytes the source just delivered; the scheduler yields it when its share of the turn is used up. */
   consumed(bytes: number): void {
     if (this.stopped) return;
+    if (this.countedTurn !== this.scheduler.turn) {
+      this.countedTurn = this.scheduler.turn;
+      this.turnBytes = 0;
+    }
     this.turnBytes += bytes;
     this.scheduler.record(this, bytes, this.turnBytes);
   }
@@ -165,11 +180,6 @@ export class ReadGate {
       this.paused = false;
       this.source.resume();
     }
-  }
-
-  /** @internal The scheduler starts a new turn. */
-  newTurn(): void {
-    this.turnBytes = 0;
   }
 }
 

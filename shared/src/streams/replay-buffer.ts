@@ -41,9 +41,9 @@ const MIN_SPARE_PAGES = StreamLimits.ackEveryBytes / MAX_PAGE_BYTES;
  *            ^ headAt                                       ^ tailAt
  */
 export class ReplayBuffer {
-  private pages: Uint8Array[] = [];
+  private readonly pages: Uint8Array[] = [];
   /** Acknowledged pages of MAX_PAGE_BYTES, reused by addPage (counted in allocatedBytes). */
-  private spares: Uint8Array[] = [];
+  private readonly spares: Uint8Array[] = [];
   /** Index in pages[0] of the byte at `startOffset`. */
   private headAt = 0;
   /** Bytes written into the last page. */
@@ -120,10 +120,17 @@ export class ReplayBuffer {
       this.headAt = 0;
     }
     if (this.held === 0) {
-      // Nothing held: keep one small page, so the next keystroke allocates nothing.
+      // Nothing held: keep one small page, so the next keystroke allocates nothing — not even the
+      // lists: each console acknowledges a keystroke a second, and lists made anew each time outlive
+      // the young generation in a thousand long-lived buffers (docs/benchmarks.md, soak).
       const last = this.pages[this.pages.length - 1];
-      this.pages = last !== undefined && last.length === MIN_PAGE_BYTES ? [last] : [];
-      this.spares = [];
+      if (last !== undefined && last.length === MIN_PAGE_BYTES) {
+        this.pages[0] = last;
+        this.pages.length = 1;
+      } else {
+        this.pages.length = 0;
+      }
+      if (this.spares.length > 0) this.spares.length = 0;
       this.allocated = this.pages.length * MIN_PAGE_BYTES;
       this.headAt = 0;
       this.tailAt = 0;
@@ -134,7 +141,7 @@ export class ReplayBuffer {
       if (inUse <= MIN_PAGE_BYTES || inUse <= 4 * this.held) return;
       const rest = this.copyFrom(this.first);
       for (const page of this.pages) this.release(page);
-      this.pages = [];
+      this.pages.length = 0;
       this.headAt = 0;
       this.tailAt = 0;
       const page = this.addPage(rest.length, false);

@@ -46,6 +46,9 @@ export function completionCodeOfError(error: unknown): number | undefined {
   return error instanceof LightsoutError && typeof error.details?.['completionCode'] === 'number' ? error.details['completionCode'] : undefined;
 }
 
+/** rqSeq is 6 bits (IPMI v2.0 §5.1, the IPMB message's rqSeq/rqLUN byte). */
+const RQ_SEQ_SLOTS = 64;
+
 /**
  * What RMCP+ and v1.5 sessions share: request/response pairing by rqSeq,
  * retransmission with exponential backoff (each retransmit gets a new session
@@ -53,7 +56,13 @@ export function completionCodeOfError(error: unknown): number | undefined {
  */
 export abstract class SessionCore {
   state: SessionState = 'idle';
-  protected readonly pending = new Map<number, PendingRequest>();
+  /**
+   * Requests in flight by rqSeq (6 bits, IPMI v2.0 §5.1: 64 slots). A slot
+   * array, not a Map: a Map emptied and filled again by each keepalive
+   * reallocated its hash table every time, and a table kept between two
+   * keepalives outlived the young generation in every open session.
+   */
+  protected readonly pending: (PendingRequest | undefined)[] = new Array<PendingRequest | undefined>(RQ_SEQ_SLOTS).fill(undefined);
   private requestSequence = 0;
   protected failure: LightsoutError | undefined;
   private readonly closeListeners = new Set<(error: LightsoutError | undefined) => void>();
@@ -106,7 +115,7 @@ export abstract class SessionCore {
           this.transport.send(this.frameIpmi(bytes));
           entry.timer = setTimeout(() => {
             if (entry.attempt >= retries) {
-              this.pending.delete(sequence);
+              this.pending[sequence] = undefined;
               reject(new LightsoutError('BMC_TIMEOUT', `no answer to netFn 0x${command.netFn.toString(16)} cmd 0x${command.command.toString(16)} after ${retries + 1} tries`));
               this.onRequestTimeout();
               return;
@@ -116,7 +125,7 @@ export abstract class SessionCore {
           }, this.timing.requestTimeoutMs * 2 ** entry.attempt);
         },
       };
-      this.pending.set(sequence, entry);
+      this.pending[sequence] = entry;
       entry.transmit();
     });
   }
@@ -136,7 +145,7 @@ export abstract class SessionCore {
       return;
     }
     if (!isResponse(message)) return;
-    const entry = this.pending.get(message.sequence);
+    const entry = this.pending[message.sequence];
     if (entry === undefined || entry.request.command !== message.command || (entry.request.netFn | 1) !== message.netFn) return;
     let completionCode: number;
     try {
@@ -148,16 +157,16 @@ export abstract class SessionCore {
     // 0xCF: the BMC saw a retransmit of a request it is still answering; the real answer follows.
     if (completionCode === COMPLETION.duplicateRequest) return;
     clearTimeout(entry.timer);
-    this.pending.delete(message.sequence);
+    this.pending[message.sequence] = undefined;
     if (completionCode !== 0) entry.reject(completionError({ netFn: entry.request.netFn, command: entry.request.command, data: entry.request.data }, completionCode));
     else entry.resolve(message.data.subarray(1));
   }
 
   private nextRequestSequence(): number {
     // rqSeq is 6 bits; skip numbers still in flight.
-    for (let tries = 0; tries < 64; tries++) {
-      this.requestSequence = (this.requestSequence + 1) & 0x3f;
-      if (!this.pending.has(this.requestSequence)) return this.requestSequence;
+    for (let tries = 0; tries < RQ_SEQ_SLOTS; tries++) {
+      this.requestSequence = (this.requestSequence + 1) & (RQ_SEQ_SLOTS - 1);
+      if (this.pending[this.requestSequence] === undefined) return this.requestSequence;
     }
     throw new LightsoutError('BMC_BUSY', '64 IPMI requests already in flight on this session');
   }
@@ -172,11 +181,12 @@ export abstract class SessionCore {
   }
 
   protected dispose(error: LightsoutError | undefined): void {
-    for (const entry of this.pending.values()) {
+    const inFlight = this.pending.filter((entry) => entry !== undefined);
+    this.pending.fill(undefined);
+    for (const entry of inFlight) {
       clearTimeout(entry.timer);
       entry.reject(error ?? new LightsoutError('BMC_PROTOCOL_ERROR', 'IPMI session closed'));
     }
-    this.pending.clear();
     this.transport.onDatagram(undefined);
     void this.transport.close();
     for (const listener of this.closeListeners) listener(error);

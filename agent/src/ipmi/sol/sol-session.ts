@@ -33,7 +33,6 @@ interface Outstanding {
   data: Uint8Array;
   control: number;
   retransmits: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /**
@@ -49,9 +48,26 @@ export class SolSession {
   private readonly pendingInput: Array<{ data: Uint8Array; control: number }> = [];
   private outstanding: Outstanding | undefined;
   private outboundSequence = 0;
-  private lastInbound: { sequence: number; length: number } | undefined;
+  /**
+   * The last BMC packet delivered: its sequence number (0: none yet; a data
+   * packet's is 1..15, §15.9) and how many of its bytes went out. Updated in
+   * place: an object per packet, kept until the next one a second later,
+   * outlived the young generation in every open console.
+   */
+  private readonly lastInbound = { sequence: 0, length: 0 };
   private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The retransmit timer, one per session and re-armed for each packet sent
+   * (`refresh()`), never cleared by an acknowledgement: when it fires with
+   * nothing outstanding it does nothing and rests. A timer made and cleared
+   * per keystroke also made and dropped Node's list for its duration each
+   * time (the packet is acknowledged long before anything else falls due),
+   * and those lists outlived the young generation in every open console.
+   */
+  private retransmitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The delay `retransmitTimer` was made with: `refresh()` keeps it. */
+  private retransmitTimerMs = 0;
   private ended = false;
   private maxData = 255;
   /** Cleared when the BMC refuses Get Payload Instance Info: the keepalive falls back to Get Device ID. */
@@ -234,7 +250,7 @@ export class SolSession {
 
   private deliver(packet: SolPacket): void {
     const last = this.lastInbound;
-    if (last !== undefined && last.sequence === packet.sequence) {
+    if (last.sequence === packet.sequence) {
       // A retransmit; it may carry bytes appended since the first send (§15.9): deliver only those.
       this.counters.duplicates++;
       if (packet.data.length > last.length) {
@@ -245,7 +261,8 @@ export class SolSession {
       }
       return;
     }
-    this.lastInbound = { sequence: packet.sequence, length: packet.data.length };
+    last.sequence = packet.sequence;
+    last.length = packet.data.length;
     if (packet.data.length === 0) return;
     this.counters.received += packet.data.length;
     this.events.data(packet.data);
@@ -253,7 +270,6 @@ export class SolSession {
 
   private acknowledged(packet: SolPacket): void {
     const outstanding = this.outstanding!;
-    clearTimeout(outstanding.timer);
     this.outstanding = undefined;
     const nacked = (packet.control & SOL_STATUS.nack) !== 0;
     const accepted = Math.min(packet.acceptedCount, outstanding.data.length);
@@ -277,7 +293,7 @@ export class SolSession {
     // An empty non-break leftover (NACK of nothing) is dropped.
     if (next.data.length === 0 && next.control === 0) return this.pump();
     this.outboundSequence = nextSolSequence(this.outboundSequence);
-    this.outstanding = { sequence: this.outboundSequence, data: next.data, control: next.control, retransmits: 0, timer: undefined };
+    this.outstanding = { sequence: this.outboundSequence, data: next.data, control: next.control, retransmits: 0 };
     this.transmit();
   }
 
@@ -285,16 +301,32 @@ export class SolSession {
     const outstanding = this.outstanding;
     if (outstanding === undefined || this.ended) return;
     this.send({ sequence: outstanding.sequence, ackSequence: 0, acceptedCount: 0, control: outstanding.control, data: outstanding.data });
-    outstanding.timer = setTimeout(() => {
-      if (outstanding.retransmits >= this.timing.maxRetransmits) {
-        this.finish('retransmits-exhausted', `no SOL acknowledgement after ${outstanding.retransmits} retransmits`);
-        return;
-      }
-      outstanding.retransmits++;
-      this.counters.retransmits++;
-      this.transmit();
-    }, this.timing.retransmitBaseMs * (Math.floor(outstanding.retransmits / 2) + 1));
+    this.armRetransmit(this.timing.retransmitBaseMs * (Math.floor(outstanding.retransmits / 2) + 1));
   }
+
+  /** Fires `ms` after the last packet sent, unless another is sent first; the same timer again while the delay is the same. */
+  private armRetransmit(ms: number): void {
+    if (this.retransmitTimer !== undefined && this.retransmitTimerMs === ms) {
+      this.retransmitTimer.refresh();
+      return;
+    }
+    clearTimeout(this.retransmitTimer);
+    this.retransmitTimerMs = ms;
+    this.retransmitTimer = setTimeout(this.retransmitDue, ms);
+  }
+
+  private readonly retransmitDue = (): void => {
+    const outstanding = this.outstanding;
+    // Acknowledged since it was sent (or held after a NACK): nothing is due.
+    if (outstanding === undefined || this.ended) return;
+    if (outstanding.retransmits >= this.timing.maxRetransmits) {
+      this.finish('retransmits-exhausted', `no SOL acknowledgement after ${outstanding.retransmits} retransmits`);
+      return;
+    }
+    outstanding.retransmits++;
+    this.counters.retransmits++;
+    this.transmit();
+  };
 
   private send(packet: SolPacket): void {
     try {
@@ -307,7 +339,7 @@ export class SolSession {
   private stopTimers(): void {
     clearInterval(this.keepaliveTimer);
     clearTimeout(this.holdTimer);
-    clearTimeout(this.outstanding?.timer);
+    clearTimeout(this.retransmitTimer);
   }
 
   private finish(reason: SolEndReason, detail: string): void {

@@ -46,7 +46,7 @@ export function completionCodeOfError(error: unknown): number | undefined {
   return error instanceof LightsoutError && typeof error.details?.['completionCode'] === 'number' ? error.details['completionCode'] : undefined;
 }
 
-/** rqSeq is 6 bits (IPMI v2.0 §5.1, the IPMB message's rqSeq/rqLUN byte). */
+/** rqSeq is 6 bits: the high bits of the rqSeq/rqLUN byte of a LAN message (IPMI v2.0 §13.8). */
 const RQ_SEQ_SLOTS = 64;
 
 /**
@@ -57,7 +57,7 @@ const RQ_SEQ_SLOTS = 64;
 export abstract class SessionCore {
   state: SessionState = 'idle';
   /**
-   * Requests in flight by rqSeq (6 bits, IPMI v2.0 §5.1: 64 slots). A slot
+   * Requests in flight by rqSeq (6 bits, IPMI v2.0 §13.8: 64 slots). A slot
    * array, not a Map: a Map emptied and filled again by each keepalive
    * reallocated its hash table every time, and a table kept between two
    * keepalives outlived the young generation in every open session.

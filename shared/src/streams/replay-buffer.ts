@@ -130,7 +130,7 @@ export class ReplayBuffer {
       } else {
         this.pages.length = 0;
       }
-      if (this.spares.length > 0) this.spares.length = 0;
+      this.spares.length = 0;
       this.allocated = this.pages.length * MIN_PAGE_BYTES;
       this.headAt = 0;
       this.tailAt = 0;

@@ -8,6 +8,7 @@ import { BMC_TRUST_DIRECTORY } from '../bmc-tls/index.js';
 import { ConsoleGroup, consoleScrollbackBytes } from './console-group.js';
 import { pinnedLookup } from '../control/relay-endpoints.js';
 import { dialBack, dialUrlOf } from './dial-back.js';
+import { DialBackGate } from './dial-back-gate.js';
 import { createPortOpener } from './ports/open.js';
 import { StallWatch } from './stall-watch.js';
 import type { ConsolePortOpener } from './ports/types.js';
@@ -33,6 +34,8 @@ export interface StreamsExtensionOptions {
   openPort?: ConsolePortOpener;
   graceMs?: number;
   windowBytes?: number;
+  /** Dial-backs in their handshake at once (dial-back-gate.ts). */
+  dialBackConcurrency?: number;
 }
 
 /** The agent's stream plane, the `stream.open` / `stream.close` control ops (docs/streams.md). */
@@ -41,6 +44,7 @@ export class AgentStreams implements AgentExtension {
   private readonly groups = new Map<string, Promise<ConsoleGroup>>();
   private readonly openPort: ConsolePortOpener;
   private readonly graceMs: number;
+  private readonly dialBacks: DialBackGate;
   private readonly stopListening: () => void;
   /** Input that waited through a freeze of this process is discarded, not run late (stall-watch.ts). */
   private readonly stall = new StallWatch({ staleAfterMs: StreamTiming.staleInputMs });
@@ -52,6 +56,7 @@ export class AgentStreams implements AgentExtension {
   ) {
     this.openPort = options.openPort ?? createPortOpener(context.registry, join(context.config.stateDir, BMC_TRUST_DIRECTORY));
     this.graceMs = options.graceMs ?? StreamTiming.graceMs;
+    this.dialBacks = new DialBackGate(options.dialBackConcurrency);
     this.stall.start();
     this.handlers = {
       // Unfinished at its deadline, a stream.open waits on the agent's own work: a resume has no BMC side at all
@@ -123,7 +128,7 @@ export class AgentStreams implements AgentExtension {
     }
     // The relay that asked holds the session's pending leg: dial back to that one (the same address when its name has several).
     const relay = this.context.relay();
-    const socket = await dialBack(dialUrlOf(relay.url, params.dialPath), await this.context.signJwt(), { lookup: pinnedLookup(relay) });
+    const socket = await this.dialBacks.run(async () => dialBack(dialUrlOf(relay.url, params.dialPath), await this.context.signJwt(), { lookup: pinnedLookup(relay) }));
     session.attach(socket);
     return tookOver ? { tookOver } : {};
   }

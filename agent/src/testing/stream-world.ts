@@ -25,8 +25,17 @@ export interface StreamWorld {
   stop(): Promise<void>;
 }
 
-export async function startStreamWorld(server: ServerEntry, openPort: ConsolePortOpener): Promise<StreamWorld> {
-  const relay = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+export interface StreamWorldOptions {
+  dialBackConcurrency?: number;
+  /** Called with each dial-back's upgrade request; the handshake completes when `accept` is called. */
+  onDialBack?: (accept: () => void) => void;
+  /** The agent token each dial-back is signed with (called once per dial-back). */
+  signJwt?: () => Promise<string>;
+}
+
+export async function startStreamWorld(server: ServerEntry, openPort: ConsolePortOpener, options: StreamWorldOptions = {}): Promise<StreamWorld> {
+  const { onDialBack } = options;
+  const relay = new WebSocketServer({ host: '127.0.0.1', port: 0, ...(onDialBack === undefined ? {} : { verifyClient: (_info: unknown, done: (accepted: boolean) => void) => onDialBack(() => done(true)) }) });
   await once(relay, 'listening');
   const legs: WebSocket[] = [];
   relay.on('connection', (socket) => legs.push(socket));
@@ -38,11 +47,11 @@ export async function startStreamWorld(server: ServerEntry, openPort: ConsolePor
     identity: { agentId: 'a', region: 'r', datacenter: 'd', audience: 'aud', relay: '' },
     registry: undefined as never,
     logger: pino({ level: 'silent' }),
-    signJwt: async () => 'agent-jwt',
+    signJwt: options.signJwt ?? (async () => 'agent-jwt'),
     tenants,
     metrics: createAgentMetrics(),
   } satisfies AgentContext;
-  const streams = new AgentStreams(context, { openPort, graceMs: 60_000 });
+  const streams = new AgentStreams(context, { openPort, graceMs: 60_000, ...(options.dialBackConcurrency === undefined ? {} : { dialBackConcurrency: options.dialBackConcurrency }) });
   return {
     streams,
     tenants,

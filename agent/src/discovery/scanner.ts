@@ -4,6 +4,7 @@ import { scanTargets } from './cidr.js';
 import { IpmiScanSocket } from './ipmi-probe.js';
 import { PacerClosedError, ProbePacer } from './pacer.js';
 import { probeRedfish } from './redfish-probe.js';
+import { Slots } from '../slots.js';
 
 export interface ScanSettings {
   /** IPv4 CIDRs; only these are ever probed. */
@@ -61,7 +62,7 @@ export async function scanRanges(settings: ScanSettings, hooks: ScanHooks = {}):
     ? await IpmiScanSocket.open({ port: settings.ipmiPort, pacer, timeoutMs: settings.timeoutMs, retries: settings.retries, onSend: (address) => hooks.onProbe?.('ipmi', address) })
     : undefined;
   const redfish = settings.protocols.includes('redfish');
-  const redfishSlots = new Slots(settings.redfishConcurrency ?? Math.min(settings.concurrency, 64));
+  const redfishSlots = new Slots(Math.max(1, settings.redfishConcurrency ?? Math.min(settings.concurrency, 64)));
   const found: DiscoveredBmc[] = [];
   let nextTarget = 0;
   const worker = async () => {
@@ -119,25 +120,3 @@ export async function scanRanges(settings: ScanSettings, hooks: ScanHooks = {}):
 
 /** Workers started per turn of the event loop (each opens a socket first: tens of microseconds). */
 const START_BATCH = 32;
-
-/** At most `size` tasks at once; the others wait their turn in order. */
-class Slots {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.#free = Math.max(1, size);
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next !== undefined) next();
-      else this.#free++;
-    }
-  }
-}

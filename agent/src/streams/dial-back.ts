@@ -2,6 +2,23 @@ import { LightsoutError, StreamLimits } from '@lightsout/shared';
 import WebSocket from 'ws';
 import type { pinnedLookup } from '../control/relay-endpoints.js';
 
+/**
+ * How many stream dial-backs this agent lets be in their handshake at once.
+ *
+ * When a gateway dies, every console it carried resumes at another gateway
+ * within seconds, and each resume is a dial-back: a TCP connection, an HTTP
+ * upgrade with a fresh agent token, `ws`'s set-up. With 1,000 consoles all
+ * of them were in flight together, slowed by one another on the same cores,
+ * long enough for their objects to reach V8's old generation and for their
+ * socket buffers to fragment malloc's arenas, and each failover raised the
+ * agent's RSS for good. Taken 32 at a time, four failovers of 1,000
+ * consoles moved it by 1–2 MiB, and the consoles streamed again as soon as
+ * before: the handshakes are CPU work on the same cores either way
+ * (docs/benchmarks.md, soak, "Dial-backs taken in turn"). The stream plane
+ * (extension.ts) gives them out through `Slots`.
+ */
+export const DIAL_BACK_CONCURRENCY = 32;
+
 /** `http://relay:8080` + `/v1/agent/streams/…` → `ws://relay:8080/v1/agent/streams/…` */
 export function dialUrlOf(relay: string, dialPath: string): string {
   if (!dialPath.startsWith('/v1/agent/streams/')) throw new LightsoutError('BAD_REQUEST', 'dial-back path outside /v1/agent/streams/');

@@ -7,8 +7,8 @@ import type { ServerEntry } from '../config/types.js';
 import { BMC_TRUST_DIRECTORY } from '../bmc-tls/index.js';
 import { ConsoleGroup, consoleScrollbackBytes } from './console-group.js';
 import { pinnedLookup } from '../control/relay-endpoints.js';
-import { dialBack, dialUrlOf } from './dial-back.js';
-import { DialBackGate } from './dial-back-gate.js';
+import { DIAL_BACK_CONCURRENCY, dialBack, dialUrlOf } from './dial-back.js';
+import { Slots } from '../slots.js';
 import { createPortOpener } from './ports/open.js';
 import { StallWatch } from './stall-watch.js';
 import type { ConsolePortOpener } from './ports/types.js';
@@ -34,7 +34,7 @@ export interface StreamsExtensionOptions {
   openPort?: ConsolePortOpener;
   graceMs?: number;
   windowBytes?: number;
-  /** Dial-backs in their handshake at once (dial-back-gate.ts). */
+  /** Dial-backs in their handshake at once (DIAL_BACK_CONCURRENCY). */
   dialBackConcurrency?: number;
 }
 
@@ -44,7 +44,7 @@ export class AgentStreams implements AgentExtension {
   private readonly groups = new Map<string, Promise<ConsoleGroup>>();
   private readonly openPort: ConsolePortOpener;
   private readonly graceMs: number;
-  private readonly dialBacks: DialBackGate;
+  private readonly dialBacks: Slots;
   private readonly stopListening: () => void;
   /** Input that waited through a freeze of this process is discarded, not run late (stall-watch.ts). */
   private readonly stall = new StallWatch({ staleAfterMs: StreamTiming.staleInputMs });
@@ -56,7 +56,7 @@ export class AgentStreams implements AgentExtension {
   ) {
     this.openPort = options.openPort ?? createPortOpener(context.registry, join(context.config.stateDir, BMC_TRUST_DIRECTORY));
     this.graceMs = options.graceMs ?? StreamTiming.graceMs;
-    this.dialBacks = new DialBackGate(options.dialBackConcurrency);
+    this.dialBacks = new Slots(options.dialBackConcurrency ?? DIAL_BACK_CONCURRENCY);
     this.stall.start();
     this.handlers = {
       // Unfinished at its deadline, a stream.open waits on the agent's own work: a resume has no BMC side at all

@@ -1,49 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerEntry } from '../config/types.js';
 import { startStreamWorld } from '../testing/stream-world.js';
-import { DialBackGate } from './dial-back-gate.js';
 import type { ConsolePort } from './ports/types.js';
-
-/** A task that runs until the test ends it. */
-function heldTask(started: string[], name: string) {
-  let finish!: (outcome: { fail?: boolean }) => void;
-  const ended = new Promise<{ fail?: boolean }>((resolve) => (finish = resolve));
-  const task = async () => {
-    started.push(name);
-    const { fail } = await ended;
-    if (fail) throw new Error(`${name} failed`);
-    return name;
-  };
-  return { task, finish };
-}
-
-describe('DialBackGate', () => {
-  it('runs at most its limit at once and hands each freed turn to the longest waiting', async () => {
-    const gate = new DialBackGate(2);
-    const started: string[] = [];
-    const tasks = ['a', 'b', 'c', 'd'].map((name) => heldTask(started, name));
-    const results = tasks.map(({ task }) => gate.run(task));
-    await Promise.resolve();
-    expect(started).toEqual(['a', 'b']);
-    expect([gate.inFlight, gate.queued]).toEqual([2, 2]);
-    tasks[1]!.finish({});
-    expect(await results[1]).toBe('b');
-    expect(started).toEqual(['a', 'b', 'c']);
-    expect([gate.inFlight, gate.queued]).toEqual([2, 1]);
-    // A task that fails gives its turn back too.
-    tasks[0]!.finish({ fail: true });
-    await expect(results[0]).rejects.toThrow('a failed');
-    expect(started).toEqual(['a', 'b', 'c', 'd']);
-    tasks[2]!.finish({});
-    tasks[3]!.finish({});
-    expect(await Promise.all([results[2], results[3]])).toEqual(['c', 'd']);
-    expect([gate.inFlight, gate.queued]).toEqual([0, 0]);
-  });
-
-  it('refuses a limit that is not a positive integer', () => {
-    for (const limit of [0, -1, 1.5, Number.NaN]) expect(() => new DialBackGate(limit)).toThrow(RangeError);
-  });
-});
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROGRAMS, REPO, buildProgram, shebangOf } from './build.js';
-import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
+import { SERVER_MALLOC_TUNABLES, SERVER_NODE_FLAGS, serverEnv } from './lib/server-node-flags.js';
 import { bundleIsCurrent } from './lib/start-program.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'lightsout-build-'));
@@ -68,21 +68,56 @@ describe('scripts/build.ts', () => {
   }, 60_000);
 });
 
-describe("the servers' Node flags", () => {
+describe("the servers' Node flags and malloc settings", () => {
+  const firstLine = `#!/usr/bin/env -S GLIBC_TUNABLES=${SERVER_MALLOC_TUNABLES}:\${GLIBC_TUNABLES} node ${SERVER_NODE_FLAGS.join(' ')}`;
+
   it('are in the first line of the relay and agent bundles and of their and the CLI\'s bin/ files; bmcsim has none', () => {
     expect(SERVER_NODE_FLAGS).toEqual(['--initial-old-space-size=64']);
-    for (const program of [PROGRAMS.relay, PROGRAMS.agent]) expect(shebangOf(program)).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
+    for (const program of [PROGRAMS.relay, PROGRAMS.agent]) expect(shebangOf(program)).toBe(firstLine);
     expect(shebangOf(PROGRAMS.bmcsim)).toBe('#!/usr/bin/env node');
     for (const [bin, program] of [['relay/bin/lightsout-relay.js', PROGRAMS.relay], ['agent/bin/lightsout-agent.js', PROGRAMS.agent]] as const) {
       expect(readFileSync(join(REPO, bin), 'utf8').split('\n')[0]).toBe(shebangOf(program));
     }
     // the CLI's sources start the same way as its bundle (cli/scripts/bundle.ts)
-    expect(readFileSync(join(REPO, 'cli/bin/lightsout.js'), 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
+    expect(readFileSync(join(REPO, 'cli/bin/lightsout.js'), 'utf8').split('\n')[0]).toBe(firstLine);
   });
 
   it('reach node when a bin/ file is run as a program (env -S)', () => {
     const run = spawnSync(join(REPO, 'agent/bin/lightsout-agent.js'), ['--help'], { env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` }, encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain('usage: lightsout-agent');
+  });
+
+  /** The malloc settings glibc's dynamic loader reads from `tunables`, as `--list-tunables` prints them (glibc ≥ 2.33). */
+  function tunablesAsRead(tunables: string): Record<string, string> {
+    const loader = /\s(\/\S*ld-linux\S*)\s/.exec(spawnSync('ldd', [process.execPath], { encoding: 'utf8' }).stdout)?.[1];
+    expect(loader, 'the dynamic loader of node').toBeDefined();
+    const listed = spawnSync(loader!, ['--list-tunables'], { env: { GLIBC_TUNABLES: tunables }, encoding: 'utf8' });
+    expect(listed.status, listed.stderr).toBe(0);
+    return Object.fromEntries([...listed.stdout.matchAll(/^glibc\.malloc\.(\w+): (\S+)/gm)].map((match) => [match[1]!, match[2]!]));
+  }
+
+  it('reach glibc from the first line, the operator\'s own GLIBC_TUNABLES after them and winning', () => {
+    const program = join(directory, 'print-tunables.mjs');
+    writeFileSync(program, `${firstLine}\nprocess.stdout.write(process.env.GLIBC_TUNABLES ?? '(unset)');\n`, { mode: 0o755 });
+    const runWith = (extra: NodeJS.ProcessEnv) => {
+      const run = spawnSync(program, [], { env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, ...extra }, encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      return run.stdout;
+    };
+    const ours = runWith({});
+    expect(ours).toBe(`${SERVER_MALLOC_TUNABLES}:`);
+    // 64 MiB and 4 MiB: a misspelt name or value is ignored by glibc without a word, so read them back.
+    expect(tunablesAsRead(ours)).toMatchObject({ trim_threshold: '0x4000000', mmap_threshold: '0x400000' });
+    const theirs = runWith({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1000' });
+    expect(theirs).toBe(`${SERVER_MALLOC_TUNABLES}:glibc.malloc.trim_threshold=1000`);
+    expect(tunablesAsRead(theirs)).toMatchObject({ trim_threshold: '0x3e8', mmap_threshold: '0x400000' });
+  });
+
+  it('are what launchers put in a server\'s environment, before the operator\'s and not twice', () => {
+    expect(serverEnv({})).toEqual({ GLIBC_TUNABLES: SERVER_MALLOC_TUNABLES });
+    expect(serverEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' })).toEqual({ GLIBC_TUNABLES: `${SERVER_MALLOC_TUNABLES}:glibc.malloc.arena_max=2` });
+    expect(serverEnv({ GLIBC_TUNABLES: `${SERVER_MALLOC_TUNABLES}:` })).toEqual({ GLIBC_TUNABLES: `${SERVER_MALLOC_TUNABLES}:` });
+    expect(tunablesAsRead(serverEnv({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' }).GLIBC_TUNABLES)).toMatchObject({ trim_threshold: '0x4000000', mmap_threshold: '0x10000' });
   });
 });

@@ -23,7 +23,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 import { bundleIsCurrent } from './lib/start-program.js';
-import { SERVER_NODE_FLAGS, shebangFor } from './lib/server-node-flags.js';
+import { SERVER_MALLOC_TUNABLES, SERVER_NODE_FLAGS, shebangFor } from './lib/server-node-flags.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -47,14 +47,16 @@ export interface Program {
   webRoot?: string;
   /** Node.js flags the program runs with: in the bundle's first line, and in every launcher of it. */
   nodeFlags: readonly string[];
+  /** glibc malloc settings the program starts with (`GLIBC_TUNABLES`): in the same places as its flags. */
+  mallocTunables?: string;
 }
 
 /** `main(argv)` resolves to an exit code: the entry sets it without top-level await, so the same source bundles as CommonJS (the agent's single executable). */
 const mainEntry = (file: string) => `import { main } from ${JSON.stringify(file)};\nmain(process.argv.slice(2)).then((code) => { process.exitCode = code; });\n`;
 
 export const PROGRAMS: Record<Program['name'], Program> = {
-  relay: { name: 'relay', outfile: join(REPO, 'relay/dist/lightsout-relay.mjs'), contents: `import ${JSON.stringify(join(REPO, 'relay/src/server.ts'))};\n`, external: RELAY_EXTERNALS, nodeFlags: SERVER_NODE_FLAGS },
-  agent: { name: 'agent', outfile: join(REPO, 'agent/dist/lightsout-agent.mjs'), contents: mainEntry(join(REPO, 'agent/src/main.ts')), external: NATIVE_EXTERNALS, nodeFlags: SERVER_NODE_FLAGS },
+  relay: { name: 'relay', outfile: join(REPO, 'relay/dist/lightsout-relay.mjs'), contents: `import ${JSON.stringify(join(REPO, 'relay/src/server.ts'))};\n`, external: RELAY_EXTERNALS, nodeFlags: SERVER_NODE_FLAGS, mallocTunables: SERVER_MALLOC_TUNABLES },
+  agent: { name: 'agent', outfile: join(REPO, 'agent/dist/lightsout-agent.mjs'), contents: mainEntry(join(REPO, 'agent/src/main.ts')), external: NATIVE_EXTERNALS, nodeFlags: SERVER_NODE_FLAGS, mallocTunables: SERVER_MALLOC_TUNABLES },
   bmcsim: { name: 'bmcsim', outfile: join(REPO, 'bmcsim/dist/bmcsim.mjs'), contents: mainEntry(join(REPO, 'bmcsim/src/main.ts')), external: NATIVE_EXTERNALS, nodeFlags: [] },
 };
 
@@ -115,7 +117,7 @@ export function manifestOf(inputs: string[], outfile: string): InputManifest {
 
 /** The bundle's first line. */
 export function shebangOf(program: Program): string {
-  return shebangFor(program.nodeFlags);
+  return shebangFor(program.nodeFlags, program.mallocTunables);
 }
 
 export async function buildProgram(program: Program): Promise<{ outfile: string; bytes: number; inputs: number; ms: number }> {

@@ -18,7 +18,7 @@ import { startPostgres } from '@lightsout/lab';
 import { demoBannerText } from './demo-banner.js';
 import { demoOptions } from './demo-options.js';
 import { type DemoChild, Supervisor, portIsFree } from './demo-supervisor.js';
-import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
+import { SERVER_NODE_FLAGS, serverEnv } from './lib/server-node-flags.js';
 
 const options = demoOptions(
   {
@@ -110,7 +110,7 @@ async function run(postgresUrl: string, password: string): Promise<void> {
         return response?.ok ? true : undefined;
       });
     };
-    supervisor.start({ name: replica.name, args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', configOf(replica)], env: { LIGHTSOUT_DEMO_PASSWORD: password }, ready });
+    supervisor.start({ name: replica.name, args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', configOf(replica)], env: { ...serverEnv(), LIGHTSOUT_DEMO_PASSWORD: password }, ready });
     await ready();
   }
 
@@ -127,7 +127,7 @@ async function run(postgresUrl: string, password: string): Promise<void> {
       args: [...SERVER_NODE_FLAGS, join(repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfig],
       env: {},
       prepare: () => {
-        agent.env = bmcEnvironment;
+        agent.env = { ...serverEnv(), ...bmcEnvironment };
         writeAgentConfig(agentConfig, agentState, site, configOf(replicas[0]!));
       },
       ready: async () => {

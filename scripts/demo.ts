@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { demoBannerText } from './demo-banner.js';
 import { demoOptions } from './demo-options.js';
 import { type DemoChild, Supervisor, portIsFree } from './demo-supervisor.js';
-import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
+import { SERVER_NODE_FLAGS, serverEnv } from './lib/server-node-flags.js';
 
 const options = demoOptions(
   {
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       return response?.ok ? true : undefined;
     });
   };
-  supervisor.start({ name: 'relay', args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', relayConfig], env: { LIGHTSOUT_DEMO_PASSWORD: password }, ready: relayReady });
+  supervisor.start({ name: 'relay', args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', relayConfig], env: { ...serverEnv(), LIGHTSOUT_DEMO_PASSWORD: password }, ready: relayReady });
   await relayReady();
 
   // bmcsim writes the agent's configuration (ports, the BMCs' TLS pin) each time it starts,
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     args: [...SERVER_NODE_FLAGS, join(repo, 'agent/bin/lightsout-agent.js'), '--config', agentConfig],
     env: {},
     prepare: () => {
-      agent.env = bmcEnvironment;
+      agent.env = { ...serverEnv(), ...bmcEnvironment };
       writeAgentConfig(agentConfig, agentState, relayConfig);
     },
     ready: async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { freeTcpPort } from '@lightsout/lab';
 import { TrackedProcess, eventually } from '@lightsout/lab/tracked-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
+import { SERVER_MALLOC_TUNABLES, SERVER_NODE_FLAGS } from './lib/server-node-flags.js';
 import { type Packages, buildPackages, verifyUnits } from './package.js';
 
 /**
@@ -92,6 +92,8 @@ describe('the installed relay and agent, with the installed example configuratio
     await eventually('the installed relay to be ready', 120_000, async () => ((await fetch(`${relayUrl}/readyz`)).status === 200 ? true : undefined));
     // The launcher hands the servers' Node flags to the packaged node (scripts/lib/server-node-flags.js).
     expect(readFileSync(`/proc/${relay.child.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...SERVER_NODE_FLAGS]));
+    // …and the servers' malloc settings, in its environment: the launcher sets them, as it does the flags.
+    expect(readFileSync(`/proc/${relay.child.pid}/environ`, 'utf8').split('\0')).toContain(`GLIBC_TUNABLES=${SERVER_MALLOC_TUNABLES}`);
     const webConsole = await fetch(`${relayUrl}/`);
     expect(webConsole.status).toBe(200);
     expect(await webConsole.text()).toContain('<div id="root">');
@@ -117,6 +119,8 @@ describe('the installed relay and agent, with the installed example configuratio
     await eventually('the installed agent to hold its control channel (/readyz)', 120_000, async () => ((await fetch(`http://127.0.0.1:${agentPort}/readyz`)).status === 200 ? true : undefined));
     // The single executable starts its Node with the servers' flags (its execArgv), and says so.
     expect(agent.stdout).toContain(`"nodeFlags":${JSON.stringify(SERVER_NODE_FLAGS)}`);
+    // The single executable cannot set its own malloc settings: its unit does.
+    expect(readFileSync(join(root, 'lib/systemd/system/lightsout-agent.service'), 'utf8')).toContain(`\nEnvironment=GLIBC_TUNABLES=${SERVER_MALLOC_TUNABLES}\n`);
 
     await agent.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);

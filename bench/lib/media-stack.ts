@@ -7,7 +7,7 @@ import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import type { ServerList } from '@lightsout/shared';
 import { Bmc, type BmcFaults, bmcConfig } from '@lightsout/bmcsim';
 import { ChildProcessHandle, REPO_ROOT, eventually, runToCompletion } from './processes.js';
-import { STACK_NODE_FLAGS } from './stack-node-flags.js';
+import { STACK_ENV, STACK_NODE_FLAGS } from './stack-node-flags.js';
 
 /**
  * The whole virtual media path on loopback, each part as a user runs it: the
@@ -67,7 +67,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       relayConfigFile,
       JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(root, 'relay-data'), webRoot: join(root, 'no-web'), logLevel: 'warn', agents: { heartbeatIntervalMs: 1000 }, ...options.relayConfig }),
     );
-    const relay = new ChildProcessHandle('relay', process.execPath, [...STACK_NODE_FLAGS, join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
+    const relay = new ChildProcessHandle('relay', process.execPath, [...STACK_NODE_FLAGS, join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, ...STACK_ENV, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
     started.push({ stop: () => relay.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
     await eventually('the relay to be ready', 60_000, async () => {
       if (!relay.running) throw new Error(`relay exited: ${relay.stderr}`);
@@ -97,6 +97,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
     );
     const agentEnv = {
       ...process.env,
+      ...STACK_ENV,
       BMC_PASSWORD: 'adminpass',
       LIGHTSOUT_JOIN_TOKEN: joinToken,
       LIGHTSOUT_MEDIA_LISTEN: '127.0.0.1:0',
@@ -114,8 +115,9 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       return handle;
     };
     let agent = await startAgent();
-    const cliEnv = { ...process.env, LIGHTSOUT_TOKEN: operator.accessToken, LIGHTSOUT_RELAY: relayUrl, LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config'), LIGHTSOUT_PROGRESS: 'lines' };
-    const cliCommand = cliCommandOf(options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'));
+    const { args: cliCommand, env: cliStartEnv } = cliCommandOf(options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'));
+    // What its first line sets, then STACK_ENV: the same malloc settings, or an experiment's in their place.
+    const cliEnv = { ...process.env, ...cliStartEnv, ...STACK_ENV, LIGHTSOUT_TOKEN: operator.accessToken, LIGHTSOUT_RELAY: relayUrl, LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config'), LIGHTSOUT_PROGRESS: 'lines' };
     return {
       root,
       relayUrl,
@@ -171,12 +173,19 @@ export function writeIsoImage(path: string, size: number): { size: number; sha25
 }
 
 /**
- * The CLI file and the Node flags its first line gives node
- * (`#!/usr/bin/env -S node …`): run as an operator runs it, an executable,
- * but through this process's node rather than whichever one PATH finds.
+ * The CLI file, the Node flags its first line gives node and the variables it
+ * sets (`#!/usr/bin/env -S NAME=value… node …`, `${NAME}` expanded as env -S
+ * does): run as an operator runs it, an executable, but through this
+ * process's node rather than whichever one PATH finds.
  */
-export function cliCommandOf(bin: string): string[] {
+export function cliCommandOf(bin: string): { args: string[]; env: Record<string, string> } {
   const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
-  const flags = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)?.[1]?.trim().split(/\s+/) ?? [];
-  return [...flags, bin];
+  const words = /^#!\/usr\/bin\/env -S (.+)$/.exec(first)?.[1]?.trim().split(/\s+/) ?? [];
+  const env: Record<string, string> = {};
+  let word = words.shift();
+  for (; word !== undefined && /^[A-Za-z_]\w*=/.test(word); word = words.shift()) {
+    const at = word.indexOf('=');
+    env[word.slice(0, at)] = word.slice(at + 1).replace(/\$\{(\w+)\}/g, (_, name: string) => process.env[name] ?? '');
+  }
+  return { args: [...words, bin], env };
 }

@@ -1,4 +1,4 @@
-import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
+import { SERVER_NODE_FLAGS, serverEnv } from '@lightsout/scripts/server-node-flags';
 
 /**
  * Node/V8 flags for the relay and agent processes the benches start: the ones
@@ -8,3 +8,12 @@ import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
  * load processes too.
  */
 export const STACK_NODE_FLAGS: readonly string[] = [...SERVER_NODE_FLAGS, ...(process.env['STACK_NODE_FLAGS'] ?? '').split(/\s+/).filter((flag) => flag !== '')];
+
+/**
+ * What the relay and agent processes the benches start have in their
+ * environment beyond the bench's own: the servers' malloc settings
+ * (scripts/lib/server-node-flags.js), or `STACK_GLIBC_TUNABLES` in their
+ * place when it is set, for an experiment (empty: glibc's defaults).
+ */
+export const STACK_ENV: Readonly<Record<string, string>> =
+  process.env['STACK_GLIBC_TUNABLES'] === undefined ? serverEnv(process.env) : { GLIBC_TUNABLES: process.env['STACK_GLIBC_TUNABLES'] };

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleCli, optionalAddons } from '@lightsout/cli/bundle';
-import { SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
+import { SERVER_MALLOC_TUNABLES, SERVER_NODE_FLAGS } from '@lightsout/scripts/server-node-flags';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSerialWebSocketEcho } from '@lightsout/integration/bmc-peers';
 import { type Stack, startStack } from '../lib/stack.js';
@@ -79,8 +79,8 @@ describe('lightsout console / vnc', () => {
     }
   });
 
-  it("starts as an executable with the servers' Node flags on its first line", () => {
-    expect(readFileSync(bundleBin, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
+  it("starts as an executable with the servers' Node flags and malloc settings on its first line", () => {
+    expect(readFileSync(bundleBin, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S GLIBC_TUNABLES=${SERVER_MALLOC_TUNABLES}:\${GLIBC_TUNABLES} node ${SERVER_NODE_FLAGS.join(' ')}`);
     const run = spawnSync(bundleBin, ['--help'], { cwd: bundleDirectory, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH']}` }, encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain('Usage: lightsout');

@@ -12,7 +12,7 @@
 import { chmodSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { SERVER_NODE_FLAGS, shebangFor } from '@lightsout/scripts/server-node-flags';
+import { SERVER_MALLOC_TUNABLES, SERVER_NODE_FLAGS, shebangFor } from '@lightsout/scripts/server-node-flags';
 
 const entry = fileURLToPath(new URL('../src/entry.ts', import.meta.url));
 export const defaultOutfile = fileURLToPath(new URL('../dist/lightsout.mjs', import.meta.url));
@@ -38,7 +38,7 @@ export async function bundleCli(outfile: string = defaultOutfile): Promise<{ byt
       // ws and tus-js-client are CommonJS and call require() for Node built-ins and optional addons:
       // an ES module bundle has no require of its own, so give it one.
       // The first line gives node the relay's and agent's flags: an upload streams gigabytes through the CLI too.
-      js: `${shebangFor(SERVER_NODE_FLAGS)}\nimport { createRequire as __lightsoutCreateRequire } from 'node:module';\nconst require = __lightsoutCreateRequire(import.meta.url);`,
+      js: `${shebangFor(SERVER_NODE_FLAGS, SERVER_MALLOC_TUNABLES)}\nimport { createRequire as __lightsoutCreateRequire } from 'node:module';\nconst require = __lightsoutCreateRequire(import.meta.url);`,
     },
     // Left out, so the file runs anywhere: the CLI's own traffic is small.
     external: optionalAddons,

@@ -50,4 +50,32 @@ describe('the stream plane dials back in turns', () => {
     await Promise.all(opened);
     expect(world.legs).toHaveLength(6);
   });
+
+  it('drops a dial-back still waiting its turn when the relay stops waiting for it, and never dials it', async () => {
+    const handshakes: Array<() => void> = [];
+    let tokensSigned = 0;
+    const world = await startStreamWorld(server, quietPort, {
+      dialBackConcurrency: 1,
+      signJwt: async () => `agent-jwt-${++tokensSigned}`,
+      onDialBack: (accept) => handshakes.push(accept),
+    });
+    cleanups.push(world.stop);
+    // The first holds the only turn (no deadline); the second's relay waits 400 ms for it (the agent gives up at 360).
+    const first = world.open('session-turn-holder');
+    const late = world.open('session-turn-gave-up', {}, 400);
+    await expect(late).rejects.toMatchObject({ code: 'AGENT_TIMEOUT', message: expect.stringContaining('did not get its turn') });
+    expect(handshakes).toHaveLength(1);
+    // The turn comes free only now: the given-up dial-back is not made, and the next open gets the turn at once.
+    handshakes[0]!();
+    await first;
+    const next = world.open('session-turn-next');
+    await new Promise<void>((resolve) => {
+      const poll = () => (handshakes.length === 2 ? resolve() : setImmediate(poll));
+      poll();
+    });
+    handshakes[1]!();
+    await next;
+    expect(tokensSigned).toBe(2);
+    expect(world.legs).toHaveLength(2);
+  });
 });

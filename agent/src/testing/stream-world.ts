@@ -21,7 +21,8 @@ export interface StreamWorld {
   streams: AgentStreams;
   tenants: ServerTenants;
   legs: WebSocket[];
-  open(sessionId: string, params?: Partial<StreamOpenParams>): Promise<unknown>;
+  /** `timeoutMs`: the request's deadline, as the relay sends it (none when absent). */
+  open(sessionId: string, params?: Partial<StreamOpenParams>, timeoutMs?: number): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -56,9 +57,9 @@ export async function startStreamWorld(server: ServerEntry, openPort: ConsolePor
     streams,
     tenants,
     legs,
-    open(sessionId, params = {}) {
+    open(sessionId, params = {}, timeoutMs) {
       const full: StreamOpenParams = { sessionId, legId: `leg-${sessionId}`, serverId: server.id, tenant: server.tenant, kind: 'sol', mode: 'control', subject: 'user', user: 'user', resume: false, dialPath: `/v1/agent/streams/${sessionId}?leg=1`, ...params };
-      return streams.handlers['stream.open']!(full as unknown as Record<string, unknown>, undefined as never);
+      return streams.handlers['stream.open']!(full as unknown as Record<string, unknown>, (timeoutMs === undefined ? undefined : { timeoutMs }) as never);
     },
     async stop() {
       await streams.stop();

@@ -47,7 +47,7 @@ export interface Program {
   webRoot?: string;
   /** Node.js flags the program runs with: in the bundle's first line, and in every launcher of it. */
   nodeFlags: readonly string[];
-  /** glibc malloc settings the program starts with (`GLIBC_TUNABLES`), in the same places as its flags: the agent's (scripts/lib/server-node-flags.js). */
+  /** glibc malloc settings the program starts with (`GLIBC_TUNABLES`): in the same places as its flags. */
   mallocTunables?: string;
 }
 
@@ -55,7 +55,7 @@ export interface Program {
 const mainEntry = (file: string) => `import { main } from ${JSON.stringify(file)};\nmain(process.argv.slice(2)).then((code) => { process.exitCode = code; });\n`;
 
 export const PROGRAMS: Record<Program['name'], Program> = {
-  relay: { name: 'relay', outfile: join(REPO, 'relay/dist/lightsout-relay.mjs'), contents: `import ${JSON.stringify(join(REPO, 'relay/src/server.ts'))};\n`, external: RELAY_EXTERNALS, nodeFlags: SERVER_NODE_FLAGS },
+  relay: { name: 'relay', outfile: join(REPO, 'relay/dist/lightsout-relay.mjs'), contents: `import ${JSON.stringify(join(REPO, 'relay/src/server.ts'))};\n`, external: RELAY_EXTERNALS, nodeFlags: SERVER_NODE_FLAGS, mallocTunables: SERVER_MALLOC_TUNABLES },
   agent: { name: 'agent', outfile: join(REPO, 'agent/dist/lightsout-agent.mjs'), contents: mainEntry(join(REPO, 'agent/src/main.ts')), external: NATIVE_EXTERNALS, nodeFlags: SERVER_NODE_FLAGS, mallocTunables: SERVER_MALLOC_TUNABLES },
   bmcsim: { name: 'bmcsim', outfile: join(REPO, 'bmcsim/dist/bmcsim.mjs'), contents: mainEntry(join(REPO, 'bmcsim/src/main.ts')), external: NATIVE_EXTERNALS, nodeFlags: [] },
 };

@@ -110,7 +110,7 @@ async function run(postgresUrl: string, password: string): Promise<void> {
         return response?.ok ? true : undefined;
       });
     };
-    supervisor.start({ name: replica.name, args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', configOf(replica)], env: { LIGHTSOUT_DEMO_PASSWORD: password }, ready });
+    supervisor.start({ name: replica.name, args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', configOf(replica)], env: { ...serverEnv(), LIGHTSOUT_DEMO_PASSWORD: password }, ready });
     await ready();
   }
 

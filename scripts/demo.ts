@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       return response?.ok ? true : undefined;
     });
   };
-  supervisor.start({ name: 'relay', args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', relayConfig], env: { LIGHTSOUT_DEMO_PASSWORD: password }, ready: relayReady });
+  supervisor.start({ name: 'relay', args: [...SERVER_NODE_FLAGS, join(repo, 'relay/bin/lightsout-relay.js'), '--config', relayConfig], env: { ...serverEnv(), LIGHTSOUT_DEMO_PASSWORD: password }, ready: relayReady });
   await relayReady();
 
   // bmcsim writes the agent's configuration (ports, the BMCs' TLS pin) each time it starts,

@@ -92,6 +92,8 @@ describe('the installed relay and agent, with the installed example configuratio
     await eventually('the installed relay to be ready', 120_000, async () => ((await fetch(`${relayUrl}/readyz`)).status === 200 ? true : undefined));
     // The launcher hands the servers' Node flags to the packaged node (scripts/lib/server-node-flags.js).
     expect(readFileSync(`/proc/${relay.child.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...SERVER_NODE_FLAGS]));
+    // …and the servers' malloc settings, in its environment: the launcher sets them, as it does the flags.
+    expect(readFileSync(`/proc/${relay.child.pid}/environ`, 'utf8').split('\0')).toContain(`GLIBC_TUNABLES=${SERVER_MALLOC_TUNABLES}`);
     const webConsole = await fetch(`${relayUrl}/`);
     expect(webConsole.status).toBe(200);
     expect(await webConsole.text()).toContain('<div id="root">');

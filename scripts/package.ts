@@ -117,7 +117,20 @@ export async function buildRelayDirectory(dir: string, options: { webRoot?: stri
   chmodSync(join(dir, 'node'), 0o755);
   const webRoot = options.webRoot ?? ensureWebConsole();
   cpSync(webRoot, join(dir, 'web'), { recursive: true });
-  writeFileSync(join(dir, 'bin/lightsout-relay'), `#!/bin/sh\n# The relay with the Node it was built and tested with, wherever this directory is.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node" ${PROGRAMS.relay.nodeFlags.join(' ')} "$here/../lib/lightsout-relay.mjs" "$@"\n`, { mode: 0o755 });
+  writeFileSync(
+    join(dir, 'bin/lightsout-relay'),
+    [
+      '#!/bin/sh',
+      '# The relay with the Node it was built and tested with, wherever this directory is,',
+      "# and the servers' malloc settings before any the caller gives (scripts/lib/server-node-flags.js).",
+      'here=$(dirname "$(readlink -f "$0")")',
+      `GLIBC_TUNABLES="${PROGRAMS.relay.mallocTunables ?? ''}\${GLIBC_TUNABLES:+:\$GLIBC_TUNABLES}"`,
+      'export GLIBC_TUNABLES',
+      `exec "$here/../node" ${PROGRAMS.relay.nodeFlags.join(' ')} "$here/../lib/lightsout-relay.mjs" "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
   return { path: dir, bytes: sizeOf(dir), packages };
 }
 

@@ -7,7 +7,7 @@ import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import type { ServerList } from '@lightsout/shared';
 import { Bmc, type BmcFaults, bmcConfig } from '@lightsout/bmcsim';
 import { ChildProcessHandle, REPO_ROOT, eventually, runToCompletion } from './processes.js';
-import { STACK_AGENT_ENV, STACK_NODE_FLAGS, STACK_RELAY_ENV } from './stack-node-flags.js';
+import { STACK_ENV, STACK_NODE_FLAGS } from './stack-node-flags.js';
 
 /**
  * The whole virtual media path on loopback, each part as a user runs it: the
@@ -67,7 +67,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       relayConfigFile,
       JSON.stringify({ listen: { host: '127.0.0.1', port }, dataDir: join(root, 'relay-data'), webRoot: join(root, 'no-web'), logLevel: 'warn', agents: { heartbeatIntervalMs: 1000 }, ...options.relayConfig }),
     );
-    const relay = new ChildProcessHandle('relay', process.execPath, [...STACK_NODE_FLAGS, join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, ...STACK_RELAY_ENV, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
+    const relay = new ChildProcessHandle('relay', process.execPath, [...STACK_NODE_FLAGS, join(REPO_ROOT, 'relay/bin/lightsout-relay.js'), '--config', relayConfigFile], { ...process.env, ...STACK_ENV, LIGHTSOUT_DEMO_PASSWORD: PASSWORD });
     started.push({ stop: () => relay.kill(process.env['BENCH_PROFILE'] ? 'SIGTERM' : 'SIGKILL') });
     await eventually('the relay to be ready', 60_000, async () => {
       if (!relay.running) throw new Error(`relay exited: ${relay.stderr}`);
@@ -97,7 +97,7 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
     );
     const agentEnv = {
       ...process.env,
-      ...STACK_AGENT_ENV,
+      ...STACK_ENV,
       BMC_PASSWORD: 'adminpass',
       LIGHTSOUT_JOIN_TOKEN: joinToken,
       LIGHTSOUT_MEDIA_LISTEN: '127.0.0.1:0',
@@ -116,8 +116,8 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
     };
     let agent = await startAgent();
     const { args: cliCommand, env: cliStartEnv } = cliCommandOf(options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'));
-    // What its first line sets, then STACK_AGENT_ENV: the same malloc settings, or an experiment's in their place.
-    const cliEnv = { ...process.env, ...cliStartEnv, ...STACK_AGENT_ENV, LIGHTSOUT_TOKEN: operator.accessToken, LIGHTSOUT_RELAY: relayUrl, LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config'), LIGHTSOUT_PROGRESS: 'lines' };
+    // What its first line sets, then STACK_ENV: the same malloc settings, or an experiment's in their place.
+    const cliEnv = { ...process.env, ...cliStartEnv, ...STACK_ENV, LIGHTSOUT_TOKEN: operator.accessToken, LIGHTSOUT_RELAY: relayUrl, LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config'), LIGHTSOUT_PROGRESS: 'lines' };
     return {
       root,
       relayUrl,

@@ -10,17 +10,10 @@ import { SERVER_NODE_FLAGS, serverEnv } from '@lightsout/scripts/server-node-fla
 export const STACK_NODE_FLAGS: readonly string[] = [...SERVER_NODE_FLAGS, ...(process.env['STACK_NODE_FLAGS'] ?? '').split(/\s+/).filter((flag) => flag !== '')];
 
 /**
- * What the agent (and the CLI) the benches start have in their environment
- * beyond the bench's own: the malloc settings they ship with
+ * What the relay and agent processes the benches start have in their
+ * environment beyond the bench's own: the servers' malloc settings
  * (scripts/lib/server-node-flags.js), or `STACK_GLIBC_TUNABLES` in their
  * place when it is set, for an experiment (empty: glibc's defaults).
  */
-export const STACK_AGENT_ENV: Readonly<Record<string, string>> =
+export const STACK_ENV: Readonly<Record<string, string>> =
   process.env['STACK_GLIBC_TUNABLES'] === undefined ? serverEnv(process.env) : { GLIBC_TUNABLES: process.env['STACK_GLIBC_TUNABLES'] };
-
-/**
- * The same for the relays: glibc's defaults, as they ship, or
- * `STACK_RELAY_GLIBC_TUNABLES` for an experiment.
- */
-export const STACK_RELAY_ENV: Readonly<Record<string, string>> =
-  process.env['STACK_RELAY_GLIBC_TUNABLES'] === undefined ? {} : { GLIBC_TUNABLES: process.env['STACK_RELAY_GLIBC_TUNABLES'] };

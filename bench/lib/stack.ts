@@ -17,7 +17,7 @@ import pg from 'pg';
 import { createJoinTokenAs, loginWithPassword } from '@lightsout/relay/testing';
 import { freeTcpPort } from '@lightsout/lab';
 import { waitFor } from '@lightsout/lab/wait';
-import { STACK_AGENT_ENV, STACK_NODE_FLAGS, STACK_RELAY_ENV } from './stack-node-flags.js';
+import { STACK_ENV, STACK_NODE_FLAGS } from './stack-node-flags.js';
 
 const relayBin = fileURLToPath(new URL('../../relay/bin/lightsout-relay.js', import.meta.url));
 const agentBin = fileURLToPath(new URL('../../agent/bin/lightsout-agent.js', import.meta.url));
@@ -185,7 +185,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
   let spawnAgent: (() => void) | undefined;
 
   async function startRelay(index = 0): Promise<void> {
-    relays[index] = own(spawn(process.execPath, [...STACK_NODE_FLAGS, relayBin, '--config', relayConfigs[index]!], { env: { ...process.env, ...STACK_RELAY_ENV, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+    relays[index] = own(spawn(process.execPath, [...STACK_NODE_FLAGS, relayBin, '--config', relayConfigs[index]!], { env: { ...process.env, ...STACK_ENV, LIGHTSOUT_DEMO_PASSWORD: STACK_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
     await waitFor(`relay ${index} to be ready`, async () => (await fetch(`${relayUrls[index]}/readyz`)).status === 200, { timeoutMs: 90_000, intervalMs: 50 });
   }
 
@@ -276,7 +276,7 @@ export async function startStack(servers: StackServer[], options: StackOptions =
       }),
     );
     spawnAgent = () => {
-      agent = own(spawn(process.execPath, [...STACK_NODE_FLAGS, agentBin, '--config', agentConfig], { env: { ...process.env, ...STACK_AGENT_ENV, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
+      agent = own(spawn(process.execPath, [...STACK_NODE_FLAGS, agentBin, '--config', agentConfig], { env: { ...process.env, ...STACK_ENV, ...options.agentEnv }, stdio: ['ignore', 'pipe', 'pipe'] }), owned, log);
     };
     spawnAgent();
     await waitFor(

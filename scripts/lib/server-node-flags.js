@@ -31,39 +31,35 @@
 export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64'];
 
 /**
- * glibc malloc settings (`GLIBC_TUNABLES`) for the agent and the CLI: the
- * processes that write, hash and serve whole images.
+ * glibc malloc settings (`GLIBC_TUNABLES`) for the same processes.
  *
- * Every chunk of bytes passed on is a fresh buffer: Node's HTTP parser copies
- * each body chunk into its own (node_http_parser.cc, on_body) and each socket
- * read gets its own. A transfer frees them in batches, at each collection,
- * and with glibc's defaults the freed top of the heap goes back to the kernel
- * once more than 128 KiB of it is free (M_TRIM_THRESHOLD; the dynamic
- * threshold rises only after an mmap'd chunk is freed). The next batch takes
- * the same pages again, and each of its 4 KiB pages is a page fault on first
- * touch, which on a virtual machine costs several times what it costs on
- * bare metal (docs/benchmarks.md, Virtual media, "Pages given back and taken
- * again").
+ * Every chunk of bytes these servers pass on is a fresh buffer: Node's HTTP
+ * parser copies each body chunk into its own (node_http_parser.cc, on_body)
+ * and each socket read gets its own. A transfer frees them in batches, at
+ * each collection, and with glibc's defaults the freed top of the heap goes
+ * back to the kernel once more than 128 KiB of it is free (M_TRIM_THRESHOLD;
+ * the dynamic threshold rises only after an mmap'd chunk is freed). The next
+ * batch takes the same pages again, and each of its 4 KiB pages is a page
+ * fault on first touch. On a virtual machine a fault costs several times
+ * what it costs on bare metal: in iso-upload the relay spent about a quarter
+ * of its CPU in page faults under the copy into each new buffer, and 5.5–6.7
+ * CPU-s to pass on 1 GiB (docs/benchmarks.md, Virtual media, "Pages given
+ * back and taken again").
  *
  * - trim_threshold=64 MiB: the top of the heap goes back to the kernel only
  *   when 64 MiB of it is free, so a transfer reuses the pages its last
- *   batch freed (16 MiB is less than a batch, and saved nothing).
+ *   batch freed.
  * - mmap_threshold=4 MiB: setting either turns glibc's dynamic threshold
  *   off (mallopt(3)), which would leave it at 128 KiB and map (and unmap,
  *   and fault again) every larger chunk, such as the CLI's file reads. Up to
  *   4 MiB a chunk comes from the heap, and is reused there.
- *
- * Not the relay's: it gained the most (5.4–7.0 CPU-s to pass 1 GiB of
- * upload on to the agent, 1.6–2.0 with them), but a manager keeps what each
- * burst freed, and the soak's manager grew 13.9 % where it grows under 1 %
- * (docs/operations.md, "The malloc settings they run with").
  *
  * Ours first, so that settings an operator gives in `GLIBC_TUNABLES` come
  * after them and win. Other C libraries ignore the variable.
  */
 export const SERVER_MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=4194304';
 
-/** The environment the agent is started with, over `env`: the malloc settings first, the operator's own after. */
+/** The environment a server process is started with, over `env`: the malloc settings first, the operator's own after. */
 export function serverEnv(env = process.env) {
   const theirs = env.GLIBC_TUNABLES ?? '';
   if (theirs === '') return { GLIBC_TUNABLES: SERVER_MALLOC_TUNABLES };

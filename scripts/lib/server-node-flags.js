@@ -31,7 +31,8 @@
 export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64'];
 
 /**
- * glibc malloc settings (`GLIBC_TUNABLES`) for the same processes.
+ * glibc malloc settings (`GLIBC_TUNABLES`) for the same two servers and the
+ * CLI, which streams whole images too.
  *
  * Every chunk of bytes these servers pass on is a fresh buffer: Node's HTTP
  * parser copies each body chunk into its own (node_http_parser.cc, on_body)
@@ -42,13 +43,16 @@ export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64'];
  * batch takes the same pages again, and each of its 4 KiB pages is a page
  * fault on first touch. On a virtual machine a fault costs several times
  * what it costs on bare metal: in iso-upload the relay spent about a quarter
- * of its CPU in page faults under the copy into each new buffer, and 5.5–6.7
- * CPU-s to pass on 1 GiB (docs/benchmarks.md, Virtual media, "Pages given
- * back and taken again").
+ * of its CPU in page faults under the copy into each new buffer, and 5.4–7.0
+ * CPU-s to pass on 1 GiB, 1.6–2.0 with these (docs/benchmarks.md, Virtual
+ * media, "Pages given back and taken again").
  *
  * - trim_threshold=64 MiB: the top of the heap goes back to the kernel only
  *   when 64 MiB of it is free, so a transfer reuses the pages its last
- *   batch freed.
+ *   batch freed (16 MiB is less than a batch, and saved nothing). The price:
+ *   up to that much free heap stays resident after a burst; in the soak the
+ *   manager's RSS growth with and without them (+13.9 and +0.59 %, +0.28,
+ *   −0.08 and +11.9 %) could not be told apart.
  * - mmap_threshold=4 MiB: setting either turns glibc's dynamic threshold
  *   off (mallopt(3)), which would leave it at 128 KiB and map (and unmap,
  *   and fault again) every larger chunk, such as the CLI's file reads. Up to

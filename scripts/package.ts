@@ -124,7 +124,7 @@ export async function buildRelayDirectory(dir: string, options: { webRoot?: stri
       '# The relay with the Node it was built and tested with, wherever this directory is,',
       "# and the servers' malloc settings before any the caller gives (scripts/lib/server-node-flags.js).",
       'here=$(dirname "$(readlink -f "$0")")',
-      `GLIBC_TUNABLES="${PROGRAMS.relay.mallocTunables ?? ''}\${GLIBC_TUNABLES:+:\$GLIBC_TUNABLES}"`,
+      `GLIBC_TUNABLES="${PROGRAMS.relay.mallocTunables ?? ''}\${GLIBC_TUNABLES:+:$GLIBC_TUNABLES}"`,
       'export GLIBC_TUNABLES',
       `exec "$here/../node" ${PROGRAMS.relay.nodeFlags.join(' ')} "$here/../lib/lightsout-relay.mjs" "$@"`,
       '',

@@ -14,13 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import websocket from '@fastify/websocket';
-import { LightsoutError, type Role, type SessionCreated, StreamClient, type StreamClientOptions, type StreamKind, type StreamMode } from '@lightsout/shared';
+import { CONTROL_PROTOCOL_VERSION, LightsoutError, type Role, type SessionCreated, StreamClient, type StreamClientOptions, type StreamKind, type StreamMode } from '@lightsout/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { SignJWT, importJWK, jwtVerify, type JWK } from 'jose';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { freeTcpPort } from '@lightsout/lab';
-import { type AgentContext, type AgentConfig, type ServerEntry, AgentStreams, type StreamsExtensionOptions, builtinDriverFactories, createAgentMetrics, DriverRegistry, ServerTenants } from '@lightsout/agent';
+import { type AgentContext, type AgentConfig, type ServerEntry, AgentStreams, type StreamsExtensionOptions, builtinDriverFactories, createAgentMetrics, createDispatcher, DriverRegistry, ServerTenants } from '@lightsout/agent';
 import { AtRestKey, type KeyDocuments, SingleUseLedger, accessPlugin, configPlugin, errorsPlugin, streamsPlugin, type StreamDependencies, openStore, storeKeyDocuments } from '@lightsout/relay/parts';
 import { nodeStreamSocket as nodeSocketFactory, nodeSetTimer as setTimer } from '@lightsout/cli';
 
@@ -35,6 +35,8 @@ export interface ChainAgent {
   agentId: string;
   streams: AgentStreams;
   registry: DriverRegistry;
+  /** The agent's control dispatcher over its stream plane: what the relay's requests reach. */
+  dispatch: ReturnType<typeof createDispatcher>;
   /** Sign an agent JWT as this agent. */
   signJwt(): Promise<string>;
 }
@@ -97,7 +99,9 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
       tenants: new ServerTenants(servers),
       metrics: createAgentMetrics(),
     };
-    agents.set(agentId, { agentId, streams: new AgentStreams(context, options.agentOptions ?? {}), registry: context.registry, signJwt });
+    const streams = new AgentStreams(context, options.agentOptions ?? {});
+    const dispatch = createDispatcher({ registry: context.registry, maxTimeoutMs: 60_000, handlers: streams.handlers });
+    agents.set(agentId, { agentId, streams, registry: context.registry, dispatch, signJwt });
   }
 
   const serverIndex = new Map<string, { id: string; tenant: string; agentId: string; capabilities: string[] }>();
@@ -116,12 +120,12 @@ export async function startStreamChain(options: ChainOptions): Promise<StreamCha
     async findServer(serverId) {
       return serverIndex.get(serverId);
     },
-    async requestAgent(agentId, op, params) {
+    async requestAgent(agentId, op, params, timeoutMs) {
       const agent = agents.get(agentId);
       if (!agent) throw new LightsoutError('AGENT_OFFLINE', `agent ${agentId} is not connected`);
-      const handler = agent.streams.handlers[op];
-      if (!handler) throw new LightsoutError('BMC_UNSUPPORTED', op);
-      return (await handler(params as unknown as Record<string, unknown>, undefined as never)) as never;
+      const outcome = await agent.dispatch({ v: CONTROL_PROTOCOL_VERSION, type: 'request', id: randomUUID(), op, params: params as unknown as Record<string, unknown>, timeoutMs });
+      if (!outcome.ok) throw LightsoutError.fromBody(outcome.error);
+      return outcome.result as never;
     },
     async verifyAgentToken(token) {
       let kid: string | undefined;

@@ -106,6 +106,24 @@ describe('request dispatcher', () => {
     expect(await dispatch(request('media.mount', { serverId: 'web-01' }, 50))).toMatchObject({ ok: false, error: { code: 'BMC_TIMEOUT' } });
   });
 
+  it('aborts a handler\'s signal at the deadline it answered, so its queued work is given up, and once an answer settles', async () => {
+    const { registry, request } = setup();
+    const signals: AbortSignal[] = [];
+    const dispatch = createDispatcher({
+      registry,
+      maxTimeoutMs: 1000,
+      handlers: {
+        'stream.open': (_params, _request, settled) => (signals.push(settled), new Promise<never>(() => undefined)),
+        'stream.close': async (_params, _request, settled) => (signals.push(settled), { aborted: settled.aborted }),
+      },
+    });
+    expect(await dispatch(request('stream.open', { serverId: 'web-01' }, 50))).toMatchObject({ ok: false, error: { code: 'BMC_TIMEOUT' } });
+    expect(signals[0]!.aborted).toBe(true);
+    // Not aborted while the handler runs; aborted once its answer is sent.
+    expect(await dispatch(request('stream.close', { sessionId: 'abc' }, 5000))).toEqual({ ok: true, result: { aborted: false } });
+    expect(signals[1]!.aborted).toBe(true);
+  });
+
   it('answers before the relay gives up: 10 % margin, at most 1 s, never above the agent ceiling', () => {
     expect(effectiveTimeoutMs(15_000, 30_000)).toBe(14_000);
     expect(effectiveTimeoutMs(500, 30_000)).toBe(450);

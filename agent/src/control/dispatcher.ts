@@ -41,8 +41,10 @@ const DRIVER_OPERATIONS: Partial<Record<ControlOperation, { params: TSchema; run
  * A non-driver control op: validates its own params, rejects with a LightsoutError. `timeoutCode`
  * names what an op still unfinished at its deadline is waiting for: BMC_TIMEOUT (the default, a BMC
  * that did not answer) or AGENT_TIMEOUT (the agent's own work, which the caller may retry).
+ * `settled` aborts once the call is answered, at its deadline at the latest: work still queued then
+ * (a dial-back waiting its turn) is given up, not done for a caller that has stopped waiting.
  */
-export type OperationHandler = ((params: Record<string, unknown>, request: RequestMessage) => Promise<unknown>) & { timeoutCode?: TimeoutCode };
+export type OperationHandler = ((params: Record<string, unknown>, request: RequestMessage, settled: AbortSignal) => Promise<unknown>) & { timeoutCode?: TimeoutCode };
 export type TimeoutCode = 'BMC_TIMEOUT' | 'AGENT_TIMEOUT';
 export type OperationHandlers = Partial<Record<ControlOperation, OperationHandler>>;
 
@@ -103,10 +105,13 @@ export function createDispatcher(options: DispatcherOptions): (request: RequestM
   const { registry, maxTimeoutMs } = options;
   const perServer = options.perServer ?? new PerServerLimiter(options.operationsPerServer ?? DEFAULT_OPERATIONS_PER_SERVER);
   return async (request) => {
+    // Aborted once the call settles: a handler's or the server queue's waiter whose deadline passed leaves unrun.
+    const settled = new AbortController();
     try {
+      const timeoutMs = effectiveTimeoutMs(request.timeoutMs, maxTimeoutMs);
       const handler = Object.hasOwn(options.handlers ?? {}, request.op) ? options.handlers![request.op as ControlOperation] : undefined;
       if (handler !== undefined) {
-        return { ok: true, result: await withTimeout(handler(request.params, request), effectiveTimeoutMs(request.timeoutMs, maxTimeoutMs), request.op, handler.timeoutCode) };
+        return { ok: true, result: await withTimeout(handler(request.params, request, settled.signal), timeoutMs, request.op, handler.timeoutCode) };
       }
       const operation = Object.hasOwn(DRIVER_OPERATIONS, request.op) ? DRIVER_OPERATIONS[request.op as ControlOperation] : undefined;
       if (operation === undefined) {
@@ -124,19 +129,14 @@ export function createDispatcher(options: DispatcherOptions): (request: RequestM
           hint: 'configure an ipmi or redfish endpoint for the server, or upgrade the agent to one with that driver',
         });
       }
-      const timeoutMs = effectiveTimeoutMs(request.timeoutMs, maxTimeoutMs);
-      // Aborted once the call settles: a waiter whose timeout fired leaves the server's queue unrun.
-      const settled = new AbortController();
-      try {
-        const result = await withTimeout(perServer.run(serverId, settled.signal, () => operation.run(driver, request.params)), timeoutMs, `${request.op} on ${serverId}`);
-        return { ok: true, result };
-      } finally {
-        // With a reason: abort() without one builds a DOMException (a stack trace) on every call.
-        settled.abort(SETTLED);
-      }
+      const result = await withTimeout(perServer.run(serverId, settled.signal, () => operation.run(driver, request.params)), timeoutMs, `${request.op} on ${serverId}`);
+      return { ok: true, result };
     } catch (error) {
       options.onError?.(request, error);
       return { ok: false, error: errorBodyOf(error) };
+    } finally {
+      // With a reason: abort() without one builds a DOMException (a stack trace) on every call.
+      settled.abort(SETTLED);
     }
   };
 }

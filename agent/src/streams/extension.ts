@@ -6,7 +6,6 @@ import type { AgentContext, AgentExtension, AgentExtensionFactory } from '../age
 import type { ServerEntry } from '../config/types.js';
 import { BMC_TRUST_DIRECTORY } from '../bmc-tls/index.js';
 import { ConsoleGroup, consoleScrollbackBytes } from './console-group.js';
-import { effectiveTimeoutMs } from '../control/dispatcher.js';
 import { pinnedLookup } from '../control/relay-endpoints.js';
 import { DIAL_BACK_CONCURRENCY, dialBack, dialUrlOf } from './dial-back.js';
 import { Slots } from '../slots.js';
@@ -65,7 +64,7 @@ export class AgentStreams implements AgentExtension {
       // console's BMC side reports its own BMC_TIMEOUT or BMC_UNREACHABLE within the budget (SOL activation,
       // RFB handshake, TCP connect). AGENT_TIMEOUT closes the client's leg with 4503, which it resumes from;
       // BMC_TIMEOUT closed it for good (4502) while the session was still in its grace period.
-      'stream.open': Object.assign((params: Record<string, unknown>, request?: RequestMessage) => this.open(params, request?.timeoutMs), { timeoutCode: 'AGENT_TIMEOUT' as const }),
+      'stream.open': Object.assign((params: Record<string, unknown>, _request: RequestMessage, settled: AbortSignal) => this.open(params, settled), { timeoutCode: 'AGENT_TIMEOUT' as const }),
       'stream.close': async (params) => {
         if (!Value.Check(StreamCloseSchema, params)) throw new LightsoutError('BAD_REQUEST', 'invalid params for stream.close');
         this.sessions.get(params.sessionId)?.end(StreamCloseCode.ENDED, 'closed by the relay');
@@ -106,8 +105,8 @@ export class AgentStreams implements AgentExtension {
     return this.sessions.has(sessionId);
   }
 
-  /** `timeoutMs`: how long the relay waits for this open (its request's deadline). */
-  private async open(raw: Record<string, unknown>, timeoutMs?: number): Promise<StreamOpenResult> {
+  /** `settled`: aborts when the relay's request is answered, at its deadline at the latest (the dispatcher's). */
+  private async open(raw: Record<string, unknown>, settled: AbortSignal): Promise<StreamOpenResult> {
     if (!Value.Check(StreamOpenSchema, raw)) throw new LightsoutError('BAD_REQUEST', 'invalid params for stream.open');
     const params = raw as unknown as StreamOpenParams;
     const server = this.context.config.servers.find((entry) => entry.id === params.serverId);
@@ -133,12 +132,10 @@ export class AgentStreams implements AgentExtension {
     // A dial-back still waiting its turn when the relay stops waiting for it leaves the queue: dialled late, it
     // would find the relay's leg gone and cost a turn the dial-backs still awaited need, while a failover's
     // retries queued behind it (each retry one more) until none was in time.
-    const waitMs = timeoutMs === undefined ? undefined : effectiveTimeoutMs(timeoutMs, timeoutMs);
-    const giveUp = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
     const socket = await this.dialBacks
-      .run(async () => dialBack(dialUrlOf(relay.url, params.dialPath), await this.context.signJwt(), { lookup: pinnedLookup(relay) }), giveUp)
+      .run(async () => dialBack(dialUrlOf(relay.url, params.dialPath), await this.context.signJwt(), { lookup: pinnedLookup(relay) }), settled)
       .catch((error: unknown) => {
-        if (giveUp?.aborted === true && error === giveUp.reason) throw new LightsoutError('AGENT_TIMEOUT', `the dial-back did not get its turn within ${waitMs} ms (${this.dialBacks.queued} still waiting)`);
+        if (settled.aborted && error === settled.reason) throw new LightsoutError('AGENT_TIMEOUT', 'the dial-back did not get its turn before the relay stopped waiting');
         throw error;
       });
     session.attach(socket);

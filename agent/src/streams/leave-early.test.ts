@@ -26,12 +26,12 @@ describe('leaving before the stream attached', () => {
       await gate;
       return { write: () => true, sendBreak: () => undefined, pause: () => undefined, resume: () => undefined, close: () => portClosed() };
     };
-    const { streams, legs, open, stop } = await startStreamWorld(server, openPort);
+    const { streams, legs, open, request, stop } = await startStreamWorld(server, openPort);
     cleanups.push(stop);
     const sessionId = 'session-left-early-01';
     const opening = open(sessionId, { legId: 'leg-left-early', subject: 'u', user: 'u' }).catch((error: unknown) => error);
     expect(streams.hasSession(sessionId)).toBe(true);
-    await streams.handlers['stream.close']!({ sessionId }, undefined as never);
+    await request('stream.close', { sessionId });
     // Ended now, not when the grace period (60 s here) runs out.
     expect(streams.hasSession(sessionId)).toBe(false);
     release();

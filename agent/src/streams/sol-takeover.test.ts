@@ -25,10 +25,10 @@ async function world() {
     // As the SOL port does: it took over only when asked and another session held SOL.
     return { tookOver: options.takeover === true, write: () => true, sendBreak: () => undefined, pause: () => undefined, resume: () => undefined, close: () => undefined };
   };
-  const { streams, open: openWith, stop } = await startStreamWorld(server, openPort);
+  const { request, open: openWith, stop } = await startStreamWorld(server, openPort);
   cleanups.push(stop);
   const open = (sessionId: string, takeover?: boolean) => openWith(sessionId, takeover === undefined ? {} : { takeover });
-  return { streams, opened, open };
+  return { request, opened, open };
 }
 
 describe('stream.open with takeover', () => {
@@ -47,9 +47,9 @@ describe('stream.open with takeover', () => {
   });
 
   it('refuses a malformed takeover', async () => {
-    const { streams } = await world();
+    const { request } = await world();
     const params = { sessionId: 'session-malformed-01', legId: 'leg-malformed', serverId: server.id, tenant: 'demo', kind: 'sol', mode: 'control', subject: 'u', user: 'u', resume: false, dialPath: '/x', takeover: 'yes' };
-    await expect(streams.handlers['stream.open']!(params, undefined as never)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(request('stream.open', params)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 });
 

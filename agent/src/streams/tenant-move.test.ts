@@ -25,21 +25,21 @@ async function world() {
     ports.push(state);
     return { replay: new TextEncoder().encode('demo$ secret-command\r\n'), write: () => true, sendBreak: () => undefined, pause: () => undefined, resume: () => undefined, close: () => void (state.closed = true) };
   };
-  const { streams, tenants, legs, open: openAs, stop } = await startStreamWorld(server, openPort);
+  const { streams, tenants, legs, open: openAs, request, stop } = await startStreamWorld(server, openPort);
   cleanups.push(stop);
   const open = (sessionId: string, tenant: string) => openAs(sessionId, { tenant, subject: `user-of-${tenant}`, user: `user-of-${tenant}` });
-  return { streams, tenants, legs, ports, open };
+  return { streams, tenants, legs, ports, open, request };
 }
 
 describe('a server moved to another tenant', () => {
   it('server.assign ends the old tenant\'s sessions and console; the new tenant is the only one let in', async () => {
-    const { streams, legs, ports, open } = await world();
+    const { streams, legs, ports, open, request } = await world();
     await open('session-of-demo-0001', 'demo');
     expect(streams.hasSession('session-of-demo-0001')).toBe(true);
     const demoLeg = legs[0]!;
     const closed = once(demoLeg, 'close');
 
-    expect(await streams.handlers['server.assign']!({ serverId: server.id, tenant: 'bravo' }, undefined as never)).toEqual({ sessionsEnded: 1 });
+    expect(await request('server.assign', { serverId: server.id, tenant: 'bravo' })).toEqual({ sessionsEnded: 1 });
     const [code] = (await closed) as [number];
     expect(code).toBe(StreamCloseCode.ENDED);
     expect(streams.hasSession('session-of-demo-0001')).toBe(false);
@@ -68,8 +68,8 @@ describe('a server moved to another tenant', () => {
   });
 
   it('refuses an assignment for a server this agent does not have', async () => {
-    const { streams } = await world();
-    await expect(streams.handlers['server.assign']!({ serverId: 'elsewhere', tenant: 'bravo' }, undefined as never)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(streams.handlers['server.assign']!({ serverId: server.id }, undefined as never)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    const { request } = await world();
+    await expect(request('server.assign', { serverId: 'elsewhere', tenant: 'bravo' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(request('server.assign', { serverId: server.id })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 });

@@ -115,9 +115,8 @@ export async function startMediaStack(options: MediaStackOptions = {}): Promise<
       return handle;
     };
     let agent = await startAgent();
-    const { args: cliCommand, env: cliStartEnv } = cliCommandOf(options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'));
-    // What its first line sets, then STACK_ENV: the same malloc settings, or an experiment's in their place.
-    const cliEnv = { ...process.env, ...cliStartEnv, ...STACK_ENV, LIGHTSOUT_TOKEN: operator.accessToken, LIGHTSOUT_RELAY: relayUrl, LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config'), LIGHTSOUT_PROGRESS: 'lines' };
+    const cliCommand = cliCommandOf(options.cliBin ?? join(REPO_ROOT, 'cli/bin/lightsout.js'));
+    const cliEnv = { ...process.env, ...STACK_ENV, LIGHTSOUT_TOKEN: operator.accessToken, LIGHTSOUT_RELAY: relayUrl, LIGHTSOUT_CONFIG_DIR: join(root, 'cli-config'), LIGHTSOUT_PROGRESS: 'lines' };
     return {
       root,
       relayUrl,
@@ -173,19 +172,16 @@ export function writeIsoImage(path: string, size: number): { size: number; sha25
 }
 
 /**
- * The CLI file, the Node flags its first line gives node and the variables it
- * sets (`#!/usr/bin/env -S NAME=value… node …`, `${NAME}` expanded as env -S
- * does): run as an operator runs it, an executable, but through this
- * process's node rather than whichever one PATH finds.
+ * The CLI file and the Node flags its first line gives node
+ * (`#!/usr/bin/env -S NAME=value… node …`): run as an operator runs it, an
+ * executable, but through this process's node rather than whichever one
+ * PATH finds. The variables the line sets are skipped: the stack's
+ * environment (STACK_ENV) sets the same, or an experiment's in their place.
  */
-export function cliCommandOf(bin: string): { args: string[]; env: Record<string, string> } {
+export function cliCommandOf(bin: string): string[] {
   const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
   const words = /^#!\/usr\/bin\/env -S (.+)$/.exec(first)?.[1]?.trim().split(/\s+/) ?? [];
-  const env: Record<string, string> = {};
-  let word = words.shift();
-  for (; word !== undefined && /^[A-Za-z_]\w*=/.test(word); word = words.shift()) {
-    const at = word.indexOf('=');
-    env[word.slice(0, at)] = word.slice(at + 1).replace(/\$\{(\w+)\}/g, (_, name: string) => process.env[name] ?? '');
-  }
-  return { args: [...words, bin], env };
+  // NAME=value… node flags…: the flags follow the first word that is not a variable.
+  const program = words.findIndex((word) => !/^[A-Za-z_]\w*=/.test(word));
+  return [...(program < 0 ? [] : words.slice(program + 1)), bin];
 }

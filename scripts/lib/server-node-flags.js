@@ -67,8 +67,6 @@ export const SERVER_MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=67108864:glib
 export function serverEnv(env = process.env) {
   const theirs = env.GLIBC_TUNABLES ?? '';
   if (theirs === '') return { GLIBC_TUNABLES: SERVER_MALLOC_TUNABLES };
-  // Started by a launcher that already put ours first: as it is, not twice.
-  if (theirs.startsWith(SERVER_MALLOC_TUNABLES)) return { GLIBC_TUNABLES: theirs };
   return { GLIBC_TUNABLES: `${SERVER_MALLOC_TUNABLES}:${theirs}` };
 }
 

@@ -14,6 +14,7 @@ import {
   startRelay,
 } from '../testing/index.js';
 import { readProviderSecrets } from '../identity/keys.js';
+import { grantOf } from '../plugins/streams/tokens.js';
 
 /**
  * Revoking a user or a service account ends their live console sessions at
@@ -145,6 +146,21 @@ describe('revocation ends live console sessions', () => {
     expect(staying.client.readyState).toBe(WebSocket.OPEN);
     staying.client.close();
     await staying.closed;
+  });
+
+  it('a resume token signed after the revocation, by a gateway that had not heard of it yet, is refused: it carries its session\'s grant time', async () => {
+    const created = await api('POST', '/v1/tokens', admin, { name: 'token-chain', role: 'operator', tenant: 'demo' });
+    const { resumeToken, session, closed } = await openConsole(String(created['token']));
+    const first = relay.app.streams.tokens;
+    await api('POST', `/v1/tokens/${String(created['id'])}/revoke`, admin);
+    expect(await closed).toBe(4403);
+    // A second later, as a gateway whose clock runs ahead (or which hears the notice late) refreshes the leg's token.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const claims = await first.verify(resumeToken, session.sessionId);
+    const late = (await first.issue(grantOf(claims), 'resume')).token;
+    expect(decodeJwt(late).iat).toBeGreaterThan(claims.iat);
+    expect(decodeJwt(late)['gat']).toBe(claims.gat);
+    expect(await resumeStatus(session, late)).toBe(403);
   });
 });
 

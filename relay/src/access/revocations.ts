@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { MAX_WEB_SESSION_SECONDS } from '../config/schema.js';
 
 /**
  * Revocation notices: what ends access that outlives a request. REST calls
@@ -32,9 +33,24 @@ export interface RevocationChannel {
   close(): Promise<void>;
 }
 
-/** Remembered this long: longer than any stream resume token lives. */
-export const REMEMBER_MS = 15 * 60_000;
-const MAX_REMEMBERED = 10_000;
+/**
+ * Remembered this long: as long as any credential granted before a notice
+ * can still be presented. The longest-lived is a web session's cookie, good
+ * until the session ends, at most MAX_WEB_SESSION_SECONDS after it was
+ * granted (resume tokens live 5 minutes, but each carries its session's
+ * grant time, so the same bound holds for a chain of them); plus the clock
+ * tolerance tokens are checked with. A notice forgotten earlier would let
+ * such a cookie back in.
+ */
+export const REMEMBER_MS = (MAX_WEB_SESSION_SECONDS + 5 * 60) * 1000;
+/**
+ * Subjects whose last revocation is remembered. Evicting one early would
+ * bring its credentials back, so the bound is far above what admins revoke
+ * in a day (one entry per user or API token, whatever its number of notices).
+ */
+const MAX_SUBJECTS = 100_000;
+/** Notice ids already acted on: forgetting one early only means acting on a redelivery again (idempotent). */
+const MAX_SEEN = 10_000;
 
 /** One process only (tests of a single plugin): publishing is hearing. */
 export class InProcessChannel implements RevocationChannel {
@@ -86,7 +102,7 @@ export class Revocations {
     return this.publish({ kind: 'server-moved', id: noticeId(), ...move, at: this.now() });
   }
 
-  /** Whether a credential issued at `issuedAtMs` for this subject predates a remembered revocation. */
+  /** Whether a credential granted at `issuedAtMs` (a stream token's session grant time) for this subject predates a remembered revocation. */
   revokedSince(subject: string, issuedAtMs: number): boolean {
     const at = this.recent.get(subject);
     return at !== undefined && this.now() - at < REMEMBER_MS && issuedAtMs <= at;
@@ -114,9 +130,12 @@ export class Revocations {
 
   private prune(): void {
     const now = this.now();
-    for (const map of [this.recent, this.seen]) {
+    for (const [map, bound] of [
+      [this.recent, MAX_SUBJECTS],
+      [this.seen, MAX_SEEN],
+    ] as const) {
       for (const [key, at] of map) {
-        if (map.size <= MAX_REMEMBERED && now - at < REMEMBER_MS) break;
+        if (map.size <= bound && now - at < REMEMBER_MS) break;
         map.delete(key);
       }
     }

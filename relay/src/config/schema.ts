@@ -244,6 +244,9 @@ const Ssh = Type.Object(
  * for `*.<domain>` points at this listener, usually through the TLS proxy in
  * front of the relay. Off unless a domain and a port are given.
  */
+/** The longest a web session (and so its cookie, the longest-lived credential a relay signs) may last. */
+export const MAX_WEB_SESSION_SECONDS = 86_400;
+
 const WebUi = Type.Object(
   {
     /** The wildcard's parent name, e.g. `bmc.example.net` for `*.bmc.example.net`; `localhost` on a workstation (`*.localhost` is loopback). */
@@ -256,7 +259,7 @@ const WebUi = Type.Object(
     /** The port in the sessions' URLs; default 443 for https, the listener's own port for http. */
     publicPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535 })),
     /** A web session ends with the user's session, and at the latest this long after it was opened. */
-    maxSessionSeconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 8 * 3600 }),
+    maxSessionSeconds: Type.Integer({ minimum: 10, maximum: MAX_WEB_SESSION_SECONDS, default: 8 * 3600 }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin';
 import type { Principal } from '../identity/verifier.js';
 import { type WebOrigins, newWebSessionId, originOf } from '../web-ui/origin.js';
 import { LAUNCH_PATH, WebUiProxy } from '../web-ui/proxy.js';
-import { spendConnectToken } from './streams/tokens.js';
+import { grantOf, spendConnectToken } from './streams/tokens.js';
 import { loopbackHost } from './ssh.js';
 
 declare module 'fastify' {
@@ -74,7 +74,6 @@ async function webUiPlugin(app: FastifyInstance): Promise<void> {
     };
   }
 
-  const grantOf = (claims: StreamTokenClaims) => ({ sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, mode: claims.mod, agentId: claims.agt, subject: claims.sub, user: claims.usr, ...(claims.wxp === undefined ? {} : { webSessionEnd: claims.wxp }) });
   app.decorate('webUi', { open, port: () => proxy?.server.listening === true ? (proxy.server.address() as AddressInfo).port : undefined });
 
   const audit = (claims: StreamTokenClaims, action: 'session.launch' | 'session.close', extra: { sourceIp?: string; reason?: string }): void => {

@@ -114,6 +114,14 @@ export const StreamTokenClaims = Type.Object({
   tko: Type.Optional(Type.Literal(true)),
   /** Web tokens: when the web session ends (epoch seconds; the user's session's end): the cookie a launch trades for lives until then. */
   wxp: Type.Optional(Type.Integer()),
+  /**
+   * When the session was granted (epoch seconds): the `iat` of its first
+   * token, carried unchanged by every resume token, leg and cookie signed for
+   * it since. A revocation refuses what was granted before it, however
+   * recently a token of the chain was signed. Absent in tokens of relays
+   * before it: their `iat` stands in.
+   */
+  gat: Type.Optional(Type.Integer()),
 });
 export type StreamTokenClaims = Static<typeof StreamTokenClaims>;
 

@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import type { StreamDependencies } from './dependencies.js';
 import type { PendingLegs } from './legs.js';
 import { type HeldMessages, type Splice, closeQuietly, hold, sendQuietly, splice } from './splice.js';
-import { type StreamTokens, refundConnectToken } from './tokens.js';
+import { type StreamTokens, grantOf, grantedAtMs, refundConnectToken } from './tokens.js';
 
 /** Which close code tells the client what to do about an error (resume or give up). */
 export function closeCodeFor(code: ErrorCode): number {
@@ -159,7 +159,7 @@ export class StreamGateway {
   /** A resume token for the leg's session as the message that carries it; undefined if signing failed (logged; the refresh retries). */
   private issueResume(claims: StreamTokenClaims): Promise<TokenMessage | undefined> {
     return this.tokens
-      .issue({ sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, mode: claims.mod, agentId: claims.agt, subject: claims.sub, user: claims.usr }, 'resume')
+      .issue(grantOf(claims), 'resume')
       .then(({ token, expiresAt }): TokenMessage => ({ type: 'token', token, expiresAt }))
       .catch((error: unknown) => {
         this.log.error({ err: error, sessionId: claims.sid }, 'could not issue a resume token');
@@ -200,7 +200,7 @@ export class StreamGateway {
     spliced.leg = leg;
     if (timers.ended) return;
     this.live.add(leg);
-    this.holders.set(leg, { subject: claims.sub, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, issuedAtMs: claims.iat * 1000, agentId: claims.agt });
+    this.holders.set(leg, { subject: claims.sub, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, issuedAtMs: grantedAtMs(claims), agentId: claims.agt });
     // The agent may have gone offline while the leg was being set up.
     if (this.dependencies.agentOnline?.(claims.agt) === false) leg.setPath(false);
     // Refreshed at half-life, while the leg lives.

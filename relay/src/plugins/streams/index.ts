@@ -28,7 +28,7 @@ import { StreamGateway, type GatewayHooks } from './gateway.js';
 import { PendingLegs } from './legs.js';
 import { registerSessionMetrics } from './metrics.js';
 import { closeQuietly } from './splice.js';
-import { StreamTokens, spendConnectToken } from './tokens.js';
+import { StreamTokens, grantOf, grantedAtMs, spendConnectToken } from './tokens.js';
 import { toAsciicast, toRfbCapture } from './recordings/formats.js';
 import { type RecordingPolicy, loadRecordingPolicy } from './recordings/policy.js';
 import { StreamRecorder } from './recordings/recorder.js';
@@ -237,14 +237,15 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   };
   async function checkClaims(claims: StreamTokenClaims): Promise<void> {
     // A resume token issued before its holder was revoked must not bring the session back.
-    if (app.hasDecorator('revocations') && app.revocations.revokedSince(claims.sub, claims.iat * 1000)) throw new LightsoutError('FORBIDDEN', 'access was revoked');
+    // The session's grant time, not this token's: each resume signs a new token, and a chain of them must not outrun a revocation.
+    if (app.hasDecorator('revocations') && app.revocations.revokedSince(claims.sub, grantedAtMs(claims))) throw new LightsoutError('FORBIDDEN', 'access was revoked');
     // Nor one for a server that has since moved to another tenant: the store says where it is now (every replica agrees).
     const server = await dependencies.findServer(claims.srv);
     if (server?.tenant !== claims.ten) throw new LightsoutError('NOT_FOUND', `no server ${claims.srv}`);
   }
   async function issueLeg(claims: StreamTokenClaims): Promise<{ token: string; streamUrl: string; connectedHere: boolean }> {
     const sessionId = randomBytes(16).toString('base64url');
-    const { token } = await tokens.issue({ sessionId, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, mode: claims.mod, agentId: claims.agt, subject: claims.sub, user: claims.usr }, 'connect');
+    const { token } = await tokens.issue({ ...grantOf(claims), sessionId }, 'connect');
     const here = connectedHere(claims.agt) !== false;
     const gatewayUrl = here ? app.config.publicUrl : await gatewayUrlOf(claims.agt);
     if (gatewayUrl === undefined) throw new LightsoutError('AGENT_OFFLINE', `the agent of ${claims.srv} is connected to no gateway`, { hint: 'try again when the agent is back' });

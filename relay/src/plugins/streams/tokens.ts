@@ -29,6 +29,29 @@ export interface StreamGrant {
   takeover?: boolean;
   /** Web tokens: when the web session ends (epoch seconds). */
   webSessionEnd?: number;
+  /** When the session was granted (epoch seconds; the `gat` claim): absent for a new session, whose first token's `iat` it is. */
+  grantedAt?: number;
+}
+
+/** When the session a token belongs to was granted, in ms: what a revocation is compared with. */
+export function grantedAtMs(claims: StreamTokenClaims): number {
+  return (claims.gat ?? claims.iat) * 1000;
+}
+
+/** The grant a token was signed for: what its session's next tokens (a resume token, another leg, a cookie) are signed with. */
+export function grantOf(claims: StreamTokenClaims): StreamGrant {
+  return {
+    sessionId: claims.sid,
+    serverId: claims.srv,
+    tenant: claims.ten,
+    kind: claims.knd,
+    mode: claims.mod,
+    agentId: claims.agt,
+    subject: claims.sub,
+    user: claims.usr,
+    grantedAt: claims.gat ?? claims.iat,
+    ...(claims.wxp === undefined ? {} : { webSessionEnd: claims.wxp }),
+  };
 }
 
 /**
@@ -121,6 +144,7 @@ export class StreamTokens {
       // A resume finds the session's console open: only the first leg's open may take the SOL over.
       ...(grant.takeover === true && use === 'connect' ? { tko: true } : {}),
       ...(grant.webSessionEnd !== undefined && (use === 'web-launch' || use === 'web') ? { wxp: grant.webSessionEnd } : {}),
+      gat: grant.grantedAt ?? issuedAt,
     })
       .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.current.kid, typ: 'lightsout-stream+jwt' })
       .setIssuer(this.issuer)

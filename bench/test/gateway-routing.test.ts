@@ -99,10 +99,16 @@ describe('operations through any replica of a regional deployment', () => {
     }
   });
 
-  it('the manager refuses the agent and stream endpoints (agents connect to gateways)', async () => {
-    const response = await fetch(`${stack!.relayUrls[MANAGER]}/v1/agent/connect`);
-    expect(response.status).toBe(404);
-    expect(((await response.json()) as { code: string }).code).toBe('NOT_FOUND');
+  it('the manager refuses the agent and stream endpoints (agents connect to gateways), however the path is spelt', async () => {
+    // The router decodes percent-escapes in the path: each of these reaches an agent or stream route unless refused.
+    for (const path of ['/v1/agent/connect', '/v1/%61gent/connect', '/v1/%61%67%65%6Et/connect', '/v1/%73treams/AAAAAAAAAAAAAAAAAAAAAA', '/v1/agent/streams/AAAAAAAAAAAAAAAAAAAAAA?leg=1']) {
+      const response = await fetch(`${stack!.relayUrls[MANAGER]}${path}`);
+      const body = (await response.json()) as { code: string; message: string };
+      expect({ path, status: response.status, code: body.code, manager: body.message.includes('this replica is a manager') }).toEqual({ path, status: 404, code: 'NOT_FOUND', manager: true });
+    }
+    // What every replica answers is still answered here.
+    const route = await fetch(`${stack!.relayUrls[MANAGER]}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA/route`);
+    expect(((await route.json()) as { message: string }).message).not.toContain('this replica is a manager');
   });
 
   it('the event feed on a replica that neither made the change nor holds the agent sees a power change', { timeout: 60_000 }, async () => {

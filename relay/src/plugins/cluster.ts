@@ -18,7 +18,7 @@ declare module 'fastify' {
 /** Paths only a gateway (or the single process) serves: agents connect to gateways, and clients' streams are spliced there. */
 const GATEWAY_ONLY = ['/v1/agent/', '/v1/streams/'];
 /** `GET /v1/streams/{sid}/route`: served by every replica. */
-const ROUTE_QUESTION = /^\/v1\/streams\/[^/?]+\/route(\?|$)/;
+const ROUTE_QUESTION = /^\/v1\/streams\/[^/]+\/route$/;
 
 /**
  * Joins this replica to its deployment: on PostgreSQL every replica (role
@@ -42,8 +42,11 @@ async function clusterPlugin(app: FastifyInstance): Promise<void> {
   });
   if (role === 'manager') {
     app.addHook('onRequest', async (request) => {
+      // The route the request matched, not its URL: the router decodes the path (`/v1/%61gent/connect` is
+      // `/v1/agent/connect`) and a prefix test on the raw URL would let such a spelling through.
+      const route = request.routeOptions.url;
       // Where a console's agent is now is asked of any replica, the manager included (docs/deployment.md).
-      if (GATEWAY_ONLY.some((prefix) => request.url.startsWith(prefix)) && !ROUTE_QUESTION.test(request.url)) {
+      if (route !== undefined && GATEWAY_ONLY.some((prefix) => route.startsWith(prefix)) && !ROUTE_QUESTION.test(route)) {
         throw new LightsoutError('NOT_FOUND', 'this replica is a manager: agents and console streams connect to a gateway', { hint: 'use a gateway of the region (the session answer names its stream URL)' });
       }
     });

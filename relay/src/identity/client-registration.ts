@@ -19,6 +19,18 @@ export const REGISTERED_CLIENT_PREFIX = 'mcp-dcr-';
  */
 export const UNUSED_REGISTRATION_TTL_SECONDS = 24 * 3600;
 
+/**
+ * Whether a request path (as the relay receives it, before `/oidc` is cut
+ * off) reaches oidc-provider's registration endpoint. Its router matches
+ * paths case-insensitively and with or without a trailing slash
+ * (`/oidc/REG/` registers a client as `/oidc/reg` does), so the bounds are
+ * applied to every spelling it takes, not to one.
+ */
+export function isRegistrationPath(url: string): boolean {
+  const path = url.split('?', 1)[0]!;
+  return path.toLowerCase().replace(/\/+$/, '') === '/oidc/reg';
+}
+
 export function isRegisteredClientId(clientId: unknown): clientId is string {
   return typeof clientId === 'string' && clientId.startsWith(REGISTERED_CLIENT_PREFIX);
 }

@@ -12,7 +12,7 @@ import { LoginThrottle } from '../identity/login-throttle.js';
 import { SecondFactors, TotpSealer } from '../identity/second-factor.js';
 import { loadOrCreateProviderSecrets, publicJwks, storeProviderKeys } from '../identity/keys.js';
 import { pruneExpiredOidcPayloads, registeredClientCount, revokeAccountArtefacts } from '../identity/oidc-adapter.js';
-import { RegistrationWindow } from '../identity/client-registration.js';
+import { RegistrationWindow, isRegistrationPath } from '../identity/client-registration.js';
 import { requireStrongPassword } from '../identity/password-policy.js';
 import { hashPassword } from '../identity/passwords.js';
 import { passwordMatches } from '../identity/accounts.js';
@@ -132,7 +132,7 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
       scope.all('/oidc/*', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {
         // Registration is open to anyone (RFC 7591 without an initial access token): bounded per address and in all (client-registration.ts).
-        if (request.method === 'POST' && request.url.split('?')[0] === '/oidc/reg') {
+        if (request.method === 'POST' && isRegistrationPath(request.url)) {
           if (!registrations.admit(request.ip)) return refuseRegistration(request, reply, 'rate limited', 'too many client registrations from this address; try again later');
           if ((await registeredClientCount(app.store)) >= config.identity.mcpClientRegistration.maxClients) {
             return refuseRegistration(request, reply, 'client limit reached', 'this relay keeps no more registered clients now; an unused registration is deleted a day after it was made — try again later, or use the pre-registered client lightsout-mcp');

@@ -6,6 +6,7 @@ import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } fr
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MCP_CLIENT_ID } from '../../identity/provider.js';
+import { registeredClientCount } from '../../identity/oidc-adapter.js';
 import { type RunningRelay, approveAuthorization, startRelay } from '../../testing/index.js';
 
 /**
@@ -190,8 +191,14 @@ describe('registered clients in all', () => {
       expect((await post()).status).toBe(201);
       expect((await post()).status).toBe(201);
       expect(await post()).toMatchObject({ status: 429, body: { error: 'rate_limited', error_description: expect.stringMatching(/no more registered clients/) } });
+      // Every spelling oidc-provider's router takes for its registration endpoint is held to the same bounds.
+      for (const path of ['/oidc/reg/', '/oidc/REG', '/oidc/Reg//', '/oidc/reg/?x=1']) {
+        const response = await fetch(`${small.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(good) });
+        expect({ path, status: response.status }).toEqual({ path, status: 429 });
+      }
+      expect(await registeredClientCount(small.app.store)).toBe(2);
       const denied = await small.app.store.selectFrom('audit').select(['details']).where('action', '=', 'oauth.client.register').where('outcome', '=', 'denied').execute();
-      expect(denied.map((row) => JSON.parse(String(row.details)) as { reason: string })).toEqual([{ reason: 'client limit reached' }]);
+      expect(denied.map((row) => JSON.parse(String(row.details)) as { reason: string })).toEqual(Array.from({ length: 5 }, () => ({ reason: 'client limit reached' })));
 
       const provider = new MemoryProvider();
       const transport = new StreamableHTTPClientTransport(new URL(`${small.url}/mcp`), { authProvider: provider });

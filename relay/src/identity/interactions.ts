@@ -67,44 +67,50 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     const password = typeof request.body?.password === 'string' ? request.body.password.slice(0, 1024) : '';
     const otp = typeof request.body?.otp === 'string' ? request.body.otp.trim().slice(0, 16) : '';
     const formAgain = (error: string) => loginPage({ action: `/interaction/${interaction.uid}/login`, abortAction: `/interaction/${interaction.uid}/abort`, clientName: clientName(interaction), username, error });
-    // Guessing is slowed before any password is checked (login-throttle.ts).
-    const verdict = await throttle.check(username, request.ip);
-    if (!verdict.allowed) {
-      await app.audit.fromRequest(request, { action: 'login', outcome: 'denied', target: `user:${username}`, details: { client: interaction.params.client_id, reason: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds } });
-      return reply
-        .status(429)
-        .header('retry-after', String(verdict.retryAfterSeconds))
-        .type('text/html; charset=utf-8')
-        .send(formAgain(`Too many failed sign-ins. Try again in ${verdict.retryAfterSeconds} s.`));
-    }
-    // An account guessed from many addresses is slowed for everyone, refused for no one.
-    if (verdict.delayMs > 0) await delay(verdict.delayMs);
-    const account = username === '' || password === '' ? undefined : await authenticate(app.store, username, password);
-    // Second factor (RFC 6238): an account with an active TOTP secret needs a valid, unused code in the same form.
-    let secondFactor = false;
-    if (account !== undefined) {
-      if ((await secondFactors.state(account.id)).active) {
-        if (!(await secondFactors.accept(account.id, otp))) {
-          await throttle.failed(username, request.ip);
-          await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', subject: account.id, tenant: account.tenant, target: `user:${username}`, details: { client: interaction.params.client_id, reason: otp === '' ? 'otp-missing' : 'otp-wrong' } });
-          return reply
-            .status(401)
-            .type('text/html; charset=utf-8')
-            .send(formAgain(otp === '' ? 'Enter the one-time code from your authenticator app.' : 'Wrong one-time code.'));
-        }
-        secondFactor = true;
+    // One attempt at a time per account and address: each reads the failures the one before it counted.
+    const endTurn = await throttle.turn(username, request.ip);
+    try {
+      // Guessing is slowed before any password is checked (login-throttle.ts).
+      const verdict = await throttle.check(username, request.ip);
+      if (!verdict.allowed) {
+        await app.audit.fromRequest(request, { action: 'login', outcome: 'denied', target: `user:${username}`, details: { client: interaction.params.client_id, reason: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds } });
+        return reply
+          .status(429)
+          .header('retry-after', String(verdict.retryAfterSeconds))
+          .type('text/html; charset=utf-8')
+          .send(formAgain(`Too many failed sign-ins. Try again in ${verdict.retryAfterSeconds} s.`));
       }
+      // An account guessed from many addresses is slowed for everyone, refused for no one.
+      if (verdict.delayMs > 0) await delay(verdict.delayMs);
+      const account = username === '' || password === '' ? undefined : await authenticate(app.store, username, password);
+      // Second factor (RFC 6238): an account with an active TOTP secret needs a valid, unused code in the same form.
+      let secondFactor = false;
+      if (account !== undefined) {
+        if ((await secondFactors.state(account.id)).active) {
+          if (!(await secondFactors.accept(account.id, otp))) {
+            await throttle.failed(username, request.ip);
+            await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', subject: account.id, tenant: account.tenant, target: `user:${username}`, details: { client: interaction.params.client_id, reason: otp === '' ? 'otp-missing' : 'otp-wrong' } });
+            return reply
+              .status(401)
+              .type('text/html; charset=utf-8')
+              .send(formAgain(otp === '' ? 'Enter the one-time code from your authenticator app.' : 'Wrong one-time code.'));
+          }
+          secondFactor = true;
+        }
+      }
+      if (account === undefined) {
+        await throttle.failed(username, request.ip);
+        await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', target: `user:${username}`, details: { client: interaction.params.client_id } });
+        return reply.status(401).type('text/html; charset=utf-8').send(formAgain('Wrong username or password.'));
+      }
+      await throttle.succeeded(username, request.ip);
+      const amr = secondFactor ? ['pwd', 'otp', 'mfa'] : ['pwd'];
+      await app.audit.fromRequest(request, { action: 'login', outcome: 'success', subject: account.id, tenant: account.tenant, target: `user:${account.username}`, details: { client: interaction.params.client_id, amr } });
+      const returnTo = await provider.interactionResult(request.raw, reply.raw, { login: { accountId: account.id, amr, ...(secondFactor ? { acr: 'mfa' } : {}) } }, { mergeWithLastSubmission: false });
+      return reply.redirect(returnTo, 303);
+    } finally {
+      endTurn();
     }
-    if (account === undefined) {
-      await throttle.failed(username, request.ip);
-      await app.audit.fromRequest(request, { action: 'login', outcome: 'failure', target: `user:${username}`, details: { client: interaction.params.client_id } });
-      return reply.status(401).type('text/html; charset=utf-8').send(formAgain('Wrong username or password.'));
-    }
-    await throttle.succeeded(username, request.ip);
-    const amr = secondFactor ? ['pwd', 'otp', 'mfa'] : ['pwd'];
-    await app.audit.fromRequest(request, { action: 'login', outcome: 'success', subject: account.id, tenant: account.tenant, target: `user:${account.username}`, details: { client: interaction.params.client_id, amr } });
-    const returnTo = await provider.interactionResult(request.raw, reply.raw, { login: { accountId: account.id, amr, ...(secondFactor ? { acr: 'mfa' } : {}) } }, { mergeWithLastSubmission: false });
-    return reply.redirect(returnTo, 303);
   });
 
   app.post<{ Params: { uid: string } }>('/interaction/:uid/abort', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {

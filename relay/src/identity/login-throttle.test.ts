@@ -122,6 +122,13 @@ describe('the sign-in form under password guessing', () => {
     const denied = await relay.app.store.selectFrom('audit').selectAll().where('action', '=', 'login').where('outcome', '=', 'denied').execute();
     expect(denied.map((row) => [row.target, JSON.parse(row.details ?? '{}').reason])).toEqual([['user:operator', 'throttled']]);
   });
+  it('thirty wrong passwords sent at once get the six checks six sent one by one get; the rest are refused unchecked', async () => {
+    const guesses = await Promise.allSettled(Array.from({ length: 30 }, (_, index) => loginWithPassword(relay.url, 'admin', `at-once-${index}`)));
+    const codes = guesses.map((guess) => (guess.status === 'rejected' ? (guess.reason as { code?: string }).code : 'SIGNED_IN'));
+    expect({ UNAUTHENTICATED: codes.filter((code) => code === 'UNAUTHENTICATED').length, RATE_LIMITED: codes.filter((code) => code === 'RATE_LIMITED').length }).toEqual({ UNAUTHENTICATED: 6, RATE_LIMITED: 24 });
+    const failures = await relay.app.store.selectFrom('audit').select('target').where('action', '=', 'login').where('outcome', '=', 'failure').where('target', '=', 'user:admin').execute();
+    expect(failures).toHaveLength(6);
+  });
 });
 
 describe('the sign-in form when many addresses guess one account', () => {

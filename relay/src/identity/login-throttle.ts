@@ -1,3 +1,5 @@
+import { AttemptTurns } from './attempt-turns.js';
+
 /**
  * Slows password guessing at the sign-in form (NIST SP 800-63B §5.2.2:
  * limit failed authentication attempts) by throttling the guesser, never
@@ -59,6 +61,9 @@ export interface FailureCounts {
 
 export type ThrottleVerdict = { allowed: true; delayMs: number } | { allowed: false; retryAfterSeconds: number };
 
+/** Attempts at once from one address (over all accounts); one account + address pair has one at a time. */
+const ATTEMPTS_AT_ONCE_PER_ADDRESS = 4;
+
 export const DEFAULT_THROTTLE = { allowance: { pair: 5, account: 30, address: 100 }, pairAllowanceUnderPressure: 1, pressureDelayMs: 1000, firstLockMs: 30_000, maxLockMs: 15 * 60_000, forgetMs: 15 * 60_000 } as const;
 
 export class LoginThrottle {
@@ -69,6 +74,8 @@ export class LoginThrottle {
   private readonly firstLockMs: number;
   private readonly maxLockMs: number;
   readonly forgetMs: number;
+  private readonly pairTurns = new AttemptTurns(1);
+  private readonly addressTurns = new AttemptTurns(ATTEMPTS_AT_ONCE_PER_ADDRESS);
 
   constructor(
     private readonly counts: FailureCounts,
@@ -81,6 +88,22 @@ export class LoginThrottle {
     this.firstLockMs = options.firstLockMs ?? DEFAULT_THROTTLE.firstLockMs;
     this.maxLockMs = options.maxLockMs ?? DEFAULT_THROTTLE.maxLockMs;
     this.forgetMs = options.forgetMs ?? DEFAULT_THROTTLE.forgetMs;
+  }
+
+  /**
+   * Waits for this attempt's turn (attempt-turns.ts): one at a time per
+   * account + address, a few at a time per address. Taken before `check`;
+   * the function it resolves with ends the turn, after `failed` or `succeeded`.
+   */
+  async turn(username: string, address: string): Promise<() => void> {
+    const [pair, , ip] = this.keysOf(username, address);
+    // Always the address first, then the pair: every attempt takes them in the same order.
+    const releaseAddress = await this.addressTurns.take(ip);
+    const releasePair = await this.pairTurns.take(pair);
+    return () => {
+      releasePair();
+      releaseAddress();
+    };
   }
 
   /** Before checking a password: may this attempt go ahead, and after how long a pause? */

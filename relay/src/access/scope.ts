@@ -8,6 +8,9 @@ import type { Store } from '../store/open.js';
  *     user with grants only on servers matching at least one of them
  *     (a rack, a label `key=value`, or a list of server ids).
  */
+/** What scoping reads of a principal: its role, tenant and who it is (whose grants). */
+export type ScopedPrincipal = Pick<Principal, 'role' | 'tenant' | 'subject'>;
+
 export type GrantSelector = { kind: 'rack'; rack: string } | { kind: 'label'; key: string; value: string } | { kind: 'servers'; ids: string[] };
 
 export interface ServerPlacement {
@@ -34,20 +37,20 @@ export function selectorMatches(selector: GrantSelector, server: ServerPlacement
 }
 
 /** The principal's grant selectors, or undefined when no grant narrows them. */
-export async function grantSelectors(store: Store, principal: Principal): Promise<GrantSelector[] | undefined> {
+export async function grantSelectors(store: Store, principal: ScopedPrincipal): Promise<GrantSelector[] | undefined> {
   if (principal.role === 'provider-admin') return undefined;
   const rows = await store.selectFrom('grants').select('selector').where('tenant_id', '=', principal.tenant).where('subject', '=', principal.subject).execute();
   if (rows.length === 0) return undefined;
   return rows.map((row) => JSON.parse(row.selector) as GrantSelector);
 }
 
-export function principalSeesServer(principal: Principal, selectors: GrantSelector[] | undefined, server: ServerPlacement): boolean {
+export function principalSeesServer(principal: ScopedPrincipal, selectors: GrantSelector[] | undefined, server: ServerPlacement): boolean {
   if (principal.role !== 'provider-admin' && server.tenant_id !== principal.tenant) return false;
   return selectors === undefined || selectors.some((selector) => selectorMatches(selector, server));
 }
 
 /** Whether the principal may reach this server id (a missing server is simply not visible). */
-export async function serverVisible(store: Store, principal: Principal, serverId: string): Promise<boolean> {
+export async function serverVisible(store: Store, principal: ScopedPrincipal, serverId: string): Promise<boolean> {
   const server = await store.selectFrom('servers').select(['id', 'tenant_id', 'rack', 'labels']).where('id', '=', serverId).executeTakeFirst();
   if (server === undefined) return false;
   return principalSeesServer(principal, await grantSelectors(store, principal), server);

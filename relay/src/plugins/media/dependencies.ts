@@ -25,6 +25,12 @@ export interface MediaServerInfo {
  */
 export interface MediaDependencies {
   findServer(serverId: string): Promise<MediaServerInfo | undefined>;
+  /**
+   * Whether the caller's grants reach the server (a rack, a label, a list of
+   * ids: access/scope.ts), as they do on every `/v1/servers/{id}` route.
+   * Absent (the plugin's own tests): the tenant alone decides.
+   */
+  serverVisible?(who: MediaCaller, serverId: string): Promise<boolean>;
   requestAgent<Op extends ControlOperation>(agentId: string, op: Op, params: OperationParams<Op>, timeoutMs: number): Promise<OperationResult<Op>>;
   /** Verify an agent's bearer JWT as the control endpoint does; returns its agent id. */
   verifyAgentToken(token: string): Promise<string>;

@@ -232,10 +232,15 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   /** The caller the access hook authenticated (every route below declares its permission). */
   const caller = (request: FastifyRequest): MediaCaller => request.principal!;
 
-  /** The server, if the caller's tenant owns it (another tenant's server does not exist for them). */
+  /**
+   * The server, if the caller's tenant owns it and their grants reach it: a server of another tenant, or one
+   * outside the caller's grants, does not exist for them (an upload names its server in tus metadata, which
+   * no `/v1/servers/{id}` route check sees).
+   */
   async function serverFor(serverId: string, who: MediaCaller): Promise<MediaServerInfo> {
     const server = await dependencies.findServer(serverId);
     if (!server || (server.tenant !== who.tenant && who.role !== 'provider-admin')) throw new LightsoutError('NOT_FOUND', `no server ${serverId}`);
+    if (dependencies.serverVisible !== undefined && !(await dependencies.serverVisible(who, serverId))) throw new LightsoutError('NOT_FOUND', `no server ${serverId}`);
     if (!server.endpoints.redfish || !server.capabilities.includes('media')) {
       throw new LightsoutError('BMC_UNSUPPORTED', `virtual media needs Redfish on the BMC of ${serverId}, which is reachable over ${server.endpoints.ipmi ? 'IPMI' : 'other protocols'} only`, {
         hint: 'configure a redfish endpoint for this server on its agent; IPMI has no virtual media',

@@ -2,6 +2,7 @@ import { LightsoutError, type MediaUrlPolicy } from '@lightsout/shared';
 import type { FastifyInstance } from 'fastify';
 import { AgentUploads } from './agent-uploads.js';
 import type { MediaDependencies, MediaServerInfo } from './dependencies.js';
+import { serverVisible } from '../../access/scope.js';
 
 /** The media plugin's dependencies from the relay's store, agents and audit plugins (app.ts); the access hook authenticates. */
 export function mediaDependenciesOf(app: FastifyInstance): MediaDependencies {
@@ -22,6 +23,7 @@ export function mediaDependenciesOf(app: FastifyInstance): MediaDependencies {
       };
       return server;
     },
+    serverVisible: (who, serverId) => serverVisible(app.store, who, serverId),
     requestAgent: (agentId, op, params, timeoutMs) => app.agentRouter.request(agentId, op, params, timeoutMs),
     uploads: new AgentUploads(app.store),
     agentConnectedHere: (agentId) => app.agents.isOnline(agentId),

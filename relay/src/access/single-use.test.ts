@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../store/open.js';
 import { storeDialects } from '../testing/dialects.js';
-import { SingleUseLedger } from './single-use.js';
+import { SWEEP_CLOCK_MARGIN_MS, SingleUseLedger } from './single-use.js';
 
 const dialects = storeDialects('lightsout-single-use-');
 
@@ -50,16 +50,22 @@ describe.each(dialects)('single-use tokens on %s', (_name, open) => {
     expect(await ledger.spend('stream-connect', 'jti-refund-01', now + 65_000)).toBe(false);
   });
 
-  it('sweeps rows whose tokens have expired, at most once a minute, and keeps the live ones', async () => {
+  it('sweeps rows whose tokens have expired, past a margin for the replicas\' clocks, at most once a minute, and keeps the live ones', async () => {
     const rows = async (jti: string) => (await store.selectFrom('spent_tokens').select('jti').where('jti', '=', jti).execute()).length;
     const ledger = new SingleUseLedger(store, clock);
-    await ledger.spend('stream-connect', 'jti-short-001', now + 10_000);
-    await ledger.spend('stream-connect', 'jti-long-0001', now + 120_000);
+    const spentAt = now;
+    await ledger.spend('stream-connect', 'jti-short-001', spentAt + 10_000);
+    await ledger.spend('stream-connect', 'jti-long-0001', spentAt + 10_000 + SWEEP_CLOCK_MARGIN_MS + 120_000);
     now += 30_000;
     await ledger.spend('stream-connect', 'jti-other-001', now + 65_000); // within the minute: no sweep yet
     expect(await rows('jti-short-001')).toBe(1);
+    // Expired by this replica's clock, but one whose clock is behind may still accept the token: the row stays.
     now += 31_000;
     await ledger.spend('stream-connect', 'jti-other-002', now + 65_000);
+    expect(await rows('jti-short-001')).toBe(1);
+    expect(await new SingleUseLedger(store, () => spentAt + 5_000).spend('stream-connect', 'jti-short-001', spentAt + 10_000)).toBe(false);
+    now = spentAt + 10_000 + SWEEP_CLOCK_MARGIN_MS + 1;
+    await ledger.spend('stream-connect', 'jti-other-003', now + 65_000);
     expect(await rows('jti-short-001')).toBe(0);
     expect(await rows('jti-long-0001')).toBe(1);
     expect(await ledger.spend('stream-connect', 'jti-long-0001', now + 120_000)).toBe(false);

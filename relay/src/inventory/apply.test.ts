@@ -81,3 +81,46 @@ describe.each(['sqlite', 'postgres'] as const)('an agent reconnecting with 300 s
     }
   });
 });
+
+describe('two agents registering one new server id at once (postgres: two replicas)', () => {
+  it('the one whose row was written is told accepted; the other is refused CONFLICT, not told accepted without a write', async () => {
+    const store = await openStore({ dataDir: directory, store: { driver: 'postgres', sqliteFile: 'unused', postgresUrl: postgres().url } });
+    try {
+      await store.insertInto('tenants').values({ id: 'demo', name: 'Demo', created_at: 1 }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
+      for (const id of ['agent-first', 'agent-late']) {
+        await store.insertInto('agents').values({ id, name: id, region: 'eu', datacenter: 'fra1', public_jwk: '{}', revoked: 0, version: null, connected_at: null, last_seen_at: null, created_at: 1 }).onConflict((conflict) => conflict.column('id').doNothing()).execute();
+      }
+      // The late agent's transaction reads the servers (none owns the id yet), then waits until the other registration committed.
+      let otherCommitted!: () => void;
+      const committed = new Promise<void>((resolve) => (otherCommitted = resolve));
+      let readServers: string | undefined;
+      let readDone!: () => void;
+      const read = new Promise<void>((resolve) => (readDone = resolve));
+      const paused = store.withPlugin({
+        transformQuery: (args) => {
+          const from = args.node.kind === 'SelectQueryNode' ? JSON.stringify(args.node.from) : '';
+          if (readServers === undefined && from.includes('"servers"')) readServers = args.queryId.queryId;
+          return args.node;
+        },
+        transformResult: async (args) => {
+          if (args.queryId.queryId === readServers) {
+            readDone();
+            await committed;
+          }
+          return args.result;
+        },
+      });
+      const server = fleet(1)[0]!;
+      const late = applyInventory(paused, { ...placement, id: 'agent-late' }, [{ ...server, id: 'contested-1' }]);
+      await read;
+      expect((await applyInventory(store, { ...placement, id: 'agent-first' }, [{ ...server, id: 'contested-1' }])).accepted).toEqual(['contested-1']);
+      otherCommitted();
+      const answer = await late;
+      expect(answer.accepted).toEqual([]);
+      expect(answer.rejected).toMatchObject([{ serverId: 'contested-1', error: { code: 'CONFLICT' } }]);
+      expect((await store.selectFrom('servers').select('agent_id').where('id', '=', 'contested-1').executeTakeFirstOrThrow()).agent_id).toBe('agent-first');
+    } finally {
+      await store.destroy();
+    }
+  });
+});

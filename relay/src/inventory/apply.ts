@@ -17,11 +17,14 @@ export interface AgentPlacement {
  * the message, so an agent can only place servers in its own datacenter.
  * Refused per server: an id another agent owns (CONFLICT), a duplicate id in
  * the message (CONFLICT), a tenant the agent's join token did not name
- * (FORBIDDEN), an unknown tenant (NOT_FOUND).
+ * (FORBIDDEN), an unknown tenant (NOT_FOUND). A server is reported accepted
+ * only once its row is written as this agent's: another agent registering
+ * the same new id at the same moment (through another replica) may write
+ * it first, and then this one is refused too (CONFLICT).
  */
 export async function applyInventory(store: Store, agent: AgentPlacement, servers: ServerRegistration[]): Promise<{ accepted: string[]; rejected: Rejection[]; removed: Array<{ id: string; tenant: string }>; assigned: Array<{ serverId: string; tenant: string }> }> {
   return store.transaction().execute(async (transaction) => {
-    const accepted: ServerRegistration[] = [];
+    let accepted: ServerRegistration[] = [];
     const rejected: Rejection[] = [];
     const ids = [...new Set(servers.map((server) => server.id))];
     // A provider admin's assignment (PUT /v1/servers/:id/tenant) wins over the tenant the agent reports.
@@ -65,6 +68,7 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
       seen.add(server.id);
     }
     const now = Date.now();
+    const lost = new Set<string>();
     const acceptedIds = accepted.map((server) => server.id);
     let gone = transaction.selectFrom('servers').select(['id', 'tenant_id']).where('agent_id', '=', agent.id);
     if (acceptedIds.length > 0) gone = gone.where('id', 'not in', acceptedIds);
@@ -89,15 +93,21 @@ export async function applyInventory(store: Store, agent: AgentPlacement, server
       // server each time held the agent's control queue for seconds on a loaded store, answers included.
       if (stored.get(server.id) === JSON.stringify([values.name, values.tenant_id, values.region, values.datacenter, values.rack, values.labels, values.endpoints, values.capabilities, values.agent_id])) continue;
       // Power state survives a re-registration (reconnect); it is the agent's to update.
-      await transaction
+      const written = await transaction
         .insertInto('servers')
         .values({ id: server.id, ...values, power: 'unknown', reachable: null, state_at: null })
         .onConflict((conflict) => conflict.column('id').doUpdateSet(values).where('servers.agent_id', '=', agent.id))
-        .execute();
+        .executeTakeFirst();
+      // No row written: another agent's registration of this id committed after it was read above.
+      if (written.numInsertedOrUpdatedRows === 0n) {
+        lost.add(server.id);
+        rejected.push({ serverId: server.id, error: { code: 'CONFLICT', message: `server id ${server.id} is registered by another agent`, hint: 'server ids are unique across the provider; rename it in the agent config' } });
+      }
     }
+    if (lost.size > 0) accepted = accepted.filter((server) => !lost.has(server.id));
     // The agent is told where its config is out of date, so it opens consoles for the right tenant only.
     const reassigned = accepted.filter((server) => reported.get(server.id) !== server.tenant).map((server) => ({ serverId: server.id, tenant: server.tenant }));
-    return { accepted: acceptedIds, rejected, removed, assigned: reassigned };
+    return { accepted: accepted.map((server) => server.id), rejected, removed, assigned: reassigned };
   });
 }
 

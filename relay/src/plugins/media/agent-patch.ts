@@ -8,7 +8,7 @@ import { type AgentLegs, feed } from './agent-legs.js';
 import { type AgentUploadRow, type AgentUploads, recordOfRow } from './agent-uploads.js';
 import { drainRest } from './drain.js';
 import { PatchRefused, refuse, sendRefusal, tusHeaders, validate } from './patch.js';
-import type { UploadCaller, UploadRecord } from './uploads.js';
+import { type UploadCaller, type UploadRecord, quotaExceeded } from './uploads.js';
 
 /**
  * tus POST, HEAD, PATCH and DELETE for an upload stored in its target
@@ -78,6 +78,8 @@ export interface AgentUploadCreate {
   filename: string;
   sha256: string;
   size: number;
+  /** The tenant's media quota, and what it holds outside the agents' uploads (the relay's own file store). */
+  quota: { bytes: number; usedElsewhere: number };
 }
 
 /** tus creation (core §3.2.2 "POST" of the creation extension) of an upload into an agent; the checks are the caller's. */
@@ -97,7 +99,8 @@ export async function createAgentUpload(context: AgentUploadContext, response: S
     verified: 0,
     created_at: Date.now(),
   };
-  await context.rows.create(row);
+  const { created, used } = await context.rows.createWithinQuota(row, create.quota.bytes, create.quota.usedElsewhere);
+  if (!created) throw quotaExceeded(create.size, used, create.quota.bytes);
   const path = `${MEDIA_UPLOADS_PATH}/${row.id}`;
   // Relative when this replica is the one (as a single process answers); else the holder's absolute URL.
   const location = gateway === context.ownUrl ? path : `${gateway}${path}`;

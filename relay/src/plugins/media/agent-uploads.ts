@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database, MediaUploadTable } from '../../store/database.js';
 import type { UploadRecord } from './uploads.js';
 
@@ -12,11 +12,32 @@ import type { UploadRecord } from './uploads.js';
  */
 export type AgentUploadRow = MediaUploadTable;
 
-export class AgentUploads {
-  constructor(private readonly store: Kysely<Database>) {}
+/** With the tenant as second key: every replica creating an upload for one tenant takes the same lock. */
+const QUOTA_LOCK_KEY = 7_470_002;
 
-  async create(row: AgentUploadRow): Promise<void> {
-    await this.store.insertInto('media_uploads').values(row).execute();
+export class AgentUploads {
+  constructor(
+    private readonly store: Kysely<Database>,
+    private readonly driver: 'sqlite' | 'postgres' = 'sqlite',
+  ) {}
+
+  /**
+   * Inserts the row if the tenant's uploads, with it, stay within
+   * `quotaBytes` (`usedElsewhere`: what the tenant holds outside these rows).
+   * The sum is read and the row inserted in one transaction, under a lock per
+   * tenant on PostgreSQL (SQLite serialises writers itself): replicas
+   * creating uploads at once cannot each see room the other is taking.
+   * Returns the bytes in use before this one; `created` is false when it did not fit.
+   */
+  async createWithinQuota(row: AgentUploadRow, quotaBytes: number, usedElsewhere: number): Promise<{ created: boolean; used: number }> {
+    return this.store.transaction().execute(async (transaction) => {
+      if (this.driver === 'postgres') await sql`select pg_advisory_xact_lock(${QUOTA_LOCK_KEY}, hashtext(${row.tenant_id}))`.execute(transaction);
+      const { total } = await transaction.selectFrom('media_uploads').select((expression) => expression.fn.coalesce(expression.fn.sum<number>('size'), sql<number>`0`).as('total')).where('tenant_id', '=', row.tenant_id).executeTakeFirstOrThrow();
+      const used = Number(total) + usedElsewhere;
+      if (used + row.size > quotaBytes) return { created: false, used };
+      await transaction.insertInto('media_uploads').values(row).execute();
+      return { created: true, used };
+    });
   }
 
   async find(id: string): Promise<AgentUploadRow | undefined> {

@@ -78,12 +78,7 @@ export function createUploadServer(options: UploadServerOptions): TusServer {
       if (upload.size === undefined) throw tusError(new LightsoutError('VALIDATION_FAILED', 'Upload-Length is required (deferred length is not accepted)'));
       const used = await (options.usageOf ?? ((tenant: string) => tenantUsage(store, tenant)))(caller.tenant);
       if (used + upload.size > options.tenantQuotaBytes) {
-        throw tusError(
-          new LightsoutError('QUOTA_EXCEEDED', `upload of ${upload.size} bytes would exceed the tenant's media quota (${used} of ${options.tenantQuotaBytes} bytes used)`, {
-            hint: 'delete old uploads (lightsout media status shows them) or ask the provider for a larger quota',
-            details: { used, quota: options.tenantQuotaBytes, size: upload.size },
-          }),
-        );
+        throw tusError(quotaExceeded(upload.size, used, options.tenantQuotaBytes));
       }
       return {
         metadata: {
@@ -146,6 +141,14 @@ export function finishStatus(error: LightsoutError): number {
 }
 
 /** A thrown tus error: status + JSON ErrorBody, so the CLI shows our code and hint. */
+/** An upload of `size` bytes that would take the tenant past its media quota, with `used` bytes held already. */
+export function quotaExceeded(size: number, used: number, quota: number): LightsoutError {
+  return new LightsoutError('QUOTA_EXCEEDED', `upload of ${size} bytes would exceed the tenant's media quota (${used} of ${quota} bytes used)`, {
+    hint: 'delete old uploads (lightsout media status shows them) or ask the provider for a larger quota',
+    details: { used, quota, size },
+  });
+}
+
 export function tusError(error: LightsoutError, status = error.httpStatus): { status_code: number; body: string } {
   const body: ErrorBody = error.toBody();
   return { status_code: status, body: JSON.stringify(body) };

@@ -25,7 +25,7 @@ export function mediaDependenciesOf(app: FastifyInstance): MediaDependencies {
     },
     serverVisible: (who, serverId) => serverVisible(app.store, who, serverId),
     requestAgent: (agentId, op, params, timeoutMs) => app.agentRouter.request(agentId, op, params, timeoutMs),
-    uploads: new AgentUploads(app.store),
+    uploads: new AgentUploads(app.store, app.config.store.driver),
     agentConnectedHere: (agentId) => app.agents.isOnline(agentId),
     gatewayUrlOf: (agentId) => app.agentRouter.gatewayUrlOf(agentId, app.config.publicUrl),
     async verifyAgentToken(token) {

@@ -1,3 +1,4 @@
+import { Metadata } from '@tus/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRelay, loginWithPassword, startRelay } from '../../testing/index.js';
 import { ScriptedAgent } from '../../testing/scripted-agent.js';
@@ -22,7 +23,7 @@ const uploadFor = (serverId: string) =>
   call('POST', '/v1/media/uploads', narrowed, undefined, {
     'tus-resumable': '1.0.0',
     'upload-length': String(1024 * 1024),
-    'upload-metadata': ['filename live.iso', `sha256 ${'ab'.repeat(32)}`, `server ${serverId}`].map((pair) => pair.replace(/ (.*)$/, (_, value: string) => ` ${Buffer.from(value).toString('base64')}`)).join(','),
+    'upload-metadata': Metadata.stringify({ filename: 'live.iso', sha256: 'ab'.repeat(32), server: serverId }),
   });
 
 beforeAll(async () => {

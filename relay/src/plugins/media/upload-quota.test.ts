@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Metadata } from '@tus/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../store/open.js';
 import { type RunningRelay, loginWithPassword, startRelay } from '../../testing/index.js';
@@ -34,7 +35,7 @@ describe('uploads created at once through one relay', () => {
   });
 
   it('ten 16 GiB uploads created at once: the four that fit the 64 GiB quota are created, six are refused QUOTA_EXCEEDED', async () => {
-    const metadata = ['filename big.iso', `sha256 ${'cd'.repeat(32)}`, 'server quota-1'].map((pair) => pair.replace(/ (.*)$/, (_, value: string) => ` ${Buffer.from(value).toString('base64')}`)).join(',');
+    const metadata = Metadata.stringify({ filename: 'big.iso', sha256: 'cd'.repeat(32), server: 'quota-1' });
     const answers = await Promise.all(
       Array.from({ length: 10 }, async () => {
         const response = await fetch(`${relay.url}/v1/media/uploads`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'tus-resumable': '1.0.0', 'upload-length': String(16 * GIB), 'upload-metadata': metadata } });

@@ -56,6 +56,7 @@ const FetchUrlParams = Type.Object({
   allow: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 200 }),
   maxBytes: Type.Integer({ minimum: 1 }),
   sha256: Type.Optional(Sha256),
+  reuseCached: Type.Optional(Type.Boolean()),
 });
 const MountParams = Type.Object({ serverId: ServerId, sha256: Sha256, filename: Type.String({ maxLength: 255 }), mountedBy: Type.String({ maxLength: 255 }), boot: Type.Boolean() });
 const EjectParams = Type.Object({ serverId: ServerId });

@@ -131,16 +131,29 @@ describe('mount by URL: the agent fetch', () => {
     expect(missing.error).toMatchObject({ code: 'MEDIA_URL_FETCH_FAILED', message: expect.stringContaining('HTTP 404') });
   });
 
-  it('keeps the same image from two URLs once, and fetches nothing when the expected SHA-256 is cached', async () => {
+  it('keeps the same image from two URLs once; fetches nothing for a cached SHA-256 only when the relay vouches the tenant holds it', async () => {
     const { cache, mirror, fetchOf } = await setup();
     mirror.serve('/copy/rescue-copy.iso', image);
     await fetchOf({ url: `${mirror.url}/isos/rescue.iso` });
     const copy = await fetchOf({ url: `${mirror.url}/copy/rescue-copy.iso` });
     expect(copy).toMatchObject({ state: 'cached', sha256 });
     expect(cache.list().map((entry) => entry.sha256)).toEqual([sha256]);
+    // A hash alone is no proof of holding the bytes (another tenant's image may be cached): the URL is fetched and checked.
     const before = mirror.requests.length;
-    const again = await fetchOf({ url: `${mirror.url}/isos/rescue.iso`, sha256 });
+    const unproven = await fetchOf({ url: `${mirror.url}/isos/rescue.iso`, sha256 });
+    expect(unproven).toMatchObject({ state: 'cached', sha256 });
+    expect(mirror.requests.length).toBeGreaterThan(before);
+    const vouched = mirror.requests.length;
+    const again = await fetchOf({ url: `${mirror.url}/isos/rescue.iso`, sha256, reuseCached: true });
     expect(again).toMatchObject({ state: 'cached', sha256 });
-    expect(mirror.requests.length).toBe(before);
+    expect(mirror.requests.length).toBe(vouched);
+  });
+
+  it('does not hand a cached image to a mount by URL whose server serves other bytes: a known hash mounts nothing of another tenant\'s', async () => {
+    const { mirror, fetchOf } = await setup();
+    await fetchOf({ url: `${mirror.url}/isos/rescue.iso` });
+    mirror.serve('/isos/other.iso', Buffer.from(image).reverse());
+    const claimed = await fetchOf({ url: `${mirror.url}/isos/other.iso`, sha256 });
+    expect(claimed).toMatchObject({ state: 'failed' });
   });
 });

@@ -77,7 +77,8 @@ export class MediaUrlFetches {
     const fetchId = randomUUID();
     const state: AgentMediaUrlFetch = { fetchId, state: 'fetching', bytes: 0, size: null, sha256: null, filename: fileNameOf(url), hops: [], resumes: 0 };
     this.fetches.set(fetchId, state);
-    if (params.sha256 !== undefined && this.cache.has(params.sha256)) {
+    // Only when the relay vouches that the tenant holds these bytes itself: the cache is shared by every tenant's mounts.
+    if (params.sha256 !== undefined && params.reuseCached === true && this.cache.has(params.sha256)) {
       Object.assign(state, { state: 'cached', sha256: params.sha256, size: this.cache.sizeOf(params.sha256) ?? 0, bytes: this.cache.sizeOf(params.sha256) ?? 0 });
       return { fetchId };
     }

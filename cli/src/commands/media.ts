@@ -34,7 +34,7 @@ export interface MediaMountOptions {
   replace?: boolean;
   json?: boolean;
   wait?: boolean;
-  /** With a URL: the SHA-256 the fetched image must have (and lets the agent skip the fetch when it has it). */
+  /** With a URL: the SHA-256 the fetched image must have (the agent skips the fetch when it has it and your tenant uploaded it). */
   sha256?: string;
 }
 

@@ -198,8 +198,16 @@ export interface MediaFetchUrlParams {
   /** The tenant's policy entries (MediaUrlPolicy.allow). */
   allow: string[];
   maxBytes: number;
-  /** The SHA-256 the image must have; when the agent has it already, nothing is fetched. */
+  /** The SHA-256 the image must have: the fetched bytes are checked against it. */
   sha256?: string;
+  /**
+   * The tenant holds a verified copy of `sha256` of its own (an upload it
+   * sent), so an image with that hash already in the agent's cache is used
+   * without fetching. Without it the URL is fetched whatever the cache has:
+   * a hash alone, which anyone who saw a signed media URL knows, must not
+   * mount another tenant's image.
+   */
+  reuseCached?: boolean;
 }
 export interface MediaFetchUrlResult {
   fetchId: string;

@@ -407,6 +407,13 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
    * asked (media.mount with the URL) and when it ends (media.fetch-url, with
    * the hops, the bytes and the outcome).
    */
+  /** Whether the tenant has a verified upload of these bytes of its own (its proof that it holds them). */
+  async function tenantHolds(tenant: string, sha256: string): Promise<boolean> {
+    const rows = (await dependencies.uploads?.ofTenant(tenant)) ?? [];
+    if (rows.some((row) => row.verified === 1 && row.sha256 === sha256)) return true;
+    return (await listUploads(store)).some((record) => record.tenant === tenant && record.verified && record.sha256 === sha256);
+  }
+
   async function mountByUrl(request: FastifyRequest, who: MediaCaller, server: MediaServerInfo, text: string, body: MediaMountRequest): Promise<MediaState> {
     if (body.uploadId !== undefined) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId, sha256 and url (with url, sha256 is the hash the image must have)');
     let url: URL;
@@ -438,7 +445,7 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
       filename,
       allow: policy.allow,
       maxBytes,
-      ...(body.sha256 ? { sha256: body.sha256 } : {}),
+      ...(body.sha256 ? { sha256: body.sha256, reuseCached: await tenantHolds(who.tenant, body.sha256) } : {}),
       onFetched: (fetch) =>
         void audit(fetch.state === 'cached' ? 'success' : fetch.error?.code === 'MEDIA_URL_NOT_ALLOWED' ? 'denied' : 'failure', {
           sha256: fetch.sha256,

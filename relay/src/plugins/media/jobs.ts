@@ -68,6 +68,8 @@ export type MountSource =
       allow: string[];
       maxBytes: number;
       sha256?: string;
+      /** The tenant has a verified upload of `sha256` itself: the agent may use a cached copy instead of fetching. */
+      reuseCached?: boolean;
       onFetched(fetch: AgentMediaUrlFetch): void;
     };
 
@@ -308,7 +310,7 @@ export class MediaJobs {
     const { fetchId } = await dependencies.requestAgent(
       server.agentId,
       'media.fetch-url',
-      { serverId: server.id, url: source.url, allow: source.allow, maxBytes: source.maxBytes, ...(source.sha256 ? { sha256: source.sha256 } : {}) },
+      { serverId: server.id, url: source.url, allow: source.allow, maxBytes: source.maxBytes, ...(source.sha256 ? { sha256: source.sha256 } : {}), ...(source.reuseCached === true ? { reuseCached: true } : {}) },
       requestTimeoutMs,
     );
     let lastBytes = -1;

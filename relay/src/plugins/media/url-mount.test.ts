@@ -120,6 +120,14 @@ describe('mount by URL at the relay', () => {
     expect(audits.find((event) => event.action === 'media.mount')).toMatchObject({ details: { url: 'http://mirror.example.com/rescue.iso' } });
   });
 
+  it('with a hash the tenant holds no upload of, asks the agent to fetch and check it, never to take a cached copy', async () => {
+    const { calls, call } = await start('cached');
+    await call('PUT', '/v1/media/url-policy', admin, { allow: ['mirror.example.com'] });
+    expect((await call('POST', '/v1/servers/web-01/media', operator, { url: 'http://mirror.example.com/rescue.iso', sha256 })).status).toBe(202);
+    await waitFor('the fetch request', async () => calls.find((entry) => entry.op === 'media.fetch-url'));
+    expect(calls.find((entry) => entry.op === 'media.fetch-url')?.params).toEqual({ serverId: 'web-01', url: 'http://mirror.example.com/rescue.iso', allow: ['mirror.example.com'], maxBytes: 1 << 30, sha256 });
+  });
+
   it('fails the mount with the agent\'s code when the agent refuses a hop, and audits it as denied', async () => {
     const { calls, audits, call } = await start('refused');
     await call('PUT', '/v1/media/url-policy', admin, { allow: ['mirror.example.com'] });

@@ -31,6 +31,10 @@ export interface ScriptedBmcOptions {
   onSol?: (packet: SolPacket, send: (packet: SolPacket) => void) => void;
   /** Sees every IPMI request of an established session (netFn, command) before it is answered. */
   onCommand?: (netFn: number, command: number) => void;
+  /** What Get Channel Authentication Capabilities offers (default: MD5, IPMI v2.0); without IPMI v2.0, RMCP+ goes unanswered. */
+  offers?: { md5: boolean; straight: boolean; ipmi20: boolean };
+  /** Sees every IPMI v1.5 request other than Get Channel Authentication Capabilities (command, AuthCode bytes). */
+  onV15Command?: (command: number, authCode: Uint8Array | undefined) => void;
 }
 
 export interface ScriptedBmc {
@@ -98,12 +102,18 @@ export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<Scr
     const datagram = new Uint8Array(buffer);
     try {
       if (classifyDatagram(datagram) === 'ipmi-v1.5') {
-        const request = decodeIpmiMessage(decodeV15(datagram).message);
-        if (request.command !== 0x38) return;
-        const caps = encodeChannelAuthCapabilities({ channel: 1, authTypes: { none: false, md2: false, md5: true, straight: false, oem: false }, kgSet: false, perMessageAuthDisabled: false, userLevelAuthDisabled: false, nonNullUsers: true, nullUsers: false, anonymousLogin: false, ipmi20: true, ipmi15: true }, true);
+        const v15 = decodeV15(datagram);
+        const request = decodeIpmiMessage(v15.message);
+        if (request.command !== 0x38) {
+          options.onV15Command?.(request.command, v15.authCode);
+          return;
+        }
+        const offers = options.offers ?? { md5: true, straight: false, ipmi20: true };
+        const caps = encodeChannelAuthCapabilities({ channel: 1, authTypes: { none: false, md2: false, md5: offers.md5, straight: offers.straight, oem: false }, kgSet: false, perMessageAuthDisabled: false, userLevelAuthDisabled: false, nonNullUsers: true, nullUsers: false, anonymousLogin: false, ipmi20: offers.ipmi20, ipmi15: true }, true);
         reply(remote, encodeV15({ authType: 0, sequence: 0, sessionId: 0, authCode: undefined, message: encodeIpmiMessage(responseMessage(request, 0, caps)) }));
         return;
       }
+      if (options.offers?.ipmi20 === false) return;
       const sessionId = new DataView(datagram.buffer, datagram.byteOffset).getUint32(6, true);
       const session = sessions.get(sessionId);
       const packet = decodeRmcpPlus(datagram, session?.security);

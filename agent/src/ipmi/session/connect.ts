@@ -59,6 +59,15 @@ export async function openIpmiSession(options: IpmiSessionOptions): Promise<Ipmi
     } catch (error) {
       const noV20 = error instanceof LightsoutError && error.details?.['reason'] === 'NO_IPMI20';
       if (!noV20 || protocol === 'lanplus') throw error;
+      // This address spoke RMCP+ before: one that now claims it cannot is not the same BMC, or one told to
+      // say so, and a v1.5 MD5 login would hand it a hash of the password to crack offline.
+      const suites = options.suiteCache ?? defaultSuiteCache;
+      if (suites.get(`${options.host}:${port}`) !== undefined) {
+        throw new LightsoutError('BMC_PROTOCOL_ERROR', `${options.host}:${port} spoke IPMI v2.0 (RMCP+) before and now offers only v1.5: not falling back`, {
+          hint: 'check what answers at this address; restart the agent once the BMC really lost RMCP+',
+          details: { reason: 'DOWNGRADE_REFUSED' },
+        });
+      }
     }
   }
   const session = new V15Session(await openTransport(options.host, port), { username: options.username, password: options.password, privilege, crypto, timing, logger: options.logger });

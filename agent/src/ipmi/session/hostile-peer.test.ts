@@ -23,3 +23,39 @@ describe('an active session among hostile datagrams', () => {
     }
   });
 });
+
+describe('a peer that offers only straight-password IPMI v1.5', () => {
+  it('is refused before the password leaves: no v1.5 request after the capabilities, whether or not it claims RMCP+', async () => {
+    for (const ipmi20 of [false, true]) {
+      const requests: Array<{ command: number; authCode: Uint8Array | undefined }> = [];
+      const peer = await startScriptedBmc({ username: 'admin', password: 'adminpass', offers: { md5: false, straight: true, ipmi20 }, onV15Command: (command, authCode) => requests.push({ command, authCode }) });
+      try {
+        const failure = await openIpmiSession({ host: '127.0.0.1', port: peer.port, username: 'admin', password: 'adminpass', protocol: ipmi20 ? 'lan' : 'auto', suiteCache: new SuiteCache(), timing: { handshakeAttempts: 1 } }).catch((error: unknown) => error);
+        expect(failure).toMatchObject({ code: 'BMC_UNSUPPORTED', message: expect.stringContaining('straight password') });
+        expect(requests).toEqual([]);
+      } finally {
+        await peer.close();
+      }
+    }
+  });
+});
+
+describe('an address that spoke RMCP+ and now claims it cannot', () => {
+  it('is not fallen back from to v1.5: no MD5 login hands it a hash of the password', async () => {
+    const offers = { md5: true, straight: false, ipmi20: true };
+    const requests: number[] = [];
+    const peer = await startScriptedBmc({ username: 'admin', password: 'adminpass', offers, onV15Command: (command) => requests.push(command) });
+    const suiteCache = new SuiteCache();
+    try {
+      const first = await openIpmiSession({ host: '127.0.0.1', port: peer.port, username: 'admin', password: 'adminpass', suiteCache });
+      await first.close();
+      offers.ipmi20 = false;
+      // The cached suite is tried first and goes unanswered; the retry asks the capabilities, which claim no RMCP+.
+      const failure = await openIpmiSession({ host: '127.0.0.1', port: peer.port, username: 'admin', password: 'adminpass', suiteCache, timing: { handshakeAttempts: 2, handshakeTimeoutMs: 100 } }).catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: 'BMC_PROTOCOL_ERROR', details: { reason: 'DOWNGRADE_REFUSED' } });
+      expect(requests).toEqual([]);
+    } finally {
+      await peer.close();
+    }
+  });
+});

@@ -43,9 +43,15 @@ export class V15Session extends HandshakingSession {
       try {
         this.state = 'auth-caps';
         const caps = capabilities ?? (await getAuthCapabilities(this.transport, this.waiter, this.options.privilege, timeout, 1));
+        // Straight password (§22.17.1, authentication type 4) puts the password itself in every AuthCode, in
+        // clear on the wire: whatever answers at the BMC's address (a spoofed or reassigned one, or one that
+        // only claims no RMCP+ to force this fallback) would be handed it. Only MD5 keeps it off the wire.
         if (caps.authTypes.md5) this.authType = 'md5';
-        else if (caps.authTypes.straight) this.authType = 'straight';
-        else throw new LightsoutError('BMC_UNSUPPORTED', 'BMC offers neither MD5 nor straight-password IPMI v1.5 authentication');
+        else {
+          throw new LightsoutError('BMC_UNSUPPORTED', `BMC offers no IPMI v1.5 authentication that keeps the password off the wire (MD5)${caps.authTypes.straight ? '; straight password would send it in clear, and is refused' : ''}`, {
+            hint: 'enable IPMI v2.0 (RMCP+) or MD5 authentication on the BMC, or use its Redfish endpoint',
+          });
+        }
         this.perMessageAuth = !caps.perMessageAuthDisabled;
         await this.activate(timeout);
         await this.raisePrivilege(this.options.privilege);

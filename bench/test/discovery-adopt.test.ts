@@ -99,8 +99,8 @@ describe('discovery through the CLI', () => {
     await fleet.bmcs[0]!.bmc.stop();
     // The agent notices the BMC gone from its old address (a poll fails) before it moves.
     await waitFor('disc-a unreachable at its old address', async () => (await serverView('disc-a'))?.power === 'unknown' || undefined, { timeoutMs: 90_000, intervalMs: 200 });
-    // The same simulated BMC (same id and seed: the same UUID) answering at another address of the range.
-    moved = await startFleet({ count: 1, addresses: [movedTo], ports, idPrefix: 'disc' });
+    // The same simulated BMC (same id and seed: the same UUID; the same certificate) answering at another address of the range.
+    moved = await startFleet({ count: 1, addresses: [movedTo], ports, idPrefix: 'disc', tls: fleet.tls! });
     expect(moved.bmcs[0]!.bmc.uuid).toBe(fleet.bmcs[0]!.bmc.uuid);
     const scan = await cli(['discovered', 'scan', '--agent', 'stack-agent'], asAdmin());
     expect(scan.code, scan.stderr).toBe(0);

@@ -23,8 +23,12 @@ export interface FleetOptions {
   /** Faults for every BMC, then per-BMC overrides by index. */
   faults?: Partial<BmcFaults>;
   faultsFor?: (index: number) => Partial<BmcFaults> | undefined;
-  /** HTTPS with a fleet-wide self-signed certificate (default) or plain HTTP. */
-  tls?: boolean;
+  /**
+   * HTTPS with a fleet-wide self-signed certificate (default), plain HTTP
+   * (false), or another fleet's certificate and key: the same BMCs answering
+   * elsewhere, as a real BMC keeps its certificate when its address changes.
+   */
+  tls?: boolean | TlsMaterial;
   timings?: Partial<HostTimings>;
   vncPassword?: string;
   startPowered?: boolean;
@@ -83,7 +87,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const baseAddress = options.baseAddress ?? '127.1.0.1';
   const ports = { ...defaultPorts(perBmcAddress), ...options.ports };
   const addresses = Array.from({ length: options.count }, (_, index) => (options.addresses?.[index] ?? (perBmcAddress ? addressOf(baseAddress, index) : options.address!)));
-  const tls = options.tls === false ? undefined : await selfSignedCertificate('bmcsim', [...new Set(addresses)]);
+  const tls = options.tls === false ? undefined : typeof options.tls === 'object' ? options.tls : await selfSignedCertificate('bmcsim', [...new Set(addresses)]);
   const prefix = options.idPrefix ?? 'sim';
   const width = Math.max(2, String(options.count).length);
   const bmcs: FleetBmc[] = [];

@@ -114,16 +114,32 @@ export class DiscoveryService {
     this.reportPending();
   }
 
-  /** An adopted BMC whose UUID or GUID answers at another address now: the agent talks to it there. */
+  /**
+   * An adopted BMC whose UUID or GUID answers at another address now: the agent talks to it there. A UUID
+   * or GUID is read without logging in, so anything on the network can claim one; the agent then logs in
+   * there with the server's credentials. So a move is followed only when it cannot be a claim: exactly one
+   * address answers with the identity (the old address answering too, or a second claimant, is no move),
+   * and a BMC whose Redfish certificate was pinned shows the same certificate there (the scan's TLS
+   * handshake proved the key behind it). Otherwise the server stays where it was, and the log says why.
+   */
   #followMoves(bmcs: readonly DiscoveredBmc[]): void {
-    const byIdentity = new Map<string, DiscoveredBmc>();
+    const byIdentity = new Map<string, DiscoveredBmc[]>();
     for (const bmc of bmcs) {
       const identity = identityOf(bmc);
-      if (identity !== undefined) byIdentity.set(identity, bmc);
+      if (identity !== undefined) byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), bmc]);
     }
     for (const server of this.#options.adopted.list()) {
-      const bmc = server.identity === undefined ? undefined : byIdentity.get(server.identity);
-      if (bmc === undefined || bmc.address === server.address) continue;
+      const claims = server.identity === undefined ? [] : (byIdentity.get(server.identity) ?? []);
+      if (claims.length === 0 || claims.some((claim) => claim.address === server.address)) continue;
+      if (claims.length > 1) {
+        this.#options.logger.warn({ serverId: server.id, address: server.address, identity: server.identity, claimedAt: claims.map((claim) => claim.address) }, 'an adopted BMC\'s identity answers at several addresses: not following any (one may be an impostor)');
+        continue;
+      }
+      const bmc = claims[0]!;
+      if (server.redfish !== undefined && bmc.redfish?.fingerprint256 !== server.redfish.fingerprint256) {
+        this.#options.logger.warn({ serverId: server.id, address: server.address, identity: server.identity, claimedAt: bmc.address }, 'an adopted BMC\'s identity answers at another address with another certificate: not following it (adopt it again if the BMC really moved)');
+        continue;
+      }
       const moved = { ...adoptedFrom(bmc, { serverId: server.id, name: server.name, tenant: server.tenant, rack: server.rack, credentials: server.credentials }), adoptedAt: server.adoptedAt };
       const entry = entryOf(moved, this.#options.credentialSets);
       if (entry === undefined) continue;

@@ -188,13 +188,22 @@ describe('hostile or odd WebSocket endpoints', () => {
     }
   });
 
-  it('an HTTP error instead of the upgrade is BMC_UNREACHABLE with the status', async () => {
+  it('an HTTP error instead of the upgrade is BMC_UNREACHABLE with the status, and without the URL\'s credentials', async () => {
     const server = await wsServer({ verifyClient: (_info, callback) => callback(false, 401) }, () => undefined);
     try {
-      expect(await failureOf(server.url)).toMatchObject({ code: 'BMC_UNREACHABLE', details: { status: 401 } });
+      const withCredentials = server.url.replace('://', '://kvm-user:kvm-secret@');
+      const failure = await failureOf(withCredentials);
+      expect(failure).toMatchObject({ code: 'BMC_UNREACHABLE', details: { status: 401, url: server.url } });
+      expect(JSON.stringify({ message: (failure as Error).message, details: (failure as { details?: unknown }).details })).not.toContain('kvm-secret');
     } finally {
       await server.close();
     }
+  });
+
+  it('a TCP endpoint that refuses the connection says so without the URL\'s credentials', async () => {
+    const failure = await failureOf('vnc://kvm-user:kvm-secret@127.0.0.1:1');
+    expect(failure).toMatchObject({ code: 'BMC_UNREACHABLE', details: { url: 'vnc://127.0.0.1:1' } });
+    expect(JSON.stringify({ message: (failure as Error).message, details: (failure as { details?: unknown }).details })).not.toContain('kvm-secret');
   });
 
   it('a server that picks no subprotocol is retried without one; messages split anywhere still parse', async () => {

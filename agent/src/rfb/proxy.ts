@@ -50,7 +50,7 @@ export async function openRfbProxy(options: RfbProxyOptions): Promise<RfbProxy> 
   const endpoint = parseBmcVncUrl(options.url);
   const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(new LightsoutError('BMC_TIMEOUT', `RFB: no complete handshake from the BMC's VNC server within ${timeoutMs} ms`, { details: { url: endpoint.url } })), timeoutMs);
+  const timer = setTimeout(() => timeout.abort(new LightsoutError('BMC_TIMEOUT', `RFB: no complete handshake from the BMC's VNC server within ${timeoutMs} ms`, { details: { url: endpoint.shown } })), timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
   try {
     const bmc = await connectBmc(endpoint, signal, options.webSocket);

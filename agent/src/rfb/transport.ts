@@ -2,6 +2,7 @@ import type { Agent as HttpAgent } from 'node:http';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { type Duplex } from 'node:stream';
 import { LightsoutError } from '@lightsout/shared';
+import { withoutUserInfo } from '../inventory.js';
 import { createWebSocketStream, WebSocket } from 'ws';
 
 /** Where the BMC's VNC server is and how to reach it. */
@@ -11,6 +12,8 @@ export interface BmcVncEndpoint {
   host: string;
   port: number;
   url: string;
+  /** `url` without its user info (`ws://user:pw@…` logs in with Basic auth): what messages, details and logs say. */
+  shown: string;
 }
 
 export interface WebSocketOptions {
@@ -32,7 +35,7 @@ const DEFAULT_VNC_PORT = 5900;
  * TCP; `ws://` / `wss://` → RFB carried in binary WebSocket messages.
  */
 export function parseBmcVncUrl(url: string): BmcVncEndpoint {
-  const invalid = (why: string): LightsoutError => new LightsoutError('CONFIG_INVALID', `invalid VNC endpoint "${url}": ${why}`, { hint: 'Use vnc://host:port, host:port, ws://host/path or wss://host/path.' });
+  const invalid = (why: string): LightsoutError => new LightsoutError('CONFIG_INVALID', `invalid VNC endpoint "${withoutUserInfo(url)}": ${why}`, { hint: 'Use vnc://host:port, host:port, ws://host/path or wss://host/path.' });
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `vnc://${url}`;
   let parsed: URL;
   try {
@@ -45,10 +48,10 @@ export function parseBmcVncUrl(url: string): BmcVncEndpoint {
   switch (parsed.protocol) {
     case 'vnc:':
       if (parsed.pathname !== '' && parsed.pathname !== '/') throw invalid('a vnc:// endpoint has no path');
-      return { transport: 'tcp', host, port: parsed.port === '' ? DEFAULT_VNC_PORT : Number(parsed.port), url: withScheme };
+      return { transport: 'tcp', host, port: parsed.port === '' ? DEFAULT_VNC_PORT : Number(parsed.port), url: withScheme, shown: withoutUserInfo(withScheme) };
     case 'ws:':
     case 'wss:':
-      return { transport: 'websocket', host, port: parsed.port === '' ? (parsed.protocol === 'ws:' ? 80 : 443) : Number(parsed.port), url: parsed.href };
+      return { transport: 'websocket', host, port: parsed.port === '' ? (parsed.protocol === 'ws:' ? 80 : 443) : Number(parsed.port), url: parsed.href, shown: withoutUserInfo(parsed.href) };
     default:
       throw invalid(`unsupported scheme ${parsed.protocol}`);
   }
@@ -84,7 +87,7 @@ function connectTcpSocket(endpoint: BmcVncEndpoint, signal: AbortSignal): Promis
     };
     const onError = (error: Error): void => {
       signal.removeEventListener('abort', onAbort);
-      reject(new LightsoutError('BMC_UNREACHABLE', `cannot connect to the BMC's VNC server at ${endpoint.host}:${endpoint.port}: ${error.message}`, { cause: error, details: { url: endpoint.url } }));
+      reject(new LightsoutError('BMC_UNREACHABLE', `cannot connect to the BMC's VNC server at ${endpoint.host}:${endpoint.port}: ${error.message}`, { cause: error, details: { url: endpoint.shown } }));
     };
     socket.once('error', onError);
     socket.once('connect', () => {
@@ -118,11 +121,11 @@ function connectWebSocket(endpoint: BmcVncEndpoint, signal: AbortSignal, options
       reject(signal.reason);
     };
     socket.once('unexpected-response', (_request, response) => {
-      fail(new LightsoutError('BMC_UNREACHABLE', `the BMC's VNC WebSocket ${endpoint.url} answered HTTP ${response.statusCode}`, { details: { url: endpoint.url, status: response.statusCode } }));
+      fail(new LightsoutError('BMC_UNREACHABLE', `the BMC's VNC WebSocket ${endpoint.shown} answered HTTP ${response.statusCode}`, { details: { url: endpoint.shown, status: response.statusCode } }));
     });
     socket.once('error', (error) => {
       const noSubprotocol = /no subprotocol/i.test(error.message);
-      fail(new LightsoutError('BMC_UNREACHABLE', `cannot open the BMC's VNC WebSocket ${endpoint.url}: ${error.message}`, { cause: error, details: { url: endpoint.url, noSubprotocol } }));
+      fail(new LightsoutError('BMC_UNREACHABLE', `cannot open the BMC's VNC WebSocket ${endpoint.shown}: ${error.message}`, { cause: error, details: { url: endpoint.shown, noSubprotocol } }));
     });
     socket.once('open', () => {
       signal.removeEventListener('abort', onAbort);

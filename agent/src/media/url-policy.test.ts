@@ -25,6 +25,16 @@ describe('media URL policy', () => {
     expect(policy.allowsAddress('::ffff:10.20.0.5')).toBe(true);
   });
 
+  it('never reaches link-local (the metadata service), unspecified or multicast addresses, however wide the policy; NAT64 is internal', () => {
+    const wide = compileUrlPolicy(['0.0.0.0/0', '::/0']);
+    for (const never of ['169.254.169.254', '::ffff:169.254.169.254', 'fe80::1', '0.0.0.0', '224.0.0.1', 'ff02::1']) {
+      expect(wide.allowsAddress(never), never).toBe(false);
+      expect(wide.allowsHost(never), never).toBe(false);
+    }
+    expect(wide.allowsAddress('10.1.2.3')).toBe(true);
+    expect(compileUrlPolicy(['mirror.example.com']).allowsAddress('64:ff9b::a00:1')).toBe(false);
+  });
+
   it('refuses an entry that is none of the four kinds', () => {
     expect(() => compileUrlPolicy(['http://mirror.example.com'])).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
     expect(() => compileUrlPolicy(['10.0.0.0/40'])).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));

@@ -30,7 +30,15 @@ const INTERNAL_V4: [string, number][] = [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24],
   ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ];
-const INTERNAL_V6: [string, number][] = [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b:1::', 48]];
+const INTERNAL_V6: [string, number][] = [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48]];
+/**
+ * Never fetched from, whatever the policy allows: link-local addresses (the
+ * cloud metadata service at 169.254.169.254, a BMC's host interface, IPv6
+ * link-local), unspecified and multicast ones. No image server lives there,
+ * and a policy block as wide as 0.0.0.0/0 must not reach them.
+ */
+const NEVER_V4: [string, number][] = [['0.0.0.0', 8], ['169.254.0.0', 16], ['224.0.0.0', 4], ['240.0.0.0', 4]];
+const NEVER_V6: [string, number][] = [['::', 128], ['fe80::', 10], ['ff00::', 8]];
 
 /** `agentNetworks`: the agent's own interfaces as CIDR (os.networkInterfaces), internal whatever their range. */
 export function compileUrlPolicy(allow: readonly string[], agentNetworks: readonly string[] = []): UrlPolicy {
@@ -51,6 +59,9 @@ export function compileUrlPolicy(allow: readonly string[], agentNetworks: readon
       throw new LightsoutError('VALIDATION_FAILED', `media URL policy entry ${JSON.stringify(raw)} is not a host name, *.domain, IP address or CIDR block`);
     }
   }
+  const never = new BlockList();
+  for (const [address, prefix] of NEVER_V4) never.addSubnet(address, prefix, 'ipv4');
+  for (const [address, prefix] of NEVER_V6) never.addSubnet(address, prefix, 'ipv6');
   const internal = new BlockList();
   for (const [address, prefix] of INTERNAL_V4) internal.addSubnet(address, prefix, 'ipv4');
   for (const [address, prefix] of INTERNAL_V6) internal.addSubnet(address, prefix, 'ipv6');
@@ -66,11 +77,12 @@ export function compileUrlPolicy(allow: readonly string[], agentNetworks: readon
   return {
     allowsHost(host) {
       const plain = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
-      if (isIP(plain)) return check(allowedAddresses, plain);
+      if (isIP(plain)) return !check(never, plain) && check(allowedAddresses, plain);
       return names.has(plain) || suffixes.some((suffix) => plain.endsWith(suffix) && plain.length > suffix.length);
     },
     allowsAddress(address) {
       if (isIP(unmapped(address)) === 0) return false;
+      if (check(never, address)) return false;
       if (check(allowedAddresses, address)) return true;
       return !check(internal, address);
     },

@@ -162,7 +162,7 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     expect(form.status).toBe(200);
     expect(form.body.toString()).toContain('<form method="post" action="/login">');
 
-    // A login from another site is refused by the BMC; from the session's origin it passes (Origin rewritten to the BMC's).
+    // A login from another site is refused (by the relay, before the BMC); from the session's origin it passes (Origin rewritten to the BMC's).
     const post = (originHeader: string) => fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie], headers: { origin: originHeader, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
     expect((await post('https://evil.example')).status).toBe(403);
     const login = await post(origin);
@@ -182,6 +182,24 @@ describe('the BMC web UI through relay → agent → bmcsim', () => {
     const other = await launched();
     const foreign = await fetchAt(`${origin}/`, { cookies: [other.cookie, bmcCookie.pair] });
     expect(foreign.status).toBe(403);
+  });
+
+  it('refuses what another session\'s page sends: its Origin, or a same-site request, even with this session\'s cookies', async () => {
+    const { origin, cookie } = await launched();
+    const bmcCookie = await signedInToBmc(origin, cookie);
+    const other = await launched();
+    expect((await fetchAt(`${origin}/`, { cookies: [cookie, bmcCookie] })).status).toBe(200);
+    // A script of the other session's BMC page: the browser sends its Origin, and this session's cookies (same site).
+    const scripted = await fetchAt(`${origin}/login`, { method: 'POST', cookies: [cookie, bmcCookie], headers: { origin: other.origin, 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=admin&password=adminpass' });
+    expect({ status: scripted.status, code: JSON.parse(scripted.body.toString()).code }).toEqual({ status: 403, code: 'FORBIDDEN' });
+    // An image or a link on that page: no Origin, but the browser says it came from the same site.
+    const embedded = await fetchAt(`${origin}/`, { cookies: [cookie, bmcCookie], headers: { 'sec-fetch-site': 'same-site' } });
+    expect({ status: embedded.status, code: JSON.parse(embedded.body.toString()).code }).toEqual({ status: 403, code: 'FORBIDDEN' });
+    // Its WebSocket to this session's BMC.
+    const hijack = new WebSocket(`${origin.replace(/^http/, 'ws')}/ws/echo`, { lookup: loopback, headers: { cookie: `${cookie}; ${bmcCookie}`, origin: other.origin } });
+    expect(await new Promise<number>((resolve) => hijack.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)))).toBe(403);
+    // The session's own page goes on working.
+    expect((await fetchAt(`${origin}/`, { cookies: [cookie, bmcCookie], headers: { 'sec-fetch-site': 'same-origin' } })).status).toBe(200);
   });
 
   it('streams bodies as they come and carries WebSockets', async () => {

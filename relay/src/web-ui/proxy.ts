@@ -70,6 +70,25 @@ function headerLines(headers: OutgoingHttpHeaders): string {
 }
 
 /**
+ * Every session's origin is a name under one domain, so to the browser the
+ * pages of all BMC web sessions are the same site: a hostile BMC's page in
+ * one session could send requests and open WebSockets to another session's
+ * origin, and the browser would attach that session's cookies (SameSite
+ * keeps them only from other sites). A request another page sent is refused
+ * before it reaches the BMC: one whose `Origin` (sent with WebSockets and
+ * every cross-origin or non-GET request) is not this session's, and one the
+ * browser marks as coming from the same site but another origin
+ * (`Sec-Fetch-Site: same-site`, W3C Fetch Metadata). The launch path is
+ * exempt: the console that opens it may be a sibling name, and it carries
+ * its own one-time token.
+ */
+function refuseOtherPages(request: IncomingMessage, sessionOrigin: string): void {
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== sessionOrigin) throw new LightsoutError('FORBIDDEN', `a page of ${origin} may not use this web session`, { hint: 'open the BMC web UI from the console; each session is its own origin' });
+  if (request.headers['sec-fetch-site'] === 'same-site') throw new LightsoutError('FORBIDDEN', 'a page of another web session may not use this one', { hint: 'open the BMC web UI from the console; each session is its own origin' });
+}
+
+/**
  * The listener that serves the BMCs' web UIs (docs/security.md, "The BMC's
  * web UI"): each web session on its own origin `<id>.<domain>`, its cookie
  * set by the one-time launch URL, every request and WebSocket passed to the
@@ -121,6 +140,7 @@ export class WebUiProxy {
   private async authenticate(request: IncomingMessage): Promise<{ sessionId: string; claims: StreamTokenClaims }> {
     const sessionId = sessionOfHost(request.headers.host, this.options.origins);
     if (sessionId === undefined) throw new LightsoutError('NOT_FOUND', 'no web session at this name');
+    refuseOtherPages(request, originOf(this.options.origins, sessionId));
     const cookie = cookieValue(request.headers.cookie, WEB_COOKIE);
     if (cookie === undefined) throw new LightsoutError('UNAUTHENTICATED', 'this web session was not opened in this browser', { hint: 'open the BMC web UI again from the console (or lightsout web SERVER)' });
     const claims = await this.options.verify(cookie, sessionId, 'web');

@@ -8,6 +8,7 @@ import type { ServerEntry } from '../config/types.js';
 import { type AdoptedServer, AdoptedServers } from './adopted.js';
 import type { ScanResult } from './scanner.js';
 import { DiscoveryService } from './service.js';
+import { SuiteCache } from '../ipmi/session/suite-cache.js';
 
 /**
  * An adopted BMC is followed to a new address by its UUID or GUID, which
@@ -24,10 +25,10 @@ const UUID = '9a1d0c3e-5b7f-4e2a-8c61-2f4b9d0e7a15';
 const PINNED = 'a1'.repeat(32);
 const OTHER_CERTIFICATE = 'b2'.repeat(32);
 const redfishBmc = (address: string, fingerprint256: string, uuid = UUID): DiscoveredBmc => ({ address, protocols: ['redfish'], redfish: { port: 443, uuid, fingerprint256 } });
-const ipmiBmc = (address: string, guid: string): DiscoveredBmc => ({ address, protocols: ['ipmi'], ipmi: { port: 623, asf: true, ipmi15: true, ipmi20: true, authTypes: ['md5'], guid } });
+const ipmiBmc = (address: string, guid: string, ipmi20 = true): DiscoveredBmc => ({ address, protocols: ['ipmi'], ipmi: { port: 623, asf: true, ipmi15: true, ipmi20, authTypes: ['md5'], guid } });
 
 /** One scan over `findings` with `adopted` kept by the agent: where each server is afterwards, and which moves were followed. */
-async function scanWith(adopted: AdoptedServer, findings: DiscoveredBmc[]): Promise<{ address: string | undefined; moves: ServerEntry[] }> {
+async function scanWith(adopted: AdoptedServer, findings: DiscoveredBmc[], suiteCache = new SuiteCache()): Promise<{ address: string | undefined; moves: ServerEntry[] }> {
   const directory = mkdtempSync(join(tmpdir(), 'lightsout-moves-'));
   directories.push(directory);
   const servers = new AdoptedServers(directory);
@@ -43,6 +44,7 @@ async function scanWith(adopted: AdoptedServer, findings: DiscoveredBmc[]): Prom
     report: () => true,
     onServer: (entry, moved) => moved && moves.push(entry),
     scan,
+    suiteCache,
   });
   service.scanNow();
   await service.settled();
@@ -76,5 +78,15 @@ describe('following an adopted BMC to a new address', () => {
     const { address, moves } = await scanWith(adopted, [ipmiBmc('10.9.0.30', guid)]);
     expect(address).toBe('10.9.0.30');
     expect(moves.map((entry) => entry.ipmi?.host)).toEqual(['10.9.0.30']);
+  });
+
+  it('does not follow an IPMI BMC it spoke RMCP+ with to an address claiming no IPMI v2.0; one it follows keeps the refusal to fall back', async () => {
+    const guid = '44454c4c-3000-1057-8031-b4c04f4d4b33';
+    const adopted: AdoptedServer = { id: 'db-3', name: 'db-3', tenant: 'demo', rack: 'r1', credentials: 'fleet', address: '10.9.0.9', identity: guid, ipmi: { port: 623 }, adoptedAt: '2026-12-07T00:00:00.000Z' };
+    const suites = new SuiteCache();
+    suites.set('10.9.0.9:623', 17);
+    expect(await scanWith(adopted, [ipmiBmc('10.9.0.31', guid, false)], suites)).toEqual({ address: '10.9.0.9', moves: [] });
+    expect((await scanWith(adopted, [ipmiBmc('10.9.0.32', guid)], suites)).address).toBe('10.9.0.32');
+    expect(suites.get('10.9.0.32:623')).toBe(17);
   });
 });

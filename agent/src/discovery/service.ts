@@ -11,6 +11,7 @@ import type { BmcCredentials } from '../drivers/types.js';
 import { adoptedFrom, type AdoptedServers, entryOf } from './adopted.js';
 import { withinRanges } from './cidr.js';
 import { scanRanges, type ScanResult } from './scanner.js';
+import { defaultSuiteCache, type SuiteCache } from '../ipmi/session/suite-cache.js';
 
 export interface DiscoveryServiceOptions {
   config: DiscoveryConfig | undefined;
@@ -25,6 +26,8 @@ export interface DiscoveryServiceOptions {
   onServer: (entry: ServerEntry, moved: boolean) => void;
   /** The scanner (tests pass a stand-in). */
   scan?: typeof scanRanges;
+  /** Which cipher suite each IPMI address last negotiated: the IPMI sessions' own (tests pass theirs). */
+  suiteCache?: SuiteCache;
 }
 
 /**
@@ -140,9 +143,19 @@ export class DiscoveryService {
         this.#options.logger.warn({ serverId: server.id, address: server.address, identity: server.identity, claimedAt: bmc.address }, 'an adopted BMC\'s identity answers at another address with another certificate: not following it (adopt it again if the BMC really moved)');
         continue;
       }
+      // A BMC this agent logged in to over RMCP+ keeps it when it moves: the new address claiming no IPMI v2.0
+      // would have the agent fall back to a v1.5 login, whose MD5 AuthCode a claimant could attack offline.
+      const suites = this.#options.suiteCache ?? defaultSuiteCache;
+      const spokeRmcpPlus = server.ipmi === undefined ? undefined : suites.get(`${server.address}:${server.ipmi.port}`);
+      if (spokeRmcpPlus !== undefined && bmc.ipmi?.ipmi20 !== true) {
+        this.#options.logger.warn({ serverId: server.id, address: server.address, identity: server.identity, claimedAt: bmc.address }, 'an adopted BMC\'s identity answers at another address without the IPMI v2.0 it spoke: not following it');
+        continue;
+      }
       const moved = { ...adoptedFrom(bmc, { serverId: server.id, name: server.name, tenant: server.tenant, rack: server.rack, credentials: server.credentials }), adoptedAt: server.adoptedAt };
       const entry = entryOf(moved, this.#options.credentialSets);
       if (entry === undefined) continue;
+      // …and an impostor there that later claims no RMCP+ meets the agent's refusal to fall back from it.
+      if (spokeRmcpPlus !== undefined && moved.ipmi !== undefined) suites.set(`${moved.address}:${moved.ipmi.port}`, spokeRmcpPlus);
       this.#options.adopted.put(moved);
       this.#options.logger.info({ serverId: server.id, from: server.address, to: bmc.address, identity: server.identity }, 'an adopted BMC moved: following it');
       this.#options.onServer(entry, true);

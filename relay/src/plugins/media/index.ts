@@ -399,6 +399,13 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   };
   options.expose?.(actions);
 
+  /** Whether the tenant has a verified upload of these bytes of its own (its proof that it holds them). */
+  async function tenantHolds(tenant: string, sha256: string): Promise<boolean> {
+    const rows = (await dependencies.uploads?.ofTenant(tenant)) ?? [];
+    if (rows.some((row) => row.verified === 1 && row.sha256 === sha256)) return true;
+    return (await listUploads(store)).some((record) => record.tenant === tenant && record.verified && record.sha256 === sha256);
+  }
+
   /**
    * Mount by URL: the agent fetches the image (url-fetch.ts there). The relay
    * refuses at once what no policy allows (no policy, another scheme, a host
@@ -407,13 +414,6 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
    * asked (media.mount with the URL) and when it ends (media.fetch-url, with
    * the hops, the bytes and the outcome).
    */
-  /** Whether the tenant has a verified upload of these bytes of its own (its proof that it holds them). */
-  async function tenantHolds(tenant: string, sha256: string): Promise<boolean> {
-    const rows = (await dependencies.uploads?.ofTenant(tenant)) ?? [];
-    if (rows.some((row) => row.verified === 1 && row.sha256 === sha256)) return true;
-    return (await listUploads(store)).some((record) => record.tenant === tenant && record.verified && record.sha256 === sha256);
-  }
-
   async function mountByUrl(request: FastifyRequest, who: MediaCaller, server: MediaServerInfo, text: string, body: MediaMountRequest): Promise<MediaState> {
     if (body.uploadId !== undefined) throw new LightsoutError('VALIDATION_FAILED', 'give exactly one of uploadId, sha256 and url (with url, sha256 is the hash the image must have)');
     let url: URL;

@@ -131,13 +131,9 @@ export class AgentStreams implements AgentExtension {
     const relay = this.context.relay();
     // A dial-back still waiting its turn when the relay stops waiting for it leaves the queue: dialled late, it
     // would find the relay's leg gone and cost a turn the dial-backs still awaited need, while a failover's
-    // retries queued behind it (each retry one more) until none was in time.
-    const socket = await this.dialBacks
-      .run(async () => dialBack(dialUrlOf(relay.url, params.dialPath), await this.context.signJwt(), { lookup: pinnedLookup(relay) }), settled)
-      .catch((error: unknown) => {
-        if (settled.aborted && error === settled.reason) throw new LightsoutError('AGENT_TIMEOUT', 'the dial-back did not get its turn before the relay stopped waiting');
-        throw error;
-      });
+    // retries queued behind it (each retry one more) until none was in time. The dispatcher has answered the
+    // relay by then (AGENT_TIMEOUT at the deadline), so the queue's rejection goes to nobody.
+    const socket = await this.dialBacks.run(async () => dialBack(dialUrlOf(relay.url, params.dialPath), await this.context.signJwt(), { lookup: pinnedLookup(relay) }), settled);
     session.attach(socket);
     return tookOver ? { tookOver } : {};
   }

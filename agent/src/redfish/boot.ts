@@ -66,18 +66,41 @@ export function bootPatchOf(system: JsonObject, override: BootRequest, virtualMe
   return { Boot: patch };
 }
 
+/**
+ * The If-Match to send after a 412 to `sent`, when a fresh read gives the same
+ * ETag: the resource did not change, so the BMC refused the form. Some
+ * compare weak ETags as strong ones only (Lenovo XCC, Gigabyte): the strong
+ * form next; then none at all, as sushy's ETag handler does. `null`: nothing
+ * left to try.
+ */
+export function nextIfMatch(sent: string | undefined): string | undefined | null {
+  if (sent === undefined) return null;
+  return sent.startsWith('W/') ? sent.slice(2) : undefined;
+}
+
 /** Writes the override, then reads it back: the result says what the BMC kept, with a warning when that differs from the request. */
 export async function setBootOverride(client: RedfishClient, systemPath: string, override: BootRequest, virtualMedia = false): Promise<BootResult> {
-  for (let attempt = 0; attempt < 2; attempt += 1) {
+  let refused: { read: string | undefined; sent: string | undefined } | undefined;
+  let changes = 0;
+  for (;;) {
     const { body: system, etag } = await client.get(systemPath);
     const patch = bootPatchOf(system, override, virtualMedia);
     // properties behind @Redfish.Settings are written to the settings object (DSP0266 §9.9)
     const settingsPath = linkAt(objectAt(system, '@Redfish.Settings'), 'SettingsObject');
+    // After a 412: another form of the same ETag if the resource is unchanged, else the new one.
+    const ifMatch = refused === undefined || refused.read !== etag ? etag : nextIfMatch(refused.sent);
+    if (ifMatch === null) throw new LightsoutError('BMC_PROTOCOL_ERROR', 'the BMC refused every form of the ETag it gave for the boot settings (412)', { details: { etag } });
     try {
-      await client.request('PATCH', systemPath, { body: patch, ...(etag ? { ifMatch: etag } : {}) });
+      await client.request('PATCH', systemPath, { body: patch, ...(ifMatch ? { ifMatch } : {}) });
     } catch (error) {
       const status = error instanceof LightsoutError ? error.details?.status : undefined;
-      if (status === 412 && attempt === 0) continue; // changed under us: re-read and try again once
+      if (status === 412) {
+        // changed under us (a new ETag on the next read: try again, once), or the form refused (the same ETag)
+        if (refused !== undefined && refused.read !== etag) changes += 1;
+        if (changes > 1) throw new LightsoutError('BMC_BUSY', 'the boot settings kept changing while being written');
+        refused = { read: etag, sent: ifMatch };
+        continue;
+      }
       if (status === 405 && settingsPath) {
         const settings = await client.get(settingsPath);
         await client.request('PATCH', settingsPath, { body: patch, ...(settings.etag ? { ifMatch: settings.etag } : {}) });
@@ -87,5 +110,4 @@ export async function setBootOverride(client: RedfishClient, systemPath: string,
     }
     return bootResultOf(override, bootOverrideOf((await client.get(systemPath)).body));
   }
-  throw new LightsoutError('BMC_BUSY', 'the boot settings kept changing while being written');
 }

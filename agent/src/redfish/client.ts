@@ -54,6 +54,8 @@ export interface RequestOptions {
   ifMatch?: string;
   /** Overrides the client's timeout for this request (InsertMedia: some BMCs read the image before answering). */
   timeoutMs?: number;
+  /** How long a request the BMC accepted as a task (202) may run before it is reported timed out. */
+  taskTimeoutMs?: number;
 }
 
 type AuthState =
@@ -69,6 +71,17 @@ const RETRYABLE_STATUS = new Set([502, 503, 504]);
 const REDIRECT_FOR_GET = new Set([301, 302, 303, 307, 308]);
 const REDIRECT_KEEPING_METHOD = new Set([307, 308]);
 const MAX_REDIRECTS = 3;
+/** How long an accepted task (202) is waited for, unless the request says otherwise. */
+const TASK_WAIT_MS = 120_000;
+/** DSP2046 Task.TaskState values of a task that has not ended. */
+const TASK_RUNNING = new Set(['New', 'Starting', 'Running', 'Suspended', 'Interrupted', 'Pending', 'Stopping', 'Cancelling', 'Service']);
+/**
+ * Answers to the session login that mean "no SessionService here, or not
+ * this way": Basic auth is what is left. Anything else (a 503 from an iDRAC
+ * whose session slots are full, a 429) is the BMC's answer for now, not a
+ * reason to give up sessions for good and send the password with every request.
+ */
+const NO_SESSIONS_HERE = new Set([400, 404, 405, 415, 501]);
 
 export class RedfishClient {
   private readonly options: Required<Omit<RedfishClientOptions, 'auth' | 'credentialGate'>> & { auth: 'session' | 'basic' };
@@ -116,7 +129,48 @@ export class RedfishClient {
       response = await this.sendAuthenticated(method, path, options);
     }
     if (response.status >= 400) throw this.httpError(method, path, response);
+    // A redirect this method does not follow (send()): the operation was not done here, whatever the status says.
+    if (response.status >= 300) {
+      throw new LightsoutError('BMC_PROTOCOL_ERROR', `BMC answered ${method} ${path} with ${response.status}, a redirect the request was not sent on to`, {
+        details: { status: response.status, method, path, location: response.location },
+      });
+    }
+    if (response.status === 202 && method !== 'GET' && response.location !== undefined) return this.awaitTask(method, path, response, options.taskTimeoutMs ?? TASK_WAIT_MS);
     return response;
+  }
+
+  /**
+   * DSP0266 §12.2 (asynchronous operations): 202 Accepted with a task monitor
+   * in Location. The monitor answers 202 while the operation runs and, once it
+   * is done, the operation's own answer (an error status when it failed). Some
+   * BMCs link a Task resource instead (iDRAC's JID_… jobs), which answers 200
+   * with its TaskState. The operation is reported done only once one of them
+   * says so; a failed one is the operation's error.
+   */
+  private async awaitTask(method: string, path: string, accepted: RedfishResponse, waitMs: number): Promise<RedfishResponse> {
+    const monitor = accepted.location!;
+    const deadline = Date.now() + waitMs;
+    for (let round = 0; ; round += 1) {
+      if (Date.now() >= deadline) {
+        throw new LightsoutError('BMC_TIMEOUT', `BMC accepted ${method} ${path} as a task and it did not finish within ${Math.round(waitMs / 1000)} s`, { details: { method, path, monitor } });
+      }
+      await delay(Math.min(250 * 2 ** round, 2_000));
+      const answer = await this.sendAuthenticated('GET', monitor, {});
+      if (answer.status === 202) continue;
+      if (answer.status >= 400) {
+        // A monitor may be gone once its task is done and read (404): the outcome is the caller's to observe.
+        if (answer.status === 404 && round > 0) return { ...accepted, status: 204, body: undefined };
+        throw this.httpError(method, path, answer);
+      }
+      const state = typeof answer.body?.TaskState === 'string' ? answer.body.TaskState : undefined;
+      if (state === undefined) return answer;
+      if (TASK_RUNNING.has(state)) continue;
+      if (state === 'Completed' && answer.body?.TaskStatus !== 'Critical') return answer;
+      const { messageIds, messages } = redfishErrorSummary(answer.body);
+      throw new LightsoutError('BMC_PROTOCOL_ERROR', `BMC's task for ${method} ${path} ended ${state}${messages[0] ? `: ${messages[0]}` : ''}`, {
+        details: { method, path, monitor, taskState: state, taskStatus: answer.body?.TaskStatus, messageIds, messages },
+      });
+    }
   }
 
   /**
@@ -201,6 +255,7 @@ export class RedfishClient {
       return answer;
     });
     const token = response.token;
+    if (response.status >= 400 && !NO_SESSIONS_HERE.has(response.status)) throw this.httpError('POST', sessionsPath, response);
     if (response.status >= 400 || !token) {
       // SessionService missing or broken (404/405/501, or 2xx without a token): fall back to Basic
       this.settle({ kind: 'basic' });

@@ -1,6 +1,6 @@
 import { LightsoutError } from '@lightsout/shared';
 import type { RedfishClient } from './client.js';
-import { type JsonObject, arrayAt, linkAt, memberLinks, objectAt, odataId, stringsAt } from './json.js';
+import { type JsonObject, arrayAt, linkAt, memberLinks, objectAt, odataId, stringAt, stringsAt } from './json.js';
 
 /**
  * Where things live on this BMC, found by following links from the service
@@ -85,18 +85,27 @@ async function discoverVirtualMedia(client: RedfishClient, system: JsonObject, m
     const slots = memberLinks((await client.get(collectionPath)).body).slice(0, MAX_LINKED);
     for (const slotPath of slots) {
       const slot = (await client.get(slotPath)).body;
-      const rank = cdRank(slot);
+      const rank = cdRank(slotPath, slot);
       if (rank > 0) ranked.push({ path: slotPath, rank });
     }
   }
   return ranked.sort((a, b) => b.rank - a.rank).map((entry) => entry.path);
 }
 
-/** 2 = declares CD/DVD, 1 = declares nothing (try it last), 0 = floppy/USB stick only. */
-function cdRank(slot: JsonObject): number {
+/**
+ * Lenovo XCC (2.50 and later) lists ten CD/DVD slots, RDOC1–2 first: RDOC
+ * slots hold images uploaded to the XCC itself and the Remote slots are the
+ * remote console's; only the EXT slots mount a URL (python-redfish-lenovo;
+ * Ansible's redfish_utils skips the other two for Lenovo).
+ */
+const NOT_FOR_URLS = /^(RDOC|Remote)\d+$/;
+
+/** 3 = declares CD/DVD, 2 = declares nothing (tried after those), 1 = an XCC slot that takes no URL, 0 = floppy/USB stick only. */
+function cdRank(slotPath: string, slot: JsonObject): number {
+  if (NOT_FOR_URLS.test(stringAt(slot, 'Id') ?? lastSegment(slotPath))) return 1;
   const types = stringsAt(slot, 'MediaTypes');
-  if (!types || types.length === 0) return 1;
-  return types.some((type) => type === 'CD' || type === 'DVD') ? 2 : 0;
+  if (!types || types.length === 0) return 2;
+  return types.some((type) => type === 'CD' || type === 'DVD') ? 3 : 0;
 }
 
 function linkList(links: JsonObject | undefined, key: string): string[] {

@@ -69,9 +69,11 @@ export class RedfishDriver implements BmcDriver, VirtualMediaDriver {
 
   async powerSet(action: PowerAction): Promise<PowerResult> {
     return this.withTopology(async ({ systemPath }) => {
-      const resetType = await resetSystem(this.client, systemPath, action);
+      const { via, sawOff } = await resetSystem(this.client, systemPath, action);
+      // A cycle in two (ForceOff, On) saw its off phase; the relay, told "off", then waits for on alone.
+      if (sawOff) return { power: 'off', via };
       // read at once, so usually the state from before: the relay confirms the action by polling
-      return { power: powerStateOf((await this.client.get(systemPath)).body), via: resetType };
+      return { power: powerStateOf((await this.client.get(systemPath)).body), via };
     });
   }
 
@@ -117,7 +119,7 @@ export class RedfishDriver implements BmcDriver, VirtualMediaDriver {
   }
 
   async mediaEject(): Promise<VirtualMediaSlotState> {
-    return this.withTopology((topology) => ejectMedia(this.client, slotOf(topology)));
+    return this.withTopology((topology) => ejectMedia(this.client, slotOf(topology), this.insertSettleMs));
   }
 
   async mediaGet(): Promise<VirtualMediaSlotState> {

@@ -107,9 +107,10 @@ export function redfishErrorSummary(body: JsonObject | undefined): { messageIds:
   if (code) messageIds.push(code);
   const message = stringAt(error, 'message');
   if (message) messages.push(message);
-  for (const info of arrayAt(error, '@Message.ExtendedInfo').slice(0, 16)) {
+  // A Task resource carries its messages in Messages (DSP2046 Task); iLO 4 spells the ID MessageID.
+  for (const info of [...arrayAt(error, '@Message.ExtendedInfo'), ...arrayAt(body, 'Messages')].slice(0, 16)) {
     if (!isJsonObject(info)) continue;
-    const id = stringAt(info, 'MessageId');
+    const id = stringAt(info, 'MessageId') ?? stringAt(info, 'MessageID');
     const text = stringAt(info, 'Message');
     if (id) messageIds.push(id);
     if (text) messages.push(text);

@@ -33,6 +33,13 @@ const BODY_REFUSED = new Set([400, 415, 422]);
  * use) will not be fixed by another body: it is reported as it is.
  */
 const BODY_MESSAGE = /ActionParameter|Property|MalformedJSON|UnrecognizedRequestBody|QueryNotSupported/;
+/**
+ * A refusal under a general or vendor message ID (iDRAC: Base.1.x.GeneralError
+ * with IDRAC.2.x.RACnnnn) that names a parameter the ladder adds or leaves
+ * out is about the body too: sushy retries such a GeneralError with
+ * TransferProtocolType or TransferMethod when its message names them.
+ */
+const BODY_PARAMETER = /TransferProtocolType|TransferMethod|\bInserted\b|WriteProtected/;
 /** Some BMCs (and bmcsim) fetch the whole image before answering InsertMedia: give it time. */
 const INSERT_TIMEOUT_MS = 15 * 60_000;
 const INSERT_ACTION = '#VirtualMedia.InsertMedia';
@@ -69,7 +76,7 @@ export async function insertMedia(client: RedfishClient, slotPath: string, image
     used = ['patch-without-action'];
     const attempt = buildInsertAttempt(imageUrl, used);
     const { etag } = await client.get(slotPath);
-    await client.request('PATCH', slotPath, { body: attempt.body, timeoutMs: INSERT_TIMEOUT_MS, ...(etag ? { ifMatch: etag } : {}) });
+    await client.request('PATCH', slotPath, { body: attempt.body, timeoutMs: INSERT_TIMEOUT_MS, taskTimeoutMs: INSERT_TIMEOUT_MS, ...(etag ? { ifMatch: etag } : {}) });
   } else {
     used = await postWithLadder(client, target, imageUrl, options.quirks ?? []);
   }
@@ -87,13 +94,15 @@ async function postWithLadder(client: RedfishClient, target: string, imageUrl: s
     tried.add(key);
     const attempt = buildInsertAttempt(imageUrl, quirks);
     try {
-      await client.request('POST', target, { body: attempt.body, timeoutMs: INSERT_TIMEOUT_MS });
+      await client.request('POST', target, { body: attempt.body, timeoutMs: INSERT_TIMEOUT_MS, taskTimeoutMs: INSERT_TIMEOUT_MS });
       return [...quirks];
     } catch (error) {
       const status = error instanceof LightsoutError ? error.details?.status : undefined;
       if (typeof status !== 'number' || !BODY_REFUSED.has(status)) throw error;
       const messageIds = ((error as LightsoutError).details?.messageIds as string[] | undefined) ?? [];
-      if (messageIds.length > 0 && !messageIds.some((id) => BODY_MESSAGE.test(id))) throw error;
+      const messages = ((error as LightsoutError).details?.messages as string[] | undefined) ?? [];
+      const aboutTheBody = messageIds.length === 0 || messageIds.some((id) => BODY_MESSAGE.test(id)) || messages.some((message) => BODY_PARAMETER.test(message));
+      if (!aboutTheBody) throw error;
       lastRefusal = error as LightsoutError;
     }
   }
@@ -121,9 +130,11 @@ async function waitInserted(client: RedfishClient, slotPath: string, imageUrl: s
 
 /**
  * Idempotent: a slot with nothing inserted is left alone (BMCs answer 400 to EjectMedia on an empty slot).
- * Returns the slot as it was before, so the caller can say what was ejected, if anything.
+ * Returns the slot as it was before, so the caller can say what was ejected, if anything; only once the
+ * slot reads back empty: the caller lets go of the image then, and an image still mounted would be
+ * read by the BMC from a URL nobody answers for.
  */
-export async function ejectMedia(client: RedfishClient, slotPath: string): Promise<VirtualMediaSlotState> {
+export async function ejectMedia(client: RedfishClient, slotPath: string, settleMs = 10_000): Promise<VirtualMediaSlotState> {
   const { body: slot, etag } = await client.get(slotPath);
   const before = slotStateOf(slotPath, slot);
   if (!before.inserted) return before;
@@ -132,6 +143,16 @@ export async function ejectMedia(client: RedfishClient, slotPath: string): Promi
     await client.request('POST', target, { body: {} });
   } else {
     await client.request('PATCH', slotPath, { body: { Image: null, Inserted: false }, ...(etag ? { ifMatch: etag } : {}) });
+  }
+  const deadline = Date.now() + settleMs;
+  for (let attempt = 0; (await readSlot(client, slotPath)).inserted; attempt += 1) {
+    if (Date.now() >= deadline || attempt >= 200) {
+      throw new LightsoutError('BMC_PROTOCOL_ERROR', 'the BMC accepted the eject but still reports the image inserted', {
+        details: { slotPath, image: redactedImage(before.image) },
+        hint: 'Try the eject again; the image stays mounted until the slot reads back empty.',
+      });
+    }
+    await delay(Math.min(250 * (attempt + 1), 1000));
   }
   return before;
 }

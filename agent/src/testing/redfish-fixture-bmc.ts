@@ -45,6 +45,12 @@ export interface LoggedRequest {
   body: Record<string, unknown> | undefined;
 }
 
+export interface ScriptedAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: Record<string, unknown>;
+}
+
 type Resource = Record<string, unknown>;
 
 export class FixtureBmc {
@@ -55,6 +61,12 @@ export class FixtureBmc {
   readonly deletedSessions: string[] = [];
   /** While set, a session login is answered only once it settles: a login the client has in flight. */
   holdLogins: Promise<void> | undefined;
+  /**
+   * Scripts one vendor's answer: called for every request after it is logged
+   * (before authentication); an answer it returns is sent instead of the
+   * fixture's own, `undefined` lets the fixture answer.
+   */
+  intercept: ((request: LoggedRequest) => ScriptedAnswer | undefined) | undefined;
   private readonly options: Required<Omit<FixtureOptions, 'tls'>> & { tls?: FixtureOptions['tls'] };
   private readonly server;
   private etagCounter = 1;
@@ -208,7 +220,14 @@ export class FixtureBmc {
     }
     const method = request.method ?? 'GET';
     const path = request.url ?? '/';
-    this.requests.push({ method, path, headers: request.headers, body });
+    const logged = { method, path, headers: request.headers, body };
+    this.requests.push(logged);
+    const scripted = this.intercept?.(logged);
+    if (scripted) {
+      const headers = { ...(scripted.body ? { 'Content-Type': 'application/json' } : {}), ...scripted.headers };
+      response.writeHead(scripted.status, headers).end(scripted.body ? JSON.stringify(scripted.body) : undefined);
+      return;
+    }
     if (this.malformed.has(path)) {
       response.writeHead(200, { 'Content-Type': 'application/json' }).end('{"Members": [ {"@odata.id": ');
       return;

@@ -82,6 +82,16 @@ export async function resetSystem(client: RedfishClient, systemPath: string, act
   const allowable = await allowableResetTypes(client, system);
   if (action === 'cycle' && allowable && !allowable.includes('PowerCycle')) return cycleInTwo(client, systemPath, target, system, allowable);
   const resetType = chooseResetType(action, allowable);
+  if (resetType === 'PushPowerButton') {
+    // A press toggles: it turns off a server that is already on. Pressed only when the power is seen
+    // on the other side of the target (DMTF's Redfish-Tacklebox left it out of its choice for this reason).
+    const now = powerStateOf(system);
+    const target = action === 'on' ? 'on' : 'off';
+    if (now === target) return { via: 'none (already there)', sawOff: false };
+    if (now === 'unknown') {
+      throw new LightsoutError('BMC_UNSUPPORTED', `the BMC offers only a power button press for "${action}", and does not say whether the power is on`, { details: { allowable } });
+    }
+  }
   await client.request('POST', target, { body: { ResetType: resetType } });
   return { via: resetType, sawOff: false };
 }

@@ -57,6 +57,20 @@ describe('power', () => {
     expect(resetTypes(bmc)).toEqual([]);
   });
 
+  it('presses the power button only when it moves the power towards the target (a press toggles)', async () => {
+    const { bmc, driver } = await setup({ resetValues: ['PushPowerButton', 'GracefulRestart'] });
+    bmc.resource(system).PowerState = 'On';
+    expect(await driver.powerSet('on')).toEqual({ power: 'on', via: 'none (already there)' });
+    expect(resetTypes(bmc)).toEqual([]);
+    expect(await driver.powerSet('soft')).toMatchObject({ via: 'PushPowerButton' });
+    expect(resetTypes(bmc)).toEqual(['PushPowerButton']);
+    bmc.resource(system).PowerState = 'Off';
+    expect(await driver.powerSet('off')).toEqual({ power: 'off', via: 'none (already there)' });
+    delete bmc.resource(system).PowerState;
+    await expect(driver.powerSet('on')).rejects.toMatchObject({ code: 'BMC_UNSUPPORTED' });
+    expect(resetTypes(bmc)).toEqual(['PushPowerButton']);
+  });
+
   it('waits for a task the BMC accepted (202) and reports its failure (DSP0266 §12.2)', async () => {
     let polls = 0;
     const { bmc, driver } = await setup({}, (request) => {

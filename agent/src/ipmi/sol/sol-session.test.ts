@@ -56,6 +56,45 @@ describe('SolSession against a scripted BMC (suite 17)', () => {
     expect(sol.counters.sent).toBe(input.length);
   });
 
+  it('takes an ACK of our packet with accepted count 0 and no NACK as a full acknowledgement (Intel), sending each byte once', async () => {
+    const atBmc: number[] = [];
+    const { sol } = await solAgainst((packet, send) => {
+      if (packet.sequence === 0) return;
+      atBmc.push(...packet.data);
+      // Intel BMCs acknowledge a packet they took whole with accepted count 0 (ipmitool's intelplus case).
+      send({ sequence: 0, ackSequence: packet.sequence, acceptedCount: 0, control: 0, data: new Uint8Array() });
+    });
+    sol.write(Buffer.from('a'));
+    await until(() => atBmc.length >= 1 && sol.backlog === 0, 'the first byte acknowledged');
+    sol.write(Buffer.from('b'));
+    await until(() => atBmc.includes(0x62) && sol.backlog === 0, 'the second byte acknowledged');
+    expect(Buffer.from(atBmc).toString()).toBe('ab');
+    expect(sol.counters).toMatchObject({ sent: 2, retransmits: 0 });
+  });
+
+  it('ends SOL with retransmits-exhausted when the BMC keeps refusing the same bytes (NACK, nothing accepted)', async () => {
+    let refusals = 0;
+    const peer = await startScriptedBmc({
+      ...credentials,
+      onSol: (packet, send) => {
+        if (packet.sequence === 0) return;
+        refusals++;
+        send({ sequence: 0, ackSequence: packet.sequence, acceptedCount: 0, control: SOL_STATUS.nack | SOL_STATUS.transferUnavailable, data: new Uint8Array() });
+      },
+    });
+    cleanup.push(() => peer.close());
+    const session = await openIpmiSession({ host: '127.0.0.1', port: peer.port, ...credentials, suiteCache: new SuiteCache(), cipherSuites: [17] });
+    cleanup.push(() => session.close());
+    const ended: SolEndReason[] = [];
+    const sol = await SolSession.activate(session as RmcpPlusSession, { data: () => undefined, end: (reason) => ended.push(reason) }, { timing: { retransmitBaseMs: 50, holdRetryMs: 5, maxHolds: 4 } });
+    cleanup.push(() => sol.close());
+    sol.write(Buffer.from('x'));
+    await until(() => ended.length > 0, 'SOL to end');
+    expect(ended).toEqual(['retransmits-exhausted']);
+    // The first send and four resends after a hold, then no more.
+    expect(refusals).toBe(5);
+  });
+
   it('delivers only the appended bytes of a BMC retransmit, and ACKs the whole packet', async () => {
     const acks: SolPacket[] = [];
     let firstAckSeen = false;

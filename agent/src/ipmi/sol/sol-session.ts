@@ -24,15 +24,28 @@ export interface SolTiming {
   keepaliveMs: number;
   /** Delay before retrying after "character transfer unavailable". */
   holdRetryMs: number;
+  /**
+   * How many NACKs in a row may take none of the same bytes before SOL ends: a BMC that never
+   * makes progress must not be fed the same packet for ever. 600 holds of 100 ms is a minute.
+   */
+  maxHolds: number;
 }
 
-export const DEFAULT_SOL_TIMING: SolTiming = { retransmitBaseMs: 500, maxRetransmits: 16, keepaliveMs: 15_000, holdRetryMs: 100 };
+export const DEFAULT_SOL_TIMING: SolTiming = { retransmitBaseMs: 500, maxRetransmits: 16, keepaliveMs: 15_000, holdRetryMs: 100, maxHolds: 600 };
+
+/** Bytes (or a break) waiting to go out; `holds` counts the NACKs that took none of them so far. */
+interface PendingInput {
+  data: Uint8Array;
+  control: number;
+  holds: number;
+}
 
 interface Outstanding {
   sequence: number;
   data: Uint8Array;
   control: number;
   retransmits: number;
+  holds: number;
 }
 
 /**
@@ -45,7 +58,7 @@ interface Outstanding {
  * stealing the payload.
  */
 export class SolSession {
-  private readonly pendingInput: Array<{ data: Uint8Array; control: number }> = [];
+  private readonly pendingInput: PendingInput[] = [];
   private outstanding: Outstanding | undefined;
   private outboundSequence = 0;
   /**
@@ -159,14 +172,14 @@ export class SolSession {
   /** Queues bytes for the host's UART; they go out one packet at a time, in order. */
   write(bytes: Uint8Array): void {
     if (this.ended || bytes.length === 0) return;
-    for (let offset = 0; offset < bytes.length; offset += this.maxData) this.pendingInput.push({ data: bytes.slice(offset, offset + this.maxData), control: 0 });
+    for (let offset = 0; offset < bytes.length; offset += this.maxData) this.pendingInput.push({ data: bytes.slice(offset, offset + this.maxData), control: 0, holds: 0 });
     this.pump();
   }
 
   /** A serial break, sent only after every earlier byte is acknowledged (it queues behind them). */
   sendBreak(): void {
     if (this.ended) return;
-    this.pendingInput.push({ data: new Uint8Array(), control: SOL_OPERATION.generateBreak });
+    this.pendingInput.push({ data: new Uint8Array(), control: SOL_OPERATION.generateBreak, holds: 0 });
     this.pump();
   }
 
@@ -268,15 +281,26 @@ export class SolSession {
     this.events.data(packet.data);
   }
 
+  /**
+   * An ACK of our outstanding packet (§15.9, §15.10). Accepted count 0 without the NACK bit is a full
+   * acknowledgement: Intel BMCs acknowledge a packet they took whole that way (ipmitool treats it so
+   * with `-o intelplus`), and reading it as "took nothing" resent the same bytes at once, for ever.
+   * Only a NACK takes nothing; then the bytes go again after a hold, at most `maxHolds` times in a row.
+   */
   private acknowledged(packet: SolPacket): void {
     const outstanding = this.outstanding!;
     this.outstanding = undefined;
     const nacked = (packet.control & SOL_STATUS.nack) !== 0;
-    const accepted = Math.min(packet.acceptedCount, outstanding.data.length);
+    const accepted = !nacked && packet.acceptedCount === 0 ? outstanding.data.length : Math.min(packet.acceptedCount, outstanding.data.length);
     this.counters.sent += accepted;
     // Partial ACK or NACK: what was not accepted goes first again, under the next sequence number.
     if (accepted < outstanding.data.length || (nacked && accepted === 0 && outstanding.control !== 0)) {
-      this.pendingInput.unshift({ data: outstanding.data.slice(accepted), control: accepted === 0 ? outstanding.control : 0 });
+      const holds = accepted === 0 ? outstanding.holds + 1 : 0;
+      if (holds > this.timing.maxHolds) {
+        this.finish('retransmits-exhausted', `the BMC refused the same SOL data ${outstanding.holds + 1} times in a row`);
+        return;
+      }
+      this.pendingInput.unshift({ data: outstanding.data.slice(accepted), control: accepted === 0 ? outstanding.control : 0, holds });
     }
     if (nacked) {
       // NACK, usually with "character transfer unavailable": hold, then try again.
@@ -293,7 +317,7 @@ export class SolSession {
     // An empty non-break leftover (NACK of nothing) is dropped.
     if (next.data.length === 0 && next.control === 0) return this.pump();
     this.outboundSequence = nextSolSequence(this.outboundSequence);
-    this.outstanding = { sequence: this.outboundSequence, data: next.data, control: next.control, retransmits: 0 };
+    this.outstanding = { sequence: this.outboundSequence, data: next.data, control: next.control, retransmits: 0, holds: next.holds };
     this.transmit();
   }
 

@@ -1,4 +1,5 @@
-import type { BootOverride, BootRequest, PowerAction, PowerState, SelEntry, Sensor, SensorThresholds } from '@lightsout/shared';
+import { setTimeout as delay } from 'node:timers/promises';
+import { LightsoutError, type BootOverride, type BootRequest, type PowerAction, type PowerState, type SelEntry, type Sensor, type SensorThresholds } from '@lightsout/shared';
 import {
   BOOT_PARAMETER, FIRST_RECORD, concatBytes, LAST_RECORD, chassisControlRequest, clearSelRequest, convertReading, decodeBootFlags, decodeBootOptionResponse, decodeChassisStatus,
   decodeClearSel, decodeDeviceId, decodeGetSdr, decodeGetSelEntry, decodeReservation, decodeSdrHeader, decodeSdrRecord, decodeSelInfo, decodeSelRecord, decodeSensorReading,
@@ -38,9 +39,14 @@ export async function bootOverride(session: IpmiRequester): Promise<BootOverride
 
 /**
  * Sets the boot override the way §28.12 recommends: set-in-progress, clear the
- * BIOS acknowledge bits, write boot flags, commit. BMCs that refuse the
- * set-in-progress parameter (many do) are tolerated.
+ * BIOS acknowledge bits, write boot flags, commit-write, set-complete (§28.13
+ * parameter 0: 1, then 2, then 0; ipmitool's chassis bootdev does the same).
+ * BMCs that refuse set-in-progress or commit-write (many do: 0x80 parameter
+ * not supported, 0xCC) are tolerated: they apply the flags as written.
  */
+/** Set In Progress (boot option parameter 0) values, §28.13 table 28-14: data bits 1:0. */
+const SET_IN_PROGRESS = { setComplete: 0, setInProgress: 1, commitWrite: 2 } as const;
+
 export async function setBootOverride(session: IpmiRequester, override: BootRequest): Promise<void> {
   const tolerant = async (command: CommandRequest) => {
     try {
@@ -50,13 +56,14 @@ export async function setBootOverride(session: IpmiRequester, override: BootRequ
       if (completionCode === undefined || completionCode === COMPLETION.invalidCommand) throw error;
     }
   };
-  await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(1)));
+  await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(SET_IN_PROGRESS.setInProgress)));
   await tolerant(setBootOptionRequest(BOOT_PARAMETER.bootInfoAcknowledge, Uint8Array.of(0x01, 0x01)));
   const none = override.device === 'none';
   // No mode asked: keep the BIOS boot type bit the BMC has (§28.13 parameter 5, data 1 bit 5).
   const efi = override.uefi ?? decodeBootFlags(decodeBootOptionResponse(await session.request(getBootOptionRequest(BOOT_PARAMETER.bootFlags))).data).efi;
   await session.request(setBootOptionRequest(BOOT_PARAMETER.bootFlags, encodeBootFlags({ valid: !none, persistent: override.persistent === true, efi, device: override.device })));
-  await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(0)));
+  await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(SET_IN_PROGRESS.commitWrite)));
+  await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(SET_IN_PROGRESS.setComplete)));
 }
 
 /** Reads every SDR record (§33.12), in pieces when the BMC cannot return a whole record at once. */
@@ -145,13 +152,44 @@ export async function selEntries(session: IpmiRequester, names?: ReadonlyMap<num
   return entries;
 }
 
-/** Clears the SEL (§31.9): reserve, initiate, then poll erasure status a bounded number of times. */
-export async function clearSel(session: IpmiRequester): Promise<void> {
-  const reservation = decodeReservation(await session.request(reserveSelRequest()));
-  if (decodeClearSel(await session.request(clearSelRequest(reservation, true))).completed) return;
-  for (let poll = 0; poll < 20; poll++) {
-    if (decodeClearSel(await session.request(clearSelRequest(reservation, false))).completed) return;
+export interface ClearSelOptions {
+  /** Pause between erasure status reads. */
+  pollIntervalMs?: number;
+  /** How long the erase may take before the clear is reported as not confirmed. */
+  timeoutMs?: number;
+}
+
+/** A SEL erase takes seconds on some BMCs (flash); half a minute is beyond any we know of. */
+const CLEAR_SEL_DEFAULTS = { pollIntervalMs: 500, timeoutMs: 30_000 } as const;
+/** 0xC5 answers in a row that one Clear SEL request may get before the BMC is taken to be refusing it. */
+const MAX_RESERVATION_RETRIES = 3;
+
+/**
+ * Clears the SEL (§31.9): initiate the erase, then read the erasure status, pausing between reads,
+ * until the BMC reports it complete. Resolves only when it was seen complete; otherwise BMC_TIMEOUT.
+ * Every request carries a reservation taken just before it: starting the erase cancels the
+ * reservations (OpenBMC does; FreeIPMI reserves again before each status read for that reason).
+ */
+export async function clearSel(session: IpmiRequester, options: ClearSelOptions = {}): Promise<void> {
+  const { pollIntervalMs, timeoutMs } = { ...CLEAR_SEL_DEFAULTS, ...options };
+  const deadline = Date.now() + timeoutMs;
+  const clear = async (initiate: boolean): Promise<boolean> => {
+    for (let attempt = 0; ; attempt++) {
+      const reservation = decodeReservation(await session.request(reserveSelRequest()));
+      try {
+        return decodeClearSel(await session.request(clearSelRequest(reservation, initiate))).completed;
+      } catch (error) {
+        // Cancelled between our reserve and our request (another SEL writer): reserve again.
+        if (completionCodeOfError(error) !== COMPLETION.reservationCancelled || attempt + 1 >= MAX_RESERVATION_RETRIES) throw error;
+      }
+    }
+  };
+  if (await clear(true)) return;
+  while (Date.now() < deadline) {
+    await delay(pollIntervalMs);
+    if (await clear(false)) return;
   }
+  throw new LightsoutError('BMC_TIMEOUT', `the BMC did not report the SEL erase complete within ${timeoutMs / 1000} s; the SEL may not be cleared`, { details: { timeoutMs } });
 }
 
 export function sensorNames(records: readonly SdrRecord[]): Map<number, string> {

@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo } from 'node:dgram';
 import {
   PAYLOAD_TYPE, additionalKeys, bytesEqual, cipherSuiteByAlgorithms, classifyDatagram, decodeIpmiMessage, decodeOpenSessionRequest, decodeRakp1, decodeRakp3Or4,
   decodeRmcpPlus, decodeSolPacket, decodeV15, encodeChannelAuthCapabilities, encodeChassisStatus, encodeIpmiMessage, encodeOpenSessionResponse, encodePayloadActivation,
-  encodeRakp2, encodeRakp3Or4, encodeRmcpPlus, encodeSolPacket, encodeV15, rakp2AuthCode, rakp3AuthCode, rakp4Icv, responseMessage, sessionIntegrityKey,
+  encodeRakp2, encodeRakp3Or4, encodeRmcpPlus, encodeSolPacket, encodeV15, rakp2AuthCode, rakp3AuthCode, rakp4Icv, requestMessage, responseMessage, sessionIntegrityKey,
   type CipherSuite, type IpmiMessage, type RakpContext, type RmcpPlusSecurity, type SolPacket,
 } from '@lightsout/bmc-wire/ipmi';
 import { nodeCrypto } from '../ipmi/node-crypto.js';
@@ -35,6 +35,14 @@ export interface ScriptedBmcOptions {
   offers?: { md5: boolean; straight: boolean; ipmi20: boolean };
   /** Sees every IPMI v1.5 request other than Get Channel Authentication Capabilities (command, AuthCode bytes). */
   onV15Command?: (command: number, authCode: Uint8Array | undefined) => void;
+  /**
+   * Datagrams no handshake step awaits, sent where a handshake reply goes: `before-each-reply` sends them
+   * ahead of every Open Session response, RAKP 2 and RAKP 4; `instead-of-replies` sends them and never
+   * answers Open Session. They are: a late, authenticated and encrypted reply of an earlier session (keys
+   * this console never had), an Open Session response type with the authenticated bit set, and an Open
+   * Session response with the right tag for another console session.
+   */
+  handshakeStrays?: 'before-each-reply' | 'instead-of-replies';
 }
 
 export interface ScriptedBmc {
@@ -63,6 +71,16 @@ export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<Scr
   const sendPayload = (remote: RemoteInfo, session: Session, payloadType: number, payload: Uint8Array) => {
     session.sequence++;
     reply(remote, encodeRmcpPlus({ payloadType, sessionId: session.consoleSessionId, sequence: session.sequence, payload }, session.security));
+  };
+  const sendStrays = (remote: RemoteInfo, suite: CipherSuite, tag: number, consoleSessionId: number) => {
+    const earlier: RmcpPlusSecurity = { crypto: nodeCrypto, integrity: suite.integrity, confidentiality: suite.confidentiality, k1: nodeCrypto.randomBytes(32), k2: nodeCrypto.randomBytes(32).subarray(0, 16) };
+    // Set Session Privilege's answer (App 0x3B), as a BMC still sends it to a console that gave up on that session.
+    const lateReply = encodeIpmiMessage(responseMessage(requestMessage(0x06, 0x3b, 1, Uint8Array.of(4)), 0, Uint8Array.of(4)));
+    reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.ipmi, sessionId: consoleSessionId ^ 0x0101, sequence: 7, payload: lateReply }, earlier));
+    const flagged = encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.openSessionResponse, sessionId: 0, sequence: 0, payload: encodeOpenSessionResponse({ tag, status: 0, privilege: 4, consoleSessionId, bmcSessionId: 0x7777, authentication: 0, integrity: 0, confidentiality: 0 }) });
+    flagged[5]! |= 0x40;
+    reply(remote, flagged);
+    reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.openSessionResponse, sessionId: 0, sequence: 0, payload: encodeOpenSessionResponse({ tag, status: 0, privilege: 4, consoleSessionId: consoleSessionId ^ 0x0101, bmcSessionId: 0x7778, authentication: 0, integrity: 0, confidentiality: 0 }) }));
   };
   const hashedRole = (session: Session, role: number) => {
     if (options.hashOpenSessionPrivilege) return (role & 0x10) | session.openPrivilege;
@@ -125,6 +143,8 @@ export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<Scr
             reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.openSessionResponse, sessionId: 0, sequence: 0, payload: Uint8Array.of(request.tag, 0x11) }));
             return;
           }
+          if (options.handshakeStrays !== undefined) sendStrays(remote, suite, request.tag, request.consoleSessionId);
+          if (options.handshakeStrays === 'instead-of-replies') return;
           const created: Session = { suite, consoleSessionId: request.consoleSessionId, bmcSessionId: nextSessionId++, openPrivilege: request.privilege, sequence: 0 };
           sessions.set(created.bmcSessionId, created);
           reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.openSessionResponse, sessionId: 0, sequence: 0, payload: encodeOpenSessionResponse({ ...request, status: 0, privilege: 4, bmcSessionId: created.bmcSessionId }) }));
@@ -139,6 +159,7 @@ export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<Scr
             reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.rakp2, sessionId: 0, sequence: 0, payload: encodeRakp2({ tag: rakp1.tag, status: 0x0d, consoleSessionId: target.consoleSessionId, bmcRandom: new Uint8Array(), bmcGuid: new Uint8Array(), authCode: new Uint8Array() }) }));
             return;
           }
+          if (options.handshakeStrays !== undefined) sendStrays(remote, target.suite, rakp1.tag, target.consoleSessionId);
           target.context = { suite: target.suite, crypto: nodeCrypto, consoleSessionId: target.consoleSessionId, bmcSessionId: target.bmcSessionId, consoleRandom: rakp1.consoleRandom, bmcRandom: nodeCrypto.randomBytes(16), bmcGuid: guid, role: hashedRole(target, rakp1.role), username: rakp1.username, password: options.password };
           reply(remote, encodeRmcpPlus({ payloadType: PAYLOAD_TYPE.rakp2, sessionId: 0, sequence: 0, payload: encodeRakp2({ tag: rakp1.tag, status: 0, consoleSessionId: target.consoleSessionId, bmcRandom: target.context.bmcRandom, bmcGuid: guid, authCode: rakp2AuthCode(target.context) }) }));
           return;
@@ -149,6 +170,7 @@ export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<Scr
           if (target?.context === undefined) return;
           const ok = rakp3.status === 0 && bytesEqual(rakp3AuthCode(target.context), rakp3.authCode);
           const sik = sessionIntegrityKey(target.context);
+          if (options.handshakeStrays !== undefined) sendStrays(remote, target.suite, rakp3.tag, target.consoleSessionId);
           if (ok) {
             const { k1, k2 } = additionalKeys(target.context, sik);
             target.security = { crypto: nodeCrypto, integrity: target.suite.integrity, confidentiality: target.suite.confidentiality, k1, k2 };

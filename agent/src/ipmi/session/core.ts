@@ -66,8 +66,11 @@ export abstract class SessionCore {
   private requestSequence = 0;
   protected failure: LightsoutError | undefined;
   private readonly closeListeners = new Set<(error: LightsoutError | undefined) => void>();
-  /** Datagrams refused (malformed, bad integrity, replayed, wrong session): counted, never thrown. */
-  readonly refused = { malformed: 0, integrity: 0, replayed: 0, wrongSession: 0 };
+  /**
+   * Datagrams refused (malformed, bad integrity, replayed, wrong session; during the handshake also
+   * `unexpected`: well-formed, but not the reply the step awaits): counted, never thrown.
+   */
+  readonly refused = { malformed: 0, integrity: 0, replayed: 0, wrongSession: 0, unexpected: 0 };
 
   protected constructor(
     protected readonly transport: DatagramTransport,

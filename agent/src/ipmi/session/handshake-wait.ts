@@ -1,8 +1,14 @@
 import { LightsoutError } from '@lightsout/shared';
 
-/** A single awaited handshake reply: resolves with the first datagram `accept` maps to a value, or times out. */
+/**
+ * A single awaited handshake reply: resolves with the first datagram `accept` maps to a value, or times out.
+ * `onIgnored` hears of every other datagram offered meanwhile: `accept` returned undefined (error undefined)
+ * or threw (the error).
+ */
 export class HandshakeWaiter {
   private current: { accept: (datagram: Uint8Array) => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void; timer: ReturnType<typeof setTimeout> } | undefined;
+
+  constructor(private readonly onIgnored?: (error: unknown) => void) {}
 
   wait<T>(accept: (datagram: Uint8Array) => T | undefined, timeoutMs: number, step: string): Promise<T> {
     if (this.current !== undefined) this.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'superseded'));
@@ -15,7 +21,12 @@ export class HandshakeWaiter {
     });
   }
 
-  /** Offers a datagram; returns true when it completed the wait. Errors thrown by `accept` reject the wait. */
+  /**
+   * Offers a datagram; returns true when it completed the wait. A datagram `accept` throws on is not the
+   * reply either: anyone on the path (or a late answer of an earlier session, authenticated with keys this
+   * handshake never had) can send one, so it is ignored and the wait goes on until its own timeout. Only
+   * the awaited reply, decoded, can fail a step (its status, its HMAC), and that is the caller's to judge.
+   */
   offer(datagram: Uint8Array): boolean {
     const current = this.current;
     if (current === undefined) return false;
@@ -23,12 +34,13 @@ export class HandshakeWaiter {
     try {
       value = current.accept(datagram);
     } catch (error) {
-      clearTimeout(current.timer);
-      this.current = undefined;
-      current.reject(error);
-      return true;
+      this.onIgnored?.(error);
+      return false;
     }
-    if (value === undefined) return false;
+    if (value === undefined) {
+      this.onIgnored?.(undefined);
+      return false;
+    }
     clearTimeout(current.timer);
     this.current = undefined;
     current.resolve(value);

@@ -1,5 +1,5 @@
 import { LightsoutError } from '@lightsout/shared';
-import { PRIVILEGE, setSessionPrivilegeRequest, type CommandRequest, type IpmiCrypto } from '@lightsout/bmc-wire/ipmi';
+import { PRIVILEGE, setSessionPrivilegeRequest, wireReasonOf, type CommandRequest, type IpmiCrypto } from '@lightsout/bmc-wire/ipmi';
 import type { DatagramTransport } from '../transport.js';
 import { SessionCore, type SessionLogger, type SessionTiming } from './core.js';
 import { HandshakeWaiter } from './handshake-wait.js';
@@ -12,7 +12,13 @@ import { HandshakeWaiter } from './handshake-wait.js';
  * Request pairing and retransmission stay in SessionCore.
  */
 export abstract class HandshakingSession extends SessionCore {
-  protected readonly waiter = new HandshakeWaiter();
+  /** Datagrams that are not the awaited handshake reply are counted in `refused`, like those of an active session. */
+  protected readonly waiter = new HandshakeWaiter((error) => {
+    if (error === undefined) this.refused.unexpected++;
+    else if (wireReasonOf(error) === 'BAD_INTEGRITY') this.refused.integrity++;
+    else if (wireReasonOf(error) === 'WRONG_SESSION') this.refused.wrongSession++;
+    else this.refused.malformed++;
+  });
   private closing: Promise<void> | undefined;
 
   protected constructor(transport: DatagramTransport, timing: SessionTiming, logger: SessionLogger | undefined) {

@@ -59,3 +59,30 @@ describe('an address that spoke RMCP+ and now claims it cannot', () => {
     }
   });
 });
+
+describe('stray datagrams during the RMCP+ handshake', () => {
+  it.each([3, 17])('suite %i: ignores and counts them (a late authenticated reply of an earlier session, a flagged or foreign Open Session response) and logs in', async (suite) => {
+    const peer = await startScriptedBmc({ username: 'admin', password: 'adminpass', handshakeStrays: 'before-each-reply' });
+    try {
+      const session = await openIpmiSession({ host: '127.0.0.1', port: peer.port, username: 'admin', password: 'adminpass', protocol: 'lanplus', cipherSuites: [suite], suiteCache: new SuiteCache(), timing: { handshakeAttempts: 1 } });
+      expect(session.state).toBe('active');
+      expect(await powerState(session)).toBe('on');
+      // Two authenticated strays before each of Open Session response, RAKP 2 and RAKP 4; the foreign Open Session
+      // response is another session's while Open Session is awaited, and the wrong payload type while RAKP 2 and 4 are.
+      expect(session.refused).toMatchObject({ integrity: 6, wrongSession: 1, unexpected: 2 });
+      await session.close();
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('ends with BMC_TIMEOUT, not BMC_AUTH_FAILED, when only strays ever arrive', async () => {
+    const peer = await startScriptedBmc({ username: 'admin', password: 'adminpass', handshakeStrays: 'instead-of-replies' });
+    try {
+      const failure = await openIpmiSession({ host: '127.0.0.1', port: peer.port, username: 'admin', password: 'adminpass', protocol: 'lanplus', cipherSuites: [17], suiteCache: new SuiteCache(), timing: { handshakeAttempts: 2, handshakeTimeoutMs: 100 } }).catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: 'BMC_TIMEOUT', details: { step: 'Open Session' } });
+    } finally {
+      await peer.close();
+    }
+  });
+});

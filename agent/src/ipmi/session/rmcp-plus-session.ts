@@ -2,7 +2,7 @@ import { LightsoutError } from '@lightsout/shared';
 import {
   PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteByAlgorithms, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
   decodeRakp2, decodeRakp3Or4, decodeRmcpPlus, encodeOpenSessionRequest, encodeRakp1, encodeRakp3Or4, encodeRmcpPlus, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
-  sessionIntegrityKey, wireReasonOf, type ChannelAuthCapabilities, type CipherSuite, type CommandRequest, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
+  sessionIntegrityKey, wireError, wireReasonOf, type ChannelAuthCapabilities, type CipherSuite, type CommandRequest, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
 } from '@lightsout/bmc-wire/ipmi';
 import type { DatagramTransport } from '../transport.js';
 import { quirkEnabled, type QuirkSettings } from '../quirks.js';
@@ -143,7 +143,7 @@ export class RmcpPlusSession extends HandshakingSession {
 
     this.state = 'open-session';
     const openTag = this.nextTag();
-    const openReply = this.waiter.wait((datagram) => this.handshakePayload(datagram, PAYLOAD_TYPE.openSessionResponse, openTag, decodeOpenSessionResponse), timeout, 'Open Session');
+    const openReply = this.waiter.wait((datagram) => this.handshakePayload(datagram, PAYLOAD_TYPE.openSessionResponse, openTag, decodeOpenSessionResponse, (message) => message.consoleSessionId), timeout, 'Open Session');
     this.sendPreSession(PAYLOAD_TYPE.openSessionRequest, encodeOpenSessionRequest({
       tag: openTag,
       // 0 = "the highest the user may have" (ipmitool); some BMCs hash this instead of the RAKP 1 role (quirk).
@@ -158,7 +158,6 @@ export class RmcpPlusSession extends HandshakingSession {
       if (SUITE_REJECTED.has(open.status)) throw new SuiteRejected();
       throw rakpFailure('Open Session', open.status);
     }
-    if (open.consoleSessionId !== this.consoleSessionId) throw new LightsoutError('BMC_PROTOCOL_ERROR', 'Open Session response for another session');
     const suite = this.settledSuite(requested, open);
     this.bmcSessionId = open.bmcSessionId;
 
@@ -167,11 +166,10 @@ export class RmcpPlusSession extends HandshakingSession {
     const role = options.privilege | (nameOnly ? 0x10 : 0);
     const consoleRandom = options.crypto.randomBytes(16);
     const rakp1Tag = this.nextTag();
-    const rakp2Reply = this.waiter.wait((datagram) => this.handshakePayload(datagram, PAYLOAD_TYPE.rakp2, rakp1Tag, decodeRakp2), timeout, 'RAKP 1');
+    const rakp2Reply = this.waiter.wait((datagram) => this.handshakePayload(datagram, PAYLOAD_TYPE.rakp2, rakp1Tag, decodeRakp2, (message) => message.consoleSessionId), timeout, 'RAKP 1');
     this.sendPreSession(PAYLOAD_TYPE.rakp1, encodeRakp1({ tag: rakp1Tag, bmcSessionId: this.bmcSessionId, consoleRandom, role, username: options.username, padUsername: quirkEnabled(options.quirks, 'usernamePadding') }));
     const rakp2 = await rakp2Reply;
     if (rakp2.status !== 0) throw rakpFailure('RAKP 2', rakp2.status);
-    if (rakp2.consoleSessionId !== this.consoleSessionId) throw new LightsoutError('BMC_PROTOCOL_ERROR', 'RAKP 2 for another session');
     const context: RakpContext = {
       suite,
       crypto: options.crypto,
@@ -195,7 +193,7 @@ export class RmcpPlusSession extends HandshakingSession {
 
     this.state = 'rakp3-4';
     const rakp3Tag = this.nextTag();
-    const rakp4Reply = this.waiter.wait((datagram) => this.handshakePayload(datagram, PAYLOAD_TYPE.rakp4, rakp3Tag, decodeRakp3Or4), timeout, 'RAKP 3');
+    const rakp4Reply = this.waiter.wait((datagram) => this.handshakePayload(datagram, PAYLOAD_TYPE.rakp4, rakp3Tag, decodeRakp3Or4, (message) => message.sessionId), timeout, 'RAKP 3');
     this.sendPreSession(PAYLOAD_TYPE.rakp3, encodeRakp3Or4({ tag: rakp3Tag, status: 0, sessionId: this.bmcSessionId, authCode: rakp3AuthCode(context) }));
     const rakp4 = await rakp4Reply;
     if (rakp4.status !== 0) throw rakpFailure('RAKP 4', rakp4.status);
@@ -227,12 +225,21 @@ export class RmcpPlusSession extends HandshakingSession {
     return chosen;
   }
 
-  private handshakePayload<T extends { tag: number }>(datagram: Uint8Array, payloadType: number, tag: number, decode: (payload: Uint8Array) => T): T | undefined {
+  /**
+   * The awaited handshake reply (§13.17–§13.23), or undefined / a thrown wire error for anything else, which
+   * the waiter counts and ignores: another payload type or tag (a late reply to an earlier attempt), a packet
+   * with the authenticated or encrypted bit (handshake messages never have them; decodeRmcpPlus refuses it
+   * without keys), or a reply with status 0 for another console session ID. A refusal status is taken
+   * whatever session ID it carries: the BMC may leave it out.
+   */
+  private handshakePayload<T extends { tag: number; status: number }>(datagram: Uint8Array, payloadType: number, tag: number, decode: (payload: Uint8Array) => T, consoleSessionIdOf: (message: T) => number): T | undefined {
     if (classifyDatagram(datagram) !== 'rmcp+') return undefined;
     const packet = decodeRmcpPlus(datagram);
     if (packet.payloadType !== payloadType) return undefined;
     const message = decode(packet.payload);
-    return message.tag === tag ? message : undefined;
+    if (message.tag !== tag) return undefined;
+    if (message.status === 0 && consoleSessionIdOf(message) !== this.consoleSessionId) throw wireError('WRONG_SESSION', `handshake reply for console session 0x${consoleSessionIdOf(message).toString(16)}`);
+    return message;
   }
 
   private sendPreSession(payloadType: number, payload: Uint8Array): void {

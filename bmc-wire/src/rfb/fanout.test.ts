@@ -186,6 +186,25 @@ describe('RfbFanout: one upstream RFB conversation, several viewers', () => {
     upstreamReady();
     expect(() => fanout.fromUpstream(Buffer.concat([encodeFramebufferUpdateHeader(1), encodeRectangleHeader({ x: 3, y: 0, width: 2, height: 1, encoding: 0 })]))).toThrow(/outside/);
   });
+
+  it('refuses a ServerInit screen larger than 8192x8192 with BMC_PROTOCOL_ERROR before allocating its framebuffer', () => {
+    fanout.fromUpstream(ascii('RFB 003.008\n'));
+    fanout.fromUpstream(Uint8Array.of(1, 1));
+    fanout.fromUpstream(Uint8Array.of(0, 0, 0, 0));
+    upstream.length = 0;
+    const before = process.memoryUsage().arrayBuffers;
+    let failure: unknown;
+    try {
+      fanout.fromUpstream(encodeServerInit({ width: 20_000, height: 20_000, pixelFormat: FANOUT_PIXEL_FORMAT, name: 'huge' }));
+    } catch (error) {
+      failure = error;
+    }
+    // 20000 x 20000 x 4 bytes would be 1.6 GB.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
+    expect(failure).toMatchObject({ code: 'BMC_PROTOCOL_ERROR', message: expect.stringContaining('20000x20000'), details: { width: 20_000, height: 20_000 } });
+    // Nothing was asked of the BMC for a screen that was refused.
+    expect(upstream).toEqual([]);
+  });
 });
 
 describe('convertPixels', () => {

@@ -4,7 +4,7 @@ import { ClientHandshake } from './client-handshake.js';
 import { type ClientMessage, decodeClientMessage, encodeClientMessage } from './client-messages.js';
 import { decodeClientInit, decodeServerInit, encodeClientInit, encodeServerInit, type PixelFormat, type ServerInit } from './init-messages.js';
 import { decodeFramebufferUpdateHeader, decodeRectangleHeader, decodeServerMessage, encodeFramebufferUpdateHeader, encodeRectangleHeader, encodeServerMessage, ENCODING_RAW, type RectangleHeader, SERVER_MESSAGE_TYPE } from './server-messages.js';
-import { type Decoded, protocolError } from './wire.js';
+import { type Decoded, MAX_FRAMEBUFFER_DIMENSION, protocolError } from './wire.js';
 
 /**
  * The format the fan-out asks upstream for and keeps its framebuffer in:
@@ -241,6 +241,9 @@ export class RfbFanout {
       case 'server-init': {
         const init = take(queue, decodeServerInit);
         if (init === undefined) return false;
+        if (init.width > MAX_FRAMEBUFFER_DIMENSION || init.height > MAX_FRAMEBUFFER_DIMENSION) {
+          throw protocolError(`a ${init.width}x${init.height} screen, larger than the ${MAX_FRAMEBUFFER_DIMENSION}x${MAX_FRAMEBUFFER_DIMENSION} the fan-out holds`, { width: init.width, height: init.height });
+        }
         this.init = init;
         this.framebuffer = new Uint8Array(init.width * init.height * 4);
         this.upstream = { phase: 'message' };

@@ -20,6 +20,11 @@ export function needMore<T>(needed: number): Decoded<T> {
 export const MAX_REASON_LENGTH = 4096;
 /** Longest desktop name we accept in ServerInit (§7.3.2). */
 export const MAX_DESKTOP_NAME_LENGTH = 4096;
+/**
+ * Widest and tallest screen we hold a framebuffer for (ServerInit, §7.3.2, has u16 sizes: 65535x65535 would
+ * be 16 GiB at 4 bytes a pixel). BMC consoles are at most 1920x1200 today; 8192x8192 (256 MiB) leaves room.
+ */
+export const MAX_FRAMEBUFFER_DIMENSION = 8192;
 
 /**
  * Which peer sent the bytes being decoded. The same codec serves the agent

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { LightsoutError, type BootOverride, type BootRequest, type PowerAction, type PowerState, type SelEntry, type Sensor, type SensorThresholds } from '@lightsout/shared';
 import {
-  BOOT_PARAMETER, FIRST_RECORD, concatBytes, LAST_RECORD, chassisControlRequest, clearSelRequest, convertReading, decodeBootFlags, decodeBootOptionResponse, decodeChassisStatus,
+  BOOT_PARAMETER, FIRST_RECORD, LAST_RECORD, chassisControlRequest, clearSelRequest, convertReading, decodeBootFlags, decodeBootOptionResponse, decodeChassisStatus,
   decodeClearSel, decodeDeviceId, decodeGetSdr, decodeGetSelEntry, decodeReservation, decodeSdrHeader, decodeSdrRecord, decodeSelInfo, decodeSelRecord, decodeSensorReading,
   encodeBootFlags, getBootOptionRequest, getChassisStatusRequest, getDeviceIdRequest, getSdrRequest, getSelEntryRequest, getSelInfoRequest, getSensorReadingRequest,
   reserveSdrRepositoryRequest, reserveSelRequest, sensorKind, setBootOptionRequest, thresholdStatus, COMPLETION, SDR_HEADER_LENGTH,
@@ -66,33 +66,100 @@ export async function setBootOverride(session: IpmiRequester, override: BootRequ
   await tolerant(setBootOptionRequest(BOOT_PARAMETER.setInProgress, Uint8Array.of(SET_IN_PROGRESS.setComplete)));
 }
 
-/** Reads every SDR record (§33.12), in pieces when the BMC cannot return a whole record at once. */
+/** 0xC5 answers in a row that one request (a Clear SEL, a piece of an SDR record) may get before the BMC is taken to be refusing it. */
+const MAX_RESERVATION_RETRIES = 3;
+/** Get SDR bytes asked per piece at first: small enough for every BMC's message buffer (ipmitool uses the same default). */
+const SDR_FIRST_PIECE = 16;
+/** A 0xCA on a piece this small leaves nothing smaller to ask. */
+const SDR_MIN_PIECE = 1;
+/** Answers in a row without a single record byte that one piece may get; asking again for ever would never end the walk. */
+const SDR_MAX_EMPTY_READS = 3;
+/** Get SDR carries the offset in one byte (§33.12): bytes past it cannot be asked for. */
+const SDR_MAX_OFFSET = 0xff;
+
+/**
+ * Reads SDR records in pieces (Get SDR, §33.12) under a reservation from Reserve SDR Repository (§33.11),
+ * surviving what BMCs answer on the way, as ipmitool's ipmi_sdr_get_record does: a reservation cancelled
+ * at any offset (0xC5: the repository changed, or another client reserved) is taken again and the same
+ * piece asked again; 0xCA (cannot return that many bytes) halves the piece for the rest of the walk; a
+ * short answer is kept and the next piece starts where it ends. Each of them is bounded per piece.
+ */
+class SdrReader {
+  private reservation = 0;
+  private piece = SDR_FIRST_PIECE;
+
+  constructor(private readonly session: IpmiRequester) {}
+
+  async reserve(): Promise<void> {
+    this.reservation = decodeReservation(await this.session.request(reserveSdrRepositoryRequest()));
+  }
+
+  /** One whole record, header and body, and the ID of the record after it. */
+  async record(recordId: number): Promise<{ nextRecordId: number; bytes: Uint8Array }> {
+    // The header's length byte says how much follows; until it is read, only the header is asked for.
+    const bytes = new Uint8Array(SDR_HEADER_LENGTH + 0xff);
+    let total = SDR_HEADER_LENGTH;
+    let headerRead = false;
+    let got = 0;
+    let nextRecordId: number | undefined;
+    let cancelled = 0;
+    let empty = 0;
+    while (got < total) {
+      const where = { recordId, offset: got };
+      if (got > SDR_MAX_OFFSET) throw new LightsoutError('BMC_PROTOCOL_ERROR', `SDR record 0x${hex16(recordId)} goes on past offset ${SDR_MAX_OFFSET}, which Get SDR cannot ask for`, { details: where });
+      const length = Math.min(this.piece, total - got);
+      let answer;
+      try {
+        answer = decodeGetSdr(await this.session.request(getSdrRequest(this.reservation, recordId, got, length)));
+      } catch (error) {
+        const completionCode = completionCodeOfError(error);
+        if (completionCode === COMPLETION.reservationCancelled) {
+          if (++cancelled >= MAX_RESERVATION_RETRIES) {
+            throw new LightsoutError('BMC_BUSY', `the SDR reservation was cancelled ${cancelled} times in a row reading record 0x${hex16(recordId)} at offset ${got}: the repository keeps changing or another client keeps reserving it`, { details: { completionCode, ...where } });
+          }
+          await this.reserve();
+          continue;
+        }
+        if (completionCode === COMPLETION.cannotReturnBytes) {
+          if (length <= SDR_MIN_PIECE) throw new LightsoutError('BMC_PROTOCOL_ERROR', `the BMC cannot return even a ${length}-byte piece of SDR record 0x${hex16(recordId)} at offset ${got} (0xCA)`, { details: { completionCode, ...where } });
+          this.piece = Math.max(SDR_MIN_PIECE, Math.floor(length / 2));
+          continue;
+        }
+        throw error;
+      }
+      nextRecordId ??= answer.nextRecordId;
+      // Bytes past those asked for belong to nobody we know of: only those asked are kept.
+      const kept = answer.bytes.subarray(0, length);
+      if (kept.length === 0) {
+        if (++empty >= SDR_MAX_EMPTY_READS) throw new LightsoutError('BMC_PROTOCOL_ERROR', `the BMC answered ${empty} Get SDR requests in a row for record 0x${hex16(recordId)} at offset ${got} with no record bytes`, { details: where });
+        continue;
+      }
+      bytes.set(kept, got);
+      got += kept.length;
+      cancelled = 0;
+      empty = 0;
+      if (!headerRead && got >= SDR_HEADER_LENGTH) {
+        headerRead = true;
+        total += decodeSdrHeader(bytes).length;
+      }
+    }
+    return { nextRecordId: nextRecordId ?? LAST_RECORD, bytes: bytes.slice(0, total) };
+  }
+}
+
+const hex16 = (value: number) => value.toString(16).padStart(4, '0');
+
+/** Reads every SDR record (§33.12), in pieces (SdrReader); at most `maxRecords` of them. */
 export async function sdrRecords(session: IpmiRequester, maxRecords = 1024): Promise<SdrRecord[]> {
+  const reader = new SdrReader(session);
+  await reader.reserve();
   const records: SdrRecord[] = [];
-  let reservation = decodeReservation(await session.request(reserveSdrRepositoryRequest()));
   let recordId = FIRST_RECORD;
   for (let count = 0; count < maxRecords && recordId !== LAST_RECORD; count++) {
-    let header;
-    let next: number;
-    try {
-      ({ nextRecordId: next, bytes: header } = decodeGetSdr(await session.request(getSdrRequest(reservation, recordId, 0, SDR_HEADER_LENGTH))));
-    } catch (error) {
-      if (completionCodeOfError(error) !== COMPLETION.reservationCancelled) throw error;
-      reservation = decodeReservation(await session.request(reserveSdrRepositoryRequest()));
-      count--;
-      continue;
-    }
-    const { length } = decodeSdrHeader(header);
-    const body: Uint8Array[] = [header.subarray(0, SDR_HEADER_LENGTH)];
-    // 16-byte pieces: small enough for every BMC's message buffer (ipmitool uses the same default).
-    for (let offset = 0; offset < length; offset += 16) {
-      const piece = Math.min(16, length - offset);
-      const { bytes } = decodeGetSdr(await session.request(getSdrRequest(reservation, recordId, SDR_HEADER_LENGTH + offset, piece)));
-      body.push(bytes.subarray(0, piece));
-    }
-    records.push(decodeSdrRecord(concatBytes(...body)));
-    if (next === recordId) break;
-    recordId = next;
+    const { nextRecordId, bytes } = await reader.record(recordId);
+    records.push(decodeSdrRecord(bytes));
+    if (nextRecordId === recordId) break;
+    recordId = nextRecordId;
   }
   return records;
 }
@@ -161,8 +228,6 @@ export interface ClearSelOptions {
 
 /** A SEL erase takes seconds on some BMCs (flash); half a minute is beyond any we know of. */
 const CLEAR_SEL_DEFAULTS = { pollIntervalMs: 500, timeoutMs: 30_000 } as const;
-/** 0xC5 answers in a row that one Clear SEL request may get before the BMC is taken to be refusing it. */
-const MAX_RESERVATION_RETRIES = 3;
 
 /**
  * Clears the SEL (§31.9): initiate the erase, then read the erasure status, pausing between reads,

@@ -9,7 +9,7 @@ import { DesktopAuth } from './desktop-auth.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { LocalTerminals } from './local-terminals.js';
 import { VncListeners } from './vnc-listeners.js';
-import { isAppUrl } from './navigation-policy.js';
+import { isAppUrl, signInPageUrl } from './navigation-policy.js';
 import { TokenStore } from './token-store.js';
 import { appUrl, createAppWindow } from './windows.js';
 
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const store = new TokenStore(join(app.getPath('userData'), 'auth', 'tokens.bin'), safeStorage);
   const auth = new DesktopAuth({
     store,
-    openBrowser: (url) => shell.openExternal(url),
+    openBrowser: (url) => shell.openExternal(signInPageUrl(url)),
     onChanged: (state: AuthState) => broadcast(RendererChannel.AuthChanged, state),
   });
   const { spawn } = await import('node-pty');

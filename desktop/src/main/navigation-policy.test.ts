@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideWindowOpen, isAllowedNavigation } from './navigation-policy.js';
+import { decideWindowOpen, isAllowedNavigation, signInPageUrl } from './navigation-policy.js';
 
 describe('navigation policy', () => {
   const fileApp = 'file:///opt/Lightsout/resources/app/out/renderer/index.html';
@@ -21,5 +21,12 @@ describe('navigation policy', () => {
     expect(decideWindowOpen('file:///etc/passwd')).toEqual({ action: 'deny', openExternally: null });
     expect(decideWindowOpen('javascript:alert(1)')).toEqual({ action: 'deny', openExternally: null });
     expect(decideWindowOpen('smb://share/x')).toEqual({ action: 'deny', openExternally: null });
+  });
+
+  it('sends the system browser only to web pages for sign-in and sign-out (their addresses come from the relay)', () => {
+    expect(signInPageUrl('https://relay.example/oidc/auth?x=1')).toBe('https://relay.example/oidc/auth?x=1');
+    for (const target of ['file:///etc/passwd', 'ms-settings:privacy', 'javascript:alert(1)', 'not a url']) {
+      expect(() => signInPageUrl(target)).toThrow(expect.objectContaining({ code: 'ISSUER_UNAVAILABLE' }));
+    }
   });
 });

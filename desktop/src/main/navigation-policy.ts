@@ -1,3 +1,5 @@
+import { LightsoutError } from '@lightsout/shared';
+
 /**
  * Where the app's windows may go. The renderer is only ever our own bundle:
  * in-page navigation elsewhere is refused, window.open never creates an
@@ -28,6 +30,26 @@ export function decideWindowOpen(target: string): WindowOpenDecision {
     // not a URL at all: nothing to open
   }
   return { action: 'deny', openExternally: null };
+}
+
+/**
+ * The sign-in and sign-out pages the system browser is sent to. Their
+ * addresses come from the relay's discovery document; anything but http(s)
+ * (a `file:` path, a custom scheme a local program registered) is refused,
+ * since `shell.openExternal` hands any URL to whatever the OS has for it.
+ */
+export function signInPageUrl(target: string): string {
+  const external = decideWindowOpen(target).openExternally;
+  if (external === null) throw new LightsoutError('ISSUER_UNAVAILABLE', 'the identity provider gave a sign-in address that is not a web page', { details: { scheme: schemeOf(target) } });
+  return external;
+}
+
+function schemeOf(target: string): string {
+  try {
+    return new URL(target).protocol;
+  } catch {
+    return '';
+  }
 }
 
 export function isAllowedNavigation(target: string, appUrl: string): boolean {

@@ -70,8 +70,13 @@ export interface ResetOutcome {
   sawOff: boolean;
 }
 
-/** How long a cycle made of ForceOff and On waits to see the power off. */
-const CYCLE_OFF_WAIT_MS = 30_000;
+/**
+ * How long a cycle made of ForceOff and On waits to see the power off: within
+ * the relay's 15 s for the whole request (agents.requestTimeoutMs), so the On
+ * is never sent after the relay has answered the user. A BMC reports a forced
+ * off within seconds.
+ */
+const CYCLE_OFF_WAIT_MS = 10_000;
 /** IPMI's chassis power cycle keeps power off at least 1 s (IPMI v2.0 §28.3); so does a cycle made of two resets. */
 const CYCLE_OFF_INTERVAL_MS = 1_000;
 
@@ -86,8 +91,8 @@ export async function resetSystem(client: RedfishClient, systemPath: string, act
     // A press toggles: it turns off a server that is already on. Pressed only when the power is seen
     // on the other side of the target (DMTF's Redfish-Tacklebox left it out of its choice for this reason).
     const now = powerStateOf(system);
-    const target = action === 'on' ? 'on' : 'off';
-    if (now === target) return { via: 'none (already there)', sawOff: false };
+    const wanted = action === 'on' ? 'on' : 'off';
+    if (now === wanted) return { via: 'none (already there)', sawOff: false };
     if (now === 'unknown') {
       throw new LightsoutError('BMC_UNSUPPORTED', `the BMC offers only a power button press for "${action}", and does not say whether the power is on`, { details: { allowable } });
     }
@@ -121,7 +126,7 @@ async function cycleInTwo(client: RedfishClient, systemPath: string, target: str
   for (let round = 0; powerStateOf((await client.get(systemPath)).body) !== 'off'; round += 1) {
     if (Date.now() >= deadline) {
       throw new LightsoutError('BMC_TIMEOUT', `the BMC accepted ForceOff for the power cycle but did not report the power off within ${CYCLE_OFF_WAIT_MS / 1000} s`, {
-        hint: 'The server may be off or on: check its power state before trying again.',
+        hint: 'The server may be off now: check its power state, then power it on or cycle it again.',
       });
     }
     await delay(Math.min(250 * (round + 1), 1_000));

@@ -124,3 +124,55 @@ test('pop-out: a console tab opens in a window of its own and streams there', as
   await shot(popup, '17-pop-out');
   await popup.close();
 });
+
+test('broadcast: what a terminal answers a BMC\'s queries goes to that BMC only; what the person types goes to every console', async ({ page, fleet }) => {
+  const [first, second] = fleetServers(fleet, 'servers with SOL', (entry) => entry.sol, 2);
+  // Which console a stream belongs to: the session the page asked for names the server, its stream URL the socket.
+  const serverOfStream = new Map<string, string>();
+  await page.route('**/v1/servers/*/sessions', async (route) => {
+    const response = await route.fetch();
+    const session = (await response.json()) as { streamUrl: string };
+    const serverId = decodeURIComponent(new URL(route.request().url()).pathname.split('/')[3]!);
+    serverOfStream.set(new URL(session.streamUrl, fleet.relayUrl).pathname, serverId);
+    await route.fulfill({ response, json: session });
+  });
+  // Every byte each console sends toward its BMC; and BMC A's host "printing" terminal queries: the echo of the
+  // backticks typed into A is rewritten, byte for byte (the stream's offsets stay right), into ESC[6n and ESC[c.
+  const sentTo = new Map<string, number[]>();
+  const queries = [...Buffer.from('\x1b[6n\x1b[c', 'latin1')];
+  const backtick = 0x60;
+  await page.routeWebSocket('**/v1/streams/**', (socket) => {
+    const relay = socket.connectToServer();
+    const serverId = serverOfStream.get(new URL(socket.url()).pathname) ?? 'unknown';
+    socket.onMessage((message) => {
+      if (typeof message !== 'string') sentTo.set(serverId, [...(sentTo.get(serverId) ?? []), ...message]);
+      relay.send(message);
+    });
+    relay.onMessage((message) => {
+      if (typeof message === 'string' || serverId !== first!.id) return void socket.send(message);
+      socket.send(Buffer.from([...message].map((byte) => (byte === backtick && queries.length > 0 ? queries.shift()! : byte))));
+    });
+  });
+  const sent = (serverId: string) => Buffer.from(sentTo.get(serverId) ?? []).toString('latin1');
+  const pane = (serverId: string) => page.locator(`[data-testid="pane"]:has([data-testid="sol-console"][data-server-id="${serverId}"])`);
+
+  await logIn(page, fleet);
+  await openTextConsole(page, first!, 'sol');
+  await openTextConsole(page, second!, 'sol');
+  await page.getByRole('button', { name: 'Side by side' }).click();
+  for (const server of [first!, second!]) await pane(server.id).getByRole('checkbox', { name: /Broadcast/ }).check();
+  await expect(pane(first!.id)).toContainText('Broadcast (2)');
+
+  await page.locator(`[data-testid="sol-console"][data-server-id="${first!.id}"] .xterm`).click();
+  await page.keyboard.type('```````');
+  await expect.poll(() => queries.length).toBe(0);
+  // The terminal answers A's queries to A (cursor position, device attributes): that is what a terminal does.
+  await expect.poll(() => sent(first!.id).replace(/\d+/g, 'n')).toContain('\x1b[n;nR');
+  await expect.poll(() => sent(first!.id)).toContain('\x1b[?1;2c');
+  // Typing still goes to both.
+  await page.keyboard.type('x');
+  await expect.poll(() => sent(second!.id)).toContain('x');
+  // B got the keys typed, and none of the answers meant for A (JSON: the escapes show).
+  expect(JSON.stringify(sent(second!.id))).toBe(JSON.stringify('```````x'));
+  await shot(page, '13-broadcast-answers-stay-home');
+});

@@ -11,6 +11,7 @@ import { ConsoleSurface } from './ConsoleSurface.js';
 import { KeysSent, useKeysNotice } from './KeysSent.js';
 import { MacroMenu } from './MacroMenu.js';
 import { serialBytesOf } from './macros.js';
+import { routeTerminalData, TypedInputTracker } from './terminal-input.js';
 import { terminalOptions } from './terminal-theme.js';
 import { stateLabel, useConsoleStream } from './use-console-stream.js';
 
@@ -56,6 +57,8 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
     created.loadAddon(new Unicode11Addon());
     created.unicode.activeVersion = '11';
     created.open(element);
+    // Before xterm.js's own listeners (capture phase): what the person types is told from the terminal's answers.
+    const typedInput = new TypedInputTracker(element);
     created.attachCustomKeyEventHandler((event) => {
       // Ctrl+Shift+C / Ctrl+Shift+V: copy and paste, as in terminal emulators (Ctrl+C goes to the server).
       if (event.type !== 'keydown' || !event.ctrlKey || !event.shiftKey) return true;
@@ -64,19 +67,18 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
         return false;
       }
       if (event.code === 'KeyV') {
-        void navigator.clipboard.readText().then((text) => created.paste(text));
+        void navigator.clipboard.readText().then((text) => typedInput.asTyped(() => created.paste(text)));
         return false;
       }
       return true;
     });
     const input = created.onData((data) => {
       const bytes = encoder.encode(data);
-      if (viewOnly.current) {
-        setViewRefused((count) => count + bytes.length);
-        return;
-      }
-      stream.current?.write(bytes);
-      if (broadcasting.current) solBroadcast.send(memberId, bytes);
+      // The terminal's answers to the BMC's queries go to that BMC only: never typed into the broadcast group.
+      const route = routeTerminalData({ typed: typedInput.typed(data), viewOnly: viewOnly.current, broadcasting: broadcasting.current });
+      if (route.refused) setViewRefused((count) => count + bytes.length);
+      if (route.own) stream.current?.write(bytes);
+      if (route.broadcast) solBroadcast.send(memberId, bytes);
     });
     const binary = created.onBinary((data) => stream.current?.write(Uint8Array.from(data, (character) => character.charCodeAt(0))));
     const resized = created.onResize(({ cols, rows }) => stream.current?.resize(cols, rows));
@@ -89,6 +91,7 @@ export function SolConsole({ server, kind, visible }: { server: ServerView; kind
     observer.observe(element);
     return () => {
       observer.disconnect();
+      typedInput.dispose();
       input.dispose();
       binary.dispose();
       resized.dispose();

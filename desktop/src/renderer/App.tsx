@@ -5,10 +5,11 @@ import { type StepUpWording, stepUpWording } from './auth/step-up-wording.js';
 import { Dialog } from './components/Dialog.js';
 import { ConsoleShell } from './components/ConsoleShell.js';
 import { LoginScreen } from './components/LoginScreen.js';
+import { forgetWorkspaceLayout } from './components/use-workspace-layout.js';
 import type { Platform } from './platform/index.js';
 import type { Tab } from './state/workspace.js';
 
-type Session = { phase: 'starting' } | { phase: 'logged-out'; error: string | null } | { phase: 'logged-in'; username: string };
+type Session = { phase: 'starting' } | { phase: 'logged-out'; error: string | null } | { phase: 'logged-in'; username: string; account: string | null };
 
 function popOutTab(): Tab | null {
   const raw = new URLSearchParams(window.location.search).get('popout');
@@ -47,7 +48,7 @@ export function App({ platform }: { platform: Platform }) {
 
   useEffect(() => {
     platform.auth.start().then(
-      (user) => setSession(user ? { phase: 'logged-in', username: user.username } : { phase: 'logged-out', error: null }),
+      (user) => setSession(user ? { phase: 'logged-in', username: user.username, account: user.account } : { phase: 'logged-out', error: null }),
       (error: unknown) => setSession({ phase: 'logged-out', error: error instanceof Error ? error.message : String(error) }),
     );
   }, [platform]);
@@ -68,18 +69,21 @@ export function App({ platform }: { platform: Platform }) {
 
   const login = useCallback(async () => {
     const user = await platform.auth.login();
-    if (user) setSession({ phase: 'logged-in', username: user.username });
+    if (user) setSession({ phase: 'logged-in', username: user.username, account: user.account });
   }, [platform]);
 
+  const account = session.phase === 'logged-in' ? session.account : null;
   const logout = useCallback(() => {
+    // A shared browser's next user (maybe of another tenant) must not find this user's tabs, or their server names.
+    forgetWorkspaceLayout(account);
     void platform.auth.logout().finally(() => setSession({ phase: 'logged-out', error: null }));
-  }, [platform]);
+  }, [platform, account]);
 
   if (session.phase === 'starting') return <div className="login"><p style={{ color: 'var(--text-muted)' }}>Starting…</p></div>;
   if (session.phase === 'logged-out' || !client) return <LoginScreen platform={platform} error={session.phase === 'logged-out' ? session.error : null} onLogin={login} />;
   return (
     <>
-      <ConsoleShell platform={platform} client={client} username={session.username} onLogout={logout} popOut={popOut} />
+      <ConsoleShell key={session.account ?? ''} platform={platform} client={client} username={session.username} account={session.account} onLogout={logout} popOut={popOut} />
       {stepUpPrompt ? (
         <Dialog
           title={stepUpPrompt.title}

@@ -36,13 +36,13 @@ const AdminView = lazy(() => import('../admin/AdminView.js').then((module) => ({
  * The logged-in console: tree on the left, tabs and panes on the right, dialogs on top.
  * Each job lives in a hook of its own (use-*.ts beside this file); this composes them and renders.
  */
-export function ConsoleShell({ platform, client, username, onLogout, popOut }: { platform: Platform; client: RelayClient; username: string; onLogout(): void; popOut: Tab | null }) {
+export function ConsoleShell({ platform, client, username, account, onLogout, popOut }: { platform: Platform; client: RelayClient; username: string; account: string | null; onLogout(): void; popOut: Tab | null }) {
   const { servers, feedMode } = useServerFeed(client, platform);
   const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
   const [menu, setMenu] = useState<{ serverIds: string[]; x: number; y: number } | null>(null);
   const [modal, setModal] = useState<Modal | null>(null);
   const { toasts, toast } = useToasts();
-  const [workspace, dispatch] = useWorkspaceLayout(popOut);
+  const [workspace, dispatch] = useWorkspaceLayout(popOut, account);
   const searchRef = useRef<HTMLInputElement>(null);
   const me = useWhoAmI(client);
   const [adminOpen, setAdminOpen] = useState(false);

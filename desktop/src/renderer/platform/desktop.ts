@@ -20,6 +20,22 @@ async function call<T>(promise: Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Who an access token names: its issuer and subject (JWT access tokens,
+ * RFC 9068 §2.2), read without verifying (the relay does that) and kept as a
+ * key, never the token itself.
+ */
+export function accountOfToken(token: string | null): string | null {
+  const payload = token?.split('.')[1];
+  if (!payload) return null;
+  try {
+    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { iss?: unknown; sub?: unknown };
+    return typeof claims.iss === 'string' && typeof claims.sub === 'string' ? `${claims.iss} ${claims.sub}` : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Login lives in main (system browser + loopback redirect); the renderer only asks for tokens. */
 class DesktopAuth implements PlatformAuth {
   readonly #api: DesktopApi;
@@ -30,12 +46,13 @@ class DesktopAuth implements PlatformAuth {
     const relayUrl = localStorage.getItem(RELAY_KEY);
     if (!relayUrl) return null;
     const state = await call(this.#api.auth.configure(relayUrl));
-    if (!state.username || !(await this.#api.auth.accessToken())) return null;
-    return { username: state.username };
+    const token = state.username ? await this.#api.auth.accessToken() : null;
+    if (!state.username || !token) return null;
+    return { username: state.username, account: accountOfToken(token) };
   }
   async login(): Promise<AuthUser | null> {
     const state = await call(this.#api.auth.login());
-    return state.username ? { username: state.username } : null;
+    return state.username ? { username: state.username, account: accountOfToken(await this.#api.auth.accessToken()) } : null;
   }
   async logout(): Promise<void> {
     await call(this.#api.auth.logout());

@@ -7,6 +7,12 @@ import type { VncListenerInfo } from '../../common/desktop-api.js';
  */
 export interface AuthUser {
   username: string;
+  /**
+   * Who signed in, as a key that tells two users apart across tenants: the
+   * token issuer and subject (usernames repeat between tenants). Not a secret;
+   * null when unknown, and then nothing is saved for the user (the tab layout).
+   */
+  account: string | null;
 }
 
 export interface PlatformAuth {

@@ -8,8 +8,8 @@ const STEP_UP_WINDOW = 'lightsout-step-up-';
 
 function userOf(user: User | null): AuthUser | null {
   if (!user || user.expired) return null;
-  const profile = user.profile as { preferred_username?: string; name?: string; sub: string };
-  return { username: profile.preferred_username ?? profile.name ?? profile.sub };
+  const profile = user.profile as { preferred_username?: string; name?: string; sub: string; iss?: string };
+  return { username: profile.preferred_username ?? profile.name ?? profile.sub, account: profile.iss ? `${profile.iss} ${profile.sub}` : null };
 }
 
 /**

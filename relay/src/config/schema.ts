@@ -231,6 +231,11 @@ const Ssh = Type.Object(
     /** 0 picks a free port (tests). */
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
     failedAuthPerAddress: Rate(0.2, 20),
+    /** A connection that has not authenticated this long after connecting is dropped (OpenSSH LoginGraceTime). */
+    loginGraceSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 30 }),
+    /** Connections not yet authenticated, per client address and in all: one more is refused at once (OpenSSH MaxStartups). */
+    unauthenticatedPerAddress: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+    unauthenticatedTotal: Type.Integer({ minimum: 1, maximum: 100_000, default: 100 }),
     /** Lifetime of the user certificates the relay's SSH CA signs (POST /v1/me/ssh-certificate, `lightsout ssh login`). */
     certificateTtlSeconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 3600 }),
   },

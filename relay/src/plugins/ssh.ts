@@ -28,6 +28,9 @@ const secured = { tags: ['ssh'], security: [{ bearer: [] }] };
 /** What an SSH key proves is possession of the key (RFC 8176 `pop`): a recent authentication, not a second factor. */
 const SSH_AMR = ['pop'];
 
+/** A revocation notice's subject for a removed SSH key (the notice names an account otherwise). */
+const KEY_REVOCATION_PREFIX = 'ssh-key:';
+
 /** The host this relay's own stream endpoint is reached at from inside the process. */
 export function loopbackHost(address: AddressInfo): string {
   if (address.address === '0.0.0.0') return '127.0.0.1';
@@ -78,6 +81,8 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     const principal = request.principal!;
     const row = await removeSshKey(app.store, principal, request.params.keyId);
     const ended = frontDoor?.dropKey(row.id) ?? 0;
+    // The other replicas end theirs when they hear it (a notice for the key, not the user: their other keys and consoles stay).
+    await app.revocations.revoke(`${KEY_REVOCATION_PREFIX}${row.id}`, 'SSH key removed');
     await app.audit.fromRequest(request, { action: 'ssh-key.remove', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `ssh-key:${row.id}`, details: { fingerprint: row.fingerprint, connectionsEnded: ended } });
     return sshKeyView(row);
   });
@@ -87,17 +92,27 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     return { algorithm: publicKey.algorithm, fingerprint: publicKey.fingerprint, publicKey: publicKey.line, port: listeningOn ?? app.config.ssh.port ?? null };
   });
 
-  /** The account a key opens now: registered, the user enabled and still in the key's tenant. */
+  /**
+   * The account a key opens now: registered, the user enabled and still in
+   * the key's tenant. Asked for an offered key before any signature (RFC 4252
+   * §7), so it records nothing: a key's last use is recorded by keyUsed once
+   * its signature verified.
+   */
   async function holderOf(fingerprint: string): Promise<KeyHolder | undefined> {
     if (app.config.identity.mode !== 'embedded') return undefined;
     const key = await findSshKey(app.store, fingerprint);
     if (key === undefined) return undefined;
     const account = await findAccountById(app.store, key.user_id);
     if (account === undefined || account.tenant !== key.tenant_id) return undefined;
-    await markSshKeyUsed(app.store, key);
     const now = Math.floor(Date.now() / 1000);
     const principal: Principal = { subject: account.id, username: account.username, tenant: account.tenant, role: account.role, issuer: 'lightsout-ssh', expiresAt: now + 60, authTime: now, amr: SSH_AMR, kind: 'user' };
     return { keyId: key.id, publicKey: key.public_key, principal };
+  }
+
+  /** A signature by the registered key verified: its last use is now. */
+  async function keyUsed(fingerprint: string): Promise<void> {
+    const key = await findSshKey(app.store, fingerprint);
+    if (key !== undefined) await markSshKeyUsed(app.store, key);
   }
 
   const userCaOnce = keptOnceLoaded(() => loadUserCa(app.store));
@@ -119,7 +134,27 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     const now = Math.floor(Date.now() / 1000);
     checkCertificate(certificate, account.username, now);
     const principal: Principal = { subject: account.id, username: account.username, tenant: account.tenant, role: account.role, issuer: 'lightsout-ssh-ca', expiresAt: Math.min(certificate.validBefore, now + 60), authTime: certificate.validAfter, amr: SSH_AMR, kind: 'user' };
-    return { holder: { keyId: `cert:${certificate.serial}`, publicKey: certificate.publicKey, principal }, certificate };
+    return { holder: { keyId: `cert:${certificate.serial}`, publicKey: certificate.publicKey, principal, validBefore: certificate.validBefore }, certificate };
+  }
+
+  /**
+   * What a live connection's holder is now: the key still registered (a
+   * removal on another replica is seen here), the account enabled, in the
+   * same tenant, with its current role; a certificate not yet expired. The
+   * sign-in it proved (authTime) stays the connection's authentication.
+   */
+  async function holderNow(holder: KeyHolder): Promise<KeyHolder | undefined> {
+    if (app.config.identity.mode !== 'embedded') return undefined;
+    const now = Math.floor(Date.now() / 1000);
+    if (holder.validBefore !== undefined && now >= holder.validBefore) return undefined;
+    if (holder.validBefore === undefined) {
+      const key = await app.store.selectFrom('ssh_keys').select(['user_id', 'tenant_id']).where('id', '=', holder.keyId).executeTakeFirst();
+      if (key === undefined || key.user_id !== holder.principal.subject || key.tenant_id !== holder.principal.tenant) return undefined;
+    }
+    const account = await findAccountById(app.store, holder.principal.subject);
+    if (account === undefined || account.tenant !== holder.principal.tenant || account.username !== holder.principal.username) return undefined;
+    const expiresAt = holder.validBefore === undefined ? now + 60 : Math.min(holder.validBefore, now + 60);
+    return { ...holder, principal: { ...holder.principal, role: account.role, expiresAt } };
   }
 
   api.post('/v1/me/ssh-certificate', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: "Sign a short-lived OpenSSH user certificate for your Ed25519 public key with the deployment's SSH CA (lightsout ssh login)", body: SshCertificateRequest, response: { 201: SshCertificate, ...errors } } }, async (request, reply) => {
@@ -138,11 +173,14 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
 
   /** The same decision as POST /v1/servers/:id/sessions behind the access hook: scope, role, step-up; then the session. */
   async function openConsole(principal: Principal, serverId: string, mode: StreamMode, origin: { fingerprint: string; keyId: string; sourceIp: string }): Promise<ConsoleOpening> {
-    const joining = app.streams.gateway.othersLiveOn(serverId, principal.subject);
+    // Whether someone else's console is live is asked only about a server the caller may see: the gateway's answer
+    // spans every tenant, and a hidden server must be refused and audited exactly like one that does not exist.
+    let joining = false;
     const audit = (outcome: 'success' | 'denied' | 'failure', details: Record<string, unknown>) =>
       app.audit.append({ action: joining ? 'session.join' : 'session.open', outcome, subject: principal.subject, tenant: principal.tenant, target: `server:${serverId}`, sourceIp: origin.sourceIp, details: { via: 'ssh', fingerprint: origin.fingerprint, keyId: origin.keyId, mode, ...details } });
     try {
       if (!(await serverVisible(app.store, principal, serverId))) throw new LightsoutError('NOT_FOUND', `no server ${serverId} that this key may open`);
+      joining = app.streams.gateway.othersLiveOn(serverId, principal.subject);
       const permission = mode === 'view' ? 'console.view' : joining ? 'console.takeover' : 'console.control';
       if (!can(principal.role, permission)) {
         throw new LightsoutError('FORBIDDEN', `your role (${principal.role}) may not ${permission}`, { hint: mode === 'control' ? `watch instead: ssh ${serverId}+view@<host>` : 'ask a tenant or provider administrator for access' });
@@ -184,10 +222,18 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     frontDoor = new SshFrontDoor({
       hostKey: await hostKeyOnce(),
       failedAuthPerAddress: app.config.ssh.failedAuthPerAddress,
+      preAuth: { loginGraceMs: app.config.ssh.loginGraceSeconds * 1000, perAddress: app.config.ssh.unauthenticatedPerAddress, total: app.config.ssh.unauthenticatedTotal },
       holderOf,
+      keyUsed,
       holderOfCertificate,
       openConsole,
       listConsoles,
+      holderNow,
+      onRevocation: (listener) =>
+        app.revocations.subscribe((notice) => {
+          if (notice.kind !== 'subject') return; // a server's move ends its consoles' legs (streams); the connection's holder lost nothing
+          listener(notice.subject.startsWith(KEY_REVOCATION_PREFIX) ? { keyId: notice.subject.slice(KEY_REVOCATION_PREFIX.length) } : { subject: notice.subject });
+        }),
       audit: (event) => void app.audit.append(event),
       log: app.log,
       socket: nodeStreamSocket(),
@@ -201,4 +247,4 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
   });
 }
 
-export default fp(sshPlugin, { name: 'lightsout-ssh', dependencies: ['lightsout-config', 'lightsout-streams'] });
+export default fp(sshPlugin, { name: 'lightsout-ssh', dependencies: ['lightsout-config', 'lightsout-streams', 'lightsout-revocations'] });

@@ -62,6 +62,8 @@ export class ConsoleChannel {
   /** What to do to the channel once it is attached, in order. */
   private held: Array<{ bytes: number; apply(channel: ServerChannel): void }> = [];
   private heldBytes = 0;
+  /** The channel's buffer is over its high-water mark: acks are withheld until it drains. */
+  private backedUp = false;
   readonly done: Promise<ConsoleChannelOutcome>;
   private resolveDone!: (outcome: ConsoleChannelOutcome) => void;
 
@@ -75,7 +77,7 @@ export class ConsoleChannel {
       socket: options.socket,
       setTimer: options.setTimer,
       refuseInputWhileDown: true,
-      onData: (bytes) => this.toChannel(bytes.length, (channel) => channel.write(bytes)),
+      onData: (bytes) => this.toChannel(bytes.length, (channel) => this.toClient(channel, bytes)),
       onStatus: (status) => {
         const line = describeStatus(status);
         if (line !== undefined) this.notice(line);
@@ -128,6 +130,23 @@ export class ConsoleChannel {
     // Piped input that ends (a script) leaves once everything was sent; so does a client that closes.
     channel.on('end', () => this.leave('input ended'));
     channel.on('close', () => this.leave('connection closed'));
+  }
+
+  /**
+   * Console output to the client. A client that does not read stops opening
+   * the channel's window (RFC 4254 §5.2), so ssh2 buffers what is written;
+   * once that passes its high-water mark the stream's acks are withheld, the
+   * agent's send window closes, and what waits here stays within one window
+   * instead of growing with everything the BMC sends. 'drain' releases them.
+   */
+  private toClient(channel: ServerChannel, bytes: Uint8Array): void {
+    if (channel.write(bytes) || this.backedUp) return;
+    this.backedUp = true;
+    this.client.holdAcks(true);
+    channel.once('drain', () => {
+      this.backedUp = false;
+      this.client.holdAcks(false);
+    });
   }
 
   /** Applies `step` to the channel now, or holds it (bounded) until the channel is attached. */

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, type Server as TcpServer, createServer } from 'node:net';
 import { LightsoutError, type SessionCreated, type SetTimer, type StreamMode, type StreamSocketFactory } from '@lightsout/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import ssh2, { type Connection, type PseudoTtyInfo, type ServerChannel, type Session } from 'ssh2';
@@ -6,10 +6,13 @@ import { type RateLimit, TokenBuckets } from '../agents/fairness.js';
 import type { AuditEvent } from '../audit/audit.js';
 import type { Principal } from '../identity/verifier.js';
 import { ED25519_CERT, type UserCertificate, verifyCertificateSignature } from './certificates.js';
+import { endChannel, refuseRequest } from './channel-requests.js';
 import { ConsoleChannel } from './console-channel.js';
 import { SshExitStatus, exitStatusOf } from './exit-status.js';
 import type { HostKey } from './host-key.js';
+import { LiveConnections } from './live-connections.js';
 import { parseLoginName } from './login-name.js';
+import { PreAuthGate, type PreAuthLimits } from './pre-auth-gate.js';
 import { fingerprintOf } from './public-keys.js';
 
 const { Server, utils } = ssh2;
@@ -20,7 +23,12 @@ export interface KeyHolder {
   /** `algorithm base64`, to verify the client's signature with. */
   publicKey: string;
   principal: Principal;
+  /** A certificate's valid-before (seconds since the epoch): past it the certificate opens nothing, not even on a live connection. */
+  validBefore?: number;
 }
+
+/** A revocation notice as the front door needs it: an account lost access, or a key was removed (on any replica). */
+export type SshRevocation = { subject: string } | { keyId: string };
 
 /** A console the front door may attach an SSH channel to. */
 export interface ConsoleOpening {
@@ -39,7 +47,10 @@ export interface ConsoleListing {
 export interface FrontDoorDependencies {
   hostKey: HostKey;
   failedAuthPerAddress: RateLimit;
+  preAuth: PreAuthLimits;
   holderOf(fingerprint: string): Promise<KeyHolder | undefined>;
+  /** The registered key with this fingerprint signed (its signature verified): record its use. */
+  keyUsed(fingerprint: string): Promise<void>;
   /**
    * The account an OpenSSH certificate opens: signed by the deployment's CA,
    * valid now, for that account (ssh/certificates.ts). Undefined, or a
@@ -49,6 +60,15 @@ export interface FrontDoorDependencies {
   /** Checks the principal's permission, grants and tenant; throws LightsoutError (NOT_FOUND, FORBIDDEN, BMC_UNSUPPORTED, AGENT_OFFLINE …). */
   openConsole(principal: Principal, serverId: string, mode: StreamMode, audit: { fingerprint: string; keyId: string; sourceIp: string }): Promise<ConsoleOpening>;
   listConsoles(principal: Principal): Promise<ConsoleListing[]>;
+  /**
+   * The holder as the store has it now (key still registered, account
+   * enabled and in its tenant, its current role, certificate still valid),
+   * or undefined when it opens nothing any more: asked before every console
+   * and list of a live connection, so one authentication is not a lasting pass.
+   */
+  holderNow(holder: KeyHolder): Promise<KeyHolder | undefined>;
+  /** Hears revocations from every relay of the deployment; returns the unsubscribe. */
+  onRevocation(listener: (revocation: SshRevocation) => void): () => void;
   audit(event: AuditEvent): void;
   log: FastifyBaseLogger;
   socket: StreamSocketFactory;
@@ -57,9 +77,16 @@ export interface FrontDoorDependencies {
 
 /** What one connection proved: the key, and whose it is. */
 interface Authenticated {
+  /** As of the last check: replaced by what the store says before every console or list. */
   holder: KeyHolder;
   fingerprint: string;
   loginName: string;
+}
+
+/** One connection's consoles, and whether it has closed (a console that opens after that is left at once). */
+interface ConnectionConsoles {
+  live: Set<ConsoleChannel>;
+  closed: boolean;
 }
 
 /** A console opened at authentication, waiting for the connection's shell: or why it could not open. */
@@ -73,6 +100,9 @@ type EarlyConsole = { opening: ConsoleOpening; console: ConsoleChannel } | { fai
  */
 const EARLY_CONSOLE_WAIT_MS = 10_000;
 
+/** How long a connection refused for a revoked holder may take to collect its exit status before it is ended. */
+const REVOKED_CONNECTION_LINGER_MS = 1000;
+
 /**
  * The SSH front door: `ssh sim-01@relay` with a key registered on the user's
  * account opens that server's serial console (ssh2, RFC 4252 public-key
@@ -83,6 +113,9 @@ const EARLY_CONSOLE_WAIT_MS = 10_000;
  *
  * Per connection: unauthenticated ─key + valid signature→ authenticated ─shell→ console | list
  *                 unauthenticated ─failures over the address's budget→ dropped
+ *                 unauthenticated ─login grace time over→ dropped
+ *                 (none) ─too many unauthenticated, from its address or in all→ dropped at once
+ *                 authenticated ─its account or key revoked→ dropped
  *
  * A login name that asks for a console opens it as soon as the key is
  * accepted (never before: an unauthenticated client makes the agent open
@@ -93,43 +126,63 @@ const EARLY_CONSOLE_WAIT_MS = 10_000;
 export class SshFrontDoor {
   private readonly server: InstanceType<typeof Server>;
   private readonly failures: TokenBuckets;
-  /** Live connections per key id: removing a key ends them. */
-  private readonly byKey = new Map<string, Set<Connection>>();
+  /** Authenticated connections by key and by account: a revocation of either ends them. */
+  private readonly live = new LiveConnections();
   private readonly connections = new Set<Connection>();
+  /** TCP accept is ours: the pre-authentication limits apply before ssh2 reads a byte (it sees a connection only once the client identifies itself). */
+  private readonly listener: TcpServer;
+  private readonly gate: PreAuthGate;
+  private readonly stopHearing: () => void;
 
   constructor(private readonly dependencies: FrontDoorDependencies) {
     this.failures = new TokenBuckets(dependencies.failedAuthPerAddress);
-    this.server = new Server({ hostKeys: [dependencies.hostKey.privateKey], ident: 'Lightsout' }, (client, info) => this.onConnection(client, info.ip));
+    this.server = new Server({ hostKeys: [dependencies.hostKey.privateKey], ident: 'Lightsout' }, (client, info) => this.onConnection(client, info.ip, info.port));
+    this.gate = new PreAuthGate(dependencies.preAuth, dependencies.setTimer, (address, reason) =>
+      dependencies.log.info({ sourceIp: address }, reason === 'limit' ? 'SSH connection dropped: too many unauthenticated connections' : 'SSH connection dropped: not authenticated within the login grace time'),
+    );
+    this.listener = createServer((socket) => {
+      socket.on('error', () => undefined); // a reset before the handshake is the client's business
+      if (this.gate.admit(socket)) this.server.injectSocket(socket);
+    });
     // A client that vanishes mid-handshake is not the server's error.
     this.server.on('error', (error: Error) => dependencies.log.warn({ err: error }, 'SSH front door error'));
+    // The whole connection ends, not only its consoles: it could otherwise open new ones with what it proved before.
+    this.stopHearing = dependencies.onRevocation((revocation) => {
+      const ended = 'keyId' in revocation ? this.live.endKey(revocation.keyId) : this.live.endSubject(revocation.subject);
+      if (ended > 0) dependencies.log.info({ ...revocation, ended }, 'revocation ended SSH connections');
+    });
   }
 
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
+      this.listener.once('error', reject);
+      this.listener.listen(port, host, () => {
+        this.listener.off('error', reject);
+        this.listener.on('error', (error: Error) => this.dependencies.log.warn({ err: error }, 'SSH front door listener error'));
+        resolve((this.listener.address() as AddressInfo).port);
       });
     });
   }
 
   async close(): Promise<void> {
+    this.stopHearing();
     for (const connection of this.connections) connection.end();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) => this.listener.close(() => resolve()));
   }
 
   /** A key was removed (revoked): its live connections on this relay end now. */
   dropKey(keyId: string): number {
-    const live = this.byKey.get(keyId);
-    if (live === undefined) return 0;
-    for (const connection of live) connection.end();
-    return live.size;
+    return this.live.endKey(keyId);
   }
 
-  private onConnection(client: Connection, sourceIp: string): void {
+  /** How many connections there are, and how many of them have not authenticated yet. */
+  counts(): { connections: number; unauthenticated: number } {
+    return { connections: this.connections.size, unauthenticated: this.gate.unauthenticated };
+  }
+
+  private onConnection(client: Connection, sourceIp: string, sourcePort: number): void {
     this.connections.add(client);
-    const consoles = new Set<ConsoleChannel>();
+    const consoles: ConnectionConsoles = { live: new Set(), closed: false };
     const tried = new Set<string>();
     let authenticated: Authenticated | undefined;
     let throttled = false;
@@ -148,7 +201,7 @@ export class SshFrontDoor {
       // `none` is every client's opening probe: answer with the one method there is, without counting it.
       if (context.method !== 'publickey') return context.reject(['publickey']);
       if (context.key.algo === ED25519_CERT) {
-        void this.dependencies
+        this.dependencies
           .holderOfCertificate(context.key.data)
           .then((found) => {
             if (found === undefined) {
@@ -172,7 +225,7 @@ export class SshFrontDoor {
         return;
       }
       const fingerprint = fingerprintOf(context.key.data);
-      void this.dependencies
+      this.dependencies
         .holderOf(fingerprint)
         .then((holder) => {
           if (holder === undefined || holder.publicKey.split(' ')[0] !== context.key.algo.replace(/^rsa-sha2-(256|512)$/, 'ssh-rsa')) {
@@ -188,6 +241,7 @@ export class SshFrontDoor {
             return context.reject(['publickey']);
           }
           authenticated = { holder, fingerprint, loginName: context.username };
+          this.settle(this.dependencies.keyUsed(fingerprint), 'recording the key use');
           context.accept();
         })
         .catch((error: unknown) => {
@@ -197,10 +251,9 @@ export class SshFrontDoor {
     });
 
     client.on('ready', () => {
+      this.gate.authenticated(sourceIp, sourcePort);
       const { holder, fingerprint, loginName } = authenticated!;
-      let live = this.byKey.get(holder.keyId);
-      if (live === undefined) this.byKey.set(holder.keyId, (live = new Set()));
-      live.add(client);
+      this.live.add(client, { keyId: holder.keyId, subject: holder.principal.subject });
       this.dependencies.audit({ action: 'ssh.connect', outcome: 'success', subject: holder.principal.subject, tenant: holder.principal.tenant, target: `ssh:${loginName.slice(0, 80)}`, sourceIp, details: { fingerprint, keyId: holder.keyId } });
       let early = this.openEarly(authenticated!, sourceIp, consoles);
       let cancelExpiry = () => undefined as void;
@@ -211,21 +264,20 @@ export class SshFrontDoor {
         return taken;
       };
       if (early !== undefined) {
-        cancelExpiry = this.dependencies.setTimer(() => void takeEarly()?.then((opened) => ('console' in opened ? opened.console.hangUp() : undefined)), EARLY_CONSOLE_WAIT_MS);
+        cancelExpiry = this.dependencies.setTimer(() => this.settle(takeEarly()?.then((opened) => ('console' in opened ? opened.console.hangUp() : undefined)), 'leaving the unclaimed console'), EARLY_CONSOLE_WAIT_MS);
         client.once('close', () => cancelExpiry());
       }
-      client.on('session', (acceptSession) => this.onSession(acceptSession(), consoles, authenticated!, sourceIp, takeEarly));
+      client.on('session', (acceptSession) => this.onSession(client, acceptSession(), consoles, authenticated!, sourceIp, takeEarly));
     });
 
     client.on('error', (error: Error) => this.dependencies.log.debug({ err: error, sourceIp }, 'SSH connection error'));
     client.on('close', () => {
       this.connections.delete(client);
       // However the connection ended, its consoles leave now (ssh2 also closes its channels; leaving twice is a no-op).
-      for (const console of consoles) console.hangUp();
+      consoles.closed = true;
+      for (const console of consoles.live) console.hangUp();
       if (authenticated !== undefined) {
-        const live = this.byKey.get(authenticated.holder.keyId);
-        live?.delete(client);
-        if (live?.size === 0) this.byKey.delete(authenticated.holder.keyId);
+        this.live.remove(client, { keyId: authenticated.holder.keyId, subject: authenticated.holder.principal.subject });
         return;
       }
       // A refusal is audited once per connection, naming every key it offered (a client offers several in turn).
@@ -237,7 +289,7 @@ export class SshFrontDoor {
   }
 
   /** Opens the console a login name asks for, before the shell request; undefined for a login that lists consoles. */
-  private openEarly(authenticated: Authenticated, sourceIp: string, consoles: Set<ConsoleChannel>): Promise<EarlyConsole> | undefined {
+  private openEarly(authenticated: Authenticated, sourceIp: string, consoles: ConnectionConsoles): Promise<EarlyConsole> | undefined {
     const { holder, fingerprint } = authenticated;
     const request = parseLoginName(authenticated.loginName);
     // `ssh host` logs in with the local user name: one's own name (like no server at all) asks for the list.
@@ -251,11 +303,16 @@ export class SshFrontDoor {
           setTimer: this.dependencies.setTimer,
           breakSupported: opening.breakSupported,
         });
-        consoles.add(console);
-        void console.done.then((outcome) => {
-          consoles.delete(console);
-          this.dependencies.log.info({ serverId: opening.session.serverId, sessionId: opening.session.sessionId, fingerprint, ...outcome }, 'SSH console ended');
-        });
+        consoles.live.add(console);
+        // The client went away while the console was opening: nothing will ever attach to it or end it but this.
+        if (consoles.closed) console.hangUp();
+        this.settle(
+          console.done.then((outcome) => {
+            consoles.live.delete(console);
+            this.dependencies.log.info({ serverId: opening.session.serverId, sessionId: opening.session.sessionId, fingerprint, ...outcome }, 'SSH console ended');
+          }),
+          'ending a console',
+        );
         return { opening, console };
       },
       (error: unknown): EarlyConsole => {
@@ -265,9 +322,17 @@ export class SshFrontDoor {
     );
   }
 
-  private onSession(session: Session, consoles: Set<ConsoleChannel>, authenticated: Authenticated, sourceIp: string, takeEarly: () => Promise<EarlyConsole> | undefined): void {
+  /**
+   * One session channel: pty, env and window changes until its one shell or
+   * exec (RFC 4254 §6.5: a channel runs one program); a second one, or a
+   * request ssh2 can no longer accept (the channel is closing), is refused.
+   *
+   *   waiting ─shell→ shell     waiting ─exec→ exec     shell | exec ─shell/exec→ refused (state unchanged)
+   */
+  private onSession(client: Connection, session: Session, consoles: ConnectionConsoles, authenticated: Authenticated, sourceIp: string, takeEarly: () => Promise<EarlyConsole> | undefined): void {
     let pty: PseudoTtyInfo | undefined;
     let console: ConsoleChannel | undefined;
+    let program: 'waiting' | 'shell' | 'exec' = 'waiting';
     session.on('pty', (accept, _reject, info) => {
       pty = info;
       accept?.();
@@ -277,28 +342,63 @@ export class SshFrontDoor {
       accept?.();
     });
     session.on('env', (accept) => accept?.());
-    session.on('exec', (accept) => {
+    session.on('exec', (accept, reject) => {
+      const channel = program === 'waiting' ? accept() : undefined;
+      if (channel === undefined) return refuseRequest(client, session, reject);
+      program = 'exec';
       // A command instead of a shell: the console opened for this connection is not wanted.
-      void takeEarly()?.then((opened) => ('console' in opened ? opened.console.hangUp() : undefined));
-      const channel = accept();
+      this.settle(takeEarly()?.then((opened) => ('console' in opened ? opened.console.hangUp() : undefined)), 'leaving the unwanted console');
       channel.stderr.write('lightsout: this gateway runs no commands; connect with the server as the user name (ssh sim-01@host)\r\n');
       channel.exit(SshExitStatus.USAGE);
       channel.end();
     });
-    session.on('shell', (accept) => {
-      const channel = accept();
-      void this.startShell(channel, authenticated, sourceIp, pty, takeEarly() ?? this.openEarly(authenticated, sourceIp, consoles)).then((opened) => {
-        console = opened;
-        if (opened === undefined) return;
-        this.breaks.set(session, () => opened.sendBreak());
-      });
+    session.on('shell', (accept, reject) => {
+      const channel = program === 'waiting' ? accept() : undefined;
+      if (channel === undefined) return refuseRequest(client, session, reject);
+      program = 'shell';
+      this.startShell(client, channel, authenticated, sourceIp, pty, takeEarly(), consoles).then(
+        (opened) => {
+          console = opened;
+          if (opened === undefined) return;
+          this.breaks.set(session, () => opened.sendBreak());
+        },
+        (error: unknown) => {
+          this.dependencies.log.error({ err: error, sourceIp }, 'SSH shell failed');
+          endChannel(channel, SshExitStatus.ERROR);
+        },
+      );
     });
     session.on('close', () => this.breaks.delete(session));
   }
 
-  private async startShell(channel: ServerChannel, authenticated: Authenticated, sourceIp: string, pty: PseudoTtyInfo | undefined, prepared: Promise<EarlyConsole> | undefined): Promise<ConsoleChannel | undefined> {
-    const { holder } = authenticated;
+  /** Runs a step whose outcome nobody waits for; a failure is logged, never left as an unhandled rejection. */
+  private settle(step: Promise<unknown> | undefined, what: string): void {
+    step?.catch((error: unknown) => this.dependencies.log.error({ err: error }, `SSH front door: ${what} failed`));
+  }
+
+  private async startShell(client: Connection, channel: ServerChannel, authenticated: Authenticated, sourceIp: string, pty: PseudoTtyInfo | undefined, early: Promise<EarlyConsole> | undefined, consoles: ConnectionConsoles): Promise<ConsoleChannel | undefined> {
     const eol = '\r\n';
+    const hangUpEarly = () => this.settle(early?.then((opened) => ('console' in opened ? opened.console.hangUp() : undefined)), 'leaving a console opened for a stale holder');
+    const current = await this.dependencies.holderNow(authenticated.holder);
+    if (current === undefined) {
+      // Revoked since the connection authenticated (on this replica or another, or a certificate expired): nothing more opens on it.
+      hangUpEarly();
+      this.dependencies.log.info({ sourceIp, subject: authenticated.holder.principal.subject, keyId: authenticated.holder.keyId }, 'SSH connection no longer authorised');
+      channel.stderr.write(`lightsout: FORBIDDEN: this key or certificate no longer opens an account (removed, user disabled or expired)${eol}`);
+      // The connection ends once the client has the exit status (ending it at once loses that), or a second later regardless.
+      const cancel = this.dependencies.setTimer(() => client.end(), REVOKED_CONNECTION_LINGER_MS);
+      channel.once('close', () => {
+        cancel();
+        client.end();
+      });
+      endChannel(channel, SshExitStatus.NOT_ALLOWED);
+      return undefined;
+    }
+    const stale = current.principal.role !== authenticated.holder.principal.role || current.principal.tenant !== authenticated.holder.principal.tenant;
+    authenticated.holder = current;
+    if (stale) hangUpEarly();
+    const prepared = (stale ? undefined : early) ?? this.openEarly(authenticated, sourceIp, consoles);
+    const { holder } = authenticated;
     if (prepared === undefined) {
       await this.writeList(channel, holder.principal, `Consoles this key may open (ssh <server>@host, or <server>+view@host to watch):${eol}`);
       channel.exit(SshExitStatus.OK);

@@ -92,8 +92,9 @@ export class DesktopAuth {
         resource: config.audience,
         extraTokenParams: { resource: config.audience },
         // consent: the OP grants offline_access (the refresh token that keeps a shift signed
-        // in) only to a request that asks for it (OpenID Connect Core §11); it is first party,
-        // so the consent step passes without a question.
+        // in) only to a request that asks for it (OpenID Connect Core §11). The code comes to a
+        // loopback port, which any program here could listen on: the OP shows the person a
+        // consent page for it every time (docs/security.md, Credentials).
         prompt: prompt === 'login' ? 'login consent' : 'consent',
         ...(prompt ? { max_age: 0 } : {}),
         ...(mfa ? { acr_values: 'mfa' } : {}),

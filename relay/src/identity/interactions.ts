@@ -2,20 +2,42 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { InteractionDetails } from 'oidc-provider';
-import { authenticate } from './accounts.js';
+import { interactionPagePolicy } from '../plugins/security-headers.js';
+import { authenticate, findAccountById } from './accounts.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { MCP_CLIENT_ID, WEB_CLIENT_ID, returnsToOwnConsole } from './provider.js';
 import type { SecondFactors } from './second-factor.js';
-import { loginPage, messagePage } from './pages.js';
+import { consentPage, loginPage, messagePage } from './pages.js';
 
 const FIRST_PARTY_NAMES: Record<string, string> = { 'lightsout-web': 'the Lightsout console', 'lightsout-cli': 'the Lightsout CLI' };
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 function clientName(details: InteractionDetails): string {
   return FIRST_PARTY_NAMES[String(details.params.client_id)] ?? String(details.params.client_id);
 }
 
+/** The origin this interaction's code or error is sent to (its redirect_uri), if it is an http(s) URL. */
+function redirectOrigin(details: InteractionDetails): string | undefined {
+  const url = typeof details.params['redirect_uri'] === 'string' ? URL.parse(details.params['redirect_uri']) : null;
+  return url !== null && (url.protocol === 'http:' || url.protocol === 'https:') ? url.origin : undefined;
+}
+
 /**
- * Both clients are first party, so consent is granted without asking: every
- * scope, claim and the API resource the request named.
+ * Who asks, in the consent page's words. A client that registered itself is
+ * named by its id, never by the client_name it chose (RFC 7591 §2: its own
+ * claim), so it cannot pose as the desktop app.
+ */
+function requesterName(clientId: string): string {
+  if (clientId === WEB_CLIENT_ID) return 'The Lightsout desktop app';
+  if (clientId === MCP_CLIENT_ID) return 'An MCP client';
+  return `An MCP client that registered itself (${clientId})`;
+}
+
+/**
+ * Consent to every scope, claim and API resource the request named: the
+ * clients are first party or hold to what registrationRefusal allows, so
+ * what is asked for is not itemised. Whether the person is asked at all
+ * depends on where the code goes (the consent route below).
  */
 async function grantConsent(provider: Provider, details: InteractionDetails): Promise<string> {
   const accountId = details.session?.accountId;
@@ -40,21 +62,41 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     }
   }
 
-  const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('x-frame-options', 'DENY').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+  // The identity pages' policy with form-action narrowed to the relay and this sign-in's redirect URI origin (security-headers.ts).
+  const noStore = (reply: FastifyReply, interaction: InteractionDetails) =>
+    reply.header('cache-control', 'no-store').header('x-frame-options', 'DENY').header('content-security-policy', interactionPagePolicy(redirectOrigin(interaction)));
 
   app.get<{ Params: { uid: string } }>('/interaction/:uid', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {
     const interaction = await details(request, reply);
     if (interaction === undefined) return reply;
-    noStore(reply);
+    noStore(reply, interaction);
     if (interaction.prompt.name === 'login') {
       return reply.type('text/html; charset=utf-8').send(
         loginPage({ action: `/interaction/${interaction.uid}/login`, abortAction: `/interaction/${interaction.uid}/abort`, clientName: clientName(interaction) }),
       );
     }
     if (interaction.prompt.name === 'consent') {
-      const grantId = await grantConsent(provider, interaction);
-      const returnTo = await provider.interactionResult(request.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
-      return reply.redirect(returnTo, 303);
+      const redirectUri = interaction.params['redirect_uri'];
+      // The console coming back to the relay's own origin, and the device flow (the person confirmed the
+      // code; there is no redirect), go on without a page. A code for anywhere else waits for a person
+      // to press Allow (RFC 8252 §8.6, RFC 9700 §4.1): a GET, which any page can cause, never grants it.
+      if (interaction.deviceCode !== undefined || returnsToOwnConsole(app.config.deploymentUrl, interaction.params.client_id, redirectUri)) {
+        const grantId = await grantConsent(provider, interaction);
+        const returnTo = await provider.interactionResult(request.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
+        return reply.redirect(returnTo, 303);
+      }
+      const account = interaction.session?.accountId === undefined ? undefined : await findAccountById(app.store, interaction.session.accountId);
+      const destination = redirectOrigin(interaction) ?? (typeof redirectUri === 'string' ? redirectUri : 'an address the request did not name');
+      return reply.type('text/html; charset=utf-8').send(
+        consentPage({
+          action: `/interaction/${interaction.uid}/consent`,
+          abortAction: `/interaction/${interaction.uid}/abort`,
+          clientName: requesterName(String(interaction.params.client_id)),
+          username: account?.username ?? 'an unknown account',
+          destination,
+          local: LOOPBACK_HOSTS.has(URL.parse(destination)?.hostname ?? ''),
+        }),
+      );
     }
     return reply.status(400).type('text/html; charset=utf-8').send(messagePage('Sign-in failed', `Unsupported step ${interaction.prompt.name}.`));
   });
@@ -62,7 +104,7 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
   app.post<{ Params: { uid: string }; Body: { username?: string; password?: string; otp?: string } }>('/interaction/:uid/login', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {
     const interaction = await details(request, reply);
     if (interaction === undefined) return reply;
-    noStore(reply);
+    noStore(reply, interaction);
     const username = typeof request.body?.username === 'string' ? request.body.username.trim().slice(0, 255) : '';
     const password = typeof request.body?.password === 'string' ? request.body.password.slice(0, 1024) : '';
     const otp = typeof request.body?.otp === 'string' ? request.body.otp.trim().slice(0, 16) : '';
@@ -111,6 +153,31 @@ export function registerInteractionRoutes(app: FastifyInstance, provider: Provid
     } finally {
       endTurn();
     }
+  });
+
+  /**
+   * Allow on the consent page. Only a POST from a browser that holds this
+   * interaction's cookie gets here: oidc-provider checks it against the uid
+   * (interactionDetails), and it is SameSite=Lax, so a form another site
+   * submits does not carry it.
+   */
+  app.post<{ Params: { uid: string } }>('/interaction/:uid/consent', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {
+    const interaction = await details(request, reply);
+    if (interaction === undefined) return reply;
+    if (interaction.prompt.name !== 'consent' || interaction.session?.accountId === undefined) {
+      return reply.status(400).type('text/html; charset=utf-8').send(messagePage('Sign-in failed', 'There is nothing to allow at this step. Start again from the application.'));
+    }
+    const grantId = await grantConsent(provider, interaction);
+    const account = await findAccountById(app.store, interaction.session.accountId);
+    await app.audit.fromRequest(request, {
+      action: 'oauth.consent',
+      outcome: 'success',
+      subject: interaction.session.accountId,
+      ...(account === undefined ? {} : { tenant: account.tenant, target: `user:${account.username}` }),
+      details: { client: interaction.params.client_id, redirectUri: interaction.params['redirect_uri'] },
+    });
+    const returnTo = await provider.interactionResult(request.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    return reply.redirect(returnTo, 303);
   });
 
   app.post<{ Params: { uid: string } }>('/interaction/:uid/abort', { config: { permission: 'public' }, schema: { hide: true } }, async (request, reply) => {

@@ -38,6 +38,8 @@ declare module 'oidc-provider' {
     session?: { accountId?: string; uid?: string };
     grantId?: string;
     lastSubmission?: Record<string, unknown>;
+    /** Set when the interaction is a device-flow sign-in (RFC 8628). */
+    deviceCode?: string;
     returnTo: string;
   }
 
@@ -48,6 +50,19 @@ declare module 'oidc-provider' {
     addResourceScope(resource: string, scope: string): void;
     save(): Promise<string>;
     static find(id: string): Promise<Grant | undefined>;
+  }
+
+  export namespace interactionPolicy {
+    /** One reason to ask for a prompt: `check` answers true when the End-User must be asked. */
+    class Check {
+      constructor(reason: string, description: string, error: string, check: (context: KoaContextWithOIDC) => boolean | Promise<boolean>);
+    }
+    interface Prompt {
+      name: string;
+      checks: Check[] & { add(check: Check, index?: number): void };
+    }
+    /** The default policy: the login prompt, then the consent prompt. */
+    function base(): Prompt[] & { get(name: string): Prompt | undefined };
   }
 
   export class errors {

@@ -52,6 +52,23 @@ ${options.error === undefined ? '' : `<p class="error" role="alert">${escapeHtml
   );
 }
 
+/**
+ * The approval an authorization for a redirect outside the relay needs
+ * (interactions.ts): who asks, as whom, where the sign-in goes. Both
+ * buttons are POST forms; nothing is granted by loading the page.
+ */
+export function consentPage(options: { action: string; abortAction: string; clientName: string; username: string; destination: string; local: boolean }): string {
+  const where = options.local ? 'on this computer' : `at ${escapeHtml(options.destination)}`;
+  return page(
+    'Allow sign-in',
+    `<h1>Allow sign-in?</h1>
+<p><strong>${escapeHtml(options.clientName)}</strong> ${where} wants to sign in to Lightsout as <strong>${escapeHtml(options.username)}</strong>.</p>
+<p>The sign-in goes to ${escapeHtml(options.destination)}.${options.local ? ' Any program on this computer can listen there.' : ''} Allow only if you just started signing in from that application.</p>
+<form method="post" action="${escapeHtml(options.action)}"><button type="submit">Allow</button></form>
+<form method="post" action="${escapeHtml(options.abortAction)}"><button class="secondary" type="submit">Cancel</button></form>`,
+  );
+}
+
 /** `form` is oidc-provider's own form element (it carries the xsrf token); our buttons submit it. */
 export function deviceInputPage(form: string, error: string | undefined): string {
   return page(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import Provider, { errors as oidcErrors, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors as oidcErrors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { RelayConfig } from '../config/schema.js';
 import type { Store } from '../store/open.js';
 import { findAccountById } from './accounts.js';
@@ -70,6 +70,43 @@ function mcpClient(): Record<string, unknown> {
     response_types: ['code'],
     redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
   };
+}
+
+/**
+ * Whether an authorization's code goes back to the web console on the
+ * relay's own origin: the one redirect URI that needs no approval page,
+ * since only the relay serves it. The comparison is exact: oidc-provider
+ * accepts a native client's loopback redirect on any port (RFC 8252 §7.3),
+ * so on a loopback deployment `http://127.0.0.1:<other port>/` also passes
+ * its check, and that port may belong to any local program.
+ */
+export function returnsToOwnConsole(deploymentUrl: string, clientId: unknown, redirectUri: unknown): boolean {
+  return clientId === WEB_CLIENT_ID && redirectUri === `${deploymentUrl}/`;
+}
+
+/**
+ * oidc-provider's prompts, plus one consent check: an authorization whose
+ * code goes anywhere but the console's own origin needs the End-User's
+ * approval on the consent page in that very request, even with a sign-in
+ * session and an earlier grant. A loopback port or a custom scheme can be
+ * claimed by any local app, so the AS must not hand it a code without user
+ * interaction (RFC 8252 §8.6, RFC 9700 §4.1); with prompt=none the request
+ * fails with consent_required instead (OIDC Core §3.1.2.6). oidc-provider's
+ * own native_client_prompt covers native clients only; this covers a client
+ * that registered itself as a web application with a loopback redirect too.
+ * A device-flow request has no redirect: the person confirmed its code.
+ */
+function interactionPolicyFor(deploymentUrl: string) {
+  const policy = interactionPolicy.base();
+  policy.get('consent')!.checks.add(
+    new interactionPolicy.Check('redirect_needs_approval', 'a code for a redirect URI outside the relay needs the End-User\'s approval', 'consent_required', (context) => {
+      const params = context.oidc['params'] as { redirect_uri?: unknown } | undefined;
+      const result = context.oidc['result'] as { consent?: unknown } | undefined;
+      if (context.oidc['deviceCode'] !== undefined || result?.consent !== undefined) return false;
+      return !returnsToOwnConsole(deploymentUrl, context.oidc.client?.clientId, params?.redirect_uri);
+    }),
+  );
+  return policy;
 }
 
 /** A loopback redirect (RFC 8252 §7.3): plain http to 127.0.0.1, [::1] or localhost, any port, no fragment. */
@@ -170,7 +207,7 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
         throw refusal.redirect ? new oidcErrors.InvalidRedirectUri(refusal.message) : new oidcErrors.InvalidClientMetadata(refusal.message);
       },
     },
-    interactions: { url: (_context: KoaContextWithOIDC, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    interactions: { policy: interactionPolicyFor(config.deploymentUrl), url: (_context: KoaContextWithOIDC, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
     ttl: {
       AccessToken: config.identity.accessTokenTtlSeconds,

@@ -53,10 +53,26 @@ describe('security headers on every response', () => {
     expect(policy.get('connect-src')).toEqual(["'self'", 'https://idp.example', 'http://127.0.0.1:8151', 'ws://127.0.0.1:8151', 'https://gw1.example.net:8443', 'wss://gw1.example.net:8443']);
   });
 
-  it('the OP\'s sign-in pages may redirect the form to a client\'s loopback redirect URI (no form-action)', async () => {
+  it('the OP\'s own pages may redirect a form to a client\'s loopback redirect URI (no form-action)', async () => {
     const policy = directives(String((await app.inject('/oidc/.well-known/openid-configuration')).headers['content-security-policy']));
     expect(policy.get('script-src')).toEqual(["'self'"]);
     expect(policy.has('form-action')).toBe(false);
+  });
+
+  it('an interaction page keeps the OP pages\' directives; its forms may go to the relay and this sign-in\'s redirect URI origin, nowhere else', async () => {
+    // The desktop app's request (RFC 8252 §7.3 loopback redirect), followed to /interaction/<uid> with the OP's cookies.
+    const query = new URLSearchParams({ client_id: 'lightsout-web', response_type: 'code', redirect_uri: 'http://127.0.0.1:4444/callback', scope: 'openid', state: 'x', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+    const start = await app.inject(`/oidc/auth?${query}`);
+    expect(start.statusCode).toBe(303);
+    const location = String(start.headers['location']);
+    expect(location).toMatch(/^\/interaction\/[^/]+$/);
+    const page = await app.inject({ url: location, headers: { cookie: start.cookies.map((cookie) => `${cookie.name}=${cookie.value}`).join('; ') } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('name="password"');
+    const policy = directives(String(page.headers['content-security-policy']));
+    expect(policy.get('form-action')).toEqual(["'self'", 'http://127.0.0.1:4444']);
+    const identityPages = directives(String((await app.inject('/oidc/.well-known/openid-configuration')).headers['content-security-policy']));
+    expect(new Map([...policy].filter(([name]) => name !== 'form-action'))).toEqual(identityPages);
   });
 
   it('Strict-Transport-Security when the public URL is https', async () => {

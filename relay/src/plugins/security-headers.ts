@@ -39,12 +39,13 @@ export function replicaSources(urls: readonly string[]): string[] {
 }
 
 /**
- * The embedded OP's own pages (login, device code, sign-out). No
- * `form-action`: a sign-in form's redirect chain ends at the client's
+ * The embedded OP's own pages (device code, sign-out, errors). No
+ * `form-action` here: a sign-in form's redirect chain ends at the client's
  * redirect URI (a loopback port for the desktop app, RFC 8252 §7.3), and
- * browsers apply form-action to every redirect after the submission.
- * oidc-provider adds the hash of its one inline script (form_post) to
- * script-src itself.
+ * Chrome and Safari apply form-action to every redirect after the
+ * submission. The interaction pages, which know that URI, narrow it
+ * (interactionPagePolicy). oidc-provider adds the hash of its one inline
+ * script (form_post) to script-src itself.
  */
 export const IDENTITY_PAGES_POLICY = [
   "default-src 'none'",
@@ -55,6 +56,17 @@ export const IDENTITY_PAGES_POLICY = [
   "base-uri 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/**
+ * An interaction page's policy (/interaction/:uid: login, consent): the
+ * identity pages' policy plus `form-action` (CSP3 §6.4.1) for the relay and
+ * the origin of this sign-in's redirect URI, where the redirects after the
+ * form's POST end, and nothing else, so a form injected into the page
+ * cannot post a password anywhere.
+ */
+export function interactionPagePolicy(redirectOrigin: string | undefined): string {
+  return `${IDENTITY_PAGES_POLICY}; form-action 'self'${redirectOrigin === undefined ? '' : ` ${redirectOrigin}`}`;
+}
 
 const IDENTITY_PREFIXES = ['/oidc/', '/interaction/'];
 

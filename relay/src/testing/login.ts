@@ -52,8 +52,21 @@ async function signIn(browser: TestBrowser, page: { url: string; html: string },
 }
 
 /**
+ * Press Allow if the browser is at the consent page, which an authorization
+ * for any redirect URI but the web console's own shows (a loopback port,
+ * RFC 8252 §8.6); otherwise hand the page back as it is.
+ */
+const isConsentPage = (html: string) => /<form method="post" action="[^"]*\/consent"/.test(html);
+
+async function allowIfAsked(browser: TestBrowser, page: { url: string; html: string; response: Response }, stop?: (location: string) => boolean) {
+  if (!isConsentPage(page.html)) return page;
+  const form = parseForm(page.html, page.url, { actionIncludes: '/consent' });
+  return browser.navigate(form.action, { form: form.fields, ...(stop === undefined ? {} : { stop }) });
+}
+
+/**
  * Act as the person at the browser for an authorization request a client
- * built itself (an MCP client's, say): open it, sign in, and return the
+ * built itself (an MCP client's, say): open it, sign in, allow, and return the
  * callback URL the OP redirects to (its `code`, `state` or `error`).
  */
 export async function approveAuthorization(authorizationUrl: string, username: string, password: string): Promise<URL> {
@@ -65,7 +78,8 @@ export async function approveAuthorization(authorizationUrl: string, username: s
   const browser = new TestBrowser();
   const login = await browser.navigate(authorizationUrl, { stop: isCallback });
   if (isCallback(login.url)) return new URL(login.url);
-  const done = await signIn(browser, login, username, password, isCallback);
+  // A browser with a sign-in session goes straight to the consent page.
+  const done = await allowIfAsked(browser, isConsentPage(login.html) ? login : await signIn(browser, login, username, password, isCallback), isCallback);
   if (!isCallback(done.url)) throw new Error(`authorization did not return to ${redirect.href}: ${done.html.slice(0, 300)}`);
   return new URL(done.url);
 }
@@ -141,7 +155,7 @@ export async function loginWithPassword(relayUrl: string, username: string, pass
     return target.origin === callbackTarget.origin && target.pathname === callbackTarget.pathname;
   };
   const login = await browser.navigate(authorize.href, { stop: isCallback });
-  const done = await signIn(browser, login, username, password, isCallback, options.otp);
+  const done = await allowIfAsked(browser, isConsentPage(login.html) ? login : await signIn(browser, login, username, password, isCallback, options.otp), isCallback);
   const callback = new URL(done.url);
   if (!isCallback(done.url)) throw new Error(`login did not return to ${redirectUri}: ${done.html.slice(0, 300)}`);
   if (callback.searchParams.get('state') !== state) throw new Error('state mismatch on the callback');

@@ -13,8 +13,10 @@ import { type RunningRelay, approveAuthorization, startRelay } from '../../testi
  * The MCP authorization flow with the SDK's own client and its OAuth
  * provider interface: a 401 from /mcp names the protected-resource metadata,
  * which names the relay's OpenID Provider; the SDK discovers it, sends the
- * person to sign in (authorization code + PKCE S256, the MCP endpoint as
- * RFC 8707 resource), exchanges the code, and the same client then lists
+ * person to sign in and allow it on the relay's consent page (a loopback
+ * redirect, RFC 8252 §8.6; approveAuthorization presses Allow), with
+ * authorization code + PKCE S256 and the MCP endpoint as RFC 8707
+ * resource, exchanges the code, and the same client then lists
  * the tools with the token it obtained. No token of ours is handed over.
  */
 let relay: RunningRelay;

@@ -142,7 +142,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   app.addHook('onClose', async () => stopKeyRefresh());
   const legs = new PendingLegs();
   // Files under this replica's dataDir, or the store every replica of the deployment reads (docs/deployment.md, Shared state).
-  const recordings = options.recordings ?? (recordingStorageOf(app.config) === 'database' ? new DatabaseRecordingStorage(app.store) : new FileRecordingStorage(join(app.config.dataDir, 'recordings')));
+  const recordings = options.recordings ?? (recordingStorageOf(app.config) === 'database' ? new DatabaseRecordingStorage(app.store) : new FileRecordingStorage(join(app.config.dataDir, 'recordings'), { onUnreadableMeta: (id, error) => app.log.warn({ err: error, recordingId: id }, 'recording skipped: its meta cannot be read') }));
   // The deployment's file gives the defaults; a tenant's rules set through the API (kept in the store, read by every replica) replace its entry.
   const storedPolicies = app.hasDecorator('store') ? new StoredRecordingPolicies(app.store, app.hasDecorator('cluster') ? app.cluster.bus : undefined) : undefined;
   const policy = options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir, storedPolicies?.rulesOf);
@@ -360,6 +360,12 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       const meta = await recordings.get(request.params.id);
       const data = (await visible(meta, request.principal!)) ? await recordings.read(request.params.id) : undefined;
       if (!meta || !data) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
+      // A recording holds what was typed, passwords included: who took a copy is audited, as an audit export is.
+      if (app.hasDecorator('audit')) {
+        void app.audit
+          .append({ action: 'recording.download', outcome: 'success', subject: request.principal!.subject, tenant: meta.tenant, target: `recording:${meta.id}`, details: { serverId: meta.serverId, kind: meta.kind, sessionId: meta.sessionId } })
+          .catch((error: unknown) => app.log.error({ err: error, recordingId: meta.id }, 'could not audit a recording download'));
+      }
       if (meta.kind === 'vnc') return reply.type('application/octet-stream').send(toRfbCapture(meta, data.bytes, data.times));
       return reply.type('application/x-asciicast').send(toAsciicast(meta, data.bytes, data.times));
     },

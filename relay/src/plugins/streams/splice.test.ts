@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { waitFor } from '@lightsout/lab/wait';
-import { isAgentControl, splice } from './splice.js';
+import { isAgentControl, splice, type SpliceOptions } from './splice.js';
 
 /** A status as an agent sends it to every viewer of a console (large enough to be remembered). */
 function status(controller: string, viewers: number): Buffer {
@@ -41,7 +41,7 @@ describe('isAgentControl', () => {
 });
 
 /** Two real WebSocket pairs on loopback: the relay's server-side ends are spliced, the far ends play client and agent. */
-async function splicedPair() {
+async function splicedPair(options: SpliceOptions = {}) {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(server, 'listening');
   const accepted: WebSocket[] = [];
@@ -58,7 +58,7 @@ async function splicedPair() {
   const received = { client: [] as (string | Buffer)[], agent: [] as (string | Buffer)[] };
   client.on('message', (data: Buffer, isBinary) => received.client.push(isBinary ? data : data.toString()));
   agent.on('message', (data: Buffer, isBinary) => received.agent.push(isBinary ? data : data.toString()));
-  const leg = splice(accepted[0]!, accepted[1]!);
+  const leg = splice(accepted[0]!, accepted[1]!, options);
   return {
     leg,
     client,
@@ -95,6 +95,30 @@ describe('splice while the path to the BMC is down', () => {
       pair.client.send(Buffer.from('ok'));
       await waitFor('input forwarded again', () => pair.received.agent.length === 3);
       expect(pair.received.agent[2]).toEqual(Buffer.from('ok'));
+    } finally {
+      await pair.close();
+    }
+  });
+});
+
+describe('splice: a client resume', () => {
+  it('passes as the first message of a connection and is refused (4001, MALFORMED_MESSAGE) anywhere later', async () => {
+    const controls: string[] = [];
+    const pair = await splicedPair({ onUpstreamControl: (text) => controls.push(text) });
+    try {
+      const clientClosed = once(pair.client, 'close');
+      const agentClosed = once(pair.agent, 'close');
+      pair.client.send('{"type":"resume","offset":0}');
+      pair.client.send(Buffer.from('ab'));
+      pair.client.send('{"type":"resume","offset":2}');
+      const [clientCode] = (await clientClosed) as [number];
+      const [agentCode] = (await agentClosed) as [number];
+      expect(clientCode).toBe(4001);
+      expect(pair.received.client).toEqual(['{"type":"error","code":"MALFORMED_MESSAGE","message":"resume is only the first message of a connection"}']);
+      // The agent never sees the late resume (it would replay from there): the leg ends and the session waits for a proper one.
+      expect(pair.received.agent).toEqual(['{"type":"resume","offset":0}', Buffer.from('ab')]);
+      expect(agentCode).toBe(4000);
+      expect(controls).toEqual(['{"type":"resume","offset":0}']);
     } finally {
       await pair.close();
     }

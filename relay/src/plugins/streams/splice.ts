@@ -117,6 +117,8 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
   let pendingToAgent = 0;
   let ended = false;
   let pathUp = true;
+  /** The client sent a message on this connection (a `resume` is accepted only before that). */
+  let clientSpoke = false;
   const turns = options.turns ?? relayTurns;
   const clientGate = turns.gate(client, { paused: true });
   const agentGate = turns.gate(agent, { paused: true });
@@ -153,6 +155,8 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
 
   function fromClient(data: RawData, isBinary: boolean): void {
     if (ended) return;
+    const first = !clientSpoke;
+    clientSpoke = true;
     const bytes = asBuffer(data);
     if (isBinary) {
       if (bytes.length > maxFrame) return end(StreamCloseCode.FRAME_TOO_LARGE, `data frame over ${maxFrame} bytes`, StreamCloseCode.RESUME);
@@ -175,7 +179,10 @@ export function splice(client: WebSocket, agent: WebSocket, options: SpliceOptio
     }
     const text = bytes.toString('utf8');
     try {
-      decodeClientStreamMessage(text);
+      const message = decodeClientStreamMessage(text);
+      // A resume sets where both ends (and the recording) count from; later in a leg it would make the agent replay
+      // from an offset of the client's choosing while output already sent is counted from the old one.
+      if (message.type === 'resume' && !first) throw new LightsoutError('MALFORMED_MESSAGE', 'resume is only the first message of a connection');
     } catch (error) {
       const message = error instanceof LightsoutError ? error.message : 'bad control message';
       sendQuietly(client, encodeStreamMessage({ type: 'error', code: error instanceof LightsoutError ? error.code : 'MALFORMED_MESSAGE', message }));

@@ -122,3 +122,27 @@ describe('RecordingAppender: when bytes are stored', () => {
     expect(appends).toEqual(['a', 'b', 'c']);
   });
 });
+
+describe('RecordingAppender: offsets', () => {
+  it('reports bytes past what is stored as a RECORDING_GAP once, goes on recording after what is stored, and still stores a replay once', async () => {
+    const clock = manualSchedule();
+    const appends: { offset: number; text: string }[] = [];
+    const errors: Error[] = [];
+    const target: AppendTarget = {
+      // 'hello ' is stored; the bytes in between never reached storage (a crash took them).
+      open: () => 6,
+      append: async (offset, bytes) => void appends.push({ offset, text: Buffer.from(bytes).toString('latin1') }),
+    };
+    const gaps: Error[] = [];
+    const appender = new RecordingAppender('gap-recording', target, (error) => errors.push(error), clock.schedule, (gap) => gaps.push(gap));
+    appender.write(8, Buffer.from('rld'), 1);
+    // A replay of what is already kept (stream offsets 8..10) is not stored again; what follows is.
+    appender.write(8, Buffer.from('rld!'), 2);
+    appender.write(12, Buffer.from('?'), 3);
+    await appender.idle();
+    expect(appends.map((entry) => entry.text).join('')).toBe('rld!?');
+    expect(appends[0]!.offset).toBe(6);
+    expect(errors).toEqual([]);
+    expect(gaps.map((gap) => [(gap as Error & { code?: string }).code, gap.message])).toEqual([['RECORDING_GAP', 'recording gap-recording: bytes at offset 8, but only 6 are stored']]);
+  });
+});

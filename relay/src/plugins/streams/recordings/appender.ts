@@ -12,6 +12,17 @@
  * writes wait in order; `append` without an offset means "after whatever is
  * stored then".
  *
+ * Bytes are only ever stored at their own stream offset. A writer that
+ * follows another of the same recording in this process (the client
+ * reconnected, the relay restarted in-process) reads the stored length only
+ * once the previous one has stored what it holds: read earlier, its last
+ * append had not landed and the next leg's bytes went in at the wrong place.
+ * Bytes that start past what is stored (a crash lost the tail, or another
+ * replica's last append is still on its way) leave a gap no append can
+ * fill: it is reported (RecordingGapError, a process warning by default)
+ * and the recording goes on after what is stored, so a console that failed
+ * over to another gateway is still recorded.
+ *
  * When to store: a console's output comes in small pieces (an echoed
  * keystroke is one byte), and each append is an open, write and close per
  * file (or a row in the store). Stored after every turn, an interactive
@@ -60,6 +71,24 @@ export const nodeAppendSchedule: AppendSchedule = {
   },
 };
 
+/** Bytes arrived for an offset past the recording's stored length: what was between is lost. */
+export class RecordingGapError extends Error {
+  readonly code = 'RECORDING_GAP';
+
+  constructor(id: string, offset: number, stored: number) {
+    super(`recording ${id}: bytes at offset ${offset}, but only ${stored} are stored`);
+    this.name = 'RecordingGapError';
+  }
+}
+
+/**
+ * The newest appender of each recording in this process, until it is closed
+ * and has stored everything. Process-wide, not per storage: a relay
+ * restarted in the same process (tests, the in-process chain) has a new
+ * storage over the same recordings.
+ */
+const latestAppenders = new Map<string, RecordingAppender>();
+
 type State = { name: 'opening'; early: { offset: number | undefined; bytes: Uint8Array; timeMs: number }[]; earlyLength: number } | { name: 'open'; size: number } | { name: 'failed' };
 
 export class RecordingAppender {
@@ -74,6 +103,10 @@ export class RecordingAppender {
   /** Cancels the delayed store, while one waits. */
   private cancelDelay: (() => void) | undefined;
   private flushing = false;
+  /** close() was called: no more writes come, and once idle this appender no longer holds the recording's place. */
+  private closed = false;
+  /** Stream bytes never stored (a gap before what this writer got): stream offsets minus this are stored offsets. */
+  private skipped = 0;
   private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -81,13 +114,18 @@ export class RecordingAppender {
     private readonly target: AppendTarget,
     private readonly onError: (error: Error) => void,
     private readonly when: AppendSchedule = nodeAppendSchedule,
+    private readonly onGap: (gap: RecordingGapError) => void = (gap) => process.emitWarning(gap.message, { code: gap.code }),
   ) {
+    const previous = latestAppenders.get(id);
+    latestAppenders.set(id, this);
     let opened: number | Promise<number>;
     try {
-      opened = target.open();
+      // After the previous writer's last append, or the length read misses it (then fails through onError).
+      opened = previous === undefined || previous.isIdle() ? target.open() : previous.idle().then(() => target.open());
     } catch (error) {
       // The caller of writer() hears a synchronous open failure (as it always did for files).
       this.state = { name: 'failed' };
+      this.release();
       throw error;
     }
     if (typeof opened === 'number') this.opened(opened);
@@ -109,7 +147,16 @@ export class RecordingAppender {
       state.earlyLength += bytes.length;
       return;
     }
-    const start = offset ?? state.size;
+    let start = offset === undefined ? state.size : offset - this.skipped;
+    if (start > state.size) {
+      // Bytes past what is stored: the tail before them is lost (a gateway's kill -9 took its unstored
+      // output). The recording goes on right after what is stored, so a console that failed over keeps
+      // being recorded; later offsets shift by what was skipped, so a replay is still stored once.
+      // Reported once per writer: the stored bytes no longer sit at their stream offsets from here.
+      if (this.skipped === 0) this.onGap(new RecordingGapError(this.id, offset!, state.size));
+      this.skipped += start - state.size;
+      start = state.size;
+    }
     const end = start + bytes.length;
     if (end <= state.size) return;
     const fresh = bytes.subarray(Math.max(0, state.size - start));
@@ -131,7 +178,9 @@ export class RecordingAppender {
 
   /** No more writes come from this writer: what waits is stored now. */
   close(): void {
+    this.closed = true;
     this.storeNow();
+    this.settle();
   }
 
   private isIdle(): boolean {
@@ -212,6 +261,12 @@ export class RecordingAppender {
 
   private settle(): void {
     if (!this.isIdle()) return;
+    if (this.closed) this.release();
     for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** A writer opened after this one need not wait for it. */
+  private release(): void {
+    if (latestAppenders.get(this.id) === this) latestAppenders.delete(this.id);
   }
 }

@@ -101,6 +101,22 @@ describe.each(dialects)('DatabaseRecordingStorage on %s', (_name, open) => {
     expect(await first.lastWrittenAt(id(5))).toBeUndefined();
   });
 
+  it('a writer that follows a closed one (the client reconnected) starts where that one\'s last bytes land, not before', async () => {
+    const [storage] = await twoReplicas();
+    const errors: Error[] = [];
+    const first = storage.writer(meta(id(7)), (error) => errors.push(error));
+    first.write(0, Buffer.from('hello '), 1);
+    first.close();
+    // Not awaited: the new leg's writer opens while the last append of the old one is still on its way.
+    const second = storage.writer(meta(id(7)), (error) => errors.push(error));
+    second.write(6, Buffer.from('world'), 2);
+    await Promise.all([first.idle(), second.idle()]);
+    const stored = await storage.read(id(7));
+    expect(stored?.bytes.toString()).toBe('hello world');
+    expect(stored?.times).toEqual([[0, 1], [6, 2]]);
+    expect(errors).toEqual([]);
+  });
+
   it('a recording that cannot be stored is reported once through onError, and writes after it are dropped', async () => {
     const store = await open();
     const storage = new DatabaseRecordingStorage(store);

@@ -5,7 +5,7 @@ import { encodeStreamMessage, type StreamTokenClaims } from '@lightsout/shared';
 import { scratchDirectories } from '@lightsout/lab/scratch';
 import { waitFor } from '@lightsout/lab/wait';
 import { StreamRecorder } from './recorder.js';
-import { FileRecordingStorage, type RecordingStorage } from './storage.js';
+import { FileRecordingStorage, type RecordingStorage, type RecordingWriter } from './storage.js';
 
 const claims = { sid: 'AAAAAAAAAAAAAAAAAAAAAA', srv: 'web-01', ten: 'demo', knd: 'sol', usr: 'operator' } as StreamTokenClaims;
 const scratch = scratchDirectories('lightsout-recorder-');
@@ -85,5 +85,38 @@ describe('FileRecordingStorage', () => {
     again.write(6, Buffer.from('ghij'), 1020);
     await again.idle();
     expect(await storage.read(ids[0]!)).toEqual({ bytes: Buffer.from('abcdefghij'), times: [[0, 1000], [3, 1005], [7, 1010], [8, 1020]] });
+  });
+});
+
+describe('StreamRecorder offsets', () => {
+  it('stores each byte the client was sent once, in order, although the client sends a resume in the middle of a leg', async () => {
+    const directory = scratch.make();
+    const files = new FileRecordingStorage(join(directory, 'recordings'));
+    // Every writer handed out, so the test awaits what each stored.
+    const writers: RecordingWriter[] = [];
+    const storage: RecordingStorage = Object.assign(Object.create(files) as FileRecordingStorage, {
+      writer: (...args: Parameters<RecordingStorage['writer']>) => {
+        const writer = files.writer(...args);
+        writers.push(writer);
+        return writer;
+      },
+    });
+    const recorder = new StreamRecorder(storage, () => true);
+    const resume = (offset: number) => encodeStreamMessage({ type: 'resume', offset });
+    // Leg 1: the resume that opens it, then output. A resume mid-connection is refused by the splice (and the leg
+    // ends), but output already in flight still passes the recorder: it belongs at its true offset (4), not at 2.
+    const first = recorder.hooksFor(claims)!;
+    first.upstreamControl?.(resume(0));
+    first.downstream?.(Buffer.from('AAAA'));
+    first.upstreamControl?.(resume(2));
+    first.downstream?.(Buffer.from('BB'));
+    first.end?.();
+    // Leg 2 resumes at the true offset.
+    const second = recorder.hooksFor(claims)!;
+    second.upstreamControl?.(resume(6));
+    second.downstream?.(Buffer.from('rm -rf /'));
+    second.end?.();
+    await Promise.all(writers.map((writer) => writer.idle()));
+    expect((await files.read(claims.sid))!.bytes.toString()).toBe('AAAABBrm -rf /');
   });
 });

@@ -8,8 +8,9 @@ export type RecordDecision = (tenant: string, kind: StreamKind) => boolean;
 /**
  * Records what the BMC sent in each session, exactly once although legs
  * overlap after a resume: a leg's downstream bytes start at the offset the
- * client put in its `resume`, and only bytes past what is already stored are
- * appended. The stored byte count survives a relay restart (file length, or
+ * client put in the `resume` that opened the leg (a later one is refused by
+ * the splice and ignored here), and only bytes past what is already stored
+ * are appended. The stored byte count survives a relay restart (file length, or
  * the chunks in the store, which a gateway the session moved to reads too).
  */
 /** A recording that cannot be opened or written never takes the session (or the relay) down with it. */
@@ -48,17 +49,22 @@ export class StreamRecorder {
     }
     entry.legs += 1;
     const { writer } = entry;
-    let position: number | undefined;
+    // awaiting-resume ─client's opening resume {offset}─▶ counting (offset += each downstream chunk relayed).
+    // Only the resume that opens the leg says where its output starts (the agent replays from there); after that
+    // the offset is what was relayed. A later resume (the splice refuses it) never moves it: output already in
+    // flight would be stored at offsets of the client's choosing.
+    let leg: { state: 'awaiting-resume' } | { state: 'counting'; offset: number } = { state: 'awaiting-resume' };
     return {
       upstreamControl: (text) => {
+        if (leg.state !== 'awaiting-resume') return;
         const message = decodeClientStreamMessage(text);
-        if (message.type === 'resume') position = message.offset;
+        if (message.type === 'resume') leg = { state: 'counting', offset: message.offset };
       },
       downstream: (bytes) => {
-        if (position === undefined) return;
+        if (leg.state !== 'counting') return;
         // The writer keeps only what lies past what is stored (this leg's, an overlapping leg's, another gateway's).
-        writer.write(position, bytes, Date.now());
-        position += bytes.length;
+        writer.write(leg.offset, bytes, Date.now());
+        leg.offset += bytes.length;
       },
       end: () => {
         const current = this.writers.get(claims.sid);

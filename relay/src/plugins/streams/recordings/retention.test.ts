@@ -26,6 +26,21 @@ async function recorded(storage: FileRecordingStorage, directory: string, id: st
 const id = (n: number) => `rec${String(n).padStart(19, '0')}`;
 
 describe('recording retention', () => {
+  it('skips a recording whose meta is unreadable (left empty by a crash) in the listing and the sweep, and names it', async () => {
+    const directory = scratch.make();
+    const unreadable: string[] = [];
+    const storage = new FileRecordingStorage(directory, { onUnreadableMeta: (recording, error) => unreadable.push(`${recording}: ${error.name}`) });
+    await recorded(storage, directory, id(1), 'alpha', 31);
+    writeFileSync(join(directory, `${id(2)}.json`), '');
+
+    const expired = await sweepExpiredRecordings(storage, () => 30, () => false, NOW);
+
+    expect(expired.map((entry) => entry.meta.id)).toEqual([id(1)]);
+    for (const suffix of ['.json', '.bytes', '.times']) expect(existsSync(join(directory, id(1) + suffix))).toBe(false);
+    expect(await storage.list()).toEqual([]);
+    expect(unreadable).toEqual([`${id(2)}: SyntaxError`, `${id(2)}: SyntaxError`]);
+  });
+
   it('deletes what is past its tenant retention, keeps the rest, a live recording and tenants without retention', async () => {
     const directory = scratch.make();
     const storage = new FileRecordingStorage(directory);

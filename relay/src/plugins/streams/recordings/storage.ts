@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { appendFile, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordingMeta } from '@lightsout/shared';
@@ -76,13 +77,47 @@ export function parseTimes(text: string, storedBytes: number): [number, number][
 const missing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
 
 /**
+ * Writes a whole file or none: a temporary file beside it, then rename(2),
+ * which is atomic on POSIX. Written in place, a crash or a full disk left an
+ * empty or truncated meta that no listing could parse.
+ */
+function writeFileAtomically(path: string, text: string): void {
+  // Not ending in `.json`: a leftover of a crash is never taken for a recording's meta.
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    writeFileSync(temporary, text, { mode: 0o600 });
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+export interface FileRecordingStorageOptions {
+  /**
+   * A meta that cannot be read or parsed (left by a crash before meta was
+   * written atomically, or damaged on disk): list() and the retention sweep
+   * skip that recording and report it here. Default: a process warning.
+   */
+  onUnreadableMeta?(id: string, error: Error): void;
+}
+
+const warnUnreadableMeta = (id: string, error: Error): void => process.emitWarning(`recording ${id}: unreadable meta skipped (${error.message})`, { code: 'LIGHTSOUT_RECORDING_META_UNREADABLE' });
+
+/**
  * Per recording, in one directory: the meta (`.json`), the raw bytes
  * (`.bytes`) and the time index (`.times`: one "offset timeMs" line per
  * chunk). One replica's disk: the single process's default.
  */
 export class FileRecordingStorage implements RecordingStorage {
-  constructor(private readonly directory: string) {
+  private readonly onUnreadableMeta: (id: string, error: Error) => void;
+
+  constructor(
+    private readonly directory: string,
+    options: FileRecordingStorageOptions = {},
+  ) {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
+    this.onUnreadableMeta = options.onUnreadableMeta ?? warnUnreadableMeta;
   }
 
   writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined): RecordingWriter {
@@ -94,7 +129,7 @@ export class FileRecordingStorage implements RecordingStorage {
         {
           // Synchronous: the length is known before the first byte arrives, and an open failure is thrown to the caller.
           open: () => {
-            if (!existsSync(`${base}.json`)) writeFileSync(`${base}.json`, JSON.stringify(meta), { mode: 0o600 });
+            if (!existsSync(`${base}.json`)) writeFileAtomically(`${base}.json`, JSON.stringify(meta));
             return existsSync(`${base}.bytes`) ? statSync(`${base}.bytes`).size : 0;
           },
           // No descriptor is held between appends (open, write, close): two open files per recorded stream would
@@ -112,7 +147,13 @@ export class FileRecordingStorage implements RecordingStorage {
 
   async list(): Promise<RecordingMeta[]> {
     const names = await readdir(this.directory);
-    const metas = await Promise.all(names.filter((name) => name.endsWith('.json')).map((name) => this.get(name.slice(0, -5))));
+    // One unreadable meta must not hide every tenant's recordings (nor stop retention for good): it is skipped, and said.
+    const readable = (id: string) =>
+      this.get(id).catch((error: unknown) => {
+        this.onUnreadableMeta(id, error instanceof Error ? error : new Error(String(error)));
+        return undefined;
+      });
+    const metas = await Promise.all(names.filter((name) => name.endsWith('.json')).map((name) => readable(name.slice(0, -5))));
     return metas.filter((meta): meta is RecordingMeta => meta !== undefined).sort((a, b) => b.startedAt - a.startedAt);
   }
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { RecordingMeta } from '@lightsout/shared';
+import type { AuditPage, RecordingMeta } from '@lightsout/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, ensureTenant } from '../identity/accounts.js';
 import { FileRecordingStorage } from '../plugins/streams/recordings/storage.js';
@@ -90,6 +90,18 @@ describe('recordings: recordings.read and per-server grants', () => {
     const [entry] = (JSON.parse(answer.body) as { recordings: (RecordingMeta & { bytes?: number; lastWrittenAt?: number })[] }).recordings;
     expect(entry?.bytes).toBe('watching sim-01\r\n'.length);
     expect(entry?.lastWrittenAt).toBeGreaterThanOrEqual(entry!.startedAt - 1000);
+  });
+
+  it('audits each download: who took a copy of which recording (it holds what was typed)', async () => {
+    expect((await get(`/v1/recordings/${recordingIds.olgaSim01}`, 'olga')).status).toBe(200);
+    const downloads = async () => {
+      const answer = await get('/v1/audit?order=asc&limit=500', 'tad');
+      return (JSON.parse(answer.body) as AuditPage).records.filter((record) => record.action === 'recording.download' && record.target === `recording:${recordingIds.olgaSim01}`);
+    };
+    await expect.poll(async () => (await downloads()).map((record) => [record.subject, record.details?.['serverId']]), { timeout: 10_000 }).toEqual([[ids.get('olga'), 'sim-01']]);
+    // A refused read is no download.
+    expect((await get(`/v1/recordings/${recordingIds.olgaSim01}`, 'vic')).status).toBe(404);
+    expect(await downloads()).toHaveLength(1);
   });
 
   it('an operator reads their own recordings only', async () => {

@@ -5,11 +5,13 @@ import { dirname } from 'node:path';
 import { type Fleet, startFleet } from '@lightsout/bmcsim';
 import { type IpmiSimLab, startIpmiSim } from '@lightsout/lab';
 import { loginWithPassword } from '@lightsout/relay/testing';
+import { type SessionCreated, type StatusMessage, StreamClient } from '@lightsout/shared';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../lib/processes.js';
 import { type Stack, startStack } from '../lib/stack.js';
+import { nodeSocketFactory, sessionConnection } from '../lib/stream-socket.js';
 
 /**
  * The MCP endpoint through the whole chain: MCP clients no one here wrote
@@ -155,6 +157,36 @@ describe('MCP through relay → agent → BMC', () => {
     expect(calls.map((record) => record.action)).toEqual(expect.arrayContaining(['mcp.console_send', 'mcp.console_tail', 'mcp.power_status']));
     expect(calls.filter((record) => record.action === 'mcp.console_send').map((record) => record.outcome)).toEqual(expect.arrayContaining(['denied', 'success']));
     expect(JSON.stringify(calls)).not.toContain('hunter2');
+  }, 90_000);
+
+  it('reports a line as sent only when it reached the console: someone else holding control is a CONFLICT', async () => {
+    // This test's own policy; the tests after it get the one before it back.
+    const previous = (await api(stack.adminToken, 'GET', '/v1/automation/policy?tenant=demo')).body['policy'];
+    const policy = await api(stack.adminToken, 'PUT', '/v1/automation/policy?tenant=demo', { tools: ['console_send'], console: { allow: ['^echo [a-z0-9=: -]+$'] } });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(200);
+    // The admin holds control of sim-01's console; the operator's console_send joins it and may not type.
+    const created = await api(stack.adminToken, 'POST', '/v1/servers/sim-01/sessions', { kind: 'sol', mode: 'control' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    let output = '';
+    let status: StatusMessage | undefined;
+    const holder = new StreamClient({ ...sessionConnection(created.body as unknown as SessionCreated, nodeSocketFactory()), onData: (bytes) => (output += Buffer.from(bytes).toString('utf8')), onStatus: (message) => (status = message) });
+    try {
+      await eventually('the admin to hold control', 30_000, async () => (status?.mode === 'control' ? true : undefined));
+      const client = await mcp(stack.operatorToken);
+      const sent = await call(client, 'console_send', { server_id: 'sim-01', line: 'echo mark-1' });
+      if (sent.failure === undefined) {
+        // Only a real takeover may answer sent: true, and then the line ran.
+        expect(sent.structured, sent.text).toMatchObject({ sent: true });
+        expect(sent.text).toContain('mark-1');
+      } else {
+        expect(sent.failure.error.code, sent.text).toBe('CONFLICT');
+        expect(sent.failure.error.message).toMatch(/control/);
+        expect(output).not.toContain('mark-1');
+      }
+    } finally {
+      await holder.leave();
+      expect((await api(stack.adminToken, 'PUT', '/v1/automation/policy?tenant=demo', previous)).status).toBe(200);
+    }
   }, 90_000);
 
   it('holds a power off for a tenant admin\'s approval, then runs it once', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, compilePatterns, createRedactor, redactValue } from './redact.js';
+import { AUDIT_ARGUMENTS_MAX_CHARS, MAX_REDACT_DEPTH, REDACTED, TOO_DEEP, auditedArguments, compilePatterns, createRedactor, redactValue } from './redact.js';
 
 describe('redaction', () => {
   const redact = createRedactor();
@@ -27,6 +27,22 @@ describe('redaction', () => {
   it("applies the tenant's patterns on top, to every string of a JSON value but not its keys", () => {
     const tenant = createRedactor(compilePatterns(['cust-[0-9]{4}']));
     expect(redactValue({ 'cust-1234': ['owner cust-9876', 3, null, { note: 'password=x' }] }, tenant)).toEqual({ 'cust-1234': [`owner ${REDACTED}`, 3, null, { note: `password=${REDACTED}` }] });
+  });
+
+  it('replaces what is nested past MAX_REDACT_DEPTH with a marker instead of walking it', () => {
+    let deep: unknown = 'password=x';
+    for (let level = 0; level < 100_000; level += 1) deep = [deep];
+    let kept = redactValue(deep, redact);
+    for (let level = 0; level < MAX_REDACT_DEPTH; level += 1) kept = (kept as unknown[])[0];
+    expect(kept).toBe(TOO_DEEP);
+    expect(redactValue([[`password=x`]], redact)).toEqual([[`password=${REDACTED}`]]);
+  });
+
+  it('keeps small arguments whole in an audit record and a marked prefix of large ones', () => {
+    expect(auditedArguments({ line: 'password=x' }, redact)).toEqual({ line: `password=${REDACTED}` });
+    const large = auditedArguments({ server_id: 'x'.repeat(900 * 1024) }, redact) as { truncated: boolean; chars: number; prefix: string };
+    expect(large).toMatchObject({ truncated: true, chars: 900 * 1024 + '{"server_id":""}'.length });
+    expect(large.prefix).toHaveLength(AUDIT_ARGUMENTS_MAX_CHARS);
   });
 
   it('names an invalid tenant pattern', () => {

@@ -48,12 +48,34 @@ export function createRedactor(tenantPatterns: readonly RegExp[] = []): Redactor
   };
 }
 
-/** Every string inside a JSON value, redacted (object keys are left alone: they are schema, not data). */
-export function redactValue<T>(value: T, redact: Redactor): T {
+/** Deeper than this, a value is replaced by TOO_DEEP: nothing a caller sends is walked without bound. */
+export const MAX_REDACT_DEPTH = 32;
+export const TOO_DEEP = '[TOO DEEP]';
+
+/**
+ * Every string inside a JSON value, redacted (object keys are left alone:
+ * they are schema, not data). Arrays and objects below MAX_REDACT_DEPTH
+ * become TOO_DEEP, so hostile nesting cannot exhaust the stack.
+ */
+export function redactValue<T>(value: T, redact: Redactor, depth = 0): T {
   if (typeof value === 'string') return redact(value) as T;
-  if (Array.isArray(value)) return value.map((item: unknown) => redactValue(item, redact)) as T;
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactValue(item, redact)])) as T;
-  }
-  return value;
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= MAX_REDACT_DEPTH) return TOO_DEEP as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => redactValue(item, redact, depth + 1)) as T;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactValue(item, redact, depth + 1)])) as T;
+}
+
+/** What an audit record keeps of a caller's arguments at most (JSON characters). */
+export const AUDIT_ARGUMENTS_MAX_CHARS = 4096;
+
+/**
+ * A caller's arguments as an audit record keeps them: redacted, bounded in
+ * depth, and past `maxChars` of JSON a marked prefix instead (the audit log
+ * is hash-chained and forwarded to SIEMs: a caller must not be able to fill it).
+ */
+export function auditedArguments(args: unknown, redact: Redactor, maxChars = AUDIT_ARGUMENTS_MAX_CHARS): unknown {
+  const redacted = redactValue(args, redact);
+  const text = JSON.stringify(redacted) ?? 'null';
+  if (text.length <= maxChars) return redacted;
+  return { truncated: true, chars: text.length, prefix: text.slice(0, maxChars) };
 }

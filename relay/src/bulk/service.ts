@@ -167,6 +167,16 @@ export class BulkService {
     return { jobId: job.id, dryRun: false, total: targets.length };
   }
 
+  /**
+   * The refusals submit would give a real job of `count` servers (role,
+   * step-up, the API token threshold), denials audited the same way: for a
+   * front end that must refuse before it does anything else for the job (an
+   * approval asked for or spent).
+   */
+  async authorizeRun(principal: Principal, operation: BulkOperation, count: number, context: BulkCallContext): Promise<void> {
+    await this.authorize(principal, operation, count, false, context);
+  }
+
   /** A job's view for its own caller; anyone else's (or an expired one) is NOT_FOUND. */
   get(principal: Principal, jobId: string): ReturnType<BulkJob['view']> {
     const job = this.jobs.get(jobId);

@@ -218,6 +218,72 @@ describe('WatchServers ends as the event feed does', () => {
     expect(at - disabledAt).toBeLessThan(1000);
   });
 
+  it('a watcher that stops reading is cut off at once (RESOURCE_EXHAUSTED) and unsubscribed, its backlog dropped', async () => {
+    const subscribers = relay.app.serverEvents.subscriberCount;
+    const iterator = createClient(ServerService, createGrpcTransport({ baseUrl: relay.url })).watchServers({}, bearer(operatorToken))[Symbol.asyncIterator]();
+    expect(((await iterator.next()).value as WatchServersResponse).event.case).toBe('snapshot');
+    expect(relay.app.serverEvents.subscriberCount).toBe(subscribers + 1);
+    // Not reading: each change queues two messages (rpc-01, rpc-02) at the relay until the queue is full.
+    let changes = 0;
+    while (relay.app.serverEvents.subscriberCount > subscribers && changes < 20_000) {
+      relay.app.serverEvents.serversChanged(['rpc-01', 'rpc-02']);
+      changes += 1;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect(relay.app.serverEvents.subscriberCount, `still subscribed after ${changes} changes`).toBe(subscribers);
+    let received = 0;
+    const error = await (async () => {
+      for (;;) {
+        const { done } = await iterator.next();
+        if (done) return undefined;
+        received += 1;
+      }
+    })().catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect((error as ConnectError).metadata.get(ERROR_CODE_METADATA)).toBe('RATE_LIMITED');
+    // What the transport had taken before the queue filled, not the queue's 10 000.
+    expect(received).toBeLessThan(5_000);
+  }, 60_000);
+
+  it('a user disabled gets none of the backlog queued for them: the stream ends ahead of it', async () => {
+    const adminToken = (await loginWithPassword(relay.url, 'admin', relay.credentials.admin.password)).accessToken;
+    const created = await rest(adminToken, 'POST', '/v1/users', { username: 'rpc-backlogged', password: PASSWORD, role: 'operator', tenant: 'demo' });
+    expect(created.status).toBe(201);
+    const backlogged = createClient(ServerService, createGrpcTransport({ baseUrl: relay.url })).watchServers({}, bearer((await loginWithPassword(relay.url, 'rpc-backlogged', PASSWORD)).accessToken))[Symbol.asyncIterator]();
+    expect(((await backlogged.next()).value as WatchServersResponse).event.case).toBe('snapshot');
+    // A watcher that reads shows when the relay has handled the changes (both feeds hear each in the same order).
+    const abort = new AbortController();
+    let markerSeen = false;
+    const reading = (async () => {
+      // Its own HTTP/2 connection: the unread stream above holds its connection's flow-control window.
+      for await (const message of createClient(ServerService, createGrpcTransport({ baseUrl: relay.url })).watchServers({}, { ...bearer(operatorToken), signal: abort.signal })) {
+        if (message.event.case === 'removedServerId' && message.event.value === 'rpc-marker') markerSeen = true;
+      }
+    })().catch(() => undefined);
+    const changes = 4_000;
+    for (let change = 0; change < changes; change += 1) {
+      relay.app.serverEvents.serversChanged(['rpc-01', 'rpc-02']);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    relay.app.serverEvents.serversRemoved([{ id: 'rpc-marker', tenant: 'demo' }]);
+    await waitFor('the reading watcher to have every change', () => markerSeen, { timeoutMs: 30_000 });
+    abort.abort();
+    await reading;
+    expect((await rest(adminToken, 'PATCH', `/v1/users/${String(created.body['id'])}`, { disabled: true })).status).toBe(200);
+    let received = 0;
+    const error = await (async () => {
+      for (;;) {
+        const { done } = await backlogged.next();
+        if (done) return undefined;
+        received += 1;
+      }
+    })().catch((failure: unknown) => failure);
+    expect((error as ConnectError).code).toBe(Code.PermissionDenied);
+    // What the transport had taken before the user was disabled, not the thousands queued behind it.
+    expect(received).toBeLessThan(changes);
+  }, 60_000);
+
   it('a relay that closes ends its watches (OK) instead of waiting for them, and its HTTP/2 sessions', async () => {
     const closing = await startRelay();
     const token = (await loginWithPassword(closing.url, 'operator', closing.credentials.operator.password)).accessToken;

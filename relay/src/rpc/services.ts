@@ -131,14 +131,19 @@ export function registerRpcServices(app: FastifyInstance, router: ConnectRouter,
     async *watchServers(_input, context) {
       const request = context.values.get(FASTIFY_REQUEST);
       const log = request?.log ?? app.log;
-      const events: Array<FeedMessage | { end: FeedEnd | 'slow' | 'closed' }> = [];
+      const events: FeedMessage[] = [];
+      /** Why the stream ends: at once, ahead of any backlog (a revoked caller gets none of it). */
+      let ending: FeedEnd | 'slow' | 'closed' | undefined;
       let wake: (() => void) | undefined;
       let stop: (() => void) | undefined;
-      const push = (item: (typeof events)[number]) => {
-        events.push(item);
+      const endWith = (reason: NonNullable<typeof ending>) => {
+        if (ending !== undefined) return;
+        ending = reason;
+        events.length = 0;
+        stop?.();
         wake?.();
       };
-      const closed = () => push({ end: 'closed' });
+      const closed = () => endWith('closed');
       try {
         const authenticated = await begin(context, false);
         await authorize(authenticated, 'servers.read');
@@ -146,24 +151,32 @@ export function registerRpcServices(app: FastifyInstance, router: ConnectRouter,
           app,
           { principal: authenticated.principal!, token: bearerTokenOf(authenticated), log, bulk: false },
           {
-            send: (message) => (events.length >= MAX_QUEUED_EVENTS ? push({ end: 'slow' }) : push(message)),
-            end: (reason) => push({ end: reason }),
+            send: (message) => {
+              if (ending !== undefined) return;
+              // A watcher this far behind is cut off, as /v1/events closes a socket with 1 MB unsent.
+              if (events.length >= MAX_QUEUED_EVENTS) return endWith('slow');
+              events.push(message);
+              wake?.();
+            },
+            end: (reason) => endWith(reason),
           },
         );
+        // Ended while subscribing: stop had not been returned yet.
+        if (ending !== undefined) stop();
         options.closing.addEventListener('abort', closed);
         context.signal.addEventListener('abort', closed);
         // An abort during the awaits above fired before anyone listened.
         if (options.closing.aborted || context.signal.aborted) return;
         for (;;) {
-          while (events.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-          const item = events.shift()!;
-          if ('end' in item) {
-            if (item.end === 'closed') return;
-            if (item.end === 'revoked') throw new LightsoutError('FORBIDDEN', 'access revoked');
-            if (item.end === 'expired') throw new LightsoutError('TOKEN_EXPIRED', 'access token expired', { hint: 'watch again with a fresh token' });
-            if (item.end === 'slow') throw new LightsoutError('RATE_LIMITED', 'the watcher is too far behind', { hint: 'read the stream faster, or watch again' });
+          while (events.length === 0 && ending === undefined) await new Promise<void>((resolve) => (wake = resolve));
+          if (ending !== undefined) {
+            if (ending === 'closed') return;
+            if (ending === 'revoked') throw new LightsoutError('FORBIDDEN', 'access revoked');
+            if (ending === 'expired') throw new LightsoutError('TOKEN_EXPIRED', 'access token expired', { hint: 'watch again with a fresh token' });
+            if (ending === 'slow') throw new LightsoutError('RATE_LIMITED', 'the watcher is too far behind', { hint: 'read the stream faster, or watch again' });
             throw new LightsoutError('INTERNAL', 'the server feed failed; the relay log has the details');
           }
+          const item = events.shift()!;
           const message = watchMessage(item);
           if (message !== undefined) yield message;
         }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { LightsoutError, type StreamKind, type StreamMode, StreamClient, isErrorCode } from '@lightsout/shared';
+import { LightsoutError, type StatusMessage, type StreamKind, type StreamMode, StreamClient, isErrorCode } from '@lightsout/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import WebSocket from 'ws';
 import { findServer } from '../../inventory/servers.js';
@@ -8,7 +8,12 @@ import { findServer } from '../../inventory/servers.js';
 /** How a console exchange ends: output quiet for `quietMs` (the scrollback replay is sent at once), or `maxMs` in all. */
 export interface ConsoleExchangeOptions {
   mode: StreamMode;
-  /** Bytes typed once the session streams (console_send). */
+  /**
+   * Bytes typed once the session streams and the agent's status says this
+   * session holds control (console_send). Someone else holding control is a
+   * CONFLICT, input the relay or the agent refused is BMC_UNREACHABLE: the
+   * exchange resolves only when the bytes went out as the controller's.
+   */
   input?: Uint8Array;
   quietMs: number;
   maxMs: number;
@@ -22,7 +27,10 @@ export interface ConsoleExchangeOptions {
  * endpoint over loopback with the same client the CLI uses, so the session
  * is the ordinary kind (the agent's shared console and scrollback,
  * recordings, revocation, the agent's view/control rules). It reads what the
- * console replays and prints, optionally types `input`, and leaves.
+ * console replays and prints, optionally types `input`, and leaves. The
+ * agent gives control to a joining session only when nobody else holds it
+ * and silently drops a viewer's input, so input waits for a status that
+ * says this session controls the console.
  */
 export async function consoleExchange(app: FastifyInstance, request: FastifyRequest, serverId: string, options: ConsoleExchangeOptions): Promise<Buffer> {
   const principal = request.principal!;
@@ -45,6 +53,8 @@ export async function consoleExchange(app: FastifyInstance, request: FastifyRequ
     let lastDataAt = Date.now();
     let typed = false;
     let settled = false;
+    /** The agent's latest word on this session's mode and who controls the console. */
+    let status: StatusMessage | undefined;
     const startedAt = Date.now();
     const timers = new Set<NodeJS.Timeout>();
     const setTimer = (callback: () => void, ms: number) => {
@@ -67,6 +77,18 @@ export async function consoleExchange(app: FastifyInstance, request: FastifyRequ
         if (error) reject(error);
         else resolve(Buffer.concat(chunks));
       });
+    };
+    /** Type the input once streaming as the controller; a console someone else controls refuses it. */
+    const typeIfControlling = () => {
+      if (options.input === undefined || typed || settled || status === undefined || client.state !== 'streaming') return;
+      if (status.mode !== 'control') {
+        return finish(
+          new LightsoutError('CONFLICT', `${status.controller ?? 'someone else'} holds control of the console of ${serverId}; the line was not sent`, { hint: 'try again once they have left the console' }),
+        );
+      }
+      typed = true;
+      lastDataAt = Date.now();
+      client.write(options.input);
     };
     const client = new StreamClient({
       streamUrl: `ws://${host}:${address.port}/v1/streams/${sessionId}`,
@@ -97,24 +119,31 @@ export async function consoleExchange(app: FastifyInstance, request: FastifyRequ
         while (kept - (chunks[0]?.length ?? 0) >= options.maxBytes && chunks.length > 1) kept -= chunks.shift()!.length;
       },
       onState: (state) => {
-        if (state === 'streaming' && options.input !== undefined && !typed) {
-          typed = true;
-          lastDataAt = Date.now();
-          client.write(options.input);
-        }
+        if (state === 'streaming') typeIfControlling();
+      },
+      onStatus: (message) => {
+        status = message;
+        typeIfControlling();
+      },
+      onInputRefused: (bytes) => {
+        if (options.input !== undefined) finish(new LightsoutError('BMC_UNREACHABLE', `${bytes} bytes of the line did not reach the console of ${serverId} (the path to the BMC is down)`));
       },
       onClose: (code, reason) => {
         if (settled) return;
         // The gateway closes with the error code as the reason (gateway.ts closeCodeFor).
         if (isErrorCode(reason)) return finish(new LightsoutError(reason, `the console session ended: ${reason}`));
-        finish(client.bytesReceived > 0 ? undefined : new LightsoutError('BMC_UNREACHABLE', `the console session ended (${code}${reason ? ` ${reason}` : ''})`));
+        const ended = () => new LightsoutError('BMC_UNREACHABLE', `the console session ended (${code}${reason ? ` ${reason}` : ''})`);
+        if (options.input !== undefined && !typed) return finish(ended());
+        finish(client.bytesReceived > 0 ? undefined : ended());
       },
     });
     const tick = setInterval(() => {
       const now = Date.now();
       const streaming = client.state === 'streaming';
       if (streaming && now - lastDataAt >= options.quietMs && (options.input === undefined || typed)) return finish();
-      if (now - startedAt >= options.maxMs) finish(streaming ? undefined : new LightsoutError('BMC_TIMEOUT', `the console of ${serverId} did not open within ${options.maxMs} ms`));
+      if (now - startedAt < options.maxMs) return;
+      if (!streaming) return finish(new LightsoutError('BMC_TIMEOUT', `the console of ${serverId} did not open within ${options.maxMs} ms`));
+      finish(options.input === undefined || typed ? undefined : new LightsoutError('BMC_TIMEOUT', `the agent did not say within ${options.maxMs} ms who controls the console of ${serverId}; the line was not sent`));
     }, 25);
   });
 }

@@ -6,7 +6,7 @@ import { CallToolRequestSchema, type CallToolResult, ListToolsRequestSchema, typ
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
-import { type Redactor, createRedactor, redactValue } from '../../automation/redact.js';
+import { type Redactor, auditedArguments, createRedactor, redactValue } from '../../automation/redact.js';
 import { CLIENT_SCOPES } from '../../identity/provider.js';
 import { TOOLS, type ToolDefinition } from './tools.js';
 
@@ -58,7 +58,8 @@ export default async function mcpPlugin(app: FastifyInstance): Promise<void> {
     const started = performance.now();
     const principal = request.principal!;
     const args = rawArgs ?? {};
-    let serverIds: string[] = typeof args['server_id'] === 'string' ? [args['server_id']] : [];
+    // From validated arguments only: what the caller sent is bounded in the audit record, never its target.
+    let serverIds: string[] = [];
     let redact: Redactor = createRedactor();
     const elapsed = () => Math.round(performance.now() - started);
     const audit = (outcome: 'success' | 'failure' | 'denied', code: string | undefined) =>
@@ -68,7 +69,7 @@ export default async function mcpPlugin(app: FastifyInstance): Promise<void> {
         subject: principal.subject,
         tenant: principal.tenant,
         target: serverIds.length === 1 ? `server:${serverIds[0]}` : null,
-        details: { arguments: redactValue(args, redact), ...(code === undefined ? {} : { code }), durationMs: elapsed(), serverIds: serverIds.slice(0, 100), serverCount: serverIds.length },
+        details: { arguments: auditedArguments(args, redact), ...(code === undefined ? {} : { code }), durationMs: elapsed(), serverIds: serverIds.slice(0, 100), serverCount: serverIds.length },
       });
     try {
       const { compiled } = await app.automation.policyOf(principal.tenant);
@@ -78,8 +79,9 @@ export default async function mcpPlugin(app: FastifyInstance): Promise<void> {
       if (!compiled.tools.has(tool.definition.name)) throw new LightsoutError('POLICY_DENIED', `the tenant's automation policy does not enable ${name}`, { hint: 'a tenant admin enables tools with lightsout automation policy set' });
       if (!tool.check.Check(args)) {
         const first = tool.check.Errors(args)[0];
-        throw new LightsoutError('VALIDATION_FAILED', `invalid arguments for ${name}: ${first ? `${first.instancePath || '/'} ${first.message}` : 'does not match the input schema'}`);
+        throw new LightsoutError('VALIDATION_FAILED', `invalid arguments for ${name}: ${first ? `${first.instancePath.slice(0, 200) || '/'} ${first.message}` : 'does not match the input schema'}`);
       }
+      if (typeof args['server_id'] === 'string') serverIds = [args['server_id']];
       const answer = await tool.definition.run({ app, request, policy: compiled, redact }, args);
       serverIds = answer.serverIds;
       const structured = { ...redactValue(answer.result, redact), duration_ms: elapsed(), server_ids: serverIds };

@@ -7,6 +7,7 @@ import { type CompiledPolicy, consoleLineRefusal } from '../../automation/policy
 import type { Redactor } from '../../automation/redact.js';
 import { type ServerFilter, matchesFilter } from '../../inventory/filter.js';
 import { settledWithin } from '../../settled-within.js';
+import { approvedBulkSelector } from './bulk-approval.js';
 import { consoleExchange } from './console.js';
 
 /** What a tool runs with: the MCP request (principal, audit origin), the tenant policy, the redactor. */
@@ -254,7 +255,8 @@ export const TOOLS: readonly ToolDefinition[] = [
   {
     name: 'console_send',
     title: 'Send a console line',
-    description: "Type one line (Enter is added) into the server's serial console and return what it printed within a moment. The tenant policy decides which lines are allowed.",
+    description:
+      "Type one line (Enter is added) into the server's serial console and return what it printed within a moment. The tenant policy decides which lines are allowed. sent is true only when the line went out as the console's controller: someone else holding control is a CONFLICT (nothing is typed).",
     least: 'console.control',
     readOnly: false,
     destructive: true,
@@ -262,7 +264,8 @@ export const TOOLS: readonly ToolDefinition[] = [
     output: { server_id: Type.String(), sent: Type.Boolean(), output: Type.Array(Type.String()) },
     async run(context, args) {
       const { server_id: serverId, line } = args as { server_id: string; line: string };
-      // Typing into a console someone has open takes it over (console.takeover, step-up), as in the REST API.
+      // Joining a console someone has open with control needs console.takeover (step-up), as in the REST API; the
+      // agent still gives control only when nobody else holds it, and consoleExchange refuses to type as a viewer.
       const others = context.app.streams.gateway.othersLiveOn(serverId, context.request.principal!.subject);
       await authorized(context, others ? 'console.takeover' : 'console.control', serverId);
       const refusal = consoleLineRefusal(context.policy, line);
@@ -336,13 +339,14 @@ export const TOOLS: readonly ToolDefinition[] = [
       const { app, request } = context;
       // The service checks tenant, grants, role and step-up itself (one implementation for REST, MCP and RPC).
       const origin = { sourceIp: request.ip, correlationId: request.id };
+      let runOn = selector;
       if (dryRun !== true && operation.kind === 'power' && context.policy.approvalPower.has(operation.action)) {
-        // What the approver sees is what will run: the servers the selector names now.
-        const preview = await app.bulk.submit(request.principal!, { selector, operation, dryRun: true }, origin);
-        const call = { selector, operation };
-        await spendOrRequestApproval(app.store, request.principal!, { tool: 'bulk_action', serverId: `bulk:${preview.total} servers`, args: call, shownArgs: { ...call, servers: (preview.servers ?? []).map((server) => server.id).slice(0, 50) } }, approvalId);
+        // What the approver sees is what will run: the servers the selector names now, and only those.
+        const approved = await approvedBulkSelector(context, selector, operation, approvalId);
+        if (approved === undefined) return { result: { job_id: null, dry_run: false, total: 0 }, serverIds: [] };
+        runOn = approved;
       }
-      const accepted = await app.bulk.submit(request.principal!, { selector, operation, ...(dryRun === undefined ? {} : { dryRun }) }, origin);
+      const accepted = await app.bulk.submit(request.principal!, { selector: runOn, operation, ...(dryRun === undefined ? {} : { dryRun }) }, origin);
       if (accepted.jobId !== null) await settledWithin(app.bulk.settled(accepted.jobId), (waitSeconds ?? 60) * 1000);
       return bulkAnswer(app, request, accepted);
     },

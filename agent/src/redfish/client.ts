@@ -76,12 +76,13 @@ const TASK_WAIT_MS = 120_000;
 /** DSP2046 Task.TaskState values of a task that has not ended. */
 const TASK_RUNNING = new Set(['New', 'Starting', 'Running', 'Suspended', 'Interrupted', 'Pending', 'Stopping', 'Cancelling', 'Service']);
 /**
- * Answers to the session login that mean "no SessionService here, or not
- * this way": Basic auth is what is left. Anything else (a 503 from an iDRAC
- * whose session slots are full, a 429) is the BMC's answer for now, not a
- * reason to give up sessions for good and send the password with every request.
+ * Answers to the session login that mean "no SessionService here, not this
+ * way, or broken" (a 500 to a well-formed login): Basic auth is what is left.
+ * Anything else (a 503 from an iDRAC whose session slots are full, a 429, a
+ * proxy's 502 or 504) is the BMC's answer for now, not a reason to give up
+ * sessions for good and send the password with every request.
  */
-const NO_SESSIONS_HERE = new Set([400, 404, 405, 415, 501]);
+const NO_SESSIONS_HERE = new Set([400, 404, 405, 415, 500, 501]);
 
 export class RedfishClient {
   private readonly options: Required<Omit<RedfishClientOptions, 'auth' | 'credentialGate'>> & { auth: 'session' | 'basic' };

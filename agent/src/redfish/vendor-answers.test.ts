@@ -123,6 +123,14 @@ describe('sessions', () => {
     expect(bmc.requestsTo('POST', '/SessionService/Sessions')).toHaveLength(2);
     expect(bmc.requests.some((entry) => entry.headers.authorization !== undefined)).toBe(false);
   });
+
+  it('falls back to Basic where the session login is broken (500 to a well-formed login)', async () => {
+    const { bmc, driver } = await setup({}, (request) =>
+      request.path === '/redfish/v1/SessionService/Sessions' && request.method === 'POST' ? { status: 500, body: { error: { code: 'Base.1.8.InternalError', message: 'internal error' } } } : undefined,
+    );
+    expect(await driver.powerGet()).toEqual({ power: 'off' });
+    expect(bmc.requests.at(-1)!.headers.authorization).toMatch(/^Basic /);
+  });
 });
 
 describe('boot override', () => {

@@ -16,7 +16,9 @@ const PASSWORD = 'recordings-access-password';
 let relay: RunningRelay;
 const tokens = new Map<string, string>();
 const ids = new Map<string, string>();
-const recordingIds = { olgaSim01: '', olgaSim02: '', vicSim01: '', otherTenant: '' };
+const recordingIds = { olgaSim01: '', olgaSim02: '', vicSim01: '', otherTenant: '', olgaTooLarge: '' };
+/** Small, so that a test recording can be larger than what a download renders. */
+const RECORDING_MAX_BYTES = 64;
 
 async function get(url: string, who: string) {
   const response = await relay.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${tokens.get(who)!}` } });
@@ -24,7 +26,7 @@ async function get(url: string, who: string) {
 }
 
 beforeAll(async () => {
-  relay = await startRelay();
+  relay = await startRelay({ config: { store: { recordingMaxBytes: RECORDING_MAX_BYTES } } });
   const { store } = relay.app;
   const now = Date.now();
   await ensureTenant(store, 'bravo', 'Bravo');
@@ -63,6 +65,8 @@ beforeAll(async () => {
   recordingIds.olgaSim02 = await record('sim-02', 'demo', 'olga', 'login: root\r\nPassword: olga-sim02-secret\r\n');
   recordingIds.vicSim01 = await record('sim-01', 'demo', 'vic', 'watching sim-01\r\n');
   recordingIds.otherTenant = await record('bravo-01', 'bravo', 'bravo-admin', 'bravo secret\r\n');
+  // Stored by a relay with a larger limit (or none, before there was one).
+  recordingIds.olgaTooLarge = await record('sim-01', 'demo', 'olga', 'x'.repeat(RECORDING_MAX_BYTES + 1));
 }, 60_000);
 afterAll(async () => {
   await relay?.close();
@@ -105,19 +109,29 @@ describe('recordings: recordings.read and per-server grants', () => {
   });
 
   it('an operator reads their own recordings only', async () => {
-    expect(await listed('olga')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02].sort());
+    expect(await listed('olga')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02, recordingIds.olgaTooLarge].sort());
     expect((await get(`/v1/recordings/${recordingIds.olgaSim02}`, 'olga')).body).toContain('olga-sim02-secret');
     expect((await get(`/v1/recordings/${recordingIds.vicSim01}`, 'olga')).status).toBe(404);
   });
 
   it('a tenant admin reads the tenant\'s recordings within their grants; never another tenant\'s', async () => {
-    expect(await listed('tad')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02, recordingIds.vicSim01].sort());
+    expect(await listed('tad')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02, recordingIds.olgaTooLarge, recordingIds.vicSim01].sort());
     expect((await get(`/v1/recordings/${recordingIds.olgaSim02}`, 'tad')).body).toContain('olga-sim02-secret');
-    expect(await listed('narrow-admin')).toEqual([recordingIds.olgaSim01, recordingIds.vicSim01].sort());
+    expect(await listed('narrow-admin')).toEqual([recordingIds.olgaSim01, recordingIds.olgaTooLarge, recordingIds.vicSim01].sort());
     expect((await get(`/v1/recordings/${recordingIds.olgaSim02}`, 'narrow-admin')).status).toBe(404);
     expect((await get(`/v1/recordings/${recordingIds.otherTenant}`, 'tad')).status).toBe(404);
     expect(await listed('bravo-admin')).toEqual([recordingIds.otherTenant]);
     // A tenant-admin API token holds recordings.read like the role (an archive or SIEM job).
-    expect(await listed('admin-token')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02, recordingIds.vicSim01].sort());
+    expect(await listed('admin-token')).toEqual([recordingIds.olgaSim01, recordingIds.olgaSim02, recordingIds.olgaTooLarge, recordingIds.vicSim01].sort());
+  });
+});
+
+describe('recordings: download size', () => {
+  it('a recording larger than store.recordingMaxBytes is refused 413 PAYLOAD_TOO_LARGE before it is read, and the relay goes on serving', async () => {
+    const answer = await get(`/v1/recordings/${recordingIds.olgaTooLarge}`, 'olga');
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: `recording ${recordingIds.olgaTooLarge} holds ${RECORDING_MAX_BYTES + 1} bytes; a download renders at most ${RECORDING_MAX_BYTES}`, hint: expect.stringContaining('store.recordingMaxBytes') });
+    expect(await listed('olga')).toContain(recordingIds.olgaTooLarge);
+    expect((await get(`/v1/recordings/${recordingIds.olgaSim01}`, 'olga')).status).toBe(200);
   });
 });

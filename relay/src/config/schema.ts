@@ -33,6 +33,12 @@ const Store = Type.Object(
      * (the store, which every replica reads). Default: directory for role all, database for managers and gateways.
      */
     recordings: Type.Optional(Type.Union([Type.Literal('directory'), Type.Literal('database')])),
+    /**
+     * Bytes one console recording holds at most; default 1 GiB (DEFAULT_RECORDING_MAX_BYTES). Past it the
+     * session goes on unrecorded: without a limit one console printing without end fills dataDir, the SQLite
+     * store's disk too. Also the largest recording a download renders, as downloads are rendered in memory.
+     */
+    recordingMaxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   { additionalProperties: false, default: {} },
 );

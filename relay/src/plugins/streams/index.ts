@@ -32,6 +32,7 @@ import { StreamTokens, grantOf, grantedAtMs, spendConnectToken } from './tokens.
 import { toAsciicast, toRfbCapture } from './recordings/formats.js';
 import { type RecordingPolicy, loadRecordingPolicy } from './recordings/policy.js';
 import { StreamRecorder } from './recordings/recorder.js';
+import { DEFAULT_RECORDING_MAX_BYTES } from './recordings/appender.js';
 import { registerRecordingPolicyRoutes } from './recordings/policy-routes.js';
 import { StoredRecordingPolicies } from './recordings/stored-policies.js';
 import { sweepExpiredRecordings } from './recordings/retention.js';
@@ -142,7 +143,12 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   app.addHook('onClose', async () => stopKeyRefresh());
   const legs = new PendingLegs();
   // Files under this replica's dataDir, or the store every replica of the deployment reads (docs/deployment.md, Shared state).
-  const recordings = options.recordings ?? (recordingStorageOf(app.config) === 'database' ? new DatabaseRecordingStorage(app.store) : new FileRecordingStorage(join(app.config.dataDir, 'recordings'), { onUnreadableMeta: (id, error) => app.log.warn({ err: error, recordingId: id }, 'recording skipped: its meta cannot be read') }));
+  const recordingMaxBytes = app.config.store.recordingMaxBytes ?? DEFAULT_RECORDING_MAX_BYTES;
+  const recordings =
+    options.recordings ??
+    (recordingStorageOf(app.config) === 'database'
+      ? new DatabaseRecordingStorage(app.store, Date.now, recordingMaxBytes)
+      : new FileRecordingStorage(join(app.config.dataDir, 'recordings'), { maxBytes: recordingMaxBytes, onUnreadableMeta: (id, error) => app.log.warn({ err: error, recordingId: id }, 'recording skipped: its meta cannot be read') }));
   // The deployment's file gives the defaults; a tenant's rules set through the API (kept in the store, read by every replica) replace its entry.
   const storedPolicies = app.hasDecorator('store') ? new StoredRecordingPolicies(app.store, app.hasDecorator('cluster') ? app.cluster.bus : undefined) : undefined;
   const policy = options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir, storedPolicies?.rulesOf);
@@ -358,8 +364,19 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     { config: { permission: 'recordings.read-own' }, schema: { tags: ['streams'], summary: 'Download a recording: asciicast v2 (SOL, serial) or RFB capture (VNC)', params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
     async (request, reply) => {
       const meta = await recordings.get(request.params.id);
-      const data = (await visible(meta, request.principal!)) ? await recordings.read(request.params.id) : undefined;
-      if (!meta || !data) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
+      if (!meta || !(await visible(meta, request.principal!))) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
+      // A download is read and rendered in memory whole (asciicast up to six characters per byte): a larger
+      // recording (stored before the limit, or under a larger one) would hold the event loop and memory every
+      // console shares, and past 2 GiB fail untyped. Its size is known without reading it.
+      const size = (await recordings.size(meta.id)) ?? 0;
+      if (size > recordingMaxBytes) {
+        throw new LightsoutError('PAYLOAD_TOO_LARGE', `recording ${meta.id} holds ${size} bytes; a download renders at most ${recordingMaxBytes}`, {
+          hint: 'a relay with a larger store.recordingMaxBytes downloads it (it holds the recording in memory while rendering it)',
+          details: { recording: meta.id, bytes: size, maxBytes: recordingMaxBytes },
+        });
+      }
+      const data = await recordings.read(meta.id);
+      if (!data) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
       // A recording holds what was typed, passwords included: who took a copy is audited, as an audit export is.
       if (app.hasDecorator('audit')) {
         void app.audit

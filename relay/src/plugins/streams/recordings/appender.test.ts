@@ -146,3 +146,38 @@ describe('RecordingAppender: offsets', () => {
     expect(gaps.map((gap) => [(gap as Error & { code?: string }).code, gap.message])).toEqual([['RECORDING_GAP', 'recording gap-recording: bytes at offset 8, but only 6 are stored']]);
   });
 });
+
+describe('RecordingAppender: size limit', () => {
+  it('stores exactly up to the limit, reports QUOTA_EXCEEDED once naming the recording and the limit, and ignores later writes', async () => {
+    const clock = manualSchedule();
+    const { target, appends } = memoryTarget();
+    const errors: Error[] = [];
+    const appender = new RecordingAppender('full-recording', target, (error) => errors.push(error), clock.schedule, undefined, 10);
+    appender.write(undefined, Buffer.from('0123456'), 1);
+    // Crosses the limit: '789' is kept, 'abc' is not.
+    appender.write(undefined, Buffer.from('789abc'), 2);
+    appender.write(undefined, Buffer.from('def'), 3);
+    await appender.idle();
+    appender.write(undefined, Buffer.from('ghi'), 4);
+    appender.close();
+    await settled();
+    expect(appends.map((append) => append.text).join('')).toBe('0123456789');
+    expect(appender.size).toBe(10);
+    expect(errors.map((error) => [(error as Error & { code?: string }).code, error.message])).toEqual([['QUOTA_EXCEEDED', 'recording full-recording reached its limit of 10 bytes; the session goes on unrecorded']]);
+  });
+
+  it('a continued recording already at the limit stores nothing more', async () => {
+    const clock = manualSchedule();
+    const appends: string[] = [];
+    const target: AppendTarget = { open: () => 10, append: async (_offset, bytes) => void appends.push(Buffer.from(bytes).toString('latin1')) };
+    const errors: Error[] = [];
+    const appender = new RecordingAppender('full-recording', target, (error) => errors.push(error), clock.schedule, undefined, 10);
+    // A replay of what is stored is no growth; the byte after it is.
+    appender.write(0, Buffer.from('0123456789'), 1);
+    expect(errors).toEqual([]);
+    appender.write(10, Buffer.from('x'), 2);
+    await appender.idle();
+    expect(appends).toEqual([]);
+    expect(errors.map((error) => (error as Error & { code?: string }).code)).toEqual(['QUOTA_EXCEEDED']);
+  });
+});

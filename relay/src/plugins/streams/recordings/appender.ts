@@ -34,7 +34,16 @@
  * what waits. `idle()` and `close()` store what waits at once. What a crash
  * loses is what had not reached storage: at most that delay's worth more
  * than before.
+ *
+ * A recording holds at most `maxBytes`: one console printing without end (a
+ * hostile BMC, a VNC screen changing at full rate) would otherwise fill the
+ * data directory, which in the single process also holds the SQLite store,
+ * and fail the relay for every tenant. The bytes up to the limit are stored,
+ * the limit is reported once through onError (QUOTA_EXCEEDED), and later
+ * writes are dropped: the console goes on, unrecorded.
  */
+
+import { LightsoutError } from '@lightsout/shared';
 
 /** Where the appender stores: the backend's two operations. */
 export interface AppendTarget {
@@ -46,6 +55,9 @@ export interface AppendTarget {
 
 /** A recording whose backend cannot keep up is dropped (reported) rather than buffered without bound. */
 export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+/** What one recording holds at most unless the storage is given another limit (config store.recordingMaxBytes). */
+export const DEFAULT_RECORDING_MAX_BYTES = 1024 * 1024 * 1024;
 
 /** When pending bytes are stored (see the class comment). */
 export interface AppendSchedule {
@@ -107,6 +119,8 @@ export class RecordingAppender {
   private closed = false;
   /** Stream bytes never stored (a gap before what this writer got): stream offsets minus this are stored offsets. */
   private skipped = 0;
+  /** The recording reached maxBytes (and said so): what comes later is not kept. */
+  private limitReached = false;
   private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -115,6 +129,7 @@ export class RecordingAppender {
     private readonly onError: (error: Error) => void,
     private readonly when: AppendSchedule = nodeAppendSchedule,
     private readonly onGap: (gap: RecordingGapError) => void = (gap) => process.emitWarning(gap.message, { code: gap.code }),
+    private readonly maxBytes: number = DEFAULT_RECORDING_MAX_BYTES,
   ) {
     const previous = latestAppenders.get(id);
     latestAppenders.set(id, this);
@@ -140,7 +155,7 @@ export class RecordingAppender {
   /** Keeps what of `bytes` (starting at stream offset `offset`; undefined: right after what is held) is new. */
   write(offset: number | undefined, bytes: Uint8Array, timeMs: number): void {
     const state = this.state;
-    if (state.name === 'failed' || bytes.length === 0) return;
+    if (state.name === 'failed' || this.limitReached || bytes.length === 0) return;
     if (state.name === 'opening') {
       if (state.earlyLength + bytes.length > MAX_PENDING_BYTES) return this.fail(new Error(`recording ${this.id} fell ${MAX_PENDING_BYTES} bytes behind while opening`));
       state.early.push({ offset, bytes, timeMs });
@@ -159,7 +174,19 @@ export class RecordingAppender {
     }
     const end = start + bytes.length;
     if (end <= state.size) return;
-    const fresh = bytes.subarray(Math.max(0, state.size - start));
+    let fresh = bytes.subarray(Math.max(0, state.size - start));
+    const room = Math.max(0, this.maxBytes - state.size);
+    if (fresh.length > room) {
+      this.limitReached = true;
+      fresh = fresh.subarray(0, room);
+      this.onError(
+        new LightsoutError('QUOTA_EXCEEDED', `recording ${this.id} reached its limit of ${this.maxBytes} bytes; the session goes on unrecorded`, {
+          hint: 'raise store.recordingMaxBytes to record longer sessions',
+          details: { recording: this.id, maxBytes: this.maxBytes },
+        }),
+      );
+      if (fresh.length === 0) return;
+    }
     if (this.pendingLength + fresh.length > MAX_PENDING_BYTES) return this.fail(new Error(`recording ${this.id} fell ${MAX_PENDING_BYTES} bytes behind its storage`));
     if (this.pendingLength === 0) this.pendingStart = state.size;
     this.pendingTimes.push([state.size, timeMs]);

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Store } from '../../../store/open.js';
-import { RecordingAppender } from './appender.js';
+import { DEFAULT_RECORDING_MAX_BYTES, RecordingAppender } from './appender.js';
 import { RECORDING_ID, type RecordingData, type RecordingMeta, type RecordingStorage, type RecordingWriter, parseTimes, writerOver } from './storage.js';
 
 /**
@@ -21,6 +21,8 @@ export class DatabaseRecordingStorage implements RecordingStorage {
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
+    /** Bytes one recording holds at most (RecordingAppender). */
+    private readonly maxBytes: number = DEFAULT_RECORDING_MAX_BYTES,
   ) {}
 
   writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined): RecordingWriter {
@@ -46,6 +48,9 @@ export class DatabaseRecordingStorage implements RecordingStorage {
           },
         },
         onError,
+        undefined,
+        undefined,
+        this.maxBytes,
       ),
     );
   }

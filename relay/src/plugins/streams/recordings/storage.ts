@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { appendFile, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordingMeta } from '@lightsout/shared';
-import { RecordingAppender } from './appender.js';
+import { DEFAULT_RECORDING_MAX_BYTES, RecordingAppender } from './appender.js';
 
 export type { RecordingMeta };
 
@@ -100,6 +100,8 @@ export interface FileRecordingStorageOptions {
    * skip that recording and report it here. Default: a process warning.
    */
   onUnreadableMeta?(id: string, error: Error): void;
+  /** Bytes one recording holds at most (RecordingAppender); default DEFAULT_RECORDING_MAX_BYTES. */
+  maxBytes?: number;
 }
 
 const warnUnreadableMeta = (id: string, error: Error): void => process.emitWarning(`recording ${id}: unreadable meta skipped (${error.message})`, { code: 'LIGHTSOUT_RECORDING_META_UNREADABLE' });
@@ -111,6 +113,7 @@ const warnUnreadableMeta = (id: string, error: Error): void => process.emitWarni
  */
 export class FileRecordingStorage implements RecordingStorage {
   private readonly onUnreadableMeta: (id: string, error: Error) => void;
+  private readonly maxBytes: number;
 
   constructor(
     private readonly directory: string,
@@ -118,6 +121,7 @@ export class FileRecordingStorage implements RecordingStorage {
   ) {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
     this.onUnreadableMeta = options.onUnreadableMeta ?? warnUnreadableMeta;
+    this.maxBytes = options.maxBytes ?? DEFAULT_RECORDING_MAX_BYTES;
   }
 
   writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined): RecordingWriter {
@@ -141,6 +145,9 @@ export class FileRecordingStorage implements RecordingStorage {
           },
         },
         onError,
+        undefined,
+        undefined,
+        this.maxBytes,
       ),
     );
   }
@@ -170,8 +177,14 @@ export class FileRecordingStorage implements RecordingStorage {
   async read(id: string): Promise<RecordingData | undefined> {
     if ((await this.get(id)) === undefined) return undefined;
     const base = join(this.directory, id);
-    const bytes = existsSync(`${base}.bytes`) ? readFileSync(`${base}.bytes`) : Buffer.alloc(0);
-    return { bytes, times: parseTimes(existsSync(`${base}.times`) ? readFileSync(`${base}.times`, 'utf8') : '', bytes.length) };
+    // Asynchronously: a synchronous read of a large recording held the event loop every console shares.
+    const orNone = <T>(error: unknown, none: T): T => {
+      if (missing(error)) return none;
+      throw error;
+    };
+    const bytes = await readFile(`${base}.bytes`).catch((error: unknown) => orNone(error, Buffer.alloc(0)));
+    const times = await readFile(`${base}.times`, 'utf8').catch((error: unknown) => orNone(error, ''));
+    return { bytes, times: parseTimes(times, bytes.length) };
   }
 
   async size(id: string): Promise<number | undefined> {

@@ -5,12 +5,11 @@ import type { InteractionDetails } from 'oidc-provider';
 import { interactionPagePolicy } from '../plugins/security-headers.js';
 import { authenticate, findAccountById } from './accounts.js';
 import type { LoginThrottle } from './login-throttle.js';
-import { MCP_CLIENT_ID, WEB_CLIENT_ID, returnsToOwnConsole } from './provider.js';
+import { LOOPBACK_HOSTS, MCP_CLIENT_ID, WEB_CLIENT_ID, returnsToOwnConsole } from './provider.js';
 import type { SecondFactors } from './second-factor.js';
 import { consentPage, loginPage, messagePage } from './pages.js';
 
 const FIRST_PARTY_NAMES: Record<string, string> = { 'lightsout-web': 'the Lightsout console', 'lightsout-cli': 'the Lightsout CLI' };
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 function clientName(details: InteractionDetails): string {
   return FIRST_PARTY_NAMES[String(details.params.client_id)] ?? String(details.params.client_id);

@@ -20,7 +20,7 @@ export const API_SCOPE = 'lightsout';
 /** Private claim of API access tokens: the OIDC grant they were issued under. */
 export const GRANT_CLAIM = 'gid';
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
  * The web console's client: public, authorization code + PKCE. Loopback
@@ -113,7 +113,7 @@ function interactionPolicyFor(deploymentUrl: string) {
 function isLoopbackRedirect(uri: unknown): boolean {
   if (typeof uri !== 'string') return false;
   const url = URL.parse(uri);
-  return url !== null && url.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname) && url.hash === '' && url.username === '' && url.password === '';
+  return url !== null && url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname) && url.hash === '' && url.username === '' && url.password === '';
 }
 
 /**

@@ -89,6 +89,8 @@ export class RedfishClient {
   readonly credentialGate: CredentialGate;
   private state: AuthState = { kind: 'anonymous' };
   private serviceRootCache: JsonObject | undefined;
+  /** The dispatcher with its timeouts set to a request's deadline, by deadline (a few distinct ones). */
+  private readonly dispatchers = new Map<number, Dispatcher>();
   /** How many times a session was re-established after a 401 (diagnostics, tests). */
   relogins = 0;
 
@@ -262,12 +264,13 @@ export class RedfishClient {
       this.settle({ kind: 'basic' });
       return;
     }
+    const location = sessionUriOf(response, this.options.baseUrl);
     if (this.state.kind === 'closed') {
       // Closed while the BMC created it: a session left open holds one of the BMC's few slots until it times out.
-      if (response.location) await this.logOut(token, response.location);
+      if (location) await this.logOut(token, location);
       return;
     }
-    this.state = { kind: 'session', token, location: response.location };
+    this.state = { kind: 'session', token, location };
   }
 
   private expectBody(response: RedfishResponse, method: string, path: string): JsonObject {
@@ -331,25 +334,26 @@ export class RedfishClient {
     const headers: Record<string, string> = { Accept: 'application/json', 'OData-Version': '4.0', ...auth };
     if (options.body) headers['Content-Type'] = 'application/json';
     if (options.ifMatch) headers['If-Match'] = options.ifMatch;
-    const signal = AbortSignal.timeout(options.timeoutMs ?? this.options.timeoutMs);
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
     let response;
     try {
       response = await fetch(`${this.options.baseUrl}${path}`, {
         method,
         headers,
         ...(options.body ? { body: JSON.stringify(options.body) } : {}),
-        dispatcher: this.options.dispatcher,
+        dispatcher: this.dispatcherFor(timeoutMs),
         signal,
         redirect: 'manual',
       });
     } catch (error) {
-      throw transportError(error, method, path);
+      throw transportError(error, method, path, timeoutMs);
     }
     let text: string;
     try {
       text = await readCapped(response.body, this.options.maxBodyBytes, method, path);
     } catch (error) {
-      throw error instanceof LightsoutError ? error : transportError(error, method, path);
+      throw error instanceof LightsoutError ? error : transportError(error, method, path, timeoutMs);
     }
     const contentType = response.headers.get('content-type') ?? '';
     const looksJson = text.length > 0 && (contentType.includes('json') || /^\s*[{[]/.test(text));
@@ -365,6 +369,21 @@ export class RedfishClient {
       location: locationPath,
       token: response.headers.get('x-auth-token') ?? undefined,
     };
+  }
+
+  /**
+   * The dispatcher's own header and body timeouts (undici: 300 s unless set)
+   * would end a request the operation still waits for: a synchronous
+   * InsertMedia that some BMCs (iDRAC, XCC) answer only once the image is
+   * attached. They follow the request's deadline instead, short or long.
+   */
+  private dispatcherFor(timeoutMs: number): Dispatcher {
+    let dispatcher = this.dispatchers.get(timeoutMs);
+    if (!dispatcher) {
+      dispatcher = this.options.dispatcher.compose((dispatch) => (dispatchOptions, handler) => dispatch({ ...dispatchOptions, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler));
+      this.dispatchers.set(timeoutMs, dispatcher);
+    }
+    return dispatcher;
   }
 
   private httpError(method: string, path: string, response: Omit<RedfishResponse, 'path'>): LightsoutError {
@@ -383,14 +402,30 @@ export class RedfishClient {
  * Location may be absolute (`https://bmc/redfish/v1/…`, often with a host
  * name the agent does not use) or a path; keep the path. It is always asked
  * of this BMC: a redirect never sends a request, or credentials, elsewhere.
+ * A relative one (`SessionService/Sessions/7`, as some BMCs answer a login)
+ * is read against the service root, where such BMCs mean it, rather than the
+ * request URI of RFC 9110 §10.2.2, which would nest it under the collection.
  */
 function pathOf(location: string, baseUrl: string): string | undefined {
   try {
-    const url = new URL(location, `${baseUrl}/`);
+    const url = new URL(location, `${baseUrl}${SERVICE_ROOT}`);
     return url.pathname + url.search;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The new session's URI, for the DELETE that logs out (DSP0266 §13.3.4):
+ * Location, else the `@odata.id` of the session in the body, which some BMCs
+ * (older bmcweb, Huawei iBMC, Dell PowerVault) send without a Location.
+ * Without one the session would hold one of the BMC's few slots until it
+ * timed out, one more each time the agent logs in.
+ */
+function sessionUriOf(response: Omit<RedfishResponse, 'path'>, baseUrl: string): string | undefined {
+  if (response.location) return response.location;
+  const id = response.body?.['@odata.id'];
+  return typeof id === 'string' && id !== '' ? pathOf(id, baseUrl) : undefined;
 }
 
 async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number, method: string, path: string): Promise<string> {
@@ -408,21 +443,30 @@ async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: num
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function transportError(error: unknown, method: string, path: string): LightsoutError {
+function transportError(error: unknown, method: string, path: string, timeoutMs: number): LightsoutError {
   // undici wraps connector errors (our certificate check among them) in TypeError('fetch failed', { cause })
   for (let cause: unknown = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
     if (cause instanceof LightsoutError) return cause;
   }
-  return new LightsoutError(codeOf(error), `${method} ${path}: ${describe(error)}`, { cause: error });
+  // the request's own deadline (its signal, or the dispatcher timeouts set to it), not the connect timeout
+  const deadlinePassed = someCause(error, ({ name, code }) => name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT');
+  const what = deadlinePassed ? `no answer within ${timeoutMs >= 1000 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`} (${describe(error)})` : describe(error);
+  return new LightsoutError(codeOf(error), `${method} ${path}: ${what}`, { cause: error });
+}
+
+function someCause(error: unknown, test: (cause: { name?: string; code?: string }) => boolean): boolean {
+  for (let cause: unknown = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
+    if (test(cause as { name?: string; code?: string })) return true;
+  }
+  return false;
 }
 
 function codeOf(error: unknown): 'BMC_TIMEOUT' | 'BMC_UNREACHABLE' {
-  for (let cause: unknown = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
-    const name = (cause as { name?: string }).name;
-    const code = (cause as { code?: string }).code;
-    if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'BMC_TIMEOUT';
-  }
-  return 'BMC_UNREACHABLE';
+  const timedOut = someCause(
+    error,
+    ({ name, code }) => name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT',
+  );
+  return timedOut ? 'BMC_TIMEOUT' : 'BMC_UNREACHABLE';
 }
 
 function describe(error: unknown): string {

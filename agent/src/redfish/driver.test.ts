@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from 'undici';
 import { LightsoutError } from '@lightsout/shared';
-import { type RedfishDriver, createRedfishDriver } from './index.js';
+import { RedfishClient, RedfishDriver, createRedfishDriver } from './index.js';
 import { FixtureBmc, type FixtureOptions } from '../testing/redfish-fixture-bmc.js';
 
 const credentials = { username: 'admin', password: 'secret' };
@@ -47,6 +48,40 @@ describe('Redfish driver against a DMTF-shaped service', () => {
     expect(await status).toBeInstanceOf(LightsoutError);
     expect(bmc.deletedSessions).toEqual(['/redfish/v1/SessionService/Sessions/1']);
     expect(bmc.tokens.size).toBe(0);
+  });
+
+  it.each([
+    ['no Location (the session is its @odata.id)', 'none'],
+    ['a Location relative to the service root', 'relative'],
+  ] as const)('logs out of a session whose login answer has %s', async (_label, sessionLocation) => {
+    const { bmc, driver } = await setup({ sessionLocation });
+    await driver.powerGet();
+    await driver.close();
+    expect(bmc.requestsTo('DELETE', '/Sessions/').map((entry) => entry.path)).toEqual(['/redfish/v1/SessionService/Sessions/1']);
+    expect(bmc.deletedSessions).toEqual(['/redfish/v1/SessionService/Sessions/1']);
+    expect(bmc.tokens.size).toBe(0);
+  });
+
+  it('logs out of the session a re-login created, and of one created while closing, without a Location', async () => {
+    const { bmc, driver } = await setup({ sessionLocation: 'none' });
+    await driver.powerGet();
+    bmc.expireSessions();
+    await driver.powerGet(); // 401: logs in again (session 2)
+    await driver.close();
+    expect(bmc.deletedSessions).toEqual(['/redfish/v1/SessionService/Sessions/2']);
+    expect(bmc.tokens.size).toBe(0);
+
+    const closing = await setup({ sessionLocation: 'none' });
+    let answer!: () => void;
+    closing.bmc.holdLogins = new Promise((resolve) => (answer = resolve));
+    const status = closing.driver.powerGet().catch((error: unknown) => error);
+    await expect.poll(() => closing.bmc.requestsTo('POST', '/SessionService/Sessions').length, { timeout: 10_000 }).toBe(1);
+    const closed = closing.driver.close();
+    answer();
+    await closed;
+    expect(await status).toBeInstanceOf(LightsoutError);
+    expect(closing.bmc.deletedSessions).toEqual(['/redfish/v1/SessionService/Sessions/1']);
+    expect(closing.bmc.tokens.size).toBe(0);
   });
 
   it('logs in again once when the BMC drops the session mid-way (401)', async () => {
@@ -200,6 +235,36 @@ describe('Redfish driver against a DMTF-shaped service', () => {
     const { bmc, driver } = await setup();
     await bmc.stop();
     await expect(driver.powerGet()).rejects.toMatchObject({ code: 'BMC_UNREACHABLE' });
+  });
+});
+
+describe('request deadlines', () => {
+  it("waits for a synchronous InsertMedia past the dispatcher's headers timeout, while a normal request keeps its own deadline (BMC_TIMEOUT)", async () => {
+    const bmc = new FixtureBmc();
+    await bmc.start();
+    cleanups.push(() => bmc.stop());
+    // Scaled down: undici's 300 s header and body timeouts to 100 ms, the client's 15 s per request to 2 s. undici
+    // checks its header and body timers on a 0.5 s tick, so its 100 ms fires within about 1 s: well before 2 s.
+    const dispatcher = new Agent({ headersTimeout: 100, bodyTimeout: 100 });
+    const client = new RedfishClient({ baseUrl: bmc.url, credentials, dispatcher, timeoutMs: 2000, retries: 0 });
+    const driver = new RedfishDriver({ client, dispatcher, bmcHost: '127.0.0.1', insertSettleMs: 2000 });
+    cleanups.push(() => driver.close());
+    await driver.mediaGet(); // logged in, topology known
+    const slot = '/redfish/v1/Managers/BMC/VirtualMedia/CD1';
+
+    // The BMC answers InsertMedia only once the image is attached, and meanwhile answers nothing on the slot either.
+    let attach!: () => void;
+    const attached = new Promise<void>((resolve) => (attach = resolve));
+    bmc.holdAnswer = (request) =>
+      request.path.endsWith('VirtualMedia.InsertMedia') || (request.method === 'GET' && request.path === slot && bmc.requestsTo('POST', 'InsertMedia').length > 0) ? attached : undefined;
+    const inserting = driver.mediaInsert('http://10.0.0.9:8080/media/abc.iso').catch((error: unknown) => error);
+    await expect.poll(() => bmc.requestsTo('POST', 'InsertMedia').length, { timeout: 10_000 }).toBe(1);
+    // sent after InsertMedia and held as long: by the time it fails, InsertMedia has waited longer than the dispatcher's headers timeout
+    await expect(driver.mediaGet()).rejects.toMatchObject({ code: 'BMC_TIMEOUT', message: expect.stringMatching(/^GET \S+\/CD1: no answer within 2 s/) });
+    bmc.holdAnswer = undefined;
+    attach();
+    expect(await inserting).toMatchObject({ quirks: [], slot: { inserted: true, image: 'http://10.0.0.9:8080/media/abc.iso' } });
+    expect(bmc.requestsTo('POST', 'InsertMedia')).toHaveLength(1);
   });
 });
 

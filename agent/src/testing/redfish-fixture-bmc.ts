@@ -36,6 +36,11 @@ export interface FixtureOptions {
   fetchesImage?: boolean;
   /** Reads the image from this local address (a BMC reaching the agent from another address than configured); '' = the default. */
   fetchFrom?: string;
+  /**
+   * The Location of a new session: a path (DSP0266 §13.3.4), none (the session
+   * only in the body's `@odata.id`) or relative to the service root.
+   */
+  sessionLocation?: 'path' | 'none' | 'relative';
 }
 
 export interface LoggedRequest {
@@ -67,6 +72,8 @@ export class FixtureBmc {
    * fixture's own, `undefined` lets the fixture answer.
    */
   intercept: ((request: LoggedRequest) => ScriptedAnswer | undefined) | undefined;
+  /** Called for every request after it is logged: an answer is sent only once the promise it returns settles (a BMC slow to answer). */
+  holdAnswer: ((request: LoggedRequest) => Promise<void> | undefined) | undefined;
   private readonly options: Required<Omit<FixtureOptions, 'tls'>> & { tls?: FixtureOptions['tls'] };
   private readonly server;
   private etagCounter = 1;
@@ -90,6 +97,7 @@ export class FixtureBmc {
       patchStoresOnly: false,
       fetchesImage: false,
       fetchFrom: '',
+      sessionLocation: 'path',
       ...options,
     };
     const handler = (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response);
@@ -222,6 +230,7 @@ export class FixtureBmc {
     const path = request.url ?? '/';
     const logged = { method, path, headers: request.headers, body };
     this.requests.push(logged);
+    await this.holdAnswer?.(logged);
     const scripted = this.intercept?.(logged);
     if (scripted) {
       const headers = { ...(scripted.body ? { 'Content-Type': 'application/json' } : {}), ...scripted.headers };
@@ -239,8 +248,10 @@ export class FixtureBmc {
       const token = randomBytes(16).toString('hex');
       this.tokens.add(token);
       const location = `/redfish/v1/SessionService/Sessions/${++this.sessionCounter}`;
-      this.resources.set(location, { Id: String(this.sessionCounter), __token: token });
-      response.writeHead(201, { 'X-Auth-Token': token, Location: location, 'Content-Type': 'application/json' }).end('{}');
+      const session = { '@odata.id': location, Id: String(this.sessionCounter), Name: 'User Session', UserName: body.UserName };
+      this.resources.set(location, { ...session, __token: token });
+      const locationHeader = { path: { Location: location }, none: {}, relative: { Location: location.slice('/redfish/v1/'.length) } }[this.options.sessionLocation];
+      response.writeHead(201, { 'X-Auth-Token': token, ...locationHeader, 'Content-Type': 'application/json' }).end(JSON.stringify(session));
       return;
     }
     if (!this.authorized(request)) return this.error(response, 401, 'Base.1.8.NoValidSession', 'no valid session');

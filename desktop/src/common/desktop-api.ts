@@ -81,6 +81,11 @@ export interface DesktopApi {
   notify(title: string, body: string): Promise<void>;
   files: {
     save(suggestedName: string, bytes: Uint8Array): Promise<string | null>;
+    /** Main's open dialog; the chosen path (then readable once), or null when cancelled. */
+    pick(): Promise<string | null>;
+    /** Where a dropped (or file-input) File is on disk; null for a File made by script. A dropped path is readable once. */
+    pathOf(file: File): string | null;
+    /** Reads a path the user chose (pick or drop), once, within 2 minutes; any other path is refused with FORBIDDEN. */
     read(path: string): Promise<LocalFile>;
   };
   terminal: {

@@ -14,6 +14,10 @@ export enum MainChannel {
   WindowPopOut = 'main:window:pop-out',
   Notify = 'main:notify',
   SaveFile = 'main:file:save',
+  // local files: main reads only a path the user chose, in main's open dialog or by a drop (main/file-grants.ts)
+  PickLocalFile = 'main:file:pick',
+  /** Sent by the preload itself on a trusted drop; not part of window.lightsout. */
+  GrantDroppedFile = 'main:file:grant-dropped',
   ReadLocalFile = 'main:file:read',
   // a local VNC listener for the user's own VNC client
   VncOpen = 'main:vnc:open',

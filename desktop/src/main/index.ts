@@ -2,10 +2,11 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { LightsoutError } from '@lightsout/shared';
-import { app, dialog, ipcMain, Notification, safeStorage, shell, webContents } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Notification, safeStorage, shell, webContents } from 'electron';
 import type { AuthState } from '../common/desktop-api.js';
 import { RendererChannel } from '../common/ipc-channels.js';
 import { DesktopAuth } from './desktop-auth.js';
+import { FileGrants } from './file-grants.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { LocalTerminals } from './local-terminals.js';
 import { VncListeners } from './vnc-listeners.js';
@@ -13,8 +14,9 @@ import { isAppUrl, signInPageUrl } from './navigation-policy.js';
 import { TokenStore } from './token-store.js';
 import { appUrl, createAppWindow } from './windows.js';
 
-// Reading a file by path is for small things (keys, scripts); ISOs go through
-// drag-and-drop, where the browser streams the File without IPC.
+// Reading a file by path is for small things (keys, scripts) the user chose in
+// the open dialog or dropped (file-grants.ts); ISOs go through drag-and-drop,
+// where the browser streams the File without IPC.
 const MAX_LOCAL_FILE_BYTES = 16 * 1024 * 1024;
 
 app.enableSandbox();
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
     log: (text) => console.info(text),
   });
 
+  const fileGrants = new FileGrants();
   registerIpcHandlers(ipcMain, {
     auth,
     vnc: { start: (request) => vncListeners.start(request), stop: (listenerId) => vncListeners.stop(listenerId) },
@@ -69,13 +72,20 @@ async function main(): Promise<void> {
       await writeFile(result.filePath, bytes);
       return result.filePath;
     },
+    chooseLocalFile: async (windowId) => {
+      const contents = webContents.fromId(windowId);
+      const window = contents ? BrowserWindow.fromWebContents(contents) : null;
+      const options = { properties: ['openFile' as const] };
+      const result = await (window ? dialog.showOpenDialog(window, options) : dialog.showOpenDialog(options));
+      return result.canceled ? null : (result.filePaths[0] ?? null);
+    },
     readLocalFile: async (path) => {
-      const resolved = path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
-      const info = await stat(resolved);
+      const info = await stat(path);
       if (!info.isFile()) throw new LightsoutError('BAD_REQUEST', `${path} is not a file`);
       if (info.size > MAX_LOCAL_FILE_BYTES) throw new LightsoutError('PAYLOAD_TOO_LARGE', `${path} is over 16 MiB`, { hint: 'Drag large files (ISOs) onto the window instead.' });
-      return { name: basename(resolved), bytes: new Uint8Array(await readFile(resolved)) };
+      return { name: basename(path), bytes: new Uint8Array(await readFile(path)) };
     },
+    fileGrants,
     terminals: {
       spawn: (senderId, { cols, rows }) => {
         const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
@@ -104,6 +114,9 @@ async function main(): Promise<void> {
   app.on('web-contents-created', (_event, contents) => {
     // No <webview>, ever.
     contents.on('will-attach-webview', (event) => event.preventDefault());
+    // What a closed window was granted dies with it.
+    const windowId = contents.id;
+    contents.once('destroyed', () => fileGrants.revokeWindow(windowId));
   });
   createAppWindow();
 }

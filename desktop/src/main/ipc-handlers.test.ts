@@ -2,6 +2,7 @@ import { LightsoutError } from '@lightsout/shared';
 import { describe, expect, it } from 'vitest';
 import type { AuthState } from '../common/desktop-api.js';
 import { MainChannel } from '../common/ipc-channels.js';
+import { FileGrants } from './file-grants.js';
 import { type InvokeEvent, type IpcMainLike, type MainServices, registerIpcHandlers } from './ipc-handlers.js';
 
 // ipcMain stand-in at the handler level: a channel → listener table we invoke directly.
@@ -14,18 +15,19 @@ function fakeIpc() {
     },
     removeHandler: (channel) => handlers.delete(channel),
   };
-  const invoke = async (channel: string, url: string, ...args: unknown[]) => {
+  const invokeFrom = async (senderId: number, channel: string, url: string, ...args: unknown[]) => {
     const handler = handlers.get(channel);
     if (!handler) throw new Error(`no handler for ${channel}`);
-    return handler({ senderFrame: { url }, sender: { id: 7 } }, ...args);
+    return handler({ senderFrame: { url }, sender: { id: senderId } }, ...args);
   };
-  return { ipc, handlers, invoke };
+  const invoke = (channel: string, url: string, ...args: unknown[]) => invokeFrom(7, channel, url, ...args);
+  return { ipc, handlers, invoke, invokeFrom };
 }
 
 const appUrl = 'file:///app/out/renderer/index.html';
 const loggedIn: AuthState = { relayUrl: 'https://relay.example', username: 'operator', expiresAt: 2_000_000_000 };
 
-function services(log: unknown[]): MainServices {
+function services(log: unknown[], chosen: string | null = null): MainServices {
   return {
     auth: {
       configure: async (relayUrl) => ({ ...loggedIn, relayUrl }),
@@ -40,7 +42,9 @@ function services(log: unknown[]): MainServices {
     popOut: async (request) => void log.push(['popOut', request]),
     notify: (title, body) => void log.push(['notify', title, body]),
     saveFile: async (name) => `/home/u/${name}`,
-    readLocalFile: async (path) => ({ name: path, bytes: new Uint8Array([1]) }),
+    chooseLocalFile: async (senderId) => (log.push(['choose', senderId]), chosen),
+    readLocalFile: async (path) => (log.push(['read', path]), { name: path, bytes: new Uint8Array([1]) }),
+    fileGrants: new FileGrants(),
     vnc: {
       start: async (request) => (log.push(['vnc', request]), { listenerId: 1, serverId: request.serverId, host: '127.0.0.1', port: 5901, viewOnly: request.viewOnly, url: 'vnc://127.0.0.1:5901', clientOpened: true }),
       stop: async (listenerId) => void log.push(['vnc-stop', listenerId]),
@@ -105,5 +109,73 @@ describe('IPC handlers', () => {
       expect(JSON.parse((refused as Error).message)).toMatchObject({ code: 'VALIDATION_FAILED' });
     }
     expect(log).toEqual([['vnc', { serverId: 'sim-01', viewOnly: true }], ['vnc-stop', 1]]);
+  });
+
+  describe('local files: only what the user chose', () => {
+    /** The error body main sent back; a call that answered instead fails the test with what it answered. */
+    const refusal = (call: Promise<unknown>) =>
+      call.then(
+        (answer) => {
+          throw new Error(`answered instead of refusing: ${JSON.stringify(answer, (_key, value: unknown) => (value instanceof Uint8Array ? [...value] : value))}`);
+        },
+        (caught: Error) => JSON.parse(caught.message) as { code: string; message: string; hint?: string },
+      );
+
+    it('refuses to read a path the renderer names on its own, and reads nothing', async () => {
+      const log: unknown[] = [];
+      const { ipc, invoke } = fakeIpc();
+      registerIpcHandlers(ipc, services(log));
+      for (const path of ['/home/operator/.ssh/id_ed25519', '~/.ssh/id_ed25519', '/etc/shadow']) {
+        const refused = await refusal(invoke(MainChannel.ReadLocalFile, appUrl, path));
+        expect(refused).toEqual({
+          code: 'FORBIDDEN',
+          message: `${path} was not chosen by the user (open dialog or drop)`,
+          hint: 'Choose the file with the open dialog or drop it on the window.',
+        });
+      }
+      expect(log).toEqual([]);
+    });
+
+    it('reads the file chosen in the open dialog once, for the window that asked', async () => {
+      const log: unknown[] = [];
+      const { ipc, invoke, invokeFrom } = fakeIpc();
+      registerIpcHandlers(ipc, services(log, '/home/operator/keys/bmc.pem'));
+      expect(await invoke(MainChannel.PickLocalFile, appUrl)).toBe('/home/operator/keys/bmc.pem');
+      const otherWindow = await refusal(invokeFrom(8, MainChannel.ReadLocalFile, appUrl, '/home/operator/keys/bmc.pem'));
+      expect(otherWindow.code).toBe('FORBIDDEN');
+      expect(await invoke(MainChannel.ReadLocalFile, appUrl, '/home/operator/keys/bmc.pem')).toEqual({ name: '/home/operator/keys/bmc.pem', bytes: new Uint8Array([1]) });
+      const again = await refusal(invoke(MainChannel.ReadLocalFile, appUrl, '/home/operator/keys/bmc.pem'));
+      expect(again.code).toBe('FORBIDDEN');
+      expect(log).toEqual([['choose', 7], ['read', '/home/operator/keys/bmc.pem']]);
+    });
+
+    it('grants nothing when the dialog is cancelled', async () => {
+      const log: unknown[] = [];
+      const { ipc, invoke } = fakeIpc();
+      const main = services(log, null);
+      registerIpcHandlers(ipc, main);
+      expect(await invoke(MainChannel.PickLocalFile, appUrl)).toBeNull();
+      expect(main.fileGrants.size).toBe(0);
+    });
+
+    it('reads a file the preload reported as dropped, and refuses a relative path as a drop', async () => {
+      const log: unknown[] = [];
+      const { ipc, invoke } = fakeIpc();
+      registerIpcHandlers(ipc, services(log));
+      await invoke(MainChannel.GrantDroppedFile, appUrl, '/home/operator/Downloads/script.sh');
+      expect(await invoke(MainChannel.ReadLocalFile, appUrl, '/home/operator/Downloads/script.sh')).toMatchObject({ name: '/home/operator/Downloads/script.sh' });
+      const relative = await refusal(invoke(MainChannel.GrantDroppedFile, appUrl, '.ssh/id_ed25519'));
+      expect(relative.code).toBe('VALIDATION_FAILED');
+      expect(log).toEqual([['read', '/home/operator/Downloads/script.sh']]);
+    });
+
+    it('takes no grant from a foreign page', async () => {
+      const { ipc, invoke } = fakeIpc();
+      const main = services([]);
+      registerIpcHandlers(ipc, main);
+      const refused = await refusal(invoke(MainChannel.GrantDroppedFile, 'https://evil.example/', '/home/operator/.ssh/id_ed25519'));
+      expect(refused.code).toBe('FORBIDDEN');
+      expect(main.fileGrants.size).toBe(0);
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { type ErrorBody, LightsoutError } from '@lightsout/shared';
 import type { AuthCalls, LocalFile, PopOutRequest, TerminalSpawnRequest, VncListenerInfo, VncListenRequest } from '../common/desktop-api.js';
 import { MainChannel } from '../common/ipc-channels.js';
+import type { FileGrants } from './file-grants.js';
 
 /** The slice of Electron's ipcMain / IpcMainInvokeEvent used here, so tests run without Electron. */
 export interface InvokeEvent {
@@ -17,7 +18,12 @@ export interface MainServices {
   popOut(request: PopOutRequest): Promise<void>;
   notify(title: string, body: string): void;
   saveFile(suggestedName: string, bytes: Uint8Array): Promise<string | null>;
+  /** The OS open dialog, over the window that asked; the chosen path, or null when cancelled. */
+  chooseLocalFile(windowId: number): Promise<string | null>;
+  /** Reads a path; only ever called with a path taken from `fileGrants`. */
   readLocalFile(path: string): Promise<LocalFile>;
+  /** The paths each window may read: chosen in the open dialog or dropped. */
+  fileGrants: FileGrants;
   vnc: {
     start(request: VncListenRequest): Promise<VncListenerInfo>;
     stop(listenerId: number): Promise<void>;
@@ -67,7 +73,14 @@ export function ipcHandlers(services: MainServices): Record<MainChannel, (event:
       if (!(bytes instanceof Uint8Array)) throw new LightsoutError('VALIDATION_FAILED', 'bytes must be a Uint8Array');
       return services.saveFile(text(name, 'name', 255), bytes);
     },
-    [MainChannel.ReadLocalFile]: async (_event, path) => services.readLocalFile(text(path, 'path')),
+    [MainChannel.PickLocalFile]: async (event) => {
+      const path = await services.chooseLocalFile(event.sender.id);
+      if (path !== null) services.fileGrants.grant(event.sender.id, path);
+      return path;
+    },
+    // Only the preload sends this, from a trusted drop event: page script cannot reach ipcRenderer.
+    [MainChannel.GrantDroppedFile]: async (event, path) => services.fileGrants.grant(event.sender.id, text(path, 'path')),
+    [MainChannel.ReadLocalFile]: async (event, path) => services.readLocalFile(services.fileGrants.take(event.sender.id, text(path, 'path'))),
     [MainChannel.VncOpen]: async (_event, request) => {
       const fields = record(request, 'request');
       const serverId = text(fields.serverId, 'serverId', 256);

@@ -1,4 +1,4 @@
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, type IpcRendererEvent, webUtils } from 'electron';
 import type { AuthState, DesktopApi, TerminalData, TerminalExit } from '../common/desktop-api.js';
 import { MainChannel, RendererChannel } from '../common/ipc-channels.js';
 
@@ -10,6 +10,31 @@ function subscribe<T>(channel: RendererChannel, listener: (value: T) => void): (
   ipcRenderer.on(channel, wrapped);
   return () => ipcRenderer.removeListener(channel, wrapped);
 }
+
+// Electron ≥ 32 gives a File's path only through webUtils; '' for a File not on disk.
+const pathOf = (file: File): string | null => webUtils.getPathForFile(file) || null;
+
+/** The part of a DOM drop event read here (the preload is compiled without the DOM lib). */
+interface DropEventLike {
+  readonly isTrusted: boolean;
+  readonly dataTransfer: { readonly files: ArrayLike<File> } | null;
+}
+
+/**
+ * A file the user drops on the window becomes readable through files.read:
+ * main is told its path here, in the capture phase, before the page's own
+ * handler runs. Only a trusted event counts — one the user made, never one
+ * page script dispatched — so a hostile page cannot grant itself ~/.ssh.
+ */
+function grantDroppedFiles(event: DropEventLike): void {
+  if (!event.isTrusted || !event.dataTransfer) return;
+  for (const file of Array.from(event.dataTransfer.files)) {
+    const path = pathOf(file);
+    if (path === null) continue;
+    ipcRenderer.invoke(MainChannel.GrantDroppedFile, path).catch((error: unknown) => console.warn('lightsout: a dropped file was not granted:', error));
+  }
+}
+(globalThis as unknown as { addEventListener(type: 'drop', listener: (event: DropEventLike) => void, capture: boolean): void }).addEventListener('drop', grantDroppedFiles, true);
 
 export const desktopApi: DesktopApi = {
   platform: process.platform,
@@ -29,6 +54,8 @@ export const desktopApi: DesktopApi = {
   notify: (title, body) => ipcRenderer.invoke(MainChannel.Notify, title, body),
   files: {
     save: (suggestedName, bytes) => ipcRenderer.invoke(MainChannel.SaveFile, suggestedName, bytes),
+    pick: () => ipcRenderer.invoke(MainChannel.PickLocalFile),
+    pathOf,
     read: (path) => ipcRenderer.invoke(MainChannel.ReadLocalFile, path),
   },
   terminal: {

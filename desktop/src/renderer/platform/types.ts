@@ -60,6 +60,9 @@ export interface Platform {
   readonly localTerminal: LocalTerminalApi | null;
   /** "Open in VNC client": desktop only; the web console shows the CLI command instead. */
   readonly vncClient: VncClientApi | null;
-  /** Read a file by path (keys, scripts): desktop only; ISOs are dropped instead. */
+  /**
+   * Read a small file (keys, scripts) the user chose: a path from the preload's `files.pick()` or
+   * `files.pathOf(droppedFile)`, once; main refuses any other path (FORBIDDEN). Desktop only; ISOs are streamed from the File instead.
+   */
   readonly readLocalFile: ((path: string) => Promise<File>) | null;
 }

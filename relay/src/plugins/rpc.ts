@@ -1,6 +1,7 @@
 import { createContextValues } from '@connectrpc/connect';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import type { FastifyInstance } from 'fastify';
+import { codeConnectRefusals, withMediaTypeRefusalBody } from '../rpc/errors.js';
 import { FASTIFY_REQUEST, registerRpcServices } from '../rpc/services.js';
 
 /** Largest request message accepted, as the REST body limit. */
@@ -28,8 +29,14 @@ export default async function rpcPlugin(app: FastifyInstance): Promise<void> {
       route.schema = { ...route.schema, hide: true };
     });
     await scope.register(fastifyConnectPlugin, {
-      routes: (router) => registerRpcServices(app, router, { closing: closing.signal }),
+      routes: (router) => {
+        registerRpcServices(app, router, { closing: closing.signal });
+        // Read by the plugin once this returns: each procedure's handler, its 415 given a body.
+        router.handlers.splice(0, router.handlers.length, ...router.handlers.map(withMediaTypeRefusalBody));
+      },
       contextValues: (request) => createContextValues().set(FASTIFY_REQUEST, request),
+      // Connect's own refusals (undecodable body …) get the stable code too.
+      requestGate: codeConnectRefusals,
       readMaxBytes: READ_MAX_BYTES,
       // No JSON field a client of a newer .proto sends may fail an older relay.
       jsonOptions: { ignoreUnknownFields: true },

@@ -144,11 +144,12 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
   const legs = new PendingLegs();
   // Files under this replica's dataDir, or the store every replica of the deployment reads (docs/deployment.md, Shared state).
   const recordingMaxBytes = app.config.store.recordingMaxBytes ?? DEFAULT_RECORDING_MAX_BYTES;
+  const unreadableMeta = (id: string, error: Error) => app.log.warn({ err: error, recordingId: id }, 'recording skipped: its meta cannot be read');
   const recordings =
     options.recordings ??
     (recordingStorageOf(app.config) === 'database'
-      ? new DatabaseRecordingStorage(app.store, Date.now, recordingMaxBytes)
-      : new FileRecordingStorage(join(app.config.dataDir, 'recordings'), { maxBytes: recordingMaxBytes, onUnreadableMeta: (id, error) => app.log.warn({ err: error, recordingId: id }, 'recording skipped: its meta cannot be read') }));
+      ? new DatabaseRecordingStorage(app.store, Date.now, recordingMaxBytes, unreadableMeta)
+      : new FileRecordingStorage(join(app.config.dataDir, 'recordings'), { maxBytes: recordingMaxBytes, onUnreadableMeta: unreadableMeta }));
   // The deployment's file gives the defaults; a tenant's rules set through the API (kept in the store, read by every replica) replace its entry.
   const storedPolicies = app.hasDecorator('store') ? new StoredRecordingPolicies(app.store, app.hasDecorator('cluster') ? app.cluster.bus : undefined) : undefined;
   const policy = options.recordingPolicy ?? loadRecordingPolicy(app.config.dataDir, storedPolicies?.rulesOf);

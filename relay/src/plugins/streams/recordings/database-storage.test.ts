@@ -117,6 +117,25 @@ describe.each(dialects)('DatabaseRecordingStorage on %s', (_name, open) => {
     expect(errors).toEqual([]);
   });
 
+  it('a row whose meta cannot be parsed is skipped by list() and reported with its id; every other recording is still listed', async () => {
+    const store = await open();
+    stores.push(store);
+    const unreadable: Array<[string, string]> = [];
+    const storage = new DatabaseRecordingStorage(store, Date.now, undefined, (recordingId, error) => unreadable.push([recordingId, error.message]));
+    const writer = storage.writer(meta(id(10), 'bravo', 10_000));
+    writer.append(Buffer.from('x'), 10_001);
+    await writer.idle();
+    // Damaged in the database (a truncated write, a hand edit): not JSON, and JSON that is not a meta.
+    await store.insertInto('recordings').values({ id: id(11), tenant_id: 'demo', meta: '{"id": "rec', started_at: 11_000, created_at: 11_000 }).execute();
+    await store.insertInto('recordings').values({ id: id(12), tenant_id: 'demo', meta: 'null', started_at: 12_000, created_at: 12_000 }).execute();
+    const listed = (await storage.list()).map((recording) => recording.id);
+    expect(listed).toContain(id(10));
+    expect(listed).not.toContain(id(11));
+    expect(listed).not.toContain(id(12));
+    expect(unreadable.map(([recordingId]) => recordingId).sort()).toEqual([id(11), id(12)]);
+    await store.deleteFrom('recordings').where('id', 'in', [id(11), id(12)]).execute();
+  });
+
   it('a recording that cannot be stored is reported once through onError, and writes after it are dropped', async () => {
     const store = await open();
     const storage = new DatabaseRecordingStorage(store);

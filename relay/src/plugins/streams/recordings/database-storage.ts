@@ -1,7 +1,14 @@
 import { sql } from 'kysely';
 import type { Store } from '../../../store/open.js';
 import { DEFAULT_RECORDING_MAX_BYTES, RecordingAppender } from './appender.js';
-import { RECORDING_ID, type RecordingData, type RecordingMeta, type RecordingStorage, type RecordingWriter, parseTimes, writerOver } from './storage.js';
+import { RECORDING_ID, type RecordingData, type RecordingMeta, type RecordingStorage, type RecordingWriter, parseTimes, warnUnreadableMeta, writerOver } from './storage.js';
+
+/** A stored meta as written by writer(); text that is not a JSON object is damaged, not a recording. */
+function parseMeta(text: string): RecordingMeta {
+  const meta: unknown = JSON.parse(text);
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new Error('the stored meta is not a JSON object');
+  return meta as RecordingMeta;
+}
 
 /**
  * Recordings in the store (tables `recordings` and `recording_chunks`,
@@ -23,6 +30,8 @@ export class DatabaseRecordingStorage implements RecordingStorage {
     private readonly now: () => number = Date.now,
     /** Bytes one recording holds at most (RecordingAppender). */
     private readonly maxBytes: number = DEFAULT_RECORDING_MAX_BYTES,
+    /** A row whose meta cannot be parsed (damaged in the database): list() and the retention sweep skip it and report it here. */
+    private readonly onUnreadableMeta: (id: string, error: Error) => void = warnUnreadableMeta,
   ) {}
 
   writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined): RecordingWriter {
@@ -56,14 +65,22 @@ export class DatabaseRecordingStorage implements RecordingStorage {
   }
 
   async list(): Promise<RecordingMeta[]> {
-    const rows = await this.store.selectFrom('recordings').select('meta').orderBy('started_at', 'desc').execute();
-    return rows.map((row) => JSON.parse(row.meta) as RecordingMeta);
+    const rows = await this.store.selectFrom('recordings').select(['id', 'meta']).orderBy('started_at', 'desc').execute();
+    // One damaged row must not hide every tenant's recordings (nor stop retention for good), as with FileRecordingStorage: skipped, and said.
+    return rows.flatMap((row) => {
+      try {
+        return [parseMeta(row.meta)];
+      } catch (error) {
+        this.onUnreadableMeta(row.id, error instanceof Error ? error : new Error(String(error)));
+        return [];
+      }
+    });
   }
 
   async get(id: string): Promise<RecordingMeta | undefined> {
     if (!RECORDING_ID.test(id)) return undefined;
     const row = await this.store.selectFrom('recordings').select('meta').where('id', '=', id).executeTakeFirst();
-    return row === undefined ? undefined : (JSON.parse(row.meta) as RecordingMeta);
+    return row === undefined ? undefined : parseMeta(row.meta);
   }
 
   async read(id: string): Promise<RecordingData | undefined> {

@@ -104,7 +104,8 @@ export interface FileRecordingStorageOptions {
   maxBytes?: number;
 }
 
-const warnUnreadableMeta = (id: string, error: Error): void => process.emitWarning(`recording ${id}: unreadable meta skipped (${error.message})`, { code: 'LIGHTSOUT_RECORDING_META_UNREADABLE' });
+/** Where an unreadable meta is reported when the storage was given nowhere else: a process warning. */
+export const warnUnreadableMeta = (id: string, error: Error): void => process.emitWarning(`recording ${id}: unreadable meta skipped (${error.message})`, { code: 'LIGHTSOUT_RECORDING_META_UNREADABLE' });
 
 /**
  * Per recording, in one directory: the meta (`.json`), the raw bytes

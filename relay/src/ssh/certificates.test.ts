@@ -51,6 +51,24 @@ describe('OpenSSH user certificates (PROTOCOL.certkeys)', () => {
     expect(() => readCertificate(tampered, ca.public)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED' }));
   });
 
+  it('refuses a CA signature made with RSA/SHA-1 (ssh-rsa), and reads one made with rsa-sha2-256 or rsa-sha2-512 (RFC 8332)', () => {
+    // The deployment's CA is Ed25519 (host-key.ts); an RSA CA shows what readCertificate takes from any CA key.
+    execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(directory, 'rsa-ca')]);
+    const rsaCa = readFileSync(join(directory, 'rsa-ca.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+    const signedWith = (algorithm: string) => {
+      execFileSync('ssh-keygen', ['-q', '-s', join(directory, 'rsa-ca'), '-t', algorithm, '-I', `signed-${algorithm}`, '-n', 'alice', '-V', '+1h', join(directory, 'user.pub')]);
+      return blobOf(readFileSync(join(directory, 'user-cert.pub'), 'utf8'));
+    };
+    expect(() => readCertificate(signedWith('ssh-rsa'), rsaCa)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED', message: 'the certificate\'s CA signature is RSA with SHA-1 (ssh-rsa), which is refused: sign with rsa-sha2-256 or rsa-sha2-512' }));
+    expect(readCertificate(signedWith('rsa-sha2-256'), rsaCa)).toMatchObject({ keyId: 'signed-rsa-sha2-256', principals: ['alice'] });
+    expect(readCertificate(signedWith('rsa-sha2-512'), rsaCa)).toMatchObject({ keyId: 'signed-rsa-sha2-512', principals: ['alice'] });
+    // One signed with SHA-256 and relabelled SHA-512 does not verify.
+    const relabelled = signedWith('rsa-sha2-256');
+    const at = relabelled.lastIndexOf(Buffer.from('rsa-sha2-256'));
+    relabelled.write('rsa-sha2-512', at, 'latin1');
+    expect(() => readCertificate(relabelled, rsaCa)).toThrow(/does not verify/);
+  });
+
   it('signs a certificate that ssh-keygen -L reads back: key, principals, validity, permit-pty', () => {
     const line = signCertificate({ publicKey: userPublicKey, keyId: 'lightsout:demo:alice', principals: ['alice'], validAfter: 1_800_000_000, validBefore: 1_800_003_600, serial: 7n }, ca.private);
     writeFileSync(join(directory, 'signed-cert.pub'), `${line}\n`);

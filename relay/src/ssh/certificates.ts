@@ -30,6 +30,18 @@ const SSH_CERT_TYPE_USER = 1;
 /** Extensions a login certificate carries: a terminal is what a console needs (the others are OpenSSH's defaults). */
 const EXTENSIONS = ['permit-pty'];
 
+/**
+ * The CA signature algorithms a certificate may carry, with the CA key type
+ * each belongs to and the hash ssh2 verifies it with. RSA signs with SHA-2
+ * only (RFC 8332 §3): `ssh-rsa` (SHA-1) is refused, as OpenSSH's
+ * CASignatureAlgorithms default has refused it since 8.2.
+ */
+const CA_SIGNATURES = new Map<string, { keyType: string; hash?: string }>([
+  ['ssh-ed25519', { keyType: 'ssh-ed25519' }],
+  ['rsa-sha2-256', { keyType: 'ssh-rsa', hash: 'sha256' }],
+  ['rsa-sha2-512', { keyType: 'ssh-rsa', hash: 'sha512' }],
+]);
+
 export interface UserCertificate {
   /** The user's key as `ssh-ed25519 base64`, to check the authentication signature with. */
   publicKey: string;
@@ -93,7 +105,8 @@ function parsedKey(line: string) {
 
 /**
  * Reads an Ed25519 user certificate and checks its CA signature against
- * `caPublicKey` (`ssh-ed25519 base64`). The validity window and principals
+ * `caPublicKey` (`ssh-ed25519 base64`; an RSA CA's signature must be
+ * rsa-sha2-256/512, CA_SIGNATURES). The validity window and principals
  * are the caller's to judge (checkCertificate). Throws UNAUTHENTICATED.
  */
 export function readCertificate(blob: Buffer, caPublicKey: string): UserCertificate {
@@ -119,9 +132,11 @@ export function readCertificate(blob: Buffer, caPublicKey: string): UserCertific
   const signatureType = signature.string().toString('latin1');
   const signatureBytes = signature.string();
   if (!reader.done) throw malformed('bytes after the signature');
+  if (signatureType === 'ssh-rsa') throw new LightsoutError('UNAUTHENTICATED', 'the certificate\'s CA signature is RSA with SHA-1 (ssh-rsa), which is refused: sign with rsa-sha2-256 or rsa-sha2-512');
   const ca = parsedKey(caPublicKey);
-  if (!signatureKey.equals(ca.getPublicSSH()) || signatureType !== ca.type) throw new LightsoutError('UNAUTHENTICATED', 'the certificate is not signed by this deployment\'s SSH certificate authority');
-  if (ca.verify(signed, signatureBytes) !== true) throw new LightsoutError('UNAUTHENTICATED', 'the certificate\'s signature does not verify');
+  const algorithm = CA_SIGNATURES.get(signatureType);
+  if (algorithm === undefined || algorithm.keyType !== ca.type || !signatureKey.equals(ca.getPublicSSH())) throw new LightsoutError('UNAUTHENTICATED', 'the certificate is not signed by this deployment\'s SSH certificate authority');
+  if (ca.verify(signed, signatureBytes, algorithm.hash) !== true) throw new LightsoutError('UNAUTHENTICATED', 'the certificate\'s signature does not verify');
   return {
     publicKey: `ssh-ed25519 ${Buffer.concat([sshString('ssh-ed25519'), sshString(pk)]).toString('base64')}`,
     serial,

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import ssh2, { type Connection, type PseudoTtyInfo, type ServerChannel, type Session } from 'ssh2';
 import { type RateLimit, TokenBuckets } from '../agents/fairness.js';
 import type { AuditEvent } from '../audit/audit.js';
+import { registrantOf } from '../identity/client-registration.js';
 import type { Principal } from '../identity/verifier.js';
 import { ED25519_CERT, type UserCertificate, verifyCertificateSignature } from './certificates.js';
 import { endChannel, refuseRequest } from './channel-requests.js';
@@ -103,6 +104,21 @@ const EARLY_CONSOLE_WAIT_MS = 10_000;
 /** How long a connection refused for a revoked holder may take to collect its exit status before it is ended. */
 const REVOKED_CONNECTION_LINGER_MS = 1000;
 
+/** An RSA certificate whose user signature is RSA with SHA-1 (PROTOCOL.certkeys; rsa-sha2-256/512-cert-v01 sign with SHA-2). */
+const RSA_SHA1_CERT = 'ssh-rsa-cert-v01@openssh.com';
+const SHA1_REFUSED = 'RSA signature with SHA-1 (ssh-rsa) refused: sign with rsa-sha2-256 or rsa-sha2-512 (RFC 8332)';
+
+/**
+ * Whether a publickey request (RFC 4252 §7) names RSA with SHA-1 as its
+ * signature algorithm: `ssh-rsa` (RFC 4253 §6.6), which RFC 8332 replaces
+ * with rsa-sha2-256/512 and OpenSSH 8.8 refuses by default, or an RSA
+ * certificate signed the same way. ssh2 reports an rsa-sha2-* request as
+ * key algorithm ssh-rsa with its hash apart, and an ssh-rsa one with none.
+ */
+function signsWithSha1(algorithm: string, hashAlgo: string | undefined): boolean {
+  return (algorithm === 'ssh-rsa' && hashAlgo === undefined) || algorithm === RSA_SHA1_CERT;
+}
+
 /**
  * The SSH front door: `ssh sim-01@relay` with a key registered on the user's
  * account opens that server's serial console (ssh2, RFC 4252 public-key
@@ -186,13 +202,16 @@ export class SshFrontDoor {
     const tried = new Set<string>();
     let authenticated: Authenticated | undefined;
     let throttled = false;
+    let sha1Refused = false;
+    // Failures are budgeted per address as the pre-authentication gate counts them: an IPv6 /64 is one (RFC 6177).
+    const budget = registrantOf(sourceIp);
     const refuse = (fingerprint: string | undefined) => {
       if (fingerprint !== undefined) tried.add(fingerprint);
-      if (this.failures.take(sourceIp) > 0) throttled = true;
+      if (this.failures.take(budget) > 0) throttled = true;
     };
 
     client.on('authentication', (context) => {
-      if (throttled || this.failures.wait(sourceIp) > 0) {
+      if (throttled || this.failures.wait(budget) > 0) {
         throttled = true;
         context.reject([]);
         client.end();
@@ -200,6 +219,12 @@ export class SshFrontDoor {
       }
       // `none` is every client's opening probe: answer with the one method there is, without counting it.
       if (context.method !== 'publickey') return context.reject(['publickey']);
+      // Refused when asked (RFC 4252 §7 query) as when signed, before any lookup, like sshd's PubkeyAcceptedAlgorithms.
+      if (signsWithSha1(context.key.algo, context.hashAlgo)) {
+        sha1Refused = true;
+        refuse(fingerprintOf(context.key.data));
+        return context.reject(['publickey']);
+      }
       if (context.key.algo === ED25519_CERT) {
         this.dependencies
           .holderOfCertificate(context.key.data)
@@ -282,7 +307,7 @@ export class SshFrontDoor {
       }
       // A refusal is audited once per connection, naming every key it offered (a client offers several in turn).
       if (tried.size > 0 || throttled) {
-        this.dependencies.audit({ action: 'ssh.connect', outcome: 'denied', sourceIp, details: { fingerprints: [...tried].slice(0, 20), reason: throttled ? 'too many failed authentications from this address' : 'no registered key' } });
+        this.dependencies.audit({ action: 'ssh.connect', outcome: 'denied', sourceIp, details: { fingerprints: [...tried].slice(0, 20), reason: throttled ? 'too many failed authentications from this address' : sha1Refused ? SHA1_REFUSED : 'no registered key' } });
       }
     });
     this.interceptBreak(client);

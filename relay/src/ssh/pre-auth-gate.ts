@@ -1,10 +1,11 @@
 import type { Socket } from 'node:net';
 import type { SetTimer } from '@lightsout/shared';
+import { registrantOf } from '../identity/client-registration.js';
 
 /** What a connection may hold before it authenticates (OpenSSH's LoginGraceTime and MaxStartups). */
 export interface PreAuthLimits {
   loginGraceMs: number;
-  /** Unauthenticated connections from one address; one more is dropped at once. */
+  /** Unauthenticated connections from one address (an IPv6 /64 is one address); one more is dropped at once. */
   perAddress: number;
   /** Unauthenticated connections in all; one more is dropped at once. */
   total: number;
@@ -16,7 +17,11 @@ export interface PreAuthLimits {
  * once (one more is dropped at accept), and each has `loginGraceMs` to
  * authenticate. A client that connects and says nothing, or stalls the key
  * exchange, so holds a place for a bounded time, and a flood of them from
- * one address cannot take every place.
+ * one address cannot take every place. An IPv6 client is counted by its /64:
+ * one subscriber is given at least that much (RFC 6177), so counting each
+ * address apart would let it take every place. An IPv4-mapped address
+ * (`::ffff:a.b.c.d`, a dual-stack listener's view of an IPv4 client) counts
+ * as its IPv4 address.
  *
  * Per connection: admitted ─authenticated→ released      admitted ─grace over→ dropped
  *                 admitted ─closed→ released              (over a limit) → dropped at once
@@ -39,12 +44,13 @@ export class PreAuthGate {
   /** A new TCP connection: counted and timed, or destroyed when a limit is reached. Returns whether it was admitted. */
   admit(socket: Socket): boolean {
     const address = socket.remoteAddress ?? 'unknown';
-    if ((this.perAddress.get(address) ?? 0) >= this.limits.perAddress || this.total >= this.limits.total) {
+    const unit = registrantOf(address);
+    if ((this.perAddress.get(unit) ?? 0) >= this.limits.perAddress || this.total >= this.limits.total) {
       this.onDropped(address, 'limit');
       socket.destroy();
       return false;
     }
-    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    this.perAddress.set(unit, (this.perAddress.get(unit) ?? 0) + 1);
     this.total += 1;
     const name = connectionName(address, socket.remotePort);
     let counted = true;
@@ -58,9 +64,9 @@ export class PreAuthGate {
       cancelGrace();
       this.waiting.delete(name);
       this.total -= 1;
-      const left = (this.perAddress.get(address) ?? 1) - 1;
-      if (left === 0) this.perAddress.delete(address);
-      else this.perAddress.set(address, left);
+      const left = (this.perAddress.get(unit) ?? 1) - 1;
+      if (left === 0) this.perAddress.delete(unit);
+      else this.perAddress.set(unit, left);
     };
     this.waiting.set(name, release);
     socket.once('close', release);

@@ -172,7 +172,8 @@ export class IpmiDriver implements BmcDriver {
   sol(): SolHub {
     if (this.closed) throw new LightsoutError('BMC_UNREACHABLE', 'driver closed');
     const auxiliary = quirkEnabled(this.sessionOptions.quirks, 'activatePayloadAux') ? 0x08 : undefined;
-    this.solHub ??= new SolHub({ ...(auxiliary === undefined ? {} : { auxiliary }), ...(this.options.logger ? { logger: this.options.logger } : {}), ...this.options.sol, openSession: () => this.login({ ...this.sessionOptions, protocol: 'lanplus' }) });
+    const ignorePort = quirkEnabled(this.sessionOptions.quirks, 'ignoreSolPort');
+    this.solHub ??= new SolHub({ ...(auxiliary === undefined ? {} : { auxiliary }), ...(ignorePort ? { ignorePort } : {}), ...(this.options.logger ? { logger: this.options.logger } : {}), ...this.options.sol, openSession: () => this.login({ ...this.sessionOptions, protocol: 'lanplus' }) });
     return this.solHub;
   }
 

@@ -40,10 +40,25 @@ describe('quirk table', () => {
     expect(await openAgainst({ hashOpenSessionPrivilege: true }, ['openSessionPrivilege'])).toBe('opened');
   });
 
-  it('activatePayloadAux: a BMC that activates SOL only with aux 0x08', async () => {
-    const peer = await startScriptedBmc({ ...credentials, requireAux: 0x08 });
+  it('activatePayloadAux: a BMC that activates SOL only with serial alerts 0x08 (0xC8 under suite 17\'s protection bits)', async () => {
+    const peer = await startScriptedBmc({ ...credentials, requireAux: 0xc8 });
     try {
-      for (const [quirks, expected] of [[[], 'BMC_PROTOCOL_ERROR'], [['activatePayloadAux'], 'attached']] as const) {
+      // Without it the BMC answers 0x83 to 0xC0; asking again in clear is refused.
+      for (const [quirks, expected] of [[[], 'BMC_UNSUPPORTED'], [['activatePayloadAux'], 'attached']] as const) {
+        const driver = createIpmiDriver({ host: '127.0.0.1', port: peer.port, credentials, quirks, timing: fast });
+        const outcome = await driver.sol().attach('viewer', { mode: 'view' }, { onData: () => undefined }).then(() => 'attached', (error: LightsoutError) => error.code);
+        expect(outcome).toBe(expected);
+        await driver.close();
+      }
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('ignoreSolPort: a BMC (or a forward to one) naming a SOL port other than the session\'s', async () => {
+    const peer = await startScriptedBmc({ ...credentials, solPort: () => 6999 });
+    try {
+      for (const [quirks, expected] of [[[], 'BMC_UNSUPPORTED'], [['ignoresolport'], 'attached']] as const) {
         const driver = createIpmiDriver({ host: '127.0.0.1', port: peer.port, credentials, quirks, timing: fast });
         const outcome = await driver.sol().attach('viewer', { mode: 'view' }, { onData: () => undefined }).then(() => 'attached', (error: LightsoutError) => error.code);
         expect(outcome).toBe(expected);
@@ -57,7 +72,7 @@ describe('quirk table', () => {
   it('accepts FreeIPMI names and ! to disable, and refuses unknown names', () => {
     expect(parseQuirks(['opensesspriv', '!nameOnlyLookup'])).toEqual({ openSessionPrivilege: true, nameOnlyLookup: false });
     expect(() => parseQuirks(['nonsense'])).toThrow(LightsoutError);
-    expect(Object.keys(QUIRKS).sort()).toEqual(['activatePayloadAux', 'clearNameOnlyInHash', 'nameOnlyLookup', 'openSessionPrivilege', 'usernamePadding']);
+    expect(Object.keys(QUIRKS).sort()).toEqual(['activatePayloadAux', 'clearNameOnlyInHash', 'ignoreSolPort', 'nameOnlyLookup', 'openSessionPrivilege', 'usernamePadding']);
   });
 });
 

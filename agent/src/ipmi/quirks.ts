@@ -21,7 +21,11 @@ export const QUIRKS = {
     default: false,
   },
   activatePayloadAux: {
-    description: 'Activate Payload auxiliary byte 0x08 ("serial alerts deferred", no encryption/auth bits) instead of 0xC0 (Intel 82571 GbE BMCs).',
+    description: 'Activate Payload SOL behaviour bits 0x08 ("serial alerts succeed while SOL is active", ipmitool i82571spt) instead of 0x00 (Intel 82571 GbE BMCs). The encryption and authentication bits still follow the session (0xC8 on suites 3 and 17).',
+    default: false,
+  },
+  ignoreSolPort: {
+    description: 'FreeIPMI "ignoresolport": stream SOL on the session\'s port whatever UDP port Activate Payload names. For a BMC reached through a port forward or proxy that names its own non-standard port (ASUS P5MT-R names one it does not use).',
     default: false,
   },
 } as const satisfies Record<string, { description: string; default: boolean }>;
@@ -42,4 +46,5 @@ export const QUIRK_ALIASES: Record<string, QuirkName> = {
   opensesspriv: 'openSessionPrivilege',
   'name-only-lookup': 'nameOnlyLookup',
   'username-padding': 'usernamePadding',
+  ignoresolport: 'ignoreSolPort',
 };

@@ -33,6 +33,16 @@ export interface ScriptedBmcOptions {
   onCommand?: (netFn: number, command: number) => void;
   /** What Get Channel Authentication Capabilities offers (default: MD5, IPMI v2.0); without IPMI v2.0, RMCP+ goes unanswered. */
   offers?: { md5: boolean; straight: boolean; ipmi20: boolean };
+  /**
+   * Overrides what Get Channel Authentication Capabilities says about IPMI v2.0 (§22.13), whatever `offers`
+   * says and RMCP+ really does: `extendedData` is byte 2 bit 7 ("IPMI v2.0+ extended capabilities
+   * available"), `connections` byte 4 (bit 1 "IPMI v2.0 connections", bit 0 "IPMI v1.5 connections").
+   */
+  capabilityBits?: { extendedData: boolean; connections: number };
+  /** The UDP port Activate Payload names for SOL (§24.1 bytes 9–10), from this BMC's own port; default that port, as ipmi_sim and bmcsim answer. */
+  solPort?: (ownPort: number) => number;
+  /** Sees the auxiliary request data byte of every Activate Payload (§24.1 byte 3). */
+  onActivatePayload?: (auxiliary: number) => void;
   /** Sees every IPMI v1.5 request other than Get Channel Authentication Capabilities (command, AuthCode bytes). */
   onV15Command?: (command: number, authCode: Uint8Array | undefined) => void;
   /**
@@ -109,8 +119,9 @@ export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<Scr
       answer(0);
       sessions.delete(session.bmcSessionId);
     } else if (key === 0x0648) {
+      options.onActivatePayload?.(request.data[2]!);
       if (options.requireAux !== undefined && request.data[2] !== options.requireAux) answer(0x83);
-      else answer(0, encodePayloadActivation({ inboundSize: 36, outboundSize: 36, port: 623, vlan: 0xffff }));
+      else answer(0, encodePayloadActivation({ inboundSize: 36, outboundSize: 36, port: options.solPort?.(socket.address().port) ?? socket.address().port, vlan: 0xffff }));
     } else if (key === 0x0649) answer(0);
     else if (key === 0x064b) answer(0, Uint8Array.of(session.bmcSessionId & 0xff, (session.bmcSessionId >> 8) & 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
     else answer(0xc1);
@@ -128,6 +139,10 @@ export async function startScriptedBmc(options: ScriptedBmcOptions): Promise<Scr
         }
         const offers = options.offers ?? { md5: true, straight: false, ipmi20: true };
         const caps = encodeChannelAuthCapabilities({ channel: 1, authTypes: { none: false, md2: false, md5: offers.md5, straight: offers.straight, oem: false }, kgSet: false, perMessageAuthDisabled: false, userLevelAuthDisabled: false, nonNullUsers: true, nullUsers: false, anonymousLogin: false, ipmi20: offers.ipmi20, ipmi15: true }, true);
+        if (options.capabilityBits !== undefined) {
+          caps[1] = (caps[1]! & 0x7f) | (options.capabilityBits.extendedData ? 0x80 : 0);
+          caps[3] = options.capabilityBits.connections;
+        }
         reply(remote, encodeV15({ authType: 0, sequence: 0, sessionId: 0, authCode: undefined, message: encodeIpmiMessage(responseMessage(request, 0, caps)) }));
         return;
       }

@@ -42,6 +42,7 @@ export async function openIpmiSession(options: IpmiSessionOptions): Promise<Ipmi
   if (protocol !== 'lan') {
     const session = new RmcpPlusSession(await openTransport(options.host, port), {
       target: `${options.host}:${port}`,
+      port,
       username: options.username,
       password: options.password,
       privilege,

@@ -14,7 +14,7 @@ describe('discoverBmc against ipmi_sim', () => {
   it('gets an ASF pong, the auth capabilities and the advertised cipher suites (0–14, no 17)', async () => {
     const discovery = await discoverBmc(lab.host, lab.port);
     expect(discovery.asfPong).toBe(true);
-    expect(discovery.capabilities).toMatchObject({ ipmi20: true, authTypes: { md5: true, straight: true, none: false } });
+    expect(discovery.capabilities).toMatchObject({ ipmi20: true, rmcpPlus: 'offered', authTypes: { md5: true, straight: true, none: false } });
     const ids = discovery.cipherSuites.map((suite) => suite.id);
     expect(ids).toContain(3);
     expect(ids).not.toContain(17);

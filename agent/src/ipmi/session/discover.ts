@@ -1,17 +1,18 @@
 import { LightsoutError } from '@lightsout/shared';
 import {
   cipherSuiteBlock, classifyDatagram, decodeAsf, decodeCipherSuiteRecords, encodeAsf,
-  getChannelCipherSuitesRequest, PRIVILEGE, type ChannelAuthCapabilities, type CipherSuiteRecord,
+  getChannelCipherSuitesRequest, PRIVILEGE, type CipherSuiteRecord,
 } from '@lightsout/bmc-wire/ipmi';
 import { openUdpTransport, type DatagramTransport } from '../transport.js';
-import { getAuthCapabilities } from './auth-caps.js';
+import { getAuthCapabilities, type AuthCapabilities } from './auth-caps.js';
 import { HandshakeWaiter } from './handshake-wait.js';
 import { preSessionRequest } from './pre-session.js';
 
 export interface BmcDiscovery {
   /** ASF presence pong received with the IPMI bit (DMTF ASF 2.0 §3.2.4); false when no pong came. */
   asfPong: boolean;
-  capabilities: ChannelAuthCapabilities;
+  /** `rmcpPlus` is what a session makes of them: `unclear` is tried as RMCP+ (auth-caps.ts). */
+  capabilities: AuthCapabilities;
   /** What Get Channel Cipher Suites lists (§22.15); empty when the BMC has no IPMI 2.0 or refuses it. */
   cipherSuites: CipherSuiteRecord[];
 }
@@ -31,7 +32,7 @@ export async function discoverBmc(host: string, port = 623, timeoutMs = 1000, op
     transport.send(encodeAsf({ kind: 'ping', tag: 0x4c }));
     const asfPong = await pong.then((message) => message.ipmiSupported === true, () => false);
     const capabilities = await getAuthCapabilities(transport, waiter, PRIVILEGE.administrator, timeoutMs, 1);
-    const cipherSuites = capabilities.ipmi20 ? await listCipherSuites(transport, waiter, timeoutMs) : [];
+    const cipherSuites = capabilities.rmcpPlus !== 'absent' ? await listCipherSuites(transport, waiter, timeoutMs) : [];
     return { asfPong, capabilities, cipherSuites };
   } finally {
     waiter.cancel(new LightsoutError('BMC_PROTOCOL_ERROR', 'discovery finished'));

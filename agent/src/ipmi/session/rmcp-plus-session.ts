@@ -2,17 +2,19 @@ import { LightsoutError } from '@lightsout/shared';
 import {
   PAYLOAD_TYPE, RMCP_PLUS_STATUS, ReplayWindow, additionalKeys, bytesEqual, cipherSuiteByAlgorithms, cipherSuiteById, classifyDatagram, closeSessionRequest, decodeOpenSessionResponse,
   decodeRakp2, decodeRakp3Or4, decodeRmcpPlus, encodeOpenSessionRequest, encodeRakp1, encodeRakp3Or4, encodeRmcpPlus, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
-  sessionIntegrityKey, wireError, wireReasonOf, type ChannelAuthCapabilities, type CipherSuite, type CommandRequest, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
+  sessionIntegrityKey, wireError, wireReasonOf, type CipherSuite, type CommandRequest, type IpmiCrypto, type RakpContext, type RmcpPlusSecurity,
 } from '@lightsout/bmc-wire/ipmi';
 import type { DatagramTransport } from '../transport.js';
 import { quirkEnabled, type QuirkSettings } from '../quirks.js';
 import type { SessionLogger, SessionTiming } from './core.js';
 import { HandshakingSession, randomNonZero32 } from './handshaking-session.js';
-import { getAuthCapabilities } from './auth-caps.js';
+import { getAuthCapabilities, type AuthCapabilities } from './auth-caps.js';
 import type { SuiteCache } from './suite-cache.js';
 
 export interface RmcpPlusOptions {
   target: string;
+  /** The BMC's UDP port as this session dials it (what an Activate Payload answer is compared with). */
+  port: number;
   username: string;
   password: string;
   privilege: number;
@@ -56,17 +58,28 @@ export class RmcpPlusSession extends HandshakingSession {
     super(transport, options.timing, options.logger);
   }
 
-  /** Runs the handshake. Rejects with BMC_UNSUPPORTED when the BMC has no IPMI v2.0 (caller falls back to v1.5). */
-  async open(capabilities?: ChannelAuthCapabilities): Promise<void> {
+  /** The UDP port this session sends to. */
+  get port(): number {
+    return this.options.port;
+  }
+
+  /**
+   * Runs the handshake. Rejects with BMC_UNSUPPORTED / NO_IPMI20 when the BMC has no IPMI v2.0 (caller falls
+   * back to v1.5): its capabilities say so, or they are unclear about it and Open Session was never answered.
+   */
+  async open(capabilities?: AuthCapabilities): Promise<void> {
     let flipRole = false;
     let lastError: unknown;
+    let unclear = false;
     for (let attempt = 0; attempt < this.options.timing.handshakeAttempts; attempt++) {
       try {
         this.state = 'auth-caps';
         // A BMC with a cached suite is known to speak RMCP+: skip the capabilities round trip.
         if (this.options.suiteCache.get(this.options.target) === undefined || attempt > 0) {
           const caps = capabilities ?? (await getAuthCapabilities(this.transport, this.waiter, this.options.privilege, this.stepTimeout(attempt), 1));
-          if (!caps.ipmi20) throw new LightsoutError('BMC_UNSUPPORTED', 'BMC does not offer IPMI v2.0 (RMCP+)', { details: { reason: 'NO_IPMI20' } });
+          if (caps.rmcpPlus === 'absent') throw new LightsoutError('BMC_UNSUPPORTED', 'BMC does not offer IPMI v2.0 (RMCP+)', { details: { reason: 'NO_IPMI20' } });
+          unclear = caps.rmcpPlus === 'unclear';
+          if (unclear) this.options.logger?.debug({ target: this.options.target }, 'ipmi capabilities disagree about IPMI v2.0; trying RMCP+');
         }
         await this.negotiate(attempt, flipRole);
         await this.raisePrivilege(this.options.privilege);
@@ -81,7 +94,11 @@ export class RmcpPlusSession extends HandshakingSession {
         this.options.logger?.debug({ attempt, step: this.state }, 'ipmi handshake timed out; restarting it');
       }
     }
-    const failure = lastError instanceof LightsoutError ? lastError : new LightsoutError('BMC_PROTOCOL_ERROR', 'RMCP+ handshake failed', { cause: lastError });
+    let failure = lastError instanceof LightsoutError ? lastError : new LightsoutError('BMC_PROTOCOL_ERROR', 'RMCP+ handshake failed', { cause: lastError });
+    if (unclear && failure.code === 'BMC_TIMEOUT' && failure.details?.['step'] === 'Open Session') {
+      // Capabilities that did not say RMCP+ and no answer to it: as good as "no IPMI v2.0".
+      failure = new LightsoutError('BMC_UNSUPPORTED', 'BMC capabilities are unclear about IPMI v2.0 and it never answered RMCP+ Open Session', { cause: failure, details: { reason: 'NO_IPMI20' } });
+    }
     this.fail(failure);
     throw failure;
   }

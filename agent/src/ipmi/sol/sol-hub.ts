@@ -25,8 +25,10 @@ export interface SolHubOptions {
   scrollbackDirectory?: string;
   /** Keep SOL open while nobody watches (boot messages are never missed). */
   alwaysOn?: boolean;
-  /** Activate Payload auxiliary byte (quirk activatePayloadAux → 0x08). */
+  /** Activate Payload SOL behaviour bits 5:0 (quirk activatePayloadAux → 0x08); the protection bits follow the session. */
   auxiliary?: number;
+  /** Stream SOL on the session's port whatever port Activate Payload names (quirk ignoreSolPort). */
+  ignorePort?: boolean;
   timing?: Partial<SolTiming>;
   logger?: SessionLogger;
 }
@@ -216,7 +218,7 @@ export class SolHub {
             if (this.options.alwaysOn && reason !== 'stolen') this.scheduleReopen();
           }
         },
-      }, { takeover, ...(this.options.auxiliary === undefined ? {} : { auxiliary: this.options.auxiliary }), ...(this.options.timing ? { timing: this.options.timing } : {}), ...(this.options.logger ? { logger: this.options.logger } : {}) });
+      }, { takeover, ...(this.options.auxiliary === undefined ? {} : { auxiliary: this.options.auxiliary }), ...(this.options.ignorePort ? { ignorePort: true } : {}), ...(this.options.timing ? { timing: this.options.timing } : {}), ...(this.options.logger ? { logger: this.options.logger } : {}) });
       this.sol = sol;
       this.broadcast({ type: 'active' });
       return sol;

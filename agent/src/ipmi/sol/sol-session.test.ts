@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SOL_OPERATION, SOL_STATUS, type SolPacket } from '@lightsout/bmc-wire/ipmi';
+import { LightsoutError } from '@lightsout/shared';
 import { openIpmiSession } from '../session/connect.js';
 import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import { SuiteCache } from '../session/suite-cache.js';
-import { startScriptedBmc, type ScriptedBmc } from '../../testing/ipmi-scripted-bmc.js';
+import { startScriptedBmc, type ScriptedBmc, type ScriptedBmcOptions } from '../../testing/ipmi-scripted-bmc.js';
 import { SolHub, type SolHubEvent } from './sol-hub.js';
 import { SolSession, type SolEndReason } from './sol-session.js';
 import { waitFor } from '@lightsout/lab/wait';
@@ -176,5 +177,64 @@ describe('SolHub gives back the SOL it activated', () => {
     const deactivated = commands.indexOf('6:49');
     expect(deactivated).toBeGreaterThan(activated);
     expect(deactivated).toBeLessThan(commands.indexOf('6:3c'));
+  });
+});
+
+/** Activates SOL once against a scripted BMC and reports the outcome, the aux bytes it saw and the App commands after login. */
+async function activateAgainst(bmc: Partial<ScriptedBmcOptions>, suite: number, options: { auxiliary?: number; ignorePort?: boolean } = {}) {
+  const auxiliaries: number[] = [];
+  const commands: number[] = [];
+  const peer = await startScriptedBmc({ ...credentials, suites: [suite], ...bmc, onActivatePayload: (auxiliary) => auxiliaries.push(auxiliary), onCommand: (netFn, command) => netFn === 0x06 && commands.push(command) });
+  cleanup.push(() => peer.close());
+  const session = (await openIpmiSession({ host: '127.0.0.1', port: peer.port, ...credentials, suiteCache: new SuiteCache(), cipherSuites: [suite] })) as RmcpPlusSession;
+  cleanup.push(() => session.close());
+  const events = { data: () => undefined, end: () => undefined };
+  const outcome = await SolSession.activate(session, events, options).then(async (sol) => {
+    await sol.close();
+    return 'activated' as const;
+  }, (error: unknown) => error);
+  return { outcome, auxiliaries, commands, port: peer.port };
+}
+
+describe('Activate Payload asks for SOL exactly as protected as the session (§24.1 request byte 3)', () => {
+  // Bit 7 encryption, bit 6 authentication; bits 5:0 are SOL behaviour (0x08: serial alerts succeed while SOL is active).
+  it.each([
+    [17, 0xc0],
+    [3, 0xc0],
+    [2, 0x40],
+  ])('suite %i: protection bits %i (0xC0 encrypted and authenticated, 0x40 authenticated), the activatePayloadAux behaviour bits under them', async (suite, protection) => {
+    expect(await activateAgainst({}, suite)).toMatchObject({ outcome: 'activated', auxiliaries: [protection] });
+    expect(await activateAgainst({}, suite, { auxiliary: 0x08 })).toMatchObject({ outcome: 'activated', auxiliaries: [protection | 0x08] });
+    // Protection bits passed in as behaviour do not override the session's.
+    expect(await activateAgainst({}, suite, { auxiliary: 0x08 | (~protection & 0xc0) })).toMatchObject({ auxiliaries: [protection | 0x08] });
+  });
+
+  it('refuses SOL the BMC cannot encrypt (0x83) on an encrypted session, instead of asking again for it in clear', async () => {
+    const { outcome, auxiliaries } = await activateAgainst({ requireAux: 0x40 }, 17);
+    expect(outcome).toMatchObject({ code: 'BMC_UNSUPPORTED', details: { reason: 'SOL_ENCRYPTION_REFUSED', completionCode: 0x83 } });
+    expect(auxiliaries).toEqual([0xc0]);
+  });
+});
+
+describe('the SOL port Activate Payload names (§24.1 response bytes 9–10)', () => {
+  it('refuses SOL on another port than the session\'s, gives the payload back, and says which ports', async () => {
+    const { outcome, commands, port } = await activateAgainst({ solPort: () => 6999 }, 17);
+    expect(outcome).toBeInstanceOf(LightsoutError);
+    expect(outcome).toMatchObject({ code: 'BMC_UNSUPPORTED', details: { reason: 'SOL_PORT_DIFFERS', solPort: 6999, sessionPort: port } });
+    expect((outcome as LightsoutError).message).toContain('UDP port 6999');
+    // Deactivate Payload (App 0x49) after the activation (0x48).
+    expect(commands.slice(commands.indexOf(0x48))).toEqual([0x48, 0x49]);
+  });
+
+  it('streams SOL on the session\'s port when the BMC names that port, it byte-swapped, or 623 behind a forward; or when told to ignore it', async () => {
+    const { outcome, port } = await activateAgainst({}, 17);
+    expect(outcome).toBe('activated');
+    expect(port).not.toBe(623);
+    // Byte-swapped (Supermicro X8DTH; ipmitool and FreeIPMI take it as meant).
+    expect((await activateAgainst({ solPort: (own) => ((own & 0xff) << 8) | (own >> 8) }, 17)).outcome).toBe('activated');
+    // A port forward: the BMC names its own standard port, which the session reaches at another one.
+    expect((await activateAgainst({ solPort: () => 623 }, 17)).outcome).toBe('activated');
+    expect((await activateAgainst({ solPort: () => 0x6f02 }, 17)).outcome).toBe('activated');
+    expect((await activateAgainst({ solPort: () => 6999 }, 17, { ignorePort: true })).outcome).toBe('activated');
   });
 });

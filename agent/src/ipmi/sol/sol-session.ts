@@ -100,24 +100,37 @@ export class SolSession {
   /**
    * Activates SOL instance 1. "Already active" (cc 0x80) rejects with BMC_BUSY
    * naming the owner session, unless `takeover` is set: then the payload is
-   * deactivated and activated again for us.
+   * deactivated and activated again for us. `auxiliary` is the SOL behaviour
+   * (request byte 3 bits 5:0); the protection bits above it follow the session.
+   * SOL on another port than the session's is refused unless `ignorePort`.
    */
-  static async activate(session: RmcpPlusSession, events: SolSessionEvents, options: { takeover?: boolean; auxiliary?: number; timing?: Partial<SolTiming>; logger?: SessionLogger } = {}): Promise<SolSession> {
+  static async activate(session: RmcpPlusSession, events: SolSessionEvents, options: { takeover?: boolean; auxiliary?: number; ignorePort?: boolean; timing?: Partial<SolTiming>; logger?: SessionLogger } = {}): Promise<SolSession> {
     const sol = new SolSession(session, events, { ...DEFAULT_SOL_TIMING, ...options.timing }, options.logger);
-    // 0xC0: encrypt + authenticate SOL like the session itself; some BMCs need another value (quirk activatePayloadAux).
-    let auxiliary = options.auxiliary ?? 0xc0;
+    const auxiliary = solProtectionBits(session) | ((options.auxiliary ?? 0) & 0x3f);
     for (let attempt = 0; attempt < 3; attempt++) {
       const { completionCode, data } = await session.requestWithCode(activatePayloadRequest(PAYLOAD_TYPE.sol, 1, auxiliary));
       if (completionCode === 0) {
         const activation = decodePayloadActivation(data);
+        if (!options.ignorePort && !sameSolPath(activation.port, session.port)) {
+          // What we activated is given back: the BMC would otherwise hold it until its session timeout.
+          await sol.release();
+          throw new LightsoutError('BMC_UNSUPPORTED', `the BMC wants SOL on UDP port ${activation.port}, not on this session's port ${session.port}; SOL over another port is not supported`, {
+            details: { reason: 'SOL_PORT_DIFFERS', solPort: activation.port, sessionPort: session.port },
+            hint: 'when the agent reaches the BMC through a port forward or proxy (the BMC names its own port), enable the IPMI quirk ignoreSolPort for this server; otherwise check the BMC\'s SOL port setting',
+          });
+        }
         // Inbound size counts the 4-byte SOL header (§24.1); never trust a size outside 5..259.
         sol.maxData = Math.max(1, Math.min(255, activation.inboundSize - 4));
         sol.start();
         return sol;
       }
       if (completionCode === ACTIVATE_PAYLOAD_COMPLETION.cannotEncrypt && auxiliary & 0x80) {
-        auxiliary &= ~0x80;
-        continue;
+        // Asking again without bit 7 would put the console (and what is typed at it) in clear on a session
+        // that negotiated encryption; refuse instead.
+        throw new LightsoutError('BMC_UNSUPPORTED', 'the BMC will not encrypt SOL on this encrypted session (Activate Payload 0x83); SOL in clear is refused', {
+          details: { reason: 'SOL_ENCRYPTION_REFUSED', completionCode },
+          hint: 'enable SOL encryption on the BMC (SOL configuration parameter "force encryption" / payload encryption)',
+        });
       }
       if (completionCode === ACTIVATE_PAYLOAD_COMPLETION.alreadyActive) {
         // undefined: the BMC has no Get Payload Instance Info, so the owner cannot be named.
@@ -373,4 +386,29 @@ export class SolSession {
     this.session.onSolPayload(undefined);
     this.events.end(reason, detail);
   }
+}
+
+/**
+ * Activate Payload request byte 3 bits 7:6 (§24.1): encryption when the session negotiated confidentiality,
+ * authentication when it negotiated integrity — what FreeIPMI asks. Less would have the BMC send SOL the
+ * session drops (unauthenticated) or in clear on an encrypted session; more names protection the session
+ * cannot give.
+ */
+export function solProtectionBits(session: RmcpPlusSession): number {
+  const suite = session.suite;
+  if (suite === undefined) return 0;
+  return (suite.confidentiality.aes ? 0x80 : 0) | (suite.integrity.hash !== null ? 0x40 : 0);
+}
+
+const swap16 = (port: number) => ((port & 0xff) << 8) | (port >> 8);
+const RMCP_PORT = 623;
+
+/**
+ * Whether SOL on the port Activate Payload names (§24.1 response bytes 9–10) reaches the BMC on the
+ * session's own path: that port, or it byte-swapped (Supermicro X8DTH; ipmitool and FreeIPMI take it so),
+ * or the standard RMCP port 623 while the session goes to another one — a port forward, whose far side is
+ * the port the BMC names. Any other port is a SOL port of its own, which this path does not reach.
+ */
+export function sameSolPath(solPort: number, sessionPort: number): boolean {
+  return solPort === sessionPort || swap16(solPort) === sessionPort || solPort === RMCP_PORT || swap16(solPort) === RMCP_PORT;
 }

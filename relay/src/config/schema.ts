@@ -39,6 +39,12 @@ const Store = Type.Object(
      * store's disk too. Also the largest recording a download renders, as downloads are rendered in memory.
      */
     recordingMaxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+    /**
+     * Bytes one tenant's recordings hold at most, together; default 64 GiB (DEFAULT_RECORDING_TENANT_MAX_BYTES).
+     * Past it the tenant's sessions go on unrecorded until retention frees room: one tenant's consoles must not
+     * fill the disk every tenant's recordings share.
+     */
+    recordingTenantMaxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   { additionalProperties: false, default: {} },
 );

@@ -33,6 +33,7 @@ import { toAsciicast, toRfbCapture } from './recordings/formats.js';
 import { type RecordingPolicy, loadRecordingPolicy } from './recordings/policy.js';
 import { StreamRecorder } from './recordings/recorder.js';
 import { DEFAULT_RECORDING_MAX_BYTES } from './recordings/appender.js';
+import { DEFAULT_RECORDING_TENANT_MAX_BYTES, TenantRecordingUsage } from './recordings/tenant-usage.js';
 import { registerRecordingPolicyRoutes } from './recordings/policy-routes.js';
 import { StoredRecordingPolicies } from './recordings/stored-policies.js';
 import { sweepExpiredRecordings } from './recordings/retention.js';
@@ -163,9 +164,23 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     });
     registerRecordingPolicyRoutes(app, storedPolicies, policy);
   }
-  const recorder = new StreamRecorder(recordings, policy.records, (error, sessionId) =>
-    app.log.warn({ err: error, sessionId }, 'recording failed: the session goes on unrecorded'),
+  const tenantUsage = new TenantRecordingUsage(recordings, app.config.store.recordingTenantMaxBytes ?? DEFAULT_RECORDING_TENANT_MAX_BYTES);
+  const recorder = new StreamRecorder(
+    recordings,
+    policy.records,
+    (error, sessionId) => app.log.warn({ err: error, sessionId }, 'recording failed: the session goes on unrecorded'),
+    tenantUsage,
   );
+  // What each tenant holds: read at start, after each retention sweep, and every 5 minutes (other replicas' writes, deletions).
+  const rescanUsage = async (): Promise<void> => {
+    try {
+      await tenantUsage.rescan();
+    } catch (error) {
+      app.log.warn({ err: error }, "could not read what the tenants' recordings hold; counting on from the last reading");
+    }
+  };
+  const usageTimer = setInterval(() => void rescanUsage(), 300_000).unref();
+  app.addHook('onClose', async () => clearInterval(usageTimer));
   // Retention: at start, then hourly (a day-granular policy needs no finer clock).
   const sweepRecordings = async (): Promise<void> => {
     let expired: Awaited<ReturnType<typeof sweepExpiredRecordings>>;
@@ -189,8 +204,11 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
       }
     }
   };
-  const retentionTimer = setInterval(() => void sweepRecordings(), options.retentionSweepMs ?? 3_600_000).unref();
-  app.addHook('onReady', async () => sweepRecordings());
+  const retentionTimer = setInterval(() => void sweepRecordings().then(rescanUsage), options.retentionSweepMs ?? 3_600_000).unref();
+  app.addHook('onReady', async () => {
+    await sweepRecordings();
+    await rescanUsage();
+  });
   app.addHook('onClose', async () => clearInterval(retentionTimer));
   // The tree's "active sessions" badge counts live legs per server (app.serverActivity, when the relay has the inventory).
   const activity = app.hasDecorator('serverActivity') ? app.serverActivity : undefined;

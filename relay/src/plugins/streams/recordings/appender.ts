@@ -59,6 +59,18 @@ export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** What one recording holds at most unless the storage is given another limit (config store.recordingMaxBytes). */
 export const DEFAULT_RECORDING_MAX_BYTES = 1024 * 1024 * 1024;
 
+/**
+ * Room shared with other recordings (a tenant's limit, tenant-usage.ts):
+ * asked before bytes are kept, it grants what fits, and names the limit when
+ * it granted less than asked.
+ */
+export interface RecordingAllowance {
+  /** Grants up to `bytes` (0 when full) and counts what it granted as used. */
+  take(bytes: number): number;
+  /** The error a recording reports when the allowance ran out under it. */
+  exceeded(recordingId: string): LightsoutError;
+}
+
 /** When pending bytes are stored (see the class comment). */
 export interface AppendSchedule {
   /** Pending bytes below `flushBytes` wait at most this long. */
@@ -130,6 +142,7 @@ export class RecordingAppender {
     private readonly when: AppendSchedule = nodeAppendSchedule,
     private readonly onGap: (gap: RecordingGapError) => void = (gap) => process.emitWarning(gap.message, { code: gap.code }),
     private readonly maxBytes: number = DEFAULT_RECORDING_MAX_BYTES,
+    private readonly allowance?: RecordingAllowance,
   ) {
     const previous = latestAppenders.get(id);
     latestAppenders.set(id, this);
@@ -185,6 +198,13 @@ export class RecordingAppender {
           details: { recording: this.id, maxBytes: this.maxBytes },
         }),
       );
+      if (fresh.length === 0) return;
+    }
+    const granted = this.allowance?.take(fresh.length) ?? fresh.length;
+    if (granted < fresh.length) {
+      this.limitReached = true;
+      fresh = fresh.subarray(0, granted);
+      this.onError(this.allowance!.exceeded(this.id));
       if (fresh.length === 0) return;
     }
     if (this.pendingLength + fresh.length > MAX_PENDING_BYTES) return this.fail(new Error(`recording ${this.id} fell ${MAX_PENDING_BYTES} bytes behind its storage`));

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Store } from '../../../store/open.js';
-import { DEFAULT_RECORDING_MAX_BYTES, RecordingAppender } from './appender.js';
+import { DEFAULT_RECORDING_MAX_BYTES, type RecordingAllowance, RecordingAppender } from './appender.js';
 import { RECORDING_ID, type RecordingData, type RecordingMeta, type RecordingStorage, type RecordingWriter, parseTimes, warnUnreadableMeta, writerOver } from './storage.js';
 
 /** A stored meta as written by writer(); text that is not a JSON object is damaged, not a recording. */
@@ -34,7 +34,7 @@ export class DatabaseRecordingStorage implements RecordingStorage {
     private readonly onUnreadableMeta: (id: string, error: Error) => void = warnUnreadableMeta,
   ) {}
 
-  writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined): RecordingWriter {
+  writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined, allowance?: RecordingAllowance): RecordingWriter {
     if (!RECORDING_ID.test(meta.id)) throw new Error('bad recording id');
     return writerOver(
       new RecordingAppender(
@@ -60,6 +60,7 @@ export class DatabaseRecordingStorage implements RecordingStorage {
         undefined,
         undefined,
         this.maxBytes,
+        allowance,
       ),
     );
   }

@@ -1,6 +1,7 @@
 import { type StreamKind, type StreamTokenClaims, decodeClientStreamMessage } from '@lightsout/shared';
 import type { LegHooks } from '../gateway.js';
 import type { RecordingStorage, RecordingWriter } from './storage.js';
+import type { TenantRecordingUsage } from './tenant-usage.js';
 
 /** Whether a tenant's consoles of a kind are recorded (RecordingPolicy.records). */
 export type RecordDecision = (tenant: string, kind: StreamKind) => boolean;
@@ -23,6 +24,8 @@ export class StreamRecorder {
     private readonly storage: RecordingStorage,
     private readonly policy: RecordDecision,
     private readonly reportFailure: RecordingFailureReport = () => undefined,
+    /** Each tenant's recordings, together, against the tenant's limit; none: no limit but each recording's own. */
+    private readonly usage?: TenantRecordingUsage,
   ) {}
 
   /** A recording still being written (some leg of its session is live): retention must leave it alone. */
@@ -34,11 +37,17 @@ export class StreamRecorder {
     if (!this.policy(claims.ten, claims.knd)) return undefined;
     let entry = this.writers.get(claims.sid);
     if (!entry) {
+      // A tenant whose recordings are at its limit starts none: the session goes on unrecorded, and said.
+      if (this.usage?.full(claims.ten)) {
+        this.reportFailure(this.usage.exceeded(claims.ten, claims.sid), claims.sid);
+        return undefined;
+      }
       let writer: RecordingWriter;
       try {
         writer = this.storage.writer(
           { id: claims.sid, sessionId: claims.sid, serverId: claims.srv, tenant: claims.ten, kind: claims.knd, user: claims.usr, subject: claims.sub, startedAt: Date.now() },
           (error) => this.reportFailure(error, claims.sid),
+          this.usage?.allowance(claims.ten),
         );
       } catch (error) {
         this.reportFailure(error, claims.sid);

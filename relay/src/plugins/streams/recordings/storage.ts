@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } fr
 import { appendFile, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordingMeta } from '@lightsout/shared';
-import { DEFAULT_RECORDING_MAX_BYTES, RecordingAppender } from './appender.js';
+import { DEFAULT_RECORDING_MAX_BYTES, type RecordingAllowance, RecordingAppender } from './appender.js';
 
 export type { RecordingMeta };
 
@@ -37,9 +37,11 @@ export interface RecordingStorage {
   /**
    * Opens (or continues) a recording. May throw (ENOSPC, EACCES, …); a
    * failure while opening asynchronously or writing later is reported
-   * through `onError`, once.
+   * through `onError`, once. `allowance`: room shared with the tenant's
+   * other recordings; when it runs out the recording stops there, as at its
+   * own limit.
    */
-  writer(meta: RecordingMeta, onError?: (error: Error) => void): RecordingWriter;
+  writer(meta: RecordingMeta, onError?: (error: Error) => void, allowance?: RecordingAllowance): RecordingWriter;
   /** Newest first. */
   list(): Promise<RecordingMeta[]>;
   get(id: string): Promise<RecordingMeta | undefined>;
@@ -125,7 +127,7 @@ export class FileRecordingStorage implements RecordingStorage {
     this.maxBytes = options.maxBytes ?? DEFAULT_RECORDING_MAX_BYTES;
   }
 
-  writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined): RecordingWriter {
+  writer(meta: RecordingMeta, onError: (error: Error) => void = () => undefined, allowance?: RecordingAllowance): RecordingWriter {
     if (!RECORDING_ID.test(meta.id)) throw new Error('bad recording id');
     const base = join(this.directory, meta.id);
     return writerOver(
@@ -149,6 +151,7 @@ export class FileRecordingStorage implements RecordingStorage {
         undefined,
         undefined,
         this.maxBytes,
+        allowance,
       ),
     );
   }

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { freeTcpPort } from '@lightsout/lab';
 import { decodeJwt } from 'jose';
 import { OAuth2Server } from 'oauth2-mock-server';
@@ -63,5 +66,50 @@ describe('CLI login without the device grant', () => {
     const state = new URL(login.authorizationUrl).searchParams.get('state')!;
     await fetch(`${login.redirectUri}?error=access_denied&state=${state}`);
     await expect(login.tokens).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('a request whose target is not a URL is answered 400 and the login goes on', async () => {
+    const login = await startLoopbackLogin(await discover(issuer), client);
+    const socket = connect(Number(new URL(login.redirectUri).port), '127.0.0.1');
+    socket.end('GET //[ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await once(socket, 'close');
+    expect(Buffer.concat(chunks).toString('latin1').split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    const back = (await fetch(login.authorizationUrl, { redirect: 'manual' })).headers.get('location')!;
+    expect((await fetch(back)).status).toBe(200);
+    expect((await login.tokens).accessToken).toEqual(expect.any(String));
+  });
+
+  it('only the first answer with our state is redeemed: a second one while it is redeemed is refused (RFC 6749 §4.1.2)', async () => {
+    // A token endpoint that holds each redemption until the test lets it answer.
+    const held: Array<() => void> = [];
+    const redeemed: Array<() => void> = [];
+    const redemption = (count: number) => new Promise<void>((resolve) => (held.length >= count ? resolve() : redeemed.push(() => held.length >= count && resolve())));
+    const tokenEndpoint = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        held.push(() => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `at${held.length}`, expires_in: 60 })));
+        for (const notify of redeemed) notify();
+      });
+    });
+    tokenEndpoint.listen(0, '127.0.0.1');
+    await once(tokenEndpoint, 'listening');
+    try {
+      const metadata = { ...(await discover(issuer)), tokenEndpoint: `http://127.0.0.1:${(tokenEndpoint.address() as AddressInfo).port}/token` };
+      const login = await startLoopbackLogin(metadata, client);
+      const callback = `${login.redirectUri}?state=${new URL(login.authorizationUrl).searchParams.get('state')}&code=one-time`;
+      const first = fetch(callback);
+      await redemption(1);
+      const second = await Promise.race([fetch(callback).then((response) => ({ answered: response.status })), redemption(2).then(() => 'redeemed twice')]);
+      for (const answer of held) answer();
+      expect(second).toEqual({ answered: 400 });
+      expect((await first).status).toBe(200);
+      expect((await login.tokens).accessToken).toBe('at1');
+      expect(held).toHaveLength(1);
+    } finally {
+      tokenEndpoint.closeAllConnections();
+      tokenEndpoint.close();
+    }
   });
 });

@@ -42,9 +42,18 @@ export async function startLoopbackLogin(
   // Whoever awaits `tokens` sees the failure; an early one (before they await) is not an unhandled rejection.
   tokens.catch(() => undefined);
   let redirectUri = '';
+  /** Set by the first answer carrying our state: the only one acted on. */
+  let answered = false;
 
   const server = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', redirectUri);
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', redirectUri);
+    } catch {
+      // Any local process or page can send anything here: a malformed request is refused, never fatal.
+      response.writeHead(400, { 'content-type': 'text/plain' }).end('bad request');
+      return;
+    }
     if (request.method !== 'GET' || url.pathname !== '/callback') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
@@ -55,6 +64,13 @@ export async function startLoopbackLogin(
       answer(400, 'Not this login', 'This answer does not belong to the login the terminal is waiting for.');
       return;
     }
+    // One answer, one redemption: a code is single-use (RFC 6749 §4.1.2, §10.5), and a
+    // repeated callback (a reload, a replay) must not redeem it again while the first is in flight.
+    if (answered) {
+      answer(400, 'Already answered', 'This login has already received its answer. Return to the terminal.');
+      return;
+    }
+    answered = true;
     const error = url.searchParams.get('error');
     const code = url.searchParams.get('code');
     if (error !== null || code === null) {

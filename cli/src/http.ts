@@ -38,8 +38,9 @@ export async function errorOf(response: Response): Promise<LightsoutError> {
 }
 
 /** POST application/x-www-form-urlencoded, as OAuth endpoints want (RFC 6749 §4.1.3). */
-export async function postForm(url: string, fields: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function postForm(url: string, fields: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await send(url, {
+    ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) }),
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
     body: new URLSearchParams(fields).toString(),

@@ -2,18 +2,21 @@ import { CommanderError } from 'commander';
 import { DEFAULT_HINTS, LightsoutError } from '@lightsout/shared';
 import type { CommandContext } from './commands/context.js';
 import { exitCodeOf, ExitCode } from './exit-codes.js';
-import { processOutput, type Output } from './output.js';
+import { printable, processOutput, type Output } from './output.js';
 import { buildProgram } from './program.js';
 
-/** Prints `error CODE: message` and `hint: …` on stderr; returns the documented exit code. */
+/**
+ * Prints `error CODE: message` and `hint: …` on stderr; returns the documented exit code.
+ * Message and hint are often the relay's or a BMC's words: shown by `printable`.
+ */
 export function reportError(error: unknown, output: Output): number {
   if (error instanceof LightsoutError) {
-    output.err(`error ${error.code}: ${error.message}\n`);
+    output.err(`error ${error.code}: ${printable(error.message, { newlines: true })}\n`);
     const hint = error.hint ?? DEFAULT_HINTS[error.code];
-    if (hint) output.err(`hint: ${hint}\n`);
+    if (hint) output.err(`hint: ${printable(hint, { newlines: true })}\n`);
     return exitCodeOf(error.code);
   }
-  output.err(`error INTERNAL: ${(error as Error)?.message ?? String(error)}\n`);
+  output.err(`error INTERNAL: ${printable((error as Error)?.message ?? String(error), { newlines: true })}\n`);
   return ExitCode.ERROR;
 }
 

@@ -133,13 +133,17 @@ export async function pollDeviceToken(
 }
 
 /** RFC 6749 §6, with the API resource again so the new access token is for the relay. */
-export async function refreshTokens(session: { tokenEndpoint: string; clientId: string; audience: string; refreshToken: string }): Promise<TokenSet> {
-  const { status, body } = await postForm(session.tokenEndpoint, {
-    grant_type: 'refresh_token',
-    refresh_token: session.refreshToken,
-    client_id: session.clientId,
-    resource: session.audience,
-  });
+export async function refreshTokens(session: { tokenEndpoint: string; clientId: string; audience: string; refreshToken: string }, options: { timeoutMs?: number } = {}): Promise<TokenSet> {
+  const { status, body } = await postForm(
+    session.tokenEndpoint,
+    {
+      grant_type: 'refresh_token',
+      refresh_token: session.refreshToken,
+      client_id: session.clientId,
+      resource: session.audience,
+    },
+    options,
+  );
   if (status !== 200) throw oauthError(body, 'the login session could not be renewed');
   const tokens = tokenSetOf(body, Math.floor(Date.now() / 1000));
   // Rotation is optional (RFC 6749 §6): keep the old refresh token when no new one came.

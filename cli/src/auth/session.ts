@@ -1,9 +1,13 @@
 import { LightsoutError } from '@lightsout/shared';
-import { readCredentials, writeCredentials, type StoredSession } from '../config-store.js';
+import { LOCK_STALE_MS, readCredentials, withCredentialsLock, writeCredentials, type StoredSession } from '../config-store.js';
 import { refreshTokens } from './device-flow.js';
 
 /** Renew this many seconds before expiry so a token does not die in flight. */
 const EXPIRY_MARGIN_SECONDS = 30;
+/** A renewal gives up well before its lock counts as abandoned (LOCK_STALE_MS), so no other run takes it over mid-refresh. */
+export const REFRESH_TIMEOUT_MS = LOCK_STALE_MS - 10_000;
+
+const expiring = (session: StoredSession) => session.expiresAt - EXPIRY_MARGIN_SECONDS <= Date.now() / 1000;
 
 export function normaliseRelay(url: string): string {
   let parsed: URL;
@@ -48,21 +52,35 @@ export function storedTokenSource(relay: string, env: NodeJS.ProcessEnv): TokenS
     if (!session) throw new LightsoutError('UNAUTHENTICATED', `not logged in to ${relay}`, { hint: `run \`lightsout login --relay ${relay}\`` });
     return session;
   };
+  /**
+   * Read → refresh → write under the credentials lock, reading again once
+   * it is held: another run may have renewed meanwhile, and its tokens are
+   * used as they are (its refresh token already replaced the one this run
+   * read, RFC 6749 §6; presenting the old one would revoke the grant).
+   */
   const renew = async (): Promise<boolean> => {
-    const current = await load();
-    if (!current.refreshToken) return false;
-    const tokens = await refreshTokens({ tokenEndpoint: current.tokenEndpoint, clientId: current.clientId, audience: current.audience, refreshToken: current.refreshToken });
-    session = { ...current, accessToken: tokens.accessToken, expiresAt: tokens.expiresAt };
-    if (tokens.refreshToken !== undefined) session.refreshToken = tokens.refreshToken;
-    const file = await readCredentials(env);
-    file.sessions[relay] = session;
-    await writeCredentials(env, file);
-    return true;
+    const used = await load();
+    return withCredentialsLock(env, async () => {
+      const file = await readCredentials(env);
+      const stored = file.sessions[relay];
+      if (stored === undefined) return false;
+      if (stored.accessToken !== used.accessToken && !expiring(stored)) {
+        session = stored;
+        return true;
+      }
+      if (!stored.refreshToken) return false;
+      const tokens = await refreshTokens({ tokenEndpoint: stored.tokenEndpoint, clientId: stored.clientId, audience: stored.audience, refreshToken: stored.refreshToken }, { timeoutMs: REFRESH_TIMEOUT_MS });
+      session = { ...stored, accessToken: tokens.accessToken, expiresAt: tokens.expiresAt };
+      if (tokens.refreshToken !== undefined) session.refreshToken = tokens.refreshToken;
+      file.sessions[relay] = session;
+      await writeCredentials(env, file);
+      return true;
+    });
   };
   return {
     async token() {
       const current = await load();
-      if (current.expiresAt - EXPIRY_MARGIN_SECONDS <= Date.now() / 1000) {
+      if (expiring(current)) {
         if (!(await renew())) {
           throw new LightsoutError('TOKEN_EXPIRED', `the login to ${relay} has expired`, { hint: `run \`lightsout login --relay ${relay}\`` });
         }

@@ -1,6 +1,6 @@
 import type { AgentList, AgentTenants, AgentView, JoinTokenCreate, JoinTokenCreated, JoinTokenList } from '@lightsout/shared';
 import { LightsoutError } from '@lightsout/shared';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 export async function agentsList(context: CommandContext, options: { json?: boolean }): Promise<void> {
@@ -26,8 +26,8 @@ export async function agentsTokenCreate(context: CommandContext, options: { regi
     return;
   }
   // The token alone on stdout, so `TOKEN=$(lightsout agents token create …)` works; the rest is for humans.
-  context.output.out(`${created.token}\n`);
-  context.output.err(`join token for ${created.region}/${created.datacenter}, tenants ${created.tenants.join(', ')} only, single use, expires ${created.expiresAt}\nstart the agent with LIGHTSOUT_JOIN_TOKEN set to it (or joinToken/joinTokenFile in its config)\n`);
+  context.output.out(`${printable(created.token)}\n`);
+  context.output.err(printable(`join token for ${created.region}/${created.datacenter}, tenants ${created.tenants.join(', ')} only, single use, expires ${created.expiresAt}\nstart the agent with LIGHTSOUT_JOIN_TOKEN set to it (or joinToken/joinTokenFile in its config)\n`, { newlines: true }));
 }
 
 /** `agents token list`: the join tokens made, with what became of each (never their value). */
@@ -59,7 +59,7 @@ export async function agentsTokenRevoke(context: CommandContext, id: string, opt
     context.output.out(json({ id: fullId, revoked: true }));
     return;
   }
-  context.output.out(`join token ${fullId.slice(0, 16)} revoked; an agent enrolling with it is refused\n`);
+  context.output.out(`join token ${printable(fullId.slice(0, 16))} revoked; an agent enrolling with it is refused\n`);
 }
 
 /** Delete the servers a revoked agent registered (they stay listed otherwise: nothing else can remove them). */
@@ -69,7 +69,7 @@ export async function agentsDeleteServers(context: CommandContext, agentId: stri
     context.output.out(json(result));
     return;
   }
-  context.output.out(`deleted ${result.removed.length} server${result.removed.length === 1 ? '' : 's'} of revoked agent ${agentId}${result.removed.length > 0 ? `: ${result.removed.join(', ')}` : ''}\n`);
+  context.output.out(printable(`deleted ${result.removed.length} server${result.removed.length === 1 ? '' : 's'} of revoked agent ${agentId}${result.removed.length > 0 ? `: ${result.removed.join(', ')}` : ''}\n`, { newlines: true }));
 }
 
 /** `agents tenants AGENT --tenant T …`: the tenants the agent may register servers into from now on. */
@@ -80,7 +80,7 @@ export async function agentsSetTenants(context: CommandContext, agentId: string,
     context.output.out(json(agent));
     return;
   }
-  context.output.out(`agent ${agent.id} (${agent.name}) may register servers into ${agent.tenants.join(', ')}; servers of other tenants it registered are gone, new tenants apply at its next connection\n`);
+  context.output.out(printable(`agent ${agent.id} (${agent.name}) may register servers into ${agent.tenants.join(', ')}; servers of other tenants it registered are gone, new tenants apply at its next connection\n`, { newlines: true }));
 }
 
 /** `agents revoke ID`: the agent is disconnected at once and can never connect with its key again. */
@@ -90,5 +90,5 @@ export async function agentsRevoke(context: CommandContext, agentId: string, opt
     context.output.out(json(agent));
     return;
   }
-  context.output.out(`revoked agent ${agent.id} (${agent.name}, ${agent.region}/${agent.datacenter}); it needs a new join token to come back\n`);
+  context.output.out(printable(`revoked agent ${agent.id} (${agent.name}, ${agent.region}/${agent.datacenter}); it needs a new join token to come back\n`, { newlines: true }));
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type AuditChainVerdict, type AuditPage, type AuditRecord, LightsoutError, auditCanonicalForm, verifyAuditChain } from '@lightsout/shared';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -81,5 +81,5 @@ export async function auditVerify(context: CommandContext, options: { file?: str
   if (!verdict.ok) {
     throw new LightsoutError('CHECKSUM_MISMATCH', `audit chain broken at record ${verdict.seq}: ${verdict.message}`, { details: { seq: verdict.seq, problem: verdict.problem } });
   }
-  if (!options.json) context.output.out(`audit chain ok: ${verdict.records} records, last ${verdict.lastSeq ?? '-'} ${verdict.lastHash}\n`);
+  if (!options.json) context.output.out(printable(`audit chain ok: ${verdict.records} records, last ${verdict.lastSeq ?? '-'} ${verdict.lastHash}\n`, { newlines: true }));
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { type ApprovalList, type ApprovalView, type AutomationPolicy, type AutomationPolicyView, LightsoutError } from '@lightsout/shared';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 const tenantQuery = (tenant: string | undefined) => (tenant === undefined ? '' : `?tenant=${encodeURIComponent(tenant)}`);
@@ -34,7 +34,7 @@ export async function policyGet(context: CommandContext, options: { tenant?: str
 export async function policySet(context: CommandContext, path: string, options: { tenant?: string; json?: boolean }): Promise<void> {
   const policy = await readPolicy(path);
   const view = await (await apiFor(context)).request<AutomationPolicyView>('PUT', `/v1/automation/policy${tenantQuery(options.tenant)}`, policy);
-  context.output.out(options.json ? json(view) : `automation policy of ${view.tenant} saved: ${(view.policy.tools ?? ['(read-only tools)']).join(', ')}\n`);
+  context.output.out(options.json ? json(view) : printable(`automation policy of ${view.tenant} saved: ${(view.policy.tools ?? ['(read-only tools)']).join(', ')}\n`, { newlines: true }));
 }
 
 export async function approvalsList(context: CommandContext, options: { tenant?: string; status?: string; json?: boolean }): Promise<void> {
@@ -47,5 +47,5 @@ export async function approvalsList(context: CommandContext, options: { tenant?:
 
 export async function approvalDecide(context: CommandContext, verb: 'approve' | 'deny', id: string, options: { tenant?: string; json?: boolean }): Promise<void> {
   const view = await (await apiFor(context)).post<ApprovalView>(`/v1/automation/approvals/${encodeURIComponent(id)}/${verb}${tenantQuery(options.tenant)}`, {});
-  context.output.out(options.json ? json(view) : `${view.id}: ${view.status} (${view.tool} on ${view.serverId}, requested by ${view.requestedBy})\n`);
+  context.output.out(options.json ? json(view) : printable(`${view.id}: ${view.status} (${view.tool} on ${view.serverId}, requested by ${view.requestedBy})\n`, { newlines: true }));
 }

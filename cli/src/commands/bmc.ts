@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { LightsoutError, type BootDevice, type BootOverride, type BootRequest, type BootResult, type PowerAction, type PowerResult, type SelList, type SensorList, type ServerIdentity, type ServerView } from '@lightsout/shared';
 import { ExitCode } from '../exit-codes.js';
 import { serverPath } from '../api.js';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 export const POWER_ACTIONS = ['status', 'on', 'off', 'cycle', 'reset', 'soft'] as const;
@@ -26,16 +26,16 @@ export async function power(context: CommandContext, action: string, serverId: s
   const api = await apiFor(context);
   const result = await api.post<PowerResult>(serverPath(serverId, 'power'), { action: action as PowerAction | 'status' });
   if (action === 'status') {
-    context.output.out(options.json ? json(result) : `${serverId}: power ${result.power}\n`);
+    context.output.out(options.json ? json(result) : printable(`${serverId}: power ${result.power}\n`, { newlines: true }));
     return;
   }
   const name = ACTION_NAMES[action as PowerAction];
   const pending = result.pending;
   if (!pending || options.wait === false) {
-    context.output.out(options.json ? json(result) : `${serverId}: ${name} accepted${result.via ? ` (${result.via})` : ''}\n`);
+    context.output.out(options.json ? json(result) : printable(`${serverId}: ${name} accepted${result.via ? ` (${result.via})` : ''}\n`, { newlines: true }));
     return;
   }
-  context.output.err(`${serverId}: ${name} accepted${result.via ? ` (${result.via})` : ''}; waiting for the BMC to report ${pending.target}\n`);
+  context.output.err(printable(`${serverId}: ${name} accepted${result.via ? ` (${result.via})` : ''}; waiting for the BMC to report ${pending.target}\n`, { newlines: true }));
   let view: ServerView | undefined;
   // bounded: the relay settles every pending action by its own deadline (at most 5 min, a soft off)
   for (const started = Date.now(); Date.now() - started < CONFIRM_LIMIT_MS; ) {
@@ -54,7 +54,7 @@ export async function power(context: CommandContext, action: string, serverId: s
       details: { outcome },
     });
   }
-  if (!options.json) context.output.out(`${serverId}: ${name} done: power ${view.power} (after ${outcome.seconds} s)\n`);
+  if (!options.json) context.output.out(printable(`${serverId}: ${name} done: power ${view.power} (after ${outcome.seconds} s)\n`, { newlines: true }));
 }
 
 export async function boot(context: CommandContext, device: string, serverId: string, options: { persistent?: boolean; uefi?: boolean; legacy?: boolean; json?: boolean }): Promise<void> {
@@ -67,7 +67,7 @@ export async function boot(context: CommandContext, device: string, serverId: st
   const result: BootResult = device === 'status' ? await api.get<BootOverride>(serverPath(serverId, 'boot')) : await api.post<BootResult>(serverPath(serverId, 'boot'), request);
   if (result.warning) {
     // what the BMC reports after the change differs from what was asked: say so, and exit non-zero
-    context.output.err(`warning: ${serverId}: ${result.warning}\n`);
+    context.output.err(printable(`warning: ${serverId}: ${result.warning}\n`, { newlines: true }));
     context.exitCode = ExitCode.BMC_DIFFERS;
   }
   if (options.json) {
@@ -75,7 +75,7 @@ export async function boot(context: CommandContext, device: string, serverId: st
     return;
   }
   const flags = [result.persistent ? 'persistent' : 'next boot only', result.uefi ? 'UEFI' : 'legacy'].join(', ');
-  context.output.out(`${serverId}: boot ${result.device} (${flags})\n`);
+  context.output.out(printable(`${serverId}: boot ${result.device} (${flags})\n`, { newlines: true }));
 }
 
 export async function sensors(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
@@ -106,5 +106,5 @@ export async function identity(context: CommandContext, serverId: string, option
   const vendor = found.vendor ?? (found.manufacturerId === undefined ? undefined : `IANA enterprise ${found.manufacturerId}`);
   const model = found.model ?? (found.productId === undefined ? undefined : `product ID 0x${found.productId.toString(16).padStart(4, '0')}`);
   const rows: [string, string | undefined][] = [['vendor', vendor], ['model', model], ['serial', found.serialNumber], ['BMC firmware', found.bmcFirmware], ['BIOS', found.biosVersion], ['read over', found.source === 'redfish' ? 'Redfish' : 'IPMI']];
-  context.output.out(rows.map(([name, value]) => `${name.padEnd(13)}${value ?? 'not reported'}\n`).join(''));
+  context.output.out(rows.map(([name, value]) => `${name.padEnd(13)}${printable(value ?? 'not reported')}\n`).join(''));
 }

@@ -3,6 +3,7 @@ import { isErrorCode, LightsoutError, type ServerView, type SessionCreated, type
 import { serverPath } from '../api.js';
 import { attachConsole, outcomeError, type ConsoleTerminal } from '../console/attach.js';
 import { formatAddress, openVncListener, type VncListener } from '../node/vnc-listener.js';
+import { printable } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 export interface ConsoleOptions {
@@ -114,8 +115,8 @@ export async function webCommand(context: CommandContext, serverId: string, opti
   }
   const session = await api.post<SessionCreated>(serverPath(serverId, 'sessions'), { kind: 'web' });
   if (session.webUrl === undefined) throw new LightsoutError('INTERNAL', 'the relay answered no web UI URL');
-  context.output.out(`${session.webUrl}\n`);
-  context.output.err(`[lightsout: open within 60 s, once; the BMC's web UI then lives at ${session.streamUrl} until your session ends]\n`);
+  context.output.out(`${printable(session.webUrl)}\n`);
+  context.output.err(`[lightsout: open within 60 s, once; the BMC's web UI then lives at ${printable(session.streamUrl)} until your session ends]\n`);
   if (options.open) {
     const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
     const child = spawn(opener, [session.webUrl], { stdio: 'ignore', detached: true });

@@ -1,6 +1,6 @@
 import { RelayApi } from '../api.js';
 import { resolveRelay, tokenSourceFor } from '../auth/session.js';
-import type { Output } from '../output.js';
+import { printable, type Output } from '../output.js';
 
 /** What every command gets: the environment, where to print, and the global --relay. */
 export interface CommandContext {
@@ -19,7 +19,7 @@ export async function apiFor(context: CommandContext): Promise<RelayApi> {
   const stepUp = context.env['LIGHTSOUT_TOKEN']
     ? undefined
     : async (challenge: { message: string }) => {
-        context.output.err(`${challenge.message}\nSigning in again for this action …\n`);
+        context.output.err(`${printable(challenge.message, { newlines: true })}\nSigning in again for this action …\n`);
         const { login } = await import('./login.js');
         await login(context, { maxAge: 0 });
         return tokenSourceFor(relay, context.env);

@@ -1,5 +1,5 @@
 import { LightsoutError, type AdoptRequest, type AdoptResult, type DiscoveredList, type ScanStarted } from '@lightsout/shared';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 /**
@@ -51,7 +51,7 @@ export async function discoveredScan(context: CommandContext, options: { agent: 
     context.output.out(json(started));
     return;
   }
-  context.output.out(`agent ${started.agentId} is scanning (scan ${started.scanId}); \`lightsout discovered list\` shows the findings once it is done\n`);
+  context.output.out(printable(`agent ${started.agentId} is scanning (scan ${started.scanId}); \`lightsout discovered list\` shows the findings once it is done\n`, { newlines: true }));
 }
 
 export async function discoveredAdopt(context: CommandContext, target: string, options: AdoptOptions): Promise<void> {
@@ -68,7 +68,7 @@ export async function discoveredAdopt(context: CommandContext, target: string, o
     context.output.out(json(adopted));
     return;
   }
-  context.output.out(`adopted ${adopted.address} as server ${adopted.serverId} (tenant ${options.tenant}, agent ${adopted.agentId}, credentials ${options.credentials})\n`);
+  context.output.out(printable(`adopted ${adopted.address} as server ${adopted.serverId} (tenant ${options.tenant}, agent ${adopted.agentId}, credentials ${options.credentials})\n`, { newlines: true }));
 }
 
 /** The one agent that found `address`; several or none: the user names it. */

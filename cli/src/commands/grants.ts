@@ -1,5 +1,5 @@
 import { type GrantList, type GrantSelector, type GrantView, LightsoutError } from '@lightsout/shared';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 function selectorText(selector: GrantSelector): string {
@@ -23,7 +23,7 @@ export async function grantsCreate(context: CommandContext, userId: string, opti
     selector = { kind: 'label', key, value: rest.join('=') };
   } else selector = { kind: 'servers', ids: options.servers!.split(',').map((id) => id.trim()).filter(Boolean) };
   const grant = await (await apiFor(context)).post<GrantView>('/v1/grants', { userId, selector });
-  context.output.out(options.json ? json(grant) : `grant ${grant.id}: ${grant.userId} → ${selectorText(grant.selector)}\n`);
+  context.output.out(options.json ? json(grant) : printable(`grant ${grant.id}: ${grant.userId} → ${selectorText(grant.selector)}\n`, { newlines: true }));
 }
 
 export async function grantsDelete(context: CommandContext, grantId: string): Promise<void> {

@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { type IssuerMetadata, type TokenSet, discover, fetchClientConfig, pollDeviceToken, revokeToken, startDeviceAuthorization } from '../auth/device-flow.js';
 import { startLoopbackLogin } from '../auth/loopback-flow.js';
 import { resolveRelay, staticTokenSource } from '../auth/session.js';
-import { readCredentials, removeCredentials, writeCredentials, type StoredSession } from '../config-store.js';
-import { json, table } from '../output.js';
+import { readCredentials, removeCredentials, withCredentialsLock, writeCredentials, type StoredSession } from '../config-store.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 /**
@@ -32,22 +32,25 @@ export async function login(context: CommandContext, options: { maxAge?: number 
     username: me.username,
   };
   if (tokens.refreshToken !== undefined) session.refreshToken = tokens.refreshToken;
-  const file = await readCredentials(env);
-  file.sessions[relay] = session;
-  file.current = relay;
-  await writeCredentials(env, file);
-  output.err(`Logged in to ${relay} as ${me.username} (tenant ${me.tenant}, role ${me.role}).\n`);
+  // Under the lock: a renewal by another run (another relay's session) is not written over.
+  await withCredentialsLock(env, async () => {
+    const file = await readCredentials(env);
+    file.sessions[relay] = session;
+    file.current = relay;
+    await writeCredentials(env, file);
+  });
+  output.err(printable(`Logged in to ${relay} as ${me.username} (tenant ${me.tenant}, role ${me.role}).\n`, { newlines: true }));
 }
 
 async function deviceLogin(context: CommandContext, relay: string, metadata: IssuerMetadata, request: Parameters<typeof startDeviceAuthorization>[1]): Promise<TokenSet> {
   const authorization = await startDeviceAuthorization(metadata, request);
-  context.output.err(`To log in to ${relay}, open\n\n  ${authorization.verificationUriComplete ?? authorization.verificationUri}\n\nand confirm the code  ${authorization.userCode}\n\nWaiting for approval (expires in ${Math.round(authorization.expiresIn / 60)} min) …\n`);
+  context.output.err(printable(`To log in to ${relay}, open\n\n  ${authorization.verificationUriComplete ?? authorization.verificationUri}\n\nand confirm the code  ${authorization.userCode}\n\nWaiting for approval (expires in ${Math.round(authorization.expiresIn / 60)} min) …\n`, { newlines: true }));
   return pollDeviceToken(metadata, { clientId: request.clientId, audience: request.audience }, authorization);
 }
 
 async function browserLogin(context: CommandContext, relay: string, metadata: IssuerMetadata, request: Parameters<typeof startLoopbackLogin>[1]): Promise<TokenSet> {
   const login = await startLoopbackLogin(metadata, request);
-  context.output.err(`To log in to ${relay}, sign in in your browser (it should open by itself):\n\n  ${login.authorizationUrl}\n\nWaiting for the browser to come back to ${login.redirectUri} …\n`);
+  context.output.err(printable(`To log in to ${relay}, sign in in your browser (it should open by itself):\n\n  ${login.authorizationUrl}\n\nWaiting for the browser to come back to ${login.redirectUri} …\n`, { newlines: true }));
   openBrowser(login.authorizationUrl, context.env);
   return login.tokens;
 }
@@ -67,7 +70,7 @@ export async function logout(context: CommandContext, options: { all?: boolean }
   const file = await readCredentials(env);
   if (options.all) {
     for (const session of Object.values(file.sessions)) await revoke(session, output);
-    await removeCredentials(env);
+    await withCredentialsLock(env, () => removeCredentials(env));
     output.err('Logged out of every relay.\n');
     return;
   }
@@ -78,10 +81,14 @@ export async function logout(context: CommandContext, options: { all?: boolean }
     return;
   }
   await revoke(session, output);
-  delete file.sessions[relay];
-  if (file.current === relay) delete file.current;
-  if (Object.keys(file.sessions).length === 0) await removeCredentials(env);
-  else await writeCredentials(env, file);
+  await withCredentialsLock(env, async () => {
+    // read again: another run may have renewed another relay's session meanwhile
+    const current = await readCredentials(env);
+    delete current.sessions[relay];
+    if (current.current === relay) delete current.current;
+    if (Object.keys(current.sessions).length === 0) await removeCredentials(env);
+    else await writeCredentials(env, current);
+  });
   output.err(`Logged out of ${relay}.\n`);
 }
 
@@ -94,9 +101,9 @@ async function revoke(session: StoredSession, output: CommandContext['output']):
   try {
     const metadata = await discover(session.issuer);
     if (metadata.revocationEndpoint !== undefined && (await revokeToken(metadata.revocationEndpoint, session.clientId, session.refreshToken))) return;
-    output.err(`note: ${session.issuer} did not confirm revoking the refresh token; it expires on its own.\n`);
+    output.err(printable(`note: ${session.issuer} did not confirm revoking the refresh token; it expires on its own.\n`, { newlines: true }));
   } catch {
-    output.err(`note: could not reach ${session.issuer} to revoke the refresh token; it expires on its own.\n`);
+    output.err(printable(`note: could not reach ${session.issuer} to revoke the refresh token; it expires on its own.\n`, { newlines: true }));
   }
 }
 

@@ -1,5 +1,5 @@
 import { LightsoutError, type MediaUrlPolicy, type MediaUrlPolicyView } from '@lightsout/shared';
-import { json } from '../output.js';
+import { json, printable } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 /**
@@ -32,5 +32,5 @@ function print(context: CommandContext, view: MediaUrlPolicyView, asJson: boolea
   const lines = [`tenant:    ${view.tenant}`, `allow:     ${view.policy.allow.length > 0 ? view.policy.allow.join(', ') : '(nothing: mount by URL is off)'}`];
   if (view.policy.maxBytes !== undefined) lines.push(`max bytes: ${view.policy.maxBytes}`);
   if (view.updatedAt) lines.push(`updated:   ${view.updatedAt} by ${view.updatedBy ?? '?'}`);
-  context.output.out(`${lines.join('\n')}\n`);
+  context.output.out(`${lines.map((line) => printable(line)).join('\n')}\n`);
 }

@@ -5,7 +5,7 @@ import { LightsoutError, type ErrorCode, type MediaState, isErrorCode } from '@l
 import { type RelayApi, serverPath } from '../api.js';
 import { configDir } from '../config-store.js';
 import { ExitCode } from '../exit-codes.js';
-import { json } from '../output.js';
+import { json, printable } from '../output.js';
 import { ProgressBar } from '../progress-bar.js';
 import { hashFile, uploadFile } from '../upload.js';
 import { apiFor, type CommandContext } from './context.js';
@@ -70,7 +70,7 @@ export async function mediaMount(context: CommandContext, serverId: string, file
   };
   let mounting: Promise<MediaState> | undefined;
   if (uploadId) {
-    context.output.err(`${basename(file)} is already uploaded for this server (sha256 ${sha256.slice(0, 12)}…), not uploading again\n`);
+    context.output.err(printable(`${basename(file)} is already uploaded for this server (sha256 ${sha256.slice(0, 12)}…), not uploading again\n`, { newlines: true }));
   } else {
     await mkdir(configDir(context.env), { recursive: true, mode: 0o700 });
     // Mount as soon as the relay has an upload id: the agent pulls the image while it is still
@@ -96,11 +96,11 @@ export async function mediaMount(context: CommandContext, serverId: string, file
   if (options.wait !== false) state = await follow(context, serverId, state, api, progress);
   if (state.warning) {
     // mounted, but the BMC did something other than asked: said, and not exit 0
-    context.output.err(`warning: ${serverId}: ${state.warning}\n`);
+    context.output.err(printable(`warning: ${serverId}: ${state.warning}\n`, { newlines: true }));
     context.exitCode = ExitCode.BMC_DIFFERS;
   }
   if (options.json) context.output.out(json(state));
-  else context.output.out(`${serverId}: ${state.message}\n`);
+  else context.output.out(printable(`${serverId}: ${state.message}\n`, { newlines: true }));
 }
 
 /**
@@ -115,16 +115,16 @@ async function mediaMountUrl(context: CommandContext, serverId: string, url: str
   let state = await api.post<MediaState>(serverPath(serverId, 'media'), body);
   if (options.wait !== false) state = await follow(context, serverId, state, api, new ProgressBar(context.output, context.env));
   if (state.warning) {
-    context.output.err(`warning: ${serverId}: ${state.warning}\n`);
+    context.output.err(printable(`warning: ${serverId}: ${state.warning}\n`, { newlines: true }));
     context.exitCode = ExitCode.BMC_DIFFERS;
   }
   if (options.json) context.output.out(json(state));
-  else context.output.out(`${serverId}: ${state.message}\n`);
+  else context.output.out(printable(`${serverId}: ${state.message}\n`, { newlines: true }));
 }
 
 export async function mediaEject(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
   const state = await (await apiFor(context)).request<MediaState>('DELETE', serverPath(serverId, 'media'), undefined);
-  context.output.out(options.json ? json(state) : `${serverId}: ${state.message}\n`);
+  context.output.out(options.json ? json(state) : printable(`${serverId}: ${state.message}\n`, { newlines: true }));
 }
 
 export async function mediaStatus(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
@@ -140,7 +140,7 @@ export async function mediaStatus(context: CommandContext, serverId: string, opt
   if (state.autoEjectAt) lines.push(`auto-eject: ${state.autoEjectAt}`);
   if (state.error) lines.push(`error:      ${state.error.code}: ${state.error.message}`);
   if (state.warning) lines.push(`warning:    ${state.warning}`);
-  context.output.out(`${lines.join('\n')}\n`);
+  context.output.out(`${lines.map((line) => printable(line)).join('\n')}\n`);
 }
 
 /** Polls the relay's state until the action settles; a failed step becomes the error it carries. */
@@ -161,7 +161,7 @@ async function follow(
     } else {
       progress.done();
       if (state.message !== lastMessage) {
-        context.output.err(`${serverId}: ${state.message}\n`);
+        context.output.err(printable(`${serverId}: ${state.message}\n`, { newlines: true }));
         lastMessage = state.message;
       }
     }

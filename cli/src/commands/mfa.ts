@@ -1,5 +1,5 @@
 import { LightsoutError } from '@lightsout/shared';
-import { json } from '../output.js';
+import { json, printable } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 /**
@@ -19,8 +19,8 @@ export async function mfaEnroll(context: CommandContext, options: { json?: boole
     context.output.out(json(started));
     return;
   }
-  context.output.out(`${started.otpauthUri}\n`);
-  context.output.err(`secret ${started.secret} (shown once): add the URI above to your authenticator app, then confirm within 10 minutes with\n  lightsout mfa confirm CODE\n`);
+  context.output.out(`${printable(started.otpauthUri)}\n`);
+  context.output.err(printable(`secret ${started.secret} (shown once): add the URI above to your authenticator app, then confirm within 10 minutes with\n  lightsout mfa confirm CODE\n`, { newlines: true }));
 }
 
 export async function mfaConfirm(context: CommandContext, code: string, options: { json?: boolean }): Promise<void> {

@@ -1,5 +1,5 @@
 import type { BmcLinkStatus, CredentialsRetryResult, ServerConnection, ServerDetail, ServerList } from '@lightsout/shared';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 export async function serversList(context: CommandContext, options: { json?: boolean }): Promise<void> {
@@ -61,7 +61,7 @@ export async function serversShow(context: CommandContext, serverId: string, opt
       : [['agent', describeAgent(server.connection)] as [string, string], ['gateway', describeGateway(server.connection)] as [string, string]]),
     ['bmc', describeBmcLink(server.bmc)],
   ];
-  context.output.out(rows.map(([key, value]) => `${key.padEnd(10)}${value}`).join('\n') + '\n');
+  context.output.out(rows.map(([key, value]) => `${key.padEnd(10)}${printable(value)}`).join('\n') + '\n');
 }
 
 export async function serversRetryCredentials(context: CommandContext, serverId: string, options: { json?: boolean }): Promise<void> {
@@ -70,5 +70,5 @@ export async function serversRetryCredentials(context: CommandContext, serverId:
     context.output.out(json(result));
     return;
   }
-  context.output.out(`${serverId}: power ${result.power}; ${describeBmcLink(result.bmc)}\n`);
+  context.output.out(printable(`${serverId}: power ${result.power}; ${describeBmcLink(result.bmc)}\n`, { newlines: true }));
 }

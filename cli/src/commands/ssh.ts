@@ -7,7 +7,7 @@ import { LightsoutError, type SshCertificate, type SshHostKey, type SshKeyList, 
 import { configDir } from '../config-store.js';
 import { resolveRelay } from '../auth/session.js';
 import { errorOf, send } from '../http.js';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 const keyRow = (key: SshKeyView) => [key.id, key.name, `${key.algorithm} ${key.bits}`, key.fingerprint, key.createdAt, key.lastUsedAt ?? '-'];
@@ -37,7 +37,7 @@ async function readStdin(): Promise<string> {
 export async function sshKeysAdd(context: CommandContext, path: string, options: { name?: string; json?: boolean }): Promise<void> {
   const publicKey = await readPublicKey(path);
   const added = await (await apiFor(context)).post<SshKeyView>('/v1/me/ssh-keys', { publicKey, ...(options.name === undefined ? {} : { name: options.name }) });
-  context.output.out(options.json ? json(added) : `added ${added.algorithm} key ${added.fingerprint} as ${added.id} (${added.name})\n`);
+  context.output.out(options.json ? json(added) : printable(`added ${added.algorithm} key ${added.fingerprint} as ${added.id} (${added.name})\n`, { newlines: true }));
 }
 
 export async function sshKeysList(context: CommandContext, options: { json?: boolean }): Promise<void> {
@@ -47,7 +47,7 @@ export async function sshKeysList(context: CommandContext, options: { json?: boo
 
 export async function sshKeysRemove(context: CommandContext, keyId: string, options: { json?: boolean }): Promise<void> {
   const removed = await (await apiFor(context)).request<SshKeyView>('DELETE', `/v1/me/ssh-keys/${encodeURIComponent(keyId)}`, undefined);
-  context.output.out(options.json ? json(removed) : `removed ${removed.fingerprint} (${removed.id}); its SSH connections ended\n`);
+  context.output.out(options.json ? json(removed) : printable(`removed ${removed.fingerprint} (${removed.id}); its SSH connections ended\n`, { newlines: true }));
 }
 
 /** The host key needs no login: it is what a user checks before trusting the relay with one. */
@@ -59,8 +59,8 @@ export async function sshHostKey(context: CommandContext, options: { json?: bool
   if (options.json) return context.output.out(json(hostKey));
   const host = new URL(relay).hostname;
   const port = hostKey.port ?? 22;
-  if (options.knownHosts) return context.output.out(`${port === 22 ? host : `[${host}]:${port}`} ${hostKey.publicKey}\n`);
-  context.output.out(`${hostKey.fingerprint} (${hostKey.algorithm})${hostKey.port === null ? '  — this relay does not listen for SSH itself' : `  port ${hostKey.port}`}\n`);
+  if (options.knownHosts) return context.output.out(`${port === 22 ? host : `[${host}]:${port}`} ${printable(hostKey.publicKey)}\n`);
+  context.output.out(printable(`${hostKey.fingerprint} (${hostKey.algorithm})${hostKey.port === null ? '  — this relay does not listen for SSH itself' : `  port ${hostKey.port}`}\n`, { newlines: true }));
 }
 
 /**
@@ -85,6 +85,6 @@ export async function sshLogin(context: CommandContext, options: { key?: string;
   await writeFile(certificatePath, `${issued.certificate}\n`, { mode: 0o644 });
   if (options.json) return context.output.out(json({ ...issued, key, certificatePath }));
   const relay = await resolveRelay(context.relayFlag, context.env);
-  context.output.out(`certificate for ${issued.principals.join(', ')} valid until ${issued.validBefore}: ${certificatePath}\n`);
+  context.output.out(printable(`certificate for ${issued.principals.join(', ')} valid until ${issued.validBefore}: ${certificatePath}\n`, { newlines: true }));
   context.output.err(`connect with: ssh -i ${key} -p <port> <server>@${new URL(relay).hostname}   (lightsout ssh host-key shows the port)\n`);
 }

@@ -1,5 +1,5 @@
 import type { ApiTokenCreated, ApiTokenList, ApiTokenView } from '@lightsout/shared';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 const tokenRow = (token: ApiTokenView) => [token.id, token.name, token.tenant, token.role, token.expiresAt, token.revokedAt ?? '-', token.lastUsedAt ?? '-'];
@@ -11,8 +11,8 @@ export async function tokensCreate(context: CommandContext, name: string, option
     return;
   }
   // The secret alone on stdout (TOKEN=$(lightsout tokens create …)); it is never shown again.
-  context.output.out(`${created.token}\n`);
-  context.output.err(`API token ${created.id} (${created.role}, tenant ${created.tenant}) expires ${created.expiresAt}; shown once — use it as LIGHTSOUT_TOKEN\n`);
+  context.output.out(`${printable(created.token)}\n`);
+  context.output.err(printable(`API token ${created.id} (${created.role}, tenant ${created.tenant}) expires ${created.expiresAt}; shown once — use it as LIGHTSOUT_TOKEN\n`, { newlines: true }));
 }
 
 export async function tokensList(context: CommandContext, options: { tenant?: string; json?: boolean }): Promise<void> {
@@ -22,5 +22,5 @@ export async function tokensList(context: CommandContext, options: { tenant?: st
 
 export async function tokensRevoke(context: CommandContext, tokenId: string, options: { json?: boolean }): Promise<void> {
   const revoked = await (await apiFor(context)).post<{ id: string; revokedAt: string }>(`/v1/tokens/${encodeURIComponent(tokenId)}/revoke`, {});
-  context.output.out(options.json ? json(revoked) : `revoked ${revoked.id} at ${revoked.revokedAt}\n`);
+  context.output.out(options.json ? json(revoked) : printable(`revoked ${revoked.id} at ${revoked.revokedAt}\n`, { newlines: true }));
 }

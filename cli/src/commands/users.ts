@@ -1,5 +1,5 @@
 import { LightsoutError, type UserList, type UserView } from '@lightsout/shared';
-import { json, table } from '../output.js';
+import { json, printable, table } from '../output.js';
 import { apiFor, type CommandContext } from './context.js';
 
 export async function usersList(context: CommandContext, options: { tenant?: string; json?: boolean }): Promise<void> {
@@ -12,13 +12,13 @@ export async function usersCreate(context: CommandContext, username: string, opt
   const password = context.env['LIGHTSOUT_NEW_PASSWORD'];
   if (password === undefined || password.length < 12) throw new LightsoutError('BAD_REQUEST', 'set LIGHTSOUT_NEW_PASSWORD to the new user\'s password (12 characters or more)');
   const user = await (await apiFor(context)).post<UserView>('/v1/users', { username, password, role: options.role, ...(options.tenant === undefined ? {} : { tenant: options.tenant }) });
-  context.output.out(options.json ? json(user) : `created ${user.username} (${user.role}, tenant ${user.tenant}) id ${user.id}\n`);
+  context.output.out(options.json ? json(user) : printable(`created ${user.username} (${user.role}, tenant ${user.tenant}) id ${user.id}\n`, { newlines: true }));
 }
 
 /** `users disable ID`: refused from the next request on; live consoles end at once. */
 export async function usersSetDisabled(context: CommandContext, userId: string, disabled: boolean, options: { json?: boolean }): Promise<void> {
   const user = await (await apiFor(context)).request<UserView>('PATCH', `/v1/users/${encodeURIComponent(userId)}`, { disabled });
-  context.output.out(options.json ? json(user) : `${user.username} is ${user.disabled ? 'disabled' : 'enabled'}\n`);
+  context.output.out(options.json ? json(user) : printable(`${user.username} is ${user.disabled ? 'disabled' : 'enabled'}\n`, { newlines: true }));
 }
 
 /** `users mfa-code USER` (tenant admins): a one-time enrollment code for that user, shown once, valid 24 h. */
@@ -29,6 +29,6 @@ export async function usersMfaCode(context: CommandContext, userId: string, opti
     return;
   }
   // The code alone on stdout, so a provisioning script can hand it on; the rest is for humans.
-  context.output.out(`${issued.code}\n`);
-  context.output.err(`one-time enrollment code for ${userId}, valid until ${issued.expiresAt}: give it to the user over a channel you trust; they run\n  LIGHTSOUT_MFA_ENROLLMENT_CODE=<code> LIGHTSOUT_PASSWORD=<their password> lightsout mfa enroll\n`);
+  context.output.out(`${printable(issued.code)}\n`);
+  context.output.err(printable(`one-time enrollment code for ${userId}, valid until ${issued.expiresAt}: give it to the user over a channel you trust; they run\n  LIGHTSOUT_MFA_ENROLLMENT_CODE=<code> LIGHTSOUT_PASSWORD=<their password> lightsout mfa enroll\n`, { newlines: true }));
 }

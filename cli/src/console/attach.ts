@@ -1,5 +1,6 @@
 import { ESCAPE_HELP, EscapeScanner, type ErrorCode, LightsoutError, isErrorCode, type SessionCreated, StreamClient, StreamCloseCode, type StreamSocketFactory, describeStatus } from '@lightsout/shared';
 import { nodeSessionConnection } from '../node/stream-socket.js';
+import { printable } from '../output.js';
 
 /** The local terminal as the console needs it; process.stdin/stdout by default, streams in tests. */
 export interface ConsoleTerminal {
@@ -50,7 +51,7 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
       },
       onStatus: (status) => {
         const line = describeStatus(status, ' (~? for help)');
-        if (line) terminal.notice(`\r\n[lightsout: ${line}]\r\n`);
+        if (line) terminal.notice(`\r\n[lightsout: ${printable(line)}]\r\n`);
         if (lastMode !== undefined && lastMode !== status.mode && status.event !== 'took-over') terminal.notice(`\r\n[lightsout: you now have ${status.mode === 'control' ? 'control' : 'a read-only view'}]\r\n`);
         lastMode = status.mode;
       },
@@ -58,7 +59,7 @@ export function attachConsole(session: SessionCreated, terminal: ConsoleTerminal
         // Once per outage, however many attempts it takes.
         if (state === 'reconnecting' && !announcedLoss) {
           announcedLoss = true;
-          terminal.notice(`\r\n[lightsout: connection lost (${detail ?? 'network'}), resuming…]\r\n`);
+          terminal.notice(`\r\n[lightsout: connection lost (${printable(detail ?? 'network')}), resuming…]\r\n`);
         }
         if (state === 'streaming' && announcedLoss) {
           announcedLoss = false;

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import {
   RecordingList,
   type RecordingListEntry,
@@ -29,7 +30,7 @@ import { PendingLegs } from './legs.js';
 import { registerSessionMetrics } from './metrics.js';
 import { closeQuietly } from './splice.js';
 import { StreamTokens, grantOf, grantedAtMs, spendConnectToken } from './tokens.js';
-import { toAsciicast, toRfbCapture } from './recordings/formats.js';
+import { DownloadBudget, asciicastParts, rfbCaptureParts } from './recordings/formats.js';
 import { type RecordingPolicy, loadRecordingPolicy } from './recordings/policy.js';
 import { StreamRecorder } from './recordings/recorder.js';
 import { DEFAULT_RECORDING_MAX_BYTES } from './recordings/appender.js';
@@ -164,6 +165,7 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     });
     registerRecordingPolicyRoutes(app, storedPolicies, policy);
   }
+  const downloads = new DownloadBudget(recordingMaxBytes);
   const tenantUsage = new TenantRecordingUsage(recordings, app.config.store.recordingTenantMaxBytes ?? DEFAULT_RECORDING_TENANT_MAX_BYTES);
   const recorder = new StreamRecorder(
     recordings,
@@ -384,9 +386,9 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
     async (request, reply) => {
       const meta = await recordings.get(request.params.id);
       if (!meta || !(await visible(meta, request.principal!))) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
-      // A download is read and rendered in memory whole (asciicast up to six characters per byte): a larger
-      // recording (stored before the limit, or under a larger one) would hold the event loop and memory every
-      // console shares, and past 2 GiB fail untyped. Its size is known without reading it.
+      // A download reads the recording's bytes whole (then renders them as the response drains): a larger
+      // recording (stored before the limit, or under a larger one) would take memory every console shares,
+      // and past 2 GiB fail untyped. Its size is known without reading it.
       const size = (await recordings.size(meta.id)) ?? 0;
       if (size > recordingMaxBytes) {
         throw new LightsoutError('PAYLOAD_TOO_LARGE', `recording ${meta.id} holds ${size} bytes; a download renders at most ${recordingMaxBytes}`, {
@@ -394,16 +396,36 @@ async function streamsPlugin(app: FastifyInstance, options: StreamsPluginOptions
           details: { recording: meta.id, bytes: size, maxBytes: recordingMaxBytes },
         });
       }
-      const data = await recordings.read(meta.id);
-      if (!data) throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
+      // Downloads at once hold at most recordingMaxBytes between them: ten of 1 GiB would take 10 GiB.
+      const release = downloads.take(size);
+      if (!release) {
+        throw new LightsoutError('RATE_LIMITED', `other downloads hold ${recordingMaxBytes} bytes of recordings in memory; recording ${meta.id} (${size} bytes) waits for them`, {
+          hint: 'try again in a few seconds',
+          details: { recording: meta.id, bytes: size, retryAfterSeconds: 5 },
+        });
+      }
+      let data: Awaited<ReturnType<RecordingStorage['read']>>;
+      try {
+        data = await recordings.read(meta.id);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      if (!data) {
+        release();
+        throw new LightsoutError('NOT_FOUND', `no recording ${request.params.id}`);
+      }
+      // Held until the response is done with the bytes: sent whole, or the client gone.
+      reply.raw.once('close', release);
       // A recording holds what was typed, passwords included: who took a copy is audited, as an audit export is.
       if (app.hasDecorator('audit')) {
         void app.audit
           .append({ action: 'recording.download', outcome: 'success', subject: request.principal!.subject, tenant: meta.tenant, target: `recording:${meta.id}`, details: { serverId: meta.serverId, kind: meta.kind, sessionId: meta.sessionId } })
           .catch((error: unknown) => app.log.error({ err: error, recordingId: meta.id }, 'could not audit a recording download'));
       }
-      if (meta.kind === 'vnc') return reply.type('application/octet-stream').send(toRfbCapture(meta, data.bytes, data.times));
-      return reply.type('application/x-asciicast').send(toAsciicast(meta, data.bytes, data.times));
+      const { bytes, times } = data;
+      if (meta.kind === 'vnc') return reply.type('application/octet-stream').send(Readable.from(rfbCaptureParts(meta, bytes, times)));
+      return reply.type('application/x-asciicast').send(Readable.from(asciicastParts(meta, bytes, times)));
     },
   );
 

@@ -26,6 +26,8 @@ describe('RfbFanout: one upstream RFB conversation, several viewers', () => {
   let viewers: Map<number, Uint8Array[]>;
   let closed: Map<number, LightsoutError>;
   let refused: string[];
+  /** Bytes the sink holds for a viewer that stopped reading; only viewers listed here report a backlog. */
+  let unsent: Map<number, number>;
   let fanout: RfbFanout;
 
   function start(viewOnly = false): void {
@@ -33,10 +35,15 @@ describe('RfbFanout: one upstream RFB conversation, several viewers', () => {
     viewers = new Map();
     closed = new Map();
     refused = [];
+    unsent = new Map();
     fanout = new RfbFanout(
       {
         toUpstream: (bytes) => upstream.push(bytes),
-        toViewer: (id, bytes) => viewers.set(id, [...(viewers.get(id) ?? []), bytes]),
+        toViewer: (id, bytes) => {
+          viewers.set(id, [...(viewers.get(id) ?? []), bytes]);
+          if (unsent.has(id)) unsent.set(id, unsent.get(id)! + bytes.length);
+        },
+        viewerBacklog: (id) => unsent.get(id) ?? 0,
         closeViewer: (id, error) => closed.set(id, error),
         inputRefused: (id, kind) => refused.push(`${id}:${kind}`),
       },
@@ -177,6 +184,61 @@ describe('RfbFanout: one upstream RFB conversation, several viewers', () => {
     expect(closed.get(garbage)?.code).toBe('MALFORMED_MESSAGE');
     expect(closed.has(good)).toBe(false);
     expect(fanout.viewerCount).toBe(1);
+  });
+
+  it('keeps one update in the sink per viewer until it drains, and answers the requests that came meanwhile with one merged update (RFC 6143 §7.5.3)', () => {
+    upstreamReady();
+    const id = connect();
+    fanout.fromUpstream(rawUpdate(0, 0, WIDTH, HEIGHT, screenPixels()));
+    unsent.set(id, 0);
+    viewers.set(id, []);
+    // 1,000 bytes of non-incremental requests for the whole screen: one full update, not a hundred.
+    const full = encodeClientMessage({ kind: 'update-request', incremental: false, x: 0, y: 0, width: WIDTH, height: HEIGHT });
+    fanout.fromViewer(id, Buffer.concat(Array.from({ length: 100 }, () => full)));
+    expect(received(id).toString('hex')).toBe(Buffer.from(rawUpdate(0, 0, WIDTH, HEIGHT, screenPixels())).toString('hex'));
+    // The screen changes while that update is still in the sink: still nothing more.
+    fanout.fromUpstream(rawUpdate(0, 0, WIDTH, HEIGHT, screenPixels(100)));
+    expect(received(id).length).toBe(48);
+    viewers.set(id, []);
+    unsent.set(id, 0);
+    fanout.viewerDrained(id);
+    // The 99 requests that waited, in one update of the screen as it is now.
+    expect(received(id).toString('hex')).toBe(Buffer.from(rawUpdate(0, 0, WIDTH, HEIGHT, screenPixels(100))).toString('hex'));
+    viewers.set(id, []);
+    unsent.set(id, 0);
+    fanout.viewerDrained(id);
+    expect(received(id).length).toBe(0);
+
+    // Requests merged while one is in the sink cover the union of their areas; a non-incremental one is sent even when nothing changed there.
+    fanout.fromViewer(id, encodeClientMessage({ kind: 'update-request', incremental: true, x: 0, y: 0, width: 1, height: 1 }));
+    expect(received(id).length).toBe(0); // nothing new there: it waits
+    fanout.fromUpstream(rawUpdate(0, 0, 1, 1, Uint8Array.of(7, 7, 7, 0)));
+    expect(received(id).toString('hex')).toBe(Buffer.from(rawUpdate(0, 0, 1, 1, Uint8Array.of(7, 7, 7, 0))).toString('hex'));
+    viewers.set(id, []);
+    fanout.fromViewer(id, encodeClientMessage({ kind: 'update-request', incremental: true, x: 0, y: 0, width: 1, height: 1 }));
+    fanout.fromViewer(id, encodeClientMessage({ kind: 'update-request', incremental: false, x: 2, y: 1, width: 2, height: 1 }));
+    fanout.fromUpstream(rawUpdate(0, 0, 1, 1, Uint8Array.of(6, 6, 6, 0)));
+    expect(received(id).length).toBe(0);
+    unsent.set(id, 0);
+    fanout.viewerDrained(id);
+    // The bounding box of 0,0 1x1 (changed) and 2,1 2x1 (asked for in full) is the whole screen here, in one rectangle.
+    const pixels = screenPixels(100);
+    pixels.set([6, 6, 6, 0], 0);
+    expect(received(id).toString('hex')).toBe(Buffer.from(rawUpdate(0, 0, WIDTH, HEIGHT, pixels)).toString('hex'));
+  });
+
+  it('closes a viewer that sends more than 16 KiB before ServerInit (FRAME_TOO_LARGE), and keeps the few bytes a viewer may send early', () => {
+    const early = connect();
+    const encodings = encodeClientMessage({ kind: 'set-encodings', encodings: [0] });
+    fanout.fromViewer(early, encodings);
+    const flooding = connect();
+    const junk = new Uint8Array(1000).fill(3);
+    for (let sent = 0; sent <= 16 * 1024; sent += junk.length) fanout.fromViewer(flooding, junk);
+    expect(closed.get(flooding)).toMatchObject({ code: 'FRAME_TOO_LARGE' });
+    expect(closed.has(early)).toBe(false);
+    upstreamReady();
+    expect(fanout.viewerCount).toBe(1);
+    expect(received(early).length).toBe(18 + 24 + 'sim-01'.length);
   });
 
   it('refuses an upstream rectangle in an encoding it did not ask for, or outside the screen', () => {

@@ -17,6 +17,13 @@ export const FANOUT_PIXEL_FORMAT: PixelFormat = { bitsPerPixel: 32, depth: 24, b
 export interface FanoutSink {
   toUpstream(bytes: Uint8Array): void;
   toViewer(id: number, bytes: Uint8Array): void;
+  /**
+   * Bytes given to toViewer that the viewer has not taken yet (a socket's
+   * writableLength; 0 for a sink that takes everything at once). While an
+   * update leaves any, that viewer gets no other update until the caller
+   * says `viewerDrained`.
+   */
+  viewerBacklog(id: number): number;
   /** The viewer broke the protocol (or asked for what the fan-out cannot do): send nothing more, close it. */
   closeViewer(id: number, error: LightsoutError): void;
   /** A view-only fan-out dropped a viewer's key, pointer or clipboard message. */
@@ -35,13 +42,22 @@ interface Rect {
   height: number;
 }
 
+/**
+ * Most a viewer may send between its ClientInit and our ServerInit: the
+ * SetPixelFormat and SetEncodings a client may send early (§7.5) are a few
+ * hundred bytes; anything near this is a flood nobody reads yet.
+ */
+export const MAX_VIEWER_BYTES_BEFORE_SERVER_INIT = 16 * 1024;
+
 interface Viewer {
   phase: 'handshake' | 'client-init' | 'waiting' | 'normal';
   handshake: ClientHandshake;
   queue: ByteQueue;
   format: PixelFormat;
-  /** The area its outstanding FramebufferUpdateRequest covers, if it has one. */
+  /** The area its outstanding FramebufferUpdateRequests cover (their bounding box), if it has any; zero-sized: answer with an empty update. */
   request: Rect | undefined;
+  /** An update it was sent is still in the sink: the next waits for `viewerDrained`. */
+  draining: boolean;
   /** The part of the screen it has not seen as it is now (a bounding box). */
   dirty: Rect | undefined;
 }
@@ -118,12 +134,20 @@ export class RfbFanout {
   addViewer(): { id: number; greeting: Uint8Array } {
     const id = this.nextId++;
     const handshake = new ClientHandshake();
-    this.viewers.set(id, { phase: 'handshake', handshake, queue: new ByteQueue(), format: FANOUT_PIXEL_FORMAT, request: undefined, dirty: undefined });
+    this.viewers.set(id, { phase: 'handshake', handshake, queue: new ByteQueue(), format: FANOUT_PIXEL_FORMAT, request: undefined, draining: false, dirty: undefined });
     return { id, greeting: handshake.opening() };
   }
 
   removeViewer(id: number): void {
     this.viewers.delete(id);
+  }
+
+  /** The viewer took everything given to toViewer (its backlog is 0): it may have the update its requests are waiting for. */
+  viewerDrained(id: number): void {
+    const viewer = this.viewers.get(id);
+    if (viewer === undefined || !viewer.draining) return;
+    viewer.draining = false;
+    this.serve(id, viewer);
   }
 
   fromViewer(id: number, bytes: Uint8Array): void {
@@ -153,7 +177,13 @@ export class RfbFanout {
       viewer.phase = 'waiting';
       this.greet(id, viewer);
     }
-    if (viewer.phase !== 'normal') return;
+    if (viewer.phase !== 'normal') {
+      // Nothing decodes these until the upstream ServerInit, which may be a while (the BMC connecting).
+      if (viewer.queue.length > MAX_VIEWER_BYTES_BEFORE_SERVER_INIT) {
+        throw new LightsoutError('FRAME_TOO_LARGE', `RFB viewer sent ${viewer.queue.length} bytes before ServerInit (max ${MAX_VIEWER_BYTES_BEFORE_SERVER_INIT})`, { details: { length: viewer.queue.length } });
+      }
+      return;
+    }
     for (let message = take(viewer.queue, decodeClientMessage); message !== undefined; message = take(viewer.queue, decodeClientMessage)) {
       this.onViewerMessage(id, viewer, message);
       if (!this.viewers.has(id)) return;
@@ -183,7 +213,9 @@ export class RfbFanout {
       case 'update-request': {
         const area = clip({ x: message.x, y: message.y, width: message.width, height: message.height }, this.whole());
         if (!message.incremental && area !== undefined) viewer.dirty = union(viewer.dirty, area);
-        viewer.request = area ?? { x: 0, y: 0, width: 0, height: 0 };
+        // Requests not answered yet are answered together (§7.5.3: one update may answer several).
+        if (area !== undefined) viewer.request = viewer.request === undefined || isEmpty(viewer.request) ? area : union(viewer.request, area);
+        else viewer.request ??= { x: 0, y: 0, width: 0, height: 0 };
         this.serve(id, viewer);
         return;
       }
@@ -199,13 +231,18 @@ export class RfbFanout {
     }
   }
 
-  /** Answers a viewer's outstanding request, if the screen has something it has not seen there. */
+  /**
+   * Answers a viewer's outstanding request, if the screen has something it
+   * has not seen there and its last update left the sink. A viewer that does
+   * not read holds at most one update here, however often it asks: the
+   * server may answer later, and once for many requests (§7.5.3).
+   */
   private serve(id: number, viewer: Viewer): void {
     const request = viewer.request;
-    if (request === undefined || !this.complete) return;
-    if (request.width === 0 || request.height === 0) {
+    if (request === undefined || !this.complete || viewer.draining) return;
+    if (isEmpty(request)) {
       viewer.request = undefined;
-      this.sink.toViewer(id, encodeFramebufferUpdateHeader(0));
+      this.sendUpdate(id, viewer, encodeFramebufferUpdateHeader(0));
       return;
     }
     const area = viewer.dirty === undefined ? undefined : clip(viewer.dirty, request);
@@ -217,7 +254,12 @@ export class RfbFanout {
     update.set(encodeFramebufferUpdateHeader(1), 0);
     update.set(encodeRectangleHeader({ ...area, encoding: ENCODING_RAW }), 4);
     update.set(pixels, 16);
+    this.sendUpdate(id, viewer, update);
+  }
+
+  private sendUpdate(id: number, viewer: Viewer, update: Uint8Array): void {
     this.sink.toViewer(id, update);
+    viewer.draining = this.sink.viewerBacklog(id) > 0;
   }
 
   private requestUpstream(): void {
@@ -376,6 +418,10 @@ function union(a: Rect | undefined, b: Rect): Rect {
   const x = Math.min(a.x, b.x);
   const y = Math.min(a.y, b.y);
   return { x, y, width: Math.max(a.x + a.width, b.x + b.width) - x, height: Math.max(a.y + a.height, b.y + b.height) - y };
+}
+
+function isEmpty(rect: Rect): boolean {
+  return rect.width === 0 || rect.height === 0;
 }
 
 function contains(outer: Rect, inner: Rect): boolean {

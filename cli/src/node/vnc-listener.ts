@@ -37,6 +37,24 @@ export interface VncListener {
 }
 
 /**
+ * Unsent bytes to a viewer above which the listener stops reading from it:
+ * its requests wait in its own socket until it takes what it asked for.
+ */
+export const VIEWER_HIGH_WATER_BYTES = 1 << 20;
+
+/** What a viewer may leave unsent beyond one full-screen update: the bells and clipboard text passed on without waiting (16 ServerCutTexts of 1 MiB). */
+export const VIEWER_BACKLOG_SLACK_BYTES = 16 << 20;
+
+/**
+ * Most bytes a viewer may leave unsent before it is dropped: one full update
+ * of the screen in 32-bit pixels (the fan-out keeps no more than one in a
+ * socket) and the slack.
+ */
+export function viewerBacklogCap(width: number, height: number): number {
+  return width * height * 4 + 16 + VIEWER_BACKLOG_SLACK_BYTES;
+}
+
+/**
  * A local RFB server (security None) in front of one console session of a
  * server's graphical console: `lightsout vnc SERVER --listen`, and the
  * desktop app's "Open in VNC client". The session is the stream-plane one
@@ -83,8 +101,10 @@ export async function openVncListener(options: VncListenerOptions): Promise<VncL
         client.write(bytes);
       },
       toViewer: (id, bytes) => {
-        sockets.get(id)?.write(bytes);
+        const socket = sockets.get(id);
+        if (socket !== undefined) toViewer(id, socket, bytes);
       },
+      viewerBacklog: (id) => sockets.get(id)?.writableLength ?? 0,
       closeViewer: (id, error) => {
         options.notice(`[lightsout: VNC viewer ${id} closed: ${error.message}]\n`);
         sockets.get(id)?.destroy();
@@ -97,6 +117,29 @@ export async function openVncListener(options: VncListenerOptions): Promise<VncL
     },
     { viewOnly: options.viewOnly },
   );
+
+  /**
+   * A viewer that does not read must not make this process hold what it
+   * asks for: the fan-out keeps one update per viewer in its socket until
+   * the socket is empty again; past the high-water mark the listener stops
+   * reading the viewer's requests; past the cap it drops the viewer.
+   */
+  const toViewer = (id: number, socket: Socket, bytes: Uint8Array) => {
+    if (socket.destroyed) return;
+    const screen = fanout.screen;
+    const cap = screen === undefined ? VIEWER_BACKLOG_SLACK_BYTES : viewerBacklogCap(screen.width, screen.height);
+    if (socket.writableLength + bytes.length > cap) {
+      options.notice(`[lightsout: VNC viewer ${id} dropped: it is not reading (${socket.writableLength} bytes unsent, cap ${cap})]\n`);
+      socket.destroy();
+      return;
+    }
+    socket.write(bytes, () => {
+      if (socket.destroyed) return;
+      if (socket.isPaused() && socket.writableLength <= VIEWER_HIGH_WATER_BYTES) socket.resume();
+      if (socket.writableLength === 0) fanout.viewerDrained(id);
+    });
+    if (socket.writableLength > VIEWER_HIGH_WATER_BYTES) socket.pause();
+  };
 
   const finish = (outcome: VncListenerOutcome) => {
     if (finished) return;
@@ -142,7 +185,7 @@ export async function openVncListener(options: VncListenerOptions): Promise<VncL
     if (finished) return socket.destroy();
     const { id, greeting } = fanout.addViewer();
     sockets.set(id, socket);
-    socket.write(greeting);
+    toViewer(id, socket, greeting);
     socket.on('error', () => undefined);
     socket.on('close', () => {
       sockets.delete(id);

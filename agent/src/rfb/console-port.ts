@@ -1,3 +1,4 @@
+import { RfbClientFilter } from './client-filter.js';
 import { openRfbProxy, type RfbProxy, type RfbProxyOptions } from './proxy.js';
 
 /** Callbacks of a byte port, the shape agent/src/streams uses for every console transport. */
@@ -10,8 +11,15 @@ export interface RfbPortEvents {
 
 /** A VNC console as a plain byte port (structurally a streams ConsolePort). */
 export interface RfbPort {
-  /** Bytes from the user's VNC client; false when buffering: wait for `drain`. */
-  write(bytes: Uint8Array): boolean;
+  /**
+   * Bytes from the user's VNC client; false when buffering: wait for
+   * `drain`. `viewer`: from a member who may only watch — its key, pointer
+   * and clipboard messages are dropped (RfbClientFilter). Throws a
+   * LightsoutError for input the filter cannot follow.
+   */
+  write(bytes: Uint8Array, viewer?: boolean): boolean;
+  /** A viewer's input is written too: its client needs its own RFB conversation for a picture. */
+  readonly filtersViewerInput: true;
   /** VNC has no serial break; present so the port fits the console interface. */
   sendBreak(): void;
   /** Stop / restart delivering BMC bytes; pausing backs up to the BMC's TCP window. */
@@ -33,6 +41,7 @@ export async function openRfbPort(options: RfbProxyOptions, events: RfbPortEvent
   const proxy = await openRfbProxy(options);
   const client = proxy.client;
   let closed = false;
+  const filter = new RfbClientFilter();
   client.on('data', (chunk: Buffer) => events.data(chunk));
   client.on('drain', () => events.drain());
   // The error is reported through `close(reason)`; `closed` carries it too.
@@ -42,7 +51,13 @@ export async function openRfbPort(options: RfbProxyOptions, events: RfbPortEvent
     events.close(error ? error.message : 'the BMC closed the VNC connection');
   });
   return {
-    write: (bytes) => (closed ? false : client.write(bytes)),
+    write: (bytes, viewer = false) => {
+      if (closed) return false;
+      const pieces = filter.filter(bytes, viewer);
+      if (pieces.length === 0) return !client.writableNeedDrain;
+      return client.write(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
+    },
+    filtersViewerInput: true,
     sendBreak: () => undefined,
     pause: () => void client.pause(),
     resume: () => void client.resume(),

@@ -1,4 +1,4 @@
-import { type ReadGate, type StatusMessage, StreamCloseCode } from '@lightsout/shared';
+import { type ErrorCode, LightsoutError, type ReadGate, type StatusMessage, StreamCloseCode } from '@lightsout/shared';
 import type { ConsolePort } from './ports/types.js';
 import { Scrollback } from './scrollback.js';
 import { agentTurns } from './turns.js';
@@ -20,8 +20,8 @@ export interface GroupMember {
   readonly overflowed: boolean;
   deliver(bytes: Uint8Array): void;
   sendStatus(status: StatusMessage): void;
-  /** The group ended this member (BMC gone, or it overflowed while detached). */
-  end(code: number, reason: string): void;
+  /** The group ended this member (BMC gone, it overflowed while detached, or the port refused its input: `errorCode`). */
+  end(code: number, reason: string, errorCode?: ErrorCode): void;
   /** Stop / restart acknowledging the member's input (the BMC side is buffering), which closes its send window. */
   holdInput(hold: boolean): void;
 }
@@ -129,10 +129,24 @@ export class ConsoleGroup {
     return this.controller === member ? 'control' : 'view';
   }
 
-  /** Input from a member: only the controller's reaches the BMC. */
+  /**
+   * Input from a member: the controller's reaches the BMC; a viewer's only
+   * through a port that filters it (VNC), else none of it. A port that
+   * cannot follow the input (an RFB message it cannot delimit) throws: that
+   * member is ended, told why.
+   */
   input(member: GroupMember, bytes: Uint8Array): void {
-    if (this.controller !== member || this.ended) return;
-    if (!this.port.write(bytes)) member.holdInput(true);
+    if (this.ended) return;
+    const viewer = this.controller !== member;
+    if (viewer && !this.port.filtersViewerInput) return;
+    let buffering: boolean;
+    try {
+      buffering = !this.port.write(bytes, viewer);
+    } catch (error) {
+      const refusal = error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', `the console refused input: ${String(error)}`);
+      return member.end(StreamCloseCode.ENDED, refusal.message, refusal.code);
+    }
+    if (buffering) member.holdInput(true);
   }
 
   onPortDrain(): void {

@@ -1,4 +1,5 @@
 import {
+  type ErrorCode,
   LightsoutError,
   type ReadGate,
   StreamCloseCode,
@@ -24,6 +25,14 @@ function encodedStatus(status: StatusMessage): Buffer {
   if (bytes === undefined) encodedStatuses.set(status, (bytes = Buffer.from(encodeStreamMessage(status))));
   return bytes;
 }
+
+/**
+ * How far past its window a client's input may go before it counts as
+ * ignoring the window: a client that stops when `write()` says so still
+ * sends the write that filled it (a socket read, an SSH packet), which is
+ * under one frame's limit.
+ */
+const inputSlackBytes = StreamLimits.maxDataFrameBytes;
 
 /** What a session keeps of the relay's stream.open: who opened which console of which server. */
 export type SessionInfo = Pick<StreamOpenParams, 'sessionId' | 'serverId' | 'tenant' | 'kind' | 'mode' | 'subject' | 'user'>;
@@ -59,6 +68,8 @@ export class StreamSession implements GroupMember {
   private streaming = false;
   private state: 'attached' | 'detached' | 'ended' = 'detached';
   private graceTimer: NodeJS.Timeout | undefined;
+  /** Input taken while the BMC side is backed up (acks withheld), over every leg; undefined while it is not. */
+  private heldInputBytes: number | undefined;
   group: ConsoleGroup | undefined;
 
   constructor(
@@ -126,6 +137,7 @@ export class StreamSession implements GroupMember {
     if (isBinary) {
       if (!this.streaming) return this.dropLeg(StreamCloseCode.MALFORMED_MESSAGE, 'data before resume');
       this.legGate?.consumed(bytes.length);
+      if (!this.inputFits(bytes.length)) return;
       // Typed while this process stood still: counted (offsets stay aligned), never written to the BMC, and the client is told.
       if (this.options.stall?.inputIsStale()) return this.discardInput(bytes.length);
       this.stream.received(bytes.length);
@@ -174,6 +186,28 @@ export class StreamSession implements GroupMember {
     }
   }
 
+  /**
+   * The client may have `windowBytes` of input unacknowledged, and while the
+   * BMC side buffers no ack goes out (holdInput), so an honest client stops
+   * there. Input past it would only pile up in this process — one client
+   * could run the agent out of memory — so it ends the session instead. A
+   * new leg's `resume` acknowledges everything received, which the client
+   * takes as a fresh window: while the BMC side stays backed up, what the
+   * session takes over all its legs is bounded too (two windows: one
+   * reconnect's worth).
+   */
+  private inputFits(length: number): boolean {
+    if (this.heldInputBytes !== undefined) this.heldInputBytes += length;
+    const inFlight = this.endpoint.receivedUnacknowledged + length;
+    if (inFlight <= this.windowBytes + inputSlackBytes && (this.heldInputBytes ?? 0) <= 2 * this.windowBytes) return true;
+    this.options.logger.warn(
+      { sessionId: this.info.sessionId, serverId: this.info.serverId, user: this.info.user, inFlight, heldInputBytes: this.heldInputBytes, windowBytes: this.windowBytes },
+      'console input past the stream window: the client ignored flow control, session ended',
+    );
+    this.end(StreamCloseCode.ENDED, `input past the stream window of ${this.windowBytes} bytes`, 'MALFORMED_MESSAGE');
+    return false;
+  }
+
   private discardInput(length: number): void {
     if (this.leg?.readyState === WebSocket.OPEN) this.leg.send(encodeStreamMessage({ type: 'dropped', bytes: length }));
     this.stream.received(length);
@@ -192,6 +226,8 @@ export class StreamSession implements GroupMember {
 
   /** The BMC side is backed up: withhold acks so the client's window closes (the leg keeps being read, acks and all). */
   holdInput(hold: boolean): void {
+    if (!hold) this.heldInputBytes = undefined;
+    else this.heldInputBytes ??= 0;
     this.stream.holdAcks(hold);
   }
 
@@ -234,7 +270,8 @@ export class StreamSession implements GroupMember {
     this.graceTimer = undefined;
   }
 
-  end(code: number, reason: string): void {
+  /** `errorCode`: what the client is told (the `error` message before the close) ended the session. */
+  end(code: number, reason: string, errorCode: ErrorCode = 'CONFLICT'): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.clearGrace();
@@ -244,12 +281,13 @@ export class StreamSession implements GroupMember {
     this.legGate?.stop();
     this.legGate = undefined;
     if (leg && leg.readyState === WebSocket.OPEN) {
-      leg.send(encodeStreamMessage({ type: 'error', code: 'CONFLICT', message: `session ended: ${reason}`.slice(0, 500) }));
+      leg.send(encodeStreamMessage({ type: 'error', code: errorCode, message: `session ended: ${reason}`.slice(0, 500) }));
       leg.close(code === 1000 ? 1000 : StreamCloseCode.ENDED, reason.slice(0, 100));
     } else leg?.terminate();
     this.group?.leave(this);
     this.group = undefined;
-    this.options.logger.info({ sessionId: this.info.sessionId, serverId: this.info.serverId, reason }, 'console session ended');
+    // Ended for something the client sent (errorCode other than CONFLICT): worth an operator's look.
+    this.options.logger[errorCode === 'CONFLICT' ? 'info' : 'warn']({ sessionId: this.info.sessionId, serverId: this.info.serverId, reason, errorCode }, 'console session ended');
     this.options.onEnd(this);
   }
 }

@@ -59,6 +59,15 @@ export class StreamEndpoint {
     return this.receivedBytes - this.acknowledgedToPeer >= this.ackEveryBytes;
   }
 
+  /**
+   * Bytes received since the last ack (or resume) this end sent: what the
+   * peer has in flight against its window. More than `windowBytes` means the
+   * peer ignored the window (the receiver decides what that costs it).
+   */
+  get receivedUnacknowledged(): number {
+    return this.receivedBytes - this.acknowledgedToPeer;
+  }
+
   /** Whether bytes arrived since the last ack (for the idle-timer ack). */
   get ackPending(): boolean {
     return this.receivedBytes > this.acknowledgedToPeer;

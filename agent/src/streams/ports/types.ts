@@ -22,8 +22,20 @@ export interface ConsolePort {
   scrollback?(): Uint8Array;
   /** Opening this port ended another session's hold on the BMC side (SOL taken over, asked for with `takeover`). */
   readonly tookOver?: boolean;
-  /** Bytes toward the BMC; false when the port is buffering: wait for `drain`. */
-  write(bytes: Uint8Array): boolean;
+  /**
+   * Bytes toward the BMC; false when the port is buffering: wait for
+   * `drain`. `viewer`: from a member who may only watch (only written to a
+   * port that `filtersViewerInput`). May throw a LightsoutError for input
+   * the port cannot follow; the member that sent it is ended.
+   */
+  write(bytes: Uint8Array, viewer?: boolean): boolean;
+  /**
+   * A viewer's input is written too, and the port drops what would act on
+   * the console: VNC, where a viewer's client needs its own RFB messages
+   * (handshake, pixel format, update requests) for any picture. Without it
+   * the group drops all of a viewer's input.
+   */
+  readonly filtersViewerInput?: boolean;
   /** Serial break (SOL: the SOL break bit; serial: not every transport has one). */
   sendBreak(): void;
   /** Stop / restart reading from the BMC (backpressure from the slowest attached client). */

@@ -59,7 +59,7 @@ describe('the SOL port', () => {
     const fake = {
       attach: async (_id: string, options: SolAttachOptions): Promise<SolViewer> => {
         attached.push(options);
-        return { id: 'v', tookOver, replay: new Uint8Array(), scrollback: () => new Uint8Array(), write: () => true, sendBreak: () => true, takeControl: () => undefined, hasControl: true, detach: () => undefined };
+        return { id: 'v', tookOver, replay: new Uint8Array(), scrollback: () => new Uint8Array(), write: () => true, sendBreak: () => true, takeControl: () => undefined, hasControl: true, inputBacklogFull: false, detach: () => undefined };
       },
     } as unknown as SolHub;
     return { fake, attached };

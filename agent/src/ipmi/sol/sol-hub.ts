@@ -4,7 +4,7 @@ import { Scrollback, type ScrollbackStore } from '../../streams/scrollback.js';
 import type { IpmiSession } from '../session/connect.js';
 import { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import type { SessionLogger } from '../session/core.js';
-import { SolSession, type SolEndReason, type SolTiming } from './sol-session.js';
+import { SOL_INPUT_HIGH_WATER_BYTES, SolSession, type SolEndReason, type SolTiming } from './sol-session.js';
 
 export type SolHubEvent =
   | { type: 'active' }
@@ -54,6 +54,8 @@ export interface SolViewer {
   scrollback(): Uint8Array;
   /** Keyboard input; ignored (returns false) unless this viewer holds control. */
   write(bytes: Uint8Array): boolean;
+  /** The BMC is behind with the input already written (SolSession's high water): wait for `onDrain`. */
+  readonly inputBacklogFull: boolean;
   sendBreak(): boolean;
   /** Take the keyboard from whoever has it; everyone is told. */
   takeControl(): void;
@@ -63,6 +65,8 @@ export interface SolViewer {
 
 export interface SolViewerListeners {
   onData(bytes: Uint8Array): void;
+  /** The input backlog fell under the high water again (every viewer is told; the one typing goes on). */
+  onDrain?(): void;
   onEvent?(event: SolHubEvent): void;
 }
 
@@ -117,6 +121,7 @@ export class SolHub {
     this.viewers.set(viewerId, { id: viewerId, listeners });
     if (options.mode === 'control' && this.controller === undefined) this.setController(viewerId);
     const holds = () => this.controller === viewerId;
+    const backlogFull = () => (this.sol?.backlog ?? 0) >= SOL_INPUT_HIGH_WATER_BYTES;
     return {
       id: viewerId,
       tookOver,
@@ -127,6 +132,9 @@ export class SolHub {
         if (!holds() || this.sol === undefined) return false;
         this.sol.write(bytes);
         return true;
+      },
+      get inputBacklogFull() {
+        return backlogFull();
       },
       sendBreak: () => {
         if (!holds() || this.sol === undefined) return false;
@@ -206,6 +214,9 @@ export class SolHub {
           for (const viewer of this.viewers.values()) viewer.listeners.onData(bytes);
         },
         status: (status) => this.broadcast({ type: 'status', status }),
+        inputDrained: () => {
+          for (const viewer of this.viewers.values()) viewer.listeners.onDrain?.();
+        },
         end: (reason, detail) => {
           if (this.sol === sol) this.sol = undefined;
           // Our own close deactivates first and closes the session after; anything else ends here,

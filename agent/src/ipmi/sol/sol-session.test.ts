@@ -7,7 +7,7 @@ import type { RmcpPlusSession } from '../session/rmcp-plus-session.js';
 import { SuiteCache } from '../session/suite-cache.js';
 import { startScriptedBmc, type ScriptedBmc, type ScriptedBmcOptions } from '../../testing/ipmi-scripted-bmc.js';
 import { SolHub, type SolHubEvent } from './sol-hub.js';
-import { SolSession, type SolEndReason } from './sol-session.js';
+import { SOL_INPUT_HIGH_WATER_BYTES, SolSession, type SolEndReason } from './sol-session.js';
 import { waitFor } from '@lightsout/lab/wait';
 
 // SOL behaviours ipmi_sim never shows (it neither sends partial ACKs nor
@@ -18,14 +18,14 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-async function solAgainst(onSol: (packet: SolPacket, send: (packet: SolPacket) => void) => void) {
+async function solAgainst(onSol: (packet: SolPacket, send: (packet: SolPacket) => void) => void, more: { inputDrained?: () => void } = {}) {
   const peer: ScriptedBmc = await startScriptedBmc({ ...credentials, onSol });
   cleanup.push(() => peer.close());
   const session = await openIpmiSession({ host: '127.0.0.1', port: peer.port, ...credentials, suiteCache: new SuiteCache(), cipherSuites: [17] });
   cleanup.push(() => session.close());
   const received: Uint8Array[] = [];
   const ended: Array<{ reason: SolEndReason; detail: string }> = [];
-  const events = { data: (bytes: Uint8Array) => received.push(bytes.slice()), end: (reason: SolEndReason, detail: string) => ended.push({ reason, detail }), status: () => undefined };
+  const events = { data: (bytes: Uint8Array) => received.push(bytes.slice()), end: (reason: SolEndReason, detail: string) => ended.push({ reason, detail }), status: () => undefined, ...more };
   const sol = await SolSession.activate(session as RmcpPlusSession, events, { timing: { retransmitBaseMs: 50, holdRetryMs: 20 } });
   cleanup.push(() => sol.close());
   return { sol, received, ended, output: () => Buffer.concat(received) };
@@ -55,6 +55,32 @@ describe('SolSession against a scripted BMC (suite 17)', () => {
     expect(Buffer.from(atBmc).equals(input)).toBe(true);
     for (let index = 1; index < sequences.length; index++) expect(sequences[index]).not.toBe(sequences[index - 1]);
     expect(sol.counters.sent).toBe(input.length);
+  });
+
+  it('says "wait" past 64 KiB of input the BMC has not taken, and that it may go on once the BMC has caught up; every byte arrives once, in order', async () => {
+    const atBmc: number[] = [];
+    let lastSequence = 0;
+    const drained: number[] = [];
+    const { sol } = await solAgainst(
+      (packet, send) => {
+        if (packet.sequence === 0) return;
+        if (packet.sequence !== lastSequence) atBmc.push(...packet.data);
+        lastSequence = packet.sequence;
+        send({ sequence: 0, ackSequence: packet.sequence, acceptedCount: packet.data.length, control: 0, data: new Uint8Array() });
+      },
+      { inputDrained: () => drained.push(sol.backlog) },
+    );
+    expect(sol.write(randomBytes(16))).toBe(true);
+    const paste = randomBytes(SOL_INPUT_HIGH_WATER_BYTES + 36 * 1024);
+    expect(sol.write(paste)).toBe(false);
+    expect(sol.write(Buffer.from('!'))).toBe(false);
+    await until(() => drained.length === 1, 'told to go on');
+    expect(drained[0]!).toBeLessThan(SOL_INPUT_HIGH_WATER_BYTES);
+    await until(() => atBmc.length === 16 + paste.length + 1, 'every byte at the BMC');
+    expect(Buffer.from(atBmc.slice(16, 16 + paste.length)).equals(paste)).toBe(true);
+    expect(String.fromCharCode(atBmc.at(-1)!)).toBe('!');
+    expect(drained).toHaveLength(1);
+    expect(sol.write(Buffer.from('?'))).toBe(true);
   });
 
   it('takes an ACK of our packet with accepted count 0 and no NACK as a full acknowledgement (Intel), sending each byte once', async () => {

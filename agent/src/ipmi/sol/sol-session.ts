@@ -14,7 +14,17 @@ export interface SolSessionEvents {
   end(reason: SolEndReason, detail: string): void;
   /** BMC status bits worth showing: break detected, transmit overrun (BMC dropped bytes). */
   status?(status: 'break-detected' | 'overrun'): void;
+  /** The input backlog fell under SOL_INPUT_HIGH_WATER_BYTES again after write() said it was over: write more. */
+  inputDrained?(): void;
 }
+
+/**
+ * Input queued for the host past this much makes write() say "wait" (false):
+ * a UART at 115,200 baud takes 5.7 s to take 64 KiB, so a paste larger than
+ * that waits at its sender (the stream's credit window) rather than in this
+ * process, and a client that does not wait is refused there.
+ */
+export const SOL_INPUT_HIGH_WATER_BYTES = 64 * 1024;
 
 export interface SolTiming {
   /** Retransmit timeout: base × (retransmits/2 + 1), as FreeIPMI does. */
@@ -60,6 +70,8 @@ interface Outstanding {
 export class SolSession {
   private readonly pendingInput: PendingInput[] = [];
   private outstanding: Outstanding | undefined;
+  /** write() said the backlog was over the high water: inputDrained is due once it is under again. */
+  private inputFull = false;
   private outboundSequence = 0;
   /**
    * The last BMC packet delivered: its sequence number (0: none yet; a data
@@ -182,11 +194,24 @@ export class SolSession {
     }
   }
 
-  /** Queues bytes for the host's UART; they go out one packet at a time, in order. */
-  write(bytes: Uint8Array): void {
-    if (this.ended || bytes.length === 0) return;
+  /**
+   * Queues bytes for the host's UART; they go out one packet at a time, in
+   * order. False when the backlog is over SOL_INPUT_HIGH_WATER_BYTES: the
+   * bytes are queued all the same, and `inputDrained` says when to go on.
+   */
+  write(bytes: Uint8Array): boolean {
+    if (this.ended) return true;
     for (let offset = 0; offset < bytes.length; offset += this.maxData) this.pendingInput.push({ data: bytes.slice(offset, offset + this.maxData), control: 0, holds: 0 });
     this.pump();
+    if (this.backlog >= SOL_INPUT_HIGH_WATER_BYTES) this.inputFull = true;
+    return !this.inputFull;
+  }
+
+  /** write() said "wait" and the BMC has taken enough since. */
+  private noteDrained(): void {
+    if (!this.inputFull || this.backlog >= SOL_INPUT_HIGH_WATER_BYTES) return;
+    this.inputFull = false;
+    this.events.inputDrained?.();
   }
 
   /** A serial break, sent only after every earlier byte is acknowledged (it queues behind them). */
@@ -315,6 +340,7 @@ export class SolSession {
       }
       this.pendingInput.unshift({ data: outstanding.data.slice(accepted), control: accepted === 0 ? outstanding.control : 0, holds });
     }
+    if (accepted > 0) this.noteDrained();
     if (nacked) {
       // NACK, usually with "character transfer unavailable": hold, then try again.
       clearTimeout(this.holdTimer);

@@ -5,9 +5,11 @@ import type { ConsolePort, ConsolePortEvents } from './types.js';
 /**
  * SOL as a console port: one viewer of the BMC's SOL hub (agent/src/ipmi,
  * docs/ipmi.md) per console group. The group decides which of its members
- * types, so this viewer always asks for control. SOL cannot be paused (the
- * BMC keeps sending; the hub fans out to other viewers too): a member that
- * falls too far behind is dropped by the group instead.
+ * types, so this viewer always asks for control. SOL output cannot be
+ * paused (the BMC keeps sending; the hub fans out to other viewers too): a
+ * member that falls too far behind is dropped by the group instead. Input
+ * can: past SOL_INPUT_HIGH_WATER_BYTES not yet taken by the BMC, write()
+ * says wait, and `drain` follows when the BMC has caught up.
  */
 export async function openSolPort(hub: SolHub, events: ConsolePortEvents, options: { takeover?: boolean } = {}): Promise<ConsolePort> {
   let closed = false;
@@ -20,6 +22,10 @@ export async function openSolPort(hub: SolHub, events: ConsolePortEvents, option
   const viewer = await hub.attach(`streams-${randomBytes(6).toString('base64url')}`, { mode: 'control', takeover: options.takeover === true }, {
     onData: (bytes) => {
       if (!closed) events.data(bytes);
+    },
+    // The BMC took enough of a paste it was behind with: the group acknowledges the client's input again.
+    onDrain: () => {
+      if (!closed) events.drain();
     },
     onEvent: (event) => {
       if (event.type === 'ended') finish(`SOL ended: ${event.reason}${event.detail ? ` (${event.detail})` : ''}`);
@@ -37,7 +43,8 @@ export async function openSolPort(hub: SolHub, events: ConsolePortEvents, option
       // Another user of the hub may hold the keyboard; take it back for the console group.
       if (!viewer.hasControl) viewer.takeControl();
       viewer.write(bytes);
-      return true;
+      // A UART takes 11.5 KB/s at 115,200 baud: a paste waits at its sender (the stream's window), not here.
+      return !viewer.inputBacklogFull;
     },
     sendBreak: () => void viewer.sendBreak(),
     pause: () => undefined,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CREDENTIALS_FILE, CREDENTIALS_LOCK_FILE, withCredentialsLock } from '../config-store.js';
 import { ExitCode } from '../exit-codes.js';
+import { normaliseRelay } from './session.js';
 import { run } from '../main.js';
 import { type SeenRequest, type StubAnswer, relayStubs } from '../testing/relay-stub.js';
 
@@ -111,5 +112,16 @@ describe('withCredentialsLock', () => {
     release();
     await holding;
     await expect(withCredentialsLock(env, async () => 'ran')).resolves.toBe('ran');
+  });
+});
+
+describe('normaliseRelay', () => {
+  it('takes https anywhere and plain http only to this machine, unless told otherwise', () => {
+    expect(normaliseRelay('https://relay.example/')).toBe('https://relay.example');
+    for (const local of ['http://127.0.0.1:8080', 'http://127.9.8.7', 'http://localhost:3000', 'http://relay.localhost', 'http://[::1]:8080']) expect(normaliseRelay(local)).toBe(local);
+    for (const remote of ['http://relay.example', 'http://10.0.0.7:8080', 'http://[fd00::1]', 'http://127.0.0.1.nip.io']) {
+      expect(() => normaliseRelay(remote)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST', message: expect.stringContaining('plain http to another machine') }));
+    }
+    expect(normaliseRelay('http://10.0.0.7:8080', { LIGHTSOUT_INSECURE_HTTP: '1' })).toBe('http://10.0.0.7:8080');
   });
 });

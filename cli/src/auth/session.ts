@@ -9,7 +9,7 @@ export const REFRESH_TIMEOUT_MS = LOCK_STALE_MS - 10_000;
 
 const expiring = (session: StoredSession) => session.expiresAt - EXPIRY_MARGIN_SECONDS <= Date.now() / 1000;
 
-export function normaliseRelay(url: string): string {
+export function normaliseRelay(url: string, env: NodeJS.ProcessEnv = {}): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -19,13 +19,25 @@ export function normaliseRelay(url: string): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new LightsoutError('BAD_REQUEST', `${url} is not an http(s) URL`, { hint: 'pass the relay as http(s)://host[:port]' });
   }
+  // Bearer and refresh tokens travel in every request: only over TLS (RFC 6750 §5.3), or to this machine itself.
+  if (parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname) && env['LIGHTSOUT_INSECURE_HTTP'] !== '1') {
+    throw new LightsoutError('BAD_REQUEST', `${url} is plain http to another machine: your tokens would cross the network readable`, {
+      hint: 'use the relay\'s https:// URL (plain http only to a relay on this machine); LIGHTSOUT_INSECURE_HTTP=1 allows it anyway, on a network you trust',
+    });
+  }
   return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+}
+
+/** 127.0.0.0/8, ::1, localhost and *.localhost (RFC 6761 §6.3): names that never leave this machine. */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === '::1' || host === 'localhost' || host.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** --relay, then LIGHTSOUT_RELAY, then the relay of the last login. */
 export async function resolveRelay(flag: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
   const named = flag ?? env['LIGHTSOUT_RELAY'];
-  if (named) return normaliseRelay(named);
+  if (named) return normaliseRelay(named, env);
   const stored = await readCredentials(env);
   if (stored.current) return stored.current;
   throw new LightsoutError('BAD_REQUEST', 'no relay given', { hint: 'pass --relay https://relay.example, set LIGHTSOUT_RELAY, or log in once with `lightsout login --relay URL`' });

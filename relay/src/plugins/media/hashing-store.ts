@@ -67,6 +67,31 @@ export class HashingFileStore extends FileStore {
     await super.remove(id);
   }
 
+  /**
+   * The tus 1.0 expiration extension ("Expiration": the server may remove
+   * unfinished uploads) ends unfinished uploads only. @tus/file-store judges
+   * "unfinished" by the offset in the upload's JSON record, which its own
+   * writes never update and ours (patch.ts appends to the data file) do not
+   * either: every upload, verified or not, looked unfinished and was deleted
+   * 24 h after its creation. Here the data file's size is the offset (as
+   * getUpload reads it), and a verified upload never expires.
+   */
+  override async deleteExpired(): Promise<number> {
+    const expiration = this.getExpiration();
+    if (expiration <= 0) return 0;
+    const now = Date.now();
+    let removed = 0;
+    for (const id of (await this.configstore.list?.()) ?? []) {
+      // gone meanwhile (deleted by its client): nothing to expire
+      const upload = await this.getUpload(id).catch(() => undefined);
+      if (!upload?.creation_date || now <= new Date(upload.creation_date).getTime() + expiration) continue;
+      if (upload.metadata?.verified === 'true' && upload.offset === upload.size) continue;
+      // a DELETE of its client may remove it first (remove() reports any unlink failure as not found)
+      if (await this.remove(id).then(() => true, () => false)) removed += 1;
+    }
+    return removed;
+  }
+
   forget(id: string): void {
     this.running.delete(id);
   }

@@ -27,11 +27,13 @@ import { jsonErrorBodies } from '../errors.js';
 import { targetTenant } from '../../access/guards.js';
 import { SharedMediaJobs } from '../../inventory/live-status.js';
 import { handlePatch } from './patch.js';
-import { type UploadCaller, type UploadRecord, createUploadServer, displayName, findUpload, listUploads, tenantUsage, uploadIdOf } from './uploads.js';
+import { type UploadCaller, type UploadRecord, createUploadServer, displayName, emptyUpload, findUpload, listUploads, tenantUsage, uploadIdOf } from './uploads.js';
 import { AgentLegs } from './agent-legs.js';
 import { type AgentUploadContext, createAgentUpload, deleteAgentUpload, headAgentUpload, patchAgentUpload } from './agent-patch.js';
 import { type AgentUploadRow, recordOfRow } from './agent-uploads.js';
-import { sendRefusal, tusHeaders } from './patch.js';
+import { logFailuresTo, sendRefusal, tusHeaders } from './patch.js';
+import { handleHead } from './head.js';
+import { KeyedMutex } from './keyed-mutex.js';
 import { drainRest } from './drain.js';
 
 export type { MediaCaller, MediaDependencies, MediaServerInfo } from './dependencies.js';
@@ -171,14 +173,17 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
   const maxUploadBytes = options.maxUploadBytes ?? 16 * 1024 ** 3;
   const tenantQuotaBytes = options.tenantQuotaBytes ?? 64 * 1024 ** 3;
   const expirationMs = options.incompleteTtlMs ?? 24 * 3600_000;
-  /** Bytes a tenant holds or has reserved: the relay's own uploads and those in agents' caches. */
-  const usageOf = async (tenant: string) => (await tenantUsage(store, tenant)) + ((await dependencies.uploads?.ofTenant(tenant)) ?? []).reduce((total, row) => total + row.size, 0);
+  /** Bytes a tenant holds or has reserved in agents' caches (its uploads in the relay's file store are counted by uploads.ts). */
+  const usedElsewhereOf = async (tenant: string) => ((await dependencies.uploads?.ofTenant(tenant)) ?? []).reduce((total, row) => total + row.size, 0);
+  /** Creations of one tenant's uploads, one at a time: the quota's room is read and taken in one step (keyed-mutex.ts). */
+  const creations = new KeyedMutex();
   const tus = createUploadServer({
     store,
     locker,
+    creations,
     maxUploadBytes,
     tenantQuotaBytes,
-    usageOf,
+    usedElsewhereOf,
     callerOf: (request) => callers.get(request),
     onVerified,
   });
@@ -282,10 +287,14 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     if (typeof lengthHeader !== 'string' || !/^\d{1,16}$/.test(lengthHeader)) throw new LightsoutError('VALIDATION_FAILED', 'Upload-Length is required (deferred length is not accepted)');
     const size = Number(lengthHeader);
     if (size > maxUploadBytes) throw new LightsoutError('PAYLOAD_TOO_LARGE', `an upload is at most ${maxUploadBytes} bytes`);
+    if (size === 0) throw emptyUpload();
     const server = await serverFor(serverId, caller(request));
     // Checked against the quota as the row is inserted (agent-uploads.ts): uploads created at once on two replicas cannot both take the last room.
-    const quota = { bytes: tenantQuotaBytes, usedElsewhere: await tenantUsage(store, uploadCaller.tenant) };
-    const record = await createAgentUpload(agentUploads, reply.raw, { caller: uploadCaller, server, filename: displayName(metadata.filename ?? ''), sha256, size, quota });
+    // The relay file store's share is read under this process's tenant lock, which its own creations hold too.
+    const record = await creations.run(uploadCaller.tenant, async () => {
+      const quota = { bytes: tenantQuotaBytes, usedElsewhere: await tenantUsage(store, uploadCaller.tenant) };
+      return createAgentUpload(agentUploads, reply.raw, { caller: uploadCaller, server, filename: displayName(metadata.filename ?? ''), sha256, size, quota });
+    });
     request.log.info({ uploadId: record.id, serverId: server.id, size, sha256 }, 'media upload into the agent created');
     return true;
   }
@@ -296,11 +305,13 @@ export default async function mediaPlugin(app: FastifyInstance, options: MediaPl
     const who = caller(request);
     const uploadCaller = { subject: who.subject, username: who.username, tenant: who.tenant };
     reply.hijack();
+    logFailuresTo(reply.raw, request.log);
     // An upload for a server goes into that server's agent (agent-patch.ts); the rest stays in the relay's file store.
     try {
       if (request.method === 'POST' && (await createForServer(request, reply, uploadCaller))) return;
       const row = request.method === 'POST' ? undefined : await agentUploadFor(uploadIdOf(request.raw.url ?? ''), who.tenant);
       if (row && agentUploads && request.method === 'HEAD') return await headAgentUpload(agentUploads, request.raw, reply.raw, row);
+      if (request.method === 'HEAD') return await handleHead({ store, locker, onVerified }, request.raw, reply.raw, uploadIdOf(request.raw.url ?? ''), uploadCaller);
       if (row && agentUploads && request.method === 'DELETE') {
         await deleteAgentUpload(agentUploads, reply.raw, row);
         return discardInAgent(row);

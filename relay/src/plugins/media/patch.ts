@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EXPOSED_HEADERS, type Locker, TUS_RESUMABLE } from '@tus/server';
+import type { Upload } from '@tus/utils';
+import type { FastifyBaseLogger } from 'fastify';
 import { LightsoutError, UPLOAD_URL_HEADER } from '@lightsout/shared';
 import { drainRest } from './drain.js';
 import type { HashingFileStore } from './hashing-store.js';
@@ -50,14 +52,11 @@ export async function handlePatch(context: PatchContext, request: IncomingMessag
   const headers = tusHeaders();
   try {
     const offset = validate(request, id);
-    const newOffset = await appendLocked(context, request, id!, offset, caller, revoked);
-    const upload = await context.store.getUpload(id!);
-    if (upload.size !== undefined && newOffset === upload.size) {
-      await finishUpload(context.store, upload, context.onVerified);
-    } else if (upload.creation_date) {
+    const upload = await appendLocked(context, request, id!, offset, caller, revoked);
+    if (upload.offset !== upload.size && upload.creation_date) {
       headers['Upload-Expires'] = new Date(new Date(upload.creation_date).getTime() + context.store.getExpiration()).toUTCString();
     }
-    response.writeHead(204, { ...headers, 'Upload-Offset': String(newOffset) }).end();
+    response.writeHead(204, { ...headers, 'Upload-Offset': String(upload.offset) }).end();
     // a body that stopped early (lock handed over, caller revoked) may still be arriving
     drainRest(request);
   } catch (error) {
@@ -70,20 +69,51 @@ export function tusHeaders(): Record<string, string> {
   return { 'Tus-Resumable': TUS_RESUMABLE, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': `${EXPOSED_HEADERS}, ${UPLOAD_URL_HEADER}` };
 }
 
-/** Answers a refused tus request with its status and our JSON error body; rethrows what was not a refusal (5xx). */
+type Log = Pick<FastifyBaseLogger, 'error'>;
+const failureLogs = new WeakMap<ServerResponse, Log>();
+
+/** Where sendRefusal logs what was not a refusal (a 5xx) for this response: the request's log. */
+export function logFailuresTo(response: ServerResponse, log: Log): void {
+  failureLogs.set(response, log);
+}
+
+/**
+ * Answers a refused tus request with its status and our JSON error body.
+ * What was not a refusal (a disk or database failure) is answered 500 and
+ * logged, never thrown on: the answer is already on its way. A response that
+ * has an answer already is not written again (writing after end emits
+ * 'error' on the response, which nothing handles).
+ */
 export function sendRefusal(request: IncomingMessage, response: ServerResponse, headers: Record<string, string>, error: unknown): void {
-  const refused =
-    error instanceof PatchRefused
-      ? error
-      : error instanceof LightsoutError
-        ? new PatchRefused(error, finishStatus(error))
-        : new PatchRefused(new LightsoutError('INTERNAL', 'the upload could not be stored', { cause: error }), 500);
-  const body = JSON.stringify(refused.error.toBody());
-  if (!response.headersSent) response.writeHead(refused.status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
-  response.end(body);
+  const refused = refusalOf(error);
+  if (refused.status >= 500) (failureLogs.get(response) ?? console).error({ err: error, status: refused.status }, 'tus request failed');
+  if (!response.headersSent) {
+    const body = JSON.stringify(refused.error.toBody());
+    response.writeHead(refused.status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
+    response.end(body);
+  } else if (!response.writableEnded) {
+    // headers went out before the failure: the status cannot change; end what was started
+    response.end();
+  }
   // the client may still be sending: closing now would reset the connection under the answer (drain.ts)
   drainRest(request);
-  if (refused.status >= 500 && !(error instanceof LightsoutError)) throw error;
+}
+
+/**
+ * The refusal an error is answered with. The file store throws tus's own
+ * errors ({status_code, body}) for an upload that is not there: 404
+ * (FILE_NOT_FOUND), or 410 Gone when its record outlived its bytes
+ * (FILE_NO_LONGER_EXISTS) — tus 1.0 core "HEAD"/"PATCH" (404 or 410 for an
+ * upload that is not there) and "Expiration" (410 when the server knows it
+ * removed it). Before, they were answered 500 and thrown on.
+ */
+export function refusalOf(error: unknown): PatchRefused {
+  if (error instanceof PatchRefused) return error;
+  if (error instanceof LightsoutError) return new PatchRefused(error, finishStatus(error));
+  const tusStatus = (error as { status_code?: unknown } | null)?.status_code;
+  if (tusStatus === 404) return refuse(404, 'NOT_FOUND', 'no such upload');
+  if (tusStatus === 410) return refuse(410, 'NOT_FOUND', 'the upload no longer exists');
+  return new PatchRefused(new LightsoutError('INTERNAL', 'the upload could not be stored', { cause: error }), 500);
 }
 
 /** The header checks of tus core §3.2.3 (and §2.4 Tus-Resumable), in the statuses @tus/server uses. */
@@ -102,14 +132,33 @@ export function validate(request: IncomingMessage, id: string | undefined): numb
   return Number(offsetHeader);
 }
 
-async function appendLocked(context: PatchContext, request: IncomingMessage, id: string, offset: number, caller: UploadCaller, revoked?: AbortSignal): Promise<number> {
-  const { store } = context;
-  // another tenant's upload does not exist, as far as this caller can tell
-  const before = await store.getUpload(id).catch(() => undefined);
-  if (!before || before.metadata?.tenant !== caller.tenant) throw refuse(404, 'NOT_FOUND', 'no such upload');
-  if (before.creation_date && store.getExpiration() > 0 && Date.now() > new Date(before.creation_date).getTime() + store.getExpiration()) {
+/**
+ * The upload `id` as `caller` may see it: another tenant's does not exist for them; an unfinished one past its
+ * expiry is gone (410, tus expiration extension: "Upload-Expires" is when the unfinished upload expires).
+ */
+export async function uploadFor(store: HashingFileStore, id: string, caller: UploadCaller): Promise<Upload> {
+  const upload = await store.getUpload(id);
+  if (upload.metadata?.tenant !== caller.tenant) throw refuse(404, 'NOT_FOUND', 'no such upload');
+  const verified = upload.metadata?.verified === 'true' && upload.offset === upload.size;
+  if (!verified && upload.creation_date && store.getExpiration() > 0 && Date.now() > new Date(upload.creation_date).getTime() + store.getExpiration()) {
     throw refuse(410, 'NOT_FOUND', 'the upload has expired');
   }
+  return upload;
+}
+
+/** Complete on disk (every declared byte is there) but its SHA-256 not yet checked. */
+export const completeButUnchecked = (upload: Upload) => upload.size !== undefined && upload.offset === upload.size && upload.metadata?.verified !== 'true';
+
+/**
+ * Appends the body under the upload's lock and returns the upload as it is
+ * on disk afterwards, read before the lock is let go: a DELETE waiting for
+ * the lock removes it only after this PATCH is answered from that state.
+ */
+async function appendLocked(context: PatchContext, request: IncomingMessage, id: string, offset: number, caller: UploadCaller, revoked?: AbortSignal): Promise<Upload> {
+  const { store } = context;
+  // The offset is checked before the lock too: a PATCH that cannot write (409) must not end the one that is writing.
+  const before = await uploadFor(store, id, caller);
+  if (before.offset !== offset) throw conflict(offset, before.offset);
   const stop = new AbortController();
   request.once('close', () => stop.abort());
   const refuseRevoked = () => refuse(403, 'FORBIDDEN', 'access was revoked during the upload');
@@ -125,18 +174,28 @@ async function appendLocked(context: PatchContext, request: IncomingMessage, id:
   try {
     // read again under the lock: the offset is what is on disk now
     const upload = await store.getUpload(id);
-    if (upload.offset !== offset) throw refuse(409, 'CONFLICT', `Upload-Offset ${offset} does not match the ${upload.offset} bytes stored`);
+    if (upload.offset !== offset) throw conflict(offset, upload.offset);
     const remaining = (upload.size ?? 0) - offset;
     const length = request.headers['content-length'];
     if (length !== undefined && Number(length) > remaining) throw refuse(413, 'PAYLOAD_TOO_LARGE', `the body is longer than the ${remaining} bytes the upload still needs`);
-    const newOffset = await append(store, id, offset, remaining, request, stop.signal, context.onBytes);
+    const failure = await append(store, id, offset, remaining, request, stop.signal, context.onBytes).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    // What is on disk decides, whatever the body did: a body that ran past the declared length (413) after the
+    // last needed byte has still completed the upload, and tus clients never send it again.
+    const after = await store.getUpload(id);
+    if (completeButUnchecked(after)) await finishUpload(store, after, context.onVerified);
+    if (failure !== undefined) throw failure;
     // what arrived while the caller still had access is kept; the rest of the body is not read
     if (revoked?.aborted) throw refuseRevoked();
-    return newOffset;
+    return after;
   } finally {
     await lock.unlock();
   }
 }
+
+const conflict = (offset: number, stored: number) => refuse(409, 'CONFLICT', `Upload-Offset ${offset} does not match the ${stored} bytes stored`);
 
 /**
  * Streams the body to the file at `offset`, hashing on the way. Returns the

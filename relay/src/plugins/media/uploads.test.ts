@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MEDIA_UPLOADS_PATH } from '@lightsout/shared';
 import { waitFor } from '@lightsout/lab/wait';
 import { type MediaTestApp, mediaAuthorization, startMediaApp } from '../../testing/media-app.js';
+import { displayName } from './uploads.js';
 
 const apps: MediaTestApp[] = [];
 afterEach(async () => {
@@ -155,5 +156,73 @@ describe('tus upload endpoint', () => {
       const response = await fetch(`${app.url}${MEDIA_UPLOADS_PATH}${path}`, { method: 'HEAD', headers: { ...tus, Authorization: operator } });
       expect([404, 400], path).toContain(response.status);
     }
+  });
+
+  it('the sweep of expired uploads removes an unfinished one and keeps a verified one (tus expiration: unfinished uploads only)', async () => {
+    const app = await start({ sweepIntervalMs: 50 });
+    const image = randomBytes(4096);
+    const sha256 = createHash('sha256').update(image).digest('hex');
+    const verified = (await create(app, image.length, sha256)).headers.get('location')!.split('/').pop()!;
+    expect((await patch(app, `${MEDIA_UPLOADS_PATH}/${verified}`, 0, image)).status).toBe(204);
+    const unfinished = (await create(app, image.length, sha256)).headers.get('location')!.split('/').pop()!;
+    expect((await patch(app, `${MEDIA_UPLOADS_PATH}/${unfinished}`, 0, image.subarray(0, 100))).status).toBe(204);
+    // both created two days ago: past the 24 h expiry
+    for (const id of [verified, unfinished]) {
+      const record = JSON.parse(readFileSync(join(app.directory, `${id}.json`), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(app.directory, `${id}.json`), JSON.stringify({ ...record, creation_date: new Date(Date.now() - 48 * 3600_000).toISOString() }));
+    }
+    // one sweep judges both
+    await waitFor('the sweep to remove the unfinished upload', () => !existsSync(join(app.directory, unfinished)) && !existsSync(join(app.directory, `${unfinished}.json`)));
+    expect(readdirSync(app.directory).sort()).toEqual([verified, `${verified}.json`]);
+    const listed = (await (await fetch(`${app.url}/v1/media/images`, { headers: { Authorization: operator } })).json()) as { images: { uploadId: string }[] };
+    expect(listed.images.map((entry) => entry.uploadId)).toEqual([verified]);
+  });
+
+  it('uploads created at once never take more than the quota together', async () => {
+    const app = await start({ tenantQuotaBytes: 1000, maxUploadBytes: 1000 });
+    const sha = createHash('sha256').update('x').digest('hex');
+    for (const size of [1000, 300]) {
+      const answers = await Promise.all(Array.from({ length: 10 }, () => create(app, size, sha).then(async (response) => (response.status === 201 ? 'created' : ((await response.json()) as { code: string }).code))));
+      const created = answers.filter((answer) => answer === 'created').length;
+      // what the first round took is still held: 1000 of 1000, so the second round has no room
+      expect({ size, created, refused: answers.filter((answer) => answer === 'QUOTA_EXCEEDED').length }).toEqual({ size, created: size === 1000 ? 1 : 0, refused: size === 1000 ? 9 : 10 });
+    }
+  });
+
+  it('uploads of a tenant with room for three, created at once: exactly three', async () => {
+    const app = await start({ tenantQuotaBytes: 1000, maxUploadBytes: 1000 });
+    const sha = createHash('sha256').update('x').digest('hex');
+    const answers = await Promise.all(Array.from({ length: 10 }, () => create(app, 300, sha)));
+    expect(answers.map((response) => response.status).sort()).toEqual([201, 201, 201, 413, 413, 413, 413, 413, 413, 413]);
+  });
+
+  it('shows a file name without control, bidi or other format characters nor line breaks, at most 255 code points', () => {
+    expect(displayName('invoice\u202Eosi.exe')).toBe('invoiceosi.exe');
+    expect(displayName('a\u001b[31mred\u009b31m')).toBe('a[31mred31m');
+    expect(displayName('zero\u200Bwidth\u2066isolate\u2069\uFEFF')).toBe('zerowidthisolate');
+    expect(displayName('line\u2028break\u2029')).toBe('linebreak');
+    expect(displayName('../../etc/passwd')).toBe('passwd');
+    expect(displayName('\u202E')).toBe('image.iso');
+    const long = displayName(`${'😀'.repeat(300)}.iso`);
+    expect([...long]).toHaveLength(255);
+    expect(long).toBe('😀'.repeat(255));
+  });
+
+  it('refuses an empty upload (VALIDATION_FAILED), and a 101st unfinished upload of a tenant (QUOTA_EXCEEDED)', async () => {
+    const app = await start();
+    const sha = createHash('sha256').update('x').digest('hex');
+    const empty = await create(app, 0, createHash('sha256').digest('hex'));
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(readdirSync(app.directory)).toEqual([]);
+    for (let round = 0; round < 4; round++) {
+      const answers = await Promise.all(Array.from({ length: 25 }, () => create(app, 1, sha)));
+      expect(answers.map((response) => response.status)).toEqual(Array.from({ length: 25 }, () => 201));
+    }
+    const over = await create(app, 1, sha);
+    expect(over.status).toBe(413);
+    expect(await over.json()).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { open: 100, maxOpen: 100 } });
+    // another tenant's uploads are its own
+    expect((await create(app, 1, sha, 'other.iso', gus)).status).toBe(201);
   });
 });

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { type Locker, Server as TusServer } from '@tus/server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EVENTS, type Locker, Server as TusServer } from '@tus/server';
 import type { Upload } from '@tus/utils';
 import { type ErrorBody, LightsoutError, MEDIA_UPLOADS_PATH, SHA256_HEX_PATTERN, UPLOAD_ID_PATTERN } from '@lightsout/shared';
 import type { HashingFileStore } from './hashing-store.js';
+import { KeyedMutex } from './keyed-mutex.js';
 
 /**
  * The tus 1.0 upload endpoint (`/v1/media/uploads`): authenticated callers
@@ -43,22 +44,30 @@ export interface UploadServerOptions {
   locker: Locker;
   maxUploadBytes: number;
   tenantQuotaBytes: number;
-  /** Bytes the tenant holds or has reserved (default: its uploads in this store). */
-  usageOf?: (tenant: string) => Promise<number>;
+  /** Bytes the tenant holds or has reserved outside this store (uploads into agents); default none. */
+  usedElsewhereOf?: (tenant: string) => Promise<number>;
+  /** Unfinished uploads a tenant may have in this store at once; default 100. */
+  maxOpenUploads?: number;
   /** The caller the route authenticated for this raw request (set before tus sees it). */
   callerOf: (request: IncomingMessage) => UploadCaller | undefined;
   onVerified?: (record: UploadRecord) => void;
+  /** Held per tenant from the quota check until the upload exists; shared with the creation of uploads into agents. */
+  creations?: KeyedMutex;
 }
 
 export function createUploadServer(options: UploadServerOptions): TusServer {
   const { store } = options;
+  const creations = options.creations ?? new KeyedMutex();
+  const nodeOf = (request: unknown) => (request as { runtime?: { node?: { req?: IncomingMessage; res?: ServerResponse } } }).runtime?.node;
   const callerOf = (request: unknown): UploadCaller => {
-    const raw = (request as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+    const raw = nodeOf(request)?.req;
     const caller = raw ? options.callerOf(raw) : undefined;
     if (!caller) throw tusError(new LightsoutError('UNAUTHENTICATED', 'upload without an authenticated caller'));
     return caller;
   };
-  return new TusServer({
+  /** The tenant's creation lock a POST holds, let go once its upload's record is written. */
+  const creating = new WeakMap<object, () => void>();
+  const server = new TusServer({
     path: MEDIA_UPLOADS_PATH,
     datastore: store,
     locker: options.locker,
@@ -76,9 +85,26 @@ export function createUploadServer(options: UploadServerOptions): TusServer {
         throw tusError(new LightsoutError('VALIDATION_FAILED', 'Upload-Metadata must carry sha256 (64 hex digits) of the whole file', { hint: 'the CLI computes it before uploading' }));
       }
       if (upload.size === undefined) throw tusError(new LightsoutError('VALIDATION_FAILED', 'Upload-Length is required (deferred length is not accepted)'));
-      const used = await (options.usageOf ?? ((tenant: string) => tenantUsage(store, tenant)))(caller.tenant);
-      if (used + upload.size > options.tenantQuotaBytes) {
-        throw tusError(quotaExceeded(upload.size, used, options.tenantQuotaBytes));
+      if (upload.size === 0) throw tusError(emptyUpload());
+      // The room left is read here and taken when @tus/server writes the record (POST_CREATE below): the
+      // tenant's lock spans both, or POSTs at once would each see the same room. A POST refused in between
+      // lets go as it is answered.
+      const release = await creations.acquire(caller.tenant);
+      nodeOf(request)?.res?.once('close', release);
+      creating.set(request, release);
+      try {
+        const held = (await listUploads(store)).filter((record) => record.tenant === caller.tenant);
+        // every upload is read on each creation and listing: open ones are bounded, not only their bytes
+        const open = held.filter((record) => !record.verified).length;
+        const maxOpen = options.maxOpenUploads ?? 100;
+        if (open >= maxOpen) throw tusError(tooManyOpen(open, maxOpen));
+        const used = held.reduce((total, record) => total + record.size, 0) + ((await options.usedElsewhereOf?.(caller.tenant)) ?? 0);
+        if (used + upload.size > options.tenantQuotaBytes) {
+          throw tusError(quotaExceeded(upload.size, used, options.tenantQuotaBytes));
+        }
+      } catch (error) {
+        release();
+        throw error;
       }
       return {
         metadata: {
@@ -111,6 +137,8 @@ export function createUploadServer(options: UploadServerOptions): TusServer {
       return undefined;
     },
   });
+  server.on(EVENTS.POST_CREATE, (request: object) => creating.get(request)?.());
+  return server;
 }
 
 /**
@@ -127,7 +155,9 @@ export async function finishUpload(store: HashingFileStore, upload: Upload, onVe
   }
   const stored = await store.configstore.get(upload.id);
   if (stored) {
+    // the record's offset too: @tus/file-store writes it only at creation (0), and its expiry reads it
     stored.metadata = { ...stored.metadata, verified: 'true' };
+    stored.offset = upload.size ?? upload.offset;
     await store.configstore.set(upload.id, stored);
   }
   store.forget(upload.id);
@@ -149,6 +179,19 @@ export function quotaExceeded(size: number, used: number, quota: number): Lights
   });
 }
 
+/** A tenant with `open` unfinished uploads, as many as it may have at once. */
+export function tooManyOpen(open: number, maxOpen: number): LightsoutError {
+  return new LightsoutError('QUOTA_EXCEEDED', `the tenant has ${open} unfinished uploads, as many as it may have at once`, {
+    hint: 'finish or delete (tus DELETE) the uploads in progress; unfinished uploads expire 24 h after their creation',
+    details: { open, maxOpen },
+  });
+}
+
+/** tus allows an empty upload (Upload-Length: 0); an empty file is no disk image. */
+export function emptyUpload(): LightsoutError {
+  return new LightsoutError('VALIDATION_FAILED', 'Upload-Length is 0: an empty file is not a disk image');
+}
+
 export function tusError(error: LightsoutError, status = error.httpStatus): { status_code: number; body: string } {
   const body: ErrorBody = error.toBody();
   return { status_code: status, body: JSON.stringify(body) };
@@ -160,11 +203,13 @@ export function uploadIdOf(url: string): string | undefined {
   return last && UPLOAD_ID.test(last) ? last : undefined;
 }
 
-/** What the UI shows for a file name: the last path segment, printable, bounded. Never used as a path. */
+/** What the UI shows for a file name: the last path segment, printable, at most 255 code points. Never used as a path. */
 export function displayName(name: string): string {
   const base = name.split(/[\\/]/).filter((part) => part !== '' && part !== '.' && part !== '..').at(-1) ?? '';
-  // eslint-disable-next-line no-control-regex
-  const printable = base.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
+  // Control (C0, C1) and format characters (bidi overrides and isolates, zero-width ones), and line and paragraph
+  // separators: a name shown with U+202E reads backwards ("invoice\u202Eosi.exe" shows as "invoiceexe.iso").
+  // Cut by code point, never inside a surrogate pair.
+  const printable = [...base.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '')].slice(0, 255).join('');
   return printable || 'image.iso';
 }
 

@@ -84,6 +84,18 @@ describe('MediaTransfers, one per upload', () => {
     expect(readdirSync(directory)).toEqual([`${sha256}.iso`]);
   });
 
+  it('a cached answer is `verified` only for the upload whose own bytes were checked, never for the hash alone', { timeout: 30_000 }, async () => {
+    const { transfers } = await transfersFrom(await relay());
+    const D = `/v1/agent/media/${'d4'.repeat(16)}`;
+    transfers.fromRelay({ serverId: 's', sha256, size: image.length, pullPath: A });
+    await vi.waitFor(() => expect(['cached', 'failed']).toContain(transfers.of(sha256, A).state), { timeout: 20_000, interval: 5 });
+    expect(transfers.of(sha256, A)).toMatchObject({ state: 'cached', bytes: image.length, verified: true });
+    // D never sent a byte: the image is there, but not from D's client
+    expect(transfers.of(sha256, D)).toMatchObject({ state: 'cached', verified: false });
+    // what the agent has of the image, asked without an upload, vouches for no one
+    expect(transfers.of(sha256).verified).toBeUndefined();
+  });
+
   it('the relay discards an upload it no longer has: a kept partial file goes at once; a running pull stops and its file goes', { timeout: 30_000 }, async () => {
     let stalled = false;
     const { directory, running, transfers } = await transfersFrom(await relay(() => (stalled = true)));

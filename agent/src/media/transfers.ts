@@ -76,7 +76,9 @@ export class MediaTransfers {
    * `pullPath`, of that upload: its own transfer's state even when another
    * upload stored the same image meanwhile (its own bytes are still to be
    * verified: "cached" would vouch for bytes it never checked), or its kept
-   * partial file (`partial`, e.g. after a restart).
+   * partial file (`partial`, e.g. after a restart). A `cached` answer then
+   * says whether it was this upload's bytes that matched (`verified`): the
+   * relay marks the upload verified on that alone, and on no hash.
    */
   of(sha256: string, pullPath?: string): AgentMediaTransfer {
     if (pullPath !== undefined) {
@@ -87,10 +89,11 @@ export class MediaTransfers {
       if (own?.sha256 === sha256) {
         // a cut that used up its tries leaves the file: the next pull continues it
         if (own.state === 'failed' && partial) return { sha256, state: 'partial', bytes: partial.bytes, size: own.size };
-        return own;
+        // its pull ended cached only after its own bytes matched (cache.ts checks every upload's own file)
+        return own.state === 'cached' ? { ...own, verified: true } : own;
       }
       const size = this.cache.sizeOf(sha256);
-      if (size !== undefined) return { sha256, state: 'cached', bytes: size, size };
+      if (size !== undefined) return { sha256, state: 'cached', bytes: size, size, verified: false };
       if (partial) return { sha256, state: 'partial', bytes: partial.bytes, size: 0 };
       return { sha256, state: 'absent', bytes: 0, size: 0 };
     }

@@ -166,6 +166,13 @@ export interface AgentMediaTransfer {
   bytes: number;
   size: number;
   error?: { code: string; message: string };
+  /**
+   * Asked with `pullPath`, of a `cached` answer: true when this upload's own
+   * bytes arrived and matched its SHA-256, false when the image is cached
+   * from elsewhere (another upload, a restart that forgot this transfer) —
+   * a hash alone proves nothing of this upload. Absent from older agents.
+   */
+  verified?: boolean;
 }
 
 export interface AgentMediaMount {

@@ -2,7 +2,7 @@ import { type Hash, createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Locker } from '@tus/server';
-import { type AgentMediaTransfer, LightsoutError, MEDIA_UPLOADS_PATH, UPLOAD_URL_HEADER } from '@lightsout/shared';
+import { type AgentMediaTransfer, LightsoutError, MEDIA_UPLOADS_PATH, UPLOAD_URL_HEADER, httpStatusOf, isErrorCode } from '@lightsout/shared';
 import type { MediaDependencies } from './dependencies.js';
 import { type AgentLegs, feed } from './agent-legs.js';
 import { type AgentUploadRow, type AgentUploads, recordOfRow } from './agent-uploads.js';
@@ -116,7 +116,13 @@ export async function agentOffset(context: AgentUploadContext, row: AgentUploadR
   const proof = context.proofs.get(row.id);
   if (proof) return proof.offset;
   const transfer = await transferOf(context, row);
-  // cached but not verified: the agent had the image before (proof needed, from 0); partial: what its file kept (a restart)
+  if (transfer.state === 'cached' && transfer.verified === true) {
+    // the agent checked this upload's own bytes, but the PATCH that carried the last of them never recorded it
+    // (its verdict was lost with its connection or its gateway): recorded now, so the client does not send it all again
+    await markVerified(context, row);
+    return row.size;
+  }
+  // cached otherwise: the agent had the image before (proof needed, from 0); partial: what its file kept (a restart)
   return transfer.state === 'fetching' || transfer.state === 'partial' ? Math.min(transfer.bytes, row.size) : 0;
 }
 
@@ -154,11 +160,48 @@ export async function headAgentUpload(context: AgentUploadContext, request: Inco
   }
 }
 
-/** tus termination (§3.3 "Termination"): the row goes, and with it the agent's right to pull the rest. */
+/** Uploads a DELETE is ending, per context: the PATCH it stops answers 410 rather than 204. */
+const terminating = new WeakMap<AgentUploadContext, Set<string>>();
+
+function terminatingOf(context: AgentUploadContext): Set<string> {
+  let ids = terminating.get(context);
+  if (!ids) terminating.set(context, (ids = new Set()));
+  return ids;
+}
+
+/** tus §3.3: a request for an upload being terminated is answered as for one terminated (404/410). */
+function refuseIfTerminating(context: AgentUploadContext, row: AgentUploadRow): void {
+  if (terminatingOf(context).has(row.id)) throw refuse(410, 'NOT_FOUND', 'the upload was deleted while this request was writing it');
+}
+
+/**
+ * tus termination (§3.3 "Termination"): the row goes, and with it the agent's
+ * right to pull the rest. It takes the upload's lock as a PATCH does: a PATCH
+ * writing it stops its body there and answers 410, so no PATCH reports bytes
+ * stored (or the image verified) for an upload already deleted.
+ */
 export async function deleteAgentUpload(context: AgentUploadContext, response: ServerResponse, row: AgentUploadRow): Promise<void> {
-  await context.rows.remove(row.id);
-  context.legs.drop(row.id);
-  context.proofs.delete(row.id);
+  const ending = terminatingOf(context);
+  ending.add(row.id);
+  const gone = new AbortController();
+  response.once('close', () => gone.abort());
+  const lock = context.locker.newLock(row.id);
+  try {
+    try {
+      await lock.lock(gone.signal, async () => undefined);
+    } catch {
+      throw refuse(423, 'CONFLICT', 'another request is writing this upload; retry');
+    }
+    try {
+      await context.rows.remove(row.id);
+      context.legs.drop(row.id);
+      context.proofs.delete(row.id);
+    } finally {
+      await lock.unlock();
+    }
+  } finally {
+    ending.delete(row.id);
+  }
   response.writeHead(204, tusHeaders()).end();
 }
 
@@ -205,7 +248,15 @@ async function appendLocked(context: AgentUploadContext, request: IncomingMessag
       if (offset !== current.size) throw refuse(409, 'CONFLICT', `Upload-Offset ${offset} does not match the ${current.size} bytes the agent has`);
       return current.size;
     }
-    const newOffset = context.proofs.has(current.id) ? await appendProof(context, request, current, offset, stop.signal) : await appendToAgent(context, request, current, offset, stop.signal);
+    let newOffset: number;
+    try {
+      newOffset = context.proofs.has(current.id) ? await appendProof(context, request, current, offset, stop.signal) : await appendToAgent(context, request, current, offset, stop.signal);
+    } catch (error) {
+      // stopped by a DELETE (while waiting for the agent's pull, say): the upload is gone, whatever ended the wait
+      refuseIfTerminating(context, current);
+      throw error;
+    }
+    refuseIfTerminating(context, current);
     if (revoked?.aborted) throw refuseRevoked();
     return newOffset;
   } finally {
@@ -227,50 +278,90 @@ async function appendToAgent(context: AgentUploadContext, request: IncomingMessa
   const fed = await feed(request, leg, row.size - offset, stop);
   context.onBytes?.(fed.received);
   if (fed.tooLong) throw refuse(413, 'PAYLOAD_TOO_LARGE', `the body is longer than the ${row.size - offset} bytes the upload still needs`);
+  // stopped by a DELETE: nothing more to confirm
+  refuseIfTerminating(context, row);
   const sent = offset + fed.received;
-  if (sent === row.size && !fed.legLost) return verdict(context, row);
-  return confirmed(context, row, sent);
+  if (sent === row.size && !fed.legLost) return verdict(context, row, offset);
+  return confirmed(context, row, offset, sent);
 }
 
-/** The agent has written `sent` bytes (or its connection broke and it has fewer): the offset the client continues from. */
-async function confirmed(context: AgentUploadContext, row: AgentUploadRow, sent: number): Promise<number> {
+/**
+ * The agent has written `sent` bytes (or its connection broke and it has
+ * fewer): the offset the client continues from. tus 1.0 §3.2.3: a 204's
+ * Upload-Offset is the request's plus what this request stored, so a
+ * transfer that failed, or that the agent no longer knows, is an error
+ * (the client asks HEAD and resumes from the agent's count), never a 204
+ * with a lower offset, which tus clients take as "continue from there".
+ */
+async function confirmed(context: AgentUploadContext, row: AgentUploadRow, offset: number, sent: number): Promise<number> {
   const deadline = Date.now() + STATUS_TIMEOUT_MS;
   for (let wait = 1; ; wait = Math.min(CONFIRM_POLL_MAX_MS, wait * 2)) {
     const transfer = await transferOf(context, row);
-    if (transfer.state === 'cached') return verdict(context, row);
+    if (transfer.state === 'cached') return verdict(context, row, offset);
     // the agent's pull ended (it restarted, or gave up): its file holds what it wrote
-    if (transfer.state === 'partial') return Math.min(transfer.bytes, sent);
-    if (transfer.state !== 'fetching') return 0;
+    if (transfer.state === 'partial') return atLeast(offset, Math.min(transfer.bytes, sent), row);
+    if (transfer.state !== 'fetching') throw notStored(row, transfer);
     const leg = context.legs.get(row.id);
     // bytes written into a connection that broke may not have reached the agent: its number is the truth
-    if (transfer.bytes >= sent || !leg || Date.now() > deadline) return Math.min(transfer.bytes, sent);
+    if (transfer.bytes >= sent || !leg || Date.now() > deadline) return atLeast(offset, Math.min(transfer.bytes, sent), row);
     await delay(wait);
   }
 }
 
-/** Every byte was sent: the agent hashes as it writes, so its verdict follows at once; verified or refused (460). */
-async function verdict(context: AgentUploadContext, row: AgentUploadRow): Promise<number> {
+/**
+ * Every byte was sent: the agent hashes as it writes, so its verdict follows
+ * at once; verified or refused (460). Only this upload's own transfer ending
+ * cached verifies it: `verified: false` is the image cached from elsewhere
+ * (this transfer forgotten), which proves nothing of the bytes this client
+ * sent. An older agent does not say (`verified` absent): its own transfer's
+ * `cached` is taken, as before.
+ */
+async function verdict(context: AgentUploadContext, row: AgentUploadRow, offset: number): Promise<number> {
   const deadline = Date.now() + VERDICT_WAIT_MS;
   for (let wait = 1; ; wait = Math.min(CONFIRM_POLL_MAX_MS, wait * 2)) {
     const transfer = await transferOf(context, row);
-    if (transfer.state === 'cached') {
-      await context.rows.markVerified(row.id);
-      context.onVerified?.(recordOfRow({ ...row, verified: 1 }));
+    if (transfer.state === 'cached' && transfer.verified !== false) {
+      refuseIfTerminating(context, row);
+      await markVerified(context, row);
       return row.size;
     }
-    if (transfer.state === 'failed') {
-      const code = transfer.error?.code;
-      if (code === 'CHECKSUM_MISMATCH') {
-        await context.rows.remove(row.id);
-        throw new LightsoutError('CHECKSUM_MISMATCH', 'the uploaded bytes do not match the announced SHA-256; the upload was deleted', { details: { expected: row.sha256 } });
-      }
-      throw new LightsoutError('AGENT_OFFLINE', `the agent could not store the image: ${transfer.error?.message ?? 'unknown error'}`, { hint: 'run the same command again' });
+    if (transfer.state === 'failed' && transfer.error?.code === 'CHECKSUM_MISMATCH') {
+      await context.rows.remove(row.id);
+      throw new LightsoutError('CHECKSUM_MISMATCH', 'the uploaded bytes do not match the announced SHA-256; the upload was deleted', { details: { expected: row.sha256 } });
     }
-    if (transfer.state === 'absent') return 0;
-    if (transfer.state === 'partial') return Math.min(transfer.bytes, row.size);
+    if (transfer.state === 'partial') return atLeast(offset, Math.min(transfer.bytes, row.size), row);
+    if (transfer.state !== 'fetching') throw notStored(row, transfer);
     if (Date.now() > deadline) throw new LightsoutError('AGENT_TIMEOUT', 'the agent did not confirm the image in time', { hint: 'run the same command again: the upload resumes' });
     await delay(wait);
   }
+}
+
+async function markVerified(context: AgentUploadContext, row: AgentUploadRow): Promise<void> {
+  await context.rows.markVerified(row.id);
+  context.onVerified?.(recordOfRow({ ...row, verified: 1 }));
+}
+
+/** The agent's count as a PATCH's new offset, when it is one: below the request's offset it is not (tus 1.0 §3.2.3). */
+function atLeast(offset: number, count: number, row: AgentUploadRow): number {
+  if (count >= offset) return count;
+  throw new LightsoutError('AGENT_OFFLINE', `the agent holds ${count} bytes of this upload, fewer than the ${offset} it had: it lost some`, { hint: 'run the same command again: the upload resumes where the agent\'s copy ends', details: { uploadId: row.id } });
+}
+
+/**
+ * The agent did not store this request's bytes: its transfer failed (a full
+ * disk: its own code and the system's message), or it no longer knows the
+ * upload. A 5xx, which tus clients retry after a HEAD: the agent's own code
+ * when it is one, AGENT_OFFLINE otherwise (a refusal the agent met, such as
+ * a full cache, is not the client's to fix by changing its request).
+ */
+function notStored(row: AgentUploadRow, transfer: AgentMediaTransfer): LightsoutError {
+  const hint = 'run the same command again: the upload resumes where the agent\'s copy ends';
+  if (transfer.state === 'failed') {
+    const reported = transfer.error?.code;
+    const code = isErrorCode(reported) && httpStatusOf(reported) >= 500 ? reported : 'AGENT_OFFLINE';
+    return new LightsoutError(code, `the agent could not store the image: ${transfer.error?.message ?? 'unknown error'}`, { hint, details: { uploadId: row.id, agentCode: reported ?? null } });
+  }
+  return new LightsoutError('AGENT_OFFLINE', 'the agent no longer has a transfer of this upload (it restarted, or dropped it)', { hint, details: { uploadId: row.id } });
 }
 
 /** The agent had the image already: hash the body here (nothing kept) to prove the caller holds the same bytes. */
@@ -304,6 +395,7 @@ async function appendProof(context: AgentUploadContext, request: IncomingMessage
     if (stop.aborted) done();
   });
   if (tooLong) throw refuse(413, 'PAYLOAD_TOO_LARGE', `the body is longer than the ${remaining} bytes the upload still needs`);
+  refuseIfTerminating(context, row);
   if (proof.offset < row.size) return proof.offset;
   context.proofs.delete(row.id);
   const actual = proof.hash.digest('hex');
@@ -311,8 +403,7 @@ async function appendProof(context: AgentUploadContext, request: IncomingMessage
     await context.rows.remove(row.id);
     throw new LightsoutError('CHECKSUM_MISMATCH', 'the uploaded bytes do not match the announced SHA-256; the upload was deleted', { details: { expected: row.sha256, actual } });
   }
-  await context.rows.markVerified(row.id);
-  context.onVerified?.(recordOfRow({ ...row, verified: 1 }));
+  await markVerified(context, row);
   return row.size;
 }
 

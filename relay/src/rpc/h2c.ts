@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { NewConnectionQueue } from '../http/new-connections.js';
 
@@ -15,6 +15,8 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => void;
  * its plugins did not end — before it ends their connections.
  */
 const CLOSE_GRACE_MS = 2000;
+/** An HTTP/2 session with no stream open this long is sent a GOAWAY (closeWhenIdle). */
+const H2_IDLE_MS = 120_000;
 
 /**
  * One listening port for HTTP/1.1 and cleartext HTTP/2 (prior knowledge,
@@ -30,14 +32,16 @@ const CLOSE_GRACE_MS = 2000;
  * the HTTP/2 sessions ended when it closes. With `newConnections`, a new
  * connection's first bytes wait their turn there (http/new-connections.ts).
  */
-export function createDualProtocolServer(handler: Handler, newConnections?: NewConnectionQueue, closeGraceMs = CLOSE_GRACE_MS): http.Server {
+export function createDualProtocolServer(handler: Handler, newConnections?: NewConnectionQueue, closeGraceMs = CLOSE_GRACE_MS, h2IdleMs = H2_IDLE_MS): http.Server {
   const h1 = http.createServer(handler);
   const h2 = http2.createServer({}, handler as unknown as (request: Http2ServerRequest, response: Http2ServerResponse) => void);
   const sessions = new Set<Http2Session>();
   h2.on('session', (session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
+    closeWhenIdle(session, () => h2IdleMs);
   });
+  h2.on('stream', (stream) => limitRequestTime(stream, h1.requestTimeout));
   const h1Connection = h1.listeners('connection') as Array<(socket: Socket) => void>;
   h1.removeAllListeners('connection');
   // Every connection the port accepted, whoever serves it: a close ends those still open after the grace.
@@ -47,7 +51,11 @@ export function createDualProtocolServer(handler: Handler, newConnections?: NewC
   h1.on('connection', (socket: Socket) => {
     accepted.add(socket);
     undecided.add(socket);
+    // Node's HTTP/1.1 parser, which starts at the connection, cuts one that never completes its headers; ours starts
+    // only once the first bytes chose it, so a connection that says nothing (or half the preface) is cut here.
+    const silence = h1.headersTimeout > 0 ? setTimeout(() => socket.destroy(), h1.headersTimeout).unref() : undefined;
     socket.once('close', () => {
+      clearTimeout(silence);
       accepted.delete(socket);
       undecided.delete(socket);
     });
@@ -65,6 +73,7 @@ export function createDualProtocolServer(handler: Handler, newConnections?: NewC
         return;
       }
       undecided.delete(socket);
+      clearTimeout(silence);
       socket.removeAllListeners('error');
       socket.pause();
       socket.unshift(seen);
@@ -109,4 +118,53 @@ export function createDualProtocolServer(handler: Handler, newConnections?: NewC
     });
   }) as typeof h1.close;
   return h1;
+}
+
+/**
+ * A session with no stream open for `h2IdleMs` is sent a GOAWAY (RFC 9113
+ * §6.8), as Go's HTTP/2 server applies its `IdleTimeout`. A stream open,
+ * however quiet (a WatchServers call with nothing to say), is not idle; 0
+ * keeps sessions. Longer than HTTP/1.1's 5 s keep-alive: a gRPC client
+ * keeps its channel between calls, and one GOAWAY every few seconds would
+ * make each call set up a connection again.
+ */
+function closeWhenIdle(session: Http2Session, idleMs: () => number): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const idle = () => {
+    const ms = idleMs();
+    if (ms > 0) timer = setTimeout(() => session.close(), ms).unref();
+  };
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    open += 1;
+    clearTimeout(timer);
+    stream.once('close', () => {
+      open -= 1;
+      if (open === 0 && !session.closed && !session.destroyed) idle();
+    });
+  });
+  session.once('close', () => clearTimeout(timer));
+  idle();
+}
+
+/**
+ * HTTP/1.1's `requestTimeout` for HTTP/2: a request must arrive whole (its
+ * END_STREAM) within that long of its headers, or it is answered 408 (as
+ * Node answers on HTTP/1.1) and its stream reset — NO_ERROR after a
+ * complete answer, which asks the client to stop sending (RFC 9113 §8.1),
+ * CANCEL when an answer was under way. Without it a body sent a byte at a
+ * time (a tus PATCH, say) would hold its stream and what serves it for
+ * ever. Only the request is bounded: an answer may stream as long as it
+ * likes (WatchServers), as on HTTP/1.1. 0 sets no bound, as there.
+ */
+function limitRequestTime(stream: ServerHttp2Stream, limitMs: number): void {
+  if (limitMs <= 0 || stream.endAfterHeaders) return;
+  const timer = setTimeout(() => {
+    const state = stream.state.state;
+    if (stream.destroyed || state === http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE || state === http2.constants.NGHTTP2_STREAM_STATE_CLOSED) return;
+    const answered = !stream.headersSent || stream.writableEnded;
+    if (!stream.headersSent) stream.respond({ ':status': 408 }, { endStream: true });
+    stream.close(answered ? http2.constants.NGHTTP2_NO_ERROR : http2.constants.NGHTTP2_CANCEL);
+  }, limitMs).unref();
+  stream.once('close', () => clearTimeout(timer));
 }

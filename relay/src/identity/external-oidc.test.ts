@@ -53,6 +53,22 @@ describe('external issuer (oauth2-mock-server): strict defaults', () => {
     expect(await relay.app.store.selectFrom('users').select('id').execute()).toEqual([]);
   });
 
+  it('provider-admin only for the provider tenant: in another tenant\'s token it reads nothing of other tenants, and alone it is refused', async () => {
+    await call(relay, 'POST', '/v1/tenants', await accessToken('provider', 'provider-admin'), { id: 'globex', name: 'Globex' });
+    await call(relay, 'POST', '/v1/tenants', await accessToken('provider', 'provider-admin'), { id: 'initech', name: 'Initech' });
+    await addServer(relay, 'initech', 'initech-1');
+    // A role list as groups give it: the tenant's admins named a group "provider-admin".
+    const mixed = await accessToken('globex', 'viewer', { role: ['viewer', 'provider-admin'] });
+    expect(await call(relay, 'GET', '/v1/me', mixed)).toMatchObject({ status: 200, body: { tenant: 'globex', role: 'viewer' } });
+    expect((await call(relay, 'GET', '/v1/servers/initech-1', mixed)).status).toBe(404);
+    expect((await call(relay, 'GET', '/v1/tenants', mixed)).status).toBe(403);
+    expect((await call(relay, 'POST', '/v1/tenants', mixed, { id: 'evil', name: 'Evil' })).status).toBe(403);
+    const alone = await call(relay, 'GET', '/v1/me', await accessToken('globex', 'provider-admin'));
+    expect(alone).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+    expect(String(alone.body['message'])).toContain('provider-admin is a role of the provider tenant "provider" only');
+    expect(await call(relay, 'GET', '/v1/servers/initech-1', await accessToken('provider', 'provider-admin'))).toMatchObject({ status: 200 });
+  });
+
   it('the console\'s Content-Security-Policy lets it reach the issuer (sent by the relay), and nobody may frame it', async () => {
     for (const url of ['/', '/v1/client-config']) {
       const { headers } = await call(relay, 'GET', url, undefined);

@@ -13,10 +13,16 @@ function claimAt(claims: Record<string, unknown>, path: string): unknown {
   return path.split('.').reduce<unknown>((value, key) => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined), claims);
 }
 
-/** The strongest known role in a claim that may be a string or a list. */
-function roleFromClaim(value: unknown): Role | undefined {
+/**
+ * The strongest known role in a claim that may be a string or a list.
+ * `provider-admin` only for a login of the provider tenant (docs/security.md,
+ * Roles): the same word in another tenant's token — a group a tenant's own
+ * administrators can name at the identity provider — would otherwise read
+ * every tenant; such a token has the strongest of its other roles.
+ */
+function roleFromClaim(value: unknown, tenant: string, providerTenant: string): Role | undefined {
   const values = Array.isArray(value) ? value : [value];
-  return ROLES.find((role) => values.includes(role));
+  return ROLES.find((role) => values.includes(role) && (role !== 'provider-admin' || tenant === providerTenant));
 }
 
 function epochSeconds(value: unknown): number | undefined {
@@ -77,9 +83,16 @@ export async function principalFor(token: VerifiedToken, config: RelayConfig, st
   const mapping = config.identity.external!.claims;
   const claims = token.claims as Record<string, unknown>;
   const tenant = claimAt(claims, mapping.tenant);
-  const role = roleFromClaim(claimAt(claims, mapping.role));
+  const providerTenant = config.identity.external!.providerTenant;
+  const role = typeof tenant === 'string' ? roleFromClaim(claimAt(claims, mapping.role), tenant, providerTenant) : undefined;
   const username = claimAt(claims, mapping.username);
   if (typeof tenant !== 'string' || role === undefined) {
+    const onlyProviderAdmin = typeof tenant === 'string' && roleFromClaim(claimAt(claims, mapping.role), providerTenant, providerTenant) === 'provider-admin';
+    if (onlyProviderAdmin) {
+      throw new LightsoutError('FORBIDDEN', `provider-admin is a role of the provider tenant "${providerTenant}" only; this token's tenant is "${tenant}"`, {
+        hint: `give provider administrators the tenant claim "${providerTenant}" in your identity provider, or a tenant role`,
+      });
+    }
     throw new LightsoutError('FORBIDDEN', 'the token carries no Lightsout tenant or role', { hint: `map claims "${mapping.tenant}" and "${mapping.role}" in your identity provider` });
   }
   const known = await store.selectFrom('tenants').select('id').where('id', '=', tenant).executeTakeFirst();

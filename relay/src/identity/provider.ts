@@ -20,6 +20,16 @@ export const API_SCOPE = 'lightsout';
 /** Private claim of API access tokens: the OIDC grant they were issued under. */
 export const GRANT_CLAIM = 'gid';
 
+/**
+ * `aud` of the tokens a self-registered MCP client gets: the MCP endpoint of
+ * the deployment, which the endpoint alone accepts (RFC 8707 §2: the token is
+ * audience-restricted to the resource asked for; RFC 9068 §4: every other
+ * resource server of the relay refuses it for its aud).
+ */
+export function mcpAudienceOf(deploymentUrl: string): string {
+  return `${deploymentUrl}/mcp`;
+}
+
 export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
@@ -122,7 +132,7 @@ function isLoopbackRedirect(uri: unknown): boolean {
  * MCP client is — public (no secret), authorization code (+ refresh) with
  * PKCE (required for every client), loopback redirects only, a native app.
  * Anything else is refused with invalid_client_metadata / invalid_redirect_uri.
- * Its tokens are for the MCP endpoint only (getResourceServerInfo).
+ * Its tokens are for the MCP endpoint only (getResourceServerInfo, mcpAudienceOf).
  */
 export function registrationRefusal(metadata: Record<string, unknown>): { redirect: boolean; message: string } | undefined {
   const redirects = metadata['redirect_uris'];
@@ -154,8 +164,9 @@ function deviceError(error: unknown): string | undefined {
 export function createProvider(options: { config: RelayConfig; store: Store; secrets: ProviderSecrets; log: FastifyBaseLogger }): Provider {
   const { config, store, secrets, log } = options;
   const audience = config.identity.audience;
-  // The MCP endpoint's resource indicator (its RFC 9728 metadata names it; MCP clients send it, RFC 8707):
-  // the endpoint is one resource of the relay's API, so its tokens are API tokens (aud: the API audience).
+  // The MCP endpoint's resource indicator (its RFC 9728 metadata names it; MCP clients send it, RFC 8707).
+  // The pre-registered clients' tokens for it are API tokens (aud: the API audience, docs/automation.md);
+  // a self-registered client's are for the endpoint alone (mcpAudienceOf).
   const mcpResources = new Set([`${config.deploymentUrl}/mcp`, `${config.publicUrl}/mcp`]);
   const apiResources = new Set([audience, ...mcpResources]);
   const provider = new Provider(config.identity.issuer, {
@@ -270,10 +281,12 @@ export function createProvider(options: { config: RelayConfig; store: Store; sec
         async getResourceServerInfo(_context: KoaContextWithOIDC, resourceIndicator: string, client: { clientId: string }) {
           if (!apiResources.has(resourceIndicator)) throw new oidcErrors.InvalidTarget(`unknown resource ${resourceIndicator}`);
           // A client that registered itself gets tokens for the MCP endpoint only, never the whole API by default.
-          if (isRegisteredClientId(client.clientId) && !mcpResources.has(resourceIndicator)) throw new oidcErrors.InvalidTarget('a registered MCP client may ask for the MCP endpoint only (resource=…/mcp)');
+          const registered = isRegisteredClientId(client.clientId);
+          if (registered && !mcpResources.has(resourceIndicator)) throw new oidcErrors.InvalidTarget('a registered MCP client may ask for the MCP endpoint only (resource=…/mcp)');
           return {
             scope: API_SCOPE,
-            audience,
+            // One aud for the deployment's MCP endpoint, whichever URL of it was asked for: every replica accepts it.
+            audience: registered ? mcpAudienceOf(config.deploymentUrl) : audience,
             accessTokenTTL: config.identity.accessTokenTtlSeconds,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'EdDSA' } },

@@ -100,6 +100,18 @@ describe('access token refusals', () => {
     expect(await me(`Bearer ${await signed({}, { expiresIn: `${relay.config.identity.accessTokenTtlSeconds}s` })}`)).toMatchObject({ status: 200 });
   });
 
+  it('issued in the future (iat beyond the clock tolerance) → TOKEN_INVALID, so exp − iat cannot hide a year-long token', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const key = await importJWK(edKey, 'EdDSA');
+    const issuedAt = (iat: number, exp: number) =>
+      new SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid: edKey.kid!, typ: 'at+jwt' }).setIssuer(`${relay.url}/oidc`).setSubject(operatorSubject).setAudience(`${relay.url}/v1`).setIssuedAt(iat).setExpirationTime(exp).sign(key);
+    // exp − iat is a minute, but the token lives a year.
+    expect(await me(`Bearer ${await issuedAt(now + 365 * 86_400 - 60, now + 365 * 86_400)}`)).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+    expect(await me(`Bearer ${await issuedAt(now + 60, now + 120)}`)).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+    // Within the 5 s tolerance for clocks a little apart: accepted.
+    expect(await me(`Bearer ${await issuedAt(now + 2, now + 120)}`)).toMatchObject({ status: 200 });
+  });
+
   it('expired → TOKEN_EXPIRED', async () => {
     const expired = await signed({}, { expiresIn: Math.floor(Date.now() / 1000) - 60 });
     expect(await me(`Bearer ${expired}`)).toMatchObject({ status: 401, code: 'TOKEN_EXPIRED' });

@@ -7,6 +7,9 @@ import { type JWTPayload, type JWTVerifyGetKey, createLocalJWKSet, errors as jos
  */
 export const ACCESS_TOKEN_ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'];
 
+/** How far apart the issuer's clock and ours may be, in seconds: for exp, iat and auth_time alike. */
+export const CLOCK_TOLERANCE_SECONDS = 5;
+
 export interface VerifiedToken {
   subject: string;
   issuer: string;
@@ -36,7 +39,8 @@ export function tokenError(error: unknown): LightsoutError {
 
 export interface TokenVerifierOptions {
   issuer: string;
-  audience: string;
+  /** The `aud` this resource server accepts; with a list, a token for any one of them (RFC 9068 §4). */
+  audience: string | string[];
   /** The issuer's public keys, or a key resolver that keeps them (external issuers: issuer-keys.ts). */
   keys: { keys: object[] } | JWTVerifyGetKey;
   /** Accepted `typ` headers; jose compares them without the `application/` prefix (RFC 8725 §3.11). */
@@ -56,11 +60,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
           audience: options.audience,
           algorithms: ACCESS_TOKEN_ALGORITHMS,
           requiredClaims: ['sub', 'exp', 'iat'],
-          clockTolerance: 5,
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
         });
         // RFC 9068 §4: the typ check is what keeps an ID token of the same issuer out.
         const type = typeof protectedHeader.typ === 'string' ? protectedHeader.typ.toLowerCase().replace(/^application\//, '') : '';
         if (!types.has(type)) throw new joseErrors.JWTClaimValidationFailed('unexpected "typ" JWT header value', payload, 'typ', 'check_failed');
+        // jose checks iat only against a maxTokenAge, which is not ours to set: a token "issued" in the
+        // future would pass the lifetime check below however far its exp lies (RFC 7519 §4.1.6).
+        if (payload.iat! > Math.floor(Date.now() / 1000) + CLOCK_TOLERANCE_SECONDS) {
+          throw new LightsoutError('TOKEN_INVALID', 'access token issued in the future (its iat is ahead of this relay\'s clock)', { hint: "check the clocks of the identity provider and the relay (NTP)" });
+        }
         if (payload.exp! - payload.iat! > options.maxLifetimeSeconds) {
           throw new LightsoutError('TOKEN_LIFETIME', `access token lifetime ${payload.exp! - payload.iat!} s is longer than the ${options.maxLifetimeSeconds} s this relay accepts`, {
             hint: 'shorten the access-token lifetime at the issuer',

@@ -93,7 +93,8 @@ async function accessPlugin(app: FastifyInstance, options: AccessPluginOptions):
 
   // Defaults reach decorators registered after this plugin, so they are looked up per request.
   const dependencies: AccessDependencies = {
-    principalOf: (request) => app.identity.principalFromToken(bearerTokenOf(request)),
+    // The MCP endpoint is a resource server of its own (RFC 9728 metadata at …/mcp): it also takes tokens for its own audience, nothing else does.
+    principalOf: (request) => app.identity.principalFromToken(bearerTokenOf(request), request.routeOptions.url === '/mcp' ? 'mcp' : 'api'),
     serverVisible: (principal, serverId) => serverVisible(app.store, principal, serverId),
     stepUpPolicy: (tenant) => stepUpPolicy(app, tenant),
     audit: (request, event) => app.audit.fromRequest(request, event),

@@ -17,15 +17,19 @@ import { requireStrongPassword } from '../identity/password-policy.js';
 import { hashPassword } from '../identity/passwords.js';
 import { passwordMatches } from '../identity/accounts.js';
 import { principalFor } from '../identity/principal.js';
-import { CLI_CLIENT_ID, CLIENT_SCOPES, WEB_CLIENT_ID, createProvider } from '../identity/provider.js';
+import { CLI_CLIENT_ID, CLIENT_SCOPES, WEB_CLIENT_ID, createProvider, mcpAudienceOf } from '../identity/provider.js';
 import { type Principal, type TokenVerifier, createTokenVerifier } from '../identity/verifier.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     identity: {
       verifier: TokenVerifier;
-      /** Verify a bearer token and map it to a principal; throws LightsoutError. */
-      principalFromToken(token: string): Promise<Principal>;
+      /**
+       * Verify a bearer token and map it to a principal; throws LightsoutError. `resource` is the
+       * resource server asking: the API (REST, RPC, streams) accepts the API audience only, the MCP
+       * endpoint its own too (a self-registered MCP client's tokens, identity/provider.ts).
+       */
+      principalFromToken(token: string, resource?: TokenResource): Promise<Principal>;
       /** Embedded mode: users' TOTP factors, sealed at rest. */
       secondFactors: SecondFactors | undefined;
       /** The sign-in form's guessing throttle; password re-entry elsewhere counts against it too. */
@@ -43,6 +47,9 @@ declare module 'fastify' {
     };
   }
 }
+
+/** Which of the relay's resource servers a token is presented to (RFC 8707 resources). */
+export type TokenResource = 'api' | 'mcp';
 
 export interface IdentityPluginOptions {
   /** Receives the seeded credentials text once (server.ts shows it); `containsPasswords` when it holds generated ones. */
@@ -75,6 +82,8 @@ function seededText(credentials: NonNullable<Awaited<ReturnType<typeof seedDemo>
 async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptions): Promise<void> {
   const { config } = app;
   let verifier: TokenVerifier;
+  /** The MCP endpoint's: the API audience, and in embedded mode the endpoint's own (mcpAudienceOf). */
+  let mcpVerifier: TokenVerifier;
   let clientIds = { web: WEB_CLIENT_ID, cli: CLI_CLIENT_ID };
   let secondFactors: SecondFactors | undefined;
   // Failure counts in the store: a guesser spreading attempts over the replicas meets one count.
@@ -92,7 +101,9 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     // A gateway runs no OpenID Provider: sign-in, refresh and sign-out happen at the deployment URL (the issuer is
     // `${deploymentUrl}/oidc` on every replica). Its tokens are verified here by signature alone, with the deployment's
     // keys read from the store (docs/deployment.md).
-    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: await storeProviderKeys(app.keyDocuments), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
+    const providerKeys = await storeProviderKeys(app.keyDocuments);
+    verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: providerKeys, types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
+    mcpVerifier = createTokenVerifier({ issuer: config.identity.issuer, audience: [config.identity.audience, mcpAudienceOf(config.deploymentUrl)], keys: providerKeys, types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
     refuseSignIn(app);
     // Step-up codes are still checked here (the REST API's MFA routes); the at-rest key is the managers' (identity.totpKeyFile).
     secondFactors = new SecondFactors(app.store, new TotpSealer(app.atRestKey), config.store.driver);
@@ -102,6 +113,7 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     const provider = createProvider({ config, store: app.store, secrets, log: app.log });
     // Nothing this OP issues lives longer than accessTokenTtlSeconds, so nothing longer is ours.
     verifier = createTokenVerifier({ issuer: config.identity.issuer, audience: config.identity.audience, keys: publicJwks(secrets), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
+    mcpVerifier = createTokenVerifier({ issuer: config.identity.issuer, audience: [config.identity.audience, mcpAudienceOf(config.deploymentUrl)], keys: publicJwks(secrets), types: ['at+jwt'], maxLifetimeSeconds: config.identity.accessTokenTtlSeconds });
     await pruneExpiredOidcPayloads(app.store);
     const prune = setInterval(() => void pruneExpiredOidcPayloads(app.store).catch((error: unknown) => app.log.warn({ err: error }, 'oidc prune failed')), 10 * 60_000);
     prune.unref();
@@ -158,6 +170,8 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
     const external = config.identity.external!;
     issuerKeys = await startIssuerKeys(app);
     verifier = createTokenVerifier({ issuer: external.issuer, audience: config.identity.audience, keys: issuerKeys.getKey, types: external.accessTokenTypes, maxLifetimeSeconds: external.maxAccessTokenLifetimeSeconds });
+    // The external issuer's tokens are for the API's audience; the MCP endpoint is one more client of it.
+    mcpVerifier = verifier;
     clientIds = { web: external.clientId, cli: external.cliClientId };
     // Identities live at the issuer; the one thing a fresh store needs is the tenant its first provider admin belongs to.
     await ensureTenant(app.store, external.providerTenant, 'Provider');
@@ -185,10 +199,10 @@ async function identityPlugin(app: FastifyInstance, options: IdentityPluginOptio
       origins.delete(new URL(config.publicUrl).origin);
       return [...origins];
     },
-    async principalFromToken(token: string) {
+    async principalFromToken(token: string, resource: TokenResource = 'api') {
       // Service-account API tokens (lso_…) are ours, not the issuer's: looked up by hash.
       if (isApiToken(token)) return apiTokenPrincipal(app.store, token);
-      return principalFor(await verifier.verify(token), config, app.store);
+      return principalFor(await (resource === 'mcp' ? mcpVerifier : verifier).verify(token), config, app.store);
     },
   };
   app.decorate('identity', identity);

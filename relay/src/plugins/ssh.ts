@@ -7,7 +7,7 @@ import fp from 'fastify-plugin';
 import Type from 'typebox';
 import { can, ruleOf } from '../access/permissions.js';
 import { serverVisible } from '../access/scope.js';
-import { stepUpPolicy, stepUpShortfall } from '../access/step-up.js';
+import { stepUpChallenge, stepUpPolicy, stepUpRequired, stepUpShortfall } from '../access/step-up.js';
 import { findAccountById } from '../identity/accounts.js';
 import type { Principal } from '../identity/verifier.js';
 import { listServers } from '../inventory/servers.js';
@@ -62,9 +62,18 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     return { keys: (await listSshKeys(app.store, principal)).map(sshKeyView) };
   });
 
-  api.post('/v1/me/ssh-keys', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: 'Register an SSH public key (ed25519, ECDSA, RSA of 2048 bits or more)', body: SshKeyCreate, response: { 201: SshKeyView, ...errors } } }, async (request, reply) => {
+  api.post('/v1/me/ssh-keys', { config: { permission: 'account.manage-own' }, schema: { ...secured, summary: 'Register an SSH public key (ed25519, ECDSA, RSA of 2048 bits or more); needs a recent sign-in', body: SshKeyCreate, response: { 201: SshKeyView, ...errors } } }, async (request, reply) => {
     requireEmbedded();
     const principal = request.principal!;
+    // Each connection with a registered key counts as a recent sign-in (holderOf), so the key is bound
+    // only by a recent one (RFC 9470 step-up): a days-old token must not mint a lasting "recent sign-in".
+    const policy = await stepUpPolicy(app, principal.tenant);
+    const shortfall = stepUpShortfall(principal, policy);
+    if (shortfall !== undefined) {
+      reply.header('www-authenticate', stepUpChallenge(policy));
+      await app.audit.fromRequest(request, { action: 'ssh-key.add', outcome: 'denied', subject: principal.subject, tenant: principal.tenant, details: { reason: shortfall } });
+      throw stepUpRequired(policy, 'account.manage-own', shortfall);
+    }
     const { body } = request;
     let row;
     try {
@@ -121,8 +130,10 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
    * The account a certificate of this deployment's CA opens now: the key id
    * names the account (`lightsout:<tenant>:<account id>`), its principal is
    * the account's user name, and the account is enabled and still in that
-   * tenant. Its issue time (valid after) is the sign-in the step-up rules
-   * judge: a certificate issued within the step-up window is a recent sign-in.
+   * tenant. The sign-in the step-up rules judge is the one it carries
+   * (AUTH_TIME_EXTENSION: the auth_time of the token it was issued with),
+   * never its issue time: a certificate issued to a days-old sign-in is not a
+   * recent one. Without it, none (a takeover is refused).
    */
   async function holderOfCertificate(blob: Buffer): Promise<{ holder: KeyHolder; certificate: UserCertificate } | undefined> {
     if (app.config.identity.mode !== 'embedded') return undefined;
@@ -133,7 +144,7 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     if (account === undefined || account.tenant !== match[1]) return undefined;
     const now = Math.floor(Date.now() / 1000);
     checkCertificate(certificate, account.username, now);
-    const principal: Principal = { subject: account.id, username: account.username, tenant: account.tenant, role: account.role, issuer: 'lightsout-ssh-ca', expiresAt: Math.min(certificate.validBefore, now + 60), authTime: certificate.validAfter, amr: SSH_AMR, kind: 'user' };
+    const principal: Principal = { subject: account.id, username: account.username, tenant: account.tenant, role: account.role, issuer: 'lightsout-ssh-ca', expiresAt: Math.min(certificate.validBefore, now + 60), ...(certificate.authTime === undefined ? {} : { authTime: certificate.authTime }), amr: SSH_AMR, kind: 'user' };
     return { holder: { keyId: `cert:${certificate.serial}`, publicKey: certificate.publicKey, principal, validBefore: certificate.validBefore }, certificate };
   }
 
@@ -166,7 +177,8 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
     const validBefore = issuedAt + app.config.ssh.certificateTtlSeconds;
     const keyId = `lightsout:${principal.tenant}:${principal.subject}`;
     const serial = BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000));
-    const certificate = signCertificate({ publicKey: request.body.publicKey, keyId, principals: [principal.username], validAfter: issuedAt, validBefore, serial }, ca.privateKey);
+    // The sign-in behind the token goes into the certificate: the front door's step-up check reads it (holderOfCertificate).
+    const certificate = signCertificate({ publicKey: request.body.publicKey, keyId, principals: [principal.username], validAfter: issuedAt, validBefore, serial, ...(principal.authTime === undefined ? {} : { authTime: principal.authTime }) }, ca.privateKey);
     await app.audit.fromRequest(request, { action: 'ssh-certificate.issue', outcome: 'success', subject: principal.subject, tenant: principal.tenant, target: `ssh-certificate:${serial}`, details: { keyId, validBefore: new Date(validBefore * 1000).toISOString() } });
     return reply.status(201).send({ certificate, keyId, principals: [principal.username], serial: serial.toString(), validAfter: new Date(issuedAt * 1000).toISOString(), validBefore: new Date(validBefore * 1000).toISOString(), caPublicKey: ca.publicKey.line });
   });
@@ -186,8 +198,13 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
         throw new LightsoutError('FORBIDDEN', `your role (${principal.role}) may not ${permission}`, { hint: mode === 'control' ? `watch instead: ssh ${serverId}+view@<host>` : 'ask a tenant or provider administrator for access' });
       }
       if (ruleOf(permission).stepUp === true) {
+        // SSH cannot ask for a sign-in (RFC 9470's challenge is HTTP's): the refusal says where to get one.
         const shortfall = stepUpShortfall(principal, await stepUpPolicy(app, principal.tenant));
-        if (shortfall !== undefined) throw new LightsoutError('FORBIDDEN', `someone else has this console; taking it over needs ${shortfall.replace(/^sign in again/, 'a fresh sign-in')}`, { hint: `watch instead (ssh ${serverId}+view@<host>) or take over with lightsout console` });
+        if (shortfall !== undefined) {
+          throw new LightsoutError('STEP_UP_REQUIRED', `someone else has this console; taking it over needs ${shortfall.replace(/^sign in again/, 'a fresh sign-in')}`, {
+            hint: `watch instead (ssh ${serverId}+view@<host>), take over with lightsout console, or sign in again (lightsout login) and get a new certificate (lightsout ssh login)`,
+          });
+        }
       }
       const server = await app.store.selectFrom('servers').select(['capabilities', 'agent_id']).where('id', '=', serverId).executeTakeFirstOrThrow();
       const capabilities = JSON.parse(server.capabilities) as Capability[];
@@ -202,7 +219,7 @@ async function sshPlugin(app: FastifyInstance): Promise<void> {
       return { session, streamUrl: ours ? `ws://${loopbackHost(address)}:${address.port}/v1/streams/${session.sessionId}` : session.streamUrl, breakSupported: kind === 'sol' };
     } catch (error) {
       const code = error instanceof LightsoutError ? error.code : 'INTERNAL';
-      await audit(code === 'FORBIDDEN' || code === 'NOT_FOUND' ? 'denied' : 'failure', { code });
+      await audit(code === 'FORBIDDEN' || code === 'NOT_FOUND' || code === 'STEP_UP_REQUIRED' ? 'denied' : 'failure', { code });
       throw error;
     }
   }

@@ -84,6 +84,21 @@ describe('OpenSSH user certificates (PROTOCOL.certkeys)', () => {
     expect(readCertificate(blobOf(line), ca.public)).toMatchObject({ principals: ['alice'], validAfter: 1_800_000_000, validBefore: 1_800_003_600 });
   });
 
+  it('carries the sign-in time as the auth-time@lightsout extension, encoded as ssh-keygen encodes an extension with contents', () => {
+    const line = signCertificate({ publicKey: userPublicKey, keyId: 'lightsout:demo:alice', principals: ['alice'], validAfter: 1_800_000_000, validBefore: 1_800_003_600, serial: 8n, authTime: 1_799_990_000 }, ca.private);
+    writeFileSync(join(directory, 'timed-cert.pub'), `${line}\n`);
+    const listed = execFileSync('ssh-keygen', ['-L', '-f', join(directory, 'timed-cert.pub')], { encoding: 'utf8' });
+    expect(listed).toMatch(/Extensions: \n\s+auth-time@lightsout UNKNOWN OPTION[^\n]*\n\s+permit-pty\n/);
+    expect(readCertificate(blobOf(line), ca.public).authTime).toBe(1_799_990_000);
+    // The same extension written by ssh-keygen (-O extension:name=contents) reads the same.
+    execFileSync('ssh-keygen', ['-q', '-s', join(directory, 'ca'), '-I', 'timed', '-n', 'alice', '-O', 'extension:auth-time@lightsout=1799990000', '-V', '+1h', join(directory, 'user.pub')]);
+    expect(readCertificate(blobOf(readFileSync(join(directory, 'user-cert.pub'), 'utf8')), ca.public).authTime).toBe(1_799_990_000);
+    // None, or not a number of seconds: no sign-in time.
+    expect(readCertificate(blobOf(signCertificate({ publicKey: userPublicKey, keyId: 'x', principals: ['alice'], validAfter: 0, validBefore: 1, serial: 9n }, ca.private)), ca.public)).not.toHaveProperty('authTime');
+    execFileSync('ssh-keygen', ['-q', '-s', join(directory, 'ca'), '-I', 'timed', '-n', 'alice', '-O', 'extension:auth-time@lightsout=-5', '-V', '+1h', join(directory, 'user.pub')]);
+    expect(readCertificate(blobOf(readFileSync(join(directory, 'user-cert.pub'), 'utf8')), ca.public)).not.toHaveProperty('authTime');
+  });
+
   it('issues certificates for Ed25519 keys only', () => {
     execFileSync('ssh-keygen', ['-q', '-t', 'ecdsa', '-N', '', '-f', join(directory, 'ecdsa')]);
     expect(() => signCertificate({ publicKey: readFileSync(join(directory, 'ecdsa.pub'), 'utf8'), keyId: 'x', principals: ['alice'], validAfter: 0, validBefore: 1, serial: 1n }, ca.private)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));

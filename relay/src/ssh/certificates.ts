@@ -29,6 +29,14 @@ export const ED25519_CERT = 'ssh-ed25519-cert-v01@openssh.com';
 const SSH_CERT_TYPE_USER = 1;
 /** Extensions a login certificate carries: a terminal is what a console needs (the others are OpenSSH's defaults). */
 const EXTENSIONS = ['permit-pty'];
+/**
+ * The relay's own extension: when the person signed in (the access token's
+ * auth_time the certificate was issued with), as decimal epoch seconds in a
+ * string. The front door judges step-up by it, not by the issue time: a
+ * certificate is not a sign-in. OpenSSH ignores an extension it does not
+ * know (PROTOCOL.certkeys), so the certificate works with any client.
+ */
+export const AUTH_TIME_EXTENSION = 'auth-time@lightsout';
 
 /**
  * The CA signature algorithms a certificate may carry, with the CA key type
@@ -51,6 +59,8 @@ export interface UserCertificate {
   validAfter: number;
   validBefore: number;
   criticalOptions: string[];
+  /** When its holder signed in (AUTH_TIME_EXTENSION), if it says. */
+  authTime?: number;
   /** The CA's public key blob. */
   signatureKey: Buffer;
 }
@@ -124,7 +134,7 @@ export function readCertificate(blob: Buffer, caPublicKey: string): UserCertific
   const validAfter = reader.u64();
   const validBefore = reader.u64();
   const criticalOptions = packedStrings(reader.string()).filter((_value, index) => index % 2 === 0);
-  reader.string(); // extensions
+  const authTime = authTimeOf(reader.string());
   reader.string(); // reserved
   const signatureKey = reader.string();
   const signed = blob.subarray(0, reader.position);
@@ -146,8 +156,22 @@ export function readCertificate(blob: Buffer, caPublicKey: string): UserCertific
     validAfter: Number(validAfter > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : validAfter),
     validBefore: Number(validBefore > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : validBefore),
     criticalOptions,
+    ...(authTime === undefined ? {} : { authTime }),
     signatureKey,
   };
+}
+
+/** AUTH_TIME_EXTENSION from the extensions field (name, data pairs), or undefined: absent or not a number of seconds. */
+function authTimeOf(extensions: Buffer): number | undefined {
+  const reader = new Reader(extensions);
+  while (!reader.done) {
+    const name = reader.string().toString('latin1');
+    const data = reader.string();
+    if (name !== AUTH_TIME_EXTENSION) continue;
+    const text = new Reader(data).string().toString('latin1');
+    return /^\d{1,12}$/.test(text) ? Number(text) : undefined;
+  }
+  return undefined;
 }
 
 /**
@@ -170,6 +194,8 @@ export interface CertificateRequest {
   validAfter: number;
   validBefore: number;
   serial: bigint;
+  /** When the person signed in (epoch seconds), carried as AUTH_TIME_EXTENSION. */
+  authTime?: number;
 }
 
 /** Signs an Ed25519 user certificate with the CA's private key (OpenSSH format); returns the `-cert.pub` line. */
@@ -191,7 +217,13 @@ export function signCertificate(request: CertificateRequest, caPrivateKey: strin
     sshUint64(request.validAfter),
     sshUint64(request.validBefore),
     sshString(Buffer.alloc(0)),
-    sshString(Buffer.concat(EXTENSIONS.map((name) => Buffer.concat([sshString(name), sshString(Buffer.alloc(0))])))),
+    // Sorted by name, as PROTOCOL.certkeys requires ("auth-time@…" before "permit-pty").
+    sshString(
+      Buffer.concat([
+        ...(request.authTime === undefined ? [] : [Buffer.concat([sshString(AUTH_TIME_EXTENSION), sshString(sshString(String(Math.floor(request.authTime))))])]),
+        ...EXTENSIONS.map((name) => Buffer.concat([sshString(name), sshString(Buffer.alloc(0))])),
+      ]),
+    ),
     sshString(Buffer.alloc(0)),
     sshString(ca.getPublicSSH()),
   ]);

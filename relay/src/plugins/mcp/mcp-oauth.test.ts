@@ -3,10 +3,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { ServerService } from '@lightsout/shared/rpc';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MCP_CLIENT_ID } from '../../identity/provider.js';
 import { registeredClientCount } from '../../identity/oidc-adapter.js';
+import { ERROR_CODE_METADATA } from '../../rpc/errors.js';
 import { type RunningRelay, approveAuthorization, startRelay } from '../../testing/index.js';
 
 /**
@@ -20,6 +24,8 @@ import { type RunningRelay, approveAuthorization, startRelay } from '../../testi
  * the tools with the token it obtained. No token of ours is handed over.
  */
 let relay: RunningRelay;
+/** The tokens the self-registered client of the second test obtained (the address's registrations run out later in this file). */
+let registeredClientTokens: OAuthTokens | undefined;
 
 /** What an MCP client keeps: a pre-registered public client, a loopback redirect, the tokens and the PKCE verifier. */
 class MemoryProvider implements OAuthClientProvider {
@@ -127,10 +133,33 @@ describe('MCP authorization with the SDK client', () => {
     const listed = await client.callTool({ name: 'list_servers', arguments: {} });
     expect(listed.isError).not.toBe(true);
     await client.close();
+    registeredClientTokens = provider.saved;
     const audit = await relay.app.store.selectFrom('audit').select(['outcome', 'details']).where('action', '=', 'oauth.client.register').execute();
     expect(audit.some((row) => row.outcome === 'success' && String(row.details).includes(clientId!))).toBe(true);
     // Signed in with: kept as long as its grant (14 days), not the day an unused registration is kept.
     expect(await clientExpiry(clientId!)).toBeGreaterThan(Date.now() + 13 * 86_400_000);
+  });
+
+  it("a registered client's token is for the MCP endpoint only: its aud is the endpoint, and the REST and RPC APIs refuse it with TOKEN_AUDIENCE", async () => {
+    // RFC 8707 §2: audience-restricted to the resource it asked for; RFC 9068 §4: a resource server refuses another audience.
+    const accessToken = registeredClientTokens!.access_token;
+    expect(decodeJwt(accessToken)).toMatchObject({ aud: `${relay.app.config.deploymentUrl}/mcp`, tenant: 'demo', role: 'operator' });
+    const rest = async (method: 'GET' | 'POST', url: string, payload?: object) => {
+      const response = await relay.app.inject({ method, url, headers: { authorization: `Bearer ${accessToken}` }, ...(payload === undefined ? {} : { payload }) });
+      return { status: response.statusCode, code: (response.json() as { code?: string }).code };
+    };
+    expect(await rest('GET', '/v1/me')).toEqual({ status: 401, code: 'TOKEN_AUDIENCE' });
+    expect(await rest('POST', '/v1/tokens', { name: 'persist', role: 'operator', ttlSeconds: 3600 })).toEqual({ status: 401, code: 'TOKEN_AUDIENCE' });
+    const rpc = await createClient(ServerService, createConnectTransport({ baseUrl: relay.url, httpVersion: '1.1' }))
+      .listServers({}, { headers: { authorization: `Bearer ${accessToken}` } })
+      .catch((error: unknown) => error);
+    expect(rpc).toBeInstanceOf(ConnectError);
+    expect({ status: (rpc as ConnectError).code, code: (rpc as ConnectError).metadata.get(ERROR_CODE_METADATA) }).toEqual({ status: Code.Unauthenticated, code: 'TOKEN_AUDIENCE' });
+    // The endpoint it is for takes it.
+    const client = new Client({ name: 'dcr-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${relay.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${accessToken}` } } }));
+    expect((await client.listTools()).tools.map((tool) => tool.name)).toContain('list_servers');
+    await client.close();
   });
 
   it('registration takes only a public client with loopback redirects and the code grant, and is rate-limited per address', async () => {

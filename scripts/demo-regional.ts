@@ -182,6 +182,8 @@ function writeAgentConfig(agentConfig: string, agentState: string, site: (typeof
     .replace(/^relay:.*$/m, `relays:\n${site.gateways.map((gateway) => `  - ${urlAt(gateway.port)}`).join('\n')}`)
     .replace(/^stateDir:.*$/m, `stateDir: ${agentState}`)
     .replace(/^name:.*$/m, `name: ${site.datacenter}-agent`);
+  // The demo's relay speaks plain http on --host; off loopback the agent refuses that unless told (agent/README.md).
+  if (!/^(127\.|localhost$|\[?::1\]?$)/.test(options.host) && !/^allowInsecureRelay:/m.test(config)) config += '\nallowInsecureRelay: true\n';
   if (!existsSync(join(agentState, 'identity.json'))) {
     const minted = spawnSync(process.execPath, [join(repo, 'relay/bin/lightsout-relay.js'), 'join-token', 'create', '--region', site.region, '--datacenter', site.datacenter, '--tenant', 'demo', '--config', managerConfig], { cwd: repo, encoding: 'utf8' });
     if (minted.status !== 0) supervisor.fail(`could not create a join token: ${minted.stderr}`);

@@ -81,7 +81,7 @@ export function startAgent(options: {
       continue;
     }
     const entry = entryOf(server, config.credentialSets);
-    if (entry === undefined) logger.error({ serverId: server.id, credentials: server.credentials }, 'an adopted server names a credential set the config file no longer has: not served');
+    if (entry === undefined) logger.error({ serverId: server.id, credentials: server.credentials }, 'an adopted server names a credential set the config file no longer has, or whose ranges no longer take its address: not served');
     else config.servers.push(entry);
   }
   const inventory: InventoryMessage = { v: CONTROL_PROTOCOL_VERSION, type: 'inventory', servers: config.servers.map(registrationOf) };
@@ -102,7 +102,9 @@ export function startAgent(options: {
   // The readings every sensors.list answered and the sampler took, so a server page can chart them
   // (relay: GET /v1/servers/{id}/sensors/history).
   const sensorHistory = new SensorHistoryStore(undefined, config.poll.sensorsHistoryServers);
-  const perServer = new PerServerLimiter(DEFAULT_OPERATIONS_PER_SERVER);
+  const perServer = new PerServerLimiter(DEFAULT_OPERATIONS_PER_SERVER, {
+    onFull: (serverId, load) => logger.warn({ serverId, ...load }, 'too many operations waiting for this BMC; refusing more with BMC_BUSY until its queue drains'),
+  });
   const sensorSampler = new SensorSampler({
     registry,
     serverIds: () => config.servers.map((server) => server.id),

@@ -49,6 +49,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfig(configPath);
     const logger = createLogger(config.logLevel);
+    if ((config.insecureRelays ?? []).length > 0) {
+      logger.warn({ relays: config.insecureRelays }, 'plain http:// to a relay off loopback (allowInsecureRelay): anyone on the network path can act as the relay');
+    }
     await ensureStateDir(config.stateDir);
     try {
       prepareScrollbackDirectory(config.stateDir);

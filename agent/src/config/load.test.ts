@@ -85,6 +85,34 @@ describe('agent config', () => {
     expect(failure({ ...rest, relays: [] }).code).toBe('CONFIG_INVALID');
   });
 
+  it('refuses plain http to a relay that is not on this host, unless allowInsecureRelay says so', () => {
+    const { relay: _single, ...rest } = valid();
+    const refused = failure({ ...valid(), relay: 'http://relay.example.net' });
+    expect(refused).toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: 'agent.yaml: relay is plain http:// to relay.example.net, not a loopback address: anyone on the network path could act as the relay and read what the agent sends',
+      hint: 'use https://, or set allowInsecureRelay: true if the network path is trusted',
+      details: { key: 'relay' },
+    });
+    // The second gateway of a list is named; a network-namespace address is not loopback.
+    expect(failure({ ...rest, relays: ['https://gw1.example.net', 'http://10.0.0.7:8080'] }).message).toMatch(/^agent\.yaml: relays\[1\] is plain http:\/\/ to 10\.0\.0\.7,/);
+    expect(failure({ ...rest, relays: ['http://[fd00::1]:8080'] }).message).toMatch(/^agent\.yaml: relays\[0\] is plain http:\/\/ to \[fd00::1\],/);
+    expect(failure({ ...valid(), relay: 'http://relay.example.net', allowInsecureRelay: false }).code).toBe('CONFIG_INVALID');
+    expect(resolveConfig({ ...valid(), relay: 'http://relay.example.net', allowInsecureRelay: true }, { source: 'agent.yaml', base: directory, env })).toMatchObject({
+      relay: 'http://relay.example.net',
+      insecureRelays: ['http://relay.example.net'],
+    });
+    expect(failure({ ...valid(), allowInsecureRelay: 'yes' }).message).toBe('agent.yaml: allowInsecureRelay must be boolean');
+  });
+
+  it('takes plain http on loopback (127.0.0.0/8, ::1, localhost) and https to anywhere', () => {
+    const { relay: _single, ...rest } = valid();
+    const relays = ['http://127.0.0.1:8080', 'http://127.72.0.9:8080', 'http://[::1]:8080', 'http://localhost:8080', 'http://LocalHost', 'https://relay.example.net', 'https://10.0.0.7'];
+    const config = resolveConfig({ ...rest, relays }, { source: 'agent.yaml', base: directory, env });
+    expect(config.relays).toEqual([...relays.slice(0, 4), 'http://LocalHost', ...relays.slice(5)]);
+    expect(config.insecureRelays).toEqual([]);
+  });
+
   it('names a nested key with an invalid value', () => {
     const document = valid();
     (document.servers[0]!.ipmi as Record<string, unknown>)['port'] = 70_000;

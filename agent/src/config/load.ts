@@ -9,7 +9,7 @@ import { AgentConfigFile, type ServerConfig } from './schema.js';
 import { parseCidr } from '../discovery/cidr.js';
 import { SENSOR_HISTORY_SERVERS } from '../sensor-history.js';
 import { DEFAULT_SENSORS_CONCURRENCY, DEFAULT_SENSORS_INTERVAL_MS } from '../sensor-sampler.js';
-import type { AgentConfig, DiscoveryConfig, RedfishEndpoint, ServerEntry } from './types.js';
+import type { AgentConfig, CredentialSet, DiscoveryConfig, RedfishEndpoint, ServerEntry } from './types.js';
 
 export const JOIN_TOKEN_ENV = 'LIGHTSOUT_JOIN_TOKEN';
 
@@ -63,8 +63,8 @@ function readSecretFile(source: string, key: string, path: string): string {
   }
 }
 
-function resolveCredentials(source: string, file: AgentConfigFile, base: string, env: NodeJS.ProcessEnv): Map<string, BmcCredentials> {
-  const credentials = new Map<string, BmcCredentials>();
+function resolveCredentials(source: string, file: AgentConfigFile, base: string, env: NodeJS.ProcessEnv): Map<string, CredentialSet> {
+  const credentials = new Map<string, CredentialSet>();
   for (const [index, entry] of (file.credentials ?? []).entries()) {
     const key = `credentials[${index}]`;
     if (credentials.has(entry.id)) throw invalid(source, `${key}.id`, `repeats the id ${entry.id}`);
@@ -79,7 +79,18 @@ function resolveCredentials(source: string, file: AgentConfigFile, base: string,
     } else {
       password = readSecretFile(source, `${key}.passwordFile`, resolve(base, entry.passwordFile!));
     }
-    credentials.set(entry.id, { username: entry.username, password });
+    const set: CredentialSet = { username: entry.username, password };
+    if (entry.ranges !== undefined) {
+      set.ranges = entry.ranges.map((range, index) => {
+        try {
+          return parseCidr(range, 0).cidr;
+        } catch (error) {
+          throw invalid(source, `${key}.ranges[${index}]`, (error as Error).message.replace(/^discovery range /, 'is not usable: '), 'name IPv4 networks as a.b.c.d/n');
+        }
+      });
+    }
+    if (entry.allowIpmiV15 === true) set.allowIpmiV15 = true;
+    credentials.set(entry.id, set);
   }
   return credentials;
 }
@@ -153,6 +164,35 @@ function resolveDiscovery(source: string, section: AgentConfigFile['discovery'])
   };
 }
 
+/** 127.0.0.0/8, ::1 and `localhost` (RFC 6761 §6.3): traffic to them never leaves the host. */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * The relays reached over plain http:// off loopback. Refused unless the config allows it: whoever
+ * sits on that path can answer as the relay (every request the relay may send) and replay the
+ * agent's bearer token (RFC 6750 §5.3: bearer tokens need TLS).
+ */
+function insecureRelaysOf(source: string, file: AgentConfigFile): string[] {
+  const entries = file.relays === undefined ? [{ key: 'relay', url: file.relay! }] : file.relays.map((url, index) => ({ key: `relays[${index}]`, url }));
+  const insecure: string[] = [];
+  for (const { key, url } of entries) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw invalid(source, key, `is not a valid URL (${url})`);
+    }
+    if (parsed.protocol !== 'http:' || isLoopbackHost(parsed.hostname)) continue;
+    if (file.allowInsecureRelay !== true) {
+      throw invalid(source, key, `is plain http:// to ${parsed.hostname}, not a loopback address: anyone on the network path could act as the relay and read what the agent sends`, 'use https://, or set allowInsecureRelay: true if the network path is trusted');
+    }
+    insecure.push(url.replace(/\/+$/, ''));
+  }
+  return insecure;
+}
+
 /** `9464` → loopback; `host:9464` and `[::1]:9464` as written. The schema checked the shape. */
 function listenOf(listen: string | number): { host: string; port: number } {
   const match = /^(?:\[?([^\]]+?)\]?:)?(\d{1,5})$/.exec(String(listen))!;
@@ -185,6 +225,7 @@ export function resolveConfig(document: unknown, options: { source: string; base
     throw invalid(source, 'relay', file.relay === undefined ? 'is required' : 'cannot be set together with relays', 'give one `relay: url`, or the gateways of the region as `relays: [url, …]`');
   }
   const relays = [...new Set((file.relays ?? [file.relay!]).map((url) => url.replace(/\/+$/, '')))];
+  const insecureRelays = [...new Set(insecureRelaysOf(source, file))];
   const control = file.control ?? {};
   const backoffBaseMs = control.backoffBaseMs ?? DEFAULT_BACKOFF.baseMs;
   const backoffCapMs = control.backoffCapMs ?? DEFAULT_BACKOFF.capMs;
@@ -192,6 +233,7 @@ export function resolveConfig(document: unknown, options: { source: string; base
   return {
     relays,
     relay: relays[0]!,
+    insecureRelays,
     name: file.name,
     stateDir: isAbsolute(file.stateDir) ? file.stateDir : resolve(base, file.stateDir),
     joinToken,

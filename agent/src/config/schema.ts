@@ -16,6 +16,13 @@ export const CredentialsReference = Type.Object(
     username: Type.String({ minLength: 1, maxLength: 64 }),
     passwordEnv: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 255 })),
     passwordFile: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * IPv4 CIDRs an adopted BMC must be in to be sent this set (docs/security.md, "What the agent trusts
+     * its gateways with"); absent = any address of the discovery ranges the relay names.
+     */
+    ranges: Type.Optional(Type.Array(Type.String({ minLength: 9, maxLength: 18 }), { minItems: 1, maxItems: 256 })),
+    /** Adopted BMCs with no IPMI v2.0 may log in with v1.5 (an MD5 hash of the password on the wire). */
+    allowIpmiV15: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -106,6 +113,8 @@ export const AgentConfigFile = Type.Object(
     relay: Type.Optional(RelayUrl),
     /** The gateways of this agent's region, tried in turn: the agent fails over to the next one within seconds. */
     relays: Type.Optional(Type.Array(RelayUrl, { minItems: 1, maxItems: 16 })),
+    /** Allow plain http:// to a relay that is not on loopback (load.ts refuses it otherwise). */
+    allowInsecureRelay: Type.Optional(Type.Boolean()),
     name: Type.String({ minLength: 1, maxLength: 255 }),
     /** Holds the agent's private key and identity (created 0700). */
     stateDir: Type.String({ minLength: 1 }),

@@ -14,6 +14,8 @@ export interface IpmiEndpoint {
   cipherSuite: 'auto' | 3 | 17;
   privilege: IpmiPrivilege;
   quirks: string[];
+  /** `lanplus`: RMCP+ only, never a v1.5 login; absent = `auto` (v1.5 when the BMC has no IPMI v2.0). */
+  protocol?: 'auto' | 'lanplus';
 }
 
 export interface RedfishEndpoint {
@@ -60,6 +62,8 @@ export interface AgentConfig {
   relays: string[];
   /** The first of `relays` (enrollment goes there first). */
   relay: string;
+  /** Those of `relays` reached over plain http:// off loopback (allowInsecureRelay): the agent warns at start. */
+  insecureRelays?: string[];
   name: string;
   /** Absolute path. */
   stateDir: string;
@@ -91,9 +95,20 @@ export interface AgentConfig {
   /** The YAML's servers, then (at start and on adoption) the adopted ones: the array grows while the agent runs. */
   servers: ServerEntry[];
   /** The credential sets by id: adoption names one (the reference travels upstream, never the secret). */
-  credentialSets: ReadonlyMap<string, BmcCredentials>;
+  credentialSets: ReadonlyMap<string, CredentialSet>;
   /** Undefined: the agent scans nothing. */
   discovery: DiscoveryConfig | undefined;
+}
+
+/**
+ * A credential set as adoption uses it: the secret, and which discovered BMCs may be sent it. The
+ * relay names the address and the set of an adoption; these are the agent's own limits on that.
+ */
+export interface CredentialSet extends BmcCredentials {
+  /** IPv4 CIDRs an adopted BMC must be in to get this set; absent = any address of the discovery ranges. */
+  ranges?: string[];
+  /** Adopted BMCs without IPMI v2.0 may log in with v1.5, whose MD5 AuthCode is a crackable hash of the password. */
+  allowIpmiV15?: boolean;
 }
 
 export interface DiscoveryConfig {

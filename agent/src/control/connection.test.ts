@@ -1,10 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import pino from 'pino';
-import { CONTROL_PROTOCOL_VERSION, ControlCloseCode, decodeAgentMessage, encodeControl, type AgentToRelay, type RelayToAgent } from '@lightsout/shared';
-import { ControlConnection, type ConnectionState } from './connection.js';
+import {
+  CONTROL_PROTOCOL_VERSION,
+  ControlCloseCode,
+  ControlFeature,
+  decodeAgentMessage,
+  encodeControl,
+  type AgentToRelay,
+  type RelayToAgent,
+  type ServerRegistration,
+} from '@lightsout/shared';
+import { ControlConnection, type ConnectionState, type ResponseOutcome } from './connection.js';
 import { resolveRelayEndpoints, type RelayEndpoint } from './relay-endpoints.js';
 
 /**
@@ -21,6 +31,9 @@ class TestRelay {
   readonly sockets: WebSocket[] = [];
   ackHeartbeats = true;
   heartbeatIntervalMs = 100;
+  /** What the welcome announces: the frame limit and the features. */
+  maxFrameBytes = 1 << 20;
+  features: string[] | undefined;
   refuseWith: { status: number; code: string } | undefined;
   readonly #waiters: Array<() => void> = [];
 
@@ -38,7 +51,8 @@ class TestRelay {
         if (message.type === 'heartbeat' && this.ackHeartbeats) this.send(socket, { v: 1, type: 'heartbeat-ack', seq: message.seq });
         this.#notify();
       });
-      this.send(socket, { v: 1, type: 'welcome', agentId: 'agent-1', region: 'eu', datacenter: 'fra1', heartbeatIntervalMs: this.heartbeatIntervalMs, maxFrameBytes: 1 << 20 });
+      const features = this.features === undefined ? {} : { features: this.features };
+      this.send(socket, { v: 1, type: 'welcome', agentId: 'agent-1', region: 'eu', datacenter: 'fra1', heartbeatIntervalMs: this.heartbeatIntervalMs, maxFrameBytes: this.maxFrameBytes, ...features });
       this.#notify();
     });
   }
@@ -93,6 +107,22 @@ class TestRelay {
 }
 
 const logger = pino({ level: 'silent' });
+
+/** A logger whose lines the test reads. */
+function capturedLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), lines };
+}
+
+function registration(id: string, labels: Record<string, string> = {}): ServerRegistration {
+  return { id, name: `${id}.fra1`, tenant: 'acme', rack: 'r1', labels, endpoints: { ipmi: '10.0.0.1:623' }, capabilities: ['power'] };
+}
 let tokenCounter = 0;
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -308,5 +338,130 @@ describe('ControlConnection against a real WebSocket server', () => {
     expect(connection.state).toBe('stopped');
     expect(relay.server.clients.size).toBe(0);
     expect(relay.received).toHaveLength(1);
+  });
+
+  it('drops a gateway whose frame limit cannot take the inventory in one frame, and registers on the next one instead of stopping', async () => {
+    // An older gateway (no inventory-parts) with the smallest limit a relay allows: ten servers do not fit in 1024 bytes.
+    const older = await TestRelay.start();
+    cleanups.push(() => older.close());
+    older.maxFrameBytes = 1024;
+    const { logger: captured, lines } = capturedLogger();
+    const servers = Array.from({ length: 10 }, (_, index) => registration(`srv-${index}`));
+    const { relay: current, connection } = await setup({ logger: captured, inventory: () => ({ v: 1, type: 'inventory', servers }) }, (relay) => [{ url: older.base }, { url: relay.base }]);
+    const fatal: unknown[] = [];
+    connection.on('fatal', (error) => fatal.push(error));
+    connection.start();
+    await current.until(() => types(current.received[0]).includes('inventory'), 'the inventory on the second gateway');
+    expect(fatal).toEqual([]);
+    expect(connection.state).toBe('open');
+    expect(connection.endpoint).toEqual({ url: current.base });
+    expect(current.received[0]!.find((message) => message.type === 'inventory')).toEqual({ v: 1, type: 'inventory', servers });
+    // Nothing the older gateway could not take was sent to it, and it was closed.
+    expect(older.received).toEqual([[]]);
+    await older.until(() => older.server.clients.size === 0, 'the older gateway closed');
+    expect(lines).toContainEqual(expect.objectContaining({ level: 50, relay: older.base, maxFrameBytes: 1024, servers: 10 }));
+  });
+
+  it('drops a gateway whose frame limit is below one server, even one that takes the inventory in parts', async () => {
+    const small = await TestRelay.start();
+    cleanups.push(() => small.close());
+    small.maxFrameBytes = 1024;
+    small.features = [ControlFeature.INVENTORY_PARTS];
+    const fat = registration('fat-01', { a: 'x'.repeat(255), b: 'x'.repeat(255), c: 'x'.repeat(255), d: 'x'.repeat(255) });
+    const { relay: normal, connection } = await setup({ inventory: () => ({ v: 1, type: 'inventory', servers: [fat] }) }, (relay) => [{ url: small.base }, { url: relay.base }]);
+    const fatal: unknown[] = [];
+    connection.on('fatal', (error) => fatal.push(error));
+    connection.start();
+    await normal.until(() => types(normal.received[0]).includes('inventory'), 'the inventory on the second gateway');
+    expect(fatal).toEqual([]);
+    expect(connection.endpoint).toEqual({ url: normal.base });
+    expect(small.received).toEqual([[]]);
+  });
+
+  it('backs off when every gateway refuses the inventory, and registers once one can take it', async () => {
+    const { relay, connection } = await setup({ random: () => 0.999, inventory: () => ({ v: 1, type: 'inventory', servers: Array.from({ length: 10 }, (_, index) => registration(`srv-${index}`)) }) });
+    relay.maxFrameBytes = 1024;
+    const fatal: unknown[] = [];
+    connection.on('fatal', (error) => fatal.push(error));
+    const scheduled: Array<{ attempt: number; delayMs: number }> = [];
+    connection.on('reconnect-scheduled', (entry) => scheduled.push(entry));
+    connection.start();
+    await relay.until(() => scheduled.length >= 2, 'two refused rounds');
+    expect(scheduled.slice(0, 2)).toEqual([
+      { attempt: 0, delayMs: 9 },
+      { attempt: 1, delayMs: 19 },
+    ]);
+    relay.maxFrameBytes = 1 << 20;
+    await relay.until(() => connection.state === 'open', 'open');
+    expect(fatal).toEqual([]);
+  });
+
+  it('drops the gateway, not the agent, when a resent inventory no longer fits its limit', async () => {
+    const servers = [registration('srv-0')];
+    const { relay, connection } = await setup({ inventory: () => ({ v: 1, type: 'inventory', servers }) });
+    relay.maxFrameBytes = 1024;
+    const fatal: unknown[] = [];
+    connection.on('fatal', (error) => fatal.push(error));
+    connection.start();
+    await relay.until(() => types(relay.received[0]).includes('inventory'), 'inventory');
+    // Servers were adopted: the inventory outgrew the gateway's frame.
+    for (let index = 1; index < 10; index += 1) servers.push(registration(`srv-${index}`));
+    const closed = once(relay.sockets[0]!, 'close');
+    expect(connection.resendInventory()).toBe(false);
+    await closed;
+    expect(fatal).toEqual([]);
+    expect(connection.state).not.toBe('stopped');
+  });
+
+  it('ignores a heartbeat-ack for a heartbeat never sent: a relay that then goes silent is still found dead', async () => {
+    const { relay, connection } = await setup();
+    relay.ackHeartbeats = false;
+    relay.server.once('connection', (socket) => {
+      socket.once('message', () => relay.send(socket, { v: 1, type: 'heartbeat-ack', seq: 2 ** 40 }));
+    });
+    connection.start();
+    await relay.until(() => relay.received.length >= 2, 'a second connection');
+    expect(types(relay.received[0]).filter((type) => type === 'heartbeat')).toHaveLength(3);
+  });
+
+  it('refuses a welcome with a heartbeat interval above 10 minutes as malformed', async () => {
+    const { relay, connection } = await setup();
+    // Node's timers take at most 2³¹−1 ms; a larger interval would fire every millisecond.
+    relay.heartbeatIntervalMs = 2 ** 31;
+    connection.start();
+    await relay.until(() => relay.sockets.length >= 1, 'a connection');
+    const codes: number[] = [];
+    relay.sockets[0]!.on('close', (code) => codes.push(code));
+    await relay.until(() => codes.length > 0, 'the agent to close the connection');
+    expect(codes).toEqual([ControlCloseCode.MALFORMED_MESSAGE]);
+    expect(connection.state).not.toBe('open');
+  });
+
+  it('answers requests beyond the in-flight cap at once with RATE_LIMITED, logged once per burst', async () => {
+    const { logger: captured, lines } = capturedLogger();
+    const pending: Array<(outcome: ResponseOutcome) => void> = [];
+    const { relay, connection } = await setup({ logger: captured, maxRequestsInFlight: 2, onRequest: () => new Promise((resolve) => pending.push(resolve)) });
+    connection.start();
+    await relay.until(() => types(relay.received[0]).includes('inventory'), 'inventory');
+    const socket = relay.sockets[0]!;
+    const responses = () => relay.received[0]!.filter((message) => message.type === 'response');
+    for (const id of ['r1', 'r2', 'r3', 'r4']) relay.send(socket, { v: 1, type: 'request', id, op: 'sel.list', params: { serverId: 'web-01' }, timeoutMs: 30_000 });
+    await relay.until(() => responses().length >= 2, 'two refusals');
+    expect(pending).toHaveLength(2);
+    expect(responses()).toEqual([
+      { v: 1, type: 'response', id: 'r3', ok: false, error: { code: 'RATE_LIMITED', message: 'the agent is already running 2 requests from the relay; try again shortly' } },
+      { v: 1, type: 'response', id: 'r4', ok: false, error: { code: 'RATE_LIMITED', message: 'the agent is already running 2 requests from the relay; try again shortly' } },
+    ]);
+    expect(lines.filter((line) => line['msg'] === 'too many requests from the relay in flight; refusing the excess')).toHaveLength(1);
+    // A slot freed: the next request runs.
+    pending[0]!({ ok: true, result: {} });
+    await relay.until(() => responses().length >= 3, 'the first answer');
+    relay.send(socket, { v: 1, type: 'request', id: 'r5', op: 'sel.list', params: { serverId: 'web-01' }, timeoutMs: 30_000 });
+    await relay.until(() => pending.length >= 3, 'the fifth request running');
+    expect(responses().map((response) => [response.id, response.ok])).toEqual([
+      ['r3', false],
+      ['r4', false],
+      ['r1', true],
+    ]);
   });
 });

@@ -35,8 +35,11 @@ import { AGENT_VERSION } from '../version.js';
  * Every attempt signs a fresh JWT. After every welcome the agent re-sends its
  * hello and full inventory: the relay keeps no agent state it cannot rebuild.
  * An inventory larger than one frame goes in parts to a relay that announced
- * `inventory-parts`; a relay that did not cannot take it, and reconnecting
- * would not change that: the agent stops with CONFIG_INVALID.
+ * `inventory-parts`. A relay whose frame limit cannot take it (an older
+ * gateway during a rolling upgrade, a small `agents.maxFrameBytes`) is that
+ * relay's limit, not the agent's config: the agent closes it, logs why and
+ * tries the next endpoint, as for any refused attempt. (A server too large
+ * for any frame is refused at start, agent.ts.)
  * A relay that stops answering heartbeats is presumed dead after
  * MISSED_HEARTBEATS intervals and the socket is terminated, not waited on.
  *
@@ -54,6 +57,19 @@ import { AGENT_VERSION } from '../version.js';
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped';
 
 export const MISSED_HEARTBEATS = 3;
+
+/**
+ * Requests from the relay the agent runs at once (those of a dropped
+ * connection included, until their deadline); the excess is answered at once
+ * with RATE_LIMITED. The relay's own fairness holds at most
+ * `perTenantPerAgent` (16 by default) BMC operations per tenant on an agent
+ * and a bulk job `bulk.perAgentConcurrency` (8), but a gateway failover
+ * re-opens every console of the agent at once (a `stream.open` each, the
+ * soak's 1,000 among them, waiting for dial-back slots): the cap sits well
+ * above that. It bounds what a relay ignoring its limits costs the agent, at
+ * a few KiB per request (about 20 MiB in all), not 951 MiB for 200,000.
+ */
+export const MAX_REQUESTS_IN_FLIGHT = 4096;
 
 /** Refusals after which reconnecting cannot help: an operator must act. */
 const FATAL_CODES = new Set(['AGENT_REVOKED', 'AGENT_KEY_UNKNOWN']);
@@ -75,6 +91,8 @@ export interface ControlConnectionOptions {
   /** The full inventory, sent after every welcome (in parts when larger than a frame). */
   inventory: () => InventoryMessage;
   onRequest: (request: RequestMessage) => Promise<ResponseOutcome>;
+  /** Requests run at once; default MAX_REQUESTS_IN_FLIGHT. */
+  maxRequestsInFlight?: number;
   random?: () => number;
   now?: () => number;
 }
@@ -113,8 +131,11 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
   #endpoint: RelayEndpoint | undefined;
   /** Set when a healthy connection dropped: the next round starts after this endpoint. */
   #leftEndpoint: RelayEndpoint | undefined;
-  /** The agent ended this socket for missed heartbeats: a drop, but not a healthy one. */
-  #presumedDead = false;
+  /** The agent ended this socket (missed heartbeats, an inventory the relay cannot take): a drop, but not a healthy one. */
+  #unhealthy = false;
+  /** Requests running now, and those refused since the cap was reached (0: not in a burst). */
+  #requestsInFlight = 0;
+  #requestsRefused = 0;
   readonly #options: ControlConnectionOptions;
   readonly #random: () => number;
   readonly #now: () => number;
@@ -148,9 +169,16 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
   /** Sends the inventory again on the open connection (a server was adopted or moved); false when not open. */
   resendInventory(): boolean {
     const welcome = this.welcome;
-    if (welcome === undefined) return false;
+    const socket = this.#socket;
+    if (welcome === undefined || socket === undefined) return false;
     const parts = this.#inventoryFor(welcome);
-    return parts !== undefined && parts.every((part) => this.send(part));
+    if (parts === undefined) {
+      // Not a healthy drop: the round goes on from the next endpoint, as after a failed attempt.
+      this.#unhealthy = true;
+      this.#dropRelay(socket);
+      return false;
+    }
+    return parts.every((part) => this.send(part));
   }
 
   /** Sends when open; returns false (and drops the message) otherwise. */
@@ -243,7 +271,7 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
       ...(lookup === undefined ? {} : { lookup }),
     });
     this.#socket = socket;
-    this.#presumedDead = false;
+    this.#unhealthy = false;
     this.#welcomeTimer = setTimeout(() => {
       logger.warn({ relay: describeEndpoint(endpoint) }, 'relay sent no welcome in time; trying the next one');
       socket.terminate();
@@ -306,7 +334,7 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
       }
       if (this.#state === 'stopped') return;
       const stable = this.#now() - this.#openedAt >= this.#options.stableAfterMs;
-      if (wasOpen && !this.#presumedDead && (stable || this.#lastAckedSeq > 0)) {
+      if (wasOpen && !this.#unhealthy && (stable || this.#lastAckedSeq > 0)) {
         // A healthy connection dropped (relay restart, failover, a broken TCP path): try again at once, the others first.
         this.#attempt = 0;
         this.#round = [];
@@ -326,6 +354,11 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
         this.#onWelcome(socket, message);
         return;
       case 'heartbeat-ack':
+        // An ack of a heartbeat not sent yet would hide every later missed one: the relay cannot know it.
+        if (message.seq > this.#heartbeatSeq) {
+          this.#options.logger.debug({ seq: message.seq, sent: this.#heartbeatSeq }, 'relay acknowledged a heartbeat never sent; ignored');
+          return;
+        }
         this.#lastAckedSeq = Math.max(this.#lastAckedSeq, message.seq);
         return;
       case 'inventory-ack':
@@ -346,6 +379,9 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
 
   #onWelcome(socket: WebSocket, welcome: WelcomeMessage): void {
     clearTimeout(this.#welcomeTimer);
+    // Before `open`: a relay that cannot take the inventory is a failed attempt, and the round goes on.
+    const parts = this.#inventoryFor(welcome);
+    if (parts === undefined) return this.#dropRelay(socket);
     this.#welcome = welcome;
     this.#openedAt = this.#now();
     this.#heartbeatSeq = 0;
@@ -354,41 +390,49 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
     this.#options.logger.info({ agentId: welcome.agentId, heartbeatIntervalMs: welcome.heartbeatIntervalMs }, 'control connection open');
     this.emit('welcome', welcome);
     this.send({ v: CONTROL_PROTOCOL_VERSION, type: 'hello', agentVersion: AGENT_VERSION, capabilities: this.#options.capabilities });
-    const parts = this.#inventoryFor(welcome);
-    if (parts === undefined) return;
     for (const part of parts) this.send(part);
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = setInterval(() => this.#beat(socket), welcome.heartbeatIntervalMs);
     this.emit('registered', welcome);
   }
 
-  /** The inventory in frames this relay accepts; undefined (and the agent stopped) when it cannot take it. */
+  /** The inventory in frames this relay accepts; undefined (logged, naming the relay and its limit) when it cannot take it. */
   #inventoryFor(welcome: WelcomeMessage): InventoryMessage[] | undefined {
     const inventory = this.#options.inventory();
     const maxFrameBytes = Math.min(welcome.maxFrameBytes, CONTROL_MAX_FRAME_BYTES);
+    const inParts = (welcome.features ?? []).includes(ControlFeature.INVENTORY_PARTS);
+    const refuse = (problem: string, hint: string): undefined => {
+      const relay = this.#endpoint === undefined ? undefined : describeEndpoint(this.#endpoint);
+      this.#options.logger.error({ relay, maxFrameBytes, servers: inventory.servers.length, inventoryParts: inParts, hint }, `this relay cannot take the inventory (${problem}); trying the next one`);
+      return undefined;
+    };
     let parts: InventoryMessage[];
     try {
       parts = inventoryParts(inventory.servers, maxFrameBytes);
     } catch (error) {
-      this.#fatal(error instanceof LightsoutError ? error : new LightsoutError('INTERNAL', String(error)));
-      return undefined;
+      if (!(error instanceof LightsoutError)) throw error;
+      return refuse(error.message, "raise the relay's agents.maxFrameBytes, or shorten the server's labels");
     }
-    if (parts.length > 1 && !(welcome.features ?? []).includes(ControlFeature.INVENTORY_PARTS)) {
+    if (parts.length > 1 && !inParts) {
       const bytes = Buffer.byteLength(encodeControl(inventory));
-      this.#fatal(
-        new LightsoutError('CONFIG_INVALID', `the inventory of ${inventory.servers.length} servers is ${bytes} bytes, above the control frame limit of ${maxFrameBytes}, and this relay cannot take it in parts`, {
-          hint: 'upgrade the relay, or split the servers over several agents',
-        }),
-      );
-      return undefined;
+      return refuse(`${bytes} bytes, above its frame limit of ${maxFrameBytes}, and it takes no inventory in parts`, "upgrade the relay, or raise its agents.maxFrameBytes");
     }
     return parts;
+  }
+
+  /** Ends a connection to a relay that cannot take the inventory: the close handler goes on to the next endpoint. */
+  #dropRelay(socket: WebSocket): void {
+    clearInterval(this.#heartbeatTimer);
+    // FRAME_TOO_LARGE tells the relay why; a relay that does not answer the close is cut off like one that sent no welcome.
+    socket.close(ControlCloseCode.FRAME_TOO_LARGE, 'inventory above the relay maxFrameBytes');
+    clearTimeout(this.#welcomeTimer);
+    this.#welcomeTimer = setTimeout(() => socket.terminate(), this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   }
 
   #beat(socket: WebSocket): void {
     if (this.#heartbeatSeq - this.#lastAckedSeq >= MISSED_HEARTBEATS) {
       this.#options.logger.warn({ missed: this.#heartbeatSeq - this.#lastAckedSeq }, 'relay stopped answering heartbeats; reconnecting');
-      this.#presumedDead = true;
+      this.#unhealthy = true;
       clearInterval(this.#heartbeatTimer);
       socket.terminate();
       return;
@@ -398,10 +442,23 @@ export class ControlConnection extends EventEmitter<ControlConnectionEvents> {
   }
 
   #onRequest(socket: WebSocket, request: RequestMessage): void {
-    this.#options
-      .onRequest(request)
+    const limit = this.#options.maxRequestsInFlight ?? MAX_REQUESTS_IN_FLIGHT;
+    if (this.#requestsInFlight >= limit) {
+      if (this.#requestsRefused++ === 0) this.#options.logger.warn({ inFlight: this.#requestsInFlight, limit }, 'too many requests from the relay in flight; refusing the excess');
+      this.send({ v: CONTROL_PROTOCOL_VERSION, type: 'response', id: request.id, ok: false, error: { code: 'RATE_LIMITED', message: `the agent is already running ${limit} requests from the relay; try again shortly` } });
+      return;
+    }
+    this.#requestsInFlight += 1;
+    // Through a promise, so that a handler throwing before its first await still gives its slot back.
+    new Promise<ResponseOutcome>((resolve) => resolve(this.#options.onRequest(request)))
       .catch((error: unknown): ResponseOutcome => ({ ok: false, error: { code: 'INTERNAL', message: (error as Error).message ?? String(error) } }))
       .then((outcome) => {
+        this.#requestsInFlight -= 1;
+        // The burst is over once half the slots are free again: a later one is logged again.
+        if (this.#requestsRefused > 0 && this.#requestsInFlight <= limit / 2) {
+          this.#options.logger.info({ refused: this.#requestsRefused, limit }, 'requests from the relay back under the in-flight limit');
+          this.#requestsRefused = 0;
+        }
         // The relay fails requests of a dropped connection itself; an answer on a new socket would be stray.
         if (this.#socket !== socket || this.#state !== 'open') return;
         this.send(

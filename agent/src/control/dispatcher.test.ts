@@ -5,6 +5,7 @@ import type { ServerEntry } from '../config/types.js';
 import { DriverRegistry } from '../drivers/registry.js';
 import type { BmcDriver } from '../drivers/types.js';
 import { createDispatcher, effectiveTimeoutMs } from './dispatcher.js';
+import { DEFAULT_QUEUED_PER_SERVER } from './per-server-limiter.js';
 
 /** An in-memory BMC: the dispatcher's contract is routing, validation and error shape, not protocol. */
 class MemoryDriver implements BmcDriver {
@@ -142,5 +143,24 @@ describe('request dispatcher', () => {
     await registry.close();
     expect(driver.closed).toBe(1);
     expect(registry.driverFor('web-01')).toBeUndefined();
+  });
+
+  it("answers BMC_BUSY at once beyond a server's queue, without running or logging each refusal: memory stays bounded", async () => {
+    const { driver, registry, request } = setup();
+    driver.hang = true;
+    const failures: unknown[] = [];
+    const dispatch = createDispatcher({ registry, maxTimeoutMs: 1000, onError: (_request, error) => failures.push(error) });
+    const running = 2;
+    const accepted = running + DEFAULT_QUEUED_PER_SERVER;
+    const settled = new Set<number>();
+    const outcomes = Array.from({ length: 1000 }, (_, index) => dispatch(request('power.get', { serverId: 'web-01' }, 30_000)).then((outcome) => (settled.add(index), outcome)));
+    const refused = await Promise.all(outcomes.slice(accepted));
+    expect(new Set(refused.map((outcome) => (outcome.ok ? 'ok' : outcome.error.code)))).toEqual(new Set(['BMC_BUSY']));
+    expect(refused[0]).toEqual({ ok: false, error: { code: 'BMC_BUSY', message: 'web-01 has 2 operations running and 64 waiting; try again shortly' } });
+    // The first 66 still wait for the hung BMC: only they hold memory; the refusals were not logged one by one.
+    expect([...settled].filter((index) => index < accepted)).toEqual([]);
+    expect(failures).toEqual([]);
+    const timedOut = await Promise.all(outcomes.slice(0, accepted));
+    expect(new Set(timedOut.map((outcome) => (outcome.ok ? 'ok' : outcome.error.code)))).toEqual(new Set(['BMC_TIMEOUT']));
   });
 });

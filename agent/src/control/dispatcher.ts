@@ -4,7 +4,7 @@ import { BootOverride, LightsoutError, PowerAction, type ControlOperation, type 
 import type { BmcDriver } from '../drivers/types.js';
 import type { DriverRegistry } from '../drivers/registry.js';
 import type { ResponseOutcome } from './connection.js';
-import { PerServerLimiter } from './per-server-limiter.js';
+import { PerServerLimiter, ServerQueueFullError } from './per-server-limiter.js';
 
 const ServerParams = Type.Object({ serverId: Type.String({ minLength: 1, maxLength: 63 }) });
 
@@ -76,6 +76,7 @@ export interface DispatcherOptions {
   maxTimeoutMs: number;
   /** Ops answered by something other than a BMC driver (e.g. stream.open). */
   handlers?: OperationHandlers;
+  /** Every failed request but a refusal of a full server queue (the limiter's onFull reports a burst of those once). */
   onError?: (request: RequestMessage, error: unknown) => void;
   /** Driver operations running at once on one server; default DEFAULT_OPERATIONS_PER_SERVER. */
   operationsPerServer?: number;
@@ -132,7 +133,7 @@ export function createDispatcher(options: DispatcherOptions): (request: RequestM
       const result = await withTimeout(perServer.run(serverId, settled.signal, () => operation.run(driver, request.params)), timeoutMs, `${request.op} on ${serverId}`);
       return { ok: true, result };
     } catch (error) {
-      options.onError?.(request, error);
+      if (!(error instanceof ServerQueueFullError)) options.onError?.(request, error);
       return { ok: false, error: errorBodyOf(error) };
     } finally {
       // With a reason: abort() without one builds a DOMException (a stack trace) on every call.

@@ -4,7 +4,8 @@ import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { type DiscoveredBmc, identityOf, LightsoutError, SLUG_PATTERN } from '@lightsout/shared';
 import type { BmcCredentials } from '../drivers/types.js';
-import type { ServerEntry } from '../config/types.js';
+import type { CredentialSet, ServerEntry } from '../config/types.js';
+import { inCidrs } from './cidr.js';
 
 /** The file under the state dir that holds the adopted servers (0600, written through a rename). */
 export const ADOPTED_FILE = 'adopted-servers.json';
@@ -98,12 +99,27 @@ export function adoptedFrom(bmc: DiscoveredBmc, params: { serverId: string; name
   return server;
 }
 
-/** The server entry the drivers use; undefined when the config no longer has its credential set. */
-export function entryOf(server: AdoptedServer, credentialSets: ReadonlyMap<string, BmcCredentials>): ServerEntry | undefined {
-  const credentials = credentialSets.get(server.credentials);
-  if (credentials === undefined) return undefined;
+/**
+ * Why `set` may not be sent to `address`, or undefined when it may. The relay chose both for the
+ * adoption: a set with ranges goes only where the agent's own config says it belongs.
+ */
+export function credentialSetRefusal(setId: string, set: CredentialSet, address: string): string | undefined {
+  if (set.ranges === undefined || inCidrs(address, set.ranges)) return undefined;
+  return `credential set ${setId} may be used only in ${set.ranges.join(', ')}, and ${address} is not in it`;
+}
+
+/**
+ * The server entry the drivers use; undefined when the config no longer has its credential set, or
+ * that set's ranges no longer take the server's address. IPMI logins are RMCP+ only unless the set
+ * allows v1.5: the address came from the relay, and a v1.5 login there would give whatever answers
+ * an MD5 hash of the password (IPMI v2.0 §22.17.1) to attack offline.
+ */
+export function entryOf(server: AdoptedServer, credentialSets: ReadonlyMap<string, CredentialSet>): ServerEntry | undefined {
+  const set = credentialSets.get(server.credentials);
+  if (set === undefined || credentialSetRefusal(server.credentials, set, server.address) !== undefined) return undefined;
+  const credentials: BmcCredentials = { username: set.username, password: set.password };
   const entry: ServerEntry = { id: server.id, name: server.name, tenant: server.tenant, rack: server.rack, labels: { adopted: 'true' } };
-  if (server.ipmi !== undefined) entry.ipmi = { host: server.address, port: server.ipmi.port, credentials, cipherSuite: 'auto', privilege: 'administrator', quirks: [] };
+  if (server.ipmi !== undefined) entry.ipmi = { host: server.address, port: server.ipmi.port, credentials, cipherSuite: 'auto', privilege: 'administrator', quirks: [], protocol: set.allowIpmiV15 === true ? 'auto' : 'lanplus' };
   if (server.redfish !== undefined) {
     const host = server.redfish.port === 443 ? server.address : `${server.address}:${server.redfish.port}`;
     entry.redfish = { url: `https://${host}`, credentials, tls: { insecure: false, fingerprint256: server.redfish.fingerprint256 }, quirks: [] };

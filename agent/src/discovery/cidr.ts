@@ -21,12 +21,15 @@ function ipv4Number(match: RegExpExecArray): number {
   return ((Number(match[1]) << 24) | (Number(match[2]) << 16) | (Number(match[3]) << 8) | Number(match[4])) >>> 0;
 }
 
-/** `10.0.8.0/22` → its range; a host part that is not zero is refused (a typo more often than not). */
-export function parseCidr(cidr: string): Ipv4Range {
+/**
+ * `10.0.8.0/22` → its range; a host part that is not zero is refused (a typo more often than not).
+ * `widest`: the shortest prefix taken (a credential set's ranges bound no scan, so they may be wider).
+ */
+export function parseCidr(cidr: string, widest = WIDEST_PREFIX): Ipv4Range {
   const match = CIDR.exec(cidr.trim());
   if (match === null) throw new LightsoutError('CONFIG_INVALID', `discovery range ${JSON.stringify(cidr)} is not an IPv4 CIDR (a.b.c.d/n)`);
   const prefix = Number(match[5]);
-  if (prefix < WIDEST_PREFIX || prefix > 32) throw new LightsoutError('CONFIG_INVALID', `discovery range ${cidr}: the prefix must be /${WIDEST_PREFIX} to /32`);
+  if (prefix < widest || prefix > 32) throw new LightsoutError('CONFIG_INVALID', `discovery range ${cidr}: the prefix must be /${widest} to /32`);
   const value = ipv4Number(match);
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   if ((value & ~mask) >>> 0 !== 0) throw new LightsoutError('CONFIG_INVALID', `discovery range ${cidr} has host bits set; did you mean ${formatIpv4((value & mask) >>> 0)}/${prefix}?`);
@@ -69,5 +72,16 @@ export function withinRanges(address: string, cidrs: readonly string[]): boolean
     const size = 2 ** (32 - range.prefix);
     // The same addresses addressesOf probes: up to a /30 without the network and broadcast addresses.
     return range.prefix <= 30 ? offset >= 1 && offset < size - 1 : offset >= 0 && offset < size;
+  });
+}
+
+/** Whether `address` (dotted IPv4) lies in one of `cidrs`, network and broadcast addresses included. */
+export function inCidrs(address: string, cidrs: readonly string[]): boolean {
+  const match = ADDRESS.exec(address);
+  if (match === null) return false;
+  const value = ipv4Number(match);
+  return cidrs.some((cidr) => {
+    const range = parseCidr(cidr, 0);
+    return value - range.network >= 0 && value - range.network < 2 ** (32 - range.prefix);
   });
 }

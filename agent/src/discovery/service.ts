@@ -5,17 +5,16 @@ import {
   CONTROL_MAX_DISCOVERED_PER_FRAME, CONTROL_PROTOCOL_VERSION, DiscoveryAdoptParams, identityOf, LightsoutError,
   type DiscoveredBmc, type DiscoveredMessage, type DiscoveryAdoptResult, type DiscoveryScanResult,
 } from '@lightsout/shared';
-import type { DiscoveryConfig, ServerEntry } from '../config/types.js';
+import type { CredentialSet, DiscoveryConfig, ServerEntry } from '../config/types.js';
 import type { OperationHandlers } from '../control/dispatcher.js';
-import type { BmcCredentials } from '../drivers/types.js';
-import { adoptedFrom, type AdoptedServers, entryOf } from './adopted.js';
+import { adoptedFrom, type AdoptedServers, credentialSetRefusal, entryOf } from './adopted.js';
 import { withinRanges } from './cidr.js';
 import { scanRanges, type ScanResult } from './scanner.js';
 import { defaultSuiteCache, type SuiteCache } from '../ipmi/session/suite-cache.js';
 
 export interface DiscoveryServiceOptions {
   config: DiscoveryConfig | undefined;
-  credentialSets: ReadonlyMap<string, BmcCredentials>;
+  credentialSets: ReadonlyMap<string, CredentialSet>;
   adopted: AdoptedServers;
   logger: Logger;
   /** Whether a server id is taken (the YAML's and the adopted servers). */
@@ -34,7 +33,8 @@ export interface DiscoveryServiceOptions {
  * The agent's discovery: scans on schedule and on demand (one at a time),
  * reports each scan to the relay, follows adopted BMCs to a new address by
  * their UUID or GUID, and adopts on the relay's request. Probes go only to
- * the configured ranges: an adoption of an address outside them is refused.
+ * the configured ranges: an adoption of an address outside them is refused,
+ * and so is one outside the ranges of the credential set it names.
  */
 export class DiscoveryService {
   readonly #options: DiscoveryServiceOptions;
@@ -45,6 +45,8 @@ export class DiscoveryService {
   #unreported: DiscoveredMessage[] | undefined;
   #running: { scanId: string; done: Promise<void> } | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The last adoption probe: the next one starts when it ends. */
+  #probes: Promise<unknown> = Promise.resolve();
 
   constructor(options: DiscoveryServiceOptions) {
     this.#options = options;
@@ -139,6 +141,12 @@ export class DiscoveryService {
         continue;
       }
       const bmc = claims[0]!;
+      const set = this.#options.credentialSets.get(server.credentials);
+      const refusal = set === undefined ? undefined : credentialSetRefusal(server.credentials, set, bmc.address);
+      if (refusal !== undefined) {
+        this.#options.logger.warn({ serverId: server.id, address: server.address, identity: server.identity, claimedAt: bmc.address }, `an adopted BMC's identity answers outside its credential set's ranges: not following it (${refusal})`);
+        continue;
+      }
       if (server.redfish !== undefined && bmc.redfish?.fingerprint256 !== server.redfish.fingerprint256) {
         this.#options.logger.warn({ serverId: server.id, address: server.address, identity: server.identity, claimedAt: bmc.address }, 'an adopted BMC\'s identity answers at another address with another certificate: not following it (adopt it again if the BMC really moved)');
         continue;
@@ -147,8 +155,10 @@ export class DiscoveryService {
       // would have the agent fall back to a v1.5 login, whose MD5 AuthCode a claimant could attack offline.
       const suites = this.#options.suiteCache ?? defaultSuiteCache;
       const spokeRmcpPlus = server.ipmi === undefined ? undefined : suites.get(`${server.address}:${server.ipmi.port}`);
-      if (spokeRmcpPlus !== undefined && bmc.ipmi?.ipmi20 !== true) {
-        this.#options.logger.warn({ serverId: server.id, address: server.address, identity: server.identity, claimedAt: bmc.address }, 'an adopted BMC\'s identity answers at another address without the IPMI v2.0 it spoke: not following it');
+      // A set without v1.5 allowed logs in over RMCP+ only (entryOf): an address claiming no v2.0 is refused as at adoption.
+      const v15Refused = bmc.ipmi !== undefined && bmc.ipmi.ipmi20 !== true && set?.allowIpmiV15 !== true;
+      if ((spokeRmcpPlus !== undefined && bmc.ipmi?.ipmi20 !== true) || v15Refused) {
+        this.#options.logger.warn({ serverId: server.id, address: server.address, identity: server.identity, claimedAt: bmc.address }, 'an adopted BMC\'s identity answers at another address without IPMI v2.0: not following it (a v1.5 login there would hand the claimant a hash of the password)');
         continue;
       }
       const moved = { ...adoptedFrom(bmc, { serverId: server.id, name: server.name, tenant: server.tenant, rack: server.rack, credentials: server.credentials }), adoptedAt: server.adoptedAt };
@@ -167,7 +177,16 @@ export class DiscoveryService {
     const config = this.#options.config;
     if (config === undefined) throw new LightsoutError('DISCOVERY_NOT_CONFIGURED', "this agent's config names no discovery ranges");
     if (!withinRanges(params.address, config.ranges)) throw new LightsoutError('VALIDATION_FAILED', `${params.address} is not within this agent's discovery ranges (${config.ranges.join(', ')})`);
-    if (!this.#options.credentialSets.has(params.credentials)) throw new LightsoutError('CREDENTIALS_UNKNOWN', `this agent's config has no credential set ${params.credentials}`);
+    const set = this.#options.credentialSets.get(params.credentials);
+    if (set === undefined) throw new LightsoutError('CREDENTIALS_UNKNOWN', `this agent's config has no credential set ${params.credentials}`);
+    // Before the address is probed: the relay picked both, and the agent's config says where the set belongs.
+    const refusal = credentialSetRefusal(params.credentials, set, params.address);
+    if (refusal !== undefined) {
+      throw new LightsoutError('FORBIDDEN', refusal, {
+        hint: `adopt it with a credential set meant for this address, or add the address to the ranges of credential set ${params.credentials} in the agent's config`,
+        details: { reason: 'CREDENTIALS_OUT_OF_RANGE' },
+      });
+    }
     if (this.#options.hasServer(params.serverId)) throw new LightsoutError('CONFLICT', `this agent has a server ${params.serverId} already`);
     // Not in the last scan (the agent restarted since, or the BMC came up later): probe that one address now.
     const bmc = this.#found.get(params.address) ?? (await this.#probeOne(config, params.address));
@@ -175,6 +194,14 @@ export class DiscoveryService {
     const identity = identityOf(bmc);
     const twin = identity === undefined ? undefined : this.#options.adopted.list().find((server) => server.identity === identity);
     if (twin !== undefined) throw new LightsoutError('CONFLICT', `this BMC (${identity}) was adopted as ${twin.id}`);
+    // An adopted BMC logs in over RMCP+ only (entryOf): one that claims no IPMI v2.0 would never log in, and
+    // a v1.5 login would hand whatever answers there an MD5 hash of the password (IPMI v2.0 §22.17.1).
+    if (bmc.ipmi !== undefined && bmc.ipmi.ipmi20 !== true && set.allowIpmiV15 !== true) {
+      throw new LightsoutError('FORBIDDEN', `the BMC at ${params.address} offers no IPMI v2.0, and credential set ${params.credentials} is not allowed in IPMI v1.5 logins`, {
+        hint: `if this BMC really has only IPMI v1.5, set allowIpmiV15: true on credential set ${params.credentials} in the agent's config (its MD5 logins can be cracked offline by whoever answers)`,
+        details: { reason: 'IPMI_V15_NOT_ALLOWED' },
+      });
+    }
     const adopted = adoptedFrom(bmc, params);
     const entry = entryOf(adopted, this.#options.credentialSets)!;
     this.#options.adopted.put(adopted);
@@ -183,10 +210,15 @@ export class DiscoveryService {
     return { serverId: adopted.id, address: adopted.address, protocols: bmc.protocols };
   }
 
-  async #probeOne(config: DiscoveryConfig, address: string): Promise<DiscoveredBmc | undefined> {
+  /**
+   * One address, probed under the scan's settings. Adoptions' probes run one after another: each one's
+   * pacer keeps to probesPerSecond alone, so adoptions the relay sends at once must not add up past it.
+   */
+  #probeOne(config: DiscoveryConfig, address: string): Promise<DiscoveredBmc | undefined> {
     const scan = this.#options.scan ?? scanRanges;
-    const result = await scan({ ...config, ranges: [`${address}/32`] }, { signal: this.#abort.signal });
-    return result.bmcs[0];
+    const probe = this.#probes.then(async () => (await scan({ ...config, ranges: [`${address}/32`] }, { signal: this.#abort.signal })).bmcs[0]);
+    this.#probes = probe.catch(() => undefined);
+    return probe;
   }
 }
 

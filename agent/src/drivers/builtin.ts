@@ -25,6 +25,7 @@ export function builtinDriverFactories(options: { stateDir: string; logger: Logg
         cipherSuite: endpoint.cipherSuite,
         privilege: endpoint.privilege,
         quirks: endpoint.quirks,
+        ...(endpoint.protocol !== undefined ? { protocol: endpoint.protocol } : {}),
         logger: context.logger,
         idleCloseMs,
         sol: { scrollbackDirectory },

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ImageServer } from '@lightsout/lab/image-server';
 import { LightsoutError, type MediaFetchUrlParams } from '@lightsout/shared';
 import { MediaCache } from './cache.js';
-import { MediaUrlFetches } from './url-fetch.js';
+import { FINISHED_FETCHES_KEPT, FINISHED_FETCH_KEEP_MS, MediaUrlFetches } from './url-fetch.js';
 
 /**
  * Mount by URL at the agent, against a real HTTP server on loopback
@@ -24,7 +24,7 @@ afterEach(async () => {
 const image = randomBytes(3 * 1024 * 1024 + 17);
 const sha256 = createHash('sha256').update(image).digest('hex');
 
-async function setup() {
+async function setup(options: { now?: () => number } = {}) {
   const directory = mkdtempSync(join(tmpdir(), 'media-url-'));
   cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
   const cache = new MediaCache({ directory, maxBytes: 1 << 26 });
@@ -35,6 +35,7 @@ async function setup() {
     track: (promise) => void work.push(promise),
     agentNetworks: () => [],
     resume: { attempts: 3, wait: async () => undefined },
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   cleanups.push(async () => {
     fetches.abortAll();
@@ -155,5 +156,26 @@ describe('mount by URL: the agent fetch', () => {
     mirror.serve('/isos/other.iso', Buffer.from(image).reverse());
     const claimed = await fetchOf({ url: `${mirror.url}/isos/other.iso`, sha256 });
     expect(claimed).toMatchObject({ state: 'failed' });
+  });
+
+  it('forgets a finished fetch once it is an hour old, or past the newest 1,000 finished: the relay reads the outcome at its next poll', async () => {
+    let now = 0;
+    const { fetches, mirror, fetchOf } = await setup({ now: () => now });
+    const first = await fetchOf({ url: `${mirror.url}/isos/rescue.iso` });
+    expect(first).toMatchObject({ state: 'cached', sha256 });
+    const vouched = (): string => fetches.start({ serverId: 'web-01', allow: ['127.0.0.1'], maxBytes: 1 << 26, url: `${mirror.url}/isos/rescue.iso`, sha256, reuseCached: true }).fetchId;
+    const ids = [first.fetchId];
+    now = FINISHED_FETCH_KEEP_MS - 1;
+    for (let index = 1; index < FINISHED_FETCHES_KEPT; index++) ids.push(vouched());
+    expect(ids.every((id) => fetches.of(id)?.state === 'cached')).toBe(true);
+    // One more finished fetch: the oldest goes.
+    ids.push(vouched());
+    expect(fetches.of(ids[0]!)).toBeNull();
+    expect(fetches.of(ids[1]!)).toMatchObject({ state: 'cached' });
+    // An hour after they finished, the rest go too (at the next fetch).
+    now = 2 * FINISHED_FETCH_KEEP_MS;
+    const latest = vouched();
+    expect(ids.filter((id) => fetches.of(id) !== null)).toEqual([]);
+    expect(fetches.of(latest)).toMatchObject({ state: 'cached' });
   });
 });

@@ -32,6 +32,13 @@ import { type UrlPolicy, compileUrlPolicy } from './url-policy.js';
  * stitch two images together.
  */
 export const MAX_REDIRECTS = 5;
+/**
+ * A finished fetch's outcome is kept until the relay has read it: its job polls every second or two and
+ * stops at the outcome. An hour, and the newest 1,000, leave room for a relay that fails over meanwhile
+ * and bound what fetches the relay starts and never reads again can hold.
+ */
+export const FINISHED_FETCH_KEEP_MS = 3_600_000;
+export const FINISHED_FETCHES_KEPT = 1000;
 const HEADERS_TIMEOUT_MS = 30_000;
 const BODY_TIMEOUT_MS = 60_000;
 
@@ -42,6 +49,8 @@ export interface UrlFetchContext {
   agentNetworks?: () => string[];
   resume?: ResumePolicy;
   onTransfer?: (event: 'started' | 'cached' | 'failed') => void;
+  /** Milliseconds for the finished fetches' age (tests pass their own clock). */
+  now?: () => number;
 }
 
 /** One fetch's connection pool, whose sockets connect only to checked addresses; `resolved`: the address each host name was connected to. */
@@ -57,6 +66,8 @@ interface Opened {
 
 export class MediaUrlFetches {
   private readonly fetches = new Map<string, AgentMediaUrlFetch>();
+  /** When each finished fetch finished, oldest first: pruned past FINISHED_FETCH_KEEP_MS or FINISHED_FETCHES_KEPT. */
+  private readonly finished = new Map<string, number>();
   /** Running fetches by URL and expected hash: a second mount of the same URL shares the first one's bytes. */
   private readonly running = new Map<string, string>();
   private readonly aborts = new Set<AbortController>();
@@ -77,9 +88,11 @@ export class MediaUrlFetches {
     const fetchId = randomUUID();
     const state: AgentMediaUrlFetch = { fetchId, state: 'fetching', bytes: 0, size: null, sha256: null, filename: fileNameOf(url), hops: [], resumes: 0 };
     this.fetches.set(fetchId, state);
+    this.prune();
     // Only when the relay vouches that the tenant holds these bytes itself: the cache is shared by every tenant's mounts.
     if (params.sha256 !== undefined && params.reuseCached === true && this.cache.has(params.sha256)) {
       Object.assign(state, { state: 'cached', sha256: params.sha256, size: this.cache.sizeOf(params.sha256) ?? 0, bytes: this.cache.sizeOf(params.sha256) ?? 0 });
+      this.finish(fetchId);
       return { fetchId };
     }
     this.running.set(key, fetchId);
@@ -99,7 +112,10 @@ export class MediaUrlFetches {
             this.context.logger.warn({ url: redactedImage(url.href), hops: state.hops, err: error }, 'image fetch by URL failed');
           },
         )
-        .finally(() => this.running.delete(key)),
+        .finally(() => {
+          this.running.delete(key);
+          this.finish(fetchId);
+        }),
     );
     return { fetchId };
   }
@@ -107,6 +123,25 @@ export class MediaUrlFetches {
   of(fetchId: string): AgentMediaUrlFetch | null {
     const state = this.fetches.get(fetchId);
     return state ? { ...state, hops: [...state.hops] } : null;
+  }
+
+  private finish(fetchId: string): void {
+    this.finished.set(fetchId, this.now());
+    this.prune();
+  }
+
+  /** Drops the finished fetches past their time, and the oldest past the count; running ones stay. */
+  private prune(): void {
+    const oldest = this.now() - FINISHED_FETCH_KEEP_MS;
+    for (const [fetchId, finishedAt] of this.finished) {
+      if (finishedAt >= oldest && this.finished.size <= FINISHED_FETCHES_KEPT) break;
+      this.finished.delete(fetchId);
+      this.fetches.delete(fetchId);
+    }
+  }
+
+  private now(): number {
+    return this.context.now?.() ?? Date.now();
   }
 
   abortAll(): void {

@@ -77,7 +77,8 @@ export const WelcomeMessage = Type.Object({
   agentId: Type.String({ maxLength: 128 }),
   region: Type.String({ maxLength: 128 }),
   datacenter: Type.String({ maxLength: 128 }),
-  heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
+  /** At most 10 minutes, the relay's own config bound: Node's timers fire at once above 2³¹−1 ms. */
+  heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
   maxFrameBytes: Type.Integer({ minimum: 1024 }),
   /** ControlFeature values (absent from older relays: none). */
   features: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 })),

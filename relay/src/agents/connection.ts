@@ -248,7 +248,11 @@ export class ControlConnection {
         this.pending.delete(message.id);
         clearTimeout(request.timer);
         if (message.ok) request.resolve(message.result);
-        else request.reject(new LightsoutError(isErrorCode(message.error.code) ? message.error.code : 'BMC_PROTOCOL_ERROR', message.error.message, message.error.hint === undefined ? {} : { hint: message.error.hint }));
+        else {
+          // The agent's details (a refusal's reason, the ports it compared…) reach the caller as the agent said them.
+          const { code, message: text, hint, details } = message.error;
+          request.reject(new LightsoutError(isErrorCode(code) ? code : 'BMC_PROTOCOL_ERROR', text, { ...(hint === undefined ? {} : { hint }), ...(details === undefined ? {} : { details }) }));
+        }
         return;
       }
       case 'error':

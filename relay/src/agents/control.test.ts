@@ -261,8 +261,9 @@ describe('operations forwarded to the agent', () => {
 
     const sensors = api('/v1/servers/ops-01/sensors', operatorToken);
     const sensorRequest = await client.next('request');
-    client.send({ v: 1, type: 'response', id: sensorRequest.id, ok: false, error: { code: 'BMC_UNREACHABLE', message: 'no answer from 127.0.0.1:623' } });
-    expect(await sensors).toMatchObject({ status: 502, body: { code: 'BMC_UNREACHABLE' } });
+    client.send({ v: 1, type: 'response', id: sensorRequest.id, ok: false, error: { code: 'BMC_UNREACHABLE', message: 'no answer from 127.0.0.1:623', details: { reason: 'NO_ANSWER', port: 623 } } });
+    // The agent's details (why it refused) reach the caller as it said them.
+    expect(await sensors).toMatchObject({ status: 502, body: { code: 'BMC_UNREACHABLE', details: { reason: 'NO_ANSWER', port: 623 } } });
 
     await expect(relay.app.agents.request(identity.agentId, 'sel.list', { serverId: 'ops-01' }, 150)).rejects.toMatchObject({ code: 'AGENT_TIMEOUT' });
     await client.next('request'); // the one that timed out

@@ -49,6 +49,11 @@ export function draftProblem(draft: AdoptDraft): string | undefined {
   return undefined;
 }
 
+function reasonOf(error: unknown): unknown {
+  const details = error !== null && typeof error === 'object' && 'details' in error ? (error as { details: unknown }).details : undefined;
+  return details !== null && typeof details === 'object' && 'reason' in details ? (details as { reason: unknown }).reason : undefined;
+}
+
 /** An adoption that failed, as a sentence: what happened and what to do, then the relay's own words. */
 export function adoptErrorText(error: unknown, context: { agentName: string; credentials: string; tenant: string }): string {
   const code = error !== null && typeof error === 'object' && 'code' in error ? String((error as { code: unknown }).code) : undefined;
@@ -57,6 +62,13 @@ export function adoptErrorText(error: unknown, context: { agentName: string; cre
     case 'CREDENTIALS_UNKNOWN':
       return `Agent ${context.agentName} has no credential set called “${context.credentials}”. Use the id of an entry under credentials in its config; the password stays on the agent.`;
     case 'FORBIDDEN':
+      // The agent's own refusals say why in details.reason; without one it is the relay's tenant check.
+      if (reasonOf(error) === 'CREDENTIALS_OUT_OF_RANGE') {
+        return `Agent ${context.agentName} may not send credential set “${context.credentials}” to this address: its config limits that set to other ranges. Use the set meant for this network, or add the range to the set on the agent. (${message})`;
+      }
+      if (reasonOf(error) === 'IPMI_V15_NOT_ALLOWED') {
+        return `This BMC offers only IPMI v1.5, which credential set “${context.credentials}” does not allow (its login would send a crackable hash). Enable IPMI v2.0 on the BMC, or allow v1.5 for the set on the agent. (${message})`;
+      }
       return `Agent ${context.agentName} may not register servers into tenant ${context.tenant}. Add the tenant to the agent (Agents → Tenants…), then adopt again. (${message})`;
     case 'AGENT_OFFLINE':
     case 'AGENT_TIMEOUT':

@@ -5,3 +5,4 @@ export * from './schemas/index.js';
 export * from './streams/index.js';
 export * from './audit/chain.js';
 export * from './media/upload-routes.js';
+export * from './loopback.js';

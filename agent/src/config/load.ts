@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { LightsoutError } from '@lightsout/shared';
+import { LightsoutError, isLoopbackHost } from '@lightsout/shared';
 import type { BmcCredentials } from '../drivers/types.js';
 import { DEFAULT_BACKOFF, DEFAULT_CONNECT_TIMEOUT_MS } from '../control/backoff.js';
 import { AgentConfigFile, type ServerConfig } from './schema.js';
@@ -162,11 +162,6 @@ function resolveDiscovery(source: string, section: AgentConfigFile['discovery'])
     redfishPort: section.redfishPort ?? 443,
     protocols: section.protocols ?? ['ipmi', 'redfish'],
   };
-}
-
-/** 127.0.0.0/8, ::1 and `localhost` (RFC 6761 §6.3): traffic to them never leaves the host. */
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { LightsoutError } from '@lightsout/shared';
+import { LightsoutError, isLoopbackHost } from '@lightsout/shared';
 import { LOCK_STALE_MS, readCredentials, withCredentialsLock, writeCredentials, type StoredSession } from '../config-store.js';
 import { refreshTokens } from './device-flow.js';
 
@@ -26,12 +26,6 @@ export function normaliseRelay(url: string, env: NodeJS.ProcessEnv = {}): string
     });
   }
   return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
-}
-
-/** 127.0.0.0/8, ::1, localhost and *.localhost (RFC 6761 §6.3): names that never leave this machine. */
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === '::1' || host === 'localhost' || host.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** --relay, then LIGHTSOUT_RELAY, then the relay of the last login. */

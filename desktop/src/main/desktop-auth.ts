@@ -1,4 +1,4 @@
-import { type ClientConfig, LightsoutError } from '@lightsout/shared';
+import { type ClientConfig, LightsoutError, isLoopbackHost } from '@lightsout/shared';
 import { InMemoryWebStorage, OidcClient, type RefreshState, type SigninResponse, WebStorageStateStore } from 'oidc-client-ts';
 import type { AuthState } from '../common/desktop-api.js';
 import { startLoopbackRedirect } from './loopback-redirect.js';
@@ -200,10 +200,6 @@ export class DesktopAuth {
     await this.#options.store.save(tokens);
     return tokens;
   }
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 function usernameFromJwt(token: string): string | null {
